@@ -1,0 +1,47 @@
+"""The ``gapwatch`` command line (typer). Each sub-command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import GapwatchError
+
+app = typer.Typer(
+    name="gapwatch",
+    help="Find, forecast and fix overfitting in machine-learning training runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# sub-commands register themselves on `app` when imported
+from . import analyze as _analyze  # noqa: E402,F401
+from . import demo as _demo  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: user errors become one line on stderr and exit 1 (input) or 2 (usage)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except GapwatchError as exc:
+        print(f"gapwatch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        print("gapwatch: aborted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def run() -> None:  # pragma: no cover
+    sys.exit(main())

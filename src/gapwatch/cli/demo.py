@@ -1,0 +1,21 @@
+"""``gapwatch demo``: the embedded default run (no download, no arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import app
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("gapwatch-demo"), "--out", help="Directory for the log and the report."),
+    epochs: int = typer.Option(120, "--epochs", min=10, help="Epochs to train (the guard may stop earlier)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Train a small network on scikit-learn's digits with 30% flipped labels, then analyse its log."""
+    from ..demo import run_demo
+
+    run_demo(out, epochs=epochs, seed=seed)

@@ -1,0 +1,88 @@
+"""Detector registry.
+
+A detector is a small module with one pure entry point::
+
+    def check(history: History, *, monitor: Monitor | None = None, **params) -> list[Finding]
+
+It receives the History of **one run**, never prints, never touches files, never imports torch. Modules
+register themselves with :func:`register`; :func:`run_all` runs every registered detector, and the CLI and
+the shared detector test-suite find them through :func:`registered`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Protocol
+
+from ..findings import Finding
+from ..history import History
+from ..monitor import Monitor
+
+
+class Detector(Protocol):
+    def __call__(self, history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
+        ...
+
+
+_REGISTRY: dict[str, Detector] = {}
+
+#: Modules imported on first use of the registry (each calls :func:`register`).
+BUILTIN_MODULES: tuple[str, ...] = ("overfitting",)
+
+
+def register(name: str) -> Callable[[Detector], Detector]:
+    """Decorator registering ``check`` functions under ``name`` (unique)."""
+
+    def deco(fn: Detector) -> Detector:
+        if name in _REGISTRY and _REGISTRY[name] is not fn:
+            raise ValueError(f"detector {name!r} registered twice")
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def _load_builtins() -> None:
+    for mod in BUILTIN_MODULES:
+        importlib.import_module(f"{__name__}.{mod}")
+
+
+def registered() -> dict[str, Detector]:
+    """Name → detector for every registered detector."""
+    _load_builtins()
+    return dict(_REGISTRY)
+
+
+def run_all(
+    history: History,
+    *,
+    monitor: Monitor | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    only: list[str] | None = None,
+) -> list[Finding]:
+    """Run every registered detector (or ``only`` those) on a one-run History.
+
+    Args:
+        params: per-detector keyword arguments, ``{"overfitting": {"min_rel_degradation": 0.02}}``.
+    Returns:
+        Findings sorted by severity (critical first), then position.
+    """
+    dets = registered()
+    params = params or {}
+    unknown = set(params) - set(dets)
+    if unknown:
+        raise ValueError(f"parameters given for unknown detector(s) {sorted(unknown)}; known: {sorted(dets)}")
+    out: list[Finding] = []
+    for name, det in dets.items():
+        if only is not None and name not in only:
+            continue
+        for f in det(history, monitor=monitor, **params.get(name, {})):
+            out.append(f if f.detector else _with_detector(f, name))
+    out.sort(key=lambda f: (-f.severity.rank, f.step if f.step is not None else (f.epoch or 0.0)))
+    return out
+
+
+def _with_detector(f: Finding, name: str) -> Finding:
+    from dataclasses import replace
+
+    return replace(f, detector=name)

@@ -1,0 +1,1 @@
+"""Outputs: the rich terminal verdict and the self-contained HTML report."""
