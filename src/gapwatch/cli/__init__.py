@@ -24,7 +24,9 @@ from . import demo as _demo  # noqa: E402,F401
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: user errors become one line on stderr and exit 1 (input) or 2 (usage)."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv  # click returns the code of a typer.Exit when standalone_mode is False
     except GapwatchError as exc:
         print(f"gapwatch: error: {exc}", file=sys.stderr)
         return exc.exit_code
