@@ -266,7 +266,7 @@ def grokking_runs(quick: bool) -> list[dict[str, Any]]:
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     pairs = np.stack([a.ravel(), b.ravel()], 1)
     labels = (pairs[:, 0] + pairs[:, 1]) % p
-    grid = [(wd, frac, seed) for wd, frac, seed in ((1.0, 0.5, 0), (1.0, 0.4, 1), (0.3, 0.5, 2), (0.0, 0.5, 3))]
+    grid = [(wd, frac, seed) for wd, frac, seed in ((1.0, 0.5, 0), (1.0, 0.6, 1), (2.0, 0.5, 2), (0.0, 0.5, 3))]
     if quick:
         grid = grid[:1]
     runs = []
@@ -285,11 +285,11 @@ def grokking_runs(quick: bool) -> list[dict[str, Any]]:
             return net(emb(x).flatten(1))
 
         params = list(emb.parameters()) + list(net.parameters())
-        optim = torch.optim.AdamW(params, lr=3e-3, weight_decay=wd, betas=(0.9, 0.98))
+        optim = torch.optim.AdamW(params, lr=1e-2, weight_decay=wd, betas=(0.9, 0.98))
         curves: dict[str, list[float | None]] = {f"{s}_{m}": [] for s in ("train", "val", "test")
                                                   for m in ("loss", "acc")}
         steps: list[int] = []
-        total, every = (6000 if not quick else 600), 50
+        total, every = (8000 if not quick else 600), 100
         for step in range(total + 1):
             if step % every == 0:
                 with torch.no_grad():
@@ -307,7 +307,7 @@ def grokking_runs(quick: bool) -> list[dict[str, Any]]:
             loss.backward()
             optim.step()
         runs.append({"family": "grokking", "config": {"p": p, "weight_decay": wd, "train_frac": frac,
-                                                       "lr": 3e-3, "eval_every_steps": every},
+                                                       "lr": 1e-2, "eval_every_steps": every},
                      "x": "step", "steps": steps, "metrics": curves})
     return runs
 

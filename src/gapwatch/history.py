@@ -92,6 +92,10 @@ class History:
     """Immutable, tidy table of training observations (see module docstring for the columns)."""
 
     __slots__ = ("_df", "notes", "sources", "meta")
+    _df: pd.DataFrame
+    notes: tuple[HistoryNote, ...]
+    sources: dict[str, str]
+    meta: dict[str, dict[str, object]]
 
     def __init__(
         self,

@@ -3,15 +3,44 @@
 The same object drives ``gapwatch replay`` (a recorded log fed one evaluation at a time) and the live
 :class:`~gapwatch.guard.Guard` inside training loops, so a replayed log reproduces the live decisions.
 
-Rule (noise-aware generalisation-loss test). Values are put in "lower is better" form. After
-``warmup`` evaluations, the policy stops when the best evaluation is at least ``min_wait`` evaluations old
-**and** the mean of the last ``window`` evaluations is worse than the best trailing-``window`` level by more
-than ``z_stop`` noise standard errors and by more than ``min_rel`` of the best value, or when the best is
-``max_wait`` evaluations old (a patience cap). Noise σ is the robust MAD of second differences. This is
-Prechelt's generalisation-loss criterion GL_α ("Early Stopping — But When?", 1998) with α replaced by a
-significance test against the curve's own noise, so scale and offset of the metric do not matter.
+Rule: a noise-aware generalisation-loss test with a patience cap
+-----------------------------------------------------------------
+Values are put in "lower is better" form (``mode="max"`` flips the sign) and non-finite values count as the
+worst possible evaluation. Let ``b`` be the best evaluation so far and ``since`` the number of evaluations
+after it. With ``w = min(window, since)``:
 
-It only ever looks at the monitored (validation) series; test data must never be passed to it.
+* *level*: mean of the last ``w`` evaluations; *best level*: the lowest mean of ``w`` consecutive
+  evaluations seen so far; *degradation* ``deg = level - best level``;
+* *noise* σ: robust MAD of second differences of the evaluations so far (:func:`gapwatch.stats.noise_sigma`),
+  so the standard error of ``deg`` is about ``σ·sqrt(2/w)``;
+* *range*: worst minus best evaluation so far (the progress the run has made, in the metric's units).
+
+After ``warmup`` evaluations the policy says **stop** when
+
+1. ``since >= min_wait`` and ``deg >= z_stop·σ·sqrt(2/w)`` and ``deg >= min_giveback·range`` (and, when
+   ``min_rel > 0``, ``deg >= min_rel·|best|``): the held-out metric is significantly and materially worse than
+   its best — Prechelt's generalisation-loss criterion GL_α ("Early Stopping — But When?", 1998) with the
+   fixed α replaced by a significance test against the curve's own noise and a threshold relative to the
+   progress made; or
+2. ``since >= max_wait``: no new best for ``max_wait`` evaluations (the patience cap of Keras/Lightning/HF).
+
+It restores the best evaluation ``b``. Both thresholds are relative (noise units and fraction of the range),
+so adding a constant to the metric or rescaling it changes no decision (``min_rel`` is the one exception and
+is off by default).
+
+Memorisation before generalisation (grokking)
+---------------------------------------------
+On grokking runs the held-out metric gets *worse* while the network memorises its training set, and only
+much later improves ("Grokking at the Edge of Numerical Stability"; "Benign Overfitting and Grokking in ReLU
+Networks for XOR Cluster Data"). The default rule sees a significant degradation and stops there, as every
+patience rule does. With ``keep_through_memorization=True`` the policy holds (never stops, neither by rule 1
+nor by the cap) until the held-out metric has made real progress: the best evaluation is better than the
+first one by at least ``progress_min`` of the range so far. It then behaves as usual, so it trains through a
+memorisation phase until generalisation starts, or to the end of the budget if it never does.
+
+It only ever looks at the monitored (validation) series; test data must never be passed to it. The default
+parameters were chosen on data (generated families and a tuning subset of real runs, scored on test loss):
+see ``docs/policy.md`` and ``bench/results/early_stopping.md``.
 """
 
 from __future__ import annotations
@@ -26,16 +55,57 @@ from .stats import noise_sigma
 
 STATE_VERSION = 1
 
-#: Default parameters with their units and reasons.
+#: Default parameters (units in the comments). Chosen on data by ``bench/bench_early_stopping.py --tune``.
 DEFAULTS: dict[str, Any] = {
-    "warmup": 5,          # evaluations: never stop before this many (noise estimate needs a few points)
-    "min_wait": 3,        # evaluations since the best before a stop is considered
-    "max_wait": 20,       # evaluations since the best after which we stop regardless (patience cap)
-    "window": 3,          # evaluations averaged for levels
-    "z_stop": 3.0,        # degradation in noise standard errors needed to stop
-    "min_rel": 0.005,     # degradation relative to |best| needed to stop (0.5%)
-    "keep_through_memorization": False,  # never stop while held-out is near chance and train is fitted
+    "warmup": 5,          # evaluations: never stop before this many (the noise estimate needs a few points)
+    "min_wait": 3,        # evaluations since the best before a degradation stop is considered
+    "max_wait": 20,       # evaluations since the best after which the policy stops regardless (patience cap)
+    "window": 3,          # evaluations averaged for the current and the best level
+    "z_stop": 3.0,        # degradation needed to stop, in noise standard errors
+    "min_giveback": 0.02,  # degradation needed to stop, as a fraction of the range (worst - best) so far
+    "min_rel": 0.0,       # optional extra threshold: degradation relative to |best| (0 = off; not offset-free)
+    "keep_through_memorization": False,  # hold while the held-out metric has made no progress (grokking)
+    "progress_min": 0.25,  # progress that ends the hold: (first - best) / (worst - best), a fraction
 }
+
+_INT_PARAMS = ("warmup", "min_wait", "max_wait", "window")
+_FLOAT_PARAMS = ("z_stop", "min_giveback", "min_rel", "progress_min")
+
+
+def validate_params(mode: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``params`` with :data:`DEFAULTS` and validate; errors name the parameter and the bad value.
+
+    Raises:
+        ValueError: unknown name, wrong type or out-of-range value.
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"StopPolicy: mode must be 'min' or 'max', got {mode!r}")
+    if not isinstance(params, dict):
+        raise ValueError(f"StopPolicy: params must be a dict, got {type(params).__name__}")
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"StopPolicy: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    for k in _INT_PARAMS:
+        v = p[k]
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"StopPolicy: {k} must be a positive integer (evaluations), got {v!r}")
+        p[k] = int(v)
+    for k in _FLOAT_PARAMS:
+        v = p[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(v)) or v < 0:
+            raise ValueError(f"StopPolicy: {k} must be a finite number >= 0, got {v!r}")
+        p[k] = float(v)
+    if p["progress_min"] > 1:
+        raise ValueError(f"StopPolicy: progress_min must be in [0, 1] (a fraction), got {p['progress_min']!r}")
+    if not isinstance(p["keep_through_memorization"], (bool, np.bool_)):
+        raise ValueError("StopPolicy: keep_through_memorization must be True or False, got "
+                         f"{p['keep_through_memorization']!r}")
+    p["keep_through_memorization"] = bool(p["keep_through_memorization"])
+    if p["min_wait"] > p["max_wait"]:
+        raise ValueError(f"StopPolicy: min_wait ({p['min_wait']}) must be <= max_wait ({p['max_wait']})")
+    return p
 
 
 @dataclass(frozen=True)
@@ -64,9 +134,105 @@ class Decision:
         return self.action == "stop"
 
 
+# ---------------------------------------------------------------------------------------------- core maths
+def _lower_better(values: np.ndarray, sign: float) -> np.ndarray:
+    """``sign * values`` with non-finite entries set to +inf, centred on the first finite value (so that an
+    offset added to the metric gives bit-identical numbers when it is exactly representable)."""
+    v = np.asarray(values, dtype=float)
+    fin = np.isfinite(v)
+    z = np.where(fin, sign * np.where(fin, v, 0.0), np.inf)
+    if fin.any():
+        z = np.where(fin, z - z[int(np.argmax(fin))], np.inf)
+    return z
+
+
+def _rolling(z: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing means of ``w`` evaluations, shape ``(n,)``: ``(mean, all_finite)``; the mean is NaN where the
+    window is incomplete and meaningless where ``all_finite`` is False. Sums run left to right, so every
+    element depends only on its own window (prefix and full-series computations agree bit for bit)."""
+    n = z.size
+    out = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=bool)
+    if n < w:
+        return out, ok
+    zz = np.where(np.isfinite(z), z, 0.0)
+    acc = zz[: n - w + 1].copy()
+    fin = np.isfinite(z[: n - w + 1]).copy()
+    for k in range(1, w):
+        acc = acc + zz[k: n - w + 1 + k]
+        fin &= np.isfinite(z[k: n - w + 1 + k])
+    out[w - 1:] = acc / w
+    ok[w - 1:] = fin
+    return out, ok
+
+
+def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float = 0.0) -> tuple[bool, str, int]:
+    """The stop rule for the last evaluation of ``z`` (lower-better, +inf for non-finite), given the noise
+    estimate ``sigma`` of its finite values and ``abs_best`` = |best value| in the metric's own units (only
+    used by ``min_rel``). Returns ``(stop, reason, best_index)``."""
+    n = z.size
+    fin = np.isfinite(z)
+    b = int(np.argmin(z)) if fin.any() else n - 1
+    if not fin.any():
+        return False, "", b
+    since = n - 1 - b
+    if n < p["warmup"]:
+        return False, "", b
+    zf = z[fin]
+    zmin, zmax = float(zf.min()), float(zf.max())
+    rng = zmax - zmin
+    if p["keep_through_memorization"]:
+        progress = (float(zf[0]) - zmin) / rng if rng > 0 else 0.0
+        if progress < p["progress_min"]:
+            return False, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
+    if since < p["min_wait"]:
+        return False, "", b
+    if since >= p["max_wait"]:
+        return True, f"no improvement for {since} evaluations (max_wait)", b
+    w = int(min(p["window"], since))
+    if not np.all(fin[n - w:]):
+        return True, "the held-out metric became non-finite after its best", b
+    rm, ok = _rolling(z, w)
+    level = float(rm[-1])
+    cand = rm[ok]
+    best_level = float(cand.min()) if cand.size else float(z[b])
+    deg = level - best_level
+    if deg <= 0:
+        return False, "", b
+    se = sigma * math.sqrt(2.0 / w)
+    if se > 0 and deg < p["z_stop"] * se:
+        return False, "", b
+    if deg < p["min_giveback"] * rng:
+        return False, "", b
+    if p["min_rel"] > 0 and deg < p["min_rel"] * max(abs_best, 1e-12):
+        return False, "", b
+    return True, "", b
+
+
+def _stop_reason(z: np.ndarray, sigma: float, p: dict[str, Any], b: int) -> str:
+    n = z.size
+    since = n - 1 - b
+    w = int(min(p["window"], since))
+    rm, ok = _rolling(z, w)
+    cand = rm[ok]
+    deg = float(rm[-1]) - (float(cand.min()) if cand.size else float(z[b]))
+    zf = z[np.isfinite(z)]
+    rng = float(zf.max() - zf.min())
+    se = sigma * math.sqrt(2.0 / w)
+    zs = "inf" if se == 0 else f"{deg / se:.1f}"
+    return (f"held-out metric worse than its best level by {100 * deg / rng if rng > 0 else 0:.1f}% of the "
+            f"range ({zs} noise s.e.) for {since} evaluations")
+
+
+# ---------------------------------------------------------------------------------------------- the policy
 @dataclass
 class StopPolicy:
-    """Online early-stopping policy (see module docstring). ``mode``: ``"min"`` or ``"max"``."""
+    """Online early-stopping policy (see module docstring).
+
+    Args:
+        mode: ``"min"`` (lower is better, losses) or ``"max"`` (accuracies).
+        params: overrides of :data:`DEFAULTS`; validated, errors name the bad value.
+    """
 
     mode: str = "min"
     params: dict[str, Any] = field(default_factory=dict)
@@ -76,22 +242,8 @@ class StopPolicy:
     _stopped_at: int | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"StopPolicy: mode must be 'min' or 'max', got {self.mode!r}")
-        unknown = set(self.params) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"StopPolicy: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-        p = {**DEFAULTS, **self.params}
-        for k in ("warmup", "min_wait", "max_wait", "window"):
-            v = p[k]
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"StopPolicy: {k} must be a positive integer (evaluations), got {v!r}")
-        for k in ("z_stop", "min_rel"):
-            if not isinstance(p[k], (int, float)) or not math.isfinite(p[k]) or p[k] < 0:
-                raise ValueError(f"StopPolicy: {k} must be a finite number >= 0, got {p[k]!r}")
-        if p["min_wait"] > p["max_wait"]:
-            raise ValueError(f"StopPolicy: min_wait ({p['min_wait']}) must be <= max_wait ({p['max_wait']})")
-        self.params = p
+        self.params = validate_params(self.mode, dict(self.params) if isinstance(self.params, dict)
+                                      else self.params)
 
     # ------------------------------------------------------------------ online interface
     @property
@@ -106,60 +258,49 @@ class StopPolicy:
     def stopped(self) -> bool:
         return self._stopped_at is not None
 
+    @property
+    def stopped_at(self) -> int | None:
+        """Index (0-based) of the evaluation after which the policy first said stop, or None."""
+        return self._stopped_at
+
     def update(self, value: float, *, step: float | None = None, epoch: float | None = None) -> Decision:
         """Feed one evaluation of the monitored metric; returns the decision after it.
 
         Non-finite values count as the worst possible evaluation (they never become the best).
         Once the policy has said stop, it keeps saying stop with the same restore point.
+
+        Raises:
+            ValueError: ``value`` is not a number.
         """
-        v = float(value)
+        try:
+            v = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"StopPolicy.update: value must be a number, got {value!r}") from exc
         self._values.append(v)
-        self._steps.append(None if step is None else float(step))
-        self._epochs.append(None if epoch is None else float(epoch))
+        self._steps.append(None if step is None or not math.isfinite(float(step)) else float(step))
+        self._epochs.append(None if epoch is None or not math.isfinite(float(epoch)) else float(epoch))
         return self._decide()
 
+    def _decision(self, action: str, b: int, reason: str = "") -> Decision:
+        n = len(self._values)
+        return Decision(action, b, self._steps[b], self._epochs[b], self._values[b], reason,
+                        improved=(b == n - 1 and math.isfinite(self._values[b])))
+
     def _decide(self) -> Decision:
-        p = self.params
-        z = np.array([self.sign * v if math.isfinite(v) else math.inf for v in self._values])
-        n = z.size
-        finite = np.isfinite(z)
-        if not finite.any():
-            return Decision("continue", n - 1, self._steps[-1], self._epochs[-1], self._values[-1])
-        b = int(np.argmin(np.where(finite, z, np.inf)))
-        improved = b == n - 1
-        base = dict(best_index=b, best_step=self._steps[b], best_epoch=self._epochs[b],
-                    best_value=self._values[b], improved=improved)
+        z = _lower_better(np.asarray(self._values, dtype=float), self.sign)
+        fin = np.isfinite(z)
         if self._stopped_at is not None:
-            return Decision("stop", reason="stopped earlier", **base)
-        since = n - 1 - b
-        if n < p["warmup"] or since < p["min_wait"]:
-            return Decision("continue", **base)
-        if since >= p["max_wait"]:
-            self._stopped_at = n - 1
-            return Decision("stop", reason=f"no improvement for {since} evaluations (max_wait)", **base)
-        zf = z[finite]
-        w = int(min(p["window"], since))
-        tail = z[-w:]
-        if not np.all(np.isfinite(tail)):
-            level = math.inf
-        else:
-            level = float(np.mean(tail))
-        csum = np.convolve(zf, np.ones(w) / w, mode="valid") if zf.size >= w else zf
-        best_level = float(np.min(csum)) if csum.size else float(z[b])
-        sigma = noise_sigma(zf)
-        se = sigma * math.sqrt(2.0 / w)
-        deg = level - best_level
-        scale = max(abs(float(z[b])), 1e-12)
-        if deg > 0 and (se == 0 or deg / se >= p["z_stop"]) and deg / scale >= p["min_rel"]:
-            self._stopped_at = n - 1
-            zs = "inf" if se == 0 else f"{deg / se:.1f}"
-            return Decision(
-                "stop",
-                reason=f"held-out metric worse than its best by {100 * deg / scale:.2f}% "
-                f"({zs} noise s.e.) for {since} evaluations",
-                **base,
-            )
-        return Decision("continue", **base)
+            zs = z[: self._stopped_at + 1]
+            b = int(np.argmin(zs)) if np.isfinite(zs).any() else self._stopped_at
+            d = self._decision("stop", b, "stopped earlier")
+            return Decision(d.action, d.best_index, d.best_step, d.best_epoch, d.best_value, d.reason, False)
+        sigma = noise_sigma(z[fin])
+        bb = int(np.argmin(z)) if fin.any() else 0
+        stop, reason, b = _decide_last(z, sigma, self.params, abs(self._values[bb]))
+        if stop:
+            self._stopped_at = len(self._values) - 1
+            return self._decision("stop", b, reason or _stop_reason(z, sigma, self.params, b))
+        return self._decision("continue", b, reason)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -183,11 +324,117 @@ class StopPolicy:
         if set(state) != expected:
             raise ValueError(f"StopPolicy state: keys {sorted(state)} != expected {sorted(expected)}")
         fresh = StopPolicy(state["mode"], dict(state["params"]))
+        values = [float(v) for v in state["values"]]
+        steps, epochs = list(state["steps"]), list(state["epochs"])
+        if not (len(values) == len(steps) == len(epochs)):
+            raise ValueError(f"StopPolicy state: values/steps/epochs lengths differ "
+                             f"({len(values)}, {len(steps)}, {len(epochs)})")
+        sa = state["stopped_at"]
+        if sa is not None and (not isinstance(sa, int) or not 0 <= sa < len(values)):
+            raise ValueError(f"StopPolicy state: stopped_at must be None or an index < {len(values)}, got {sa!r}")
         self.mode, self.params = fresh.mode, fresh.params
-        self._values = [float(v) for v in state["values"]]
-        self._steps = list(state["steps"])
-        self._epochs = list(state["epochs"])
-        self._stopped_at = state["stopped_at"]
+        self._values, self._steps, self._epochs, self._stopped_at = values, steps, epochs, sa
+
+
+# ---------------------------------------------------------------------------------------------- offline
+@dataclass(frozen=True)
+class PrefixStats:
+    """Everything the stop rule needs at every prefix of a recorded series (see :func:`prefix_stats`)."""
+
+    z: np.ndarray            # lower-better, centred, +inf for non-finite; shape (n,)
+    any_finite: np.ndarray   # bool (n,): some finite value in the prefix
+    best: np.ndarray         # int (n,): index of the first best evaluation of the prefix
+    sigma: np.ndarray        # float (n,): noise_sigma of the prefix's finite values
+    zmin: np.ndarray
+    zmax: np.ndarray
+    abs_best: np.ndarray     # |best value| in the metric's units
+    level: dict[int, np.ndarray]       # w -> mean of the last w evaluations (inf if one is non-finite)
+    best_level: dict[int, np.ndarray]  # w -> lowest complete, finite w-mean in the prefix
+
+
+def prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> PrefixStats:
+    """Precompute the per-prefix quantities of the stop rule for ``values`` (shape ``(n,)``), for windows
+    ``1..max_window``. Every number is computed exactly as :class:`StopPolicy` computes it online."""
+    if mode not in ("min", "max"):
+        raise ValueError(f"prefix_stats: mode must be 'min' or 'max', got {mode!r}")
+    raw = np.asarray(values, dtype=float)
+    z = _lower_better(raw, 1.0 if mode == "min" else -1.0)
+    n = z.size
+    fin = np.isfinite(z)
+    any_fin = np.cumsum(fin) > 0
+    best = np.zeros(n, dtype=int)
+    sigma = np.zeros(n)
+    zmin = np.full(n, np.inf)
+    zmax = np.full(n, -np.inf)
+    bi, bv, lo, hi = 0, np.inf, np.inf, -np.inf
+    zf = z[fin]
+    nfin = np.cumsum(fin)
+    cache: dict[int, float] = {}
+    for i in range(n):
+        if z[i] < bv:
+            bi, bv = i, z[i]
+        if fin[i]:
+            lo, hi = min(lo, z[i]), max(hi, z[i])
+        best[i] = bi if any_fin[i] else i
+        zmin[i], zmax[i] = lo, hi
+        m = int(nfin[i])
+        if m not in cache:
+            cache[m] = noise_sigma(zf[:m])
+        sigma[i] = cache[m]
+    abs_best = np.abs(raw[best])
+    level: dict[int, np.ndarray] = {}
+    best_level: dict[int, np.ndarray] = {}
+    for w in range(1, max_window + 1):
+        rm, ok = _rolling(z, w)
+        level[w] = np.where(ok, rm, np.inf)
+        best_level[w] = np.minimum.accumulate(np.where(ok, rm, np.inf)) if n else rm
+    return PrefixStats(z, any_fin, best, sigma, zmin, zmax, abs_best, level, best_level)
+
+
+def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None:
+    """First stop index of :class:`StopPolicy` with (validated) ``params`` on precomputed stats, or None."""
+    p = params
+    n = st.z.size
+    if p["window"] > max(st.level):
+        raise ValueError(f"first_stop_from_stats: window {p['window']} > precomputed max_window {max(st.level)}")
+    idx = np.arange(n)
+    since = idx - st.best
+    rng = st.zmax - st.zmin
+    ok = st.any_finite & (idx + 1 >= p["warmup"])
+    if p["keep_through_memorization"]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            progress = np.where(rng > 0, (0.0 - st.zmin) / np.where(rng > 0, rng, 1.0), 0.0)
+        ok &= progress >= p["progress_min"]
+    ok &= since >= p["min_wait"]
+    cap = ok & (since >= p["max_wait"])
+    w = np.clip(np.minimum(p["window"], since), 1, None)
+    level = np.full(n, np.inf)
+    blevel = np.full(n, np.inf)
+    for ww in np.unique(w[ok]) if ok.any() else []:
+        m = w == ww
+        level[m] = st.level[int(ww)][m]
+        blevel[m] = st.best_level[int(ww)][m]
+    with np.errstate(invalid="ignore"):
+        deg = level - blevel
+        nonfinite_tail = ~np.isfinite(level)
+        se = st.sigma * np.sqrt(2.0 / w)
+        test = (deg > 0) & ((se == 0) | (deg >= p["z_stop"] * se)) & (deg >= p["min_giveback"] * rng)
+        if p["min_rel"] > 0:
+            test &= deg >= p["min_rel"] * np.maximum(st.abs_best, 1e-12)
+    stop = cap | (ok & (nonfinite_tail | test))
+    hits = np.flatnonzero(stop)
+    return int(hits[0]) if hits.size else None
+
+
+def first_stop(values: np.ndarray, mode: str = "min", **params: Any) -> int | None:
+    """Index of the first evaluation after which a fresh :class:`StopPolicy` would say stop, or None.
+
+    Same decisions as feeding ``values`` one at a time to :meth:`StopPolicy.update`, computed in one
+    vectorised pass (used by ``gapwatch replay`` on long logs and by the benchmark's parameter search).
+    ``values``: shape ``(n,)``.
+    """
+    p = validate_params(mode, dict(params))
+    return first_stop_from_stats(prefix_stats(values, mode, max(p["window"], 1)), p)
 
 
 def replay(values: np.ndarray, steps: np.ndarray | None = None, epochs: np.ndarray | None = None,

@@ -1,17 +1,39 @@
 """Overfitting: the monitored validation metric is past its best while training keeps improving.
 
-Method. The validation curve is turned into "lower is better" form. Its best evaluation is the raw
-optimum; its *level* there is the best trailing mean over ``window`` evaluations, and the *final level* is the
-mean of the last ``window`` evaluations. The degradation ``final level - best level`` is compared with the
-evaluation noise σ (robust MAD of second differences, :func:`gapwatch.stats.noise_sigma`) through
-``z = degradation / (σ · sqrt(2 / window))``; a finding needs ``z ≥ min_z`` **and** a relative degradation of at
-least ``min_rel_degradation``, so a single noisy evaluation never triggers it. A Mann–Kendall test on the
-post-best segment is reported as supporting evidence. When a training series of the same metric exists it
-must not have worsened over the same stretch (else the run is diverging, which is ``instability``).
+Statistic. The monitored series is put in "lower is better" form ``z`` (finite values only). Its *level* is the
+trailing mean over ``w`` evaluations, ``w = clip(round(window_fraction · n), window, max_window)``. The best
+level is the minimum level up to the raw best evaluation (plus ``w - 1``), the *final level* the mean of the
+last ``w`` evaluations, and the degradation ``D = final level − best level``. ``D`` is compared with
 
-References: Prechelt, "Early Stopping — But When?" (1998) for the generalisation-loss view of stopping;
-Muennighoff et al., "To Repeat or Not To Repeat: Insights from Scaling LLM under Token-Crisis" (2023) for
-multi-epoch degradation on repeated data and dropout as its remedy.
+* the evaluation noise σ (robust MAD of second differences, :func:`gapwatch.stats.noise_sigma`) through
+  ``z = D / (σ · sqrt(2 / w))`` — a finding needs ``z ≥ min_z`` (statistical significance; the reported
+  one-sided ``p_value`` is the normal tail of ``z``; it is optimistic because the best point is selected, which
+  is why ``min_z`` is 3.5, not 2);
+* the size of the curve's improvement ``R = first level − best level`` through ``lost = D / R`` — a finding needs
+  ``lost ≥ min_lost_fraction`` (practical significance).
+
+Both ratios are unchanged by adding a constant to the curve or rescaling it, so the verdict does not depend on
+units or offsets (a percentage of the value would). A Mann–Kendall test on the evaluations after the best is
+reported as supporting evidence of a monotone trend (slow multi-epoch degradation on repeated data shows as a
+small ``z`` per evaluation but a strong trend).
+
+Exclusions (so detectors do not contradict each other):
+
+* when the training series of the same metric also got significantly worse over the same stretch, the run is
+  diverging: that is ``instability``, not overfitting;
+* when the run is in a memorisation phase (training accuracy fitted, held-out accuracy near its starting
+  value; see :func:`gapwatch.detectors._common.memorization_state`), the finding is downgraded to ``info`` and
+  points at the ``memorization`` finding: grokking may still come;
+* double descent is not contradicted: the best point is global, so a curve that recovered past its first best
+  has its best in the second descent.
+
+Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone),
+else ``warning``.
+
+References: Prechelt, "Early Stopping — But When?" (1998) for the generalisation-loss view; "To Repeat or Not
+To Repeat: Insights from Scaling LLM under Token-Crisis" (2023) for multi-epoch degradation on repeated data and
+dropout as the regulariser that helps; "Pre-training under infinite compute" (2025) for much larger weight
+decay when data is repeated; "Model soups" (2022) for weight averaging instead of the last checkpoint.
 """
 
 from __future__ import annotations
@@ -19,58 +41,51 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
+from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor, choose_monitor
-from ..stats import mann_kendall, noise_sigma, rolling_mean
+from ..monitor import Monitor
+from ..stats import mann_kendall, noise_sigma
 from . import register
+from ._common import (INFINITE_COMPUTE, MODEL_SOUPS, PRECHELT, REPEAT, fmt_x, memorization_state,
+                      monitor_or_none, stays_above_from, train_series, validate)
 
-REFERENCES = (
-    "Prechelt, Early Stopping - But When? (1998)",
-    "To Repeat or Not To Repeat: Insights from Scaling LLM under Token-Crisis (2023)",
-)
+REFERENCES = (PRECHELT, REPEAT, INFINITE_COMPUTE, MODEL_SOUPS)
 
-#: Default parameters (validated in :func:`check`).
-DEFAULTS: dict[str, float] = {
-    "min_evaluations": 5,          # evaluations needed before judging at all
-    "min_after_best": 3,           # evaluations after the best needed to call it a trend
-    "window": 3,                   # evaluations averaged for the best and final levels
-    "min_z": 3.0,                  # degradation in units of its noise standard error
-    "min_rel_degradation": 0.01,   # degradation relative to |best value| (1%)
-    "critical_rel_degradation": 0.10,  # relative degradation that makes it critical (10%)
+#: Default parameters (validated in :func:`check`). Units: evaluations, or fractions of the improvement.
+DEFAULTS: dict[str, Any] = {
+    "min_evaluations": 5,           # evaluations needed before judging at all
+    "min_after_best": 3,            # evaluations after the best needed to call it a trend
+    "window": 3,                    # smallest averaging window for levels (evaluations)
+    "max_window": 10,               # largest averaging window (evaluations)
+    "window_fraction": 0.05,        # window as a fraction of the run length (long runs average more)
+    "min_z": 3.5,                   # degradation in noise standard errors (significance)
+    "min_lost_fraction": 0.01,      # degradation as a fraction of the curve's improvement (practical size)
+    "critical_lost_fraction": 0.2,  # fraction of the improvement undone that makes it critical
 }
 
 
 def _validate(p: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"overfitting: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    out = {**DEFAULTS, **p}
-    for k in ("min_evaluations", "min_after_best", "window"):
-        if int(out[k]) != out[k] or out[k] < 1:
-            raise ValueError(f"overfitting: {k} must be a positive integer (evaluations), got {out[k]!r}")
-        out[k] = int(out[k])
-    for k in ("min_z", "min_rel_degradation", "critical_rel_degradation"):
-        if not np.isfinite(out[k]) or out[k] < 0:
-            raise ValueError(f"overfitting: {k} must be a finite number >= 0, got {out[k]!r}")
+    out = validate("overfitting", p, DEFAULTS, ints=("min_evaluations", "min_after_best", "window", "max_window"),
+                   nonneg=("min_z", "window_fraction", "min_lost_fraction", "critical_lost_fraction"))
+    if out["max_window"] < out["window"]:
+        raise UsageError(f"overfitting: max_window ({out['max_window']}) must be >= window ({out['window']})")
     return out
 
 
-def _train_series(history: History, monitor: Monitor) -> Series | None:
-    for metric in (monitor.metric, "loss"):
-        if history.has("train", metric):
-            return history.series("train", metric)
-    return None
+def window_for(n: int, p: dict[str, Any]) -> int:
+    """Averaging window (evaluations) for a curve of ``n`` evaluations."""
+    return int(np.clip(round(p["window_fraction"] * n), p["window"], p["max_window"]))
 
 
 @register("overfitting")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find overfitting in one run. Parameters: see :data:`DEFAULTS` (units: evaluations, ratios)."""
+    """Find overfitting in one run. Parameters: see :data:`DEFAULTS` (units: evaluations, fractions)."""
     p = _validate(params)
-    try:
-        mon = choose_monitor(history, monitor)
-    except Exception:
+    mon = monitor_or_none(history, monitor)
+    if mon is None:
         return []
     s = history.series(mon.split, mon.metric).finite()
     n = len(s)
@@ -81,63 +96,66 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     after = n - 1 - b
     if after < p["min_after_best"]:
         return []
-    w = max(1, min(p["window"], after))
-    levels = rolling_mean(z, w)
-    best_level = float(np.min(levels[: b + w])) if b + w <= n else float(np.min(levels))
+    w = max(1, min(window_for(n, p), after))
+    levels = np.convolve(z, np.ones(w) / w, mode="valid")  # levels[i] = mean(z[i:i+w])
+    lo = max(0, b - w + 1)
+    best_level = float(np.min(levels[lo: b + 1]))
     final_level = float(np.mean(z[-w:]))
     degradation = final_level - best_level
+    first_level = float(np.mean(z[:w]))
+    improvement = max(first_level - best_level, 0.0)
     sigma = noise_sigma(z)
-    scale = max(abs(float(z[b])), 1e-12)
-    rel = degradation / scale
     se = sigma * np.sqrt(2.0 / w)
     zstat = degradation / se if se > 0 else (np.inf if degradation > 0 else 0.0)
-    if degradation <= 0 or zstat < p["min_z"] or rel < p["min_rel_degradation"]:
+    lost = degradation / improvement if improvement > 0 else (np.inf if degradation > 0 else 0.0)
+    if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
 
-    tr = _train_series(history, mon)
-    train_ev: dict[str, Any] = {}
-    if tr is not None:
-        ts = tr.finite()
-        tsign = 1.0 if (tr.metric in ("loss", "error", "perplexity") or mon.mode == "min") else -1.0
-        if tr.metric == mon.metric:
-            tsign = mon.sign
-        bx = s.x[b]
-        at_best = ts.values[ts.x <= bx]
-        if at_best.size and ts.values.size:
-            t_best = float(tsign * np.mean(at_best[-w:]))
-            t_end = float(tsign * np.mean(ts.values[-w:]))
-            t_sigma = noise_sigma(tsign * ts.values)
-            train_ev = {"train_at_best": tsign * t_best, "train_final": tsign * t_end}
-            # training got worse too: divergence, not overfitting
-            if t_end - t_best > max(3 * t_sigma * np.sqrt(2.0 / w), 0.01 * abs(t_best)):
-                return []
+    train_ev, diverging = _train_check(history, mon, s, b, w)
+    if diverging:
+        return []
 
-    # onset: first evaluation after the best from which the level stays above best + tolerance
-    tol = max(p["min_z"] * se, p["min_rel_degradation"] * scale)
-    above = levels > best_level + tol
-    onset = n - 1
-    for i in range(n - 1, b, -1):
-        if above[i]:
-            onset = i
-        else:
-            break
-    tau, pval = mann_kendall(z[b:])
+    # onset: first evaluation after the best from which the trailing level stays above best + tolerance
+    tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
+    trailing = np.array([np.mean(z[max(0, i - w + 1): i + 1]) for i in range(n)])
+    onset = min(stays_above_from(trailing > best_level + tol, b), n - 1)
+    tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)
     gap_ev = _gap(history, mon, s, b)
     x_range = float(s.x[-1] - s.x[0]) if n > 1 else 0.0
     frac_past = float((s.x[-1] - s.x[b]) / x_range) if x_range > 0 else 0.0
-    sev = Severity.CRITICAL if rel >= p["critical_rel_degradation"] else Severity.WARNING
-    unit = s.x_kind
     best_val = float(s.values[b])
     final_val = float(s.values[-1])
+    rel_value = degradation / abs(best_val) if best_val != 0 else float("inf")
+    mem = memorization_state(history, monitor=mon)
+    if mem is not None:
+        sev = Severity.INFO
+    elif lost >= p["critical_lost_fraction"]:
+        sev = Severity.CRITICAL
+    else:
+        sev = Severity.WARNING
+    unit = s.x_kind
+    where_best = f"{unit} {fmt_x(s.x[b])}"
     msg = (
-        f"{mon.split}_{mon.metric} best {best_val:.4g} at {unit} {_fmt(s.x[b])}, then worse by "
-        f"{100 * rel:.1f}% (final {final_val:.4g}) over {after} evaluations ({100 * frac_past:.0f}% of the run)"
+        f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, then worse by {_pct(lost)} of the "
+        f"improvement it had made (final {final_val:.4g}, z = {min(zstat, 999):.1f}) over {after} evaluations "
+        f"({100 * frac_past:.0f}% of the run)"
     )
+    if mem is not None:
+        msg += "; the model is memorising (see the memorization finding): this may still turn into grokking"
+    slow = frac_past >= 0.3 and mk_p < 0.01
     actions = [
-        f"restore the checkpoint from {unit} {_fmt(s.x[b])} (or stop there next time)",
-        "average the checkpoints around the best point (weight averaging / model soups) instead of taking the last",
-        "regularise more: stronger weight decay, dropout (especially when epochs repeat the same data), "
-        "data augmentation",
+        f"restore the checkpoint from {where_best} (or stop there next time)",
+        "average the weights of the checkpoints around the best point (weight averaging / model soups) "
+        "instead of keeping the last one",
+    ]
+    if slow:
+        actions.append("slow multi-epoch degradation: if epochs repeat the same data (language models), add "
+                       "dropout (the one regulariser found to help under repetition) or get more unique data")
+    else:
+        actions.append("when epochs repeat the same data, add dropout; it is the regulariser that helps most "
+                       "against multi-epoch degradation")
+    actions += [
+        "increase weight decay (much larger values than the usual default pay off when data is repeated)",
         "check the training labels for noise: the network may be memorising wrong labels (gapwatch examples)",
     ]
     evidence: dict[str, Any] = {
@@ -150,16 +168,21 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         "onset_epoch": s.at(onset)["epoch"],
         "final_value": final_val,
         "degradation": float(mon.sign * degradation),
-        "relative_degradation": float(rel),
+        "relative_degradation": float(rel_value),
+        "lost_fraction_of_improvement": float(lost),
+        "window": int(w),
         "evaluations_after_best": int(after),
         "fraction_of_run_after_best": frac_past,
         "noise_sigma": float(sigma),
         "z": float(zstat) if np.isfinite(zstat) else None,
+        "p_value": float(norm.sf(zstat)) if np.isfinite(zstat) else 0.0,
         "mann_kendall_tau": tau,
-        "mann_kendall_p": pval,
+        "mann_kendall_p": mk_p,
         **train_ev,
         **gap_ev,
     }
+    if mem is not None:
+        evidence["memorizing"] = True
     return [
         Finding(
             kind=FindingKind.OVERFITTING.value,
@@ -175,8 +198,36 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     ]
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if np.isfinite(x) else "more than all"
+
+
+def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int) -> tuple[dict[str, Any], bool]:
+    """Training level at the best point and at the end; ``diverging`` when it got significantly worse."""
+    tr = train_series(history, mon.metric)
+    if tr is None:
+        return {}, False
+    ts = tr.finite()
+    if len(ts) < 2:
+        return {}, False
+    tsign = mon.sign if tr.metric == mon.metric else (1.0 if tr.metric in ("loss", "error", "perplexity") else -1.0)
+    tz = tsign * ts.values
+    at_best = tz[ts.x <= s.x[b]]
+    if at_best.size == 0:
+        return {}, False
+    tw = max(1, min(w, at_best.size, tz.size))
+    t_best = float(np.mean(at_best[-tw:]))
+    t_end = float(np.mean(tz[-tw:]))
+    t_sigma = noise_sigma(tz)
+    t_range = max(float(np.mean(tz[:tw])) - float(np.min(tz)), 0.0)
+    worse = t_end - t_best
+    diverging = worse > 3 * t_sigma * np.sqrt(2.0 / tw) and worse > 0.05 * t_range
+    return {"train_at_best": tsign * t_best, "train_final": tsign * t_end}, bool(diverging)
+
+
 def _gap(history: History, mon: Monitor, s: Series, b: int) -> dict[str, Any]:
-    """Train/val gap (held-out minus train, in "lower is better" units) at the best point and at the end."""
+    """Train/val gap (held-out minus train, in "lower is better" units) at the best point, at the end, and its
+    trajectory (one value per evaluation of the monitored series)."""
     if not history.has("train", mon.metric):
         return {}
     try:
@@ -193,7 +244,3 @@ def _gap(history: History, mon: Monitor, s: Series, b: int) -> dict[str, Any]:
         "gap_final": float(gap[-1]) if np.isfinite(gap[-1]) else None,
         "gap_trajectory": [float(g) if np.isfinite(g) else None for g in gap],
     }
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.3g}"

@@ -6,7 +6,9 @@ Formats are chosen by **content**, not only by extension: each reader module exp
 * ``sniff(path: Path, head: str) -> bool``: does this file (or directory) look like my format?
   ``head`` is the first 64 KiB of a file decoded as UTF-8 with replacement ('' for directories and binary
   files that the reader checks itself),
-* ``read(path: Path, run: str) -> History``.
+* ``read(path: Path, run: str) -> History``,
+* optionally ``read_parts(path: Path, run: str) -> list[Parts]`` (columnar, see :mod:`._parts`): a sweep of many
+  runs then builds one History instead of one per run.
 
 :func:`load` resolves a path: a file, a run directory, or a directory of runs (a sweep, each run named by
 its path relative to the root).
@@ -15,24 +17,34 @@ its path relative to the root).
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..history import History
+from ._parts import Parts, build
 
 #: Reader modules in sniffing order (most specific first).
 READER_MODULES: tuple[str, ...] = (
+    "hf",
+    "tensorboard",
+    "lightning_csv",
+    "keras_csv",
     "jsonl",
     "generic_csv",
 )
 
 HEAD_BYTES = 65536
 
+_MODULES: list[ModuleType] = []
+
 
 def readers() -> list[ModuleType]:
     """The reader modules, in sniffing order."""
-    return [importlib.import_module(f"{__name__}.{m}") for m in READER_MODULES]
+    if len(_MODULES) != len(READER_MODULES):
+        _MODULES[:] = [importlib.import_module(f"{__name__}.{m}") for m in READER_MODULES]
+    return list(_MODULES)
 
 
 def supported_formats() -> list[str]:
@@ -43,6 +55,8 @@ def read_head(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(HEAD_BYTES)
+    except IsADirectoryError:
+        return ""
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
     return raw.decode("utf-8", errors="replace")
@@ -57,21 +71,59 @@ def sniff(path: Path) -> ModuleType | None:
     return None
 
 
+def _describe(path: Path) -> str:
+    """What an unrecognised file looks like, for the error message."""
+    if path.is_dir():
+        return "a directory"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(256)
+    except OSError as exc:
+        return f"an unreadable file ({exc.strerror or exc})"
+    if not raw:
+        return "an empty file"
+    if b"\x00" in raw or sum(b < 9 or 13 < b < 32 for b in raw) > len(raw) // 10:
+        return f"binary data (first bytes {raw[:8].hex(' ')})"
+    first = raw.decode("utf-8", errors="replace").splitlines()[0] if raw.strip() else ""
+    return f"first line {first[:80]!r}"
+
+
+def _check_exists(p: Path) -> None:
+    if not p.exists():
+        parent = p.parent if str(p.parent) else Path(".")
+        hint = "" if parent.exists() else f" (the directory {parent} does not exist either)"
+        raise UsageError(f"{p}: no such file or directory{hint}")
+
+
+def _read_parts(mod: ModuleType, path: Path, run: str) -> list[Parts] | History:
+    if hasattr(mod, "read_parts"):
+        return list(mod.read_parts(path, run))
+    return mod.read(path, run)  # type: ignore[no-any-return]
+
+
 def load_file(path: Path, run: str | None = None) -> History:
-    """Read one log file (or run directory) with the reader that recognises it."""
+    """Read one log file (or run directory) with the reader that recognises it.
+
+    Raises:
+        UsageError: the path does not exist (exit code 2).
+        InputError: unknown format (lists the supported ones and what was seen), an empty log, or a file the
+            reader cannot parse (names the file and the place) (exit code 1).
+    """
     path = Path(path)
-    if not path.exists():
-        raise InputError("no such file or directory", path=path)
+    _check_exists(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("the log is empty (0 bytes): nothing was logged yet?", path=path)
     mod = sniff(path)
     if mod is None:
-        head = read_head(path)[:80].splitlines()[0] if path.is_file() and path.stat().st_size else ""
-        seen = f"first line {head!r}" if head else ("an empty file" if path.is_file() else "a directory")
         raise InputError(
-            f"unknown log format (saw {seen}); supported: {', '.join(supported_formats())}", path=path
+            f"unknown log format (saw {_describe(path)}); supported: {', '.join(supported_formats())}",
+            path=path,
         )
-    h = mod.read(path, run or path.stem)
+    got = _read_parts(mod, path, run or (path.stem if path.is_file() else path.name))
+    h = build(got) if isinstance(got, list) else got
     if h.empty:
-        raise InputError(f"the log holds no numeric observations ({mod.NAME} format)", path=path)
+        raise InputError(f"the log holds no numeric observations ({mod.NAME} format): only a header, or "
+                         "only bookkeeping columns such as epoch/step/learning_rate", path=path)
     return h
 
 
@@ -79,53 +131,83 @@ def load(path: str | Path) -> History:
     """Load a run or a sweep from ``path``.
 
     * a file: read with the format that recognises its content;
-    * a directory one reader recognises as a single run (e.g. a TensorBoard run dir): that run;
-    * any other directory: every log file found below it is a run, named by its relative path.
+    * a directory one reader recognises as a single run (a TensorBoard run dir, a Hugging Face output dir, a
+      Lightning ``version_N`` dir): that run;
+    * any other directory: every log found below it is a run, named by its path relative to ``path``
+      (without the file extension).
 
     Raises:
-        InputError: missing path, unknown format, empty log, or a directory with no logs in it.
+        UsageError: missing path.
+        InputError: unknown format, empty log, or a directory with no logs in it.
     """
     p = Path(path)
-    if not p.exists():
-        raise InputError("no such file or directory", path=p)
+    _check_exists(p)
     if p.is_file():
         return load_file(p, run=p.stem)
     mod = sniff(p)
     if mod is not None:
-        return mod.read(p, p.name)
+        return load_file(p, run=p.name)
     return _load_sweep(p)
 
 
+def _run_name(rel: Path) -> str:
+    return rel.with_suffix("").as_posix() if rel.suffix else rel.as_posix()
+
+
 def _load_sweep(root: Path) -> History:
-    found: list[History] = []
+    """Every run below ``root`` (see :func:`load`); directories claimed by a reader are not descended."""
+    parts: list[Parts] = []
+    hists: list[History] = []
     skipped: list[str] = []
-    claimed: set[Path] = set()
-    for d in sorted([root, *[q for q in root.rglob("*") if q.is_dir()]]):
-        if any(c in d.parents or c == d for c in claimed):
-            continue
-        if d != root:
-            mod = sniff(d)
-            if mod is not None:
-                name = str(d.relative_to(root))
-                found.append(mod.read(d, name).with_run_name(name))
-                claimed.add(d)
+    failed: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        d = Path(dirpath)
+        keep = []
+        for name in dirnames:
+            if name.startswith("."):
                 continue
-        for f in sorted(q for q in d.iterdir() if q.is_file()):
-            if f.name.startswith(".") or f.stat().st_size == 0:
+            sub = d / name
+            mod = sniff(sub)
+            if mod is None:
+                keep.append(name)
+                continue
+            _collect(mod, sub, sub.relative_to(root).as_posix(), parts, hists)
+        dirnames[:] = keep
+        for fname in sorted(filenames):
+            if fname.startswith("."):
+                continue
+            f = d / fname
+            try:
+                if f.stat().st_size == 0:
+                    continue
+            except OSError:
+                failed.append(fname)
                 continue
             mod = sniff(f)
             if mod is None:
-                skipped.append(str(f.relative_to(root)))
+                skipped.append(f.relative_to(root).as_posix())
                 continue
-            rel = f.relative_to(root)
-            name = str(rel.with_suffix("")) if rel.parent == Path(".") else str(rel.parent / rel.stem)
-            h = mod.read(f, name)
-            if not h.empty:
-                found.append(h.with_run_name(name))
-    if not found:
-        extra = f" (unrecognised files: {', '.join(skipped[:5])})" if skipped else ""
+            _collect(mod, f, _run_name(f.relative_to(root)), parts, hists)
+    if not parts and not hists:
+        extra = f" (unrecognised files: {', '.join(skipped[:5])}{' …' if len(skipped) > 5 else ''})" \
+            if skipped else ""
         raise InputError(
             f"no training logs found in this directory{extra}; supported: {', '.join(supported_formats())}",
             path=root,
         )
-    return History.concat(found)
+    h = build(parts)
+    if hists:
+        h = History.concat([h, *hists]) if not h.empty else History.concat(hists)
+    return h
+
+
+def _collect(mod: ModuleType, path: Path, name: str, parts: list[Parts], hists: list[History]) -> None:
+    got = _read_parts(mod, path, name)
+    if isinstance(got, list):
+        if len(got) == 1:
+            parts.append(got[0].renamed(name) if got[0].run != name else got[0])
+        else:  # a long CSV holding several runs: "<file>/<run>"
+            parts.extend(p.renamed(f"{name}/{p.run}") for p in got)
+    elif not got.empty:
+        hists.append(got.with_run_name(name) if got.runs() != [name] else got)

@@ -2,11 +2,14 @@
 
 * **wide**: an ``epoch`` and/or ``step`` column plus metric columns (``train_loss``, ``val_loss``,
   ``val_acc``, ``test_acc``, ``val_pgd_acc``…). Empty cells are "not logged at this row" (sparse rows).
+  Epochs are taken as written.
 * **long**: columns ``step`` (and/or ``epoch``), ``split``, ``metric``, ``value``; an optional ``run`` column
   makes one file hold several runs.
 
-A non-numeric cell raises :class:`InputError` naming the file, the line (1-based, header = line 1) and the
-column.
+Comma, tab and semicolon separators are recognised from the header. ``nan``, ``inf`` and ``-inf`` cells are kept
+(they are evidence); ``none``/``null``/blank mean "not logged". A non-numeric cell raises :class:`InputError`
+naming the file, the line (1-based, header = line 1) and the column; a row with more cells than the header
+names its line too.
 """
 
 from __future__ import annotations
@@ -16,22 +19,29 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
-from ..history import COLUMNS, History
-from ..names import is_bookkeeping, normalize
+from ..history import History
+from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
+from ._parts import Parts, build
 
 NAME = "csv"
 
 _X_COLUMNS = ("epoch", "step", "global_step", "iteration", "iter")
+_BLANK = frozenset({"", "none", "null"})
+
+
+def _delimiter(first: str) -> str | None:
+    counts = {d: first.count(d) for d in (",", "\t", ";")}
+    d = max(counts, key=lambda k: counts[k])
+    return d if counts[d] else None
 
 
 def _header(head: str) -> list[str] | None:
     first = head.splitlines()[0] if head.strip() else ""
-    if "," not in first and "\t" not in first:
+    delim = _delimiter(first)
+    if delim is None:
         return None
-    delim = "\t" if first.count("\t") > first.count(",") else ","
     try:
         row = next(csv.reader(io.StringIO(first), delimiter=delim))
     except (csv.Error, StopIteration):
@@ -50,86 +60,184 @@ def sniff(path: Path, head: str) -> bool:
     return any(c in _X_COLUMNS for c in cols) and len(cols) >= 2
 
 
-def read_frame(path: Path) -> pd.DataFrame:
-    """Read a CSV into strings, with a clear error on malformed rows."""
+class Table:
+    """A CSV as columns of strings: ``columns`` (header order), ``cells[col]`` (object array ``(n,)``) and
+    ``lines`` (the 1-based file line of each row, for error messages)."""
+
+    def __init__(self, path: Path, columns: list[str], cells: dict[str, np.ndarray], lines: np.ndarray) -> None:
+        self.path = path
+        self.columns = columns
+        self.cells = cells
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return int(self.lines.shape[0])
+
+    def lower(self) -> dict[str, str]:
+        return {c.lower(): c for c in self.columns}
+
+    def numeric(self, col: str) -> np.ndarray:
+        """Column → float array; blank/none/null → NaN; nan/inf kept; anything else → InputError."""
+        return to_numeric(self.cells[col], col, self.path, self.lines)
+
+    def logged(self, col: str) -> np.ndarray:
+        """True where the cell is not blank."""
+        s = self.cells[col]
+        return np.fromiter((v.strip().lower() not in _BLANK for v in s), dtype=bool, count=s.shape[0])
+
+
+def read_table(path: Path) -> Table:
+    """Read a CSV file into a :class:`Table` with clear errors (never a parser traceback)."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
-    except pd.errors.ParserError as exc:
-        raise InputError(f"malformed CSV ({str(exc).splitlines()[0]})", path=path) from None
-    except (UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV file ({exc.__class__.__name__})", path=path) from None
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file (byte {exc.start}: {exc.reason})", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a CSV file", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+    if "\x00" in text:
+        raise InputError("binary data (NUL bytes), expected a CSV text file", path=path)
+    text = text.lstrip("\ufeff")
+    first = text.split("\n", 1)[0]
+    delim = _delimiter(first) or ","
+    rdr = csv.reader(io.StringIO(text), delimiter=delim)
+    try:
+        header = next(rdr)
+    except StopIteration:
+        raise InputError("empty CSV file (no header line)", path=path) from None
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV header ({exc})", path=path, line=1) from None
+    columns = [h.strip() for h in header]
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise InputError(f"duplicate column name(s) {dup} in the header", path=path, line=1)
+    ncol = len(columns)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in rdr:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != ncol:
+                if len(row) < ncol:
+                    row = row + [""] * (ncol - len(row))
+                elif any(c.strip() for c in row[ncol:]):
+                    raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path,
+                                     line=rdr.line_num)
+                else:
+                    row = row[:ncol]
+            rows.append(row)
+            lines.append(rdr.line_num)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
+    if rows:
+        grid = np.empty((len(rows), ncol), dtype=object)
+        grid[:] = rows
+        cells = {c: grid[:, j] for j, c in enumerate(columns)}
+    else:
+        cells = {c: np.empty(0, dtype=object) for c in columns}
+    return Table(path, columns, cells, np.asarray(lines, dtype=np.int64))
 
 
-def to_numeric(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
-    """Column → float array; blank cells → NaN; anything else non-numeric → InputError with its line."""
-    s = df[col].astype(str).str.strip()
-    blank = s.eq("") | s.str.lower().isin({"none", "null"})
-    num = pd.to_numeric(s.where(~blank, "nan"), errors="coerce")
-    bad = num.isna() & ~blank & ~s.str.lower().isin({"nan", "-nan", "inf", "-inf", "+inf", "infinity", "-infinity"})
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"column {col!r}: expected a number, got {s.iloc[i]!r}", path=path, line=i + 2)
-    out = num.to_numpy(dtype=float)
-    low = s.str.lower()
-    out[low.isin({"inf", "+inf", "infinity"}).to_numpy()] = np.inf
-    out[low.isin({"-inf", "-infinity"}).to_numpy()] = -np.inf
+def to_numeric(cells: np.ndarray, col: str, path: Path, lines: np.ndarray) -> np.ndarray:
+    """Strings → float array; blanks → NaN; a non-numeric cell raises InputError naming line and column."""
+    n = cells.shape[0]
+    try:
+        return np.asarray(cells, dtype=float)  # fast path: every cell numeric (incl. nan/inf)
+    except (ValueError, TypeError):
+        pass
+    out = np.empty(n, dtype=float)
+    for i, v in enumerate(cells):
+        s = str(v).strip()
+        if s.lower() in _BLANK:
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(s)
+        except ValueError:
+            raise InputError(f"column {col!r}: expected a number, got {s!r}", path=path,
+                             line=int(lines[i])) from None
     return out
 
 
-def read(path: Path, run: str) -> History:
-    df = read_frame(path)
-    df.columns = [str(c).strip() for c in df.columns]
-    lower = {c.lower(): c for c in df.columns}
+def read_parts(path: Path, run: str) -> list[Parts]:
+    """The run(s) in a CSV file: one for a wide CSV, one per ``run`` value for a long CSV with that column."""
+    t = read_table(path)
+    lower = t.lower()
     if {"split", "metric", "value"} <= set(lower):
-        return _read_long(df, lower, path, run)
-    return read_wide(df, path, run)
+        return _long_parts(t, run)
+    return [wide_parts(t, run)]
 
 
-def _x(df: pd.DataFrame, lower: dict[str, str], path: Path) -> tuple[np.ndarray, np.ndarray]:
-    n = len(df)
+def read(path: Path, run: str) -> History:
+    return build(read_parts(path, run))
+
+
+def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
+    """``(step, epoch)`` arrays from the table's step-like and epoch columns (NaN when absent)."""
+    lower = t.lower()
+    n = len(t)
     step = np.full(n, np.nan)
     epoch = np.full(n, np.nan)
     for k in ("step", "global_step", "iteration", "iter"):
         if k in lower:
-            step = to_numeric(df, lower[k], path)
+            step = t.numeric(lower[k])
             break
     if "epoch" in lower:
-        epoch = to_numeric(df, lower["epoch"], path)
+        epoch = t.numeric(lower["epoch"])
     return step, epoch
 
 
-def read_wide(df: pd.DataFrame, path: Path, run: str, default_split: str = "train") -> History:
-    """Wide table → History (shared by the Keras and Lightning readers)."""
-    lower = {c.lower(): c for c in df.columns}
-    step, epoch = _x(df, lower, path)
-    parts = []
-    for col in df.columns:
-        if is_bookkeeping(col) or col.lower() in _X_COLUMNS:
+def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset: float = 0.0,
+               rename: dict[str, tuple[str, str]] | None = None) -> Parts:
+    """Wide table → :class:`Parts` (shared by the Keras and Lightning readers).
+
+    Args:
+        epoch_offset: added to the epoch column (Keras writes 0-based epochs: 1.0 makes them 1-based).
+        rename: column → ``(split, metric)`` overriding :func:`normalize` for that column.
+    """
+    step, epoch = x_columns(t)
+    epoch = epoch + epoch_offset
+    parts = Parts(run, str(t.path))
+    rename = rename or {}
+    for col in t.columns:
+        if col.lower() in _X_COLUMNS or (is_bookkeeping(col) and col not in rename):
             continue
-        vals = to_numeric(df, col, path)
-        logged = ~(df[col].astype(str).str.strip().eq("").to_numpy())
+        vals = t.numeric(col)
+        logged = t.logged(col)
         if not logged.any():
             continue
-        split, metric = normalize(col, default_split)
-        parts.append(pd.DataFrame({
-            "run": run, "step": step[logged], "epoch": epoch[logged], "split": split, "metric": metric,
-            "value": vals[logged], "name": col,
-        }))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
-    return History(frame, sources={run: str(path)}).dedupe()
+        split, metric = rename.get(col) or normalize(col, default_split)
+        parts.add(step[logged], epoch[logged], split, metric, vals[logged], col)
+    return parts
 
 
-def _read_long(df: pd.DataFrame, lower: dict[str, str], path: Path, run: str) -> History:
-    step, epoch = _x(df, lower, path)
-    splits = df[lower["split"]].astype(str).str.strip()
-    metrics = df[lower["metric"]].astype(str).str.strip()
-    vals = to_numeric(df, lower["value"], path)
-    runs = df[lower["run"]].astype(str) if "run" in lower else pd.Series([run] * len(df))
-    names = splits + "_" + metrics
-    norm = [normalize(f"{s}_{m}", default_split=s) for s, m in zip(splits, metrics)]
-    frame = pd.DataFrame({
-        "run": runs.to_numpy(), "step": step, "epoch": epoch,
-        "split": [a for a, _ in norm], "metric": [b for _, b in norm], "value": vals, "name": names,
-    })
-    srcs = {r: str(path) for r in frame["run"].unique()}
-    return History(frame, sources=srcs).dedupe()
+def _long_parts(t: Table, run: str) -> list[Parts]:
+    lower = t.lower()
+    step, epoch = x_columns(t)
+    splits = np.asarray([str(v).strip() for v in t.cells[lower["split"]]], dtype=str)
+    metrics = np.asarray([str(v).strip() for v in t.cells[lower["metric"]]], dtype=str)
+    vals = t.numeric(lower["value"])
+    runs = (np.asarray([str(v).strip() for v in t.cells[lower["run"]]], dtype=str) if "run" in lower
+            else np.full(len(t), run, dtype=object).astype(str))
+    if len(t) == 0:
+        return [Parts(run, str(t.path))]
+    empty = np.flatnonzero((np.char.str_len(splits) == 0) | (np.char.str_len(metrics) == 0))
+    if empty.size:
+        raise InputError("empty 'split' or 'metric' cell", path=t.path, line=int(t.lines[empty[0]]))
+    key = np.char.add(np.char.add(np.char.add(runs, "\x1f"), np.char.add(splits, "\x1f")), metrics)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    order = np.argsort(inv, kind="stable")
+    bounds = np.flatnonzero(np.diff(inv[order])) + 1
+    by_run: dict[str, Parts] = {}
+    groups = np.split(order, bounds)
+    for sel in sorted(groups, key=lambda g: int(g[0])):
+        r, sp, m = str(runs[sel[0]]), str(splits[sel[0]]), str(metrics[sel[0]])
+        first_tok = m.lower().replace("/", "_").split("_")[0]
+        split, metric = normalize(m if first_tok in SPLIT_ALIASES else f"{sp}_{m}", default_split=sp)
+        p = by_run.setdefault(r, Parts(r, str(t.path)))
+        p.add(step[sel], epoch[sel], split, metric, vals[sel], f"{sp}_{m}")
+    return list(by_run.values())

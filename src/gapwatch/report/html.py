@@ -1,78 +1,788 @@
-"""Self-contained HTML report: inline SVG plots (matplotlib), escaped user text, no external resources."""
+"""Self-contained HTML report: one file, inline static SVG, inline CSS, no scripts, no external resources.
+
+Layout of a single run: a verdict banner (the answer in one line), key numbers (best, final, what training
+past the best cost, share of the run spent past the best), the monitored curves of every split with the best
+point, the overfitting onset and numbered markers for every finding, the generalisation gap over time, the
+other metrics, a forecast band when the run carries a ``forecast`` entry, a per-example section when it carries
+``examples``, and the findings with evidence, actions and references.
+
+A sweep (several runs) adds an overview first: runs ranked by best value and by overfitting cost, small
+multiples of every run's curves, and which hyperparameters go with overfitting (``History.meta``); every run's
+full section follows, collapsed.
+
+Safety: every string that comes from a user file (run names, sources, metric and split names, finding
+messages, evidence keys and values, hyperparameters, example metadata) is escaped with :func:`esc`; thumbnails
+are only embedded after their bytes decode as base64 PNG. The document loads nothing: no ``<script>``, no
+external stylesheet, font or image (images are ``data:`` URIs).
+"""
 
 from __future__ import annotations
 
-import html
-import io
+import base64
+import binascii
+import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from .. import __version__
 from ..analysis import Analysis, RunAnalysis
+from ..findings import Finding, Severity
 from ..io import atomic_write_text
+from .summary import Effect, RunSummary, finding_x, hyperparameter_effects, summarize_run
+from .svg import Chart, esc, fmt_num, histogram_chart
+
+#: Most runs whose full section is included in a sweep report (the overview always covers every run).
+MAX_DETAILED_RUNS = 200
+#: Other (non-monitored) metrics drawn per run.
+MAX_OTHER_METRICS = 4
+#: Rows of the most-suspicious-examples table.
+MAX_EXAMPLE_ROWS = 20
+#: Largest thumbnail accepted (bytes after base64 decoding).
+MAX_THUMBNAIL_BYTES = 256 * 1024
+#: Evidence entries that are long series are summarised instead of printed (values).
+MAX_EVIDENCE_LIST = 8
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_B64 = re.compile(r"^[A-Za-z0-9+/\s]*={0,2}\s*$")
+
+CSS = """
+:root{--fg:#1d2330;--mut:#5b6577;--bg:#f6f7f9;--card:#fff;--line:#e3e6eb;--crit:#c62828;--warn:#b35c00;
+--info:#1565c0;--ok:#2e7d32;--train:#8a94a6;--val:#1f6feb;--test:#8250df;--h0:#0f9d8a;--h1:#d9480f;
+--h2:#c2255c;--h3:#5c940d;--best:#2e9e44}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--fg);
+background:var(--bg)}
+main{max-width:1040px;margin:0 auto;padding:16px}
+header.top{display:flex;flex-wrap:wrap;align-items:baseline;justify-content:space-between;gap:4px 16px;
+margin-bottom:10px}
+header.top h1{font-size:20px;margin:0}
+header.top .meta{color:var(--mut);font-size:13px}
+h2{font-size:19px;margin:0;overflow-wrap:anywhere}
+h3{font-size:15px;margin:18px 0 6px;color:var(--fg)}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin:0 0 16px}
+.src{color:var(--mut);font-size:12.5px;overflow-wrap:anywhere;margin:2px 0 8px}
+.verdict{border-radius:8px;padding:10px 12px;font-weight:600;font-size:16px;margin:8px 0 12px;
+border-left:6px solid var(--ok);background:#eef7ef}
+.verdict.critical{border-color:var(--crit);background:#fdecec}.verdict.warning{border-color:var(--warn);
+background:#fff4e5}.verdict.info{border-color:var(--info);background:#e9f1fb}.verdict.error{border-color:#666;
+background:#eee}
+.verdict small{display:block;font-weight:400;font-size:13.5px;color:var(--mut);margin-top:2px}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px;margin:0 0 10px}
+.kpi{border:1px solid var(--line);border-radius:8px;padding:6px 10px}
+.kpi b{display:block;font-size:18px}.kpi span{font-size:12px;color:var(--mut)}
+.kpi.bad b{color:var(--crit)}.kpi.good b{color:var(--ok)}
+.legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12.5px;color:var(--mut);margin:4px 0}
+.legend i{display:inline-block;width:18px;height:0;border-top:3px solid;vertical-align:middle;margin-right:5px}
+.legend i.dash{border-top-style:dashed}.legend i.box{height:10px;border:0;opacity:.5}
+.legend i.star{border:0;width:auto;height:auto;color:var(--best);font-style:normal;font-size:14px;margin-right:3px;
+vertical-align:baseline;line-height:1}
+.grid2{display:grid;grid-template-columns:repeat(auto-fill,minmax(max(280px,calc(50% - 18px)),1fr));gap:10px 18px}
+svg.chart{width:100%;height:auto;display:block;font-size:11.5px}
+svg .plotbg{fill:#fff}svg .frame{stroke:#c9ced6;stroke-width:1}
+svg .grid{stroke:#eef0f3;stroke-width:1}svg .tick{fill:#6b7385;font-size:11px}
+svg .axlabel{fill:#4b5467;font-size:12px}svg .zero{stroke:#9aa3b2;stroke-width:1;stroke-dasharray:3 3}
+svg polyline{stroke-linejoin:round;stroke-linecap:round}
+svg .s-train{stroke:var(--train);fill:var(--train)}svg .s-val{stroke:var(--val);fill:var(--val)}
+svg .s-test{stroke:var(--test);fill:var(--test)}svg .s-h0{stroke:var(--h0);fill:var(--h0)}
+svg .s-h1{stroke:var(--h1);fill:var(--h1)}svg .s-h2{stroke:var(--h2);fill:var(--h2)}
+svg .s-h3{stroke:var(--h3);fill:var(--h3)}svg polyline.s-train,svg polyline.s-val,svg polyline.s-test,
+svg polyline.s-h0,svg polyline.s-h1,svg polyline.s-h2,svg polyline.s-h3{fill:none}
+svg .best{fill:var(--best);stroke:#fff;stroke-width:1}
+svg .onset{stroke:var(--crit);stroke-width:1.4;stroke-dasharray:5 3}svg .onset-t{fill:var(--crit);font-size:11px}
+svg .bestline{stroke:var(--best);stroke-width:1.2;stroke-dasharray:2 3}svg .bestline-t{fill:var(--best);font-size:11px}
+svg .zone{fill:var(--crit);opacity:.07}svg .fczone{fill:var(--val);opacity:.05}
+svg .fc-band{fill:var(--val);opacity:.18;stroke:none}svg polyline.fc-med{stroke:var(--val);fill:none}
+svg .fc-best{fill:#f3c400;opacity:.25}
+svg .gap{stroke:var(--crit);fill:none}svg .gapfill{fill:var(--crit);opacity:.12;stroke:none}
+svg .nanmark{stroke:var(--crit);stroke-width:1.6}
+svg .badge circle{stroke:#fff;stroke-width:1.2}svg .badge text{fill:#fff;font-size:10px;font-weight:700}
+svg .badge line{stroke-width:1;stroke-dasharray:2 2;opacity:.55}
+svg .sev-critical circle{fill:var(--crit)}svg .sev-critical line{stroke:var(--crit)}
+svg .sev-warning circle{fill:var(--warn)}svg .sev-warning line{stroke:var(--warn)}
+svg .sev-info circle{fill:var(--info)}svg .sev-info line{stroke:var(--info)}
+svg .hist{fill:var(--val);opacity:.8}svg .cutoff{stroke:var(--crit);stroke-dasharray:4 3}
+svg.compact .plotbg{fill:#fbfbfc}
+.note{font-size:12.5px;color:var(--mut);margin:4px 0}
+ol.findings{list-style:none;padding:0;margin:0}
+ol.findings>li{border:1px solid var(--line);border-left:5px solid var(--info);border-radius:8px;padding:8px 12px;
+margin:0 0 8px}
+ol.findings>li.critical{border-left-color:var(--crit)}ol.findings>li.warning{border-left-color:var(--warn)}
+.fhead{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+.num{display:inline-block;min-width:20px;height:20px;border-radius:10px;color:#fff;font-size:11.5px;font-weight:700;
+text-align:center;line-height:20px;padding:0 5px;background:var(--info)}
+.num.critical{background:var(--crit)}.num.warning{background:var(--warn)}
+.sev{font-size:11px;text-transform:uppercase;letter-spacing:.04em;font-weight:700;color:var(--info)}
+.sev.critical{color:var(--crit)}.sev.warning{color:var(--warn)}
+.kind{font-weight:600}.where{color:var(--mut);font-size:13px}
+.msg{margin:4px 0;overflow-wrap:anywhere}
+details.more summary{cursor:pointer;color:var(--mut);font-size:13px}
+dl.ev{display:grid;grid-template-columns:max-content 1fr;gap:1px 12px;font-size:12.5px;margin:6px 0}
+dl.ev dt{color:var(--mut)}dl.ev dd{margin:0;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+ul.actions{margin:4px 0 2px 0;padding-left:20px}ul.refs{margin:2px 0;padding-left:20px;font-size:12.5px;
+color:var(--mut)}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;color:var(--mut);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;
+white-space:nowrap}
+td.run{overflow-wrap:anywhere;max-width:320px}
+.tablewrap{overflow-x:auto}
+.bar{display:inline-block;height:8px;border-radius:4px;background:var(--crit);opacity:.75;vertical-align:middle;
+margin-right:6px}
+.bar.neg{background:var(--ok)}
+.pill{display:inline-block;border-radius:9px;padding:0 7px;font-size:11.5px;font-weight:600;color:#fff;
+background:var(--ok)}
+.pill.critical{background:var(--crit)}.pill.warning{background:var(--warn)}.pill.info{background:var(--info)}
+.pill.error{background:#777}
+.multiples{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px}
+.mult{border:1px solid var(--line);border-top:4px solid var(--ok);border-radius:6px;padding:4px 6px;
+color:inherit;text-decoration:none;display:block;background:#fff}
+.mult.critical{border-top-color:var(--crit)}.mult.warning{border-top-color:var(--warn)}
+.mult.info{border-top-color:var(--info)}.mult.error{border-top-color:#777}
+.mult .t{font-size:11.5px;font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.mult .s{font-size:11px;color:var(--mut)}
+.tiles{display:flex;flex-wrap:wrap;gap:8px}.tiles .kpi{min-width:120px}
+.thumbs{display:flex;flex-wrap:wrap;gap:8px}
+.thumbs figure{margin:0;text-align:center;font-size:11px;color:var(--mut)}
+.thumbs img{width:56px;height:56px;image-rendering:pixelated;border:1px solid var(--line);border-radius:4px}
+section.run>details>summary{cursor:pointer;list-style:none}
+section.run>details>summary::-webkit-details-marker{display:none}
+section.run>details>summary h2:before{content:"\\25B8  ";color:var(--mut)}
+section.run>details[open]>summary h2:before{content:"\\25BE  "}
+footer{color:var(--mut);font-size:12px;text-align:center;margin:20px 0}
+@media (max-width:600px){main{padding:8px}.card{padding:10px;border-radius:8px}body{font-size:14px}
+.verdict{font-size:15px}.kpi b{font-size:16px}svg.chart{font-size:13px}.grid2{grid-template-columns:1fr}
+th,td{padding:3px 5px}.hide-s{display:none}
+svg.wide .tick{font-size:19px}svg.wide .axlabel{font-size:20px}svg.wide .vlabel{font-size:18px}}
+@media print{body{background:#fff;font-size:11pt}main{max-width:none;padding:0}
+.card{break-inside:avoid;border-color:#bbb;box-shadow:none}section.run{break-before:page}
+section.run:first-of-type{break-before:auto}details>*{display:block}a{color:inherit;text-decoration:none}
+.multiples{grid-template-columns:repeat(5,1fr)}.verdict,.pill,.num,.bar{-webkit-print-color-adjust:exact;
+print-color-adjust:exact}}
+"""
 
 
-def _svg_curves(r: RunAnalysis) -> str:
-    import matplotlib
+# ---------------------------------------------------------------------------------------------- helpers
+def _split_class(split: str, monitored: str, others: list[str]) -> str:
+    if split in ("train", "val", "test"):
+        return f"s-{split}"
+    if split == monitored:
+        return "s-val"
+    if split not in others:
+        others.append(split)
+    return f"s-h{others.index(split) % 4}"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def _anchor(i: int) -> str:
+    return f"run-{i}"
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{100 * v:.{digits}f}%"
+
+
+def _fx(v: Any) -> str:
+    return fmt_num(v, 4)
+
+
+def _legend(items: Sequence[tuple[str, str, str]]) -> str:
+    """``(css colour var, style, label)`` → HTML legend (style: line, dash, box, star)."""
+    parts = []
+    for color, style, label in items:
+        if style == "star":
+            parts.append(f'<span><i class="star">&#9733;</i>{esc(label)}</span>')
+        elif style == "box":
+            parts.append(f'<span><i class="box" style="background:{color}"></i>{esc(label)}</span>')
+        else:
+            cls = ' class="dash"' if style == "dash" else ""
+            parts.append(f'<span><i{cls} style="border-color:{color}"></i>{esc(label)}</span>')
+    return '<div class="legend">' + "".join(parts) + "</div>"
+
+
+_SPLIT_COLOR = {"s-train": "var(--train)", "s-val": "var(--val)", "s-test": "var(--test)", "s-h0": "var(--h0)",
+                "s-h1": "var(--h1)", "s-h2": "var(--h2)", "s-h3": "var(--h3)"}
+
+
+def _metric_splits(r: RunAnalysis, metric: str) -> list[str]:
+    splits = [sp for sp, m in r.history.keys() if m == metric]
+    order = {"train": 0, "val": 1}
+    return sorted(splits, key=lambda s: order.get(s, 2))
+
+
+def _use_log(values: list[np.ndarray]) -> bool:
+    v = np.concatenate([a[np.isfinite(a)] for a in values]) if values else np.array([])
+    return bool(v.size > 3 and np.all(v > 0) and v.max() / max(v.min(), 1e-300) > 50)
+
+
+# ---------------------------------------------------------------------------------------------- run charts
+def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Finding]]) -> tuple[str, str]:
+    """The monitored metric of every split with best point, onset, finding badges and forecast band.
+
+    Returns ``(legend_html, svg)``."""
+    assert r.monitor is not None
+    metric = r.monitor.metric
+    others: list[str] = []
+    series = []
+    for sp in _metric_splits(r, metric):
+        ser = r.history.series(sp, metric, x=r.x)
+        series.append((sp, ser))
+    logy = _use_log([ser.values for _, ser in series])
+    ch = Chart(width=680, height=290, xlabel=r.x, ylabel=f"{metric}" + (" (log)" if logy else ""), logy=logy,
+               aria=f"{r.name}: {metric} per {r.x} for {', '.join(sp for sp, _ in series)}")
+    legend: list[tuple[str, str, str]] = []
+    fc = r.extra.get("forecast") if isinstance(r.extra, Mapping) else None
+    last_x = s.final_x
+    if s.onset_x is not None and last_x is not None:
+        ch.span(s.onset_x, last_x, "zone", title=f"overfitting from {r.x} {_fx(s.onset_x)}")
+    fc_ok = _forecast_arrays(fc)
+    if fc_ok is not None:
+        fx, q10, q50, q90, fbest = fc_ok
+        if last_x is not None and fx.size:
+            ch.span(last_x, float(fx[-1]), "fczone", title="forecast")
+        ch.band(fx, q10, q90, "fc-band", title="forecast 10–90% band")
+        ch.line(fx, q50, "fc-med", width=1.6, dash="5 4", title="forecast median")
+        if fbest is not None:
+            lo, hi = fbest
+            ch.span(lo, hi, "fc-best", title=f"predicted best {r.x} {_fx(lo)}–{_fx(hi)}")
+        legend.append(("var(--val)", "box", "forecast 10–90%"))
+    for sp, ser in series:
+        cls = _split_class(sp, r.monitor.split, others)
+        mon = sp == r.monitor.split
+        ch.line(ser.x, ser.values, cls, width=2.4 if mon else 1.5, title=f"{sp} {ser.name}")
+        legend.insert(len(legend) - (1 if fc_ok is not None else 0),
+                      (_SPLIT_COLOR[cls], "line", f"{sp}" + (" (monitored)" if mon else "")))
+    if s.best_x is not None:
+        ch.vline(s.best_x, "bestline", title=f"best at {r.x} {_fx(s.best_x)}", label=f"best {_fx(s.best_x)}",
+                 anchor="end")
+        ch.point(s.best_x, s.best_value, "best", shape="star", r=5,
+                 title=f"best {r.monitor.label} = {_fx(s.best_value)} at {r.x} {_fx(s.best_x)}")
+        legend.append(("var(--best)", "star", "best"))
+    if s.onset_x is not None and s.onset_x != s.best_x:
+        ch.vline(s.onset_x, "onset", title=f"overfitting onset at {r.x} {_fx(s.onset_x)}",
+                 label=f"onset {_fx(s.onset_x)}", anchor="start")
+        legend.append(("var(--crit)", "dash", "overfitting onset"))
+    for i, f in numbered:
+        fxp = finding_x(f, r.x)
+        ch.badge(fxp, str(i), f"sev-{f.severity.value}", title=f"#{i} {f.severity.value} {f.kind}: {f.message}")
+    if fc_ok is not None and fc_ok[4] is not None:
+        legend.append(("#f3c400", "box", "predicted best"))
+    note = ""
+    svg = ch.render()
+    if ch.clipped:
+        note = '<p class="note">Extreme values are clipped so the rest of the curve stays readable.</p>'
+    return _legend(legend), svg + note
+
+
+def _forecast_arrays(fc: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                      tuple[float, float] | None] | None:
+    """Validate a ``forecast`` entry loosely; None when it cannot be drawn."""
+    if not isinstance(fc, Mapping):
+        return None
+    q = fc.get("quantiles")
+    try:
+        x = np.asarray(fc.get("x"), dtype=float)
+        q10, q50, q90 = (np.asarray(q[k], dtype=float) for k in ("0.1", "0.5", "0.9"))  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not (x.ndim == 1 and x.shape == q10.shape == q50.shape == q90.shape) or x.size == 0:
+        return None
+    best = fc.get("best")
+    bb = None
+    if isinstance(best, Mapping):
+        try:
+            lo, hi = float(best.get("low")), float(best.get("high"))  # type: ignore[arg-type]
+            if math.isfinite(lo) and math.isfinite(hi):
+                bb = (lo, hi)
+        except (TypeError, ValueError):
+            bb = None
+    return x, q10, q50, q90, bb
+
+
+def gap_chart(r: RunAnalysis) -> str:
+    """Held-out minus train of the monitored metric over time, in "worse on held-out is up" units."""
+    assert r.monitor is not None
+    metric = r.monitor.metric
+    if not r.history.has("train", metric):
+        return ""
+    held = [sp for sp in _metric_splits(r, metric) if sp != "train"]
+    ch = Chart(width=680, height=190, xlabel=r.x, ylabel="gap", zero_line=True,
+               aria=f"{r.name}: generalisation gap of {metric} (held-out minus train)")
+    others: list[str] = []
+    legend = []
+    drawn = False
+    for sp in held:
+        try:
+            al = r.history.aligned(metric, splits=("train", sp))
+        except (KeyError, ValueError):
+            continue
+        if "train" not in al or sp not in al:
+            continue
+        gap = r.monitor.sign * (al[sp].to_numpy(float) - al["train"].to_numpy(float))
+        x = al["x"].to_numpy(float)
+        if not np.isfinite(gap).any():
+            continue
+        cls = _split_class(sp, r.monitor.split, others)
+        if sp == r.monitor.split:
+            pos = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0)
+            ch.band(x, np.zeros_like(pos), pos, "gapfill", title="held-out worse than train")
+        ch.line(x, gap, cls, width=2.0 if sp == r.monitor.split else 1.3, title=f"{sp} − train")
+        legend.append((_SPLIT_COLOR[cls], "line", f"{sp} − train"))
+        drawn = True
+    if not drawn:
+        return ""
+    return (_legend(legend) + ch.render()
+            + f'<p class="note">Gap = {"held-out − train" if r.monitor.mode == "min" else "train − held-out"} '
+              f'{esc(metric)}: up means the model does worse on unseen data than on its training data.</p>')
+
+
+def other_metric_charts(r: RunAnalysis) -> str:
+    """Small charts of the metrics that are not monitored (accuracy next to loss, …)."""
+    assert r.monitor is not None
+    metrics = [m for m in dict.fromkeys(m for _, m in r.history.keys()) if m != r.monitor.metric]
+    out = []
+    for m in metrics[:MAX_OTHER_METRICS]:
+        others: list[str] = []
+        splits = _metric_splits(r, m)
+        ch = Chart(width=340, height=180, xlabel=r.x, ylabel=m, aria=f"{r.name}: {m} per {r.x}")
+        leg = []
+        for sp in splits:
+            ser = r.history.series(sp, m, x=r.x)
+            cls = _split_class(sp, r.monitor.split, others)
+            ch.line(ser.x, ser.values, cls, width=1.6, title=f"{sp} {ser.name}")
+            leg.append((_SPLIT_COLOR[cls], "line", sp))
+        ch.vline(_summary_best_x(r), "bestline", title="best point of the monitored metric")
+        out.append(f"<div><h3>{esc(m)}</h3>{_legend(leg)}{ch.render()}</div>")
+    if not out:
+        return ""
+    more = len(metrics) - MAX_OTHER_METRICS
+    tail = f'<p class="note">{more} more metric(s) not drawn.</p>' if more > 0 else ""
+    return '<div class="grid2">' + "".join(out) + "</div>" + tail
+
+
+def _summary_best_x(r: RunAnalysis) -> float | None:
+    if not r.best:
+        return None
+    v = r.best.get(r.x)
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+# ---------------------------------------------------------------------------------------------- findings
+def _ev_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)) or v is None:
+        return esc(_fx(v))
+    if isinstance(v, (list, tuple)):
+        if len(v) > MAX_EVIDENCE_LIST:
+            nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)
+                    and math.isfinite(float(x))]
+            if nums and len(nums) == len([x for x in v if x is not None]):
+                return esc(f"{len(v)} values, from {_fx(nums[0])} to {_fx(nums[-1])} "
+                           f"(min {_fx(min(nums))}, max {_fx(max(nums))})")
+            return esc(f"{len(v)} values: " + ", ".join(_fx(x) if isinstance(x, (int, float)) else str(x)
+                                                        for x in v[:MAX_EVIDENCE_LIST]) + ", …")
+        return esc(", ".join(_fx(x) if isinstance(x, (int, float)) else str(x) for x in v))
+    if isinstance(v, Mapping):
+        return "; ".join(f"{esc(k)}: {_ev_value(x)}" for k, x in list(v.items())[:MAX_EVIDENCE_LIST])
+    return esc(v)
+
+
+def findings_html(r: RunAnalysis, numbered: Sequence[tuple[int, Finding]]) -> str:
+    if not numbered:
+        return '<p class="note">No findings: nothing suggests overfitting or another problem in this run.</p>'
+    items = []
+    for i, f in numbered:
+        sev = f.severity.value
+        fxp = finding_x(f, r.x)
+        where = f'<span class="where">at {esc(r.x)} {esc(_fx(fxp))}</span>' if fxp is not None else ""
+        ev = ""
+        if f.evidence:
+            rows = "".join(f"<dt>{esc(k)}</dt><dd>{_ev_value(v)}</dd>" for k, v in f.evidence.items())
+            ev = f'<details class="more"><summary>evidence ({len(f.evidence)})</summary><dl class="ev">{rows}</dl></details>'
+        acts = ("<ul class='actions'>" + "".join(f"<li>{esc(a)}</li>" for a in f.actions) + "</ul>") if f.actions else ""
+        refs = ("<details class='more'><summary>references</summary><ul class='refs'>"
+                + "".join(f"<li>{esc(x)}</li>" for x in f.references) + "</ul></details>") if f.references else ""
+        items.append(
+            f'<li class="{esc(sev)}" id="{esc(f"f-{r.name}-{i}")}"><div class="fhead"><span class="num {esc(sev)}">{i}</span>'
+            f'<span class="sev {esc(sev)}">{esc(sev)}</span><span class="kind">{esc(f.kind.replace("_", " "))}</span>'
+            f"{where}</div><p class='msg'>{esc(f.message)}</p>{acts}{ev}{refs}</li>"
+        )
+    return '<ol class="findings">' + "".join(items) + "</ol>"
+
+
+# ---------------------------------------------------------------------------------------------- forecast, examples
+def forecast_html(r: RunAnalysis) -> str:
+    fc = r.extra.get("forecast") if isinstance(r.extra, Mapping) else None
+    if not isinstance(fc, Mapping):
+        return ""
+    parts = []
+    p = fc.get("p_best_behind")
+    if isinstance(p, (int, float)) and math.isfinite(float(p)):
+        parts.append(f"<div class='kpi'><b>{100 * float(p):.0f}%</b><span>chance the best is already behind</span></div>")
+    best = fc.get("best")
+    if isinstance(best, Mapping):
+        parts.append(f"<div class='kpi'><b>{esc(r.x)} {esc(_fx(best.get('x')))}</b><span>predicted best "
+                     f"({esc(_fx(best.get('low')))}–{esc(_fx(best.get('high')))})</span></div>")
+    q = fc.get("quantiles")
+    if isinstance(q, Mapping) and isinstance(q.get("0.5"), list) and q["0.5"]:
+        parts.append(f"<div class='kpi'><b>{esc(_fx(q['0.5'][-1]))}</b><span>forecast median at the horizon</span></div>")
+    if not parts:
+        return ""
+    obs = fc.get("observed")
+    obs_txt = f" from the first {esc(_fx(obs))} evaluations" if isinstance(obs, (int, float)) else ""
+    return (f"<h3>Forecast</h3><div class='tiles'>{''.join(parts)}</div><p class='note'>Predictive distribution of "
+            f"the monitored metric{obs_txt}; the band on the curve is its 10–90% range.</p>")
+
+
+def _thumbnail(data: Any) -> str | None:
+    """A validated ``data:image/png;base64,…`` URI, or None."""
+    if not isinstance(data, str):
+        return None
+    s = data.split(",", 1)[1] if data.startswith("data:image/png;base64,") else data
+    if len(s) > MAX_THUMBNAIL_BYTES * 4 // 3 + 8 or not _B64.match(s):
+        return None
+    try:
+        raw = base64.b64decode(s, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    if not raw.startswith(_PNG_MAGIC):
+        return None
+    return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
+
+
+def _thumb_map(th: Any) -> dict[int, str]:
+    out: dict[int, str] = {}
+    if isinstance(th, Mapping):
+        items = list(th.items())
+    elif isinstance(th, list):
+        items = []
+        for e in th:
+            if isinstance(e, Mapping):
+                items.append((e.get("index"), e.get("png", e.get("image", e.get("data")))))
+    else:
+        return out
+    for k, v in items:
+        try:
+            idx = int(k)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        uri = _thumbnail(v)
+        if uri is not None:
+            out[idx] = uri
+    return out
+
+
+def _index_list(v: Any) -> list[int]:
+    if not isinstance(v, (list, tuple)):
+        return []
+    out = []
+    for x in v:
+        if isinstance(x, bool):
+            continue
+        if isinstance(x, (int, float)) and math.isfinite(float(x)) and float(x).is_integer():
+            out.append(int(x))
+        elif isinstance(x, Mapping) and isinstance(x.get("index"), int):
+            out.append(int(x["index"]))
+    return out
+
+
+#: ``examples`` keys holding per-example values rather than sets of indices.
+_NOT_INDEX_SETS = frozenset({"scores", "label", "labels", "suggested_label", "suggested_labels", "relabel",
+                             "thumbnails", "given_label", "predicted_label"})
+
+
+def examples_html(r: RunAnalysis) -> str:
+    """Per-example section from ``extra["examples"]`` (``gapwatch.examples/1`` shape, read generically):
+    counts, a histogram of every score array, the most suspicious examples with their scores, the suggested
+    label when given, and thumbnails when ``thumbnails`` holds base64 PNGs."""
+    ex = r.extra.get("examples") if isinstance(r.extra, Mapping) else None
+    if not isinstance(ex, Mapping):
+        return ""
+    n = ex.get("n")
+    scores = ex.get("scores") if isinstance(ex.get("scores"), Mapping) else {}
+    arrays: dict[str, np.ndarray] = {}
+    for name, vals in scores.items():  # type: ignore[union-attr]
+        try:
+            a = np.asarray(vals, dtype=float).ravel()
+        except (TypeError, ValueError):
+            continue
+        if a.size:
+            arrays[str(name)] = a
+    sets: dict[str, list[int]] = {}
+    for k, v in ex.items():
+        if not isinstance(v, list) or k in _NOT_INDEX_SETS or (isinstance(n, int) and len(v) == n and n > 1):
+            continue
+        idx = _index_list(v)
+        if idx and len(idx) == len(v):
+            sets[str(k)] = idx
+    tiles = []
+    if isinstance(n, (int, float)):
+        tiles.append(f"<div class='kpi'><b>{esc(_fx(n))}</b><span>examples</span></div>")
+    if isinstance(ex.get("epochs"), (int, float)):
+        tiles.append(f"<div class='kpi'><b>{esc(_fx(ex['epochs']))}</b><span>epochs recorded</span></div>")
+    for k, idx in sets.items():
+        share = f" ({100 * len(idx) / float(n):.1f}%)" if isinstance(n, (int, float)) and n else ""
+        tiles.append(f"<div class='kpi'><b>{len(idx)}</b><span>{esc(k.replace('_', ' '))}{esc(share)}</span></div>")
+    hists = "".join(f"<div><h3>{esc(k)}</h3>{histogram_chart(a, xlabel=k)}</div>" for k, a in arrays.items())
+    # most suspicious: the first list among the preferred keys, else the first index list
+    key = next((k for k in ("likely_mislabeled", "likely_mislabelled", "suspicious", "memorized") if k in sets),
+               next(iter(sets), None))
+    table = ""
+    thumbs = _thumb_map(ex.get("thumbnails"))
+    relabel = ex.get("suggested_label", ex.get("relabel", ex.get("suggested_labels")))
+    labels = ex.get("label", ex.get("labels"))
+    if key is not None:
+        top = sets[key][:MAX_EXAMPLE_ROWS]
+        names = list(arrays)[:5]
+        head = ("<tr><th>#</th><th>index</th>" + ("<th>image</th>" if thumbs else "")
+                + ("<th>label</th>" if isinstance(labels, (list, Mapping)) else "")
+                + ("<th>suggested</th>" if isinstance(relabel, (list, Mapping)) else "")
+                + "".join(f"<th class='n'>{esc(nm)}</th>" for nm in names) + "</tr>")
+        rows = []
+        for rank, idx in enumerate(top, 1):
+            cells = [f"<td class='n'>{rank}</td><td class='n'>{idx}</td>"]
+            if thumbs:
+                uri = thumbs.get(idx)
+                cells.append(f"<td><img src='{uri}' alt='example {idx}' width='40' height='40' "
+                             "style='image-rendering:pixelated'></td>" if uri else "<td></td>")
+            for extra in (labels, relabel):
+                if isinstance(extra, list):
+                    cells.append(f"<td>{esc(extra[idx]) if 0 <= idx < len(extra) else ''}</td>")
+                elif isinstance(extra, Mapping):
+                    cells.append(f"<td>{esc(extra.get(str(idx), extra.get(idx, '')))}</td>")  # type: ignore[call-overload]
+            for nm in names:
+                a = arrays[nm]
+                cells.append(f"<td class='n'>{esc(_fx(a[idx])) if 0 <= idx < a.size else ''}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        table = (f"<h3>Most suspicious examples ({esc(key.replace('_', ' '))})</h3><div class='tablewrap'><table>"
+                 f"{head}{''.join(rows)}</table></div>")
+    gallery = ""
+    if thumbs and key is None:
+        gallery = "<div class='thumbs'>" + "".join(
+            f"<figure><img src='{u}' alt='example {i}'><figcaption>{i}</figcaption></figure>"
+            for i, u in list(thumbs.items())[:48]) + "</div>"
+    if not (tiles or hists or table or gallery):
+        return ""
+    return (f"<div class='card'><h2>Examples</h2><p class='note'>Per-example training dynamics: which examples the "
+            f"network struggles with, memorises or could drop.</p><div class='tiles'>{''.join(tiles)}</div>"
+            f"<div class='grid2'>{hists}</div>{table}{gallery}</div>")
+
+
+# ---------------------------------------------------------------------------------------------- sections
+def _kpis(r: RunAnalysis, s: RunSummary) -> str:
     if r.monitor is None:
         return ""
-    h = r.history
-    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-    for split, metric in h.keys():
-        if metric != r.monitor.metric:
-            continue
-        s = h.series(split, metric, x=r.x)
-        ax.plot(s.x, s.values, label=f"{split}", lw=1.5 if split == r.monitor.split else 1.0)
-    if r.best and r.best.get(r.x) is not None:
-        ax.axvline(r.best[r.x], color="green", ls="--", lw=1, label="best")
-        ax.scatter([r.best[r.x]], [r.best["value"]], color="green", zorder=5)
-    for f in r.findings:
-        x = f.epoch if r.x == "epoch" else f.step
-        if x is not None and f.kind != "data":
-            ax.axvline(x, color="red" if f.severity.value == "critical" else "orange", lw=0.8, alpha=0.6)
-    ax.set_xlabel(r.x)
-    ax.set_ylabel(r.monitor.metric)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    k = []
+    k.append(f"<div class='kpi good'><b>{esc(_fx(s.best_value))}</b><span>best {esc(s.label)} at {esc(r.x)} "
+             f"{esc(_fx(s.best_x))}</span></div>")
+    k.append(f"<div class='kpi'><b>{esc(_fx(s.final_value))}</b><span>final, at {esc(r.x)} {esc(_fx(s.final_x))}"
+             f"</span></div>")
+    bad = " bad" if s.cost and s.cost >= 0.01 else ""
+    k.append(f"<div class='kpi{bad}'><b>{'+' if s.cost else ''}{_pct(s.cost)}</b><span>final vs best "
+             "(what training past the best cost)</span></div>")
+    k.append(f"<div class='kpi'><b>{_pct(s.past_best, 0)}</b><span>of the run spent past the best</span></div>")
+    return "<div class='kpis'>" + "".join(k) + "</div>"
 
 
-def render_html(analysis: Analysis) -> str:
-    """The report as one HTML string."""
-    e = html.escape
+def _numbered(r: RunAnalysis) -> list[tuple[int, Finding]]:
+    return [(i, f) for i, f in enumerate(r.findings, 1)]
+
+
+def run_section(r: RunAnalysis, s: RunSummary, idx: int, *, collapsible: bool) -> str:
+    numbered = _numbered(r)
+    head = (f"<h2>{esc(r.name)}</h2>")
+    src = f"<p class='src'>{esc(r.source)}" + (f" · monitored: {esc(s.label)} ({esc(s.mode)})" if s.label else "") + "</p>"
+    sub = ""
+    if s.overfitting is not None:
+        ev = s.overfitting.evidence
+        bits = []
+        if s.onset_x is not None:
+            bits.append(f"onset at {r.x} {_fx(s.onset_x)}")
+        if isinstance(ev.get("evaluations_after_best"), int):
+            bits.append(f"{ev['evaluations_after_best']} evaluations past the best")
+        if isinstance(ev.get("gap_final"), (int, float)) and isinstance(ev.get("gap_at_best"), (int, float)):
+            bits.append(f"gap {_fx(ev['gap_at_best'])} → {_fx(ev['gap_final'])}")
+        if isinstance(ev.get("z"), (int, float)):
+            bits.append(f"z = {float(ev['z']):.1f}")
+        sub = "<small>" + esc("; ".join(bits)) + ". Restore the best checkpoint (see actions below).</small>"
+    verdict = f"<div class='verdict {esc(s.level)}'>{esc(s.headline)}{sub}</div>"
+    body = [verdict]
+    if r.monitor is not None and s.best_value is not None:
+        body.append(_kpis(r, s))
+        legend, svg = main_chart(r, s, numbered)
+        body.append(f"<h3>{esc(r.monitor.metric)} over {esc(r.x)}s</h3>{legend}{svg}")
+        gap = gap_chart(r)
+        if gap:
+            body.append(f"<h3>Generalisation gap</h3>{gap}")
+        body.append(forecast_html(r))
+        other = other_metric_charts(r)
+        if other:
+            body.append(other)
+    body.append(f"<h3>Findings ({len(numbered)})</h3>" + findings_html(r, numbered))
+    content = "".join(body)
+    ex = examples_html(r)
+    if collapsible:
+        inner = (f"<details{' open' if idx == 0 else ''}><summary>{head}</summary>{src}{content}</details>")
+    else:
+        inner = head + src + content
+    return f"<section class='run card' id='{_anchor(idx)}'>{inner}</section>{ex}"
+
+
+# ---------------------------------------------------------------------------------------------- sweep overview
+def small_multiple(r: RunAnalysis, s: RunSummary, idx: int) -> str:
+    """A ~170 px card with the run's train and monitored curves, best point and onset (one small SVG)."""
+    svg = ""
+    if r.monitor is not None:
+        ch = Chart(width=170, height=80, compact=True, aria=f"{r.name}: {s.label}")
+        splits = [sp for sp in ("train", r.monitor.split) if r.history.has(sp, r.monitor.metric)]
+        vals = [r.history.series(sp, r.monitor.metric, x=r.x).values for sp in splits]
+        ch.logy = _use_log(vals)
+        if s.onset_x is not None and s.final_x is not None:
+            ch.span(s.onset_x, s.final_x, "zone")
+        for sp in splits:
+            ser = r.history.series(sp, r.monitor.metric, x=r.x)
+            cls = "s-train" if sp == "train" else "s-val"
+            ch.line(ser.x, ser.values, cls, width=1.2 if sp == "train" else 1.8, title=sp)
+        ch.point(s.best_x, s.best_value, "best", shape="star", r=3, title="best")
+        svg = ch.render()
+    lvl = s.level
+    cost = f"+{_pct(s.cost)}" if s.cost else "0%"
+    return (f"<a class='mult {esc(lvl)}' href='#{_anchor(idx)}' title='{esc(r.name)}'>"
+            f"<div class='t'>{esc(r.name)}</div>{svg}<div class='s'>best {esc(_fx(s.best_value))} · cost {cost}"
+            "</div></a>")
+
+
+def _rank_table(rows: list[tuple[int, RunAnalysis, RunSummary]], *, by: str, limit: int | None = None) -> str:
+    head = ("<tr><th>#</th><th>run</th><th class='n'>best</th><th class='n hide-s'>at</th>"
+            "<th class='n hide-s'>final</th><th>overfitting cost</th><th class='n hide-s'>past best</th>"
+            "<th>verdict</th></tr>")
     body = []
-    for r in analysis.runs:
-        items = "".join(
-            f"<li class='{e(f.severity.value)}'><b>{e(f.severity.value)}</b> {e(f.kind)}: {e(f.message)}"
-            + ("<ul>" + "".join(f"<li>{e(a)}</li>" for a in f.actions) + "</ul>" if f.actions else "")
-            + "</li>"
-            for f in r.findings
-        )
-        best = (f"best {e(r.monitor.label)} = {r.best['value']:.5g} at {e(r.x)} {r.best.get(r.x)}"
-                if r.best and r.monitor else e(r.error or ""))
+    maxc = max([s.cost or 0.0 for _, _, s in rows] + [1e-12])
+    for rank, (i, r, s) in enumerate(rows[:limit] if limit else rows, 1):
+        w = 0 if not s.cost else max(2, int(60 * (s.cost / maxc)))
+        bar = f"<span class='bar' style='width:{w}px'></span>" if w else ""
+        pill = (s.worst.value if s.worst else "ok") if s.level != "error" else "error"
+        label = "overfits" if s.overfitting is not None else ("error" if s.level == "error" else
+                                                                  (s.worst.value if s.worst and s.worst != Severity.INFO
+                                                                   else "ok"))
         body.append(
-            f"<section><h2>{e(r.name)}</h2><p class='src'>{e(r.source)}</p><p>{best}</p>"
-            f"<div class='plot'>{_svg_curves(r)}</div><ul class='findings'>{items or '<li>no findings</li>'}</ul>"
-            "</section>"
-        )
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            f"<tr><td class='n'>{rank}</td><td class='run'><a href='#{_anchor(i)}'>{esc(r.name)}</a></td>"
+            f"<td class='n'>{esc(_fx(s.best_value))}</td><td class='n hide-s'>{esc(_fx(s.best_x))}</td>"
+            f"<td class='n hide-s'>{esc(_fx(s.final_value))}</td><td class='n' style='text-align:left'>{bar}"
+            f"{_pct(s.cost)}</td><td class='n hide-s'>{_pct(s.past_best, 0)}</td>"
+            f"<td><span class='pill {esc(pill)}'>{esc(label)}</span></td></tr>")
+    return f"<div class='tablewrap'><table aria-label='runs ranked by {esc(by)}'>{head}{''.join(body)}</table></div>"
+
+
+def _effects_html(effects: Sequence[Effect], n_runs: int) -> str:
+    if not effects:
+        return ("<p class='note'>No hyperparameters found in the logs (HF <code>TrainingArguments</code>, Lightning "
+                "<code>hparams.yaml</code>, or a run's metadata), or they do not vary across runs.</p>")
+    rows = []
+    for e in effects[:20]:
+        if e.kind == "numeric":
+            rho = e.rho or 0.0
+            w = int(50 * abs(rho))
+            bar = f"<span class='bar{' neg' if rho < 0 else ''}' style='width:{w}px'></span>"
+            sig = "" if e.p_holm is None else f"p = {e.p_holm:.2g} (Holm)"
+            what = ("higher → overfits more" if rho > 0.3 else "higher → overfits less" if rho < -0.3
+                    else "no clear relation")
+            best = ("" if e.rho_best is None else
+                    f"; with best value (lower is better) ρ = {e.rho_best:+.2f}")
+            rows.append(f"<tr><td class='run'>{esc(e.name)}</td><td>{bar}ρ = {rho:+.2f}</td>"
+                        f"<td>{esc(what)}<br><span class='note'>{esc(sig)}{esc(best)}; {e.n} runs</span></td></tr>")
+        else:
+            lv = "<br>".join(
+                f"{esc(_fx(x['value']) if isinstance(x['value'], (int, float)) and not isinstance(x['value'], bool) else x['value'])}: "
+                f"{x['overfit']}/{x['runs']} overfit, median cost {_pct(x['median_cost'])}" for x in e.levels)
+            w = int(50 * e.strength)
+            rows.append(f"<tr><td class='run'>{esc(e.name)}</td><td><span class='bar' style='width:{w}px'></span>"
+                        f"Δ rate {100 * e.strength:.0f} pts</td><td>{lv}</td></tr>")
+    return ("<div class='tablewrap'><table aria-label='hyperparameters and overfitting'><tr><th>hyperparameter</th>"
+            "<th>association with overfitting cost</th><th>detail</th></tr>" + "".join(rows) + "</table></div>"
+            "<p class='note'>Numeric: Spearman rank correlation between the hyperparameter and the overfitting cost "
+            "(final vs best); Holm-adjusted p-values because many hyperparameters are tested at once. Categorical: "
+            "share of runs that overfit per value. Associations in a sweep are not causes: hyperparameters that were "
+            "varied together are confounded.</p>")
+
+
+def sweep_overview(analysis: Analysis, summaries: list[RunSummary]) -> str:
+    runs = list(enumerate(zip(analysis.runs, summaries)))
+    ok = [(i, r, s) for i, (r, s) in runs if s.best_value is not None]
+    labels = list(dict.fromkeys(s.label for _, _, s in ok))
+    main_label = max(labels, key=lambda lab: sum(1 for _, _, s in ok if s.label == lab)) if labels else ""
+    same = [(i, r, s) for i, r, s in ok if s.label == main_label]
+    by_best = sorted(same, key=lambda t: (1 if t[2].mode == "min" else -1) * float(t[2].best_value or 0.0))
+    by_cost = sorted(ok, key=lambda t: -(t[2].cost or 0.0))
+    n_over = sum(1 for s in summaries if s.overfitting is not None)
+    n_crit = sum(1 for s in summaries if s.worst == Severity.CRITICAL)
+    n_err = sum(1 for s in summaries if s.level == "error")
+    costs = [s.cost for s in summaries if s.cost is not None]
+    med = float(np.median(costs)) if costs else None
+    tiles = (f"<div class='kpis'><div class='kpi'><b>{len(summaries)}</b><span>runs</span></div>"
+             f"<div class='kpi{' bad' if n_over else ' good'}'><b>{n_over}</b><span>overfit</span></div>"
+             f"<div class='kpi{' bad' if n_crit else ''}'><b>{n_crit}</b><span>with a critical finding</span></div>"
+             f"<div class='kpi'><b>{_pct(med)}</b><span>median cost (final vs best)</span></div>"
+             + (f"<div class='kpi'><b>{n_err}</b><span>could not be analysed</span></div>" if n_err else "")
+             + "</div>")
+    best_run = by_best[0] if by_best else None
+    verdict = ""
+    if best_run is not None:
+        i, r, s = best_run
+        verdict = (f"<div class='verdict {esc('warning' if n_over else 'ok')}'>Best run: {esc(r.name)} "
+                   f"({esc(s.label)} {esc(_fx(s.best_value))} at {esc(r.x)} {esc(_fx(s.best_x))}). "
+                   f"{n_over} of {len(summaries)} runs overfit.</div>")
+    other_note = ""
+    if len(labels) > 1:
+        other_note = (f"<p class='note'>Ranked among the {len(same)} runs that monitor {esc(main_label)}; "
+                      f"{len(ok) - len(same)} run(s) monitor another metric.</p>")
+    mults = "".join(small_multiple(r, s, i) for i, (r, s) in runs)
+    effects = hyperparameter_effects(summaries)
+    return (
+        f"<section class='card'><h2>Sweep overview</h2>{verdict}{tiles}</section>"
+        f"<section class='card'><h2>Runs ranked by best {esc(main_label)}</h2>{other_note}"
+        f"{_rank_table(by_best, by='best value')}</section>"
+        f"<section class='card'><h2>What overfitting cost each run</h2><p class='note'>Cost = how much worse the final "
+        f"evaluation is than the best one (relative). The runs that lost most by training too long come first.</p>"
+        f"{_rank_table(by_cost, by='overfitting cost', limit=20)}</section>"
+        f"<section class='card'><h2>All runs at a glance</h2>"
+        f"{_legend([('var(--train)', 'line', 'train'), ('var(--val)', 'line', 'monitored held-out'), ('var(--best)', 'star', 'best'), ('var(--crit)', 'box', 'overfitting')])}"
+        f"<div class='multiples'>{mults}</div></section>"
+        f"<section class='card'><h2>Hyperparameters and overfitting</h2>{_effects_html(effects, len(summaries))}</section>"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- document
+def render_html(analysis: Analysis, *, title: str | None = None, generated: datetime | None = None) -> str:
+    """The report as one self-contained HTML string (see module docstring)."""
+    summaries = [summarize_run(r) for r in analysis.runs]
+    sweep = len(analysis.runs) > 1
+    parts: list[str] = []
+    if sweep:
+        parts.append(sweep_overview(analysis, summaries))
+    shown = list(zip(analysis.runs, summaries))[:MAX_DETAILED_RUNS if sweep else None]
+    for i, (r, s) in enumerate(shown):
+        parts.append(run_section(r, s, i, collapsible=sweep))
+    if sweep and len(analysis.runs) > MAX_DETAILED_RUNS:
+        parts.append(f"<p class='note'>{len(analysis.runs) - MAX_DETAILED_RUNS} more runs are in the tables above; "
+                     "their details are in the JSON output (--json).</p>")
+    now = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    if title is None:
+        title = f"gapwatch: {analysis.runs[0].name}" if len(analysis.runs) == 1 else f"gapwatch: {len(analysis.runs)} runs"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<title>gapwatch report</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:960px;margin:auto;padding:1em}"
-        ".plot svg{max-width:100%;height:auto}.critical{color:#b00}.warning{color:#a60}.src{color:#666}"
-        "</style></head><body>"
-        f"<h1>gapwatch report</h1><p>gapwatch {e(__version__)}, {now}</p>{''.join(body)}</body></html>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        "img-src data:\">"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<header class='top'><h1>{esc(title)}</h1><span class='meta'>gapwatch {esc(__version__)} · {esc(now)}"
+        "</span></header>"
+        + "".join(parts)
+        + "<footer>Generated by gapwatch. Self-contained: no scripts, nothing loaded from the network.</footer>"
+        "</main></body></html>"
     )
 
 

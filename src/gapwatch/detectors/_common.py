@@ -1,0 +1,234 @@
+"""Helpers shared by the detectors: parameter validation, series lookup, robust levels, references.
+
+Everything here is pure numpy on one run's :class:`~gapwatch.history.History`; nothing prints or touches files.
+All decisions built on these helpers are invariant to adding a constant to, or multiplying by a positive
+factor, every loss series of a run (statistics are compared with the curve's own noise level and range, never
+with its absolute value).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import UsageError
+from ..history import History, Series
+from ..monitor import Monitor, choose_monitor
+from ..names import metric_mode
+from ..stats import noise_sigma, rolling_mean
+
+# ------------------------------------------------------------------------------------------------ references
+PRECHELT = "Prechelt, Early Stopping - But When? (1998)"
+REPEAT = "To Repeat or Not To Repeat: Insights from Scaling LLM under Token-Crisis (2023)"
+REPEATED_DATA = "Scaling Laws and Interpretability of Learning from Repeated Data (2022)"
+INFINITE_COMPUTE = "Pre-training under infinite compute (2025)"
+TRAIN_LONGER = "Train longer, generalize better: closing the generalization gap in large batch training (2017)"
+ONE_EPOCH = "One Epoch Is All You Need (2019)"
+MODEL_SOUPS = ("Model soups: averaging weights of multiple fine-tuned models improves accuracy without "
+               "increasing inference time (2022)")
+DEEP_DOUBLE_DESCENT = "Deep Double Descent: Where Bigger Models and More Data Hurt (Nakkiran et al., 2020)"
+GROK_NUMERICAL = "Grokking at the Edge of Numerical Stability (2025)"
+GROK_XOR = "Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data (2024)"
+MEMORIZATION = "Does Learning Require Memorization? A Short Tale about a Long Tail (2020)"
+SMALL_SCALE_PROXIES = "Small-scale proxies for large-scale Transformer training instabilities (2023)"
+OPPOSING_SIGNALS = "Outliers with Opposing Signals Have an Outsized Effect on Neural Network Optimization (2023)"
+AAER = "Eliminating Catastrophic Overfitting Via Abnormal Adversarial Examples Regularization (2023)"
+SIMPLE_FINETUNE = ("A Simple Fine-tuning Is All You Need: Towards Robust Deep Learning Via Adversarial "
+                   "Fine-tuning (2021)")
+STABILITY_GAP = "Continual evaluation for lifelong learning: Identifying the stability gap (2023)"
+CHALLENGING_FORGETTING = "Challenging Common Assumptions about Catastrophic Forgetting (2023)"
+SLCA = "SLCA: Slow Learner with Classifier Alignment for Continual Learning on a Pre-trained Model (2023)"
+
+
+# ------------------------------------------------------------------------------------------------ params
+def validate(detector: str, params: Mapping[str, Any], defaults: Mapping[str, Any], *,
+             ints: tuple[str, ...] = (), fractions: tuple[str, ...] = (),
+             nonneg: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Merge ``params`` into ``defaults`` and validate; raises :class:`UsageError` naming the bad value.
+
+    ``ints`` must be integers ≥ 1, ``fractions`` numbers in [0, 1], ``nonneg`` finite numbers ≥ 0. Keys not in
+    ``defaults`` are rejected with the list of known ones.
+    """
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise UsageError(f"{detector}: unknown parameter(s) {sorted(unknown)}; known: {sorted(defaults)}")
+    out = {**defaults, **params}
+    for k in ints:
+        v = out[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or int(v) != v or v < 1:
+            raise UsageError(f"{detector}: {k} must be an integer >= 1, got {v!r}")
+        out[k] = int(v)
+    for k in fractions:
+        v = out[k]
+        if v is None and defaults[k] is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v <= 1:
+            raise UsageError(f"{detector}: {k} must be a number in [0, 1], got {v!r}")
+        out[k] = float(v)
+    for k in nonneg:
+        v = out[k]
+        if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                or not np.isfinite(v) or v < 0):
+            raise UsageError(f"{detector}: {k} must be a finite number >= 0, got {v!r}")
+        out[k] = float(v)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ series
+def monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | None:
+    """The monitored series, or ``None`` when the run has none (detectors then stay silent)."""
+    try:
+        return choose_monitor(history, monitor)
+    except Exception:
+        return None
+
+
+def series_or_none(history: History, split: str, metric: str) -> Series | None:
+    """``split/metric`` of a one-run history, or ``None`` when it was not logged."""
+    if not history.has(split, metric):
+        return None
+    try:
+        return history.series(split, metric)
+    except (KeyError, ValueError):
+        return None
+
+
+def train_series(history: History, metric: str) -> Series | None:
+    """The training series of ``metric`` (falls back to training ``loss`` when ``metric`` is absent)."""
+    for m in (metric, "loss"):
+        s = series_or_none(history, "train", m)
+        if s is not None:
+            return s
+    return None
+
+
+def heldout_series(history: History, metric: str, monitor: Monitor | None = None) -> Series | None:
+    """Held-out ``metric``: the monitor's split first, then ``val``, then ``test``."""
+    splits = [monitor.split] if monitor is not None else []
+    for sp in [*splits, "val", "test"]:
+        s = series_or_none(history, sp, metric)
+        if s is not None:
+            return s
+    return None
+
+
+def sign_of(metric: str) -> float:
+    """+1 when lower is better for ``metric``, -1 when higher is better."""
+    return 1.0 if metric_mode(metric) == "min" else -1.0
+
+
+def level(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` evaluations (the "level" of a noisy curve), shape preserved."""
+    return rolling_mean(values, max(1, window))
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Evaluation noise (same units as ``values``): :func:`gapwatch.stats.noise_sigma`."""
+    return noise_sigma(values)
+
+
+def curve_range(z: np.ndarray, window: int) -> float:
+    """Size of the improvement of a lower-is-better curve: first level minus best level (≥ 0).
+
+    The scale against which practical significance is judged (shift- and scale-invariant, unlike a
+    percentage of the value)."""
+    if z.size == 0:
+        return 0.0
+    w = max(1, min(window, z.size))
+    first = float(np.mean(z[:w]))
+    lv = level(z, w)
+    return max(first - float(np.min(lv[w - 1:])) if z.size >= w else 0.0, 0.0)
+
+
+def stays_above_from(flags: np.ndarray, start: int) -> int:
+    """Smallest index ``i > start`` such that ``flags[i:]`` are all true; ``len(flags)`` when none."""
+    n = flags.size
+    onset = n
+    for i in range(n - 1, start, -1):
+        if flags[i]:
+            onset = i
+        else:
+            break
+    return onset
+
+
+def fmt_x(x: float | None) -> str:
+    if x is None or not np.isfinite(x):
+        return "?"
+    return str(int(x)) if float(x).is_integer() else f"{x:.3g}"
+
+
+def where_text(s: Series, i: int) -> str:
+    """``"epoch 12"`` / ``"step 1200"`` for evaluation ``i`` of ``s``."""
+    return f"{s.x_kind} {fmt_x(float(s.x[i]))}"
+
+
+# ------------------------------------------------------------------------------------------------ shared judgements
+def memorization_state(history: History, *, train_fit: float = 0.95, max_generalization: float = 0.2,
+                       min_train_gain: float = 0.5, window: int = 3,
+                       monitor: Monitor | None = None) -> dict[str, Any] | None:
+    """Is the run in a memorisation phase *at its end*? Shared by ``memorization`` and ``overfitting`` so
+    the two never disagree.
+
+    Needs training and held-out accuracy. Memorising means: the training accuracy level (mean of the last
+    ``window`` evaluations) is ≥ ``train_fit``, training accuracy gained ≥ ``min_train_gain`` since the first
+    evaluation (the start of the log is before the fit), and the held-out accuracy gained at most
+    ``max_generalization`` × the training gain. Returns the evidence dict or ``None``.
+    """
+    tr = series_or_none(history, "train", "acc")
+    va = heldout_series(history, "acc", monitor)
+    if tr is None or va is None:
+        return None
+    trf, vaf = tr.finite(), va.finite()
+    if len(trf) < 3 or len(vaf) < 3:
+        return None
+    w = max(1, min(window, len(vaf) // 3))
+    t0, v0 = float(trf.values[0]), float(vaf.values[0])
+    t_end = float(np.mean(trf.values[-w:]))
+    v_end = float(np.mean(vaf.values[-w:]))
+    gain = t_end - t0
+    if t_end < train_fit or gain < min_train_gain:
+        return None
+    g = (v_end - v0) / gain
+    if g > max_generalization:
+        return None
+    fit_idx = int(np.argmax(trf.values >= train_fit))
+    return {"train_acc_first": t0, "train_acc_final": t_end, "val_acc_first": v0, "val_acc_final": v_end,
+            "generalization_ratio": float(g), "fit_index": fit_idx,
+            "fit_step": trf.at(fit_idx)["step"], "fit_epoch": trf.at(fit_idx)["epoch"]}
+
+
+_TASK_RE = re.compile(r"(?:^|[_/\-. ])(?:task|exp|experience)[_\-/ ]?0*(\d+)(?:$|[_/\-. ])", re.IGNORECASE)
+
+
+def task_series(history: History) -> dict[int, Series]:
+    """Per-task accuracy series of a continual-learning log, keyed by task id.
+
+    Recognised names (case-insensitive; the task id is the number after ``task``/``exp``/``experience``):
+    ``task0_acc``, ``task_1_accuracy``, ``val_task1/acc``, ``eval/task2_acc``, ``acc_task3``,
+    Avalanche's ``Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp001`` (``Exp001`` wins over ``Task000`` when
+    both appear, as Avalanche numbers experiences). A training split is used only when no held-out one is
+    logged for that task.
+    """
+    out: dict[int, tuple[int, Series]] = {}
+    for split, metric in history.keys():
+        key = f"{split}_{metric}"
+        if "acc" not in metric and "acc" not in key:
+            continue
+        s = history.series(split, metric)
+        name = s.name
+        ids = [int(m) for m in _TASK_RE.findall("_" + name + "_")]
+        exp = re.findall(r"exp(?:erience)?[_\-/ ]?0*(\d+)", name, re.IGNORECASE)
+        if exp:
+            ids = [int(exp[-1])]
+        if not ids:
+            ids = [int(m) for m in _TASK_RE.findall("_" + key + "_")]
+        if not ids:
+            continue
+        tid = ids[-1]
+        prio = 0 if split == "train" else 1
+        if tid not in out or out[tid][0] < prio:
+            out[tid] = (prio, s)
+    return {k: v[1] for k, v in sorted(out.items())}

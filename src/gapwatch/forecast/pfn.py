@@ -1,0 +1,128 @@
+"""The forecasting PFN: a small transformer that maps an observed curve prefix to bar distributions.
+
+Architecture after "Transformers Can Do Bayesian Inference" (Müller et al. 2022) and LC-PFN (Adriaensen et
+al. 2023): each observed evaluation is one token (embedding of its normalised time plus embedding of its
+normalised value); each future evaluation is a query token (time only). Observed tokens attend to observed
+tokens; query tokens attend to observed tokens only, so every query is predicted independently and any number
+of queries can be asked at once. The head outputs logits over ``K`` buckets (see :mod:`.bars`).
+
+torch is imported lazily: this module is only imported when the PFN is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, require
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_FILE = "forecast_pfn.pt"
+MANIFEST_FILE = "forecast_pfn.json"
+
+
+def _features_t(torch: Any, t: Any) -> Any:
+    return torch.stack([t, torch.sqrt(t.clamp_min(0.0)), torch.log(t.clamp_min(0.0) + 1e-3) / 7.0], dim=-1)
+
+
+def _features_y(torch: Any, y: Any) -> Any:
+    return torch.stack([y.clamp(-5.0, 5.0), torch.tanh(y)], dim=-1)
+
+
+def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: int = 128, n_bins: int = 128) -> Any:
+    """A fresh (untrained) PFN as a ``torch.nn.Module``."""
+    torch = require("torch", "torch")
+    nn = torch.nn
+
+    class ForecastPFN(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "d_ff": d_ff,
+                           "n_bins": n_bins}
+            self.t_enc = nn.Linear(3, d_model)
+            self.y_enc = nn.Linear(2, d_model)
+            layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout=0.0, batch_first=True,
+                                               norm_first=True, activation="gelu")
+            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(d_model)
+            self.head = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, n_bins))
+            self.register_buffer("borders", torch.linspace(-1.0, 2.0, n_bins + 1))
+
+        def forward(self, t_obs: Any, y_obs: Any, t_query: Any) -> Any:
+            """``t_obs``, ``y_obs``: ``(B, m)``; ``t_query``: ``(B, q)`` → logits ``(B, q, K)``."""
+            m = t_obs.shape[1]
+            q = t_query.shape[1]
+            tok_o = self.t_enc(_features_t(torch, t_obs)) + self.y_enc(_features_y(torch, y_obs))
+            tok_q = self.t_enc(_features_t(torch, t_query))
+            seq = torch.cat([tok_o, tok_q], dim=1)
+            mask = torch.zeros(m + q, m + q, dtype=torch.bool)
+            mask[:, m:] = True  # nobody attends to query tokens
+            h = self.encoder(seq, mask=mask)
+            return self.head(self.norm(h[:, m:]))
+
+    return ForecastPFN()
+
+
+@dataclass
+class LoadedPFN:
+    """A PFN ready for CPU inference, with its bucket borders (``(K + 1,)`` numpy) and manifest."""
+
+    model: Any
+    borders: np.ndarray
+    manifest: dict[str, Any]
+
+    def predict_probs(self, t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray) -> np.ndarray:
+        """Bucket probabilities ``(q, K)`` for one curve (normalised inputs, 1-D arrays)."""
+        torch = require("torch", "torch")
+        with torch.no_grad():
+            logits = self.model(
+                torch.as_tensor(t_obs, dtype=torch.float32)[None],
+                torch.as_tensor(y_obs, dtype=torch.float32)[None],
+                torch.as_tensor(t_query, dtype=torch.float32)[None],
+            )[0]
+            return torch.softmax(logits.double(), dim=-1).numpy()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_CACHE: dict[str, LoadedPFN] = {}
+
+
+def load_pfn(weights_dir: Path | None = None) -> LoadedPFN:
+    """Load the shipped weights (no network), verifying their SHA-256 against the manifest.
+
+    Raises:
+        MissingDependencyError: torch is not installed.
+        InputError: weights or manifest missing, or the checksum does not match (corrupted install).
+    """
+    torch = require("torch", "torch")
+    d = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    key = str(d)
+    if key in _CACHE:
+        return _CACHE[key]
+    wpath, mpath = d / WEIGHTS_FILE, d / MANIFEST_FILE
+    if not wpath.is_file() or not mpath.is_file():
+        raise InputError(f"forecast PFN weights not found ({WEIGHTS_FILE} and {MANIFEST_FILE} expected)", path=d)
+    manifest = json.loads(mpath.read_text())
+    digest = sha256_file(wpath)
+    if digest != manifest.get("sha256"):
+        raise InputError(f"checksum mismatch: sha256 {digest} but manifest says {manifest.get('sha256')}; "
+                         "reinstall gapwatch", path=wpath)
+    state = torch.load(wpath, map_location="cpu", weights_only=True)
+    model = build_model(**manifest["config"])
+    model.load_state_dict(state)
+    model.eval()
+    loaded = LoadedPFN(model, model.borders.double().numpy().copy(), manifest)
+    _CACHE[key] = loaded
+    return loaded

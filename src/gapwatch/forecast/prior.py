@@ -1,0 +1,158 @@
+"""The curve prior the forecasting PFN is trained on (pure numpy, no torch).
+
+A prior-data fitted network ("Transformers Can Do Bayesian Inference", Müller et al. 2022) learns to
+approximate the posterior predictive distribution of whatever prior it is trained on. LC-PFN ("Efficient
+Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks", Adriaensen et al. 2023) uses a prior
+of *monotone* parametric curves. Real validation curves also overfit, double-descend, grok and diverge, so
+this prior adds those shapes. Curves are generated in "lower is better" units (a loss, or minus an accuracy).
+
+Every curve is ``y(t) = base(t) + overfit(t) + bump(t) - drops(t) + divergence(t) + noise`` on the normalised
+time axis ``t ∈ [0, 1]`` (``t = x / x_end``, ``x_end`` the last evaluation of the forecast horizon):
+
+* ``base`` (always): a decreasing curve ``c + a·g(t)`` from one of the families of Domhan et al. 2015
+  ("Speeding up automatic hyperparameter optimization of deep neural networks by extrapolation of learning
+  curves"): power law ``(1 + s·t)^-α``, exponential ``exp(-s·t)``, MMF / log-logistic ``1/(1+(s·t)^α)``,
+  Janoschek ``exp(-(s·t)^δ)``, and a delayed start (flat, then a power law) that produces plateaus.
+  The speed ``s`` is log-uniform on [0.5, 300]: slow speeds give curves still improving at the end.
+* ``overfit`` (p = ``P_OVERFIT``): after a uniform onset ``t0 ∈ [0.02, 0.95]`` the curve rises like
+  ``severity · ((t - t0)₊)^p`` (p ∈ [0.7, 2], severity log-uniform 0.02…3 × the base amplitude): the U-shaped
+  validation loss of overfitting.
+* ``bump`` (p = ``P_DOUBLE_DESCENT``): a rise and recovery (epoch-wise double descent), a Gaussian bump of
+  random centre, width and height.
+* ``drops`` (p = ``P_GROK`` for grokking: a long plateau then a sudden sigmoid drop of 0.3…1.5 × amplitude;
+  p = ``P_STEP`` for learning-rate step decays: a smaller sharp drop).
+* ``divergence`` (p = ``P_DIVERGE``): after a random time the loss grows exponentially (capped).
+* ``noise``: Gaussian evaluation noise of log-uniform scale (1e-3…0.1 × amplitude) with AR(1)
+  correlation ρ ∈ [0, 0.8], plus rare outlier spikes (p = 0.01 per evaluation).
+
+Evaluation positions: ``n ∈ [N_MIN, N_MAX]`` points, either an even grid (epochs, optionally including the
+evaluation before training at t = 0) or a geometric grid (sample-wise curves such as LCDB's training sizes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+P_OVERFIT = 0.40
+P_DOUBLE_DESCENT = 0.12
+P_GROK = 0.08
+P_STEP = 0.10
+P_DIVERGE = 0.05
+P_FLAT = 0.04
+N_MIN = 6
+N_MAX = 72
+
+
+def sample_positions(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Evaluation positions ``t`` (shape ``(n,)``, increasing, last = 1) for one batch."""
+    r = rng.random()
+    if r < 0.55:  # epochs 1..n
+        return np.arange(1, n + 1, dtype=float) / n
+    if r < 0.85:  # epochs 0..n-1 (evaluation before training included)
+        return np.arange(0, n, dtype=float) / (n - 1)
+    ratio = float(rng.uniform(1.15, 2.0))  # geometric (sample sizes)
+    t = ratio ** (np.arange(n, dtype=float) - (n - 1))
+    return t
+
+
+def _base(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray:
+    """Decreasing base curves, shape ``(b, n)``, from 1 (start) towards 0 (end of improvement)."""
+    n = t.shape[0]
+    out = np.empty((b, n))
+    fam = rng.integers(0, 5, size=b)
+    s = np.exp(rng.uniform(np.log(0.5), np.log(300.0), size=b))[:, None]
+    alpha = np.exp(rng.uniform(np.log(0.2), np.log(3.0), size=b))[:, None]
+    tt = t[None, :]
+    g_pow = (1.0 + s * tt) ** (-alpha)
+    g_exp = np.exp(-np.minimum(s * tt / 5.0, 700))
+    g_mmf = 1.0 / (1.0 + (s * tt / 3.0) ** alpha)
+    delta = rng.uniform(0.3, 1.5, size=(b, 1))
+    g_jan = np.exp(-np.minimum((s * tt / 5.0) ** delta, 700))
+    delay = rng.uniform(0.0, 0.6, size=(b, 1))
+    g_del = (1.0 + s * np.maximum(tt - delay, 0.0)) ** (-alpha)
+    for k, g in enumerate((g_pow, g_exp, g_mmf, g_jan, g_del)):
+        sel = fam == k
+        out[sel] = g[sel]
+    return out
+
+
+def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray:
+    """``b`` prior curves evaluated at positions ``t``; shape ``(b, len(t))``, lower is better, finite."""
+    n = t.shape[0]
+    tt = t[None, :]
+    amp = np.exp(rng.uniform(np.log(0.05), np.log(5.0), size=(b, 1)))
+    floor = rng.normal(0.0, 2.0, size=(b, 1))
+    y = floor + amp * _base(rng, t, b)
+
+    flat = rng.random(b) < P_FLAT
+    y[flat] = floor[flat] + amp[flat] * 0.5
+
+    m = (rng.random(b) < P_OVERFIT)[:, None]
+    t0 = rng.uniform(0.02, 0.95, size=(b, 1))
+    p = rng.uniform(0.7, 2.0, size=(b, 1))
+    sev = np.exp(rng.uniform(np.log(0.02), np.log(3.0), size=(b, 1))) * amp
+    y = y + m * sev * np.maximum(tt - t0, 0.0) ** p / np.maximum(1.0 - t0, 0.05) ** p * (1.0 - t0)
+
+    m = (rng.random(b) < P_DOUBLE_DESCENT)[:, None]
+    c = rng.uniform(0.05, 0.8, size=(b, 1))
+    w = rng.uniform(0.02, 0.2, size=(b, 1))
+    h = rng.uniform(0.05, 0.8, size=(b, 1)) * amp
+    y = y + m * h * np.exp(-0.5 * ((tt - c) / w) ** 2)
+
+    m = (rng.random(b) < P_GROK)[:, None]
+    tj = rng.uniform(0.1, 0.9, size=(b, 1))
+    wj = rng.uniform(0.005, 0.05, size=(b, 1))
+    d = rng.uniform(0.3, 1.5, size=(b, 1)) * amp
+    y = y - m * d * (1.0 / (1.0 + np.exp(-np.clip((tt - tj) / wj, -50, 50))) - 1.0 / (1.0 + np.exp(tj / wj)))
+
+    m = (rng.random(b) < P_STEP)[:, None]
+    ts = rng.uniform(0.2, 0.9, size=(b, 1))
+    d = rng.uniform(0.02, 0.3, size=(b, 1)) * amp
+    y = y - m * d * (tt >= ts)
+
+    m = (rng.random(b) < P_DIVERGE)[:, None]
+    td = rng.uniform(0.1, 0.95, size=(b, 1))
+    wv = rng.uniform(0.01, 0.2, size=(b, 1))
+    y = y + m * amp * np.minimum(np.expm1(np.maximum(tt - td, 0.0) / wv), 50.0)
+
+    sig = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=(b, 1))) * amp
+    rho = rng.uniform(0.0, 0.8, size=(b, 1))
+    e = rng.normal(size=(b, n))
+    ar = np.empty_like(e)
+    ar[:, 0] = e[:, 0]
+    scale = np.sqrt(1.0 - rho[:, 0] ** 2)
+    for i in range(1, n):
+        ar[:, i] = rho[:, 0] * ar[:, i - 1] + scale * e[:, i]
+    y = y + sig * ar
+    spikes = rng.random((b, n)) < 0.01
+    y = y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n))
+    return y
+
+
+def normalise(y_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-curve affine map that sends the observed part to [0, 1]: returns ``(lo, scale)``, each ``(b, 1)``.
+
+    ``y' = (y - lo) / scale`` with ``lo`` the observed minimum and ``scale`` the observed range (floored at
+    ``1e-8·(1+|lo|)``). Shared by training and inference so both see the same inputs.
+    """
+    lo = y_obs.min(axis=1, keepdims=True)
+    hi = y_obs.max(axis=1, keepdims=True)
+    scale = np.maximum(hi - lo, 1e-8 * (1.0 + np.abs(lo)))
+    return lo, scale
+
+
+def sample_batch(
+    rng: np.random.Generator, b: int, *, n: int | None = None, m: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """A training batch: positions ``t`` ``(n,)``, normalised curves ``(b, n)`` and the cut ``m``.
+
+    The first ``m`` evaluations are observed (``2 <= m < n``); the rest are the targets.
+    """
+    if n is None:
+        n = int(rng.integers(N_MIN, N_MAX + 1))
+    if m is None:
+        m = int(rng.integers(2, n))
+    t = sample_positions(rng, n)
+    y = sample_curves(rng, t, b)
+    lo, scale = normalise(y[:, :m])
+    return t, (y - lo) / scale, m

@@ -1,0 +1,542 @@
+"""The live guard: gapwatch's judgement inside a training loop, framework-free.
+
+A :class:`Guard` is fed one evaluation at a time (``observe(step=…, epoch=…, val_loss=…, train_loss=…)``) and
+answers with a :class:`GuardDecision`: continue or stop, which evaluation to restore, whether this one is
+the new best, and any findings that appeared. It
+
+* decides with the very same :class:`gapwatch.policy.StopPolicy` that ``gapwatch replay`` uses, fed only
+  the monitored series, so replaying the history file reproduces the live decisions exactly;
+* runs the registered detectors (:func:`gapwatch.detectors.run_all`) on the history so far every
+  ``detect_every`` evaluations and whenever it stops, and reports a finding the first time its
+  (detector, kind) appears or when its severity rises — so the cost is bounded and nothing repeats;
+* writes the run's history as JSON Lines while it goes (one line per record, flushed, so a crashed run
+  can still be read by ``gapwatch analyze``). The first line is a header ``{"gapwatch": "guard/1", …}``;
+  stop decisions and findings are written as ``{"gapwatch": "decision"|"finding", …}`` records, which the
+  JSONL reader skips.
+
+No torch here: best-model keeping lives in :mod:`gapwatch.keeper`, framework glue in
+:mod:`gapwatch.integrations`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Mapping
+
+from .errors import GapwatchError, UsageError
+from .findings import Finding, Severity, clean_json
+from .history import History
+from .monitor import Monitor, choose_monitor, parse_monitor
+from .names import is_bookkeeping, normalize
+from .policy import Decision, StopPolicy
+
+#: Version of :meth:`Guard.state_dict` and of the history-file header.
+STATE_VERSION = 1
+HEADER = "guard/1"
+
+#: What to do when the monitored metric is NaN or infinite.
+ON_NAN = ("raise", "stop", "ignore")
+
+
+class MetricNotLoggedError(UsageError):
+    """The monitored metric is absent from an evaluation; the message lists the metrics that were seen."""
+
+
+class NonFiniteMetricError(GapwatchError):
+    """The monitored metric is NaN or infinite (``on_nan="raise"``); names the metric and where it happened."""
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    """What the guard says after one evaluation.
+
+    Attributes:
+        action: ``"continue"`` or ``"stop"``.
+        evaluation: 0-based index of this evaluation.
+        best_index, best_step, best_epoch, best_value: the evaluation to restore (the policy's best).
+        improved: this evaluation is the new best (save the weights now).
+        reason: one line for people when stopping (empty otherwise).
+        findings: findings that are new at this evaluation.
+        policy_action: what the stop policy alone said (differs from ``action`` only when a NaN made the
+            guard stop with ``on_nan="stop"``).
+    """
+
+    action: str
+    evaluation: int
+    best_index: int
+    best_step: float | None
+    best_epoch: float | None
+    best_value: float
+    improved: bool
+    reason: str = ""
+    findings: tuple[Finding, ...] = ()
+    policy_action: str = "continue"
+
+    @property
+    def stop(self) -> bool:
+        return self.action == "stop"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("action", "evaluation", "best_index", "best_step", "best_epoch",
+                                             "best_value", "improved", "reason", "policy_action")}
+        d["findings"] = [f.to_dict() for f in self.findings]
+        return clean_json(d)  # type: ignore[no-any-return]
+
+
+def _default_printer() -> Callable[[str], None]:
+    from rich.console import Console
+
+    con = Console(stderr=True, highlight=False)
+
+    def emit(line: str) -> None:
+        con.print(line)
+
+    return emit
+
+
+_SEV_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
+
+
+@dataclass
+class Guard:
+    """Online overfitting guard (see module docstring).
+
+    Args:
+        monitor: the metric decisions are taken on, e.g. ``"val_loss"``, ``"eval_accuracy"``; any name that
+            normalises to the same split/metric matches (``eval_loss`` matches ``val_loss``). ``None``: pick
+            validation loss, else validation accuracy, else another validation metric, at the first
+            evaluation (test data is never chosen).
+        mode: ``"min"``/``"max"``; ``None`` infers it from the metric (accuracy-like → max).
+        policy: parameters of :class:`~gapwatch.policy.StopPolicy` (units: evaluations); ``None`` = defaults.
+        log: path of the JSONL history file to write; ``None`` writes nothing. An existing file is never
+            replaced unless ``overwrite=True`` (or the guard was resumed from a state that wrote it).
+        detect_every: run the detectors every this many evaluations (≥ 1; default 5) and at a stop.
+            Detectors cost O(evaluations) each, so a large value bounds the overhead on long runs.
+        detector_params: per-detector parameters passed to :func:`gapwatch.detectors.run_all`.
+        on_nan: monitored metric NaN/inf → ``"raise"`` :class:`NonFiniteMetricError` (default), ``"stop"``
+            (stop and restore the best), or ``"ignore"`` (the policy counts it as the worst evaluation).
+        verbose: print new findings and the stop as rich log lines on stderr.
+        printer: where log lines go (a callable taking one markup string); default rich stderr.
+        run: run name written to the header.
+    """
+
+    monitor: str | None = "val_loss"
+    mode: str | None = None
+    policy: Mapping[str, Any] | None = None
+    log: str | os.PathLike[str] | None = None
+    overwrite: bool = False
+    detect_every: int = 5
+    detector_params: dict[str, dict[str, Any]] | None = None
+    on_nan: str = "raise"
+    verbose: bool = True
+    printer: Callable[[str], None] | None = field(default=None, repr=False)
+    run: str = "run"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.detect_every, int) or isinstance(self.detect_every, bool) or self.detect_every < 1:
+            raise UsageError(f"Guard: detect_every must be a positive integer (evaluations), "
+                             f"got {self.detect_every!r}")
+        if self.on_nan not in ON_NAN:
+            raise UsageError(f"Guard: on_nan must be one of {ON_NAN}, got {self.on_nan!r}")
+        if self.mode is not None and self.mode not in ("min", "max"):
+            raise UsageError(f"Guard: mode must be 'min', 'max' or None, got {self.mode!r}")
+        self._policy_params = dict(self.policy or {})
+        self._mon: Monitor | None = None
+        self._policy: StopPolicy | None = None
+        if self.monitor is not None:
+            self._set_monitor(parse_monitor(self.monitor, self.mode))
+        self._records: list[dict[str, Any]] = []   # every record written (evaluations and extra logs)
+        self._n_eval = 0
+        self._reported: dict[tuple[str, str], int] = {}  # (detector, kind) -> severity rank reported
+        self._findings: list[Finding] = []
+        self._decisions: list[GuardDecision] = []
+        self._fh: IO[str] | None = None
+        self._log_path = Path(self.log) if self.log is not None else None
+        self._resumed = False
+        self._nan_stop: dict[str, Any] | None = None
+        self._seen_names: list[str] = []
+        if self._log_path is not None and self._log_path.exists() and not self.overwrite:
+            # checked now (not at the first write) so a misconfigured run fails before training starts
+            raise UsageError(f"{self._log_path} already exists; refusing to overwrite it. Pass overwrite=True, "
+                             "choose another log path, or resume with load_state_dict()")
+        self._emit = self.printer or (_default_printer() if self.verbose else (lambda line: None))
+
+    # ------------------------------------------------------------------ properties
+    def _set_monitor(self, mon: Monitor) -> None:
+        self._mon = mon
+        self._policy = StopPolicy(mon.mode, dict(self._policy_params))
+        self._policy_params = dict(self._policy.params)
+
+    @property
+    def monitored(self) -> Monitor | None:
+        """The monitored split/metric/mode (None until known)."""
+        return self._mon
+
+    @property
+    def stop_policy(self) -> StopPolicy | None:
+        return self._policy
+
+    @property
+    def evaluations(self) -> int:
+        """Evaluations observed so far."""
+        return self._n_eval
+
+    @property
+    def decisions(self) -> list[GuardDecision]:
+        """Every decision taken, in order (one per :meth:`observe`)."""
+        return list(self._decisions)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings reported so far (newest severity of each kind)."""
+        return list(self._findings)
+
+    @property
+    def last(self) -> GuardDecision | None:
+        return self._decisions[-1] if self._decisions else None
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self._decisions) and self._decisions[-1].stop
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._log_path
+
+    # ------------------------------------------------------------------ writing
+    def _open(self) -> IO[str] | None:
+        if self._log_path is None:
+            return None
+        if self._fh is None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            append = self._resumed and self._log_path.exists()
+            self._fh = open(self._log_path, "a" if append else "w", encoding="utf-8")
+            if not append:
+                self._write_line({"gapwatch": HEADER, "run": self.run,
+                                  "monitor": self._mon.label if self._mon else None,
+                                  "mode": self._mon.mode if self._mon else None,
+                                  "policy": self._policy_params, "started": time.time()})
+            else:
+                self._write_line({"gapwatch": "resume", "evaluation": self._n_eval})
+        return self._fh
+
+    def _write_line(self, obj: Mapping[str, Any]) -> None:
+        fh = self._fh
+        if fh is None:
+            return
+        fh.write(json.dumps(obj, allow_nan=True, default=_json_default) + "\n")
+        fh.flush()  # one line at a time: a crash loses at most the line being written
+
+    def _write(self, obj: Mapping[str, Any]) -> None:
+        if self._open() is not None:
+            self._write_line(obj)
+
+    def close(self) -> None:
+        """Run the detectors one last time and close the history file (idempotent)."""
+        if self._fh is not None:
+            if self._n_eval and (self._n_eval % self.detect_every != 0) and not self.stopped:
+                self._detect(self._n_eval - 1)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "Guard":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ inputs
+    def _clean(self, step: float | None, epoch: float | None, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        rec: dict[str, Any] = {}
+        for k, v in (("step", step), ("epoch", epoch)):
+            if v is not None:
+                fv = _number(v, k)
+                rec[k] = int(fv) if float(fv).is_integer() and k == "step" else fv
+        for k, v in metrics.items():
+            if v is None:
+                continue
+            rec[str(k)] = _number(v, str(k))
+            if k not in self._seen_names:
+                self._seen_names.append(str(k))
+        return rec
+
+    def log_metrics(self, *, step: float | None = None, epoch: float | None = None, **metrics: Any) -> None:
+        """Record metrics that are not an evaluation (e.g. the training loss every N steps); no decision."""
+        rec = self._clean(step, epoch, metrics)
+        if len(rec) > sum(k in rec for k in ("step", "epoch")):
+            self._records.append(rec)
+            self._write(rec)
+
+    def _find_monitored(self, metrics: Mapping[str, Any]) -> str:
+        mon = self._mon
+        assert mon is not None  # noqa: S101 - set before this is called
+        if self.monitor in metrics:
+            return str(self.monitor)
+        for k in metrics:
+            if is_bookkeeping(str(k)):
+                continue
+            if normalize(str(k), default_split="train") == (mon.split, mon.metric):
+                return str(k)
+        seen = ", ".join(sorted(str(k) for k in metrics)) or "none"
+        raise MetricNotLoggedError(
+            f"the monitored metric {self.monitor or mon.label!r} was not in this evaluation "
+            f"(evaluation {self._n_eval}); metrics seen: {seen}. Log it from your validation step, or pass "
+            f"monitor= one of the metrics above")
+
+    def _pick_monitor(self, rec: Mapping[str, Any]) -> None:
+        h = History.from_records([rec], run=self.run)
+        try:
+            mon = choose_monitor(h)
+        except GapwatchError as exc:
+            raise UsageError("Guard(monitor=None): no validation metric in the first evaluation; metrics seen: "
+                             f"{', '.join(sorted(k for k in rec if k not in ('step', 'epoch'))) or 'none'}. "
+                             "Log one such as 'val_loss' or pass monitor=") from exc
+        if mon.split == "test":
+            raise UsageError("Guard(monitor=None): only test metrics were logged; decisions must be taken on a "
+                             "validation set. Log one (e.g. 'val_loss') or pass monitor= explicitly")
+        if self.mode is not None:
+            mon = Monitor(mon.split, mon.metric, self.mode)
+        self._set_monitor(mon)
+
+    # ------------------------------------------------------------------ the decision
+    def observe(self, *, step: float | None = None, epoch: float | None = None, **metrics: Any) -> GuardDecision:
+        """Feed one evaluation (all metrics computed at it, train and held-out); returns the decision.
+
+        Args:
+            step: optimizer step of the evaluation (optional but recommended).
+            epoch: epoch, possibly fractional.
+            **metrics: name → number (Python/numpy scalars; 0-d tensors must be converted by the caller).
+        Raises:
+            MetricNotLoggedError: the monitored metric is absent (lists the metrics seen).
+            NonFiniteMetricError: it is NaN/inf and ``on_nan="raise"`` (the record is written first).
+        """
+        rec = self._clean(step, epoch, metrics)
+        if self._mon is None:
+            self._pick_monitor(rec)
+        key = self._find_monitored(rec)
+        value = float(rec[key])
+        i = self._n_eval
+        self._records.append(rec)
+        self._write(rec)
+        if not math.isfinite(value) and self.on_nan == "raise":
+            best = self.last
+            where = f"best so far: evaluation {best.best_index} ({best.best_value:.6g})" if best else "no best yet"
+            raise NonFiniteMetricError(
+                f"monitored metric {key!r} is {value} at evaluation {i} (step {step}, epoch {epoch}); "
+                f"training has likely diverged — {where}. Lower the learning rate or clip gradients; pass "
+                "on_nan='stop' to stop and restore instead of raising")
+        assert self._policy is not None  # noqa: S101
+        d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"))
+        self._n_eval += 1
+        action, reason = d.action, d.reason
+        if not math.isfinite(value) and self.on_nan == "stop" and self._nan_stop is None:
+            self._nan_stop = {"evaluation": i, "metric": key}
+        if self._nan_stop is not None and action != "stop":
+            action = "stop"
+            reason = (f"{key} became non-finite at evaluation {self._nan_stop['evaluation']}; "
+                      f"stopping and restoring evaluation {d.best_index}")
+        stopping = action == "stop" and not self.stopped
+        new: list[Finding] = []
+        if stopping or (i + 1) % self.detect_every == 0:
+            new = self._detect(i)
+        dec = GuardDecision(action, i, d.best_index, d.best_step, d.best_epoch, d.best_value, d.improved,
+                            reason if action == "stop" else "", tuple(new), d.action)
+        self._decisions.append(dec)
+        if stopping:
+            self._write({"gapwatch": "decision", **dec.to_dict(), "findings": None})
+            where = _where(d.best_step, d.best_epoch)
+            self._emit(f"[bold]gapwatch[/bold] stop at evaluation {i}{_where(rec.get('step'), rec.get('epoch'))}: "
+                       f"{reason}; best {key} = {d.best_value:.6g} at evaluation {d.best_index}{where}")
+        return dec
+
+    def _detect(self, i: int) -> list[Finding]:
+        from .detectors import run_all
+
+        if self._mon is None or not self._records:
+            return []
+        try:
+            h = History.from_records(self._records, run=self.run)
+            found = run_all(h, monitor=self._mon, params=self.detector_params)
+        except (GapwatchError, KeyError):
+            return []
+        new = []
+        for f in found:
+            k = (f.detector, str(f.kind))
+            if k in self._reported and self._reported[k] >= f.severity.rank:
+                continue
+            self._reported[k] = f.severity.rank
+            new.append(f)
+            self._findings = [g for g in self._findings if (g.detector, str(g.kind)) != k] + [f]
+            self._write({"gapwatch": "finding", "evaluation": i, **f.to_dict()})
+            style = _SEV_STYLE.get(f.severity, "")
+            act = f" → {f.actions[0]}" if f.actions else ""
+            self._emit(f"[bold]gapwatch[/bold] [{style}]{f.severity.value}: {f.kind}[/{style}]"
+                       f"{_where(f.step, f.epoch)}: {f.message}{act}")
+        return new
+
+    def history(self) -> History:
+        """The History of everything observed so far (same content as the written file)."""
+        return History.from_records(self._records, run=self.run, source=str(self._log_path or ""))
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Versioned JSON-able state; a fresh Guard given it via :meth:`load_state_dict` takes the same
+        future decisions and appends to the same history file."""
+        return clean_json_keep_nan({
+            "version": STATE_VERSION,
+            "monitor": self.monitor,
+            "monitored": self._mon.to_dict() if self._mon else None,
+            "policy": self._policy.state_dict() if self._policy else None,
+            "policy_params": self._policy_params,
+            "records": self._records,
+            "evaluations": self._n_eval,
+            "reported": [[d, k, r] for (d, k), r in self._reported.items()],
+            "findings": [f.to_dict() for f in self._findings],
+            "decisions": [d.to_dict() for d in self._decisions],
+            "nan_stop": self._nan_stop,
+            "log": str(self._log_path) if self._log_path else None,
+            "detect_every": self.detect_every,
+            "on_nan": self.on_nan,
+        })
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output. Raises :class:`UsageError` on another version or unknown keys."""
+        keys = {"version", "monitor", "monitored", "policy", "policy_params", "records", "evaluations",
+                "reported", "findings", "decisions", "nan_stop", "log", "detect_every", "on_nan"}
+        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
+            got = state.get("version") if isinstance(state, Mapping) else type(state).__name__
+            raise UsageError(f"Guard state: expected version {STATE_VERSION}, got {got!r}")
+        if set(state) != keys:
+            raise UsageError(f"Guard state: unexpected keys {sorted(set(state) ^ keys)}")
+        if state["monitored"] is not None:
+            m = state["monitored"]
+            self._set_monitor(Monitor(m["split"], m["metric"], m["mode"]))
+            assert self._policy is not None  # noqa: S101
+            if state["policy"] is not None:
+                self._policy.load_state_dict(_floats(state["policy"]))
+        self._policy_params = dict(state["policy_params"])
+        self._records = [_floats(r) for r in state["records"]]
+        self._n_eval = int(state["evaluations"])
+        self._reported = {(d, k): int(r) for d, k, r in state["reported"]}
+        self._findings = [_finding(f) for f in state["findings"]]
+        self._decisions = [_decision(d) for d in state["decisions"]]
+        self._nan_stop = state["nan_stop"]
+        self.detect_every = int(state["detect_every"])
+        self.on_nan = str(state["on_nan"])
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._resumed = True
+
+
+# ---------------------------------------------------------------------- helpers
+def _number(v: Any, key: str) -> float:
+    if isinstance(v, bool) or isinstance(v, str):
+        raise UsageError(f"metric {key!r}: expected a number, got {v!r}")
+    item = getattr(v, "item", None)
+    if callable(item) and getattr(v, "ndim", 0) == 0:
+        v = item()
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise UsageError(f"metric {key!r}: expected a number, got {type(v).__name__} {v!r:.60}") from None
+
+
+def _where(step: Any, epoch: Any) -> str:
+    parts = []
+    if epoch is not None and not (isinstance(epoch, float) and math.isnan(epoch)):
+        parts.append(f"epoch {epoch:g}")
+    if step is not None and not (isinstance(step, float) and math.isnan(step)):
+        parts.append(f"step {step:g}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _json_default(o: Any) -> Any:
+    item = getattr(o, "item", None)
+    if callable(item):
+        return item()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)
+
+
+def clean_json_keep_nan(obj: Any) -> Any:
+    """Like :func:`gapwatch.findings.clean_json` but keeps NaN/inf as strings (``"nan"``) so they survive
+    strict JSON and :func:`_floats` turns them back."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    if isinstance(obj, dict):
+        return {str(k): clean_json_keep_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json_keep_nan(v) for v in obj]
+    item = getattr(obj, "item", None)
+    if callable(item):
+        return clean_json_keep_nan(item())
+    return obj
+
+
+def _floats(obj: Any) -> Any:
+    if isinstance(obj, str) and obj in ("nan", "inf", "-inf"):
+        return float(obj)
+    if isinstance(obj, dict):
+        return {k: _floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_floats(v) for v in obj]
+    return obj
+
+
+def _finding(d: Mapping[str, Any]) -> Finding:
+    return Finding(kind=d["kind"], severity=Severity(d["severity"]), message=d["message"], step=d.get("step"),
+                   epoch=d.get("epoch"), evidence=dict(d.get("evidence") or {}),
+                   actions=tuple(d.get("actions") or ()), references=tuple(d.get("references") or ()),
+                   detector=d.get("detector", ""))
+
+
+def _decision(d: Mapping[str, Any]) -> GuardDecision:
+    bv = d["best_value"]
+    return GuardDecision(d["action"], int(d["evaluation"]), int(d["best_index"]), d["best_step"], d["best_epoch"],
+                         float("nan") if bv is None else float(bv), bool(d["improved"]), d["reason"],
+                         tuple(_finding(f) for f in d["findings"]), d["policy_action"])
+
+
+def read_guard_log(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The gapwatch records of a guard history file: ``{"header": {...}, "decisions": [...],
+    "findings": [...]}`` (metric records are read with :func:`gapwatch.readers.load`)."""
+    out: dict[str, Any] = {"header": None, "decisions": [], "findings": []}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                break  # a line cut off by a crash
+            if isinstance(rec, dict) and "gapwatch" in rec:
+                kind = rec["gapwatch"]
+                if kind == HEADER and out["header"] is None:
+                    out["header"] = rec
+                elif kind == "decision":
+                    out["decisions"].append(rec)
+                elif kind == "finding":
+                    out["findings"].append(rec)
+    return out
+
+
+def replay_log(path: str | os.PathLike[str]) -> tuple[Decision | None, int]:
+    """Replay a guard history file through a fresh :class:`StopPolicy` with the header's monitor, mode and
+    policy parameters (the check that live and replayed decisions agree)."""
+    from .readers import load
+    from .policy import replay
+
+    hdr = read_guard_log(path)["header"]
+    if hdr is None:
+        raise UsageError(f"{path}: no gapwatch guard header; was it written by Guard(log=...)?")
+    mon = parse_monitor(hdr["monitor"], hdr["mode"])
+    h = load(path)
+    s = h.series(mon.split, mon.metric)
+    return replay(s.values, s.step, s.epoch, mon.mode, **hdr["policy"])

@@ -1,0 +1,431 @@
+"""Fast scalar extraction from TensorBoard event files (TFRecord framing + ``Event`` protos).
+
+File layout (TFRecord): a sequence of records ``uint64 length | uint32 masked_crc32c(length) | data[length] |
+uint32 masked_crc32c(data)``, little-endian; each ``data`` is a serialized ``tensorboard.Event`` protobuf.
+
+Speed: a 1,000,000-scalar log is read in about a second on one core by
+
+1. walking the framing once in Python (offsets and lengths only, no copies);
+2. checking every length CRC at once with a vectorised CRC-32C (numpy, one table lookup per byte column),
+   which catches corrupt framing; data CRCs are *not* checked (a damaged value is shown as it is stored);
+3. grouping records by length and, inside a group, decoding one *representative* record with a minimal
+   protobuf wire-format walker that records where ``wall_time``, ``step`` and each scalar value sit; every
+   record of the group whose remaining ("structural") bytes equal the representative's is decoded at once
+   with numpy views. Records that share no template (histograms, images, varint-coded integer tensors) fall
+   back to ``tensorboard.compat.proto.event_pb2.Event`` parsing one by one, so the result is always what the
+   real protos say (the tests compare both paths).
+
+Scalars are ``Summary.Value.simple_value`` (TF1, ``torch.utils.tensorboard`` default) and rank-0 numeric
+``Summary.Value.tensor`` values (TF2 ``tf.summary.scalar``, Keras, ``SummaryWriter.add_scalar(new_style=True)``).
+Tags whose first event carries plugin metadata other than ``scalars`` (text, hparams, images…) are skipped.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+#: Records longer than this (bytes) are treated as corrupt framing (TensorBoard scalar events are ~50 bytes;
+#: graphs can be megabytes).
+MAX_RECORD_BYTES = 1 << 30
+#: Per length group, how many distinct record templates are tried before decoding the rest one by one.
+MAX_TEMPLATES_PER_GROUP = 64
+
+_MASK_DELTA = 0xA282EAD8
+
+
+def _crc_table() -> np.ndarray:
+    poly = 0x82F63B78
+    t = np.zeros(256, dtype=np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        t[i] = c
+    return t
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc32c_rows(mat: np.ndarray) -> np.ndarray:
+    """CRC-32C (Castagnoli) of every row of a ``(n, L)`` uint8 array, vectorised over rows; ``(n,)`` uint32."""
+    crc = np.full(mat.shape[0], 0xFFFFFFFF, dtype=np.uint32)
+    for j in range(mat.shape[1]):
+        crc = _CRC_TABLE[(crc ^ mat[:, j]) & 0xFF] ^ (crc >> np.uint32(8))
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+def masked_crc32c_rows(mat: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC of every row: ``((crc >> 15) | (crc << 17)) + 0xa282ead8`` modulo 2**32."""
+    crc = crc32c_rows(mat).astype(np.uint64)
+    rot = ((crc >> np.uint64(15)) | (crc << np.uint64(17))) & np.uint64(0xFFFFFFFF)
+    return ((rot + np.uint64(_MASK_DELTA)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def frame(data: bytes, record_bytes: int | None = None) -> bytes:
+    """One TFRecord record around ``data`` (used by the benchmark generator and tests)."""
+    n = len(data)
+    hdr = struct.pack("<Q", n)
+    lc = int(masked_crc32c_rows(np.frombuffer(hdr, np.uint8)[None, :])[0])
+    dc = int(masked_crc32c_rows(np.frombuffer(data, np.uint8)[None, :])[0]) if n else 0
+    return hdr + struct.pack("<I", lc) + data + struct.pack("<I", dc)
+
+
+@dataclass
+class Scalars:
+    """Scalars of one event file: per tag, arrays in file order.
+
+    Attributes:
+        tags: tag → ``(record_index, step, wall_time, value)`` arrays of shape ``(n,)``.
+        truncated: True when the file ends in a partial record (a run still writing, or a crash).
+        plugins: tag → plugin name seen in its metadata ('' when none).
+    """
+
+    tags: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    truncated: bool = False
+    plugins: dict[str, str] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- framing
+def _framing(buf: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Data offsets and lengths of every complete record; ``truncated`` when the tail is a partial record."""
+    n = len(buf)
+    offs: list[int] = []
+    lens: list[int] = []
+    unpack = struct.Struct("<Q").unpack_from
+    pos = 0
+    truncated = False
+    app_o, app_l = offs.append, lens.append
+    while pos + 12 <= n:
+        (ln,) = unpack(buf, pos)
+        end = pos + 12 + ln + 4
+        if ln > MAX_RECORD_BYTES:
+            raise InputError(f"not a TensorBoard event file (record length {ln} at byte {pos} is implausible)",
+                             path=path)
+        if end > n:
+            truncated = True
+            break
+        app_o(pos + 12)
+        app_l(ln)
+        pos = end
+    if pos < n and not truncated:
+        truncated = True
+    o = np.asarray(offs, dtype=np.int64)
+    L = np.asarray(lens, dtype=np.int64)
+    if o.size:
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        hdr = arr[(o - 12)[:, None] + np.arange(8)]
+        want = arr[(o - 4)[:, None] + np.arange(4)].copy().view("<u4").ravel()
+        bad = np.flatnonzero(masked_crc32c_rows(hdr) != want)
+        if bad.size:
+            raise InputError(
+                f"not a TensorBoard event file or corrupt (length checksum mismatch in record {int(bad[0]) + 1}, "
+                f"byte {int(o[bad[0]]) - 12})", path=path)
+    return o, L, truncated
+
+
+# ----------------------------------------------------------------------------- wire-format walker
+def _varint(b: bytes, i: int) -> tuple[int, int]:
+    shift = 0
+    out = 0
+    while True:
+        if i >= len(b):
+            raise ValueError("truncated varint")
+        c = b[i]
+        out |= (c & 0x7F) << shift
+        i += 1
+        if not c & 0x80:
+            return out, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(b: bytes, start: int, end: int) -> list[tuple[int, int, int, int, int]]:
+    """``(field_number, wire_type, value_start, value_end, tag_start)`` of each field in ``b[start:end]``."""
+    out = []
+    i = start
+    while i < end:
+        t0 = i
+        key, i = _varint(b, i)
+        fn, wt = key >> 3, key & 7
+        if wt == 0:
+            _, j = _varint(b, i)
+        elif wt == 1:
+            j = i + 8
+        elif wt == 2:
+            ln, i = _varint(b, i)
+            j = i + ln
+        elif wt == 5:
+            j = i + 4
+        else:
+            raise ValueError(f"unsupported wire type {wt}")
+        if j > end:
+            raise ValueError("field overruns message")
+        out.append((fn, wt, i, j, t0))
+        i = j
+    return out
+
+
+# TensorProto dtypes (tensorflow/core/framework/types.proto)
+_DT_FLOAT, _DT_DOUBLE, _DT_HALF, _DT_BFLOAT16 = 1, 2, 19, 14
+
+
+@dataclass
+class _Template:
+    wall: int  # offset of wall_time (8 bytes) or -1
+    step: int  # offset of step varint or -1
+    step_len: int
+    values: list[tuple[str, int, str]]  # (tag, offset, numpy dtype '<f4'/'<f8')
+    plugins: dict[str, str]
+    mask: np.ndarray  # True where bytes are structural (must equal the representative's)
+
+
+def _template(rec: bytes) -> _Template | None:
+    """Where the varying parts of one Event record sit, or None when it holds a value we cannot place."""
+    L = len(rec)
+    mask = np.ones(L, dtype=bool)
+    wall, step, step_len = -1, -1, 0
+    values: list[tuple[str, int, str]] = []
+    plugins: dict[str, str] = {}
+    try:
+        for fn, wt, s, e, _ in _fields(rec, 0, L):
+            if fn == 1 and wt == 1:
+                wall = s
+                mask[s:e] = False
+            elif fn == 2 and wt == 0:
+                step, step_len = s, e - s
+                mask[s:e] = False
+            elif fn == 5 and wt == 2:
+                for vfn, vwt, vs, ve, _ in _fields(rec, s, e):
+                    if vfn != 1 or vwt != 2:
+                        continue
+                    got = _value(rec, vs, ve)
+                    if got is None:
+                        return None
+                    tag, pos, dt, plugin = got
+                    if plugin is not None:
+                        plugins[tag] = plugin
+                    if pos >= 0:
+                        values.append((tag, pos, dt))
+                        mask[pos:pos + (4 if dt == "<f4" else 8)] = False
+    except ValueError:
+        return None
+    return _Template(wall, step, step_len, values, plugins, mask)
+
+
+def _value(rec: bytes, s: int, e: int) -> tuple[str, int, str, str | None] | None:
+    """One ``Summary.Value``: ``(tag, value_offset or -1, dtype, plugin or None)``; None = not templatable."""
+    tag = ""
+    pos, dt = -1, ""
+    plugin: str | None = None
+    for fn, wt, a, b, _ in _fields(rec, s, e):
+        if fn == 1 and wt == 2:
+            tag = rec[a:b].decode("utf-8", errors="replace")
+        elif fn == 2 and wt == 5:  # simple_value
+            pos, dt = a, "<f4"
+        elif fn == 9 and wt == 2:  # metadata → plugin_data(1) → plugin_name(1)
+            plugin = ""
+            for mfn, mwt, ma, mb, _ in _fields(rec, a, b):
+                if mfn == 1 and mwt == 2:
+                    for pfn, pwt, pa, pb, _ in _fields(rec, ma, mb):
+                        if pfn == 1 and pwt == 2:
+                            plugin = rec[pa:pb].decode("utf-8", errors="replace")
+        elif fn == 8 and wt == 2:  # tensor
+            t = _tensor(rec, a, b)
+            if t is None:
+                return None
+            pos, dt = t
+    return tag, pos, dt, plugin
+
+
+def _tensor(rec: bytes, s: int, e: int) -> tuple[int, str] | None:
+    """Offset and dtype of a rank-0 float/double tensor's value; ``(-1, '')`` for non-scalar or non-numeric
+    tensors (text, histograms: not scalars, skipped); None for encodings we do not place (varint ints)."""
+    dtype = 0
+    rank0 = True
+    content: tuple[int, int] | None = None
+    fval: tuple[int, int, int] | None = None
+    for fn, wt, a, b, _ in _fields(rec, s, e):
+        if fn == 1 and wt == 0:
+            dtype, _ = _varint(rec, a)
+        elif fn == 2 and wt == 2:
+            for dfn, _, _, _, _ in _fields(rec, a, b):
+                if dfn == 2:
+                    rank0 = False
+        elif fn == 4 and wt == 2:
+            content = (a, b)
+        elif fn in (5, 6):  # float_val / double_val
+            fval = (fn, a, b)
+        elif fn in (7, 10, 13, 16, 17):  # int_val, int64_val, half_val, uint32, uint64: varints
+            return None
+    if not rank0 or dtype not in (_DT_FLOAT, _DT_DOUBLE, _DT_HALF, _DT_BFLOAT16):
+        return -1, ""
+    if dtype in (_DT_HALF, _DT_BFLOAT16):
+        return None
+    width = 4 if dtype == _DT_FLOAT else 8
+    dt = "<f4" if dtype == _DT_FLOAT else "<f8"
+    if content is not None and content[1] - content[0] == width:
+        return content[0], dt
+    if fval is not None and fval[2] - fval[1] == width:
+        return fval[1], dt
+    return None
+
+
+# ----------------------------------------------------------------------------- decoding
+def read_scalars(path: Path) -> Scalars:
+    """All scalars of one event file (see the module docstring)."""
+    try:
+        buf = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    offs, lens, truncated = _framing(buf, Path(path))
+    out = Scalars(truncated=truncated)
+    if offs.size == 0:
+        return out
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    acc: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    slow: list[int] = []
+    uniq, inverse = np.unique(lens, return_inverse=True)
+    for gi, L in enumerate(uniq.tolist()):
+        rows = np.flatnonzero(inverse == gi)
+        if L == 0:
+            continue
+        mat = arr[offs[rows][:, None] + np.arange(L)]
+        remaining = np.arange(rows.size)
+        tried = 0
+        while remaining.size and tried < MAX_TEMPLATES_PER_GROUP:
+            tried += 1
+            rep = mat[remaining[0]]
+            t = _template(rep.tobytes())
+            if t is None:
+                slow.append(int(rows[remaining[0]]))
+                remaining = remaining[1:]
+                continue
+            sub = mat[remaining]
+            match = np.all(sub[:, t.mask] == rep[t.mask], axis=1) if t.mask.any() else np.ones(len(sub), bool)
+            if t.step >= 0:  # the step varint must have exactly the representative's width
+                for k in range(t.step_len):
+                    cont = (sub[:, t.step + k] & 0x80) != 0
+                    match &= cont if k < t.step_len - 1 else ~cont
+            hit = sub[match]
+            idx = rows[remaining[match]]
+            for tag, p in t.plugins.items():
+                out.plugins.setdefault(tag, p)
+            if t.values:
+                step = _varints(hit, t.step, t.step_len) if t.step >= 0 else np.zeros(len(hit))
+                wall = (np.ascontiguousarray(hit[:, t.wall:t.wall + 8]).view("<f8").ravel()
+                        if t.wall >= 0 else np.full(len(hit), np.nan))
+                for tag, p, dt in t.values:
+                    w = 4 if dt == "<f4" else 8
+                    val = np.ascontiguousarray(hit[:, p:p + w]).view(dt).ravel().astype(float)
+                    acc.setdefault(tag, []).append((idx, step, wall, val))
+            remaining = remaining[~match]
+        slow.extend(rows[remaining].tolist())
+    if slow:
+        _decode_slow(buf, offs, lens, sorted(slow), acc, out.plugins)
+    for tag, parts in acc.items():
+        if out.plugins.get(tag, "") not in ("", "scalars"):
+            continue
+        i = np.concatenate([p[0] for p in parts])
+        order = np.argsort(i, kind="stable")
+        out.tags[tag] = tuple(np.concatenate([p[k] for p in parts])[order] for k in range(4))  # type: ignore
+    return out
+
+
+def _varints(mat: np.ndarray, pos: int, n: int) -> np.ndarray:
+    """Decode a fixed-width (``n`` bytes) unsigned varint column of ``mat``; int64 steps as float."""
+    out = np.zeros(mat.shape[0], dtype=np.uint64)
+    for k in range(n):
+        out |= (mat[:, pos + k].astype(np.uint64) & np.uint64(0x7F)) << np.uint64(7 * k)
+    return out.view(np.int64).astype(float)
+
+
+def decode_event_pb2(data: bytes) -> tuple[float, float, list[tuple[str, float | None, str | None]]]:
+    """Reference decoding of one record with the real protos: ``(step, wall_time, [(tag, value|None,
+    plugin|None)])``; value is None for non-scalar summaries."""
+    from tensorboard.compat.proto import event_pb2
+
+    ev = event_pb2.Event.FromString(data)
+    vals: list[tuple[str, float | None, str | None]] = []
+    if ev.HasField("summary"):
+        for v in ev.summary.value:
+            plugin = v.metadata.plugin_data.plugin_name if v.HasField("metadata") else None
+            kind = v.WhichOneof("value")
+            x: float | None = None
+            if kind == "simple_value":
+                x = float(v.simple_value)
+            elif kind == "tensor":
+                x = _tensor_scalar(v.tensor)
+            vals.append((v.tag, x, plugin))
+    return float(ev.step), float(ev.wall_time), vals
+
+
+def _tensor_scalar(t) -> float | None:  # type: ignore[no-untyped-def]
+    if len(t.tensor_shape.dim) != 0:
+        return None
+    dt = t.dtype
+    if t.tensor_content:
+        np_dt = {1: "<f4", 2: "<f8", 19: "<f2", 3: "<i4", 9: "<i8"}.get(dt)
+        if np_dt is None:
+            return None
+        return float(np.frombuffer(t.tensor_content, dtype=np_dt)[0])
+    if dt == 1 and t.float_val:
+        return float(t.float_val[0])
+    if dt == 2 and t.double_val:
+        return float(t.double_val[0])
+    if dt == 19 and t.half_val:
+        return float(np.array([t.half_val[0]], dtype=np.uint16).view(np.float16)[0])
+    if dt == 14 and t.half_val:
+        return float(np.array([t.half_val[0] << 16], dtype=np.uint32).view(np.float32)[0])
+    if dt in (3, 4, 5, 6) and t.int_val:
+        return float(t.int_val[0])
+    if dt == 9 and t.int64_val:
+        return float(t.int64_val[0])
+    return None
+
+
+def _decode_slow(buf: bytes, offs: np.ndarray, lens: np.ndarray, rows: list[int],
+                 acc: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]],
+                 plugins: dict[str, str]) -> None:
+    per: dict[str, tuple[list[int], list[float], list[float], list[float]]] = {}
+    for r in rows:
+        o, n = int(offs[r]), int(lens[r])
+        try:
+            step, wall, vals = decode_event_pb2(buf[o:o + n])
+        except Exception:  # noqa: BLE001 - a record that is not an Event: not a scalar, skip it
+            continue
+        for tag, x, plugin in vals:
+            if plugin is not None:
+                plugins.setdefault(tag, plugin)
+            if x is None:
+                continue
+            lst = per.setdefault(tag, ([], [], [], []))
+            lst[0].append(r)
+            lst[1].append(step)
+            lst[2].append(wall)
+            lst[3].append(x)
+    for tag, (i, s, w, v) in per.items():
+        acc.setdefault(tag, []).append((np.asarray(i, dtype=np.int64), np.asarray(s, float),
+                                        np.asarray(w, float), np.asarray(v, float)))
+
+
+def read_scalars_reference(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Slow reference: every record through ``event_pb2`` (for tests): tag → ``(steps, values)``."""
+    buf = Path(path).read_bytes()
+    offs, lens, _ = _framing(buf, Path(path))
+    acc: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    plugins: dict[str, str] = {}
+    _decode_slow(buf, offs, lens, list(range(offs.size)), acc, plugins)
+    out = {}
+    for tag, parts in acc.items():
+        if plugins.get(tag, "") not in ("", "scalars"):
+            continue
+        out[tag] = (np.concatenate([p[1] for p in parts]), np.concatenate([p[3] for p in parts]))
+    return out

@@ -1,0 +1,154 @@
+"""TensorBoard event files (``events.out.tfevents.*``): one file, or a run directory holding several.
+
+Scalars only (``simple_value`` and rank-0 tensor summaries; see :mod:`gapwatch.readers._tfrecord` for the fast
+decoder). Tag names are normalised with :func:`gapwatch.names.normalize` (``train/loss``, ``val/acc``,
+``eval/loss``…).
+
+A **run directory** is a directory with event files directly in it (its immediate sub-directories' event
+files belong to it too: ``SummaryWriter.add_scalars`` writes ``<tag>_<key>/`` sub-directories), or one whose
+event files all sit in split-named sub-directories (``train/``, ``validation/``: the layout of Keras's
+``TensorBoard`` callback). The sub-directory names the split of tags that carry none: ``epoch_loss`` in
+``validation/`` becomes ``val``/``loss``.
+
+Axes: the event ``step`` is the step, except for Keras's ``epoch_*`` tags whose step is the 0-based epoch
+index: they get ``epoch = step + 1`` (1-based, like every gapwatch reader) and no step. A scalar tag named
+``epoch`` logged by the user gives the epoch of every other tag logged at the same (or the nearest earlier)
+step. Several files for the same tag (a resumed run) are read in file-name order (the name holds the start
+time); steps that go back keep the last value (a ``data`` note says so).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..history import COLUMNS, History, HistoryNote
+from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
+from ._tfrecord import read_scalars
+
+NAME = "tensorboard"
+
+_MARK = "tfevents"
+
+
+def is_event_file(p: Path) -> bool:
+    return _MARK in p.name and p.is_file()
+
+
+def _looks_like_events(path: Path) -> bool:
+    """Content check: the first record's framing is plausible and its data starts with Event.wall_time."""
+    try:
+        with open(path, "rb") as fh:
+            b = fh.read(13)
+    except OSError:
+        return False
+    if len(b) < 13:
+        return False
+    n = int.from_bytes(b[:8], "little")
+    return 0 < n < (1 << 24) and b[12] == 0x09
+
+
+def _event_files(d: Path) -> list[Path]:
+    try:
+        return sorted(p for p in d.iterdir() if _MARK in p.name and p.is_file())
+    except OSError:
+        return []
+
+
+def _subdirs(d: Path) -> list[Path]:
+    try:
+        return sorted(p for p in d.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
+def run_files(d: Path) -> list[Path]:
+    """The event files that make up run directory ``d`` (empty when ``d`` is not a run directory)."""
+    direct = _event_files(d)
+    subs = [(s, _event_files(s)) for s in _subdirs(d)]
+    subs = [(s, f) for s, f in subs if f]
+    if direct:
+        return direct + [f for _, fs in subs for f in fs]
+    if subs and all(s.name.lower() in SPLIT_ALIASES for s, _ in subs):
+        return [f for _, fs in subs for f in fs]
+    return []
+
+
+def sniff(path: Path, head: str) -> bool:
+    if path.is_dir():
+        return bool(run_files(path))
+    return _MARK in path.name or _looks_like_events(path)
+
+
+def _has_split(tag: str) -> bool:
+    low = tag.strip().lower()
+    toks = [t for t in low.replace("/", "_").replace(".", "_").replace("-", "_").split("_") if t]
+    return bool(toks) and (toks[0] in SPLIT_ALIASES or (len(toks) > 1 and toks[-1] in SPLIT_ALIASES))
+
+
+def _logged_name(tag: str, sub: str | None) -> str:
+    """The name to normalise for ``tag`` found in sub-directory ``sub`` of the run (None: the run dir)."""
+    if sub is None or _has_split(tag):
+        return tag
+    if sub.startswith(tag + "_"):  # SummaryWriter.add_scalars: <main_tag>_<key>/ holding tag <main_tag>
+        return f"{sub[len(tag) + 1:]}/{tag}"
+    return f"{sub}/{tag}"
+
+
+def read(path: Path, run: str) -> History:
+    path = Path(path)
+    if path.is_dir():
+        files = run_files(path)
+        root = path
+        if not files:
+            raise InputError("no TensorBoard event files (events.out.tfevents.*) in this directory", path=path)
+    else:
+        files = [path]
+        root = path.parent
+    parts: list[pd.DataFrame] = []
+    notes: list[HistoryNote] = []
+    for f in files:
+        sc = read_scalars(f)
+        rel = f.parent.relative_to(root)
+        sub = None if str(rel) in ("", ".") else str(rel).replace("\\", "/")
+        if sc.truncated:
+            notes.append(HistoryNote(run, f"{f.name}: the last record is incomplete (a run still writing, or a "
+                                          "crash); it was ignored", str(f)))
+        epoch_map = sc.tags.get("epoch")
+        for tag, (_, step, _, vals) in sc.tags.items():
+            split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
+            t = tag
+            epoch = np.full(step.shape, np.nan)
+            st = step
+            if tag.startswith("epoch_") and len(tag) > 6:  # Keras: step is the 0-based epoch index
+                t = tag[6:]
+                epoch = step + 1.0
+                st = np.full(step.shape, np.nan)
+            elif tag.startswith("batch_") and len(tag) > 6:
+                t = tag[6:]
+            if is_bookkeeping(t):
+                continue
+            if epoch_map is not None and np.isnan(epoch).all():
+                epoch = _epoch_at(step, epoch_map[1], epoch_map[3])
+            if split_dir is not None and not _has_split(t):
+                name = f"{split_dir}/{t}"
+            else:
+                name = _logged_name(t, sub)
+            split, metric = normalize(name, "train")
+            parts.append(pd.DataFrame({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
+                                       "value": vals, "name": tag if sub is None else f"{sub}/{tag}"}))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+    h = History(frame, notes=notes, sources={run: str(path)}).dedupe()
+    return h.with_meta(run, tensorboard_files=[str(f.relative_to(root)) for f in files])
+
+
+def _epoch_at(step: np.ndarray, ep_step: np.ndarray, ep_val: np.ndarray) -> np.ndarray:
+    """Epoch logged at the same or nearest earlier step (NaN before the first one)."""
+    order = np.argsort(ep_step, kind="stable")
+    s, v = ep_step[order], ep_val[order]
+    i = np.searchsorted(s, step, side="right") - 1
+    out = np.where(i >= 0, v[np.clip(i, 0, None)], np.nan)
+    return out.astype(float)

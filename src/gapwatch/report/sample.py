@@ -1,0 +1,204 @@
+"""Generated runs with known shape for the report's tests, screenshots and documentation.
+
+Nothing here is measured data: curves are drawn from simple formulas plus seeded noise so a report can be
+rendered without any log (``python -m gapwatch.report.sample OUT_DIR`` writes the sample reports).
+
+* :func:`overfitting_history` — train loss falling, validation loss U-shaped (minimum at ``best_epoch``), with
+  accuracy curves and an extra held-out split (``retention``).
+* :func:`sweep_history` — ``n`` runs whose amount of overfitting is driven by their hyperparameters (weight decay
+  and dropout reduce it, a larger learning rate increases it), stored in ``History.meta``.
+* :func:`every_finding` — one Finding of every :class:`~gapwatch.findings.FindingKind`.
+* :func:`sample_forecast`, :func:`sample_examples` — ``extra`` entries in the ``gapwatch.forecast/1`` run shape and
+  the ``gapwatch.examples/1`` shape (with tiny PNG thumbnails).
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+from ..analysis import Analysis, RunAnalysis, analyze
+from ..findings import Finding, FindingKind, Severity
+from ..history import History
+
+XSS = "<script>alert(1)</script>"
+
+
+def overfitting_history(name: str = "resnet-small", *, epochs: int = 60, best_epoch: float = 22.0,
+                        severity: float = 1.0, noise: float = 0.01, seed: int = 0, extra_split: bool = True,
+                        metric_prefix: str = "") -> History:
+    """One run: epochs ``1..epochs``; ``severity`` scales how fast validation loss rises past ``best_epoch``."""
+    rng = np.random.default_rng(seed)
+    e = np.arange(1, epochs + 1, dtype=float)
+    train = 2.3 * np.exp(-e / 9.0) + 0.05 + rng.normal(0, noise / 2, e.size)
+    val = 0.55 + 1.8 * np.exp(-e / 8.0) + severity * 0.012 * np.maximum(e - best_epoch, 0) ** 1.15
+    val = val + rng.normal(0, noise, e.size)
+    tr_acc = 1 - 0.9 * np.exp(-e / 8.0) + rng.normal(0, noise / 3, e.size)
+    va_acc = 0.86 - 0.75 * np.exp(-e / 7.0) - severity * 0.002 * np.maximum(e - best_epoch, 0) + rng.normal(0, noise / 2, e.size)
+    recs: list[dict[str, Any]] = []
+    for i, ep in enumerate(e):
+        rec: dict[str, Any] = {"epoch": ep, "step": ep * 100, f"{metric_prefix}train_loss": train[i],
+                               f"{metric_prefix}val_loss": val[i], "train_acc": min(tr_acc[i], 1.0),
+                               "val_acc": va_acc[i]}
+        if extra_split:
+            rec["retention_loss"] = val[i] + 0.15 + 0.004 * ep
+        recs.append(rec)
+    return History.from_records(recs, run=name, source=f"generated/{name}.jsonl")
+
+
+def sweep_history(n: int = 50, *, epochs: int = 40, seed: int = 0) -> History:
+    """``n`` runs with hyperparameters in ``meta`` (learning_rate, weight_decay, dropout, optimizer, seed)."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for i in range(n):
+        lr = float(10 ** rng.uniform(-4, -2))
+        wd = float(rng.choice([0.0, 1e-4, 1e-2, 0.1]))
+        dropout = float(rng.choice([0.0, 0.1, 0.3]))
+        opt = str(rng.choice(["adamw", "sgd"]))
+        sev = max(0.0, 1.6 - 12 * wd - 3 * dropout + 0.4 * (np.log10(lr) + 3)) * float(rng.uniform(0.6, 1.4))
+        best = float(rng.uniform(10, 25))
+        name = f"lr{lr:.1e}_wd{wd:g}_do{dropout:g}_{opt}_{i:02d}"
+        h = overfitting_history(name, epochs=epochs, best_epoch=best, severity=sev, seed=seed * 1000 + i,
+                                extra_split=False)
+        h = h.with_meta(name, learning_rate=lr, weight_decay=wd, dropout=dropout, optimizer=opt, seed=i,
+                        output_dir=f"/runs/{name}")
+        runs.append(h)
+    return History.concat(runs)
+
+
+def every_finding(epoch_max: float = 60.0) -> list[Finding]:
+    """One finding of every kind, with evidence, actions and references (hand-written, not detected)."""
+    refs = {
+        "overfitting": ("Prechelt, Early Stopping - But When? (1998)",),
+        "double_descent": ("Deep Double Descent: Where Bigger Models and More Data Hurt (2019)",),
+        "grokking": ("Grokking at the Edge of Numerical Stability (2025)",),
+        "memorization": ("Does Learning Require Memorization? A Short Tale about a Long Tail (2020)",),
+        "instability": ("Small-scale proxies for large-scale Transformer training instabilities (2023)",),
+        "underfitting": ("Train longer, generalize better (2017)",),
+        "catastrophic_overfitting": ("Eliminating Catastrophic Overfitting Via Abnormal Adversarial Examples "
+                                     "Regularization (2023)",),
+        "stability_gap": ("Continual evaluation for lifelong learning: Identifying the stability gap (2023)",),
+        "data": (),
+    }
+    sev = {"overfitting": Severity.CRITICAL, "instability": Severity.CRITICAL, "catastrophic_overfitting":
+           Severity.CRITICAL, "data": Severity.INFO, "double_descent": Severity.INFO, "grokking": Severity.INFO}
+    out = []
+    kinds = [k.value for k in FindingKind]
+    for j, kind in enumerate(kinds):
+        ep = None if kind == "data" else round(5 + j * (epoch_max - 10) / len(kinds))
+        out.append(Finding(
+            kind=kind, severity=sev.get(kind, Severity.WARNING),
+            message=f"sample {kind.replace('_', ' ')} finding at epoch {ep}",
+            step=None if ep is None else ep * 100, epoch=ep,
+            evidence={"onset_epoch": ep, "statistic": 3.5 + j, "p_value": 0.001 * (j + 1),
+                      "trajectory": list(np.linspace(0.1, 0.5, 20).round(3))},
+            actions=(f"first remedy for {kind}", f"second remedy for {kind}"),
+            references=refs.get(kind, ()), detector=kind))
+    return out
+
+
+def sample_forecast(last_epoch: float = 60.0, horizon: int = 20, level: float = 0.9) -> dict[str, Any]:
+    """A ``forecast`` entry: quantiles widening with the horizon, best already behind."""
+    x = np.arange(last_epoch + 1, last_epoch + horizon + 1, dtype=float)
+    med = level + 0.012 * (x - last_epoch)
+    width = 0.02 + 0.006 * (x - last_epoch)
+    return {"observed": int(last_epoch), "x": x.tolist(),
+            "quantiles": {"0.1": (med - width).tolist(), "0.5": med.tolist(), "0.9": (med + width).tolist()},
+            "best": {"x": 22.0, "low": 18.0, "high": 27.0}, "p_best_behind": 0.97}
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """Encode an ``(h, w)`` uint8 grey image as PNG (no dependency)."""
+    h, w = pixels.shape
+    raw = b"".join(b"\x00" + pixels[i].astype(np.uint8).tobytes() for i in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def sample_examples(n: int = 1000, *, seed: int = 0, thumbnails: bool = True) -> dict[str, Any]:
+    """An ``examples`` entry in the ``gapwatch.examples/1`` shape (+ labels, suggested labels, thumbnails)."""
+    rng = np.random.default_rng(seed)
+    noisy = rng.random(n) < 0.1
+    aum = np.where(noisy, rng.normal(-1.5, 1.0, n), rng.normal(2.0, 1.0, n))
+    el2n = np.clip(np.where(noisy, rng.normal(1.1, 0.2, n), rng.normal(0.35, 0.2, n)), 0, 1.41)
+    forgetting = np.where(noisy, rng.poisson(4, n), rng.poisson(0.6, n)).astype(float)
+    order = np.argsort(aum)
+    cut = int(noisy.sum())
+    labels = rng.integers(0, 10, n)
+    entry: dict[str, Any] = {
+        "schema": "gapwatch.examples/1", "n": n, "epochs": 30,
+        "scores": {"aum": aum.round(4).tolist(), "el2n": el2n.round(4).tolist(),
+                   "forgetting": forgetting.tolist()},
+        "likely_mislabeled": order[:cut].tolist(),
+        "memorized": order[: cut // 2].tolist(),
+        "prunable": np.argsort(el2n)[: n // 5].tolist(),
+        "label": labels.tolist(),
+        "suggested_label": ((labels + 1) % 10).tolist(),
+    }
+    if thumbnails:
+        th = {}
+        for idx in order[:20].tolist():
+            img = (rng.random((12, 12)) * 255).astype(np.uint8)
+            img[3:9, 5:7] = 255
+            th[str(idx)] = base64.b64encode(_png(img)).decode("ascii")
+        entry["thumbnails"] = th
+    return entry
+
+
+def single_analysis(*, xss: bool = False, forecast: bool = True, examples: bool = True) -> Analysis:
+    """One analysed overfitting run; ``xss`` names the run, a metric and a message with markup probes."""
+    h = overfitting_history("resnet-small" if not xss else f"run {XSS}<img src=x onerror=alert(2)>")
+    if xss:
+        f = h.frame
+        f.loc[f["split"] == "retention", "metric"] = XSS
+        f.loc[f["split"] == "retention", "name"] = XSS
+        f.loc[f["split"] == "retention", "split"] = f"held{XSS}"
+        h = History(f, sources={h.name: f"/tmp/{XSS}.jsonl"}, meta={h.name: {XSS: 1}})
+    a = analyze(h)
+    r = a.runs[0]
+    if forecast:
+        val = r.history.series(r.monitor.split, r.monitor.metric) if r.monitor else None
+        r.extra["forecast"] = sample_forecast(float(r.history.frame["epoch"].max()),
+                                              level=float(val.values[-1]) if val is not None else 0.9)
+    if examples:
+        r.extra["examples"] = sample_examples()
+    if xss:
+        r.findings.append(Finding("data", Severity.WARNING, f"message with {XSS} inside", epoch=30.0, step=3000.0,
+                                  evidence={XSS: XSS}, actions=(XSS,), references=(XSS,)))
+    return a
+
+
+def every_kind_analysis() -> Analysis:
+    """A run carrying one finding of every kind (hand-built findings over a generated curve)."""
+    h = overfitting_history("every-finding-kind")
+    a = analyze(h)
+    r = a.runs[0]
+    return Analysis([RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, every_finding(), r.history)])
+
+
+def sweep_analysis(n: int = 50) -> Analysis:
+    return analyze(sweep_history(n))
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+    from pathlib import Path
+
+    from .html import write_html
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts")
+    out.mkdir(parents=True, exist_ok=True)
+    write_html(single_analysis(), out / "report-single.html", overwrite=True)
+    write_html(sweep_analysis(), out / "report-sweep.html", overwrite=True)
+    write_html(every_kind_analysis(), out / "report-every-kind.html", overwrite=True)
+    write_html(single_analysis(xss=True), out / "report-xss.html", overwrite=True)
+    print(out)

@@ -1,0 +1,217 @@
+"""Numbers the reports show about a run and a sweep, computed once and shared by terminal and HTML.
+
+* :func:`summarize_run` — best and final value of the monitored series, what training past the best cost
+  (``cost``: relative worsening of the final evaluation against the best one, in "lower is better" units, so
+  ``0.12`` means the last checkpoint is 12% worse than the best), how much of the run was spent past the
+  best (``past_best``, fraction of the x range), the overfitting onset, and the verdict headline.
+* :func:`hyperparameter_effects` — which hyperparameters (from ``History.meta``) go with overfitting across a
+  sweep: Spearman rank correlation of numeric hyperparameters with ``cost`` (Holm-adjusted p-values, because
+  a sweep with many hyperparameters otherwise finds "significant" ones by chance), and per-level overfitting
+  rates of categorical ones. Spearman's ρ is used because hyperparameters such as the learning rate act on a
+  log scale and their effect is monotone rather than linear.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..analysis import RunAnalysis
+from ..findings import Finding, Severity
+
+#: Minimum number of runs with a value before a hyperparameter is analysed (runs).
+MIN_RUNS_FOR_EFFECT = 4
+#: A string hyperparameter with a distinct value in every run (and more than this many runs) is treated as an
+#: identifier (output_dir, run_name) and skipped.
+MAX_IDENTIFIER_RUNS = 5
+#: Levels shown per categorical hyperparameter.
+MAX_LEVELS = 8
+
+
+@dataclass
+class RunSummary:
+    """Reporting numbers of one run (``None`` where they cannot be computed)."""
+
+    name: str
+    label: str
+    mode: str
+    x: str
+    best_value: float | None
+    best_x: float | None
+    final_value: float | None
+    final_x: float | None
+    cost: float | None
+    past_best: float | None
+    onset_x: float | None
+    overfitting: Finding | None
+    worst: Severity | None
+    n_findings: int
+    headline: str
+    level: str  # "ok", "info", "warning", "critical", "error"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def finding_x(f: Finding, x: str) -> float | None:
+    """Where a finding sits on the run's x axis (``None`` when it is not tied to a point)."""
+    v = f.epoch if x == "epoch" else f.step
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
+def flatten_meta(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts into ``a.b`` keys and keep scalars (bool, int, float, str) only."""
+    out: dict[str, Any] = {}
+    for k, v in meta.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten_meta(v, key + "."))
+        elif isinstance(v, (bool, int, float, str)) or v is None:
+            if isinstance(v, float) and not math.isfinite(v):
+                continue
+            if v is not None:
+                out[key] = v
+        elif hasattr(v, "item") and callable(v.item):  # numpy scalar
+            try:
+                out[key] = v.item()
+            except (ValueError, TypeError):
+                pass
+    return out
+
+
+def summarize_run(r: RunAnalysis) -> RunSummary:
+    """Compute the :class:`RunSummary` of one analysed run."""
+    meta = flatten_meta(r.history.meta.get(r.name, {})) if r.history is not None else {}
+    worst = r.worst_severity
+    of = next((f for f in r.findings if f.kind == "overfitting"), None)
+    label = r.monitor.label if r.monitor else ""
+    mode = r.monitor.mode if r.monitor else "min"
+    base = dict(name=r.name, label=label, mode=mode, x=r.x, overfitting=of, worst=worst,
+                n_findings=sum(1 for f in r.findings if f.kind != "data" or f.severity != Severity.INFO),
+                meta=meta)
+    if r.error or r.monitor is None:
+        return RunSummary(best_value=None, best_x=None, final_value=None, final_x=None, cost=None,
+                          past_best=None, onset_x=None, headline=f"cannot analyse: {r.error}", level="error",
+                          **base)  # type: ignore[arg-type]
+    s = r.history.series(r.monitor.split, r.monitor.metric, x=r.x)
+    fin = np.isfinite(s.values) & np.isfinite(s.x)
+    best_value = best_x = final_value = final_x = cost = past = None
+    if fin.any():
+        xs, vs = s.x[fin], s.values[fin]
+        b = int(np.argmin(r.monitor.sign * vs))
+        best_value, best_x = float(vs[b]), float(xs[b])
+        final_value, final_x = float(vs[-1]), float(xs[-1])
+        scale = max(abs(best_value), 1e-12)
+        cost = max(0.0, r.monitor.sign * (final_value - best_value) / scale)
+        rng = float(xs[-1] - xs[0])
+        past = float((xs[-1] - xs[b]) / rng) if rng > 0 else 0.0
+    onset_x = None
+    if of is not None:
+        ov = of.evidence.get(f"onset_{r.x}")
+        onset_x = float(ov) if isinstance(ov, (int, float)) and math.isfinite(ov) else None
+    headline, level = _headline(r, of, worst, cost, best_x)
+    return RunSummary(best_value=best_value, best_x=best_x, final_value=final_value, final_x=final_x,
+                      cost=cost, past_best=past, onset_x=onset_x, headline=headline, level=level,
+                      **base)  # type: ignore[arg-type]
+
+
+def _fx(v: float | None) -> str:
+    if v is None:
+        return "?"
+    return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
+
+
+def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: float | None,
+              best_x: float | None) -> tuple[str, str]:
+    if of is not None:
+        ev = of.evidence
+        bx = ev.get(f"best_{r.x}", best_x)
+        rel = ev.get("relative_degradation", cost) or 0.0
+        return (f"Overfitting since {r.x} {_fx(bx)}: the final model is {100 * float(rel):.1f}% worse than the "
+                f"best one", of.severity.value)
+    if worst is None:
+        return "No overfitting found", "ok"
+    if worst == Severity.INFO:
+        return "No overfitting found (notes below)", "ok"
+    kinds = sorted({f.kind for f in r.findings if f.severity.rank >= Severity.WARNING.rank})
+    return f"No overfitting, but: {', '.join(k.replace('_', ' ') for k in kinds)}", worst.value
+
+
+# ---------------------------------------------------------------------------------------------- sweeps
+@dataclass
+class Effect:
+    """Association of one hyperparameter with overfitting across a sweep.
+
+    ``kind`` is ``"numeric"`` (``rho``/``p``/``p_holm``: Spearman correlation with cost, and with the best
+    value in ``rho_best``) or ``"categorical"`` (``levels``: per value, runs, fraction that overfit, median
+    cost). ``strength`` orders effects (|ρ| or the spread of overfitting rates between levels)."""
+
+    name: str
+    kind: str
+    n: int
+    strength: float
+    rho: float | None = None
+    p: float | None = None
+    p_holm: float | None = None
+    rho_best: float | None = None
+    levels: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def hyperparameter_effects(summaries: Sequence[RunSummary]) -> list[Effect]:
+    """Which hyperparameters go with overfitting (see module docstring). Empty when no run carries meta."""
+    from scipy.stats import spearmanr
+
+    runs = [s for s in summaries if s.cost is not None]
+    keys: list[str] = list(dict.fromkeys(k for s in runs for k in s.meta))
+    effects: list[Effect] = []
+    for k in keys:
+        have = [s for s in runs if k in s.meta]
+        if len(have) < MIN_RUNS_FOR_EFFECT:
+            continue
+        vals = [s.meta[k] for s in have]
+        distinct = list(dict.fromkeys(vals))
+        if len(distinct) < 2:
+            continue
+        numeric = all(_is_num(v) for v in vals) and len(distinct) >= 3
+        if numeric:
+            x = np.array([float(v) for v in vals])
+            c = np.array([float(s.cost or 0.0) for s in have])
+            bv = np.array([(1.0 if s.mode == "min" else -1.0) * float(s.best_value or 0.0) for s in have])
+            if np.ptp(c) == 0:
+                rho, p = 0.0, 1.0
+            else:
+                res = spearmanr(x, c)
+                rho, p = float(res[0]), float(res[1])
+            rb = float(spearmanr(x, bv)[0]) if np.ptp(bv) > 0 else 0.0
+            rho = 0.0 if not math.isfinite(rho) else rho
+            p = 1.0 if not math.isfinite(p) else p
+            effects.append(Effect(k, "numeric", len(have), abs(rho), rho=rho, p=p,
+                                  rho_best=rb if math.isfinite(rb) else None))
+        else:
+            if (len(distinct) == len(have) and len(have) > MAX_IDENTIFIER_RUNS
+                    and all(isinstance(v, str) for v in vals)):
+                continue
+            levels = []
+            for lv in distinct[:MAX_LEVELS]:
+                grp = [s for s in have if s.meta[k] == lv]
+                overfit = sum(1 for s in grp if s.overfitting is not None)
+                levels.append({"value": lv, "runs": len(grp), "overfit": overfit,
+                               "overfit_rate": overfit / len(grp),
+                               "median_cost": float(np.median([s.cost or 0.0 for s in grp]))})
+            rates = [lv["overfit_rate"] for lv in levels if lv["runs"] >= 2] or [lv["overfit_rate"] for lv in levels]
+            effects.append(Effect(k, "categorical", len(have), float(max(rates) - min(rates)), levels=levels))
+    # Holm-Bonferroni over the numeric tests
+    num = sorted((e for e in effects if e.kind == "numeric"), key=lambda e: e.p if e.p is not None else 1.0)
+    m = len(num)
+    running = 0.0
+    for i, e in enumerate(num):
+        adj = min(1.0, (m - i) * float(e.p if e.p is not None else 1.0))
+        running = max(running, adj)
+        e.p_holm = running
+    effects.sort(key=lambda e: -e.strength)
+    return effects

@@ -1,0 +1,424 @@
+"""A tiny static-SVG chart renderer for the HTML report (pure Python + numpy, no matplotlib).
+
+Why not matplotlib: a sweep report draws one small chart per run, and a matplotlib figure costs tens of
+milliseconds to build and serialise; these charts cost well under a millisecond each and their markup is a
+few kilobytes. Everything that reaches the markup goes through :func:`esc` (text and attribute values), so
+user-controlled names (runs, metrics, finding messages) can never become markup.
+
+Coordinates: a chart has a ``width × height`` viewBox in user units (rendered responsively with
+``width: 100%`` by the report's CSS); data are mapped linearly (or log10 on y with ``logy``) into the plot
+area inside the margins. Non-finite values break lines and are marked with a small cross on the x axis
+(they are evidence of instability, never silently dropped). Extreme spikes are clipped so they do not flatten
+the rest of the curve; the clip is said in the chart's caption through :attr:`Chart.clipped`.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+_CLIP_IDS = itertools.count(1)
+
+#: Fraction of the y range kept above the 98th percentile before spikes are clipped (see ``_y_limits``).
+SPIKE_HEADROOM = 0.5
+
+
+def esc(text: object) -> str:
+    """Escape text for HTML/SVG element content *and* attribute values (quotes included)."""
+    return html.escape(str(text), quote=True)
+
+
+def fmt_num(v: float | int | None, digits: int = 4) -> str:
+    """Compact human number: ints without decimals, otherwise ``digits`` significant digits."""
+    if v is None:
+        return "–"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(f):
+        return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
+    if f.is_integer() and abs(f) < 1e15:
+        return str(int(f))
+    return f"{f:.{digits}g}"
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About ``n`` round tick values (1, 2, 2.5, 5 × 10^k steps) covering ``[lo, hi]``."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(n, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = mag
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * mag:
+            step = m * mag
+            break
+    start = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    t = start
+    while t <= hi + 1e-9 * step:
+        ticks.append(0.0 if abs(t) < 1e-12 * step else t)
+        t += step
+    return ticks
+
+
+@dataclass
+class _Line:
+    x: np.ndarray
+    y: np.ndarray
+    cls: str
+    width: float
+    dash: str
+    title: str
+
+
+@dataclass
+class _Band:
+    x: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    cls: str
+    title: str
+
+
+@dataclass
+class _Point:
+    x: float
+    y: float
+    cls: str
+    shape: str
+    r: float
+    title: str
+
+
+@dataclass
+class _VLine:
+    x: float
+    cls: str
+    title: str
+    label: str
+    anchor: str = "auto"
+
+
+@dataclass
+class _Span:
+    x0: float
+    x1: float
+    cls: str
+    title: str
+    label: str
+
+
+@dataclass
+class _Badge:
+    x: float
+    text: str
+    cls: str
+    title: str
+
+
+@dataclass
+class Chart:
+    """A line chart assembled from layers and rendered with :meth:`render`.
+
+    Styling is done with CSS classes (``s-train``, ``s-val``, ``sev-critical`` …) defined in the report's
+    stylesheet, so the same SVG prints and switches themes without re-rendering.
+    """
+
+    width: int = 640
+    height: int = 260
+    xlabel: str = ""
+    ylabel: str = ""
+    logy: bool = False
+    compact: bool = False
+    aria: str = "chart"
+    zero_line: bool = False
+    lines: list[_Line] = field(default_factory=list)
+    bands: list[_Band] = field(default_factory=list)
+    points: list[_Point] = field(default_factory=list)
+    vlines: list[_VLine] = field(default_factory=list)
+    spans: list[_Span] = field(default_factory=list)
+    badges: list[_Badge] = field(default_factory=list)
+    clipped: bool = False
+
+    # ------------------------------------------------------------------ layers
+    def line(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, cls: str, *,
+             width: float = 1.8, dash: str = "", title: str = "") -> "Chart":
+        xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if xa.shape != ya.shape:
+            raise ValueError(f"line {title!r}: x has shape {xa.shape} but y has {ya.shape}")
+        self.lines.append(_Line(xa, ya, cls, width, dash, title))
+        return self
+
+    def band(self, x: Sequence[float], lo: Sequence[float], hi: Sequence[float], cls: str, *,
+             title: str = "") -> "Chart":
+        xa, la, ha = (np.asarray(v, dtype=float) for v in (x, lo, hi))
+        if not (xa.shape == la.shape == ha.shape):
+            raise ValueError(f"band {title!r}: x, low and high must have the same length, got "
+                             f"{xa.shape}, {la.shape}, {ha.shape}")
+        self.bands.append(_Band(xa, la, ha, cls, title))
+        return self
+
+    def point(self, x: float | None, y: float | None, cls: str, *, shape: str = "circle", r: float = 4.5,
+              title: str = "") -> "Chart":
+        if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y)):
+            self.points.append(_Point(float(x), float(y), cls, shape, r, title))
+        return self
+
+    def vline(self, x: float | None, cls: str, *, title: str = "", label: str = "",
+              anchor: str = "auto") -> "Chart":
+        """A vertical line; ``label`` is written at its foot, left (``anchor="end"``) or right (``"start"``)
+        of the line, or on the side with more room (``"auto"``)."""
+        if x is not None and math.isfinite(float(x)):
+            self.vlines.append(_VLine(float(x), cls, title, label, anchor))
+        return self
+
+    def span(self, x0: float | None, x1: float | None, cls: str, *, title: str = "", label: str = "") -> "Chart":
+        if x0 is not None and x1 is not None and math.isfinite(float(x0)) and math.isfinite(float(x1)):
+            self.spans.append(_Span(float(min(x0, x1)), float(max(x0, x1)), cls, title, label))
+        return self
+
+    def badge(self, x: float | None, text: str, cls: str, *, title: str = "") -> "Chart":
+        if x is not None and math.isfinite(float(x)):
+            self.badges.append(_Badge(float(x), text, cls, title))
+        return self
+
+    # ------------------------------------------------------------------ scales
+    def _x_limits(self) -> tuple[float, float]:
+        xs: list[np.ndarray] = [ln.x[np.isfinite(ln.x)] for ln in self.lines]
+        xs += [b.x[np.isfinite(b.x)] for b in self.bands]
+        xs.append(np.array([p.x for p in self.points] + [v.x for v in self.vlines]
+                           + [s.x0 for s in self.spans] + [s.x1 for s in self.spans], dtype=float))
+        allx = np.concatenate(xs) if xs else np.array([])
+        allx = allx[np.isfinite(allx)]
+        if allx.size == 0:
+            return 0.0, 1.0
+        lo, hi = float(allx.min()), float(allx.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        return lo, hi
+
+    def _y_values(self) -> np.ndarray:
+        ys = [ln.y for ln in self.lines] + [b.lo for b in self.bands] + [b.hi for b in self.bands]
+        ys.append(np.array([p.y for p in self.points], dtype=float))
+        ally = np.concatenate(ys) if ys else np.array([])
+        ally = ally[np.isfinite(ally)]
+        if self.logy:
+            ally = ally[ally > 0]
+        return ally
+
+    def _y_limits(self) -> tuple[float, float]:
+        ally = self._y_values()
+        if self.logy:
+            ally = np.log10(ally) if ally.size else ally
+        if self.zero_line:
+            ally = np.append(ally, 0.0)
+        if ally.size == 0:
+            return 0.0, 1.0
+        lo, hi = float(ally.min()), float(ally.max())
+        if ally.size >= 10:
+            # robust clip of isolated spikes: keep the body of the curves readable
+            q02, q98 = (float(v) for v in np.percentile(ally, [2, 98]))
+            body = max(q98 - q02, 1e-12)
+            if hi > q98 + 2 * body:
+                hi = q98 + SPIKE_HEADROOM * body
+                self.clipped = True
+            if lo < q02 - 2 * body:
+                lo = q02 - SPIKE_HEADROOM * body
+                self.clipped = True
+        if hi <= lo:
+            pad = abs(lo) * 0.05 or 0.5
+            lo, hi = lo - pad, hi + pad
+        pad = (hi - lo) * 0.06
+        return lo - pad, hi + pad
+
+    # ------------------------------------------------------------------ render
+    def render(self) -> str:
+        """The chart as an ``<svg>`` element string (no XML declaration, no external references)."""
+        W, H = self.width, self.height
+        if self.compact:
+            ml, mr, mt, mb = 6, 6, 6, 6
+        else:
+            ml, mr, mt, mb = 58, 14, 22 if self.badges else 12, 40
+        pw, ph = W - ml - mr, H - mt - mb
+        x0, x1 = self._x_limits()
+        y0, y1 = self._y_limits()
+
+        def sx(x: np.ndarray | float) -> np.ndarray | float:
+            return ml + (np.asarray(x, dtype=float) - x0) / (x1 - x0) * pw
+
+        def ty(y: np.ndarray | float) -> np.ndarray:
+            ya = np.asarray(y, dtype=float)
+            if self.logy:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ya = np.where(ya > 0, np.log10(np.where(ya > 0, ya, 1.0)), np.nan)
+            return ya
+
+        def sy(y: np.ndarray | float) -> np.ndarray:
+            return mt + ph - (ty(y) - y0) / (y1 - y0) * ph
+
+        clip_id = f"clip{next(_CLIP_IDS)}"
+        out: list[str] = [
+            f'<svg class="chart{" compact" if self.compact else ""}{" wide" if W >= 500 else ""}" viewBox="0 0 {W} {H}" '
+            f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{esc(self.aria)}">',
+            f'<title>{esc(self.aria)}</title>',
+            f'<defs><clipPath id="{clip_id}"><rect x="{ml}" y="{mt}" width="{pw}" height="{ph}"/></clipPath></defs>',
+            f'<rect class="plotbg" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>',
+        ]
+        # grid + axes
+        if not self.compact:
+            for t in nice_ticks(y0, y1, 4):
+                yy = float(mt + ph - (t - y0) / (y1 - y0) * ph)
+                lab = fmt_num(10 ** t, 3) if self.logy else fmt_num(t, 3)
+                out.append(f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
+                           f'<text class="tick" x="{ml - 6}" y="{yy + 4:.1f}" text-anchor="end">{esc(lab)}</text>')
+            for t in nice_ticks(x0, x1, 6):
+                xx = float(sx(t))
+                out.append(f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>'
+                           f'<text class="tick" x="{xx:.1f}" y="{mt + ph + 16}" text-anchor="middle">'
+                           f'{esc(fmt_num(t, 4))}</text>')
+            if self.xlabel:
+                out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{H - 6}" text-anchor="middle">'
+                           f'{esc(self.xlabel)}</text>')
+            if self.ylabel:
+                out.append(f'<text class="axlabel" transform="translate(14 {mt + ph / 2:.1f}) rotate(-90)" '
+                           f'text-anchor="middle">{esc(self.ylabel)}</text>')
+        if self.zero_line and y0 < 0 < y1 and not self.logy:
+            yz = float(sy(0.0))
+            out.append(f'<line class="zero" x1="{ml}" x2="{ml + pw}" y1="{yz:.1f}" y2="{yz:.1f}"/>')
+        body: list[str] = []
+        for s in self.spans:
+            a, b = float(sx(s.x0)), float(sx(s.x1))
+            body.append(f'<rect class="{esc(s.cls)}" x="{a:.1f}" y="{mt}" width="{max(b - a, 1.0):.1f}" '
+                        f'height="{ph}"><title>{esc(s.title)}</title></rect>')
+        for bd in self.bands:
+            ok = np.isfinite(bd.x) & np.isfinite(ty(bd.lo)) & np.isfinite(ty(bd.hi))
+            if ok.sum() < 1:
+                continue
+            xs, lo, hi = sx(bd.x[ok]), sy(bd.lo[ok]), sy(bd.hi[ok])
+            pts = [f"{a:.1f},{b:.1f}" for a, b in zip(xs, hi)] + [f"{a:.1f},{b:.1f}" for a, b in
+                                                                  zip(xs[::-1], lo[::-1])]
+            body.append(f'<polygon class="{esc(bd.cls)}" points="{" ".join(pts)}">'
+                        f'<title>{esc(bd.title)}</title></polygon>')
+        bad_x: list[float] = []
+        for ln in self.lines:
+            xs = np.asarray(sx(ln.x), dtype=float)
+            ys = sy(ln.y)
+            ok = np.isfinite(xs) & np.isfinite(ys)
+            bad_x.extend(float(v) for v in xs[np.isfinite(xs) & ~np.isfinite(ys)])
+            dash = f' stroke-dasharray="{esc(ln.dash)}"' if ln.dash else ""
+            # split into runs of finite points
+            segs: list[list[str]] = []
+            cur: list[str] = []
+            for a, b, good in zip(xs, ys, ok):
+                if good:
+                    cur.append(f"{a:.1f},{b:.1f}")
+                elif cur:
+                    segs.append(cur)
+                    cur = []
+            if cur:
+                segs.append(cur)
+            for seg in segs:
+                if len(seg) == 1:
+                    cx, cy = seg[0].split(",")
+                    body.append(f'<circle class="{esc(ln.cls)} dot" cx="{cx}" cy="{cy}" r="2.2"/>')
+                else:
+                    body.append(f'<polyline class="{esc(ln.cls)}" fill="none" stroke-width="{ln.width}"{dash} '
+                                f'points="{" ".join(seg)}"><title>{esc(ln.title)}</title></polyline>')
+        out.append(f'<g clip-path="url(#{clip_id})">' + "".join(body) + "</g>")
+        for v in self.vlines:
+            xx = float(sx(v.x))
+            out.append(f'<line class="{esc(v.cls)}" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}">'
+                       f'<title>{esc(v.title)}</title></line>')
+            if v.label and not self.compact:
+                anchor = v.anchor if v.anchor in ("start", "end") else ("end" if xx > ml + pw * 0.8 else "start")
+                if anchor == "start" and xx > ml + pw * 0.9:
+                    anchor = "end"
+                if anchor == "end" and xx < ml + pw * 0.1:
+                    anchor = "start"
+                dx = -4 if anchor == "end" else 4
+                out.append(f'<text class="vlabel {esc(v.cls)}-t" x="{xx + dx:.1f}" y="{mt + ph - 6}" '
+                           f'text-anchor="{anchor}">{esc(v.label)}</text>')
+        for xb in bad_x:
+            yb = mt + ph
+            out.append(f'<path class="nanmark" d="M{xb - 3:.1f},{yb - 3:.1f}l6,6m0,-6l-6,6">'
+                       f'<title>non-finite value (NaN/inf)</title></path>')
+        for p in self.points:
+            px, py = float(sx(p.x)), float(sy(p.y))
+            if not (math.isfinite(px) and math.isfinite(py)):
+                continue
+            py = min(max(py, mt), mt + ph)
+            if p.shape == "star":
+                pts = []
+                for k in range(10):
+                    rr = p.r * 1.6 if k % 2 == 0 else p.r * 0.7
+                    ang = -math.pi / 2 + k * math.pi / 5
+                    pts.append(f"{px + rr * math.cos(ang):.1f},{py + rr * math.sin(ang):.1f}")
+                out.append(f'<polygon class="{esc(p.cls)}" points="{" ".join(pts)}">'
+                           f'<title>{esc(p.title)}</title></polygon>')
+            else:
+                out.append(f'<circle class="{esc(p.cls)}" cx="{px:.1f}" cy="{py:.1f}" r="{p.r}">'
+                           f'<title>{esc(p.title)}</title></circle>')
+        for bg in self.badges:
+            bx = float(sx(bg.x))
+            by = mt - 10 if not self.compact else mt + 6
+            out.append(f'<g class="badge {esc(bg.cls)}"><title>{esc(bg.title)}</title>'
+                       f'<line x1="{bx:.1f}" x2="{bx:.1f}" y1="{by + 7:.1f}" y2="{mt + ph}"/>'
+                       f'<circle cx="{bx:.1f}" cy="{by:.1f}" r="8"/>'
+                       f'<text x="{bx:.1f}" y="{by + 3.5:.1f}" text-anchor="middle">{esc(bg.text)}</text></g>')
+        out.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none"/>')
+        out.append("</svg>")
+        return "".join(out)
+
+
+def histogram_chart(values: Sequence[float] | np.ndarray, *, bins: int = 30, xlabel: str = "", cls: str = "hist",
+                    width: int = 320, height: int = 150, marks: Sequence[float] = ()) -> str:
+    """A histogram of ``values`` (non-finite values dropped and counted in the title) as a small SVG.
+
+    ``marks`` are x positions drawn as dashed vertical lines (e.g. a suggested cut-off)."""
+    v = np.asarray(values, dtype=float).ravel()
+    fin = v[np.isfinite(v)]
+    n_bad = int(v.size - fin.size)
+    ml, mr, mt, mb = 40, 8, 8, 30
+    pw, ph = width - ml - mr, height - mt - mb
+    title = f"{xlabel}: {fin.size} values" + (f", {n_bad} non-finite dropped" if n_bad else "")
+    out = [f'<svg class="chart hist" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
+           f'role="img" aria-label="{esc(title)}"><title>{esc(title)}</title>',
+           f'<rect class="plotbg" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>']
+    if fin.size == 0:
+        out.append(f'<text class="tick" x="{width / 2}" y="{height / 2}" text-anchor="middle">no finite values</text>')
+        out.append("</svg>")
+        return "".join(out)
+    lo, hi = float(fin.min()), float(fin.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(fin, bins=max(1, min(bins, int(fin.size))), range=(lo, hi))
+    cmax = max(int(counts.max()), 1)
+    bw = pw / len(counts)
+    for i, c in enumerate(counts):
+        if c == 0:
+            continue
+        hh = c / cmax * ph
+        out.append(f'<rect class="{esc(cls)}" x="{ml + i * bw:.1f}" y="{mt + ph - hh:.1f}" '
+                   f'width="{max(bw - 0.6, 0.6):.1f}" height="{hh:.1f}"><title>{esc(fmt_num(edges[i], 3))}'
+                   f'…{esc(fmt_num(edges[i + 1], 3))}: {int(c)}</title></rect>')
+    for t in nice_ticks(lo, hi, 4):
+        xx = ml + (t - lo) / (hi - lo) * pw
+        out.append(f'<text class="tick" x="{xx:.1f}" y="{mt + ph + 14}" text-anchor="middle">{esc(fmt_num(t, 3))}</text>')
+    out.append(f'<text class="tick" x="{ml - 4}" y="{mt + 9}" text-anchor="end">{cmax}</text>'
+               f'<text class="tick" x="{ml - 4}" y="{mt + ph}" text-anchor="end">0</text>')
+    for m in marks:
+        if m is not None and math.isfinite(float(m)) and lo <= float(m) <= hi:
+            xx = ml + (float(m) - lo) / (hi - lo) * pw
+            out.append(f'<line class="cutoff" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>')
+    out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{height - 3}" text-anchor="middle">{esc(xlabel)}</text>')
+    out.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none"/></svg>')
+    return "".join(out)
