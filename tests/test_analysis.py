@@ -123,8 +123,13 @@ def test_cli_json_and_exit_codes(tmp_path, capsys) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert doc["runs"][0]["findings"][0]["kind"] == "overfitting"
     assert main(["analyze", str(p), "--quiet", "--fail-on", "warning"]) == 3
-    assert main(["analyze", str(tmp_path / "missing.csv")]) == 1
+    assert main(["analyze", str(tmp_path / "missing.csv")]) == 2  # a wrong path argument is a usage error
     assert "missing.csv" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("epoch,val_loss\n1,0.5\n2,oops\n")
+    assert main(["analyze", str(bad)]) == 1  # unreadable input
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 3" in err and "oops" in err
     assert main(["analyze", str(p), "--mode", "sideways"]) == 2
 
 

@@ -3,14 +3,15 @@
 It trains the way a user's run would (mini-batches, an evaluation per epoch) with a live
 :class:`~gapwatch.integrations.torch.TorchGuard` watching validation accuracy: the guard writes the history
 (``log.jsonl``) as it goes, prints findings when they appear, stops the run when validation accuracy has
-significantly degraded, and restores the best weights. The demo then reports what that saved (test accuracy of
-the last trained epoch vs the restored model, epochs not trained), analyses its own log and writes the HTML
-report. With ``full=True`` it trains every epoch anyway (the guard only watches), to show what not stopping
-costs. No download: the digits ship with scikit-learn. Needs ``gapwatch[demo]``.
+significantly degraded, and restores the best weights. To show what that saved, the demo then keeps training
+a copy the way a run without the guard would (to the planned last epoch, logged separately), and reports test
+accuracy of that last epoch, of the guard's stop, and of the restored best, plus the epochs the guard would not
+have trained; both logs are analysed together and written to the HTML report. No download: the digits ship with scikit-learn. Needs ``gapwatch[demo]``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,18 @@ def make_model(seed: int = 0) -> Any:
                                torch.nn.ReLU(), torch.nn.Linear(256, 10))
 
 
-def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, full: bool = False, verbose: bool = True,
+def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = True, verbose: bool = True,
                printer: Any = None) -> dict[str, Any]:
-    """Train with the guard; returns a summary dict (also used by tests and the benchmark).
+    """Train under the guard until it says stop; returns a summary dict (also used by tests and benchmarks).
 
-    Keys: ``log``, ``epochs``, ``trained_epochs``, ``stop_epoch`` (None when the guard never said stop),
-    ``best_epoch``, ``final_test_acc`` (last trained epoch), ``restored_test_acc``, ``guard`` (the TorchGuard).
+    With ``compare=True`` the demo then keeps training the same model to ``epochs`` *without* the guard — what
+    a run without gapwatch would have done — and writes that run's log to ``out/without-guard.jsonl`` (the
+    guarded run's own log, ``out/log.jsonl``, ends at the stop). A real run would simply stop.
+
+    Keys: ``log``, ``unguarded_log`` (None without compare), ``epochs``, ``stop_epoch`` (None when the guard
+    never said stop), ``best_epoch``, ``stop_test_acc`` (test accuracy at the stop), ``final_test_acc``
+    (after the last epoch trained: ``epochs`` with compare, else the stop epoch), ``restored_test_acc``,
+    ``kept`` (memory/disk), ``guard`` (the TorchGuard).
     """
     torch = require("torch", "demo")
     from .integrations.torch import TorchGuard
@@ -70,9 +77,9 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, full: bool = Fals
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
-    # the demo directory is gapwatch's own output, so re-running the demo replaces its log
+    # the demo directory is gapwatch's own output, so re-running the demo replaces its logs
     guard = TorchGuard(model, opt, monitor=MONITOR, log=log_path, overwrite=True, restore_on_stop=False,
-                       verbose=verbose, run="demo", printer=printer)
+                       verbose=verbose, run="with-guard", printer=printer)
 
     def test_acc() -> float:
         model.eval()
@@ -80,9 +87,9 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, full: bool = Fals
             return float((model(Xte).argmax(1) == yte).float().mean())
 
     step = 0
-    stop_epoch = None
-    trained = 0
-    for epoch in range(1, epochs + 1):
+
+    def one_epoch(epoch: int) -> dict[str, float]:
+        nonlocal step
         model.train()
         perm = torch.randperm(len(ytr), generator=gen)
         tot, correct = 0.0, 0
@@ -96,29 +103,48 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, full: bool = Fals
             step += 1
             tot += loss.item() * len(b)
             correct += int((logits.argmax(1) == ytr[b]).sum())
-        trained = epoch
         model.eval()
         with torch.no_grad():
             lv = model(Xva)
-        dec = guard.observe(step=step, epoch=epoch, train_loss=tot / len(ytr), train_acc=correct / len(ytr),
-                            val_loss=float(lossf(lv, yva)), val_acc=float((lv.argmax(1) == yva).float().mean()))
-        if dec.stop and stop_epoch is None:
+        return {"train_loss": tot / len(ytr), "train_acc": correct / len(ytr),
+                "val_loss": float(lossf(lv, yva)), "val_acc": float((lv.argmax(1) == yva).float().mean())}
+
+    stop_epoch = None
+    epoch = 0
+    records: list[dict[str, Any]] = []
+    while epoch < epochs:
+        epoch += 1
+        m = one_epoch(epoch)
+        records.append({"epoch": epoch, "step": step, **m})
+        if guard.observe(step=step, epoch=epoch, **m).stop:
             stop_epoch = epoch
-            if not full:
-                break
+            break
+    stop_acc = test_acc()
+    guard.guard.close()  # the guarded run ends here: its log is complete
+    unguarded = None
+    if compare and epoch < epochs:
+        # what a run without the guard would have done: keep training to the planned end
+        while epoch < epochs:
+            epoch += 1
+            m = one_epoch(epoch)
+            records.append({"epoch": epoch, "step": step, **m})
+        unguarded = out / "without-guard.jsonl"
+        unguarded.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     final_acc = test_acc()
-    meta = guard.finish()  # restores the best weights, closes the log
-    return {"log": log_path, "epochs": epochs, "trained_epochs": trained, "stop_epoch": stop_epoch,
-            "best_epoch": None if meta is None else meta.get("epoch"), "final_test_acc": final_acc,
-            "restored_test_acc": test_acc(), "kept": guard.keeper.where, "guard": guard}
+    meta = guard.restore()
+    return {"log": log_path, "unguarded_log": unguarded, "epochs": epochs, "stop_epoch": stop_epoch,
+            "best_epoch": None if meta is None else meta.get("epoch"), "stop_test_acc": stop_acc,
+            "final_epoch": epoch, "final_test_acc": final_acc, "restored_test_acc": test_acc(),
+            "kept": guard.keeper.where, "guard": guard}
 
 
-def run_demo(out: Path, *, epochs: int = 120, seed: int = 0, full: bool = False) -> Path:
-    """Train with the guard, print what it saved, analyse the log, write ``out/report.html``."""
+def run_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = True) -> Path:
+    """Train with the guard, print what it saved, analyse the logs, write ``out/report.html``."""
     require("torch", "demo")
     from rich.console import Console
 
     from .analysis import analyze
+    from .history import History
     from .monitor import parse_monitor
     from .readers import load
     from .report.html import write_html
@@ -128,15 +154,19 @@ def run_demo(out: Path, *, epochs: int = 120, seed: int = 0, full: bool = False)
     out = Path(out)
     report = out / "report.html"
     con.print(f"[bold]gapwatch demo[/bold]: MLP on digits, {int(NOISE_FRACTION * 100)}% of training labels "
-              f"flipped, up to {epochs} epochs; the guard watches {MONITOR}"
-              + (" (and only watches: --full)" if full else ""))
+              f"flipped, up to {epochs} epochs; a live guard watches {MONITOR}")
     with con.status("training (findings appear as they arise)…"):
-        s = train_demo(out, epochs=epochs, seed=seed, full=full, printer=con.print)
-    _print_summary(con, s)
-    result = analyze(load(s["log"]), monitor=parse_monitor(MONITOR))
+        s = train_demo(out, epochs=epochs, seed=seed, compare=compare, printer=con.print)
+    runs = [load(s["log"]).with_run_name("with-guard")]
+    if s["unguarded_log"] is not None:
+        runs.append(load(s["unguarded_log"]).with_run_name("without-guard"))
+    result = analyze(History.concat(runs), monitor=parse_monitor(MONITOR))
     render(result, con)
+    _print_summary(con, s)
     write_html(result, report, overwrite=True)
-    con.print(f"log: [bold]{s['log']}[/bold]\nreport: [bold]{report}[/bold]")
+    con.print(f"logs: [bold]{s['log']}[/bold] (written live by the guard)"
+              + (f", [bold]{s['unguarded_log']}[/bold]" if s["unguarded_log"] else "")
+              + f"\nreport: [bold]{report}[/bold]")
     return report
 
 
@@ -144,25 +174,22 @@ def _print_summary(con: Any, s: dict[str, Any]) -> None:
     from rich.table import Table
 
     t = Table(title="what the guard saved", show_header=True, header_style="bold")
-    t.add_column("")
+    t.add_column("model")
     t.add_column("epoch", justify="right")
     t.add_column("test accuracy (clean labels)", justify="right")
-    last = "last trained epoch" + (" (guard stopped here)" if s["stop_epoch"] == s["trained_epochs"] else "")
-    t.add_row(last, str(s["trained_epochs"]), f"{s['final_test_acc']:.1%}")
+    if s["final_epoch"] != s["stop_epoch"]:
+        t.add_row("without the guard: last epoch", str(s["final_epoch"]), f"{s['final_test_acc']:.1%}")
+    if s["stop_epoch"] is not None:
+        t.add_row("guard stopped here", str(s["stop_epoch"]), f"{s['stop_test_acc']:.1%}")
     be = s["best_epoch"]
     t.add_row(f"restored best (kept in {s['kept']})", "-" if be is None else f"{be:g}",
-              f"{s['restored_test_acc']:.1%}")
+              f"{s['restored_test_acc']:.1%}", style="bold green")
     con.print(t)
     if s["stop_epoch"] is None:
-        con.print("the guard never said stop")
-    elif s["trained_epochs"] < s["epochs"]:
-        skipped = s["epochs"] - s["trained_epochs"]
-        con.print(f"epochs not trained: [bold]{skipped}[/bold] of {s['epochs']} "
-                  f"({skipped / s['epochs']:.0%} of the planned compute); restoring gained "
-                  f"{100 * (s['restored_test_acc'] - s['final_test_acc']):+.1f} test-accuracy points. "
-                  "Run `gapwatch demo --full` to see what training on would have cost.")
-    else:
-        con.print(f"--full: the guard said stop at epoch {s['stop_epoch']}; training all {s['epochs']} epochs "
-                  f"spent {s['epochs'] - s['stop_epoch']} more and the last epoch is "
-                  f"{100 * (s['final_test_acc'] - s['restored_test_acc']):+.1f} test-accuracy points vs the "
-                  "restored best")
+        con.print("the guard never said stop: no significant overfitting in this run")
+        return
+    skipped = s["epochs"] - s["stop_epoch"]
+    gain = 100 * (s["restored_test_acc"] - s["final_test_acc"])
+    con.print(f"epochs not trained: [bold]{skipped}[/bold] of {s['epochs']} ({skipped / s['epochs']:.0%} of the "
+              f"planned compute); the restored model is [bold]{gain:+.1f}[/bold] test-accuracy points vs the "
+              f"last epoch {'of the full run' if s['final_epoch'] != s['stop_epoch'] else 'trained'}")

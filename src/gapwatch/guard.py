@@ -282,7 +282,7 @@ class Guard:
                 continue
             if normalize(str(k), default_split="train") == (mon.split, mon.metric):
                 return str(k)
-        seen = ", ".join(sorted(str(k) for k in metrics)) or "none"
+        seen = ", ".join(sorted(str(k) for k in metrics if k not in ("step", "epoch"))) or "none"
         raise MetricNotLoggedError(
             f"the monitored metric {self.monitor or mon.label!r} was not in this evaluation "
             f"(evaluation {self._n_eval}); metrics seen: {seen}. Log it from your validation step, or pass "

@@ -235,13 +235,14 @@ class History:
 
     def runs(self) -> list[str]:
         """Run names in order of first appearance."""
-        return list(dict.fromkeys(self._df["run"].tolist()))
+        return [str(r) for r in self._df["run"].unique()]
 
     def run(self, name: str) -> "History":
         """The History of one run."""
-        if name not in set(self._df["run"]):
+        mask = self._df["run"] == name
+        if not mask.any():
             raise KeyError(f"no run named {name!r}; runs: {self.runs()}")
-        df = self._df[self._df["run"] == name]
+        df = self._df[mask]
         return History(
             df,
             notes=[n for n in self.notes if n.run == name],
@@ -250,8 +251,17 @@ class History:
         )
 
     def __iter__(self) -> Iterator["History"]:
-        for r in self.runs():
-            yield self.run(r)
+        if len(self.runs()) == 1:  # one pass over the rows for a sweep, not one per run
+            yield self
+            return
+        notes: dict[str, list[HistoryNote]] = {}
+        for n in self.notes:
+            notes.setdefault(n.run, []).append(n)
+        for r, df in self._df.groupby("run", sort=False):
+            name = str(r)
+            yield History(df, notes=notes.get(name, ()),
+                          sources={name: self.sources[name]} if name in self.sources else None,
+                          meta={name: self.meta[name]} if name in self.meta else None)
 
     @property
     def name(self) -> str:
@@ -270,10 +280,10 @@ class History:
 
     def names(self) -> list[str]:
         """Original metric names present."""
-        return list(dict.fromkeys(self._df["name"].tolist()))
+        return [str(r) for r in self._df["name"].unique()]
 
     def splits(self) -> list[str]:
-        return list(dict.fromkeys(self._df["split"].tolist()))
+        return [str(r) for r in self._df["split"].unique()]
 
     def has(self, split: str, metric: str) -> bool:
         return bool(((self._df["split"] == split) & (self._df["metric"] == metric)).any())
@@ -290,7 +300,7 @@ class History:
         df = self._df
         if run is not None:
             df = df[df["run"] == run]
-        elif len(set(df["run"])) > 1:
+        elif df["run"].nunique() > 1:
             raise ValueError("series() on a History with several runs needs run=")
         sel = df[(df["split"] == split) & (df["metric"] == metric)]
         if sel.empty:

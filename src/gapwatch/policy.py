@@ -166,6 +166,28 @@ def _rolling(z: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
+def _smoothed_since(z: np.ndarray, window: int, since: int) -> int:
+    """Evaluations since the lowest complete, finite ``window``-mean (first occurrence); ``since`` (raw) when
+    no window is complete yet. A noisy but still improving curve keeps setting new lows of its mean even
+    when one lucky evaluation holds the raw record, so the patience cap does not fire on it."""
+    rm, ok = _rolling(z, window)
+    if not ok.any():
+        return since
+    cand = np.where(ok, rm, np.inf)
+    return int(z.size - 1 - int(np.argmin(cand)))
+
+
+def _progress(z: np.ndarray, window: int, rng: float) -> float:
+    """Held-out progress so far: (first complete ``window``-mean − lowest ``window``-mean) / range, a fraction;
+    0 when no window is complete or the range is 0. Smoothing keeps a noise dip right after the first
+    evaluation from counting as progress."""
+    rm, ok = _rolling(z, window)
+    if not ok.any() or rng <= 0:
+        return 0.0
+    cand = rm[ok]
+    return float((cand[0] - cand.min()) / rng)
+
+
 def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float = 0.0) -> tuple[bool, str, int]:
     """The stop rule for the last evaluation of ``z`` (lower-better, +inf for non-finite), given the noise
     estimate ``sigma`` of its finite values and ``abs_best`` = |best value| in the metric's own units (only
@@ -182,13 +204,14 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float
     zmin, zmax = float(zf.min()), float(zf.max())
     rng = zmax - zmin
     if p["keep_through_memorization"]:
-        progress = (float(zf[0]) - zmin) / rng if rng > 0 else 0.0
+        progress = _progress(z, p["window"], rng)
         if progress < p["progress_min"]:
             return False, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
     if since < p["min_wait"]:
         return False, "", b
-    if since >= p["max_wait"]:
-        return True, f"no improvement for {since} evaluations (max_wait)", b
+    cap_since = _smoothed_since(z, p["window"], since)
+    if cap_since >= p["max_wait"]:
+        return True, f"no improvement of the {p['window']}-evaluation mean for {cap_since} evaluations (max_wait)", b
     w = int(min(p["window"], since))
     if not np.all(fin[n - w:]):
         return True, "the held-out metric became non-finite after its best", b
@@ -350,6 +373,7 @@ class PrefixStats:
     abs_best: np.ndarray     # |best value| in the metric's units
     level: dict[int, np.ndarray]       # w -> mean of the last w evaluations (inf if one is non-finite)
     best_level: dict[int, np.ndarray]  # w -> lowest complete, finite w-mean in the prefix
+    smooth_since: dict[int, np.ndarray]  # w -> evaluations since that lowest w-mean (-1: none complete yet)
 
 
 def prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> PrefixStats:
@@ -384,11 +408,20 @@ def prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> 
     abs_best = np.abs(raw[best])
     level: dict[int, np.ndarray] = {}
     best_level: dict[int, np.ndarray] = {}
+    smooth_since: dict[int, np.ndarray] = {}
     for w in range(1, max_window + 1):
         rm, ok = _rolling(z, w)
-        level[w] = np.where(ok, rm, np.inf)
-        best_level[w] = np.minimum.accumulate(np.where(ok, rm, np.inf)) if n else rm
-    return PrefixStats(z, any_fin, best, sigma, zmin, zmax, abs_best, level, best_level)
+        cand = np.where(ok, rm, np.inf)
+        level[w] = cand
+        best_level[w] = np.minimum.accumulate(cand) if n else rm
+        ss = np.full(n, -1, dtype=int)
+        bi, bv = -1, np.inf
+        for i in range(n):
+            if ok[i] and cand[i] < bv:
+                bi, bv = i, cand[i]
+            ss[i] = i - bi if bi >= 0 else -1
+        smooth_since[w] = ss
+    return PrefixStats(z, any_fin, best, sigma, zmin, zmax, abs_best, level, best_level, smooth_since)
 
 
 def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None:
@@ -402,11 +435,21 @@ def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None
     rng = st.zmax - st.zmin
     ok = st.any_finite & (idx + 1 >= p["warmup"])
     if p["keep_through_memorization"]:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            progress = np.where(rng > 0, (0.0 - st.zmin) / np.where(rng > 0, rng, 1.0), 0.0)
+        w0 = p["window"]
+        okw = st.level[w0] < np.inf
+        if okw.any():
+            first_level = st.level[w0][int(np.argmax(okw))]
+            seen = np.cumsum(okw) > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                progress = np.where(seen & (rng > 0), (first_level - st.best_level[w0]) / np.where(rng > 0, rng, 1.0),
+                                    0.0)
+        else:
+            progress = np.zeros(n)
         ok &= progress >= p["progress_min"]
     ok &= since >= p["min_wait"]
-    cap = ok & (since >= p["max_wait"])
+    ss = st.smooth_since[p["window"]]
+    cap_since = np.where(ss >= 0, ss, since)
+    cap = ok & (cap_since >= p["max_wait"])
     w = np.clip(np.minimum(p["window"], since), 1, None)
     level = np.full(n, np.inf)
     blevel = np.full(n, np.inf)

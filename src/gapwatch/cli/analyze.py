@@ -1,43 +1,89 @@
-"""``gapwatch analyze PATH``: the main job."""
+"""``gapwatch analyze PATH``: the main job.
+
+Loads a run or a sweep (a directory of runs), runs every detector, and prints the verdict (one panel per run;
+a ranked table for sweeps), writes ``--json`` (``gapwatch.analysis/1``) and ``--html`` (the self-contained
+report). When an example table (``examples.parquet`` / ``examples.npz``) sits beside a run's log, its summary is
+added to the run (``"examples"`` key) and shown in the report.
+
+Exit codes: 0 success; 1 unreadable input; 2 usage error; 3 when ``--fail-on SEVERITY`` is given and a finding
+of at least that severity is present (for CI gates: ``gapwatch analyze runs/ --quiet --fail-on critical``).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ..analysis import analyze
-from ..errors import UsageError
+from ..analysis import Analysis, analyze
+from ..errors import GapwatchError, UsageError
 from ..findings import Severity
 from ..monitor import parse_monitor
 from ..readers import load
 from . import app
 
+#: Exit code when a finding reaches the ``--fail-on`` severity.
+EXIT_FINDING = 3
+
+
+def attach_examples(result: Analysis) -> None:
+    """Add the summary of an example table found beside each run's log (``extra["examples"]``).
+
+    A table that cannot be read becomes an ``{"error": ...}`` entry (shown in the report), never a failure of
+    the analysis; a missing ``gapwatch.examples`` module (or its optional dependency) is skipped silently."""
+    try:
+        from ..examples.summary import summary_beside
+    except ImportError:
+        return
+    for r in result.runs:
+        if not r.source or "examples" in r.extra:
+            continue
+        try:
+            s = summary_beside(r.source)
+        except (GapwatchError, OSError, ImportError):
+            continue
+        if s is not None:
+            r.extra["examples"] = s
+
+
+def fail_exit_code(result: Analysis, fail_on: str | None) -> int:
+    """:data:`EXIT_FINDING` when ``fail_on`` is set and a finding of at least that severity exists, else 0."""
+    if fail_on is None:
+        return 0
+    worst = result.worst_severity
+    return EXIT_FINDING if worst is not None and worst.rank >= Severity(fail_on).rank else 0
+
 
 @app.command("analyze")
 def analyze_cmd(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
-    monitor: Optional[str] = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    monitor: str | None = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy."),
+    mode: str | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.analysis/1 JSON document to stdout."),
-    html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
+    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
     force: bool = typer.Option(False, "--force", help="Allow --html to replace an existing file."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (for CI)."),
-    fail_on: Optional[str] = typer.Option(
-        None, "--fail-on", help="Exit 3 when a finding of this severity or worse is present (warning|critical)."
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (for CI); see --fail-on."),
+    fail_on: str | None = typer.Option(
+        None, "--fail-on",
+        help="Exit with code 3 when a finding of this severity or worse is present (info|warning|critical).",
     ),
+    examples: bool = typer.Option(True, "--examples/--no-examples",
+                                  help="Look for an example table beside each log and summarise it."),
 ) -> None:
     """Load the run(s), run every detector and print the verdict."""
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
     if fail_on is not None and fail_on not in ("info", "warning", "critical"):
         raise UsageError(f"--fail-on must be one of info, warning, critical; got {fail_on!r}")
+    if html is not None and html.exists() and not force:
+        raise UsageError(f"{html} already exists; refusing to overwrite it (choose another name or pass --force)")
     mon = parse_monitor(monitor, mode) if monitor else None
     history = load(path)
     result = analyze(history, monitor=mon)
+    if examples:
+        attach_examples(result)
     if html is not None:
         from ..report.html import write_html
 
@@ -52,8 +98,12 @@ def analyze_cmd(
         con = Console()
         render(result, con)
         if html is not None:
-            con.print(f"report written to [bold]{html}[/bold]")
-    if fail_on is not None:
-        worst = result.worst_severity
-        if worst is not None and worst.rank >= Severity(fail_on).rank:
-            raise typer.Exit(3)
+            from rich.text import Text
+
+        con.print(Text.assemble("report written to ", (str(html), "bold")))
+    code = fail_exit_code(result, fail_on)
+    if code:
+        if not quiet and not json_out:
+            print(f"gapwatch: a finding of severity {result.worst_severity.value if result.worst_severity else ''} "
+                  f"is present (--fail-on {fail_on}): exit {code}", file=sys.stderr)
+        raise typer.Exit(code)

@@ -4,10 +4,11 @@
 derived sets: likely mislabelled (ranked, with a suggested cut-off), memorised, hard, prunable and the
 suggested relabel. :func:`prune` is the Data Diet pruning rule.
 
-Default mislabel ranking: the early-training AUM (mean margin over the first quarter of the recorded epochs;
-:func:`gapwatch.examples.scores.aum_early`), or the early mean loss when no margin was recorded. Wrong labels
-are fitted last, so early statistics keep separating them even when a wide network memorises every label by
-the end of training (which pulls whole-run AUM of wrong labels up to that of clean ones).
+Default mislabel ranking: the early-training AUM — the mean margin over the leading epochs whose per-example
+mean is most bimodal (:func:`gapwatch.examples.scores.select_window`) — or the early mean loss when no margin
+was recorded. Wrong labels are fitted last, so early statistics keep separating them even when a wide network
+memorises every label by the end of training (which pulls whole-run AUM of wrong labels up to that of clean
+ones); on a run that never memorises, the selected window grows to the whole run.
 """
 
 from __future__ import annotations
@@ -114,19 +115,29 @@ def _el2n_values(t: ExampleTable) -> np.ndarray | None:
     return None
 
 
+def early_window(table: ExampleTable, early: int | None = None) -> int:
+    """Epochs counted as early training: ``early`` if given, else :func:`gapwatch.examples.scores.select_window`
+    on the margins (or losses when no margin was recorded)."""
+    if early is not None:
+        if early < 1:
+            raise UsageError(f"early epochs must be >= 1, got {early}")
+        return min(int(early), table.n_epochs)
+    return S.select_window(table.margin if table.margin is not None else table.loss)[0]
+
+
 def score_table(tables: ExampleTable | Sequence[ExampleTable], *,
-                early_fraction: float = S.DEFAULT_EARLY_FRACTION,
                 early: int | None = None) -> tuple[dict[str, np.ndarray], int]:
-    """Every score the columns allow, for one run or averaged over runs (EL2N: over runs; others: run 0).
+    """Every score the columns allow, for one run or averaged over runs (EL2N and early AUM/loss: over runs;
+    the others: the first run).
+
+    Args:
+        early: epochs counted as early training (default: chosen per table by :func:`early_window`).
 
     Returns ``(scores, early)`` where ``early`` is the number of early epochs used.
     """
     ts = _tables(tables)
     t = ts[0]
-    k = early if early is not None else S.early_epochs(t.n_epochs, early_fraction)
-    if k < 1:
-        raise UsageError(f"early epochs must be >= 1, got {k}")
-    k = min(k, t.n_epochs)
+    k = early_window(t, early)
     out: dict[str, np.ndarray] = {}
     lt = S.loss_trajectory(t.loss, early=k)
     if t.margin is not None:
@@ -159,23 +170,23 @@ def _consistent_class(t: ExampleTable) -> np.ndarray | None:
     return None
 
 
-def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *,
-                     early_fraction: float = S.DEFAULT_EARLY_FRACTION, early: int | None = None,
+def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: int | None = None,
                      aum_cutoff: float | None = None, hard_forgetting: int = DEFAULT_HARD_FORGETTING,
                      extra_scores: dict[str, np.ndarray] | None = None) -> ExampleAnalysis:
     """Scores plus likely-mislabelled, memorised, hard and prunable sets.
 
     Args:
-        early_fraction: share of epochs counted as early training (default 0.25).
-        early: explicit number of early epochs (overrides ``early_fraction``).
+        early: number of early epochs (default: the most separating prefix, :func:`early_window`).
         aum_cutoff: AUM threshold from threshold samples (:func:`gapwatch.examples.scores.aum_threshold`);
             default 0 (the network, averaged over early training, prefers another class than the label).
         hard_forgetting: forgetting events at and above which an example counts as hard (default 2).
         extra_scores: more ``(n,)`` scores to carry along (e.g. ``{"grand": ...}``; higher = harder).
 
     Sets (all in example-index units):
-        * likely_mislabeled — ``aum_early < aum_cutoff`` (margin recorded) or, loss only, early mean loss
-          above ln 2 (the label got under half the probability); ranked by the default score.
+        * likely_mislabeled — ``aum_early < cut`` (margin recorded), where ``cut`` is ``aum_cutoff`` or else
+          Otsu's valley between the two modes of ``aum_early`` capped at 0 (a negative early margin means the
+          network prefers another class); loss only: early mean loss above Otsu's valley of the early loss,
+          at least ln 2 (the label got under half the probability). Ranked by the default score.
         * memorized — likely mislabelled yet fitted at the last epoch (correct, or loss < ln 2).
         * hard — not likely mislabelled, but not learned within the early epochs or forgotten
           ``hard_forgetting`` times or more.
@@ -186,7 +197,7 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *,
         raise UsageError(f"hard_forgetting must be >= 1, got {hard_forgetting}")
     ts = _tables(tables)
     t = ts[0]
-    sc, k = score_table(ts, early_fraction=early_fraction, early=early)
+    sc, k = score_table(ts, early=early)
     if extra_scores:
         for name, arr in extra_scores.items():
             a = np.asarray(arr, dtype=np.float64)
@@ -195,16 +206,23 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *,
             sc[name] = a
             DIRECTIONS.setdefault(name, "high")
     if "aum_early" in sc:
-        thr = 0.0 if aum_cutoff is None else float(aum_cutoff)
+        if aum_cutoff is None:
+            thr = min(0.0, S.otsu_threshold(sc["aum_early"]))
+            rule = (f"early-training AUM (first {k} epochs) below {thr:.3g} (the valley between its two modes, "
+                    "capped at 0)")
+        else:
+            thr = float(aum_cutoff)
+            rule = f"early-training AUM (first {k} epochs) below {thr:.3g} (given cut-off)"
         flagged = sc["aum_early"] < thr
         default, cutoff = "aum_early", thr
-        rule = f"early-training AUM (first {k} epochs) below {thr:g}"
     else:
         if aum_cutoff is not None:
             raise UsageError("aum_cutoff needs a 'margin' column; this table has only losses")
-        flagged = sc["loss_early"] > HALF_PROB_LOSS
-        default, cutoff = "loss_early", HALF_PROB_LOSS
-        rule = f"early-training mean loss (first {k} epochs) above ln 2"
+        thr = max(HALF_PROB_LOSS, S.otsu_threshold(sc["loss_early"]))
+        flagged = sc["loss_early"] > thr
+        default, cutoff = "loss_early", thr
+        rule = (f"early-training mean loss (first {k} epochs) above {thr:.3g} nats (the valley between its two "
+                "modes, at least ln 2)")
     order = np.argsort(-sc["mislabel"], kind="stable")
     likely = t.index[order[flagged[order]]]
     if t.correct is not None:
@@ -249,7 +267,7 @@ def prune(table: ExampleTable | Sequence[ExampleTable], fraction: float, by: str
         fraction: share of examples to remove, in ``[0, 1)``.
         by: a score name from :data:`PRUNE_BY` (``"random"`` for the random-pruning baseline), or an
             ``(n,)`` array where higher = harder = keep (e.g. GraNd scores).
-        early: early epochs for the score (default: the first quarter of the recorded epochs).
+        early: early epochs for the score (default: :func:`early_window`).
         drop_hardest: additionally remove this share of the *hardest* examples (the paper notes that at high
             pruning rates the highest-score examples are often mislabelled); default 0.
         seed: for ``by="random"``.

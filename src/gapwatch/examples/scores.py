@@ -135,15 +135,19 @@ def aum(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
     return m.mean(axis=0)
 
 
-def aum_early(margins: np.ndarray, *, fraction: float = DEFAULT_EARLY_FRACTION,
-              minimum: int = DEFAULT_MIN_EARLY) -> np.ndarray:
-    """AUM over the early epochs only (:func:`early_epochs`); lower = more suspicious.
+def aum_early(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
+    """AUM over the early epochs only; lower = more suspicious.
+
+    Args:
+        margins: ``(epochs, n)``.
+        epochs: window length; default: :func:`select_window` (the most bimodal prefix).
 
     Stays sharp when a wide network memorises the wrong labels late in training, which drags the whole-run
     AUM of mislabelled examples up towards that of clean ones.
     """
     m = _as2d("margins", margins)
-    return aum(m, epochs=early_epochs(m.shape[0], fraction, minimum))
+    k = select_window(m)[0] if epochs is None else epochs
+    return aum(m, epochs=k)
 
 
 def make_threshold_samples(labels: np.ndarray, num_classes: int, *, fraction: float | None = None,
@@ -246,6 +250,88 @@ def loss_trajectory(loss: np.ndarray, *, early: int | None = None) -> dict[str, 
     slope = (tc[:, None] * (L - L.mean(axis=0))).sum(axis=0) / denom if denom > 0 else np.zeros(L.shape[1])
     return {"mean": L.mean(axis=0), "early_mean": L[:k].mean(axis=0), "last": L[-1], "min": L.min(axis=0),
             "std": L.std(axis=0), "slope": slope}
+
+
+def otsu_effectiveness(values: np.ndarray, *, bins: int = 256) -> float:
+    """Otsu's separability η = between-group variance / total variance at the best two-group split (0 … 1).
+
+    High when the sample is clearly bimodal. Used by :func:`select_window` as a label-free measure of how well
+    a per-example statistic separates two populations (clean vs wrongly labelled examples).
+    """
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    a = a[np.isfinite(a)]
+    var = float(a.var()) if a.size else 0.0
+    if a.size < 2 or var <= 0:
+        return 0.0
+    h, e = np.histogram(a, bins=bins)
+    c = (e[:-1] + e[1:]) / 2
+    p = h / h.sum()
+    w0 = np.cumsum(p)
+    w1 = 1.0 - w0
+    mu = np.cumsum(p * c)
+    sb = (mu[-1] * w0 - mu) ** 2 / np.maximum(w0 * w1, 1e-12)
+    return float(min(1.0, sb.max() / var))
+
+
+def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_candidates: int = 64,
+                  bins: int = 256) -> tuple[int, float]:
+    """Choose how many leading epochs to average: the prefix whose per-example mean is most bimodal.
+
+    For each candidate ``k`` (all of ``minimum … E`` or ``max_candidates`` of them evenly spread) the mean of
+    ``values[:k]`` over epochs is computed per example and scored with :func:`otsu_effectiveness`; the ``k``
+    with the highest separability wins. Rationale: before the network has learned the clean examples the means
+    are not yet separated; once it starts memorising wrong labels their margins rise and the two groups merge
+    again (Arpit et al. 2017), so separability peaks in between — without needing to know which labels are
+    wrong. On a run that never memorises the peak is at (or near) the last epoch.
+
+    Args:
+        values: ``(epochs, n)`` margins (or losses).
+        minimum: smallest window in epochs.
+
+    Returns:
+        ``(k, eta)``: the window length in epochs and its separability.
+    """
+    v = _as2d("values", values).astype(np.float64)
+    E = v.shape[0]
+    if minimum < 1:
+        raise UsageError(f"minimum must be >= 1, got {minimum}")
+    if max_candidates < 1:
+        raise UsageError(f"max_candidates must be >= 1, got {max_candidates}")
+    lo = min(minimum, E)
+    cands = np.unique(np.linspace(lo, E, num=min(max_candidates, E - lo + 1)).round().astype(int))
+    csum = np.zeros(v.shape[1])
+    best_k, best_eta, done = lo, -1.0, 0
+    for k in cands:
+        csum += v[done:k].sum(axis=0)
+        done = int(k)
+        eta = otsu_effectiveness(csum / k, bins=bins)
+        if eta > best_eta + 1e-12:
+            best_k, best_eta = int(k), eta
+    return best_k, best_eta
+
+
+def otsu_threshold(values: np.ndarray, *, bins: int = 256) -> float:
+    """Otsu's split of a 1-D sample into two groups (maximises the between-group variance of a histogram).
+
+    Used for the suggested mislabel cut-off: early-training AUM is bimodal when labels are noisy (wrong labels
+    sit in a low mode), so the valley between the modes is a natural cut. Returns the split value (same units
+    as ``values``); ``values`` below it form the lower group.
+    """
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    a = a[np.isfinite(a)]
+    if a.size < 2:
+        raise UsageError("Otsu's threshold needs at least 2 finite values")
+    if bins < 2:
+        raise UsageError(f"bins must be >= 2, got {bins}")
+    h, e = np.histogram(a, bins=bins)
+    c = (e[:-1] + e[1:]) / 2
+    w0 = np.cumsum(h).astype(np.float64)
+    w1 = w0[-1] - w0
+    s0 = np.cumsum(h * c)
+    m0 = s0 / np.maximum(w0, 1)
+    m1 = (s0[-1] - s0) / np.maximum(w1, 1)
+    j = int(np.argmax(w0 * w1 * (m0 - m1) ** 2))
+    return float(e[j + 1])
 
 
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:

@@ -212,6 +212,7 @@ class ExampleTableWriter:
         if n is not None and n < 1:
             raise UsageError(f"n must be >= 1, got {n}")
         self.n = n
+        self.overwrite = overwrite
         self.num_classes = num_classes
         self.row_group_rows = row_group_rows
         self._buf: list[dict[str, np.ndarray]] = []
@@ -298,10 +299,10 @@ class ExampleTableWriter:
         if self._writer is None:
             raise UsageError(f"nothing was recorded; {self.path} not written")
         self._writer.close()
-        if self.path.exists():
-            os.replace(self._tmp, self.path)  # overwrite=True was checked at construction
-        else:
-            os.replace(self._tmp, self.path)
+        if self.path.exists() and not self.overwrite:
+            self.abort()
+            raise UsageError(f"{self.path} appeared while recording; refusing to overwrite it")
+        os.replace(self._tmp, self.path)  # type: ignore[arg-type]
         self._writer = None
         return self.path
 
@@ -418,7 +419,10 @@ def read_tables(path: str | Path, *, columns: Iterable[str] | None = None, max_e
         if n_lim is not None and index[-1] >= int(n_lim):
             raise InputError(f"example index {int(index[-1])} is out of range for a dataset of {n_lim} examples",
                              path=path)
-        out.append(_assemble(pf, want, int(run), epochs, index, path, meta))
+        t = _assemble(pf, want, int(run), epochs, index, path, meta)
+        if expected_n is not None:
+            t.check_size(expected_n)
+        out.append(t)
     return out
 
 

@@ -93,40 +93,78 @@ class Scalars:
 
 
 # ----------------------------------------------------------------------------- framing
+#: First byte of a serialized Event: the key of field 1..10 (wall_time, step, file_version, graph_def,
+#: summary, log_message, session_log, tagged_run_metadata, meta_graph_def, source_metadata).
+_EVENT_KEYS = np.array([0x09, 0x10, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x4A, 0x52], dtype=np.uint8)
+_KEY_LUT = np.zeros(256, dtype=bool)
+_KEY_LUT[_EVENT_KEYS] = True
+
+
+def _framing_fast(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """Vectorised framing: every byte position whose 8 bytes read as a plausible length (< 2**32), followed
+    by that length's masked CRC and an Event field key, is a candidate record start; the candidates must form
+    one unbroken chain from byte 0 (``start[i+1] == start[i] + 16 + length[i]``). A false candidate needs a
+    32-bit CRC collision, and any break of the chain returns None (the caller then walks record by record)."""
+    n = arr.shape[0]
+    if n < 17:
+        return None
+    m = n - 12  # positions p with a full header and a first data byte
+    ok = (arr[4:4 + m] == 0) & (arr[5:5 + m] == 0) & (arr[6:6 + m] == 0) & (arr[7:7 + m] == 0)
+    cand = np.flatnonzero(ok)
+    del ok
+    cand = cand[_KEY_LUT[arr[cand + 12]]]
+    if cand.size == 0 or cand[0] != 0:
+        return None
+    hdr = np.lib.stride_tricks.sliding_window_view(arr, 8)[cand]
+    ln = hdr.copy().view("<u8").ravel().astype(np.int64)
+    fits = cand + 16 + ln <= n
+    crc_want = np.lib.stride_tricks.sliding_window_view(arr, 4)[np.minimum(cand + 8, n - 4)].copy()
+    good = fits & (masked_crc32c_rows(hdr) == crc_want.view("<u4").ravel())
+    starts, lens = cand[good], ln[good]
+    if starts.size == 0 or starts[0] != 0:
+        return None
+    if starts.size > 1 and not np.array_equal(starts[1:], starts[:-1] + 16 + lens[:-1]):
+        return None
+    end = int(starts[-1] + 16 + lens[-1])
+    return starts + 12, lens, end < n
+
+
 def _framing(buf: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Data offsets and lengths of every complete record; ``truncated`` when the tail is a partial record."""
+    """Data offsets and lengths of every complete record; ``truncated`` when the tail is a partial record.
+    Tries :func:`_framing_fast`, else walks the records one by one and checks every length CRC."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    fast = _framing_fast(arr)
+    if fast is not None:
+        return fast
     n = len(buf)
     offs: list[int] = []
-    lens: list[int] = []
     unpack = struct.Struct("<Q").unpack_from
     pos = 0
     truncated = False
-    app_o, app_l = offs.append, lens.append
     while pos + 12 <= n:
         (ln,) = unpack(buf, pos)
-        end = pos + 12 + ln + 4
         if ln > MAX_RECORD_BYTES:
             raise InputError(f"not a TensorBoard event file (record length {ln} at byte {pos} is implausible)",
                              path=path)
+        end = pos + 16 + ln
         if end > n:
             truncated = True
             break
-        app_o(pos + 12)
-        app_l(ln)
+        offs.append(pos + 12)
         pos = end
-    if pos < n and not truncated:
+    if pos < n:
         truncated = True
     o = np.asarray(offs, dtype=np.int64)
-    L = np.asarray(lens, dtype=np.int64)
-    if o.size:
-        arr = np.frombuffer(buf, dtype=np.uint8)
-        hdr = arr[(o - 12)[:, None] + np.arange(8)]
-        want = arr[(o - 4)[:, None] + np.arange(4)].copy().view("<u4").ravel()
-        bad = np.flatnonzero(masked_crc32c_rows(hdr) != want)
-        if bad.size:
-            raise InputError(
-                f"not a TensorBoard event file or corrupt (length checksum mismatch in record {int(bad[0]) + 1}, "
-                f"byte {int(o[bad[0]]) - 12})", path=path)
+    if o.size == 0:
+        return o, np.zeros(0, dtype=np.int64), truncated
+    hdr = np.lib.stride_tricks.sliding_window_view(arr, 8)[o - 12]
+    L = hdr.copy().view("<u8").ravel().astype(np.int64)
+    want = np.lib.stride_tricks.sliding_window_view(arr, 4)[o - 4].copy().view("<u4").ravel()
+    bad = np.flatnonzero(masked_crc32c_rows(hdr) != want)
+    if bad.size:
+        raise InputError(
+            f"not a TensorBoard event file or corrupt (length checksum mismatch in record {int(bad[0]) + 1}, "
+            f"byte {int(o[bad[0]]) - 12})", path=path)
     return o, L, truncated
 
 
@@ -297,7 +335,7 @@ def read_scalars(path: Path) -> Scalars:
         rows = np.flatnonzero(inverse == gi)
         if L == 0:
             continue
-        mat = arr[offs[rows][:, None] + np.arange(L)]
+        mat = np.lib.stride_tricks.sliding_window_view(arr, L)[offs[rows]]
         remaining = np.arange(rows.size)
         tried = 0
         while remaining.size and tried < MAX_TEMPLATES_PER_GROUP:

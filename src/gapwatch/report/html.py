@@ -22,9 +22,10 @@ import base64
 import binascii
 import math
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from .. import __version__
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Finding, Severity
 from ..io import atomic_write_text
-from .summary import Effect, RunSummary, finding_x, hyperparameter_effects, summarize_run
+from .summary import Effect, RunCurves, RunSummary, finding_x, hyperparameter_effects, summarize_run
 from .svg import Chart, esc, fmt_num, histogram_chart
 
 #: Most runs whose full section is included in a sweep report (the overview always covers every run).
@@ -206,10 +207,8 @@ _SPLIT_COLOR = {"s-train": "var(--train)", "s-val": "var(--val)", "s-test": "var
                 "s-h1": "var(--h1)", "s-h2": "var(--h2)", "s-h3": "var(--h3)"}
 
 
-def _metric_splits(r: RunAnalysis, metric: str) -> list[str]:
-    splits = [sp for sp, m in r.history.keys() if m == metric]
-    order = {"train": 0, "val": 1}
-    return sorted(splits, key=lambda s: order.get(s, 2))
+def _curves(r: RunAnalysis, s: RunSummary) -> RunCurves:
+    return s.curves if s.curves is not None else RunCurves(r)
 
 
 def _use_log(values: list[np.ndarray]) -> bool:
@@ -224,12 +223,10 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
     Returns ``(legend_html, svg)``."""
     assert r.monitor is not None
     metric = r.monitor.metric
+    cv = _curves(r, s)
     others: list[str] = []
-    series = []
-    for sp in _metric_splits(r, metric):
-        ser = r.history.series(sp, metric, x=r.x)
-        series.append((sp, ser))
-    logy = _use_log([ser.values for _, ser in series])
+    series = [(sp, cv.get(sp, metric)) for sp in cv.splits_of(metric)]
+    logy = _use_log([ser[1] for _, ser in series])
     ch = Chart(width=680, height=290, xlabel=r.x, ylabel=f"{metric}" + (" (log)" if logy else ""), logy=logy,
                aria=f"{r.name}: {metric} per {r.x} for {', '.join(sp for sp, _ in series)}")
     legend: list[tuple[str, str, str]] = []
@@ -248,10 +245,10 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
             lo, hi = fbest
             ch.span(lo, hi, "fc-best", title=f"predicted best {r.x} {_fx(lo)}–{_fx(hi)}")
         legend.append(("var(--val)", "box", "forecast 10–90%"))
-    for sp, ser in series:
+    for sp, (sx_, sv_, sname) in series:
         cls = _split_class(sp, r.monitor.split, others)
         mon = sp == r.monitor.split
-        ch.line(ser.x, ser.values, cls, width=2.4 if mon else 1.5, title=f"{sp} {ser.name}")
+        ch.line(sx_, sv_, cls, width=2.4 if mon else 1.5, title=f"{sp} {sname}")
         legend.insert(len(legend) - (1 if fc_ok is not None else 0),
                       (_SPLIT_COLOR[cls], "line", f"{sp}" + (" (monitored)" if mon else "")))
     if s.best_x is not None:
@@ -284,7 +281,7 @@ def _forecast_arrays(fc: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     q = fc.get("quantiles")
     try:
         x = np.asarray(fc.get("x"), dtype=float)
-        q10, q50, q90 = (np.asarray(q[k], dtype=float) for k in ("0.1", "0.5", "0.9"))  # type: ignore[index]
+        q10, q50, q90 = (np.asarray(q[k], dtype=float) for k in ("0.1", "0.5", "0.9"))  # type: ignore[index,type-var]
     except (TypeError, KeyError, ValueError):
         return None
     if not (x.ndim == 1 and x.shape == q10.shape == q50.shape == q90.shape) or x.size == 0:
@@ -301,27 +298,22 @@ def _forecast_arrays(fc: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return x, q10, q50, q90, bb
 
 
-def gap_chart(r: RunAnalysis) -> str:
+def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
     """Held-out minus train of the monitored metric over time, in "worse on held-out is up" units."""
     assert r.monitor is not None
     metric = r.monitor.metric
-    if not r.history.has("train", metric):
+    cv = _curves(r, s)
+    if not cv.has("train", metric):
         return ""
-    held = [sp for sp in _metric_splits(r, metric) if sp != "train"]
+    held = [sp for sp in cv.splits_of(metric) if sp != "train"]
     ch = Chart(width=680, height=190, xlabel=r.x, ylabel="gap", zero_line=True,
                aria=f"{r.name}: generalisation gap of {metric} (held-out minus train)")
     others: list[str] = []
     legend = []
     drawn = False
     for sp in held:
-        try:
-            al = r.history.aligned(metric, splits=("train", sp))
-        except (KeyError, ValueError):
-            continue
-        if "train" not in al or sp not in al:
-            continue
-        gap = r.monitor.sign * (al[sp].to_numpy(float) - al["train"].to_numpy(float))
-        x = al["x"].to_numpy(float)
+        x, held_v, train_v = cv.aligned(metric, sp, "train")
+        gap = r.monitor.sign * (held_v - train_v)
         if not np.isfinite(gap).any():
             continue
         cls = _split_class(sp, r.monitor.split, others)
@@ -338,20 +330,21 @@ def gap_chart(r: RunAnalysis) -> str:
               f'{esc(metric)}: up means the model does worse on unseen data than on its training data.</p>')
 
 
-def other_metric_charts(r: RunAnalysis) -> str:
+def other_metric_charts(r: RunAnalysis, s: RunSummary) -> str:
     """Small charts of the metrics that are not monitored (accuracy next to loss, …)."""
     assert r.monitor is not None
-    metrics = [m for m in dict.fromkeys(m for _, m in r.history.keys()) if m != r.monitor.metric]
+    cv = _curves(r, s)
+    metrics = [m for m in dict.fromkeys(m for _, m in cv.keys()) if m != r.monitor.metric]
     out = []
     for m in metrics[:MAX_OTHER_METRICS]:
         others: list[str] = []
-        splits = _metric_splits(r, m)
+        splits = cv.splits_of(m)
         ch = Chart(width=340, height=180, xlabel=r.x, ylabel=m, aria=f"{r.name}: {m} per {r.x}")
         leg = []
         for sp in splits:
-            ser = r.history.series(sp, m, x=r.x)
+            sx_, sv_, sname = cv.get(sp, m)
             cls = _split_class(sp, r.monitor.split, others)
-            ch.line(ser.x, ser.values, cls, width=1.6, title=f"{sp} {ser.name}")
+            ch.line(sx_, sv_, cls, width=1.6, title=f"{sp} {sname}")
             leg.append((_SPLIT_COLOR[cls], "line", sp))
         ch.vline(_summary_best_x(r), "bestline", title="best point of the monitored metric")
         out.append(f"<div><h3>{esc(m)}</h3>{_legend(leg)}{ch.render()}</div>")
@@ -491,17 +484,62 @@ def _index_list(v: Any) -> list[int]:
 
 #: ``examples`` keys holding per-example values rather than sets of indices.
 _NOT_INDEX_SETS = frozenset({"scores", "label", "labels", "suggested_label", "suggested_labels", "relabel",
-                             "thumbnails", "given_label", "predicted_label"})
+                             "thumbnails", "given_label", "predicted_label", "index", "top_suspicious",
+                             "suggested_relabel", "references"})
+
+
+def _score_lookup(ex: Mapping[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """``(score name, example id) -> value``: scores are stored by position; ``index`` (when present) maps
+    positions to example ids."""
+    ids = ex.get("index")
+    pos: dict[int, int] | None = None
+    if isinstance(ids, list) and ids and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        pos = {int(i): p for p, i in enumerate(ids)}
+
+    def get(name: str, idx: int) -> float | None:
+        a = arrays[name]
+        p = pos.get(idx) if pos is not None else idx
+        if p is None or not 0 <= p < a.size:
+            return None
+        return float(a[p])
+
+    return get
+
+
+def _per_example(v: Any, idx: int) -> Any:
+    if isinstance(v, list):
+        return v[idx] if 0 <= idx < len(v) else None
+    if isinstance(v, Mapping):
+        return v.get(str(idx), v.get(idx))  # type: ignore[call-overload]
+    return None
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"<td class='n'>{esc(_fx(v))}</td>"
+    return f"<td>{esc('' if v is None else v)}</td>"
 
 
 def examples_html(r: RunAnalysis) -> str:
-    """Per-example section from ``extra["examples"]`` (``gapwatch.examples/1`` shape, read generically):
-    counts, a histogram of every score array, the most suspicious examples with their scores, the suggested
-    label when given, and thumbnails when ``thumbnails`` holds base64 PNGs."""
+    """Per-example section from ``extra["examples"]``, read generically so both shapes render:
+
+    * ``gapwatch.examples/1`` (``scores``: name → one value per example; index lists such as
+      ``likely_mislabeled``; optional ``index``, ``label``, ``suggested_relabel``);
+    * ``gapwatch.examples.summary/1`` (``counts``, ``fractions``, ``histograms`` with ``edges``/``counts``,
+      ``top_suspicious`` rows, or ``error``).
+
+    Shows counts, a histogram per score, the most suspicious examples (with their scores, label and suggested
+    label when known) and thumbnails when ``thumbnails`` maps example ids to base64 PNGs."""
     ex = r.extra.get("examples") if isinstance(r.extra, Mapping) else None
     if not isinstance(ex, Mapping):
         return ""
+    intro = ("<p class='note'>Per-example training dynamics: which training examples the network struggles with, "
+             "memorises or could drop.</p>")
+    if isinstance(ex.get("error"), str):
+        return (f"<div class='card'><h2>Examples</h2>{intro}<p class='note'>The per-example table "
+                f"{esc(ex.get('path', ''))} could not be read: {esc(ex['error'])}</p></div>")
     n = ex.get("n")
+    n_ok = isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0
     scores = ex.get("scores") if isinstance(ex.get("scores"), Mapping) else {}
     arrays: dict[str, np.ndarray] = {}
     for name, vals in scores.items():  # type: ignore[union-attr]
@@ -513,62 +551,104 @@ def examples_html(r: RunAnalysis) -> str:
             arrays[str(name)] = a
     sets: dict[str, list[int]] = {}
     for k, v in ex.items():
-        if not isinstance(v, list) or k in _NOT_INDEX_SETS or (isinstance(n, int) and len(v) == n and n > 1):
+        if not isinstance(v, list) or k in _NOT_INDEX_SETS or (n_ok and len(v) == n and n > 1):
             continue
         idx = _index_list(v)
         if idx and len(idx) == len(v):
             sets[str(k)] = idx
+    counts: dict[str, Any] = dict(ex["counts"]) if isinstance(ex.get("counts"), Mapping) else \
+        {k: len(v) for k, v in sets.items()}
     tiles = []
-    if isinstance(n, (int, float)):
+    if n_ok:
         tiles.append(f"<div class='kpi'><b>{esc(_fx(n))}</b><span>examples</span></div>")
     if isinstance(ex.get("epochs"), (int, float)):
         tiles.append(f"<div class='kpi'><b>{esc(_fx(ex['epochs']))}</b><span>epochs recorded</span></div>")
-    for k, idx in sets.items():
-        share = f" ({100 * len(idx) / float(n):.1f}%)" if isinstance(n, (int, float)) and n else ""
-        tiles.append(f"<div class='kpi'><b>{len(idx)}</b><span>{esc(k.replace('_', ' '))}{esc(share)}</span></div>")
-    hists = "".join(f"<div><h3>{esc(k)}</h3>{histogram_chart(a, xlabel=k)}</div>" for k, a in arrays.items())
-    # most suspicious: the first list among the preferred keys, else the first index list
-    key = next((k for k in ("likely_mislabeled", "likely_mislabelled", "suspicious", "memorized") if k in sets),
-               next(iter(sets), None))
-    table = ""
+    for k, c in counts.items():
+        if not isinstance(c, (int, float)) or isinstance(c, bool):
+            continue
+        share = f" ({100 * float(c) / float(n):.1f}%)" if n_ok and isinstance(n, (int, float)) else ""
+        tiles.append(f"<div class='kpi'><b>{esc(_fx(c))}</b><span>{esc(str(k).replace('_', ' '))}{esc(share)}"
+                     "</span></div>")
+    cut = ex.get("cutoff")
+    hists = []
+    pre = ex.get("histograms")
+    if isinstance(pre, Mapping) and pre:
+        for k, hd in pre.items():
+            if isinstance(hd, Mapping):
+                d = hd.get("direction")
+                lab = f"{k}" + (f" ({'low' if d == 'low' else 'high'} = suspicious)" if d in ("low", "high") else "")
+                marks = [cut] if k == ex.get("default_score") and isinstance(cut, (int, float)) else []
+                hists.append(f"<div><h3>{esc(k)}</h3>"
+                             f"{histogram_chart((), edges=hd.get('edges'), counts=hd.get('counts'), xlabel=lab, marks=marks)}</div>")
+    else:
+        dirs = ex.get("directions") if isinstance(ex.get("directions"), Mapping) else {}
+        for k, a in arrays.items():
+            d = dirs.get(k)  # type: ignore[union-attr]
+            lab = f"{k}" + (f" ({'low' if d == 'low' else 'high'} = suspicious)" if d in ("low", "high") else "")
+            marks = [cut] if k == ex.get("default_score") and isinstance(cut, (int, float)) else []
+            hists.append(f"<div><h3>{esc(k)}</h3>{histogram_chart(a, xlabel=lab, marks=marks)}</div>")
     thumbs = _thumb_map(ex.get("thumbnails"))
-    relabel = ex.get("suggested_label", ex.get("relabel", ex.get("suggested_labels")))
-    labels = ex.get("label", ex.get("labels"))
-    if key is not None:
-        top = sets[key][:MAX_EXAMPLE_ROWS]
-        names = list(arrays)[:5]
-        head = ("<tr><th>#</th><th>index</th>" + ("<th>image</th>" if thumbs else "")
-                + ("<th>label</th>" if isinstance(labels, (list, Mapping)) else "")
-                + ("<th>suggested</th>" if isinstance(relabel, (list, Mapping)) else "")
-                + "".join(f"<th class='n'>{esc(nm)}</th>" for nm in names) + "</tr>")
-        rows = []
-        for rank, idx in enumerate(top, 1):
-            cells = [f"<td class='n'>{rank}</td><td class='n'>{idx}</td>"]
+    table = ""
+    rows_data: list[dict[str, Any]] = []
+    title = ""
+    top = ex.get("top_suspicious")
+    if isinstance(top, list) and top and all(isinstance(t, Mapping) for t in top):
+        rows_data = [dict(t) for t in top[:MAX_EXAMPLE_ROWS]]
+        title = "Most suspicious examples"
+    else:
+        key = next((k for k in ("likely_mislabeled", "likely_mislabelled", "suspicious", "memorized") if k in sets),
+                   next(iter(sets), None))
+        if key is not None:
+            title = f"Most suspicious examples ({key.replace('_', ' ')})"
+            get = _score_lookup(ex, arrays)
+            labels = ex.get("label", ex.get("labels"))
+            sugg = ex.get("suggested_label", ex.get("suggested_labels"))
+            relabel: dict[int, Any] = {}
+            if isinstance(ex.get("suggested_relabel"), list):
+                for e in ex["suggested_relabel"]:
+                    if isinstance(e, Mapping) and isinstance(e.get("index"), int):
+                        relabel[int(e["index"])] = e
+            for ix in sets[key][:MAX_EXAMPLE_ROWS]:
+                row: dict[str, Any] = {"index": ix}
+                rl = relabel.get(ix, {})
+                lab = rl.get("label") if rl else _per_example(labels, ix)
+                sg = rl.get("suggested") if rl else _per_example(sugg, ix)
+                if labels is not None or relabel:
+                    row["label"] = lab
+                if sugg is not None or relabel:
+                    row["suggested"] = sg
+                for nm in list(arrays)[:5]:
+                    row[nm] = get(nm, ix)
+                rows_data.append(row)
+    if rows_data:
+        cols = list(dict.fromkeys(k for row in rows_data for k in row if k != "index"))[:8]
+        head = ("<tr><th class='n'>#</th><th class='n'>example</th>" + ("<th>image</th>" if thumbs else "")
+                + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
+        body = []
+        for rank, row in enumerate(rows_data, 1):
+            rid = row.get("index")
+            cells = [f"<td class='n'>{rank}</td>{_cell(rid)}"]
             if thumbs:
-                uri = thumbs.get(idx)
-                cells.append(f"<td><img src='{uri}' alt='example {idx}' width='40' height='40' "
+                uri = thumbs.get(rid) if isinstance(rid, int) else None
+                cells.append(f"<td><img src='{uri}' alt='example {esc(rid)}' width='40' height='40' "
                              "style='image-rendering:pixelated'></td>" if uri else "<td></td>")
-            for extra in (labels, relabel):
-                if isinstance(extra, list):
-                    cells.append(f"<td>{esc(extra[idx]) if 0 <= idx < len(extra) else ''}</td>")
-                elif isinstance(extra, Mapping):
-                    cells.append(f"<td>{esc(extra.get(str(idx), extra.get(idx, '')))}</td>")  # type: ignore[call-overload]
-            for nm in names:
-                a = arrays[nm]
-                cells.append(f"<td class='n'>{esc(_fx(a[idx])) if 0 <= idx < a.size else ''}</td>")
-            rows.append("<tr>" + "".join(cells) + "</tr>")
-        table = (f"<h3>Most suspicious examples ({esc(key.replace('_', ' '))})</h3><div class='tablewrap'><table>"
-                 f"{head}{''.join(rows)}</table></div>")
+            cells += [_cell(row.get(c)) for c in cols]
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        table = f"<h3>{esc(title)}</h3><div class='tablewrap'><table>{head}{''.join(body)}</table></div>"
     gallery = ""
-    if thumbs and key is None:
+    if thumbs and not rows_data:
         gallery = "<div class='thumbs'>" + "".join(
             f"<figure><img src='{u}' alt='example {i}'><figcaption>{i}</figcaption></figure>"
             for i, u in list(thumbs.items())[:48]) + "</div>"
+    rule = f"<p class='note'>Cut-off: {esc(ex['cutoff_rule'])}.</p>" if isinstance(ex.get("cutoff_rule"), str) else ""
+    refs = ex.get("references")
+    ref_html = ("<details class='more'><summary>references</summary><ul class='refs'>"
+                + "".join(f"<li>{esc(x)}</li>" for x in refs if isinstance(x, str)) + "</ul></details>"
+                if isinstance(refs, list) and refs else "")
     if not (tiles or hists or table or gallery):
         return ""
-    return (f"<div class='card'><h2>Examples</h2><p class='note'>Per-example training dynamics: which examples the "
-            f"network struggles with, memorises or could drop.</p><div class='tiles'>{''.join(tiles)}</div>"
-            f"<div class='grid2'>{hists}</div>{table}{gallery}</div>")
+    return (f"<div class='card'><h2>Examples</h2>{intro}<div class='tiles'>{''.join(tiles)}</div>{rule}"
+            f"<div class='grid2'>{''.join(hists)}</div>{table}{gallery}{ref_html}</div>")
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -614,11 +694,11 @@ def run_section(r: RunAnalysis, s: RunSummary, idx: int, *, collapsible: bool) -
         body.append(_kpis(r, s))
         legend, svg = main_chart(r, s, numbered)
         body.append(f"<h3>{esc(r.monitor.metric)} over {esc(r.x)}s</h3>{legend}{svg}")
-        gap = gap_chart(r)
+        gap = gap_chart(r, s)
         if gap:
             body.append(f"<h3>Generalisation gap</h3>{gap}")
         body.append(forecast_html(r))
-        other = other_metric_charts(r)
+        other = other_metric_charts(r, s)
         if other:
             body.append(other)
     body.append(f"<h3>Findings ({len(numbered)})</h3>" + findings_html(r, numbered))
@@ -637,15 +717,16 @@ def small_multiple(r: RunAnalysis, s: RunSummary, idx: int) -> str:
     svg = ""
     if r.monitor is not None:
         ch = Chart(width=170, height=80, compact=True, aria=f"{r.name}: {s.label}")
-        splits = [sp for sp in ("train", r.monitor.split) if r.history.has(sp, r.monitor.metric)]
-        vals = [r.history.series(sp, r.monitor.metric, x=r.x).values for sp in splits]
-        ch.logy = _use_log(vals)
+        cv = _curves(r, s)
+        splits = [sp for sp in ("train", r.monitor.split) if cv.has(sp, r.monitor.metric)]
+        data = {sp: cv.get(sp, r.monitor.metric) for sp in splits}
+        ch.logy = _use_log([d[1] for d in data.values()])
         if s.onset_x is not None and s.final_x is not None:
             ch.span(s.onset_x, s.final_x, "zone")
         for sp in splits:
-            ser = r.history.series(sp, r.monitor.metric, x=r.x)
+            sx_, sv_, _ = data[sp]
             cls = "s-train" if sp == "train" else "s-val"
-            ch.line(ser.x, ser.values, cls, width=1.2 if sp == "train" else 1.8, title=sp)
+            ch.line(sx_, sv_, cls, width=1.2 if sp == "train" else 1.8, title=sp)
         ch.point(s.best_x, s.best_value, "best", shape="star", r=3, title="best")
         svg = ch.render()
     lvl = s.level

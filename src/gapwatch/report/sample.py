@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,25 +29,37 @@ from ..history import History
 XSS = "<script>alert(1)</script>"
 
 
-def overfitting_history(name: str = "resnet-small", *, epochs: int = 60, best_epoch: float = 22.0,
-                        severity: float = 1.0, noise: float = 0.01, seed: int = 0, extra_split: bool = True,
-                        metric_prefix: str = "") -> History:
-    """One run: epochs ``1..epochs``; ``severity`` scales how fast validation loss rises past ``best_epoch``."""
+def overfitting_records(*, epochs: int = 60, best_epoch: float = 22.0, severity: float = 1.0, noise: float = 0.01,
+                        seed: int = 0, extra_split: bool = True) -> list[dict[str, Any]]:
+    """Wide log records (one per epoch, as a JSONL/CSV log would hold them) of :func:`overfitting_history`.
+
+    ``severity`` scales how fast validation loss rises past ``best_epoch`` (0: no overfitting)."""
     rng = np.random.default_rng(seed)
     e = np.arange(1, epochs + 1, dtype=float)
     train = 2.3 * np.exp(-e / 9.0) + 0.05 + rng.normal(0, noise / 2, e.size)
     val = 0.55 + 1.8 * np.exp(-e / 8.0) + severity * 0.012 * np.maximum(e - best_epoch, 0) ** 1.15
     val = val + rng.normal(0, noise, e.size)
     tr_acc = 1 - 0.9 * np.exp(-e / 8.0) + rng.normal(0, noise / 3, e.size)
-    va_acc = 0.86 - 0.75 * np.exp(-e / 7.0) - severity * 0.002 * np.maximum(e - best_epoch, 0) + rng.normal(0, noise / 2, e.size)
+    va_acc = (0.86 - 0.75 * np.exp(-e / 7.0) - severity * 0.002 * np.maximum(e - best_epoch, 0)
+              + rng.normal(0, noise / 2, e.size))
     recs: list[dict[str, Any]] = []
     for i, ep in enumerate(e):
-        rec: dict[str, Any] = {"epoch": ep, "step": ep * 100, f"{metric_prefix}train_loss": train[i],
-                               f"{metric_prefix}val_loss": val[i], "train_acc": min(tr_acc[i], 1.0),
-                               "val_acc": va_acc[i]}
+        rec: dict[str, Any] = {"epoch": float(ep), "step": float(ep * 100), "train_loss": float(train[i]),
+                               "val_loss": float(val[i]), "train_acc": float(min(tr_acc[i], 1.0)),
+                               "val_acc": float(va_acc[i])}
         if extra_split:
-            rec["retention_loss"] = val[i] + 0.15 + 0.004 * ep
+            rec["retention_loss"] = float(val[i] + 0.15 + 0.004 * ep)
         recs.append(rec)
+    return recs
+
+
+def overfitting_history(name: str = "resnet-small", *, epochs: int = 60, best_epoch: float = 22.0,
+                        severity: float = 1.0, noise: float = 0.01, seed: int = 0,
+                        extra_split: bool = True) -> History:
+    """One run: epochs ``1..epochs``, train loss falling, validation loss U-shaped (see
+    :func:`overfitting_records`), accuracy curves and, with ``extra_split``, a ``retention`` held-out loss."""
+    recs = overfitting_records(epochs=epochs, best_epoch=best_epoch, severity=severity, noise=noise, seed=seed,
+                               extra_split=extra_split)
     return History.from_records(recs, run=name, source=f"generated/{name}.jsonl")
 
 
@@ -184,7 +197,9 @@ def every_kind_analysis() -> Analysis:
     return Analysis([RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, every_finding(), r.history)])
 
 
+@lru_cache(maxsize=4)
 def sweep_analysis(n: int = 50) -> Analysis:
+    """The analysis of :func:`sweep_history` (cached: the same object is returned again; do not mutate it)."""
     return analyze(sweep_history(n))
 
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 import html
 import itertools
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +30,16 @@ _CLIP_IDS = itertools.count(1)
 SPIKE_HEADROOM = 0.5
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def esc(text: object) -> str:
-    """Escape text for HTML/SVG element content *and* attribute values (quotes included)."""
-    return html.escape(str(text), quote=True)
+    """Escape text for HTML/SVG element content *and* attribute values (quotes included); control characters
+    (invalid in XML, hence in inline SVG) are replaced by U+FFFD."""
+    return html.escape(_CONTROL.sub("\ufffd", str(text)), quote=True)
 
 
-def fmt_num(v: float | int | None, digits: int = 4) -> str:
+def fmt_num(v: float | None, digits: int = 4) -> str:
     """Compact human number: ints without decimals, otherwise ``digits`` significant digits."""
     if v is None:
         return "–"
@@ -151,15 +157,16 @@ class Chart:
 
     # ------------------------------------------------------------------ layers
     def line(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, cls: str, *,
-             width: float = 1.8, dash: str = "", title: str = "") -> "Chart":
+             width: float = 1.8, dash: str = "", title: str = "") -> Chart:
         xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         if xa.shape != ya.shape:
             raise ValueError(f"line {title!r}: x has shape {xa.shape} but y has {ya.shape}")
         self.lines.append(_Line(xa, ya, cls, width, dash, title))
         return self
 
-    def band(self, x: Sequence[float], lo: Sequence[float], hi: Sequence[float], cls: str, *,
-             title: str = "") -> "Chart":
+    def band(self, x: Sequence[float] | np.ndarray, lo: Sequence[float] | np.ndarray,
+             hi: Sequence[float] | np.ndarray, cls: str, *,
+             title: str = "") -> Chart:
         xa, la, ha = (np.asarray(v, dtype=float) for v in (x, lo, hi))
         if not (xa.shape == la.shape == ha.shape):
             raise ValueError(f"band {title!r}: x, low and high must have the same length, got "
@@ -168,25 +175,25 @@ class Chart:
         return self
 
     def point(self, x: float | None, y: float | None, cls: str, *, shape: str = "circle", r: float = 4.5,
-              title: str = "") -> "Chart":
+              title: str = "") -> Chart:
         if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y)):
             self.points.append(_Point(float(x), float(y), cls, shape, r, title))
         return self
 
     def vline(self, x: float | None, cls: str, *, title: str = "", label: str = "",
-              anchor: str = "auto") -> "Chart":
+              anchor: str = "auto") -> Chart:
         """A vertical line; ``label`` is written at its foot, left (``anchor="end"``) or right (``"start"``)
         of the line, or on the side with more room (``"auto"``)."""
         if x is not None and math.isfinite(float(x)):
             self.vlines.append(_VLine(float(x), cls, title, label, anchor))
         return self
 
-    def span(self, x0: float | None, x1: float | None, cls: str, *, title: str = "", label: str = "") -> "Chart":
+    def span(self, x0: float | None, x1: float | None, cls: str, *, title: str = "", label: str = "") -> Chart:
         if x0 is not None and x1 is not None and math.isfinite(float(x0)) and math.isfinite(float(x1)):
             self.spans.append(_Span(float(min(x0, x1)), float(max(x0, x1)), cls, title, label))
         return self
 
-    def badge(self, x: float | None, text: str, cls: str, *, title: str = "") -> "Chart":
+    def badge(self, x: float | None, text: str, cls: str, *, title: str = "") -> Chart:
         if x is not None and math.isfinite(float(x)):
             self.badges.append(_Badge(float(x), text, cls, title))
         return self
@@ -303,7 +310,8 @@ class Chart:
             ok = np.isfinite(bd.x) & np.isfinite(ty(bd.lo)) & np.isfinite(ty(bd.hi))
             if ok.sum() < 1:
                 continue
-            xs, lo, hi = sx(bd.x[ok]), sy(bd.lo[ok]), sy(bd.hi[ok])
+            xs = np.asarray(sx(bd.x[ok]), dtype=float)
+            lo, hi = sy(bd.lo[ok]), sy(bd.hi[ok])
             pts = [f"{a:.1f},{b:.1f}" for a, b in zip(xs, hi)] + [f"{a:.1f},{b:.1f}" for a, b in
                                                                   zip(xs[::-1], lo[::-1])]
             body.append(f'<polygon class="{esc(bd.cls)}" points="{" ".join(pts)}">'
@@ -379,36 +387,57 @@ class Chart:
         return "".join(out)
 
 
+def _precomputed(edges: Any, counts: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        e = np.asarray(edges, dtype=float).ravel()
+        c = np.asarray(counts, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return None
+    if c.size == 0 or e.size != c.size + 1 or not np.all(np.isfinite(e)) or not np.all(np.diff(e) > 0):
+        return None
+    return np.where(np.isfinite(c) & (c > 0), c, 0.0), e
+
+
 def histogram_chart(values: Sequence[float] | np.ndarray, *, bins: int = 30, xlabel: str = "", cls: str = "hist",
-                    width: int = 320, height: int = 150, marks: Sequence[float] = ()) -> str:
-    """A histogram of ``values`` (non-finite values dropped and counted in the title) as a small SVG.
+                    width: int = 320, height: int = 150, marks: Sequence[float] = (), edges: Any = None,
+                    counts: Any = None) -> str:
+    """A histogram of ``values`` (non-finite values dropped and counted in the title) as a small SVG, or of
+    precomputed ``counts`` (shape ``(k,)``) over bin ``edges`` (shape ``(k + 1,)``, increasing) when given.
 
     ``marks`` are x positions drawn as dashed vertical lines (e.g. a suggested cut-off)."""
+    pre = _precomputed(edges, counts) if edges is not None and counts is not None else None
     v = np.asarray(values, dtype=float).ravel()
     fin = v[np.isfinite(v)]
     n_bad = int(v.size - fin.size)
     ml, mr, mt, mb = 40, 8, 8, 30
     pw, ph = width - ml - mr, height - mt - mb
-    title = f"{xlabel}: {fin.size} values" + (f", {n_bad} non-finite dropped" if n_bad else "")
+    n_vals = int(pre[0].sum()) if pre is not None else fin.size
+    title = f"{xlabel}: {n_vals} values" + (f", {n_bad} non-finite dropped" if n_bad else "")
     out = [f'<svg class="chart hist" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
            f'role="img" aria-label="{esc(title)}"><title>{esc(title)}</title>',
            f'<rect class="plotbg" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>']
-    if fin.size == 0:
+    if pre is None and fin.size == 0:
         out.append(f'<text class="tick" x="{width / 2}" y="{height / 2}" text-anchor="middle">no finite values</text>')
         out.append("</svg>")
         return "".join(out)
-    lo, hi = float(fin.min()), float(fin.max())
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(fin, bins=max(1, min(bins, int(fin.size))), range=(lo, hi))
+    if pre is not None:
+        counts_a, edges_a = pre
+        lo, hi = float(edges_a[0]), float(edges_a[-1])
+    else:
+        lo, hi = float(fin.min()), float(fin.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        counts_a, edges_a = np.histogram(fin, bins=max(1, min(bins, int(fin.size))), range=(lo, hi))
+    counts, edges = counts_a, edges_a
     cmax = max(int(counts.max()), 1)
-    bw = pw / len(counts)
     for i, c in enumerate(counts):
         if c == 0:
             continue
         hh = c / cmax * ph
-        out.append(f'<rect class="{esc(cls)}" x="{ml + i * bw:.1f}" y="{mt + ph - hh:.1f}" '
-                   f'width="{max(bw - 0.6, 0.6):.1f}" height="{hh:.1f}"><title>{esc(fmt_num(edges[i], 3))}'
+        xa = ml + (float(edges[i]) - lo) / (hi - lo) * pw
+        xb = ml + (float(edges[i + 1]) - lo) / (hi - lo) * pw
+        out.append(f'<rect class="{esc(cls)}" x="{xa:.1f}" y="{mt + ph - hh:.1f}" '
+                   f'width="{max(xb - xa - 0.6, 0.6):.1f}" height="{hh:.1f}"><title>{esc(fmt_num(edges[i], 3))}'
                    f'…{esc(fmt_num(edges[i + 1], 3))}: {int(c)}</title></rect>')
     for t in nice_ticks(lo, hi, 4):
         xx = ml + (t - lo) / (hi - lo) * pw

@@ -1,100 +1,191 @@
-"""One-screen rich verdict per run, and a table for sweeps."""
+"""One-screen rich verdict per run, and a ranked table for sweeps.
+
+A run's panel holds, top to bottom: the verdict headline (coloured by the worst finding), the key numbers
+(best, final, what training past the best cost, share of the run past the best), a sparkline of the monitored
+series with the best point marked, the findings (most severe first, at most :data:`MAX_FINDINGS` rows), and
+the recommended actions. User-supplied text (run names, messages) is wrapped in :class:`rich.text.Text`, so
+rich markup in a run name is printed literally, never interpreted.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Severity
+from .summary import RunCurves, RunSummary, finding_x, hyperparameter_effects, summarize_run
 
 _STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
+_LEVEL_STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "critical": "bold red", "error": "red"}
+#: Findings listed per run panel (the rest are counted).
+MAX_FINDINGS = 8
+#: Recommended actions listed per run panel.
+MAX_ACTIONS = 4
+#: Run panels printed after a sweep table (the rest are in --json / --html).
+MAX_PANELS = 5
+#: Width of the sparkline (characters).
+SPARK_WIDTH = 48
+_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
 def _fmt(v: object) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
         return str(int(v)) if v.is_integer() else f"{v:.4g}"
     return str(v)
 
 
-def verdict_line(r: RunAnalysis) -> Text:
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def sparkline(values: Sequence[float] | np.ndarray, *, width: int = SPARK_WIDTH, mark: int | None = None,
+              higher_is_up: bool = True) -> Text:
+    """Unicode sparkline of ``values`` resampled to at most ``width`` characters; ``mark`` (an index into
+    ``values``) is drawn in green. Non-finite values are drawn as a red ``×``."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return Text("")
+    n = min(width, v.size)
+    edges = np.linspace(0, v.size, n + 1).astype(int)
+    fin = v[np.isfinite(v)]
+    lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
+    out = Text()
+    mark_cell = None if mark is None else int(np.searchsorted(edges, mark, side="right") - 1)
+    for i in range(n):
+        chunk = v[edges[i]:max(edges[i + 1], edges[i] + 1)]
+        cf = chunk[np.isfinite(chunk)]
+        if cf.size < chunk.size or cf.size == 0:
+            out.append("×", style="red")
+            continue
+        c = float(cf.mean())
+        lvl = 0 if hi <= lo else int(round((c - lo) / (hi - lo) * (len(_BLOCKS) - 1)))
+        ch = _BLOCKS[lvl]
+        out.append(ch, style="bold green" if i == mark_cell else "blue")
+    return out
+
+
+def verdict_line(r: RunAnalysis, s: RunSummary | None = None) -> Text:
     """The one-line answer: does it overfit, since when, what it cost."""
-    if r.error:
-        return Text(f"cannot analyse: {r.error}", style="red")
-    of = next((f for f in r.findings if f.kind == "overfitting"), None)
-    if of is not None:
-        ev = of.evidence
-        where = f"{r.x} {_fmt(ev.get(f'best_{r.x}'))}"
-        return Text.assemble(
-            ("OVERFITTING ", _STYLE[of.severity]),
-            f"since {where}: {r.monitor.label if r.monitor else ''} got "
-            f"{100 * ev.get('relative_degradation', 0):.1f}% worse over the last "
-            f"{ev.get('evaluations_after_best')} evaluations ({100 * ev.get('fraction_of_run_after_best', 0):.0f}% "
-            "of the run was spent past the best point)",
+    s = s or summarize_run(r)
+    return Text(s.headline, style=_LEVEL_STYLE.get(s.level, ""))
+
+
+def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
+    s = s or summarize_run(r)
+    parts: list[RenderableType] = [verdict_line(r, s)]
+    if r.monitor is not None and s.best_value is not None:
+        nums = Table.grid(padding=(0, 3))
+        for _ in range(4):
+            nums.add_column()
+        nums.add_row(
+            Text.assemble(("best ", "dim"), (_fmt(s.best_value), "bold green"), (f" at {r.x} {_fmt(s.best_x)}", "")),
+            Text.assemble(("final ", "dim"), (_fmt(s.final_value), "bold"), (f" at {r.x} {_fmt(s.final_x)}", "")),
+            Text.assemble(("cost ", "dim"), (("+" if s.cost else "") + _pct(s.cost),
+                                              "bold red" if (s.cost or 0) >= 0.01 else "bold")),
+            Text.assemble(("past best ", "dim"), (_pct(s.past_best), "bold")),
         )
-    worst = r.worst_severity
-    if worst is None or worst == Severity.INFO:
-        return Text("no overfitting found", style="green")
-    return Text(f"no overfitting, but {sum(f.severity != Severity.INFO for f in r.findings)} issue(s) below",
-                style="yellow")
-
-
-def run_panel(r: RunAnalysis) -> Panel:
-    parts: list[object] = [verdict_line(r)]
-    if r.best and r.monitor:
-        parts.append(Text(
-            f"best {r.monitor.label} = {_fmt(r.best.get('value'))} at {r.x} {_fmt(r.best.get(r.x))}"
-            + (f" (step {_fmt(r.best.get('step'))})" if r.x == "epoch" and r.best.get("step") is not None else ""),
-            style="bold"))
+        parts.append(nums)
+        cv = s.curves if s.curves is not None else RunCurves(r)
+        sx, vals, _ = cv.get(r.monitor.split, r.monitor.metric)
+        fin = np.isfinite(vals)
+        mark = int(np.argmin(np.where(fin, r.monitor.sign * vals, np.inf))) if fin.any() else None
+        span = (f"  {r.x} {_fmt(float(sx[0]) if sx.size else None)}–"
+                f"{_fmt(float(sx[-1]) if sx.size else None)}")
+        parts.append(Text.assemble((f"{r.monitor.label:<12} ", "dim"), sparkline(vals, mark=mark), (span, "dim")))
+        if cv.has("train", r.monitor.metric):
+            tv = cv.get("train", r.monitor.metric)[1]
+            parts.append(Text.assemble((f"{'train_' + r.monitor.metric:<12} ", "dim"), sparkline(tv)))
     if r.findings:
-        t = Table(show_header=True, header_style="bold", expand=True, box=None)
+        t = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
+        t.add_column("#", no_wrap=True, justify="right")
         t.add_column("severity", no_wrap=True)
         t.add_column("kind", no_wrap=True)
-        t.add_column(r.x, no_wrap=True)
-        t.add_column("finding")
-        for f in r.findings:
-            t.add_row(Text(f.severity.value, style=_STYLE[f.severity]), f.kind,
-                      _fmt(f.epoch if r.x == "epoch" else f.step), Text(f.message))
+        t.add_column(r.x, no_wrap=True, justify="right")
+        t.add_column("finding", ratio=1)
+        for i, f in enumerate(r.findings[:MAX_FINDINGS], 1):
+            t.add_row(str(i), Text(f.severity.value, style=_STYLE[f.severity]), Text(f.kind),
+                      _fmt(finding_x(f, r.x)), Text(f.message))
         parts.append(t)
+        if len(r.findings) > MAX_FINDINGS:
+            parts.append(Text(f"… {len(r.findings) - MAX_FINDINGS} more finding(s) in --json / --html", style="dim"))
         actions = list(dict.fromkeys(a for f in r.findings if f.severity != Severity.INFO for a in f.actions))
         if actions:
             parts.append(Text("what to do:", style="bold"))
-            for a in actions[:5]:
+            for a in actions[:MAX_ACTIONS]:
                 parts.append(Text(f"  • {a}"))
-    return Panel(Group(*parts), title=Text(r.name), subtitle=Text(r.source or ""), expand=True)  # type: ignore[arg-type]
+    return Panel(Group(*parts), title=Text(r.name), subtitle=Text(r.source or ""), expand=True,
+                 border_style=_LEVEL_STYLE.get(s.level, ""))
+
+
+def sweep_table(analysis: Analysis, summaries: list[RunSummary] | None = None) -> Table:
+    """Runs ranked by best monitored value (runs that cannot be analysed last), with the overfitting cost."""
+    summaries = summaries or [summarize_run(r) for r in analysis.runs]
+    t = Table(title=f"{len(analysis.runs)} runs, ranked by best value", header_style="bold")
+    t.add_column("#", justify="right")
+    t.add_column("run", overflow="fold")
+    t.add_column("monitor")
+    t.add_column("best", justify="right")
+    t.add_column("at", justify="right")
+    t.add_column("cost", justify="right")
+    t.add_column("past best", justify="right")
+    t.add_column("verdict")
+
+    def key(s: RunSummary) -> tuple[int, float]:
+        if s.best_value is None:
+            return (1, 0.0)
+        return (0, (1.0 if s.mode == "min" else -1.0) * s.best_value)
+
+    for i, (r, s) in enumerate(sorted(zip(analysis.runs, summaries), key=lambda t: key(t[1])), 1):
+        verdict = ("overfits" if s.overfitting is not None else
+                   "error" if s.level == "error" else
+                   (s.worst.value if s.worst and s.worst != Severity.INFO else "ok"))
+        t.add_row(str(i), Text(r.name), Text(s.label), _fmt(s.best_value), _fmt(s.best_x),
+                  Text(_pct(s.cost), style="red" if (s.cost or 0) >= 0.01 else ""), _pct(s.past_best),
+                  Text(verdict, style=_LEVEL_STYLE.get(s.level, "")))
+    return t
+
+
+def sweep_footer(summaries: list[RunSummary]) -> list[Text]:
+    """One line with the overfitting count and one with the hyperparameters most associated with it."""
+    n_over = sum(1 for s in summaries if s.overfitting is not None)
+    lines = [Text(f"{n_over} of {len(summaries)} runs overfit", style="bold")]
+    effects = [e for e in hyperparameter_effects(summaries) if e.kind == "numeric" and e.p_holm is not None
+               and e.p_holm < 0.05]
+    if effects:
+        desc = ", ".join(f"{e.name} (ρ = {e.rho:+.2f})" for e in effects[:3])
+        lines.append(Text(f"hyperparameters that go with overfitting cost: {desc}"))
+    return lines
 
 
 def render(analysis: Analysis, console: Console | None = None) -> None:
     """Print the verdict of every run (a ranked table first when there are several)."""
     con = console or Console()
+    summaries = [summarize_run(r) for r in analysis.runs]
     if len(analysis.runs) > 1:
-        con.print(sweep_table(analysis))
-    for r in analysis.runs[:20]:
-        con.print(run_panel(r))
-    if len(analysis.runs) > 20:
-        con.print(f"... {len(analysis.runs) - 20} more runs (see --json or --html)")
+        con.print(sweep_table(analysis, summaries))
+        for line in sweep_footer(summaries):
+            con.print(line)
+        # show the panels of the runs that need attention most
+        def urgency(i: int) -> tuple[int, float]:
+            w = summaries[i].worst
+            return (-(w.rank if w is not None else -1), -(summaries[i].cost or 0.0))
 
-
-def sweep_table(analysis: Analysis) -> Table:
-    t = Table(title=f"{len(analysis.runs)} runs", header_style="bold")
-    t.add_column("run")
-    t.add_column("best")
-    t.add_column("at")
-    t.add_column("overfitting cost")
-    t.add_column("worst finding")
-    def key(r: RunAnalysis) -> float:
-        if not r.best or r.best.get("value") is None or not r.monitor:
-            return float("inf")
-        return r.monitor.sign * float(r.best["value"])
-    for r in sorted(analysis.runs, key=key):
-        of = next((f for f in r.findings if f.kind == "overfitting"), None)
-        cost = f"{100 * of.evidence['relative_degradation']:.1f}%" if of else "-"
-        w = r.worst_severity
-        t.add_row(Text(r.name), _fmt(r.best.get("value") if r.best else None),
-                  _fmt(r.best.get(r.x) if r.best else None), cost,
-                  Text(w.value, style=_STYLE[w]) if w else Text("none", style="green"))
-    return t
+        order = sorted(range(len(summaries)), key=urgency)
+        for i in order[:MAX_PANELS]:
+            con.print(run_panel(analysis.runs[i], summaries[i]))
+        if len(analysis.runs) > MAX_PANELS:
+            con.print(Text(f"… {len(analysis.runs) - MAX_PANELS} more run panels (see --json or --html)", style="dim"))
+        return
+    for r, s in zip(analysis.runs, summaries):
+        con.print(run_panel(r, s))

@@ -1,0 +1,430 @@
+"""Benchmark the learning-curve forecasters on real curves (CPU).
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast.py            # writes bench/results/forecast.md
+
+Data: the 70 real epoch-wise runs of ../shared/curves/real-runs.jsonl (held-out loss: valid_loss, or test_loss
+for DeepOBS; diverged/degenerate runs skipped) and a fixed random subset of LCDB 1.0 sample-wise curves
+(validation accuracy vs training-set size; ``pip download --no-deps lcdb==0.1.0 -d bench/_work``, CSV read
+directly). Each curve is cut after 10/20/30/50% of its evaluations and the rest is forecast.
+
+Metrics (all in the normalised units of the forecasters: the observed part spans [0, 1]):
+  LL       mean log predictive density of the held-back evaluations (per-point floor -50), higher is better
+  MAE fin  |median forecast − true value| at the last evaluation
+  MAE best |predicted best value − true best value| (best over the whole curve)
+  best err |predicted best x − true best x| as % of the curve's x range
+  cov80    fraction of held-back evaluations inside the 10–90% band (goal 75–85%)
+  ms       CPU time (time.process_time) per forecast
+Baselines without a distribution (last value, best so far, pow3 least squares) have no LL / coverage.
+LC-PFN: trained here by bench/bench_forecast_lcpfn_train.py (its prior and code, small CPU budget); skipped
+when bench/_work/lcpfn_small.pt is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+REPO = ROOT.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from gapwatch.forecast import forecast_curve  # noqa: E402
+from gapwatch.forecast.ensemble import pow3_least_squares  # noqa: E402
+from gapwatch.forecast.prior import normalise  # noqa: E402
+
+REAL = REPO.parent / "shared" / "curves" / "real-runs.jsonl"
+WORK = ROOT / "_work"
+CUTS = (0.1, 0.2, 0.3, 0.5)
+LL_FLOOR = -50.0
+
+
+# ----------------------------------------------------------------------------------------------- data
+def load_real() -> tuple[list[dict[str, Any]], list[str]]:
+    curves, skipped = [], []
+    for i, line in enumerate(REAL.read_text().splitlines()):
+        r = json.loads(line)
+        met = r["metrics"]
+        key = "valid_loss" if "valid_loss" in met else "test_loss"
+        y = np.array([np.nan if v is None else v for v in met[key]], dtype=float)
+        name = f"real{i:02d}:{r['problem']}:{r['optimizer']}"
+        if not np.all(np.isfinite(y)) or np.all(y[1:] == y[0]) or np.sum(y[1:] == y[0]) > 0.5 * y.size:
+            skipped.append(name)
+            continue
+        curves.append({"name": name, "x": np.arange(y.size, dtype=float), "y": y, "mode": "min",
+                       "set": "real"})
+    return curves, skipped
+
+
+def load_lcdb(n: int, seed: int) -> list[dict[str, Any]]:
+    cache = WORK / f"lcdb_subset_{n}_{seed}.json"
+    if not cache.is_file():
+        import pandas as pd
+
+        csv = WORK / "lcdb-0.1.0" / "lcdb" / "database-accuracy.csv"
+        if not csv.is_file():
+            import tarfile
+
+            tar = WORK / "lcdb-0.1.0.tar.gz"
+            if not tar.is_file():
+                raise SystemExit("LCDB missing: pip download --no-deps lcdb==0.1.0 -d bench/_work")
+            with tarfile.open(tar) as tf:
+                tf.extract("lcdb-0.1.0/lcdb/database-accuracy.csv", WORK)
+        df = pd.read_csv(csv, usecols=["openmlid", "learner", "size_train", "outer_seed", "inner_seed",
+                                       "score_valid"])
+        df = df[(df.outer_seed == 0) & (df.inner_seed == 0)]
+        groups = []
+        for (oid, learner), g in df.groupby(["openmlid", "learner"]):
+            g = g.sort_values("size_train")
+            yv = g.score_valid.to_numpy(float)
+            if len(g) >= 8 and np.all(np.isfinite(yv)) and np.ptp(yv) > 0:
+                groups.append({"name": f"lcdb:{oid}:{learner}", "x": g.size_train.tolist(), "y": yv.tolist()})
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(groups), size=min(n, len(groups)), replace=False)
+        cache.write_text(json.dumps([groups[i] for i in sorted(pick)]))
+    out = []
+    for c in json.loads(cache.read_text()):
+        out.append({"name": c["name"], "x": np.array(c["x"], float), "y": np.array(c["y"], float), "mode": "max",
+                    "set": "lcdb"})
+    return out
+
+
+def overfits(y: np.ndarray, mode: str) -> bool:
+    """README definition: best before the last 10% and the final value > 1% worse than the best."""
+    z = y if mode == "min" else -y
+    b = int(np.argmin(z))
+    return b <= math.floor(0.9 * (z.size - 1)) and (z[-1] - z[b]) > 0.01 * abs(z[b]) + 1e-12
+
+
+# ----------------------------------------------------------------------------------------------- methods
+Result = dict[str, Any]
+
+
+def _point_method(kind: str) -> Callable[[dict[str, Any], int], Result]:
+    def run(c: dict[str, Any], m: int) -> Result:
+        x, y, mode = c["x"], c["y"], c["mode"]
+        sign = 1.0 if mode == "min" else -1.0
+        z = sign * y
+        q = y.size - m
+        if kind == "last":
+            med = np.full(q, z[m - 1])
+        elif kind == "best":
+            med = np.full(q, z[:m].min())
+        else:
+            lo, sc = normalise(z[None, :m])
+            t = x / x[-1]
+            try:
+                pred = pow3_least_squares(t[:m], (z[:m] - lo[0, 0]) / sc[0, 0], t[m:])
+                med = lo[0, 0] + sc[0, 0] * pred
+            except Exception:  # noqa: BLE001 - a failed fit falls back to the last value
+                med = np.full(q, z[m - 1])
+        allz = np.concatenate([z[:m], med])
+        bi = int(np.argmin(allz))
+        return {"median_z": med, "best_x": x[bi], "best_z": float(allz.min())}
+    return run
+
+
+def _gap_method(method: str) -> Callable[[dict[str, Any], int], Result]:
+    def run(c: dict[str, Any], m: int) -> Result:
+        x, y, mode = c["x"], c["y"], c["mode"]
+        sign = 1.0 if mode == "min" else -1.0
+        fc = forecast_curve(x, y, observed=m, horizon=y.size, mode=mode, method=method)
+        qs = {k: sign * v for k, v in fc.quantiles.items()}
+        lo_q, hi_q = (qs["0.1"], qs["0.9"]) if sign > 0 else (qs["0.9"], qs["0.1"])
+        med = qs["0.5"]
+        best_z = float(min((sign * y[:m]).min(), med.min()))
+        return {"median_z": med, "lo_z": lo_q, "hi_z": hi_q, "logpdf_raw": fc.logpdf(y[m:]),
+                "best_x": fc.best["x"], "best_z": best_z, "p_behind": fc.p_best_behind}
+    return run
+
+
+class LCPFN:
+    """LC-PFN trained here (bench/bench_forecast_lcpfn_train.py); its curves are 'higher is better' in [0,1]
+    at epochs 1..100, so a lower-is-better curve z with observed range [lo, lo+sc] is fed as
+    v = 1 - sigmoid(2 (z - lo) / sc - 1) (LC-PFN's own pfn_normalize with minimize=True, soft bounds = the
+    observed range) at x = 100 · t; densities are mapped back with the Jacobian."""
+
+    def __init__(self, path: Path) -> None:
+        sys.path.insert(0, str(WORK / "lcpfn_src"))
+        import bench_forecast_lcpfn_train as tr  # type: ignore[import-not-found]
+        import torch
+
+        tr._torch_compat()
+        import lcpfn.layer  # noqa: F401
+
+        orig = lcpfn.layer.TransformerEncoderLayer.forward
+
+        def _fwd(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False, **_kw):  # type: ignore
+            return orig(self, src, src_mask, src_key_padding_mask)
+
+        lcpfn.layer.TransformerEncoderLayer.forward = _fwd
+        torch.set_num_threads(1)
+        self.torch = torch
+        self.model = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.eval()
+        self.info = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
+
+    def __call__(self, c: dict[str, Any], m: int) -> Result:
+        torch = self.torch
+        x, y, mode = c["x"], c["y"], c["mode"]
+        sign = 1.0 if mode == "min" else -1.0
+        z = sign * y
+        lo, sc = normalise(z[None, :m])
+        lo_, sc_ = float(lo[0, 0]), float(sc[0, 0])
+        x0 = min(0.0, float(x[0]))
+        ep = 100.0 * (x - x0) / (x[-1] - x0)
+
+        def fwd(zz: np.ndarray) -> np.ndarray:
+            return 1.0 - 1.0 / (1.0 + np.exp(-(2.0 * (zz - lo_) / sc_ - 1.0)))
+
+        def inv(v: np.ndarray) -> np.ndarray:
+            v = np.clip(v, 1e-12, 1 - 1e-12)
+            return lo_ + sc_ * (np.log((1 - v) / v) + 1.0) / 2.0
+
+        with torch.no_grad():
+            xt = torch.as_tensor(ep, dtype=torch.float32)[:, None, None]
+            yt = torch.as_tensor(fwd(z[:m]), dtype=torch.float32)[:, None, None]
+            logits = self.model((xt, yt), single_eval_pos=m)  # (q, 1, K)
+            crit = self.model.criterion
+            vq = {q: crit.icdf(logits, q)[:, 0].double().numpy() for q in (0.1, 0.5, 0.9)}
+            v_true = fwd(z[m:])
+            nll = crit(logits, torch.as_tensor(v_true, dtype=torch.float32)[:, None]).double().numpy().ravel()
+        s = 1.0 / (1.0 + np.exp(-(2.0 * (z[m:] - lo_) / sc_ - 1.0)))
+        log_jac = np.log(2.0 / sc_) + np.log(s) + np.log1p(-s)
+        med = inv(vq[0.5])
+        allz = np.concatenate([z[:m], med])
+        return {"median_z": med, "lo_z": inv(vq[0.9]), "hi_z": inv(vq[0.1]),  # v decreases in z
+                "logpdf_raw": -nll + log_jac, "best_x": x[int(np.argmin(allz))], "best_z": float(allz.min())}
+
+
+# ----------------------------------------------------------------------------------------------- scoring
+def score(c: dict[str, Any], m: int, r: Result) -> dict[str, float]:
+    x, y, mode = c["x"], c["y"], c["mode"]
+    sign = 1.0 if mode == "min" else -1.0
+    z = sign * y
+    lo, sc = normalise(z[None, :m])
+    lo_, sc_ = float(lo[0, 0]), float(sc[0, 0])
+    zf = z[m:]
+    out = {
+        "mae_final": abs(r["median_z"][-1] - zf[-1]) / sc_,
+        "mae_best": abs(r["best_z"] - z.min()) / sc_,
+        "best_err": 100.0 * abs(r["best_x"] - x[int(np.argmin(z))]) / (x[-1] - x[0]),
+    }
+    if "logpdf_raw" in r:
+        lp = np.maximum(np.asarray(r["logpdf_raw"]) + math.log(sc_), LL_FLOOR)
+        out["ll"] = float(np.mean(lp))
+        out["cov80"] = float(np.mean((zf >= r["lo_z"]) & (zf <= r["hi_z"])))
+    return out
+
+
+def evaluate(curves: list[dict[str, Any]], methods: dict[str, Callable[[dict[str, Any], int], Result]]
+             ) -> list[dict[str, Any]]:
+    rows = []
+    for c in curves:
+        n = c["y"].size
+        of = overfits(c["y"], c["mode"])
+        for cut in CUTS:
+            m = max(3, int(math.ceil(cut * n)))
+            if m >= n - 1:
+                continue
+            for name, fn in methods.items():
+                t0 = time.process_time()
+                r = fn(c, m)
+                ms = 1e3 * (time.process_time() - t0)
+                rows.append({"curve": c["name"], "set": c["set"], "overfits": bool(of), "cut": cut, "method": name,
+                             "ms": ms, **{k: float(v) for k, v in score(c, m, r).items()}})
+    return rows
+
+
+def table(rows: list[dict[str, Any]], methods: list[str], title: str) -> str:
+    cols = ("ll", "mae_final", "mae_best", "best_err", "cov80", "ms")
+    head = f"\n**{title}** ({len({(r['curve'], r['cut']) for r in rows})} forecasts)\n\n"
+    head += "| method | LL ↑ (mean / median) | MAE final ↓ | MAE best ↓ | best-x err % ↓ | cov80 | CPU ms |\n"
+    head += "|---|---|---|---|---|---|---|\n"
+    for mth in methods:
+        rs = [r for r in rows if r["method"] == mth]
+        if not rs:
+            continue
+        cells = []
+        for col in cols:
+            vals = np.array([r[col] for r in rs if col in r], float)
+            if vals.size == 0:
+                cells.append("—")
+            elif col == "ll":
+                cells.append(f"{vals.mean():.2f} / {np.median(vals):.2f}")
+            elif col == "cov80":
+                cells.append(f"{100 * vals.mean():.0f}%")
+            elif col == "ms":
+                cells.append(f"{np.median(vals):.1f}")
+            elif col == "best_err":
+                cells.append(f"{vals.mean():.1f}")
+            else:
+                cells.append(f"{np.median(vals):.3f}")
+        head += f"| {mth} | " + " | ".join(cells) + " |\n"
+    return head
+
+
+# ----------------------------------------------------------------------------------------------- stop signal
+def stop_signal(curves: list[dict[str, Any]], method: str, thresholds: tuple[float, ...], checks: int
+                ) -> list[dict[str, Any]]:
+    """Replay each real run: at ~``checks`` evaluations from 20% on, forecast the rest of the run and stop at the
+    first check with P(best behind) ≥ threshold. Returned per run and threshold: the stop evaluation, the
+    regret (best value up to the stop − best value of the whole run, in units of the run's value range) and
+    the fraction of the run saved."""
+    out = []
+    for c in curves:
+        y, n = c["y"], c["y"].size
+        z = y if c["mode"] == "min" else -y
+        rng_ = float(np.ptp(z)) or 1.0
+        grid = np.unique(np.linspace(max(3, int(0.2 * n)), n - 2, checks).astype(int))
+        ps = []
+        for m in grid:
+            fc = forecast_curve(c["x"], y, observed=int(m), horizon=n, mode=c["mode"], method=method,
+                                n_samples=256)
+            ps.append(fc.p_best_behind)
+        for th in thresholds:
+            hit = next((int(m) for m, p in zip(grid, ps) if p >= th), n)
+            out.append({"curve": c["name"], "threshold": th, "stop": hit, "n": n,
+                        "regret": (z[:hit].min() - z.min()) / rng_, "saved": 1.0 - hit / n,
+                        "overfits": overfits(y, c["mode"])})
+    return out
+
+
+def patience_baseline(curves: list[dict[str, Any]], frac: float) -> list[dict[str, Any]]:
+    out = []
+    for c in curves:
+        y, n = c["y"], c["y"].size
+        z = y if c["mode"] == "min" else -y
+        pat = max(2, int(round(frac * n)))
+        best, since, stop = np.inf, 0, n
+        for i, v in enumerate(z):
+            if v < best:
+                best, since = v, 0
+            else:
+                since += 1
+            if since >= pat:
+                stop = i + 1
+                break
+        rng_ = float(np.ptp(z)) or 1.0
+        out.append({"curve": c["name"], "stop": stop, "n": n, "regret": (z[:stop].min() - z.min()) / rng_,
+                    "saved": 1.0 - stop / n, "overfits": overfits(y, c["mode"])})
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lcdb", type=int, default=120, help="LCDB curves in the subset")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-stop", action="store_true", help="skip the P(best behind) stop-signal replay")
+    ap.add_argument("--checks", type=int, default=16, help="forecasts per run in the stop-signal replay")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
+    ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
+    ap.add_argument("--lcpfn", type=Path, default=WORK / "lcpfn_small.pt", help="LC-PFN model trained here")
+    ap.add_argument("--weights", type=Path, default=None, help="PFN weights directory (default: shipped)")
+    args = ap.parse_args()
+    if args.weights is not None:
+        import gapwatch.forecast.pfn as pfn_mod
+
+        pfn_mod.WEIGHTS_DIR = args.weights
+
+    import torch
+
+    torch.set_num_threads(1)
+    real, skipped = load_real()
+    lcdb = load_lcdb(args.lcdb, args.seed)
+    if args.limit:
+        real, lcdb = real[: args.limit], lcdb[: args.limit]
+    methods: dict[str, Callable[[dict[str, Any], int], Result]] = {
+        "last value": _point_method("last"),
+        "best so far": _point_method("best"),
+        "pow3 LS": _point_method("pow3"),
+        "ensemble (ours)": _gap_method("ensemble"),
+        "PFN (ours)": _gap_method("pfn"),
+    }
+    lc_path = args.lcpfn
+    lc = None
+    if lc_path.is_file():
+        lc = LCPFN(lc_path)
+        methods["LC-PFN (small, here)"] = lc
+    for fn in list(methods.values()):  # warm-up (imports, weight loading) outside the timings
+        fn(real[0], 10)
+    t0 = time.time()
+    rows = evaluate(real + lcdb, methods)
+    names = list(methods)
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    md = ["# Learning-curve forecasting benchmark\n",
+          f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast.py "
+          f"--lcdb {args.lcdb} --checks {args.checks}`",
+          f"- machine: {cpu}, 2 cores shared with ~6 other jobs (timings are CPU time of one thread, "
+          "`time.process_time`)",
+          f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit `{rev.strip()}` (+ uncommitted work)",
+          f"- data: {len(real)} real runs ({len(skipped)} diverged/degenerate skipped), {len(lcdb)} LCDB curves "
+          f"(seed {args.seed}); cuts at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; evaluation wall time "
+          f"{time.time() - t0:.0f} s",
+          "- units: normalised (observed part spans [0, 1]); LL per held-back evaluation, floored at "
+          f"{LL_FLOOR:g}; MAE columns are medians over forecasts; best-x error is a mean",
+          ]
+    if lc is not None:
+        md.append(f"- LC-PFN trained here: {json.dumps(lc.info)}")
+    sets = [("all", rows), ("real runs", [r for r in rows if r["set"] == "real"]),
+            ("real runs that overfit (README definition)", [r for r in rows if r["set"] == "real" and r["overfits"]]),
+            ("real runs that do not overfit", [r for r in rows if r["set"] == "real" and not r["overfits"]]),
+            ("LCDB (sample-wise, validation accuracy)", [r for r in rows if r["set"] == "lcdb"])]
+    for title, rs in sets:
+        md.append(table(rs, names, title))
+    md.append("\n**by cut (all curves): LL mean / cov80**\n")
+    md.append("| method | " + " | ".join(f"{int(100 * c)}%" for c in CUTS) + " |")
+    md.append("|---|" + "---|" * len(CUTS))
+    for mth in names:
+        cells = []
+        for cut in CUTS:
+            rs = [r for r in rows if r["method"] == mth and r["cut"] == cut and "ll" in r]
+            cells.append(f"{np.mean([r['ll'] for r in rs]):.2f} / {100 * np.mean([r['cov80'] for r in rs]):.0f}%"
+                         if rs else "—")
+        md.append(f"| {mth} | " + " | ".join(cells) + " |")
+    (WORK / "forecast_rows.json").write_text(json.dumps(rows))
+
+    if not args.no_stop:
+        md.append("\n## P(best behind) as a stop signal (real runs)\n")
+        md.append(f"Replay: {args.checks} forecasts per run from 20% of the run on (horizon = the run's end); stop at "
+                  "the first with P(best behind) ≥ threshold. Regret = best value up to the stop − best of the "
+                  "whole run, in units of the run's value range (0 = nothing lost). Baseline: patience (stop after "
+                  "k evaluations without a new best), k = 10% / 20% of the run.\n")
+        md.append("| rule | runs stopped early | mean regret | median regret | runs with regret > 0.01 | "
+                  "mean fraction of run saved |")
+        md.append("|---|---|---|---|---|---|")
+        ths = (0.8, 0.9, 0.95)
+        for method in ("ensemble", "pfn"):
+            sr = stop_signal(real, method, ths, args.checks)
+            for th in ths:
+                rs = [r for r in sr if r["threshold"] == th]
+                md.append(_stop_row(f"{method} P≥{th}", rs))
+        for frac in (0.1, 0.2):
+            md.append(_stop_row(f"patience {int(100 * frac)}%", patience_baseline(real, frac)))
+    text = "\n".join(md) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+def _stop_row(name: str, rs: list[dict[str, Any]]) -> str:
+    reg = np.array([r["regret"] for r in rs])
+    early = sum(r["stop"] < r["n"] for r in rs)
+    return (f"| {name} | {early}/{len(rs)} | {reg.mean():.3f} | {np.median(reg):.3f} | {int((reg > 0.01).sum())} | "
+            f"{np.mean([r['saved'] for r in rs]):.2f} |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

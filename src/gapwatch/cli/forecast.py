@@ -1,0 +1,72 @@
+"""``gapwatch forecast PATH``: forecast the monitored validation curve of each run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError
+from ..monitor import parse_monitor
+from ..readers import load
+from . import app
+
+
+def parse_observed(text: str | None) -> int | float | None:
+    """``--observed`` as a count (``20``) or a fraction (``0.3``); None means every logged evaluation."""
+    if text is None:
+        return None
+    try:
+        if any(c in text for c in ".eE"):
+            return float(text)
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--observed must be a count (e.g. 20) or a fraction (e.g. 0.3), got {text!r}") from None
+
+
+@app.command("forecast")
+def forecast_cmd(
+    path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
+    observed: Optional[str] = typer.Option(
+        None, "--observed", help="Evaluations to condition on: a count (20) or a fraction (0.3). Default: all."),
+    horizon: Optional[int] = typer.Option(
+        None, "--horizon", help="Forecast up to this many evaluations in total (> observed). "
+        "Default: the rest of the log, or 50% more evaluations."),
+    monitor: Optional[str] = typer.Option(None, "--monitor", help="Series to forecast, e.g. val_loss."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    method: str = typer.Option("auto", "--method", help="auto, pfn or ensemble."),
+    json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.forecast/1 JSON document."),
+) -> None:
+    """Forecast the validation metric: quantiles per future evaluation, the best evaluation, P(best behind)."""
+    from ..forecast import SCHEMA, forecast
+
+    if mode is not None and mode not in ("min", "max"):
+        raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
+    obs = parse_observed(observed)
+    mon = parse_monitor(monitor, mode) if monitor else None
+    history = load(path)
+    fcs = [forecast(h, mon, observed=obs, horizon=horizon, method=method) for h in history]
+    if json_out:
+        doc = {"schema": SCHEMA, "runs": [f.to_run_dict() for f in fcs]}
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    for f in fcs:
+        label = f.monitor.label if f.monitor else "?"
+        con.print(f"[bold]{f.name}[/bold] {label}: {f.observed} evaluations observed, forecast to x={f.x[-1]:g} "
+                  f"({f.method})")
+        con.print(f"  P(best already behind) = {f.p_best_behind:.2f}; best evaluation at x≈{f.best['x']:g} "
+                  f"(80%: {f.best['low']:g}–{f.best['high']:g})")
+        tab = Table("x", "q0.1", "median", "q0.9")
+        idx = sorted(set(int(round(i)) for i in (0, len(f.x) / 4, len(f.x) / 2, 3 * len(f.x) / 4, len(f.x) - 1)))
+        for i in idx:
+            tab.add_row(f"{f.x[i]:g}", *(f"{f.quantiles[k][i]:.4g}" for k in ("0.1", "0.5", "0.9")))
+        con.print(tab)
+        for n in f.notes:
+            con.print(f"  note: {n}")

@@ -1,0 +1,156 @@
+"""Double descent: the validation metric got worse, then recovered past its previous best.
+
+Statistic. The monitored series is put in "lower is better" form and smoothed with a centred rolling median over
+``smooth`` evaluations (removes single-evaluation outliers). For every evaluation the *excursion* is its
+smoothed value minus the running minimum so far; the largest excursion that is later followed by a value below
+that running minimum is the candidate: first best ``b`` (argmin before the peak), peak ``p``, recovery ``r``
+(first evaluation after ``p`` whose smoothed value is below the first best by more than the noise tolerance).
+It is reported when
+
+* the rise is statistically significant: ``(peak − first best) / σ ≥ min_z`` with σ the robust evaluation noise;
+* the rise is practically large: at least ``min_rise_fraction`` of the improvement made before the first best;
+* the run is not grokking (a validation-loss bump while memorising, then a jump, is reported as
+  ``grokking`` only);
+* the rise is gradual, not a spike: the peak is at least ``min_rise_evaluations`` evaluations after the first
+  best, and, when a training loss is logged, training did not get worse over the rise (if it did, the run was
+  disturbed, which is ``instability``).
+
+The finding is ``info``: the point is that the run must not be stopped at the first rise; patience-based early
+stopping would have stopped it. Its ``step``/``epoch`` is the recovery point.
+
+References: Nakkiran et al., "Deep Double Descent: Where Bigger Models and More Data Hurt" (epoch-wise double
+descent); Prechelt, "Early Stopping — But When?" (why stopping at the first rise can be premature).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..findings import Finding, FindingKind, Severity
+from ..history import History
+from ..monitor import Monitor
+from ..stats import noise_sigma, rolling_median
+from . import register
+from ._common import DEEP_DOUBLE_DESCENT, PRECHELT, monitor_or_none, sign_of, train_series, validate, where_text
+
+REFERENCES = (DEEP_DOUBLE_DESCENT, PRECHELT)
+
+#: Default parameters. Units: evaluations, noise standard deviations, fractions of the improvement.
+DEFAULTS: dict[str, Any] = {
+    "min_evaluations": 10,        # evaluations needed before judging
+    "smooth": 5,                  # rolling-median window (evaluations, odd)
+    "min_z": 4.0,                 # rise (peak − first best) in noise standard deviations
+    "min_rise_fraction": 0.01,    # rise as a fraction of the improvement before the first best
+    "min_rise_evaluations": 3,    # evaluations from the first best to the peak (a spike rises in one)
+}
+
+
+@register("double_descent")
+def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
+    """Find epoch-wise double descent in one run. Parameters: see :data:`DEFAULTS`."""
+    p = validate("double_descent", params, DEFAULTS, ints=("min_evaluations", "smooth", "min_rise_evaluations"),
+                 nonneg=("min_z", "min_rise_fraction"))
+    mon = monitor_or_none(history, monitor)
+    if mon is None:
+        return []
+    s = history.series(mon.split, mon.metric).finite()
+    n = len(s)
+    if n < p["min_evaluations"]:
+        return []
+    if _grokked(history, mon):
+        return []  # a validation-loss bump during memorisation followed by a jump is grokking
+    z = mon.sign * s.values
+    k = p["smooth"] | 1
+    sm = rolling_median(z, k)
+    sigma = noise_sigma(z)
+    run_min = np.minimum.accumulate(sm)
+    exc = sm - run_min
+    # candidate peaks in decreasing excursion order; keep the first that recovers and passes the tests
+    for pk in _episode_peaks(exc):
+        b = int(np.argmin(sm[: pk + 1]))
+        rise = float(sm[pk] - sm[b])
+        tol = max(sigma, 1e-12 * max(1.0, abs(float(sm[b]))))
+        later = np.where(sm[pk + 1:] < sm[b] - tol)[0]
+        if later.size == 0:
+            continue
+        r = pk + 1 + int(later[0])
+        improvement = float(sm[0] - sm[b])
+        zrise = rise / sigma if sigma > 0 else np.inf
+        if zrise < p["min_z"] or pk - b < p["min_rise_evaluations"]:
+            continue
+        if improvement > 0 and rise < p["min_rise_fraction"] * improvement:
+            continue
+        if _train_worse(history, mon.metric, s.x[b], s.x[pk]):
+            continue
+        final_gain = float(sm[b] - np.min(sm[r:]))
+        msg = (f"{mon.split}_{mon.metric} got worse after {where_text(s, b)} (peak at {where_text(s, pk)}, "
+               f"{rise / improvement * 100 if improvement > 0 else float('inf'):.0f}% of the earlier improvement), "
+               f"then recovered past its earlier best at {where_text(s, r)}: double descent; stopping at the "
+               "first rise would have missed the better model")
+        ev = {
+            "first_best_index": b, "first_best_step": s.at(b)["step"], "first_best_epoch": s.at(b)["epoch"],
+            "first_best_value": float(mon.sign * sm[b]),
+            "peak_index": pk, "peak_step": s.at(pk)["step"], "peak_epoch": s.at(pk)["epoch"],
+            "peak_value": float(mon.sign * sm[pk]),
+            "recovery_index": r, "recovery_step": s.at(r)["step"], "recovery_epoch": s.at(r)["epoch"],
+            "rise": rise, "rise_z": float(zrise) if np.isfinite(zrise) else None,
+            "rise_fraction_of_improvement": float(rise / improvement) if improvement > 0 else None,
+            "gain_after_recovery": final_gain, "noise_sigma": float(sigma), "smooth": k,
+            "delay_evaluations": int(r - b),
+        }
+        actions = (
+            f"do not stop this kind of run at the first rise: the rise after {where_text(s, b)} was temporary; "
+            "use a patience longer than the rise (here "
+            f"{r - b} evaluations) or gapwatch's noise-aware policy",
+            "keep the best checkpoint of the whole run, not of the first descent",
+            "if a smaller learning rate, more data or a different model size is an option, epoch-wise double "
+            "descent is strongest near the interpolation threshold (label noise makes it stronger)",
+        )
+        return [Finding(FindingKind.DOUBLE_DESCENT.value, Severity.INFO, msg, step=s.at(r)["step"],
+                        epoch=s.at(r)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
+                        detector="double_descent")]
+    return []
+
+
+def _grokked(history: History, mon: Monitor) -> bool:
+    from .grokking import check as grokking_check
+
+    return bool(grokking_check(history, monitor=mon))
+
+
+def _episode_peaks(exc: np.ndarray) -> list[int]:
+    """Peak index of every contiguous episode with a positive excursion, largest excursion first."""
+    pos = exc > 0
+    peaks: list[int] = []
+    i, n = 0, exc.size
+    while i < n:
+        if not pos[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and pos[j]:
+            j += 1
+        peaks.append(i + int(np.argmax(exc[i:j])))
+        i = j
+    return sorted(peaks, key=lambda k: -exc[k])
+
+
+def _train_worse(history: History, metric: str, x0: float, x1: float) -> bool:
+    """Did the training series get significantly worse between x0 and x1 (a disturbance, not double descent)?"""
+    tr = train_series(history, metric)
+    if tr is None:
+        return False
+    ts = tr.finite()
+    if len(ts) < 4:
+        return False
+    tz = sign_of(ts.metric) * ts.values
+    sel = (ts.x >= x0) & (ts.x <= x1)
+    if sel.sum() < 2:
+        return False
+    seg = tz[sel]
+    sigma = noise_sigma(tz)
+    rng = max(float(tz[0] - np.min(tz)), 0.0)
+    worse = float(np.max(seg) - seg[0])
+    return worse > max(4 * sigma, 0.05 * rng)

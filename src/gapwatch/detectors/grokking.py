@@ -1,0 +1,132 @@
+"""Grokking: training accuracy saturated while held-out accuracy stayed near its starting value (chance) for a
+long stretch, then held-out accuracy jumped.
+
+Statistic (accuracy units, so no scale question arises). With ``t0``/``v0`` the first training / held-out
+accuracy (or ``chance`` for both when given):
+
+* *fit point* ``m``: first evaluation whose trailing ``window``-mean training accuracy is ≥ ``train_fit``, after a
+  training gain ``G = train level − t0 ≥ min_train_gain`` (the log starts before the fit);
+* at ``m`` held-out accuracy has generalised at most ``max_generalization`` of that gain,
+  ``(v(m) − v0) / G ≤ max_generalization`` — it is near chance while training is fitted;
+* *jump point* ``j``: first evaluation after ``m`` where held-out accuracy has reached half of the training gain,
+  ``(v − v0) / G ≥ jump_generalization``, and stays there for ``confirm`` evaluations (one outlier cannot fake it);
+* the stretch ``j − m`` is at least ``min_delay_evaluations`` evaluations and ``min_delay_fraction`` of the run.
+
+Reported as ``info`` with both times and the delay (a good outcome that patience-based early stopping would have
+cut off). Memorisation without a jump is the ``memorization`` detector's job; the two never fire together.
+
+References: "Grokking at the Edge of Numerical Stability" (2025): weight decay and numerical stability of the
+softmax govern whether and when grokking comes (Softmax Collapse, StableMax, ⊥Grad); "Benign Overfitting and
+Grokking in ReLU Networks for XOR Cluster Data" (2024): a perfect fit with near-random test accuracy followed by
+near-optimal generalisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..findings import Finding, FindingKind, Severity
+from ..history import History
+from ..monitor import Monitor
+from . import register
+from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none, validate
+
+REFERENCES = (GROK_NUMERICAL, GROK_XOR)
+
+#: Default parameters. Units: accuracy (fraction), evaluations, fractions of the run.
+DEFAULTS: dict[str, Any] = {
+    "min_evaluations": 10,          # evaluations needed before judging
+    "window": 3,                    # trailing mean of training accuracy (evaluations)
+    "train_fit": 0.95,              # training accuracy that counts as fitted
+    "min_train_gain": 0.5,          # training accuracy gained since the first evaluation
+    "max_generalization": 0.2,      # held-out gain / training gain at the fit point, at most
+    "jump_generalization": 0.5,     # held-out gain / training gain that counts as having jumped
+    "confirm": 2,                   # consecutive evaluations above the jump level
+    "min_delay_evaluations": 5,     # evaluations between fit and jump, at least
+    "min_delay_fraction": 0.05,     # same, as a fraction of the run's evaluations
+    "chance": None,                 # chance accuracy (1 / classes); default: the first evaluation
+}
+
+
+def params(p: dict[str, Any], name: str = "grokking") -> dict[str, Any]:
+    return validate(name, p, DEFAULTS, ints=("min_evaluations", "window", "confirm", "min_delay_evaluations"),
+                    fractions=("train_fit", "min_train_gain", "max_generalization", "jump_generalization",
+                               "min_delay_fraction", "chance"))
+
+
+def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -> dict[str, Any] | None:
+    """Shared by ``grokking`` and ``memorization``: the fit point and, if any, the jump point."""
+    tr = series_or_none(history, "train", "acc")
+    va = heldout_series(history, "acc", monitor)
+    if tr is None or va is None:
+        return None
+    tr, va = tr.finite(), va.finite()
+    n = len(va)
+    if n < p["min_evaluations"] or len(tr) < p["min_evaluations"]:
+        return None
+    chance = p["chance"]
+    t0 = float(tr.values[0]) if chance is None else float(chance)
+    v0 = float(va.values[0]) if chance is None else float(chance)
+    w = p["window"]
+    tl = np.convolve(tr.values, np.ones(w) / w, mode="full")[: len(tr)] / np.minimum(np.arange(1, len(tr) + 1), w) * w
+    fitted = np.where((tl >= p["train_fit"]) & (tl - t0 >= p["min_train_gain"]))[0]
+    if fitted.size == 0:
+        return None
+    mt = int(fitted[0])
+    x_fit = float(tr.x[mt])
+    gain = float(tl[mt] - t0)
+    # held-out evaluation at (or just before) the fit point
+    m = int(np.searchsorted(va.x, x_fit, side="right")) - 1
+    if m < 0:
+        m = 0
+    g = (va.values - v0) / gain
+    if g[m] > p["max_generalization"]:
+        return None
+    c = p["confirm"]
+    above = g >= p["jump_generalization"]
+    j = None
+    for i in range(m + 1, n - c + 1):
+        if above[i: i + c].all():
+            j = i
+            break
+    return {"train": tr, "val": va, "fit_index": m, "fit_train_index": mt, "jump_index": j, "gain": gain,
+            "t0": t0, "v0": v0, "g": g}
+
+
+@register("grokking")
+def check(history: History, *, monitor: Monitor | None = None, **params_: Any) -> list[Finding]:
+    """Find grokking (delayed generalisation) in one run. Parameters: see :data:`DEFAULTS`."""
+    p = params(params_)
+    mon = monitor_or_none(history, monitor)
+    st = fit_and_jump(history, mon, p)
+    if st is None or st["jump_index"] is None:
+        return []
+    va = st["val"]
+    m, j = st["fit_index"], st["jump_index"]
+    n = len(va)
+    if j - m < max(p["min_delay_evaluations"], p["min_delay_fraction"] * n):
+        return []
+    unit = va.x_kind
+    x_m, x_j = float(va.x[m]), float(va.x[j])
+    low = va.values[m:j]
+    final = float(np.mean(va.values[-min(3, n):]))
+    msg = (f"training accuracy fitted by {unit} {x_m:g} while {va.split}_{va.metric} stayed near "
+           f"{st['v0']:.3g} (mean {float(np.mean(low)):.3g}) for {j - m} evaluations, then jumped at {unit} "
+           f"{x_j:g} (final {final:.3g}): grokking, delay {x_j - x_m:g} {unit}s")
+    ev = {"fit_index": m, "fit_step": va.at(m)["step"], "fit_epoch": va.at(m)["epoch"],
+          "jump_index": j, "jump_step": va.at(j)["step"], "jump_epoch": va.at(j)["epoch"],
+          "delay": x_j - x_m, "delay_unit": unit, "delay_evaluations": int(j - m),
+          "heldout_start": st["v0"], "heldout_during_memorization": float(np.mean(low)),
+          "heldout_final": final, "train_gain": st["gain"]}
+    actions = (
+        "do not early-stop such runs on the validation metric during the memorisation phase (patience-based "
+        "stopping would have stopped within a few evaluations of the fit); gapwatch's policy has "
+        "keep_through_memorization for this",
+        "weight decay shortens the delay; without regularisation the logits grow until the softmax loses "
+        "floating-point precision (Softmax Collapse) and generalisation can stall: StableMax or the ⊥Grad "
+        "optimizer avoid it",
+    )
+    return [Finding(FindingKind.GROKKING.value, Severity.INFO, msg, step=va.at(j)["step"], epoch=va.at(j)["epoch"],
+                    evidence=ev, actions=actions, references=REFERENCES, detector="grokking")]

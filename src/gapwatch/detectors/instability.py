@@ -1,0 +1,267 @@
+"""Instability: non-finite values, loss spikes, divergence.
+
+Which series are checked: every loss-like series (metric ``loss``, ``perplexity`` or ending in ``_loss``) of the
+``train``, ``val`` and ``test`` splits, and the monitored series. At most one finding per type, each with
+``evidence["type"]`` set to ``"non_finite"``, ``"divergence"`` or ``"spikes"``.
+
+* **non_finite** (``critical``): the first NaN/±inf evaluation of any checked series; the evidence says how many
+  there are and whether the series became finite again.
+* **divergence** (``critical``): on the training loss (the held-out loss only when no training loss is logged —
+  a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
+  the best level by at least ``divergence_lost_fraction`` of the improvement made so far, by ``divergence_z`` noise
+  standard errors, and every evaluation from the onset on stays above ``best + tolerance``. Without a training
+  series the rise must undo all of the improvement (``lost ≥ 1``) to be called divergence.
+* **spikes** (``warning``): an evaluation whose excess over the median of the ``baseline`` evaluations before it is
+  at least ``spike_z`` times the local noise level (robust MAD of second differences over the surrounding
+  ``noise_window`` evaluations, never below half the whole curve's) **and** at least ``min_spike_fraction`` of the
+  curve's improvement, and that comes back down (below baseline + half the excess) within ``recovery``
+  evaluations. Both ratios ignore offset and scale of the loss, and the local noise makes it robust to a curve's
+  own heteroscedastic noise.
+
+References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
+growth and output-logit divergence; qk-layernorm and z-loss as remedies, learning-rate sensitivity);
+"Outliers with Opposing Signals Have an Outsized Effect on Neural Network Optimization" (2023: spikes and
+oscillations driven by small groups of outlier examples).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..findings import Finding, FindingKind, Severity
+from ..history import History, Series
+from ..monitor import Monitor
+from ..stats import MAD_TO_SIGMA, noise_sigma
+from . import register
+from ._common import (OPPOSING_SIGNALS, SMALL_SCALE_PROXIES, monitor_or_none, series_or_none,
+                      stays_above_from, validate, where_text)
+
+REFERENCES = (SMALL_SCALE_PROXIES, OPPOSING_SIGNALS)
+
+#: Default parameters. Units: evaluations, noise standard deviations, fractions of the improvement.
+DEFAULTS: dict[str, Any] = {
+    "min_evaluations": 5,               # evaluations needed for spikes/divergence (non-finite: any)
+    "window": 3,                        # trailing mean for levels (evaluations)
+    "divergence_lost_fraction": 0.5,    # fraction of the improvement undone at the end
+    "divergence_z": 5.0,                # rise in noise standard errors
+    "baseline": 5,                      # evaluations before a point whose median is its baseline
+    "noise_window": 21,                 # evaluations around a point for its local noise level
+    "spike_z": 8.0,                     # spike excess in local noise standard deviations
+    "min_spike_fraction": 0.1,          # spike excess as a fraction of the curve's improvement
+    "recovery": 5,                      # evaluations within which a spike must come back down
+}
+
+
+def _loss_like(metric: str) -> bool:
+    return metric in ("loss", "perplexity") or metric.endswith("_loss")
+
+
+def checked_series(history: History, mon: Monitor | None) -> list[Series]:
+    """Loss-like series of train/val/test plus the monitored one, training first."""
+    keys: list[tuple[str, str]] = []
+    for split in ("train", "val", "test"):
+        for sp, m in history.keys():
+            if sp == split and _loss_like(m):
+                keys.append((sp, m))
+    if mon is not None and (mon.split, mon.metric) not in keys:
+        keys.append((mon.split, mon.metric))
+    out = []
+    for sp, m in keys:
+        s = series_or_none(history, sp, m)
+        if s is not None and len(s):
+            out.append(s)
+    return out
+
+
+@register("instability")
+def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
+    """Find NaN/inf, divergence and loss spikes in one run. Parameters: see :data:`DEFAULTS`."""
+    p = validate("instability", params, DEFAULTS,
+                 ints=("min_evaluations", "window", "baseline", "noise_window", "recovery"),
+                 nonneg=("divergence_lost_fraction", "divergence_z", "spike_z", "min_spike_fraction"))
+    mon = monitor_or_none(history, monitor)
+    series = checked_series(history, mon)
+    if not series:
+        return []
+    out: list[Finding] = []
+    nf = _non_finite(series)
+    if nf is not None:
+        out.append(nf)
+    div = divergence(history, mon, p, series)
+    if div is not None:
+        out.append(div)
+    sp = _spikes(series, p, div)
+    if sp is not None:
+        out.append(sp)
+    return out
+
+
+def _sign(s: Series) -> float:
+    return -1.0 if s.metric.endswith("acc") else 1.0
+
+
+def _non_finite(series: list[Series]) -> Finding | None:
+    first: tuple[float, Series, int] | None = None
+    counts: dict[str, int] = {}
+    recovered: dict[str, bool] = {}
+    for s in series:
+        bad = ~np.isfinite(s.values)
+        if not bad.any():
+            continue
+        i = int(np.argmax(bad))
+        counts[s.name] = int(bad.sum())
+        recovered[s.name] = bool(np.isfinite(s.values[i:]).any())
+        x = float(s.step[i]) if np.isfinite(s.step[i]) else float(s.x[i])
+        if first is None or x < first[0]:
+            first = (x, s, i)
+    if first is None:
+        return None
+    _, s, i = first
+    v = s.values[i]
+    what = "NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")
+    fin = np.where(np.isfinite(s.values[:i]))[0]
+    last_ok = int(fin[-1]) if fin.size else None
+    msg = (f"{s.name} is {what} from {where_text(s, i)} on ({counts[s.name]} non-finite evaluation(s)"
+           + (", finite again later" if recovered[s.name] else "") + "): the run broke down numerically")
+    ev = {"type": "non_finite", "series": s.name, "first_index": i, "value": what,
+          "counts": counts, "recovered": recovered,
+          "last_finite_step": s.at(last_ok)["step"] if last_ok is not None else None,
+          "last_finite_epoch": s.at(last_ok)["epoch"] if last_ok is not None else None}
+    actions = (
+        (f"restore the last finite checkpoint (before {where_text(s, i)})" if last_ok is not None
+         else "the run never produced a finite value: check the data, the loss and the initialisation"),
+        "lower the learning rate or lengthen warmup; clip gradients",
+        "use float32 or bfloat16 instead of float16 (or check the loss scaler); guard log(0) and divisions",
+        "for Transformers, qk-layernorm and a z-loss on the output logits prevent the logit growth behind "
+        "many blow-ups",
+    )
+    return Finding(FindingKind.INSTABILITY.value, Severity.CRITICAL, msg, step=s.at(i)["step"],
+                   epoch=s.at(i)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
+                   detector="instability")
+
+
+def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None = None,
+               series: list[Series] | None = None) -> Finding | None:
+    """The divergence finding (also used by ``overfitting`` to stay silent on diverging runs)."""
+    p = p if p is not None else dict(DEFAULTS)
+    series = series if series is not None else checked_series(history, mon)
+    train = [s for s in series if s.split == "train" and s.metric == "loss"]
+    if train:
+        s, need_lost = train[0], p["divergence_lost_fraction"]
+    else:
+        held = [s for s in series if mon is not None and s.split == mon.split and _loss_like(s.metric)]
+        if not held:
+            return None
+        s, need_lost = held[0], max(1.0, p["divergence_lost_fraction"])
+    fs = s.finite()
+    n = len(fs)
+    if n < p["min_evaluations"]:
+        return None
+    z = _sign(fs) * fs.values
+    w = max(1, min(p["window"], n // 3))
+    lv = np.convolve(z, np.ones(w) / w, mode="valid")
+    b = int(np.argmin(lv))
+    best_level = float(lv[b])
+    first = float(np.mean(z[:w]))
+    improvement = max(first - best_level, 0.0)
+    final = float(np.mean(z[-w:]))
+    sigma = noise_sigma(z)
+    se = sigma * np.sqrt(2.0 / w)
+    rise = final - best_level
+    if rise <= 0:
+        return None
+    zr = rise / se if se > 0 else np.inf
+    lost = rise / improvement if improvement > 0 else np.inf
+    if zr < p["divergence_z"] or lost < need_lost:
+        return None
+    tol = max(4 * sigma, 0.05 * improvement)
+    onset = stays_above_from(z > best_level + tol, b + w - 1)
+    if onset >= n:
+        return None
+    msg = (f"{fs.name} diverges: from {where_text(fs, onset)} it rises and stays up (final {fs.values[-1]:.4g} "
+           f"vs best {_sign(fs) * best_level:.4g}; "
+           + (f"{100 * lost:.0f}% of the improvement undone)" if np.isfinite(lost) else "no improvement left)"))
+    ev = {"type": "divergence", "series": fs.name, "onset_index": int(onset), "best_level": _sign(fs) * best_level,
+          "final_level": _sign(fs) * final, "lost_fraction_of_improvement": float(lost) if np.isfinite(lost) else None,
+          "z": float(zr) if np.isfinite(zr) else None, "noise_sigma": float(sigma),
+          "best_step": fs.at(b + w - 1)["step"], "best_epoch": fs.at(b + w - 1)["epoch"]}
+    actions = (
+        f"restore the checkpoint from before {where_text(fs, onset)}",
+        "lower the learning rate (divergence is the classic sign of a learning rate that is too high), or "
+        "decay it earlier; add warmup and gradient clipping",
+        "for Transformers, qk-layernorm and a z-loss on the output logits remove the logit growth that makes "
+        "training diverge at larger learning rates",
+    )
+    return Finding(FindingKind.INSTABILITY.value, Severity.CRITICAL, msg, step=fs.at(onset)["step"],
+                   epoch=fs.at(onset)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
+                   detector="instability")
+
+
+def _local_sigma(z: np.ndarray, window: int) -> np.ndarray:
+    """Robust noise level around each point: MAD of the second differences in a centred window of about
+    ``window`` evaluations, leaving out the three second differences that involve the point itself (a spike
+    would inflate them). Shape ``(n,)``, same units as ``z``."""
+    n = z.size
+    out = np.zeros(n)
+    if n < 4:
+        return out
+    d = np.diff(z, n=2)  # d[j] involves z[j], z[j+1], z[j+2]
+    h = window // 2
+    for i in range(n):
+        lo, hi = max(0, i - h), min(d.size, i + h)
+        seg = np.concatenate([d[lo: max(lo, i - 2)], d[min(hi, i + 1): hi]])
+        if seg.size >= 3:
+            out[i] = MAD_TO_SIGMA * float(np.median(np.abs(seg - np.median(seg)))) / np.sqrt(6.0)
+    return out
+
+
+def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Finding | None:
+    found: list[tuple[Series, int, float, float]] = []
+    for s in series:
+        fs = s.finite()
+        n = len(fs)
+        if n < p["min_evaluations"]:
+            continue
+        z = _sign(fs) * fs.values
+        end = n
+        if div is not None and div.evidence.get("series") == fs.name:
+            end = int(div.evidence["onset_index"])
+        gsig = noise_sigma(z)
+        lsig = np.maximum(_local_sigma(z, p["noise_window"]), 0.5 * gsig)
+        w = max(1, min(p["window"], n // 3))
+        lv = np.convolve(z, np.ones(w) / w, mode="valid")
+        improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
+        k = p["baseline"]
+        i = 2
+        while i < end:
+            base = float(np.median(z[max(0, i - k): i]))
+            exc = float(z[i] - base)
+            if exc > 0 and exc >= p["spike_z"] * lsig[i] and exc >= p["min_spike_fraction"] * improvement and \
+                    improvement > 0:
+                back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + exc / 2)[0]
+                if back.size:
+                    found.append((fs, i, exc, exc / lsig[i] if lsig[i] > 0 else np.inf))
+                    i += int(back[0]) + 1
+            i += 1
+    if not found:
+        return None
+    found.sort(key=lambda t: float(t[0].step[t[1]]) if np.isfinite(t[0].step[t[1]]) else float(t[0].x[t[1]]))
+    s, i, exc, zz = found[0]
+    names = sorted({f[0].name for f in found})
+    where = [{"series": f[0].name, **f[0].at(f[1]), "excess": f[2], "z": float(f[3]) if np.isfinite(f[3]) else None}
+             for f in found[:20]]
+    msg = (f"{len(found)} loss spike(s) in {', '.join(names)}, the first at {where_text(s, i)} "
+           f"(+{exc:.3g}, {min(zz, 999):.0f}x the local noise), each recovering within "
+           f"{p['recovery']} evaluations")
+    ev = {"type": "spikes", "count": len(found), "spikes": where, "series": names}
+    actions = (
+        "lower the peak learning rate or lengthen warmup; clip gradients",
+        "spikes often come from small groups of outlier examples with opposing signals: look at the examples "
+        "whose loss jumps at the spike (gapwatch examples)",
+        "for Transformers, qk-layernorm and a z-loss keep attention and output logits from growing; a larger "
+        "Adam epsilon or smaller beta2 damps updates after rare large gradients",
+    )
+    return Finding(FindingKind.INSTABILITY.value, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
+                   evidence=ev, actions=actions, references=REFERENCES, detector="instability")

@@ -1,0 +1,335 @@
+"""Forecast the monitored validation curve: quantiles, the best evaluation and P(best already behind).
+
+Two forecasters share one interface and one normalisation (:func:`gapwatch.forecast.prior.normalise`):
+
+* ``"pfn"``: the prior-data fitted network shipped in ``gapwatch/weights`` (needs torch; CPU inference).
+* ``"ensemble"``: the parametric ensemble of :mod:`gapwatch.forecast.ensemble` (numpy/scipy only).
+* ``"auto"`` (default): the PFN when torch and the weights are available, else the ensemble with a note.
+
+Curves are handled as "lower is better" internally (accuracy-like metrics are negated) and reported in the
+run's own units and direction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import GapwatchError, InputError, MissingDependencyError, UsageError
+from ..history import History
+from ..monitor import Monitor, choose_monitor
+from . import bars, ensemble
+from .prior import normalise
+
+SCHEMA = "gapwatch.forecast/1"
+#: reported quantile levels
+QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+#: fewest observed evaluations a forecast needs (evaluations)
+MIN_OBSERVED = 3
+#: default horizon when none is given and the log has no later evaluations: this many times the observed
+#: evaluations (so 50% more), at least ``MIN_EXTRA`` more evaluations
+DEFAULT_HORIZON_FACTOR = 1.5
+MIN_EXTRA = 3
+#: joint sample paths drawn for the best-evaluation interval and P(best behind)
+N_SAMPLES = 512
+#: Gaussian-copula correlation length (normalised time) joining the PFN's per-point marginals into paths
+COPULA_LENGTH = 0.25
+#: the PFN saw at most this many observed evaluations in training; longer prefixes are thinned evenly
+PFN_MAX_OBSERVED = 64
+METHODS = ("auto", "pfn", "ensemble")
+
+
+@dataclass
+class Forecast:
+    """A forecast of one run's monitored series beyond its first ``observed`` evaluations.
+
+    Attributes:
+        name: run name. monitor: what was forecast. observed: evaluations used (count).
+        x_observed, y_observed: the observed evaluations, shape ``(observed,)``, run units.
+        x: future x values (epochs or steps), shape ``(q,)``.
+        quantiles: level (``"0.1"``, ``"0.5"``, ``"0.9"``) → values ``(q,)`` in the metric's units.
+        best: ``{"x", "low", "high"}``: the median and 10–90% interval of the x of the best evaluation over
+            observed + forecast evaluations.
+        p_best_behind: probability that no future evaluation (up to the horizon) beats the best observed one.
+        method: ``"pfn"`` or ``"ensemble"``. notes: human-readable remarks (fallbacks, degenerate input).
+    """
+
+    name: str
+    monitor: Monitor | None
+    observed: int
+    x_observed: np.ndarray
+    y_observed: np.ndarray
+    x: np.ndarray
+    quantiles: dict[str, np.ndarray]
+    best: dict[str, float]
+    p_best_behind: float
+    method: str
+    notes: list[str] = field(default_factory=list)
+    _logpdf: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    samples: np.ndarray | None = field(default=None, repr=False)
+
+    def logpdf(self, y_future: np.ndarray) -> np.ndarray:
+        """Log predictive density of realised future values ``(q,)`` (metric units), per point ``(q,)``."""
+        if self._logpdf is None:  # pragma: no cover - always set by forecast_curve
+            raise UsageError("this Forecast carries no density")
+        return self._logpdf(np.asarray(y_future, dtype=float))
+
+    def to_run_dict(self) -> dict[str, Any]:
+        """The run entry of the ``gapwatch.forecast/1`` document (JSON-safe)."""
+        return {
+            "name": self.name,
+            "monitor": self.monitor.to_dict() if self.monitor else None,
+            "observed": int(self.observed),
+            "x": [_num(v) for v in self.x],
+            "quantiles": {k: [float(v) for v in arr] for k, arr in self.quantiles.items()},
+            "best": {k: _num(v) for k, v in self.best.items()},
+            "p_best_behind": round(float(self.p_best_behind), 4),
+            "method": self.method,
+            "notes": list(self.notes),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"schema": "gapwatch.forecast/1", "runs": [...]}`` with this one run."""
+        return {"schema": SCHEMA, "runs": [self.to_run_dict()]}
+
+
+def _num(v: float) -> float | int:
+    f = float(v)
+    return int(f) if f.is_integer() and abs(f) < 2**53 else f
+
+
+def resolve_observed(observed: float | int | None, n: int) -> int:
+    """``observed`` as a count: an int ``N`` (evaluations) or a fraction in (0, 1] of the ``n`` logged."""
+    if observed is None:
+        return n
+    if isinstance(observed, bool):
+        raise UsageError(f"observed must be a count or a fraction in (0, 1], got {observed!r}")
+    if isinstance(observed, float):
+        if not math.isfinite(observed) or observed <= 0:
+            raise UsageError(f"observed must be a positive count or a fraction in (0, 1], got {observed}")
+        if observed <= 1.0:
+            k = int(math.ceil(observed * n))
+        elif observed.is_integer():
+            k = int(observed)
+        else:
+            raise UsageError(f"observed={observed} is neither a whole count nor a fraction in (0, 1]")
+    else:
+        k = int(observed)
+    if k < MIN_OBSERVED:
+        raise InputError(f"a forecast needs at least {MIN_OBSERVED} observed evaluations, got {k} "
+                         f"(observed={observed!r} of {n} logged)")
+    if k > n:
+        raise UsageError(f"observed={observed!r} asks for {k} evaluations but only {n} are logged")
+    return k
+
+
+def _future_x(x: np.ndarray, observed: int, horizon: int) -> np.ndarray:
+    logged = x[observed:horizon]
+    extra = horizon - observed - logged.size
+    if extra <= 0:
+        return logged
+    base = x[: max(observed, x.size)]
+    step = float(np.median(np.diff(base[-6:]))) if base.size >= 2 else 1.0
+    if not step > 0:
+        step = 1.0
+    last = float(base[-1]) if logged.size == 0 else float(logged[-1])
+    return np.concatenate([logged, last + step * np.arange(1, extra + 1)])
+
+
+def _pfn_available() -> tuple[Any, GapwatchError | None, str | None]:
+    try:
+        from .pfn import load_pfn
+
+        return load_pfn(), None, None
+    except MissingDependencyError as exc:
+        return None, exc, "torch is not installed, so the parametric ensemble was used (pip install 'gapwatch[torch]')"
+    except GapwatchError as exc:
+        return None, exc, f"forecast PFN unavailable ({exc}); the parametric ensemble was used"
+
+
+def forecast_curve(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    observed: float | int | None = None,
+    horizon: int | None = None,
+    mode: str = "min",
+    method: str = "auto",
+    n_samples: int = N_SAMPLES,
+    seed: int = 0,
+    name: str = "",
+    monitor: Monitor | None = None,
+) -> Forecast:
+    """Forecast a curve given as arrays.
+
+    Args:
+        x: evaluation positions ``(n,)`` (epochs or steps), strictly increasing.
+        y: metric values ``(n,)``; only the first ``observed`` must be finite.
+        observed: evaluations to condition on: a count, or a fraction of ``n`` (default: all ``n``).
+        horizon: forecast up to this many evaluations in total (> observed). Default: the logged ones after
+            the observed prefix, or ``DEFAULT_HORIZON_FACTOR`` × observed (at least ``MIN_EXTRA`` more) when
+            nothing was logged after it. Evaluations beyond the log are spaced like the last observed ones.
+        mode: ``"min"`` (lower is better) or ``"max"``.
+        method: ``"auto"``, ``"pfn"`` or ``"ensemble"``.
+        n_samples: joint sample paths for ``best`` and ``p_best_behind``. seed: their random seed.
+
+    Raises:
+        InputError: fewer than 3 observed points, non-finite observed values, bad x.
+        UsageError: horizon ≤ observed, unknown method/mode.
+    """
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if mode not in ("min", "max"):
+        raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise InputError(f"x and y differ in length ({x.size} vs {y.size})")
+    n = y.size
+    m = resolve_observed(observed, n)
+    bad = np.flatnonzero(~np.isfinite(y[:m]))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"observed value {i} (x={x[i]:g}) is {y[i]}: a forecast needs finite observed values "
+                         "(cut the run before it diverged)")
+    if not np.all(np.isfinite(x[:m])) or np.any(np.diff(x[:m]) <= 0):
+        raise InputError("x values of the observed evaluations must be finite and strictly increasing")
+    if horizon is None:
+        horizon = n if n > m else max(int(math.ceil(DEFAULT_HORIZON_FACTOR * m)), m + MIN_EXTRA)
+    if int(horizon) <= m:
+        raise UsageError(f"horizon ({horizon} evaluations) must be larger than observed ({m}); it counts all "
+                         "evaluations, observed ones included")
+    horizon = int(horizon)
+    xf = _future_x(x, m, horizon)
+    notes: list[str] = []
+    sign = 1.0 if mode == "min" else -1.0
+    z_obs = sign * y[:m]
+    lo_a, sc_a = normalise(z_obs[None])
+    lo, scale = float(lo_a[0, 0]), float(sc_a[0, 0])
+    if float(z_obs.max() - z_obs.min()) <= 1e-8 * (1 + abs(lo)):
+        notes.append("the observed values are constant; the forecast only says the curve stays flat")
+    zn = (z_obs - lo) / scale
+    x0 = min(0.0, float(x[0]))
+    span = float(xf[-1]) - x0
+    t_obs, t_q = (x[:m] - x0) / span, (xf - x0) / span
+    rng = np.random.default_rng(seed)
+
+    used = method
+    pfn = None
+    if method in ("auto", "pfn"):
+        pfn, err, why = _pfn_available()
+        if pfn is None:
+            if method == "pfn" and err is not None:
+                raise err
+            notes.append(why or "PFN unavailable")
+            used = "ensemble"
+        else:
+            used = "pfn"
+    if used == "pfn":
+        idx = np.arange(m)
+        if m > PFN_MAX_OBSERVED:
+            idx = np.unique(np.round(np.linspace(0, m - 1, PFN_MAX_OBSERVED)).astype(int))
+        probs = pfn.predict_probs(t_obs[idx], zn[idx], t_q)
+        borders = pfn.borders
+        qz = np.stack([bars.quantile(probs, borders, q) for q in QUANTILES])
+        samples = bars.copula_samples(probs, borders, t_q, n_samples, COPULA_LENGTH, rng)
+
+        def lpz(zf: np.ndarray) -> np.ndarray:
+            return bars.logpdf(probs, borders, zf)
+    else:
+        fit = ensemble.fit(t_obs, zn, t_q)
+        qz = fit.quantiles(QUANTILES)
+        samples = fit.sample(n_samples, rng)
+        lpz = fit.logpdf
+    qz = np.sort(qz, axis=0)
+
+    # back to the metric's units and direction
+    qy = sign * (lo + scale * qz)
+    if sign < 0:
+        qy = qy[::-1]
+    quant = {f"{q:g}": qy[i] for i, q in enumerate(QUANTILES)}
+    full = np.concatenate([np.broadcast_to(zn, (samples.shape[0], m)), samples], axis=1)
+    arg = np.argmin(full, axis=1)
+    x_all = np.concatenate([x[:m], xf])
+    lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
+    best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
+    p_behind = float(np.mean(arg < m))
+
+    def logpdf(yf: np.ndarray) -> np.ndarray:
+        return np.asarray(lpz((sign * yf - lo) / scale)) - math.log(scale)
+
+    return Forecast(name, monitor, m, x[:m].copy(), y[:m].copy(), xf, quant, best, p_behind, used, notes,
+                    logpdf, sign * (lo + scale * samples))
+
+
+def _series(history: History, monitor: Monitor | None) -> tuple[Monitor, np.ndarray, np.ndarray]:
+    runs = history.runs()
+    if len(runs) != 1:
+        raise UsageError(f"forecast() takes the History of one run; this one has {len(runs)}: {runs[:5]}")
+    mon = choose_monitor(history, monitor)
+    s = history.series(mon.split, mon.metric)
+    x = s.x
+    if not np.all(np.isfinite(x)):
+        x = np.arange(len(s), dtype=float)
+    return mon, x, s.values
+
+
+def forecast(
+    history_run: History,
+    monitor: Monitor | None = None,
+    *,
+    observed: float | int | None = None,
+    horizon: int | None = None,
+    method: str = "auto",
+    seed: int = 0,
+) -> Forecast:
+    """Forecast the monitored validation series of one run (see :func:`forecast_curve` for the arguments).
+
+    ``monitor`` defaults to :func:`gapwatch.monitor.choose_monitor` (validation loss, else accuracy, …).
+    """
+    mon, x, y = _series(history_run, monitor)
+    return forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
+                          name=history_run.name, monitor=mon)
+
+
+def forecast_for_analysis(
+    history_run: History,
+    monitor: Monitor | None,
+    *,
+    method: str = "auto",
+    reasons: list[str] | None = None,
+) -> dict[str, Any] | None:
+    """The ``"forecast"`` entry of a run in the ``gapwatch.analysis/1`` JSON, or None.
+
+    Forecasts beyond the last logged evaluation: all finite evaluations are observed and the horizon is
+    ``DEFAULT_HORIZON_FACTOR`` × that (50% more evaluations, at least ``MIN_EXTRA``). Never raises: when the
+    run cannot be forecast (no monitor, fewer than 3 evaluations, non-finite values, anything unexpected) it
+    returns None and, when ``reasons`` is given, appends the reason to it.
+    """
+    def fail(why: str) -> None:
+        if reasons is not None:
+            reasons.append(why)
+
+    try:
+        if monitor is None:
+            fail("no monitored series")
+            return None
+        mon, x, y = _series(history_run, monitor)
+        if not np.all(np.isfinite(y)):
+            fail("the monitored series has non-finite values (the run diverged); no forecast")
+            return None
+        if y.size < MIN_OBSERVED:
+            fail(f"only {y.size} evaluation(s); a forecast needs at least {MIN_OBSERVED}")
+            return None
+        horizon = max(int(math.ceil(DEFAULT_HORIZON_FACTOR * y.size)), y.size + MIN_EXTRA)
+        fc = forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
+                            name=history_run.name, monitor=mon)
+        d = fc.to_run_dict()
+        d.pop("name", None)
+        return d
+    except Exception as exc:  # noqa: BLE001 - documented: never raises
+        fail(f"forecast failed: {exc}")
+        return None

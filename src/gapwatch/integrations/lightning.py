@@ -1,0 +1,111 @@
+"""PyTorch Lightning: a ``Callback`` that stops through the trainer and restores the best weights.
+
+    from gapwatch.integrations.lightning import GapwatchCallback
+    trainer = L.Trainer(callbacks=[GapwatchCallback(monitor="val_loss", log="run.jsonl")])
+
+At the end of every validation run it feeds the logged validation metrics (``trainer.callback_metrics``) to a
+:class:`~gapwatch.guard.Guard`; the new best weights are kept by a :class:`~gapwatch.keeper.BestKeeper`; a stop
+sets ``trainer.should_stop``; at the end of ``fit`` the best weights are loaded back into the module. Training
+metrics of an epoch (logged with ``on_epoch=True``) are written to the history at the end of the epoch. The
+guard's state (JSON) and an in-memory best (tensors) travel in Lightning checkpoints through
+``state_dict``/``load_state_dict``, so a resumed fit continues with identical decisions.
+Needs ``pip install 'gapwatch[lightning]'``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from ..errors import UsageError, require
+from ..guard import Guard
+from ..keeper import DEFAULT_MEMORY_LIMIT_MB, BestKeeper
+from ..names import normalize
+
+_L = require("lightning.pytorch", "lightning", "lightning")
+
+STATE_VERSION = 1
+
+
+class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
+    """Lightning callback around :class:`~gapwatch.guard.Guard` (arguments as there) plus best keeping.
+
+    Args:
+        restore: load the best weights into the module at the end of ``fit``.
+        checkpoint, memory_limit_mb, keep_optimizer: see :class:`~gapwatch.keeper.BestKeeper`
+            (``keep_optimizer`` keeps the first optimizer's state).
+    """
+
+    def __init__(self, monitor: str | None = "val_loss", mode: str | None = None, *,
+                 policy: Mapping[str, Any] | None = None, log: str | os.PathLike[str] | None = None,
+                 overwrite: bool = False, checkpoint: str | os.PathLike[str] | None = None,
+                 memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB, keep_optimizer: bool = False,
+                 restore: bool = True, detect_every: int = 5, on_nan: str = "raise", verbose: bool = True,
+                 run: str = "run", **guard_kwargs: Any) -> None:
+        super().__init__()
+        self.guard = Guard(monitor=monitor, mode=mode, policy=policy, log=log, overwrite=overwrite,
+                           detect_every=detect_every, on_nan=on_nan, verbose=verbose, run=run, **guard_kwargs)
+        from pathlib import Path
+
+        self.keeper = BestKeeper(path=checkpoint, dir=Path(log).parent if log is not None else None,
+                                 memory_limit_mb=memory_limit_mb, keep_optimizer=keep_optimizer,
+                                 overwrite=overwrite)
+        self.restore = restore
+        self.restored: dict[str, Any] | None = None
+
+    @property
+    def state_key(self) -> str:
+        return "GapwatchCallback"
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        from lightning.pytorch.utilities.model_helpers import is_overridden
+
+        if not is_overridden("validation_step", pl_module) or trainer.limit_val_batches == 0:
+            raise UsageError("GapwatchCallback: no evaluation is configured: define validation_step in your "
+                             "LightningModule, pass val_dataloaders to trainer.fit, and keep "
+                             "limit_val_batches > 0 — the guard decides on validation metrics")
+
+    def _metrics(self, trainer: Any, want_train: bool) -> dict[str, float]:
+        out = {}
+        for k, v in trainer.callback_metrics.items():
+            if k.endswith("_step"):
+                continue
+            is_train = normalize(k, default_split="train")[0] == "train"
+            if is_train == want_train:
+                out[k] = float(v.item() if hasattr(v, "item") else v)
+        return out
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = self._metrics(trainer, want_train=False)
+        d = self.guard.observe(step=trainer.global_step, epoch=trainer.current_epoch, **metrics)
+        if d.improved:
+            opt = trainer.optimizers[0] if (self.keeper.keep_optimizer and trainer.optimizers) else None
+            self.keeper.save(pl_module, opt, index=d.evaluation, step=d.best_step, epoch=d.best_epoch,
+                             value=d.best_value)
+        if d.stop:
+            trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        metrics = self._metrics(trainer, want_train=True)
+        if metrics:
+            self.guard.log_metrics(step=trainer.global_step, epoch=trainer.current_epoch, **metrics)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.restore and self.keeper.has_best:
+            opt = trainer.optimizers[0] if (self.keeper.keep_optimizer and trainer.optimizers) else None
+            self.restored = self.keeper.restore(pl_module, opt)
+        self.guard.close()
+
+    # ------------------------------------------------------------------ checkpoint state
+    def state_dict(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, "guard": self.guard.state_dict(), "keeper": self.keeper.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("version") != STATE_VERSION:
+            raise UsageError(f"GapwatchCallback state: expected version {STATE_VERSION}, "
+                             f"got {state_dict.get('version')!r}")
+        self.guard.load_state_dict(state_dict["guard"])
+        self.keeper.load_state_dict(state_dict["keeper"])
