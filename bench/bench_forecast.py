@@ -28,9 +28,10 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,9 +39,9 @@ ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from gapwatch.forecast import forecast_curve  # noqa: E402
-from gapwatch.forecast.ensemble import pow3_least_squares  # noqa: E402
-from gapwatch.forecast.prior import normalise  # noqa: E402
+from gapwatch.forecast import forecast_curve
+from gapwatch.forecast.ensemble import pow3_least_squares
+from gapwatch.forecast.prior import normalise
 
 REAL = REPO.parent / "shared" / "curves" / "real-runs.jsonl"
 WORK = ROOT / "_work"
@@ -159,7 +160,7 @@ class LCPFN:
         import torch
 
         tr._torch_compat()
-        import lcpfn.layer  # noqa: F401
+        import lcpfn.layer
 
         orig = lcpfn.layer.TransformerEncoderLayer.forward
 
@@ -211,8 +212,8 @@ def score(c: dict[str, Any], m: int, r: Result) -> dict[str, float]:
     x, y, mode = c["x"], c["y"], c["mode"]
     sign = 1.0 if mode == "min" else -1.0
     z = sign * y
-    lo, sc = normalise(z[None, :m])
-    lo_, sc_ = float(lo[0, 0]), float(sc[0, 0])
+    _, sc = normalise(z[None, :m])
+    sc_ = float(sc[0, 0])
     zf = z[m:]
     out = {
         "mae_final": abs(r["median_z"][-1] - zf[-1]) / sc_,
@@ -233,7 +234,7 @@ def evaluate(curves: list[dict[str, Any]], methods: dict[str, Callable[[dict[str
         n = c["y"].size
         of = overfits(c["y"], c["mode"])
         for cut in CUTS:
-            m = max(3, int(math.ceil(cut * n)))
+            m = max(3, math.ceil(cut * n))
             if m >= n - 1:
                 continue
             for name, fn in methods.items():
@@ -304,7 +305,7 @@ def patience_baseline(curves: list[dict[str, Any]], frac: float) -> list[dict[st
     for c in curves:
         y, n = c["y"], c["y"].size
         z = y if c["mode"] == "min" else -y
-        pat = max(2, int(round(frac * n)))
+        pat = max(2, round(frac * n))
         best, since, stop = np.inf, 0, n
         for i, v in enumerate(z):
             if v < best:
@@ -330,6 +331,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
     ap.add_argument("--lcpfn", type=Path, default=WORK / "lcpfn_small.pt", help="LC-PFN model trained here")
     ap.add_argument("--weights", type=Path, default=None, help="PFN weights directory (default: shipped)")
+    ap.add_argument("--methods", default="", help="comma-separated subset of method names (default: all)")
     args = ap.parse_args()
     if args.weights is not None:
         import gapwatch.forecast.pfn as pfn_mod
@@ -355,12 +357,15 @@ def main() -> int:
     if lc_path.is_file():
         lc = LCPFN(lc_path)
         methods["LC-PFN (small, here)"] = lc
+    if args.methods:
+        keep = [m.strip() for m in args.methods.split(",")]
+        methods = {k: v for k, v in methods.items() if any(k.startswith(p) for p in keep)}
     for fn in list(methods.values()):  # warm-up (imports, weight loading) outside the timings
         fn(real[0], 10)
     t0 = time.time()
     rows = evaluate(real + lcdb, methods)
     names = list(methods)
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False).stdout
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     md = ["# Learning-curve forecasting benchmark\n",

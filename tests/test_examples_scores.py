@@ -10,9 +10,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapwatch.errors import UsageError
-from gapwatch.examples import (ExampleTable, analyze_examples, aum, aum_early, aum_threshold, auroc,
-                               average_precision, el2n, el2n_score, forgetting_events, learned_epoch,
-                               loss_trajectory, make_threshold_samples, margins_from_logits, prune)
+from gapwatch.examples import (
+    ExampleTable,
+    analyze_examples,
+    aum,
+    aum_early,
+    aum_threshold,
+    auroc,
+    average_precision,
+    el2n,
+    el2n_score,
+    forgetting_events,
+    learned_epoch,
+    loss_trajectory,
+    make_threshold_samples,
+    margins_from_logits,
+    prune,
+)
 from gapwatch.examples.grand import grand_last_layer
 from gapwatch.examples.scores import early_epochs, otsu_effectiveness, otsu_threshold, select_window, softmax
 
@@ -81,7 +95,7 @@ def test_threshold_samples_and_percentile() -> None:
     y = np.arange(110) % 10
     new, mask = make_threshold_samples(y, 10, seed=3)
     assert mask.sum() == 10 and np.all(new[mask] == 10) and np.array_equal(new[~mask], y[~mask])
-    new2, mask2 = make_threshold_samples(y, 10, seed=4, exclude=mask)
+    _new2, mask2 = make_threshold_samples(y, 10, seed=4, exclude=mask)
     assert not (mask & mask2).any()
     assert aum_threshold(np.arange(100.0), percentile=99) == pytest.approx(98.01)
     with pytest.raises(UsageError, match="labels must lie"):
@@ -113,19 +127,25 @@ def test_otsu_on_two_clusters() -> None:
 
 
 def test_select_window_stops_before_memorisation() -> None:
-    # 120 clean examples learned from epoch 2 (margin ≈ 2); 80 wrong labels: margin ≈ −1 until epoch 5, then
-    # memorised (≈ +2, like the clean ones). Epochs 0–1: nothing learned yet (margins ≈ 0 for everyone).
+    # Every example has its own final margin level (difficulty). 120 clean examples reach it from epoch 2;
+    # 80 wrong labels sit at ≈ −1 during epochs 2–4 and are memorised (same level as the clean ones) from
+    # epoch 5 on. Epochs 0–1: nothing learned yet.
     rng = np.random.default_rng(0)
-    E, n_clean, n_bad = 16, 120, 80
-    m = rng.normal(0.0, 0.3, size=(E, n_clean + n_bad))
-    m[2:, :n_clean] += 2.0
+    E, n_clean, n_bad = 20, 120, 80
+    n = n_clean + n_bad
+    level = rng.normal(2.0, 0.6, size=n)
+    m = rng.normal(0.0, 0.3, size=(E, n))
+    m[2:, :n_clean] += level[:n_clean]
     m[2:5, n_clean:] -= 1.0
-    m[5:, n_clean:] += 2.0
+    m[5:, n_clean:] += level[n_clean:]
     k, eta = select_window(m)
-    assert 4 <= k <= 6 and eta > 0.8
-    bad = np.arange(n_clean + n_bad) >= n_clean
-    assert auroc(-aum_early(m), bad) == 1.0
-    assert auroc(-aum(m), bad) < auroc(-aum_early(m), bad)
+    assert 4 <= k <= 6 and eta > 0.85
+    assert select_window(m, tolerance=0.0)[0] == 5
+    bad = np.arange(n) >= n_clean
+    assert auroc(-aum_early(m), bad) == 1.0 and auroc(-aum(m), bad) < 0.9
+    assert np.all(aum_early(m)[bad] < 0) and np.all(aum(m)[bad] > 0)  # whole-run AUM: memorised look clean
+    with pytest.raises(UsageError, match="tolerance"):
+        select_window(m, tolerance=1.0)
 
 
 def test_early_epochs_rule() -> None:
@@ -199,3 +219,12 @@ def test_invariants(E: int, n: int, C: int, seed: int) -> None:
     if 0 < pos.sum() < n:
         s = rng.normal(size=n)
         assert auroc(s, pos) + auroc(-s, pos) == pytest.approx(1.0)
+
+
+def test_cutoff_flagged_unreliable_without_a_separate_group() -> None:
+    rng = np.random.default_rng(0)
+    m = rng.normal(1.0, 1.0, size=(6, 500))       # one Gaussian blob: nothing stands apart
+    a = analyze_examples(ExampleTable(index=np.arange(500), epochs=np.arange(6), loss=np.log1p(np.exp(-m)),
+                                      margin=m))
+    assert not a.cutoff_reliable and a.separability < 0.75
+    assert "UNRELIABLE" in a.cutoff_rule and a.to_json()["cutoff_reliable"] is False

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from gapwatch.cli import main as cli_main
 from gapwatch.errors import InputError, UsageError
-from gapwatch.forecast import SCHEMA, forecast, forecast_curve, forecast_for_analysis
-from gapwatch.forecast import bars, ensemble, prior
+from gapwatch.forecast import SCHEMA, bars, ensemble, forecast, forecast_curve, forecast_for_analysis, prior
 from gapwatch.history import History
 from gapwatch.monitor import Monitor
 

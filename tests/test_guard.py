@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gapwatch.analysis import analyze
 from gapwatch.errors import UsageError
-from gapwatch.guard import (Guard, MetricNotLoggedError, NonFiniteMetricError, read_guard_log, replay_log)
+from gapwatch.guard import Guard, MetricNotLoggedError, NonFiniteMetricError, read_guard_log, replay_log
 from gapwatch.policy import StopPolicy
 from gapwatch.readers import load
 
@@ -59,7 +59,7 @@ def test_live_decisions_equal_policy_replay(tmp_path_factory, seed, best, noise)
     """Every live decision equals a fresh StopPolicy fed the monitored series read back from the file."""
     train, val = u_curve(n=50, best=best, noise=noise, seed=seed)
     log = tmp_path_factory.mktemp("r") / "run.jsonl"
-    g = Guard(log=log, verbose=False, detect_every=50)
+    g = Guard(log=log, verbose=False, detect_every=50, detectors=[])
     ds = feed(g, train, val, stop_early=False)
     g.close()
     s = load(log).series("val", "loss")
@@ -75,23 +75,25 @@ def test_live_decisions_equal_policy_replay(tmp_path_factory, seed, best, noise)
         assert n == live_first.evaluation + 1 and first.best_index == live_first.best_index
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10_000), cut=st.integers(1, 45))
 def test_state_round_trip_continues_with_identical_decisions(tmp_path_factory, seed, cut):
     train, val = u_curve(n=50, best=15, noise=0.02, seed=seed)
     d = tmp_path_factory.mktemp("s")
-    ref = feed(Guard(log=d / "a.jsonl", verbose=False, detect_every=7), train, val, stop_early=False)
-    g1 = Guard(log=d / "b.jsonl", verbose=False, detect_every=7)
+    kw = dict(verbose=False, detect_every=7, detect_budget=None, detectors=["overfitting"])
+    ref = feed(Guard(log=d / "a.jsonl", **kw), train, val, stop_early=False)
+    g1 = Guard(log=d / "b.jsonl", **kw)
     part1 = feed(g1, train[:cut], val[:cut], stop_early=False)
     state = json.loads(json.dumps(g1.state_dict()))  # must be strict JSON
     g1.close()
-    g2 = Guard(log=d / "b.jsonl", verbose=False, overwrite=True)
+    g2 = Guard(log=d / "b.jsonl", overwrite=True, **kw)
     g2.load_state_dict(state)
     part2 = feed(g2, train, val, start=cut, stop_early=False)
     g2.close()
     strip = [(x.action, x.best_index, x.improved, x.reason, [f.kind for f in x.findings]) for x in ref]
-    assert strip == [(x.action, x.best_index, x.improved, x.reason, [f.kind for f in x.findings])
-                     for x in part1 + part2]
+    assert strip == [
+        (x.action, x.best_index, x.improved, x.reason, [f.kind for f in x.findings]) for x in part1 + part2
+    ]
     # the resumed file still reads as one run with every evaluation once
     assert len(load(d / "b.jsonl").series("val", "loss")) == len(val)
 
@@ -100,7 +102,8 @@ def test_findings_reported_once_and_logged(tmp_path):
     train, val = u_curve(n=50, best=12, noise=0.003)
     lines: list[str] = []
     log = tmp_path / "f.jsonl"
-    g = Guard(log=log, printer=lines.append, detect_every=3, policy={"max_wait": 200, "z_stop": 1e9})
+    g = Guard(log=log, printer=lines.append, detect_every=3, detect_budget=None, detectors=["overfitting"],
+              policy={"max_wait": 200, "z_stop": 1e9})
     ds = feed(g, train, val, stop_early=False)
     g.close()
     kinds = [f.kind for d in ds for f in d.findings]
@@ -126,8 +129,11 @@ def test_monitor_matches_normalised_names(name):
 def test_auto_monitor_prefers_validation_and_refuses_test_only():
     g = Guard(monitor=None, verbose=False)
     g.observe(epoch=1, train_loss=1.0, eval_accuracy=0.5)
-    assert g.monitored is not None and (g.monitored.split, g.monitored.metric, g.monitored.mode) == \
-        ("val", "acc", "max")
+    assert g.monitored is not None and (g.monitored.split, g.monitored.metric, g.monitored.mode) == (
+        "val",
+        "acc",
+        "max",
+    )
     with pytest.raises(UsageError, match="validation"):
         Guard(monitor=None, verbose=False).observe(epoch=1, test_loss=1.0)
 
@@ -150,11 +156,16 @@ def test_nan_stop_restores_previous_best():
     assert d.stop and d.best_index == 1 and d.policy_action == "continue" and "non-finite" in d.reason
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"detect_every": 0}, "detect_every"),
-    ({"on_nan": "explode"}, "on_nan"),
-    ({"mode": "up"}, "mode"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"detect_every": 0}, "detect_every"),
+        ({"on_nan": "explode"}, "on_nan"),
+        ({"mode": "up"}, "mode"),
+    ({"detect_budget": 0.0}, "detect_budget"),
+    ({"detect_budget": 2}, "detect_budget"),
+    ],
+)
 def test_bad_arguments_name_the_value(kwargs, match):
     with pytest.raises(UsageError, match=match):
         Guard(verbose=False, **kwargs)
@@ -191,3 +202,15 @@ def test_state_rejects_other_versions():
         g.load_state_dict({**st_, "version": 99})
     with pytest.raises(UsageError, match="unexpected keys"):
         g.load_state_dict({**st_, "extra": 1})
+
+
+def test_detection_budget_postpones_costly_passes():
+    """With a tiny budget, a pass is postponed until enough wall time has passed; with None it is fixed."""
+    train, val = u_curve(n=30)
+    fixed = Guard(verbose=False, detect_every=2, detect_budget=None, detectors=["overfitting"],
+                  policy={"max_wait": 100, "z_stop": 1e9})
+    tight = Guard(verbose=False, detect_every=2, detect_budget=1e-9, detectors=["overfitting"],
+                  policy={"max_wait": 100, "z_stop": 1e9})
+    feed(fixed, train, val, stop_early=False)
+    feed(tight, train, val, stop_early=False)
+    assert fixed._since_detect == 0 and tight._since_detect > 2  # the budget held the pass back

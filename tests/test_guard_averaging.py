@@ -28,13 +28,16 @@ def test_average_is_elementwise_mean_and_keeps_integer_buffers():
     assert avg["num_batches_tracked"] == a["num_batches_tracked"]
 
 
-@pytest.mark.parametrize("values,radius,want", [
-    ([5, 4, 3, 2, 3, 4, 5], 2, [2, 4, 3, 3, 4]),   # best 2 at index 3: two before (4, 3), two after (3, 4)
-    ([5, 4, 3, 2, 3, 4, 5], 1, [2, 3, 3]),
-    ([1, 2, 3], 2, [1, 2, 3]),                     # best first: only after
-    ([3, 2, 1], 2, [1, 3, 2]),                     # best last: only before
-    ([3, 1, 2, 0.5, 4], 1, [0.5, 2, 4]),           # a later best discards the earlier neighbourhood
-])
+@pytest.mark.parametrize(
+    "values,radius,want",
+    [
+        ([5, 4, 3, 2, 3, 4, 5], 2, [2, 4, 3, 3, 4]),  # best 2 at index 3: two before (4, 3), two after (3, 4)
+        ([5, 4, 3, 2, 3, 4, 5], 1, [2, 3, 3]),
+        ([1, 2, 3], 2, [1, 2, 3]),  # best first: only after
+        ([3, 2, 1], 2, [1, 3, 2]),  # best last: only before
+        ([3, 1, 2, 0.5, 4], 1, [0.5, 2, 4]),  # a later best discards the earlier neighbourhood
+    ],
+)
 def test_soup_collects_checkpoints_around_the_best(values, radius, want):
     s = Soup(radius=radius)
     best = float("inf")
@@ -96,7 +99,9 @@ def test_swa_recomputes_batchnorm_and_demands_a_loader():
     assert torch.allclose(bn.running_mean, h.mean(0), atol=1e-4)
 
 
-@pytest.mark.parametrize("cls,kw,match", [(EMA, {"decay": 1.0}, "decay"), (SWA, {"start_epoch": -1}, "start_epoch")])
+@pytest.mark.parametrize(
+    "cls,kw,match", [(EMA, {"decay": 1.0}, "decay"), (SWA, {"start_epoch": -1}, "start_epoch")]
+)
 def test_bad_arguments(cls, kw, match):
     with pytest.raises(UsageError, match=match):
         cls(lin(0.0), **kw)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,8 +67,13 @@ def test_plain_loop_stops_restores_best_and_log_is_analysable(tmp_path):
     log = tmp_path / "run.jsonl"
     tg = TorchGuard(model, opt, log=log, verbose=False, restore_on_stop=False)
     snapshots = {}
-    ds = train(tg, model, opt, 300,
-               on_epoch=lambda e: snapshots.__setitem__(e, {k: v.clone() for k, v in model.state_dict().items()}))
+    ds = train(
+        tg,
+        model,
+        opt,
+        300,
+        on_epoch=lambda e: snapshots.__setitem__(e, {k: v.clone() for k, v in model.state_dict().items()}),
+    )
     assert ds[-1].stop, "the guard should stop an overfitting run"
     meta = tg.finish()
     best = ds[-1].best_index
@@ -104,8 +108,9 @@ def test_stop_and_resume_from_checkpoint_gives_identical_decisions(tmp_path):
     o.load_state_dict(state["opt"])
     tg.load_state_dict(state["guard"])
     rest = train(tg, m, o, 300, start=cut, data=data)
-    assert [(d.action, d.best_index, d.improved) for d in ref] == \
-        [(d.action, d.best_index, d.improved) for d in tg.guard.decisions]
+    assert [(d.action, d.best_index, d.improved) for d in ref] == [
+        (d.action, d.best_index, d.improved) for d in tg.guard.decisions
+    ]
     assert len(rest) == len(ref) - cut
 
 

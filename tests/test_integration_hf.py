@@ -24,7 +24,11 @@ class Toks(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, i):
-        return {"input_ids": self.ids[i], "attention_mask": torch.ones_like(self.ids[i]), "labels": self.labels[i]}
+        return {
+            "input_ids": self.ids[i],
+            "attention_mask": torch.ones_like(self.ids[i]),
+            "labels": self.labels[i],
+        }
 
 
 def data(seed: int = 0, n: int = 128, length: int = 8, flip: float = 0.4):
@@ -38,17 +42,35 @@ def data(seed: int = 0, n: int = 128, length: int = 8, flip: float = 0.4):
 
 
 def model():
-    cfg = transformers.BertConfig(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                  intermediate_size=64, max_position_embeddings=16, num_labels=2)
+    cfg = transformers.BertConfig(
+        vocab_size=40,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=16,
+        num_labels=2,
+    )
     torch.manual_seed(0)
     return transformers.BertForSequenceClassification(cfg)
 
 
 def args(tmp_path, **kw):
-    base = dict(output_dir=str(tmp_path / "out"), eval_strategy="epoch", num_train_epochs=150,
-                per_device_train_batch_size=64, per_device_eval_batch_size=128, learning_rate=3e-3,
-                report_to=[], save_strategy="no", logging_strategy="epoch", use_cpu=True, seed=0,
-                disable_tqdm=True, dataloader_num_workers=0)
+    base = dict(
+        output_dir=str(tmp_path / "out"),
+        eval_strategy="epoch",
+        num_train_epochs=150,
+        per_device_train_batch_size=64,
+        per_device_eval_batch_size=128,
+        learning_rate=3e-3,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="epoch",
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
     base.update(kw)
     return transformers.TrainingArguments(**base)
 
@@ -67,8 +89,9 @@ def test_hf_trainer_stops_restores_best_and_writes_history(tmp_path):
     gw = GapwatchTrainerCallback(log=log, verbose=False)
     snap = Snap(gw)
     m = model()
-    t = transformers.Trainer(model=m, args=args(tmp_path), train_dataset=tr, eval_dataset=ev,
-                             callbacks=[gw, snap])
+    t = transformers.Trainer(
+        model=m, args=args(tmp_path), train_dataset=tr, eval_dataset=ev, callbacks=[gw, snap]
+    )
     t.train()
     last = gw.guard.last
     assert last is not None and last.stop and t.state.epoch < 150
@@ -95,13 +118,19 @@ def test_hf_state_round_trips_through_trainer_state_json(tmp_path):
     for k, v in st["attributes"].items():
         setattr(gw2, k, v)
     assert [d.to_dict() for d in gw2.guard.decisions] == [d.to_dict() for d in gw.guard.decisions]
-    assert gw2.guard.observe(step=5, epoch=5, eval_loss=1.0).to_dict() == \
-        gw.guard.observe(step=5, epoch=5, eval_loss=1.0).to_dict()
+    assert (
+        gw2.guard.observe(step=5, epoch=5, eval_loss=1.0).to_dict()
+        == gw.guard.observe(step=5, epoch=5, eval_loss=1.0).to_dict()
+    )
 
 
 def test_hf_without_evaluation_names_what_is_missing(tmp_path):
     tr, _ = data()
-    t = transformers.Trainer(model=model(), args=args(tmp_path, eval_strategy="no", num_train_epochs=1),
-                             train_dataset=tr, callbacks=[GapwatchTrainerCallback(verbose=False)])
+    t = transformers.Trainer(
+        model=model(),
+        args=args(tmp_path, eval_strategy="no", num_train_epochs=1),
+        train_dataset=tr,
+        callbacks=[GapwatchTrainerCallback(verbose=False)],
+    )
     with pytest.raises(UsageError, match="no evaluation is configured"):
         t.train()

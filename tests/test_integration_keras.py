@@ -33,9 +33,14 @@ def data(seed=0, n=256, d=20, flip=0.4):
 
 def model():
     keras.utils.set_random_seed(0)
-    m = keras.Sequential([keras.Input((20,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(2)])
-    m.compile(optimizer=keras.optimizers.Adam(1e-2),
-              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    m = keras.Sequential(
+        [keras.Input((20,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(2)]
+    )
+    m.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return m
 
 

@@ -56,13 +56,23 @@ class Snap(L.Callback):
 
     def on_validation_end(self, trainer, pl_module):
         if not trainer.sanity_checking:
-            self.snaps[self.gw.guard.evaluations - 1] = {k: v.clone() for k, v in pl_module.state_dict().items()}
+            self.snaps[self.gw.guard.evaluations - 1] = {
+                k: v.clone() for k, v in pl_module.state_dict().items()
+            }
 
 
 def trainer(callbacks, tmp_path, max_epochs=300, **kw):
-    return L.Trainer(max_epochs=max_epochs, callbacks=callbacks, logger=False, enable_progress_bar=False,
-                     enable_model_summary=False, accelerator="cpu", default_root_dir=tmp_path,
-                     num_sanity_val_steps=0, **kw)
+    return L.Trainer(
+        max_epochs=max_epochs,
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+        **kw,
+    )
 
 
 def test_lightning_stops_restores_best_and_writes_history(tmp_path):
@@ -89,8 +99,9 @@ def test_lightning_stops_restores_best_and_writes_history(tmp_path):
 def test_lightning_resume_from_checkpoint_gives_identical_decisions(tmp_path):
     tr, va = loaders(1)
     gw = GapwatchCallback(log=tmp_path / "ref.jsonl", verbose=False)
-    ck = L.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", save_top_k=-1, every_n_epochs=1,
-                                     filename="{epoch}")
+    ck = L.callbacks.ModelCheckpoint(
+        dirpath=tmp_path / "ck", save_top_k=-1, every_n_epochs=1, filename="{epoch}"
+    )
     trainer([gw, ck], tmp_path).fit(Net(), tr, va)
     ref = [(d.action, d.best_index, d.improved) for d in gw.guard.decisions]
     cut = max(1, len(ref) // 2)

@@ -289,6 +289,15 @@ def test_nice_ticks_table(lo: float, hi: float, expected: list[float]) -> None:
     assert nice_ticks(lo, hi, 5) == pytest.approx(expected)
 
 
+@settings(max_examples=200, deadline=None)
+@given(lo=st.floats(-1e300, 1e300), width=st.floats(0, 1e300), n=st.integers(1, 10))
+def test_nice_ticks_terminate_sorted_and_inside(lo: float, width: float, n: int) -> None:
+    hi = lo + width
+    ticks = nice_ticks(lo, hi, n)
+    assert ticks == sorted(ticks) and len(ticks) <= 4 * n + 12
+    assert all(lo - 1e-9 * max(abs(lo), abs(hi), 1) <= t <= hi + 1e-9 * max(abs(lo), abs(hi), 1) for t in ticks)
+
+
 @pytest.mark.parametrize("v,expected", [(3.0, "3"), (0.123456, "0.1235"), (None, "–"), (float("nan"), "nan"),
                                         (float("inf"), "inf"), (1e-7, "1e-07")])
 def test_fmt_num_table(v: float | None, expected: str) -> None:

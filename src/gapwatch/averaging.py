@@ -37,8 +37,10 @@ def _recompute_bn(model: Any, loader: Iterable[Any] | None, what: str) -> None:
     if not has_batchnorm(model):
         return
     if loader is None:
-        raise UsageError(f"{what}: the model has BatchNorm layers, whose running statistics do not match "
-                         "averaged weights; pass bn_loader= (a training DataLoader) to recompute them")
+        raise UsageError(
+            f"{what}: the model has BatchNorm layers, whose running statistics do not match "
+            "averaged weights; pass bn_loader= (a training DataLoader) to recompute them"
+        )
     swa_utils = require("torch.optim.swa_utils", "torch")
     swa_utils.update_bn(loader, model)
 
@@ -55,11 +57,14 @@ class EMA:
 
     def __init__(self, model: Any, decay: float = 0.999) -> None:
         if not isinstance(decay, (int, float)) or isinstance(decay, bool) or not 0.0 < decay < 1.0:
-            raise UsageError(f"EMA: decay must be in (0, 1) (weight of the old average per step), got {decay!r}")
+            raise UsageError(
+                f"EMA: decay must be in (0, 1) (weight of the old average per step), got {decay!r}"
+            )
         swa_utils = require("torch.optim.swa_utils", "torch")
         self.decay = float(decay)
-        self.module = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(self.decay),
-                                              use_buffers=True)
+        self.module = swa_utils.AveragedModel(
+            model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(self.decay), use_buffers=True
+        )
         self.updates = 0
 
     def update(self, model: Any) -> None:
@@ -71,7 +76,12 @@ class EMA:
         model.load_state_dict(self.module.module.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
-        return {"version": 1, "decay": self.decay, "updates": self.updates, "average": self.module.state_dict()}
+        return {
+            "version": 1,
+            "decay": self.decay,
+            "updates": self.updates,
+            "average": self.module.state_dict(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state.get("version") != 1:
@@ -152,8 +162,14 @@ class Soup:
             return []
         return [self._best, *self._before, *self._after]
 
-    def cook(self, model: Any, *, greedy: bool = False, evaluate: Callable[[Any], float] | None = None,
-             bn_loader: Iterable[Any] | None = None) -> dict[str, Any]:
+    def cook(
+        self,
+        model: Any,
+        *,
+        greedy: bool = False,
+        evaluate: Callable[[Any], float] | None = None,
+        bn_loader: Iterable[Any] | None = None,
+    ) -> dict[str, Any]:
         """Load the soup into ``model``; returns ``{"ingredients": n_used, "of": n_kept, "value": ...}``.
 
         Args:
@@ -171,8 +187,11 @@ class Soup:
         if not greedy:
             model.load_state_dict(_average([s for _, s in ing]))
             _recompute_bn(model, bn_loader, "Soup")
-            return {"ingredients": len(ing), "of": len(ing),
-                    "value": evaluate(model) if evaluate is not None else None}
+            return {
+                "ingredients": len(ing),
+                "of": len(ing),
+                "value": evaluate(model) if evaluate is not None else None,
+            }
         assert evaluate is not None  # noqa: S101
         best, rest = ing[0], sorted(ing[1:], key=lambda t: sign * t[0])
         chosen = [best[1]]
@@ -192,7 +211,7 @@ class Soup:
 
 
 def _average(states: list[dict[str, Any]]) -> dict[str, Any]:
-    """Element-wise mean of floating tensors; integer tensors (e.g. ``num_batches_tracked``) from the first."""
+    """Element-wise mean of floating tensors; integer tensors (``num_batches_tracked``) from the first."""
     out = {}
     for k, v in states[0].items():
         if getattr(v, "is_floating_point", lambda: False)():

@@ -5,8 +5,9 @@ It trains the way a user's run would (mini-batches, an evaluation per epoch) wit
 (``log.jsonl``) as it goes, prints findings when they appear, stops the run when validation accuracy has
 significantly degraded, and restores the best weights. To show what that saved, the demo then keeps training
 a copy the way a run without the guard would (to the planned last epoch, logged separately), and reports test
-accuracy of that last epoch, of the guard's stop, and of the restored best, plus the epochs the guard would not
-have trained; both logs are analysed together and written to the HTML report. No download: the digits ship with scikit-learn. Needs ``gapwatch[demo]``.
+accuracy of that last epoch, of the guard's stop, and of the restored best, plus the epochs the guard would
+not have trained; both logs are analysed together and written to the HTML report. No download: the digits
+ship with scikit-learn. Needs ``gapwatch[demo]``.
 """
 
 from __future__ import annotations
@@ -38,20 +39,40 @@ def make_data(seed: int = 0) -> dict[str, np.ndarray]:
     y_tr = y[tr].copy()
     flip = rng.random(len(tr)) < NOISE_FRACTION
     y_tr[flip] = (y_tr[flip] + rng.integers(1, 10, flip.sum())) % 10
-    return {"X_tr": X[tr], "y_tr": y_tr, "y_tr_clean": y[tr], "flipped": flip, "X_va": X[va], "y_va": y[va],
-            "X_te": X[te], "y_te": y[te]}
+    return {
+        "X_tr": X[tr],
+        "y_tr": y_tr,
+        "y_tr_clean": y[tr],
+        "flipped": flip,
+        "X_va": X[va],
+        "y_va": y[va],
+        "X_te": X[te],
+        "y_te": y[te],
+    }
 
 
 def make_model(seed: int = 0) -> Any:
     """The demo network: 64 → 256 → 256 → 10 MLP (ReLU)."""
     torch = require("torch", "demo")
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                               torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    )
 
 
-def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = True, verbose: bool = True,
-               printer: Any = None) -> dict[str, Any]:
+def train_demo(
+    out: Path,
+    *,
+    epochs: int = 120,
+    seed: int = 0,
+    compare: bool = True,
+    verbose: bool = True,
+    printer: Any = None,
+) -> dict[str, Any]:
     """Train under the guard until it says stop; returns a summary dict (also used by tests and benchmarks).
 
     With ``compare=True`` the demo then keeps training the same model to ``epochs`` *without* the guard — what
@@ -78,8 +99,17 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = T
     lossf = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
     # the demo directory is gapwatch's own output, so re-running the demo replaces its logs
-    guard = TorchGuard(model, opt, monitor=MONITOR, log=log_path, overwrite=True, restore_on_stop=False,
-                       verbose=verbose, run="with-guard", printer=printer)
+    guard = TorchGuard(
+        model,
+        opt,
+        monitor=MONITOR,
+        log=log_path,
+        overwrite=True,
+        restore_on_stop=False,
+        verbose=verbose,
+        run="with-guard",
+        printer=printer,
+    )
 
     def test_acc() -> float:
         model.eval()
@@ -94,7 +124,7 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = T
         perm = torch.randperm(len(ytr), generator=gen)
         tot, correct = 0.0, 0
         for i in range(0, len(perm), 64):
-            b = perm[i:i + 64]
+            b = perm[i : i + 64]
             opt.zero_grad()
             logits = model(Xtr[b])
             loss = lossf(logits, ytr[b])
@@ -106,8 +136,12 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = T
         model.eval()
         with torch.no_grad():
             lv = model(Xva)
-        return {"train_loss": tot / len(ytr), "train_acc": correct / len(ytr),
-                "val_loss": float(lossf(lv, yva)), "val_acc": float((lv.argmax(1) == yva).float().mean())}
+        return {
+            "train_loss": tot / len(ytr),
+            "train_acc": correct / len(ytr),
+            "val_loss": float(lossf(lv, yva)),
+            "val_acc": float((lv.argmax(1) == yva).float().mean()),
+        }
 
     stop_epoch = None
     epoch = 0
@@ -132,10 +166,19 @@ def train_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = T
         unguarded.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     final_acc = test_acc()
     meta = guard.restore()
-    return {"log": log_path, "unguarded_log": unguarded, "epochs": epochs, "stop_epoch": stop_epoch,
-            "best_epoch": None if meta is None else meta.get("epoch"), "stop_test_acc": stop_acc,
-            "final_epoch": epoch, "final_test_acc": final_acc, "restored_test_acc": test_acc(),
-            "kept": guard.keeper.where, "guard": guard}
+    return {
+        "log": log_path,
+        "unguarded_log": unguarded,
+        "epochs": epochs,
+        "stop_epoch": stop_epoch,
+        "best_epoch": None if meta is None else meta.get("epoch"),
+        "stop_test_acc": stop_acc,
+        "final_epoch": epoch,
+        "final_test_acc": final_acc,
+        "restored_test_acc": test_acc(),
+        "kept": guard.keeper.where,
+        "guard": guard,
+    }
 
 
 def run_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = True) -> Path:
@@ -153,8 +196,10 @@ def run_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = Tru
     con = Console()
     out = Path(out)
     report = out / "report.html"
-    con.print(f"[bold]gapwatch demo[/bold]: MLP on digits, {int(NOISE_FRACTION * 100)}% of training labels "
-              f"flipped, up to {epochs} epochs; a live guard watches {MONITOR}")
+    con.print(
+        f"[bold]gapwatch demo[/bold]: MLP on digits, {int(NOISE_FRACTION * 100)}% of training labels "
+        f"flipped, up to {epochs} epochs; a live guard watches {MONITOR}"
+    )
     with con.status("training (findings appear as they arise)…"):
         s = train_demo(out, epochs=epochs, seed=seed, compare=compare, printer=con.print)
     runs = [load(s["log"]).with_run_name("with-guard")]
@@ -164,9 +209,11 @@ def run_demo(out: Path, *, epochs: int = 120, seed: int = 0, compare: bool = Tru
     render(result, con)
     _print_summary(con, s)
     write_html(result, report, overwrite=True)
-    con.print(f"logs: [bold]{s['log']}[/bold] (written live by the guard)"
-              + (f", [bold]{s['unguarded_log']}[/bold]" if s["unguarded_log"] else "")
-              + f"\nreport: [bold]{report}[/bold]")
+    con.print(
+        f"logs: [bold]{s['log']}[/bold] (written live by the guard)"
+        + (f", [bold]{s['unguarded_log']}[/bold]" if s["unguarded_log"] else "")
+        + f"\nreport: [bold]{report}[/bold]"
+    )
     return report
 
 
@@ -182,14 +229,20 @@ def _print_summary(con: Any, s: dict[str, Any]) -> None:
     if s["stop_epoch"] is not None:
         t.add_row("guard stopped here", str(s["stop_epoch"]), f"{s['stop_test_acc']:.1%}")
     be = s["best_epoch"]
-    t.add_row(f"restored best (kept in {s['kept']})", "-" if be is None else f"{be:g}",
-              f"{s['restored_test_acc']:.1%}", style="bold green")
+    t.add_row(
+        f"restored best (kept in {s['kept']})",
+        "-" if be is None else f"{be:g}",
+        f"{s['restored_test_acc']:.1%}",
+        style="bold green",
+    )
     con.print(t)
     if s["stop_epoch"] is None:
         con.print("the guard never said stop: no significant overfitting in this run")
         return
     skipped = s["epochs"] - s["stop_epoch"]
     gain = 100 * (s["restored_test_acc"] - s["final_test_acc"])
-    con.print(f"epochs not trained: [bold]{skipped}[/bold] of {s['epochs']} ({skipped / s['epochs']:.0%} of the "
-              f"planned compute); the restored model is [bold]{gain:+.1f}[/bold] test-accuracy points vs the "
-              f"last epoch {'of the full run' if s['final_epoch'] != s['stop_epoch'] else 'trained'}")
+    con.print(
+        f"epochs not trained: [bold]{skipped}[/bold] of {s['epochs']} ({skipped / s['epochs']:.0%} of the "
+        f"planned compute); the restored model is [bold]{gain:+.1f}[/bold] test-accuracy points vs the "
+        f"last epoch {'of the full run' if s['final_epoch'] != s['stop_epoch'] else 'trained'}"
+    )

@@ -26,7 +26,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Mapping, Sequence
 
 from .errors import GapwatchError, UsageError
 from .findings import Finding, Severity, clean_json
@@ -48,7 +48,7 @@ class MetricNotLoggedError(UsageError):
 
 
 class NonFiniteMetricError(GapwatchError):
-    """The monitored metric is NaN or infinite (``on_nan="raise"``); names the metric and where it happened."""
+    """The monitored metric is NaN or infinite (``on_nan="raise"``); names the metric and where."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,20 @@ class GuardDecision:
         return self.action == "stop"
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("action", "evaluation", "best_index", "best_step", "best_epoch",
-                                             "best_value", "improved", "reason", "policy_action")}
+        d = {
+            k: getattr(self, k)
+            for k in (
+                "action",
+                "evaluation",
+                "best_index",
+                "best_step",
+                "best_epoch",
+                "best_value",
+                "improved",
+                "reason",
+                "policy_action",
+            )
+        }
         d["findings"] = [f.to_dict() for f in self.findings]
         return clean_json(d)  # type: ignore[no-any-return]
 
@@ -115,8 +127,13 @@ class Guard:
         policy: parameters of :class:`~gapwatch.policy.StopPolicy` (units: evaluations); ``None`` = defaults.
         log: path of the JSONL history file to write; ``None`` writes nothing. An existing file is never
             replaced unless ``overwrite=True`` (or the guard was resumed from a state that wrote it).
-        detect_every: run the detectors every this many evaluations (≥ 1; default 5) and at a stop.
-            Detectors cost O(evaluations) each, so a large value bounds the overhead on long runs.
+        detect_every: run the detectors at most every this many evaluations (≥ 1; default 5), and always at
+            a stop and at :meth:`close`. A detector pass rebuilds the History: O(evaluations) per pass.
+        detect_budget: fraction of wall time (0 < f ≤ 1; default 0.05) the detectors may take: a pass is
+            postponed until the time since the previous pass is at least ``cost of that pass / f``, so
+            on very fast loops findings come a few evaluations later instead of slowing training.
+            ``None``: a fixed schedule (every ``detect_every`` evaluations; deterministic findings).
+        detectors: names of the registered detectors to run (default: all).
         detector_params: per-detector parameters passed to :func:`gapwatch.detectors.run_all`.
         on_nan: monitored metric NaN/inf → ``"raise"`` :class:`NonFiniteMetricError` (default), ``"stop"``
             (stop and restore the best), or ``"ignore"`` (the policy counts it as the worst evaluation).
@@ -131,6 +148,8 @@ class Guard:
     log: str | os.PathLike[str] | None = None
     overwrite: bool = False
     detect_every: int = 5
+    detect_budget: float | None = 0.05
+    detectors: Sequence[str] | None = None
     detector_params: dict[str, dict[str, Any]] | None = None
     on_nan: str = "raise"
     verbose: bool = True
@@ -138,9 +157,17 @@ class Guard:
     run: str = "run"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.detect_every, int) or isinstance(self.detect_every, bool) or self.detect_every < 1:
-            raise UsageError(f"Guard: detect_every must be a positive integer (evaluations), "
-                             f"got {self.detect_every!r}")
+        if (
+            not isinstance(self.detect_every, int)
+            or isinstance(self.detect_every, bool)
+            or self.detect_every < 1
+        ):
+            raise UsageError(
+                f"Guard: detect_every must be a positive integer (evaluations), got {self.detect_every!r}"
+            )
+        b = self.detect_budget
+        if b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b <= 1):
+            raise UsageError(f"Guard: detect_budget must be a fraction in (0, 1] or None, got {b!r}")
         if self.on_nan not in ON_NAN:
             raise UsageError(f"Guard: on_nan must be one of {ON_NAN}, got {self.on_nan!r}")
         if self.mode is not None and self.mode not in ("min", "max"):
@@ -150,7 +177,7 @@ class Guard:
         self._policy: StopPolicy | None = None
         if self.monitor is not None:
             self._set_monitor(parse_monitor(self.monitor, self.mode))
-        self._records: list[dict[str, Any]] = []   # every record written (evaluations and extra logs)
+        self._records: list[dict[str, Any]] = []  # every record written (evaluations and extra logs)
         self._n_eval = 0
         self._reported: dict[tuple[str, str], int] = {}  # (detector, kind) -> severity rank reported
         self._findings: list[Finding] = []
@@ -160,10 +187,15 @@ class Guard:
         self._resumed = False
         self._nan_stop: dict[str, Any] | None = None
         self._seen_names: list[str] = []
+        self._since_detect = 0  # evaluations since the last detector pass
+        self._detect_cost = 0.0  # seconds the last pass took
+        self._detect_end = time.perf_counter()
         if self._log_path is not None and self._log_path.exists() and not self.overwrite:
             # checked now (not at the first write) so a misconfigured run fails before training starts
-            raise UsageError(f"{self._log_path} already exists; refusing to overwrite it. Pass overwrite=True, "
-                             "choose another log path, or resume with load_state_dict()")
+            raise UsageError(
+                f"{self._log_path} already exists; refusing to overwrite it. Pass overwrite=True, "
+                "choose another log path, or resume with load_state_dict()"
+            )
         self._emit = self.printer or (_default_printer() if self.verbose else (lambda line: None))
 
     # ------------------------------------------------------------------ properties
@@ -217,10 +249,16 @@ class Guard:
             append = self._resumed and self._log_path.exists()
             self._fh = open(self._log_path, "a" if append else "w", encoding="utf-8")
             if not append:
-                self._write_line({"gapwatch": HEADER, "run": self.run,
-                                  "monitor": self._mon.label if self._mon else None,
-                                  "mode": self._mon.mode if self._mon else None,
-                                  "policy": self._policy_params, "started": time.time()})
+                self._write_line(
+                    {
+                        "gapwatch": HEADER,
+                        "run": self.run,
+                        "monitor": self._mon.label if self._mon else None,
+                        "mode": self._mon.mode if self._mon else None,
+                        "policy": self._policy_params,
+                        "started": time.time(),
+                    }
+                )
             else:
                 self._write_line({"gapwatch": "resume", "evaluation": self._n_eval})
         return self._fh
@@ -239,7 +277,7 @@ class Guard:
     def close(self) -> None:
         """Run the detectors one last time and close the history file (idempotent)."""
         if self._fh is not None:
-            if self._n_eval and (self._n_eval % self.detect_every != 0) and not self.stopped:
+            if self._n_eval and self._since_detect and not self.stopped:
                 self._detect(self._n_eval - 1)
             self._fh.close()
             self._fh = None
@@ -286,25 +324,32 @@ class Guard:
         raise MetricNotLoggedError(
             f"the monitored metric {self.monitor or mon.label!r} was not in this evaluation "
             f"(evaluation {self._n_eval}); metrics seen: {seen}. Log it from your validation step, or pass "
-            f"monitor= one of the metrics above")
+            f"monitor= one of the metrics above"
+        )
 
     def _pick_monitor(self, rec: Mapping[str, Any]) -> None:
         h = History.from_records([rec], run=self.run)
         try:
             mon = choose_monitor(h)
         except GapwatchError as exc:
-            raise UsageError("Guard(monitor=None): no validation metric in the first evaluation; metrics seen: "
-                             f"{', '.join(sorted(k for k in rec if k not in ('step', 'epoch'))) or 'none'}. "
-                             "Log one such as 'val_loss' or pass monitor=") from exc
+            raise UsageError(
+                "Guard(monitor=None): no validation metric in the first evaluation; metrics seen: "
+                f"{', '.join(sorted(k for k in rec if k not in ('step', 'epoch'))) or 'none'}. "
+                "Log one such as 'val_loss' or pass monitor="
+            ) from exc
         if mon.split == "test":
-            raise UsageError("Guard(monitor=None): only test metrics were logged; decisions must be taken on a "
-                             "validation set. Log one (e.g. 'val_loss') or pass monitor= explicitly")
+            raise UsageError(
+                "Guard(monitor=None): only test metrics were logged; decisions must be taken on a "
+                "validation set. Log one (e.g. 'val_loss') or pass monitor= explicitly"
+            )
         if self.mode is not None:
             mon = Monitor(mon.split, mon.metric, self.mode)
         self._set_monitor(mon)
 
     # ------------------------------------------------------------------ the decision
-    def observe(self, *, step: float | None = None, epoch: float | None = None, **metrics: Any) -> GuardDecision:
+    def observe(
+        self, *, step: float | None = None, epoch: float | None = None, **metrics: Any
+    ) -> GuardDecision:
         """Feed one evaluation (all metrics computed at it, train and held-out); returns the decision.
 
         Args:
@@ -325,11 +370,16 @@ class Guard:
         self._write(rec)
         if not math.isfinite(value) and self.on_nan == "raise":
             best = self.last
-            where = f"best so far: evaluation {best.best_index} ({best.best_value:.6g})" if best else "no best yet"
+            where = (
+                f"best so far: evaluation {best.best_index} ({best.best_value:.6g})"
+                if best
+                else "no best yet"
+            )
             raise NonFiniteMetricError(
                 f"monitored metric {key!r} is {value} at evaluation {i} (step {step}, epoch {epoch}); "
                 f"training has likely diverged — {where}. Lower the learning rate or clip gradients; pass "
-                "on_nan='stop' to stop and restore instead of raising")
+                "on_nan='stop' to stop and restore instead of raising"
+            )
         assert self._policy is not None  # noqa: S101
         d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"))
         self._n_eval += 1
@@ -338,32 +388,59 @@ class Guard:
             self._nan_stop = {"evaluation": i, "metric": key}
         if self._nan_stop is not None and action != "stop":
             action = "stop"
-            reason = (f"{key} became non-finite at evaluation {self._nan_stop['evaluation']}; "
-                      f"stopping and restoring evaluation {d.best_index}")
+            reason = (
+                f"{key} became non-finite at evaluation {self._nan_stop['evaluation']}; "
+                f"stopping and restoring evaluation {d.best_index}"
+            )
         stopping = action == "stop" and not self.stopped
         new: list[Finding] = []
-        if stopping or (i + 1) % self.detect_every == 0:
+        self._since_detect += 1
+        if stopping or self._detect_due():
             new = self._detect(i)
-        dec = GuardDecision(action, i, d.best_index, d.best_step, d.best_epoch, d.best_value, d.improved,
-                            reason if action == "stop" else "", tuple(new), d.action)
+        dec = GuardDecision(
+            action,
+            i,
+            d.best_index,
+            d.best_step,
+            d.best_epoch,
+            d.best_value,
+            d.improved,
+            reason if action == "stop" else "",
+            tuple(new),
+            d.action,
+        )
         self._decisions.append(dec)
         if stopping:
             self._write({"gapwatch": "decision", **dec.to_dict(), "findings": None})
             where = _where(d.best_step, d.best_epoch)
-            self._emit(f"[bold]gapwatch[/bold] stop at evaluation {i}{_where(rec.get('step'), rec.get('epoch'))}: "
-                       f"{reason}; best {key} = {d.best_value:.6g} at evaluation {d.best_index}{where}")
+            self._emit(
+                f"[bold]gapwatch[/bold] stop at evaluation {i}{_where(rec.get('step'), rec.get('epoch'))}: "
+                f"{reason}; best {key} = {d.best_value:.6g} at evaluation {d.best_index}{where}"
+            )
         return dec
+
+    def _detect_due(self) -> bool:
+        if self._since_detect < self.detect_every:
+            return False
+        if self.detect_budget is None:
+            return True
+        return self._detect_cost <= self.detect_budget * (time.perf_counter() - self._detect_end)
 
     def _detect(self, i: int) -> list[Finding]:
         from .detectors import run_all
 
         if self._mon is None or not self._records:
             return []
+        t0 = time.perf_counter()
         try:
             h = History.from_records(self._records, run=self.run)
-            found = run_all(h, monitor=self._mon, params=self.detector_params)
+            only = list(self.detectors) if self.detectors is not None else None
+            found = run_all(h, monitor=self._mon, params=self.detector_params, only=only)
         except (GapwatchError, KeyError):
-            return []
+            found = []
+        self._since_detect = 0
+        self._detect_end = time.perf_counter()
+        self._detect_cost = self._detect_end - t0
         new = []
         for f in found:
             k = (f.detector, str(f.kind))
@@ -375,8 +452,10 @@ class Guard:
             self._write({"gapwatch": "finding", "evaluation": i, **f.to_dict()})
             style = _SEV_STYLE.get(f.severity, "")
             act = f" → {f.actions[0]}" if f.actions else ""
-            self._emit(f"[bold]gapwatch[/bold] [{style}]{f.severity.value}: {f.kind}[/{style}]"
-                       f"{_where(f.step, f.epoch)}: {f.message}{act}")
+            self._emit(
+                f"[bold]gapwatch[/bold] [{style}]{f.severity.value}: {f.kind}[/{style}]"
+                f"{_where(f.step, f.epoch)}: {f.message}{act}"
+            )
         return new
 
     def history(self) -> History:
@@ -387,27 +466,45 @@ class Guard:
     def state_dict(self) -> dict[str, Any]:
         """Versioned JSON-able state; a fresh Guard given it via :meth:`load_state_dict` takes the same
         future decisions and appends to the same history file."""
-        return clean_json_keep_nan({
-            "version": STATE_VERSION,
-            "monitor": self.monitor,
-            "monitored": self._mon.to_dict() if self._mon else None,
-            "policy": self._policy.state_dict() if self._policy else None,
-            "policy_params": self._policy_params,
-            "records": self._records,
-            "evaluations": self._n_eval,
-            "reported": [[d, k, r] for (d, k), r in self._reported.items()],
-            "findings": [f.to_dict() for f in self._findings],
-            "decisions": [d.to_dict() for d in self._decisions],
-            "nan_stop": self._nan_stop,
-            "log": str(self._log_path) if self._log_path else None,
-            "detect_every": self.detect_every,
-            "on_nan": self.on_nan,
-        })
+        return clean_json_keep_nan(
+            {
+                "version": STATE_VERSION,
+                "monitor": self.monitor,
+                "monitored": self._mon.to_dict() if self._mon else None,
+                "policy": self._policy.state_dict() if self._policy else None,
+                "policy_params": self._policy_params,
+                "records": self._records,
+                "evaluations": self._n_eval,
+                "reported": [[d, k, r] for (d, k), r in self._reported.items()],
+                "findings": [f.to_dict() for f in self._findings],
+                "decisions": [d.to_dict() for d in self._decisions],
+                "nan_stop": self._nan_stop,
+                "log": str(self._log_path) if self._log_path else None,
+                "detect_every": self.detect_every,
+                "since_detect": self._since_detect,
+                "on_nan": self.on_nan,
+            }
+        )
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` output. Raises :class:`UsageError` on another version or unknown keys."""
-        keys = {"version", "monitor", "monitored", "policy", "policy_params", "records", "evaluations",
-                "reported", "findings", "decisions", "nan_stop", "log", "detect_every", "on_nan"}
+        """Restore :meth:`state_dict` output; :class:`UsageError` on another version or unknown keys."""
+        keys = {
+            "version",
+            "monitor",
+            "monitored",
+            "policy",
+            "policy_params",
+            "records",
+            "evaluations",
+            "reported",
+            "findings",
+            "decisions",
+            "nan_stop",
+            "log",
+            "detect_every",
+            "since_detect",
+            "on_nan",
+        }
         if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
             got = state.get("version") if isinstance(state, Mapping) else type(state).__name__
             raise UsageError(f"Guard state: expected version {STATE_VERSION}, got {got!r}")
@@ -427,6 +524,7 @@ class Guard:
         self._decisions = [_decision(d) for d in state["decisions"]]
         self._nan_stop = state["nan_stop"]
         self.detect_every = int(state["detect_every"])
+        self._since_detect = int(state["since_detect"])
         self.on_nan = str(state["on_nan"])
         if self._fh is not None:
             self._fh.close()
@@ -491,17 +589,33 @@ def _floats(obj: Any) -> Any:
 
 
 def _finding(d: Mapping[str, Any]) -> Finding:
-    return Finding(kind=d["kind"], severity=Severity(d["severity"]), message=d["message"], step=d.get("step"),
-                   epoch=d.get("epoch"), evidence=dict(d.get("evidence") or {}),
-                   actions=tuple(d.get("actions") or ()), references=tuple(d.get("references") or ()),
-                   detector=d.get("detector", ""))
+    return Finding(
+        kind=d["kind"],
+        severity=Severity(d["severity"]),
+        message=d["message"],
+        step=d.get("step"),
+        epoch=d.get("epoch"),
+        evidence=dict(d.get("evidence") or {}),
+        actions=tuple(d.get("actions") or ()),
+        references=tuple(d.get("references") or ()),
+        detector=d.get("detector", ""),
+    )
 
 
 def _decision(d: Mapping[str, Any]) -> GuardDecision:
     bv = d["best_value"]
-    return GuardDecision(d["action"], int(d["evaluation"]), int(d["best_index"]), d["best_step"], d["best_epoch"],
-                         float("nan") if bv is None else float(bv), bool(d["improved"]), d["reason"],
-                         tuple(_finding(f) for f in d["findings"]), d["policy_action"])
+    return GuardDecision(
+        d["action"],
+        int(d["evaluation"]),
+        int(d["best_index"]),
+        d["best_step"],
+        d["best_epoch"],
+        float("nan") if bv is None else float(bv),
+        bool(d["improved"]),
+        d["reason"],
+        tuple(_finding(f) for f in d["findings"]),
+        d["policy_action"],
+    )
 
 
 def read_guard_log(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -530,13 +644,13 @@ def read_guard_log(path: str | os.PathLike[str]) -> dict[str, Any]:
 def replay_log(path: str | os.PathLike[str]) -> tuple[Decision | None, int]:
     """Replay a guard history file through a fresh :class:`StopPolicy` with the header's monitor, mode and
     policy parameters (the check that live and replayed decisions agree)."""
-    from .readers import load
     from .policy import replay
+    from .readers import load
 
     hdr = read_guard_log(path)["header"]
     if hdr is None:
         raise UsageError(f"{path}: no gapwatch guard header; was it written by Guard(log=...)?")
     mon = parse_monitor(hdr["monitor"], hdr["mode"])
-    h = load(path)
+    h = load(Path(path))
     s = h.series(mon.split, mon.metric)
     return replay(s.values, s.step, s.epoch, mon.mode, **hdr["policy"])

@@ -176,8 +176,10 @@ class BestKeeper:
         if self._owned or self.overwrite:
             return
         if self._path.exists():
-            raise UsageError(f"{self._path} already exists and was not written by this run; refusing to "
-                             "overwrite it. Pass path= to another file or overwrite=True")
+            raise UsageError(
+                f"{self._path} already exists and was not written by this run; refusing to "
+                "overwrite it. Pass path= to another file or overwrite=True"
+            )
 
     def best_state(self) -> dict[str, Any]:
         """``{"model": state_dict, "optimizer": state_dict | None, "meta": {...}}`` of the kept best."""
@@ -185,12 +187,16 @@ class BestKeeper:
             raise UsageError("BestKeeper: nothing kept yet (no evaluation improved on the best)")
         if self._where == "memory":
             assert self._mem is not None  # noqa: S101
-            return {"model": self._mem["model"], "optimizer": self._mem["optimizer"], "meta": dict(self._meta)}
+            return {
+                "model": self._mem["model"],
+                "optimizer": self._mem["optimizer"],
+                "meta": dict(self._meta),
+            }
         ck = load_checkpoint(self._path)
         return {"model": ck["model"], "optimizer": ck.get("optimizer"), "meta": ck.get("meta", self._meta)}
 
     def restore(self, model: Any, optimizer: Any = None) -> dict[str, Any]:
-        """Load the kept weights (and optimizer state when kept) into ``model``/``optimizer``; returns meta."""
+        """Load the kept weights (and optimizer state when kept) into ``model``/``optimizer``; return meta."""
         st = self.best_state()
         model.load_state_dict(st["model"])
         if optimizer is not None and st["optimizer"] is not None:
@@ -202,8 +208,13 @@ class BestKeeper:
         """Versioned state. With ``tensors=True`` an in-memory best is included (for framework checkpoints
         that hold tensors, e.g. Lightning); with ``False`` the state is pure JSON (an in-memory best is then
         not carried over: ``"lost_in_memory_best": true``)."""
-        st: dict[str, Any] = {"version": STATE_VERSION, "where": self._where, "meta": self._meta,
-                              "path": str(self._path), "owned": self._owned}
+        st: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "where": self._where,
+            "meta": self._meta,
+            "path": str(self._path),
+            "owned": self._owned,
+        }
         if self._where == "memory":
             st["best"] = self._mem if tensors else None
         return st

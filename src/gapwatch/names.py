@@ -53,6 +53,8 @@ METRIC_ALIASES: dict[str, str] = {
 
 #: Framework suffixes that carry no meaning for us (Lightning's ``_epoch``/``_step``).
 _DROP_SUFFIXES = ("_epoch", "_step", "/epoch", "/step")
+#: Axis prefixes that carry no meaning either (Keras's TensorBoard tags ``epoch_loss``, ``batch_loss``).
+_DROP_PREFIXES = ("epoch_", "batch_", "epoch/", "batch/")
 
 #: Names that are bookkeeping, not metrics: never treated as a series.
 NON_METRICS: frozenset[str] = frozenset(
@@ -121,6 +123,10 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
     for suf in _DROP_SUFFIXES:
         if low.endswith(suf) and len(low) > len(suf):
             low = low[: -len(suf)]
+            break
+    for pre in _DROP_PREFIXES:
+        if low.startswith(pre) and len(low) > len(pre):
+            low = low[len(pre):]
             break
     tokens = [t for t in _SEP.split(low) if t]
     if not tokens:

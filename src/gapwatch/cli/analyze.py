@@ -92,15 +92,14 @@ def analyze_cmd(
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     elif not quiet:
         from rich.console import Console
+        from rich.text import Text
 
         from ..report.terminal import render
 
         con = Console()
         render(result, con)
         if html is not None:
-            from rich.text import Text
-
-        con.print(Text.assemble("report written to ", (str(html), "bold")))
+            con.print(Text.assemble("report written to ", (str(html), "bold")))
     code = fail_exit_code(result, fail_on)
     if code:
         if not quiet and not json_out:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,12 +19,12 @@ def examples_cmd(
     table: Path = typer.Argument(..., help="examples.parquet (gapwatch layout) or .npz with loss (epochs × n), "
                                  "optional margin (epochs × n) and label (n)."),
     as_json: bool = typer.Option(False, "--json", help="Print the gapwatch.examples/1 JSON document."),
-    early: Optional[int] = typer.Option(None, "--early", min=1,
+    early: int | None = typer.Option(None, "--early", min=1,
                                         help="Epochs counted as early training (default: first quarter)."),
-    aum_cutoff: Optional[float] = typer.Option(None, "--aum-cutoff",
+    aum_cutoff: float | None = typer.Option(None, "--aum-cutoff",
                                                help="AUM threshold (e.g. from threshold samples); default 0."),
-    n: Optional[int] = typer.Option(None, "--n", min=1, help="Expected dataset size (rejects other tables)."),
-    run: Optional[int] = typer.Option(None, "--run", help="Use only this run id of a multi-run table."),
+    n: int | None = typer.Option(None, "--n", min=1, help="Expected dataset size (rejects other tables)."),
+    run: int | None = typer.Option(None, "--run", help="Use only this run id of a multi-run table."),
     top: int = typer.Option(20, "--top", min=1, help="Rows shown in the terminal tables."),
 ) -> None:
     """Find likely mislabelled, memorised, hard and prunable training examples."""
@@ -50,6 +49,10 @@ def _render(a, path: Path, top: int) -> None:  # type: ignore[no-untyped-def]
 
     con = Console()
     con.print(f"[bold]{path}[/]: {a.n} examples × {a.n_epochs} epochs (early window: first {a.early})")
+    if not a.cutoff_reliable:
+        con.print(f"[yellow]warning:[/] the {a.default_score} scores show no separate group of suspicious "
+                  f"examples (separability {a.separability:.2f}); the ranking is still informative, the cut-off "
+                  "is not")
     con.print(f"likely mislabelled: [bold red]{a.likely_mislabeled.size}[/] ({a.cutoff_rule}); "
               f"memorised: {a.memorized.size}; hard: {a.hard.size}; prunable: {a.prunable.size}")
     t = Table(title=f"most suspicious (by {a.default_score})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,13 +29,13 @@ def parse_observed(text: str | None) -> int | float | None:
 @app.command("forecast")
 def forecast_cmd(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
-    observed: Optional[str] = typer.Option(
+    observed: str | None = typer.Option(
         None, "--observed", help="Evaluations to condition on: a count (20) or a fraction (0.3). Default: all."),
-    horizon: Optional[int] = typer.Option(
+    horizon: int | None = typer.Option(
         None, "--horizon", help="Forecast up to this many evaluations in total (> observed). "
         "Default: the rest of the log, or 50% more evaluations."),
-    monitor: Optional[str] = typer.Option(None, "--monitor", help="Series to forecast, e.g. val_loss."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    monitor: str | None = typer.Option(None, "--monitor", help="Series to forecast, e.g. val_loss."),
+    mode: str | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
     method: str = typer.Option("auto", "--method", help="auto, pfn or ensemble."),
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.forecast/1 JSON document."),
 ) -> None:
@@ -64,7 +63,7 @@ def forecast_cmd(
         con.print(f"  P(best already behind) = {f.p_best_behind:.2f}; best evaluation at x≈{f.best['x']:g} "
                   f"(80%: {f.best['low']:g}–{f.best['high']:g})")
         tab = Table("x", "q0.1", "median", "q0.9")
-        idx = sorted(set(int(round(i)) for i in (0, len(f.x) / 4, len(f.x) / 2, 3 * len(f.x) / 4, len(f.x) - 1)))
+        idx = sorted({round(i) for i in (0, len(f.x) / 4, len(f.x) / 2, 3 * len(f.x) / 4, len(f.x) - 1)})
         for i in idx:
             tab.add_row(f"{f.x[i]:g}", *(f"{f.quantiles[k][i]:.4g}" for k in ("0.1", "0.5", "0.9")))
         con.print(tab)

@@ -19,8 +19,9 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
+import numpy as np
 import typer
 
 from ..errors import InputError, UsageError
@@ -104,7 +105,7 @@ def replay_run(history: History, monitor: Monitor | None, params: dict[str, Any]
     seen = pol.evaluations_seen
     if d is None:
         return ReplayResult(name, mon, len(s), 0, None, None, None, "")
-    has_best = bool(seen) and any(v == v and abs(v) != float("inf") for v in s.values[:seen])
+    has_best = bool(np.isfinite(s.values[:seen]).any())
     restore = s.at(d.best_index) if has_best else None
     stop = s.at(seen - 1) if d.stop else None
     return ReplayResult(name, mon, len(s), seen, stop, restore, float(d.best_value) if has_best else None,
@@ -142,8 +143,8 @@ def _where(d: dict[str, Any] | None) -> str:
 @app.command("replay")
 def replay_cmd(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
-    monitor: Optional[str] = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    monitor: str | None = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy."),
+    mode: str | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.replay/1 JSON document to stdout."),
     param: list[str] = typer.Option([], "--param", help="Policy parameter KEY=VALUE (repeatable), "
                                     "e.g. --param max_wait=10. See docs/policy.md."),

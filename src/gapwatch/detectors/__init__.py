@@ -27,7 +27,8 @@ class Detector(Protocol):
 _REGISTRY: dict[str, Detector] = {}
 
 #: Modules imported on first use of the registry (each calls :func:`register`).
-BUILTIN_MODULES: tuple[str, ...] = ("overfitting", "double_descent", "grokking", "memorization", "instability")
+BUILTIN_MODULES: tuple[str, ...] = ("overfitting", "double_descent", "grokking", "memorization", "instability", "underfitting",
+                                     "catastrophic_overfitting", "stability_gap")
 
 
 def register(name: str) -> Callable[[Detector], Detector]:

@@ -11,7 +11,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   the best level by at least ``divergence_lost_fraction`` of the improvement made so far, by ``divergence_z`` noise
   standard errors, and every evaluation from the onset on stays above ``best + tolerance``. Without a training
   series the rise must undo all of the improvement (``lost ≥ 1``) to be called divergence.
-* **spikes** (``warning``): an evaluation whose excess over the median of the ``baseline`` evaluations before it is
+* **spikes** (``warning``): on the training loss (on held-out losses only when no training loss is logged: a
+  held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an evaluation whose excess over the median of the ``baseline`` evaluations before it is
   at least ``spike_z`` times the local noise level (robust MAD of second differences over the surrounding
   ``noise_window`` evaluations, never below half the whole curve's) **and** at least ``min_spike_fraction`` of the
   curve's improvement, and that comes back down (below baseline + half the excess) within ``recovery``
@@ -219,7 +220,9 @@ def _local_sigma(z: np.ndarray, window: int) -> np.ndarray:
 
 def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Finding | None:
     found: list[tuple[Series, int, float, float]] = []
-    for s in series:
+    losses = [s for s in series if _loss_like(s.metric)]
+    train = [s for s in losses if s.split == "train"]
+    for s in (train or losses):
         fs = s.finite()
         n = len(fs)
         if n < p["min_evaluations"]:

@@ -13,18 +13,57 @@ from __future__ import annotations
 from typing import Any
 
 from .derive import DIRECTIONS, ExampleAnalysis, analyze_examples, prune, score_table
-from .scores import (aum, aum_early, aum_threshold, auroc, average_precision, early_epochs, el2n, el2n_score,
-                     forgetting_events, learned_epoch, loss_trajectory, make_threshold_samples,
-                     margins_from_logits)
+from .scores import (
+    aum,
+    aum_early,
+    aum_threshold,
+    auroc,
+    average_precision,
+    early_epochs,
+    el2n,
+    el2n_score,
+    forgetting_events,
+    learned_epoch,
+    loss_trajectory,
+    make_threshold_samples,
+    margins_from_logits,
+)
 from .summary import TABLE_NAMES, find_beside, summary_beside
 from .table import ExampleTable, ExampleTableWriter, load, read_npz, read_table, read_tables, write_table
 
 __all__ = [
-    "DIRECTIONS", "ExampleAnalysis", "ExampleRecorder", "ExampleTable", "ExampleTableWriter", "IndexedDataset",
-    "TABLE_NAMES", "analyze_examples", "aum", "aum_early", "aum_threshold", "auroc", "average_precision",
-    "early_epochs", "el2n", "el2n_score", "find_beside", "forgetting_events", "grand", "grand_last_layer",
-    "learned_epoch", "load", "loss_trajectory", "make_threshold_samples", "margins_from_logits", "prune",
-    "read_npz", "read_table", "read_tables", "score_table", "summary_beside", "write_table",
+    "DIRECTIONS",
+    "TABLE_NAMES",
+    "ExampleAnalysis",
+    "ExampleRecorder",
+    "ExampleTable",
+    "ExampleTableWriter",
+    "IndexedDataset",
+    "analyze_examples",
+    "aum",
+    "aum_early",
+    "aum_threshold",
+    "auroc",
+    "average_precision",
+    "early_epochs",
+    "el2n",
+    "el2n_score",
+    "find_beside",
+    "forgetting_events",
+    "grand",
+    "grand_last_layer",
+    "learned_epoch",
+    "load",
+    "loss_trajectory",
+    "make_threshold_samples",
+    "margins_from_logits",
+    "prune",
+    "read_npz",
+    "read_table",
+    "read_tables",
+    "score_table",
+    "summary_beside",
+    "write_table",
 ]
 
 _LAZY = {"ExampleRecorder": ".record", "IndexedDataset": ".record", "grand": ".grand",

@@ -14,8 +14,9 @@ ones); on a run that never memorises, the selected window grows to the whole run
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,9 @@ DIRECTIONS: dict[str, str] = {
 }
 #: Forgetting-event count at and above which a (not suspicious) example is called hard.
 DEFAULT_HARD_FORGETTING = 2
+#: Separability η (Otsu, 0…1) of the default score below which the cut-off is reported as unreliable: a
+#: single Gaussian gives 2/π ≈ 0.64; runs with a clear low-margin group of wrong labels give ≳ 0.78.
+DEFAULT_MIN_SEPARABILITY = 0.75
 #: Loss (nats) above which the assigned label gets less than half the probability: ln 2.
 HALF_PROB_LOSS = math.log(2.0)
 
@@ -48,8 +52,11 @@ class ExampleAnalysis:
         cutoff: value of the default score at the suggested cut-off, and ``cutoff_rule`` in words.
         likely_mislabeled: example indices, most suspicious first, up to the cut-off.
         memorized, hard, prunable: example indices (prunable: easiest first).
-        suggested_relabel: example index → the consistently predicted class, for likely-mislabelled examples
-            whose predicted class differs from the assigned label (needs ``pred`` or ``probs``).
+        separability: Otsu's η of the default score (0…1); ``cutoff_reliable`` is False below
+            ``min_separability``: the scores show no separate low group, so the ranking may still help but the
+            cut-off (and the memorised set and relabels that depend on it) should not be trusted.
+        suggested_relabel: example index → the class predicted most often during the early epochs, for
+            likely-mislabelled examples where it differs from the assigned label (needs ``pred`` or ``probs``).
     """
 
     index: np.ndarray
@@ -65,6 +72,8 @@ class ExampleAnalysis:
     prunable: np.ndarray
     label: np.ndarray | None = None
     suggested_relabel: dict[int, int] = field(default_factory=dict)
+    separability: float = float("nan")
+    cutoff_reliable: bool = True
 
     @property
     def n(self) -> int:
@@ -86,6 +95,8 @@ class ExampleAnalysis:
             "default_score": self.default_score,
             "cutoff": self.cutoff,
             "cutoff_rule": self.cutoff_rule,
+            "separability": self.separability,
+            "cutoff_reliable": self.cutoff_reliable,
             "likely_mislabeled": [int(i) for i in self.likely_mislabeled],
             "memorized": [int(i) for i in self.memorized],
             "hard": [int(i) for i in self.hard],
@@ -158,13 +169,14 @@ def score_table(tables: ExampleTable | Sequence[ExampleTable], *,
     return out, k
 
 
-def _consistent_class(t: ExampleTable) -> np.ndarray | None:
+def _consistent_class(t: ExampleTable, k: int) -> np.ndarray | None:
+    """Class predicted most consistently over the first ``k`` epochs (before any memorisation)."""
     if t.probs is not None:
-        return t.probs.mean(axis=0).argmax(axis=1)
+        return t.probs[:k].mean(axis=0).argmax(axis=1)
     if t.pred is not None:
         C = int(max(t.pred.max() + 1, t.num_classes or 0))
         counts = np.zeros((t.n, C), dtype=np.int64)
-        for e in range(t.n_epochs):
+        for e in range(k):
             np.add.at(counts, (np.arange(t.n), t.pred[e]), 1)
         return counts.argmax(axis=1)
     return None
@@ -172,6 +184,7 @@ def _consistent_class(t: ExampleTable) -> np.ndarray | None:
 
 def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: int | None = None,
                      aum_cutoff: float | None = None, hard_forgetting: int = DEFAULT_HARD_FORGETTING,
+                     min_separability: float = DEFAULT_MIN_SEPARABILITY,
                      extra_scores: dict[str, np.ndarray] | None = None) -> ExampleAnalysis:
     """Scores plus likely-mislabelled, memorised, hard and prunable sets.
 
@@ -180,6 +193,7 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: in
         aum_cutoff: AUM threshold from threshold samples (:func:`gapwatch.examples.scores.aum_threshold`);
             default 0 (the network, averaged over early training, prefers another class than the label).
         hard_forgetting: forgetting events at and above which an example counts as hard (default 2).
+        min_separability: η below which ``cutoff_reliable`` is False (default 0.75).
         extra_scores: more ``(n,)`` scores to carry along (e.g. ``{"grand": ...}``; higher = harder).
 
     Sets (all in example-index units):
@@ -223,6 +237,11 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: in
         default, cutoff = "loss_early", thr
         rule = (f"early-training mean loss (first {k} epochs) above {thr:.3g} nats (the valley between its two "
                 "modes, at least ln 2)")
+    eta = S.otsu_effectiveness(sc[default])
+    reliable = bool(eta >= min_separability)
+    if not reliable:
+        rule += (f"; UNRELIABLE: the score shows no separate low group (separability {eta:.2f} < "
+                 f"{min_separability:g}), trust the ranking more than the cut-off")
     order = np.argsort(-sc["mislabel"], kind="stable")
     likely = t.index[order[flagged[order]]]
     if t.correct is not None:
@@ -242,7 +261,7 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: in
     easy_idx = np.flatnonzero(easy_mask)
     prunable = t.index[easy_idx[np.argsort(ease[easy_idx], kind="stable")]]
     relabel: dict[int, int] = {}
-    cls = _consistent_class(t)
+    cls = _consistent_class(t, k)
     if cls is not None and t.label is not None:
         pos = np.searchsorted(t.index, likely)
         for i, p in zip(likely.tolist(), pos.tolist()):
@@ -250,7 +269,8 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: in
                 relabel[int(i)] = int(cls[p])
     return ExampleAnalysis(index=t.index, n_epochs=t.n_epochs, early=k, scores=sc, default_score=default,
                            cutoff=cutoff, cutoff_rule=rule, likely_mislabeled=likely, memorized=memorized,
-                           hard=hard, prunable=prunable, label=t.label, suggested_relabel=relabel)
+                           hard=hard, prunable=prunable, label=t.label, suggested_relabel=relabel,
+                           separability=eta, cutoff_reliable=reliable)
 
 
 #: Scores ``prune`` accepts by name and whether a high value means "keep".

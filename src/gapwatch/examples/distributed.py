@@ -125,8 +125,9 @@ def score_dataset_distributed(model: Any, dataset: Any, *, batch_size: int = 256
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     dist = _dist()
     ds = IndexedDataset(dataset)
-    sampler = DistributedSampler(ds, shuffle=False, drop_last=False)
-    loader = DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers)
+    sampler: Any = DistributedSampler(ds, shuffle=False, drop_last=False)  # type: ignore[arg-type]
+    loader: Any = DataLoader(ds, batch_size=batch_size, sampler=sampler,  # type: ignore[arg-type]
+                             num_workers=num_workers)
     parts: list[dict[str, np.ndarray]] = []
     was_training = model.training
     model.eval()

@@ -14,7 +14,8 @@ not defined for a batch-statistics batch norm). Torch only; import lazily.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -17,7 +17,7 @@ Papers:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -106,7 +106,9 @@ def el2n_score(el2n_values: np.ndarray | Sequence[np.ndarray], *, epochs: int | 
     Returns:
         ``(n,)``; higher = harder / more important to keep (and, among the highest, likely mislabelled).
     """
-    runs = [_as2d("el2n", v) for v in (el2n_values if isinstance(el2n_values, (list, tuple)) else [el2n_values])]
+    seq: Sequence[np.ndarray] = (list(el2n_values) if isinstance(el2n_values, (list, tuple))
+                                 else [np.asarray(el2n_values)])
+    runs = [_as2d("el2n", v) for v in seq]
     n = runs[0].shape[1]
     for r in runs:
         if r.shape[1] != n:
@@ -273,20 +275,28 @@ def otsu_effectiveness(values: np.ndarray, *, bins: int = 256) -> float:
     return float(min(1.0, sb.max() / var))
 
 
+#: Separability (η) a window may give up against the most separating one in exchange for more epochs.
+DEFAULT_WINDOW_TOLERANCE = 0.05
+
+
 def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_candidates: int = 64,
-                  bins: int = 256) -> tuple[int, float]:
-    """Choose how many leading epochs to average: the prefix whose per-example mean is most bimodal.
+                  tolerance: float = DEFAULT_WINDOW_TOLERANCE, bins: int = 256) -> tuple[int, float]:
+    """Choose how many leading epochs to average: the longest prefix whose per-example mean is (nearly) as
+    bimodal as the most bimodal prefix.
 
     For each candidate ``k`` (all of ``minimum … E`` or ``max_candidates`` of them evenly spread) the mean of
-    ``values[:k]`` over epochs is computed per example and scored with :func:`otsu_effectiveness`; the ``k``
-    with the highest separability wins. Rationale: before the network has learned the clean examples the means
-    are not yet separated; once it starts memorising wrong labels their margins rise and the two groups merge
-    again (Arpit et al. 2017), so separability peaks in between — without needing to know which labels are
-    wrong. On a run that never memorises the peak is at (or near) the last epoch.
+    ``values[:k]`` over epochs is computed per example and scored with :func:`otsu_effectiveness` (η). The
+    answer is the largest ``k`` with ``η(k) ≥ max η − tolerance``. Rationale: before the network has learned
+    the clean examples the means are not yet separated; once it starts memorising wrong labels their margins
+    rise and the two groups merge again (Arpit et al. 2017, "A Closer Look at Memorization in Deep
+    Networks"), so separability peaks in between — found without knowing which labels are wrong. Longer
+    windows average out epoch-to-epoch noise, hence the preference for the largest near-best ``k``; on a run
+    that never memorises this is the whole run.
 
     Args:
         values: ``(epochs, n)`` margins (or losses).
         minimum: smallest window in epochs.
+        tolerance: η (a 0…1 ratio) a longer window may lose against the best one (default 0.05).
 
     Returns:
         ``(k, eta)``: the window length in epochs and its separability.
@@ -297,17 +307,20 @@ def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_c
         raise UsageError(f"minimum must be >= 1, got {minimum}")
     if max_candidates < 1:
         raise UsageError(f"max_candidates must be >= 1, got {max_candidates}")
+    if not 0 <= tolerance < 1:
+        raise UsageError(f"tolerance must be in [0, 1), got {tolerance}")
     lo = min(minimum, E)
     cands = np.unique(np.linspace(lo, E, num=min(max_candidates, E - lo + 1)).round().astype(int))
     csum = np.zeros(v.shape[1])
-    best_k, best_eta, done = lo, -1.0, 0
+    etas: list[tuple[int, float]] = []
+    done = 0
     for k in cands:
         csum += v[done:k].sum(axis=0)
         done = int(k)
-        eta = otsu_effectiveness(csum / k, bins=bins)
-        if eta > best_eta + 1e-12:
-            best_k, best_eta = int(k), eta
-    return best_k, best_eta
+        etas.append((int(k), otsu_effectiveness(csum / k, bins=bins)))
+    best = max(e for _, e in etas)
+    k_sel, eta_sel = max((ke for ke in etas if ke[1] >= best - tolerance - 1e-12), key=lambda ke: ke[0])
+    return k_sel, eta_sel
 
 
 def otsu_threshold(values: np.ndarray, *, bins: int = 256) -> float:

@@ -6,7 +6,8 @@ for ``gapwatch analyze`` and the HTML report. Shape (schema ``gapwatch.examples.
     {"schema": "gapwatch.examples.summary/1",
      "path": "/runs/a/examples.parquet",
      "n": 50000, "epochs": 40, "early_epochs": 10, "runs": 1,
-     "default_score": "aum_early", "cutoff": 0.0, "cutoff_rule": "early-training AUM (first 10 epochs) below 0",
+     "default_score": "aum_early", "cutoff": -0.31, "cutoff_rule": "early-training AUM (first 10 epochs) below …",
+     "separability": 0.83, "cutoff_reliable": true,    # false: no separate low group, trust the ranking only
      "counts": {"likely_mislabeled": 4123, "memorized": 3011, "hard": 2200, "prunable": 21000},
      "fractions": {"likely_mislabeled": 0.082, ...},            # counts / n
      "top_suspicious": [{"index": 17, "score": -4.2, "label": 3, "suggested": 5}, ...],   # up to `top` rows
@@ -51,7 +52,7 @@ def find_beside(log_path: str | Path) -> Path | None:
     return None
 
 
-def _hist(a: np.ndarray) -> dict[str, list[float] | list[int]]:
+def _hist(a: np.ndarray) -> dict[str, Any]:
     a = a[np.isfinite(a)]
     if a.size == 0:
         return {"edges": [], "counts": []}
@@ -85,7 +86,8 @@ def summarize(path: str | Path, *, top: int = 20) -> dict[str, Any]:
             hists[name] = h
     return {"schema": SUMMARY_SCHEMA, "path": str(path), "n": n, "epochs": a.n_epochs, "early_epochs": a.early,
             "runs": len(tables), "default_score": a.default_score, "cutoff": a.cutoff,
-            "cutoff_rule": a.cutoff_rule, "counts": counts,
+            "cutoff_rule": a.cutoff_rule, "separability": a.separability, "cutoff_reliable": a.cutoff_reliable,
+            "counts": counts,
             "fractions": {k: v / n for k, v in counts.items()}, "top_suspicious": rows, "histograms": hists,
             "references": REFERENCES}
 

@@ -32,9 +32,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class ExampleTable:
     Attributes:
         index: ``(n,)`` int64, sorted example indices (the column order of every array below).
         epochs: ``(E,)`` int64, epoch numbers (row order of every array below), increasing.
-        loss: ``(E, n)`` float, cross-entropy loss (nats) under the assigned label.
+        loss: ``(E, n)`` float (float32 as stored in Parquet, else float64), cross-entropy loss (nats).
         margin: ``(E, n)`` float or None, assigned logit minus largest other logit (logit units).
         correct: ``(E, n)`` bool or None; derived from ``margin > 0`` when only the margin is known.
         el2n: ``(E, n)`` float or None, error L2 norm ‖p − y‖₂ (0 … √2).
@@ -84,7 +85,7 @@ class ExampleTable:
     def __post_init__(self) -> None:
         self.index = np.asarray(self.index, dtype=np.int64)
         self.epochs = np.asarray(self.epochs, dtype=np.int64)
-        self.loss = np.asarray(self.loss, dtype=np.float64)
+        self.loss = _floats(self.loss)
         where = self.source
         n = self.index.shape[0]
         if self.index.ndim != 1:
@@ -106,7 +107,7 @@ class ExampleTable:
         for name in ("margin", "el2n"):
             arr = getattr(self, name)
             if arr is not None:
-                arr = np.asarray(arr, dtype=np.float64)
+                arr = _floats(arr)
                 if arr.shape != self.loss.shape:
                     raise InputError(f"{name} has shape {arr.shape}, expected {self.loss.shape}", path=where)
                 _check_finite(name, arr, self.index, self.epochs, where)
@@ -123,7 +124,7 @@ class ExampleTable:
             if self.pred.shape != self.loss.shape:
                 raise InputError(f"pred has shape {self.pred.shape}, expected {self.loss.shape}", path=where)
         if self.probs is not None:
-            self.probs = np.asarray(self.probs, dtype=np.float64)
+            self.probs = _floats(self.probs)
             if self.probs.ndim != 3 or self.probs.shape[:2] != self.loss.shape:
                 raise InputError(f"probs has shape {self.probs.shape}, expected (epochs, n, classes)",
                                  path=where)
@@ -162,7 +163,7 @@ class ExampleTable:
                 f"the table covers {self.n} examples (indices {int(self.index[0])}…{int(self.index[-1])}) "
                 f"but the dataset has {n}: is it from another dataset?", path=self.source)
 
-    def select_epochs(self, count: int) -> "ExampleTable":
+    def select_epochs(self, count: int) -> ExampleTable:
         """The first ``count`` recorded epochs as a new table (shares no arrays with this one)."""
         if count < 1:
             raise UsageError(f"epoch count must be >= 1, got {count}")
@@ -176,6 +177,12 @@ class ExampleTable:
                             pred=cut(self.pred), probs=cut(self.probs),
                             label=None if self.label is None else self.label.copy(),
                             num_classes=self.num_classes, run=self.run, source=self.source)
+
+
+def _floats(a: object) -> np.ndarray:
+    """float32 stays float32 (half the memory of a large table); anything else becomes float64."""
+    arr = np.asarray(a)
+    return arr if arr.dtype == np.float32 else arr.astype(np.float64)
 
 
 def _check_finite(name: str, arr: np.ndarray, index: np.ndarray, epochs: np.ndarray, where: str) -> None:
@@ -302,6 +309,9 @@ class ExampleTableWriter:
         if self.path.exists() and not self.overwrite:
             self.abort()
             raise UsageError(f"{self.path} appeared while recording; refusing to overwrite it")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # type: ignore[arg-type]  # mkstemp creates 0600
         os.replace(self._tmp, self.path)  # type: ignore[arg-type]
         self._writer = None
         return self.path
@@ -315,10 +325,10 @@ class ExampleTableWriter:
             os.unlink(self._tmp)
         self._buf, self._buffered = [], 0
 
-    def __enter__(self) -> "ExampleTableWriter":
+    def __enter__(self) -> ExampleTableWriter:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -349,7 +359,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
     try:
         schema = pq.read_schema(str(path))
-    except Exception as exc:  # pyarrow raises several types for unreadable files
+    except Exception as exc:  # noqa: BLE001  # pyarrow raises several types for unreadable files
         raise InputError(f"not a readable Parquet file ({exc.__class__.__name__}: {exc})", path=path) from None
     raw = (schema.metadata or {}).get(META_KEY)
     if raw is None:
@@ -462,7 +472,7 @@ def _assemble(pf: Any, want: set[str], run: int, epochs: np.ndarray, index: np.n
                 raise InputError(f"column '{name}' has {col.null_count} missing values", path=path)
             vals = col.to_numpy()
             if name not in arrays:
-                dt = {"loss": np.float64, "margin": np.float64, "el2n": np.float64, "correct": bool,
+                dt = {"loss": np.float32, "margin": np.float32, "el2n": np.float32, "correct": bool,
                       "pred": np.int64}[name]
                 arrays[name] = np.zeros((E, n), dtype=dt)
             arrays[name].reshape(-1)[flat] = vals[sel]
@@ -474,17 +484,17 @@ def _assemble(pf: Any, want: set[str], run: int, epochs: np.ndarray, index: np.n
                 width = flatv.shape[0] // max(rg.num_rows, 1)
             pv = flatv.reshape(rg.num_rows, width)[sel]
             if "probs" not in arrays:
-                arrays["probs"] = np.zeros((E, n, width), dtype=np.float64)
+                arrays["probs"] = np.zeros((E, n, width), dtype=np.float32)
             arrays["probs"].reshape(E * n, width)[flat] = pv
         if label is not None:
             lv = rg.column("label").to_numpy()[sel]
-            cur = label[i_pos]
-            clash = (cur >= 0) & (cur != lv)
+            u, first = np.unique(i_pos, return_index=True)
+            label[u] = np.where(label[u] >= 0, label[u], lv[first])
+            clash = label[i_pos] != lv
             if clash.any():
                 j = int(np.argmax(clash))
                 raise InputError(f"the label of example index {int(index[i_pos[j]])} changes between epochs "
-                                 f"({int(cur[j])} vs {int(lv[j])})", path=path)
-            label[i_pos] = lv
+                                 f"({int(label[i_pos[j]])} vs {int(lv[j])})", path=path)
     if not seen.all():
         e_bad = int(np.argmax(~seen.all(axis=1)))
         missing = index[~seen[e_bad]]
@@ -521,7 +531,7 @@ def read_npz(path: str | Path, *, expected_n: int | None = None) -> ExampleTable
         raise InputError("file not found", path=path)
     try:
         z = np.load(path, allow_pickle=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  # numpy raises several types for unreadable files
         raise InputError(f"not a readable .npz file ({exc.__class__.__name__}: {exc})", path=path) from None
     with z:
         keys = set(z.files)

@@ -13,8 +13,9 @@ run's own units and direction.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def _num(v: float) -> float | int:
     return int(f) if f.is_integer() and abs(f) < 2**53 else f
 
 
-def resolve_observed(observed: float | int | None, n: int) -> int:
+def resolve_observed(observed: float | None, n: int) -> int:
     """``observed`` as a count: an int ``N`` (evaluations) or a fraction in (0, 1] of the ``n`` logged."""
     if observed is None:
         return n
@@ -111,7 +112,7 @@ def resolve_observed(observed: float | int | None, n: int) -> int:
         if not math.isfinite(observed) or observed <= 0:
             raise UsageError(f"observed must be a positive count or a fraction in (0, 1], got {observed}")
         if observed <= 1.0:
-            k = int(math.ceil(observed * n))
+            k = math.ceil(observed * n)
         elif observed.is_integer():
             k = int(observed)
         else:
@@ -154,7 +155,7 @@ def forecast_curve(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    observed: float | int | None = None,
+    observed: float | None = None,
     horizon: int | None = None,
     mode: str = "min",
     method: str = "auto",
@@ -198,7 +199,7 @@ def forecast_curve(
     if not np.all(np.isfinite(x[:m])) or np.any(np.diff(x[:m]) <= 0):
         raise InputError("x values of the observed evaluations must be finite and strictly increasing")
     if horizon is None:
-        horizon = n if n > m else max(int(math.ceil(DEFAULT_HORIZON_FACTOR * m)), m + MIN_EXTRA)
+        horizon = n if n > m else max(math.ceil(DEFAULT_HORIZON_FACTOR * m), m + MIN_EXTRA)
     if int(horizon) <= m:
         raise UsageError(f"horizon ({horizon} evaluations) must be larger than observed ({m}); it counts all "
                          "evaluations, observed ones included")
@@ -228,7 +229,8 @@ def forecast_curve(
             used = "ensemble"
         else:
             used = "pfn"
-    if used == "pfn":
+    lpz: Callable[[np.ndarray], np.ndarray]
+    if used == "pfn" and pfn is not None:
         idx = np.arange(m)
         if m > PFN_MAX_OBSERVED:
             idx = np.unique(np.round(np.linspace(0, m - 1, PFN_MAX_OBSERVED)).astype(int))
@@ -237,8 +239,10 @@ def forecast_curve(
         qz = np.stack([bars.quantile(probs, borders, q) for q in QUANTILES])
         samples = bars.copula_samples(probs, borders, t_q, n_samples, COPULA_LENGTH, rng)
 
-        def lpz(zf: np.ndarray) -> np.ndarray:
+        def _lp(zf: np.ndarray) -> np.ndarray:
             return bars.logpdf(probs, borders, zf)
+
+        lpz = _lp
     else:
         fit = ensemble.fit(t_obs, zn, t_q)
         qz = fit.quantiles(QUANTILES)
@@ -281,7 +285,7 @@ def forecast(
     history_run: History,
     monitor: Monitor | None = None,
     *,
-    observed: float | int | None = None,
+    observed: float | None = None,
     horizon: int | None = None,
     method: str = "auto",
     seed: int = 0,
@@ -324,7 +328,7 @@ def forecast_for_analysis(
         if y.size < MIN_OBSERVED:
             fail(f"only {y.size} evaluation(s); a forecast needs at least {MIN_OBSERVED}")
             return None
-        horizon = max(int(math.ceil(DEFAULT_HORIZON_FACTOR * y.size)), y.size + MIN_EXTRA)
+        horizon = max(math.ceil(DEFAULT_HORIZON_FACTOR * y.size), y.size + MIN_EXTRA)
         fc = forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
                             name=history_run.name, monitor=mon)
         d = fc.to_run_dict()

@@ -39,22 +39,55 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
         checkpoint, memory_limit_mb: see :class:`~gapwatch.keeper.BestKeeper`.
     """
 
-    def __init__(self, monitor: str | None = "eval_loss", mode: str | None = None, *,
-                 policy: Mapping[str, Any] | None = None, log: str | os.PathLike[str] | None = None,
-                 overwrite: bool = False, checkpoint: str | os.PathLike[str] | None = None,
-                 memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB, restore: bool = True,
-                 detect_every: int = 5, on_nan: str = "raise", verbose: bool = True, run: str = "run") -> None:
-        self._args = dict(monitor=monitor, mode=mode, policy=dict(policy) if policy else None,
-                          log=None if log is None else str(log), overwrite=overwrite,
-                          checkpoint=None if checkpoint is None else str(checkpoint),
-                          memory_limit_mb=memory_limit_mb, restore=restore, detect_every=detect_every,
-                          on_nan=on_nan, verbose=verbose, run=run)
-        self.guard = Guard(monitor=monitor, mode=mode, policy=policy, log=log, overwrite=overwrite,
-                           detect_every=detect_every, on_nan=on_nan, verbose=verbose, run=run)
+    def __init__(
+        self,
+        monitor: str | None = "eval_loss",
+        mode: str | None = None,
+        *,
+        policy: Mapping[str, Any] | None = None,
+        log: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+        restore: bool = True,
+        detect_every: int = 5,
+        on_nan: str = "raise",
+        verbose: bool = True,
+        run: str = "run",
+    ) -> None:
+        self._args = dict(
+            monitor=monitor,
+            mode=mode,
+            policy=dict(policy) if policy else None,
+            log=None if log is None else str(log),
+            overwrite=overwrite,
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            memory_limit_mb=memory_limit_mb,
+            restore=restore,
+            detect_every=detect_every,
+            on_nan=on_nan,
+            verbose=verbose,
+            run=run,
+        )
+        self.guard = Guard(
+            monitor=monitor,
+            mode=mode,
+            policy=policy,
+            log=log,
+            overwrite=overwrite,
+            detect_every=detect_every,
+            on_nan=on_nan,
+            verbose=verbose,
+            run=run,
+        )
         from pathlib import Path
 
-        self.keeper = BestKeeper(path=checkpoint, dir=Path(log).parent if log is not None else None,
-                                 memory_limit_mb=memory_limit_mb, overwrite=overwrite)
+        self.keeper = BestKeeper(
+            path=checkpoint,
+            dir=Path(log).parent if log is not None else None,
+            memory_limit_mb=memory_limit_mb,
+            overwrite=overwrite,
+        )
         self.restore = restore
         self.restored: dict[str, Any] | None = None
 
@@ -62,9 +95,16 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
     def state(self) -> dict[str, Any]:
         # resuming a run appends to the history file it wrote: never refuse it as "existing"
         args = {**self._args, "overwrite": True}
-        return {"args": args, "attributes": {"gapwatch_state": {
-            "version": STATE_VERSION, "guard": self.guard.state_dict(),
-            "keeper": self.keeper.state_dict(tensors=False)}}}
+        return {
+            "args": args,
+            "attributes": {
+                "gapwatch_state": {
+                    "version": STATE_VERSION,
+                    "guard": self.guard.state_dict(),
+                    "keeper": self.keeper.state_dict(tensors=False),
+                }
+            },
+        }
 
     @property
     def gapwatch_state(self) -> dict[str, Any]:
@@ -73,8 +113,10 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
     @gapwatch_state.setter
     def gapwatch_state(self, st: Mapping[str, Any]) -> None:
         if not isinstance(st, Mapping) or st.get("version") != STATE_VERSION:
-            raise UsageError(f"GapwatchTrainerCallback state: expected version {STATE_VERSION}, got "
-                             f"{st.get('version') if isinstance(st, Mapping) else type(st).__name__!r}")
+            raise UsageError(
+                f"GapwatchTrainerCallback state: expected version {STATE_VERSION}, got "
+                f"{st.get('version') if isinstance(st, Mapping) else type(st).__name__!r}"
+            )
         self.guard.load_state_dict(st["guard"])
         self.keeper.load_state_dict(st["keeper"])
 
@@ -82,28 +124,50 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         strategy = str(getattr(args, "eval_strategy", getattr(args, "evaluation_strategy", "no")))
         if strategy.lower().endswith("no"):
-            raise UsageError("GapwatchTrainerCallback: no evaluation is configured: set "
-                             "TrainingArguments(eval_strategy='epoch' or 'steps') and pass eval_dataset — the "
-                             "guard decides on eval_* metrics")
+            raise UsageError(
+                "GapwatchTrainerCallback: no evaluation is configured: set "
+                "TrainingArguments(eval_strategy='epoch' or 'steps') and pass eval_dataset — the "
+                "guard decides on eval_* metrics"
+            )
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None,
-               **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if not logs or any(k.startswith("eval_") for k in logs) or "train_runtime" in logs:
             return
-        train = {("train_loss" if k == "loss" else k): v for k, v in logs.items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool) and not is_bookkeeping(k)
-                 and k != "grad_norm"}
+        train = {
+            ("train_loss" if k == "loss" else k): v
+            for k, v in logs.items()
+            if isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and not is_bookkeeping(k)
+            and k != "grad_norm"
+        }
         if train:
             self.guard.log_metrics(step=state.global_step, epoch=state.epoch, **train)
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Mapping[str, Any] | None = None,
-                    model: Any = None, **kwargs: Any) -> None:
-        ev = {k: v for k, v in (metrics or {}).items()
-              if k.startswith("eval_") and not is_bookkeeping(k) and isinstance(v, (int, float))
-              and not isinstance(v, bool)}
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: Mapping[str, Any] | None = None,
+        model: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        ev = {
+            k: v
+            for k, v in (metrics or {}).items()
+            if k.startswith("eval_")
+            and not is_bookkeeping(k)
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+        }
         d = self.guard.observe(step=state.global_step, epoch=state.epoch, **ev)
         if d.improved and model is not None:
-            self.keeper.save(model, index=d.evaluation, step=d.best_step, epoch=d.best_epoch, value=d.best_value)
+            self.keeper.save(
+                model, index=d.evaluation, step=d.best_step, epoch=d.best_epoch, value=d.best_value
+            )
         if d.stop:
             control.should_training_stop = True
 

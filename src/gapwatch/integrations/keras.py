@@ -1,9 +1,10 @@
 """Keras 3: a ``keras.callbacks.Callback`` that stops ``fit`` and restores the best weights.
 
     from gapwatch.integrations.keras import GapwatchKerasCallback
-    model.fit(x, y, validation_data=(xv, yv), callbacks=[GapwatchKerasCallback(monitor="val_loss", log="run.jsonl")])
+    gw = GapwatchKerasCallback(monitor="val_loss", log="run.jsonl")
+    model.fit(x, y, validation_data=(xv, yv), callbacks=[gw])
 
-Works with every Keras 3 backend (weights are handled as NumPy arrays through ``get_weights``/``set_weights``).
+Works with every Keras 3 backend (weights are NumPy arrays via ``get_weights``/``set_weights``).
 At each epoch end the logged metrics (``loss``/``accuracy`` → ``train_*``, ``val_*`` as logged) go to a
 :class:`~gapwatch.guard.Guard`; the best weights are kept in memory, or — above ``memory_limit_mb`` — in an
 ``.npz`` file written atomically and read back with ``allow_pickle=False``; a stop sets
@@ -37,8 +38,8 @@ def _import_keras() -> Any:
         if exc.name == "keras":
             raise MissingDependencyError("keras", "keras") from exc
         raise MissingDependencyError(
-            f"{exc.name} (the Keras backend; or set KERAS_BACKEND=torch/jax to use an installed one)",
-            "keras") from exc
+            f"{exc.name} (the Keras backend; or set KERAS_BACKEND=torch/jax to use an installed one)", "keras"
+        ) from exc
     return keras
 
 
@@ -54,14 +55,34 @@ class GapwatchKerasCallback(keras.callbacks.Callback):  # type: ignore[misc,name
         memory_limit_mb: weights up to this size (MiB) stay in memory.
     """
 
-    def __init__(self, monitor: str | None = "val_loss", mode: str | None = None, *,
-                 policy: Mapping[str, Any] | None = None, log: str | os.PathLike[str] | None = None,
-                 overwrite: bool = False, checkpoint: str | os.PathLike[str] | None = None,
-                 memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB, restore: bool = True,
-                 detect_every: int = 5, on_nan: str = "raise", verbose: bool = True, run: str = "run") -> None:
+    def __init__(
+        self,
+        monitor: str | None = "val_loss",
+        mode: str | None = None,
+        *,
+        policy: Mapping[str, Any] | None = None,
+        log: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+        restore: bool = True,
+        detect_every: int = 5,
+        on_nan: str = "raise",
+        verbose: bool = True,
+        run: str = "run",
+    ) -> None:
         super().__init__()
-        self.guard = Guard(monitor=monitor, mode=mode, policy=policy, log=log, overwrite=overwrite,
-                           detect_every=detect_every, on_nan=on_nan, verbose=verbose, run=run)
+        self.guard = Guard(
+            monitor=monitor,
+            mode=mode,
+            policy=policy,
+            log=log,
+            overwrite=overwrite,
+            detect_every=detect_every,
+            on_nan=on_nan,
+            verbose=verbose,
+            run=run,
+        )
         base = Path(log).parent if log is not None else Path(".")
         self.checkpoint = Path(checkpoint) if checkpoint is not None else base / "gapwatch-best.npz"
         if not isinstance(memory_limit_mb, (int, float)) or memory_limit_mb < 0:
@@ -77,10 +98,15 @@ class GapwatchKerasCallback(keras.callbacks.Callback):  # type: ignore[misc,name
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         logs = dict(logs or {})
         if not any(k.startswith("val_") for k in logs):
-            raise UsageError("GapwatchKerasCallback: no evaluation is configured: pass validation_data= or "
-                             f"validation_split= to fit(); metrics seen: {', '.join(sorted(logs)) or 'none'}")
-        metrics = {(k if k.startswith("val_") else f"train_{k}"): float(v) for k, v in logs.items()
-                   if k != "learning_rate"}
+            raise UsageError(
+                "GapwatchKerasCallback: no evaluation is configured: pass validation_data= or "
+                f"validation_split= to fit(); metrics seen: {', '.join(sorted(logs)) or 'none'}"
+            )
+        metrics = {
+            (k if k.startswith("val_") else f"train_{k}"): float(v)
+            for k, v in logs.items()
+            if k != "learning_rate"
+        }
         d = self.guard.observe(epoch=epoch + 1, **metrics)
         if d.improved:
             self._keep(d.evaluation, epoch + 1, d.best_value)
@@ -116,14 +142,21 @@ class GapwatchKerasCallback(keras.callbacks.Callback):  # type: ignore[misc,name
         self.guard.close()
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"version", "guard": JSON, "best_meta", "best": list of arrays or None, "checkpoint", "owned"}``."""
-        return {"version": STATE_VERSION, "guard": self.guard.state_dict(), "best_meta": self._best_meta,
-                "best": self._best, "checkpoint": str(self.checkpoint), "owned": self._owned}
+        """``{"version", "guard": JSON, "best_meta", "best": arrays or None, "checkpoint", "owned"}``."""
+        return {
+            "version": STATE_VERSION,
+            "guard": self.guard.state_dict(),
+            "best_meta": self._best_meta,
+            "best": self._best,
+            "checkpoint": str(self.checkpoint),
+            "owned": self._owned,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state.get("version") != STATE_VERSION:
-            raise UsageError(f"GapwatchKerasCallback state: expected version {STATE_VERSION}, "
-                             f"got {state.get('version')!r}")
+            raise UsageError(
+                f"GapwatchKerasCallback state: expected version {STATE_VERSION}, got {state.get('version')!r}"
+            )
         self.guard.load_state_dict(state["guard"])
         self._best_meta = state["best_meta"]
         self._best = None if state["best"] is None else [np.asarray(w) for w in state["best"]]

@@ -4,7 +4,7 @@
     trainer = L.Trainer(callbacks=[GapwatchCallback(monitor="val_loss", log="run.jsonl")])
 
 At the end of every validation run it feeds the logged validation metrics (``trainer.callback_metrics``) to a
-:class:`~gapwatch.guard.Guard`; the new best weights are kept by a :class:`~gapwatch.keeper.BestKeeper`; a stop
+:class:`~gapwatch.guard.Guard`; new best weights are kept by a :class:`~gapwatch.keeper.BestKeeper`; a stop
 sets ``trainer.should_stop``; at the end of ``fit`` the best weights are loaded back into the module. Training
 metrics of an epoch (logged with ``on_epoch=True``) are written to the history at the end of the epoch. The
 guard's state (JSON) and an in-memory best (tensors) travel in Lightning checkpoints through
@@ -36,20 +36,46 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
             (``keep_optimizer`` keeps the first optimizer's state).
     """
 
-    def __init__(self, monitor: str | None = "val_loss", mode: str | None = None, *,
-                 policy: Mapping[str, Any] | None = None, log: str | os.PathLike[str] | None = None,
-                 overwrite: bool = False, checkpoint: str | os.PathLike[str] | None = None,
-                 memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB, keep_optimizer: bool = False,
-                 restore: bool = True, detect_every: int = 5, on_nan: str = "raise", verbose: bool = True,
-                 run: str = "run", **guard_kwargs: Any) -> None:
+    def __init__(
+        self,
+        monitor: str | None = "val_loss",
+        mode: str | None = None,
+        *,
+        policy: Mapping[str, Any] | None = None,
+        log: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+        keep_optimizer: bool = False,
+        restore: bool = True,
+        detect_every: int = 5,
+        on_nan: str = "raise",
+        verbose: bool = True,
+        run: str = "run",
+        **guard_kwargs: Any,
+    ) -> None:
         super().__init__()
-        self.guard = Guard(monitor=monitor, mode=mode, policy=policy, log=log, overwrite=overwrite,
-                           detect_every=detect_every, on_nan=on_nan, verbose=verbose, run=run, **guard_kwargs)
+        self.guard = Guard(
+            monitor=monitor,
+            mode=mode,
+            policy=policy,
+            log=log,
+            overwrite=overwrite,
+            detect_every=detect_every,
+            on_nan=on_nan,
+            verbose=verbose,
+            run=run,
+            **guard_kwargs,
+        )
         from pathlib import Path
 
-        self.keeper = BestKeeper(path=checkpoint, dir=Path(log).parent if log is not None else None,
-                                 memory_limit_mb=memory_limit_mb, keep_optimizer=keep_optimizer,
-                                 overwrite=overwrite)
+        self.keeper = BestKeeper(
+            path=checkpoint,
+            dir=Path(log).parent if log is not None else None,
+            memory_limit_mb=memory_limit_mb,
+            keep_optimizer=keep_optimizer,
+            overwrite=overwrite,
+        )
         self.restore = restore
         self.restored: dict[str, Any] | None = None
 
@@ -62,9 +88,11 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
         from lightning.pytorch.utilities.model_helpers import is_overridden
 
         if not is_overridden("validation_step", pl_module) or trainer.limit_val_batches == 0:
-            raise UsageError("GapwatchCallback: no evaluation is configured: define validation_step in your "
-                             "LightningModule, pass val_dataloaders to trainer.fit, and keep "
-                             "limit_val_batches > 0 — the guard decides on validation metrics")
+            raise UsageError(
+                "GapwatchCallback: no evaluation is configured: define validation_step in your "
+                "LightningModule, pass val_dataloaders to trainer.fit, and keep "
+                "limit_val_batches > 0 — the guard decides on validation metrics"
+            )
 
     def _metrics(self, trainer: Any, want_train: bool) -> dict[str, float]:
         out = {}
@@ -83,8 +111,9 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
         d = self.guard.observe(step=trainer.global_step, epoch=trainer.current_epoch, **metrics)
         if d.improved:
             opt = trainer.optimizers[0] if (self.keeper.keep_optimizer and trainer.optimizers) else None
-            self.keeper.save(pl_module, opt, index=d.evaluation, step=d.best_step, epoch=d.best_epoch,
-                             value=d.best_value)
+            self.keeper.save(
+                pl_module, opt, index=d.evaluation, step=d.best_step, epoch=d.best_epoch, value=d.best_value
+            )
         if d.stop:
             trainer.should_stop = True
 
@@ -101,11 +130,16 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "guard": self.guard.state_dict(), "keeper": self.keeper.state_dict()}
+        return {
+            "version": STATE_VERSION,
+            "guard": self.guard.state_dict(),
+            "keeper": self.keeper.state_dict(),
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict.get("version") != STATE_VERSION:
-            raise UsageError(f"GapwatchCallback state: expected version {STATE_VERSION}, "
-                             f"got {state_dict.get('version')!r}")
+            raise UsageError(
+                f"GapwatchCallback state: expected version {STATE_VERSION}, got {state_dict.get('version')!r}"
+            )
         self.guard.load_state_dict(state_dict["guard"])
         self.keeper.load_state_dict(state_dict["keeper"])

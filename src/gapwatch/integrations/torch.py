@@ -39,13 +39,26 @@ class TorchGuard:
         restore_on_stop: load the best weights into ``model`` as soon as the guard says stop.
     """
 
-    def __init__(self, model: Any, optimizer: Any = None, *, monitor: str | None = "val_loss",
-                 mode: str | None = None, policy: Mapping[str, Any] | None = None,
-                 log: str | os.PathLike[str] | None = None, overwrite: bool = False,
-                 checkpoint: str | os.PathLike[str] | None = None,
-                 memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB, keep_optimizer: bool = False,
-                 restore_on_stop: bool = True, detect_every: int = 5, on_nan: str = "raise",
-                 verbose: bool = True, run: str = "run", **guard_kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any = None,
+        *,
+        monitor: str | None = "val_loss",
+        mode: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+        log: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+        keep_optimizer: bool = False,
+        restore_on_stop: bool = True,
+        detect_every: int = 5,
+        on_nan: str = "raise",
+        verbose: bool = True,
+        run: str = "run",
+        **guard_kwargs: Any,
+    ) -> None:
         torch = require("torch", "torch")
         if not isinstance(model, torch.nn.Module):
             raise UsageError(f"TorchGuard: model must be a torch.nn.Module, got {type(model).__name__}")
@@ -54,22 +67,45 @@ class TorchGuard:
         self.model = model
         self.optimizer = optimizer
         self.restore_on_stop = restore_on_stop
-        self.guard = Guard(monitor=monitor, mode=mode, policy=policy, log=log, overwrite=overwrite,
-                           detect_every=detect_every, on_nan=on_nan, verbose=verbose, run=run, **guard_kwargs)
+        self.guard = Guard(
+            monitor=monitor,
+            mode=mode,
+            policy=policy,
+            log=log,
+            overwrite=overwrite,
+            detect_every=detect_every,
+            on_nan=on_nan,
+            verbose=verbose,
+            run=run,
+            **guard_kwargs,
+        )
         from pathlib import Path
 
         ck_dir = Path(log).parent if log is not None else None
-        self.keeper = BestKeeper(path=checkpoint, dir=ck_dir, memory_limit_mb=memory_limit_mb,
-                                 keep_optimizer=keep_optimizer, overwrite=overwrite)
+        self.keeper = BestKeeper(
+            path=checkpoint,
+            dir=ck_dir,
+            memory_limit_mb=memory_limit_mb,
+            keep_optimizer=keep_optimizer,
+            overwrite=overwrite,
+        )
         self.restored: dict[str, Any] | None = None
 
-    def observe(self, *, step: float | None = None, epoch: float | None = None, **metrics: Any) -> GuardDecision:
+    def observe(
+        self, *, step: float | None = None, epoch: float | None = None, **metrics: Any
+    ) -> GuardDecision:
         """Feed one evaluation; keeps the weights when it is the new best; restores them on stop."""
         metrics = {k: _scalar(v) for k, v in metrics.items()}
         d = self.guard.observe(step=step, epoch=epoch, **metrics)
         if d.improved:
-            self.keeper.save(self.model, self.optimizer, index=d.evaluation, step=d.best_step,
-                             epoch=d.best_epoch, value=d.best_value)
+            self.keeper.save(
+                self.model,
+                self.optimizer,
+                index=d.evaluation,
+                step=d.best_step,
+                epoch=d.best_epoch,
+                value=d.best_value,
+            )
         if d.stop and self.restore_on_stop and self.restored is None:
             self.restore()
         return d
@@ -97,14 +133,20 @@ class TorchGuard:
         return self.guard.stopped
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"version", "guard": <JSON>, "keeper": <state with tensors when the best is in memory>}``; save it
+        """``{"version", "guard": <JSON>, "keeper": <state, tensors when the best is in memory>}``; save it
         in your checkpoint next to the model and optimizer."""
-        return {"version": STATE_VERSION, "guard": self.guard.state_dict(), "keeper": self.keeper.state_dict()}
+        return {
+            "version": STATE_VERSION,
+            "guard": self.guard.state_dict(),
+            "keeper": self.keeper.state_dict(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-            raise UsageError(f"TorchGuard state: expected version {STATE_VERSION}, got "
-                             f"{state.get('version') if isinstance(state, Mapping) else type(state).__name__!r}")
+            raise UsageError(
+                f"TorchGuard state: expected version {STATE_VERSION}, got "
+                f"{state.get('version') if isinstance(state, Mapping) else type(state).__name__!r}"
+            )
         self.guard.load_state_dict(state["guard"])
         self.keeper.load_state_dict(state["keeper"])
 

@@ -197,6 +197,21 @@ def every_kind_analysis() -> Analysis:
     return Analysis([RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, every_finding(), r.history)])
 
 
+def curves_record_history(rec: dict[str, Any], name: str | None = None) -> History:
+    """A History from one record of the shared real-curves file (``real-runs.jsonl``: per-epoch lists under
+    ``metrics``, index 0 = before training), with its optimizer hyperparameters in ``meta``. Used for the
+    documentation screenshots; the file itself is read in place, never copied."""
+    metrics = rec.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError("record has no 'metrics' lists")
+    n = max(len(v) for v in metrics.values())
+    rows = [{"epoch": float(i), **{k: v[i] for k, v in metrics.items() if i < len(v)}} for i in range(n)]
+    run = name or f"{rec.get('problem', 'run')}/{rec.get('optimizer', '')}/seed{rec.get('random_seed', '')}"
+    h = History.from_records(rows, run=run, source=str(rec.get("path", "")))
+    hp = {k: v for k, v in (rec.get("hyperparameters") or {}).items() if isinstance(v, (int, float, str, bool))}
+    return h.with_meta(run, **hp, schedule=rec.get("schedule"), batch_size=rec.get("batch_size"))
+
+
 @lru_cache(maxsize=4)
 def sweep_analysis(n: int = 50) -> Analysis:
     """The analysis of :func:`sweep_history` (cached: the same object is returned again; do not mutate it)."""

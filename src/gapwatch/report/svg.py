@@ -67,12 +67,14 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
         if raw <= m * mag:
             step = m * mag
             break
-    start = math.ceil(lo / step - 1e-9) * step
+    k0 = math.ceil(lo / step - 1e-9)
+    k1 = math.floor(hi / step + 1e-9)
+    if k1 - k0 > 4 * n + 10 or k0 * step + step == k0 * step:
+        return [lo, hi]  # beyond float resolution: just the ends
     ticks = []
-    t = start
-    while t <= hi + 1e-9 * step:
+    for k in range(k0, k1 + 1):
+        t = k * step
         ticks.append(0.0 if abs(t) < 1e-12 * step else t)
-        t += step
     return ticks
 
 
@@ -210,7 +212,8 @@ class Chart:
             return 0.0, 1.0
         lo, hi = float(allx.min()), float(allx.max())
         if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
+            pad = max(abs(lo) * 1e-3, 0.5)
+            lo, hi = lo - pad, hi + pad
         return lo, hi
 
     def _y_values(self) -> np.ndarray:
@@ -426,7 +429,8 @@ def histogram_chart(values: Sequence[float] | np.ndarray, *, bins: int = 30, xla
     else:
         lo, hi = float(fin.min()), float(fin.max())
         if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
+            pad = max(abs(lo) * 1e-3, 0.5)
+            lo, hi = lo - pad, hi + pad
         counts_a, edges_a = np.histogram(fin, bins=max(1, min(bins, int(fin.size))), range=(lo, hi))
     counts, edges = counts_a, edges_a
     cmax = max(int(counts.max()), 1)

@@ -1,0 +1,159 @@
+"""``gapwatch analyze`` end to end through the real console entry point: verdicts, sweeps, --json (validated),
+--html, --quiet, --fail-on exit codes, bad options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gapwatch.cli import main
+from gapwatch.report import sample
+from gapwatch.report.schemas import validate
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def overfit_log(tmp_path: Path) -> Path:
+    """Critical overfitting: validation loss doubles past its best."""
+    return write_jsonl(tmp_path / "overfit.jsonl", sample.overfitting_records(epochs=50, severity=1.0, extra_split=False))
+
+
+@pytest.fixture
+def clean_log(tmp_path: Path) -> Path:
+    """No overfitting: both curves improve to the end."""
+    return write_jsonl(tmp_path / "clean.jsonl",
+                       sample.overfitting_records(epochs=50, best_epoch=10_000, severity=0.0, extra_split=False))
+
+
+@pytest.fixture
+def sweep_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "sweep"
+    for i in range(6):
+        write_jsonl(root / f"run{i}" / "log.jsonl",
+                    sample.overfitting_records(epochs=40, severity=i / 3, seed=i, extra_split=False))
+    return root
+
+
+def test_verdict_names_overfitting(overfit_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(overfit_log)]) == 0
+    out = capsys.readouterr().out
+    assert "Overfitting since epoch" in out
+    assert "best" in out and "cost" in out and "what to do" in out
+
+
+def test_clean_run_verdict(clean_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(clean_log), "--fail-on", "warning"]) == 0
+    assert "No overfitting found" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fail_on,expected", [("critical", 3), ("warning", 3), ("info", 3), (None, 0)])
+def test_fail_on_exit_code(overfit_log: Path, fail_on: str | None, expected: int,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["analyze", str(overfit_log), "--quiet"] + (["--fail-on", fail_on] if fail_on else [])
+    assert main(args) == expected
+    assert capsys.readouterr().out == ""  # --quiet prints nothing on stdout
+
+
+RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def test_fail_on_follows_the_worst_severity(tmp_path: Path) -> None:
+    """A mild overfitting run (a warning with today's detectors) passes a --fail-on critical gate and fails a
+    warning gate: the exit code is 3 exactly when the worst finding reaches the threshold."""
+    log = write_jsonl(tmp_path / "mild.jsonl", sample.overfitting_records(epochs=50, severity=0.2, extra_split=False))
+    doc = _json(log)
+    worst = max((RANK[f["severity"]] for f in doc["runs"][0]["findings"]), default=-1)
+    assert worst >= 0, "the mild run should produce at least one finding"
+    for level, rank in RANK.items():
+        expected = 3 if worst >= rank else 0
+        assert main(["analyze", str(log), "--quiet", "--fail-on", level]) == expected, level
+    assert worst < RANK["critical"], "expected a non-critical finding for the mild run"
+
+
+def _json(path: Path) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["analyze", str(path), "--json"]) == 0
+    return json.loads(buf.getvalue())  # type: ignore[no-any-return]
+
+
+def test_json_output_validates(overfit_log: Path, sweep_dir: Path) -> None:
+    for p in (overfit_log, sweep_dir):
+        doc = _json(p)
+        validate(doc, engine="jsonschema")
+        validate(doc, engine="builtin")
+    assert len(_json(sweep_dir)["runs"]) == 6
+
+
+def test_json_with_fail_on_still_prints_document(overfit_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(overfit_log), "--json", "--fail-on", "critical"]) == 3
+    validate(json.loads(capsys.readouterr().out))
+
+
+def test_sweep_table_and_html(sweep_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_html = tmp_path / "sweep.html"
+    assert main(["analyze", str(sweep_dir), "--html", str(out_html)]) == 0
+    out = capsys.readouterr().out
+    assert "6 runs, ranked by best value" in out
+    for i in range(6):
+        assert f"run{i}" in out
+    assert "report written to" in out
+    text = out_html.read_text(encoding="utf-8")
+    assert text.count("class='mult ") == 6
+
+
+def test_html_refuses_to_overwrite_before_work(overfit_log: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "mine.html"
+    target.write_text("user's file", encoding="utf-8")
+    assert main(["analyze", str(overfit_log), "--html", str(target)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "user's file"
+    assert main(["analyze", str(overfit_log), "--html", str(target), "--force", "--quiet"]) == 0
+    assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--fail-on", "fatal"], "--fail-on must be one of"),
+    (["--mode", "up"], "--mode must be"),
+])
+def test_bad_options_exit_2(overfit_log: Path, args: list[str], msg: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(overfit_log), *args]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_missing_path_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(tmp_path / "nope.jsonl")]) in (1, 2)
+    err = capsys.readouterr().err
+    assert "nope.jsonl" in err and len(err.strip().splitlines()) == 1
+
+
+def test_markup_in_run_names_is_printed_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = write_jsonl(tmp_path / "[bold red]x[red].jsonl", sample.overfitting_records(epochs=30, extra_split=False))
+    assert main(["analyze", str(log)]) == 0
+    assert "[bold red]x[red]" in capsys.readouterr().out
+
+
+def test_example_table_beside_the_log_is_attached(tmp_path: Path) -> None:
+    """`gapwatch analyze` adds the summary of an examples.npz found beside the log (gapwatch.examples)."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("gapwatch.examples.summary")
+    log = write_jsonl(tmp_path / "run" / "log.jsonl", sample.overfitting_records(epochs=30, extra_split=False))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "run" / "examples.npz", loss=rng.random((10, 200)), margin=rng.normal(size=(10, 200)),
+             label=rng.integers(0, 10, 200))
+    doc = _json(log)
+    validate(doc)
+    ex = doc["runs"][0].get("examples")
+    assert isinstance(ex, dict) and (ex.get("n") == 200 or "error" in ex)

@@ -1,0 +1,156 @@
+"""History: the tidy table, its helpers, immutability and resumed-run handling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gapwatch.errors import InputError
+from gapwatch.history import COLUMNS, History
+from gapwatch.readers._parts import Parts, build, needs_dedupe
+
+
+def small() -> History:
+    rows = [{"epoch": e, "step": 10 * e, "train_loss": 1.0 / e, "val_loss": 0.5 + (e - 3) ** 2 / 10,
+             "val_acc": 0.5 + e / 100} for e in range(1, 6)]
+    return History.from_records(rows, run="r", source="log.jsonl")
+
+
+def test_columns_and_original_names() -> None:
+    h = small()
+    assert list(h.frame.columns) == list(COLUMNS)
+    assert h.keys() == [("train", "loss"), ("val", "loss"), ("val", "acc")]
+    assert h.names() == ["train_loss", "val_loss", "val_acc"]
+    assert h.series("val", "loss").name == "val_loss"
+
+
+def test_series_values_and_axis() -> None:
+    s = small().series("val", "loss")
+    assert s.x_kind == "epoch"
+    np.testing.assert_array_equal(s.epoch, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(s.step, [10, 20, 30, 40, 50])
+    np.testing.assert_allclose(s.values, [0.9, 0.6, 0.5, 0.6, 0.9])
+    assert s.at(2) == {"step": 30, "epoch": 3.0}
+
+
+def test_series_missing_lists_what_is_there() -> None:
+    with pytest.raises(KeyError, match="val/loss"):
+        small().series("test", "acc")
+
+
+def test_series_needs_run_on_sweeps() -> None:
+    h = History.concat([small(), small().with_run_name("other")])
+    with pytest.raises(ValueError, match="run="):
+        h.series("val", "loss")
+    assert len(h.series("val", "loss", run="other")) == 5
+    assert [r.name for r in h] == ["r", "other"]
+
+
+def test_aligned_matches_train_to_each_evaluation() -> None:
+    # train loss logged every step, validation every 5 steps
+    recs = [{"step": s, "loss": 1.0 / s} for s in range(1, 21)]
+    recs += [{"step": s, "eval_loss": 0.1 * s} for s in (5, 10, 15, 20)]
+    a = History.from_records(recs).aligned("loss")
+    np.testing.assert_array_equal(a["x"], [5, 10, 15, 20])
+    np.testing.assert_allclose(a["train"], [1 / 5, 1 / 10, 1 / 15, 1 / 20])
+    np.testing.assert_allclose(a["val"], [0.5, 1.0, 1.5, 2.0])
+
+
+def test_immutability() -> None:
+    h = small()
+    with pytest.raises(AttributeError):
+        h.notes = ()  # type: ignore[misc]
+    f = h.frame
+    f.loc[:, "value"] = -1.0
+    assert (h.frame["value"] > 0).all()
+    s = h.series("val", "loss")
+    try:
+        s.values[:] = 0  # a Series' arrays are read-only views or copies: never the History's storage
+    except ValueError:
+        pass
+    assert h.series("val", "loss").values[0] == pytest.approx(0.9)
+    m = h.with_meta("r", lr=0.1)
+    assert m.meta["r"]["lr"] == 0.1 and "r" not in h.meta
+
+
+def test_nan_and_inf_are_kept() -> None:
+    h = History.from_records([{"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": float("nan")},
+                              {"epoch": 3, "val_loss": float("inf")}])
+    v = h.series("val", "loss").values
+    assert v[0] == 1.0 and math.isnan(v[1]) and math.isinf(v[2])
+
+
+def test_resumed_run_keeps_last_and_says_so() -> None:
+    # crashed after step 30, resumed from the step-20 checkpoint: steps 30 logged twice
+    recs = [{"step": s, "val_loss": 1.0 / s} for s in (10, 20, 30)] + \
+           [{"step": s, "val_loss": 2.0 / s} for s in (30, 40)]
+    h = History.from_records(recs, run="resumed", source="x.jsonl")
+    s = h.series("val", "loss")
+    np.testing.assert_array_equal(s.step, [10, 20, 30, 40])
+    np.testing.assert_allclose(s.values, [0.1, 0.05, 2 / 30, 0.05])
+    (note,) = h.notes
+    assert "kept the last value" in note.message and "dropped 1" in note.message
+
+
+def test_bad_value_names_record_and_key() -> None:
+    with pytest.raises(InputError, match=r"f\.jsonl, line 2: key 'val_loss'.*'oops'"):
+        History.from_records([{"epoch": 1, "val_loss": 1}, {"epoch": 2, "val_loss": "oops"}], source="f.jsonl")
+
+
+def test_missing_columns_raise() -> None:
+    with pytest.raises(InputError, match="missing"):
+        History(pd.DataFrame({"run": ["a"], "value": [1.0]}))
+
+
+def test_parts_build_equals_from_records() -> None:
+    p = Parts("r", "log.csv")
+    p.add(np.array([10.0, 20.0]), np.array([1.0, 2.0]), "val", "loss", np.array([0.5, 0.4]), "val_loss")
+    h = build([p])
+    ref = History.from_records([{"epoch": 1, "step": 10, "val_loss": 0.5}, {"epoch": 2, "step": 20, "val_loss": 0.4}],
+                               run="r")
+    pd.testing.assert_frame_equal(h.frame, ref.frame)
+
+
+_steps = st.lists(st.integers(0, 30), min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_steps)
+def test_dedupe_property(steps: list[int]) -> None:
+    """Whatever order steps come in: one value per step, the last one logged, sorted; a note iff needed."""
+    recs = [{"step": s, "val_loss": float(i)} for i, s in enumerate(steps)]
+    h = History.from_records(recs)
+    s = h.series("val", "loss", x="step")
+    last = {st_: float(i) for i, st_ in enumerate(steps)}
+    assert list(s.step) == sorted(last)
+    assert list(s.values) == [last[k] for k in sorted(last)]
+    needed = any(b <= a for a, b in zip(steps, steps[1:]))
+    assert bool(h.notes) == needed
+    # the vectorised pre-check used by the readers agrees with History.dedupe
+    raw = pd.DataFrame({"run": "r", "step": [float(x) for x in steps], "epoch": np.nan, "split": "val",
+                        "metric": "loss", "value": np.arange(len(steps), dtype=float), "name": "val_loss"})
+    assert bool(needs_dedupe(raw).any()) == needed
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), _steps), min_size=1, max_size=4))
+def test_build_resolves_only_runs_that_need_it(runs: list[tuple[str, list[int]]]) -> None:
+    parts = {}
+    for name, steps in runs:
+        p = parts.setdefault(name, Parts(name, f"{name}.csv"))
+        p.add(np.asarray(steps, float), np.full(len(steps), np.nan), "val", "loss",
+              np.arange(len(steps), dtype=float), "val_loss")
+    h = build(list(parts.values()))
+    for name, p in parts.items():
+        steps = np.concatenate([b.step for b in p.blocks])
+        vals = np.concatenate([b.value for b in p.blocks])
+        last = {float(s): float(v) for s, v in zip(steps, vals)}
+        s = h.series("val", "loss", run=name, x="step")
+        assert list(s.step) == sorted(last)
+        assert list(s.values) == [last[k] for k in sorted(last)]
+    assert h.runs() == list(parts)

@@ -1,0 +1,339 @@
+"""Every reader on its real-tool fixture (see tests/fixtures/make_fixtures.py), values checked against the raw
+files; format sniffing by content; TensorBoard fast path against TensorBoard's own protos; sweeps."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gapwatch.cli import main
+from gapwatch.readers import load, sniff, supported_formats
+from gapwatch.readers import _tfrecord as tfr
+
+LOGS = Path(__file__).parent / "fixtures" / "logs"
+HF = LOGS / "hf" / "out"
+TB_TORCH = LOGS / "tb" / "torch"
+TB_KERAS = LOGS / "tb" / "keras"
+LIGHTNING = LOGS / "lightning" / "version_0"
+KERAS = LOGS / "keras" / "training.csv"
+
+
+def _csv_rows(p: Path) -> list[dict[str, str]]:
+    with open(p, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ----------------------------------------------------------------------------- sniffing
+@pytest.mark.parametrize("path,fmt", [
+    (HF, "hf-trainer"),
+    (HF / "trainer_state.json", "hf-trainer"),
+    (HF / "checkpoint-8" / "trainer_state.json", "hf-trainer"),
+    (TB_TORCH, "tensorboard"),
+    (TB_KERAS, "tensorboard"),
+    (LIGHTNING, "lightning-csv"),
+    (LIGHTNING / "metrics.csv", "lightning-csv"),
+    (KERAS, "keras-csv"),
+])
+def test_sniff_fixtures(path: Path, fmt: str) -> None:
+    mod = sniff(path)
+    assert mod is not None and mod.NAME == fmt
+
+
+def test_sniff_by_content_not_extension(tmp_path: Path) -> None:
+    shutil.copy(KERAS, tmp_path / "log.txt")
+    ev = next(TB_TORCH.glob("events*"))
+    shutil.copy(ev, tmp_path / "scalars.bin")  # an event file under a name without 'tfevents'
+    shutil.copy(HF / "trainer_state.json", tmp_path / "state.txt")
+    assert sniff(tmp_path / "log.txt").NAME == "keras-csv"
+    assert sniff(tmp_path / "scalars.bin").NAME == "tensorboard"
+    assert sniff(tmp_path / "state.txt").NAME == "hf-trainer"
+
+
+def test_supported_formats_listed() -> None:
+    assert supported_formats() == ["hf-trainer", "tensorboard", "lightning-csv", "keras-csv", "jsonl", "csv"]
+
+
+# ----------------------------------------------------------------------------- Hugging Face
+def test_hf_trainer_state_values_match_log_history() -> None:
+    state = json.loads((HF / "trainer_state.json").read_text())
+    evals = [r for r in state["log_history"] if "eval_loss" in r]
+    trains = [r for r in state["log_history"] if "loss" in r]
+    h = load(HF / "trainer_state.json")
+    v = h.series("val", "loss")
+    np.testing.assert_allclose(v.values, [r["eval_loss"] for r in evals])
+    np.testing.assert_array_equal(v.step, [r["step"] for r in evals])
+    np.testing.assert_array_equal(v.epoch, [r["epoch"] for r in evals])
+    np.testing.assert_allclose(h.series("val", "acc").values, [r["eval_accuracy"] for r in evals])
+    t = h.series("train", "loss", x="step")
+    np.testing.assert_allclose(t.values, [r["loss"] for r in trains])
+    # the closing record's train_loss is a whole-run mean, not a curve point
+    summary = state["log_history"][-1]
+    assert "train_runtime" in summary
+    assert h.meta["trainer_state"]["hf"]["train_summary"]["train_loss"] == summary["train_loss"]
+    assert set(h.names()) == {"loss", "eval_loss", "eval_accuracy"}  # no grad_norm / runtime / lr series
+    assert h.meta["trainer_state"]["hf"]["best_model_checkpoint"] == state["best_model_checkpoint"]
+
+
+def test_hf_output_dir_takes_newest_and_lists_checkpoints() -> None:
+    h = load(HF)
+    meta = h.meta["out"]["hf"]
+    assert meta["checkpoints"] == ["checkpoint-8", "checkpoint-16", "checkpoint-24", "checkpoint-32"]
+    assert meta["state_file"] == "trainer_state.json"  # top-level wins the tie with checkpoint-32
+    assert meta["global_step"] == 32
+    assert len(h.series("val", "loss")) == 4
+
+
+def test_hf_output_dir_without_top_level_state(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for ck in ("checkpoint-8", "checkpoint-24", "checkpoint-16"):
+        (out / ck).mkdir(parents=True)
+        shutil.copy(HF / ck / "trainer_state.json", out / ck / "trainer_state.json")
+    (out / "checkpoint-99").mkdir()  # a checkpoint dir without state is not listed
+    h = load(out)
+    meta = h.meta["out"]["hf"]
+    assert meta["state_file"] == "checkpoint-24/trainer_state.json"
+    assert meta["checkpoints"] == ["checkpoint-8", "checkpoint-16", "checkpoint-24"]
+    assert len(h.series("val", "loss")) == 3
+
+
+# ----------------------------------------------------------------------------- TensorBoard
+def test_tb_torch_run_dir() -> None:
+    h = load(TB_TORCH)
+    ref = tfr.read_scalars_reference(next(TB_TORCH.glob("events*")))
+    v = h.series("val", "loss", x="step")
+    np.testing.assert_array_equal(v.step, ref["val/loss"][0])
+    np.testing.assert_allclose(v.values, ref["val/loss"][1])
+    np.testing.assert_allclose(h.series("val", "acc", x="step").values, ref["val/acc"][1])  # tensor summary
+    assert len(h.series("train", "loss", x="step")) == 30
+    # the user's 'epoch' scalar gives every series its epoch
+    np.testing.assert_array_equal(v.epoch, [0, 1, 2, 3, 4, 5])
+    assert "note/text_summary" not in h.names() and "epoch" not in h.names()
+
+
+def test_tb_keras_layout_splits_from_subdirs() -> None:
+    h = load(TB_KERAS)
+    assert sorted(h.keys()) == [("train", "acc"), ("train", "loss"), ("val", "acc"), ("val", "loss")]
+    v = h.series("val", "loss")
+    ref = tfr.read_scalars_reference(next((TB_KERAS / "validation").glob("events*")))
+    np.testing.assert_allclose(v.values, ref["epoch_loss"][1])
+    np.testing.assert_array_equal(v.epoch, ref["epoch_loss"][0] + 1)  # 0-based epoch index → 1-based
+    assert np.isnan(v.step).all()
+
+
+@pytest.mark.parametrize("f", sorted(LOGS.glob("tb/**/events*")), ids=lambda p: p.parent.name)
+def test_tb_fast_path_equals_event_pb2(f: Path) -> None:
+    fast = tfr.read_scalars(f)
+    ref = tfr.read_scalars_reference(f)
+    assert sorted(fast.tags) == sorted(ref)
+    for tag, (steps, vals) in ref.items():
+        np.testing.assert_array_equal(fast.tags[tag][1], steps)
+        np.testing.assert_array_equal(fast.tags[tag][3], vals)
+
+
+def test_masked_crc_matches_tensorboard() -> None:
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    rng = np.random.default_rng(0)
+    for n in (1, 8, 13, 50):
+        rows = rng.integers(0, 256, size=(5, n), dtype=np.uint8)
+        got = tfr.masked_crc32c_rows(rows)
+        assert [int(x) for x in got] == [masked_crc32c(r.tobytes()) for r in rows]
+
+
+def _event(step: int, tag: str, value: float, kind: str, wall: float = 1.7e9) -> bytes:
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
+
+    v = summary_pb2.Summary.Value(tag=tag)
+    if kind == "simple":
+        v.simple_value = value
+    elif kind == "float":
+        v.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=1, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                                                 float_val=[value]))
+    elif kind == "double":
+        v.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=2, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                                                 double_val=[value]))
+    elif kind == "content":
+        v.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=1, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                                                 tensor_content=np.float32(value).tobytes()))
+    elif kind == "int64":
+        v.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=9, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                                                 int64_val=[int(value) if np.isfinite(value) else 0]))
+    return event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=[v])).SerializeToString()
+
+
+_ev = st.tuples(st.integers(0, 2**40), st.sampled_from(["loss", "val/loss", "a_long/tag/name", "x"]),
+                st.floats(allow_nan=True, allow_infinity=True, width=32),
+                st.sampled_from(["simple", "float", "double", "content", "int64"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_ev, min_size=1, max_size=60))
+def test_tb_fast_path_property(tmp_path_factory: pytest.TempPathFactory, events: list) -> None:
+    """Random scalar events of every encoding: the vectorised decoder agrees with event_pb2, in file order."""
+    from tensorboard.compat.proto import event_pb2
+
+    f = tmp_path_factory.mktemp("tb") / "events.out.tfevents.1.prop"
+    recs = [tfr.frame(event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString())]
+    recs += [tfr.frame(_event(*e)) for e in events]
+    f.write_bytes(b"".join(recs))
+    fast = tfr.read_scalars(f)
+    ref = tfr.read_scalars_reference(f)
+    assert sorted(fast.tags) == sorted(ref)
+    for tag, (steps, vals) in ref.items():
+        np.testing.assert_array_equal(fast.tags[tag][1], steps)
+        np.testing.assert_array_equal(fast.tags[tag][3], vals)
+
+
+def test_tb_truncated_tail_is_a_note(tmp_path: Path) -> None:
+    src = next(TB_TORCH.glob("events*"))
+    d = tmp_path / "run"
+    d.mkdir()
+    data = src.read_bytes()
+    (d / src.name).write_bytes(data[:-7])  # a run killed while writing
+    h = load(d)
+    assert any("incomplete" in n.message for n in h.notes)
+    assert len(h.series("val", "loss", x="step")) >= 5
+
+
+def test_tb_add_scalars_layout(tmp_path: Path) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path / "run"))
+    for s in range(1, 5):
+        w.add_scalars("loss", {"train": 1.0 / s, "val": 0.5 + 0.01 * s}, s)
+    w.close()
+    h = load(tmp_path / "run")
+    assert sorted(h.keys()) == [("train", "loss"), ("val", "loss")]
+    np.testing.assert_allclose(h.series("val", "loss", x="step").values, [0.51, 0.52, 0.53, 0.54], rtol=1e-6)
+
+
+def test_tb_sweep_of_run_dirs(tmp_path: Path) -> None:
+    shutil.copytree(TB_TORCH, tmp_path / "sweep" / "lr1")
+    shutil.copytree(TB_KERAS, tmp_path / "sweep" / "nested" / "lr2")
+    h = load(tmp_path / "sweep")
+    assert h.runs() == ["lr1", "nested/lr2"]
+
+
+# ----------------------------------------------------------------------------- Lightning / Keras
+def test_lightning_metrics_csv() -> None:
+    rows = _csv_rows(LIGHTNING / "metrics.csv")
+    val_rows = [r for r in rows if r["val_loss"]]
+    h = load(LIGHTNING)
+    v = h.series("val", "loss")
+    np.testing.assert_allclose(v.values, [float(r["val_loss"]) for r in val_rows])
+    np.testing.assert_array_equal(v.epoch, [int(r["epoch"]) + 1 for r in val_rows])  # 1-based
+    np.testing.assert_array_equal(v.step, [int(r["step"]) for r in val_rows])
+    ep = [float(r["train_loss_epoch"]) for r in rows if r["train_loss_epoch"]]
+    st_ = [float(r["train_loss_step"]) for r in rows if r["train_loss_step"]]
+    np.testing.assert_allclose(h.series("train", "loss").values, ep)
+    np.testing.assert_allclose(h.series("train", "loss_step", x="step").values, st_)
+    assert h.meta["version_0"]["hparams"] == {"hidden": 32, "lr": 0.05}
+    assert not h.notes  # sparse rows are not "repeated steps"
+
+
+def test_keras_csv_is_one_based() -> None:
+    rows = _csv_rows(KERAS)
+    h = load(KERAS)
+    v = h.series("val", "loss")
+    np.testing.assert_array_equal(v.epoch, [int(r["epoch"]) + 1 for r in rows])
+    np.testing.assert_allclose(v.values, [float(r["val_loss"]) for r in rows])
+    np.testing.assert_allclose(h.series("train", "acc").values, [float(r["accuracy"]) for r in rows])
+    np.testing.assert_allclose(h.series("val", "acc").values, [float(r["val_accuracy"]) for r in rows])
+
+
+# ----------------------------------------------------------------------------- generic CSV / JSONL
+def test_wide_csv_sparse_and_named_heldout(tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text("epoch,train_loss,val_loss,val_acc,test_acc,val_pgd_acc,retention_acc\n"
+                 "1,1.0,0.9,0.5,,0.2,0.9\n2,0.8,0.7,0.6,,0.25,\n3,0.6,0.8,0.55,0.5,0.2,0.85\n")
+    h = load(f)
+    assert set(h.keys()) == {("train", "loss"), ("val", "loss"), ("val", "acc"), ("test", "acc"),
+                             ("val", "pgd_acc"), ("retention", "acc")}
+    np.testing.assert_array_equal(h.series("retention", "acc").epoch, [1, 3])
+    np.testing.assert_allclose(h.series("test", "acc").values, [0.5])
+
+
+def test_tab_and_semicolon_csv(tmp_path: Path) -> None:
+    for sep in ("\t", ";"):
+        f = tmp_path / f"log{ord(sep)}.tsv"
+        f.write_text(sep.join(["step", "train_loss", "val_loss"]) + "\n" + sep.join(["10", "1", "0.5"]) + "\n"
+                     + sep.join(["20", "0.5", "nan"]) + "\n" + sep.join(["30", "0.2", "inf"]) + "\n")
+        v = load(f).series("val", "loss")
+        assert v.values[0] == 0.5 and np.isnan(v.values[1]) and np.isinf(v.values[2])
+
+
+def test_long_csv_with_runs(tmp_path: Path) -> None:
+    f = tmp_path / "long.csv"
+    f.write_text("run,step,split,metric,value\n"
+                 "a,1,train,loss,1.0\na,1,val,loss,0.9\nb,1,val,acc,0.5\na,2,val,loss,0.8\nb,2,val,acc,0.6\n"
+                 "a,2,retention,acc,0.7\n")
+    h = load(f)
+    assert h.runs() == ["a", "b"]
+    np.testing.assert_allclose(h.series("val", "loss", run="a").values, [0.9, 0.8])
+    np.testing.assert_allclose(h.series("val", "acc", run="b").values, [0.5, 0.6])
+    assert h.run("a").has("retention", "acc")
+
+
+def test_long_csv_metric_with_its_own_split(tmp_path: Path) -> None:
+    f = tmp_path / "long.csv"
+    f.write_text("step,split,metric,value\n1,val,pgd_acc,0.3\n1,val,val_loss,0.4\n")
+    h = load(f)
+    assert set(h.keys()) == {("val", "pgd_acc"), ("val", "loss")}
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    f = tmp_path / "log.jsonl"
+    f.write_text('{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "lr": 0.1}\n'
+                 '{"epoch": 2, "train_loss": 0.5, "val_loss": NaN}\n'
+                 '{"epoch": 3, "train_loss": 0.4, "val_lo')  # a line cut off by a crash
+    h = load(f)
+    v = h.series("val", "loss")
+    assert len(v) == 2 and np.isnan(v.values[1])
+    assert "lr" not in h.names()
+
+
+# ----------------------------------------------------------------------------- sweeps
+def test_sweep_of_fixtures_names_runs_by_relative_path() -> None:
+    h = load(LOGS)
+    assert sorted(h.runs()) == ["hf/out", "keras/training", "lightning/version_0", "tb/keras", "tb/torch"]
+    assert h.meta["hf/out"]["hf"]["global_step"] == 32
+    assert h.meta["lightning/version_0"]["hparams"]["lr"] == 0.05
+    np.testing.assert_allclose(h.series("val", "loss", run="keras/training").values,
+                               load(KERAS).series("val", "loss").values)
+
+
+def test_sweep_equals_per_file_loads(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    for i in range(30):
+        d = tmp_path / f"lr{i % 3}"
+        d.mkdir(exist_ok=True)
+        n = int(rng.integers(2, 9))
+        lines = ["epoch,train_loss,val_loss"] + [f"{e},{rng.random():.4f},{rng.random():.4f}" for e in range(1, n + 1)]
+        if i == 7:  # a resumed run
+            lines += ["3,0.1,0.2", "4,0.1,0.2"]
+        (d / f"seed{i}.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "README.md").write_text("not a log\n")
+    h = load(tmp_path)
+    assert len(h.runs()) == 30
+    for r in h.runs():
+        single = load(tmp_path / f"{r}.csv")
+        np.testing.assert_array_equal(h.series("val", "loss", run=r).values, single.series("val", "loss").values)
+        np.testing.assert_array_equal(h.series("val", "loss", run=r).epoch, single.series("val", "loss").epoch)
+    assert [n.run for n in h.notes] == ["lr1/seed7", "lr1/seed7"]
+
+
+@pytest.mark.parametrize("path", [HF, TB_TORCH, TB_KERAS, LIGHTNING, KERAS, LOGS], ids=lambda p: p.name)
+def test_cli_analyze_json_on_each_fixture(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(path), "--json"]) in (0, 3)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "gapwatch.analysis/1"
+    for run in doc["runs"]:
+        assert run["monitor"] == {"split": "val", "metric": "loss", "mode": "min"}
+        assert run["best"]["value"] is not None
