@@ -206,7 +206,8 @@ def score_run(data, name, args, table, grand_at, train_s, rec_time, res):  # typ
     flag = np.zeros(n, bool)
     flag[a.likely_mislabeled] = True
     p, r = pr(flag, truth)
-    res["gapwatch"]["cutoff"] = {"flagged": int(flag.sum()), "precision": p, "recall": r}
+    res["gapwatch"]["cutoff"] = {"flagged": int(flag.sum()), "precision": p, "recall": r,
+                                 "separability": a.separability, "reliable": a.cutoff_reliable}
     mem = np.zeros(n, bool)
     mem[a.memorized] = True
     res["gapwatch"]["memorized"] = {"count": int(mem.sum()), "precision": pr(mem, truth)[0]}
@@ -337,8 +338,12 @@ def write_md(results: list[dict], tp: dict, args, wall: float) -> str:  # type: 
         L.append(f"| cleanlab quality score ({c['folds']}-fold) | {c['auroc']:.3f} | {c['ap']:.3f} | "
                  f"{c['train_cpu_s']:.0f} |")
         gc, fl = g["cutoff"], c["find_label_issues"]
-        L += ["", f"- gapwatch suggested cut-off: {gc['flagged']} flagged, precision {gc['precision']:.3f}, "
-              f"recall {gc['recall']:.3f}; cleanlab find_label_issues: {fl['flagged']} flagged, precision "
+        rel = ("reported reliable" if gc.get("reliable") else "reported UNRELIABLE (no separate low group)")
+        L += ["", f"- default ranking `mislabel` = early AUM over the first {g['early_epochs']} of {args.epochs} "
+              "epochs (window chosen without labels).",
+              f"- gapwatch suggested cut-off: {gc['flagged']} flagged, precision {gc['precision']:.3f}, "
+              f"recall {gc['recall']:.3f}, separability {gc.get('separability', float('nan')):.2f}, {rel}; "
+              f"cleanlab find_label_issues: {fl['flagged']} flagged, precision "
               f"{fl['precision']:.3f}, recall {fl['recall']:.3f}.",
               f"- memorised set: {g['memorized']['count']} examples, {100 * g['memorized']['precision']:.1f}% "
               f"truly mislabelled; final training accuracy on the given labels {g['train_acc_final']:.3f} "

@@ -26,6 +26,7 @@ from gapwatch.examples import (
     make_threshold_samples,
     margins_from_logits,
     prune,
+    score_table,
 )
 from gapwatch.examples.grand import grand_last_layer
 from gapwatch.examples.scores import early_epochs, otsu_effectiveness, otsu_threshold, select_window, softmax
@@ -228,3 +229,16 @@ def test_cutoff_flagged_unreliable_without_a_separate_group() -> None:
                                       margin=m))
     assert not a.cutoff_reliable and a.separability < 0.75
     assert "UNRELIABLE" in a.cutoff_rule and a.to_json()["cutoff_reliable"] is False
+
+
+def test_several_runs_average_el2n_and_early_aum() -> None:
+    a, b = _tiny_table(), _tiny_table()
+    b.margin = b.margin + 1.0
+    b.el2n = np.full_like(b.loss, 0.5)
+    b.run = 1
+    sc, k = score_table([a, b], early=2)
+    ea = el2n(a.probs[:2], a.label).mean(axis=0)
+    assert k == 2 and np.allclose(sc["el2n"], (ea + 0.5) / 2)
+    assert np.allclose(sc["aum_early"], [2.0, 1.25, 0.5, -2.5])
+    with pytest.raises(UsageError, match="runs cover different examples"):
+        analyze_examples([a, ExampleTable(index=np.arange(3), epochs=np.arange(4), loss=np.ones((4, 3)))])

@@ -232,3 +232,29 @@ def test_record_eval_pass_with_indexed_loader() -> None:
         ref = torch.nn.functional.cross_entropy(model(X), y, reduction="none").numpy()
     assert np.allclose(t.loss[0], ref, atol=1e-6) and np.allclose(t.loss[1], ref, atol=1e-6)
     assert t.label.tolist() == y.tolist()
+
+
+def test_stream_scores_match_dense(tmp_path: Path) -> None:
+    from gapwatch.examples import score_table, stream_scores
+
+    rng = np.random.default_rng(3)
+    E, n = 9, 64
+    t = _table(E=E, n=n, probs=False, seed=3)
+    t.margin = t.margin + np.linspace(-1, 2, E)[:, None] * (rng.random(n) < 0.7)
+    t.correct = t.margin > 0
+    p = tmp_path / "big.parquet"
+    with ExampleTableWriter(p, n=n, row_group_rows=50) as w:
+        for e in range(E):
+            perm = rng.permutation(n)
+            w.write(epoch=e, index=perm, loss=t.loss[e, perm], margin=t.margin[e, perm], el2n=t.el2n[e, perm],
+                    label=t.label[perm])
+    dense, k = score_table(read_table(p))
+    streamed, index, k2 = stream_scores(p, expected_n=n)
+    assert k == k2 and index.tolist() == list(range(n))
+    for name, v in streamed.items():
+        assert np.allclose(v, dense[name], rtol=1e-5, atol=1e-6, equal_nan=True), name
+    with pytest.raises(InputError, match="dataset has 65"):
+        stream_scores(p, expected_n=65)
+    _write_rows(tmp_path / "d.parquet", {"epoch": [0, 0, 0], "index": [0, 1, 1], "loss": [0.1, 0.2, 0.3]})
+    with pytest.raises(InputError, match="duplicate rows for example index 1 at epoch 0"):
+        stream_scores(tmp_path / "d.parquet")

@@ -179,8 +179,11 @@ def test_bad_metric_value_names_key():
 def test_never_overwrites_existing_log(tmp_path):
     p = tmp_path / "mine.jsonl"
     p.write_text("precious\n")
+    g = Guard(log=p, verbose=False)
     with pytest.raises(UsageError, match="refusing to overwrite"):
-        Guard(log=p, verbose=False)
+        g.check_log()
+    with pytest.raises(UsageError, match="refusing to overwrite"):
+        g.observe(epoch=1, val_loss=1.0)
     assert p.read_text() == "precious\n"
 
 

@@ -106,6 +106,25 @@ def test_hf_trainer_stops_restores_best_and_writes_history(tmp_path):
     assert first is not None and n == last.evaluation + 1
 
 
+def test_hf_resume_from_checkpoint_gives_identical_decisions(tmp_path):
+    tr, ev = data(1)
+    a = args(tmp_path, save_strategy="epoch", num_train_epochs=60)
+    gw = GapwatchTrainerCallback(log=tmp_path / "run.jsonl", verbose=False, memory_limit_mb=0)
+    transformers.Trainer(model=model(), args=a, train_dataset=tr, eval_dataset=ev, callbacks=[gw]).train()
+    ref = [(d.action, d.best_index, d.improved) for d in gw.guard.decisions]
+    assert ref[-1][0] == "stop"
+    cut = max(1, len(ref) // 2)
+    steps_per_epoch = 2  # 128 examples, batch 64
+    ck = tmp_path / "out" / f"checkpoint-{cut * steps_per_epoch}"
+    gw2 = GapwatchTrainerCallback(log=tmp_path / "run.jsonl", verbose=False, memory_limit_mb=0)
+    t2 = transformers.Trainer(model=model(), args=a, train_dataset=tr, eval_dataset=ev, callbacks=[gw2])
+    t2.train(resume_from_checkpoint=str(ck))
+    live = next(c for c in t2.callback_handler.callbacks if isinstance(c, GapwatchTrainerCallback))
+    assert live is gw2  # resumed from trainer_state.json without restore_callback_states_from_checkpoint
+    assert [(d.action, d.best_index, d.improved) for d in live.guard.decisions] == ref
+    assert live.restored is not None and live.restored["index"] == ref[-1][1]
+
+
 def test_hf_state_round_trips_through_trainer_state_json(tmp_path):
     """The exported state is JSON and rebuilding the callback the way Trainer does restores decisions."""
     import json

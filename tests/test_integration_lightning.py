@@ -104,9 +104,10 @@ def test_lightning_resume_from_checkpoint_gives_identical_decisions(tmp_path):
     )
     trainer([gw, ck], tmp_path).fit(Net(), tr, va)
     ref = [(d.action, d.best_index, d.improved) for d in gw.guard.decisions]
+    assert ref[-1][0] == "stop"
     cut = max(1, len(ref) // 2)
     path = tmp_path / "ck" / f"epoch={cut - 1}.ckpt"
-    gw2 = GapwatchCallback(log=tmp_path / "ref.jsonl", verbose=False, overwrite=True)
+    gw2 = GapwatchCallback(log=tmp_path / "ref.jsonl", verbose=False)  # same config: resumes, appends
     trainer([gw2], tmp_path, enable_checkpointing=False).fit(Net(), tr, va, ckpt_path=path)
     assert [(d.action, d.best_index, d.improved) for d in gw2.guard.decisions] == ref
 

@@ -41,7 +41,8 @@ U_SHAPE = [5, 4, 3, 2, 1.5, 1.2, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.
         # with window 3 the cap counts from the first complete 3-evaluation mean (index 2)
         ([1.0] * 30, {"max_wait": 10, "window": 3}, 12, 0),
         # non-finite evaluations after the best: stop and restore the best finite one
-        ([3, 2, 1.5, 1.2, 1.1, 1.0, math.nan, math.nan, math.nan, math.nan], {}, 8, 5),
+        ([3, 2, 1.5, 1.2, 1.1, 1.0, math.nan, math.nan, math.nan, math.nan], {"min_wait": 3}, 8, 5),
+        ([3, 2, 1.5, 1.2, 1.1, 1.0] + [math.inf] * 8, {}, 10, 5),  # default min_wait = 5
         # 1-3 evaluations: too few to decide (warmup)
         ([1.0], {}, None, 0),
         ([1.0, 2.0], {}, None, 0),

@@ -96,6 +96,22 @@ def test_single_run_report_in_browser() -> None:
     assert console == []
 
 
+def test_report_prints_to_pdf(tmp_path: Path) -> None:
+    """The print stylesheet path: Chromium prints the single-run report to a non-trivial PDF."""
+    assert CHROMIUM is not None
+    html = _write(sample.single_analysis(), "report-print")
+    pdf = ARTIFACTS / "report-print.pdf"
+    pdf.unlink(missing_ok=True)
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+           f"--user-data-dir={tmp_path / 'profile'}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+           html.resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, errors="replace")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 20_000
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2
+
+
 def test_every_finding_kind_in_browser() -> None:
     a = sample.every_kind_analysis()
     dom, _, console = open_in_chromium(_write(a, "report-every-kind"), ARTIFACTS / "report-every-kind.png",

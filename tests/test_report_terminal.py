@@ -21,14 +21,14 @@ def _render(a, width: int = 100) -> str:  # type: ignore[no-untyped-def]
 def test_single_run_fits_one_screen() -> None:
     out = _render(sample.single_analysis(forecast=False, examples=False))
     assert "Overfitting since epoch" in out
-    assert "best 0.6" in out and "cost +" in out and "past best" in out
+    assert "best 0.6" in out and "cost +" in out and "past best" in out and "▲ best" in out
     assert "what to do" in out
     assert len(out.splitlines()) <= 40  # one screen
 
 
 def test_every_kind_is_capped_to_one_screen() -> None:
     out = _render(sample.every_kind_analysis())
-    assert f"more finding(s)" in out or len(sample.every_finding()) <= MAX_FINDINGS
+    assert "more finding(s)" in out or len(sample.every_finding()) <= MAX_FINDINGS
     assert len(out.splitlines()) <= 45
 
 

@@ -126,7 +126,7 @@ class Guard:
         mode: ``"min"``/``"max"``; ``None`` infers it from the metric (accuracy-like → max).
         policy: parameters of :class:`~gapwatch.policy.StopPolicy` (units: evaluations); ``None`` = defaults.
         log: path of the JSONL history file to write; ``None`` writes nothing. An existing file is never
-            replaced unless ``overwrite=True`` (or the guard was resumed from a state that wrote it).
+            replaced unless ``overwrite=True``; a guard resumed with :meth:`load_state_dict` appends to it.
         detect_every: run the detectors at most every this many evaluations (≥ 1; default 5), and always at
             a stop and at :meth:`close`. A detector pass rebuilds the History: O(evaluations) per pass.
         detect_budget: fraction of wall time (0 < f ≤ 1; default 0.05) the detectors may take: a pass is
@@ -190,12 +190,6 @@ class Guard:
         self._since_detect = 0  # evaluations since the last detector pass
         self._detect_cost = 0.0  # seconds the last pass took
         self._detect_end = time.perf_counter()
-        if self._log_path is not None and self._log_path.exists() and not self.overwrite:
-            # checked now (not at the first write) so a misconfigured run fails before training starts
-            raise UsageError(
-                f"{self._log_path} already exists; refusing to overwrite it. Pass overwrite=True, "
-                "choose another log path, or resume with load_state_dict()"
-            )
         self._emit = self.printer or (_default_printer() if self.verbose else (lambda line: None))
 
     # ------------------------------------------------------------------ properties
@@ -241,10 +235,22 @@ class Guard:
         return self._log_path
 
     # ------------------------------------------------------------------ writing
+    def check_log(self) -> None:
+        """Raise :class:`UsageError` if the history file exists and this guard may not write to it (not
+        resumed from a state that wrote it, and ``overwrite`` is False). Called at the first write; the
+        adapters call it when training starts (after any resume) so a clash fails before the first epoch."""
+        p = self._log_path
+        if p is not None and self._fh is None and p.exists() and not self._resumed and not self.overwrite:
+            raise UsageError(
+                f"{p} already exists; refusing to overwrite it. Pass overwrite=True, choose another log "
+                "path, or resume from a checkpoint holding this guard's state (load_state_dict)"
+            )
+
     def _open(self) -> IO[str] | None:
         if self._log_path is None:
             return None
         if self._fh is None:
+            self.check_log()
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             append = self._resumed and self._log_path.exists()
             self._fh = open(self._log_path, "a" if append else "w", encoding="utf-8")

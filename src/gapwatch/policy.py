@@ -58,15 +58,19 @@ STATE_VERSION = 1
 #: Default parameters (units in the comments). Chosen on data by ``bench/bench_early_stopping.py --tune``.
 DEFAULTS: dict[str, Any] = {
     "warmup": 5,          # evaluations: never stop before this many (the noise estimate needs a few points)
-    "min_wait": 3,        # evaluations since the best before a degradation stop is considered
-    "max_wait": 20,       # evaluations since the best after which the policy stops regardless (patience cap)
-    "window": 3,          # evaluations averaged for the current and the best level
+    "min_wait": 5,        # evaluations since the best before a degradation stop is considered
+    "max_wait": 12,       # evaluations without a new best (of the window-mean) after which it stops (cap)
+    "window": 1,          # evaluations averaged for the current and the best level
     "z_stop": 3.0,        # degradation needed to stop, in noise standard errors
-    "min_giveback": 0.02,  # degradation needed to stop, as a fraction of the range (worst - best) so far
+    "min_giveback": 0.0,  # degradation needed to stop, as a fraction of the range (worst - best) so far
     "min_rel": 0.0,       # optional extra threshold: degradation relative to |best| (0 = off; not offset-free)
     "keep_through_memorization": False,  # hold while the held-out metric has made no progress (grokking)
     "progress_min": 0.25,  # progress that ends the hold: (first - best) / (worst - best), a fraction
 }
+
+#: Evaluations averaged (at least) when measuring held-out progress for ``keep_through_memorization``, so a
+#: noise dip right after the first evaluation does not end the hold.
+PROGRESS_WINDOW = 3
 
 _INT_PARAMS = ("warmup", "min_wait", "max_wait", "window")
 _FLOAT_PARAMS = ("z_stop", "min_giveback", "min_rel", "progress_min")
@@ -204,7 +208,7 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float
     zmin, zmax = float(zf.min()), float(zf.max())
     rng = zmax - zmin
     if p["keep_through_memorization"]:
-        progress = _progress(z, p["window"], rng)
+        progress = _progress(z, max(PROGRESS_WINDOW, p["window"]), rng)
         if progress < p["progress_min"]:
             return False, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
     if since < p["min_wait"]:
@@ -428,14 +432,15 @@ def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None
     """First stop index of :class:`StopPolicy` with (validated) ``params`` on precomputed stats, or None."""
     p = params
     n = st.z.size
-    if p["window"] > max(st.level):
-        raise ValueError(f"first_stop_from_stats: window {p['window']} > precomputed max_window {max(st.level)}")
+    if max(p["window"], PROGRESS_WINDOW) > max(st.level):
+        raise ValueError(f"first_stop_from_stats: window {p['window']} needs prefix_stats(max_window="
+                         f"{max(p['window'], PROGRESS_WINDOW)}), got {max(st.level)}")
     idx = np.arange(n)
     since = idx - st.best
     rng = st.zmax - st.zmin
     ok = st.any_finite & (idx + 1 >= p["warmup"])
     if p["keep_through_memorization"]:
-        w0 = p["window"]
+        w0 = max(PROGRESS_WINDOW, p["window"])
         okw = st.level[w0] < np.inf
         if okw.any():
             first_level = st.level[w0][int(np.argmax(okw))]
@@ -477,7 +482,7 @@ def first_stop(values: np.ndarray, mode: str = "min", **params: Any) -> int | No
     ``values``: shape ``(n,)``.
     """
     p = validate_params(mode, dict(params))
-    return first_stop_from_stats(prefix_stats(values, mode, max(p["window"], 1)), p)
+    return first_stop_from_stats(prefix_stats(values, mode, max(p["window"], PROGRESS_WINDOW)), p)
 
 
 def replay(values: np.ndarray, steps: np.ndarray | None = None, epochs: np.ndarray | None = None,

@@ -20,26 +20,24 @@ Ground truth (:class:`Label`)
 ``kind`` is the :class:`~gapwatch.findings.FindingKind` value a correct detector suite reports (``None`` for a
 run with nothing to report). ``onset_epoch`` / ``onset_step`` locate it:
 
-==================== ============================ ===============================================================
-family               kind                         onset
-==================== ============================ ===============================================================
-clean                None                         — (noiseless validation loss never increases)
-noisy                None                         — (clean run, heteroscedastic heavy-tailed evaluation noise)
-overfitting          overfitting                  argmin of the noiseless validation loss (the best epoch)
-double_descent       double_descent               first evaluation where noiseless val loss is back below its
-                                                  first minimum (``events``: ``first_best``, ``peak``)
-grokking             grokking                     evaluation where noiseless val accuracy is halfway up its jump
-                                                  (``events``: ``memorized``: train acc ≥ 0.98)
-memorization         memorization                 evaluation where noiseless train accuracy reaches 0.98 while
-                                                  validation accuracy stays at chance until the end
-spikes               instability                  first loss spike (``events["spikes"]``: all of them)
-nan                  instability                  first non-finite evaluation
-divergence           instability                  first evaluation of the exponential blow-up
-underfitting         underfitting                 — (``events["mode"]``: ``still_falling`` or ``stuck``)
-catastrophic_overfitting catastrophic_overfitting first evaluation after PGD accuracy collapsed
-robust_clean         None                         — (single-step adversarial training that does not collapse)
-stability_gap        stability_gap                first task boundary (``events["boundaries"]``: all of them)
-==================== ============================ ===============================================================
+* ``clean`` → ``None``: noiseless validation loss never increases.
+* ``noisy`` → ``None``: a clean run with heteroscedastic, heavy-tailed evaluation noise.
+* ``overfitting`` → ``overfitting``: onset = argmin of the noiseless validation loss (the best epoch).
+* ``double_descent`` → ``double_descent``: onset = first evaluation where the noiseless validation loss is back
+  below its first minimum (``events``: ``first_best``, ``peak``).
+* ``grokking`` → ``grokking``: onset = evaluation where noiseless validation accuracy is halfway up its jump
+  (``events["memorized"]``: training accuracy ≥ 0.98).
+* ``memorization`` → ``memorization``: onset = evaluation where noiseless training accuracy reaches 0.98;
+  validation accuracy stays at chance until the end.
+* ``spikes`` → ``instability``: onset = first loss spike (``events["spikes"]``: all of them).
+* ``nan`` → ``instability``: onset = first non-finite evaluation.
+* ``divergence`` → ``instability``: onset = first evaluation of the exponential blow-up.
+* ``underfitting`` → ``underfitting``: no onset (``events["mode"]``: ``still_falling`` or ``stuck``).
+* ``catastrophic_overfitting`` → ``catastrophic_overfitting``: onset = first evaluation where PGD accuracy has
+  lost more than half its level (60% of the collapse; complete one evaluation later).
+* ``robust_clean`` → ``None``: single-step adversarial training that does not collapse.
+* ``stability_gap`` → ``stability_gap``: onset = first evaluation after the first task boundary
+  (``events["boundaries"]``: all boundaries, in steps).
 
 ``tolerated`` lists kinds that are *not* counted as false positives for that family (e.g. an ``info``
 ``overfitting`` during a memorisation phase is not a mistake); everything else a detector reports at
@@ -472,7 +470,7 @@ def _adv(family: str, seed: int, n: int, noise: float, x: str, collapse: bool, a
     t_co = int(rng.integers(int(0.2 * n), int(0.7 * n))) if collapse else n
     if collapse:
         k = np.arange(n) - t_co
-        s = np.clip((k + 1) / 2.0, 0.0, 1.0)  # collapse completes within 2 evaluations
+        s = np.clip((k + 1.2) / 2.0, 0.0, 1.0)  # 60% of the collapse at t_co, complete one evaluation later
         pgd = pgd * (1 - s) + rng.uniform(0.0, 0.05) * s
         fgsm = fgsm * (1 - s) + rng.uniform(0.8, 0.95) * s
         clean_acc = clean_acc * (1 - s) + np.minimum(clean_acc + 0.1, 0.95) * s

@@ -26,6 +26,31 @@ from . import app
 
 #: Exit code when a finding reaches the ``--fail-on`` severity.
 EXIT_FINDING = 3
+#: Without ``--forecast``/``--no-forecast``, runs are forecast only when the analysis has at most this many
+#: (the parametric ensemble costs ~50-100 ms per run on one CPU core; a 10,000-run sweep must stay fast).
+FORECAST_MAX_RUNS = 20
+
+
+def attach_forecasts(result: Analysis, method: str = "ensemble") -> list[str]:
+    """Add the ``"forecast"`` entry (``gapwatch.forecast/1`` run shape) to every run that can be forecast.
+
+    Returns the reasons runs were not forecast (``"run: why"``); never raises for a run that cannot be
+    forecast. ``method``: ``"ensemble"`` (parametric, no torch), ``"auto"`` or ``"pfn"`` (see gapwatch.forecast).
+    """
+    try:
+        from ..forecast.core import forecast_for_analysis
+    except ImportError:
+        return ["gapwatch.forecast is not available"]
+    notes: list[str] = []
+    for r in result.runs:
+        if r.monitor is None or r.error or "forecast" in r.extra:
+            continue
+        reasons: list[str] = []
+        fc = forecast_for_analysis(r.history, r.monitor, method=method, reasons=reasons)
+        if fc is not None:
+            r.extra["forecast"] = fc
+        notes.extend(f"{r.name}: {why}" for why in reasons)
+    return notes
 
 
 def attach_examples(result: Analysis) -> None:
@@ -71,12 +96,20 @@ def analyze_cmd(
     ),
     examples: bool = typer.Option(True, "--examples/--no-examples",
                                   help="Look for an example table beside each log and summarise it."),
+    forecast: bool | None = typer.Option(
+        None, "--forecast/--no-forecast",
+        help=f"Forecast the monitored curve past its end (default: on for at most {FORECAST_MAX_RUNS} runs).",
+    ),
+    forecast_method: str = typer.Option("ensemble", "--forecast-method",
+                                        help="ensemble (fast, no torch), pfn (needs torch) or auto."),
 ) -> None:
     """Load the run(s), run every detector and print the verdict."""
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
     if fail_on is not None and fail_on not in ("info", "warning", "critical"):
         raise UsageError(f"--fail-on must be one of info, warning, critical; got {fail_on!r}")
+    if forecast_method not in ("ensemble", "pfn", "auto"):
+        raise UsageError(f"--forecast-method must be ensemble, pfn or auto; got {forecast_method!r}")
     if html is not None and html.exists() and not force:
         raise UsageError(f"{html} already exists; refusing to overwrite it (choose another name or pass --force)")
     mon = parse_monitor(monitor, mode) if monitor else None
@@ -84,6 +117,8 @@ def analyze_cmd(
     result = analyze(history, monitor=mon)
     if examples:
         attach_examples(result)
+    if forecast or (forecast is None and len(result.runs) <= FORECAST_MAX_RUNS):
+        attach_forecasts(result, method=forecast_method)
     if html is not None:
         from ..report.html import write_html
 

@@ -12,7 +12,8 @@ the shared detector test-suite find them through :func:`registered`.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..findings import Finding
 from ..history import History
@@ -27,8 +28,10 @@ class Detector(Protocol):
 _REGISTRY: dict[str, Detector] = {}
 
 #: Modules imported on first use of the registry (each calls :func:`register`).
-BUILTIN_MODULES: tuple[str, ...] = ("overfitting", "double_descent", "grokking", "memorization", "instability", "underfitting",
-                                     "catastrophic_overfitting", "stability_gap")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "overfitting", "double_descent", "grokking", "memorization", "instability", "underfitting",
+    "catastrophic_overfitting", "stability_gap",
+)
 
 
 def register(name: str) -> Callable[[Detector], Detector]:

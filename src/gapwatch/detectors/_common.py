@@ -9,13 +9,15 @@ with its absolute value).
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import UsageError
-from ..history import History, Series
-from ..monitor import Monitor, choose_monitor
+from ..history import History, Series, _pick_x
+from ..monitor import HELDOUT_PREFERENCE, METRIC_PREFERENCE, Monitor
 from ..names import metric_mode
 from ..stats import noise_sigma, rolling_mean
 
@@ -77,22 +79,84 @@ def validate(detector: str, params: Mapping[str, Any], defaults: Mapping[str, An
 
 
 # ------------------------------------------------------------------------------------------------ series
+_CACHE: OrderedDict[int, tuple[History, dict[tuple[str, str], Series]]] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def series_table(history: History) -> dict[tuple[str, str], Series]:
+    """Every ``(split, metric)`` series of a one-run History, built in one pass and cached.
+
+    Same ordering rules as :meth:`History.series` (x = epoch when strictly increasing, else step). Detectors call
+    each other (``overfitting`` asks ``instability`` about divergence), so the few most recent histories are
+    cached by identity; the cache holds a reference, so an id is never reused while cached.
+    """
+    key = id(history)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is history:
+        _CACHE.move_to_end(key)
+        return hit[1]
+    df = history.frame
+    table: dict[tuple[str, str], Series] = {}
+    if not df.empty:
+        if df["run"].nunique() > 1:
+            raise ValueError("detectors work on one run at a time; iterate over the History's runs")
+        for (split, metric), sel in df.groupby(["split", "metric"], sort=False):
+            kind = _pick_x(sel)
+            other = "step" if kind == "epoch" else "epoch"
+            order = sel.sort_values([kind, other], kind="stable", na_position="last")
+            table[(str(split), str(metric))] = Series(
+                str(split), str(metric), str(order["name"].iloc[0]), order["step"].to_numpy(float),
+                order["epoch"].to_numpy(float), order["value"].to_numpy(float), kind)
+    _CACHE[key] = (history, table)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return table
+
+
+def keys(history: History) -> list[tuple[str, str]]:
+    """``(split, metric)`` pairs of a one-run History, in order of first appearance."""
+    return list(series_table(history))
+
+
+def has(history: History, split: str, metric: str) -> bool:
+    return (split, metric) in series_table(history)
+
+
+def get_series(history: History, split: str, metric: str) -> Series:
+    """``split/metric`` of a one-run History (cached); ``KeyError`` listing what is present when absent."""
+    t = series_table(history)
+    if (split, metric) not in t:
+        have = ", ".join(f"{s}/{m}" for s, m in t) or "nothing"
+        raise KeyError(f"no {split}/{metric} series; found: {have}")
+    return t[(split, metric)]
+
+
 def monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | None:
-    """The monitored series, or ``None`` when the run has none (detectors then stay silent)."""
-    try:
-        return choose_monitor(history, monitor)
-    except Exception:
-        return None
+    """The monitored series, or ``None`` when the run has none (detectors then stay silent).
+
+    Same preference as :func:`gapwatch.monitor.choose_monitor`, except that per-task accuracies of a
+    continual-learning log (two or more :func:`task_series`) are never monitored: a drop of an earlier task's
+    accuracy is forgetting or a stability gap, not overfitting. ``None`` when only such series are held out.
+    """
+    ks = series_table(history)
+    tasks = task_series(history)
+    per_task = {(s.split, s.metric) for s in tasks.values()} if len(tasks) >= 2 else set()
+    if monitor is not None:
+        key = (monitor.split, monitor.metric)
+        return monitor if key in ks and key not in per_task else None
+    for split in HELDOUT_PREFERENCE:  # same preference as gapwatch.monitor.choose_monitor
+        for metric in METRIC_PREFERENCE:
+            if (split, metric) in ks and (split, metric) not in per_task:
+                return Monitor(split, metric, metric_mode(metric))
+        for sp, metric in ks:
+            if sp == split and (sp, metric) not in per_task:
+                return Monitor(split, metric, metric_mode(metric))
+    return None
 
 
 def series_or_none(history: History, split: str, metric: str) -> Series | None:
     """``split/metric`` of a one-run history, or ``None`` when it was not logged."""
-    if not history.has(split, metric):
-        return None
-    try:
-        return history.series(split, metric)
-    except (KeyError, ValueError):
-        return None
+    return series_table(history).get((split, metric))
 
 
 def train_series(history: History, metric: str) -> Series | None:
@@ -213,11 +277,10 @@ def task_series(history: History) -> dict[int, Series]:
     logged for that task.
     """
     out: dict[int, tuple[int, Series]] = {}
-    for split, metric in history.keys():
+    for (split, metric), s in series_table(history).items():
         key = f"{split}_{metric}"
         if "acc" not in metric and "acc" not in key:
             continue
-        s = history.series(split, metric)
         name = s.name
         ids = [int(m) for m in _TASK_RE.findall("_" + name + "_")]
         exp = re.findall(r"exp(?:erience)?[_\-/ ]?0*(\d+)", name, re.IGNORECASE)

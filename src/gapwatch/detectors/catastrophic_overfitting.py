@@ -41,7 +41,7 @@ from ..monitor import Monitor
 from ..names import metric_mode, normalize
 from ..stats import noise_sigma
 from . import register
-from ._common import AAER, SIMPLE_FINETUNE, stays_above_from, validate, where_text
+from ._common import AAER, SIMPLE_FINETUNE, get_series, has, keys, stays_above_from, validate, where_text
 
 REFERENCES = (AAER, SIMPLE_FINETUNE)
 
@@ -70,22 +70,22 @@ def _tokens(name: str) -> list[str]:
 
 def _classify(history: History) -> tuple[list[Series], list[Series]]:
     multi, single = [], []
-    for split, metric in history.keys():
+    for split, metric in keys(history):
         if metric_mode(metric) != "max":
             continue
-        s = history.series(split, metric)
+        s = get_series(history, split, metric)
         toks = _tokens(metric) + _tokens(s.name)
         if any(_MULTI.match(t) for t in toks):
             multi.append(s)
         elif any(_SINGLE.match(t) for t in toks):
             single.append(s)
-    key = lambda s: (_SPLIT_ORDER.get(s.split, 2), s.name)  # noqa: E731
+    key = lambda s: (_SPLIT_ORDER.get(s.split, 2), s.name)
     return sorted(multi, key=key), sorted(single, key=key)
 
 
 def _by_name(history: History, name: str, param: str) -> Series:
-    for split, metric in history.keys():
-        s = history.series(split, metric)
+    for split, metric in keys(history):
+        s = get_series(history, split, metric)
         if s.name == name or f"{split}_{metric}" == "_".join(normalize(name, "val")):
             return s
     raise UsageError(f"catastrophic_overfitting: {param}={name!r} was not logged; metrics found: "
@@ -111,7 +111,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     partner_kind = "single-step"
     if ss is None:
         partner_kind = "clean"
-        ss = history.series(ms.split, "acc") if history.has(ms.split, "acc") else None
+        ss = get_series(history, ms.split, "acc") if has(history, ms.split, "acc") else None
     m = ms.finite()
     n = len(m)
     if n < p["min_evaluations"]:
@@ -159,10 +159,10 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
            "overfitting of single-step adversarial training (the model is no longer robust to multi-step attacks)")
     actions = (
         f"restore the checkpoint with the best {ms.name} (before {where_text(m, j)}) and stop there next time",
-        "use FGSM with a random start and a step no larger than the perturbation budget; at larger budgets "
-        "add a regulariser against classifier distortion (abnormal adversarial examples regularisation, AAER)",
-        "lower the learning rate or use a slow-start, fast-decay schedule; adversarially fine-tuning a "
-        "pre-trained model is cheaper and less prone to it",
+        ("use FGSM with a random start and a step no larger than the perturbation budget; at larger budgets "
+        "add a regulariser against classifier distortion (abnormal adversarial examples regularisation, AAER)"),
+        ("lower the learning rate or use a slow-start, fast-decay schedule; adversarially fine-tuning a "
+        "pre-trained model is cheaper and less prone to it"),
         "evaluate multi-step (PGD) accuracy on a small held-out batch every epoch so the collapse is seen",
     )
     return [Finding(FindingKind.CATASTROPHIC_OVERFITTING.value, sev, msg, step=m.at(j)["step"],

@@ -33,7 +33,16 @@ from ..history import History
 from ..monitor import Monitor
 from ..stats import noise_sigma, rolling_median
 from . import register
-from ._common import DEEP_DOUBLE_DESCENT, PRECHELT, monitor_or_none, sign_of, train_series, validate, where_text
+from ._common import (
+    DEEP_DOUBLE_DESCENT,
+    PRECHELT,
+    get_series,
+    monitor_or_none,
+    sign_of,
+    train_series,
+    validate,
+    where_text,
+)
 
 REFERENCES = (DEEP_DOUBLE_DESCENT, PRECHELT)
 
@@ -55,7 +64,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     mon = monitor_or_none(history, monitor)
     if mon is None:
         return []
-    s = history.series(mon.split, mon.metric).finite()
+    s = get_series(history, mon.split, mon.metric).finite()
     n = len(s)
     if n < p["min_evaluations"]:
         return []
@@ -101,12 +110,12 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             "delay_evaluations": int(r - b),
         }
         actions = (
-            f"do not stop this kind of run at the first rise: the rise after {where_text(s, b)} was temporary; "
+            (f"do not stop this kind of run at the first rise: the rise after {where_text(s, b)} was temporary; "
             "use a patience longer than the rise (here "
-            f"{r - b} evaluations) or gapwatch's noise-aware policy",
+            f"{r - b} evaluations) or gapwatch's noise-aware policy"),
             "keep the best checkpoint of the whole run, not of the first descent",
-            "if a smaller learning rate, more data or a different model size is an option, epoch-wise double "
-            "descent is strongest near the interpolation threshold (label noise makes it stronger)",
+            ("if a smaller learning rate, more data or a different model size is an option, epoch-wise double "
+            "descent is strongest near the interpolation threshold (label noise makes it stronger)"),
         )
         return [Finding(FindingKind.DOUBLE_DESCENT.value, Severity.INFO, msg, step=s.at(r)["step"],
                         epoch=s.at(r)["epoch"], evidence=ev, actions=actions, references=REFERENCES,

@@ -79,8 +79,7 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     gain = float(tl[mt] - t0)
     # held-out evaluation at (or just before) the fit point
     m = int(np.searchsorted(va.x, x_fit, side="right")) - 1
-    if m < 0:
-        m = 0
+    m = max(m, 0)
     g = (va.values - v0) / gain
     if g[m] > p["max_generalization"]:
         return None
@@ -121,12 +120,12 @@ def check(history: History, *, monitor: Monitor | None = None, **params_: Any) -
           "heldout_start": st["v0"], "heldout_during_memorization": float(np.mean(low)),
           "heldout_final": final, "train_gain": st["gain"]}
     actions = (
-        "do not early-stop such runs on the validation metric during the memorisation phase (patience-based "
+        ("do not early-stop such runs on the validation metric during the memorisation phase (patience-based "
         "stopping would have stopped within a few evaluations of the fit); gapwatch's policy has "
-        "keep_through_memorization for this",
-        "weight decay shortens the delay; without regularisation the logits grow until the softmax loses "
+        "keep_through_memorization for this"),
+        ("weight decay shortens the delay; without regularisation the logits grow until the softmax loses "
         "floating-point precision (Softmax Collapse) and generalisation can stall: StableMax or the ⊥Grad "
-        "optimizer avoid it",
+        "optimizer avoid it"),
     )
     return [Finding(FindingKind.GROKKING.value, Severity.INFO, msg, step=va.at(j)["step"], epoch=va.at(j)["epoch"],
                     evidence=ev, actions=actions, references=REFERENCES, detector="grokking")]

@@ -36,8 +36,16 @@ from ..history import History, Series
 from ..monitor import Monitor
 from ..stats import MAD_TO_SIGMA, noise_sigma
 from . import register
-from ._common import (OPPOSING_SIGNALS, SMALL_SCALE_PROXIES, monitor_or_none, series_or_none,
-                      stays_above_from, validate, where_text)
+from ._common import (
+    OPPOSING_SIGNALS,
+    SMALL_SCALE_PROXIES,
+    keys,
+    monitor_or_none,
+    series_or_none,
+    stays_above_from,
+    validate,
+    where_text,
+)
 
 REFERENCES = (SMALL_SCALE_PROXIES, OPPOSING_SIGNALS)
 
@@ -61,15 +69,16 @@ def _loss_like(metric: str) -> bool:
 
 def checked_series(history: History, mon: Monitor | None) -> list[Series]:
     """Loss-like series of train/val/test plus the monitored one, training first."""
-    keys: list[tuple[str, str]] = []
+    chosen: list[tuple[str, str]] = []
+    present = keys(history)
     for split in ("train", "val", "test"):
-        for sp, m in history.keys():
+        for sp, m in present:
             if sp == split and _loss_like(m):
-                keys.append((sp, m))
-    if mon is not None and (mon.split, mon.metric) not in keys:
-        keys.append((mon.split, mon.metric))
+                chosen.append((sp, m))
+    if mon is not None and (mon.split, mon.metric) not in chosen:
+        chosen.append((mon.split, mon.metric))
     out = []
-    for sp, m in keys:
+    for sp, m in chosen:
         s = series_or_none(history, sp, m)
         if s is not None and len(s):
             out.append(s)
@@ -135,8 +144,8 @@ def _non_finite(series: list[Series]) -> Finding | None:
          else "the run never produced a finite value: check the data, the loss and the initialisation"),
         "lower the learning rate or lengthen warmup; clip gradients",
         "use float32 or bfloat16 instead of float16 (or check the loss scaler); guard log(0) and divisions",
-        "for Transformers, qk-layernorm and a z-loss on the output logits prevent the logit growth behind "
-        "many blow-ups",
+        ("for Transformers, qk-layernorm and a z-loss on the output logits prevent the logit growth behind "
+        "many blow-ups"),
     )
     return Finding(FindingKind.INSTABILITY.value, Severity.CRITICAL, msg, step=s.at(i)["step"],
                    epoch=s.at(i)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
@@ -190,32 +199,29 @@ def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None =
           "best_step": fs.at(b + w - 1)["step"], "best_epoch": fs.at(b + w - 1)["epoch"]}
     actions = (
         f"restore the checkpoint from before {where_text(fs, onset)}",
-        "lower the learning rate (divergence is the classic sign of a learning rate that is too high), or "
-        "decay it earlier; add warmup and gradient clipping",
-        "for Transformers, qk-layernorm and a z-loss on the output logits remove the logit growth that makes "
-        "training diverge at larger learning rates",
+        ("lower the learning rate (divergence is the classic sign of a learning rate that is too high), or "
+        "decay it earlier; add warmup and gradient clipping"),
+        ("for Transformers, qk-layernorm and a z-loss on the output logits remove the logit growth that makes "
+        "training diverge at larger learning rates"),
     )
     return Finding(FindingKind.INSTABILITY.value, Severity.CRITICAL, msg, step=fs.at(onset)["step"],
                    epoch=fs.at(onset)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                    detector="instability")
 
 
-def _local_sigma(z: np.ndarray, window: int) -> np.ndarray:
-    """Robust noise level around each point: MAD of the second differences in a centred window of about
+def _local_sigma(z: np.ndarray, i: int, window: int) -> float:
+    """Robust noise level around point ``i``: MAD of the second differences in a centred window of about
     ``window`` evaluations, leaving out the three second differences that involve the point itself (a spike
-    would inflate them). Shape ``(n,)``, same units as ``z``."""
-    n = z.size
-    out = np.zeros(n)
-    if n < 4:
-        return out
+    would inflate them). Same units as ``z``; 0.0 when too few points."""
+    if z.size < 4:
+        return 0.0
     d = np.diff(z, n=2)  # d[j] involves z[j], z[j+1], z[j+2]
     h = window // 2
-    for i in range(n):
-        lo, hi = max(0, i - h), min(d.size, i + h)
-        seg = np.concatenate([d[lo: max(lo, i - 2)], d[min(hi, i + 1): hi]])
-        if seg.size >= 3:
-            out[i] = MAD_TO_SIGMA * float(np.median(np.abs(seg - np.median(seg)))) / np.sqrt(6.0)
-    return out
+    lo, hi = max(0, i - h), min(d.size, i + h)
+    seg = np.concatenate([d[lo: max(lo, i - 2)], d[min(hi, i + 1): hi]])
+    if seg.size < 3:
+        return 0.0
+    return MAD_TO_SIGMA * float(np.median(np.abs(seg - np.median(seg)))) / np.sqrt(6.0)
 
 
 def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Finding | None:
@@ -232,20 +238,22 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
         if div is not None and div.evidence.get("series") == fs.name:
             end = int(div.evidence["onset_index"])
         gsig = noise_sigma(z)
-        lsig = np.maximum(_local_sigma(z, p["noise_window"]), 0.5 * gsig)
         w = max(1, min(p["window"], n // 3))
         lv = np.convolve(z, np.ones(w) / w, mode="valid")
         improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
+        if improvement <= 0:
+            continue
         k = p["baseline"]
         i = 2
         while i < end:
             base = float(np.median(z[max(0, i - k): i]))
             exc = float(z[i] - base)
-            if exc > 0 and exc >= p["spike_z"] * lsig[i] and exc >= p["min_spike_fraction"] * improvement and \
-                    improvement > 0:
+            # cheap tests first; the local noise level only for candidates
+            if exc > 0 and exc >= p["min_spike_fraction"] * improvement and exc >= p["spike_z"] * 0.5 * gsig:
+                lsig = max(_local_sigma(z, i, p["noise_window"]), 0.5 * gsig)
                 back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + exc / 2)[0]
-                if back.size:
-                    found.append((fs, i, exc, exc / lsig[i] if lsig[i] > 0 else np.inf))
+                if exc >= p["spike_z"] * lsig and back.size:
+                    found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
                     i += int(back[0]) + 1
             i += 1
     if not found:
@@ -261,10 +269,10 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
     ev = {"type": "spikes", "count": len(found), "spikes": where, "series": names}
     actions = (
         "lower the peak learning rate or lengthen warmup; clip gradients",
-        "spikes often come from small groups of outlier examples with opposing signals: look at the examples "
-        "whose loss jumps at the spike (gapwatch examples)",
-        "for Transformers, qk-layernorm and a z-loss keep attention and output logits from growing; a larger "
-        "Adam epsilon or smaller beta2 damps updates after rare large gradients",
+        ("spikes often come from small groups of outlier examples with opposing signals: look at the examples "
+        "whose loss jumps at the spike (gapwatch examples)"),
+        ("for Transformers, qk-layernorm and a z-loss keep attention and output logits from growing; a larger "
+        "Adam epsilon or smaller beta2 damps updates after rare large gradients"),
     )
     return Finding(FindingKind.INSTABILITY.value, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                    evidence=ev, actions=actions, references=REFERENCES, detector="instability")

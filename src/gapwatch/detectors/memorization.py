@@ -58,12 +58,12 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
           "evaluations_since_fit": int(n - 1 - m), "heldout_start": st["v0"], "heldout_final": final,
           "generalization_ratio": g_end, "train_gain": st["gain"]}
     actions = (
-        "add or increase weight decay: it governs whether and when generalisation (grokking) comes; without "
-        "it the softmax drifts to floating-point collapse and learning stalls",
-        "or keep weight decay and replace softmax by StableMax / use the ⊥Grad optimizer, which avoid Softmax "
-        "Collapse",
-        "if the budget allows, keep training: validation may still jump (gapwatch's policy: "
-        "keep_through_memorization)",
+        ("add or increase weight decay: it governs whether and when generalisation (grokking) comes; without "
+        "it the softmax drifts to floating-point collapse and learning stalls"),
+        ("or keep weight decay and replace softmax by StableMax / use the ⊥Grad optimizer, which avoid Softmax "
+        "Collapse"),
+        ("if the budget allows, keep training: validation may still jump (gapwatch's policy: "
+        "keep_through_memorization)"),
         "check the labels: wrong or random labels can be memorised but never generalise",
     )
     return [Finding(FindingKind.MEMORIZATION.value, Severity.WARNING, msg, step=va.at(m)["step"],

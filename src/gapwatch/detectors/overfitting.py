@@ -20,7 +20,8 @@ small ``z`` per evaluation but a strong trend).
 Exclusions (so detectors do not contradict each other):
 
 * when the training series of the same metric also got significantly worse over the same stretch, the run is
-  diverging: that is ``instability``, not overfitting;
+  diverging: that is ``instability``, not overfitting (without a training series: when the ``instability``
+  detector calls the held-out curve diverging);
 * when the run is in a memorisation phase (training accuracy fitted, held-out accuracy near its starting
   value; see :func:`gapwatch.detectors._common.memorization_state`), the finding is downgraded to ``info`` and
   points at the ``memorization`` finding: grokking may still come;
@@ -38,10 +39,10 @@ decay when data is repeated; "Model soups" (2022) for weight averaging instead o
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
@@ -49,8 +50,20 @@ from ..history import History, Series
 from ..monitor import Monitor
 from ..stats import mann_kendall, noise_sigma
 from . import register
-from ._common import (INFINITE_COMPUTE, MODEL_SOUPS, PRECHELT, REPEAT, fmt_x, memorization_state,
-                      monitor_or_none, stays_above_from, train_series, validate)
+from ._common import (
+    INFINITE_COMPUTE,
+    MODEL_SOUPS,
+    PRECHELT,
+    REPEAT,
+    fmt_x,
+    get_series,
+    has,
+    memorization_state,
+    monitor_or_none,
+    stays_above_from,
+    train_series,
+    validate,
+)
 
 REFERENCES = (PRECHELT, REPEAT, INFINITE_COMPUTE, MODEL_SOUPS)
 
@@ -87,7 +100,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     mon = monitor_or_none(history, monitor)
     if mon is None:
         return []
-    s = history.series(mon.split, mon.metric).finite()
+    s = get_series(history, mon.split, mon.metric).finite()
     n = len(s)
     if n < p["min_evaluations"]:
         return []
@@ -114,6 +127,11 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     train_ev, diverging = _train_check(history, mon, s, b, w)
     if diverging:
         return []
+    if not train_ev:
+        from .instability import divergence
+
+        if divergence(history, mon) is not None:
+            return []  # without a training series, a rise that undoes all progress is divergence
 
     # onset: first evaluation after the best from which the trailing level stays above best + tolerance
     tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
@@ -145,8 +163,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     slow = frac_past >= 0.3 and mk_p < 0.01
     actions = [
         f"restore the checkpoint from {where_best} (or stop there next time)",
-        "average the weights of the checkpoints around the best point (weight averaging / model soups) "
-        "instead of keeping the last one",
+        ("average the weights of the checkpoints around the best point (weight averaging / model soups) "
+        "instead of keeping the last one"),
     ]
     if slow:
         actions.append("slow multi-epoch degradation: if epochs repeat the same data (language models), add "
@@ -175,7 +193,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         "fraction_of_run_after_best": frac_past,
         "noise_sigma": float(sigma),
         "z": float(zstat) if np.isfinite(zstat) else None,
-        "p_value": float(norm.sf(zstat)) if np.isfinite(zstat) else 0.0,
+        "p_value": 0.5 * math.erfc(zstat / math.sqrt(2.0)) if np.isfinite(zstat) else 0.0,
         "mann_kendall_tau": tau,
         "mann_kendall_p": mk_p,
         **train_ev,
@@ -228,7 +246,7 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int) -> t
 def _gap(history: History, mon: Monitor, s: Series, b: int) -> dict[str, Any]:
     """Train/val gap (held-out minus train, in "lower is better" units) at the best point, at the end, and its
     trajectory (one value per evaluation of the monitored series)."""
-    if not history.has("train", mon.metric):
+    if not has(history, "train", mon.metric):
         return {}
     try:
         al = history.aligned(mon.metric, splits=("train", mon.split))

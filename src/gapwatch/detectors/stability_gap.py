@@ -165,12 +165,12 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
           "boundaries": [float(xs[b]) for b in bidx[1:]], "x": kind, "events": events[:50],
           "largest_gap": biggest, **metrics}
     actions = (
-        "evaluate on earlier tasks every few iterations, not only at task ends: the worst-case accuracy "
-        f"(WC-ACC {metrics['wc_acc']:.3g}) is what a model deployed mid-training delivers",
-        "shrink the transient drop: a smaller learning rate for the pre-trained representation (slow learner) "
-        "or a learning-rate warm-up at each task start",
-        "replay, distillation and parameter regularisation all show the gap; more replay of earlier tasks "
-        "right after the boundary, and more similar consecutive tasks, make it smaller",
+        ("evaluate on earlier tasks every few iterations, not only at task ends: the worst-case accuracy "
+        f"(WC-ACC {metrics['wc_acc']:.3g}) is what a model deployed mid-training delivers"),
+        ("shrink the transient drop: a smaller learning rate for the pre-trained representation (slow learner) "
+        "or a learning-rate warm-up at each task start"),
+        ("replay, distillation and parameter regularisation all show the gap; more replay of earlier tasks "
+        "right after the boundary, and more similar consecutive tasks, make it smaller"),
     )
     return [Finding(FindingKind.STABILITY_GAP.value, sev, msg, step=s0.at(j)["step"], epoch=s0.at(j)["epoch"],
                     evidence=ev, actions=actions, references=REFERENCES, detector="stability_gap")]

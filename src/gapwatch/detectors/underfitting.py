@@ -105,7 +105,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 
     if divergence(history, mon) is not None:
         return []
-    tail = min(max(3, int(round(p["tail_fraction"] * n))), n - 1)
+    tail = min(max(3, round(p["tail_fraction"] * n)), n - 1)
     if _spike_in(history, mon, base, n - tail - 3):
         return []  # a spike's recovery looks like a steep fall
     w = max(1, min(3, n // 5))
@@ -139,7 +139,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if tr is not None and held is not None and len(held) >= p["min_evaluations"]:
         hz = held.values.astype(float)
         hw = max(1, min(3, hz.size // 5))
-        ht = min(max(3, int(round(p["tail_fraction"] * hz.size))), hz.size - 1)
+        ht = min(max(3, round(p["tail_fraction"] * hz.size)), hz.size - 1)
         h_tail_drop = _lvl(hz, max(0, hz.size - ht - hw + 1), hz.size - ht + 1) - _lvl(hz, hz.size - hw, hz.size)
         h_sigma = noise_sigma(hz)
         if mode == "still_falling" and h_tail_drop < -2 * h_sigma * np.sqrt(2.0 / hw):
@@ -157,8 +157,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
                "train/held-out gap: the run stopped too early")
         actions = (
             "train longer (more epochs or steps); the curve has not flattened",
-            "if the learning-rate schedule decays to zero at the end, lengthen the whole schedule rather than "
-            "appending epochs at a tiny learning rate",
+            ("if the learning-rate schedule decays to zero at the end, lengthen the whole schedule rather than "
+            "appending epochs at a tiny learning rate"),
             "do not add regularisation: the gap is small; a bigger model also helps when compute allows",
         )
     else:
@@ -166,8 +166,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
                else f"has flattened with training accuracy {acc_end:.3g}")
         msg = f"{base.name} {why}: training is stuck (underfitting)"
         actions = (
-            "check the learning rate (too low, or too high and bouncing), the optimizer state and that the "
-            "parameters are actually updated (frozen layers, zero learning rate)",
+            ("check the learning rate (too low, or too high and bouncing), the optimizer state and that the "
+            "parameters are actually updated (frozen layers, zero learning rate)"),
             "use a bigger or better-suited model, or less regularisation (weight decay, dropout, augmentation)",
             "check the inputs and labels reach the model as intended (normalisation, shuffled label order)",
         )

@@ -28,6 +28,7 @@ from .scores import (
     make_threshold_samples,
     margins_from_logits,
 )
+from .stream import stream_scores
 from .summary import TABLE_NAMES, find_beside, summary_beside
 from .table import ExampleTable, ExampleTableWriter, load, read_npz, read_table, read_tables, write_table
 

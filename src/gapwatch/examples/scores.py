@@ -129,12 +129,12 @@ def aum(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
     Returns:
         ``(n,)`` in logit units; LOWER = more suspicious (negative: the network prefers another class).
     """
-    m = _as2d("margins", margins).astype(np.float64)
+    m = _as2d("margins", margins)
     if epochs is not None:
         if epochs < 1:
             raise UsageError(f"epochs must be >= 1, got {epochs}")
         m = m[:epochs]
-    return m.mean(axis=0)
+    return m.mean(axis=0, dtype=np.float64)
 
 
 def aum_early(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
@@ -301,7 +301,7 @@ def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_c
     Returns:
         ``(k, eta)``: the window length in epochs and its separability.
     """
-    v = _as2d("values", values).astype(np.float64)
+    v = _as2d("values", values)
     E = v.shape[0]
     if minimum < 1:
         raise UsageError(f"minimum must be >= 1, got {minimum}")
@@ -315,7 +315,7 @@ def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_c
     etas: list[tuple[int, float]] = []
     done = 0
     for k in cands:
-        csum += v[done:k].sum(axis=0)
+        csum += v[done:k].sum(axis=0, dtype=np.float64)
         done = int(k)
         etas.append((int(k), otsu_effectiveness(csum / k, bins=bins)))
     best = max(e for _, e in etas)
@@ -343,8 +343,9 @@ def otsu_threshold(values: np.ndarray, *, bins: int = 256) -> float:
     s0 = np.cumsum(h * c)
     m0 = s0 / np.maximum(w0, 1)
     m1 = (s0[-1] - s0) / np.maximum(w1, 1)
-    j = int(np.argmax(w0 * w1 * (m0 - m1) ** 2))
-    return float(e[j + 1])
+    between = w0 * w1 * (m0 - m1) ** 2
+    ties = np.flatnonzero(between >= between.max() * (1 - 1e-9))  # an empty gap: every split in it is best
+    return float((e[ties[0] + 1] + e[ties[-1] + 1]) / 2)  # the middle of the gap
 
 
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:

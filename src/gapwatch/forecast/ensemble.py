@@ -34,6 +34,11 @@ PRIOR_SD = np.array([2.0, 2.0, 0.7])
 P_MONOTONE = 0.5
 #: floor on the noise scale, normalised units (fraction of the observed range)
 NOISE_FLOOR = 0.003
+#: model-discrepancy growth: extra predictive sd per unit of normalised time beyond the last observation, in
+#: normalised value units (the families never fit real curves exactly; without it the mixture is overconfident)
+DISCREPANCY = 0.3
+#: multiplier on the estimated noise sd in the predictive (the MAD estimate misses correlated noise)
+NOISE_INFLATE = 1.5
 #: Huber constant (in noise standard deviations) of the robust reweighting pass
 HUBER_K = 2.5
 #: models kept after sorting by posterior weight (covering at least this much mass)
@@ -157,11 +162,18 @@ class EnsembleFit:
     cov: np.ndarray
     xq: np.ndarray
     sigma: float
+    dt: np.ndarray | None = None  # (q,) normalised time beyond the last observation
+    discrepancy: float = 0.0
+    noise_inflate: float = 1.0
+
+    def _extra_var(self) -> np.ndarray:
+        dt = np.zeros(self.xq.shape[1]) if self.dt is None else self.dt
+        return (self.noise_inflate**2 - 1.0) * self.sigma**2 + (self.discrepancy * dt) ** 2
 
     def predictive(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-model predictive means and standard deviations at the queries, each ``(K, q)``."""
         mu = np.einsum("kqj,kj->kq", self.xq, self.mean)
-        var = np.einsum("kqi,kij,kqj->kq", self.xq, self.cov, self.xq) + self.sigma**2
+        var = np.einsum("kqi,kij,kqj->kq", self.xq, self.cov, self.xq) + self.sigma**2 + self._extra_var()[None]
         return mu, np.sqrt(np.maximum(var, 1e-18))
 
     def logpdf(self, y: np.ndarray) -> np.ndarray:
@@ -197,7 +209,9 @@ class EnsembleFit:
         chol = np.linalg.cholesky(self.cov + 1e-12 * np.eye(3))
         beta = self.mean[k] + np.einsum("nij,nj->ni", chol[k], rng.standard_normal((n, 3)))
         paths = np.einsum("nqj,nj->nq", self.xq[k], beta)
-        return paths + self.sigma * rng.standard_normal(paths.shape)
+        dt = np.zeros(paths.shape[1]) if self.dt is None else self.dt
+        drift = self.discrepancy * rng.standard_normal((n, 1)) * dt[None]  # one smooth deviation per path
+        return paths + drift + self.noise_inflate * self.sigma * rng.standard_normal(paths.shape)
 
 
 #: refine the best monotone shape's parameters continuously (the grid alone misses exact shapes by a few %)
@@ -291,7 +305,8 @@ def fit(t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray, *, monotone_o
     csum = np.cumsum(wts[order])
     keep = order[: int(np.searchsorted(csum, KEEP_MASS)) + 1]
     wk = wts[keep] / wts[keep].sum()
-    return EnsembleFit(wk, mean[keep], cov[keep], X[keep, m:], sigma)
+    return EnsembleFit(wk, mean[keep], cov[keep], X[keep, m:], sigma, np.maximum(t_query - t_obs[-1], 0.0),
+                       DISCREPANCY, NOISE_INFLATE)
 
 
 def pow3_least_squares(t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray) -> np.ndarray:

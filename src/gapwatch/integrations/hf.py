@@ -129,6 +129,14 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
                 "TrainingArguments(eval_strategy='epoch' or 'steps') and pass eval_dataset — the "
                 "guard decides on eval_* metrics"
             )
+        # resuming: Trainer has loaded trainer_state.json of the checkpoint; take our state from it unless
+        # Trainer already rebuilt this callback from it (restore_callback_states_from_checkpoint=True)
+        saved = (getattr(state, "stateful_callbacks", None) or {}).get(type(self).__name__)
+        if isinstance(saved, list):
+            saved = saved[0] if saved else None
+        if saved and self.guard.evaluations == 0 and getattr(state, "global_step", 0) > 0:
+            self.gapwatch_state = saved["attributes"]["gapwatch_state"]
+        self.guard.check_log()
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kwargs: Any

@@ -95,6 +95,9 @@ class GapwatchKerasCallback(keras.callbacks.Callback):  # type: ignore[misc,name
         self._owned = False
         self.restored: dict[str, Any] | None = None
 
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self.guard.check_log()
+
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         logs = dict(logs or {})
         if not any(k.startswith("val_") for k in logs):

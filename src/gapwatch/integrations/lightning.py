@@ -85,6 +85,7 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self.guard.check_log()  # after Lightning restored a resumed run's callback state
         from lightning.pytorch.utilities.model_helpers import is_overridden
 
         if not is_overridden("validation_step", pl_module) or trainer.limit_val_batches == 0:

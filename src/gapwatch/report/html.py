@@ -33,7 +33,8 @@ from .. import __version__
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Finding, Severity
 from ..io import atomic_write_text
-from .summary import Effect, RunCurves, RunSummary, finding_x, hyperparameter_effects, summarize_run
+from .summary import (Effect, RunCurves, RunSummary, finding_x, hyperparameter_effects, kind_of,
+                      summarize_run)
 from .svg import Chart, esc, fmt_num, histogram_chart
 
 #: Most runs whose full section is included in a sweep report (the overview always covers every run).
@@ -156,11 +157,11 @@ section.run>details[open]>summary h2:before{content:"\\25BE  "}
 footer{color:var(--mut);font-size:12px;text-align:center;margin:20px 0}
 @media (max-width:600px){main{padding:8px}.card{padding:10px;border-radius:8px}body{font-size:14px}
 .verdict{font-size:15px}.kpi b{font-size:16px}svg.chart{font-size:13px}.grid2{grid-template-columns:1fr}
-th,td{padding:3px 5px}.hide-s{display:none}
+th,td{padding:3px 5px}.hide-s{display:none}td .bar{display:none}td.run{min-width:9em}
 svg.wide .tick{font-size:19px}svg.wide .axlabel{font-size:20px}svg.wide .vlabel{font-size:18px}}
 @media print{body{background:#fff;font-size:11pt}main{max-width:none;padding:0}
-.card{break-inside:avoid;border-color:#bbb;box-shadow:none}section.run{break-before:page}
-section.run:first-of-type{break-before:auto}details>*{display:block}a{color:inherit;text-decoration:none}
+.card{break-inside:avoid;border-color:#bbb;box-shadow:none}section.run:has(>details[open]){break-before:page}
+section.run:first-of-type{break-before:auto}section.run{break-inside:auto}a{color:inherit;text-decoration:none}
 .multiples{grid-template-columns:repeat(5,1fr)}.verdict,.pill,.num,.bar{-webkit-print-color-adjust:exact;
 print-color-adjust:exact}}
 """
@@ -263,7 +264,7 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
         legend.append(("var(--crit)", "dash", "overfitting onset"))
     for i, f in numbered:
         fxp = finding_x(f, r.x)
-        ch.badge(fxp, str(i), f"sev-{f.severity.value}", title=f"#{i} {f.severity.value} {f.kind}: {f.message}")
+        ch.badge(fxp, str(i), f"sev-{f.severity.value}", title=f"#{i} {f.severity.value} {kind_of(f)}: {f.message}")
     if fc_ok is not None and fc_ok[4] is not None:
         legend.append(("#f3c400", "box", "predicted best"))
     note = ""
@@ -400,7 +401,7 @@ def findings_html(r: RunAnalysis, numbered: Sequence[tuple[int, Finding]]) -> st
                 + "".join(f"<li>{esc(x)}</li>" for x in f.references) + "</ul></details>") if f.references else ""
         items.append(
             f'<li class="{esc(sev)}" id="{esc(f"f-{r.name}-{i}")}"><div class="fhead"><span class="num {esc(sev)}">{i}</span>'
-            f'<span class="sev {esc(sev)}">{esc(sev)}</span><span class="kind">{esc(f.kind.replace("_", " "))}</span>'
+            f'<span class="sev {esc(sev)}">{esc(sev)}</span><span class="kind">{esc(kind_of(f).replace("_", " "))}</span>'
             f"{where}</div><p class='msg'>{esc(f.message)}</p>{acts}{ev}{refs}</li>"
         )
     return '<ol class="findings">' + "".join(items) + "</ol>"
@@ -690,18 +691,21 @@ def run_section(r: RunAnalysis, s: RunSummary, idx: int, *, collapsible: bool) -
         sub = "<small>" + esc("; ".join(bits)) + ". Restore the best checkpoint (see actions below).</small>"
     verdict = f"<div class='verdict {esc(s.level)}'>{esc(s.headline)}{sub}</div>"
     body = [verdict]
+    findings = f"<h3>Findings ({len(numbered)})</h3>" + findings_html(r, numbered)
     if r.monitor is not None and s.best_value is not None:
         body.append(_kpis(r, s))
         legend, svg = main_chart(r, s, numbered)
         body.append(f"<h3>{esc(r.monitor.metric)} over {esc(r.x)}s</h3>{legend}{svg}")
+        body.append(forecast_html(r))
         gap = gap_chart(r, s)
         if gap:
             body.append(f"<h3>Generalisation gap</h3>{gap}")
-        body.append(forecast_html(r))
+        body.append(findings)
         other = other_metric_charts(r, s)
         if other:
-            body.append(other)
-    body.append(f"<h3>Findings ({len(numbered)})</h3>" + findings_html(r, numbered))
+            body.append("<h3>Other metrics</h3>" + other)
+    else:
+        body.append(findings)
     content = "".join(body)
     ex = examples_html(r)
     if collapsible:
@@ -737,12 +741,17 @@ def small_multiple(r: RunAnalysis, s: RunSummary, idx: int) -> str:
 
 
 def _rank_table(rows: list[tuple[int, RunAnalysis, RunSummary]], *, by: str, limit: int | None = None) -> str:
+    """Ranked runs; beyond ``limit`` rows the rest go into a collapsed "all runs" block (no JS needed)."""
+    if limit is not None and len(rows) > limit + 3:
+        rest = _rank_table(rows, by=by)
+        return (_rank_table(rows[:limit], by=by) + f"<details class='more'><summary>all {len(rows)} runs</summary>"
+                f"{rest}</details>")
     head = ("<tr><th>#</th><th>run</th><th class='n'>best</th><th class='n hide-s'>at</th>"
             "<th class='n hide-s'>final</th><th>overfitting cost</th><th class='n hide-s'>past best</th>"
             "<th>verdict</th></tr>")
     body = []
     maxc = max([s.cost or 0.0 for _, _, s in rows] + [1e-12])
-    for rank, (i, r, s) in enumerate(rows[:limit] if limit else rows, 1):
+    for rank, (i, r, s) in enumerate(rows, 1):
         w = 0 if not s.cost else max(2, int(60 * (s.cost / maxc)))
         bar = f"<span class='bar' style='width:{w}px'></span>" if w else ""
         pill = (s.worst.value if s.worst else "ok") if s.level != "error" else "error"
@@ -820,20 +829,24 @@ def sweep_overview(analysis: Analysis, summaries: list[RunSummary]) -> str:
     if len(labels) > 1:
         other_note = (f"<p class='note'>Ranked among the {len(same)} runs that monitor {esc(main_label)}; "
                       f"{len(ok) - len(same)} run(s) monitor another metric.</p>")
-    mults = "".join(small_multiple(r, s, i) for i, (r, s) in runs)
+    ranked = [i for i, _, _ in by_best] + [i for i, (_, s) in runs if s.label != main_label or s.best_value is None]
+    mults = "".join(small_multiple(analysis.runs[i], summaries[i], i) for i in ranked)
     effects = hyperparameter_effects(summaries)
     return (
         f"<section class='card'><h2>Sweep overview</h2>{verdict}{tiles}</section>"
         f"<section class='card'><h2>Runs ranked by best {esc(main_label)}</h2>{other_note}"
-        f"{_rank_table(by_best, by='best value')}</section>"
+        f"{_rank_table(by_best, by='best value', limit=10)}</section>"
+        f"<section class='card'><h2>Hyperparameters and overfitting</h2>{_effects_html(effects, len(summaries))}</section>"
         f"<section class='card'><h2>What overfitting cost each run</h2><p class='note'>Cost = how much worse the final "
         f"evaluation is than the best one (relative). The runs that lost most by training too long come first.</p>"
-        f"{_rank_table(by_cost, by='overfitting cost', limit=20)}</section>"
+        f"{_rank_table(by_cost, by='overfitting cost', limit=10)}</section>"
         f"<section class='card'><h2>All runs at a glance</h2>"
-        f"{_legend([('var(--train)', 'line', 'train'), ('var(--val)', 'line', 'monitored held-out'), ('var(--best)', 'star', 'best'), ('var(--crit)', 'box', 'overfitting')])}"
-        f"<div class='multiples'>{mults}</div></section>"
-        f"<section class='card'><h2>Hyperparameters and overfitting</h2>{_effects_html(effects, len(summaries))}</section>"
+        f"{_legend(_MULT_LEGEND)}<div class='multiples'>{mults}</div></section>"
     )
+
+
+_MULT_LEGEND = [("var(--train)", "line", "train"), ("var(--val)", "line", "monitored held-out"),
+                ("var(--best)", "star", "best"), ("var(--crit)", "box", "overfitting")]
 
 
 # ---------------------------------------------------------------------------------------------- document

@@ -194,7 +194,10 @@ def every_kind_analysis() -> Analysis:
     h = overfitting_history("every-finding-kind")
     a = analyze(h)
     r = a.runs[0]
-    return Analysis([RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, every_finding(), r.history)])
+    detected = [f for f in r.findings if f.kind == "overfitting"]
+    findings = detected + [f for f in every_finding() if not (detected and f.kind == "overfitting")]
+    findings.sort(key=lambda f: (-f.severity.rank, f.epoch if f.epoch is not None else float("inf")))
+    return Analysis([RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, findings, r.history)])
 
 
 def curves_record_history(rec: dict[str, Any], name: str | None = None) -> History:
@@ -219,12 +222,71 @@ def sweep_analysis(n: int = 50) -> Analysis:
 
 
 
+def bench(sizes: tuple[int, ...] = (50, 200), repeats: int = 3) -> list[str]:
+    """Time report rendering (markdown table rows): analysis vs HTML rendering vs terminal rendering for sweeps
+    of ``sizes`` runs, and for comparison one matplotlib SVG figure per run (the first report's approach)."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from .html import render_html
+    from .terminal import render
+
+    def best_of(fn: Any) -> float:
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return min(ts)
+
+    rows = ["| runs | analyze (s) | HTML render (s) | HTML size (kB) | terminal render (s) | "
+            "matplotlib SVG, one figure per run (s) |", "|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        h = sweep_history(n)
+        t0 = time.perf_counter()
+        a = analyze(h)
+        t_an = time.perf_counter() - t0
+        t_html = best_of(lambda a=a: render_html(a))
+        size = len(render_html(a).encode()) / 1e3
+        t_term = best_of(lambda a=a: render(a, Console(file=io.StringIO(), width=120)))
+        t_mpl = best_of(lambda a=a: _matplotlib_figures(a))
+        rows.append(f"| {n} | {t_an:.2f} | {t_html:.2f} | {size:.0f} | {t_term:.2f} | {t_mpl:.2f} |")
+    return rows
+
+
+def _matplotlib_figures(a: Analysis) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for r in a.runs:
+        if r.monitor is None:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
+        for split, metric in r.history.keys():
+            if metric == r.monitor.metric:
+                s = r.history.series(split, metric, x=r.x)
+                ax.plot(s.x, s.values, label=split)
+        ax.legend()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
+        plt.close(fig)
+
+
 if __name__ == "__main__":  # pragma: no cover
     import sys
     from pathlib import Path
 
     from .html import write_html
 
+    if sys.argv[1:2] == ["bench"]:
+        print("\n".join(bench()))
+        raise SystemExit(0)
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts")
     out.mkdir(parents=True, exist_ok=True)
     write_html(single_analysis(), out / "report-single.html", overwrite=True)

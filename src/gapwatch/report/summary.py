@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+from enum import Enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,12 @@ class RunCurves:
         return bx, bv, np.asarray(matched, dtype=float)
 
 
+def kind_of(f: Finding) -> str:
+    """The finding's kind as a plain string (``Finding.kind`` may hold a :class:`FindingKind` member)."""
+    k = f.kind
+    return str(k.value) if isinstance(k, Enum) else str(k)
+
+
 def finding_x(f: Finding, x: str) -> float | None:
     """Where a finding sits on the run's x axis (``None`` when it is not tied to a point)."""
     v = f.epoch if x == "epoch" else f.step
@@ -188,14 +195,15 @@ def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: 
     if of is not None:
         ev = of.evidence
         bx = ev.get(f"best_{r.x}", best_x)
-        rel = ev.get("relative_degradation", cost) or 0.0
-        return (f"Overfitting since {r.x} {_fx(bx)}: the final model is {100 * float(rel):.1f}% worse than the "
-                f"best one", of.severity.value)
+        rel = cost if cost is not None else (ev.get("relative_degradation") or 0.0)
+        label = r.monitor.label if r.monitor else "the monitored metric"
+        return (f"Overfitting since {r.x} {_fx(bx)}: the final model's {label} is {100 * float(rel):.1f}% worse "
+                f"than the best one", of.severity.value)
     if worst is None:
         return "No overfitting found", "ok"
     if worst == Severity.INFO:
         return "No overfitting found (notes below)", "ok"
-    kinds = sorted({f.kind for f in r.findings if f.severity.rank >= Severity.WARNING.rank})
+    kinds = sorted({kind_of(f) for f in r.findings if f.severity.rank >= Severity.WARNING.rank})
     return f"No overfitting, but: {', '.join(k.replace('_', ' ') for k in kinds)}", worst.value
 
 

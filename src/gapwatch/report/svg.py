@@ -1,8 +1,9 @@
 """A tiny static-SVG chart renderer for the HTML report (pure Python + numpy, no matplotlib).
 
-Why not matplotlib: a sweep report draws one small chart per run, and a matplotlib figure costs tens of
-milliseconds to build and serialise; these charts cost well under a millisecond each and their markup is a
-few kilobytes. Everything that reaches the markup goes through :func:`esc` (text and attribute values), so
+Why not matplotlib: a sweep report draws several charts per run, and building and serialising one
+matplotlib figure per run took ~13 s for 50 runs where the whole HTML report (about 300 of these charts) took
+~1 s on the same (loaded) machine (``python -m gapwatch.report.sample bench``, see docs/report.md); the markup
+of a chart is a few kilobytes. Everything that reaches the markup goes through :func:`esc` (text and attribute values), so
 user-controlled names (runs, metrics, finding messages) can never become markup.
 
 Coordinates: a chart has a ``width × height`` viewBox in user units (rendered responsively with
@@ -25,6 +26,10 @@ from typing import Any
 import numpy as np
 
 _CLIP_IDS = itertools.count(1)
+
+#: Leading fraction of every line whose values are never clipped (the value at initialisation is often far
+#: from the rest of the curve and is part of the story).
+HEAD_FRACTION = 0.05
 
 #: Fraction of the y range kept above the 98th percentile before spikes are clipped (see ``_y_limits``).
 SPIKE_HEADROOM = 0.5
@@ -61,6 +66,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / max(n, 1)
+    if not math.isfinite(raw) or raw < 1e-300 or raw < 1e-12 * max(abs(lo), abs(hi)):
+        return [lo, hi]  # a span too small (or large) for round steps: just the ends
     mag = 10 ** math.floor(math.log10(raw))
     step = mag
     for m in (1, 2, 2.5, 5, 10):
@@ -216,33 +223,47 @@ class Chart:
             lo, hi = lo - pad, hi + pad
         return lo, hi
 
-    def _y_values(self) -> np.ndarray:
-        ys = [ln.y for ln in self.lines] + [b.lo for b in self.bands] + [b.hi for b in self.bands]
-        ys.append(np.array([p.y for p in self.points], dtype=float))
-        ally = np.concatenate(ys) if ys else np.array([])
-        ally = ally[np.isfinite(ally)]
-        if self.logy:
-            ally = ally[ally > 0]
-        return ally
+    def _y_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(body, heads)``: finite y values (log10 with ``logy``), where ``heads`` are the first
+        :data:`HEAD_FRACTION` of every line (values at initialisation, never clipped) and ``body`` the rest."""
+        heads: list[np.ndarray] = []
+        body: list[np.ndarray] = []
+        for ln in self.lines:
+            k = max(1, int(math.ceil(HEAD_FRACTION * ln.y.size)))
+            heads.append(ln.y[:k])
+            body.append(ln.y[k:])
+        body += [b.lo for b in self.bands] + [b.hi for b in self.bands]
+        body.append(np.array([p.y for p in self.points], dtype=float))
+
+        def clean(parts: list[np.ndarray]) -> np.ndarray:
+            a = np.concatenate(parts) if parts else np.array([])
+            a = a[np.isfinite(a)]
+            if self.logy:
+                a = a[a > 0]
+                a = np.log10(a) if a.size else a
+            return a
+
+        return clean(body), clean(heads)
 
     def _y_limits(self) -> tuple[float, float]:
-        ally = self._y_values()
-        if self.logy:
-            ally = np.log10(ally) if ally.size else ally
+        body, heads = self._y_values()
         if self.zero_line:
-            ally = np.append(ally, 0.0)
+            body = np.append(body, 0.0)
+        ally = np.concatenate([body, heads])
         if ally.size == 0:
             return 0.0, 1.0
         lo, hi = float(ally.min()), float(ally.max())
-        if ally.size >= 10:
-            # robust clip of isolated spikes: keep the body of the curves readable
-            q02, q98 = (float(v) for v in np.percentile(ally, [2, 98]))
-            body = max(q98 - q02, 1e-12)
-            if hi > q98 + 2 * body:
-                hi = q98 + SPIKE_HEADROOM * body
+        if body.size >= 10:
+            # robust clip of isolated spikes: keep the body of the curves readable (never the start of a curve)
+            q02, q98 = (float(v) for v in np.percentile(body, [2, 98]))
+            spread = max(q98 - q02, 1e-12)
+            hmax = float(heads.max()) if heads.size else -math.inf
+            hmin = float(heads.min()) if heads.size else math.inf
+            if hi > q98 + 2 * spread and hi > hmax:
+                hi = max(q98 + SPIKE_HEADROOM * spread, hmax)
                 self.clipped = True
-            if lo < q02 - 2 * body:
-                lo = q02 - SPIKE_HEADROOM * body
+            if lo < q02 - 2 * spread and lo < hmin:
+                lo = min(q02 - SPIKE_HEADROOM * spread, hmin)
                 self.clipped = True
         if hi <= lo:
             pad = abs(lo) * 0.05 or 0.5

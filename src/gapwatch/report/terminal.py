@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Severity
-from .summary import RunCurves, RunSummary, finding_x, hyperparameter_effects, summarize_run
+from .summary import RunCurves, RunSummary, finding_x, hyperparameter_effects, kind_of, summarize_run
 
 _STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 _LEVEL_STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "critical": "bold red", "error": "red"}
@@ -61,7 +61,7 @@ def sparkline(values: Sequence[float] | np.ndarray, *, width: int = SPARK_WIDTH,
     fin = v[np.isfinite(v)]
     lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
     out = Text()
-    mark_cell = None if mark is None else int(np.searchsorted(edges, mark, side="right") - 1)
+    mark_cell = None if mark is None else _cell_of(mark, v.size, width)
     for i in range(n):
         chunk = v[edges[i]:max(edges[i + 1], edges[i] + 1)]
         cf = chunk[np.isfinite(chunk)]
@@ -75,6 +75,13 @@ def sparkline(values: Sequence[float] | np.ndarray, *, width: int = SPARK_WIDTH,
     return out
 
 
+def _cell_of(index: int, n: int, width: int = SPARK_WIDTH) -> int:
+    """The sparkline character that shows evaluation ``index`` of ``n`` (see :func:`sparkline`)."""
+    cells = min(width, n)
+    edges = np.linspace(0, n, cells + 1).astype(int)
+    return int(min(max(np.searchsorted(edges, index, side="right") - 1, 0), cells - 1))
+
+
 def verdict_line(r: RunAnalysis, s: RunSummary | None = None) -> Text:
     """The one-line answer: does it overfit, since when, what it cost."""
     s = s or summarize_run(r)
@@ -85,27 +92,27 @@ def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
     s = s or summarize_run(r)
     parts: list[RenderableType] = [verdict_line(r, s)]
     if r.monitor is not None and s.best_value is not None:
-        nums = Table.grid(padding=(0, 3))
-        for _ in range(4):
-            nums.add_column()
-        nums.add_row(
-            Text.assemble(("best ", "dim"), (_fmt(s.best_value), "bold green"), (f" at {r.x} {_fmt(s.best_x)}", "")),
-            Text.assemble(("final ", "dim"), (_fmt(s.final_value), "bold"), (f" at {r.x} {_fmt(s.final_x)}", "")),
-            Text.assemble(("cost ", "dim"), (("+" if s.cost else "") + _pct(s.cost),
-                                              "bold red" if (s.cost or 0) >= 0.01 else "bold")),
-            Text.assemble(("past best ", "dim"), (_pct(s.past_best), "bold")),
-        )
-        parts.append(nums)
+        parts.append(Text.assemble(
+            ("best ", "dim"), (_fmt(s.best_value), "bold green"), f" @ {r.x} {_fmt(s.best_x)}", (" · ", "dim"),
+            ("final ", "dim"), (_fmt(s.final_value), "bold"), (" · ", "dim"),
+            ("cost ", "dim"), (("+" if s.cost else "") + _pct(s.cost), "bold red" if (s.cost or 0) >= 0.01 else "bold"),
+            (" · ", "dim"), (f"{100 * s.past_best:.0f}%" if s.past_best is not None else "-", "bold"),
+            (" past best", "dim")))
         cv = s.curves if s.curves is not None else RunCurves(r)
         sx, vals, _ = cv.get(r.monitor.split, r.monitor.metric)
         fin = np.isfinite(vals)
         mark = int(np.argmin(np.where(fin, r.monitor.sign * vals, np.inf))) if fin.any() else None
         span = (f"  {r.x} {_fmt(float(sx[0]) if sx.size else None)}–"
                 f"{_fmt(float(sx[-1]) if sx.size else None)}")
-        parts.append(Text.assemble((f"{r.monitor.label:<12} ", "dim"), sparkline(vals, mark=mark), (span, "dim")))
+        label_w = max(12, len(r.monitor.label) + 1, len("train_" + r.monitor.metric) + 1)
+        parts.append(Text.assemble((f"{r.monitor.label:<{label_w}}", "dim"), sparkline(vals, mark=mark),
+                                   (span, "dim")))
+        if mark is not None:
+            cell = _cell_of(mark, vals.size)
+            parts.append(Text.assemble(" " * (label_w + cell), ("▲ best", "green")))
         if cv.has("train", r.monitor.metric):
             tv = cv.get("train", r.monitor.metric)[1]
-            parts.append(Text.assemble((f"{'train_' + r.monitor.metric:<12} ", "dim"), sparkline(tv)))
+            parts.append(Text.assemble((f"{'train_' + r.monitor.metric:<{label_w}}", "dim"), sparkline(tv)))
     if r.findings:
         t = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
         t.add_column("#", no_wrap=True, justify="right")
@@ -114,7 +121,7 @@ def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
         t.add_column(r.x, no_wrap=True, justify="right")
         t.add_column("finding", ratio=1)
         for i, f in enumerate(r.findings[:MAX_FINDINGS], 1):
-            t.add_row(str(i), Text(f.severity.value, style=_STYLE[f.severity]), Text(f.kind),
+            t.add_row(str(i), Text(f.severity.value, style=_STYLE[f.severity]), Text(kind_of(f)),
                       _fmt(finding_x(f, r.x)), Text(f.message))
         parts.append(t)
         if len(r.findings) > MAX_FINDINGS:
@@ -122,8 +129,12 @@ def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
         actions = list(dict.fromkeys(a for f in r.findings if f.severity != Severity.INFO for a in f.actions))
         if actions:
             parts.append(Text("what to do:", style="bold"))
+            todo = Table.grid(padding=(0, 1))
+            todo.add_column(no_wrap=True)
+            todo.add_column(ratio=1)
             for a in actions[:MAX_ACTIONS]:
-                parts.append(Text(f"  • {a}"))
+                todo.add_row("  •", Text(a))
+            parts.append(todo)
     return Panel(Group(*parts), title=Text(r.name), subtitle=Text(r.source or ""), expand=True,
                  border_style=_LEVEL_STYLE.get(s.level, ""))
 
