@@ -557,6 +557,8 @@ def main() -> None:
     if args.tune:
         methods["gapwatch (tuned now)"] = gapwatch_policy(**chosen)
     methods["gapwatch keep_through_memorization"] = gapwatch_policy(keep_through_memorization=True)
+    for mw in (8, 20):  # other operating points of the same rule (not tuned on the report runs)
+        methods[f"gapwatch max_wait={mw}"] = gapwatch_policy(max_wait=mw)
     for k in (3, 5, 10, 20):
         methods[f"patience {k}"] = patience(k)
     for a in (1.0, 2.0, 5.0):

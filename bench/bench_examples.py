@@ -309,7 +309,10 @@ def write_md(results: list[dict], tp: dict, args, wall: float) -> str:  # type: 
          f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_examples.py --n {args.n} "
          f"--epochs {args.epochs} --folds {args.folds} --width {args.width} --pool {args.pool}`",
          f"- machine: {cpu.split(':')[-1].strip()} (2 cores shared with other jobs; torch single-threaded), no GPU",
-         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head}; wall time {wall:.0f} s",
+         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus the working tree); "
+         + (f"scores recomputed with --rescore from the tables, out-of-sample probabilities and throughput "
+            f"recorded by the earlier full run (CPU seconds below are from that run)" if args.rescore
+            else f"wall time {wall:.0f} s (CPU seconds below are this process's own)"),
          f"- data: {args.n} random CIFAR-10 training images (seed {args.seed}), average-pooled to "
          f"{32 // args.pool}×{32 // args.pool}, with their CIFAR-10N labels; "
          f"ground truth = noisy label ≠ clean label.",

@@ -326,6 +326,8 @@ def main() -> int:
     ap.add_argument("--lcdb", type=int, default=120, help="LCDB curves in the subset")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-stop", action="store_true", help="skip the P(best behind) stop-signal replay")
+    ap.add_argument("--stop-only", action="store_true",
+                    help="only the stop-signal replay, saved to bench/_work/forecast_stop.md for a later --no-stop run")
     ap.add_argument("--checks", type=int, default=16, help="forecasts per run in the stop-signal replay")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
@@ -345,6 +347,11 @@ def main() -> int:
     lcdb = load_lcdb(args.lcdb, args.seed)
     if args.limit:
         real, lcdb = real[: args.limit], lcdb[: args.limit]
+    if args.stop_only:
+        text = "\n".join(stop_section(real, args.checks)) + "\n"
+        (WORK / "forecast_stop.md").write_text(text)
+        print(text)
+        return 0
     methods: dict[str, Callable[[dict[str, Any], int], Result]] = {
         "last value": _point_method("last"),
         "best so far": _point_method("best"),
@@ -401,27 +408,33 @@ def main() -> int:
     (WORK / "forecast_rows.json").write_text(json.dumps(rows))
 
     if not args.no_stop:
-        md.append("\n## P(best behind) as a stop signal (real runs)\n")
-        md.append(f"Replay: {args.checks} forecasts per run from 20% of the run on (horizon = the run's end); stop at "
-                  "the first with P(best behind) ≥ threshold. Regret = best value up to the stop − best of the "
-                  "whole run, in units of the run's value range (0 = nothing lost). Baseline: patience (stop after "
-                  "k evaluations without a new best), k = 10% / 20% of the run.\n")
-        md.append("| rule | runs stopped early | mean regret | median regret | runs with regret > 0.01 | "
-                  "mean fraction of run saved |")
-        md.append("|---|---|---|---|---|---|")
-        ths = (0.8, 0.9, 0.95)
-        for method in ("ensemble", "pfn"):
-            sr = stop_signal(real, method, ths, args.checks)
-            for th in ths:
-                rs = [r for r in sr if r["threshold"] == th]
-                md.append(_stop_row(f"{method} P≥{th}", rs))
-        for frac in (0.1, 0.2):
-            md.append(_stop_row(f"patience {int(100 * frac)}%", patience_baseline(real, frac)))
+        md.extend(stop_section(real, args.checks))
+    elif (WORK / "forecast_stop.md").is_file():
+        md.append((WORK / "forecast_stop.md").read_text())
     text = "\n".join(md) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
     return 0
+
+
+def stop_section(real: list[dict[str, Any]], checks: int) -> list[str]:
+    md = ["\n## P(best behind) as a stop signal (real runs)\n",
+          f"Replay: {checks} forecasts per run from 20% of the run on (horizon = the run's end); stop at "
+          "the first with P(best behind) ≥ threshold. Regret = best value up to the stop − best of the "
+          "whole run, in units of the run's value range (0 = nothing lost). Baseline: patience (stop after "
+          "k evaluations without a new best), k = 10% / 20% of the run.\n",
+          "| rule | runs stopped early | mean regret | median regret | runs with regret > 0.01 | "
+          "mean fraction of run saved |",
+          "|---|---|---|---|---|---|"]
+    ths = (0.8, 0.9, 0.95)
+    for method in ("ensemble", "pfn"):
+        sr = stop_signal(real, method, ths, checks)
+        for th in ths:
+            md.append(_stop_row(f"{method} P≥{th}", [r for r in sr if r["threshold"] == th]))
+    for frac in (0.1, 0.2):
+        md.append(_stop_row(f"patience {int(100 * frac)}%", patience_baseline(real, frac)))
+    return md
 
 
 def _stop_row(name: str, rs: list[dict[str, Any]]) -> str:

@@ -157,3 +157,20 @@ def test_example_table_beside_the_log_is_attached(tmp_path: Path) -> None:
     validate(doc)
     ex = doc["runs"][0].get("examples")
     assert isinstance(ex, dict) and (ex.get("n") == 200 or "error" in ex)
+
+
+def test_forecast_is_attached_and_rendered(overfit_log: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """With gapwatch.forecast available, a single run gets a validated "forecast" entry and the HTML draws
+    its band; --no-forecast leaves it out."""
+    pytest.importorskip("gapwatch.forecast.core")
+    assert main(["analyze", str(overfit_log), "--json", "--html", str(tmp_path / "r.html")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, engine="jsonschema")
+    validate(doc, engine="builtin")
+    fc = doc["runs"][0]["forecast"]
+    assert len(fc["x"]) == len(fc["quantiles"]["0.5"]) > 0 and min(fc["x"]) > 50  # beyond the last epoch
+    assert "class=\"fc-band\"" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert main(["analyze", str(overfit_log), "--json", "--no-forecast"]) == 0
+    assert "forecast" not in json.loads(capsys.readouterr().out)["runs"][0]
+    assert main(["analyze", str(overfit_log), "--forecast-method", "magic"]) == 2

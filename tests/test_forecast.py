@@ -54,7 +54,9 @@ def test_noiseless_pow3_is_recovered_by_the_ensemble() -> None:
     err = np.abs(fc.quantiles["0.5"] - y[30:]) / np.ptp(y[:30])
     assert err.max() < 0.01
     band = fc.quantiles["0.9"] - fc.quantiles["0.1"]
-    assert np.all(band[:5] < 0.02 * np.ptp(y[:30]))  # sharp next to the data; wider later (it may still turn)
+    # sharp next to the data; wider later (model discrepancy, and the curve may still turn)
+    assert band[0] < 0.05 * np.ptp(y[:30])
+    assert np.all(np.diff(band) > -1e-9)
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")

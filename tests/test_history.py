@@ -154,3 +154,17 @@ def test_build_resolves_only_runs_that_need_it(runs: list[tuple[str, list[int]]]
         assert list(s.step) == sorted(last)
         assert list(s.values) == [last[k] for k in sorted(last)]
     assert h.runs() == list(parts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=30), st.lists(st.integers(0, 40), min_size=1, max_size=10))
+def test_aligned_equals_merge_asof(train_steps: list[int], val_steps: list[int]) -> None:
+    recs = [{"step": s, "loss": float(i)} for i, s in enumerate(sorted(set(train_steps)))]
+    recs += [{"step": s, "eval_loss": 100.0 + i} for i, s in enumerate(sorted(set(val_steps)))]
+    h = History.from_records(recs)
+    a = h.aligned("loss")
+    tr = h.series("train", "loss", x="step")
+    right = pd.DataFrame({"x": tr.step, "train": tr.values})
+    left = pd.DataFrame({"x": a["x"].to_numpy()})
+    want = pd.merge_asof(left, right, on="x", direction="backward")["train"].to_numpy()
+    np.testing.assert_array_equal(a["train"].to_numpy(), want)

@@ -164,7 +164,7 @@ def _event(step: int, tag: str, value: float, kind: str, wall: float = 1.7e9) ->
                                                  tensor_content=np.float32(value).tobytes()))
     elif kind == "int64":
         v.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=9, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
-                                                 int64_val=[int(value) if np.isfinite(value) else 0]))
+                                                 int64_val=[int(value) if np.isfinite(value) and abs(value) < 2**62 else 0]))
     return event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=[v])).SerializeToString()
 
 

@@ -142,3 +142,39 @@ def test_works_without_jsonschema(monkeypatch: pytest.MonkeyPatch) -> None:
         validate(_mutate(DOCS["replay"], "runs.0.evaluations_seen", -1))
     with pytest.raises(MissingDependencyError, match="pip install"):
         validate(DOCS["replay"], engine="jsonschema")
+
+
+def _cli_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    from gapwatch.cli import main
+
+    code = main(args)
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("command", ["replay", "forecast", "examples"])
+def test_other_commands_emit_documents_matching_their_schema(command: str, tmp_path: Any,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The documents printed by `gapwatch replay|forecast|examples --json` validate against the published
+    schemas (skipped while a command is not registered)."""
+    import numpy as np
+
+    from gapwatch.cli import app
+
+    names = {c.name for c in app.registered_commands}
+    if command not in names:
+        pytest.skip(f"`gapwatch {command}` is not available")
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in sample.overfitting_records(epochs=40)), encoding="utf-8")
+    if command == "replay":
+        doc = _cli_json(["replay", str(log), "--json"], capsys)
+    elif command == "forecast":
+        doc = _cli_json(["forecast", str(log), "--observed", "0.5", "--json"], capsys)
+    else:
+        rng = np.random.default_rng(0)
+        table = tmp_path / "examples.npz"
+        np.savez(table, loss=rng.random((8, 120)), margin=rng.normal(size=(8, 120)), label=rng.integers(0, 10, 120))
+        doc = _cli_json(["examples", str(table), "--json"], capsys)
+    validate(doc, engine="jsonschema")
+    validate(doc, engine="builtin")

@@ -91,7 +91,7 @@ class HistoryNote:
 class History:
     """Immutable, tidy table of training observations (see module docstring for the columns)."""
 
-    __slots__ = ("_df", "notes", "sources", "meta")
+    __slots__ = ("_df", "notes", "sources", "meta", "_cache")
     _df: pd.DataFrame
     notes: tuple[HistoryNote, ...]
     sources: dict[str, str]
@@ -126,6 +126,7 @@ class History:
         object.__setattr__(self, "notes", tuple(notes))
         object.__setattr__(self, "sources", dict(sources or {}))
         object.__setattr__(self, "meta", {k: dict(v) for k, v in (meta or {}).items()})
+        object.__setattr__(self, "_cache", {})  # lazily built lookup index (the History is immutable)
 
     def __setattr__(self, key: str, value: object) -> None:  # immutability
         raise AttributeError("History is immutable")
@@ -259,9 +260,14 @@ class History:
             notes.setdefault(n.run, []).append(n)
         for r, df in self._df.groupby("run", sort=False):
             name = str(r)
-            yield History(df, notes=notes.get(name, ()),
-                          sources={name: self.sources[name]} if name in self.sources else None,
-                          meta={name: self.meta[name]} if name in self.meta else None)
+            # the rows are already validated and typed: skip __init__'s conversions (~1 ms per run)
+            h = object.__new__(History)
+            object.__setattr__(h, "_df", df.reset_index(drop=True))
+            object.__setattr__(h, "notes", tuple(notes.get(name, ())))
+            object.__setattr__(h, "sources", {name: self.sources[name]} if name in self.sources else {})
+            object.__setattr__(h, "meta", {name: dict(self.meta[name])} if name in self.meta else {})
+            object.__setattr__(h, "_cache", {})
+            yield h
 
     @property
     def name(self) -> str:
@@ -275,8 +281,7 @@ class History:
 
     def keys(self) -> list[tuple[str, str]]:
         """``(split, metric)`` pairs present, in order of first appearance."""
-        pairs = self._df[["split", "metric"]].drop_duplicates()
-        return [(str(s), str(m)) for s, m in pairs.itertuples(index=False)]
+        return list(dict.fromkeys((sp, m) for _, sp, m in self._index()["groups"]))
 
     def names(self) -> list[str]:
         """Original metric names present."""
@@ -286,7 +291,22 @@ class History:
         return [str(r) for r in self._df["split"].unique()]
 
     def has(self, split: str, metric: str) -> bool:
-        return bool(((self._df["split"] == split) & (self._df["metric"] == metric)).any())
+        return (split, metric) in self._index()["pairs"]
+
+    def _index(self) -> dict:  # type: ignore[type-arg]
+        """Row positions of every (run, split, metric) and the numeric columns as arrays, built once: detectors
+        call :meth:`series` many times per run and a pandas filter costs ~1 ms each."""
+        c = self._cache
+        if not c:
+            df = self._df
+            groups = df.groupby(["run", "split", "metric"], sort=False).indices if len(df) else {}
+            c["groups"] = {(str(r), str(sp), str(m)): np.asarray(v) for (r, sp, m), v in groups.items()}
+            c["pairs"] = {(sp, m) for _, sp, m in c["groups"]}
+            c["runs"] = list(dict.fromkeys(r for r, _, _ in c["groups"]))
+            for k in ("step", "epoch", "value"):
+                c[k] = df[k].to_numpy(float)
+            c["name"] = df["name"].to_numpy(object)
+        return c
 
     def series(self, split: str, metric: str, *, run: str | None = None, x: str | None = None) -> Series:
         """The ``split``/``metric`` series of one run, ordered by its x axis.
@@ -297,21 +317,21 @@ class History:
         Raises:
             KeyError: when absent; the message lists what is present.
         """
-        df = self._df
-        if run is not None:
-            df = df[df["run"] == run]
-        elif df["run"].nunique() > 1:
-            raise ValueError("series() on a History with several runs needs run=")
-        sel = df[(df["split"] == split) & (df["metric"] == metric)]
-        if sel.empty:
+        c = self._index()
+        if run is None:
+            if len(c["runs"]) > 1:
+                raise ValueError("series() on a History with several runs needs run=")
+            run = c["runs"][0] if c["runs"] else ""
+        pos = c["groups"].get((run, split, metric))
+        if pos is None:
             have = ", ".join(f"{s}/{m}" for s, m in self.keys()) or "nothing"
             raise KeyError(f"no {split}/{metric} series; found: {have}")
-        kind = x or _pick_x(sel)
-        order = sel.sort_values([kind, "step" if kind == "epoch" else "epoch"], kind="stable",
-                                na_position="last")
-        name = str(order["name"].iloc[0])
-        return Series(split, metric, name, order["step"].to_numpy(float), order["epoch"].to_numpy(float),
-                      order["value"].to_numpy(float), kind)
+        step, epoch, values = c["step"][pos], c["epoch"][pos], c["value"][pos]
+        kind = x or _pick_x_arrays(epoch, step)
+        first, second = (epoch, step) if kind == "epoch" else (step, epoch)
+        order = np.lexsort((second, first))  # stable; NaN sorts last, like sort_values(na_position="last")
+        name = str(c["name"][pos[order[0]]])
+        return Series(split, metric, name, step[order], epoch[order], values[order], kind)
 
     def value_at(self, split: str, metric: str, *, step: float | None, epoch: float | None) -> float | None:
         """The value of ``split/metric`` logged at the same step (else epoch), or None."""
@@ -337,16 +357,23 @@ class History:
                 continue
             s = self.series(sp, metric, x=base.x_kind)
             ok = np.isfinite(s.x)
-            right = pd.DataFrame({"x": s.x[ok], sp: s.values[ok]}).sort_values("x")
-            left = out[["x"]].reset_index().sort_values("x")
-            m = pd.merge_asof(left, right, on="x", direction="backward").set_index("index").sort_index()
-            out[sp] = m[sp].to_numpy()
+            rx, rv = s.x[ok], s.values[ok]
+            order = np.argsort(rx, kind="stable")
+            rx, rv = rx[order], rv[order]
+            # nearest earlier-or-equal x (numpy equivalent of merge_asof(direction="backward"), ~100x faster)
+            bx = base.x
+            i = np.searchsorted(rx, bx, side="right") - 1
+            vals = np.where(i >= 0, rv[np.clip(i, 0, None)] if rv.size else np.nan, np.nan)
+            vals[~np.isfinite(bx)] = np.nan
+            out[sp] = vals.astype(float)
         return out
 
 
 def _pick_x(sel: pd.DataFrame) -> str:
-    ep = sel["epoch"].to_numpy(float)
-    st = sel["step"].to_numpy(float)
+    return _pick_x_arrays(sel["epoch"].to_numpy(float), sel["step"].to_numpy(float))
+
+
+def _pick_x_arrays(ep: np.ndarray, st: np.ndarray) -> str:
     if np.all(np.isfinite(ep)) and (len(ep) < 2 or np.all(np.diff(np.sort(ep)) > 0)):
         return "epoch"
     if np.all(np.isfinite(st)):

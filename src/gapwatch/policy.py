@@ -34,8 +34,8 @@ On grokking runs the held-out metric gets *worse* while the network memorises it
 much later improves ("Grokking at the Edge of Numerical Stability"; "Benign Overfitting and Grokking in ReLU
 Networks for XOR Cluster Data"). The default rule sees a significant degradation and stops there, as every
 patience rule does. With ``keep_through_memorization=True`` the policy holds (never stops, neither by rule 1
-nor by the cap) until the held-out metric has made real progress: the best evaluation is better than the
-first one by at least ``progress_min`` of the range so far. It then behaves as usual, so it trains through a
+nor by the cap) until the held-out metric has made real progress: its best 3-evaluation mean is better than
+the first evaluation by at least ``progress_min`` of the range so far. It then behaves as usual, so it trains through a
 memorisation phase until generalisation starts, or to the end of the budget if it never does.
 
 It only ever looks at the monitored (validation) series; test data must never be passed to it. The default
@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "min_giveback": 0.0,  # degradation needed to stop, as a fraction of the range (worst - best) so far
     "min_rel": 0.0,       # optional extra threshold: degradation relative to |best| (0 = off; not offset-free)
     "keep_through_memorization": False,  # hold while the held-out metric has made no progress (grokking)
-    "progress_min": 0.25,  # progress that ends the hold: (first - best) / (worst - best), a fraction
+    "progress_min": 0.25,  # progress that ends the hold: (first - best 3-mean) / (worst - best), a fraction
 }
 
 #: Evaluations averaged (at least) when measuring held-out progress for ``keep_through_memorization``, so a
@@ -182,14 +182,14 @@ def _smoothed_since(z: np.ndarray, window: int, since: int) -> int:
 
 
 def _progress(z: np.ndarray, window: int, rng: float) -> float:
-    """Held-out progress so far: (first complete ``window``-mean − lowest ``window``-mean) / range, a fraction;
-    0 when no window is complete or the range is 0. Smoothing keeps a noise dip right after the first
-    evaluation from counting as progress."""
+    """Held-out progress so far: (first evaluation − lowest ``window``-mean) / range, a fraction; 0 when no
+    window is complete or the range is 0. ``z`` is centred on its first finite value, so the first evaluation
+    is 0. Smoothing keeps a noise dip right after the first evaluation from counting as progress, and
+    recovering from a memorisation peak does not count until the metric is better than where it started."""
     rm, ok = _rolling(z, window)
     if not ok.any() or rng <= 0:
         return 0.0
-    cand = rm[ok]
-    return float((cand[0] - cand.min()) / rng)
+    return float((0.0 - rm[ok].min()) / rng)
 
 
 def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float = 0.0) -> tuple[bool, str, int]:
@@ -443,11 +443,9 @@ def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None
         w0 = max(PROGRESS_WINDOW, p["window"])
         okw = st.level[w0] < np.inf
         if okw.any():
-            first_level = st.level[w0][int(np.argmax(okw))]
             seen = np.cumsum(okw) > 0
             with np.errstate(invalid="ignore", divide="ignore"):
-                progress = np.where(seen & (rng > 0), (first_level - st.best_level[w0]) / np.where(rng > 0, rng, 1.0),
-                                    0.0)
+                progress = np.where(seen & (rng > 0), (0.0 - st.best_level[w0]) / np.where(rng > 0, rng, 1.0), 0.0)
         else:
             progress = np.zeros(n)
         ok &= progress >= p["progress_min"]

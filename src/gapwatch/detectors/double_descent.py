@@ -85,13 +85,15 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         if later.size == 0:
             continue
         r = pk + 1 + int(later[0])
-        improvement = float(sm[0] - sm[b])
+        improvement = float(max(z[0], sm[0]) - sm[b])  # raw first value: smoothing hides a first big drop
         zrise = rise / sigma if sigma > 0 else np.inf
         if zrise < p["min_z"] or pk - b < p["min_rise_evaluations"]:
             continue
         if improvement > 0 and rise < p["min_rise_fraction"] * improvement:
             continue
-        if _train_worse(history, mon.metric, s.x[b], s.x[pk]):
+        if _train_worse(history, mon.metric, s.x[b], s.x[pk], rise, k):
+            continue
+        if _spike_between(history, mon, s.x[b], s.x[r]):
             continue
         final_gain = float(sm[b] - np.min(sm[r:]))
         msg = (f"{mon.split}_{mon.metric} got worse after {where_text(s, b)} (peak at {where_text(s, pk)}, "
@@ -129,6 +131,18 @@ def _grokked(history: History, mon: Monitor) -> bool:
     return bool(grokking_check(history, monitor=mon))
 
 
+def _spike_between(history: History, mon: Monitor, x0: float, x1: float) -> bool:
+    """Did the instability detector report a spike between x0 and x1 (then the bump is its recovery)?"""
+    from .instability import check as instability_check
+
+    for f in instability_check(history, monitor=mon):
+        for sp in f.evidence.get("spikes", []) if f.evidence.get("type") == "spikes" else []:
+            x = sp.get("epoch") if sp.get("epoch") is not None else sp.get("step")
+            if x is not None and x0 <= x <= x1:
+                return True
+    return False
+
+
 def _episode_peaks(exc: np.ndarray) -> list[int]:
     """Peak index of every contiguous episode with a positive excursion, largest excursion first."""
     pos = exc > 0
@@ -146,8 +160,12 @@ def _episode_peaks(exc: np.ndarray) -> list[int]:
     return sorted(peaks, key=lambda k: -exc[k])
 
 
-def _train_worse(history: History, metric: str, x0: float, x1: float) -> bool:
-    """Did the training series get significantly worse between x0 and x1 (a disturbance, not double descent)?"""
+def _train_worse(history: History, metric: str, x0: float, x1: float, rise: float, k: int) -> bool:
+    """Did training get worse between x0 and x1 (a disturbance — oscillation, spike — not double descent)?
+
+    Compares the smoothed training curve over the rise with its value at x0: worse when it rose by more than
+    4 noise standard deviations or by more than 30% of the held-out rise (both curves are in the same units
+    when they are the same metric)."""
     tr = train_series(history, metric)
     if tr is None:
         return False
@@ -155,11 +173,12 @@ def _train_worse(history: History, metric: str, x0: float, x1: float) -> bool:
     if len(ts) < 4:
         return False
     tz = sign_of(ts.metric) * ts.values
-    sel = (ts.x >= x0) & (ts.x <= x1)
-    if sel.sum() < 2:
+    tsm = rolling_median(tz, k)
+    sel = np.where((ts.x >= x0) & (ts.x <= x1))[0]
+    if sel.size < 2:
         return False
-    seg = tz[sel]
-    sigma = noise_sigma(tz)
-    rng = max(float(tz[0] - np.min(tz)), 0.0)
-    worse = float(np.max(seg) - seg[0])
-    return worse > max(4 * sigma, 0.05 * rng)
+    worse = float(np.max(tsm[sel]) - tsm[sel[0]])
+    limit = 4 * noise_sigma(tz)
+    if ts.metric == metric:
+        limit = min(limit, 0.3 * rise) if limit > 0 else 0.3 * rise
+    return worse > limit

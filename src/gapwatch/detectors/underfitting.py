@@ -162,8 +162,16 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             "do not add regularisation: the gap is small; a bigger model also helps when compute allows",
         )
     else:
-        why = ("has not improved beyond its noise" if improvement <= p["min_z"] * sigma * np.sqrt(2.0 / w)
-               else f"has flattened with training accuracy {acc_end:.3g}")
+        constant = bool(np.all(z == z[0]))
+        if constant:
+            why = (f"did not change at all over {n} evaluations: the model was not updated (zero learning rate, "
+                   "frozen weights) or the log repeats a stale value (some benchmarks store a run that hit NaN "
+                   "this way)")
+        elif improvement <= p["min_z"] * sigma * np.sqrt(2.0 / w):
+            why = "has not improved beyond its noise"
+        else:
+            why = f"has flattened with training accuracy {acc_end:.3g}"
+        ev["constant"] = constant
         msg = f"{base.name} {why}: training is stuck (underfitting)"
         actions = (
             ("check the learning rate (too low, or too high and bouncing), the optimizer state and that the "

@@ -32,9 +32,8 @@ DIRECTIONS: dict[str, str] = {
 }
 #: Forgetting-event count at and above which a (not suspicious) example is called hard.
 DEFAULT_HARD_FORGETTING = 2
-#: Separability η (Otsu, 0…1) of the default score below which the cut-off is reported as unreliable: a
-#: single Gaussian gives 2/π ≈ 0.64; runs with a clear low-margin group of wrong labels give ≳ 0.78.
-DEFAULT_MIN_SEPARABILITY = 0.75
+#: Separability η (Otsu, 0…1) of the default score below which the cut-off is reported as unreliable.
+DEFAULT_MIN_SEPARABILITY = S.DEFAULT_MIN_SEPARABILITY
 #: Loss (nats) above which the assigned label gets less than half the probability: ln 2.
 HALF_PROB_LOSS = math.log(2.0)
 

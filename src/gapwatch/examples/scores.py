@@ -277,10 +277,14 @@ def otsu_effectiveness(values: np.ndarray, *, bins: int = 256) -> float:
 
 #: Separability (η) a window may give up against the most separating one in exchange for more epochs.
 DEFAULT_WINDOW_TOLERANCE = 0.05
+#: Separability η (Otsu, 0…1) needed to call a score bimodal: a single Gaussian gives 2/π ≈ 0.64; runs with a
+#: clear low-margin group of wrong labels give ≳ 0.78 (digits tests). Below it no window is "early".
+DEFAULT_MIN_SEPARABILITY = 0.75
 
 
 def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_candidates: int = 64,
-                  tolerance: float = DEFAULT_WINDOW_TOLERANCE, bins: int = 256) -> tuple[int, float]:
+                  tolerance: float = DEFAULT_WINDOW_TOLERANCE,
+                  min_separability: float = DEFAULT_MIN_SEPARABILITY, bins: int = 256) -> tuple[int, float]:
     """Choose how many leading epochs to average: the longest prefix whose per-example mean is (nearly) as
     bimodal as the most bimodal prefix.
 
@@ -291,12 +295,15 @@ def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_c
     rise and the two groups merge again (Arpit et al. 2017, "A Closer Look at Memorization in Deep
     Networks"), so separability peaks in between — found without knowing which labels are wrong. Longer
     windows average out epoch-to-epoch noise, hence the preference for the largest near-best ``k``; on a run
-    that never memorises this is the whole run.
+    that never memorises this is the whole run. When no prefix reaches ``min_separability`` (no separate group
+    at any point, typical of an underfitting network) the whole run is used: there is nothing to protect
+    from memorisation and the longest average is the least noisy.
 
     Args:
         values: ``(epochs, n)`` margins (or losses).
         minimum: smallest window in epochs.
         tolerance: η (a 0…1 ratio) a longer window may lose against the best one (default 0.05).
+        min_separability: best η below which the whole run is returned (default 0.75).
 
     Returns:
         ``(k, eta)``: the window length in epochs and its separability.
@@ -319,6 +326,8 @@ def select_window(values: np.ndarray, *, minimum: int = DEFAULT_MIN_EARLY, max_c
         done = int(k)
         etas.append((int(k), otsu_effectiveness(csum / k, bins=bins)))
     best = max(e for _, e in etas)
+    if best < min_separability:
+        return etas[-1]
     k_sel, eta_sel = max((ke for ke in etas if ke[1] >= best - tolerance - 1e-12), key=lambda ke: ke[0])
     return k_sel, eta_sel
 

@@ -134,7 +134,7 @@ def stream_scores(path: str | Path, *, run: int = 0, early: int | None = None,
         k = min(int(early), E)
     else:
         best = max(e for _, e in etas)
-        k = max(kk for kk, e in etas if e >= best - tolerance - 1e-12)
+        k = E if best < S.DEFAULT_MIN_SEPARABILITY else max(kk for kk, e in etas if e >= best - tolerance - 1e-12)
     out: dict[str, np.ndarray] = {}
     early_cols = ["loss"] + (["margin"] if has_margin else []) + (["el2n"] if has_el2n else [])
     acc = {name: np.zeros(n) for name in early_cols}

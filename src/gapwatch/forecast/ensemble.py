@@ -36,9 +36,13 @@ P_MONOTONE = 0.5
 NOISE_FLOOR = 0.003
 #: model-discrepancy growth: extra predictive sd per unit of normalised time beyond the last observation, in
 #: normalised value units (the families never fit real curves exactly; without it the mixture is overconfident)
-DISCREPANCY = 0.3
+DISCREPANCY = 1.0
+#: scale the discrepancy by the range of the last half of the observations (True) or by the whole range (False)
+DISCREPANCY_RECENT = True
 #: multiplier on the estimated noise sd in the predictive (the MAD estimate misses correlated noise)
-NOISE_INFLATE = 1.5
+NOISE_INFLATE = 1.0
+#: raise the noise estimate to the residual sd of the first fit when that is larger (model misfit)
+RESIDUAL_NOISE = True
 #: Huber constant (in noise standard deviations) of the robust reweighting pass
 HUBER_K = 2.5
 #: models kept after sorting by posterior weight (covering at least this much mass)
@@ -299,14 +303,23 @@ def fit(t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray, *, monotone_o
             logw = np.concatenate([lp_m, lp_t])
             resid = np.concatenate([res_m, res_t])
         wts = _weights(logw, mean)
-        z = np.abs((wts[:, None] * resid).sum(axis=0)) / sigma
+        mix_resid = (wts[:, None] * resid).sum(axis=0)
+        z = np.abs(mix_resid) / sigma
         w_rows = np.where(z > HUBER_K, HUBER_K / np.maximum(z, 1e-12), 1.0)
+        if RESIDUAL_NOISE and m > 4:
+            # misfit counts as noise: never assume less noise than the fit's own (Huber-weighted) residuals
+            res_sd = float(np.sqrt((w_rows * mix_resid**2).sum() / max(m - 3, 1)))
+            sigma = max(sigma, res_sd)
     order = np.argsort(-wts)
     csum = np.cumsum(wts[order])
     keep = order[: int(np.searchsorted(csum, KEEP_MASS)) + 1]
     wk = wts[keep] / wts[keep].sum()
+    # discrepancy in units of the recent movement of the curve (the last half of the observations), not of the
+    # whole observed range, which the first fast drop dominates
+    recent = float(np.ptp(y_obs[m // 2:])) if m >= 4 else 1.0
+    ref = max(recent, 2.0 * sigma) if DISCREPANCY_RECENT else 1.0
     return EnsembleFit(wk, mean[keep], cov[keep], X[keep, m:], sigma, np.maximum(t_query - t_obs[-1], 0.0),
-                       DISCREPANCY, NOISE_INFLATE)
+                       DISCREPANCY * ref, NOISE_INFLATE)
 
 
 def pow3_least_squares(t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray) -> np.ndarray:

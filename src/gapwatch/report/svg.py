@@ -366,6 +366,7 @@ class Chart:
                     body.append(f'<polyline class="{esc(ln.cls)}" fill="none" stroke-width="{ln.width}"{dash} '
                                 f'points="{" ".join(seg)}"><title>{esc(ln.title)}</title></polyline>')
         out.append(f'<g clip-path="url(#{clip_id})">' + "".join(body) + "</g>")
+        placed: list[tuple[float, float, int]] = []  # label extents (x0, x1, row) to avoid overlaps
         for v in self.vlines:
             xx = float(sx(v.x))
             out.append(f'<line class="{esc(v.cls)}" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}">'
@@ -377,7 +378,14 @@ class Chart:
                 if anchor == "end" and xx < ml + pw * 0.1:
                     anchor = "start"
                 dx = -4 if anchor == "end" else 4
-                out.append(f'<text class="vlabel {esc(v.cls)}-t" x="{xx + dx:.1f}" y="{mt + ph - 6}" '
+                wlab = 7.0 * len(v.label)  # rough text width at the label font size
+                a0 = xx + dx - (wlab if anchor == "end" else 0.0)
+                a1 = a0 + wlab
+                row = 0
+                while any(r == row and a0 < b1 + 4 and b0 < a1 + 4 for b0, b1, r in placed) and row < 4:
+                    row += 1
+                placed.append((a0, a1, row))
+                out.append(f'<text class="vlabel {esc(v.cls)}-t" x="{xx + dx:.1f}" y="{mt + ph - 6 - 14 * row}" '
                            f'text-anchor="{anchor}">{esc(v.label)}</text>')
         for xb in bad_x:
             yb = mt + ph
