@@ -43,13 +43,12 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
 
-from gapwatch import History, synth  # noqa: E402
-from gapwatch.detectors import registered, run_all  # noqa: E402
-from gapwatch.findings import Finding, Severity  # noqa: E402
-from gapwatch.io import atomic_write_text  # noqa: E402
+from gapwatch import History, synth
+from gapwatch.detectors import registered, run_all
+from gapwatch.findings import Finding, Severity
+from gapwatch.io import atomic_write_text
 
 REAL = Path("/work/shared/curves/real-runs.jsonl")
 NOISES = (0.005, 0.01, 0.02, 0.05)
@@ -93,7 +92,7 @@ def _delay(h: History, kind: str, label: synth.Label, n: int) -> int | None:
     lx = _label_x(label)
     if lx is None:
         return None
-    onset_idx = int(round(lx)) - 1
+    onset_idx = round(lx) - 1
     det = registered()[kind]
     for k in range(max(2, onset_idx + 1), n + 1):
         if det(_prefix(h, k)):
@@ -251,7 +250,7 @@ def load_real() -> list[tuple[dict[str, Any], History]]:
 
 def _degenerate(rec: dict[str, Any]) -> bool:
     m = rec["metrics"]
-    for k, v in m.items():
+    for v in m.values():
         if any(x is None or not math.isfinite(x) for x in v):
             return True
     loss = m.get("valid_loss") or m["test_loss"]
@@ -335,11 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     real = real_tables()
     t2 = time.time()
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             check=False).stdout.strip()
     except OSError:
         rev = "?"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor()
     cmd = ("OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_detectors.py "

@@ -536,6 +536,52 @@ def grok_table(runs: list[Run], methods: dict[str, dict[str, int | None]], lines
         lines.append(f"| {r.name} ({r.n} evals) | {mem} | {gen} | " + " | ".join(cells) + " |")
 
 
+NOTES = [
+    "How to read this:",
+    "",
+    "- Every method restores the best validation evaluation seen up to its stop (what a best-checkpoint "
+    "keeper does), so the methods differ only in *when* they stop. Regret = (test loss at the restored "
+    "evaluation - best test loss of the whole run) / |best test loss|; budget = evaluations trained / "
+    "evaluations in the run (mean); false stop = stopped while the whole run's best validation value was "
+    "> 1% (relative) better than the best seen at the stop.",
+    "- Never-overfit runs: real and CPU runs whose final validation loss is within 1% of their best; generated "
+    "runs of the clean, noisy and underfitting families. For gapwatch and patience the last column counts any "
+    "stop (mostly the patience cap on plateaus); for the linters it counts their first overfitting alarm.",
+    "- Report split only: synth seeds 1000-1009 (8 families x 3 noise levels) + grokking/memorisation seeds 0-9; "
+    "real Crowded Valley and CPU runs not in the hash-chosen tuning third. DeepOBS has no validation split: it "
+    "is excluded from tuning and from the headline, and shown separately with decisions on test_loss "
+    "(leaky: the same series decides and scores).",
+    "- CPU corpus (bench/train_runs.py, single thread): 18 digits MLPs (3 learning-rate/optimizer settings x 2 "
+    "weight decays x label noise 0/0.2/0.4), 8 Fashion-MNIST MLPs and 2 small CNNs (1,500 training images, "
+    "label noise 0/0.3), 4 char-level GRU LMs on the GPL-3 text (40 epochs over 17.5k characters), 4 "
+    "modular-addition (p=23) MLPs with AdamW weight decay 0/1/2 (grokking/memorisation, evaluated every 100 "
+    "steps). Monitored: val_loss; scored: test_loss.",
+    "- Linters (installed from PyPI into bench/_work/linters-venv: runmedic 0.1.1, finetune-doctor 0.2.2, "
+    "losslint 0.4.1, traintools 0.6.2), called on every prefix of the run with their defaults: runmedic "
+    "`checks.run_checks` (first `overfitting` finding, any severity); losslint `checks.run_all_checks` on a "
+    "`RunLog` with `loss`/`eval_loss` (first `overfit_onset`; this is what `losslint watch` re-runs on each "
+    "poll); finetune-doctor `diagnose(from_trainer_state(...))` on a synthetic trainer_state log_history "
+    "(first `overfitting` finding, any severity; it has no watch mode); traintools `TrainGuard().record(step, "
+    "val_loss)` + `.evaluate().should_stop` after every evaluation. TrainGuard's decision depends on the step "
+    "unit: with step = epoch index its curve-fit confidence check says stop at its 5th record on most runs, so "
+    "it is shown twice (step as logged, and step = 100 x epoch for epoch-logged runs). TrainGuard raises on "
+    "non-finite losses (Python's statistics.stdev); such evaluations count as no decision.",
+    "",
+]
+
+
+def pareto(res: dict[str, dict[str, float]]) -> list[str]:
+    """Methods not dominated on (median regret, p90 regret, budget)."""
+    keys = ("median", "p90", "budget")
+    out = []
+    for m, a in res.items():
+        dom = any(all(b[k] <= a[k] for k in keys) and any(b[k] < a[k] for k in keys)
+                  for o, b in res.items() if o != m)
+        if not dom:
+            out.append(m)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true", help="search the policy parameters on the tuning split")
@@ -594,10 +640,15 @@ def main() -> None:
               f"- policy defaults: `{ {k: DEFAULTS[k] for k in GRID} }`",
               ""]
     lines += ["Tuning log:", ""] + [f"- {ln}" for ln in log] + [""]
+    lines += NOTES
     res = table("Headline: real runs of the report split (Crowded Valley + CPU-trained, grokking excluded)",
                 headline, stops, lines)
-    table("All non-grokking report runs pooled (real + CPU-trained + generated)",
-          [r for r in report if r.corpus in ("real-cv", "cpu", "synth")], stops, lines)
+    pooled = table("All non-grokking report runs pooled (real + CPU-trained + generated)",
+                   [r for r in report if r.corpus in ("real-cv", "cpu", "synth")], stops, lines)
+    for title, rs in (("headline", res), ("pooled", pooled)):
+        front = pareto(rs)
+        lines.append(f"\nPareto front ({title}; median regret, p90 regret, budget; lower is better): "
+                     + ", ".join(front))
     for corpus, title in (("real-cv", "Real runs: Crowded Valley report split (decide on valid_loss, score on test_loss)"),
                           ("cpu", "CPU-trained runs, report split (bench/train_runs.py)"),
                           ("synth", "Generated families, report seeds")):

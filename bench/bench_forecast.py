@@ -99,6 +99,20 @@ def load_lcdb(n: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
+def load_prior(n: int, seed: int = 123) -> list[dict[str, Any]]:
+    """Held-out synthetic curves from the PFN's own prior (seed distinct from training's [0, step])."""
+    from gapwatch.forecast import prior
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        k = int(rng.integers(20, prior.N_MAX + 1))
+        t = prior.sample_positions(rng, k)
+        y = prior.sample_curves(rng, t, 1)[0]
+        out.append({"name": f"prior{i:03d}", "x": 100.0 * t, "y": y, "mode": "min", "set": "prior"})
+    return out
+
+
 def overfits(y: np.ndarray, mode: str) -> bool:
     """README definition: best before the last 10% and the final value > 1% worse than the best."""
     z = y if mode == "min" else -y
@@ -325,6 +339,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lcdb", type=int, default=120, help="LCDB curves in the subset")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prior", type=int, default=60, help="held-out synthetic curves from the prior")
     ap.add_argument("--no-stop", action="store_true", help="skip the P(best behind) stop-signal replay")
     ap.add_argument("--stop-only", action="store_true",
                     help="only the stop-signal replay, saved to bench/_work/forecast_stop.md for a later --no-stop run")
@@ -370,7 +385,10 @@ def main() -> int:
     for fn in list(methods.values()):  # warm-up (imports, weight loading) outside the timings
         fn(real[0], 10)
     t0 = time.time()
-    rows = evaluate(real + lcdb, methods)
+    synth = load_prior(args.prior)
+    if args.limit:
+        synth = synth[: args.limit]
+    rows = evaluate(real + lcdb + synth, methods)
     names = list(methods)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False).stdout
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
@@ -382,26 +400,28 @@ def main() -> int:
           "`time.process_time`)",
           f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit `{rev.strip()}` (+ uncommitted work)",
           f"- data: {len(real)} real runs ({len(skipped)} diverged/degenerate skipped), {len(lcdb)} LCDB curves "
-          f"(seed {args.seed}); cuts at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; evaluation wall time "
+          f"(seed {args.seed}), {len(synth)} synthetic prior curves (seed 123); cuts at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; evaluation wall time "
           f"{time.time() - t0:.0f} s",
           "- units: normalised (observed part spans [0, 1]); LL per held-back evaluation, floored at "
           f"{LL_FLOOR:g}; MAE columns are medians over forecasts; best-x error is a mean",
           ]
     if lc is not None:
         md.append(f"- LC-PFN trained here: {json.dumps(lc.info)}")
-    sets = [("all", rows), ("real runs", [r for r in rows if r["set"] == "real"]),
+    sets = [("real + LCDB", [r for r in rows if r["set"] != "prior"]), ("real runs", [r for r in rows if r["set"] == "real"]),
             ("real runs that overfit (README definition)", [r for r in rows if r["set"] == "real" and r["overfits"]]),
             ("real runs that do not overfit", [r for r in rows if r["set"] == "real" and not r["overfits"]]),
-            ("LCDB (sample-wise, validation accuracy)", [r for r in rows if r["set"] == "lcdb"])]
+            ("LCDB (sample-wise, validation accuracy)", [r for r in rows if r["set"] == "lcdb"]),
+            ("held-out curves from the PFN's prior (synthetic)", [r for r in rows if r["set"] == "prior"]),
+            ("... of which overfit", [r for r in rows if r["set"] == "prior" and r["overfits"]])]
     for title, rs in sets:
         md.append(table(rs, names, title))
-    md.append("\n**by cut (all curves): LL mean / cov80**\n")
+    md.append("\n**by cut (real + LCDB): LL mean / cov80**\n")
     md.append("| method | " + " | ".join(f"{int(100 * c)}%" for c in CUTS) + " |")
     md.append("|---|" + "---|" * len(CUTS))
     for mth in names:
         cells = []
         for cut in CUTS:
-            rs = [r for r in rows if r["method"] == mth and r["cut"] == cut and "ll" in r]
+            rs = [r for r in rows if r["method"] == mth and r["cut"] == cut and "ll" in r and r["set"] != "prior"]
             cells.append(f"{np.mean([r['ll'] for r in rs]):.2f} / {100 * np.mean([r['cov80'] for r in rs]):.0f}%"
                          if rs else "—")
         md.append(f"| {mth} | " + " | ".join(cells) + " |")
@@ -418,15 +438,43 @@ def main() -> int:
     return 0
 
 
+def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: str, th: float
+                           ) -> list[dict[str, Any]]:
+    """Patience as a trigger, P(best behind) as a confirmation: at each evaluation where patience would stop,
+    forecast the rest of the run and stop only if P(best behind) ≥ ``th``; otherwise keep training."""
+    out = []
+    for c in curves:
+        y, n = c["y"], c["y"].size
+        z = y if c["mode"] == "min" else -y
+        pat = max(2, round(frac * n))
+        best, since, stop = np.inf, 0, n
+        for i, v in enumerate(z):
+            if v < best:
+                best, since = v, 0
+            else:
+                since += 1
+            if since >= pat and i + 1 < n - 1 and i + 1 >= 3:
+                fc = forecast_curve(c["x"], y, observed=i + 1, horizon=n, mode=c["mode"], method=method,
+                                    n_samples=256)
+                if fc.p_best_behind >= th:
+                    stop = i + 1
+                    break
+        rng_ = float(np.ptp(z)) or 1.0
+        out.append({"curve": c["name"], "stop": stop, "n": n, "regret": (z[:stop].min() - z.min()) / rng_,
+                    "saved": 1.0 - stop / n, "overfits": overfits(y, c["mode"])})
+    return out
+
+
 def stop_section(real: list[dict[str, Any]], checks: int) -> list[str]:
     md = ["\n## P(best behind) as a stop signal (real runs)\n",
           f"Replay: {checks} forecasts per run from 20% of the run on (horizon = the run's end); stop at "
           "the first with P(best behind) ≥ threshold. Regret = best value up to the stop − best of the "
           "whole run, in units of the run's value range (0 = nothing lost). Baseline: patience (stop after "
-          "k evaluations without a new best), k = 10% / 20% of the run.\n",
+          "k evaluations without a new best), k = 10% / 20% of the run, alone or confirmed by the forecast (stop "
+          "only when P(best behind) ≥ threshold at the evaluation where patience fires).\n",
           "| rule | runs stopped early | mean regret | median regret | runs with regret > 0.01 | "
-          "mean fraction of run saved |",
-          "|---|---|---|---|---|---|"]
+          "mean fraction of run saved | ... on the runs that overfit |",
+          "|---|---|---|---|---|---|---|"]
     ths = (0.8, 0.9, 0.95)
     for method in ("ensemble", "pfn"):
         sr = stop_signal(real, method, ths, checks)
@@ -434,14 +482,19 @@ def stop_section(real: list[dict[str, Any]], checks: int) -> list[str]:
             md.append(_stop_row(f"{method} P≥{th}", [r for r in sr if r["threshold"] == th]))
     for frac in (0.1, 0.2):
         md.append(_stop_row(f"patience {int(100 * frac)}%", patience_baseline(real, frac)))
+    for method in ("ensemble", "pfn"):
+        for th in (0.5, 0.8):
+            md.append(_stop_row(f"patience 10% confirmed by {method} P≥{th}",
+                                patience_with_forecast(real, 0.1, method, th)))
     return md
 
 
 def _stop_row(name: str, rs: list[dict[str, Any]]) -> str:
     reg = np.array([r["regret"] for r in rs])
     early = sum(r["stop"] < r["n"] for r in rs)
+    of = [r["saved"] for r in rs if r["overfits"]]
     return (f"| {name} | {early}/{len(rs)} | {reg.mean():.3f} | {np.median(reg):.3f} | {int((reg > 0.01).sum())} | "
-            f"{np.mean([r['saved'] for r in rs]):.2f} |")
+            f"{np.mean([r['saved'] for r in rs]):.2f} | {np.mean(of):.2f} |")
 
 
 if __name__ == "__main__":

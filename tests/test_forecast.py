@@ -283,3 +283,13 @@ def test_pow3_baseline_fits_a_pow3() -> None:
     pred = ensemble.pow3_least_squares(t[:25], y[:25], t[25:])
     assert np.abs(pred - y[25:]).max() < 1e-3
     assert math.isfinite(float(pred[-1]))
+
+
+def test_json_validates_against_the_shipped_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = Path(__file__).resolve().parents[1] / "src" / "gapwatch" / "schemas" / "forecast.schema.json"
+    if not schema_path.is_file():
+        pytest.skip("forecast.schema.json not shipped")
+    x, y = u_curve()
+    doc = forecast_curve(x, y, observed=25, method="ensemble").to_dict()
+    jsonschema.validate(json.loads(json.dumps(doc)), json.loads(schema_path.read_text()))

@@ -194,3 +194,27 @@ def test_replay_history_api(tmp_path):
     (res,) = replay_history(h)
     assert res.monitor is not None and res.monitor.label == "val_loss"
     assert res.restore_value == pytest.approx(0.93) and not math.isnan(res.restore_value)
+
+
+LOG_FIXTURES = sorted(p for p in (Path(__file__).parent / "fixtures" / "logs").glob("*") if p.is_dir())
+
+
+@pytest.mark.parametrize("path", LOG_FIXTURES, ids=[p.name for p in LOG_FIXTURES])
+def test_every_reader_format_replays(capsys, path):
+    doc = run_json(capsys, str(path))
+    assert doc["runs"] and all(r["evaluations_seen"] > 0 for r in doc["runs"])
+
+
+def test_sweep_with_one_run_lacking_validation_warns_and_keeps_the_shape(tmp_path, capsys):
+    sweep = tmp_path / "mixed"
+    sweep.mkdir()
+    write_csv(sweep / "good.csv", u_rows())
+    write_csv(sweep / "bad.csv", [{"epoch": i + 1, "train_loss": 1.0 / (i + 1)} for i in range(5)])
+    rc = main(["replay", str(sweep), "--json"])
+    cap = capsys.readouterr()
+    assert rc == 0 and "bad" in cap.err and "warning" in cap.err
+    doc = json.loads(cap.out)
+    jsonschema.validate(doc, REPLAY_SCHEMA)
+    runs = {r["name"]: r for r in doc["runs"]}
+    assert runs["bad"] == {"name": "bad", "stop": None, "restore": None, "evaluations_seen": 0}
+    assert runs["good"]["stop"] is not None

@@ -30,6 +30,7 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
 from ..monitor import Monitor
+from ..stats import rolling_mean
 from . import register
 from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none, validate
 
@@ -70,7 +71,7 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     t0 = float(tr.values[0]) if chance is None else float(chance)
     v0 = float(va.values[0]) if chance is None else float(chance)
     w = p["window"]
-    tl = np.convolve(tr.values, np.ones(w) / w, mode="full")[: len(tr)] / np.minimum(np.arange(1, len(tr) + 1), w) * w
+    tl = rolling_mean(tr.values, w)  # trailing mean, shorter at the start
     fitted = np.where((tl >= p["train_fit"]) & (tl - t0 >= p["min_train_gain"]))[0]
     if fitted.size == 0:
         return None

@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "min_gap": 0.05,                # accuracy drop after a boundary (accuracy units)
     "min_z": 4.0,                   # the drop in noise standard deviations of the task's curve
     "min_recovery_fraction": 0.3,   # share of the drop recovered by the next boundary
-    "start_fraction": 0.5,          # share of a task's gain that marks its start (inferred boundaries)
+    "start_fraction": 0.2,          # share of a task's gain that marks its start (inferred boundaries)
     "warn_gap": 0.1,                # largest gap that makes the finding a warning
     "boundaries": None,             # x values where tasks 1, 2, ... start (default: inferred)
 }
@@ -100,7 +100,8 @@ def _starts(xs: np.ndarray, acc: dict[int, np.ndarray], p: dict[str, Any]) -> di
             starts[k] = int(fin[0])
             continue
         a0, amax = float(a[fin[0]]), float(np.nanmax(a))
-        hit = np.where(a >= a0 + p["start_fraction"] * (amax - a0))[0]
+        up = a >= a0 + p["start_fraction"] * (amax - a0)
+        hit = np.where(up[:-1] & up[1:])[0]  # two evaluations in a row: one noisy value cannot fake a start
         if hit.size and amax > a0:
             starts[k] = int(hit[0])
     return starts

@@ -63,6 +63,7 @@ __all__ = [
     "read_table",
     "read_tables",
     "score_table",
+    "stream_scores",
     "summary_beside",
     "write_table",
 ]
