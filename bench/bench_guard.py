@@ -1,15 +1,15 @@
 """Benchmark of the live guard (issue 4): overhead per evaluation and the effect of weight averaging.
 
-Part 1 — overhead of ``Guard.observe`` + best-model keeping relative to one training epoch, on the CPU, for the
-demo MLP (digits) and a ResNet-18-size CNN (11.2 M parameters, built here; CIFAR-shaped 32×32 input). The
-ResNet epoch is *extrapolated* from timed steps (a full CIFAR-10 epoch on one CPU thread takes tens of
-minutes); no GPU was available.
+Part 1 — overhead of ``Guard.observe`` + best-model keeping relative to one training epoch, on the CPU, for
+the demo MLP (digits) and a ResNet-18-size CNN (11.2 M parameters, built here; CIFAR-shaped 32×32 input).
+The ResNet epoch is *extrapolated* from timed steps (a full CIFAR-10 epoch on one CPU thread takes hours);
+no GPU was available.
 
 Part 2 — test accuracy of restore-best vs EMA / SWA / model soups on the demo task (digits, 30% flipped
 labels) and on Fashion-MNIST (10k-example training subset with 30% flipped labels, clean 5k validation and
 10k test; MLP with BatchNorm so SWA and soups exercise ``update_bn``).
 
-Usage: OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_guard.py [--quick] [--out bench/results/guard.md]
+Usage: OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_guard.py [--quick] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -212,7 +212,8 @@ def part1(quick: bool) -> list[str]:
         "epoch — the worst case, where every evaluation is a new best. Demo MLP: observe with the default "
         "detection budget; ResNet-18: observe on the fixed every-5 schedule (the budget never binds there):",
         "",
-        "| model | state size | one epoch | observe | save best in memory | save best on disk (atomic, fsync) "
+        "| model | state size | one epoch | observe | save best in memory "
+        "| save best on disk (atomic, fsync) "
         "| overhead, memory | overhead, disk |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -224,7 +225,8 @@ def part1(quick: bool) -> list[str]:
             k_small,
         ),
         (
-            f"ResNet-18 ({nparams / 1e6:.1f} M params; CIFAR-10 epoch = 391 steps × {t_step:.2f} s, extrapolated)",
+            f"ResNet-18 ({nparams / 1e6:.1f} M params; CIFAR-10 epoch = 391 steps × {t_step:.2f} s, "
+            "extrapolated)",
             state_nbytes(r.state_dict()) + state_nbytes(ropt.state_dict()),
             t_big,
             k_big,
@@ -238,7 +240,8 @@ def part1(quick: bool) -> list[str]:
         )
     lines += [
         "",
-        f"Restoring from disk (torch.load weights_only=True): demo MLP {1e3 * k_small['disk_restore']:.1f} ms, "
+        "Restoring from disk (torch.load weights_only=True): "
+        f"demo MLP {1e3 * k_small['disk_restore']:.1f} ms, "
         f"ResNet-18 {1e3 * k_big['disk_restore']:.1f} ms.",
         "",
     ]
@@ -402,7 +405,8 @@ def part2(quick: bool) -> list[str]:
         lines += [
             f"### {title}",
             "",
-            f"{len(rows)} seed(s); guard stopped at epoch(s) {', '.join(str(int(r['stop_epoch'])) for r in rows)}"
+            f"{len(rows)} seed(s); guard stopped at epoch(s) "
+            f"{', '.join(str(int(r['stop_epoch'])) for r in rows)}"
             f" (best at {', '.join(str(int(r['best_epoch'])) for r in rows)}); {secs:.0f} s.",
             "",
             "| method | " + " | ".join(f"seed {i}" for i in range(len(rows))) + " | mean | vs restore-best |",

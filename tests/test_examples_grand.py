@@ -52,3 +52,27 @@ def test_grand_bad_arguments() -> None:
         grand(m, X, y[:3])
     with pytest.raises(UsageError, match="params must be 'all'"):
         grand(m, X, y, params="last")
+
+
+def test_hooks_equal_vmap_and_reject_unsupported_layers() -> None:
+    from gapwatch.examples.grand import grand_hooks
+
+    m = _model()
+    X, y = _data()
+    assert np.allclose(grand_hooks(m, X, y, chunk_size=4), grand(m, X, y), rtol=1e-4, atol=1e-6)
+    seq = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2, bias=False))
+    xs, ys = torch.randn(6, 5, 3), torch.randint(0, 2, (6,))
+
+    class Pool(torch.nn.Module):  # a sequence model: Linear over 5 tokens, mean-pooled
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = seq
+
+        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+            return self.body(x).mean(1)
+
+    pm = Pool()
+    assert np.allclose(grand_hooks(pm, xs, ys), grand(pm, xs, ys), rtol=1e-4, atol=1e-6)
+    bn = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    with pytest.raises(UsageError, match="module '1' is BatchNorm1d"):
+        grand_hooks(bn, torch.randn(4, 3), torch.randint(0, 2, (4,)))

@@ -102,8 +102,14 @@ def test_findings_reported_once_and_logged(tmp_path):
     train, val = u_curve(n=50, best=12, noise=0.003)
     lines: list[str] = []
     log = tmp_path / "f.jsonl"
-    g = Guard(log=log, printer=lines.append, detect_every=3, detect_budget=None, detectors=["overfitting"],
-              policy={"max_wait": 200, "z_stop": 1e9})
+    g = Guard(
+        log=log,
+        printer=lines.append,
+        detect_every=3,
+        detect_budget=None,
+        detectors=["overfitting"],
+        policy={"max_wait": 200, "z_stop": 1e9},
+    )
     ds = feed(g, train, val, stop_early=False)
     g.close()
     kinds = [f.kind for d in ds for f in d.findings]
@@ -162,8 +168,8 @@ def test_nan_stop_restores_previous_best():
         ({"detect_every": 0}, "detect_every"),
         ({"on_nan": "explode"}, "on_nan"),
         ({"mode": "up"}, "mode"),
-    ({"detect_budget": 0.0}, "detect_budget"),
-    ({"detect_budget": 2}, "detect_budget"),
+        ({"detect_budget": 0.0}, "detect_budget"),
+        ({"detect_budget": 2}, "detect_budget"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, match):
@@ -210,10 +216,20 @@ def test_state_rejects_other_versions():
 def test_detection_budget_postpones_costly_passes():
     """With a tiny budget, a pass is postponed until enough wall time has passed; with None it is fixed."""
     train, val = u_curve(n=30)
-    fixed = Guard(verbose=False, detect_every=2, detect_budget=None, detectors=["overfitting"],
-                  policy={"max_wait": 100, "z_stop": 1e9})
-    tight = Guard(verbose=False, detect_every=2, detect_budget=1e-9, detectors=["overfitting"],
-                  policy={"max_wait": 100, "z_stop": 1e9})
+    fixed = Guard(
+        verbose=False,
+        detect_every=2,
+        detect_budget=None,
+        detectors=["overfitting"],
+        policy={"max_wait": 100, "z_stop": 1e9},
+    )
+    tight = Guard(
+        verbose=False,
+        detect_every=2,
+        detect_budget=1e-9,
+        detectors=["overfitting"],
+        policy={"max_wait": 100, "z_stop": 1e9},
+    )
     feed(fixed, train, val, stop_early=False)
     feed(tight, train, val, stop_early=False)
     assert fixed._since_detect == 0 and tight._since_detect > 2  # the budget held the pass back

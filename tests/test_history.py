@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -129,7 +130,7 @@ def test_dedupe_property(steps: list[int]) -> None:
     last = {st_: float(i) for i, st_ in enumerate(steps)}
     assert list(s.step) == sorted(last)
     assert list(s.values) == [last[k] for k in sorted(last)]
-    needed = any(b <= a for a, b in zip(steps, steps[1:]))
+    needed = any(b <= a for a, b in itertools.pairwise(steps))
     assert bool(h.notes) == needed
     # the vectorised pre-check used by the readers agrees with History.dedupe
     raw = pd.DataFrame({"run": "r", "step": [float(x) for x in steps], "epoch": np.nan, "split": "val",

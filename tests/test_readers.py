@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapwatch.cli import main
-from gapwatch.readers import load, sniff, supported_formats
 from gapwatch.readers import _tfrecord as tfr
+from gapwatch.readers import load, sniff, supported_formats
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 HF = LOGS / "hf" / "out"
@@ -203,7 +203,7 @@ def test_tb_truncated_tail_is_a_note(tmp_path: Path) -> None:
 
 
 def test_tb_add_scalars_layout(tmp_path: Path) -> None:
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter  # noqa: N806
 
     w = SummaryWriter(str(tmp_path / "run"))
     for s in range(1, 5):
@@ -267,6 +267,14 @@ def test_tab_and_semicolon_csv(tmp_path: Path) -> None:
                      + sep.join(["20", "0.5", "nan"]) + "\n" + sep.join(["30", "0.2", "inf"]) + "\n")
         v = load(f).series("val", "loss")
         assert v.values[0] == 0.5 and np.isnan(v.values[1]) and np.isinf(v.values[2])
+
+
+def test_wide_csv_with_run_column(tmp_path: Path) -> None:
+    f = tmp_path / "wide.csv"
+    f.write_text("run,epoch,train_loss,val_loss\na,1,1.0,0.9\nb,1,1.1,0.95\na,2,0.8,0.7\nb,2,0.9,0.8\n")
+    h = load(f)
+    assert h.runs() == ["a", "b"] and not h.notes
+    np.testing.assert_allclose(h.series("val", "loss", run="b").values, [0.95, 0.8])
 
 
 def test_long_csv_with_runs(tmp_path: Path) -> None:
@@ -337,3 +345,13 @@ def test_cli_analyze_json_on_each_fixture(path: Path, capsys: pytest.CaptureFixt
     for run in doc["runs"]:
         assert run["monitor"] == {"split": "val", "metric": "loss", "mode": "min"}
         assert run["best"]["value"] is not None
+
+
+def test_hand_written_metrics_csv_is_generic(tmp_path: Path) -> None:
+    """Only Lightning's metrics.csv (suffixed columns or hparams.yaml beside it) gets 0-based epochs shifted."""
+    f = tmp_path / "metrics.csv"
+    f.write_text("epoch,step,train_loss,val_loss\n1,10,0.9,0.8\n2,20,0.7,0.6\n")
+    assert sniff(f).NAME == "csv"
+    np.testing.assert_array_equal(load(f).series("val", "loss").epoch, [1, 2])
+    (tmp_path / "hparams.yaml").write_text("lr: 0.1\n")
+    assert sniff(f).NAME == "lightning-csv"

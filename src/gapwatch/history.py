@@ -96,6 +96,7 @@ class History:
     notes: tuple[HistoryNote, ...]
     sources: dict[str, str]
     meta: dict[str, dict[str, object]]
+    _cache: dict  # type: ignore[type-arg]
 
     def __init__(
         self,

@@ -7,8 +7,9 @@ History, resolving resumed steps (keep the last value per step, with a note) onl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ class Parts:
         self.blocks.append(Block(np.asarray(step, float), np.asarray(epoch, float), split, metric,
                                  np.asarray(value, float), name))
 
-    def renamed(self, run: str) -> "Parts":
+    def renamed(self, run: str) -> Parts:
         notes = [HistoryNote(run, n.message, n.source) for n in self.notes]
         return Parts(run, self.source, self.blocks, notes, self.meta)
 

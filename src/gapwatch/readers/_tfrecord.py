@@ -354,8 +354,8 @@ def read_scalars(path: Path) -> Scalars:
                     match &= cont if k < t.step_len - 1 else ~cont
             hit = sub[match]
             idx = rows[remaining[match]]
-            for tag, p in t.plugins.items():
-                out.plugins.setdefault(tag, p)
+            for tag, plugin in t.plugins.items():
+                out.plugins.setdefault(tag, plugin)
             if t.values:
                 step = _varints(hit, t.step, t.step_len) if t.step >= 0 else np.zeros(len(hit))
                 wall = (np.ascontiguousarray(hit[:, t.wall:t.wall + 8]).view("<f8").ravel()
@@ -437,7 +437,7 @@ def _decode_slow(buf: bytes, offs: np.ndarray, lens: np.ndarray, rows: list[int]
         o, n = int(offs[r]), int(lens[r])
         try:
             step, wall, vals = decode_event_pb2(buf[o:o + n])
-        except Exception:  # noqa: BLE001 - a record that is not an Event: not a scalar, skip it
+        except Exception:  # noqa: BLE001, S112 - a record that is not an Event: not a scalar, skip it
             continue
         for tag, x, plugin in vals:
             if plugin is not None:

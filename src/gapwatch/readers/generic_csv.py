@@ -168,6 +168,15 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     lower = t.lower()
     if {"split", "metric", "value"} <= set(lower):
         return _long_parts(t, run)
+    if "run" in lower:  # a wide CSV holding several runs, told apart by a run column
+        col = t.cells[lower["run"]]
+        names = np.asarray([str(v).strip() for v in col], dtype=object)
+        out = []
+        for name in dict.fromkeys(names.tolist()):
+            m = names == name
+            sub = Table(t.path, t.columns, {c: v[m] for c, v in t.cells.items()}, t.lines[m])
+            out.append(wide_parts(sub, str(name) or run))
+        return out or [wide_parts(t, run)]
     return [wide_parts(t, run)]
 
 
@@ -228,7 +237,7 @@ def _long_parts(t: Table, run: str) -> list[Parts]:
     if empty.size:
         raise InputError("empty 'split' or 'metric' cell", path=t.path, line=int(t.lines[empty[0]]))
     key = np.char.add(np.char.add(np.char.add(runs, "\x1f"), np.char.add(splits, "\x1f")), metrics)
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    _, inv = np.unique(key, return_inverse=True)
     inv = inv.ravel()
     order = np.argsort(inv, kind="stable")
     bounds = np.flatnonzero(np.diff(inv[order])) + 1

@@ -43,7 +43,7 @@ def read(path: Path, run: str) -> History:
             except ValueError as exc:
                 if i > 1 and not line.endswith("\n"):
                     break  # a line cut off by a crash at the end of the file: ignore it
-                raise InputError(f"not valid JSON ({exc.msg})", path=path, line=i) from exc
+                raise InputError(f"not valid JSON ({getattr(exc, 'msg', exc)})", path=path, line=i) from None
             if not isinstance(rec, dict):
                 raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=i)
             if "gapwatch" in rec:

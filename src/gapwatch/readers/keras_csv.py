@@ -30,7 +30,9 @@ def sniff(path: Path, head: str) -> bool:
     if not path.is_file():
         return False
     cols = _header(head)
-    return bool(cols) and cols[0] == "epoch" and "loss" in cols and not (_STEP_COLUMNS & set(cols))
+    if not cols:
+        return False
+    return cols[0] == "epoch" and "loss" in cols and not (_STEP_COLUMNS & set(cols))
 
 
 def read_parts(path: Path, run: str) -> list[Parts]:

@@ -38,7 +38,8 @@ def sniff(path: Path, head: str) -> bool:
     if not cols or "epoch" not in cols or "step" not in cols:
         return False
     suffixed = any(c.endswith(("_step", "_epoch")) for c in cols if c not in ("epoch", "step"))
-    return suffixed or path.name == "metrics.csv"
+    # a hand-written metrics.csv with epoch,step columns is only Lightning's when hparams.yaml is beside it
+    return suffixed or (path.name == "metrics.csv" and (path.parent / "hparams.yaml").is_file())
 
 
 def _hparams(d: Path) -> dict[str, object] | None:
