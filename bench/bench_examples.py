@@ -265,7 +265,9 @@ def throughput(torch, data, args) -> dict:  # type: ignore[no-untyped-def]
 
     torch.manual_seed(0)
     model = make_model(torch, args.width)
-    X = to_tensor(torch, data["X"][:args.tp_n])
+    # contiguous: Opacus 1.6 returns wrong conv per-sample gradients for the non-contiguous (permuted) tensor
+    # that to_tensor makes (found while writing this benchmark; gapwatch's hooks and vmap are right on both)
+    X = to_tensor(torch, data["X"][:args.tp_n]).contiguous()
     y = torch.from_numpy(data["aggre"][:args.tp_n].astype(np.int64))
     out = {}
 
