@@ -348,8 +348,8 @@ def write_md(results: list[dict], tp: dict, args, wall: float) -> str:  # type: 
          f"--epochs {args.epochs} --folds {args.folds} --width {args.width} --pool {args.pool}`",
          f"- machine: {cpu.split(':')[-1].strip()} (2 cores shared with other jobs; torch single-threaded), no GPU",
          f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus the working tree); "
-         + (f"scores recomputed with --rescore from the tables, out-of-sample probabilities and throughput "
-            f"recorded by the earlier full run (CPU seconds below are from that run)" if args.rescore
+         + ("scores recomputed with --rescore from the tables, out-of-sample probabilities and throughput "
+            "recorded by the earlier full run (CPU seconds below are from that run)" if args.rescore
             else f"wall time {wall:.0f} s (CPU seconds below are this process's own)"),
          f"- data: {args.n} random CIFAR-10 training images (seed {args.seed}), average-pooled to "
          f"{32 // args.pool}×{32 // args.pool}, with their CIFAR-10N labels; "

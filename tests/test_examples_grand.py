@@ -68,7 +68,7 @@ def test_hooks_equal_vmap_and_reject_unsupported_layers() -> None:
             super().__init__()
             self.body = seq
 
-        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.body(x).mean(1)
 
     pm = Pool()
