@@ -293,3 +293,18 @@ def test_json_validates_against_the_shipped_schema() -> None:
     x, y = u_curve()
     doc = forecast_curve(x, y, observed=25, method="ensemble").to_dict()
     jsonschema.validate(json.loads(json.dumps(doc)), json.loads(schema_path.read_text()))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(vals=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan")), st.just(1.0)), min_size=0, max_size=40))
+def test_forecast_for_analysis_never_raises(vals: list[float]) -> None:
+    recs = [{"epoch": i + 1, "val_loss": v} for i, v in enumerate(vals)]
+    if not recs:
+        return
+    h = History.from_records(recs, run="odd")
+    why: list[str] = []
+    d = forecast_for_analysis(h, Monitor("val", "loss", "min"), method="ensemble", reasons=why)
+    assert (d is None) == bool(why)
+    if d is not None:
+        q = np.array([d["quantiles"][k] for k in ("0.1", "0.5", "0.9")])
+        assert np.all(np.diff(q, axis=0) >= -1e-9)

@@ -203,7 +203,7 @@ def test_tb_truncated_tail_is_a_note(tmp_path: Path) -> None:
 
 
 def test_tb_add_scalars_layout(tmp_path: Path) -> None:
-    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter  # noqa: N806
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
 
     w = SummaryWriter(str(tmp_path / "run"))
     for s in range(1, 5):
