@@ -239,7 +239,8 @@ def memorization_state(history: History, *, train_fit: float = 0.95, max_general
     Needs training and held-out accuracy. Memorising means: the training accuracy level (mean of the last
     ``window`` evaluations) is ≥ ``train_fit``, training accuracy gained ≥ ``min_train_gain`` since the first
     evaluation (the start of the log is before the fit), and the held-out accuracy gained at most
-    ``max_generalization`` × the training gain. Returns the evidence dict or ``None``.
+    ``max_generalization`` × the training gain, both at the end and at its peak (trailing ``window`` mean)
+    before. Returns the evidence dict or ``None``.
     """
     tr = series_or_none(history, "train", "acc")
     va = heldout_series(history, "acc", monitor)
@@ -257,6 +258,11 @@ def memorization_state(history: History, *, train_fit: float = 0.95, max_general
         return None
     g = (v_end - v0) / gain
     if g > max_generalization:
+        return None
+    # held-out must have stayed near its start all along: a run that generalised and then lost it while
+    # fitting (noisy labels) is overfitting, not a memorisation phase that grokking could end
+    g_peak = (float(np.max(rolling_mean(vaf.values, w))) - v0) / gain
+    if g_peak > max_generalization:
         return None
     fit_idx = int(np.argmax(trf.values >= train_fit))
     return {"train_acc_first": t0, "train_acc_final": t_end, "val_acc_first": v0, "val_acc_final": v_end,

@@ -6,7 +6,7 @@ accuracy (or ``chance`` for both when given):
 
 * *fit point* ``m``: first evaluation whose trailing ``window``-mean training accuracy is ≥ ``train_fit``, after a
   training gain ``G = train level − t0 ≥ min_train_gain`` (the log starts before the fit);
-* at ``m`` held-out accuracy has generalised at most ``max_generalization`` of that gain,
+* up to and at ``m`` held-out accuracy has generalised at most ``max_generalization`` of that gain,
   ``(v(m) − v0) / G ≤ max_generalization`` — it is near chance while training is fitted;
 * *jump point* ``j``: first evaluation after ``m`` where held-out accuracy has reached half of the training gain,
   ``(v − v0) / G ≥ jump_generalization``, and stays there for ``confirm`` evaluations (one outlier cannot fake it);
@@ -82,7 +82,9 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     m = int(np.searchsorted(va.x, x_fit, side="right")) - 1
     m = max(m, 0)
     g = (va.values - v0) / gain
-    if g[m] > p["max_generalization"]:
+    # near chance *throughout* the run up to the fit: a run that generalised first and then lost it while
+    # fitting noisy labels is overfitting, not memorisation-before-grokking
+    if float(np.max(g[: m + 1])) > p["max_generalization"]:
         return None
     c = p["confirm"]
     above = g >= p["jump_generalization"]

@@ -154,8 +154,9 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     unit = s.x_kind
     where_best = f"{unit} {fmt_x(s.x[b])}"
     msg = (
-        f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, then worse by {_pct(lost)} of the "
-        f"improvement it had made (final {final_val:.4g}, z = {min(zstat, 999):.1f}) over {after} evaluations "
+        f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
+        f"({_pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else 'n/a'} worse than the best, "
+        f"{_pct(lost)} of the improvement undone, z = {min(zstat, 999):.1f}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
     if mem is not None:
