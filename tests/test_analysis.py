@@ -142,3 +142,16 @@ def test_html_refuses_to_clobber(tmp_path, capsys) -> None:
     assert out.read_text() == "mine"
     assert main(["analyze", str(p), "--html", str(out), "--quiet", "--force"]) == 0
     assert out.read_text().startswith("<!doctype html>")
+
+
+def test_guard_header_names_the_monitor(tmp_path) -> None:
+    """A live guard's log names its monitored series in its header; analyze uses it unless told otherwise."""
+    from gapwatch.readers import load
+
+    p = tmp_path / "guard.jsonl"
+    lines = [json.dumps({"gapwatch": "guard/1", "run": "r", "monitor": "val_acc", "mode": "max"})]
+    lines += [json.dumps({"epoch": e, "val_loss": 1 / e, "val_acc": 0.5 + e / 100}) for e in range(1, 8)]
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert choose_monitor(h) == Monitor("val", "acc", "max")
+    assert choose_monitor(h, Monitor("val", "loss", "min")) == Monitor("val", "loss", "min")

@@ -56,7 +56,8 @@ def parse_monitor(spec: str, mode: str | None = None) -> Monitor:
 def choose_monitor(history: History, requested: Monitor | None = None) -> Monitor:
     """Pick the monitored series of a single run.
 
-    Validation loss if present, else validation accuracy, else another validation metric, else the same on
+    The series the log names as monitored (the live guard writes it in its header), else validation loss if
+    present, else validation accuracy, else another validation metric, else the same on
     ``test`` (a finding then warns that test data is being used for decisions).
 
     Raises:
@@ -71,6 +72,17 @@ def choose_monitor(history: History, requested: Monitor | None = None) -> Monito
                 path=history.source or None,
             )
         return requested
+    # a log that names its own monitored series (the live guard's header) wins over the defaults
+    meta = history.meta.get(history.name, {})
+    logged = meta.get("monitor")
+    if isinstance(logged, str) and logged:
+        mode = meta.get("monitor_mode")
+        try:
+            own = parse_monitor(logged, mode if mode in ("min", "max") else None)
+        except UsageError:
+            own = None
+        if own is not None and history.has(own.split, own.metric):
+            return own
     keys = history.keys()
     for split in HELDOUT_PREFERENCE:
         for metric in METRIC_PREFERENCE:

@@ -34,6 +34,7 @@ def sniff(path: Path, head: str) -> bool:
 
 def read(path: Path, run: str) -> History:
     records = []
+    header: dict | None = None
     with open(path, encoding="utf-8", errors="replace") as fh:
         for i, line in enumerate(fh, start=1):
             if not line.strip():
@@ -47,9 +48,14 @@ def read(path: Path, run: str) -> History:
             if not isinstance(rec, dict):
                 raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=i)
             if "gapwatch" in rec:
+                if rec["gapwatch"] == "guard/1" and rec.get("monitor"):
+                    header = rec  # the live guard's header names the series it monitored
                 continue
             records.append((i, rec))
-    return _from_numbered(records, run, str(path))
+    h = _from_numbered(records, run, str(path))
+    if header is not None and not h.empty:
+        h = h.with_meta(h.name, monitor=str(header["monitor"]), monitor_mode=header.get("mode"))
+    return h
 
 
 def _from_numbered(records: list[tuple[int, dict]], run: str, source: str) -> History:
