@@ -47,5 +47,6 @@ def worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
             np.save(Path(out_dir) / "grand.npy", out.grand)
         else:
             assert out is None
+        dist.barrier()  # no rank tears gloo down while another still uses it (else a teardown abort)
     finally:
         dist.destroy_process_group()

@@ -240,7 +240,7 @@ class History:
 
     def runs(self) -> list[str]:
         """Run names in order of first appearance."""
-        return [str(r) for r in self._df["run"].unique()]
+        return list(self.memo("runs", lambda: [str(r) for r in self._df["run"].unique()]))
 
     def run(self, name: str) -> "History":
         """The History of one run."""
@@ -306,11 +306,12 @@ class History:
             if len(df) <= _SMALL_INDEX_ROWS:
                 # a plain dict pass: same groups, same first-appearance order and increasing row positions as
                 # groupby(sort=False).indices, without pandas' ~3 ms per call (a sweep builds one per run)
-                pos: dict[tuple[str, str, str], list[int]] = {}
+                pos: dict[tuple[object, object, object], list[int]] = {}
                 for j, key in enumerate(zip(df["run"].tolist(), df["split"].tolist(), df["metric"].tolist())):
                     pos.setdefault(key, []).append(j)
                 c["groups"] = {(str(r), str(sp), str(m)): np.asarray(v, dtype=np.intp)
-                               for (r, sp, m), v in pos.items()}
+                               for (r, sp, m), v in pos.items()
+                               if not any(k is None or (isinstance(k, float) and k != k) for k in (r, sp, m))}
             else:
                 groups = df.groupby(["run", "split", "metric"], sort=False).indices
                 c["groups"] = {(str(r), str(sp), str(m)): np.asarray(v) for (r, sp, m), v in groups.items()}
@@ -373,8 +374,18 @@ class History:
         """Wide table of ``metric`` for ``splits`` on a common x (the x of the last split), one column
         per split. Each split is matched to the nearest earlier-or-equal x of that split (train loss logged
         every 10 steps is matched to each evaluation)."""
-        base = self.series(splits[-1], metric)
+        base, cols = self.aligned_arrays(metric, splits)
         out = pd.DataFrame({"x": base.x, "step": base.step, "epoch": base.epoch})
+        for sp, vals in cols.items():
+            out[sp] = vals
+        return out
+
+    def aligned_arrays(self, metric: str, splits: Sequence[str] = ("train", "val")) -> tuple[Series, dict[str, np.ndarray]]:
+        """:meth:`aligned` without the DataFrame (detectors call it once per run; building the frame costs more
+        than the matching): the base series (``splits[-1]``) and, per split present, its values matched to the
+        base's x, float arrays of shape ``(len(base),)``."""
+        base = self.series(splits[-1], metric)
+        out: dict[str, np.ndarray] = {}
         for sp in splits:
             if not self.has(sp, metric):
                 continue
@@ -389,7 +400,7 @@ class History:
             vals = np.where(i >= 0, rv[np.clip(i, 0, None)] if rv.size else np.nan, np.nan)
             vals[~np.isfinite(bx)] = np.nan
             out[sp] = vals.astype(float)
-        return out
+        return base, out
 
 
 def _pick_x(sel: pd.DataFrame) -> str:

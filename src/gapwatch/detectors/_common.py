@@ -9,14 +9,13 @@ with its absolute value).
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..errors import UsageError
-from ..history import History, Series, _pick_x
+from ..history import History, Series
 from ..monitor import HELDOUT_PREFERENCE, METRIC_PREFERENCE, Monitor
 from ..names import metric_mode
 from ..stats import noise_sigma, rolling_mean
@@ -79,38 +78,20 @@ def validate(detector: str, params: Mapping[str, Any], defaults: Mapping[str, An
 
 
 # ------------------------------------------------------------------------------------------------ series
-_CACHE: OrderedDict[int, tuple[History, dict[tuple[str, str], Series]]] = OrderedDict()
-_CACHE_SIZE = 8
-
-
 def series_table(history: History) -> dict[tuple[str, str], Series]:
-    """Every ``(split, metric)`` series of a one-run History, built in one pass and cached.
+    """Every ``(split, metric)`` series of a one-run History, built once per History.
 
-    Same ordering rules as :meth:`History.series` (x = epoch when strictly increasing, else step). Detectors call
-    each other (``overfitting`` asks ``instability`` about divergence), so the few most recent histories are
-    cached by identity; the cache holds a reference, so an id is never reused while cached.
+    Same series and ordering as :meth:`History.series` (x = epoch when strictly increasing, else step), in order
+    of first appearance. Detectors call each other (``overfitting`` asks ``instability`` about divergence), so
+    the table is kept with the (immutable) History: :meth:`History.memo`.
     """
-    key = id(history)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is history:
-        _CACHE.move_to_end(key)
-        return hit[1]
-    df = history.frame
-    table: dict[tuple[str, str], Series] = {}
-    if not df.empty:
-        if df["run"].nunique() > 1:
-            raise ValueError("detectors work on one run at a time; iterate over the History's runs")
-        for (split, metric), sel in df.groupby(["split", "metric"], sort=False):
-            kind = _pick_x(sel)
-            other = "step" if kind == "epoch" else "epoch"
-            order = sel.sort_values([kind, other], kind="stable", na_position="last")
-            table[(str(split), str(metric))] = Series(
-                str(split), str(metric), str(order["name"].iloc[0]), order["step"].to_numpy(float),
-                order["epoch"].to_numpy(float), order["value"].to_numpy(float), kind)
-    _CACHE[key] = (history, table)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return table
+    return history.memo("series_table", lambda: _build_series_table(history))
+
+
+def _build_series_table(history: History) -> dict[tuple[str, str], Series]:
+    if len(history.runs()) > 1:
+        raise ValueError("detectors work on one run at a time; iterate over the History's runs")
+    return {key: history.series(*key) for key in history.keys()}
 
 
 def keys(history: History) -> list[tuple[str, str]]:

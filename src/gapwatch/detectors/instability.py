@@ -92,6 +92,12 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
                  ints=("min_evaluations", "window", "baseline", "noise_window", "recovery"),
                  nonneg=("divergence_lost_fraction", "divergence_z", "spike_z", "min_spike_fraction"))
     mon = monitor_or_none(history, monitor)
+    # ``underfitting`` asks for the spikes of the same run again: compute once per History, monitor and params
+    key = ("instability.check", mon, tuple(sorted(p.items())))
+    return list(history.memo(key, lambda: _check(history, mon, p)))
+
+
+def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Finding]:
     series = checked_series(history, mon)
     if not series:
         return []
@@ -154,8 +160,16 @@ def _non_finite(series: list[Series]) -> Finding | None:
 
 def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None = None,
                series: list[Series] | None = None) -> Finding | None:
-    """The divergence finding (also used by ``overfitting`` to stay silent on diverging runs)."""
+    """The divergence finding (also used by ``overfitting`` and ``underfitting`` to stay silent on diverging
+    runs). ``series`` must be ``checked_series(history, mon)`` when given (it only saves recomputing it); the
+    result is computed once per History, monitor and parameters (:meth:`History.memo`)."""
     p = p if p is not None else dict(DEFAULTS)
+    key = ("instability.divergence", mon, tuple(sorted(p.items())))
+    return history.memo(key, lambda: _divergence(history, mon, p, series))
+
+
+def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
+                series: list[Series] | None) -> Finding | None:
     series = series if series is not None else checked_series(history, mon)
     train = [s for s in series if s.split == "train" and s.metric == "loss"]
     if train:
@@ -224,6 +238,22 @@ def _local_sigma(z: np.ndarray, i: int, window: int) -> float:
     return MAD_TO_SIGMA * float(np.median(np.abs(seg - np.median(seg)))) / np.sqrt(6.0)
 
 
+def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
+    """``out[i] = median(z[max(0, i - k): i])``: the median of the ``k`` evaluations before ``i`` (fewer at the
+    start), shape ``(n,)``; ``out[0]`` is NaN (nothing before it). The full windows are computed at once on a
+    strided view (the same medians as one ``np.median`` per window, without a Python loop over a million
+    points)."""
+    z = np.asarray(z, dtype=float)
+    n = z.size
+    out = np.full(n, np.nan)
+    k = max(1, int(k))
+    for i in range(1, min(k, n)):  # the first windows are shorter
+        out[i] = np.median(z[:i])
+    if n > k:
+        out[k:] = np.median(np.lib.stride_tricks.sliding_window_view(z[:-1], k), axis=1)
+    return out
+
+
 def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Finding | None:
     found: list[tuple[Series, int, float, float]] = []
     losses = [s for s in series if _loss_like(s.metric)]
@@ -243,19 +273,24 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
         improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
         if improvement <= 0:
             continue
-        k = p["baseline"]
-        i = 2
-        while i < end:
-            base = float(np.median(z[max(0, i - k): i]))
+        if end <= 2:
+            continue
+        base_all = trailing_median(z, p["baseline"])  # base_all[i] = median(z[max(0, i - k): i])
+        exc_all = z[2:end] - base_all[2:end]
+        # cheap tests first, on every evaluation at once; the local noise level only for candidates
+        cand = np.flatnonzero((exc_all > 0) & (exc_all >= p["min_spike_fraction"] * improvement)
+                              & (exc_all >= p["spike_z"] * 0.5 * gsig)) + 2
+        nxt = 2  # evaluations before ``nxt`` belong to the recovery of an accepted spike and are skipped
+        for i in cand.tolist():
+            if i < nxt:
+                continue
+            base = float(base_all[i])
             exc = float(z[i] - base)
-            # cheap tests first; the local noise level only for candidates
-            if exc > 0 and exc >= p["min_spike_fraction"] * improvement and exc >= p["spike_z"] * 0.5 * gsig:
-                lsig = max(_local_sigma(z, i, p["noise_window"]), 0.5 * gsig)
-                back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + exc / 2)[0]
-                if exc >= p["spike_z"] * lsig and back.size:
-                    found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
-                    i += int(back[0]) + 1
-            i += 1
+            lsig = max(_local_sigma(z, i, p["noise_window"]), 0.5 * gsig)
+            back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + exc / 2)[0]
+            if exc >= p["spike_z"] * lsig and back.size:
+                found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
+                nxt = i + int(back[0]) + 2
     if not found:
         return None
     found.sort(key=lambda t: float(t[0].step[t[1]]) if np.isfinite(t[0].step[t[1]]) else float(t[0].x[t[1]]))

@@ -31,6 +31,11 @@ Exclusions (so detectors do not contradict each other):
 Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone),
 else ``warning``.
 
+Evidence ``gap_trajectory`` is the held-out minus training gap at each evaluation of the monitored series; a run
+with more than ``max_trajectory_points`` evaluations (default 500, enough for a plot) gets every k-th of them,
+first and last included, and ``gap_trajectory_index`` lists which (so the JSON of a 24,000-evaluation run stays
+small). Decisions never use the thinned trajectory.
+
 References: Prechelt, "Early Stopping — But When?" (1998) for the generalisation-loss view; "To Repeat or Not
 To Repeat: Insights from Scaling LLM under Token-Crisis" (2023) for multi-epoch degradation on repeated data and
 dropout as the regulariser that helps; "Pre-training under infinite compute" (2025) for much larger weight
@@ -77,11 +82,13 @@ DEFAULTS: dict[str, Any] = {
     "min_z": 3.5,                   # degradation in noise standard errors (significance)
     "min_lost_fraction": 0.01,      # degradation as a fraction of the curve's improvement (practical size)
     "critical_lost_fraction": 0.2,  # fraction of the improvement undone that makes it critical
+    "max_trajectory_points": 500,   # most points of evidence["gap_trajectory"] (longer runs are thinned)
 }
 
 
 def _validate(p: dict[str, Any]) -> dict[str, Any]:
-    out = validate("overfitting", p, DEFAULTS, ints=("min_evaluations", "min_after_best", "window", "max_window"),
+    out = validate("overfitting", p, DEFAULTS, ints=("min_evaluations", "min_after_best", "window", "max_window",
+                                                         "max_trajectory_points"),
                    nonneg=("min_z", "window_fraction", "min_lost_fraction", "critical_lost_fraction"))
     if out["max_window"] < out["window"]:
         raise UsageError(f"overfitting: max_window ({out['max_window']}) must be >= window ({out['window']})")
@@ -135,10 +142,10 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 
     # onset: first evaluation after the best from which the trailing level stays above best + tolerance
     tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
-    trailing = np.array([np.mean(z[max(0, i - w + 1): i + 1]) for i in range(n)])
+    trailing = _trailing_mean(z, w)
     onset = min(stays_above_from(trailing > best_level + tol, b), n - 1)
     tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)
-    gap_ev = _gap(history, mon, s, b)
+    gap_ev = _gap(history, mon, s, b, p["max_trajectory_points"])
     x_range = float(s.x[-1] - s.x[0]) if n > 1 else 0.0
     frac_past = float((s.x[-1] - s.x[b]) / x_range) if x_range > 0 else 0.0
     best_val = float(s.values[b])
@@ -217,6 +224,19 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     ]
 
 
+def _trailing_mean(z: np.ndarray, w: int) -> np.ndarray:
+    """``out[i] = mean(z[max(0, i - w + 1): i + 1])``, shape ``(n,)``: the full windows at once on a strided
+    view (bit-for-bit the same means as one ``np.mean`` per window, unlike a cumulative-sum formula)."""
+    n = z.size
+    out = np.empty(n)
+    m = min(w - 1, n)
+    for i in range(m):  # the first windows are shorter
+        out[i] = np.mean(z[: i + 1])
+    if n >= w:
+        out[w - 1:] = np.mean(np.lib.stride_tricks.sliding_window_view(z, w), axis=1)
+    return out
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%" if np.isfinite(x) else "more than all"
 
@@ -244,22 +264,37 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int) -> t
     return {"train_at_best": tsign * t_best, "train_final": tsign * t_end}, bool(diverging)
 
 
-def _gap(history: History, mon: Monitor, s: Series, b: int) -> dict[str, Any]:
+def _gap(history: History, mon: Monitor, s: Series, b: int, max_points: int) -> dict[str, Any]:
     """Train/val gap (held-out minus train, in "lower is better" units) at the best point, at the end, and its
-    trajectory (one value per evaluation of the monitored series)."""
+    trajectory (one value per evaluation of the monitored series; on runs with more than ``max_points``
+    evaluations, every k-th of them, first and last included, with their indices in ``gap_trajectory_index``)."""
     if not has(history, "train", mon.metric):
         return {}
     try:
-        al = history.aligned(mon.metric, splits=("train", mon.split))
+        base, al = history.aligned_arrays(mon.metric, splits=("train", mon.split))
     except (KeyError, ValueError):
         return {}
-    if "train" not in al or al["train"].isna().all():
+    if "train" not in al or np.isnan(al["train"]).all():
         return {}
-    gap = mon.sign * (al[mon.split].to_numpy() - al["train"].to_numpy())
-    idx = np.searchsorted(al["x"].to_numpy(), s.x[b])
+    gap = mon.sign * (al[mon.split] - al["train"])
+    idx = np.searchsorted(base.x, s.x[b])
     idx = int(min(idx, len(gap) - 1))
-    return {
+    out: dict[str, Any] = {
         "gap_at_best": float(gap[idx]) if np.isfinite(gap[idx]) else None,
         "gap_final": float(gap[-1]) if np.isfinite(gap[-1]) else None,
-        "gap_trajectory": [float(g) if np.isfinite(g) else None for g in gap],
     }
+    keep = _trajectory_index(gap.size, max_points)
+    if keep is not None:
+        gap = gap[keep]
+    out["gap_trajectory"] = [g if math.isfinite(g) else None for g in gap.tolist()]
+    if keep is not None:
+        out["gap_trajectory_index"] = keep.tolist()
+    return out
+
+
+def _trajectory_index(n: int, max_points: int) -> np.ndarray | None:
+    """Evaluation indices of an evenly thinned trajectory of ``n`` points (first and last kept, at most
+    ``max_points``), or ``None`` when ``n <= max_points`` (nothing to thin)."""
+    if n <= max_points:
+        return None
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.intp))
