@@ -24,6 +24,11 @@ stop; the same on runs that never overfit. Every method restores the best valida
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_early_stopping.py [--tune] [--no-linters]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_early_stopping.py --confirm-study
+
+``--confirm-study`` measures the optional forecast-confirmed stop (``confirm_p_best_behind`` /
+``confirm_wait``) against patience 10 and the current default, tunes among its settings on the tuning split
+only, and writes its own section at the end of the results file (kept when the main tables are rewritten).
 
 The linters run in their own venv (``bench/_work/linters-venv``, created with
 ``python -m venv bench/_work/linters-venv && bench/_work/linters-venv/bin/pip install runmedic finetune-doctor
@@ -582,13 +587,159 @@ def pareto(res: dict[str, dict[str, float]]) -> list[str]:
     return out
 
 
+CONFIRM_MARK = "<!-- confirm-study -->"
+CONFIRM_THRESHOLDS = (0.8, 0.9)
+CONFIRM_WAITS = (3, 5, 6)
+
+
+def _write_section(out: Path, main_text: str | None, section: str | None) -> None:
+    """Write the results file: the main tables and the forecast-confirmed stop section (each kept from the
+    existing file when not given)."""
+    old = out.read_text() if out.exists() else ""
+    old_main, _, old_sec = old.partition(CONFIRM_MARK)
+    main_text = old_main.rstrip() + "\n" if main_text is None else main_text
+    sec = (CONFIRM_MARK + old_sec) if section is None and old_sec else (
+        "" if section is None else CONFIRM_MARK + "\n" + section)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(main_text + ("\n" + sec if sec else ""))
+
+
+def _oracle(r: Run) -> int | None:
+    v = np.where(np.isfinite(r.val), r.val, np.inf)
+    return int(np.argmin(v)) if np.isfinite(v).any() else None
+
+
+def _earlier(a: int | None, b: int | None) -> bool:
+    return a is not None and (b is None or a < b)
+
+
+def confirm_study(args: argparse.Namespace) -> None:
+    """The forecast-confirmed stop (StopPolicy ``confirm_p_best_behind``) on the same splits as the main tables."""
+    t0 = time.time()
+    real = load_real()
+    cpu = load_cpu()
+    tune_runs = [r for r in real + cpu if r.tune] + load_synth(tune=True)
+    report = [r for r in real + cpu if not r.tune] + load_synth(tune=False)
+    report = [r for r in report if r.corpus in ("real-cv", "cpu", "synth")]
+    settings = list(itertools.product(args.confirm_horizons, args.confirm_thresholds, args.confirm_waits))
+
+    def label(st: tuple[float, float, int]) -> str:
+        hz = "" if st[0] == DEFAULTS["confirm_horizon"] else f", horizon {st[0]:g}x"
+        return f"gapwatch + forecast P>={st[1]:g}, confirm_wait={st[2]}{hz}"
+
+    def params(st: tuple[float, float, int]) -> dict[str, Any]:
+        return {"confirm_horizon": st[0], "confirm_p_best_behind": st[1], "confirm_wait": st[2]}
+
+    base: dict[str, Stopper] = {"gapwatch (default)": gapwatch_policy(), "patience 10": patience(10),
+                                "patience 20": patience(20)}
+    log: list[str] = []
+    # tuning: the same rule as tune(), on the tuning split, scored on validation regret only
+    ref_reg, ref_bud, _ = _tune_score(tune_runs, {r.name: patience(10)(r) for r in tune_runs})
+    def_reg, def_bud, _ = _tune_score(tune_runs, {r.name: gapwatch_policy()(r) for r in tune_runs})
+    log.append(f"tuning split ({len(tune_runs)} runs): patience 10 regret score {ref_reg:.4f} budget {ref_bud:.3f}; "
+               f"default {def_reg:.4f} / {def_bud:.3f}")
+    rows = []
+    for st in settings:
+        f = gapwatch_policy(**params(st))
+        reg, bud, parts = _tune_score(tune_runs, {r.name: f(r) for r in tune_runs})
+        rows.append((st, reg, bud))
+        log.append(f"{label(st)}: regret score {reg:.4f}, budget {bud:.3f} "
+                   f"(synth p90 {parts.get('synth_p90', math.nan):.3f}, real p90 {parts.get('real_p90', math.nan):.3f})"
+                   f" [{time.time() - t0:.0f} s]")
+        print(log[-1], flush=True)
+    a = [row for row in rows if row[2] <= 0.75 * ref_bud and row[1] <= ref_reg]
+    if a:
+        chosen = min(a, key=lambda row: (row[1], row[2]))
+        rule = "budget <= 0.75 x patience 10 and regret score <= patience 10's; lowest regret score"
+    else:
+        b = [row for row in rows if row[2] <= ref_bud]
+        chosen = min(b or rows, key=lambda row: (row[1], row[2]))
+        rule = ("no setting reached 0.75 x patience 10's budget at its regret; lowest regret score among "
+                "budget <= patience 10")
+    log.append(f"rule: {rule}; chosen on the tuning split: {label(chosen[0])}")
+    methods = dict(base)
+    for st in settings:
+        methods[label(st)] = gapwatch_policy(**params(st))
+    # not a policy (it sees the future): where the whole run's validation best is, as a budget reference
+    methods["oracle: stop at the run's validation best (not causal)"] = _oracle
+    stops = {m: {r.name: f(r) for r in report} for m, f in methods.items()}
+    n_calls = sum(len(r.stats().p_behind) for r in report)
+    lines = ["## Forecast-confirmed stop (optional `confirm_p_best_behind`): measured", ""]
+    cpu_name = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                     if ln.startswith("model name")), platform.processor() or "?")
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
+                         check=False).stdout.strip()
+    mw_arg = (f" --confirm-thresholds {' '.join(map(str, args.confirm_thresholds))} --confirm-waits "
+              f"{' '.join(map(str, args.confirm_waits))} --confirm-horizons {' '.join(map(str, args.confirm_horizons))}")
+    lines += [f"- command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_early_stopping.py --confirm-study{mw_arg}`",
+              f"- machine: {cpu_name}, 2 cores shared, CPU only; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+              f"git {rev} (+ uncommitted work tree)",
+              "- rule: the default StopPolicy plus an extra stop when the best is >= `confirm_wait` evaluations old "
+              "and the parametric ensemble's P(best already behind), fitted to the validation values seen so far "
+              f"(horizon `confirm_horizon` x evaluations seen: {DEFAULTS['confirm_horizon']:g}, the default, unless "
+              "the label names another; seed 0), is >= the threshold. Same splits, regret, budget and "
+              "false-stop definitions as the tables above; grokking/memorisation runs excluded.",
+              f"- ensemble forecasts computed on the report split: {n_calls} (memoised per prefix across settings)",
+              "", "Tuning log (tuning split only, validation regret):", ""] + [f"- {ln}" for ln in log]
+    res = table("Headline: real runs of the report split (Crowded Valley + CPU-trained)",
+                [r for r in report if r.corpus in ("real-cv", "cpu")], stops, lines)
+    syn = table("Generated families, report seeds", [r for r in report if r.corpus == "synth"], stops, lines)
+    table("All non-grokking report runs pooled", report, stops, lines)
+    table("Real runs: Crowded Valley report split", [r for r in report if r.corpus == "real-cv"], stops, lines)
+    table("CPU-trained runs, report split", [r for r in report if r.corpus == "cpu"], stops, lines)
+    lines += ["", "### Goal check (issue 3: regret <= patience 10 at <= 0.75 x its budget, false stops on never-overfit "
+              "runs <= 5%)", "",
+              "| setting | headline median / p90 regret | headline budget / patience 10 | headline false stops never-overfit "
+              "| generated p90 regret (patience 10) | generated budget / patience 10 | generated false stops never-overfit "
+              "| goal on headline | same on generated | lower regret at <= budget (headline / generated) "
+              "| runs stopped earlier than the default (headline / generated) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    p10h, p10s = res["patience 10"], syn["patience 10"]
+    verdict = {}
+    for m in methods:
+        h, g = res[m], syn[m]
+        ok_h = (h["median"] <= p10h["median"] and h["p90"] <= p10h["p90"] and h["budget"] <= 0.75 * p10h["budget"]
+                and h["false_stop_never"] <= 0.05)
+        ok_g = (g["median"] <= p10s["median"] and g["p90"] <= p10s["p90"] and g["budget"] <= 0.75 * p10s["budget"])
+        alt = ["yes" if (x["budget"] <= ref["budget"] and x["median"] <= ref["median"] and x["p90"] <= ref["p90"]
+                         and (x["median"] < ref["median"] or x["p90"] < ref["p90"])) else "no"
+               for x, ref in ((h, p10h), (g, p10s))]
+        verdict[m] = (ok_h, ok_g)
+        earlier = [sum(1 for r in rs if _earlier(stops[m][r.name], stops["gapwatch (default)"][r.name]))
+                   for rs in ([r for r in report if r.corpus in ("real-cv", "cpu")],
+                              [r for r in report if r.corpus == "synth"])]
+        lines.append(f"| {m} | {fmt(h['median'])} / {fmt(h['p90'])} | {h['budget'] / p10h['budget']:.3f} | "
+                     f"{fmt(h['false_stop_never'])} | {fmt(g['p90'])} ({fmt(p10s['p90'])}) | "
+                     f"{g['budget'] / p10s['budget']:.3f} | {fmt(g['false_stop_never'])} | "
+                     f"{'yes' if ok_h else 'no'} | {'yes' if ok_g else 'no'} | {alt[0]} / {alt[1]} | "
+                     f"{earlier[0]} / {earlier[1]} |")
+    lines += ["", f"- chosen on the tuning split: {label(chosen[0])}: headline goal "
+              f"{'met' if verdict[label(chosen[0])][0] else 'missed'}, generated "
+              f"{'met' if verdict[label(chosen[0])][1] else 'missed'}",
+              f"- elapsed {time.time() - t0:.0f} s"]
+    text = "\n".join(lines) + "\n"
+    _write_section(args.out, None, text)
+    print(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true", help="search the policy parameters on the tuning split")
     ap.add_argument("--no-linters", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--linters-only", action="store_true", help="only fill the linters cache")
+    ap.add_argument("--confirm-study", action="store_true",
+                    help="measure the forecast-confirmed stop (confirm_p_best_behind) and write its section")
+    ap.add_argument("--confirm-thresholds", type=float, nargs="+", default=list(CONFIRM_THRESHOLDS),
+                    help="with --confirm-study: P(best behind) thresholds to try")
+    ap.add_argument("--confirm-waits", type=int, nargs="+", default=list(CONFIRM_WAITS),
+                    help="with --confirm-study: confirm_wait values (evaluations) to try")
+    ap.add_argument("--confirm-horizons", type=float, nargs="+", default=[DEFAULTS["confirm_horizon"]],
+                    help="with --confirm-study: forecast horizons (x evaluations seen) to try")
     args = ap.parse_args()
+    if args.confirm_study:
+        confirm_study(args)
+        return
     t0 = time.time()
     log: list[str] = []
     real = load_real()
@@ -671,8 +822,7 @@ def main() -> None:
               f"- false-stop rate on never-overfit runs: {fmt(d['false_stop_never'])} (goal <= 5%)",
               f"- elapsed {time.time() - t0:.0f} s"]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    _write_section(args.out, text, None)
     print(text)
 
 

@@ -12,7 +12,8 @@ Generates, in a temporary directory,
   epochs each, some overfitting), i.e. 600,000 points,
 
 then times, for each: reading (``gapwatch.readers.load``), analysing (``gapwatch.analysis.analyze``), and the
-whole CLI ``gapwatch analyze PATH --json`` in a fresh process; and the baselines in the same run: tbparse's
+whole CLI ``gapwatch analyze PATH --json`` in a fresh process (wall-clock and CPU seconds: on a shared machine the
+wall-clock time depends on the other jobs, the CPU time much less); and the baselines in the same run: tbparse's
 ``SummaryReader(...).scalars`` and TensorBoard's ``EventAccumulator`` (size_guidance 0 = keep everything) on the
 TensorBoard file, and a plain ``pandas.read_csv`` loop over the sweep's files.
 
@@ -141,19 +142,34 @@ def write_sweep(root: Path, runs: int, epochs: int = 20, seed: int = 0) -> int:
     return pts
 
 
+#: CPU seconds (user + system) of the last :func:`_time` / :func:`_cli` call: wall-clock time on a shared machine
+#: depends on the other jobs, CPU time much less.
+_CPU: list[float] = [0.0]
+
+
 def _time(fn):  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    _CPU[0] = time.process_time() - c
     return time.perf_counter() - t, out
+
+
+def _cpu() -> float:
+    return _CPU[0]
 
 
 def _cli(path: Path) -> tuple[float, int]:
     exe = ROOT / ".venv" / "bin" / "gapwatch"
     cmd = [str(exe) if exe.exists() else "gapwatch", "analyze", str(path), "--json"]
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
                        check=False)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU[0] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     if p.returncode not in (0, 3):
         raise RuntimeError(f"{cmd} failed ({p.returncode}): {p.stderr[-2000:]}")
     return dt, len(p.stdout)
@@ -170,23 +186,27 @@ def bench_tb(tmp: Path, points: int, baselines: bool) -> list[str]:
     rows = [(f"- generated {sum(counts.values()):,} scalars ({counts}) in {f.stat().st_size / 1e6:.1f} MB, "
              f"{tgen:.1f} s")]
     tread, h = _time(lambda: load(d))
+    cread = _cpu()
     assert len(h) == sum(counts.values()), (len(h), counts)
     tan, res = _time(lambda: analyze(h))
+    can = _cpu()
     kinds = sorted({x.kind for r in res.runs for x in r.findings})
     tcli, nbytes = _cli(d)
+    ccli = _cpu()
     rows += [
-        "", "| what | seconds |", "|---|---:|",
-        f"| gapwatch read (`readers.load`) | {tread:.2f} |",
-        f"| gapwatch analyze (detectors on the loaded History) | {tan:.2f} |",
-        f"| **in-process total** | **{tread + tan:.2f}** |",
-        f"| **CLI `gapwatch analyze DIR --json`** (fresh process, incl. imports) | **{tcli:.2f}** |",
+        "", "| what | wall s | CPU s |", "|---|---:|---:|",
+        f"| gapwatch read (`readers.load`) | {tread:.2f} | {cread:.2f} |",
+        f"| gapwatch analyze (detectors on the loaded History) | {tan:.2f} | {can:.2f} |",
+        f"| **in-process total** | **{tread + tan:.2f}** | {cread + can:.2f} |",
+        f"| **CLI `gapwatch analyze DIR --json`** (fresh process, incl. imports) | **{tcli:.2f}** | {ccli:.2f} |",
     ]
     if baselines:
         try:
             from tbparse import SummaryReader
 
             tb_t, df = _time(lambda: SummaryReader(str(d)).scalars)
-            rows.append(f"| baseline: tbparse `SummaryReader(dir).scalars` ({len(df):,} rows) | {tb_t:.2f} |")
+            rows.append(f"| baseline: tbparse `SummaryReader(dir).scalars` ({len(df):,} rows) | {tb_t:.2f} | "
+                        f"{_cpu():.2f} |")
         except Exception as exc:  # noqa: BLE001
             rows.append(f"| baseline: tbparse | failed: {exc.__class__.__name__}: {exc} |")
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -198,7 +218,7 @@ def bench_tb(tmp: Path, points: int, baselines: bool) -> list[str]:
                 len(acc.Tensors(t)) for t in acc.Tags()["tensors"])
 
         ea_t, n = _time(ea)
-        rows.append(f"| baseline: tensorboard `EventAccumulator` Reload ({n:,} values) | {ea_t:.2f} |")
+        rows.append(f"| baseline: tensorboard `EventAccumulator` Reload ({n:,} values) | {ea_t:.2f} | {_cpu():.2f} |")
     rows.append(f"\nfindings: {kinds}; JSON output {nbytes:,} bytes")
     return rows
 
@@ -212,18 +232,23 @@ def bench_sweep(tmp: Path, runs: int, baselines: bool, sample: int) -> list[str]
     tgen, pts = _time(lambda: write_sweep(root, runs))
     rows = [f"- generated {runs:,} runs ({pts:,} points) in {tgen:.1f} s"]
     tread, h = _time(lambda: load(root))
+    cread = _cpu()
     assert len(h.runs()) == runs
     full = sample >= runs
+    can = ccli = float("nan")
     if full:
         tan, res = _time(lambda: analyze(h))
+        can = _cpu()
         n_find = sum(len(r.findings) for r in res.runs)
         tcli, nbytes = _cli(root)
+        ccli = _cpu()
         label_an, label_cli = "", ""
     else:
         names = h.runs()[:sample]
         sub = History(h.frame[h.frame["run"].isin(names)], sources=h.sources)
         tsub, res = _time(lambda: analyze(sub))
         tan = tsub * runs / sample
+        can = _cpu() * runs / sample
         n_find = sum(len(r.findings) for r in res.runs)
         part = tmp / "sweep_part"
         for g in sorted({n.split("/")[0] for n in names}):
@@ -237,18 +262,19 @@ def bench_sweep(tmp: Path, runs: int, baselines: bool, sample: int) -> list[str]
                      f"{per_run * 1e3:.1f} ms per run (read + analyze)")
     est = "" if full else " (estimated)"
     rows += [
-        "", "| what | seconds |", "|---|---:|",
-        f"| gapwatch read (`readers.load`, all {runs:,} runs) | {tread:.2f} |",
-        f"| gapwatch analyze (detectors on the loaded History){est}{label_an} | {tan:.2f} |",
-        f"| **in-process total**{est} | **{tread + tan:.2f}** |",
-        f"| **CLI `gapwatch analyze DIR --json`** (fresh process){est}{label_cli} | **{tcli:.2f}** |",
+        "", "| what | wall s | CPU s |", "|---|---:|---:|",
+        f"| gapwatch read (`readers.load`, all {runs:,} runs) | {tread:.2f} | {cread:.2f} |",
+        f"| gapwatch analyze (detectors on the loaded History){est}{label_an} | {tan:.2f} | {can:.2f} |",
+        f"| **in-process total**{est} | **{tread + tan:.2f}** | {cread + can:.2f} |",
+        (f"| **CLI `gapwatch analyze DIR --json`** (fresh process){est}{label_cli} | **{tcli:.2f}** | "
+         + (f"{ccli:.2f} |" if full else "– |")),
     ]
     if baselines:
         import pandas as pd
 
         files = sorted(root.rglob("*.csv"))
         t, _ = _time(lambda: [pd.read_csv(p) for p in files])
-        rows.append(f"| baseline: `pandas.read_csv` on every file (reading only) | {t:.2f} |")
+        rows.append(f"| baseline: `pandas.read_csv` on every file (reading only) | {t:.2f} | {_cpu():.2f} |")
     rows.append(f"\n{n_find:,} findings in the analysed runs; JSON output {nbytes:,} bytes")
     return rows
 

@@ -155,3 +155,10 @@ def test_guard_header_names_the_monitor(tmp_path) -> None:
     h = load(p)
     assert choose_monitor(h) == Monitor("val", "acc", "max")
     assert choose_monitor(h, Monitor("val", "loss", "min")) == Monitor("val", "loss", "min")
+
+
+@pytest.mark.parametrize("argv", [["replay"], ["analyze"], ["forecast"], ["analyze", "--bogus", "x"]])
+def test_usage_errors_exit_2_without_traceback(argv: list[str], capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ("Missing argument" in err or "No such option" in err)

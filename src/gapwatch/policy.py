@@ -38,6 +38,19 @@ nor by the cap) until the held-out metric has made real progress: its best 3-eva
 the first evaluation by at least ``progress_min`` of the range so far. It then behaves as usual, so it trains through a
 memorisation phase until generalisation starts, or to the end of the budget if it never does.
 
+Optional forecast-confirmed stop
+--------------------------------
+With ``confirm_p_best_behind = p`` (default ``None``: off) the policy also stops when the best is at least
+``confirm_wait`` evaluations old (a shorter patience than ``max_wait``) **and** a learning-curve forecast of the
+evaluations seen so far says the best is already behind with probability ``>= p``. The forecast is the
+parametric ensemble of :mod:`gapwatch.forecast.ensemble` (monotone families plus overfitting/recovery terms,
+after Domhan et al. 2015, "Speeding up automatic hyperparameter optimization of deep neural networks by
+extrapolation of learning curves"), fitted to the monitored values only, with a horizon of
+``confirm_horizon`` x the evaluations seen and a fixed seed (:func:`gapwatch.policy_forecast.p_best_behind`), so
+replayed and live decisions agree. It is only computed (~20-30 ms) when the cheap conditions already hold. It
+is an *extra* route to stop: rules 1 and 2 are unchanged, so it can only stop earlier. The memorisation hold
+(``keep_through_memorization``) blocks it too.
+
 It only ever looks at the monitored (validation) series; test data must never be passed to it. The default
 parameters were chosen on data (generated families and a tuning subset of real runs, scored on test loss):
 see ``docs/policy.md`` and ``bench/results/early_stopping.md``.
@@ -66,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "min_rel": 0.0,       # optional extra threshold: degradation relative to |best| (0 = off; not offset-free)
     "keep_through_memorization": False,  # hold while the held-out metric has made no progress (grokking)
     "progress_min": 0.25,  # progress that ends the hold: (first - best 3-mean) / (worst - best), a fraction
+    "confirm_p_best_behind": None,  # optional forecast-confirmed stop: P(best already behind) threshold in
+                                    # (0, 1]; None = off
+    "confirm_wait": 5,    # evaluations since the best before the forecast-confirmed stop is considered
+    "confirm_horizon": 1.5,  # forecast horizon of that stop, as a multiple (> 1) of the evaluations seen
 }
 
 #: Evaluations averaged (at least) when measuring held-out progress for ``keep_through_memorization``, so a
@@ -107,6 +124,22 @@ def validate_params(mode: str, params: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("StopPolicy: keep_through_memorization must be True or False, got "
                          f"{p['keep_through_memorization']!r}")
     p["keep_through_memorization"] = bool(p["keep_through_memorization"])
+    c = p["confirm_p_best_behind"]
+    if c is not None:
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(c)) or not 0 < float(c) <= 1:
+            raise ValueError("StopPolicy: confirm_p_best_behind must be None (off) or a probability in (0, 1], "
+                             f"got {c!r}")
+        p["confirm_p_best_behind"] = float(c)
+    cw = p["confirm_wait"]
+    if not isinstance(cw, (int, np.integer)) or isinstance(cw, bool) or cw < 1:
+        raise ValueError(f"StopPolicy: confirm_wait must be a positive integer (evaluations), got {cw!r}")
+    p["confirm_wait"] = int(cw)
+    ch = p["confirm_horizon"]
+    if isinstance(ch, bool) or not isinstance(ch, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(ch)) or float(ch) <= 1:
+        raise ValueError(f"StopPolicy: confirm_horizon must be a number > 1 (x evaluations seen), got {ch!r}")
+    p["confirm_horizon"] = float(ch)
     if p["min_wait"] > p["max_wait"]:
         raise ValueError(f"StopPolicy: min_wait ({p['min_wait']}) must be <= max_wait ({p['max_wait']})")
     return p
@@ -236,6 +269,40 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float
     return True, "", b
 
 
+def _confirm_candidate(z: np.ndarray, p: dict[str, Any]) -> bool:
+    """The cheap conditions of the forecast-confirmed stop for the last evaluation of ``z``: the option is on,
+    ``warmup`` evaluations seen, some finite value, no memorisation hold, best >= ``confirm_wait`` old."""
+    if p["confirm_p_best_behind"] is None:
+        return False
+    n = z.size
+    fin = np.isfinite(z)
+    if not fin.any() or n < p["warmup"]:
+        return False
+    b = int(np.argmin(z))
+    if n - 1 - b < p["confirm_wait"]:
+        return False
+    if p["keep_through_memorization"]:
+        zf = z[fin]
+        rng = float(zf.max() - zf.min())
+        if _progress(z, max(PROGRESS_WINDOW, p["window"]), rng) < p["progress_min"]:
+            return False
+    return True
+
+
+def _confirm_p(z: np.ndarray, p: dict[str, Any], cache: dict[tuple[int, float], float] | None = None) -> float:
+    """P(best already behind) of the ensemble forecast on ``z`` (lower-better prefix), memoised in ``cache``
+    by (prefix length, horizon)."""
+    from .policy_forecast import p_best_behind
+
+    key = (int(z.size), float(p["confirm_horizon"]))
+    if cache is not None and key in cache:
+        return cache[key]
+    val = p_best_behind(z, p["confirm_horizon"])
+    if cache is not None:
+        cache[key] = val
+    return val
+
+
 def _stop_reason(z: np.ndarray, sigma: float, p: dict[str, Any], b: int) -> str:
     n = z.size
     since = n - 1 - b
@@ -327,6 +394,13 @@ class StopPolicy:
         if stop:
             self._stopped_at = len(self._values) - 1
             return self._decision("stop", b, reason or _stop_reason(z, sigma, self.params, b))
+        if _confirm_candidate(z, self.params):
+            pb = _confirm_p(z, self.params)
+            if pb >= self.params["confirm_p_best_behind"]:
+                self._stopped_at = len(self._values) - 1
+                since = len(self._values) - 1 - b
+                return self._decision("stop", b, f"no new best for {since} evaluations and the forecast puts "
+                                      f"P(best already behind) at {pb:.2f} (confirm_p_best_behind)")
         return self._decision("continue", b, reason)
 
     # ------------------------------------------------------------------ state
@@ -378,6 +452,8 @@ class PrefixStats:
     level: dict[int, np.ndarray]       # w -> mean of the last w evaluations (inf if one is non-finite)
     best_level: dict[int, np.ndarray]  # w -> lowest complete, finite w-mean in the prefix
     smooth_since: dict[int, np.ndarray]  # w -> evaluations since that lowest w-mean (-1: none complete yet)
+    #: memo of P(best behind) by (prefix length, horizon), filled on demand by the forecast-confirmed stop
+    p_behind: dict[tuple[int, float], float] = field(default_factory=dict, compare=False, repr=False)
 
 
 def prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> PrefixStats:
@@ -449,6 +525,7 @@ def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None
         else:
             progress = np.zeros(n)
         ok &= progress >= p["progress_min"]
+    ok_confirm = ok & (since >= p["confirm_wait"])
     ok &= since >= p["min_wait"]
     ss = st.smooth_since[p["window"]]
     cap_since = np.where(ss >= 0, ss, since)
@@ -469,7 +546,13 @@ def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None
             test &= deg >= p["min_rel"] * np.maximum(st.abs_best, 1e-12)
     stop = cap | (ok & (nonfinite_tail | test))
     hits = np.flatnonzero(stop)
-    return int(hits[0]) if hits.size else None
+    first = int(hits[0]) if hits.size else None
+    if p["confirm_p_best_behind"] is not None:
+        end = n if first is None else first
+        for i in np.flatnonzero(ok_confirm[:end]):
+            if _confirm_p(st.z[: i + 1], p, st.p_behind) >= p["confirm_p_best_behind"]:
+                return int(i)
+    return first
 
 
 def first_stop(values: np.ndarray, mode: str = "min", **params: Any) -> int | None:

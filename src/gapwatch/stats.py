@@ -20,8 +20,29 @@ def noise_sigma(values: np.ndarray) -> float:
     if v.size < 4:
         return 0.0
     d = np.diff(v, n=2)
-    mad = np.median(np.abs(d - np.median(d)))
+    mad = median(np.abs(d - median(d)))
     return float(MAD_TO_SIGMA * mad / np.sqrt(6.0))
+
+
+#: Up to this many values :func:`median` sorts instead of calling ``np.median`` (whose fixed overhead dominates
+#: on the short curves of a sweep; detectors take several medians per run).
+_SMALL_MEDIAN = 256
+
+
+def median(values: np.ndarray) -> float:
+    """Median of a 1-D float array (NaN when empty or when a value is NaN): exactly ``np.median``'s value (the middle order
+    statistic, or the mean of the two middle ones), faster on short arrays."""
+    v = np.asarray(values, dtype=float)
+    n = v.size
+    if n == 0 or n > _SMALL_MEDIAN:
+        return float(np.median(v)) if n else float("nan")
+    s = np.sort(v)  # NaN sorts last: then the median is NaN, as np.median's
+    if np.isnan(s[-1]):
+        return float("nan")
+    h = n // 2
+    if n % 2:
+        return float(s[h])
+    return float((s[h - 1] + s[h]) / 2.0)
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -35,6 +56,19 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+def sliding_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Median of every full window of ``window`` consecutive values: shape ``(n - window + 1,)``, element ``j``
+    the median of ``values[j: j + window]``; exactly ``np.median`` of each window (the middle order statistic,
+    or the mean of the two middle ones; NaN when the window holds a NaN), from one sort of a strided view."""
+    v = np.asarray(values, dtype=float)
+    if window < 1 or v.size < window:
+        raise ValueError(f"sliding_median needs 1 <= window <= len(values), got window={window}, n={v.size}")
+    srt = np.sort(np.lib.stride_tricks.sliding_window_view(v, window), axis=1)  # NaN sorts last
+    h = window // 2
+    med = srt[:, h] if window % 2 else (srt[:, h - 1] + srt[:, h]) / 2.0
+    return np.where(np.isnan(srt[:, -1]), np.nan, med)
+
+
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Centered median over an odd ``window`` (edges use the points available), shape preserved."""
     v = np.asarray(values, dtype=float)
@@ -44,12 +78,12 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     out = np.empty_like(v)
     w = 2 * h + 1
     if v.size >= w:  # interior windows at once (exactly the same medians as the loop below)
-        out[h: v.size - h] = np.median(np.lib.stride_tricks.sliding_window_view(v, w), axis=1)
+        out[h: v.size - h] = sliding_median(v, w)
         edges = [*range(h), *range(v.size - h, v.size)]
     else:
         edges = list(range(v.size))
     for i in edges:
-        out[i] = np.median(v[max(0, i - h): i + h + 1])
+        out[i] = median(v[max(0, i - h): i + h + 1])
     return out
 
 

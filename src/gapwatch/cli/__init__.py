@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("gapwatch: aborted", file=sys.stderr)
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:  # click usage errors (typer may vendor click as typer._click)
+        show = getattr(exc, "show", None)
+        code = getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int) and type(exc).__module__.endswith("click.exceptions"):
+            show()
+            return code
         raise
     return 0
 

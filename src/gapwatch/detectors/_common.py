@@ -91,7 +91,8 @@ def series_table(history: History) -> dict[tuple[str, str], Series]:
 def _build_series_table(history: History) -> dict[tuple[str, str], Series]:
     if len(history.runs()) > 1:
         raise ValueError("detectors work on one run at a time; iterate over the History's runs")
-    return {key: history.series(*key) for key in history.keys()}
+    pairs = history.keys()  # (a list, in order of first appearance)
+    return {key: history.series(*key) for key in pairs}
 
 
 def keys(history: History) -> list[tuple[str, str]]:
@@ -119,6 +120,10 @@ def monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | None
     continual-learning log (two or more :func:`task_series`) are never monitored: a drop of an earlier task's
     accuracy is forgetting or a stability gap, not overfitting. ``None`` when only such series are held out.
     """
+    return history.memo(("monitor_or_none", monitor), lambda: _monitor_or_none(history, monitor))
+
+
+def _monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | None:
     ks = series_table(history)
     tasks = task_series(history)
     per_task = {(s.split, s.metric) for s in tasks.values()} if len(tasks) >= 2 else set()

@@ -34,7 +34,7 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
-from ..stats import MAD_TO_SIGMA, noise_sigma
+from ..stats import MAD_TO_SIGMA, median, noise_sigma, sliding_median
 from . import register
 from ._common import (
     OPPOSING_SIGNALS,
@@ -235,22 +235,22 @@ def _local_sigma(z: np.ndarray, i: int, window: int) -> float:
     seg = np.concatenate([d[lo: max(lo, i - 2)], d[min(hi, i + 1): hi]])
     if seg.size < 3:
         return 0.0
-    return MAD_TO_SIGMA * float(np.median(np.abs(seg - np.median(seg)))) / np.sqrt(6.0)
+    return MAD_TO_SIGMA * median(np.abs(seg - median(seg))) / np.sqrt(6.0)
 
 
 def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
     """``out[i] = median(z[max(0, i - k): i])``: the median of the ``k`` evaluations before ``i`` (fewer at the
-    start), shape ``(n,)``; ``out[0]`` is NaN (nothing before it). The full windows are computed at once on a
-    strided view (the same medians as one ``np.median`` per window, without a Python loop over a million
-    points)."""
+    start), shape ``(n,)``; ``out[0]`` is NaN (nothing before it). The full windows are computed at once
+    (:func:`gapwatch.stats.sliding_median`: the same medians as one ``np.median`` per window, without a Python
+    loop over a million points)."""
     z = np.asarray(z, dtype=float)
     n = z.size
     out = np.full(n, np.nan)
     k = max(1, int(k))
     for i in range(1, min(k, n)):  # the first windows are shorter
-        out[i] = np.median(z[:i])
+        out[i] = median(z[:i])
     if n > k:
-        out[k:] = np.median(np.lib.stride_tricks.sliding_window_view(z[:-1], k), axis=1)
+        out[k:] = sliding_median(z[:-1], k)
     return out
 
 
