@@ -247,7 +247,7 @@ def memorization_state(history: History, *, train_fit: float = 0.95, max_general
         return None
     # held-out must have stayed near its start all along: a run that generalised and then lost it while
     # fitting (noisy labels) is overfitting, not a memorisation phase that grokking could end
-    g_peak = (float(np.max(rolling_mean(vaf.values, w))) - v0) / gain
+    g_peak = (float(np.max(rolling_mean(vaf.values, max(window, len(vaf) // 10)))) - v0) / gain
     if g_peak > max_generalization:
         return None
     fit_idx = int(np.argmax(trf.values >= train_fit))

@@ -84,7 +84,8 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     g = (va.values - v0) / gain
     # near chance *throughout* the run up to the fit: a run that generalised first and then lost it while
     # fitting noisy labels is overfitting, not memorisation-before-grokking
-    if float(np.max(g[: m + 1])) > p["max_generalization"]:
+    # (peak of a trailing mean over a tenth of the run, at least `window`, so one noisy evaluation cannot veto)
+    if float(np.max(rolling_mean(g[: m + 1], max(w, n // 10)))) > p["max_generalization"]:
         return None
     c = p["confirm"]
     above = g >= p["jump_generalization"]
