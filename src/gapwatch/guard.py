@@ -318,7 +318,8 @@ class Guard:
 
     def _find_monitored(self, metrics: Mapping[str, Any]) -> str:
         mon = self._mon
-        assert mon is not None  # noqa: S101 - set before this is called
+        if mon is None:  # an internal invariant, not user input
+            raise RuntimeError("gapwatch internal error: mon is unset")
         if self.monitor in metrics:
             return str(self.monitor)
         for k in metrics:
@@ -386,7 +387,8 @@ class Guard:
                 f"training has likely diverged — {where}. Lower the learning rate or clip gradients; pass "
                 "on_nan='stop' to stop and restore instead of raising"
             )
-        assert self._policy is not None  # noqa: S101
+        if self._policy is None:  # an internal invariant, not user input
+            raise RuntimeError("gapwatch internal error: self._policy is unset")
         d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"))
         self._n_eval += 1
         action, reason = d.action, d.reason
@@ -519,7 +521,8 @@ class Guard:
         if state["monitored"] is not None:
             m = state["monitored"]
             self._set_monitor(Monitor(m["split"], m["metric"], m["mode"]))
-            assert self._policy is not None  # noqa: S101
+            if self._policy is None:  # an internal invariant, not user input
+                raise RuntimeError("gapwatch internal error: self._policy is unset")
             if state["policy"] is not None:
                 self._policy.load_state_dict(_floats(state["policy"]))
         self._policy_params = dict(state["policy_params"])

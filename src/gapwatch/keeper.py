@@ -186,7 +186,8 @@ class BestKeeper:
         if self._meta is None:
             raise UsageError("BestKeeper: nothing kept yet (no evaluation improved on the best)")
         if self._where == "memory":
-            assert self._mem is not None  # noqa: S101
+            if self._mem is None:  # an internal invariant, not user input
+                raise RuntimeError("gapwatch internal error: self._mem is unset")
             return {
                 "model": self._mem["model"],
                 "optimizer": self._mem["optimizer"],

@@ -222,7 +222,8 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
     """The monitored metric of every split with best point, onset, finding badges and forecast band.
 
     Returns ``(legend_html, svg)``."""
-    assert r.monitor is not None
+    if r.monitor is None:  # an internal invariant, not user input
+        raise RuntimeError("gapwatch internal error: r.monitor is unset")
     metric = r.monitor.metric
     cv = _curves(r, s)
     others: list[str] = []
@@ -301,7 +302,8 @@ def _forecast_arrays(fc: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
 def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
     """Held-out minus train of the monitored metric over time, in "worse on held-out is up" units."""
-    assert r.monitor is not None
+    if r.monitor is None:  # an internal invariant, not user input
+        raise RuntimeError("gapwatch internal error: r.monitor is unset")
     metric = r.monitor.metric
     cv = _curves(r, s)
     if not cv.has("train", metric):
@@ -333,7 +335,8 @@ def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
 
 def other_metric_charts(r: RunAnalysis, s: RunSummary) -> str:
     """Small charts of the metrics that are not monitored (accuracy next to loss, …)."""
-    assert r.monitor is not None
+    if r.monitor is None:  # an internal invariant, not user input
+        raise RuntimeError("gapwatch internal error: r.monitor is unset")
     cv = _curves(r, s)
     metrics = [m for m in dict.fromkeys(m for _, m in cv.keys()) if m != r.monitor.metric]
     out = []
