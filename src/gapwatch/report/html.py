@@ -323,8 +323,9 @@ def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
         if sp == r.monitor.split:
             pos = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0)
             ch.band(x, np.zeros_like(pos), pos, "gapfill", title="held-out worse than train")
-        ch.line(x, gap, cls, width=2.0 if sp == r.monitor.split else 1.3, title=f"{sp} − train")
-        legend.append((_SPLIT_COLOR[cls], "line", f"{sp} − train"))
+        label = f"{sp} − train" if r.monitor.mode == "min" else f"train − {sp}"  # same sign as the plotted gap
+        ch.line(x, gap, cls, width=2.0 if sp == r.monitor.split else 1.3, title=label)
+        legend.append((_SPLIT_COLOR[cls], "line", label))
         drawn = True
     if not drawn:
         return ""
