@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from . import scores as S
-from .table import read_metadata
+from .table import open_parquet
 
 
 def _keys(pf: Any, run: int) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -82,17 +82,8 @@ def stream_scores(path: str | Path, *, run: int = 0, early: int | None = None,
     Returns:
         ``(scores, index, early)``; ``scores`` maps names to ``(n,)`` arrays aligned with ``index``.
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path=path)
-    meta = read_metadata(path)
-    pf = pq.ParquetFile(str(path))
-    names = set(pf.schema_arrow.names)
-    for req in ("index", "epoch", "loss"):
-        if req not in names:
-            raise InputError(f"missing required column '{req}' (columns present: {sorted(names)})", path=path)
+    meta, pf, names = open_parquet(path)
     epochs, index, has_run = _keys(pf, run)
     if index.size == 0:
         raise InputError(f"no rows for run {run}", path=path)

@@ -371,6 +371,23 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+
+def open_parquet(path: Path) -> tuple[dict[str, Any], Any, set[str]]:
+    """``(metadata, pyarrow ParquetFile, column names)`` of an example table, after checking that it exists and
+    has the required ``index``, ``epoch`` and ``loss`` columns (:class:`InputError` naming the file if not)."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise InputError("file not found", path=path)
+    meta = read_metadata(path)
+    pf = pq.ParquetFile(str(path))
+    names = set(pf.schema_arrow.names)
+    for req in ("index", "epoch", "loss"):
+        if req not in names:
+            raise InputError(f"missing required column '{req}' (columns present: {sorted(names)})", path=path)
+    return meta, pf, names
+
+
 def read_tables(path: str | Path, *, columns: Iterable[str] | None = None, max_epochs: int | None = None,
                 expected_n: int | None = None) -> list[ExampleTable]:
     """Read every run in a Parquet ExampleTable, one :class:`ExampleTable` per run (sorted by run id).
@@ -384,17 +401,8 @@ def read_tables(path: str | Path, *, columns: Iterable[str] | None = None, max_e
         InputError: missing required columns, duplicate (run, epoch, index) rows, epochs missing some
             examples, NaN losses, labels that change between epochs, or a table from another dataset size.
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path=path)
-    meta = read_metadata(path)
-    pf = pq.ParquetFile(str(path))
-    names = set(pf.schema_arrow.names)
-    for req in ("index", "epoch", "loss"):
-        if req not in names:
-            raise InputError(f"missing required column '{req}' (columns present: {sorted(names)})", path=path)
+    meta, pf, names = open_parquet(path)
     want = {"index", "epoch", "loss"} | ({"run"} & names) | ({"label"} & names)
     if columns is None:
         want |= names & set(VALUE_COLUMNS + ("probs",))

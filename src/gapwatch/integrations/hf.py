@@ -21,9 +21,9 @@ import os
 from typing import Any, Mapping
 
 from ..errors import UsageError, require
-from ..guard import Guard
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB, BestKeeper
+from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import is_bookkeeping
+from . import guard_and_keeper
 
 _tc = require("transformers.trainer_callback", "hf", "transformers")
 
@@ -69,24 +69,18 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
             verbose=verbose,
             run=run,
         )
-        self.guard = Guard(
+        self.guard, self.keeper = guard_and_keeper(
             monitor=monitor,
             mode=mode,
             policy=policy,
             log=log,
             overwrite=overwrite,
+            checkpoint=checkpoint,
+            memory_limit_mb=memory_limit_mb,
             detect_every=detect_every,
             on_nan=on_nan,
             verbose=verbose,
             run=run,
-        )
-        from pathlib import Path
-
-        self.keeper = BestKeeper(
-            path=checkpoint,
-            dir=Path(log).parent if log is not None else None,
-            memory_limit_mb=memory_limit_mb,
-            overwrite=overwrite,
         )
         self.restore = restore
         self.restored: dict[str, Any] | None = None

@@ -18,9 +18,9 @@ import os
 from typing import Any, Mapping
 
 from ..errors import UsageError, require
-from ..guard import Guard
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB, BestKeeper
+from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import normalize
+from . import guard_and_keeper
 
 _L = require("lightning.pytorch", "lightning", "lightning")
 
@@ -55,26 +55,20 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
         **guard_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.guard = Guard(
+        self.guard, self.keeper = guard_and_keeper(
             monitor=monitor,
             mode=mode,
             policy=policy,
             log=log,
             overwrite=overwrite,
+            checkpoint=checkpoint,
+            memory_limit_mb=memory_limit_mb,
+            keep_optimizer=keep_optimizer,
             detect_every=detect_every,
             on_nan=on_nan,
             verbose=verbose,
             run=run,
             **guard_kwargs,
-        )
-        from pathlib import Path
-
-        self.keeper = BestKeeper(
-            path=checkpoint,
-            dir=Path(log).parent if log is not None else None,
-            memory_limit_mb=memory_limit_mb,
-            keep_optimizer=keep_optimizer,
-            overwrite=overwrite,
         )
         self.restore = restore
         self.restored: dict[str, Any] | None = None

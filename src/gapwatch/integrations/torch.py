@@ -18,8 +18,9 @@ import os
 from typing import Any, Mapping
 
 from ..errors import UsageError, require
-from ..guard import Guard, GuardDecision
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB, BestKeeper
+from ..guard import GuardDecision
+from ..keeper import DEFAULT_MEMORY_LIMIT_MB
+from . import guard_and_keeper
 
 STATE_VERSION = 1
 
@@ -67,27 +68,20 @@ class TorchGuard:
         self.model = model
         self.optimizer = optimizer
         self.restore_on_stop = restore_on_stop
-        self.guard = Guard(
+        self.guard, self.keeper = guard_and_keeper(
             monitor=monitor,
             mode=mode,
             policy=policy,
             log=log,
             overwrite=overwrite,
+            checkpoint=checkpoint,
+            memory_limit_mb=memory_limit_mb,
+            keep_optimizer=keep_optimizer,
             detect_every=detect_every,
             on_nan=on_nan,
             verbose=verbose,
             run=run,
             **guard_kwargs,
-        )
-        from pathlib import Path
-
-        ck_dir = Path(log).parent if log is not None else None
-        self.keeper = BestKeeper(
-            path=checkpoint,
-            dir=ck_dir,
-            memory_limit_mb=memory_limit_mb,
-            keep_optimizer=keep_optimizer,
-            overwrite=overwrite,
         )
         self.restored: dict[str, Any] | None = None
 
