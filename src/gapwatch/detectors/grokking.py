@@ -6,8 +6,10 @@ accuracy (or ``chance`` for both when given):
 
 * *fit point* ``m``: first evaluation whose trailing ``window``-mean training accuracy is ≥ ``train_fit``, after a
   training gain ``G = train level − t0 ≥ min_train_gain`` (the log starts before the fit);
-* up to and at ``m`` held-out accuracy has generalised at most ``max_generalization`` of that gain,
-  ``(v(m) − v0) / G ≤ max_generalization`` — it is near chance while training is fitted;
+* up to and at ``m`` held-out accuracy has generalised at most ``max_generalization`` of that gain: the peak of
+  its trailing mean over a tenth of the run (at least ``window`` evaluations) satisfies
+  ``(v − v0) / G ≤ max_generalization`` — it stayed near chance until training was fitted (a run that generalised
+  first and lost it later is overfitting);
 * *jump point* ``j``: first evaluation after ``m`` where held-out accuracy has reached half of the training gain,
   ``(v − v0) / G ≥ jump_generalization``, and stays there for ``confirm`` evaluations (one outlier cannot fake it);
 * the stretch ``j − m`` is at least ``min_delay_evaluations`` evaluations and ``min_delay_fraction`` of the run.
