@@ -97,7 +97,9 @@ def key(args, fraction: float, method: str, seed: int) -> str:  # type: ignore[n
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=10000, help="training subset size (<= 10000, the cached subset)")
+    ap.add_argument("--n", type=int, default=10000,
+                    help="training subset size: <= 10000 takes the first n of the cached random 10,000-image "
+                         "subset; 50000 is the whole CIFAR-10 training set")
     ap.add_argument("--epochs", type=int, default=15, help="training epochs, the same for every kept set")
     ap.add_argument("--seeds", type=int, default=3, help="training seeds per (fraction, method); also the "
                     "number of runs EL2N is averaged over")
@@ -118,7 +120,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     t_start = time.time()
-    data = {k: v[:args.n] for k, v in load_subset(10000, 0).items()}
+    if not (1 <= args.n <= 10000 or args.n == 50000):
+        raise SystemExit(f"--n must be in 1..10000 (the cached subset) or 50000 (all of CIFAR-10), got {args.n}")
+    data = {k: v[:args.n] for k, v in load_subset(10000 if args.n <= 10000 else 50000, 0).items()}
     X, stats = prep(torch, data["X"], args.pool)
     y = torch.from_numpy(data["clean"].astype(np.int64))
     Xte_np, yte_np = load_test()

@@ -101,6 +101,7 @@ def test_max_mode_mirrors_min_mode(method: str) -> None:
 def test_quantiles_are_ordered_and_finite_on_prior_curves(seed: int, n: int, frac: float) -> None:
     rng = np.random.default_rng(seed)
     t = prior.sample_positions(rng, n)
+    n = t.size
     y = prior.sample_curves(rng, t, 1)[0]
     m = max(3, min(n - 1, int(frac * n)))
     for method in METHODS:
@@ -308,3 +309,78 @@ def test_forecast_for_analysis_never_raises(vals: list[float]) -> None:
     if d is not None:
         q = np.array([d["quantiles"][k] for k in ("0.1", "0.5", "0.9")])
         assert np.all(np.diff(q, axis=0) >= -1e-9)
+
+
+# --------------------------------------------------------------------------------- bounded scores
+def acc_curve(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """A validation accuracy that climbs steeply towards 0.99 (a power law in the error)."""
+    x = np.arange(1, n + 1, dtype=float)
+    return x, 1.0 - (0.01 + 0.6 * x ** -1.2)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bounded_score_forecasts_never_pass_the_bound(method: str) -> None:
+    x, y = acc_curve()
+    fc = forecast_curve(x, y, observed=6, method=method, mode="max")
+    assert any("bound 1" in n for n in fc.notes)
+    for q in fc.quantiles.values():
+        assert np.all(q <= 1.0)
+    assert fc.samples is not None and np.all(fc.samples <= 1.0)
+    q = np.stack([fc.quantiles[k] for k in ("0.1", "0.5", "0.9")])
+    assert np.all(np.diff(q, axis=0) >= -1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bounded_density_integrates_to_one(method: str) -> None:
+    x, y = acc_curve()
+    fc = forecast_curve(x, y, observed=8, horizon=12, method=method, mode="max")
+    grid = np.linspace(0.0, 1.0, 200_001)
+    dens = np.exp(np.stack([fc.logpdf(np.full(fc.x.size, g)) for g in grid[::50]]))  # (4001, q)
+    mass = np.trapezoid(dens, grid[::50], axis=0)
+    # the transform sends [0, 1] to z ∈ [log(0.001), log(1.001)]; nearly all mass must land there
+    assert np.all(mass > 0.9) and np.all(mass < 1.02)
+
+
+def test_bound_none_is_the_plain_sign_flip() -> None:
+    x, y = acc_curve()
+    a = forecast_curve(x, y, observed=10, method="ensemble", mode="max", bound=None)
+    b = forecast_curve(x, -y, observed=10, method="ensemble", mode="min")
+    np.testing.assert_allclose(a.quantiles["0.5"], -b.quantiles["0.5"])
+    assert not any("bound" in n for n in a.notes)
+
+
+def test_percent_accuracy_gets_bound_100_only_for_accuracy_like_names() -> None:
+    x, y = acc_curve()
+    h = history_of(x, 100.0 * y, metric="val_acc")
+    fc = forecast(h, Monitor("val", "acc", "max"), observed=10, method="ensemble")
+    assert any("bound 100" in n for n in fc.notes)
+    assert np.all(fc.quantiles["0.9"] <= 100.0)
+    h2 = history_of(x, 100.0 * y, metric="val_reward")
+    fc2 = forecast(h2, Monitor("val", "reward", "max"), observed=10, method="ensemble")
+    assert not any("bound" in n for n in fc2.notes)
+
+
+def test_bad_bounds_are_refused() -> None:
+    x, y = acc_curve()
+    with pytest.raises(UsageError, match="mode='max'"):
+        forecast_curve(x, 1.0 - y, observed=10, method="ensemble", mode="min", bound=1.0)
+    with pytest.raises(UsageError, match="<= 0.5"):
+        forecast_curve(x, y, observed=10, method="ensemble", mode="max", bound=0.5)
+    with pytest.raises(UsageError, match="finite"):
+        forecast_curve(x, y, observed=10, method="ensemble", mode="max", bound=float("nan"))
+
+
+def test_cli_bound_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = acc_curve()
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"epoch": float(e), "val_acc": float(v), "train_loss": 0.1}) + "\n"
+                           for e, v in zip(x, y)))
+    assert cli_main(["forecast", str(log), "--observed", "10", "--method", "ensemble", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert max(doc["runs"][0]["quantiles"]["0.9"]) <= 1.0
+    assert any("bound 1" in n for n in doc["runs"][0]["notes"])
+    assert cli_main(["forecast", str(log), "--observed", "10", "--method", "ensemble", "--bound", "none",
+                     "--json"]) == 0
+    assert not any("bound" in n for n in json.loads(capsys.readouterr().out)["runs"][0]["notes"])
+    assert cli_main(["forecast", str(log), "--bound", "abc"]) == 2
+    assert "--bound" in capsys.readouterr().err

@@ -26,6 +26,20 @@ def parse_observed(text: str | None) -> int | float | None:
         raise UsageError(f"--observed must be a count (e.g. 20) or a fraction (e.g. 0.3), got {text!r}") from None
 
 
+def parse_bound(text: str) -> float | str | None:
+    """``--bound``: ``auto``, ``none`` or a finite number."""
+    t = text.strip().lower()
+    if t in ("auto", "none"):
+        return None if t == "none" else "auto"
+    try:
+        v = float(t)
+    except ValueError:
+        raise UsageError(f"--bound must be auto, none or a number, got {text!r}") from None
+    if not v == v or v in (float("inf"), float("-inf")):
+        raise UsageError(f"--bound must be finite, got {text!r}")
+    return v
+
+
 @app.command("forecast")
 def forecast_cmd(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
@@ -37,6 +51,9 @@ def forecast_cmd(
     monitor: str | None = typer.Option(None, "--monitor", help="Series to forecast, e.g. val_loss."),
     mode: str | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
     method: str = typer.Option("auto", "--method", help="auto, pfn or ensemble."),
+    bound: str = typer.Option(
+        "auto", "--bound", help="Upper bound of a higher-is-better score (forecast as the log distance to it): "
+        "auto (1 for scores in [0, 1], 100 for accuracy-like percentages), none, or a number."),
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.forecast/1 JSON document."),
 ) -> None:
     """Forecast the validation metric: quantiles per future evaluation, the best evaluation, P(best behind)."""
@@ -45,9 +62,11 @@ def forecast_cmd(
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
     obs = parse_observed(observed)
+    bnd = parse_bound(bound)
     mon = parse_monitor(monitor, mode) if monitor else None
     history = load(path)
-    fcs = [forecast(h, mon, observed=obs, horizon=horizon, method=method) for h in history]
+    fcs = [forecast(h, mon, observed=obs, horizon=horizon, method=method, bound=bnd)
+           for h in history]
     if json_out:
         doc = {"schema": SCHEMA, "runs": [f.to_run_dict() for f in fcs]}
         sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")

@@ -6,8 +6,11 @@ Two forecasters share one interface and one normalisation (:func:`gapwatch.forec
 * ``"ensemble"``: the parametric ensemble of :mod:`gapwatch.forecast.ensemble` (numpy/scipy only).
 * ``"auto"`` (default): the PFN when torch and the weights are available, else the ensemble with a note.
 
-Curves are handled as "lower is better" internally (accuracy-like metrics are negated) and reported in the
-run's own units and direction.
+Curves are handled as "lower is better" internally and reported in the run's own units and direction.
+A bounded score (mode ``"max"`` with every observed value in ``[0, U]``: ``U = 1``, or ``U = 100`` for a
+percentage) is forecast as its log distance to the bound, ``z = log(U + ε·U - y)`` with ``ε = BOUND_EPS``, so
+no forecast can pass the bound and power-law improvements of the error become near-linear in ``z``; quantiles
+map back exactly (the transform is monotone) and densities carry its Jacobian. Other "max" metrics are negated.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ COPULA_LENGTH = 0.25
 #: the PFN saw at most this many observed evaluations in training; longer prefixes are thinned evenly
 PFN_MAX_OBSERVED = 64
 METHODS = ("auto", "pfn", "ensemble")
+#: bounded scores are forecast as log(U·(1 + BOUND_EPS) - y): the offset keeps a perfect score finite
+#: (fraction of the bound U)
+BOUND_EPS = 1e-3
 
 
 @dataclass
@@ -163,6 +169,7 @@ def forecast_curve(
     seed: int = 0,
     name: str = "",
     monitor: Monitor | None = None,
+    bound: float | str | None = "auto",
 ) -> Forecast:
     """Forecast a curve given as arrays.
 
@@ -176,6 +183,10 @@ def forecast_curve(
         mode: ``"min"`` (lower is better) or ``"max"``.
         method: ``"auto"``, ``"pfn"`` or ``"ensemble"``.
         n_samples: joint sample paths for ``best`` and ``p_best_behind``. seed: their random seed.
+        bound: upper bound ``U`` of a higher-is-better score (forecast as ``log(U(1+ε) - y)``, see the module
+            docstring); ``"auto"`` (default) takes ``U = 1`` when ``mode == "max"`` and every observed value is
+            in [0, 1], ``U = 100`` when they are in [0, 100] and the monitored metric is accuracy-like; None
+            forecasts the values as they are.
 
     Raises:
         InputError: fewer than 3 observed points, non-finite observed values, bad x.
@@ -185,6 +196,8 @@ def forecast_curve(
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if mode not in ("min", "max"):
         raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
+    if not (bound is None or bound == "auto" or (isinstance(bound, (int, float)) and math.isfinite(bound))):
+        raise UsageError(f"bound must be 'auto', None or a finite number, got {bound!r}")
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
     if x.shape != y.shape:
@@ -206,8 +219,13 @@ def forecast_curve(
     horizon = int(horizon)
     xf = _future_x(x, m, horizon)
     notes: list[str] = []
-    sign = 1.0 if mode == "min" else -1.0
-    z_obs = sign * y[:m]
+    upper = _resolve_bound(bound, y[:m], mode, monitor)
+    if upper is not None:
+        if mode != "max" or np.any(y[:m] > upper):
+            raise UsageError(f"bound={upper:g} needs mode='max' and observed values <= {upper:g}")
+        notes.append(f"forecast as the log distance to the bound {upper:g} (a bounded score)")
+    tr = _Transform(mode, upper)
+    z_obs = tr.fwd(y[:m])
     lo_a, sc_a = normalise(z_obs[None])
     lo, scale = float(lo_a[0, 0]), float(sc_a[0, 0])
     if float(z_obs.max() - z_obs.min()) <= 1e-8 * (1 + abs(lo)):
@@ -251,8 +269,8 @@ def forecast_curve(
     qz = np.sort(qz, axis=0)
 
     # back to the metric's units and direction
-    qy = sign * (lo + scale * qz)
-    if sign < 0:
+    qy = tr.inv(lo + scale * qz)
+    if tr.decreasing:
         qy = qy[::-1]
     quant = {f"{q:g}": qy[i] for i, q in enumerate(QUANTILES)}
     full = np.concatenate([np.broadcast_to(zn, (samples.shape[0], m)), samples], axis=1)
@@ -263,10 +281,57 @@ def forecast_curve(
     p_behind = float(np.mean(arg < m))
 
     def logpdf(yf: np.ndarray) -> np.ndarray:
-        return np.asarray(lpz((sign * yf - lo) / scale)) - math.log(scale)
+        return np.asarray(lpz((tr.fwd(yf) - lo) / scale)) - math.log(scale) + tr.log_jacobian(yf)
 
     return Forecast(name, monitor, m, x[:m].copy(), y[:m].copy(), xf, quant, best, p_behind, used, notes,
-                    logpdf, sign * (lo + scale * samples))
+                    logpdf, tr.inv(lo + scale * samples))
+
+
+_ACCURACY_LIKE = ("acc", "f1", "auc", "precision", "recall", "iou", "dice", "map", "score")
+
+
+def _resolve_bound(bound: float | str | None, y_obs: np.ndarray, mode: str, monitor: Monitor | None
+                   ) -> float | None:
+    if bound is None:
+        return None
+    if bound != "auto":
+        return float(bound)
+    if mode != "max" or not np.all(np.isfinite(y_obs)) or y_obs.min() < 0.0:
+        return None
+    if y_obs.max() <= 1.0:
+        return 1.0
+    metric = (monitor.metric if monitor is not None else "").lower()
+    if y_obs.max() <= 100.0 and any(k in metric for k in _ACCURACY_LIKE):
+        return 100.0
+    return None
+
+
+class _Transform:
+    """Maps metric values ``y`` to the lower-is-better ``z`` the forecasters work in, and back."""
+
+    def __init__(self, mode: str, upper: float | None) -> None:
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.upper = upper
+        self.top = None if upper is None else upper * (1.0 + BOUND_EPS) if upper > 0 else BOUND_EPS
+        #: True when z grows as y falls (quantile order flips on the way back)
+        self.decreasing = upper is not None or mode == "max"
+
+    def fwd(self, y: np.ndarray) -> np.ndarray:
+        if self.top is None:
+            return self.sign * np.asarray(y, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.maximum(self.top - np.asarray(y, dtype=float), 1e-300))
+
+    def inv(self, z: np.ndarray) -> np.ndarray:
+        if self.top is None:
+            return self.sign * np.asarray(z, dtype=float)
+        return np.minimum(self.top - np.exp(np.minimum(z, 700.0)), float(self.upper))  # type: ignore[arg-type]
+
+    def log_jacobian(self, y: np.ndarray) -> np.ndarray:
+        """``log |dz/dy|`` at ``y`` (0 for the plain sign flip)."""
+        if self.top is None:
+            return np.zeros(np.shape(y))
+        return -np.log(np.maximum(self.top - np.asarray(y, dtype=float), 1e-300))
 
 
 def _series(history: History, monitor: Monitor | None) -> tuple[Monitor, np.ndarray, np.ndarray]:
@@ -289,6 +354,7 @@ def forecast(
     horizon: int | None = None,
     method: str = "auto",
     seed: int = 0,
+    bound: float | str | None = "auto",
 ) -> Forecast:
     """Forecast the monitored validation series of one run (see :func:`forecast_curve` for the arguments).
 
@@ -296,7 +362,7 @@ def forecast(
     """
     mon, x, y = _series(history_run, monitor)
     return forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
-                          name=history_run.name, monitor=mon)
+                          name=history_run.name, monitor=mon, bound=bound)
 
 
 def forecast_for_analysis(

@@ -12,6 +12,7 @@ torch is imported lazily: this module is only imported when the PFN is used.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +27,25 @@ WEIGHTS_FILE = "forecast_pfn.pt"
 MANIFEST_FILE = "forecast_pfn.json"
 
 
-def _features_t(torch: Any, t: Any) -> Any:
-    return torch.stack([t, torch.sqrt(t.clamp_min(0.0)), torch.log(t.clamp_min(0.0) + 1e-3) / 7.0], dim=-1)
+def _features_t(torch: Any, t: Any, t_floor: float) -> Any:
+    """Time features ``(..., 3)``: ``t``, ``√t`` and ``log(t + t_floor) / -log(t_floor)`` (in [-1, ~0])."""
+    tc = t.clamp_min(0.0)
+    return torch.stack([t, torch.sqrt(tc), torch.log(tc + t_floor) / -math.log(t_floor)], dim=-1)
 
 
 def _features_y(torch: Any, y: Any) -> Any:
     return torch.stack([y.clamp(-5.0, 5.0), torch.tanh(y)], dim=-1)
 
 
-def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: int = 128, n_bins: int = 128) -> Any:
-    """A fresh (untrained) PFN as a ``torch.nn.Module``."""
+def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: int = 128, n_bins: int = 128,
+                t_floor: float = 1e-3) -> Any:
+    """A fresh (untrained) PFN as a ``torch.nn.Module``.
+
+    ``t_floor`` sets the resolution of the log-time feature: positions below it (normalised time) look alike.
+    Geometric grids spanning several decades (sample-wise curves) need it small.
+    """
+    if not 0.0 < t_floor < 1.0:
+        raise ValueError(f"t_floor must be in (0, 1), got {t_floor}")
     torch = require("torch", "torch")
     nn = torch.nn
 
@@ -43,7 +53,7 @@ def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: in
         def __init__(self) -> None:
             super().__init__()
             self.config = {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "d_ff": d_ff,
-                           "n_bins": n_bins}
+                           "n_bins": n_bins, "t_floor": t_floor}
             self.t_enc = nn.Linear(3, d_model)
             self.y_enc = nn.Linear(2, d_model)
             layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout=0.0, batch_first=True,
@@ -57,8 +67,8 @@ def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: in
             """``t_obs``, ``y_obs``: ``(B, m)``; ``t_query``: ``(B, q)`` → logits ``(B, q, K)``."""
             m = t_obs.shape[1]
             q = t_query.shape[1]
-            tok_o = self.t_enc(_features_t(torch, t_obs)) + self.y_enc(_features_y(torch, y_obs))
-            tok_q = self.t_enc(_features_t(torch, t_query))
+            tok_o = self.t_enc(_features_t(torch, t_obs, t_floor)) + self.y_enc(_features_y(torch, y_obs))
+            tok_q = self.t_enc(_features_t(torch, t_query, t_floor))
             seq = torch.cat([tok_o, tok_q], dim=1)
             mask = torch.zeros(m + q, m + q, dtype=torch.bool)
             mask[:, m:] = True  # nobody attends to query tokens

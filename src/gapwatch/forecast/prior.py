@@ -26,7 +26,9 @@ time axis ``t ∈ [0, 1]`` (``t = x / x_end``, ``x_end`` the last evaluation of 
   correlation ρ ∈ [0, 0.8], plus rare outlier spikes (p = 0.01 per evaluation).
 
 Evaluation positions: ``n ∈ [N_MIN, N_MAX]`` points, either an even grid (epochs, optionally including the
-evaluation before training at t = 0) or a geometric grid (sample-wise curves such as LCDB's training sizes).
+evaluation before training at t = 0) or a geometric grid (sample-wise curves such as LCDB's training sizes,
+ratio 1.2…2, up to 4.5 decades, with speeds scaled to the grid and evaluation noise up to e² larger at the
+smallest training sizes).
 """
 
 from __future__ import annotations
@@ -41,26 +43,46 @@ P_DIVERGE = 0.05
 P_FLAT = 0.04
 N_MIN = 6
 N_MAX = 72
+#: geometric (sample-wise) grids: ratio between successive positions, and the most decades spanned
+GEO_RATIO_MIN = 1.2
+GEO_RATIO_MAX = 2.0
+GEO_MAX_DECADES = 4.5
 
 
 def sample_positions(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Evaluation positions ``t`` (shape ``(n,)``, increasing, last = 1) for one batch."""
+    """Evaluation positions ``t`` (increasing, last = 1) for one batch.
+
+    Epoch grids have exactly ``n`` points. Geometric grids (sample-wise curves, e.g. LCDB's training sizes
+    ``16·√2^k``) have ratio ``r ~ U[GEO_RATIO_MIN, GEO_RATIO_MAX]`` and span at most ``GEO_MAX_DECADES``
+    decades, so they may hold fewer than ``n`` points (never fewer than ``N_MIN``).
+    """
     r = rng.random()
-    if r < 0.55:  # epochs 1..n
+    if r < 0.5:  # epochs 1..n
         return np.arange(1, n + 1, dtype=float) / n
-    if r < 0.85:  # epochs 0..n-1 (evaluation before training included)
+    if r < 0.75:  # epochs 0..n-1 (evaluation before training included)
         return np.arange(0, n, dtype=float) / (n - 1)
-    ratio = float(rng.uniform(1.15, 2.0))  # geometric (sample sizes)
-    t = ratio ** (np.arange(n, dtype=float) - (n - 1))
-    return t
+    ratio = float(rng.uniform(GEO_RATIO_MIN, GEO_RATIO_MAX))
+    decades = float(rng.uniform(1.0, GEO_MAX_DECADES))
+    k = int(min(n, max(N_MIN, np.floor(decades * np.log(10.0) / np.log(ratio)) + 1)))
+    return ratio ** (np.arange(k, dtype=float) - (k - 1))
+
+
+def is_geometric(t: np.ndarray) -> bool:
+    """True for a geometric (sample-wise) grid as drawn by :func:`sample_positions`."""
+    return bool(t.size >= 3 and t[0] > 0 and abs(t[1] / t[0] - t[2] / t[1]) < 1e-9 and t[1] / t[0] > 1.05)
 
 
 def _base(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray:
-    """Decreasing base curves, shape ``(b, n)``, from 1 (start) towards 0 (end of improvement)."""
+    """Decreasing base curves, shape ``(b, n)``, from 1 (start) towards 0 (end of improvement).
+
+    The speed ``s`` is log-uniform on [0.5, 300] for epoch grids; on geometric grids its upper end is
+    ``3 / t[0]`` so that the knee of the curve can fall anywhere in the observed decades.
+    """
     n = t.shape[0]
     out = np.empty((b, n))
     fam = rng.integers(0, 5, size=b)
-    s = np.exp(rng.uniform(np.log(0.5), np.log(300.0), size=b))[:, None]
+    s_hi = max(300.0, 3.0 / float(t[0])) if is_geometric(t) else 300.0
+    s = np.exp(rng.uniform(np.log(0.5), np.log(s_hi), size=b))[:, None]
     alpha = np.exp(rng.uniform(np.log(0.2), np.log(3.0), size=b))[:, None]
     tt = t[None, :]
     g_pow = (1.0 + s * tt) ** (-alpha)
@@ -123,7 +145,11 @@ def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray
     scale = np.sqrt(1.0 - rho[:, 0] ** 2)
     for i in range(1, n):
         ar[:, i] = rho[:, 0] * ar[:, i - 1] + scale * e[:, i]
-    y = y + sig * ar
+    if is_geometric(t):  # small training sets give noisier estimates: up to e^2 times at the first anchor
+        u = np.log(t) / np.log(t[0])
+        y = y + sig * np.exp(rng.uniform(0.0, 2.0, size=(b, 1)) * u[None, :]) * ar
+    else:
+        y = y + sig * ar
     spikes = rng.random((b, n)) < 0.01
     y = y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n))
     return y
@@ -150,9 +176,10 @@ def sample_batch(
     """
     if n is None:
         n = int(rng.integers(N_MIN, N_MAX + 1))
-    if m is None:
-        m = int(rng.integers(2, n))
     t = sample_positions(rng, n)
+    n = t.size
+    if m is None or m >= n:
+        m = int(rng.integers(2, n))
     y = sample_curves(rng, t, b)
     lo, scale = normalise(y[:, :m])
     return t, (y - lo) / scale, m

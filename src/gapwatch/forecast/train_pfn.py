@@ -53,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--d-ff", type=int, default=128)
     ap.add_argument("--bins", type=int, default=128)
+    ap.add_argument("--t-floor", type=float, default=1e-5, help="resolution of the log-time feature")
     ap.add_argument("--ckpt", type=Path, default=Path("bench/_work/pfn_ckpt.pt"))
     ap.add_argument("--ckpt-every", type=int, default=250)
-    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop early after this wall time (0: never)")
+    ap.add_argument("--max-minutes", type=float, default=0.0,
+                    help="time budget: the learning-rate schedule runs on max(step/steps, time/budget) and "
+                         "training stops when either is spent (0: steps only)")
+    ap.add_argument("--eval-every", type=int, default=1000, help="held-out prior NLL every this many steps")
     ap.add_argument("--out", type=Path, default=None, help="directory for the final weights + manifest")
     args = ap.parse_args(argv)
 
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    model = build_model(args.d_model, args.layers, args.heads, args.d_ff, args.bins)
+    model = build_model(args.d_model, args.layers, args.heads, args.d_ff, args.bins, args.t_floor)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step0, spent = 0, 0.0
     if args.ckpt.is_file():
@@ -78,10 +82,32 @@ def main(argv: list[str] | None = None) -> int:
     borders_t = model.borders.clone()
     warm = max(1, args.steps // 20)
 
-    def lr_at(step: int) -> float:
+    budget = args.max_minutes * 60.0
+
+    def progress(step: int, seconds: float) -> float:
+        p = (step - warm) / max(1, args.steps - warm)
+        return max(p, seconds / budget) if budget > 0 else p
+
+    def lr_at(step: int, seconds: float) -> float:
         if step < warm:
             return args.lr * (step + 1) / warm
-        return args.lr * 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, args.steps - warm)))
+        return args.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress(step, seconds))))
+
+    eval_rng = np.random.default_rng([args.seed, 10**9 + 1])
+    eval_batches = [prior.sample_batch(eval_rng, 64) for _ in range(20)]
+
+    def held_out_nll() -> float:
+        tot, cnt = 0.0, 0
+        with torch.no_grad():
+            for t, y, m in eval_batches:
+                tt = torch.as_tensor(t, dtype=torch.float32)[None].expand(y.shape[0], -1)
+                yy = torch.as_tensor(y, dtype=torch.float32)
+                tg = torch.bucketize(yy[:, m:].contiguous(), borders_t[1:-1])
+                lg = model(tt[:, :m], yy[:, :m], tt[:, m:])
+                tot += float(torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tg.reshape(-1),
+                                                               reduction="sum"))
+                cnt += tg.numel()
+        return tot / cnt
 
     t_start = time.time()
     ema = None
@@ -93,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         yy = torch.as_tensor(y, dtype=torch.float32)
         target = torch.bucketize(yy[:, m:].contiguous(), borders_t[1:-1])  # bucket index 0..K-1
         for g in opt.param_groups:
-            g["lr"] = lr_at(step)
+            g["lr"] = lr_at(step, spent + time.time() - t_start)
         logits = model(tt[:, :m], yy[:, :m], tt[:, m:])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
         opt.zero_grad()
@@ -104,14 +130,17 @@ def main(argv: list[str] | None = None) -> int:
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         now = spent + time.time() - t_start
         if (step + 1) % 50 == 0:
-            print(f"step {step + 1} loss {ema:.4f} lr {lr_at(step):.2e} {now:.0f}s", flush=True)
+            print(f"step {step + 1} loss {ema:.4f} lr {lr_at(step, now):.2e} {now:.0f}s", flush=True)
+        if (step + 1) % args.eval_every == 0:
+            val = held_out_nll()
+            print(f"step {step + 1} held-out prior NLL {val:.4f}", flush=True)
         if (step + 1) % args.ckpt_every == 0 or step + 1 == args.steps:
             args.ckpt.parent.mkdir(parents=True, exist_ok=True)
             tmp = args.ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
                         "seconds": now}, tmp)
             tmp.replace(args.ckpt)
-        if args.max_minutes and now > args.max_minutes * 60:
+        if budget > 0 and now > budget:
             print(f"time budget reached at step {step + 1}", flush=True)
             break
     done = step + 1
@@ -127,9 +156,11 @@ def main(argv: list[str] | None = None) -> int:
             "config": model.config,
             "training": {"steps": done, "planned_steps": args.steps, "batch": args.batch, "lr": args.lr,
                          "seed": args.seed, "cpu_seconds_wall": round(seconds, 1), "threads": 1,
-                         "final_loss_ema": ema, "curves_seen": done * args.batch},
+                         "final_loss_ema": ema, "held_out_prior_nll": held_out_nll(),
+                         "curves_seen": done * args.batch},
             "prior": {k: getattr(prior, k) for k in ("P_OVERFIT", "P_DOUBLE_DESCENT", "P_GROK", "P_STEP",
-                                                      "P_DIVERGE", "P_FLAT", "N_MIN", "N_MAX")},
+                                                      "P_DIVERGE", "P_FLAT", "N_MIN", "N_MAX", "GEO_RATIO_MIN",
+                                                      "GEO_RATIO_MAX", "GEO_MAX_DECADES")},
             "parameters": int(sum(p.numel() for p in model.parameters())),
         }
         (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
