@@ -22,6 +22,7 @@ when bench/_work/lcpfn_small.pt is absent.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import math
 import platform
@@ -148,11 +149,11 @@ def _point_method(kind: str) -> Callable[[dict[str, Any], int], Result]:
     return run
 
 
-def _gap_method(method: str) -> Callable[[dict[str, Any], int], Result]:
+def _gap_method(method: str, bound: str | None = "auto") -> Callable[[dict[str, Any], int], Result]:
     def run(c: dict[str, Any], m: int) -> Result:
         x, y, mode = c["x"], c["y"], c["mode"]
         sign = 1.0 if mode == "min" else -1.0
-        fc = forecast_curve(x, y, observed=m, horizon=y.size, mode=mode, method=method)
+        fc = forecast_curve(x, y, observed=m, horizon=y.size, mode=mode, method=method, bound=bound)
         qs = {k: sign * v for k, v in fc.quantiles.items()}
         lo_q, hi_q = (qs["0.1"], qs["0.9"]) if sign > 0 else (qs["0.9"], qs["0.1"])
         med = qs["0.5"]
@@ -346,7 +347,7 @@ def main() -> int:
     ap.add_argument("--checks", type=int, default=16, help="forecasts per run in the stop-signal replay")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
-    ap.add_argument("--lcpfn", type=Path, default=WORK / "lcpfn_small.pt", help="LC-PFN model trained here")
+    ap.add_argument("--lcpfn", type=Path, default=WORK / "lcpfn_long.pt", help="LC-PFN model trained here")
     ap.add_argument("--weights", type=Path, default=None, help="PFN weights directory (default: shipped)")
     ap.add_argument("--methods", default="", help="comma-separated subset of method names (default: all)")
     args = ap.parse_args()
@@ -373,18 +374,22 @@ def main() -> int:
         "pow3 LS": _point_method("pow3"),
         "ensemble (ours)": _gap_method("ensemble"),
         "PFN (ours)": _gap_method("pfn"),
+        # ablation: the same forecasters without the log-distance-to-bound transform (matters on LCDB only)
+        "ensemble, no bound": _gap_method("ensemble", None),
+        "PFN, no bound": _gap_method("pfn", None),
     }
     lc_path = args.lcpfn
     lc = None
     if lc_path.is_file():
         lc = LCPFN(lc_path)
-        methods["LC-PFN (small, here)"] = lc
+        methods["LC-PFN (here)"] = lc
     if args.methods:
         keep = [m.strip() for m in args.methods.split(",")]
         methods = {k: v for k, v in methods.items() if any(k.startswith(p) for p in keep)}
     for fn in list(methods.values()):  # warm-up (imports, weight loading) outside the timings
         fn(real[0], 10)
     t0 = time.time()
+    load0 = os.getloadavg()[0]
     synth = load_prior(args.prior)
     if args.limit:
         synth = synth[: args.limit]
@@ -395,9 +400,9 @@ def main() -> int:
                 if ln.startswith("model name")), platform.processor())
     md = ["# Learning-curve forecasting benchmark\n",
           f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast.py "
-          f"--lcdb {args.lcdb} --checks {args.checks}`",
-          f"- machine: {cpu}, 2 cores shared with ~6 other jobs (timings are CPU time of one thread, "
-          "`time.process_time`)",
+          f"{' '.join(sys.argv[1:])}`",
+          f"- machine: {cpu}, 2 cores, load average {load0:.1f} at start / {os.getloadavg()[0]:.1f} at end "
+          "(timings are CPU time of one thread, `time.process_time`)",
           f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit `{rev.strip()}` (+ uncommitted work)",
           f"- data: {len(real)} real runs ({len(skipped)} diverged/degenerate skipped), {len(lcdb)} LCDB curves "
           f"(seed {args.seed}), {len(synth)} synthetic prior curves (seed 123); cuts at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; evaluation wall time "

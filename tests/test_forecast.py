@@ -384,3 +384,13 @@ def test_cli_bound_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert not any("bound" in n for n in json.loads(capsys.readouterr().out)["runs"][0]["notes"])
     assert cli_main(["forecast", str(log), "--bound", "abc"]) == 2
     assert "--bound" in capsys.readouterr().err
+
+
+def test_future_x_extends_geometric_grids_geometrically() -> None:
+    x = 16.0 * np.sqrt(2.0) ** np.arange(8)
+    y = 1.0 - (0.05 + 0.5 * x ** -0.5)
+    fc = forecast_curve(x, y, horizon=11, method="ensemble", mode="max")
+    np.testing.assert_allclose(fc.x, 16.0 * np.sqrt(2.0) ** np.arange(8, 11))
+    xe = np.arange(1.0, 9.0)
+    fc2 = forecast_curve(xe, np.linspace(1.0, 0.5, 8), horizon=11, method="ensemble")
+    np.testing.assert_allclose(fc2.x, [9.0, 10.0, 11.0])

@@ -44,6 +44,8 @@ COPULA_LENGTH = 0.25
 #: the PFN saw at most this many observed evaluations in training; longer prefixes are thinned evenly
 PFN_MAX_OBSERVED = 64
 METHODS = ("auto", "pfn", "ensemble")
+#: positions checked for a geometric grid when extrapolating x beyond the log (evaluations)
+GEOMETRIC_CHECK = 4
 #: bounded scores are forecast as log(U·(1 + BOUND_EPS) - y): the offset keeps a perfect score finite
 #: (fraction of the bound U)
 BOUND_EPS = 1e-3
@@ -134,15 +136,29 @@ def resolve_observed(observed: float | None, n: int) -> int:
 
 
 def _future_x(x: np.ndarray, observed: int, horizon: int) -> np.ndarray:
+    """Future x values: the logged ones after the observed prefix, then extrapolated to ``horizon``.
+
+    Extrapolation repeats the last spacing, or the last ratio when the last ``GEOMETRIC_CHECK`` positions are
+    geometric (sample-size grids such as 16, 23, 32, 45, …: successive ratios within 5% of each other, > 1.05,
+    and spacings not all equal).
+    """
     logged = x[observed:horizon]
     extra = horizon - observed - logged.size
     if extra <= 0:
         return logged
-    base = x[: max(observed, x.size)]
+    base = np.concatenate([x[:observed], logged])
+    last = float(base[-1])
+    tail = base[-GEOMETRIC_CHECK:]
+    if tail.size >= GEOMETRIC_CHECK and tail[0] > 0:
+        ratios = tail[1:] / tail[:-1]
+        diffs = np.diff(tail)
+        even = diffs.max() - diffs.min() <= 0.01 * abs(float(np.median(diffs)))
+        if not even and ratios.min() > 1.05 and ratios.max() / ratios.min() < 1.05:
+            r = float(np.exp(np.mean(np.log(ratios))))
+            return np.concatenate([logged, last * r ** np.arange(1, extra + 1)])
     step = float(np.median(np.diff(base[-6:]))) if base.size >= 2 else 1.0
     if not step > 0:
         step = 1.0
-    last = float(base[-1]) if logged.size == 0 else float(logged[-1])
     return np.concatenate([logged, last + step * np.arange(1, extra + 1)])
 
 
