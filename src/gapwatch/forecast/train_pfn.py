@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=0.0,
                     help="time budget: the learning-rate schedule runs on max(step/steps, time/budget) and "
                          "training stops when either is spent (0: steps only)")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="end this invocation after this step (checkpoint written; resume later with the same "
+                         "arguments): training in chunks, e.g. within a time-limited remote call (0: never)")
     ap.add_argument("--eval-every", type=int, default=1000, help="held-out prior NLL every this many steps")
     ap.add_argument("--out", type=Path, default=None, help="directory for the final weights + manifest")
     args = ap.parse_args(argv)
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step0, spent = 0, 0.0
     if args.ckpt.is_file():
-        ck = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+        ck = torch.load(args.ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step0, spent = int(ck["step"]), float(ck["seconds"])
@@ -140,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
                         "seconds": now}, tmp)
             tmp.replace(args.ckpt)
+        if args.stop_at and step + 1 >= args.stop_at and step + 1 < args.steps:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
+                        "seconds": now}, args.ckpt.with_suffix(".tmp"))
+            args.ckpt.with_suffix(".tmp").replace(args.ckpt)
+            print(f"stopped at step {step + 1} (--stop-at); resume with the same arguments", flush=True)
+            return 0
         if budget > 0 and now > budget:
             print(f"time budget reached at step {step + 1}", flush=True)
             break
