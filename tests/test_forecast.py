@@ -394,3 +394,16 @@ def test_future_x_extends_geometric_grids_geometrically() -> None:
     xe = np.arange(1.0, 9.0)
     fc2 = forecast_curve(xe, np.linspace(1.0, 0.5, 8), horizon=11, method="ensemble")
     np.testing.assert_allclose(fc2.x, [9.0, 10.0, 11.0])
+
+
+def test_geometric_prior_grids_use_the_log_position() -> None:
+    t = 2.0 ** (np.arange(10.0) - 9)
+    assert prior.is_geometric(t) and not prior.is_geometric(np.arange(1, 11) / 10)
+    u = prior.curve_time(t)
+    np.testing.assert_allclose(u, np.arange(10.0) / 9)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        ts = prior.sample_positions(rng, 72)
+        assert prior.N_MIN <= ts.size <= 72 and ts[-1] == 1.0 and np.all(np.diff(ts) > 0)
+        if prior.is_geometric(ts):
+            assert ts[0] >= 10.0 ** -prior.GEO_MAX_DECADES * 0.999

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                          "curves_seen": done * args.batch},
             "prior": {k: getattr(prior, k) for k in ("P_OVERFIT", "P_DOUBLE_DESCENT", "P_GROK", "P_STEP",
                                                       "P_DIVERGE", "P_FLAT", "N_MIN", "N_MAX", "GEO_RATIO_MIN",
-                                                      "GEO_RATIO_MAX", "GEO_MAX_DECADES")},
+                                                      "GEO_RATIO_MAX", "GEO_MAX_DECADES", "GEO_SPEED_MAX")},
             "parameters": int(sum(p.numel() for p in model.parameters())),
         }
         (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
