@@ -149,17 +149,24 @@ def _future_x(x: np.ndarray, observed: int, horizon: int) -> np.ndarray:
     base = np.concatenate([x[:observed], logged])
     last = float(base[-1])
     tail = base[-GEOMETRIC_CHECK:]
-    if tail.size >= GEOMETRIC_CHECK and tail[0] > 0:
-        ratios = tail[1:] / tail[:-1]
-        diffs = np.diff(tail)
-        even = diffs.max() - diffs.min() <= 0.01 * abs(float(np.median(diffs)))
-        if not even and ratios.min() > 1.05 and ratios.max() / ratios.min() < 1.05:
-            r = float(np.exp(np.mean(np.log(ratios))))
-            return np.concatenate([logged, last * r ** np.arange(1, extra + 1)])
+    if _is_geometric(tail):
+        r = float(np.exp(np.mean(np.log(tail[1:] / tail[:-1]))))
+        return np.concatenate([logged, last * r ** np.arange(1, extra + 1)])
     step = float(np.median(np.diff(base[-6:]))) if base.size >= 2 else 1.0
     if not step > 0:
         step = 1.0
     return np.concatenate([logged, last + step * np.arange(1, extra + 1)])
+
+
+def _is_geometric(x: np.ndarray) -> bool:
+    """At least ``GEOMETRIC_CHECK`` positive positions whose successive ratios are > 1.05 and within 5% of each
+    other, and whose spacings are not all equal (a sample-size grid rather than epochs)."""
+    if x.size < GEOMETRIC_CHECK or x[0] <= 0:
+        return False
+    ratios = x[1:] / x[:-1]
+    diffs = np.diff(x)
+    even = diffs.max() - diffs.min() <= 0.01 * abs(float(np.median(diffs)))
+    return bool(not even and ratios.min() > 1.05 and ratios.max() / ratios.min() < 1.05)
 
 
 def _pfn_available() -> tuple[Any, GapwatchError | None, str | None]:
