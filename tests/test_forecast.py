@@ -368,6 +368,8 @@ def test_bad_bounds_are_refused() -> None:
         forecast_curve(x, y, observed=10, method="ensemble", mode="max", bound=0.5)
     with pytest.raises(UsageError, match="finite"):
         forecast_curve(x, y, observed=10, method="ensemble", mode="max", bound=float("nan"))
+    with pytest.raises(UsageError, match="finite"):
+        forecast_curve(x, y, observed=10, method="ensemble", mode="max", bound=True)
 
 
 def test_cli_bound_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

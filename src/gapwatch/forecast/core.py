@@ -8,7 +8,7 @@ Two forecasters share one interface and one normalisation (:func:`gapwatch.forec
 
 Curves are handled as "lower is better" internally and reported in the run's own units and direction.
 A bounded score (mode ``"max"`` with every observed value in ``[0, U]``: ``U = 1``, or ``U = 100`` for a
-percentage) is forecast as its log distance to the bound, ``z = log(U + ε·U - y)`` with ``ε = BOUND_EPS``, so
+percentage) is forecast as its log distance to the bound, ``z = log(U + ε·max(|U|, 1) - y)``, ``ε = BOUND_EPS``, so
 no forecast can pass the bound and power-law improvements of the error become near-linear in ``z``; quantiles
 map back exactly (the transform is monotone) and densities carry its Jacobian. Other "max" metrics are negated.
 """
@@ -46,8 +46,8 @@ PFN_MAX_OBSERVED = 64
 METHODS = ("auto", "pfn", "ensemble")
 #: positions checked for a geometric grid when extrapolating x beyond the log (evaluations)
 GEOMETRIC_CHECK = 4
-#: bounded scores are forecast as log(U·(1 + BOUND_EPS) - y): the offset keeps a perfect score finite
-#: (fraction of the bound U)
+#: bounded scores are forecast as log(U + BOUND_EPS·max(|U|, 1) - y): the offset keeps a perfect score finite
+#: (a fraction of the bound)
 BOUND_EPS = 1e-3
 
 
@@ -206,8 +206,8 @@ def forecast_curve(
         mode: ``"min"`` (lower is better) or ``"max"``.
         method: ``"auto"``, ``"pfn"`` or ``"ensemble"``.
         n_samples: joint sample paths for ``best`` and ``p_best_behind``. seed: their random seed.
-        bound: upper bound ``U`` of a higher-is-better score (forecast as ``log(U(1+ε) - y)``, see the module
-            docstring); ``"auto"`` (default) takes ``U = 1`` when ``mode == "max"`` and every observed value is
+        bound: upper bound ``U`` of a higher-is-better score (forecast as ``log(U + ε·max(|U|, 1) - y)``, see
+            the module docstring); ``"auto"`` (default) takes ``U = 1`` when ``mode == "max"`` and every observed value is
             in [0, 1], ``U = 100`` when they are in [0, 100] and the monitored metric is accuracy-like; None
             forecasts the values as they are.
 
@@ -219,7 +219,8 @@ def forecast_curve(
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if mode not in ("min", "max"):
         raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
-    if not (bound is None or bound == "auto" or (isinstance(bound, (int, float)) and math.isfinite(bound))):
+    if not (bound is None or bound == "auto"
+            or (isinstance(bound, (int, float)) and not isinstance(bound, bool) and math.isfinite(bound))):
         raise UsageError(f"bound must be 'auto', None or a finite number, got {bound!r}")
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -335,7 +336,7 @@ class _Transform:
     def __init__(self, mode: str, upper: float | None) -> None:
         self.sign = 1.0 if mode == "min" else -1.0
         self.upper = upper
-        self.top = None if upper is None else upper * (1.0 + BOUND_EPS) if upper > 0 else BOUND_EPS
+        self.top = None if upper is None else upper + BOUND_EPS * max(abs(upper), 1.0)
         #: True when z grows as y falls (quantile order flips on the way back)
         self.decreasing = upper is not None or mode == "max"
 
