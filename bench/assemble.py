@@ -17,11 +17,11 @@ ORDER = ("scale", "detectors", "early_stopping", "guard", "examples", "data_diet
 
 
 def shift(text: str) -> str:
-    levels = [len(m.group(1)) for m in re.finditer(r"^(#+) ", text, flags=re.M)]
+    levels = [len(m.group(1)) for m in re.finditer(r"^(#+) ", text, flags=re.MULTILINE)]
     if not levels:
         return text
     d = 2 - min(levels)
-    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + d) + " ", text, flags=re.M)
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + d) + " ", text, flags=re.MULTILINE)
 
 
 def main() -> int:

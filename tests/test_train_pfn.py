@@ -10,9 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gapwatch.forecast import forecast_curve  # noqa: E402
-from gapwatch.forecast.pfn import load_pfn, sha256_file  # noqa: E402
-from gapwatch.forecast.train_pfn import main as train_main  # noqa: E402
+from gapwatch.forecast import forecast_curve
+from gapwatch.forecast.pfn import load_pfn, sha256_file
+from gapwatch.forecast.train_pfn import main as train_main
 
 TINY = ["--batch", "4", "--d-model", "16", "--layers", "1", "--heads", "2", "--d-ff", "16", "--bins", "16",
         "--eval-every", "1000"]

@@ -12,8 +12,8 @@ torch is imported lazily: this module is only imported when the PFN is used.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
