@@ -409,3 +409,28 @@ def test_geometric_prior_grids_use_the_log_position() -> None:
         assert prior.N_MIN <= ts.size <= 72 and ts[-1] == 1.0 and np.all(np.diff(ts) > 0)
         if prior.is_geometric(ts):
             assert ts[0] >= 10.0 ** -prior.GEO_MAX_DECADES * 0.999
+
+
+# --------------------------------------------------------------------------------- shipped PFN quality floor
+def _prior_scores(method: str) -> tuple[float, float]:
+    """Mean log-likelihood (normalised units) and 80%-band coverage on 30 held-out prior curves, two cuts."""
+    rng = np.random.default_rng(2024)  # not a training seed: those are [seed, step]
+    lls, covs = [], []
+    for _ in range(30):
+        t = prior.sample_positions(rng, int(rng.integers(20, 60)))
+        y = prior.sample_curves(rng, t, 1)[0]
+        for cut in (0.3, 0.6):
+            m = max(3, int(cut * y.size))
+            fc = forecast_curve(100.0 * t, y, observed=m, horizon=y.size, method=method, n_samples=32)
+            sc = float(np.ptp(y[:m]))
+            lls.append(float(np.mean(np.maximum(fc.logpdf(y[m:]) + math.log(sc), -50.0))))
+            covs.append(float(np.mean((y[m:] >= fc.quantiles["0.1"]) & (y[m:] <= fc.quantiles["0.9"]))))
+    return float(np.mean(lls)), float(np.mean(covs))
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+def test_shipped_pfn_is_calibrated_and_beats_the_ensemble_on_its_prior() -> None:
+    ll_pfn, cov_pfn = _prior_scores("pfn")
+    ll_ens, _ = _prior_scores("ensemble")
+    assert 0.7 <= cov_pfn <= 0.92, cov_pfn
+    assert ll_pfn > ll_ens + 1.0, (ll_pfn, ll_ens)
