@@ -14,13 +14,16 @@ Plain PyTorch::
         rec.end_epoch()
     rec.close()                                 # writes the Parquet table next to your log
 
-Framework adapters (Lightning, HF Trainer) call exactly the same three methods: ``record`` from their
-batch-end hook with the batch's example indices, logits and labels, ``end_epoch`` from the epoch-end hook,
-``close`` at fit end (in distributed runs: :class:`gapwatch.examples.distributed.DistributedRecorder`).
+Framework adapters call the same three methods: ``record`` from a batch-end hook with the batch's example
+indices, logits and labels, ``end_epoch`` from the epoch-end hook, ``close`` at fit end (in distributed runs:
+:class:`gapwatch.examples.distributed.DistributedRecorder`). Ready-made: ``ExampleRecorderCallback`` in
+:mod:`gapwatch.integrations.lightning` (training forward pass) and ``ExampleRecorderTrainerCallback`` in
+:mod:`gapwatch.integrations.hf` (an extra eval pass per epoch).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +212,50 @@ class IndexedDataset:
 
     def __getitem__(self, i: int) -> tuple[int, Any]:
         return int(i), self.dataset[i]
+
+
+INDEX_KEYS = ("idx", "index", "example_index")
+LABEL_KEYS = ("labels", "label", "y", "target", "targets")
+
+
+def split_indexed_batch(batch: Any) -> tuple[Any, Any]:
+    """``(indices, labels)`` of a training batch that carries example indices.
+
+    Accepted layouts: ``(indices, (x, y))`` (a DataLoader over :class:`IndexedDataset`) and a mapping with an
+    index key (``INDEX_KEYS``: ``idx``, ``index``, ``example_index``) and a label key (``LABEL_KEYS``).
+
+    Raises:
+        UsageError: the batch carries no indices or no labels (says how to add them).
+    """
+    if isinstance(batch, Mapping):
+        ik = next((k for k in INDEX_KEYS if k in batch), None)
+        lk = next((k for k in LABEL_KEYS if k in batch), None)
+        if ik is None or lk is None:
+            missing = "example indices" if ik is None else "labels"
+            raise UsageError(f"the batch (keys: {', '.join(map(str, batch))}) has no {missing}: add an 'idx' field "
+                             f"(indices {INDEX_KEYS}, labels {LABEL_KEYS}) or wrap the dataset in "
+                             "gapwatch.examples.IndexedDataset")
+        return batch[ik], batch[lk]
+    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[1], (tuple, list)) \
+            and len(batch[1]) >= 2:
+        return batch[0], batch[1][-1]
+    raise UsageError("the batch carries no example indices: wrap the training dataset in "
+                     "gapwatch.examples.IndexedDataset (batches become (indices, (x, y))) or yield a dict with "
+                     "'idx' and 'labels'")
+
+
+def logits_of(output: Any) -> Any:
+    """The logits in a model output: a tensor, an object with ``.logits`` (transformers), a mapping with a
+    ``"logits"`` key, or the first element of a tuple; None when there are none."""
+    if output is None:
+        return None
+    if hasattr(output, "logits") and output.logits is not None:
+        return output.logits
+    if isinstance(output, Mapping):
+        return output.get("logits")
+    if isinstance(output, (tuple, list)):
+        return logits_of(output[0]) if output else None
+    return output if hasattr(output, "shape") and len(output.shape) == 2 else None
 
 
 def record_eval_pass(model: Any, loader: Any, recorder: ExampleRecorder, *, device: Any = None) -> None:

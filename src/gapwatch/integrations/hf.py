@@ -12,7 +12,11 @@ State: the callback is an ``ExportableState``, so the guard's JSON state is stor
 of every checkpoint and restored on ``trainer.train(resume_from_checkpoint=...)`` — decisions continue
 identically. ``trainer_state.json`` cannot hold tensors: a best kept **in memory** is not carried across a
 resume (keeping starts afresh at the next improvement); pass ``memory_limit_mb=0`` to keep it on disk, where
-the state refers to the file. Needs ``pip install 'gapwatch[hf]'``.
+the state refers to the file.
+
+:class:`ExampleRecorderTrainerCallback` records per-example training dynamics (see :mod:`gapwatch.examples`)
+with one extra forward pass over the training set at the end of every epoch. Needs
+``pip install 'gapwatch[hf]'``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..errors import UsageError, require
+from ..examples.record import ExampleRecorder, logits_of, split_indexed_batch
 from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import is_bookkeeping
 from . import guard_and_keeper
@@ -177,3 +184,88 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
         if self.restore and model is not None and self.keeper.has_best:
             self.restored = self.keeper.restore(model)
         self.guard.close()
+
+
+class ExampleRecorderTrainerCallback(_tc.TrainerCallback):  # type: ignore[misc,name-defined]
+    """Record every training example's loss, margin and correctness per epoch (an ExampleTable).
+
+        rec = ExampleRecorderTrainerCallback("examples.parquet", num_classes=2)
+        Trainer(..., callbacks=[rec]).train()
+
+    ``Trainer`` hides each training step's logits from callbacks and drops columns the model does not take (so
+    batches carry no example indices). This callback therefore runs **one extra forward pass** over the
+    training set at the end of every epoch: the model in eval mode, no gradients, the trainer's own collator,
+    examples in dataset order (index = position in ``train_dataset``), batch size
+    ``per_device_eval_batch_size`` unless ``batch_size`` is given. The random-number state is saved and
+    restored around it, so training continues exactly as without the callback. Records are "clean" (no
+    dropout or augmentation); EL2N, AUM, forgetting and the rankings are computed from them as usual. Cost: one
+    inference pass over the training set per epoch. Single process only (for multi-GPU scoring use
+    :func:`gapwatch.examples.distributed.score_dataset_distributed`).
+
+    Args:
+        path: Parquet file (None: keep in memory; :attr:`table` after training).
+        n: training-set size (default: ``len(train_dataset)``). num_classes, store_probs, run, overwrite: as
+            :class:`~gapwatch.examples.ExampleRecorder`.
+        batch_size: batch size of the extra pass.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, n: int | None = None,
+                 num_classes: int | None = None, store_probs: bool = False, run: int = 0,
+                 overwrite: bool = False, batch_size: int | None = None) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+        self.path = path
+        self._kw: dict[str, Any] = dict(n=n, num_classes=num_classes, store_probs=store_probs, run=run,
+                                        overwrite=overwrite)
+        self.batch_size = batch_size
+        self.recorder: ExampleRecorder | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, train_dataloader: Any = None,
+                       **kwargs: Any) -> None:
+        if self.recorder is not None:
+            return
+        kw = dict(self._kw)
+        if kw["n"] is None and train_dataloader is not None:
+            kw["n"] = len(train_dataloader.dataset)
+        self.recorder = ExampleRecorder(None if self.path is None else str(self.path), **kw)
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, model: Any = None, train_dataloader: Any = None,
+                     **kwargs: Any) -> None:
+        if model is None or train_dataloader is None or self.recorder is None:
+            raise UsageError("ExampleRecorderTrainerCallback needs the Trainer's model and train dataloader")
+        torch = require("torch", "torch")
+        ds = train_dataloader.dataset
+        loader = torch.utils.data.DataLoader(ds, batch_size=self.batch_size or args.per_device_eval_batch_size,
+                                             shuffle=False, collate_fn=train_dataloader.collate_fn)
+        device = next(model.parameters()).device
+        devices = [device] if device.type == "cuda" else []
+        was_training = model.training
+        pos = 0
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            model.eval()
+            try:
+                for batch in loader:
+                    labels = batch.get("labels") if isinstance(batch, Mapping) else None
+                    if labels is None:
+                        _, labels = split_indexed_batch(batch)
+                    inputs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in batch.items()}
+                    logits = logits_of(model(**inputs))
+                    if logits is None:
+                        raise UsageError("the model output has no logits to record")
+                    b = int(labels.shape[0])
+                    self.recorder.record(np.arange(pos, pos + b), logits, labels)
+                    pos += b
+            finally:
+                model.train(was_training)
+        self.recorder.end_epoch()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+
+    @property
+    def table(self) -> Any:
+        """The recorded :class:`~gapwatch.examples.ExampleTable` (in-memory recording, after training)."""
+        if self.recorder is None:
+            raise UsageError("nothing was recorded yet (training has not started)")
+        return self.recorder.table()

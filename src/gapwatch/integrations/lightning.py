@@ -9,15 +9,19 @@ sets ``trainer.should_stop``; at the end of ``fit`` the best weights are loaded 
 metrics of an epoch (logged with ``on_epoch=True``) are written to the history at the end of the epoch. The
 guard's state (JSON) and an in-memory best (tensors) travel in Lightning checkpoints through
 ``state_dict``/``load_state_dict``, so a resumed fit continues with identical decisions.
-Needs ``pip install 'gapwatch[lightning]'``.
+
+:class:`ExampleRecorderCallback` records per-example training dynamics (loss, margin, correctness; see
+:mod:`gapwatch.examples`) from the training forward pass. Needs ``pip install 'gapwatch[lightning]'``.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import UsageError, require
+from ..examples.record import ExampleRecorder, logits_of, split_indexed_batch
 from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import normalize
 from . import guard_and_keeper
@@ -138,3 +142,91 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
             )
         self.guard.load_state_dict(state_dict["guard"])
         self.keeper.load_state_dict(state_dict["keeper"])
+
+
+class ExampleRecorderCallback(_L.Callback):  # type: ignore[misc,name-defined]
+    """Record every training example's loss, margin and correctness per epoch (an ExampleTable).
+
+        from gapwatch.examples import IndexedDataset
+        train = DataLoader(IndexedDataset(train_set), batch_size=128, shuffle=True)   # (idx, (x, y))
+        rec = ExampleRecorderCallback("examples.parquet", n=len(train_set), num_classes=10)
+        L.Trainer(callbacks=[rec]).fit(model, train)
+
+    Batches must carry example indices: ``(indices, (x, y))`` from :class:`~gapwatch.examples.IndexedDataset`
+    or a dict with ``idx`` and ``labels`` (see :func:`~gapwatch.examples.record.split_indexed_batch`). The
+    logits are taken from the dict ``training_step`` returns (key ``logits_key``) or, when it returns none,
+    from the module's own ``forward`` output during that batch (a forward hook on the LightningModule; the
+    last call wins). They are detached: recording never changes training. Records are of the training forward
+    pass (with augmentation / dropout), as AUM and forgetting events are defined. In multi-process runs
+    (``trainer.world_size > 1``) a :class:`~gapwatch.examples.distributed.DistributedRecorder` gathers every
+    epoch on rank 0, which writes the file.
+
+    Args:
+        path: Parquet file (None: keep in memory; :attr:`table` after ``fit``).
+        n, num_classes, store_probs, run, overwrite: as :class:`~gapwatch.examples.ExampleRecorder`.
+        logits_key: key of the logits in ``training_step``'s returned dict.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, n: int | None = None,
+                 num_classes: int | None = None, store_probs: bool = False, run: int = 0,
+                 overwrite: bool = False, logits_key: str = "logits") -> None:
+        self._kw: dict[str, Any] = dict(n=n, num_classes=num_classes, store_probs=store_probs, run=run,
+                                        overwrite=overwrite)
+        self.path = None if path is None else Path(path)
+        self.logits_key = logits_key
+        self.recorder: ExampleRecorder | None = None
+        self._hook: Any = None
+        self._active = False
+        self._captured: Any = None
+        self._recorded_this_epoch = 0
+
+    def _capture(self, module: Any, args: Any, output: Any) -> None:
+        if self._active:
+            self._captured = output
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        if self.recorder is None:
+            if getattr(trainer, "world_size", 1) > 1:
+                from ..examples.distributed import DistributedRecorder
+
+                self.recorder = DistributedRecorder(self.path, **self._kw)
+            else:
+                self.recorder = ExampleRecorder(self.path, **self._kw)
+        self._hook = pl_module.register_forward_hook(self._capture)
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        self._active, self._captured = True, None
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._active = False
+        logits = outputs.get(self.logits_key) if isinstance(outputs, Mapping) else None
+        if logits is None:
+            logits = logits_of(self._captured)
+        self._captured = None
+        if logits is None:
+            raise UsageError("ExampleRecorderCallback found no logits: return {'loss': loss, "
+                             f"'{self.logits_key}': logits}} from training_step, or compute them with self(x)")
+        idx, labels = split_indexed_batch(batch)
+        if self.recorder is None:  # pragma: no cover - on_fit_start always ran
+            raise RuntimeError("recorder missing")
+        self.recorder.record(idx, logits.detach(), labels)
+        self._recorded_this_epoch += 1
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.recorder is not None and self._recorded_this_epoch:
+            self.recorder.end_epoch()
+        self._recorded_this_epoch = 0
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+        if self.recorder is not None:
+            self.recorder.close()
+
+    @property
+    def table(self) -> Any:
+        """The recorded :class:`~gapwatch.examples.ExampleTable` (in-memory recording, after ``fit``)."""
+        if self.recorder is None:
+            raise UsageError("nothing was recorded yet (fit has not started)")
+        return self.recorder.table()
