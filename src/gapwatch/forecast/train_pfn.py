@@ -1,10 +1,13 @@
 """Train the forecasting PFN on the curve prior of :mod:`gapwatch.forecast.prior` (CPU, reproducible).
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m gapwatch.forecast.train_pfn --steps 6000 --out src/gapwatch/weights
+    OMP_NUM_THREADS=1 python -m gapwatch.forecast.train_pfn --steps 40000 --batch 64 --d-model 96 --layers 4 \
+        --d-ff 192 --max-minutes 100 --ckpt bench/_work/pfn2/ckpt.pt --out src/gapwatch/weights
 
 Every step draws a fresh batch from the prior with ``numpy.random.default_rng([seed, step])``, so a run
-resumed from a checkpoint (``--ckpt``, written every ``--ckpt-every`` steps) sees exactly the batches an
-uninterrupted run would. Bucket borders are the quantiles of prior targets (as in PFN / LC-PFN), computed
+resumed from a checkpoint (``--ckpt``, written every ``--ckpt-every`` steps and at ``--stop-at``) sees exactly
+the batches an uninterrupted run would; with ``--stop-at`` (chunks, e.g. within a time-limited GPU call) and
+no time budget the resumed run is bit-identical. The learning rate warms up over 5% of ``--steps`` and then
+follows a cosine over ``max(step/steps, seconds/budget)``, so a ``--max-minutes`` budget always ends annealed. Bucket borders are the quantiles of prior targets (as in PFN / LC-PFN), computed
 from ``seed`` before training. The final weights are written with a manifest holding their SHA-256, the
 model config, the prior's constants and the training budget actually spent.
 """
@@ -112,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                 cnt += tg.numel()
         return tot / cnt
 
+    def save_ckpt(steps_done: int, seconds: float) -> None:
+        """Atomic checkpoint: model, optimizer, steps done and seconds spent."""
+        args.ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": steps_done,
+                    "seconds": seconds}, tmp)
+        tmp.replace(args.ckpt)
+
     t_start = time.time()
     ema = None
     step = step0
@@ -137,16 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         if (step + 1) % args.eval_every == 0:
             val = held_out_nll()
             print(f"step {step + 1} held-out prior NLL {val:.4f}", flush=True)
-        if (step + 1) % args.ckpt_every == 0 or step + 1 == args.steps:
-            args.ckpt.parent.mkdir(parents=True, exist_ok=True)
-            tmp = args.ckpt.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
-                        "seconds": now}, tmp)
-            tmp.replace(args.ckpt)
-        if args.stop_at and step + 1 >= args.stop_at and step + 1 < args.steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
-                        "seconds": now}, args.ckpt.with_suffix(".tmp"))
-            args.ckpt.with_suffix(".tmp").replace(args.ckpt)
+        stop_here = bool(args.stop_at) and args.stop_at <= step + 1 < args.steps
+        if (step + 1) % args.ckpt_every == 0 or step + 1 == args.steps or stop_here:
+            save_ckpt(step + 1, now)
+        if stop_here:
             print(f"stopped at step {step + 1} (--stop-at); resume with the same arguments", flush=True)
             return 0
         if budget > 0 and now > budget:
