@@ -2,14 +2,17 @@
 
 Part 1 — overhead of ``Guard.observe`` + best-model keeping relative to one training epoch, on the CPU, for
 the demo MLP (digits) and a ResNet-18-size CNN (11.2 M parameters, built here; CIFAR-shaped 32×32 input).
-The ResNet epoch is *extrapolated* from timed steps (a full CIFAR-10 epoch on one CPU thread takes hours);
-no GPU was available.
+On the CPU the ResNet epoch is *extrapolated* from timed steps (a full CIFAR-10 epoch on one CPU thread takes
+hours); with ``--device cuda`` (default ``auto``: CUDA when available) the ResNet-18 runs on the GPU and a full
+391-step epoch is timed (random CIFAR-shaped batches, synchronised timers), and saving the best copies the
+GPU state to host memory or disk as the keeper does. ``--part 1 --device cuda`` is the issue's GPU measurement.
 
 Part 2 — test accuracy of restore-best vs EMA / SWA / model soups on the demo task (digits, 30% flipped
 labels) and on Fashion-MNIST (10k-example training subset with 30% flipped labels, clean 5k validation and
 10k test; MLP with BatchNorm so SWA and soups exercise ``update_bn``).
 
-Usage: OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_guard.py [--quick] [--out FILE.md]
+Usage: OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_guard.py [--quick] [--device auto|cpu|cuda]
+       [--part 1|2|all] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -86,11 +89,21 @@ def mlp(din: int, width: int, classes: int, bn: bool = False) -> torch.nn.Module
 
 
 # ----------------------------------------------------------------------------- part 1: overhead
+DEVICE = torch.device("cpu")
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def _time(fn, reps: int) -> list[float]:
     out = []
     for _ in range(reps):
+        _sync()
         t = time.perf_counter()
         fn()
+        _sync()
         out.append(time.perf_counter() - t)
     return out
 
@@ -151,7 +164,9 @@ def keeper_costs(model: torch.nn.Module, opt: torch.optim.Optimizer | None, reps
 
 
 def part1(quick: bool) -> list[str]:
-    lines = ["## Part 1 — per-evaluation overhead (CPU, 1 thread)", ""]
+    on_gpu = DEVICE.type == "cuda"
+    where = f"ResNet-18 on {torch.cuda.get_device_name(DEVICE)}" if on_gpu else "CPU, 1 thread"
+    lines = [f"## Part 1 — per-evaluation overhead ({where}; the demo MLP always on the CPU)", ""]
     # small model: the demo MLP on digits, one real epoch
     from gapwatch.demo import make_data, make_model
 
@@ -171,27 +186,34 @@ def part1(quick: bool) -> list[str]:
     t_small = statistics.median(_time(epoch_small, 5))
     k_small = keeper_costs(m, opt, 20)
 
-    # ResNet-18 size: timed steps, epoch extrapolated to CIFAR-10 (50 000 images, batch 128 → 391 steps)
-    r = resnet18()
+    # ResNet-18 size: CIFAR-10 epoch = 50 000 images, batch 128 → 391 steps; timed on a GPU, extrapolated from
+    # timed steps on the CPU
+    r = resnet18().to(DEVICE)
     ropt = torch.optim.SGD(r.parameters(), lr=0.1, momentum=0.9)
-    xb, yb = torch.randn(128, 3, 32, 32), torch.randint(0, 10, (128,))
+    xb, yb = torch.randn(128, 3, 32, 32, device=DEVICE), torch.randint(0, 10, (128,), device=DEVICE)
 
     def step_r() -> None:
         ropt.zero_grad()
         lossf(r(xb), yb).backward()
         ropt.step()
 
-    step_r()
-    t_step = statistics.median(_time(step_r, 2 if quick else 3))
     steps_per_epoch = 391
-    t_big = t_step * steps_per_epoch
+    if on_gpu:
+        for _ in range(20):  # warm-up (cuDNN autotuning, allocator)
+            step_r()
+        t_big = statistics.median(_time(lambda: [step_r() for _ in range(steps_per_epoch)], 2 if quick else 3))
+        t_step = t_big / steps_per_epoch
+    else:
+        step_r()
+        t_step = statistics.median(_time(step_r, 2 if quick else 3))
+        t_big = t_step * steps_per_epoch
     k_big = keeper_costs(r, ropt, 3 if quick else 5)
     nparams = sum(p.numel() for p in r.parameters())
 
     g100 = guard_costs(100, 5)
     n_long = 200 if quick else 300
     g1000 = guard_costs(n_long, 5)
-    g_budget = guard_costs(100, 5, budget=0.05, pause=t_small)
+    g_budget = guard_costs(100, 5, budget=0.01, pause=t_small)
 
     lines += [
         "Guard alone (history file on local disk, all registered detectors, 3 metrics per evaluation):",
@@ -204,7 +226,7 @@ def part1(quick: bool) -> list[str]:
         f"| {1e3 * g100['observe_no_detect_median']:.3f} ms | {1e3 * g100['detect']:.1f} ms |",
         f"| {n_long} evaluations, detectors every 5 (fixed) | {1e3 * g1000['observe_mean']:.2f} ms | "
         f"{1e3 * g1000['observe_no_detect_median']:.3f} ms | {1e3 * g1000['detect']:.1f} ms |",
-        f"| 100 evaluations, default `detect_budget=0.05`, {t_small:.3f} s of 'training' between evaluations "
+        f"| 100 evaluations, default `detect_budget=0.01`, {t_small:.3f} s of 'training' between evaluations "
         f"| {1e3 * g_budget['observe_mean']:.2f} ms "
         f"| {1e3 * g_budget['observe_no_detect_median']:.3f} ms | {1e3 * g_budget['detect']:.1f} ms |",
         "",
@@ -225,8 +247,8 @@ def part1(quick: bool) -> list[str]:
             k_small,
         ),
         (
-            f"ResNet-18 ({nparams / 1e6:.1f} M params; CIFAR-10 epoch = 391 steps × {t_step:.2f} s, "
-            "extrapolated)",
+            f"ResNet-18 ({nparams / 1e6:.1f} M params; CIFAR-10 epoch = 391 steps × {t_step:.4f} s, "
+            + ("timed on the GPU)" if on_gpu else "extrapolated)"),
             state_nbytes(r.state_dict()) + state_nbytes(ropt.state_dict()),
             t_big,
             k_big,
@@ -429,7 +451,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and seeds")
     ap.add_argument("--out", type=Path, default=Path("bench/results/guard.md"))
     ap.add_argument("--part", choices=["1", "2", "all"], default="all")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                    help="where the ResNet-18 of part 1 runs (auto: CUDA when available)")
     a = ap.parse_args()
+    global DEVICE
+    if a.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device visible to torch")
+    DEVICE = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
+                          else "cpu")
     cpu = next(
         (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?"
     )
@@ -443,8 +472,11 @@ def main() -> None:
         "# Live guard: overhead and weight averaging",
         "",
         f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_guard.py"
-        f"{' --quick' if a.quick else ''}` · machine: {cpu}, {os.cpu_count()} cores shared with other jobs, "
-        f"1 torch thread, no GPU · torch {torch.__version__}, Python {platform.python_version()} · "
+        f"{' --quick' if a.quick else ''}{'' if a.part == 'all' else ' --part ' + a.part}"
+        f"{'' if a.device == 'auto' else ' --device ' + a.device}` · machine: {cpu}, {os.cpu_count()} cores, "
+        f"1 torch thread, "
+        f"{'GPU ' + torch.cuda.get_device_name(DEVICE) if DEVICE.type == 'cuda' else 'no GPU'} · "
+        f"torch {torch.__version__}, Python {platform.python_version()} · "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · commit {rev} (plus uncommitted work)",
         "",
     ]

@@ -129,7 +129,7 @@ class Guard:
             replaced unless ``overwrite=True``; a guard resumed with :meth:`load_state_dict` appends to it.
         detect_every: run the detectors at most every this many evaluations (≥ 1; default 5), and always at
             a stop and at :meth:`close`. A detector pass rebuilds the History: O(evaluations) per pass.
-        detect_budget: fraction of wall time (0 < f ≤ 1; default 0.05) the detectors may take: a pass is
+        detect_budget: fraction of wall time (0 < f ≤ 1; default 0.01) the detectors may take: a pass is
             postponed until the time since the previous pass is at least ``cost of that pass / f``, so
             on very fast loops findings come a few evaluations later instead of slowing training.
             ``None``: a fixed schedule (every ``detect_every`` evaluations; deterministic findings).
@@ -148,7 +148,7 @@ class Guard:
     log: str | os.PathLike[str] | None = None
     overwrite: bool = False
     detect_every: int = 5
-    detect_budget: float | None = 0.05
+    detect_budget: float | None = 0.01
     detectors: Sequence[str] | None = None
     detector_params: dict[str, dict[str, Any]] | None = None
     on_nan: str = "raise"
