@@ -471,7 +471,7 @@ def main() -> None:
     lines = [
         "# Live guard: overhead and weight averaging",
         "",
-        f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_guard.py"
+        f"Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_guard.py"
         f"{' --quick' if a.quick else ''}{'' if a.part == 'all' else ' --part ' + a.part}"
         f"{'' if a.device == 'auto' else ' --device ' + a.device}` · machine: {cpu}, {os.cpu_count()} cores, "
         f"1 torch thread, "
