@@ -399,7 +399,7 @@ def main() -> int:
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     md = ["# Learning-curve forecasting benchmark\n",
-          f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast.py "
+          f"- command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_forecast.py "
           f"{' '.join(sys.argv[1:])}`",
           f"- machine: {cpu}, 2 cores, load average {load0:.1f} at start / {os.getloadavg()[0]:.1f} at end "
           "(timings are CPU time of one thread, `time.process_time`)",
