@@ -255,7 +255,7 @@ def write_md(args, runs, fractions, keep_stats, rho, wall) -> str:  # type: igno
          (f"- {args.seeds} training seeds per row (the full-set runs double as the scoring runs). Spread = "
          "sample standard deviation over seeds (min–max in brackets)."), "",
          ("| pruned | method | kept | test accuracy % (mean ± sd [min–max]) | Δ vs full (points) | "
-         "accuracy % on all 10,000 training images (kept + dropped) |"), "|---|---|---|---|---|---|"]
+         f"accuracy % on all {args.n:,} training images (kept + dropped) |"), "|---|---|---|---|---|---|"]
 
     def row(f: float, m: str, label: str) -> None:
         a = accs(f, m)
