@@ -242,3 +242,21 @@ def test_several_runs_average_el2n_and_early_aum() -> None:
     assert np.allclose(sc["aum_early"], [2.0, 1.25, 0.5, -2.5])
     with pytest.raises(UsageError, match="runs cover different examples"):
         analyze_examples([a, ExampleTable(index=np.arange(3), epochs=np.arange(4), loss=np.ones((4, 3)))])
+
+
+def test_prune_per_class_drops_the_same_share_of_every_class() -> None:
+    from gapwatch.examples import ExampleTable
+
+    n = 12
+    label = np.repeat([0, 1, 2], 4)
+    loss = np.tile(np.where(label == 0, 0.01, 1.0) + 0.001 * np.arange(n), (3, 1))  # class 0: all easy
+    t = ExampleTable(index=np.arange(n), epochs=np.arange(3), label=label, loss=loss)
+    by = -loss.mean(0)  # higher = harder = keep: class 0 is the easiest
+    plain = prune(t, 0.25, by=-by)
+    assert np.isin(np.arange(4), plain).sum() == 1  # plain ranking takes 3 of the 4 class-0 examples
+    keep = prune(t, 0.25, by=-by, per_class=True)
+    assert np.bincount(label[keep], minlength=3).tolist() == [3, 3, 3]
+    # within each class the easiest goes first
+    assert set(range(n)) - set(keep.tolist()) == {0, 4, 8}
+    with pytest.raises(UsageError, match="labels"):
+        prune(ExampleTable(index=np.arange(n), epochs=np.arange(3), loss=loss), 0.25, by=by, per_class=True)

@@ -278,7 +278,8 @@ PRUNE_BY = {"el2n": True, "loss_early": True, "forgetting": True, "aum_early": F
 
 
 def prune(table: ExampleTable | Sequence[ExampleTable], fraction: float, by: str | np.ndarray = "el2n", *,
-          early: int | None = None, drop_hardest: float = 0.0, seed: int = 0) -> np.ndarray:
+          early: int | None = None, drop_hardest: float = 0.0, seed: int = 0,
+          per_class: bool = False) -> np.ndarray:
     """Data Diet pruning: the example indices to KEEP after removing ``fraction`` of the easiest examples.
 
     Args:
@@ -290,6 +291,9 @@ def prune(table: ExampleTable | Sequence[ExampleTable], fraction: float, by: str
         drop_hardest: additionally remove this share of the *hardest* examples (the paper notes that at high
             pruning rates the highest-score examples are often mislabelled); default 0.
         seed: for ``by="random"``.
+        per_class: rank examples by their score's percentile *within their labelled class*, so every class
+            loses the same share (±1 example). Early EL2N often ranks whole classes as easy (the CIFAR-10
+            benchmark dropped 2,723 frogs and 94 dogs at 30%); this keeps the class balance. Needs labels.
 
     Returns:
         sorted ``int64`` example indices to keep.
@@ -319,7 +323,16 @@ def prune(table: ExampleTable | Sequence[ExampleTable], fraction: float, by: str
             raise UsageError(f"score array has shape {s.shape}, expected ({t.n},)")
         if not np.all(np.isfinite(s)):
             raise UsageError("score array holds NaN/inf")
-    order = np.argsort(s, kind="stable")  # easiest first
+    if per_class:
+        if t.label is None:
+            raise UsageError("per_class=True needs the table's labels (a 'label' column)")
+        pct = np.empty(t.n)
+        for c in np.unique(t.label):
+            m = np.flatnonzero(t.label == c)
+            pct[m] = (np.argsort(np.argsort(s[m], kind="stable"), kind="stable") + 0.5) / m.size
+        order = np.lexsort((s, pct))  # by within-class percentile, ties by the score: easiest first
+    else:
+        order = np.argsort(s, kind="stable")  # easiest first
     n_drop = int(round(fraction * t.n))
     n_top = int(round(drop_hardest * t.n))
     keep = order[n_drop:t.n - n_top]
