@@ -235,6 +235,9 @@ class ExampleRecorderTrainerCallback(_tc.TrainerCallback):  # type: ignore[misc,
             raise UsageError("ExampleRecorderTrainerCallback needs the Trainer's model and train dataloader")
         torch = require("torch", "torch")
         ds = train_dataloader.dataset
+        if not hasattr(ds, "__len__") or not hasattr(ds, "__getitem__"):
+            raise UsageError("ExampleRecorderTrainerCallback needs a map-style train_dataset (with __len__ and "
+                             f"__getitem__), got {type(ds).__name__}: an example's index is its position")
         loader = torch.utils.data.DataLoader(ds, batch_size=self.batch_size or args.per_device_eval_batch_size,
                                              shuffle=False, collate_fn=train_dataloader.collate_fn)
         device = next(model.parameters()).device
