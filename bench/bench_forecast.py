@@ -315,27 +315,6 @@ def stop_signal(curves: list[dict[str, Any]], method: str, thresholds: tuple[flo
     return out
 
 
-def patience_baseline(curves: list[dict[str, Any]], frac: float) -> list[dict[str, Any]]:
-    out = []
-    for c in curves:
-        y, n = c["y"], c["y"].size
-        z = y if c["mode"] == "min" else -y
-        pat = max(2, round(frac * n))
-        best, since, stop = np.inf, 0, n
-        for i, v in enumerate(z):
-            if v < best:
-                best, since = v, 0
-            else:
-                since += 1
-            if since >= pat:
-                stop = i + 1
-                break
-        rng_ = float(np.ptp(z)) or 1.0
-        out.append({"curve": c["name"], "stop": stop, "n": n, "regret": (z[:stop].min() - z.min()) / rng_,
-                    "saved": 1.0 - stop / n, "overfits": overfits(y, c["mode"])})
-    return out
-
-
 def calibration_study(real: list[dict[str, Any]], grid: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
                       ) -> list[str]:
     """Two-fold cross-fit of a band-sharpening factor for the PFN on the real runs (measurement only).
@@ -489,10 +468,11 @@ def main() -> int:
     return 0
 
 
-def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: str, th: float
+def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: str | None = None, th: float = 0.0
                            ) -> list[dict[str, Any]]:
-    """Patience as a trigger, P(best behind) as a confirmation: at each evaluation where patience would stop,
-    forecast the rest of the run and stop only if P(best behind) ≥ ``th``; otherwise keep training."""
+    """Patience (stop after ``frac`` × n evaluations without a new best). With ``method``, patience is only the
+    trigger and P(best behind) the confirmation: at each evaluation where patience would stop, forecast the rest
+    of the run and stop only if P(best behind) ≥ ``th``; otherwise keep training."""
     out = []
     for c in curves:
         y, n = c["y"], c["y"].size
@@ -504,6 +484,9 @@ def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: st
                 best, since = v, 0
             else:
                 since += 1
+            if since >= pat and method is None:
+                stop = i + 1
+                break
             if since >= pat and i + 1 < n - 1 and i + 1 >= 3:
                 fc = forecast_curve(c["x"], y, observed=i + 1, horizon=n, mode=c["mode"], method=method,
                                     n_samples=256)
@@ -532,7 +515,7 @@ def stop_section(real: list[dict[str, Any]], checks: int) -> list[str]:
         for th in ths:
             md.append(_stop_row(f"{method} P≥{th}", [r for r in sr if r["threshold"] == th]))
     for frac in (0.1, 0.2):
-        md.append(_stop_row(f"patience {int(100 * frac)}%", patience_baseline(real, frac)))
+        md.append(_stop_row(f"patience {int(100 * frac)}%", patience_with_forecast(real, frac)))
     for method in ("ensemble", "pfn"):
         for th in (0.5, 0.8):
             md.append(_stop_row(f"patience 10% confirmed by {method} P≥{th}",
