@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gapwatch.names import SPLIT_ALIASES, is_bookkeeping, metric_mode, normalize
+from gapwatch.names import (
+    SPLIT_ALIASES,
+    is_bookkeeping,
+    metric_mode,
+    normalize,
+    normalize_columns,
+    resolve_monitor_name,
+    role,
+    series_table,
+)
 
 TABLE = [
     # Hugging Face
@@ -100,3 +109,126 @@ def test_normalize_never_raises_and_gives_nonempty(name: str) -> None:
     split, metric = normalize(name)
     assert isinstance(split, str) and split
     assert isinstance(metric, str)
+
+
+# ---------------------------------------------------------------- issue 12: conventions seen in real logs
+
+ROLE_TABLE = [
+    # Hugging Face TensorBoard tags and trainer_state keys
+    ("train/epoch", "bookkeeping"),
+    ("train/grad_norm", "signal"),
+    ("grad_norm", "signal"),
+    ("train/learning_rate", "schedule"),
+    ("learning_rate", "schedule"),
+    ("eval/runtime", "bookkeeping"),
+    ("eval/samples_per_second", "bookkeeping"),
+    ("eval/steps_per_second", "bookkeeping"),
+    ("train/total_flos", "bookkeeping"),
+    ("train/train_runtime", "bookkeeping"),
+    ("train/train_loss", "bookkeeping"),  # one average over the whole run, not a point of the curve
+    ("eval_gen_len", "signal"),
+    ("eval/gen_len", "signal"),
+    ("num_input_tokens_seen", "bookkeeping"),
+    # Lightning (LearningRateMonitor, the hp_metric placeholder)
+    ("lr-SGD", "schedule"),
+    ("lr-AdamW/pg1", "schedule"),
+    ("hp_metric", "bookkeeping"),
+    ("epoch", "bookkeeping"),
+    ("step", "bookkeeping"),
+    # Ultralytics
+    ("lr/pg0", "schedule"),
+    ("x/lr0", "schedule"),
+    ("metrics/mAP50(B)", "metric"),
+    # fastai
+    ("time", "bookkeeping"),
+    ("epoch_time", "bookkeeping"),
+    # metrics stay metrics
+    ("train/loss", "metric"),
+    ("train_loss_epoch", "metric"),
+    ("epoch_loss", "metric"),
+    ("eval_loss", "metric"),
+    ("eval_rougeL", "metric"),
+    ("accuracy", "metric"),
+    ("val_pgd_acc", "metric"),
+]
+
+
+@pytest.mark.parametrize("name,expected", ROLE_TABLE)
+def test_role(name: str, expected: str) -> None:
+    assert role(name) == expected
+    assert is_bookkeeping(name) == (expected != "metric")
+
+
+WILD_TABLE = [
+    # Ultralytics results.csv: validation measures under metrics/, task mark (B) dropped
+    ("metrics/mAP50(B)", ("val", "map50"), "max"),
+    ("metrics/mAP50-95(B)", ("val", "map50_95"), "max"),
+    ("metrics/precision(B)", ("val", "precision"), "max"),
+    ("metrics/recall(B)", ("val", "recall"), "max"),
+    ("metrics/mAP_0.5", ("val", "map_0_5"), "max"),
+    ("val/box_loss", ("val", "box_loss"), "min"),
+    # HF seq2seq and several evaluation sets
+    ("eval_rougeL", ("val", "rougel"), "max"),
+    ("eval_bleu", ("val", "bleu"), "max"),
+    ("eval_wer", ("val", "wer"), "min"),
+    ("eval_mnli-mm_accuracy", ("mnli_mm", "acc"), "max"),
+    ("eval_squad_loss", ("squad", "loss"), "min"),
+    ("eval_top5_accuracy", ("val", "top5_acc"), "max"),
+    ("mAP", ("train", "map"), "max"),
+    ("val_mAP", ("val", "map"), "max"),
+    ("eval_exact_match", ("val", "exact_match"), "max"),
+    ("dice_loss", ("train", "dice_loss"), "min"),
+    ("approx_kl", ("train", "approx_kl"), "min"),
+]
+
+
+@pytest.mark.parametrize("name,expected,mode", WILD_TABLE)
+def test_wild_conventions(name: str, expected: tuple[str, str], mode: str) -> None:
+    assert normalize(name) == expected
+    assert metric_mode(expected[1]) == mode
+
+
+def test_fastai_bare_metrics_are_validation() -> None:
+    # fastai's recorder: train_loss, valid_loss, then the metrics (computed on the validation set) bare
+    read = normalize_columns(["epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "time"])
+    assert read == {"train_loss": ("train", "loss"), "valid_loss": ("val", "loss"),
+                    "accuracy": ("val", "acc"), "error_rate": ("val", "error")}
+
+
+def test_keras_bare_metrics_stay_training() -> None:
+    read = normalize_columns(["epoch", "accuracy", "loss", "val_accuracy", "val_loss"])
+    assert read["accuracy"] == ("train", "acc")
+    assert read["loss"] == ("train", "loss")
+    assert read["val_accuracy"] == ("val", "acc")
+
+
+def test_monitor_name_matches_logged_column_first() -> None:
+    assert resolve_monitor_name("accuracy", ["epoch", "accuracy", "loss"]) == ("train", "acc")
+    assert resolve_monitor_name("Accuracy", ["accuracy"]) == ("train", "acc")
+    assert resolve_monitor_name("val_acc", ["accuracy"]) is None
+    assert resolve_monitor_name("epoch", ["epoch"]) is None
+
+
+def test_series_table_from_names_lists_every_role() -> None:
+    rows = series_table(["train/epoch", "train/loss", "eval/loss", "train/learning_rate", "train/grad_norm"])
+    by = {r["name"]: r for r in rows}
+    assert [r["name"] for r in rows] == ["train/epoch", "train/loss", "eval/loss", "train/learning_rate",
+                                         "train/grad_norm"]
+    assert by["train/epoch"] == {"name": "train/epoch", "role": "bookkeeping", "split": None, "metric": None,
+                                 "mode": None}
+    assert by["train/loss"]["role"] == "metric" and by["train/loss"]["split"] == "train"
+    ev = by["eval/loss"]
+    assert (ev["split"], ev["metric"], ev["mode"]) == ("val", "loss", "min")
+    assert by["train/learning_rate"]["role"] == "schedule"
+    assert by["train/grad_norm"]["role"] == "signal"
+
+
+def test_series_table_from_history_keeps_original_names() -> None:
+    from gapwatch.history import History
+
+    h = History.from_records([{"epoch": 1, "train_loss": 1.0, "valid_loss": 1.2},
+                              {"epoch": 2, "train_loss": 0.8, "valid_loss": 1.1}], run="r")
+    rows = series_table(h)
+    assert {(r["name"], r["split"], r["metric"], r["mode"], r["role"]) for r in rows} == {
+        ("train_loss", "train", "loss", "min", "metric"), ("valid_loss", "val", "loss", "min", "metric")}
+    assert all(r["run"] == "r" for r in rows)

@@ -5,12 +5,31 @@
 ``val``/``acc``. The original name is always kept alongside (see :class:`gapwatch.history.History`).
 
 Unknown prefixes that look like a held-out set (``retention_acc``, ``ood/loss``, ``task0_acc``) become their
-own split, so continual-learning and fine-tuning retention evaluations survive normalisation.
+own split, so continual-learning and fine-tuning retention evaluations survive normalisation; so do the
+Hugging Face names of several evaluation sets (``eval_<set>_loss``, ``eval_<set>_accuracy``).
+
+Every logged name also has a **role** (:func:`role`):
+
+* ``metric`` — a measure of the model that a detector may judge (losses, accuracy, F1, mAP, WER, BLEU…);
+* ``bookkeeping`` — counters, clocks and throughput (``epoch``, ``train/epoch``, ``eval/runtime``,
+  ``eval/samples_per_second``, ``total_flos``, Lightning's placeholder ``hp_metric``);
+* ``schedule`` — what the user set, not what the model did (``learning_rate``, ``lr/pg0``, ``lr-SGD``,
+  ``x/lr0``, momentum, weight decay);
+* ``signal`` — optimisation diagnostics that are evidence but not a measure of quality (``grad_norm``,
+  ``loss_scale``, ``gen_len``).
+
+Only ``metric`` names become series; :func:`is_bookkeeping` is true for the other three roles.
+:func:`series_table` lists, for the names of a log or a :class:`~gapwatch.history.History`, how each was read.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .history import History
 
 #: Split aliases → canonical split. Keys are lower-case tokens.
 SPLIT_ALIASES: dict[str, str] = {
@@ -27,6 +46,8 @@ SPLIT_ALIASES: dict[str, str] = {
     "test": "test",
     "testing": "test",
     "tst": "test",
+    # Ultralytics/YOLO write their validation-set measures as ``metrics/precision(B)``, ``metrics/mAP50(B)``
+    "metrics": "val",
 }
 
 #: Metric aliases → canonical metric.
@@ -51,16 +72,21 @@ METRIC_ALIASES: dict[str, str] = {
     "auroc": "auc",
 }
 
+#: The four roles a logged name can have (see the module docstring).
+ROLES: tuple[str, ...] = ("metric", "bookkeeping", "schedule", "signal")
+
 #: Framework suffixes that carry no meaning for us (Lightning's ``_epoch``/``_step``).
 _DROP_SUFFIXES = ("_epoch", "_step", "/epoch", "/step")
 #: Axis prefixes that carry no meaning either (Keras's TensorBoard tags ``epoch_loss``, ``batch_loss``).
 _DROP_PREFIXES = ("epoch_", "batch_", "epoch/", "batch/")
 
-#: Names that are bookkeeping, not metrics: never treated as a series.
+#: Names that are bookkeeping, not metrics: never treated as a series (whole names, lower case).
 NON_METRICS: frozenset[str] = frozenset(
     {
         "epoch",
+        "epochs",
         "step",
+        "steps",
         "global_step",
         "iteration",
         "iter",
@@ -82,30 +108,132 @@ NON_METRICS: frozenset[str] = frozenset(
         "split",
         "metric",
         "value",
+        "hp_metric",
+        "index",
+        "unnamed: 0",
     }
+)
+
+#: Last tokens that make a name bookkeeping: clocks, throughput, counters, memory.
+_BOOKKEEPING_LAST: frozenset[str] = frozenset(
+    {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
+     "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput"}
+)
+#: Whole names (after split tokens are removed) that are counters.
+_BOOKKEEPING_REST: frozenset[str] = frozenset(
+    {"epoch", "epochs", "step", "steps", "global_step", "iteration", "iter", "hp_metric", "batch", "nb_epoch"}
+)
+#: Tokens that name an optimiser setting: its schedule, not the model.
+_SCHEDULE_TOKENS: frozenset[str] = frozenset(
+    {"lr", "learning_rate", "learningrate", "momentum", "weight_decay", "wd", "beta1", "beta2", "warmup"}
+)
+#: ``lr0``, ``lr_0``, ``lr-SGD``, ``pg0`` (param-group learning rates of Ultralytics and Lightning).
+_SCHEDULE_TOKEN_RE = re.compile(r"^(lr\d+|pg\d+)$")
+#: Diagnostics: evidence about the optimisation, never judged as the quality of the model.
+_SIGNAL_NAMES: frozenset[str] = frozenset(
+    {"grad_norm", "gradient_norm", "gradnorm", "grad", "param_norm", "weight_norm", "loss_scale", "scale",
+     "gen_len", "grad_norm_total", "total_norm", "clip", "update_ratio"}
 )
 
 #: Metrics for which larger is better (everything else defaults to smaller is better).
 MAX_METRICS: frozenset[str] = frozenset({"acc", "f1", "auc", "precision", "recall", "map", "bleu", "rouge"})
+#: Token prefixes of larger-is-better measures (``map50``, ``rougel``, ``rouge_lsum``, ``bleu4``, ``miou``).
+_MAX_PREFIXES: tuple[str, ...] = (
+    "acc", "f1", "auc", "auroc", "precision", "prec", "recall", "map", "bleu", "rouge", "meteor", "chrf",
+    "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
+    "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score",
+)
+#: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
+_MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
+#: Tokens of smaller-is-better measures; they win over the prefixes above (``dice_loss``, ``exact_error``).
+_MIN_TOKENS: frozenset[str] = frozenset(
+    {"loss", "error", "err", "wer", "cer", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "fid", "lpips",
+     "regret", "distance", "eer"}
+)
+#: Qualifiers that sit between a split and a measure without naming an evaluation set (``val_pgd_acc``).
+_QUALIFIERS: frozenset[str] = frozenset(
+    {"top1", "top5", "top3", "top10", "pgd", "fgsm", "adv", "clean", "robust", "macro", "micro", "weighted",
+     "balanced", "token", "seq", "sequence", "char", "word", "mean", "avg", "total", "overall", "per",
+     "class",
+     "masked", "mlm", "lm", "ce", "kl", "box", "cls", "obj", "dfl", "seg", "mask", "bbox"}
+)
+
+#: First tokens of a bare ``<part>_loss`` that name a loss term, not a held-out set (``dice_loss``).
+_LOSS_PARTS: frozenset[str] = frozenset(
+    {"dice", "focal", "recon", "reconstruction", "kl", "ce", "bce", "mse", "l1", "l2", "aux", "contrastive",
+     "triplet", "classification", "regression", "total", "main", "lm", "mlm", "ctc", "vq", "commitment"}
+)
 
 _SEP = re.compile(r"[/_.\-\s:]+")
+#: Ultralytics marks the task of a metric in brackets: ``mAP50(B)`` (box), ``(M)`` (mask), ``(P)`` (pose).
+_TASK_MARK = re.compile(r"\([a-z]\)$")
+
+
+def _tokens(name: str) -> list[str]:
+    low = _TASK_MARK.sub("", name.strip().lower())
+    low = low.replace("(", "_").replace(")", "_")
+    return [t for t in _SEP.split(low) if t]
 
 
 def metric_mode(metric: str) -> str:
-    """``"max"`` for metrics where larger is better (accuracy-like), else ``"min"``."""
-    base = metric.split("_")[-1]
-    if metric in MAX_METRICS or base in MAX_METRICS or metric.endswith("acc") or "accuracy" in metric:
+    """``"max"`` for metrics where larger is better (accuracy, F1, mAP, ROUGE, BLEU…), else ``"min"``.
+
+    Decided on the tokens of the canonical metric name: a smaller-is-better token (``loss``, ``error``,
+    ``wer``, ``perplexity``…) anywhere makes it ``min``; otherwise a token starting with a larger-is-better
+    prefix (``acc``, ``map``, ``rouge``, ``bleu``, ``precision``, ``recall``…) makes it ``max``.
+    """
+    if metric in MAX_METRICS:
+        return "max"
+    toks = _tokens(metric)
+    if any(t in _MIN_TOKENS for t in toks):
+        return "min"
+    if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) for t in toks) or "accuracy" in metric:
         return "max"
     return "min"
 
 
-def is_bookkeeping(name: str) -> bool:
-    """True for columns such as ``epoch``, ``step``, ``learning_rate`` that are not metrics."""
+def _rest_after_split(tokens: list[str]) -> list[str]:
+    """Tokens without a leading split token and Lightning's trailing ``epoch``/``step`` marks."""
+    rest = tokens[1:] if tokens and tokens[0] in SPLIT_ALIASES else tokens
+    if len(rest) > 1 and rest[-1] in SPLIT_ALIASES:
+        rest = rest[:-1]
+    return rest
+
+
+def role(name: str) -> str:
+    """The role of a logged name: ``"metric"``, ``"bookkeeping"``, ``"schedule"`` or ``"signal"``.
+
+    Examples: ``train/epoch`` and ``eval/runtime`` → bookkeeping; ``learning_rate``, ``lr/pg0``, ``lr-SGD``,
+    ``x/lr0`` → schedule; ``train/grad_norm``, ``eval_gen_len`` → signal; ``eval_loss``,
+    ``metrics/mAP50(B)`` → metric.
+    """
     n = name.strip().lower()
-    if n in NON_METRICS:
-        return True
-    tokens = [t for t in _SEP.split(n) if t]
-    return bool(tokens) and tokens[-1] in {"runtime", "flos"} or n.endswith("per_second")
+    if not n:
+        return "bookkeeping"
+    if n in NON_METRICS and n not in ("learning_rate", "lr", "grad_norm"):
+        return "bookkeeping"
+    toks = _tokens(n)
+    if not toks:
+        return "bookkeeping"
+    joined = "_".join(toks)
+    rest = _rest_after_split(toks)
+    rest_joined = "_".join(rest)
+    if any(t in _SCHEDULE_TOKENS or _SCHEDULE_TOKEN_RE.match(t) for t in toks) or "learning_rate" in joined:
+        return "schedule"
+    if (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
+            or "grad_norm" in joined or "gen_len" in joined):
+        return "signal"
+    if rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined:
+        return "bookkeeping"
+    # HF's end-of-training summary ``train/train_loss`` is one average over the whole run, not a point
+    if len(toks) >= 3 and toks[0] in SPLIT_ALIASES and toks[1] == toks[0]:
+        return "bookkeeping"
+    return "metric"
+
+
+def is_bookkeeping(name: str) -> bool:
+    """True for names that are not metrics: bookkeeping, schedule and signal (see :func:`role`)."""
+    return role(name) != "metric"
 
 
 def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
@@ -117,9 +245,10 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
 
     Returns:
         ``(split, metric)``; ``metric`` keeps any qualifier (``val_pgd_acc`` → ``("val", "pgd_acc")``).
+        ``eval_<set>_loss``/``eval_<set>_accuracy`` (Hugging Face, several evaluation sets) →
+        ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
-    n = name.strip()
-    low = n.lower()
+    low = _TASK_MARK.sub("", name.strip().lower())
     for suf in _DROP_SUFFIXES:
         if low.endswith(suf) and len(low) > len(suf):
             low = low[: -len(suf)]
@@ -128,7 +257,7 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         if low.startswith(pre) and len(low) > len(pre):
             low = low[len(pre):]
             break
-    tokens = [t for t in _SEP.split(low) if t]
+    tokens = _tokens(low)
     if not tokens:
         return default_split, low
     split = None
@@ -136,11 +265,15 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
     if tokens[0] in SPLIT_ALIASES:
         split = SPLIT_ALIASES[tokens[0]]
         rest = tokens[1:]
+        named = _named_eval_set(tokens)
+        if named is not None:
+            return named
     elif tokens[-1] in SPLIT_ALIASES and len(tokens) > 1:
         # "loss_val", "accuracy/validation"
         split = SPLIT_ALIASES[tokens[-1]]
         rest = tokens[:-1]
-    elif len(tokens) > 1 and tokens[-1] in METRIC_ALIASES and tokens[0] not in METRIC_ALIASES:
+    elif (len(tokens) > 1 and tokens[-1] in METRIC_ALIASES and tokens[0] not in METRIC_ALIASES
+          and tokens[0] not in _QUALIFIERS and tokens[0] not in _LOSS_PARTS):
         # "retention_acc", "ood/loss", "task0_acc": a named held-out set
         split = tokens[0]
         rest = tokens[1:]
@@ -156,3 +289,121 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         qual = rest[:-2]
     metric = "_".join([*qual, last])
     return split or default_split, metric
+
+
+def _named_eval_set(tokens: list[str]) -> tuple[str, str] | None:
+    """``eval_<set>_loss`` / ``eval_<set>_accuracy`` → ``(<set>, loss|acc)``; None for other shapes.
+
+    Hugging Face's ``Trainer.evaluate(metric_key_prefix=f"eval_{name}")`` prefixes every measure of a named
+    evaluation set; qualifiers such as ``top5`` or ``pgd`` (``val_pgd_acc``) are not set names.
+    """
+    if tokens[0] != "eval" or len(tokens) < 3:
+        return None
+    measure = METRIC_ALIASES.get(tokens[-1])
+    if measure not in ("loss", "acc"):
+        return None
+    middle = tokens[1:-1]
+    if any(t in _QUALIFIERS or t in SPLIT_ALIASES or t in METRIC_ALIASES for t in middle):
+        return None
+    return "_".join(middle), measure
+
+
+def normalize_columns(names: Iterable[str], default_split: str = "train") -> dict[str, tuple[str, str]]:
+    """Normalise the metric names of one log together, using what the other names say.
+
+    The one convention that needs context is fastai's: its CSVLogger/recorder writes ``train_loss``,
+    ``valid_loss`` and then the user's metrics bare (``accuracy``, ``error_rate``), and fastai computes
+    those metrics on the validation set only. Keras writes bare names for *training* values (``loss``,
+    ``accuracy``) next to their ``val_`` twins. So a bare metric is put on ``val`` when the log names its
+    training loss explicitly (``train_loss``), names a validation loss, and logs no split-prefixed twin of the
+    bare metric; otherwise it keeps ``default_split``.
+
+    Args:
+        names: the metric names of one log (bookkeeping names are skipped).
+        default_split: as in :func:`normalize`.
+
+    Returns:
+        ``{original name: (split, metric)}`` for every name whose role is ``metric``.
+    """
+    metric_names = [n for n in names if role(n) == "metric"]
+    read = {n: normalize(n, default_split) for n in metric_names}
+    explicit = {n for n in metric_names if _tokens(n) and _has_split_token(_tokens(n))}
+    has_train_loss = any(read[n] == ("train", "loss") and n in explicit for n in metric_names)
+    has_val_loss = any(read[n] == ("val", "loss") for n in metric_names)
+    if not (has_train_loss and has_val_loss):
+        return read
+    twins = {read[n][1] for n in explicit}
+    for n in metric_names:
+        if n not in explicit and read[n][0] == default_split and read[n][1] not in twins:
+            read[n] = ("val", read[n][1])
+    return read
+
+
+def _has_split_token(tokens: list[str]) -> bool:
+    return tokens[0] in SPLIT_ALIASES or (len(tokens) > 1 and tokens[-1] in SPLIT_ALIASES)
+
+
+def resolve_monitor_name(spec: str, logged: Iterable[str]) -> tuple[str, str] | None:
+    """``(split, metric)`` of a logged name that a ``--monitor`` value names exactly, else None.
+
+    ``--monitor accuracy`` on a Keras log means the column ``accuracy`` as logged (training accuracy), not
+    ``val/acc``: an exact (case-insensitive) match with an original name wins over normalisation.
+    """
+    want = spec.strip().lower()
+    for n in logged:
+        if n.strip().lower() == want and role(n) == "metric":
+            return normalize(n)
+    return None
+
+
+def describe(name: str, default_split: str = "train") -> dict[str, str | None]:
+    """How one logged name is read: ``{"name", "role", "split", "metric", "mode"}``.
+
+    ``split``, ``metric`` and ``mode`` are None unless the role is ``metric``.
+    """
+    r = role(name)
+    if r != "metric":
+        return {"name": name, "role": r, "split": None, "metric": None, "mode": None}
+    split, metric = normalize(name, default_split)
+    return {"name": name, "role": r, "split": split, "metric": metric, "mode": metric_mode(metric)}
+
+
+def series_table(source: History | Iterable[str] | Mapping[str, object],
+                 default_split: str = "train") -> list[dict[str, str | None]]:
+    """Every series of a log as read: original name → split, metric, mode, role (issue 12, item 8).
+
+    Args:
+        source: a :class:`~gapwatch.history.History` (its series, as the readers stored them, with their
+            original names) or the names of a log (an iterable of column names/tags, or a mapping keyed by
+            them) — names show every role, including the bookkeeping, schedule and signal names that never
+            become series.
+        default_split: split of bare names when ``source`` is names.
+
+    Returns:
+        One dict per name, in order of first appearance: ``{"name", "role", "split", "metric", "mode"}``
+        (``run`` is added for a History). ``split``/``metric``/``mode`` are None for non-metric roles.
+    """
+    from .history import History  # runtime import: history imports this module
+
+    if isinstance(source, History):
+        rows: list[dict[str, str | None]] = []
+        seen: set[tuple[str, str]] = set()
+        f = source.frame
+        for run, name, split, metric in zip(f["run"], f["name"], f["split"], f["metric"], strict=True):
+            k = (str(run), str(name))
+            if k in seen:
+                continue
+            seen.add(k)
+            rows.append({"run": str(run), "name": str(name), "role": "metric", "split": str(split),
+                         "metric": str(metric), "mode": metric_mode(str(metric))})
+        return rows
+    names = list(source.keys()) if isinstance(source, Mapping) else list(source)
+    read = normalize_columns([str(n) for n in names], default_split)
+    out: list[dict[str, str | None]] = []
+    for n in dict.fromkeys(str(x) for x in names):
+        d = describe(n, default_split)
+        if n in read:
+            d["split"], d["metric"] = read[n]
+            d["mode"] = metric_mode(read[n][1])
+        out.append(d)
+    return out
