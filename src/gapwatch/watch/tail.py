@@ -1,0 +1,449 @@
+"""Incremental readers ("tailers") for logs that grow while a run trains.
+
+Each tailer owns one run's source (a file or a run directory), remembers how far it has read, and on
+:meth:`Tailer.poll` reads **only what is new**:
+
+* TensorBoard event files: by byte offset. Only complete TFRecord records are consumed (a record cut off at
+  the end of the file is held until the writer finishes it); every new record's length checksum is verified.
+  The first poll of a file reads it with the fast vectorised decoder of :mod:`gapwatch.readers._tfrecord`;
+  later polls decode only the new records. New event files appearing in the run directory (a resumed run)
+  are picked up.
+* CSV (generic, Keras ``CSVLogger``, Lightning ``metrics.csv``) and JSON Lines: by byte offset; only complete
+  lines (ending in ``\\n``) are parsed, a half-written last line is held until the next poll.
+* Everything else (Hugging Face ``trainer_state.json`` and ``checkpoint-*/`` directories, which the Trainer
+  rewrites whole at each save, and text logs): re-read when the size or modification time of one of its files
+  changes. A re-read that fails while the file is still changing is retried at the next poll instead of being
+  reported (a save caught half-written).
+
+A file that shrinks (rewritten from scratch, truncated) is read again from its start. The tailers produce the
+same :class:`~gapwatch.history.History` as :func:`gapwatch.readers.load` on the finished log (tests compare
+them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..history import COLUMNS, History
+from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
+from ..readers import load_file
+from ..readers._parts import Parts, build
+from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, \
+    read_scalars
+from ..readers.generic_csv import Table, _delimiter, _long_parts, wide_parts
+
+#: Reader names (``readers.sniff(...).NAME``) tailed by byte offset; any other format is re-read on change.
+LINE_FORMATS = ("csv", "keras-csv", "lightning-csv", "jsonl")
+_HDR = struct.Struct("<Q")
+
+
+@dataclass
+class ReadStats:
+    """Bytes read from disk by one tailer (for the benchmark's O(new data) check)."""
+
+    bytes_read: int = 0
+    polls: int = 0
+
+
+class Tailer:
+    """Base class: ``poll()`` returns the run's whole History when something new was read, else None.
+
+    Raises (from ``poll``):
+        FileNotFoundError: the source disappeared.
+        InputError: the source cannot be parsed (names the file and place).
+    """
+
+    def __init__(self, path: Path, run: str, fmt: str) -> None:
+        self.path = Path(path)
+        self.run = run
+        self.format = fmt
+        self.stats = ReadStats()
+
+    def poll(self) -> History | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read_from(self, f: Path, offset: int) -> bytes:
+        with open(f, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+        self.stats.bytes_read += len(data)
+        return data
+
+
+# ------------------------------------------------------------------------------------------ TensorBoard
+@dataclass
+class _EventFile:
+    offset: int = 0
+    held: bytes = b""  # bytes of a record the writer has not finished (read, not yet decoded)
+    records: int = 0
+    tags: dict[str, list[np.ndarray]] = field(default_factory=dict)  # tag -> [step, wall, value] chunks
+    plugins: dict[str, str] = field(default_factory=dict)
+    size: int = -1
+
+    def scalars(self) -> Scalars:
+        out = Scalars()
+        for tag, chunks in self.tags.items():
+            if self.plugins.get(tag, "") not in ("", "scalars"):
+                continue
+            arr = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+            if len(chunks) > 1:
+                self.tags[tag] = [arr]
+            out.tags[tag] = (np.arange(arr.shape[1]), arr[0], arr[1], arr[2])
+        return out
+
+
+class TensorBoardTailer(Tailer):
+    """Event files of one TensorBoard run (a file, or a run directory as the TensorBoard reader defines
+    it)."""
+
+    def __init__(self, path: Path, run: str) -> None:
+        super().__init__(path, run, "tensorboard")
+        self.files: dict[Path, _EventFile] = {}
+
+    def _list(self) -> list[Path]:
+        from ..readers.tensorboard import run_files
+
+        if self.path.is_dir():
+            return run_files(self.path)
+        if not self.path.exists():
+            raise FileNotFoundError(str(self.path))
+        return [self.path]
+
+    def poll(self) -> History | None:
+        self.stats.polls += 1
+        if not self.path.exists():
+            raise FileNotFoundError(str(self.path))
+        changed = False
+        for f in self._list():
+            st = self.files.get(f)
+            size = f.stat().st_size
+            if st is not None and size == st.size:
+                continue
+            if st is None or size < st.offset:  # new file, or rewritten from scratch
+                st = self.files[f] = _EventFile()
+                self._first(f, st)
+            else:
+                self._more(f, st)
+            st.size = size
+            changed = True
+        return self.history() if changed else None
+
+    def _first(self, f: Path, st: _EventFile) -> None:
+        buf = self._read_from(f, 0)
+        offs, lens, _ = _framing(buf, f)
+        n = int(offs.size)
+        st.records = n
+        st.offset = int(offs[-1] + lens[-1] + 4) if n else 0
+        st.held = buf[st.offset:]
+        if n == 0:
+            return
+        sc = read_scalars(f)  # the fast decoder; it may see records appended since our read: cut them
+        self.stats.bytes_read += f.stat().st_size
+        st.plugins.update(sc.plugins)
+        for tag, (idx, step, wall, val) in sc.tags.items():
+            keep = idx < n
+            if keep.any():
+                st.tags[tag] = [np.vstack([step[keep], wall[keep], val[keep]])]
+
+    def _more(self, f: Path, st: _EventFile) -> None:
+        buf = st.held + self._read_from(f, st.offset + len(st.held))
+        pos, n = 0, len(buf)
+        per: dict[str, tuple[list[float], list[float], list[float]]] = {}
+        while pos + 12 <= n:
+            (ln,) = _HDR.unpack_from(buf, pos)
+            want = int.from_bytes(buf[pos + 8:pos + 12], "little")
+            got = int(masked_crc32c_rows(np.frombuffer(buf, np.uint8, 8, pos)[None, :])[0])
+            if ln > MAX_RECORD_BYTES or got != want:
+                raise InputError(f"corrupt TensorBoard record (length checksum mismatch at byte "
+                                 f"{st.offset + pos})", path=f)
+            if pos + 16 + ln > n:
+                break  # the writer has not finished this record: read it at the next poll
+            try:
+                step, wall, vals = decode_event_pb2(buf[pos + 12:pos + 12 + ln])
+            except Exception:  # noqa: BLE001 - a record that is not an Event carries no scalar (as the reader)
+                vals = []
+            for tag, x, plugin in vals:
+                if plugin is not None:
+                    st.plugins.setdefault(tag, plugin)
+                if x is None:
+                    continue
+                lst = per.setdefault(tag, ([], [], []))
+                lst[0].append(step)
+                lst[1].append(wall)
+                lst[2].append(x)
+            pos += 16 + ln
+            st.records += 1
+        st.offset += pos
+        st.held = buf[pos:]
+        for tag, (s, w, v) in per.items():
+            st.tags.setdefault(tag, []).append(np.asarray([s, w, v], dtype=float))
+
+    def history(self) -> History:
+        root = self.path if self.path.is_dir() else self.path.parent
+        files = sorted(self.files)
+        frames: list[pd.DataFrame] = []
+        for f in files:
+            rel = f.parent.relative_to(root)
+            sub = None if str(rel) in ("", ".") else rel.as_posix()
+            frames.extend(scalar_frames(self.files[f].scalars(), sub, self.run))
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
+        h = History(frame, sources={self.run: str(self.path)}).dedupe()
+        return h.with_meta(self.run, tensorboard_files=[str(f.relative_to(root)) for f in files])
+
+
+def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[pd.DataFrame]:
+    """Rows of one event file's scalars, named as :func:`gapwatch.readers.tensorboard.read` names them
+    (Keras ``epoch_*`` tags, split sub-directories, a logged ``epoch`` scalar); ``sub`` is the file's
+    sub-directory in the run (None: the run directory itself)."""
+    from ..readers.tensorboard import _epoch_at, _has_split, _logged_name
+
+    out: list[pd.DataFrame] = []
+    epoch_map = sc.tags.get("epoch")
+    split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
+    for tag, (_, step, _, vals) in sc.tags.items():
+        t, st, epoch = tag, step, np.full(step.shape, np.nan)
+        if tag.startswith("epoch_") and len(tag) > 6:
+            t, epoch, st = tag[6:], step + 1.0, np.full(step.shape, np.nan)
+        elif tag.startswith("batch_") and len(tag) > 6:
+            t = tag[6:]
+        if is_bookkeeping(t):
+            continue
+        if epoch_map is not None and np.isnan(epoch).all():
+            epoch = _epoch_at(step, epoch_map[1], epoch_map[3])
+        name = f"{split_dir}/{t}" if split_dir is not None and not _has_split(t) else _logged_name(t, sub)
+        split, metric = normalize(name, "train")
+        out.append(pd.DataFrame({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
+                                 "value": vals, "name": tag if sub is None else f"{sub}/{tag}"}))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ CSV / JSONL
+class LineTailer(Tailer):
+    """CSV and JSON Lines logs, read by byte offset, complete lines only."""
+
+    def __init__(self, path: Path, run: str, fmt: str) -> None:
+        super().__init__(path, run, fmt)
+        self.file = self.path / "metrics.csv" if self.path.is_dir() else self.path
+        self._reset()
+
+    def _reset(self) -> None:
+        self.offset = 0
+        self.held = b""
+        self.lines = 0
+        self.size = -1
+        self.columns: list[str] | None = None
+        self.delim = ","
+        self.parts: list[Parts] = []
+        self.records: list[tuple[int, dict[str, Any]]] = []
+        self.header: dict[str, Any] | None = None
+        self.hparams: dict[str, object] | None = None
+
+    def poll(self) -> History | None:
+        self.stats.polls += 1
+        size = self.file.stat().st_size  # FileNotFoundError when it vanished
+        if size == self.size:
+            return None
+        if size < self.offset:
+            self._reset()
+        self.size = size
+        data = self.held + self._read_from(self.file, self.offset + len(self.held))
+        end = data.rfind(b"\n") + 1
+        self.held = data[end:]  # a half-written last line, kept until it is complete
+        if end == 0:
+            return None  # no complete line yet
+        try:
+            text = data[:end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not a UTF-8 text file (byte {self.offset + exc.start}: {exc.reason})",
+                             path=self.file) from None
+        self.offset += end
+        first = self.lines + 1
+        self.lines += text.count("\n")
+        if self.format == "jsonl":
+            self._jsonl(text, first)
+        else:
+            self._csv(text, first)
+        return self.history()
+
+    def _jsonl(self, text: str, first: int) -> None:
+        for i, line in enumerate(text.split("\n")[:-1], start=first):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line, parse_constant=lambda c: float(c))
+            except ValueError as exc:
+                msg = getattr(exc, "msg", exc)
+                raise InputError(f"not valid JSON ({msg})", path=self.file, line=i) from None
+            if not isinstance(rec, dict):
+                raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=self.file, line=i)
+            if "gapwatch" in rec:
+                if rec["gapwatch"] == "guard/1" and rec.get("monitor"):
+                    self.header = rec
+                continue
+            self.records.append((i, rec))
+
+    def _csv(self, text: str, first: int) -> None:
+        text = text.lstrip("\ufeff") if first == 1 else text
+        if self.columns is None:
+            head = text.split("\n", 1)[0]
+            self.delim = _delimiter(head) or ","
+        rdr = csv.reader(io.StringIO(text), delimiter=self.delim)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        try:
+            for row in rdr:
+                ln = first + rdr.line_num - 1
+                if self.columns is None:
+                    self.columns = [h.strip() for h in row]
+                    continue
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                rows.append(_fit(row, len(self.columns), self.file, ln))
+                lines.append(ln)
+        except csv.Error as exc:
+            ln = first + rdr.line_num - 1
+            raise InputError(f"malformed CSV ({exc})", path=self.file, line=ln) from None
+        if not rows or self.columns is None:
+            return
+        grid = np.empty((len(rows), len(self.columns)), dtype=object)
+        grid[:] = rows
+        t = Table(self.file, self.columns, {c: grid[:, j] for j, c in enumerate(self.columns)},
+                  np.asarray(lines, dtype=np.int64))
+        self.parts.extend(csv_parts(self.format, t, self.run))
+
+    def history(self) -> History:
+        if self.format == "jsonl":
+            h = History.from_records([r for _, r in self.records], run=self.run, source=str(self.file),
+                                     lines=[ln for ln, _ in self.records])
+            if self.header is not None and not h.empty:
+                hd = self.header
+                h = h.with_meta(h.name, monitor=str(hd["monitor"]), monitor_mode=hd.get("mode"))
+            return h
+        if self.format == "lightning-csv" and self.hparams is None:
+            self.hparams = _lightning_hparams(self.file.parent / "hparams.yaml")
+        parts = [Parts(p.run, str(self.path), p.blocks, p.notes, p.meta) for p in self.parts]
+        h = build(parts) if parts else History(pd.DataFrame(columns=list(COLUMNS)))
+        if self.hparams:
+            h = h.with_meta(self.run, hparams=self.hparams)
+        return h
+
+
+def _lightning_hparams(f: Path) -> dict[str, object]:
+    """``hparams.yaml`` beside a Lightning ``metrics.csv``, read by the Lightning reader ({} when absent or
+    unreadable: the reader's own note says why when the finished log is analysed)."""
+    from ..readers.lightning_csv import _hparams
+
+    if not f.is_file():
+        return {}
+    try:
+        return dict(_hparams(f))
+    except (ValueError, OSError):
+        return {}
+
+
+def _fit(row: list[str], ncol: int, path: Path, line: int) -> list[str]:
+    if len(row) < ncol:
+        return row + [""] * (ncol - len(row))
+    if len(row) > ncol:
+        if any(c.strip() for c in row[ncol:]):
+            raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path, line=line)
+        return row[:ncol]
+    return row
+
+
+def csv_parts(fmt: str, t: Table, run: str) -> list[Parts]:
+    """Rows of a CSV chunk → Parts, as the reader of format ``fmt`` converts a whole table."""
+    if fmt == "keras-csv":
+        from ..readers.keras_csv import EPOCH_OFFSET as KERAS_OFFSET
+
+        return [wide_parts(t, run, epoch_offset=KERAS_OFFSET)]
+    if fmt == "lightning-csv":
+        from ..readers.lightning_csv import EPOCH_OFFSET as PL_OFFSET
+
+        low = {c.lower() for c in t.columns}
+        rename: dict[str, tuple[str, str]] = {}
+        for c in t.columns:
+            lc = c.lower()
+            if lc.endswith("_step") and lc[:-5] + "_epoch" in low:
+                split, metric = normalize(c[:-5], "train")
+                rename[c] = (split, f"{metric}_step")
+        return [wide_parts(t, run, epoch_offset=PL_OFFSET, rename=rename)]
+    lower = t.lower()
+    if {"split", "metric", "value"} <= set(lower):
+        return _long_parts(t, run)
+    if "run" in lower:  # a wide CSV holding several runs, told apart by a run column
+        names = np.asarray([str(v).strip() for v in t.cells[lower["run"]]], dtype=object)
+        out = []
+        for name in dict.fromkeys(names.tolist()):
+            m = names == name
+            sub = Table(t.path, t.columns, {c: v[m] for c, v in t.cells.items()}, t.lines[m])
+            out.append(wide_parts(sub, str(name) or run))
+        return out
+    return [wide_parts(t, run)]
+
+
+# ------------------------------------------------------------------------------------------ whole files
+class WholeTailer(Tailer):
+    """Re-reads the source with its reader when one of its files changes size or modification time."""
+
+    def __init__(self, path: Path, run: str, fmt: str) -> None:
+        super().__init__(path, run, fmt)
+        self.signature: tuple[tuple[str, int, int], ...] | None = None
+        self.failed: tuple[tuple[str, int, int], ...] | None = None
+
+    def _signature(self) -> tuple[tuple[str, int, int], ...]:
+        if not self.path.is_dir():
+            st = self.path.stat()
+            return ((self.path.name, st.st_size, st.st_mtime_ns),)
+        out: list[tuple[str, int, int]] = []
+        with os.scandir(self.path) as it:
+            for e in it:
+                if e.is_file():
+                    s = e.stat()
+                    out.append((e.name, s.st_size, s.st_mtime_ns))
+                elif e.is_dir() and e.name.startswith("checkpoint-"):
+                    f = Path(e.path) / "trainer_state.json"
+                    if f.is_file():
+                        s = f.stat()
+                        out.append((f"{e.name}/{f.name}", s.st_size, s.st_mtime_ns))
+        return tuple(sorted(out))
+
+    def poll(self) -> History | None:
+        self.stats.polls += 1
+        if not self.path.exists():
+            raise FileNotFoundError(str(self.path))
+        sig = self._signature()
+        if sig == self.signature:
+            return None
+        try:
+            h = load_file(self.path, run=self.run)
+        except InputError:
+            if self.failed == sig:
+                raise  # the file stopped changing and is still unreadable: a real error
+            self.failed = sig  # caught mid-write: read again at the next poll
+            return None
+        self.stats.bytes_read += sum(s for _, s, _ in sig)
+        self.signature, self.failed = sig, None
+        return h
+
+
+def make_tailer(path: Path, run: str, mod: ModuleType) -> Tailer:
+    """The tailer for a source recognised by reader module ``mod``."""
+    name = str(getattr(mod, "name", None) or mod.NAME)  # a Reader object (plug-in) or a reader module
+    if name == "tensorboard":
+        return TensorBoardTailer(path, run)
+    if name in LINE_FORMATS:
+        return LineTailer(path, run, name)
+    return WholeTailer(path, run, name)
