@@ -1,57 +1,101 @@
 """Readers: turn logs on disk into a :class:`~gapwatch.history.History`.
 
-Formats are chosen by **content**, not only by extension: each reader module exposes
+Formats are chosen by **content**, not only by extension. Each format is a **reader** object (the
+:class:`~gapwatch.readers.base.Reader` protocol: ``name``, ``sniff(path, head)``, ``read(path, run) ->
+list[Parts]``); the registered readers are tried in priority order (:func:`readers`), most specific first, and
+every one returns the same :class:`~gapwatch.readers._parts.Parts`, which :func:`~gapwatch.readers._parts.build`
+turns into one History (the one place where resumed steps are resolved).
 
-* ``NAME``: short format name shown to users (``"keras-csv"``),
-* ``sniff(path: Path, head: str) -> bool``: does this file (or directory) look like my format?
-  ``head`` is the first 64 KiB of a file decoded as UTF-8 with replacement ('' for directories and binary
-  files that the reader checks itself),
-* ``read(path: Path, run: str) -> History``,
-* optionally ``read_parts(path: Path, run: str) -> list[Parts]`` (columnar, see :mod:`._parts`): a sweep of many
-  runs then builds one History instead of one per run.
+:func:`load` resolves a path: a file, a run directory, or a directory of runs (a sweep, each run named by its
+path relative to the root). In a sweep one bad file never takes the others down: it becomes a note
+(:func:`unread`) and the sweep goes on. No malformed input ends in anything but
+:class:`~gapwatch.errors.InputError` / :class:`~gapwatch.errors.UsageError` naming the file.
 
-:func:`load` resolves a path: a file, a run directory, or a directory of runs (a sweep, each run named by
-its path relative to the root).
+Adding a format (a tracker export, a house format)::
+
+    from gapwatch.readers import register_reader
+    from gapwatch.readers.base import FunctionReader
+
+    register_reader(FunctionReader("mlflow", sniff_mlflow, read_mlflow), before="jsonl")
 """
 
 from __future__ import annotations
 
-import importlib
-import os
+import stat
 from pathlib import Path
-from types import ModuleType
 
-from ..errors import InputError, UsageError
-from ..history import History
+from ..errors import GapwatchError, InputError, UsageError
+from ..history import History, HistoryNote
+from . import generic_csv, hf, history_csv, jsonl, keras_csv, lightning_csv, tensorboard, text
 from ._parts import Parts, build
+from .base import HEAD_BYTES, FunctionReader, Reader
 
-#: Reader modules in sniffing order (most specific first).
-READER_MODULES: tuple[str, ...] = (
-    "hf",
-    "tensorboard",
-    "lightning_csv",
-    "keras_csv",
-    "jsonl",
-    "generic_csv",
+__all__ = ["BUILTIN_READERS", "HEAD_BYTES", "FunctionReader", "Reader", "load", "load_file", "read_head",
+           "readers", "register_reader", "sniff", "supported_formats", "unread", "unregister_reader"]
+
+#: The built-in readers in sniffing order (most specific first; the text reader, the loosest, last).
+BUILTIN_READERS: tuple[Reader, ...] = (
+    hf.READER,
+    tensorboard.READER,
+    lightning_csv.READER,
+    keras_csv.READER,
+    jsonl.READER,
+    generic_csv.READER,
+    history_csv.READER,
+    text.READER,
 )
 
-HEAD_BYTES = 65536
+_REGISTRY: list[Reader] = list(BUILTIN_READERS)
 
-_MODULES: list[ModuleType] = []
+#: Message prefix of the notes that record a file or directory of a sweep that could not be read.
+UNREAD = "not read: "
 
 
-def readers() -> list[ModuleType]:
-    """The reader modules, in sniffing order."""
-    if len(_MODULES) != len(READER_MODULES):
-        _MODULES[:] = [importlib.import_module(f"{__name__}.{m}") for m in READER_MODULES]
-    return list(_MODULES)
+def readers() -> tuple[Reader, ...]:
+    """The registered readers, in sniffing order."""
+    return tuple(_REGISTRY)
 
 
 def supported_formats() -> list[str]:
-    return [m.NAME for m in readers()]
+    return [r.name for r in _REGISTRY]
+
+
+def register_reader(reader: Reader, *, before: str | None = None) -> None:
+    """Add a reader: tried just before the reader named ``before``, or after all others when None.
+
+    Raises:
+        UsageError: ``reader`` lacks ``name``/``sniff``/``read``, its name is already registered, or
+            ``before`` names no registered reader.
+    """
+    if not isinstance(reader, Reader) or not isinstance(getattr(reader, "name", None), str) or not reader.name:
+        raise UsageError(f"{reader!r} is not a reader: it needs a name, sniff(path, head) and read(path, run)")
+    names = supported_formats()
+    if reader.name in names:
+        raise UsageError(f"a reader named {reader.name!r} is already registered")
+    if before is None:
+        _REGISTRY.append(reader)
+        return
+    if before not in names:
+        raise UsageError(f"register_reader(before={before!r}): no such reader; registered: {', '.join(names)}")
+    _REGISTRY.insert(names.index(before), reader)
+
+
+def unregister_reader(name: str) -> None:
+    """Remove the reader named ``name`` (built-in or not).
+
+    Raises:
+        UsageError: no reader has that name.
+    """
+    for i, r in enumerate(_REGISTRY):
+        if r.name == name:
+            del _REGISTRY[i]
+            return
+    raise UsageError(f"no reader named {name!r}; registered: {', '.join(supported_formats())}")
 
 
 def read_head(path: Path) -> str:
+    """The first :data:`HEAD_BYTES` bytes of a file as text (UTF-8 with replacement, BOM removed; '' for a
+    directory)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(HEAD_BYTES)
@@ -59,15 +103,20 @@ def read_head(path: Path) -> str:
         return ""
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    return raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
-def sniff(path: Path) -> ModuleType | None:
-    """The reader that recognises ``path`` (a file or a run directory), or None."""
+def sniff(path: Path) -> Reader | None:
+    """The reader that recognises ``path`` (a file or a run directory), or None. A sniffer that fails on odd
+    input (an unreadable sub-directory, say) counts as "not mine"."""
+    path = Path(path)
     head = read_head(path) if path.is_file() else ""
-    for mod in readers():
-        if mod.sniff(path, head):
-            return mod
+    for r in _REGISTRY:
+        try:
+            if r.sniff(path, head):
+                return r
+        except (OSError, ValueError, RecursionError, UnicodeError):
+            continue
     return None
 
 
@@ -93,19 +142,35 @@ def _check_exists(p: Path) -> None:
         parent = p.parent if str(p.parent) else Path(".")
         hint = "" if parent.exists() else f" (the directory {parent} does not exist either)"
         raise UsageError(f"{p}: no such file or directory{hint}")
+    mode = p.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UsageError(f"{p}: not a regular file or directory (a FIFO, socket or device); give a log file")
 
 
-def _read_parts(mod: ModuleType, path: Path, run: str) -> list[Parts] | History:
-    if hasattr(mod, "read_parts"):
-        return list(mod.read_parts(path, run))
-    return mod.read(path, run)  # type: ignore[no-any-return]
+#: Exceptions a reader may let escape on malformed input that no check anticipated; :func:`read_parts` turns
+#: them into an :class:`InputError` naming the file (the fuzz tests assert this net is never needed).
+_UNEXPECTED = (ArithmeticError, AttributeError, EOFError, IndexError, KeyError, LookupError, MemoryError, OSError,
+               RecursionError, TypeError, ValueError)
+#: Marker in the message of an error caught by that net (tests look for it).
+UNEXPECTED_MARK = "reader failure"
+
+
+def read_parts(reader: Reader, path: Path, run: str) -> list[Parts]:
+    """``reader.read(path, run)``, with every failure an :class:`InputError` naming the file."""
+    try:
+        return reader.read(path, run)
+    except GapwatchError:
+        raise
+    except _UNEXPECTED as exc:
+        raise InputError(f"cannot be read as {reader.name} ({UNEXPECTED_MARK}: {type(exc).__name__}: "
+                         f"{str(exc)[:200]})", path=path) from exc
 
 
 def load_file(path: Path, run: str | None = None) -> History:
     """Read one log file (or run directory) with the reader that recognises it.
 
     Raises:
-        UsageError: the path does not exist (exit code 2).
+        UsageError: the path does not exist, or is a FIFO/socket/device (exit code 2).
         InputError: unknown format (lists the supported ones and what was seen), an empty log, or a file the
             reader cannot parse (names the file and the place) (exit code 1).
     """
@@ -113,16 +178,15 @@ def load_file(path: Path, run: str | None = None) -> History:
     _check_exists(path)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("the log is empty (0 bytes): nothing was logged yet?", path=path)
-    mod = sniff(path)
-    if mod is None:
+    reader = sniff(path)
+    if reader is None:
         raise InputError(
             f"unknown log format (saw {_describe(path)}); supported: {', '.join(supported_formats())}",
             path=path,
         )
-    got = _read_parts(mod, path, run or (path.stem if path.is_file() else path.name))
-    h = build(got) if isinstance(got, list) else got
+    h = build(read_parts(reader, path, run or (path.stem if path.is_file() else path.name)))
     if h.empty:
-        raise InputError(f"the log holds no numeric observations ({mod.NAME} format): only a header, or "
+        raise InputError(f"the log holds no numeric observations ({reader.name} format): only a header, or "
                          "only bookkeeping columns such as epoch/step/learning_rate", path=path)
     return h
 
@@ -134,80 +198,26 @@ def load(path: str | Path) -> History:
     * a directory one reader recognises as a single run (a TensorBoard run dir, a Hugging Face output dir, a
       Lightning ``version_N`` dir): that run;
     * any other directory: every log found below it is a run, named by its path relative to ``path``
-      (without the file extension).
+      (without the file extension; with it when two logs in one folder share a name, e.g. ``log.csv`` and
+      ``log.jsonl``). Files and folders that fail to read become notes (see :func:`unread`).
 
     Raises:
-        UsageError: missing path.
-        InputError: unknown format, empty log, or a directory with no logs in it.
+        UsageError: missing path, or a FIFO/socket/device.
+        InputError: unknown format, empty log, or a directory with no readable logs in it.
     """
     p = Path(path)
     _check_exists(p)
     if p.is_file():
         return load_file(p, run=p.stem)
-    mod = sniff(p)
-    if mod is not None:
+    if sniff(p) is not None:
         return load_file(p, run=p.name)
-    return _load_sweep(p)
+    from ._sweep import load_sweep
+
+    return load_sweep(p)
 
 
-def _run_name(rel: Path) -> str:
-    return rel.with_suffix("").as_posix() if rel.suffix else rel.as_posix()
-
-
-def _load_sweep(root: Path) -> History:
-    """Every run below ``root`` (see :func:`load`); directories claimed by a reader are not descended."""
-    parts: list[Parts] = []
-    hists: list[History] = []
-    skipped: list[str] = []
-    failed: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        d = Path(dirpath)
-        keep = []
-        for name in dirnames:
-            if name.startswith("."):
-                continue
-            sub = d / name
-            mod = sniff(sub)
-            if mod is None:
-                keep.append(name)
-                continue
-            _collect(mod, sub, sub.relative_to(root).as_posix(), parts, hists)
-        dirnames[:] = keep
-        for fname in sorted(filenames):
-            if fname.startswith("."):
-                continue
-            f = d / fname
-            try:
-                if f.stat().st_size == 0:
-                    continue
-            except OSError:
-                failed.append(fname)
-                continue
-            mod = sniff(f)
-            if mod is None:
-                skipped.append(f.relative_to(root).as_posix())
-                continue
-            _collect(mod, f, _run_name(f.relative_to(root)), parts, hists)
-    if not parts and not hists:
-        extra = f" (unrecognised files: {', '.join(skipped[:5])}{' …' if len(skipped) > 5 else ''})" \
-            if skipped else ""
-        raise InputError(
-            f"no training logs found in this directory{extra}; supported: {', '.join(supported_formats())}",
-            path=root,
-        )
-    h = build(parts)
-    if hists:
-        h = History.concat([h, *hists]) if not h.empty else History.concat(hists)
-    return h
-
-
-def _collect(mod: ModuleType, path: Path, name: str, parts: list[Parts], hists: list[History]) -> None:
-    got = _read_parts(mod, path, name)
-    if isinstance(got, list):
-        if len(got) == 1:
-            parts.append(got[0].renamed(name) if got[0].run != name else got[0])
-        else:  # a long CSV holding several runs: "<file>/<run>"
-            parts.extend(p.renamed(f"{name}/{p.run}") for p in got)
-    elif not got.empty:
-        hists.append(got.with_run_name(name) if got.runs() != [name] else got)
+def unread(h: History) -> list[HistoryNote]:
+    """The notes of ``h`` about files or directories of a sweep that could not be read (their ``run`` is the
+    name the run would have had; it is not one of ``h.runs()``)."""
+    runs = set(h.runs())
+    return [n for n in h.notes if n.run not in runs and n.message.startswith(UNREAD)]

@@ -1,20 +1,26 @@
 """Columnar building blocks shared by the readers, so that a sweep of 10,000 runs builds one History, not
 10,000 (each :class:`~gapwatch.history.History` construction costs about a millisecond of pandas work).
 
-A reader that can, exposes ``read_parts(path, run) -> Parts``; :func:`build` turns any number of them into one
-History, resolving resumed steps (keep the last value per step, with a note) only in the series that need it.
+Every reader returns :class:`Parts` (one per run it found); :func:`build` turns any number of them into one
+History and is the **one dedupe path**: resumed steps (a series whose step, or epoch, repeats or goes back) keep
+the last value per step, with a note, only in the runs that need it. :func:`records_parts` turns wide records
+(JSON Lines, Hugging Face ``log_history``, text logs) into Parts with the same number rules as the CSV readers;
+:func:`restarts` finds where an appended log starts a new run (epoch back at its first value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..history import COLUMNS, History, HistoryNote
+from ..names import normalize_columns
 
 
 @dataclass
@@ -113,3 +119,103 @@ def resolve_resumed(h: History) -> History:
     df = merged.frame
     df = df.iloc[np.argsort(df["run"].map(order).to_numpy(), kind="stable")]
     return History(df, notes=[*h.notes, *extra], sources=h.sources, meta=h.meta)
+
+
+def number(val: object, *, path: object, line: int | None, key: str) -> float:
+    """A logged value → float: None/blank → NaN; numbers (ints of any size: ±inf beyond float range) and
+    numeric strings (``"0.5"``, ``"nan"``, ``"inf"``) as numbers.
+
+    Raises:
+        InputError: anything else (names the file, the line and the key).
+    """
+    if val is None:
+        return math.nan
+    if isinstance(val, (int, np.integer)) and not isinstance(val, bool):
+        try:
+            return float(val)
+        except OverflowError:
+            return math.inf if val > 0 else -math.inf
+    if isinstance(val, (float, np.floating)):
+        return float(val)
+    if isinstance(val, str):
+        t = val.strip()
+        if t == "" or t.lower() in ("none", "null"):
+            return math.nan
+        try:
+            return float(t)
+        except ValueError:
+            pass
+    shown = repr(val) if len(repr(val)) <= 40 else repr(val)[:37] + "..."
+    raise InputError(f"key {key!r}: expected a number, got {shown}", path=path, line=line)
+
+
+_X_KEYS = ("step", "global_step")
+
+
+def records_parts(records: Sequence[tuple[int, Mapping[str, Any]]], run: str, source: str, *,
+                  default_split: str = "train", place: str = "line") -> Parts:
+    """Wide records ``[(line, {"epoch": 3, "step": 120, "train_loss": 0.4, "val_acc": 0.8}), …]`` → Parts.
+
+    Keys are read with :func:`gapwatch.names.normalize_columns` (all keys of the log together); bookkeeping
+    keys (``epoch``, ``step``, ``lr``…) give the axes or are dropped; booleans, nested objects and lists are
+    not metric values and are skipped. ``place`` names the unit of ``line`` in error messages (``"line"`` or
+    ``"log_history entry #"``).
+
+    Raises:
+        InputError: a non-numeric value (names the file, the record and the key).
+    """
+    keys: dict[str, None] = {}
+    for _, rec in records:
+        for k, v in rec.items():
+            if v is not None and not isinstance(v, (bool, dict, list)):
+                keys.setdefault(str(k), None)
+    read = normalize_columns(keys, default_split)
+    cols: dict[str, tuple[list[float], list[float], list[float]]] = {k: ([], [], []) for k in read}
+    for i, rec in records:
+        path: object = source or None
+        line: int | None = i
+        if place != "line":
+            path, line = f"{source}, {place}{i}", None
+        sv = rec.get("step", rec.get("global_step"))
+        step = number(None if isinstance(sv, bool) else sv, path=path, line=line, key="step")
+        ev = rec.get("epoch")
+        epoch = number(None if isinstance(ev, bool) else ev, path=path, line=line, key="epoch")
+        for k, v in rec.items():
+            col = cols.get(str(k))
+            if col is None or v is None or isinstance(v, (bool, dict, list)):
+                continue
+            col[0].append(step)
+            col[1].append(epoch)
+            col[2].append(number(v, path=path, line=line, key=str(k)))
+    parts = Parts(run, source)
+    for k, (st, ep, va) in cols.items():
+        if va:
+            split, metric = read[k]
+            parts.add(np.asarray(st), np.asarray(ep), split, metric, np.asarray(va), k)
+    return parts
+
+
+def restarts(epoch: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges ``[(start, stop), …]`` of the runs in a log that several runs appended to: a new run starts
+    where the epoch goes back to the **first** epoch value of the file (Keras ``CSVLogger(append=True)`` with a
+    fresh ``fit``, a shell loop appending stdout). An epoch that goes back to any other value is a resume of
+    the same run (``fit(initial_epoch=k)``) and stays one run (resolved by :func:`build`). ``epoch`` has
+    shape ``(n,)``; NaN epochs never start a run."""
+    n = epoch.shape[0]
+    fin = np.flatnonzero(np.isfinite(epoch))
+    if fin.size < 2:
+        return [(0, n)]
+    first = epoch[fin[0]]
+    ev = epoch[fin]
+    starts = fin[1:][(ev[1:] == first) & (ev[:-1] > first)].tolist()
+    bounds = [0, *starts, n]
+    return [(bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1)]
+
+
+def restart_note(run: str, source: str, starts: Sequence[int], what: str) -> HistoryNote:
+    """The note that says a log was split into runs at ``starts`` (1-based lines or record numbers)."""
+    k = len(starts) + 1
+    where = ", ".join(str(s) for s in starts)
+    return HistoryNote(run, f"the epoch goes back to its first value at {what} {where}: several runs were "
+                            f"appended to one file (e.g. Keras CSVLogger(append=True)); read as {k} runs "
+                            f"{run.rsplit('#', 1)[0]}#1…#{k}", source)

@@ -9,7 +9,9 @@
 Comma, tab and semicolon separators are recognised from the header. ``nan``, ``inf`` and ``-inf`` cells are kept
 (they are evidence); ``none``/``null``/blank mean "not logged". A non-numeric cell raises :class:`InputError`
 naming the file, the line (1-based, header = line 1) and the column; a row with more cells than the header
-names its line too.
+names its line too. A last line without a line end is a line cut off by a crash or a run still writing (every
+CSV logger ends each row with one): it is ignored, with a note. Names are read with
+:func:`gapwatch.names.normalize_columns` (all columns of the file together).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..history import History
-from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
-from ._parts import Parts, build
+from ..history import HistoryNote
+from ..names import SPLIT_ALIASES, normalize, normalize_columns
+from ._parts import Parts
+from .base import FunctionReader
 
 NAME = "csv"
 
@@ -64,11 +67,21 @@ class Table:
     """A CSV as columns of strings: ``columns`` (header order), ``cells[col]`` (object array ``(n,)``) and
     ``lines`` (the 1-based file line of each row, for error messages)."""
 
-    def __init__(self, path: Path, columns: list[str], cells: dict[str, np.ndarray], lines: np.ndarray) -> None:
+    def __init__(self, path: Path, columns: list[str], cells: dict[str, np.ndarray], lines: np.ndarray,
+                 notes: list[str] | None = None) -> None:
         self.path = path
         self.columns = columns
         self.cells = cells
         self.lines = lines
+        self.notes = notes if notes is not None else []
+
+    def subset(self, mask: np.ndarray) -> Table:
+        """The rows where ``mask`` (shape ``(n,)``) is True."""
+        return Table(self.path, self.columns, {c: v[mask] for c, v in self.cells.items()}, self.lines[mask],
+                     self.notes)
+
+    def part_notes(self, run: str) -> list[HistoryNote]:
+        return [HistoryNote(run, n, str(self.path)) for n in self.notes]
 
     def __len__(self) -> int:
         return int(self.lines.shape[0])
@@ -132,13 +145,19 @@ def read_table(path: Path) -> Table:
             lines.append(rdr.line_num)
     except csv.Error as exc:
         raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
+    notes: list[str] = []
+    if rows and not text.endswith(("\n", "\r")):
+        notes.append(f"the last line ({lines[-1]}) has no line end: a line cut off by a crash or a run still "
+                     "writing; it was ignored")
+        rows.pop()
+        lines.pop()
     if rows:
         grid = np.empty((len(rows), ncol), dtype=object)
         grid[:] = rows
         cells = {c: grid[:, j] for j, c in enumerate(columns)}
     else:
         cells = {c: np.empty(0, dtype=object) for c in columns}
-    return Table(path, columns, cells, np.asarray(lines, dtype=np.int64))
+    return Table(path, columns, cells, np.asarray(lines, dtype=np.int64), notes)
 
 
 def to_numeric(cells: np.ndarray, col: str, path: Path, lines: np.ndarray) -> np.ndarray:
@@ -171,17 +190,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     if "run" in lower:  # a wide CSV holding several runs, told apart by a run column
         col = t.cells[lower["run"]]
         names = np.asarray([str(v).strip() for v in col], dtype=object)
-        out = []
-        for name in dict.fromkeys(names.tolist()):
-            m = names == name
-            sub = Table(t.path, t.columns, {c: v[m] for c, v in t.cells.items()}, t.lines[m])
-            out.append(wide_parts(sub, str(name) or run))
+        out = [wide_parts(t.subset(names == name), str(name) or run) for name in dict.fromkeys(names.tolist())]
         return out or [wide_parts(t, run)]
     return [wide_parts(t, run)]
-
-
-def read(path: Path, run: str) -> History:
-    return build(read_parts(path, run))
 
 
 def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
@@ -200,26 +211,29 @@ def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
 
 
 def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset: float = 0.0,
-               rename: dict[str, tuple[str, str]] | None = None) -> Parts:
-    """Wide table → :class:`Parts` (shared by the Keras and Lightning readers).
+               rename: dict[str, tuple[str, str]] | None = None, epoch: np.ndarray | None = None) -> Parts:
+    """Wide table → :class:`Parts` (shared by the Keras, Lightning and history-CSV readers).
 
     Args:
         epoch_offset: added to the epoch column (Keras writes 0-based epochs: 1.0 makes them 1-based).
-        rename: column → ``(split, metric)`` overriding :func:`normalize` for that column.
+        rename: column → ``(split, metric)`` overriding :func:`normalize_columns` for that column.
+        epoch: the epoch of each row, shape ``(n,)``, for a table without an epoch column.
     """
-    step, epoch = x_columns(t)
-    epoch = epoch + epoch_offset
-    parts = Parts(run, str(t.path))
+    step, ep = x_columns(t)
+    ep = (ep if epoch is None else epoch) + epoch_offset
+    parts = Parts(run, str(t.path), notes=t.part_notes(run))
     rename = rename or {}
+    read = normalize_columns([c for c in t.columns if c.lower() not in _X_COLUMNS and c not in rename],
+                             default_split)
     for col in t.columns:
-        if col.lower() in _X_COLUMNS or (is_bookkeeping(col) and col not in rename):
+        if col.lower() in _X_COLUMNS or (col not in read and col not in rename):
             continue
         vals = t.numeric(col)
         logged = t.logged(col)
         if not logged.any():
             continue
-        split, metric = rename.get(col) or normalize(col, default_split)
-        parts.add(step[logged], epoch[logged], split, metric, vals[logged], col)
+        split, metric = rename.get(col) or read[col]
+        parts.add(step[logged], ep[logged], split, metric, vals[logged], col)
     return parts
 
 
@@ -232,7 +246,7 @@ def _long_parts(t: Table, run: str) -> list[Parts]:
     runs = (np.asarray([str(v).strip() for v in t.cells[lower["run"]]], dtype=str) if "run" in lower
             else np.full(len(t), run, dtype=object).astype(str))
     if len(t) == 0:
-        return [Parts(run, str(t.path))]
+        return [Parts(run, str(t.path), notes=t.part_notes(run))]
     empty = np.flatnonzero((np.char.str_len(splits) == 0) | (np.char.str_len(metrics) == 0))
     if empty.size:
         raise InputError("empty 'split' or 'metric' cell", path=t.path, line=int(t.lines[empty[0]]))
@@ -247,6 +261,9 @@ def _long_parts(t: Table, run: str) -> list[Parts]:
         r, sp, m = str(runs[sel[0]]), str(splits[sel[0]]), str(metrics[sel[0]])
         first_tok = m.lower().replace("/", "_").split("_")[0]
         split, metric = normalize(m if first_tok in SPLIT_ALIASES else f"{sp}_{m}", default_split=sp)
-        p = by_run.setdefault(r, Parts(r, str(t.path)))
+        p = by_run.setdefault(r, Parts(r, str(t.path), notes=t.part_notes(r)))
         p.add(step[sel], epoch[sel], split, metric, vals[sel], f"{sp}_{m}")
     return list(by_run.values())
+
+
+READER = FunctionReader(NAME, sniff, read_parts, "generic wide or long CSV with an epoch/step column")

@@ -19,18 +19,22 @@ Metadata (``History.meta[run]["hf"]``): every scalar top-level field of the stat
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from .. import guardlog
 from ..errors import InputError
-from ..history import History
+from ._parts import Parts, records_parts
+from .base import FunctionReader
 
 NAME = "hf-trainer"
 
 STATE = "trainer_state.json"
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
+_LOG_HISTORY = re.compile(r'"log_history"\s*:\s*\[')
+#: Largest ``trainer_state.json`` read, in bytes (1 GiB: about 5 million ``log_history`` records).
+MAX_STATE_BYTES = 1 << 30
 
 
 def _checkpoints(d: Path) -> list[tuple[int, Path]]:
@@ -49,45 +53,51 @@ def sniff(path: Path, head: str) -> bool:
     if path.is_dir():
         return (path / STATE).is_file() or bool(_checkpoints(path))
     h = head.lstrip()
-    return h.startswith("{") and '"log_history"' in h
+    return h.startswith("{") and _LOG_HISTORY.search(h) is not None
 
 
 def _load_state(path: Path) -> dict[str, Any]:
     try:
+        if path.stat().st_size > MAX_STATE_BYTES:
+            raise InputError(f"larger than {MAX_STATE_BYTES:,} bytes (MAX_STATE_BYTES): not a trainer state?",
+                             path=path)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
     try:
-        state = json.loads(text)
-    except ValueError as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError(f"not valid JSON ({getattr(exc, 'msg', exc)})", path=path, line=line) from None
+        state = guardlog.decode_document(text)
+    except guardlog.LineError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
         raise InputError("not a Hugging Face trainer_state.json: no 'log_history' list", path=path)
     return state
 
 
-def read(path: Path, run: str) -> History:
-    path = Path(path)
+def _state_file(path: Path) -> tuple[Path, list[str]]:
+    """The state file to read for ``path`` (a file, or an output directory) and the checkpoints found."""
+    if not path.is_dir():
+        return path, []
     checkpoints: list[str] = []
-    if path.is_dir():
-        cands: list[tuple[int, int, Path]] = []
-        for n, f in _checkpoints(path):
-            checkpoints.append(f.parent.name)
-            cands.append((n, 0, f))
-        if (path / STATE).is_file():
-            top = _load_state(path / STATE)
-            cands.append((int(top.get("global_step") or 0), 1, path / STATE))
-        if not cands:
-            raise InputError(f"no {STATE} and no checkpoint-*/{STATE} in this directory", path=path)
-        state_file = max(cands, key=lambda c: (c[0], c[1]))[2]
-    else:
-        state_file = path
+    cands: list[tuple[int, int, Path]] = []
+    for n, f in _checkpoints(path):
+        checkpoints.append(f.parent.name)
+        cands.append((n, 0, f))
+    if (path / STATE).is_file():
+        top = _load_state(path / STATE)
+        gs = top.get("global_step")
+        cands.append((gs if isinstance(gs, int) and not isinstance(gs, bool) else 0, 1, path / STATE))
+    if not cands:
+        raise InputError(f"no {STATE} and no checkpoint-*/{STATE} in this directory", path=path)
+    return max(cands, key=lambda c: (c[0], c[1]))[2], checkpoints
+
+
+def read_parts(path: Path, run: str) -> list[Parts]:
+    path = Path(path)
+    state_file, checkpoints = _state_file(path)
     state = _load_state(state_file)
-    records: list[dict[str, Any]] = []
-    lines: list[int] = []
+    records: list[tuple[int, dict[str, Any]]] = []
     summary: dict[str, Any] = {}
     for i, rec in enumerate(state["log_history"], start=1):
         if not isinstance(rec, dict):
@@ -96,9 +106,9 @@ def read(path: Path, run: str) -> History:
         if "train_runtime" in rec:  # the closing summary record: run averages, not curve points
             summary = {k: v for k, v in rec.items() if isinstance(v, (int, float, str))}
             continue
-        records.append(rec)
-        lines.append(i)
-    h = _records_history(records, lines, run, state_file)
+        records.append((i, rec))
+    parts = records_parts(records, run, str(state_file), default_split="train", place="log_history entry #")
+    parts.source = str(path)
     meta: dict[str, Any] = {k: v for k, v in state.items()
                             if k != "log_history" and (v is None or isinstance(v, (int, float, str, bool)))}
     meta["state_file"] = str(state_file.relative_to(path)) if path.is_dir() else state_file.name
@@ -106,13 +116,8 @@ def read(path: Path, run: str) -> History:
         meta["checkpoints"] = checkpoints
     if summary:
         meta["train_summary"] = summary
-    h = History(h.frame, notes=h.notes, sources={run: str(path)}, meta=h.meta)
-    return h.with_meta(run, hf=meta)
+    parts.meta["hf"] = meta
+    return [parts]
 
 
-def _records_history(records: list[dict[str, Any]], lines: list[int], run: str, source: Path) -> History:
-    try:
-        return History.from_records(records, run=run, source=str(source), default_split="train", lines=lines)
-    except InputError as exc:
-        # from_records numbers records; say which log_history entry it was
-        raise InputError(str(exc).replace(f"{source}, line ", f"{source}, log_history entry #")) from None
+READER = FunctionReader(NAME, sniff, read_parts, "Hugging Face Trainer trainer_state.json / output directory")

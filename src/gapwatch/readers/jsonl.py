@@ -1,63 +1,122 @@
 """JSON Lines logs: one JSON object per logged line, e.g. ``{"epoch": 3, "train_loss": 0.4, "val_loss": 0.6}``.
 
-Also reads gapwatch's own live history files (written by the guard), which add a ``"gapwatch"`` header
-record. Keys are normalised with :func:`gapwatch.names.normalize`; bookkeeping keys (``epoch``, ``step``,
-``lr``…) are not metrics. A line that is not a JSON object raises :class:`InputError` naming the line.
+Also reads gapwatch's own guard logs (format: :mod:`gapwatch.guardlog`): the header's monitor goes to the run's
+metadata (``monitor``, ``monitor_mode``); decision, finding and resume records are not metrics. Keys are
+normalised with :func:`gapwatch.names.normalize_columns`; bookkeeping keys (``epoch``, ``step``, ``lr``…) are
+not metrics; booleans and nested values are skipped.
+
+Damage it tolerates, each with a note: a **last line cut off** by a crash (no line end, not valid JSON) is
+ignored; a **cut-off line with a resumed run's record appended to it** (the kill left no line end, the resumed
+writer appended) is read from where the appended record starts. Any other invalid line is an
+:class:`InputError` naming the line. Lines are read one at a time, each at most
+:data:`gapwatch.guardlog.MAX_LINE_CHARS` characters.
+
+Recognised by its first non-empty line being a JSON object (read in full, whatever its length). A file named
+``*.json`` holding a single JSON object (``config.json``, ``results.json``) is a document, not a log.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
+from .. import guardlog
 from ..errors import InputError
-from ..history import History
+from ..history import HistoryNote
+from ._parts import Parts, records_parts
+from .base import FunctionReader
 
 NAME = "jsonl"
 
+#: Non-empty lines the sniffer looks at (the first decides; more are read only to tell a one-object ``.json``
+#: document from a log).
+SNIFF_LINES = 2
+
+
+def _first_lines(path: Path, n: int) -> list[str]:
+    out: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        while len(out) < n:
+            line = fh.readline(guardlog.MAX_LINE_CHARS + 1)
+            if not line:
+                break
+            if line.strip():
+                out.append(line.lstrip("\ufeff"))
+    return out
+
 
 def sniff(path: Path, head: str) -> bool:
-    if not path.is_file():
+    if not path.is_file() or not head.lstrip("\ufeff \t\r\n").startswith("{"):
         return False
-    lines = [ln for ln in head.splitlines()[:5] if ln.strip()]
-    if not lines:
-        return False
+    lines = _first_lines(path, SNIFF_LINES)
     try:
-        first = json.loads(lines[0])
-    except ValueError:
+        first = guardlog.decode(lines[0]) if lines else None
+    except guardlog.LineError:
         return False
-    if not isinstance(first, dict):
+    if not isinstance(first, dict) or not first:
         return False
-    # a whole-file JSON document (trainer_state.json) is not JSONL
-    return "log_history" not in first
+    if guardlog.is_guard_record(first):
+        return True
+    if path.suffix.lower() == ".json" and len(lines) < 2:
+        return False  # one JSON document (a config, a results summary), not a log of records
+    # a whole-file JSON document on one line (trainer_state.json) is the hf reader's
+    return not isinstance(first.get("log_history"), list)
 
 
-def read(path: Path, run: str) -> History:
-    records = []
-    header: dict | None = None
+def _lines(path: Path) -> Any:
+    """``(number, text)`` of each line, each read with a length bound."""
     with open(path, encoding="utf-8", errors="replace") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line, parse_constant=lambda c: float(c))
-            except ValueError as exc:
-                if i > 1 and not line.endswith("\n"):
-                    break  # a line cut off by a crash at the end of the file: ignore it
-                raise InputError(f"not valid JSON ({getattr(exc, 'msg', exc)})", path=path, line=i) from None
-            if not isinstance(rec, dict):
-                raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=i)
-            if "gapwatch" in rec:
-                if rec["gapwatch"] == "guard/1" and rec.get("monitor"):
-                    header = rec  # the live guard's header names the series it monitored
-                continue
-            records.append((i, rec))
-    h = _from_numbered(records, run, str(path))
-    if header is not None and not h.empty:
-        h = h.with_meta(h.name, monitor=str(header["monitor"]), monitor_mode=header.get("mode"))
-    return h
+        i = 0
+        while True:
+            line = fh.readline(guardlog.MAX_LINE_CHARS + 1)
+            if not line:
+                return
+            i += 1
+            if len(line) > guardlog.MAX_LINE_CHARS:
+                raise InputError(f"line longer than {guardlog.MAX_LINE_CHARS:,} characters (MAX_LINE_CHARS): "
+                                 "not a JSON Lines log?", path=path, line=i)
+            yield i, line
 
 
-def _from_numbered(records: list[tuple[int, dict]], run: str, source: str) -> History:
-    return History.from_records([r for _, r in records], run=run, source=source,
-                                lines=[ln for ln, _ in records])
+def _recover(line: str) -> dict[str, Any] | None:
+    """The record appended onto a cut-off line (starts at a later ``{"``), or None."""
+    start = line.find('{"', 1)
+    return guardlog.decode_object_at(line, start) if start > 0 else None
+
+
+def read_parts(path: Path, run: str) -> list[Parts]:
+    path = Path(path)
+    records: list[tuple[int, dict[str, Any]]] = []
+    header: dict[str, Any] | None = None
+    notes: list[str] = []
+    for i, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = guardlog.decode(line)
+        except guardlog.LineError as exc:
+            rec = _recover(line)
+            if rec is not None:
+                notes.append(f"line {i} holds a line cut off by a crash with a resumed run's record appended "
+                             "to it: the cut-off part was ignored")
+            elif not line.endswith(("\n", "\r")):
+                notes.append(f"the last line ({i}) is incomplete (a run still writing, or a crash); it was "
+                             "ignored")
+                break
+            else:
+                raise InputError(f"not valid JSON ({exc.msg})", path=path, line=i) from None
+        if not isinstance(rec, dict):
+            raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=i)
+        if guardlog.is_guard_record(rec):
+            if header is None and guardlog.is_guard_header(rec) and rec.get("monitor"):
+                header = rec  # the live guard's header names the series it monitored
+            continue
+        records.append((i, rec))
+    parts = records_parts(records, run, str(path))
+    parts.notes.extend(HistoryNote(run, n, str(path)) for n in notes)
+    if header is not None and parts.blocks:
+        parts.meta.update(monitor=str(header["monitor"]), monitor_mode=header.get("mode"))
+    return [parts]
+
+
+READER = FunctionReader(NAME, sniff, read_parts, "JSON Lines, one object per logged line (and guard logs)")

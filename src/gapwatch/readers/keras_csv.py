@@ -8,15 +8,22 @@ Bare names (``loss``, ``accuracy``) are training metrics, ``val_*`` are validati
 **0-based** epoch index; gapwatch reports **1-based** epochs (the row ``0`` above is epoch 1), the same
 convention as the Lightning reader and as Hugging Face's "epochs completed" at each epoch end. Recognised by
 its header: ``epoch`` is the first column, a bare ``loss`` column is present and there is no step column.
+
+``CSVLogger(append=True)`` across several ``fit`` calls appends rows without a new header: where the epoch goes
+back to the file's first epoch (0), a new run starts. The runs are named ``<run>#1``, ``<run>#2``… with a note.
+An epoch that goes back to another value is a resumed run (``fit(initial_epoch=k)``) and stays one run (the
+last value per epoch is kept, with a note).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..history import History
-from ._parts import Parts, build
-from .generic_csv import _header, read_table, wide_parts
+import numpy as np
+
+from ._parts import Parts, restart_note, restarts
+from .base import FunctionReader
+from .generic_csv import _header, read_table, wide_parts, x_columns
 
 NAME = "keras-csv"
 
@@ -36,8 +43,20 @@ def sniff(path: Path, head: str) -> bool:
 
 
 def read_parts(path: Path, run: str) -> list[Parts]:
-    return [wide_parts(read_table(Path(path)), run, epoch_offset=EPOCH_OFFSET)]
+    t = read_table(Path(path))
+    _, epoch = x_columns(t)
+    spans = restarts(epoch)
+    if len(spans) == 1:
+        return [wide_parts(t, run, epoch_offset=EPOCH_OFFSET)]
+    starts = [int(t.lines[a]) for a, _ in spans[1:]]
+    rows = np.arange(len(t))
+    out = []
+    for k, (a, b) in enumerate(spans, start=1):
+        name = f"{run}#{k}"
+        p = wide_parts(t.subset((rows >= a) & (rows < b)), name, epoch_offset=EPOCH_OFFSET)
+        p.notes.append(restart_note(name, str(path), starts, "line"))
+        out.append(p)
+    return out
 
 
-def read(path: Path, run: str) -> History:
-    return build(read_parts(path, run))
+READER = FunctionReader(NAME, sniff, read_parts, "Keras CSVLogger")

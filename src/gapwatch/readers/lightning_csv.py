@@ -12,23 +12,33 @@ sorted order; training and validation land on separate, sparse rows::
 ``train``/``loss`` and ``train_loss_step`` becomes ``train``/``loss_step`` so the two never mix; a lone
 ``*_step`` or ``*_epoch`` column keeps its plain name. Lightning's ``epoch`` column is the 0-based epoch index;
 gapwatch reports **1-based** epochs (epoch 1 = the first epoch), as for Keras. ``hparams.yaml`` beside the CSV
-(or in the run directory) goes to ``History.meta[run]["hparams"]``.
+(or in the run directory) goes to ``History.meta[run]["hparams"]`` (nesting cut at :data:`MAX_HPARAMS_DEPTH`
+levels); a damaged ``hparams.yaml`` is a note, never the end of the run's metrics.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError
-from ..history import History
+from typing import Any
+
+from ..history import HistoryNote
 from ..names import normalize
-from ._parts import Parts, build
+from ._parts import Parts
+from .base import FunctionReader
 from .generic_csv import _header, read_table, wide_parts
 
 NAME = "lightning-csv"
 
 #: Added to Lightning's 0-based ``epoch`` column.
 EPOCH_OFFSET = 1.0
+#: Deepest nesting of ``hparams.yaml`` kept in the metadata (a self-referencing YAML anchor is infinitely
+#: deep; real hyperparameter files are 1–4 levels deep).
+MAX_HPARAMS_DEPTH = 16
+#: Largest ``hparams.yaml`` read, in bytes (1 MiB; Lightning writes a few hundred bytes).
+MAX_HPARAMS_BYTES = 1 << 20
+#: Most values kept from ``hparams.yaml`` (aliases can expand a small file exponentially: a "billion laughs").
+MAX_HPARAMS_NODES = 10_000
 
 
 def sniff(path: Path, head: str) -> bool:
@@ -42,17 +52,35 @@ def sniff(path: Path, head: str) -> bool:
     return suffixed or (path.name == "metrics.csv" and (path.parent / "hparams.yaml").is_file())
 
 
-def _hparams(d: Path) -> dict[str, object] | None:
-    f = d / "hparams.yaml"
-    if not f.is_file():
-        return None
+def _hparams(f: Path) -> dict[str, Any]:
+    """``hparams.yaml`` → a plain dict (JSON-able scalars, lists and dicts, at most :data:`MAX_HPARAMS_DEPTH`
+    deep). Raises ValueError saying why it cannot be read."""
     import yaml
 
     try:
+        if f.stat().st_size > MAX_HPARAMS_BYTES:
+            raise ValueError(f"larger than {MAX_HPARAMS_BYTES:,} bytes (MAX_HPARAMS_BYTES)")
         data = yaml.safe_load(f.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"hparams.yaml is not readable YAML ({exc.__class__.__name__})", path=f) from None
-    return data if isinstance(data, dict) else {"value": data}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, ValueError, RecursionError, OverflowError) as exc:
+        raise ValueError(f"not readable YAML ({exc.__class__.__name__})") from None
+    clean = _plain(data, MAX_HPARAMS_DEPTH)
+    return clean if isinstance(clean, dict) else {"value": clean}
+
+
+def _plain(v: Any, depth: int, budget: list[int] | None = None) -> Any:
+    """A copy of ``v`` made of plain values; cut (``"…"``) below ``depth`` levels and after
+    :data:`MAX_HPARAMS_NODES` values in all (YAML aliases can make a small file expand exponentially)."""
+    budget = budget if budget is not None else [MAX_HPARAMS_NODES]
+    budget[0] -= 1
+    if depth <= 0 or budget[0] < 0:
+        return "…"
+    if isinstance(v, dict):
+        return {str(k): _plain(x, depth - 1, budget) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x, depth - 1, budget) for x in v]
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)
 
 
 def read_parts(path: Path, run: str) -> list[Parts]:
@@ -68,11 +96,13 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             rename[c] = (split, f"{metric}_step")
     p = wide_parts(t, run, epoch_offset=EPOCH_OFFSET, rename=rename)
     p.source = str(path)
-    hp = _hparams(csv_path.parent)
-    if hp is not None:
-        p.meta["hparams"] = hp
+    f = csv_path.parent / "hparams.yaml"
+    if f.is_file():
+        try:
+            p.meta["hparams"] = _hparams(f)
+        except ValueError as exc:
+            p.notes.append(HistoryNote(run, f"hparams.yaml: {exc}; hyperparameters not read", str(f)))
     return [p]
 
 
-def read(path: Path, run: str) -> History:
-    return build(read_parts(path, run))
+READER = FunctionReader(NAME, sniff, read_parts, "PyTorch Lightning CSVLogger metrics.csv (+ hparams.yaml)")

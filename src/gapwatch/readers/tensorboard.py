@@ -22,12 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
-from ..history import COLUMNS, History, HistoryNote
+from ..history import HistoryNote
 from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
+from ._parts import Parts
 from ._tfrecord import read_scalars
+from .base import FunctionReader
 
 NAME = "tensorboard"
 
@@ -98,51 +99,52 @@ def _logged_name(tag: str, sub: str | None) -> str:
     return f"{sub}/{tag}"
 
 
-def read(path: Path, run: str) -> History:
+def _files(path: Path) -> tuple[list[Path], Path]:
+    if not path.is_dir():
+        return [path], path.parent
+    files = run_files(path)
+    if not files:
+        raise InputError("no TensorBoard event files (events.out.tfevents.*) in this directory", path=path)
+    return files, path
+
+
+def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
-    if path.is_dir():
-        files = run_files(path)
-        root = path
-        if not files:
-            raise InputError("no TensorBoard event files (events.out.tfevents.*) in this directory", path=path)
-    else:
-        files = [path]
-        root = path.parent
-    parts: list[pd.DataFrame] = []
-    notes: list[HistoryNote] = []
+    files, root = _files(path)
+    parts = Parts(run, str(path))
     for f in files:
         sc = read_scalars(f)
         rel = f.parent.relative_to(root)
         sub = None if str(rel) in ("", ".") else str(rel).replace("\\", "/")
         if sc.truncated:
-            notes.append(HistoryNote(run, f"{f.name}: the last record is incomplete (a run still writing, or a "
-                                          "crash); it was ignored", str(f)))
+            parts.notes.append(HistoryNote(run, f"{f.name}: the last record is incomplete (a run still writing, "
+                                                "or a crash); it was ignored", str(f)))
         epoch_map = sc.tags.get("epoch")
+        split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
         for tag, (_, step, _, vals) in sc.tags.items():
-            split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
-            t = tag
-            epoch = np.full(step.shape, np.nan)
-            st = step
-            if tag.startswith("epoch_") and len(tag) > 6:  # Keras: step is the 0-based epoch index
-                t = tag[6:]
-                epoch = step + 1.0
-                st = np.full(step.shape, np.nan)
-            elif tag.startswith("batch_") and len(tag) > 6:
-                t = tag[6:]
-            if is_bookkeeping(t):
-                continue
-            if epoch_map is not None and np.isnan(epoch).all():
-                epoch = _epoch_at(step, epoch_map[1], epoch_map[3])
-            if split_dir is not None and not _has_split(t):
-                name = f"{split_dir}/{t}"
-            else:
-                name = _logged_name(t, sub)
-            split, metric = normalize(name, "train")
-            parts.append(pd.DataFrame({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
-                                       "value": vals, "name": tag if sub is None else f"{sub}/{tag}"}))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
-    h = History(frame, notes=notes, sources={run: str(path)}).dedupe()
-    return h.with_meta(run, tensorboard_files=[str(f.relative_to(root)) for f in files])
+            _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
+    parts.meta["tensorboard_files"] = [str(f.relative_to(root)) for f in files]
+    return [parts]
+
+
+def _add_tag(parts: Parts, tag: str, sub: str | None, split_dir: str | None, step: np.ndarray,
+             vals: np.ndarray, epoch_map: tuple[np.ndarray, ...] | None) -> None:
+    t = tag
+    epoch = np.full(step.shape, np.nan)
+    st = step.astype(float)
+    if tag.startswith("epoch_") and len(tag) > 6:  # Keras: step is the 0-based epoch index
+        t = tag[6:]
+        epoch = step + 1.0
+        st = np.full(step.shape, np.nan)
+    elif tag.startswith("batch_") and len(tag) > 6:
+        t = tag[6:]
+    if is_bookkeeping(t):
+        return
+    if epoch_map is not None and np.isnan(epoch).all():
+        epoch = _epoch_at(step, epoch_map[1], epoch_map[3])
+    name = f"{split_dir}/{t}" if split_dir is not None and not _has_split(t) else _logged_name(t, sub)
+    split, metric = normalize(name, "train")
+    parts.add(st, epoch, split, metric, vals, tag if sub is None else f"{sub}/{tag}")
 
 
 def _epoch_at(step: np.ndarray, ep_step: np.ndarray, ep_val: np.ndarray) -> np.ndarray:
@@ -152,3 +154,6 @@ def _epoch_at(step: np.ndarray, ep_step: np.ndarray, ep_val: np.ndarray) -> np.n
     i = np.searchsorted(s, step, side="right") - 1
     out = np.where(i >= 0, v[np.clip(i, 0, None)], np.nan)
     return out.astype(float)
+
+
+READER = FunctionReader(NAME, sniff, read_parts, "TensorBoard event files (a file or a run directory)")

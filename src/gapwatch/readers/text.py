@@ -1,0 +1,199 @@
+"""Plain-text training logs: what training scripts print, saved with ``python train.py | tee train.log``.
+
+Forms read (one record per epoch; values as printed)::
+
+    Epoch 3: Train Loss=0.41, Val Loss=0.58                       (a print in a hand-written loop)
+    Epoch [3/50] | Train Loss: 0.41 Acc: 0.88 | Val Loss: 0.58 Acc: 0.81
+    epoch 3 | loss 0.41 | val_loss 0.58                           (name-space-value fields)
+    Epoch 3/50                                                    (Keras / tqdm stdout: the epoch on its own
+    100/100 [====] - 1s 10ms/step - loss: 0.41 - val_loss: 0.58    line, the metrics on the progress line)
+    Epoch 3: 100%|████| 100/100 [00:10<00:00, v_num=0, train_loss=0.41, val_loss=0.58]
+
+* **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
+  ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
+  A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
+  an epoch.
+* **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``), and, in a field
+  made only of them, ``name value``. A pair counts only when what follows it is a separator (``,`` ``;``
+  ``|`` `` - `` brackets, ``%``) or another pair: ``Loading data: 5000 samples`` is prose.
+* **Progress bars** rewritten in place (``\\r`` and backspaces in a captured terminal, or updates glued on one
+  line) are read update by update; the last value of a name in an epoch wins (Keras's final update holds the
+  epoch's means and the validation values).
+* A bare name after a split-named one in the same ``|``-field inherits its split: ``Test Loss: 0.15 Acc: 0.95``
+  → ``test_acc``. Names are then read with :func:`gapwatch.names.normalize_columns`.
+* Several trainings appended to one log (the epoch goes back to its first value) are runs ``<run>#1``,
+  ``<run>#2``… with a note.
+
+Lines are read at most :data:`gapwatch.guardlog.MAX_LINE_CHARS` characters at a time. Recognised (last of all
+formats) by at least one epoch record with a known measure (``loss``, ``acc``…) in the first 64 KiB.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import guardlog
+from ..errors import InputError
+from ..names import METRIC_ALIASES, SPLIT_ALIASES
+from ._parts import Parts, records_parts, restart_note, restarts
+from .base import FunctionReader
+
+NAME = "text"
+
+_NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|Infinity)"
+_WORD = r"[A-Za-z][\w.()/\-]*"
+_COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}})\s*[:=]\s*({_NUM})(?![\w.:/])")
+_SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
+_SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
+_SEPARATORS = re.compile(r"[\s,;|\-\[\]()%]*")
+_MARKER = re.compile(
+    r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
+    r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+_SEGMENTS = re.compile(r"[\r\x08]+")
+_TOKENS = re.compile(r"[\s_/.\-]+")
+#: Names printed by progress bars that are not measurements.
+_IGNORED = frozenset({"v_num", "eta"})
+_STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
+_MEASURES = frozenset(METRIC_ALIASES.values())
+#: Records (epochs) the sniffer must find in the first 64 KiB.
+MIN_SNIFF_RECORDS = 1
+
+
+def _split_of(name: str) -> str | None:
+    toks = [t for t in _TOKENS.split(name.lower()) if t]
+    return toks[0] if toks and toks[0] in SPLIT_ALIASES else None
+
+
+def _colon_pairs(field: str) -> list[tuple[str, str]]:
+    """The ``name: value`` pairs of a field whose following text is only separators (or another pair)."""
+    ms = list(_COLON_PAIR.finditer(field))
+    out = []
+    for j, m in enumerate(ms):
+        end = ms[j + 1].start() if j + 1 < len(ms) else len(field)
+        if _SEPARATORS.fullmatch(field, m.end(), end):
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _field_pairs(field: str) -> list[tuple[str, str]]:
+    pairs = _colon_pairs(field)
+    if not pairs and _SPACE_FIELD.fullmatch(field):
+        pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
+    split = _split_of(pairs[0][0]) if pairs else None
+    out = []
+    for name, val in pairs:
+        name = " ".join(name.split())
+        low = name.lower()
+        if low in _IGNORED:
+            continue
+        if low in _STEP_NAMES:
+            name = "step"
+        elif split is not None and _split_of(name) is None:
+            name = f"{split} {name}"
+        out.append((name, val))
+    return out
+
+
+def pairs(text: str) -> dict[str, float]:
+    """The measurements printed in one line segment, ``{name: value}`` (later ones win)."""
+    out: dict[str, float] = {}
+    for field in text.split("|"):
+        for name, val in _field_pairs(field):
+            out[name] = float(val)
+    return out
+
+
+class _Records:
+    """Epoch records assembled line by line."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[int, dict[str, Any]]] = []
+        self.epoch: float | None = None
+        self.open = False  # the last record belongs to the current epoch block
+
+    def marker(self, epoch: float) -> None:
+        if epoch != self.epoch:
+            self.open = False
+        self.epoch = epoch
+
+    def add(self, line: int, found: dict[str, float]) -> None:
+        if self.epoch is None or not found:
+            return
+        if self.open:
+            self.records[-1][1].update(found)
+        else:
+            self.records.append((line, {"epoch": self.epoch, **found}))
+            self.open = True
+
+    def segment(self, line: int, seg: str) -> None:
+        m = _MARKER.match(seg)
+        if m is None:
+            self.add(line, pairs(seg))
+            return
+        rest = seg[m.end():]
+        found = pairs(rest)
+        if found:
+            self.marker(float(m.group(1)))
+            self.add(line, found)
+        elif not re.search(r"[A-Za-z]", rest):
+            self.marker(float(m.group(1)))
+            self.open = False
+
+
+def _chunks(text_lines: Iterator[str]) -> _Records:
+    recs = _Records()
+    for i, line in enumerate(text_lines, start=1):
+        for seg in _SEGMENTS.split(line):
+            if seg.strip():
+                recs.segment(i, seg)
+    return recs
+
+
+def _is_measure(name: str) -> bool:
+    low = name.lower()
+    return "loss" in low or any(t in _MEASURES for t in _TOKENS.split(low))
+
+
+def sniff(path: Path, head: str) -> bool:
+    if not path.is_file() or "\x00" in head or not head.strip():
+        return False
+    recs = _chunks(iter(head.splitlines()))
+    good = [r for _, r in recs.records if any(_is_measure(k) for k in r if k != "epoch")]
+    return len(good) >= MIN_SNIFF_RECORDS
+
+
+def _lines(path: Path) -> Iterator[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            while True:
+                chunk = fh.readline(guardlog.MAX_LINE_CHARS)
+                if not chunk:
+                    return
+                if "\x00" in chunk:
+                    raise InputError("binary data (NUL bytes), expected a text log", path=path)
+                yield chunk
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+
+
+def read_parts(path: Path, run: str) -> list[Parts]:
+    path = Path(path)
+    records = _chunks(_lines(path)).records
+    spans = restarts(np.asarray([r["epoch"] for _, r in records], dtype=float))
+    if len(spans) == 1:
+        return [records_parts(records, run, str(path))]
+    starts = [records[a][0] for a, _ in spans[1:]]
+    out = []
+    for k, (a, b) in enumerate(spans, start=1):
+        p = records_parts(records[a:b], f"{run}#{k}", str(path))
+        p.notes.append(restart_note(p.run, str(path), starts, "line"))
+        out.append(p)
+    return out
+
+
+READER = FunctionReader(NAME, sniff, read_parts, "plain-text training logs (prints, Keras/tqdm stdout)")
