@@ -9,14 +9,17 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
 * **divergence** (``critical``): on the training loss (the held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
   the best level by at least ``divergence_lost_fraction`` of the improvement made so far, by ``divergence_z`` noise
-  standard errors, and every evaluation from the onset on stays above ``best + tolerance``. Without a training
-  series the rise must undo all of the improvement (``lost ≥ 1``) to be called divergence.
+  standard errors, and every evaluation from the onset on stays above ``best + tolerance`` (tolerance =
+  max(``divergence_tolerance_z`` noise standard deviations, ``divergence_tolerance_fraction`` of the
+  improvement)). Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
+  all) of the improvement to be called divergence.
 * **spikes** (``warning``): on the training loss (on held-out losses only when no training loss is logged: a
-  held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an evaluation whose excess over the median of the ``baseline`` evaluations before it is
-  at least ``spike_z`` times the local noise level (robust MAD of second differences over the surrounding
-  ``noise_window`` evaluations, never below half the whole curve's) **and** at least ``min_spike_fraction`` of the
-  curve's improvement, and that comes back down (below baseline + half the excess) within ``recovery``
-  evaluations. Both ratios ignore offset and scale of the loss, and the local noise makes it robust to a curve's
+  held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an
+  evaluation whose excess over the median of the ``baseline`` evaluations before it is at least ``spike_z``
+  times the local noise level (robust MAD of second differences over the surrounding ``noise_window``
+  evaluations, never below ``min_local_noise_fraction`` of the whole curve's) **and** at least
+  ``min_spike_fraction`` of the curve's improvement, and that comes back down (below baseline +
+  ``recovery_fraction`` × the excess) within ``recovery`` evaluations. Both ratios ignore offset and scale of the loss, and the local noise makes it robust to a curve's
   own heteroscedastic noise.
 
 References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
@@ -34,8 +37,10 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
+from ..names import metric_mode
+from ..params import Param, defaults, register, validate
 from ..stats import MAD_TO_SIGMA, median, noise_sigma, sliding_median
-from . import register
+from . import register as register_detector
 from ._common import (
     OPPOSING_SIGNALS,
     SMALL_SCALE_PROXIES,
@@ -43,24 +48,55 @@ from ._common import (
     monitor_or_none,
     series_or_none,
     stays_above_from,
-    validate,
     where_text,
 )
 
 REFERENCES = (SMALL_SCALE_PROXIES, OPPOSING_SIGNALS)
 
-#: Default parameters. Units: evaluations, noise standard deviations, fractions of the improvement.
-DEFAULTS: dict[str, Any] = {
-    "min_evaluations": 5,               # evaluations needed for spikes/divergence (non-finite: any)
-    "window": 3,                        # trailing mean for levels (evaluations)
-    "divergence_lost_fraction": 0.5,    # fraction of the improvement undone at the end
-    "divergence_z": 5.0,                # rise in noise standard errors
-    "baseline": 5,                      # evaluations before a point whose median is its baseline
-    "noise_window": 21,                 # evaluations around a point for its local noise level
-    "spike_z": 8.0,                     # spike excess in local noise standard deviations
-    "min_spike_fraction": 0.1,          # spike excess as a fraction of the curve's improvement
-    "recovery": 5,                      # evaluations within which a spike must come back down
-}
+#: Parameters (:mod:`gapwatch.params`): units are evaluations, noise standard deviations ("sigma"), noise
+#: standard errors of a level difference ("standard errors") and fractions of the curve's improvement.
+SPECS: tuple[Param, ...] = register("instability", (
+    Param("min_evaluations", 5, "Finite evaluations a series needs before spikes or divergence are judged "
+          "(non-finite values are reported from the first one); fewer give no noise estimate.",
+          unit="evaluations", type=int, low=1),
+    Param("window", 3, "Trailing mean that defines a curve's level (capped at a third of the series): three "
+          "evaluations average out single noisy points while keeping the level local.",
+          unit="evaluations", type=int, low=1),
+    Param("divergence_lost_fraction", 0.5, "Share of the improvement made so far that the final training level "
+          "must have undone to call divergence: half, so a slow drift is not divergence.",
+          unit="fraction of the improvement", low=0),
+    Param("heldout_divergence_lost_fraction", 1.0, "The same share when only a held-out loss is logged (never "
+          "below divergence_lost_fraction): all of it, since a held-out rise that keeps part of the "
+          "improvement is overfitting, not divergence.", unit="fraction of the improvement", low=0),
+    Param("divergence_z", 5.0, "Rise of the final level over the best level needed for divergence, in noise "
+          "standard errors of a level difference: 5 keeps false alarms on noisy plateaus rare.",
+          unit="standard errors", low=0),
+    Param("divergence_tolerance_z", 4.0, "Divergence onset: first evaluation from which every value stays above "
+          "best level + max(divergence_tolerance_z x noise, divergence_tolerance_fraction x improvement); 4 "
+          "noise standard deviations are out of reach of Gaussian noise.", unit="sigma", low=0),
+    Param("divergence_tolerance_fraction", 0.05, "Second floor of that tolerance, for nearly noise-free curves: "
+          "5% of the improvement.", unit="fraction of the improvement", low=0),
+    Param("baseline", 5, "Evaluations before a point whose median is its spike baseline (the median ignores an "
+          "earlier spike).", unit="evaluations", type=int, low=1),
+    Param("noise_window", 21, "Evaluations around a point over which its local noise level is measured (robust "
+          "MAD of second differences): wide enough for a stable estimate, local enough for heteroscedastic "
+          "curves.", unit="evaluations", type=int, low=1),
+    Param("min_local_noise_fraction", 0.5, "Floor of the local noise level, as a fraction of the whole curve's "
+          "noise: half, so an unusually calm stretch does not turn ordinary noise into spikes.",
+          unit="fraction", low=0),
+    Param("spike_z", 8.0, "Excess of a spike over its baseline, in local noise standard deviations: 8 is far "
+          "beyond any Gaussian evaluation noise.", unit="sigma", low=0),
+    Param("min_spike_fraction", 0.1, "Excess of a spike as a fraction of the curve's improvement: 10%, so "
+          "spikes too small to matter for the run are not reported.",
+          unit="fraction of the improvement", low=0),
+    Param("recovery", 5, "Evaluations within which a spike must come back down (otherwise it is a level shift "
+          "or divergence, not a spike).", unit="evaluations", type=int, low=1),
+    Param("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
+          "spike's excess: half of the excess undone.", unit="fraction of the excess", low=0, high=1),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
 def _loss_like(metric: str) -> bool:
@@ -85,12 +121,10 @@ def checked_series(history: History, mon: Monitor | None) -> list[Series]:
     return out
 
 
-@register("instability")
+@register_detector("instability")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find NaN/inf, divergence and loss spikes in one run. Parameters: see :data:`DEFAULTS`."""
-    p = validate("instability", params, DEFAULTS,
-                 ints=("min_evaluations", "window", "baseline", "noise_window", "recovery"),
-                 nonneg=("divergence_lost_fraction", "divergence_z", "spike_z", "min_spike_fraction"))
+    """Find NaN/inf, divergence and loss spikes in one run. Parameters: see :data:`SPECS`."""
+    p = validate("instability", SPECS, params)
     mon = monitor_or_none(history, monitor)
     # ``underfitting`` asks for the spikes of the same run again: compute once per History, monitor and params
     key = ("instability.check", mon, tuple(sorted(p.items())))
@@ -115,7 +149,8 @@ def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Fin
 
 
 def _sign(s: Series) -> float:
-    return -1.0 if s.metric.endswith("acc") else 1.0
+    """+1 for a lower-is-better metric, -1 otherwise (:func:`gapwatch.names.metric_mode`)."""
+    return 1.0 if metric_mode(s.metric) == "min" else -1.0
 
 
 def _non_finite(series: list[Series]) -> Finding | None:
@@ -153,7 +188,7 @@ def _non_finite(series: list[Series]) -> Finding | None:
         ("for Transformers, qk-layernorm and a z-loss on the output logits prevent the logit growth behind "
         "many blow-ups"),
     )
-    return Finding(FindingKind.INSTABILITY.value, Severity.CRITICAL, msg, step=s.at(i)["step"],
+    return Finding(FindingKind.INSTABILITY, Severity.CRITICAL, msg, step=s.at(i)["step"],
                    epoch=s.at(i)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                    detector="instability")
 
@@ -178,7 +213,7 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
         held = [s for s in series if mon is not None and s.split == mon.split and _loss_like(s.metric)]
         if not held:
             return None
-        s, need_lost = held[0], max(1.0, p["divergence_lost_fraction"])
+        s, need_lost = held[0], max(p["heldout_divergence_lost_fraction"], p["divergence_lost_fraction"])
     fs = s.finite()
     n = len(fs)
     if n < p["min_evaluations"]:
@@ -200,7 +235,7 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
     lost = rise / improvement if improvement > 0 else np.inf
     if zr < p["divergence_z"] or lost < need_lost:
         return None
-    tol = max(4 * sigma, 0.05 * improvement)
+    tol = max(p["divergence_tolerance_z"] * sigma, p["divergence_tolerance_fraction"] * improvement)
     onset = stays_above_from(z > best_level + tol, b + w - 1)
     if onset >= n:
         return None
@@ -218,7 +253,7 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
         ("for Transformers, qk-layernorm and a z-loss on the output logits remove the logit growth that makes "
         "training diverge at larger learning rates"),
     )
-    return Finding(FindingKind.INSTABILITY.value, Severity.CRITICAL, msg, step=fs.at(onset)["step"],
+    return Finding(FindingKind.INSTABILITY, Severity.CRITICAL, msg, step=fs.at(onset)["step"],
                    epoch=fs.at(onset)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                    detector="instability")
 
@@ -275,19 +310,20 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
             continue
         if end <= 2:
             continue
+        floor = p["min_local_noise_fraction"]  # local noise >= floor x global: the pre-filter below is exact
         base_all = trailing_median(z, p["baseline"])  # base_all[i] = median(z[max(0, i - k): i])
         exc_all = z[2:end] - base_all[2:end]
         # cheap tests first, on every evaluation at once; the local noise level only for candidates
         cand = np.flatnonzero((exc_all > 0) & (exc_all >= p["min_spike_fraction"] * improvement)
-                              & (exc_all >= p["spike_z"] * 0.5 * gsig)) + 2
+                              & (exc_all >= p["spike_z"] * floor * gsig)) + 2
         nxt = 2  # evaluations before ``nxt`` belong to the recovery of an accepted spike and are skipped
         for i in cand.tolist():
             if i < nxt:
                 continue
             base = float(base_all[i])
             exc = float(z[i] - base)
-            lsig = max(_local_sigma(z, i, p["noise_window"]), 0.5 * gsig)
-            back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + exc / 2)[0]
+            lsig = max(_local_sigma(z, i, p["noise_window"]), floor * gsig)
+            back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + p["recovery_fraction"] * exc)[0]
             if exc >= p["spike_z"] * lsig and back.size:
                 found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
                 nxt = i + int(back[0]) + 2
@@ -309,5 +345,5 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
         ("for Transformers, qk-layernorm and a z-loss keep attention and output logits from growing; a larger "
         "Adam epsilon or smaller beta2 damps updates after rare large gradients"),
     )
-    return Finding(FindingKind.INSTABILITY.value, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
+    return Finding(FindingKind.INSTABILITY, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                    evidence=ev, actions=actions, references=REFERENCES, detector="instability")
