@@ -33,7 +33,8 @@ def pow3(t: np.ndarray) -> np.ndarray:
     return 0.3 + 2.0 * (1.0 + t / 4.0) ** -0.8
 
 
-def u_curve(n: int = 60, onset: float = 20.0, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def u_curve(n: int = 60, onset: float = 20.0, noise: float = 0.0,
+            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Validation loss that improves, bottoms near ``onset`` and then clearly rises (overfitting)."""
     x = np.arange(1, n + 1, dtype=float)
     y = 0.4 + 1.5 * np.exp(-x / 5.0) + 0.02 * np.maximum(x - onset, 0.0) ** 1.3
@@ -42,7 +43,8 @@ def u_curve(n: int = 60, onset: float = 20.0, noise: float = 0.0, seed: int = 0)
 
 
 def history_of(x: np.ndarray, y: np.ndarray, name: str = "r", metric: str = "val_loss") -> History:
-    recs = [{"epoch": float(e), metric: float(v), "train_loss": float(v) * 0.5} for e, v in zip(x, y)]
+    recs = [{"epoch": float(e), metric: float(v), "train_loss": float(v) * 0.5}
+            for e, v in zip(x, y, strict=True)]
     return History.from_records(recs, run=name)
 
 
@@ -175,8 +177,8 @@ def test_default_horizon_is_fifty_percent_more() -> None:
 def test_forecast_for_analysis_gives_a_run_entry_or_none_with_reason() -> None:
     x, y = u_curve()
     h = history_of(x, y)
-    d = forecast_for_analysis(h, Monitor("val", "loss", "min"), method="ensemble")
-    assert d is not None and d["observed"] == 60 and len(d["x"]) == 30
+    fc = forecast_for_analysis(h, Monitor("val", "loss", "min"), method="ensemble")
+    assert fc is not None and fc.observed == 60 and fc.x.size == 30
     y2 = y.copy()
     y2[5] = np.nan
     why: list[str] = []
@@ -262,7 +264,8 @@ def test_nan_in_the_observed_part_is_an_error_naming_it() -> None:
 def test_cli_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     x, y = u_curve()
     log = tmp_path / "run.jsonl"
-    log.write_text("".join(json.dumps({"epoch": int(e), "val_loss": float(v)}) + "\n" for e, v in zip(x, y)))
+    log.write_text("".join(json.dumps({"epoch": int(e), "val_loss": float(v)}) + "\n"
+                           for e, v in zip(x, y, strict=True)))
     assert cli_main(["forecast", str(log), "--observed", "0.5", "--horizon", "50", "--json",
                      "--method", "ensemble"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -288,7 +291,8 @@ def test_pow3_baseline_fits_a_pow3() -> None:
 
 def test_json_validates_against_the_shipped_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    schema_path = Path(__file__).resolve().parents[1] / "src" / "gapwatch" / "schemas" / "forecast.schema.json"
+    schema_path = (Path(__file__).resolve().parents[1] / "src" / "gapwatch" / "schemas"
+                   / "forecast.schema.json")
     if not schema_path.is_file():
         pytest.skip("forecast.schema.json not shipped")
     x, y = u_curve()
@@ -297,7 +301,8 @@ def test_json_validates_against_the_shipped_schema() -> None:
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(vals=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan")), st.just(1.0)), min_size=0, max_size=40))
+@given(vals=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan")), st.just(1.0)),
+                     min_size=0, max_size=40))
 def test_forecast_for_analysis_never_raises(vals: list[float]) -> None:
     recs = [{"epoch": i + 1, "val_loss": v} for i, v in enumerate(vals)]
     if not recs:
@@ -307,7 +312,7 @@ def test_forecast_for_analysis_never_raises(vals: list[float]) -> None:
     d = forecast_for_analysis(h, Monitor("val", "loss", "min"), method="ensemble", reasons=why)
     assert (d is None) == bool(why)
     if d is not None:
-        q = np.array([d["quantiles"][k] for k in ("0.1", "0.5", "0.9")])
+        q = np.array([d.quantiles[k] for k in ("0.1", "0.5", "0.9")])
         assert np.all(np.diff(q, axis=0) >= -1e-9)
 
 
@@ -376,7 +381,7 @@ def test_cli_bound_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     x, y = acc_curve()
     log = tmp_path / "log.jsonl"
     log.write_text("".join(json.dumps({"epoch": float(e), "val_acc": float(v), "train_loss": 0.1}) + "\n"
-                           for e, v in zip(x, y)))
+                           for e, v in zip(x, y, strict=True)))
     assert cli_main(["forecast", str(log), "--observed", "10", "--method", "ensemble", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert max(doc["runs"][0]["quantiles"]["0.9"]) <= 1.0

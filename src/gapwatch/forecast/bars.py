@@ -6,12 +6,14 @@ so the density has full support (the "full-support bar distribution"). This modu
 distribution from bucket probabilities: log-density, CDF, quantiles and samples.
 
 Shapes: ``probs`` is ``(..., K)``; ``borders`` is ``(K + 1,)``; values broadcast against ``probs[..., 0]``.
+
+Importing this module imports numpy only; ``scipy.special`` (``erfinv``, ``ndtr``) is imported inside the
+functions that need it, so ``gapwatch analyze`` does not pay scipy's import time unless it forecasts.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
 
 _LOG_HALFNORM_C = 0.5 * np.log(2.0 / np.pi)
 
@@ -34,14 +36,14 @@ def logpdf(probs: np.ndarray, borders: np.ndarray, y: np.ndarray) -> np.ndarray:
     right = y >= borders[-2]
     zl = (borders[1] - y) / sl
     zr = (y - borders[-2]) / sr
-    out = np.where(left, np.log(np.maximum(probs[..., 0], 1e-300)) + _LOG_HALFNORM_C - np.log(sl) - 0.5 * zl**2, out)
-    out = np.where(right, np.log(np.maximum(probs[..., -1], 1e-300)) + _LOG_HALFNORM_C - np.log(sr) - 0.5 * zr**2,
-                   out)
-    return out
+    tail_l = np.log(np.maximum(probs[..., 0], 1e-300)) + _LOG_HALFNORM_C - np.log(sl) - 0.5 * zl**2
+    tail_r = np.log(np.maximum(probs[..., -1], 1e-300)) + _LOG_HALFNORM_C - np.log(sr) - 0.5 * zr**2
+    return np.where(right, tail_r, np.where(left, tail_l, out))
 
 
 def quantile(probs: np.ndarray, borders: np.ndarray, q: float) -> np.ndarray:
     """The ``q``-quantile (``0 < q < 1``), shape ``probs.shape[:-1]``."""
+    from scipy.special import erfinv
     cum = np.cumsum(probs, axis=-1)
     cum = cum / cum[..., -1:]
     k = probs.shape[-1]
@@ -54,14 +56,14 @@ def quantile(probs: np.ndarray, borders: np.ndarray, q: float) -> np.ndarray:
     sl, sr = _tail_scales(borders)
     # half-normal tails: fraction f of the edge bucket's mass lies within distance z of the inner border
     fl = np.clip(1.0 - frac, 1e-12, 1 - 1e-12)  # left tail: inner border is the right one
-    out = np.where(idx == 0, borders[1] - sl * np.sqrt(2.0) * special.erfinv(fl), out)
-    out = np.where(idx == k - 1, borders[-2] + sr * np.sqrt(2.0) * special.erfinv(np.clip(frac, 1e-12, 1 - 1e-12)),
+    out = np.where(idx == 0, borders[1] - sl * np.sqrt(2.0) * erfinv(fl), out)
+    return np.where(idx == k - 1, borders[-2] + sr * np.sqrt(2.0) * erfinv(np.clip(frac, 1e-12, 1 - 1e-12)),
                    out)
-    return out
 
 
 def ppf_from_uniform(probs: np.ndarray, borders: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Quantile function applied elementwise: ``probs`` ``(q, K)``, ``u`` ``(s, q)`` → values ``(s, q)``."""
+    from scipy.special import erfinv
     cum = np.cumsum(probs, axis=-1)
     cum = cum / cum[:, -1:]
     k = probs.shape[-1]
@@ -77,10 +79,10 @@ def ppf_from_uniform(probs: np.ndarray, borders: np.ndarray, u: np.ndarray) -> n
     frac = np.clip((u - prev) / np.maximum(p, 1e-300), 0.0, 1.0)
     out = borders[idx] + frac * (borders[idx + 1] - borders[idx])
     sl, sr = _tail_scales(borders)
-    out = np.where(idx == 0, borders[1] - sl * np.sqrt(2.0) * special.erfinv(np.clip(1 - frac, 1e-12, 1 - 1e-12)), out)
-    out = np.where(idx == k - 1,
-                   borders[-2] + sr * np.sqrt(2.0) * special.erfinv(np.clip(frac, 1e-12, 1 - 1e-12)), out)
-    return out
+    out = np.where(idx == 0, borders[1] - sl * np.sqrt(2.0) * erfinv(np.clip(1 - frac, 1e-12, 1 - 1e-12)),
+                   out)
+    return np.where(idx == k - 1,
+                   borders[-2] + sr * np.sqrt(2.0) * erfinv(np.clip(frac, 1e-12, 1 - 1e-12)), out)
 
 
 def copula_samples(
@@ -93,9 +95,11 @@ def copula_samples(
     between points at normalised times ``t_i, t_j`` is ``exp(-|t_i - t_j| / length)`` (errors of a curve
     forecast are smooth in time, not independent). This is an assumption, documented in docs/forecast.md.
     """
+    from scipy.special import ndtr
+
     q = t.shape[0]
     cov = np.exp(-np.abs(t[:, None] - t[None, :]) / max(length, 1e-6)) + 1e-9 * np.eye(q)
     chol = np.linalg.cholesky(cov)
     z = rng.standard_normal((n_samples, q)) @ chol.T
-    u = np.clip(stats.norm.cdf(z), 1e-9, 1 - 1e-9)
+    u = np.clip(ndtr(z), 1e-9, 1 - 1e-9)
     return ppf_from_uniform(probs, borders, u)

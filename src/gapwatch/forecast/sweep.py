@@ -1,0 +1,328 @@
+"""Cross-run judgement of one trial of a sweep: keep training it, or stop it (framework-free).
+
+The Optuna pruner (:mod:`gapwatch.integrations.optuna`) and the Ray Tune stopper
+(:mod:`gapwatch.integrations.ray`) are thin adapters over :func:`judge`; both ask, after every reported
+evaluation of a trial, two questions:
+
+(a) **Overfit past recovery?** The trial's monitored series so far is replayed through gapwatch's stop policy
+    (:func:`gapwatch.policy.first_stop`, Prechelt's generalisation-loss test made noise-aware, plus a patience
+    cap). When the policy would have said stop, the trial is stopped; its best evaluation so far is what the
+    user keeps (restore that checkpoint).
+(b) **Cannot beat the best trial?** The trial's curve is forecast to the planned budget and the forecast is
+    *conditioned on the other trials of the sweep* (:func:`cross_run_forecast`): P(this trial's best
+    evaluation up to the budget beats the best evaluation of any other trial so far). When that probability
+    is below ``1 - confidence`` the trial is stopped.
+
+Cross-run forecasting (analog forecasting)
+-------------------------------------------
+Freeze-thaw Bayesian optimisation (Swersky et al. 2014, "Freeze-Thaw Bayesian Optimization"; the in-context
+version of Rakotoarison et al. 2024, "In-Context Freeze-Thaw Bayesian Optimization for Hyperparameter
+Optimization") predicts a partial curve from the partial curves of the other trials. Here the other trials
+that have gone further than this one are used as *analogs*: for each such trial ``r`` its observed prefix
+(evaluations at the steps this trial has reached) and its later evaluations up to the budget are normalised
+by the prefix's own best and range (:func:`gapwatch.forecast.prior.normalise`), giving its remaining gain
+``g_r = (best later − best in prefix) / range``. Mapped into this trial's units (``best + range · g_r``) each
+analog is one sample of this trial's best-to-come, weighted by how alike the two normalised prefixes are
+(Gaussian kernel of their RMS difference, bandwidth :data:`ANALOG_BANDWIDTH`). The single-run forecast
+(:func:`gapwatch.forecast.forecast_curve`, PFN or parametric ensemble) is mixed with the analogs with weight
+``W / (W + ANALOG_PRIOR_WEIGHT)``, ``W`` the total kernel weight, so a sweep with no comparable trials falls
+back to the single-run forecast. This is a nearest-neighbour estimate in the sense of Nadaraya-Watson kernel
+regression, not the learned conditioning of the freeze-thaw PFN (whose weights download at run time).
+
+All series are handled "lower is better" internally (``mode="max"`` is negated) and reported in the trial's
+units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..policy import first_stop, validate_params
+
+#: bandwidth of the prefix-similarity kernel, in normalised units (fraction of the observed range); an analog
+#: whose normalised prefix is this far (RMS) from the trial's gets weight exp(-1/2) ≈ 0.61
+ANALOG_BANDWIDTH = 0.15
+#: pseudo-weight of the single-run forecast when mixing it with the analogs: with total analog weight W the
+#: analogs get W / (W + ANALOG_PRIOR_WEIGHT) of the mixture (2 = two perfectly alike analogs share it evenly)
+ANALOG_PRIOR_WEIGHT = 2.0
+#: fewest evaluations a trial (and an analog's prefix) needs before it is forecast (evaluations)
+MIN_OBSERVED = 5
+#: default confidence: stop a trial when P(it beats the best trial) < 1 - confidence
+CONFIDENCE = 0.9
+#: sample paths of the single-run forecast
+N_SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One trial's reported evaluations: positions ``steps`` ``(n,)`` (increasing) and ``values`` ``(n,)``."""
+
+    steps: np.ndarray
+    values: np.ndarray
+
+    @staticmethod
+    def from_mapping(values: dict[int, float] | dict[float, float]) -> Curve:
+        """From ``{step: value}`` (Optuna's ``FrozenTrial.intermediate_values``); sorted by step."""
+        items = sorted((float(k), float(v)) for k, v in values.items())
+        return Curve(np.array([k for k, _ in items], dtype=float),
+                     np.array([v for _, v in items], dtype=float))
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+
+@dataclass
+class CrossRunForecast:
+    """What the sweep says about one trial.
+
+    Attributes:
+        p_beat: P(the trial's best evaluation up to the budget beats ``target``), in [0, 1].
+        expected_best: expected best evaluation of the trial up to the budget (trial units).
+        target: the value to beat (best evaluation of any other trial), or None when there is none.
+        horizon: the budget, in steps (the x of the last forecast evaluation).
+        analogs: number of other trials used as analogs; analog_weight: the share of the mixture they got.
+        method: the single-run forecaster used (``"pfn"``/``"ensemble"``) or ``"observed"`` when the budget
+            is already reached.
+    """
+
+    p_beat: float
+    expected_best: float
+    target: float | None
+    horizon: float
+    analogs: int
+    analog_weight: float
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"p_beat": round(self.p_beat, 4), "expected_best": float(self.expected_best),
+                "target": None if self.target is None else float(self.target), "horizon": float(self.horizon),
+                "analogs": self.analogs, "analog_weight": round(self.analog_weight, 4), "method": self.method,
+                "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision about one trial after its latest evaluation.
+
+    Attributes:
+        stop: stop (prune) the trial now. rule: ``"policy"`` (overfit past recovery), ``"forecast"`` (cannot
+            beat the best trial), or ``""`` when continuing. reason: one line for people.
+        best_step, best_value: the trial's best evaluation so far (what to keep / restore).
+        forecast: the cross-run forecast when one was made.
+    """
+
+    stop: bool
+    rule: str
+    reason: str
+    best_step: float
+    best_value: float
+    forecast: CrossRunForecast | None = None
+
+
+def _sign(mode: str) -> float:
+    if mode not in ("min", "max"):
+        raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
+    return 1.0 if mode == "min" else -1.0
+
+
+def _finite(c: Curve) -> Curve:
+    ok = np.isfinite(c.values) & np.isfinite(c.steps)
+    return c if ok.all() else Curve(c.steps[ok], c.values[ok])
+
+
+def _analog_gains(z: np.ndarray, steps: np.ndarray, others_z: list[tuple[np.ndarray, np.ndarray]],
+                  horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Remaining gains ``g_r`` and kernel weights ``w_r`` of the analogs (see the module docstring)."""
+    lo, rng = float(z.min()), float(z.max() - z.min())
+    rng = max(rng, 1e-12 * (1.0 + abs(lo)))
+    zn = (z - lo) / rng
+    last = float(steps[-1])
+    gains, weights = [], []
+    for s_r, z_r in others_z:
+        pre = s_r <= last
+        post = (s_r > last) & (s_r <= horizon)
+        if pre.sum() < MIN_OBSERVED or not post.any():
+            continue
+        zp = z_r[pre]
+        lo_r, rng_r = float(zp.min()), float(zp.max() - zp.min())
+        rng_r = max(rng_r, 1e-12 * (1.0 + abs(lo_r)))
+        gains.append((float(z_r[post].min()) - lo_r) / rng_r)
+        # compare the prefixes at the trial's own steps (linear interpolation of the analog)
+        zr_at = np.interp(steps, s_r[pre], (zp - lo_r) / rng_r)
+        d = float(np.sqrt(np.mean((zr_at - zn) ** 2)))
+        weights.append(math.exp(-0.5 * (d / ANALOG_BANDWIDTH) ** 2))
+    return np.array(gains, dtype=float), np.array(weights, dtype=float)
+
+
+def cross_run_forecast(
+    curve: Curve,
+    others: list[Curve],
+    *,
+    horizon: float,
+    mode: str = "min",
+    method: str = "auto",
+    seed: int = 0,
+    n_samples: int = N_SAMPLES,
+) -> CrossRunForecast:
+    """Forecast one trial's best evaluation up to step ``horizon``, conditioned on the other trials' curves.
+
+    Args:
+        curve: the trial's evaluations so far (finite values; at least :data:`MIN_OBSERVED`).
+        others: the other trials of the sweep (same metric, same step axis); any length.
+        horizon: the budget: the step of the last evaluation the trial would reach (> its last step).
+            Future evaluations are spaced like the last observed ones.
+        mode: ``"min"`` or ``"max"``.
+        method: the single-run forecaster, see :func:`gapwatch.forecast.forecast_curve`.
+        seed, n_samples: sample paths of the single-run forecast.
+
+    Returns:
+        :class:`CrossRunForecast`; ``target`` is the best evaluation of any other trial (None when no other
+        trial has one, and then ``p_beat`` is 1).
+
+    Raises:
+        UsageError: bad mode, horizon or too short a curve.
+    """
+    from .core import forecast_curve
+
+    sign = _sign(mode)
+    c = _finite(curve)
+    if len(c) < MIN_OBSERVED:
+        raise UsageError(f"cross_run_forecast needs at least {MIN_OBSERVED} finite evaluations, got {len(c)}")
+    if not math.isfinite(horizon):
+        raise UsageError(f"horizon must be a finite step, got {horizon!r}")
+    z = sign * c.values
+    others_z = [(o.steps, sign * o.values) for o in map(_finite, others) if len(o)]
+    target_z = min((float(zr.min()) for _, zr in others_z), default=None)
+    best_z = float(z.min())
+    target = None if target_z is None else sign * target_z
+    if horizon <= c.steps[-1]:
+        p = 1.0 if target_z is None or best_z < target_z else 0.0
+        return CrossRunForecast(p, sign * best_z, target, float(horizon), 0, 0.0, "observed",
+                                ["the budget is already reached: the observed best decides"])
+    step = float(np.median(np.diff(c.steps[-6:]))) if len(c) >= 2 else 1.0
+    extra = max(1, int(math.ceil((horizon - c.steps[-1]) / max(step, 1e-12) - 1e-9)))
+    x_full = np.concatenate([c.steps, c.steps[-1] + step * np.arange(1, extra + 1)])
+    y_full = np.concatenate([c.values, np.full(extra, np.nan)])
+    fc = forecast_curve(x_full, y_full, observed=len(c), horizon=len(c) + extra, mode=mode, method=method,
+                        seed=seed, n_samples=n_samples)
+    assert fc.samples is not None
+    model_best = np.minimum(best_z, (sign * fc.samples).min(axis=1))  # (S,)
+    gains, weights = _analog_gains(z, c.steps, others_z, horizon)
+    rng = max(float(z.max() - z.min()), 1e-12 * (1.0 + abs(best_z)))
+    analog_best = np.minimum(best_z, best_z + rng * gains)
+    wsum = float(weights.sum())
+    lam = wsum / (wsum + ANALOG_PRIOR_WEIGHT) if wsum > 0 else 0.0
+    exp_model = float(model_best.mean())
+    exp_analog = float(np.dot(weights, analog_best) / wsum) if wsum > 0 else exp_model
+    expected = (1 - lam) * exp_model + lam * exp_analog
+    if target_z is None:
+        p = 1.0
+    else:
+        p_model = float(np.mean(model_best < target_z))
+        p_analog = float(np.dot(weights, analog_best < target_z) / wsum) if wsum > 0 else p_model
+        p = (1 - lam) * p_model + lam * p_analog
+    return CrossRunForecast(p, sign * expected, target, float(horizon), int(gains.size), lam, fc.method,
+                            list(fc.notes))
+
+
+def judge(
+    curve: Curve,
+    others: list[Curve],
+    *,
+    mode: str = "min",
+    horizon: float | None = None,
+    confidence: float = CONFIDENCE,
+    policy_params: dict[str, Any] | None = None,
+    min_observed: int = MIN_OBSERVED,
+    use_forecast: bool = True,
+    method: str = "auto",
+    seed: int = 0,
+) -> Verdict:
+    """Decide whether to stop a trial after its latest evaluation (see the module docstring).
+
+    Args:
+        curve: this trial's evaluations so far. others: the other trials (any state) of the same sweep.
+        mode: ``"min"`` or ``"max"``.
+        horizon: the budget in steps; None = the furthest step any other trial reached (no forecast stop when
+            no other trial went further than this one).
+        confidence: stop by forecast when P(beat the best other trial) < 1 - confidence; in (0, 1).
+        policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for rule (a).
+        min_observed: evaluations before rule (b) is considered (rule (a) has its own ``warmup``).
+        use_forecast: False turns rule (b) off (policy only).
+
+    Raises:
+        UsageError: bad mode, confidence, min_observed or policy parameters.
+    """
+    sign = _sign(mode)
+    check_confidence(confidence)
+    if isinstance(min_observed, bool) or not isinstance(min_observed, int) or min_observed < MIN_OBSERVED:
+        raise UsageError(f"min_observed must be an integer >= {MIN_OBSERVED} (evaluations), "
+                         f"got {min_observed!r}")
+    params = check_policy_params(mode, policy_params)
+    c = Curve(np.asarray(curve.steps, dtype=float), np.asarray(curve.values, dtype=float))
+    if len(c) == 0:
+        return Verdict(False, "", "no evaluations yet", math.nan, math.nan)
+    z = sign * np.where(np.isfinite(c.values), c.values, np.nan)
+    b = int(np.nanargmin(z)) if np.isfinite(z).any() else 0
+    best_step, best_value = float(c.steps[b]), float(c.values[b])
+    stop_at = first_stop(c.values, mode, **params)
+    if stop_at is not None:
+        return Verdict(True, "policy", "overfit past recovery by gapwatch's stop policy (stop after "
+                       f"evaluation {stop_at + 1}); keep the best evaluation, step {best_step:g} = "
+                       f"{best_value:.6g}",
+                       best_step, best_value)
+    fin = _finite(c)
+    if not use_forecast or len(fin) < min_observed:
+        return Verdict(False, "", "", best_step, best_value)
+    others_f = [_finite(o) for o in others]
+    furthest = max((float(o.steps[-1]) for o in others_f if len(o)), default=-math.inf)
+    h = horizon if horizon is not None else furthest
+    if not any(len(o) for o in others_f) or h <= fin.steps[-1]:
+        return Verdict(False, "", "", best_step, best_value)
+    fc = cross_run_forecast(fin, others_f, horizon=h, mode=mode, method=method, seed=seed)
+    if fc.p_beat < 1.0 - confidence:
+        return Verdict(True, "forecast", f"P(beats the best trial's {fc.target:.6g} by step {h:g}) = "
+                       f"{fc.p_beat:.3f} < {1 - confidence:.3f} (expected best {fc.expected_best:.6g}, "
+                       f"{fc.analogs} analog trials)", best_step, best_value, fc)
+    return Verdict(False, "", "", best_step, best_value, fc)
+
+
+def check_confidence(confidence: float) -> float:
+    """Validate ``confidence`` (a probability in (0, 1)); returns it as a float."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) \
+            or not math.isfinite(float(confidence)) or not 0.0 < float(confidence) < 1.0:
+        raise UsageError(f"confidence must be a probability in (0, 1), got {confidence!r}")
+    return float(confidence)
+
+
+def check_policy_params(mode: str, policy_params: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate stop-policy overrides early (the error names the parameter); returns the overrides."""
+    params = dict(policy_params or {})
+    try:
+        validate_params(mode, params)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return params
+
+
+def check_count(name: str, value: int, minimum: int) -> int:
+    """Validate an integer argument ``>= minimum`` (a count of trials or evaluations); the error names it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_budget(name: str, value: float | None) -> float | None:
+    """Validate an optional budget (None or a positive finite step); the error names it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= 0:
+        raise UsageError(f"{name} must be None or a positive number (a step), got {value!r}")
+    return float(value)
