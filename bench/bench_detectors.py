@@ -5,7 +5,7 @@ Usage::
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_detectors.py [--seeds 25] [--delay-seeds 8] \
         [--out bench/results/detectors.md] [--overwrite]
 
-Part 1 (generated families, :mod:`gapwatch.synth`, noise levels 0.5%, 1%, 2%, 5%):
+Part 1 (generated families, :mod:`gapwatch.testing.synth`, noise levels 0.5%, 1%, 2%, 5%):
 
 * per detector kind K: recall = share of runs labelled K on which K is reported (any severity);
   precision = TP / (TP + FP) where FP = runs not labelled K (and K not tolerated by the label) on which K is
@@ -45,7 +45,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
-from gapwatch import History, synth
+from gapwatch import History
+from gapwatch.testing import synth
 from gapwatch.detectors import registered, run_all
 from gapwatch.findings import Finding, Severity
 from gapwatch.io import atomic_write_text
@@ -324,7 +325,7 @@ def real_tables() -> str:
 NOTES = """
 ## Notes and limitations
 
-* The generated families come from the same project (`gapwatch.synth`) and the detectors' defaults were chosen
+* The generated families come from the same project (`gapwatch.testing.synth`) and the detectors' defaults were chosen
   while looking at them, so the generated-run numbers are optimistic; the real runs are the honest check.
 * The three baseline rules are re-implementations of the logic of patience callbacks and log linters on the
   validation loss, not the PyPI packages (the early-stopping benchmark runs those). They alarm on most clean runs

@@ -10,7 +10,7 @@ need one):
   still compares the stopping rules with each other); they never enter the headline numbers or the tuning.
 * ``cpu``: runs trained on CPU by ``bench/train_runs.py`` (``bench/curves/cpu-runs.jsonl``); grokking runs are
   reported separately.
-* ``synth``: generated families of :mod:`gapwatch.synth` with known ground truth.
+* ``synth``: generated families of :mod:`gapwatch.testing.synth` with known ground truth.
 
 Split: tuning = synth seeds 0..TUNE_SEEDS-1 plus a fixed hash-chosen third of the real Crowded Valley and CPU
 runs; report = everything else (synth seeds 1000+). Tuning scores a setting by its regret on the *validation*
@@ -166,7 +166,7 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--linters-wo
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
-from gapwatch import synth  # noqa: E402
+from gapwatch.testing import synth  # noqa: E402
 from gapwatch.policy import DEFAULTS, first_stop_from_stats, prefix_stats, validate_params  # noqa: E402
 
 

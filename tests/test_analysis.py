@@ -27,7 +27,8 @@ def u_run(n: int = 40, best: int = 15, noise: float = 0.0, seed: int = 0) -> His
 @pytest.mark.parametrize(
     "names,expected",
     [
-        (["train_loss", "val_loss", "val_acc"], Monitor("val", "loss", "min")),
+        # issue 13: the task metric decides when it is logged beside the loss (the loss is evidence)
+        (["train_loss", "val_loss", "val_acc"], Monitor("val", "acc", "max")),
         (["train_loss", "val_acc"], Monitor("val", "acc", "max")),
         (["loss", "eval_loss"], Monitor("val", "loss", "min")),
         (["train_loss", "test_acc"], Monitor("test", "acc", "max")),
@@ -60,7 +61,11 @@ def test_analysis_contract_on_u_curve() -> None:
     (run,) = doc["runs"]
     assert set(run) >= {"name", "source", "x", "monitor", "best", "findings"}
     assert run["x"] == "epoch"
-    assert run["monitor"] == {"split": "val", "metric": "loss", "mode": "min"}
+    # issue 13: the task metric (val_acc) decides, the loss is evidence, and the JSON says why
+    assert {k: run["monitor"][k] for k in ("split", "metric", "mode")} == {"split": "val", "metric": "acc",
+                                                                          "mode": "max"}
+    assert run["monitor"]["reason"] == "task metric acc beside loss"
+    assert run["monitor"]["evidence"] == [{"split": "val", "metric": "loss", "mode": "min"}]
     assert run["best"]["epoch"] == 15 and run["best"]["step"] == 150
     kinds = [f["kind"] for f in run["findings"]]
     assert "overfitting" in kinds
@@ -75,7 +80,7 @@ def test_no_overfitting_on_improving_curve() -> None:
     rows = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e + 0.1} for e in range(1, 30)]
     r = analyze(History.from_records(rows)).runs[0]
     assert not [f for f in r.findings if f.kind == "overfitting"]
-    assert r.best is not None and r.best["epoch"] == 29
+    assert r.best is not None and r.best.epoch == 29
 
 
 def test_single_evaluation_is_a_data_finding() -> None:
@@ -96,7 +101,7 @@ def test_nan_values_are_kept_not_best() -> None:
     s = h.series("val", "loss")
     assert np.isnan(s.values[2]) and len(s) == 7
     r = analyze(h).runs[0]
-    assert r.best is not None and r.best["epoch"] == 7
+    assert r.best is not None and r.best.epoch == 7
 
 
 @pytest.mark.parametrize("vals,expect", [([1, 2, 3, 4, 5], 1.0), ([5, 4, 3, 2, 1], -1.0), ([1, 1], 0.0)])

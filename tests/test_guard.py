@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +13,9 @@ from hypothesis import strategies as st
 
 from gapwatch.analysis import analyze
 from gapwatch.errors import UsageError
-from gapwatch.guard import Guard, MetricNotLoggedError, NonFiniteMetricError, read_guard_log, replay_log
+from gapwatch.guard import Guard, MetricNotLoggedError, NonFiniteMetricError
+from gapwatch.replay import read_guard_log
+from gapwatch.replay import replay_guard_log as replay_log
 from gapwatch.policy import StopPolicy
 from gapwatch.readers import load
 
@@ -47,7 +50,7 @@ def test_stops_on_overfitting_and_writes_readable_history(tmp_path):
     h = load(log)
     assert len(h.series("val", "loss")) == len(ds)
     res = analyze(h)
-    assert res.runs[0].best["epoch"] == ds[-1].best_epoch
+    assert res.runs[0].best.epoch == ds[-1].best_epoch
     info = read_guard_log(log)
     assert info["header"]["monitor"] == "val_loss" and info["header"]["mode"] == "min"
     assert [r["evaluation"] for r in info["decisions"]] == [ds[-1].evaluation]
@@ -233,3 +236,164 @@ def test_detection_budget_postpones_costly_passes():
     feed(fixed, train, val, stop_early=False)
     feed(tight, train, val, stop_early=False)
     assert fixed._since_detect == 0 and tight._since_detect > 2  # the budget held the pass back
+
+
+# ---------------------------------------------------------------------------------------------- events
+def test_guard_emits_typed_events_and_prints_nothing_itself(capsys):
+    from gapwatch.guard import DecisionEvent, FindingEvent, StopEvent, StopReason
+
+    events: list = []
+    train, val = u_curve(80)
+    g = Guard(on_event=events.append, detect_budget=None, detectors=["overfitting"])  # verbose=True default
+    ds = feed(g, train, val)
+    g.close()
+    assert capsys.readouterr().err == ""  # on_event given: the default printer is not used
+    decisions = [e.decision for e in events if isinstance(e, DecisionEvent)]
+    assert decisions == ds  # one DecisionEvent per evaluation, the same objects observe returned
+    stops = [e for e in events if isinstance(e, StopEvent)]
+    assert len(stops) == 1 and stops[0].evaluation == ds[-1].evaluation
+    assert stops[0].reason is ds[-1].stop_reason and stops[0].reason is not StopReason.OTHER
+    assert stops[0].message == ds[-1].reason and stops[0].metric == "val_loss"
+    assert stops[0].best_index == ds[-1].best_index
+    assert [e.finding for e in events if isinstance(e, FindingEvent)] == g.findings
+
+
+def test_stop_reasons_are_an_enum_beside_the_message():
+    from gapwatch.guard import StopReason, stop_reason_of
+
+    train, val = u_curve(80)
+    g = Guard(verbose=False, detectors=[])
+    d = feed(g, train, val)[-1]
+    assert d.stop and d.stop_reason is StopReason.DEGRADATION and "noise s.e." in d.reason
+    # a flat, noisy curve never degrades significantly: the patience cap stops it
+    rng = np.random.default_rng(1)
+    g = Guard(verbose=False, detectors=[], policy={"max_wait": 12})
+    flat = [g.observe(epoch=i, val_loss=1.0 + 0.01 * rng.standard_normal()) for i in range(200)]
+    last = next(d for d in flat if d.stop)
+    assert last.stop_reason is StopReason.NO_IMPROVEMENT and "(max_wait)" in last.reason
+    # after the stop every decision keeps the first stop's reason (the policy says "stopped earlier")
+    assert flat[-1].stop and flat[-1].stop_reason is StopReason.NO_IMPROVEMENT
+    g = Guard(verbose=False, on_nan="stop", detectors=[])
+    g.observe(epoch=1, val_loss=1.0)
+    assert g.observe(epoch=2, val_loss=float("nan")).stop_reason is StopReason.NON_FINITE
+    assert stop_reason_of("the held-out metric became non-finite after its best") is (
+        StopReason.NON_FINITE_AFTER_BEST)
+    assert stop_reason_of("something new") is StopReason.OTHER
+    assert Guard(verbose=False).observe(epoch=1, val_loss=1.0).stop_reason is None
+
+
+def test_stop_reason_survives_state_and_is_written_to_the_log(tmp_path):
+    from gapwatch.guard import StopReason
+
+    log = tmp_path / "h.jsonl"
+    train, val = u_curve(80)
+    g = Guard(log=log, verbose=False, detectors=[])
+    ds = feed(g, train, val)
+    g.close()
+    g2 = Guard(verbose=False)
+    g2.load_state_dict(json.loads(json.dumps(g.state_dict())))
+    assert g2.decisions == ds and g2.decisions[-1].stop_reason is StopReason.DEGRADATION
+    assert read_guard_log(log)["decisions"][0]["stop_reason"] == "degradation"
+    # a state written before stop_reason existed gets it from the message
+    st = g.state_dict()
+    for d in st["decisions"]:
+        d.pop("stop_reason")
+    g3 = Guard(verbose=False)
+    g3.load_state_dict(st)
+    assert g3.decisions == ds
+
+
+def test_default_printer_escapes_markup_and_control_characters():
+    lines: list[str] = []
+    g = Guard(monitor="val_loss[/]", printer=lines.append, detectors=[], on_nan="stop")
+    g.observe(epoch=1, **{"val_loss[/]": 1.0})
+    g.observe(epoch=2, **{"val_loss[/]": float("nan")})
+    assert len(lines) == 1
+    from rich.console import Console
+
+    con = Console(width=400, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    con.print(lines[0])  # valid markup (an unescaped "[/]" would raise MarkupError)
+    text = con.export_text()
+    assert "val_loss[/]" in text and "stop at evaluation 1" in text
+    from gapwatch.guard import FindingEvent
+    from gapwatch.findings import Finding, Severity
+    from gapwatch.report.terminal import format_guard_event
+
+    f = Finding(kind="overfitting", severity=Severity.WARNING, message="gap on [top1]\x1b[31m", detector="x")
+    out = format_guard_event(FindingEvent(f, 3))
+    assert out is not None and "\\[top1]" in out and "\x1b" not in out
+
+
+# ---------------------------------------------------------------------------------------------- parameters
+def test_guard_parameter_specs_match_the_signature_and_reject_bad_values():
+    import dataclasses
+    import inspect
+
+    from gapwatch.guard import SPECS
+
+    fields = {f.name: f.default for f in dataclasses.fields(Guard) if f.init}
+    assert [p.name for p in SPECS] == list(fields)
+    assert {p.name: p.default for p in SPECS} == fields
+    assert list(inspect.signature(Guard).parameters) == list(fields)
+    bad = {"monitor": 3, "mode": "up", "policy": [1], "log": 5, "overwrite": "yes", "detect_every": 1.5,
+           "detect_budget": 0.0, "detectors": "overfitting", "detector_params": [], "on_nan": "explode",
+           "verbose": 1, "printer": "stderr", "run": None, "on_event": 7}
+    assert set(bad) == set(fields)
+    for name, value in bad.items():
+        with pytest.raises(UsageError, match=rf"Guard: {name} must be .*got {value!r}"):
+            Guard(**{name: value})
+
+
+# ---------------------------------------------------------------------------------------------- files
+def test_guard_log_refuses_a_planted_symlink(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    link = tmp_path / "h.jsonl"
+    link.symlink_to(target)
+    g = Guard(log=link, overwrite=True, verbose=False)
+    with pytest.raises(UsageError, match="symbolic link"):
+        g.observe(epoch=1, val_loss=1.0)
+    assert target.read_text() == "keep me"
+
+
+def test_atomic_writer_mode_symlink_directory_and_failure(tmp_path):
+    import stat
+
+    from gapwatch.io import FILE_MODE, atomic_write, atomic_write_text, remove_stale_temps
+
+    umask = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "r.html", "x")
+        assert stat.S_IMODE(p.stat().st_mode) == FILE_MODE & ~0o022 == 0o644
+        os.umask(0o077)
+        q = atomic_write_text(tmp_path / "private.html", "x")
+        assert stat.S_IMODE(q.stat().st_mode) == 0o600  # the umask is honoured ...
+        assert os.umask(0o077) == 0o077  # ... and never changed
+    finally:
+        os.umask(umask)
+    target = tmp_path / "target"
+    target.write_text("keep")
+    (tmp_path / "link.html").symlink_to(target)
+    with pytest.raises(UsageError, match="symbolic link"):
+        atomic_write_text(tmp_path / "link.html", "evil", overwrite=True)
+    assert target.read_text() == "keep"
+    (tmp_path / "d").mkdir()
+    with pytest.raises(UsageError, match="a directory"):
+        atomic_write_text(tmp_path / "d", "x", overwrite=True)
+    with pytest.raises(UsageError, match="cannot write"):
+        atomic_write_text(tmp_path / "r.html" / "sub.html", "x")  # parent is a file
+
+    def boom(fh):
+        fh.write(b"half")
+        raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "r.html", boom, overwrite=True)
+    assert p.read_text() == "x"  # the previous file is intact ...
+    assert not list(tmp_path.glob(".r.html.*.tmp"))  # ... and no temporary file is left
+    stale = tmp_path / ".r.html.0123abcd.tmp"
+    stale.write_bytes(b"left by a SIGKILL")
+    other = tmp_path / ".r.html.notmine.tmp"
+    other.write_bytes(b"")
+    assert remove_stale_temps(tmp_path / "r.html") == [stale]
+    assert other.exists()

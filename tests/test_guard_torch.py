@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 from gapwatch.analysis import analyze  # noqa: E402
 from gapwatch.errors import UsageError  # noqa: E402
-from gapwatch.guard import replay_log  # noqa: E402
+from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 from gapwatch.integrations.torch import TorchGuard  # noqa: E402
 from gapwatch.keeper import BestKeeper, load_checkpoint  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
@@ -81,7 +81,7 @@ def test_plain_loop_stops_restores_best_and_log_is_analysable(tmp_path):
     for k, v in model.state_dict().items():
         assert torch.equal(v, snapshots[best][k])
     res = analyze(load(log))
-    assert res.runs[0].best["epoch"] == ds[-1].best_epoch
+    assert res.runs[0].best.epoch == ds[-1].best_epoch
     first, n = replay_log(log)
     assert first is not None and n == len(ds) and first.best_index == best
 

@@ -9,7 +9,7 @@ transformers = pytest.importorskip("transformers")
 
 from gapwatch.analysis import analyze  # noqa: E402
 from gapwatch.errors import UsageError  # noqa: E402
-from gapwatch.guard import replay_log  # noqa: E402
+from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 from gapwatch.integrations.hf import GapwatchTrainerCallback  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
 
@@ -101,7 +101,7 @@ def test_hf_trainer_stops_restores_best_and_writes_history(tmp_path):
         assert torch.equal(v, snap.snaps[best][k]), k
     h = load(log)
     assert h.has("train", "loss") and len(h.series("val", "loss")) == gw.guard.evaluations
-    assert analyze(h).runs[0].best["epoch"] == last.best_epoch
+    assert analyze(h).runs[0].best.epoch == last.best_epoch
     first, n = replay_log(log)
     assert first is not None and n == last.evaluation + 1
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch import synth
+from gapwatch.testing import synth
 from gapwatch.policy import DEFAULTS, StopPolicy, first_stop, replay
 
 

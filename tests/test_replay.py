@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gapwatch import synth
+from gapwatch.testing import synth
 from gapwatch.cli import main
-from gapwatch.cli.replay import SCHEMA, parse_params, replay_history
+from gapwatch.replay import SCHEMA, parse_params, replay_history
 from gapwatch.errors import UsageError
 from gapwatch.policy import replay
 from gapwatch.readers import load
@@ -27,7 +27,9 @@ REPLAY_SCHEMA = {
             "type": "object", "required": ["name", "stop", "restore", "evaluations_seen"],
             "additionalProperties": False,
             "properties": {"name": {"type": "string"}, "stop": WHERE, "restore": WHERE,
-                           "evaluations_seen": {"type": "integer", "minimum": 0}}}},
+                           "evaluations_seen": {"type": "integer", "minimum": 0},
+                           "monitor": {"type": "object", "required": ["split", "metric", "mode"]},
+                           "reason": {"type": "string"}, "error": {"type": "string"}}}},
     },
 }
 
@@ -132,8 +134,10 @@ def test_monitor_and_mode_options(tmp_path, capsys):
     for i, r in enumerate(rows):
         r["val_acc"] = 0.5 + 0.01 * i  # keeps improving
     path = write_jsonl(tmp_path / "two.jsonl", rows)
-    by_loss = run_json(capsys, str(path))
+    by_loss = run_json(capsys, str(path), "--monitor", "val_loss")
     by_acc = run_json(capsys, str(path), "--monitor", "val_acc")
+    # issue 13: by default the task metric beside the loss decides, as with --monitor val_acc
+    assert run_json(capsys, str(path))["runs"][0]["stop"] == by_acc["runs"][0]["stop"]
     assert by_loss["runs"][0]["stop"] is not None
     assert by_acc["runs"][0]["stop"] is None and by_acc["runs"][0]["restore"]["epoch"] == 15.0
     forced = run_json(capsys, str(path), "--monitor", "val_acc", "--mode", "min")
@@ -216,5 +220,7 @@ def test_sweep_with_one_run_lacking_validation_warns_and_keeps_the_shape(tmp_pat
     doc = json.loads(cap.out)
     jsonschema.validate(doc, REPLAY_SCHEMA)
     runs = {r["name"]: r for r in doc["runs"]}
-    assert runs["bad"] == {"name": "bad", "stop": None, "restore": None, "evaluations_seen": 0}
+    bad = dict(runs["bad"])
+    assert "no validation series" in bad.pop("error")  # the document says why, not only stderr (issue 12)
+    assert bad == {"name": "bad", "stop": None, "restore": None, "evaluations_seen": 0}
     assert runs["good"]["stop"] is not None

@@ -21,7 +21,7 @@ import pytest
 
 from gapwatch.analysis import Analysis
 from gapwatch.findings import FindingKind
-from gapwatch.report import sample
+from gapwatch.testing import samples as sample
 from gapwatch.report.html import render_html
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -16,9 +16,10 @@ from gapwatch.analysis import Analysis, RunAnalysis, analyze
 from gapwatch.errors import UsageError
 from gapwatch.findings import FindingKind
 from gapwatch.history import History
-from gapwatch.report import sample
+from gapwatch.examples.summary import ExampleSummary
+from gapwatch.testing import samples as sample
 from gapwatch.report.html import render_html, write_html
-from gapwatch.report.summary import hyperparameter_effects, summarize_run
+from gapwatch.summary import hyperparameter_effects, summarize_run
 from gapwatch.report.svg import Chart, esc, fmt_num, histogram_chart, nice_ticks
 
 
@@ -199,7 +200,7 @@ def test_nan_and_spikes_are_drawn_not_dropped() -> None:
     recs[10]["val_loss"] = float("nan")
     recs[20]["val_loss"] = 1e6
     h = History.from_records(recs, run="spiky")
-    a = analyze(h)
+    a = analyze(h, monitor=sample.VAL_LOSS)
     d = assert_self_contained(render_html(a))
     assert d.count("path", "nanmark") >= 1
     assert "clipped" in d.alltext
@@ -216,32 +217,29 @@ def test_step_axis_and_single_evaluation() -> None:
     assert "over steps" in render_html(a2)
 
 
-def test_examples_summary_shape_renders() -> None:
-    """The gapwatch.examples.summary/1 shape (precomputed histograms, top_suspicious rows) renders too."""
+def test_examples_summary_renders() -> None:
+    """An ExampleSummary (precomputed histograms, top_suspicious rows) renders; an unreadable table says why."""
     a = sample.single_analysis(forecast=False, examples=False)
-    a.runs[0].extra["examples"] = {
-        "schema": "gapwatch.examples.summary/1", "path": "/x/examples.parquet", "n": 100, "epochs": 10,
-        "counts": {"likely_mislabeled": 7, "prunable": 20}, "cutoff": 0.0, "default_score": "aum_early",
-        "cutoff_rule": "early-training AUM below 0",
-        "top_suspicious": [{"index": 17, "score": -4.2, "label": 3, "suggested": 5}],
-        "histograms": {"aum_early": {"edges": list(np.linspace(-5, 5, 21)), "counts": [1] * 20, "direction": "low"}},
-        "references": ["Pleiss et al. 2020"],
-    }
+    a.runs[0].examples = ExampleSummary(
+        path="/x/examples.parquet", n=100, epochs=10, counts={"likely_mislabeled": 7, "prunable": 20}, cutoff=0.0,
+        default_score="aum_early", cutoff_rule="early-training AUM below 0",
+        top_suspicious=[{"index": 17, "score": -4.2, "label": 3, "suggested": 5}],
+        histograms={"aum_early": {"edges": list(np.linspace(-5, 5, 21)), "counts": [1] * 20, "direction": "low"}},
+        references=["Pleiss et al. 2020"])
     d = assert_self_contained(render_html(a))
     assert "likely mislabeled (7.0%)" in d.alltext
     assert "aum_early (low = suspicious)" in d.alltext
     assert "-4.2" in d.alltext and "Pleiss et al. 2020" in d.alltext
-    a.runs[0].extra["examples"] = {"schema": "gapwatch.examples.summary/1", "path": "/x/t.npz",
-                                   "error": "t.npz: bad <b>table</b>"}
+    a.runs[0].examples = ExampleSummary(path="/x/t.npz", error="t.npz: bad <b>table</b>")
     d = assert_self_contained(render_html(a))
     assert "bad <b>table</b>" in d.alltext
 
 
-def test_examples_with_index_maps_ids_to_positions() -> None:
+def test_examples_rows_name_example_ids() -> None:
     a = sample.single_analysis(forecast=False, examples=False)
-    a.runs[0].extra["examples"] = {"schema": "gapwatch.examples/1", "n": 3, "epochs": 2, "index": [100, 200, 300],
-                                   "scores": {"aum": [0.5, -7.25, 1.0]}, "likely_mislabeled": [200],
-                                   "memorized": [], "prunable": [300]}
+    a.runs[0].examples = ExampleSummary(path="/x/e.npz", n=3, epochs=2, counts={"likely_mislabeled": 1},
+                                        top_suspicious=[{"index": 200, "score": -7.25, "label": None,
+                                                         "suggested": None}])
     text = render_html(a)
     table = text[text.index("Most suspicious examples"):]
     assert "<td class='n'>200</td>" in table and "-7.25" in table
@@ -256,15 +254,17 @@ def test_examples_with_index_maps_ids_to_positions() -> None:
 def test_bad_thumbnails_are_dropped(payload: str) -> None:
     a = sample.single_analysis(forecast=False, examples=False)
     ex = sample.sample_examples(n=50, thumbnails=False)
-    ex["thumbnails"] = {str(ex["likely_mislabeled"][0]): payload}
-    a.runs[0].extra["examples"] = ex
+    ex.thumbnails = {int(ex.top_suspicious[0]["index"]): payload}
+    a.runs[0].examples = ex
     d = assert_self_contained(render_html(a))
     assert d.count("img") == 0
 
 
-def test_malformed_forecast_is_ignored() -> None:
+def test_forecast_without_quantiles_is_not_drawn() -> None:
     a = sample.single_analysis(forecast=False, examples=False)
-    a.runs[0].extra["forecast"] = {"x": [1, 2], "quantiles": {"0.5": [1]}, "best": "?"}
+    fc = sample.sample_forecast()
+    fc.quantiles = {"0.5": fc.quantiles["0.5"]}  # no band to draw
+    a.runs[0].forecast = fc
     d = assert_self_contained(render_html(a))
     assert d.count("polygon", "fc-band") == 0
 

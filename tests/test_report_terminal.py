@@ -8,7 +8,7 @@ from rich.console import Console
 
 from gapwatch.analysis import analyze
 from gapwatch.history import History
-from gapwatch.report import sample
+from gapwatch.testing import samples as sample
 from gapwatch.report.terminal import MAX_FINDINGS, render, sparkline
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch import synth
-from gapwatch.cli.analyze import FORECAST_MAX_POINTS, _forecast_input
+from gapwatch.testing import synth
+from gapwatch.analysis import FORECAST_MAX_POINTS, forecast_input as _forecast_input
 from gapwatch.detectors import run_all
 from gapwatch.detectors.instability import trailing_median
 from gapwatch.detectors.overfitting import _trailing_mean, _trajectory_index

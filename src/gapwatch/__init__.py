@@ -4,21 +4,49 @@ Core API (no torch needed)::
 
     import gapwatch
     history = gapwatch.load("runs/exp1/trainer_state.json")
-    result = gapwatch.analyze(history)
+    result = gapwatch.analyze(history)          # == what `gapwatch analyze PATH --json` prints
+    print(result.to_dict())
+
+The names below are imported on first use (PEP 562), so ``import gapwatch`` and ``gapwatch --help`` stay fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .analysis import Analysis, RunAnalysis, analyze
-from .errors import GapwatchError, InputError, UsageError
-from .findings import Finding, FindingKind, Severity
-from .history import History, Series
-from .monitor import Monitor
-from .readers import load
+#: public name → module that defines it
+_EXPORTS: dict[str, str] = {
+    "Analysis": "analysis", "RunAnalysis": "analysis", "analyze": "analysis", "BestPoint": "analysis",
+    "GapwatchError": "errors", "InputError": "errors", "UsageError": "errors",
+    "Finding": "findings", "FindingKind": "findings", "Severity": "findings",
+    "History": "history", "Run": "history", "Series": "history",
+    "Monitor": "monitor", "load": "readers",
+    "replay_history": "replay", "replay_values": "replay",
+}
 
-__all__ = [
-    "Analysis", "RunAnalysis", "analyze", "GapwatchError", "InputError", "UsageError", "Finding",
-    "FindingKind", "Severity", "History", "Series", "Monitor", "load", "__version__",
-]
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from .analysis import Analysis, BestPoint, RunAnalysis, analyze
+    from .errors import GapwatchError, InputError, UsageError
+    from .findings import Finding, FindingKind, Severity
+    from .history import History, Run, Series
+    from .monitor import Monitor
+    from .readers import load
+    from .replay import replay_history, replay_values
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'gapwatch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

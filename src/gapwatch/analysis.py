@@ -1,19 +1,82 @@
-"""Analysis of loaded runs: monitored series, best point, findings, and the ``gapwatch.analysis/1`` JSON."""
+"""The analysis pipeline: one call from a loaded History to everything gapwatch concludes about its runs.
+
+:func:`analyze` is what ``gapwatch analyze --json`` prints (``analyze(load(p)).to_dict()`` *is* that document),
+what the demo reports and what the HTML and terminal reports render. Per run it
+
+1. decides the monitored series (:mod:`gapwatch.monitor`, the one owner of that choice) and its best point,
+2. runs the registered detectors (:func:`gapwatch.detectors.run_all`; the ``data`` detector turns problems
+   with the log itself into findings),
+3. summarises the run (:func:`gapwatch.summary.summarize_run`: best, final, what training past the best cost),
+4. forecasts the monitored curve past its end (:mod:`gapwatch.forecast`; on by default for small analyses),
+5. summarises the per-example table found beside the log (:mod:`gapwatch.examples.summary`),
+
+and across a sweep it relates hyperparameters to overfitting (:func:`gapwatch.summary.hyperparameter_effects`).
+Results stay typed (:class:`RunAnalysis`, :class:`~gapwatch.forecast.core.Forecast`,
+:class:`~gapwatch.examples.summary.ExampleSummary`, :class:`~gapwatch.summary.RunSummary`) until
+:meth:`Analysis.to_dict` turns them into the ``gapwatch.analysis/1`` document.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .detectors import run_all
-from .errors import InputError
-from .findings import Finding, FindingKind, Severity, clean_json
-from .history import History
+from .documents import ANALYSIS, clean
+from .errors import GapwatchError, InputError, UsageError
+from .findings import Finding, Severity
+from .history import History, Run
 from .monitor import Monitor, choose_monitor
+from .summary import Effect, RunSummary, hyperparameter_effects, summarize_run
 
-SCHEMA = "gapwatch.analysis/1"
+if TYPE_CHECKING:
+    from .examples.summary import ExampleSummary
+    from .forecast.core import Forecast
+
+SCHEMA = ANALYSIS
+
+#: ``forecast=None`` (automatic) forecasts the runs only when the analysis has at most this many (runs). The
+#: parametric ensemble costs ~50-100 ms per run on one CPU core; a 10,000-run sweep must stay fast.
+FORECAST_MAX_RUNS = 20
+#: The forecaster is given at most this many evaluations of the monitored series (evaluations): a longer,
+#: all-finite series is thinned evenly (first and last kept) and the forecast's notes say so. The parametric
+#: ensemble costs ~0.2 s on 1,000 evaluations but ~7 s on the 24,000 of a 1,000,000-point log (one CPU core); a
+#: plot of the forecast needs a few hundred points.
+FORECAST_MAX_POINTS = 1000
+
+ForecastMethod = Literal["ensemble", "pfn", "auto"]
+FORECAST_METHODS: tuple[str, ...] = ("ensemble", "pfn", "auto")
+
+
+@dataclass(frozen=True)
+class BestPoint:
+    """The best finite evaluation of the monitored series: where (``step``, ``epoch``; ``None`` when the log
+    has no such axis) and its ``value`` (metric units)."""
+
+    step: float | int | None
+    epoch: float | int | None
+    value: float
+
+    def at(self, x: str) -> float | int | None:
+        """Its position on axis ``x`` (``"epoch"`` or ``"step"``)."""
+        return self.epoch if x == "epoch" else self.step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "value": self.value}
+
+
+def best_point(run: Run, monitor: Monitor) -> BestPoint | None:
+    """The best finite evaluation of ``monitor`` in ``run`` (the first one on ties), or ``None`` when it has no
+    finite value. The one implementation of "best point" (the summary, the report and the forecast use it)."""
+    s = run.series(monitor.split, monitor.metric)
+    fin = np.isfinite(s.values)
+    if not fin.any():
+        return None
+    b = int(np.argmin(np.where(fin, monitor.sign * s.values, np.inf)))
+    at = s.at(b)
+    return BestPoint(step=at["step"], epoch=at["epoch"], value=float(s.values[b]))
 
 
 @dataclass
@@ -24,107 +87,243 @@ class RunAnalysis:
         name, source: run name and the file or directory it came from.
         x: ``"epoch"`` or ``"step"``: the axis of the monitored series.
         monitor: what was monitored; ``None`` when the run has no held-out series (then ``error`` says why).
-        best: ``{"step", "epoch", "value"}`` of the best monitored evaluation.
+        best: the best monitored evaluation.
         findings: detector findings, most severe first.
-        history: the run's History (not serialised).
-        extra: keys later capabilities add to the run's JSON (``"forecast"``, ``"examples"``).
+        history: the run (not serialised).
+        error: why the run could not be analysed (``None`` when it could).
+        summary: best, final, cost of training past the best, onset and the verdict headline.
+        forecast: the monitored curve forecast past its end (``None`` when not asked for or not possible).
+        examples: the summary of the per-example table beside the log (``None`` when there is none).
+        monitor_reason: why this series was monitored (the monitor decision's reason).
     """
 
     name: str
     source: str
     x: str
     monitor: Monitor | None
-    best: dict[str, Any] | None
+    best: BestPoint | None
     findings: list[Finding]
-    history: History
+    history: Run
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None
+    forecast: Forecast | None = None
+    examples: ExampleSummary | None = None
+    monitor_reason: str | None = None
+    monitor_evidence: tuple[Monitor, ...] = ()
 
     @property
     def worst_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
 
     def to_dict(self) -> dict[str, Any]:
+        """This run's entry in the ``gapwatch.analysis/1`` document."""
+        mon: dict[str, Any] | None = None
+        if self.monitor is not None:
+            mon = dict(self.monitor.to_dict())
+            if self.monitor_reason:
+                mon["reason"] = self.monitor_reason
+            if self.monitor_evidence:
+                mon["evidence"] = [m.to_dict() for m in self.monitor_evidence]
         d: dict[str, Any] = {
             "name": self.name,
             "source": self.source,
             "x": self.x,
-            "monitor": self.monitor.to_dict() if self.monitor else None,
-            "best": clean_json(self.best),
+            "monitor": mon,
+            "best": clean(self.best.to_dict()) if self.best else None,
             "findings": [f.to_dict() for f in self.findings],
         }
         if self.error:
             d["error"] = self.error
-        d.update(clean_json(self.extra))
+        if self.summary is not None:
+            d["summary"] = self.summary.to_dict()
+        if self.forecast is not None:
+            fc = self.forecast.to_run_dict()
+            fc.pop("name", None)
+            d["forecast"] = clean(fc)
+        if self.examples is not None:
+            d["examples"] = self.examples.to_dict()
         return d
 
 
 @dataclass
 class Analysis:
-    """The analysis of every run loaded from one path."""
+    """The analysis of every run loaded from one path.
+
+    Attributes:
+        runs: one :class:`RunAnalysis` per run, in the History's order.
+        effects: hyperparameters that go with overfitting across the sweep (empty for one run).
+        notes: remarks about the analysis as a whole (runs not forecast and why).
+    """
 
     runs: list[RunAnalysis]
+    effects: list[Effect] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "runs": [r.to_dict() for r in self.runs]}
+        """The ``gapwatch.analysis/1`` document."""
+        d: dict[str, Any] = {"schema": SCHEMA, "runs": [r.to_dict() for r in self.runs]}
+        if self.effects:
+            d["hyperparameter_effects"] = [e.to_dict() for e in self.effects]
+        if self.notes:
+            d["notes"] = list(self.notes)
+        return d
 
     @property
     def worst_severity(self) -> Severity | None:
         return max((s for r in self.runs if (s := r.worst_severity)), key=lambda s: s.rank, default=None)
 
 
+def _decide(run: Run, requested: Monitor | None) -> tuple[Monitor, str | None, tuple[Monitor, ...]]:
+    """The monitor decision of one run (:mod:`gapwatch.monitor` owns it) as (monitor, reason, evidence)."""
+    from . import monitor as monitor_mod
+
+    decide = getattr(monitor_mod, "decide", None)
+    if decide is None:
+        return choose_monitor(run, requested), None, ()
+    d = decide(run, requested)
+    return d.monitor, getattr(d, "reason", None), tuple(getattr(d, "evidence", ()) or ())
+
+
 def analyze_run(
-    history: History,
+    run: History,
     *,
     monitor: Monitor | None = None,
-    detector_params: dict[str, dict[str, Any]] | None = None,
+    detectors: Sequence[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> RunAnalysis:
-    """Analyse one run. A run without a held-out series gets ``error`` set instead of raising, so one bad
-    run does not hide a sweep; :func:`analyze` raises when *every* run is unusable."""
-    name, source = history.name, history.source
-    data_findings = [
-        Finding(FindingKind.DATA.value, Severity.INFO, f"{n.message}" + (f" ({n.source})" if n.source else ""),
-                detector="history")
-        for n in history.notes
-    ]
+    """Detect and summarise one run (no forecast, no examples: :func:`analyze` adds those).
+
+    A run without a held-out series gets ``error`` set instead of raising, so one bad run does not hide a
+    sweep; :func:`analyze` raises when *every* run is unusable."""
+    run = next(iter(run)) if not isinstance(run, Run) else run
+    name, source = run.name, run.source
     try:
-        mon = choose_monitor(history, monitor)
+        mon, reason, evidence = _decide(run, monitor)
     except InputError as exc:
-        return RunAnalysis(name, source, "epoch", None, None, data_findings, history, error=str(exc))
-    s = history.series(mon.split, mon.metric)
-    fin = np.isfinite(s.values)
-    best = None
-    if fin.any():
-        b = int(np.argmin(np.where(fin, mon.sign * s.values, np.inf)))
-        best = {**s.at(b), "value": float(s.values[b])}
-    if mon.split == "test":
-        data_findings.append(Finding(
-            FindingKind.DATA.value, Severity.WARNING,
-            "no validation split was logged, so the test split is monitored: decisions taken on test data "
-            "overstate how good the chosen point is; log a separate validation set",
-            detector="monitor"))
-    if int(fin.sum()) < 2:
-        data_findings.append(Finding(
-            FindingKind.DATA.value, Severity.WARNING,
-            f"{s.name} has {int(fin.sum())} finite evaluation(s) in {source or name}: at least 2 are needed to "
-            "say anything about the curve; evaluate more often (e.g. every epoch)",
-            evidence={"evaluations": int(fin.sum())}, detector="monitor"))
-    findings = run_all(history, monitor=mon, params=detector_params)
-    return RunAnalysis(name, source, s.x_kind, mon, best, findings + data_findings, history)
+        from .detectors import run_all
+
+        findings = run_all(run, monitor=None, params=params, only=["data"])
+        return RunAnalysis(name, source, "epoch", None, None, findings, run, error=str(exc))
+    from .detectors import run_all
+
+    findings = run_all(run, monitor=mon, params=params, only=list(detectors) if detectors is not None else None)
+    ra = RunAnalysis(name, source, run.series(mon.split, mon.metric).x_kind, mon, best_point(run, mon), findings,
+                     run, monitor_reason=reason, monitor_evidence=evidence)
+    ra.summary = summarize_run(ra)
+    return ra
+
+
+def _check_detectors(detectors: Sequence[str] | None, params: dict[str, dict[str, Any]] | None) -> None:
+    from .detectors import registered
+
+    known = registered()
+    for label, names in (("detectors", list(detectors or [])), ("params", list(params or {}))):
+        bad = [n for n in names if n not in known]
+        if bad:
+            raise UsageError(f"{label}: unknown detector(s) {', '.join(map(repr, bad))}; known: "
+                             f"{', '.join(sorted(known))}")
 
 
 def analyze(
     history: History,
     *,
     monitor: Monitor | None = None,
+    detectors: Sequence[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    forecast: bool | None = None,
+    forecast_method: ForecastMethod = "ensemble",
+    examples: bool = True,
     detector_params: dict[str, dict[str, Any]] | None = None,
 ) -> Analysis:
-    """Analyse every run of ``history``.
+    """Analyse every run of ``history``: monitor, best point, findings, summary, forecast, examples, effects.
 
+    Args:
+        monitor: the series to monitor in every run (default: :mod:`gapwatch.monitor` decides per run).
+        detectors: run only these registered detectors (default: all; the ``data`` checks always run).
+        params: per-detector parameters, ``{"overfitting": {"min_z": 4}}`` (validated by each detector).
+        forecast: forecast each run's monitored curve past its end; ``None`` (default) does so when there are
+            at most :data:`FORECAST_MAX_RUNS` runs.
+        forecast_method: ``"ensemble"`` (parametric, no torch), ``"pfn"`` (needs torch) or ``"auto"``.
+        examples: summarise an example table (``examples.parquet``/``.npz``) found beside each run's log.
+        detector_params: the earlier name of ``params``.
     Raises:
         InputError: when no run has a usable held-out series (the message of the first run says what to log).
+        UsageError: unknown detector names or bad parameters.
     """
-    runs = [analyze_run(h, monitor=monitor, detector_params=detector_params) for h in history]
+    if forecast_method not in FORECAST_METHODS:
+        raise UsageError(f"forecast_method must be one of {', '.join(FORECAST_METHODS)}; got {forecast_method!r}")
+    params = params if params is not None else detector_params
+    _check_detectors(detectors, params)
+    if detectors is not None and "data" not in detectors:
+        detectors = [*detectors, "data"]
+    runs = [analyze_run(r, monitor=monitor, detectors=detectors, params=params) for r in history]
     if runs and all(r.error for r in runs):
         raise InputError(runs[0].error or "no run could be analysed")
-    return Analysis(runs)
+    result = Analysis(runs)
+    if examples:
+        _attach_examples(result)
+    if forecast or (forecast is None and len(runs) <= FORECAST_MAX_RUNS):
+        result.notes.extend(_attach_forecasts(result, forecast_method))
+    if len(runs) > 1:
+        summaries = [r.summary for r in runs if r.summary is not None]
+        result.effects = hyperparameter_effects(summaries)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- forecast
+def _attach_forecasts(result: Analysis, method: str) -> list[str]:
+    """Forecast every run that can be; returns why runs were not forecast (``"run: why"``), never raises."""
+    try:
+        from .forecast.core import forecast_for_analysis
+    except ImportError:
+        return ["gapwatch.forecast is not available"]
+    notes: list[str] = []
+    for r in result.runs:
+        if r.monitor is None or r.error:
+            continue
+        reasons: list[str] = []
+        run, thinned = forecast_input(r.history, r.monitor)
+        fc = forecast_for_analysis(run, r.monitor, method=method, reasons=reasons)
+        if fc is not None:
+            if thinned:
+                fc.notes.append(thinned)
+            r.forecast = fc
+        notes.extend(f"{r.name}: {why}" for why in reasons)
+    return notes
+
+
+def forecast_input(run: Run, mon: Monitor, max_points: int = FORECAST_MAX_POINTS) -> tuple[Run, str | None]:
+    """The run handed to the forecaster: ``run`` itself, or, when the monitored series has more than
+    ``max_points`` evaluations (all finite), only that series thinned evenly to that many evaluations (first
+    and last kept), with a note saying so."""
+    if not run.has(mon.split, mon.metric):
+        return run, None
+    s = run.series(mon.split, mon.metric)
+    n = len(s)
+    if n <= max_points or not np.all(np.isfinite(s.values)):
+        return run, None  # (a non-finite series is refused by the forecaster as it is)
+    import pandas as pd
+
+    keep = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.intp))
+    frame = pd.DataFrame({"run": run.name, "step": s.step[keep], "epoch": s.epoch[keep], "split": mon.split,
+                          "metric": mon.metric, "value": s.values[keep], "name": s.name})
+    note = (f"forecast from {keep.size:,} evenly spaced of the {n:,} evaluations (first and last kept; the "
+            f"forecaster is given at most {max_points:,})")
+    return Run(frame, sources=run.sources, meta=run.meta), note
+
+
+# ---------------------------------------------------------------------------------------------- examples
+def _attach_examples(result: Analysis) -> None:
+    """Summarise the example table found beside each run's log. A table that cannot be read becomes an
+    ExampleSummary with ``error`` set (shown in the report), never a failure of the analysis."""
+    try:
+        from .examples.summary import summary_beside
+    except ImportError:  # the examples extra's dependency (pyarrow) is missing
+        return
+    for r in result.runs:
+        if not r.source:
+            continue
+        try:
+            r.examples = summary_beside(r.source)
+        except (GapwatchError, OSError, ImportError):
+            continue

@@ -6,7 +6,6 @@ The ``kind`` values are part of the public JSON contract (``gapwatch.analysis/1`
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -36,7 +35,15 @@ class FindingKind(str, Enum):
     UNDERFITTING = "underfitting"
     CATASTROPHIC_OVERFITTING = "catastrophic_overfitting"
     STABILITY_GAP = "stability_gap"
+    METRIC_DISAGREEMENT = "metric_disagreement"  # held-out loss and task metric tell different stories
+    HELDOUT_REGRESSION = "heldout_regression"  # one of several held-out sets degrades (off-target, per group)
     DATA = "data"  # a problem with the log itself (single evaluation, resumed steps, no validation)
+
+    def __str__(self) -> str:  # the value, as a plain string would print (f"{kind}" == "overfitting")
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class Finding:
     """One observation about a run.
 
     Attributes:
-        kind: a :class:`FindingKind` value.
+        kind: a :class:`FindingKind` (a plain string naming one is converted; an unknown name is refused).
         severity: a :class:`Severity`.
         step, epoch: where it happened (the onset), ``None`` when not tied to one point.
         message: one line for people.
@@ -54,7 +61,7 @@ class Finding:
         detector: name of the detector that produced it.
     """
 
-    kind: str
+    kind: FindingKind
     severity: Severity
     message: str
     step: float | None = None
@@ -64,10 +71,20 @@ class Finding:
     references: tuple[str, ...] = ()
     detector: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, FindingKind):
+            try:
+                object.__setattr__(self, "kind", FindingKind(str(self.kind)))
+            except ValueError:
+                known = ", ".join(k.value for k in FindingKind)
+                raise ValueError(f"Finding.kind must be one of {known}; got {self.kind!r}") from None
+        if not isinstance(self.severity, Severity):
+            object.__setattr__(self, "severity", Severity(str(self.severity)))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in the ``gapwatch.analysis/1`` finding shape."""
         d = asdict(self)
-        d["kind"] = str(self.kind.value if isinstance(self.kind, Enum) else self.kind)
+        d["kind"] = self.kind.value
         d["severity"] = self.severity.value
         d["step"] = _clean(self.step)
         d["epoch"] = _clean(self.epoch)
@@ -78,23 +95,10 @@ class Finding:
 
 
 def _clean(obj: Any) -> Any:
-    """Make numbers JSON-safe: numpy scalars → Python, NaN/inf → None, integral floats of steps kept."""
-    try:
-        import numpy as np
+    from .documents import clean
 
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-        if isinstance(obj, np.ndarray):
-            obj = obj.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
+    return clean(obj)
 
 
+#: Kept for callers of the earlier name; the owner is :func:`gapwatch.documents.clean`.
 clean_json = _clean

@@ -243,28 +243,30 @@ class History:
         """Run names in order of first appearance."""
         return list(self.memo("runs", lambda: [str(r) for r in self._df["run"].unique()]))
 
-    def run(self, name: str) -> "History":
+    def run(self, name: str) -> Run:
         """The History of one run."""
         mask = self._df["run"] == name
         if not mask.any():
             raise KeyError(f"no run named {name!r}; runs: {self.runs()}")
         df = self._df[mask]
-        return History(
+        return Run(
             df,
             notes=[n for n in self.notes if n.run == name],
             sources={name: self.sources[name]} if name in self.sources else None,
             meta={name: self.meta[name]} if name in self.meta else None,
         )
 
-    def __iter__(self) -> Iterator["History"]:
-        if len(self.runs()) == 1:  # one pass over the rows for a sweep, not one per run
-            yield self
+    def __iter__(self) -> Iterator[Run]:
+        """The runs of this History, each a :class:`Run`, in order of first appearance.
+
+        A sweep is cut into runs with one pass over its rows (each run's lookup index is cut out of this
+        History's), not one pandas filter per run."""
+        if len(self.runs()) <= 1:
+            yield self if isinstance(self, Run) else Run._share(self)
             return
         notes: dict[str, list[HistoryNote]] = {}
         for n in self.notes:
             notes.setdefault(n.run, []).append(n)
-        # each run's lookup index is cut out of this History's (one groupby for the sweep instead of one pandas
-        # pass per run): the same groups, order and row positions as the run's own _index() would build
         c = self._index()
         triples: dict[str, list[tuple[str, str, str]]] = {}
         for key in c["groups"]:
@@ -272,7 +274,7 @@ class History:
         for r, df in self._df.groupby("run", sort=False):
             name = str(r)
             # the rows are already validated and typed: skip __init__'s conversions (~1 ms per run)
-            h = object.__new__(History)
+            h = object.__new__(Run)
             object.__setattr__(h, "_df", df.reset_index(drop=True))
             object.__setattr__(h, "notes", tuple(notes.get(name, ())))
             object.__setattr__(h, "sources", {name: self.sources[name]} if name in self.sources else {})
@@ -369,19 +371,6 @@ class History:
         name = str(c["name"][pos[order[0]]])
         return Series(split, metric, name, step[order], epoch[order], values[order], kind)
 
-    def value_at(self, split: str, metric: str, *, step: float | None, epoch: float | None) -> float | None:
-        """The value of ``split/metric`` logged at the same step (else epoch), or None."""
-        if not self.has(split, metric):
-            return None
-        s = self.series(split, metric)
-        for arr, target in ((s.step, step), (s.epoch, epoch)):
-            if target is None or not np.isfinite(target):
-                continue
-            hit = np.where(arr == target)[0]
-            if hit.size:
-                return float(s.values[hit[-1]])
-        return None
-
     def aligned(self, metric: str, splits: Sequence[str] = ("train", "val")) -> pd.DataFrame:
         """Wide table of ``metric`` for ``splits`` on a common x (the x of the last split), one column
         per split. Each split is matched to the nearest earlier-or-equal x of that split (train loss logged
@@ -413,6 +402,29 @@ class History:
             vals[~np.isfinite(bx)] = np.nan
             out[sp] = vals.astype(float)
         return base, out
+
+
+class Run(History):
+    """The History of exactly one run, as :meth:`History.__iter__` yields it.
+
+    Everything derived from a run (its series table, the monitor decision, detector intermediate results) is
+    memoised on the Run (:meth:`History.memo`), so the detectors, the forecast and the report that ask the
+    same question of one run compute the answer once."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _share(cls, h: History) -> Run:
+        """A Run view of a one-run History ``h`` sharing its (immutable) table, index and memo."""
+        r = object.__new__(cls)
+        for k in History.__slots__:
+            object.__setattr__(r, k, getattr(h, k))
+        return r
+
+    @property
+    def run_meta(self) -> dict[str, object]:
+        """This run's metadata (hyperparameters, the reader's bookkeeping): ``meta[name]`` or ``{}``."""
+        return self.meta.get(self.name, {})
 
 
 def _pick_x(sel: pd.DataFrame) -> str:

@@ -16,6 +16,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"gapwatch {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version,
+                                 is_eager=True),
+) -> None:
+    """Find, forecast and fix overfitting in machine-learning training runs."""
+
 # sub-commands register themselves on `app` when imported
 from . import analyze as _analyze  # noqa: E402,F401
 from . import demo as _demo  # noqa: E402,F401

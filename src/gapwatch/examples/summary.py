@@ -22,6 +22,7 @@ table never stops the analysis of the log itself. No table found: ``None``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,67 @@ def _hist(a: np.ndarray) -> dict[str, Any]:
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def summarize(path: str | Path, *, top: int = 20) -> dict[str, Any]:
+@dataclass
+class ExampleSummary:
+    """The summary of a per-example table (see the module docstring for the JSON shape it writes).
+
+    Attributes:
+        path: the table's file. error: why it could not be read (then every other field is empty).
+        n: examples. epochs: epochs recorded. early_epochs: the early-training window (epochs). runs: runs in it.
+        default_score: the score the cut-off uses (``aum_early``: lower = more suspicious, ``loss_early``:
+            higher = more suspicious). cutoff, cutoff_rule: its cut-off value and why.
+        separability: how separate the suspicious group is (0-1); cutoff_reliable: False when there is no
+            separate group (trust the ranking, not the cut-off).
+        counts: examples per set (``likely_mislabeled``, ``memorized``, ``hard``, ``prunable``).
+        top_suspicious: up to ``top`` rows ``{"index", "score", "label", "suggested"}``, most suspicious first.
+        histograms: score name → ``{"edges": (bins+1,), "counts": (bins,), "direction": "low"|"high"}``.
+        thumbnails: example index → base64 PNG (shown beside the suspicious examples; empty when unknown).
+    """
+
+    path: str
+    error: str | None = None
+    n: int = 0
+    epochs: int = 0
+    early_epochs: int = 0
+    runs: int = 0
+    default_score: str = ""
+    cutoff: float | None = None
+    cutoff_rule: str = ""
+    separability: float | None = None
+    cutoff_reliable: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    top_suspicious: list[dict[str, Any]] = field(default_factory=list)
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    references: list[str] = field(default_factory=lambda: list(REFERENCES))
+    thumbnails: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        return {k: v / self.n for k, v in self.counts.items()} if self.n else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``gapwatch.examples.summary/1`` object (strict JSON)."""
+        from ..documents import clean
+
+        if self.error is not None:
+            return {"schema": SUMMARY_SCHEMA, "path": self.path, "error": self.error}
+        d: dict[str, Any] = {
+            "schema": SUMMARY_SCHEMA, "path": self.path, "n": self.n, "epochs": self.epochs,
+            "early_epochs": self.early_epochs, "runs": self.runs, "default_score": self.default_score,
+            "cutoff": self.cutoff, "cutoff_rule": self.cutoff_rule, "separability": self.separability,
+            "cutoff_reliable": self.cutoff_reliable, "counts": dict(self.counts), "fractions": self.fractions,
+            "top_suspicious": list(self.top_suspicious), "histograms": dict(self.histograms),
+            "references": list(self.references)}
+        return dict(clean(d))
+
+
+def summarize(path: str | Path, *, top: int = 20) -> ExampleSummary:
     """Summary of the table at ``path`` (raises :class:`gapwatch.errors.GapwatchError` if unreadable)."""
     from .derive import DIRECTIONS, analyze_examples
     from .table import load
 
     tables = load(path)
     a = analyze_examples(tables)
-    n = a.n
     counts = {"likely_mislabeled": int(a.likely_mislabeled.size), "memorized": int(a.memorized.size),
               "hard": int(a.hard.size), "prunable": int(a.prunable.size)}
     pos = np.searchsorted(a.index, a.likely_mislabeled[:top])
@@ -84,20 +138,19 @@ def summarize(path: str | Path, *, top: int = 20) -> dict[str, Any]:
             h = _hist(np.nan_to_num(a.scores[name], posinf=float(a.n_epochs + 1)))
             h["direction"] = DIRECTIONS[name]
             hists[name] = h
-    return {"schema": SUMMARY_SCHEMA, "path": str(path), "n": n, "epochs": a.n_epochs, "early_epochs": a.early,
-            "runs": len(tables), "default_score": a.default_score, "cutoff": a.cutoff,
-            "cutoff_rule": a.cutoff_rule, "separability": a.separability, "cutoff_reliable": a.cutoff_reliable,
-            "counts": counts,
-            "fractions": {k: v / n for k, v in counts.items()}, "top_suspicious": rows, "histograms": hists,
-            "references": REFERENCES}
+    return ExampleSummary(path=str(path), n=a.n, epochs=a.n_epochs, early_epochs=a.early, runs=len(tables),
+                          default_score=a.default_score, cutoff=a.cutoff, cutoff_rule=a.cutoff_rule,
+                          separability=a.separability, cutoff_reliable=a.cutoff_reliable, counts=counts,
+                          top_suspicious=rows, histograms=hists)
 
 
-def summary_beside(log_path: str | Path, *, top: int = 20) -> dict[str, Any] | None:
-    """Summary of the example table next to a log (see module docstring for the exact shape), or None."""
+def summary_beside(log_path: str | Path, *, top: int = 20) -> ExampleSummary | None:
+    """Summary of the example table next to a log, or None when there is none; a table that cannot be read
+    gives an ExampleSummary with ``error`` set."""
     path = find_beside(log_path)
     if path is None:
         return None
     try:
         return summarize(path, top=top)
     except GapwatchError as exc:
-        return {"schema": SUMMARY_SCHEMA, "path": str(path), "error": str(exc)}
+        return ExampleSummary(path=str(path), error=str(exc))

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,9 +33,12 @@ from .. import __version__
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Finding, Severity
 from ..io import atomic_write_text
-from .summary import (Effect, RunCurves, RunSummary, finding_x, hyperparameter_effects, kind_of,
-                      summarize_run)
+from ..summary import Effect, RunSummary, finding_x, kind_of, summarize_run
 from .svg import Chart, esc, fmt_num, histogram_chart
+
+if TYPE_CHECKING:
+    from ..examples.summary import ExampleSummary
+    from ..forecast.core import Forecast
 
 #: Most runs whose full section is included in a sweep report (the overview always covers every run).
 MAX_DETAILED_RUNS = 200
@@ -208,8 +211,45 @@ _SPLIT_COLOR = {"s-train": "var(--train)", "s-val": "var(--val)", "s-test": "var
                 "s-h1": "var(--h1)", "s-h2": "var(--h2)", "s-h3": "var(--h3)"}
 
 
-def _curves(r: RunAnalysis, s: RunSummary) -> RunCurves:
-    return s.curves if s.curves is not None else RunCurves(r)
+class _Curves:
+    """The run's series on its x axis, read from the run's (memoised) lookup index."""
+
+    def __init__(self, r: RunAnalysis) -> None:
+        self.h, self.x = r.history, r.x
+
+    def keys(self) -> list[tuple[str, str]]:
+        return self.h.keys()
+
+    def has(self, split: str, metric: str) -> bool:
+        return self.h.has(split, metric)
+
+    def get(self, split: str, metric: str) -> tuple[np.ndarray, np.ndarray, str]:
+        """``(x, values, original name)``, shapes ``(n,)``."""
+        s = self.h.series(split, metric, x=self.x)
+        return s.x, s.values, s.name
+
+    def splits_of(self, metric: str) -> list[str]:
+        """Splits that logged ``metric``: train first, then val, then the others in order of appearance."""
+        order = {"train": 0, "val": 1}
+        return sorted((sp for sp, m in self.keys() if m == metric), key=lambda sp: order.get(sp, 2))
+
+    def aligned(self, metric: str, base: str, other: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, base values, other values)`` on the finite x of ``base``; each ``other`` value is the last one
+        logged at or before that x (NaN when none)."""
+        bx, bv, _ = self.get(base, metric)
+        ox, ov, _ = self.get(other, metric)
+        keep = np.isfinite(bx)
+        bx, bv = bx[keep], bv[keep]
+        ok = np.isfinite(ox)
+        order = np.argsort(ox[ok], kind="stable")
+        ox, ov = ox[ok][order], ov[ok][order]
+        pos = np.searchsorted(ox, bx, side="right") - 1
+        matched = np.where(pos >= 0, ov[np.clip(pos, 0, max(ov.size - 1, 0))] if ov.size else np.nan, np.nan)
+        return bx, bv, np.asarray(matched, dtype=float)
+
+
+def _curves(r: RunAnalysis, s: RunSummary) -> _Curves:
+    return _Curves(r)
 
 
 def _use_log(values: list[np.ndarray]) -> bool:
@@ -232,7 +272,7 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
     ch = Chart(width=680, height=290, xlabel=r.x, ylabel=f"{metric}" + (" (log)" if logy else ""), logy=logy,
                aria=f"{r.name}: {metric} per {r.x} for {', '.join(sp for sp, _ in series)}")
     legend: list[tuple[str, str, str]] = []
-    fc = r.extra.get("forecast") if isinstance(r.extra, Mapping) else None
+    fc = r.forecast
     last_x = s.final_x
     if s.onset_x is not None and last_x is not None:
         ch.span(s.onset_x, last_x, "zone", title=f"overfitting from {r.x} {_fx(s.onset_x)}")
@@ -275,29 +315,15 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
     return _legend(legend), svg + note
 
 
-def _forecast_arrays(fc: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                      tuple[float, float] | None] | None:
-    """Validate a ``forecast`` entry loosely; None when it cannot be drawn."""
-    if not isinstance(fc, Mapping):
+def _forecast_arrays(fc: Forecast | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                   tuple[float, float] | None] | None:
+    """The forecast's x, 10/50/90% quantiles and the predicted best's 80% interval; None when nothing to draw."""
+    if fc is None or not all(k in fc.quantiles for k in ("0.1", "0.5", "0.9")) or np.size(fc.x) == 0:
         return None
-    q = fc.get("quantiles")
-    try:
-        x = np.asarray(fc.get("x"), dtype=float)
-        q10, q50, q90 = (np.asarray(q[k], dtype=float) for k in ("0.1", "0.5", "0.9"))  # type: ignore[index,type-var]
-    except (TypeError, KeyError, ValueError):
-        return None
-    if not (x.ndim == 1 and x.shape == q10.shape == q50.shape == q90.shape) or x.size == 0:
-        return None
-    best = fc.get("best")
-    bb = None
-    if isinstance(best, Mapping):
-        try:
-            lo, hi = float(best.get("low")), float(best.get("high"))  # type: ignore[arg-type]
-            if math.isfinite(lo) and math.isfinite(hi):
-                bb = (lo, hi)
-        except (TypeError, ValueError):
-            bb = None
-    return x, q10, q50, q90, bb
+    lo, hi = float(fc.best.get("low", math.nan)), float(fc.best.get("high", math.nan))
+    bb = (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+    return (np.asarray(fc.x, dtype=float), *(np.asarray(fc.quantiles[k], dtype=float)
+                                              for k in ("0.1", "0.5", "0.9")), bb)  # type: ignore[return-value]
 
 
 def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
@@ -363,7 +389,7 @@ def other_metric_charts(r: RunAnalysis, s: RunSummary) -> str:
 def _summary_best_x(r: RunAnalysis) -> float | None:
     if not r.best:
         return None
-    v = r.best.get(r.x)
+    v = r.best.at(r.x)
     return float(v) if isinstance(v, (int, float)) else None
 
 
@@ -413,26 +439,27 @@ def findings_html(r: RunAnalysis, numbered: Sequence[tuple[int, Finding]]) -> st
 
 # ---------------------------------------------------------------------------------------------- forecast, examples
 def forecast_html(r: RunAnalysis) -> str:
-    fc = r.extra.get("forecast") if isinstance(r.extra, Mapping) else None
-    if not isinstance(fc, Mapping):
+    """Key numbers of the run's forecast (P(best behind), predicted best, median at the horizon)."""
+    fc = r.forecast
+    if fc is None:
         return ""
     parts = []
-    p = fc.get("p_best_behind")
-    if isinstance(p, (int, float)) and math.isfinite(float(p)):
-        parts.append(f"<div class='kpi'><b>{100 * float(p):.0f}%</b><span>chance the best is already behind</span></div>")
-    best = fc.get("best")
-    if isinstance(best, Mapping):
+    p = float(fc.p_best_behind)
+    if math.isfinite(p):
+        parts.append(f"<div class='kpi'><b>{100 * p:.0f}%</b><span>chance the best is already behind</span></div>")
+    best = fc.best
+    if best:
         parts.append(f"<div class='kpi'><b>{esc(r.x)} {esc(_fx(best.get('x')))}</b><span>predicted best "
                      f"({esc(_fx(best.get('low')))}–{esc(_fx(best.get('high')))})</span></div>")
-    q = fc.get("quantiles")
-    if isinstance(q, Mapping) and isinstance(q.get("0.5"), list) and q["0.5"]:
-        parts.append(f"<div class='kpi'><b>{esc(_fx(q['0.5'][-1]))}</b><span>forecast median at the horizon</span></div>")
+    med = fc.quantiles.get("0.5")
+    if med is not None and np.size(med):
+        parts.append(f"<div class='kpi'><b>{esc(_fx(float(med[-1])))}</b><span>forecast median at the horizon"
+                     "</span></div>")
     if not parts:
         return ""
-    obs = fc.get("observed")
-    obs_txt = f" from the first {esc(_fx(obs))} evaluations" if isinstance(obs, (int, float)) else ""
     return (f"<h3>Forecast</h3><div class='tiles'>{''.join(parts)}</div><p class='note'>Predictive distribution of "
-            f"the monitored metric{obs_txt}; the band on the curve is its 10–90% range.</p>")
+            f"the monitored metric from the first {esc(_fx(fc.observed))} evaluations; the band on the curve is "
+            "its 10–90% range.</p>")
 
 
 def _thumbnail(data: Any) -> str | None:
@@ -451,74 +478,6 @@ def _thumbnail(data: Any) -> str | None:
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
 
-def _thumb_map(th: Any) -> dict[int, str]:
-    out: dict[int, str] = {}
-    if isinstance(th, Mapping):
-        items = list(th.items())
-    elif isinstance(th, list):
-        items = []
-        for e in th:
-            if isinstance(e, Mapping):
-                items.append((e.get("index"), e.get("png", e.get("image", e.get("data")))))
-    else:
-        return out
-    for k, v in items:
-        try:
-            idx = int(k)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        uri = _thumbnail(v)
-        if uri is not None:
-            out[idx] = uri
-    return out
-
-
-def _index_list(v: Any) -> list[int]:
-    if not isinstance(v, (list, tuple)):
-        return []
-    out = []
-    for x in v:
-        if isinstance(x, bool):
-            continue
-        if isinstance(x, (int, float)) and math.isfinite(float(x)) and float(x).is_integer():
-            out.append(int(x))
-        elif isinstance(x, Mapping) and isinstance(x.get("index"), int):
-            out.append(int(x["index"]))
-    return out
-
-
-#: ``examples`` keys holding per-example values rather than sets of indices.
-_NOT_INDEX_SETS = frozenset({"scores", "label", "labels", "suggested_label", "suggested_labels", "relabel",
-                             "thumbnails", "given_label", "predicted_label", "index", "top_suspicious",
-                             "suggested_relabel", "references"})
-
-
-def _score_lookup(ex: Mapping[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-    """``(score name, example id) -> value``: scores are stored by position; ``index`` (when present) maps
-    positions to example ids."""
-    ids = ex.get("index")
-    pos: dict[int, int] | None = None
-    if isinstance(ids, list) and ids and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        pos = {int(i): p for p, i in enumerate(ids)}
-
-    def get(name: str, idx: int) -> float | None:
-        a = arrays[name]
-        p = pos.get(idx) if pos is not None else idx
-        if p is None or not 0 <= p < a.size:
-            return None
-        return float(a[p])
-
-    return get
-
-
-def _per_example(v: Any, idx: int) -> Any:
-    if isinstance(v, list):
-        return v[idx] if 0 <= idx < len(v) else None
-    if isinstance(v, Mapping):
-        return v.get(str(idx), v.get(idx))  # type: ignore[call-overload]
-    return None
-
-
 def _cell(v: Any) -> str:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return f"<td class='n'>{esc(_fx(v))}</td>"
@@ -526,134 +485,62 @@ def _cell(v: Any) -> str:
 
 
 def examples_html(r: RunAnalysis) -> str:
-    """Per-example section from ``extra["examples"]``, read generically so both shapes render:
-
-    * ``gapwatch.examples/1`` (``scores``: name → one value per example; index lists such as
-      ``likely_mislabeled``; optional ``index``, ``label``, ``suggested_relabel``);
-    * ``gapwatch.examples.summary/1`` (``counts``, ``fractions``, ``histograms`` with ``edges``/``counts``,
-      ``top_suspicious`` rows, or ``error``).
-
-    Shows counts, a histogram per score, the most suspicious examples (with their scores, label and suggested
-    label when known) and thumbnails when ``thumbnails`` maps example ids to base64 PNGs."""
-    ex = r.extra.get("examples") if isinstance(r.extra, Mapping) else None
-    if not isinstance(ex, Mapping):
+    """The per-example section from the run's :class:`~gapwatch.examples.summary.ExampleSummary`: counts, a
+    histogram per score (with the cut-off), the most suspicious examples (score, label, suggested label,
+    thumbnail when known) and the references."""
+    ex = r.examples
+    if ex is None:
         return ""
     intro = ("<p class='note'>Per-example training dynamics: which training examples the network struggles with, "
              "memorises or could drop.</p>")
-    if isinstance(ex.get("error"), str):
+    if ex.error is not None:
         return (f"<div class='card'><h2>Examples</h2>{intro}<p class='note'>The per-example table "
-                f"{esc(ex.get('path', ''))} could not be read: {esc(ex['error'])}</p></div>")
-    n = ex.get("n")
-    n_ok = isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0
-    scores = ex.get("scores") if isinstance(ex.get("scores"), Mapping) else {}
-    arrays: dict[str, np.ndarray] = {}
-    for name, vals in scores.items():  # type: ignore[union-attr]
-        try:
-            a = np.asarray(vals, dtype=float).ravel()
-        except (TypeError, ValueError):
-            continue
-        if a.size:
-            arrays[str(name)] = a
-    sets: dict[str, list[int]] = {}
-    for k, v in ex.items():
-        if not isinstance(v, list) or k in _NOT_INDEX_SETS or (n_ok and len(v) == n and n > 1):
-            continue
-        idx = _index_list(v)
-        if idx and len(idx) == len(v):
-            sets[str(k)] = idx
-    counts: dict[str, Any] = dict(ex["counts"]) if isinstance(ex.get("counts"), Mapping) else \
-        {k: len(v) for k, v in sets.items()}
-    tiles = []
-    if n_ok:
-        tiles.append(f"<div class='kpi'><b>{esc(_fx(n))}</b><span>examples</span></div>")
-    if isinstance(ex.get("epochs"), (int, float)):
-        tiles.append(f"<div class='kpi'><b>{esc(_fx(ex['epochs']))}</b><span>epochs recorded</span></div>")
-    for k, c in counts.items():
-        if not isinstance(c, (int, float)) or isinstance(c, bool):
-            continue
-        share = f" ({100 * float(c) / float(n):.1f}%)" if n_ok and isinstance(n, (int, float)) else ""
-        tiles.append(f"<div class='kpi'><b>{esc(_fx(c))}</b><span>{esc(str(k).replace('_', ' '))}{esc(share)}"
-                     "</span></div>")
-    cut = ex.get("cutoff")
+                f"{esc(ex.path)} could not be read: {esc(ex.error)}</p></div>")
+    tiles = _example_tiles(ex)
     hists = []
-    pre = ex.get("histograms")
-    if isinstance(pre, Mapping) and pre:
-        for k, hd in pre.items():
-            if isinstance(hd, Mapping):
-                d = hd.get("direction")
-                lab = f"{k}" + (f" ({'low' if d == 'low' else 'high'} = suspicious)" if d in ("low", "high") else "")
-                marks = [cut] if k == ex.get("default_score") and isinstance(cut, (int, float)) else []
-                hists.append(f"<div><h3>{esc(k)}</h3>"
-                             f"{histogram_chart((), edges=hd.get('edges'), counts=hd.get('counts'), xlabel=lab, marks=marks)}</div>")
-    else:
-        dirs = ex.get("directions") if isinstance(ex.get("directions"), Mapping) else {}
-        for k, a in arrays.items():
-            d = dirs.get(k)  # type: ignore[union-attr]
-            lab = f"{k}" + (f" ({'low' if d == 'low' else 'high'} = suspicious)" if d in ("low", "high") else "")
-            marks = [cut] if k == ex.get("default_score") and isinstance(cut, (int, float)) else []
-            hists.append(f"<div><h3>{esc(k)}</h3>{histogram_chart(a, xlabel=lab, marks=marks)}</div>")
-    thumbs = _thumb_map(ex.get("thumbnails"))
-    table = ""
-    rows_data: list[dict[str, Any]] = []
-    title = ""
-    top = ex.get("top_suspicious")
-    if isinstance(top, list) and top and all(isinstance(t, Mapping) for t in top):
-        rows_data = [dict(t) for t in top[:MAX_EXAMPLE_ROWS]]
-        title = "Most suspicious examples"
-    else:
-        key = next((k for k in ("likely_mislabeled", "likely_mislabelled", "suspicious", "memorized") if k in sets),
-                   next(iter(sets), None))
-        if key is not None:
-            title = f"Most suspicious examples ({key.replace('_', ' ')})"
-            get = _score_lookup(ex, arrays)
-            labels = ex.get("label", ex.get("labels"))
-            sugg = ex.get("suggested_label", ex.get("suggested_labels"))
-            relabel: dict[int, Any] = {}
-            if isinstance(ex.get("suggested_relabel"), list):
-                for e in ex["suggested_relabel"]:
-                    if isinstance(e, Mapping) and isinstance(e.get("index"), int):
-                        relabel[int(e["index"])] = e
-            for ix in sets[key][:MAX_EXAMPLE_ROWS]:
-                row: dict[str, Any] = {"index": ix}
-                rl = relabel.get(ix, {})
-                lab = rl.get("label") if rl else _per_example(labels, ix)
-                sg = rl.get("suggested") if rl else _per_example(sugg, ix)
-                if labels is not None or relabel:
-                    row["label"] = lab
-                if sugg is not None or relabel:
-                    row["suggested"] = sg
-                for nm in list(arrays)[:5]:
-                    row[nm] = get(nm, ix)
-                rows_data.append(row)
-    if rows_data:
-        cols = list(dict.fromkeys(k for row in rows_data for k in row if k != "index"))[:8]
-        head = ("<tr><th class='n'>#</th><th class='n'>example</th>" + ("<th>image</th>" if thumbs else "")
-                + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
-        body = []
-        for rank, row in enumerate(rows_data, 1):
-            rid = row.get("index")
-            cells = [f"<td class='n'>{rank}</td>{_cell(rid)}"]
-            if thumbs:
-                uri = thumbs.get(rid) if isinstance(rid, int) else None
-                cells.append(f"<td><img src='{uri}' alt='example {esc(rid)}' width='40' height='40' "
-                             "style='image-rendering:pixelated'></td>" if uri else "<td></td>")
-            cells += [_cell(row.get(c)) for c in cols]
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        table = f"<h3>{esc(title)}</h3><div class='tablewrap'><table>{head}{''.join(body)}</table></div>"
-    gallery = ""
-    if thumbs and not rows_data:
-        gallery = "<div class='thumbs'>" + "".join(
-            f"<figure><img src='{u}' alt='example {i}'><figcaption>{i}</figcaption></figure>"
-            for i, u in list(thumbs.items())[:48]) + "</div>"
-    rule = f"<p class='note'>Cut-off: {esc(ex['cutoff_rule'])}.</p>" if isinstance(ex.get("cutoff_rule"), str) else ""
-    refs = ex.get("references")
+    for k, hd in ex.histograms.items():
+        d = hd.get("direction")
+        lab = f"{k}" + (f" ({'low' if d == 'low' else 'high'} = suspicious)" if d in ("low", "high") else "")
+        marks = [ex.cutoff] if k == ex.default_score and ex.cutoff is not None else []
+        hists.append(f"<div><h3>{esc(k)}</h3>"
+                     f"{histogram_chart((), edges=hd.get('edges'), counts=hd.get('counts'), xlabel=lab, marks=marks)}"
+                     "</div>")
+    thumbs = {i: u for i, u in ((i, _thumbnail(v)) for i, v in ex.thumbnails.items()) if u is not None}
+    table = _suspicious_table(ex.top_suspicious[:MAX_EXAMPLE_ROWS], thumbs)
+    rule = f"<p class='note'>Cut-off: {esc(ex.cutoff_rule)}.</p>" if ex.cutoff_rule else ""
     ref_html = ("<details class='more'><summary>references</summary><ul class='refs'>"
-                + "".join(f"<li>{esc(x)}</li>" for x in refs if isinstance(x, str)) + "</ul></details>"
-                if isinstance(refs, list) and refs else "")
-    if not (tiles or hists or table or gallery):
-        return ""
+                + "".join(f"<li>{esc(x)}</li>" for x in ex.references) + "</ul></details>" if ex.references else "")
     return (f"<div class='card'><h2>Examples</h2>{intro}<div class='tiles'>{''.join(tiles)}</div>{rule}"
-            f"<div class='grid2'>{''.join(hists)}</div>{table}{gallery}{ref_html}</div>")
+            f"<div class='grid2'>{''.join(hists)}</div>{table}{ref_html}</div>")
+
+
+def _example_tiles(ex: ExampleSummary) -> list[str]:
+    tiles = [f"<div class='kpi'><b>{esc(_fx(ex.n))}</b><span>examples</span></div>",
+             f"<div class='kpi'><b>{esc(_fx(ex.epochs))}</b><span>epochs recorded</span></div>"]
+    for k, c in ex.counts.items():
+        share = f" ({100 * c / ex.n:.1f}%)" if ex.n else ""
+        tiles.append(f"<div class='kpi'><b>{esc(_fx(c))}</b><span>{esc(k.replace('_', ' '))}{esc(share)}"
+                     "</span></div>")
+    return tiles
+
+
+def _suspicious_table(rows: Sequence[Mapping[str, Any]], thumbs: Mapping[int, str]) -> str:
+    if not rows:
+        return ""
+    cols = list(dict.fromkeys(k for row in rows for k in row if k != "index"))[:8]
+    head = ("<tr><th class='n'>#</th><th class='n'>example</th>" + ("<th>image</th>" if thumbs else "")
+            + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
+    body = []
+    for rank, row in enumerate(rows, 1):
+        rid = row.get("index")
+        cells = [f"<td class='n'>{rank}</td>{_cell(rid)}"]
+        if thumbs:
+            uri = thumbs.get(rid) if isinstance(rid, int) else None
+            cells.append(f"<td><img src='{uri}' alt='example {esc(rid)}' width='40' height='40' "
+                         "style='image-rendering:pixelated'></td>" if uri else "<td></td>")
+        cells += [_cell(row.get(c)) for c in cols]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<h3>Most suspicious examples</h3><div class='tablewrap'><table>{head}{''.join(body)}</table></div>"
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -835,7 +722,7 @@ def sweep_overview(analysis: Analysis, summaries: list[RunSummary]) -> str:
                       f"{len(ok) - len(same)} run(s) monitor another metric.</p>")
     ranked = [i for i, _, _ in by_best] + [i for i, (_, s) in runs if s.label != main_label or s.best_value is None]
     mults = "".join(small_multiple(analysis.runs[i], summaries[i], i) for i in ranked)
-    effects = hyperparameter_effects(summaries)
+    effects = analysis.effects
     return (
         f"<section class='card'><h2>Sweep overview</h2>{verdict}{tiles}</section>"
         f"<section class='card'><h2>Runs ranked by best {esc(main_label)}</h2>{other_note}"
@@ -856,7 +743,7 @@ _MULT_LEGEND = [("var(--train)", "line", "train"), ("var(--val)", "line", "monit
 # ---------------------------------------------------------------------------------------------- document
 def render_html(analysis: Analysis, *, title: str | None = None, generated: datetime | None = None) -> str:
     """The report as one self-contained HTML string (see module docstring)."""
-    summaries = [summarize_run(r) for r in analysis.runs]
+    summaries = [r.summary or summarize_run(r) for r in analysis.runs]
     sweep = len(analysis.runs) > 1
     parts: list[str] = []
     if sweep:

@@ -2,7 +2,7 @@
 
 Why not matplotlib: a sweep report draws several charts per run, and building and serialising one
 matplotlib figure per run took ~13 s for 50 runs where the whole HTML report (about 300 of these charts) took
-~1 s on the same (loaded) machine (``python -m gapwatch.report.sample bench``, see docs/report.md); the markup
+~1 s on the same (loaded) machine (``python -m gapwatch.testing.samples bench``, see docs/report.md); the markup
 of a chart is a few kilobytes. Everything that reaches the markup goes through :func:`esc` (text and attribute values), so
 user-controlled names (runs, metrics, finding messages) can never become markup.
 

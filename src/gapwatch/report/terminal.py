@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console, Group, RenderableType
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Severity
-from .summary import RunCurves, RunSummary, finding_x, hyperparameter_effects, kind_of, summarize_run
+from ..summary import Effect, RunSummary, finding_x, kind_of, summarize_run
 
 _STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 _LEVEL_STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "critical": "bold red", "error": "red"}
@@ -84,12 +85,12 @@ def _cell_of(index: int, n: int, width: int = SPARK_WIDTH) -> int:
 
 def verdict_line(r: RunAnalysis, s: RunSummary | None = None) -> Text:
     """The one-line answer: does it overfit, since when, what it cost."""
-    s = s or summarize_run(r)
+    s = s or r.summary or summarize_run(r)
     return Text(s.headline, style=_LEVEL_STYLE.get(s.level, ""))
 
 
 def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
-    s = s or summarize_run(r)
+    s = s or r.summary or summarize_run(r)
     parts: list[RenderableType] = [verdict_line(r, s)]
     if r.monitor is not None and s.best_value is not None:
         parts.append(Text.assemble(
@@ -98,8 +99,8 @@ def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
             ("cost ", "dim"), (("+" if s.cost else "") + _pct(s.cost), "bold red" if (s.cost or 0) >= 0.01 else "bold"),
             (" · ", "dim"), (f"{100 * s.past_best:.0f}%" if s.past_best is not None else "-", "bold"),
             (" past best", "dim")))
-        cv = s.curves if s.curves is not None else RunCurves(r)
-        sx, vals, _ = cv.get(r.monitor.split, r.monitor.metric)
+        ser = r.history.series(r.monitor.split, r.monitor.metric)
+        sx, vals = ser.x, ser.values
         fin = np.isfinite(vals)
         mark = int(np.argmin(np.where(fin, r.monitor.sign * vals, np.inf))) if fin.any() else None
         span = (f"  {r.x} {_fmt(float(sx[0]) if sx.size else None)}–"
@@ -110,8 +111,8 @@ def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
         if mark is not None:
             cell = _cell_of(mark, vals.size)
             parts.append(Text.assemble(" " * (label_w + cell), ("▲ best", "green")))
-        if cv.has("train", r.monitor.metric):
-            tv = cv.get("train", r.monitor.metric)[1]
+        if r.history.has("train", r.monitor.metric):
+            tv = r.history.series("train", r.monitor.metric, x=r.x).values
             parts.append(Text.assemble((f"{'train_' + r.monitor.metric:<{label_w}}", "dim"), sparkline(tv)))
     if r.findings:
         t = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
@@ -141,7 +142,7 @@ def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
 
 def sweep_table(analysis: Analysis, summaries: list[RunSummary] | None = None) -> Table:
     """Runs ranked by best monitored value (runs that cannot be analysed last), with the overfitting cost."""
-    summaries = summaries or [summarize_run(r) for r in analysis.runs]
+    summaries = summaries or [r.summary or summarize_run(r) for r in analysis.runs]
     t = Table(title=f"{len(analysis.runs)} runs, ranked by best value", header_style="bold")
     t.add_column("#", justify="right")
     t.add_column("run", overflow="fold")
@@ -167,12 +168,12 @@ def sweep_table(analysis: Analysis, summaries: list[RunSummary] | None = None) -
     return t
 
 
-def sweep_footer(summaries: list[RunSummary]) -> list[Text]:
-    """One line with the overfitting count and one with the hyperparameters most associated with it."""
+def sweep_footer(summaries: list[RunSummary], effects: Sequence[Effect] = ()) -> list[Text]:
+    """One line with the overfitting count and one with the hyperparameters most associated with it (the
+    analysis' ``effects``; Holm-adjusted p < 0.05)."""
     n_over = sum(1 for s in summaries if s.overfitting is not None)
     lines = [Text(f"{n_over} of {len(summaries)} runs overfit", style="bold")]
-    effects = [e for e in hyperparameter_effects(summaries) if e.kind == "numeric" and e.p_holm is not None
-               and e.p_holm < 0.05]
+    effects = [e for e in effects if e.kind == "numeric" and e.p_holm is not None and e.p_holm < 0.05]
     if effects:
         desc = ", ".join(f"{e.name} (ρ = {e.rho:+.2f})" for e in effects[:3])
         lines.append(Text(f"hyperparameters that go with overfitting cost: {desc}"))
@@ -182,10 +183,10 @@ def sweep_footer(summaries: list[RunSummary]) -> list[Text]:
 def render(analysis: Analysis, console: Console | None = None) -> None:
     """Print the verdict of every run (a ranked table first when there are several)."""
     con = console or Console()
-    summaries = [summarize_run(r) for r in analysis.runs]
+    summaries = [r.summary or summarize_run(r) for r in analysis.runs]
     if len(analysis.runs) > 1:
         con.print(sweep_table(analysis, summaries))
-        for line in sweep_footer(summaries):
+        for line in sweep_footer(summaries, analysis.effects):
             con.print(line)
         # show the panels of the runs that need attention most
         def urgency(i: int) -> tuple[int, float]:
@@ -200,3 +201,40 @@ def render(analysis: Analysis, console: Console | None = None) -> None:
         return
     for r, s in zip(analysis.runs, summaries):
         con.print(run_panel(r, s))
+
+
+def render_analysis(analysis: Analysis, html: Path | None = None, console: Console | None = None) -> None:
+    """What ``gapwatch analyze`` prints: :func:`render`, then where the HTML report went (when written)."""
+    con = console or Console()
+    render(analysis, con)
+    if html is not None:
+        con.print(Text.assemble("report written to ", (str(html), "bold")))
+
+
+def format_guard_event(event: object) -> str | None:
+    """One rich-markup line for a live-guard event (:data:`gapwatch.guard.GuardEvent`), or None for events
+    that are not printed (a decision to continue). Names, messages and metric names come from the user's
+    code, so they are markup-escaped and stripped of control characters (``val_loss[/]`` prints as is)."""
+    from rich.markup import escape
+
+    from ..guard import FindingEvent, RestoreEvent, StopEvent, _where
+
+    def safe(s: object) -> str:
+        return escape("".join(c if c.isprintable() else "?" for c in str(s)))
+
+    head = "[bold]gapwatch[/bold]"
+    if isinstance(event, FindingEvent):
+        f = event.finding
+        style = _STYLE.get(f.severity, "")
+        act = f" → {safe(f.actions[0])}" if f.actions else ""
+        return (f"{head} [{style}]{f.severity.value}: {safe(f.kind)}[/{style}]{_where(f.step, f.epoch)}: "
+                f"{safe(f.message)}{act}")
+    if isinstance(event, StopEvent):
+        return (f"{head} stop at evaluation {event.evaluation}{_where(event.step, event.epoch)}: "
+                f"{safe(event.message)}; best {safe(event.metric)} = {event.best_value:.6g} at evaluation "
+                f"{event.best_index}{_where(event.best_step, event.best_epoch)}")
+    if isinstance(event, RestoreEvent):
+        value = "" if event.value is None else f" ({event.value:.6g})"
+        return (f"{head} restored the best weights: evaluation {event.index}{value}"
+                f"{_where(event.step, event.epoch)}, kept in {event.where}")
+    return None

@@ -1,15 +1,15 @@
 """Generated runs with known shape for the report's tests, screenshots and documentation.
 
 Nothing here is measured data: curves are drawn from simple formulas plus seeded noise so a report can be
-rendered without any log (``python -m gapwatch.report.sample OUT_DIR`` writes the sample reports).
+rendered without any log (``python -m gapwatch.testing.samples OUT_DIR`` writes the sample reports).
 
 * :func:`overfitting_history` — train loss falling, validation loss U-shaped (minimum at ``best_epoch``), with
   accuracy curves and an extra held-out split (``retention``).
 * :func:`sweep_history` — ``n`` runs whose amount of overfitting is driven by their hyperparameters (weight decay
   and dropout reduce it, a larger learning rate increases it), stored in ``History.meta``.
 * :func:`every_finding` — one Finding of every :class:`~gapwatch.findings.FindingKind`.
-* :func:`sample_forecast`, :func:`sample_examples` — ``extra`` entries in the ``gapwatch.forecast/1`` run shape and
-  the ``gapwatch.examples/1`` shape (with tiny PNG thumbnails).
+* :func:`sample_forecast`, :func:`sample_examples` — a :class:`~gapwatch.forecast.core.Forecast` and an
+  :class:`~gapwatch.examples.summary.ExampleSummary` (with tiny PNG thumbnails) to attach to a run.
 """
 
 from __future__ import annotations
@@ -23,17 +23,25 @@ from typing import Any
 import numpy as np
 
 from ..analysis import Analysis, RunAnalysis, analyze
+from ..examples.summary import ExampleSummary
+from ..forecast.core import Forecast
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
+from ..monitor import Monitor
+from ..summary import summarize_run
 
 XSS = "<script>alert(1)</script>"
+#: The samples' subject is the U-shaped validation loss: their analyses monitor it (the task metric, accuracy,
+#: degrades too but more slowly; see :func:`overfitting_records`).
+VAL_LOSS = Monitor("val", "loss", "min")
 
 
 def overfitting_records(*, epochs: int = 60, best_epoch: float = 22.0, severity: float = 1.0, noise: float = 0.01,
-                        seed: int = 0, extra_split: bool = True) -> list[dict[str, Any]]:
+                        seed: int = 0, extra_split: bool = True, accuracy: bool = True) -> list[dict[str, Any]]:
     """Wide log records (one per epoch, as a JSONL/CSV log would hold them) of :func:`overfitting_history`.
 
-    ``severity`` scales how fast validation loss rises past ``best_epoch`` (0: no overfitting)."""
+    ``severity`` scales how fast validation loss rises past ``best_epoch`` (0: no overfitting); ``accuracy``
+    adds train/val accuracy columns (val accuracy degrades 6x more slowly, in relative terms, than the loss)."""
     rng = np.random.default_rng(seed)
     e = np.arange(1, epochs + 1, dtype=float)
     train = 2.3 * np.exp(-e / 9.0) + 0.05 + rng.normal(0, noise / 2, e.size)
@@ -45,8 +53,9 @@ def overfitting_records(*, epochs: int = 60, best_epoch: float = 22.0, severity:
     recs: list[dict[str, Any]] = []
     for i, ep in enumerate(e):
         rec: dict[str, Any] = {"epoch": float(ep), "step": float(ep * 100), "train_loss": float(train[i]),
-                               "val_loss": float(val[i]), "train_acc": float(min(tr_acc[i], 1.0)),
-                               "val_acc": float(va_acc[i])}
+                               "val_loss": float(val[i])}
+        if accuracy:
+            rec.update(train_acc=float(min(tr_acc[i], 1.0)), val_acc=float(va_acc[i]))
         if extra_split:
             rec["retention_loss"] = float(val[i] + 0.15 + 0.004 * ep)
         recs.append(rec)
@@ -114,14 +123,15 @@ def every_finding(epoch_max: float = 60.0) -> list[Finding]:
     return out
 
 
-def sample_forecast(last_epoch: float = 60.0, horizon: int = 20, level: float = 0.9) -> dict[str, Any]:
-    """A ``forecast`` entry: quantiles widening with the horizon, best already behind."""
+def sample_forecast(last_epoch: float = 60.0, horizon: int = 20, level: float = 0.9) -> Forecast:
+    """A forecast with quantiles widening with the horizon and the best already behind."""
     x = np.arange(last_epoch + 1, last_epoch + horizon + 1, dtype=float)
     med = level + 0.012 * (x - last_epoch)
     width = 0.02 + 0.006 * (x - last_epoch)
-    return {"observed": int(last_epoch), "x": x.tolist(),
-            "quantiles": {"0.1": (med - width).tolist(), "0.5": med.tolist(), "0.9": (med + width).tolist()},
-            "best": {"x": 22.0, "low": 18.0, "high": 27.0}, "p_best_behind": 0.97}
+    return Forecast(name="sample", monitor=None, observed=int(last_epoch), x_observed=np.arange(1.0, last_epoch + 1),
+                    y_observed=np.full(int(last_epoch), level), x=x,
+                    quantiles={"0.1": med - width, "0.5": med, "0.9": med + width},
+                    best={"x": 22.0, "low": 18.0, "high": 27.0}, p_best_behind=0.97, method="ensemble")
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -136,8 +146,11 @@ def _png(pixels: np.ndarray) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def sample_examples(n: int = 1000, *, seed: int = 0, thumbnails: bool = True) -> dict[str, Any]:
-    """An ``examples`` entry in the ``gapwatch.examples/1`` shape (+ labels, suggested labels, thumbnails)."""
+def sample_examples(n: int = 1000, *, seed: int = 0, thumbnails: bool = True) -> ExampleSummary:
+    """An example summary of ``n`` examples, 10% of them noisy (low AUM), with labels, suggested labels and
+    thumbnails of the most suspicious ones."""
+    from ..examples.summary import HIST_BINS
+
     rng = np.random.default_rng(seed)
     noisy = rng.random(n) < 0.1
     aum = np.where(noisy, rng.normal(-1.5, 1.0, n), rng.normal(2.0, 1.0, n))
@@ -146,24 +159,24 @@ def sample_examples(n: int = 1000, *, seed: int = 0, thumbnails: bool = True) ->
     order = np.argsort(aum)
     cut = int(noisy.sum())
     labels = rng.integers(0, 10, n)
-    entry: dict[str, Any] = {
-        "schema": "gapwatch.examples/1", "n": n, "epochs": 30,
-        "scores": {"aum": aum.round(4).tolist(), "el2n": el2n.round(4).tolist(),
-                   "forgetting": forgetting.tolist()},
-        "likely_mislabeled": order[:cut].tolist(),
-        "memorized": order[: cut // 2].tolist(),
-        "prunable": np.argsort(el2n)[: n // 5].tolist(),
-        "label": labels.tolist(),
-        "suggested_label": ((labels + 1) % 10).tolist(),
-    }
+    hists = {}
+    for name, arr, d in (("aum_early", aum, "low"), ("el2n", el2n, "high"), ("forgetting", forgetting, "high")):
+        counts, edges = np.histogram(arr, bins=HIST_BINS)
+        hists[name] = {"edges": edges.tolist(), "counts": counts.tolist(), "direction": d}
+    top = [{"index": int(i), "score": round(float(aum[i]), 4), "label": int(labels[i]),
+            "suggested": int((labels[i] + 1) % 10)} for i in order[:20]]
+    th: dict[int, str] = {}
     if thumbnails:
-        th = {}
         for idx in order[:20].tolist():
             img = (rng.random((12, 12)) * 255).astype(np.uint8)
             img[3:9, 5:7] = 255
-            th[str(idx)] = base64.b64encode(_png(img)).decode("ascii")
-        entry["thumbnails"] = th
-    return entry
+            th[int(idx)] = base64.b64encode(_png(img)).decode("ascii")
+    return ExampleSummary(path="/runs/sample/examples.parquet", n=n, epochs=30, early_epochs=8, runs=1,
+                          default_score="aum_early", cutoff=0.0, cutoff_rule="early-training AUM below 0",
+                          separability=0.8, cutoff_reliable=True,
+                          counts={"likely_mislabeled": cut, "memorized": cut // 2, "hard": cut // 3,
+                                  "prunable": n // 5},
+                          top_suspicious=top, histograms=hists, thumbnails=th)
 
 
 def single_analysis(*, xss: bool = False, forecast: bool = True, examples: bool = True) -> Analysis:
@@ -175,14 +188,14 @@ def single_analysis(*, xss: bool = False, forecast: bool = True, examples: bool 
         f.loc[f["split"] == "retention", "name"] = XSS
         f.loc[f["split"] == "retention", "split"] = f"held{XSS}"
         h = History(f, sources={h.name: f"/tmp/{XSS}.jsonl"}, meta={h.name: {XSS: 1}})
-    a = analyze(h)
+    a = analyze(h, monitor=VAL_LOSS, forecast=False, examples=False)
     r = a.runs[0]
     if forecast:
         val = r.history.series(r.monitor.split, r.monitor.metric) if r.monitor else None
-        r.extra["forecast"] = sample_forecast(float(r.history.frame["epoch"].max()),
-                                              level=float(val.values[-1]) if val is not None else 0.9)
+        r.forecast = sample_forecast(float(r.history.frame["epoch"].max()),
+                                     level=float(val.values[-1]) if val is not None else 0.9)
     if examples:
-        r.extra["examples"] = sample_examples()
+        r.examples = sample_examples()
     if xss:
         r.findings.append(Finding("data", Severity.WARNING, f"message with {XSS} inside", epoch=30.0, step=3000.0,
                                   evidence={XSS: XSS}, actions=(XSS,), references=(XSS,)))
@@ -192,12 +205,14 @@ def single_analysis(*, xss: bool = False, forecast: bool = True, examples: bool 
 def every_kind_analysis() -> Analysis:
     """A run carrying one finding of every kind (hand-built findings over a generated curve)."""
     h = overfitting_history("every-finding-kind")
-    a = analyze(h)
+    a = analyze(h, monitor=VAL_LOSS, forecast=False, examples=False)
     r = a.runs[0]
     detected = [f for f in r.findings if f.kind == "overfitting"]
     findings = detected + [f for f in every_finding() if not (detected and f.kind == "overfitting")]
     findings.sort(key=lambda f: (-f.severity.rank, f.epoch if f.epoch is not None else float("inf")))
-    return Analysis([RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, findings, r.history)])
+    ra = RunAnalysis(r.name, r.source, r.x, r.monitor, r.best, findings, r.history)
+    ra.summary = summarize_run(ra)
+    return Analysis([ra])
 
 
 def curves_record_history(rec: dict[str, Any], name: str | None = None) -> History:
@@ -218,75 +233,15 @@ def curves_record_history(rec: dict[str, Any], name: str | None = None) -> Histo
 @lru_cache(maxsize=4)
 def sweep_analysis(n: int = 50) -> Analysis:
     """The analysis of :func:`sweep_history` (cached: the same object is returned again; do not mutate it)."""
-    return analyze(sweep_history(n))
-
-
-
-def bench(sizes: tuple[int, ...] = (50, 200), repeats: int = 3) -> list[str]:
-    """Time report rendering (markdown table rows): analysis vs HTML rendering vs terminal rendering for sweeps
-    of ``sizes`` runs, and for comparison one matplotlib SVG figure per run (the first report's approach)."""
-    import io
-    import time
-
-    from rich.console import Console
-
-    from .html import render_html
-    from .terminal import render
-
-    def best_of(fn: Any) -> float:
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return min(ts)
-
-    rows = ["| runs | analyze (s) | HTML render (s) | HTML size (kB) | terminal render (s) | "
-            "matplotlib SVG, one figure per run (s) |", "|---:|---:|---:|---:|---:|---:|"]
-    for n in sizes:
-        h = sweep_history(n)
-        t0 = time.perf_counter()
-        a = analyze(h)
-        t_an = time.perf_counter() - t0
-        t_html = best_of(lambda a=a: render_html(a))
-        size = len(render_html(a).encode()) / 1e3
-        t_term = best_of(lambda a=a: render(a, Console(file=io.StringIO(), width=120)))
-        t_mpl = best_of(lambda a=a: _matplotlib_figures(a))
-        rows.append(f"| {n} | {t_an:.2f} | {t_html:.2f} | {size:.0f} | {t_term:.2f} | {t_mpl:.2f} |")
-    return rows
-
-
-def _matplotlib_figures(a: Analysis) -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for r in a.runs:
-        if r.monitor is None:
-            continue
-        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-        for split, metric in r.history.keys():
-            if metric == r.monitor.metric:
-                s = r.history.series(split, metric, x=r.x)
-                ax.plot(s.x, s.values, label=split)
-        ax.legend()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg")
-        plt.close(fig)
+    return analyze(sweep_history(n), monitor=VAL_LOSS, forecast=False, examples=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
     import sys
     from pathlib import Path
 
-    from .html import write_html
+    from ..report.html import write_html
 
-    if sys.argv[1:2] == ["bench"]:
-        print("\n".join(bench()))
-        raise SystemExit(0)
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts")
     out.mkdir(parents=True, exist_ok=True)
     write_html(single_analysis(), out / "report-single.html", overwrite=True)

@@ -1,4 +1,4 @@
-"""Numbers the reports show about a run and a sweep, computed once and shared by terminal and HTML.
+"""What a run and a sweep add up to: computed once by the analysis, carried in the JSON, rendered by the reports.
 
 * :func:`summarize_run` — best and final value of the monitored series, what training past the best cost
   (``cost``: relative worsening of the final evaluation against the best one, in "lower is better" units, so
@@ -14,15 +14,16 @@
 from __future__ import annotations
 
 import math
-from enum import Enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..analysis import RunAnalysis
-from ..findings import Finding, Severity
+from .findings import Finding, FindingKind, Severity
+
+if TYPE_CHECKING:
+    from .analysis import RunAnalysis
 
 #: Minimum number of runs with a value before a hyperparameter is analysed (runs).
 MIN_RUNS_FOR_EFFECT = 4
@@ -62,62 +63,23 @@ class RunSummary:
     headline: str
     level: str  # "ok", "info", "warning", "critical", "error"
     meta: dict[str, Any] = field(default_factory=dict)
-    curves: RunCurves | None = field(default=None, repr=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The run's ``"summary"`` entry in ``gapwatch.analysis/1`` (x values on the run's ``x`` axis; ``cost``
+        and ``past_best`` are fractions)."""
+        from .documents import clean
 
-class RunCurves:
-    """Every ``(split, metric)`` series of one run as numpy arrays on the run's x axis, extracted in one pass
-    over the History's table (selecting series one by one through pandas costs ~10 ms each, which dominates
-    a 50-run sweep report)."""
-
-    def __init__(self, r: RunAnalysis) -> None:
-        self.x_kind = r.x
-        self._s: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, str]] = {}
-        df = r.history.frame
-        if df.empty:
-            return
-        other = "step" if r.x == "epoch" else "epoch"
-        for (sp, m), g in df.groupby(["split", "metric"], sort=False):
-            g = g.sort_values([r.x, other], kind="stable", na_position="last")
-            self._s[(str(sp), str(m))] = (g[r.x].to_numpy(float), g["value"].to_numpy(float),
-                                          str(g["name"].iloc[0]))
-
-    def keys(self) -> list[tuple[str, str]]:
-        """``(split, metric)`` pairs in order of first appearance."""
-        return list(self._s)
-
-    def has(self, split: str, metric: str) -> bool:
-        return (split, metric) in self._s
-
-    def get(self, split: str, metric: str) -> tuple[np.ndarray, np.ndarray, str]:
-        """``(x, values, original name)``, shapes ``(n,)``; raises KeyError when absent."""
-        return self._s[(split, metric)]
-
-    def splits_of(self, metric: str) -> list[str]:
-        """Splits that logged ``metric``: train first, then val, then the others in order of appearance."""
-        order = {"train": 0, "val": 1}
-        return sorted((sp for sp, m in self._s if m == metric), key=lambda sp: order.get(sp, 2))
-
-    def aligned(self, metric: str, base: str, other: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(x, base values, other values)`` on the finite x of ``base``: each ``other`` value is the last
-        one logged at or before that x (NaN when none), like :meth:`History.aligned`."""
-        bx, bv, _ = self.get(base, metric)
-        ox, ov, _ = self.get(other, metric)
-        keep = np.isfinite(bx)
-        bx, bv = bx[keep], bv[keep]
-        ok = np.isfinite(ox)
-        ox, ov = ox[ok], ov[ok]
-        order = np.argsort(ox, kind="stable")
-        ox, ov = ox[order], ov[order]
-        pos = np.searchsorted(ox, bx, side="right") - 1
-        matched = np.where(pos >= 0, ov[np.clip(pos, 0, max(ov.size - 1, 0))] if ov.size else np.nan, np.nan)
-        return bx, bv, np.asarray(matched, dtype=float)
+        return clean({
+            "headline": self.headline, "level": self.level, "best_value": self.best_value, "best_x": self.best_x,
+            "final_value": self.final_value, "final_x": self.final_x, "cost": self.cost,
+            "past_best": self.past_best, "onset_x": self.onset_x,
+            "worst_severity": self.worst.value if self.worst else None, "n_findings": self.n_findings,
+        })
 
 
 def kind_of(f: Finding) -> str:
-    """The finding's kind as a plain string (``Finding.kind`` may hold a :class:`FindingKind` member)."""
-    k = f.kind
-    return str(k.value) if isinstance(k, Enum) else str(k)
+    """The finding's kind as a plain string."""
+    return f.kind.value
 
 
 def finding_x(f: Finding, x: str) -> float | None:
@@ -146,29 +108,30 @@ def flatten_meta(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def summarize_run(r: RunAnalysis, curves: RunCurves | None = None) -> RunSummary:
-    """Compute the :class:`RunSummary` of one analysed run (``curves``: the run's :class:`RunCurves`, when
-    already extracted)."""
+def summarize_run(r: RunAnalysis) -> RunSummary:
+    """Compute the :class:`RunSummary` of one analysed run (its findings, monitor and History)."""
     meta = flatten_meta(r.history.meta.get(r.name, {})) if r.history is not None else {}
     worst = r.worst_severity
-    of = next((f for f in r.findings if f.kind == "overfitting"), None)
+    of = next((f for f in r.findings if f.kind == FindingKind.OVERFITTING), None)
     label = r.monitor.label if r.monitor else ""
     mode = r.monitor.mode if r.monitor else "min"
-    curves = curves or RunCurves(r)
     base = dict(name=r.name, label=label, mode=mode, x=r.x, overfitting=of, worst=worst,
-                n_findings=sum(1 for f in r.findings if f.kind != "data" or f.severity != Severity.INFO),
-                meta=meta, curves=curves)
+                n_findings=sum(1 for f in r.findings if f.kind != FindingKind.DATA or f.severity != Severity.INFO),
+                meta=meta)
     if r.error or r.monitor is None:
         return RunSummary(best_value=None, best_x=None, final_value=None, final_x=None, cost=None,
                           past_best=None, onset_x=None, headline=f"cannot analyse: {r.error}", level="error",
                           **base)  # type: ignore[arg-type]
-    sx, sv, _ = curves.get(r.monitor.split, r.monitor.metric)
+    ser = r.history.series(r.monitor.split, r.monitor.metric)
+    sx, sv = ser.x, ser.values
     fin = np.isfinite(sv) & np.isfinite(sx)
     best_value = best_x = final_value = final_x = cost = past = None
-    if fin.any():
+    if fin.any() and r.best is not None:
         xs, vs = sx[fin], sv[fin]
-        b = int(np.argmin(r.monitor.sign * vs))
-        best_value, best_x = float(vs[b]), float(xs[b])
+        # the best point is the analysis' (one owner: gapwatch.analysis.best_point); its position on this axis
+        bx = r.best.at(r.x)
+        b = int(np.argmin(r.monitor.sign * vs)) if bx is None else int(np.argmin(np.abs(xs - bx)))
+        best_value, best_x = float(r.best.value), float(xs[b])
         final_value, final_x = float(vs[-1]), float(xs[-1])
         scale = max(abs(best_value), 1e-12)
         cost = max(0.0, r.monitor.sign * (final_value - best_value) / scale)
@@ -225,6 +188,14 @@ class Effect:
     p_holm: float | None = None
     rho_best: float | None = None
     levels: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """An entry of ``hyperparameter_effects`` in ``gapwatch.analysis/1``."""
+        from .documents import clean
+
+        return clean({"name": self.name, "kind": self.kind, "n": self.n, "strength": self.strength,
+                      "rho": self.rho, "p": self.p, "p_holm": self.p_holm, "rho_best": self.rho_best,
+                      "levels": self.levels})
 
 
 def _is_num(v: Any) -> bool:

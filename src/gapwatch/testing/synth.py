@@ -66,9 +66,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .errors import UsageError
-from .history import COLUMNS, History
-from .names import normalize
+from ..errors import UsageError
+from ..history import COLUMNS, History
+from ..names import normalize
 
 STEPS_PER_EPOCH = 100
 
