@@ -14,7 +14,7 @@ import pytest
 from gapwatch.cli import main
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
-FORMATS = "supported: hf-trainer, tensorboard, lightning-csv, keras-csv, jsonl, csv"
+FORMATS = "supported: hf-trainer, tensorboard, lightning-csv, keras-csv, jsonl, csv, history-csv, text"
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -356,3 +356,268 @@ def test_hand_written_metrics_csv_is_generic(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load(f).series("val", "loss").epoch, [1, 2])
     (tmp_path / "hparams.yaml").write_text("lr: 0.1\n")
     assert sniff(f).name == "lightning-csv"
+
+
+# ----------------------------------------------------------------------------- plug-ins, guard log
+def test_register_reader_before_and_unregister(tmp_path: Path) -> None:
+    from gapwatch.errors import UsageError
+    from gapwatch.readers import readers, register_reader, unregister_reader
+    from gapwatch.readers._parts import Parts
+    from gapwatch.readers.base import FunctionReader, Reader
+
+    def read(path: Path, run: str) -> list[Parts]:
+        p = Parts(run, str(path))
+        vals = [float(v) for v in path.read_text().split()[1:]]
+        p.add(np.full(len(vals), np.nan), np.arange(1.0, len(vals) + 1), "val", "loss", np.asarray(vals), "v")
+        return [p]
+
+    mine = FunctionReader("house", lambda p, head: head.startswith("HOUSE"), read)
+    assert isinstance(mine, Reader)
+    f = tmp_path / "run.house"
+    f.write_text("HOUSE 0.9 0.7 0.8\n")
+    register_reader(mine, before="jsonl")
+    try:
+        names = [r.name for r in readers()]
+        assert names.index("house") == names.index("jsonl") - 1
+        assert sniff(f) is mine
+        np.testing.assert_allclose(load(f).series("val", "loss").values, [0.9, 0.7, 0.8])
+        with pytest.raises(UsageError, match="already registered"):
+            register_reader(mine)
+    finally:
+        unregister_reader("house")
+    assert "house" not in supported_formats()
+    with pytest.raises(UsageError, match="no such reader"):
+        register_reader(mine, before="nope")
+    with pytest.raises(UsageError, match="not a reader"):
+        register_reader(object())  # type: ignore[arg-type]
+
+
+def test_guard_log_format_round_trip(tmp_path: Path) -> None:
+    from gapwatch import guardlog
+
+    f = tmp_path / "history.jsonl"
+    hdr = guardlog.header_record(run="r", monitor="val/loss", mode="min", policy={"patience": 3}, started=1.0)
+    assert guardlog.is_guard_header(hdr) and guardlog.is_guard_record(hdr)
+    lines = [guardlog.encode(hdr),
+             guardlog.encode({"epoch": 1, "val_loss": 0.5, "train_loss": np.float32(0.75)}),
+             guardlog.encode({"epoch": 2, "val_loss": float("nan"), "train_loss": 0.5}),
+             guardlog.encode(guardlog.decision_record({"action": "continue", "evaluation": 1})),
+             guardlog.encode(guardlog.finding_record(1, {"kind": "data"})),
+             guardlog.encode(guardlog.resume_record(2)),
+             guardlog.encode({"epoch": 3, "val_loss": 0.4, "train_loss": 0.25})]
+    assert all(ln.endswith("\n") and ln.count("\n") == 1 for ln in lines)
+    f.write_text("".join(lines))
+    log = guardlog.parse(f)
+    assert log.header == hdr and len(log.decisions) == 1 and len(log.findings) == 1 and len(log.resumes) == 1
+    h = load(f)
+    v = h.series("val", "loss")
+    np.testing.assert_array_equal(v.epoch, [1, 2, 3])
+    assert np.isnan(v.values[1]) and v.values[2] == 0.4
+    assert h.meta["history"]["monitor"] == "val/loss" and h.meta["history"]["monitor_mode"] == "min"
+
+
+# ----------------------------------------------------------------------------- formats people write (issue 12)
+TEXT = Path(__file__).parent / "fixtures" / "logs_text"
+
+
+def test_keras1_stdout_equals_its_pandas_history() -> None:
+    """The two files of one real run (tests/fixtures/logs_text/README.md: juanerolon/deep-learning-playground):
+    Keras 1 stdout with ``\\r``/backspace progress bars, and ``pd.DataFrame(h.history).to_csv()``."""
+    txt, csv_ = load(TEXT / "keras1_stdout.log"), load(TEXT / "keras_history_pandas.csv")
+    assert sniff(TEXT / "keras1_stdout.log").name == "text"
+    assert sniff(TEXT / "keras_history_pandas.csv").name == "history-csv"
+    for key in (("train", "loss"), ("train", "acc"), ("val", "loss"), ("val", "acc")):
+        a, b = txt.series(*key), csv_.series(*key)
+        np.testing.assert_array_equal(a.epoch, [1, 2, 3, 4, 5, 6])
+        np.testing.assert_array_equal(a.epoch, b.epoch)
+        np.testing.assert_allclose(a.values, b.values, atol=5e-5)  # stdout prints 4 decimals
+    assert not txt.notes and not csv_.notes
+
+
+def test_keras2_log_of_two_trainings_is_two_runs() -> None:
+    """KyotoSunshine/CNN-for-handwritten-kanji: two ``fit`` calls appended to one log, and an early-stopping
+    message printed between an epoch's marker and its metrics."""
+    h = load(TEXT / "keras2_verbose2_appended.log")
+    assert h.runs() == ["keras2_verbose2_appended#1", "keras2_verbose2_appended#2"]
+    v2 = h.series("val", "loss", run="keras2_verbose2_appended#2")
+    np.testing.assert_array_equal(v2.epoch, np.arange(1, 10))
+    assert v2.values[-1] == 0.0787  # epoch 9's metrics come after "Epoch 00008: early stopping"
+    assert h.series("val", "acc", run="keras2_verbose2_appended#1").values[0] == 0.8959
+    assert any("read as 2 runs" in n.message and "line 24" in n.message for n in h.notes)
+
+
+TEXT_FORMS = {
+    "print-equals": ("Epoch 1: Train Loss=0.91, Val Loss=0.95\nEpoch 2: Train Loss=0.61, Val Loss=0.70\n"
+                     "Epoch 3: val_loss improved from 0.70 to 0.58, saving model\n"
+                     "Epoch 3: Train Loss=0.41, Val Loss=0.58\n",
+                     {("train", "loss"): [0.91, 0.61, 0.41], ("val", "loss"): [0.95, 0.70, 0.58]}),
+    "pipes": ("[setup] device=cuda | train=712 val=179\nepoch   1 | loss 0.80 | val_loss 0.83\n"
+              "epoch   2 | loss 0.65 | val_loss 0.78\n[early-stop] no val-loss improvement for 10 epochs.\n",
+              {("train", "loss"): [0.80, 0.65], ("val", "loss"): [0.83, 0.78]}),
+    "keras-tf2": ("Epoch 1/50\n251/251 [==============================] - 1s 3ms/step - loss: 0.2719 - accuracy: "
+                  "0.9068 - val_loss: 0.1476 - val_accuracy: 0.9520\nEpoch 2/50\n251/251 [==============================]"
+                  " - 0s 2ms/step - loss: 0.1441 - accuracy: 0.9490 - val_loss: 0.1208 - val_accuracy: 0.9630\n",
+                  {("val", "loss"): [0.1476, 0.1208], ("val", "acc"): [0.9520, 0.9630]}),
+    "keras3": ("Epoch 1/2\n14/14 ━━━━━━━━━━━━━━━━━━━━ 0s 9ms/step - loss: 0.0402 - val_loss: 0.0555\nEpoch 2/2\n"
+               "14/14 ━━━━━━━━━━━━━━━━━━━━ 0s 9ms/step - loss: 0.0392 - val_loss: 0.0551\n",
+               {("train", "loss"): [0.0402, 0.0392], ("val", "loss"): [0.0555, 0.0551]}),
+    "tqdm": ("Epoch 0: 100%|██████████| 50/50 [00:01<00:00, 40.1it/s, v_num=0, train_loss=0.812]\r"
+             "Epoch 0: 100%|██████████| 50/50 [00:01<00:00, 40.1it/s, v_num=0, train_loss=0.812, val_loss=0.790]\n"
+             "Epoch 1: 100%|██████████| 50/50 [00:01<00:00, 41.0it/s, v_num=0, train_loss=0.701, val_loss=0.702]\n",
+             {("train", "loss"): [0.812, 0.701], ("val", "loss"): [0.790, 0.702]}),
+    "split-inherited": ("Epoch  1 | Train Loss: 0.3803 Acc: 0.8898 | Test Loss: 0.1511 Acc: 0.9547\n"
+                        "Epoch  2 | Train Loss: 0.1498 Acc: 0.9547 | Test Loss: 0.1011 Acc: 0.9693\n",
+                        {("train", "acc"): [0.8898, 0.9547], ("test", "acc"): [0.9547, 0.9693],
+                         ("test", "loss"): [0.1511, 0.1011]}),
+}
+
+
+@pytest.mark.parametrize("form", list(TEXT_FORMS))
+def test_text_log_forms(tmp_path: Path, form: str) -> None:
+    text, want = TEXT_FORMS[form]
+    f = tmp_path / "train.log"
+    f.write_text(text, encoding="utf-8")
+    assert sniff(f).name == "text"
+    h = load(f)
+    for key, vals in want.items():
+        np.testing.assert_allclose(h.series(*key).values, vals)
+    assert "v_num" not in h.names()
+
+
+def test_prose_is_not_a_text_log(tmp_path: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text("Loading data: 5000 samples\nEpoch 3: early stopping\nbest epoch: 3\n")
+    assert sniff(f) is None
+
+
+@pytest.mark.parametrize("index", [True, False], ids=["pandas-index", "no-index"])
+def test_history_csv_without_epoch_column(tmp_path: Path, index: bool) -> None:
+    f = tmp_path / "history.csv"
+    rows = [(0.9, 0.95), (0.6, 0.7), (0.4, 0.72)]
+    head = ",loss,val_loss\n" if index else "loss,val_loss\n"
+    f.write_text(head + "".join((f"{i}," if index else "") + f"{a},{b}\n" for i, (a, b) in enumerate(rows)))
+    assert sniff(f).name == "history-csv"
+    v = load(f).series("val", "loss")
+    np.testing.assert_array_equal(v.epoch, [1, 2, 3])
+    np.testing.assert_allclose(v.values, [0.95, 0.7, 0.72])
+
+
+def test_keras_csv_append_true_is_several_runs(tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text("epoch,loss,val_loss\n0,0.9,0.8\n1,0.7,0.6\n2,0.5,0.55\n0,0.95,0.85\n1,0.75,0.65\n")
+    h = load(f)
+    assert h.runs() == ["log#1", "log#2"]
+    np.testing.assert_allclose(h.series("val", "loss", run="log#2").values, [0.85, 0.65])
+    assert any("line 5" in n.message and "append=True" in n.message for n in h.run("log#2").notes)
+    # a resume (fit(initial_epoch=2)) appends from epoch 2: one run, the last value per epoch kept
+    f.write_text("epoch,loss,val_loss\n0,0.9,0.8\n1,0.7,0.6\n2,0.5,0.55\n2,0.45,0.5\n3,0.4,0.45\n")
+    h = load(f)
+    assert h.runs() == ["log"]
+    np.testing.assert_allclose(h.series("val", "loss").values, [0.8, 0.6, 0.5, 0.45])
+
+
+def test_sweep_keeps_appended_runs_names(tmp_path: Path) -> None:
+    d = tmp_path / "sweep" / "a"
+    d.mkdir(parents=True)
+    (d / "log.csv").write_text("epoch,loss,val_loss\n0,0.9,0.8\n1,0.7,0.6\n0,0.95,0.85\n1,0.75,0.65\n")
+    assert load(tmp_path / "sweep").runs() == ["a/log#1", "a/log#2"]
+
+
+# ----------------------------------------------------------------------------- damage (issue 16 items 2-6)
+@pytest.mark.parametrize("header,rows,fmt", [
+    ("epoch,loss,val_loss", ["0,0.9,0.8", "1,0.7,0.6"], "keras-csv"),
+    ("epoch,step,train_loss_epoch,val_loss", ["0,5,0.9,0.8", "1,10,0.7,0.6"], "lightning-csv"),
+    ("epoch,train_loss,val_loss", ["1,0.9,0.8", "2,0.7,0.6"], "csv"),
+])
+def test_csv_cut_off_last_line_is_dropped_with_a_note(tmp_path: Path, header: str, rows: list[str],
+                                                       fmt: str) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text(header + "\n" + "\n".join(rows) + "\n" + rows[-1].rsplit(",", 1)[0] + ",0.")
+    assert sniff(f).name == fmt
+    h = load(f)
+    assert len(h.series("val", "loss")) == 2 and 0.0 not in h.series("val", "loss").values
+    assert any("line 4" in n.message and "no line end" in n.message for n in h.notes)
+
+
+def test_jsonl_torn_line_followed_by_a_resume(tmp_path: Path) -> None:
+    f = tmp_path / "history.jsonl"
+    f.write_text('{"epoch": 1, "val_loss": 0.9}\n{"epoch": 2, "val_loss": 0.8}\n{"epoch": 3, "val_lo'
+                 '{"gapwatch": "resume", "evaluation": 2}\n{"epoch": 3, "val_loss": 0.7}\n'
+                 '{"epoch": 4, "val_lo{"epoch": 4, "val_loss": 0.6}\n')
+    h = load(f)
+    np.testing.assert_allclose(h.series("val", "loss").values, [0.9, 0.8, 0.7, 0.6])
+    assert sum("cut off by a crash" in n.message for n in h.notes) == 2
+
+
+def test_jsonl_edge_cases(tmp_path: Path) -> None:
+    from gapwatch.errors import InputError
+
+    wide = {"epoch": 1, "val_loss": 0.5, **{f"val_class{i}_acc": 0.5 for i in range(3000)}}
+    f = tmp_path / "wide.jsonl"
+    f.write_text(json.dumps(wide) + "\n" + json.dumps({**wide, "epoch": 2}) + "\n")
+    assert len(json.dumps(wide)) > 65536 and sniff(f).name == "jsonl"
+    assert len(load(f).series("val", "loss")) == 2
+    f = tmp_path / "note.jsonl"
+    f.write_text('{"epoch": 1, "val_loss": 0.5, "note": "log_history"}\n{"epoch": 2, "val_loss": 0.4}\n')
+    assert sniff(f).name == "jsonl"
+    f = tmp_path / "huge.jsonl"
+    f.write_text('{"epoch": 1, "val_loss": 0.5}\n{"epoch": 2, "val_loss": ' + "9" * 5000 + ", \"ok\": true}\n")
+    v = load(f).series("val", "loss")
+    assert v.values[1] == np.inf and "ok" not in load(f).names()  # booleans are not metric values
+    f = tmp_path / "deep.jsonl"
+    f.write_text('{"epoch": 1, "val_loss": 0.5}\n{"x": ' + "[" * 100000 + "]" * 100000 + "}\n")
+    with pytest.raises(InputError, match=r"deep\.jsonl, line 2: not valid JSON \(nested too deeply\)"):
+        load(f)
+
+
+def test_one_line_config_json_is_not_a_log(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"lr": 0.1, "batch_size": 32, "loss": "ce"}\n')
+    shutil.copy(KERAS, tmp_path / "training.csv")
+    assert sniff(tmp_path / "config.json") is None
+    assert load(tmp_path).runs() == ["training"]
+
+
+def test_sweep_two_logs_with_one_name_are_two_runs(tmp_path: Path) -> None:
+    (tmp_path / "log.csv").write_text("epoch,train_loss,val_loss\n1,0.9,0.8\n2,0.7,0.6\n")
+    (tmp_path / "log.jsonl").write_text('{"epoch": 1, "val_loss": 0.5}\n{"epoch": 2, "val_loss": 0.4}\n')
+    h = load(tmp_path)
+    assert h.runs() == ["log.csv", "log.jsonl"] and not h.notes
+    np.testing.assert_allclose(h.series("val", "loss", run="log.jsonl").values, [0.5, 0.4])
+
+
+def test_bad_files_in_a_sweep_are_notes(tmp_path: Path) -> None:
+    import os
+
+    from gapwatch.readers import unread
+
+    shutil.copy(KERAS, tmp_path / "good.csv")
+    (tmp_path / "bad.csv").write_text("epoch,train_loss,val_loss\n1,0.5,oops\n")
+    (tmp_path / "header_only.csv").write_text("epoch,train_loss,val_loss\n")
+    (tmp_path / "lost.csv").symlink_to(tmp_path / "gone.csv")
+    os.mkfifo(tmp_path / "pipe.jsonl")  # never opened: reading a FIFO would hang the sweep
+    (tmp_path / "v0").mkdir()
+    (tmp_path / "v0" / "metrics.csv").write_text("epoch,step,train_loss_step,val_loss\n0,1,0.9,0.8\n")
+    (tmp_path / "v0" / "hparams.yaml").write_text("a: &x [*x, *x]\nb: " + "9" * 5001 + "\n")
+    h = load(tmp_path)
+    assert sorted(h.runs()) == ["good", "v0"]
+    why = {n.run: n.message for n in unread(h)}
+    assert set(why) == {"bad", "header_only", "lost"}
+    assert "line 2" in why["bad"] and "'oops'" in why["bad"] and "no numeric" in why["header_only"]
+    assert any("hparams.yaml" in n.message for n in h.run("v0").notes)  # a damaged side file is a note
+
+
+def test_fifo_argument_is_a_usage_error(tmp_path: Path) -> None:
+    import os
+
+    from gapwatch.errors import UsageError
+
+    os.mkfifo(tmp_path / "log.csv")
+    with pytest.raises(UsageError, match="not a regular file"):
+        load(tmp_path / "log.csv")
+
+
+def test_bom_and_cr_line_ends(tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_bytes(b"\xef\xbb\xbfepoch,loss,val_loss\r0,0.9,0.8\r1,0.7,0.6\r")
+    assert sniff(f).name == "keras-csv"
+    np.testing.assert_allclose(load(f).series("val", "loss").values, [0.8, 0.6])

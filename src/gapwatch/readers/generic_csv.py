@@ -113,6 +113,8 @@ def read_table(path: Path) -> Table:
     if "\x00" in text:
         raise InputError("binary data (NUL bytes), expected a CSV text file", path=path)
     text = text.lstrip("\ufeff")
+    if "\n" not in text:
+        text = text.replace("\r", "\n")  # old Mac line ends (CR only)
     first = text.split("\n", 1)[0]
     delim = _delimiter(first) or ","
     rdr = csv.reader(io.StringIO(text), delimiter=delim)
@@ -147,7 +149,7 @@ def read_table(path: Path) -> Table:
         raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
     notes: list[str] = []
     if rows and not text.endswith(("\n", "\r")):
-        notes.append(f"the last line ({lines[-1]}) has no line end: a line cut off by a crash or a run still "
+        notes.append(f"line {lines[-1]}, the last, has no line end: a line cut off by a crash or a run still "
                      "writing; it was ignored")
         rows.pop()
         lines.pop()

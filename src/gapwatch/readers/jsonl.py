@@ -100,7 +100,7 @@ def read_parts(path: Path, run: str) -> list[Parts]:
                 notes.append(f"line {i} holds a line cut off by a crash with a resumed run's record appended "
                              "to it: the cut-off part was ignored")
             elif not line.endswith(("\n", "\r")):
-                notes.append(f"the last line ({i}) is incomplete (a run still writing, or a crash); it was "
+                notes.append(f"line {i}, the last, is incomplete (a run still writing, or a crash); it was "
                              "ignored")
                 break
             else:
