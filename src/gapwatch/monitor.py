@@ -1,18 +1,87 @@
-"""Which series to watch: the monitored validation metric and its direction."""
+"""Which series decides a run: the one owner of the monitor decision.
+
+:func:`decide` picks the held-out series that decides a run's verdict, best point, restore point and stop, and
+records *why* (:class:`MonitorDecision`). Every consumer asks it: the analysis, every detector (through
+:func:`gapwatch.detectors._common.monitor_or_none`), the forecast, the live guard and replay.
+
+Sources of intent, first match wins:
+
+1. the series the caller asks for (``--monitor``, ``Guard(monitor=…)``);
+2. the series a live guard's log names in its header;
+3. Hugging Face ``trainer_state.json``: ``best_metric`` matched to the evaluation series that holds that value
+   at ``best_global_step`` (or the step of ``best_model_checkpoint``), then ``metric_for_best_model`` /
+   ``greater_is_better`` when the run's metadata has them as plain JSON (``training_args.bin`` is never
+   unpickled);
+4. a Lightning ``ModelCheckpoint`` / ``EarlyStopping`` ``monitor`` (and ``mode``) found in the logged
+   hyperparameters (``hparams.yaml``);
+5. the **task metric** of the validation set (accuracy, F1, WER/CER, BLEU, ROUGE, mAP, dice/IoU, pass@k,
+   reward…; :data:`TASK_MEASURES`, in that order of preference) — the loss is then evidence;
+6. the validation loss, then any other validation metric;
+7. the same on ``test`` (only when ``allow_test``; the analysis then warns that test data takes decisions).
+
+Per-task accuracies of a continual-learning log (two or more series that :func:`~gapwatch.detectors._common.
+task_series` recognises) never decide: a drop of an earlier task is forgetting or a stability gap, judged by
+the ``stability_gap`` detector. A run that holds only such series has no monitor (:class:`NoMonitorError`)
+unless the caller names one.
+
+Why the task metric and not the loss: the held-out loss and the task metric disagree on real fine-tuning runs
+(the loss rises through growing over-confidence while the metric still improves) — "The Hyperfitting
+Phenomenon" (2024) and "Rethinking Fine-Tuning when Scaling Test-Time Compute: Limiting Confidence" (2025)
+describe it; selecting by the loss then restores a worse model. The disagreement itself is reported by the
+``metric_disagreement`` detector.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 from .errors import InputError, UsageError
 from .history import History
 from .names import metric_mode, normalize
 
-#: Held-out splits in order of preference when choosing what to monitor. ``test`` is last on purpose:
-#: decisions must be taken on validation data; test is only used when nothing else is logged.
+Mode = Literal["min", "max"]
+
+#: Held-out splits that may decide, in order of preference. ``test`` is last on purpose: decisions must be
+#: taken on validation data; test is only used when nothing else is logged (and ``allow_test``).
 HELDOUT_PREFERENCE: tuple[str, ...] = ("val", "test")
-#: Metrics in order of preference.
+#: Non-task metrics in order of preference (used when no task metric is logged).
 METRIC_PREFERENCE: tuple[str, ...] = ("loss", "acc", "error", "perplexity")
+
+#: Measures that are a *loss* (a training objective, not what the user reports). Canonical names after
+#: :func:`gapwatch.names.normalize`.
+LOSS_MEASURES: frozenset[str] = frozenset({"loss", "perplexity", "bpb", "bpc", "cross_entropy", "ce"})
+#: Task-metric measures in order of preference when several are logged (token-classification logs F1 and
+#: accuracy: F1 is the one reported). Matched against the last token of the measure, or its prefix for the
+#: families ``rouge1``/``rougel``, ``map50``, ``pass@1``/``pass_1``, ``top5``.
+TASK_MEASURES: tuple[str, ...] = (
+    "wer", "cer", "ter", "f1", "acc", "exact_match", "em", "bleu", "sacrebleu", "chrf", "rouge", "meteor",
+    "map", "ap", "dice", "iou", "miou", "jaccard", "pass", "reward", "return", "success", "auc", "mcc",
+    "matthews_correlation", "pearson", "spearmanr", "spearman", "r2", "precision", "recall", "error", "mae",
+    "rmse", "mse", "mape", "psnr", "ssim", "score",
+)
+#: Qualifiers that refine a measure rather than name a held-out set (``overall_f1``, ``top5_acc``,
+#: ``pgd_acc``): kept in the measure.
+MEASURE_QUALIFIERS: frozenset[str] = frozenset({
+    "overall", "macro", "micro", "weighted", "samples", "mean", "avg", "average", "exact", "token", "seq",
+    "word", "char", "normalized", "norm", "strict", "clean", "robust", "adv", "natural", "top1", "top5",
+    "top3", "top10", "balanced",
+})
+#: Attack-name prefixes of adversarial accuracies (a measure variant, not a set): ``pgd10_acc``, ``fgsm_acc``.
+_ATTACK = re.compile(r"^(pgd|apgd|autoattack|aa|cw|fgsm|fgm|bim|mim|square)\d*$")
+#: Lightning's suffix for metrics of the N-th validation dataloader (``val_loss/dataloader_idx_1``).
+_DATALOADER = re.compile(r"^(.*?)_?dataloader_idx_(\d+)$")
+#: Names of held-out sets that measure something other than the fine-tuning target (off-target sets).
+OFF_TARGET_WORDS: frozenset[str] = frozenset({
+    "retention", "retain", "ood", "general", "generic", "benchmark", "bench", "old", "prev", "previous",
+    "pretrain", "pretraining", "source", "upstream", "base", "control", "forget", "holdout_general",
+    "mmlu", "hellaswag", "arc", "gsm8k", "wikitext",
+})
+#: Tolerance (relative) when matching HF ``best_metric`` to a logged value (both are float32 → JSON).
+BEST_METRIC_RTOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -21,7 +90,7 @@ class Monitor:
 
     split: str
     metric: str
-    mode: str
+    mode: Mode
 
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):
@@ -40,6 +109,71 @@ class Monitor:
         return f"{self.split}_{self.metric}"
 
 
+@dataclass(frozen=True)
+class SeriesRole:
+    """What a held-out series measures, parsed from its canonical ``split``/``metric``.
+
+    Attributes:
+        split, metric: the series.
+        heldout_set: the evaluation set: the split, plus a set qualifier when the metric carries one
+            (``val``/``squad_f1`` → ``"val/squad"``; ``val``/``loss_dataloader_idx_1`` →
+            ``"val/dataloader_idx_1"``).
+        measure: the measure without the set qualifier (``"f1"``, ``"overall_f1"``, ``"pgd_acc"``,
+            ``"loss"``).
+        role: ``"loss"``, ``"task"`` (a task metric, :data:`TASK_MEASURES`) or ``"other"``.
+        rank: preference among task metrics (index in :data:`TASK_MEASURES`; lower first).
+        qualified: whether the measure carries a refining qualifier (``top5_acc``, ``pgd_acc``).
+        off_target: whether the set names an off-target evaluation (:data:`OFF_TARGET_WORDS`).
+    """
+
+    split: str
+    metric: str
+    heldout_set: str
+    measure: str
+    role: str
+    rank: int
+    qualified: bool
+    off_target: bool
+
+    @property
+    def mode(self) -> Mode:
+        return cast(Mode, metric_mode(self.measure))
+
+    def monitor(self) -> Monitor:
+        return Monitor(self.split, self.metric, self.mode)
+
+
+@dataclass(frozen=True)
+class MonitorDecision:
+    """The series that decides a run, and why.
+
+    Attributes:
+        monitor: the deciding series.
+        reason: for people (``"HF best_metric 0.21 matches eval_wer at step 3000"``).
+        source: machine-readable origin: ``requested``, ``guard_header``, ``hf_best_metric``,
+            ``hf_metric_for_best_model``, ``lightning_hparams``, ``task_metric``, ``loss``,
+            ``heldout_metric``.
+        evidence: the other held-out series considered (the loss when a task metric decides, the same measure
+            on the other held-out sets), deciding set first.
+    """
+
+    monitor: Monitor
+    reason: str
+    source: str
+    evidence: tuple[Monitor, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``"monitor"`` object of the analysis JSON: ``split``, ``metric``, ``mode``, ``reason``,
+        ``source`` and ``evidence`` (a list of ``{split, metric, mode}``)."""
+        return {**self.monitor.to_dict(), "reason": self.reason, "source": self.source,
+                "evidence": [m.to_dict() for m in self.evidence]}
+
+
+class NoMonitorError(InputError):
+    """The run has no series that may decide (no held-out series, or only per-task accuracies)."""
+
+
+# ------------------------------------------------------------------------------------------------ parsing
 def parse_monitor(spec: str, mode: str | None = None) -> Monitor:
     """Parse ``--monitor`` values such as ``val_loss``, ``eval/accuracy`` or ``val:acc``."""
     if ":" in spec:
@@ -47,22 +181,96 @@ def parse_monitor(spec: str, mode: str | None = None) -> Monitor:
         split, metric = normalize(f"{split}_{metric}", default_split=split)
     else:
         split, metric = normalize(spec, default_split="val")
-    m = mode or metric_mode(metric)
+    m = mode or metric_mode(role_of(split, metric).measure)
     if m not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {m!r}")
-    return Monitor(split, metric, m)
+    return Monitor(split, metric, cast(Mode, m))
 
 
-def choose_monitor(history: History, requested: Monitor | None = None) -> Monitor:
-    """Pick the monitored series of a single run.
+def _measure_family(token: str) -> int:
+    """Index of ``token`` in :data:`TASK_MEASURES` (prefix families included), or -1."""
+    for i, t in enumerate(TASK_MEASURES):
+        if token == t:
+            return i
+    for i, t in enumerate(TASK_MEASURES):
+        if t in ("rouge", "map", "pass", "bleu", "iou", "dice", "top") and token.startswith(t) and \
+                (token[len(t):].isalnum() or token[len(t):].startswith("@")):
+            return i
+    return -1
 
-    The series the log names as monitored (the live guard writes it in its header), else validation loss if
-    present, else validation accuracy, else another validation metric, else the same on
-    ``test`` (a finding then warns that test data is being used for decisions).
 
+def role_of(split: str, metric: str) -> SeriesRole:
+    """Parse a canonical ``split``/``metric`` into set, measure and role (see :class:`SeriesRole`)."""
+    base, set_suffix = metric, ""
+    m = _DATALOADER.match(metric)
+    if m:
+        base, set_suffix = m.group(1) or "loss", f"dataloader_idx_{m.group(2)}"
+    toks = [t for t in base.split("_") if t]
+    last = toks[-1] if toks else base
+    # the measure: the last token, plus the qualifiers that refine it (overall_f1, pgd_acc, exact_match)
+    k = len(toks) - 1
+    while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
+                     or "_".join(toks[k - 1:]) in TASK_MEASURES):
+        k -= 1
+    measure_toks, set_toks = toks[k:], toks[:k]
+    measure = "_".join(measure_toks) or base
+    if set_suffix:
+        set_toks = [*set_toks, set_suffix]
+    joined = "_".join(measure_toks)
+    rank = TASK_MEASURES.index(joined) if joined in TASK_MEASURES else _measure_family(last)
+    if last in LOSS_MEASURES:
+        role = "loss"
+    elif rank >= 0:
+        role = "task"
+    else:
+        role = "other"
+    heldout_set = split + ("/" + "_".join(set_toks) if set_toks else "")
+    words = {split, *set_toks}
+    off = bool(words & OFF_TARGET_WORDS) or any(w.split("_")[0] in OFF_TARGET_WORDS for w in words)
+    return SeriesRole(split, metric, heldout_set, measure, role, rank if rank >= 0 else len(TASK_MEASURES),
+                      len(measure_toks) > 1, off)
+
+
+# ------------------------------------------------------------------------------------------------ catalogue
+def per_task_keys(history: History) -> set[tuple[str, str]]:
+    """``(split, metric)`` of the per-task accuracies of a continual-learning log (empty unless ≥ 2 tasks)."""
+    from .detectors._common import task_series  # (detectors import this module: import late)
+
+    tasks = task_series(history)
+    return {(s.split, s.metric) for s in tasks.values()} if len(tasks) >= 2 else set()
+
+
+def heldout_roles(history: History) -> list[SeriesRole]:
+    """Every held-out (not ``train``) series of a one-run History that may take part in a decision, in order
+    of first appearance; continual-learning per-task accuracies excluded."""
+    return history.memo("monitor.heldout_roles", lambda: _heldout_roles(history))
+
+
+def _heldout_roles(history: History) -> list[SeriesRole]:
+    skip = per_task_keys(history)
+    pairs = history.keys()
+    return [role_of(sp, m) for sp, m in pairs if sp != "train" and (sp, m) not in skip]
+
+
+# ------------------------------------------------------------------------------------------------ decision
+def decide(history_run: History, requested: Monitor | None = None, *,
+           allow_test: bool = True) -> MonitorDecision:
+    """Decide the series that judges one run (see the module docstring for the order of intent sources).
+
+    Args:
+        history_run: the History of one run.
+        requested: the caller's explicit choice (``--monitor``); must be logged.
+        allow_test: whether a ``test`` series may decide when no validation series exists (the live guard
+            passes ``False``: it must not take decisions on test data).
     Raises:
-        InputError: no held-out series; the message names what to log and lists the metrics found.
+        InputError: ``requested`` is not logged (the message lists what is).
+        NoMonitorError: no series may decide; the message says what to log.
     """
+    return history_run.memo(("monitor.decide", requested, allow_test),
+                            lambda: _decide(history_run, requested, allow_test))
+
+
+def _decide(history: History, requested: Monitor | None, allow_test: bool) -> MonitorDecision:
     if requested is not None:
         if not history.has(requested.split, requested.metric):
             have = ", ".join(history.names()) or "none"
@@ -71,29 +279,234 @@ def choose_monitor(history: History, requested: Monitor | None = None) -> Monito
                 f"{history.name!r}; metrics found: {have}",
                 path=history.source or None,
             )
-        return requested
-    # a log that names its own monitored series (the live guard's header) wins over the defaults
+        return _with_evidence(history, requested, "requested monitor (--monitor)", "requested")
+    roles = heldout_roles(history)
     meta = history.meta.get(history.name, {})
-    logged = meta.get("monitor")
-    if isinstance(logged, str) and logged:
-        mode = meta.get("monitor_mode")
-        try:
-            own = parse_monitor(logged, mode if mode in ("min", "max") else None)
-        except UsageError:
-            own = None
-        if own is not None and history.has(own.split, own.metric):
-            return own
-    keys = history.keys()
-    for split in HELDOUT_PREFERENCE:
-        for metric in METRIC_PREFERENCE:
-            if (split, metric) in keys:
-                return Monitor(split, metric, metric_mode(metric))
-        for s, metric in keys:
-            if s == split:
-                return Monitor(split, metric, metric_mode(metric))
+    for source in (_from_guard_header, _from_hf, _from_lightning):
+        found = source(history, meta, roles)
+        if found is not None:
+            mon, reason, src = found
+            if allow_test or mon.split != "test":
+                return _with_evidence(history, mon, reason, src)
+    for split in _split_order(roles):
+        if split == "test" and not allow_test:
+            break
+        found = _by_name(roles, split)
+        if found is not None:
+            return _with_evidence(history, found[0], found[1], found[2])
+    raise _no_monitor(history, allow_test)
+
+
+def _no_monitor(history: History, allow_test: bool) -> NoMonitorError:
     have = ", ".join(history.names()) or "none"
-    raise InputError(
+    if per_task_keys(history):
+        return NoMonitorError(
+            f"run {history.name!r} logs only per-task accuracies (a continual-learning log): they are judged "
+            "together by the stability_gap detector and none of them decides the run alone. Pass --monitor "
+            f"NAME to judge one of them as a single curve. Metrics found: {have}",
+            path=history.source or None)
+    pairs = history.keys()
+    if not allow_test and any(sp == "test" for sp, _ in pairs):
+        return NoMonitorError(
+            f"run {history.name!r} logs only test metrics; decisions must be taken on a validation set. Log "
+            f"one (e.g. 'val_loss') or name the monitor explicitly. Metrics found: {have}",
+            path=history.source or None)
+    return NoMonitorError(
         f"run {history.name!r} has no validation series. Log a held-out metric such as 'val_loss' or "
         f"'eval_loss' (HF: set eval_strategy), or pass --monitor NAME. Metrics found: {have}",
-        path=history.source or None,
-    )
+        path=history.source or None)
+
+
+def _split_order(roles: list[SeriesRole]) -> list[str]:
+    """``val``; then named held-out sets that are not off-target and log a loss or task metric (Hugging Face
+    ``eval_<set>_loss`` with no plain ``eval_loss``), in order of appearance; then ``test``."""
+    named = [r.split for r in roles if r.split not in HELDOUT_PREFERENCE and not r.off_target
+             and r.role in ("loss", "task")]
+    return [HELDOUT_PREFERENCE[0], *dict.fromkeys(named), *HELDOUT_PREFERENCE[1:]]
+
+
+def _by_name(roles: list[SeriesRole], split: str) -> tuple[Monitor, str, str] | None:
+    """The task metric of ``split`` (plain set before qualified sets, then :data:`TASK_MEASURES` order, plain
+    measure before a qualified one), else its loss, else another of its metrics."""
+    cands = [r for r in roles if r.split == split]
+    if not cands:
+        return None
+    order = {id(r): i for i, r in enumerate(cands)}
+    tasks = [r for r in cands if r.role == "task"]
+    losses = [r for r in cands if r.role == "loss"]
+    if tasks:
+        best = min(tasks, key=lambda r: (r.heldout_set != split, r.off_target, r.rank, r.qualified,
+                                         order[id(r)]))
+        beside = next((loss for loss in losses if loss.heldout_set == best.heldout_set), None)
+        where = ("" if split == "val" else " on the test split (no validation split)" if split == "test"
+                 else f" on the {split} set (no plain validation split)")
+        why = (f"task metric {best.metric} beside {beside.metric}" if beside is not None
+               else f"task metric {best.metric}")
+        return best.monitor(), why + where, "task_metric"
+    for metric in METRIC_PREFERENCE:
+        for r in cands:
+            if r.metric == metric:
+                what = "validation loss" if split == "val" else f"{split} loss"
+                if metric == "loss":
+                    return r.monitor(), f"{what} (no task metric)", "loss"
+                return r.monitor(), f"{split} {metric} (no task metric, no loss)", "heldout_metric"
+    plain = min(cands, key=lambda r: (r.heldout_set != split, order[id(r)]))
+    why = f"{split} {plain.metric} (the only kind of held-out metric logged)"
+    return plain.monitor(), why, "heldout_metric"
+
+
+def _with_evidence(history: History, mon: Monitor, reason: str, source: str) -> MonitorDecision:
+    """Attach the evidence series: the deciding set's loss/task metrics, then the same measure elsewhere."""
+    me = role_of(mon.split, mon.metric)
+    ev: list[Monitor] = []
+    for r in heldout_roles(history):
+        if (r.split, r.metric) == (mon.split, mon.metric) or r.role == "other":
+            continue
+        if r.split == "test" and mon.split != "test":
+            continue
+        same_set = r.heldout_set == me.heldout_set
+        if same_set or r.measure == me.measure:
+            ev.append(r.monitor())
+    ev.sort(key=lambda m: role_of(m.split, m.metric).heldout_set != me.heldout_set)
+    return MonitorDecision(mon, reason, source, tuple(ev))
+
+
+# -------------------------------------------------------------------------------------------- intent sources
+_Found = tuple[Monitor, str, str]
+
+
+def _from_guard_header(history: History, meta: Mapping[str, Any], roles: list[SeriesRole]) -> _Found | None:
+    logged = meta.get("monitor")
+    if not isinstance(logged, str) or not logged:
+        return None
+    mode = meta.get("monitor_mode")
+    try:
+        own = parse_monitor(logged, mode if mode in ("min", "max") else None)
+    except UsageError:
+        return None
+    if not history.has(own.split, own.metric):
+        return None
+    return own, f"guard log header names {logged}", "guard_header"
+
+
+def _checkpoint_step(hf: Mapping[str, Any]) -> float | None:
+    step = hf.get("best_global_step")
+    if isinstance(step, (int, float)) and not isinstance(step, bool):
+        return float(step)
+    ckpt = hf.get("best_model_checkpoint")
+    if isinstance(ckpt, str):
+        m = re.search(r"checkpoint-(\d+)/*$", ckpt.strip())
+        if m:
+            return float(m.group(1))
+    return None
+
+
+def _hf_args(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``metric_for_best_model`` / ``greater_is_better`` wherever a reader put them as plain JSON: the HF
+    metadata itself, or its ``training_args`` / ``args`` sub-dict (a ``training_args.json``)."""
+    out: dict[str, Any] = {}
+    hf = meta.get("hf")
+    places: list[Mapping[str, Any]] = []
+    if isinstance(hf, Mapping):
+        places += [hf, *(v for k in ("training_args", "args") if isinstance(v := hf.get(k), Mapping))]
+    places += [v for k in ("training_args", "args") if isinstance(v := meta.get(k), Mapping)]
+    for p in places:
+        for k in ("metric_for_best_model", "greater_is_better"):
+            if k in p and k not in out and p[k] is not None:
+                out[k] = p[k]
+    return out
+
+
+def _from_hf(history: History, meta: Mapping[str, Any], roles: list[SeriesRole]) -> _Found | None:
+    hf = meta.get("hf")
+    if not isinstance(hf, Mapping):
+        return None
+    args = _hf_args(meta)
+    gib = args.get("greater_is_better")
+    best = hf.get("best_metric")
+    if isinstance(best, (int, float)) and not isinstance(best, bool) and math.isfinite(best):
+        hit = _match_best_metric(history, roles, float(best), _checkpoint_step(hf), args)
+        if hit is not None:
+            r, where = hit
+            mode = cast(Mode, ("max" if gib else "min") if isinstance(gib, bool) else r.mode)
+            return (Monitor(r.split, r.metric, mode),
+                    f"HF best_metric {best:.6g} matches {_logged_name(history, r)}{where}", "hf_best_metric")
+    name = args.get("metric_for_best_model")
+    if isinstance(name, str) and name:
+        full = name if name.startswith("eval_") else f"eval_{name}"
+        sp, m = normalize(full, default_split="val")
+        if history.has(sp, m):
+            mode = cast(Mode, ("max" if gib else "min") if isinstance(gib, bool) else role_of(sp, m).mode)
+            return Monitor(sp, m, mode), f"HF metric_for_best_model {name}", "hf_metric_for_best_model"
+    return None
+
+
+def _logged_name(history: History, r: SeriesRole) -> str:
+    return history.series(r.split, r.metric).name
+
+
+def _match_best_metric(history: History, roles: list[SeriesRole], best: float, step: float | None,
+                       args: Mapping[str, Any]) -> tuple[SeriesRole, str] | None:
+    """The held-out series whose value equals ``best`` (at ``step`` when known). Ties (a value shared by two
+    series) go to the series ``metric_for_best_model`` names, else the task metric, else the first logged."""
+    hits: list[tuple[SeriesRole, str]] = []
+    for r in roles:
+        s = history.series(r.split, r.metric)
+        close = [i for i, v in enumerate(s.values)
+                 if math.isfinite(v) and math.isclose(v, best, rel_tol=BEST_METRIC_RTOL, abs_tol=1e-12)]
+        if step is not None:
+            close = [i for i in close if s.step[i] == step]
+        if close:
+            x = s.step[close[0]] if math.isfinite(s.step[close[0]]) else s.epoch[close[0]]
+            kind = "step" if math.isfinite(s.step[close[0]]) else "epoch"
+            hits.append((r, f" at {kind} {x:g}"))
+    if not hits:
+        return None
+    name = args.get("metric_for_best_model")
+    if isinstance(name, str):
+        want = normalize(name if name.startswith("eval_") else f"eval_{name}", default_split="val")
+        for r, w in hits:
+            if (r.split, r.metric) == want:
+                return r, w
+    return min(hits, key=lambda h: (h[0].role != "task", h[0].split != "val"))
+
+
+def _walk(obj: Any, depth: int = 0) -> Iterable[Mapping[str, Any]]:
+    """Every mapping inside nested hyperparameters (Lightning CLI configs nest callbacks in lists)."""
+    if depth > 6:
+        return
+    if isinstance(obj, Mapping):
+        yield obj
+        for v in obj.values():
+            yield from _walk(v, depth + 1)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v, depth + 1)
+
+
+def _from_lightning(history: History, meta: Mapping[str, Any], roles: list[SeriesRole]) -> _Found | None:
+    hp = meta.get("hparams")
+    if not isinstance(hp, Mapping):
+        return None
+    for d in _walk(hp):
+        for key in ("monitor", "checkpoint_monitor", "early_stopping_monitor"):
+            name = d.get(key)
+            if not isinstance(name, str) or not name:
+                continue
+            sp, m = normalize(name, default_split="val")
+            if sp == "train" or not history.has(sp, m):
+                continue
+            mode = d.get("mode")
+            mode = mode if mode in ("min", "max") else role_of(sp, m).mode
+            return Monitor(sp, m, cast(Mode, mode)), f"Lightning hparams {key}={name}", "lightning_hparams"
+    return None
+
+
+# --------------------------------------------------------------------------------------------- compatibility
+def choose_monitor(history: History, requested: Monitor | None = None) -> Monitor:
+    """The deciding series of a single run: ``decide(history, requested).monitor`` (kept for callers).
+
+    Raises:
+        InputError: no held-out series; the message names what to log and lists the metrics found.
+    """
+    return decide(history, requested).monitor

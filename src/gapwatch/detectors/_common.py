@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..history import History, Series
-from ..monitor import HELDOUT_PREFERENCE, METRIC_PREFERENCE, Monitor
+from ..monitor import Monitor, decide
 from ..names import metric_mode
 from ..stats import noise_sigma, rolling_mean
 
@@ -114,30 +114,21 @@ def get_series(history: History, split: str, metric: str) -> Series:
 
 
 def monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | None:
-    """The monitored series, or ``None`` when the run has none (detectors then stay silent).
+    """The series that decides the run (:func:`gapwatch.monitor.decide`), or ``None`` when it has none
+    (detectors then stay silent).
 
-    Same preference as :func:`gapwatch.monitor.choose_monitor`, except that per-task accuracies of a
-    continual-learning log (two or more :func:`task_series`) are never monitored: a drop of an earlier task's
-    accuracy is forgetting or a stability gap, not overfitting. ``None`` when only such series are held out.
+    One decision for every consumer: a continual-learning log whose held-out series are only per-task accuracies
+    has no monitor here, in the analysis and in the guard alike (its forgetting is judged by ``stability_gap``);
+    an explicitly requested series is honoured when logged, ``None`` when not.
     """
     return history.memo(("monitor_or_none", monitor), lambda: _monitor_or_none(history, monitor))
 
 
 def _monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | None:
-    ks = series_table(history)
-    tasks = task_series(history)
-    per_task = {(s.split, s.metric) for s in tasks.values()} if len(tasks) >= 2 else set()
-    if monitor is not None:
-        key = (monitor.split, monitor.metric)
-        return monitor if key in ks and key not in per_task else None
-    for split in HELDOUT_PREFERENCE:  # same preference as gapwatch.monitor.choose_monitor
-        for metric in METRIC_PREFERENCE:
-            if (split, metric) in ks and (split, metric) not in per_task:
-                return Monitor(split, metric, metric_mode(metric))
-        for sp, metric in ks:
-            if sp == split and (sp, metric) not in per_task:
-                return Monitor(split, metric, metric_mode(metric))
-    return None
+    try:
+        return decide(history, monitor).monitor
+    except InputError:
+        return None
 
 
 def series_or_none(history: History, split: str, metric: str) -> Series | None:

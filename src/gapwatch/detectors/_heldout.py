@@ -1,0 +1,133 @@
+"""Curve arithmetic shared by the detectors that compare held-out series (``metric_disagreement``,
+``heldout_regression``): alignment on a common axis, levels, changes in noise units.
+
+Every statistic here is invariant to a positive scale and an offset of each curve, and to its direction (a
+curve is first turned into "lower is better" with its mode): changes are measured in the curve's own noise,
+floored by a fraction of its own span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..history import Series
+from ..stats import noise_sigma, rolling_mean
+
+
+#: Relative size (of the curve's largest magnitude) below which a difference of levels is floating-point
+#: rounding, not a change.
+ROUNDING = 1e-9
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A held-out series on an evaluation grid, as "lower is better".
+
+    Attributes:
+        series: the series (original values, ``series.values``).
+        idx: positions in ``series`` of the grid's evaluations, int array ``(n,)``.
+        z: ``sign * value`` on the grid, float ``(n,)`` (lower is better).
+        level: trailing ``window`` mean of ``z``, float ``(n,)``.
+        se: standard error of a difference of two levels (units of ``z``): ``sigma * sqrt(2 / window)`` with
+            ``sigma`` the robust evaluation noise, floored at ``noise_floor * span`` (``span``: max − min of
+            the level) so noise-free curves get a finite scale; 0 only for a constant curve.
+    """
+
+    series: Series
+    idx: np.ndarray
+    z: np.ndarray
+    level: np.ndarray
+    se: float
+    eps: float = 0.0
+
+    def units(self, change: float) -> float:
+        """``change`` (units of ``z``) in standard errors; 0 for changes within rounding (``eps``), ±inf for
+        others on a constant curve."""
+        if abs(change) <= self.eps:
+            return 0.0
+        if self.se > 0:
+            return float(change / self.se)
+        return 0.0 if change == 0 else float(np.sign(change) * np.inf)
+
+    def where(self, i: int) -> dict[str, float | None]:
+        """``{"step", "epoch"}`` of grid point ``i``."""
+        return self.series.at(int(self.idx[i]))
+
+    def value(self, i: int) -> float:
+        return float(self.series.values[self.idx[i]])
+
+
+def _axis(s: Series) -> tuple[np.ndarray, str]:
+    if np.all(np.isfinite(s.step)):
+        return s.step, "step"
+    return s.epoch, "epoch"
+
+
+def common_grid(series: list[Series]) -> list[np.ndarray]:
+    """Positions, in each series, of the evaluations that all of them share (same step, else same epoch) and
+    where all are finite; int arrays of equal length, in order of the axis."""
+    use_step = all(np.all(np.isfinite(s.step)) for s in series)
+    axes = [s.step if use_step else s.epoch for s in series]
+    common: np.ndarray | None = None
+    for s, ax in zip(series, axes, strict=True):
+        ok = np.isfinite(ax) & np.isfinite(s.values)
+        xs = np.unique(ax[ok])
+        common = xs if common is None else np.intersect1d(common, xs)
+    if common is None:
+        return []
+    out = []
+    for s, ax in zip(series, axes, strict=True):
+        ok = np.isfinite(ax) & np.isfinite(s.values)
+        pos = np.flatnonzero(ok)
+        # the last logged value at each shared x (a re-logged evaluation counts once)
+        last: dict[float, int] = {}
+        for j in pos:
+            last[float(ax[j])] = int(j)
+        out.append(np.array([last[float(x)] for x in common], dtype=np.intp))
+    return out
+
+
+def curve(s: Series, idx: np.ndarray, sign: float, window: int, noise_floor: float) -> Curve:
+    """The :class:`Curve` of ``s`` at positions ``idx`` (see its attributes for the statistics)."""
+    z = sign * s.values[idx].astype(float)
+    w = max(1, window)
+    lv = rolling_mean(z, w)
+    # rounding of the trailing means: differences this small are no change (a constant curve stays constant)
+    eps = ROUNDING * float(np.max(np.abs(z))) if z.size else 0.0
+    span = float(np.max(lv) - np.min(lv)) if lv.size else 0.0
+    if span <= eps:
+        span = 0.0
+    sigma = noise_sigma(z)
+    se = max(sigma * float(np.sqrt(2.0 / w)), noise_floor * span)
+    return Curve(s, idx, z, lv, se, eps)
+
+
+def effective_window(window: int, n: int) -> int:
+    """``window`` capped at a third of the evaluations (short logs: levels stay local)."""
+    return max(1, min(window, n // 3))
+
+
+def onset_after(level: np.ndarray, best: int, tolerance: float) -> int:
+    """First grid point after ``best`` from which the level stays more than ``tolerance`` (units of the level)
+    above the best level: when the curve fell behind for good. ``best + 1`` at least, the last point at
+    most."""
+    flags = level > level[best] + tolerance
+    onset = level.size
+    for i in range(level.size - 1, best, -1):
+        if flags[i]:
+            onset = i
+        else:
+            break
+    return min(max(onset, best + 1), level.size - 1)
+
+
+def where_text(c: Curve, i: int) -> str:
+    """``"step 3000"`` / ``"epoch 4"`` of grid point ``i``."""
+    at = c.where(i)
+    if (at["step"] is not None and c.series.x_kind == "step") or at["epoch"] is None:
+        v = at["step"]
+        return f"step {int(v)}" if v is not None and float(v).is_integer() else f"step {v}"
+    e = float(at["epoch"])
+    return f"epoch {int(e)}" if e.is_integer() else f"epoch {e:.3g}"

@@ -1,0 +1,181 @@
+"""Metric disagreement: the held-out loss and the task metric of the same set tell different stories.
+
+Two patterns, both judged on the deciding held-out set (:func:`gapwatch.monitor.decide`) with its loss and its
+task metric aligned on the evaluations they share:
+
+* **loss worse, metric better** (over-confidence / calibration drift): after the loss's best level, the loss
+  level rises by ``min_z`` standard errors or more while the task metric's level still improves by ``min_z``
+  or more. Restoring or stopping by the loss would select a model with a worse task metric. Long cross-entropy
+  training sharpens the predictive distribution: the loss of the (rarer) wrong answers grows while more
+  answers become right — "The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text
+  Generation" (2024), "Rethinking Fine-Tuning when Scaling Test-Time Compute: Limiting Confidence Improves
+  Mathematical Reasoning" (2025), "From Logistic Regression to the Perceptron Algorithm: Exploring Gradient
+  Descent with Large Step Sizes" (2024). Remedies that keep the loss calibrated: label smoothing, temperature
+  scaling after training ("On the Limitations of Temperature Scaling for Distributions with Overlaps", 2023,
+  which also discusses mixup), self-distillation ("Self-Knowledge Distillation with Progressive Refinement of
+  Targets", 2021).
+* **metric worse, loss flat** ("the loss does not see it"): after the metric's best level, the metric level
+  worsens by ``min_z`` standard errors or more while the loss level over the same stretch rises by less than
+  ``flat_z`` standard errors (flat or improving).
+
+Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
+``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
+errors of a level difference: ``sigma * sqrt(2 / window)``, ``sigma`` the robust evaluation noise
+(:func:`gapwatch.stats.noise_sigma`), floored at ``noise_floor`` × the curve's own span so noise-free curves
+are judged too. Invariant to a positive scale and an offset of either curve and to the metric's direction.
+
+The finding never recommends a checkpoint from before the task metric improved: its restore point is the task
+metric's best evaluation. Severity ``warning``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..findings import Finding, FindingKind, Severity
+from ..history import History, Series
+from ..monitor import Monitor, decide, heldout_roles, role_of
+from ..params import Param, defaults, register, validate
+from . import register as register_detector
+from ._heldout import Curve, common_grid, curve, effective_window, where_text
+
+HYPERFITTING = ("The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text Generation "
+                "(2024)")
+LIMITING_CONFIDENCE = ("Rethinking Fine-Tuning when Scaling Test-Time Compute: Limiting Confidence Improves "
+                       "Mathematical Reasoning (2025)")
+PERCEPTRON = ("From Logistic Regression to the Perceptron Algorithm: Exploring Gradient Descent with Large "
+              "Step Sizes (2024)")
+TEMPERATURE = "On the Limitations of Temperature Scaling for Distributions with Overlaps (2023)"
+PS_KD = "Self-Knowledge Distillation with Progressive Refinement of Targets (2021)"
+
+NAME = "metric_disagreement"
+
+#: Parameters (:mod:`gapwatch.params`). Units: evaluations; standard errors of a difference of two levels.
+SPECS: tuple[Param, ...] = register(NAME, (
+    Param("min_evaluations", 5, "Evaluations the loss and the task metric must share before they are "
+          "compared: fewer give no noise estimate (the robust noise needs four).", unit="evaluations",
+          type=int, low=1),
+    Param("window", 3, "Trailing mean that defines a curve's level (capped at a third of the evaluations): "
+          "three evaluations average out single noisy points while keeping the level local.",
+          unit="evaluations", type=int, low=1),
+    Param("min_z", 3.0, "Change of a level that counts as real, in standard errors of a level difference: 3 "
+          "keeps a false alarm on pure noise below about 1 in 700 per comparison.", unit="standard errors",
+          low=0, low_open=True),
+    Param("flat_z", 1.0, "In the reverse pattern the loss counts as flat (or improving) while its level "
+          "rises by less than this over the metric's decline: one standard error, well inside its noise.",
+          unit="standard errors", low=0),
+    Param("noise_floor", 0.01, "Floor of a curve's noise as a fraction of its own span (max - min of its "
+          "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
+          low=0, low_open=True, high=1),
+))
+DEFAULTS: dict[str, Any] = defaults(SPECS)
+
+
+def pair(history: History, monitor: Monitor | None) -> tuple[Series, Series] | None:
+    """``(loss, task metric)`` of the deciding held-out set, or ``None`` when the set lacks either."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:  # no monitor (the analysis reports why): nothing to compare
+        return None
+    me = role_of(mon.split, mon.metric)
+    same = [r for r in heldout_roles(history) if r.heldout_set == me.heldout_set]
+    losses = [r for r in same if r.role == "loss"]
+    tasks = [r for r in same if r.role == "task"]
+    if me.role == "task":
+        task = me
+    elif tasks:
+        task = min(tasks, key=lambda r: (r.rank, r.qualified))
+    else:
+        return None
+    loss = next((r for r in losses if r.measure == "loss"), losses[0] if losses else None)
+    if loss is None:
+        return None
+    return history.series(loss.split, loss.metric), history.series(task.split, task.metric)
+
+
+@register_detector(NAME)
+def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
+    """Find disagreement between the held-out loss and the task metric of one run (module docstring)."""
+    p = validate(NAME, SPECS, params)
+    found = pair(history, monitor)
+    if found is None:
+        return []
+    loss_s, task_s = found
+    grid = common_grid([loss_s, task_s])
+    if not grid or grid[0].size < p["min_evaluations"]:
+        return []
+    w = effective_window(p["window"], int(grid[0].size))
+    loss = curve(loss_s, grid[0], 1.0, w, p["noise_floor"])
+    task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"])
+    out = _loss_worse_metric_better(loss, task, p)
+    if out is None:
+        out = _metric_worse_loss_flat(loss, task, p)
+    return [out] if out is not None else []
+
+
+def _point(c: Curve, i: int) -> dict[str, Any]:
+    return {**c.where(i), "value": c.value(i), "name": c.series.name}
+
+
+def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Finding | None:
+    lv_best = int(np.argmin(loss.level))
+    if lv_best >= loss.level.size - 1:
+        return None
+    rise = loss.units(float(loss.level[-1] - loss.level[lv_best]))
+    gain = task.units(float(task.level[lv_best] - np.min(task.level[lv_best:])))
+    # the points reported and restored are evaluations, not levels: the raw bests
+    b_loss, b_task = int(np.argmin(loss.z)), int(np.argmin(task.z))
+    if rise < p["min_z"] or gain < p["min_z"] or b_task <= b_loss:
+        return None
+    lname, tname = loss.series.name, task.series.name
+    at_loss, at_task = where_text(loss, b_loss), where_text(task, b_task)
+    msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} kept "
+           f"improving until {at_task} ({gain:.1f} standard errors better): the loss and the task metric "
+           f"disagree (over-confidence); select checkpoints by {tname}")
+    actions = (
+        f"Do not stop or restore by {lname}: select the checkpoint by {tname} (best at {at_task}).",
+        "Keep the loss calibrated if you need it: label smoothing, temperature scaling after training, mixup "
+        "or self-distillation (progressively refined targets).",
+        f"Monitor {tname} in early stopping and checkpointing (e.g. --monitor {tname}, HF "
+        "metric_for_best_model, Lightning ModelCheckpoint(monitor=...)).",
+    )
+    ev = {"pattern": "loss_worse_metric_better", "loss_best": _point(loss, b_loss),
+          "metric_best": _point(task, b_task), "loss_rise_z": rise, "metric_gain_z": gain,
+          "diverged_at": loss.where(b_loss), "restore": task.where(b_task),
+          "loss_se": loss.se, "metric_se": task.se, "evaluations": int(loss.idx.size)}
+    at = loss.where(b_loss)
+    return Finding(FindingKind.METRIC_DISAGREEMENT, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                   evidence=ev, actions=actions,
+                   references=(HYPERFITTING, LIMITING_CONFIDENCE, PERCEPTRON, TEMPERATURE, PS_KD),
+                   detector=NAME)
+
+
+def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Finding | None:
+    lv_best = int(np.argmin(task.level))
+    if lv_best >= task.level.size - 1:
+        return None
+    drop = task.units(float(task.level[-1] - task.level[lv_best]))
+    loss_change = loss.units(float(loss.level[-1] - loss.level[lv_best]))
+    if drop < p["min_z"] or loss_change >= p["flat_z"]:
+        return None
+    b_task = int(np.argmin(task.z))
+    lname, tname = loss.series.name, task.series.name
+    at_task = where_text(task, b_task)
+    trend = "improved" if loss_change <= -p["min_z"] else "stayed flat"
+    msg = (f"{tname} got worse after {at_task} ({drop:.1f} standard errors by the end) while {lname} "
+           f"{trend}: the loss does not see it; judge and select checkpoints by {tname}")
+    actions = (
+        f"Stop or restore by {tname} (best at {at_task}), not by {lname}.",
+        "Look for what the metric measures and the loss does not: a decoding or threshold change, rare "
+        "classes or groups, label noise in the evaluation set.",
+    )
+    ev = {"pattern": "metric_worse_loss_flat", "loss_best": _point(loss, int(np.argmin(loss.z))),
+          "metric_best": _point(task, b_task), "metric_drop_z": drop, "loss_change_z": loss_change,
+          "diverged_at": task.where(b_task), "restore": task.where(b_task),
+          "loss_se": loss.se, "metric_se": task.se, "evaluations": int(loss.idx.size)}
+    at = task.where(b_task)
+    return Finding(FindingKind.METRIC_DISAGREEMENT, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                   evidence=ev, actions=actions, references=(TEMPERATURE,), detector=NAME)
