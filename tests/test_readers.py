@@ -165,7 +165,8 @@ def _event(step: int, tag: str, value: float, kind: str, wall: float = 1.7e9) ->
                                                  tensor_content=np.float32(value).tobytes()))
     elif kind == "int64":
         v.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=9, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
-                                                 int64_val=[int(value) if np.isfinite(value) and abs(value) < 2**62 else 0]))
+                                                 int64_val=[int(value) if np.isfinite(value) and abs(value) < 2**62
+                                                            else 0]))
     return event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=[v])).SerializeToString()
 
 
@@ -455,8 +456,9 @@ TEXT_FORMS = {
               "epoch   2 | loss 0.65 | val_loss 0.78\n[early-stop] no val-loss improvement for 10 epochs.\n",
               {("train", "loss"): [0.80, 0.65], ("val", "loss"): [0.83, 0.78]}),
     "keras-tf2": ("Epoch 1/50\n251/251 [==============================] - 1s 3ms/step - loss: 0.2719 - accuracy: "
-                  "0.9068 - val_loss: 0.1476 - val_accuracy: 0.9520\nEpoch 2/50\n251/251 [==============================]"
-                  " - 0s 2ms/step - loss: 0.1441 - accuracy: 0.9490 - val_loss: 0.1208 - val_accuracy: 0.9630\n",
+                  "0.9068 - val_loss: 0.1476 - val_accuracy: 0.9520\nEpoch 2/50\n"
+                  "251/251 [==============================] - 0s 2ms/step - loss: 0.1441 - accuracy: 0.9490 - "
+                  "val_loss: 0.1208 - val_accuracy: 0.9630\n",
                   {("val", "loss"): [0.1476, 0.1208], ("val", "acc"): [0.9520, 0.9630]}),
     "keras3": ("Epoch 1/2\n14/14 ━━━━━━━━━━━━━━━━━━━━ 0s 9ms/step - loss: 0.0402 - val_loss: 0.0555\nEpoch 2/2\n"
                "14/14 ━━━━━━━━━━━━━━━━━━━━ 0s 9ms/step - loss: 0.0392 - val_loss: 0.0551\n",

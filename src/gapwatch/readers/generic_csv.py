@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,8 +100,8 @@ class Table:
         return np.fromiter((v.strip().lower() not in _BLANK for v in s), dtype=bool, count=s.shape[0])
 
 
-def read_table(path: Path) -> Table:
-    """Read a CSV file into a :class:`Table` with clear errors (never a parser traceback)."""
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8 (BOM removed), CR-only line ends made ``\\n``; NUL bytes refused."""
     try:
         with open(path, encoding="utf-8", newline="") as fh:
             text = fh.read()
@@ -115,8 +116,35 @@ def read_table(path: Path) -> Table:
     text = text.lstrip("\ufeff")
     if "\n" not in text:
         text = text.replace("\r", "\n")  # old Mac line ends (CR only)
-    first = text.split("\n", 1)[0]
-    delim = _delimiter(first) or ","
+    return text
+
+
+def _body(rdr: Any, ncol: int, path: Path) -> tuple[list[list[str]], list[int]]:
+    """The data rows (padded to ``ncol`` cells) and their 1-based line numbers."""
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in rdr:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) < ncol:
+                row = row + [""] * (ncol - len(row))
+            elif len(row) > ncol:
+                if any(c.strip() for c in row[ncol:]):
+                    raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path,
+                                     line=rdr.line_num)
+                row = row[:ncol]
+            rows.append(row)
+            lines.append(rdr.line_num)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
+    return rows, lines
+
+
+def read_table(path: Path) -> Table:
+    """Read a CSV file into a :class:`Table` with clear errors (never a parser traceback)."""
+    text = _read_text(path)
+    delim = _delimiter(text.split("\n", 1)[0]) or ","
     rdr = csv.reader(io.StringIO(text), delimiter=delim)
     try:
         header = next(rdr)
@@ -129,24 +157,7 @@ def read_table(path: Path) -> Table:
         dup = sorted({c for c in columns if columns.count(c) > 1})
         raise InputError(f"duplicate column name(s) {dup} in the header", path=path, line=1)
     ncol = len(columns)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        for row in rdr:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != ncol:
-                if len(row) < ncol:
-                    row = row + [""] * (ncol - len(row))
-                elif any(c.strip() for c in row[ncol:]):
-                    raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path,
-                                     line=rdr.line_num)
-                else:
-                    row = row[:ncol]
-            rows.append(row)
-            lines.append(rdr.line_num)
-    except csv.Error as exc:
-        raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
+    rows, lines = _body(rdr, ncol, path)
     notes: list[str] = []
     if rows and not text.endswith(("\n", "\r")):
         notes.append(f"line {lines[-1]}, the last, has no line end: a line cut off by a crash or a run still "

@@ -1,0 +1,173 @@
+"""Fuzz every reader with mutated real fixtures: the outcome is a History or one InputError/UsageError that
+names the file — never a traceback, never the readers' last-resort net (issue 16).
+
+Seeds: every fixture under ``tests/fixtures/logs`` (Hugging Face, TensorBoard, Lightning, Keras) and
+``tests/fixtures/logs_text`` (real Keras stdout, pandas history CSV), plus small JSONL / guard-log / long-CSV /
+text seeds. A seed inside a run directory is mutated in a copy of that directory and the directory is loaded
+(as ``gapwatch analyze DIR`` does); a lone file is loaded as a file. Mutations, drawn with a fixed seed: byte
+flips, truncation at every k-th offset, a duplicated line, a huge number (400 and 5,000 digits, ``1e999``),
+deep nesting, NUL bytes, another encoding (UTF-16), an enormous line.
+
+The default run (a few hundred inputs) takes well under 30 s on 2 cores; ``GAPWATCH_FUZZ_LONG=1 pytest -m slow
+tests/test_fuzz_readers.py`` runs :data:`LONG_FACTOR` times more variants per seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gapwatch.errors import InputError, UsageError
+from gapwatch.history import History
+from gapwatch.readers import UNEXPECTED_MARK, load
+
+FIX = Path(__file__).parent / "fixtures"
+LOGS = FIX / "logs"
+
+#: Variants per seed and mutation kind in the default run; the long run multiplies them by LONG_FACTOR.
+DEFAULT_COUNTS = {"flip": 6, "truncate": 8, "duplicate": 2, "huge": 3, "nest": 1, "nul": 1, "encoding": 1,
+                  "long_line": 1}
+LONG_FACTOR = 12
+#: Characters of the "enormous line" mutation (beyond the 64 KiB sniffing window, under MAX_LINE_CHARS).
+LONG_LINE_CHARS = 300_000
+SEED = 20261206
+
+# (directory, file to mutate in it, load the file alone (True) or the directory as a run (False))
+UNITS: list[tuple[Path, str, bool]] = [
+    (LOGS / "hf" / "out", "trainer_state.json", False),
+    (LOGS / "hf" / "out" / "checkpoint-8", "trainer_state.json", True),
+    (LOGS / "tb" / "torch", "events.out.tfevents.1795370562.vm.8552.0.torch", False),
+    (LOGS / "tb" / "keras", "validation/events.out.tfevents.1795370562.vm.8552.2.v2", False),
+    (LOGS / "lightning" / "version_0", "metrics.csv", False),
+    (LOGS / "lightning" / "version_0", "hparams.yaml", False),
+    (LOGS / "keras", "training.csv", True),
+    (FIX / "logs_text", "keras1_stdout.log", True),
+    (FIX / "logs_text", "keras_history_pandas.csv", True),
+    (FIX / "logs_text", "keras2_verbose2_appended.log", True),
+]
+
+INLINE: dict[str, str] = {
+    "guard.jsonl": ('{"gapwatch": "guard/1", "run": "r", "monitor": "val/loss", "mode": "min", "policy": {}}\n'
+                    '{"epoch": 1, "step": 10, "train_loss": 0.9, "val_loss": 0.8}\n'
+                    '{"gapwatch": "decision", "action": "continue", "evaluation": 0}\n'
+                    '{"epoch": 2, "step": 20, "train_loss": 0.7, "val_loss": NaN}\n'
+                    '{"epoch": 3, "step": 30, "train_loss": 0.5, "val_loss": 0.6}\n'),
+    "long.csv": ("run,step,split,metric,value\na,1,train,loss,1.0\na,1,val,loss,0.9\nb,1,val,acc,0.5\n"
+                 "a,2,val,loss,0.8\nb,2,val,acc,0.6\n"),
+    "prints.log": ("Epoch 1: Train Loss=0.91, Val Loss=0.95\nEpoch 2: Train Loss=0.61, Val Loss=0.70\n"
+                   "epoch 3 | loss 0.41 | val_loss 0.58\n"),
+}
+
+
+def _units(tmp_root: Path) -> list[tuple[str, Path, str, bool]]:
+    out = [(f"{u.relative_to(FIX)}:{f}", u, f, alone) for u, f, alone in UNITS]
+    inline = tmp_root / "inline"
+    inline.mkdir(exist_ok=True)
+    for name, text in INLINE.items():
+        (inline / name).write_text(text)
+        out.append((f"inline:{name}", inline, name, True))
+    return out
+
+
+def _lines(b: bytes) -> list[bytes]:
+    return b.splitlines(keepends=True) or [b]
+
+
+def mutations(data: bytes, rng: random.Random, factor: int) -> Iterator[tuple[str, bytes]]:
+    """``(label, mutated bytes)`` for one seed file."""
+    n = len(data)
+    c = {k: v * factor for k, v in DEFAULT_COUNTS.items()}
+    for i in range(c["flip"]):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(n)] ^= 1 << rng.randrange(8)
+        yield f"flip{i}", bytes(b)
+    step = max(1, n // c["truncate"])
+    for off in range(rng.randrange(step), n, step):
+        yield f"truncate@{off}", data[:off]
+    lines = _lines(data)
+    for i in range(c["duplicate"]):
+        j = rng.randrange(len(lines))
+        yield f"duplicate{i}", b"".join(lines[: j + 1] + [lines[j]] + lines[j + 1:])
+    digits = [m.span() for m in re.finditer(rb"\d+(\.\d+)?", data)]
+    for i in range(c["huge"]):
+        if not digits:
+            break
+        a, z = digits[rng.randrange(len(digits))]
+        big = rng.choice([b"9" * 400, b"-" + b"9" * 5000, b"1e999", b"18446744073709551617"])
+        yield f"huge{i}", data[:a] + big + data[z:]
+    for i in range(c["nest"]):
+        at = rng.randrange(n)
+        yield f"nest{i}", data[:at] + b"[" * 5000 + b"{" * 3000 + data[at:]
+    for i in range(c["nul"]):
+        at = rng.randrange(n)
+        yield f"nul{i}", data[:at] + b"\x00" * rng.randint(1, 16) + data[at:]
+    for i in range(c["encoding"]):
+        try:
+            yield f"utf16-{i}", data.decode("utf-8").encode("utf-16")
+        except UnicodeDecodeError:
+            yield f"latin1-{i}", data + "caf\xe9\n".encode("latin-1")
+    for i in range(c["long_line"]):
+        j = rng.randrange(len(lines))
+        yield f"long_line{i}", b"".join(lines[:j] + [b"x" * LONG_LINE_CHARS + b"\n"] + lines[j:])
+
+
+def outcome(path: Path) -> str | None:
+    """None when reading ``path`` ends acceptably, else what went wrong."""
+    try:
+        h = load(path)
+    except (InputError, UsageError) as exc:
+        msg = str(exc)
+        if UNEXPECTED_MARK in msg:
+            return f"last-resort net: {msg[:300]}"
+        if str(path) not in msg and path.name not in msg:
+            return f"message does not name the file: {msg[:300]}"
+        return None
+    except Exception as exc:  # noqa: BLE001 - the point of the test
+        return f"{type(exc).__name__}: {str(exc)[:300]}"
+    if not isinstance(h, History):
+        return f"returned {type(h).__name__}"
+    return None
+
+
+def run_fuzz(tmp_path: Path, factor: int, check: Callable[[Path], str | None] = outcome) -> tuple[int, list[str]]:
+    """Run every mutation of every seed; ``(inputs run, failures)``."""
+    rng = random.Random(SEED)
+    ran, failures = 0, []
+    for label, unit, rel, alone in _units(tmp_path):
+        data = (unit / rel).read_bytes()
+        for k, (what, mutated) in enumerate(mutations(data, rng, factor)):
+            case = tmp_path / f"case{ran}"
+            target = case / unit.name
+            if alone:
+                target.mkdir(parents=True)
+            else:
+                shutil.copytree(unit, target)
+            (target / rel).write_bytes(mutated)
+            load_path = target / rel if alone else target
+            ran += 1
+            bad = check(load_path)
+            if bad is not None:
+                failures.append(f"{label} [{what} #{k}]: {bad}")
+            shutil.rmtree(case)
+    return ran, failures
+
+
+def test_fuzz_readers_default(tmp_path: Path) -> None:
+    ran, failures = run_fuzz(tmp_path, 1)
+    assert ran >= 250
+    assert not failures, f"{len(failures)} of {ran} inputs failed:\n" + "\n".join(failures[:20])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("GAPWATCH_FUZZ_LONG"), reason="long fuzz profile: set GAPWATCH_FUZZ_LONG=1")
+def test_fuzz_readers_long(tmp_path: Path) -> None:
+    ran, failures = run_fuzz(tmp_path, LONG_FACTOR)
+    assert ran >= 250 * LONG_FACTOR
+    assert not failures, f"{len(failures)} of {ran} inputs failed:\n" + "\n".join(failures[:20])
