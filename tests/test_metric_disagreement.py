@@ -1,0 +1,216 @@
+"""Loss against the task metric, several held-out sets, retention and the adversarial never-rose case (issue 13):
+tables of small curves with known answers, invariances, and the decision the analysis takes on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gapwatch import History
+from gapwatch.detectors import heldout_regression, metric_disagreement, registered, run_all
+from gapwatch.errors import UsageError
+from gapwatch.findings import FindingKind, Severity
+from gapwatch.monitor import Monitor, decide
+
+
+def run(x: str = "epoch", **cols: list[float] | np.ndarray) -> History:
+    n = max(len(v) for v in cols.values())
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        rec: dict[str, Any] = {"step": 100 * (i + 1)}
+        if x == "epoch":
+            rec["epoch"] = i + 1
+        rec.update({k: float(v[i]) for k, v in cols.items() if i < len(v)})
+        rows.append(rec)
+    return History.from_records(rows, run="r")
+
+
+def noisy(values: np.ndarray | list[float], sd: float, seed: int) -> np.ndarray:
+    return np.asarray(values, dtype=float) + sd * np.random.default_rng(seed).standard_normal(len(values))
+
+
+T = np.arange(1, 25, dtype=float)
+FALLING = 1.0 / T + 0.2                                   # a loss that keeps improving
+RISING = 0.3 + 0.02 * T                                   # a loss that gets worse from the first evaluation
+U = 0.5 + (T - 8) ** 2 / 200                              # a loss with its best at epoch 8
+ACC_UP = 0.9 - 0.4 * np.exp(-T / 5)                       # a task metric that keeps improving
+ACC_PEAK = 0.8 - (T - 10) ** 2 / 1000                     # a task metric with its best at epoch 10
+FLAT = np.full(T.size, 0.4)
+
+
+def kinds(h: History, monitor: Monitor | None = None) -> dict[str, Any]:
+    return {f"{f.kind}:{f.evidence.get('pattern', '')}": f for f in run_all(h, monitor=monitor)}
+
+
+# ------------------------------------------------------------------------------------------------ known answers
+@pytest.mark.parametrize("name,cols,expected", [
+    ("loss up, metric up", {"val_loss": RISING, "val_acc": ACC_UP}, "loss_worse_metric_better"),
+    ("U loss, metric up", {"val_loss": noisy(U, 0.002, 1), "val_acc": noisy(ACC_UP, 0.002, 2)},
+     "loss_worse_metric_better"),
+    ("metric down, loss flat", {"val_loss": noisy(FLAT, 0.002, 3), "val_acc": ACC_PEAK}, "metric_worse_loss_flat"),
+    ("metric down, loss improving", {"val_loss": FALLING, "val_acc": ACC_PEAK}, "metric_worse_loss_flat"),
+    ("both improve", {"val_loss": FALLING, "val_acc": ACC_UP}, None),
+    ("both degrade (plain overfitting)", {"val_loss": U, "val_acc": 0.8 - (T - 8) ** 2 / 1000}, None),
+    ("pure noise", {"val_loss": noisy(FLAT, 0.01, 4), "val_acc": noisy(FLAT + 0.3, 0.01, 5)}, None),
+    ("no task metric", {"val_loss": RISING}, None),
+])
+def test_metric_disagreement_table(name: str, cols: dict[str, np.ndarray], expected: str | None) -> None:
+    found = metric_disagreement.check(run(train_loss=FALLING, **cols))
+    if expected is None:
+        assert found == [], name
+        return
+    (f,) = found
+    assert f.kind == FindingKind.METRIC_DISAGREEMENT and f.evidence["pattern"] == expected
+    assert f.severity == Severity.WARNING
+    # the restore point is the task metric's best evaluation: never before training improved it
+    acc = np.asarray(cols["val_acc"])
+    assert f.evidence["restore"]["epoch"] == float(np.argmax(acc) + 1)
+    assert f.evidence["metric_best"]["value"] == pytest.approx(float(np.max(acc)))
+
+
+def test_whisper_like_run_restores_by_wer_not_by_the_loss() -> None:
+    """The issue's case: HF Trainer, eval every 1,000 steps, eval loss rising from the first evaluation while
+    WER improves until step 4,000; trainer_state.json says best_metric = WER at checkpoint-4000."""
+    loss = [0.262, 0.271, 0.290, 0.311, 0.335, 0.352]
+    wer = [0.192, 0.171, 0.163, 0.158, 0.161, 0.164]
+    rows = [{"step": 1000 * (i + 1), "epoch": 0.9 * (i + 1), "eval_loss": ls, "eval_wer": w}
+            for i, (ls, w) in enumerate(zip(loss, wer, strict=True))]
+    h = History.from_records(rows, run="whisper").with_meta(
+        "whisper", hf={"best_metric": 0.158, "best_model_checkpoint": "out/checkpoint-4000"})
+    d = decide(h)
+    assert d.monitor == Monitor("val", "wer", "min") and d.source == "hf_best_metric"
+    (f,) = metric_disagreement.check(h)
+    assert f.evidence["pattern"] == "loss_worse_metric_better"
+    assert f.evidence["restore"]["step"] == 4000 and f.evidence["loss_best"]["step"] == 1000
+    assert "select checkpoints by eval_wer" in f.message
+
+    from gapwatch.analysis import analyze
+
+    r = analyze(h).runs[0]
+    assert r.monitor == Monitor("val", "wer", "min")
+    assert _best_step(r) == 4000
+    assert not [g for g in r.findings if g.kind == FindingKind.OVERFITTING and g.severity == Severity.CRITICAL]
+
+
+def _best_step(r: Any) -> Any:
+    b = r.best
+    return b["step"] if isinstance(b, dict) else b.step
+
+
+def test_grokking_without_weight_decay_does_not_restore_the_untrained_model() -> None:
+    """Held-out loss lowest at initialisation, held-out accuracy climbing from 1% to 29% and stuck there."""
+    n = 40
+    t = np.arange(n, dtype=float)
+    rows = [{"epoch": i + 1, "train_loss": 2.0 * np.exp(-t[i] / 3), "train_acc": min(1.0, 0.01 + t[i] / 8),
+             "val_loss": 4.6 + 0.05 * t[i], "val_acc": 0.01 + 0.28 * (1 - np.exp(-t[i] / 6))} for i in range(n)]
+    h = History.from_records(rows, run="grok")
+    from gapwatch.analysis import analyze
+
+    r = analyze(h).runs[0]
+    assert r.monitor == Monitor("val", "acc", "max")
+    best = r.best["epoch"] if isinstance(r.best, dict) else r.best.epoch
+    assert best > 20  # not "best at step 0"
+    md = [f for f in r.findings if f.kind == FindingKind.METRIC_DISAGREEMENT]
+    assert md and md[0].evidence["pattern"] == "loss_worse_metric_better"
+
+
+# ------------------------------------------------------------------------------------------------ several sets
+def test_retention_regression_is_off_target_with_a_stop_point_after_the_target_improved() -> None:
+    ret = np.where(T <= 6, 0.80, 0.80 - 0.02 * (T - 6))
+    h = run(train_loss=FALLING, val_loss=FALLING, val_acc=ACC_UP, retention_acc=ret)
+    (f,) = [g for g in heldout_regression.check(h) if g.evidence.get("pattern") == "off_target"]
+    assert f.kind == FindingKind.HELDOUT_REGRESSION and f.severity == Severity.WARNING
+    assert f.evidence["worst_set"]["name"] == "retention_acc"
+    assert f.evidence["stop_at"]["epoch"] == 6.0  # the target had improved; retention not yet fallen
+    assert 6 < f.epoch <= 9
+    assert any("Stop at epoch 6" in a for a in f.actions)
+
+
+def test_retention_falling_before_the_target_improved_gets_no_stop_point() -> None:
+    """Never recommend a checkpoint from before training improved the task metric."""
+    ret = 0.8 - 0.02 * T
+    acc = np.where(T <= 10, 0.5, 0.5 + 0.03 * (T - 10))
+    h = run(val_loss=FALLING, val_acc=acc, retention_acc=ret)
+    (f,) = [g for g in heldout_regression.check(h) if g.evidence.get("pattern") == "off_target"]
+    assert f.evidence["stop_at"] is None
+    assert any(a.startswith("No evaluation keeps both") for a in f.actions)
+
+
+def test_one_of_several_sets_degrading_names_the_worst_and_the_first() -> None:
+    en = 0.5 + 0.45 * (1 - np.exp(-T / 4))
+    sw = 0.5 + 0.3 * (1 - np.exp(-T / 4)) - 0.01 * np.maximum(0, T - 8)
+    de = 0.5 + 0.4 * (1 - np.exp(-T / 4)) - 0.004 * np.maximum(0, T - 14)
+    avg = (en + sw + de) / 3
+    h = run(val_loss=FALLING, val_acc=avg + 0.01, val_en_acc=en, val_sw_acc=sw, val_de_acc=de)
+    (f,) = [g for g in heldout_regression.check(h) if g.evidence.get("pattern") == "groups"]
+    assert f.evidence["worst_set"]["name"] == "val_sw_acc"
+    assert [s["name"] for s in f.evidence["degraded_sets"]] == ["val_sw_acc", "val_de_acc"]
+    assert "first: val_sw_acc" in f.message
+
+
+def test_sets_that_all_improve_are_silent() -> None:
+    h = run(val_loss=FALLING, val_acc=ACC_UP, retention_acc=ACC_UP - 0.1, val_en_acc=ACC_UP + 0.05)
+    assert heldout_regression.check(h) == []
+
+
+# ------------------------------------------------------------------------------------------------ adversarial
+def test_pgd_that_never_rose_while_fgsm_climbs_is_catastrophic_overfitting() -> None:
+    """The zero-init FGSM case: PGD accuracy about 0.01 throughout while FGSM accuracy reaches 0.8; the
+    peak-then-collapse detector reports nothing on it."""
+    pgd = noisy(np.full(T.size, 0.01), 0.002, 7).clip(0, 1)
+    fgsm = 0.1 + 0.7 * (1 - np.exp(-T / 3))
+    h = run(train_loss=FALLING, val_loss=FALLING, val_acc=ACC_UP, val_pgd_acc=pgd, val_fgsm_acc=fgsm)
+    found = [f for f in run_all(h) if f.kind == FindingKind.CATASTROPHIC_OVERFITTING]
+    assert [f.detector for f in found] == ["heldout_regression"]
+    assert found[0].severity == Severity.CRITICAL
+    assert found[0].evidence["single_step_max"] == pytest.approx(float(fgsm.max()))
+
+
+def test_pgd_collapse_after_a_peak_is_left_to_catastrophic_overfitting() -> None:
+    pgd = np.where(T < 10, 0.05 * T, 0.02)
+    fgsm = 0.1 + 0.7 * (1 - np.exp(-T / 3))
+    h = run(val_loss=FALLING, val_acc=ACC_UP, val_pgd_acc=pgd, val_fgsm_acc=fgsm)
+    assert not [f for f in heldout_regression.check(h) if f.kind == FindingKind.CATASTROPHIC_OVERFITTING]
+
+
+# ------------------------------------------------------------------------------------------------ invariances
+def _signature(h: History) -> list[tuple[str, str, Any]]:
+    fs = metric_disagreement.check(h) + heldout_regression.check(h)
+    return sorted((str(f.kind), str(f.evidence.get("pattern")), f.epoch) for f in fs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.sampled_from(["rising", "u", "flat", "falling"]), acc=st.sampled_from(["up", "peak"]),
+       seed=st.integers(0, 1000), a=st.floats(0.01, 100), b=st.floats(-10, 10), c=st.floats(0.05, 20),
+       d=st.floats(-5, 5), noise=st.floats(0.0, 0.01))
+def test_invariant_to_scale_offset_and_direction(shape: str, acc: str, seed: int, a: float, b: float, c: float,
+                                                 d: float, noise: float) -> None:
+    loss = {"rising": RISING, "u": U, "flat": FLAT, "falling": FALLING}[shape]
+    loss = noisy(loss, noise, seed)
+    metric = noisy(ACC_UP if acc == "up" else ACC_PEAK, noise, seed + 1)
+    ret = noisy(np.where(T <= 6, 0.8, 0.8 - 0.02 * (T - 6)), noise, seed + 2)
+    base = _signature(run(val_loss=loss, val_acc=metric, retention_acc=ret))
+    scaled = _signature(run(val_loss=a * loss + b, val_acc=c * metric + d, retention_acc=c * ret + d))
+    flipped = _signature(run(val_loss=loss, val_error=1 - metric, retention_error=1 - ret))
+    assert base == scaled == flipped
+
+
+# ------------------------------------------------------------------------------------------------ parameters
+@pytest.mark.parametrize("det", ["metric_disagreement", "heldout_regression"])
+@pytest.mark.parametrize("bad", [{"min_z": 0}, {"window": 0}, {"noise_floor": 0}, {"min_evaluations": 1.5},
+                                 {"bogus": 1}])
+def test_bad_parameters_name_the_value(det: str, bad: dict[str, Any]) -> None:
+    h = run(val_loss=RISING, val_acc=ACC_UP)
+    key = next(iter(bad))
+    with pytest.raises(UsageError, match=f"{det}: .*{key}"):
+        registered()[det](h, **bad)
+
+
+def test_a_higher_bar_silences_the_finding() -> None:
+    h = run(val_loss=noisy(U, 0.002, 1), val_acc=noisy(ACC_UP, 0.002, 2))
+    z = metric_disagreement.check(h)[0].evidence["metric_gain_z"]
+    assert metric_disagreement.check(h, min_z=z * 1.01) == []
