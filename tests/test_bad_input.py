@@ -68,6 +68,10 @@ CASES = [
      [r"log\.csv, line 1", r"duplicate column name\(s\) \['val_loss'\]"]),
     ("latin-1 csv", "log.csv", "epoch,val_loss,caf\xe9\n1,0.5,1\n".encode("latin-1"), 1,
      [r"log\.csv", "not a UTF-8 text file"]),
+    ("deeply nested jsonl", "log.jsonl", '{"epoch": 1, "val_loss": 0.5}\n{"x": ' + "[" * 50000 + "]" * 50000 + "}\n",
+     1, [r"log\.jsonl, line 2", r"not valid JSON \(nested too deeply\)"]),
+    ("deeply nested trainer_state", "trainer_state.json", '{"log_history": ' + "[" * 50000 + "]" * 50000 + "}", 1,
+     [r"trainer_state\.json", "nested too deeply"]),
 ]
 
 
@@ -108,6 +112,14 @@ def test_unreadable_file_in_place_of_a_log(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "log.csv").symlink_to(tmp_path / "gone.csv")
     code, _, err = run_cli(capsys, str(tmp_path / "log.csv"))
     assert code == 2 and "no such file or directory" in one_line_error(err)
+
+
+def test_fifo_is_a_usage_error_not_a_hang(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "log.csv")
+    code, _, err = run_cli(capsys, str(tmp_path / "log.csv"))
+    assert code == 2 and "not a regular file or directory" in one_line_error(err)
 
 
 def test_bad_monitor_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
