@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test lint typecheck bench clean
+.PHONY: demo test setup setup-test lint typecheck check bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,8 +21,21 @@ demo: setup
 test: setup-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
+# ruff (rules in pyproject.toml: E, F, W, B, SIM, UP, RET, I) on the package, the tests and the benchmarks
+lint: setup-test
+	$(BIN)/ruff check src tests bench tools
+
 typecheck: setup-test
 	$(BIN)/python -m mypy src/gapwatch
+
+# what CI runs: lint, types, tests
+check: lint typecheck test
+
+# the quick benchmarks (minutes on 2 cores); their results go to bench/results/*.md, then BENCHMARKS.md
+bench: setup-test
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_detectors.py --seeds 5 --delay-seeds 2 --out bench/_work/detectors.md --overwrite
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/assemble.py
 
 clean:
 	rm -rf $(VENV) gapwatch-demo build dist *.egg-info

@@ -172,3 +172,43 @@ def test_forecast_is_attached_and_rendered(overfit_log: Path, tmp_path: Path,
     assert main(["analyze", str(overfit_log), "--json", "--no-forecast"]) == 0
     assert "forecast" not in json.loads(capsys.readouterr().out)["runs"][0]
     assert main(["analyze", str(overfit_log), "--forecast-method", "magic"]) == 2
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "logs"
+
+
+@pytest.mark.parametrize("rel", ["hf/out", "tb/keras", "tb/torch", "lightning", "keras/training.csv", "."])
+def test_library_call_is_the_cli_document(rel: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The contract of issue 11: ``gapwatch.analyze(gapwatch.load(p)).to_dict()`` *is* what
+    ``gapwatch analyze p --json`` prints (forecast, examples and run limits included)."""
+    import gapwatch
+
+    p = FIXTURES / rel
+    assert main(["analyze", str(p), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    lib = json.loads(json.dumps(gapwatch.analyze(gapwatch.load(p)).to_dict(), allow_nan=False))
+    assert printed == lib
+    validate(printed)
+
+
+def test_detectors_and_param_options(overfit_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(overfit_log), "--json", "--detectors", "overfitting"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {f["detector"] for f in doc["runs"][0]["findings"]} <= {"overfitting", "history", "monitor"}
+    assert any(f["kind"] == "overfitting" for f in doc["runs"][0]["findings"])
+    # a threshold no rise can pass: the same log has no overfitting finding
+    assert main(["analyze", str(overfit_log), "--json", "--param", "overfitting.min_z=1000"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert not [f for f in doc["runs"][0]["findings"] if f["kind"] == "overfitting"]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--detectors", "overfiting"], "unknown detector(s) 'overfiting'"),
+    (["--param", "overfitting.min_z=-1"], "min_z"),
+    (["--param", "overfitting.nope=1"], "nope"),
+    (["--param", "min_z"], "OWNER.NAME=VALUE"),
+])
+def test_bad_detector_options_exit_2(overfit_log: Path, args: list[str], msg: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(overfit_log), *args]) == 2
+    assert msg in capsys.readouterr().err

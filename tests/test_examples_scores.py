@@ -180,7 +180,7 @@ def test_analysis_sets_on_tiny_table() -> None:
     assert a.hard.tolist() == [2]                  # not flagged, but learned only at the last epoch
     assert a.scores["forgetting"].tolist() == [0.0, 0.0, 1.0, 0.0]
     assert a.suggested_relabel == {3: 1}
-    doc = a.to_json()
+    doc = a.to_dict()
     assert doc["schema"] == "gapwatch.examples/1" and doc["n"] == 4 and doc["epochs"] == 4
     assert doc["likely_mislabeled"] == [3] and doc["suggested_relabel"][0]["suggested"] == 1
 
@@ -228,7 +228,7 @@ def test_cutoff_flagged_unreliable_without_a_separate_group() -> None:
     a = analyze_examples(ExampleTable(index=np.arange(500), epochs=np.arange(6), loss=np.log1p(np.exp(-m)),
                                       margin=m))
     assert not a.cutoff_reliable and a.separability < 0.75
-    assert "UNRELIABLE" in a.cutoff_rule and a.to_json()["cutoff_reliable"] is False
+    assert "UNRELIABLE" in a.cutoff_rule and a.to_dict()["cutoff_reliable"] is False
 
 
 def test_several_runs_average_el2n_and_early_aum() -> None:

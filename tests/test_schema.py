@@ -48,7 +48,7 @@ def _examples_doc() -> dict[str, Any]:
     margin[:, :4] -= 3.0
     loss = np.log1p(np.exp(-margin))
     t = ExampleTable(index=np.arange(n), epochs=np.arange(epochs), loss=loss, margin=margin, label=label)
-    return analyze_examples([t]).to_json()
+    return analyze_examples([t]).to_dict()
 
 
 DOCS = _docs()

@@ -9,8 +9,6 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from ..monitor import parse_monitor
-from ..readers import load
 from . import app
 
 
@@ -57,25 +55,31 @@ def forecast_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.forecast/1 JSON document."),
 ) -> None:
     """Forecast the validation metric: quantiles per future evaluation, the best evaluation, P(best behind)."""
-    from ..forecast import SCHEMA, forecast
+    from ..monitor import parse_monitor
+    from ..readers import load
+
+    from ..forecast.sweep import forecast_sweep
 
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
     obs = parse_observed(observed)
     bnd = parse_bound(bound)
     mon = parse_monitor(monitor, mode) if monitor else None
-    history = load(path)
-    fcs = [forecast(h, mon, observed=obs, horizon=horizon, method=method, bound=bnd)
-           for h in history]
+    if method not in ("auto", "pfn", "ensemble"):
+        raise UsageError(f"--method must be auto, pfn or ensemble, got {method!r}")
+    result = forecast_sweep(load(path), mon, observed=obs, horizon=horizon, method=method, bound=bnd)
     if json_out:
-        doc = {"schema": SCHEMA, "runs": [f.to_run_dict() for f in fcs]}
-        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
 
     con = Console()
-    for f in fcs:
+    for r in result.runs:
+        if r.forecast is None:
+            con.print(f"[bold]{r.name}[/bold]: no forecast: {r.error}")
+            continue
+        f = r.forecast
         label = f.monitor.label if f.monitor else "?"
         con.print(f"[bold]{f.name}[/bold] {label}: {f.observed} evaluations observed, forecast to x={f.x[-1]:g} "
                   f"({f.method})")
@@ -86,5 +90,11 @@ def forecast_cmd(
         for i in idx:
             tab.add_row(f"{f.x[i]:g}", *(f"{f.quantiles[k][i]:.4g}" for k in ("0.1", "0.5", "0.9")))
         con.print(tab)
+        if r.cross is not None and r.cross.target is not None:
+            con.print(f"  sweep: P(beats the best other run's {r.cross.target:.4g} by x={r.cross.horizon:g}) = "
+                      f"{r.cross.p_beat:.2f}; expected best {r.cross.expected_best:.4g} "
+                      f"({r.cross.analogs} analog runs)")
         for n in f.notes:
             con.print(f"  note: {n}")
+    for n in result.notes:
+        con.print(f"note: {n}")

@@ -9,23 +9,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
-
 import typer
 
 from . import app
 from ._options import Mode, monitor_option
-
-
-def _where(d: dict[str, Any] | None) -> str:
-    if d is None:
-        return "—"
-    parts = []
-    if d.get("epoch") is not None:
-        parts.append(f"epoch {d['epoch']:g}")
-    if d.get("step") is not None:
-        parts.append(f"step {d['step']}")
-    return ", ".join(parts) or "—"
 
 
 @app.command("replay")
@@ -53,19 +40,6 @@ def replay_cmd(
     if json_out:
         sys.stdout.write(dumps(to_document(results)) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from ..report.terminal import render_replay
 
-    t = Table(title="gapwatch replay — online stop policy", show_lines=False)
-    for col in ("run", "monitor", "seen / logged", "stop at", "restore", "reason"):
-        t.add_column(col)
-    for r in results:
-        if r.error:
-            t.add_row(Text(r.name), "—", "0", "—", "—", Text("no held-out series", style="red"))
-            continue
-        mon_s = f"{r.monitor.label} ({r.monitor.mode})" if r.monitor else "—"
-        rest = _where(r.restore) + (f" = {r.restore_value:.6g}" if r.restore_value is not None else "")
-        stop = (Text(_where(r.stop)) if r.stop is not None else Text("never (trains to the end)", style="green"))
-        t.add_row(Text(r.name), Text(mon_s), f"{r.seen} / {r.total}", stop, rest, Text(r.reason))
-    Console().print(t)
+    render_replay(results)

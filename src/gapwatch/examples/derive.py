@@ -78,7 +78,7 @@ class ExampleAnalysis:
     def n(self) -> int:
         return int(self.index.shape[0])
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The ``gapwatch.examples/1`` document (see docs/examples.md)."""
         def clean(a: np.ndarray) -> list[float]:
             return [float(x) if math.isfinite(x) else float(self.n_epochs + 1) for x in a.tolist()]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, UsageError, require
 from . import scores as S
 from .table import open_parquet
 
@@ -37,7 +37,7 @@ def _keys(pf: Any, run: int) -> tuple[np.ndarray, np.ndarray, bool]:
 
 def _epoch(path: Path, pf: Any, epoch: int, run: int, has_run: bool, index: np.ndarray,
            cols: list[str]) -> dict[str, np.ndarray]:
-    import pyarrow.parquet as pq
+    pq = require("pyarrow.parquet", extra="examples", package="pyarrow")
 
     filters: list[tuple[str, str, int]] = [("epoch", "=", int(epoch))]
     if has_run:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, UsageError, require
 
 SCHEMA = "gapwatch.examples.table/1"
 META_KEY = b"gapwatch.examples"
@@ -209,7 +209,7 @@ class ExampleTableWriter:
 
     def __init__(self, path: str | Path, *, n: int | None = None, num_classes: int | None = None,
                  row_group_rows: int = DEFAULT_ROW_GROUP_ROWS, overwrite: bool = False) -> None:
-        import pyarrow as pa
+        pa = require("pyarrow", extra="examples")
 
         self.path = Path(path)
         if self.path.exists() and not overwrite:
@@ -286,7 +286,7 @@ class ExampleTableWriter:
     def _flush(self) -> None:
         if not self._buf:
             return
-        import pyarrow.parquet as pq
+        pq = require("pyarrow.parquet", extra="examples", package="pyarrow")
 
         tbl = self._arrow_table()
         if self._writer is None:
@@ -355,7 +355,7 @@ def write_table(table: ExampleTable, path: str | Path, *, n: int | None = None, 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The ``gapwatch.examples`` metadata of a Parquet table (``{}`` when the file carries none)."""
-    import pyarrow.parquet as pq
+    pq = require("pyarrow.parquet", extra="examples", package="pyarrow")
 
     try:
         schema = pq.read_schema(str(path))
@@ -375,7 +375,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 def open_parquet(path: Path) -> tuple[dict[str, Any], Any, set[str]]:
     """``(metadata, pyarrow ParquetFile, column names)`` of an example table, after checking that it exists and
     has the required ``index``, ``epoch`` and ``loss`` columns (:class:`InputError` naming the file if not)."""
-    import pyarrow.parquet as pq
+    pq = require("pyarrow.parquet", extra="examples", package="pyarrow")
 
     if not path.exists():
         raise InputError("file not found", path=path)

@@ -10,8 +10,9 @@ rich markup in a run name is printed literally, never interpreted.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console, Group, RenderableType
@@ -22,6 +23,10 @@ from rich.text import Text
 from ..analysis import Analysis, RunAnalysis
 from ..findings import Severity
 from ..summary import Effect, RunSummary, finding_x, kind_of, summarize_run
+
+if TYPE_CHECKING:
+    from ..examples.derive import ExampleAnalysis
+    from ..replay import ReplayResult
 
 _STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 _LEVEL_STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "critical": "bold red", "error": "red"}
@@ -238,3 +243,65 @@ def format_guard_event(event: object) -> str | None:
         return (f"{head} restored the best weights: evaluation {event.index}{value}"
                 f"{_where(event.step, event.epoch)}, kept in {event.where}")
     return None
+
+
+# ---------------------------------------------------------------------------------------------- examples
+def render_examples(a: ExampleAnalysis, path: Path, top: int = 20, console: Console | None = None) -> None:
+    """What ``gapwatch examples TABLE`` prints: counts, the most suspicious examples, the prunable ones."""
+    con = console or Console()
+    con.print(f"[bold]{path}[/]: {a.n} examples × {a.n_epochs} epochs (early window: first {a.early})")
+    if not a.cutoff_reliable:
+        con.print(f"[yellow]warning:[/] the {a.default_score} scores show no separate group of suspicious "
+                  f"examples (separability {a.separability:.2f}); the ranking is still informative, the cut-off "
+                  "is not")
+    con.print(f"likely mislabelled: [bold red]{a.likely_mislabeled.size}[/] ({a.cutoff_rule}); "
+              f"memorised: {a.memorized.size}; hard: {a.hard.size}; prunable: {a.prunable.size}")
+    t = Table(title=Text(f"most suspicious (by {a.default_score})"))
+    for c in ("rank", "index", a.default_score, "label", "suggested", "forgetting"):
+        t.add_column(c, justify="right")
+    pos = {int(i): p for p, i in enumerate(a.index.tolist())}
+    for r, i in enumerate(a.likely_mislabeled[:top].tolist(), 1):
+        p = pos[int(i)]
+        f = a.scores.get("forgetting")
+        t.add_row(str(r), str(i), f"{a.scores[a.default_score][p]:.3f}",
+                  "-" if a.label is None else str(int(a.label[p])),
+                  str(a.suggested_relabel.get(int(i), "-")), "-" if f is None else f"{f[p]:g}")
+    con.print(t)
+    if a.prunable.size:
+        con.print(f"easiest (prunable) first: {', '.join(str(int(i)) for i in a.prunable[:top])}")
+    con.print("scores: " + ", ".join(f"{k} ({'higher' if d == 'high' else 'lower'} = more suspicious)"
+                                     for k, d in ((k, _dir(k)) for k in a.scores)))
+
+
+def _dir(name: str) -> str:
+    from ..examples.derive import DIRECTIONS
+
+    return str(DIRECTIONS.get(name, "high"))
+
+
+# ---------------------------------------------------------------------------------------------- replay
+def _at(d: Mapping[str, Any] | None) -> str:
+    if d is None:
+        return "—"
+    parts = []
+    if d.get("epoch") is not None:
+        parts.append(f"epoch {d['epoch']:g}")
+    if d.get("step") is not None:
+        parts.append(f"step {d['step']}")
+    return ", ".join(parts) or "—"
+
+
+def render_replay(results: Sequence[ReplayResult], console: Console | None = None) -> None:
+    """What ``gapwatch replay`` prints: per run, where the online policy would have stopped and what it restores."""
+    t = Table(title="gapwatch replay — online stop policy", show_lines=False)
+    for col in ("run", "monitor", "seen / logged", "stop at", "restore", "reason"):
+        t.add_column(col)
+    for r in results:
+        if r.error:
+            t.add_row(Text(r.name), "—", "0", "—", "—", Text("no held-out series", style="red"))
+            continue
+        mon_s = f"{r.monitor.label} ({r.monitor.mode})" if r.monitor else "—"
+        rest = _at(r.restore) + (f" = {r.restore_value:.6g}" if r.restore_value is not None else "")
+        stop = Text(_at(r.stop)) if r.stop is not None else Text("never (trains to the end)", style="green")
+        t.add_row(Text(r.name), Text(mon_s), f"{r.seen} / {r.total}", stop, rest, Text(r.reason))
+    (console or Console()).print(t)
