@@ -142,6 +142,9 @@ ROLE_TABLE = [
     # fastai
     ("time", "bookkeeping"),
     ("epoch_time", "bookkeeping"),
+    ("Time Taken", "bookkeeping"),
+    ("time_per_epoch", "bookkeeping"),
+    ("learningRate", "schedule"),
     # metrics stay metrics
     ("train/loss", "metric"),
     ("train_loss_epoch", "metric"),
@@ -179,6 +182,10 @@ WILD_TABLE = [
     ("eval_exact_match", ("val", "exact_match"), "max"),
     ("dice_loss", ("train", "dice_loss"), "min"),
     ("approx_kl", ("train", "approx_kl"), "min"),
+    # CamelCase columns of hand-written loggers
+    ("ValLoss", ("val", "loss"), "min"),
+    ("TrainAcc", ("train", "acc"), "max"),
+    ("ValAcc", ("val", "acc"), "max"),
 ]
 
 

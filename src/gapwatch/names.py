@@ -117,7 +117,7 @@ NON_METRICS: frozenset[str] = frozenset(
 #: Last tokens that make a name bookkeeping: clocks, throughput, counters, memory.
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
-     "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput"}
+     "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken"}
 )
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
@@ -169,8 +169,13 @@ _SEP = re.compile(r"[/_.\-\s:]+")
 _TASK_MARK = re.compile(r"\([a-z]\)$")
 
 
+#: A lower-case letter followed by a capitalised word: the CamelCase joints of ``ValLoss``, ``TrainAcc``
+#: (``mAP50`` and ``rougeL`` have none: the capital is not followed by a lower-case letter).
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+
+
 def _tokens(name: str) -> list[str]:
-    low = _TASK_MARK.sub("", name.strip().lower())
+    low = _TASK_MARK.sub("", _CAMEL.sub("_", name.strip()).lower())
     low = low.replace("(", "_").replace(")", "_")
     return [t for t in _SEP.split(low) if t]
 
@@ -223,7 +228,8 @@ def role(name: str) -> str:
     if (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
             or "grad_norm" in joined or "gen_len" in joined):
         return "signal"
-    if rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined:
+    if (rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined
+            or any(t in ("time", "runtime", "duration") for t in toks)):
         return "bookkeeping"
     # HF's end-of-training summary ``train/train_loss`` is one average over the whole run, not a point
     if len(toks) >= 3 and toks[0] in SPLIT_ALIASES and toks[1] == toks[0]:
@@ -248,7 +254,7 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``eval_<set>_loss``/``eval_<set>_accuracy`` (Hugging Face, several evaluation sets) →
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
-    low = _TASK_MARK.sub("", name.strip().lower())
+    low = _TASK_MARK.sub("", _CAMEL.sub("_", name.strip()).lower())
     for suf in _DROP_SUFFIXES:
         if low.endswith(suf) and len(low) > len(suf):
             low = low[: -len(suf)]
