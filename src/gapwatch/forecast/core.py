@@ -113,10 +113,10 @@ def _num(v: float) -> float | int:
 def resolve_observed(observed: float | None, n: int) -> int:
     """``observed`` as a count: an int ``N`` (evaluations) or a fraction in (0, 1] of the ``n`` logged."""
     if observed is None:
-        return n
-    if isinstance(observed, bool):
+        k = n
+    elif isinstance(observed, bool):
         raise UsageError(f"observed must be a count or a fraction in (0, 1], got {observed!r}")
-    if isinstance(observed, float):
+    elif isinstance(observed, float):
         if not math.isfinite(observed) or observed <= 0:
             raise UsageError(f"observed must be a positive count or a fraction in (0, 1], got {observed}")
         if observed <= 1.0:
@@ -207,9 +207,9 @@ def forecast_curve(
         method: ``"auto"``, ``"pfn"`` or ``"ensemble"``.
         n_samples: joint sample paths for ``best`` and ``p_best_behind``. seed: their random seed.
         bound: upper bound ``U`` of a higher-is-better score (forecast as ``log(U + ε·max(|U|, 1) - y)``, see
-            the module docstring); ``"auto"`` (default) takes ``U = 1`` when ``mode == "max"`` and every observed value is
-            in [0, 1], ``U = 100`` when they are in [0, 100] and the monitored metric is accuracy-like; None
-            forecasts the values as they are.
+            the module docstring); ``"auto"`` (default) takes ``U = 1`` when ``mode == "max"`` and every
+            observed value is in [0, 1], ``U = 100`` when they are in [0, 100] and the monitored metric is
+            accuracy-like; None forecasts the values as they are.
 
     Raises:
         InputError: fewer than 3 observed points, non-finite observed values, bad x.

@@ -326,3 +326,117 @@ def check_budget(name: str, value: float | None) -> float | None:
             or value <= 0:
         raise UsageError(f"{name} must be None or a positive number (a step), got {value!r}")
     return float(value)
+
+
+# --------------------------------------------------------------------------------------- gapwatch forecast
+@dataclass
+class RunForecast:
+    """One run's entry of a sweep forecast: the forecast, or the error that prevented it.
+
+    Attributes:
+        name: run name. forecast: the single-run :class:`~gapwatch.forecast.Forecast` (None on error).
+        error: why this run has no forecast (None when it has one). cross: the cross-run forecast against the
+            other runs of the sweep (None for a single run, too few evaluations or no comparable runs).
+    """
+
+    name: str
+    forecast: Any = None
+    error: str | None = None
+    cross: CrossRunForecast | None = None
+
+    def to_run_dict(self) -> dict[str, Any]:
+        """The run entry of ``gapwatch.forecast/1``; an error entry has empty forecasts and an ``"error"``."""
+        if self.forecast is None:
+            return {"name": self.name, "monitor": None, "observed": 0, "x": [],
+                    "quantiles": {"0.1": [], "0.5": [], "0.9": []}, "best": None, "p_best_behind": None,
+                    "method": None, "notes": [], "error": self.error}
+        d: dict[str, Any] = self.forecast.to_run_dict()
+        d["name"] = self.name
+        if self.cross is not None:
+            d["sweep"] = self.cross.to_dict()
+        return d
+
+
+@dataclass
+class SweepForecast:
+    """Forecasts of every run of a log or sweep (``gapwatch forecast PATH``); never one error for all."""
+
+    runs: list[RunForecast]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``gapwatch.forecast/1`` document: ``{"schema", "runs": [...], "notes": [...]}``."""
+        from .core import SCHEMA
+
+        return {"schema": SCHEMA, "runs": [r.to_run_dict() for r in self.runs], "notes": list(self.notes)}
+
+
+def forecast_sweep(
+    history: Any,
+    monitor: Any = None,
+    *,
+    observed: float | None = None,
+    horizon: int | None = None,
+    method: str = "auto",
+    bound: float | str | None = "auto",
+    seed: int = 0,
+) -> SweepForecast:
+    """Forecast every run of ``history`` (one run or a sweep); a run that cannot be forecast gets its error.
+
+    In a sweep of two or more runs each run's entry also carries the cross-run forecast
+    (:func:`cross_run_forecast`) against the other runs monitored by the same series: P(its best evaluation
+    up to its forecast horizon beats the best evaluation of every other run) and the expected best. The other
+    runs contribute their whole logged curves.
+
+    Args: as :func:`gapwatch.forecast.forecast` (``history`` is a :class:`~gapwatch.history.History`).
+
+    Returns:
+        :class:`SweepForecast`. In a sweep, a gapwatch error while forecasting one run (too few evaluations,
+        non-finite values, a bad ``observed`` for that run's length, …) becomes that run's ``error``; the
+        other runs are still forecast.
+
+    Raises:
+        GapwatchError: only for a history of a single run (its error is the whole answer).
+    """
+    from ..errors import GapwatchError
+    from .core import _series, forecast_curve
+
+    runs: list[RunForecast] = []
+    series: dict[str, tuple[Any, np.ndarray, np.ndarray]] = {}
+    notes = [f"{n.run}: {n.message}" for n in getattr(history, "notes", ())]
+    single = len(history.runs()) == 1
+    for h in history:
+        if single:  # one run: its error is the command's error (exit code 1 or 2), as before
+            mon, x, y = _series(h, monitor)
+            fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method,
+                                seed=seed, name=h.name, monitor=mon, bound=bound)
+            return SweepForecast([RunForecast(h.name, fc)], notes)
+        try:
+            mon, x, y = _series(h, monitor)
+            series[h.name] = (mon, x, y)
+            fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method,
+                                seed=seed, name=h.name, monitor=mon, bound=bound)
+            runs.append(RunForecast(h.name, fc))
+        except GapwatchError as exc:
+            runs.append(RunForecast(h.name, error=str(exc)))
+    if len(series) >= 2:
+        for r in runs:
+            if r.forecast is not None:
+                r.cross = _cross_for(r, series, method, seed)
+    return SweepForecast(runs, notes)
+
+
+def _cross_for(r: RunForecast, series: dict[str, tuple[Any, np.ndarray, np.ndarray]], method: str,
+               seed: int) -> CrossRunForecast | None:
+    fc = r.forecast
+    if fc.observed < MIN_OBSERVED:
+        return None
+    mon = series[r.name][0]
+    others = [Curve(x, y) for name, (m, x, y) in series.items()
+              if name != r.name and (m.split, m.metric, m.mode) == (mon.split, mon.metric, mon.mode)]
+    if not others:
+        return None
+    me = _finite(Curve(fc.x_observed, fc.y_observed))
+    if len(me) < MIN_OBSERVED:
+        return None
+    return cross_run_forecast(me, others, horizon=float(fc.x[-1]), mode=mon.mode, method=method, seed=seed)
