@@ -502,6 +502,20 @@ def _from_lightning(history: History, meta: Mapping[str, Any], roles: list[Serie
     return None
 
 
+def companions(history: History, monitor: Monitor) -> tuple[Monitor | None, Monitor | None]:
+    """``(loss, task metric)`` of ``monitor``'s held-out set: the set's loss (plain ``loss`` first) and its task
+    metric (``monitor`` itself when it is one, else the set's first by :data:`TASK_MEASURES`); ``None`` for
+    what the set does not log."""
+    me = role_of(monitor.split, monitor.metric)
+    same = [r for r in heldout_roles(history) if r.heldout_set == me.heldout_set]
+    losses = sorted((r for r in same if r.role == "loss"), key=lambda r: r.measure != "loss")
+    tasks = [r for r in same if r.role == "task"]
+    task = me if me.role == "task" else min(tasks, key=lambda r: (r.rank, r.qualified), default=None)
+    loss = me if me.role == "loss" else (losses[0] if losses else None)
+    return (loss.monitor() if loss is not None else None,
+            (monitor if task is me else task.monitor()) if task is not None else None)
+
+
 # --------------------------------------------------------------------------------------------- compatibility
 def choose_monitor(history: History, requested: Monitor | None = None) -> Monitor:
     """The deciding series of a single run: ``decide(history, requested).monitor`` (kept for callers).

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor, decide, heldout_roles, role_of
+from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
 from ._heldout import Curve, common_grid, curve, effective_window, where_text
@@ -80,18 +80,8 @@ def pair(history: History, monitor: Monitor | None) -> tuple[Series, Series] | N
         mon = decide(history, monitor).monitor
     except InputError:  # no monitor (the analysis reports why): nothing to compare
         return None
-    me = role_of(mon.split, mon.metric)
-    same = [r for r in heldout_roles(history) if r.heldout_set == me.heldout_set]
-    losses = [r for r in same if r.role == "loss"]
-    tasks = [r for r in same if r.role == "task"]
-    if me.role == "task":
-        task = me
-    elif tasks:
-        task = min(tasks, key=lambda r: (r.rank, r.qualified))
-    else:
-        return None
-    loss = next((r for r in losses if r.measure == "loss"), losses[0] if losses else None)
-    if loss is None:
+    loss, task = companions(history, mon)
+    if loss is None or task is None:
         return None
     return history.series(loss.split, loss.metric), history.series(task.split, task.metric)
 
