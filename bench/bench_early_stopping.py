@@ -167,7 +167,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from gapwatch.testing import synth  # noqa: E402
-from gapwatch.policy import DEFAULTS, first_stop_from_stats, prefix_stats, validate_params  # noqa: E402
+from gapwatch.policy import DEFAULTS, validate_params  # noqa: E402
+# the offline helpers behind policy.first_stop are private (their contract: the online == offline tests)
+from gapwatch.policy import _first_stop_from_stats as first_stop_from_stats  # noqa: E402
+from gapwatch.policy import _prefix_stats as prefix_stats  # noqa: E402
 
 
 def _arr(xs: list[Any]) -> np.ndarray:

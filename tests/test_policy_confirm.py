@@ -56,7 +56,7 @@ OLD_STOPS = [
 @pytest.mark.parametrize("family, seed, expected", OLD_STOPS)
 def test_option_off_reproduces_the_old_decisions(family, seed, expected):
     v = val(family, seed)
-    for params, exp in zip(VARIANTS, expected):
+    for params, exp in zip(VARIANTS, expected, strict=True):
         assert first_stop(v, "min", **params) == exp
         assert stop_index(v, **params) == exp
         assert stop_index(v, **params, confirm_p_best_behind=None, confirm_wait=2) == exp

@@ -21,10 +21,31 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from .errors import UsageError, require
 from .keeper import cpu_copy
+from .params import Param, register, validate
+
+#: Parameters of :class:`EMA`, :class:`SWA` and :class:`Soup` (:mod:`gapwatch.params`).
+EMA_SPECS: tuple[Param, ...] = register("ema", (
+    Param("decay", 0.999, "Weight of the old average per optimizer step: 0.999 averages over about 1000 steps "
+          "(the usual EMA horizon for a few epochs of training).", unit="per step", low=0, high=1,
+          low_open=True, high_open=True),
+))
+SWA_SPECS: tuple[Param, ...] = register("swa", (
+    Param("start_epoch", 0, "First epoch (as passed to SWA.update) included in the equal-weight average; "
+          "Izmailov et al. start averaging late in training, once the learning rate is low.", unit="epochs",
+          type=(int, float), low=0),
+))
+SOUP_SPECS: tuple[Param, ...] = register("soup", (
+    Param("radius", 2, "Evaluations kept on each side of the best (up to 2 x radius + 1 ingredients, each a CPU "
+          "copy of the weights): the neighbours of the best point lie in the same basin.", unit="evaluations",
+          type=int, low=0),
+    Param("mode", "min", "Direction of the monitored metric ('min': lower is better).", type=str,
+          choices=("min", "max")),
+))
 
 
 def has_batchnorm(model: Any) -> bool:
@@ -56,10 +77,7 @@ class EMA:
     """
 
     def __init__(self, model: Any, decay: float = 0.999) -> None:
-        if not isinstance(decay, (int, float)) or isinstance(decay, bool) or not 0.0 < decay < 1.0:
-            raise UsageError(
-                f"EMA: decay must be in (0, 1) (weight of the old average per step), got {decay!r}"
-            )
+        decay = validate("ema", EMA_SPECS, {"decay": decay})["decay"]
         swa_utils = require("torch.optim.swa_utils", "torch")
         self.decay = float(decay)
         self.module = swa_utils.AveragedModel(
@@ -101,8 +119,7 @@ class SWA:
     """
 
     def __init__(self, model: Any, start_epoch: float = 0) -> None:
-        if not isinstance(start_epoch, (int, float)) or isinstance(start_epoch, bool) or start_epoch < 0:
-            raise UsageError(f"SWA: start_epoch must be a number >= 0 (epochs), got {start_epoch!r}")
+        start_epoch = validate("swa", SWA_SPECS, {"start_epoch": start_epoch})["start_epoch"]
         swa_utils = require("torch.optim.swa_utils", "torch")
         self.start_epoch = start_epoch
         self.module = swa_utils.AveragedModel(model)
@@ -134,10 +151,8 @@ class Soup:
     """
 
     def __init__(self, radius: int = 2, mode: str = "min") -> None:
-        if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
-            raise UsageError(f"Soup: radius must be an integer >= 0 (evaluations), got {radius!r}")
-        if mode not in ("min", "max"):
-            raise UsageError(f"Soup: mode must be 'min' or 'max', got {mode!r}")
+        p = validate("soup", SOUP_SPECS, {"radius": radius, "mode": mode})
+        radius, mode = p["radius"], p["mode"]
         self.radius = radius
         self.mode = mode
         self._recent: deque[tuple[float, dict[str, Any]]] = deque(maxlen=radius)

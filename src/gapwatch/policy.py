@@ -35,8 +35,9 @@ much later improves ("Grokking at the Edge of Numerical Stability"; "Benign Over
 Networks for XOR Cluster Data"). The default rule sees a significant degradation and stops there, as every
 patience rule does. With ``keep_through_memorization=True`` the policy holds (never stops, neither by rule 1
 nor by the cap) until the held-out metric has made real progress: its best 3-evaluation mean is better than
-the first evaluation by at least ``progress_min`` of the range so far. It then behaves as usual, so it trains through a
-memorisation phase until generalisation starts, or to the end of the budget if it never does.
+the first evaluation by at least ``progress_min`` of the range so far (``progress_window`` = 3). It then
+behaves as usual, so it trains through a memorisation phase until generalisation starts, or to the end of the
+budget if it never does.
 
 Optional forecast-confirmed stop
 --------------------------------
@@ -64,84 +65,66 @@ from typing import Any
 
 import numpy as np
 
-from .stats import noise_sigma
+from .errors import UsageError
+from .params import Param, defaults, register, validate
+from .stats import noise_sigma, window_means
 
 STATE_VERSION = 1
 
-#: Default parameters (units in the comments). Chosen on data by ``bench/bench_early_stopping.py --tune``.
-DEFAULTS: dict[str, Any] = {
-    "warmup": 5,          # evaluations: never stop before this many (the noise estimate needs a few points)
-    "min_wait": 5,        # evaluations since the best before a degradation stop is considered
-    "max_wait": 12,       # evaluations without a new best (of the window-mean) after which it stops (cap)
-    "window": 1,          # evaluations averaged for the current and the best level
-    "z_stop": 3.0,        # degradation needed to stop, in noise standard errors
-    "min_giveback": 0.0,  # degradation needed to stop, as a fraction of the range (worst - best) so far
-    "min_rel": 0.0,       # optional extra threshold: degradation relative to |best| (0 = off; not offset-free)
-    "keep_through_memorization": False,  # hold while the held-out metric has made no progress (grokking)
-    "progress_min": 0.25,  # progress that ends the hold: (first - best 3-mean) / (worst - best), a fraction
-    "confirm_p_best_behind": None,  # optional forecast-confirmed stop: P(best already behind) threshold in
-                                    # (0, 1]; None = off
-    "confirm_wait": 5,    # evaluations since the best before the forecast-confirmed stop is considered
-    "confirm_horizon": 1.5,  # forecast horizon of that stop, as a multiple (> 1) of the evaluations seen
-}
+#: Parameters (:mod:`gapwatch.params`), chosen on data by ``bench/bench_early_stopping.py --tune``.
+SPECS: tuple[Param, ...] = register("policy", (
+    Param("warmup", 5, "Never stop before this many evaluations: the noise estimate needs a few points.",
+          unit="evaluations", type=int, low=1),
+    Param("min_wait", 5, "Evaluations since the best before a degradation stop is considered (<= max_wait).",
+          unit="evaluations", type=int, low=1),
+    Param("max_wait", 12, "Patience cap: stop after this many evaluations without a new best of the window-mean "
+          "(the patience of Keras/Lightning/HF, tuned).", unit="evaluations", type=int, low=1),
+    Param("window", 1, "Evaluations averaged for the current and the best level (1 was best on the tuning "
+          "split).", unit="evaluations", type=int, low=1),
+    Param("z_stop", 3.0, "Degradation needed to stop, in noise standard errors of a level difference.",
+          unit="standard errors", low=0),
+    Param("min_giveback", 0.0, "Degradation needed to stop, as a fraction of the range (worst - best) so far "
+          "(0: off; tuned).", unit="fraction of the range", low=0),
+    Param("min_rel", 0.0, "Optional extra threshold: degradation relative to |best| (0 = off; the one "
+          "parameter that is not offset-free).", unit="fraction of |best|", low=0),
+    Param("keep_through_memorization", False, "Hold while the held-out metric has made no progress (grokking: "
+          "it gets worse while the network memorises, and improves much later).", type=bool),
+    Param("progress_window", 3, "Evaluations averaged (at least; window if larger) when measuring held-out "
+          "progress for keep_through_memorization, so a noise dip right after the first evaluation does not end "
+          "the hold.", unit="evaluations", type=int, low=1),
+    Param("progress_min", 0.25, "Progress that ends the memorisation hold: (first - best progress_window-mean) "
+          "/ (worst - best).", unit="fraction of the range", low=0, high=1),
+    Param("confirm_p_best_behind", None, "Optional forecast-confirmed stop: stop when the forecast's P(best "
+          "already behind) reaches this; None = off (the default; see the confirm study).",
+          unit="probability", low=0, high=1, low_open=True, allow_none=True),
+    Param("confirm_wait", 5, "Evaluations since the best before the forecast-confirmed stop is considered.",
+          unit="evaluations", type=int, low=1),
+    Param("confirm_horizon", 1.5, "Forecast horizon of that stop, as a multiple (> 1) of the evaluations seen.",
+          unit="x evaluations seen", low=1, low_open=True),
+))
 
-#: Evaluations averaged (at least) when measuring held-out progress for ``keep_through_memorization``, so a
-#: noise dip right after the first evaluation does not end the hold.
-PROGRESS_WINDOW = 3
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
-_INT_PARAMS = ("warmup", "min_wait", "max_wait", "window")
-_FLOAT_PARAMS = ("z_stop", "min_giveback", "min_rel", "progress_min")
+#: Default of ``progress_window`` (kept as a name for readers of older code).
+PROGRESS_WINDOW = DEFAULTS["progress_window"]
+
+_MODE = Param("mode", "min", "Direction of the monitored metric.", type=str, choices=("min", "max"))
 
 
 def validate_params(mode: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``params`` with :data:`DEFAULTS` and validate; errors name the parameter and the bad value.
+    """``params`` merged with :data:`DEFAULTS` and validated (:func:`gapwatch.params.validate`).
 
     Raises:
-        ValueError: unknown name, wrong type or out-of-range value.
+        UsageError (a ``ValueError``): unknown name, wrong type or out-of-range value, named with the value.
     """
-    if mode not in ("min", "max"):
-        raise ValueError(f"StopPolicy: mode must be 'min' or 'max', got {mode!r}")
+    _MODE.check(mode, "policy")
     if not isinstance(params, dict):
-        raise ValueError(f"StopPolicy: params must be a dict, got {type(params).__name__}")
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"StopPolicy: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    for k in _INT_PARAMS:
-        v = p[k]
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"StopPolicy: {k} must be a positive integer (evaluations), got {v!r}")
-        p[k] = int(v)
-    for k in _FLOAT_PARAMS:
-        v = p[k]
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or v < 0:
-            raise ValueError(f"StopPolicy: {k} must be a finite number >= 0, got {v!r}")
-        p[k] = float(v)
-    if p["progress_min"] > 1:
-        raise ValueError(f"StopPolicy: progress_min must be in [0, 1] (a fraction), got {p['progress_min']!r}")
-    if not isinstance(p["keep_through_memorization"], (bool, np.bool_)):
-        raise ValueError("StopPolicy: keep_through_memorization must be True or False, got "
-                         f"{p['keep_through_memorization']!r}")
-    p["keep_through_memorization"] = bool(p["keep_through_memorization"])
-    c = p["confirm_p_best_behind"]
-    if c is not None:
-        if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(c)) or not 0 < float(c) <= 1:
-            raise ValueError("StopPolicy: confirm_p_best_behind must be None (off) or a probability in (0, 1], "
-                             f"got {c!r}")
-        p["confirm_p_best_behind"] = float(c)
-    cw = p["confirm_wait"]
-    if not isinstance(cw, (int, np.integer)) or isinstance(cw, bool) or cw < 1:
-        raise ValueError(f"StopPolicy: confirm_wait must be a positive integer (evaluations), got {cw!r}")
-    p["confirm_wait"] = int(cw)
-    ch = p["confirm_horizon"]
-    if isinstance(ch, bool) or not isinstance(ch, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(float(ch)) or float(ch) <= 1:
-        raise ValueError(f"StopPolicy: confirm_horizon must be a number > 1 (x evaluations seen), got {ch!r}")
-    p["confirm_horizon"] = float(ch)
+        raise UsageError(f"policy: params must be a dict, got {type(params).__name__}")
+    p = validate("policy", SPECS, params)
     if p["min_wait"] > p["max_wait"]:
-        raise ValueError(f"StopPolicy: min_wait ({p['min_wait']}) must be <= max_wait ({p['max_wait']})")
+        raise UsageError(f"policy: min_wait ({p['min_wait']}) must be <= max_wait ({p['max_wait']}), got "
+                         f"{p['min_wait']} (min_wait={p['min_wait']})")
     return p
 
 
@@ -185,20 +168,19 @@ def _lower_better(values: np.ndarray, sign: float) -> np.ndarray:
 
 def _rolling(z: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Trailing means of ``w`` evaluations, shape ``(n,)``: ``(mean, all_finite)``; the mean is NaN where the
-    window is incomplete and meaningless where ``all_finite`` is False. Sums run left to right, so every
-    element depends only on its own window (prefix and full-series computations agree bit for bit)."""
+    window is incomplete and meaningless where ``all_finite`` is False. The means are
+    :func:`gapwatch.stats.window_means` (each is ``np.mean`` of its own window), so every element depends only
+    on its own window: prefix and full-series computations agree bit for bit."""
     n = z.size
     out = np.full(n, np.nan)
     ok = np.zeros(n, dtype=bool)
     if n < w:
         return out, ok
     zz = np.where(np.isfinite(z), z, 0.0)
-    acc = zz[: n - w + 1].copy()
     fin = np.isfinite(z[: n - w + 1]).copy()
     for k in range(1, w):
-        acc = acc + zz[k: n - w + 1 + k]
         fin &= np.isfinite(z[k: n - w + 1 + k])
-    out[w - 1:] = acc / w
+    out[w - 1:] = window_means(zz, w)
     ok[w - 1:] = fin
     return out, ok
 
@@ -241,7 +223,7 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float
     zmin, zmax = float(zf.min()), float(zf.max())
     rng = zmax - zmin
     if p["keep_through_memorization"]:
-        progress = _progress(z, max(PROGRESS_WINDOW, p["window"]), rng)
+        progress = _progress(z, max(p["progress_window"], p["window"]), rng)
         if progress < p["progress_min"]:
             return False, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
     if since < p["min_wait"]:
@@ -284,7 +266,7 @@ def _confirm_candidate(z: np.ndarray, p: dict[str, Any]) -> bool:
     if p["keep_through_memorization"]:
         zf = z[fin]
         rng = float(zf.max() - zf.min())
-        if _progress(z, max(PROGRESS_WINDOW, p["window"]), rng) < p["progress_min"]:
+        if _progress(z, max(p["progress_window"], p["window"]), rng) < p["progress_min"]:
             return False
     return True
 
@@ -438,9 +420,12 @@ class StopPolicy:
 
 
 # ---------------------------------------------------------------------------------------------- offline
+# Private helpers of :func:`first_stop` (the vectorised replay). Their contract is the online == offline test
+# (``tests/test_policy.py::test_vectorised_first_stop_matches_online_policy`` and the confirm variant): every
+# first stop they compute equals the one a fresh :class:`StopPolicy` fed the same values one at a time says.
 @dataclass(frozen=True)
-class PrefixStats:
-    """Everything the stop rule needs at every prefix of a recorded series (see :func:`prefix_stats`)."""
+class _PrefixStats:
+    """Everything the stop rule needs at every prefix of a recorded series (see :func:`_prefix_stats`)."""
 
     z: np.ndarray            # lower-better, centred, +inf for non-finite; shape (n,)
     any_finite: np.ndarray   # bool (n,): some finite value in the prefix
@@ -456,11 +441,10 @@ class PrefixStats:
     p_behind: dict[tuple[int, float], float] = field(default_factory=dict, compare=False, repr=False)
 
 
-def prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> PrefixStats:
+def _prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> _PrefixStats:
     """Precompute the per-prefix quantities of the stop rule for ``values`` (shape ``(n,)``), for windows
     ``1..max_window``. Every number is computed exactly as :class:`StopPolicy` computes it online."""
-    if mode not in ("min", "max"):
-        raise ValueError(f"prefix_stats: mode must be 'min' or 'max', got {mode!r}")
+    _MODE.check(mode, "policy")
     raw = np.asarray(values, dtype=float)
     z = _lower_better(raw, 1.0 if mode == "min" else -1.0)
     n = z.size
@@ -501,22 +485,23 @@ def prefix_stats(values: np.ndarray, mode: str = "min", max_window: int = 5) -> 
                 bi, bv = i, cand[i]
             ss[i] = i - bi if bi >= 0 else -1
         smooth_since[w] = ss
-    return PrefixStats(z, any_fin, best, sigma, zmin, zmax, abs_best, level, best_level, smooth_since)
+    return _PrefixStats(z, any_fin, best, sigma, zmin, zmax, abs_best, level, best_level, smooth_since)
 
 
-def first_stop_from_stats(st: PrefixStats, params: dict[str, Any]) -> int | None:
+def _first_stop_from_stats(st: _PrefixStats, params: dict[str, Any]) -> int | None:
     """First stop index of :class:`StopPolicy` with (validated) ``params`` on precomputed stats, or None."""
     p = params
     n = st.z.size
-    if max(p["window"], PROGRESS_WINDOW) > max(st.level):
-        raise ValueError(f"first_stop_from_stats: window {p['window']} needs prefix_stats(max_window="
-                         f"{max(p['window'], PROGRESS_WINDOW)}), got {max(st.level)}")
+    need = max(p["window"], p["progress_window"])
+    if need > max(st.level):
+        raise ValueError(f"_first_stop_from_stats: window {p['window']} needs _prefix_stats(max_window={need}), "
+                         f"got {max(st.level)}")
     idx = np.arange(n)
     since = idx - st.best
     rng = st.zmax - st.zmin
     ok = st.any_finite & (idx + 1 >= p["warmup"])
     if p["keep_through_memorization"]:
-        w0 = max(PROGRESS_WINDOW, p["window"])
+        w0 = max(p["progress_window"], p["window"])
         okw = st.level[w0] < np.inf
         if okw.any():
             seen = np.cumsum(okw) > 0
@@ -563,7 +548,7 @@ def first_stop(values: np.ndarray, mode: str = "min", **params: Any) -> int | No
     ``values``: shape ``(n,)``.
     """
     p = validate_params(mode, dict(params))
-    return first_stop_from_stats(prefix_stats(values, mode, max(p["window"], PROGRESS_WINDOW)), p)
+    return _first_stop_from_stats(_prefix_stats(values, mode, max(p["window"], p["progress_window"])), p)
 
 
 def replay(values: np.ndarray, steps: np.ndarray | None = None, epochs: np.ndarray | None = None,

@@ -30,8 +30,8 @@ _SMALL_MEDIAN = 256
 
 
 def median(values: np.ndarray) -> float:
-    """Median of a 1-D float array (NaN when empty or when a value is NaN): exactly ``np.median``'s value (the middle order
-    statistic, or the mean of the two middle ones), faster on short arrays."""
+    """Median of a 1-D float array (NaN when empty or when a value is NaN): exactly ``np.median``'s value (the
+    middle order statistic, or the mean of the two middle ones), faster on short arrays."""
     v = np.asarray(values, dtype=float)
     n = v.size
     if n == 0 or n > _SMALL_MEDIAN:
@@ -45,15 +45,45 @@ def median(values: np.ndarray) -> float:
     return float((s[h - 1] + s[h]) / 2.0)
 
 
-def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over ``window`` points (shorter at the start), shape preserved."""
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` evaluations (shorter at the start), shape ``(n,)`` → ``(n,)``:
+    ``out[i] = mean(values[max(0, i - window + 1): i + 1])``. The one trailing mean of gapwatch (detector
+    levels, the stop policy's levels; :func:`window_means` is its full-window part).
+
+    Exactness contract: every element is bit for bit ``np.mean`` of its own window taken alone (float64), so it
+    depends on nothing outside that window — a prefix of a series gives the same means as the whole series
+    (online == offline), and a large offset or a long series costs no precision (a cumulative-sum formula
+    loses ``~eps · |offset| · n / window``; see the degradation test in ``tests/test_params.py``). NaN or inf
+    in a window makes that window's mean NaN/inf, as ``np.mean`` would. ``window <= 1`` returns a copy.
+    """
     v = np.asarray(values, dtype=float)
-    if window <= 1 or v.size == 0:
+    n = v.size
+    if window <= 1 or n == 0:
         return v.copy()
-    c = np.cumsum(np.insert(v, 0, 0.0))
-    idx = np.arange(1, v.size + 1)
-    lo = np.maximum(0, idx - window)
-    return (c[idx] - c[lo]) / (idx - lo)
+    out = np.empty(n)
+    for i in range(min(window - 1, n)):  # the first windows are shorter
+        out[i] = np.mean(v[: i + 1])
+    if n >= window:
+        out[window - 1:] = window_means(v, window)
+    return out
+
+
+def window_means(values: np.ndarray, window: int) -> np.ndarray:
+    """Means of every full window of ``window`` consecutive values: shape ``(n - window + 1,)``, element ``j``
+    the mean of ``values[j: j + window]`` (empty when ``n < window``). Same exactness contract as
+    :func:`trailing_mean` (each element is ``np.mean`` of its window alone), computed at once on a strided
+    view."""
+    v = np.asarray(values, dtype=float)
+    if window < 1:
+        raise ValueError(f"window_means needs window >= 1, got {window}")
+    if v.size < window:
+        return np.empty(0)
+    return np.mean(np.lib.stride_tricks.sliding_window_view(v, window), axis=1)
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Alias of :func:`trailing_mean` (the name used by older callers)."""
+    return trailing_mean(values, window)
 
 
 def sliding_median(values: np.ndarray, window: int) -> np.ndarray:

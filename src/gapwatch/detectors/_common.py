@@ -1,4 +1,4 @@
-"""Helpers shared by the detectors: parameter validation, series lookup, robust levels, references.
+"""Helpers shared by the detectors: series lookup, robust levels, references.
 
 Everything here is pure numpy on one run's :class:`~gapwatch.history.History`; nothing prints or touches files.
 All decisions built on these helpers are invariant to adding a constant to, or multiplying by a positive
@@ -9,16 +9,15 @@ with its absolute value).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError
 from ..history import History, Series
 from ..monitor import Monitor, decide
 from ..names import metric_mode
-from ..stats import noise_sigma, rolling_mean
+from ..stats import noise_sigma, trailing_mean
 
 # ------------------------------------------------------------------------------------------------ references
 PRECHELT = "Prechelt, Early Stopping - But When? (1998)"
@@ -41,40 +40,6 @@ SIMPLE_FINETUNE = ("A Simple Fine-tuning Is All You Need: Towards Robust Deep Le
 STABILITY_GAP = "Continual evaluation for lifelong learning: Identifying the stability gap (2023)"
 CHALLENGING_FORGETTING = "Challenging Common Assumptions about Catastrophic Forgetting (2023)"
 SLCA = "SLCA: Slow Learner with Classifier Alignment for Continual Learning on a Pre-trained Model (2023)"
-
-
-# ------------------------------------------------------------------------------------------------ params
-def validate(detector: str, params: Mapping[str, Any], defaults: Mapping[str, Any], *,
-             ints: tuple[str, ...] = (), fractions: tuple[str, ...] = (),
-             nonneg: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Merge ``params`` into ``defaults`` and validate; raises :class:`UsageError` naming the bad value.
-
-    ``ints`` must be integers ≥ 1, ``fractions`` numbers in [0, 1], ``nonneg`` finite numbers ≥ 0. Keys not in
-    ``defaults`` are rejected with the list of known ones.
-    """
-    unknown = set(params) - set(defaults)
-    if unknown:
-        raise UsageError(f"{detector}: unknown parameter(s) {sorted(unknown)}; known: {sorted(defaults)}")
-    out = {**defaults, **params}
-    for k in ints:
-        v = out[k]
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or int(v) != v or v < 1:
-            raise UsageError(f"{detector}: {k} must be an integer >= 1, got {v!r}")
-        out[k] = int(v)
-    for k in fractions:
-        v = out[k]
-        if v is None and defaults[k] is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v <= 1:
-            raise UsageError(f"{detector}: {k} must be a number in [0, 1], got {v!r}")
-        out[k] = float(v)
-    for k in nonneg:
-        v = out[k]
-        if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
-                or not np.isfinite(v) or v < 0):
-            raise UsageError(f"{detector}: {k} must be a finite number >= 0, got {v!r}")
-        out[k] = float(v)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------ series
@@ -161,8 +126,9 @@ def sign_of(metric: str) -> float:
 
 
 def level(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over ``window`` evaluations (the "level" of a noisy curve), shape preserved."""
-    return rolling_mean(values, max(1, window))
+    """Trailing mean over ``window`` evaluations (the "level" of a noisy curve), shape preserved
+    (:func:`gapwatch.stats.trailing_mean`)."""
+    return trailing_mean(values, max(1, window))
 
 
 def robust_sigma(values: np.ndarray) -> float:
@@ -238,7 +204,7 @@ def memorization_state(history: History, *, train_fit: float = 0.95, max_general
         return None
     # held-out must have stayed near its start all along: a run that generalised and then lost it while
     # fitting (noisy labels) is overfitting, not a memorisation phase that grokking could end
-    g_peak = (float(np.max(rolling_mean(vaf.values, max(window, len(vaf) // 10)))) - v0) / gain
+    g_peak = (float(np.max(trailing_mean(vaf.values, max(window, len(vaf) // 10)))) - v0) / gain
     if g_peak > max_generalization:
         return None
     fit_idx = int(np.argmax(trf.values >= train_fit))

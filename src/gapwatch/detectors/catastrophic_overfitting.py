@@ -12,14 +12,14 @@ the mean of its last ``window`` evaluations, ``drop = best − final``. A collap
 
 * ``drop ≥ min_drop`` and ``drop ≥ min_relative_drop · best`` (most of the robustness is gone),
 * ``drop ≥ min_z`` noise standard deviations of the multi-step curve,
-* sharpness: the mean of the two evaluations before the onset minus the mean of the two evaluations
-  ``max_collapse_evaluations − 1`` after it covers ``sharp_fraction`` of the drop (gradual robust overfitting
-  under multi-step training is not catastrophic overfitting),
+* sharpness: the mean of the ``sharp_window`` (two) evaluations before the onset minus the mean of the
+  ``sharp_window`` evaluations ending ``max_collapse_evaluations − 1`` after it covers ``sharp_fraction`` of the
+  drop (gradual robust overfitting under multi-step training is not catastrophic overfitting),
 * the single-step (or clean) accuracy at the end is not below its value at the onset by more than
   ``max_single_step_drop`` (if it collapsed too, the whole model broke: ``instability``).
 
 The onset is the first evaluation after the best from which the multi-step accuracy stays below
-``best − drop / 2``. Severity ``critical``.
+``best − onset_fraction · drop`` (half of the drop). Severity ``critical``.
 
 References: "Eliminating Catastrophic Overfitting Via Abnormal Adversarial Examples Regularization" (2023:
 the classifier distorts within a few iterations; regularising abnormal adversarial examples prevents it);
@@ -39,25 +39,45 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
 from ..names import metric_mode, normalize
-from ..stats import noise_sigma
-from . import register
-from ._common import AAER, SIMPLE_FINETUNE, get_series, has, keys, stays_above_from, validate, where_text
+from ..params import Param, defaults, register, validate
+from ..stats import noise_sigma, window_means
+from . import register as register_detector
+from ._common import AAER, SIMPLE_FINETUNE, get_series, has, keys, stays_above_from, where_text
 
 REFERENCES = (AAER, SIMPLE_FINETUNE)
 
-#: Default parameters. Units: accuracy (fraction), evaluations, noise standard deviations.
-DEFAULTS: dict[str, Any] = {
-    "min_evaluations": 5,             # evaluations of the multi-step series needed
-    "window": 2,                      # evaluations averaged for levels
-    "min_drop": 0.1,                  # absolute multi-step accuracy lost (accuracy units)
-    "min_relative_drop": 0.5,         # fraction of the best multi-step accuracy lost
-    "min_z": 5.0,                     # drop in noise standard deviations
-    "max_collapse_evaluations": 3,    # evaluations within which most of the drop happens
-    "sharp_fraction": 0.6,            # share of the drop that must happen within that span
-    "max_single_step_drop": 0.05,     # single-step accuracy may fall at most this much (accuracy units)
-    "multi_step": None,               # logged name of the multi-step accuracy (default: found by name)
-    "single_step": None,              # logged name of the single-step accuracy (default: found by name)
-}
+#: Parameters (:mod:`gapwatch.params`). Units: accuracy, evaluations, noise standard deviations, fractions.
+SPECS: tuple[Param, ...] = register("catastrophic_overfitting", (
+    Param("min_evaluations", 5, "Finite evaluations of the multi-step accuracy needed.", unit="evaluations",
+          type=int, low=1),
+    Param("window", 2, "Evaluations averaged for the best and final levels (capped at a third of the series): a "
+          "collapse happens within a few evaluations, so the window stays short.", unit="evaluations", type=int,
+          low=1),
+    Param("min_drop", 0.1, "Multi-step accuracy lost (best level - final level), at least.", unit="accuracy",
+          low=0, high=1),
+    Param("min_relative_drop", 0.5, "The same drop as a fraction of the best multi-step accuracy: most of the "
+          "robustness is gone.", unit="fraction of the best", low=0, high=1),
+    Param("min_z", 5.0, "The drop in noise standard deviations of the multi-step curve.", unit="sigma", low=0),
+    Param("onset_fraction", 0.5, "Onset: first evaluation after the best from which the accuracy stays below best "
+          "- onset_fraction x drop (half of the drop).", unit="fraction of the drop", low=0, high=1),
+    Param("max_collapse_evaluations", 3, "Evaluations within which most of the drop happens (catastrophic "
+          "overfitting takes a few iterations; gradual robust overfitting takes many).", unit="evaluations",
+          type=int, low=1),
+    Param("sharp_window", 2, "Evaluations averaged just before the onset and at the end of the collapse span "
+          "for the sharpness test.", unit="evaluations", type=int, low=1),
+    Param("sharp_fraction", 0.6, "Share of the drop that must happen within the collapse span.",
+          unit="fraction of the drop", low=0, high=1),
+    Param("max_single_step_drop", 0.05, "Single-step (or clean) accuracy may fall at most this much from the "
+          "onset to the end (if it collapsed too, the whole model broke: instability).", unit="accuracy",
+          low=0, high=1),
+    Param("multi_step", None, "Logged name of the multi-step accuracy (e.g. 'val_pgd10_acc'); None: found by "
+          "name.", type=str, allow_none=True),
+    Param("single_step", None, "Logged name of the single-step accuracy; None: found by name.", type=str,
+          allow_none=True),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 _MULTI = re.compile(r"^(pgd|apgd|autoattack|aa|cw)|^robust$")
 _SINGLE = re.compile(r"^fgsm")
@@ -79,7 +99,9 @@ def _classify(history: History) -> tuple[list[Series], list[Series]]:
             multi.append(s)
         elif any(_SINGLE.match(t) for t in toks):
             single.append(s)
-    key = lambda s: (_SPLIT_ORDER.get(s.split, 2), s.name)
+    def key(s: Series) -> tuple[int, str]:
+        return (_SPLIT_ORDER.get(s.split, 2), s.name)
+
     return sorted(multi, key=key), sorted(single, key=key)
 
 
@@ -92,13 +114,10 @@ def _by_name(history: History, name: str, param: str) -> Series:
                      f"{', '.join(history.names())}")
 
 
-@register("catastrophic_overfitting")
+@register_detector("catastrophic_overfitting")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find catastrophic overfitting of single-step adversarial training. Parameters: see :data:`DEFAULTS`."""
-    p = validate("catastrophic_overfitting", params, DEFAULTS,
-                 ints=("min_evaluations", "window", "max_collapse_evaluations"),
-                 fractions=("min_drop", "min_relative_drop", "sharp_fraction", "max_single_step_drop"),
-                 nonneg=("min_z",))
+    """Find catastrophic overfitting of single-step adversarial training. Parameters: see :data:`SPECS`."""
+    p = validate("catastrophic_overfitting", SPECS, params)
     multi, single = _classify(history)
     ms = _by_name(history, p["multi_step"], "multi_step") if p["multi_step"] else (multi[0] if multi else None)
     if ms is None:
@@ -118,7 +137,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         return []
     v = m.values
     w = max(1, min(p["window"], n // 3))
-    lv = np.convolve(v, np.ones(w) / w, mode="valid")  # lv[i] = mean(v[i:i+w])
+    lv = window_means(v, w)  # lv[i] = mean(v[i:i+w])
     bi = int(np.argmax(lv))
     best = float(lv[bi])
     final = float(np.mean(v[-w:]))
@@ -128,13 +147,14 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         return []
     if sigma > 0 and drop / sigma < p["min_z"]:
         return []
-    below = v < best - drop / 2
+    below = v < best - p["onset_fraction"] * drop
     j = stays_above_from(below, bi + w - 1)
     if j >= n:
         return []
     c = p["max_collapse_evaluations"]
-    before = float(np.mean(v[max(0, j - 2): j])) if j > 0 else float(v[0])
-    after = float(np.mean(v[min(n - 1, j + c - 2): min(n, j + c)]))
+    k = p["sharp_window"]
+    before = float(np.mean(v[max(0, j - k): j])) if j > 0 else float(v[0])
+    after = float(np.mean(v[min(n - 1, j + c - k): min(n, j + c)]))
     if before - after < p["sharp_fraction"] * drop:
         return []
     ev: dict[str, Any] = {"multi_step": ms.name, "multi_step_best": best, "multi_step_final": final,
@@ -165,6 +185,6 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         "pre-trained model is cheaper and less prone to it"),
         "evaluate multi-step (PGD) accuracy on a small held-out batch every epoch so the collapse is seen",
     )
-    return [Finding(FindingKind.CATASTROPHIC_OVERFITTING.value, sev, msg, step=m.at(j)["step"],
+    return [Finding(FindingKind.CATASTROPHIC_OVERFITTING, sev, msg, step=m.at(j)["step"],
                     epoch=m.at(j)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                     detector="catastrophic_overfitting")]

@@ -31,8 +31,9 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
 from ..monitor import Monitor
+from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma, rolling_median
-from . import register
+from . import register as register_detector
 from ._common import (
     DEEP_DOUBLE_DESCENT,
     PRECHELT,
@@ -40,27 +41,41 @@ from ._common import (
     monitor_or_none,
     sign_of,
     train_series,
-    validate,
     where_text,
 )
 
 REFERENCES = (DEEP_DOUBLE_DESCENT, PRECHELT)
 
-#: Default parameters. Units: evaluations, noise standard deviations, fractions of the improvement.
-DEFAULTS: dict[str, Any] = {
-    "min_evaluations": 10,        # evaluations needed before judging
-    "smooth": 5,                  # rolling-median window (evaluations, odd)
-    "min_z": 4.0,                 # rise (peak − first best) in noise standard deviations
-    "min_rise_fraction": 0.01,    # rise as a fraction of the improvement before the first best
-    "min_rise_evaluations": 3,    # evaluations from the first best to the peak (a spike rises in one)
-}
+#: Parameters (:mod:`gapwatch.params`). Units: evaluations, noise standard deviations, fractions of the improvement.
+SPECS: tuple[Param, ...] = register("double_descent", (
+    Param("min_evaluations", 10, "Finite evaluations of the monitored series needed before judging: a descent, "
+          "a rise and a second descent need room.", unit="evaluations", type=int, low=1),
+    Param("smooth", 5, "Centred rolling-median window (made odd: an even value is raised by one); five "
+          "evaluations remove single spikes without flattening a multi-epoch bump.", unit="evaluations",
+          type=int, low=1),
+    Param("min_z", 4.0, "Rise (peak - first best, smoothed) in noise standard deviations: 4 keeps noise bumps "
+          "of a flat curve out.", unit="sigma", low=0),
+    Param("min_rise_fraction", 0.01, "Rise as a fraction of the improvement before the first best: 1%, so "
+          "negligible wiggles are not double descent.", unit="fraction of the improvement", low=0),
+    Param("min_rise_evaluations", 3, "Evaluations from the first best to the peak (a spike rises in one).",
+          unit="evaluations", type=int, low=1),
+    Param("recovery_z", 1.0, "The second descent must go below the first best by this many noise standard "
+          "deviations (so returning to the same level is not a recovery).", unit="sigma", low=0),
+    Param("train_worse_z", 4.0, "A held-out bump is a disturbance (oscillation, spike), not double descent, when "
+          "the smoothed training curve rose over it by more than this many of its noise standard deviations "
+          "...", unit="sigma", low=0),
+    Param("train_worse_fraction", 0.3, "... or (same metric only) by more than this fraction of the held-out "
+          "rise.", unit="fraction of the rise", low=0),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
-@register("double_descent")
+@register_detector("double_descent")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find epoch-wise double descent in one run. Parameters: see :data:`DEFAULTS`."""
-    p = validate("double_descent", params, DEFAULTS, ints=("min_evaluations", "smooth", "min_rise_evaluations"),
-                 nonneg=("min_z", "min_rise_fraction"))
+    """Find epoch-wise double descent in one run. Parameters: see :data:`SPECS`."""
+    p = validate("double_descent", SPECS, params)
     mon = monitor_or_none(history, monitor)
     if mon is None:
         return []
@@ -80,7 +95,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     for pk in _episode_peaks(exc):
         b = int(np.argmin(sm[: pk + 1]))
         rise = float(sm[pk] - sm[b])
-        tol = max(sigma, 1e-12 * max(1.0, abs(float(sm[b]))))
+        tol = max(p["recovery_z"] * sigma, 1e-12 * max(1.0, abs(float(sm[b]))))  # (1e-12: round-off)
         later = np.where(sm[pk + 1:] < sm[b] - tol)[0]
         if later.size == 0:
             continue
@@ -91,7 +106,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             continue
         if improvement > 0 and rise < p["min_rise_fraction"] * improvement:
             continue
-        if _train_worse(history, mon.metric, s.x[b], s.x[pk], rise, k):
+        if _train_worse(history, mon.metric, s.x[b], s.x[pk], rise, k, p):
             continue
         if _spike_between(history, mon, s.x[b], s.x[r]):
             continue
@@ -119,7 +134,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             ("if a smaller learning rate, more data or a different model size is an option, epoch-wise double "
             "descent is strongest near the interpolation threshold (label noise makes it stronger)"),
         )
-        return [Finding(FindingKind.DOUBLE_DESCENT.value, Severity.INFO, msg, step=s.at(r)["step"],
+        return [Finding(FindingKind.DOUBLE_DESCENT, Severity.INFO, msg, step=s.at(r)["step"],
                         epoch=s.at(r)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                         detector="double_descent")]
     return []
@@ -160,12 +175,13 @@ def _episode_peaks(exc: np.ndarray) -> list[int]:
     return sorted(peaks, key=lambda k: -exc[k])
 
 
-def _train_worse(history: History, metric: str, x0: float, x1: float, rise: float, k: int) -> bool:
+def _train_worse(history: History, metric: str, x0: float, x1: float, rise: float, k: int,
+                 p: dict[str, Any]) -> bool:
     """Did training get worse between x0 and x1 (a disturbance — oscillation, spike — not double descent)?
 
     Compares the smoothed training curve over the rise with its value at x0: worse when it rose by more than
-    4 noise standard deviations or by more than 30% of the held-out rise (both curves are in the same units
-    when they are the same metric)."""
+    ``train_worse_z`` noise standard deviations or by more than ``train_worse_fraction`` of the held-out rise
+    (both curves are in the same units when they are the same metric)."""
     tr = train_series(history, metric)
     if tr is None:
         return False
@@ -178,7 +194,8 @@ def _train_worse(history: History, metric: str, x0: float, x1: float, rise: floa
     if sel.size < 2:
         return False
     worse = float(np.max(tsm[sel]) - tsm[sel[0]])
-    limit = 4 * noise_sigma(tz)
+    limit = p["train_worse_z"] * noise_sigma(tz)
     if ts.metric == metric:
-        limit = min(limit, 0.3 * rise) if limit > 0 else 0.3 * rise
+        frac = p["train_worse_fraction"] * rise
+        limit = min(limit, frac) if limit > 0 else frac
     return worse > limit

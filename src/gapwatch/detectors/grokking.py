@@ -7,7 +7,7 @@ accuracy (or ``chance`` for both when given):
 * *fit point* ``m``: first evaluation whose trailing ``window``-mean training accuracy is ≥ ``train_fit``, after a
   training gain ``G = train level − t0 ≥ min_train_gain`` (the log starts before the fit);
 * up to and at ``m`` held-out accuracy has generalised at most ``max_generalization`` of that gain: the peak of
-  its trailing mean over a tenth of the run (at least ``window`` evaluations) satisfies
+  its trailing mean over ``peak_window_fraction`` of the run (a tenth) (at least ``window`` evaluations) satisfies
   ``(v − v0) / G ≤ max_generalization`` — it stayed near chance until training was fitted (a run that generalised
   first and lost it later is overfitting);
 * *jump point* ``j``: first evaluation after ``m`` where held-out accuracy has reached half of the training gain,
@@ -32,31 +32,50 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
 from ..monitor import Monitor
-from ..stats import rolling_mean
-from . import register
-from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none, validate
+from ..params import Param, defaults, register, validate
+from ..stats import trailing_mean
+from . import register as register_detector
+from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none
 
 REFERENCES = (GROK_NUMERICAL, GROK_XOR)
 
-#: Default parameters. Units: accuracy (fraction), evaluations, fractions of the run.
-DEFAULTS: dict[str, Any] = {
-    "min_evaluations": 10,          # evaluations needed before judging
-    "window": 3,                    # trailing mean of training accuracy (evaluations)
-    "train_fit": 0.95,              # training accuracy that counts as fitted
-    "min_train_gain": 0.5,          # training accuracy gained since the first evaluation
-    "max_generalization": 0.2,      # held-out gain / training gain at the fit point, at most
-    "jump_generalization": 0.5,     # held-out gain / training gain that counts as having jumped
-    "confirm": 2,                   # consecutive evaluations above the jump level
-    "min_delay_evaluations": 5,     # evaluations between fit and jump, at least
-    "min_delay_fraction": 0.05,     # same, as a fraction of the run's evaluations
-    "chance": None,                 # chance accuracy (1 / classes); default: the first evaluation
-}
+#: Parameters (:mod:`gapwatch.params`), shared with ``memorization``. Units: accuracy (fraction), evaluations,
+#: fractions of the training gain or of the run.
+SPECS: tuple[Param, ...] = register("grokking", (
+    Param("min_evaluations", 10, "Finite evaluations of both the training and the held-out accuracy needed before "
+          "judging.", unit="evaluations", type=int, low=1),
+    Param("window", 3, "Trailing mean of the training accuracy that decides the fit point (and the least window "
+          "of the held-out peak).", unit="evaluations", type=int, low=1),
+    Param("train_fit", 0.95, "Training accuracy (trailing mean) that counts as fitted.", unit="accuracy",
+          low=0, high=1),
+    Param("min_train_gain", 0.5, "Training accuracy gained since the first evaluation (or chance) by the fit "
+          "point: the log must start before the fit.", unit="accuracy", low=0, high=1),
+    Param("max_generalization", 0.2, "Held-out gain / training gain allowed up to the fit point (near chance "
+          "while training was fitted).", unit="fraction of the training gain", low=0, high=1),
+    Param("peak_window_fraction", 0.1, "The held-out gain up to the fit point is the peak of a trailing mean over "
+          "this share of the run (at least window evaluations), so one noisy evaluation cannot veto.",
+          unit="fraction of the run", low=0, high=1),
+    Param("jump_generalization", 0.5, "Held-out gain / training gain that counts as having jumped (half of the "
+          "training gain).", unit="fraction of the training gain", low=0, high=1),
+    Param("confirm", 2, "Consecutive evaluations at or above the jump level (one outlier cannot fake a jump).",
+          unit="evaluations", type=int, low=1),
+    Param("min_delay_evaluations", 5, "Evaluations between fit and jump, at least (a short delay is ordinary "
+          "learning).", unit="evaluations", type=int, low=1),
+    Param("min_delay_fraction", 0.05, "The same delay as a fraction of the run's evaluations, at least.",
+          unit="fraction of the run", low=0, high=1),
+    Param("end_window", 3, "Evaluations averaged for the final held-out level (reported; memorization also "
+          "requires it to be still below max_generalization).", unit="evaluations", type=int, low=1),
+    Param("chance", None, "Chance accuracy (1 / classes) used as the start of both curves; None: the first "
+          "evaluation of each.", unit="accuracy", low=0, high=1, allow_none=True),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
-def params(p: dict[str, Any], name: str = "grokking") -> dict[str, Any]:
-    return validate(name, p, DEFAULTS, ints=("min_evaluations", "window", "confirm", "min_delay_evaluations"),
-                    fractions=("train_fit", "min_train_gain", "max_generalization", "jump_generalization",
-                               "min_delay_fraction", "chance"))
+def params(p: dict[str, Any]) -> dict[str, Any]:
+    """``p`` validated against :data:`SPECS` (defaults merged)."""
+    return validate("grokking", SPECS, p)
 
 
 def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -> dict[str, Any] | None:
@@ -73,7 +92,7 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     t0 = float(tr.values[0]) if chance is None else float(chance)
     v0 = float(va.values[0]) if chance is None else float(chance)
     w = p["window"]
-    tl = rolling_mean(tr.values, w)  # trailing mean, shorter at the start
+    tl = trailing_mean(tr.values, w)  # trailing mean, shorter at the start
     fitted = np.where((tl >= p["train_fit"]) & (tl - t0 >= p["min_train_gain"]))[0]
     if fitted.size == 0:
         return None
@@ -87,7 +106,8 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     # near chance *throughout* the run up to the fit: a run that generalised first and then lost it while
     # fitting noisy labels is overfitting, not memorisation-before-grokking
     # (peak of a trailing mean over a tenth of the run, at least `window`, so one noisy evaluation cannot veto)
-    if float(np.max(rolling_mean(g[: m + 1], max(w, n // 10)))) > p["max_generalization"]:
+    if float(np.max(trailing_mean(g[: m + 1], max(w, int(p["peak_window_fraction"] * n))))) \
+            > p["max_generalization"]:
         return None
     c = p["confirm"]
     above = g >= p["jump_generalization"]
@@ -100,9 +120,9 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
             "t0": t0, "v0": v0, "g": g}
 
 
-@register("grokking")
+@register_detector("grokking")
 def check(history: History, *, monitor: Monitor | None = None, **params_: Any) -> list[Finding]:
-    """Find grokking (delayed generalisation) in one run. Parameters: see :data:`DEFAULTS`."""
+    """Find grokking (delayed generalisation) in one run. Parameters: see :data:`SPECS`."""
     p = params(params_)
     mon = monitor_or_none(history, monitor)
     st = fit_and_jump(history, mon, p)
@@ -116,7 +136,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params_: Any) -
     unit = va.x_kind
     x_m, x_j = float(va.x[m]), float(va.x[j])
     low = va.values[m:j]
-    final = float(np.mean(va.values[-min(3, n):]))
+    final = float(np.mean(va.values[-min(p["end_window"], n):]))
     msg = (f"training accuracy fitted by {unit} {x_m:g} while {va.split}_{va.metric} stayed near "
            f"{st['v0']:.3g} (mean {float(np.mean(low)):.3g}) for {j - m} evaluations, then jumped at {unit} "
            f"{x_j:g} (final {final:.3g}): grokking, delay {x_j - x_m:g} {unit}s")
@@ -133,5 +153,5 @@ def check(history: History, *, monitor: Monitor | None = None, **params_: Any) -
         "floating-point precision (Softmax Collapse) and generalisation can stall: StableMax or the ⊥Grad "
         "optimizer avoid it"),
     )
-    return [Finding(FindingKind.GROKKING.value, Severity.INFO, msg, step=va.at(j)["step"], epoch=va.at(j)["epoch"],
+    return [Finding(FindingKind.GROKKING, Severity.INFO, msg, step=va.at(j)["step"], epoch=va.at(j)["epoch"],
                     evidence=ev, actions=actions, references=REFERENCES, detector="grokking")]

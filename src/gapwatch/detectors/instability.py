@@ -19,8 +19,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   times the local noise level (robust MAD of second differences over the surrounding ``noise_window``
   evaluations, never below ``min_local_noise_fraction`` of the whole curve's) **and** at least
   ``min_spike_fraction`` of the curve's improvement, and that comes back down (below baseline +
-  ``recovery_fraction`` × the excess) within ``recovery`` evaluations. Both ratios ignore offset and scale of the loss, and the local noise makes it robust to a curve's
-  own heteroscedastic noise.
+  ``recovery_fraction`` × the excess) within ``recovery`` evaluations. Both ratios ignore offset and scale of
+  the loss, and the local noise makes it robust to a curve's own heteroscedastic noise.
 
 References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
 growth and output-logit divergence; qk-layernorm and z-loss as remedies, learning-rate sensitivity);
@@ -39,7 +39,7 @@ from ..history import History, Series
 from ..monitor import Monitor
 from ..names import metric_mode
 from ..params import Param, defaults, register, validate
-from ..stats import MAD_TO_SIGMA, median, noise_sigma, sliding_median
+from ..stats import MAD_TO_SIGMA, median, noise_sigma, sliding_median, window_means
 from . import register as register_detector
 from ._common import (
     OPPOSING_SIGNALS,
@@ -220,7 +220,7 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
         return None
     z = _sign(fs) * fs.values
     w = max(1, min(p["window"], n // 3))
-    lv = np.convolve(z, np.ones(w) / w, mode="valid")
+    lv = window_means(z, w)
     b = int(np.argmin(lv))
     best_level = float(lv[b])
     first = float(np.mean(z[:w]))
@@ -304,7 +304,7 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
             end = int(div.evidence["onset_index"])
         gsig = noise_sigma(z)
         w = max(1, min(p["window"], n // 3))
-        lv = np.convolve(z, np.ones(w) / w, mode="valid")
+        lv = window_means(z, w)
         improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
         if improvement <= 0:
             continue

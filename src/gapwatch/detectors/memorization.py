@@ -22,35 +22,42 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
 from ..monitor import Monitor
-from . import register
-from ._common import GROK_NUMERICAL, GROK_XOR, MEMORIZATION, monitor_or_none, validate
-from .grokking import DEFAULTS as GROK_DEFAULTS
+from ..params import Param, defaults, register, validate
+from . import register as register_detector
+from ._common import GROK_NUMERICAL, GROK_XOR, MEMORIZATION, monitor_or_none
+from .grokking import SPECS as GROK_SPECS
 from .grokking import fit_and_jump
-from .grokking import params as grok_params
 
 REFERENCES = (GROK_NUMERICAL, GROK_XOR, MEMORIZATION)
 
-#: Default parameters: those of ``grokking`` plus ``min_stretch_evaluations``.
-DEFAULTS: dict[str, Any] = {**GROK_DEFAULTS, "min_stretch_evaluations": 5}
+#: Parameters (:mod:`gapwatch.params`): those of ``grokking`` (the fit point is the same) plus the stretch.
+SPECS: tuple[Param, ...] = register("memorization", (
+    *GROK_SPECS,
+    Param("min_stretch_evaluations", 5, "Evaluations since the fit point without a jump before memorisation is "
+          "reported (a jump right after the fit is ordinary learning).", unit="evaluations", type=int, low=1),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
-@register("memorization")
+@register_detector("memorization")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find memorisation without generalisation (yet). Parameters: see :data:`DEFAULTS`."""
-    p = validate("memorization", params, DEFAULTS, ints=("min_stretch_evaluations",))
+    """Find memorisation without generalisation (yet). Parameters: see :data:`SPECS`."""
+    p = validate("memorization", SPECS, params)
     stretch = p.pop("min_stretch_evaluations")
-    gp = grok_params(p, "memorization")
+    gp = p
     mon = monitor_or_none(history, monitor)
     st = fit_and_jump(history, mon, gp)
     if st is None or st["jump_index"] is not None:
         return []
     va = st["val"]
     m, n = st["fit_index"], len(va)
-    g_end = float(np.mean(st["g"][-min(3, n):]))
+    g_end = float(np.mean(st["g"][-min(gp["end_window"], n):]))
     if n - 1 - m < stretch or g_end > gp["max_generalization"]:
         return []
     unit = va.x_kind
-    final = float(np.mean(va.values[-min(3, n):]))
+    final = float(np.mean(va.values[-min(gp["end_window"], n):]))
     msg = (f"training accuracy fitted by {unit} {float(va.x[m]):g} but {va.split}_{va.metric} is still near "
            f"{st['v0']:.3g} (final {final:.3g}) {n - 1 - m} evaluations later: the model memorises the training "
            "set and has not generalised (yet)")
@@ -66,6 +73,6 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         "keep_through_memorization)"),
         "check the labels: wrong or random labels can be memorised but never generalise",
     )
-    return [Finding(FindingKind.MEMORIZATION.value, Severity.WARNING, msg, step=va.at(m)["step"],
+    return [Finding(FindingKind.MEMORIZATION, Severity.WARNING, msg, step=va.at(m)["step"],
                     epoch=va.at(m)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                     detector="memorization")]

@@ -19,7 +19,8 @@ small ``z`` per evaluation but a strong trend).
 
 Exclusions (so detectors do not contradict each other):
 
-* when the training series of the same metric also got significantly worse over the same stretch, the run is
+* when the training series of the same metric also got worse over the same stretch (by
+  ``train_divergence_z`` noise standard errors and ``train_divergence_fraction`` of its improvement), the run is
   diverging: that is ``instability``, not overfitting (without a training series: when the ``instability``
   detector calls the held-out curve diverging);
 * when the run is in a memorisation phase (training accuracy fitted, held-out accuracy near its starting
@@ -53,8 +54,9 @@ from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
-from ..stats import mann_kendall, noise_sigma
-from . import register
+from ..params import Param, defaults, register, validate
+from ..stats import mann_kendall, noise_sigma, trailing_mean, window_means
+from . import register as register_detector
 from ._common import (
     INFINITE_COMPUTE,
     MODEL_SOUPS,
@@ -65,33 +67,57 @@ from ._common import (
     has,
     memorization_state,
     monitor_or_none,
+    sign_of,
     stays_above_from,
     train_series,
-    validate,
 )
 
 REFERENCES = (PRECHELT, REPEAT, INFINITE_COMPUTE, MODEL_SOUPS)
 
-#: Default parameters (validated in :func:`check`). Units: evaluations, or fractions of the improvement.
-DEFAULTS: dict[str, Any] = {
-    "min_evaluations": 5,           # evaluations needed before judging at all
-    "min_after_best": 3,            # evaluations after the best needed to call it a trend
-    "window": 3,                    # smallest averaging window for levels (evaluations)
-    "max_window": 10,               # largest averaging window (evaluations)
-    "window_fraction": 0.05,        # window as a fraction of the run length (long runs average more)
-    "min_z": 3.5,                   # degradation in noise standard errors (significance)
-    "min_lost_fraction": 0.01,      # degradation as a fraction of the curve's improvement (practical size)
-    "critical_lost_fraction": 0.2,  # fraction of the improvement undone that makes it critical
-    "max_trajectory_points": 500,   # most points of evidence["gap_trajectory"] (longer runs are thinned)
-}
+#: Parameters (:mod:`gapwatch.params`). Units: evaluations, noise standard errors, fractions of the improvement.
+SPECS: tuple[Param, ...] = register("overfitting", (
+    Param("min_evaluations", 5, "Finite evaluations of the monitored series needed before judging at all (fewer "
+          "give no noise estimate).", unit="evaluations", type=int, low=1),
+    Param("min_after_best", 3, "Evaluations after the best needed to call a rise a trend rather than noise.",
+          unit="evaluations", type=int, low=1),
+    Param("window", 3, "Smallest averaging window of the levels: three evaluations average single noisy points "
+          "out.", unit="evaluations", type=int, low=1),
+    Param("max_window", 10, "Largest averaging window (must be >= window): longer runs average more, but never "
+          "so much that a late degradation is smoothed away.", unit="evaluations", type=int, low=1),
+    Param("window_fraction", 0.05, "Averaging window as a fraction of the run length (clipped to [window, "
+          "max_window]).", unit="fraction of the run", low=0),
+    Param("min_z", 3.5, "Degradation (final level - best level) in noise standard errors of a level difference "
+          "(statistical significance). 3.5, not 2: the best point is selected, so the naive tail is "
+          "optimistic.", unit="standard errors", low=0),
+    Param("min_lost_fraction", 0.01, "Degradation as a fraction of the curve's improvement (practical "
+          "significance): 1% of the progress undone.", unit="fraction of the improvement", low=0),
+    Param("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
+          "fifth of the progress lost.", unit="fraction of the improvement", low=0),
+    Param("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
+          "level at the end is worse than at the best point by this many noise standard errors ...",
+          unit="standard errors", low=0),
+    Param("train_divergence_fraction", 0.05, "... and by this fraction of the training curve's improvement (both "
+          "needed): 5%, so a training curve that merely plateaus is not diverging.",
+          unit="fraction of the improvement", low=0),
+    Param("slow_fraction_past_best", 0.3, "A degradation counts as slow multi-epoch degradation (the dropout "
+          "advice for repeated data) when at least this share of the run lies after the best ...",
+          unit="fraction of the run", low=0, high=1),
+    Param("slow_trend_p", 0.01, "... and the Mann-Kendall test of a rising trend after the best has a one-sided "
+          "p-value below this.", unit="probability", low=0, high=1),
+    Param("max_trajectory_points", 500, "Most points of evidence['gap_trajectory'] (longer runs are thinned "
+          "evenly, first and last kept): enough for a plot, small JSON for long runs. Never used by decisions.",
+          unit="evaluations", type=int, low=1),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
 def _validate(p: dict[str, Any]) -> dict[str, Any]:
-    out = validate("overfitting", p, DEFAULTS, ints=("min_evaluations", "min_after_best", "window", "max_window",
-                                                         "max_trajectory_points"),
-                   nonneg=("min_z", "window_fraction", "min_lost_fraction", "critical_lost_fraction"))
+    out = validate("overfitting", SPECS, p)
     if out["max_window"] < out["window"]:
-        raise UsageError(f"overfitting: max_window ({out['max_window']}) must be >= window ({out['window']})")
+        raise UsageError(f"overfitting: max_window must be >= window ({out['window']}), got {out['max_window']} "
+                         f"(max_window={out['max_window']})")
     return out
 
 
@@ -100,9 +126,9 @@ def window_for(n: int, p: dict[str, Any]) -> int:
     return int(np.clip(round(p["window_fraction"] * n), p["window"], p["max_window"]))
 
 
-@register("overfitting")
+@register_detector("overfitting")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find overfitting in one run. Parameters: see :data:`DEFAULTS` (units: evaluations, fractions)."""
+    """Find overfitting in one run. Parameters: see :data:`SPECS` (units: evaluations, fractions)."""
     p = _validate(params)
     mon = monitor_or_none(history, monitor)
     if mon is None:
@@ -117,7 +143,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if after < p["min_after_best"]:
         return []
     w = max(1, min(window_for(n, p), after))
-    levels = np.convolve(z, np.ones(w) / w, mode="valid")  # levels[i] = mean(z[i:i+w])
+    levels = window_means(z, w)  # levels[i] = mean(z[i:i+w])
     lo = max(0, b - w + 1)
     best_level = float(np.min(levels[lo: b + 1]))
     final_level = float(np.mean(z[-w:]))
@@ -131,7 +157,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
 
-    train_ev, diverging = _train_check(history, mon, s, b, w)
+    train_ev, diverging = _train_check(history, mon, s, b, w, p)
     if diverging:
         return []
     if not train_ev:
@@ -142,7 +168,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 
     # onset: first evaluation after the best from which the trailing level stays above best + tolerance
     tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
-    trailing = _trailing_mean(z, w)
+    trailing = trailing_mean(z, w)
     onset = min(stays_above_from(trailing > best_level + tol, b), n - 1)
     tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)
     gap_ev = _gap(history, mon, s, b, p["max_trajectory_points"])
@@ -168,7 +194,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     )
     if mem is not None:
         msg += "; the model is memorising (see the memorization finding): this may still turn into grokking"
-    slow = frac_past >= 0.3 and mk_p < 0.01
+    slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
     actions = [
         f"restore the checkpoint from {where_best} (or stop there next time)",
         ("average the weights of the checkpoints around the best point (weight averaging / model soups) "
@@ -211,7 +237,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         evidence["memorizing"] = True
     return [
         Finding(
-            kind=FindingKind.OVERFITTING.value,
+            kind=FindingKind.OVERFITTING,
             severity=sev,
             message=msg,
             step=s.at(b)["step"],
@@ -224,24 +250,12 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     ]
 
 
-def _trailing_mean(z: np.ndarray, w: int) -> np.ndarray:
-    """``out[i] = mean(z[max(0, i - w + 1): i + 1])``, shape ``(n,)``: the full windows at once on a strided
-    view (bit-for-bit the same means as one ``np.mean`` per window, unlike a cumulative-sum formula)."""
-    n = z.size
-    out = np.empty(n)
-    m = min(w - 1, n)
-    for i in range(m):  # the first windows are shorter
-        out[i] = np.mean(z[: i + 1])
-    if n >= w:
-        out[w - 1:] = np.mean(np.lib.stride_tricks.sliding_window_view(z, w), axis=1)
-    return out
-
-
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%" if np.isfinite(x) else "more than all"
 
 
-def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int) -> tuple[dict[str, Any], bool]:
+def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
+                 p: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Training level at the best point and at the end; ``diverging`` when it got significantly worse."""
     tr = train_series(history, mon.metric)
     if tr is None:
@@ -249,7 +263,7 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int) -> t
     ts = tr.finite()
     if len(ts) < 2:
         return {}, False
-    tsign = mon.sign if tr.metric == mon.metric else (1.0 if tr.metric in ("loss", "error", "perplexity") else -1.0)
+    tsign = mon.sign if tr.metric == mon.metric else sign_of(tr.metric)
     tz = tsign * ts.values
     at_best = tz[ts.x <= s.x[b]]
     if at_best.size == 0:
@@ -260,7 +274,8 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int) -> t
     t_sigma = noise_sigma(tz)
     t_range = max(float(np.mean(tz[:tw])) - float(np.min(tz)), 0.0)
     worse = t_end - t_best
-    diverging = worse > 3 * t_sigma * np.sqrt(2.0 / tw) and worse > 0.05 * t_range
+    diverging = (worse > p["train_divergence_z"] * t_sigma * np.sqrt(2.0 / tw)
+                 and worse > p["train_divergence_fraction"] * t_range)
     return {"train_at_best": tsign * t_best, "train_final": tsign * t_end}, bool(diverging)
 
 

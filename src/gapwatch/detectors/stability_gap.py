@@ -46,24 +46,37 @@ from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
+from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma
-from . import register
-from ._common import CHALLENGING_FORGETTING, SLCA, STABILITY_GAP, fmt_x, task_series, validate
+from . import register as register_detector
+from ._common import CHALLENGING_FORGETTING, SLCA, STABILITY_GAP, fmt_x, task_series
 
 REFERENCES = (STABILITY_GAP, SLCA, CHALLENGING_FORGETTING)
 
-#: Default parameters. Units: accuracy (fraction), evaluations, noise standard deviations.
-DEFAULTS: dict[str, Any] = {
-    "min_tasks": 2,                 # per-task series needed
-    "min_evaluations": 6,           # evaluations per task series needed
-    "window": 3,                    # evaluations averaged before a boundary / before the next one
-    "min_gap": 0.05,                # accuracy drop after a boundary (accuracy units)
-    "min_z": 4.0,                   # the drop in noise standard deviations of the task's curve
-    "min_recovery_fraction": 0.3,   # share of the drop recovered by the next boundary
-    "start_fraction": 0.2,          # share of a task's gain that marks its start (inferred boundaries)
-    "warn_gap": 0.1,                # largest gap that makes the finding a warning
-    "boundaries": None,             # x values where tasks 1, 2, ... start (default: inferred)
-}
+#: Parameters (:mod:`gapwatch.params`). Units: accuracy (fraction), evaluations, noise standard deviations.
+SPECS: tuple[Param, ...] = register("stability_gap", (
+    Param("min_tasks", 2, "Per-task accuracy series needed (at least 2: a gap is a drop of an earlier task when a "
+          "later one starts).", unit="tasks", type=int, low=1),
+    Param("min_evaluations", 6, "Finite evaluations each per-task series needs.", unit="evaluations", type=int,
+          low=1),
+    Param("window", 3, "Evaluations averaged before a boundary (pre level) and before the next boundary "
+          "(recovered level).", unit="evaluations", type=int, low=1),
+    Param("min_gap", 0.05, "Accuracy drop after a boundary (pre level - minimum), at least: 5 points.",
+          unit="accuracy", low=0, high=1),
+    Param("min_z", 4.0, "The same drop in noise standard deviations of that task's curve.", unit="sigma", low=0),
+    Param("min_recovery_fraction", 0.3, "Share of the drop recovered by the next boundary (a drop that never "
+          "recovers is plain forgetting).", unit="fraction of the drop", low=0, high=1),
+    Param("start_fraction", 0.2, "Inferred boundaries: a task starts at the first of two evaluations in a row at "
+          "which its accuracy has made this share of its total gain.", unit="fraction of the gain", low=0,
+          high=1),
+    Param("warn_gap", 0.1, "Largest gap at or above which the finding is a warning (else info).",
+          unit="accuracy", low=0, high=1),
+    Param("boundaries", None, "x values (steps or epochs, whichever the series are ordered by) where tasks 1, 2, "
+          "... start; None: inferred.", type=(list, tuple, np.ndarray), allow_none=True),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
 def _aligned(tasks: dict[int, Series]) -> tuple[np.ndarray, dict[int, np.ndarray], str]:
@@ -87,7 +100,7 @@ def _starts(xs: np.ndarray, acc: dict[int, np.ndarray], p: dict[str, Any]) -> di
         if len(b) != len(ids) - 1:
             raise UsageError(f"stability_gap: boundaries has {len(b)} value(s) but {len(ids)} tasks were found "
                              f"(need {len(ids) - 1}: where tasks {ids[1:]} start)")
-        for k, x in zip(ids[1:], b):
+        for k, x in zip(ids[1:], b, strict=True):
             starts[k] = int(np.searchsorted(xs, float(x), side="left"))
         return starts
     first0 = int(np.argmax(np.isfinite(acc[ids[0]])))
@@ -107,11 +120,10 @@ def _starts(xs: np.ndarray, acc: dict[int, np.ndarray], p: dict[str, Any]) -> di
     return starts
 
 
-@register("stability_gap")
+@register_detector("stability_gap")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find the stability gap in a continual-learning run. Parameters: see :data:`DEFAULTS`."""
-    p = validate("stability_gap", params, DEFAULTS, ints=("min_tasks", "min_evaluations", "window"),
-                 fractions=("min_gap", "min_recovery_fraction", "start_fraction", "warn_gap"), nonneg=("min_z",))
+    """Find the stability gap in a continual-learning run. Parameters: see :data:`SPECS`."""
+    p = validate("stability_gap", SPECS, params)
     tasks = task_series(history)
     if len(tasks) < max(2, p["min_tasks"]):
         return []
@@ -173,7 +185,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         ("replay, distillation and parameter regularisation all show the gap; more replay of earlier tasks "
         "right after the boundary, and more similar consecutive tasks, make it smaller"),
     )
-    return [Finding(FindingKind.STABILITY_GAP.value, sev, msg, step=s0.at(j)["step"], epoch=s0.at(j)["epoch"],
+    return [Finding(FindingKind.STABILITY_GAP, sev, msg, step=s0.at(j)["step"], epoch=s0.at(j)["epoch"],
                     evidence=ev, actions=actions, references=REFERENCES, detector="stability_gap")]
 
 

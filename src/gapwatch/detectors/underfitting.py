@@ -4,7 +4,8 @@ train/held-out gap is small — train longer or use a bigger model, not more reg
 Statistic. ``z`` is the training loss (the held-out loss when no training loss is logged), finite values only;
 ``w`` the level window.
 
-* **still falling**: over the last ``tail_fraction`` of the evaluations (at least 3) the level fell by
+* **still falling**: over the last ``tail_fraction`` of the evaluations (at least ``min_tail_evaluations``) the
+  level fell by
   ``D_tail``; the run is still falling when ``D_tail`` is at least ``min_tail_share`` of the whole run's improvement
   (a converged curve makes almost none of its progress at the end) **and** ``D_tail ≥ min_z`` noise standard
   errors. The held-out loss must be falling over the same tail too (if it rises, that is ``overfitting``).
@@ -15,9 +16,9 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   training loss's improvement (only checked when both are logged; a stuck run's improvement is too small to
   measure a gap against, and its low training accuracy already says the model cannot fit).
 
-All ratios ignore offset and scale of the loss. Not reported when the training accuracy is fitted (≥ 0.95),
-when a loss is non-finite, or when the training loss diverges (that is ``instability``). Severity ``warning``;
-the finding sits at the last evaluation.
+All ratios ignore offset and scale of the loss. Not reported when the training accuracy is fitted
+(≥ ``fitted_train_acc``), when a loss is non-finite, or when the training loss diverges (that is
+``instability``). Severity ``warning``; the finding sits at the last evaluation.
 
 References: Hoffer et al., "Train longer, generalize better" (2017: the generalisation gap of large-batch runs
 closes with more updates); "One Epoch Is All You Need" (2019: model size and number of iterations should be
@@ -33,23 +34,52 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
-from ..stats import noise_sigma
-from . import register
-from ._common import ONE_EPOCH, TRAIN_LONGER, monitor_or_none, series_or_none, validate, where_text
+from ..params import Param, defaults, register, validate
+from ..stats import noise_sigma, window_means
+from . import register as register_detector
+from ._common import ONE_EPOCH, TRAIN_LONGER, monitor_or_none, series_or_none, where_text
 
 REFERENCES = (TRAIN_LONGER, ONE_EPOCH)
 
-#: Default parameters. Units: fractions of the run / of the improvement, noise standard errors, accuracy.
-DEFAULTS: dict[str, Any] = {
-    "min_evaluations": 5,        # evaluations needed before judging
-    "tail_fraction": 0.2,        # last part of the run examined (fraction of evaluations, at least 3)
-    "min_tail_share": 0.1,       # share of the total improvement made in that tail to count as still falling
-    "min_z": 3.0,                # tail drop (or total improvement) in noise standard errors
-    "max_gap_fraction": 0.5,     # held-out minus train loss at the end, as a fraction of train's improvement
-    "stuck_train_acc": 0.5,      # training accuracy at or below which a flat run is stuck (fraction)
-    "min_acc_gain": 0.1,         # a low-accuracy run is stuck only if its training accuracy gained less
-    "fitted_train_acc": 0.95,    # training accuracy at or above which a run is never underfitting
-}
+#: Parameters (:mod:`gapwatch.params`). Units: fractions of the run / of the improvement, noise standard errors,
+#: accuracy, evaluations.
+SPECS: tuple[Param, ...] = register("underfitting", (
+    Param("min_evaluations", 5, "Evaluations of the loss needed before judging.", unit="evaluations", type=int,
+          low=1),
+    Param("window", 3, "Level window (trailing means of the loss), at most window_run_fraction of the run.",
+          unit="evaluations", type=int, low=1),
+    Param("window_run_fraction", 0.2, "Cap of the level window as a share of the run (a fifth), so short runs "
+          "still have distinct first, tail and final levels.", unit="fraction of the run", low=0, high=1),
+    Param("tail_fraction", 0.2, "Last part of the run examined (at least min_tail_evaluations): the final fifth.",
+          unit="fraction of the run", low=0, high=1),
+    Param("min_tail_evaluations", 3, "Fewest evaluations in that tail.", unit="evaluations", type=int, low=1),
+    Param("min_tail_share", 0.1, "Share of the whole run's improvement made in the tail for the loss to count as "
+          "still falling (a converged curve makes almost none of its progress at the end).",
+          unit="fraction of the improvement", low=0, high=1),
+    Param("min_z", 3.0, "Tail drop (or, for a stuck run, the whole improvement) in noise standard errors of a "
+          "level difference.", unit="standard errors", low=0),
+    Param("final_near_best_z", 1.0, "Still falling also needs the final level within this many noise standard "
+          "errors of the best level (a curve that bounced back up is not still falling).",
+          unit="standard errors", low=0),
+    Param("heldout_rise_z", 2.0, "Not underfitting when the held-out loss rose over the tail by more than this "
+          "many of its noise standard errors (that is overfitting).", unit="standard errors", low=0),
+    Param("max_gap_fraction", 0.5, "Held-out minus training loss at the end, at most this fraction of the "
+          "training loss's improvement (a small gap: more training helps, regularisation does not).",
+          unit="fraction of the improvement", low=0),
+    Param("spike_margin", 3, "Not reported when instability found a spike in the tail or this many evaluations "
+          "before it (a spike's recovery looks like a steep fall).", unit="evaluations", type=int, low=0),
+    Param("acc_window", 3, "Evaluations averaged for the first and the final training accuracy.",
+          unit="evaluations", type=int, low=1),
+    Param("stuck_train_acc", 0.5, "Training accuracy at or below which a flat run is stuck.", unit="accuracy",
+          low=0, high=1),
+    Param("min_acc_gain", 0.1, "A low-accuracy run is stuck only if its training accuracy gained less than this.",
+          unit="accuracy", low=0, high=1),
+    Param("fitted_train_acc", 0.95, "Training accuracy at or above which a run is never underfitting.",
+          unit="accuracy", low=0, high=1),
+))
+
+#: Default parameters, ``{name: default}`` (from :data:`SPECS`).
+DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
 def _lvl(z: np.ndarray, i0: int, i1: int) -> float:
@@ -71,13 +101,10 @@ def _spike_in(history: History, mon: Monitor | None, base: Series, start: int) -
     return False
 
 
-@register("underfitting")
+@register_detector("underfitting")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find underfitting at the end of one run. Parameters: see :data:`DEFAULTS`."""
-    p = validate("underfitting", params, DEFAULTS, ints=("min_evaluations",),
-                 fractions=("tail_fraction", "min_tail_share", "stuck_train_acc", "min_acc_gain",
-                            "fitted_train_acc"),
-                 nonneg=("min_z", "max_gap_fraction"))
+    """Find underfitting at the end of one run. Parameters: see :data:`SPECS`."""
+    p = validate("underfitting", SPECS, params)
     mon = monitor_or_none(history, monitor)
     tr = series_or_none(history, "train", "loss")
     held: Series | None = None
@@ -92,8 +119,9 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         if s is not None and not np.all(np.isfinite(s.values)):
             return []  # non-finite values are instability
     acc = series_or_none(history, "train", "acc")
-    acc_end = float(np.mean(acc.finite().values[-3:])) if acc is not None and len(acc.finite()) else None
-    acc_gain = (acc_end - float(np.mean(acc.finite().values[:3]))) if acc is not None and acc_end is not None \
+    aw = p["acc_window"]
+    acc_end = float(np.mean(acc.finite().values[-aw:])) if acc is not None and len(acc.finite()) else None
+    acc_gain = (acc_end - float(np.mean(acc.finite().values[:aw]))) if acc is not None and acc_end is not None \
         else None
     if acc_end is not None and acc_end >= p["fitted_train_acc"]:
         return []
@@ -105,14 +133,14 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 
     if divergence(history, mon) is not None:
         return []
-    tail = min(max(3, round(p["tail_fraction"] * n)), n - 1)
-    if _spike_in(history, mon, base, n - tail - 3):
+    tail = min(max(p["min_tail_evaluations"], round(p["tail_fraction"] * n)), n - 1)
+    if _spike_in(history, mon, base, n - tail - p["spike_margin"]):
         return []  # a spike's recovery looks like a steep fall
-    w = max(1, min(3, n // 5))
+    w = max(1, min(p["window"], int(p["window_run_fraction"] * n)))
     sigma = noise_sigma(z)
     se = sigma * np.sqrt(2.0 / w)
     first, final = _lvl(z, 0, w), _lvl(z, n - w, n)
-    best = float(np.min(np.convolve(z, np.ones(w) / w, mode="valid")))
+    best = float(np.min(window_means(z, w)))
     improvement = first - final
     t0 = n - tail
     start_tail = _lvl(z, max(0, t0 - w + 1), t0 + 1)
@@ -120,7 +148,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     ztail = d_tail / se if se > 0 else (np.inf if d_tail > 0 else 0.0)
     share = d_tail / improvement if improvement > 0 else 0.0
     mode = None
-    if improvement > 0 and share >= p["min_tail_share"] and ztail >= p["min_z"] and final <= best + se:
+    if improvement > 0 and share >= p["min_tail_share"] and ztail >= p["min_z"] \
+            and final <= best + p["final_near_best_z"] * se:
         mode = "still_falling"
     else:
         flat = not (ztail >= p["min_z"] and share >= p["min_tail_share"])
@@ -138,11 +167,11 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     # held-out must agree: still improving over the tail (else it is overfitting), and the gap must be small
     if tr is not None and held is not None and len(held) >= p["min_evaluations"]:
         hz = held.values.astype(float)
-        hw = max(1, min(3, hz.size // 5))
-        ht = min(max(3, round(p["tail_fraction"] * hz.size)), hz.size - 1)
+        hw = max(1, min(p["window"], int(p["window_run_fraction"] * hz.size)))
+        ht = min(max(p["min_tail_evaluations"], round(p["tail_fraction"] * hz.size)), hz.size - 1)
         h_tail_drop = _lvl(hz, max(0, hz.size - ht - hw + 1), hz.size - ht + 1) - _lvl(hz, hz.size - hw, hz.size)
         h_sigma = noise_sigma(hz)
-        if mode == "still_falling" and h_tail_drop < -2 * h_sigma * np.sqrt(2.0 / hw):
+        if mode == "still_falling" and h_tail_drop < -p["heldout_rise_z"] * h_sigma * np.sqrt(2.0 / hw):
             return []
         gap = _lvl(hz, hz.size - hw, hz.size) - final
         scale = max(improvement, 0.0)
@@ -179,6 +208,6 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             "use a bigger or better-suited model, or less regularisation (weight decay, dropout, augmentation)",
             "check the inputs and labels reach the model as intended (normalisation, shuffled label order)",
         )
-    return [Finding(FindingKind.UNDERFITTING.value, Severity.WARNING, msg, step=base.at(last)["step"],
+    return [Finding(FindingKind.UNDERFITTING, Severity.WARNING, msg, step=base.at(last)["step"],
                     epoch=base.at(last)["epoch"], evidence={**ev, "at": where_text(base, last)}, actions=actions,
                     references=REFERENCES, detector="underfitting")]
