@@ -50,6 +50,8 @@ UNITS: list[tuple[Path, str, bool]] = [
     (FIX / "logs_text", "keras1_stdout.log", True),
     (FIX / "logs_text", "keras_history_pandas.csv", True),
     (FIX / "logs_text", "keras2_verbose2_appended.log", True),
+    (FIX / "logs_text", "cgcnn_train_output.txt", True),
+    (FIX / "logs_text", "mnist_results.md", True),
 ]
 
 INLINE: dict[str, str] = {

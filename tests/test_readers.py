@@ -312,7 +312,8 @@ def test_jsonl(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- sweeps
 def test_sweep_of_fixtures_names_runs_by_relative_path() -> None:
     h = load(LOGS)
-    assert sorted(h.runs()) == ["hf/out", "keras/training", "lightning/version_0", "tb/keras", "tb/torch"]
+    assert {"hf/out", "keras/training", "lightning/version_0", "tb/keras", "tb/torch"} <= set(h.runs())
+    assert not [r for r in h.runs() if r.startswith("hf/out/")]  # a claimed run directory is not descended
     assert h.meta["hf/out"]["hf"]["global_step"] == 32
     assert h.meta["lightning/version_0"]["hparams"]["lr"] == 0.05
     np.testing.assert_allclose(h.series("val", "loss", run="keras/training").values,
@@ -445,6 +446,26 @@ def test_keras2_log_of_two_trainings_is_two_runs() -> None:
     assert v2.values[-1] == 0.0787  # epoch 9's metrics come after "Epoch 00008: early stopping"
     assert h.series("val", "acc", run="keras2_verbose2_appended#1").values[0] == 0.8959
     assert any("read as 2 runs" in n.message and "line 24" in n.message for n in h.notes)
+
+
+def test_logging_prefixed_text_log() -> None:
+    """CaryBond/data-science-project: ``2025-07-07 13:55:26.649 INFO: Epoch [001/300] - Train Loss: …, Valid
+    Loss: …, LR: [0.001]``, with a printed argument dict holding ``'epoch': 300.0`` before epoch 1."""
+    h = load(TEXT / "cgcnn_train_output.txt")
+    assert sorted(h.keys()) == [("train", "loss"), ("val", "loss")]  # LR is a schedule, not a metric
+    v = h.series("val", "loss")
+    np.testing.assert_array_equal(v.epoch, np.arange(1, 13))
+    assert v.values[0] == 70.66399 and v.values[3] == 125.75354 and v.values[-1] == 48.41712
+
+
+def test_results_pasted_in_a_readme() -> None:
+    """ak2k2/ECE-472-Deep-Learning: per-epoch prints pasted into a README; ``Loss on the test set: 0.1276`` is
+    prose, not a value of epoch 4. A sweep does not read README.md as a run; given as the path, it is read."""
+    h = load(TEXT / "mnist_results.md")
+    assert sorted(h.keys()) == [("train", "acc"), ("train", "loss"), ("val", "acc"), ("val", "loss")]
+    np.testing.assert_allclose(h.series("val", "loss").values, [0.2372, 0.1642, 0.1363, 0.1326])
+    np.testing.assert_allclose(h.series("val", "acc").values, [93.4785, 95.3790, 95.9109, 95.9719])
+    assert "mnist_results" not in load(TEXT).runs()
 
 
 TEXT_FORMS = {

@@ -4,7 +4,8 @@ One bad file or sub-directory never takes the sweep down: an unreadable director
 a log that fails to parse or holds no numbers each become a note whose message starts with
 :data:`gapwatch.readers.UNREAD` and whose ``run`` is the name the run would have had
 (:func:`gapwatch.readers.unread` lists them). FIFOs, sockets and devices are never opened; hidden files and
-directories (``.git``, ``.ipynb_checkpoints``) are not walked.
+directories (``.git``, ``.ipynb_checkpoints``) are not walked; documents and code (``README.md``, ``train.py``)
+are not read as text logs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from ..errors import GapwatchError, InputError
 from ..history import History, HistoryNote
-from . import UNREAD, read_parts, sniff, supported_formats
+from . import UNREAD, read_parts, sniff, supported_formats, text
 from ._parts import Parts, build
 from .base import Reader
 
@@ -88,7 +89,7 @@ class _Sweep:
         except GapwatchError as exc:
             self.unread(_run_name(rel), f, str(exc))
             return None
-        if r is None:
+        if r is None or (r.name == text.NAME and f.suffix.lower() in text.NOT_LOGS_IN_SWEEPS):
             self.skipped.append(rel.as_posix())
             return None
         return f, r, _run_name(rel)

@@ -25,7 +25,9 @@ Forms read (one record per epoch; values as printed)::
   ``<run>#2``… with a note.
 
 Lines are read at most :data:`gapwatch.guardlog.MAX_LINE_CHARS` characters at a time. Recognised (last of all
-formats) by at least one epoch record with a known measure (``loss``, ``acc``…) in the first 64 KiB.
+formats) by at least one epoch record with a known measure (``loss``, ``acc``…) in the first 64 KiB. In a sweep,
+documents and code (:data:`NOT_LOGS_IN_SWEEPS`: ``README.md``, ``train.py``…) are not read as text logs even when
+they quote one; given as the path, they are.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ _COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}})\s*[:=]\s
 _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
 _SEPARATORS = re.compile(r"[\s,;|\-\[\]()%]*")
+_BOUNDARY = re.compile(r"[\-,;:\[(\t]\s*$")
+_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
@@ -60,6 +64,8 @@ _TOKENS = re.compile(r"[\s_/.\-]+")
 _IGNORED = frozenset({"v_num", "eta"})
 _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
 _MEASURES = frozenset(METRIC_ALIASES.values())
+#: File extensions a sweep never reads as text logs (documents and code that may quote a log).
+NOT_LOGS_IN_SWEEPS = frozenset({".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".tex", ".sh"})
 #: Records (epochs) the sniffer must find in the first 64 KiB.
 MIN_SNIFF_RECORDS = 1
 
@@ -70,12 +76,18 @@ def _split_of(name: str) -> str | None:
 
 
 def _colon_pairs(field: str) -> list[tuple[str, str]]:
-    """The ``name: value`` pairs of a field whose following text is only separators (or another pair)."""
+    """The ``name: value`` pairs of a field. A pair counts when the text before it (since the field's start or
+    the previous pair) is only separators or ends at a boundary (``-`` ``,`` ``;`` ``:`` ``[`` ``(`` tab), and
+    the text after it is only separators or starts with one (``,`` ``;`` ``|`` tab `` - ``):
+    ``Loss on the test set: 0.12`` and ``Loading data: 5000 samples`` are prose."""
     ms = list(_COLON_PAIR.finditer(field))
     out = []
     for j, m in enumerate(ms):
+        start = ms[j - 1].end() if j else 0
         end = ms[j + 1].start() if j + 1 < len(ms) else len(field)
-        if _SEPARATORS.fullmatch(field, m.end(), end):
+        before, after = field[start:m.start()], field[m.end():end]
+        if ((_SEPARATORS.fullmatch(before) or _BOUNDARY.search(before))
+                and (_SEPARATORS.fullmatch(after) or _FOLLOWED.match(after))):
             out.append((m.group(1), m.group(2)))
     return out
 
