@@ -214,3 +214,19 @@ def test_a_higher_bar_silences_the_finding() -> None:
     h = run(val_loss=noisy(U, 0.002, 1), val_acc=noisy(ACC_UP, 0.002, 2))
     z = metric_disagreement.check(h)[0].evidence["metric_gain_z"]
     assert metric_disagreement.check(h, min_z=z * 1.01) == []
+
+
+# ------------------------------------------------------------------------------------------------ noise
+def test_long_noisy_plateaus_are_not_findings() -> None:
+    """200 evaluations: the largest excursion of a noisy plateau passes a fixed threshold by selection alone; the
+    trend test and the end-level comparison keep both detectors silent (the synthetic memorisation family)."""
+    n = 200
+    t = np.arange(1, n + 1, dtype=float)
+    loss = 2.4 + 1.3 / (1 + np.exp(-(t - 18) / 3))  # rises, then a plateau
+    hits = 0
+    for seed in range(20):
+        acc = noisy(np.full(n, 0.1), 0.01, seed)  # chance level all along
+        ret = noisy(np.full(n, 0.6), 0.01, seed + 100)
+        h = run(val_loss=noisy(loss, 0.02, seed + 200), val_acc=acc, retention_acc=ret)
+        hits += bool(metric_disagreement.check(h)) + bool(heldout_regression.check(h))
+    assert hits <= 2  # 40 checks at alpha = 5%

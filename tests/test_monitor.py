@@ -13,8 +13,7 @@ from gapwatch import History
 from gapwatch.detectors._common import monitor_or_none
 from gapwatch.errors import InputError, UsageError
 from gapwatch.guard import Guard
-from gapwatch.monitor import (Monitor, MonitorDecision, NoMonitorError, choose_monitor, decide, parse_monitor,
-                              role_of)
+from gapwatch.monitor import Monitor, MonitorDecision, NoMonitorError, choose_monitor, decide, parse_monitor, role_of
 
 
 def run(names: list[str], n: int = 6, meta: dict[str, Any] | None = None, **values: list[float]) -> History:

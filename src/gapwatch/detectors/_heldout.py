@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..history import Series
-from ..stats import noise_sigma, rolling_mean
-
+from ..stats import mann_kendall, noise_sigma, rolling_mean
 
 #: Relative size (of the curve's largest magnitude) below which a difference of levels is floating-point
 #: rounding, not a change.
@@ -102,6 +101,14 @@ def curve(s: Series, idx: np.ndarray, sign: float, window: int, noise_floor: flo
     sigma = noise_sigma(z)
     se = max(sigma * float(np.sqrt(2.0 / w)), noise_floor * span)
     return Curve(s, idx, z, lv, se, eps)
+
+
+def rising_p(z: np.ndarray) -> float:
+    """One-sided p-value that ``z`` (lower is better) rises: the Mann–Kendall trend test
+    (:func:`gapwatch.stats.mann_kendall`), rank-based, so invariant to any increasing map of the values; 1.0
+    for fewer than three values. Used on the stretch after a curve's best, where a noisy plateau's
+    largest level-minus-best difference would otherwise pass a fixed threshold by selection alone."""
+    return mann_kendall(z)[1] if z.size >= 3 else 1.0
 
 
 def effective_window(window: int, n: int) -> int:

@@ -11,10 +11,11 @@ others are *groups* of the target.
 
 Statistic (per set, as "lower is better"). The level is the trailing mean of ``window`` evaluations; a set
 *degrades* when its final level is ``min_z`` or more standard errors of a level difference worse than its best
-level (noise: :func:`gapwatch.stats.noise_sigma`, floored at ``noise_floor`` × the set's span), and it *falls
+level (noise: :func:`gapwatch.stats.noise_sigma`, floored at ``noise_floor`` × the set's span) with a worsening
+trend after the best (Mann–Kendall, one-sided ``alpha``), and it *falls
 behind* from the first evaluation after its best from which its level stays ``min_z`` standard errors or more
 below its best. The target
-*improves* when its best level is ``min_z`` or more better than its first and its end is not degraded.
+*improves* when its final level is ``min_z`` or more better than its first and it does not degrade.
 
 Findings (kind ``heldout_regression``):
 
@@ -53,7 +54,7 @@ from ..monitor import Monitor, SeriesRole, decide, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
 from ._common import AAER, SIMPLE_FINETUNE
-from ._heldout import Curve, curve, effective_window, onset_after, where_text
+from ._heldout import Curve, curve, effective_window, onset_after, rising_p, where_text
 
 S3FT = "Selective Self-to-Supervised Fine-Tuning for Generalization in Large Language Models (2025)"
 UPSAMPLE = "Upsample or Upweight? Balanced Training on Heavily Imbalanced Datasets (2024)"
@@ -72,6 +73,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("min_z", 3.0, "Change of a level that counts as real, in standard errors of a level difference: 3 "
           "keeps a false alarm on pure noise below about 1 in 700 per set.", unit="standard errors", low=0,
           low_open=True),
+    Param("alpha", 0.05, "Significance of the Mann-Kendall test that a set keeps worsening after its best (a "
+          "noisy plateau's largest excursion passes min_z by selection alone): 5%.", unit="probability", low=0,
+          high=1, low_open=True),
     Param("noise_floor", 0.01, "Floor of a set's noise as a fraction of its own span (max - min of its "
           "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
           low=0, low_open=True, high=1),
@@ -94,11 +98,13 @@ class _Judged:
     c: Curve
     best: int            # grid index of the best level
     degrade_z: float     # final level minus best level, standard errors (≥ 0)
-    gain_z: float        # first level minus best level, standard errors (≥ 0)
+    gain_z: float        # first level minus final level, standard errors
     onset: int           # grid index from which it stays min_z standard errors below its best
+    trend_p: float       # Mann-Kendall p that it keeps worsening after its best
+    alpha: float
 
     def degraded(self, min_z: float) -> bool:
-        return self.degrade_z >= min_z and self.best < self.c.level.size - 1
+        return (self.degrade_z >= min_z and self.best < self.c.level.size - 1 and self.trend_p < self.alpha)
 
     @property
     def name(self) -> str:
@@ -112,8 +118,9 @@ def _judge(history: History, r: SeriesRole, p: dict[str, Any]) -> _Judged | None
         return None
     c = curve(s, idx, r.monitor().sign, effective_window(p["window"], int(idx.size)), p["noise_floor"])
     b = int(np.argmin(c.level))
-    return _Judged(r, c, b, c.units(float(c.level[-1] - c.level[b])), c.units(float(c.level[0] - c.level[b])),
-                   onset_after(c.level, b, p["min_z"] * c.se) if b < c.level.size - 1 else b)
+    return _Judged(r, c, b, c.units(float(c.level[-1] - c.level[b])), c.units(float(c.level[0] - c.level[-1])),
+                   onset_after(c.level, b, p["min_z"] * c.se) if b < c.level.size - 1 else b,
+                   rising_p(c.z[b:]), p["alpha"])
 
 
 def _other_sets(history: History, me: SeriesRole) -> list[SeriesRole]:

@@ -4,8 +4,9 @@ Two patterns, both judged on the deciding held-out set (:func:`gapwatch.monitor.
 task metric aligned on the evaluations they share:
 
 * **loss worse, metric better** (over-confidence / calibration drift): after the loss's best level, the loss
-  level rises by ``min_z`` standard errors or more while the task metric's level still improves by ``min_z``
-  or more. Restoring or stopping by the loss would select a model with a worse task metric. Long cross-entropy
+  level rises by ``min_z`` standard errors or more, with a rising trend (Mann–Kendall, one-sided ``alpha``),
+  while the task metric's final level is ``min_z`` or more better than its level at the loss's best.
+  Restoring or stopping by the loss would select a model with a worse task metric. Long cross-entropy
   training sharpens the predictive distribution: the loss of the (rarer) wrong answers grows while more
   answers become right — "The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text
   Generation" (2024), "Rethinking Fine-Tuning when Scaling Test-Time Compute: Limiting Confidence Improves
@@ -15,8 +16,8 @@ task metric aligned on the evaluations they share:
   which also discusses mixup), self-distillation ("Self-Knowledge Distillation with Progressive Refinement of
   Targets", 2021).
 * **metric worse, loss flat** ("the loss does not see it"): after the metric's best level, the metric level
-  worsens by ``min_z`` standard errors or more while the loss level over the same stretch rises by less than
-  ``flat_z`` standard errors (flat or improving).
+  worsens by ``min_z`` standard errors or more, with a worsening trend (Mann–Kendall, ``alpha``), while the
+  loss level over the same stretch rises by less than ``flat_z`` standard errors (flat or improving).
 
 Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
@@ -40,7 +41,7 @@ from ..history import History, Series
 from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
-from ._heldout import Curve, common_grid, curve, effective_window, where_text
+from ._heldout import Curve, common_grid, curve, effective_window, rising_p, where_text
 
 HYPERFITTING = ("The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text Generation "
                 "(2024)")
@@ -64,6 +65,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("min_z", 3.0, "Change of a level that counts as real, in standard errors of a level difference: 3 "
           "keeps a false alarm on pure noise below about 1 in 700 per comparison.", unit="standard errors",
           low=0, low_open=True),
+    Param("alpha", 0.05, "Significance of the Mann-Kendall test that the worsening curve keeps worsening after "
+          "its best (a noisy plateau's largest excursion passes min_z by selection alone): 5%.",
+          unit="probability", low=0, high=1, low_open=True),
     Param("flat_z", 1.0, "In the reverse pattern the loss counts as flat (or improving) while its level "
           "rises by less than this over the metric's decline: one standard error, well inside its noise.",
           unit="standard errors", low=0),
@@ -115,15 +119,18 @@ def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Fi
     if lv_best >= loss.level.size - 1:
         return None
     rise = loss.units(float(loss.level[-1] - loss.level[lv_best]))
-    gain = task.units(float(task.level[lv_best] - np.min(task.level[lv_best:])))
+    # the metric's gain since the loss's best, to its final level (no selection of an extreme level)
+    gain = task.units(float(task.level[lv_best] - task.level[-1]))
     # the points reported and restored are evaluations, not levels: the raw bests
     b_loss, b_task = int(np.argmin(loss.z)), int(np.argmin(task.z))
     if rise < p["min_z"] or gain < p["min_z"] or b_task <= b_loss:
         return None
+    if rising_p(loss.z[lv_best:]) >= p["alpha"]:
+        return None
     lname, tname = loss.series.name, task.series.name
     at_loss, at_task = where_text(loss, b_loss), where_text(task, b_task)
     msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} kept "
-           f"improving until {at_task} ({gain:.1f} standard errors better): the loss and the task metric "
+           f"improving until {at_task} ({gain:.1f} standard errors better by the end): the loss and the task metric "
            f"disagree (over-confidence); select checkpoints by {tname}")
     actions = (
         f"Do not stop or restore by {lname}: select the checkpoint by {tname} (best at {at_task}).",
@@ -149,7 +156,7 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
         return None
     drop = task.units(float(task.level[-1] - task.level[lv_best]))
     loss_change = loss.units(float(loss.level[-1] - loss.level[lv_best]))
-    if drop < p["min_z"] or loss_change >= p["flat_z"]:
+    if drop < p["min_z"] or loss_change >= p["flat_z"] or rising_p(task.z[lv_best:]) >= p["alpha"]:
         return None
     b_task = int(np.argmin(task.z))
     lname, tname = loss.series.name, task.series.name
