@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,3 +35,32 @@ def test_mann_kendall_s_large_n_equals_pairwise() -> None:
     for v in (rng.normal(size=2500), np.round(rng.normal(size=3000), 1),  # many ties
               np.arange(2600.0), np.arange(2600.0)[::-1], np.ones(2100)):
         assert _mk_s(v) == _mk_s_pairs(v)
+
+
+def test_sweep_of_every_format_equals_per_file_loads(tmp_path: Path) -> None:
+    """A sweep assembles all runs' columns into one History at once; each run must equal its own load."""
+    from gapwatch.readers import load
+
+    rng = np.random.default_rng(3)
+    writers = {
+        "keras.csv": lambda v: "epoch,loss,val_loss\n" + "".join(f"{e},{a},{b}\n" for e, (a, b) in enumerate(v)),
+        "hist.csv": lambda v: ",loss,val_loss\n" + "".join(f"{e},{a},{b}\n" for e, (a, b) in enumerate(v)),
+        "log.jsonl": lambda v: "".join(f'{{"epoch": {e + 1}, "train_loss": {a}, "val_loss": {b}}}\n'
+                                       for e, (a, b) in enumerate(v)),
+        "train.log": lambda v: "".join(f"Epoch {e + 1}/{len(v)}\n10/10 [====] - 1s - loss: {a} - val_loss: {b}\n"
+                                       for e, (a, b) in enumerate(v)),
+    }
+    for i in range(24):
+        d = tmp_path / f"seed{i}"
+        d.mkdir()
+        v = np.round(rng.random((int(rng.integers(2, 12)), 2)), 4).tolist()
+        name = list(writers)[i % len(writers)]
+        (d / name).write_text(writers[name](v))
+    h = load(tmp_path)
+    assert len(h.runs()) == 24
+    for r in h.runs():
+        f = next((tmp_path / r).parent.glob(Path(r).name + ".*"))
+        single = load(f)
+        a, b = h.series("val", "loss", run=r), single.series("val", "loss")
+        np.testing.assert_array_equal(a.values, b.values)
+        np.testing.assert_array_equal(a.epoch, b.epoch)
