@@ -28,7 +28,7 @@ N = 40
 
 
 def u_rows(n: int = N) -> list[dict[str, float]]:
-    """A run that overfits: validation loss bottoms out at epoch 14 and climbs; training loss keeps falling."""
+    """An overfitting run: validation loss bottoms out at epoch 14 and climbs; training loss keeps falling."""
     out = []
     for e in range(1, n + 1):
         val = 0.5 + 1.5 * np.exp(-e / 4) + 0.02 * max(0, e - 14)
@@ -52,8 +52,6 @@ def tb_record(step: int, tag: str, value: float) -> bytes:
 
 
 def tb_bytes(rows: list[dict[str, float]]) -> bytes:
-    from tensorboard.compat.proto import event_pb2
-
     out = b""
     for r in rows:
         out += tb_record(int(r["step"]), "train/loss", r["train_loss"])
@@ -209,7 +207,8 @@ def test_tensorboard_corrupt_new_record_is_an_input_error(tmp_path: Path) -> Non
 
 
 def test_trainer_state_rewritten_and_caught_half_written(tmp_path: Path) -> None:
-    hist = [{"epoch": float(r["epoch"]), "step": int(r["step"]), "eval_loss": r["val_loss"]} for r in u_rows()]
+    hist = [{"epoch": float(r["epoch"]), "step": int(r["step"]), "eval_loss": r["val_loss"]}
+            for r in u_rows()]
     p = tmp_path / "trainer_state.json"
     p.write_text(json.dumps({"log_history": hist[:10], "global_step": 1000}))
     t = WholeTailer(p, "hf", "hf-trainer")

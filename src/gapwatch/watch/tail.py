@@ -46,6 +46,9 @@ from ..readers.generic_csv import Table, _delimiter, _long_parts, wide_parts
 
 #: Reader names (``readers.sniff(...).NAME``) tailed by byte offset; any other format is re-read on change.
 LINE_FORMATS = ("csv", "keras-csv", "lightning-csv", "jsonl")
+#: Reader names whose run directories are re-read when any file below them changes (an MLflow ``mlruns/``
+#: store keeps one file per metric, nested in experiment and run folders).
+DEEP_FORMATS = ("mlflow",)
 _HDR = struct.Struct("<Q")
 
 
@@ -408,6 +411,16 @@ class WholeTailer(Tailer):
             st = self.path.stat()
             return ((self.path.name, st.st_size, st.st_mtime_ns),)
         out: list[tuple[str, int, int]] = []
+        if self.format in DEEP_FORMATS:  # a tracker store: its files sit in nested folders
+            for dirpath, _, files in os.walk(self.path):
+                for name in files:
+                    f = os.path.join(dirpath, name)
+                    try:
+                        s = os.stat(f)
+                    except OSError:
+                        continue
+                    out.append((os.path.relpath(f, self.path), s.st_size, s.st_mtime_ns))
+            return tuple(sorted(out))
         with os.scandir(self.path) as it:
             for e in it:
                 if e.is_file():

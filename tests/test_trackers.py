@@ -1,0 +1,260 @@
+"""Tracker readers on stores written by the trackers' own clients: MLflow (file store, SQLite, a real
+``mlflow server``) and W&B offline runs (``wandb.init(mode="offline")``), plus their bad-input paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gapwatch.errors import InputError, UsageError
+from gapwatch.readers._parts import build
+
+EPOCHS = 12
+
+
+def _vals(r: int, e: int) -> dict[str, float]:
+    return {"train_loss": 1.0 / e, "val_loss": 1.0 / e + 0.02 * e * (r + 1), "val_acc": 0.5 + 0.03 * e}
+
+
+def _log_mlflow(uri: str, runs: int = 3) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("sweep")
+    for r in range(runs):
+        with mlflow.start_run(run_name=f"lr{r}"):
+            mlflow.log_params({"lr": 0.1 * (r + 1), "wd": 1e-4})
+            for e in range(1, EPOCHS + 1):
+                mlflow.log_metrics({**_vals(r, e), "epoch": float(e)}, step=10 * e)
+    mlflow.set_experiment("other")
+    with mlflow.start_run(run_name="x"):
+        mlflow.log_metric("val_loss", 1.0, step=1)
+
+
+def _check_sweep(h: object, n_runs: int = 3) -> None:
+    from gapwatch.history import History
+
+    assert isinstance(h, History)
+    runs = h.runs()
+    assert [r for r in runs if r.startswith("sweep/")] == [f"sweep/lr{r}" for r in range(n_runs)]
+    for r in range(n_runs):
+        run = h.run(f"sweep/lr{r}")
+        s = run.series("val", "loss")
+        np.testing.assert_allclose(s.values, [_vals(r, e)["val_loss"] for e in range(1, EPOCHS + 1)])
+        np.testing.assert_array_equal(s.step, [10 * e for e in range(1, EPOCHS + 1)])
+        np.testing.assert_array_equal(s.epoch, np.arange(1, EPOCHS + 1))
+        meta = h.meta[f"sweep/lr{r}"]
+        assert meta["hparams"] == {"lr": str(0.1 * (r + 1)), "wd": "0.0001"}
+        assert meta["mlflow"]["status"] == "FINISHED"
+
+
+@pytest.fixture(scope="module")
+def mlflow_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    pytest.importorskip("mlflow")
+    d = tmp_path_factory.mktemp("mlflow")
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.x: the file store is in maintenance mode
+    try:
+        _log_mlflow(f"file://{d / 'mlruns'}")
+        _log_mlflow(f"sqlite:///{d / 'mlflow.db'}")
+    finally:
+        os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+    return {"file": d / "mlruns", "sqlite": d / "mlflow.db"}
+
+
+def test_mlflow_file_store_and_sqlite_match_the_client(mlflow_stores: dict[str, Path]) -> None:
+    from gapwatch.trackers.mlflow import read_client, read_mlflow
+
+    for kind, src in (("file", str(mlflow_stores["file"])), ("sqlite", f"sqlite:///{mlflow_stores['sqlite']}")):
+        h = read_mlflow(src)
+        _check_sweep(h)
+        assert "other/x" in h.runs()
+        ref = build(read_client(src if kind == "sqlite" else f"file://{src}"))
+        for r in h.runs():
+            for sp, m in ref.run(r).keys():  # noqa: SIM118 - History.keys() is a method, not dict.keys
+                a, b = h.run(r).series(sp, m), ref.run(r).series(sp, m)
+                np.testing.assert_array_equal(a.values, b.values)
+                np.testing.assert_array_equal(a.step, b.step)
+
+
+def test_mlflow_experiment_filter_and_errors(mlflow_stores: dict[str, Path], tmp_path: Path) -> None:
+    from gapwatch.trackers.mlflow import read_mlflow
+
+    assert read_mlflow(mlflow_stores["sqlite"], experiment="other").runs() == ["other/x"]
+    assert read_mlflow(mlflow_stores["file"], experiment="other").runs() == ["other/x"]
+    with pytest.raises(UsageError, match="no such experiment.*experiments: Default, other, sweep"):
+        read_mlflow(mlflow_stores["sqlite"], experiment="nope")
+    with pytest.raises(UsageError, match="unsupported MLflow tracking URI"):
+        read_mlflow("databricks://x")
+    bad = tmp_path / "x.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
+    with pytest.raises(InputError, match="x.db"):
+        read_mlflow(bad)
+
+
+def test_mlflow_locked_sqlite_store_is_one_line(mlflow_stores: dict[str, Path], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from gapwatch.trackers import mlflow as m
+
+    db = tmp_path / "locked.db"
+    shutil.copy(mlflow_stores["sqlite"], db)
+    monkeypatch.setattr(m, "SQLITE_TIMEOUT_S", 0.2)
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA locking_mode=EXCLUSIVE")
+    con.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(InputError, match="locked by another process") as ei:
+            m.read_mlflow(db)
+        assert "\n" not in str(ei.value)
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    _check_sweep(m.read_mlflow(db))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_mlflow_tracking_server(mlflow_stores: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from gapwatch.trackers.mlflow import read_mlflow
+
+    exe = Path(sys.executable).parent / "mlflow"
+    if not exe.exists():
+        pytest.skip("the mlflow server entry point is not installed")
+    db = tmp_path / "server.db"
+    shutil.copy(mlflow_stores["sqlite"], db)
+    port = _free_port()
+    proc = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{db}", "--host",
+                             "127.0.0.1", "--port", str(port), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start within 120 s")
+        h = read_mlflow(url)
+        _check_sweep(h)
+        direct = read_mlflow(db)
+        assert h.runs() == direct.runs()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_mlflow_unreachable_server_is_one_line() -> None:
+    pytest.importorskip("mlflow")
+    from gapwatch.trackers.mlflow import read_mlflow
+
+    t = time.time()
+    with pytest.raises(InputError, match=r"cannot reach the MLflow tracking server at http://127\.0\.0\.1"):
+        read_mlflow(f"http://127.0.0.1:{_free_port()}")
+    assert time.time() - t < 30
+
+
+# ------------------------------------------------------------------------------------------ W&B
+_WANDB_WRITER = f"""
+import sys, wandb
+d = sys.argv[1]
+for r in range(2):
+    run = wandb.init(mode="offline", project="p", name=f"r{{r}}", config={{"lr": 0.1 * (r + 1)}}, dir=d)
+    for e in range(1, {EPOCHS} + 1):
+        run.log({{"train/loss": 1.0 / e, "val/loss": 1.0 / e + 0.02 * e * (r + 1), "epoch": e}})
+    run.finish()
+"""
+
+
+@pytest.fixture(scope="module")
+def wandb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("wandb")
+    d = tmp_path_factory.mktemp("wandb")
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
+    subprocess.run([sys.executable, "-c", _WANDB_WRITER, str(d)], check=True, env=env, timeout=300)
+    return d / "wandb"
+
+
+def test_wandb_offline_runs(wandb_dir: Path) -> None:
+    from gapwatch.trackers.wandb import read_wandb
+
+    h = read_wandb(wandb_dir)
+    assert len(h.runs()) == 2
+    for r, name in enumerate(h.runs()):
+        assert name.startswith("offline-run-")
+        s = h.run(name).series("val", "loss")
+        np.testing.assert_allclose(s.values, [1.0 / e + 0.02 * e * (r + 1) for e in range(1, EPOCHS + 1)])
+        np.testing.assert_array_equal(s.step, np.arange(EPOCHS))
+        np.testing.assert_array_equal(s.epoch, np.arange(1, EPOCHS + 1))
+        assert h.meta[name]["hparams"] == {"lr": 0.1 * (r + 1)}
+        assert h.meta[name]["wandb"]["name"] == f"r{r}"
+
+
+def test_wandb_truncated_newer_and_corrupt_files(wandb_dir: Path, tmp_path: Path) -> None:
+    from gapwatch.trackers.wandb import read_run
+
+    f = sorted(wandb_dir.glob("offline-run-*/run-*.wandb"))[0]
+    data = f.read_bytes()
+    cut = tmp_path / "offline-run-cut" / f.name
+    cut.parent.mkdir()
+    cut.write_bytes(data[: len(data) * 2 // 3])  # a run still writing: complete records only
+    n = len(read_run(cut.parent).blocks[0].value)
+    assert 0 < n <= EPOCHS
+    newer = tmp_path / "newer.wandb"
+    newer.write_bytes(data[:6] + bytes([7]) + data[7:])
+    with pytest.raises(InputError, match="format version 7"):
+        read_run(newer)
+    bad = tmp_path / "bad.wandb"
+    bad.write_bytes(data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    with pytest.raises(InputError, match="bad checksum"):
+        read_run(bad)
+
+
+def test_wandb_csv_export(tmp_path: Path) -> None:
+    from gapwatch.trackers.wandb import read_wandb
+
+    p = tmp_path / "export.csv"
+    rows = ["Step,run-a - val_loss,run-a - val_loss__MIN,run-a - val_loss__MAX,run-b - val_loss"]
+    for s in range(1, 6):
+        rows.append(f"{s},{1.0 / s},{0.9 / s},{1.1 / s},{'' if s == 3 else 2.0 / s}")
+    p.write_text("\n".join(rows) + "\n")
+    h = read_wandb(p)
+    assert h.runs() == ["run-a", "run-b"]
+    np.testing.assert_allclose(h.run("run-b").series("val", "loss").values, [2.0, 1.0, 0.5, 0.4])
+
+
+def test_registered_readers_feed_load_and_watch(mlflow_stores: dict[str, Path], wandb_dir: Path) -> None:
+    from gapwatch.readers import load
+    from gapwatch.trackers import register
+    from gapwatch.watch import Watcher, WatchOptions
+
+    register()
+    register()  # idempotent
+    assert [r for r in load(mlflow_stores["sqlite"]).runs() if r.startswith("sweep")] == [
+        f"sweep/lr{r}" for r in range(3)]
+    assert len(load(wandb_dir).runs()) == 2
+    evs: list[dict[str, object]] = []
+    Watcher(mlflow_stores["file"], WatchOptions(), emit=evs.append).run(once=True)
+    started = [e["run"] for e in evs if e["event"] == "run_started"]
+    assert [r for r in started if r.startswith("sweep")] == [f"sweep/lr{r}" for r in range(3)]
+    assert json.dumps(evs)
