@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from gapwatch import History, InputError, analyze
+from gapwatch.errors import UsageError
+from gapwatch.findings import Finding, FindingKind, Severity
 from gapwatch.cli import main
 from gapwatch.monitor import Monitor, choose_monitor, parse_monitor
 from gapwatch.stats import mann_kendall, noise_sigma, rolling_mean
@@ -167,3 +169,114 @@ def test_usage_errors_exit_2_without_traceback(argv: list[str], capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and ("Missing argument" in err or "No such option" in err)
+
+
+# ------------------------------------------------------------------------------------- pipeline (issue 11)
+def _clean_sweep(n: int, *, copies: int = 1) -> History:
+    """``n`` runs that never overfit (both curves improve to the end), ``copies`` identical copies of each,
+    with a numeric hyperparameter that orders their (tiny) final-vs-best differences."""
+    runs = []
+    for i in range(n):
+        recs = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e + 0.1 + 0.0001 * i * (e == 30)}
+                for e in range(1, 31)]
+        for c in range(copies):
+            name = f"run{i}-{c}"
+            runs.append(History.from_records(recs, run=name).with_meta(name, learning_rate=10.0 ** -(i + 1)))
+    return History.concat(runs)
+
+
+def test_no_hyperparameter_effect_when_nothing_overfits() -> None:
+    """Issue 12 (sweeps): 0 of 45 runs overfit must not produce 'goes with overfitting cost, p = 1e-15'."""
+    a = analyze(_clean_sweep(15, copies=3), forecast=False)
+    assert not [r for r in a.runs if any(f.kind == "overfitting" for f in r.findings)]
+    assert not [e for e in a.effects if e.kind == "numeric"]
+    assert "hyperparameter_effects" not in a.to_dict() or not [
+        e for e in a.to_dict()["hyperparameter_effects"] if e["kind"] == "numeric"]
+
+
+def test_duplicate_runs_count_once_in_effects() -> None:
+    from gapwatch.summary import Effect, RunSummary, hyperparameter_effects
+
+    def rs(name: str, lr: float, cost: float, over: bool) -> RunSummary:
+        of = Finding(FindingKind.OVERFITTING, Severity.WARNING, "x") if over else None
+        return RunSummary(name=name, label="val_loss", mode="min", x="epoch", best_value=1.0, best_x=1.0,
+                          final_value=1.0 + cost, final_x=2.0, cost=cost, past_best=0.5, onset_x=None,
+                          overfitting=of, worst=None, n_findings=0, headline="", level="ok",
+                          meta={"learning_rate": lr})
+
+    base = [rs(f"r{i}", 10.0 ** -i, 0.1 * i, i > 2) for i in range(1, 6)]
+    one = {e.name: e for e in hyperparameter_effects(base)}["learning_rate"]
+    many = {e.name: e for e in hyperparameter_effects(base * 9)}["learning_rate"]
+    assert isinstance(one, Effect) and one.n == many.n == 5 and one.p == many.p
+
+
+def test_analysis_carries_summary_forecast_and_effects_in_json() -> None:
+    from gapwatch.testing.samples import sweep_history
+
+    a = analyze(sweep_history(8), forecast=True)
+    d = a.to_dict()
+    run = d["runs"][0]
+    assert run["summary"]["headline"] and run["summary"]["level"] in ("ok", "info", "warning", "critical")
+    assert "forecast" in run and run["forecast"]["method"] == "ensemble"
+    assert "hyperparameter_effects" in d and {e["name"] for e in d["hyperparameter_effects"]} >= {"dropout"}
+
+
+def test_forecast_is_off_by_default_for_big_sweeps() -> None:
+    from gapwatch.analysis import FORECAST_MAX_RUNS
+    from gapwatch.testing.samples import sweep_history
+
+    a = analyze(sweep_history(FORECAST_MAX_RUNS + 1))
+    assert all(r.forecast is None for r in a.runs)
+    a = analyze(sweep_history(3))
+    assert all(r.forecast is not None for r in a.runs)
+
+
+def test_history_iterates_runs_with_their_own_memo() -> None:
+    from gapwatch.history import Run
+    from gapwatch.testing.samples import sweep_history
+
+    h = sweep_history(3)
+    runs = list(h)
+    assert [type(r) for r in runs] == [Run] * 3 and [r.name for r in runs] == h.runs()
+    calls: list[int] = []
+    assert runs[0].memo("k", lambda: calls.append(1) or 7) == 7
+    assert runs[0].memo("k", lambda: calls.append(1) or 8) == 7 and calls == [1]
+    single = History.from_records([{"epoch": 1, "val_loss": 1.0}], run="one")
+    (only,) = list(single)
+    assert isinstance(only, Run) and only.name == "one" and only.run_meta == {}
+
+
+def test_data_detector_reports_notes_and_thin_logs() -> None:
+    h = History.from_records([{"epoch": 1, "val_loss": 1.0, "train_loss": 1.2}], run="one-eval")
+    r = analyze(h, forecast=False).runs[0]
+    data = [f for f in r.findings if f.kind == FindingKind.DATA]
+    assert any("1 finite evaluation" in f.message for f in data)
+    only = analyze(h, forecast=False, detectors=["overfitting"]).runs[0]
+    assert {f.detector for f in only.findings} <= {"overfitting", "monitor", "history"}
+
+
+def test_unknown_detector_is_a_usage_error() -> None:
+    h = History.from_records([{"epoch": e, "val_loss": 1.0 / e} for e in range(1, 6)])
+    with pytest.raises(UsageError, match="unknown detector"):
+        analyze(h, detectors=["overfit"])
+    with pytest.raises(UsageError, match="forecast_method"):
+        analyze(h, forecast_method="magic")  # type: ignore[arg-type]
+
+
+def test_long_evidence_is_thinned_when_written() -> None:
+    from gapwatch.findings import MAX_EVIDENCE_POINTS
+
+    f = Finding(FindingKind.OVERFITTING, Severity.WARNING, "m",
+                evidence={"gap_trajectory": [float(i) for i in range(3 * MAX_EVIDENCE_POINTS)], "z": 4.0})
+    d = f.to_dict()["evidence"]
+    assert len(d["gap_trajectory"]) == MAX_EVIDENCE_POINTS == len(d["gap_trajectory_index"])
+    assert d["gap_trajectory_index"][0] == 0 and d["gap_trajectory_index"][-1] == 3 * MAX_EVIDENCE_POINTS - 1
+    assert d["gap_trajectory"][-1] == 3 * MAX_EVIDENCE_POINTS - 1 and d["z"] == 4.0
+    assert len(f.evidence["gap_trajectory"]) == 3 * MAX_EVIDENCE_POINTS  # the finding keeps every point
+
+
+def test_finding_kind_is_the_enum() -> None:
+    f = Finding("overfitting", Severity.WARNING, "m")  # type: ignore[arg-type]
+    assert f.kind is FindingKind.OVERFITTING and f"{f.kind}" == "overfitting" and f.to_dict()["kind"] == "overfitting"
+    with pytest.raises(ValueError, match="Finding.kind must be one of"):
+        Finding("overfit", Severity.WARNING, "m")  # type: ignore[arg-type]

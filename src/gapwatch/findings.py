@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from collections.abc import Mapping
 from typing import Any
+
+
+#: Longest evidence list written to JSON (points). A per-evaluation trajectory of a 24,000-evaluation run is
+#: thinned evenly to this many points (first and last kept) when the finding is written, and the positions kept
+#: are listed under ``<key>_index``; the Finding itself keeps every point and decisions never see the thinning.
+MAX_EVIDENCE_POINTS = 500
 
 
 class Severity(str, Enum):
@@ -81,17 +88,31 @@ class Finding:
         if not isinstance(self.severity, Severity):
             object.__setattr__(self, "severity", Severity(str(self.severity)))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in the ``gapwatch.analysis/1`` finding shape."""
+    def to_dict(self, *, max_evidence_points: int = MAX_EVIDENCE_POINTS) -> dict[str, Any]:
+        """JSON-ready dict in the ``gapwatch.analysis/1`` finding shape (evidence lists longer than
+        ``max_evidence_points`` thinned, see :data:`MAX_EVIDENCE_POINTS`)."""
         d = asdict(self)
         d["kind"] = self.kind.value
         d["severity"] = self.severity.value
         d["step"] = _clean(self.step)
         d["epoch"] = _clean(self.epoch)
-        d["evidence"] = _clean(self.evidence)
+        d["evidence"] = _clean(thin_evidence(self.evidence, max_evidence_points))
         d["actions"] = list(self.actions)
         d["references"] = list(self.references)
         return d
+
+
+def thin_evidence(evidence: Mapping[str, Any], max_points: int) -> dict[str, Any]:
+    """``evidence`` with every list longer than ``max_points`` thinned evenly (first and last element kept) and
+    the kept positions added as ``<key>_index`` (unless the evidence already has that key)."""
+    out = dict(evidence)
+    for k, v in evidence.items():
+        if isinstance(v, (list, tuple)) and len(v) > max_points >= 2 and f"{k}_index" not in evidence:
+            n = len(v)
+            keep = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+            out[k] = [v[i] for i in keep]
+            out[f"{k}_index"] = keep
+    return out
 
 
 def _clean(obj: Any) -> Any:

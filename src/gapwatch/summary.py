@@ -30,6 +30,9 @@ MIN_RUNS_FOR_EFFECT = 4
 #: A string hyperparameter with a distinct value in every run (and more than this many runs) is treated as an
 #: identifier (output_dir, run_name) and skipped.
 MAX_IDENTIFIER_RUNS = 5
+#: A numeric hyperparameter is related to the overfitting cost only when at least this many runs overfit (runs):
+#: with no overfitting run the costs are noise around zero and any correlation with them is meaningless.
+MIN_OVERFIT_RUNS = 2
 #: Levels shown per categorical hyperparameter.
 MAX_LEVELS = 8
 #: Metadata keys (last dotted component) that record outcomes or bookkeeping rather than settings; they are not
@@ -203,56 +206,74 @@ def _is_num(v: Any) -> bool:
 
 
 def hyperparameter_effects(summaries: Sequence[RunSummary]) -> list[Effect]:
-    """Which hyperparameters go with overfitting (see module docstring). Empty when no run carries meta."""
-    from scipy.stats import spearmanr
+    """Which hyperparameters go with overfitting (see module docstring). Empty when no run carries meta.
 
+    Runs that repeat another run exactly (same hyperparameter value, cost and best value: a duplicated log) count
+    once, so copies cannot make a p-value small; a numeric association with the cost is only tested when at
+    least :data:`MIN_OVERFIT_RUNS` runs overfit (otherwise the costs are noise around zero)."""
     runs = [s for s in summaries if s.cost is not None]
     keys: list[str] = [k for k in dict.fromkeys(k for s in runs for k in s.meta)
                        if k.rsplit(".", 1)[-1] not in NOT_HYPERPARAMETERS and ".train_summary." not in f".{k}."]
+    n_overfit = sum(1 for s in runs if s.overfitting is not None)
     effects: list[Effect] = []
     for k in keys:
-        have = [s for s in runs if k in s.meta]
-        if len(have) < MIN_RUNS_FOR_EFFECT:
-            continue
+        have = _distinct_runs([s for s in runs if k in s.meta], k)
         vals = [s.meta[k] for s in have]
         distinct = list(dict.fromkeys(vals))
-        if len(distinct) < 2:
+        if len(have) < MIN_RUNS_FOR_EFFECT or len(distinct) < 2:
             continue
-        numeric = all(_is_num(v) for v in vals) and len(distinct) >= 3
-        if numeric:
-            x = np.array([float(v) for v in vals])
-            c = np.array([float(s.cost or 0.0) for s in have])
-            bv = np.array([(1.0 if s.mode == "min" else -1.0) * float(s.best_value or 0.0) for s in have])
-            if np.ptp(c) == 0:
-                rho, p = 0.0, 1.0
-            else:
-                res = spearmanr(x, c)
-                rho, p = float(res[0]), float(res[1])
-            rb = float(spearmanr(x, bv)[0]) if np.ptp(bv) > 0 else 0.0
-            rho = 0.0 if not math.isfinite(rho) else rho
-            p = 1.0 if not math.isfinite(p) else p
-            effects.append(Effect(k, "numeric", len(have), abs(rho), rho=rho, p=p,
-                                  rho_best=rb if math.isfinite(rb) else None))
-        else:
-            if (len(distinct) == len(have) and len(have) > MAX_IDENTIFIER_RUNS
-                    and all(isinstance(v, str) for v in vals)):
-                continue
-            levels = []
-            for lv in distinct[:MAX_LEVELS]:
-                grp = [s for s in have if s.meta[k] == lv]
-                overfit = sum(1 for s in grp if s.overfitting is not None)
-                levels.append({"value": lv, "runs": len(grp), "overfit": overfit,
-                               "overfit_rate": overfit / len(grp),
-                               "median_cost": float(np.median([s.cost or 0.0 for s in grp]))})
-            rates = [lv["overfit_rate"] for lv in levels if lv["runs"] >= 2] or [lv["overfit_rate"] for lv in levels]
-            effects.append(Effect(k, "categorical", len(have), float(max(rates) - min(rates)), levels=levels))
-    # Holm-Bonferroni over the numeric tests
-    num = sorted((e for e in effects if e.kind == "numeric"), key=lambda e: e.p if e.p is not None else 1.0)
-    m = len(num)
-    running = 0.0
-    for i, e in enumerate(num):
-        adj = min(1.0, (m - i) * float(e.p if e.p is not None else 1.0))
-        running = max(running, adj)
-        e.p_holm = running
+        if all(_is_num(v) for v in vals) and len(distinct) >= 3:
+            if n_overfit >= MIN_OVERFIT_RUNS:
+                effects.append(_numeric_effect(k, have))
+        elif not (len(distinct) == len(have) > MAX_IDENTIFIER_RUNS and all(isinstance(v, str) for v in vals)):
+            effects.append(_categorical_effect(k, have, distinct))
+    _holm([e for e in effects if e.kind == "numeric"])
     effects.sort(key=lambda e: -e.strength)
     return effects
+
+
+def _distinct_runs(runs: Sequence[RunSummary], key: str) -> list[RunSummary]:
+    """``runs`` without exact repeats of (value of ``key``, cost, best value)."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for s in runs:
+        sig = (repr(s.meta[key]), s.cost, s.best_value)
+        if sig not in seen:
+            seen.add(sig)
+            out.append(s)
+    return out
+
+
+def _numeric_effect(key: str, have: Sequence[RunSummary]) -> Effect:
+    """Spearman correlation of a numeric hyperparameter with the cost (and with the best value)."""
+    from scipy.stats import spearmanr
+
+    x = np.array([float(s.meta[key]) for s in have])
+    c = np.array([float(s.cost or 0.0) for s in have])
+    bv = np.array([(1.0 if s.mode == "min" else -1.0) * float(s.best_value or 0.0) for s in have])
+    rho, p = (0.0, 1.0) if np.ptp(c) == 0 else (float(v) for v in spearmanr(x, c)[:2])
+    rb = float(spearmanr(x, bv)[0]) if np.ptp(bv) > 0 else 0.0
+    rho = rho if math.isfinite(rho) else 0.0
+    p = p if math.isfinite(p) else 1.0
+    return Effect(key, "numeric", len(have), abs(rho), rho=rho, p=p, rho_best=rb if math.isfinite(rb) else None)
+
+
+def _categorical_effect(key: str, have: Sequence[RunSummary], distinct: Sequence[Any]) -> Effect:
+    """Per level: runs, how many overfit, their median cost; strength = spread of the overfitting rates."""
+    levels = []
+    for lv in distinct[:MAX_LEVELS]:
+        grp = [s for s in have if s.meta[key] == lv]
+        overfit = sum(1 for s in grp if s.overfitting is not None)
+        levels.append({"value": lv, "runs": len(grp), "overfit": overfit, "overfit_rate": overfit / len(grp),
+                       "median_cost": float(np.median([s.cost or 0.0 for s in grp]))})
+    rates = [lv["overfit_rate"] for lv in levels if lv["runs"] >= 2] or [lv["overfit_rate"] for lv in levels]
+    return Effect(key, "categorical", len(have), float(max(rates) - min(rates)), levels=levels)
+
+
+def _holm(effects: Sequence[Effect]) -> None:
+    """Holm-Bonferroni adjusted p-values (``p_holm``) over the numeric tests, in place."""
+    ordered = sorted(effects, key=lambda e: e.p if e.p is not None else 1.0)
+    running = 0.0
+    for i, e in enumerate(ordered):
+        running = max(running, min(1.0, (len(ordered) - i) * float(e.p if e.p is not None else 1.0)))
+        e.p_holm = running
