@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..history import Series
-from ..stats import mann_kendall, noise_sigma, rolling_mean
+from ..stats import mann_kendall, noise_sigma, trailing_mean
 
 #: Relative size (of the curve's largest magnitude) below which a difference of levels is floating-point
 #: rounding, not a change.
@@ -92,7 +92,7 @@ def curve(s: Series, idx: np.ndarray, sign: float, window: int, noise_floor: flo
     """The :class:`Curve` of ``s`` at positions ``idx`` (see its attributes for the statistics)."""
     z = sign * s.values[idx].astype(float)
     w = max(1, window)
-    lv = rolling_mean(z, w)
+    lv = trailing_mean(z, w)
     # rounding of the trailing means: differences this small are no change (a constant curve stays constant)
     eps = ROUNDING * float(np.max(np.abs(z))) if z.size else 0.0
     span = float(np.max(lv) - np.min(lv)) if lv.size else 0.0
