@@ -427,10 +427,10 @@ class WholeTailer(Tailer):
                     s = e.stat()
                     out.append((e.name, s.st_size, s.st_mtime_ns))
                 elif e.is_dir() and e.name.startswith("checkpoint-"):
-                    f = Path(e.path) / "trainer_state.json"
-                    if f.is_file():
-                        s = f.stat()
-                        out.append((f"{e.name}/{f.name}", s.st_size, s.st_mtime_ns))
+                    state = Path(e.path) / "trainer_state.json"
+                    if state.is_file():
+                        s = state.stat()
+                        out.append((f"{e.name}/{state.name}", s.st_size, s.st_mtime_ns))
         return tuple(sorted(out))
 
     def poll(self) -> History | None:
