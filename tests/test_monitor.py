@@ -185,3 +185,21 @@ def test_decision_is_typed() -> None:
     d = decide(run(["val_loss", "val_acc"]))
     assert isinstance(d, MonitorDecision) and d.monitor.mode in ("min", "max")
     assert np.isfinite(d.monitor.sign)
+
+
+def test_live_guard_restores_by_the_task_metric_and_reports_the_disagreement() -> None:
+    """Issue 13 item 4 on the live path: loss rising from the first evaluation while accuracy improves. With the
+    default decision the guard does not stop on the loss; its best point is the accuracy's best; the periodic
+    detector pass reports the disagreement as it arises."""
+    n = 30
+    rows = [{"epoch": e, "step": 10 * e, "train_loss": 1 / e, "val_loss": 0.3 + 0.02 * e,
+             "val_acc": 0.9 - 0.4 * float(np.exp(-e / 5))} for e in range(1, n + 1)]
+    g = Guard(monitor=None, verbose=False, detect_every=5, detect_budget=None)
+    ds = [g.observe(**r) for r in rows]
+    assert g.monitored == V("val", "acc", "max")
+    assert not any(d.stop for d in ds)
+    assert ds[-1].best_index == n - 1
+    kinds = {str(f.kind) for d in ds for f in d.findings}
+    assert "metric_disagreement" in kinds
+    by_loss = Guard(monitor="val_loss", verbose=False, detectors=[])
+    assert any(by_loss.observe(**r).stop for r in rows)  # what following the loss would have done
