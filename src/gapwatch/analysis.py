@@ -213,15 +213,21 @@ def analyze_run(
     return ra
 
 
-def _check_detectors(detectors: Sequence[str] | None, params: dict[str, dict[str, Any]] | None) -> None:
+def _check_options(detectors: Sequence[str] | None, params: dict[str, dict[str, Any]] | None,
+                   forecast_method: str) -> list[str] | None:
+    """Validate :func:`analyze`'s options (UsageError naming the bad one); the detectors to run (``data``
+    always included), or None for all."""
     from .detectors import registered
 
+    if forecast_method not in FORECAST_METHODS:
+        raise UsageError(f"forecast_method must be one of {', '.join(FORECAST_METHODS)}; got {forecast_method!r}")
     known = registered()
     for label, names in (("detectors", list(detectors or [])), ("params", list(params or {}))):
         bad = [n for n in names if n not in known]
         if bad:
             raise UsageError(f"{label}: unknown detector(s) {', '.join(map(repr, bad))}; known: "
                              f"{', '.join(sorted(known))}")
+    return None if detectors is None else list(dict.fromkeys([*detectors, "data"]))
 
 
 def analyze(
@@ -250,12 +256,8 @@ def analyze(
         InputError: when no run has a usable held-out series (the message of the first run says what to log).
         UsageError: unknown detector names or bad parameters.
     """
-    if forecast_method not in FORECAST_METHODS:
-        raise UsageError(f"forecast_method must be one of {', '.join(FORECAST_METHODS)}; got {forecast_method!r}")
     params = params if params is not None else detector_params
-    _check_detectors(detectors, params)
-    if detectors is not None and "data" not in detectors:
-        detectors = [*detectors, "data"]
+    detectors = _check_options(detectors, params, forecast_method)
     runs = [analyze_run(r, monitor=monitor, detectors=detectors, params=params) for r in history]
     if runs and all(r.error for r in runs):
         raise InputError(runs[0].error or "no run could be analysed")

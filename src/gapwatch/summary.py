@@ -112,7 +112,7 @@ def flatten_meta(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def summarize_run(r: RunAnalysis) -> RunSummary:
-    """Compute the :class:`RunSummary` of one analysed run (its findings, monitor and History)."""
+    """Compute the :class:`RunSummary` of one analysed run (its findings, monitor, best point and History)."""
     meta = flatten_meta(r.history.meta.get(r.name, {})) if r.history is not None else {}
     worst = r.worst_severity
     of = next((f for f in r.findings if f.kind == FindingKind.OVERFITTING), None)
@@ -125,29 +125,36 @@ def summarize_run(r: RunAnalysis) -> RunSummary:
         return RunSummary(best_value=None, best_x=None, final_value=None, final_x=None, cost=None,
                           past_best=None, onset_x=None, headline=f"cannot analyse: {r.error}", level="error",
                           **base)  # type: ignore[arg-type]
-    ser = r.history.series(r.monitor.split, r.monitor.metric)
-    sx, sv = ser.x, ser.values
-    fin = np.isfinite(sv) & np.isfinite(sx)
-    best_value = best_x = final_value = final_x = cost = past = None
-    if fin.any() and r.best is not None:
-        xs, vs = sx[fin], sv[fin]
-        # the best point is the analysis' (one owner: gapwatch.analysis.best_point); its position on this axis
-        bx = r.best.at(r.x)
-        b = int(np.argmin(r.monitor.sign * vs)) if bx is None else int(np.argmin(np.abs(xs - bx)))
-        best_value, best_x = float(r.best.value), float(xs[b])
-        final_value, final_x = float(vs[-1]), float(xs[-1])
-        scale = max(abs(best_value), 1e-12)
-        cost = max(0.0, r.monitor.sign * (final_value - best_value) / scale)
-        rng = float(xs[-1] - xs[0])
-        past = float((xs[-1] - xs[b]) / rng) if rng > 0 else 0.0
+    nums = _cost_numbers(r)
     onset_x = None
     if of is not None:
         ov = of.evidence.get(f"onset_{r.x}")
         onset_x = float(ov) if isinstance(ov, (int, float)) and math.isfinite(ov) else None
-    headline, level = _headline(r, of, worst, cost, best_x)
-    return RunSummary(best_value=best_value, best_x=best_x, final_value=final_value, final_x=final_x,
-                      cost=cost, past_best=past, onset_x=onset_x, headline=headline, level=level,
-                      **base)  # type: ignore[arg-type]
+    headline, level = _headline(r, of, worst, nums["cost"], nums["best_x"])
+    return RunSummary(**nums, onset_x=onset_x, headline=headline, level=level, **base)  # type: ignore[arg-type]
+
+
+def _cost_numbers(r: RunAnalysis) -> dict[str, float | None]:
+    """Best and final value and x of the monitored series, the cost of training past the best (relative
+    worsening of the final evaluation, in "lower is better" units, ≥ 0) and the share of the x range past it."""
+    out: dict[str, float | None] = dict.fromkeys(
+        ("best_value", "best_x", "final_value", "final_x", "cost", "past_best"))
+    if r.monitor is None or r.best is None:
+        return out
+    ser = r.history.series(r.monitor.split, r.monitor.metric)
+    fin = np.isfinite(ser.values) & np.isfinite(ser.x)
+    if not fin.any():
+        return out
+    xs, vs = ser.x[fin], ser.values[fin]
+    # the best point is the analysis' (one owner: gapwatch.analysis.best_point); its position on this axis
+    bx = r.best.at(r.x)
+    b = int(np.argmin(r.monitor.sign * vs)) if bx is None else int(np.argmin(np.abs(xs - bx)))
+    best = float(r.best.value)
+    rng = float(xs[-1] - xs[0])
+    out.update(best_value=best, best_x=float(xs[b]), final_value=float(vs[-1]), final_x=float(xs[-1]),
+               cost=max(0.0, r.monitor.sign * (float(vs[-1]) - best) / max(abs(best), 1e-12)),
+               past_best=float((xs[-1] - xs[b]) / rng) if rng > 0 else 0.0)
+    return out
 
 
 def _fx(v: float | None) -> str:
@@ -212,24 +219,32 @@ def hyperparameter_effects(summaries: Sequence[RunSummary]) -> list[Effect]:
     once, so copies cannot make a p-value small; a numeric association with the cost is only tested when at
     least :data:`MIN_OVERFIT_RUNS` runs overfit (otherwise the costs are noise around zero)."""
     runs = [s for s in summaries if s.cost is not None]
-    keys: list[str] = [k for k in dict.fromkeys(k for s in runs for k in s.meta)
-                       if k.rsplit(".", 1)[-1] not in NOT_HYPERPARAMETERS and ".train_summary." not in f".{k}."]
     n_overfit = sum(1 for s in runs if s.overfitting is not None)
-    effects: list[Effect] = []
-    for k in keys:
-        have = _distinct_runs([s for s in runs if k in s.meta], k)
-        vals = [s.meta[k] for s in have]
-        distinct = list(dict.fromkeys(vals))
-        if len(have) < MIN_RUNS_FOR_EFFECT or len(distinct) < 2:
-            continue
-        if all(_is_num(v) for v in vals) and len(distinct) >= 3:
-            if n_overfit >= MIN_OVERFIT_RUNS:
-                effects.append(_numeric_effect(k, have))
-        elif not (len(distinct) == len(have) > MAX_IDENTIFIER_RUNS and all(isinstance(v, str) for v in vals)):
-            effects.append(_categorical_effect(k, have, distinct))
+    effects = [e for k in _hyperparameter_keys(runs) if (e := _effect(k, runs, n_overfit)) is not None]
     _holm([e for e in effects if e.kind == "numeric"])
     effects.sort(key=lambda e: -e.strength)
     return effects
+
+
+def _hyperparameter_keys(runs: Sequence[RunSummary]) -> list[str]:
+    """Metadata keys that are settings (not outcomes or bookkeeping), in order of first appearance."""
+    keys = dict.fromkeys(k for s in runs for k in s.meta)
+    return [k for k in keys if k.rsplit(".", 1)[-1] not in NOT_HYPERPARAMETERS and ".train_summary." not in f".{k}."]
+
+
+def _effect(key: str, runs: Sequence[RunSummary], n_overfit: int) -> Effect | None:
+    """The effect of one hyperparameter, or None when it cannot be judged (too few runs or values, an
+    identifier, or a numeric one while fewer than :data:`MIN_OVERFIT_RUNS` runs overfit)."""
+    have = _distinct_runs([s for s in runs if key in s.meta], key)
+    vals = [s.meta[key] for s in have]
+    distinct = list(dict.fromkeys(vals))
+    if len(have) < MIN_RUNS_FOR_EFFECT or len(distinct) < 2:
+        return None
+    if all(_is_num(v) for v in vals) and len(distinct) >= 3:
+        return _numeric_effect(key, have) if n_overfit >= MIN_OVERFIT_RUNS else None
+    if len(distinct) == len(have) > MAX_IDENTIFIER_RUNS and all(isinstance(v, str) for v in vals):
+        return None
+    return _categorical_effect(key, have, distinct)
 
 
 def _distinct_runs(runs: Sequence[RunSummary], key: str) -> list[RunSummary]:

@@ -95,54 +95,70 @@ def verdict_line(r: RunAnalysis, s: RunSummary | None = None) -> Text:
 
 
 def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
+    """One run: verdict, key numbers, sparklines of the monitored series, findings and what to do."""
     s = s or r.summary or summarize_run(r)
     parts: list[RenderableType] = [verdict_line(r, s)]
     if r.monitor is not None and s.best_value is not None:
-        parts.append(Text.assemble(
-            ("best ", "dim"), (_fmt(s.best_value), "bold green"), f" @ {r.x} {_fmt(s.best_x)}", (" · ", "dim"),
-            ("final ", "dim"), (_fmt(s.final_value), "bold"), (" · ", "dim"),
-            ("cost ", "dim"), (("+" if s.cost else "") + _pct(s.cost), "bold red" if (s.cost or 0) >= 0.01 else "bold"),
-            (" · ", "dim"), (f"{100 * s.past_best:.0f}%" if s.past_best is not None else "-", "bold"),
-            (" past best", "dim")))
-        ser = r.history.series(r.monitor.split, r.monitor.metric)
-        sx, vals = ser.x, ser.values
-        fin = np.isfinite(vals)
-        mark = int(np.argmin(np.where(fin, r.monitor.sign * vals, np.inf))) if fin.any() else None
-        span = (f"  {r.x} {_fmt(float(sx[0]) if sx.size else None)}–"
-                f"{_fmt(float(sx[-1]) if sx.size else None)}")
-        label_w = max(12, len(r.monitor.label) + 1, len("train_" + r.monitor.metric) + 1)
-        parts.append(Text.assemble((f"{r.monitor.label:<{label_w}}", "dim"), sparkline(vals, mark=mark),
-                                   (span, "dim")))
-        if mark is not None:
-            cell = _cell_of(mark, vals.size)
-            parts.append(Text.assemble(" " * (label_w + cell), ("▲ best", "green")))
-        if r.history.has("train", r.monitor.metric):
-            tv = r.history.series("train", r.monitor.metric, x=r.x).values
-            parts.append(Text.assemble((f"{'train_' + r.monitor.metric:<{label_w}}", "dim"), sparkline(tv)))
+        parts += [_numbers_line(r, s), *_sparklines(r)]
     if r.findings:
-        t = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
-        t.add_column("#", no_wrap=True, justify="right")
-        t.add_column("severity", no_wrap=True)
-        t.add_column("kind", no_wrap=True)
-        t.add_column(r.x, no_wrap=True, justify="right")
-        t.add_column("finding", ratio=1)
-        for i, f in enumerate(r.findings[:MAX_FINDINGS], 1):
-            t.add_row(str(i), Text(f.severity.value, style=_STYLE[f.severity]), Text(kind_of(f)),
-                      _fmt(finding_x(f, r.x)), Text(f.message))
-        parts.append(t)
-        if len(r.findings) > MAX_FINDINGS:
-            parts.append(Text(f"… {len(r.findings) - MAX_FINDINGS} more finding(s) in --json / --html", style="dim"))
-        actions = list(dict.fromkeys(a for f in r.findings if f.severity != Severity.INFO for a in f.actions))
-        if actions:
-            parts.append(Text("what to do:", style="bold"))
-            todo = Table.grid(padding=(0, 1))
-            todo.add_column(no_wrap=True)
-            todo.add_column(ratio=1)
-            for a in actions[:MAX_ACTIONS]:
-                todo.add_row("  •", Text(a))
-            parts.append(todo)
+        parts += _findings_parts(r)
     return Panel(Group(*parts), title=Text(r.name), subtitle=Text(r.source or ""), expand=True,
                  border_style=_LEVEL_STYLE.get(s.level, ""))
+
+
+def _numbers_line(r: RunAnalysis, s: RunSummary) -> Text:
+    return Text.assemble(
+        ("best ", "dim"), (_fmt(s.best_value), "bold green"), f" @ {r.x} {_fmt(s.best_x)}", (" · ", "dim"),
+        ("final ", "dim"), (_fmt(s.final_value), "bold"), (" · ", "dim"),
+        ("cost ", "dim"), (("+" if s.cost else "") + _pct(s.cost), "bold red" if (s.cost or 0) >= 0.01 else "bold"),
+        (" · ", "dim"), (f"{100 * s.past_best:.0f}%" if s.past_best is not None else "-", "bold"),
+        (" past best", "dim"))
+
+
+def _sparklines(r: RunAnalysis) -> list[RenderableType]:
+    """The monitored series (best marked) and the training series of the same metric, as sparklines."""
+    if r.monitor is None:
+        return []
+    ser = r.history.series(r.monitor.split, r.monitor.metric)
+    sx, vals = ser.x, ser.values
+    fin = np.isfinite(vals)
+    mark = int(np.argmin(np.where(fin, r.monitor.sign * vals, np.inf))) if fin.any() else None
+    span = f"  {r.x} {_fmt(float(sx[0]) if sx.size else None)}–{_fmt(float(sx[-1]) if sx.size else None)}"
+    label_w = max(12, len(r.monitor.label) + 1, len("train_" + r.monitor.metric) + 1)
+    out: list[RenderableType] = [
+        Text.assemble((f"{r.monitor.label:<{label_w}}", "dim"), sparkline(vals, mark=mark), (span, "dim"))]
+    if mark is not None:
+        out.append(Text.assemble(" " * (label_w + _cell_of(mark, vals.size)), ("▲ best", "green")))
+    if r.history.has("train", r.monitor.metric):
+        tv = r.history.series("train", r.monitor.metric, x=r.x).values
+        out.append(Text.assemble((f"{'train_' + r.monitor.metric:<{label_w}}", "dim"), sparkline(tv)))
+    return out
+
+
+def _findings_parts(r: RunAnalysis) -> list[RenderableType]:
+    """The findings table (at most :data:`MAX_FINDINGS` rows) and the recommended actions."""
+    t = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
+    t.add_column("#", no_wrap=True, justify="right")
+    t.add_column("severity", no_wrap=True)
+    t.add_column("kind", no_wrap=True)
+    t.add_column(r.x, no_wrap=True, justify="right")
+    t.add_column("finding", ratio=1)
+    for i, f in enumerate(r.findings[:MAX_FINDINGS], 1):
+        t.add_row(str(i), Text(f.severity.value, style=_STYLE[f.severity]), Text(kind_of(f)),
+                  _fmt(finding_x(f, r.x)), Text(f.message))
+    parts: list[RenderableType] = [t]
+    if len(r.findings) > MAX_FINDINGS:
+        parts.append(Text(f"… {len(r.findings) - MAX_FINDINGS} more finding(s) in --json / --html", style="dim"))
+    actions = list(dict.fromkeys(a for f in r.findings if f.severity != Severity.INFO for a in f.actions))
+    if actions:
+        parts.append(Text("what to do:", style="bold"))
+        todo = Table.grid(padding=(0, 1))
+        todo.add_column(no_wrap=True)
+        todo.add_column(ratio=1)
+        for a in actions[:MAX_ACTIONS]:
+            todo.add_row("  •", Text(a))
+        parts.append(todo)
+    return parts
 
 
 def sweep_table(analysis: Analysis, summaries: list[RunSummary] | None = None) -> Table:
