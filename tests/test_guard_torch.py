@@ -192,3 +192,186 @@ def test_checkpoint_write_killed_midway_leaves_previous_loadable(tmp_path):
     assert torch.all(w == float(ck["meta"]["index"]))
     assert w.numel() in (1000, 4_000_000)
     assert np.isfinite(w.numpy()).all()
+
+
+# ---------------------------------------------------------------------------------------------- issue 16, item 1
+class Const(torch.nn.Module):
+    """A model whose every weight is one number, so the restored weights say which epoch they are from."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(64))
+
+    def set(self, v: float) -> Const:
+        with torch.no_grad():
+            self.w.fill_(v)
+        return self
+
+    def value(self) -> float:
+        return float(self.w.detach()[0])
+
+
+# val_loss per epoch: improving to epoch 6; the rerun after the crash never beats epoch 5 (0.50)
+LOSSES = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6, 5: 0.5, 6: 0.45}
+RERUN = {6: 0.55, 7: 0.6, 8: 0.52, 9: 0.58}
+
+
+def _crashed_run(tmp_path, **kw):
+    """On-disk keeping; the user's checkpoint holds the guard state from epoch 5; the keeper then writes
+    epoch 6's weights and the process dies before the next checkpoint. Returns (checkpoint state, log)."""
+    log = tmp_path / "run.jsonl"
+    m = Const()
+    tg = TorchGuard(m, log=log, memory_limit_mb=0, verbose=False, detectors=[], **kw)
+    user_ck = None
+    for epoch, loss in LOSSES.items():
+        m.set(epoch)  # "training" gives weights equal to the epoch number
+        d = tg.observe(epoch=epoch, val_loss=loss)
+        assert d.improved
+        if epoch == 5:
+            user_ck = torch.save({"model": m.state_dict(), "gapwatch": tg.state_dict()}, tmp_path / "ck5.pt")
+    assert load_checkpoint(tg.keeper.checkpoint_path)["meta"]["epoch"] == 6  # the keeper wrote epoch 6
+    del tg  # the process dies: no finish(), no further checkpoint
+    assert user_ck is None
+    return torch.load(tmp_path / "ck5.pt", weights_only=True), log
+
+
+def _rerun(state, log, **kw):
+    m = Const()
+    m.load_state_dict(state["model"])
+    tg = TorchGuard(m, log=log, memory_limit_mb=0, verbose=False, detectors=[], **kw)
+    tg.load_state_dict(state["gapwatch"])
+    for epoch, loss in RERUN.items():
+        m.set(100 + epoch)
+        assert not tg.observe(epoch=epoch, val_loss=loss).improved
+    return m, tg
+
+
+def test_resumed_guard_restores_its_own_best_not_the_newer_file(tmp_path):
+    state, log = _crashed_run(tmp_path)
+    m, tg = _rerun(state, log)
+    meta = tg.finish()
+    assert meta is not None and meta["epoch"] == 5 and meta["index"] == 4
+    assert m.value() == 5.0  # epoch 5's weights, not epoch 6's file
+
+
+def test_resumed_guard_refuses_weights_it_did_not_choose(tmp_path):
+    from gapwatch.keeper import CheckpointMismatchError
+
+    state, log = _crashed_run(tmp_path, keep_previous=False)
+    m, tg = _rerun(state, log, keep_previous=False)
+    path = tg.keeper.checkpoint_path
+    before = path.read_bytes()
+    with pytest.raises(CheckpointMismatchError, match=r"did not choose.*evaluation 4 \(epoch 5.*holds "
+                       r"evaluation 5 \(epoch 6"):
+        tg.finish()
+    assert m.value() == 109.0  # nothing was loaded
+    assert path.read_bytes() == before  # the file is left untouched
+    assert tg.guard._fh is None  # the history file was closed all the same
+
+
+def test_resumed_guard_that_improves_again_keeps_and_restores_the_new_best(tmp_path):
+    state, log = _crashed_run(tmp_path)
+    m = Const()
+    tg = TorchGuard(m, log=log, memory_limit_mb=0, verbose=False, detectors=[])
+    tg.load_state_dict(state["gapwatch"])
+    m.set(206)
+    assert tg.observe(epoch=6, val_loss=0.3).improved
+    m.set(207)
+    tg.observe(epoch=7, val_loss=0.4)
+    assert tg.finish()["epoch"] == 6 and m.value() == 206.0
+    # the previous file still holds epoch 5 (this run's best before the new one), never the orphan epoch 6
+    assert load_checkpoint(tg.keeper.previous_path)["meta"]["epoch"] == 5
+
+
+def test_keeper_detects_a_replaced_checkpoint_and_cleans_stale_temps(tmp_path):
+    from gapwatch.keeper import CheckpointMismatchError
+
+    k = BestKeeper(dir=tmp_path, memory_limit_mb=0, keep_previous=False)
+    stale = tmp_path / ".gapwatch-best.pt.deadbeef.tmp"
+    stale.write_bytes(b"x" * 100)
+    k.save(Const().set(1), index=0, epoch=1, value=1.0)
+    assert not stale.exists()  # left by a killed save: removed at the first save
+    other = BestKeeper(path=tmp_path / "other.pt", memory_limit_mb=0)
+    other.save(Const().set(2), index=0, epoch=1, value=1.0)  # the same meta, other weights
+    os.replace(tmp_path / "other.pt", k.checkpoint_path)
+    with pytest.raises(CheckpointMismatchError, match="SHA-256"):
+        k.restore(Const())
+
+
+def test_checkpoints_and_reports_get_the_same_mode(tmp_path):
+    import stat
+
+    from gapwatch.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        k = BestKeeper(dir=tmp_path, memory_limit_mb=0)
+        k.save(Const())
+        rep = atomic_write_text(tmp_path / "report.html", "<html>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(k.checkpoint_path.stat().st_mode) == stat.S_IMODE(rep.stat().st_mode) == 0o644
+
+
+# ---------------------------------------------------------------------------------------------- thin adapters
+GUARD_VALUES = {  # a valid, non-default value of every Guard keyword
+    "monitor": "val_acc",
+    "mode": "max",
+    "policy": {"warmup": 7},
+    "log": "LOG",
+    "overwrite": True,
+    "detect_every": 3,
+    "detect_budget": None,
+    "detectors": ["overfitting"],
+    "detector_params": {"overfitting": {}},
+    "on_nan": "stop",
+    "verbose": False,
+    "printer": print,
+    "run": "r7",
+    "on_event": repr,
+}
+
+
+def _adapter(name: str):
+    if name == "torch":
+        return lambda **kw: TorchGuard(net(), **kw)
+    if name == "lightning":
+        pytest.importorskip("lightning")
+        from gapwatch.integrations.lightning import GapwatchCallback
+
+        return GapwatchCallback
+    if name == "hf":
+        pytest.importorskip("transformers")
+        from gapwatch.integrations.hf import GapwatchTrainerCallback
+
+        return GapwatchTrainerCallback
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("keras")
+    from gapwatch.integrations.keras import GapwatchKerasCallback
+
+    return GapwatchKerasCallback
+
+
+@pytest.mark.parametrize("name", ["torch", "lightning", "hf", "keras"])
+def test_every_adapter_accepts_and_passes_every_guard_keyword(tmp_path, name):
+    import inspect
+
+    from gapwatch.guard import Guard
+
+    make = _adapter(name)
+    params = [p for p in inspect.signature(Guard).parameters]
+    assert sorted(params) == sorted(GUARD_VALUES), "a new Guard keyword: add a value to GUARD_VALUES"
+    for k in params:
+        v = tmp_path / "x.jsonl" if k == "log" else GUARD_VALUES[k]
+        a = make(**{k: v})
+        assert getattr(a.guard, k) == v, k
+    a = make(**{k: (tmp_path / "y.jsonl" if k == "log" else v) for k, v in GUARD_VALUES.items()})
+    assert a.guard.detect_budget is None and a.guard.detectors == ["overfitting"]
+    g = Guard(monitor="val_acc", verbose=False)
+    assert make(guard=g).guard is g
+    with pytest.raises(UsageError, match="either guard= or Guard keywords"):
+        make(guard=g, monitor="val_loss")
+    with pytest.raises(UsageError, match="unknown keyword.*detect_evry"):
+        make(detect_evry=3)
+    with pytest.raises(UsageError, match="guard must be a gapwatch Guard"):
+        make(guard="val_loss")

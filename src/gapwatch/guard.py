@@ -12,7 +12,11 @@ the new best, and any findings that appeared. It
 * writes the run's history as JSON Lines while it goes (one line per record, flushed, so a crashed run
   can still be read by ``gapwatch analyze``). The first line is a header ``{"gapwatch": "guard/1", …}``;
   stop decisions and findings are written as ``{"gapwatch": "decision"|"finding", …}`` records, which the
-  JSONL reader skips.
+  JSONL reader skips;
+* prints nothing itself: it emits typed events (:class:`DecisionEvent` after every evaluation,
+  :class:`FindingEvent`, :class:`StopEvent` with a :class:`StopReason`; the adapters add
+  :class:`RestoreEvent`) to ``on_event``. The default sink formats them with
+  :func:`gapwatch.report.terminal.format_guard_event` and prints the lines on stderr.
 
 No torch here: best-model keeping lives in :mod:`gapwatch.keeper`, framework glue in
 :mod:`gapwatch.integrations`.
@@ -24,23 +28,67 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping, Sequence
+from typing import IO, Any, Literal
 
+from . import guardlog
 from .errors import GapwatchError, UsageError
 from .findings import Finding, Severity, clean_json
 from .history import History
-from .monitor import Monitor, choose_monitor, parse_monitor
+from .io import FILE_MODE
+from .monitor import Monitor, decide, parse_monitor
 from .names import is_bookkeeping, normalize
+from .params import Param, register, validate
 from .policy import Decision, StopPolicy
 
-#: Version of :meth:`Guard.state_dict` and of the history-file header.
+#: Version of :meth:`Guard.state_dict`.
 STATE_VERSION = 1
-HEADER = "guard/1"
+#: Version of the history-file header (the format is owned by :mod:`gapwatch.guardlog`).
+HEADER = guardlog.HEADER
 
 #: What to do when the monitored metric is NaN or infinite.
 ON_NAN = ("raise", "stop", "ignore")
+
+#: ``collections.abc.Callable`` as a runtime type for :class:`~gapwatch.params.Param` (isinstance works on it).
+_CALLABLE: type = Callable  # type: ignore[assignment]
+
+#: The Guard's parameters (validated by :func:`gapwatch.params.validate`; documented in docs/guard.md).
+SPECS: tuple[Param, ...] = register("guard", (
+    Param("monitor", "val_loss", "Metric the decisions are taken on (any name normalising to the same split "
+          "and metric matches: eval_loss, val/loss and valid_loss all match val_loss); None lets "
+          "gapwatch.monitor decide at the first evaluation (never on test data).", type=str, allow_none=True),
+    Param("mode", None, "'min' or 'max'; None infers it from the metric (accuracy-like → max).",
+          type=str, choices=("min", "max"), allow_none=True),
+    Param("policy", None, "Parameters of the stop policy (docs/policy.md); None = its defaults.",
+          type=Mapping, allow_none=True),
+    Param("log", None, "JSONL history file to write; None writes nothing. An existing file is refused unless "
+          "overwrite=True; a guard resumed from a state (load_state_dict, a framework checkpoint) appends to it.",
+          type=(str, os.PathLike), allow_none=True),
+    Param("overwrite", False, "Replace an existing history file (default: refuse).", type=bool),
+    Param("detect_every", 5, "Run the detectors at most every this many evaluations (and always at a stop "
+          "and at close). A pass rebuilds the History, O(evaluations), so 5 keeps the cost a fifth of "
+          "running them at every evaluation while findings arrive within 5 evaluations.",
+          unit="evaluations", type=int, low=1),
+    Param("detect_budget", 0.01, "Fraction of wall time the detectors may take: a pass waits until the time "
+          "since the previous one is at least its cost / this fraction. 1% keeps gapwatch's overhead "
+          "negligible on fast loops; None = the fixed detect_every schedule (deterministic findings).",
+          unit="fraction", type=float, low=0.0, high=1.0, low_open=True, allow_none=True),
+    Param("detectors", None, "Names of the registered detectors to run (None: all).", type=(list, tuple),
+          allow_none=True),
+    Param("detector_params", None, "Per-detector parameters, {detector: {name: value}}.", type=dict,
+          allow_none=True),
+    Param("on_nan", "raise", "Monitored metric NaN/inf: 'raise' NonFiniteMetricError, 'stop' and restore the "
+          "best, or 'ignore' (the policy counts it as the worst evaluation).", type=str, choices=ON_NAN),
+    Param("verbose", True, "With no on_event, print findings, the stop and the restore on stderr.", type=bool),
+    Param("printer", None, "Where the default printer's lines (rich markup) go; None = rich on stderr.",
+          type=_CALLABLE, allow_none=True),
+    Param("run", "run", "Run name written to the history header.", type=str),
+    Param("on_event", None, "Called with every GuardEvent; None = the default printer when verbose.",
+          type=_CALLABLE, allow_none=True),
+))
 
 
 class MetricNotLoggedError(UsageError):
@@ -49,6 +97,43 @@ class MetricNotLoggedError(UsageError):
 
 class NonFiniteMetricError(GapwatchError):
     """The monitored metric is NaN or infinite (``on_nan="raise"``); names the metric and where."""
+
+
+class StopReason(str, Enum):
+    """Why the guard stopped (machine-readable; the message beside it is for people).
+
+    ``DEGRADATION``: the held-out metric's trailing mean is worse than its best level by more than the
+    noise allows (``z_stop``, ``min_giveback``, ``min_rel``). ``NO_IMPROVEMENT``: the trailing mean has not
+    improved for ``max_wait`` evaluations. ``NON_FINITE_AFTER_BEST``: the policy saw the monitored metric
+    turn NaN/inf after its best. ``FORECAST``: the forecast-confirmed stop (``confirm_p_best_behind``).
+    ``NON_FINITE``: the guard stopped because the metric became NaN/inf (``on_nan="stop"``). ``OTHER``: a
+    policy reason this version does not classify (the message still says it).
+    """
+
+    DEGRADATION = "degradation"
+    NO_IMPROVEMENT = "no_improvement"
+    NON_FINITE_AFTER_BEST = "non_finite_after_best"
+    FORECAST = "forecast"
+    NON_FINITE = "non_finite"
+    OTHER = "other"
+
+
+#: How the policy's reason strings map onto :class:`StopReason` (the policy carries a message only; the
+#: first matching marker wins).
+_REASON_MARKERS: tuple[tuple[str, StopReason], ...] = (
+    ("(max_wait)", StopReason.NO_IMPROVEMENT),
+    ("non-finite after its best", StopReason.NON_FINITE_AFTER_BEST),
+    ("(confirm_p_best_behind)", StopReason.FORECAST),
+    ("noise s.e.", StopReason.DEGRADATION),
+)
+
+
+def stop_reason_of(message: str) -> StopReason:
+    """The :class:`StopReason` of a :class:`~gapwatch.policy.Decision` reason message."""
+    for marker, reason in _REASON_MARKERS:
+        if marker in message:
+            return reason
+    return StopReason.OTHER
 
 
 @dataclass(frozen=True)
@@ -64,6 +149,7 @@ class GuardDecision:
         findings: findings that are new at this evaluation.
         policy_action: what the stop policy alone said (differs from ``action`` only when a NaN made the
             guard stop with ``on_nan="stop"``).
+        stop_reason: why it stopped (None while continuing).
     """
 
     action: str
@@ -76,6 +162,7 @@ class GuardDecision:
     reason: str = ""
     findings: tuple[Finding, ...] = ()
     policy_action: str = "continue"
+    stop_reason: StopReason | None = None
 
     @property
     def stop(self) -> bool:
@@ -96,8 +183,62 @@ class GuardDecision:
                 "policy_action",
             )
         }
+        d["stop_reason"] = self.stop_reason.value if self.stop_reason is not None else None
         d["findings"] = [f.to_dict() for f in self.findings]
         return clean_json(d)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class DecisionEvent:
+    """After every evaluation: the guard's decision (findings new at it included)."""
+
+    decision: GuardDecision
+
+
+@dataclass(frozen=True)
+class FindingEvent:
+    """A finding that is new (or more severe) at evaluation ``evaluation`` (0-based)."""
+
+    finding: Finding
+    evaluation: int
+
+
+@dataclass(frozen=True)
+class StopEvent:
+    """The guard says stop (emitted once, at the evaluation where it first does).
+
+    Attributes:
+        evaluation, step, epoch: where it stopped (0-based evaluation index; step/epoch as logged or None).
+        reason: machine-readable :class:`StopReason`; message: the same for people.
+        metric: the monitored metric's name as logged; best_index/step/epoch/value: what to restore.
+    """
+
+    evaluation: int
+    step: float | None
+    epoch: float | None
+    reason: StopReason
+    message: str
+    metric: str
+    best_index: int
+    best_step: float | None
+    best_epoch: float | None
+    best_value: float
+
+
+@dataclass(frozen=True)
+class RestoreEvent:
+    """An adapter loaded the kept best weights back into the model (``where``: ``"memory"``/``"disk"``)."""
+
+    index: int
+    step: float | None
+    epoch: float | None
+    value: float | None
+    where: str
+
+
+#: Everything a guard (or an adapter around it) emits to ``on_event``.
+GuardEvent = DecisionEvent | FindingEvent | StopEvent | RestoreEvent
 
 
 def _default_printer() -> Callable[[str], None]:
@@ -111,7 +252,26 @@ def _default_printer() -> Callable[[str], None]:
     return emit
 
 
-_SEV_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
+def event_printer(printer: Callable[[str], None] | None = None) -> Callable[[GuardEvent], None]:
+    """The default ``on_event`` sink: format each event with
+    :func:`gapwatch.report.terminal.format_guard_event` and pass the line (rich markup) to ``printer``
+    (default: rich on stderr). Events without a line (e.g. a plain continue) print nothing."""
+    emit = printer
+    fmt: Callable[[GuardEvent], str | None] | None = None
+
+    def sink(event: GuardEvent) -> None:
+        nonlocal emit, fmt
+        if fmt is None:
+            from .report.terminal import format_guard_event
+
+            fmt = format_guard_event
+        line = fmt(event)
+        if line is not None:
+            if emit is None:
+                emit = _default_printer()
+            emit(line)
+
+    return sink
 
 
 @dataclass
@@ -137,13 +297,16 @@ class Guard:
         detector_params: per-detector parameters passed to :func:`gapwatch.detectors.run_all`.
         on_nan: monitored metric NaN/inf → ``"raise"`` :class:`NonFiniteMetricError` (default), ``"stop"``
             (stop and restore the best), or ``"ignore"`` (the policy counts it as the worst evaluation).
-        verbose: print new findings and the stop as rich log lines on stderr.
-        printer: where log lines go (a callable taking one markup string); default rich stderr.
+        verbose: with no ``on_event``, print new findings, the stop and the restore as log lines on stderr.
+        printer: where those lines go (a callable taking one rich-markup string); default rich stderr.
+            Ignored when ``on_event`` is given.
         run: run name written to the header.
+        on_event: called with every :data:`GuardEvent` (typed data; see the module docstring). ``None``:
+            the default printer when ``verbose``, else nothing.
     """
 
     monitor: str | None = "val_loss"
-    mode: str | None = None
+    mode: Literal["min", "max"] | None = None
     policy: Mapping[str, Any] | None = None
     log: str | os.PathLike[str] | None = None
     overwrite: bool = False
@@ -155,23 +318,12 @@ class Guard:
     verbose: bool = True
     printer: Callable[[str], None] | None = field(default=None, repr=False)
     run: str = "run"
+    on_event: Callable[[GuardEvent], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.detect_every, int)
-            or isinstance(self.detect_every, bool)
-            or self.detect_every < 1
-        ):
-            raise UsageError(
-                f"Guard: detect_every must be a positive integer (evaluations), got {self.detect_every!r}"
-            )
-        b = self.detect_budget
-        if b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b <= 1):
-            raise UsageError(f"Guard: detect_budget must be a fraction in (0, 1] or None, got {b!r}")
-        if self.on_nan not in ON_NAN:
-            raise UsageError(f"Guard: on_nan must be one of {ON_NAN}, got {self.on_nan!r}")
-        if self.mode is not None and self.mode not in ("min", "max"):
-            raise UsageError(f"Guard: mode must be 'min', 'max' or None, got {self.mode!r}")
+        given = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        for k, v in validate("Guard", SPECS, given).items():
+            setattr(self, k, v)
         self._policy_params = dict(self.policy or {})
         self._mon: Monitor | None = None
         self._policy: StopPolicy | None = None
@@ -190,7 +342,15 @@ class Guard:
         self._since_detect = 0  # evaluations since the last detector pass
         self._detect_cost = 0.0  # seconds the last pass took
         self._detect_end = time.perf_counter()
-        self._emit = self.printer or (_default_printer() if self.verbose else (lambda line: None))
+        if self.on_event is not None:
+            self._sink: Callable[[GuardEvent], None] | None = self.on_event
+        else:
+            self._sink = event_printer(self.printer) if self.verbose else None
+
+    def emit(self, event: GuardEvent) -> None:
+        """Send an event to ``on_event`` (or the default printer); the adapters emit :class:`RestoreEvent`."""
+        if self._sink is not None:
+            self._sink(event)
 
     # ------------------------------------------------------------------ properties
     def _set_monitor(self, mon: Monitor) -> None:
@@ -253,27 +413,25 @@ class Guard:
             self.check_log()
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             append = self._resumed and self._log_path.exists()
-            self._fh = open(self._log_path, "a" if append else "w", encoding="utf-8")
+            self._fh = _open_log(self._log_path, append)
             if not append:
                 self._write_line(
-                    {
-                        "gapwatch": HEADER,
-                        "run": self.run,
-                        "monitor": self._mon.label if self._mon else None,
-                        "mode": self._mon.mode if self._mon else None,
-                        "policy": self._policy_params,
-                        "started": time.time(),
-                    }
+                    guardlog.header_record(
+                        run=self.run,
+                        monitor=self._mon.label if self._mon else None,
+                        mode=self._mon.mode if self._mon else None,
+                        policy=self._policy_params,
+                    )
                 )
             else:
-                self._write_line({"gapwatch": "resume", "evaluation": self._n_eval})
+                self._write_line(guardlog.resume_record(self._n_eval))
         return self._fh
 
     def _write_line(self, obj: Mapping[str, Any]) -> None:
         fh = self._fh
         if fh is None:
             return
-        fh.write(json.dumps(obj, allow_nan=True, default=_json_default) + "\n")
+        fh.write(guardlog.encode(obj))
         fh.flush()  # one line at a time: a crash loses at most the line being written
 
     def _write(self, obj: Mapping[str, Any]) -> None:
@@ -288,7 +446,7 @@ class Guard:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> "Guard":
+    def __enter__(self) -> Guard:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -336,19 +494,20 @@ class Guard:
 
     def _pick_monitor(self, rec: Mapping[str, Any]) -> None:
         h = History.from_records([rec], run=self.run)
-        try:
-            mon = choose_monitor(h)
+        splits = {sp for sp, _ in h.keys()}
+        if "test" in splits and "val" not in splits:
+            raise UsageError(
+                "Guard(monitor=None): only test metrics were logged; decisions must be taken on a "
+                "validation set. Log one (e.g. 'val_loss') or pass monitor= explicitly"
+            )
+        try:  # the one monitor decision (gapwatch.monitor.decide): the task metric beside the loss decides
+            mon = decide(h, allow_test=False).monitor
         except GapwatchError as exc:
             raise UsageError(
                 "Guard(monitor=None): no validation metric in the first evaluation; metrics seen: "
                 f"{', '.join(sorted(k for k in rec if k not in ('step', 'epoch'))) or 'none'}. "
                 "Log one such as 'val_loss' or pass monitor="
             ) from exc
-        if mon.split == "test":
-            raise UsageError(
-                "Guard(monitor=None): only test metrics were logged; decisions must be taken on a "
-                "validation set. Log one (e.g. 'val_loss') or pass monitor= explicitly"
-            )
         if self.mode is not None:
             mon = Monitor(mon.split, mon.metric, self.mode)
         self._set_monitor(mon)
@@ -392,14 +551,17 @@ class Guard:
         d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"))
         self._n_eval += 1
         action, reason = d.action, d.reason
+        why = stop_reason_of(reason) if action == "stop" else None
         if not math.isfinite(value) and self.on_nan == "stop" and self._nan_stop is None:
             self._nan_stop = {"evaluation": i, "metric": key}
         if self._nan_stop is not None and action != "stop":
-            action = "stop"
+            action, why = "stop", StopReason.NON_FINITE
             reason = (
                 f"{key} became non-finite at evaluation {self._nan_stop['evaluation']}; "
                 f"stopping and restoring evaluation {d.best_index}"
             )
+        if self.stopped and self._decisions[-1].stop_reason is not None:
+            why = self._decisions[-1].stop_reason  # "stopped earlier": the first stop's reason stays
         stopping = action == "stop" and not self.stopped
         new: list[Finding] = []
         self._since_detect += 1
@@ -416,15 +578,18 @@ class Guard:
             reason if action == "stop" else "",
             tuple(new),
             d.action,
+            why if action == "stop" else None,
         )
         self._decisions.append(dec)
         if stopping:
-            self._write({"gapwatch": "decision", **dec.to_dict(), "findings": None})
-            where = _where(d.best_step, d.best_epoch)
-            self._emit(
-                f"[bold]gapwatch[/bold] stop at evaluation {i}{_where(rec.get('step'), rec.get('epoch'))}: "
-                f"{reason}; best {key} = {d.best_value:.6g} at evaluation {d.best_index}{where}"
+            self._write(guardlog.decision_record({**dec.to_dict(), "findings": None}))
+            self.emit(
+                StopEvent(
+                    i, rec.get("step"), rec.get("epoch"), why or StopReason.OTHER, reason, key,
+                    d.best_index, d.best_step, d.best_epoch, d.best_value,
+                )
             )
+        self.emit(DecisionEvent(dec))
         return dec
 
     def _detect_due(self) -> bool:
@@ -457,13 +622,8 @@ class Guard:
             self._reported[k] = f.severity.rank
             new.append(f)
             self._findings = [g for g in self._findings if (g.detector, str(g.kind)) != k] + [f]
-            self._write({"gapwatch": "finding", "evaluation": i, **f.to_dict()})
-            style = _SEV_STYLE.get(f.severity, "")
-            act = f" → {f.actions[0]}" if f.actions else ""
-            self._emit(
-                f"[bold]gapwatch[/bold] [{style}]{f.severity.value}: {f.kind}[/{style}]"
-                f"{_where(f.step, f.epoch)}: {f.message}{act}"
-            )
+            self._write(guardlog.finding_record(i, f.to_dict()))
+            self.emit(FindingEvent(f, i))
         return new
 
     def history(self) -> History:
@@ -543,7 +703,7 @@ class Guard:
 
 # ---------------------------------------------------------------------- helpers
 def _number(v: Any, key: str) -> float:
-    if isinstance(v, bool) or isinstance(v, str):
+    if isinstance(v, (bool, str)):
         raise UsageError(f"metric {key!r}: expected a number, got {v!r}")
     item = getattr(v, "item", None)
     if callable(item) and getattr(v, "ndim", 0) == 0:
@@ -563,13 +723,19 @@ def _where(step: Any, epoch: Any) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _json_default(o: Any) -> Any:
-    item = getattr(o, "item", None)
-    if callable(item):
-        return item()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
+def _open_log(path: Path, append: bool) -> IO[str]:
+    """Open the history file for writing or appending, never through a symbolic link (a planted link would
+    make the guard rewrite its target) and never onto a directory or device; a clear error naming it."""
+    if path.is_symlink():
+        raise UsageError(f"{path} is a symbolic link; refusing to write the guard history through it")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path} is not a regular file; refusing to write the guard history there")
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the guard history ({exc.strerror or exc})") from None
+    return os.fdopen(fd, "a" if append else "w", encoding="utf-8")
 
 
 def clean_json_keep_nan(obj: Any) -> Any:
@@ -624,7 +790,22 @@ def _decision(d: Mapping[str, Any]) -> GuardDecision:
         d["reason"],
         tuple(_finding(f) for f in d["findings"]),
         d["policy_action"],
+        _stop_reason_field(d),
     )
+
+
+def _stop_reason_field(d: Mapping[str, Any]) -> StopReason | None:
+    """The stop reason of a stored decision; states written before it existed get it from the message."""
+    if d["action"] != "stop":
+        return None
+    got = d.get("stop_reason")
+    if got is None:
+        return StopReason.NON_FINITE if d["policy_action"] != "stop" else stop_reason_of(str(d["reason"]))
+    try:
+        return StopReason(got)
+    except ValueError:
+        raise UsageError(f"Guard state: decision stop_reason {got!r} is not one of "
+                         f"{[r.value for r in StopReason]}") from None
 
 
 def read_guard_log(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -22,104 +22,84 @@ with one extra forward pass over the training set at the end of every epoch. Nee
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import UsageError, require
 from ..examples.record import ExampleRecorder, logits_of, split_indexed_batch
+from ..guard import Guard
 from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import is_bookkeeping
-from . import guard_and_keeper
+from . import GuardAdapter, check_adapter_param, guard_keywords
 
 _tc = require("transformers.trainer_callback", "hf", "transformers")
 
 STATE_VERSION = 1
+#: Guard keywords that cannot be stored in ``trainer_state.json`` (callables); a callback rebuilt by
+#: ``Trainer`` from a checkpoint gets the defaults for them.
+_NOT_JSON = ("printer", "on_event")
 
 
-class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type: ignore[misc,name-defined]
-    """``transformers`` callback around :class:`~gapwatch.guard.Guard` (arguments as there).
+class GapwatchTrainerCallback(GuardAdapter, _tc.TrainerCallback, _tc.ExportableState):  # type: ignore[misc,name-defined]
+    """``transformers`` callback around :class:`~gapwatch.guard.Guard`.
 
     Args:
-        monitor: an ``eval_*`` metric name (``"eval_loss"``, ``"eval_accuracy"``); ``val_loss`` also matches.
+        guard: a ready Guard, or None and its keywords in ``**guard_kwargs``; ``monitor`` defaults to
+            ``"eval_loss"`` here (an ``eval_*`` name; ``val_loss`` also matches).
         restore: load the best weights into the model at the end of training.
-        checkpoint, memory_limit_mb: see :class:`~gapwatch.keeper.BestKeeper`.
+        checkpoint, memory_limit_mb, keep_previous: see :class:`~gapwatch.keeper.BestKeeper`.
     """
+
+    _owner = "GapwatchTrainerCallback"
 
     def __init__(
         self,
-        monitor: str | None = "eval_loss",
-        mode: str | None = None,
+        guard: Guard | None = None,
         *,
-        policy: Mapping[str, Any] | None = None,
-        log: str | os.PathLike[str] | None = None,
-        overwrite: bool = False,
         checkpoint: str | os.PathLike[str] | None = None,
         memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
+        keep_previous: bool = True,
         restore: bool = True,
-        detect_every: int = 5,
-        on_nan: str = "raise",
-        verbose: bool = True,
-        run: str = "run",
+        **guard_kwargs: Any,
     ) -> None:
-        self._args = dict(
-            monitor=monitor,
-            mode=mode,
-            policy=dict(policy) if policy else None,
-            log=None if log is None else str(log),
-            overwrite=overwrite,
-            checkpoint=None if checkpoint is None else str(checkpoint),
-            memory_limit_mb=memory_limit_mb,
-            restore=restore,
-            detect_every=detect_every,
-            on_nan=on_nan,
-            verbose=verbose,
-            run=run,
-        )
-        self.guard, self.keeper = guard_and_keeper(
-            monitor=monitor,
-            mode=mode,
-            policy=policy,
-            log=log,
-            overwrite=overwrite,
+        if guard is None:
+            guard_kwargs.setdefault("monitor", "eval_loss")
+        GuardAdapter.__init__(
+            self,
+            guard,
             checkpoint=checkpoint,
             memory_limit_mb=memory_limit_mb,
-            detect_every=detect_every,
-            on_nan=on_nan,
-            verbose=verbose,
-            run=run,
+            keep_previous=keep_previous,
+            **guard_kwargs,
         )
-        self.restore = restore
-        self.restored: dict[str, Any] | None = None
+        self.restore = check_adapter_param(self._owner, "restore", restore)
+        self._args: dict[str, Any] = {
+            "checkpoint": None if checkpoint is None else str(checkpoint),
+            "memory_limit_mb": memory_limit_mb,
+            "keep_previous": keep_previous,
+            "restore": restore,
+        }
 
     # ------------------------------------------------------------------ ExportableState
     def state(self) -> dict[str, Any]:
+        g = self.guard
+        guard_args = {k: _jsonable(getattr(g, k)) for k in guard_keywords() if k not in _NOT_JSON}
         # resuming a run appends to the history file it wrote: never refuse it as "existing"
-        args = {**self._args, "overwrite": True}
+        args = {**self._args, **guard_args, "overwrite": True}
         return {
             "args": args,
-            "attributes": {
-                "gapwatch_state": {
-                    "version": STATE_VERSION,
-                    "guard": self.guard.state_dict(),
-                    "keeper": self.keeper.state_dict(tensors=False),
-                }
-            },
+            "attributes": {"gapwatch_state": self.adapter_state(tensors=False)},
         }
 
     @property
     def gapwatch_state(self) -> dict[str, Any]:
-        return self.state()["attributes"]["gapwatch_state"]  # type: ignore[no-any-return]
+        return self.adapter_state(tensors=False)
 
     @gapwatch_state.setter
     def gapwatch_state(self, st: Mapping[str, Any]) -> None:
-        if not isinstance(st, Mapping) or st.get("version") != STATE_VERSION:
-            raise UsageError(
-                f"GapwatchTrainerCallback state: expected version {STATE_VERSION}, got "
-                f"{st.get('version') if isinstance(st, Mapping) else type(st).__name__!r}"
-            )
-        self.guard.load_state_dict(st["guard"])
-        self.keeper.load_state_dict(st["keeper"])
+        self.load_adapter_state(st)
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -172,18 +152,22 @@ class GapwatchTrainerCallback(_tc.TrainerCallback, _tc.ExportableState):  # type
             and isinstance(v, (int, float))
             and not isinstance(v, bool)
         }
-        d = self.guard.observe(step=state.global_step, epoch=state.epoch, **ev)
-        if d.improved and model is not None:
-            self.keeper.save(
-                model, index=d.evaluation, step=d.best_step, epoch=d.best_epoch, value=d.best_value
-            )
+        d = self.after_evaluation(model, step=state.global_step, epoch=state.epoch, **ev)
         if d.stop:
             control.should_training_stop = True
 
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        if self.restore and model is not None and self.keeper.has_best:
-            self.restored = self.keeper.restore(model)
-        self.guard.close()
+        self.finish_training(model, restore=self.restore)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
 
 
 class ExampleRecorderTrainerCallback(_tc.TrainerCallback):  # type: ignore[misc,name-defined]

@@ -17,65 +17,57 @@ guard's state (JSON) and an in-memory best (tensors) travel in Lightning checkpo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import UsageError, require
 from ..examples.record import ExampleRecorder, logits_of, split_indexed_batch
+from ..guard import Guard
 from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import normalize
-from . import guard_and_keeper
+from . import GuardAdapter, check_adapter_param
 
 _L = require("lightning.pytorch", "lightning", "lightning")
 
 STATE_VERSION = 1
 
 
-class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
-    """Lightning callback around :class:`~gapwatch.guard.Guard` (arguments as there) plus best keeping.
+class GapwatchCallback(GuardAdapter, _L.Callback):  # type: ignore[misc,name-defined]
+    """Lightning callback around :class:`~gapwatch.guard.Guard` plus best keeping.
 
     Args:
+        guard: a ready Guard, or None and its keywords (``monitor="val_loss"``, ``log=``, ``policy=`` …) in
+            ``**guard_kwargs``.
         restore: load the best weights into the module at the end of ``fit``.
-        checkpoint, memory_limit_mb, keep_optimizer: see :class:`~gapwatch.keeper.BestKeeper`
+        checkpoint, memory_limit_mb, keep_optimizer, keep_previous: see :class:`~gapwatch.keeper.BestKeeper`
             (``keep_optimizer`` keeps the first optimizer's state).
     """
 
+    _owner = "GapwatchCallback"
+
     def __init__(
         self,
-        monitor: str | None = "val_loss",
-        mode: str | None = None,
+        guard: Guard | None = None,
         *,
-        policy: Mapping[str, Any] | None = None,
-        log: str | os.PathLike[str] | None = None,
-        overwrite: bool = False,
         checkpoint: str | os.PathLike[str] | None = None,
         memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
         keep_optimizer: bool = False,
+        keep_previous: bool = True,
         restore: bool = True,
-        detect_every: int = 5,
-        on_nan: str = "raise",
-        verbose: bool = True,
-        run: str = "run",
         **guard_kwargs: Any,
     ) -> None:
-        super().__init__()
-        self.guard, self.keeper = guard_and_keeper(
-            monitor=monitor,
-            mode=mode,
-            policy=policy,
-            log=log,
-            overwrite=overwrite,
+        _L.Callback.__init__(self)
+        GuardAdapter.__init__(
+            self,
+            guard,
             checkpoint=checkpoint,
             memory_limit_mb=memory_limit_mb,
             keep_optimizer=keep_optimizer,
-            detect_every=detect_every,
-            on_nan=on_nan,
-            verbose=verbose,
-            run=run,
+            keep_previous=keep_previous,
             **guard_kwargs,
         )
-        self.restore = restore
-        self.restored: dict[str, Any] | None = None
+        self.restore = check_adapter_param(self._owner, "restore", restore)
 
     @property
     def state_key(self) -> str:
@@ -103,16 +95,16 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
                 out[k] = float(v.item() if hasattr(v, "item") else v)
         return out
 
+    def _optimizer(self, trainer: Any) -> Any:
+        return trainer.optimizers[0] if (self.keeper.keep_optimizer and trainer.optimizers) else None
+
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking:
             return
         metrics = self._metrics(trainer, want_train=False)
-        d = self.guard.observe(step=trainer.global_step, epoch=trainer.current_epoch, **metrics)
-        if d.improved:
-            opt = trainer.optimizers[0] if (self.keeper.keep_optimizer and trainer.optimizers) else None
-            self.keeper.save(
-                pl_module, opt, index=d.evaluation, step=d.best_step, epoch=d.best_epoch, value=d.best_value
-            )
+        d = self.after_evaluation(
+            pl_module, self._optimizer(trainer), step=trainer.global_step, epoch=trainer.current_epoch, **metrics
+        )
         if d.stop:
             trainer.should_stop = True
 
@@ -122,26 +114,14 @@ class GapwatchCallback(_L.Callback):  # type: ignore[misc,name-defined]
             self.guard.log_metrics(step=trainer.global_step, epoch=trainer.current_epoch, **metrics)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.restore and self.keeper.has_best:
-            opt = trainer.optimizers[0] if (self.keeper.keep_optimizer and trainer.optimizers) else None
-            self.restored = self.keeper.restore(pl_module, opt)
-        self.guard.close()
+        self.finish_training(pl_module, self._optimizer(trainer), restore=self.restore)
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "version": STATE_VERSION,
-            "guard": self.guard.state_dict(),
-            "keeper": self.keeper.state_dict(),
-        }
+        return self.adapter_state()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict.get("version") != STATE_VERSION:
-            raise UsageError(
-                f"GapwatchCallback state: expected version {STATE_VERSION}, got {state_dict.get('version')!r}"
-            )
-        self.guard.load_state_dict(state_dict["guard"])
-        self.keeper.load_state_dict(state_dict["keeper"])
+        self.load_adapter_state(state_dict)
 
 
 class ExampleRecorderCallback(_L.Callback):  # type: ignore[misc,name-defined]

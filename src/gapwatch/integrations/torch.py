@@ -15,49 +15,47 @@ averager from :mod:`gapwatch.averaging`. Needs ``pip install 'gapwatch[torch]'``
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import UsageError, require
-from ..guard import GuardDecision
+from ..guard import Guard, GuardDecision
 from ..keeper import DEFAULT_MEMORY_LIMIT_MB
-from . import guard_and_keeper
+from . import GuardAdapter, check_adapter_param
 
 STATE_VERSION = 1
 
 
-class TorchGuard:
+class TorchGuard(GuardAdapter):
     """Guard + best-model keeping for a ``torch.nn.Module``.
 
     Args:
         model: the module being trained.
         optimizer: its optimizer; its state is kept with the best weights when ``keep_optimizer=True``.
-        monitor, mode, policy, log, overwrite, detect_every, on_nan, verbose, run: see
-            :class:`~gapwatch.guard.Guard`.
+        guard: a ready :class:`~gapwatch.guard.Guard`, or None and its keywords (``monitor``, ``mode``,
+            ``policy``, ``log``, ``overwrite``, ``detect_every``, ``on_nan``, ``verbose``, ``run``,
+            ``on_event`` …) in ``**guard_kwargs``.
         checkpoint: file for on-disk best keeping (default ``gapwatch-best.pt`` next to ``log``, or in the
             current directory).
         memory_limit_mb: model states up to this size (MiB) stay in memory, larger ones go to disk.
         keep_optimizer: keep and restore the optimizer state too.
+        keep_previous: keep the previous on-disk best (see :class:`~gapwatch.keeper.BestKeeper`).
         restore_on_stop: load the best weights into ``model`` as soon as the guard says stop.
     """
+
+    _owner = "TorchGuard"
 
     def __init__(
         self,
         model: Any,
         optimizer: Any = None,
+        guard: Guard | None = None,
         *,
-        monitor: str | None = "val_loss",
-        mode: str | None = None,
-        policy: Mapping[str, Any] | None = None,
-        log: str | os.PathLike[str] | None = None,
-        overwrite: bool = False,
         checkpoint: str | os.PathLike[str] | None = None,
         memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
         keep_optimizer: bool = False,
+        keep_previous: bool = True,
         restore_on_stop: bool = True,
-        detect_every: int = 5,
-        on_nan: str = "raise",
-        verbose: bool = True,
-        run: str = "run",
         **guard_kwargs: Any,
     ) -> None:
         torch = require("torch", "torch")
@@ -65,41 +63,24 @@ class TorchGuard:
             raise UsageError(f"TorchGuard: model must be a torch.nn.Module, got {type(model).__name__}")
         if keep_optimizer and optimizer is None:
             raise UsageError("TorchGuard: keep_optimizer=True needs optimizer=")
-        self.model = model
-        self.optimizer = optimizer
-        self.restore_on_stop = restore_on_stop
-        self.guard, self.keeper = guard_and_keeper(
-            monitor=monitor,
-            mode=mode,
-            policy=policy,
-            log=log,
-            overwrite=overwrite,
+        super().__init__(
+            guard,
             checkpoint=checkpoint,
             memory_limit_mb=memory_limit_mb,
             keep_optimizer=keep_optimizer,
-            detect_every=detect_every,
-            on_nan=on_nan,
-            verbose=verbose,
-            run=run,
+            keep_previous=keep_previous,
             **guard_kwargs,
         )
-        self.restored: dict[str, Any] | None = None
+        self.model = model
+        self.optimizer = optimizer
+        self.restore_on_stop = check_adapter_param(self._owner, "restore_on_stop", restore_on_stop)
 
     def observe(
         self, *, step: float | None = None, epoch: float | None = None, **metrics: Any
     ) -> GuardDecision:
         """Feed one evaluation; keeps the weights when it is the new best; restores them on stop."""
         metrics = {k: _scalar(v) for k, v in metrics.items()}
-        d = self.guard.observe(step=step, epoch=epoch, **metrics)
-        if d.improved:
-            self.keeper.save(
-                self.model,
-                self.optimizer,
-                index=d.evaluation,
-                step=d.best_step,
-                epoch=d.best_epoch,
-                value=d.best_value,
-            )
+        d = self.after_evaluation(self.model, self.optimizer, step=step, epoch=epoch, **metrics)
         if d.stop and self.restore_on_stop and self.restored is None:
             self.restore()
         return d
@@ -110,17 +91,17 @@ class TorchGuard:
 
     def restore(self) -> dict[str, Any] | None:
         """Load the best weights (and optimizer state when kept) into the model; returns their meta, or
-        None when nothing was kept (no evaluation yet)."""
-        if not self.keeper.has_best:
-            return None
-        self.restored = self.keeper.restore(self.model, self.optimizer)
-        return self.restored
+        None when nothing was kept (no evaluation yet).
+
+        Raises:
+            CheckpointMismatchError: the on-disk checkpoint is not this run's recorded best.
+        """
+        return self.restore_best(self.model, self.optimizer)
 
     def finish(self, restore: bool = True) -> dict[str, Any] | None:
-        """End of training: restore the best weights (unless ``restore=False``) and close the history file."""
-        meta = self.restore() if restore and self.restored is None else self.restored
-        self.guard.close()
-        return meta
+        """End of training: restore the best weights (unless ``restore=False``) and close the history file
+        (closed even when restoring raises :class:`~gapwatch.keeper.CheckpointMismatchError`)."""
+        return self.finish_training(self.model, self.optimizer, restore=restore)
 
     @property
     def stop(self) -> bool:
@@ -129,20 +110,10 @@ class TorchGuard:
     def state_dict(self) -> dict[str, Any]:
         """``{"version", "guard": <JSON>, "keeper": <state, tensors when the best is in memory>}``; save it
         in your checkpoint next to the model and optimizer."""
-        return {
-            "version": STATE_VERSION,
-            "guard": self.guard.state_dict(),
-            "keeper": self.keeper.state_dict(),
-        }
+        return self.adapter_state()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-            raise UsageError(
-                f"TorchGuard state: expected version {STATE_VERSION}, got "
-                f"{state.get('version') if isinstance(state, Mapping) else type(state).__name__!r}"
-            )
-        self.guard.load_state_dict(state["guard"])
-        self.keeper.load_state_dict(state["keeper"])
+        self.load_adapter_state(state)
 
 
 def _scalar(v: Any) -> Any:
