@@ -110,7 +110,7 @@ def test_p_best_behind_matches_the_forecast_module():
     v = u_curve(40, onset=20)
     for n in (12, 30, 40):
         f = forecast_curve(np.arange(n, dtype=float), v[:n], method="ensemble", seed=0)
-        assert p_best_behind(v[:n]) == f.p_best_behind
+        assert p_best_behind(v[:n]) == f.p_best_behind_model  # the ensemble's own, before recalibration
 
 
 def test_p_best_behind_degenerate_input_gives_zero():

@@ -26,6 +26,7 @@ from ..errors import GapwatchError, InputError, MissingDependencyError, UsageErr
 from ..history import History
 from ..monitor import Monitor, choose_monitor
 from . import bars, ensemble
+from .calibrate import degradation_features, recalibrate
 from .prior import normalise
 
 SCHEMA = "gapwatch.forecast/1"
@@ -62,7 +63,9 @@ class Forecast:
         quantiles: level (``"0.1"``, ``"0.5"``, ``"0.9"``) → values ``(q,)`` in the metric's units.
         best: ``{"x", "low", "high"}``: the median and 10–90% interval of the x of the best evaluation over
             observed + forecast evaluations.
-        p_best_behind: probability that no future evaluation (up to the horizon) beats the best observed one.
+        p_best_behind: probability that no future evaluation (up to the horizon) beats the best observed one,
+            after the degradation-aware recalibration of :mod:`gapwatch.forecast.calibrate` (fitted on real runs).
+        p_best_behind_model: the forecaster's own probability (the share of its sample paths), before it.
         method: ``"pfn"`` or ``"ensemble"``. notes: human-readable remarks (fallbacks, degenerate input).
     """
 
@@ -79,6 +82,7 @@ class Forecast:
     notes: list[str] = field(default_factory=list)
     _logpdf: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     samples: np.ndarray | None = field(default=None, repr=False)
+    p_best_behind_model: float | None = None
 
     def logpdf(self, y_future: np.ndarray) -> np.ndarray:
         """Log predictive density of realised future values ``(q,)`` (metric units), per point ``(q,)``."""
@@ -96,6 +100,8 @@ class Forecast:
             "quantiles": {k: [float(v) for v in arr] for k, arr in self.quantiles.items()},
             "best": {k: _num(v) for k, v in self.best.items()},
             "p_best_behind": round(float(self.p_best_behind), 4),
+            "p_best_behind_model": None if self.p_best_behind_model is None
+            else round(float(self.p_best_behind_model), 4),
             "method": self.method,
             "notes": list(self.notes),
         }
@@ -302,13 +308,14 @@ def forecast_curve(
     x_all = np.concatenate([x[:m], xf])
     lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
     best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
-    p_behind = float(np.mean(arg < m))
+    p_model = float(np.mean(arg < m))
+    p_behind = recalibrate(p_model, *degradation_features(z_obs), used)
 
     def logpdf(yf: np.ndarray) -> np.ndarray:
         return np.asarray(lpz((tr.fwd(yf) - lo) / scale)) - math.log(scale) + tr.log_jacobian(yf)
 
     return Forecast(name, monitor, m, x[:m].copy(), y[:m].copy(), xf, quant, best, p_behind, used, notes,
-                    logpdf, tr.inv(lo + scale * samples))
+                    logpdf, tr.inv(lo + scale * samples), p_model)
 
 
 _ACCURACY_LIKE = ("acc", "f1", "auc", "precision", "recall", "iou", "dice", "map", "score")
