@@ -12,7 +12,8 @@ from gapwatch.testing import synth
 from gapwatch.analysis import FORECAST_MAX_POINTS, forecast_input as _forecast_input
 from gapwatch.detectors import run_all
 from gapwatch.detectors.instability import trailing_median
-from gapwatch.detectors.overfitting import _trailing_mean, _trajectory_index
+from gapwatch.detectors.overfitting import _trajectory_index
+from gapwatch.stats import trailing_mean as _trailing_mean
 from gapwatch.history import History
 from gapwatch.monitor import Monitor
 from gapwatch.stats import _mk_s, median, rolling_median, sliding_median
