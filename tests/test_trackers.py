@@ -258,3 +258,37 @@ def test_registered_readers_feed_load_and_watch(mlflow_stores: dict[str, Path], 
     started = [e["run"] for e in evs if e["event"] == "run_started"]
     assert [r for r in started if r.startswith("sweep")] == [f"sweep/lr{r}" for r in range(3)]
     assert json.dumps(evs)
+
+
+# ------------------------------------------------------------------------------------------ trackio
+def test_trackio_project_database(tmp_path: Path) -> None:
+    pytest.importorskip("trackio")
+    code = ("import trackio\n"
+            "for r in range(2):\n"
+            "    trackio.init(project='proj', name=f'r{r}', config={'lr': 0.1 * (r + 1)})\n"
+            f"    for e in range(1, {EPOCHS} + 1):\n"
+            "        trackio.log({'train_loss': 1.0 / e, 'val_loss': 1.0 / e + 0.02 * e * (r + 1), 'epoch': e})\n"
+            "    trackio.finish()\n")
+    env = {**os.environ, "TRACKIO_DIR": str(tmp_path / "store")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300, capture_output=True)
+    from gapwatch.readers import load
+    from gapwatch.trackers import register
+    from gapwatch.trackers.trackio import read_trackio
+
+    db = tmp_path / "store" / "proj.db"
+    h = read_trackio(db)
+    assert h.runs() == ["proj/r0", "proj/r1"]
+    for r in range(2):
+        s = h.run(f"proj/r{r}").series("val", "loss")
+        np.testing.assert_allclose(s.values, [1.0 / e + 0.02 * e * (r + 1) for e in range(1, EPOCHS + 1)])
+        np.testing.assert_array_equal(s.epoch, np.arange(1, EPOCHS + 1))
+        assert h.meta[f"proj/r{r}"]["hparams"] == {"lr": 0.1 * (r + 1)}
+    register()
+    assert load(db).runs() == ["proj/r0", "proj/r1"]
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE metrics (id INTEGER, run TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(InputError, match="lacks column"):
+        read_trackio(other)

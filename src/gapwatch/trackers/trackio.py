@@ -1,0 +1,140 @@
+"""trackio (Hugging Face's local-first tracker) projects as gapwatch sources.
+
+trackio keeps one SQLite database per project (``$TRACKIO_DIR/<project>.db``, by default under
+``~/.cache/huggingface/trackio/``). Its ``metrics`` table holds one row per ``trackio.log`` call: ``run_name``,
+``step`` and ``metrics``, a JSON object of the logged values; the ``configs`` table holds each run's config as
+JSON. Those columns are the ones read here; trackio 0.43 added ``run_id`` (used to tell runs with the same
+name apart when present), ``log_id`` and ``space_id`` (ignored). The store format is young and not
+documented as stable: a database without these columns is a one-line :class:`InputError` naming what was
+expected. No ``trackio`` package is needed to read it.
+
+Each run becomes a gapwatch run named ``<project>/<run name>``; non-numeric logged values (media, tables) and
+trackio's own keys (``_...``) are skipped; a key named ``epoch`` gives the epoch of the others.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..history import History
+from ..readers._parts import Parts, build
+from ._series import run_parts, unique_name
+
+NAME = "trackio"
+#: Seconds to wait for trackio's writer before reporting the database as locked.
+SQLITE_TIMEOUT_S = 5.0
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_NEEDED = {"metrics": {"run_name", "step", "metrics"}}
+
+
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in con.execute(f"PRAGMA table_info({table})")}  # noqa: S608 - fixed table names
+
+
+def _open(f: Path) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(f"file:{Path(f).resolve()}?mode=ro", uri=True, timeout=SQLITE_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot open the trackio database ({exc})", path=f) from None
+
+
+def sniff(path: Path, head: str) -> bool:
+    p = Path(path)
+    if not p.is_file() or p.suffix != ".db":
+        return False
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(16) != _SQLITE_MAGIC:
+                return False
+        con = _open(p)
+        try:
+            return _NEEDED["metrics"] <= _columns(con, "metrics") and "configs" in {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            con.close()
+    except (OSError, sqlite3.Error, InputError):
+        return False
+
+
+def read_parts(path: Path) -> list[Parts]:
+    """Every run of one trackio project database."""
+    f = Path(path)
+    con = _open(f)
+    try:
+        have = _columns(con, "metrics")
+        missing = _NEEDED["metrics"] - have
+        if missing:
+            raise InputError(f"not a trackio project database: table 'metrics' lacks column(s) {sorted(missing)} "
+                             "(expected run_name, step, metrics)", path=f)
+        rid = "run_id" if "run_id" in have else "run_name"
+        rows = con.execute(f"SELECT {rid}, run_name, step, metrics FROM metrics ORDER BY id").fetchall()  # noqa: S608
+        configs: dict[str, dict[str, Any]] = {}
+        ccols = _columns(con, "configs")
+        if {"run_name", "config"} <= ccols:
+            key = "run_id" if "run_id" in ccols else "run_name"
+            for k, cfg in con.execute(f"SELECT {key}, config FROM configs"):  # noqa: S608
+                try:
+                    val = json.loads(cfg)
+                except ValueError:
+                    continue
+                if isinstance(val, dict):
+                    configs[str(k)] = {a: b for a, b in val.items() if not str(a).startswith("_")}
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise InputError(f"the trackio database is locked by another process (waited {SQLITE_TIMEOUT_S:g} s)",
+                             path=f) from None
+        raise InputError(f"not a trackio project database ({exc})", path=f) from None
+    finally:
+        con.close()
+    runs: dict[str, tuple[str, dict[str, tuple[list[float], list[float]]]]] = {}
+    for i, (key, name, step, blob) in enumerate(rows, start=1):
+        try:
+            vals = json.loads(blob)
+        except ValueError:
+            raise InputError(f"metrics row {i}: not valid JSON", path=f) from None
+        ser = runs.setdefault(str(key), (str(name), {}))[1]
+        for k, v in vals.items() if isinstance(vals, dict) else ():
+            if str(k).startswith("_") or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            lst = ser.setdefault(str(k), ([], []))
+            lst[0].append(float(step))
+            lst[1].append(float(v))
+    used: set[str] = set()
+    out = []
+    for key, (name, ser) in runs.items():
+        series = {k: (np.asarray(s, float), np.asarray(v, float)) for k, (s, v) in ser.items()}
+        run = unique_name(f"{f.stem}/{name}", key, used)
+        out.append(run_parts(run, f"{f}#{name}", series, {"hparams": configs.get(key, {}),
+                                                           "trackio": {"project": f.stem, "run": name}}))
+    return out
+
+
+def read_trackio(path: Path | str) -> History:
+    """A trackio project database (``<project>.db``) as a History."""
+    parts = read_parts(Path(path))
+    if not parts:
+        raise InputError("the trackio project has no logged metrics", path=path)
+    return build(parts)
+
+
+@dataclass(frozen=True)
+class TrackioReader:
+    """The :class:`gapwatch.readers.base.Reader` plug-in for trackio project databases."""
+
+    name: str = NAME
+
+    def sniff(self, path: Path, head: str) -> bool:
+        return sniff(path, head)
+
+    def read(self, path: Path, run: str) -> list[Parts]:
+        return read_parts(path)
+
+
+READER = TrackioReader()
