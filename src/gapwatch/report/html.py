@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from .svg import Chart, esc, fmt_num, histogram_chart
 if TYPE_CHECKING:
     from ..examples.summary import ExampleSummary
     from ..forecast.core import Forecast
+    from ..monitor import Monitor
 
 #: Most runs whose full section is included in a sweep report (the overview always covers every run).
 MAX_DETAILED_RUNS = 200
@@ -258,65 +259,91 @@ def _use_log(values: list[np.ndarray]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- run charts
+def _monitor(r: RunAnalysis) -> Monitor:
+    """The run's monitor; the charts are only drawn for runs that have one (an internal invariant)."""
+    if r.monitor is None:  # an internal invariant, not user input
+        raise RuntimeError("gapwatch internal error: r.monitor is unset")
+    return r.monitor
+
+
 def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Finding]]) -> tuple[str, str]:
     """The monitored metric of every split with best point, onset, finding badges and forecast band.
 
-    Returns ``(legend_html, svg)``."""
-    if r.monitor is None:  # an internal invariant, not user input
-        raise RuntimeError("gapwatch internal error: r.monitor is unset")
-    metric = r.monitor.metric
+    Returns ``(legend_html, svg)``; the svg is followed by a note when extreme values were clipped."""
+    mon = _monitor(r)
     cv = _curves(r, s)
-    others: list[str] = []
-    series = [(sp, cv.get(sp, metric)) for sp in cv.splits_of(metric)]
+    series = [(sp, cv.get(sp, mon.metric)) for sp in cv.splits_of(mon.metric)]
     logy = _use_log([ser[1] for _, ser in series])
-    ch = Chart(width=680, height=290, xlabel=r.x, ylabel=f"{metric}" + (" (log)" if logy else ""), logy=logy,
-               aria=f"{r.name}: {metric} per {r.x} for {', '.join(sp for sp, _ in series)}")
-    legend: list[tuple[str, str, str]] = []
-    fc = r.forecast
-    last_x = s.final_x
-    if s.onset_x is not None and last_x is not None:
-        ch.span(s.onset_x, last_x, "zone", title=f"overfitting from {r.x} {_fx(s.onset_x)}")
-    fc_ok = _forecast_arrays(fc)
-    if fc_ok is not None:
-        fx, q10, q50, q90, fbest = fc_ok
-        if last_x is not None and fx.size:
-            ch.span(last_x, float(fx[-1]), "fczone", title="forecast")
-        ch.band(fx, q10, q90, "fc-band", title="forecast 10–90% band")
-        ch.line(fx, q50, "fc-med", width=1.6, dash="5 4", title="forecast median")
-        if fbest is not None:
-            lo, hi = fbest
-            ch.span(lo, hi, "fc-best", title=f"predicted best {r.x} {_fx(lo)}–{_fx(hi)}")
+    ch = Chart(width=680, height=290, xlabel=r.x, ylabel=f"{mon.metric}" + (" (log)" if logy else ""), logy=logy,
+               aria=f"{r.name}: {mon.metric} per {r.x} for {', '.join(sp for sp, _ in series)}")
+    if s.onset_x is not None and s.final_x is not None:
+        ch.span(s.onset_x, s.final_x, "zone", title=f"overfitting from {r.x} {_fx(s.onset_x)}")
+    fc = _forecast_arrays(r.forecast)
+    if fc is not None:
+        _draw_forecast(ch, fc, s.final_x, r.x)
+    legend = _draw_splits(ch, series, mon.split)
+    if fc is not None:
         legend.append(("var(--val)", "box", "forecast 10–90%"))
+    legend += _draw_best_and_onset(ch, r, s)
+    for i, f in numbered:
+        ch.badge(finding_x(f, r.x), str(i), f"sev-{f.severity.value}",
+                 title=f"#{i} {f.severity.value} {kind_of(f)}: {f.message}")
+    if fc is not None and fc[4] is not None:
+        legend.append(("#f3c400", "box", "predicted best"))
+    svg = ch.render()
+    if ch.clipped:
+        svg += '<p class="note">Extreme values are clipped so the rest of the curve stays readable.</p>'
+    return _legend(legend), svg
+
+
+#: A drawable forecast: x, 10/50/90% quantiles (each shape ``(h,)``) and the predicted best's 80% x interval.
+_ForecastArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[float, float] | None]
+
+
+def _draw_forecast(ch: Chart, fc: _ForecastArrays, last_x: float | None, xname: str) -> None:
+    """The forecast's zone past the last evaluation, its 10–90% band, its median and the predicted best's
+    interval (see :func:`_forecast_arrays` for ``fc``)."""
+    fx, q10, q50, q90, fbest = fc
+    if last_x is not None and fx.size:
+        ch.span(last_x, float(fx[-1]), "fczone", title="forecast")
+    ch.band(fx, q10, q90, "fc-band", title="forecast 10–90% band")
+    ch.line(fx, q50, "fc-med", width=1.6, dash="5 4", title="forecast median")
+    if fbest is not None:
+        lo, hi = fbest
+        ch.span(lo, hi, "fc-best", title=f"predicted best {xname} {_fx(lo)}–{_fx(hi)}")
+
+
+def _draw_splits(ch: Chart, series: Sequence[tuple[str, tuple[np.ndarray, np.ndarray, str]]],
+                 monitored: str) -> list[tuple[str, str, str]]:
+    """One line per split of the monitored metric (the monitored split thicker); returns their legend items."""
+    others: list[str] = []
+    legend = []
     for sp, (sx_, sv_, sname) in series:
-        cls = _split_class(sp, r.monitor.split, others)
-        mon = sp == r.monitor.split
+        cls = _split_class(sp, monitored, others)
+        mon = sp == monitored
         ch.line(sx_, sv_, cls, width=2.4 if mon else 1.5, title=f"{sp} {sname}")
-        legend.insert(len(legend) - (1 if fc_ok is not None else 0),
-                      (_SPLIT_COLOR[cls], "line", f"{sp}" + (" (monitored)" if mon else "")))
+        legend.append((_SPLIT_COLOR[cls], "line", f"{sp}" + (" (monitored)" if mon else "")))
+    return legend
+
+
+def _draw_best_and_onset(ch: Chart, r: RunAnalysis, s: RunSummary) -> list[tuple[str, str, str]]:
+    """The best point (a star on a dotted line) and the overfitting onset (a dashed line, unless it is the best
+    point); returns their legend items."""
+    legend = []
     if s.best_x is not None:
         ch.vline(s.best_x, "bestline", title=f"best at {r.x} {_fx(s.best_x)}", label=f"best {_fx(s.best_x)}",
                  anchor="end")
         ch.point(s.best_x, s.best_value, "best", shape="star", r=5,
-                 title=f"best {r.monitor.label} = {_fx(s.best_value)} at {r.x} {_fx(s.best_x)}")
+                 title=f"best {_monitor(r).label} = {_fx(s.best_value)} at {r.x} {_fx(s.best_x)}")
         legend.append(("var(--best)", "star", "best"))
     if s.onset_x is not None and s.onset_x != s.best_x:
         ch.vline(s.onset_x, "onset", title=f"overfitting onset at {r.x} {_fx(s.onset_x)}",
                  label=f"onset {_fx(s.onset_x)}", anchor="start")
         legend.append(("var(--crit)", "dash", "overfitting onset"))
-    for i, f in numbered:
-        fxp = finding_x(f, r.x)
-        ch.badge(fxp, str(i), f"sev-{f.severity.value}", title=f"#{i} {f.severity.value} {kind_of(f)}: {f.message}")
-    if fc_ok is not None and fc_ok[4] is not None:
-        legend.append(("#f3c400", "box", "predicted best"))
-    note = ""
-    svg = ch.render()
-    if ch.clipped:
-        note = '<p class="note">Extreme values are clipped so the rest of the curve stays readable.</p>'
-    return _legend(legend), svg + note
+    return legend
 
 
-def _forecast_arrays(fc: Forecast | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                   tuple[float, float] | None] | None:
+def _forecast_arrays(fc: Forecast | None) -> _ForecastArrays | None:
     """The forecast's x, 10/50/90% quantiles and the predicted best's 80% interval; None when nothing to draw."""
     if fc is None or not all(k in fc.quantiles for k in ("0.1", "0.5", "0.9")) or np.size(fc.x) == 0:
         return None
@@ -328,9 +355,8 @@ def _forecast_arrays(fc: Forecast | None) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
     """Held-out minus train of the monitored metric over time, in "worse on held-out is up" units."""
-    if r.monitor is None:  # an internal invariant, not user input
-        raise RuntimeError("gapwatch internal error: r.monitor is unset")
-    metric = r.monitor.metric
+    mon = _monitor(r)
+    metric = mon.metric
     cv = _curves(r, s)
     if not cv.has("train", metric):
         return ""
@@ -342,30 +368,29 @@ def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
     drawn = False
     for sp in held:
         x, held_v, train_v = cv.aligned(metric, sp, "train")
-        gap = r.monitor.sign * (held_v - train_v)
+        gap = mon.sign * (held_v - train_v)
         if not np.isfinite(gap).any():
             continue
-        cls = _split_class(sp, r.monitor.split, others)
-        if sp == r.monitor.split:
+        cls = _split_class(sp, mon.split, others)
+        if sp == mon.split:
             pos = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0)
             ch.band(x, np.zeros_like(pos), pos, "gapfill", title="held-out worse than train")
-        label = f"{sp} − train" if r.monitor.mode == "min" else f"train − {sp}"  # same sign as the plotted gap
-        ch.line(x, gap, cls, width=2.0 if sp == r.monitor.split else 1.3, title=label)
+        label = f"{sp} − train" if mon.mode == "min" else f"train − {sp}"  # same sign as the plotted gap
+        ch.line(x, gap, cls, width=2.0 if sp == mon.split else 1.3, title=label)
         legend.append((_SPLIT_COLOR[cls], "line", label))
         drawn = True
     if not drawn:
         return ""
     return (_legend(legend) + ch.render()
-            + f'<p class="note">Gap = {"held-out − train" if r.monitor.mode == "min" else "train − held-out"} '
+            + f'<p class="note">Gap = {"held-out − train" if mon.mode == "min" else "train − held-out"} '
               f'{esc(metric)}: up means the model does worse on unseen data than on its training data.</p>')
 
 
 def other_metric_charts(r: RunAnalysis, s: RunSummary) -> str:
     """Small charts of the metrics that are not monitored (accuracy next to loss, …)."""
-    if r.monitor is None:  # an internal invariant, not user input
-        raise RuntimeError("gapwatch internal error: r.monitor is unset")
+    mon = _monitor(r)
     cv = _curves(r, s)
-    metrics = [m for m in dict.fromkeys(m for _, m in cv.keys()) if m != r.monitor.metric]
+    metrics = [m for m in dict.fromkeys(m for _, m in cv.keys()) if m != mon.metric]  # noqa: SIM118  # not a dict
     out = []
     for m in metrics[:MAX_OTHER_METRICS]:
         others: list[str] = []
@@ -374,7 +399,7 @@ def other_metric_charts(r: RunAnalysis, s: RunSummary) -> str:
         leg = []
         for sp in splits:
             sx_, sv_, sname = cv.get(sp, m)
-            cls = _split_class(sp, r.monitor.split, others)
+            cls = _split_class(sp, mon.split, others)
             ch.line(sx_, sv_, cls, width=1.6, title=f"{sp} {sname}")
             leg.append((_SPLIT_COLOR[cls], "line", sp))
         ch.vline(_summary_best_x(r), "bestline", title="best point of the monitored metric")
@@ -395,46 +420,64 @@ def _summary_best_x(r: RunAnalysis) -> float | None:
 
 # ---------------------------------------------------------------------------------------------- findings
 def _ev_value(v: Any) -> str:
+    """One evidence value as escaped HTML: yes/no, a compact number, a list (summarised past
+    :data:`MAX_EVIDENCE_LIST` entries), a mapping (its first :data:`MAX_EVIDENCE_LIST` entries) or text."""
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, (int, float)) or v is None:
         return esc(_fx(v))
     if isinstance(v, (list, tuple)):
-        if len(v) > MAX_EVIDENCE_LIST:
-            nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)
-                    and math.isfinite(float(x))]
-            if nums and len(nums) == len([x for x in v if x is not None]):
-                return esc(f"{len(v)} values, from {_fx(nums[0])} to {_fx(nums[-1])} "
-                           f"(min {_fx(min(nums))}, max {_fx(max(nums))})")
-            return esc(f"{len(v)} values: " + ", ".join(_fx(x) if isinstance(x, (int, float)) else str(x)
-                                                        for x in v[:MAX_EVIDENCE_LIST]) + ", …")
-        return esc(", ".join(_fx(x) if isinstance(x, (int, float)) else str(x) for x in v))
+        return esc(_ev_list(v))
     if isinstance(v, Mapping):
         return "; ".join(f"{esc(k)}: {_ev_value(x)}" for k, x in list(v.items())[:MAX_EVIDENCE_LIST])
     return esc(v)
 
 
+def _ev_item(x: Any) -> str:
+    return _fx(x) if isinstance(x, (int, float)) else str(x)
+
+
+def _ev_list(v: Sequence[Any]) -> str:
+    """A list of evidence values as text (not escaped): all of them when short; past :data:`MAX_EVIDENCE_LIST`
+    entries, a numeric series as its length, ends and range, anything else as its first entries."""
+    if len(v) <= MAX_EVIDENCE_LIST:
+        return ", ".join(_ev_item(x) for x in v)
+    nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))]
+    if nums and len(nums) == len([x for x in v if x is not None]):
+        return (f"{len(v)} values, from {_fx(nums[0])} to {_fx(nums[-1])} "
+                f"(min {_fx(min(nums))}, max {_fx(max(nums))})")
+    return f"{len(v)} values: " + ", ".join(_ev_item(x) for x in v[:MAX_EVIDENCE_LIST]) + ", …"
+
+
 def findings_html(r: RunAnalysis, numbered: Sequence[tuple[int, Finding]]) -> str:
+    """The numbered findings list (severity, kind, where, message, actions, evidence and references)."""
     if not numbered:
         return '<p class="note">No findings: nothing suggests overfitting or another problem in this run.</p>'
-    items = []
-    for i, f in numbered:
-        sev = f.severity.value
-        fxp = finding_x(f, r.x)
-        where = f'<span class="where">at {esc(r.x)} {esc(_fx(fxp))}</span>' if fxp is not None else ""
-        ev = ""
-        if f.evidence:
-            rows = "".join(f"<dt>{esc(k)}</dt><dd>{_ev_value(v)}</dd>" for k, v in f.evidence.items())
-            ev = f'<details class="more"><summary>evidence ({len(f.evidence)})</summary><dl class="ev">{rows}</dl></details>'
-        acts = ("<ul class='actions'>" + "".join(f"<li>{esc(a)}</li>" for a in f.actions) + "</ul>") if f.actions else ""
-        refs = ("<details class='more'><summary>references</summary><ul class='refs'>"
-                + "".join(f"<li>{esc(x)}</li>" for x in f.references) + "</ul></details>") if f.references else ""
-        items.append(
-            f'<li class="{esc(sev)}" id="{esc(f"f-{r.name}-{i}")}"><div class="fhead"><span class="num {esc(sev)}">{i}</span>'
-            f'<span class="sev {esc(sev)}">{esc(sev)}</span><span class="kind">{esc(kind_of(f).replace("_", " "))}</span>'
-            f"{where}</div><p class='msg'>{esc(f.message)}</p>{acts}{ev}{refs}</li>"
-        )
-    return '<ol class="findings">' + "".join(items) + "</ol>"
+    return '<ol class="findings">' + "".join(_finding_item(r, i, f) for i, f in numbered) + "</ol>"
+
+
+def _finding_item(r: RunAnalysis, i: int, f: Finding) -> str:
+    sev = f.severity.value
+    fxp = finding_x(f, r.x)
+    where = f'<span class="where">at {esc(r.x)} {esc(_fx(fxp))}</span>' if fxp is not None else ""
+    ev = ""
+    if f.evidence:
+        rows = "".join(f"<dt>{esc(k)}</dt><dd>{_ev_value(v)}</dd>" for k, v in f.evidence.items())
+        ev = (f'<details class="more"><summary>evidence ({len(f.evidence)})</summary><dl class="ev">{rows}</dl>'
+              '</details>')
+    acts = ("<ul class='actions'>" + "".join(f"<li>{esc(a)}</li>" for a in f.actions) + "</ul>") if f.actions else ""
+    return (f'<li class="{esc(sev)}" id="{esc(f"f-{r.name}-{i}")}"><div class="fhead">'
+            f'<span class="num {esc(sev)}">{i}</span><span class="sev {esc(sev)}">{esc(sev)}</span>'
+            f'<span class="kind">{esc(kind_of(f).replace("_", " "))}</span>'
+            f"{where}</div><p class='msg'>{esc(f.message)}</p>{acts}{ev}{_references(f.references)}</li>")
+
+
+def _references(refs: Sequence[str]) -> str:
+    """A collapsed list of references (paper titles); empty when there are none."""
+    if not refs:
+        return ""
+    return ("<details class='more'><summary>references</summary><ul class='refs'>"
+            + "".join(f"<li>{esc(x)}</li>" for x in refs) + "</ul></details>")
 
 
 # ---------------------------------------------------------------------------------------------- forecast, examples
@@ -508,8 +551,7 @@ def examples_html(r: RunAnalysis) -> str:
     thumbs = {i: u for i, u in ((i, _thumbnail(v)) for i, v in ex.thumbnails.items()) if u is not None}
     table = _suspicious_table(ex.top_suspicious[:MAX_EXAMPLE_ROWS], thumbs)
     rule = f"<p class='note'>Cut-off: {esc(ex.cutoff_rule)}.</p>" if ex.cutoff_rule else ""
-    ref_html = ("<details class='more'><summary>references</summary><ul class='refs'>"
-                + "".join(f"<li>{esc(x)}</li>" for x in ex.references) + "</ul></details>" if ex.references else "")
+    ref_html = _references(ex.references)
     return (f"<div class='card'><h2>Examples</h2>{intro}<div class='tiles'>{''.join(tiles)}</div>{rule}"
             f"<div class='grid2'>{''.join(hists)}</div>{table}{ref_html}</div>")
 
@@ -566,7 +608,8 @@ def _numbered(r: RunAnalysis) -> list[tuple[int, Finding]]:
 def run_section(r: RunAnalysis, s: RunSummary, idx: int, *, collapsible: bool) -> str:
     numbered = _numbered(r)
     head = (f"<h2>{esc(r.name)}</h2>")
-    src = f"<p class='src'>{esc(r.source)}" + (f" · monitored: {esc(s.label)} ({esc(s.mode)})" if s.label else "") + "</p>"
+    src = (f"<p class='src'>{esc(r.source)}" + (f" · monitored: {esc(s.label)} ({esc(s.mode)})" if s.label else "")
+           + "</p>")
     sub = ""
     if s.overfitting is not None:
         ev = s.overfitting.evidence
@@ -658,30 +701,19 @@ def _rank_table(rows: list[tuple[int, RunAnalysis, RunSummary]], *, by: str, lim
     return f"<div class='tablewrap'><table aria-label='runs ranked by {esc(by)}'>{head}{''.join(body)}</table></div>"
 
 
+#: Hyperparameters listed in the sweep's effects table (the strongest associations first).
+MAX_EFFECT_ROWS = 20
+#: |Spearman ρ| above which a numeric hyperparameter is described as going with more / less overfitting
+#: (a moderate rank correlation; below it the table says "no clear relation").
+CLEAR_RHO = 0.3
+
+
 def _effects_html(effects: Sequence[Effect], n_runs: int) -> str:
     if not effects:
         return ("<p class='note'>No hyperparameters found in the logs (HF <code>TrainingArguments</code>, Lightning "
                 "<code>hparams.yaml</code>, or a run's metadata), or they do not vary across runs.</p>")
-    rows = []
-    for e in effects[:20]:
-        if e.kind == "numeric":
-            rho = e.rho or 0.0
-            w = int(50 * abs(rho))
-            bar = f"<span class='bar{' neg' if rho < 0 else ''}' style='width:{w}px'></span>"
-            sig = "" if e.p_holm is None else f"p = {e.p_holm:.2g} (Holm)"
-            what = ("higher → overfits more" if rho > 0.3 else "higher → overfits less" if rho < -0.3
-                    else "no clear relation")
-            best = ("" if e.rho_best is None else
-                    f"; with best value (lower is better) ρ = {e.rho_best:+.2f}")
-            rows.append(f"<tr><td class='run'>{esc(e.name)}</td><td>{bar}ρ = {rho:+.2f}</td>"
-                        f"<td>{esc(what)}<br><span class='note'>{esc(sig)}{esc(best)}; {e.n} runs</span></td></tr>")
-        else:
-            lv = "<br>".join(
-                f"{esc(_fx(x['value']) if isinstance(x['value'], (int, float)) and not isinstance(x['value'], bool) else x['value'])}: "
-                f"{x['overfit']}/{x['runs']} overfit, median cost {_pct(x['median_cost'])}" for x in e.levels)
-            w = int(50 * e.strength)
-            rows.append(f"<tr><td class='run'>{esc(e.name)}</td><td><span class='bar' style='width:{w}px'></span>"
-                        f"Δ rate {100 * e.strength:.0f} pts</td><td>{lv}</td></tr>")
+    rows = [_numeric_effect_row(e) if e.kind == "numeric" else _categorical_effect_row(e)
+            for e in effects[:MAX_EFFECT_ROWS]]
     return ("<div class='tablewrap'><table aria-label='hyperparameters and overfitting'><tr><th>hyperparameter</th>"
             "<th>association with overfitting cost</th><th>detail</th></tr>" + "".join(rows) + "</table></div>"
             "<p class='note'>Numeric: Spearman rank correlation between the hyperparameter and the overfitting cost "
@@ -690,47 +722,117 @@ def _effects_html(effects: Sequence[Effect], n_runs: int) -> str:
             "varied together are confounded.</p>")
 
 
-def sweep_overview(analysis: Analysis, summaries: list[RunSummary]) -> str:
-    runs = list(enumerate(zip(analysis.runs, summaries)))
+def _numeric_effect_row(e: Effect) -> str:
+    """Spearman ρ with the overfitting cost as a bar (green when negative), its reading, the Holm-adjusted p
+    and ρ with the best value."""
+    rho = e.rho or 0.0
+    w = int(50 * abs(rho))
+    bar = f"<span class='bar{' neg' if rho < 0 else ''}' style='width:{w}px'></span>"
+    sig = "" if e.p_holm is None else f"p = {e.p_holm:.2g} (Holm)"
+    what = ("higher → overfits more" if rho > CLEAR_RHO else "higher → overfits less" if rho < -CLEAR_RHO
+            else "no clear relation")
+    best = ("" if e.rho_best is None else
+            f"; with best value (lower is better) ρ = {e.rho_best:+.2f}")
+    return (f"<tr><td class='run'>{esc(e.name)}</td><td>{bar}ρ = {rho:+.2f}</td>"
+            f"<td>{esc(what)}<br><span class='note'>{esc(sig)}{esc(best)}; {e.n} runs</span></td></tr>")
+
+
+def _categorical_effect_row(e: Effect) -> str:
+    """The spread of overfitting rates between levels as a bar, then every level's overfit share and median
+    cost."""
+    lv = "<br>".join(f"{esc(_level_value(x['value']))}: {x['overfit']}/{x['runs']} overfit, median cost "
+                     f"{_pct(x['median_cost'])}" for x in e.levels)
+    w = int(50 * e.strength)
+    return (f"<tr><td class='run'>{esc(e.name)}</td><td><span class='bar' style='width:{w}px'></span>"
+            f"Δ rate {100 * e.strength:.0f} pts</td><td>{lv}</td></tr>")
+
+
+def _level_value(v: Any) -> Any:
+    return _fx(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+_Row = tuple[int, RunAnalysis, RunSummary]
+
+
+class _SweepRanks(NamedTuple):
+    """How a sweep's runs are ranked: ``ok`` (runs with a best value), ``main_label`` (the monitored series
+    most of them share), ``by_best`` (those runs, best first), ``by_cost`` (every ``ok`` run, highest overfitting
+    cost first), ``n_labels`` (distinct monitored series) and ``order`` (run indices for the small multiples:
+    ``by_best``, then every other run in input order)."""
+
+    ok: list[_Row]
+    main_label: str
+    by_best: list[_Row]
+    by_cost: list[_Row]
+    n_labels: int
+    order: list[int]
+
+
+def _rank_sweep(analysis: Analysis, summaries: list[RunSummary]) -> _SweepRanks:
+    runs = list(enumerate(zip(analysis.runs, summaries, strict=True)))
     ok = [(i, r, s) for i, (r, s) in runs if s.best_value is not None]
     labels = list(dict.fromkeys(s.label for _, _, s in ok))
-    main_label = max(labels, key=lambda lab: sum(1 for _, _, s in ok if s.label == lab)) if labels else ""
+    main_label = _most_common(labels, [s.label for _, _, s in ok])
     same = [(i, r, s) for i, r, s in ok if s.label == main_label]
     by_best = sorted(same, key=lambda t: (1 if t[2].mode == "min" else -1) * float(t[2].best_value or 0.0))
     by_cost = sorted(ok, key=lambda t: -(t[2].cost or 0.0))
+    order = [i for i, _, _ in by_best] + [i for i, (_, s) in runs if s.label != main_label or s.best_value is None]
+    return _SweepRanks(ok, main_label, by_best, by_cost, len(labels), order)
+
+
+def _most_common(labels: list[str], seen: list[str]) -> str:
+    """The label of ``labels`` that occurs most often in ``seen`` (the first one on ties; ``""`` when none)."""
+    return max(labels, key=seen.count) if labels else ""
+
+
+def _sweep_tiles(summaries: list[RunSummary]) -> str:
+    """Key numbers of a sweep: runs, how many overfit, how many have a critical finding, the median cost and
+    (when any) how many could not be analysed."""
     n_over = sum(1 for s in summaries if s.overfitting is not None)
     n_crit = sum(1 for s in summaries if s.worst == Severity.CRITICAL)
     n_err = sum(1 for s in summaries if s.level == "error")
     costs = [s.cost for s in summaries if s.cost is not None]
     med = float(np.median(costs)) if costs else None
-    tiles = (f"<div class='kpis'><div class='kpi'><b>{len(summaries)}</b><span>runs</span></div>"
-             f"<div class='kpi{' bad' if n_over else ' good'}'><b>{n_over}</b><span>overfit</span></div>"
-             f"<div class='kpi{' bad' if n_crit else ''}'><b>{n_crit}</b><span>with a critical finding</span></div>"
-             f"<div class='kpi'><b>{_pct(med)}</b><span>median cost (final vs best)</span></div>"
-             + (f"<div class='kpi'><b>{n_err}</b><span>could not be analysed</span></div>" if n_err else "")
-             + "</div>")
-    best_run = by_best[0] if by_best else None
-    verdict = ""
-    if best_run is not None:
-        i, r, s = best_run
-        verdict = (f"<div class='verdict {esc('warning' if n_over else 'ok')}'>Best run: {esc(r.name)} "
-                   f"({esc(s.label)} {esc(_fx(s.best_value))} at {esc(r.x)} {esc(_fx(s.best_x))}). "
-                   f"{n_over} of {len(summaries)} runs overfit.</div>")
+    return (f"<div class='kpis'><div class='kpi'><b>{len(summaries)}</b><span>runs</span></div>"
+            f"<div class='kpi{' bad' if n_over else ' good'}'><b>{n_over}</b><span>overfit</span></div>"
+            f"<div class='kpi{' bad' if n_crit else ''}'><b>{n_crit}</b><span>with a critical finding</span></div>"
+            f"<div class='kpi'><b>{_pct(med)}</b><span>median cost (final vs best)</span></div>"
+            + (f"<div class='kpi'><b>{n_err}</b><span>could not be analysed</span></div>" if n_err else "")
+            + "</div>")
+
+
+def _sweep_verdict(ranks: _SweepRanks, summaries: list[RunSummary]) -> str:
+    """The sweep's banner: the best run and how many runs overfit (empty when no run has a best value)."""
+    if not ranks.by_best:
+        return ""
+    n_over = sum(1 for s in summaries if s.overfitting is not None)
+    _, r, s = ranks.by_best[0]
+    return (f"<div class='verdict {esc('warning' if n_over else 'ok')}'>Best run: {esc(r.name)} "
+            f"({esc(s.label)} {esc(_fx(s.best_value))} at {esc(r.x)} {esc(_fx(s.best_x))}). "
+            f"{n_over} of {len(summaries)} runs overfit.</div>")
+
+
+def sweep_overview(analysis: Analysis, summaries: list[RunSummary]) -> str:
+    """The sweep's overview cards: verdict and key numbers, runs ranked by best value, hyperparameter effects,
+    runs ranked by overfitting cost and every run as a small multiple."""
+    ranks = _rank_sweep(analysis, summaries)
+    main_label = ranks.main_label
     other_note = ""
-    if len(labels) > 1:
-        other_note = (f"<p class='note'>Ranked among the {len(same)} runs that monitor {esc(main_label)}; "
-                      f"{len(ok) - len(same)} run(s) monitor another metric.</p>")
-    ranked = [i for i, _, _ in by_best] + [i for i, (_, s) in runs if s.label != main_label or s.best_value is None]
-    mults = "".join(small_multiple(analysis.runs[i], summaries[i], i) for i in ranked)
-    effects = analysis.effects
+    if ranks.n_labels > 1:
+        n_same = len(ranks.by_best)
+        other_note = (f"<p class='note'>Ranked among the {n_same} runs that monitor {esc(main_label)}; "
+                      f"{len(ranks.ok) - n_same} run(s) monitor another metric.</p>")
+    mults = "".join(small_multiple(analysis.runs[i], summaries[i], i) for i in ranks.order)
     return (
-        f"<section class='card'><h2>Sweep overview</h2>{verdict}{tiles}</section>"
+        f"<section class='card'><h2>Sweep overview</h2>{_sweep_verdict(ranks, summaries)}{_sweep_tiles(summaries)}"
+        "</section>"
         f"<section class='card'><h2>Runs ranked by best {esc(main_label)}</h2>{other_note}"
-        f"{_rank_table(by_best, by='best value', limit=10)}</section>"
-        f"<section class='card'><h2>Hyperparameters and overfitting</h2>{_effects_html(effects, len(summaries))}</section>"
+        f"{_rank_table(ranks.by_best, by='best value', limit=10)}</section>"
+        f"<section class='card'><h2>Hyperparameters and overfitting</h2>"
+        f"{_effects_html(analysis.effects, len(summaries))}</section>"
         f"<section class='card'><h2>What overfitting cost each run</h2><p class='note'>Cost = how much worse the final "
         f"evaluation is than the best one (relative). The runs that lost most by training too long come first.</p>"
-        f"{_rank_table(by_cost, by='overfitting cost', limit=10)}</section>"
+        f"{_rank_table(ranks.by_cost, by='overfitting cost', limit=10)}</section>"
         f"<section class='card'><h2>All runs at a glance</h2>"
         f"{_legend(_MULT_LEGEND)}<div class='multiples'>{mults}</div></section>"
     )
@@ -748,7 +850,7 @@ def render_html(analysis: Analysis, *, title: str | None = None, generated: date
     parts: list[str] = []
     if sweep:
         parts.append(sweep_overview(analysis, summaries))
-    shown = list(zip(analysis.runs, summaries))[:MAX_DETAILED_RUNS if sweep else None]
+    shown = list(zip(analysis.runs, summaries, strict=True))[:MAX_DETAILED_RUNS if sweep else None]
     for i, (r, s) in enumerate(shown):
         parts.append(run_section(r, s, i, collapsible=sweep))
     if sweep and len(analysis.runs) > MAX_DETAILED_RUNS:
@@ -756,7 +858,8 @@ def render_html(analysis: Analysis, *, title: str | None = None, generated: date
                      "their details are in the JSON output (--json).</p>")
     now = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     if title is None:
-        title = f"gapwatch: {analysis.runs[0].name}" if len(analysis.runs) == 1 else f"gapwatch: {len(analysis.runs)} runs"
+        title = (f"gapwatch: {analysis.runs[0].name}" if len(analysis.runs) == 1
+                 else f"gapwatch: {len(analysis.runs)} runs")
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

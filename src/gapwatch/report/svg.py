@@ -3,8 +3,8 @@
 Why not matplotlib: a sweep report draws several charts per run, and building and serialising one
 matplotlib figure per run took ~13 s for 50 runs where the whole HTML report (about 300 of these charts) took
 ~1 s on the same (loaded) machine (``python -m gapwatch.testing.samples bench``, see docs/report.md); the markup
-of a chart is a few kilobytes. Everything that reaches the markup goes through :func:`esc` (text and attribute values), so
-user-controlled names (runs, metrics, finding messages) can never become markup.
+of a chart is a few kilobytes. Everything that reaches the markup goes through :func:`esc` (text and attribute
+values), so user-controlled names (runs, metrics, finding messages) can never become markup.
 
 Coordinates: a chart has a ``width × height`` viewBox in user units (rendered responsively with
 ``width: 100%`` by the report's CSS); data are mapped linearly (or log10 on y with ``logy``) into the plot
@@ -19,7 +19,7 @@ import html
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,150 +273,257 @@ class Chart:
 
     # ------------------------------------------------------------------ render
     def render(self) -> str:
-        """The chart as an ``<svg>`` element string (no XML declaration, no external references)."""
-        W, H = self.width, self.height
+        """The chart as an ``<svg>`` element string (no XML declaration, no external references).
+
+        Drawing order (later elements on top): background, grid and axes, zero line, then inside the plot-area
+        clip the spans, bands and lines, then vertical lines with their labels, non-finite marks, points,
+        finding badges and the frame."""
+        fr = self._frame()
+        clip_id = f"clip{next(_CLIP_IDS)}"
+        out = self._head(fr, clip_id)
+        if not self.compact:
+            out += self._axes(fr)
+        if self.zero_line and fr.y0 < 0 < fr.y1 and not self.logy:
+            yz = float(fr.sy(0.0))
+            out.append(f'<line class="zero" x1="{fr.ml}" x2="{fr.ml + fr.pw}" y1="{yz:.1f}" y2="{yz:.1f}"/>')
+        lines, bad_x = self._line_marks(fr)
+        out.append(f'<g clip-path="url(#{clip_id})">' + "".join(self._span_marks(fr) + self._band_marks(fr) + lines)
+                   + "</g>")
+        out += self._vline_marks(fr)
+        out += [_nan_mark(xb, fr) for xb in bad_x]
+        out += self._point_marks(fr)
+        out += self._badge_marks(fr)
+        out.append(f'<rect class="frame" x="{fr.ml}" y="{fr.mt}" width="{fr.pw}" height="{fr.ph}" fill="none"/>')
+        out.append("</svg>")
+        return "".join(out)
+
+    def _frame(self) -> _Frame:
+        """Margins (compact charts have no axes; badges need a row above the plot) and the data limits."""
         if self.compact:
             ml, mr, mt, mb = 6, 6, 6, 6
         else:
             ml, mr, mt, mb = 58, 14, 22 if self.badges else 12, 40
-        pw, ph = W - ml - mr, H - mt - mb
         x0, x1 = self._x_limits()
         y0, y1 = self._y_limits()
+        return _Frame(self.width, self.height, ml, mt, self.width - ml - mr, self.height - mt - mb, x0, x1, y0, y1,
+                      self.logy)
 
-        def sx(x: np.ndarray | float) -> np.ndarray | float:
-            return ml + (np.asarray(x, dtype=float) - x0) / (x1 - x0) * pw
-
-        def ty(y: np.ndarray | float) -> np.ndarray:
-            ya = np.asarray(y, dtype=float)
-            if self.logy:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ya = np.where(ya > 0, np.log10(np.where(ya > 0, ya, 1.0)), np.nan)
-            return ya
-
-        def sy(y: np.ndarray | float) -> np.ndarray:
-            return mt + ph - (ty(y) - y0) / (y1 - y0) * ph
-
-        clip_id = f"clip{next(_CLIP_IDS)}"
-        out: list[str] = [
-            f'<svg class="chart{" compact" if self.compact else ""}{" wide" if W >= 500 else ""}" viewBox="0 0 {W} {H}" '
+    def _head(self, fr: _Frame, clip_id: str) -> list[str]:
+        """The ``<svg>`` opening tag, title, plot-area clip path and background."""
+        cls = f'chart{" compact" if self.compact else ""}{" wide" if fr.W >= 500 else ""}'
+        return [
+            f'<svg class="{cls}" viewBox="0 0 {fr.W} {fr.H}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{esc(self.aria)}">',
             f'<title>{esc(self.aria)}</title>',
-            f'<defs><clipPath id="{clip_id}"><rect x="{ml}" y="{mt}" width="{pw}" height="{ph}"/></clipPath></defs>',
-            f'<rect class="plotbg" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>',
+            f'<defs><clipPath id="{clip_id}"><rect x="{fr.ml}" y="{fr.mt}" width="{fr.pw}" height="{fr.ph}"/>'
+            '</clipPath></defs>',
+            f'<rect class="plotbg" x="{fr.ml}" y="{fr.mt}" width="{fr.pw}" height="{fr.ph}"/>',
         ]
-        # grid + axes
-        if not self.compact:
-            for t in nice_ticks(y0, y1, 4):
-                yy = float(mt + ph - (t - y0) / (y1 - y0) * ph)
-                lab = fmt_num(10 ** t, 3) if self.logy else fmt_num(t, 3)
-                out.append(f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
-                           f'<text class="tick" x="{ml - 6}" y="{yy + 4:.1f}" text-anchor="end">{esc(lab)}</text>')
-            for t in nice_ticks(x0, x1, 6):
-                xx = float(sx(t))
-                out.append(f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>'
-                           f'<text class="tick" x="{xx:.1f}" y="{mt + ph + 16}" text-anchor="middle">'
-                           f'{esc(fmt_num(t, 4))}</text>')
-            if self.xlabel:
-                out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{H - 6}" text-anchor="middle">'
-                           f'{esc(self.xlabel)}</text>')
-            if self.ylabel:
-                out.append(f'<text class="axlabel" transform="translate(14 {mt + ph / 2:.1f}) rotate(-90)" '
-                           f'text-anchor="middle">{esc(self.ylabel)}</text>')
-        if self.zero_line and y0 < 0 < y1 and not self.logy:
-            yz = float(sy(0.0))
-            out.append(f'<line class="zero" x1="{ml}" x2="{ml + pw}" y1="{yz:.1f}" y2="{yz:.1f}"/>')
-        body: list[str] = []
+
+    def _axes(self, fr: _Frame) -> list[str]:
+        """Horizontal grid lines with y tick labels, vertical ones with x tick labels, and the axis labels."""
+        ml, mt, pw, ph = fr.ml, fr.mt, fr.pw, fr.ph
+        out = []
+        for t in nice_ticks(fr.y0, fr.y1, 4):
+            yy = float(mt + ph - (t - fr.y0) / (fr.y1 - fr.y0) * ph)
+            lab = fmt_num(10 ** t, 3) if self.logy else fmt_num(t, 3)
+            out.append(f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
+                       f'<text class="tick" x="{ml - 6}" y="{yy + 4:.1f}" text-anchor="end">{esc(lab)}</text>')
+        for t in nice_ticks(fr.x0, fr.x1, 6):
+            xx = float(fr.sx(t))
+            out.append(f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>'
+                       f'<text class="tick" x="{xx:.1f}" y="{mt + ph + 16}" text-anchor="middle">'
+                       f'{esc(fmt_num(t, 4))}</text>')
+        if self.xlabel:
+            out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{fr.H - 6}" text-anchor="middle">'
+                       f'{esc(self.xlabel)}</text>')
+        if self.ylabel:
+            out.append(f'<text class="axlabel" transform="translate(14 {mt + ph / 2:.1f}) rotate(-90)" '
+                       f'text-anchor="middle">{esc(self.ylabel)}</text>')
+        return out
+
+    def _span_marks(self, fr: _Frame) -> list[str]:
+        """Shaded x ranges, full plot height (at least 1 unit wide)."""
+        out = []
         for s in self.spans:
-            a, b = float(sx(s.x0)), float(sx(s.x1))
-            body.append(f'<rect class="{esc(s.cls)}" x="{a:.1f}" y="{mt}" width="{max(b - a, 1.0):.1f}" '
-                        f'height="{ph}"><title>{esc(s.title)}</title></rect>')
+            a, b = float(fr.sx(s.x0)), float(fr.sx(s.x1))
+            out.append(f'<rect class="{esc(s.cls)}" x="{a:.1f}" y="{fr.mt}" width="{max(b - a, 1.0):.1f}" '
+                       f'height="{fr.ph}"><title>{esc(s.title)}</title></rect>')
+        return out
+
+    def _band_marks(self, fr: _Frame) -> list[str]:
+        """Filled ``lo … hi`` polygons over the points where x, low and high are all finite."""
+        out = []
         for bd in self.bands:
-            ok = np.isfinite(bd.x) & np.isfinite(ty(bd.lo)) & np.isfinite(ty(bd.hi))
+            ok = np.isfinite(bd.x) & np.isfinite(fr.ty(bd.lo)) & np.isfinite(fr.ty(bd.hi))
             if ok.sum() < 1:
                 continue
-            xs = np.asarray(sx(bd.x[ok]), dtype=float)
-            lo, hi = sy(bd.lo[ok]), sy(bd.hi[ok])
-            pts = [f"{a:.1f},{b:.1f}" for a, b in zip(xs, hi)] + [f"{a:.1f},{b:.1f}" for a, b in
-                                                                  zip(xs[::-1], lo[::-1])]
-            body.append(f'<polygon class="{esc(bd.cls)}" points="{" ".join(pts)}">'
-                        f'<title>{esc(bd.title)}</title></polygon>')
+            xs = np.asarray(fr.sx(bd.x[ok]), dtype=float)
+            lo, hi = fr.sy(bd.lo[ok]), fr.sy(bd.hi[ok])
+            pts = [f"{a:.1f},{b:.1f}" for a, b in zip(xs, hi, strict=True)] + [f"{a:.1f},{b:.1f}" for a, b in
+                                                                  zip(xs[::-1], lo[::-1], strict=True)]
+            out.append(f'<polygon class="{esc(bd.cls)}" points="{" ".join(pts)}">'
+                       f'<title>{esc(bd.title)}</title></polygon>')
+        return out
+
+    def _line_marks(self, fr: _Frame) -> tuple[list[str], list[float]]:
+        """Polylines broken at non-finite values (a lone finite point becomes a dot), and the plot x of every
+        point whose x is finite but whose y is not (marked by :func:`_nan_mark`)."""
+        out: list[str] = []
         bad_x: list[float] = []
         for ln in self.lines:
-            xs = np.asarray(sx(ln.x), dtype=float)
-            ys = sy(ln.y)
+            xs = np.asarray(fr.sx(ln.x), dtype=float)
+            ys = fr.sy(ln.y)
             ok = np.isfinite(xs) & np.isfinite(ys)
             bad_x.extend(float(v) for v in xs[np.isfinite(xs) & ~np.isfinite(ys)])
             dash = f' stroke-dasharray="{esc(ln.dash)}"' if ln.dash else ""
-            # split into runs of finite points
-            segs: list[list[str]] = []
-            cur: list[str] = []
-            for a, b, good in zip(xs, ys, ok):
-                if good:
-                    cur.append(f"{a:.1f},{b:.1f}")
-                elif cur:
-                    segs.append(cur)
-                    cur = []
-            if cur:
-                segs.append(cur)
-            for seg in segs:
+            for seg in _finite_runs(xs, ys, ok):
                 if len(seg) == 1:
                     cx, cy = seg[0].split(",")
-                    body.append(f'<circle class="{esc(ln.cls)} dot" cx="{cx}" cy="{cy}" r="2.2"/>')
+                    out.append(f'<circle class="{esc(ln.cls)} dot" cx="{cx}" cy="{cy}" r="2.2"/>')
                 else:
-                    body.append(f'<polyline class="{esc(ln.cls)}" fill="none" stroke-width="{ln.width}"{dash} '
-                                f'points="{" ".join(seg)}"><title>{esc(ln.title)}</title></polyline>')
-        out.append(f'<g clip-path="url(#{clip_id})">' + "".join(body) + "</g>")
+                    out.append(f'<polyline class="{esc(ln.cls)}" fill="none" stroke-width="{ln.width}"{dash} '
+                               f'points="{" ".join(seg)}"><title>{esc(ln.title)}</title></polyline>')
+        return out, bad_x
+
+    def _vline_marks(self, fr: _Frame) -> list[str]:
+        """Vertical lines, each with its label at the foot (not in compact charts), stacked in up to
+        :data:`MAX_LABEL_ROWS` + 1 rows so labels do not overlap."""
+        out = []
         placed: list[tuple[float, float, int]] = []  # label extents (x0, x1, row) to avoid overlaps
         for v in self.vlines:
-            xx = float(sx(v.x))
-            out.append(f'<line class="{esc(v.cls)}" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}">'
+            xx = float(fr.sx(v.x))
+            out.append(f'<line class="{esc(v.cls)}" x1="{xx:.1f}" x2="{xx:.1f}" y1="{fr.mt}" y2="{fr.mt + fr.ph}">'
                        f'<title>{esc(v.title)}</title></line>')
             if v.label and not self.compact:
-                anchor = v.anchor if v.anchor in ("start", "end") else ("end" if xx > ml + pw * 0.8 else "start")
-                if anchor == "start" and xx > ml + pw * 0.9:
-                    anchor = "end"
-                if anchor == "end" and xx < ml + pw * 0.1:
-                    anchor = "start"
+                anchor = _label_anchor(v.anchor, xx, fr)
                 dx = -4 if anchor == "end" else 4
-                wlab = 7.0 * len(v.label)  # rough text width at the label font size
+                wlab = LABEL_CHAR_WIDTH * len(v.label)
                 a0 = xx + dx - (wlab if anchor == "end" else 0.0)
-                a1 = a0 + wlab
-                row = 0
-                while any(r == row and a0 < b1 + 4 and b0 < a1 + 4 for b0, b1, r in placed) and row < 4:
-                    row += 1
-                placed.append((a0, a1, row))
-                out.append(f'<text class="vlabel {esc(v.cls)}-t" x="{xx + dx:.1f}" y="{mt + ph - 6 - 14 * row}" '
-                           f'text-anchor="{anchor}">{esc(v.label)}</text>')
-        for xb in bad_x:
-            yb = mt + ph
-            out.append(f'<path class="nanmark" d="M{xb - 3:.1f},{yb - 3:.1f}l6,6m0,-6l-6,6">'
-                       f'<title>non-finite value (NaN/inf)</title></path>')
+                row = _free_row(placed, a0, a0 + wlab)
+                placed.append((a0, a0 + wlab, row))
+                out.append(f'<text class="vlabel {esc(v.cls)}-t" x="{xx + dx:.1f}" '
+                           f'y="{fr.mt + fr.ph - 6 - 14 * row}" text-anchor="{anchor}">{esc(v.label)}</text>')
+        return out
+
+    def _point_marks(self, fr: _Frame) -> list[str]:
+        """Circles and stars, clamped vertically into the plot area (a clipped best point stays visible)."""
+        out = []
         for p in self.points:
-            px, py = float(sx(p.x)), float(sy(p.y))
+            px, py = float(fr.sx(p.x)), float(fr.sy(p.y))
             if not (math.isfinite(px) and math.isfinite(py)):
                 continue
-            py = min(max(py, mt), mt + ph)
+            py = min(max(py, fr.mt), fr.mt + fr.ph)
             if p.shape == "star":
-                pts = []
-                for k in range(10):
-                    rr = p.r * 1.6 if k % 2 == 0 else p.r * 0.7
-                    ang = -math.pi / 2 + k * math.pi / 5
-                    pts.append(f"{px + rr * math.cos(ang):.1f},{py + rr * math.sin(ang):.1f}")
-                out.append(f'<polygon class="{esc(p.cls)}" points="{" ".join(pts)}">'
+                out.append(f'<polygon class="{esc(p.cls)}" points="{_star(px, py, p.r)}">'
                            f'<title>{esc(p.title)}</title></polygon>')
             else:
                 out.append(f'<circle class="{esc(p.cls)}" cx="{px:.1f}" cy="{py:.1f}" r="{p.r}">'
                            f'<title>{esc(p.title)}</title></circle>')
+        return out
+
+    def _badge_marks(self, fr: _Frame) -> list[str]:
+        """Numbered circles above the plot (inside it when compact) with a dashed drop line."""
+        out = []
+        by = fr.mt - 10 if not self.compact else fr.mt + 6
         for bg in self.badges:
-            bx = float(sx(bg.x))
-            by = mt - 10 if not self.compact else mt + 6
+            bx = float(fr.sx(bg.x))
             out.append(f'<g class="badge {esc(bg.cls)}"><title>{esc(bg.title)}</title>'
-                       f'<line x1="{bx:.1f}" x2="{bx:.1f}" y1="{by + 7:.1f}" y2="{mt + ph}"/>'
+                       f'<line x1="{bx:.1f}" x2="{bx:.1f}" y1="{by + 7:.1f}" y2="{fr.mt + fr.ph}"/>'
                        f'<circle cx="{bx:.1f}" cy="{by:.1f}" r="8"/>'
                        f'<text x="{bx:.1f}" y="{by + 3.5:.1f}" text-anchor="middle">{esc(bg.text)}</text></g>')
-        out.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none"/>')
-        out.append("</svg>")
-        return "".join(out)
+        return out
+
+
+#: Rough width of one character of a vertical line's label (user units at the label font size).
+LABEL_CHAR_WIDTH = 7.0
+#: Extra rows a vertical line's label may move up to avoid overlapping an earlier label (then it overlaps).
+MAX_LABEL_ROWS = 4
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Plot geometry of one rendering: viewBox ``W × H``, plot area at ``(ml, mt)`` of size ``pw × ph`` (user
+    units) and the data limits ``x0 … x1``, ``y0 … y1`` (log10 units on y with ``logy``)."""
+
+    W: int
+    H: int
+    ml: int
+    mt: int
+    pw: int
+    ph: int
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    logy: bool
+
+    def sx(self, x: np.ndarray | float) -> np.ndarray | float:
+        """Data x → user units."""
+        return self.ml + (np.asarray(x, dtype=float) - self.x0) / (self.x1 - self.x0) * self.pw
+
+    def ty(self, y: np.ndarray | float) -> np.ndarray:
+        """Data y → the y scale's units (log10 with ``logy``; NaN for values <= 0 there)."""
+        ya = np.asarray(y, dtype=float)
+        if self.logy:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ya = np.where(ya > 0, np.log10(np.where(ya > 0, ya, 1.0)), np.nan)
+        return ya
+
+    def sy(self, y: np.ndarray | float) -> np.ndarray:
+        """Data y → user units (down is up)."""
+        return self.mt + self.ph - (self.ty(y) - self.y0) / (self.y1 - self.y0) * self.ph
+
+
+def _finite_runs(xs: np.ndarray, ys: np.ndarray, ok: np.ndarray) -> list[list[str]]:
+    """Runs of consecutive points where ``ok`` holds, as ``"x,y"`` strings (one decimal)."""
+    segs: list[list[str]] = []
+    cur: list[str] = []
+    for a, b, good in zip(xs, ys, ok, strict=True):
+        if good:
+            cur.append(f"{a:.1f},{b:.1f}")
+        elif cur:
+            segs.append(cur)
+            cur = []
+    if cur:
+        segs.append(cur)
+    return segs
+
+
+def _label_anchor(anchor: str, xx: float, fr: _Frame) -> str:
+    """Text anchor of a vertical line's label at plot x ``xx``: the requested side, or (``"auto"``) left of
+    lines in the last 20% of the plot; flipped when the label would leave the plot (last / first 10%)."""
+    side = anchor if anchor in ("start", "end") else ("end" if xx > fr.ml + fr.pw * 0.8 else "start")
+    if side == "start" and xx > fr.ml + fr.pw * 0.9:
+        return "end"
+    if side == "end" and xx < fr.ml + fr.pw * 0.1:
+        return "start"
+    return side
+
+
+def _free_row(placed: Sequence[tuple[float, float, int]], a0: float, a1: float) -> int:
+    """The lowest label row (0 … :data:`MAX_LABEL_ROWS`) where ``a0 … a1`` keeps 4 units from every placed label."""
+    row = 0
+    while any(r == row and a0 < b1 + 4 and b0 < a1 + 4 for b0, b1, r in placed) and row < MAX_LABEL_ROWS:
+        row += 1
+    return row
+
+
+def _nan_mark(xb: float, fr: _Frame) -> str:
+    """A small cross on the x axis at plot x ``xb`` (a non-finite value)."""
+    yb = fr.mt + fr.ph
+    return (f'<path class="nanmark" d="M{xb - 3:.1f},{yb - 3:.1f}l6,6m0,-6l-6,6">'
+            f'<title>non-finite value (NaN/inf)</title></path>')
+
+
+def _star(px: float, py: float, r: float) -> str:
+    """Polygon points of a five-pointed star centred at ``(px, py)`` (outer radius 1.6 r, inner 0.7 r)."""
+    pts = []
+    for k in range(10):
+        rr = r * 1.6 if k % 2 == 0 else r * 0.7
+        ang = -math.pi / 2 + k * math.pi / 5
+        pts.append(f"{px + rr * math.cos(ang):.1f},{py + rr * math.sin(ang):.1f}")
+    return " ".join(pts)
 
 
 def _precomputed(edges: Any, counts: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -430,6 +537,10 @@ def _precomputed(edges: Any, counts: Any) -> tuple[np.ndarray, np.ndarray] | Non
     return np.where(np.isfinite(c) & (c > 0), c, 0.0), e
 
 
+#: Margins around a histogram's plot area (left, right, top, bottom; user units).
+HIST_MARGINS = (40, 8, 8, 30)
+
+
 def histogram_chart(values: Sequence[float] | np.ndarray, *, bins: int = 30, xlabel: str = "", cls: str = "hist",
                     width: int = 320, height: int = 150, marks: Sequence[float] = (), edges: Any = None,
                     counts: Any = None) -> str:
@@ -441,7 +552,7 @@ def histogram_chart(values: Sequence[float] | np.ndarray, *, bins: int = 30, xla
     v = np.asarray(values, dtype=float).ravel()
     fin = v[np.isfinite(v)]
     n_bad = int(v.size - fin.size)
-    ml, mr, mt, mb = 40, 8, 8, 30
+    ml, mr, mt, mb = HIST_MARGINS
     pw, ph = width - ml - mr, height - mt - mb
     n_vals = int(pre[0].sum()) if pre is not None else fin.size
     title = f"{xlabel}: {n_vals} values" + (f", {n_bad} non-finite dropped" if n_bad else "")
@@ -452,35 +563,47 @@ def histogram_chart(values: Sequence[float] | np.ndarray, *, bins: int = 30, xla
         out.append(f'<text class="tick" x="{width / 2}" y="{height / 2}" text-anchor="middle">no finite values</text>')
         out.append("</svg>")
         return "".join(out)
-    if pre is not None:
-        counts_a, edges_a = pre
-        lo, hi = float(edges_a[0]), float(edges_a[-1])
-    else:
-        lo, hi = float(fin.min()), float(fin.max())
-        if hi <= lo:
-            pad = max(abs(lo) * 1e-3, 0.5)
-            lo, hi = lo - pad, hi + pad
-        counts_a, edges_a = np.histogram(fin, bins=max(1, min(bins, int(fin.size))), range=(lo, hi))
-    counts, edges = counts_a, edges_a
-    cmax = max(int(counts.max()), 1)
+    counts_a, edges_a, lo, hi = _hist_bins(fin, bins) if pre is None else (*pre, float(pre[1][0]), float(pre[1][-1]))
+
+    def hx(x: float) -> float:
+        return ml + (float(x) - lo) / (hi - lo) * pw
+
+    cmax = max(int(counts_a.max()), 1)
+    out += _hist_bars(counts_a, edges_a, hx, mt, ph, cmax, cls)
+    out += [f'<text class="tick" x="{hx(t):.1f}" y="{mt + ph + 14}" text-anchor="middle">{esc(fmt_num(t, 3))}</text>'
+            for t in nice_ticks(lo, hi, 4)]
+    out.append(f'<text class="tick" x="{ml - 4}" y="{mt + 9}" text-anchor="end">{cmax}</text>'
+               f'<text class="tick" x="{ml - 4}" y="{mt + ph}" text-anchor="end">0</text>')
+    out += [f'<line class="cutoff" x1="{hx(m):.1f}" x2="{hx(m):.1f}" y1="{mt}" y2="{mt + ph}"/>'
+            for m in marks if m is not None and math.isfinite(float(m)) and lo <= float(m) <= hi]
+    out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{height - 3}" text-anchor="middle">'
+               f'{esc(xlabel)}</text>')
+    out.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none"/></svg>')
+    return "".join(out)
+
+
+def _hist_bins(fin: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """``(counts, edges, lo, hi)`` of finite values ``fin`` (non-empty) in at most ``bins`` equal bins (no more
+    bins than values); a single distinct value gets a range of ±max(0.1% of it, 0.5) around it."""
+    lo, hi = float(fin.min()), float(fin.max())
+    if hi <= lo:
+        pad = max(abs(lo) * 1e-3, 0.5)
+        lo, hi = lo - pad, hi + pad
+    counts, edges = np.histogram(fin, bins=max(1, min(bins, int(fin.size))), range=(lo, hi))
+    return counts, edges, lo, hi
+
+
+def _hist_bars(counts: np.ndarray, edges: np.ndarray, hx: Callable[[float], float], mt: int, ph: int, cmax: int,
+               cls: str) -> list[str]:
+    """One bar per non-empty bin, height ∝ count (``cmax`` fills the plot height ``ph``), with its range and
+    count as a tooltip; ``hx`` maps data x to user units."""
+    out = []
     for i, c in enumerate(counts):
         if c == 0:
             continue
         hh = c / cmax * ph
-        xa = ml + (float(edges[i]) - lo) / (hi - lo) * pw
-        xb = ml + (float(edges[i + 1]) - lo) / (hi - lo) * pw
+        xa, xb = hx(edges[i]), hx(edges[i + 1])
         out.append(f'<rect class="{esc(cls)}" x="{xa:.1f}" y="{mt + ph - hh:.1f}" '
                    f'width="{max(xb - xa - 0.6, 0.6):.1f}" height="{hh:.1f}"><title>{esc(fmt_num(edges[i], 3))}'
                    f'…{esc(fmt_num(edges[i + 1], 3))}: {int(c)}</title></rect>')
-    for t in nice_ticks(lo, hi, 4):
-        xx = ml + (t - lo) / (hi - lo) * pw
-        out.append(f'<text class="tick" x="{xx:.1f}" y="{mt + ph + 14}" text-anchor="middle">{esc(fmt_num(t, 3))}</text>')
-    out.append(f'<text class="tick" x="{ml - 4}" y="{mt + 9}" text-anchor="end">{cmax}</text>'
-               f'<text class="tick" x="{ml - 4}" y="{mt + ph}" text-anchor="end">0</text>')
-    for m in marks:
-        if m is not None and math.isfinite(float(m)) and lo <= float(m) <= hi:
-            xx = ml + (float(m) - lo) / (hi - lo) * pw
-            out.append(f'<line class="cutoff" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>')
-    out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{height - 3}" text-anchor="middle">{esc(xlabel)}</text>')
-    out.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none"/></svg>')
-    return "".join(out)
+    return out
