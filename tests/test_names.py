@@ -186,6 +186,11 @@ WILD_TABLE = [
     ("ValLoss", ("val", "loss"), "min"),
     ("TrainAcc", ("train", "acc"), "max"),
     ("ValAcc", ("val", "acc"), "max"),
+    # plain-text logs
+    ("Batch loss", ("train", "loss"), "min"),
+    ("Average Train Loss", ("train", "average_loss"), "min"),
+    ("Valid Perplexity", ("val", "perplexity"), "min"),
+    ("mean_val_acc", ("val", "mean_acc"), "max"),
 ]
 
 

@@ -164,6 +164,9 @@ _LOSS_PARTS: frozenset[str] = frozenset(
      "triplet", "classification", "regression", "total", "main", "lm", "mlm", "ctc", "vq", "commitment"}
 )
 
+#: Leading words that name the logging axis, not the series (``Batch loss``, ``Epoch val_loss`` in text logs).
+_AXIS_TOKENS: frozenset[str] = frozenset({"batch", "epoch", "step", "iter", "iteration"})
+
 _SEP = re.compile(r"[/_.\-\s:]+")
 #: Ultralytics marks the task of a metric in brackets: ``mAP50(B)`` (box), ``(M)`` (mask), ``(P)`` (pose).
 _TASK_MARK = re.compile(r"\([a-z]\)$")
@@ -264,10 +267,13 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
             low = low[len(pre):]
             break
     tokens = _tokens(low)
+    while len(tokens) > 1 and tokens[0] in _AXIS_TOKENS:  # "Batch loss", "epoch val_loss" (text logs)
+        tokens = tokens[1:]
     if not tokens:
         return default_split, low
     split = None
     rest: list[str]
+    mid = next((k for k in range(1, len(tokens) - 1) if tokens[k] in SPLIT_ALIASES), None)
     if tokens[0] in SPLIT_ALIASES:
         split = SPLIT_ALIASES[tokens[0]]
         rest = tokens[1:]
@@ -278,6 +284,10 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         # "loss_val", "accuracy/validation"
         split = SPLIT_ALIASES[tokens[-1]]
         rest = tokens[:-1]
+    elif mid is not None:
+        # "Average Train Loss", "mean_val_acc": the split sits between a qualifier and the measure
+        split = SPLIT_ALIASES[tokens[mid]]
+        rest = tokens[:mid] + tokens[mid + 1:]
     elif (len(tokens) > 1 and tokens[-1] in METRIC_ALIASES and tokens[0] not in METRIC_ALIASES
           and tokens[0] not in _QUALIFIERS and tokens[0] not in _LOSS_PARTS):
         # "retention_acc", "ood/loss", "task0_acc": a named held-out set

@@ -1,0 +1,124 @@
+"""A quality floor on real logs from the wild: the committed files of ``bench/wild/`` (permissively licensed).
+
+Each test runs the real pipeline (``gapwatch.load`` → ``gapwatch.analyze``) on a file a public project committed
+and checks the verdict against the judgement written before gapwatch was run on it (``bench/wild/README.md``).
+The corpus-wide shares are measured by ``bench/bench_wild.py``; these tests keep the individual conventions and
+verdicts from regressing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gapwatch
+from gapwatch.names import metric_mode, series_table
+
+ROOT = Path(__file__).resolve().parents[1]
+WILD = ROOT / "bench" / "wild"
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_wild  # noqa: E402  (the benchmark's own scoring rule)
+
+MANIFEST: dict[str, Any] = json.loads((WILD / "manifest.json").read_text())
+COMMITTED = [e for e in MANIFEST["entries"] if e["committed"]]
+#: Committed entries gapwatch must get right (their judgement and gapwatch's verdict agree today).
+MUST_BE_RIGHT = (
+    "AD_Styles_gpt2_korean_finetuning_training_log_4def63",  # application log: refused
+    "AmirrezaSedghamiz_Phi2_microsoft_model_finetuning_training_log_0f4a22",  # resource monitor log: refused
+    "ChengSashankh_trying_GAT_training_log_csv_d0c6bc",  # val acc stuck at the majority class
+    "ChengSashankh_trying_GAT_training_log_txt_e1e452",  # per-batch training log, no held-out: refused
+    "NijatZeynalov_mT5_based_azerbaijani_news_summarize_trainer_state_json_d76537",  # mT5, clean
+    "Velihh_ML_text_trainer_state_json_ca7d0f",  # two evaluations, clean
+    "aigoncharov_trainer_state_viz_trainer_state_json_8c259b",  # six eval sets, all get worse
+)
+
+
+def _entry(prefix: str) -> dict[str, Any]:
+    found = [e for e in COMMITTED if e["id"].startswith(prefix)]
+    assert len(found) == 1, prefix
+    return found[0]
+
+
+def _path(e: dict[str, Any]) -> Path:
+    return bench_wild.entry_path(e, WILD / "files")
+
+
+def test_manifest_entries_have_provenance_and_a_judgement() -> None:
+    entries = MANIFEST["entries"]
+    assert len(entries) >= 150
+    assert len({e["repo"] for e in entries}) >= 60
+    assert len({e["format"] for e in entries}) >= 8
+    for e in entries:
+        assert {"repo", "path", "commit", "license", "split", "judgement"} <= set(e), e["id"]
+        assert len(e["commit"]) == 40
+        assert e["split"] in ("dev", "test")
+        assert e["judgement"]["kind"] in ("log", "not_a_log")
+    # one repository's logs are all in one split
+    split_of: dict[str, set[str]] = {}
+    for e in entries:
+        split_of.setdefault(e["repo"], set()).add(e["split"])
+    assert all(len(s) == 1 for s in split_of.values())
+
+
+def test_only_permissive_files_are_committed() -> None:
+    on_disk = {p.name for p in (WILD / "files").iterdir() if p.is_dir()}
+    assert on_disk == {e["id"] for e in COMMITTED}
+    assert all(e["license"] in ("MIT", "Apache-2.0", "BSD") for e in COMMITTED)
+    assert all(_path(e).exists() for e in COMMITTED)
+
+
+@pytest.mark.parametrize("entry_id", MUST_BE_RIGHT)
+def test_committed_log_verdict_matches_judgement(entry_id: str) -> None:
+    e = _entry(entry_id)
+    v = bench_wild.gapwatch_verdict(_path(e))
+    ok, cls = bench_wild.right(e["judgement"], v)
+    assert ok, (cls, v)
+    assert not v.crashed
+
+
+def test_quality_floor_on_committed_files() -> None:
+    right = [bench_wild.right(e["judgement"], bench_wild.gapwatch_verdict(_path(e)))[0] for e in COMMITTED]
+    assert sum(right) >= len(MUST_BE_RIGHT)
+
+
+def test_files_that_are_not_logs_are_refused_with_one_line() -> None:
+    for e in COMMITTED:
+        if e["judgement"]["kind"] != "not_a_log":
+            continue
+        with pytest.raises(gapwatch.GapwatchError) as info:
+            gapwatch.analyze(gapwatch.load(_path(e)), forecast=False, examples=False)
+        assert "\n" not in str(info.value).strip()
+
+
+def test_several_eval_sets_each_read_as_held_out() -> None:
+    """HF ``eval_<set>_loss``/``eval_<set>_accuracy``: six held-out sets, never the training split."""
+    h = gapwatch.load(_path(_entry("aigoncharov_trainer_state_viz")))
+    keys = set(h.keys())
+    for g in range(6):
+        assert (f"g{g}", "loss") in keys
+        assert (f"g{g}", "acc") in keys
+    assert ("train", "loss") in keys
+
+
+def test_ultralytics_v5_metrics_are_validation_and_higher_is_better() -> None:
+    rows = series_table(gapwatch.load(_path(_entry("Leaferd6712_Australian_Bills_Object_Detection_YOLOv5_runs_"
+                                                       "train_exp_results_csv"))))
+    by = {r["name"].strip(): r for r in rows}
+    for name in ("metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "metrics/precision", "metrics/recall"):
+        assert by[name]["split"] == "val" and by[name]["mode"] == "max", by[name]
+    assert not any(r["name"].strip().startswith("x/lr") for r in rows)  # learning rates are schedule
+    assert metric_mode("map_0_5") == "max"
+
+
+def test_hf_seq2seq_rouge_is_max_and_bookkeeping_is_not_a_series() -> None:
+    rows = series_table(gapwatch.load(_path(_entry("NijatZeynalov_mT5"))))
+    names = {r["name"] for r in rows}
+    assert not names & {"learning_rate", "grad_norm", "eval_runtime", "eval_samples_per_second", "epoch",
+                        "eval_gen_len", "total_flos"}
+    rouge = [r for r in rows if r["name"] == "eval_rougeL"]
+    assert rouge and rouge[0]["mode"] == "max" and rouge[0]["split"] == "val"
