@@ -214,6 +214,13 @@ def test_keras_bare_metrics_stay_training() -> None:
     assert read["val_accuracy"] == ("val", "acc")
 
 
+def test_only_part_loss_of_a_split_is_its_loss() -> None:
+    read = normalize_columns(["epoch", "train_classification_loss", "val_loss", "val_acc"])
+    assert read["train_classification_loss"] == ("train", "loss")
+    yolo = normalize_columns(["train/box_loss", "train/cls_loss", "val/box_loss", "val/cls_loss"])
+    assert yolo["train/box_loss"] == ("train", "box_loss") and yolo["val/cls_loss"] == ("val", "cls_loss")
+
+
 def test_monitor_name_matches_logged_column_first() -> None:
     assert resolve_monitor_name("accuracy", ["epoch", "accuracy", "loss"]) == ("train", "acc")
     assert resolve_monitor_name("Accuracy", ["accuracy"]) == ("train", "acc")

@@ -327,7 +327,9 @@ def _named_eval_set(tokens: list[str]) -> tuple[str, str] | None:
 def normalize_columns(names: Iterable[str], default_split: str = "train") -> dict[str, tuple[str, str]]:
     """Normalise the metric names of one log together, using what the other names say.
 
-    The one convention that needs context is fastai's: its CSVLogger/recorder writes ``train_loss``,
+    Two conventions need context. A split whose only loss is ``<part>_loss`` has it as its loss
+    (``train_classification_loss`` → ``("train", "loss")``; several parts such as Ultralytics' ``box_loss``,
+    ``cls_loss`` stay apart). And fastai's: its CSVLogger/recorder writes ``train_loss``,
     ``valid_loss`` and then the user's metrics bare (``accuracy``, ``error_rate``), and fastai computes
     those metrics on the validation set only. Keras writes bare names for *training* values (``loss``,
     ``accuracy``) next to their ``val_`` twins. So a bare metric is put on ``val`` when the log names its
@@ -343,6 +345,7 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     """
     metric_names = [n for n in names if role(n) == "metric"]
     read = {n: normalize(n, default_split) for n in metric_names}
+    _unique_part_loss_is_the_loss(read)
     explicit = {n for n in metric_names if _tokens(n) and _has_split_token(_tokens(n))}
     has_train_loss = any(read[n] == ("train", "loss") and n in explicit for n in metric_names)
     has_val_loss = any(read[n] == ("val", "loss") for n in metric_names)
@@ -353,6 +356,22 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
         if n not in explicit and read[n][0] == default_split and read[n][1] not in twins:
             read[n] = ("val", read[n][1])
     return read
+
+
+def _unique_part_loss_is_the_loss(read: dict[str, tuple[str, str]]) -> None:
+    """A split whose only loss is ``<part>_loss`` (``train_classification_loss``) has that as its loss.
+
+    Detectors look for ``(split, "loss")``; a log that names its only objective ``classification_loss`` would
+    otherwise have none. Several parts (Ultralytics ``box_loss``/``cls_loss``/``dfl_loss``) stay as they are.
+    Changes ``read`` in place.
+    """
+    by_split: dict[str, list[str]] = {}
+    for n, (split, metric) in read.items():
+        if metric == "loss" or metric.endswith("_loss"):
+            by_split.setdefault(split, []).append(n)
+    for names in by_split.values():
+        if len(names) == 1 and read[names[0]][1] != "loss":
+            read[names[0]] = (read[names[0]][0], "loss")
 
 
 def _has_split_token(tokens: list[str]) -> bool:
