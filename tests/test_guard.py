@@ -412,3 +412,31 @@ def test_docs_parameter_tables_are_generated_from_the_specs():
     for owner in ("guard", "keeper", "adapter"):
         assert markdown_table(owner) in doc, f"docs/guard.md: regenerate the {owner} table"
     assert gapwatch.integrations.SPECS
+
+
+def test_resume_cuts_a_torn_last_line_before_appending(tmp_path):
+    log = tmp_path / "h.jsonl"
+    train, val = u_curve(40)
+    g = Guard(log=log, verbose=False, detectors=[])
+    feed(g, train[:10], val[:10], stop_early=False)
+    state = g.state_dict()
+    g.close()
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write('{"step": 110, "epoch": 11, "val_lo')  # the process died mid-line
+    g2 = Guard(log=log, verbose=False, detectors=[])
+    g2.load_state_dict(state)
+    feed(g2, train, val, start=10, stop_early=False)
+    g2.close()
+    text = log.read_text(encoding="utf-8")
+    assert text.endswith("\n") and "val_lo" not in text.replace("val_loss", "")
+    assert all(isinstance(json.loads(line), dict) for line in text.splitlines())  # every line whole JSON
+    h = load(log)  # readable again: no line glued onto the torn one
+    assert len(h.series("val", "loss")) == 40
+    # a file whose only line is torn loses it and starts again with a header
+    log2 = tmp_path / "h2.jsonl"
+    log2.write_text('{"gapwatch": "guard/1", "ru')
+    g3 = Guard(log=log2, verbose=False, detectors=[])
+    g3.load_state_dict(Guard(verbose=False).state_dict())
+    g3.observe(epoch=1, val_loss=1.0)
+    g3.close()
+    assert read_guard_log(log2)["header"] is not None

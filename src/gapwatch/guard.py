@@ -413,6 +413,8 @@ class Guard:
             self.check_log()
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             append = self._resumed and self._log_path.exists()
+            if append:
+                append = _cut_torn_line(self._log_path)
             self._fh = _open_log(self._log_path, append)
             if not append:
                 self._write_line(
@@ -535,33 +537,12 @@ class Guard:
         self._records.append(rec)
         self._write(rec)
         if not math.isfinite(value) and self.on_nan == "raise":
-            best = self.last
-            where = (
-                f"best so far: evaluation {best.best_index} ({best.best_value:.6g})"
-                if best
-                else "no best yet"
-            )
-            raise NonFiniteMetricError(
-                f"monitored metric {key!r} is {value} at evaluation {i} (step {step}, epoch {epoch}); "
-                f"training has likely diverged — {where}. Lower the learning rate or clip gradients; pass "
-                "on_nan='stop' to stop and restore instead of raising"
-            )
+            raise self._non_finite_error(key, value, i, step, epoch)
         if self._policy is None:  # an internal invariant, not user input
             raise RuntimeError("gapwatch internal error: self._policy is unset")
         d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"))
         self._n_eval += 1
-        action, reason = d.action, d.reason
-        why = stop_reason_of(reason) if action == "stop" else None
-        if not math.isfinite(value) and self.on_nan == "stop" and self._nan_stop is None:
-            self._nan_stop = {"evaluation": i, "metric": key}
-        if self._nan_stop is not None and action != "stop":
-            action, why = "stop", StopReason.NON_FINITE
-            reason = (
-                f"{key} became non-finite at evaluation {self._nan_stop['evaluation']}; "
-                f"stopping and restoring evaluation {d.best_index}"
-            )
-        if self.stopped and self._decisions[-1].stop_reason is not None:
-            why = self._decisions[-1].stop_reason  # "stopped earlier": the first stop's reason stays
+        action, reason, why = self._action(d, key, value, i)
         stopping = action == "stop" and not self.stopped
         new: list[Finding] = []
         self._since_detect += 1
@@ -575,10 +556,10 @@ class Guard:
             d.best_epoch,
             d.best_value,
             d.improved,
-            reason if action == "stop" else "",
+            reason,
             tuple(new),
             d.action,
-            why if action == "stop" else None,
+            why,
         )
         self._decisions.append(dec)
         if stopping:
@@ -591,6 +572,36 @@ class Guard:
             )
         self.emit(DecisionEvent(dec))
         return dec
+
+    def _non_finite_error(
+        self, key: str, value: float, i: int, step: float | None, epoch: float | None
+    ) -> NonFiniteMetricError:
+        best = self.last
+        where = f"best so far: evaluation {best.best_index} ({best.best_value:.6g})" if best else "no best yet"
+        return NonFiniteMetricError(
+            f"monitored metric {key!r} is {value} at evaluation {i} (step {step}, epoch {epoch}); "
+            f"training has likely diverged — {where}. Lower the learning rate or clip gradients; pass "
+            "on_nan='stop' to stop and restore instead of raising"
+        )
+
+    def _action(self, d: Decision, key: str, value: float, i: int) -> tuple[str, str, StopReason | None]:
+        """``(action, reason, stop reason)`` of evaluation ``i`` from the policy's decision ``d`` and the
+        ``on_nan="stop"`` rule; reason and stop reason are empty/None while continuing."""
+        action, reason = d.action, d.reason
+        why = stop_reason_of(reason) if action == "stop" else None
+        if not math.isfinite(value) and self.on_nan == "stop" and self._nan_stop is None:
+            self._nan_stop = {"evaluation": i, "metric": key}
+        if self._nan_stop is not None and action != "stop":
+            action, why = "stop", StopReason.NON_FINITE
+            reason = (
+                f"{key} became non-finite at evaluation {self._nan_stop['evaluation']}; "
+                f"stopping and restoring evaluation {d.best_index}"
+            )
+        if self.stopped and self._decisions[-1].stop_reason is not None:
+            why = self._decisions[-1].stop_reason  # "stopped earlier": the first stop's reason stays
+        if action != "stop":
+            return action, "", None
+        return action, reason, why
 
     def _detect_due(self) -> bool:
         if self._since_detect < self.detect_every:
@@ -721,6 +732,33 @@ def _where(step: Any, epoch: Any) -> str:
     if step is not None and not (isinstance(step, float) and math.isnan(step)):
         parts.append(f"step {step:g}")
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _cut_torn_line(path: Path, *, chunk: int = 1 << 16) -> bool:
+    """Before a resumed guard appends to its history file, cut a last line that a crash left unfinished (no
+    newline at the end), so the next record does not glue onto it and make the file unreadable. Returns
+    False when no complete line is left (the file is then empty and gets a new header)."""
+    if path.is_symlink() or not path.is_file():
+        return True  # _open_log refuses it with a clear message
+    try:
+        with open(path, "rb+") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            pos = end
+            while pos > 0:
+                start = max(0, pos - chunk)
+                fh.seek(start)
+                block = fh.read(pos - start)
+                if pos == end and block.endswith(b"\n"):
+                    return True  # the last line is complete
+                nl = block.rfind(b"\n")
+                if nl >= 0:
+                    fh.truncate(start + nl + 1)
+                    return True
+                pos = start
+            fh.truncate(0)
+            return False
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot repair the guard history before appending ({exc.strerror})") from None
 
 
 def _open_log(path: Path, append: bool) -> IO[str]:
