@@ -324,3 +324,29 @@ def test_cli_ends_cleanly_on_signal(tmp_path: Path, sig: int) -> None:
     os.kill(proc.pid, sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+def test_watchdog_events_wake_the_watch_before_the_interval(tmp_path: Path) -> None:
+    pytest.importorskip("watchdog")
+    root = tmp_path / "runs"
+    root.mkdir()
+    p = root / "grow.csv"
+    rows = u_rows()
+    p.write_text(csv_text(rows[:5]))
+    evs: list[dict[str, Any]] = []
+    stop = threading.Event()
+    w = Watcher(root, WatchOptions(interval=600, use_watchdog=True), emit=evs.append)
+    th = threading.Thread(target=w.run, kwargs={"stop": stop})
+    th.start()
+    try:
+        time.sleep(1.0)  # the first pass and the observer start
+        with open(p, "a") as fh:
+            fh.write(csv_text(rows[5:], header=False))
+        (root / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))  # a new run
+        deadline = time.time() + 30
+        while time.time() < deadline and sum(e["event"] == "stop" for e in evs) < 2:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        th.join(10)
+    assert {e["run"] for e in evs if e["event"] == "stop"} == {"grow", "new"}  # long before the 600 s poll
