@@ -258,3 +258,41 @@ def test_stream_scores_match_dense(tmp_path: Path) -> None:
     _write_rows(tmp_path / "d.parquet", {"epoch": [0, 0, 0], "index": [0, 1, 1], "loss": [0.1, 0.2, 0.3]})
     with pytest.raises(InputError, match="duplicate rows for example index 1 at epoch 0"):
         stream_scores(tmp_path / "d.parquet")
+
+
+def _arrays(E: int = 2, n: int = 3) -> dict[str, np.ndarray]:
+    return {"index": np.arange(n), "epochs": np.arange(E), "loss": np.ones((E, n))}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"index": np.zeros((3, 1), dtype=int)}, r"index must be 1-D, got shape \(3, 1\)"),
+    ({"loss": np.ones((3, 2))}, r"loss must have shape \(epochs, n\) = \(2, 3\), got \(3, 2\)"),
+    ({"index": np.arange(0), "loss": np.ones((2, 0))}, "the table is empty"),
+    ({"index": np.array([0, 2, 2])}, r"duplicate example index 2 \(1 duplicates\)"),
+    ({"index": np.array([2, 1, 0])}, "index must be sorted increasing"),
+    ({"epochs": np.array([1, 1])}, r"epochs must be strictly increasing, got \[1, 1\]"),
+    ({"margin": np.ones((2, 2))}, r"margin has shape \(2, 2\), expected \(2, 3\)"),
+    ({"el2n": np.array([[0.1, np.inf, 0.2], [0.1, 0.1, 0.1]])}, "el2n is NaN/inf for example index 1 at epoch 0"),
+    ({"correct": np.ones((1, 3), dtype=bool)}, r"correct has shape \(1, 3\), expected \(2, 3\)"),
+    ({"pred": np.ones((2, 4), dtype=int)}, r"pred has shape \(2, 4\), expected \(2, 3\)"),
+    ({"probs": np.ones((2, 3))}, r"probs has shape \(2, 3\), expected \(epochs, n, classes\)"),
+    ({"label": np.array([0, 1])}, r"label has shape \(2,\), expected \(3,\)"),
+    ({"label": np.array([0.0, 1.5, 2.0])}, "label must hold integer class ids"),
+    ({"label": np.array([0, -1, 2])}, "label holds a negative class id -1"),
+    ({"label": np.array([0, 1, 4]), "num_classes": 3}, "label 4 is out of range for 3 classes"),
+])
+def test_in_memory_table_rejects_bad_arrays(change: dict[str, object], message: str) -> None:
+    """Every check of ExampleTable's constructor names the column, the shape or value and the table's source."""
+    with pytest.raises(InputError, match=message) as err:
+        ExampleTable(**{**_arrays(), **change}, source="mine.npz")  # type: ignore[arg-type]
+    assert "mine.npz" in str(err.value)
+
+
+def test_in_memory_table_derives_correct_and_classes() -> None:
+    margin = np.array([[0.5, -0.2, 0.0], [1.0, 0.3, -2.0]], dtype=np.float32)
+    t = ExampleTable(**_arrays(), margin=margin, label=np.array([0.0, 2.0, 1.0]))
+    assert t.margin is not None and t.margin.dtype == np.float32  # float32 kept
+    assert t.correct is not None and t.correct.tolist() == [[True, False, False], [True, True, False]]
+    assert t.label is not None and t.label.dtype == np.int64 and t.num_classes == 3
+    probs = np.full((2, 3, 5), 0.2)
+    assert ExampleTable(**_arrays(), probs=probs, label=np.array([0, 1, 2])).num_classes == 5

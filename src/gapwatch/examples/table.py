@@ -83,18 +83,38 @@ class ExampleTable:
     source: str = field(default="<memory>")
 
     def __post_init__(self) -> None:
+        """Coerce every array to its documented dtype and check shapes and values (:class:`InputError` naming
+        the table's source and the bad column); derives ``correct`` from ``margin`` and ``num_classes`` from
+        ``probs`` or ``label`` when they are not given."""
         self.index = np.asarray(self.index, dtype=np.int64)
         self.epochs = np.asarray(self.epochs, dtype=np.int64)
         self.loss = _floats(self.loss)
+        self._check_axes()
+        if self.margin is not None:
+            self.margin = self._finite_like_loss("margin", self.margin)
+        if self.el2n is not None:
+            self.el2n = self._finite_like_loss("el2n", self.el2n)
+        if self.correct is not None:
+            self.correct = self._like_loss("correct", np.asarray(self.correct, dtype=bool))
+        elif self.margin is not None:
+            self.correct = self.margin > 0
+        if self.pred is not None:
+            self.pred = self._like_loss("pred", np.asarray(self.pred, dtype=np.int64))
+        if self.probs is not None:
+            self._check_probs()
+        if self.label is not None:
+            self._check_label()
+
+    def _check_axes(self) -> None:
+        """``index`` 1-D, sorted, without duplicates; ``epochs`` strictly increasing; ``loss`` of shape
+        ``(epochs, n)``, finite; neither axis empty."""
         where = self.source
-        n = self.index.shape[0]
+        n, n_ep = self.index.shape[0], self.epochs.shape[0]
         if self.index.ndim != 1:
             raise InputError(f"index must be 1-D, got shape {self.index.shape}", path=where)
-        if self.loss.ndim != 2 or self.loss.shape != (self.epochs.shape[0], n):
-            raise InputError(
-                f"loss must have shape (epochs, n) = ({self.epochs.shape[0]}, {n}), got {self.loss.shape}",
-                path=where)
-        if n == 0 or self.epochs.shape[0] == 0:
+        if self.loss.ndim != 2 or self.loss.shape != (n_ep, n):
+            raise InputError(f"loss must have shape (epochs, n) = ({n_ep}, {n}), got {self.loss.shape}", path=where)
+        if n == 0 or n_ep == 0:
             raise InputError("the table is empty (no examples or no epochs)", path=where)
         if np.any(np.diff(self.index) <= 0):
             dup = self.index[:-1][np.diff(self.index) == 0]
@@ -104,47 +124,46 @@ class ExampleTable:
         if np.any(np.diff(self.epochs) <= 0):
             raise InputError(f"epochs must be strictly increasing, got {self.epochs.tolist()[:10]}", path=where)
         _check_finite("loss", self.loss, self.index, self.epochs, where)
-        for name in ("margin", "el2n"):
-            arr = getattr(self, name)
-            if arr is not None:
-                arr = _floats(arr)
-                if arr.shape != self.loss.shape:
-                    raise InputError(f"{name} has shape {arr.shape}, expected {self.loss.shape}", path=where)
-                _check_finite(name, arr, self.index, self.epochs, where)
-                setattr(self, name, arr)
-        if self.correct is not None:
-            self.correct = np.asarray(self.correct, dtype=bool)
-            if self.correct.shape != self.loss.shape:
-                raise InputError(f"correct has shape {self.correct.shape}, expected {self.loss.shape}",
-                                 path=where)
-        elif self.margin is not None:
-            self.correct = self.margin > 0
-        if self.pred is not None:
-            self.pred = np.asarray(self.pred, dtype=np.int64)
-            if self.pred.shape != self.loss.shape:
-                raise InputError(f"pred has shape {self.pred.shape}, expected {self.loss.shape}", path=where)
-        if self.probs is not None:
-            self.probs = _floats(self.probs)
-            if self.probs.ndim != 3 or self.probs.shape[:2] != self.loss.shape:
-                raise InputError(f"probs has shape {self.probs.shape}, expected (epochs, n, classes)",
-                                 path=where)
-            if self.num_classes is None:
-                self.num_classes = int(self.probs.shape[2])
-        if self.label is not None:
-            self.label = np.asarray(self.label)
-            if self.label.shape != (n,):
-                raise InputError(f"label has shape {self.label.shape}, expected ({n},)", path=where)
-            if not np.issubdtype(self.label.dtype, np.integer):
-                if not np.all(np.isfinite(self.label)) or np.any(self.label != np.round(self.label)):
-                    raise InputError("label must hold integer class ids", path=where)
-            self.label = self.label.astype(np.int64)
-            if self.label.min() < 0:
-                raise InputError(f"label holds a negative class id {int(self.label.min())}", path=where)
-            if self.num_classes is None:
-                self.num_classes = int(self.label.max()) + 1
-            elif self.label.max() >= self.num_classes:
-                raise InputError(f"label {int(self.label.max())} is out of range for {self.num_classes} "
-                                 "classes", path=where)
+
+    def _like_loss(self, name: str, arr: np.ndarray) -> np.ndarray:
+        """``arr`` after checking it has the ``(epochs, n)`` shape of ``loss``."""
+        if arr.shape != self.loss.shape:
+            raise InputError(f"{name} has shape {arr.shape}, expected {self.loss.shape}", path=self.source)
+        return arr
+
+    def _finite_like_loss(self, name: str, values: object) -> np.ndarray:
+        """A float value column (see :func:`_floats`) of ``loss``'s shape without NaN/inf."""
+        arr = self._like_loss(name, _floats(values))
+        _check_finite(name, arr, self.index, self.epochs, self.source)
+        return arr
+
+    def _check_probs(self) -> None:
+        """``probs`` as floats of shape ``(epochs, n, classes)``; sets ``num_classes`` when unknown."""
+        probs = _floats(self.probs)
+        if probs.ndim != 3 or probs.shape[:2] != self.loss.shape:
+            raise InputError(f"probs has shape {probs.shape}, expected (epochs, n, classes)", path=self.source)
+        self.probs = probs
+        if self.num_classes is None:
+            self.num_classes = int(probs.shape[2])
+
+    def _check_label(self) -> None:
+        """``label`` as int64 class ids of shape ``(n,)`` in ``0 … num_classes - 1`` (sets ``num_classes`` to
+        the largest label + 1 when unknown)."""
+        where, n = self.source, self.index.shape[0]
+        label = np.asarray(self.label)
+        if label.shape != (n,):
+            raise InputError(f"label has shape {label.shape}, expected ({n},)", path=where)
+        if not np.issubdtype(label.dtype, np.integer) and (not np.all(np.isfinite(label))
+                                                           or np.any(label != np.round(label))):
+            raise InputError("label must hold integer class ids", path=where)
+        label = label.astype(np.int64)
+        self.label = label
+        if label.min() < 0:
+            raise InputError(f"label holds a negative class id {int(label.min())}", path=where)
+        if self.num_classes is None:
+            self.num_classes = int(label.max()) + 1
+        elif label.max() >= self.num_classes:
+            raise InputError(f"label {int(label.max())} is out of range for {self.num_classes} classes", path=where)
 
     @property
     def n(self) -> int:
@@ -279,7 +298,7 @@ class ExampleTableWriter:
             else:
                 arrays.append(pa.array(np.concatenate(parts)))
         meta = {"schema": SCHEMA, "n": self.n, "num_classes": self.num_classes}
-        schema = pa.schema([pa.field(nm, a.type) for nm, a in zip(names, arrays)],
+        schema = pa.schema([pa.field(nm, a.type) for nm, a in zip(names, arrays, strict=True)],
                            metadata={META_KEY: json.dumps(meta).encode()})
         return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -403,117 +422,164 @@ def read_tables(path: str | Path, *, columns: Iterable[str] | None = None, max_e
     """
     path = Path(path)
     meta, pf, names = open_parquet(path)
-    want = {"index", "epoch", "loss"} | ({"run"} & names) | ({"label"} & names)
-    if columns is None:
-        want |= names & set(VALUE_COLUMNS + ("probs",))
-    else:
-        for c in columns:
-            if c not in COLUMNS:
-                raise UsageError(f"unknown column '{c}'; known columns: {', '.join(COLUMNS)}")
-        want |= names & set(columns)
+    want = _wanted_columns(names, columns)
     meta_n = meta.get("n")
     if expected_n is not None and meta_n is not None and int(meta_n) != expected_n:
         raise InputError(f"the table was recorded on a dataset of {meta_n} examples but this dataset has "
                          f"{expected_n}", path=path)
-
-    # pass 1: which runs / epochs / indices exist (reads only the key columns)
-    keys = pf.read(columns=[c for c in ("run", "epoch", "index") if c in want])
-    runs_all = (keys.column("run").to_numpy() if "run" in want else np.zeros(keys.num_rows, np.int32))
-    ep_all = keys.column("epoch").to_numpy()
-    ix_all = keys.column("index").to_numpy()
-    del keys
-    if ix_all.size == 0:
-        raise InputError("the table has no rows", path=path)
+    n_lim = expected_n if expected_n is not None else meta_n
+    runs_all, ep_all, ix_all = _read_keys(pf, want, path)
     out: list[ExampleTable] = []
     for run in np.unique(runs_all):
         sel = runs_all == run
-        epochs = np.unique(ep_all[sel])
-        if max_epochs is not None:
-            epochs = epochs[:max_epochs]
+        epochs = np.unique(ep_all[sel])[:max_epochs]
         index = np.unique(ix_all[sel])
-        if index[0] < 0:
-            raise InputError(f"negative example index {int(index[0])}", path=path)
-        n_lim = expected_n if expected_n is not None else meta_n
-        if n_lim is not None and index[-1] >= int(n_lim):
-            raise InputError(f"example index {int(index[-1])} is out of range for a dataset of {n_lim} examples",
-                             path=path)
-        t = _assemble(pf, want, int(run), epochs, index, path, meta)
+        _check_index_range(index, n_lim, path)
+        asm = _RunAssembler(int(run), epochs, index, want, path)
+        for g in range(pf.num_row_groups):
+            asm.add(pf.read_row_group(g, columns=sorted(want)))
+        t = asm.table(meta.get("num_classes"))
         if expected_n is not None:
             t.check_size(expected_n)
         out.append(t)
     return out
 
 
-def _assemble(pf: Any, want: set[str], run: int, epochs: np.ndarray, index: np.ndarray, path: Path,
-              meta: dict[str, Any]) -> ExampleTable:
-    E, n = epochs.shape[0], index.shape[0]
-    seen = np.zeros((E, n), dtype=bool)
-    arrays: dict[str, np.ndarray] = {}
-    label = np.full(n, -1, dtype=np.int64) if "label" in want else None
-    for g in range(pf.num_row_groups):
-        rg = pf.read_row_group(g, columns=sorted(want))
-        run_col = rg.column("run").to_numpy() if "run" in want else np.zeros(rg.num_rows, np.int32)
-        ep = rg.column("epoch").to_numpy()
-        ix = rg.column("index").to_numpy()
-        sel = run_col == run
-        e_pos = np.searchsorted(epochs, ep)
-        sel &= e_pos < E
-        sel[sel] &= epochs[e_pos[sel]] == ep[sel]
+def _wanted_columns(names: set[str], columns: Iterable[str] | None) -> set[str]:
+    """The columns to read: the keys, ``run`` and ``label`` when present, and the requested value columns
+    present in the file (every value column when ``columns`` is None)."""
+    want = {"index", "epoch", "loss"} | ({"run"} & names) | ({"label"} & names)
+    if columns is None:
+        return want | (names & set(VALUE_COLUMNS + ("probs",)))
+    for c in columns:
+        if c not in COLUMNS:
+            raise UsageError(f"unknown column '{c}'; known columns: {', '.join(COLUMNS)}")
+    return want | (names & set(columns))
+
+
+def _read_keys(pf: Any, want: set[str], path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(run, epoch, index)`` of every row, each of shape ``(rows,)`` (run 0 without a ``run`` column); reads
+    only the key columns."""
+    keys = pf.read(columns=[c for c in ("run", "epoch", "index") if c in want])
+    runs_all = keys.column("run").to_numpy() if "run" in want else np.zeros(keys.num_rows, np.int32)
+    ep_all = keys.column("epoch").to_numpy()
+    ix_all = keys.column("index").to_numpy()
+    if ix_all.size == 0:
+        raise InputError("the table has no rows", path=path)
+    return runs_all, ep_all, ix_all
+
+
+def _check_index_range(index: np.ndarray, n_lim: int | None, path: Path) -> None:
+    """Sorted example indices must lie in ``0 … n_lim - 1`` (no upper bound when the dataset size is unknown)."""
+    if index[0] < 0:
+        raise InputError(f"negative example index {int(index[0])}", path=path)
+    if n_lim is not None and index[-1] >= int(n_lim):
+        raise InputError(f"example index {int(index[-1])} is out of range for a dataset of {n_lim} examples",
+                         path=path)
+
+
+#: In-memory dtype of each value column of an assembled table.
+_VALUE_DTYPES: dict[str, Any] = {"loss": np.float32, "margin": np.float32, "el2n": np.float32, "correct": bool,
+                                 "pred": np.int64}
+
+
+class _RunAssembler:
+    """Scatters one run's rows, row group by row group, into dense ``(E, n)`` arrays of the ``want`` columns over
+    the given ``epochs`` ``(E,)`` and sorted example ``index`` ``(n,)``; rows of other runs or epochs are skipped.
+    Rejects duplicate (run, epoch, index) rows, missing values, labels that change between epochs and (in
+    :meth:`table`) epochs that miss an example, each with an :class:`InputError` naming the file."""
+
+    def __init__(self, run: int, epochs: np.ndarray, index: np.ndarray, want: set[str], path: Path) -> None:
+        self.run, self.epochs, self.index, self.want, self.path = run, epochs, index, want, path
+        self.E, self.n = epochs.shape[0], index.shape[0]
+        self.seen = np.zeros((self.E, self.n), dtype=bool)
+        self.arrays: dict[str, np.ndarray] = {}
+        #: Label per example; -1 until a row of the example is seen.
+        self.label = np.full(self.n, -1, dtype=np.int64) if "label" in want else None
+
+    def add(self, rg: Any) -> None:
+        """Scatter one row group (a pyarrow Table holding the ``want`` columns)."""
+        want = self.want
+        sel = self._rows_of_run(rg)
         if not sel.any():
-            continue
-        e_pos = e_pos[sel]
-        i_pos = np.searchsorted(index, ix[sel])
-        flat = e_pos * n + i_pos
+            return
+        e_pos = np.searchsorted(self.epochs, rg.column("epoch").to_numpy()[sel])
+        i_pos = np.searchsorted(self.index, rg.column("index").to_numpy()[sel])
+        flat = e_pos * self.n + i_pos
+        self._mark_seen(flat)
+        for name in want & set(VALUE_COLUMNS):
+            self._scatter(name, rg.column(name), sel, flat)
+        if "probs" in want:
+            self._scatter_probs(rg, sel, flat)
+        if self.label is not None:
+            self._merge_labels(self.label, rg.column("label").to_numpy()[sel], i_pos)
+
+    def _rows_of_run(self, rg: Any) -> np.ndarray:
+        """Boolean mask of the row group's rows that belong to this run and to one of its loaded epochs."""
+        run_col = rg.column("run").to_numpy() if "run" in self.want else np.zeros(rg.num_rows, np.int32)
+        ep = rg.column("epoch").to_numpy()
+        sel = run_col == self.run
+        e_pos = np.searchsorted(self.epochs, ep)
+        sel &= e_pos < self.E
+        sel[sel] &= self.epochs[e_pos[sel]] == ep[sel]
+        return sel
+
+    def _mark_seen(self, flat: np.ndarray) -> None:
+        """Record the cells ``flat`` (``epoch position × n + index position``); a cell twice is an error."""
         uniq, counts = np.unique(flat, return_counts=True)
         dup_flat = uniq[counts > 1]
         if dup_flat.size == 0:
-            already = seen.reshape(-1)[flat]
-            dup_flat = flat[already]
+            dup_flat = flat[self.seen.reshape(-1)[flat]]
         if dup_flat.size:
-            e0, i0 = divmod(int(dup_flat[0]), n)
-            raise InputError(f"duplicate rows for example index {int(index[i0])} at epoch {int(epochs[e0])} "
-                             f"(run {run}); each (run, epoch, index) must appear once", path=path)
-        seen.reshape(-1)[flat] = True
-        for name in want & set(VALUE_COLUMNS):
-            col = rg.column(name)
-            if col.null_count:
-                raise InputError(f"column '{name}' has {col.null_count} missing values", path=path)
-            vals = col.to_numpy()
-            if name not in arrays:
-                dt = {"loss": np.float32, "margin": np.float32, "el2n": np.float32, "correct": bool,
-                      "pred": np.int64}[name]
-                arrays[name] = np.zeros((E, n), dtype=dt)
-            arrays[name].reshape(-1)[flat] = vals[sel]
-        if "probs" in want:
-            col = rg.column("probs").combine_chunks()
-            width = col.type.list_size if hasattr(col.type, "list_size") else None
-            flatv = col.flatten().to_numpy()
-            if width is None or width <= 0:
-                width = flatv.shape[0] // max(rg.num_rows, 1)
-            pv = flatv.reshape(rg.num_rows, width)[sel]
-            if "probs" not in arrays:
-                arrays["probs"] = np.zeros((E, n, width), dtype=np.float32)
-            arrays["probs"].reshape(E * n, width)[flat] = pv
-        if label is not None:
-            lv = rg.column("label").to_numpy()[sel]
-            u, first = np.unique(i_pos, return_index=True)
-            label[u] = np.where(label[u] >= 0, label[u], lv[first])
-            clash = label[i_pos] != lv
-            if clash.any():
-                j = int(np.argmax(clash))
-                raise InputError(f"the label of example index {int(index[i_pos[j]])} changes between epochs "
-                                 f"({int(label[i_pos[j]])} vs {int(lv[j])})", path=path)
-    if not seen.all():
-        e_bad = int(np.argmax(~seen.all(axis=1)))
-        missing = index[~seen[e_bad]]
-        raise InputError(
-            f"epoch {int(epochs[e_bad])} (run {run}) is missing {missing.size} of {n} examples "
-            f"(first missing index {int(missing[0])}); every epoch must record every example", path=path)
-    nc = meta.get("num_classes")
-    return ExampleTable(index=index, epochs=epochs, loss=arrays["loss"], margin=arrays.get("margin"),
-                        correct=arrays.get("correct"), el2n=arrays.get("el2n"), pred=arrays.get("pred"),
-                        probs=arrays.get("probs"), label=label,
-                        num_classes=int(nc) if nc is not None else None, run=run, source=str(path))
+            e0, i0 = divmod(int(dup_flat[0]), self.n)
+            raise InputError(f"duplicate rows for example index {int(self.index[i0])} at epoch "
+                             f"{int(self.epochs[e0])} (run {self.run}); each (run, epoch, index) must appear once",
+                             path=self.path)
+        self.seen.reshape(-1)[flat] = True
+
+    def _scatter(self, name: str, col: Any, sel: np.ndarray, flat: np.ndarray) -> None:
+        if col.null_count:
+            raise InputError(f"column '{name}' has {col.null_count} missing values", path=self.path)
+        if name not in self.arrays:
+            self.arrays[name] = np.zeros((self.E, self.n), dtype=_VALUE_DTYPES[name])
+        self.arrays[name].reshape(-1)[flat] = col.to_numpy()[sel]
+
+    def _scatter_probs(self, rg: Any, sel: np.ndarray, flat: np.ndarray) -> None:
+        """The fixed-size list column ``probs`` (or a plain list column of equal lengths) into ``(E, n, C)``."""
+        col = rg.column("probs").combine_chunks()
+        width = col.type.list_size if hasattr(col.type, "list_size") else None
+        flatv = col.flatten().to_numpy()
+        if width is None or width <= 0:
+            width = flatv.shape[0] // max(rg.num_rows, 1)
+        pv = flatv.reshape(rg.num_rows, width)[sel]
+        if "probs" not in self.arrays:
+            self.arrays["probs"] = np.zeros((self.E, self.n, width), dtype=np.float32)
+        self.arrays["probs"].reshape(self.E * self.n, width)[flat] = pv
+
+    def _merge_labels(self, label: np.ndarray, lv: np.ndarray, i_pos: np.ndarray) -> None:
+        """Keep the first label seen per example in ``label`` (-1: none yet); a different one later is an error."""
+        u, first = np.unique(i_pos, return_index=True)
+        label[u] = np.where(label[u] >= 0, label[u], lv[first])
+        clash = label[i_pos] != lv
+        if clash.any():
+            j = int(np.argmax(clash))
+            raise InputError(f"the label of example index {int(self.index[i_pos[j]])} changes between epochs "
+                             f"({int(label[i_pos[j]])} vs {int(lv[j])})", path=self.path)
+
+    def table(self, num_classes: Any) -> ExampleTable:
+        """The assembled run, after checking that every epoch recorded every example."""
+        if not self.seen.all():
+            e_bad = int(np.argmax(~self.seen.all(axis=1)))
+            missing = self.index[~self.seen[e_bad]]
+            raise InputError(
+                f"epoch {int(self.epochs[e_bad])} (run {self.run}) is missing {missing.size} of {self.n} examples "
+                f"(first missing index {int(missing[0])}); every epoch must record every example", path=self.path)
+        a = self.arrays
+        return ExampleTable(index=self.index, epochs=self.epochs, loss=a["loss"], margin=a.get("margin"),
+                            correct=a.get("correct"), el2n=a.get("el2n"), pred=a.get("pred"),
+                            probs=a.get("probs"), label=self.label,
+                            num_classes=int(num_classes) if num_classes is not None else None, run=self.run,
+                            source=str(self.path))
 
 
 def read_table(path: str | Path, *, run: int | None = None, columns: Iterable[str] | None = None,
@@ -530,11 +596,30 @@ def read_table(path: str | Path, *, run: int | None = None, columns: Iterable[st
     raise UsageError(f"{path} has no run {run}; runs present: {[t.run for t in tables]}")
 
 
+#: Optional ``.npz`` arrays of shape ``(epochs, n)``, like ``loss``.
+_NPZ_PER_EPOCH = ("margin", "correct", "el2n")
+
+
 def read_npz(path: str | Path, *, expected_n: int | None = None) -> ExampleTable:
     """Read a plain ``.npz`` with ``loss`` (epochs × n), optional ``margin`` (epochs × n), ``label`` (n),
     ``correct`` (epochs × n), ``el2n`` (epochs × n), ``probs`` (epochs × n × C), ``index`` (n), ``epochs`` (E).
     """
     path = Path(path)
+    loss, get = _load_npz(path)
+    E, n = loss.shape
+    _check_npz_shapes(get, E, n, path)
+    index = get.get("index", np.arange(n))
+    epochs = get.get("epochs", np.arange(E))
+    if expected_n is not None and n != expected_n:
+        raise InputError(f"the table covers {n} examples but the dataset has {expected_n}", path=path)
+    return ExampleTable(index=index, epochs=epochs, loss=loss, margin=get.get("margin"),
+                        correct=get.get("correct"), el2n=get.get("el2n"), probs=get.get("probs"),
+                        label=get.get("label"), source=str(path))
+
+
+def _load_npz(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(loss, optional arrays)`` of an ``.npz`` file: ``loss`` as float64 ``(E, n)`` (a 1-D loss is one epoch),
+    the other known arrays as stored (no pickles are loaded)."""
     if not path.exists():
         raise InputError("file not found", path=path)
     try:
@@ -550,10 +635,14 @@ def read_npz(path: str | Path, *, expected_n: int | None = None) -> ExampleTable
             loss = loss[None, :]
         if loss.ndim != 2:
             raise InputError(f"'loss' must be 2-D (epochs × n), got shape {loss.shape}", path=path)
-        E, n = loss.shape
         get = {k: np.asarray(z[k]) for k in ("margin", "label", "correct", "el2n", "probs", "index", "epochs")
                if k in keys}
-    for k in ("margin", "correct", "el2n"):
+    return loss, get
+
+
+def _check_npz_shapes(get: dict[str, np.ndarray], E: int, n: int, path: Path) -> None:
+    """The per-epoch arrays must be ``(E, n)`` and ``label`` ``(n,)``, like ``loss``."""
+    for k in _NPZ_PER_EPOCH:
         if k in get and get[k].shape != (E, n):
             if get[k].ndim == 2 and get[k].shape[1] != n:
                 raise InputError(f"'{k}' covers {get[k].shape[1]} examples but 'loss' covers {n}", path=path)
@@ -562,13 +651,6 @@ def read_npz(path: str | Path, *, expected_n: int | None = None) -> ExampleTable
     if "label" in get and get["label"].shape != (n,):
         raise InputError(f"'label' has shape {get['label'].shape}, expected ({n},) to match 'loss' "
                          f"({E} epochs × {n} examples)", path=path)
-    index = get.get("index", np.arange(n))
-    epochs = get.get("epochs", np.arange(E))
-    if expected_n is not None and n != expected_n:
-        raise InputError(f"the table covers {n} examples but the dataset has {expected_n}", path=path)
-    return ExampleTable(index=index, epochs=epochs, loss=loss, margin=get.get("margin"),
-                        correct=get.get("correct"), el2n=get.get("el2n"), probs=get.get("probs"),
-                        label=get.get("label"), source=str(path))
 
 
 def load(path: str | Path, *, expected_n: int | None = None, max_epochs: int | None = None) -> list[ExampleTable]:
