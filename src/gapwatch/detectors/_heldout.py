@@ -50,6 +50,12 @@ class Curve:
             return float(change / self.se)
         return 0.0 if change == 0 else float(np.sign(change) * np.inf)
 
+    def share(self, change: float) -> float:
+        """``change`` (units of ``z``) as a share of the curve's span (max − min of its level); 0 for a constant
+        curve."""
+        span = float(np.max(self.level) - np.min(self.level))
+        return float(change / span) if span > self.eps else 0.0
+
     def where(self, i: int) -> dict[str, float | None]:
         """``{"step", "epoch"}`` of grid point ``i``."""
         return self.series.at(int(self.idx[i]))

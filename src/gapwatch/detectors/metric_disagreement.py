@@ -23,7 +23,8 @@ Statistic. Each curve is turned into "lower is better" (its mode), its level is 
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
 errors of a level difference: ``sigma * sqrt(2 / window)``, ``sigma`` the robust evaluation noise
 (:func:`gapwatch.stats.noise_sigma`), floored at ``noise_floor`` × the curve's own span so noise-free curves
-are judged too. Invariant to a positive scale and an offset of either curve and to the metric's direction.
+are judged too; every change must also be ``min_share`` of its curve's span (practical size). Invariant to a
+positive scale and an offset of either curve and to the metric's direction.
 
 The finding never recommends a checkpoint from before the task metric improved: its restore point is the task
 metric's best evaluation. Severity ``warning``.
@@ -65,6 +66,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("min_z", 3.0, "Change of a level that counts as real, in standard errors of a level difference: 3 "
           "keeps a false alarm on pure noise below about 1 in 700 per comparison.", unit="standard errors",
           low=0, low_open=True),
+    Param("min_share", 0.1, "Practical size: every change judged must also be at least this share of its curve's "
+          "span (max - min of its level over the run), so a tiny but steady drift of a saturated metric is not a "
+          "disagreement: 10%.", unit="fraction of the span", low=0, high=1),
     Param("alpha", 0.05, "Significance of the Mann-Kendall test that the worsening curve keeps worsening after "
           "its best (a noisy plateau's largest excursion passes min_z by selection alone): 5%.",
           unit="probability", low=0, high=1, low_open=True),
@@ -125,6 +129,9 @@ def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Fi
     b_loss, b_task = int(np.argmin(loss.z)), int(np.argmin(task.z))
     if rise < p["min_z"] or gain < p["min_z"] or b_task <= b_loss:
         return None
+    if not (loss.share(float(loss.level[-1] - loss.level[lv_best])) >= p["min_share"]
+            and task.share(float(task.level[lv_best] - task.level[-1])) >= p["min_share"]):
+        return None
     if rising_p(loss.z[lv_best:]) >= p["alpha"]:
         return None
     lname, tname = loss.series.name, task.series.name
@@ -157,6 +164,8 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
     drop = task.units(float(task.level[-1] - task.level[lv_best]))
     loss_change = loss.units(float(loss.level[-1] - loss.level[lv_best]))
     if drop < p["min_z"] or loss_change >= p["flat_z"] or rising_p(task.z[lv_best:]) >= p["alpha"]:
+        return None
+    if task.share(float(task.level[-1] - task.level[lv_best])) < p["min_share"]:
         return None
     b_task = int(np.argmin(task.z))
     lname, tname = loss.series.name, task.series.name
