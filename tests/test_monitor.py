@@ -203,3 +203,16 @@ def test_live_guard_restores_by_the_task_metric_and_reports_the_disagreement() -
     assert "metric_disagreement" in kinds
     by_loss = Guard(monitor="val_loss", verbose=False, detectors=[])
     assert any(by_loss.observe(**r).stop for r in rows)  # what following the loss would have done
+
+
+def test_continual_learning_log_of_the_issue_one_story() -> None:
+    """Per-task accuracies only (the issue's case): no monitor anywhere, and stability_gap judges the tasks."""
+    from gapwatch.detectors import run_all
+    from gapwatch.testing import synth
+
+    df = synth.generate("stability_gap", 0).history.frame
+    h = History(df[~((df["split"] == "val") & (df["metric"] == "acc"))])  # drop the mean over tasks
+    with pytest.raises(NoMonitorError, match="per-task accuracies"):
+        decide(h)
+    assert monitor_or_none(h, None) is None
+    assert [str(f.kind) for f in run_all(h)] == ["stability_gap"]
