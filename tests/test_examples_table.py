@@ -296,3 +296,22 @@ def test_in_memory_table_derives_correct_and_classes() -> None:
     assert t.label is not None and t.label.dtype == np.int64 and t.num_classes == 3
     probs = np.full((2, 3, 5), 0.2)
     assert ExampleTable(**_arrays(), probs=probs, label=np.array([0, 1, 2])).num_classes == 5
+
+
+def test_stream_scores_with_correct_but_no_margin_match_dense(tmp_path: Path) -> None:
+    """A table with ``correct`` but no ``margin`` picks its early window on the running mean loss, as
+    score_table does (it used to fail with "max() arg is an empty sequence")."""
+    from gapwatch.examples import score_table, stream_scores
+
+    E, n = 6, 40
+    t = _table(E=E, n=n, probs=False, seed=5)
+    p = tmp_path / "c.parquet"
+    with ExampleTableWriter(p, n=n, row_group_rows=30) as w:
+        for e in range(E):
+            w.write(epoch=e, index=t.index, loss=t.loss[e], correct=t.correct[e], label=t.label)
+    dense, k = score_table(read_table(p))
+    streamed, _, k2 = stream_scores(p)
+    assert k2 == k
+    assert set(streamed) == {"forgetting", "learned_epoch", "loss_early", "loss_mean", "loss_last", "mislabel"}
+    for name, v in streamed.items():
+        assert np.allclose(v, dense[name], rtol=1e-5, atol=1e-6, equal_nan=True), name

@@ -85,65 +85,97 @@ def stream_scores(path: str | Path, *, run: int = 0, early: int | None = None,
     path = Path(path)
     meta, pf, names = open_parquet(path)
     epochs, index, has_run = _keys(pf, run)
+    _check_coverage(index, expected_n, meta, run, path)
+    has_margin = "margin" in names
+    acc = _FullPass(index.shape[0], has_margin=has_margin, has_correct="correct" in names or has_margin)
+    cols = ["loss"] + (["margin"] if has_margin else []) + (["correct"] if "correct" in names else [])
+    for e_pos, ep in enumerate(epochs):
+        acc.add(_epoch(path, pf, int(ep), run, has_run, index, cols), e_pos)
+    k = _window(early, acc.etas, epochs.shape[0], tolerance)
+    early_cols = ["loss"] + (["margin"] if has_margin else []) + (["el2n"] if "el2n" in names else [])
+    sums = {name: np.zeros(index.shape[0]) for name in early_cols}
+    for ep in epochs[:k]:
+        d = _epoch(path, pf, int(ep), run, has_run, index, early_cols)
+        for name in early_cols:
+            sums[name] += d[name]
+    return acc.scores({name: v / k for name, v in sums.items()}), index, k
+
+
+def _check_coverage(index: np.ndarray, expected_n: int | None, meta: dict[str, Any], run: int, path: Path) -> None:
+    """The run has rows, its sorted indices fit the dataset size (``expected_n``, else the metadata's ``n``)
+    and, with ``expected_n``, cover exactly that many examples."""
     if index.size == 0:
         raise InputError(f"no rows for run {run}", path=path)
     n_lim = expected_n if expected_n is not None else meta.get("n")
     if n_lim is not None and (index[-1] >= int(n_lim) or (expected_n is not None and index.size != expected_n)):
         raise InputError(f"the table covers {index.size} examples (indices {int(index[0])}…{int(index[-1])}) but "
                          f"the dataset has {n_lim}: is it from another dataset?", path=path)
-    n, E = index.shape[0], epochs.shape[0]
-    has_margin, has_el2n = "margin" in names, "el2n" in names
-    has_correct = "correct" in names or has_margin
-    cols = ["loss"] + (["margin"] if has_margin else []) + (["correct"] if "correct" in names else [])
-    loss_sum = np.zeros(n)
-    margin_sum = np.zeros(n)
-    forget = np.zeros(n)
-    ever = np.zeros(n, bool)
-    last_wrong = np.full(n, -1, dtype=np.int64)
-    prev: np.ndarray | None = None
-    etas: list[tuple[int, float]] = []
-    last_loss = np.zeros(n)
-    for e_pos, ep in enumerate(epochs):
-        d = _epoch(path, pf, int(ep), run, has_run, index, cols)
-        loss_sum += d["loss"]
-        last_loss = d["loss"].astype(np.float64)
-        if has_margin:
-            margin_sum += d["margin"]
-            etas.append((e_pos + 1, S.otsu_effectiveness(margin_sum / (e_pos + 1))))
-        if has_correct:
-            c = d["correct"].astype(bool) if "correct" in d else d["margin"] > 0
-            if prev is not None:
-                forget += prev & ~c
-            ever |= c
-            last_wrong[~c] = e_pos
-            prev = c
-        elif not has_margin:
-            etas.append((e_pos + 1, S.otsu_effectiveness(loss_sum / (e_pos + 1))))
+
+
+def _window(early: int | None, etas: list[tuple[int, float]], n_epochs: int, tolerance: float) -> int:
+    """Early-window length in epochs: ``early`` (capped at ``n_epochs``) when given, else the longest prefix
+    whose separability η is within ``tolerance`` of the best one, or every epoch when no prefix reaches
+    :data:`gapwatch.examples.scores.DEFAULT_MIN_SEPARABILITY` (the rule of
+    :func:`gapwatch.examples.scores.select_window`, with ``etas`` the ``(prefix length, η)`` of every prefix)."""
     if early is not None:
         if early < 1:
             raise UsageError(f"early epochs must be >= 1, got {early}")
-        k = min(int(early), E)
-    else:
-        best = max(e for _, e in etas)
-        k = E if best < S.DEFAULT_MIN_SEPARABILITY else max(kk for kk, e in etas if e >= best - tolerance - 1e-12)
-    out: dict[str, np.ndarray] = {}
-    early_cols = ["loss"] + (["margin"] if has_margin else []) + (["el2n"] if has_el2n else [])
-    acc = {name: np.zeros(n) for name in early_cols}
-    for ep in epochs[:k]:
-        d = _epoch(path, pf, int(ep), run, has_run, index, early_cols)
-        for name in early_cols:
-            acc[name] += d[name]
-    if has_margin:
-        out["aum_early"] = acc["margin"] / k
-        out["aum"] = margin_sum / E
-    if has_el2n:
-        out["el2n"] = acc["el2n"] / k
-    if has_correct:
-        forget[~ever] = np.inf
-        out["forgetting"] = forget
-        out["learned_epoch"] = (last_wrong + 1).astype(np.float64)
-    out["loss_early"] = acc["loss"] / k
-    out["loss_mean"] = loss_sum / E
-    out["loss_last"] = last_loss
-    out["mislabel"] = -out["aum_early"] if has_margin else out["loss_early"].copy()
-    return out, index, k
+        return min(int(early), n_epochs)
+    best = max(e for _, e in etas)
+    if best < S.DEFAULT_MIN_SEPARABILITY:
+        return n_epochs
+    return max(kk for kk, e in etas if e >= best - tolerance - 1e-12)
+
+
+class _FullPass:
+    """Per-example accumulators (arrays of shape ``(n,)``) of the pass over every epoch: loss and margin sums,
+    forgetting events, whether and when an example was last wrong, the last loss, and the separability η of
+    the running mean margin (of the running mean loss without margins) after every epoch."""
+
+    def __init__(self, n: int, *, has_margin: bool, has_correct: bool) -> None:
+        self.has_margin, self.has_correct = has_margin, has_correct
+        self.epochs = 0
+        self.loss_sum = np.zeros(n)
+        self.margin_sum = np.zeros(n)
+        self.forget = np.zeros(n)
+        self.ever = np.zeros(n, bool)
+        self.last_wrong = np.full(n, -1, dtype=np.int64)
+        self.last_loss = np.zeros(n)
+        self.prev: np.ndarray | None = None
+        self.etas: list[tuple[int, float]] = []
+
+    def add(self, d: dict[str, np.ndarray], e_pos: int) -> None:
+        """Add epoch number ``e_pos`` (0-based position) with columns ``d`` (each ``(n,)``)."""
+        self.epochs = e_pos + 1
+        self.loss_sum += d["loss"]
+        self.last_loss = d["loss"].astype(np.float64)
+        if self.has_margin:
+            self.margin_sum += d["margin"]
+        running = self.margin_sum if self.has_margin else self.loss_sum
+        self.etas.append((e_pos + 1, S.otsu_effectiveness(running / (e_pos + 1))))
+        if self.has_correct:
+            c = d["correct"].astype(bool) if "correct" in d else d["margin"] > 0
+            if self.prev is not None:
+                self.forget += self.prev & ~c
+            self.ever |= c
+            self.last_wrong[~c] = e_pos
+            self.prev = c
+
+    def scores(self, early_mean: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The scores, given the early-window means of ``loss`` (and ``margin``, ``el2n`` when recorded)."""
+        out: dict[str, np.ndarray] = {}
+        if self.has_margin:
+            out["aum_early"] = early_mean["margin"]
+            out["aum"] = self.margin_sum / self.epochs
+        if "el2n" in early_mean:
+            out["el2n"] = early_mean["el2n"]
+        if self.has_correct:
+            forget = self.forget.copy()
+            forget[~self.ever] = np.inf
+            out["forgetting"] = forget
+            out["learned_epoch"] = (self.last_wrong + 1).astype(np.float64)
+        out["loss_early"] = early_mean["loss"]
+        out["loss_mean"] = self.loss_sum / self.epochs
+        out["loss_last"] = self.last_loss
+        out["mislabel"] = -out["aum_early"] if self.has_margin else out["loss_early"].copy()
+        return out
