@@ -76,3 +76,34 @@ def test_hooks_equal_vmap_and_reject_unsupported_layers() -> None:
     bn = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
     with pytest.raises(UsageError, match="module '1' is BatchNorm1d"):
         grand_hooks(bn, torch.randn(4, 3), torch.randint(0, 2, (4,)))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_sq_norms_equal_per_example_autograd(bias: bool) -> None:
+    """The hook formula for one strided, dilated, padded Conv2d equals each example's own weight+bias gradient."""
+    from gapwatch.examples.grand import _layer_sq_norms
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(2, 3, kernel_size=3, stride=2, padding=1, dilation=2, bias=bias).double()
+    x = torch.randn(4, 2, 9, 9, dtype=torch.float64)
+    out = conv(x)
+    g = torch.randn_like(out)  # any output gradient: the loss is <g, out>
+    got = _layer_sq_norms(conv, x, g, torch)
+    for i in range(4):
+        grads = torch.autograd.grad((conv(x[i:i + 1]) * g[i:i + 1]).sum(), list(conv.parameters()))
+        assert float(got[i]) == pytest.approx(float(sum(gr.pow(2).sum() for gr in grads)), rel=1e-10)
+
+
+def test_hooks_skip_frozen_layers_and_reject_grouped_conv() -> None:
+    from gapwatch.examples.grand import grand_hooks
+
+    frozen = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    for p in frozen[1].parameters():
+        p.requires_grad_(False)
+    X, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    ref = grand(frozen, X, y)  # trainable parameters only
+    assert np.allclose(grand_hooks(frozen, X, y), ref, rtol=1e-4, atol=1e-6)
+    grouped = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3, groups=2), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    grouped(torch.randn(1, 2, 5, 5))
+    with pytest.raises(UsageError, match="conv '0' uses groups"):
+        grand_hooks(grouped, torch.randn(2, 2, 5, 5), torch.randint(0, 2, (2,)))

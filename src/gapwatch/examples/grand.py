@@ -107,53 +107,26 @@ def grand_hooks(model: Any, inputs: Any, labels: Any, *, chunk_size: int = 256) 
         raise UsageError(f"chunk_size must be >= 1, got {chunk_size}")
     if inputs.shape[0] != labels.shape[0]:
         raise UsageError(f"{inputs.shape[0]} inputs but {labels.shape[0]} labels")
-    supported = (torch.nn.Linear, torch.nn.Conv2d)
-    layers = []
-    for name, mod in model.named_modules():
-        own = [p for p in mod.parameters(recurse=False) if p.requires_grad]
-        if not own:
-            continue
-        if not isinstance(mod, supported):
-            raise UsageError(f"grand_hooks supports Linear and Conv2d parameters only; module '{name}' is "
-                             f"{type(mod).__name__} (use grand(), which handles any module)")
-        if isinstance(mod, torch.nn.Conv2d) and (mod.groups != 1 or not isinstance(mod.padding, tuple)):
-            raise UsageError(f"grand_hooks: conv '{name}' uses groups or string padding; use grand()")
-        layers.append(mod)
-    if not layers:
-        raise UsageError("no trainable parameters")
+    layers = _hookable_layers(model, torch)
     sq: list[Any] = []
 
     def fwd(mod: Any, inp: Any, out: Any) -> None:
         a = inp[0].detach()
 
-        def on_grad(g: Any) -> None:
-            B = g.shape[0]
-            if isinstance(mod, torch.nn.Linear):
-                if a.dim() == 2:
-                    w = a.pow(2).sum(1) * g.pow(2).sum(1)
-                else:
-                    gw = torch.einsum("b...o,b...i->boi", g, a)
-                    w = gw.pow(2).reshape(B, -1).sum(1)
-                b = g.reshape(B, -1, g.shape[-1]).sum(1).pow(2).sum(1) if mod.bias is not None else 0.0
-            else:
-                A = F.unfold(a, mod.kernel_size, dilation=mod.dilation, padding=mod.padding, stride=mod.stride)
-                G = g.reshape(B, g.shape[1], -1)
-                w = torch.bmm(G, A.transpose(1, 2)).pow(2).reshape(B, -1).sum(1)
-                b = G.sum(2).pow(2).sum(1) if mod.bias is not None else 0.0
-            sq.append(w + b)
+        def on_grad(g: Any) -> None:  # returns None: the gradient itself is left unchanged
+            sq.append(_layer_sq_norms(mod, a, g, torch))
 
         out.register_hook(on_grad)
 
     was_training = model.training
     model.eval()
     handles = [m.register_forward_hook(fwd) for m in layers]
+    params = [p for m in layers for p in m.parameters(recurse=False) if p.requires_grad]
     outs = []
     try:
         for s in range(0, inputs.shape[0], chunk_size):
             sq.clear()
-            x = inputs[s:s + chunk_size]
-            loss = F.cross_entropy(model(x), labels[s:s + chunk_size], reduction="sum")
-            params = [p for m in layers for p in m.parameters(recurse=False) if p.requires_grad]
+            loss = F.cross_entropy(model(inputs[s:s + chunk_size]), labels[s:s + chunk_size], reduction="sum")
             torch.autograd.grad(loss, params)
             outs.append(torch.stack(sq).sum(0).sqrt().detach().cpu())
     finally:
@@ -161,6 +134,48 @@ def grand_hooks(model: Any, inputs: Any, labels: Any, *, chunk_size: int = 256) 
             h.remove()
         model.train(was_training)
     return torch.cat(outs).double().numpy()
+
+
+def _hookable_layers(model: Any, torch: Any) -> list[Any]:
+    """The modules that own trainable parameters, after checking that each is a ``Linear`` or an ungrouped
+    ``Conv2d`` with numeric padding (the layers :func:`_layer_sq_norms` handles)."""
+    layers = []
+    for name, mod in model.named_modules():
+        if not any(p.requires_grad for p in mod.parameters(recurse=False)):
+            continue
+        if not isinstance(mod, (torch.nn.Linear, torch.nn.Conv2d)):
+            raise UsageError(f"grand_hooks supports Linear and Conv2d parameters only; module '{name}' is "
+                             f"{type(mod).__name__} (use grand(), which handles any module)")
+        if isinstance(mod, torch.nn.Conv2d) and (mod.groups != 1 or not isinstance(mod.padding, tuple)):
+            raise UsageError(f"grand_hooks: conv '{name}' uses groups or string padding; use grand()")
+        layers.append(mod)
+    if not layers:
+        raise UsageError("no trainable parameters")
+    return layers
+
+
+def _layer_sq_norms(mod: Any, a: Any, g: Any, torch: Any) -> Any:
+    """Squared norm of each example's gradient of ``mod``'s weight and bias, shape ``(B,)``, from the layer's
+    input ``a`` and the loss gradient ``g`` of its output (both with the batch first).
+
+    Linear, ``a`` of shape ``(B, i)``: ``‖gᵢ aᵢᵀ‖² = ‖aᵢ‖² ‖gᵢ‖²``; with extra (sequence) axes the outer products
+    are summed over them first. Conv2d: the weight gradient is ``Gᵢ Aᵢᵀ`` with ``A`` the unfolded input patches
+    ``(B, i·kh·kw, L)`` and ``G`` the output gradient ``(B, o, L)``. The bias gradient is ``g`` summed over
+    every axis but the last (Linear) or over positions (Conv2d)."""
+    B = g.shape[0]
+    if isinstance(mod, torch.nn.Linear):
+        if a.dim() == 2:
+            w = a.pow(2).sum(1) * g.pow(2).sum(1)
+        else:
+            w = torch.einsum("b...o,b...i->boi", g, a).pow(2).reshape(B, -1).sum(1)
+        b = g.reshape(B, -1, g.shape[-1]).sum(1).pow(2).sum(1) if mod.bias is not None else 0.0
+        return w + b
+    A = torch.nn.functional.unfold(a, mod.kernel_size, dilation=mod.dilation, padding=mod.padding,
+                                   stride=mod.stride)
+    G = g.reshape(B, g.shape[1], -1)
+    w = torch.bmm(G, A.transpose(1, 2)).pow(2).reshape(B, -1).sum(1)
+    b = G.sum(2).pow(2).sum(1) if mod.bias is not None else 0.0
+    return w + b
 
 
 def grand_naive(model: Any, inputs: Any, labels: Any, *, params: str | Iterable[str] | None = "all",
