@@ -20,7 +20,13 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   evaluations, never below ``min_local_noise_fraction`` of the whole curve's) **and** at least
   ``min_spike_fraction`` of the curve's improvement, and that comes back down (below baseline +
   ``recovery_fraction`` × the excess) within ``recovery`` evaluations. Both ratios ignore offset and scale of
-  the loss, and the local noise makes it robust to a curve's own heteroscedastic noise.
+  the loss, and the local noise makes it robust to a curve's own heteroscedastic noise. **Mini-batch noise**:
+  training losses logged per batch (or every few steps of a small-batch fine-tune) are right-skewed — a few hard
+  batches reach far above the median, far more often than the MAD of the curve's core predicts. On a series of
+  at least ``tail_min_evaluations`` evaluations the noise level is therefore never below the one implied by the
+  series' own upper tail (:func:`tail_sigma`): the ``tail_quantile`` quantile of its rises above the trailing
+  baseline, divided by the standard normal quantile at that level. A lone spike in a smooth curve passes; a
+  curve whose every tenth batch jumps gets no warning.
 
 References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
 growth and output-logit divergence; qk-layernorm and z-loss as remedies, learning-rate sensitivity);
@@ -30,6 +36,7 @@ oscillations driven by small groups of outlier examples).
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -93,7 +100,13 @@ SPECS: tuple[Param, ...] = register("instability", (
           "or divergence, not a spike).", unit="evaluations", type=int, low=1),
     Param("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
           "spike's excess: half of the excess undone.", unit="fraction of the excess", low=0, high=1),
-))
+
+    Param("tail_min_evaluations", 20, "Evaluations a series needs before its upper-tail noise level is used (the "
+          "mini-batch noise floor of spikes): with 20 the 90% quantile rests on the two largest rises, so a "
+          "single spike cannot set it.", unit="evaluations", type=int, low=1),
+    Param("tail_quantile", 0.9, "Quantile of a series' rises above its trailing baseline that sets its upper-tail "
+          "noise level, read as a Gaussian quantile: spikes rarer than one evaluation in ten leave it at the "
+          "noise, right-skewed mini-batch noise raises it.", unit="quantile", low=0.5, high=1, high_open=True),))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
 DEFAULTS: dict[str, Any] = defaults(SPECS)
@@ -273,6 +286,18 @@ def _local_sigma(z: np.ndarray, i: int, window: int) -> float:
     return MAD_TO_SIGMA * median(np.abs(seg - median(seg))) / np.sqrt(6.0)
 
 
+def tail_sigma(z: np.ndarray, baseline: int, quantile: float) -> float:
+    """Noise level implied by the upper tail of a series' rises: the ``quantile`` quantile of
+    ``z[i] - median(z[i - baseline: i])`` (``i ≥ 2``) divided by the standard normal quantile at ``quantile``,
+    i.e. the standard deviation a Gaussian with that upper tail would have. Same units as ``z`` (shape ``(n,)``);
+    0.0 when fewer than 3 points or when the quantile is not a rise."""
+    if z.size < 3:
+        return 0.0
+    r = z[2:] - trailing_median(z, baseline)[2:]
+    q = float(np.quantile(r, quantile))
+    return max(q, 0.0) / NormalDist().inv_cdf(quantile)
+
+
 def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
     """``out[i] = median(z[max(0, i - k): i])``: the median of the ``k`` evaluations before ``i`` (fewer at the
     start), shape ``(n,)``; ``out[0]`` is NaN (nothing before it). The full windows are computed at once
@@ -310,19 +335,22 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
             continue
         if end <= 2:
             continue
-        floor = p["min_local_noise_fraction"]  # local noise >= floor x global: the pre-filter below is exact
+        # noise floor: a share of the whole curve's noise, and the level its own upper tail implies (mini-batch
+        # noise is right-skewed); local noise >= that floor, so the pre-filter below is exact
+        tsig = tail_sigma(z, p["baseline"], p["tail_quantile"]) if n >= p["tail_min_evaluations"] else 0.0
+        floor_sig = max(p["min_local_noise_fraction"] * gsig, tsig)
         base_all = trailing_median(z, p["baseline"])  # base_all[i] = median(z[max(0, i - k): i])
         exc_all = z[2:end] - base_all[2:end]
         # cheap tests first, on every evaluation at once; the local noise level only for candidates
         cand = np.flatnonzero((exc_all > 0) & (exc_all >= p["min_spike_fraction"] * improvement)
-                              & (exc_all >= p["spike_z"] * floor * gsig)) + 2
+                              & (exc_all >= p["spike_z"] * floor_sig)) + 2
         nxt = 2  # evaluations before ``nxt`` belong to the recovery of an accepted spike and are skipped
         for i in cand.tolist():
             if i < nxt:
                 continue
             base = float(base_all[i])
             exc = float(z[i] - base)
-            lsig = max(_local_sigma(z, i, p["noise_window"]), floor * gsig)
+            lsig = max(_local_sigma(z, i, p["noise_window"]), floor_sig)
             back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + p["recovery_fraction"] * exc)[0]
             if exc >= p["spike_z"] * lsig and back.size:
                 found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
