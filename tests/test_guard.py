@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import os
+import re
 
 import numpy as np
 import pytest
@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from gapwatch.analysis import analyze
 from gapwatch.errors import UsageError
 from gapwatch.guard import Guard, MetricNotLoggedError, NonFiniteMetricError
-from gapwatch.replay import read_guard_log
-from gapwatch.replay import replay_guard_log as replay_log
 from gapwatch.policy import StopPolicy
 from gapwatch.readers import load
+from gapwatch.replay import read_guard_log
+from gapwatch.replay import replay_guard_log as replay_log
 
 
 def u_curve(n: int = 60, best: int = 20, noise: float = 0.01, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +68,8 @@ def test_live_decisions_equal_policy_replay(tmp_path_factory, seed, best, noise)
     g.close()
     s = load(log).series("val", "loss")
     pol = StopPolicy("min", dict(read_guard_log(log)["header"]["policy"]))
-    for d, v, stp, ep in zip(ds, s.values, s.step, s.epoch):
+    assert len(s) == len(ds)
+    for d, v, stp, ep in zip(ds, s.values, s.step, s.epoch, strict=True):
         p = pol.update(float(v), step=float(stp), epoch=float(ep))
         assert (p.action, p.best_index, p.improved) == (d.action, d.best_index, d.improved)
     first, n = replay_log(log)
@@ -316,8 +317,8 @@ def test_default_printer_escapes_markup_and_control_characters():
     con.print(lines[0])  # valid markup (an unescaped "[/]" would raise MarkupError)
     text = con.export_text()
     assert "val_loss[/]" in text and "stop at evaluation 1" in text
-    from gapwatch.guard import FindingEvent
     from gapwatch.findings import Finding, Severity
+    from gapwatch.guard import FindingEvent
     from gapwatch.report.terminal import format_guard_event
 
     f = Finding(kind="overfitting", severity=Severity.WARNING, message="gap on [top1]\x1b[31m", detector="x")
@@ -440,3 +441,32 @@ def test_resume_cuts_a_torn_last_line_before_appending(tmp_path):
     g3.observe(epoch=1, val_loss=1.0)
     g3.close()
     assert read_guard_log(log2)["header"] is not None
+
+
+def test_atomic_file_for_streaming_writers(tmp_path):
+    import stat
+
+    from gapwatch.io import AtomicFile
+
+    dest = tmp_path / "t.parquet"
+    old = os.umask(0o022)
+    try:
+        af = AtomicFile(dest)
+    finally:
+        os.umask(old)
+    with open(af.temp_path, "ab") as fh:  # another library writes the file in pieces
+        fh.write(b"part 1,")
+        fh.write(b"part 2")
+    assert not dest.exists()  # nothing at the destination before commit
+    assert af.commit() == dest and dest.read_bytes() == b"part 1,part 2"
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    with pytest.raises(UsageError, match="already exists"):
+        AtomicFile(dest)
+    af2 = AtomicFile(dest, overwrite=True)
+    af2.abort()
+    assert not af2.temp_path.exists() and dest.read_bytes() == b"part 1,part 2"
+    af3 = AtomicFile(tmp_path / "u.parquet")
+    (tmp_path / "u.parquet").symlink_to(dest)  # planted while writing
+    with pytest.raises(UsageError, match="symbolic link"):
+        af3.commit()
+    assert not af3.temp_path.exists() and dest.read_bytes() == b"part 1,part 2"

@@ -16,10 +16,10 @@ torch = pytest.importorskip("torch")
 
 from gapwatch.analysis import analyze  # noqa: E402
 from gapwatch.errors import UsageError  # noqa: E402
-from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 from gapwatch.integrations.torch import TorchGuard  # noqa: E402
 from gapwatch.keeper import BestKeeper, load_checkpoint  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
+from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 
 
 def noisy_data(seed: int = 0, n: int = 256, d: int = 20, flip: float = 0.4):
@@ -170,7 +170,7 @@ def test_checkpoint_write_killed_midway_leaves_previous_loadable(tmp_path):
     path = tmp_path / "best.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     killed_mid_write = False
-    for attempt in range(5):
+    for _attempt in range(5):
         proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, env=env)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"ready"

@@ -8,11 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from test_integration_hf import args, data, model
+from test_integration_hf import args, data, model  # noqa: E402
 
-from gapwatch.errors import UsageError
-from gapwatch.examples import read_table
-from gapwatch.integrations.hf import ExampleRecorderTrainerCallback
+from gapwatch.errors import UsageError  # noqa: E402
+from gapwatch.examples import read_table  # noqa: E402
+from gapwatch.integrations.hf import ExampleRecorderTrainerCallback  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_records_every_example_each_epoch_and_leaves_training_unchanged(tmp_path
     np.testing.assert_allclose(t.loss[-1], ce, rtol=1e-4, atol=1e-5)
     # recording never changes training: the same run without the callback ends with identical weights
     m2, _ = train(tmp_path / "b", [])
-    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 
 

@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning.pytorch")
 
-from gapwatch.errors import UsageError
-from gapwatch.examples import IndexedDataset, analyze_examples, read_table
-from gapwatch.integrations.lightning import ExampleRecorderCallback
+from gapwatch.errors import UsageError  # noqa: E402
+from gapwatch.examples import IndexedDataset, analyze_examples, read_table  # noqa: E402
+from gapwatch.integrations.lightning import ExampleRecorderCallback  # noqa: E402
 
 pytestmark = pytest.mark.slow
 N, D = 96, 10

@@ -64,7 +64,7 @@ def test_keras_stops_restores_best_and_writes_history(tmp_path, limit):
     last = gw.guard.last
     assert last is not None and last.stop and last.evaluation < 299
     best = last.best_index
-    for a, b in zip(m.get_weights(), snap.snaps[best]):
+    for a, b in zip(m.get_weights(), snap.snaps[best], strict=True):
         np.testing.assert_array_equal(a, b)
     h = load(log)
     assert h.has("train", "loss") and h.has("val", "acc")

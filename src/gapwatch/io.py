@@ -146,6 +146,58 @@ def atomic_write(
                 os.unlink(tmp)
 
 
+class AtomicFile:
+    """A destination written over time by another library (e.g. a streaming Parquet writer) with the same
+    guarantees as :func:`atomic_write`: the content goes to :attr:`temp_path` (created now, beside ``path``,
+    with ``mode`` minus the umask), and :meth:`commit` fsyncs it and renames it over ``path`` after checking
+    the destination again; :meth:`abort` removes it. Nothing appears at ``path`` before :meth:`commit`.
+
+    Raises:
+        UsageError: the destination is refused (see the module docstring) or the file system failed.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = FILE_MODE) -> None:
+        self.path = Path(path)
+        self.overwrite = overwrite
+        check_destination(self.path, overwrite=overwrite)
+        self._parent = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            self._parent.mkdir(parents=True, exist_ok=True)
+            fd, self.temp_path = _create_temp(self._parent, self.path.name, mode)
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+        os.close(fd)
+        self._open = True
+
+    def commit(self) -> Path:
+        """fsync the temporary file and move it over ``path`` (then fsync the directory); returns ``path``."""
+        if not self._open:
+            raise UsageError(f"{self.path}: already committed or aborted")
+        try:
+            fd = os.open(self.temp_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            check_destination(self.path, overwrite=self.overwrite)
+            os.replace(self.temp_path, self.path)
+        except OSError as exc:
+            self.abort()
+            raise UsageError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+        except UsageError:
+            self.abort()
+            raise
+        self._open = False
+        _fsync_dir(self._parent)
+        return self.path
+
+    def abort(self) -> None:
+        """Remove the temporary file (idempotent)."""
+        self._open = False
+        with contextlib.suppress(OSError):
+            os.unlink(self.temp_path)
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = False, mode: int = FILE_MODE) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`); returns ``path``."""
     atomic_write(path, lambda fh: fh.write(data), overwrite=overwrite, mode=mode)
