@@ -251,3 +251,15 @@ def test_series_table_from_history_keeps_original_names() -> None:
     assert {(r["name"], r["split"], r["metric"], r["mode"], r["role"]) for r in rows} == {
         ("train_loss", "train", "loss", "min", "metric"), ("valid_loss", "val", "loss", "min", "metric")}
     assert all(r["run"] == "r" for r in rows)
+
+
+def test_series_table_from_history_adds_names_the_reader_dropped() -> None:
+    from gapwatch.history import History
+
+    h = History.from_records([{"epoch": 1, "loss": 1.0, "eval_loss": 1.2, "learning_rate": 1e-4},
+                              {"epoch": 2, "loss": 0.8, "eval_loss": 1.1, "learning_rate": 5e-5}], run="r")
+    h = h.with_meta("r", logged_names=["epoch", "loss", "eval_loss", "learning_rate"])
+    rows = {r["name"]: r for r in series_table(h)}
+    assert rows["learning_rate"]["role"] == "schedule" and rows["epoch"]["role"] == "bookkeeping"
+    assert rows["eval_loss"]["split"] == "val"
+    assert len(rows) == 4

@@ -409,7 +409,8 @@ def series_table(source: History | Iterable[str] | Mapping[str, object],
 
     Args:
         source: a :class:`~gapwatch.history.History` (its series, as the readers stored them, with their
-            original names) or the names of a log (an iterable of column names/tags, or a mapping keyed by
+            original names, plus the non-metric names a reader listed in the run's meta under
+            ``"logged_names"``) or the names of a log (an iterable of column names/tags, or a mapping keyed by
             them) — names show every role, including the bookkeeping, schedule and signal names that never
             become series.
         default_split: split of bare names when ``source`` is names.
@@ -431,6 +432,13 @@ def series_table(source: History | Iterable[str] | Mapping[str, object],
             seen.add(k)
             rows.append({"run": str(run), "name": str(name), "role": "metric", "split": str(split),
                          "metric": str(metric), "mode": metric_mode(str(metric))})
+        # names a reader saw but did not keep (bookkeeping, schedule, signal), when it recorded them
+        for run in source.runs():
+            logged = source.meta.get(run, {}).get("logged_names") or ()
+            for name in logged if isinstance(logged, (list, tuple)) else ():
+                if (run, str(name)) not in seen and role(str(name)) != "metric":
+                    seen.add((run, str(name)))
+                    rows.append({"run": run, **describe(str(name))})
         return rows
     names = list(source.keys()) if isinstance(source, Mapping) else list(source)
     read = normalize_columns([str(n) for n in names], default_split)
