@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from gapwatch.names import (
     SPLIT_ALIASES,
     is_bookkeeping,
+    logged_name_key,
     metric_mode,
     normalize,
     normalize_columns,
@@ -263,3 +264,13 @@ def test_series_table_from_history_adds_names_the_reader_dropped() -> None:
     assert rows["learning_rate"]["role"] == "schedule" and rows["epoch"]["role"] == "bookkeeping"
     assert rows["eval_loss"]["split"] == "val"
     assert len(rows) == 4
+
+
+def test_logged_name_key_resolves_the_users_words_against_original_names() -> None:
+    from gapwatch.history import History
+
+    h = History.from_records([{"epoch": 1, "accuracy": 0.5, "loss": 1.0, "val_accuracy": 0.4},
+                              {"epoch": 2, "accuracy": 0.6, "loss": 0.9, "val_accuracy": 0.5}], run="r")
+    assert logged_name_key(h, "accuracy") == ("train", "acc")
+    assert logged_name_key(h, "VAL_ACCURACY") == ("val", "acc")
+    assert logged_name_key(h, "f1") is None

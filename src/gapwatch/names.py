@@ -391,6 +391,21 @@ def resolve_monitor_name(spec: str, logged: Iterable[str]) -> tuple[str, str] | 
     return None
 
 
+def logged_name_key(history: History, spec: str) -> tuple[str, str] | None:
+    """``(split, metric)`` under which ``history`` stored the series logged as ``spec`` (case-insensitive), or
+    None when no series of that original name was kept or when it maps to several.
+
+    ``--monitor accuracy`` on a log with a column ``accuracy`` should monitor that column, whatever split the
+    reader gave it (``train`` in Keras, ``val`` in fastai): resolve the user's words against the original names
+    before normalising them.
+    """
+    want = spec.strip().lower()
+    f = history.frame
+    hit = {(str(sp), str(m)) for n, sp, m in zip(f["name"], f["split"], f["metric"], strict=True)
+           if str(n).strip().lower() == want}
+    return hit.pop() if len(hit) == 1 else None
+
+
 def describe(name: str, default_split: str = "train") -> dict[str, str | None]:
     """How one logged name is read: ``{"name", "role", "split", "metric", "mode"}``.
 
