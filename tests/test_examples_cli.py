@@ -70,16 +70,20 @@ def test_summary_beside(tmp_path: Path) -> None:
     log.write_text("{}\n")
     assert summary_beside(log) is None
     _npz(tmp_path / TABLE_NAMES[1])
-    s = summary_beside(log)
-    assert s is not None and s["schema"] == "gapwatch.examples.summary/1"
+    summary = summary_beside(log)
+    assert summary is not None and summary.error is None
+    s = summary.to_dict()  # the gapwatch.examples.summary/1 document
+    assert s["schema"] == "gapwatch.examples.summary/1"
     assert s["n"] == 40 and s["counts"]["likely_mislabeled"] == 10
     assert {r["index"] for r in s["top_suspicious"]} == set(range(10))
     assert set(s["histograms"]) >= {"aum_early", "loss_early"}
     h = s["histograms"]["aum_early"]
     assert len(h["edges"]) == len(h["counts"]) + 1 and sum(h["counts"]) == 40
     json.dumps(s)  # JSON-able
-    assert summary_beside(tmp_path)["path"] == s["path"]  # a directory works too
+    beside_dir = summary_beside(tmp_path)  # a directory works too
+    assert beside_dir is not None and beside_dir.path == s["path"]
     # a broken table gives an error entry, not an exception
     (tmp_path / TABLE_NAMES[0]).write_text("not parquet")
     bad = summary_beside(log)
-    assert bad is not None and "not a readable Parquet file" in bad["error"]
+    assert bad is not None and bad.error is not None and "not a readable Parquet file" in bad.error
+    assert set(bad.to_dict()) == {"schema", "path", "error"}

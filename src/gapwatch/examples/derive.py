@@ -218,24 +218,7 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: in
                 raise UsageError(f"extra score '{name}' has shape {a.shape}, expected ({t.n},)")
             sc[name] = a
             DIRECTIONS.setdefault(name, "high")
-    if "aum_early" in sc:
-        if aum_cutoff is None:
-            thr = min(0.0, S.otsu_threshold(sc["aum_early"]))
-            rule = (f"early-training AUM (first {k} epochs) below {thr:.3g} (the valley between its two modes, "
-                    "capped at 0)")
-        else:
-            thr = float(aum_cutoff)
-            rule = f"early-training AUM (first {k} epochs) below {thr:.3g} (given cut-off)"
-        flagged = sc["aum_early"] < thr
-        default, cutoff = "aum_early", thr
-    else:
-        if aum_cutoff is not None:
-            raise UsageError("aum_cutoff needs a 'margin' column; this table has only losses")
-        thr = max(HALF_PROB_LOSS, S.otsu_threshold(sc["loss_early"]))
-        flagged = sc["loss_early"] > thr
-        default, cutoff = "loss_early", thr
-        rule = (f"early-training mean loss (first {k} epochs) above {thr:.3g} nats (the valley between its two "
-                "modes, at least ln 2)")
+    flagged, default, cutoff, rule = _mislabel_cut(sc, k, aum_cutoff)
     eta = S.otsu_effectiveness(sc[default])
     reliable = bool(eta >= min_separability)
     if not reliable:
@@ -259,17 +242,47 @@ def analyze_examples(tables: ExampleTable | Sequence[ExampleTable], *, early: in
     ease = sc["el2n"] if "el2n" in sc else sc["loss_early"]
     easy_idx = np.flatnonzero(easy_mask)
     prunable = t.index[easy_idx[np.argsort(ease[easy_idx], kind="stable")]]
-    relabel: dict[int, int] = {}
-    cls = _consistent_class(t, k)
-    if cls is not None and t.label is not None:
-        pos = np.searchsorted(t.index, likely)
-        for i, p in zip(likely.tolist(), pos.tolist()):
-            if cls[p] != t.label[p]:
-                relabel[int(i)] = int(cls[p])
     return ExampleAnalysis(index=t.index, n_epochs=t.n_epochs, early=k, scores=sc, default_score=default,
                            cutoff=cutoff, cutoff_rule=rule, likely_mislabeled=likely, memorized=memorized,
-                           hard=hard, prunable=prunable, label=t.label, suggested_relabel=relabel,
-                           separability=eta, cutoff_reliable=reliable)
+                           hard=hard, prunable=prunable, label=t.label,
+                           suggested_relabel=_suggested_relabel(t, k, likely), separability=eta,
+                           cutoff_reliable=reliable)
+
+
+def _mislabel_cut(sc: dict[str, np.ndarray], k: int,
+                  aum_cutoff: float | None) -> tuple[np.ndarray, str, float, str]:
+    """``(flagged (n,) bool, default score name, cut-off, rule in words)`` for likely-mislabelled examples:
+    early AUM below ``aum_cutoff`` or Otsu's valley capped at 0 when margins were recorded, else early mean loss
+    above Otsu's valley and at least ln 2 nats (see :func:`analyze_examples`)."""
+    if "aum_early" in sc:
+        if aum_cutoff is None:
+            thr = min(0.0, S.otsu_threshold(sc["aum_early"]))
+            rule = (f"early-training AUM (first {k} epochs) below {thr:.3g} (the valley between its two modes, "
+                    "capped at 0)")
+        else:
+            thr = float(aum_cutoff)
+            rule = f"early-training AUM (first {k} epochs) below {thr:.3g} (given cut-off)"
+        return sc["aum_early"] < thr, "aum_early", thr, rule
+    if aum_cutoff is not None:
+        raise UsageError("aum_cutoff needs a 'margin' column; this table has only losses")
+    thr = max(HALF_PROB_LOSS, S.otsu_threshold(sc["loss_early"]))
+    rule = (f"early-training mean loss (first {k} epochs) above {thr:.3g} nats (the valley between its two "
+            "modes, at least ln 2)")
+    return sc["loss_early"] > thr, "loss_early", thr, rule
+
+
+def _suggested_relabel(t: ExampleTable, k: int, likely: np.ndarray) -> dict[int, int]:
+    """Example index → the class predicted most consistently over the first ``k`` epochs, for the ``likely``
+    mislabelled examples where it differs from the label (empty without labels or predictions)."""
+    relabel: dict[int, int] = {}
+    cls = _consistent_class(t, k)
+    if cls is None or t.label is None:
+        return relabel
+    pos = np.searchsorted(t.index, likely)
+    for i, p in zip(likely.tolist(), pos.tolist(), strict=True):
+        if cls[p] != t.label[p]:
+            relabel[int(i)] = int(cls[p])
+    return relabel
 
 
 #: Scores ``prune`` accepts by name and whether a high value means "keep".
@@ -304,36 +317,48 @@ def prune(table: ExampleTable | Sequence[ExampleTable], fraction: float, by: str
         raise UsageError(f"drop_hardest must be in [0, 1) with fraction + drop_hardest < 1, got {drop_hardest}")
     ts = _tables(table)
     t = ts[0]
-    if isinstance(by, str):
-        if by not in PRUNE_BY:
-            raise UsageError(f"unknown pruning score '{by}'; choose one of {', '.join(PRUNE_BY)} or pass an array")
-        if by == "random":
-            s = np.random.default_rng(seed).random(t.n)
-        else:
-            sc, _ = score_table(ts, early=early)
-            if by not in sc:
-                raise UsageError(f"this table cannot give '{by}' (missing column); available: "
-                                 f"{', '.join(k for k in sc if k in PRUNE_BY)}, random")
-            s = np.nan_to_num(sc[by], posinf=float(t.n_epochs + 1))
-            if not PRUNE_BY[by]:
-                s = -s
-    else:
-        s = np.asarray(by, dtype=np.float64)
-        if s.shape != (t.n,):
-            raise UsageError(f"score array has shape {s.shape}, expected ({t.n},)")
-        if not np.all(np.isfinite(s)):
-            raise UsageError("score array holds NaN/inf")
+    s = _prune_score(ts, by, early=early, seed=seed)
     if per_class:
         if t.label is None:
             raise UsageError("per_class=True needs the table's labels (a 'label' column)")
-        pct = np.empty(t.n)
-        for c in np.unique(t.label):
-            m = np.flatnonzero(t.label == c)
-            pct[m] = (np.argsort(np.argsort(s[m], kind="stable"), kind="stable") + 0.5) / m.size
-        order = np.lexsort((s, pct))  # by within-class percentile, ties by the score: easiest first
+        order = _class_balanced_order(s, t.label)
     else:
         order = np.argsort(s, kind="stable")  # easiest first
     n_drop = int(round(fraction * t.n))
     n_top = int(round(drop_hardest * t.n))
     keep = order[n_drop:t.n - n_top]
     return np.sort(t.index[keep])
+
+
+def _prune_score(ts: list[ExampleTable], by: str | np.ndarray, *, early: int | None, seed: int) -> np.ndarray:
+    """``(n,)`` pruning score of the first table's examples, higher = harder = keep: a :data:`PRUNE_BY` score
+    (sign flipped where low means keep; never-learned examples' infinite forgetting counts as ``epochs + 1``),
+    uniform random numbers for ``"random"``, or the given finite array."""
+    t = ts[0]
+    if not isinstance(by, str):
+        s = np.asarray(by, dtype=np.float64)
+        if s.shape != (t.n,):
+            raise UsageError(f"score array has shape {s.shape}, expected ({t.n},)")
+        if not np.all(np.isfinite(s)):
+            raise UsageError("score array holds NaN/inf")
+        return s
+    if by not in PRUNE_BY:
+        raise UsageError(f"unknown pruning score '{by}'; choose one of {', '.join(PRUNE_BY)} or pass an array")
+    if by == "random":
+        return np.random.default_rng(seed).random(t.n)
+    sc, _ = score_table(ts, early=early)
+    if by not in sc:
+        raise UsageError(f"this table cannot give '{by}' (missing column); available: "
+                         f"{', '.join(k for k in sc if k in PRUNE_BY)}, random")
+    s = np.nan_to_num(sc[by], posinf=float(t.n_epochs + 1))
+    return s if PRUNE_BY[by] else -s
+
+
+def _class_balanced_order(s: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Examples ordered easiest first by the percentile of their score ``s`` within their labelled class (ties
+    by the score itself), so cutting any prefix removes the same share of every class (±1 example)."""
+    pct = np.empty(s.shape[0])
+    for c in np.unique(label):
+        m = np.flatnonzero(label == c)
+        pct[m] = (np.argsort(np.argsort(s[m], kind="stable"), kind="stable") + 0.5) / m.size
+    return np.lexsort((s, pct))
