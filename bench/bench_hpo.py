@@ -55,8 +55,10 @@ def load_sweeps() -> dict[str, list[dict[str, Any]]]:
     return {k: [r for r in runs if r["family"] in fams] for k, fams in FAMILIES.items()}
 
 
-def pruners(n_evals: int) -> dict[str, Any]:
+def pruners(n_evals: int, confidences: tuple[float, ...] = ()) -> dict[str, Any]:
     P = optuna.pruners
+    extra = {f"gapwatch (PFN, confidence {c:g})": (lambda c=c: GapwatchPruner(method="pfn", confidence=c))
+             for c in confidences}
     return {
         "none (NopPruner)": lambda: P.NopPruner(),
         "PatientPruner(patience=10)": lambda: P.PatientPruner(None, patience=10),
@@ -66,6 +68,7 @@ def pruners(n_evals: int) -> dict[str, Any]:
         "gapwatch (policy only)": lambda: GapwatchPruner(use_forecast=False),
         "gapwatch (ensemble)": lambda: GapwatchPruner(method="ensemble"),
         "gapwatch (PFN)": lambda: GapwatchPruner(method="pfn"),
+        **extra,
     }
 
 
@@ -233,11 +236,16 @@ def main() -> None:
     ap.add_argument("--ray", action="store_true", help="also run ASHA and GapwatchStopper on a local Ray cluster")
     ap.add_argument("--live", action="store_true", help="also run the live digits Optuna study")
     ap.add_argument("--live-trials", type=int, default=16)
+    ap.add_argument("--confidences", default="", help="extra GapwatchPruner(method='pfn') confidences, e.g. "
+                    "0.6,0.75 (choose on digits-mlp, the dev sweep; fmnist is the test sweep)")
+    ap.add_argument("--sweeps", default="digits-mlp,fmnist", help="comma-separated subset of the sweeps")
+    ap.add_argument("--no-baselines", action="store_true", help="only the gapwatch PFN rows (and none, the base)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "hpo.md")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t_start = time.time()
-    sweeps = load_sweeps()
+    sweeps = {k: v for k, v in load_sweeps().items() if k in args.sweeps.split(",")}
+    confs = tuple(float(c) for c in args.confidences.split(",") if c)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
                           cwd=ROOT).stdout.strip()
     md = ["# HPO: pruning real sweeps (GapwatchPruner vs Optuna pruners and Ray ASHA)", "",
@@ -256,7 +264,9 @@ def main() -> None:
         rng = np.random.default_rng(0)
         orders = [rng.permutation(len(runs)) for _ in range(args.orders)]
         results: dict[str, list[dict[str, Any]]] = {}
-        for name, make in pruners(n).items():
+        for name, make in pruners(n, confs).items():
+            if args.no_baselines and not (name.startswith("gapwatch (PFN") or name.startswith("none")):
+                continue
             results[name] = [replay_study(runs, o, make) for o in orders]
             print(sweep, name, summarise(results[name]), flush=True)
         if args.ray:
