@@ -375,3 +375,68 @@ def test_every_adapter_accepts_and_passes_every_guard_keyword(tmp_path, name):
         make(detect_evry=3)
     with pytest.raises(UsageError, match="guard must be a gapwatch Guard"):
         make(guard="val_loss")
+
+
+LOOP = textwrap.dedent("""
+    import os, sys, torch
+    from gapwatch.integrations.torch import TorchGuard
+    d, epochs = sys.argv[1], int(sys.argv[2])
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    X, Xv = torch.randn(256, 20, generator=g), torch.randn(256, 20, generator=g)
+    y, yv = (X[:, 0] > 0).long() ^ (torch.rand(256, generator=g) < 0.4).long(), (Xv[:, 0] > 0).long()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 256), torch.nn.ReLU(), torch.nn.Linear(256, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    lossf = torch.nn.CrossEntropyLoss()
+    tg = TorchGuard(model, opt, log=os.path.join(d, "run.jsonl"), memory_limit_mb=0, verbose=False,
+                    detectors=[], restore_on_stop=False, policy={"max_wait": 1000, "z_stop": 1e6})
+    ck, start = os.path.join(d, "ck.pt"), 0
+    if os.path.exists(ck):
+        st = torch.load(ck, weights_only=True)
+        model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"]); tg.load_state_dict(st["gapwatch"])
+        start = st["epoch"] + 1
+    def val():
+        with torch.no_grad():
+            return float(lossf(model(Xv), yv))
+    for epoch in range(start, epochs):
+        opt.zero_grad(); lossf(model(X), y).backward(); opt.step()
+        tg.observe(epoch=epoch, val_loss=val())
+        tmp = ck + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gapwatch": tg.state_dict(),
+                    "epoch": epoch}, tmp)
+        os.replace(tmp, ck)
+        print("epoch", epoch, flush=True)
+    meta = tg.finish()
+    print("done", meta["index"], meta["value"], val(), flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_killed_training_loop_resumes_and_restores_the_best_it_chose(tmp_path):
+    """SIGKILL a real loop under the guard (on-disk keeping, a user checkpoint every epoch) at random
+    moments, resume each time from the last checkpoint: the run ends restoring weights whose validation loss
+    is exactly the best the guard recorded (never a newer file written after the checkpoint)."""
+    rng = np.random.default_rng(0)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    epochs, kills = 60, 0
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", LOOP, str(tmp_path), str(epochs)],
+                                stdout=subprocess.PIPE, env=env)
+        assert proc.stdout is not None
+        wait_lines = int(rng.integers(2, 12))
+        for _ in range(wait_lines):
+            if not proc.stdout.readline().startswith(b"epoch"):
+                break
+        time.sleep(float(rng.uniform(0, 0.05)))  # somewhere inside an epoch: a keeper save, a checkpoint…
+        proc.kill()
+        proc.wait()
+        kills += proc.returncode == -signal.SIGKILL
+    out = subprocess.run([sys.executable, "-c", LOOP, str(tmp_path), str(epochs)], capture_output=True,
+                         env=env, check=True).stdout.decode().split("\n")
+    done = next(line for line in out if line.startswith("done")).split()
+    best_value, restored_value = float(done[2]), float(done[3])
+    assert kills >= 1
+    assert restored_value == pytest.approx(best_value, abs=1e-6)
+    h = load(tmp_path / "run.jsonl")  # the history survived every kill
+    assert len(h.series("val", "loss")) == epochs
