@@ -143,17 +143,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if after < p["min_after_best"]:
         return []
     w = max(1, min(window_for(n, p), after))
-    levels = window_means(z, w)  # levels[i] = mean(z[i:i+w])
-    lo = max(0, b - w + 1)
-    best_level = float(np.min(levels[lo: b + 1]))
-    final_level = float(np.mean(z[-w:]))
-    degradation = final_level - best_level
-    first_level = float(np.mean(z[:w]))
-    improvement = max(first_level - best_level, 0.0)
-    sigma = noise_sigma(z)
-    se = sigma * np.sqrt(2.0 / w)
-    zstat = degradation / se if se > 0 else (np.inf if degradation > 0 else 0.0)
-    lost = degradation / improvement if improvement > 0 else (np.inf if degradation > 0 else 0.0)
+    best_level, degradation, improvement, sigma, se, zstat, lost = _degradation(z, b, w)
     if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
 
@@ -178,12 +168,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     final_val = float(s.values[-1])
     rel_value = degradation / abs(best_val) if best_val != 0 else float("inf")
     mem = memorization_state(history, monitor=mon)
-    if mem is not None:
-        sev = Severity.INFO
-    elif lost >= p["critical_lost_fraction"]:
-        sev = Severity.CRITICAL
-    else:
-        sev = Severity.WARNING
+    sev = (Severity.INFO if mem is not None
+           else Severity.CRITICAL if lost >= p["critical_lost_fraction"] else Severity.WARNING)
     unit = s.x_kind
     where_best = f"{unit} {fmt_x(s.x[b])}"
     msg = (
@@ -195,21 +181,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if mem is not None:
         msg += "; the model is memorising (see the memorization finding): this may still turn into grokking"
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
-    actions = [
-        f"restore the checkpoint from {where_best} (or stop there next time)",
-        ("average the weights of the checkpoints around the best point (weight averaging / model soups) "
-        "instead of keeping the last one"),
-    ]
-    if slow:
-        actions.append("slow multi-epoch degradation: if epochs repeat the same data (language models), add "
-                       "dropout (the one regulariser found to help under repetition) or get more unique data")
-    else:
-        actions.append("when epochs repeat the same data, add dropout; it is the regulariser that helps most "
-                       "against multi-epoch degradation")
-    actions += [
-        "increase weight decay (much larger values than the usual default pay off when data is repeated)",
-        "check the training labels for noise: the network may be memorising wrong labels (gapwatch examples)",
-    ]
+    actions = _actions(where_best, slow)
     evidence: dict[str, Any] = {
         "best_index": b,
         "best_value": best_val,
@@ -248,6 +220,36 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             detector="overfitting",
         )
     ]
+
+
+def _actions(where_best: str, slow: bool) -> list[str]:
+    """Recommended actions; ``slow``: a slow multi-epoch degradation (the repeated-data advice comes first)."""
+    dropout = ("slow multi-epoch degradation: if epochs repeat the same data (language models), add dropout (the "
+               "one regulariser found to help under repetition) or get more unique data" if slow else
+               "when epochs repeat the same data, add dropout; it is the regulariser that helps most against "
+               "multi-epoch degradation")
+    return [
+        f"restore the checkpoint from {where_best} (or stop there next time)",
+        ("average the weights of the checkpoints around the best point (weight averaging / model soups) "
+        "instead of keeping the last one"),
+        dropout,
+        "increase weight decay (much larger values than the usual default pay off when data is repeated)",
+        "check the training labels for noise: the network may be memorising wrong labels (gapwatch examples)",
+    ]
+
+
+def _degradation(z: np.ndarray, b: int, w: int) -> tuple[float, float, float, float, float, float, float]:
+    """``(best level, degradation, improvement, σ, standard error, z, lost)`` of the lower-is-better curve ``z``
+    with its raw best at ``b`` and level window ``w`` (see the module docstring)."""
+    levels = window_means(z, w)  # levels[i] = mean(z[i:i+w])
+    best_level = float(np.min(levels[max(0, b - w + 1): b + 1]))
+    degradation = float(np.mean(z[-w:])) - best_level
+    improvement = max(float(np.mean(z[:w])) - best_level, 0.0)
+    sigma = noise_sigma(z)
+    se = sigma * np.sqrt(2.0 / w)
+    zstat = degradation / se if se > 0 else (np.inf if degradation > 0 else 0.0)
+    lost = degradation / improvement if improvement > 0 else (np.inf if degradation > 0 else 0.0)
+    return best_level, degradation, improvement, sigma, se, zstat, lost
 
 
 def _pct(x: float) -> str:

@@ -101,28 +101,86 @@ def _spike_in(history: History, mon: Monitor | None, base: Series, start: int) -
     return False
 
 
-@register_detector("underfitting")
-def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find underfitting at the end of one run. Parameters: see :data:`SPECS`."""
-    p = validate("underfitting", SPECS, params)
-    mon = monitor_or_none(history, monitor)
+def _series(history: History, mon: Monitor | None) -> tuple[Series | None, Series | None]:
+    """``(training loss, held-out loss of the monitored split)``, either ``None`` when not logged."""
     tr = series_or_none(history, "train", "loss")
     held: Series | None = None
     if mon is not None and mon.metric in ("loss", "perplexity"):
         held = series_or_none(history, mon.split, mon.metric)
     elif mon is not None:
         held = series_or_none(history, mon.split, "loss")
+    return tr, held
+
+
+def _train_acc(history: History, p: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Training accuracy level at the end and its gain since the start (``acc_window`` means), or ``None``."""
+    acc = series_or_none(history, "train", "acc")
+    if acc is None or not len(acc.finite()):
+        return None, None
+    aw = p["acc_window"]
+    v = acc.finite().values
+    end = float(np.mean(v[-aw:]))
+    return end, end - float(np.mean(v[:aw]))
+
+
+def _tail_stats(z: np.ndarray, tail: int, p: dict[str, Any]) -> dict[str, Any]:
+    """Levels of the loss ``z``: first, final, best, the drop over the tail, its z and share of the improvement."""
+    n = z.size
+    w = max(1, min(p["window"], int(p["window_run_fraction"] * n)))
+    sigma = noise_sigma(z)
+    se = sigma * np.sqrt(2.0 / w)
+    first, final = _lvl(z, 0, w), _lvl(z, n - w, n)
+    best = float(np.min(window_means(z, w)))
+    improvement = first - final
+    t0 = n - tail
+    d_tail = _lvl(z, max(0, t0 - w + 1), t0 + 1) - final
+    ztail = d_tail / se if se > 0 else (np.inf if d_tail > 0 else 0.0)
+    share = d_tail / improvement if improvement > 0 else 0.0
+    return {"w": w, "sigma": sigma, "se": se, "final": final, "best": best, "improvement": improvement,
+            "d_tail": d_tail, "ztail": ztail, "share": share,
+            "no_progress": improvement <= p["min_z"] * sigma * np.sqrt(2.0 / w)}
+
+
+def _mode(t: dict[str, Any], acc_end: float | None, acc_gain: float | None, p: dict[str, Any]) -> str | None:
+    """``"still_falling"``, ``"stuck"`` or ``None`` (see the module docstring)."""
+    falling = t["ztail"] >= p["min_z"] and t["share"] >= p["min_tail_share"]
+    if t["improvement"] > 0 and falling and t["final"] <= t["best"] + p["final_near_best_z"] * t["se"]:
+        return "still_falling"
+    low_acc = (acc_end is not None and acc_gain is not None and acc_end <= p["stuck_train_acc"]
+               and acc_gain < p["min_acc_gain"])
+    return "stuck" if not falling and (t["no_progress"] or low_acc) else None
+
+
+def _heldout_check(held: Series, mode: str, t: dict[str, Any], p: dict[str, Any]) -> dict[str, Any] | None:
+    """The held-out loss must agree: still improving over the tail (else it is overfitting) and a small gap.
+    Returns the evidence to add, or ``None`` when the held-out loss vetoes the finding."""
+    hz = held.values.astype(float)
+    hw = max(1, min(p["window"], int(p["window_run_fraction"] * hz.size)))
+    ht = min(max(p["min_tail_evaluations"], round(p["tail_fraction"] * hz.size)), hz.size - 1)
+    h_tail_drop = _lvl(hz, max(0, hz.size - ht - hw + 1), hz.size - ht + 1) - _lvl(hz, hz.size - hw, hz.size)
+    h_sigma = noise_sigma(hz)
+    if mode == "still_falling" and h_tail_drop < -p["heldout_rise_z"] * h_sigma * np.sqrt(2.0 / hw):
+        return None
+    gap = _lvl(hz, hz.size - hw, hz.size) - t["final"]
+    scale = max(t["improvement"], 0.0)
+    if mode == "still_falling" and scale > 0 and gap > p["max_gap_fraction"] * scale:
+        return None
+    return {"heldout_tail_drop": float(h_tail_drop), "gap_final": float(gap),
+            "gap_fraction_of_improvement": float(gap / scale) if scale > 0 else None}
+
+
+@register_detector("underfitting")
+def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
+    """Find underfitting at the end of one run. Parameters: see :data:`SPECS`."""
+    p = validate("underfitting", SPECS, params)
+    mon = monitor_or_none(history, monitor)
+    tr, held = _series(history, mon)
     base = tr if tr is not None else held
     if base is None:
         return []
-    for s in (tr, held):
-        if s is not None and not np.all(np.isfinite(s.values)):
-            return []  # non-finite values are instability
-    acc = series_or_none(history, "train", "acc")
-    aw = p["acc_window"]
-    acc_end = float(np.mean(acc.finite().values[-aw:])) if acc is not None and len(acc.finite()) else None
-    acc_gain = (acc_end - float(np.mean(acc.finite().values[:aw]))) if acc is not None and acc_end is not None \
-        else None
+    if any(s is not None and not np.all(np.isfinite(s.values)) for s in (tr, held)):
+        return []  # non-finite values are instability
+    acc_end, acc_gain = _train_acc(history, p)
     if acc_end is not None and acc_end >= p["fitted_train_acc"]:
         return []
     z = base.values.astype(float)
@@ -136,78 +194,53 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     tail = min(max(p["min_tail_evaluations"], round(p["tail_fraction"] * n)), n - 1)
     if _spike_in(history, mon, base, n - tail - p["spike_margin"]):
         return []  # a spike's recovery looks like a steep fall
-    w = max(1, min(p["window"], int(p["window_run_fraction"] * n)))
-    sigma = noise_sigma(z)
-    se = sigma * np.sqrt(2.0 / w)
-    first, final = _lvl(z, 0, w), _lvl(z, n - w, n)
-    best = float(np.min(window_means(z, w)))
-    improvement = first - final
-    t0 = n - tail
-    start_tail = _lvl(z, max(0, t0 - w + 1), t0 + 1)
-    d_tail = start_tail - final
-    ztail = d_tail / se if se > 0 else (np.inf if d_tail > 0 else 0.0)
-    share = d_tail / improvement if improvement > 0 else 0.0
-    mode = None
-    if improvement > 0 and share >= p["min_tail_share"] and ztail >= p["min_z"] \
-            and final <= best + p["final_near_best_z"] * se:
-        mode = "still_falling"
-    else:
-        flat = not (ztail >= p["min_z"] and share >= p["min_tail_share"])
-        no_progress = improvement <= p["min_z"] * sigma * np.sqrt(2.0 / w)
-        low_acc = (acc_end is not None and acc_gain is not None and acc_end <= p["stuck_train_acc"]
-                   and acc_gain < p["min_acc_gain"])
-        if flat and (no_progress or low_acc):
-            mode = "stuck"
+    t = _tail_stats(z, tail, p)
+    mode = _mode(t, acc_end, acc_gain, p)
     if mode is None:
         return []
     ev: dict[str, Any] = {"mode": mode, "series": base.name, "tail_evaluations": int(tail),
-                          "tail_drop": float(d_tail), "tail_share_of_improvement": float(share),
-                          "tail_z": float(ztail) if np.isfinite(ztail) else None, "improvement": float(improvement),
-                          "noise_sigma": float(sigma), "train_acc_final": acc_end}
-    # held-out must agree: still improving over the tail (else it is overfitting), and the gap must be small
+                          "tail_drop": float(t["d_tail"]), "tail_share_of_improvement": float(t["share"]),
+                          "tail_z": float(t["ztail"]) if np.isfinite(t["ztail"]) else None,
+                          "improvement": float(t["improvement"]), "noise_sigma": float(t["sigma"]),
+                          "train_acc_final": acc_end}
     if tr is not None and held is not None and len(held) >= p["min_evaluations"]:
-        hz = held.values.astype(float)
-        hw = max(1, min(p["window"], int(p["window_run_fraction"] * hz.size)))
-        ht = min(max(p["min_tail_evaluations"], round(p["tail_fraction"] * hz.size)), hz.size - 1)
-        h_tail_drop = _lvl(hz, max(0, hz.size - ht - hw + 1), hz.size - ht + 1) - _lvl(hz, hz.size - hw, hz.size)
-        h_sigma = noise_sigma(hz)
-        if mode == "still_falling" and h_tail_drop < -p["heldout_rise_z"] * h_sigma * np.sqrt(2.0 / hw):
+        extra = _heldout_check(held, mode, t, p)
+        if extra is None:
             return []
-        gap = _lvl(hz, hz.size - hw, hz.size) - final
-        scale = max(improvement, 0.0)
-        if mode == "still_falling" and scale > 0 and gap > p["max_gap_fraction"] * scale:
-            return []
-        ev.update({"heldout_tail_drop": float(h_tail_drop), "gap_final": float(gap),
-                   "gap_fraction_of_improvement": float(gap / scale) if scale > 0 else None})
+        ev.update(extra)
+    msg, actions = _text(base, mode, tail, t, z, acc_end, ev)
     last = n - 1
+    return [Finding(FindingKind.UNDERFITTING, Severity.WARNING, msg, step=base.at(last)["step"],
+                    epoch=base.at(last)["epoch"], evidence={**ev, "at": where_text(base, last)}, actions=actions,
+                    references=REFERENCES, detector="underfitting")]
+
+
+def _text(base: Series, mode: str, tail: int, t: dict[str, Any], z: np.ndarray, acc_end: float | None,
+          ev: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """Message and actions (sets ``ev["constant"]`` for a stuck run)."""
     if mode == "still_falling":
-        msg = (f"{base.name} is still falling at the end: {100 * share:.0f}% of its improvement came in the last "
-               f"{tail} evaluations ({d_tail:.3g}, {min(ztail, 999):.0f} noise standard errors), with a small "
-               "train/held-out gap: the run stopped too early")
-        actions = (
+        msg = (f"{base.name} is still falling at the end: {100 * t['share']:.0f}% of its improvement came in the "
+               f"last {tail} evaluations ({t['d_tail']:.3g}, {min(t['ztail'], 999):.0f} noise standard errors), "
+               "with a small train/held-out gap: the run stopped too early")
+        return msg, (
             "train longer (more epochs or steps); the curve has not flattened",
             ("if the learning-rate schedule decays to zero at the end, lengthen the whole schedule rather than "
             "appending epochs at a tiny learning rate"),
             "do not add regularisation: the gap is small; a bigger model also helps when compute allows",
         )
+    constant = bool(np.all(z == z[0]))
+    if constant:
+        why = (f"did not change at all over {z.size} evaluations: the model was not updated (zero learning rate, "
+               "frozen weights) or the log repeats a stale value (some benchmarks store a run that hit NaN "
+               "this way)")
+    elif t["no_progress"]:
+        why = "has not improved beyond its noise"
     else:
-        constant = bool(np.all(z == z[0]))
-        if constant:
-            why = (f"did not change at all over {n} evaluations: the model was not updated (zero learning rate, "
-                   "frozen weights) or the log repeats a stale value (some benchmarks store a run that hit NaN "
-                   "this way)")
-        elif improvement <= p["min_z"] * sigma * np.sqrt(2.0 / w):
-            why = "has not improved beyond its noise"
-        else:
-            why = f"has flattened with training accuracy {acc_end:.3g}"
-        ev["constant"] = constant
-        msg = f"{base.name} {why}: training is stuck (underfitting)"
-        actions = (
-            ("check the learning rate (too low, or too high and bouncing), the optimizer state and that the "
-            "parameters are actually updated (frozen layers, zero learning rate)"),
-            "use a bigger or better-suited model, or less regularisation (weight decay, dropout, augmentation)",
-            "check the inputs and labels reach the model as intended (normalisation, shuffled label order)",
-        )
-    return [Finding(FindingKind.UNDERFITTING, Severity.WARNING, msg, step=base.at(last)["step"],
-                    epoch=base.at(last)["epoch"], evidence={**ev, "at": where_text(base, last)}, actions=actions,
-                    references=REFERENCES, detector="underfitting")]
+        why = f"has flattened with training accuracy {acc_end:.3g}"
+    ev["constant"] = constant
+    return f"{base.name} {why}: training is stuck (underfitting)", (
+        ("check the learning rate (too low, or too high and bouncing), the optimizer state and that the "
+        "parameters are actually updated (frozen layers, zero learning rate)"),
+        "use a bigger or better-suited model, or less regularisation (weight decay, dropout, augmentation)",
+        "check the inputs and labels reach the model as intended (normalisation, shuffled label order)",
+    )
