@@ -11,12 +11,12 @@ import pytest
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _examples_dist_worker import model_and_data, worker
+from _examples_dist_worker import model_and_data, worker  # noqa: E402  # after importorskip and the sys.path entry
 
-from gapwatch.errors import UsageError
-from gapwatch.examples import read_table
-from gapwatch.examples.grand import grand
-from gapwatch.examples.record import batch_records
+from gapwatch.errors import UsageError  # noqa: E402
+from gapwatch.examples import read_table  # noqa: E402
+from gapwatch.examples.grand import grand  # noqa: E402
+from gapwatch.examples.record import batch_records  # noqa: E402
 
 
 @pytest.mark.slow

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gapwatch.errors import UsageError
-from gapwatch.examples.grand import grand, grand_last_layer_model, grand_naive, last_linear
+from gapwatch.errors import UsageError  # noqa: E402  # after importorskip("torch")
+from gapwatch.examples.grand import grand, grand_last_layer_model, grand_naive, last_linear  # noqa: E402
 
 
 def _model() -> torch.nn.Module:

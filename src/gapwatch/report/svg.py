@@ -287,12 +287,13 @@ class Chart:
             yz = float(fr.sy(0.0))
             out.append(f'<line class="zero" x1="{fr.ml}" x2="{fr.ml + fr.pw}" y1="{yz:.1f}" y2="{yz:.1f}"/>')
         lines, bad_x = self._line_marks(fr)
-        out.append(f'<g clip-path="url(#{clip_id})">' + "".join(self._span_marks(fr) + self._band_marks(fr) + lines)
-                   + "</g>")
+        out.append(f'<g clip-path="url(#{clip_id})">' + "".join(_span_mark(sp, fr) for sp in self.spans)
+                   + "".join(_band_mark(bd, fr) for bd in self.bands) + "".join(lines) + "</g>")
         out += self._vline_marks(fr)
         out += [_nan_mark(xb, fr) for xb in bad_x]
-        out += self._point_marks(fr)
-        out += self._badge_marks(fr)
+        out += [_point_mark(p, fr) for p in self.points]
+        badge_y = fr.mt - 10 if not self.compact else fr.mt + 6  # above the plot area; inside it when compact
+        out += [_badge_mark(bg, fr, badge_y) for bg in self.badges]
         out.append(f'<rect class="frame" x="{fr.ml}" y="{fr.mt}" width="{fr.pw}" height="{fr.ph}" fill="none"/>')
         out.append("</svg>")
         return "".join(out)
@@ -342,30 +343,6 @@ class Chart:
                        f'text-anchor="middle">{esc(self.ylabel)}</text>')
         return out
 
-    def _span_marks(self, fr: _Frame) -> list[str]:
-        """Shaded x ranges, full plot height (at least 1 unit wide)."""
-        out = []
-        for s in self.spans:
-            a, b = float(fr.sx(s.x0)), float(fr.sx(s.x1))
-            out.append(f'<rect class="{esc(s.cls)}" x="{a:.1f}" y="{fr.mt}" width="{max(b - a, 1.0):.1f}" '
-                       f'height="{fr.ph}"><title>{esc(s.title)}</title></rect>')
-        return out
-
-    def _band_marks(self, fr: _Frame) -> list[str]:
-        """Filled ``lo … hi`` polygons over the points where x, low and high are all finite."""
-        out = []
-        for bd in self.bands:
-            ok = np.isfinite(bd.x) & np.isfinite(fr.ty(bd.lo)) & np.isfinite(fr.ty(bd.hi))
-            if ok.sum() < 1:
-                continue
-            xs = np.asarray(fr.sx(bd.x[ok]), dtype=float)
-            lo, hi = fr.sy(bd.lo[ok]), fr.sy(bd.hi[ok])
-            pts = [f"{a:.1f},{b:.1f}" for a, b in zip(xs, hi, strict=True)] + [f"{a:.1f},{b:.1f}" for a, b in
-                                                                  zip(xs[::-1], lo[::-1], strict=True)]
-            out.append(f'<polygon class="{esc(bd.cls)}" points="{" ".join(pts)}">'
-                       f'<title>{esc(bd.title)}</title></polygon>')
-        return out
-
     def _line_marks(self, fr: _Frame) -> tuple[list[str], list[float]]:
         """Polylines broken at non-finite values (a lone finite point becomes a dot), and the plot x of every
         point whose x is finite but whose y is not (marked by :func:`_nan_mark`)."""
@@ -404,34 +381,6 @@ class Chart:
                 placed.append((a0, a0 + wlab, row))
                 out.append(f'<text class="vlabel {esc(v.cls)}-t" x="{xx + dx:.1f}" '
                            f'y="{fr.mt + fr.ph - 6 - 14 * row}" text-anchor="{anchor}">{esc(v.label)}</text>')
-        return out
-
-    def _point_marks(self, fr: _Frame) -> list[str]:
-        """Circles and stars, clamped vertically into the plot area (a clipped best point stays visible)."""
-        out = []
-        for p in self.points:
-            px, py = float(fr.sx(p.x)), float(fr.sy(p.y))
-            if not (math.isfinite(px) and math.isfinite(py)):
-                continue
-            py = min(max(py, fr.mt), fr.mt + fr.ph)
-            if p.shape == "star":
-                out.append(f'<polygon class="{esc(p.cls)}" points="{_star(px, py, p.r)}">'
-                           f'<title>{esc(p.title)}</title></polygon>')
-            else:
-                out.append(f'<circle class="{esc(p.cls)}" cx="{px:.1f}" cy="{py:.1f}" r="{p.r}">'
-                           f'<title>{esc(p.title)}</title></circle>')
-        return out
-
-    def _badge_marks(self, fr: _Frame) -> list[str]:
-        """Numbered circles above the plot (inside it when compact) with a dashed drop line."""
-        out = []
-        by = fr.mt - 10 if not self.compact else fr.mt + 6
-        for bg in self.badges:
-            bx = float(fr.sx(bg.x))
-            out.append(f'<g class="badge {esc(bg.cls)}"><title>{esc(bg.title)}</title>'
-                       f'<line x1="{bx:.1f}" x2="{bx:.1f}" y1="{by + 7:.1f}" y2="{fr.mt + fr.ph}"/>'
-                       f'<circle cx="{bx:.1f}" cy="{by:.1f}" r="8"/>'
-                       f'<text x="{bx:.1f}" y="{by + 3.5:.1f}" text-anchor="middle">{esc(bg.text)}</text></g>')
         return out
 
 
@@ -507,6 +456,47 @@ def _free_row(placed: Sequence[tuple[float, float, int]], a0: float, a1: float) 
     while any(r == row and a0 < b1 + 4 and b0 < a1 + 4 for b0, b1, r in placed) and row < MAX_LABEL_ROWS:
         row += 1
     return row
+
+
+def _span_mark(s: _Span, fr: _Frame) -> str:
+    """A shaded x range, full plot height (at least 1 unit wide)."""
+    a, b = float(fr.sx(s.x0)), float(fr.sx(s.x1))
+    return (f'<rect class="{esc(s.cls)}" x="{a:.1f}" y="{fr.mt}" width="{max(b - a, 1.0):.1f}" '
+            f'height="{fr.ph}"><title>{esc(s.title)}</title></rect>')
+
+
+def _band_mark(bd: _Band, fr: _Frame) -> str:
+    """A filled ``lo … hi`` polygon over the points where x, low and high are all finite ("" when none is)."""
+    ok = np.isfinite(bd.x) & np.isfinite(fr.ty(bd.lo)) & np.isfinite(fr.ty(bd.hi))
+    if ok.sum() < 1:
+        return ""
+    xs = np.asarray(fr.sx(bd.x[ok]), dtype=float)
+    lo, hi = fr.sy(bd.lo[ok]), fr.sy(bd.hi[ok])
+    pts = ([f"{a:.1f},{b:.1f}" for a, b in zip(xs, hi, strict=True)]
+           + [f"{a:.1f},{b:.1f}" for a, b in zip(xs[::-1], lo[::-1], strict=True)])
+    return f'<polygon class="{esc(bd.cls)}" points="{" ".join(pts)}"><title>{esc(bd.title)}</title></polygon>'
+
+
+def _point_mark(p: _Point, fr: _Frame) -> str:
+    """A circle or a star, clamped vertically into the plot area so a clipped best point stays visible (""
+    when its position is not finite)."""
+    px, py = float(fr.sx(p.x)), float(fr.sy(p.y))
+    if not (math.isfinite(px) and math.isfinite(py)):
+        return ""
+    py = min(max(py, fr.mt), fr.mt + fr.ph)
+    if p.shape == "star":
+        return f'<polygon class="{esc(p.cls)}" points="{_star(px, py, p.r)}"><title>{esc(p.title)}</title></polygon>'
+    return (f'<circle class="{esc(p.cls)}" cx="{px:.1f}" cy="{py:.1f}" r="{p.r}">'
+            f'<title>{esc(p.title)}</title></circle>')
+
+
+def _badge_mark(bg: _Badge, fr: _Frame, by: float) -> str:
+    """A numbered circle centred at height ``by`` with a dashed drop line to the x axis."""
+    bx = float(fr.sx(bg.x))
+    return (f'<g class="badge {esc(bg.cls)}"><title>{esc(bg.title)}</title>'
+            f'<line x1="{bx:.1f}" x2="{bx:.1f}" y1="{by + 7:.1f}" y2="{fr.mt + fr.ph}"/>'
+            f'<circle cx="{bx:.1f}" cy="{by:.1f}" r="8"/>'
+            f'<text x="{bx:.1f}" y="{by + 3.5:.1f}" text-anchor="middle">{esc(bg.text)}</text></g>')
 
 
 def _nan_mark(xb: float, fr: _Frame) -> str:
