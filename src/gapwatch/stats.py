@@ -56,10 +56,11 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     loses ``~eps · |offset| · n / window``; see the degradation test in ``tests/test_params.py``). NaN or inf
     in a window makes that window's mean NaN/inf, as ``np.mean`` would. ``window <= 1`` returns a copy.
     """
-    v = np.asarray(values, dtype=float)
+    v: np.ndarray = np.asarray(values, dtype=float)
     n = v.size
     if window <= 1 or n == 0:
-        return v.copy()
+        same: np.ndarray = v.copy()
+        return same
     out = np.empty(n)
     for i in range(min(window - 1, n)):  # the first windows are shorter
         out[i] = np.mean(v[: i + 1])
@@ -78,7 +79,8 @@ def window_means(values: np.ndarray, window: int) -> np.ndarray:
         raise ValueError(f"window_means needs window >= 1, got {window}")
     if v.size < window:
         return np.empty(0)
-    return np.mean(np.lib.stride_tricks.sliding_window_view(v, window), axis=1)
+    out: np.ndarray = np.mean(np.lib.stride_tricks.sliding_window_view(v, window), axis=1)
+    return out
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -101,9 +103,10 @@ def sliding_median(values: np.ndarray, window: int) -> np.ndarray:
 
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Centered median over an odd ``window`` (edges use the points available), shape preserved."""
-    v = np.asarray(values, dtype=float)
+    v: np.ndarray = np.asarray(values, dtype=float)
     if window <= 1 or v.size == 0:
-        return v.copy()
+        same: np.ndarray = v.copy()
+        return same
     h = window // 2
     out = np.empty_like(v)
     w = 2 * h + 1

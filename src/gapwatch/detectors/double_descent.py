@@ -198,4 +198,4 @@ def _train_worse(history: History, metric: str, x0: float, x1: float, rise: floa
     if ts.metric == metric:
         frac = p["train_worse_fraction"] * rise
         limit = min(limit, frac) if limit > 0 else frac
-    return worse > limit
+    return bool(worse > limit)
