@@ -345,3 +345,37 @@ def test_run_analysis_error_run_only() -> None:
     r = RunAnalysis("t", "", "epoch", None, None, [], h, error="no validation series")
     d = assert_self_contained(render_html(Analysis([r])))
     assert "cannot analyse: no validation series" in d.alltext
+
+
+def _vlabels(svg: str) -> list[tuple[str, str, float]]:
+    """``(text, text-anchor, y)`` of every vertical-line label of a chart."""
+    root = ET.fromstring(svg)
+    return [(el.text or "", el.get("text-anchor") or "", float(el.get("y") or "nan")) for el in root.iter()
+            if el.tag.endswith("text") and "vlabel" in (el.get("class") or "")]
+
+
+def test_vline_labels_stack_instead_of_overlapping_and_stay_inside() -> None:
+    ch = Chart(width=640, height=260)
+    ch.line([0, 100], [0, 1], "s-val")
+    ch.vline(50, "onset", label="first label")
+    ch.vline(51, "bestline", label="second label")  # would overlap the first: goes one row up
+    ch.vline(99, "onset", label="at the right edge", anchor="start")  # no room on the right: flipped to "end"
+    ch.vline(1, "onset", label="at the left edge", anchor="end")  # no room on the left: flipped to "start"
+    labels = {t: (a, y) for t, a, y in _vlabels(ch.render())}
+    assert labels["second label"][1] == labels["first label"][1] - 14
+    assert labels["at the right edge"][0] == "end" and labels["at the left edge"][0] == "start"
+    assert _vlabels(Chart(compact=True).vline(1.0, "onset", label="hidden").render()) == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, "yes"),
+    (None, "–"),
+    ([1, 2.5, "a<b"], "1, 2.5, a&lt;b"),
+    (list(range(1, 11)), "10 values, from 1 to 10 (min 1, max 10)"),
+    (list(range(9)) + ["x"], "10 values: 0, 1, 2, 3, 4, 5, 6, 7, …"),
+    ({"a": 0.5, "b": [1, 2]}, "a: 0.5; b: 1, 2"),
+])
+def test_evidence_values_are_summarised_and_escaped(value: object, expected: str) -> None:
+    from gapwatch.report.html import _ev_value
+
+    assert _ev_value(value) == expected
