@@ -143,7 +143,7 @@ def test_mlflow_tracking_server(mlflow_stores: dict[str, Path], tmp_path: Path) 
     port = _free_port()
     proc = subprocess.Popen([str(exe), "server", "--backend-store-uri", f"sqlite:///{db}", "--host",
                              "127.0.0.1", "--port", str(port), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
@@ -159,9 +159,15 @@ def test_mlflow_tracking_server(mlflow_stores: dict[str, Path], tmp_path: Path) 
         _check_sweep(h)
         direct = read_mlflow(db)
         assert h.runs() == direct.runs()
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    finally:  # the server and its workers (their own process group, started above)
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
 
 
 def test_mlflow_unreachable_server_is_one_line() -> None:
