@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from gapwatch.cli import main as cli_main
+from gapwatch.forecast import forecast
+from gapwatch.forecast.core import PLANNED_MAX_FACTOR
 from gapwatch.forecast.sweep import forecast_sweep
+from gapwatch.history import History
 from gapwatch.readers import load
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "src" / "gapwatch" / "schemas" / "forecast.schema.json"
@@ -65,3 +68,23 @@ def test_single_run_error_is_the_commands_error(tmp_path: Path) -> None:
     assert cli_main(["forecast", str(d / "good.jsonl"), "--method", "magic"]) == 2
     res = forecast_sweep(load(d / "good.jsonl"), observed=10, method="ensemble")
     assert len(res.runs) == 1 and res.runs[0].cross is None and res.runs[0].forecast.observed == 10
+
+
+def _hf_run(max_steps: object, n: int = 20) -> History:
+    t = np.arange(1, n + 1, dtype=float)
+    recs = [{"step": int(10 * s), "eval_loss": float(0.3 + 1.0 / s)} for s in t]
+    return History.from_records(recs, run="hf").with_meta("hf", hf={"max_steps": max_steps})
+
+
+def test_planned_budget_sets_the_default_horizon() -> None:
+    fc = forecast(_hf_run(300), method="ensemble")  # logged to step 200, evaluations every 10 steps
+    assert fc.x[-1] == 300 and fc.x.size == 10
+    assert any("max_steps=300" in n for n in fc.notes)
+    far = forecast(_hf_run(10**6), method="ensemble")  # capped at PLANNED_MAX_FACTOR x the logged evaluations
+    assert far.x.size == int(PLANNED_MAX_FACTOR * 20) and any("capped" in n for n in far.notes)
+    for plan in (150, "soon", None):  # already reached, or not a number: the usual default horizon
+        fc = forecast(_hf_run(plan), method="ensemble")
+        assert fc.x.size == 10 and fc.x[-1] == 300 and not any("planned" in n for n in fc.notes)
+    # an explicit horizon or a back-test (observed) ignores the plan
+    assert forecast(_hf_run(300), horizon=25, method="ensemble").x.size == 5
+    assert forecast(_hf_run(300), observed=10, method="ensemble").x[-1] == 200

@@ -392,8 +392,48 @@ def forecast(
     ``monitor`` defaults to :func:`gapwatch.monitor.choose_monitor` (validation loss, else accuracy, …).
     """
     mon, x, y = _series(history_run, monitor)
-    return forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
-                          name=history_run.name, monitor=mon, bound=bound)
+    note = ""
+    if horizon is None and observed is None:
+        horizon, note = planned_horizon(history_run, mon, x)
+    fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
+                        name=history_run.name, monitor=mon, bound=bound)
+    if note:
+        fc.notes.append(note)
+    return fc
+
+
+#: a planned budget further away than this many times the logged evaluations is forecast only that far
+PLANNED_MAX_FACTOR = 4.0
+
+
+def planned_horizon(history_run: History, monitor: Monitor, x: np.ndarray) -> tuple[int | None, str]:
+    """The horizon (evaluations in total) that reaches the run's planned end of training, and a note.
+
+    The plan is read from the run's metadata: Hugging Face ``max_steps`` when the series is on a step axis,
+    ``num_train_epochs`` on an epoch axis (``History.meta[run]["hf"]``, see :mod:`gapwatch.readers.hf`).
+    Evaluations up to it are spaced like the last logged ones, and there are at most
+    ``PLANNED_MAX_FACTOR`` × the logged evaluations. Returns ``(None, "")`` when there is no plan or the
+    log already reaches it (the default horizon then applies).
+    """
+    n = int(np.asarray(x).size)
+    if n < 2:
+        return None, ""
+    hf = history_run.meta.get(history_run.name, {}).get("hf", {}) if history_run.meta else {}
+    kind = history_run.series(monitor.split, monitor.metric).x_kind
+    key = "max_steps" if kind == "step" else "num_train_epochs"
+    budget = hf.get(key) if isinstance(hf, dict) else None
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
+        return None, ""
+    step = float(np.median(np.diff(x[-6:])))
+    if not step > 0 or budget <= float(x[-1]) + 0.5 * step:
+        return None, ""
+    extra = math.ceil((float(budget) - float(x[-1])) / step - 1e-9)
+    cap = max(MIN_EXTRA, int(PLANNED_MAX_FACTOR * n))
+    note = f"forecast to the planned end of training ({key}={budget:g})"
+    if extra > cap:
+        extra = cap
+        note = f"forecast towards the planned end of training ({key}={budget:g}), capped at {cap} evaluations"
+    return n + extra, note
 
 
 def forecast_for_analysis(

@@ -399,7 +399,7 @@ def forecast_sweep(
         GapwatchError: only for a history of a single run (its error is the whole answer).
     """
     from ..errors import GapwatchError
-    from .core import _series, forecast_curve
+    from .core import _series
 
     runs: list[RunForecast] = []
     series: dict[str, tuple[Any, np.ndarray, np.ndarray]] = {}
@@ -408,15 +408,12 @@ def forecast_sweep(
     for h in history:
         if single:  # one run: its error is the command's error (exit code 1 or 2), as before
             mon, x, y = _series(h, monitor)
-            fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method,
-                                seed=seed, name=h.name, monitor=mon, bound=bound)
+            fc = _forecast_one(h, mon, x, y, observed, horizon, method, bound, seed)
             return SweepForecast([RunForecast(h.name, fc)], notes)
         try:
             mon, x, y = _series(h, monitor)
             series[h.name] = (mon, x, y)
-            fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method,
-                                seed=seed, name=h.name, monitor=mon, bound=bound)
-            runs.append(RunForecast(h.name, fc))
+            runs.append(RunForecast(h.name, _forecast_one(h, mon, x, y, observed, horizon, method, bound, seed)))
         except GapwatchError as exc:
             runs.append(RunForecast(h.name, error=str(exc)))
     if len(series) >= 2:
@@ -424,6 +421,22 @@ def forecast_sweep(
             if r.forecast is not None:
                 r.cross = _cross_for(r, series, method, seed)
     return SweepForecast(runs, notes)
+
+
+def _forecast_one(h: Any, mon: Any, x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None,
+                  method: str, bound: float | str | None, seed: int) -> Any:
+    """One run's forecast; without ``observed`` and ``horizon`` it reaches the run's planned end of training
+    when the log says it (:func:`gapwatch.forecast.core.planned_horizon`)."""
+    from .core import forecast_curve, planned_horizon
+
+    note = ""
+    if horizon is None and observed is None:
+        horizon, note = planned_horizon(h, mon, x)
+    fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
+                        name=h.name, monitor=mon, bound=bound)
+    if note:
+        fc.notes.append(note)
+    return fc
 
 
 def _cross_for(r: RunForecast, series: dict[str, tuple[Any, np.ndarray, np.ndarray]], method: str,
