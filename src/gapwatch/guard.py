@@ -645,7 +645,7 @@ class Guard:
     def state_dict(self) -> dict[str, Any]:
         """Versioned JSON-able state; a fresh Guard given it via :meth:`load_state_dict` takes the same
         future decisions and appends to the same history file."""
-        return clean_json_keep_nan(
+        state: dict[str, Any] = clean_json_keep_nan(
             {
                 "version": STATE_VERSION,
                 "monitor": self.monitor,
@@ -664,6 +664,7 @@ class Guard:
                 "on_nan": self.on_nan,
             }
         )
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output; :class:`UsageError` on another version or unknown keys."""
