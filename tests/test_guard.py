@@ -280,6 +280,8 @@ def test_stop_reasons_are_an_enum_beside_the_message():
     assert g.observe(epoch=2, val_loss=float("nan")).stop_reason is StopReason.NON_FINITE
     assert stop_reason_of("the held-out metric became non-finite after its best") is (
         StopReason.NON_FINITE_AFTER_BEST)
+    assert stop_reason_of("no new best for 6 evaluations and the forecast puts P(best already behind) at 0.97 "
+                          "(confirm_p_best_behind)") is StopReason.FORECAST
     assert stop_reason_of("something new") is StopReason.OTHER
     assert Guard(verbose=False).observe(epoch=1, val_loss=1.0).stop_reason is None
 
