@@ -488,6 +488,12 @@ TEXT_FORMS = {
              "Epoch 0: 100%|██████████| 50/50 [00:01<00:00, 40.1it/s, v_num=0, train_loss=0.812, val_loss=0.790]\n"
              "Epoch 1: 100%|██████████| 50/50 [00:01<00:00, 41.0it/s, v_num=0, train_loss=0.701, val_loss=0.702]\n",
              {("train", "loss"): [0.812, 0.701], ("val", "loss"): [0.790, 0.702]}),
+    "block-under-marker": ("Epoch: 01 | Epoch Time: 0m 53s\n\tTrain Loss: 0.692 | Train Acc: 73.75%\n"
+                           "\t Val. Loss: 0.409 |  Val. Acc: 83.94%\n"
+                           "Epoch: 02 | Epoch Time: 0m 42s\n\tTrain Loss: 0.353 | Train Acc: 86.10%\n"
+                           "\t Val. Loss: 0.262 |  Val. Acc: 90.47%\n",
+                           {("train", "loss"): [0.692, 0.353], ("val", "loss"): [0.409, 0.262],
+                            ("val", "acc"): [83.94, 90.47]}),
     "split-inherited": ("Epoch  1 | Train Loss: 0.3803 Acc: 0.8898 | Test Loss: 0.1511 Acc: 0.9547\n"
                         "Epoch  2 | Train Loss: 0.1498 Acc: 0.9547 | Test Loss: 0.1011 Acc: 0.9693\n",
                         {("train", "acc"): [0.8898, 0.9547], ("test", "acc"): [0.9547, 0.9693],

@@ -12,7 +12,8 @@ Forms read (one record per epoch; values as printed)::
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
   ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
   A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
-  an epoch.
+  an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time: 0m 53s``) is, and the
+  next lines' measurements belong to it.
 * **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``), and, in a field
   made only of them, ``name value``. A pair counts only when what follows it is a separator (``,`` ``;``
   ``|`` `` - `` brackets, ``%``) or another pair: ``Loading data: 5000 samples`` is prose.
@@ -152,7 +153,7 @@ class _Records:
         if found:
             self.marker(float(m.group(1)))
             self.add(line, found)
-        elif not re.search(r"[A-Za-z]", rest):
+        elif not re.search(r"[A-Za-z]", rest) or rest.lstrip().startswith("|"):
             self.marker(float(m.group(1)))
             self.open = False
 
