@@ -428,7 +428,7 @@ def _from_hf(history: History, meta: Mapping[str, Any], roles: list[SeriesRole])
         hit = _match_best_metric(history, roles, float(best), _checkpoint_step(hf), args)
         if hit is not None:
             r, where = hit
-            mode = cast(Mode, ("max" if gib else "min") if isinstance(gib, bool) else r.mode)
+            mode: Mode = ("max" if gib else "min") if isinstance(gib, bool) else r.mode
             return (Monitor(r.split, r.metric, mode),
                     f"HF best_metric {best:.6g} matches {_logged_name(history, r)}{where}", "hf_best_metric")
     name = args.get("metric_for_best_model")
@@ -436,7 +436,7 @@ def _from_hf(history: History, meta: Mapping[str, Any], roles: list[SeriesRole])
         full = name if name.startswith("eval_") else f"eval_{name}"
         sp, m = normalize(full, default_split="val")
         if history.has(sp, m):
-            mode = cast(Mode, ("max" if gib else "min") if isinstance(gib, bool) else role_of(sp, m).mode)
+            mode = ("max" if gib else "min") if isinstance(gib, bool) else role_of(sp, m).mode
             return Monitor(sp, m, mode), f"HF metric_for_best_model {name}", "hf_metric_for_best_model"
     return None
 

@@ -195,7 +195,7 @@ def _stop_point(target: _Judged, worst: _Judged, min_z: float) -> int | None:
 def _axis_of(c: Curve) -> np.ndarray:
     s = c.series
     ax = s.step if np.all(np.isfinite(s.step[c.idx])) else s.epoch
-    return ax[c.idx]
+    return np.asarray(ax[c.idx], dtype=float)
 
 
 def _off_target(target: _Judged, off: list[_Judged], p: dict[str, Any]) -> Finding | None:
