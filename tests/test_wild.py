@@ -108,10 +108,10 @@ def test_several_eval_sets_each_read_as_held_out() -> None:
 def test_ultralytics_v5_metrics_are_validation_and_higher_is_better() -> None:
     rows = series_table(gapwatch.load(_path(_entry("Leaferd6712_Australian_Bills_Object_Detection_YOLOv5_runs_"
                                                        "train_exp_results_csv"))))
-    by = {r["name"].strip(): r for r in rows}
+    by = {str(r["name"]).strip(): r for r in rows}
     for name in ("metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "metrics/precision", "metrics/recall"):
         assert by[name]["split"] == "val" and by[name]["mode"] == "max", by[name]
-    assert not any(r["name"].strip().startswith("x/lr") for r in rows)  # learning rates are schedule
+    assert not any(str(r["name"]).strip().startswith("x/lr") for r in rows)  # learning rates are schedule
     assert metric_mode("map_0_5") == "max"
 
 
