@@ -114,23 +114,54 @@ def _by_name(history: History, name: str, param: str) -> Series:
                      f"{', '.join(history.names())}")
 
 
-@register_detector("catastrophic_overfitting")
-def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find catastrophic overfitting of single-step adversarial training. Parameters: see :data:`SPECS`."""
-    p = validate("catastrophic_overfitting", SPECS, params)
+def _pick(history: History, p: dict[str, Any]) -> tuple[Series | None, Series | None, str]:
+    """``(multi-step series, single-step or clean partner, "single-step" | "clean")`` (see the module docstring)."""
     multi, single = _classify(history)
     ms = _by_name(history, p["multi_step"], "multi_step") if p["multi_step"] else (multi[0] if multi else None)
     if ms is None:
-        return []
+        return None, None, "single-step"
     if p["single_step"]:
         ss: Series | None = _by_name(history, p["single_step"], "single_step")
     else:
         same = [s for s in single if s.split == ms.split]
         ss = same[0] if same else (single[0] if single else None)
-    partner_kind = "single-step"
-    if ss is None:
-        partner_kind = "clean"
-        ss = get_series(history, ms.split, "acc") if has(history, ms.split, "acc") else None
+    if ss is not None:
+        return ms, ss, "single-step"
+    return ms, (get_series(history, ms.split, "acc") if has(history, ms.split, "acc") else None), "clean"
+
+
+def _sharp(v: np.ndarray, j: int, drop: float, p: dict[str, Any]) -> bool:
+    """Did ``sharp_fraction`` of the drop happen within ``max_collapse_evaluations`` of the onset ``j``?"""
+    n, c, k = v.size, p["max_collapse_evaluations"], p["sharp_window"]
+    before = float(np.mean(v[max(0, j - k): j])) if j > 0 else float(v[0])
+    after = float(np.mean(v[min(n - 1, j + c - k): min(n, j + c)]))
+    return before - after >= p["sharp_fraction"] * drop
+
+
+def _partner(ss: Series, m: Series, j: int, w: int, final: float, partner_kind: str,
+             p: dict[str, Any]) -> dict[str, Any] | None:
+    """Evidence of the partner series at the onset and at the end; ``None`` when it collapsed too (then the whole
+    model broke: not catastrophic overfitting). Empty when it has no value before the onset."""
+    sf = ss.finite()
+    x_on = float(m.x[j - 1]) if j > 0 else float(m.x[0])
+    at_on = sf.values[sf.x <= x_on]
+    if not (at_on.size and len(sf)):
+        return {}
+    s_on = float(np.mean(at_on[-w:]))
+    s_end = float(np.mean(sf.values[-w:]))
+    if s_end < s_on - p["max_single_step_drop"]:
+        return None
+    return {f"{partner_kind.replace('-', '_')}": sf.name, "partner_before": s_on, "partner_final": s_end,
+            "gap_final": s_end - final}
+
+
+@register_detector("catastrophic_overfitting")
+def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
+    """Find catastrophic overfitting of single-step adversarial training. Parameters: see :data:`SPECS`."""
+    p = validate("catastrophic_overfitting", SPECS, params)
+    ms, ss, partner_kind = _pick(history, p)
+    if ms is None:
+        return []
     m = ms.finite()
     n = len(m)
     if n < p["min_evaluations"]:
@@ -151,27 +182,17 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     j = stays_above_from(below, bi + w - 1)
     if j >= n:
         return []
-    c = p["max_collapse_evaluations"]
-    k = p["sharp_window"]
-    before = float(np.mean(v[max(0, j - k): j])) if j > 0 else float(v[0])
-    after = float(np.mean(v[min(n - 1, j + c - k): min(n, j + c)]))
-    if before - after < p["sharp_fraction"] * drop:
+    if not _sharp(v, j, drop, p):
         return []
     ev: dict[str, Any] = {"multi_step": ms.name, "multi_step_best": best, "multi_step_final": final,
                           "drop": drop, "drop_z": float(drop / sigma) if sigma > 0 else None,
                           "onset_index": int(j), "noise_sigma": float(sigma),
                           "best_step": m.at(bi + w - 1)["step"], "best_epoch": m.at(bi + w - 1)["epoch"]}
     if ss is not None:
-        sf = ss.finite()
-        x_on = float(m.x[j - 1]) if j > 0 else float(m.x[0])
-        at_on = sf.values[sf.x <= x_on]
-        if at_on.size and len(sf):
-            s_on = float(np.mean(at_on[-w:]))
-            s_end = float(np.mean(sf.values[-w:]))
-            if s_end < s_on - p["max_single_step_drop"]:
-                return []
-            ev.update({f"{partner_kind.replace('-', '_')}": sf.name, "partner_before": s_on, "partner_final": s_end,
-                       "gap_final": s_end - final})
+        partner = _partner(ss, m, j, w, final, partner_kind, p)
+        if partner is None:
+            return []
+        ev.update(partner)
     sev = Severity.CRITICAL if partner_kind == "single-step" else Severity.WARNING
     part = (f"; {ev.get('single_step', ev.get('clean', ''))} went {ev['partner_before']:.3g} → "
             f"{ev['partner_final']:.3g}") if "partner_final" in ev else ""

@@ -120,6 +120,38 @@ def _starts(xs: np.ndarray, acc: dict[int, np.ndarray], p: dict[str, Any]) -> di
     return starts
 
 
+def _task_events(xs: np.ndarray, a: np.ndarray, ti: int, si: int, pos: int, order: list[tuple[int, int]],
+                 p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Gap events of task ``ti`` (accuracy ``a`` on the grid ``xs``, started at index ``si``, ``pos``-th in time
+    ``order``) at every later task boundary (see the module docstring)."""
+    w, n = p["window"], xs.size
+    bidx = [s for _, s in order]
+    sig = noise_sigma(a[np.isfinite(a)])
+    out: list[dict[str, Any]] = []
+    for q in range(pos + 1, len(order)):
+        b = bidx[q]
+        nxt = bidx[q + 1] if q + 1 < len(bidx) else n
+        if b - w < si or nxt - b < 2:  # (2: a boundary needs a low and a later evaluation before the next one)
+            continue
+        pre_v = a[b - w: b]
+        seg = a[b:nxt]
+        if not np.isfinite(pre_v).any() or not np.isfinite(seg).any():
+            continue
+        pre = float(np.nanmean(pre_v))
+        li = int(np.nanargmin(seg))
+        low = float(seg[li])
+        rec = float(np.nanmean(seg[-min(w, seg.size):]))
+        gap = pre - low
+        if gap < p["min_gap"] or (sig > 0 and gap < p["min_z"] * sig):
+            continue
+        if li >= seg.size - min(w, seg.size) or rec - low < p["min_recovery_fraction"] * gap:
+            continue
+        out.append({"task": int(ti), "new_task": int(order[q][0]), "boundary_x": float(xs[b]),
+                    "before": pre, "min": low, "min_x": float(xs[b + li]), "recovered": rec,
+                    "gap": gap, "recovery": rec - low})
+    return out
+
+
 @register_detector("stability_gap")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
     """Find the stability gap in a continual-learning run. Parameters: see :data:`SPECS`."""
@@ -134,32 +166,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     starts = _starts(xs, acc, p)
     order = sorted(starts.items(), key=lambda kv: kv[1])  # (task, start index) in time order
     bidx = [s for _, s in order]
-    w = p["window"]
-    events: list[dict[str, Any]] = []
-    for pos, (ti, si) in enumerate(order):
-        a = acc[ti]
-        sig = noise_sigma(a[np.isfinite(a)])
-        for q in range(pos + 1, len(order)):
-            b = bidx[q]
-            nxt = bidx[q + 1] if q + 1 < len(bidx) else n
-            if b - w < si or nxt - b < 2:
-                continue
-            pre_v = a[b - w: b]
-            seg = a[b:nxt]
-            if not np.isfinite(pre_v).any() or not np.isfinite(seg).any():
-                continue
-            pre = float(np.nanmean(pre_v))
-            li = int(np.nanargmin(seg))
-            low = float(seg[li])
-            rec = float(np.nanmean(seg[-min(w, seg.size):]))
-            gap = pre - low
-            if gap < p["min_gap"] or (sig > 0 and gap < p["min_z"] * sig):
-                continue
-            if li >= seg.size - min(w, seg.size) or rec - low < p["min_recovery_fraction"] * gap:
-                continue
-            events.append({"task": int(ti), "new_task": int(order[q][0]), "boundary_x": float(xs[b]),
-                           "before": pre, "min": low, "min_x": float(xs[b + li]), "recovered": rec,
-                           "gap": gap, "recovery": rec - low})
+    events = [e for pos, (ti, si) in enumerate(order) for e in _task_events(xs, acc[ti], ti, si, pos, order, p)]
     metrics = _ce_metrics(xs, acc, order, n)
     if not events:
         return []
