@@ -6,7 +6,8 @@ Seeds: every fixture under ``tests/fixtures/logs`` (Hugging Face, TensorBoard, L
 text seeds. A seed inside a run directory is mutated in a copy of that directory and the directory is loaded
 (as ``gapwatch analyze DIR`` does); a lone file is loaded as a file. Mutations, drawn with a fixed seed: byte
 flips, truncation at every k-th offset, a duplicated line, a huge number (400 and 5,000 digits, ``1e999``),
-deep nesting, NUL bytes, another encoding (UTF-16), an enormous line.
+deep nesting, NUL bytes, another encoding (UTF-16), an enormous line. Every fourth input is also read inside a
+sweep, beside a good log that must survive it.
 
 The default run (a few hundred inputs) takes well under 30 s on 2 cores; ``GAPWATCH_FUZZ_LONG=1 pytest -m slow
 tests/test_fuzz_readers.py`` runs :data:`LONG_FACTOR` times more variants per seed.
@@ -37,6 +38,8 @@ LONG_FACTOR = 12
 #: Characters of the "enormous line" mutation (beyond the 64 KiB sniffing window, under MAX_LINE_CHARS).
 LONG_LINE_CHARS = 300_000
 SEED = 20261206
+#: Every SWEEP_EVERY-th input is also read as part of a sweep beside a good log.
+SWEEP_EVERY = 4
 
 # (directory, file to mutate in it, load the file alone (True) or the directory as a run (False))
 UNITS: list[tuple[Path, str, bool]] = [
@@ -138,6 +141,20 @@ def outcome(path: Path) -> str | None:
     return None
 
 
+def sweep_outcome(case: Path) -> str | None:
+    """The mutated input beside a good log in a sweep: the good run must survive (issue 16: one bad file never
+    takes a sweep down)."""
+    root = case.parent / f"{case.name}-sweep"
+    root.mkdir()
+    shutil.move(case, root / "bad")
+    shutil.copy(LOGS / "keras" / "training.csv", root / "good.csv")
+    try:
+        h = load(root)
+    except Exception as exc:  # noqa: BLE001 - the point of the test
+        return f"sweep failed: {type(exc).__name__}: {str(exc)[:300]}"
+    return None if "good" in h.runs() else f"sweep lost the good run: {h.runs()}"
+
+
 def run_fuzz(tmp_path: Path, factor: int, check: Callable[[Path], str | None] = outcome) -> tuple[int, list[str]]:
     """Run every mutation of every seed; ``(inputs run, failures)``."""
     rng = random.Random(SEED)
@@ -155,9 +172,12 @@ def run_fuzz(tmp_path: Path, factor: int, check: Callable[[Path], str | None] = 
             load_path = target / rel if alone else target
             ran += 1
             bad = check(load_path)
+            if bad is None and ran % SWEEP_EVERY == 0:
+                bad = sweep_outcome(case)
             if bad is not None:
                 failures.append(f"{label} [{what} #{k}]: {bad}")
-            shutil.rmtree(case)
+            shutil.rmtree(case, ignore_errors=True)
+            shutil.rmtree(tmp_path / f"{case.name}-sweep", ignore_errors=True)
     return ran, failures
 
 
