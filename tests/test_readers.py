@@ -494,6 +494,13 @@ TEXT_FORMS = {
                            "\t Val. Loss: 0.262 |  Val. Acc: 90.47%\n",
                            {("train", "loss"): [0.692, 0.353], ("val", "loss"): [0.409, 0.262],
                             ("val", "acc"): [83.94, 90.47]}),
+    # yashwantram97/ERA-V4-Mini-Capstone, README-logs.md (a Markdown table of per-epoch results)
+    "markdown-table": ("### Epochs 1-61 (Initial Training)\n\n"
+                       "| Epoch | Train Loss | Train Acc | Val Loss | Val Acc |\n"
+                       "|-------|-----------|-----------|----------|---------|\n"
+                       "| 1 | 6.4731 | 1.74% | 5.9321 | 4.10% |\n"
+                       "| 2 | 6.0129 | 4.36% | 5.5839 | 6.11% |\n| 3 | 5.7562 | 6.57% | 5.2395 | 8.47% |\n",
+                       {("val", "loss"): [5.9321, 5.5839, 5.2395], ("val", "acc"): [4.10, 6.11, 8.47]}),
     "split-inherited": ("Epoch  1 | Train Loss: 0.3803 Acc: 0.8898 | Test Loss: 0.1511 Acc: 0.9547\n"
                         "Epoch  2 | Train Loss: 0.1498 Acc: 0.9547 | Test Loss: 0.1011 Acc: 0.9693\n",
                         {("train", "acc"): [0.8898, 0.9547], ("test", "acc"): [0.9547, 0.9693],

@@ -8,6 +8,9 @@ Forms read (one record per epoch; values as printed)::
     Epoch 3/50                                                    (Keras / tqdm stdout: the epoch on its own
     100/100 [====] - 1s 10ms/step - loss: 0.41 - val_loss: 0.58    line, the metrics on the progress line)
     Epoch 3: 100%|████| 100/100 [00:10<00:00, v_num=0, train_loss=0.41, val_loss=0.58]
+    | Epoch | Train Loss | Val Loss | Val Acc |                      (a Markdown table of results)
+    |-------|------------|----------|---------|
+    | 3     | 0.41       | 0.58     | 81.2%   |
 
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
   ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
@@ -61,6 +64,10 @@ _MARKER = re.compile(
     r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 _SEGMENTS = re.compile(r"[\r\x08]+")
 _TOKENS = re.compile(r"[\s_/.\-]+")
+#: Fewest columns of a ``| Epoch | Train Loss | … |`` table (an epoch and one measurement).
+MIN_TABLE_COLUMNS = 2
+_UNITS = re.compile(r"\s*\([^)]*\)")
+_RULE = re.compile(r":?-{2,}:?|[=+\-]{2,}")
 #: Names printed by progress bars that are not measurements.
 _IGNORED = frozenset({"v_num", "eta"})
 _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
@@ -121,6 +128,23 @@ def pairs(text: str) -> dict[str, float]:
     return out
 
 
+def _cells(seg: str) -> list[str] | None:
+    """The cells of a ``| a | b |`` table row (at least :data:`MIN_TABLE_COLUMNS`), else None."""
+    t = seg.strip()
+    if t.count("|") < MIN_TABLE_COLUMNS - 1:
+        return None
+    cells = [c.strip() for c in t.strip("|").split("|")]
+    return cells if len(cells) >= MIN_TABLE_COLUMNS else None
+
+
+def _table_value(cell: str) -> float | None:
+    t = cell.strip().rstrip("%").strip()
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
 class _Records:
     """Epoch records assembled line by line."""
 
@@ -128,6 +152,36 @@ class _Records:
         self.records: list[tuple[int, dict[str, Any]]] = []
         self.epoch: float | None = None
         self.open = False  # the last record belongs to the current epoch block
+        self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
+
+    def table_row(self, line: int, seg: str) -> bool:
+        """Read ``seg`` as a table header, separator or row; False when it is none of them."""
+        cells = _cells(seg)
+        if cells is None:
+            if self.table is not None and _RULE.fullmatch(seg.strip()):
+                return True  # a rule line under the header
+            self.table = None
+            return False
+        low = [c.lower() for c in cells]
+        if "epoch" in low and sum(_table_value(c) is None for c in cells) == len(cells):
+            self.table = [_UNITS.sub("", c) for c in cells]
+            return True
+        if self.table is None:
+            return False
+        if all(_RULE.fullmatch(c) for c in cells if c):
+            return True
+        head = self.table
+        ei = [h.lower() for h in head].index("epoch")
+        ep = _table_value(cells[ei]) if len(cells) == len(head) else None
+        if ep is None:
+            self.table = None
+            return False
+        found = {h: v for j, (h, c) in enumerate(zip(head, cells, strict=True)) if j != ei and h
+                 and (v := _table_value(c)) is not None and h.lower() not in _IGNORED}
+        self.marker(ep)
+        self.open = False
+        self.add(line, found)
+        return True
 
     def marker(self, epoch: float) -> None:
         if epoch != self.epoch:
@@ -144,6 +198,8 @@ class _Records:
             self.open = True
 
     def segment(self, line: int, seg: str) -> None:
+        if self.table_row(line, seg):
+            return
         m = _MARKER.match(seg)
         if m is None:
             self.add(line, pairs(seg))
