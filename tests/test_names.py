@@ -16,6 +16,7 @@ from gapwatch.names import (
     resolve_monitor_name,
     role,
     series_table,
+    task_metric_rank,
 )
 
 TABLE = [
@@ -274,3 +275,15 @@ def test_logged_name_key_resolves_the_users_words_against_original_names() -> No
     assert logged_name_key(h, "accuracy") == ("train", "acc")
     assert logged_name_key(h, "VAL_ACCURACY") == ("val", "acc")
     assert logged_name_key(h, "f1") is None
+
+
+def test_task_metric_rank_follows_framework_conventions() -> None:
+    yolo = [normalize(n)[1] for n in ("metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
+                                      "metrics/mAP50-95(B)")]
+    assert min(yolo, key=task_metric_rank) == "map50_95"
+    v5 = [normalize(n)[1] for n in ("metrics/precision", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95")]
+    assert min(v5, key=task_metric_rank) == "map_0_5_0_95"
+    assert task_metric_rank("map50") == 1
+    assert task_metric_rank("acc") == task_metric_rank("wer") == task_metric_rank("rougel") == 2
+    assert task_metric_rank("precision") == 3
+    assert task_metric_rank("loss") == 4

@@ -391,6 +391,31 @@ def resolve_monitor_name(spec: str, logged: Iterable[str]) -> tuple[str, str] | 
     return None
 
 
+#: Task metrics by preference when a run logs several (lower decides first). Ultralytics selects its best
+#: checkpoint by fitness = 0.1 mAP50 + 0.9 mAP50-95, so mAP50-95 comes before mAP50, and both before precision
+#: and recall, which trade off against each other along the confidence threshold.
+_TASK_RANKS: tuple[tuple[int, re.Pattern[str]], ...] = (
+    (0, re.compile(r"^map(50_95|_0_5_0_95|_50_95)?$")),
+    (1, re.compile(r"^map(50|_0_5|_50|75|_0_75)$")),
+    (2, re.compile(r"(^|_)(f1|acc|wer|cer|bleu|sacrebleu|rouge\w*|exact_match|em|dice|iou|miou|auc|mcc|"
+                   r"matthews_correlation|spearman\w*|pearson\w*|r2)$")),
+    (3, re.compile(r"(^|_)(precision|recall)$")),
+)
+
+
+def task_metric_rank(metric: str) -> int:
+    """Preference of a canonical task metric when several are logged: 0 (decides first) … 4 (anything else).
+
+    ``map50_95`` 0, ``map50`` 1, accuracy/F1/WER/BLEU/ROUGE/Dice/IoU… 2, precision and recall 3. For the
+    monitor's choice among several task metrics; the user's ``--monitor`` and a logged ``best_metric`` always
+    win over it.
+    """
+    for rank, pat in _TASK_RANKS:
+        if pat.search(metric):
+            return rank
+    return len(_TASK_RANKS)
+
+
 def logged_name_key(history: History, spec: str) -> tuple[str, str] | None:
     """``(split, metric)`` under which ``history`` stored the series logged as ``spec`` (case-insensitive), or
     None when no series of that original name was kept or when it maps to several.
