@@ -56,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         print("gapwatch: aborted", file=sys.stderr)
         return 1
     except Exception as exc:  # click usage errors (typer may vendor click as typer._click)
-        show = getattr(exc, "show", None)
+        fmt = getattr(exc, "format_message", None)
         code = getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int) and type(exc).__module__.endswith("click.exceptions"):
-            show()
+        if callable(fmt) and isinstance(code, int) and type(exc).__module__.endswith("click.exceptions"):
+            # one line, like every other gapwatch error (click's usage banner is two more lines of noise)
+            msg = str(fmt()).replace("Value error, ", "").replace("\n", " ")
+            ctx = getattr(exc, "ctx", None)
+            cmd = getattr(ctx, "command_path", "gapwatch") or "gapwatch"
+            print(f"gapwatch: error: {msg} (see '{cmd} --help')", file=sys.stderr)
             return code
         raise
     return 0
