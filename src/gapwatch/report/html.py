@@ -457,6 +457,7 @@ def findings_html(r: RunAnalysis, numbered: Sequence[tuple[int, Finding]]) -> st
 
 
 def _finding_item(r: RunAnalysis, i: int, f: Finding) -> str:
+    """Finding number ``i`` of run ``r`` as a list item with id ``f-<run>-<i>`` (the number on its chart badge)."""
     sev = f.severity.value
     fxp = finding_x(f, r.x)
     where = f'<span class="where">at {esc(r.x)} {esc(_fx(fxp))}</span>' if fxp is not None else ""
@@ -769,6 +770,7 @@ class _SweepRanks(NamedTuple):
 
 
 def _rank_sweep(analysis: Analysis, summaries: list[RunSummary]) -> _SweepRanks:
+    """Rank the runs (``summaries[i]`` belongs to ``analysis.runs[i]``): see :class:`_SweepRanks`."""
     runs = list(enumerate(zip(analysis.runs, summaries, strict=True)))
     ok = [(i, r, s) for i, (r, s) in runs if s.best_value is not None]
     labels = list(dict.fromkeys(s.label for _, _, s in ok))
