@@ -4,7 +4,7 @@
   ``info`` finding naming its source;
 * a run whose only held-out split is ``test`` gets a ``warning``: decisions taken on test data overstate how good
   the chosen point is;
-* a monitored series with fewer than :data:`MIN_EVALUATIONS` finite evaluations gets a ``warning``: nothing
+* a monitored series with fewer than ``min_evaluations`` finite evaluations gets a ``warning``: nothing
   can be said about its curve.
 
 Pure: reads the History's notes and the monitored series; never prints or touches files.
@@ -19,19 +19,21 @@ import numpy as np
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
 from ..monitor import Monitor
+from ..params import Param, validate
+from ..params import register as register_params
 from . import register
 
-#: A curve needs at least this many finite evaluations before any detector can judge it (evaluations).
-MIN_EVALUATIONS = 2
+SPECS: tuple[Param, ...] = register_params("data", (
+    Param("min_evaluations", 2, "Finite evaluations of the monitored series below which the log itself is "
+          "flagged: with fewer no detector can say anything about the curve.", unit="evaluations", type=int,
+          low=1),
+))
 
 
 @register("data")
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
     """Findings about the log of one run (see the module docstring)."""
-    if params:
-        from ..errors import UsageError
-
-        raise UsageError(f"data: takes no parameters; got {sorted(params)}")
+    p = validate("data", SPECS, params)
     out = [Finding(FindingKind.DATA, Severity.INFO, n.message + (f" ({n.source})" if n.source else ""),
                    detector="history")
            for n in history.notes]
@@ -45,10 +47,10 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
             detector="monitor"))
     s = history.series(monitor.split, monitor.metric)
     n = int(np.isfinite(s.values).sum())
-    if n < MIN_EVALUATIONS:
+    if n < p["min_evaluations"]:
         out.append(Finding(
             FindingKind.DATA, Severity.WARNING,
             f"{s.name} has {n} finite evaluation(s) in {history.source or history.name}: at least "
-            f"{MIN_EVALUATIONS} are needed to say anything about the curve; evaluate more often (e.g. every epoch)",
+            f"{p['min_evaluations']} are needed to say anything about the curve; evaluate more often (e.g. every epoch)",
             evidence={"evaluations": n}, detector="monitor"))
     return out
