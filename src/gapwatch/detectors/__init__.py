@@ -30,7 +30,7 @@ _REGISTRY: dict[str, Detector] = {}
 #: Modules imported on first use of the registry (each calls :func:`register`).
 BUILTIN_MODULES: tuple[str, ...] = (
     "overfitting", "double_descent", "grokking", "memorization", "instability", "underfitting",
-    "catastrophic_overfitting", "stability_gap",
+    "catastrophic_overfitting", "stability_gap", "data", "metric_disagreement", "heldout_regression",
 )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import GapwatchError, InputError, MissingDependencyError, UsageError
 from ..history import History
-from ..monitor import Monitor, choose_monitor
+from ..monitor import Monitor, decide
 from . import bars, ensemble
 from .calibrate import degradation_features, recalibrate
 from .prior import normalise
@@ -369,7 +369,7 @@ def _series(history: History, monitor: Monitor | None) -> tuple[Monitor, np.ndar
     runs = history.runs()
     if len(runs) != 1:
         raise UsageError(f"forecast() takes the History of one run; this one has {len(runs)}: {runs[:5]}")
-    mon = choose_monitor(history, monitor)
+    mon = decide(history, monitor).monitor  # the one monitor decision (task metric beside the loss)
     s = history.series(mon.split, mon.metric)
     x = s.x
     if not np.all(np.isfinite(x)):
@@ -389,7 +389,7 @@ def forecast(
 ) -> Forecast:
     """Forecast the monitored validation series of one run (see :func:`forecast_curve` for the arguments).
 
-    ``monitor`` defaults to :func:`gapwatch.monitor.choose_monitor` (validation loss, else accuracy, …).
+    ``monitor`` defaults to :func:`gapwatch.monitor.decide` (the task metric, else validation loss, …).
     """
     mon, x, y = _series(history_run, monitor)
     note = ""
@@ -442,8 +442,8 @@ def forecast_for_analysis(
     *,
     method: str = "auto",
     reasons: list[str] | None = None,
-) -> dict[str, Any] | None:
-    """The ``"forecast"`` entry of a run in the ``gapwatch.analysis/1`` JSON, or None.
+) -> Forecast | None:
+    """The forecast of a run that :func:`gapwatch.analyze` attaches (``RunAnalysis.forecast``), or None.
 
     Forecasts beyond the last logged evaluation: all finite evaluations are observed and the horizon is
     ``DEFAULT_HORIZON_FACTOR`` × that (50% more evaluations, at least ``MIN_EXTRA``). Never raises: when the
@@ -468,9 +468,7 @@ def forecast_for_analysis(
         horizon = max(math.ceil(DEFAULT_HORIZON_FACTOR * y.size), y.size + MIN_EXTRA)
         fc = forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
                             name=history_run.name, monitor=mon)
-        d = fc.to_run_dict()
-        d.pop("name", None)
-        return d
+        return fc
     except Exception as exc:  # noqa: BLE001 - documented: never raises
         fail(f"forecast failed: {exc}")
         return None
