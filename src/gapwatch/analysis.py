@@ -28,7 +28,7 @@ from .documents import ANALYSIS, clean
 from .errors import GapwatchError, InputError, UsageError
 from .findings import Finding, Severity
 from .history import History, Run
-from .monitor import Monitor, choose_monitor
+from .monitor import Monitor, MonitorDecision, NoMonitorError, decide
 from .summary import Effect, RunSummary, hyperparameter_effects, summarize_run
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class RunAnalysis:
         summary: best, final, cost of training past the best, onset and the verdict headline.
         forecast: the monitored curve forecast past its end (``None`` when not asked for or not possible).
         examples: the summary of the per-example table beside the log (``None`` when there is none).
-        monitor_reason: why this series was monitored (the monitor decision's reason).
+        decision: the monitor decision (why this series decides, which others are evidence).
     """
 
     name: str
@@ -108,8 +108,7 @@ class RunAnalysis:
     summary: RunSummary | None = None
     forecast: Forecast | None = None
     examples: ExampleSummary | None = None
-    monitor_reason: str | None = None
-    monitor_evidence: tuple[Monitor, ...] = ()
+    decision: MonitorDecision | None = None
 
     @property
     def worst_severity(self) -> Severity | None:
@@ -118,12 +117,10 @@ class RunAnalysis:
     def to_dict(self) -> dict[str, Any]:
         """This run's entry in the ``gapwatch.analysis/1`` document."""
         mon: dict[str, Any] | None = None
-        if self.monitor is not None:
+        if self.decision is not None:
+            mon = self.decision.to_dict()
+        elif self.monitor is not None:
             mon = dict(self.monitor.to_dict())
-            if self.monitor_reason:
-                mon["reason"] = self.monitor_reason
-            if self.monitor_evidence:
-                mon["evidence"] = [m.to_dict() for m in self.monitor_evidence]
         d: dict[str, Any] = {
             "name": self.name,
             "source": self.source,
@@ -173,17 +170,6 @@ class Analysis:
         return max((s for r in self.runs if (s := r.worst_severity)), key=lambda s: s.rank, default=None)
 
 
-def _decide(run: Run, requested: Monitor | None) -> tuple[Monitor, str | None, tuple[Monitor, ...]]:
-    """The monitor decision of one run (:mod:`gapwatch.monitor` owns it) as (monitor, reason, evidence)."""
-    from . import monitor as monitor_mod
-
-    decide = getattr(monitor_mod, "decide", None)
-    if decide is None:
-        return choose_monitor(run, requested), None, ()
-    d = decide(run, requested)
-    return d.monitor, getattr(d, "reason", None), tuple(getattr(d, "evidence", ()) or ())
-
-
 def analyze_run(
     run: History,
     *,
@@ -195,20 +181,22 @@ def analyze_run(
 
     A run without a held-out series gets ``error`` set instead of raising, so one bad run does not hide a
     sweep; :func:`analyze` raises when *every* run is unusable."""
-    run = next(iter(run)) if not isinstance(run, Run) else run
-    name, source = run.name, run.source
-    try:
-        mon, reason, evidence = _decide(run, monitor)
-    except InputError as exc:
-        from .detectors import run_all
-
-        findings = run_all(run, monitor=None, params=params, only=["data"])
-        return RunAnalysis(name, source, "epoch", None, None, findings, run, error=str(exc))
     from .detectors import run_all
 
-    findings = run_all(run, monitor=mon, params=params, only=list(detectors) if detectors is not None else None)
-    ra = RunAnalysis(name, source, run.series(mon.split, mon.metric).x_kind, mon, best_point(run, mon), findings,
-                     run, monitor_reason=reason, monitor_evidence=evidence)
+    run = next(iter(run)) if not isinstance(run, Run) else run
+    only = list(detectors) if detectors is not None else None
+    try:
+        d = decide(run, monitor)
+    except InputError as exc:
+        # no series may decide: the detectors that need none still speak (a continual-learning log's per-task
+        # accuracies get their stability-gap finding); a monitor that was asked for but not logged is the error
+        findings = run_all(run, monitor=None, params=params, only=only if isinstance(exc, NoMonitorError)
+                           else ["data"])
+        return RunAnalysis(run.name, run.source, "epoch", None, None, findings, run, error=str(exc))
+    mon = d.monitor
+    findings = run_all(run, monitor=mon, params=params, only=only)
+    ra = RunAnalysis(run.name, run.source, run.series(mon.split, mon.metric).x_kind, mon, best_point(run, mon),
+                     findings, run, decision=d)
     ra.summary = summarize_run(ra)
     return ra
 
