@@ -30,8 +30,6 @@ row groups so a recorder never holds more than one group in memory. Reading buil
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, UsageError, require
+from ..io import AtomicFile
 
 SCHEMA = "gapwatch.examples.table/1"
 META_KEY = b"gapwatch.examples"
@@ -245,7 +244,7 @@ class ExampleTableWriter:
         self._buffered = 0
         self._writer: Any = None
         self._schema: Any = None
-        self._tmp: str | None = None
+        self._atomic: AtomicFile | None = None
         self._pa = pa
         self.rows_written = 0
 
@@ -309,12 +308,9 @@ class ExampleTableWriter:
 
         tbl = self._arrow_table()
         if self._writer is None:
-            parent = self.path.parent if str(self.path.parent) else Path(".")
-            parent.mkdir(parents=True, exist_ok=True)
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
-            os.close(fd)
+            self._atomic = AtomicFile(self.path, overwrite=self.overwrite)  # the one atomic writer (gapwatch.io)
             self._schema = tbl.schema
-            self._writer = pq.ParquetWriter(self._tmp, tbl.schema)
+            self._writer = pq.ParquetWriter(self._atomic.temp_path, tbl.schema)
         self._writer.write_table(tbl.cast(self._schema), row_group_size=tbl.num_rows)
         self.rows_written += tbl.num_rows
         self._buf, self._buffered = [], 0
@@ -325,23 +321,20 @@ class ExampleTableWriter:
         if self._writer is None:
             raise UsageError(f"nothing was recorded; {self.path} not written")
         self._writer.close()
-        if self.path.exists() and not self.overwrite:
-            self.abort()
-            raise UsageError(f"{self.path} appeared while recording; refusing to overwrite it")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # type: ignore[arg-type]  # mkstemp creates 0600
-        os.replace(self._tmp, self.path)  # type: ignore[arg-type]
         self._writer = None
-        return self.path
+        if self._atomic is None:  # an internal invariant: set with the writer
+            raise RuntimeError("gapwatch internal error: the table's temporary file is unset")
+        atomic, self._atomic = self._atomic, None
+        return atomic.commit()  # refuses a destination that appeared (or became a symlink) while recording
 
     def abort(self) -> None:
         """Discard everything written so far."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if self._tmp and os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+        if self._atomic is not None:
+            self._atomic.abort()
+            self._atomic = None
         self._buf, self._buffered = [], 0
 
     def __enter__(self) -> ExampleTableWriter:
