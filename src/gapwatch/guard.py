@@ -30,7 +30,6 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from enum import Enum
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -42,7 +41,7 @@ from .io import FILE_MODE
 from .monitor import Monitor, decide, parse_monitor
 from .names import is_bookkeeping, normalize
 from .params import Param, register, validate
-from .policy import Decision, StopPolicy
+from .policy import Decision, StopPolicy, StopReason
 
 #: Version of :meth:`Guard.state_dict`.
 STATE_VERSION = 1
@@ -99,27 +98,8 @@ class NonFiniteMetricError(GapwatchError):
     """The monitored metric is NaN or infinite (``on_nan="raise"``); names the metric and where."""
 
 
-class StopReason(str, Enum):
-    """Why the guard stopped (machine-readable; the message beside it is for people).
-
-    ``DEGRADATION``: the held-out metric's trailing mean is worse than its best level by more than the
-    noise allows (``z_stop``, ``min_giveback``, ``min_rel``). ``NO_IMPROVEMENT``: the trailing mean has not
-    improved for ``max_wait`` evaluations. ``NON_FINITE_AFTER_BEST``: the policy saw the monitored metric
-    turn NaN/inf after its best. ``FORECAST``: the forecast-confirmed stop (``confirm_p_best_behind``).
-    ``NON_FINITE``: the guard stopped because the metric became NaN/inf (``on_nan="stop"``). ``OTHER``: a
-    policy reason this version does not classify (the message still says it).
-    """
-
-    DEGRADATION = "degradation"
-    NO_IMPROVEMENT = "no_improvement"
-    NON_FINITE_AFTER_BEST = "non_finite_after_best"
-    FORECAST = "forecast"
-    NON_FINITE = "non_finite"
-    OTHER = "other"
-
-
-#: How the policy's reason strings map onto :class:`StopReason` (the policy carries a message only; the
-#: first matching marker wins).
+#: How the reason messages of states and logs written before the policy carried a :class:`StopReason` map onto
+#: one (the first matching marker wins).
 _REASON_MARKERS: tuple[tuple[str, StopReason], ...] = (
     ("(max_wait)", StopReason.NO_IMPROVEMENT),
     ("non-finite after its best", StopReason.NON_FINITE_AFTER_BEST),
@@ -129,7 +109,7 @@ _REASON_MARKERS: tuple[tuple[str, StopReason], ...] = (
 
 
 def stop_reason_of(message: str) -> StopReason:
-    """The :class:`StopReason` of a :class:`~gapwatch.policy.Decision` reason message."""
+    """The :class:`StopReason` of a reason message recorded before decisions carried one (old states, logs)."""
     for marker, reason in _REASON_MARKERS:
         if marker in message:
             return reason
@@ -588,7 +568,7 @@ class Guard:
         """``(action, reason, stop reason)`` of evaluation ``i`` from the policy's decision ``d`` and the
         ``on_nan="stop"`` rule; reason and stop reason are empty/None while continuing."""
         action, reason = d.action, d.reason
-        why = stop_reason_of(reason) if action == "stop" else None
+        why = (d.stop_reason or StopReason.OTHER) if action == "stop" else None
         if not math.isfinite(value) and self.on_nan == "stop" and self._nan_stop is None:
             self._nan_stop = {"evaluation": i, "metric": key}
         if self._nan_stop is not None and action != "stop":

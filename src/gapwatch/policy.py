@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -128,6 +129,27 @@ def validate_params(mode: str, params: dict[str, Any]) -> dict[str, Any]:
     return p
 
 
+class StopReason(str, Enum):
+    """Why the policy (or the guard) stopped — machine-readable; the message beside it is for people.
+
+    ``DEGRADATION``: the held-out metric's trailing mean is worse than its best level by more than the noise
+    allows (``z_stop``, ``min_giveback``, ``min_rel``). ``NO_IMPROVEMENT``: the trailing mean has not improved for
+    ``max_wait`` evaluations. ``NON_FINITE_AFTER_BEST``: the monitored metric turned NaN/inf after its best.
+    ``FORECAST``: the forecast-confirmed stop (``confirm_p_best_behind``). ``NON_FINITE``: the guard stopped because
+    the metric became NaN/inf (``on_nan="stop"``). ``OTHER``: a reason an earlier version recorded as text only.
+    """
+
+    DEGRADATION = "degradation"
+    NO_IMPROVEMENT = "no_improvement"
+    NON_FINITE_AFTER_BEST = "non_finite_after_best"
+    FORECAST = "forecast"
+    NON_FINITE = "non_finite"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the policy says after an evaluation.
@@ -139,6 +161,7 @@ class Decision:
         best_value: its monitored value.
         reason: one line for people (empty when continuing without news).
         improved: this evaluation is the new best.
+        stop_reason: why it stopped (:class:`StopReason`; None while continuing).
     """
 
     action: str
@@ -148,6 +171,7 @@ class Decision:
     best_value: float
     reason: str = ""
     improved: bool = False
+    stop_reason: StopReason | None = None
 
     @property
     def stop(self) -> bool:
@@ -207,48 +231,49 @@ def _progress(z: np.ndarray, window: int, rng: float) -> float:
     return float((0.0 - rm[ok].min()) / rng)
 
 
-def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any], abs_best: float = 0.0) -> tuple[bool, str, int]:
+def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any],
+                 abs_best: float = 0.0) -> tuple[StopReason | None, str, int]:
     """The stop rule for the last evaluation of ``z`` (lower-better, +inf for non-finite), given the noise
     estimate ``sigma`` of its finite values and ``abs_best`` = |best value| in the metric's own units (only
-    used by ``min_rel``). Returns ``(stop, reason, best_index)``."""
+    used by ``min_rel``). Returns ``(why it stops or None, reason message, best_index)``."""
     n = z.size
     fin = np.isfinite(z)
     b = int(np.argmin(z)) if fin.any() else n - 1
     if not fin.any():
-        return False, "", b
+        return None, "", b
     since = n - 1 - b
     if n < p["warmup"]:
-        return False, "", b
+        return None, "", b
     zf = z[fin]
     zmin, zmax = float(zf.min()), float(zf.max())
     rng = zmax - zmin
     if p["keep_through_memorization"]:
         progress = _progress(z, max(p["progress_window"], p["window"]), rng)
         if progress < p["progress_min"]:
-            return False, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
+            return None, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
     if since < p["min_wait"]:
-        return False, "", b
+        return None, "", b
     cap_since = _smoothed_since(z, p["window"], since)
     if cap_since >= p["max_wait"]:
-        return True, f"no improvement of the {p['window']}-evaluation mean for {cap_since} evaluations (max_wait)", b
+        return StopReason.NO_IMPROVEMENT, f"no improvement of the {p['window']}-evaluation mean for {cap_since} evaluations (max_wait)", b
     w = int(min(p["window"], since))
     if not np.all(fin[n - w:]):
-        return True, "the held-out metric became non-finite after its best", b
+        return StopReason.NON_FINITE_AFTER_BEST, "the held-out metric became non-finite after its best", b
     rm, ok = _rolling(z, w)
     level = float(rm[-1])
     cand = rm[ok]
     best_level = float(cand.min()) if cand.size else float(z[b])
     deg = level - best_level
     if deg <= 0:
-        return False, "", b
+        return None, "", b
     se = sigma * math.sqrt(2.0 / w)
     if se > 0 and deg < p["z_stop"] * se:
-        return False, "", b
+        return None, "", b
     if deg < p["min_giveback"] * rng:
-        return False, "", b
+        return None, "", b
     if p["min_rel"] > 0 and deg < p["min_rel"] * max(abs_best, 1e-12):
-        return False, "", b
-    return True, "", b
+        return None, "", b
+    return StopReason.DEGRADATION, "", b
 
 
 def _confirm_candidate(z: np.ndarray, p: dict[str, Any]) -> bool:
@@ -316,6 +341,7 @@ class StopPolicy:
     _steps: list[float | None] = field(default_factory=list, repr=False)
     _epochs: list[float | None] = field(default_factory=list, repr=False)
     _stopped_at: int | None = field(default=None, repr=False)
+    _stop_reason: StopReason | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.params = validate_params(self.mode, dict(self.params) if isinstance(self.params, dict)
@@ -357,10 +383,10 @@ class StopPolicy:
         self._epochs.append(None if epoch is None or not math.isfinite(float(epoch)) else float(epoch))
         return self._decide()
 
-    def _decision(self, action: str, b: int, reason: str = "") -> Decision:
+    def _decision(self, action: str, b: int, reason: str = "", why: StopReason | None = None) -> Decision:
         n = len(self._values)
         return Decision(action, b, self._steps[b], self._epochs[b], self._values[b], reason,
-                        improved=(b == n - 1 and math.isfinite(self._values[b])))
+                        improved=(b == n - 1 and math.isfinite(self._values[b])), stop_reason=why)
 
     def _decide(self) -> Decision:
         z = _lower_better(np.asarray(self._values, dtype=float), self.sign)
@@ -368,21 +394,23 @@ class StopPolicy:
         if self._stopped_at is not None:
             zs = z[: self._stopped_at + 1]
             b = int(np.argmin(zs)) if np.isfinite(zs).any() else self._stopped_at
-            d = self._decision("stop", b, "stopped earlier")
-            return Decision(d.action, d.best_index, d.best_step, d.best_epoch, d.best_value, d.reason, False)
+            d = self._decision("stop", b, "stopped earlier", self._stop_reason)
+            return Decision(d.action, d.best_index, d.best_step, d.best_epoch, d.best_value, d.reason, False,
+                            d.stop_reason)
         sigma = noise_sigma(z[fin])
         bb = int(np.argmin(z)) if fin.any() else 0
-        stop, reason, b = _decide_last(z, sigma, self.params, abs(self._values[bb]))
-        if stop:
-            self._stopped_at = len(self._values) - 1
-            return self._decision("stop", b, reason or _stop_reason(z, sigma, self.params, b))
+        why, reason, b = _decide_last(z, sigma, self.params, abs(self._values[bb]))
+        if why is not None:
+            self._stopped_at, self._stop_reason = len(self._values) - 1, why
+            return self._decision("stop", b, reason or _stop_reason(z, sigma, self.params, b), why)
         if _confirm_candidate(z, self.params):
             pb = _confirm_p(z, self.params)
             if pb >= self.params["confirm_p_best_behind"]:
-                self._stopped_at = len(self._values) - 1
+                self._stopped_at, self._stop_reason = len(self._values) - 1, StopReason.FORECAST
                 since = len(self._values) - 1 - b
                 return self._decision("stop", b, f"no new best for {since} evaluations and the forecast puts "
-                                      f"P(best already behind) at {pb:.2f} (confirm_p_best_behind)")
+                                      f"P(best already behind) at {pb:.2f} (confirm_p_best_behind)",
+                                      StopReason.FORECAST)
         return self._decision("continue", b, reason)
 
     # ------------------------------------------------------------------ state
@@ -396,6 +424,7 @@ class StopPolicy:
             "steps": list(self._steps),
             "epochs": list(self._epochs),
             "stopped_at": self._stopped_at,
+            "stop_reason": self._stop_reason.value if self._stop_reason is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -404,7 +433,7 @@ class StopPolicy:
             raise ValueError(f"StopPolicy state: expected version {STATE_VERSION}, got "
                              f"{state.get('version') if isinstance(state, dict) else type(state).__name__}")
         expected = {"version", "mode", "params", "values", "steps", "epochs", "stopped_at"}
-        if set(state) != expected:
+        if not expected <= set(state) <= expected | {"stop_reason"}:  # stop_reason: added in 0.2
             raise ValueError(f"StopPolicy state: keys {sorted(state)} != expected {sorted(expected)}")
         fresh = StopPolicy(state["mode"], dict(state["params"]))
         values = [float(v) for v in state["values"]]
@@ -415,8 +444,15 @@ class StopPolicy:
         sa = state["stopped_at"]
         if sa is not None and (not isinstance(sa, int) or not 0 <= sa < len(values)):
             raise ValueError(f"StopPolicy state: stopped_at must be None or an index < {len(values)}, got {sa!r}")
+        why = state.get("stop_reason")
+        try:
+            reason = None if sa is None else StopReason(why) if why is not None else StopReason.OTHER
+        except ValueError:
+            raise ValueError(f"StopPolicy state: stop_reason must be one of {[r.value for r in StopReason]}, "
+                             f"got {why!r}") from None
         self.mode, self.params = fresh.mode, fresh.params
         self._values, self._steps, self._epochs, self._stopped_at = values, steps, epochs, sa
+        self._stop_reason = reason
 
 
 # ---------------------------------------------------------------------------------------------- offline
