@@ -280,3 +280,19 @@ def test_finding_kind_is_the_enum() -> None:
     assert f.kind is FindingKind.OVERFITTING and f"{f.kind}" == "overfitting" and f.to_dict()["kind"] == "overfitting"
     with pytest.raises(ValueError, match="Finding.kind must be one of"):
         Finding("overfit", Severity.WARNING, "m")  # type: ignore[arg-type]
+
+
+def test_unreadable_file_of_a_sweep_is_a_run_with_an_error(tmp_path) -> None:
+    """Issue 12 (sweeps): a file of a sweep that cannot be read is listed with why, never dropped silently."""
+    from gapwatch import load
+
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    rows = "".join(f"{e},{1 / e:.4f},{1 / e + 0.1:.4f}\n" for e in range(1, 11))
+    (tmp_path / "good" / "log.csv").write_text("epoch,loss,val_loss\n" + rows)
+    (tmp_path / "bad" / "log.csv").write_text("epoch,loss,val_loss\n1,0.5,abc\n2,0.4,0.5\n")
+    a = analyze(load(tmp_path), forecast=False)
+    by = {r.name: r for r in a.runs}
+    assert by["good/log"].error is None
+    assert "bad/log" in by and "expected a number" in (by["bad/log"].error or "")
+    assert by["bad/log"].to_dict()["error"] == by["bad/log"].error

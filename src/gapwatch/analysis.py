@@ -247,6 +247,7 @@ def analyze(
     params = params if params is not None else detector_params
     detectors = _check_options(detectors, params, forecast_method)
     runs = [analyze_run(r, monitor=monitor, detectors=detectors, params=params) for r in history]
+    runs += _unread_runs(history)
     if runs and all(r.error for r in runs):
         raise InputError(runs[0].error or "no run could be analysed")
     result = Analysis(runs)
@@ -258,6 +259,16 @@ def analyze(
         summaries = [r.summary for r in runs if r.summary is not None]
         result.effects = hyperparameter_effects(summaries)
     return result
+
+
+def _unread_runs(history: History) -> list[RunAnalysis]:
+    """A run entry with ``error`` for every file or directory of a sweep the readers could not read (issue 12:
+    never dropped silently)."""
+    from .readers import UNREAD, unread
+
+    return [RunAnalysis(n.run, n.source, "epoch", None, None, [], Run.empty(n.run, n.source),
+                        error=n.message[len(UNREAD):] if n.message.startswith(UNREAD) else n.message)
+            for n in unread(history)]
 
 
 # ---------------------------------------------------------------------------------------------- forecast

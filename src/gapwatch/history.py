@@ -421,6 +421,15 @@ class Run(History):
             object.__setattr__(r, k, getattr(h, k))
         return r
 
+    @classmethod
+    def empty(cls, name: str, source: str = "") -> Run:
+        """A run with no observations (a file of a sweep that could not be read)."""
+        frame = pd.DataFrame({c: pd.Series([], dtype=float if c in ("step", "epoch", "value") else object)
+                              for c in COLUMNS})
+        r = cls(frame, sources={name: source} if source else None)
+        object.__getattribute__(r, "_cache")[("memo", "runs")] = [name]
+        return r
+
     @property
     def run_meta(self) -> dict[str, object]:
         """This run's metadata (hyperparameters, the reader's bookkeeping): ``meta[name]`` or ``{}``."""
