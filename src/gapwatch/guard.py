@@ -24,7 +24,6 @@ No torch here: best-model keeping lives in :mod:`gapwatch.keeper`, framework glu
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -825,41 +824,3 @@ def _stop_reason_field(d: Mapping[str, Any]) -> StopReason | None:
     except ValueError:
         raise UsageError(f"Guard state: decision stop_reason {got!r} is not one of "
                          f"{[r.value for r in StopReason]}") from None
-
-
-def read_guard_log(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The gapwatch records of a guard history file: ``{"header": {...}, "decisions": [...],
-    "findings": [...]}`` (metric records are read with :func:`gapwatch.readers.load`)."""
-    out: dict[str, Any] = {"header": None, "decisions": [], "findings": []}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                break  # a line cut off by a crash
-            if isinstance(rec, dict) and "gapwatch" in rec:
-                kind = rec["gapwatch"]
-                if kind == HEADER and out["header"] is None:
-                    out["header"] = rec
-                elif kind == "decision":
-                    out["decisions"].append(rec)
-                elif kind == "finding":
-                    out["findings"].append(rec)
-    return out
-
-
-def replay_log(path: str | os.PathLike[str]) -> tuple[Decision | None, int]:
-    """Replay a guard history file through a fresh :class:`StopPolicy` with the header's monitor, mode and
-    policy parameters (the check that live and replayed decisions agree)."""
-    from .policy import replay
-    from .readers import load
-
-    hdr = read_guard_log(path)["header"]
-    if hdr is None:
-        raise UsageError(f"{path}: no gapwatch guard header; was it written by Guard(log=...)?")
-    mon = parse_monitor(hdr["monitor"], hdr["mode"])
-    h = load(Path(path))
-    s = h.series(mon.split, mon.metric)
-    return replay(s.values, s.step, s.epoch, mon.mode, **hdr["policy"])

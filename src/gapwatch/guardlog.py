@@ -183,7 +183,7 @@ class GuardLog:
     resumes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """``{"header", "decisions", "findings"}``, the shape of ``gapwatch.guard.read_guard_log``."""
+        """``{"header", "decisions", "findings"}``, the shape of :func:`gapwatch.replay.read_guard_log`."""
         return {"header": self.header, "decisions": self.decisions, "findings": self.findings}
 
 
