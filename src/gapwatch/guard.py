@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from . import guardlog
+from .documents import clean_keep_nan, restore_nan
 from .errors import GapwatchError, UsageError
 from .findings import Finding, Severity, clean_json
 from .history import History
@@ -624,7 +625,7 @@ class Guard:
     def state_dict(self) -> dict[str, Any]:
         """Versioned JSON-able state; a fresh Guard given it via :meth:`load_state_dict` takes the same
         future decisions and appends to the same history file."""
-        state: dict[str, Any] = clean_json_keep_nan(
+        state: dict[str, Any] = clean_keep_nan(
             {
                 "version": STATE_VERSION,
                 "monitor": self.monitor,
@@ -675,9 +676,9 @@ class Guard:
             if self._policy is None:  # an internal invariant, not user input
                 raise RuntimeError("gapwatch internal error: self._policy is unset")
             if state["policy"] is not None:
-                self._policy.load_state_dict(_floats(state["policy"]))
+                self._policy.load_state_dict(restore_nan(state["policy"]))
         self._policy_params = dict(state["policy_params"])
-        self._records = [_floats(r) for r in state["records"]]
+        self._records = [restore_nan(r) for r in state["records"]]
         self._n_eval = int(state["evaluations"])
         self._reported = {(d, k): int(r) for d, k, r in state["reported"]}
         self._findings = [_finding(f) for f in state["findings"]]
@@ -754,31 +755,6 @@ def _open_log(path: Path, append: bool) -> IO[str]:
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the guard history ({exc.strerror or exc})") from None
     return os.fdopen(fd, "a" if append else "w", encoding="utf-8")
-
-
-def clean_json_keep_nan(obj: Any) -> Any:
-    """Like :func:`gapwatch.findings.clean_json` but keeps NaN/inf as strings (``"nan"``) so they survive
-    strict JSON and :func:`_floats` turns them back."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return repr(obj)
-    if isinstance(obj, dict):
-        return {str(k): clean_json_keep_nan(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_json_keep_nan(v) for v in obj]
-    item = getattr(obj, "item", None)
-    if callable(item):
-        return clean_json_keep_nan(item())
-    return obj
-
-
-def _floats(obj: Any) -> Any:
-    if isinstance(obj, str) and obj in ("nan", "inf", "-inf"):
-        return float(obj)
-    if isinstance(obj, dict):
-        return {k: _floats(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_floats(v) for v in obj]
-    return obj
 
 
 def _finding(d: Mapping[str, Any]) -> Finding:
