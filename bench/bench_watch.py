@@ -12,8 +12,8 @@ Measures, each in the same run on the same machine:
    scalars (written like bench_scale.py's), tailed by :class:`gapwatch.watch.tail.TensorBoardTailer`; then
    ``--appends`` appends of 1,000 records each. Bytes read per poll must equal the bytes appended (O(new
    data)); the CPU per poll is also reported (it includes rebuilding the History and is O(total points)).
-3. **Detection delay, watch vs analyze** (``--seeds``): synthetic overfitting runs (``gapwatch.testing.synth``) grown one
-   evaluation at a time into a JSON Lines log, polled after each; the evaluation at which watch first reports
+3. **Detection delay, watch vs analyze** (``--seeds``): synthetic overfitting runs
+   (``gapwatch.testing.synth``) grown one evaluation at a time into a JSON Lines log, polled after each; the evaluation at which watch first reports
    the overfitting finding and the stop, against ``analyze``'s onset and ``replay``'s stop on the finished log
    (the final decisions must agree).
 4. **Tracker reading** (``--tracker-runs``): an MLflow SQLite store of that many runs written with the
