@@ -472,3 +472,23 @@ def test_atomic_file_for_streaming_writers(tmp_path):
     with pytest.raises(UsageError, match="symbolic link"):
         af3.commit()
     assert not af3.temp_path.exists() and dest.read_bytes() == b"part 1,part 2"
+
+
+def test_monitor_decided_after_the_header_is_recorded_for_replay(tmp_path) -> None:
+    """Guard(monitor=None) writes its header before the first evaluation when training metrics come first; the
+    series it then decides on (the task metric, issue 13) is recorded, so replay and the reader agree with it."""
+    log = tmp_path / "h.jsonl"
+    g = Guard(log=log, printer=lambda _line: None)
+    g.log_metrics(step=1, train_loss=2.0)
+    accs = [0.5, 0.7, 0.8, 0.82, 0.81, 0.8, 0.78, 0.75, 0.7, 0.68, 0.65, 0.6, 0.55, 0.5]
+    for i, a in enumerate(accs):
+        d = g.observe(step=10 * (i + 1), epoch=i + 1, val_loss=1.0 - a / 2 + 0.01 * i, val_acc=a)
+        if d.stop:
+            break
+    g.close()
+    assert g.monitored is not None and g.monitored.metric == "acc" and g.monitored.mode == "max"
+    assert read_guard_log(log)["header"]["monitor"] == "val_acc"
+    first, n = replay_log(log)
+    assert n == g.evaluations and (first is not None) == g.stopped
+    h = load(log)
+    assert h.meta[h.name]["monitor"] == "val_acc"

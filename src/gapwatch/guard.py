@@ -56,9 +56,11 @@ _CALLABLE: type = Callable  # type: ignore[assignment]
 
 #: The Guard's parameters (validated by :func:`gapwatch.params.validate`; documented in docs/guard.md).
 SPECS: tuple[Param, ...] = register("guard", (
-    Param("monitor", "val_loss", "Metric the decisions are taken on (any name normalising to the same split "
-          "and metric matches: eval_loss, val/loss and valid_loss all match val_loss); None lets "
-          "gapwatch.monitor decide at the first evaluation (never on test data).", type=str, allow_none=True),
+    Param("monitor", None, "Metric the decisions are taken on (any name normalising to the same split "
+          "and metric matches: eval_loss, val/loss and valid_loss all match val_loss); None (default) lets "
+          "gapwatch.monitor decide at the first evaluation, as the offline analysis does: the task metric "
+          "(accuracy, F1, WER...) when one is logged beside the loss, else the validation loss; never test "
+          "data.", type=str, allow_none=True),
     Param("mode", None, "'min' or 'max'; None infers it from the metric (accuracy-like → max).",
           type=str, choices=("min", "max"), allow_none=True),
     Param("policy", None, "Parameters of the stop policy (docs/policy.md); None = its defaults.",
@@ -260,9 +262,9 @@ class Guard:
 
     Args:
         monitor: the metric decisions are taken on, e.g. ``"val_loss"``, ``"eval_accuracy"``; any name that
-            normalises to the same split/metric matches (``eval_loss`` matches ``val_loss``). ``None``: pick
-            validation loss, else validation accuracy, else another validation metric, at the first
-            evaluation (test data is never chosen).
+            normalises to the same split/metric matches (``eval_loss`` matches ``val_loss``). ``None`` (default):
+            :func:`gapwatch.monitor.decide` picks at the first evaluation, as the offline analysis does (the
+            task metric beside the loss, else the validation loss; test data is never chosen).
         mode: ``"min"``/``"max"``; ``None`` infers it from the metric (accuracy-like → max).
         policy: parameters of :class:`~gapwatch.policy.StopPolicy` (units: evaluations); ``None`` = defaults.
         log: path of the JSONL history file to write; ``None`` writes nothing. An existing file is never
@@ -285,7 +287,7 @@ class Guard:
             the default printer when ``verbose``, else nothing.
     """
 
-    monitor: str | None = "val_loss"
+    monitor: str | None = None
     mode: Literal["min", "max"] | None = None
     policy: Mapping[str, Any] | None = None
     log: str | os.PathLike[str] | None = None
@@ -337,6 +339,8 @@ class Guard:
         self._mon = mon
         self._policy = StopPolicy(mon.mode, dict(self._policy_params))
         self._policy_params = dict(self._policy.params)
+        if getattr(self, "_fh", None) is not None:  # the header went out first: record the decision after it
+            self._write_line(guardlog.monitor_record(monitor=mon.label, mode=mon.mode))
 
     @property
     def monitored(self) -> Monitor | None:

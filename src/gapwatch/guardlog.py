@@ -9,7 +9,9 @@ line at a time so that a crash loses at most the line being written:
   "val_loss": 0.58}`` (read by :mod:`gapwatch.readers.jsonl` like any JSON Lines log);
 * **bookkeeping records** marked by the ``"gapwatch"`` key: ``{"gapwatch": "decision", …}`` (a stop
   decision), ``{"gapwatch": "finding", "evaluation": i, …}`` (a detector finding) and
-  ``{"gapwatch": "resume", "evaluation": i}`` (written when a resumed guard appends to its file).
+  ``{"gapwatch": "resume", "evaluation": i}`` (written when a resumed guard appends to its file) and
+  ``{"gapwatch": "monitor", "monitor": "val/acc", "mode": "max"}`` (the series the guard decided on, when it
+  decided after writing a header without one).
 
 NaN and ±inf metric values are written as the JSON extension tokens ``NaN``/``Infinity`` (they are evidence).
 
@@ -38,7 +40,7 @@ HEADER = "guard/1"
 #: The key that marks a record as gapwatch's own bookkeeping (not a metric record).
 KEY = "gapwatch"
 #: Kinds of bookkeeping record besides the header.
-DECISION, FINDING, RESUME = "decision", "finding", "resume"
+DECISION, FINDING, RESUME, MONITOR = "decision", "finding", "resume", "monitor"
 
 #: Longest line :func:`decode` accepts, in characters (16 Mi). A JSON Lines record of 3,000 per-class metrics
 #: is about 100 KiB; a longer "line" is a file that is not line-oriented (or a runaway writer), and reading it
@@ -148,6 +150,16 @@ def header_record(*, run: str, monitor: str | None, mode: str | None, policy: Ma
             "started": time.time() if started is None else float(started)}
 
 
+def monitor_record(*, monitor: str, mode: str) -> dict[str, Any]:
+    """Written when the guard decides its monitored series after the header (``Guard(monitor=None)`` with
+    records logged before the first evaluation): what the header would have named."""
+    return {KEY: MONITOR, "monitor": monitor, "mode": mode}
+
+
+def is_monitor_record(obj: object) -> bool:
+    return is_guard_record(obj) and obj[KEY] == MONITOR  # type: ignore[index]
+
+
 def resume_record(evaluation: int) -> dict[str, Any]:
     """Written when a resumed guard appends to its log; ``evaluation`` is the 0-based index it resumes at."""
     return {KEY: RESUME, "evaluation": int(evaluation)}
@@ -230,4 +242,6 @@ def _take(out: GuardLog, line: str) -> None:
         out.findings.append(rec)
     elif kind == RESUME:
         out.resumes.append(rec)
+    elif kind == MONITOR and out.header is not None and not out.header.get("monitor"):
+        out.header = {**out.header, "monitor": rec.get("monitor"), "mode": rec.get("mode")}
 

@@ -46,8 +46,10 @@ class GapwatchTrainerCallback(GuardAdapter, _tc.TrainerCallback, _tc.ExportableS
     """``transformers`` callback around :class:`~gapwatch.guard.Guard`.
 
     Args:
-        guard: a ready Guard, or None and its keywords in ``**guard_kwargs``; ``monitor`` defaults to
-            ``"eval_loss"`` here (an ``eval_*`` name; ``val_loss`` also matches).
+        guard: a ready Guard, or None and its keywords in ``**guard_kwargs``. Without ``monitor``, the
+            Trainer's own choice decides (``TrainingArguments.metric_for_best_model`` / ``greater_is_better``),
+            else :func:`gapwatch.monitor.decide` at the first evaluation (the task metric beside
+            ``eval_loss``, else ``eval_loss``), as ``gapwatch analyze`` does on the Trainer's log.
         restore: load the best weights into the model at the end of training.
         checkpoint, memory_limit_mb, keep_previous: see :class:`~gapwatch.keeper.BestKeeper`.
     """
@@ -64,8 +66,6 @@ class GapwatchTrainerCallback(GuardAdapter, _tc.TrainerCallback, _tc.ExportableS
         restore: bool = True,
         **guard_kwargs: Any,
     ) -> None:
-        if guard is None:
-            guard_kwargs.setdefault("monitor", "eval_loss")
         GuardAdapter.__init__(
             self,
             guard,
@@ -117,7 +117,19 @@ class GapwatchTrainerCallback(GuardAdapter, _tc.TrainerCallback, _tc.ExportableS
             saved = saved[0] if saved else None
         if saved and self.guard.evaluations == 0 and getattr(state, "global_step", 0) > 0:
             self.gapwatch_state = saved["attributes"]["gapwatch_state"]
+        self._monitor_from_args(args)
         self.guard.check_log()
+
+    def _monitor_from_args(self, args: Any) -> None:
+        """Monitor what the Trainer selects its best checkpoint by, when the user named no monitor."""
+        mfb = getattr(args, "metric_for_best_model", None)
+        if self.guard.monitored is not None or self.guard.monitor is not None or not isinstance(mfb, str) or not mfb:
+            return
+        from ..monitor import parse_monitor
+
+        gib = getattr(args, "greater_is_better", None)
+        name = mfb if mfb.startswith("eval_") else f"eval_{mfb}"
+        self.guard._set_monitor(parse_monitor(name, None if gib is None else ("max" if gib else "min")))
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kwargs: Any

@@ -108,8 +108,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=i)
         if guardlog.is_guard_record(rec):
-            if header is None and guardlog.is_guard_header(rec) and rec.get("monitor"):
-                header = rec  # the live guard's header names the series it monitored
+            if header is None and (guardlog.is_guard_header(rec) or guardlog.is_monitor_record(rec)) \
+                    and rec.get("monitor"):
+                header = rec  # the live guard's header (or later monitor record) names the series it monitored
             continue
         records.append((i, rec))
     parts = records_parts(records, run, str(path))
