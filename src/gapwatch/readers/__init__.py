@@ -221,3 +221,14 @@ def unread(h: History) -> list[HistoryNote]:
     name the run would have had; it is not one of ``h.runs()``)."""
     runs = set(h.runs())
     return [n for n in h.notes if n.run not in runs and n.message.startswith(UNREAD)]
+
+
+def _register_trackers() -> None:
+    """Tracker stores (MLflow, W&B, trackio) are readers too: ``load``, ``analyze``, ``replay``, ``forecast`` and
+    ``watch`` read them (their packages are imported only when a store is read)."""
+    from ..trackers import register
+
+    register()
+
+
+_register_trackers()
