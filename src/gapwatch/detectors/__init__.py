@@ -82,8 +82,33 @@ def run_all(
             continue
         for f in det(history, monitor=monitor, **params.get(name, {})):
             out.append(f if f.detector else _with_detector(f, name))
+    out = reconcile(out)
     out.sort(key=lambda f: (-f.severity.rank, f.step if f.step is not None else (f.epoch or 0.0)))
     return out
+
+
+#: Appended to an overfitting finding that :func:`reconcile` downgrades because the model is memorising.
+MEMORIZING_NOTE = "; the model is memorising (see the memorization finding): this may still turn into grokking"
+
+
+def reconcile(findings: list[Finding]) -> list[Finding]:
+    """The rules between detectors, in one place (the detectors themselves stay independent and pure).
+
+    * A rising held-out curve while the ``memorization`` detector reports a memorisation phase (at whatever
+      parameters it was run with) is not plain overfitting yet: grokking may still come ("Grokking at the Edge
+      of Numerical Stability"; "Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data"). The
+      ``overfitting`` finding is downgraded to ``info``, says so, and carries ``evidence["memorizing"]``.
+    """
+    from dataclasses import replace
+
+    from ..findings import FindingKind, Severity
+
+    if not any(f.kind == FindingKind.MEMORIZATION and f.severity.rank >= Severity.WARNING.rank for f in findings):
+        return findings
+    return [replace(f, severity=Severity.INFO, message=f.message + MEMORIZING_NOTE,
+                    evidence={**f.evidence, "memorizing": True})
+            if f.kind == FindingKind.OVERFITTING and not f.evidence.get("memorizing") else f
+            for f in findings]
 
 
 def _with_detector(f: Finding, name: str) -> Finding:

@@ -173,46 +173,6 @@ def where_text(s: Series, i: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ shared judgements
-def memorization_state(history: History, *, train_fit: float = 0.95, max_generalization: float = 0.2,
-                       min_train_gain: float = 0.5, window: int = 3,
-                       monitor: Monitor | None = None) -> dict[str, Any] | None:
-    """Is the run in a memorisation phase *at its end*? Shared by ``memorization`` and ``overfitting`` so
-    the two never disagree.
-
-    Needs training and held-out accuracy. Memorising means: the training accuracy level (mean of the last
-    ``window`` evaluations) is ≥ ``train_fit``, training accuracy gained ≥ ``min_train_gain`` since the first
-    evaluation (the start of the log is before the fit), and the held-out accuracy gained at most
-    ``max_generalization`` × the training gain, both at the end and at its peak (trailing ``window`` mean)
-    before. Returns the evidence dict or ``None``.
-    """
-    tr = series_or_none(history, "train", "acc")
-    va = heldout_series(history, "acc", monitor)
-    if tr is None or va is None:
-        return None
-    trf, vaf = tr.finite(), va.finite()
-    if len(trf) < 3 or len(vaf) < 3:
-        return None
-    w = max(1, min(window, len(vaf) // 3))
-    t0, v0 = float(trf.values[0]), float(vaf.values[0])
-    t_end = float(np.mean(trf.values[-w:]))
-    v_end = float(np.mean(vaf.values[-w:]))
-    gain = t_end - t0
-    if t_end < train_fit or gain < min_train_gain:
-        return None
-    g = (v_end - v0) / gain
-    if g > max_generalization:
-        return None
-    # held-out must have stayed near its start all along: a run that generalised and then lost it while
-    # fitting (noisy labels) is overfitting, not a memorisation phase that grokking could end
-    g_peak = (float(np.max(trailing_mean(vaf.values, max(window, len(vaf) // 10)))) - v0) / gain
-    if g_peak > max_generalization:
-        return None
-    fit_idx = int(np.argmax(trf.values >= train_fit))
-    return {"train_acc_first": t0, "train_acc_final": t_end, "val_acc_first": v0, "val_acc_final": v_end,
-            "generalization_ratio": float(g), "fit_index": fit_idx,
-            "fit_step": trf.at(fit_idx)["step"], "fit_epoch": trf.at(fit_idx)["epoch"]}
-
-
 _TASK_RE = re.compile(r"(?:^|[_/\-. ])(?:task|exp|experience)[_\-/ ]?0*(\d+)(?:$|[_/\-. ])", re.IGNORECASE)
 
 

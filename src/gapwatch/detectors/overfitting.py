@@ -23,9 +23,9 @@ Exclusions (so detectors do not contradict each other):
   ``train_divergence_z`` noise standard errors and ``train_divergence_fraction`` of its improvement), the run is
   diverging: that is ``instability``, not overfitting (without a training series: when the ``instability``
   detector calls the held-out curve diverging);
-* when the run is in a memorisation phase (training accuracy fitted, held-out accuracy near its starting
-  value; see :func:`gapwatch.detectors._common.memorization_state`), the finding is downgraded to ``info`` and
-  points at the ``memorization`` finding: grokking may still come;
+* when the ``memorization`` detector reports a memorisation phase, :func:`gapwatch.detectors.run_all` downgrades
+  the finding to ``info`` and points at the ``memorization`` finding (:func:`gapwatch.detectors.reconcile`, the
+  one owner of that rule): grokking may still come;
 * double descent is not contradicted: the best point is global, so a curve that recovered past its first best
   has its best in the second descent.
 
@@ -65,7 +65,6 @@ from ._common import (
     fmt_x,
     get_series,
     has,
-    memorization_state,
     monitor_or_none,
     sign_of,
     stays_above_from,
@@ -167,9 +166,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     best_val = float(s.values[b])
     final_val = float(s.values[-1])
     rel_value = degradation / abs(best_val) if best_val != 0 else float("inf")
-    mem = memorization_state(history, monitor=mon)
-    sev = (Severity.INFO if mem is not None
-           else Severity.CRITICAL if lost >= p["critical_lost_fraction"] else Severity.WARNING)
+    sev = Severity.CRITICAL if lost >= p["critical_lost_fraction"] else Severity.WARNING
     unit = s.x_kind
     where_best = f"{unit} {fmt_x(s.x[b])}"
     msg = (
@@ -178,8 +175,6 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         f"{_pct(lost)} of the improvement undone, z = {min(zstat, 999):.1f}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
-    if mem is not None:
-        msg += "; the model is memorising (see the memorization finding): this may still turn into grokking"
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
     actions = _actions(where_best, slow)
     evidence: dict[str, Any] = {
@@ -205,8 +200,6 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         **train_ev,
         **gap_ev,
     }
-    if mem is not None:
-        evidence["memorizing"] = True
     return [
         Finding(
             kind=FindingKind.OVERFITTING,
