@@ -46,10 +46,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from gapwatch import History
-from gapwatch.testing import synth
 from gapwatch.detectors import registered, run_all
 from gapwatch.findings import Finding, Severity
 from gapwatch.io import atomic_write_text
+from gapwatch.monitor import Monitor
+from gapwatch.testing import synth
 
 REAL = Path("/work/shared/curves/real-runs.jsonl")
 NOISES = (0.005, 0.01, 0.02, 0.05)
@@ -88,6 +89,12 @@ def _prefix(h: History, k: int) -> History:
     return History(df[df["step"] <= steps[k - 1]], sources={h.name: h.source})
 
 
+def _synth_monitor(h: History) -> Monitor | None:
+    """The generated families' labels describe their validation-loss curve: judge that series (since issue 13 the
+    default monitor is the task metric, accuracy, when one is logged beside the loss)."""
+    return Monitor("val", "loss", "min") if h.has("val", "loss") else None
+
+
 def _delay(h: History, kind: str, label: synth.Label, n: int) -> int | None:
     """Evaluations after the labelled onset at which ``kind`` is first reported on a prefix (None: never)."""
     lx = _label_x(label)
@@ -95,8 +102,9 @@ def _delay(h: History, kind: str, label: synth.Label, n: int) -> int | None:
         return None
     onset_idx = round(lx) - 1
     det = registered()[kind]
+    mon = _synth_monitor(h)
     for k in range(max(2, onset_idx + 1), n + 1):
-        if det(_prefix(h, k)):
+        if det(_prefix(h, k), monitor=mon):
             return k - 1 - onset_idx
     return None
 
@@ -128,7 +136,7 @@ def run_synth(seeds: int, delay_seeds: int) -> list[Result]:
             for seed in range(seeds):
                 r = synth.generate(fam, seed, noise=noise)
                 h = r.history
-                fs = run_all(h)
+                fs = run_all(h, monitor=_synth_monitor(h))
                 n = int(h.frame["step"].nunique())
                 delays: dict[str, int | None] = {}
                 if r.label.kind is not None and seed < delay_seeds and _label_x(r.label) is not None:

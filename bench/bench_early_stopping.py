@@ -47,8 +47,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -166,11 +167,12 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--linters-wo
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
-from gapwatch.testing import synth  # noqa: E402
 from gapwatch.policy import DEFAULTS, validate_params  # noqa: E402
+
 # the offline helpers behind policy.first_stop are private (their contract: the online == offline tests)
 from gapwatch.policy import _first_stop_from_stats as first_stop_from_stats  # noqa: E402
 from gapwatch.policy import _prefix_stats as prefix_stats  # noqa: E402
+from gapwatch.testing import synth  # noqa: E402
 
 
 def _arr(xs: list[Any]) -> np.ndarray:

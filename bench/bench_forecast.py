@@ -22,9 +22,9 @@ when bench/_work/lcpfn_small.pt is absent.
 from __future__ import annotations
 
 import argparse
-import os
 import json
 import math
+import os
 import platform
 import subprocess
 import sys

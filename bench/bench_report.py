@@ -55,7 +55,7 @@ def _matplotlib_figures(a: Analysis) -> None:
         if r.monitor is None:
             continue
         fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-        for split, metric in r.history.keys():
+        for split, metric in r.history.keys():  # noqa: SIM118 - a History, not a dict
             if metric == r.monitor.metric:
                 s = r.history.series(split, metric, x=r.x)
                 ax.plot(s.x, s.values, label=split)

@@ -167,10 +167,10 @@ def bench_growth(tmp: Path, points: int, appends: int) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ 3. delay
 def bench_delay(tmp: Path, seeds: int) -> list[str]:
-    from gapwatch.testing import synth
     from gapwatch.analysis import analyze
     from gapwatch.readers import load
     from gapwatch.replay import replay_history
+    from gapwatch.testing import synth
     from gapwatch.watch import Watcher, WatchOptions
     from gapwatch.watch.core import finding_key
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from gapwatch import History, InputError, analyze
+from gapwatch.cli import main
 from gapwatch.errors import UsageError
 from gapwatch.findings import Finding, FindingKind, Severity
-from gapwatch.cli import main
 from gapwatch.monitor import Monitor, choose_monitor, parse_monitor
 from gapwatch.stats import mann_kendall, noise_sigma, rolling_mean
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from gapwatch.cli import main
-from gapwatch.testing import samples as sample
 from gapwatch.documents import validate
+from gapwatch.testing import samples as sample
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -23,14 +23,16 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 @pytest.fixture
 def overfit_log(tmp_path: Path) -> Path:
     """Critical overfitting: validation loss doubles past its best."""
-    return write_jsonl(tmp_path / "overfit.jsonl", sample.overfitting_records(epochs=50, severity=1.0, extra_split=False, accuracy=False))
+    return write_jsonl(tmp_path / "overfit.jsonl", sample.overfitting_records(
+        epochs=50, severity=1.0, extra_split=False, accuracy=False))
 
 
 @pytest.fixture
 def clean_log(tmp_path: Path) -> Path:
     """No overfitting: both curves improve to the end."""
     return write_jsonl(tmp_path / "clean.jsonl",
-                       sample.overfitting_records(epochs=50, best_epoch=10_000, severity=0.0, extra_split=False, accuracy=False))
+                       sample.overfitting_records(
+        epochs=50, best_epoch=10_000, severity=0.0, extra_split=False, accuracy=False))
 
 
 @pytest.fixture
@@ -68,7 +70,8 @@ RANK = {"info": 0, "warning": 1, "critical": 2}
 def test_fail_on_follows_the_worst_severity(tmp_path: Path) -> None:
     """A mild overfitting run (a warning with today's detectors) passes a --fail-on critical gate and fails a
     warning gate: the exit code is 3 exactly when the worst finding reaches the threshold."""
-    log = write_jsonl(tmp_path / "mild.jsonl", sample.overfitting_records(epochs=50, severity=0.2, extra_split=False, accuracy=False))
+    log = write_jsonl(tmp_path / "mild.jsonl",
+                      sample.overfitting_records(epochs=50, severity=0.2, extra_split=False, accuracy=False))
     doc = _json(log)
     worst = max((RANK[f["severity"]] for f in doc["runs"][0]["findings"]), default=-1)
     assert worst >= 0, "the mild run should produce at least one finding"
@@ -139,7 +142,8 @@ def test_missing_path_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_markup_in_run_names_is_printed_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    log = write_jsonl(tmp_path / "[bold red]x[red].jsonl", sample.overfitting_records(epochs=30, extra_split=False, accuracy=False))
+    log = write_jsonl(tmp_path / "[bold red]x[red].jsonl",
+                      sample.overfitting_records(epochs=30, extra_split=False, accuracy=False))
     assert main(["analyze", str(log)]) == 0
     assert "[bold red]x[red]" in capsys.readouterr().out
 
@@ -148,7 +152,8 @@ def test_example_table_beside_the_log_is_attached(tmp_path: Path) -> None:
     """`gapwatch analyze` adds the summary of an examples.npz found beside the log (gapwatch.examples)."""
     np = pytest.importorskip("numpy")
     pytest.importorskip("gapwatch.examples.summary")
-    log = write_jsonl(tmp_path / "run" / "log.jsonl", sample.overfitting_records(epochs=30, extra_split=False, accuracy=False))
+    log = write_jsonl(tmp_path / "run" / "log.jsonl",
+                      sample.overfitting_records(epochs=30, extra_split=False, accuracy=False))
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "run" / "examples.npz", loss=rng.random((10, 200)), margin=rng.normal(size=(10, 200)),
              label=rng.integers(0, 10, 200))

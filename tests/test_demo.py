@@ -12,9 +12,9 @@ from typer.testing import CliRunner  # noqa: E402
 from gapwatch.analysis import analyze  # noqa: E402
 from gapwatch.cli import app  # noqa: E402
 from gapwatch.demo import MONITOR, train_demo  # noqa: E402
-from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 from gapwatch.monitor import parse_monitor  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
+from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

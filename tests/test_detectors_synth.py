@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from gapwatch.testing import synth
 from gapwatch.detectors import registered
 from gapwatch.errors import UsageError
 from gapwatch.findings import FindingKind
 from gapwatch.monitor import Monitor
+from gapwatch.testing import synth
 
 
 @pytest.mark.parametrize("family", synth.families())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 
@@ -70,10 +71,8 @@ def test_immutability() -> None:
     f.loc[:, "value"] = -1.0
     assert (h.frame["value"] > 0).all()
     s = h.series("val", "loss")
-    try:
+    with contextlib.suppress(ValueError):
         s.values[:] = 0  # a Series' arrays are read-only views or copies: never the History's storage
-    except ValueError:
-        pass
     assert h.series("val", "loss").values[0] == pytest.approx(0.9)
     m = h.with_meta("r", lr=0.1)
     assert m.meta["r"]["lr"] == 0.1 and "r" not in h.meta

@@ -13,9 +13,9 @@ if keras.backend.backend() != "torch":  # pragma: no cover - another test import
     pytest.skip("keras was already imported with another backend", allow_module_level=True)
 
 from gapwatch.errors import UsageError  # noqa: E402
-from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 from gapwatch.integrations.keras import GapwatchKerasCallback  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
+from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

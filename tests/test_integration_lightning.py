@@ -9,9 +9,9 @@ L = pytest.importorskip("lightning.pytorch")
 
 from gapwatch.analysis import analyze  # noqa: E402
 from gapwatch.errors import UsageError  # noqa: E402
-from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 from gapwatch.integrations.lightning import GapwatchCallback  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
+from gapwatch.replay import replay_guard_log as replay_log  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch.testing import synth
 from gapwatch.policy import DEFAULTS, StopPolicy, first_stop, replay
+from gapwatch.testing import synth
 
 
 def feed(values, mode="min", **params):

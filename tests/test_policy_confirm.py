@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch.testing import synth
 from gapwatch.forecast import forecast_curve
 from gapwatch.policy import DEFAULTS, StopPolicy, first_stop, replay
 from gapwatch.policy_forecast import p_best_behind
+from gapwatch.testing import synth
 
 CONFIRM = {"confirm_p_best_behind": 0.8, "confirm_wait": 3}
 

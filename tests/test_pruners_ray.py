@@ -62,7 +62,6 @@ def test_stopper_bad_input() -> None:
 
 def _replay(config: dict) -> None:  # type: ignore[type-arg]
     from ray import tune
-
     from test_pruners import C as curves
 
     for v in curves[config["kind"]]:

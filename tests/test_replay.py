@@ -9,12 +9,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gapwatch.testing import synth
 from gapwatch.cli import main
-from gapwatch.replay import SCHEMA, parse_params, replay_history
 from gapwatch.errors import UsageError
 from gapwatch.policy import replay
 from gapwatch.readers import load
+from gapwatch.replay import SCHEMA, parse_params, replay_history
+from gapwatch.testing import synth
 
 WHERE = {"oneOf": [{"type": "null"}, {
     "type": "object", "required": ["step", "epoch"], "additionalProperties": False,
@@ -91,7 +91,8 @@ def test_matches_the_library_policy(tmp_path, capsys):
     doc = run_json(capsys, str(write_jsonl(tmp_path / "of.jsonl", rows)))
     d, n = replay(v.values, v.step, v.epoch)
     assert doc["runs"][0]["evaluations_seen"] == n
-    assert doc["runs"][0]["stop"] == (None if d is None else {"step": int(v.step[n - 1]), "epoch": float(v.epoch[n - 1])})
+    want = None if d is None else {"step": int(v.step[n - 1]), "epoch": float(v.epoch[n - 1])}
+    assert doc["runs"][0]["stop"] == want
 
 
 def test_step_only_log(tmp_path, capsys):

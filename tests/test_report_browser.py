@@ -21,8 +21,8 @@ import pytest
 
 from gapwatch.analysis import Analysis
 from gapwatch.findings import FindingKind
-from gapwatch.testing import samples as sample
 from gapwatch.report.html import render_html
+from gapwatch.testing import samples as sample
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = next((p for p in (os.environ.get("GAPWATCH_CHROMIUM"), shutil.which("chromium"),

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from gapwatch.analysis import Analysis, RunAnalysis, analyze
 from gapwatch.errors import UsageError
+from gapwatch.examples.summary import ExampleSummary
 from gapwatch.findings import FindingKind
 from gapwatch.history import History
-from gapwatch.examples.summary import ExampleSummary
-from gapwatch.testing import samples as sample
 from gapwatch.report.html import render_html, write_html
-from gapwatch.summary import hyperparameter_effects, summarize_run
 from gapwatch.report.svg import Chart, esc, fmt_num, histogram_chart, nice_ticks
+from gapwatch.summary import hyperparameter_effects, summarize_run
+from gapwatch.testing import samples as sample
 
 
 class Doc(HTMLParser):

@@ -8,8 +8,8 @@ from rich.console import Console
 
 from gapwatch.analysis import analyze
 from gapwatch.history import History
-from gapwatch.testing import samples as sample
 from gapwatch.report.terminal import MAX_FINDINGS, render, sparkline
+from gapwatch.testing import samples as sample
 
 
 def _render(a, width: int = 100) -> str:  # type: ignore[no-untyped-def]

@@ -8,15 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch.testing import synth
-from gapwatch.analysis import FORECAST_MAX_POINTS, forecast_input as _forecast_input
+from gapwatch.analysis import FORECAST_MAX_POINTS
+from gapwatch.analysis import forecast_input as _forecast_input
 from gapwatch.detectors import run_all
 from gapwatch.detectors.instability import trailing_median
 from gapwatch.detectors.overfitting import _trajectory_index
-from gapwatch.stats import trailing_mean as _trailing_mean
 from gapwatch.history import History
 from gapwatch.monitor import Monitor
 from gapwatch.stats import _mk_s, median, rolling_median, sliding_median
+from gapwatch.stats import trailing_mean as _trailing_mean
+from gapwatch.testing import synth
 
 _vals = st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 1.0, 1.0, np.nan])),
                  min_size=0, max_size=60)

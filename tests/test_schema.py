@@ -11,10 +11,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from gapwatch.documents import SchemaError, load_schema, published, validate
 from gapwatch.errors import MissingDependencyError, UsageError
 from gapwatch.findings import FindingKind, Severity
 from gapwatch.testing import samples as sample
-from gapwatch.documents import SchemaError, load_schema, published, validate
 
 
 def _docs() -> dict[str, dict[str, Any]]:

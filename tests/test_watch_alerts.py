@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_watch import csv_text, u_rows
 
 from gapwatch.errors import InputError, UsageError
 from gapwatch.findings import Severity
 from gapwatch.watch import AlertState, CommandSink, SinkError, Watcher, WatchOptions, WebhookSink
 from gapwatch.watch.core import default_state_path
-
-from test_watch import csv_text, u_rows
 
 
 class _Server:

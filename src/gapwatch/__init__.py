@@ -30,13 +30,23 @@ _EXPORTS: dict[str, str] = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
-    from .analysis import Analysis, BestPoint, RunAnalysis, analyze
-    from .errors import GapwatchError, InputError, UsageError
-    from .findings import Finding, FindingKind, Severity
-    from .history import History, Run, Series
-    from .monitor import Monitor
-    from .readers import load
-    from .replay import replay_history, replay_values
+    from .analysis import Analysis as Analysis
+    from .analysis import BestPoint as BestPoint
+    from .analysis import RunAnalysis as RunAnalysis
+    from .analysis import analyze as analyze
+    from .errors import GapwatchError as GapwatchError
+    from .errors import InputError as InputError
+    from .errors import UsageError as UsageError
+    from .findings import Finding as Finding
+    from .findings import FindingKind as FindingKind
+    from .findings import Severity as Severity
+    from .history import History as History
+    from .history import Run as Run
+    from .history import Series as Series
+    from .monitor import Monitor as Monitor
+    from .readers import load as load
+    from .replay import replay_history as replay_history
+    from .replay import replay_values as replay_values
 
 
 def __getattr__(name: str) -> Any:

@@ -139,6 +139,10 @@ class RunAnalysis:
             d["forecast"] = clean(fc)
         if self.examples is not None:
             d["examples"] = self.examples.to_dict()
+        if len(self.history):
+            from .names import series_table
+
+            d["series"] = [{k: v for k, v in row.items() if k != "run"} for row in series_table(self.history)]
         return d
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .errors import UsageError, require
 from .keeper import cpu_copy

@@ -6,11 +6,10 @@ The ``kind`` values are part of the public JSON contract (``gapwatch.analysis/1`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from collections.abc import Mapping
 from typing import Any
-
 
 #: Longest evidence list written to JSON (points). A per-evaluation trajectory of a 24,000-evaluation run is
 #: thinned evenly to this many points (first and last kept) when the finding is written, and the positions kept

@@ -480,7 +480,7 @@ class Guard:
 
     def _pick_monitor(self, rec: Mapping[str, Any]) -> None:
         h = History.from_records([rec], run=self.run)
-        splits = {sp for sp, _ in h.keys()}
+        splits = {sp for sp, _ in h.keys()}  # noqa: SIM118 - a History (iterating it gives runs)
         if "test" in splits and "val" not in splits:
             raise UsageError(
                 "Guard(monitor=None): only test metrics were logged; decisions must be taken on a "

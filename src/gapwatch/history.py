@@ -20,8 +20,9 @@ A History is immutable: its frame is a private copy and every method returns new
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,7 @@ class Series:
         """``{"step", "epoch"}`` of evaluation ``i`` with NaN turned into ``None`` (for JSON)."""
         return {"step": _num(self.step[i], as_int=True), "epoch": _num(self.epoch[i])}
 
-    def finite(self) -> "Series":
+    def finite(self) -> Series:
         """The series without its non-finite values."""
         keep = np.isfinite(self.values)
         return Series(self.split, self.metric, self.name, self.step[keep], self.epoch[keep],
@@ -146,7 +147,7 @@ class History:
         source: str = "",
         default_split: str = "train",
         lines: Sequence[int] | None = None,
-    ) -> "History":
+    ) -> History:
         """Build from wide records such as ``{"epoch": 3, "step": 120, "train_loss": 0.4, "val_acc": 0.8}``.
 
         Every key that is not bookkeeping (``epoch``, ``step``, ``learning_rate``…) becomes an observation,
@@ -170,7 +171,7 @@ class History:
         return cls(df, sources={run: source} if source else None).dedupe()
 
     @classmethod
-    def concat(cls, histories: Sequence["History"]) -> "History":
+    def concat(cls, histories: Sequence[History]) -> History:
         """Stack several histories (e.g. the runs of a sweep). Run names must be distinct."""
         if not histories:
             return cls(pd.DataFrame(columns=list(COLUMNS)))
@@ -184,7 +185,7 @@ class History:
             meta.update(h.meta)
         return cls(pd.concat(frames, ignore_index=True), notes=notes, sources=sources, meta=meta)
 
-    def with_run_name(self, name: str) -> "History":
+    def with_run_name(self, name: str) -> History:
         """Same observations, every row renamed to run ``name``."""
         df = self._df.copy()
         old = list(dict.fromkeys(df["run"]))
@@ -194,13 +195,13 @@ class History:
         meta = {name: self.meta[old[0]]} if old and old[0] in self.meta else {}
         return History(df, notes=notes, sources={name: src} if src else None, meta=meta)
 
-    def with_meta(self, run: str, **meta: object) -> "History":
+    def with_meta(self, run: str, **meta: object) -> History:
         """Attach metadata (hyperparameters, checkpoints found) to a run."""
         m = {k: dict(v) for k, v in self.meta.items()}
         m.setdefault(run, {}).update(meta)
         return History(self._df, notes=self.notes, sources=self.sources, meta=m)
 
-    def dedupe(self) -> "History":
+    def dedupe(self) -> History:
         """Resolve resumed runs: when a (run, split, metric) logs the same step twice, or steps go back,
         keep the **last** logged value per step and record a :class:`HistoryNote` saying so."""
         df = self._df
@@ -381,7 +382,8 @@ class History:
             out[sp] = vals
         return out
 
-    def aligned_arrays(self, metric: str, splits: Sequence[str] = ("train", "val")) -> tuple[Series, dict[str, np.ndarray]]:
+    def aligned_arrays(self, metric: str,
+                       splits: Sequence[str] = ("train", "val")) -> tuple[Series, dict[str, np.ndarray]]:
         """:meth:`aligned` without the DataFrame (detectors call it once per run; building the frame costs more
         than the matching): the base series (``splits[-1]``) and, per split present, its values matched to the
         base's x, float arrays of shape ``(len(base),)``."""

@@ -255,7 +255,8 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any],
         return None, "", b
     cap_since = _smoothed_since(z, p["window"], since)
     if cap_since >= p["max_wait"]:
-        return StopReason.NO_IMPROVEMENT, f"no improvement of the {p['window']}-evaluation mean for {cap_since} evaluations (max_wait)", b
+        return (StopReason.NO_IMPROVEMENT,
+                f"no improvement of the {p['window']}-evaluation mean for {cap_since} evaluations (max_wait)", b)
     w = int(min(p["window"], since))
     if not np.all(fin[n - w:]):
         return StopReason.NON_FINITE_AFTER_BEST, "the held-out metric became non-finite after its best", b

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,10 +105,8 @@ def flatten_meta(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             if v is not None:
                 out[key] = v
         elif hasattr(v, "item") and callable(v.item):  # numpy scalar
-            try:
+            with contextlib.suppress(ValueError, TypeError):
                 out[key] = v.item()
-            except (ValueError, TypeError):
-                pass
     return out
 
 
@@ -157,6 +156,11 @@ def _cost_numbers(r: RunAnalysis) -> dict[str, float | None]:
     return out
 
 
+def _rel_pct(x: float) -> str:
+    """A relative worsening as a percentage, in words beyond ten times (never an absurd number)."""
+    return f"{100 * x:.1f}%" if math.isfinite(x) and x <= 10 else "more than ten times"
+
+
 def _fx(v: float | None) -> str:
     if v is None:
         return "?"
@@ -167,10 +171,11 @@ def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: 
               best_x: float | None) -> tuple[str, str]:
     if of is not None:
         ev = of.evidence
-        bx = ev.get(f"best_{r.x}", best_x)
+        # "since" is the onset (the first evaluation from which it stays significantly worse), not the best point
+        bx = ev.get(f"onset_{r.x}", ev.get(f"best_{r.x}", best_x))
         rel = cost if cost is not None else (ev.get("relative_degradation") or 0.0)
         label = r.monitor.label if r.monitor else "the monitored metric"
-        return (f"Overfitting since {r.x} {_fx(bx)}: the final model's {label} is {100 * float(rel):.1f}% worse "
+        return (f"Overfitting since {r.x} {_fx(bx)}: the final model's {label} is {_rel_pct(float(rel))} worse "
                 f"than the best one", of.severity.value)
     if worst is None:
         return "No overfitting found", "ok"

@@ -16,8 +16,16 @@ from pathlib import Path
 import typer
 
 from . import app
-from ._options import (EXIT_FINDING, FailOn, ForecastMethodOpt, Mode, check_new_file, detector_params,
-                       fail_exit_code, monitor_option)
+from ._options import (
+    EXIT_FINDING,
+    FailOn,
+    ForecastMethodOpt,
+    Mode,
+    check_new_file,
+    detector_params,
+    fail_exit_code,
+    monitor_option,
+)
 
 
 @app.command("analyze")

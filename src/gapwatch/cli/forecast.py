@@ -55,10 +55,9 @@ def forecast_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.forecast/1 JSON document."),
 ) -> None:
     """Forecast the validation metric: quantiles per future evaluation, the best evaluation, P(best behind)."""
+    from ..forecast.sweep import forecast_sweep
     from ..monitor import parse_monitor
     from ..readers import load
-
-    from ..forecast.sweep import forecast_sweep
 
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")

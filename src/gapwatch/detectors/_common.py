@@ -9,7 +9,6 @@ with its absolute value).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import numpy as np
 

@@ -51,6 +51,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         out.append(Finding(
             FindingKind.DATA, Severity.WARNING,
             f"{s.name} has {n} finite evaluation(s) in {history.source or history.name}: at least "
-            f"{p['min_evaluations']} are needed to say anything about the curve; evaluate more often (e.g. every epoch)",
+            f"{p['min_evaluations']} are needed to say anything about the curve; evaluate more often "
+            "(e.g. every epoch)",
             evidence={"evaluations": n}, detector="monitor"))
     return out

@@ -172,7 +172,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     msg = (
         f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
         f"({_pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else 'n/a'} worse than the best, "
-        f"{_pct(lost)} of the improvement undone, z = {min(zstat, 999):.1f}) after {after} more evaluations "
+        f"{_undone(lost, b)}, z = {min(zstat, 999):.1f}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
@@ -245,8 +245,23 @@ def _degradation(z: np.ndarray, b: int, w: int) -> tuple[float, float, float, fl
     return best_level, degradation, improvement, sigma, se, zstat, lost
 
 
+#: A relative change above this (a fraction) is written in words, not as a percentage nobody can read (issue 12:
+#: "85355005406523104.0% of the improvement undone").
+MAX_PERCENT_SHOWN = 10.0
+
+
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%" if np.isfinite(x) else "more than all"
+    """A fraction as a percentage, or "more than ten times" beyond :data:`MAX_PERCENT_SHOWN`."""
+    if not np.isfinite(x) or x > MAX_PERCENT_SHOWN:
+        return f"more than {MAX_PERCENT_SHOWN:g} times"
+    return f"{100 * x:.1f}%"
+
+
+def _undone(lost: float, b: int) -> str:
+    """How much of the improvement the rise undid, in words a person reads without doubt."""
+    if b == 0 or not np.isfinite(lost) or lost > 1:
+        return "worse than at the first evaluation" if b == 0 else "more than all of the improvement undone"
+    return f"{100 * lost:.1f}% of the improvement undone"
 
 
 def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,

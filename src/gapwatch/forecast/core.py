@@ -466,9 +466,8 @@ def forecast_for_analysis(
             fail(f"only {y.size} evaluation(s); a forecast needs at least {MIN_OBSERVED}")
             return None
         horizon = max(math.ceil(DEFAULT_HORIZON_FACTOR * y.size), y.size + MIN_EXTRA)
-        fc = forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
-                            name=history_run.name, monitor=mon)
-        return fc
+        return forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
+                              name=history_run.name, monitor=mon)
     except Exception as exc:  # noqa: BLE001 - documented: never raises
         fail(f"forecast failed: {exc}")
         return None

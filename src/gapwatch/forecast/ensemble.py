@@ -63,25 +63,33 @@ def _grid() -> _Grid:
     g_par: list[tuple[float, float]] = []
     for o in np.logspace(-2.7, 0.0, 9):
         for al in np.logspace(np.log10(0.15), np.log10(5.0), 10):
-            g_kind.append("pow"); g_par.append((float(o), float(al)))
+            g_kind.append("pow")
+            g_par.append((float(o), float(al)))
     for k in np.logspace(-0.3, 2.0, 12):
-        g_kind.append("exp"); g_par.append((float(k), 0.0))
+        g_kind.append("exp")
+        g_par.append((float(k), 0.0))
     for c in np.logspace(-2.3, 0.0, 7):
         for al in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0):
-            g_kind.append("mmf"); g_par.append((float(c), al))
+            g_kind.append("mmf")
+            g_par.append((float(c), al))
     for c in np.logspace(-1.5, 0.0, 5):
         for d in (0.5, 0.75, 1.5, 2.0, 3.0):
-            g_kind.append("janoschek"); g_par.append((float(c), d))
+            g_kind.append("janoschek")
+            g_par.append((float(c), d))
     for o in (0.01, 0.1):
-        g_kind.append("ilog2"); g_par.append((o, 0.0))
-    g_kind.append("linear"); g_par.append((0.0, 0.0))
+        g_kind.append("ilog2")
+        g_par.append((o, 0.0))
+    g_kind.append("linear")
+    g_par.append((0.0, 0.0))
     h_kind: list[str] = []
     h_par: list[tuple[float, float]] = []
     for t0 in np.linspace(0.0, 0.96, 17):
         for p in (1.0, 2.0):
-            h_kind.append("rise"); h_par.append((float(t0), p))
+            h_kind.append("rise")
+            h_par.append((float(t0), p))
         for tau in (0.05, 0.2):
-            h_kind.append("recover"); h_par.append((float(t0), tau))
+            h_kind.append("recover")
+            h_par.append((float(t0), tau))
     return _Grid(tuple(g_kind), np.array(g_par), tuple(h_kind), np.array(h_par))
 
 

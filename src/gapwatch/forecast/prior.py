@@ -162,13 +162,11 @@ def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray
     scale = np.sqrt(1.0 - rho[:, 0] ** 2)
     for i in range(1, n):
         ar[:, i] = rho[:, 0] * ar[:, i - 1] + scale * e[:, i]
-    if geometric:  # small training sets give noisier estimates: up to e^2 times at the first anchor
-        y = y + sig * np.exp(rng.uniform(0.0, 2.0, size=(b, 1)) * (1.0 - tt)) * ar
-    else:
-        y = y + sig * ar
+    # small training sets give noisier estimates: up to e^2 times at the first anchor of a geometric grid
+    noise_scale = np.exp(rng.uniform(0.0, 2.0, size=(b, 1)) * (1.0 - tt)) if geometric else 1.0
+    y = y + sig * noise_scale * ar
     spikes = rng.random((b, n)) < 0.01
-    y = y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n))
-    return y
+    return y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n))
 
 
 def normalise(y_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

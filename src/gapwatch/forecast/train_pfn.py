@@ -7,7 +7,8 @@ Every step draws a fresh batch from the prior with ``numpy.random.default_rng([s
 resumed from a checkpoint (``--ckpt``, written every ``--ckpt-every`` steps and at ``--stop-at``) sees exactly
 the batches an uninterrupted run would; with ``--stop-at`` (chunks, e.g. within a time-limited GPU call) and
 no time budget the resumed run is bit-identical. The learning rate warms up over 5% of ``--steps`` and then
-follows a cosine over ``max(step/steps, seconds/budget)``, so a ``--max-minutes`` budget always ends annealed. Bucket borders are the quantiles of prior targets (as in PFN / LC-PFN), computed
+follows a cosine over ``max(step/steps, seconds/budget)``, so a ``--max-minutes`` budget always ends annealed.
+Bucket borders are the quantiles of prior targets (as in PFN / LC-PFN), computed
 from ``seed`` before training. The final weights are written with a manifest holding their SHA-256, the
 model config, the prior's constants and the training budget actually spent.
 """

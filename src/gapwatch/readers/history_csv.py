@@ -29,7 +29,7 @@ import numpy as np
 from ..names import METRIC_ALIASES, normalize, role
 from ._parts import Parts, restart_note, restarts
 from .base import FunctionReader
-from .generic_csv import _X_COLUMNS, _delimiter, Table, read_table, wide_parts
+from .generic_csv import _X_COLUMNS, Table, _delimiter, read_table, wide_parts
 
 NAME = "history-csv"
 

@@ -19,7 +19,6 @@ levels); a damaged ``hparams.yaml`` is a note, never the end of the run's metric
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from ..history import HistoryNote

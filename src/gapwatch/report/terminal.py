@@ -321,3 +321,15 @@ def render_replay(results: Sequence[ReplayResult], console: Console | None = Non
         stop = Text(_at(r.stop)) if r.stop is not None else Text("never (trains to the end)", style="green")
         t.add_row(Text(r.name), Text(mon_s), f"{r.seen} / {r.total}", stop, rest, Text(r.reason))
     (console or Console()).print(t)
+
+
+# ---------------------------------------------------------------------------------------------- series
+def render_series(rows: Sequence[Mapping[str, Any]], console: Console | None = None) -> None:
+    """What ``gapwatch series`` prints: one row per logged name and how gapwatch read it."""
+    t = Table(title="how gapwatch read the logged names", header_style="bold")
+    for col in ("run", "name", "role", "split", "metric", "mode"):
+        t.add_column(col)
+    for r in rows:
+        style = "" if r.get("role") == "metric" else "dim"
+        t.add_row(*(Text(str(r.get(c) or "—"), style=style) for c in ("run", "name", "role", "split", "metric", "mode")))
+    (console or Console()).print(t)

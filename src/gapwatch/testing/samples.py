@@ -24,8 +24,8 @@ import numpy as np
 
 from ..analysis import Analysis, RunAnalysis, analyze
 from ..examples.summary import ExampleSummary
-from ..forecast.core import Forecast
 from ..findings import Finding, FindingKind, Severity
+from ..forecast.core import Forecast
 from ..history import History
 from ..monitor import Monitor
 from ..summary import summarize_run

@@ -3,7 +3,7 @@ recommendations as they arise, and alert (see :mod:`.core`, :mod:`.tail`, :mod:`
 
 from __future__ import annotations
 
-from .core import EXIT_FINDING, WatchOptions, Watcher, default_state_path, watch
+from .core import EXIT_FINDING, Watcher, WatchOptions, default_state_path, watch
 from .events import SCHEMA
 from .sinks import AlertState, CommandSink, SinkError, WebhookSink
 

@@ -40,8 +40,7 @@ from ..history import COLUMNS, History
 from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
 from ..readers import load_file
 from ..readers._parts import Parts, build
-from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, \
-    read_scalars
+from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, read_scalars
 from ..readers.generic_csv import Table, _delimiter, _long_parts, wide_parts
 
 #: Reader names (``readers.sniff(...).NAME``) tailed by byte offset; any other format is re-read on change.

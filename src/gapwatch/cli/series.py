@@ -1,0 +1,34 @@
+"""``gapwatch series PATH``: how every logged name was read (name → role, split, metric, mode).
+
+Parse → :func:`gapwatch.names.series_table` → render. ``--json`` prints a list of rows
+``{"run", "name", "role", "split", "metric", "mode"}`` (role: metric, bookkeeping, schedule or signal; split,
+metric and mode are null for names that are not metrics).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from . import app
+
+
+@app.command("series")
+def series_cmd(
+    path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the rows as a JSON list."),
+) -> None:
+    """How every logged name was read: name → role, split, metric, mode."""
+    from ..documents import dumps
+    from ..names import series_table
+    from ..readers import load
+
+    rows = series_table(load(path))
+    if json_out:
+        sys.stdout.write(dumps(rows) + "\n")
+        return
+    from ..report.terminal import render_series
+
+    render_series(rows)
