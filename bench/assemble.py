@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-ORDER = ("scale", "detectors", "early_stopping", "guard", "examples", "data_diet", "forecast")
+ORDER = ("scale", "wild", "monitor", "retention", "detectors", "early_stopping", "guard", "watch", "examples",
+         "data_diet", "forecast", "hpo")
 
 
 def shift(text: str) -> str:

@@ -39,8 +39,8 @@ from . import demo as _demo  # noqa: E402,F401
 from . import examples as _examples  # noqa: E402,F401
 from . import forecast as _forecast  # noqa: E402,F401
 from . import replay as _replay  # noqa: E402,F401
-from . import watch as _watch  # noqa: E402,F401
 from . import series as _series  # noqa: E402,F401
+from . import watch as _watch  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -331,5 +331,6 @@ def render_series(rows: Sequence[Mapping[str, Any]], console: Console | None = N
         t.add_column(col)
     for r in rows:
         style = "" if r.get("role") == "metric" else "dim"
-        t.add_row(*(Text(str(r.get(c) or "—"), style=style) for c in ("run", "name", "role", "split", "metric", "mode")))
+        cells = ("run", "name", "role", "split", "metric", "mode")
+        t.add_row(*(Text(str(r.get(c) or "—"), style=style) for c in cells))
     (console or Console()).print(t)
