@@ -89,9 +89,10 @@ def _prefix(h: History, k: int) -> History:
     return History(df[df["step"] <= steps[k - 1]], sources={h.name: h.source})
 
 
-def _synth_monitor(h: History) -> Monitor | None:
-    """The generated families' labels describe their validation-loss curve: judge that series (since issue 13 the
-    default monitor is the task metric, accuracy, when one is logged beside the loss)."""
+def _loss_monitor(h: History) -> Monitor | None:
+    """The labels here describe validation-loss curves (the generated families', and the real runs' "final > 1%
+    above its minimum" label): judge that series. Since issue 13 the default monitor is the task metric,
+    accuracy, when one is logged beside the loss; ``bench/bench_monitor.py`` measures that choice."""
     return Monitor("val", "loss", "min") if h.has("val", "loss") else None
 
 
@@ -102,7 +103,7 @@ def _delay(h: History, kind: str, label: synth.Label, n: int) -> int | None:
         return None
     onset_idx = round(lx) - 1
     det = registered()[kind]
-    mon = _synth_monitor(h)
+    mon = _loss_monitor(h)
     for k in range(max(2, onset_idx + 1), n + 1):
         if det(_prefix(h, k), monitor=mon):
             return k - 1 - onset_idx
@@ -136,7 +137,7 @@ def run_synth(seeds: int, delay_seeds: int) -> list[Result]:
             for seed in range(seeds):
                 r = synth.generate(fam, seed, noise=noise)
                 h = r.history
-                fs = run_all(h, monitor=_synth_monitor(h))
+                fs = run_all(h, monitor=_loss_monitor(h))
                 n = int(h.frame["step"].nunique())
                 delays: dict[str, int | None] = {}
                 if r.label.kind is not None and seed < delay_seeds and _label_x(r.label) is not None:
@@ -282,7 +283,7 @@ def real_tables() -> str:
     conf: Counter[tuple[bool, str]] = Counter()
     detail = []
     for rec, h in runs:
-        fs = run_all(h)
+        fs = run_all(h, monitor=_loss_monitor(h))
         key = f"{rec['source']} / {rec['problem']}"
         per_problem_n[key] += 1
         for k in {f.kind for f in fs}:
