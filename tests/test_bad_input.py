@@ -14,7 +14,9 @@ import pytest
 from gapwatch.cli import main
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
-FORMATS = "supported: hf-trainer, tensorboard, lightning-csv, keras-csv, jsonl, csv, history-csv, text"
+# the tracker stores register themselves as readers (gapwatch.trackers), before the log formats they resemble
+FORMATS = ("supported: mlflow, trackio, hf-trainer, tensorboard, lightning-csv, keras-csv, jsonl, wandb, csv, "
+           "history-csv, text")
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
