@@ -270,7 +270,7 @@ def _unread_runs(history: History) -> list[RunAnalysis]:
     never dropped silently)."""
     from .readers import UNREAD, unread
 
-    return [RunAnalysis(n.run, n.source, "epoch", None, None, [], Run.empty(n.run, n.source),
+    return [RunAnalysis(n.run, n.source, "epoch", None, None, [], Run.without_rows(n.run, n.source),
                         error=n.message[len(UNREAD):] if n.message.startswith(UNREAD) else n.message)
             for n in unread(history)]
 

@@ -118,7 +118,7 @@ def load_schema(schema_id: str) -> dict[str, Any]:
     if name is None:
         published = ", ".join(k for k, v in SCHEMAS.items() if v)
         raise UsageError(f"unknown document schema {schema_id!r}; published: {published}")
-    text = resources.files("gapwatch").joinpath("schemas", name).read_text(encoding="utf-8")
+    text = resources.files("gapwatch").joinpath("schemas").joinpath(name).read_text(encoding="utf-8")
     return dict(json.loads(text))
 
 

@@ -424,7 +424,7 @@ class Run(History):
         return r
 
     @classmethod
-    def empty(cls, name: str, source: str = "") -> Run:
+    def without_rows(cls, name: str, source: str = "") -> Run:
         """A run with no observations (a file of a sweep that could not be read)."""
         frame = pd.DataFrame({c: pd.Series([], dtype=float if c in ("step", "epoch", "value") else object)
                               for c in COLUMNS})

@@ -113,7 +113,7 @@ def every_finding(epoch_max: float = 60.0) -> list[Finding]:
     for j, kind in enumerate(kinds):
         ep = None if kind == "data" else round(5 + j * (epoch_max - 10) / len(kinds))
         out.append(Finding(
-            kind=kind, severity=sev.get(kind, Severity.WARNING),
+            kind=FindingKind(kind), severity=sev.get(kind, Severity.WARNING),
             message=f"sample {kind.replace('_', ' ')} finding at epoch {ep}",
             step=None if ep is None else ep * 100, epoch=ep,
             evidence={"onset_epoch": ep, "statistic": 3.5 + j, "p_value": 0.001 * (j + 1),
@@ -197,8 +197,8 @@ def single_analysis(*, xss: bool = False, forecast: bool = True, examples: bool 
     if examples:
         r.examples = sample_examples()
     if xss:
-        r.findings.append(Finding("data", Severity.WARNING, f"message with {XSS} inside", epoch=30.0, step=3000.0,
-                                  evidence={XSS: XSS}, actions=(XSS,), references=(XSS,)))
+        r.findings.append(Finding(FindingKind.DATA, Severity.WARNING, f"message with {XSS} inside", epoch=30.0,
+                                  step=3000.0, evidence={XSS: XSS}, actions=(XSS,), references=(XSS,)))
     return a
 
 
