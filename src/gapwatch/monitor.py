@@ -201,34 +201,53 @@ def _measure_family(token: str) -> int:
 
 def role_of(split: str, metric: str) -> SeriesRole:
     """Parse a canonical ``split``/``metric`` into set, measure and role (see :class:`SeriesRole`)."""
-    base, set_suffix = metric, ""
-    m = _DATALOADER.match(metric)
-    if m:
-        base, set_suffix = m.group(1) or "loss", f"dataloader_idx_{m.group(2)}"
+    base, set_suffix = _dataloader_parts(metric)
     toks = [t for t in base.split("_") if t]
     last = toks[-1] if toks else base
-    # the measure: the last token, plus the qualifiers that refine it (overall_f1, pgd_acc, exact_match)
-    k = len(toks) - 1
-    while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
-                     or "_".join(toks[k - 1:]) in TASK_MEASURES):
-        k -= 1
+    k = _measure_start(toks)
     measure_toks, set_toks = toks[k:], toks[:k]
     measure = "_".join(measure_toks) or base
     if set_suffix:
         set_toks = [*set_toks, set_suffix]
     joined = "_".join(measure_toks)
     rank = TASK_MEASURES.index(joined) if joined in TASK_MEASURES else _measure_family(last)
-    if last in LOSS_MEASURES:
-        role = "loss"
-    elif rank >= 0:
-        role = "task"
-    else:
-        role = "other"
+    role = _role_name(last, rank)
     heldout_set = split + ("/" + "_".join(set_toks) if set_toks else "")
-    words = {split, *set_toks}
-    off = bool(words & OFF_TARGET_WORDS) or any(w.split("_")[0] in OFF_TARGET_WORDS for w in words)
+    off = _is_off_target({split, *set_toks})
     return SeriesRole(split, metric, heldout_set, measure, role, rank if rank >= 0 else len(TASK_MEASURES),
                       len(measure_toks) > 1, off)
+
+
+def _dataloader_parts(metric: str) -> tuple[str, str]:
+    """``(base metric, set suffix)``: Lightning's ``<metric>_dataloader_idx_<n>`` names set ``n``."""
+    m = _DATALOADER.match(metric)
+    if m:
+        return m.group(1) or "loss", f"dataloader_idx_{m.group(2)}"
+    return metric, ""
+
+
+def _measure_start(toks: list[str]) -> int:
+    """Index of the measure's first token: the last token, plus the qualifiers that refine it (overall_f1,
+    pgd_acc, exact_match)."""
+    k = len(toks) - 1
+    while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
+                     or "_".join(toks[k - 1:]) in TASK_MEASURES):
+        k -= 1
+    return k
+
+
+def _role_name(last: str, rank: int) -> str:
+    """``loss`` for a loss measure, ``task`` for a ranked task measure, else ``other``."""
+    if last in LOSS_MEASURES:
+        return "loss"
+    if rank >= 0:
+        return "task"
+    return "other"
+
+
+def _is_off_target(words: set[str]) -> bool:
+    """True when a word of the set (or its first ``_`` part) is off-target."""
+    return bool(words & OFF_TARGET_WORDS) or any(w.split("_")[0] in OFF_TARGET_WORDS for w in words)
 
 
 # ------------------------------------------------------------------------------------------------ catalogue
@@ -333,16 +352,32 @@ def _by_name(roles: list[SeriesRole], split: str) -> tuple[Monitor, str, str] | 
         return None
     order = {id(r): i for i, r in enumerate(cands)}
     tasks = [r for r in cands if r.role == "task"]
-    losses = [r for r in cands if r.role == "loss"]
     if tasks:
-        best = min(tasks, key=lambda r: (r.heldout_set != split, r.off_target, r.rank, r.qualified,
-                                         order[id(r)]))
-        beside = next((loss for loss in losses if loss.heldout_set == best.heldout_set), None)
-        where = ("" if split == "val" else " on the test split (no validation split)" if split == "test"
-                 else f" on the {split} set (no plain validation split)")
-        why = (f"task metric {best.metric} beside {beside.metric}" if beside is not None
-               else f"task metric {best.metric}")
-        return best.monitor(), why + where, "task_metric"
+        return _by_task_metric(cands, tasks, split, order)
+    found = _by_preferred_metric(cands, split)
+    if found is not None:
+        return found
+    plain = min(cands, key=lambda r: (r.heldout_set != split, order[id(r)]))
+    why = f"{split} {plain.metric} (the only kind of held-out metric logged)"
+    return plain.monitor(), why, "heldout_metric"
+
+
+def _by_task_metric(cands: list[SeriesRole], tasks: list[SeriesRole], split: str,
+                    order: dict[int, int]) -> tuple[Monitor, str, str]:
+    """The best task metric of ``split``'s candidates, named beside its set's loss when logged."""
+    losses = [r for r in cands if r.role == "loss"]
+    best = min(tasks, key=lambda r: (r.heldout_set != split, r.off_target, r.rank, r.qualified,
+                                     order[id(r)]))
+    beside = next((loss for loss in losses if loss.heldout_set == best.heldout_set), None)
+    where = ("" if split == "val" else " on the test split (no validation split)" if split == "test"
+             else f" on the {split} set (no plain validation split)")
+    why = (f"task metric {best.metric} beside {beside.metric}" if beside is not None
+           else f"task metric {best.metric}")
+    return best.monitor(), why + where, "task_metric"
+
+
+def _by_preferred_metric(cands: list[SeriesRole], split: str) -> tuple[Monitor, str, str] | None:
+    """The first of ``split``'s candidates in :data:`METRIC_PREFERENCE` order (its loss first), else None."""
     for metric in METRIC_PREFERENCE:
         for r in cands:
             if r.metric == metric:
@@ -350,9 +385,7 @@ def _by_name(roles: list[SeriesRole], split: str) -> tuple[Monitor, str, str] | 
                 if metric == "loss":
                     return r.monitor(), f"{what} (no task metric)", "loss"
                 return r.monitor(), f"{split} {metric} (no task metric, no loss)", "heldout_metric"
-    plain = min(cands, key=lambda r: (r.heldout_set != split, order[id(r)]))
-    why = f"{split} {plain.metric} (the only kind of held-out metric logged)"
-    return plain.monitor(), why, "heldout_metric"
+    return None
 
 
 def _with_evidence(history: History, mon: Monitor, reason: str, source: str) -> MonitorDecision:
@@ -433,7 +466,7 @@ def _from_hf(history: History, meta: Mapping[str, Any], roles: list[SeriesRole])
                     f"HF best_metric {best:.6g} matches {_logged_name(history, r)}{where}", "hf_best_metric")
     name = args.get("metric_for_best_model")
     if isinstance(name, str) and name:
-        full = name if name.startswith("eval_") else f"eval_{name}"
+        full = _hf_eval_name(name)
         sp, m = normalize(full, default_split="val")
         if history.has(sp, m):
             mode = ("max" if gib else "min") if isinstance(gib, bool) else role_of(sp, m).mode
@@ -449,26 +482,36 @@ def _match_best_metric(history: History, roles: list[SeriesRole], best: float, s
                        args: Mapping[str, Any]) -> tuple[SeriesRole, str] | None:
     """The held-out series whose value equals ``best`` (at ``step`` when known). Ties (a value shared by two
     series) go to the series ``metric_for_best_model`` names, else the task metric, else the first logged."""
-    hits: list[tuple[SeriesRole, str]] = []
-    for r in roles:
-        s = history.series(r.split, r.metric)
-        close = [i for i, v in enumerate(s.values)
-                 if math.isfinite(v) and math.isclose(v, best, rel_tol=BEST_METRIC_RTOL, abs_tol=1e-12)]
-        if step is not None:
-            close = [i for i in close if s.step[i] == step]
-        if close:
-            x = s.step[close[0]] if math.isfinite(s.step[close[0]]) else s.epoch[close[0]]
-            kind = "step" if math.isfinite(s.step[close[0]]) else "epoch"
-            hits.append((r, f" at {kind} {x:g}"))
+    hits = [h for r in roles if (h := _best_hit(history, r, best, step)) is not None]
     if not hits:
         return None
     name = args.get("metric_for_best_model")
     if isinstance(name, str):
-        want = normalize(name if name.startswith("eval_") else f"eval_{name}", default_split="val")
+        want = normalize(_hf_eval_name(name), default_split="val")
         for r, w in hits:
             if (r.split, r.metric) == want:
                 return r, w
     return min(hits, key=lambda h: (h[0].role != "task", h[0].split != "val"))
+
+
+def _hf_eval_name(name: str) -> str:
+    """HF's logged name of ``metric_for_best_model``: ``eval_`` prefixed unless it already is."""
+    return name if name.startswith("eval_") else f"eval_{name}"
+
+
+def _best_hit(history: History, r: SeriesRole, best: float, step: float | None) -> tuple[SeriesRole, str] | None:
+    """``(r, " at <step|epoch> <x>")`` for the first point of ``r`` whose value equals ``best`` (at ``step``
+    when known), else None."""
+    s = history.series(r.split, r.metric)
+    close = [i for i, v in enumerate(s.values)
+             if math.isfinite(v) and math.isclose(v, best, rel_tol=BEST_METRIC_RTOL, abs_tol=1e-12)]
+    if step is not None:
+        close = [i for i in close if s.step[i] == step]
+    if not close:
+        return None
+    x = s.step[close[0]] if math.isfinite(s.step[close[0]]) else s.epoch[close[0]]
+    kind = "step" if math.isfinite(s.step[close[0]]) else "epoch"
+    return r, f" at {kind} {x:g}"
 
 
 def _walk(obj: Any, depth: int = 0) -> Iterable[Mapping[str, Any]]:

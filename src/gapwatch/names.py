@@ -223,21 +223,42 @@ def role(name: str) -> str:
     toks = _tokens(n)
     if not toks:
         return "bookkeeping"
+    return _role_of_tokens(toks)
+
+
+def _role_of_tokens(toks: list[str]) -> str:
+    """The role of a name from its (non-empty) tokens: schedule, then signal, then bookkeeping, else metric."""
     joined = "_".join(toks)
-    rest = _rest_after_split(toks)
-    rest_joined = "_".join(rest)
-    if any(t in _SCHEDULE_TOKENS or _SCHEDULE_TOKEN_RE.match(t) for t in toks) or "learning_rate" in joined:
+    rest_joined = "_".join(_rest_after_split(toks))
+    if _is_schedule(toks, joined):
         return "schedule"
-    if (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
-            or "grad_norm" in joined or "gen_len" in joined):
+    if _is_signal(joined, rest_joined):
         return "signal"
-    if (rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined
-            or any(t in ("time", "runtime", "duration") for t in toks)):
-        return "bookkeeping"
-    # HF's end-of-training summary ``train/train_loss`` is one average over the whole run, not a point
-    if len(toks) >= 3 and toks[0] in SPLIT_ALIASES and toks[1] == toks[0]:
+    if _is_counter_or_clock(toks, joined, rest_joined) or _is_run_summary(toks):
         return "bookkeeping"
     return "metric"
+
+
+def _is_schedule(toks: list[str], joined: str) -> bool:
+    """An optimiser setting: ``learning_rate``, ``lr/pg0``, ``lr-SGD``, momentum, weight decay."""
+    return any(t in _SCHEDULE_TOKENS or _SCHEDULE_TOKEN_RE.match(t) for t in toks) or "learning_rate" in joined
+
+
+def _is_signal(joined: str, rest_joined: str) -> bool:
+    """An optimisation diagnostic: ``grad_norm``, ``loss_scale``, ``gen_len``."""
+    return (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
+            or "grad_norm" in joined or "gen_len" in joined)
+
+
+def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool:
+    """Counters, clocks, throughput and memory."""
+    return (rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined
+            or any(t in ("time", "runtime", "duration") for t in toks))
+
+
+def _is_run_summary(toks: list[str]) -> bool:
+    """HF's end-of-training summary ``train/train_loss`` is one average over the whole run, not a point."""
+    return len(toks) >= 3 and toks[0] in SPLIT_ALIASES and toks[1] == toks[0]
 
 
 def is_bookkeeping(name: str) -> bool:
@@ -257,6 +278,22 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``eval_<set>_loss``/``eval_<set>_accuracy`` (Hugging Face, several evaluation sets) →
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
+    low = _strip_affixes(name)
+    tokens = _drop_axis_tokens(_tokens(low))
+    if not tokens:
+        return default_split, low
+    if tokens[0] in SPLIT_ALIASES:
+        named = _named_eval_set(tokens)
+        if named is not None:
+            return named
+    split, rest = _split_and_rest(tokens)
+    if not rest:
+        rest = ["loss"]
+    return split or default_split, _canonical_metric(rest)
+
+
+def _strip_affixes(name: str) -> str:
+    """The lower-case name without its task mark, one framework suffix and one axis prefix."""
     low = _TASK_MARK.sub("", _CAMEL.sub("_", name.strip()).lower())
     for suf in _DROP_SUFFIXES:
         if low.endswith(suf) and len(low) > len(suf):
@@ -266,45 +303,47 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         if low.startswith(pre) and len(low) > len(pre):
             low = low[len(pre):]
             break
-    tokens = _tokens(low)
-    while len(tokens) > 1 and tokens[0] in _AXIS_TOKENS:  # "Batch loss", "epoch val_loss" (text logs)
+    return low
+
+
+def _drop_axis_tokens(tokens: list[str]) -> list[str]:
+    """Tokens without leading axis words: "Batch loss", "epoch val_loss" (text logs)."""
+    while len(tokens) > 1 and tokens[0] in _AXIS_TOKENS:
         tokens = tokens[1:]
-    if not tokens:
-        return default_split, low
-    split = None
-    rest: list[str]
-    mid = next((k for k in range(1, len(tokens) - 1) if tokens[k] in SPLIT_ALIASES), None)
+    return tokens
+
+
+def _split_and_rest(tokens: list[str]) -> tuple[str | None, list[str]]:
+    """The split a name's (non-empty) tokens name, or None, and the tokens left for the metric."""
     if tokens[0] in SPLIT_ALIASES:
-        split = SPLIT_ALIASES[tokens[0]]
-        rest = tokens[1:]
-        named = _named_eval_set(tokens)
-        if named is not None:
-            return named
-    elif tokens[-1] in SPLIT_ALIASES and len(tokens) > 1:
+        return SPLIT_ALIASES[tokens[0]], tokens[1:]
+    if tokens[-1] in SPLIT_ALIASES and len(tokens) > 1:
         # "loss_val", "accuracy/validation"
-        split = SPLIT_ALIASES[tokens[-1]]
-        rest = tokens[:-1]
-    elif mid is not None:
+        return SPLIT_ALIASES[tokens[-1]], tokens[:-1]
+    mid = next((k for k in range(1, len(tokens) - 1) if tokens[k] in SPLIT_ALIASES), None)
+    if mid is not None:
         # "Average Train Loss", "mean_val_acc": the split sits between a qualifier and the measure
-        split = SPLIT_ALIASES[tokens[mid]]
-        rest = tokens[:mid] + tokens[mid + 1:]
-    elif (len(tokens) > 1 and tokens[-1] in METRIC_ALIASES and tokens[0] not in METRIC_ALIASES
-          and tokens[0] not in _QUALIFIERS and tokens[0] not in _LOSS_PARTS):
+        return SPLIT_ALIASES[tokens[mid]], tokens[:mid] + tokens[mid + 1:]
+    if _names_held_out_set(tokens):
         # "retention_acc", "ood/loss", "task0_acc": a named held-out set
-        split = tokens[0]
-        rest = tokens[1:]
-    else:
-        rest = tokens
-    if not rest:
-        rest = ["loss"]
-    # canonicalise the last token (the measure), keep qualifiers before it: pgd_acc, top5_acc
+        return tokens[0], tokens[1:]
+    return None, tokens
+
+
+def _names_held_out_set(tokens: list[str]) -> bool:
+    """True when the first token names a held-out set: a measure follows and it is no metric, qualifier or loss part."""
+    return (len(tokens) > 1 and tokens[-1] in METRIC_ALIASES and tokens[0] not in METRIC_ALIASES
+            and tokens[0] not in _QUALIFIERS and tokens[0] not in _LOSS_PARTS)
+
+
+def _canonical_metric(rest: list[str]) -> str:
+    """Canonicalise the last token (the measure), keep qualifiers before it: pgd_acc, top5_acc."""
     last = METRIC_ALIASES.get(rest[-1], rest[-1])
     qual = rest[:-1]
     if len(rest) >= 2 and "_".join(rest[-2:]) in METRIC_ALIASES:
         last = METRIC_ALIASES["_".join(rest[-2:])]
         qual = rest[:-2]
-    metric = "_".join([*qual, last])
-    return split or default_split, metric
+    return "_".join([*qual, last])
 
 
 def _named_eval_set(tokens: list[str]) -> tuple[str, str] | None:
@@ -346,16 +385,32 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     metric_names = [n for n in names if role(n) == "metric"]
     read = {n: normalize(n, default_split) for n in metric_names}
     _unique_part_loss_is_the_loss(read)
-    explicit = {n for n in metric_names if _tokens(n) and _has_split_token(_tokens(n))}
+    explicit = {n for n in metric_names if _names_a_split(n)}
+    if _has_train_and_val_loss(read, metric_names, explicit):
+        _bare_metrics_on_val(read, metric_names, explicit, default_split)
+    return read
+
+
+def _names_a_split(name: str) -> bool:
+    """True when a token of the name is a split alias."""
+    return bool(_tokens(name)) and _has_split_token(_tokens(name))
+
+
+def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: list[str],
+                            explicit: set[str]) -> bool:
+    """The log names its training loss explicitly (``train_loss``) and names a validation loss."""
     has_train_loss = any(read[n] == ("train", "loss") and n in explicit for n in metric_names)
     has_val_loss = any(read[n] == ("val", "loss") for n in metric_names)
-    if not (has_train_loss and has_val_loss):
-        return read
+    return has_train_loss and has_val_loss
+
+
+def _bare_metrics_on_val(read: dict[str, tuple[str, str]], metric_names: list[str], explicit: set[str],
+                         default_split: str) -> None:
+    """Put on ``val`` each bare metric on ``default_split`` with no split-prefixed twin (fastai), in place."""
     twins = {read[n][1] for n in explicit}
     for n in metric_names:
         if n not in explicit and read[n][0] == default_split and read[n][1] not in twins:
             read[n] = ("val", read[n][1])
-    return read
 
 
 def _unique_part_loss_is_the_loss(read: dict[str, tuple[str, str]]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..findings import Finding, FindingKind, Severity
-from ..history import History
+from ..history import History, Series
 from ..monitor import Monitor
 from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma, rolling_median
@@ -93,51 +93,65 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     exc = sm - run_min
     # candidate peaks in decreasing excursion order; keep the first that recovers and passes the tests
     for pk in _episode_peaks(exc):
-        b = int(np.argmin(sm[: pk + 1]))
-        rise = float(sm[pk] - sm[b])
-        tol = max(p["recovery_z"] * sigma, 1e-12 * max(1.0, abs(float(sm[b]))))  # (1e-12: round-off)
-        later = np.where(sm[pk + 1:] < sm[b] - tol)[0]
-        if later.size == 0:
-            continue
-        r = pk + 1 + int(later[0])
-        improvement = float(max(z[0], sm[0]) - sm[b])  # raw first value: smoothing hides a first big drop
-        zrise = rise / sigma if sigma > 0 else np.inf
-        if zrise < p["min_z"] or pk - b < p["min_rise_evaluations"]:
-            continue
-        if improvement > 0 and rise < p["min_rise_fraction"] * improvement:
-            continue
-        if _train_worse(history, mon.metric, s.x[b], s.x[pk], rise, k, p):
-            continue
-        if _spike_between(history, mon, s.x[b], s.x[r]):
-            continue
-        final_gain = float(sm[b] - np.min(sm[r:]))
-        msg = (f"{mon.split}_{mon.metric} got worse after {where_text(s, b)} (peak at {where_text(s, pk)}, "
-               f"{rise / improvement * 100 if improvement > 0 else float('inf'):.0f}% of the earlier improvement), "
-               f"then recovered past its earlier best at {where_text(s, r)}: double descent; stopping at the "
-               "first rise would have missed the better model")
-        ev = {
-            "first_best_index": b, "first_best_step": s.at(b)["step"], "first_best_epoch": s.at(b)["epoch"],
-            "first_best_value": float(mon.sign * sm[b]),
-            "peak_index": pk, "peak_step": s.at(pk)["step"], "peak_epoch": s.at(pk)["epoch"],
-            "peak_value": float(mon.sign * sm[pk]),
-            "recovery_index": r, "recovery_step": s.at(r)["step"], "recovery_epoch": s.at(r)["epoch"],
-            "rise": rise, "rise_z": float(zrise) if np.isfinite(zrise) else None,
-            "rise_fraction_of_improvement": float(rise / improvement) if improvement > 0 else None,
-            "gain_after_recovery": final_gain, "noise_sigma": float(sigma), "smooth": k,
-            "delay_evaluations": int(r - b),
-        }
-        actions = (
-            (f"do not stop this kind of run at the first rise: the rise after {where_text(s, b)} was temporary; "
-            "use a patience longer than the rise (here "
-            f"{r - b} evaluations) or gapwatch's noise-aware policy"),
-            "keep the best checkpoint of the whole run, not of the first descent",
-            ("if a smaller learning rate, more data or a different model size is an option, epoch-wise double "
-            "descent is strongest near the interpolation threshold (label noise makes it stronger)"),
-        )
-        return [Finding(FindingKind.DOUBLE_DESCENT, Severity.INFO, msg, step=s.at(r)["step"],
-                        epoch=s.at(r)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
-                        detector="double_descent")]
+        found = _episode(history, mon, s, z, sm, sigma, k, pk, p)
+        if found is not None:
+            return [found]
     return []
+
+
+def _episode(history: History, mon: Monitor, s: Series, z: np.ndarray, sm: np.ndarray, sigma: float, k: int,
+             pk: int, p: dict[str, Any]) -> Finding | None:
+    """The double-descent finding of the rise peaking at ``pk`` when it recovers and passes the tests, else None."""
+    b = int(np.argmin(sm[: pk + 1]))
+    rise = float(sm[pk] - sm[b])
+    tol = max(p["recovery_z"] * sigma, 1e-12 * max(1.0, abs(float(sm[b]))))  # (1e-12: round-off)
+    later = np.where(sm[pk + 1:] < sm[b] - tol)[0]
+    if later.size == 0:
+        return None
+    r = pk + 1 + int(later[0])
+    improvement = float(max(z[0], sm[0]) - sm[b])  # raw first value: smoothing hides a first big drop
+    zrise = rise / sigma if sigma > 0 else np.inf
+    if zrise < p["min_z"] or pk - b < p["min_rise_evaluations"]:
+        return None
+    if improvement > 0 and rise < p["min_rise_fraction"] * improvement:
+        return None
+    if _train_worse(history, mon.metric, s.x[b], s.x[pk], rise, k, p):
+        return None
+    if _spike_between(history, mon, s.x[b], s.x[r]):
+        return None
+    return _finding(mon, s, sm, sigma, k, b, pk, r, rise, improvement, zrise)
+
+
+def _finding(mon: Monitor, s: Series, sm: np.ndarray, sigma: float, k: int, b: int, pk: int, r: int, rise: float,
+             improvement: float, zrise: float) -> Finding:
+    """The double-descent finding: best at ``b``, peak at ``pk``, recovery past the best at ``r``."""
+    final_gain = float(sm[b] - np.min(sm[r:]))
+    msg = (f"{mon.split}_{mon.metric} got worse after {where_text(s, b)} (peak at {where_text(s, pk)}, "
+           f"{rise / improvement * 100 if improvement > 0 else float('inf'):.0f}% of the earlier improvement), "
+           f"then recovered past its earlier best at {where_text(s, r)}: double descent; stopping at the "
+           "first rise would have missed the better model")
+    ev = {
+        "first_best_index": b, "first_best_step": s.at(b)["step"], "first_best_epoch": s.at(b)["epoch"],
+        "first_best_value": float(mon.sign * sm[b]),
+        "peak_index": pk, "peak_step": s.at(pk)["step"], "peak_epoch": s.at(pk)["epoch"],
+        "peak_value": float(mon.sign * sm[pk]),
+        "recovery_index": r, "recovery_step": s.at(r)["step"], "recovery_epoch": s.at(r)["epoch"],
+        "rise": rise, "rise_z": float(zrise) if np.isfinite(zrise) else None,
+        "rise_fraction_of_improvement": float(rise / improvement) if improvement > 0 else None,
+        "gain_after_recovery": final_gain, "noise_sigma": float(sigma), "smooth": k,
+        "delay_evaluations": int(r - b),
+    }
+    actions = (
+        (f"do not stop this kind of run at the first rise: the rise after {where_text(s, b)} was temporary; "
+        "use a patience longer than the rise (here "
+        f"{r - b} evaluations) or gapwatch's noise-aware policy"),
+        "keep the best checkpoint of the whole run, not of the first descent",
+        ("if a smaller learning rate, more data or a different model size is an option, epoch-wise double "
+        "descent is strongest near the interpolation threshold (label noise makes it stronger)"),
+    )
+    return Finding(FindingKind.DOUBLE_DESCENT, Severity.INFO, msg, step=s.at(r)["step"],
+                   epoch=s.at(r)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
+                   detector="double_descent")
 
 
 def _grokked(history: History, mon: Monitor) -> bool:

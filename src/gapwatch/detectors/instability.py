@@ -219,14 +219,10 @@ def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None =
 def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
                 series: list[Series] | None) -> Finding | None:
     series = series if series is not None else checked_series(history, mon)
-    train = [s for s in series if s.split == "train" and s.metric == "loss"]
-    if train:
-        s, need_lost = train[0], p["divergence_lost_fraction"]
-    else:
-        held = [s for s in series if mon is not None and s.split == mon.split and _loss_like(s.metric)]
-        if not held:
-            return None
-        s, need_lost = held[0], max(p["heldout_divergence_lost_fraction"], p["divergence_lost_fraction"])
+    picked = _divergence_series(series, mon, p)
+    if picked is None:
+        return None
+    s, need_lost = picked
     fs = s.finite()
     n = len(fs)
     if n < p["min_evaluations"]:
@@ -252,13 +248,32 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
     onset = stays_above_from(z > best_level + tol, b + w - 1)
     if onset >= n:
         return None
+    return _divergence_finding(fs, onset, b + w - 1, best_level, final, lost, zr, sigma)
+
+
+def _divergence_series(series: list[Series], mon: Monitor | None,
+                       p: dict[str, Any]) -> tuple[Series, float] | None:
+    """The series judged for divergence and the share of the improvement its rise must undo: the training
+    loss, else the monitored split's first loss-like series (which must undo more); None without either."""
+    train = [s for s in series if s.split == "train" and s.metric == "loss"]
+    if train:
+        return train[0], p["divergence_lost_fraction"]
+    held = [s for s in series if mon is not None and s.split == mon.split and _loss_like(s.metric)]
+    if not held:
+        return None
+    return held[0], max(p["heldout_divergence_lost_fraction"], p["divergence_lost_fraction"])
+
+
+def _divergence_finding(fs: Series, onset: int, best_index: int, best_level: float, final: float, lost: float,
+                        zr: float, sigma: float) -> Finding:
+    """The divergence finding of ``fs`` (finite values) rising from ``onset`` on; levels in signed units."""
     msg = (f"{fs.name} diverges: from {where_text(fs, onset)} it rises and stays up (final {fs.values[-1]:.4g} "
            f"vs best {_sign(fs) * best_level:.4g}; "
            + (f"{100 * lost:.0f}% of the improvement undone)" if np.isfinite(lost) else "no improvement left)"))
     ev = {"type": "divergence", "series": fs.name, "onset_index": int(onset), "best_level": _sign(fs) * best_level,
           "final_level": _sign(fs) * final, "lost_fraction_of_improvement": float(lost) if np.isfinite(lost) else None,
           "z": float(zr) if np.isfinite(zr) else None, "noise_sigma": float(sigma),
-          "best_step": fs.at(b + w - 1)["step"], "best_epoch": fs.at(b + w - 1)["epoch"]}
+          "best_step": fs.at(best_index)["step"], "best_epoch": fs.at(best_index)["epoch"]}
     actions = (
         f"restore the checkpoint from before {where_text(fs, onset)}",
         ("lower the learning rate (divergence is the classic sign of a learning rate that is too high), or "
@@ -314,49 +329,69 @@ def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+_Spike = tuple[Series, int, float, float]
+
+
 def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Finding | None:
-    found: list[tuple[Series, int, float, float]] = []
+    found: list[_Spike] = []
     losses = [s for s in series if _loss_like(s.metric)]
     train = [s for s in losses if s.split == "train"]
     for s in (train or losses):
-        fs = s.finite()
-        n = len(fs)
-        if n < p["min_evaluations"]:
-            continue
-        z = _sign(fs) * fs.values
-        end = n
-        if div is not None and div.evidence.get("series") == fs.name:
-            end = int(div.evidence["onset_index"])
-        gsig = noise_sigma(z)
-        w = max(1, min(p["window"], n // 3))
-        lv = window_means(z, w)
-        improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
-        if improvement <= 0:
-            continue
-        if end <= 2:
-            continue
-        # noise floor: a share of the whole curve's noise, and the level its own upper tail implies (mini-batch
-        # noise is right-skewed); local noise >= that floor, so the pre-filter below is exact
-        tsig = tail_sigma(z, p["baseline"], p["tail_quantile"]) if n >= p["tail_min_evaluations"] else 0.0
-        floor_sig = max(p["min_local_noise_fraction"] * gsig, tsig)
-        base_all = trailing_median(z, p["baseline"])  # base_all[i] = median(z[max(0, i - k): i])
-        exc_all = z[2:end] - base_all[2:end]
-        # cheap tests first, on every evaluation at once; the local noise level only for candidates
-        cand = np.flatnonzero((exc_all > 0) & (exc_all >= p["min_spike_fraction"] * improvement)
-                              & (exc_all >= p["spike_z"] * floor_sig)) + 2
-        nxt = 2  # evaluations before ``nxt`` belong to the recovery of an accepted spike and are skipped
-        for i in cand.tolist():
-            if i < nxt:
-                continue
-            base = float(base_all[i])
-            exc = float(z[i] - base)
-            lsig = max(_local_sigma(z, i, p["noise_window"]), floor_sig)
-            back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + p["recovery_fraction"] * exc)[0]
-            if exc >= p["spike_z"] * lsig and back.size:
-                found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
-                nxt = i + int(back[0]) + 2
+        found.extend(_series_spikes(s.finite(), p, div))
     if not found:
         return None
+    return _spikes_finding(found, p)
+
+
+def _series_spikes(fs: Series, p: dict[str, Any], div: Finding | None) -> list[_Spike]:
+    """The spikes of one series (finite values) before the onset of ``div`` when it diverges, in order."""
+    n = len(fs)
+    if n < p["min_evaluations"]:
+        return []
+    z = _sign(fs) * fs.values
+    end = n
+    if div is not None and div.evidence.get("series") == fs.name:
+        end = int(div.evidence["onset_index"])
+    gsig = noise_sigma(z)
+    w = max(1, min(p["window"], n // 3))
+    lv = window_means(z, w)
+    improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
+    if improvement <= 0:
+        return []
+    if end <= 2:
+        return []
+    # noise floor: a share of the whole curve's noise, and the level its own upper tail implies (mini-batch
+    # noise is right-skewed); local noise >= that floor, so the pre-filter below is exact
+    tsig = tail_sigma(z, p["baseline"], p["tail_quantile"]) if n >= p["tail_min_evaluations"] else 0.0
+    floor_sig = max(p["min_local_noise_fraction"] * gsig, tsig)
+    base_all = trailing_median(z, p["baseline"])  # base_all[i] = median(z[max(0, i - k): i])
+    exc_all = z[2:end] - base_all[2:end]
+    # cheap tests first, on every evaluation at once; the local noise level only for candidates
+    cand = np.flatnonzero((exc_all > 0) & (exc_all >= p["min_spike_fraction"] * improvement)
+                          & (exc_all >= p["spike_z"] * floor_sig)) + 2
+    return _accepted_spikes(fs, z, cand.tolist(), base_all, end, floor_sig, p)
+
+
+def _accepted_spikes(fs: Series, z: np.ndarray, cand: list[int], base_all: np.ndarray, end: int,
+                     floor_sig: float, p: dict[str, Any]) -> list[_Spike]:
+    """The candidates that clear the local noise and recover in time; a spike's recovery is skipped."""
+    found: list[_Spike] = []
+    nxt = 2  # evaluations before ``nxt`` belong to the recovery of an accepted spike and are skipped
+    for i in cand:
+        if i < nxt:
+            continue
+        base = float(base_all[i])
+        exc = float(z[i] - base)
+        lsig = max(_local_sigma(z, i, p["noise_window"]), floor_sig)
+        back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + p["recovery_fraction"] * exc)[0]
+        if exc >= p["spike_z"] * lsig and back.size:
+            found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
+            nxt = i + int(back[0]) + 2
+    return found
+
+
+def _spikes_finding(found: list[_Spike], p: dict[str, Any]) -> Finding:
+    """The spikes finding: every spike found, the earliest first."""
     found.sort(key=lambda t: float(t[0].step[t[1]]) if np.isfinite(t[0].step[t[1]]) else float(t[0].x[t[1]]))
     s, i, exc, zz = found[0]
     names = sorted({f[0].name for f in found})

@@ -142,19 +142,33 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if after < p["min_after_best"]:
         return []
     w = max(1, min(window_for(n, p), after))
-    best_level, degradation, improvement, sigma, se, zstat, lost = _degradation(z, b, w)
+    deg = _degradation(z, b, w)
+    _, degradation, _, _, _, zstat, lost = deg
     if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
 
     train_ev, diverging = _train_check(history, mon, s, b, w, p)
     if diverging:
         return []
-    if not train_ev:
-        from .instability import divergence
+    if not train_ev and _diverges(history, mon):
+        return []  # without a training series, a rise that undoes all progress is divergence
+    return [_finding(history, mon, s, z, b, w, deg, train_ev, p)]
 
-        if divergence(history, mon) is not None:
-            return []  # without a training series, a rise that undoes all progress is divergence
 
+def _diverges(history: History, mon: Monitor) -> bool:
+    """True when the instability detector calls the run diverging."""
+    from .instability import divergence
+
+    return divergence(history, mon) is not None
+
+
+def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w: int,
+             deg: tuple[float, float, float, float, float, float, float], train_ev: dict[str, Any],
+             p: dict[str, Any]) -> Finding:
+    """The overfitting finding of ``s`` (finite values, ``z`` signed) past its best at ``b``."""
+    best_level, degradation, improvement, sigma, se, zstat, lost = deg
+    n = len(s)
+    after = n - 1 - b
     # onset: first evaluation after the best from which the trailing level stays above best + tolerance
     tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
     trailing = trailing_mean(z, w)
@@ -200,19 +214,17 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         **train_ev,
         **gap_ev,
     }
-    return [
-        Finding(
-            kind=FindingKind.OVERFITTING,
-            severity=sev,
-            message=msg,
-            step=s.at(b)["step"],
-            epoch=s.at(b)["epoch"],
-            evidence=evidence,
-            actions=tuple(actions),
-            references=REFERENCES,
-            detector="overfitting",
-        )
-    ]
+    return Finding(
+        kind=FindingKind.OVERFITTING,
+        severity=sev,
+        message=msg,
+        step=s.at(b)["step"],
+        epoch=s.at(b)["epoch"],
+        evidence=evidence,
+        actions=tuple(actions),
+        references=REFERENCES,
+        detector="overfitting",
+    )
 
 
 def _actions(where_best: str, slow: bool) -> list[str]:

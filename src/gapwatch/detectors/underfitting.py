@@ -178,7 +178,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     base = tr if tr is not None else held
     if base is None:
         return []
-    if any(s is not None and not np.all(np.isfinite(s.values)) for s in (tr, held)):
+    if _non_finite(tr, held):
         return []  # non-finite values are instability
     acc_end, acc_gain = _train_acc(history, p)
     if acc_end is not None and acc_end >= p["fitted_train_acc"]:
@@ -187,9 +187,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     n = z.size
     if n < p["min_evaluations"]:
         return []
-    from .instability import divergence
-
-    if divergence(history, mon) is not None:
+    if _diverges(history, mon):
         return []
     tail = min(max(p["min_tail_evaluations"], round(p["tail_fraction"] * n)), n - 1)
     if _spike_in(history, mon, base, n - tail - p["spike_margin"]):
@@ -203,16 +201,37 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
                           "tail_z": float(t["ztail"]) if np.isfinite(t["ztail"]) else None,
                           "improvement": float(t["improvement"]), "noise_sigma": float(t["sigma"]),
                           "train_acc_final": acc_end}
-    if tr is not None and held is not None and len(held) >= p["min_evaluations"]:
-        extra = _heldout_check(held, mode, t, p)
-        if extra is None:
-            return []
-        ev.update(extra)
+    if not _heldout_agrees(tr, held, mode, t, p, ev):
+        return []
     msg, actions = _text(base, mode, tail, t, z, acc_end, ev)
     last = n - 1
     return [Finding(FindingKind.UNDERFITTING, Severity.WARNING, msg, step=base.at(last)["step"],
                     epoch=base.at(last)["epoch"], evidence={**ev, "at": where_text(base, last)}, actions=actions,
                     references=REFERENCES, detector="underfitting")]
+
+
+def _non_finite(tr: Series | None, held: Series | None) -> bool:
+    """True when the training or held-out series has a non-finite value."""
+    return any(s is not None and not np.all(np.isfinite(s.values)) for s in (tr, held))
+
+
+def _diverges(history: History, mon: Monitor | None) -> bool:
+    """True when the instability detector calls the run diverging."""
+    from .instability import divergence
+
+    return divergence(history, mon) is not None
+
+
+def _heldout_agrees(tr: Series | None, held: Series | None, mode: str, t: dict[str, Any], p: dict[str, Any],
+                    ev: dict[str, Any]) -> bool:
+    """False when the held-out loss vetoes the finding (:func:`_heldout_check`); else adds its evidence to
+    ``ev`` (when there are both a training and a long enough held-out series) and returns True."""
+    if tr is not None and held is not None and len(held) >= p["min_evaluations"]:
+        extra = _heldout_check(held, mode, t, p)
+        if extra is None:
+            return False
+        ev.update(extra)
+    return True
 
 
 def _text(base: Series, mode: str, tail: int, t: dict[str, Any], z: np.ndarray, acc_end: float | None,
