@@ -93,7 +93,10 @@ def _loss_monitor(h: History) -> Monitor | None:
     """The labels here describe validation-loss curves (the generated families', and the real runs' "final > 1%
     above its minimum" label): judge that series. Since issue 13 the default monitor is the task metric,
     accuracy, when one is logged beside the loss; ``bench/bench_monitor.py`` measures that choice."""
-    return Monitor("val", "loss", "min") if h.has("val", "loss") else None
+    for split in ("val", "test"):  # DeepOBS runs log no validation split: their label is on the test loss
+        if h.has(split, "loss"):
+            return Monitor(split, "loss", "min")
+    return None
 
 
 def _delay(h: History, kind: str, label: synth.Label, n: int) -> int | None:
