@@ -247,10 +247,9 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any],
     zf = z[fin]
     zmin, zmax = float(zf.min()), float(zf.max())
     rng = zmax - zmin
-    if p["keep_through_memorization"]:
-        progress = _progress(z, max(p["progress_window"], p["window"]), rng)
-        if progress < p["progress_min"]:
-            return None, f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)", b
+    hold = _memorization_hold(z, p, rng)
+    if hold:
+        return None, hold, b
     if since < p["min_wait"]:
         return None, "", b
     cap_since = _smoothed_since(z, p["window"], since)
@@ -260,21 +259,37 @@ def _decide_last(z: np.ndarray, sigma: float, p: dict[str, Any],
     w = int(min(p["window"], since))
     if not np.all(fin[n - w:]):
         return StopReason.NON_FINITE_AFTER_BEST, "the held-out metric became non-finite after its best", b
+    if _significant_degradation(z, b, w, sigma, rng, abs_best, p):
+        return StopReason.DEGRADATION, "", b
+    return None, "", b
+
+
+def _memorization_hold(z: np.ndarray, p: dict[str, Any], rng: float) -> str:
+    """The holding message while ``keep_through_memorization`` waits for held-out progress, else ""."""
+    if p["keep_through_memorization"]:
+        progress = _progress(z, max(p["progress_window"], p["window"]), rng)
+        if progress < p["progress_min"]:
+            return f"holding: no held-out progress yet ({100 * progress:.0f}% of the range)"
+    return ""
+
+
+def _significant_degradation(z: np.ndarray, b: int, w: int, sigma: float, rng: float, abs_best: float,
+                             p: dict[str, Any]) -> bool:
+    """Whether the mean of the last ``w`` evaluations is worse than the best ``w``-mean by more than the noise
+    (``z_stop`` standard errors), ``min_giveback`` of the range and ``min_rel`` of the best value."""
     rm, ok = _rolling(z, w)
     level = float(rm[-1])
     cand = rm[ok]
     best_level = float(cand.min()) if cand.size else float(z[b])
     deg = level - best_level
     if deg <= 0:
-        return None, "", b
+        return False
     se = sigma * math.sqrt(2.0 / w)
     if se > 0 and deg < p["z_stop"] * se:
-        return None, "", b
+        return False
     if deg < p["min_giveback"] * rng:
-        return None, "", b
-    if p["min_rel"] > 0 and deg < p["min_rel"] * max(abs_best, 1e-12):
-        return None, "", b
-    return StopReason.DEGRADATION, "", b
+        return False
+    return not (p["min_rel"] > 0 and deg < p["min_rel"] * max(abs_best, 1e-12))
 
 
 def _confirm_candidate(z: np.ndarray, p: dict[str, Any]) -> bool:

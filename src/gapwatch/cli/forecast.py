@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -56,8 +57,20 @@ def forecast_cmd(
 ) -> None:
     """Forecast the validation metric: quantiles per future evaluation, the best evaluation, P(best behind)."""
     from ..forecast.sweep import forecast_sweep
-    from ..monitor import parse_monitor
     from ..readers import load
+
+    obs, bnd, mon = _parse_options(observed, monitor, mode, method, bound)
+    result = forecast_sweep(load(path), mon, observed=obs, horizon=horizon, method=method, bound=bnd)
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        return
+    _render_forecasts(result)
+
+
+def _parse_options(observed: str | None, monitor: str | None, mode: str | None, method: str, bound: str
+                   ) -> tuple[int | float | None, float | str | None, Any]:
+    """The validated ``--observed``, ``--bound`` and ``--monitor`` (``--mode`` and ``--method`` checked)."""
+    from ..monitor import parse_monitor
 
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
@@ -66,34 +79,41 @@ def forecast_cmd(
     mon = parse_monitor(monitor, mode) if monitor else None
     if method not in ("auto", "pfn", "ensemble"):
         raise UsageError(f"--method must be auto, pfn or ensemble, got {method!r}")
-    result = forecast_sweep(load(path), mon, observed=obs, horizon=horizon, method=method, bound=bnd)
-    if json_out:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
+    return obs, bnd, mon
 
-    con = Console()
-    for r in result.runs:
+
+def _render_forecasts(fcs: Any, console: Any = None) -> None:
+    """Print a :class:`~gapwatch.forecast.sweep.SweepForecast` as rich text (``console``: default a new one)."""
+    from rich.console import Console
+
+    con = console if console is not None else Console()
+    for r in fcs.runs:
         if r.forecast is None:
             con.print(f"[bold]{r.name}[/bold]: no forecast: {r.error}")
             continue
-        f = r.forecast
-        label = f.monitor.label if f.monitor else "?"
-        con.print(f"[bold]{f.name}[/bold] {label}: {f.observed} evaluations observed, forecast to x={f.x[-1]:g} "
-                  f"({f.method})")
-        con.print(f"  P(best already behind) = {f.p_best_behind:.2f}; best evaluation at x≈{f.best['x']:g} "
-                  f"(80%: {f.best['low']:g}–{f.best['high']:g})")
-        tab = Table("x", "q0.1", "median", "q0.9")
-        idx = sorted({round(i) for i in (0, len(f.x) / 4, len(f.x) / 2, 3 * len(f.x) / 4, len(f.x) - 1)})
-        for i in idx:
-            tab.add_row(f"{f.x[i]:g}", *(f"{f.quantiles[k][i]:.4g}" for k in ("0.1", "0.5", "0.9")))
-        con.print(tab)
-        if r.cross is not None and r.cross.target is not None:
-            con.print(f"  sweep: P(beats the best other run's {r.cross.target:.4g} by x={r.cross.horizon:g}) = "
-                      f"{r.cross.p_beat:.2f}; expected best {r.cross.expected_best:.4g} "
-                      f"({r.cross.analogs} analog runs)")
-        for n in f.notes:
-            con.print(f"  note: {n}")
-    for n in result.notes:
+        _render_run(con, r)
+    for n in fcs.notes:
         con.print(f"note: {n}")
+
+
+def _render_run(con: Any, r: Any) -> None:
+    """One run's forecast: header, best evaluation, quantile table, cross-run line and notes."""
+    from rich.table import Table
+
+    f = r.forecast
+    label = f.monitor.label if f.monitor else "?"
+    con.print(f"[bold]{f.name}[/bold] {label}: {f.observed} evaluations observed, forecast to x={f.x[-1]:g} "
+              f"({f.method})")
+    con.print(f"  P(best already behind) = {f.p_best_behind:.2f}; best evaluation at x≈{f.best['x']:g} "
+              f"(80%: {f.best['low']:g}–{f.best['high']:g})")
+    tab = Table("x", "q0.1", "median", "q0.9")
+    idx = sorted({round(i) for i in (0, len(f.x) / 4, len(f.x) / 2, 3 * len(f.x) / 4, len(f.x) - 1)})
+    for i in idx:
+        tab.add_row(f"{f.x[i]:g}", *(f"{f.quantiles[k][i]:.4g}" for k in ("0.1", "0.5", "0.9")))
+    con.print(tab)
+    if r.cross is not None and r.cross.target is not None:
+        con.print(f"  sweep: P(beats the best other run's {r.cross.target:.4g} by x={r.cross.horizon:g}) = "
+                  f"{r.cross.p_beat:.2f}; expected best {r.cross.expected_best:.4g} "
+                  f"({r.cross.analogs} analog runs)")
+    for n in f.notes:
+        con.print(f"  note: {n}")

@@ -186,6 +186,100 @@ def _pfn_available() -> tuple[Any, GapwatchError | None, str | None]:
         return None, exc, f"forecast PFN unavailable ({exc}); the parametric ensemble was used"
 
 
+def _check_options(method: str, mode: str, bound: float | str | None) -> None:
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if mode not in ("min", "max"):
+        raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
+    if not (bound is None or bound == "auto"
+            or (isinstance(bound, (int, float)) and not isinstance(bound, bool) and math.isfinite(bound))):
+        raise UsageError(f"bound must be 'auto', None or a finite number, got {bound!r}")
+
+
+def _observed_arrays(x: np.ndarray, y: np.ndarray, observed: float | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """``x`` and ``y`` as flat float arrays and the validated observed count."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise InputError(f"x and y differ in length ({x.size} vs {y.size})")
+    m = resolve_observed(observed, y.size)
+    bad = np.flatnonzero(~np.isfinite(y[:m]))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"observed value {i} (x={x[i]:g}) is {y[i]}: a forecast needs finite observed values "
+                         "(cut the run before it diverged)")
+    if not np.all(np.isfinite(x[:m])) or np.any(np.diff(x[:m]) <= 0):
+        raise InputError("x values of the observed evaluations must be finite and strictly increasing")
+    return x, y, m
+
+
+def _resolve_horizon(horizon: int | None, n: int, m: int) -> int:
+    if horizon is None:
+        horizon = n if n > m else max(math.ceil(DEFAULT_HORIZON_FACTOR * m), m + MIN_EXTRA)
+    if int(horizon) <= m:
+        raise UsageError(f"horizon ({horizon} evaluations) must be larger than observed ({m}); it counts all "
+                         "evaluations, observed ones included")
+    return int(horizon)
+
+
+def _checked_bound(bound: float | str | None, y_obs: np.ndarray, mode: str, monitor: Monitor | None,
+                   notes: list[str]) -> float | None:
+    upper = _resolve_bound(bound, y_obs, mode, monitor)
+    if upper is not None:
+        if mode != "max" or np.any(y_obs > upper):
+            raise UsageError(f"bound={upper:g} needs mode='max' and observed values <= {upper:g}")
+        notes.append(f"forecast as the log distance to the bound {upper:g} (a bounded score)")
+    return upper
+
+
+def _choose_method(method: str, notes: list[str]) -> tuple[str, Any]:
+    """The method actually used and the loaded PFN (None for the ensemble)."""
+    if method not in ("auto", "pfn"):
+        return method, None
+    pfn, err, why = _pfn_available()
+    if pfn is not None:
+        return "pfn", pfn
+    if method == "pfn" and err is not None:
+        raise err
+    notes.append(why or "PFN unavailable")
+    return "ensemble", None
+
+
+def _predict_pfn(pfn: Any, t_obs: np.ndarray, zn: np.ndarray, t_q: np.ndarray, n_samples: int,
+                 rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    m = zn.size
+    idx = np.arange(m)
+    if m > PFN_MAX_OBSERVED:
+        idx = np.unique(np.round(np.linspace(0, m - 1, PFN_MAX_OBSERVED)).astype(int))
+    probs = pfn.predict_probs(t_obs[idx], zn[idx], t_q)
+    borders = pfn.borders
+    qz = np.stack([bars.quantile(probs, borders, q) for q in QUANTILES])
+    samples = bars.copula_samples(probs, borders, t_q, n_samples, COPULA_LENGTH, rng)
+
+    def _lp(zf: np.ndarray) -> np.ndarray:
+        return bars.logpdf(probs, borders, zf)
+
+    return qz, samples, _lp
+
+
+def _predict_ensemble(t_obs: np.ndarray, zn: np.ndarray, t_q: np.ndarray, n_samples: int,
+                      rng: np.random.Generator
+                      ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    fit = ensemble.fit(t_obs, zn, t_q)
+    return fit.quantiles(QUANTILES), fit.sample(n_samples, rng), fit.logpdf
+
+
+def _best_position(zn: np.ndarray, samples: np.ndarray, x_all: np.ndarray, m: int
+                   ) -> tuple[dict[str, float], float]:
+    """Where the best value falls (10/50/90% of the sample paths) and the share of paths whose best is observed."""
+    full = np.concatenate([np.broadcast_to(zn, (samples.shape[0], m)), samples], axis=1)
+    arg = np.argmin(full, axis=1)
+    lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
+    best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
+    return best, float(np.mean(arg < m))
+
+
 def forecast_curve(
     x: np.ndarray,
     y: np.ndarray,
@@ -221,39 +315,12 @@ def forecast_curve(
         InputError: fewer than 3 observed points, non-finite observed values, bad x.
         UsageError: horizon ≤ observed, unknown method/mode.
     """
-    if method not in METHODS:
-        raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if mode not in ("min", "max"):
-        raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
-    if not (bound is None or bound == "auto"
-            or (isinstance(bound, (int, float)) and not isinstance(bound, bool) and math.isfinite(bound))):
-        raise UsageError(f"bound must be 'auto', None or a finite number, got {bound!r}")
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise InputError(f"x and y differ in length ({x.size} vs {y.size})")
-    n = y.size
-    m = resolve_observed(observed, n)
-    bad = np.flatnonzero(~np.isfinite(y[:m]))
-    if bad.size:
-        i = int(bad[0])
-        raise InputError(f"observed value {i} (x={x[i]:g}) is {y[i]}: a forecast needs finite observed values "
-                         "(cut the run before it diverged)")
-    if not np.all(np.isfinite(x[:m])) or np.any(np.diff(x[:m]) <= 0):
-        raise InputError("x values of the observed evaluations must be finite and strictly increasing")
-    if horizon is None:
-        horizon = n if n > m else max(math.ceil(DEFAULT_HORIZON_FACTOR * m), m + MIN_EXTRA)
-    if int(horizon) <= m:
-        raise UsageError(f"horizon ({horizon} evaluations) must be larger than observed ({m}); it counts all "
-                         "evaluations, observed ones included")
-    horizon = int(horizon)
+    _check_options(method, mode, bound)
+    x, y, m = _observed_arrays(x, y, observed)
+    horizon = _resolve_horizon(horizon, y.size, m)
     xf = _future_x(x, m, horizon)
     notes: list[str] = []
-    upper = _resolve_bound(bound, y[:m], mode, monitor)
-    if upper is not None:
-        if mode != "max" or np.any(y[:m] > upper):
-            raise UsageError(f"bound={upper:g} needs mode='max' and observed values <= {upper:g}")
-        notes.append(f"forecast as the log distance to the bound {upper:g} (a bounded score)")
+    upper = _checked_bound(bound, y[:m], mode, monitor, notes)
     tr = _Transform(mode, upper)
     z_obs = tr.fwd(y[:m])
     lo_a, sc_a = normalise(z_obs[None])
@@ -266,36 +333,11 @@ def forecast_curve(
     t_obs, t_q = (x[:m] - x0) / span, (xf - x0) / span
     rng = np.random.default_rng(seed)
 
-    used = method
-    pfn = None
-    if method in ("auto", "pfn"):
-        pfn, err, why = _pfn_available()
-        if pfn is None:
-            if method == "pfn" and err is not None:
-                raise err
-            notes.append(why or "PFN unavailable")
-            used = "ensemble"
-        else:
-            used = "pfn"
-    lpz: Callable[[np.ndarray], np.ndarray]
+    used, pfn = _choose_method(method, notes)
     if used == "pfn" and pfn is not None:
-        idx = np.arange(m)
-        if m > PFN_MAX_OBSERVED:
-            idx = np.unique(np.round(np.linspace(0, m - 1, PFN_MAX_OBSERVED)).astype(int))
-        probs = pfn.predict_probs(t_obs[idx], zn[idx], t_q)
-        borders = pfn.borders
-        qz = np.stack([bars.quantile(probs, borders, q) for q in QUANTILES])
-        samples = bars.copula_samples(probs, borders, t_q, n_samples, COPULA_LENGTH, rng)
-
-        def _lp(zf: np.ndarray) -> np.ndarray:
-            return bars.logpdf(probs, borders, zf)
-
-        lpz = _lp
+        qz, samples, lpz = _predict_pfn(pfn, t_obs, zn, t_q, n_samples, rng)
     else:
-        fit = ensemble.fit(t_obs, zn, t_q)
-        qz = fit.quantiles(QUANTILES)
-        samples = fit.sample(n_samples, rng)
-        lpz = fit.logpdf
+        qz, samples, lpz = _predict_ensemble(t_obs, zn, t_q, n_samples, rng)
     qz = np.sort(qz, axis=0)
 
     # back to the metric's units and direction
@@ -303,12 +345,7 @@ def forecast_curve(
     if tr.decreasing:
         qy = qy[::-1]
     quant = {f"{q:g}": qy[i] for i, q in enumerate(QUANTILES)}
-    full = np.concatenate([np.broadcast_to(zn, (samples.shape[0], m)), samples], axis=1)
-    arg = np.argmin(full, axis=1)
-    x_all = np.concatenate([x[:m], xf])
-    lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
-    best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
-    p_model = float(np.mean(arg < m))
+    best, p_model = _best_position(zn, samples, np.concatenate([x[:m], xf]), m)
     p_behind = recalibrate(p_model, *degradation_features(z_obs), used)
 
     def logpdf(yf: np.ndarray) -> np.ndarray:
@@ -392,6 +429,13 @@ def forecast(
     ``monitor`` defaults to :func:`gapwatch.monitor.decide` (the task metric, else validation loss, …).
     """
     mon, x, y = _series(history_run, monitor)
+    return _forecast_series(history_run, mon, x, y, observed, horizon, method, bound, seed)
+
+
+def _forecast_series(history_run: History, mon: Monitor, x: np.ndarray, y: np.ndarray, observed: float | None,
+                    horizon: int | None, method: str, bound: float | str | None, seed: int) -> Forecast:
+    """Forecast one run's monitored series ``x``, ``y``; without ``observed`` and ``horizon`` it reaches the
+    run's planned end of training when the log says it (:func:`planned_horizon`)."""
     note = ""
     if horizon is None and observed is None:
         horizon, note = planned_horizon(history_run, mon, x)

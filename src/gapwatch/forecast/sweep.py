@@ -160,6 +160,38 @@ def _analog_gains(z: np.ndarray, steps: np.ndarray, others_z: list[tuple[np.ndar
     return np.array(gains, dtype=float), np.array(weights, dtype=float)
 
 
+def _check_cross_run(c: Curve, horizon: float) -> None:
+    if len(c) < MIN_OBSERVED:
+        raise UsageError(f"cross_run_forecast needs at least {MIN_OBSERVED} finite evaluations, got {len(c)}")
+    if not math.isfinite(horizon):
+        raise UsageError(f"horizon must be a finite step, got {horizon!r}")
+
+
+def _extend_to_budget(c: Curve, horizon: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """The curve's steps and values extended (values NaN) to ``horizon``, spaced like the last observed steps;
+    and the number of evaluations added."""
+    step = float(np.median(np.diff(c.steps[-6:]))) if len(c) >= 2 else 1.0
+    extra = max(1, int(math.ceil((horizon - c.steps[-1]) / max(step, 1e-12) - 1e-9)))
+    x_full = np.concatenate([c.steps, c.steps[-1] + step * np.arange(1, extra + 1)])
+    y_full = np.concatenate([c.values, np.full(extra, np.nan)])
+    return x_full, y_full, extra
+
+
+def _mix_with_analogs(model_best: np.ndarray, analog_best: np.ndarray, weights: np.ndarray,
+                      target_z: float | None) -> tuple[float, float, float]:
+    """Mix the single-run forecast with the analogs: ``(lam, expected best, P(beat target))``."""
+    wsum = float(weights.sum())
+    lam = wsum / (wsum + ANALOG_PRIOR_WEIGHT) if wsum > 0 else 0.0
+    exp_model = float(model_best.mean())
+    exp_analog = float(np.dot(weights, analog_best) / wsum) if wsum > 0 else exp_model
+    expected = (1 - lam) * exp_model + lam * exp_analog
+    if target_z is None:
+        return lam, expected, 1.0
+    p_model = float(np.mean(model_best < target_z))
+    p_analog = float(np.dot(weights, analog_best < target_z) / wsum) if wsum > 0 else p_model
+    return lam, expected, (1 - lam) * p_model + lam * p_analog
+
+
 def cross_run_forecast(
     curve: Curve,
     others: list[Curve],
@@ -192,10 +224,7 @@ def cross_run_forecast(
 
     sign = _sign(mode)
     c = _finite(curve)
-    if len(c) < MIN_OBSERVED:
-        raise UsageError(f"cross_run_forecast needs at least {MIN_OBSERVED} finite evaluations, got {len(c)}")
-    if not math.isfinite(horizon):
-        raise UsageError(f"horizon must be a finite step, got {horizon!r}")
+    _check_cross_run(c, horizon)
     z = sign * c.values
     others_z = [(o.steps, sign * o.values) for o in map(_finite, others) if len(o)]
     target_z = min((float(zr.min()) for _, zr in others_z), default=None)
@@ -205,10 +234,7 @@ def cross_run_forecast(
         p = 1.0 if target_z is None or best_z < target_z else 0.0
         return CrossRunForecast(p, sign * best_z, target, float(horizon), 0, 0.0, "observed",
                                 ["the budget is already reached: the observed best decides"])
-    step = float(np.median(np.diff(c.steps[-6:]))) if len(c) >= 2 else 1.0
-    extra = max(1, int(math.ceil((horizon - c.steps[-1]) / max(step, 1e-12) - 1e-9)))
-    x_full = np.concatenate([c.steps, c.steps[-1] + step * np.arange(1, extra + 1)])
-    y_full = np.concatenate([c.values, np.full(extra, np.nan)])
+    x_full, y_full, extra = _extend_to_budget(c, horizon)
     fc = forecast_curve(x_full, y_full, observed=len(c), horizon=len(c) + extra, mode=mode, method=method,
                         seed=seed, n_samples=n_samples)
     assert fc.samples is not None
@@ -216,19 +242,32 @@ def cross_run_forecast(
     gains, weights = _analog_gains(z, c.steps, others_z, horizon)
     rng = max(float(z.max() - z.min()), 1e-12 * (1.0 + abs(best_z)))
     analog_best = np.minimum(best_z, best_z + rng * gains)
-    wsum = float(weights.sum())
-    lam = wsum / (wsum + ANALOG_PRIOR_WEIGHT) if wsum > 0 else 0.0
-    exp_model = float(model_best.mean())
-    exp_analog = float(np.dot(weights, analog_best) / wsum) if wsum > 0 else exp_model
-    expected = (1 - lam) * exp_model + lam * exp_analog
-    if target_z is None:
-        p = 1.0
-    else:
-        p_model = float(np.mean(model_best < target_z))
-        p_analog = float(np.dot(weights, analog_best < target_z) / wsum) if wsum > 0 else p_model
-        p = (1 - lam) * p_model + lam * p_analog
+    lam, expected, p = _mix_with_analogs(model_best, analog_best, weights, target_z)
     return CrossRunForecast(p, sign * expected, target, float(horizon), int(gains.size), lam, fc.method,
                             list(fc.notes))
+
+
+def _check_min_observed(min_observed: int) -> None:
+    if isinstance(min_observed, bool) or not isinstance(min_observed, int) or min_observed < MIN_OBSERVED:
+        raise UsageError(f"min_observed must be an integer >= {MIN_OBSERVED} (evaluations), "
+                         f"got {min_observed!r}")
+
+
+def _best_so_far(c: Curve, sign: float) -> tuple[float, float]:
+    """Step and value of the curve's best finite evaluation (the first one when none is finite)."""
+    z = sign * np.where(np.isfinite(c.values), c.values, np.nan)
+    b = int(np.nanargmin(z)) if np.isfinite(z).any() else 0
+    return float(c.steps[b]), float(c.values[b])
+
+
+def _forecast_budget(fin: Curve, others_f: list[Curve], horizon: float | None) -> float | None:
+    """The budget to forecast to, or None when rule (b) does not apply (no other trial has evaluations, or the
+    budget is already reached)."""
+    furthest = max((float(o.steps[-1]) for o in others_f if len(o)), default=-math.inf)
+    h = horizon if horizon is not None else furthest
+    if not any(len(o) for o in others_f) or h <= fin.steps[-1]:
+        return None
+    return h
 
 
 def judge(
@@ -261,16 +300,12 @@ def judge(
     """
     sign = _sign(mode)
     check_confidence(confidence)
-    if isinstance(min_observed, bool) or not isinstance(min_observed, int) or min_observed < MIN_OBSERVED:
-        raise UsageError(f"min_observed must be an integer >= {MIN_OBSERVED} (evaluations), "
-                         f"got {min_observed!r}")
+    _check_min_observed(min_observed)
     params = check_policy_params(mode, policy_params)
     c = Curve(np.asarray(curve.steps, dtype=float), np.asarray(curve.values, dtype=float))
     if len(c) == 0:
         return Verdict(False, "", "no evaluations yet", math.nan, math.nan)
-    z = sign * np.where(np.isfinite(c.values), c.values, np.nan)
-    b = int(np.nanargmin(z)) if np.isfinite(z).any() else 0
-    best_step, best_value = float(c.steps[b]), float(c.values[b])
+    best_step, best_value = _best_so_far(c, sign)
     stop_at = first_stop(c.values, mode, **params)
     if stop_at is not None:
         return Verdict(True, "policy", "overfit past recovery by gapwatch's stop policy (stop after "
@@ -281,9 +316,8 @@ def judge(
     if not use_forecast or len(fin) < min_observed:
         return Verdict(False, "", "", best_step, best_value)
     others_f = [_finite(o) for o in others]
-    furthest = max((float(o.steps[-1]) for o in others_f if len(o)), default=-math.inf)
-    h = horizon if horizon is not None else furthest
-    if not any(len(o) for o in others_f) or h <= fin.steps[-1]:
+    h = _forecast_budget(fin, others_f, horizon)
+    if h is None:
         return Verdict(False, "", "", best_step, best_value)
     fc = cross_run_forecast(fin, others_f, horizon=h, mode=mode, method=method, seed=seed)
     if fc.p_beat < 1.0 - confidence:
@@ -326,6 +360,18 @@ def check_budget(name: str, value: float | None) -> float | None:
             or value <= 0:
         raise UsageError(f"{name} must be None or a positive number (a step), got {value!r}")
     return float(value)
+
+
+def check_sweep_args(owner: str, n_startup_trials: int, n_warmup_steps: int, method: str,
+                     budget_name: str | None = None, budget: float | None = None) -> None:
+    """Validate the arguments the sweep adapters share (the errors start with ``owner``): the startup-trial and
+    warm-up counts, then the budget when ``budget_name`` is given, then the single-run ``method``."""
+    check_count(f"{owner}: n_startup_trials", n_startup_trials, 0)
+    check_count(f"{owner}: n_warmup_steps", n_warmup_steps, MIN_OBSERVED)
+    if budget_name is not None:
+        check_budget(f"{owner}: {budget_name}", budget)
+    if method not in ("auto", "pfn", "ensemble"):
+        raise UsageError(f"{owner}: method must be 'auto', 'pfn' or 'ensemble', got {method!r}")
 
 
 # --------------------------------------------------------------------------------------- gapwatch forecast
@@ -427,16 +473,9 @@ def _forecast_one(h: Any, mon: Any, x: np.ndarray, y: np.ndarray, observed: floa
                   method: str, bound: float | str | None, seed: int) -> Any:
     """One run's forecast; without ``observed`` and ``horizon`` it reaches the run's planned end of training
     when the log says it (:func:`gapwatch.forecast.core.planned_horizon`)."""
-    from .core import forecast_curve, planned_horizon
+    from .core import _forecast_series
 
-    note = ""
-    if horizon is None and observed is None:
-        horizon, note = planned_horizon(h, mon, x)
-    fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
-                        name=h.name, monitor=mon, bound=bound)
-    if note:
-        fc.notes.append(note)
-    return fc
+    return _forecast_series(h, mon, x, y, observed, horizon, method, bound, seed)
 
 
 def _cross_for(r: RunForecast, series: dict[str, tuple[Any, np.ndarray, np.ndarray]], method: str,

@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def prior_borders(seed: int, n_bins: int, n_batches: int = 300, batch: int = 64)
     return np.concatenate([[lo], qs[: n_bins - 1], [hi]])
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch", type=int, default=32)
@@ -68,27 +69,29 @@ def main(argv: list[str] | None = None) -> int:
                          "arguments): training in chunks, e.g. within a time-limited remote call (0: never)")
     ap.add_argument("--eval-every", type=int, default=1000, help="held-out prior NLL every this many steps")
     ap.add_argument("--out", type=Path, default=None, help="directory for the final weights + manifest")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def _resume_or_init(args: argparse.Namespace, model: Any, opt: Any) -> tuple[int, float]:
+    """Load the checkpoint when there is one (returns its steps done and seconds spent), else set the bucket
+    borders from the prior (returns ``(0, 0.0)``)."""
     import torch
 
-    torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    model = build_model(args.d_model, args.layers, args.heads, args.d_ff, args.bins, args.t_floor)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    step0, spent = 0, 0.0
     if args.ckpt.is_file():
         ck = torch.load(args.ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step0, spent = int(ck["step"]), float(ck["seconds"])
         print(f"resumed at step {step0} ({spent:.0f} s spent)", flush=True)
-    else:
-        borders = prior_borders(args.seed, args.bins)
-        model.borders.copy_(torch.as_tensor(borders, dtype=torch.float32))
-    borders_t = model.borders.clone()
-    warm = max(1, args.steps // 20)
+        return step0, spent
+    borders = prior_borders(args.seed, args.bins)
+    model.borders.copy_(torch.as_tensor(borders, dtype=torch.float32))
+    return 0, 0.0
 
+
+def _lr_schedule(args: argparse.Namespace) -> Callable[[int, float], float]:
+    """Linear warm-up over 5% of the steps, then a cosine over ``max(step/steps, seconds/budget)``."""
+    warm = max(1, args.steps // 20)
     budget = args.max_minutes * 60.0
 
     def progress(step: int, seconds: float) -> float:
@@ -100,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
             return args.lr * (step + 1) / warm
         return args.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress(step, seconds))))
 
-    eval_rng = np.random.default_rng([args.seed, 10**9 + 1])
+    return lr_at
+
+
+def _held_out_nll_fn(model: Any, borders_t: Any, seed: int) -> Callable[[], float]:
+    """The mean cross-entropy of ``model`` on 20 fixed held-out prior batches."""
+    import torch
+
+    eval_rng = np.random.default_rng([seed, 10**9 + 1])
     eval_batches = [prior.sample_batch(eval_rng, 64) for _ in range(20)]
 
     def held_out_nll() -> float:
@@ -116,32 +126,86 @@ def main(argv: list[str] | None = None) -> int:
                 cnt += tg.numel()
         return tot / cnt
 
-    def save_ckpt(steps_done: int, seconds: float) -> None:
-        """Atomic checkpoint: model, optimizer, steps done and seconds spent."""
-        args.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": steps_done,
-                    "seconds": seconds}, tmp)
-        tmp.replace(args.ckpt)
+    return held_out_nll
+
+
+def _save_ckpt(path: Path, model: Any, opt: Any, steps_done: int, seconds: float) -> None:
+    """Atomic checkpoint: model, optimizer, steps done and seconds spent."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": steps_done,
+                "seconds": seconds}, tmp)
+    tmp.replace(path)
+
+
+def _train_step(args: argparse.Namespace, model: Any, opt: Any, borders_t: Any, step: int, lr: float) -> float:
+    """One optimisation step on the prior batch of ``step``; returns its loss."""
+    import torch
+
+    rng = np.random.default_rng([args.seed, step])
+    t, y, m = prior.sample_batch(rng, args.batch)
+    tt = torch.as_tensor(t, dtype=torch.float32)[None].expand(args.batch, -1)
+    yy = torch.as_tensor(y, dtype=torch.float32)
+    target = torch.bucketize(yy[:, m:].contiguous(), borders_t[1:-1])  # bucket index 0..K-1
+    for g in opt.param_groups:
+        g["lr"] = lr
+    logits = model(tt[:, :m], yy[:, :m], tt[:, m:])
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return float(loss.detach())
+
+
+def _write_weights(args: argparse.Namespace, model: Any, done: int, seconds: float, ema: float | None,
+                   held_out_nll: Callable[[], float]) -> None:
+    """The final weights and their manifest in ``args.out``."""
+    import torch
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    wpath = args.out / WEIGHTS_FILE
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    torch.save(state, wpath)
+    manifest: dict[str, Any] = {
+        "format": "gapwatch.forecast_pfn/1",
+        "sha256": sha256_file(wpath),
+        "config": model.config,
+        "training": {"steps": done, "planned_steps": args.steps, "batch": args.batch, "lr": args.lr,
+                     "seed": args.seed, "cpu_seconds_wall": round(seconds, 1), "threads": 1,
+                     "final_loss_ema": ema, "held_out_prior_nll": held_out_nll(),
+                     "curves_seen": done * args.batch},
+        "prior": {k: getattr(prior, k) for k in ("P_OVERFIT", "P_DOUBLE_DESCENT", "P_GROK", "P_STEP",
+                                                  "P_DIVERGE", "P_FLAT", "N_MIN", "N_MAX", "GEO_RATIO_MIN",
+                                                  "GEO_RATIO_MAX", "GEO_MAX_DECADES", "GEO_SPEED_MAX")},
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+    (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {wpath} ({wpath.stat().st_size} bytes)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    model = build_model(args.d_model, args.layers, args.heads, args.d_ff, args.bins, args.t_floor)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    step0, spent = _resume_or_init(args, model, opt)
+    borders_t = model.borders.clone()
+    budget = args.max_minutes * 60.0
+    lr_at = _lr_schedule(args)
+    held_out_nll = _held_out_nll_fn(model, borders_t, args.seed)
 
     t_start = time.time()
     ema = None
     step = step0
     for step in range(step0, args.steps):
-        rng = np.random.default_rng([args.seed, step])
-        t, y, m = prior.sample_batch(rng, args.batch)
-        tt = torch.as_tensor(t, dtype=torch.float32)[None].expand(args.batch, -1)
-        yy = torch.as_tensor(y, dtype=torch.float32)
-        target = torch.bucketize(yy[:, m:].contiguous(), borders_t[1:-1])  # bucket index 0..K-1
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, spent + time.time() - t_start)
-        logits = model(tt[:, :m], yy[:, :m], tt[:, m:])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        lv = float(loss.detach())
+        lv = _train_step(args, model, opt, borders_t, step, lr_at(step, spent + time.time() - t_start))
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         now = spent + time.time() - t_start
         if (step + 1) % 50 == 0:
@@ -151,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"step {step + 1} held-out prior NLL {val:.4f}", flush=True)
         stop_here = bool(args.stop_at) and args.stop_at <= step + 1 < args.steps
         if (step + 1) % args.ckpt_every == 0 or step + 1 == args.steps or stop_here:
-            save_ckpt(step + 1, now)
+            _save_ckpt(args.ckpt, model, opt, step + 1, now)
         if stop_here:
             print(f"stopped at step {step + 1} (--stop-at); resume with the same arguments", flush=True)
             return 0
@@ -161,25 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     done = step + 1
     seconds = spent + time.time() - t_start
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        wpath = args.out / WEIGHTS_FILE
-        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        torch.save(state, wpath)
-        manifest: dict[str, Any] = {
-            "format": "gapwatch.forecast_pfn/1",
-            "sha256": sha256_file(wpath),
-            "config": model.config,
-            "training": {"steps": done, "planned_steps": args.steps, "batch": args.batch, "lr": args.lr,
-                         "seed": args.seed, "cpu_seconds_wall": round(seconds, 1), "threads": 1,
-                         "final_loss_ema": ema, "held_out_prior_nll": held_out_nll(),
-                         "curves_seen": done * args.batch},
-            "prior": {k: getattr(prior, k) for k in ("P_OVERFIT", "P_DOUBLE_DESCENT", "P_GROK", "P_STEP",
-                                                      "P_DIVERGE", "P_FLAT", "N_MIN", "N_MAX", "GEO_RATIO_MIN",
-                                                      "GEO_RATIO_MAX", "GEO_MAX_DECADES", "GEO_SPEED_MAX")},
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-        }
-        (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        print(f"wrote {wpath} ({wpath.stat().st_size} bytes)", flush=True)
+        _write_weights(args, model, done, seconds, ema, held_out_nll)
     return 0
 
 

@@ -44,10 +44,9 @@ from ..forecast.sweep import (
     MIN_OBSERVED,
     Curve,
     Verdict,
-    check_budget,
     check_confidence,
-    check_count,
     check_policy_params,
+    check_sweep_args,
     judge,
 )
 
@@ -103,11 +102,7 @@ class GapwatchPruner(BasePruner):
         method: str = "auto",
     ) -> None:
         self.confidence = check_confidence(confidence)
-        check_count("GapwatchPruner: n_startup_trials", n_startup_trials, 0)
-        check_count("GapwatchPruner: n_warmup_steps", n_warmup_steps, MIN_OBSERVED)
-        check_budget("GapwatchPruner: max_resource", max_resource)
-        if method not in ("auto", "pfn", "ensemble"):
-            raise UsageError(f"GapwatchPruner: method must be 'auto', 'pfn' or 'ensemble', got {method!r}")
+        check_sweep_args("GapwatchPruner", n_startup_trials, n_warmup_steps, method, "max_resource", max_resource)
         check_policy_params("min", policy_params)
         self.n_startup_trials = n_startup_trials
         self.n_warmup_steps = n_warmup_steps

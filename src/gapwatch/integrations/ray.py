@@ -34,8 +34,8 @@ from ..forecast.sweep import (
     Verdict,
     check_budget,
     check_confidence,
-    check_count,
     check_policy_params,
+    check_sweep_args,
     judge,
 )
 
@@ -86,10 +86,7 @@ class GapwatchStopper(Stopper):  # type: ignore[misc]
         if mode not in ("min", "max"):
             raise UsageError(f"GapwatchStopper: mode must be 'min' or 'max', got {mode!r}")
         check_budget("GapwatchStopper: max_t", max_t)
-        check_count("GapwatchStopper: n_startup_trials", n_startup_trials, 0)
-        check_count("GapwatchStopper: n_warmup_steps", n_warmup_steps, MIN_OBSERVED)
-        if method not in ("auto", "pfn", "ensemble"):
-            raise UsageError(f"GapwatchStopper: method must be 'auto', 'pfn' or 'ensemble', got {method!r}")
+        check_sweep_args("GapwatchStopper", n_startup_trials, n_warmup_steps, method)
         self.metric, self.mode, self.time_attr = metric, mode, time_attr
         self.max_t = None if max_t is None else float(max_t)
         self.confidence = check_confidence(confidence)
