@@ -63,12 +63,18 @@ def build(parts: Sequence[Parts]) -> History:
     meta = {p.run: p.meta for p in parts if p.meta}
     if not blocks:
         return History(pd.DataFrame(columns=list(COLUMNS)), notes=notes, sources=sources, meta=meta)
+    h = History(_frame(blocks), notes=notes, sources=sources, meta=meta)
+    return resolve_resumed(h)
+
+
+def _frame(blocks: list[tuple[str, Block]]) -> pd.DataFrame:
+    """The long frame of ``(run, block)`` pairs (at least one)."""
     sizes = np.fromiter((b.value.shape[0] for _, b in blocks), dtype=np.int64, count=len(blocks))
 
     def rep(vals: list[str]) -> np.ndarray:
         return np.repeat(np.asarray(vals, dtype=object), sizes)
 
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "run": rep([r for r, _ in blocks]),
         "step": np.concatenate([b.step for _, b in blocks]),
         "epoch": np.concatenate([b.epoch for _, b in blocks]),
@@ -77,8 +83,6 @@ def build(parts: Sequence[Parts]) -> History:
         "value": np.concatenate([b.value for _, b in blocks]),
         "name": rep([b.name for _, b in blocks]),
     })
-    h = History(frame, notes=notes, sources=sources, meta=meta)
-    return resolve_resumed(h)
 
 
 def needs_dedupe(frame: pd.DataFrame) -> np.ndarray:
@@ -164,25 +168,14 @@ def records_parts(records: Sequence[tuple[int, Mapping[str, Any]]], run: str, so
     Raises:
         InputError: a non-numeric value (names the file, the record and the key).
     """
-    keys: dict[str, None] = {}
-    for _, rec in records:
-        for k, v in rec.items():
-            if v is not None and not isinstance(v, (bool, dict, list)):
-                keys.setdefault(str(k), None)
-    read = normalize_columns(keys, default_split)
+    read = normalize_columns(_value_keys(records), default_split)
     cols: dict[str, tuple[list[float], list[float], list[float]]] = {k: ([], [], []) for k in read}
     for i, rec in records:
-        path: object = source or None
-        line: int | None = i
-        if place != "line":
-            path, line = f"{source}, {place}{i}", None
-        sv = rec.get("step", rec.get("global_step"))
-        step = number(None if isinstance(sv, bool) else sv, path=path, line=line, key="step")
-        ev = rec.get("epoch")
-        epoch = number(None if isinstance(ev, bool) else ev, path=path, line=line, key="epoch")
+        path, line = _where(source, place, i)
+        step, epoch = _axes(rec, path, line)
         for k, v in rec.items():
             col = cols.get(str(k))
-            if col is None or v is None or isinstance(v, (bool, dict, list)):
+            if col is None or not _is_value(v):
                 continue
             col[0].append(step)
             col[1].append(epoch)
@@ -193,6 +186,37 @@ def records_parts(records: Sequence[tuple[int, Mapping[str, Any]]], run: str, so
             split, metric = read[k]
             parts.add(np.asarray(st), np.asarray(ep), split, metric, np.asarray(va), k)
     return parts
+
+
+def _is_value(v: object) -> bool:
+    """A record's value that can be a metric value (not None, a boolean, a nested object or a list)."""
+    return v is not None and not isinstance(v, (bool, dict, list))
+
+
+def _value_keys(records: Sequence[tuple[int, Mapping[str, Any]]]) -> dict[str, None]:
+    """The keys with a metric value in some record, in first-seen order."""
+    keys: dict[str, None] = {}
+    for _, rec in records:
+        for k, v in rec.items():
+            if _is_value(v):
+                keys.setdefault(str(k), None)
+    return keys
+
+
+def _where(source: str, place: str, i: int) -> tuple[object, int | None]:
+    """The ``path`` and ``line`` an error in record ``i`` names."""
+    if place != "line":
+        return f"{source}, {place}{i}", None
+    return source or None, i
+
+
+def _axes(rec: Mapping[str, Any], path: object, line: int | None) -> tuple[float, float]:
+    """A record's step and epoch (NaN where not logged; booleans are not axes)."""
+    sv = rec.get("step", rec.get("global_step"))
+    step = number(None if isinstance(sv, bool) else sv, path=path, line=line, key="step")
+    ev = rec.get("epoch")
+    epoch = number(None if isinstance(ev, bool) else ev, path=path, line=line, key="epoch")
+    return step, epoch
 
 
 def restarts(epoch: np.ndarray) -> list[tuple[int, int]]:

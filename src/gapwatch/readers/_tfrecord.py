@@ -23,8 +23,10 @@ Tags whose first event carries plugin metadata other than ``scalars`` (text, hpa
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -240,22 +242,29 @@ def _template(rec: bytes) -> _Template | None:
             elif fn == 2 and wt == 0:
                 step, step_len = s, e - s
                 mask[s:e] = False
-            elif fn == 5 and wt == 2:
-                for vfn, vwt, vs, ve, _ in _fields(rec, s, e):
-                    if vfn != 1 or vwt != 2:
-                        continue
-                    got = _value(rec, vs, ve)
-                    if got is None:
-                        return None
-                    tag, pos, dt, plugin = got
-                    if plugin is not None:
-                        plugins[tag] = plugin
-                    if pos >= 0:
-                        values.append((tag, pos, dt))
-                        mask[pos:pos + (4 if dt == "<f4" else 8)] = False
+            elif fn == 5 and wt == 2 and not _summary_values(rec, s, e, values, plugins, mask):
+                return None
     except ValueError:
         return None
     return _Template(wall, step, step_len, values, plugins, mask)
+
+
+def _summary_values(rec: bytes, s: int, e: int, values: list[tuple[str, int, str]], plugins: dict[str, str],
+                    mask: np.ndarray) -> bool:
+    """Place the values of one ``Summary`` (into ``values``, ``plugins``, ``mask``); False = not templatable."""
+    for vfn, vwt, vs, ve, _ in _fields(rec, s, e):
+        if vfn != 1 or vwt != 2:
+            continue
+        got = _value(rec, vs, ve)
+        if got is None:
+            return False
+        tag, pos, dt, plugin = got
+        if plugin is not None:
+            plugins[tag] = plugin
+        if pos >= 0:
+            values.append((tag, pos, dt))
+            mask[pos:pos + (4 if dt == "<f4" else 8)] = False
+    return True
 
 
 def _value(rec: bytes, s: int, e: int) -> tuple[str, int, str, str | None] | None:
@@ -269,12 +278,7 @@ def _value(rec: bytes, s: int, e: int) -> tuple[str, int, str, str | None] | Non
         elif fn == 2 and wt == 5:  # simple_value
             pos, dt = a, "<f4"
         elif fn == 9 and wt == 2:  # metadata → plugin_data(1) → plugin_name(1)
-            plugin = ""
-            for mfn, mwt, ma, mb, _ in _fields(rec, a, b):
-                if mfn == 1 and mwt == 2:
-                    for pfn, pwt, pa, pb, _ in _fields(rec, ma, mb):
-                        if pfn == 1 and pwt == 2:
-                            plugin = rec[pa:pb].decode("utf-8", errors="replace")
+            plugin = _plugin_name(rec, a, b)
         elif fn == 8 and wt == 2:  # tensor
             t = _tensor(rec, a, b)
             if t is None:
@@ -283,9 +287,29 @@ def _value(rec: bytes, s: int, e: int) -> tuple[str, int, str, str | None] | Non
     return tag, pos, dt, plugin
 
 
+def _plugin_name(rec: bytes, a: int, b: int) -> str:
+    """``SummaryMetadata`` → ``plugin_data(1)`` → ``plugin_name(1)``; ``""`` when absent."""
+    plugin = ""
+    for mfn, mwt, ma, mb, _ in _fields(rec, a, b):
+        if mfn == 1 and mwt == 2:
+            for pfn, pwt, pa, pb, _ in _fields(rec, ma, mb):
+                if pfn == 1 and pwt == 2:
+                    plugin = rec[pa:pb].decode("utf-8", errors="replace")
+    return plugin
+
+
 def _tensor(rec: bytes, s: int, e: int) -> tuple[int, str] | None:
     """Offset and dtype of a rank-0 float/double tensor's value; ``(-1, '')`` for non-scalar or non-numeric
     tensors (text, histograms: not scalars, skipped); None for encodings we do not place (varint ints)."""
+    fields = _tensor_fields(rec, s, e)
+    if fields is None:
+        return None
+    return _tensor_place(*fields)
+
+
+def _tensor_fields(rec: bytes, s: int, e: int
+                   ) -> tuple[int, bool, tuple[int, int] | None, tuple[int, int, int] | None] | None:
+    """A ``TensorProto``'s ``(dtype, rank0, content span, float/double value span)``; None for varint values."""
     dtype = 0
     rank0 = True
     content: tuple[int, int] | None = None
@@ -294,15 +318,19 @@ def _tensor(rec: bytes, s: int, e: int) -> tuple[int, str] | None:
         if fn == 1 and wt == 0:
             dtype, _ = _varint(rec, a)
         elif fn == 2 and wt == 2:
-            for dfn, _, _, _, _ in _fields(rec, a, b):
-                if dfn == 2:
-                    rank0 = False
+            if 2 in [dfn for dfn, _, _, _, _ in _fields(rec, a, b)]:  # a dim: not rank 0
+                rank0 = False
         elif fn == 4 and wt == 2:
             content = (a, b)
         elif fn in (5, 6):  # float_val / double_val
             fval = (fn, a, b)
         elif fn in (7, 10, 13, 16, 17):  # int_val, int64_val, half_val, uint32, uint64: varints
             return None
+    return dtype, rank0, content, fval
+
+
+def _tensor_place(dtype: int, rank0: bool, content: tuple[int, int] | None,
+                  fval: tuple[int, int, int] | None) -> tuple[int, str] | None:
     if not rank0 or dtype not in (_DT_FLOAT, _DT_DOUBLE, _DT_HALF, _DT_BFLOAT16):
         return -1, ""
     if dtype in (_DT_HALF, _DT_BFLOAT16):
@@ -317,6 +345,9 @@ def _tensor(rec: bytes, s: int, e: int) -> tuple[int, str] | None:
 
 
 # ----------------------------------------------------------------------------- decoding
+_Acc = dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
+
+
 def read_scalars(path: Path) -> Scalars:
     """All scalars of one event file (see the module docstring)."""
     try:
@@ -328,7 +359,7 @@ def read_scalars(path: Path) -> Scalars:
     if offs.size == 0:
         return out
     arr = np.frombuffer(buf, dtype=np.uint8)
-    acc: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    acc: _Acc = {}
     slow: list[int] = []
     uniq, inverse = np.unique(lens, return_inverse=True)
     for gi, L in enumerate(uniq.tolist()):
@@ -336,45 +367,64 @@ def read_scalars(path: Path) -> Scalars:
         if L == 0:
             continue
         mat = np.lib.stride_tricks.sliding_window_view(arr, L)[offs[rows]]
-        remaining = np.arange(rows.size)
-        tried = 0
-        while remaining.size and tried < MAX_TEMPLATES_PER_GROUP:
-            tried += 1
-            rep = mat[remaining[0]]
-            t = _template(rep.tobytes())
-            if t is None:
-                slow.append(int(rows[remaining[0]]))
-                remaining = remaining[1:]
-                continue
-            sub = mat[remaining]
-            match = np.all(sub[:, t.mask] == rep[t.mask], axis=1) if t.mask.any() else np.ones(len(sub), bool)
-            if t.step >= 0:  # the step varint must have exactly the representative's width
-                for k in range(t.step_len):
-                    cont = (sub[:, t.step + k] & 0x80) != 0
-                    match &= cont if k < t.step_len - 1 else ~cont
-            hit = sub[match]
-            idx = rows[remaining[match]]
-            for tag, plugin in t.plugins.items():
-                out.plugins.setdefault(tag, plugin)
-            if t.values:
-                step = _varints(hit, t.step, t.step_len) if t.step >= 0 else np.zeros(len(hit))
-                wall = (np.ascontiguousarray(hit[:, t.wall:t.wall + 8]).view("<f8").ravel()
-                        if t.wall >= 0 else np.full(len(hit), np.nan))
-                for tag, p, dt in t.values:
-                    w = 4 if dt == "<f4" else 8
-                    val = np.ascontiguousarray(hit[:, p:p + w]).view(dt).ravel().astype(float)
-                    acc.setdefault(tag, []).append((idx, step, wall, val))
-            remaining = remaining[~match]
-        slow.extend(rows[remaining].tolist())
+        _decode_group(mat, rows, out, acc, slow)
     if slow:
         _decode_slow(buf, offs, lens, sorted(slow), acc, out.plugins)
+    _assemble(acc, out)
+    return out
+
+
+def _decode_group(mat: np.ndarray, rows: np.ndarray, out: Scalars, acc: _Acc, slow: list[int]) -> None:
+    """Decode the records ``rows`` of one length (``mat``: their bytes) by templates; the rest go to ``slow``."""
+    remaining = np.arange(rows.size)
+    tried = 0
+    while remaining.size and tried < MAX_TEMPLATES_PER_GROUP:
+        tried += 1
+        rep = mat[remaining[0]]
+        t = _template(rep.tobytes())
+        if t is None:
+            slow.append(int(rows[remaining[0]]))
+            remaining = remaining[1:]
+            continue
+        sub = mat[remaining]
+        match = _template_match(sub, rep, t)
+        for tag, plugin in t.plugins.items():
+            out.plugins.setdefault(tag, plugin)
+        if t.values:
+            _collect(sub[match], rows[remaining[match]], t, acc)
+        remaining = remaining[~match]
+    slow.extend(rows[remaining].tolist())
+
+
+def _template_match(sub: np.ndarray, rep: np.ndarray, t: _Template) -> np.ndarray:
+    """Which records of ``sub`` share the template ``t`` of the representative ``rep``."""
+    match = np.all(sub[:, t.mask] == rep[t.mask], axis=1) if t.mask.any() else np.ones(len(sub), bool)
+    if t.step >= 0:  # the step varint must have exactly the representative's width
+        for k in range(t.step_len):
+            cont = (sub[:, t.step + k] & 0x80) != 0
+            match &= cont if k < t.step_len - 1 else ~cont
+    return match
+
+
+def _collect(hit: np.ndarray, idx: np.ndarray, t: _Template, acc: _Acc) -> None:
+    """The steps, wall times and values of the records ``hit`` (record indices ``idx``) into ``acc``."""
+    step = _varints(hit, t.step, t.step_len) if t.step >= 0 else np.zeros(len(hit))
+    wall = (np.ascontiguousarray(hit[:, t.wall:t.wall + 8]).view("<f8").ravel()
+            if t.wall >= 0 else np.full(len(hit), np.nan))
+    for tag, p, dt in t.values:
+        w = 4 if dt == "<f4" else 8
+        val = np.ascontiguousarray(hit[:, p:p + w]).view(dt).ravel().astype(float)
+        acc.setdefault(tag, []).append((idx, step, wall, val))
+
+
+def _assemble(acc: _Acc, out: Scalars) -> None:
+    """Each scalar tag's pieces in record order into ``out.tags``."""
     for tag, parts in acc.items():
         if out.plugins.get(tag, "") not in ("", "scalars"):
             continue
         i = np.concatenate([p[0] for p in parts])
         order = np.argsort(i, kind="stable")
         out.tags[tag] = tuple(np.concatenate([p[k] for p in parts])[order] for k in range(4))  # type: ignore
-    return out
 
 
 def _varints(mat: np.ndarray, pos: int, n: int) -> np.ndarray:
@@ -405,6 +455,17 @@ def decode_event_pb2(data: bytes) -> tuple[float, float, list[tuple[str, float |
     return float(ev.step), float(ev.wall_time), vals
 
 
+#: A tensor's dtype → the repeated field holding its value and how to read the first element of it.
+_TENSOR_FIELDS: dict[int, tuple[str, Callable[[Any], float]]] = {
+    1: ("float_val", float),
+    2: ("double_val", float),
+    19: ("half_val", lambda x: float(np.array([x], dtype=np.uint16).view(np.float16)[0])),
+    14: ("half_val", lambda x: float(np.array([x << 16], dtype=np.uint32).view(np.float32)[0])),
+    3: ("int_val", float), 4: ("int_val", float), 5: ("int_val", float), 6: ("int_val", float),
+    9: ("int64_val", float),
+}
+
+
 def _tensor_scalar(t) -> float | None:  # type: ignore[no-untyped-def]
     if len(t.tensor_shape.dim) != 0:
         return None
@@ -414,23 +475,14 @@ def _tensor_scalar(t) -> float | None:  # type: ignore[no-untyped-def]
         if np_dt is None:
             return None
         return float(np.frombuffer(t.tensor_content, dtype=np_dt)[0])
-    if dt == 1 and t.float_val:
-        return float(t.float_val[0])
-    if dt == 2 and t.double_val:
-        return float(t.double_val[0])
-    if dt == 19 and t.half_val:
-        return float(np.array([t.half_val[0]], dtype=np.uint16).view(np.float16)[0])
-    if dt == 14 and t.half_val:
-        return float(np.array([t.half_val[0] << 16], dtype=np.uint32).view(np.float32)[0])
-    if dt in (3, 4, 5, 6) and t.int_val:
-        return float(t.int_val[0])
-    if dt == 9 and t.int64_val:
-        return float(t.int64_val[0])
-    return None
+    entry = _TENSOR_FIELDS.get(dt)
+    if entry is None:
+        return None
+    vals = getattr(t, entry[0])
+    return entry[1](vals[0]) if vals else None
 
 
-def _decode_slow(buf: bytes, offs: np.ndarray, lens: np.ndarray, rows: list[int],
-                 acc: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]],
+def _decode_slow(buf: bytes, offs: np.ndarray, lens: np.ndarray, rows: list[int], acc: _Acc,
                  plugins: dict[str, str]) -> None:
     per: dict[str, tuple[list[int], list[float], list[float], list[float]]] = {}
     for r in rows:

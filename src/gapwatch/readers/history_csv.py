@@ -65,15 +65,28 @@ def sniff(path: Path, head: str) -> bool:
     rows = _rows(head, 2)
     if len(rows) < 2 or len(rows[0]) < 1:
         return False
-    cols = [c.strip().lower() for c in rows[0]]
+    cols = _metric_columns(rows[0])
+    if cols is None:
+        return False
+    return _measured(cols) and len(rows[1]) == len(rows[0]) and all(_is_number(c) for c in rows[1])
+
+
+def _metric_columns(header: list[str]) -> list[str] | None:
+    """The header's columns (lower-cased, an index column dropped); None when one is empty, an x column
+    (epoch, step…) or a metric not starting with a letter."""
+    cols = [c.strip().lower() for c in header]
     if cols and cols[0] in _INDEX_NAMES:
         cols = cols[1:]
     if not cols or any(not c or c in _X_COLUMNS for c in cols):
-        return False
+        return None
     if any(role(c) == "metric" and not c[0].isalpha() for c in cols):
-        return False
-    measured = any("loss" in c or normalize(c)[1] in _MEASURES for c in cols if role(c) == "metric")
-    return measured and len(rows[1]) == len(rows[0]) and all(_is_number(c) for c in rows[1])
+        return None
+    return cols
+
+
+def _measured(cols: list[str]) -> bool:
+    """A metric column is a known measure (a loss, accuracy…)."""
+    return any("loss" in c or normalize(c)[1] in _MEASURES for c in cols if role(c) == "metric")
 
 
 def read_parts(path: Path, run: str) -> list[Parts]:

@@ -145,6 +145,12 @@ def _table_value(cell: str) -> float | None:
         return None
 
 
+def _is_table_header(cells: list[str]) -> bool:
+    """A table header: an ``Epoch`` column and no numbers."""
+    low = [c.lower() for c in cells]
+    return "epoch" in low and sum(_table_value(c) is None for c in cells) == len(cells)
+
+
 class _Records:
     """Epoch records assembled line by line."""
 
@@ -158,19 +164,25 @@ class _Records:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
         cells = _cells(seg)
         if cells is None:
-            if self.table is not None and _RULE.fullmatch(seg.strip()):
-                return True  # a rule line under the header
-            self.table = None
-            return False
-        low = [c.lower() for c in cells]
-        if "epoch" in low and sum(_table_value(c) is None for c in cells) == len(cells):
+            return self._table_rule(seg)
+        if _is_table_header(cells):
             self.table = [_UNITS.sub("", c) for c in cells]
             return True
         if self.table is None:
             return False
         if all(_RULE.fullmatch(c) for c in cells if c):
             return True
-        head = self.table
+        return self._table_record(line, cells, self.table)
+
+    def _table_rule(self, seg: str) -> bool:
+        """``seg`` (not a table row) as a rule line under the header; else the table ends."""
+        if self.table is not None and _RULE.fullmatch(seg.strip()):
+            return True  # a rule line under the header
+        self.table = None
+        return False
+
+    def _table_record(self, line: int, cells: list[str], head: list[str]) -> bool:
+        """A row of the table with header ``head``: one epoch's record; False (the table ends) without an epoch."""
         ei = [h.lower() for h in head].index("epoch")
         ep = _table_value(cells[ei]) if len(cells) == len(head) else None
         if ep is None:

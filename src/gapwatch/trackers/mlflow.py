@@ -32,7 +32,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ import numpy as np
 from ..errors import InputError, UsageError, require
 from ..history import History
 from ..readers._parts import Parts, build
+from ..readers.base import FunctionReader
 from ._series import run_parts, unique_name
 
 NAME = "mlflow"
@@ -149,40 +149,56 @@ def read_file_store(path: Path, experiment: str | None = None) -> list[Parts]:
     root = _store_root(Path(path))
     out: list[Parts] = []
     found: list[str] = []
-    exps = [(p, _yaml(p / "meta.yaml")) for p in root.iterdir() if p.is_dir() and _is_experiment_dir(p)]
-    exps.sort(key=lambda e: (_num(e[1].get("creation_time")), e[0].name))  # creation order, as SQLite's ids
-    for exp_dir, em in exps:
+    for exp_dir, em in _file_experiments(root):
         ename = str(em.get("name", exp_dir.name))
         if em.get("lifecycle_stage", "active") != "active":
             continue
         found.append(ename)
         if experiment is not None and ename != experiment:
             continue
-        used: set[str] = set()
-        runs = [(p, _yaml(p / "meta.yaml")) for p in exp_dir.iterdir() if p.is_dir() and (p / "meta.yaml").is_file()]
-        runs.sort(key=lambda r: (_num(r[1].get("start_time")), r[0].name))
-        for run_dir, rm in runs:
-            if rm.get("lifecycle_stage", "active") != "active" or "run_id" not in rm:
-                continue
-            rid = str(rm["run_id"])
-            rname = str(rm.get("run_name") or _read_text(run_dir / "tags" / "mlflow.runName") or rid)
-            series = {}
-            mdir = run_dir / "metrics"
-            if mdir.is_dir():
-                for f in sorted(q for q in mdir.rglob("*") if q.is_file()):
-                    series[f.relative_to(mdir).as_posix()] = _metric_file(f)
-            params = {}
-            pdir = run_dir / "params"
-            if pdir.is_dir():
-                params = {f.relative_to(pdir).as_posix(): _read_text(f) for f in sorted(pdir.rglob("*"))
-                          if f.is_file()}
-            status = _STATUS.get(str(rm.get("status")), str(rm.get("status")))
-            name = unique_name(f"{ename}/{rname}", rid, used)
-            out.append(run_parts(name, str(run_dir), series,
-                                 {"hparams": params, "mlflow": {"run_id": rid, "experiment": ename,
-                                                                "status": status}}))
+        out.extend(_file_runs(exp_dir, ename))
     _check_experiment(experiment, found, root)
     return out
+
+
+def _file_experiments(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The experiment folders of a file store and their ``meta.yaml``, in creation order."""
+    exps = [(p, _yaml(p / "meta.yaml")) for p in root.iterdir() if p.is_dir() and _is_experiment_dir(p)]
+    exps.sort(key=lambda e: (_num(e[1].get("creation_time")), e[0].name))  # creation order, as SQLite's ids
+    return exps
+
+
+def _file_runs(exp_dir: Path, ename: str) -> list[Parts]:
+    """Every active run of one experiment folder, in start order."""
+    used: set[str] = set()
+    runs = [(p, _yaml(p / "meta.yaml")) for p in exp_dir.iterdir() if p.is_dir() and (p / "meta.yaml").is_file()]
+    runs.sort(key=lambda r: (_num(r[1].get("start_time")), r[0].name))
+    out: list[Parts] = []
+    for run_dir, rm in runs:
+        if rm.get("lifecycle_stage", "active") != "active" or "run_id" not in rm:
+            continue
+        out.append(_file_run(run_dir, rm, ename, used))
+    return out
+
+
+def _file_run(run_dir: Path, rm: dict[str, Any], ename: str, used: set[str]) -> Parts:
+    """One run folder (``rm``: its ``meta.yaml``) as Parts."""
+    rid = str(rm["run_id"])
+    rname = str(rm.get("run_name") or _read_text(run_dir / "tags" / "mlflow.runName") or rid)
+    series = {}
+    mdir = run_dir / "metrics"
+    if mdir.is_dir():
+        for f in sorted(q for q in mdir.rglob("*") if q.is_file()):
+            series[f.relative_to(mdir).as_posix()] = _metric_file(f)
+    params = {}
+    pdir = run_dir / "params"
+    if pdir.is_dir():
+        params = {f.relative_to(pdir).as_posix(): _read_text(f) for f in sorted(pdir.rglob("*"))
+                  if f.is_file()}
+    status = _STATUS.get(str(rm.get("status")), str(rm.get("status")))
+    name = unique_name(f"{ename}/{rname}", rid, used)
+    return run_parts(name, str(run_dir), series,
+                     {"hparams": params, "mlflow": {"run_id": rid, "experiment": ename, "status": status}})
 
 
 def _num(v: object) -> float:
@@ -234,18 +250,44 @@ def read_sqlite(path: Path, experiment: str | None = None) -> list[Parts]:
         exps = {int(r[0]): str(r[1]) for r in con.execute(
             "SELECT experiment_id, name FROM experiments WHERE lifecycle_stage = 'active'")}
         _check_experiment(experiment, list(exps.values()), f)
-        runs = [(str(r[0]), str(r[1] or r[0]), int(r[2]), str(r[3])) for r in con.execute(
-            "SELECT r.run_uuid, r.name, r.experiment_id, r.status FROM runs r JOIN experiments e "
-            "ON r.experiment_id = e.experiment_id WHERE r.lifecycle_stage = 'active' "
-            "ORDER BY e.creation_time, e.experiment_id, r.start_time, r.run_uuid")
-            if int(r[2]) in exps and (experiment is None or exps[int(r[2])] == experiment)]
+        runs = _sqlite_runs(con, exps, experiment)
         keep = {r[0] for r in runs}
-        params: dict[str, dict[str, str]] = {}
-        for k, v, rid in con.execute("SELECT key, value, run_uuid FROM params"):
-            if rid in keep:
-                params.setdefault(rid, {})[str(k)] = str(v)
+        params = _sqlite_params(con, keep)
         rows = con.execute("SELECT run_uuid, key, step, value, is_nan FROM metrics "
                            "ORDER BY run_uuid, key, step, timestamp").fetchall()
+    series = _sqlite_series(rows, keep)
+    out: list[Parts] = []
+    used: set[str] = set()
+    for rid, rname, eid, status in runs:
+        name = unique_name(f"{exps[eid]}/{rname}", rid, used)
+        out.append(run_parts(name, f"{f}#{rid}", series.get(rid, {}),
+                             {"hparams": params.get(rid, {}),
+                              "mlflow": {"run_id": rid, "experiment": exps[eid], "status": status}}))
+    return out
+
+
+def _sqlite_runs(con: sqlite3.Connection, exps: dict[int, str],
+                 experiment: str | None) -> list[tuple[str, str, int, str]]:
+    """``(run id, run name, experiment id, status)`` of the active runs of the active experiments ``exps``
+    (of ``experiment`` only, when given), in creation and start order."""
+    return [(str(r[0]), str(r[1] or r[0]), int(r[2]), str(r[3])) for r in con.execute(
+        "SELECT r.run_uuid, r.name, r.experiment_id, r.status FROM runs r JOIN experiments e "
+        "ON r.experiment_id = e.experiment_id WHERE r.lifecycle_stage = 'active' "
+        "ORDER BY e.creation_time, e.experiment_id, r.start_time, r.run_uuid")
+        if int(r[2]) in exps and (experiment is None or exps[int(r[2])] == experiment)]
+
+
+def _sqlite_params(con: sqlite3.Connection, keep: set[str]) -> dict[str, dict[str, str]]:
+    """Run id → its params, for the runs in ``keep``."""
+    params: dict[str, dict[str, str]] = {}
+    for k, v, rid in con.execute("SELECT key, value, run_uuid FROM params"):
+        if rid in keep:
+            params.setdefault(rid, {})[str(k)] = str(v)
+    return params
+
+
+def _sqlite_series(rows: list[Any], keep: set[str]) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Run id → metric key → ``(step, value)`` from the ``metrics`` rows sorted by run and key."""
     series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     if rows:
         rid_a = np.asarray([r[0] for r in rows], dtype=object)
@@ -258,14 +300,7 @@ def read_sqlite(path: Path, experiment: str | None = None) -> list[Parts]:
             rid = str(rid_a[a])
             if rid in keep:
                 series.setdefault(rid, {})[str(key_a[a])] = (step_a[a:b], val_a[a:b])
-    out: list[Parts] = []
-    used: set[str] = set()
-    for rid, rname, eid, status in runs:
-        name = unique_name(f"{exps[eid]}/{rname}", rid, used)
-        out.append(run_parts(name, f"{f}#{rid}", series.get(rid, {}),
-                             {"hparams": params.get(rid, {}),
-                              "mlflow": {"run_id": rid, "experiment": exps[eid], "status": status}}))
-    return out
+    return series
 
 
 # ------------------------------------------------------------------------------------------ server
@@ -391,17 +426,4 @@ def read_mlflow(source: str | Path, experiment: str | None = None) -> History:
     return build(parts)
 
 
-@dataclass(frozen=True)
-class MlflowReader:
-    """The :class:`gapwatch.readers.base.Reader` plug-in for MLflow file and SQLite stores."""
-
-    name: str = NAME
-
-    def sniff(self, path: Path, head: str) -> bool:
-        return sniff(path, head)
-
-    def read(self, path: Path, run: str) -> list[Parts]:
-        return read_parts(path)
-
-
-READER = MlflowReader()
+READER = FunctionReader(NAME, sniff, lambda path, run: read_parts(path))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from ..errors import InputError
 from ..history import History
 from ..readers._parts import Parts, build
+from ..readers.base import FunctionReader
 from ._series import run_parts, unique_name
 
 NAME = "trackio"
@@ -63,29 +63,16 @@ def sniff(path: Path, head: str) -> bool:
         return False
 
 
+_Series = dict[str, tuple[list[float], list[float]]]
+
+
 def read_parts(path: Path) -> list[Parts]:
     """Every run of one trackio project database."""
     f = Path(path)
     con = _open(f)
     try:
-        have = _columns(con, "metrics")
-        missing = _NEEDED["metrics"] - have
-        if missing:
-            raise InputError(f"not a trackio project database: table 'metrics' lacks column(s) {sorted(missing)} "
-                             "(expected run_name, step, metrics)", path=f)
-        rid = "run_id" if "run_id" in have else "run_name"
-        rows = con.execute(f"SELECT {rid}, run_name, step, metrics FROM metrics ORDER BY id").fetchall()  # noqa: S608
-        configs: dict[str, dict[str, Any]] = {}
-        ccols = _columns(con, "configs")
-        if {"run_name", "config"} <= ccols:
-            key = "run_id" if "run_id" in ccols else "run_name"
-            for k, cfg in con.execute(f"SELECT {key}, config FROM configs"):  # noqa: S608
-                try:
-                    val = json.loads(cfg)
-                except ValueError:
-                    continue
-                if isinstance(val, dict):
-                    configs[str(k)] = {a: b for a, b in val.items() if not str(a).startswith("_")}
+        rows = _metric_rows(con, f)
+        configs = _configs(con)
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise InputError(f"the trackio database is locked by another process (waited {SQLITE_TIMEOUT_S:g} s)",
@@ -93,7 +80,47 @@ def read_parts(path: Path) -> list[Parts]:
         raise InputError(f"not a trackio project database ({exc})", path=f) from None
     finally:
         con.close()
-    runs: dict[str, tuple[str, dict[str, tuple[list[float], list[float]]]]] = {}
+    runs = _runs(rows, f)
+    used: set[str] = set()
+    out = []
+    for key, (name, ser) in runs.items():
+        series = {k: (np.asarray(s, float), np.asarray(v, float)) for k, (s, v) in ser.items()}
+        run = unique_name(f"{f.stem}/{name}", key, used)
+        out.append(run_parts(run, f"{f}#{name}", series, {"hparams": configs.get(key, {}),
+                                                           "trackio": {"project": f.stem, "run": name}}))
+    return out
+
+
+def _metric_rows(con: sqlite3.Connection, f: Path) -> list[Any]:
+    """The ``metrics`` table's ``(run key, run name, step, metrics JSON)`` rows in logging order."""
+    have = _columns(con, "metrics")
+    missing = _NEEDED["metrics"] - have
+    if missing:
+        raise InputError(f"not a trackio project database: table 'metrics' lacks column(s) {sorted(missing)} "
+                         "(expected run_name, step, metrics)", path=f)
+    rid = "run_id" if "run_id" in have else "run_name"
+    return con.execute(f"SELECT {rid}, run_name, step, metrics FROM metrics ORDER BY id").fetchall()  # noqa: S608
+
+
+def _configs(con: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Run key → its config (trackio's own ``_...`` keys dropped); unreadable configs are skipped."""
+    configs: dict[str, dict[str, Any]] = {}
+    ccols = _columns(con, "configs")
+    if {"run_name", "config"} <= ccols:
+        key = "run_id" if "run_id" in ccols else "run_name"
+        for k, cfg in con.execute(f"SELECT {key}, config FROM configs"):  # noqa: S608
+            try:
+                val = json.loads(cfg)
+            except ValueError:
+                continue
+            if isinstance(val, dict):
+                configs[str(k)] = {a: b for a, b in val.items() if not str(a).startswith("_")}
+    return configs
+
+
+def _runs(rows: list[Any], f: Path) -> dict[str, tuple[str, _Series]]:
+    """Run key → (run name, metric key → (steps, values)) of the numeric logged values."""
+    runs: dict[str, tuple[str, _Series]] = {}
     for i, (key, name, step, blob) in enumerate(rows, start=1):
         try:
             vals = json.loads(blob)
@@ -106,14 +133,7 @@ def read_parts(path: Path) -> list[Parts]:
             lst = ser.setdefault(str(k), ([], []))
             lst[0].append(float(step))
             lst[1].append(float(v))
-    used: set[str] = set()
-    out = []
-    for key, (name, ser) in runs.items():
-        series = {k: (np.asarray(s, float), np.asarray(v, float)) for k, (s, v) in ser.items()}
-        run = unique_name(f"{f.stem}/{name}", key, used)
-        out.append(run_parts(run, f"{f}#{name}", series, {"hparams": configs.get(key, {}),
-                                                           "trackio": {"project": f.stem, "run": name}}))
-    return out
+    return runs
 
 
 def read_trackio(path: Path | str) -> History:
@@ -124,17 +144,4 @@ def read_trackio(path: Path | str) -> History:
     return build(parts)
 
 
-@dataclass(frozen=True)
-class TrackioReader:
-    """The :class:`gapwatch.readers.base.Reader` plug-in for trackio project databases."""
-
-    name: str = NAME
-
-    def sniff(self, path: Path, head: str) -> bool:
-        return sniff(path, head)
-
-    def read(self, path: Path, run: str) -> list[Parts]:
-        return read_parts(path)
-
-
-READER = TrackioReader()
+READER = FunctionReader(NAME, sniff, lambda path, run: read_parts(path))

@@ -25,7 +25,6 @@ import json
 import re
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import numpy as np
 from ..errors import InputError, require
 from ..history import History
 from ..readers._parts import Parts, build
+from ..readers.base import FunctionReader
 from ._series import run_parts
 
 NAME = "wandb"
@@ -88,14 +88,7 @@ def sniff(path: Path, head: str) -> bool:
 # ------------------------------------------------------------------------------------------ transaction log
 def _records(data: bytes, f: Path) -> list[bytes]:
     """The payloads of every complete record (a record cut off at the end of the file is dropped)."""
-    if len(data) < _FILE_HEADER.size:
-        raise InputError("not a W&B run file (shorter than its 7-byte header)", path=f)
-    ident, magic, version = _FILE_HEADER.unpack_from(data, 0)
-    if ident != _IDENT or magic != _MAGIC:
-        raise InputError(f"not a W&B run file (header {data[:7].hex(' ')})", path=f)
-    if version != FORMAT_VERSION:
-        raise InputError(f"written by a W&B SDK with transaction-log format version {version}; this gapwatch "
-                         f"reads version {FORMAT_VERSION} (upgrade gapwatch, or export the run as CSV)", path=f)
+    _check_header(data, f)
     out: list[bytes] = []
     parts: list[bytes] = []
     pos, n = _FILE_HEADER.size, len(data)
@@ -114,17 +107,35 @@ def _records(data: bytes, f: Path) -> list[bytes]:
         payload = data[start:end]
         if kind not in _CRC or zlib.crc32(payload, _CRC[kind]) != crc:
             raise InputError(f"corrupt W&B run file (bad checksum of the record at byte {pos})", path=f)
-        if kind == _FULL:
-            out.append(payload)
-        elif kind == _FIRST:
-            parts = [payload]
-        elif kind == _MIDDLE:
-            parts.append(payload)
-        else:
-            out.append(b"".join(parts + [payload]))
-            parts = []
+        parts = _join(kind, payload, out, parts)
         pos = end
     return out
+
+
+def _check_header(data: bytes, f: Path) -> None:
+    """The file header: W&B's identifier, magic and the transaction-log format version read here."""
+    if len(data) < _FILE_HEADER.size:
+        raise InputError("not a W&B run file (shorter than its 7-byte header)", path=f)
+    ident, magic, version = _FILE_HEADER.unpack_from(data, 0)
+    if ident != _IDENT or magic != _MAGIC:
+        raise InputError(f"not a W&B run file (header {data[:7].hex(' ')})", path=f)
+    if version != FORMAT_VERSION:
+        raise InputError(f"written by a W&B SDK with transaction-log format version {version}; this gapwatch "
+                         f"reads version {FORMAT_VERSION} (upgrade gapwatch, or export the run as CSV)", path=f)
+
+
+def _join(kind: int, payload: bytes, out: list[bytes], parts: list[bytes]) -> list[bytes]:
+    """One chunk of kind ``kind``: a full record into ``out``, or a piece of one; the pieces pending after it."""
+    if kind == _FULL:
+        out.append(payload)
+        return parts
+    if kind == _FIRST:
+        return [payload]
+    if kind == _MIDDLE:
+        parts.append(payload)
+        return parts
+    out.append(b"".join(parts + [payload]))
+    return []
 
 
 def _value(item: Any) -> Any:
@@ -157,26 +168,39 @@ def read_run(path: Path, run: str | None = None) -> Parts:
     config: dict[str, Any] = {}
     info: dict[str, Any] = {}
     for i, payload in enumerate(_records(data, f)):
-        try:
-            rec = pb.Record.FromString(payload)  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - protobuf's DecodeError: say which record, in one line
-            raise InputError(f"W&B record #{i + 1} cannot be decoded by the installed wandb SDK's protobufs "
-                             "(a file from a newer SDK?)", path=f) from None
-        kind = rec.WhichOneof("record_type")
-        if kind == "history":
-            _history(rec.history, rows)
-        elif kind == "config":
-            for it in rec.config.update:
-                config[_key(it)] = json.loads(it.value_json) if it.value_json else None
-        elif kind == "run":
-            r = rec.run
-            info.update(run_id=r.run_id, project=r.project, name=r.display_name or r.run_id)
-            for it in r.config.update:
-                config[_key(it)] = json.loads(it.value_json) if it.value_json else None
+        _apply(_decode(pb, payload, i, f), rows, config, info)
     series = {k: (np.asarray(s, float), np.asarray(v, float)) for k, (s, v) in rows.items()}
     hp = {k: v for k, v in config.items() if not k.startswith("_")}
     name = run or str(info.get("name") or f.stem)
     return run_parts(name, str(path), series, {"hparams": hp, "wandb": info})
+
+
+def _decode(pb: Any, payload: bytes, i: int, f: Path) -> Any:
+    """Record ``i`` (0-based) of the run file ``f`` as a ``wandb_internal_pb2.Record``."""
+    try:
+        return pb.Record.FromString(payload)
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError: say which record, in one line
+        raise InputError(f"W&B record #{i + 1} cannot be decoded by the installed wandb SDK's protobufs "
+                         "(a file from a newer SDK?)", path=f) from None
+
+
+def _apply(rec: Any, rows: dict[str, tuple[list[float], list[float]]], config: dict[str, Any],
+           info: dict[str, Any]) -> None:
+    """One record's history row, config update or run info into ``rows``, ``config``, ``info``."""
+    kind = rec.WhichOneof("record_type")
+    if kind == "history":
+        _history(rec.history, rows)
+    elif kind == "config":
+        _config(rec.config.update, config)
+    elif kind == "run":
+        r = rec.run
+        info.update(run_id=r.run_id, project=r.project, name=r.display_name or r.run_id)
+        _config(r.config.update, config)
+
+
+def _config(items: Any, config: dict[str, Any]) -> None:
+    for it in items:
+        config[_key(it)] = json.loads(it.value_json) if it.value_json else None
 
 
 def _history(h: Any, rows: dict[str, tuple[list[float], list[float]]]) -> None:
@@ -239,17 +263,8 @@ def read_wandb(path: Path | str) -> History:
     return build(read_parts(p))
 
 
-@dataclass(frozen=True)
-class WandbReader:
-    """The :class:`gapwatch.readers.base.Reader` plug-in for W&B run directories and CSV exports."""
-
-    name: str = NAME
-
-    def sniff(self, path: Path, head: str) -> bool:
-        return sniff(path, head)
-
-    def read(self, path: Path, run: str) -> list[Parts]:
-        return read_parts(path, None if Path(path).suffix == ".csv" else run)
+def _read(path: Path, run: str) -> list[Parts]:
+    return read_parts(path, None if Path(path).suffix == ".csv" else run)
 
 
-READER = WandbReader()
+READER = FunctionReader(NAME, sniff, _read)

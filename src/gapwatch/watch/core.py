@@ -204,27 +204,35 @@ class Watcher:
         """Find runs not yet watched (the first call finds every run)."""
         if self.single:
             if not self.sources:
-                mod = sniff(self.root) if self.root.is_dir() or self.root.stat().st_size else None
-                if mod is None and self.root.is_file() and self.root.stat().st_size:
-                    raise InputError("unknown log format (no reader recognises it)", path=self.root)
-                if mod is not None:
-                    self._add(self.root, mod, self.root.stem if self.root.is_file() else self.root.name)
+                self._discover_single()
             return
         for dirpath, dirnames, filenames in os.walk(self.root):
             d = Path(dirpath)
-            keep = []
-            for name in sorted(dirnames):
-                sub = d / name
-                if name.startswith(".") or sub in self.sources:
-                    continue
-                mod = sniff(sub)
-                if mod is None:
-                    keep.append(name)
-                else:
-                    self._add(sub, mod, sub.relative_to(self.root).as_posix())
-            dirnames[:] = keep
+            dirnames[:] = self._consider_dirs(d, dirnames)
             for fname in sorted(filenames):
                 self._consider_file(d / fname)
+
+    def _discover_single(self) -> None:
+        """The one run of a watch on a single log (a file, or a run directory a reader recognises)."""
+        mod = sniff(self.root) if self.root.is_dir() or self.root.stat().st_size else None
+        if mod is None and self.root.is_file() and self.root.stat().st_size:
+            raise InputError("unknown log format (no reader recognises it)", path=self.root)
+        if mod is not None:
+            self._add(self.root, mod, self.root.stem if self.root.is_file() else self.root.name)
+
+    def _consider_dirs(self, d: Path, dirnames: list[str]) -> list[str]:
+        """Watch the subdirectories of ``d`` that are runs; the others (to walk into) in sorted order."""
+        keep = []
+        for name in sorted(dirnames):
+            sub = d / name
+            if name.startswith(".") or sub in self.sources:
+                continue
+            mod = sniff(sub)
+            if mod is None:
+                keep.append(name)
+            else:
+                self._add(sub, mod, sub.relative_to(self.root).as_posix())
+        return keep
 
     def _consider_file(self, f: Path) -> None:
         if f.name.startswith(".") or f in self.sources:
