@@ -1,0 +1,108 @@
+"""CLI start-up cost: CPU seconds and peak memory of `gapwatch analyze` on a 10-epoch Keras CSVLogger file (default
+forecast, and without it) and of `gapwatch --help`, side by side in one loop with an earlier commit of gapwatch and
+with a peer log linter (runmedic), so the ratios hold on a shared, noisy machine.
+
+Run:
+    git worktree add /tmp/base <old commit>          # optional: the earlier commit to compare with
+    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install runmedic   # optional: the peer
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_startup.py --base /tmp/base/src --peer /tmp/peer/bin/runmedic \\
+        --repeats 5 --out bench/results/startup.md
+
+CPU = user + system time of the process (``/usr/bin/time``-style, from ``resource.getrusage`` of the child);
+memory = its peak resident set size. Medians over ``--repeats`` interleaved runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def keras_log(path: Path) -> Path:
+    """A 10-epoch Keras CSVLogger file whose validation loss turns up after epoch 6."""
+    rows = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    for e in range(10):
+        va = 0.5 + 0.03 * e - 0.004 * max(0, e - 6) ** 2
+        vl = 1 / (e + 1) + 0.02 * max(0, e - 5) ** 1.5 + 0.2
+        rows.append(f"{e},{0.5 + 0.04 * e:.4f},{1 / (e + 1):.4f},{va:.4f},{vl:.4f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, after.ru_maxrss / 1024  # ru_maxrss is the max over children so far: run the biggest last
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", help="src/ directory of an earlier gapwatch to compare with (PYTHONPATH)")
+    ap.add_argument("--peer", help="path of the runmedic executable")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    log = keras_log(Path(tempfile.mkdtemp()) / "training.csv")
+    py = sys.executable
+    env = dict(os.environ)
+    cases: dict[str, tuple[list[str], dict[str, str]]] = {
+        "gapwatch --help (this tree)": ([py, "-m", "gapwatch", "--help"], env),
+        "gapwatch analyze (this tree)": ([py, "-m", "gapwatch", "analyze", str(log)], env),
+        "gapwatch analyze --no-forecast (this tree)": ([py, "-m", "gapwatch", "analyze", str(log), "--no-forecast"],
+                                                       env),
+    }
+    if args.base:
+        benv = {**env, "PYTHONPATH": args.base}
+        cases["gapwatch --help (earlier commit)"] = ([py, "-m", "gapwatch", "--help"], benv)
+        cases["gapwatch analyze (earlier commit)"] = ([py, "-m", "gapwatch", "analyze", str(log)], benv)
+    if args.peer:
+        cases["runmedic --help (peer)"] = ([args.peer, "--help"], env)
+        cases["runmedic diagnose (peer)"] = ([args.peer, "diagnose", str(log)], env)
+    cpu: dict[str, list[float]] = {k: [] for k in cases}
+    mem: dict[str, float] = {}
+    for _ in range(args.repeats):
+        for k, (cmd, e) in cases.items():
+            cpu[k].append(measure(cmd, e)[0])
+    for k, (cmd, e) in cases.items():  # peak memory: each in a fresh measuring process
+        out = subprocess.run([py, "-c", "import resource, subprocess, sys; subprocess.run(sys.argv[1:], "
+                              "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+                              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)", *cmd],
+                             env=e, capture_output=True, text=True, check=True)
+        mem[k] = int(out.stdout.strip()) / 1024
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    lines = [
+        "# CLI start-up", "",
+        f"Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_startup.py {' '.join(sys.argv[1:])}`  ",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)  ",
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ", f"Commit: {commit} (plus the working tree)  ",
+        f"Load average at the end: {os.getloadavg()[0]:.2f}", "",
+        "| command | CPU s, median | min | peak RSS (MB) |", "|---|---:|---:|---:|",
+    ]
+    for k in cases:
+        lines.append(f"| {k} | {statistics.median(cpu[k]):.2f} | {min(cpu[k]):.2f} | {mem[k]:.0f} |")
+    lines += ["", "Goals (issue 11): `analyze` of a 10-epoch log with the default forecast ≤ 0.4 s CPU and ≤ 120 MB; "
+              "`--help` ≤ 0.2 s."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    time.sleep(0)
+
+
+if __name__ == "__main__":
+    main()
