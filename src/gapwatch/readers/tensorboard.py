@@ -129,6 +129,19 @@ def read_parts(path: Path, run: str) -> list[Parts]:
 
 def _add_tag(parts: Parts, tag: str, sub: str | None, split_dir: str | None, step: np.ndarray,
              vals: np.ndarray, epoch_map: tuple[np.ndarray, ...] | None) -> None:
+    series = tag_series(tag, sub, split_dir, step, epoch_map)
+    if series is not None:
+        st, epoch, split, metric, name = series
+        parts.add(st, epoch, split, metric, vals, name)
+
+
+def tag_series(tag: str, sub: str | None, split_dir: str | None, step: np.ndarray,
+               epoch_map: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, np.ndarray, str, str, str] | None:
+    """How one scalar tag becomes a series: ``(step, epoch, split, metric, original name)`` with arrays of the
+    tag's shape ``(n,)``, or None for a bookkeeping tag (the one owner of the rule; the reader and ``watch``'s
+    tailer both use it). Keras ``epoch_*`` tags carry the 0-based epoch in their step; ``batch_*`` tags are
+    per-step; a logged ``epoch`` scalar (``epoch_map``) dates the others; a split sub-directory (``train/``,
+    ``validation/``) names the split of tags that do not name their own."""
     t = tag
     epoch = np.full(step.shape, np.nan)
     st = step.astype(float)
@@ -139,12 +152,12 @@ def _add_tag(parts: Parts, tag: str, sub: str | None, split_dir: str | None, ste
     elif tag.startswith("batch_") and len(tag) > 6:
         t = tag[6:]
     if is_bookkeeping(t):
-        return
+        return None
     if epoch_map is not None and np.isnan(epoch).all():
         epoch = _epoch_at(step, epoch_map[1], epoch_map[3])
     name = f"{split_dir}/{t}" if split_dir is not None and not _has_split(t) else _logged_name(t, sub)
     split, metric = normalize(name, "train")
-    parts.add(st, epoch, split, metric, vals, tag if sub is None else f"{sub}/{tag}")
+    return st, epoch, split, metric, tag if sub is None else f"{sub}/{tag}"
 
 
 def _epoch_at(step: np.ndarray, ep_step: np.ndarray, ep_val: np.ndarray) -> np.ndarray:

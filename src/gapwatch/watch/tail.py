@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..history import COLUMNS, History
-from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
+from ..names import SPLIT_ALIASES, normalize
 from ..readers import load_file
 from ..readers._parts import Parts, build
 from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, read_scalars
@@ -209,25 +209,18 @@ def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[pd.DataFrame]:
     """Rows of one event file's scalars, named as :func:`gapwatch.readers.tensorboard.read` names them
     (Keras ``epoch_*`` tags, split sub-directories, a logged ``epoch`` scalar); ``sub`` is the file's
     sub-directory in the run (None: the run directory itself)."""
-    from ..readers.tensorboard import _epoch_at, _has_split, _logged_name
+    from ..readers.tensorboard import tag_series
 
     out: list[pd.DataFrame] = []
     epoch_map = sc.tags.get("epoch")
     split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
     for tag, (_, step, _, vals) in sc.tags.items():
-        t, st, epoch = tag, step, np.full(step.shape, np.nan)
-        if tag.startswith("epoch_") and len(tag) > 6:
-            t, epoch, st = tag[6:], step + 1.0, np.full(step.shape, np.nan)
-        elif tag.startswith("batch_") and len(tag) > 6:
-            t = tag[6:]
-        if is_bookkeeping(t):
+        series = tag_series(tag, sub, split_dir, step, epoch_map)
+        if series is None:
             continue
-        if epoch_map is not None and np.isnan(epoch).all():
-            epoch = _epoch_at(step, epoch_map[1], epoch_map[3])
-        name = f"{split_dir}/{t}" if split_dir is not None and not _has_split(t) else _logged_name(t, sub)
-        split, metric = normalize(name, "train")
+        st, epoch, split, metric, name = series
         out.append(pd.DataFrame({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
-                                 "value": vals, "name": tag if sub is None else f"{sub}/{tag}"}))
+                                 "value": vals, "name": name}))
     return out
 
 
