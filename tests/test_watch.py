@@ -349,4 +349,5 @@ def test_watchdog_events_wake_the_watch_before_the_interval(tmp_path: Path) -> N
     finally:
         stop.set()
         th.join(10)
+    assert not th.is_alive()  # a stop from another thread ends the watch without waiting out the 600 s interval
     assert {e["run"] for e in evs if e["event"] == "stop"} == {"grow", "new"}  # long before the 600 s poll

@@ -44,6 +44,8 @@ from .tail import Tailer, make_tailer
 
 #: Minimum seconds between two event-triggered (watchdog) polls: bursts of writes are read together.
 DEBOUNCE_S = 0.5
+#: How often a waiting watch looks at its stop event (seconds): the longest a stop from another thread waits.
+STOP_CHECK_S = 0.5
 #: Exit code when a finding at or above ``fail_on`` was reported.
 EXIT_FINDING = 3
 #: File name of the alert state kept next to the watched path (a dot-file: run discovery skips it).
@@ -445,8 +447,13 @@ class Watcher:
         interval = float(self.options.interval)
         next_full = time.monotonic() + interval
         while not stop.is_set():
-            timeout = max(0.0, next_full - time.monotonic())
-            self._wake.wait(timeout)
+            # wait for a file event or the next full poll, looking at ``stop`` every STOP_CHECK_S: a stop set by
+            # another thread (an embedding program, a test) must end the watch without waiting out the interval
+            while not stop.is_set() and not self._wake.is_set():
+                timeout = next_full - time.monotonic()
+                if timeout <= 0:
+                    break
+                self._wake.wait(min(timeout, STOP_CHECK_S))
             if stop.is_set():
                 return
             if self._wake.is_set():
