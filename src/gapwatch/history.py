@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -238,7 +238,7 @@ class History:
 
     @property
     def empty(self) -> bool:
-        return self._df.empty
+        return cast(bool, self._df.empty)
 
     def runs(self) -> list[str]:
         """Run names in order of first appearance."""

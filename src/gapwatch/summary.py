@@ -17,7 +17,7 @@ import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -73,12 +73,12 @@ class RunSummary:
         and ``past_best`` are fractions)."""
         from .documents import clean
 
-        return clean({
+        return cast(dict[str, Any], clean({
             "headline": self.headline, "level": self.level, "best_value": self.best_value, "best_x": self.best_x,
             "final_value": self.final_value, "final_x": self.final_x, "cost": self.cost,
             "past_best": self.past_best, "onset_x": self.onset_x,
             "worst_severity": self.worst.value if self.worst else None, "n_findings": self.n_findings,
-        })
+        }))
 
 
 def kind_of(f: Finding) -> str:
@@ -208,9 +208,11 @@ class Effect:
         """An entry of ``hyperparameter_effects`` in ``gapwatch.analysis/1``."""
         from .documents import clean
 
-        return clean({"name": self.name, "kind": self.kind, "n": self.n, "strength": self.strength,
-                      "rho": self.rho, "p": self.p, "p_holm": self.p_holm, "rho_best": self.rho_best,
-                      "levels": self.levels})
+        return cast(dict[str, Any], clean({
+            "name": self.name, "kind": self.kind, "n": self.n, "strength": self.strength,
+            "rho": self.rho, "p": self.p, "p_holm": self.p_holm, "rho_best": self.rho_best,
+            "levels": self.levels,
+        }))
 
 
 def _is_num(v: Any) -> bool:

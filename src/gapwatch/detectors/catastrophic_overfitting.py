@@ -30,7 +30,7 @@ learning-rate scheduling and adversarial fine-tuning against overfitting in adve
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def _sharp(v: np.ndarray, j: int, drop: float, p: dict[str, Any]) -> bool:
     n, c, k = v.size, p["max_collapse_evaluations"], p["sharp_window"]
     before = float(np.mean(v[max(0, j - k): j])) if j > 0 else float(v[0])
     after = float(np.mean(v[min(n - 1, j + c - k): min(n, j + c)]))
-    return before - after >= p["sharp_fraction"] * drop
+    return cast(bool, before - after >= p["sharp_fraction"] * drop)
 
 
 def _partner(ss: Series, m: Series, j: int, w: int, final: float, partner_kind: str,

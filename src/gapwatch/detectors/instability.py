@@ -37,7 +37,7 @@ oscillations driven by small groups of outlier examples).
 from __future__ import annotations
 
 from statistics import NormalDist
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -298,7 +298,7 @@ def _local_sigma(z: np.ndarray, i: int, window: int) -> float:
     seg = np.concatenate([d[lo: max(lo, i - 2)], d[min(hi, i + 1): hi]])
     if seg.size < 3:
         return 0.0
-    return MAD_TO_SIGMA * median(np.abs(seg - median(seg))) / np.sqrt(6.0)
+    return cast(float, MAD_TO_SIGMA * median(np.abs(seg - median(seg))) / np.sqrt(6.0))
 
 
 def tail_sigma(z: np.ndarray, baseline: int, quantile: float) -> float:

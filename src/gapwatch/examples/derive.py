@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -171,13 +171,13 @@ def score_table(tables: ExampleTable | Sequence[ExampleTable], *,
 def _consistent_class(t: ExampleTable, k: int) -> np.ndarray | None:
     """Class predicted most consistently over the first ``k`` epochs (before any memorisation)."""
     if t.probs is not None:
-        return t.probs[:k].mean(axis=0).argmax(axis=1)
+        return cast(np.ndarray, t.probs[:k].mean(axis=0).argmax(axis=1))
     if t.pred is not None:
         C = int(max(t.pred.max() + 1, t.num_classes or 0))
         counts = np.zeros((t.n, C), dtype=np.int64)
         for e in range(k):
             np.add.at(counts, (np.arange(t.n), t.pred[e]), 1)
-        return counts.argmax(axis=1)
+        return cast(np.ndarray, counts.argmax(axis=1))
     return None
 
 
@@ -351,7 +351,7 @@ def _prune_score(ts: list[ExampleTable], by: str | np.ndarray, *, early: int | N
         raise UsageError(f"this table cannot give '{by}' (missing column); available: "
                          f"{', '.join(k for k in sc if k in PRUNE_BY)}, random")
     s = np.nan_to_num(sc[by], posinf=float(t.n_epochs + 1))
-    return s if PRUNE_BY[by] else -s
+    return cast(np.ndarray, s if PRUNE_BY[by] else -s)
 
 
 def _class_balanced_order(s: np.ndarray, label: np.ndarray) -> np.ndarray:

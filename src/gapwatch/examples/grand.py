@@ -16,7 +16,7 @@ not defined for a batch-statistics batch norm). Torch only; import lazily.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def grand(model: Any, inputs: Any, labels: Any, *, params: str | Iterable[str] |
             outs.append(sq.sqrt().detach().cpu())
     finally:
         model.train(was_training)
-    return torch.cat(outs).double().numpy()
+    return cast(np.ndarray, torch.cat(outs).double().numpy())
 
 
 def grand_hooks(model: Any, inputs: Any, labels: Any, *, chunk_size: int = 256) -> np.ndarray:
@@ -133,7 +133,7 @@ def grand_hooks(model: Any, inputs: Any, labels: Any, *, chunk_size: int = 256) 
         for h in handles:
             h.remove()
         model.train(was_training)
-    return torch.cat(outs).double().numpy()
+    return cast(np.ndarray, torch.cat(outs).double().numpy())
 
 
 def _hookable_layers(model: Any, torch: Any) -> list[Any]:
@@ -214,7 +214,7 @@ def grand_last_layer(features: np.ndarray, logits: np.ndarray, labels: np.ndarra
     if h.ndim != 2 or z.ndim != 2 or h.shape[0] != z.shape[0] or y.shape != (z.shape[0],):
         raise UsageError(f"features (n, d), logits (n, C), labels (n,) expected; got {h.shape}, {z.shape}, "
                          f"{y.shape}")
-    return el2n(softmax(z), y) * np.sqrt((h * h).sum(axis=1) + (1.0 if bias else 0.0))
+    return cast(np.ndarray, el2n(softmax(z), y) * np.sqrt((h * h).sum(axis=1) + (1.0 if bias else 0.0)))
 
 
 def last_linear(model: Any) -> tuple[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return cast(np.ndarray, e / e.sum(axis=-1, keepdims=True))
 
 
 def margins_from_logits(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -73,7 +74,7 @@ def margins_from_logits(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     assigned = np.take_along_axis(z, np.broadcast_to(y[..., None], z.shape[:-1] + (1,)), axis=-1)[..., 0]
     other = z.copy()
     np.put_along_axis(other, np.broadcast_to(y[..., None], z.shape[:-1] + (1,)), -np.inf, axis=-1)
-    return assigned - other.max(axis=-1)
+    return cast(np.ndarray, assigned - other.max(axis=-1))
 
 
 def el2n(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -90,7 +91,7 @@ def el2n(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     d = p.copy()
     idx = np.broadcast_to(y[..., None], p.shape[:-1] + (1,))
     np.put_along_axis(d, idx, np.take_along_axis(d, idx, axis=-1) - 1.0, axis=-1)
-    return np.sqrt((d * d).sum(axis=-1))
+    return cast(np.ndarray, np.sqrt((d * d).sum(axis=-1)))
 
 
 # ------------------------------------------------------------------------------------------------- scores
@@ -116,7 +117,7 @@ def el2n_score(el2n_values: np.ndarray | Sequence[np.ndarray], *, epochs: int | 
     k = epochs if epochs is not None else early_epochs(min(r.shape[0] for r in runs))
     if k < 1:
         raise UsageError(f"epochs must be >= 1, got {k}")
-    return np.mean([r[:k].mean(axis=0) for r in runs], axis=0)
+    return cast(np.ndarray, np.mean([r[:k].mean(axis=0) for r in runs], axis=0))
 
 
 def aum(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
@@ -134,7 +135,7 @@ def aum(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
         if epochs < 1:
             raise UsageError(f"epochs must be >= 1, got {epochs}")
         m = m[:epochs]
-    return m.mean(axis=0, dtype=np.float64)
+    return cast(np.ndarray, m.mean(axis=0, dtype=np.float64))
 
 
 def aum_early(margins: np.ndarray, *, epochs: int | None = None) -> np.ndarray:
@@ -217,7 +218,7 @@ def forgetting_events(correct: np.ndarray, *, never_learned: float = np.inf) -> 
     c = _as2d("correct", correct).astype(bool)
     events = (c[:-1] & ~c[1:]).sum(axis=0).astype(np.float64)
     events[~c.any(axis=0)] = never_learned
-    return events
+    return cast(np.ndarray, events)
 
 
 def learned_epoch(correct: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -515,7 +515,7 @@ class _RunAssembler:
         e_pos = np.searchsorted(self.epochs, ep)
         sel &= e_pos < self.E
         sel[sel] &= self.epochs[e_pos[sel]] == ep[sel]
-        return sel
+        return cast(np.ndarray, sel)
 
     def _mark_seen(self, flat: np.ndarray) -> None:
         """Record the cells ``flat`` (``epoch position × n + index position``); a cell twice is an error."""

@@ -13,6 +13,8 @@ functions that need it, so ``gapwatch analyze`` does not pay scipy's import time
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 _LOG_HALFNORM_C = 0.5 * np.log(2.0 / np.pi)
@@ -38,7 +40,7 @@ def logpdf(probs: np.ndarray, borders: np.ndarray, y: np.ndarray) -> np.ndarray:
     zr = (y - borders[-2]) / sr
     tail_l = np.log(np.maximum(probs[..., 0], 1e-300)) + _LOG_HALFNORM_C - np.log(sl) - 0.5 * zl**2
     tail_r = np.log(np.maximum(probs[..., -1], 1e-300)) + _LOG_HALFNORM_C - np.log(sr) - 0.5 * zr**2
-    return np.where(right, tail_r, np.where(left, tail_l, out))
+    return cast(np.ndarray, np.where(right, tail_r, np.where(left, tail_l, out)))
 
 
 def quantile(probs: np.ndarray, borders: np.ndarray, q: float) -> np.ndarray:
@@ -57,8 +59,8 @@ def quantile(probs: np.ndarray, borders: np.ndarray, q: float) -> np.ndarray:
     # half-normal tails: fraction f of the edge bucket's mass lies within distance z of the inner border
     fl = np.clip(1.0 - frac, 1e-12, 1 - 1e-12)  # left tail: inner border is the right one
     out = np.where(idx == 0, borders[1] - sl * np.sqrt(2.0) * erfinv(fl), out)
-    return np.where(idx == k - 1, borders[-2] + sr * np.sqrt(2.0) * erfinv(np.clip(frac, 1e-12, 1 - 1e-12)),
-                   out)
+    return cast(np.ndarray, np.where(idx == k - 1,
+                                     borders[-2] + sr * np.sqrt(2.0) * erfinv(np.clip(frac, 1e-12, 1 - 1e-12)), out))
 
 
 def ppf_from_uniform(probs: np.ndarray, borders: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -81,8 +83,8 @@ def ppf_from_uniform(probs: np.ndarray, borders: np.ndarray, u: np.ndarray) -> n
     sl, sr = _tail_scales(borders)
     out = np.where(idx == 0, borders[1] - sl * np.sqrt(2.0) * erfinv(np.clip(1 - frac, 1e-12, 1 - 1e-12)),
                    out)
-    return np.where(idx == k - 1,
-                   borders[-2] + sr * np.sqrt(2.0) * erfinv(np.clip(frac, 1e-12, 1 - 1e-12)), out)
+    return cast(np.ndarray, np.where(idx == k - 1,
+                                     borders[-2] + sr * np.sqrt(2.0) * erfinv(np.clip(frac, 1e-12, 1 - 1e-12)), out))
 
 
 def copula_samples(

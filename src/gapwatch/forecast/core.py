@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -349,7 +349,7 @@ def forecast_curve(
     p_behind = recalibrate(p_model, *degradation_features(z_obs), used)
 
     def logpdf(yf: np.ndarray) -> np.ndarray:
-        return np.asarray(lpz((tr.fwd(yf) - lo) / scale)) - math.log(scale) + tr.log_jacobian(yf)
+        return cast(np.ndarray, np.asarray(lpz((tr.fwd(yf) - lo) / scale)) - math.log(scale) + tr.log_jacobian(yf))
 
     return Forecast(name, monitor, m, x[:m].copy(), y[:m].copy(), xf, quant, best, p_behind, used, notes,
                     logpdf, tr.inv(lo + scale * samples), p_model)
@@ -393,7 +393,7 @@ class _Transform:
     def inv(self, z: np.ndarray) -> np.ndarray:
         if self.top is None:
             return self.sign * np.asarray(z, dtype=float)
-        return np.minimum(self.top - np.exp(np.minimum(z, 700.0)), float(self.upper))  # type: ignore[arg-type]
+        return cast(np.ndarray, np.minimum(self.top - np.exp(np.minimum(z, 700.0)), float(self.upper)))  # type: ignore[arg-type]
 
     def log_jacobian(self, y: np.ndarray) -> np.ndarray:
         """``log |dz/dy|`` at ``y`` (0 for the plain sign flip)."""

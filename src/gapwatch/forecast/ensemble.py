@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -161,7 +161,7 @@ def noise_scale(y: np.ndarray) -> float:
         return 0.05
     d2 = np.diff(y, 2)
     mad = float(np.median(np.abs(d2 - np.median(d2)))) * 1.4826
-    return max(mad / np.sqrt(6.0), NOISE_FLOOR)
+    return cast(float, max(mad / np.sqrt(6.0), NOISE_FLOOR))
 
 
 @dataclass
@@ -194,7 +194,7 @@ class EnsembleFit:
         lp = -0.5 * ((y[None] - mu) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
         lw = np.log(self.weights)[:, None]
         m = (lp + lw).max(axis=0)
-        return m + np.log(np.exp(lp + lw - m).sum(axis=0))
+        return cast(np.ndarray, m + np.log(np.exp(lp + lw - m).sum(axis=0)))
 
     def quantiles(self, qs: tuple[float, ...]) -> np.ndarray:
         """Mixture quantiles ``(len(qs), q)`` by bisection on the mixture CDF."""
@@ -223,7 +223,7 @@ class EnsembleFit:
         paths = np.einsum("nqj,nj->nq", self.xq[k], beta)
         dt = np.zeros(paths.shape[1]) if self.dt is None else self.dt
         drift = self.discrepancy * rng.standard_normal((n, 1)) * dt[None]  # one smooth deviation per path
-        return paths + drift + self.noise_inflate * self.sigma * rng.standard_normal(paths.shape)
+        return cast(np.ndarray, paths + drift + self.noise_inflate * self.sigma * rng.standard_normal(paths.shape))
 
 
 #: refine the best monotone shape's parameters continuously (the grid alone misses exact shapes by a few %)
@@ -335,7 +335,7 @@ def pow3_least_squares(t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray
     from scipy.optimize import least_squares
 
     def f(p: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return p[0] + p[1] * (1.0 + t / np.exp(p[2])) ** (-np.exp(p[3]))
+        return cast(np.ndarray, p[0] + p[1] * (1.0 + t / np.exp(p[2])) ** (-np.exp(p[3])))
 
     best: Any = None
     for o0 in (0.01, 0.1):

@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -95,7 +95,7 @@ class LoadedPFN:
                 torch.as_tensor(y_obs, dtype=torch.float32)[None],
                 torch.as_tensor(t_query, dtype=torch.float32)[None],
             )[0]
-            return torch.softmax(logits.double(), dim=-1).numpy()
+            return cast(np.ndarray, torch.softmax(logits.double(), dim=-1).numpy())
 
 
 def sha256_file(path: Path) -> str:

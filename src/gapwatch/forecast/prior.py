@@ -34,6 +34,8 @@ e² larger at the smallest training sizes.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 P_OVERFIT = 0.40
@@ -84,7 +86,7 @@ def curve_time(t: np.ndarray) -> np.ndarray:
     the size, as in the sample-wise learning curves of LCDB, Mohr et al. 2022)."""
     if not is_geometric(t):
         return t
-    return 1.0 - np.log(t) / np.log(t[0])
+    return cast(np.ndarray, 1.0 - np.log(t) / np.log(t[0]))
 
 
 def _base(rng: np.random.Generator, t: np.ndarray, b: int, s_max: float = 300.0) -> np.ndarray:
@@ -166,7 +168,7 @@ def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray
     noise_scale = np.exp(rng.uniform(0.0, 2.0, size=(b, 1)) * (1.0 - tt)) if geometric else 1.0
     y = y + sig * noise_scale * ar
     spikes = rng.random((b, n)) < 0.01
-    return y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n))
+    return cast(np.ndarray, y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n)))
 
 
 def normalise(y_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

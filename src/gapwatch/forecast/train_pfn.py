@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -96,12 +96,12 @@ def _lr_schedule(args: argparse.Namespace) -> Callable[[int, float], float]:
 
     def progress(step: int, seconds: float) -> float:
         p = (step - warm) / max(1, args.steps - warm)
-        return max(p, seconds / budget) if budget > 0 else p
+        return cast(float, max(p, seconds / budget) if budget > 0 else p)
 
     def lr_at(step: int, seconds: float) -> float:
         if step < warm:
-            return args.lr * (step + 1) / warm
-        return args.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress(step, seconds))))
+            return cast(float, args.lr * (step + 1) / warm)
+        return cast(float, args.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress(step, seconds)))))
 
     return lr_at
 
@@ -154,7 +154,7 @@ def _train_step(args: argparse.Namespace, model: Any, opt: Any, borders_t: Any, 
     logits = model(tt[:, :m], yy[:, :m], tt[:, m:])
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
     opt.zero_grad()
-    loss.backward()
+    cast(Any, loss).backward()  # torch leaves Tensor.backward unannotated
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     return float(loss.detach())

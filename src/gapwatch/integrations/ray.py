@@ -49,7 +49,7 @@ __all__ = ["GapwatchStopper"]
 STATE_VERSION = 1
 
 
-class GapwatchStopper(Stopper):  # type: ignore[misc]
+class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper is Any when ray is absent or untyped
     """Stop Ray Tune trials that overfit past recovery or whose forecast cannot beat the best trial.
 
     Args:

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -241,7 +241,7 @@ class Chart:
             if self.logy:
                 a = a[a > 0]
                 a = np.log10(a) if a.size else a
-            return a
+            return cast(np.ndarray, a)
 
         return clean(body), clean(heads)
 
