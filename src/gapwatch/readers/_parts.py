@@ -104,7 +104,7 @@ def needs_dedupe(frame: pd.DataFrame) -> np.ndarray:
     if not bad_pairs.any():
         return np.zeros(n, dtype=bool)
     bad_runs = set(frame["run"].to_numpy()[order[1:][bad_pairs]].tolist())
-    return frame["run"].isin(bad_runs).to_numpy()
+    return np.asarray(frame["run"].isin(bad_runs).to_numpy(), dtype=bool)
 
 
 def resolve_resumed(h: History) -> History:

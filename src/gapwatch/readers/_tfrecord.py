@@ -60,14 +60,14 @@ def crc32c_rows(mat: np.ndarray) -> np.ndarray:
     crc = np.full(mat.shape[0], 0xFFFFFFFF, dtype=np.uint32)
     for j in range(mat.shape[1]):
         crc = _CRC_TABLE[(crc ^ mat[:, j]) & 0xFF] ^ (crc >> np.uint32(8))
-    return crc ^ np.uint32(0xFFFFFFFF)
+    return np.asarray(crc ^ np.uint32(0xFFFFFFFF), dtype=np.uint32)
 
 
 def masked_crc32c_rows(mat: np.ndarray) -> np.ndarray:
     """TFRecord's masked CRC of every row: ``((crc >> 15) | (crc << 17)) + 0xa282ead8`` modulo 2**32."""
     crc = crc32c_rows(mat).astype(np.uint64)
     rot = ((crc >> np.uint64(15)) | (crc << np.uint64(17))) & np.uint64(0xFFFFFFFF)
-    return ((rot + np.uint64(_MASK_DELTA)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return np.asarray((rot + np.uint64(_MASK_DELTA)) & np.uint64(0xFFFFFFFF), dtype=np.uint32)
 
 
 def frame(data: bytes, record_bytes: int | None = None) -> bytes:

@@ -377,7 +377,7 @@ class Watcher:
             return None
         watcher = self
 
-        class _Handler(FileSystemEventHandler):  # type: ignore[misc]
+        class _Handler(FileSystemEventHandler):  # type: ignore[misc, unused-ignore]  # Any when watchdog is absent
             def on_any_event(self, ev: Any) -> None:
                 if ev.event_type in ("opened", "closed_no_write"):
                     return
