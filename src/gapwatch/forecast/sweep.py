@@ -237,7 +237,8 @@ def cross_run_forecast(
     x_full, y_full, extra = _extend_to_budget(c, horizon)
     fc = forecast_curve(x_full, y_full, observed=len(c), horizon=len(c) + extra, mode=mode, method=method,
                         seed=seed, n_samples=n_samples)
-    assert fc.samples is not None
+    if fc.samples is None:  # an internal invariant: forecast_curve always draws samples
+        raise RuntimeError("gapwatch internal error: the forecast carries no samples")
     model_best = np.minimum(best_z, (sign * fc.samples).min(axis=1))  # (S,)
     gains, weights = _analog_gains(z, c.steps, others_z, horizon)
     rng = max(float(z.max() - z.min()), 1e-12 * (1.0 + abs(best_z)))

@@ -25,7 +25,7 @@ from ..history import HistoryNote
 from ..names import normalize
 from ._parts import Parts
 from .base import FunctionReader
-from .generic_csv import _header, read_table, wide_parts
+from .generic_csv import Table, _header, read_table, wide_parts
 
 NAME = "lightning-csv"
 
@@ -82,10 +82,9 @@ def _plain(v: Any, depth: int, budget: list[int] | None = None) -> Any:
     return str(v)
 
 
-def read_parts(path: Path, run: str) -> list[Parts]:
-    path = Path(path)
-    csv_path = path / "metrics.csv" if path.is_dir() else path
-    t = read_table(csv_path)
+def table_parts(t: Table, run: str) -> Parts:
+    """A CSVLogger table (or a chunk of one: ``watch`` tails it) → Parts. ``<name>_step`` columns that have an
+    ``<name>_epoch`` twin are the per-step logs of the same metric and keep their own name."""
     low = {c.lower() for c in t.columns}
     rename: dict[str, tuple[str, str]] = {}
     for c in t.columns:
@@ -93,7 +92,13 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         if lc.endswith("_step") and lc[:-5] + "_epoch" in low:
             split, metric = normalize(c[:-5], "train")
             rename[c] = (split, f"{metric}_step")
-    p = wide_parts(t, run, epoch_offset=EPOCH_OFFSET, rename=rename)
+    return wide_parts(t, run, epoch_offset=EPOCH_OFFSET, rename=rename)
+
+
+def read_parts(path: Path, run: str) -> list[Parts]:
+    path = Path(path)
+    csv_path = path / "metrics.csv" if path.is_dir() else path
+    p = table_parts(read_table(csv_path), run)
     p.source = str(path)
     f = csv_path.parent / "hparams.yaml"
     if f.is_file():

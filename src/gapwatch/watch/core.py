@@ -337,7 +337,8 @@ class Watcher:
     def _feed(self, run: _Run, h: History) -> None:
         """Feed new evaluations of the monitored series to the run's online stop policy."""
         mon = run.monitor
-        assert mon is not None  # noqa: S101 - checked by the caller
+        if mon is None:  # an internal invariant (the caller feeds only runs with a monitor), not user input
+            raise RuntimeError(f"gapwatch internal error: run {run.name!r} has no monitor to feed")
         s = h.series(mon.split, mon.metric)
         vals = np.asarray(s.values, dtype=float)
         n_fed = len(run.fed)

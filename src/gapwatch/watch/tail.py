@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..history import COLUMNS, History
-from ..names import SPLIT_ALIASES, normalize
+from ..names import SPLIT_ALIASES
 from ..readers import load_file
 from ..readers._parts import Parts, build
 from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, read_scalars
@@ -365,16 +365,9 @@ def csv_parts(fmt: str, t: Table, run: str) -> list[Parts]:
 
         return [wide_parts(t, run, epoch_offset=KERAS_OFFSET)]
     if fmt == "lightning-csv":
-        from ..readers.lightning_csv import EPOCH_OFFSET as PL_OFFSET
+        from ..readers.lightning_csv import table_parts
 
-        low = {c.lower() for c in t.columns}
-        rename: dict[str, tuple[str, str]] = {}
-        for c in t.columns:
-            lc = c.lower()
-            if lc.endswith("_step") and lc[:-5] + "_epoch" in low:
-                split, metric = normalize(c[:-5], "train")
-                rename[c] = (split, f"{metric}_step")
-        return [wide_parts(t, run, epoch_offset=PL_OFFSET, rename=rename)]
+        return [table_parts(t, run)]
     lower = t.lower()
     if {"split", "metric", "value"} <= set(lower):
         return _long_parts(t, run)
