@@ -498,6 +498,20 @@ def describe(name: str, default_split: str = "train") -> dict[str, str | None]:
     return {"name": name, "role": r, "split": split, "metric": metric, "mode": metric_mode(metric)}
 
 
+def _first_rows(h: History) -> list[tuple[int, str, str, str, str]]:
+    """``(first row, run, original name, split, metric)`` of every logged name of ``h``, in order of first
+    appearance — from the History's lookup index (no pass over a copy of its table: the analysis JSON asks this
+    of every run of a sweep)."""
+    c = h._index()
+    first: dict[tuple[str, str], tuple[int, str, str, str, str]] = {}
+    for (run, split, metric), pos in c["groups"].items():
+        for p, name in zip(pos.tolist(), c["name"][pos].tolist()):
+            k = (run, str(name))
+            if k not in first or p < first[k][0]:
+                first[k] = (p, run, str(name), split, metric)
+    return sorted(first.values())
+
+
 def series_table(source: History | Iterable[str] | Mapping[str, object],
                  default_split: str = "train") -> list[dict[str, str | None]]:
     """Every series of a log as read: original name → split, metric, mode, role (issue 12, item 8).
@@ -519,14 +533,10 @@ def series_table(source: History | Iterable[str] | Mapping[str, object],
     if isinstance(source, History):
         rows: list[dict[str, str | None]] = []
         seen: set[tuple[str, str]] = set()
-        f = source.frame
-        for run, name, split, metric in zip(f["run"], f["name"], f["split"], f["metric"], strict=True):
-            k = (str(run), str(name))
-            if k in seen:
-                continue
-            seen.add(k)
-            rows.append({"run": str(run), "name": str(name), "role": "metric", "split": str(split),
-                         "metric": str(metric), "mode": metric_mode(str(metric))})
+        for _, run, name, split, metric in _first_rows(source):
+            seen.add((run, name))
+            rows.append({"run": run, "name": name, "role": "metric", "split": split, "metric": metric,
+                         "mode": metric_mode(metric)})
         # names a reader saw but did not keep (bookkeeping, schedule, signal), when it recorded them
         for run in source.runs():
             logged = source.meta.get(run, {}).get("logged_names") or ()
