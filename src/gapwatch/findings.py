@@ -7,7 +7,7 @@ The ``kind`` values are part of the public JSON contract (``gapwatch.analysis/1`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -90,15 +90,11 @@ class Finding:
     def to_dict(self, *, max_evidence_points: int = MAX_EVIDENCE_POINTS) -> dict[str, Any]:
         """JSON-ready dict in the ``gapwatch.analysis/1`` finding shape (evidence lists longer than
         ``max_evidence_points`` thinned, see :data:`MAX_EVIDENCE_POINTS`)."""
-        d = asdict(self)
-        d["kind"] = self.kind.value
-        d["severity"] = self.severity.value
-        d["step"] = _clean(self.step)
-        d["epoch"] = _clean(self.epoch)
-        d["evidence"] = _clean(thin_evidence(self.evidence, max_evidence_points))
-        d["actions"] = list(self.actions)
-        d["references"] = list(self.references)
-        return d
+        # built field by field: dataclasses.asdict would deep-copy the evidence only for _clean to copy it again
+        return {"kind": self.kind.value, "severity": self.severity.value, "message": self.message,
+                "step": _clean(self.step), "epoch": _clean(self.epoch),
+                "evidence": _clean(thin_evidence(self.evidence, max_evidence_points)),
+                "actions": list(self.actions), "references": list(self.references), "detector": self.detector}
 
 
 def thin_evidence(evidence: Mapping[str, Any], max_points: int) -> dict[str, Any]:
