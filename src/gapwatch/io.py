@@ -11,7 +11,9 @@ temporary file is created (``os.open(..., O_CREAT | O_EXCL, mode)``), so the pro
 
 Safety: the destination is refused (a :class:`~gapwatch.errors.UsageError` naming it) when it is a symbolic
 link (a planted link is never followed or replaced), a directory, a device or any other non-regular file, or
-when it exists and ``overwrite`` is False. A failure of the file system (read-only, full disk, a parent that is
+when it exists and ``overwrite`` is False, or when it is one of the ``inputs`` the caller read (the same file by
+path, through a symbolic link or through a hard link: same device and inode), so ``--html <the input log>
+--force`` can never replace the log. A failure of the file system (read-only, full disk, a parent that is
 a file) is reported the same way, one line naming the path, and the previous file is left intact.
 """
 
@@ -23,7 +25,7 @@ import io
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
@@ -55,9 +57,14 @@ class _HashingWriter:
         raise io.UnsupportedOperation("write-only")
 
 
-def check_destination(path: Path, *, overwrite: bool) -> None:
+#: What callers pass as ``inputs``: the paths they read (a log, a run directory's files).
+Inputs = Iterable[str | os.PathLike[str]]
+
+
+def check_destination(path: Path, *, overwrite: bool, inputs: Inputs = ()) -> None:
     """Raise :class:`UsageError` unless ``path`` may be written: not a symlink, not a directory or special
-    file, and absent unless ``overwrite``."""
+    file (device node, FIFO, socket), not one of ``inputs`` (compared by device and inode, so a hard link or
+    another spelling of an input's path is refused too), and absent unless ``overwrite``."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -67,10 +74,40 @@ def check_destination(path: Path, *, overwrite: bool) -> None:
     if stat.S_ISLNK(st.st_mode):
         raise UsageError(f"{path} is a symbolic link; refusing to write through or replace it")
     if not stat.S_ISREG(st.st_mode):
-        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise UsageError(f"{path} is {what}; refusing to write over it (choose a file name)")
+        raise UsageError(f"{path} is {_kind(st.st_mode)}; refusing to write over it (choose a file name)")
+    src = _same_input(st, inputs)
+    if src is not None:
+        same = "" if os.path.abspath(src) == os.path.abspath(path) else f" (the same file as {src})"
+        raise UsageError(f"{path} is an input being analysed{same}; refusing to write over it "
+                         "(choose another file name)")
     if not overwrite:
         raise UsageError(f"{path} already exists; refusing to overwrite it (choose another name or pass --force)")
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _same_input(st: os.stat_result, inputs: Inputs) -> str | None:
+    """The first of ``inputs`` that is the file ``st`` describes (same device and inode), or None. Inputs that
+    no longer exist or cannot be read are not the destination."""
+    for p in inputs:
+        try:
+            ist = os.stat(p)
+        except (OSError, ValueError):
+            continue
+        if os.path.samestat(st, ist):
+            return os.fspath(p)
+    return None
 
 
 def _create_temp(parent: Path, name: str, mode: int) -> tuple[int, Path]:
@@ -103,6 +140,7 @@ def atomic_write(
     overwrite: bool = False,
     mode: int = FILE_MODE,
     before_replace: Callable[[], object] | None = None,
+    inputs: Inputs = (),
 ) -> str:
     """Write a file atomically through ``write(fh)`` (``fh``: a binary file object with ``write``/``flush``).
 
@@ -113,6 +151,8 @@ def atomic_write(
         mode: permission bits before the umask (default :data:`FILE_MODE`).
         before_replace: called once the new content is safely on disk, just before the rename (the keeper
             uses it to move the previous checkpoint aside, so a crash while writing never loses it).
+        inputs: paths the caller read (the analysed logs): the destination may never be one of them, even
+            with ``overwrite`` (see :func:`check_destination`).
     Returns:
         The SHA-256 (hex) of the bytes written.
     Raises:
@@ -120,7 +160,8 @@ def atomic_write(
             previous file, if any, is intact and no temporary file is left behind.
     """
     path = Path(path)
-    check_destination(path, overwrite=overwrite)
+    inputs = tuple(inputs)
+    check_destination(path, overwrite=overwrite, inputs=inputs)
     parent = path.parent if str(path.parent) else Path(".")
     tmp: Path | None = None
     try:
@@ -133,7 +174,7 @@ def atomic_write(
             os.fsync(fh.fileno())
         if before_replace is not None:
             before_replace()
-        check_destination(path, overwrite=overwrite)  # nothing planted while we wrote
+        check_destination(path, overwrite=overwrite, inputs=inputs)  # nothing planted while we wrote
         os.replace(tmp, path)
         tmp = None
         _fsync_dir(parent)
@@ -156,10 +197,12 @@ class AtomicFile:
         UsageError: the destination is refused (see the module docstring) or the file system failed.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = FILE_MODE) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = FILE_MODE,
+                 inputs: Inputs = ()) -> None:
         self.path = Path(path)
         self.overwrite = overwrite
-        check_destination(self.path, overwrite=overwrite)
+        self.inputs = tuple(inputs)
+        check_destination(self.path, overwrite=overwrite, inputs=self.inputs)
         self._parent = self.path.parent if str(self.path.parent) else Path(".")
         try:
             self._parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +222,7 @@ class AtomicFile:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            check_destination(self.path, overwrite=self.overwrite)
+            check_destination(self.path, overwrite=self.overwrite, inputs=self.inputs)
             os.replace(self.temp_path, self.path)
         except OSError as exc:
             self.abort()
@@ -198,15 +241,17 @@ class AtomicFile:
             os.unlink(self.temp_path)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = False, mode: int = FILE_MODE) -> Path:
+def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = False, mode: int = FILE_MODE,
+                       inputs: Inputs = ()) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`); returns ``path``."""
-    atomic_write(path, lambda fh: fh.write(data), overwrite=overwrite, mode=mode)
+    atomic_write(path, lambda fh: fh.write(data), overwrite=overwrite, mode=mode, inputs=inputs)
     return Path(path)
 
 
-def atomic_write_text(path: Path, text: str, *, overwrite: bool = False, mode: int = FILE_MODE) -> Path:
+def atomic_write_text(path: Path, text: str, *, overwrite: bool = False, mode: int = FILE_MODE,
+                      inputs: Inputs = ()) -> Path:
     """Write ``text`` as UTF-8 to ``path`` atomically (see :func:`atomic_write`); returns ``path``."""
-    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite, mode=mode)
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite, mode=mode, inputs=inputs)
 
 
 def file_sha256(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
