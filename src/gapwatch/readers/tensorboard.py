@@ -119,12 +119,27 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         if sc.truncated:
             parts.notes.append(HistoryNote(run, f"{f.name}: the last record is incomplete (a run still writing, "
                                                 "or a crash); it was ignored", str(f)))
+        if sc.bad_crc:
+            parts.notes.append(_crc_note(run, f, sc.bad_crc))
         epoch_map = sc.tags.get("epoch")
         split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
         for tag, (_, step, _, vals) in sc.tags.items():
             _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
     parts.meta["tensorboard_files"] = [str(f.relative_to(root)) for f in files]
     return [parts]
+
+
+#: Byte offsets of damaged records listed in a note (the count is always given).
+MAX_LISTED_OFFSETS = 5
+
+
+def _crc_note(run: str, f: Path, offsets: list[int]) -> HistoryNote:
+    """The note for records skipped because their data checksum failed (a damaged file: disk, copy, NFS)."""
+    shown = ", ".join(str(o) for o in offsets[:MAX_LISTED_OFFSETS])
+    more = f" and {len(offsets) - MAX_LISTED_OFFSETS} more" if len(offsets) > MAX_LISTED_OFFSETS else ""
+    what = "record fails" if len(offsets) == 1 else "records fail"
+    return HistoryNote(run, f"{f.name}: {len(offsets)} {what} its data checksum (CRC-32C; damaged on disk or in "
+                            f"a copy) and was skipped: the record at byte {shown}{more}", str(f))
 
 
 def _add_tag(parts: Parts, tag: str, sub: str | None, split_dir: str | None, step: np.ndarray,
