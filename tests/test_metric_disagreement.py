@@ -230,3 +230,32 @@ def test_long_noisy_plateaus_are_not_findings() -> None:
         h = run(val_loss=noisy(loss, 0.02, seed + 200), val_acc=acc, retention_acc=ret)
         hits += bool(metric_disagreement.check(h)) + bool(heldout_regression.check(h))
     assert hits <= 2  # 40 checks at alpha = 5%
+
+
+# ------------------------------------------------------------------------------ loss worse while the metric stalls
+ACC_PLATEAU = np.minimum(0.5 + 0.05 * T, 0.8) + 0.002 * np.sin(T)   # improves until epoch 6, then flat
+
+
+@pytest.mark.parametrize("name,cols,expected", [
+    ("U loss, metric plateaued, training falls", {"val_loss": U, "val_acc": ACC_PLATEAU,
+                                                  "train_loss": FALLING}, True),
+    ("U loss, metric plateaued, no training loss", {"val_loss": U, "val_acc": ACC_PLATEAU}, False),
+    ("U loss, metric plateaued, training flat", {"val_loss": U, "val_acc": ACC_PLATEAU,
+                                                 "train_loss": FLAT}, False),
+    ("U loss, metric never improved", {"val_loss": U, "val_acc": np.full(T.size, 0.5) + 0.002 * np.sin(T),
+                                       "train_loss": FALLING}, False),
+    ("falling loss, metric plateaued", {"val_loss": FALLING, "val_acc": ACC_PLATEAU, "train_loss": FALLING},
+     False),
+])
+def test_loss_worse_while_the_metric_stalls_is_overfitting(name: str, cols: dict[str, np.ndarray],
+                                                            expected: bool) -> None:
+    found = metric_disagreement.check(run(**cols))
+    if not expected:
+        assert [f for f in found if f.evidence.get("pattern") == "loss_worse_metric_stalled"] == [], name
+        return
+    (f,) = found
+    assert f.kind == FindingKind.OVERFITTING and f.evidence["pattern"] == "loss_worse_metric_stalled"
+    assert f.severity == Severity.WARNING
+    assert f.epoch == float(np.argmin(U) + 1)             # the held-out loss's best
+    assert f.evidence["restore"]["epoch"] == float(np.argmax(ACC_PLATEAU) + 1)  # the metric's best
+    assert f.evidence["train_drop_z"] >= 3.0

@@ -18,6 +18,14 @@ task metric aligned on the evaluations they share:
 * **metric worse, loss flat** ("the loss does not see it"): after the metric's best level, the metric level
   worsens by ``min_z`` standard errors or more, with a worsening trend (Mann–Kendall, ``alpha``), while the
   loss level over the same stretch rises by less than ``flat_z`` standard errors (flat or improving).
+* **loss worse, metric stalled** (kind ``overfitting``): the loss rises after its best exactly as in the first
+  pattern, but the task metric changed by less than ``min_z`` standard errors since the loss's best (it
+  plateaued; a significant decline is the ``overfitting`` detector's, on the deciding metric) after it had improved by ``min_z`` or more before, while the training loss kept falling by
+  ``min_z`` of its own standard errors or more. The metric has nothing left to gain and offers no
+  counter-evidence, so the rising loss is read as what it usually is: the model fits the training set at the
+  held-out set's expense (overfitting by the loss, confirmed by a metric that stopped improving — the way a
+  reader of the curves judges it; Prechelt, "Early Stopping — But When?", 1998, stops on the held-out error
+  for the same reason). The restore point is still the task metric's best evaluation.
 
 Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
@@ -42,6 +50,7 @@ from ..history import History, Series
 from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
+from ._common import PRECHELT, train_series
 from ._heldout import Curve, common_grid, curve, effective_window, rising_p, where_text
 
 HYPERFITTING = ("The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text Generation "
@@ -111,6 +120,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     out = _loss_worse_metric_better(loss, task, p)
     if out is None:
         out = _metric_worse_loss_flat(loss, task, p)
+    if out is None:
+        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), p)
     return [out] if out is not None else []
 
 
@@ -185,3 +196,71 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
     at = task.where(b_task)
     return Finding(FindingKind.METRIC_DISAGREEMENT, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
                    evidence=ev, actions=actions, references=(TEMPERATURE,), detector=NAME)
+
+
+def _loss_rise(loss: Curve, p: dict[str, Any]) -> tuple[int, float] | None:
+    """``(level index of the loss's best, rise in standard errors)`` when the loss got significantly and
+    lastingly worse after its best (``min_z``, ``min_share``, Mann–Kendall ``alpha``), else ``None``."""
+    lv_best = int(np.argmin(loss.level))
+    if lv_best >= loss.level.size - 1:
+        return None
+    change = float(loss.level[-1] - loss.level[lv_best])
+    rise = loss.units(change)
+    if rise < p["min_z"] or loss.share(change) < p["min_share"] or rising_p(loss.z[lv_best:]) >= p["alpha"]:
+        return None
+    return lv_best, rise
+
+
+def _train_drop(train: Series | None, x_best: float, axis: str, window: int, p: dict[str, Any]) -> float | None:
+    """How far the training loss fell after ``x_best`` (the held-out loss's best, on ``axis``) to its final
+    level, in its own standard errors of a level difference; ``None`` when there is no usable training loss."""
+    if train is None:
+        return None
+    x = train.step if axis == "step" else train.epoch
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(train.values))
+    if ok.size < p["min_evaluations"]:
+        return None
+    tc = curve(train, ok, 1.0, effective_window(window, int(ok.size)), p["noise_floor"])
+    before = np.flatnonzero(x[ok] <= x_best)
+    if before.size == 0 or before[-1] >= ok.size - 1:
+        return None
+    return tc.units(float(tc.level[before[-1]] - tc.level[-1]))
+
+
+def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, p: dict[str, Any]
+                               ) -> Finding | None:
+    found = _loss_rise(loss, p)
+    if found is None:
+        return None
+    lv_best, rise = found
+    gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the loss's best, to the end
+    learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the loss's best
+    if abs(gain) >= p["min_z"] or learned < p["min_z"]:  # a metric that declines is the overfitting detector's
+        return None
+    b_loss = int(np.argmin(loss.z))
+    at_best = loss.where(b_loss)
+    axis = "step" if loss.series.x_kind == "step" and at_best["step"] is not None else "epoch"
+    x_best = at_best[axis]
+    if x_best is None:
+        return None
+    drop = _train_drop(train, float(x_best), axis, p["window"], p)
+    if drop is None or drop < p["min_z"]:
+        return None
+    b_task = int(np.argmin(task.z))
+    lname, tname = loss.series.name, task.series.name
+    at_loss, at_task = where_text(loss, b_loss), where_text(task, b_task)
+    msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} "
+           f"stopped improving ({gain:+.1f} standard errors since) and the training loss kept falling: the model "
+           f"overfits; its best {tname} was at {at_task}")
+    actions = (
+        f"Stop or restore at {at_task} (best {tname}); training past {at_loss} only raised the held-out loss.",
+        "Regularise (weight decay, dropout, data augmentation) or get more data; with early stopping, use a "
+        f"patience that ends the run soon after {tname} stops improving.",
+    )
+    ev = {"pattern": "loss_worse_metric_stalled", "loss_best": _point(loss, b_loss),
+          "metric_best": _point(task, b_task), "loss_rise_z": rise, "metric_gain_z": gain,
+          "metric_learned_z": learned, "train_drop_z": drop, "diverged_at": loss.where(b_loss),
+          "restore": task.where(b_task), "loss_se": loss.se, "metric_se": task.se,
+          "evaluations": int(loss.idx.size)}
+    return Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=at_best["step"], epoch=at_best["epoch"],
+                   evidence=ev, actions=actions, references=(PRECHELT,), detector=NAME)

@@ -68,7 +68,8 @@ SPECS: tuple[Param, ...] = register("underfitting", (
           unit="fraction of the improvement", low=0),
     Param("spike_margin", 3, "Not reported when instability found a spike in the tail or this many evaluations "
           "before it (a spike's recovery looks like a steep fall).", unit="evaluations", type=int, low=0),
-    Param("acc_window", 3, "Evaluations averaged for the first and the final training accuracy.",
+    Param("acc_window", 3, "Evaluations averaged for the first and the final training accuracy (at most half "
+          "the evaluations, so the two windows never overlap).",
           unit="evaluations", type=int, low=1),
     Param("stuck_train_acc", 0.5, "Training accuracy at or below which a flat run is stuck.", unit="accuracy",
           low=0, high=1),
@@ -117,8 +118,9 @@ def _train_acc(history: History, p: dict[str, Any]) -> tuple[float | None, float
     acc = series_or_none(history, "train", "acc")
     if acc is None or not len(acc.finite()):
         return None, None
-    aw = p["acc_window"]
     v = acc.finite().values
+    # the first and the final window never overlap: on a short run overlapping windows dilute the gain
+    aw = max(1, min(p["acc_window"], v.size // 2))
     end = float(np.mean(v[-aw:]))
     return end, end - float(np.mean(v[:aw]))
 
