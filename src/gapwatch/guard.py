@@ -4,8 +4,9 @@ A :class:`Guard` is fed one evaluation at a time (``observe(step=…, epoch=…,
 answers with a :class:`GuardDecision`: continue or stop, which evaluation to restore, whether this one is
 the new best, and any findings that appeared. It
 
-* decides with the very same :class:`gapwatch.policy.StopPolicy` that ``gapwatch replay`` uses, fed only
-  the monitored series, so replaying the history file reproduces the live decisions exactly;
+* decides with the very same :class:`gapwatch.policy.StopPolicy` that ``gapwatch replay`` uses, fed the
+  monitored series (and, with the policy's ``stop_when="all_heldout"``, the run's other held-out signals), so
+  replaying the history file reproduces the live decisions exactly;
 * runs the registered detectors (:func:`gapwatch.detectors.run_all`) on the history so far every
   ``detect_every`` evaluations and whenever it stops, and reports a finding the first time its
   (detector, kind) appears or when its severity rises — so the cost is bounded and nothing repeats;
@@ -524,7 +525,8 @@ class Guard:
             raise self._non_finite_error(key, value, i, step, epoch)
         if self._policy is None:  # an internal invariant, not user input
             raise RuntimeError("gapwatch internal error: self._policy is unset")
-        d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"))
+        d: Decision = self._policy.update(value, step=rec.get("step"), epoch=rec.get("epoch"),
+                                          others=self._other_signals(rec))
         self._n_eval += 1
         action, reason, why = self._action(d, key, value, i)
         stopping = action == "stop" and not self.stopped
@@ -556,6 +558,20 @@ class Guard:
             )
         self.emit(DecisionEvent(dec))
         return dec
+
+    def _other_signals(self, rec: Mapping[str, Any]) -> dict[str, float] | None:
+        """With the policy's ``stop_when="all_heldout"``, the values of the other held-out signals in this
+        evaluation's record (None otherwise). The signals are fixed at the first evaluation: the evidence of
+        the monitor decision on it (:func:`gapwatch.replay.heldout_signals`), as replaying the log does."""
+        pol = self._policy
+        if pol is None or self._mon is None or pol.params["stop_when"] != "all_heldout":
+            return None
+        if pol.evaluations_seen == 0 and not pol.signals:
+            from .replay import heldout_signals
+
+            h = History.from_records([dict(rec)], run=self.run)
+            pol.set_signals({s.name: mode for s, mode in heldout_signals(h, self._mon)})
+        return {k: rec[k] for k in pol.signals if k in rec}
 
     def _non_finite_error(
         self, key: str, value: float, i: int, step: float | None, epoch: float | None

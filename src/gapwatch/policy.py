@@ -52,7 +52,24 @@ replayed and live decisions agree. It is only computed (~20-30 ms) when the chea
 is an *extra* route to stop: rules 1 and 2 are unchanged, so it can only stop earlier. The memorisation hold
 (``keep_through_memorization``) blocks it too.
 
-It only ever looks at the monitored (validation) series; test data must never be passed to it. The default
+Stopping only when every held-out signal agrees (``stop_when="all_heldout"``)
+--------------------------------------------------------------------------
+By default (``stop_when="deciding"``) the policy follows the deciding series alone (the task metric when one is
+logged, :mod:`gapwatch.monitor`): the held-out loss and the task metric disagree on real fine-tuning runs (the
+loss rises through over-confidence while the metric improves: "The Hyperfitting Phenomenon", 2024; "Rethinking
+Fine-Tuning when Scaling Test-Time Compute: Limiting Confidence", 2025), and stopping by the loss then throws
+away the better model. With ``stop_when="all_heldout"`` the policy may also be fed the other held-out signals of
+the run (``signals``: name → mode; the values through ``update(..., others=...)``: the held-out loss beside a
+task metric, the same measure on the other evaluation sets — the evidence of
+:class:`gapwatch.monitor.MonitorDecision`). It then stops only at an evaluation where the deciding series *and*
+every other signal that has a finite value so far satisfy the same stop test (rules 1 and 2 above, on each
+signal's own evaluations, noise and range; the forecast-confirmed stop only ever applies to the deciding
+series). It restores the deciding series' best, as always. Until they agree it continues and says which
+signals have not degraded. It is the conservative choice for runs where every held-out set matters (several
+languages, a retention set): a stop needs all of them to say so. With no other signal it is exactly
+``"deciding"``.
+
+It only ever looks at the held-out series it is given; test data must never be passed to it. The default
 parameters were chosen on data (generated families and a tuning subset of real runs, scored on test loss):
 see ``docs/policy.md`` and ``bench/results/early_stopping.md``.
 """
@@ -60,6 +77,7 @@ see ``docs/policy.md`` and ``bench/results/early_stopping.md``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -102,6 +120,11 @@ SPECS: tuple[Param, ...] = register("policy", (
           unit="evaluations", type=int, low=1),
     Param("confirm_horizon", 1.5, "Forecast horizon of that stop, as a multiple (> 1) of the evaluations seen.",
           unit="x evaluations seen", low=1, low_open=True),
+    Param("stop_when", "deciding", "What must degrade before a stop: 'deciding' (the deciding series alone: the "
+          "task metric decides, so a rising loss beside an improving metric never stops the run) or "
+          "'all_heldout' (the deciding series and every other held-out signal it is fed, each by the same "
+          "test at the same evaluation; the conservative option when every held-out set matters).",
+          type=str, choices=("deciding", "all_heldout")),
 ))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
@@ -111,6 +134,16 @@ DEFAULTS: dict[str, Any] = defaults(SPECS)
 PROGRESS_WINDOW = DEFAULTS["progress_window"]
 
 _MODE = Param("mode", "min", "Direction of the monitored metric.", type=str, choices=("min", "max"))
+
+
+def _check_signals(signals: Any) -> dict[str, str]:
+    """``signals`` (name → ``"min"``/``"max"``) as a plain dict; :class:`UsageError` naming a bad entry."""
+    if not isinstance(signals, dict):
+        raise UsageError(f"policy: signals must be a dict of name -> 'min'/'max', got {type(signals).__name__}")
+    for name, mode in signals.items():
+        if not isinstance(name, str) or mode not in ("min", "max"):
+            raise UsageError(f"policy: signals must map a series name to 'min' or 'max', got {name!r}: {mode!r}")
+    return dict(signals)
 
 
 def validate_params(mode: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -349,10 +382,14 @@ class StopPolicy:
     Args:
         mode: ``"min"`` (lower is better, losses) or ``"max"`` (accuracies).
         params: overrides of :data:`DEFAULTS`; validated, errors name the bad value.
+        signals: the other held-out series fed beside the deciding one (``update(..., others=...)``), as
+            name → ``"min"``/``"max"``; only ``stop_when="all_heldout"`` looks at them. Empty by default.
     """
 
     mode: str = "min"
     params: dict[str, Any] = field(default_factory=dict)
+    signals: dict[str, str] = field(default_factory=dict)
+    _others: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _values: list[float] = field(default_factory=list, repr=False)
     _steps: list[float | None] = field(default_factory=list, repr=False)
     _epochs: list[float | None] = field(default_factory=list, repr=False)
@@ -362,6 +399,8 @@ class StopPolicy:
     def __post_init__(self) -> None:
         self.params = validate_params(self.mode, dict(self.params) if isinstance(self.params, dict)
                                       else self.params)
+        self.signals = _check_signals(self.signals)
+        self._others = {k: list(self._others.get(k, [])) for k in self.signals}
 
     # ------------------------------------------------------------------ online interface
     @property
@@ -381,23 +420,73 @@ class StopPolicy:
         """Index (0-based) of the evaluation after which the policy first said stop, or None."""
         return self._stopped_at
 
-    def update(self, value: float, *, step: float | None = None, epoch: float | None = None) -> Decision:
+    def set_signals(self, signals: dict[str, str]) -> None:
+        """Declare the other held-out signals (name → ``"min"``/``"max"``) before the first evaluation.
+
+        Raises:
+            UsageError: evaluations were already fed, or a bad entry (named).
+        """
+        if self._values:
+            raise UsageError(f"StopPolicy.set_signals: signals must be declared before the first evaluation "
+                             f"({len(self._values)} seen)")
+        self.signals = _check_signals(signals)
+        self._others = {k: [] for k in self.signals}
+
+    def update(self, value: float, *, step: float | None = None, epoch: float | None = None,
+               others: Mapping[str, float] | None = None) -> Decision:
         """Feed one evaluation of the monitored metric; returns the decision after it.
 
         Non-finite values count as the worst possible evaluation (they never become the best).
         Once the policy has said stop, it keeps saying stop with the same restore point.
 
+        Args:
+            others: values of declared :attr:`signals` measured at this evaluation (a signal not measured at
+                it is left out); only ``stop_when="all_heldout"`` uses them.
         Raises:
-            ValueError: ``value`` is not a number.
+            ValueError: ``value`` (or a value of ``others``) is not a number, or ``others`` names a signal that
+                was not declared.
         """
         try:
             v = float(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"StopPolicy.update: value must be a number, got {value!r}") from exc
+        extra = self._check_others(others)
+        for k, ov in extra.items():
+            self._others[k].append(ov)
         self._values.append(v)
         self._steps.append(None if step is None or not math.isfinite(float(step)) else float(step))
         self._epochs.append(None if epoch is None or not math.isfinite(float(epoch)) else float(epoch))
         return self._decide()
+
+    def _check_others(self, others: Mapping[str, float] | None) -> dict[str, float]:
+        if not others:
+            return {}
+        unknown = sorted(set(others) - set(self.signals), key=str)
+        if unknown:
+            raise ValueError(f"StopPolicy.update: others names undeclared signal(s) {unknown}; declared: "
+                             f"{sorted(self.signals)} (declare them with signals= or set_signals)")
+        out = {}
+        for k, ov in others.items():
+            try:
+                out[k] = float(ov)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"StopPolicy.update: others[{k!r}] must be a number, got {ov!r}") from exc
+        return out
+
+    def _waiting_signals(self) -> tuple[list[str], list[str]]:
+        """``(signals that do not satisfy the stop test now, signals that do)`` among the declared signals
+        with a finite value so far (the others are not counted)."""
+        waiting: list[str] = []
+        agree: list[str] = []
+        for name, vals in self._others.items():
+            z = _lower_better(np.asarray(vals, dtype=float), 1.0 if self.signals[name] == "min" else -1.0)
+            fin = np.isfinite(z)
+            if not fin.any():
+                continue
+            bb = int(np.argmin(z))
+            why, _, _ = _decide_last(z, noise_sigma(z[fin]), self.params, abs(vals[bb]))
+            (agree if why is not None else waiting).append(name)
+        return waiting, agree
 
     def _decision(self, action: str, b: int, reason: str = "", why: StopReason | None = None) -> Decision:
         n = len(self._values)
@@ -417,31 +506,43 @@ class StopPolicy:
         bb = int(np.argmin(z)) if fin.any() else 0
         why, reason, b = _decide_last(z, sigma, self.params, abs(self._values[bb]))
         if why is not None:
-            self._stopped_at, self._stop_reason = len(self._values) - 1, why
-            return self._decision("stop", b, reason or _stop_reason(z, sigma, self.params, b), why)
-        if _confirm_candidate(z, self.params):
+            reason = reason or _stop_reason(z, sigma, self.params, b)
+        elif _confirm_candidate(z, self.params):
             pb = _confirm_p(z, self.params)
             if pb >= self.params["confirm_p_best_behind"]:
-                self._stopped_at, self._stop_reason = len(self._values) - 1, StopReason.FORECAST
                 since = len(self._values) - 1 - b
-                return self._decision("stop", b, f"no new best for {since} evaluations and the forecast puts "
-                                      f"P(best already behind) at {pb:.2f} (confirm_p_best_behind)",
-                                      StopReason.FORECAST)
-        return self._decision("continue", b, reason)
+                why = StopReason.FORECAST
+                reason = (f"no new best for {since} evaluations and the forecast puts P(best already behind) at "
+                          f"{pb:.2f} (confirm_p_best_behind)")
+        if why is None:
+            return self._decision("continue", b, reason)
+        if self.params["stop_when"] == "all_heldout":
+            waiting, agree = self._waiting_signals()
+            if waiting:
+                return self._decision("continue", b, f"holding: the deciding series would stop ({why.value}) but "
+                                      f"{', '.join(waiting)} has not degraded (stop_when='all_heldout')")
+            if agree:
+                reason += f"; every held-out signal agrees ({', '.join(agree)})"
+        self._stopped_at, self._stop_reason = len(self._values) - 1, why
+        return self._decision("stop", b, reason, why)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """Versioned, JSON-able state; :meth:`load_state_dict` restores identical future decisions."""
-        return {
+        state: dict[str, Any] = {
             "version": STATE_VERSION,
             "mode": self.mode,
             "params": dict(self.params),
-            "values": [v if math.isfinite(v) else repr(v) for v in self._values],
+            "values": _json_values(self._values),
             "steps": list(self._steps),
             "epochs": list(self._epochs),
             "stopped_at": self._stopped_at,
             "stop_reason": self._stop_reason.value if self._stop_reason is not None else None,
         }
+        if self.signals:  # stop_when="all_heldout" with other held-out signals (added in 0.3)
+            state["signals"] = dict(self.signals)
+            state["others"] = {k: _json_values(v) for k, v in self._others.items()}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict` output; unknown versions or keys raise ``ValueError``."""
@@ -449,9 +550,14 @@ class StopPolicy:
             raise ValueError(f"StopPolicy state: expected version {STATE_VERSION}, got "
                              f"{state.get('version') if isinstance(state, dict) else type(state).__name__}")
         expected = {"version", "mode", "params", "values", "steps", "epochs", "stopped_at"}
-        if not expected <= set(state) <= expected | {"stop_reason"}:  # stop_reason: added in 0.2
+        # stop_reason: added in 0.2; signals and others: 0.3
+        if not expected <= set(state) <= expected | {"stop_reason", "signals", "others"}:
             raise ValueError(f"StopPolicy state: keys {sorted(state)} != expected {sorted(expected)}")
-        fresh = StopPolicy(state["mode"], dict(state["params"]))
+        fresh = StopPolicy(state["mode"], dict(state["params"]), dict(state.get("signals") or {}))
+        others = state.get("others") or {}
+        if not isinstance(others, dict) or set(others) != set(fresh.signals):
+            raise ValueError(f"StopPolicy state: others must hold one list per signal {sorted(fresh.signals)}, got "
+                             f"{sorted(others) if isinstance(others, dict) else type(others).__name__}")
         values = [float(v) for v in state["values"]]
         steps, epochs = list(state["steps"]), list(state["epochs"])
         if not (len(values) == len(steps) == len(epochs)):
@@ -466,9 +572,15 @@ class StopPolicy:
         except ValueError:
             raise ValueError(f"StopPolicy state: stop_reason must be one of {[r.value for r in StopReason]}, "
                              f"got {why!r}") from None
-        self.mode, self.params = fresh.mode, fresh.params
+        self.mode, self.params, self.signals = fresh.mode, fresh.params, fresh.signals
+        self._others = {k: [float(v) for v in others[k]] for k in fresh.signals}
         self._values, self._steps, self._epochs, self._stopped_at = values, steps, epochs, sa
         self._stop_reason = reason
+
+
+def _json_values(values: list[float]) -> list[float | str]:
+    """Values for a JSON state: non-finite ones as their ``repr`` (``'nan'``, ``'inf'``), read back by ``float``."""
+    return [v if math.isfinite(v) else repr(v) for v in values]
 
 
 # ---------------------------------------------------------------------------------------------- offline
@@ -597,7 +709,8 @@ def first_stop(values: np.ndarray, mode: str = "min", **params: Any) -> int | No
 
     Same decisions as feeding ``values`` one at a time to :meth:`StopPolicy.update`, computed in one
     vectorised pass (used by ``gapwatch replay`` on long logs and by the benchmark's parameter search).
-    ``values``: shape ``(n,)``.
+    ``values``: shape ``(n,)``. One series only: ``stop_when="all_heldout"`` with no other signal is the same
+    rule as ``"deciding"`` (feed other signals through :func:`gapwatch.replay.replay_values`).
     """
     p = validate_params(mode, dict(params))
     return _first_stop_from_stats(_prefix_stats(values, mode, max(p["window"], p["progress_window"])), p)

@@ -10,6 +10,12 @@ one loop (:func:`replay_values`):
 * :func:`replay_guard_log` — a live guard's history file, with the monitor, mode and policy parameters its
   header recorded (the check that live and replayed decisions agree).
 
+With the policy parameter ``stop_when="all_heldout"`` every entry point also feeds the run's other held-out
+signals (:func:`heldout_signals`: the evidence of the monitor decision — the held-out loss beside a task metric,
+the same measure on the other evaluation sets), each value with the deciding evaluation logged at the same x
+(step or epoch), the way the live guard passes the metrics of one ``observe`` call. A guard log is replayed with
+the signals present at its first evaluation, as the guard fixed them.
+
 ``replay_history(...)`` documents serialise to ``gapwatch.replay/1`` (:func:`to_document`)::
 
     {"schema": "gapwatch.replay/1",
@@ -33,7 +39,7 @@ import numpy as np
 
 from .documents import REPLAY, clean
 from .errors import InputError, UsageError
-from .history import History, Run
+from .history import History, Run, Series
 from .monitor import Monitor, parse_monitor
 from .policy import Decision, StopPolicy
 
@@ -41,7 +47,8 @@ SCHEMA = REPLAY
 
 
 def replay_values(values: Sequence[float] | np.ndarray, steps: Sequence[float] | np.ndarray | None = None,
-                  epochs: Sequence[float] | np.ndarray | None = None, mode: str = "min",
+                  epochs: Sequence[float] | np.ndarray | None = None, mode: str = "min", *,
+                  signals: Mapping[str, str] | None = None, others: Sequence[Mapping[str, float]] | None = None,
                   **params: Any) -> tuple[Decision | None, int]:
     """Feed a recorded series to a fresh :class:`StopPolicy` until it says stop.
 
@@ -49,17 +56,23 @@ def replay_values(values: Sequence[float] | np.ndarray, steps: Sequence[float] |
         values: the monitored metric per evaluation, shape ``(n,)`` (metric units; NaN allowed).
         steps, epochs: where each evaluation was taken, shape ``(n,)`` (NaN: unknown), or None.
         mode: ``"min"`` or ``"max"``. params: policy parameters (docs/policy.md).
+        signals: other held-out signals, name → ``"min"``/``"max"`` (used by ``stop_when="all_heldout"``).
+        others: per evaluation, the values of those signals measured at it (``n`` mappings), or None.
     Returns:
         ``(first stop decision, evaluations seen)``, or ``(None, n)`` when it never said stop.
+    Raises:
+        UsageError: ``others`` does not hold one mapping per evaluation.
     """
     v = np.asarray(values, dtype=float)
     st = None if steps is None else np.asarray(steps, dtype=float)
     ep = None if epochs is None else np.asarray(epochs, dtype=float)
-    pol = StopPolicy(mode, dict(params))
+    if others is not None and len(others) != v.size:
+        raise UsageError(f"replay_values: others must hold one mapping per evaluation ({v.size}), got {len(others)}")
+    pol = StopPolicy(mode, dict(params), dict(signals or {}))
     for i in range(v.size):
         s = None if st is None or not np.isfinite(st[i]) else float(st[i])
         e = None if ep is None or not np.isfinite(ep[i]) else float(ep[i])
-        d = pol.update(float(v[i]), step=s, epoch=e)
+        d = pol.update(float(v[i]), step=s, epoch=e, others=others[i] if others is not None else None)
         if d.stop:
             return d, i + 1
     return None, int(v.size)
@@ -111,7 +124,9 @@ def replay_run(run: History, monitor: Monitor | None = None,
     except InputError as exc:
         return ReplayResult(name, None, 0, 0, None, None, None, "", error=str(exc))
     s = run.series(mon.split, mon.metric)
-    d, seen = replay_values(s.values, s.step, s.epoch, mon.mode, **dict(params or {}))
+    p = dict(params or {})
+    signals, others = _signals_for(run, mon, s, p)
+    d, seen = replay_values(s.values, s.step, s.epoch, mon.mode, signals=signals, others=others, **p)
     if seen == 0:
         return ReplayResult(name, mon, len(s), 0, None, None, None, "")
     fin = np.isfinite(s.values[:seen])
@@ -121,6 +136,58 @@ def replay_run(run: History, monitor: Monitor | None = None,
         restore, restore_value = s.at(b), float(s.values[b])
     stop = s.at(seen - 1) if d is not None else None
     return ReplayResult(name, mon, len(s), seen, stop, restore, restore_value, d.reason if d is not None else "")
+
+
+def heldout_signals(run: History, monitor: Monitor) -> list[tuple[Series, str]]:
+    """The other held-out series fed beside ``monitor`` with ``stop_when="all_heldout"``, with their modes: the
+    evidence of the monitor decision (:attr:`gapwatch.monitor.MonitorDecision.evidence` — the deciding set's
+    loss and task metrics, the same measure on the other held-out sets; never test data unless test decides),
+    each ordered on the deciding series' x axis. Empty when the monitor is not logged in ``run``."""
+    from .monitor import decide
+
+    try:
+        dec = decide(run, monitor)
+    except InputError:
+        return []
+    kind = run.series(monitor.split, monitor.metric).x_kind
+    return [(run.series(m.split, m.metric, x=kind), m.mode) for m in dec.evidence]
+
+
+def aligned_signals(deciding: Series, signals: Sequence[Series]) -> list[dict[str, float]]:
+    """Per evaluation of ``deciding``, the value of each signal logged at the same x (its last one there);
+    a signal with nothing logged at that x is left out of that evaluation's mapping."""
+    xs = deciding.x
+    table: list[dict[float, float]] = []
+    for sig in signals:
+        at: dict[float, float] = {}
+        for x, val in zip(sig.x, sig.values, strict=True):
+            if np.isfinite(x):
+                at[float(x)] = float(val)
+        table.append(at)
+    out: list[dict[str, float]] = []
+    for x in xs:
+        row: dict[str, float] = {}
+        if np.isfinite(x):
+            for sig, at in zip(signals, table, strict=True):
+                if float(x) in at:
+                    row[sig.name] = at[float(x)]
+        out.append(row)
+    return out
+
+
+def _signals_for(run: History, mon: Monitor, s: Series, params: Mapping[str, Any], *, first_only: bool = False
+                 ) -> tuple[dict[str, str], list[dict[str, float]] | None]:
+    """``(signals, others)`` for :func:`replay_values`: empty unless ``stop_when="all_heldout"``; with
+    ``first_only`` only the signals logged at the deciding series' first evaluation (what a live guard fixed)."""
+    if params.get("stop_when") != "all_heldout":
+        return {}, None
+    sigs = heldout_signals(run, mon)
+    others = aligned_signals(s, [g for g, _ in sigs])
+    if first_only:
+        keep = set(others[0]) if others else set()
+        sigs = [(g, m) for g, m in sigs if g.name in keep]
+        others = [{k: v for k, v in row.items() if k in keep} for row in others]
+    return {g.name: m for g, m in sigs}, others
 
 
 def replay_history(history: History, monitor: Monitor | None = None,
@@ -162,8 +229,11 @@ def replay_guard_log(path: str | os.PathLike[str]) -> tuple[Decision | None, int
     if hdr is None:
         raise UsageError(f"{path}: no gapwatch guard header; was it written by Guard(log=...)?")
     mon = parse_monitor(hdr["monitor"], hdr["mode"])
-    s = next(iter(load(Path(path)))).series(mon.split, mon.metric)
-    return replay_values(s.values, s.step, s.epoch, mon.mode, **(hdr.get("policy") or {}))
+    run = next(iter(load(Path(path))))
+    s = run.series(mon.split, mon.metric)
+    p = dict(hdr.get("policy") or {})
+    signals, others = _signals_for(run, mon, s, p, first_only=True)
+    return replay_values(s.values, s.step, s.epoch, mon.mode, signals=signals, others=others, **p)
 
 
 def parse_params(items: Sequence[str], keep_through_memorization: bool = False) -> dict[str, Any]:
@@ -190,6 +260,8 @@ def parse_params(items: Sequence[str], keep_through_memorization: bool = False) 
 
 def _typed(key: str, default: Any, text: str) -> Any:
     t = text.strip()
+    if isinstance(default, str):
+        return t
     if isinstance(default, bool):
         if t.lower() in ("1", "true", "yes", "on"):
             return True
