@@ -14,9 +14,9 @@ KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
 def test_short_run_whose_accuracy_climbs_is_not_stuck(tmp_path: Path) -> None:
     """Keras CSVLogger, 5 epochs: training accuracy 0.35 → 0.49 while the loss falls every epoch. The first and
     final accuracy windows used to overlap on a run this short, which halved the gain and called it stuck."""
-    rows = [(0, 0.352, 1e-4, 1.241, 0.561, 1.052), (1, 0.388, 1e-4, 1.131, 0.575, 1.026),
-            (2, 0.432, 1e-4, 1.071, 0.521, 1.004), (3, 0.468, 1e-4, 1.050, 0.586, 0.975),
-            (4, 0.491, 1e-4, 1.029, 0.601, 0.951)]
+    rows = [(0, 0.349, 1e-4, 1.245, 0.562, 1.056), (1, 0.391, 1e-4, 1.127, 0.578, 1.022),
+            (2, 0.429, 1e-4, 1.076, 0.520, 1.006), (3, 0.472, 1e-4, 1.051, 0.583, 0.973),
+            (4, 0.488, 1e-4, 1.028, 0.605, 0.948)]
     p = tmp_path / "training_log.csv"
     p.write_text(KERAS_HEADER + "".join(",".join(str(v) for v in r) + "\n" for r in rows))
     (r,) = analyze(load(p), forecast=False).runs
@@ -41,3 +41,27 @@ def test_held_out_loss_rising_while_accuracy_plateaus_is_overfitting(tmp_path: P
     over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert over and over[0].evidence["pattern"] == "loss_worse_metric_stalled"
     assert abs(over[0].epoch - 20) <= 2
+
+
+def test_yolov5_results_decide_by_map50_95_and_loss_parts_are_one_set(tmp_path: Path) -> None:
+    """Ultralytics YOLOv5 ``results.csv`` (padded header): mAP improves throughout while the tiny validation
+    class loss doubles. The deciding series is mAP@0.5:0.95 (Ultralytics' own fitness weighs it 0.9), not
+    precision; ``val/box_loss``, ``val/obj_loss`` and ``val/cls_loss`` are parts of one validation loss, not
+    three held-out sets, so no "held-out set degrades" warning."""
+    cols = ["epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision", "metrics/recall",
+            "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss", "val/obj_loss", "val/cls_loss", "x/lr0",
+            "x/lr1", "x/lr2"]
+    lines = [",".join(f"{c:>20}" for c in cols)]
+    for e in range(120):
+        t = e + 1.0
+        up = 1 - 0.9 ** t
+        prec = 0.5 + 0.4 * up + 0.01 * ((e * 5) % 3 - 1)
+        cls = 0.002 + 0.002 * max(0.0, t - 40) / 80 + 0.0001 * ((e * 7) % 3 - 1)
+        row = [e, 0.1 - 0.05 * up, 0.05 - 0.02 * up, 0.02 - 0.015 * up, prec, 0.4 + 0.5 * up, 0.45 + 0.5 * up,
+               0.2 + 0.5 * up, 0.06 - 0.03 * up, 0.03 - 0.01 * up, cls, 0.01, 0.01, 0.01]
+        lines.append(",".join(f"{v:>20}" for v in row))
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.decision is not None and r.decision.monitor.metric == "map_0_5_0_95"
+    assert not [f for f in r.findings if f.kind == FindingKind.HELDOUT_REGRESSION]

@@ -41,7 +41,7 @@ from typing import Any, Literal, cast
 
 from .errors import InputError, UsageError
 from .history import History
-from .names import metric_mode, normalize
+from .names import metric_mode, normalize, task_metric_rank
 
 Mode = Literal["min", "max"]
 
@@ -69,6 +69,11 @@ MEASURE_QUALIFIERS: frozenset[str] = frozenset({
     "overall", "macro", "micro", "weighted", "samples", "mean", "avg", "average", "exact", "token", "seq",
     "word", "char", "normalized", "norm", "strict", "clean", "robust", "adv", "natural", "top1", "top5",
     "top3", "top10", "balanced",
+} | {  # parts of one loss (detection, segmentation, VAEs, auxiliary heads): ``val/box_loss`` is a part of the
+    # validation loss, not the loss of a held-out set named "box"
+    "box", "obj", "cls", "dfl", "seg", "bbox", "giou", "ciou", "mask", "rpn", "kpt", "kobj", "pose", "kl",
+    "recon", "reconstruction", "classification", "regression", "ctc", "aux", "lm", "mlm", "contrastive",
+    "distill", "distillation", "kd", "center", "angle", "l1", "objectness",
 })
 #: Attack-name prefixes of adversarial accuracies (a measure variant, not a set): ``pgd10_acc``, ``fgsm_acc``.
 _ATTACK = re.compile(r"^(pgd|apgd|autoattack|aa|cw|fgsm|fgm|bim|mim|square)\d*$")
@@ -203,8 +208,9 @@ def role_of(split: str, metric: str) -> SeriesRole:
     """Parse a canonical ``split``/``metric`` into set, measure and role (see :class:`SeriesRole`)."""
     base, set_suffix = _dataloader_parts(metric)
     toks = [t for t in base.split("_") if t]
-    last = toks[-1] if toks else base
     k = _measure_start(toks)
+    # the measure's head: its last token that is not a number (``map_0_5_0_95`` → ``map``)
+    last = next((t for t in reversed(toks[k:]) if not t.isdigit()), toks[-1] if toks else base)
     measure_toks, set_toks = toks[k:], toks[:k]
     measure = "_".join(measure_toks) or base
     if set_suffix:
@@ -227,13 +233,22 @@ def _dataloader_parts(metric: str) -> tuple[str, str]:
 
 
 def _measure_start(toks: list[str]) -> int:
-    """Index of the measure's first token: the last token, plus the qualifiers that refine it (overall_f1,
-    pgd_acc, exact_match)."""
+    """Index of the measure's first token: the last token (with the numbers that follow it: ``map_0_5``), plus
+    the qualifiers that refine it (overall_f1, pgd_acc, exact_match, the loss parts box_loss, kl_loss)."""
     k = len(toks) - 1
+    while k > 0 and toks[k].isdigit():  # numbers belong to the measure before them: map_0_5_0_95, rouge_1
+        k -= 1
     while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
                      or "_".join(toks[k - 1:]) in TASK_MEASURES):
         k -= 1
     return k
+
+
+def _preference(r: SeriesRole) -> int:
+    """Preference among task metrics before :data:`TASK_MEASURES` order (:func:`gapwatch.names.task_metric_rank`):
+    mAP50-95, then mAP50, then the others, precision and recall last (they trade off along the threshold)."""
+    rank = task_metric_rank(r.measure)
+    return 2 if rank > 3 else rank
 
 
 def _role_name(last: str, rank: int) -> str:
@@ -366,7 +381,7 @@ def _by_task_metric(cands: list[SeriesRole], tasks: list[SeriesRole], split: str
                     order: dict[int, int]) -> tuple[Monitor, str, str]:
     """The best task metric of ``split``'s candidates, named beside its set's loss when logged."""
     losses = [r for r in cands if r.role == "loss"]
-    best = min(tasks, key=lambda r: (r.heldout_set != split, r.off_target, r.rank, r.qualified,
+    best = min(tasks, key=lambda r: (r.heldout_set != split, r.off_target, _preference(r), r.rank, r.qualified,
                                      order[id(r)]))
     beside = next((loss for loss in losses if loss.heldout_set == best.heldout_set), None)
     where = ("" if split == "val" else " on the test split (no validation split)" if split == "test"
@@ -553,7 +568,8 @@ def companions(history: History, monitor: Monitor) -> tuple[Monitor | None, Moni
     same = [r for r in heldout_roles(history) if r.heldout_set == me.heldout_set]
     losses = sorted((r for r in same if r.role == "loss"), key=lambda r: r.measure != "loss")
     tasks = [r for r in same if r.role == "task"]
-    task = me if me.role == "task" else min(tasks, key=lambda r: (r.rank, r.qualified), default=None)
+    task = me if me.role == "task" else min(tasks, key=lambda r: (_preference(r), r.rank, r.qualified),
+                                            default=None)
     loss = me if me.role == "loss" else (losses[0] if losses else None)
     return (loss.monitor() if loss is not None else None,
             (monitor if task is me else task.monitor()) if task is not None else None)
