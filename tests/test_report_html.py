@@ -78,8 +78,9 @@ def test_single_run_report_structure(single_html: str) -> None:
     assert "chance the best is already behind" in d.alltext
     assert "Most suspicious examples" in d.alltext
     assert d.count("img") >= 1  # thumbnails embedded
-    assert d.count("polygon", "best") == 1  # the best point is a star
-    assert d.count("line", "onset") == 1
+    # the best point is a star: main chart 1, two-axis chart 2 (its point and its legend), 1 per held-out set (2)
+    assert d.count("polygon", "best") == 1 + 2 + 2
+    assert d.count("line", "onset") == 1 + 1  # main chart, and the small multiple of the set that regressed
     assert "retention" in d.alltext  # every held-out split is drawn and named
     for tag, a in d.tags:
         if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy":

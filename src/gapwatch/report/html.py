@@ -1,10 +1,13 @@
 """Self-contained HTML report: one file, inline static SVG, inline CSS, no scripts, no external resources.
 
-Layout of a single run: a verdict banner (the answer in one line), key numbers (best, final, what training
-past the best cost, share of the run spent past the best), the monitored curves of every split with the best
-point, the overfitting onset and numbered markers for every finding, the generalisation gap over time, the
-other metrics, a forecast band when the run carries a ``forecast`` entry, a per-example section when it carries
-``examples``, and the findings with evidence, actions and references.
+Layout of a single run: a verdict banner (the answer in one line) with the deciding series and why it decides
+under it, key numbers (best, final, what training past the best cost, share of the run spent past the best),
+the monitored curves of every split with the best point, the overfitting onset and numbered markers for every
+finding, the held-out loss and the task metric on one chart with two y axes (when the run logs both), one
+small chart per held-out set on a shared x axis (when it has several; the sets that regressed are marked),
+the generalisation gap over time, the other metrics, a forecast band when the run carries a ``forecast``
+entry, a per-example section when it carries ``examples``, and the findings with evidence, actions and
+references.
 
 A sweep (several runs) adds an overview first: runs ranked by best value and by overfitting cost, small
 multiples of every run's curves, and which hyperparameters go with overfitting (``History.meta``); every run's
@@ -31,7 +34,7 @@ import numpy as np
 
 from .. import __version__
 from ..analysis import Analysis, RunAnalysis
-from ..findings import Finding, Severity
+from ..findings import Finding, FindingKind, Severity
 from ..io import atomic_write_text
 from ..summary import Effect, RunSummary, finding_x, kind_of, summarize_run
 from .svg import Chart, esc, fmt_num, histogram_chart
@@ -111,6 +114,16 @@ svg .sev-critical circle{fill:var(--crit)}svg .sev-critical line{stroke:var(--cr
 svg .sev-warning circle{fill:var(--warn)}svg .sev-warning line{stroke:var(--warn)}
 svg .sev-info circle{fill:var(--info)}svg .sev-info line{stroke:var(--info)}
 svg .hist{fill:var(--val);opacity:.8}svg .cutoff{stroke:var(--crit);stroke-dasharray:4 3}
+svg .axis2,svg .tickmark2{stroke:#c9ced6;stroke-width:1}svg .keytext{fill:#4b5467;font-size:11.5px}
+svg text.t-val{fill:var(--val)}svg text.t-h1{fill:var(--h1)}svg line.t-val{stroke:var(--val)}
+svg line.t-h1{stroke:var(--h1)}svg .bestmark{stroke:#fff;stroke-width:1}
+svg .best2line{stroke:var(--h1);stroke-width:1.2;stroke-dasharray:2 3}svg .best2line-t{fill:var(--h1);font-size:11px}
+.decides{font-size:13.5px;color:var(--mut);margin:-4px 0 12px}.decides b{color:var(--fg)}
+.sets{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:8px 12px}
+.setm{margin:0;border:1px solid var(--line);border-top:4px solid var(--ok);border-radius:6px;padding:4px 6px}
+.setm.deciding{border-top-color:var(--val)}.setm.regressed{border-top-color:var(--crit)}
+.setm figcaption{font-size:12px;overflow-wrap:anywhere}.setm figcaption .st{color:var(--mut)}
+.setm.regressed figcaption .st{color:var(--crit);font-weight:600}
 svg.compact .plotbg{fill:#fbfbfc}
 .note{font-size:12.5px;color:var(--mut);margin:4px 0}
 ol.findings{list-style:none;padding:0;margin:0}
@@ -166,7 +179,7 @@ svg.wide .tick{font-size:19px}svg.wide .axlabel{font-size:20px}svg.wide .vlabel{
 @media print{body{background:#fff;font-size:11pt}main{max-width:none;padding:0}
 .card{break-inside:avoid;border-color:#bbb;box-shadow:none}section.run:has(>details[open]){break-before:page}
 section.run:first-of-type{break-before:auto}section.run{break-inside:auto}a{color:inherit;text-decoration:none}
-.multiples{grid-template-columns:repeat(5,1fr)}.verdict,.pill,.num,.bar{-webkit-print-color-adjust:exact;
+.multiples{grid-template-columns:repeat(5,1fr)}.sets{grid-template-columns:repeat(3,1fr)}.verdict,.pill,.num,.bar{-webkit-print-color-adjust:exact;
 print-color-adjust:exact}}
 """
 
@@ -351,6 +364,202 @@ def _forecast_arrays(fc: Forecast | None) -> _ForecastArrays | None:
     bb = (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
     return (np.asarray(fc.x, dtype=float), *(np.asarray(fc.quantiles[k], dtype=float)
                                               for k in ("0.1", "0.5", "0.9")), bb)  # type: ignore[return-value]
+
+
+def _best_index(values: np.ndarray, x: np.ndarray, sign: float) -> int | None:
+    """Index of the best finite value (with a finite x) of a series, the first on ties; None when none."""
+    ok = np.isfinite(values) & np.isfinite(x)
+    if not ok.any():
+        return None
+    return int(np.argmin(np.where(ok, sign * values, np.inf)))
+
+
+def _finding_x(ev: Any, xname: str) -> float | None:
+    """The ``xname`` position of an evidence point ``{"step", "epoch"}`` (None when absent)."""
+    if not isinstance(ev, Mapping):
+        return None
+    v = ev.get(xname)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def loss_metric_pair(r: RunAnalysis) -> tuple[Monitor, Monitor] | None:
+    """``(deciding series, other series)`` for the two-axis chart: the deciding set's task metric and its
+    held-out loss (:func:`gapwatch.monitor.companions`), the deciding one first; None unless the run logs both."""
+    from ..monitor import companions
+
+    mon = r.monitor
+    if mon is None:
+        return None
+    loss, task = companions(r.history, mon)
+    if loss is None or task is None or (loss.split, loss.metric) == (task.split, task.metric):
+        return None
+    if (mon.split, mon.metric) == (task.split, task.metric):
+        return task, loss
+    if (mon.split, mon.metric) == (loss.split, loss.metric):
+        return loss, task
+    return None
+
+
+def disagreement_chart(r: RunAnalysis, s: RunSummary) -> str:
+    """The deciding series (left y axis) and its set's other series — the held-out loss beside a task metric,
+    or the reverse — (right y axis) on one chart, each on its own scale, with the best point of each, where they
+    diverged (a ``metric_disagreement`` finding's evidence) and a legend inside the SVG; "" when the run does
+    not log both."""
+    pair = loss_metric_pair(r)
+    if pair is None:
+        return ""
+    dec, oth = pair
+    cv = _curves(r, s)
+    dx, dv, dname = cv.get(dec.split, dec.metric)
+    ox, ov, oname = cv.get(oth.split, oth.metric)
+    if not (np.isfinite(dv).any() and np.isfinite(ov).any()):
+        return ""
+    ch = Chart(width=680, height=270, xlabel=r.x, ylabel=f"{dname} (deciding)", y2label=oname, ycls="t-val",
+               y2cls="t-h1", aria=f"{r.name}: {dname} (left axis) and {oname} (right axis) per {r.x}")
+    ch.line(dx, dv, "s-val", width=2.4, title=f"{dname} (deciding, left axis)")
+    ch.line(ox, ov, "s-h1", width=1.8, dash="6 3", title=f"{oname} (right axis)", axis="right")
+    bd, bo = _best_index(dv, dx, dec.sign), _best_index(ov, ox, oth.sign)
+    if bd is not None:
+        ch.vline(float(dx[bd]), "bestline", title=f"best {dname} at {r.x} {_fx(dx[bd])}",
+                 label=f"best {_fx(dx[bd])}", anchor="end")
+        ch.point(float(dx[bd]), float(dv[bd]), "best", shape="star", r=5,
+                 title=f"best {dname} = {_fx(dv[bd])} at {r.x} {_fx(dx[bd])}")
+    if bo is not None:
+        same = bd is not None and float(dx[bd]) == float(ox[bo])  # one line and label when both bests coincide
+        ch.vline(float(ox[bo]), "best2line", title=f"best {oname} at {r.x} {_fx(ox[bo])}",
+                 label="" if same else f"best {_fx(ox[bo])}", anchor="start")
+        ch.point(float(ox[bo]), float(ov[bo]), "s-h1 bestmark", shape="diamond", r=4.5, axis="right",
+                 title=f"best {oname} = {_fx(ov[bo])} at {r.x} {_fx(ox[bo])}")
+    ch.key("s-val", "line", f"{dname} (deciding, left axis)").key("best", "star", "its best")
+    ch.key("s-h1", "dash", f"{oname} (right axis)").key("s-h1 bestmark", "diamond", "its best")
+    dis = next((f for f in r.findings if f.kind == FindingKind.METRIC_DISAGREEMENT), None)
+    note = (f"<p class='note'>{esc(dname)} decides the verdict, the best point and the restore point; "
+            f"{esc(oname)} is evidence. Each has its own scale (left and right axis).</p>")
+    if dis is not None:
+        note = (f"<p class='note'>They disagree: {esc(dis.message)}.</p>" + note)
+    return (f"<h3>{esc(dname)} and {esc(oname)} on their own axes</h3>" + ch.render() + note)
+
+
+class SetPanel(NamedTuple):
+    """One held-out set's small multiple: ``heldout_set`` (``"val/b"``), the drawn series' logged ``name``,
+    ``status`` (``"deciding"``, ``"regressed"`` or ``"ok"``), a one-line ``note`` and the ``svg``."""
+
+    heldout_set: str
+    name: str
+    status: str
+    note: str
+    svg: str
+
+
+#: Most held-out sets drawn as small multiples (the rest are counted in a note).
+MAX_SET_PANELS = 12
+
+
+def _set_series(r: RunAnalysis) -> list[Monitor]:
+    """One series per held-out set, the deciding set first: the deciding series, then on every other set the
+    same measure when it logs it, else its task metric (best-ranked), else its loss (``test`` only when test
+    decides; per-task accuracies of a continual-learning log are not sets). Every later choice in order of
+    appearance."""
+    from ..monitor import heldout_roles, role_of
+
+    mon = _monitor(r)
+    me = role_of(mon.split, mon.metric)
+    chosen: dict[str, tuple[tuple[bool, bool, int, bool], Monitor]] = {}
+    for ro in heldout_roles(r.history):
+        if ro.heldout_set == me.heldout_set or ro.role not in ("task", "loss"):
+            continue
+        if ro.split == "test" and mon.split != "test":
+            continue
+        key = (ro.measure != me.measure, ro.role != "task", ro.rank, ro.qualified)
+        cur = chosen.get(ro.heldout_set)
+        if cur is None or key < cur[0]:
+            chosen[ro.heldout_set] = (key, ro.monitor())
+    return [mon] + [m for _, m in chosen.values()]
+
+
+def _regressed_sets(r: RunAnalysis) -> dict[str, tuple[float | None, float | None]]:
+    """``{held-out set: (x it fell behind from, degradation in standard errors)}`` of the sets the findings say
+    regressed: every ``heldout_regression`` finding's degraded sets, and the deciding set at the overfitting
+    onset when an ``overfitting`` finding judged it."""
+    from ..monitor import role_of
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for f in r.findings:
+        if f.kind != FindingKind.HELDOUT_REGRESSION:
+            continue
+        rows = f.evidence.get("degraded_sets")
+        for row in rows if isinstance(rows, list) else []:
+            if isinstance(row, Mapping) and isinstance(row.get("set"), str):
+                z = row.get("degrade_z")
+                out.setdefault(row["set"], (_finding_x(row.get("fell_behind"), r.x),
+                                            float(z) if isinstance(z, (int, float)) else None))
+    of = next((f for f in r.findings if f.kind == FindingKind.OVERFITTING), None)
+    if of is not None and r.monitor is not None:
+        onset = of.evidence.get(f"onset_{r.x}")
+        x = float(onset) if isinstance(onset, (int, float)) and math.isfinite(onset) else finding_x(of, r.x)
+        z = of.evidence.get("z")
+        out.setdefault(role_of(r.monitor.split, r.monitor.metric).heldout_set,
+                       (x, float(z) if isinstance(z, (int, float)) else None))
+    return out
+
+
+def set_panels(r: RunAnalysis, s: RunSummary) -> list[SetPanel]:
+    """One small chart per held-out set (see :func:`_set_series`) on one shared x range, each with its best
+    point; a set that regressed (:func:`_regressed_sets`) is shaded from where it fell behind. Empty unless the
+    run has two or more held-out sets."""
+    from ..monitor import role_of
+
+    if r.monitor is None:
+        return []
+    mons = _set_series(r)
+    if len(mons) < 2:
+        return []
+    cv = _curves(r, s)
+    data = [(m, *cv.get(m.split, m.metric)) for m in mons[:MAX_SET_PANELS]]
+    xs = np.concatenate([x[np.isfinite(x)] for _, x, _, _ in data])
+    xlim = (float(xs.min()), float(xs.max())) if xs.size else None
+    regressed = _regressed_sets(r)
+    panels = []
+    for i, (m, x, v, name) in enumerate(data):
+        hset = role_of(m.split, m.metric).heldout_set
+        fell = regressed.get(hset)
+        status = "regressed" if fell is not None else ("deciding" if i == 0 else "ok")
+        ch = Chart(width=300, height=150, xlabel=r.x, ylabel=m.metric, xlim=xlim,
+                   aria=f"{r.name}: held-out set {hset}, {name} per {r.x} ({status})")
+        if fell is not None and fell[0] is not None and xlim is not None:
+            ch.span(fell[0], xlim[1], "zone", title=f"{hset} fell behind from {r.x} {_fx(fell[0])}")
+            ch.vline(fell[0], "onset", title=f"{hset} fell behind from {r.x} {_fx(fell[0])}",
+                     label=f"fell behind {_fx(fell[0])}", anchor="start")
+        ch.line(x, v, "s-val" if i == 0 else "s-h0", width=1.8, title=name)
+        b = _best_index(v, x, m.sign)
+        if b is not None:
+            ch.point(float(x[b]), float(v[b]), "best", shape="star", r=4,
+                     title=f"best {name} = {_fx(v[b])} at {r.x} {_fx(x[b])}")
+        note = ("deciding set" if i == 0 else "") + (", " if i == 0 and fell is not None else "")
+        if fell is not None:
+            z = f", {fell[1]:.1f} s.e. below its best" if fell[1] is not None else ""
+            note += f"regressed from {r.x} {_fx(fell[0])}{z}" if fell[0] is not None else f"regressed{z}"
+        elif i:
+            note = "no regression found"
+        panels.append(SetPanel(hset, name, status, note, ch.render()))
+    return panels
+
+
+def heldout_sets_html(r: RunAnalysis, s: RunSummary) -> str:
+    """The held-out sets section: :func:`set_panels` in a grid ("" when the run has fewer than two sets)."""
+    panels = set_panels(r, s)
+    if not panels:
+        return ""
+    figs = "".join(
+        f"<figure class='setm {esc(p.status)}' data-set='{esc(p.heldout_set)}'><figcaption><b>{esc(p.heldout_set)}"
+        f"</b> · {esc(p.name)} <span class='st'>{esc(p.note)}</span></figcaption>{p.svg}</figure>"
+        for p in panels)
+    n_sets = len(_set_series(r))
+    more = (f"<p class='note'>{n_sets - MAX_SET_PANELS} more set(s) not drawn.</p>"
+            if n_sets > MAX_SET_PANELS else "")
+    return (f"<h3>Held-out sets ({n_sets})</h3><p class='note'>One chart per held-out set on the same {esc(r.x)} "
+            "range; a red top edge and shading mark a set that fell behind its best (per the findings).</p>"
+            f"<div class='sets'>{figs}</div>{more}")
 
 
 def gap_chart(r: RunAnalysis, s: RunSummary) -> str:
@@ -606,6 +815,19 @@ def _numbered(r: RunAnalysis) -> list[tuple[int, Finding]]:
     return [(i, f) for i, f in enumerate(r.findings, 1)]
 
 
+def deciding_html(r: RunAnalysis) -> str:
+    """The line under the verdict naming the deciding series, why it decides and the evidence series ("" when
+    the run has no monitor decision)."""
+    d = r.decision
+    if d is None or r.monitor is None or not r.history.has(d.monitor.split, d.monitor.metric):
+        return ""
+    name = r.history.series(d.monitor.split, d.monitor.metric).name
+    ev = [r.history.series(m.split, m.metric).name for m in d.evidence if r.history.has(m.split, m.metric)]
+    what = "lower is better" if d.monitor.mode == "min" else "higher is better"
+    tail = f" Evidence: {', '.join(ev)}." if ev else ""
+    return (f"<p class='decides'>Decided by <b>{esc(name)}</b> ({esc(what)}): {esc(d.reason)}.{esc(tail)}</p>")
+
+
 def run_section(r: RunAnalysis, s: RunSummary, idx: int, *, collapsible: bool) -> str:
     numbered = _numbered(r)
     head = (f"<h2>{esc(r.name)}</h2>")
@@ -625,12 +847,14 @@ def run_section(r: RunAnalysis, s: RunSummary, idx: int, *, collapsible: bool) -
             bits.append(f"z = {float(ev['z']):.1f}")
         sub = "<small>" + esc("; ".join(bits)) + ". Restore the best checkpoint (see actions below).</small>"
     verdict = f"<div class='verdict {esc(s.level)}'>{esc(s.headline)}{sub}</div>"
-    body = [verdict]
+    body = [verdict, deciding_html(r)]
     findings = f"<h3>Findings ({len(numbered)})</h3>" + findings_html(r, numbered)
     if r.monitor is not None and s.best_value is not None:
         body.append(_kpis(r, s))
         legend, svg = main_chart(r, s, numbered)
         body.append(f"<h3>{esc(r.monitor.metric)} over {esc(r.x)}s</h3>{legend}{svg}")
+        body.append(disagreement_chart(r, s))
+        body.append(heldout_sets_html(r, s))
         body.append(forecast_html(r))
         gap = gap_chart(r, s)
         if gap:

@@ -11,6 +11,12 @@ Coordinates: a chart has a ``width × height`` viewBox in user units (rendered r
 area inside the margins. Non-finite values break lines and are marked with a small cross on the x axis
 (they are evidence of instability, never silently dropped). Extreme spikes are clipped so they do not flatten
 the rest of the curve; the clip is said in the chart's caption through :attr:`Chart.clipped`.
+
+Two y axes: a line or point drawn with ``axis="right"`` is scaled on a second, linear y axis whose ticks and
+label (``y2label``) are on the right-hand side, so two series in different units (a held-out loss and a task
+metric) share one chart and one x axis, each on its own scale. ``ycls``/``y2cls`` colour each axis' ticks and
+label like its series; a chart may carry its own legend (:meth:`Chart.key`), drawn above the plot area so the
+SVG reads on its own.
 """
 
 from __future__ import annotations
@@ -93,6 +99,7 @@ class _Line:
     width: float
     dash: str
     title: str
+    axis: str = "left"
 
 
 @dataclass
@@ -112,6 +119,14 @@ class _Point:
     shape: str
     r: float
     title: str
+    axis: str = "left"
+
+
+@dataclass
+class _Key:
+    cls: str
+    style: str  # "line", "dash", "star" or "dot"
+    label: str
 
 
 @dataclass
@@ -156,21 +171,27 @@ class Chart:
     compact: bool = False
     aria: str = "chart"
     zero_line: bool = False
+    y2label: str = ""
+    ycls: str = ""
+    y2cls: str = ""
+    xlim: tuple[float, float] | None = None
     lines: list[_Line] = field(default_factory=list)
     bands: list[_Band] = field(default_factory=list)
     points: list[_Point] = field(default_factory=list)
     vlines: list[_VLine] = field(default_factory=list)
     spans: list[_Span] = field(default_factory=list)
     badges: list[_Badge] = field(default_factory=list)
+    keys: list[_Key] = field(default_factory=list)
     clipped: bool = False
 
     # ------------------------------------------------------------------ layers
     def line(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, cls: str, *,
-             width: float = 1.8, dash: str = "", title: str = "") -> Chart:
+             width: float = 1.8, dash: str = "", title: str = "", axis: str = "left") -> Chart:
+        """A polyline; ``axis="right"`` scales it on the right-hand y axis."""
         xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         if xa.shape != ya.shape:
             raise ValueError(f"line {title!r}: x has shape {xa.shape} but y has {ya.shape}")
-        self.lines.append(_Line(xa, ya, cls, width, dash, title))
+        self.lines.append(_Line(xa, ya, cls, width, dash, title, _axis_name(axis)))
         return self
 
     def band(self, x: Sequence[float] | np.ndarray, lo: Sequence[float] | np.ndarray,
@@ -184,10 +205,24 @@ class Chart:
         return self
 
     def point(self, x: float | None, y: float | None, cls: str, *, shape: str = "circle", r: float = 4.5,
-              title: str = "") -> Chart:
+              title: str = "", axis: str = "left") -> Chart:
+        """A marker (``shape``: ``"circle"``, ``"star"`` or ``"diamond"``); ``axis="right"`` as for lines."""
         if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y)):
-            self.points.append(_Point(float(x), float(y), cls, shape, r, title))
+            self.points.append(_Point(float(x), float(y), cls, shape, r, title, _axis_name(axis)))
         return self
+
+    def key(self, cls: str, style: str, label: str) -> Chart:
+        """A legend entry drawn inside the SVG (``style``: one of :data:`KEY_STYLES`); entries run left to right
+        above the plot area and wrap onto more rows when they do not fit its width."""
+        if style not in KEY_STYLES:
+            raise ValueError(f"key {label!r}: style must be one of {', '.join(KEY_STYLES)}, got {style!r}")
+        self.keys.append(_Key(cls, style, label))
+        return self
+
+    @property
+    def dual(self) -> bool:
+        """Whether a layer is drawn on the right-hand y axis."""
+        return any(ln.axis == "right" for ln in self.lines) or any(p.axis == "right" for p in self.points)
 
     def vline(self, x: float | None, cls: str, *, title: str = "", label: str = "",
               anchor: str = "auto") -> Chart:
@@ -209,6 +244,8 @@ class Chart:
 
     # ------------------------------------------------------------------ scales
     def _x_limits(self) -> tuple[float, float]:
+        if self.xlim is not None and all(math.isfinite(v) for v in self.xlim) and self.xlim[1] > self.xlim[0]:
+            return float(self.xlim[0]), float(self.xlim[1])
         xs: list[np.ndarray] = [ln.x[np.isfinite(ln.x)] for ln in self.lines]
         xs += [b.x[np.isfinite(b.x)] for b in self.bands]
         xs.append(np.array([p.x for p in self.points] + [v.x for v in self.vlines]
@@ -223,31 +260,36 @@ class Chart:
             lo, hi = lo - pad, hi + pad
         return lo, hi
 
-    def _y_values(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(body, heads)``: finite y values (log10 with ``logy``), where ``heads`` are the first
-        :data:`HEAD_FRACTION` of every line (values at initialisation, never clipped) and ``body`` the rest."""
+    def _y_values(self, axis: str = "left") -> tuple[np.ndarray, np.ndarray]:
+        """``(body, heads)``: finite y values of ``axis``' layers (log10 with ``logy``, left axis only), where
+        ``heads`` are the first :data:`HEAD_FRACTION` of every line (values at initialisation, never clipped)
+        and ``body`` the rest."""
         heads: list[np.ndarray] = []
         body: list[np.ndarray] = []
         for ln in self.lines:
+            if ln.axis != axis:
+                continue
             k = max(1, int(math.ceil(HEAD_FRACTION * ln.y.size)))
             heads.append(ln.y[:k])
             body.append(ln.y[k:])
-        body += [b.lo for b in self.bands] + [b.hi for b in self.bands]
-        body.append(np.array([p.y for p in self.points], dtype=float))
+        if axis == "left":
+            body += [b.lo for b in self.bands] + [b.hi for b in self.bands]
+        body.append(np.array([p.y for p in self.points if p.axis == axis], dtype=float))
+        logy = self.logy and axis == "left"
 
         def clean(parts: list[np.ndarray]) -> np.ndarray:
             a = np.concatenate(parts) if parts else np.array([])
             a = a[np.isfinite(a)]
-            if self.logy:
+            if logy:
                 a = a[a > 0]
                 a = np.log10(a) if a.size else a
             return cast(np.ndarray, a)
 
         return clean(body), clean(heads)
 
-    def _y_limits(self) -> tuple[float, float]:
-        body, heads = self._y_values()
-        if self.zero_line:
+    def _y_limits(self, axis: str = "left") -> tuple[float, float]:
+        body, heads = self._y_values(axis)
+        if self.zero_line and axis == "left":
             body = np.append(body, 0.0)
         ally = np.concatenate([body, heads])
         if ally.size == 0:
@@ -292,6 +334,7 @@ class Chart:
         out += self._vline_marks(fr)
         out += [_nan_mark(xb, fr) for xb in bad_x]
         out += [_point_mark(p, fr) for p in self.points]
+        out += self._key_marks(fr)
         badge_y = fr.mt - 10 if not self.compact else fr.mt + 6  # above the plot area; inside it when compact
         out += [_badge_mark(bg, fr, badge_y) for bg in self.badges]
         out.append(f'<rect class="frame" x="{fr.ml}" y="{fr.mt}" width="{fr.pw}" height="{fr.ph}" fill="none"/>')
@@ -299,15 +342,20 @@ class Chart:
         return "".join(out)
 
     def _frame(self) -> _Frame:
-        """Margins (compact charts have no axes; badges need a row above the plot) and the data limits."""
+        """Margins (compact charts have no axes; badges and an in-chart legend need a row above the plot; a
+        right-hand axis needs room for its ticks and label) and the data limits."""
         if self.compact:
             ml, mr, mt, mb = 6, 6, 6, 6
         else:
-            ml, mr, mt, mb = 58, 14, 22 if self.badges else 12, 40
+            ml, mr, mt, mb = 58, 58 if self.dual else 14, 22 if self.badges else 12, 40
+        if self.keys:
+            rows = 1 + max(row for _, row in _key_layout(self.keys, ml, self.width - mr))
+            mt = max(mt, 8 + KEY_ROW_HEIGHT * rows)
         x0, x1 = self._x_limits()
         y0, y1 = self._y_limits()
+        r0, r1 = self._y_limits("right") if self.dual else (y0, y1)
         return _Frame(self.width, self.height, ml, mt, self.width - ml - mr, self.height - mt - mb, x0, x1, y0, y1,
-                      self.logy)
+                      self.logy, r0, r1)
 
     def _head(self, fr: _Frame, clip_id: str) -> list[str]:
         """The ``<svg>`` opening tag, title, plot-area clip path and background."""
@@ -322,14 +370,18 @@ class Chart:
         ]
 
     def _axes(self, fr: _Frame) -> list[str]:
-        """Horizontal grid lines with y tick labels, vertical ones with x tick labels, and the axis labels."""
+        """Horizontal grid lines with y tick labels, vertical ones with x tick labels, and the axis labels (and
+        the right-hand axis' ticks and label when a layer is on it)."""
         ml, mt, pw, ph = fr.ml, fr.mt, fr.pw, fr.ph
         out = []
+        ycls = f" {esc(self.ycls)}" if self.ycls else ""
         for t in nice_ticks(fr.y0, fr.y1, 4):
             yy = float(mt + ph - (t - fr.y0) / (fr.y1 - fr.y0) * ph)
             lab = fmt_num(10 ** t, 3) if self.logy else fmt_num(t, 3)
             out.append(f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
-                       f'<text class="tick" x="{ml - 6}" y="{yy + 4:.1f}" text-anchor="end">{esc(lab)}</text>')
+                       f'<text class="tick y1{ycls}" x="{ml - 6}" y="{yy + 4:.1f}" text-anchor="end">{esc(lab)}</text>')
+        if self.dual:
+            out += self._right_axis(fr)
         for t in nice_ticks(fr.x0, fr.x1, 6):
             xx = float(fr.sx(t))
             out.append(f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>'
@@ -339,8 +391,49 @@ class Chart:
             out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{fr.H - 6}" text-anchor="middle">'
                        f'{esc(self.xlabel)}</text>')
         if self.ylabel:
-            out.append(f'<text class="axlabel" transform="translate(14 {mt + ph / 2:.1f}) rotate(-90)" '
+            out.append(f'<text class="axlabel y1{ycls}" transform="translate(14 {mt + ph / 2:.1f}) rotate(-90)" '
                        f'text-anchor="middle">{esc(self.ylabel)}</text>')
+        return out
+
+    def _right_axis(self, fr: _Frame) -> list[str]:
+        """The right-hand y axis: an axis line, short tick marks with labels and the rotated label."""
+        ml, mt, pw, ph = fr.ml, fr.mt, fr.pw, fr.ph
+        cls = f" {esc(self.y2cls)}" if self.y2cls else ""
+        xr = ml + pw
+        out = [f'<line class="axis2{cls}" x1="{xr}" x2="{xr}" y1="{mt}" y2="{mt + ph}"/>']
+        for t in nice_ticks(fr.r0, fr.r1, 4):
+            yy = float(fr.sy2(t))
+            out.append(f'<line class="tickmark2{cls}" x1="{xr}" x2="{xr + 4}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
+                       f'<text class="tick y2{cls}" x="{xr + 6}" y="{yy + 4:.1f}" text-anchor="start">'
+                       f'{esc(fmt_num(t, 3))}</text>')
+        if self.y2label:
+            out.append(f'<text class="axlabel y2{cls}" transform="translate({fr.W - 12} {mt + ph / 2:.1f}) '
+                       f'rotate(90)" text-anchor="middle">{esc(self.y2label)}</text>')
+        return out
+
+    def _key_marks(self, fr: _Frame) -> list[str]:
+        """The in-chart legend: one row of sample marks and labels above the plot area, left to right."""
+        if not self.keys:
+            return []
+        out = ['<g class="key">']
+        layout = _key_layout(self.keys, fr.ml, fr.ml + fr.pw)  # the same rows as _frame made room for
+        rows = 1 + max(row for _, row in layout)
+        for k, (x, row) in zip(self.keys, layout, strict=True):
+            y = fr.mt - 6 - KEY_ROW_HEIGHT * (rows - 1 - row)
+            c = esc(k.cls)
+            if k.style in ("line", "dash"):
+                dash = ' stroke-dasharray="4 3"' if k.style == "dash" else ""
+                out.append(f'<line class="{c}" x1="{x:.1f}" x2="{x + 16:.1f}" y1="{y - 4:.1f}" y2="{y - 4:.1f}" '
+                           f'stroke-width="2.4"{dash}/>')
+            elif k.style == "star":
+                out.append(f'<polygon class="{c}" points="{_star(x + 8, y - 4, 3.2)}"/>')
+            elif k.style == "diamond":
+                out.append(f'<polygon class="{c}" points="{x + 8:.1f},{y - 9:.1f} {x + 13:.1f},{y - 4:.1f} '
+                           f'{x + 8:.1f},{y + 1:.1f} {x + 3:.1f},{y - 4:.1f}"/>')
+            else:
+                out.append(f'<circle class="{c}" cx="{x + 8:.1f}" cy="{y - 4:.1f}" r="3.5"/>')
+            out.append(f'<text class="keytext" x="{x + 20:.1f}" y="{y:.1f}">{esc(k.label)}</text>')
+        out.append("</g>")
         return out
 
     def _line_marks(self, fr: _Frame) -> tuple[list[str], list[float]]:
@@ -350,7 +443,7 @@ class Chart:
         bad_x: list[float] = []
         for ln in self.lines:
             xs = np.asarray(fr.sx(ln.x), dtype=float)
-            ys = fr.sy(ln.y)
+            ys = fr.sy2(ln.y) if ln.axis == "right" else fr.sy(ln.y)
             ok = np.isfinite(xs) & np.isfinite(ys)
             bad_x.extend(float(v) for v in xs[np.isfinite(xs) & ~np.isfinite(ys)])
             dash = f' stroke-dasharray="{esc(ln.dash)}"' if ln.dash else ""
@@ -384,6 +477,34 @@ class Chart:
         return out
 
 
+#: Legend entry styles (:meth:`Chart.key`).
+KEY_STYLES = ("line", "dash", "star", "diamond", "dot")
+#: Height of one row of the in-chart legend (user units).
+KEY_ROW_HEIGHT = 15
+#: Rough width of one character of the in-chart legend (user units at its font size).
+KEY_CHAR_WIDTH = 6.6
+
+
+def _key_layout(keys: Sequence[_Key], x0: float, x1: float) -> list[tuple[float, int]]:
+    """``(x, row)`` of every legend entry: left to right from ``x0``, a new row when an entry would pass
+    ``x1`` (an entry wider than the row gets a row of its own)."""
+    out: list[tuple[float, int]] = []
+    x, row = float(x0), 0
+    for k in keys:
+        w = 20 + KEY_CHAR_WIDTH * len(k.label)
+        if x > x0 and x + w > x1:
+            x, row = float(x0), row + 1
+        out.append((x, row))
+        x += w + 14
+    return out
+
+
+def _axis_name(axis: str) -> str:
+    if axis not in ("left", "right"):
+        raise ValueError(f"axis must be 'left' or 'right', got {axis!r}")
+    return axis
+
+
 #: Rough width of one character of a vertical line's label (user units at the label font size).
 LABEL_CHAR_WIDTH = 7.0
 #: Extra rows a vertical line's label may move up to avoid overlapping an earlier label (then it overlaps).
@@ -406,6 +527,8 @@ class _Frame:
     y0: float
     y1: float
     logy: bool
+    r0: float = 0.0
+    r1: float = 1.0
 
     def sx(self, x: np.ndarray | float) -> np.ndarray | float:
         """Data x → user units."""
@@ -422,6 +545,10 @@ class _Frame:
     def sy(self, y: np.ndarray | float) -> np.ndarray:
         """Data y → user units (down is up)."""
         return self.mt + self.ph - (self.ty(y) - self.y0) / (self.y1 - self.y0) * self.ph
+
+    def sy2(self, y: np.ndarray | float) -> np.ndarray:
+        """Data y of the right-hand (linear) axis → user units."""
+        return self.mt + self.ph - (np.asarray(y, dtype=float) - self.r0) / (self.r1 - self.r0) * self.ph
 
 
 def _finite_runs(xs: np.ndarray, ys: np.ndarray, ok: np.ndarray) -> list[list[str]]:
@@ -480,12 +607,16 @@ def _band_mark(bd: _Band, fr: _Frame) -> str:
 def _point_mark(p: _Point, fr: _Frame) -> str:
     """A circle or a star, clamped vertically into the plot area so a clipped best point stays visible (""
     when its position is not finite)."""
-    px, py = float(fr.sx(p.x)), float(fr.sy(p.y))
+    px, py = float(fr.sx(p.x)), float(fr.sy2(p.y) if p.axis == "right" else fr.sy(p.y))
     if not (math.isfinite(px) and math.isfinite(py)):
         return ""
     py = min(max(py, fr.mt), fr.mt + fr.ph)
     if p.shape == "star":
         return f'<polygon class="{esc(p.cls)}" points="{_star(px, py, p.r)}"><title>{esc(p.title)}</title></polygon>'
+    if p.shape == "diamond":
+        r = p.r * 1.2
+        pts = f"{px:.1f},{py - r:.1f} {px + r:.1f},{py:.1f} {px:.1f},{py + r:.1f} {px - r:.1f},{py:.1f}"
+        return f'<polygon class="{esc(p.cls)}" points="{pts}"><title>{esc(p.title)}</title></polygon>'
     return (f'<circle class="{esc(p.cls)}" cx="{px:.1f}" cy="{py:.1f}" r="{p.r}">'
             f'<title>{esc(p.title)}</title></circle>')
 
