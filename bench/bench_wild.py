@@ -134,7 +134,7 @@ def gapwatch_verdict(path: Path) -> Verdict:
             v.warnings.append(f"{kind}:{ev.get('type', '')}:{sev}")
             if kind in OVERFIT_KINDS:
                 v.overfit = True
-            elif kind == "underfitting" and ev.get("mode") != "still_falling":
+            elif kind == "not_learning" or (kind == "underfitting" and ev.get("mode") != "still_falling"):
                 # "still falling at the end: train longer" says the run is *not* stuck (the judgement's
                 # ``stuck`` is "never left its starting level"); only the stuck mode maps to it
                 v.stuck = True

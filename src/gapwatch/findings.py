@@ -43,6 +43,7 @@ class FindingKind(str, Enum):
     STABILITY_GAP = "stability_gap"
     METRIC_DISAGREEMENT = "metric_disagreement"  # held-out loss and task metric tell different stories
     HELDOUT_REGRESSION = "heldout_regression"  # one of several held-out sets degrades (off-target, per group)
+    NOT_LEARNING = "not_learning"  # no held-out series ever beat its first evaluation
     DATA = "data"  # a problem with the log itself (single evaluation, resumed steps, no validation)
 
     def __str__(self) -> str:  # the value, as a plain string would print (f"{kind}" == "overfitting")

@@ -31,6 +31,7 @@ _REGISTRY: dict[str, Detector] = {}
 BUILTIN_MODULES: tuple[str, ...] = (
     "overfitting", "double_descent", "grokking", "memorization", "instability", "underfitting",
     "catastrophic_overfitting", "stability_gap", "data", "metric_disagreement", "heldout_regression",
+    "not_learning",
 )
 
 
@@ -98,11 +99,15 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
       parameters it was run with) is not plain overfitting yet: grokking may still come ("Grokking at the Edge
       of Numerical Stability"; "Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data"). The
       ``overfitting`` finding is downgraded to ``info``, says so, and carries ``evidence["memorizing"]``.
+    * ``not_learning`` is the catch-all for a run that never improved: when ``underfitting`` already reports
+      the run (stuck, or still falling), its finding is dropped.
     """
     from dataclasses import replace
 
     from ..findings import FindingKind, Severity
 
+    if any(f.kind == FindingKind.UNDERFITTING for f in findings):
+        findings = [f for f in findings if f.kind != FindingKind.NOT_LEARNING]
     if not any(f.kind == FindingKind.MEMORIZATION and f.severity.rank >= Severity.WARNING.rank for f in findings):
         return findings
     return [replace(f, severity=Severity.INFO, message=f.message + MEMORIZING_NOTE,
