@@ -20,25 +20,27 @@ from ._options import (
     EXIT_FINDING,
     FailOn,
     ForecastMethodOpt,
-    Mode,
+    MonitorMode,
+    MonitorName,
+    RunsPath,
     check_new_file,
     detector_params,
-    fail_exit_code,
+    exit_on_findings,
     monitor_option,
+    name_list,
 )
 
 
 @app.command("analyze")
 def analyze_cmd(
-    path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
-    monitor: str | None = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy."),
-    mode: Mode | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    path: RunsPath,
+    monitor: MonitorName = None,
+    mode: MonitorMode = None,
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.analysis/1 JSON document to stdout."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
     force: bool = typer.Option(False, "--force", help="Allow --html to replace an existing file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (for CI); see --fail-on."),
-    fail_on: FailOn | None = typer.Option(
-        None, "--fail-on", help="Exit with code 3 when a finding of this severity or worse is present."),
+    fail_on: FailOn = None,
     examples: bool = typer.Option(True, "--examples/--no-examples",
                                   help="Look for an example table beside each log and summarise it."),
     forecast: bool | None = typer.Option(
@@ -57,10 +59,9 @@ def analyze_cmd(
     from ..readers import load
 
     check_new_file(html, force)
-    result = analyze(
-        load(path), monitor=monitor_option(monitor, mode), forecast=forecast,
-        forecast_method=forecast_method.value, examples=examples, params=detector_params(param),
-        detectors=[d.strip() for d in detectors.split(",") if d.strip()] if detectors is not None else None)
+    result = analyze(load(path), monitor=monitor_option(monitor, mode), forecast=forecast,
+                     forecast_method=forecast_method.value, examples=examples, params=detector_params(param),
+                     detectors=name_list(detectors))
     if html is not None:
         from ..report.html import write_html
 
@@ -71,12 +72,7 @@ def analyze_cmd(
         from ..report.terminal import render_analysis
 
         render_analysis(result, html)
-    code = fail_exit_code(result.worst_severity, fail_on)
-    if code:
-        if not quiet and not json_out:
-            print(f"gapwatch: a finding of severity {result.worst_severity.value if result.worst_severity else ''} "
-                  f"is present (--fail-on {fail_on.value if fail_on else ''}): exit {code}", file=sys.stderr)
-        raise typer.Exit(code)
+    exit_on_findings(result.worst_severity, fail_on, announce=not quiet and not json_out)
 
 
 __all__ = ["EXIT_FINDING", "analyze_cmd"]

@@ -8,19 +8,18 @@ evaluation it would have restored; ``--json`` prints ``gapwatch.replay/1`` (see 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
 from . import app
-from ._options import Mode, monitor_option
+from ._options import MonitorMode, MonitorName, RunsPath, monitor_option
 
 
 @app.command("replay")
 def replay_cmd(
-    path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
-    monitor: str | None = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy."),
-    mode: Mode | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    path: RunsPath,
+    monitor: MonitorName = None,
+    mode: MonitorMode = None,
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.replay/1 JSON document to stdout."),
     param: list[str] = typer.Option([], "--param", help="Policy parameter KEY=VALUE (repeatable), "
                                     "e.g. --param max_wait=10. See docs/policy.md."),

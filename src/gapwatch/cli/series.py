@@ -8,16 +8,16 @@ metric and mode are null for names that are not metrics).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
 from . import app
+from ._options import RunsPath
 
 
 @app.command("series")
 def series_cmd(
-    path: Path = typer.Argument(..., help="A log file, a run directory, or a directory of runs (a sweep)."),
+    path: RunsPath,
     json_out: bool = typer.Option(False, "--json", help="Print the rows as a JSON list."),
 ) -> None:
     """How every logged name was read: name → role, split, metric, mode."""

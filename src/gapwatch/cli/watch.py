@@ -8,40 +8,13 @@ that severity was reported, 1/2 for unreadable input / bad options.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from ..findings import Severity
 from . import app
-from ._options import FailOn, Mode, detector_params, fail_exit_code, monitor_option
-
-
-def _printer(json_out: bool) -> Any:
-    from ..watch.events import summary, to_line
-
-    if json_out:
-        def emit_json(ev: dict[str, Any]) -> None:
-            sys.stdout.write(to_line(ev) + "\n")
-            sys.stdout.flush()
-        return emit_json
-    from rich.console import Console
-    from rich.markup import escape
-
-    con = Console(highlight=False, soft_wrap=True)
-    style = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-
-    def emit_rich(ev: dict[str, Any]) -> None:
-        k = ev["event"]
-        if k == "finding":
-            st = style.get(ev["finding"]["severity"], "")
-        else:
-            st = {"stop": "bold magenta", "error": "red", "run_started": "dim", "run_ended": "dim"}.get(k, "")
-        con.print(f"[dim]{ev['time']}[/dim] [{st}]{escape(summary(ev))}[/{st}]" if st else
-                  f"[dim]{ev['time']}[/dim] {escape(summary(ev))}")
-    return emit_rich
+from ._options import MonitorMode, detector_params, exit_on_findings, monitor_option
 
 
 @app.command("watch")
@@ -50,10 +23,10 @@ def watch_cmd(
     interval: float = typer.Option(10.0, "--interval", help="Seconds between polls (default 10)."),
     once: bool = typer.Option(False, "--once", help="One pass over what is logged now, then exit (cron)."),
     json_out: bool = typer.Option(False, "--json", help="One gapwatch.watch/1 JSON object per line."),
-    fail_on: FailOn | None = typer.Option(None, "--fail-on", help="Exit 3 when a finding of this severity or "
-                                          "worse is reported."),
+    fail_on: Severity | None = typer.Option(None, "--fail-on", help="Exit 3 when a finding of this severity "
+                                            "or worse is reported."),
     monitor: str | None = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss."),
-    mode: Mode | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
+    mode: MonitorMode = None,
     param: list[str] = typer.Option([], "--param", help="Stop-policy parameter KEY=VALUE (repeatable); "
                                     "see docs/policy.md."),
     detector_param: list[str] = typer.Option([], "--detector-param", help="Detector parameter "
@@ -62,7 +35,7 @@ def watch_cmd(
                                      "(repeatable)."),
     webhook: list[str] = typer.Option([], "--webhook", help="URL that receives each alert as a Slack/Discord/"
                                       "Teams-compatible JSON POST (repeatable)."),
-    alert_on: FailOn = typer.Option(FailOn.warning, "--alert-on", help="Lowest finding severity that alerts "
+    alert_on: Severity = typer.Option(Severity.WARNING, "--alert-on", help="Lowest finding severity that alerts "
                                     "(stop recommendations always do)."),
     state: Path | None = typer.Option(None, "--state", help="Alert state file (default: .gapwatch-watch.json "
                                       "next to PATH; written only when alerts are configured)."),
@@ -72,6 +45,7 @@ def watch_cmd(
 ) -> None:
     """Follow training logs as they grow: findings and stop recommendations as they arise, with alerts."""
     from ..replay import parse_params
+    from ..report.watch_view import watch_printer
     from ..watch import CommandSink, Watcher, WatchOptions, WebhookSink, default_state_path
 
     opts = WatchOptions(
@@ -79,15 +53,13 @@ def watch_cmd(
         monitor=monitor_option(monitor, mode),
         policy_params=parse_params(list(param)),
         detector_params=detector_params(list(detector_param)),
-        fail_on=Severity(fail_on.value) if fail_on is not None else None,
-        alert_on=Severity(alert_on.value),
+        fail_on=fail_on,
+        alert_on=alert_on,
         idle_end=idle_end,
         use_watchdog=not no_watchdog,
     )
     sinks = [CommandSink(c) for c in notify] + [WebhookSink(u) for u in webhook]
     state_path = (state or default_state_path(path)) if sinks and path.exists() else state
-    w = Watcher(path, opts, sinks=sinks, state_path=state_path, emit=_printer(json_out))
+    w = Watcher(path, opts, sinks=sinks, state_path=state_path, emit=watch_printer(json_out))
     w.run(once=once, handle_signals=True)
-    rc = fail_exit_code(w.worst, fail_on)
-    if rc:
-        raise typer.Exit(rc)
+    exit_on_findings(w.worst, fail_on, announce=False)

@@ -13,9 +13,11 @@ import re
 import numpy as np
 
 from ..errors import InputError
+from ..findings import Finding
 from ..history import History, Series
 from ..monitor import Monitor, decide
 from ..names import metric_mode
+from ..params import Param
 from ..stats import noise_sigma, trailing_mean
 
 # ------------------------------------------------------------------------------------------------ references
@@ -39,6 +41,30 @@ SIMPLE_FINETUNE = ("A Simple Fine-tuning Is All You Need: Towards Robust Deep Le
 STABILITY_GAP = "Continual evaluation for lifelong learning: Identifying the stability gap (2023)"
 CHALLENGING_FORGETTING = "Challenging Common Assumptions about Catastrophic Forgetting (2023)"
 SLCA = "SLCA: Slow Learner with Classifier Alignment for Continual Learning on a Pre-trained Model (2023)"
+
+
+# ------------------------------------------------------------------------------------------------ parameters
+# The detectors' thresholds come in a few kinds; each kind's unit (one spelling, as docs/detectors.md lists it)
+# and admissible range is declared here once, so two detectors cannot describe the same kind differently.
+def evals(name: str, default: int, doc: str, *, low: int = 1) -> Param:
+    """A count of evaluations (an integer ``>= low``, 1 unless zero evaluations is meaningful)."""
+    return Param(name, default, doc, unit="evaluations", type=int, low=low)
+
+
+def sigmas(name: str, default: float, doc: str) -> Param:
+    """A threshold in noise standard deviations of the curve (:func:`gapwatch.stats.noise_sigma`), ``>= 0``."""
+    return Param(name, default, doc, unit="sigma", low=0)
+
+
+def std_errs(name: str, default: float, doc: str) -> Param:
+    """A threshold in noise standard errors of a difference of two levels (trailing means), ``>= 0``."""
+    return Param(name, default, doc, unit="standard errors", low=0)
+
+
+def fraction(name: str, default: float, doc: str, *, of: str, high: float | None = None) -> Param:
+    """A share of a quantity of the curve (``of``: ``"improvement"``, ``"run"``, ``"rise"`` …), ``>= 0`` and at
+    most ``high`` when given."""
+    return Param(name, default, doc, unit=f"fraction of the {of}", low=0, high=high)
 
 
 # ------------------------------------------------------------------------------------------------ series
@@ -93,6 +119,22 @@ def _monitor_or_none(history: History, monitor: Monitor | None) -> Monitor | Non
         return decide(history, monitor).monitor
     except InputError:
         return None
+
+
+def monitored_finite(history: History, monitor: Monitor | None, min_evaluations: int
+                     ) -> tuple[Monitor, Series] | None:
+    """The deciding monitor of the run and its finite evaluations, or None when the run has no monitor or fewer
+    than ``min_evaluations`` finite evaluations of it (too few to judge a curve)."""
+    mon = monitor_or_none(history, monitor)
+    if mon is None:
+        return None
+    s = get_series(history, mon.split, mon.metric).finite()
+    return None if len(s) < min_evaluations else (mon, s)
+
+
+def present(*findings: Finding | None) -> list[Finding]:
+    """The findings a detector's parts made, in order (a part that found nothing returns None)."""
+    return [f for f in findings if f is not None]
 
 
 def series_or_none(history: History, split: str, metric: str) -> Series | None:

@@ -37,8 +37,10 @@ from . import register as register_detector
 from ._common import (
     DEEP_DOUBLE_DESCENT,
     PRECHELT,
-    get_series,
-    monitor_or_none,
+    evals,
+    fraction,
+    monitored_finite,
+    sigmas,
     sign_of,
     train_series,
     where_text,
@@ -48,24 +50,22 @@ REFERENCES = (DEEP_DOUBLE_DESCENT, PRECHELT)
 
 #: Parameters (:mod:`gapwatch.params`). Units: evaluations, noise standard deviations, fractions of the improvement.
 SPECS: tuple[Param, ...] = register("double_descent", (
-    Param("min_evaluations", 10, "Finite evaluations of the monitored series needed before judging: a descent, "
-          "a rise and a second descent need room.", unit="evaluations", type=int, low=1),
-    Param("smooth", 5, "Centred rolling-median window (made odd: an even value is raised by one); five "
-          "evaluations remove single spikes without flattening a multi-epoch bump.", unit="evaluations",
-          type=int, low=1),
-    Param("min_z", 4.0, "Rise (peak - first best, smoothed) in noise standard deviations: 4 keeps noise bumps "
-          "of a flat curve out.", unit="sigma", low=0),
-    Param("min_rise_fraction", 0.01, "Rise as a fraction of the improvement before the first best: 1%, so "
-          "negligible wiggles are not double descent.", unit="fraction of the improvement", low=0),
-    Param("min_rise_evaluations", 3, "Evaluations from the first best to the peak (a spike rises in one).",
-          unit="evaluations", type=int, low=1),
-    Param("recovery_z", 1.0, "The second descent must go below the first best by this many noise standard "
-          "deviations (so returning to the same level is not a recovery).", unit="sigma", low=0),
-    Param("train_worse_z", 4.0, "A held-out bump is a disturbance (oscillation, spike), not double descent, when "
-          "the smoothed training curve rose over it by more than this many of its noise standard deviations "
-          "...", unit="sigma", low=0),
-    Param("train_worse_fraction", 0.3, "... or (same metric only) by more than this fraction of the held-out "
-          "rise.", unit="fraction of the rise", low=0),
+    evals("min_evaluations", 10, "Finite evaluations of the monitored series needed before judging: a descent, "
+          "a rise and a second descent need room."),
+    evals("smooth", 5, "Centred rolling-median window (made odd: an even value is raised by one); five "
+          "evaluations remove single spikes without flattening a multi-epoch bump."),
+    sigmas("min_z", 4.0, "Rise (peak - first best, smoothed) in noise standard deviations: 4 keeps noise bumps "
+           "of a flat curve out."),
+    fraction("min_rise_fraction", 0.01, "Rise as a fraction of the improvement before the first best: 1%, so "
+             "negligible wiggles are not double descent.", of="improvement"),
+    evals("min_rise_evaluations", 3, "Evaluations from the first best to the peak (a spike rises in one)."),
+    sigmas("recovery_z", 1.0, "The second descent must go below the first best by this many noise standard "
+           "deviations (so returning to the same level is not a recovery)."),
+    sigmas("train_worse_z", 4.0, "A held-out bump is a disturbance (oscillation, spike), not double descent, when "
+           "the smoothed training curve rose over it by more than this many of its noise standard deviations "
+           "..."),
+    fraction("train_worse_fraction", 0.3, "... or (same metric only) by more than this fraction of the held-out "
+             "rise.", of="rise"),
 ))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
@@ -76,13 +76,10 @@ DEFAULTS: dict[str, Any] = defaults(SPECS)
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
     """Find epoch-wise double descent in one run. Parameters: see :data:`SPECS`."""
     p = validate("double_descent", SPECS, params)
-    mon = monitor_or_none(history, monitor)
-    if mon is None:
+    monitored = monitored_finite(history, monitor, p["min_evaluations"])
+    if monitored is None:
         return []
-    s = get_series(history, mon.split, mon.metric).finite()
-    n = len(s)
-    if n < p["min_evaluations"]:
-        return []
+    mon, s = monitored
     if _grokked(history, mon):
         return []  # a validation-loss bump during memorisation followed by a jump is grokking
     z = mon.sign * s.values

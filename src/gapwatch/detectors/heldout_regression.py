@@ -53,7 +53,7 @@ from ..history import History
 from ..monitor import Monitor, SeriesRole, decide, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
-from ._common import AAER, SIMPLE_FINETUNE
+from ._common import AAER, SIMPLE_FINETUNE, evals, present
 from ._heldout import Curve, curve, effective_window, onset_after, rising_p, where_text
 
 S3FT = "Selective Self-to-Supervised Fine-Tuning for Generalization in Large Language Models (2025)"
@@ -65,11 +65,10 @@ NAME = "heldout_regression"
 
 #: Parameters (:mod:`gapwatch.params`). Units: evaluations; standard errors of a difference of two levels.
 SPECS: tuple[Param, ...] = register(NAME, (
-    Param("min_evaluations", 5, "Evaluations a set needs before it is judged: fewer give no noise estimate "
-          "(the robust noise needs four).", unit="evaluations", type=int, low=1),
-    Param("window", 3, "Trailing mean that defines a set's level (capped at a third of its evaluations): "
-          "three evaluations average out single noisy points while keeping the level local.",
-          unit="evaluations", type=int, low=1),
+    evals("min_evaluations", 5, "Evaluations a set needs before it is judged: fewer give no noise estimate "
+          "(the robust noise needs four)."),
+    evals("window", 3, "Trailing mean that defines a set's level (capped at a third of its evaluations): "
+          "three evaluations average out single noisy points while keeping the level local."),
     Param("min_z", 3.0, "Change of a level that counts as real, in standard errors of a level difference: 3 "
           "keeps a false alarm on pure noise below about 1 in 700 per set.", unit="standard errors", low=0,
           low_open=True),
@@ -147,24 +146,15 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         mon = decide(history, monitor).monitor
     except InputError:  # no monitor (the analysis says why)
         return []
-    out: list[Finding] = []
     adv = _never_rose(history, mon, p)
-    if adv is not None:
-        out.append(adv)
     me = role_of(mon.split, mon.metric)
     target = _judge(history, me, p)
     if target is None:
-        return out
+        return present(adv)
     judged = [j for r in _other_sets(history, me) if (j := _judge(history, r, p)) is not None]
     off = [j for j in judged if j.role.off_target]
     groups = [j for j in judged if not j.role.off_target]
-    f = _off_target(target, off, p)
-    if f is not None:
-        out.append(f)
-    g = _groups(target, groups, p)
-    if g is not None:
-        out.append(g)
-    return out
+    return present(adv, _off_target(target, off, p), _groups(target, groups, p))
 
 
 def _set_row(j: _Judged) -> dict[str, Any]:

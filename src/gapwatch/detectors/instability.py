@@ -51,10 +51,15 @@ from . import register as register_detector
 from ._common import (
     OPPOSING_SIGNALS,
     SMALL_SCALE_PROXIES,
+    evals,
+    fraction,
     keys,
     monitor_or_none,
+    present,
     series_or_none,
+    sigmas,
     stays_above_from,
+    std_errs,
     where_text,
 )
 
@@ -63,47 +68,42 @@ REFERENCES = (SMALL_SCALE_PROXIES, OPPOSING_SIGNALS)
 #: Parameters (:mod:`gapwatch.params`): units are evaluations, noise standard deviations ("sigma"), noise
 #: standard errors of a level difference ("standard errors") and fractions of the curve's improvement.
 SPECS: tuple[Param, ...] = register("instability", (
-    Param("min_evaluations", 5, "Finite evaluations a series needs before spikes or divergence are judged "
-          "(non-finite values are reported from the first one); fewer give no noise estimate.",
-          unit="evaluations", type=int, low=1),
-    Param("window", 3, "Trailing mean that defines a curve's level (capped at a third of the series): three "
-          "evaluations average out single noisy points while keeping the level local.",
-          unit="evaluations", type=int, low=1),
-    Param("divergence_lost_fraction", 0.5, "Share of the improvement made so far that the final training level "
-          "must have undone to call divergence: half, so a slow drift is not divergence.",
-          unit="fraction of the improvement", low=0),
-    Param("heldout_divergence_lost_fraction", 1.0, "The same share when only a held-out loss is logged (never "
-          "below divergence_lost_fraction): all of it, since a held-out rise that keeps part of the "
-          "improvement is overfitting, not divergence.", unit="fraction of the improvement", low=0),
-    Param("divergence_z", 5.0, "Rise of the final level over the best level needed for divergence, in noise "
-          "standard errors of a level difference: 5 keeps false alarms on noisy plateaus rare.",
-          unit="standard errors", low=0),
-    Param("divergence_tolerance_z", 4.0, "Divergence onset: first evaluation from which every value stays above "
-          "best level + max(divergence_tolerance_z x noise, divergence_tolerance_fraction x improvement); 4 "
-          "noise standard deviations are out of reach of Gaussian noise.", unit="sigma", low=0),
-    Param("divergence_tolerance_fraction", 0.05, "Second floor of that tolerance, for nearly noise-free curves: "
-          "5% of the improvement.", unit="fraction of the improvement", low=0),
-    Param("baseline", 5, "Evaluations before a point whose median is its spike baseline (the median ignores an "
-          "earlier spike).", unit="evaluations", type=int, low=1),
-    Param("noise_window", 21, "Evaluations around a point over which its local noise level is measured (robust "
+    evals("min_evaluations", 5, "Finite evaluations a series needs before spikes or divergence are judged "
+          "(non-finite values are reported from the first one); fewer give no noise estimate."),
+    evals("window", 3, "Trailing mean that defines a curve's level (capped at a third of the series): three "
+          "evaluations average out single noisy points while keeping the level local."),
+    fraction("divergence_lost_fraction", 0.5, "Share of the improvement made so far that the final training level "
+             "must have undone to call divergence: half, so a slow drift is not divergence.", of="improvement"),
+    fraction("heldout_divergence_lost_fraction", 1.0, "The same share when only a held-out loss is logged (never "
+             "below divergence_lost_fraction): all of it, since a held-out rise that keeps part of the "
+             "improvement is overfitting, not divergence.", of="improvement"),
+    std_errs("divergence_z", 5.0, "Rise of the final level over the best level needed for divergence, in noise "
+             "standard errors of a level difference: 5 keeps false alarms on noisy plateaus rare."),
+    sigmas("divergence_tolerance_z", 4.0, "Divergence onset: first evaluation from which every value stays above "
+           "best level + max(divergence_tolerance_z x noise, divergence_tolerance_fraction x improvement); 4 "
+           "noise standard deviations are out of reach of Gaussian noise."),
+    fraction("divergence_tolerance_fraction", 0.05, "Second floor of that tolerance, for nearly noise-free curves: "
+             "5% of the improvement.", of="improvement"),
+    evals("baseline", 5, "Evaluations before a point whose median is its spike baseline (the median ignores an "
+          "earlier spike)."),
+    evals("noise_window", 21, "Evaluations around a point over which its local noise level is measured (robust "
           "MAD of second differences): wide enough for a stable estimate, local enough for heteroscedastic "
-          "curves.", unit="evaluations", type=int, low=1),
+          "curves."),
     Param("min_local_noise_fraction", 0.5, "Floor of the local noise level, as a fraction of the whole curve's "
           "noise: half, so an unusually calm stretch does not turn ordinary noise into spikes.",
           unit="fraction", low=0),
-    Param("spike_z", 8.0, "Excess of a spike over its baseline, in local noise standard deviations: 8 is far "
-          "beyond any Gaussian evaluation noise.", unit="sigma", low=0),
-    Param("min_spike_fraction", 0.1, "Excess of a spike as a fraction of the curve's improvement: 10%, so "
-          "spikes too small to matter for the run are not reported.",
-          unit="fraction of the improvement", low=0),
-    Param("recovery", 5, "Evaluations within which a spike must come back down (otherwise it is a level shift "
-          "or divergence, not a spike).", unit="evaluations", type=int, low=1),
-    Param("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
-          "spike's excess: half of the excess undone.", unit="fraction of the excess", low=0, high=1),
+    sigmas("spike_z", 8.0, "Excess of a spike over its baseline, in local noise standard deviations: 8 is far "
+           "beyond any Gaussian evaluation noise."),
+    fraction("min_spike_fraction", 0.1, "Excess of a spike as a fraction of the curve's improvement: 10%, so "
+             "spikes too small to matter for the run are not reported.", of="improvement"),
+    evals("recovery", 5, "Evaluations within which a spike must come back down (otherwise it is a level shift "
+          "or divergence, not a spike)."),
+    fraction("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
+             "spike's excess: half of the excess undone.", of="excess", high=1),
 
-    Param("tail_min_evaluations", 20, "Evaluations a series needs before its upper-tail noise level is used (the "
+    evals("tail_min_evaluations", 20, "Evaluations a series needs before its upper-tail noise level is used (the "
           "mini-batch noise floor of spikes): with 20 the 90% quantile rests on the two largest rises, so a "
-          "single spike cannot set it.", unit="evaluations", type=int, low=1),
+          "single spike cannot set it."),
     Param("tail_quantile", 0.9, "Quantile of a series' rises above its trailing baseline that sets its upper-tail "
           "noise level, read as a Gaussian quantile: spikes rarer than one evaluation in ten leave it at the "
           "noise, right-skewed mini-batch noise raises it.", unit="quantile", low=0.5, high=1, high_open=True),))
@@ -148,17 +148,8 @@ def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Fin
     series = checked_series(history, mon)
     if not series:
         return []
-    out: list[Finding] = []
-    nf = _non_finite(series)
-    if nf is not None:
-        out.append(nf)
     div = divergence(history, mon, p, series)
-    if div is not None:
-        out.append(div)
-    sp = _spikes(series, p, div)
-    if sp is not None:
-        out.append(sp)
-    return out
+    return present(_non_finite(series), div, _spikes(series, p, div))
 
 
 def _sign(s: Series) -> float:

@@ -62,12 +62,14 @@ from ._common import (
     MODEL_SOUPS,
     PRECHELT,
     REPEAT,
+    evals,
     fmt_x,
-    get_series,
+    fraction,
     has,
-    monitor_or_none,
+    monitored_finite,
     sign_of,
     stays_above_from,
+    std_errs,
     train_series,
 )
 
@@ -75,37 +77,32 @@ REFERENCES = (PRECHELT, REPEAT, INFINITE_COMPUTE, MODEL_SOUPS)
 
 #: Parameters (:mod:`gapwatch.params`). Units: evaluations, noise standard errors, fractions of the improvement.
 SPECS: tuple[Param, ...] = register("overfitting", (
-    Param("min_evaluations", 5, "Finite evaluations of the monitored series needed before judging at all (fewer "
-          "give no noise estimate).", unit="evaluations", type=int, low=1),
-    Param("min_after_best", 3, "Evaluations after the best needed to call a rise a trend rather than noise.",
-          unit="evaluations", type=int, low=1),
-    Param("window", 3, "Smallest averaging window of the levels: three evaluations average single noisy points "
-          "out.", unit="evaluations", type=int, low=1),
-    Param("max_window", 10, "Largest averaging window (must be >= window): longer runs average more, but never "
-          "so much that a late degradation is smoothed away.", unit="evaluations", type=int, low=1),
-    Param("window_fraction", 0.05, "Averaging window as a fraction of the run length (clipped to [window, "
-          "max_window]).", unit="fraction of the run", low=0),
-    Param("min_z", 3.5, "Degradation (final level - best level) in noise standard errors of a level difference "
-          "(statistical significance). 3.5, not 2: the best point is selected, so the naive tail is "
-          "optimistic.", unit="standard errors", low=0),
-    Param("min_lost_fraction", 0.01, "Degradation as a fraction of the curve's improvement (practical "
-          "significance): 1% of the progress undone.", unit="fraction of the improvement", low=0),
-    Param("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
-          "fifth of the progress lost.", unit="fraction of the improvement", low=0),
-    Param("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
-          "level at the end is worse than at the best point by this many noise standard errors ...",
-          unit="standard errors", low=0),
-    Param("train_divergence_fraction", 0.05, "... and by this fraction of the training curve's improvement (both "
-          "needed): 5%, so a training curve that merely plateaus is not diverging.",
-          unit="fraction of the improvement", low=0),
-    Param("slow_fraction_past_best", 0.3, "A degradation counts as slow multi-epoch degradation (the dropout "
-          "advice for repeated data) when at least this share of the run lies after the best ...",
-          unit="fraction of the run", low=0, high=1),
+    evals("min_evaluations", 5, "Finite evaluations of the monitored series needed before judging at all (fewer "
+          "give no noise estimate)."),
+    evals("min_after_best", 3, "Evaluations after the best needed to call a rise a trend rather than noise."),
+    evals("window", 3, "Smallest averaging window of the levels: three evaluations average single noisy points "
+          "out."),
+    evals("max_window", 10, "Largest averaging window (must be >= window): longer runs average more, but never "
+          "so much that a late degradation is smoothed away."),
+    fraction("window_fraction", 0.05, "Averaging window as a fraction of the run length (clipped to [window, "
+             "max_window]).", of="run"),
+    std_errs("min_z", 3.5, "Degradation (final level - best level) in noise standard errors of a level difference "
+             "(statistical significance). 3.5, not 2: the best point is selected, so the naive tail is "
+             "optimistic."),
+    fraction("min_lost_fraction", 0.01, "Degradation as a fraction of the curve's improvement (practical "
+             "significance): 1% of the progress undone.", of="improvement"),
+    fraction("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
+             "fifth of the progress lost.", of="improvement"),
+    std_errs("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
+             "level at the end is worse than at the best point by this many noise standard errors ..."),
+    fraction("train_divergence_fraction", 0.05, "... and by this fraction of the training curve's improvement (both "
+             "needed): 5%, so a training curve that merely plateaus is not diverging.", of="improvement"),
+    fraction("slow_fraction_past_best", 0.3, "A degradation counts as slow multi-epoch degradation (the dropout "
+             "advice for repeated data) when at least this share of the run lies after the best ...", of="run", high=1),
     Param("slow_trend_p", 0.01, "... and the Mann-Kendall test of a rising trend after the best has a one-sided "
           "p-value below this.", unit="probability", low=0, high=1),
-    Param("max_trajectory_points", 500, "Most points of evidence['gap_trajectory'] (longer runs are thinned "
-          "evenly, first and last kept): enough for a plot, small JSON for long runs. Never used by decisions.",
-          unit="evaluations", type=int, low=1),
+    evals("max_trajectory_points", 500, "Most points of evidence['gap_trajectory'] (longer runs are thinned "
+          "evenly, first and last kept): enough for a plot, small JSON for long runs. Never used by decisions."),
 ))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
@@ -129,13 +126,11 @@ def window_for(n: int, p: dict[str, Any]) -> int:
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
     """Find overfitting in one run. Parameters: see :data:`SPECS` (units: evaluations, fractions)."""
     p = _validate(params)
-    mon = monitor_or_none(history, monitor)
-    if mon is None:
+    monitored = monitored_finite(history, monitor, p["min_evaluations"])
+    if monitored is None:
         return []
-    s = get_series(history, mon.split, mon.metric).finite()
+    mon, s = monitored
     n = len(s)
-    if n < p["min_evaluations"]:
-        return []
     z = mon.sign * s.values
     b = int(np.argmin(z))
     after = n - 1 - b

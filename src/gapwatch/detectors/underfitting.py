@@ -37,40 +37,36 @@ from ..monitor import Monitor
 from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma, window_means
 from . import register as register_detector
-from ._common import ONE_EPOCH, TRAIN_LONGER, monitor_or_none, series_or_none, where_text
+from ._common import ONE_EPOCH, TRAIN_LONGER, evals, fraction, monitor_or_none, series_or_none, std_errs, where_text
 
 REFERENCES = (TRAIN_LONGER, ONE_EPOCH)
 
 #: Parameters (:mod:`gapwatch.params`). Units: fractions of the run / of the improvement, noise standard errors,
 #: accuracy, evaluations.
 SPECS: tuple[Param, ...] = register("underfitting", (
-    Param("min_evaluations", 5, "Evaluations of the loss needed before judging.", unit="evaluations", type=int,
-          low=1),
-    Param("window", 3, "Level window (trailing means of the loss), at most window_run_fraction of the run.",
-          unit="evaluations", type=int, low=1),
-    Param("window_run_fraction", 0.2, "Cap of the level window as a share of the run (a fifth), so short runs "
-          "still have distinct first, tail and final levels.", unit="fraction of the run", low=0, high=1),
-    Param("tail_fraction", 0.2, "Last part of the run examined (at least min_tail_evaluations): the final fifth.",
-          unit="fraction of the run", low=0, high=1),
-    Param("min_tail_evaluations", 3, "Fewest evaluations in that tail.", unit="evaluations", type=int, low=1),
-    Param("min_tail_share", 0.1, "Share of the whole run's improvement made in the tail for the loss to count as "
-          "still falling (a converged curve makes almost none of its progress at the end).",
-          unit="fraction of the improvement", low=0, high=1),
-    Param("min_z", 3.0, "Tail drop (or, for a stuck run, the whole improvement) in noise standard errors of a "
-          "level difference.", unit="standard errors", low=0),
-    Param("final_near_best_z", 1.0, "Still falling also needs the final level within this many noise standard "
-          "errors of the best level (a curve that bounced back up is not still falling).",
-          unit="standard errors", low=0),
-    Param("heldout_rise_z", 2.0, "Not underfitting when the held-out loss rose over the tail by more than this "
-          "many of its noise standard errors (that is overfitting).", unit="standard errors", low=0),
-    Param("max_gap_fraction", 0.5, "Held-out minus training loss at the end, at most this fraction of the "
-          "training loss's improvement (a small gap: more training helps, regularisation does not).",
-          unit="fraction of the improvement", low=0),
-    Param("spike_margin", 3, "Not reported when instability found a spike in the tail or this many evaluations "
-          "before it (a spike's recovery looks like a steep fall).", unit="evaluations", type=int, low=0),
-    Param("acc_window", 3, "Evaluations averaged for the first and the final training accuracy (at most half "
-          "the evaluations, so the two windows never overlap).",
-          unit="evaluations", type=int, low=1),
+    evals("min_evaluations", 5, "Evaluations of the loss needed before judging."),
+    evals("window", 3, "Level window (trailing means of the loss), at most window_run_fraction of the run."),
+    fraction("window_run_fraction", 0.2, "Cap of the level window as a share of the run (a fifth), so short runs "
+             "still have distinct first, tail and final levels.", of="run", high=1),
+    fraction("tail_fraction", 0.2, "Last part of the run examined (at least min_tail_evaluations): the final "
+             "fifth.", of="run", high=1),
+    evals("min_tail_evaluations", 3, "Fewest evaluations in that tail."),
+    fraction("min_tail_share", 0.1, "Share of the whole run's improvement made in the tail for the loss to count as "
+             "still falling (a converged curve makes almost none of its progress at the end).",
+             of="improvement", high=1),
+    std_errs("min_z", 3.0, "Tail drop (or, for a stuck run, the whole improvement) in noise standard errors of a "
+             "level difference."),
+    std_errs("final_near_best_z", 1.0, "Still falling also needs the final level within this many noise standard "
+             "errors of the best level (a curve that bounced back up is not still falling)."),
+    std_errs("heldout_rise_z", 2.0, "Not underfitting when the held-out loss rose over the tail by more than this "
+             "many of its noise standard errors (that is overfitting)."),
+    fraction("max_gap_fraction", 0.5, "Held-out minus training loss at the end, at most this fraction of the "
+             "training loss's improvement (a small gap: more training helps, regularisation does not).",
+             of="improvement"),
+    evals("spike_margin", 3, "Not reported when instability found a spike in the tail or this many evaluations "
+          "before it (a spike's recovery looks like a steep fall).", low=0),
+    evals("acc_window", 3, "Evaluations averaged for the first and the final training accuracy (at most half "
+          "the evaluations, so the two windows never overlap)."),
     Param("stuck_train_acc", 0.5, "Training accuracy at or below which a flat run is stuck.", unit="accuracy",
           low=0, high=1),
     Param("min_acc_gain", 0.1, "A low-accuracy run is stuck only if its training accuracy gained less than this.",

@@ -418,6 +418,49 @@ class SweepForecast:
         return {"schema": SCHEMA, "runs": [r.to_run_dict() for r in self.runs], "notes": list(self.notes)}
 
 
+def parse_observed(text: str | None) -> int | float | None:
+    """``--observed`` as a count (``20``) or a fraction (``0.3``); None means every logged evaluation."""
+    if text is None:
+        return None
+    try:
+        if any(c in text for c in ".eE"):
+            return float(text)
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--observed must be a count (e.g. 20) or a fraction (e.g. 0.3), got {text!r}") from None
+
+
+def parse_bound(text: str) -> float | str | None:
+    """``--bound``: ``auto``, ``none`` or a finite number."""
+    t = text.strip().lower()
+    if t in ("auto", "none"):
+        return None if t == "none" else "auto"
+    try:
+        v = float(t)
+    except ValueError:
+        raise UsageError(f"--bound must be auto, none or a number, got {text!r}") from None
+    if not v == v or v in (float("inf"), float("-inf")):
+        raise UsageError(f"--bound must be finite, got {text!r}")
+    return v
+
+
+def forecast_options(observed: str | None, monitor: str | None, mode: str | None, method: str, bound: str
+                     ) -> tuple[int | float | None, float | str | None, Any]:
+    """The options of ``gapwatch forecast`` as given on the command line (text) → the validated
+    ``observed``, ``bound`` and monitor of :func:`forecast_sweep` (``mode`` and ``method`` checked; the errors
+    name the option)."""
+    from ..monitor import parse_monitor
+
+    if mode is not None and mode not in ("min", "max"):
+        raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
+    obs = parse_observed(observed)
+    bnd = parse_bound(bound)
+    mon = parse_monitor(monitor, mode) if monitor else None
+    if method not in ("auto", "pfn", "ensemble"):
+        raise UsageError(f"--method must be auto, pfn or ensemble, got {method!r}")
+    return obs, bnd, mon
+
+
 def forecast_sweep(
     history: Any,
     monitor: Any = None,
