@@ -293,3 +293,18 @@ def test_online_equals_offline(wer, data, mode, min_wait, max_wait):
     d2, seen2 = replay_values(s.values, s.step, s.epoch, g.monitored.mode, signals={"eval_loss": "min"},
                               others=others, **params)
     assert ((seen2 - 1) if d2 is not None else None) == stop
+
+
+def test_guard_with_an_explicit_monitor_takes_the_task_metric_as_the_signal(tmp_path):
+    """monitor='eval_loss' (the user's choice decides): the task metric of the same set must agree."""
+    wer, loss = u_shape(25, seed=8), u_shape(12, seed=7)
+    g = Guard(monitor="eval_loss", policy={"stop_when": "all_heldout"}, verbose=False, detectors=[],
+              detect_budget=None)
+    stop = None
+    for i in range(N):
+        if g.observe(step=i + 1, eval_loss=float(loss[i]), eval_wer=float(wer[i])).stop:
+            stop = i
+            break
+    assert g.stop_policy.signals == {"eval_wer": "min"}
+    assert stop == feed(loss, "min", {"eval_wer": ("min", wer)}, stop_when="all_heldout")[0]
+    assert stop is not None and stop > first_stop(loss, "min")
