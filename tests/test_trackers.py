@@ -159,6 +159,12 @@ def test_mlflow_tracking_server(mlflow_stores: dict[str, Path], tmp_path: Path) 
         _check_sweep(h)
         direct = read_mlflow(db)
         assert h.runs() == direct.runs()
+        from gapwatch.readers import NoSuchExperiment, load
+
+        assert load(url, experiment="other").runs() == ["other/x"]  # a tracking URI string, as load takes it
+        _check_sweep(load(url, experiment="sweep"))
+        with pytest.raises(NoSuchExperiment, match="experiments: Default, other, sweep$"):
+            load(url, experiment="nope")
     finally:  # the server and its workers (their own process group, started above)
         import signal
 
@@ -291,6 +297,10 @@ def test_trackio_project_database(tmp_path: Path) -> None:
         assert h.meta[f"proj/r{r}"]["hparams"] == {"lr": 0.1 * (r + 1)}
     register()
     assert load(db).runs() == ["proj/r0", "proj/r1"]
+    assert load(db, experiment="proj").runs() == ["proj/r0", "proj/r1"]
+    assert load(db.parent, experiment="proj").runs() == ["proj/proj/r0", "proj/proj/r1"]
+    with pytest.raises(UsageError, match=r"'other': no such trackio project .*experiments: proj$"):
+        load(db, experiment="other")
     other = tmp_path / "other.db"
     con = sqlite3.connect(other)
     con.execute("CREATE TABLE metrics (id INTEGER, run TEXT)")
@@ -298,3 +308,103 @@ def test_trackio_project_database(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(InputError, match="lacks column"):
         read_trackio(other)
+
+
+# ------------------------------------------------------------------------------------------ experiment=
+def test_load_experiment_option_on_mlflow_stores(mlflow_stores: dict[str, Path]) -> None:
+    """``gapwatch.load(path, experiment=...)``: a file store, a SQLite file and a ``sqlite:///`` URI, each holding
+    the experiments "sweep" (3 runs) and "other" (1 run) written by the mlflow client."""
+    import gapwatch
+    from gapwatch.readers import NoSuchExperiment
+
+    for src in (mlflow_stores["file"], mlflow_stores["sqlite"], f"sqlite:///{mlflow_stores['sqlite']}"):
+        assert gapwatch.load(src, experiment="other").runs() == ["other/x"]
+        h = gapwatch.load(src, experiment="sweep")
+        _check_sweep(h)
+        assert h.runs() == [f"sweep/lr{r}" for r in range(3)]
+        with pytest.raises(NoSuchExperiment, match=r"'nope': no such experiment .*experiments: Default, other, "
+                                                   r"sweep$") as ei:
+            gapwatch.load(src, experiment="nope")
+        assert isinstance(ei.value, UsageError) and "\n" not in str(ei.value)
+        assert ei.value.found == ["Default", "other", "sweep"]
+    assert set(gapwatch.load(f"sqlite:///{mlflow_stores['sqlite']}").runs()) >= {"other/x", "sweep/lr0"}
+
+
+def test_experiment_option_for_a_log_without_experiments_is_one_line(tmp_path: Path) -> None:
+    from gapwatch.readers import load
+
+    f = tmp_path / "log.csv"
+    f.write_text("epoch,train_loss,val_loss\n1,1.0,1.1\n2,0.8,1.0\n")
+    with pytest.raises(UsageError, match=r"log\.csv: --experiment selects .*but this is a csv log") as ei:
+        load(f, experiment="sweep")
+    assert "\n" not in str(ei.value)
+    assert load(f).runs() == ["log"]  # not given: not passed
+    for bad in ("", "  "):
+        with pytest.raises(UsageError, match="--experiment must be an experiment name"):
+            load(f, experiment=bad)
+    with pytest.raises(UsageError, match="no tracker store .*was found below this directory"):
+        load(tmp_path, experiment="sweep")
+
+
+def test_experiment_option_in_a_directory_of_stores_and_logs(mlflow_stores: dict[str, Path],
+                                                              tmp_path: Path) -> None:
+    """A directory with an mlruns/ store, a SQLite store and a CSV log: with experiment= only the stores' runs
+    of that experiment; a name no store has lists the experiments of all of them."""
+    import shutil
+
+    from gapwatch.readers import NoSuchExperiment, load
+
+    shutil.copytree(mlflow_stores["file"], tmp_path / "mlruns")
+    shutil.copy(mlflow_stores["sqlite"], tmp_path / "mlflow.db")
+    (tmp_path / "log.csv").write_text("epoch,train_loss,val_loss\n1,1.0,1.1\n2,0.8,1.0\n")
+    assert "log" in load(tmp_path).runs()
+    # a store that gives one run is named by its path, as any one-run log of a sweep
+    assert load(tmp_path, experiment="other").runs() == ["mlruns", "mlflow"]
+    assert sorted(load(tmp_path, experiment="sweep").runs()) == sorted(
+        f"{s}/sweep/lr{r}" for s in ("mlflow", "mlruns") for r in range(3))
+    with pytest.raises(NoSuchExperiment, match="experiments: Default, other, sweep$"):
+        load(tmp_path, experiment="nope")
+
+
+def test_watch_experiment_option(mlflow_stores: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from gapwatch.readers import NoSuchExperiment
+    from gapwatch.watch import Watcher, WatchOptions, watch
+
+    for src in (mlflow_stores["file"], mlflow_stores["sqlite"]):
+        evs: list[dict[str, object]] = []
+        assert watch(src, WatchOptions(use_watchdog=False), once=True, emit=evs.append, experiment="sweep") == 0
+        assert [e["run"] for e in evs if e["event"] == "run_started"] == [f"sweep/lr{r}" for r in range(3)]
+        assert any(e["event"] == "finding" for e in evs)
+        with pytest.raises(NoSuchExperiment, match="experiments: Default, other, sweep$"):
+            watch(src, WatchOptions(use_watchdog=False), once=True, experiment="nope")
+    d = tmp_path / "runs"
+    d.mkdir()
+    shutil.copy(mlflow_stores["sqlite"], d / "mlflow.db")
+    (d / "log.csv").write_text("epoch,train_loss,val_loss\n1,1.0,1.1\n2,0.8,1.0\n")
+    evs = []
+    w = Watcher(d, WatchOptions(use_watchdog=False, experiment="other"), emit=evs.append)
+    assert w.run(once=True) == 0
+    assert [e["run"] for e in evs if e["event"] == "run_started"] == ["mlflow"]  # named as load names it
+    with pytest.raises(NoSuchExperiment, match="experiments: Default, other, sweep$"):
+        Watcher(d, WatchOptions(use_watchdog=False, experiment="nope")).run(once=True)
+    with pytest.raises(UsageError, match=r"log\.csv: --experiment selects .*csv log"):
+        Watcher(d / "log.csv", WatchOptions(use_watchdog=False, experiment="other")).run(once=True)
+    with pytest.raises(UsageError, match="--experiment must be an experiment name"):
+        Watcher(d, WatchOptions(experiment=""))
+
+
+def test_wandb_project_as_experiment(wandb_dir: Path) -> None:
+    from gapwatch.readers import NoSuchExperiment, load
+    from gapwatch.trackers.wandb import read_wandb
+
+    assert len(read_wandb(wandb_dir, experiment="p").runs()) == 2
+    assert len(load(wandb_dir, experiment="p").runs()) == 2
+    one = sorted(wandb_dir.glob("offline-run-*"))[0]
+    assert len(load(one, experiment="p").runs()) == 1
+    for src in (wandb_dir, one):
+        with pytest.raises(NoSuchExperiment, match=r"'q': no such W&B project .*experiments: p$"):
+            load(src, experiment="q")
+    with pytest.raises(NoSuchExperiment, match="experiments: p$"):
+        read_wandb(wandb_dir, experiment="q")

@@ -22,16 +22,19 @@ Adding a format (a tracker export, a house format)::
 from __future__ import annotations
 
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
 from . import generic_csv, hf, history_csv, jsonl, keras_csv, lightning_csv, tensorboard, text
 from ._parts import Parts, build
-from .base import HEAD_BYTES, FunctionReader, Reader
+from .base import HEAD_BYTES, FunctionReader, NoSuchExperiment, Reader, check_options
 
-__all__ = ["BUILTIN_READERS", "HEAD_BYTES", "FunctionReader", "Reader", "load", "load_file", "read_head",
-           "readers", "register_reader", "sniff", "supported_formats", "unread", "unregister_reader"]
+__all__ = ["BUILTIN_READERS", "HEAD_BYTES", "URI_SCHEMES", "FunctionReader", "NoSuchExperiment", "Reader", "load",
+           "load_file", "read_head", "readers", "register_reader", "sniff", "supported_formats", "unread",
+           "unregister_reader"]
 
 #: The built-in readers in sniffing order (most specific first; the text reader, the loosest, last).
 BUILTIN_READERS: tuple[Reader, ...] = (
@@ -155,10 +158,21 @@ _UNEXPECTED = (ArithmeticError, AttributeError, EOFError, IndexError, KeyError, 
 UNEXPECTED_MARK = "reader failure"
 
 
-def read_parts(reader: Reader, path: Path, run: str) -> list[Parts]:
-    """``reader.read(path, run)``, with every failure an :class:`InputError` naming the file."""
+def read_parts(reader: Reader, path: Path, run: str, options: Mapping[str, Any] | None = None) -> list[Parts]:
+    """``reader.read(path, run, **options)``, with every failure an :class:`InputError` naming the file.
+
+    Args:
+        options: read options the user gave (:data:`gapwatch.readers.base.OPTIONS`); a reader is called with
+            them only when there are some.
+
+    Raises:
+        UsageError: an option the reader does not take (one line naming the file and its format).
+    """
+    opts = dict(options or {})
+    if opts:
+        check_options(reader, opts, path)
     try:
-        return reader.read(path, run)
+        return reader.read(path, run, **opts) if opts else reader.read(path, run)  # type: ignore[call-arg]
     except GapwatchError:
         raise
     except _UNEXPECTED as exc:
@@ -166,11 +180,15 @@ def read_parts(reader: Reader, path: Path, run: str) -> list[Parts]:
                          f"{str(exc)[:200]})", path=path) from exc
 
 
-def load_file(path: Path, run: str | None = None) -> History:
+def load_file(path: Path, run: str | None = None, *, experiment: str | None = None) -> History:
     """Read one log file (or run directory) with the reader that recognises it.
 
+    Args:
+        experiment: keep the runs of this experiment only (see :func:`load`).
+
     Raises:
-        UsageError: the path does not exist, or is a FIFO/socket/device (exit code 2).
+        UsageError: the path does not exist, or is a FIFO/socket/device (exit code 2); ``experiment`` given for
+            a log that has no experiments, or naming none of the store's (the message lists them).
         InputError: unknown format (lists the supported ones and what was seen), an empty log, or a file the
             reader cannot parse (names the file and the place) (exit code 1).
     """
@@ -184,14 +202,28 @@ def load_file(path: Path, run: str | None = None) -> History:
             f"unknown log format (saw {_describe(path)}); supported: {', '.join(supported_formats())}",
             path=path,
         )
-    h = build(read_parts(reader, path, run or (path.stem if path.is_file() else path.name)))
+    options = _options(experiment)
+    h = build(read_parts(reader, path, run or (path.stem if path.is_file() else path.name), options))
     if h.empty:
         raise InputError(f"the log holds no numeric observations ({reader.name} format): only a header, or "
                          "only bookkeeping columns such as epoch/step/learning_rate", path=path)
     return h
 
 
-def load(path: str | Path) -> History:
+def _options(experiment: str | None) -> dict[str, Any]:
+    """The read options the user gave (only those: a reader is never passed an option left out)."""
+    if experiment is None:
+        return {}
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise UsageError(f"--experiment must be an experiment name, got {experiment!r}")
+    return {"experiment": experiment}
+
+
+#: Tracking URI schemes :func:`load` reads as MLflow stores (``file://``, ``sqlite:///``, ``http(s)://``).
+URI_SCHEMES = ("file://", "sqlite:///", "http://", "https://")
+
+
+def load(path: str | Path, *, experiment: str | None = None) -> History:
     """Load a run or a sweep from ``path``.
 
     * a file: read with the format that recognises its content;
@@ -199,21 +231,35 @@ def load(path: str | Path) -> History:
       Lightning ``version_N`` dir): that run;
     * any other directory: every log found below it is a run, named by its path relative to ``path``
       (without the file extension; with it when two logs in one folder share a name, e.g. ``log.csv`` and
-      ``log.jsonl``). Files and folders that fail to read become notes (see :func:`unread`).
+      ``log.jsonl``). Files and folders that fail to read become notes (see :func:`unread`);
+    * a tracking URI string (:data:`URI_SCHEMES`: ``sqlite:///…/mlflow.db``, ``http(s)://host:port``,
+      ``file:///…/mlruns``): that MLflow store (:func:`gapwatch.trackers.mlflow.read_mlflow`).
+
+    Args:
+        experiment: keep only the runs of this experiment: an MLflow experiment's name, a W&B run's project, a
+            trackio project (its database's name). Given for a log that has no experiments (a CSV, a
+            TensorBoard run) it is a one-line :class:`UsageError`; in a directory of runs only the tracker
+            stores are read, and only their runs of that experiment.
 
     Raises:
-        UsageError: missing path, or a FIFO/socket/device.
+        UsageError: missing path, or a FIFO/socket/device; ``experiment`` for a log without experiments, or
+            naming no experiment of the store(s) (the message lists those that exist).
         InputError: unknown format, empty log, or a directory with no readable logs in it.
     """
+    options = _options(experiment)
+    if isinstance(path, str) and path.startswith(URI_SCHEMES):
+        from ..trackers.mlflow import read_mlflow
+
+        return read_mlflow(path, experiment)
     p = Path(path)
     _check_exists(p)
     if p.is_file():
-        return load_file(p, run=p.stem)
+        return load_file(p, run=p.stem, experiment=experiment)
     if sniff(p) is not None:
-        return load_file(p, run=p.name)
+        return load_file(p, run=p.name, experiment=experiment)
     from ._sweep import load_sweep
 
-    return load_sweep(p)
+    return load_sweep(p, options)
 
 
 def unread(h: History) -> list[HistoryNote]:

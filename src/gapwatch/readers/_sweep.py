@@ -6,6 +6,10 @@ a log that fails to parse or holds no numbers each become a note whose message s
 (:func:`gapwatch.readers.unread` lists them). FIFOs, sockets and devices are never opened; hidden files and
 directories (``.git``, ``.ipynb_checkpoints``) are not walked; documents and code (``README.md``, ``train.py``)
 are not read as text logs.
+
+With read options (``experiment=``) only the logs whose reader takes them are read (the tracker stores), each
+keeping its runs of that experiment; a store without the experiment is passed over, and when no store below
+the root has it the error lists the experiments that exist.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from ..errors import GapwatchError, InputError
+from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
 from . import UNREAD, read_parts, sniff, supported_formats, text
 from ._parts import Parts, build
-from .base import Reader
+from .base import OPTIONS, NoSuchExperiment, Reader, accepts
 
 #: Unrecognised files listed in the "no training logs found" message.
 LIST_SKIPPED = 5
@@ -38,11 +44,14 @@ def _unique(name: str, used: set[str]) -> str:
 
 
 class _Sweep:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, options: Mapping[str, Any] | None = None) -> None:
         self.root = root
+        self.options = dict(options or {})
         self.parts: list[Parts] = []
         self.skipped: list[str] = []
         self.used: set[str] = set()
+        self.stores = 0  # sources whose reader takes the options
+        self.missing: list[NoSuchExperiment] = []  # stores without the experiment asked for
 
     def rel(self, p: Path) -> Path:
         return p.relative_to(self.root)
@@ -98,12 +107,18 @@ class _Sweep:
         # log.csv and log.jsonl in one folder are two runs: name them with their extension
         counts = Counter(name for _, _, name in cands)
         for path, r, name in cands:
+            if not all(accepts(r, o) for o in self.options):
+                continue  # a log without experiments: not part of the experiment asked for
             if counts[name] > 1 and path.is_file():
                 name = self.rel(path).as_posix()
             name = _unique(name, self.used)
             self.used.add(name)
+            self.stores += 1
             try:
-                got = read_parts(r, path, name)
+                got = read_parts(r, path, name, self.options)
+            except NoSuchExperiment as exc:
+                self.missing.append(exc)
+                continue
             except GapwatchError as exc:
                 self.unread(name, path, str(exc))
                 continue
@@ -116,17 +131,24 @@ class _Sweep:
                 self.parts.append(p if p.run == run else p.renamed(run))
 
 
-def load_sweep(root: Path) -> History:
+def load_sweep(root: Path, options: Mapping[str, Any] | None = None) -> History:
     """Every run below ``root`` (see :func:`gapwatch.readers.load`); directories claimed by a reader are not
     descended.
 
+    Args:
+        options: read options (``{"experiment": name}``): only the stores whose reader takes them are read.
+
     Raises:
         InputError: nothing below ``root`` could be read as a log (lists unrecognised files and failures).
+        UsageError: ``options`` given but no store below ``root`` takes them, or none has the experiment (lists
+            the experiments found).
     """
-    sw = _Sweep(root)
+    sw = _Sweep(root, options)
     for dirpath, dirnames, filenames in os.walk(root, onerror=sw.on_walk_error):
         sw.read(sw.candidates(Path(dirpath), dirnames, filenames))
     h = build(sw.parts)
+    if h.empty and sw.options:
+        _no_experiment(sw)
     if h.empty:
         extra = ""
         if sw.skipped:
@@ -140,3 +162,15 @@ def load_sweep(root: Path) -> History:
             path=root,
         )
     return h
+
+
+def _no_experiment(sw: _Sweep) -> None:
+    """The one-line error of a sweep read with options where no store gave a run."""
+    opt = next(iter(sw.options))
+    if sw.stores == 0:
+        raise UsageError(f"{sw.root}: --{opt} selects {OPTIONS[opt]}, but no tracker store (MLflow, W&B, "
+                         f"trackio) was found below this directory")
+    if sw.missing:
+        found = [e for m in sw.missing for e in m.found]
+        kinds = {m.kind for m in sw.missing}
+        raise NoSuchExperiment(str(sw.options[opt]), found, sw.root, kind=kinds.pop() if len(kinds) == 1 else opt)

@@ -12,22 +12,81 @@ object with:
   that find several runs name them ``f"{run}#{k}"`` for runs appended to one file, or by the file's own run
   column). Raise :class:`~gapwatch.errors.InputError` naming the file, the line/key and what was expected.
 
+A reader may also accept **options** (keyword arguments of ``read`` beyond ``path`` and ``run``, named in
+:data:`OPTIONS`): it lists the ones it takes in an ``options: tuple[str, ...]`` attribute, and
+:func:`gapwatch.readers.load` passes an option only when the user gave it (a reader without the attribute is
+never called with one; giving an option for a log whose reader does not take it is a one-line
+:class:`~gapwatch.errors.UsageError`). Today there is one option, ``experiment``: the tracker readers keep the
+runs of one MLflow experiment, W&B project or trackio project, and raise :class:`NoSuchExperiment` (listing
+the ones that exist) when the store has no such experiment.
+
 Built-in readers are :class:`FunctionReader` objects; :func:`gapwatch.readers.register_reader` adds others (the
 tracker readers, a user's own) at a chosen priority.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from ..errors import UsageError
 from ._parts import Parts
 
 #: Bytes of a file given to every sniffer (64 KiB: a CSV header or the first JSON Lines record of a log with a
 #: few hundred per-class metrics fits; a longer first line is read in full by the JSON Lines sniffer itself).
 HEAD_BYTES = 65536
+
+#: The reader options :func:`gapwatch.readers.load` knows, with what each selects (named in error messages).
+OPTIONS: dict[str, str] = {
+    "experiment": "the runs of one experiment (MLflow experiment, W&B project, trackio project)",
+}
+
+
+class NoSuchExperiment(UsageError):
+    """``experiment=`` names no experiment of a store; :attr:`found` lists the ones it has.
+
+    A sweep holding several stores collects :attr:`found` from each and reports the union when no store has
+    the experiment (:func:`gapwatch.readers.load`).
+    """
+
+    def __init__(self, experiment: str, found: Iterable[str], where: object, *, kind: str = "experiment",
+                 note: str = "") -> None:
+        self.experiment = experiment
+        self.found = sorted(set(found))
+        self.where = where
+        self.kind = kind
+        super().__init__(f"--experiment {experiment!r}: no such {kind} in {where}"
+                         f"{f' ({note})' if note else ''}; experiments: {', '.join(self.found) or 'none'}")
+
+
+def check_experiment(experiment: str | None, found: Iterable[str], where: object, *,
+                     kind: str = "experiment") -> None:
+    """Raise :class:`NoSuchExperiment` when ``experiment`` is given and is not among ``found``.
+
+    Args:
+        kind: what the store calls an experiment, for the message (``"W&B project"``).
+    """
+    names = list(found)
+    if experiment is not None and experiment not in names:
+        raise NoSuchExperiment(experiment, names, where, kind=kind)
+
+
+def accepts(reader: object, option: str) -> bool:
+    """Does ``reader`` take the read option ``option`` (its ``options`` attribute names it)?"""
+    return option in tuple(getattr(reader, "options", ()) or ())
+
+
+def check_options(reader: object, options: Mapping[str, Any], path: object) -> None:
+    """One-line :class:`UsageError` when ``reader`` does not take one of the ``options`` given for ``path``."""
+    for opt in options:
+        if opt not in OPTIONS:
+            raise UsageError(f"unknown read option {opt!r}; known: {', '.join(OPTIONS)}")
+        if not accepts(reader, opt):
+            name = getattr(reader, "name", "?")
+            raise UsageError(f"{path}: --{opt} selects {OPTIONS[opt]}, but this is a {name} log, which has "
+                             f"none; give --{opt} only for a tracker store")
 
 
 @runtime_checkable
@@ -44,15 +103,21 @@ class Reader(Protocol):
 
 @dataclass(frozen=True)
 class FunctionReader:
-    """A reader made of two functions (how the built-in readers are defined)."""
+    """A reader made of two functions (how the built-in readers are defined).
+
+    Attributes:
+        options: the read options (:data:`OPTIONS`) ``read_fn`` accepts as keyword arguments.
+    """
 
     name: str
     sniff_fn: Callable[[Path, str], bool]
-    read_fn: Callable[[Path, str], list[Parts]]
+    read_fn: Callable[..., list[Parts]]
     doc: str = ""
+    options: tuple[str, ...] = ()
 
     def sniff(self, path: Path, head: str) -> bool:
         return self.sniff_fn(path, head)
 
-    def read(self, path: Path, run: str) -> list[Parts]:
-        return self.read_fn(path, run)
+    def read(self, path: Path, run: str, **options: Any) -> list[Parts]:
+        check_options(self, options, path)
+        return self.read_fn(path, run, **options)

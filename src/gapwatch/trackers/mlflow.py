@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import InputError, UsageError, require
 from ..history import History
 from ..readers._parts import Parts, build
-from ..readers.base import FunctionReader
+from ..readers.base import FunctionReader, check_experiment
 from ._series import run_parts, unique_name
 
 NAME = "mlflow"
@@ -216,9 +216,7 @@ def _read_text(f: Path) -> str:
 
 
 def _check_experiment(experiment: str | None, found: list[str], where: object) -> None:
-    if experiment is not None and experiment not in found:
-        raise UsageError(f"--experiment {experiment!r}: no such experiment in {where}; experiments: "
-                         f"{', '.join(sorted(found)) or 'none'}")
+    check_experiment(experiment, found, where)
 
 
 # ------------------------------------------------------------------------------------------ SQLite
@@ -387,7 +385,8 @@ def read_parts(source: str | Path, experiment: str | None = None) -> list[Parts]
 
     Raises:
         InputError: unreadable store, locked SQLite store, unreachable server (one line each).
-        UsageError: ``experiment`` names no experiment of the store; an unsupported URI scheme.
+        NoSuchExperiment: ``experiment`` names no experiment of the store (a UsageError listing them).
+        UsageError: an unsupported URI scheme.
         MissingDependencyError: an ``http(s)://`` URI without the ``mlflow`` package.
     """
     s = str(source)
@@ -426,4 +425,8 @@ def read_mlflow(source: str | Path, experiment: str | None = None) -> History:
     return build(parts)
 
 
-READER = FunctionReader(NAME, sniff, lambda path, run: read_parts(path))
+def _read(path: Path, run: str, experiment: str | None = None) -> list[Parts]:
+    return read_parts(path, experiment)
+
+
+READER = FunctionReader(NAME, sniff, _read, options=("experiment",))

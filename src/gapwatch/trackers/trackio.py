@@ -9,7 +9,9 @@ documented as stable: a database without these columns is a one-line :class:`Inp
 expected. No ``trackio`` package is needed to read it.
 
 Each run becomes a gapwatch run named ``<project>/<run name>``; non-numeric logged values (media, tables) and
-trackio's own keys (``_...``) are skipped; a key named ``epoch`` gives the epoch of the others.
+trackio's own keys (``_...``) are skipped; a key named ``epoch`` gives the epoch of the others. A trackio
+project is what ``experiment=`` selects (:func:`gapwatch.readers.load`): in a directory of project databases,
+only ``<experiment>.db`` is read.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from ..errors import InputError
 from ..history import History
 from ..readers._parts import Parts, build
-from ..readers.base import FunctionReader
+from ..readers.base import FunctionReader, check_experiment
 from ._series import run_parts, unique_name
 
 NAME = "trackio"
@@ -66,9 +68,15 @@ def sniff(path: Path, head: str) -> bool:
 _Series = dict[str, tuple[list[float], list[float]]]
 
 
-def read_parts(path: Path) -> list[Parts]:
-    """Every run of one trackio project database."""
+def read_parts(path: Path, experiment: str | None = None) -> list[Parts]:
+    """Every run of one trackio project database.
+
+    Args:
+        experiment: the trackio project to read: the database's name (``<project>.db``); another name is a
+            :class:`~gapwatch.readers.base.NoSuchExperiment` naming the project the file holds.
+    """
     f = Path(path)
+    check_experiment(experiment, [f.stem], f, kind="trackio project")
     con = _open(f)
     try:
         rows = _metric_rows(con, f)
@@ -136,12 +144,16 @@ def _runs(rows: list[Any], f: Path) -> dict[str, tuple[str, _Series]]:
     return runs
 
 
-def read_trackio(path: Path | str) -> History:
-    """A trackio project database (``<project>.db``) as a History."""
-    parts = read_parts(Path(path))
+def read_trackio(path: Path | str, experiment: str | None = None) -> History:
+    """A trackio project database (``<project>.db``) as a History (``experiment``: see :func:`read_parts`)."""
+    parts = read_parts(Path(path), experiment)
     if not parts:
         raise InputError("the trackio project has no logged metrics", path=path)
     return build(parts)
 
 
-READER = FunctionReader(NAME, sniff, lambda path, run: read_parts(path))
+def _read(path: Path, run: str, experiment: str | None = None) -> list[Parts]:
+    return read_parts(path, experiment)
+
+
+READER = FunctionReader(NAME, sniff, _read, options=("experiment",))

@@ -15,6 +15,9 @@ record cut off at the end (a run still writing) is ignored.
 
 **CSV exports** (the W&B UI's "Export CSV" of a panel): a ``Step`` column, then ``<run> - <metric>`` columns
 (plus ``__MIN``/``__MAX`` band columns, which are skipped); one gapwatch run per W&B run name.
+
+**Projects.** ``experiment=`` (:func:`gapwatch.readers.load`) selects a W&B project: the runs whose ``run``
+record names that project (a CSV export names none).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 from ..errors import InputError, require
 from ..history import History
 from ..readers._parts import Parts, build
-from ..readers.base import FunctionReader
+from ..readers.base import FunctionReader, NoSuchExperiment, check_experiment
 from ._series import run_parts
 
 NAME = "wandb"
@@ -239,17 +242,31 @@ def read_export(path: Path) -> list[Parts]:
 
 
 # ------------------------------------------------------------------------------------------ entry points
-def read_parts(path: Path, run: str | None = None) -> list[Parts]:
-    """A W&B run directory, ``.wandb`` file or CSV export → Parts (one per run)."""
+#: What ``experiment=`` selects in W&B terms (error messages).
+KIND = "W&B project"
+
+
+def read_parts(path: Path, run: str | None = None, experiment: str | None = None) -> list[Parts]:
+    """A W&B run directory, ``.wandb`` file or CSV export → Parts (one per run).
+
+    Args:
+        experiment: the W&B project the run must belong to (its ``run`` record's project); a run of another
+            project, or a CSV export (which names no project), is a
+            :class:`~gapwatch.readers.base.NoSuchExperiment`.
+    """
     p = Path(path)
     if p.is_file() and p.suffix == ".csv":
+        if experiment is not None:
+            raise NoSuchExperiment(experiment, [], p, kind=KIND, note="a W&B CSV export names no project")
         return read_export(p)
-    return [read_run(p, run)]
+    parts = read_run(p, run)
+    check_experiment(experiment, [str(parts.meta.get("wandb", {}).get("project", ""))], p, kind=KIND)
+    return [parts]
 
 
-def read_wandb(path: Path | str) -> History:
+def read_wandb(path: Path | str, experiment: str | None = None) -> History:
     """W&B runs under ``path`` as a History: a run directory, a ``.wandb`` file, a CSV export, or a ``wandb/``
-    directory of run directories (each a run)."""
+    directory of run directories (each a run; with ``experiment``, the runs of that W&B project)."""
     p = Path(path)
     if not p.exists():
         from ..errors import UsageError
@@ -259,12 +276,15 @@ def read_wandb(path: Path | str) -> History:
         dirs = sorted(d for d in p.iterdir() if run_file(d) is not None and d.is_dir())
         if not dirs:
             raise InputError("no W&B run directories (offline-run-*/ or run-*/ with a run-*.wandb file)", path=p)
-        return build([read_run(d, d.name) for d in dirs])
-    return build(read_parts(p))
+        parts = [read_run(d, d.name) for d in dirs]
+        projects = [str(q.meta.get("wandb", {}).get("project", "")) for q in parts]
+        check_experiment(experiment, projects, p, kind=KIND)
+        return build([q for q, pr in zip(parts, projects, strict=True) if experiment in (None, pr)])
+    return build(read_parts(p, experiment=experiment))
 
 
-def _read(path: Path, run: str) -> list[Parts]:
-    return read_parts(path, None if Path(path).suffix == ".csv" else run)
+def _read(path: Path, run: str, experiment: str | None = None) -> list[Parts]:
+    return read_parts(path, None if Path(path).suffix == ".csv" else run, experiment)
 
 
-READER = FunctionReader(NAME, sniff, _read)
+READER = FunctionReader(NAME, sniff, _read, options=("experiment",))

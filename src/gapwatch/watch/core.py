@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..history import History
 from ..monitor import Monitor
 from ..policy import StopPolicy
 from ..readers import sniff
+from ..readers.base import NoSuchExperiment, accepts, check_options
 from .events import event, finding_event
 from .sinks import AlertState, Sink, SinkError
 from .tail import Tailer, make_tailer
@@ -68,6 +69,9 @@ class WatchOptions:
         alert_on: findings at or above this severity go to the alert sinks (stop recommendations always do).
         idle_end: seconds without new data after which a run is reported ended (None: never).
         use_watchdog: use file-system events when ``watchdog`` is installed.
+        experiment: watch only the runs of this experiment of the tracker stores (an MLflow experiment, a W&B
+            or trackio project; see :func:`gapwatch.readers.load`): a single log without experiments is a
+            usage error, and below a directory only the tracker stores are watched.
     """
 
     interval: float = 10.0
@@ -78,11 +82,14 @@ class WatchOptions:
     alert_on: Severity = Severity.WARNING
     idle_end: float | None = None
     use_watchdog: bool = True
+    experiment: str | None = None
 
     def validate(self) -> None:
         iv = self.interval
         if isinstance(iv, bool) or not isinstance(iv, (int, float)) or not iv > 0:
             raise UsageError(f"--interval must be a number of seconds > 0, got {self.interval!r}")
+        if self.experiment is not None and (not isinstance(self.experiment, str) or not self.experiment.strip()):
+            raise UsageError(f"--experiment must be an experiment name, got {self.experiment!r}")
         if self.idle_end is not None and not self.idle_end > 0:
             raise UsageError(f"--idle-end must be a number of seconds > 0, got {self.idle_end!r}")
         try:
@@ -115,6 +122,7 @@ class _Source:
     runs: list[str] = field(default_factory=list)
     last_change: float = field(default_factory=time.monotonic)
     error: str = ""
+    missing: NoSuchExperiment | None = None  # a store without the experiment watched (as of its last change)
 
 
 def finding_key(f: Finding) -> str:
@@ -200,7 +208,12 @@ class Watcher:
 
     # ------------------------------------------------------------------ discovery
     def _add(self, path: Path, mod: Any, name: str) -> None:
-        self.sources[path] = _Source(path, name, make_tailer(path, name, mod))
+        exp = self.options.experiment
+        if exp is not None and not accepts(mod, "experiment"):
+            if self.single:  # one log without experiments: the user's mistake, said in one line
+                check_options(mod, {"experiment": exp}, path)
+            return  # below a directory: not part of the experiment watched
+        self.sources[path] = _Source(path, name, make_tailer(path, name, mod, exp))
 
     def discover(self) -> None:
         """Find runs not yet watched (the first call finds every run)."""
@@ -258,18 +271,40 @@ class Watcher:
 
     # ------------------------------------------------------------------ polling
     def poll(self, only: set[Path] | None = None) -> None:
-        """One pass: discover (full passes only), read what is new, analyse the runs that changed, alert."""
+        """One pass: discover (full passes only), read what is new, analyse the runs that changed, alert.
+
+        Raises:
+            NoSuchExperiment: (first pass, ``options.experiment``) no watched store has that experiment.
+        """
+        first = not self.sources and not self.runs
         if only is None:
             self.discover()
         for path in list(self.sources):
             if only is not None and path not in only:
                 continue
             self._poll_source(self.sources[path])
+        if first:
+            self._check_experiment()
         self._deliver()
+
+    def _check_experiment(self) -> None:
+        """After the first pass: the experiment watched must exist in at least one store (a typo is far
+        likelier than an experiment not created yet); stores appearing later are still picked up."""
+        missing = [s.missing for s in self.sources.values() if s.missing is not None]
+        exp = self.options.experiment
+        if exp is not None and missing and not self.runs:
+            kinds = {m.kind for m in missing}
+            raise NoSuchExperiment(exp, [e for m in missing for e in m.found], self.root,
+                                   kind=kinds.pop() if len(kinds) == 1 else "experiment")
 
     def _poll_source(self, src: _Source) -> None:
         try:
             h = src.tailer.poll()
+        except NoSuchExperiment as exc:
+            if self.single:
+                raise
+            src.missing = exc  # this store lacks the experiment (until its files change)
+            return
         except FileNotFoundError:
             self.emit(event("error", src.name, message=f"{src.path}: disappeared while watched"))
             for r in src.runs or [src.name]:
@@ -284,6 +319,8 @@ class Watcher:
             src.error = msg
             return
         src.error = ""
+        if h is not None:
+            src.missing = None
         now = time.monotonic()
         if h is None:
             self._check_idle(src, now)
@@ -473,8 +510,15 @@ class Watcher:
 
 def watch(path: Path | str, options: WatchOptions | None = None, *, once: bool = False,
           sinks: Sequence[Sink] = (), state_path: Path | None = None, emit: Emit | None = None,
-          stop: threading.Event | None = None, handle_signals: bool = False) -> int:
-    """Watch ``path`` (see :class:`Watcher`); returns the exit status (0, or :data:`EXIT_FINDING`)."""
+          stop: threading.Event | None = None, handle_signals: bool = False,
+          experiment: str | None = None) -> int:
+    """Watch ``path`` (see :class:`Watcher`); returns the exit status (0, or :data:`EXIT_FINDING`).
+
+    Args:
+        experiment: shorthand for ``options.experiment`` (the runs of one experiment of the tracker stores).
+    """
+    if experiment is not None:
+        options = replace(options or WatchOptions(), experiment=experiment)
     w = Watcher(Path(path), options, sinks=sinks, state_path=state_path, emit=emit)
     return w.run(once=once, stop=stop, handle_signals=handle_signals)
 

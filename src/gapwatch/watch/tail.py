@@ -41,6 +41,7 @@ from ..names import SPLIT_ALIASES
 from ..readers import load_file
 from ..readers._parts import Parts, build
 from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, read_scalars
+from ..readers.base import NoSuchExperiment
 from ..readers.generic_csv import Table, _delimiter, _long_parts, wide_parts
 
 #: Reader names (``readers.sniff(...).NAME``) tailed by byte offset; any other format is re-read on change.
@@ -384,10 +385,16 @@ def csv_parts(fmt: str, t: Table, run: str) -> list[Parts]:
 
 # ------------------------------------------------------------------------------------------ whole files
 class WholeTailer(Tailer):
-    """Re-reads the source with its reader when one of its files changes size or modification time."""
+    """Re-reads the source with its reader when one of its files changes size or modification time.
 
-    def __init__(self, path: Path, run: str, fmt: str) -> None:
+    Args:
+        experiment: read only this experiment of a tracker store (:func:`gapwatch.readers.load`); a store
+            without it raises :class:`~gapwatch.readers.base.NoSuchExperiment` once per change of its files.
+    """
+
+    def __init__(self, path: Path, run: str, fmt: str, experiment: str | None = None) -> None:
         super().__init__(path, run, fmt)
+        self.experiment = experiment
         self.signature: tuple[tuple[str, int, int], ...] | None = None
         self.failed: tuple[tuple[str, int, int], ...] | None = None
 
@@ -426,7 +433,10 @@ class WholeTailer(Tailer):
         if sig == self.signature:
             return None
         try:
-            h = load_file(self.path, run=self.run)
+            h = load_file(self.path, run=self.run, experiment=self.experiment)
+        except NoSuchExperiment:
+            self.signature, self.failed = sig, None  # asked again only when the store changes
+            raise
         except InputError:
             if self.failed == sig:
                 raise  # the file stopped changing and is still unreadable: a real error
@@ -437,9 +447,12 @@ class WholeTailer(Tailer):
         return h
 
 
-def make_tailer(path: Path, run: str, mod: ModuleType) -> Tailer:
-    """The tailer for a source recognised by reader module ``mod``."""
+def make_tailer(path: Path, run: str, mod: ModuleType, experiment: str | None = None) -> Tailer:
+    """The tailer for a source recognised by reader module ``mod`` (``experiment``: for a reader that takes
+    that option, see :class:`WholeTailer`; the caller checks that ``mod`` takes it)."""
     name = str(getattr(mod, "name", None) or mod.NAME)  # a Reader object (plug-in) or a reader module
+    if experiment is not None:
+        return WholeTailer(path, run, name, experiment)
     if name == "tensorboard":
         return TensorBoardTailer(path, run)
     if name in LINE_FORMATS:
