@@ -168,3 +168,68 @@ def test_aligned_equals_merge_asof(train_steps: list[int], val_steps: list[int])
     left = pd.DataFrame({"x": a["x"].to_numpy()})
     want = pd.merge_asof(left, right, on="x", direction="backward")["train"].to_numpy()
     np.testing.assert_array_equal(a["train"].to_numpy(), want)
+
+
+def test_table_from_a_mapping_equals_from_a_dataframe() -> None:
+    """The constructor takes a pandas DataFrame or a mapping of columns (scalars repeated), same History."""
+    cols = {"run": "r", "step": [10, 20, "x"], "epoch": [1.0, 2.0, 3.0], "split": "val", "metric": "loss",
+            "value": [0.5, None, "0.25"]}
+    a, b = History(cols), History(pd.DataFrame(cols))
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    s = a.series("val", "loss")
+    np.testing.assert_array_equal(s.step, [10.0, 20.0, np.nan])  # not a number: NaN, as pd.to_numeric(coerce)
+    np.testing.assert_array_equal(s.values, [0.5, np.nan, 0.25])
+    assert a.names() == ["val_loss"]  # name defaults to <split>_<metric>
+    with pytest.raises(InputError, match="differ in length"):
+        History({"run": ["a", "b"], "split": "val", "metric": "loss", "value": [1.0, 2.0, 3.0]})
+
+
+def test_columns_are_copies_with_the_frame_s_values() -> None:
+    h = small()
+    cols = h.columns()
+    assert list(cols) == list(COLUMNS)
+    for c in COLUMNS:
+        np.testing.assert_array_equal(cols[c], h.frame[c].to_numpy(object if c in ("run", "split", "metric",
+                                                                                  "name") else float))
+    cols["value"][:] = -1.0
+    cols["name"][:] = "changed"
+    assert (h.frame["value"] > 0).all() and h.names() == ["train_loss", "val_loss", "val_acc"]
+
+
+def test_concat_merges_the_string_tables() -> None:
+    a = small()
+    b = History.from_records([{"epoch": 1, "test_loss": 2.0, "val_loss": 1.0}], run="b")
+    h = History.concat([a, b])
+    assert h.runs() == ["r", "b"] and h.splits() == ["train", "val", "test"]
+    assert h.names() == ["train_loss", "val_loss", "val_acc", "test_loss"]
+    assert h.series("test", "loss", run="b").values.tolist() == [2.0]
+    assert [r.keys() for r in h] == [a.keys(), [("test", "loss"), ("val", "loss")]]
+    assert h.run("b").names() == ["test_loss", "val_loss"] and len(h.run("r")) == len(a)
+
+
+def test_from_columns_checks_its_arguments() -> None:
+    num = {"step": np.array([1.0, 2.0]), "epoch": np.array([np.nan, np.nan]), "value": np.array([0.5, 0.4])}
+    one = (np.zeros(2, dtype=np.int32), ["x"])
+    text = {"run": one, "split": (np.zeros(2, dtype=np.int32), ["val"]), "metric": (np.zeros(2), ["loss"]),
+            "name": (np.zeros(2), ["val_loss"])}
+    h = History.from_columns(num, text)
+    assert h.series("val", "loss").values.tolist() == [0.5, 0.4] and h.name == "x"
+    with pytest.raises(InputError, match="codes must be in"):
+        History.from_columns(num, {**text, "run": (np.array([0, 1]), ["x"])})
+    with pytest.raises(InputError, match="expected shape"):
+        History.from_columns({**num, "step": np.zeros(3)}, text)
+    with pytest.raises(InputError, match="missing"):
+        History.from_columns(num, {k: v for k, v in text.items() if k != "name"})
+
+
+def test_dedupe_regroups_rows_as_the_pandas_version_did() -> None:
+    """Rows come out grouped by (run, split, metric) in first-appearance order; only resolved groups sort."""
+    recs = [{"step": 1, "loss": 1.0, "val_loss": 2.0}, {"step": 3, "loss": 0.9},
+            {"step": 2, "loss": 0.8, "val_loss": 1.5}, {"step": 2, "loss": 0.7}]
+    h = History.from_records(recs, run="r")
+    f = h.frame
+    assert f["name"].tolist() == ["loss", "loss", "loss", "val_loss", "val_loss"]
+    assert f["step"].tolist() == [1.0, 2.0, 3.0, 1.0, 2.0]
+    assert f["value"].tolist() == [1.0, 0.7, 0.9, 2.0, 1.5]
+    (note,) = h.notes
+    assert note.message.startswith("train/loss:") and "dropped 1" in note.message

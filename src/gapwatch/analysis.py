@@ -307,11 +307,9 @@ def forecast_input(run: Run, mon: Monitor, max_points: int = FORECAST_MAX_POINTS
     n = len(s)
     if n <= max_points or not np.all(np.isfinite(s.values)):
         return run, None  # (a non-finite series is refused by the forecaster as it is)
-    import pandas as pd
-
     keep = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.intp))
-    frame = pd.DataFrame({"run": run.name, "step": s.step[keep], "epoch": s.epoch[keep], "split": mon.split,
-                          "metric": mon.metric, "value": s.values[keep], "name": s.name})
+    frame = {"run": run.name, "step": s.step[keep], "epoch": s.epoch[keep], "split": mon.split,
+             "metric": mon.metric, "value": s.values[keep], "name": s.name}
     note = (f"forecast from {keep.size:,} evenly spaced of the {n:,} evaluations (first and last kept; the "
             f"forecaster is given at most {max_points:,})")
     return Run(frame, sources=run.sources, meta=run.meta), note

@@ -14,26 +14,40 @@ column            dtype     meaning
 ``name``          str       the name exactly as logged (``eval_loss``)
 ================  ========  =====================================================================
 
-A History is immutable: its frame is a private copy and every method returns new objects.
+A History is immutable: its columns are private copies and every method returns new objects.
+
+Storage is columnar numpy, not pandas (importing pandas costs ~0.4 s of CPU, more than a whole ``analyze`` of a
+short log): ``step``, ``epoch`` and ``value`` are float64 arrays; the repeated strings ``run``, ``split``,
+``metric`` and ``name`` are stored as int32 codes into a small table of distinct strings (a categorical), so a
+row costs 28 bytes whatever the names. :attr:`History.frame` still gives the pandas table (pandas imported on
+that first use); :meth:`History.columns` gives the same columns as numpy arrays without pandas.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from .errors import InputError
 from .names import is_bookkeeping, normalize
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 COLUMNS: tuple[str, ...] = ("run", "step", "epoch", "split", "metric", "value", "name")
-#: Up to this many rows the lookup index is built with a plain dict pass instead of a pandas groupby.
+#: The string columns, stored as codes into a table of distinct strings.
+TEXT_COLUMNS: tuple[str, ...] = ("run", "split", "metric", "name")
+#: The float64 columns.
+NUMBER_COLUMNS: tuple[str, ...] = ("step", "epoch", "value")
+#: Up to this many rows the lookup index is built with a plain dict pass over the codes instead of a numpy
+#: ``unique`` over combined keys (same groups, same order: the dict pass is faster on short logs).
 _SMALL_INDEX_ROWS = 5000
+_CODE = np.int32
 _T = TypeVar("_T")
+_H = TypeVar("_H", bound="History")
 
 
 @dataclass(frozen=True)
@@ -93,11 +107,16 @@ class HistoryNote:
     source: str = ""
 
 
+Text = tuple[np.ndarray, np.ndarray]
+"""A string column: ``(codes, labels)``, int32 codes of shape ``(n,)`` into an object array of distinct str."""
+
+
 class History:
     """Immutable, tidy table of training observations (see module docstring for the columns)."""
 
-    __slots__ = ("_df", "notes", "sources", "meta", "_cache")
-    _df: pd.DataFrame
+    __slots__ = ("_num", "_text", "notes", "sources", "meta", "_cache")
+    _num: dict[str, np.ndarray]
+    _text: dict[str, Text]
     notes: tuple[HistoryNote, ...]
     sources: dict[str, str]
     meta: dict[str, dict[str, object]]
@@ -105,37 +124,87 @@ class History:
 
     def __init__(
         self,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | Mapping[str, object],
         *,
         notes: Sequence[HistoryNote] = (),
         sources: Mapping[str, str] | None = None,
         meta: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
-        missing = [c for c in ("run", "split", "metric", "value") if c not in frame.columns]
+        """Build from a table: a pandas DataFrame or a mapping ``column → sequence`` (a scalar is repeated on
+        every row) with at least ``run``, ``split``, ``metric`` and ``value``. Strings are taken with ``str()``,
+        numbers with NaN where a cell is not a number (as ``pd.to_numeric(errors="coerce")``); ``name``
+        defaults to ``<split>_<metric>``, ``step`` and ``epoch`` to NaN.
+
+        Raises:
+            InputError: a required column is missing, or the columns differ in length.
+        """
+        names = [str(c) for c in (frame.columns if hasattr(frame, "columns") else frame)]
+        missing = [c for c in ("run", "split", "metric", "value") if c not in names]
         if missing:
             raise InputError(f"History needs columns {list(COLUMNS)}; missing {missing}")
-        df = frame.copy()
-        if "name" not in df.columns:
-            df["name"] = df["split"].astype(str) + "_" + df["metric"].astype(str)
-        for c in ("step", "epoch"):
-            if c not in df.columns:
-                df[c] = np.nan
-        df = df[list(COLUMNS)]
-        df["run"] = df["run"].astype(str)
-        df["split"] = df["split"].astype(str)
-        df["metric"] = df["metric"].astype(str)
-        df["name"] = df["name"].astype(str)
-        for c in ("step", "epoch", "value"):
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-        df = df.reset_index(drop=True)
-        object.__setattr__(self, "_df", df)
-        object.__setattr__(self, "notes", tuple(notes))
-        object.__setattr__(self, "sources", dict(sources or {}))
-        object.__setattr__(self, "meta", {k: dict(v) for k, v in (meta or {}).items()})
-        object.__setattr__(self, "_cache", {})  # lazily built lookup index (the History is immutable)
+        raw = {c: frame[c] for c in COLUMNS if c in names}  # type: ignore[index]
+        n = _n_rows(raw)
+        text = {c: _encode(raw[c], n) for c in TEXT_COLUMNS if c in raw}
+        if "name" not in text:
+            text["name"] = _default_names(text["split"], text["metric"])
+        num = {c: _floats(raw[c], n) if c in raw else np.full(n, np.nan) for c in NUMBER_COLUMNS}
+        _init(self, num, text, notes, sources, meta)
+
+    @classmethod
+    def from_columns(
+        cls: type[_H],
+        numbers: Mapping[str, np.ndarray],
+        text: Mapping[str, Text],
+        *,
+        notes: Sequence[HistoryNote] = (),
+        sources: Mapping[str, str] | None = None,
+        meta: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> _H:
+        """Build from typed columns without conversions (the readers' path): ``numbers`` maps ``step``,
+        ``epoch`` and ``value`` to float arrays of shape ``(n,)``; ``text`` maps ``run``, ``split``, ``metric``
+        and ``name`` to ``(codes, labels)``: integer codes ``(n,)`` into a sequence of distinct strings.
+
+        Raises:
+            InputError: a column is missing, the columns differ in length, or a code is out of range.
+        """
+        missing = [c for c in NUMBER_COLUMNS if c not in numbers] + [c for c in TEXT_COLUMNS if c not in text]
+        if missing:
+            raise InputError(f"History.from_columns needs columns {list(COLUMNS)}; missing {missing}")
+        num = {c: np.asarray(numbers[c], dtype=float) for c in NUMBER_COLUMNS}
+        txt: dict[str, Text] = {}
+        for c in TEXT_COLUMNS:
+            codes, labels = text[c]
+            lab = np.asarray([str(x) for x in labels], dtype=object) if not _is_labels(labels) else labels
+            txt[c] = (np.asarray(codes, dtype=_CODE), lab)
+        n = num["value"].shape[0]
+        for c in COLUMNS:
+            arr = num[c] if c in num else txt[c][0]
+            if arr.shape != (n,):
+                raise InputError(f"History column {c!r}: expected shape ({n},), got {arr.shape}")
+        for c, (codes, labels) in txt.items():
+            if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= len(labels)):
+                raise InputError(f"History column {c!r}: codes must be in [0, {len(labels)}), "
+                                 f"got [{int(codes.min())}, {int(codes.max())}]")
+        h = object.__new__(cls)
+        _init(h, num, txt, notes, sources, meta)
+        return h
 
     def __setattr__(self, key: str, value: object) -> None:  # immutability
         raise AttributeError("History is immutable")
+
+    def _with_rows(self, num: dict[str, np.ndarray], text: dict[str, Text], *,
+                   notes: Sequence[HistoryNote] | None = None, sources: Mapping[str, str] | None = None,
+                   meta: Mapping[str, Mapping[str, object]] | None = None) -> History:
+        """A History of the given (already typed) columns, with this one's notes/sources/meta unless given."""
+        h = object.__new__(History)
+        _init(h, num, text, self.notes if notes is None else notes, self.sources if sources is None else sources,
+              self.meta if meta is None else meta)
+        return h
+
+    def _take(self, rows: np.ndarray, **kw: Any) -> History:
+        """The rows at positions ``rows`` (in that order); the label tables are shared."""
+        return self._with_rows({c: a[rows] for c, a in self._num.items()},
+                               {c: (k[rows], lab) for c, (k, lab) in self._text.items()}, **kw)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -154,7 +223,10 @@ class History:
         its name normalised with :func:`gapwatch.names.normalize`. Non-numeric values raise
         :class:`InputError` naming the record (1-based, or ``lines[i]`` when given) and key.
         """
-        rows: list[tuple[str, float, float, str, str, float, str]] = []
+        steps: list[float] = []
+        epochs: list[float] = []
+        values: list[float] = []
+        keys: list[str] = []
         for j, rec in enumerate(records):
             i = lines[j] if lines is not None else j + 1
             step = _as_float(rec.get("step", rec.get("global_step")), source, i, "step")
@@ -165,17 +237,26 @@ class History:
                 if isinstance(val, (dict, list, tuple)):
                     continue
                 v = _as_float(val, source, i, str(key))
-                split, metric = normalize(str(key), default_split)
-                rows.append((run, step, epoch, split, metric, v, str(key)))
-        df = pd.DataFrame(rows, columns=list(COLUMNS))
-        return cls(df, sources={run: source} if source else None).dedupe()
+                steps.append(step)
+                epochs.append(epoch)
+                values.append(v)
+                keys.append(str(key))
+        name = _encode_list(keys)
+        split_of: dict[str, str] = {}
+        metric_of: dict[str, str] = {}
+        for k in name[1]:
+            split_of[k], metric_of[k] = normalize(k, default_split)
+        text = {"run": (np.zeros(len(keys), dtype=_CODE), np.asarray([run], dtype=object)), "name": name,
+                "split": _relabel(name, split_of), "metric": _relabel(name, metric_of)}
+        num = {"step": np.asarray(steps, dtype=float), "epoch": np.asarray(epochs, dtype=float),
+               "value": np.asarray(values, dtype=float)}
+        return cls.from_columns(num, text, sources={run: source} if source else None).dedupe()
 
     @classmethod
     def concat(cls, histories: Sequence[History]) -> History:
         """Stack several histories (e.g. the runs of a sweep). Run names must be distinct."""
         if not histories:
-            return cls(pd.DataFrame(columns=list(COLUMNS)))
-        frames = [h._df for h in histories]
+            return cls.from_columns(*_empty_columns())
         notes: list[HistoryNote] = []
         sources: dict[str, str] = {}
         meta: dict[str, Mapping[str, object]] = {}
@@ -183,85 +264,127 @@ class History:
             notes.extend(h.notes)
             sources.update(h.sources)
             meta.update(h.meta)
-        return cls(pd.concat(frames, ignore_index=True), notes=notes, sources=sources, meta=meta)
+        num = {c: np.concatenate([h._num[c] for h in histories]) for c in NUMBER_COLUMNS}
+        text: dict[str, Text] = {}
+        for c in TEXT_COLUMNS:
+            table: dict[str, int] = {}
+            parts = []
+            for h in histories:
+                codes, labels = h._text[c]
+                remap = np.fromiter((table.setdefault(s, len(table)) for s in labels), dtype=_CODE,
+                                    count=len(labels))
+                parts.append(remap[codes] if remap.size else codes)
+            text[c] = (np.concatenate(parts).astype(_CODE, copy=False), np.asarray(list(table), dtype=object))
+        return cls.from_columns(num, text, notes=notes, sources=sources, meta=meta)
 
     def with_run_name(self, name: str) -> History:
         """Same observations, every row renamed to run ``name``."""
-        df = self._df.copy()
-        old = list(dict.fromkeys(df["run"]))
-        df["run"] = name
+        codes, labels = self._text["run"]
+        old = str(labels[codes[0]]) if codes.size else None
         src = next(iter(self.sources.values()), "") if self.sources else ""
         notes = [HistoryNote(name, n.message, n.source) for n in self.notes]
-        meta = {name: self.meta[old[0]]} if old and old[0] in self.meta else {}
-        return History(df, notes=notes, sources={name: src} if src else None, meta=meta)
+        meta = {name: self.meta[old]} if old is not None and old in self.meta else {}
+        text = dict(self._text)
+        text["run"] = (np.zeros(codes.shape[0], dtype=_CODE), np.asarray([name], dtype=object))
+        return self._with_rows(dict(self._num), text, notes=notes, sources={name: src} if src else {}, meta=meta)
 
     def with_meta(self, run: str, **meta: object) -> History:
         """Attach metadata (hyperparameters, checkpoints found) to a run."""
         m = {k: dict(v) for k, v in self.meta.items()}
         m.setdefault(run, {}).update(meta)
-        return History(self._df, notes=self.notes, sources=self.sources, meta=m)
+        return self._with_rows(self._num, self._text, meta=m)
 
     def dedupe(self) -> History:
         """Resolve resumed runs: when a (run, split, metric) logs the same step twice, or steps go back,
-        keep the **last** logged value per step and record a :class:`HistoryNote` saying so."""
-        df = self._df
-        if df.empty:
+        keep the **last** logged value per step and record a :class:`HistoryNote` saying so.
+
+        The rows come out grouped by (run, split, metric), groups in order of first appearance; a group that
+        needed resolving is sorted by its x (NaN x last)."""
+        if len(self) == 0:
+            return self
+        key = "step" if not np.isnan(self._num["step"]).all() else "epoch"
+        x = self._num[key]
+        if np.isnan(x).all():
             return self
         notes = list(self.notes)
-        key = "step" if df["step"].notna().any() else "epoch"
-        if df[key].isna().all():
-            return self
         parts = []
-        for (run, split, metric), g in df.groupby(["run", "split", "metric"], sort=False):
-            xs = g[key].to_numpy()
+        for (run, split, metric), pos in self._index()["groups"].items():
+            xs = x[pos]
             has = ~np.isnan(xs)
-            went_back = bool(np.any(np.diff(xs[has]) < 0)) if has.sum() > 1 else False
-            dup = g[has].duplicated(subset=[key], keep="last")
+            hx = xs[has]
+            went_back = bool(np.any(np.diff(hx) < 0)) if hx.size > 1 else False
+            dup = _duplicated_keep_last(hx)
             if went_back or dup.any():
                 n_drop = int(dup.sum())
                 msg = (f"{split}/{metric}: {key}s go back or repeat (a resumed run?); kept the last value "
                        f"logged for each {key}, dropped {n_drop} earlier value(s)")
-                notes.append(HistoryNote(str(run), msg, self.sources.get(str(run), "")))
-                g = pd.concat([g[has][~dup], g[~has]]).sort_values(key, kind="stable")
-            parts.append(g)
-        new = pd.concat(parts, ignore_index=True)
-        return History(new, notes=_unique_notes(notes), sources=self.sources, meta=self.meta)
+                notes.append(HistoryNote(run, msg, self.sources.get(run, "")))
+                kept = pos[has][~dup]
+                pos = np.concatenate([kept[np.argsort(x[kept], kind="stable")], pos[~has]])
+            parts.append(pos)
+        return self._take(np.concatenate(parts), notes=_unique_notes(notes))
 
     # ----------------------------------------------------------------- queries
     @property
     def frame(self) -> pd.DataFrame:
-        """A copy of the tidy table (mutating it does not change the History)."""
-        return self._df.copy()
+        """A copy of the tidy table as a pandas DataFrame (imports pandas; mutating it does not change the
+        History). :meth:`columns` gives the same columns as numpy arrays."""
+        import pandas as pd
+
+        cols = self.columns()
+        df = pd.DataFrame({c: cols[c] for c in COLUMNS})
+        for c in TEXT_COLUMNS:
+            df[c] = df[c].astype(str)
+        return df
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Copies of the columns in :data:`COLUMNS` order: float64 arrays for ``step``, ``epoch``, ``value``
+        and object arrays of ``str`` for ``run``, ``split``, ``metric``, ``name``, each of shape ``(len,)``."""
+        out: dict[str, np.ndarray] = {}
+        for c in COLUMNS:
+            if c in self._num:
+                out[c] = self._num[c].copy()
+            else:
+                codes, labels = self._text[c]
+                out[c] = labels[codes] if labels.size else np.empty(0, dtype=object)
+        return out
 
     def __len__(self) -> int:
-        return len(self._df)
+        return int(self._num["value"].shape[0])
 
     @property
     def empty(self) -> bool:
-        return cast(bool, self._df.empty)
+        return len(self) == 0
 
     def runs(self) -> list[str]:
         """Run names in order of first appearance."""
-        return list(self.memo("runs", lambda: [str(r) for r in self._df["run"].unique()]))
+        return list(self.memo("runs", lambda: self._present("run")))
+
+    def _present(self, col: str) -> list[str]:
+        """The distinct strings of a text column in order of first appearance."""
+        codes, labels = self._text[col]
+        if codes.size == 0:
+            return []
+        u, first = np.unique(codes, return_index=True)
+        return [str(s) for s in labels[u[np.argsort(first, kind="stable")]]]
 
     def run(self, name: str) -> Run:
         """The History of one run."""
-        mask = self._df["run"] == name
-        if not mask.any():
+        codes, labels = self._text["run"]
+        hit = np.flatnonzero(labels == name) if labels.size else np.empty(0, dtype=np.intp)
+        rows = np.flatnonzero(codes == hit[0]) if hit.size else hit
+        if rows.size == 0:
             raise KeyError(f"no run named {name!r}; runs: {self.runs()}")
-        df = self._df[mask]
-        return Run(
-            df,
-            notes=[n for n in self.notes if n.run == name],
-            sources={name: self.sources[name]} if name in self.sources else None,
-            meta={name: self.meta[name]} if name in self.meta else None,
-        )
+        h = self._take(rows, notes=[n for n in self.notes if n.run == name],
+                       sources={name: self.sources[name]} if name in self.sources else {},
+                       meta={name: self.meta[name]} if name in self.meta else {})
+        return Run._share(h)
 
     def __iter__(self) -> Iterator[Run]:
         """The runs of this History, each a :class:`Run`, in order of first appearance.
 
-        A sweep is cut into runs with one pass over its rows (each run's lookup index is cut out of this
-        History's), not one pandas filter per run."""
+        A sweep is cut into runs with one sort of its run codes (each run's lookup index is cut out of this
+        History's), not one filter per run."""
         if len(self.runs()) <= 1:
             yield self if isinstance(self, Run) else Run._share(self)
             return
@@ -272,15 +395,20 @@ class History:
         triples: dict[str, list[tuple[str, str, str]]] = {}
         for key in c["groups"]:
             triples.setdefault(key[0], []).append(key)
-        for r, df in self._df.groupby("run", sort=False):
-            name = str(r)
-            # the rows are already validated and typed: skip __init__'s conversions (~1 ms per run)
+        run_codes, run_labels = self._text["run"]
+        by_run = np.argsort(run_codes, kind="stable")  # rows of each run together, increasing within a run
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(run_codes, minlength=len(run_labels)))])
+        code_of = {str(s): k for k, s in enumerate(run_labels)}
+        for name in self.runs():
+            k = code_of[name]
+            rows = by_run[bounds[k]:bounds[k + 1]]  # positions in this History, increasing
+            # the rows are already validated and typed: skip the constructor's checks
             h = object.__new__(Run)
-            object.__setattr__(h, "_df", df.reset_index(drop=True))
+            object.__setattr__(h, "_num", {col: a[rows] for col, a in self._num.items()})
+            object.__setattr__(h, "_text", {col: (cd[rows], lab) for col, (cd, lab) in self._text.items()})
             object.__setattr__(h, "notes", tuple(notes.get(name, ())))
             object.__setattr__(h, "sources", {name: self.sources[name]} if name in self.sources else {})
             object.__setattr__(h, "meta", {name: dict(self.meta[name])} if name in self.meta else {})
-            rows = df.index.to_numpy()  # positions in this History (its frame has a RangeIndex), increasing
             groups = {key: np.searchsorted(rows, c["groups"][key]) for key in triples.get(name, ())}
             sub = {"groups": groups, "pairs": {(sp, m) for _, sp, m in groups}, "runs": [name] if groups else [],
                    "step": c["step"][rows], "epoch": c["epoch"][rows], "value": c["value"][rows],
@@ -303,38 +431,47 @@ class History:
         return list(dict.fromkeys((sp, m) for _, sp, m in self._index()["groups"]))
 
     def names(self) -> list[str]:
-        """Original metric names present."""
-        return [str(r) for r in self._df["name"].unique()]
+        """Original metric names present, in order of first appearance."""
+        return self._present("name")
 
     def splits(self) -> list[str]:
-        return [str(r) for r in self._df["split"].unique()]
+        return self._present("split")
 
     def has(self, split: str, metric: str) -> bool:
         return (split, metric) in self._index()["pairs"]
 
     def _index(self) -> dict:  # type: ignore[type-arg]
         """Row positions of every (run, split, metric) and the numeric columns as arrays, built once: detectors
-        call :meth:`series` many times per run and a pandas filter costs ~1 ms each."""
+        call :meth:`series` many times per run."""
         c = self._cache
         if "groups" not in c:  # (other lazily computed entries may share the cache: see memo())
-            df = self._df
-            if len(df) <= _SMALL_INDEX_ROWS:
-                # a plain dict pass: same groups, same first-appearance order and increasing row positions as
-                # groupby(sort=False).indices, without pandas' ~3 ms per call (a sweep builds one per run)
-                pos: dict[tuple[object, object, object], list[int]] = {}
-                for j, key in enumerate(zip(df["run"].tolist(), df["split"].tolist(), df["metric"].tolist())):
+            (rc, rl), (sc, sl), (mc, ml) = self._text["run"], self._text["split"], self._text["metric"]
+            if len(self) <= _SMALL_INDEX_ROWS:
+                # a plain dict pass over the codes: same groups, same first-appearance order and increasing
+                # row positions as the numpy pass below, without its fixed cost (a sweep builds one per run)
+                pos: dict[tuple[int, int, int], list[int]] = {}
+                for j, key in enumerate(zip(rc.tolist(), sc.tolist(), mc.tolist())):
                     pos.setdefault(key, []).append(j)
-                c["groups"] = {(str(r), str(sp), str(m)): np.asarray(v, dtype=np.intp)
-                               for (r, sp, m), v in pos.items()
-                               if not any(k is None or (isinstance(k, float) and math.isnan(k)) for k in (r, sp, m))}
+                groups = {(str(rl[r]), str(sl[s]), str(ml[m])): np.asarray(v, dtype=np.intp)
+                          for (r, s, m), v in pos.items()}
             else:
-                groups = df.groupby(["run", "split", "metric"], sort=False).indices
-                c["groups"] = {(str(r), str(sp), str(m)): np.asarray(v) for (r, sp, m), v in groups.items()}
-            c["pairs"] = {(sp, m) for _, sp, m in c["groups"]}
-            c["runs"] = list(dict.fromkeys(r for r, _, _ in c["groups"]))
-            for k in ("step", "epoch", "value"):
-                c[k] = df[k].to_numpy(float)
-            c["name"] = df["name"].to_numpy(object)
+                combined = (rc.astype(np.int64) * len(sl) + sc) * len(ml) + mc
+                u, first, inv = np.unique(combined, return_index=True, return_inverse=True)
+                order = np.argsort(inv, kind="stable")
+                cuts = np.cumsum(np.bincount(inv, minlength=u.size))[:-1]
+                chunks = np.split(order, cuts)
+                groups = {}
+                for g in np.argsort(first, kind="stable").tolist():
+                    r, rem = divmod(int(u[g]), len(sl) * len(ml))
+                    s, m = divmod(rem, len(ml))
+                    groups[(str(rl[r]), str(sl[s]), str(ml[m]))] = chunks[g].astype(np.intp, copy=False)
+            c["groups"] = groups
+            c["pairs"] = {(sp, m) for _, sp, m in groups}
+            c["runs"] = list(dict.fromkeys(r for r, _, _ in groups))
+            for k in NUMBER_COLUMNS:
+                c[k] = self._num[k]
+            nc, nl = self._text["name"]
+            c["name"] = nl[nc] if nl.size else np.empty(0, dtype=object)
         return c
 
     def memo(self, key: object, compute: Callable[[], _T]) -> _T:
@@ -375,7 +512,9 @@ class History:
     def aligned(self, metric: str, splits: Sequence[str] = ("train", "val")) -> pd.DataFrame:
         """Wide table of ``metric`` for ``splits`` on a common x (the x of the last split), one column
         per split. Each split is matched to the nearest earlier-or-equal x of that split (train loss logged
-        every 10 steps is matched to each evaluation)."""
+        every 10 steps is matched to each evaluation). Imports pandas; :meth:`aligned_arrays` does not."""
+        import pandas as pd
+
         base, cols = self.aligned_arrays(metric, splits)
         out = pd.DataFrame({"x": base.x, "step": base.step, "epoch": base.epoch})
         for sp, vals in cols.items():
@@ -426,9 +565,7 @@ class Run(History):
     @classmethod
     def without_rows(cls, name: str, source: str = "") -> Run:
         """A run with no observations (a file of a sweep that could not be read)."""
-        frame = pd.DataFrame({c: pd.Series([], dtype=float if c in ("step", "epoch", "value") else object)
-                              for c in COLUMNS})
-        r = cls(frame, sources={name: source} if source else None)
+        r = cls.from_columns(*_empty_columns(), sources={name: source} if source else None)
         object.__getattribute__(r, "_cache")[("memo", "runs")] = [name]
         return r
 
@@ -436,10 +573,6 @@ class Run(History):
     def run_meta(self) -> dict[str, object]:
         """This run's metadata (hyperparameters, the reader's bookkeeping): ``meta[name]`` or ``{}``."""
         return self.meta.get(self.name, {})
-
-
-def _pick_x(sel: pd.DataFrame) -> str:
-    return _pick_x_arrays(sel["epoch"].to_numpy(float), sel["step"].to_numpy(float))
 
 
 def _pick_x_arrays(ep: np.ndarray, st: np.ndarray) -> str:
@@ -470,3 +603,106 @@ def _as_float(val: object, source: str, line: int, key: str) -> float:
         except ValueError:
             pass
     raise InputError(f"key {key!r}: expected a number, got {val!r}", path=source or None, line=line)
+
+
+# ----------------------------------------------------------------------------------------- column helpers
+def _init(h: History, num: dict[str, np.ndarray], text: dict[str, Text], notes: Sequence[HistoryNote],
+          sources: Mapping[str, str] | None, meta: Mapping[str, Mapping[str, object]] | None) -> None:
+    object.__setattr__(h, "_num", num)
+    object.__setattr__(h, "_text", text)
+    object.__setattr__(h, "notes", tuple(notes))
+    object.__setattr__(h, "sources", dict(sources or {}))
+    object.__setattr__(h, "meta", {k: dict(v) for k, v in (meta or {}).items()})
+    object.__setattr__(h, "_cache", {})  # lazily built lookup index (the History is immutable)
+
+
+def _empty_columns() -> tuple[dict[str, np.ndarray], dict[str, Text]]:
+    """The columns of a History with no rows."""
+    num = {c: np.empty(0, dtype=float) for c in NUMBER_COLUMNS}
+    text = {c: (np.empty(0, dtype=_CODE), np.empty(0, dtype=object)) for c in TEXT_COLUMNS}
+    return num, text
+
+
+def _is_labels(labels: object) -> bool:
+    """``labels`` is already what a History stores: an object array of str."""
+    return isinstance(labels, np.ndarray) and labels.dtype == object and all(isinstance(s, str) for s in labels)
+
+
+def _is_scalar(v: object) -> bool:
+    return isinstance(v, (str, bytes)) or np.ndim(v) == 0  # type: ignore[arg-type]
+
+
+def _n_rows(raw: Mapping[str, object]) -> int:
+    """The common length of the non-scalar columns (1 when every column is a scalar)."""
+    lengths = {c: len(v) for c, v in raw.items() if not _is_scalar(v)}  # type: ignore[arg-type]
+    if len(set(lengths.values())) > 1:
+        raise InputError(f"History columns differ in length: {lengths}")
+    return next(iter(lengths.values()), 1)
+
+
+def _encode_list(strings: Sequence[str]) -> Text:
+    """Codes in order of first appearance and the table of distinct strings."""
+    table: dict[str, int] = {}
+    codes = np.fromiter((table.setdefault(s, len(table)) for s in strings), dtype=_CODE, count=len(strings))
+    return codes, np.asarray(list(table), dtype=object) if table else np.empty(0, dtype=object)
+
+
+def _encode(col: object, n: int) -> Text:
+    """A string column (a pandas Series, a sequence or a scalar) as codes + distinct ``str`` values."""
+    if _is_scalar(col):
+        return np.zeros(n, dtype=_CODE), np.asarray([str(col)], dtype=object)
+    if hasattr(col, "astype") and hasattr(col, "to_numpy") and hasattr(col, "index"):  # a pandas Series
+        import pandas as pd
+
+        codes, uniques = pd.factorize(col.astype(str), use_na_sentinel=False)
+        return np.asarray(codes, dtype=_CODE), np.asarray([str(s) for s in uniques], dtype=object)
+    return _encode_list([str(s) for s in col])  # type: ignore[attr-defined]
+
+
+def _relabel(text: Text, to: Mapping[str, str]) -> Text:
+    """A text column derived from another one label by label (``name`` → ``split``)."""
+    codes, labels = text
+    new = _encode_list([to[str(s)] for s in labels])
+    return (new[0][codes] if new[0].size else codes.copy()), new[1]
+
+
+def _default_names(split: Text, metric: Text) -> Text:
+    """``<split>_<metric>`` for every row."""
+    names = [f"{a}_{b}" for a, b in zip(split[1][split[0]].tolist(), metric[1][metric[0]].tolist(), strict=True)]
+    return _encode_list(names)
+
+
+def _floats(col: object, n: int) -> np.ndarray:
+    """A numeric column as float64, NaN where a cell is not a number (``pd.to_numeric(errors="coerce")``)."""
+    if _is_scalar(col):
+        return np.full(n, _coerce(col))
+    if hasattr(col, "index") and hasattr(col, "to_numpy"):  # a pandas Series: its own coercion rules
+        import pandas as pd
+
+        return np.array(pd.to_numeric(col, errors="coerce").astype(float).to_numpy(), dtype=float)
+    try:
+        return np.array(col, dtype=float)
+    except (TypeError, ValueError):
+        return np.fromiter((_coerce(v) for v in col), dtype=float, count=n)  # type: ignore[attr-defined]
+
+
+def _coerce(v: object) -> float:
+    """One cell as a float, NaN when it is not a number."""
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return float("nan")
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
+
+
+def _duplicated_keep_last(x: np.ndarray) -> np.ndarray:
+    """Boolean per element: True where the same value occurs again later (``duplicated(keep="last")``)."""
+    dup = np.ones(x.shape[0], dtype=bool)
+    if x.size:
+        _, last = np.unique(x[::-1], return_index=True)
+        dup[x.shape[0] - 1 - last] = False
+    return dup

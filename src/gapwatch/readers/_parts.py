@@ -1,5 +1,5 @@
 """Columnar building blocks shared by the readers, so that a sweep of 10,000 runs builds one History, not
-10,000 (each :class:`~gapwatch.history.History` construction costs about a millisecond of pandas work).
+10,000: the blocks' arrays are concatenated once and their strings encoded once per block, not per row.
 
 Every reader returns :class:`Parts` (one per run it found); :func:`build` turns any number of them into one
 History and is the **one dedupe path**: resumed steps (a series whose step, or epoch, repeats or goes back) keep
@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
-from ..history import COLUMNS, History, HistoryNote
+from ..history import History, HistoryNote, Text
 from ..names import normalize_columns
 
 
@@ -61,39 +60,43 @@ def build(parts: Sequence[Parts]) -> History:
     notes = [n for p in parts for n in p.notes]
     sources = {p.run: p.source for p in parts if p.source}
     meta = {p.run: p.meta for p in parts if p.meta}
-    if not blocks:
-        return History(pd.DataFrame(columns=list(COLUMNS)), notes=notes, sources=sources, meta=meta)
-    h = History(_frame(blocks), notes=notes, sources=sources, meta=meta)
-    return resolve_resumed(h)
+    h = History.from_columns(*_columns(blocks), notes=notes, sources=sources, meta=meta)
+    return resolve_resumed(h) if blocks else h
 
 
-def _frame(blocks: list[tuple[str, Block]]) -> pd.DataFrame:
-    """The long frame of ``(run, block)`` pairs (at least one)."""
+def _columns(blocks: list[tuple[str, Block]]) -> tuple[dict[str, np.ndarray], dict[str, Text]]:
+    """The long columns of ``(run, block)`` pairs: the blocks' arrays concatenated, their strings encoded
+    once per block (codes repeated over the block's rows)."""
     sizes = np.fromiter((b.value.shape[0] for _, b in blocks), dtype=np.int64, count=len(blocks))
 
-    def rep(vals: list[str]) -> np.ndarray:
-        return np.repeat(np.asarray(vals, dtype=object), sizes)
+    def rep(vals: list[str]) -> Text:
+        table: dict[str, int] = {}
+        codes = np.fromiter((table.setdefault(v, len(table)) for v in vals), dtype=np.int32, count=len(vals))
+        return np.repeat(codes, sizes), np.asarray(list(table), dtype=object)
 
-    return pd.DataFrame({
-        "run": rep([r for r, _ in blocks]),
-        "step": np.concatenate([b.step for _, b in blocks]),
-        "epoch": np.concatenate([b.epoch for _, b in blocks]),
-        "split": rep([b.split for _, b in blocks]),
-        "metric": rep([b.metric for _, b in blocks]),
-        "value": np.concatenate([b.value for _, b in blocks]),
-        "name": rep([b.name for _, b in blocks]),
-    })
+    def cat(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(arrays).astype(float, copy=False) if arrays else np.empty(0, dtype=float)
+
+    numbers = {"step": cat([b.step for _, b in blocks]), "epoch": cat([b.epoch for _, b in blocks]),
+               "value": cat([b.value for _, b in blocks])}
+    text = {"run": rep([r for r, _ in blocks]), "split": rep([b.split for _, b in blocks]),
+            "metric": rep([b.metric for _, b in blocks]), "name": rep([b.name for _, b in blocks])}
+    return numbers, text
 
 
-def needs_dedupe(frame: pd.DataFrame) -> np.ndarray:
+def needs_dedupe(frame: History | object) -> np.ndarray:
     """Boolean per row: True for rows of runs in which some (split, metric) series repeats or goes back in
-    its x (``step``, or ``epoch`` when no row has a step, as :meth:`History.dedupe` chooses)."""
-    n = len(frame)
+    its x (``step``, or ``epoch`` when no row has a step, as :meth:`History.dedupe` chooses). ``frame`` is a
+    History or anything the History constructor takes (a pandas DataFrame of its columns)."""
+    h = frame if isinstance(frame, History) else History(frame)  # type: ignore[arg-type]
+    n = len(h)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    key = "step" if frame["step"].notna().any() else "epoch"
-    x = frame[key].to_numpy(float)
-    codes = frame.groupby(["run", "split", "metric"], sort=False).ngroup().to_numpy()
+    num, text = h._num, h._text  # noqa: SLF001  # the readers' half of the History's storage
+    key = "step" if not np.isnan(num["step"]).all() else "epoch"
+    x = num[key]
+    (rc, _), (sc, sl), (mc, ml) = text["run"], text["split"], text["metric"]
+    codes = (rc.astype(np.int64) * len(sl) + sc) * len(ml) + mc
     has = np.isfinite(x)
     idx = np.flatnonzero(has)
     if idx.size < 2:
@@ -103,26 +106,28 @@ def needs_dedupe(frame: pd.DataFrame) -> np.ndarray:
     bad_pairs = same & (np.diff(x[order]) <= 0)
     if not bad_pairs.any():
         return np.zeros(n, dtype=bool)
-    bad_runs = set(frame["run"].to_numpy()[order[1:][bad_pairs]].tolist())
-    return np.asarray(frame["run"].isin(bad_runs).to_numpy(), dtype=bool)
+    bad_runs = np.unique(rc[order[1:][bad_pairs]])
+    return np.isin(rc, bad_runs)
 
 
 def resolve_resumed(h: History) -> History:
     """``h.dedupe()``, but only on the runs that need it (a vectorised check first)."""
-    frame = h.frame
-    bad = needs_dedupe(frame)
+    bad = needs_dedupe(h)
     if not bad.any():
         return h
     if bad.all():
         return h.dedupe()
-    good = History(frame[~bad], notes=h.notes, sources=h.sources, meta=h.meta)
-    fixed = History(frame[bad], sources=h.sources).dedupe()
+    good = h._take(np.flatnonzero(~bad))  # noqa: SLF001
+    fixed = h._take(np.flatnonzero(bad), notes=()).dedupe()  # noqa: SLF001
     extra = [n for n in fixed.notes if n not in h.notes]
-    merged = History.concat([good, History(fixed.frame)])
-    order = {r: i for i, r in enumerate(dict.fromkeys(frame["run"].tolist()))}
-    df = merged.frame
-    df = df.iloc[np.argsort(df["run"].map(order).to_numpy(), kind="stable")]
-    return History(df, notes=[*h.notes, *extra], sources=h.sources, meta=h.meta)
+    merged = History.concat([good, fixed._take(np.arange(len(fixed)), notes=())])  # noqa: SLF001
+    # runs back in their first-appearance order in h (stable: each run's rows keep their order)
+    rc, rl = h._text["run"]  # noqa: SLF001
+    first = {str(rl[k]): i for i, k in enumerate(dict.fromkeys(rc.tolist()))}
+    mc, ml = merged._text["run"]  # noqa: SLF001
+    rank = np.asarray([first.get(str(s), len(first)) for s in ml], dtype=np.int64)
+    order = np.argsort(rank[mc], kind="stable")
+    return merged._take(order, notes=[*h.notes, *extra], sources=h.sources, meta=h.meta)  # noqa: SLF001
 
 
 def number(val: object, *, path: object, line: int | None, key: str) -> float:

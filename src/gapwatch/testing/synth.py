@@ -63,7 +63,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 
 from ..errors import UsageError
@@ -140,16 +139,17 @@ def _acc_from_loss(loss: np.ndarray, chance: float, scale: float) -> np.ndarray:
 
 
 def _build(run: str, epochs: np.ndarray | None, steps: np.ndarray, cols: dict[str, np.ndarray]) -> History:
-    frames = []
+    parts: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     for name, vals in cols.items():
         split, metric = normalize(name)
         n = len(vals)
-        frames.append(pd.DataFrame({
-            "run": run, "step": steps[:n].astype(float),
-            "epoch": epochs[:n].astype(float) if epochs is not None else np.nan,
-            "split": split, "metric": metric, "value": np.asarray(vals, dtype=float), "name": name}))
-    df = pd.concat(frames, ignore_index=True)[list(COLUMNS)]
-    return History(df, sources={run: f"synth:{run}"})
+        for c, v in (("run", run), ("split", split), ("metric", metric), ("name", name)):
+            parts[c] += [v] * n
+        parts["step"].append(steps[:n].astype(float))
+        parts["epoch"].append(epochs[:n].astype(float) if epochs is not None else np.full(n, np.nan))
+        parts["value"].append(np.asarray(vals, dtype=float))
+    table = {c: np.concatenate(v) if c in ("step", "epoch", "value") else v for c, v in parts.items()}
+    return History(table, sources={run: f"synth:{run}"})
 
 
 def _standard(family: str, seed: int, rng: np.random.Generator, val: np.ndarray, train: np.ndarray,
@@ -404,10 +404,10 @@ def nan(seed: int = 0, *, n: int = 100, noise: float = 0.01, x: str = "epoch") -
     t_nan = int(rng.integers(int(0.3 * n), int(0.95 * n)))
     bad = float(rng.choice([np.nan, np.inf]))
     h0 = _standard("nan", seed, rng, val, train, noise, x=x)
-    df = h0.frame
+    df = h0.columns()
     ix = np.rint(df["step"] / STEPS_PER_EPOCH).astype(int) - 1 >= t_nan
-    df.loc[ix & (df["metric"] == "loss"), "value"] = bad
-    df.loc[ix & (df["metric"] == "acc"), "value"] = 0.1
+    df["value"][ix & (df["metric"] == "loss")] = bad
+    df["value"][ix & (df["metric"] == "acc")] = 0.1
     h = History(df, sources={h0.name: h0.source})
     return SynthRun(h, _label("nan", "instability", t_nan, seed, n, noise, x, value=str(bad)))
 
@@ -479,11 +479,11 @@ def _adv(family: str, seed: int, n: int, noise: float, x: str, collapse: bool, a
     f_name, p_name = ATTACK_NAMES[attack_names]
     extra = {f_name: _add_acc(rng, fgsm, noise), p_name: _add_acc(rng, pgd, noise)}
     h = _standard(family, seed, rng, val, train, noise, x=x, extra=extra)
-    df = h.frame
+    df = h.columns()
     # clean accuracy follows the adversarial-training curve, not the loss transform
     for sp in ("val", "test"):
         m = (df["split"] == sp) & (df["metric"] == "acc")
-        df.loc[m, "value"] = _add_acc(rng, clean_acc, noise)
+        df["value"][m] = _add_acc(rng, clean_acc, noise)
     h = History(df, sources={h.name: h.source})
     kind = "catastrophic_overfitting" if collapse else None
     return SynthRun(h, _label(family, kind, t_co if collapse else None, seed, n, noise, x,

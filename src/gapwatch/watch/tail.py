@@ -33,10 +33,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
-from ..history import COLUMNS, History
+from ..history import History, Run
 from ..names import SPLIT_ALIASES
 from ..readers import load_file
 from ..readers._parts import Parts, build
@@ -196,23 +195,22 @@ class TensorBoardTailer(Tailer):
     def history(self) -> History:
         root = self.path if self.path.is_dir() else self.path.parent
         files = sorted(self.files)
-        frames: list[pd.DataFrame] = []
+        frames: list[History] = []
         for f in files:
             rel = f.parent.relative_to(root)
             sub = None if str(rel) in ("", ".") else rel.as_posix()
             frames.extend(scalar_frames(self.files[f].scalars(), sub, self.run))
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
-        h = History(frame, sources={self.run: str(self.path)}).dedupe()
+        h = History.concat([*frames, Run.without_rows(self.run, str(self.path))]).dedupe()  # (run's source)
         return h.with_meta(self.run, tensorboard_files=[str(f.relative_to(root)) for f in files])
 
 
-def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[pd.DataFrame]:
+def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[History]:
     """Rows of one event file's scalars, named as :func:`gapwatch.readers.tensorboard.read` names them
     (Keras ``epoch_*`` tags, split sub-directories, a logged ``epoch`` scalar); ``sub`` is the file's
     sub-directory in the run (None: the run directory itself)."""
     from ..readers.tensorboard import tag_series
 
-    out: list[pd.DataFrame] = []
+    out: list[History] = []
     epoch_map = sc.tags.get("epoch")
     split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
     for tag, (_, step, _, vals) in sc.tags.items():
@@ -220,8 +218,8 @@ def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[pd.DataFrame]:
         if series is None:
             continue
         st, epoch, split, metric, name = series
-        out.append(pd.DataFrame({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
-                                 "value": vals, "name": name}))
+        out.append(History({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
+                            "value": vals, "name": name}))
     return out
 
 
@@ -330,7 +328,7 @@ class LineTailer(Tailer):
         if self.format == "lightning-csv" and self.hparams is None:
             self.hparams = _lightning_hparams(self.file.parent / "hparams.yaml")
         parts = [Parts(p.run, str(self.path), p.blocks, p.notes, p.meta) for p in self.parts]
-        h = build(parts) if parts else History(pd.DataFrame(columns=list(COLUMNS)))
+        h = build(parts)
         if self.hparams:
             h = h.with_meta(self.run, hparams=self.hparams)
         return h

@@ -1,0 +1,114 @@
+"""A plain ``gapwatch analyze`` of an ordinary log imports no heavy library (issue 11: start-up cost).
+
+``import pandas`` (which pulls pyarrow) and ``import scipy.special`` / ``scipy.optimize`` each cost a few tenths
+of a second of CPU, more than the whole analysis of a 10-epoch log. The History stores numpy columns, the
+forecast's normal CDF and Nelder–Mead refinement are numpy ports of scipy's (:mod:`gapwatch.special`,
+:func:`gapwatch.forecast.ensemble.nelder_mead`), so the default path needs none of them. Each check runs in a
+fresh interpreter and looks at ``sys.modules`` afterwards; nothing here measures time.
+
+The ports must give scipy's numbers exactly (the analysis JSON and the detector decisions are benchmarked),
+which the last tests check bit for bit against scipy itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HEAVY = ("pandas", "pyarrow", "scipy", "torch")
+
+
+def _keras_log(path: Path) -> Path:
+    """A 10-epoch Keras CSVLogger file whose validation loss turns up after epoch 6 (its forecast refines the
+    best curve shape with Nelder–Mead: the path through ``scipy.optimize`` before)."""
+    rows = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    for e in range(10):
+        va = 0.5 + 0.03 * e - 0.004 * max(0, e - 6) ** 2
+        vl = 1 / (e + 1) + 0.02 * max(0, e - 5) ** 1.5 + 0.2
+        rows.append(f"{e},{0.5 + 0.04 * e:.4f},{1 / (e + 1):.4f},{va:.4f},{vl:.4f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _loaded_after(code: str, *args: str) -> dict[str, object]:
+    """Run ``code`` in a fresh interpreter; return what it printed last (JSON) and which HEAVY modules it loaded."""
+    probe = (f"{code}\nimport json, sys\n"
+             f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return {"loaded": json.loads(out.stdout.strip().splitlines()[-1]), "stdout": out.stdout}
+
+
+@pytest.mark.parametrize("log", ["fixture", "turning"])
+def test_cli_analyze_imports_no_heavy_module(log: str, tmp_path: Path) -> None:
+    path = FIXTURES / "logs" / "keras" / "training.csv" if log == "fixture" else _keras_log(tmp_path / "t.csv")
+    code = ("import sys\nfrom gapwatch.cli import main\nsys.argv = ['gapwatch', 'analyze', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n")
+    got = _loaded_after(code, str(path))
+    assert got["loaded"] == [], f"gapwatch analyze {path.name} imported {got['loaded']}"
+    assert "overfit" in str(got["stdout"]).lower() or "forecast" in str(got["stdout"]).lower()
+
+
+def test_library_analyze_with_forecast_imports_no_heavy_module(tmp_path: Path) -> None:
+    code = ("import sys, gapwatch\nres = gapwatch.analyze(gapwatch.load(sys.argv[1]))\n"
+            "assert res.runs and res.runs[0].forecast is not None, 'the default forecast did not run'\n")
+    got = _loaded_after(code, str(_keras_log(tmp_path / "t.csv")))
+    assert got["loaded"] == []
+
+
+def test_history_frame_still_gives_pandas() -> None:
+    """The pandas table is one attribute away (pandas imported on first use only)."""
+    code = ("import sys, gapwatch\nh = gapwatch.load(sys.argv[1])\nassert 'pandas' not in sys.modules\n"
+            "f = h.frame\nassert list(f.columns) == ['run', 'step', 'epoch', 'split', 'metric', 'value', 'name']\n"
+            "assert len(f) == len(h)\n")
+    got = _loaded_after(code, str(FIXTURES / "logs" / "keras" / "training.csv"))
+    assert "pandas" in got["loaded"]
+
+
+def test_ndtr_is_bit_identical_to_scipy() -> None:
+    from scipy.special import ndtr as scipy_ndtr
+
+    from gapwatch.special import ndtr
+
+    rng = np.random.default_rng(0)
+    for scale in (0.3, 1.0, 3.0, 10.0, 40.0):
+        x = rng.normal(size=200_000) * scale
+        np.testing.assert_array_equal(ndtr(x), scipy_ndtr(x))
+    edge = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e-300, 1 / np.sqrt(0.5), -1 / np.sqrt(0.5),
+                     np.sqrt(2.0), -np.sqrt(2.0), 8 * np.sqrt(2.0), -8 * np.sqrt(2.0), 37.6, -37.6, 38.5, -38.5,
+                     1e308, -1e308])
+    np.testing.assert_array_equal(ndtr(edge), scipy_ndtr(edge))
+    assert ndtr(np.ones((2, 3))).shape == (2, 3) and ndtr(np.empty(0)).shape == (0,)
+
+
+def _objectives(n: int, rng: np.random.Generator) -> list:  # type: ignore[type-arg]
+    a = rng.normal(size=(n, n))
+    c = rng.normal(size=n) * 3
+    m = a @ a.T + 0.1 * np.eye(n)
+    return [lambda v: float((v - c) @ m @ (v - c)),
+            lambda v: float(np.sum(np.abs(v - c)) + np.sin(5 * v).sum()),
+            lambda v: float(np.round(np.sum((v - c) ** 2), 2)),  # plateaus: ties between vertices
+            lambda v: float(np.sum((1 - v[:-1]) ** 2) + 100 * np.sum((v[1:] - v[:-1] ** 2) ** 2)) if n > 1
+            else float((v[0] - 1) ** 4)]
+
+
+def test_nelder_mead_is_bit_identical_to_scipy() -> None:
+    from scipy.optimize import minimize
+
+    from gapwatch.forecast.ensemble import nelder_mead
+
+    rng = np.random.default_rng(0)
+    for trial in range(150):
+        n = 1 + trial % 3
+        x0 = np.zeros(n) if trial % 17 == 0 else rng.normal(size=n) * 2
+        for f in _objectives(n, rng):
+            for xat, fat, mf in ((1e-3, 1e-3, 120), (1e-6, 1e-6, 50)):
+                want = minimize(f, x0, method="Nelder-Mead", options={"xatol": xat, "fatol": fat, "maxfev": mf}).x
+                np.testing.assert_array_equal(nelder_mead(f, x0, xatol=xat, fatol=fat, maxfev=mf), want)
