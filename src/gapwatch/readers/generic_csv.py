@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -53,10 +55,16 @@ def _header(head: str) -> list[str] | None:
     return [c.strip().lower() for c in row]
 
 
-def sniff(path: Path, head: str) -> bool:
+def file_header(path: Path, head: str) -> list[str] | None:
+    """The lower-cased header cells of a CSV file's ``head`` (None for a directory or no header): the one
+    check every CSV sniffer starts with."""
     if not path.is_file():
-        return False
-    cols = _header(head)
+        return None
+    return _header(head) or None
+
+
+def sniff(path: Path, head: str) -> bool:
+    cols = file_header(path, head)
     if not cols:
         return False
     if {"split", "metric", "value"} <= set(cols):
@@ -64,11 +72,61 @@ def sniff(path: Path, head: str) -> bool:
     return any(c in _X_COLUMNS for c in cols) and len(cols) >= 2
 
 
+#: Data rows parsed before they are converted to numbers (memory: the text of one batch, whatever the file's
+#: size; each numeric cell is then kept as 9 bytes, a float64 and a "logged" flag).
+BATCH_ROWS = 65536
+#: Columns kept as text (interned: one integer code per row) rather than numbers: they name runs and series.
+TEXT_COLUMNS = frozenset({"run", "split", "metric"})
+
+
+class NumColumn:
+    """A numeric CSV column: ``values`` (float, NaN where blank), ``logged`` (False where blank), both of shape
+    ``(n,)``, and the first non-numeric cell, if any (``bad``: ``(text, line)``), raised only when the column
+    is used as numbers (a bookkeeping text column such as a timestamp is never used)."""
+
+    def __init__(self, values: np.ndarray, logged: np.ndarray, bad: tuple[str, int] | None = None) -> None:
+        self.values = values
+        self.logged = logged
+        self.bad = bad
+
+    def __getitem__(self, mask: np.ndarray) -> NumColumn:
+        return NumColumn(self.values[mask], self.logged[mask], self.bad)
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
+class CodeColumn:
+    """A text CSV column stored as integer ``codes`` (shape ``(n,)``) into ``uniques`` (each distinct cell once)."""
+
+    def __init__(self, codes: np.ndarray, uniques: np.ndarray) -> None:
+        self.codes = codes
+        self.uniques = uniques
+
+    def __getitem__(self, mask: np.ndarray) -> CodeColumn:
+        return CodeColumn(self.codes[mask], self.uniques)
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __iter__(self) -> Any:
+        return iter(self.strings().tolist())
+
+    def strings(self) -> np.ndarray:
+        """The cells as an object array of strings, shape ``(n,)``."""
+        return np.asarray(self.uniques[self.codes], dtype=object)
+
+
+#: A column of a :class:`Table`: the raw cells (object array of strings: ``watch``'s tailer builds these),
+#: numbers, or interned text.
+Column = np.ndarray | NumColumn | CodeColumn
+
+
 class Table:
-    """A CSV as columns of strings: ``columns`` (header order), ``cells[col]`` (object array ``(n,)``) and
+    """A CSV as columns: ``columns`` (header order), ``cells[col]`` (a :data:`Column` of shape ``(n,)``) and
     ``lines`` (the 1-based file line of each row, for error messages)."""
 
-    def __init__(self, path: Path, columns: list[str], cells: dict[str, np.ndarray], lines: np.ndarray,
+    def __init__(self, path: Path, columns: list[str], cells: dict[str, Any], lines: np.ndarray,
                  notes: list[str] | None = None) -> None:
         self.path = path
         self.columns = columns
@@ -92,85 +150,257 @@ class Table:
 
     def numeric(self, col: str) -> np.ndarray:
         """Column → float array; blank/none/null → NaN; nan/inf kept; anything else → InputError."""
-        return to_numeric(self.cells[col], col, self.path, self.lines)
+        v = self.cells[col]
+        if isinstance(v, NumColumn):
+            if v.bad is not None:
+                raise InputError(f"column {col!r}: expected a number, got {v.bad[0]!r}", path=self.path,
+                                 line=v.bad[1])
+            return v.values
+        return to_numeric(self.strings(col), col, self.path, self.lines)
 
     def logged(self, col: str) -> np.ndarray:
         """True where the cell is not blank."""
-        s = self.cells[col]
-        return np.fromiter((v.strip().lower() not in _BLANK for v in s), dtype=bool, count=s.shape[0])
+        v = self.cells[col]
+        if isinstance(v, NumColumn):
+            return v.logged
+        s = self.strings(col)
+        return np.fromiter((x.strip().lower() not in _BLANK for x in s), dtype=bool, count=s.shape[0])
+
+    def strings(self, col: str) -> np.ndarray:
+        """Column → object array of its cells as text (numbers as Python writes them, blanks as ``""``)."""
+        v = self.cells[col]
+        if isinstance(v, CodeColumn):
+            return v.strings()
+        if isinstance(v, NumColumn):
+            return np.asarray([repr(x) if ok else "" for x, ok in zip(v.values.tolist(), v.logged.tolist())],
+                              dtype=object)
+        return np.asarray(v, dtype=object)
+
+    def text(self, col: str) -> tuple[np.ndarray, list[str]]:
+        """Column → ``(codes, values)``: each row's index (shape ``(n,)``) into its distinct stripped cells."""
+        v = self.cells[col]
+        if not isinstance(v, CodeColumn):
+            u, inv = np.unique(np.asarray([str(x) for x in self.strings(col)], dtype=object), return_inverse=True)
+            v = CodeColumn(inv.ravel().astype(np.int64), u)
+        stripped = [str(x).strip() for x in v.uniques.tolist()]
+        vals = list(dict.fromkeys(stripped))
+        pos = {x: i for i, x in enumerate(vals)}
+        remap = np.asarray([pos[x] for x in stripped], dtype=np.int64)
+        return (remap[v.codes] if remap.size else np.zeros(0, np.int64)), vals
 
 
-def _read_text(path: Path) -> str:
-    """The file as text: UTF-8 (BOM removed), CR-only line ends made ``\\n``; NUL bytes refused."""
+def _lines_binary(fh: IO[bytes], cr_only: bool) -> Iterator[bytes]:
+    """The file's lines as bytes, each with its line end; ``cr_only``: lines end in ``\r`` (old Mac)."""
+    if not cr_only:
+        yield from fh
+        return
+    rest = b""
+    while True:
+        chunk = fh.read(1 << 20)
+        if not chunk:
+            break
+        pieces = (rest + chunk).split(b"\r")
+        rest = pieces.pop()
+        for p in pieces:
+            yield p + b"\n"
+    if rest:
+        yield rest
+
+
+class _Source:
+    """Decoded lines of a CSV file for :mod:`csv`, one at a time: UTF-8 (a BOM removed), NUL bytes refused,
+    undecodable bytes named by their byte offset; ``ended`` says whether the last line read had a line end."""
+
+    def __init__(self, fh: IO[bytes], path: Path) -> None:
+        self.path = path
+        head = fh.peek(1 << 16)[: 1 << 16] if hasattr(fh, "peek") else b""
+        self._it = _lines_binary(fh, b"\n" not in head and b"\r" in head)
+        self.pos = 0
+        self.ended = True
+        self.first = True
+        self.failed = False
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> str:
+        b = next(self._it)
+        start = self.pos
+        self.pos += len(b)
+        if self.first:
+            self.first = False
+            if b.startswith(b"\xef\xbb\xbf"):
+                b, start = b[3:], start + 3
+        if b"\x00" in b:
+            self.failed = True
+            raise InputError("binary data (NUL bytes), expected a CSV text file", path=self.path)
+        try:
+            line = b.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.failed = True
+            raise InputError(f"not a UTF-8 text file (byte {start + exc.start}: {exc.reason})",
+                             path=self.path) from None
+        self.ended = line.endswith(("\n", "\r"))
+        return line
+
+
+class _Builder:
+    """Rows → columns, a batch at a time (numbers for value columns, codes for :data:`TEXT_COLUMNS`)."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = path
+        self.columns = columns
+        self.text = [c.lower() in TEXT_COLUMNS for c in columns]
+        self.rows: list[list[str]] = []
+        self.lines: list[int] = []
+        self.all_lines: list[np.ndarray] = []
+        self.values: list[list[np.ndarray]] = [[] for _ in columns]
+        self.logged: list[list[np.ndarray]] = [[] for _ in columns]
+        self.bad: list[tuple[str, int] | None] = [None] * len(columns)
+        self.codes: list[list[np.ndarray]] = [[] for _ in columns]
+        self.index: list[dict[str, int]] = [{} for _ in columns]
+
+    def add(self, row: list[str], line: int) -> None:
+        self.rows.append(row)
+        self.lines.append(line)
+        if len(self.rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        grid = np.empty((len(self.rows), len(self.columns)), dtype=object)
+        grid[:] = self.rows
+        lines = np.asarray(self.lines, dtype=np.int64)
+        self.rows, self.lines = [], []
+        self.all_lines.append(lines)
+        for j in range(len(self.columns)):
+            if self.text[j]:
+                idx = self.index[j]
+                self.codes[j].append(np.fromiter((idx.setdefault(v, len(idx)) for v in grid[:, j]),
+                                                 dtype=np.int64, count=grid.shape[0]))
+            else:
+                self._numbers(j, grid[:, j], lines)
+
+    def _numbers(self, j: int, cells: np.ndarray, lines: np.ndarray) -> None:
+        n = cells.shape[0]
+        try:
+            vals = np.asarray(cells, dtype=float)  # fast path: every cell numeric (incl. nan/inf)
+            logged = np.ones(n, dtype=bool)
+        except (ValueError, TypeError):
+            vals = np.full(n, np.nan)
+            logged = np.zeros(n, dtype=bool)
+            for i, v in enumerate(cells.tolist()):
+                t = v.strip()
+                if t.lower() in _BLANK:
+                    continue
+                logged[i] = True
+                try:
+                    vals[i] = float(t)
+                except ValueError:
+                    if self.bad[j] is None:
+                        self.bad[j] = (t, int(lines[i]))
+        self.values[j].append(vals)
+        self.logged[j].append(logged)
+
+    def table(self, notes: list[str]) -> Table:
+        self.flush()
+        cells: dict[str, Any] = {}
+        for j, c in enumerate(self.columns):
+            if self.text[j]:
+                codes = np.concatenate(self.codes[j]) if self.codes[j] else np.zeros(0, np.int64)
+                cells[c] = CodeColumn(codes, np.asarray(list(self.index[j]), dtype=object))
+            else:
+                cells[c] = NumColumn(_cat(self.values[j], float), _cat(self.logged[j], bool), self.bad[j])
+        return Table(self.path, self.columns, cells, _cat(self.all_lines, np.int64), notes)
+
+
+def _cat(chunks: list[np.ndarray], dtype: Any) -> np.ndarray:
+    if not chunks:
+        return np.zeros(0, dtype=dtype)
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+def _open(path: Path) -> IO[bytes]:
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file (byte {exc.start}: {exc.reason})", path=path) from None
+        return open(path, "rb")
     except IsADirectoryError:
         raise InputError("is a directory, expected a CSV file", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
-    if "\x00" in text:
-        raise InputError("binary data (NUL bytes), expected a CSV text file", path=path)
-    text = text.lstrip("\ufeff")
-    if "\n" not in text:
-        text = text.replace("\r", "\n")  # old Mac line ends (CR only)
-    return text
 
 
-def _body(rdr: Any, ncol: int, path: Path) -> tuple[list[list[str]], list[int]]:
-    """The data rows (padded to ``ncol`` cells) and their 1-based line numbers."""
-    rows: list[list[str]] = []
-    lines: list[int] = []
+def _fit(row: list[str], ncol: int, path: Path, line: int) -> list[str]:
+    """A data row padded (or cut, when the extra cells are blank) to ``ncol`` cells."""
+    if len(row) < ncol:
+        return row + [""] * (ncol - len(row))
+    if len(row) > ncol:
+        if any(c.strip() for c in row[ncol:]):
+            raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path, line=line)
+        return row[:ncol]
+    return row
+
+
+def read_table(path: Path) -> Table:
+    """Read a CSV file into a :class:`Table` with clear errors (never a parser traceback), streaming: the file
+    is read line by line and converted :data:`BATCH_ROWS` rows at a time, so memory grows with the numbers
+    kept (about 9 bytes a cell), not with the text (UTF-8, BOM removed, CR-only line ends read as line ends,
+    NUL bytes refused)."""
+    with _open(path) as fh:
+        src = _Source(fh, path)
+        try:
+            first = next(src)
+        except StopIteration:
+            raise InputError("empty CSV file (no header line)", path=path) from None
+        except OSError as exc:
+            raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+        delim = _delimiter(first.split("\n", 1)[0]) or ","
+        rdr = csv.reader(itertools.chain([first], src), delimiter=delim)
+        try:
+            header = next(rdr)
+        except StopIteration:
+            raise InputError("empty CSV file (no header line)", path=path) from None
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV header ({exc})", path=path, line=1) from None
+        columns = [h.strip() for h in header]
+        if len(set(columns)) != len(columns):
+            dup = sorted({c for c in columns if columns.count(c) > 1})
+            raise InputError(f"duplicate column name(s) {dup} in the header", path=path, line=1)
+        builder = _Builder(path, columns)
+        try:
+            pending = _body(rdr, len(columns), path, builder)
+        except InputError:
+            if not src.failed:
+                for _ in src:  # undecodable bytes or NUL later in the file are named first (as a whole-file read)
+                    pass
+            raise
+    notes: list[str] = []
+    if pending is not None:
+        if src.ended:
+            builder.add(*pending)
+        else:
+            notes.append(f"line {pending[1]}, the last, has no line end: a line cut off by a crash or a run "
+                         "still writing; it was ignored")
+    return builder.table(notes)
+
+
+def _body(rdr: Any, ncol: int, path: Path, builder: _Builder) -> tuple[list[str], int] | None:
+    """Feed the data rows to ``builder``, one row behind: the last row is returned (kept only if the file ends
+    with a line end)."""
+    pending: tuple[list[str], int] | None = None
     try:
         for row in rdr:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            if len(row) < ncol:
-                row = row + [""] * (ncol - len(row))
-            elif len(row) > ncol:
-                if any(c.strip() for c in row[ncol:]):
-                    raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path,
-                                     line=rdr.line_num)
-                row = row[:ncol]
-            rows.append(row)
-            lines.append(rdr.line_num)
+            row = _fit(row, ncol, path, rdr.line_num)
+            if pending is not None:
+                builder.add(*pending)
+            pending = (row, rdr.line_num)
     except csv.Error as exc:
         raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
-    return rows, lines
-
-
-def read_table(path: Path) -> Table:
-    """Read a CSV file into a :class:`Table` with clear errors (never a parser traceback)."""
-    text = _read_text(path)
-    delim = _delimiter(text.split("\n", 1)[0]) or ","
-    rdr = csv.reader(io.StringIO(text), delimiter=delim)
-    try:
-        header = next(rdr)
-    except StopIteration:
-        raise InputError("empty CSV file (no header line)", path=path) from None
-    except csv.Error as exc:
-        raise InputError(f"malformed CSV header ({exc})", path=path, line=1) from None
-    columns = [h.strip() for h in header]
-    if len(set(columns)) != len(columns):
-        dup = sorted({c for c in columns if columns.count(c) > 1})
-        raise InputError(f"duplicate column name(s) {dup} in the header", path=path, line=1)
-    ncol = len(columns)
-    rows, lines = _body(rdr, ncol, path)
-    notes: list[str] = []
-    if rows and not text.endswith(("\n", "\r")):
-        notes.append(f"line {lines[-1]}, the last, has no line end: a line cut off by a crash or a run still "
-                     "writing; it was ignored")
-        rows.pop()
-        lines.pop()
-    if rows:
-        grid = np.empty((len(rows), ncol), dtype=object)
-        grid[:] = rows
-        cells = {c: grid[:, j] for j, c in enumerate(columns)}
-    else:
-        cells = {c: np.empty(0, dtype=object) for c in columns}
-    return Table(path, columns, cells, np.asarray(lines, dtype=np.int64), notes)
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+    return pending
 
 
 def to_numeric(cells: np.ndarray, col: str, path: Path, lines: np.ndarray) -> np.ndarray:
@@ -201,9 +431,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     if {"split", "metric", "value"} <= set(lower):
         return _long_parts(t, run)
     if "run" in lower:  # a wide CSV holding several runs, told apart by a run column
-        col = t.cells[lower["run"]]
-        names = np.asarray([str(v).strip() for v in col], dtype=object)
-        out = [wide_parts(t.subset(names == name), str(name) or run) for name in dict.fromkeys(names.tolist())]
+        codes, names = t.text(lower["run"])
+        order = list(dict.fromkeys(codes.tolist()))  # runs in order of first row
+        out = [wide_parts(t.subset(codes == k), names[k] or run) for k in order]
         return out or [wide_parts(t, run)]
     return [wide_parts(t, run)]
 
@@ -253,25 +483,26 @@ def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset
 def _long_parts(t: Table, run: str) -> list[Parts]:
     lower = t.lower()
     step, epoch = x_columns(t)
-    splits = np.asarray([str(v).strip() for v in t.cells[lower["split"]]], dtype=str)
-    metrics = np.asarray([str(v).strip() for v in t.cells[lower["metric"]]], dtype=str)
     vals = t.numeric(lower["value"])
-    runs = (np.asarray([str(v).strip() for v in t.cells[lower["run"]]], dtype=str) if "run" in lower
-            else np.full(len(t), run, dtype=object).astype(str))
     if len(t) == 0:
         return [Parts(run, str(t.path), notes=t.part_notes(run))]
-    empty = np.flatnonzero((np.char.str_len(splits) == 0) | (np.char.str_len(metrics) == 0))
+    sc, splits = t.text(lower["split"])
+    mc, metrics = t.text(lower["metric"])
+    rc, runs = t.text(lower["run"]) if "run" in lower else (np.zeros(len(t), np.int64), [run])
+    empty = np.flatnonzero(np.isin(sc, [i for i, x in enumerate(splits) if not x])
+                           | np.isin(mc, [i for i, x in enumerate(metrics) if not x]))
     if empty.size:
         raise InputError("empty 'split' or 'metric' cell", path=t.path, line=int(t.lines[empty[0]]))
-    key = np.char.add(np.char.add(np.char.add(runs, "\x1f"), np.char.add(splits, "\x1f")), metrics)
-    _, inv = np.unique(key, return_inverse=True)
+    key = (rc * len(splits) + sc) * len(metrics) + mc
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = inv.ravel()
     order = np.argsort(inv, kind="stable")
     bounds = np.flatnonzero(np.diff(inv[order])) + 1
     by_run: dict[str, Parts] = {}
     groups = np.split(order, bounds)
-    for sel in sorted(groups, key=lambda g: int(g[0])):
-        r, sp, m = str(runs[sel[0]]), str(splits[sel[0]]), str(metrics[sel[0]])
+    for g in np.argsort(first, kind="stable").tolist():
+        sel = groups[g]
+        r, sp, m = runs[rc[sel[0]]], splits[sc[sel[0]]], metrics[mc[sel[0]]]
         first_tok = m.lower().replace("/", "_").split("_")[0]
         split, metric = normalize(m if first_tok in SPLIT_ALIASES else f"{sp}_{m}", default_split=sp)
         p = by_run.setdefault(r, Parts(r, str(t.path), notes=t.part_notes(r)))

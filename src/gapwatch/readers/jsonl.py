@@ -11,19 +11,27 @@ writer appended) is read from where the appended record starts. Any other invali
 :class:`InputError` naming the line. Lines are read one at a time, each at most
 :data:`gapwatch.guardlog.MAX_LINE_CHARS` characters.
 
+Memory: records are read one line at a time into one growing float array per metric key (step, epoch and
+value: 24 bytes a value), never kept as Python objects (:class:`RecordColumns`).
+
 Recognised by its first non-empty line being a JSON object (read in full, whatever its length). A file named
 ``*.json`` holding a single JSON object (``config.json``, ``results.json``) is a document, not a log.
 """
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .. import guardlog
 from ..errors import InputError
 from ..history import HistoryNote
-from ._parts import Parts, records_parts
+from ..names import normalize_columns, role
+from ._parts import Parts, _axes, _is_value, _where, number
 from .base import FunctionReader
 
 NAME = "jsonl"
@@ -78,6 +86,73 @@ def _lines(path: Path) -> Any:
             yield i, line
 
 
+class RecordColumns:
+    """Wide records (``{"epoch": 3, "step": 120, "train_loss": 0.4, "val_acc": 0.8}``) → :class:`Parts`, one
+    record at a time: the same numbers, names, order and errors as :func:`gapwatch.readers._parts.records_parts`
+    on the whole list, but memory grows only with the values kept (three float64 per value, in
+    :class:`array.array` columns), not with the records.
+
+    Keys whose :func:`gapwatch.names.role` is not ``metric`` are skipped as they come; booleans, ``None``,
+    nested objects and lists are not values. A value that is not a number is remembered (the first one) and
+    raised by :meth:`parts`, so an invalid line later in the file is still reported first, as when the whole
+    file was decoded before its numbers were read.
+    """
+
+    def __init__(self, source: str, *, default_split: str = "train", place: str = "line") -> None:
+        self.source = source
+        self.default_split = default_split
+        self.place = place
+        self.cols: dict[str, tuple[array[float], array[float], array[float]]] = {}
+        self._skip: set[str] = set()
+        self.error: InputError | None = None
+
+    def add(self, i: int, rec: Mapping[str, Any]) -> None:
+        """Record number ``i`` (its line, or its place in a list)."""
+        if self.error is not None:
+            return
+        path, line = _where(self.source, self.place, i)
+        try:
+            step, epoch = _axes(rec, path, line)
+            for k, v in rec.items():
+                if not _is_value(v):
+                    continue
+                key = str(k)
+                col = self.cols.get(key)
+                if col is None:
+                    if key in self._skip or role(key) != "metric":
+                        self._skip.add(key)
+                        continue
+                    col = self.cols[key] = (array("d"), array("d"), array("d"))
+                x = number(v, path=path, line=line, key=key)
+                col[0].append(step)
+                col[1].append(epoch)
+                col[2].append(x)
+        except InputError as exc:
+            self.error = exc
+
+    def extend(self, records: Iterable[tuple[int, Mapping[str, Any]]]) -> RecordColumns:
+        for i, rec in records:
+            self.add(i, rec)
+        return self
+
+    def parts(self, run: str) -> Parts:
+        """The series read so far as Parts of ``run``.
+
+        Raises:
+            InputError: the first value that is not a number (names the file, the record and the key).
+        """
+        if self.error is not None:
+            raise self.error
+        read = normalize_columns(list(self.cols), self.default_split)
+        parts = Parts(run, self.source)
+        for k, (st, ep, va) in self.cols.items():
+            if k in read and len(va):
+                split, metric = read[k]
+                parts.add(np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float), split, metric,
+                          np.frombuffer(va, dtype=float), k)
+        return parts
+
+
 def _recover(line: str) -> dict[str, Any] | None:
     """The record appended onto a cut-off line (starts at a later ``{"``), or None."""
     start = line.find('{"', 1)
@@ -86,7 +161,7 @@ def _recover(line: str) -> dict[str, Any] | None:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
-    records: list[tuple[int, dict[str, Any]]] = []
+    cols = RecordColumns(str(path))
     header: dict[str, Any] | None = None
     notes: list[str] = []
     for i, line in _lines(path):
@@ -112,8 +187,8 @@ def read_parts(path: Path, run: str) -> list[Parts]:
                     and rec.get("monitor"):
                 header = rec  # the live guard's header (or later monitor record) names the series it monitored
             continue
-        records.append((i, rec))
-    parts = records_parts(records, run, str(path))
+        cols.add(i, rec)
+    parts = cols.parts(run)
     parts.notes.extend(HistoryNote(run, n, str(path)) for n in notes)
     if header is not None and parts.blocks:
         parts.meta.update(monitor=str(header["monitor"]), monitor_mode=header.get("mode"))

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._parts import Parts, restart_note, restarts
 from .base import FunctionReader
-from .generic_csv import _header, read_table, wide_parts, x_columns
+from .generic_csv import file_header, read_table, wide_parts, x_columns
 
 NAME = "keras-csv"
 
@@ -34,9 +34,7 @@ _STEP_COLUMNS = {"step", "global_step", "iteration", "iter"}
 
 
 def sniff(path: Path, head: str) -> bool:
-    if not path.is_file():
-        return False
-    cols = _header(head)
+    cols = file_header(path, head)
     if not cols:
         return False
     return cols[0] == "epoch" and "loss" in cols and not (_STEP_COLUMNS & set(cols))
