@@ -92,9 +92,19 @@ def test_hf_best_metric_is_matched_to_its_series() -> None:
     d = decide(run([], meta=meta, eval_loss=LOSS_UP, eval_wer=WER))
     assert (d.monitor, d.source) == (V("val", "wer", "min"), "hf_best_metric")
     assert d.reason == "HF best_metric 0.22 matches eval_wer at step 400"
-    # a best_metric that is the loss's value means the user selected by the loss: it decides
+    # a best_metric that is the loss's value is the Trainer's default (metric_for_best_model unset): with a task
+    # metric beside the loss, the task metric decides and the reason says why
     meta = {"hf": {"best_metric": 0.30, "best_global_step": 100}}
     d = decide(run([], meta=meta, eval_loss=LOSS_UP, eval_wer=WER))
+    assert (d.monitor, d.source) == (V("val", "wer", "min"), "task_metric")
+    assert "HF best_metric 0.3 matches eval_loss at step 100" in d.reason and "default" in d.reason
+    # ... unless the arguments name the loss: then it was chosen, and it decides
+    meta = {"hf": {"best_metric": 0.30, "best_global_step": 100,
+                   "training_args": {"metric_for_best_model": "loss"}}}
+    d = decide(run([], meta=meta, eval_loss=LOSS_UP, eval_wer=WER))
+    assert (d.monitor, d.source) == (V("val", "loss", "min"), "hf_best_metric")
+    # ... and without a task metric the matched loss decides as before
+    d = decide(run([], meta={"hf": {"best_metric": 0.30, "best_global_step": 100}}, eval_loss=LOSS_UP))
     assert (d.monitor, d.source) == (V("val", "loss", "min"), "hf_best_metric")
 
 

@@ -11,7 +11,9 @@ Sources of intent, first match wins:
 3. Hugging Face ``trainer_state.json``: ``best_metric`` matched to the evaluation series that holds that value
    at ``best_global_step`` (or the step of ``best_model_checkpoint``), then ``metric_for_best_model`` /
    ``greater_is_better`` when the run's metadata has them as plain JSON (``training_args.bin`` is never
-   unpickled);
+   unpickled). A ``best_metric`` that matches the evaluation *loss* while a task metric is logged beside it
+   and no argument names the loss is the Trainer's default (it selects by the loss whenever
+   ``metric_for_best_model`` is unset), not a choice: the task metric decides (5.), and the reason says so;
 4. a Lightning ``ModelCheckpoint`` / ``EarlyStopping`` ``monitor`` (and ``mode``) found in the logged
    hyperparameters (``hparams.yaml``);
 5. the **task metric** of the validation set (accuracy, F1, WER/CER, BLEU, ROUGE, mAP, dice/IoU, pass@k,
@@ -476,6 +478,10 @@ def _from_hf(history: History, meta: Mapping[str, Any], roles: list[SeriesRole])
         hit = _match_best_metric(history, roles, float(best), _checkpoint_step(hf), args)
         if hit is not None:
             r, where = hit
+            if r.role == "loss" and "metric_for_best_model" not in args:
+                task = _task_metric_beside(history, roles, r, best, where)
+                if task is not None:
+                    return task
             mode: Mode = ("max" if gib else "min") if isinstance(gib, bool) else r.mode
             return (Monitor(r.split, r.metric, mode),
                     f"HF best_metric {best:.6g} matches {_logged_name(history, r)}{where}", "hf_best_metric")
@@ -487,6 +493,19 @@ def _from_hf(history: History, meta: Mapping[str, Any], roles: list[SeriesRole])
             mode = ("max" if gib else "min") if isinstance(gib, bool) else role_of(sp, m).mode
             return Monitor(sp, m, mode), f"HF metric_for_best_model {name}", "hf_metric_for_best_model"
     return None
+
+
+def _task_metric_beside(history: History, roles: list[SeriesRole], loss: SeriesRole, best: float,
+                        where: str) -> _Found | None:
+    """The task metric of the set whose loss HF's ``best_metric`` matched, when one is logged: the Trainer
+    selects by the loss whenever ``metric_for_best_model`` is unset (its default with
+    ``load_best_model_at_end``), so a matched loss is no evidence of intent unless the arguments name it."""
+    found = _by_name([r for r in roles if r.split == loss.split], loss.split)
+    if found is None or role_of(found[0].split, found[0].metric).role != "task":
+        return None
+    mon, why, _ = found
+    return (mon, f"{why} (HF best_metric {best:.6g} matches {_logged_name(history, loss)}{where}: the Trainer's "
+                 "default when metric_for_best_model is not set, so the task metric decides)", "task_metric")
 
 
 def _logged_name(history: History, r: SeriesRole) -> str:
