@@ -11,10 +11,16 @@ document ``schema`` value  file                         produced by
 ``gapwatch.replay/1``      ``replay.schema.json``       ``gapwatch.replay``, ``gapwatch replay --json``
 ``gapwatch.forecast/1``    ``forecast.schema.json``     ``gapwatch forecast --json``
 ``gapwatch.examples/1``    ``examples.schema.json``     ``gapwatch examples --json``
+``gapwatch.watch/1``       ``watch.schema.json``        one event (line) of ``gapwatch watch --json``,
+                                                        :mod:`gapwatch.watch.events`
 =========================  ===========================  ==========================================
 
 Other ids name embedded or on-disk formats without a published schema file (the examples summary inside an
-analysis, the keeper's checkpoint, the example table, the live guard's log, ``watch`` events).
+analysis, the keeper's checkpoint, the example table, the live guard's log).
+
+A schema may refer to another by its file name (``"$ref": "analysis.schema.json#/$defs/finding"``: a watch
+event's finding is the analysis document's finding); :func:`validate` resolves such references among the
+published files, and so does any tool that loads the files from one directory.
 
 Two conversions, one for each kind of consumer:
 
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -45,7 +51,7 @@ SCHEMAS: dict[str, str | None] = {
     "gapwatch.examples.table/1": None,
     "gapwatch.keeper/1": None,
     "gapwatch.guard-log/1": None,
-    "gapwatch.watch/1": None,
+    "gapwatch.watch/1": "watch.schema.json",
 }
 
 ANALYSIS = "gapwatch.analysis/1"
@@ -53,6 +59,7 @@ REPLAY = "gapwatch.replay/1"
 FORECAST = "gapwatch.forecast/1"
 EXAMPLES = "gapwatch.examples/1"
 EXAMPLES_SUMMARY = "gapwatch.examples.summary/1"
+WATCH = "gapwatch.watch/1"
 
 
 def _scalar(obj: Any) -> Any:
@@ -63,28 +70,31 @@ def _scalar(obj: Any) -> Any:
     return obj
 
 
+def _convert(obj: Any, nonfinite: Callable[[float], Any]) -> Any:
+    """The one walk behind :func:`clean` and :func:`clean_keep_nan`: numpy → Python, tuples → lists, keys →
+    str, and each non-finite float replaced by ``nonfinite(value)``."""
+    obj = _scalar(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return nonfinite(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _convert(v, nonfinite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_convert(v, nonfinite) for v in obj]
+    return obj
+
+
+def _null(value: float) -> None:
+    return None
+
+
 def clean(obj: Any) -> Any:
     """A strict-JSON copy of ``obj``: numpy → Python, NaN/±inf → ``None``, tuples → lists, keys → str."""
-    obj = _scalar(obj)
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    return obj
+    return _convert(obj, _null)
 
 
 def clean_keep_nan(obj: Any) -> Any:
     """Like :func:`clean`, but non-finite floats become ``"nan"``/``"inf"``/``"-inf"`` (see :func:`restore_nan`)."""
-    obj = _scalar(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return repr(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): clean_keep_nan(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_keep_nan(v) for v in obj]
-    return obj
+    return _convert(obj, repr)
 
 
 def restore_nan(obj: Any) -> Any:
@@ -122,6 +132,16 @@ def load_schema(schema_id: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+@cache
+def _registry() -> Any:
+    """The published schema files by file name, for ``$ref`` between them (``referencing`` comes with
+    ``jsonschema``)."""
+    from referencing import Registry, Resource
+
+    return Registry().with_resources(
+        (name, Resource.from_contents(load_schema(sid))) for sid, name in SCHEMAS.items() if name)
+
+
 def published() -> list[str]:
     """Ids of the documents with a published JSON Schema."""
     return [k for k, v in SCHEMAS.items() if v]
@@ -148,7 +168,7 @@ def validate(doc: Mapping[str, Any]) -> None:
         raise SchemaError("document has no 'schema' key naming its format")
     schema = load_schema(sid)
     jsonschema = require("jsonschema", extra="test")
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry())
     errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         e = errors[0]

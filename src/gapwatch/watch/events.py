@@ -19,6 +19,10 @@ event has::
                           ``--idle-end`` seconds)
 ``error``                 ``message`` (one line; ``run`` is null for errors not tied to a run, e.g. a sink)
 ========================  ==============================================================================
+
+The JSON Schema of an event is published as ``gapwatch/schemas/watch.schema.json`` (registered in
+:data:`gapwatch.documents.SCHEMAS`; :func:`gapwatch.documents.validate` checks an event); its ``finding`` refers
+to the analysis schema's finding (``analysis.schema.json#/$defs/finding``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 from ..documents import clean, dumps
 from ..findings import Finding
 
-SCHEMA = "gapwatch.watch/1"  # registered in gapwatch.documents
+SCHEMA = "gapwatch.watch/1"  # registered in gapwatch.documents (schemas/watch.schema.json)
 EVENTS = ("run_started", "finding", "stop", "run_ended", "error")
 
 
