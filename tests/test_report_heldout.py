@@ -200,3 +200,18 @@ def test_deciding_series_is_named_under_the_verdict(whisper: Path, three_sets: P
     assert "<script" not in html.lower()
     r3 = analysed(three_sets)
     assert "Decided by <b>eval_target_accuracy</b> (higher is better)" in deciding_html(r3)
+
+
+def test_terminal_panel_names_the_deciding_series(whisper: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from gapwatch.report.terminal import deciding_line, render
+
+    r = analysed(whisper)
+    assert deciding_line(r).plain == "decided by eval_wer (task metric wer beside loss)"
+    con = Console(file=io.StringIO(), width=100, record=True)
+    render(analyze(load(whisper), forecast=False, examples=False), con)
+    out = con.export_text()
+    assert out.index("Overfitting since") < out.index("decided by eval_wer") < out.index("best 0.06")

@@ -1,6 +1,7 @@
 """One-screen rich verdict per run, and a ranked table for sweeps.
 
-A run's panel holds, top to bottom: the verdict headline (coloured by the worst finding), the key numbers
+A run's panel holds, top to bottom: the verdict headline (coloured by the worst finding), the deciding series
+and why it decides (the monitor decision, :mod:`gapwatch.monitor`), the key numbers
 (best, final, what training past the best cost, share of the run past the best), a sparkline of the monitored
 series with the best point marked, the findings (most severe first, at most :data:`MAX_FINDINGS` rows), and
 the recommended actions. User-supplied text (run names, messages) is wrapped in :class:`rich.text.Text`, so
@@ -94,10 +95,23 @@ def verdict_line(r: RunAnalysis, s: RunSummary | None = None) -> Text:
     return Text(s.headline, style=_LEVEL_STYLE.get(s.level, ""))
 
 
+def deciding_line(r: RunAnalysis) -> Text | None:
+    """``decided by eval_wer (task metric wer beside loss)``: the series that judges the run and why (None when
+    the run has no monitor decision)."""
+    d = r.decision
+    if d is None or not r.history.has(d.monitor.split, d.monitor.metric):
+        return None
+    name = r.history.series(d.monitor.split, d.monitor.metric).name
+    return Text.assemble(("decided by ", "dim"), (name, "bold"), (f" ({d.reason})", "dim"))
+
+
 def run_panel(r: RunAnalysis, s: RunSummary | None = None) -> Panel:
     """One run: verdict, key numbers, sparklines of the monitored series, findings and what to do."""
     s = s or r.summary or summarize_run(r)
     parts: list[RenderableType] = [verdict_line(r, s)]
+    decides = deciding_line(r)
+    if decides is not None:
+        parts.append(decides)
     if r.monitor is not None and s.best_value is not None:
         parts += [_numbers_line(r, s), *_sparklines(r)]
     if r.findings:
