@@ -308,3 +308,19 @@ def test_guard_with_an_explicit_monitor_takes_the_task_metric_as_the_signal(tmp_
     assert g.stop_policy.signals == {"eval_wer": "min"}
     assert stop == feed(loss, "min", {"eval_wer": ("min", wer)}, stop_when="all_heldout")[0]
     assert stop is not None and stop > first_stop(loss, "min")
+
+
+@settings(max_examples=80, deadline=None)
+@given(curve_st, st.data(), st.integers(-1000, 1000), st.integers(-6, 6), st.booleans())
+def test_offset_scale_and_direction_of_a_signal_change_no_decision(wer, data, offset, log2scale, flip):
+    """The other signal judged in its own noise and range: adding a constant, rescaling it by a power of two
+    or flipping its direction (values negated, mode max) changes no decision."""
+    n = len(wer)
+    loss = np.asarray(data.draw(st.lists(st.integers(-400, 400).map(lambda k: k / 64.0), min_size=n, max_size=n)))
+    moved = (-1.0 if flip else 1.0) * (loss * 2.0**log2scale + offset)
+    base = StopPolicy("min", {"stop_when": "all_heldout"}, {"s": "min"})
+    other = StopPolicy("min", {"stop_when": "all_heldout"}, {"s": "max" if flip else "min"})
+    for i in range(n):
+        a = base.update(wer[i], others={"s": float(loss[i])})
+        b = other.update(wer[i], others={"s": float(moved[i])})
+        assert (a.action, a.best_index) == (b.action, b.best_index)

@@ -519,8 +519,9 @@ class StopPolicy:
         if self.params["stop_when"] == "all_heldout":
             waiting, agree = self._waiting_signals()
             if waiting:
+                verb = "has" if len(waiting) == 1 else "have"
                 return self._decision("continue", b, f"holding: the deciding series would stop ({why.value}) but "
-                                      f"{', '.join(waiting)} has not degraded (stop_when='all_heldout')")
+                                      f"{', '.join(waiting)} {verb} not degraded (stop_when='all_heldout')")
             if agree:
                 reason += f"; every held-out signal agrees ({', '.join(agree)})"
         self._stopped_at, self._stop_reason = len(self._values) - 1, why
