@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gapwatch.analysis import RunAnalysis, analyze
 from gapwatch.history import History
@@ -215,3 +217,24 @@ def test_terminal_panel_names_the_deciding_series(whisper: Path) -> None:
     render(analyze(load(whisper), forecast=False, examples=False), con)
     out = con.export_text()
     assert out.index("Overfitting since") < out.index("decided by eval_wer") < out.index("best 0.06")
+
+
+values_st = st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan")),
+                               st.just(float("inf"))), min_size=1, max_size=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values_st, values_st)
+def test_two_axis_chart_is_well_formed_for_any_values(left, right) -> None:
+    ch = Chart(width=400, height=200, ylabel="<l>", y2label="r&", ycls="t-val", y2cls="t-h1")
+    ch.line(np.arange(len(left), dtype=float), left, "s-val")
+    ch.line(np.arange(len(right), dtype=float), right, "s-h1", axis="right")
+    ch.key("s-val", "line", "left <series>").key("s-h1", "dash", "right")
+    svg = ET.fromstring(ch.render())
+    assert by_class(svg, "line", "axis2") and len(by_class(svg, "text", "keytext")) == 2
+    if any(np.isfinite(right)):
+        assert by_class(svg, "text", "tick", "y2")
+    for e in svg.iter():
+        for k in ("x", "y", "cx", "cy", "x1", "x2", "y1", "y2"):
+            if e.get(k) is not None:
+                assert np.isfinite(float(e.get(k))), (e.tag, k, e.get(k))
