@@ -540,7 +540,7 @@ def set_panels(r: RunAnalysis, s: RunSummary) -> list[SetPanel]:
             z = f", {fell[1]:.1f} s.e. below its best" if fell[1] is not None else ""
             note += f"regressed from {r.x} {_fx(fell[0])}{z}" if fell[0] is not None else f"regressed{z}"
         elif i:
-            note = "no regression found"
+            note = "no regression finding"
         panels.append(SetPanel(hset, name, status, note, ch.render()))
     return panels
 
