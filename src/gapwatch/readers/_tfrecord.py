@@ -25,6 +25,7 @@ Tags whose first event carries plugin metadata other than ``scalars`` (text, hpa
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -252,13 +253,21 @@ def _framing_fast(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None
     return starts + 12, lens, end < n
 
 
-def _framing(buf: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+def _framing(buf: bytes, path: Path, base_byte: int = 0, base_record: int = 0
+             ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Data offsets and lengths of every complete record; ``truncated`` when the tail is a partial record.
-    Tries :func:`_framing_fast`, else walks the records one by one and checks every length CRC."""
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    fast = _framing_fast(arr)
+    Tries :func:`_framing_fast`, else walks the records one by one and checks every length CRC. ``buf`` may be
+    a piece of the file starting at byte ``base_byte`` and record ``base_record`` (for error messages)."""
+    fast = _framing_fast(np.frombuffer(buf, dtype=np.uint8))
     if fast is not None:
         return fast
+    return _framing_slow(buf, path, base_byte, base_record)
+
+
+def _framing_slow(buf: bytes, path: Path, base_byte: int = 0, base_record: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`_framing` record by record (every length CRC checked; the first failing one is an InputError)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
     n = len(buf)
     offs: list[int] = []
     unpack = struct.Struct("<Q").unpack_from
@@ -267,8 +276,8 @@ def _framing(buf: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     while pos + 12 <= n:
         (ln,) = unpack(buf, pos)
         if ln > MAX_RECORD_BYTES:
-            raise InputError(f"not a TensorBoard event file (record length {ln} at byte {pos} is implausible)",
-                             path=path)
+            raise InputError(f"not a TensorBoard event file (record length {ln} at byte {base_byte + pos} is "
+                             "implausible)", path=path)
         end = pos + 16 + ln
         if end > n:
             truncated = True
@@ -286,8 +295,8 @@ def _framing(buf: bytes, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     bad = np.flatnonzero(masked_crc32c_rows(hdr) != want)
     if bad.size:
         raise InputError(
-            f"not a TensorBoard event file or corrupt (length checksum mismatch in record {int(bad[0]) + 1}, "
-            f"byte {int(o[bad[0]]) - 12})", path=path)
+            f"not a TensorBoard event file or corrupt (length checksum mismatch in record "
+            f"{base_record + int(bad[0]) + 1}, byte {base_byte + int(o[bad[0]]) - 12})", path=path)
     return o, L, truncated
 
 
@@ -469,33 +478,143 @@ def _tensor_place(dtype: int, rank0: bool, content: tuple[int, int] | None,
 _Acc = dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
 
 
-def read_scalars(path: Path) -> Scalars:
-    """All scalars of one event file (see the module docstring)."""
+#: Bytes of an event file read at a time (memory: this piece, plus the scalars kept; a record longer than a
+#: piece is read whole).
+READ_CHUNK_BYTES = 16 << 20
+
+
+def read_scalars(path: Path, chunk_bytes: int | None = None) -> Scalars:
+    """All scalars of one event file (see the module docstring), read :data:`READ_CHUNK_BYTES` at a time:
+    memory is one piece of the file plus the scalars kept (32 bytes each: record index, step, wall time,
+    value), whatever the file's size. Record indices are those of the whole file."""
+    path = Path(path)
+    out = Scalars()
+    acc: _Acc = {}
     try:
-        buf = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            _read_pieces(fh, path, chunk_bytes or READ_CHUNK_BYTES, out, acc)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    offs, lens, truncated = _framing(buf, Path(path))
-    out = Scalars(truncated=truncated)
-    if offs.size == 0:
-        return out
+    _assemble(acc, out)
+    return out
+
+
+def _read_pieces(fh: Any, path: Path, chunk: int, out: Scalars, acc: _Acc) -> None:
+    """Read ``fh`` ``chunk`` bytes at a time; a partial record at the end of a piece is carried to the next.
+
+    Framing is that of a whole-file read: while every piece chains (:func:`_framing_fast`), bytes after the
+    last record that no later record follows are a truncated tail (ignored, with a note); otherwise a failing
+    length checksum is corrupt framing (see :func:`_broken_tail`)."""
+    size = os.fstat(fh.fileno()).st_size
+    carry, base_byte, base_record = b"", 0, 0
+    all_fast = True
+    while True:
+        data = fh.read(chunk)
+        buf = carry + data if carry else data
+        if not buf:
+            return
+        fast = _framing_fast(np.frombuffer(buf, dtype=np.uint8))
+        if fast is None:
+            all_fast = all_fast and len(buf) < 17
+            fast = _framing_slow(buf, path, base_byte, base_record)
+        offs, lens, _ = fast
+        if offs.size:
+            _read_piece(buf, offs, lens, base_byte, base_record, out, acc)
+        used = int(offs[-1] + lens[-1] + 4) if offs.size else 0
+        carry = buf[used:]
+        base_byte += used
+        base_record += int(offs.size)
+        if not data:
+            out.truncated = bool(carry)
+            return
+        if _header_broken(carry) and _stops(fh, carry, all_fast, (path, base_byte, base_record, size, chunk)):
+            out.truncated = True
+            return
+
+
+def _stops(fh: Any, carry: bytes, all_fast: bool, at: tuple[Path, int, int, int, int]) -> bool:
+    """A damaged header ends the read (True: the rest is a truncated tail) or raises (:func:`_broken_tail`);
+    while every piece chained, a damaged tail that no plausible record follows is a truncated tail."""
+    path, base_byte, base_record, size, chunk = at
+    if all_fast and not _record_after(fh, carry, base_byte, size, chunk):
+        return True
+    return _broken_tail(carry, path, base_byte, base_record, size)
+
+
+def _header_broken(carry: bytes) -> bool:
+    """The partial record ``carry`` has a whole header whose length fails its checksum."""
+    if len(carry) < 12:
+        return False
+    want = int.from_bytes(carry[8:12], "little")
+    return int(masked_crc32c_rows(np.frombuffer(carry, np.uint8, 8)[None, :])[0]) != want
+
+
+def _record_after(fh: Any, carry: bytes, base_byte: int, size: int, chunk: int) -> bool:
+    """Does a plausible record start (length < 2**32 with a good checksum, an Event key, inside the file)
+    anywhere after the first byte of ``carry`` (at file byte ``base_byte``), in it or in the rest of ``fh``?
+    Reads the rest of the file a piece at a time (only for a damaged file)."""
+    tail = carry[1:]
+    pos = base_byte + 1
+    while True:
+        data = fh.read(chunk)
+        buf = tail + data
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        m = arr.shape[0] - 12
+        if m > 0:
+            ok = (arr[4:4 + m] == 0) & (arr[5:5 + m] == 0) & (arr[6:6 + m] == 0) & (arr[7:7 + m] == 0)
+            cand = np.flatnonzero(ok)
+            cand = cand[_KEY_LUT[arr[cand + 12]]]
+            if cand.size:
+                hdr = np.lib.stride_tricks.sliding_window_view(arr, 8)[cand]
+                ln = hdr.copy().view("<u8").ravel().astype(np.int64)
+                crc = np.lib.stride_tricks.sliding_window_view(arr, 4)[cand + 8].copy().view("<u4").ravel()
+                good = (masked_crc32c_rows(hdr) == crc) & (pos + cand + 16 + ln <= size)
+                if good.any():
+                    return True
+        if not data:
+            return False
+        keep = min(len(buf), 12)
+        pos += len(buf) - keep
+        tail = buf[len(buf) - keep:]
+
+
+def _broken_tail(carry: bytes, path: Path, base_byte: int, base_record: int, size: int) -> bool:
+    """A partial record ``carry`` (at file byte ``base_byte``) whose length fails its checksum: True (read up
+    to it, as a truncated file) when that length runs past the end of the file; an implausible length, or a
+    failing one that fits in the file, is corrupt framing (InputError, as for a whole-file read)."""
+    ln = int.from_bytes(carry[:8], "little")
+    if ln > MAX_RECORD_BYTES:
+        raise InputError(f"not a TensorBoard event file (record length {ln} at byte {base_byte} is implausible)",
+                         path=path)
+    if base_byte + 16 + ln <= size:
+        raise InputError(f"not a TensorBoard event file or corrupt (length checksum mismatch in record "
+                         f"{base_record + 1}, byte {base_byte})", path=path)
+    return True
+
+
+def _read_piece(buf: bytes, offs: np.ndarray, lens: np.ndarray, base_byte: int, base_record: int, out: Scalars,
+                acc: _Acc) -> None:
+    """Decode the complete records of one piece of the file (``offs``/``lens`` into ``buf``) into ``acc``
+    (record indices shifted by ``base_record``); damaged records' file offsets go to ``out.bad_crc``."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     good = data_crc_ok(arr, offs, lens)
-    out.bad_crc = (offs[~good] - 12).tolist()
-    acc: _Acc = {}
+    out.bad_crc.extend((offs[~good] - 12 + base_byte).tolist())
+    local: _Acc = {}
     slow: list[int] = []
     uniq, inverse = np.unique(lens, return_inverse=True)
     inverse = inverse.ravel()
     for gi, L in enumerate(uniq.tolist()):
-        rows = np.flatnonzero((inverse == gi) & good)  # record indices stay those of the file
+        rows = np.flatnonzero((inverse == gi) & good)
         if L == 0 or rows.size == 0:
             continue
-        mat = np.lib.stride_tricks.sliding_window_view(arr, L)[offs[rows]]
-        _decode_group(mat, rows, out, acc, slow)
+        for a in range(0, rows.size, max(1, CRC_BATCH_BYTES // L)):
+            sub = rows[a:a + max(1, CRC_BATCH_BYTES // L)]
+            mat = np.lib.stride_tricks.sliding_window_view(arr, L)[offs[sub]]
+            _decode_group(mat, sub, out, local, slow)
     if slow:
-        _decode_slow(buf, offs, lens, sorted(slow), acc, out.plugins)
-    _assemble(acc, out)
-    return out
+        _decode_slow(buf, offs, lens, sorted(slow), local, out.plugins)
+    for tag, pieces in local.items():
+        acc.setdefault(tag, []).extend((p[0] + base_record, p[1], p[2], p[3]) for p in pieces)
 
 
 def _decode_group(mat: np.ndarray, rows: np.ndarray, out: Scalars, acc: _Acc, slow: list[int]) -> None:
@@ -542,13 +661,22 @@ def _collect(hit: np.ndarray, idx: np.ndarray, t: _Template, acc: _Acc) -> None:
 
 
 def _assemble(acc: _Acc, out: Scalars) -> None:
-    """Each scalar tag's pieces in record order into ``out.tags``."""
-    for tag, parts in acc.items():
+    """Each scalar tag's pieces in record order into ``out.tags`` (each tag's pieces are freed as soon as the
+    tag is assembled)."""
+    for tag in list(acc):
+        parts = acc.pop(tag)
         if out.plugins.get(tag, "") not in ("", "scalars"):
             continue
         i = np.concatenate([p[0] for p in parts])
-        order = np.argsort(i, kind="stable")
-        out.tags[tag] = tuple(np.concatenate([p[k] for p in parts])[order] for k in range(4))  # type: ignore
+        order = None if np.all(i[1:] > i[:-1]) else np.argsort(i, kind="stable")
+        cols = []
+        for k in range(4):
+            c = i if k == 0 else (parts[0][k] if len(parts) == 1 else np.concatenate([p[k] for p in parts]))
+            cols.append(c if order is None else c[order])
+            if k == 0:
+                del i
+        del parts
+        out.tags[tag] = (cols[0], cols[1], cols[2], cols[3])
 
 
 def _varints(mat: np.ndarray, pos: int, n: int) -> np.ndarray:
