@@ -36,6 +36,7 @@ units.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -373,6 +374,60 @@ def check_sweep_args(owner: str, n_startup_trials: int, n_warmup_steps: int, met
         check_budget(f"{owner}: {budget_name}", budget)
     if method not in ("auto", "pfn", "ensemble"):
         raise UsageError(f"{owner}: method must be 'auto', 'pfn' or 'ensemble', got {method!r}")
+
+
+@dataclass(frozen=True)
+class SweepRule:
+    """The settings the sweep adapters share (the Optuna pruner, the Ray Tune stopper), validated once, and the
+    one call to :func:`judge` both make after every reported evaluation.
+
+    Attributes:
+        owner: the adapter's name (errors start with it). confidence: see :func:`judge`.
+        n_startup_trials: finished trials needed before the forecast rule (b) applies.
+        n_warmup_steps: evaluations a trial must report before rule (b) applies (``>= MIN_OBSERVED``).
+        policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for rule (a), checked for ``mode``.
+        use_forecast: False keeps only rule (a). method: single-run forecaster.
+        mode: ``"min"`` or ``"max"`` when known at construction (the policy parameters are checked for it).
+        budget_name, budget: the adapter's budget argument (checked when ``budget_name`` is given).
+    """
+
+    owner: str
+    confidence: float = CONFIDENCE
+    n_startup_trials: int = 1
+    n_warmup_steps: int = MIN_OBSERVED
+    policy_params: dict[str, Any] | None = None
+    use_forecast: bool = True
+    method: str = "auto"
+    mode: str = "min"
+    budget_name: str | None = None
+    budget: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "confidence", check_confidence(self.confidence))
+        check_sweep_args(self.owner, self.n_startup_trials, self.n_warmup_steps, self.method, self.budget_name,
+                         self.budget)
+        object.__setattr__(self, "policy_params", check_policy_params(self.mode, self.policy_params))
+        object.__setattr__(self, "use_forecast", bool(self.use_forecast))
+
+    def judge(self, curve: Curve, others: list[Curve], *, mode: str, horizon: float | None, finished: int,
+              seed: int = 0) -> Verdict:
+        """:func:`judge` with these settings; the forecast rule counts only once ``finished`` (other trials
+        finished) reaches ``n_startup_trials``."""
+        return judge(curve, others, mode=mode, horizon=horizon, confidence=self.confidence,
+                     policy_params=self.policy_params, min_observed=self.n_warmup_steps,
+                     use_forecast=self.use_forecast and finished >= self.n_startup_trials, method=self.method,
+                     seed=seed)
+
+
+def best_evaluation(evaluations: Iterable[tuple[Any, float, float]], mode: str) -> tuple[Any, float, float] | None:
+    """The best finite ``(trial, step, value)`` in ``mode`` (the first of equals), None when none is finite; the
+    best-checkpoint answer of both sweep adapters (a stopped trial's best so far counts)."""
+    sign = _sign(mode)
+    best: tuple[Any, float, float] | None = None
+    for t, step, val in evaluations:
+        if math.isfinite(val) and (best is None or sign * val < sign * best[2]):
+            best = (t, step, val)
+    return best
 
 
 # --------------------------------------------------------------------------------------- gapwatch forecast

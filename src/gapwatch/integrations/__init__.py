@@ -11,14 +11,16 @@ All four are the framework-free :class:`GuardAdapter` below plus the framework's
 ``SpikeDetection(FabricSpikeDetection, Callback)``): they only map hook arguments onto
 :meth:`GuardAdapter.after_evaluation` (metrics in → decision, best kept, stop flag out),
 :meth:`GuardAdapter.restore_best` and :meth:`GuardAdapter.close`. Every adapter takes
-``guard: Guard | None = None`` or the :class:`~gapwatch.guard.Guard` keywords themselves (``**guard_kwargs``),
-plus the keeper's: ``checkpoint``, ``memory_limit_mb``, ``keep_optimizer``, ``keep_previous``.
+``guard: Guard | None = None, **guard_kwargs``: a ready :class:`~gapwatch.guard.Guard`, or its keywords; the same
+``**guard_kwargs`` also carry the adapter's keywords, declared once here (:data:`KEEPER_KEYWORDS`, the keeper's:
+``checkpoint``, ``memory_limit_mb``, ``keep_optimizer``, ``keep_previous``; :data:`SPECS`, the adapters' own:
+``restore``, ``restore_on_stop``). An adapter lists which of them it takes in ``_keywords``; the shared
+constructor splits them from the Guard's, validates them and sets the adapter's own as attributes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,16 @@ SPECS: tuple[Param, ...] = register("adapter", (
 ))
 
 
+#: The keeper's keywords an adapter passes on to its :class:`~gapwatch.keeper.BestKeeper` (``checkpoint`` is
+#: the keeper's ``path``), with their defaults.
+KEEPER_KEYWORDS: dict[str, Any] = {
+    "checkpoint": None,
+    "memory_limit_mb": DEFAULT_MEMORY_LIMIT_MB,
+    "keep_optimizer": False,
+    "keep_previous": True,
+}
+
+
 def check_adapter_param(owner: str, name: str, value: Any) -> Any:
     """``value`` checked against the adapter spec ``name`` (one message form, naming ``owner``)."""
     return next(p for p in SPECS if p.name == name).check(value, owner)
@@ -51,9 +63,12 @@ def guard_keywords() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(Guard) if f.init)
 
 
-def build_guard(owner: str, guard: Guard | None, guard_kwargs: Mapping[str, Any]) -> Guard:
+def build_guard(owner: str, guard: Guard | None, guard_kwargs: Mapping[str, Any],
+                own: tuple[str, ...] = ("checkpoint", "memory_limit_mb", "keep_optimizer", "keep_previous",
+                                        "restore")) -> Guard:
     """``guard`` itself, or a new :class:`Guard` from ``guard_kwargs``; a clear :class:`UsageError` for an
-    unknown keyword, a non-Guard ``guard`` or both at once."""
+    unknown keyword (naming the adapter's own keywords ``own`` and the Guard's), a non-Guard ``guard`` or both
+    at once."""
     if guard is not None:
         if not isinstance(guard, Guard):
             raise UsageError(
@@ -70,8 +85,8 @@ def build_guard(owner: str, guard: Guard | None, guard_kwargs: Mapping[str, Any]
     unknown = sorted(set(guard_kwargs) - set(known))
     if unknown:
         raise UsageError(
-            f"{owner}: unknown keyword(s) {', '.join(unknown)}; the adapter's own are checkpoint, "
-            f"memory_limit_mb, keep_optimizer, keep_previous, restore; the Guard's are {', '.join(known)}"
+            f"{owner}: unknown keyword(s) {', '.join(unknown)}; the adapter's own are {', '.join(own)}; the "
+            f"Guard's are {', '.join(known)}"
         )
     return Guard(**guard_kwargs)
 
@@ -82,40 +97,46 @@ class GuardAdapter:
 
     Args:
         guard: a ready Guard; or None and its keywords in ``**guard_kwargs``.
-        checkpoint: file for on-disk best keeping (default ``gapwatch-best.pt`` / ``.npz`` next to the guard's
-            ``log``, or in the current directory).
-        memory_limit_mb: states up to this size (MiB) stay in memory, larger ones go to disk.
-        keep_optimizer: keep and restore the optimizer state too (torch backends).
-        keep_previous: keep the previous on-disk best beside the checkpoint (see :class:`BestKeeper`).
-        backend: the keeper's backend, ``"torch"`` or ``"keras"`` (set by the adapter, not the user).
-        **guard_kwargs: :class:`~gapwatch.guard.Guard` keywords (``monitor``, ``log``, ``policy`` …).
+        **guard_kwargs: :class:`~gapwatch.guard.Guard` keywords (``monitor``, ``log``, ``policy`` …) and the
+            adapter's keywords that ``_keywords`` lists:
+
+            * ``checkpoint``: file for on-disk best keeping (default ``gapwatch-best.pt`` / ``.npz`` next to the
+              guard's ``log``, or in the current directory);
+            * ``memory_limit_mb``: states up to this size (MiB) stay in memory, larger ones go to disk;
+            * ``keep_optimizer``: keep and restore the optimizer state too (torch backends);
+            * ``keep_previous``: keep the previous on-disk best beside the checkpoint (see :class:`BestKeeper`);
+            * ``restore`` / ``restore_on_stop``: see :data:`SPECS` (set as attributes of the adapter).
+
+    Class attributes of a subclass: ``_owner`` (its name, in messages), ``_keywords`` (the adapter keywords it
+    takes, in the order ``adapter_args`` lists them) and ``_backend`` (the keeper's backend, ``"torch"`` or
+    ``"keras"``).
     """
 
     _owner = "GuardAdapter"
+    _keywords: tuple[str, ...] = tuple(KEEPER_KEYWORDS)
+    _backend = "torch"
 
-    def __init__(
-        self,
-        guard: Guard | None = None,
-        *,
-        checkpoint: str | os.PathLike[str] | None = None,
-        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
-        keep_optimizer: bool = False,
-        keep_previous: bool = True,
-        backend: str = "torch",
-        **guard_kwargs: Any,
-    ) -> None:
-        self.guard = build_guard(self._owner, guard, guard_kwargs)
+    def __init__(self, guard: Guard | None = None, **guard_kwargs: Any) -> None:
+        given = {k: guard_kwargs.pop(k) for k in self._keywords if k in guard_kwargs}
+        self.guard = build_guard(self._owner, guard, guard_kwargs, self._keywords)
+        defaults = {**KEEPER_KEYWORDS, **{p.name: p.default for p in SPECS}}
+        #: the adapter keywords as given (defaults filled in), in ``_keywords`` order
+        self.adapter_args: dict[str, Any] = {k: given.get(k, defaults[k]) for k in self._keywords}
+        keeper = {k: self.adapter_args.get(k, v) for k, v in KEEPER_KEYWORDS.items()}
         log = self.guard.log
         self.keeper = BestKeeper(
-            path=checkpoint,
+            path=keeper["checkpoint"],
             dir=Path(log).parent if log is not None else None,
-            memory_limit_mb=memory_limit_mb,
-            keep_optimizer=keep_optimizer,
+            memory_limit_mb=keeper["memory_limit_mb"],
+            keep_optimizer=keeper["keep_optimizer"],
             overwrite=self.guard.overwrite,
-            backend=backend,
-            keep_previous=keep_previous,
+            backend=self._backend,
+            keep_previous=keeper["keep_previous"],
         )
         self.restored: dict[str, Any] | None = None
+        for p in SPECS:
+            if p.name in self._keywords:
+                setattr(self, p.name, check_adapter_param(self._owner, p.name, self.adapter_args[p.name]))
 
     # ------------------------------------------------------------------ the shared step
     def after_evaluation(
@@ -190,3 +211,24 @@ class GuardAdapter:
             raise UsageError(f"{self._owner} state: missing keys {missing}")
         self.guard.load_state_dict(state["guard"])
         self.keeper.load_state_dict(state["keeper"])
+
+
+class RecorderCallback:
+    """The framework-free part of the per-example recording callbacks (HF, Lightning): the
+    :class:`~gapwatch.examples.ExampleRecorder` they make when training starts, its table, and closing it at the
+    end. ``_training`` names the start in messages (``"training"``, ``"fit"``)."""
+
+    recorder: Any = None
+    _training = "training"
+
+    def close_recorder(self) -> None:
+        """Close the recorder (writes the Parquet file's last epoch); nothing when training never started."""
+        if self.recorder is not None:
+            self.recorder.close()
+
+    @property
+    def table(self) -> Any:
+        """The recorded :class:`~gapwatch.examples.ExampleTable` (in-memory recording, after training)."""
+        if self.recorder is None:
+            raise UsageError(f"nothing was recorded yet ({self._training} has not started)")
+        return self.recorder.table()

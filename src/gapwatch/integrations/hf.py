@@ -30,9 +30,8 @@ import numpy as np
 from ..errors import UsageError, require
 from ..examples.record import ExampleRecorder, logits_of, split_indexed_batch
 from ..guard import Guard
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import is_bookkeeping
-from . import GuardAdapter, check_adapter_param, guard_keywords
+from . import GuardAdapter, RecorderCallback, guard_keywords
 
 _tc = require("transformers.trainer_callback", "hf", "transformers")
 
@@ -50,44 +49,25 @@ class GapwatchTrainerCallback(GuardAdapter, _tc.TrainerCallback, _tc.ExportableS
             Trainer's own choice decides (``TrainingArguments.metric_for_best_model`` / ``greater_is_better``),
             else :func:`gapwatch.monitor.decide` at the first evaluation (the task metric beside
             ``eval_loss``, else ``eval_loss``), as ``gapwatch analyze`` does on the Trainer's log.
-        restore: load the best weights into the model at the end of training.
-        checkpoint, memory_limit_mb, keep_previous: see :class:`~gapwatch.keeper.BestKeeper`.
+        **guard_kwargs: the Guard's keywords, and ``restore`` (load the best weights into the model at the
+            end of training), ``checkpoint``, ``memory_limit_mb``, ``keep_previous`` (see
+            :class:`~gapwatch.integrations.GuardAdapter`).
     """
 
     _owner = "GapwatchTrainerCallback"
+    _keywords = ("checkpoint", "memory_limit_mb", "keep_previous", "restore")
+    restore: bool
 
-    def __init__(
-        self,
-        guard: Guard | None = None,
-        *,
-        checkpoint: str | os.PathLike[str] | None = None,
-        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
-        keep_previous: bool = True,
-        restore: bool = True,
-        **guard_kwargs: Any,
-    ) -> None:
-        GuardAdapter.__init__(
-            self,
-            guard,
-            checkpoint=checkpoint,
-            memory_limit_mb=memory_limit_mb,
-            keep_previous=keep_previous,
-            **guard_kwargs,
-        )
-        self.restore = check_adapter_param(self._owner, "restore", restore)
-        self._args: dict[str, Any] = {
-            "checkpoint": None if checkpoint is None else str(checkpoint),
-            "memory_limit_mb": memory_limit_mb,
-            "keep_previous": keep_previous,
-            "restore": restore,
-        }
+    def __init__(self, guard: Guard | None = None, **guard_kwargs: Any) -> None:
+        GuardAdapter.__init__(self, guard, **guard_kwargs)
 
     # ------------------------------------------------------------------ ExportableState
     def state(self) -> dict[str, Any]:
         g = self.guard
         guard_args = {k: _jsonable(getattr(g, k)) for k in guard_keywords() if k not in _NOT_JSON}
         # resuming a run appends to the history file it wrote: never refuse it as "existing"
-        args = {**self._args, **guard_args, "overwrite": True}
+        ck = self.adapter_args["checkpoint"]
+        args = {**self.adapter_args, "checkpoint": None if ck is None else str(ck), **guard_args, "overwrite": True}
         return {
             "args": args,
             "attributes": {"gapwatch_state": self.adapter_state(tensors=False)},
@@ -182,7 +162,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-class ExampleRecorderTrainerCallback(_tc.TrainerCallback):  # type: ignore[misc,name-defined]
+class ExampleRecorderTrainerCallback(RecorderCallback, _tc.TrainerCallback):  # type: ignore[misc,name-defined]
     """Record every training example's loss, margin and correctness per epoch (an ExampleTable).
 
         rec = ExampleRecorderTrainerCallback("examples.parquet", num_classes=2)
@@ -259,12 +239,4 @@ class ExampleRecorderTrainerCallback(_tc.TrainerCallback):  # type: ignore[misc,
         self.recorder.end_epoch()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.recorder is not None:
-            self.recorder.close()
-
-    @property
-    def table(self) -> Any:
-        """The recorded :class:`~gapwatch.examples.ExampleTable` (in-memory recording, after training)."""
-        if self.recorder is None:
-            raise UsageError("nothing was recorded yet (training has not started)")
-        return self.recorder.table()
+        self.close_recorder()

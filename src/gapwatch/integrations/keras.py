@@ -17,14 +17,12 @@ Needs ``pip install 'gapwatch[keras]'`` and a backend (``KERAS_BACKEND=torch``, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import MissingDependencyError, UsageError
 from ..guard import Guard
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB
-from . import GuardAdapter, check_adapter_param
+from . import GuardAdapter
 
 #: Version of :meth:`GapwatchKerasCallback.state_dict` (2: the keeper's state replaced the callback's own
 #: best-keeping fields).
@@ -52,35 +50,20 @@ class GapwatchKerasCallback(GuardAdapter, keras.callbacks.Callback):  # type: ig
     Args:
         guard: a ready Guard, or None and its keywords (``monitor="val_loss"``, ``log=``, ``detectors=`` …)
             in ``**guard_kwargs``.
-        restore: set the best weights back at the end of ``fit``.
-        checkpoint: ``.npz`` file for on-disk keeping (default ``gapwatch-best.npz`` next to ``log``).
-        memory_limit_mb: weights up to this size (MiB) stay in memory.
-        keep_previous: keep the previous on-disk best (see :class:`~gapwatch.keeper.BestKeeper`).
+        **guard_kwargs: the Guard's keywords, and ``restore`` (set the best weights back at the end of
+            ``fit``), ``checkpoint`` (``.npz`` file for on-disk keeping, default ``gapwatch-best.npz`` next to
+            ``log``), ``memory_limit_mb`` (weights up to this size, MiB, stay in memory), ``keep_previous`` (keep
+            the previous on-disk best; see :class:`~gapwatch.keeper.BestKeeper`).
     """
 
     _owner = "GapwatchKerasCallback"
+    _keywords = ("checkpoint", "memory_limit_mb", "keep_previous", "restore")
+    _backend = "keras"
+    restore: bool
 
-    def __init__(
-        self,
-        guard: Guard | None = None,
-        *,
-        checkpoint: str | os.PathLike[str] | None = None,
-        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
-        keep_previous: bool = True,
-        restore: bool = True,
-        **guard_kwargs: Any,
-    ) -> None:
+    def __init__(self, guard: Guard | None = None, **guard_kwargs: Any) -> None:
         keras.callbacks.Callback.__init__(self)
-        GuardAdapter.__init__(
-            self,
-            guard,
-            checkpoint=checkpoint,
-            memory_limit_mb=memory_limit_mb,
-            keep_previous=keep_previous,
-            backend="keras",
-            **guard_kwargs,
-        )
-        self.restore = check_adapter_param(self._owner, "restore", restore)
+        GuardAdapter.__init__(self, guard, **guard_kwargs)
 
     @property
     def checkpoint(self) -> Any:

@@ -24,9 +24,8 @@ from typing import Any
 from ..errors import UsageError, require
 from ..examples.record import ExampleRecorder, logits_of, split_indexed_batch
 from ..guard import Guard
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB
 from ..names import normalize
-from . import GuardAdapter, check_adapter_param
+from . import GuardAdapter, RecorderCallback
 
 _L = require("lightning.pytorch", "lightning", "lightning")
 
@@ -39,35 +38,18 @@ class GapwatchCallback(GuardAdapter, _L.Callback):  # type: ignore[misc,name-def
     Args:
         guard: a ready Guard, or None and its keywords (``monitor="val_loss"``, ``log=``, ``policy=`` …) in
             ``**guard_kwargs``.
-        restore: load the best weights into the module at the end of ``fit``.
-        checkpoint, memory_limit_mb, keep_optimizer, keep_previous: see :class:`~gapwatch.keeper.BestKeeper`
-            (``keep_optimizer`` keeps the first optimizer's state).
+        **guard_kwargs: the Guard's keywords, and ``restore`` (load the best weights into the module at the end
+            of ``fit``), ``checkpoint``, ``memory_limit_mb``, ``keep_optimizer`` (keeps the first optimizer's
+            state), ``keep_previous`` (see :class:`~gapwatch.integrations.GuardAdapter`).
     """
 
     _owner = "GapwatchCallback"
+    _keywords = ("checkpoint", "memory_limit_mb", "keep_optimizer", "keep_previous", "restore")
+    restore: bool
 
-    def __init__(
-        self,
-        guard: Guard | None = None,
-        *,
-        checkpoint: str | os.PathLike[str] | None = None,
-        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
-        keep_optimizer: bool = False,
-        keep_previous: bool = True,
-        restore: bool = True,
-        **guard_kwargs: Any,
-    ) -> None:
+    def __init__(self, guard: Guard | None = None, **guard_kwargs: Any) -> None:
         _L.Callback.__init__(self)
-        GuardAdapter.__init__(
-            self,
-            guard,
-            checkpoint=checkpoint,
-            memory_limit_mb=memory_limit_mb,
-            keep_optimizer=keep_optimizer,
-            keep_previous=keep_previous,
-            **guard_kwargs,
-        )
-        self.restore = check_adapter_param(self._owner, "restore", restore)
+        GuardAdapter.__init__(self, guard, **guard_kwargs)
 
     @property
     def state_key(self) -> str:
@@ -124,7 +106,7 @@ class GapwatchCallback(GuardAdapter, _L.Callback):  # type: ignore[misc,name-def
         self.load_adapter_state(state_dict)
 
 
-class ExampleRecorderCallback(_L.Callback):  # type: ignore[misc,name-defined]
+class ExampleRecorderCallback(RecorderCallback, _L.Callback):  # type: ignore[misc,name-defined]
     """Record every training example's loss, margin and correctness per epoch (an ExampleTable).
 
         from gapwatch.examples import IndexedDataset
@@ -146,6 +128,8 @@ class ExampleRecorderCallback(_L.Callback):  # type: ignore[misc,name-defined]
         n, num_classes, store_probs, run, overwrite: as :class:`~gapwatch.examples.ExampleRecorder`.
         logits_key: key of the logits in ``training_step``'s returned dict.
     """
+
+    _training = "fit"
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, n: int | None = None,
                  num_classes: int | None = None, store_probs: bool = False, run: int = 0,
@@ -201,12 +185,4 @@ class ExampleRecorderCallback(_L.Callback):  # type: ignore[misc,name-defined]
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
-        if self.recorder is not None:
-            self.recorder.close()
-
-    @property
-    def table(self) -> Any:
-        """The recorded :class:`~gapwatch.examples.ExampleTable` (in-memory recording, after ``fit``)."""
-        if self.recorder is None:
-            raise UsageError("nothing was recorded yet (fit has not started)")
-        return self.recorder.table()
+        self.close_recorder()

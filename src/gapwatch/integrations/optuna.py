@@ -35,20 +35,10 @@ against each other's trials. ``optuna`` is imported when this module is imported
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..errors import MissingDependencyError, UsageError
-from ..forecast.sweep import (
-    CONFIDENCE,
-    MIN_OBSERVED,
-    Curve,
-    Verdict,
-    check_confidence,
-    check_policy_params,
-    check_sweep_args,
-    judge,
-)
+from ..forecast.sweep import CONFIDENCE, MIN_OBSERVED, Curve, SweepRule, Verdict, best_evaluation
 
 try:
     import optuna
@@ -101,15 +91,10 @@ class GapwatchPruner(BasePruner):
         use_forecast: bool = True,
         method: str = "auto",
     ) -> None:
-        self.confidence = check_confidence(confidence)
-        check_sweep_args("GapwatchPruner", n_startup_trials, n_warmup_steps, method, "max_resource", max_resource)
-        check_policy_params("min", policy_params)
-        self.n_startup_trials = n_startup_trials
-        self.n_warmup_steps = n_warmup_steps
+        #: the validated settings and the judging step shared with the Ray Tune stopper
+        self.rule = SweepRule("GapwatchPruner", confidence, n_startup_trials, n_warmup_steps, policy_params,
+                              use_forecast, method, budget_name="max_resource", budget=max_resource)
         self.max_resource = None if max_resource is None else float(max_resource)
-        self.policy_params = dict(policy_params or {})
-        self.use_forecast = bool(use_forecast)
-        self.method = method
         #: the last verdict per (study name, trial number, evaluations seen): should_prune may be called twice
         self._cache: dict[tuple[str, int, int], Verdict] = {}
         self.last_verdict: Verdict | None = None
@@ -124,11 +109,9 @@ class GapwatchPruner(BasePruner):
         others_t = [t for t in study.get_trials(deepcopy=False, states=OTHER_STATES)
                     if t.number != trial.number and t.intermediate_values]
         finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in others_t)
-        use_fc = self.use_forecast and finished >= self.n_startup_trials
         others = [Curve.from_mapping(t.intermediate_values) for t in others_t]
-        v = judge(curve, others, mode=mode, horizon=self.max_resource, confidence=self.confidence,
-                  policy_params=self.policy_params, min_observed=self.n_warmup_steps, use_forecast=use_fc,
-                  method=self.method, seed=trial.number)
+        v = self.rule.judge(curve, others, mode=mode, horizon=self.max_resource, finished=finished,
+                            seed=trial.number)
         self._cache = {k: w for k, w in self._cache.items() if k[:2] != key[:2]}
         self._cache[key] = v
         return v
@@ -151,13 +134,9 @@ def best_checkpoint(study: optuna.study.Study) -> tuple[FrozenTrial, int, float]
     Raises:
         UsageError: no trial has reported an intermediate value, or the study has several objectives.
     """
-    sign = 1.0 if _mode(study) == "min" else -1.0
-    best: tuple[FrozenTrial, int, float] | None = None
-    for t in study.get_trials(deepcopy=False, states=OTHER_STATES):
-        for step, val in t.intermediate_values.items():
-            if math.isfinite(val) and (best is None or sign * val < sign * best[2]):
-                best = (t, int(step), float(val))
+    best = best_evaluation(((t, int(step), float(val)) for t in study.get_trials(deepcopy=False, states=OTHER_STATES)
+                            for step, val in t.intermediate_values.items()), _mode(study))
     if best is None:
         raise UsageError(f"study {study.study_name!r} has no reported intermediate values "
                          "(call trial.report)")
-    return best
+    return best[0], int(best[1]), best[2]

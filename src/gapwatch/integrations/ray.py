@@ -27,17 +27,7 @@ import math
 from typing import Any
 
 from ..errors import MissingDependencyError, UsageError
-from ..forecast.sweep import (
-    CONFIDENCE,
-    MIN_OBSERVED,
-    Curve,
-    Verdict,
-    check_budget,
-    check_confidence,
-    check_policy_params,
-    check_sweep_args,
-    judge,
-)
+from ..forecast.sweep import CONFIDENCE, MIN_OBSERVED, Curve, SweepRule, Verdict, best_evaluation
 
 try:
     from ray.tune import Stopper
@@ -85,14 +75,11 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
             raise UsageError(f"GapwatchStopper: metric must be a non-empty result key, got {metric!r}")
         if mode not in ("min", "max"):
             raise UsageError(f"GapwatchStopper: mode must be 'min' or 'max', got {mode!r}")
-        check_budget("GapwatchStopper: max_t", max_t)
-        check_sweep_args("GapwatchStopper", n_startup_trials, n_warmup_steps, method)
+        #: the validated settings and the judging step shared with the Optuna pruner
+        self.rule = SweepRule("GapwatchStopper", confidence, n_startup_trials, n_warmup_steps, policy_params,
+                              use_forecast, method, mode=mode, budget_name="max_t", budget=max_t)
         self.metric, self.mode, self.time_attr = metric, mode, time_attr
         self.max_t = None if max_t is None else float(max_t)
-        self.confidence = check_confidence(confidence)
-        self.n_startup_trials, self.n_warmup_steps = n_startup_trials, n_warmup_steps
-        self.policy_params = check_policy_params(mode, policy_params)
-        self.use_forecast, self.method = bool(use_forecast), method
         self._steps: dict[str, list[float]] = {}
         self._values: dict[str, list[float]] = {}
         self._finished: set[str] = set()
@@ -114,10 +101,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         if self.max_t is not None and step >= self.max_t:
             self._finished.add(trial_id)
         others = [self._curve(t) for t in self._values if t != trial_id]
-        use_fc = self.use_forecast and len(self._finished - {trial_id}) >= self.n_startup_trials
-        v = judge(self._curve(trial_id), others, mode=self.mode, horizon=self.max_t,
-                  confidence=self.confidence, policy_params=self.policy_params,
-                  min_observed=self.n_warmup_steps, use_forecast=use_fc, method=self.method)
+        v = self.rule.judge(self._curve(trial_id), others, mode=self.mode, horizon=self.max_t,
+                            finished=len(self._finished - {trial_id}))
         self.verdicts[trial_id] = v
         if v.stop:
             self._finished.add(trial_id)
@@ -139,12 +124,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         Raises:
             UsageError: nothing was reported yet.
         """
-        sign = 1.0 if self.mode == "min" else -1.0
-        best: tuple[str, float, float] | None = None
-        for tid, vals in self._values.items():
-            for s, v in zip(self._steps[tid], vals, strict=True):
-                if math.isfinite(v) and (best is None or sign * v < sign * best[2]):
-                    best = (tid, s, v)
+        best = best_evaluation(((tid, s, v) for tid, vals in self._values.items()
+                                for s, v in zip(self._steps[tid], vals, strict=True)), self.mode)
         if best is None:
             raise UsageError("GapwatchStopper: no trial has reported a finite value yet")
         return best

@@ -14,14 +14,12 @@ averager from :mod:`gapwatch.averaging`. Needs ``pip install 'gapwatch[torch]'``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import UsageError, require
 from ..guard import Guard, GuardDecision
-from ..keeper import DEFAULT_MEMORY_LIMIT_MB
-from . import GuardAdapter, check_adapter_param
+from . import GuardAdapter
 
 STATE_VERSION = 1
 
@@ -35,45 +33,27 @@ class TorchGuard(GuardAdapter):
         guard: a ready :class:`~gapwatch.guard.Guard`, or None and its keywords (``monitor``, ``mode``,
             ``policy``, ``log``, ``overwrite``, ``detect_every``, ``on_nan``, ``verbose``, ``run``,
             ``on_event`` …) in ``**guard_kwargs``.
-        checkpoint: file for on-disk best keeping (default ``gapwatch-best.pt`` next to ``log``, or in the
-            current directory).
-        memory_limit_mb: model states up to this size (MiB) stay in memory, larger ones go to disk.
-        keep_optimizer: keep and restore the optimizer state too.
-        keep_previous: keep the previous on-disk best (see :class:`~gapwatch.keeper.BestKeeper`).
-        restore_on_stop: load the best weights into ``model`` as soon as the guard says stop.
+        **guard_kwargs: the Guard's keywords, and ``checkpoint`` (file for on-disk best keeping, default
+            ``gapwatch-best.pt`` next to ``log`` or in the current directory), ``memory_limit_mb`` (model states
+            up to this size, MiB, stay in memory, larger ones go to disk), ``keep_optimizer`` (keep and restore
+            the optimizer state too), ``keep_previous`` (keep the previous on-disk best; see
+            :class:`~gapwatch.keeper.BestKeeper`), ``restore_on_stop`` (load the best weights into ``model`` as
+            soon as the guard says stop).
     """
 
     _owner = "TorchGuard"
+    _keywords = ("checkpoint", "memory_limit_mb", "keep_optimizer", "keep_previous", "restore_on_stop")
+    restore_on_stop: bool
 
-    def __init__(
-        self,
-        model: Any,
-        optimizer: Any = None,
-        guard: Guard | None = None,
-        *,
-        checkpoint: str | os.PathLike[str] | None = None,
-        memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB,
-        keep_optimizer: bool = False,
-        keep_previous: bool = True,
-        restore_on_stop: bool = True,
-        **guard_kwargs: Any,
-    ) -> None:
+    def __init__(self, model: Any, optimizer: Any = None, guard: Guard | None = None, **guard_kwargs: Any) -> None:
         torch = require("torch", "torch")
         if not isinstance(model, torch.nn.Module):
             raise UsageError(f"TorchGuard: model must be a torch.nn.Module, got {type(model).__name__}")
-        if keep_optimizer and optimizer is None:
+        if guard_kwargs.get("keep_optimizer") and optimizer is None:
             raise UsageError("TorchGuard: keep_optimizer=True needs optimizer=")
-        super().__init__(
-            guard,
-            checkpoint=checkpoint,
-            memory_limit_mb=memory_limit_mb,
-            keep_optimizer=keep_optimizer,
-            keep_previous=keep_previous,
-            **guard_kwargs,
-        )
+        super().__init__(guard, **guard_kwargs)
         self.model = model
         self.optimizer = optimizer
-        self.restore_on_stop = check_adapter_param(self._owner, "restore_on_stop", restore_on_stop)
 
     def observe(
         self, *, step: float | None = None, epoch: float | None = None, **metrics: Any
