@@ -60,14 +60,19 @@ def _u(e: int, k: int) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------------ 1. CPU per poll
-def _tb_rec(step: int, tag: str, v: float) -> bytes:
+def _tb_event(step: int, tag: str, v: float) -> bytes:
+    """One serialized TensorBoard ``Event`` holding scalar ``tag`` = ``v`` at ``step``."""
     from tensorboard.compat.proto import event_pb2, summary_pb2
-
-    from gapwatch.readers._tfrecord import frame
 
     ev = event_pb2.Event(wall_time=1.7e9 + step, step=step, summary=summary_pb2.Summary(
         value=[summary_pb2.Summary.Value(tag=tag, simple_value=v)]))
-    return frame(ev.SerializeToString())
+    return bytes(ev.SerializeToString())
+
+
+def _tb_rec(step: int, tag: str, v: float) -> bytes:
+    from gapwatch.readers._tfrecord import frame
+
+    return frame(_tb_event(step, tag, v))
 
 
 def _append(run: Path, kind: str, e: int, k: int) -> None:
@@ -162,6 +167,187 @@ def bench_growth(tmp: Path, points: int, appends: int) -> list[str]:
     out += ["", f"Bytes read per poll == bytes appended on every poll: **{ok}**. The CPU per poll is dominated "
             "by rebuilding the run's History from its decoded arrays (O(points logged), not O(bytes))."]
     print("\n".join(out), flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ 2b. 1 GB growth
+#: The O(new data) bound asserted on every poll: bytes the process read during the poll (``/proc/self/io``
+#: ``rchar``) at most this many times the bytes appended since the previous poll, plus READ_SLACK_BYTES.
+MAX_READ_FACTOR = 2.0
+#: Bytes a poll may read beyond MAX_READ_FACTOR x appended (stat, /proc reads, the first 64 KiB sniffed).
+READ_SLACK_BYTES = 1 << 20
+#: Growth logs: a training scalar every TRAIN_EVERY steps, a validation scalar every VAL_EVERY steps (the CSV,
+#: one short row per step like Lightning's learning-rate monitor writes, logs them every CSV_TRAIN_EVERY and
+#: CSV_VAL_EVERY rows: a 1 GB CSV is 10 M rows).
+TRAIN_EVERY, VAL_EVERY = 10, 100
+CSV_TRAIN_EVERY, CSV_VAL_EVERY = 50, 1000
+#: JSON Lines: floats in the per-layer array each line carries (what makes the log big; arrays are skipped).
+JSONL_LAYERS = 2000
+
+
+def _rchar() -> int:
+    """Bytes this process has read through read syscalls (``/proc/self/io``), -1 where unavailable."""
+    try:
+        with open("/proc/self/io") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+    except (OSError, StopIteration, ValueError):
+        return -1
+
+
+def _curve(g: int, total: int) -> tuple[float, float]:
+    """Training loss falling, validation loss bottoming out at 60 % of ``total`` steps and climbing."""
+    x = g / total
+    return float(2.0 * np.exp(-4 * x) + 0.05), float(0.5 + np.exp(-5 * x) + 0.6 * max(0.0, x - 0.6) ** 2)
+
+
+def _frames(datas: list[bytes]) -> bytes:
+    """TFRecord records around each payload; the CRC-32Cs computed for all records of one length at once."""
+    import struct
+
+    from gapwatch.readers._tfrecord import masked_crc32c_rows
+
+    n = len(datas)
+    hdrs = np.frombuffer(b"".join(struct.pack("<Q", len(d)) for d in datas), np.uint8).reshape(n, 8)
+    lc = masked_crc32c_rows(hdrs)
+    dc = np.zeros(n, np.uint32)
+    by_len: dict[int, list[int]] = {}
+    for i, d in enumerate(datas):
+        by_len.setdefault(len(d), []).append(i)
+    for ln, idx in by_len.items():
+        mat = np.frombuffer(b"".join(datas[i] for i in idx), np.uint8).reshape(len(idx), ln)
+        dc[idx] = masked_crc32c_rows(mat)
+    return b"".join(hdrs[i].tobytes() + struct.pack("<I", int(lc[i])) + d + struct.pack("<I", int(dc[i]))
+                    for i, d in enumerate(datas))
+
+
+class _Grower:
+    """Appends training-log bytes of one format: ``chunk(nbytes)`` → the bytes of the next steps."""
+
+    def __init__(self, kind: str, total_steps: int) -> None:
+        self.kind, self.total, self.g = kind, total_steps, 0
+        if kind == "tb":
+            from tensorboard.compat.proto import event_pb2, summary_pb2
+
+            hist = summary_pb2.HistogramProto(min=-3.0, max=3.0, num=1e6, sum=1.5, sum_squares=9.5e5,
+                                              bucket_limit=[-3 + 6 * (i + 1) / 250 for i in range(250)],
+                                              bucket=[1.0 + i for i in range(250)])
+            self.hist = event_pb2.Event(wall_time=1.7e9, step=1, summary=summary_pb2.Summary(
+                value=[summary_pb2.Summary.Value(tag="layer0/weights", histo=hist)]))
+        self.layers = json.dumps([round(0.01 + 1e-4 * i, 6) for i in range(JSONL_LAYERS)])
+
+    def header(self) -> bytes:
+        return b"step,epoch,time,lr-Adam,tokens_seen,train_loss,val_loss\n" if self.kind == "csv" else b""
+
+    def chunk(self, nbytes: int) -> bytes:
+        out: list[bytes] = []
+        size = 0
+        while size < nbytes:
+            piece = self._steps(256)
+            out.append(piece)
+            size += len(piece)
+        return b"".join(out)
+
+    def _steps(self, k: int) -> bytes:
+        """The bytes of the next ``k`` training steps."""
+        recs: list[bytes] = []
+        lines: list[str] = []
+        for _ in range(k):
+            self.g += 1
+            g = self.g
+            tr, va = _curve(g, self.total)
+            train, val = g % TRAIN_EVERY == 0, g % VAL_EVERY == 0
+            if self.kind == "tb":
+                self.hist.step, self.hist.wall_time = g, 1.7e9 + g
+                recs.append(self.hist.SerializeToString())
+                if train:
+                    recs.append(_tb_event(g, "train/loss", tr))
+                if val:
+                    recs.append(_tb_event(g, "val/loss", va))
+            elif self.kind == "jsonl":
+                extra = f', "val_loss": {va:.6f}' if val else ""
+                lines.append(f'{{"step": {g}, "epoch": {g / 1000:.3f}, "train_loss": {tr:.6f}{extra}, '
+                             f'"layer_grad_norms": {self.layers}}}\n')
+            else:
+                train, val = g % CSV_TRAIN_EVERY == 0, g % CSV_VAL_EVERY == 0
+                lines.append(f"{g},{g / 1000:.3f},{1.7e9 + 0.25 * g:.3f},{0.001 * (1 - g / self.total):.9f},"
+                             f"{2048 * g},{f'{tr:.6f}' if train else ''},{f'{va:.6f}' if val else ''}\n")
+        return _frames(recs) if self.kind == "tb" else "".join(lines).encode()
+
+
+def _step_bytes(kind: str) -> float:
+    """Bytes one training step adds to a growth log of ``kind`` (measured on a sample)."""
+    g = _Grower(kind, 10**6)
+    return len(g._steps(1000)) / 1000
+
+
+def bench_growth_big(tmp: Path, total: int, steps: int, kinds: list[str]) -> list[str]:
+    """Grow a TensorBoard event file, a JSON Lines log and a CSV log to ``total`` bytes in ``steps`` appends,
+    polling a :class:`gapwatch.watch.Watcher` on the file after each; per poll: bytes appended, bytes the
+    tailer read, bytes the process read (``rchar``), CPU. Asserts the O(new data) bound on every poll."""
+    from gapwatch.watch import Watcher, WatchOptions
+
+    names = {"tb": "events.out.tfevents.1.grow", "jsonl": "grow.jsonl", "csv": "grow.csv"}
+    what = {"tb": f"per step a 250-bucket weight histogram; train/loss every {TRAIN_EVERY} steps, "
+                  f"val/loss every {VAL_EVERY}",
+            "jsonl": f"per step one line with train_loss and a {JSONL_LAYERS}-float per-layer array (skipped: "
+                     f"arrays are not curves); val_loss every {VAL_EVERY} lines",
+            "csv": f"per step one row of bookkeeping (step, epoch, time, lr-Adam, tokens_seen); train_loss every "
+                   f"{CSV_TRAIN_EVERY} rows, val_loss every {CSV_VAL_EVERY}"}
+    out = ["## 2b. Bytes read per poll while a log grows to "
+           f"{total / 1e9:g} GB (TensorBoard, JSON Lines, CSV)", "",
+           "Each log starts small; a `Watcher` on the file (polling, no inotify) reads it whole once (first poll), "
+           f"then the log grows by {steps} appends of about {total / steps / 1e6:.0f} MB, with one poll "
+           "after each. *Tailer read*: the tailer's own counter; *process read*: `rchar` of `/proc/self/io` "
+           "over the poll (every read syscall of the process, page cache or not). CPU: `time.process_time` of "
+           "the poll (reading, parsing, rebuilding the History, running the detectors, the stop policy). Asserted "
+           f"on every poll: process read <= {MAX_READ_FACTOR:g} x appended + {READ_SLACK_BYTES >> 20} MiB.", ""]
+    ok_all = True
+    for kind in kinds:
+        f = tmp / names[kind]
+        per_step = _step_bytes(kind)
+        total_steps = int(total / per_step)
+        gr = _Grower(kind, total_steps)
+        with open(f, "wb") as fh:
+            fh.write(gr.header() + gr.chunk(total // steps // 100))
+        evs: list[dict[str, Any]] = []
+        w = Watcher(f, WatchOptions(use_watchdog=False), emit=evs.append)
+        c0, r0 = _cpu(), _rchar()
+        w.poll()
+        first = (f.stat().st_size, _rchar() - r0, _cpu() - c0)
+        tailer = w.sources[f].tailer
+        out += [f"### {kind}: {what[kind]} ({per_step / 1e3:.2f} KB per step)", "",
+                f"First poll: {first[0] / 1e6:.1f} MB file, {first[1] / 1e6:.1f} MB read, {first[2]:.2f} s CPU.", "",
+                "| poll | file MB | appended MB | tailer read MB | process read MB | read / appended | poll CPU s | "
+                "points in the run | events |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        rows = []
+        for k in range(steps):
+            data = gr.chunk(int(total / steps))
+            with open(f, "ab") as fh:
+                fh.write(data)
+            appended = len(data)
+            del data
+            b0, r0, c0, n0 = tailer.stats.bytes_read, _rchar(), _cpu(), len(evs)
+            w.poll()
+            cpu, rch, got = _cpu() - c0, _rchar() - r0, tailer.stats.bytes_read - b0
+            pts = len(tailer.history())  # after the measured poll: observations the watch holds for the run
+            ok = got <= appended and rch <= MAX_READ_FACTOR * appended + READ_SLACK_BYTES
+            ok_all &= ok
+            rows.append((f.stat().st_size, appended, got, rch, cpu, pts, len(evs) - n0))
+            out.append(f"| {k + 1} | {rows[-1][0] / 1e6:,.0f} | {appended / 1e6:.1f} | {got / 1e6:.1f} | "
+                       f"{rch / 1e6:.1f} | {rch / appended:.3f} | {cpu:.2f} | {pts:,} | {len(evs) - n0} |")
+            print(out[-1], flush=True)
+            if not ok:
+                raise AssertionError(f"{kind} poll {k + 1}: read {rch:,} bytes (tailer {got:,}) for {appended:,} "
+                                     f"appended: not O(new data)")
+        size = f.stat().st_size
+        f.unlink()
+        cpus = [r[4] for r in rows]
+        out += ["", f"Final size {size / 1e9:.2f} GB; bytes read per poll / bytes appended: "
+                f"{min(r[3] / r[1] for r in rows):.3f}–{max(r[3] / r[1] for r in rows):.3f} (process), "
+                f"{min(r[2] / r[1] for r in rows):.3f}–{max(r[2] / r[1] for r in rows):.3f} (tailer); poll CPU "
+                f"{min(cpus):.2f}–{max(cpus):.2f} s for {total / steps / 1e6:.0f} MB appended "
+                f"({total / steps / 1e6 / float(np.median(cpus)):.0f} MB/s of new data, median).", ""]
+    out.append(f"O(new data) on every poll of every log: **{ok_all}** (the file deleted after each log).")
     return out
 
 
@@ -313,7 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--appends", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--tracker-runs", type=int, default=1000)
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: poll,growth,delay,trackers")
+    ap.add_argument("--grow-bytes", type=float, default=1e9, help="size a growth log reaches (part 2b), bytes")
+    ap.add_argument("--grow-steps", type=int, default=10, help="appends (polls) to reach --grow-bytes")
+    ap.add_argument("--grow-kinds", default="tb,jsonl,csv", help="growth logs of part 2b: tb,jsonl,csv")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: poll,growth,big,delay,trackers")
+    ap.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
     ap.add_argument("--out", type=Path, default=None, help="write the markdown here (replaces the file)")
     a = ap.parse_args(argv)
     skip = set(filter(None, a.skip.split(",")))
@@ -330,12 +520,18 @@ def main(argv: list[str] | None = None) -> int:
             body += bench_poll(tmp, [int(x) for x in a.runs.split(",") if x], a.polls, a.live) + [""]
         if "growth" not in skip:
             body += bench_growth(tmp, a.event_points, a.appends) + [""]
+        if "big" not in skip:
+            body += bench_growth_big(tmp, int(a.grow_bytes), a.grow_steps,
+                                     [k for k in a.grow_kinds.split(",") if k]) + [""]
         if "delay" not in skip:
             body += bench_delay(tmp, a.seeds) + [""]
         if "trackers" not in skip:
             body += bench_trackers(tmp, a.tracker_runs) + [""]
     text = "\n".join(head + body)
-    if a.out:
+    if a.out and a.append:
+        with open(a.out, "a") as fh:
+            fh.write("\n" + text)
+    elif a.out:
         a.out.write_text(text)
     else:
         print(text)

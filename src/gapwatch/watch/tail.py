@@ -49,6 +49,9 @@ LINE_FORMATS = ("csv", "keras-csv", "lightning-csv", "jsonl")
 #: store keeps one file per metric, nested in experiment and run folders).
 DEEP_FORMATS = ("mlflow",)
 _HDR = struct.Struct("<Q")
+#: JSON Lines keys kept whatever their value (History.from_records reads them as the step and epoch and says
+#: so when one is not a number).
+_JSONL_X_KEYS = ("step", "global_step", "epoch")
 
 
 @dataclass
@@ -286,7 +289,10 @@ class LineTailer(Tailer):
                 if rec["gapwatch"] == "guard/1" and rec.get("monitor"):
                     self.header = rec
                 continue
-            self.records.append((i, rec))
+            # arrays and nested objects are never observations (History.from_records skips them): keep only
+            # the scalars, so a log that dumps per-layer arrays costs memory for its numbers, not its bytes
+            self.records.append((i, {k: v for k, v in rec.items() if not isinstance(v, (dict, list))
+                                     or k in _JSONL_X_KEYS}))
 
     def _csv(self, text: str, first: int) -> None:
         text = text.lstrip("\ufeff") if first == 1 else text
