@@ -14,7 +14,7 @@ import typer
 
 from ..findings import Severity
 from . import app
-from ._options import MonitorMode, detector_params, exit_on_findings, monitor_option
+from ._options import MonitorMode, detector_params, monitor_option
 
 
 @app.command("watch")
@@ -46,7 +46,7 @@ def watch_cmd(
     """Follow training logs as they grow: findings and stop recommendations as they arise, with alerts."""
     from ..replay import parse_params
     from ..report.watch_view import watch_printer
-    from ..watch import CommandSink, Watcher, WatchOptions, WebhookSink, default_state_path
+    from ..watch import CommandSink, WatchOptions, WebhookSink, default_state_path, watch
 
     opts = WatchOptions(
         interval=interval,
@@ -60,6 +60,7 @@ def watch_cmd(
     )
     sinks = [CommandSink(c) for c in notify] + [WebhookSink(u) for u in webhook]
     state_path = (state or default_state_path(path)) if sinks and path.exists() else state
-    w = Watcher(path, opts, sinks=sinks, state_path=state_path, emit=watch_printer(json_out))
-    w.run(once=once, handle_signals=True)
-    exit_on_findings(w.worst, fail_on, announce=False)
+    code = watch(path, opts, once=once, sinks=sinks, state_path=state_path, emit=watch_printer(json_out),
+                 handle_signals=True)
+    if code:
+        raise typer.Exit(code)  # EXIT_FINDING: a finding at or above --fail-on was reported
