@@ -306,13 +306,16 @@ class _Builder:
     def table(self, notes: list[str]) -> Table:
         self.flush()
         cells: dict[str, Any] = {}
-        for j, c in enumerate(self.columns):
+        for j, c in enumerate(self.columns):  # one column at a time, its batches freed once joined
             if self.text[j]:
-                codes = np.concatenate(self.codes[j]) if self.codes[j] else np.zeros(0, np.int64)
-                cells[c] = CodeColumn(codes, np.asarray(list(self.index[j]), dtype=object))
+                cells[c] = CodeColumn(_cat(self.codes[j], np.int64), np.asarray(list(self.index[j]), dtype=object))
+                self.codes[j] = []
             else:
                 cells[c] = NumColumn(_cat(self.values[j], float), _cat(self.logged[j], bool), self.bad[j])
-        return Table(self.path, self.columns, cells, _cat(self.all_lines, np.int64), notes)
+                self.values[j], self.logged[j] = [], []
+        lines = _cat(self.all_lines, np.int64)
+        self.all_lines = []
+        return Table(self.path, self.columns, cells, lines, notes)
 
 
 def _cat(chunks: list[np.ndarray], dtype: Any) -> np.ndarray:
@@ -476,7 +479,10 @@ def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset
         if not logged.any():
             continue
         split, metric = rename.get(col) or read[col]
-        parts.add(step[logged], ep[logged], split, metric, vals[logged], col)
+        if logged.all():  # a dense column: its blocks share the table's arrays (no copy)
+            parts.add(step, ep, split, metric, vals, col)
+        else:
+            parts.add(step[logged], ep[logged], split, metric, vals[logged], col)
     return parts
 
 
