@@ -3,6 +3,7 @@ file, with the numbers changed, and the verdict a reader of the raw curves gave 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from gapwatch import analyze, load
@@ -41,6 +42,10 @@ def test_held_out_loss_rising_while_accuracy_plateaus_is_overfitting(tmp_path: P
     over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert over and over[0].evidence["pattern"] == "loss_worse_metric_stalled"
     assert abs(over[0].epoch - 20) <= 2
+    # the headline says what judged it: the loss rose while the deciding series stalled
+    assert r.summary is not None
+    assert r.summary.headline.startswith("Overfitting since epoch 2")
+    assert "val_loss rose" in r.summary.headline and "while val_acc stopped improving" in r.summary.headline
 
 
 def test_yolov5_results_decide_by_map50_95_and_loss_parts_are_one_set(tmp_path: Path) -> None:
@@ -65,3 +70,12 @@ def test_yolov5_results_decide_by_map50_95_and_loss_parts_are_one_set(tmp_path: 
     (r,) = analyze(load(p), forecast=False).runs
     assert r.decision is not None and r.decision.monitor.metric == "map_0_5_0_95"
     assert not [f for f in r.findings if f.kind == FindingKind.HELDOUT_REGRESSION]
+
+
+def test_headlines_name_the_deciding_series_as_logged(tmp_path: Path) -> None:
+    """The headline names the series that judged the run, by the name the log gave it."""
+    p = tmp_path / "trainer_state.json"
+    hist = [{"epoch": float(e), "step": 100 * e, "eval_loss": 1.0 / e, "eval_wer": 0.5 / e} for e in range(1, 8)]
+    p.write_text(json.dumps({"log_history": hist, "global_step": 700}))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.summary is not None and "(by eval_wer" in r.summary.headline

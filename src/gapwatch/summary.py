@@ -167,22 +167,42 @@ def _fx(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
 
 
+def _deciding_name(r: RunAnalysis) -> str:
+    """The deciding series as the log names it (``eval_wer``), else its canonical label (``val_wer``)."""
+    if r.monitor is None:
+        return "the monitored metric"
+    if r.history is not None and r.history.has(r.monitor.split, r.monitor.metric):
+        name = r.history.series(r.monitor.split, r.monitor.metric).name
+        if name:
+            return name
+    return r.monitor.label
+
+
 def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: float | None,
               best_x: float | None) -> tuple[str, str]:
+    """The verdict in one line, naming the deciding series (issue 13: the reader sees which series judged)."""
+    name = _deciding_name(r)
     if of is not None:
         ev = of.evidence
+        if ev.get("pattern") == "loss_worse_metric_stalled":  # judged by the loss, the metric had stalled
+            lb, lf = ev.get("loss_best") or {}, ev.get("loss_final") or {}
+            rise = ""
+            if isinstance(lb.get("value"), (int, float)) and isinstance(lf.get("value"), (int, float)) \
+                    and lb["value"] > 0:
+                rise = f" ({_rel_pct((lf['value'] - lb['value']) / lb['value'])} worse by the end)"
+            return (f"Overfitting since {r.x} {_fx(lb.get(r.x, best_x))}: {lb.get('name', 'the held-out loss')} "
+                    f"rose{rise} while {name} stopped improving", of.severity.value)
         # "since" is the onset (the first evaluation from which it stays significantly worse), not the best point
         bx = ev.get(f"onset_{r.x}", ev.get(f"best_{r.x}", best_x))
         rel = cost if cost is not None else (ev.get("relative_degradation") or 0.0)
-        label = r.monitor.label if r.monitor else "the monitored metric"
-        return (f"Overfitting since {r.x} {_fx(bx)}: the final model's {label} is {_rel_pct(float(rel))} worse "
+        return (f"Overfitting since {r.x} {_fx(bx)}: the final model's {name} is {_rel_pct(float(rel))} worse "
                 f"than the best one", of.severity.value)
     if worst is None:
-        return "No overfitting found", "ok"
+        return f"No overfitting found (by {name})", "ok"
     if worst == Severity.INFO:
-        return "No overfitting found (notes below)", "ok"
+        return f"No overfitting found (by {name}; notes below)", "ok"
     kinds = sorted({kind_of(f) for f in r.findings if f.severity.rank >= Severity.WARNING.rank})
-    return f"No overfitting, but: {', '.join(k.replace('_', ' ') for k in kinds)}", worst.value
+    return f"No overfitting by {name}, but: {', '.join(k.replace('_', ' ') for k in kinds)}", worst.value
 
 
 # ---------------------------------------------------------------------------------------------- sweeps

@@ -20,8 +20,9 @@ task metric aligned on the evaluations they share:
   loss level over the same stretch rises by less than ``flat_z`` standard errors (flat or improving).
 * **loss worse, metric stalled** (kind ``overfitting``): the loss rises after its best exactly as in the first
   pattern, but the task metric changed by less than ``min_z`` standard errors since the loss's best (it
-  plateaued; a significant decline is the ``overfitting`` detector's, on the deciding metric) after it had improved by ``min_z`` or more before, while the training loss kept falling by
-  ``min_z`` of its own standard errors or more. The metric has nothing left to gain and offers no
+  plateaued; a significant decline is the ``overfitting`` detector's, on the deciding metric) after it had
+  improved by ``min_z`` or more before, while the training loss kept falling by ``min_z`` of its own standard
+  errors or more. The metric has nothing left to gain and offers no
   counter-evidence, so the rising loss is read as what it usually is: the model fits the training set at the
   held-out set's expense (overfitting by the loss, confirmed by a metric that stopped improving — the way a
   reader of the curves judges it; Prechelt, "Early Stopping — But When?", 1998, stops on the held-out error
@@ -258,6 +259,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, p
         f"patience that ends the run soon after {tname} stops improving.",
     )
     ev = {"pattern": "loss_worse_metric_stalled", "loss_best": _point(loss, b_loss),
+          "loss_final": _point(loss, int(loss.idx.size) - 1),
           "metric_best": _point(task, b_task), "loss_rise_z": rise, "metric_gain_z": gain,
           "metric_learned_z": learned, "train_drop_z": drop, "diverged_at": loss.where(b_loss),
           "restore": task.where(b_task), "loss_se": loss.se, "metric_se": task.se,
