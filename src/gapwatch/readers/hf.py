@@ -25,8 +25,9 @@ from typing import Any
 
 from .. import guardlog
 from ..errors import InputError
-from ._parts import Parts, records_parts
+from ._parts import Parts
 from .base import FunctionReader
+from .jsonl import RecordColumns
 
 NAME = "hf-trainer"
 
@@ -97,7 +98,7 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
     state_file, checkpoints = _state_file(path)
     state = _load_state(state_file)
-    records: list[tuple[int, dict[str, Any]]] = []
+    cols = RecordColumns(str(state_file), default_split="train", place="log_history entry #")
     summary: dict[str, Any] = {}
     for i, rec in enumerate(state["log_history"], start=1):
         if not isinstance(rec, dict):
@@ -106,8 +107,8 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         if "train_runtime" in rec:  # the closing summary record: run averages, not curve points
             summary = {k: v for k, v in rec.items() if isinstance(v, (int, float, str))}
             continue
-        records.append((i, rec))
-    parts = records_parts(records, run, str(state_file), default_split="train", place="log_history entry #")
+        cols.add(i, rec)
+    parts = cols.parts(run)
     parts.source = str(path)
     meta: dict[str, Any] = {k: v for k, v in state.items()
                             if k != "log_history" and (v is None or isinstance(v, (int, float, str, bool)))}
