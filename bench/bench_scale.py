@@ -20,7 +20,10 @@ TensorBoard file, and a plain ``pandas.read_csv`` loop over the sweep's files.
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_scale.py [--points 1000000] [--runs 10000]
-        [--no-baselines] [--out bench/results/scale.md]
+        [--no-baselines] [--no-tb] [--forecast] [--out bench/results/scale.md]
+
+Peak RSS: ``/usr/bin/time -f %M`` of each CLI child process, and this process's own peak (``ru_maxrss``) after
+reading and after analysing (it includes generating the logs).
 """
 
 from __future__ import annotations
@@ -158,9 +161,16 @@ def _cpu() -> float:
     return _CPU[0]
 
 
-def _cli(path: Path) -> tuple[float, int]:
+#: Peak RSS (MB) of the last :func:`_cli` child (``/usr/bin/time -f %M``; NaN where it is missing).
+_RSS: list[float] = [float("nan")]
+_TIME = "/usr/bin/time"
+
+
+def _cli(path: Path, command: str = "analyze") -> tuple[float, int]:
     exe = ROOT / ".venv" / "bin" / "gapwatch"
-    cmd = [str(exe) if exe.exists() else "gapwatch", "analyze", str(path), "--json"]
+    cmd = [str(exe) if exe.exists() else "gapwatch", command, str(path), "--json"]
+    if os.path.exists(_TIME):
+        cmd = [_TIME, "-f", "GWRSS %M", *cmd]
     import resource
 
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -170,9 +180,18 @@ def _cli(path: Path) -> tuple[float, int]:
     dt = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     _CPU[0] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    rss = [ln for ln in p.stderr.splitlines() if ln.startswith("GWRSS ")]
+    _RSS[0] = int(rss[-1].split()[1]) * 1024 / 1e6 if rss else float("nan")
     if p.returncode not in (0, 3):
         raise RuntimeError(f"{cmd} failed ({p.returncode}): {p.stderr[-2000:]}")
     return dt, len(p.stdout)
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process so far (MB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def bench_tb(tmp: Path, points: int, baselines: bool) -> list[str]:
@@ -194,11 +213,12 @@ def bench_tb(tmp: Path, points: int, baselines: bool) -> list[str]:
     tcli, nbytes = _cli(d)
     ccli = _cpu()
     rows += [
-        "", "| what | wall s | CPU s |", "|---|---:|---:|",
-        f"| gapwatch read (`readers.load`) | {tread:.2f} | {cread:.2f} |",
-        f"| gapwatch analyze (detectors on the loaded History) | {tan:.2f} | {can:.2f} |",
-        f"| **in-process total** | **{tread + tan:.2f}** | {cread + can:.2f} |",
-        f"| **CLI `gapwatch analyze DIR --json`** (fresh process, incl. imports) | **{tcli:.2f}** | {ccli:.2f} |",
+        "", "| what | wall s | CPU s | peak RSS MB |", "|---|---:|---:|---:|",
+        f"| gapwatch read (`readers.load`) | {tread:.2f} | {cread:.2f} | |",
+        f"| gapwatch analyze (detectors on the loaded History) | {tan:.2f} | {can:.2f} | |",
+        f"| **in-process total** | **{tread + tan:.2f}** | {cread + can:.2f} | {_peak_mb():.0f} (this process) |",
+        f"| **CLI `gapwatch analyze DIR --json`** (fresh process, incl. imports) | **{tcli:.2f}** | {ccli:.2f} | "
+        f"{_RSS[0]:.0f} |",
     ]
     if baselines:
         try:
@@ -223,7 +243,7 @@ def bench_tb(tmp: Path, points: int, baselines: bool) -> list[str]:
     return rows
 
 
-def bench_sweep(tmp: Path, runs: int, baselines: bool, sample: int) -> list[str]:
+def bench_sweep(tmp: Path, runs: int, baselines: bool, sample: int, forecast: bool = False) -> list[str]:
     from gapwatch.analysis import analyze
     from gapwatch.history import History
     from gapwatch.readers import load
@@ -236,13 +256,21 @@ def bench_sweep(tmp: Path, runs: int, baselines: bool, sample: int) -> list[str]
     assert len(h.runs()) == runs
     full = sample >= runs
     can = ccli = float("nan")
+    rss_read = _peak_mb()
+    rss_cli = float("nan")
+    fc_row = ""
     if full:
         tan, res = _time(lambda: analyze(h))
         can = _cpu()
         n_find = sum(len(r.findings) for r in res.runs)
         tcli, nbytes = _cli(root)
         ccli = _cpu()
+        rss_cli = _RSS[0]
         label_an, label_cli = "", ""
+        if forecast:
+            tfc, fbytes = _cli(root, "forecast")
+            fc_row = (f"| CLI `gapwatch forecast DIR --json` (fresh process; {fbytes:,} bytes of JSON) | {tfc:.2f} | "
+                      f"{_cpu():.2f} | {_RSS[0]:.0f} |")
     else:
         names = h.runs()[:sample]
         sub = History(h.frame[h.frame["run"].isin(names)], sources=h.sources)
@@ -262,13 +290,17 @@ def bench_sweep(tmp: Path, runs: int, baselines: bool, sample: int) -> list[str]
                      f"{per_run * 1e3:.1f} ms per run (read + analyze)")
     est = "" if full else " (estimated)"
     rows += [
-        "", "| what | wall s | CPU s |", "|---|---:|---:|",
-        f"| gapwatch read (`readers.load`, all {runs:,} runs) | {tread:.2f} | {cread:.2f} |",
-        f"| gapwatch analyze (detectors on the loaded History){est}{label_an} | {tan:.2f} | {can:.2f} |",
-        f"| **in-process total**{est} | **{tread + tan:.2f}** | {cread + can:.2f} |",
+        "", "| what | wall s | CPU s | peak RSS MB |", "|---|---:|---:|---:|",
+        f"| gapwatch read (`readers.load`, all {runs:,} runs) | {tread:.2f} | {cread:.2f} | {rss_read:.0f} "
+        "(this process, incl. generating) |",
+        f"| gapwatch analyze (detectors on the loaded History){est}{label_an} | {tan:.2f} | {can:.2f} | "
+        f"{_peak_mb():.0f} (this process) |",
+        f"| **in-process total**{est} | **{tread + tan:.2f}** | {cread + can:.2f} | |",
         (f"| **CLI `gapwatch analyze DIR --json`** (fresh process){est}{label_cli} | **{tcli:.2f}** | "
-         + (f"{ccli:.2f} |" if full else "– |")),
+         + (f"{ccli:.2f} | {rss_cli:.0f} |" if full else "– | |")),
     ]
+    if fc_row:
+        rows.append(fc_row)
     if baselines:
         import pandas as pd
 
@@ -287,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-sample", type=int, default=1000,
                     help="analyse (and run the CLI on) this many sweep runs and scale up; >= --runs: all")
     ap.add_argument("--out", type=Path, default=None, help="write the markdown here (replaces the file)")
+    ap.add_argument("--no-tb", action="store_true", help="skip the TensorBoard log (sweep only)")
+    ap.add_argument("--forecast", action="store_true", help="also time `gapwatch forecast` on the whole sweep")
     a = ap.parse_args(argv)
     try:
         import torch
@@ -304,19 +338,17 @@ def main(argv: list[str] | None = None) -> int:
         out = [
             "# Scale: reading and analysing big logs",
             "",
-            (f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_scale.py --points {a.points}"
-             f" --runs {a.runs} --sweep-sample {a.sweep_sample}`"),
+            (f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_scale.py "
+             f"{' '.join(sys.argv[1:]) if argv is None else ' '.join(argv)}`"),
             (f"- machine: {cpu}, {os.cpu_count()} cores (shared with other jobs), Python "
              f"{platform.python_version()}"),
             f"- date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; git {rev} (+ working tree)",
             "",
-            f"## TensorBoard event log, {a.points:,} points (goal < 5 s)",
-            "",
-            *bench_tb(tmp, a.points, not a.no_baselines),
-            "",
+            *([] if a.no_tb else [f"## TensorBoard event log, {a.points:,} points (goal < 5 s)", "",
+                                   *bench_tb(tmp, a.points, not a.no_baselines), ""]),
             f"## CSV sweep, {a.runs:,} runs (goal < 30 s)",
             "",
-            *bench_sweep(tmp, a.runs, not a.no_baselines, a.sweep_sample),
+            *bench_sweep(tmp, a.runs, not a.no_baselines, a.sweep_sample, a.forecast),
             "",
         ]
     finally:
