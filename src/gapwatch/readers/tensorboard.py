@@ -125,6 +125,7 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
         for tag, (_, step, _, vals) in sc.tags.items():
             _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
+        del sc, epoch_map  # record indices and wall times are not kept: free them before the next file
     parts.meta["tensorboard_files"] = [str(f.relative_to(root)) for f in files]
     return [parts]
 
@@ -159,7 +160,7 @@ def tag_series(tag: str, sub: str | None, split_dir: str | None, step: np.ndarra
     ``validation/``) names the split of tags that do not name their own."""
     t = tag
     epoch = np.full(step.shape, np.nan)
-    st = step.astype(float)
+    st = np.asarray(step, dtype=float)  # no copy: the decoder already gives float steps
     if tag.startswith("epoch_") and len(tag) > 6:  # Keras: step is the 0-based epoch index
         t = tag[6:]
         epoch = step + 1.0
