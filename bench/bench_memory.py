@@ -227,6 +227,9 @@ reset()
 h = _parts.build(parts)
 del parts
 out['History build'] = (status('VmRSS:'), status('VmHWM:'))
+if len(sys.argv) > 2 and sys.argv[2] == 'read-only':
+    print('GWSTAGES ' + json.dumps(out))
+    sys.exit(0)
 reset()
 res = analyze(h)
 out['analysis'] = (status('VmRSS:'), status('VmHWM:'))
@@ -237,9 +240,11 @@ print('GWSTAGES ' + json.dumps(out))
 """
 
 
-def measure_stages(path: Path) -> dict[str, tuple[float, float]]:
-    """RSS after, and peak RSS during, each stage (MB), in one fresh process."""
-    p = subprocess.run([sys.executable, "-c", _stage_script(), str(path)], capture_output=True, text=True,
+def measure_stages(path: Path, read_only: bool = False) -> dict[str, tuple[float, float]]:
+    """RSS after, and peak RSS during, each stage (MB), in one fresh process (``read_only``: reading and the
+    History build only)."""
+    extra = ["read-only"] if read_only else []
+    p = subprocess.run([sys.executable, "-c", _stage_script(), str(path), *extra], capture_output=True, text=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("GWSTAGES ")), None)
     if line is None:
@@ -255,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     ap.add_argument("--forecast", action="store_true", help="also run with the default forecast")
     ap.add_argument("--stages", action="store_true", help="also measure the peak of each stage")
+    ap.add_argument("--read-only", action="store_true",
+                    help="no CLI run and no analysis: the peaks of reading and of the History build only")
     ap.add_argument("--tmp", type=Path, default=None, help="where to write the logs (default: a temp dir)")
     ap.add_argument("--out", type=Path, default=None, help="append the markdown here")
     a = ap.parse_args(argv)
@@ -283,17 +290,18 @@ def main(argv: list[str] | None = None) -> int:
                 f = tmp / name
                 pts = write(f, int(size * 1e6))
                 mb = f.stat().st_size / 1e6
-                for fc in ([False, True] if a.forecast else [False]):
+                for fc in [] if a.read_only else ([False, True] if a.forecast else [False]):
                     m = measure_cli(f, fc)
                     row = (f"| {fmt} | {mb:.1f} | {pts:,} | {m['rss_mb']:.0f} | {m['rss_mb'] / mb:.2f} | "
                            f"{m['cpu_s']:.1f} | {m['wall_s']:.1f} | {'default' if fc else 'off'} |")
                     print(row, flush=True)
                     out.append(row)
-                if a.stages:
-                    st = measure_stages(f)
-                    cells = " | ".join(f"{st[k][1]:.0f} ({st[k][0]:.0f})" for k in
+                if a.stages or a.read_only:
+                    st = measure_stages(f, a.read_only)
+                    cells = " | ".join(f"{st[k][1]:.0f} ({st[k][0]:.0f})" if k in st else "–" for k in
                                        ("reading", "History build", "analysis", "JSON"))
-                    stage_rows.append(f"| {fmt} | {mb:.1f} | {st['imports'][0]:.0f} | {cells} |")
+                    peak = max(v[1] for k, v in st.items() if k != "imports")
+                    stage_rows.append(f"| {fmt} | {mb:.1f} | {st['imports'][0]:.0f} | {cells} | {peak / mb:.2f} |")
                     print(stage_rows[-1], flush=True)
                 f.unlink()
     finally:
@@ -301,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     if stage_rows:
         out += ["", "Peak RSS during each stage, MB (RSS after it in brackets), one fresh process per log; the peak "
                 "is reset between stages (`/proc/self/clear_refs`):", "",
-                "| format | file MB | after imports | reading | History build | analysis | JSON |",
-                "|---|---:|---:|---:|---:|---:|---:|", *stage_rows]
+                "| format | file MB | after imports | reading | History build | analysis | JSON | peak / size |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|", *stage_rows]
     text = "\n".join(out) + "\n"
     print(text)
     if a.out is not None:
