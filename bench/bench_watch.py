@@ -12,6 +12,12 @@ Measures, each in the same run on the same machine:
    scalars (written like bench_scale.py's), tailed by :class:`gapwatch.watch.tail.TensorBoardTailer`; then
    ``--appends`` appends of 1,000 records each. Bytes read per poll must equal the bytes appended (O(new
    data)); the CPU per poll is also reported (it includes rebuilding the History and is O(total points)).
+2b. **Bytes read per poll while a log grows to 1 GB** (``--grow-bytes``, ``--grow-steps``, ``--grow-kinds``): a
+   TensorBoard event file (weight histograms + sparse scalars), a JSON Lines log (per-layer arrays + scalars)
+   and a CSV log (per-step bookkeeping rows + sparse losses), each grown in ``--grow-steps`` appends with a
+   :class:`gapwatch.watch.Watcher` poll after each. Per poll: bytes appended, bytes read (the tailer's counter
+   and ``/proc/self/io`` ``rchar``), CPU; the benchmark fails unless every poll reads at most
+   :data:`MAX_READ_FACTOR` x the bytes appended + :data:`READ_SLACK_BYTES`. Each file is deleted after its run.
 3. **Detection delay, watch vs analyze** (``--seeds``): synthetic overfitting runs
    (``gapwatch.testing.synth``) grown one evaluation at a time into a JSON Lines log, polled after each; the evaluation at which watch first reports
    the overfitting finding and the stop, against ``analyze``'s onset and ``replay``'s stop on the finished log
@@ -26,7 +32,8 @@ Measures, each in the same run on the same machine:
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_watch.py [--runs 1,100,1000] [--polls 5]
-        [--live 0.01] [--event-points 1000000] [--seeds 20] [--tracker-runs 1000] [--out bench/results/watch.md]
+        [--live 0.01] [--event-points 1000000] [--grow-bytes 1e9] [--grow-steps 10] [--seeds 20]
+        [--tracker-runs 1000] [--skip poll,growth,big,delay,trackers] [--out bench/results/watch.md [--append]]
 """
 
 from __future__ import annotations
