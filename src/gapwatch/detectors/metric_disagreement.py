@@ -126,28 +126,28 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     return [out] if out is not None else []
 
 
+def _labels(loss: Curve, task: Curve, b_loss: int, b_task: int) -> tuple[str, str, str, str]:
+    """The two series' names and where their bests are, as the messages write them."""
+    return loss.series.name, task.series.name, where_text(loss, b_loss), where_text(task, b_task)
+
+
 def _point(c: Curve, i: int) -> dict[str, Any]:
     return {**c.where(i), "value": c.value(i), "name": c.series.name}
 
 
 def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Finding | None:
-    lv_best = int(np.argmin(loss.level))
-    if lv_best >= loss.level.size - 1:
+    found = _loss_rise(loss, p)
+    if found is None:
         return None
-    rise = loss.units(float(loss.level[-1] - loss.level[lv_best]))
+    lv_best, rise = found
     # the metric's gain since the loss's best, to its final level (no selection of an extreme level)
-    gain = task.units(float(task.level[lv_best] - task.level[-1]))
+    change = float(task.level[lv_best] - task.level[-1])
+    gain = task.units(change)
     # the points reported and restored are evaluations, not levels: the raw bests
     b_loss, b_task = int(np.argmin(loss.z)), int(np.argmin(task.z))
-    if rise < p["min_z"] or gain < p["min_z"] or b_task <= b_loss:
+    if gain < p["min_z"] or b_task <= b_loss or task.share(change) < p["min_share"]:
         return None
-    if not (loss.share(float(loss.level[-1] - loss.level[lv_best])) >= p["min_share"]
-            and task.share(float(task.level[lv_best] - task.level[-1])) >= p["min_share"]):
-        return None
-    if rising_p(loss.z[lv_best:]) >= p["alpha"]:
-        return None
-    lname, tname = loss.series.name, task.series.name
-    at_loss, at_task = where_text(loss, b_loss), where_text(task, b_task)
+    lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
     msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} kept "
            f"improving until {at_task} ({gain:.1f} standard errors better by the end): the loss and the task metric "
            f"disagree (over-confidence); select checkpoints by {tname}")
@@ -248,8 +248,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, p
     if drop is None or drop < p["min_z"]:
         return None
     b_task = int(np.argmin(task.z))
-    lname, tname = loss.series.name, task.series.name
-    at_loss, at_task = where_text(loss, b_loss), where_text(task, b_task)
+    lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
     msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} "
            f"stopped improving ({gain:+.1f} standard errors since) and the training loss kept falling: the model "
            f"overfits; its best {tname} was at {at_task}")
