@@ -126,6 +126,31 @@ def test_html_refuses_to_overwrite_before_work(overfit_log: Path, tmp_path: Path
     assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
+def test_html_never_replaces_an_input_or_a_device(overfit_log: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``--html <the input log> --force`` (also through another spelling, a hard link, or a file of the analysed
+    sweep) and ``--html /dev/null --force`` are refused with one line, the input untouched."""
+    import os
+
+    before = overfit_log.read_bytes()
+    spellings = [overfit_log, overfit_log.parent / "." / overfit_log.name]
+    link = tmp_path / "hard.csv"
+    os.link(overfit_log, link)
+    for target in [*spellings, link]:
+        assert main(["analyze", str(overfit_log), "--html", str(target), "--force", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "input being analysed" in err
+    sweep = tmp_path / "sweep"
+    (sweep / "a").mkdir(parents=True)
+    (sweep / "a" / "log.csv").write_bytes(before)
+    assert main(["analyze", str(sweep), "--html", str(sweep / "a" / "log.csv"), "--force", "--quiet"]) == 2
+    assert "input being analysed" in capsys.readouterr().err
+    assert (sweep / "a" / "log.csv").read_bytes() == before == overfit_log.read_bytes()
+    if os.path.exists("/dev/null"):
+        assert main(["analyze", str(overfit_log), "--html", "/dev/null", "--force", "--quiet"]) == 2
+        assert "/dev/null is a device" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--fail-on", "fatal"], "'fatal' is not one of 'info', 'warning', 'critical'"),
     (["--mode", "up"], "'up' is not one of 'min', 'max'"),

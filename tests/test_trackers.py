@@ -408,3 +408,24 @@ def test_wandb_project_as_experiment(wandb_dir: Path) -> None:
             load(src, experiment="q")
     with pytest.raises(NoSuchExperiment, match="experiments: p$"):
         read_wandb(wandb_dir, experiment="q")
+
+
+def test_cli_commands_take_experiment(mlflow_stores: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """``--experiment`` on analyze, series, replay and forecast, with a SQLite store given as a ``sqlite:///`` URI
+    (the path argument is passed on as typed, so URIs are not mangled into paths)."""
+    import json
+
+    from gapwatch.cli import main
+
+    uri = f"sqlite:///{mlflow_stores['sqlite']}"
+    assert main(["analyze", uri, "--experiment", "other", "--json", "--no-forecast"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["other/x"]
+    assert main(["series", uri, "--experiment", "other", "--json"]) == 0
+    assert {r["run"] for r in json.loads(capsys.readouterr().out)} == {"other/x"}
+    assert main(["replay", uri, "--experiment", "sweep", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 3
+    assert main(["forecast", uri, "--experiment", "sweep", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", uri, "--experiment", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such experiment" in err and "other, sweep" in err

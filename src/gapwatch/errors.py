@@ -58,3 +58,17 @@ def require(module: str, extra: str, package: str | None = None):  # type: ignor
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise MissingDependencyError(package or module.split(".")[0], extra) from exc
+
+
+def one_line(exc: BaseException, command: str = "gapwatch") -> tuple[str, int] | None:
+    """The one line (``gapwatch: error: …``) and exit code for an error a user caused: a
+    :class:`GapwatchError`, or a click usage error (bad option, missing argument; click's two-line banner
+    folded into one, naming ``COMMAND --help``). ``None`` for anything else (a bug: let it raise)."""
+    if isinstance(exc, GapwatchError):
+        return f"gapwatch: error: {exc}", exc.exit_code
+    fmt, code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+    if callable(fmt) and isinstance(code, int) and type(exc).__module__.endswith("click.exceptions"):
+        msg = str(fmt()).replace("Value error, ", "").replace("\n", " ")
+        cmd = getattr(getattr(exc, "ctx", None), "command_path", None) or command
+        return f"gapwatch: error: {msg} (see '{cmd} --help')", code
+    return None

@@ -39,7 +39,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, overload
 
 from .errors import InputError, UsageError
 from .history import History
@@ -181,8 +181,20 @@ class NoMonitorError(InputError):
 
 
 # ------------------------------------------------------------------------------------------------ parsing
-def parse_monitor(spec: str, mode: str | None = None) -> Monitor:
-    """Parse ``--monitor`` values such as ``val_loss``, ``eval/accuracy`` or ``val:acc``."""
+@overload
+def parse_monitor(spec: str, mode: str | None = None) -> Monitor: ...
+
+
+@overload
+def parse_monitor(spec: None, mode: str | None = None) -> None: ...
+
+
+def parse_monitor(spec: str | None, mode: str | None = None) -> Monitor | None:
+    """Parse ``--monitor`` values such as ``val_loss``, ``eval/accuracy`` or ``val:acc`` (``--mode``: ``min`` or
+    ``max``, a str or a str enum; default from the metric's name); ``None`` when no monitor was named."""
+    if spec is None:
+        return None
+    mode = str(getattr(mode, "value", mode)) if mode is not None else None
     if ":" in spec:
         split, metric = spec.split(":", 1)
         split, metric = normalize(f"{split}_{metric}", default_split=split)

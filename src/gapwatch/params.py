@@ -31,8 +31,8 @@ from .errors import UsageError
 
 _Types = Union[type, tuple[type, ...]]  # noqa: UP007 - a runtime alias (a field below is named ``type``)
 
-__all__ = ["REGISTRY", "Param", "defaults", "markdown_table", "parse_cli_param", "register", "spec",
-           "validate"]
+__all__ = ["REGISTRY", "Param", "defaults", "markdown_table", "parse_cli_param", "parse_cli_params", "register",
+           "spec", "validate"]
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,18 @@ def markdown_table(owner: str) -> str:
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+
+
+def parse_cli_params(items: Sequence[str]) -> dict[str, dict[str, Any]] | None:
+    """``["overfitting.min_z=4", ...]`` → ``{"overfitting": {"min_z": 4.0}}``, each typed and checked by
+    :func:`parse_cli_param`; ``None`` for no items (every owner keeps its defaults)."""
+    if not items:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for it in items:
+        owner, name, value = parse_cli_param(it)
+        out.setdefault(owner, {})[name] = value
+    return out
 
 
 def parse_cli_param(text: str) -> tuple[str, str, Any]:

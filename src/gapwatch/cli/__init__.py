@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..errors import GapwatchError
+from ..errors import one_line
 
 app = typer.Typer(
     name="gapwatch",
@@ -44,31 +44,23 @@ from . import watch as _watch  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: user errors become one line on stderr and exit 1 (input) or 2 (usage)."""
+    """Console entry point: user errors become one line on stderr (:func:`gapwatch.errors.one_line`) and exit 1
+    (input) or 2 (usage)."""
     try:
         rv = app(args=argv, standalone_mode=False)
-        if isinstance(rv, int) and not isinstance(rv, bool):
-            return rv  # click returns the code of a typer.Exit when standalone_mode is False
-    except GapwatchError as exc:
-        print(f"gapwatch: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
         print("gapwatch: aborted", file=sys.stderr)
         return 1
-    except Exception as exc:  # click usage errors (typer may vendor click as typer._click)
-        fmt = getattr(exc, "format_message", None)
-        code = getattr(exc, "exit_code", None)
-        if callable(fmt) and isinstance(code, int) and type(exc).__module__.endswith("click.exceptions"):
-            # one line, like every other gapwatch error (click's usage banner is two more lines of noise)
-            msg = str(fmt()).replace("Value error, ", "").replace("\n", " ")
-            ctx = getattr(exc, "ctx", None)
-            cmd = getattr(ctx, "command_path", "gapwatch") or "gapwatch"
-            print(f"gapwatch: error: {msg} (see '{cmd} --help')", file=sys.stderr)
-            return code
-        raise
-    return 0
+    except Exception as exc:
+        told = one_line(exc)
+        if told is None:
+            raise
+        print(told[0], file=sys.stderr)
+        return told[1]
+    # click returns the code of a typer.Exit when standalone_mode is False
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
 def run() -> None:  # pragma: no cover

@@ -1,21 +1,18 @@
-"""Option types, shared options and parsers of the sub-commands (``--monitor``/``--mode``, ``--param``,
+"""Option types and shared options of the sub-commands (``--monitor``/``--mode``, ``--experiment``,
 ``--fail-on``), declared once so every command that takes them reads and checks them the same way."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from enum import Enum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import UsageError
 from ..findings import Severity
 
 if TYPE_CHECKING:
-    from ..monitor import Monitor
+    pass
 
 #: Exit code when a finding reaches the ``--fail-on`` severity.
 EXIT_FINDING = 3
@@ -37,8 +34,9 @@ class ForecastMethodOpt(str, Enum):
 
 
 #: The input of every command that reads training logs.
-RunsPath = Annotated[Path, typer.Argument(help="A log file, a run directory, or a directory of runs (a sweep).")]
-#: ``--monitor`` and ``--mode``: the series that decides a run (see :func:`monitor_option`).
+RunsPath = Annotated[str, typer.Argument(help="A log file, a run directory, a directory of runs (a sweep), or a "
+                                          "tracker URI (sqlite:///mlflow.db, http://host:5000).")]
+#: ``--monitor`` and ``--mode``: the series that decides a run (:func:`gapwatch.monitor.parse_monitor`).
 MonitorName = Annotated[str | None, typer.Option(
     "--monitor", help="Series to watch, e.g. val_loss, eval/accuracy.")]
 MonitorMode = Annotated[Mode | None, typer.Option("--mode", help="min or max (default: from the metric name).")]
@@ -50,36 +48,9 @@ FailOn = Annotated[Severity | None, typer.Option(
     "--fail-on", help="Exit with code 3 when a finding of this severity or worse is present.")]
 
 
-def monitor_option(monitor: str | None, mode: Mode | None) -> Monitor | None:
-    """``--monitor`` and ``--mode`` as a :class:`Monitor` (None when no ``--monitor`` was given)."""
-    from ..monitor import parse_monitor
-
-    return parse_monitor(monitor, mode.value if mode is not None else None) if monitor else None
-
-
-def detector_params(items: Sequence[str]) -> dict[str, dict[str, Any]] | None:
-    """``["overfitting.min_z=4", ...]`` → ``{"overfitting": {"min_z": 4.0}}``, each typed and checked by the
-    parameter's spec (:func:`gapwatch.params.parse_cli_param`)."""
-    if not items:
-        return None
-    from ..params import parse_cli_param
-
-    out: dict[str, dict[str, Any]] = {}
-    for it in items:
-        owner, name, value = parse_cli_param(it)
-        out.setdefault(owner, {})[name] = value
-    return out
-
-
 def name_list(text: str | None) -> list[str] | None:
     """A comma-separated option (``--detectors overfitting,instability``) as a list; None when not given."""
     return [d.strip() for d in text.split(",") if d.strip()] if text is not None else None
-
-
-def check_new_file(path: Path | None, force: bool) -> None:
-    """Refuse to replace an existing output file unless ``--force`` was given (before any work is done)."""
-    if path is not None and (path.exists() or path.is_symlink()) and not force:
-        raise UsageError(f"{path} already exists; refusing to overwrite it (choose another name or pass --force)")
 
 
 def exit_on_findings(worst: Severity | None, fail_on: Severity | None, *, announce: bool) -> None:

@@ -18,15 +18,13 @@ import typer
 from . import app
 from ._options import (
     EXIT_FINDING,
+    ExperimentName,
     FailOn,
     ForecastMethodOpt,
     MonitorMode,
     MonitorName,
     RunsPath,
-    check_new_file,
-    detector_params,
     exit_on_findings,
-    monitor_option,
     name_list,
 )
 
@@ -36,6 +34,7 @@ def analyze_cmd(
     path: RunsPath,
     monitor: MonitorName = None,
     mode: MonitorMode = None,
+    experiment: ExperimentName = None,
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.analysis/1 JSON document to stdout."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
     force: bool = typer.Option(False, "--force", help="Allow --html to replace an existing file."),
@@ -56,11 +55,15 @@ def analyze_cmd(
     """Load the run(s), run every detector and print the verdict."""
     from ..analysis import analyze
     from ..documents import dumps
+    from ..io import check_destination
+    from ..monitor import parse_monitor
+    from ..params import parse_cli_params
     from ..readers import load
 
-    check_new_file(html, force)
-    result = analyze(load(path), monitor=monitor_option(monitor, mode), forecast=forecast,
-                     forecast_method=forecast_method.value, examples=examples, params=detector_params(param),
+    if html is not None:  # before any work: an existing file, a link, a device, the input itself
+        check_destination(html, overwrite=force, inputs=[path])
+    result = analyze(load(path, experiment=experiment), monitor=parse_monitor(monitor, mode), forecast=forecast,
+                     forecast_method=forecast_method.value, examples=examples, params=parse_cli_params(param),
                      detectors=name_list(detectors))
     if html is not None:
         from ..report.html import write_html

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import typer
 
-from ..errors import UsageError
 from . import app
 
 
@@ -30,12 +29,7 @@ def examples_cmd(
     from ..examples.derive import analyze_examples
     from ..examples.table import load
 
-    tables = load(table, expected_n=n)
-    if run is not None:
-        tables = [t for t in tables if t.run == run]
-        if not tables:
-            raise UsageError(f"{table} has no run {run}")
-    a = analyze_examples(tables, early=early, aum_cutoff=aum_cutoff)
+    a = analyze_examples(load(table, expected_n=n, run=run), early=early, aum_cutoff=aum_cutoff)
     if as_json:
         from ..documents import dumps
 

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from . import app
-from ._options import RunsPath
+from ._options import ExperimentName, RunsPath
 
 
 @app.command("forecast")
@@ -25,6 +25,7 @@ def forecast_cmd(
     bound: str = typer.Option(
         "auto", "--bound", help="Upper bound of a higher-is-better score (forecast as the log distance to it): "
         "auto (1 for scores in [0, 1], 100 for accuracy-like percentages), none, or a number."),
+    experiment: ExperimentName = None,
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.forecast/1 JSON document."),
 ) -> None:
     """Forecast the validation metric: quantiles per future evaluation, the best evaluation, P(best behind)."""
@@ -32,7 +33,8 @@ def forecast_cmd(
     from ..readers import load
 
     obs, bnd, mon = forecast_options(observed, monitor, mode, method, bound)
-    result = forecast_sweep(load(path), mon, observed=obs, horizon=horizon, method=method, bound=bnd)
+    result = forecast_sweep(load(path, experiment=experiment), mon, observed=obs, horizon=horizon, method=method,
+                            bound=bnd)
     if json_out:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
         return

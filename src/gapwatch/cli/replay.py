@@ -12,7 +12,7 @@ import sys
 import typer
 
 from . import app
-from ._options import MonitorMode, MonitorName, RunsPath, monitor_option
+from ._options import ExperimentName, MonitorMode, MonitorName, RunsPath
 
 
 @app.command("replay")
@@ -20,6 +20,7 @@ def replay_cmd(
     path: RunsPath,
     monitor: MonitorName = None,
     mode: MonitorMode = None,
+    experiment: ExperimentName = None,
     json_out: bool = typer.Option(False, "--json", help="Print the gapwatch.replay/1 JSON document to stdout."),
     param: list[str] = typer.Option([], "--param", help="Policy parameter KEY=VALUE (repeatable), "
                                     "e.g. --param max_wait=10. See docs/policy.md."),
@@ -29,11 +30,12 @@ def replay_cmd(
 ) -> None:
     """Feed each run's monitored validation series to the stop policy one evaluation at a time."""
     from ..documents import dumps
+    from ..monitor import parse_monitor
     from ..readers import load
     from ..replay import parse_params, replay_history, to_document
 
     params = parse_params(list(param), keep_through_memorization)
-    results = replay_history(load(path), monitor_option(monitor, mode), params)
+    results = replay_history(load(path, experiment=experiment), parse_monitor(monitor, mode), params)
     for r in results:
         if r.error:
             print(f"gapwatch: warning: {r.name}: {r.error}", file=sys.stderr)

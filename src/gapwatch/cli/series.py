@@ -12,12 +12,13 @@ import sys
 import typer
 
 from . import app
-from ._options import RunsPath
+from ._options import ExperimentName, RunsPath
 
 
 @app.command("series")
 def series_cmd(
     path: RunsPath,
+    experiment: ExperimentName = None,
     json_out: bool = typer.Option(False, "--json", help="Print the rows as a JSON list."),
 ) -> None:
     """How every logged name was read: name → role, split, metric, mode."""
@@ -25,7 +26,7 @@ def series_cmd(
     from ..names import series_table
     from ..readers import load
 
-    rows = series_table(load(path))
+    rows = series_table(load(path, experiment=experiment))
     if json_out:
         sys.stdout.write(dumps(rows) + "\n")
         return

@@ -14,7 +14,7 @@ import typer
 
 from ..findings import Severity
 from . import app
-from ._options import MonitorMode, detector_params, monitor_option
+from ._options import ExperimentName, FailOn, MonitorMode, MonitorName
 
 
 @app.command("watch")
@@ -23,10 +23,10 @@ def watch_cmd(
     interval: float = typer.Option(10.0, "--interval", help="Seconds between polls (default 10)."),
     once: bool = typer.Option(False, "--once", help="One pass over what is logged now, then exit (cron)."),
     json_out: bool = typer.Option(False, "--json", help="One gapwatch.watch/1 JSON object per line."),
-    fail_on: Severity | None = typer.Option(None, "--fail-on", help="Exit 3 when a finding of this severity "
-                                            "or worse is reported."),
-    monitor: str | None = typer.Option(None, "--monitor", help="Series to watch, e.g. val_loss."),
+    fail_on: FailOn = None,
+    monitor: MonitorName = None,
     mode: MonitorMode = None,
+    experiment: ExperimentName = None,
     param: list[str] = typer.Option([], "--param", help="Stop-policy parameter KEY=VALUE (repeatable); "
                                     "see docs/policy.md."),
     detector_param: list[str] = typer.Option([], "--detector-param", help="Detector parameter "
@@ -44,23 +44,16 @@ def watch_cmd(
     no_watchdog: bool = typer.Option(False, "--no-watchdog", help="Poll only, even with watchdog installed."),
 ) -> None:
     """Follow training logs as they grow: findings and stop recommendations as they arise, with alerts."""
+    from ..monitor import parse_monitor
+    from ..params import parse_cli_params
     from ..replay import parse_params
     from ..report.watch_view import watch_printer
-    from ..watch import CommandSink, WatchOptions, WebhookSink, default_state_path, watch
+    from ..watch import WatchOptions, watch
 
-    opts = WatchOptions(
-        interval=interval,
-        monitor=monitor_option(monitor, mode),
-        policy_params=parse_params(list(param)),
-        detector_params=detector_params(list(detector_param)),
-        fail_on=fail_on,
-        alert_on=alert_on,
-        idle_end=idle_end,
-        use_watchdog=not no_watchdog,
-    )
-    sinks = [CommandSink(c) for c in notify] + [WebhookSink(u) for u in webhook]
-    state_path = (state or default_state_path(path)) if sinks and path.exists() else state
-    code = watch(path, opts, once=once, sinks=sinks, state_path=state_path, emit=watch_printer(json_out),
-                 handle_signals=True)
+    opts = WatchOptions(interval=interval, monitor=parse_monitor(monitor, mode), policy_params=parse_params(param),
+                        detector_params=parse_cli_params(detector_param), fail_on=fail_on, alert_on=alert_on,
+                        idle_end=idle_end, use_watchdog=not no_watchdog, experiment=experiment)
+    code = watch(path, opts, once=once, notify=notify, webhooks=webhook, state_path=state,
+                 emit=watch_printer(json_out), handle_signals=True)
     if code:
         raise typer.Exit(code)  # EXIT_FINDING: a finding at or above --fail-on was reported

@@ -646,12 +646,20 @@ def _check_npz_shapes(get: dict[str, np.ndarray], E: int, n: int, path: Path) ->
                          f"({E} epochs × {n} examples)", path=path)
 
 
-def load(path: str | Path, *, expected_n: int | None = None, max_epochs: int | None = None) -> list[ExampleTable]:
-    """Read ``.parquet`` (all runs) or ``.npz`` (one run) into a list of :class:`ExampleTable`."""
+def load(path: str | Path, *, expected_n: int | None = None, max_epochs: int | None = None,
+         run: int | None = None) -> list[ExampleTable]:
+    """Read ``.parquet`` (all runs) or ``.npz`` (one run) into a list of :class:`ExampleTable`; ``run``: only
+    that run id (a :class:`UsageError` when the file has no such run)."""
     p = Path(path)
     if p.suffix == ".npz":
         t = read_npz(p, expected_n=expected_n)
-        return [t.select_epochs(max_epochs) if max_epochs else t]
-    if p.suffix in (".parquet", ".pq"):
-        return read_tables(p, expected_n=expected_n, max_epochs=max_epochs)
-    raise UsageError(f"{p}: unknown table format '{p.suffix}'; expected .parquet or .npz")
+        tables = [t.select_epochs(max_epochs) if max_epochs else t]
+    elif p.suffix in (".parquet", ".pq"):
+        tables = read_tables(p, expected_n=expected_n, max_epochs=max_epochs)
+    else:
+        raise UsageError(f"{p}: unknown table format '{p.suffix}'; expected .parquet or .npz")
+    if run is not None:
+        tables = [t for t in tables if t.run == run]
+        if not tables:
+            raise UsageError(f"{p} has no run {run}")
+    return tables

@@ -1101,5 +1101,7 @@ def render_html(analysis: Analysis, *, title: str | None = None, generated: date
 
 
 def write_html(analysis: Analysis, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write the report atomically; refuses to replace an existing file unless ``overwrite``."""
-    return atomic_write_text(Path(path), render_html(analysis), overwrite=overwrite)
+    """Write the report atomically; refuses to replace an existing file unless ``overwrite``, and never a log
+    the analysis read (``--html <the input log> --force``), a link, a directory or a device."""
+    inputs = [r.source for r in analysis.runs if r.source]
+    return atomic_write_text(Path(path), render_html(analysis), overwrite=overwrite, inputs=inputs)

@@ -40,7 +40,7 @@ from ..policy import StopPolicy
 from ..readers import sniff
 from ..readers.base import NoSuchExperiment, accepts, check_options
 from .events import event, finding_event
-from .sinks import AlertState, Sink, SinkError
+from .sinks import AlertState, CommandSink, Sink, SinkError, WebhookSink
 from .tail import Tailer, make_tailer
 
 #: Minimum seconds between two event-triggered (watchdog) polls: bursts of writes are read together.
@@ -511,14 +511,21 @@ class Watcher:
 def watch(path: Path | str, options: WatchOptions | None = None, *, once: bool = False,
           sinks: Sequence[Sink] = (), state_path: Path | None = None, emit: Emit | None = None,
           stop: threading.Event | None = None, handle_signals: bool = False,
-          experiment: str | None = None) -> int:
+          experiment: str | None = None, notify: Sequence[str] = (), webhooks: Sequence[str] = ()) -> int:
     """Watch ``path`` (see :class:`Watcher`); returns the exit status (0, or :data:`EXIT_FINDING`).
 
     Args:
         experiment: shorthand for ``options.experiment`` (the runs of one experiment of the tracker stores).
+        notify: shell commands run with each alert's JSON on stdin (a :class:`CommandSink` each).
+        webhooks: URLs that receive each alert as a JSON POST (a :class:`WebhookSink` each).
+        state_path: the alert state file; by default :func:`default_state_path` when any sink is configured
+            and ``path`` exists (alerts are then sent once per run across restarts), else none.
     """
     if experiment is not None:
         options = replace(options or WatchOptions(), experiment=experiment)
+    sinks = [*sinks, *(CommandSink(c) for c in notify), *(WebhookSink(u) for u in webhooks)]
+    if state_path is None and sinks and Path(path).exists():
+        state_path = default_state_path(Path(path))
     w = Watcher(Path(path), options, sinks=sinks, state_path=state_path, emit=emit)
     return w.run(once=once, stop=stop, handle_signals=handle_signals)
 
