@@ -131,6 +131,15 @@ def _labels(loss: Curve, task: Curve, b_loss: int, b_task: int) -> tuple[str, st
     return loss.series.name, task.series.name, where_text(loss, b_loss), where_text(task, b_task)
 
 
+def _evidence(pattern: str, loss: Curve, task: Curve, b_loss: int, b_task: int, diverged_at: dict[str, Any],
+              **extra: Any) -> dict[str, Any]:
+    """The evidence every pattern carries: both bests, where the curves parted, the restore point (always the
+    task metric's best), both noise scales and the number of shared evaluations; then the pattern's own."""
+    return {"pattern": pattern, "loss_best": _point(loss, b_loss), "metric_best": _point(task, b_task), **extra,
+            "diverged_at": diverged_at, "restore": task.where(b_task), "loss_se": loss.se, "metric_se": task.se,
+            "evaluations": int(loss.idx.size)}
+
+
 def _point(c: Curve, i: int) -> dict[str, Any]:
     return {**c.where(i), "value": c.value(i), "name": c.series.name}
 
@@ -158,10 +167,8 @@ def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Fi
         f"Monitor {tname} in early stopping and checkpointing (e.g. --monitor {tname}, HF "
         "metric_for_best_model, Lightning ModelCheckpoint(monitor=...)).",
     )
-    ev = {"pattern": "loss_worse_metric_better", "loss_best": _point(loss, b_loss),
-          "metric_best": _point(task, b_task), "loss_rise_z": rise, "metric_gain_z": gain,
-          "diverged_at": loss.where(b_loss), "restore": task.where(b_task),
-          "loss_se": loss.se, "metric_se": task.se, "evaluations": int(loss.idx.size)}
+    ev = _evidence("loss_worse_metric_better", loss, task, b_loss, b_task, loss.where(b_loss),
+                   loss_rise_z=rise, metric_gain_z=gain)
     at = loss.where(b_loss)
     return Finding(FindingKind.METRIC_DISAGREEMENT, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
                    evidence=ev, actions=actions,
@@ -190,10 +197,8 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
         "Look for what the metric measures and the loss does not: a decoding or threshold change, rare "
         "classes or groups, label noise in the evaluation set.",
     )
-    ev = {"pattern": "metric_worse_loss_flat", "loss_best": _point(loss, int(np.argmin(loss.z))),
-          "metric_best": _point(task, b_task), "metric_drop_z": drop, "loss_change_z": loss_change,
-          "diverged_at": task.where(b_task), "restore": task.where(b_task),
-          "loss_se": loss.se, "metric_se": task.se, "evaluations": int(loss.idx.size)}
+    ev = _evidence("metric_worse_loss_flat", loss, task, int(np.argmin(loss.z)), b_task, task.where(b_task),
+                   metric_drop_z=drop, loss_change_z=loss_change)
     at = task.where(b_task)
     return Finding(FindingKind.METRIC_DISAGREEMENT, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
                    evidence=ev, actions=actions, references=(TEMPERATURE,), detector=NAME)
@@ -257,11 +262,8 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, p
         "Regularise (weight decay, dropout, data augmentation) or get more data; with early stopping, use a "
         f"patience that ends the run soon after {tname} stops improving.",
     )
-    ev = {"pattern": "loss_worse_metric_stalled", "loss_best": _point(loss, b_loss),
-          "loss_final": _point(loss, int(loss.idx.size) - 1),
-          "metric_best": _point(task, b_task), "loss_rise_z": rise, "metric_gain_z": gain,
-          "metric_learned_z": learned, "train_drop_z": drop, "diverged_at": loss.where(b_loss),
-          "restore": task.where(b_task), "loss_se": loss.se, "metric_se": task.se,
-          "evaluations": int(loss.idx.size)}
+    ev = _evidence("loss_worse_metric_stalled", loss, task, b_loss, b_task, loss.where(b_loss),
+                   loss_final=_point(loss, int(loss.idx.size) - 1), loss_rise_z=rise, metric_gain_z=gain,
+                   metric_learned_z=learned, train_drop_z=drop)
     return Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=at_best["step"], epoch=at_best["epoch"],
                    evidence=ev, actions=actions, references=(PRECHELT,), detector=NAME)

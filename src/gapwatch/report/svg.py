@@ -44,6 +44,13 @@ SPIKE_HEADROOM = 0.5
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def text_el(cls: str, label: object, *, x: float | None = None, y: float | None = None, anchor: str = "middle",
+            transform: str | None = None) -> str:
+    """One ``<text>`` element (``label`` escaped); placed at ``x``/``y`` or by ``transform``."""
+    at = f' transform="{transform}"' if transform else f' x="{x:.1f}" y="{y:.1f}"'
+    return f'<text class="{cls}"{at} text-anchor="{anchor}">{esc(label)}</text>'
+
+
 def esc(text: object) -> str:
     """Escape text for HTML/SVG element content *and* attribute values (quotes included); control characters
     (invalid in XML, hence in inline SVG) are replaced by U+FFFD."""
@@ -385,14 +392,12 @@ class Chart:
         for t in nice_ticks(fr.x0, fr.x1, 6):
             xx = float(fr.sx(t))
             out.append(f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="{mt}" y2="{mt + ph}"/>'
-                       f'<text class="tick" x="{xx:.1f}" y="{mt + ph + 16}" text-anchor="middle">'
-                       f'{esc(fmt_num(t, 4))}</text>')
+                       + text_el("tick", fmt_num(t, 4), x=xx, y=mt + ph + 16))
         if self.xlabel:
-            out.append(f'<text class="axlabel" x="{ml + pw / 2:.1f}" y="{fr.H - 6}" text-anchor="middle">'
-                       f'{esc(self.xlabel)}</text>')
+            out.append(text_el("axlabel", self.xlabel, x=ml + pw / 2, y=fr.H - 6))
         if self.ylabel:
-            out.append(f'<text class="axlabel y1{ycls}" transform="translate(14 {mt + ph / 2:.1f}) rotate(-90)" '
-                       f'text-anchor="middle">{esc(self.ylabel)}</text>')
+            out.append(text_el(f"axlabel y1{ycls}", self.ylabel,
+                               transform=f"translate(14 {mt + ph / 2:.1f}) rotate(-90)"))
         return out
 
     def _right_axis(self, fr: _Frame) -> list[str]:
@@ -404,11 +409,10 @@ class Chart:
         for t in nice_ticks(fr.r0, fr.r1, 4):
             yy = float(fr.sy2(t))
             out.append(f'<line class="tickmark2{cls}" x1="{xr}" x2="{xr + 4}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
-                       f'<text class="tick y2{cls}" x="{xr + 6}" y="{yy + 4:.1f}" text-anchor="start">'
-                       f'{esc(fmt_num(t, 3))}</text>')
+                       + text_el(f"tick y2{cls}", fmt_num(t, 3), x=xr + 6, y=yy + 4, anchor="start"))
         if self.y2label:
-            out.append(f'<text class="axlabel y2{cls}" transform="translate({fr.W - 12} {mt + ph / 2:.1f}) '
-                       f'rotate(90)" text-anchor="middle">{esc(self.y2label)}</text>')
+            out.append(text_el(f"axlabel y2{cls}", self.y2label,
+                               transform=f"translate({fr.W - 12} {mt + ph / 2:.1f}) rotate(90)"))
         return out
 
     def _key_marks(self, fr: _Frame) -> list[str]:
