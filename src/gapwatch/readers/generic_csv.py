@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -253,11 +254,12 @@ class _Builder:
         self.text = [c.lower() in TEXT_COLUMNS for c in columns]
         self.rows: list[list[str]] = []
         self.lines: list[int] = []
-        self.all_lines: list[np.ndarray] = []
-        self.values: list[list[np.ndarray]] = [[] for _ in columns]
-        self.logged: list[list[np.ndarray]] = [[] for _ in columns]
+        # growing columns (array.array: realloc in place, no joined copy at the end; numpy views at the end)
+        self.all_lines = array("q")
+        self.values = [array("d") for _ in columns]
+        self.logged = [array("B") for _ in columns]
         self.bad: list[tuple[str, int] | None] = [None] * len(columns)
-        self.codes: list[list[np.ndarray]] = [[] for _ in columns]
+        self.codes = [array("q") for _ in columns]
         self.index: list[dict[str, int]] = [{} for _ in columns]
 
     def add(self, row: list[str], line: int) -> None:
@@ -273,11 +275,11 @@ class _Builder:
         grid[:] = self.rows
         lines = np.asarray(self.lines, dtype=np.int64)
         self.rows, self.lines = [], []
-        self.all_lines.append(lines)
+        _grow(self.all_lines, lines)
         for j in range(len(self.columns)):
             if self.text[j]:
                 idx = self.index[j]
-                self.codes[j].append(np.fromiter((idx.setdefault(v, len(idx)) for v in grid[:, j]),
+                _grow(self.codes[j], np.fromiter((idx.setdefault(v, len(idx)) for v in grid[:, j]),
                                                  dtype=np.int64, count=grid.shape[0]))
             else:
                 self._numbers(j, grid[:, j], lines)
@@ -300,28 +302,25 @@ class _Builder:
                 except ValueError:
                     if self.bad[j] is None:
                         self.bad[j] = (t, int(lines[i]))
-        self.values[j].append(vals)
-        self.logged[j].append(logged)
+        _grow(self.values[j], vals)
+        _grow(self.logged[j], logged)
 
     def table(self, notes: list[str]) -> Table:
         self.flush()
         cells: dict[str, Any] = {}
-        for j, c in enumerate(self.columns):  # one column at a time, its batches freed once joined
+        for j, c in enumerate(self.columns):  # numpy views of the grown columns (no copy)
             if self.text[j]:
-                cells[c] = CodeColumn(_cat(self.codes[j], np.int64), np.asarray(list(self.index[j]), dtype=object))
-                self.codes[j] = []
+                cells[c] = CodeColumn(np.frombuffer(self.codes[j], np.int64),
+                                      np.asarray(list(self.index[j]), dtype=object))
             else:
-                cells[c] = NumColumn(_cat(self.values[j], float), _cat(self.logged[j], bool), self.bad[j])
-                self.values[j], self.logged[j] = [], []
-        lines = _cat(self.all_lines, np.int64)
-        self.all_lines = []
-        return Table(self.path, self.columns, cells, lines, notes)
+                cells[c] = NumColumn(np.frombuffer(self.values[j], float), np.frombuffer(self.logged[j], bool),
+                                     self.bad[j])
+        return Table(self.path, self.columns, cells, np.frombuffer(self.all_lines, np.int64), notes)
 
 
-def _cat(chunks: list[np.ndarray], dtype: Any) -> np.ndarray:
-    if not chunks:
-        return np.zeros(0, dtype=dtype)
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+def _grow(col: array[Any], x: np.ndarray) -> None:
+    """Append the values of ``x`` (of ``col``'s item type) to ``col``."""
+    col.frombytes(np.ascontiguousarray(x).tobytes())  # one batch: a small copy
 
 
 def _open(path: Path) -> IO[bytes]:
