@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HEAVY = ("pandas", "pyarrow", "scipy", "torch")
+HEAVY = ("pandas", "pyarrow", "scipy", "torch", "numpy.ma", "urllib.request")  # numpy.ma: np.median, np.unique
 
 
 def _keras_log(path: Path) -> Path:

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import GapwatchError, InputError, MissingDependencyError, UsageError
 from ..history import History
 from ..monitor import Monitor, decide
+from ..stats import median as _median
 from . import bars, ensemble
 from .calibrate import degradation_features, recalibrate
 from .prior import normalise
@@ -158,7 +159,7 @@ def _future_x(x: np.ndarray, observed: int, horizon: int) -> np.ndarray:
     if _is_geometric(tail):
         r = float(np.exp(np.mean(np.log(tail[1:] / tail[:-1]))))
         return np.concatenate([logged, last * r ** np.arange(1, extra + 1)])
-    step = float(np.median(np.diff(base[-6:]))) if base.size >= 2 else 1.0
+    step = float(_median(np.diff(base[-6:]))) if base.size >= 2 else 1.0
     if not step > 0:
         step = 1.0
     return np.concatenate([logged, last + step * np.arange(1, extra + 1)])
@@ -171,7 +172,7 @@ def _is_geometric(x: np.ndarray) -> bool:
         return False
     ratios = x[1:] / x[:-1]
     diffs = np.diff(x)
-    even = diffs.max() - diffs.min() <= 0.01 * abs(float(np.median(diffs)))
+    even = diffs.max() - diffs.min() <= 0.01 * abs(float(_median(diffs)))
     return bool(not even and ratios.min() > 1.05 and ratios.max() / ratios.min() < 1.05)
 
 
@@ -468,7 +469,7 @@ def planned_horizon(history_run: History, monitor: Monitor, x: np.ndarray) -> tu
     budget = hf.get(key) if isinstance(hf, dict) else None
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
         return None, ""
-    step = float(np.median(np.diff(x[-6:])))
+    step = float(_median(np.diff(x[-6:])))
     if not step > 0 or budget <= float(x[-1]) + 0.5 * step:
         return None, ""
     extra = math.ceil((float(budget) - float(x[-1])) / step - 1e-9)

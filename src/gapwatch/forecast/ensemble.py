@@ -29,6 +29,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..special import ndtr
+from ..stats import median as _median
 
 #: prior standard deviations of (c, a, b) in normalised units; prior means (0, 1, 0)
 PRIOR_MEAN = np.array([0.0, 1.0, 0.0])
@@ -265,7 +266,7 @@ def noise_scale(y: np.ndarray) -> float:
     if y.size < 4:
         return 0.05
     d2 = np.diff(y, 2)
-    mad = float(np.median(np.abs(d2 - np.median(d2)))) * 1.4826
+    mad = float(_median(np.abs(d2 - _median(d2)))) * 1.4826
     return cast(float, max(mad / np.sqrt(6.0), NOISE_FLOOR))
 
 

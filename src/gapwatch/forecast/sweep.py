@@ -44,6 +44,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..policy import first_stop, validate_params
+from ..stats import median as _median
 
 #: bandwidth of the prefix-similarity kernel, in normalised units (fraction of the observed range); an analog
 #: whose normalised prefix is this far (RMS) from the trial's gets weight exp(-1/2) ≈ 0.61
@@ -171,7 +172,7 @@ def _check_cross_run(c: Curve, horizon: float) -> None:
 def _extend_to_budget(c: Curve, horizon: float) -> tuple[np.ndarray, np.ndarray, int]:
     """The curve's steps and values extended (values NaN) to ``horizon``, spaced like the last observed steps;
     and the number of evaluations added."""
-    step = float(np.median(np.diff(c.steps[-6:]))) if len(c) >= 2 else 1.0
+    step = float(_median(np.diff(c.steps[-6:]))) if len(c) >= 2 else 1.0
     extra = max(1, int(math.ceil((horizon - c.steps[-1]) / max(step, 1e-12) - 1e-9)))
     x_full = np.concatenate([c.steps, c.steps[-1] + step * np.arange(1, extra + 1)])
     y_full = np.concatenate([c.values, np.full(extra, np.nan)])

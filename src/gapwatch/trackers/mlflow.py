@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -303,6 +301,9 @@ def _sqlite_series(rows: list[Any], keep: set[str]) -> dict[str, dict[str, tuple
 
 # ------------------------------------------------------------------------------------------ server
 def _probe(uri: str) -> None:
+    import urllib.error  # (here: every `gapwatch analyze` imports this module's reader; urllib costs start-up)
+    import urllib.request
+
     url = uri.rstrip("/") + "/health"
     try:
         with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as r:  # noqa: S310 - the user's server
