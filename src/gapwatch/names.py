@@ -480,9 +480,7 @@ def logged_name_key(history: History, spec: str) -> tuple[str, str] | None:
     before normalising them.
     """
     want = spec.strip().lower()
-    f = history.frame
-    hit = {(str(sp), str(m)) for n, sp, m in zip(f["name"], f["split"], f["metric"], strict=True)
-           if str(n).strip().lower() == want}
+    hit = {(split, metric) for _, _, name, split, metric in _first_rows(history) if name.strip().lower() == want}
     return hit.pop() if len(hit) == 1 else None
 
 
