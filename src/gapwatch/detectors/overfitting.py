@@ -30,7 +30,9 @@ Exclusions (so detectors do not contradict each other):
   has its best in the second descent.
 
 Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone),
-else ``warning``.
+``info`` when ``lost < warn_lost_fraction`` (default: a twentieth — statistically clear but too small to act on;
+on real logs a held-out loss 1–2% above its best after a long plateau is what a reader calls a plateau), else
+``warning``.
 
 Evidence ``gap_trajectory`` is the held-out minus training gap at each evaluation of the monitored series; a run
 with more than ``max_trajectory_points`` evaluations (default 500, enough for a plot) gets every k-th of them,
@@ -91,6 +93,8 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              "optimistic."),
     fraction("min_lost_fraction", 0.01, "Degradation as a fraction of the curve's improvement (practical "
              "significance): 1% of the progress undone.", of="improvement"),
+    fraction("warn_lost_fraction", 0.05, "Fraction of the improvement undone below which the finding is only "
+             "info (clear but too small to act on): a twentieth of the progress.", of="improvement"),
     fraction("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
              "fifth of the progress lost.", of="improvement"),
     std_errs("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
@@ -175,7 +179,8 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     best_val = float(s.values[b])
     final_val = float(s.values[-1])
     rel_value = degradation / abs(best_val) if best_val != 0 else float("inf")
-    sev = Severity.CRITICAL if lost >= p["critical_lost_fraction"] else Severity.WARNING
+    sev = (Severity.CRITICAL if lost >= p["critical_lost_fraction"]
+           else Severity.WARNING if lost >= p["warn_lost_fraction"] else Severity.INFO)
     unit = s.x_kind
     where_best = f"{unit} {fmt_x(s.x[b])}"
     msg = (
