@@ -1,0 +1,89 @@
+"""Readers keep memory proportional to what they keep, not to the file's text (issue 16, item 10).
+
+Python's own allocation tracer (``tracemalloc``; numpy and ``array.array`` report to it) measures the peak while
+a reader reads a ~1.6 MB log. The batch (CSV) and the piece (TensorBoard) are made small so that their constant
+part stays small next to the file; the bounds are multiples of the file's size. bench/bench_memory.py measures
+the peak RSS of the whole command on logs up to 2 GB."""
+
+from __future__ import annotations
+
+import struct
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gapwatch import readers
+from gapwatch.readers import _tfrecord, generic_csv
+
+ROWS = 40_000
+
+#: Peak traced bytes while reading, as a multiple of the file's size (the issue's goal for the whole command:
+#: 2x plus a constant). The Keras CSV's 40-byte rows hold 5 numbers (9 bytes each as columns) plus the epoch
+#: arrays the runs are split by.
+BOUND = {"csv": 2.5, "jsonl": 1.0, "tb": 1.5}
+
+
+def _keras_csv(f: Path) -> None:
+    rng = np.random.default_rng(0)
+    v = rng.random((ROWS, 4))
+    f.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+                 + "".join(f"{e},{a:.5g},{b:.5g},{c:.5g},{d:.5g}\n" for e, (a, b, c, d) in enumerate(v.tolist())))
+
+
+def _jsonl(f: Path) -> None:
+    rng = np.random.default_rng(0)
+    v = rng.random((ROWS // 2, 3))
+    f.write_text("".join(f'{{"epoch": {e + 1}, "step": {10 * e}, "train_loss": {a:.6g}, "val_loss": {b:.6g}, '
+                         f'"val_acc": {c:.6g}}}\n' for e, (a, b, c) in enumerate(v.tolist())))
+
+
+def _tb(f: Path) -> None:
+    """``train/loss`` at every step as ``event_pb2`` lays the records out, framed with vectorised CRCs."""
+    rng = np.random.default_rng(0)
+    tag = b"train/loss"
+    datas = [b"\x09" + struct.pack("<d", 1.7e9) + b"\x1a\x0dbrain.Event:2"]
+    for s, x in enumerate(rng.random(ROWS).tolist(), start=1):
+        step = bytearray()
+        n = s
+        while True:
+            step.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                break
+        value = bytes([0x0A, len(tag)]) + tag + b"\x15" + struct.pack("<f", x)
+        summary = bytes([0x0A, len(value)]) + value
+        datas.append(b"\x09" + struct.pack("<d", 1.7e9 + s) + b"\x10" + bytes(step)
+                     + bytes([0x2A, len(summary)]) + summary)
+    lens = np.asarray([len(d) for d in datas])
+    hdr = np.frombuffer(b"".join(struct.pack("<Q", n) for n in lens.tolist()), np.uint8).reshape(-1, 8)
+    hcrc = _tfrecord.masked_crc32c_rows(hdr)
+    dcrc = np.zeros(len(datas), np.uint32)
+    for L in np.unique(lens).tolist():
+        idx = np.flatnonzero(lens == L)
+        dcrc[idx] = _tfrecord.masked_crc32c_rows(
+            np.frombuffer(b"".join(datas[i] for i in idx.tolist()), np.uint8).reshape(-1, L))
+    f.write_bytes(b"".join(hdr[i].tobytes() + struct.pack("<I", int(hcrc[i])) + d + struct.pack("<I", int(dcrc[i]))
+                           for i, d in enumerate(datas)))
+
+
+@pytest.mark.parametrize("kind,name,make", [("csv", "log.csv", _keras_csv), ("jsonl", "log.jsonl", _jsonl),
+                                            ("tb", "events.out.tfevents.1.mem", _tb)])
+def test_reading_peak_is_bounded_by_the_file_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
+                                                  name: str, make: object) -> None:
+    monkeypatch.setattr(generic_csv, "BATCH_ROWS", 2000)
+    monkeypatch.setattr(_tfrecord, "READ_CHUNK_BYTES", 1 << 18)
+    f = tmp_path / name
+    make(f)  # type: ignore[operator]
+    size = f.stat().st_size
+    reader = readers.sniff(f)
+    assert reader is not None
+    tracemalloc.start()
+    try:
+        parts = readers.read_parts(reader, f, "run")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(b.value.size for p in parts for b in p.blocks) >= ROWS // 2
+    assert peak < BOUND[kind] * size, f"{kind}: peak {peak / size:.2f}x the file's {size:,} bytes"
