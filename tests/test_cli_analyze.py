@@ -151,6 +151,20 @@ def test_html_never_replaces_an_input_or_a_device(overfit_log: Path, tmp_path: P
         assert "/dev/null is a device" in capsys.readouterr().err
 
 
+def test_html_never_replaces_an_event_file_of_an_analysed_run(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A TensorBoard run is a directory; its event files are inputs too."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "logs" / "tb" / "torch", run)
+    event = next(run.rglob("*tfevents*"))
+    before = event.read_bytes()
+    assert main(["analyze", str(tmp_path), "--html", str(event), "--force", "--quiet", "--no-forecast"]) == 2
+    assert "input being analysed" in capsys.readouterr().err
+    assert event.read_bytes() == before
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--fail-on", "fatal"], "'fatal' is not one of 'info', 'warning', 'critical'"),
     (["--mode", "up"], "'up' is not one of 'min', 'max'"),

@@ -127,3 +127,20 @@ def test_pieces_damaged_and_torn(tmp_path: Path, chunk: int) -> None:
         whole = tfr.read_scalars(g)
         assert whole.truncated and whole.bad_crc[0] == rec  # (a tail may complete the torn record: bad CRC)
         _scalars_equal(tfr.read_scalars(g, chunk), whole)
+
+
+def test_watch_tailer_skips_a_damaged_record_as_the_reader_does(tmp_path: Path) -> None:
+    """``gapwatch watch`` reads event files incrementally: the same flipped bit is skipped with the same kind of
+    note, and the series equals the batch reader's."""
+    from gapwatch.watch.tail import TensorBoardTailer
+
+    d, f = _copy_run(tmp_path)
+    at, rec = _value_byte(f, "val/loss", 3)
+    b = bytearray(f.read_bytes())
+    b[at + 3] ^= 0x20
+    f.write_bytes(bytes(b))
+    h = TensorBoardTailer(d, "run").poll()
+    assert h is not None
+    v = h.series("val", "loss", x="step")
+    np.testing.assert_array_equal(v.values, load(d).series("val", "loss", x="step").values)
+    assert any(f"byte {rec}" in n.message and "checksum" in n.message for n in h.notes)

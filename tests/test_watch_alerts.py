@@ -168,3 +168,15 @@ def test_sink_and_state_validation(tmp_path: Path) -> None:
     f.write_text(json.dumps({"schema": "other"}))
     with pytest.raises(InputError, match="gapwatch.watch-state/1"):
         AlertState(f)
+
+
+def test_state_file_never_replaces_the_watched_log(tmp_path: Path) -> None:
+    """``--state <the watched log>``: the first save is refused and the log is untouched."""
+    log = tmp_path / "log.jsonl"
+    log.write_text("{}\n")  # valid JSON that the state loader reads as an empty (foreign) document
+    st = AlertState(None, inputs=[log])
+    st.path = log
+    st.mark("r", "k")
+    with pytest.raises(UsageError, match="input being analysed"):
+        st.save()
+    assert log.read_text() == "{}\n"

@@ -18,8 +18,9 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 
 No noise model is used: a series that never beat its first value in four or more evaluations has made no
 progress however noisy it is. Severity ``warning``; :func:`gapwatch.detectors.reconcile` drops it when
-``underfitting`` already reports the run. The actions are the checks of "A Recipe for Training Neural Networks" (Karpathy, 2019: overfit one batch,
-check the inputs and labels, the learning rate) — the ones that find a pipeline that does not learn.
+``underfitting`` already reports the run. The actions are the checks of "A Recipe for Training Neural
+Networks" (Karpathy, 2019: overfit one batch, check the inputs and labels, the learning rate) — the ones that
+find a pipeline that does not learn.
 """
 
 from __future__ import annotations

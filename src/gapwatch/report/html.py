@@ -1103,5 +1103,11 @@ def render_html(analysis: Analysis, *, title: str | None = None, generated: date
 def write_html(analysis: Analysis, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write the report atomically; refuses to replace an existing file unless ``overwrite``, and never a log
     the analysis read (``--html <the input log> --force``), a link, a directory or a device."""
-    inputs = [r.source for r in analysis.runs if r.source]
+    inputs: list[str | Path] = []
+    for r in analysis.runs:
+        if r.source:
+            inputs.append(r.source)
+            meta = r.history.meta.get(r.name, {}) if r.history is not None else {}
+            files = meta.get("tensorboard_files")  # a run directory's event files
+            inputs += [Path(r.source) / str(f) for f in files] if isinstance(files, list) else []
     return atomic_write_text(Path(path), render_html(analysis), overwrite=overwrite, inputs=inputs)

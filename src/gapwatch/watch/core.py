@@ -161,7 +161,7 @@ class Watcher:
         self.options = options or WatchOptions()
         self.options.validate()
         self.sinks = list(sinks)
-        self.alerts = AlertState(state_path)
+        self.alerts = AlertState(state_path, inputs=[path])
         self.emit_fn = emit or (lambda ev: None)
         self.sources: dict[Path, _Source] = {}
         self.runs: dict[str, _Run] = {}

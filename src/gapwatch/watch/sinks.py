@@ -18,6 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -130,8 +131,9 @@ class WebhookSink:
 class AlertState:
     """Alerts already delivered: ``{run: [alert key, …]}`` in a JSON file (None: kept in memory only)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, inputs: Sequence[Path] = ()) -> None:
         self.path = path
+        self.inputs = tuple(inputs)  # what is watched: the state file never replaces it
         self.sent: dict[str, set[str]] = {}
         if path is not None and path.is_file():
             self._load(path)
@@ -158,4 +160,4 @@ class AlertState:
         if self.path is None:
             return
         doc = {"schema": STATE_SCHEMA, "sent": {r: sorted(k) for r, k in sorted(self.sent.items())}}
-        atomic_write_text(self.path, json.dumps(doc, indent=1) + "\n", overwrite=True)
+        atomic_write_text(self.path, json.dumps(doc, indent=1) + "\n", overwrite=True, inputs=self.inputs)

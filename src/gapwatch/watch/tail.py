@@ -35,11 +35,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..history import History, Run
+from ..history import History, HistoryNote, Run
 from ..names import SPLIT_ALIASES
 from ..readers import load_file
 from ..readers._parts import Parts, build
-from ..readers._tfrecord import MAX_RECORD_BYTES, Scalars, _framing, decode_event_pb2, masked_crc32c_rows, read_scalars
+from ..readers._tfrecord import (
+    MAX_RECORD_BYTES,
+    Scalars,
+    _framing,
+    data_crc_ok,
+    decode_event_pb2,
+    masked_crc32c_rows,
+    read_scalars,
+)
 from ..readers.base import NoSuchExperiment
 from ..readers.generic_csv import Table, _delimiter, _long_parts, wide_parts
 
@@ -96,6 +104,7 @@ class _EventFile:
     tags: dict[str, list[np.ndarray]] = field(default_factory=dict)  # tag -> [step, wall, value] chunks
     plugins: dict[str, str] = field(default_factory=dict)
     size: int = -1
+    bad_crc: list[int] = field(default_factory=list)  # byte offsets of records skipped for a bad data CRC
 
     def scalars(self) -> Scalars:
         out = Scalars()
@@ -157,6 +166,7 @@ class TensorBoardTailer(Tailer):
         sc = read_scalars(f)  # the fast decoder; it may see records appended since our read: cut them
         self.stats.bytes_read += f.stat().st_size
         st.plugins.update(sc.plugins)
+        st.bad_crc += [off for off in sc.bad_crc if off < st.offset]
         for tag, (idx, step, wall, val) in sc.tags.items():
             keep = idx < n
             if keep.any():
@@ -166,6 +176,7 @@ class TensorBoardTailer(Tailer):
         buf = st.held + self._read_from(f, st.offset + len(st.held))
         pos, n = 0, len(buf)
         per: dict[str, tuple[list[float], list[float], list[float]]] = {}
+        found: list[tuple[int, int]] = []  # (position, data length) of each complete record
         while pos + 12 <= n:
             (ln,) = _HDR.unpack_from(buf, pos)
             want = int.from_bytes(buf[pos + 8:pos + 12], "little")
@@ -175,8 +186,17 @@ class TensorBoardTailer(Tailer):
                                  f"{st.offset + pos})", path=f)
             if pos + 16 + ln > n:
                 break  # the writer has not finished this record: read it at the next poll
+            found.append((pos, ln))
+            pos += 16 + ln
+        ok = data_crc_ok(np.frombuffer(buf, np.uint8), np.array([p + 12 for p, _ in found], dtype=np.int64),
+                         np.array([ln for _, ln in found], dtype=np.int64)) if found else np.ones(0, bool)
+        for (rpos, ln), good in zip(found, ok.tolist(), strict=True):
+            st.records += 1
+            if not good:  # as the batch reader: skip the damaged record, say where
+                st.bad_crc.append(st.offset + rpos)
+                continue
             try:
-                step, wall, vals = decode_event_pb2(buf[pos + 12:pos + 12 + ln])
+                step, wall, vals = decode_event_pb2(buf[rpos + 12:rpos + 12 + ln])
             except Exception:  # noqa: BLE001 - a record that is not an Event carries no scalar (as the reader)
                 vals = []
             for tag, x, plugin in vals:
@@ -188,8 +208,6 @@ class TensorBoardTailer(Tailer):
                 lst[0].append(step)
                 lst[1].append(wall)
                 lst[2].append(x)
-            pos += 16 + ln
-            st.records += 1
         st.offset += pos
         st.held = buf[pos:]
         for tag, (s, w, v) in per.items():
@@ -203,6 +221,10 @@ class TensorBoardTailer(Tailer):
             rel = f.parent.relative_to(root)
             sub = None if str(rel) in ("", ".") else rel.as_posix()
             frames.extend(scalar_frames(self.files[f].scalars(), sub, self.run))
+        notes = [HistoryNote(self.run, f"{f.name}: a record at byte {off} failed its data checksum (CRC-32C); "
+                                       "skipped", str(f)) for f in files for off in self.files[f].bad_crc]
+        if notes:
+            frames.append(History({"run": [], "split": [], "metric": [], "value": []}, notes=notes))
         h = History.concat([*frames, Run.without_rows(self.run, str(self.path))]).dedupe()  # (run's source)
         return h.with_meta(self.run, tensorboard_files=[str(f.relative_to(root)) for f in files])
 
