@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from gapwatch import analyze, load
 from gapwatch.findings import FindingKind
 
@@ -93,3 +95,44 @@ def test_a_slight_rise_after_a_long_plateau_is_info_not_a_warning(tmp_path: Path
     (r,) = analyze(load(p), forecast=False).runs
     over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert over and all(f.severity.value == "info" for f in over)
+
+
+def test_python_logging_lines_with_a_split_named_before_the_measurements(tmp_path: Path) -> None:
+    """``logging`` with ``%(asctime)s - %(name)s - %(levelname)s - %(message)s``: the epoch line carries the
+    training measures, the next line ``Validation - Loss: …, F1: …`` the held-out ones (never the training
+    loss). The training F1 is fitted, so a loss flat at its floor is not "stuck"."""
+    lines = ["2025-10-18 21:46:50,232 - __main__ - INFO - Starting training",
+             "2025-10-18 21:46:50,233 - __main__ - INFO -   num_train_epochs: 6"]
+    for e in range(1, 7):
+        tl, vl = 0.0497 + 0.3 / e ** 3, 0.20 + 0.5 / e ** 2
+        lines.append(f"2025-10-18 21:47:{10 + e:02d},335 - src.training.train - INFO - Epoch {e}/6 - "
+                     f"Train Loss: {tl:.4f}, Train F1: {min(0.999, 0.8 + 0.05 * e):.4f}")
+        lines.append(f"2025-10-18 21:47:{10 + e:02d},618 - src.training.train - INFO - Validation - "
+                     f"Loss: {vl:.4f}, F1: {min(0.999, 0.7 + 0.06 * e):.4f}, AUC: 0.99")
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "loss").values, [round(0.2 + 0.5 / e ** 2, 4) for e in range(1, 7)])
+    np.testing.assert_allclose(h.series("train", "loss").values,
+                               [round(0.0497 + 0.3 / e ** 3, 4) for e in range(1, 7)])
+    (r,) = analyze(h, forecast=False).runs
+    assert r.decision is not None and r.decision.monitor.metric == "f1"
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+
+
+def test_an_indented_evaluation_block_belongs_to_the_held_out_split(tmp_path: Path) -> None:
+    """``logging.basicConfig`` lines (``INFO:__main__:``): per-step training lines, then an
+    ``📊 Evaluation Results:`` heading and indented ``Loss:``/``Perplexity:`` lines."""
+    lines = ["nohup: ignoring input", "INFO:__main__:Configuration:", "INFO:__main__:  epochs: 3"]
+    for e in range(3):
+        for s in range(0, 50, 10):
+            lines.append(f"INFO:__main__:Epoch {e} | Step {s:4d}/50 | Loss: {0.9 - 0.1 * e - 0.001 * s:.4f} | "
+                         "PPL: 2.0 | LR: 1.0e-04")
+        lines += ["INFO:__main__:📊 Evaluation Results:", f"INFO:__main__:   Loss: {0.53 - 0.02 * e:.4f}",
+                  f"INFO:__main__:   Perplexity: {1.70 - 0.03 * e:.2f}", "INFO:__main__:   Tokens: 2,982,385",
+                  f"INFO:__main__:✅ Epoch {e} completed in 4729.23s | Avg Loss: {0.6 - 0.1 * e:.4f}"]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "loss").values, [0.53, 0.51, 0.49])
+    assert h.series("train", "loss").values[-1] < 0.9

@@ -110,8 +110,10 @@ def _series(history: History, mon: Monitor | None) -> tuple[Series | None, Serie
 
 
 def _train_acc(history: History, p: dict[str, Any]) -> tuple[float | None, float | None]:
-    """Training accuracy level at the end and its gain since the start (``acc_window`` means), or ``None``."""
-    acc = series_or_none(history, "train", "acc")
+    """Training accuracy (else training F1) level at the end and its gain since the start (``acc_window``
+    means), or ``None``."""
+    # training accuracy, else training F1 (both in [0, 1], higher is better: "fitted" means the same)
+    acc = series_or_none(history, "train", "acc") or series_or_none(history, "train", "f1")
     if acc is None or not len(acc.finite()):
         return None, None
     v = acc.finite().values

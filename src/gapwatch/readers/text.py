@@ -12,6 +12,11 @@ Forms read (one record per epoch; values as printed)::
     |-------|------------|----------|---------|
     | 3     | 0.41       | 0.58     | 81.2%   |
 
+* **Logging prefixes** are dropped first: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
+  format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
+* **A split before the measurements** names them: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``,
+  ``Validation F1``; a heading such as ``📊 Evaluation Results:`` makes the indented ``Loss: 0.53`` lines after
+  it measurements of that split (until a line that is not indented).
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
   ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
   A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
@@ -63,6 +68,19 @@ _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 _SEGMENTS = re.compile(r"[\r\x08]+")
+_LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
+#: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
+#: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
+_LOG_PREFIX = re.compile(
+    r"^\s*(?:\[?\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
+    rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|{_LEVEL}\s*[-|:]\s*)?")
+#: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
+_SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\s*[-:|]\s*"
+                         r"(?=[A-Za-z][\w ]*[:=]\s*[-+.\d])", re.IGNORECASE)
+#: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
+_BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\b[\w ]*:?\s*$",
+                         re.IGNORECASE)
+_INDENT = re.compile(r"^(?: {2,}|\t)")
 _TOKENS = re.compile(r"[\s_/.\-]+")
 #: Fewest columns of a ``| Epoch | Train Loss | … |`` table (an epoch and one measurement).
 MIN_TABLE_COLUMNS = 2
@@ -159,6 +177,7 @@ class _Records:
         self.epoch: float | None = None
         self.open = False  # the last record belongs to the current epoch block
         self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
+        self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
 
     def table_row(self, line: int, seg: str) -> bool:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
@@ -210,11 +229,13 @@ class _Records:
             self.open = True
 
     def segment(self, line: int, seg: str) -> None:
+        seg = seg[_LOG_PREFIX.match(seg).end():]  # type: ignore[union-attr]  (the pattern matches every string)
         if self.table_row(line, seg):
             return
+        seg = self._blocks(seg)
         m = _MARKER.match(seg)
         if m is None:
-            self.add(line, pairs(seg))
+            self.add(line, pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1)))
             return
         rest = seg[m.end():]
         found = pairs(rest)
@@ -224,6 +245,19 @@ class _Records:
         elif not re.search(r"[A-Za-z]", rest) or rest.lstrip().startswith("|"):
             self.marker(float(m.group(1)))
             self.open = False
+
+
+    def _blocks(self, seg: str) -> str:
+        """Track ``Evaluation Results:`` headings: the indented lines after one are measurements of its split
+        (``   Loss: 0.53`` → ``Evaluation Loss: 0.53``); any other line ends the block."""
+        head = _BLOCK_HEAD.match(seg)
+        if head is not None:
+            self.block = head.group(1)
+            return seg
+        if self.block is not None and _INDENT.match(seg) and _split_of(seg.strip()) is None:
+            return f"{self.block} {seg.strip()}"
+        self.block = None
+        return seg
 
 
 def _chunks(text_lines: Iterator[str]) -> _Records:
