@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gapwatch import analyze, load
+from gapwatch.errors import InputError
 from gapwatch.findings import FindingKind
 
 KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
@@ -136,3 +138,19 @@ def test_an_indented_evaluation_block_belongs_to_the_held_out_split(tmp_path: Pa
     h = load(p)
     np.testing.assert_allclose(h.series("val", "loss").values, [0.53, 0.51, 0.49])
     assert h.series("train", "loss").values[-1] < 0.9
+
+
+def test_a_csv_column_of_printed_arrays_is_skipped_with_a_note(tmp_path: Path) -> None:
+    """A hand-written CSV logger that also writes a numpy array per epoch: the column is not read (a note says
+    so) and the losses are; a bad cell inside a numeric column is still an error naming it."""
+    rows = ["Epoch,Training Loss,Validation Loss,Learnable Weights"]
+    rows += [f"{e},{1 / e:.4f},{1.2 / e:.4f},[0.93 0.80 0.76 {0.8 + 0.01 * e:.2f}]" for e in range(1, 9)]
+    p = tmp_path / "training_log.csv"
+    p.write_text("\n".join(rows) + "\n")
+    h = load(p)
+    assert len(h.series("val", "loss")) == 8
+    assert any("'Learnable Weights' holds no numbers" in n.message for n in h.notes)
+    rows[3] = rows[3].replace(f"{1.2 / 3:.4f}", "oops")
+    p.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="column 'Validation Loss': expected a number, got 'oops'"):
+        load(p)

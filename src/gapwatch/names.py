@@ -71,6 +71,8 @@ METRIC_ALIASES: dict[str, str] = {
     "auc": "auc",
     "auroc": "auc",
 }
+#: The canonical measures (values of :data:`METRIC_ALIASES`), for :func:`is_measure`.
+_MEASURE_WORDS: frozenset[str] = frozenset(METRIC_ALIASES.values())
 
 #: The four roles a logged name can have (see the module docstring).
 ROLES: tuple[str, ...] = ("metric", "bookkeeping", "schedule", "signal")
@@ -482,6 +484,13 @@ def logged_name_key(history: History, spec: str) -> tuple[str, str] | None:
     want = spec.strip().lower()
     hit = {(split, metric) for _, _, name, split, metric in _first_rows(history) if name.strip().lower() == want}
     return hit.pop() if len(hit) == 1 else None
+
+
+def is_measure(name: str) -> bool:
+    """Whether a logged name names a measure of the model (a loss, or a metric of :data:`METRIC_ALIASES`:
+    accuracy, F1, WER…), as opposed to any other number a log may hold."""
+    low = name.lower()
+    return "loss" in low or any(t in _MEASURE_WORDS for t in re.split(r"[\s_/.\-]+", low) if t)
 
 
 def describe(name: str, default_split: str = "train") -> dict[str, str | None]:

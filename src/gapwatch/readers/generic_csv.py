@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, normalize, normalize_columns
+from ..names import SPLIT_ALIASES, is_measure, normalize, normalize_columns
 from ._parts import Parts
 from .base import FunctionReader
 
@@ -473,7 +473,15 @@ def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset
     for col in t.columns:
         if col.lower() in _X_COLUMNS or (col not in read and col not in rename):
             continue
-        vals = t.numeric(col)
+        try:
+            vals = t.numeric(col)
+        except InputError:
+            example = None if is_measure(col) else _text_only(t, col)
+            if example is None:
+                raise  # a measure, or numbers with a bad cell among them: a damaged file, said as such
+            parts.notes.append(HistoryNote(run, f"column {col!r} holds no numbers (e.g. {example[:40]!r}): "
+                                                "not read", str(t.path)))
+            continue
         logged = t.logged(col)
         if not logged.any():
             continue
@@ -483,6 +491,23 @@ def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset
         else:
             parts.add(step[logged], ep[logged], split, metric, vals[logged], col)
     return parts
+
+
+def _text_only(t: Table, col: str) -> str | None:
+    """The first logged cell of a column none of whose cells is a number (a list printed by numpy, a path, a
+    label), else None. Only asked of columns not named as a measure (:func:`gapwatch.names.is_measure`): a
+    ``val_loss`` column without numbers is an error, a ``Learnable Weights`` column of arrays is skipped."""
+    v = t.cells[col]
+    if isinstance(v, NumColumn):  # read as numbers as far as it went: the bad cells are NaN, their text in ``bad``
+        return v.bad[0] if v.bad is not None and not (v.logged & ~np.isnan(v.values)).any() else None
+    cells = [c for c in t.strings(col).tolist() if c.strip().lower() not in _BLANK]
+    for c in cells:
+        try:
+            float(c)
+        except ValueError:
+            continue
+        return None
+    return cells[0] if cells else None
 
 
 def _long_parts(t: Table, run: str) -> list[Parts]:

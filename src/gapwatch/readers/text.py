@@ -50,7 +50,7 @@ import numpy as np
 
 from .. import guardlog
 from ..errors import InputError
-from ..names import METRIC_ALIASES, SPLIT_ALIASES
+from ..names import SPLIT_ALIASES, is_measure
 from ._parts import Parts, records_parts, restart_note, restarts
 from .base import FunctionReader
 
@@ -89,7 +89,6 @@ _RULE = re.compile(r":?-{2,}:?|[=+\-]{2,}")
 #: Names printed by progress bars that are not measurements.
 _IGNORED = frozenset({"v_num", "eta"})
 _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
-_MEASURES = frozenset(METRIC_ALIASES.values())
 #: File extensions a sweep never reads as text logs (documents and code that may quote a log).
 NOT_LOGS_IN_SWEEPS = frozenset({".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".tex", ".sh"})
 #: Records (epochs) the sniffer must find in the first 64 KiB.
@@ -229,7 +228,8 @@ class _Records:
             self.open = True
 
     def segment(self, line: int, seg: str) -> None:
-        seg = seg[_LOG_PREFIX.match(seg).end():]  # type: ignore[union-attr]  (the pattern matches every string)
+        prefix = _LOG_PREFIX.match(seg)  # (every string matches: the prefix may be empty)
+        seg = seg[prefix.end():] if prefix else seg
         if self.table_row(line, seg):
             return
         seg = self._blocks(seg)
@@ -269,16 +269,11 @@ def _chunks(text_lines: Iterator[str]) -> _Records:
     return recs
 
 
-def _is_measure(name: str) -> bool:
-    low = name.lower()
-    return "loss" in low or any(t in _MEASURES for t in _TOKENS.split(low))
-
-
 def sniff(path: Path, head: str) -> bool:
     if not path.is_file() or "\x00" in head or not head.strip():
         return False
     recs = _chunks(iter(head.splitlines()))
-    good = [r for _, r in recs.records if any(_is_measure(k) for k in r if k != "epoch")]
+    good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch")]
     return len(good) >= MIN_SNIFF_RECORDS
 
 
