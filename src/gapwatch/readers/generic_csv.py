@@ -332,7 +332,7 @@ def _open(path: Path) -> IO[bytes]:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
 
 
-def _fit(row: list[str], ncol: int, path: Path, line: int) -> list[str]:
+def fit_row(row: list[str], ncol: int, path: Path, line: int) -> list[str]:
     """A data row padded (or cut, when the extra cells are blank) to ``ncol`` cells."""
     if len(row) < ncol:
         return row + [""] * (ncol - len(row))
@@ -394,7 +394,7 @@ def _body(rdr: Any, ncol: int, path: Path, builder: _Builder) -> tuple[list[str]
         for row in rdr:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            row = _fit(row, ncol, path, rdr.line_num)
+            row = fit_row(row, ncol, path, rdr.line_num)
             if pending is not None:
                 builder.add(*pending)
             pending = (row, rdr.line_num)

@@ -49,7 +49,7 @@ from ..readers._tfrecord import (
     read_scalars,
 )
 from ..readers.base import NoSuchExperiment
-from ..readers.generic_csv import Table, _delimiter, _long_parts, wide_parts
+from ..readers.generic_csv import Table, _delimiter, _long_parts, fit_row, wide_parts
 
 #: Reader names (``readers.sniff(...).NAME``) tailed by byte offset; any other format is re-read on change.
 LINE_FORMATS = ("csv", "keras-csv", "lightning-csv", "jsonl")
@@ -332,7 +332,7 @@ class LineTailer(Tailer):
                     continue
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                rows.append(_fit(row, len(self.columns), self.file, ln))
+                rows.append(fit_row(row, len(self.columns), self.file, ln))
                 lines.append(ln)
         except csv.Error as exc:
             ln = first + rdr.line_num - 1
@@ -373,16 +373,6 @@ def _lightning_hparams(f: Path) -> dict[str, object]:
         return dict(_hparams(f))
     except (ValueError, OSError):
         return {}
-
-
-def _fit(row: list[str], ncol: int, path: Path, line: int) -> list[str]:
-    if len(row) < ncol:
-        return row + [""] * (ncol - len(row))
-    if len(row) > ncol:
-        if any(c.strip() for c in row[ncol:]):
-            raise InputError(f"{len(row)} cells but the header has {ncol} columns", path=path, line=line)
-        return row[:ncol]
-    return row
 
 
 def csv_parts(fmt: str, t: Table, run: str) -> list[Parts]:
