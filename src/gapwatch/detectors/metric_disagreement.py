@@ -126,6 +126,11 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     return [out] if out is not None else []
 
 
+def _rose(lname: str, at_loss: str, rise: float) -> str:
+    """How the loss got worse, as both loss-rise patterns say it."""
+    return f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end)"
+
+
 def _labels(loss: Curve, task: Curve, b_loss: int, b_task: int) -> tuple[str, str, str, str]:
     """The two series' names and where their bests are, as the messages write them."""
     return loss.series.name, task.series.name, where_text(loss, b_loss), where_text(task, b_task)
@@ -157,9 +162,9 @@ def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Fi
     if gain < p["min_z"] or b_task <= b_loss or task.share(change) < p["min_share"]:
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
-    msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} kept "
-           f"improving until {at_task} ({gain:.1f} standard errors better by the end): the loss and the task metric "
-           f"disagree (over-confidence); select checkpoints by {tname}")
+    msg = (f"{_rose(lname, at_loss, rise)} while {tname} kept improving until {at_task} ({gain:.1f} standard errors "
+           f"better by the end): the loss and the task metric disagree (over-confidence); select checkpoints by "
+           f"{tname}")
     actions = (
         f"Do not stop or restore by {lname}: select the checkpoint by {tname} (best at {at_task}).",
         "Keep the loss calibrated if you need it: label smoothing, temperature scaling after training, mixup "
@@ -254,9 +259,8 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, p
         return None
     b_task = int(np.argmin(task.z))
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
-    msg = (f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end) while {tname} "
-           f"stopped improving ({gain:+.1f} standard errors since) and the training loss kept falling: the model "
-           f"overfits; its best {tname} was at {at_task}")
+    msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) and "
+           f"the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
     actions = (
         f"Stop or restore at {at_task} (best {tname}); training past {at_loss} only raised the held-out loss.",
         "Regularise (weight decay, dropout, data augmentation) or get more data; with early stopping, use a "
