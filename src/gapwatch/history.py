@@ -142,7 +142,7 @@ class History:
         missing = [c for c in ("run", "split", "metric", "value") if c not in names]
         if missing:
             raise InputError(f"History needs columns {list(COLUMNS)}; missing {missing}")
-        raw = {c: frame[c] for c in COLUMNS if c in names}  # type: ignore[index]
+        raw = {c: frame[c] for c in COLUMNS if c in names}
         n = _n_rows(raw)
         text = {c: _encode(raw[c], n) for c in TEXT_COLUMNS if c in raw}
         if "name" not in text:

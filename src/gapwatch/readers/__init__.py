@@ -172,7 +172,7 @@ def read_parts(reader: Reader, path: Path, run: str, options: Mapping[str, Any] 
     if opts:
         check_options(reader, opts, path)
     try:
-        return reader.read(path, run, **opts) if opts else reader.read(path, run)  # type: ignore[call-arg]
+        return reader.read(path, run, **opts) if opts else reader.read(path, run)
     except GapwatchError:
         raise
     except _UNEXPECTED as exc:

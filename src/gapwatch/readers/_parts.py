@@ -88,7 +88,7 @@ def needs_dedupe(frame: History | object) -> np.ndarray:
     """Boolean per row: True for rows of runs in which some (split, metric) series repeats or goes back in
     its x (``step``, or ``epoch`` when no row has a step, as :meth:`History.dedupe` chooses). ``frame`` is a
     History or anything the History constructor takes (a pandas DataFrame of its columns)."""
-    h = frame if isinstance(frame, History) else History(frame)  # type: ignore[arg-type]
+    h = frame if isinstance(frame, History) else History(frame)
     n = len(h)
     if n == 0:
         return np.zeros(0, dtype=bool)
