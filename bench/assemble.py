@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-ORDER = ("scale", "startup", "wild", "monitor", "retention", "detectors", "early_stopping", "guard", "watch", "examples",
+ORDER = ("scale", "memory", "startup", "wild", "monitor", "retention", "detectors", "early_stopping", "guard", "watch",
+         "examples",
          "data_diet", "forecast", "hpo")
 
 
