@@ -65,7 +65,33 @@ def _index_of(series_x: np.ndarray, at: dict[str, Any] | None, kind: str) -> int
     return int(hit[0]) if hit.size else None
 
 
-def score(name: str, h: History) -> dict[str, Any] | None:
+PEERS = ("losslint", "runmedic", "trainspotter")
+
+
+def peer_restore(tool: str, path: Path) -> float | None:
+    """The step a peer linter tells the user to go back to: the step of its overfitting finding (runmedic:
+    "keep the checkpoint from step X"; losslint ``overfit_onset``: ``since_step``; trainspotter: its overfitting
+    finding's best/start step), or None when it reports no overfitting (the user keeps the final model)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_wild import _peer_json
+
+    doc, _ = _peer_json(tool, path)
+    if doc is None:
+        return None
+    found = doc.get("findings", []) if isinstance(doc, dict) else [f for r in doc for f in r.get("findings", [])]
+    for f in found:
+        name = str(f.get("check") or f.get("detector") or "").lower()
+        if "overfit" not in name:
+            continue
+        ev = {**(f.get("details") or {}), **(f.get("evidence") or {} if isinstance(f.get("evidence"), dict) else {})}
+        for key in ("best_step", "since_step", "step", "step_start", "peak_step"):
+            v = f.get(key, ev.get(key))
+            if isinstance(v, (int, float)):
+                return float(v)
+    return None
+
+
+def score(name: str, h: History, peers: dict[str, float | None] | None = None) -> dict[str, Any] | None:
     """One log's row, or None when it lacks a held-out loss or a task metric (or has < 3 evaluations)."""
     try:
         d = decide(h)
@@ -93,6 +119,12 @@ def score(name: str, h: History) -> dict[str, Any] | None:
             i = _index_of(tx, at, kind)
             row[f"{rule}_{how}_hit"] = i is not None and abs(i - best) <= 1
             row[f"{rule}_{how}_before_improvement"] = i is not None and z[i] >= z[0] and best != 0
+    for tool, step in (peers or {}).items():  # nearest evaluation to the peer's step; no finding: the final one
+        i = int(np.argmin(np.abs(tx - step))) if step is not None else int(np.flatnonzero(fin)[-1])
+        row[f"{tool}_offline_hit"] = abs(i - best) <= 1
+        row[f"{tool}_offline_before_improvement"] = bool(z[i] >= z[0] and best != 0)
+        row[f"{tool}_replay_hit"] = row[f"{tool}_offline_hit"]  # (a linter has no online rule)
+        row[f"{tool}_replay_before_improvement"] = row[f"{tool}_offline_before_improvement"]
     return row
 
 
@@ -105,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("states", nargs="*", type=Path)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--peers", action="store_true",
+                    help="also score the peer linters' restore points on the files given (GAPWATCH_PEERS_PATH)")
     a = ap.parse_args(argv)
     logs: list[tuple[str, History]] = []
     for p in a.states:
@@ -112,15 +146,16 @@ def main(argv: list[str] | None = None) -> int:
             logs.append((str(p), load(p)))
         except GapwatchError as exc:
             print(f"skip {p}: {exc}", file=sys.stderr)
+    peer_steps = {n: {t: peer_restore(t, Path(n)) for t in PEERS} for n, _ in logs} if a.peers else {}
     logs += crowded_valley()
-    rows = [r for n, h in logs for run in h if (r := score(n, run)) is not None]
+    rows = [r for n, h in logs for run in h if (r := score(n, run, peer_steps.get(n))) is not None]
     groups = {"HF trainer_state.json": [r for r in rows if not r["name"].startswith("cv:")],
               "Crowded Valley (valid_loss + valid_acc)": [r for r in rows if r["name"].startswith("cv:")],
               "all": rows}
     lines = ["| corpus | logs | rule | offline restore = task best ±1 | replay restore = task best ±1 | "
              "offline before task improved | replay before task improved |", "|---|---|---|---|---|---|---|"]
     for g, rs in groups.items():
-        for rule in ("loss", "decide"):
+        for rule in ("loss", "decide", *(PEERS if a.peers and g == "HF trainer_state.json" else ())):
             lines.append(f"| {g} | {len(rs)} | {rule} | {_share(rs, f'{rule}_offline_hit')} | "
                          f"{_share(rs, f'{rule}_replay_hit')} | {_share(rs, f'{rule}_offline_before_improvement')} | "
                          f"{_share(rs, f'{rule}_replay_before_improvement')} |")
