@@ -41,6 +41,9 @@ from gapwatch.monitor import companions, decide
 from gapwatch.readers import load
 from gapwatch.replay import replay_run
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_wild import _peer_json  # noqa: E402  (a sibling script: the peers are run as bench_wild runs them)
+
 CURVES = Path("/work/shared/curves/real-runs.jsonl")
 
 
@@ -72,9 +75,6 @@ def peer_restore(tool: str, path: Path) -> float | None:
     """The step a peer linter tells the user to go back to: the step of its overfitting finding (runmedic:
     "keep the checkpoint from step X"; losslint ``overfit_onset``: ``since_step``; trainspotter: its overfitting
     finding's best/start step), or None when it reports no overfitting (the user keeps the final model)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_wild import _peer_json
-
     doc, _ = _peer_json(tool, path)
     if doc is None:
         return None

@@ -34,18 +34,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gapwatch.testing.samples import keras_csvlogger_file
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def keras_log(path: Path) -> Path:
-    """A 10-epoch Keras CSVLogger file whose validation loss turns up after epoch 6."""
-    rows = ["epoch,accuracy,loss,val_accuracy,val_loss"]
-    for e in range(10):
-        va = 0.5 + 0.03 * e - 0.004 * max(0, e - 6) ** 2
-        vl = 1 / (e + 1) + 0.02 * max(0, e - 5) ** 1.5 + 0.2
-        rows.append(f"{e},{0.5 + 0.04 * e:.4f},{1 / (e + 1):.4f},{va:.4f},{vl:.4f}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -82,7 +73,7 @@ def main() -> None:
     ap.add_argument("--as-is", action="store_true",
                     help="keep the environment's bytecode settings (no private pyc cache, no warm-up)")
     args = ap.parse_args()
-    log = keras_log(Path(tempfile.mkdtemp()) / "training.csv")
+    log = keras_csvlogger_file(Path(tempfile.mkdtemp()) / "training.csv")
     fixture = ROOT / "tests" / "fixtures" / "logs" / "keras" / "training.csv"
     py = sys.executable
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

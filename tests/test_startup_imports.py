@@ -20,20 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gapwatch.testing.samples import keras_csvlogger_file
+
 FIXTURES = Path(__file__).parent / "fixtures"
 HEAVY = ("pandas", "pyarrow", "scipy", "torch", "numpy.ma", "urllib.request")  # numpy.ma: np.median, np.unique
-
-
-def _keras_log(path: Path) -> Path:
-    """A 10-epoch Keras CSVLogger file whose validation loss turns up after epoch 6 (its forecast refines the
-    best curve shape with Nelder–Mead: the path through ``scipy.optimize`` before)."""
-    rows = ["epoch,accuracy,loss,val_accuracy,val_loss"]
-    for e in range(10):
-        va = 0.5 + 0.03 * e - 0.004 * max(0, e - 6) ** 2
-        vl = 1 / (e + 1) + 0.02 * max(0, e - 5) ** 1.5 + 0.2
-        rows.append(f"{e},{0.5 + 0.04 * e:.4f},{1 / (e + 1):.4f},{va:.4f},{vl:.4f}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
 
 
 def _loaded_after(code: str, *args: str) -> dict[str, object]:
@@ -48,7 +38,8 @@ def _loaded_after(code: str, *args: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("log", ["fixture", "turning"])
 def test_cli_analyze_imports_no_heavy_module(log: str, tmp_path: Path) -> None:
-    path = FIXTURES / "logs" / "keras" / "training.csv" if log == "fixture" else _keras_log(tmp_path / "t.csv")
+    path = (FIXTURES / "logs" / "keras" / "training.csv" if log == "fixture"
+            else keras_csvlogger_file(tmp_path / "t.csv"))
     code = ("import sys\nfrom gapwatch.cli import main\nsys.argv = ['gapwatch', 'analyze', sys.argv[1]]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n")
     got = _loaded_after(code, str(path))
@@ -59,7 +50,7 @@ def test_cli_analyze_imports_no_heavy_module(log: str, tmp_path: Path) -> None:
 def test_library_analyze_with_forecast_imports_no_heavy_module(tmp_path: Path) -> None:
     code = ("import sys, gapwatch\nres = gapwatch.analyze(gapwatch.load(sys.argv[1]))\n"
             "assert res.runs and res.runs[0].forecast is not None, 'the default forecast did not run'\n")
-    got = _loaded_after(code, str(_keras_log(tmp_path / "t.csv")))
+    got = _loaded_after(code, str(keras_csvlogger_file(tmp_path / "t.csv")))
     assert got["loaded"] == []
 
 

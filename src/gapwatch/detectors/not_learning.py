@@ -65,7 +65,7 @@ def _deciding_set(history: History, monitor: Monitor | None) -> list[tuple[Serie
     for m in dict.fromkeys(x for x in (mon, loss, task) if x is not None):
         s = series_or_none(history, m.split, m.metric)
         if s is not None:
-            out.append((s.finite(), role_of(m.split, m.metric).monitor().sign))
+            out.append((s.finite(), m.sign))
     return out
 
 
@@ -86,10 +86,9 @@ def _train_learns(history: History, p: dict[str, Any]) -> bool:
         if v[0] > 0 and (v[0] - v[-1]) >= p["max_train_drop"] * v[0]:
             return True
     for (split, metric), s in series_table(history).items():
-        if split != "train" or role_of(split, metric).role != "task" or len(s.finite()) < 2:
-            continue
-        sign = role_of(split, metric).monitor().sign
-        if not _no_progress(s.finite(), sign, p):
+        role = role_of(split, metric)
+        if split == "train" and role.role == "task" and len(s.finite()) >= 2 \
+                and not _no_progress(s.finite(), role.monitor().sign, p):
             return True
     return False
 

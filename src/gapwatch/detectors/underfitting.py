@@ -113,7 +113,9 @@ def _train_acc(history: History, p: dict[str, Any]) -> tuple[float | None, float
     """Training accuracy (else training F1) level at the end and its gain since the start (``acc_window``
     means), or ``None``."""
     # training accuracy, else training F1 (both in [0, 1], higher is better: "fitted" means the same)
-    acc = series_or_none(history, "train", "acc") or series_or_none(history, "train", "f1")
+    acc = series_or_none(history, "train", "acc")
+    if acc is None:
+        acc = series_or_none(history, "train", "f1")
     if acc is None or not len(acc.finite()):
         return None, None
     v = acc.finite().values

@@ -18,6 +18,7 @@ import base64
 import struct
 import zlib
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,19 @@ XSS = "<script>alert(1)</script>"
 #: The samples' subject is the U-shaped validation loss: their analyses monitor it (the task metric, accuracy,
 #: degrades too but more slowly; see :func:`overfitting_records`).
 VAL_LOSS = Monitor("val", "loss", "min")
+
+
+def keras_csvlogger_file(path: str | Path) -> Path:
+    """Write a 10-epoch Keras ``CSVLogger`` file whose validation loss turns up after epoch 6 (its forecast
+    refines the best curve shape with Nelder–Mead) to ``path``; the start-up benchmark's and test's log."""
+    rows = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    for e in range(10):
+        va = 0.5 + 0.03 * e - 0.004 * max(0, e - 6) ** 2
+        vl = 1 / (e + 1) + 0.02 * max(0, e - 5) ** 1.5 + 0.2
+        rows.append(f"{e},{0.5 + 0.04 * e:.4f},{1 / (e + 1):.4f},{va:.4f},{vl:.4f}")
+    out = Path(path)
+    out.write_text("\n".join(rows) + "\n")
+    return out
 
 
 def overfitting_records(*, epochs: int = 60, best_epoch: float = 22.0, severity: float = 1.0, noise: float = 0.01,
@@ -238,7 +252,6 @@ def sweep_analysis(n: int = 50) -> Analysis:
 
 if __name__ == "__main__":  # pragma: no cover
     import sys
-    from pathlib import Path
 
     from ..report.html import write_html
 
