@@ -154,3 +154,59 @@ def test_a_csv_column_of_printed_arrays_is_skipped_with_a_note(tmp_path: Path) -
     p.write_text("\n".join(rows) + "\n")
     with pytest.raises(InputError, match="column 'Validation Loss': expected a number, got 'oops'"):
         load(p)
+
+
+def _glued(step: int, total: int, msg: str) -> str:
+    """A tqdm bar rewritten in place with ``\\r`` and a logging line glued to it (no newline in between), as
+    ``nohup python train.py > train.log`` captures it."""
+    pct = 100 * step // total
+    bar = f"Training: {pct:3d}%|{'█' * (pct // 10):<10}| {step}/{total} [01:00<02:00,  1.62s/it]"
+    return f"\r{bar}2025-10-19 20:17:28,841 - src.training.train - INFO - {msg}"
+
+
+def test_a_log_that_prints_steps_and_ends_each_epoch_with_a_summary_line(tmp_path: Path) -> None:
+    """``nohup`` log of a hand-written loop: ``Step N, Loss: x`` lines glued to a tqdm bar, and at the end of
+    each epoch ``Epoch k/5 - Train Loss: …`` then ``Validation - Loss: …, F1: …``. Read by epochs (the step
+    lines of the next epoch do not add a second training loss), the bar's percentage is not a measurement and
+    the end-of-run summary's ``Total epochs: 5`` is bookkeeping."""
+    lines = ["nohup: ignoring input", "2025-10-19 20:14:32,226 - __main__ - INFO -   num_train_epochs: 5"]
+    per_epoch, total = 300, 1500
+    for e in range(1, 6):
+        for s in range(100 * (3 * e - 2), 300 * e + 1, 100):
+            lines.append(_glued(s, total, f"Step {s}, Loss: {0.0497 + 0.002 / s:.4f}"))
+        lines.append(_glued(per_epoch * e, total, f"Epoch {e}/5 - Train Loss: {0.0497 + 0.01 / e:.4f}, "
+                                                  f"Train F1: {0.99 + 0.001 * e:.4f}"))
+        lines.append(f"2025-10-19 21:42:41,484 - src.training.train - INFO - Validation - Loss: "
+                     f"{0.2 + 0.001 * (e % 2):.4f}, F1: {0.998 + 0.0002 * (e % 2):.4f}, AUC: 0.9997")
+    lines += ["2025-10-20 03:34:52,243 - src.training.train - INFO - Training Summary:",
+              "2025-10-20 03:34:52,243 - src.training.train - INFO -   Total epochs: 5",
+              "2025-10-20 03:34:52,243 - src.training.train - INFO -   Total steps: 1500"]
+    p = tmp_path / "training_balanced.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "loss").values, [round(0.0497 + 0.01 / e, 4) for e in range(1, 6)])
+    np.testing.assert_allclose(h.series("val", "f1").values, [0.9982, 0.998, 0.9982, 0.998, 0.9982])
+    assert "Training" not in set(h.frame["name"]) and "Total epochs" not in set(h.frame["name"])
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+    assert not [f for f in r.findings if f.kind == FindingKind.DATA]
+
+
+def test_a_log_that_prints_only_steps_is_read_step_by_step(tmp_path: Path) -> None:
+    """No epoch marker at all: ``Step N, Loss: x`` lines (and ``iter N | loss x``), a validation line after
+    some of them. Each step line opens a record at its step; the validation line belongs to the last one."""
+    lines = ["nohup: ignoring input"]
+    for s in range(100, 2100, 100):
+        lines.append(_glued(s, 2000, f"Step {s}, Loss: {1.0 / (1 + s / 500):.4f}"))
+        if s % 500 == 0:
+            lines.append(f"2025-10-19 21:42:41,484 - train - INFO - Validation - Loss: {1.2 / (1 + s / 800):.4f}")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    tr, va = h.series("train", "loss"), h.series("val", "loss")
+    np.testing.assert_allclose(tr.x, np.arange(100, 2100, 100))
+    np.testing.assert_allclose(va.x, [500, 1000, 1500, 2000])
+    np.testing.assert_allclose(va.values, [round(1.2 / (1 + s / 800), 4) for s in (500, 1000, 1500, 2000)])
+    q = tmp_path / "iters.log"
+    q.write_text("".join(f"iter {i} | loss {2.0 / i:.3f} | acc {1 - 1 / i:.3f}\n" for i in range(1, 30)))
+    assert load(q).series("train", "loss").x[-1] == 29

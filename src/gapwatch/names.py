@@ -119,7 +119,8 @@ NON_METRICS: frozenset[str] = frozenset(
 #: Last tokens that make a name bookkeeping: clocks, throughput, counters, memory.
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
-     "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken"}
+     "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
+     "epochs", "steps", "iterations", "batches"}
 )
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(

@@ -30,6 +30,12 @@ Forms read (one record per epoch; values as printed)::
   epoch's means and the validation values).
 * A bare name after a split-named one in the same ``|``-field inherits its split: ``Test Loss: 0.15 Acc: 0.95``
   → ``test_acc``. Names are then read with :func:`gapwatch.names.normalize_columns`.
+* **Step records**: a log that prints no epoch marker but lines with a step (``Step 100, Loss: 0.0511``, the
+  ``step``/``global_step``/``iter`` names) is read step by step; lines after a step line without one (``Validation
+  - Loss: 0.1996, F1: 0.9995`` at the end of an epoch) belong to that step's record. Once an epoch marker is seen
+  the log is read by epochs, as above, and the step records before it are dropped.
+* **Glued lines**: a logging timestamp inside a line (a tqdm bar without a newline before a log line) starts a
+  new segment; a tqdm bar's ``Training:  95%|█████|`` is not a measurement.
 * Several trainings appended to one log (the epoch goes back to its first value) are runs ``<run>#1``,
   ``<run>#2``… with a note.
 
@@ -41,6 +47,7 @@ they quote one; given as the path, they are.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +57,7 @@ import numpy as np
 
 from .. import guardlog
 from ..errors import InputError
-from ..names import SPLIT_ALIASES, is_measure
+from ..names import SPLIT_ALIASES, is_measure, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
 from .base import FunctionReader
 
@@ -68,6 +75,13 @@ _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 _SEGMENTS = re.compile(r"[\r\x08]+")
+#: A tqdm bar's description, percentage and bar (``Training:  95%|█████▌   |``): not measurements.
+_TQDM_BAR = re.compile(r"(?:[A-Za-z][\w .\-]*:\s*)?\d{1,3}%\|[^|]*\|")
+#: A logging timestamp inside a line (a progress bar and a log line glued by ``\r``-less output): a new segment.
+_GLUED_STAMP = re.compile(r"(?<=\S)(?=\[?\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d)")
+#: A step printed before the measurements of a line: ``Step 100, Loss: 0.0511``, ``iter 200 | loss 0.3``.
+_STEP_MARKER = re.compile(r"(?<![\w.])(?:global[ _]step|step|iter(?:ation)?)\s*[:#=]?\s*\[?(\d+)(?:\s*/\s*\d+)?\]?"
+                          r"\s*[,;|:\-]", re.IGNORECASE)
 _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
@@ -93,6 +107,12 @@ _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteratio
 NOT_LOGS_IN_SWEEPS = frozenset({".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".tex", ".sh"})
 #: Records (epochs) the sniffer must find in the first 64 KiB.
 MIN_SNIFF_RECORDS = 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _series_of(name: str) -> tuple[str, str]:
+    """The (split, metric) a printed name is read as (:func:`gapwatch.names.normalize`)."""
+    return normalize(name)
 
 
 def _split_of(name: str) -> str | None:
@@ -139,7 +159,7 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win)."""
     out: dict[str, float] = {}
-    for field in text.split("|"):
+    for field in _TQDM_BAR.sub(" ", text).split("|"):
         for name, val in _field_pairs(field):
             out[name] = float(val)
     return out
@@ -169,11 +189,12 @@ def _is_table_header(cells: list[str]) -> bool:
 
 
 class _Records:
-    """Epoch records assembled line by line."""
+    """Epoch records assembled line by line (step records in a log that prints no epoch)."""
 
     def __init__(self) -> None:
         self.records: list[tuple[int, dict[str, Any]]] = []
         self.epoch: float | None = None
+        self.step: float | None = None  # the step of the last step record (logs without epoch markers)
         self.open = False  # the last record belongs to the current epoch block
         self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
@@ -219,13 +240,38 @@ class _Records:
         self.epoch = epoch
 
     def add(self, line: int, found: dict[str, float]) -> None:
-        if self.epoch is None or not found:
+        if not found:
+            return
+        if self.epoch is None:
+            self._add_by_step(line, found)
             return
         if self.open:
-            self.records[-1][1].update(found)
+            rec = self.records[-1][1]
+            have = {_series_of(k): k for k in rec}
+            # a later line's name for a series the record already holds under another name (``Loss`` from the
+            # next epoch's step lines after ``Epoch 1/5 - Train Loss: …``) does not add a second value
+            rec.update({k: v for k, v in found.items() if have.get(_series_of(k), k) == k})
         else:
             self.records.append((line, {"epoch": self.epoch, **found}))
             self.open = True
+
+    def drop_steps_before_epochs(self) -> None:
+        """In a log with epoch records, the step records read before its first epoch marker go: their epoch is
+        unknown (a loop that prints ``Epoch 1/5 - Train Loss: …`` at the end of the epoch), and a log read by
+        epochs keeps one axis."""
+        first = next((k for k, (_, r) in enumerate(self.records) if "epoch" in r), None)
+        if first:
+            del self.records[:first]
+
+    def _add_by_step(self, line: int, found: dict[str, float]) -> None:
+        """A log that prints no epoch: a line with a step (``Step 100, Loss: 0.0511``) opens the record of that
+        step, and the lines after it without one (``Validation - Loss: 0.1996, F1: 0.9995``) belong to it."""
+        step = found.get("step")
+        if step is not None and step != self.step:
+            self.step = step
+            self.records.append((line, dict(found)))
+        elif self.step is not None:
+            self.records[-1][1].update(found)
 
     def segment(self, line: int, seg: str) -> None:
         prefix = _LOG_PREFIX.match(seg)  # (every string matches: the prefix may be empty)
@@ -235,7 +281,9 @@ class _Records:
         seg = self._blocks(seg)
         m = _MARKER.match(seg)
         if m is None:
-            self.add(line, pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1)))
+            found = pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1))
+            step = _STEP_MARKER.search(seg) if self.epoch is None and found and "step" not in found else None
+            self.add(line, {"step": float(step.group(1)), **found} if step else found)
             return
         rest = seg[m.end():]
         found = pairs(rest)
@@ -263,9 +311,11 @@ class _Records:
 def _chunks(text_lines: Iterator[str]) -> _Records:
     recs = _Records()
     for i, line in enumerate(text_lines, start=1):
-        for seg in _SEGMENTS.split(line):
-            if seg.strip():
-                recs.segment(i, seg)
+        for piece in _SEGMENTS.split(line):
+            for seg in _GLUED_STAMP.split(piece):
+                if seg.strip():
+                    recs.segment(i, seg)
+    recs.drop_steps_before_epochs()
     return recs
 
 
@@ -294,7 +344,8 @@ def _lines(path: Path) -> Iterator[str]:
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
     records = _chunks(_lines(path)).records
-    spans = restarts(np.asarray([r["epoch"] for _, r in records], dtype=float))
+    axis = "epoch" if any("epoch" in r for _, r in records) else "step"
+    spans = restarts(np.asarray([r.get(axis, np.nan) for _, r in records], dtype=float))
     if len(spans) == 1:
         return [records_parts(records, run, str(path))]
     starts = [records[a][0] for a, _ in spans[1:]]
