@@ -210,3 +210,24 @@ def test_a_log_that_prints_only_steps_is_read_step_by_step(tmp_path: Path) -> No
     q = tmp_path / "iters.log"
     q.write_text("".join(f"iter {i} | loss {2.0 / i:.3f} | acc {1 - 1 / i:.3f}\n" for i in range(1, 30)))
     assert load(q).series("train", "loss").x[-1] == 29
+
+
+def test_a_training_loss_that_rises_ninefold_from_its_best_diverges(tmp_path: Path) -> None:
+    """A hand-written CSV (``epoch,train_loss,val_loss``): the training loss falls 40x to 0.061 at epoch 13, then
+    rises every epoch to 0.55 — 9x its best, but only ~20% of the improvement in loss units. On the log scale
+    (how a loss is read) most of the improvement is undone: divergence, and only with the log scale on."""
+    train = [2.58, 2.38, 1.65, 1.30, 1.10, 0.885, 0.670, 0.496, 0.339, 0.209, 0.114, 0.0694, 0.0609, 0.0674,
+             0.110, 0.204, 0.334, 0.462, 0.554]
+    val = [2.72, 2.99, 0.807, 1.03, 1.70, 0.981, 0.779, 0.384, 0.322, 0.0781, 0.0704, 0.0658, 0.0604, 0.0759,
+           0.111, 0.328, 0.331, 0.727, 0.181]
+    p = tmp_path / "training_history.csv"
+    p.write_text("epoch,train_loss,val_loss\n" + "".join(f"{e},{t},{v}\n" for e, (t, v) in
+                                                          enumerate(zip(train, val, strict=True), start=1)))
+
+    def divergence(**params: object) -> list[object]:
+        (r,) = analyze(load(p), forecast=False, params={"instability": params} if params else None).runs
+        return [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence["type"] == "divergence"]
+
+    (f,) = divergence()
+    assert f.severity.value == "critical" and f.epoch == 16
+    assert divergence(divergence_log_scale=False) == []

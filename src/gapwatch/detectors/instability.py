@@ -11,7 +11,9 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   the best level by at least ``divergence_lost_fraction`` of the improvement made so far, by ``divergence_z`` noise
   standard errors, and every evaluation from the onset on stays above ``best + tolerance`` (tolerance =
   max(``divergence_tolerance_z`` noise standard deviations, ``divergence_tolerance_fraction`` of the
-  improvement)). Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
+  improvement)); for a positive loss the undone share is also measured on the log scale
+  (``divergence_log_scale``: a loss read on a log axis, where a 9x rise from a 40x fall is most of the way back).
+  Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
   all) of the improvement to be called divergence.
 * **spikes** (``warning``): on the training loss (on held-out losses only when no training loss is logged: a
   held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an
@@ -84,6 +86,10 @@ SPECS: tuple[Param, ...] = register("instability", (
            "noise standard deviations are out of reach of Gaussian noise."),
     fraction("divergence_tolerance_fraction", 0.05, "Second floor of that tolerance, for nearly noise-free curves: "
              "5% of the improvement.", of="improvement"),
+    Param("divergence_log_scale", True, "Also measure the undone share of a positive loss's improvement on the "
+          "log scale (ratios, as a loss is read on a log axis): a training loss that fell 40x and then rose 9x "
+          "has undone 18% of its improvement in loss units but 60% in log units — it diverges. The noise test "
+          "and the stays-above onset are unchanged.", type=bool),
     evals("baseline", 5, "Evaluations before a point whose median is its spike baseline (the median ignores an "
           "earlier spike)."),
     evals("noise_window", 21, "Evaluations around a point over which its local noise level is measured (robust "
@@ -233,6 +239,8 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
         return None
     zr = rise / se if se > 0 else np.inf
     lost = rise / improvement if improvement > 0 else np.inf
+    if p["divergence_log_scale"] and lost < need_lost and _sign(fs) > 0:
+        lost = max(lost, _log_lost(fs.values, w, b))
     if zr < p["divergence_z"] or lost < need_lost:
         return None
     tol = max(p["divergence_tolerance_z"] * sigma, p["divergence_tolerance_fraction"] * improvement)
@@ -240,6 +248,18 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
     if onset >= n:
         return None
     return _divergence_finding(fs, onset, b + w - 1, best_level, final, lost, zr, sigma)
+
+
+def _log_lost(values: np.ndarray, w: int, b: int) -> float:
+    """The share of a positive min-mode series' improvement undone at its end, on the log scale: levels are
+    trailing means of ``log(values)`` over ``w`` evaluations (shape ``(n,)``), measured from the first level to
+    the level at ``b`` (the best in loss units) and back up to the final one. 0.0 when a value is not positive or
+    the series did not improve."""
+    if values.size < w or np.any(values <= 0):
+        return 0.0
+    lv = window_means(np.log(values), w)
+    first, best, final = float(np.mean(np.log(values[:w]))), float(lv[b]), float(lv[-1])
+    return (final - best) / (first - best) if first > best else 0.0
 
 
 def _divergence_series(series: list[Series], mon: Monitor | None,
