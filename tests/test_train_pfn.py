@@ -24,7 +24,9 @@ def test_tiny_training_run_writes_loadable_weights(tmp_path: Path) -> None:
     man = json.loads((out / "forecast_pfn.json").read_text())
     assert man["sha256"] == sha256_file(out / "forecast_pfn.pt")
     assert man["training"]["steps"] == 6 and man["config"]["t_floor"] == 1e-5
-    assert np.isfinite(man["training"]["held_out_prior_nll"])
+    nll = man["training"]["held_out_prior_nll"]
+    assert set(nll) == {"mixture", "old_prior", "degradation"} and all(np.isfinite(v) for v in nll.values())
+    assert man["prior"]["P_DEGRADE"] > 0 and man["training"]["init"] is None
     pfn = load_pfn(out)
     assert pfn.borders.shape == (17,) and np.all(np.diff(pfn.borders) > 0)
     x = np.arange(1, 21, dtype=float)
@@ -50,3 +52,16 @@ def test_resuming_from_a_checkpoint_gives_the_same_weights(tmp_path: Path) -> No
     sb = torch.load(b / "forecast_pfn.pt", weights_only=True)
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_main(["--steps", "3", "--ckpt", str(tmp_path / "a.pt"), "--out", str(a), *TINY])
+    # zero learning rate: fine-tuning must hand back exactly the weights it started from (borders included)
+    train_main(["--steps", "2", "--lr", "0", "--init", str(a), "--ckpt", str(tmp_path / "b.pt"), "--out", str(b),
+                *TINY])
+    sa = torch.load(a / "forecast_pfn.pt", weights_only=True)
+    sb = torch.load(b / "forecast_pfn.pt", weights_only=True)
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    assert json.loads((b / "forecast_pfn.json").read_text())["training"]["init"] == str(a)

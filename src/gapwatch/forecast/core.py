@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -27,7 +28,7 @@ from ..history import History
 from ..monitor import Monitor, decide
 from ..stats import median as _median
 from . import bars, ensemble
-from .calibrate import degradation_features, recalibrate
+from .calibrate import BAND_SCALE, degradation_features, recalibrate
 from .prior import normalise
 
 SCHEMA = "gapwatch.forecast/1"
@@ -176,11 +177,11 @@ def _is_geometric(x: np.ndarray) -> bool:
     return bool(not even and ratios.min() > 1.05 and ratios.max() / ratios.min() < 1.05)
 
 
-def _pfn_available() -> tuple[Any, GapwatchError | None, str | None]:
+def _pfn_available(weights: Path | None = None) -> tuple[Any, GapwatchError | None, str | None]:
     try:
         from .pfn import load_pfn
 
-        return load_pfn(), None, None
+        return load_pfn(weights), None, None
     except MissingDependencyError as exc:
         return None, exc, "torch is not installed, so the parametric ensemble was used (pip install 'gapwatch[torch]')"
     except GapwatchError as exc:
@@ -233,11 +234,11 @@ def _checked_bound(bound: float | str | None, y_obs: np.ndarray, mode: str, moni
     return upper
 
 
-def _choose_method(method: str, notes: list[str]) -> tuple[str, Any]:
+def _choose_method(method: str, notes: list[str], weights: Path | None = None) -> tuple[str, Any]:
     """The method actually used and the loaded PFN (None for the ensemble)."""
     if method not in ("auto", "pfn"):
         return method, None
-    pfn, err, why = _pfn_available()
+    pfn, err, why = _pfn_available(weights)
     if pfn is not None:
         return "pfn", pfn
     if method == "pfn" and err is not None:
@@ -294,6 +295,8 @@ def forecast_curve(
     name: str = "",
     monitor: Monitor | None = None,
     bound: float | str | None = "auto",
+    pfn_weights: Path | None = None,
+    band_scale: float | None = None,
 ) -> Forecast:
     """Forecast a curve given as arrays.
 
@@ -311,6 +314,14 @@ def forecast_curve(
             the module docstring); ``"auto"`` (default) takes ``U = 1`` when ``mode == "max"`` and every
             observed value is in [0, 1], ``U = 100`` when they are in [0, 100] and the monitored metric is
             accuracy-like; None forecasts the values as they are.
+        pfn_weights: directory of other PFN weights (``forecast_pfn.pt`` + manifest, e.g. an older release to
+            compare with); default: the shipped ones. The P(best behind) recalibration is the shipped
+            network's.
+        band_scale: the reported 10% and 90% quantiles are moved towards (``< 1``) or away from the median by
+            this factor, in the forecaster's normalised units; default (None): the forecaster's conformal
+            width correction :data:`gapwatch.forecast.calibrate.BAND_SCALE` (1.0 where none was fitted); 1.0
+            gives the forecaster's own band. The density (``logpdf``), the samples and P(best behind) are
+            never rescaled.
 
     Raises:
         InputError: fewer than 3 observed points, non-finite observed values, bad x.
@@ -334,12 +345,17 @@ def forecast_curve(
     t_obs, t_q = (x[:m] - x0) / span, (xf - x0) / span
     rng = np.random.default_rng(seed)
 
-    used, pfn = _choose_method(method, notes)
+    used, pfn = _choose_method(method, notes, pfn_weights)
     if used == "pfn" and pfn is not None:
         qz, samples, lpz = _predict_pfn(pfn, t_obs, zn, t_q, n_samples, rng)
     else:
         qz, samples, lpz = _predict_ensemble(t_obs, zn, t_q, n_samples, rng)
     qz = np.sort(qz, axis=0)
+    c = BAND_SCALE.get(used, 1.0) if band_scale is None else float(band_scale)
+    if not (math.isfinite(c) and c > 0):
+        raise UsageError(f"band_scale must be a positive number, got {band_scale!r}")
+    if c != 1.0:  # conformal width correction of the reported band (quantile rows: 0.1, 0.5, 0.9)
+        qz = np.stack([qz[1] - c * (qz[1] - qz[0]), qz[1], qz[1] + c * (qz[2] - qz[1])])
 
     # back to the metric's units and direction
     qy = tr.inv(lo + scale * qz)

@@ -25,6 +25,18 @@ time axis ``t ∈ [0, 1]`` (``t = x / x_end``, ``x_end`` the last evaluation of 
 * ``noise``: Gaussian evaluation noise of log-uniform scale (1e-3…0.1 × amplitude) with AR(1)
   correlation ρ ∈ [0, 0.8], plus rare outlier spikes (p = 0.01 per evaluation).
 
+**Degradation** (p = ``P_DEGRADE``, epoch grids only; issue 14): the curve above is replaced by a quick
+improvement to an early best at ``t_b ∈ [DEG_TB_MIN, DEG_TB_MAX]`` followed by a long monotone rise until the
+end (:func:`_degradation`), the validation loss of label-noise / small-data / repeated-token runs that the
+components above rarely produce (their overfitting rises are convex and start late, so a prefix that has
+clearly turned up looks like the top of a double-descent bump and the network forecast a recovery). The rise
+by the end is log-uniform on ``[DEG_RISE_MIN, DEG_RISE_MAX]`` × the improvement, shaped as a concave or
+linear power law, a saturating exponential or a logarithm; the evaluation noise grows with the rise (real
+label-noise runs get noisier as they degrade). The ranges come from the CPU-trained runs of
+``bench/curves/cpu-runs.jsonl`` (rise by the end 0.26–1.06 × the improvement, best at 11–33% of the run,
+noise up to ~0.15 × the improvement) and the issue's example (1.17 at epoch 6 → 2.9 at 60 → 4.2 at 200: about
+2.7 × the improvement, ``(t - t_b)^0.43``).
+
 Evaluation positions: ``n ∈ [N_MIN, N_MAX]`` points, either an even grid (epochs, optionally including the
 evaluation before training at t = 0) or a geometric grid (sample-wise curves such as LCDB's training sizes,
 ratio 1.2…2, up to 4.5 decades). On geometric grids every component above is drawn on the log position
@@ -44,6 +56,17 @@ P_GROK = 0.08
 P_STEP = 0.10
 P_DIVERGE = 0.05
 P_FLAT = 0.04
+#: share of the curves (epoch grids only) that are a degradation after an early best (see the module docstring)
+P_DEGRADE = 0.20
+#: degradation: the early best, as normalised time ``t_b`` (uniform on [DEG_TB_MIN, DEG_TB_MAX])
+DEG_TB_MIN = 0.02
+DEG_TB_MAX = 0.45
+#: degradation: the rise from the best to the end, × the improvement (log-uniform)
+DEG_RISE_MIN = 0.1
+DEG_RISE_MAX = 4.0
+#: degradation: evaluation noise, × the improvement (log-uniform), before it grows with the rise
+DEG_NOISE_MIN = 3e-3
+DEG_NOISE_MAX = 0.1
 N_MIN = 6
 N_MAX = 72
 #: geometric (sample-wise) grids: ratio between successive positions, and the most decades spanned
@@ -112,11 +135,59 @@ def _base(rng: np.random.Generator, t: np.ndarray, b: int, s_max: float = 300.0)
     return out
 
 
-def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray:
+def _ar1(rng: np.random.Generator, b: int, n: int, rho: np.ndarray) -> np.ndarray:
+    """Unit-variance AR(1) noise ``(b, n)`` with per-curve correlation ``rho`` ``(b,)``."""
+    e = rng.normal(size=(b, n))
+    ar = np.empty_like(e)
+    ar[:, 0] = e[:, 0]
+    scale = np.sqrt(1.0 - rho**2)
+    for i in range(1, n):
+        ar[:, i] = rho * ar[:, i - 1] + scale * e[:, i]
+    return ar
+
+
+def _degradation(rng: np.random.Generator, t: np.ndarray, floor: np.ndarray, amp: np.ndarray) -> np.ndarray:
+    """Degrading curves ``(b, n)`` on the epoch time ``t`` ``(n,)``: improvement by ``amp`` ``(b, 1)`` to an
+    early best near ``t_b``, then a monotone rise to the end, plus noise that grows with the rise.
+
+    * improvement: ``amp · g(t)`` with ``g`` an exponential ``exp(-k·t/t_b)`` or a power law
+      ``(1 + s·t)^-α`` whose ``s`` puts ``g(t_b) = e^-k`` (``k ∈ [2, 6]``: mostly converged at the best);
+    * rise: ``R · h(u)``, ``u = (t - t_b)₊ / (1 - t_b)``, ``R`` log-uniform on
+      [``DEG_RISE_MIN``, ``DEG_RISE_MAX``] × ``amp``; ``h`` one of ``u^q`` (q ∈ [0.3, 1.2]: concave to linear),
+      ``(1 - e^(-u/τ)) / (1 - e^(-1/τ))`` (τ ∈ [0.05, 1], saturating), ``log(1 + u/τ) / log(1 + 1/τ)``
+      (τ ∈ [0.01, 0.5]);
+    * noise: AR(1) (ρ ∈ [0, 0.8]) of scale log-uniform on [``DEG_NOISE_MIN``, ``DEG_NOISE_MAX``] × ``amp``,
+      times ``1 + κ · rise(t) / amp`` (κ ∈ [0, 1]).
+    """
+    b, n = amp.shape[0], t.shape[0]
+    tt = t[None, :]
+    tb = rng.uniform(DEG_TB_MIN, DEG_TB_MAX, size=(b, 1))
+    k = rng.uniform(2.0, 6.0, size=(b, 1))
+    alpha = rng.uniform(0.5, 2.0, size=(b, 1))
+    s = np.expm1(k / alpha) / tb
+    g = np.where(rng.random((b, 1)) < 0.5, np.exp(-np.minimum(k * tt / tb, 700.0)), (1.0 + s * tt) ** (-alpha))
+    u = np.maximum(tt - tb, 0.0) / (1.0 - tb)
+    fam = rng.integers(0, 3, size=(b, 1))
+    q = rng.uniform(0.3, 1.2, size=(b, 1))
+    tau_s = np.exp(rng.uniform(np.log(0.05), np.log(1.0), size=(b, 1)))
+    tau_l = np.exp(rng.uniform(np.log(0.01), np.log(0.5), size=(b, 1)))
+    h = np.where(fam == 0, u**q,
+                 np.where(fam == 1, -np.expm1(-u / tau_s) / -np.expm1(-1.0 / tau_s),
+                          np.log1p(u / tau_l) / np.log1p(1.0 / tau_l)))
+    rise = np.exp(rng.uniform(np.log(DEG_RISE_MIN), np.log(DEG_RISE_MAX), size=(b, 1))) * amp * h
+    sig = np.exp(rng.uniform(np.log(DEG_NOISE_MIN), np.log(DEG_NOISE_MAX), size=(b, 1))) * amp
+    kappa = rng.uniform(0.0, 1.0, size=(b, 1))
+    ar = _ar1(rng, b, n, np.asarray(rng.uniform(0.0, 0.8, size=b)))
+    return cast(np.ndarray, floor + amp * g + rise + sig * (1.0 + kappa * rise / amp) * ar)
+
+
+def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int, *, p_degrade: float = P_DEGRADE) -> np.ndarray:
     """``b`` prior curves evaluated at positions ``t``; shape ``(b, len(t))``, lower is better, finite.
 
     Every component is a function of :func:`curve_time` (``t`` on epoch grids, the log position on
-    geometric ones)."""
+    geometric ones). ``p_degrade`` is the share of degradation curves (:func:`_degradation`, epoch grids
+    only); with ``p_degrade=0`` the draws are exactly those of the prior before the degradation component
+    (the shipped network's first 40,000 training steps), so its held-out losses stay comparable."""
     geometric = is_geometric(t)
     t = curve_time(t)
     n = t.shape[0]
@@ -158,17 +229,19 @@ def sample_curves(rng: np.random.Generator, t: np.ndarray, b: int) -> np.ndarray
 
     sig = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=(b, 1))) * amp
     rho = rng.uniform(0.0, 0.8, size=(b, 1))
-    e = rng.normal(size=(b, n))
-    ar = np.empty_like(e)
-    ar[:, 0] = e[:, 0]
-    scale = np.sqrt(1.0 - rho[:, 0] ** 2)
-    for i in range(1, n):
-        ar[:, i] = rho[:, 0] * ar[:, i - 1] + scale * e[:, i]
+    ar = _ar1(rng, b, n, rho[:, 0])
     # small training sets give noisier estimates: up to e^2 times at the first anchor of a geometric grid
     noise_scale = np.exp(rng.uniform(0.0, 2.0, size=(b, 1)) * (1.0 - tt)) if geometric else 1.0
     y = y + sig * noise_scale * ar
     spikes = rng.random((b, n)) < 0.01
-    return cast(np.ndarray, y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n)))
+    y = y + spikes * sig * rng.uniform(3.0, 20.0, size=(b, n))
+    if p_degrade > 0.0 and not geometric:
+        # a generator of its own, so that p_degrade = 0 leaves the draws above untouched
+        drng = np.random.default_rng(int(rng.integers(2**62)))
+        sel = drng.random(b) < p_degrade
+        if sel.any():
+            y[sel] = _degradation(drng, t, floor[sel], amp[sel])
+    return cast(np.ndarray, y)
 
 
 def normalise(y_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,11 +257,14 @@ def normalise(y_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sample_batch(
-    rng: np.random.Generator, b: int, *, n: int | None = None, m: int | None = None
+    rng: np.random.Generator, b: int, *, n: int | None = None, m: int | None = None,
+    p_degrade: float = P_DEGRADE,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """A training batch: positions ``t`` ``(n,)``, normalised curves ``(b, n)`` and the cut ``m``.
 
-    The first ``m`` evaluations are observed (``2 <= m < n``); the rest are the targets.
+    The first ``m`` evaluations are observed (``2 <= m < n``); the rest are the targets. ``p_degrade``: see
+    :func:`sample_curves` (0: the prior without the degradation component; 1: degradation curves only, on
+    epoch grids).
     """
     if n is None:
         n = int(rng.integers(N_MIN, N_MAX + 1))
@@ -196,6 +272,6 @@ def sample_batch(
     n = t.size
     if m is None or m >= n:
         m = int(rng.integers(2, n))
-    y = sample_curves(rng, t, b)
+    y = sample_curves(rng, t, b, p_degrade=p_degrade)
     lo, scale = normalise(y[:, :m])
     return t, (y - lo) / scale, m

@@ -9,8 +9,17 @@ the batches an uninterrupted run would; with ``--stop-at`` (chunks, e.g. within 
 no time budget the resumed run is bit-identical. The learning rate warms up over 5% of ``--steps`` and then
 follows a cosine over ``max(step/steps, seconds/budget)``, so a ``--max-minutes`` budget always ends annealed.
 Bucket borders are the quantiles of prior targets (as in PFN / LC-PFN), computed
-from ``seed`` before training. The final weights are written with a manifest holding their SHA-256, the
-model config, the prior's constants and the training budget actually spent.
+from ``seed`` before training. ``--init DIR`` fine-tunes shipped weights instead (their bucket borders are
+kept), e.g. on the prior with its degradation component (issue 14)::
+
+    OMP_NUM_THREADS=1 nice -n 15 python -m gapwatch.forecast.train_pfn --init src/gapwatch/weights \
+        --steps 20000 --batch 64 --lr 3e-4 --seed 1 --max-minutes 45 \
+        --ckpt bench/_work/pfn3/ckpt.pt --out bench/_work/pfn3/weights
+
+The held-out NLL is logged on three fixed sets of prior batches: the training mixture, the prior without the
+degradation component (``p_degrade=0``: the shipped network's training prior) and degradation curves only.
+The final weights are written with a manifest holding their SHA-256, the model config, the prior's constants
+and the training budget actually spent.
 """
 
 from __future__ import annotations
@@ -69,6 +78,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "arguments): training in chunks, e.g. within a time-limited remote call (0: never)")
     ap.add_argument("--eval-every", type=int, default=1000, help="held-out prior NLL every this many steps")
     ap.add_argument("--out", type=Path, default=None, help="directory for the final weights + manifest")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="fine-tune the weights in this directory (forecast_pfn.pt + manifest; their model "
+                         "config and bucket borders are used) instead of starting from scratch")
     return ap.parse_args(argv)
 
 
@@ -84,6 +96,12 @@ def _resume_or_init(args: argparse.Namespace, model: Any, opt: Any) -> tuple[int
         step0, spent = int(ck["step"]), float(ck["seconds"])
         print(f"resumed at step {step0} ({spent:.0f} s spent)", flush=True)
         return step0, spent
+    if args.init is not None:
+        from .pfn import load_pfn
+
+        model.load_state_dict(load_pfn(args.init).model.state_dict())
+        print(f"fine-tuning the weights of {args.init}", flush=True)
+        return 0, 0.0
     borders = prior_borders(args.seed, args.bins)
     model.borders.copy_(torch.as_tensor(borders, dtype=torch.float32))
     return 0, 0.0
@@ -106,25 +124,47 @@ def _lr_schedule(args: argparse.Namespace) -> Callable[[int, float], float]:
     return lr_at
 
 
-def _held_out_nll_fn(model: Any, borders_t: Any, seed: int) -> Callable[[], float]:
-    """The mean cross-entropy of ``model`` on 20 fixed held-out prior batches."""
+#: the held-out sets: name → ``p_degrade`` of their prior batches (``None``: the training mixture)
+HELD_OUT_SETS: dict[str, float | None] = {"mixture": None, "old_prior": 0.0, "degradation": 1.0}
+
+
+def _held_out_batches(seed: int, p_degrade: float | None, count: int = 20) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """``count`` fixed prior batches of 64 curves. ``p_degrade=1`` keeps epoch grids only (the degradation
+    component is not drawn on geometric grids); ``None`` is the training mixture (``prior.P_DEGRADE``)."""
+    salt = {None: 1, 0.0: 2, 1.0: 3}.get(p_degrade, 4)
+    rng = np.random.default_rng([seed, 10**9 + salt])
+    if p_degrade is None:  # the same batches as before the degradation component had its own sets
+        rng = np.random.default_rng([seed, 10**9 + 1])
+        return [prior.sample_batch(rng, 64) for _ in range(count)]
+    out: list[tuple[np.ndarray, np.ndarray, int]] = []
+    while len(out) < count:
+        t, y, m = prior.sample_batch(rng, 64, p_degrade=p_degrade)
+        if p_degrade < 1.0 or not prior.is_geometric(t):
+            out.append((t, y, m))
+    return out
+
+
+def _held_out_nll_fn(model: Any, borders_t: Any, seed: int) -> Callable[[], dict[str, float]]:
+    """The mean cross-entropy of ``model`` on 20 fixed held-out prior batches of each of ``HELD_OUT_SETS``."""
     import torch
 
-    eval_rng = np.random.default_rng([seed, 10**9 + 1])
-    eval_batches = [prior.sample_batch(eval_rng, 64) for _ in range(20)]
+    sets = {name: _held_out_batches(seed, p) for name, p in HELD_OUT_SETS.items()}
 
-    def held_out_nll() -> float:
-        tot, cnt = 0.0, 0
+    def held_out_nll() -> dict[str, float]:
+        res = {}
         with torch.no_grad():
-            for t, y, m in eval_batches:
-                tt = torch.as_tensor(t, dtype=torch.float32)[None].expand(y.shape[0], -1)
-                yy = torch.as_tensor(y, dtype=torch.float32)
-                tg = torch.bucketize(yy[:, m:].contiguous(), borders_t[1:-1])
-                lg = model(tt[:, :m], yy[:, :m], tt[:, m:])
-                tot += float(torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tg.reshape(-1),
-                                                               reduction="sum"))
-                cnt += tg.numel()
-        return tot / cnt
+            for name, batches in sets.items():
+                tot, cnt = 0.0, 0
+                for t, y, m in batches:
+                    tt = torch.as_tensor(t, dtype=torch.float32)[None].expand(y.shape[0], -1)
+                    yy = torch.as_tensor(y, dtype=torch.float32)
+                    tg = torch.bucketize(yy[:, m:].contiguous(), borders_t[1:-1])
+                    lg = model(tt[:, :m], yy[:, :m], tt[:, m:])
+                    tot += float(torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tg.reshape(-1),
+                                                                   reduction="sum"))
+                    cnt += tg.numel()
+                res[name] = round(tot / cnt, 4)
+        return res
 
     return held_out_nll
 
@@ -161,7 +201,7 @@ def _train_step(args: argparse.Namespace, model: Any, opt: Any, borders_t: Any, 
 
 
 def _write_weights(args: argparse.Namespace, model: Any, done: int, seconds: float, ema: float | None,
-                   held_out_nll: Callable[[], float]) -> None:
+                   held_out_nll: Callable[[], dict[str, float]]) -> None:
     """The final weights and their manifest in ``args.out``."""
     import torch
 
@@ -176,10 +216,13 @@ def _write_weights(args: argparse.Namespace, model: Any, done: int, seconds: flo
         "training": {"steps": done, "planned_steps": args.steps, "batch": args.batch, "lr": args.lr,
                      "seed": args.seed, "cpu_seconds_wall": round(seconds, 1), "threads": 1,
                      "final_loss_ema": ema, "held_out_prior_nll": held_out_nll(),
-                     "curves_seen": done * args.batch},
+                     "curves_seen": done * args.batch,
+                     "init": None if args.init is None else str(args.init)},
         "prior": {k: getattr(prior, k) for k in ("P_OVERFIT", "P_DOUBLE_DESCENT", "P_GROK", "P_STEP",
                                                   "P_DIVERGE", "P_FLAT", "N_MIN", "N_MAX", "GEO_RATIO_MIN",
-                                                  "GEO_RATIO_MAX", "GEO_MAX_DECADES", "GEO_SPEED_MAX")},
+                                                  "GEO_RATIO_MAX", "GEO_MAX_DECADES", "GEO_SPEED_MAX",
+                                                  "P_DEGRADE", "DEG_TB_MIN", "DEG_TB_MAX", "DEG_RISE_MIN",
+                                                  "DEG_RISE_MAX", "DEG_NOISE_MIN", "DEG_NOISE_MAX")},
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
     (args.out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -193,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    model = build_model(args.d_model, args.layers, args.heads, args.d_ff, args.bins, args.t_floor)
+    if args.init is not None:  # the architecture of the weights being fine-tuned
+        from .pfn import MANIFEST_FILE as _MF
+
+        model = build_model(**json.loads((args.init / _MF).read_text())["config"])
+    else:
+        model = build_model(args.d_model, args.layers, args.heads, args.d_ff, args.bins, args.t_floor)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     step0, spent = _resume_or_init(args, model, opt)
     borders_t = model.borders.clone()
@@ -212,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"step {step + 1} loss {ema:.4f} lr {lr_at(step, now):.2e} {now:.0f}s", flush=True)
         if (step + 1) % args.eval_every == 0:
             val = held_out_nll()
-            print(f"step {step + 1} held-out prior NLL {val:.4f}", flush=True)
+            print(f"step {step + 1} held-out prior NLL " + " ".join(f"{k} {v:.4f}" for k, v in val.items()),
+                  flush=True)
         stop_here = bool(args.stop_at) and args.stop_at <= step + 1 < args.steps
         if (step + 1) % args.ckpt_every == 0 or step + 1 == args.steps or stop_here:
             _save_ckpt(args.ckpt, model, opt, step + 1, now)
