@@ -231,3 +231,16 @@ def test_a_training_loss_that_rises_ninefold_from_its_best_diverges(tmp_path: Pa
     (f,) = divergence()
     assert f.severity.value == "critical" and f.epoch == 16
     assert divergence(divergence_log_scale=False) == []
+
+
+def test_an_accuracy_that_climbs_is_learning_even_when_a_short_loss_is_noisy(tmp_path: Path) -> None:
+    """Lightning ``metrics.csv`` of a 5-epoch run (5 classes): ``acc`` 0.15 → 0.50 while ``val_loss`` bumps up
+    once and then falls 1.71 → 1.29. Five noisy points leave the loss's fall within its noise estimate; the
+    accuracy's gain of 0.35 is learning, so the run is not stuck."""
+    rows = [(0.15, 0, 24, 1.7054), (0.16, 1, 49, 1.8369), (0.46, 2, 74, 1.3662), (0.42, 3, 99, 1.3309),
+            (0.50, 4, 124, 1.2941)]
+    d = tmp_path / "lightning_logs" / "version_0"
+    d.mkdir(parents=True)
+    (d / "metrics.csv").write_text("acc,epoch,step,val_loss\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    (r,) = analyze(load(d / "metrics.csv"), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING]

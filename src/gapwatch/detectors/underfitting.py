@@ -11,7 +11,9 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   errors. The held-out loss must be falling over the same tail too (if it rises, that is ``overfitting``).
 * **stuck**: the loss has not improved by more than ``min_z`` noise standard deviations over the whole run (a
   constant curve included), or the training accuracy level at the end is at most ``stuck_train_acc`` and gained
-  less than ``min_acc_gain`` since the first evaluation while the loss is no longer falling.
+  less than ``min_acc_gain`` since the first evaluation while the loss is no longer falling. A training accuracy
+  that gained at least ``min_acc_gain`` is never stuck (a short, noisy loss can hide learning that the accuracy
+  shows: 0.15 → 0.50 over five epochs).
 * **small gap** (still falling): held-out minus training loss at the end is at most ``max_gap_fraction`` of the
   training loss's improvement (only checked when both are logged; a stuck run's improvement is too small to
   measure a gap against, and its low training accuracy already says the model cannot fit).
@@ -69,7 +71,8 @@ SPECS: tuple[Param, ...] = register("underfitting", (
           "the evaluations, so the two windows never overlap)."),
     Param("stuck_train_acc", 0.5, "Training accuracy at or below which a flat run is stuck.", unit="accuracy",
           low=0, high=1),
-    Param("min_acc_gain", 0.1, "A low-accuracy run is stuck only if its training accuracy gained less than this.",
+    Param("min_acc_gain", 0.1, "A run is stuck only if its training accuracy gained less than this (a larger gain "
+          "is learning, whatever the loss says).",
           unit="accuracy", low=0, high=1),
     Param("fitted_train_acc", 0.95, "Training accuracy at or above which a run is never underfitting.",
           unit="accuracy", low=0, high=1),
@@ -150,7 +153,9 @@ def _mode(t: dict[str, Any], acc_end: float | None, acc_gain: float | None, p: d
         return "still_falling"
     low_acc = (acc_end is not None and acc_gain is not None and acc_end <= p["stuck_train_acc"]
                and acc_gain < p["min_acc_gain"])
-    return "stuck" if not falling and (t["no_progress"] or low_acc) else None
+    # an accuracy that gained at least min_acc_gain is learning, whatever a short, noisy loss says
+    acc_learned = acc_gain is not None and acc_gain >= p["min_acc_gain"]
+    return "stuck" if not falling and not acc_learned and (t["no_progress"] or low_acc) else None
 
 
 def _heldout_check(held: Series, mode: str, t: dict[str, Any], p: dict[str, Any]) -> dict[str, Any] | None:
