@@ -244,3 +244,26 @@ def test_an_accuracy_that_climbs_is_learning_even_when_a_short_loss_is_noisy(tmp
     (d / "metrics.csv").write_text("acc,epoch,step,val_loss\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
     (r,) = analyze(load(d / "metrics.csv"), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING]
+
+
+def test_divergence_is_judged_on_the_training_loss_parts_when_only_parts_are_logged(tmp_path: Path) -> None:
+    """Ultralytics ``results.csv`` logs the training loss in parts (``train/box_loss``, ``train/cls_loss``,
+    ``train/dfl_loss``). With the parts falling all run, a held-out part that climbs back above its start (the
+    box loss of a detector trained long, while mAP keeps improving) is not divergence: divergence is
+    judged on the training parts, the held-out loss only when no training loss is logged."""
+    head = ("epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+            "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss\n")
+    rows = []
+    for e in range(1, 41):
+        wob = 0.01 * ((e * 7) % 5 - 2)
+        tb, tc, td = 0.6 + 0.9 * 0.93 ** e, 0.4 + 1.6 * 0.9 ** e, 0.9 + 0.4 * 0.95 ** e
+        m50_95 = 0.45 * (1 - 0.9 ** e) + wob / 5
+        vb = 1.0 + 0.8 * 0.7 ** e + 0.05 * max(0, e - 12) + wob
+        vc = 1.0 + 0.4 * 0.8 ** e + 0.004 * max(0, e - 15) + wob
+        rows.append(f"{e},{tb:.4f},{tc:.4f},{td:.4f},0.7,0.6,{m50_95 + 0.2:.4f},{m50_95:.4f},{vb:.4f},{vc:.4f},1.1\n")
+    d = tmp_path / "runs" / "detect" / "train"
+    d.mkdir(parents=True)
+    (d / "results.csv").write_text(head + "".join(rows))
+    (r,) = analyze(load(d / "results.csv"), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence["type"] == "divergence"]
+    assert r.decision is not None and r.decision.monitor.metric == "map50_95"

@@ -6,7 +6,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
 
 * **non_finite** (``critical``): the first NaN/±inf evaluation of any checked series; the evidence says how many
   there are and whether the series became finite again.
-* **divergence** (``critical``): on the training loss (the held-out loss only when no training loss is logged —
+* **divergence** (``critical``): on the training loss, or on each of its logged parts (``train/box_loss``…; the
+  held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
   the best level by at least ``divergence_lost_fraction`` of the improvement made so far, by ``divergence_z`` noise
   standard errors, and every evaluation from the onset on stays above ``best + tolerance`` (tolerance =
@@ -216,10 +217,15 @@ def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None =
 def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
                 series: list[Series] | None) -> Finding | None:
     series = series if series is not None else checked_series(history, mon)
-    picked = _divergence_series(series, mon, p)
-    if picked is None:
-        return None
-    s, need_lost = picked
+    for s, need_lost in _divergence_series(series, mon, p):
+        found = _diverges_at(s, need_lost, p)
+        if found is not None:
+            return found
+    return None
+
+
+def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | None:
+    """The divergence finding of one series (see the module docstring), or None."""
     fs = s.finite()
     n = len(fs)
     if n < p["min_evaluations"]:
@@ -263,16 +269,17 @@ def _log_lost(values: np.ndarray, w: int, b: int) -> float:
 
 
 def _divergence_series(series: list[Series], mon: Monitor | None,
-                       p: dict[str, Any]) -> tuple[Series, float] | None:
-    """The series judged for divergence and the share of the improvement its rise must undo: the training
-    loss, else the monitored split's first loss-like series (which must undo more); None without either."""
-    train = [s for s in series if s.split == "train" and s.metric == "loss"]
+                       p: dict[str, Any]) -> list[tuple[Series, float]]:
+    """The series judged for divergence, each with the share of the improvement its rise must undo: the
+    training loss-like series (``loss`` first, then parts such as Ultralytics' ``train/box_loss``), else the
+    monitored split's first loss-like series (which must undo more); empty without either."""
+    train = sorted((s for s in series if s.split == "train" and _loss_like(s.metric)), key=lambda s: s.metric != "loss")
     if train:
-        return train[0], p["divergence_lost_fraction"]
+        return [(s, p["divergence_lost_fraction"]) for s in train]
     held = [s for s in series if mon is not None and s.split == mon.split and _loss_like(s.metric)]
     if not held:
-        return None
-    return held[0], max(p["heldout_divergence_lost_fraction"], p["divergence_lost_fraction"])
+        return []
+    return [(held[0], max(p["heldout_divergence_lost_fraction"], p["divergence_lost_fraction"]))]
 
 
 def _divergence_finding(fs: Series, onset: int, best_index: int, best_level: float, final: float, lost: float,
