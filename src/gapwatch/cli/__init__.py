@@ -1,7 +1,5 @@
 """The ``gapwatch`` command line (typer). Each sub-command lives in its own module of this package."""
 
-from __future__ import annotations
-
 import sys
 
 import typer
@@ -9,8 +7,7 @@ import typer
 from ..errors import one_line
 
 app = typer.Typer(
-    name="gapwatch",
-    help="Find, forecast and fix overfitting in machine-learning training runs.",
+    name="gapwatch",  # its help is the docstring of the callback `_root`
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -33,14 +30,8 @@ def _root(
 ) -> None:
     """Find, forecast and fix overfitting in machine-learning training runs."""
 
-# sub-commands register themselves on `app` when imported
-from . import analyze as _analyze  # noqa: E402,F401
-from . import demo as _demo  # noqa: E402,F401
-from . import examples as _examples  # noqa: E402,F401
-from . import forecast as _forecast  # noqa: E402,F401
-from . import replay as _replay  # noqa: E402,F401
-from . import series as _series  # noqa: E402,F401
-from . import watch as _watch  # noqa: E402,F401
+# sub-commands register themselves on `app` when imported (after `app` exists: each module imports it)
+from . import analyze, demo, examples, forecast, replay, series, watch  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +52,3 @@ def main(argv: list[str] | None = None) -> int:
         return told[1]
     # click returns the code of a typer.Exit when standalone_mode is False
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
-
-
-def run() -> None:  # pragma: no cover
-    sys.exit(main())

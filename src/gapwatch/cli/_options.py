@@ -1,18 +1,13 @@
 """Option types and shared options of the sub-commands (``--monitor``/``--mode``, ``--experiment``,
 ``--fail-on``), declared once so every command that takes them reads and checks them the same way."""
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..findings import Severity
-
-if TYPE_CHECKING:
-    pass
 
 #: Exit code when a finding reaches the ``--fail-on`` severity.
 EXIT_FINDING = 3
@@ -46,6 +41,13 @@ ExperimentName = Annotated[str | None, typer.Option(
 #: ``--fail-on``: the exit status of CI gates (see :func:`exit_on_findings`).
 FailOn = Annotated[Severity | None, typer.Option(
     "--fail-on", help="Exit with code 3 when a finding of this severity or worse is present.")]
+
+
+def print_json(doc: object, *, indent: int | None = 2) -> None:
+    """``--json``: ``doc`` as strict JSON (:func:`gapwatch.documents.dumps`) and a newline on stdout."""
+    from ..documents import dumps
+
+    sys.stdout.write(dumps(doc, indent=indent) + "\n")
 
 
 def name_list(text: str | None) -> list[str] | None:

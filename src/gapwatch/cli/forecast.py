@@ -1,14 +1,9 @@
 """``gapwatch forecast PATH``: parse → :func:`gapwatch.forecast.sweep.forecast_sweep` → render."""
 
-from __future__ import annotations
-
-import json
-import sys
-
 import typer
 
 from . import app
-from ._options import ExperimentName, RunsPath
+from ._options import ExperimentName, RunsPath, print_json
 
 
 @app.command("forecast")
@@ -16,9 +11,8 @@ def forecast_cmd(
     path: RunsPath,
     observed: str | None = typer.Option(
         None, "--observed", help="Evaluations to condition on: a count (20) or a fraction (0.3). Default: all."),
-    horizon: int | None = typer.Option(
-        None, "--horizon", help="Forecast up to this many evaluations in total (> observed). "
-        "Default: the rest of the log, or 50% more evaluations."),
+    horizon: int | None = typer.Option(None, "--horizon", help="Forecast up to this many evaluations in total "
+                                       "(> observed). Default: the rest of the log, or 50% more evaluations."),
     monitor: str | None = typer.Option(None, "--monitor", help="Series to forecast, e.g. val_loss."),
     mode: str | None = typer.Option(None, "--mode", help="min or max (default: from the metric name)."),
     method: str = typer.Option("auto", "--method", help="auto, pfn or ensemble."),
@@ -36,7 +30,7 @@ def forecast_cmd(
     result = forecast_sweep(load(path, experiment=experiment), mon, observed=obs, horizon=horizon, method=method,
                             bound=bnd)
     if json_out:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        print_json(result.to_dict())
         return
     from ..report.forecast_view import render_forecasts
 

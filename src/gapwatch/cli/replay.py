@@ -1,18 +1,12 @@
-"""``gapwatch replay PATH``: parse → :func:`gapwatch.replay.replay_history` → render.
-
-Feeds each run's monitored series to the online stop policy one evaluation at a time (the same
-:class:`~gapwatch.policy.StopPolicy` the live guard uses) and prints where it would have stopped and which
-evaluation it would have restored; ``--json`` prints ``gapwatch.replay/1`` (see :mod:`gapwatch.replay`).
-"""
-
-from __future__ import annotations
+"""``gapwatch replay PATH``: parse → :func:`gapwatch.replay.replay_history` (the live guard's
+:class:`~gapwatch.policy.StopPolicy` fed one evaluation at a time) → render; ``--json``: ``gapwatch.replay/1``."""
 
 import sys
 
 import typer
 
 from . import app
-from ._options import ExperimentName, MonitorMode, MonitorName, RunsPath
+from ._options import ExperimentName, MonitorMode, MonitorName, RunsPath, print_json
 
 
 @app.command("replay")
@@ -29,7 +23,6 @@ def replay_cmd(
         help="Do not stop while the held-out metric has made no progress (train through grokking)."),
 ) -> None:
     """Feed each run's monitored validation series to the stop policy one evaluation at a time."""
-    from ..documents import dumps
     from ..monitor import parse_monitor
     from ..readers import load
     from ..replay import parse_params, replay_history, to_document
@@ -40,7 +33,7 @@ def replay_cmd(
         if r.error:
             print(f"gapwatch: warning: {r.name}: {r.error}", file=sys.stderr)
     if json_out:
-        sys.stdout.write(dumps(to_document(results)) + "\n")
+        print_json(to_document(results))
         return
     from ..report.terminal import render_replay
 

@@ -1,12 +1,6 @@
-"""``gapwatch watch PATH``: follow growing logs (no change to the training code), print findings and stop
-recommendations as they arise, and alert.
-
-Parse → :func:`gapwatch.watch.watch` → render each event (rich lines, or ``--json``: one ``gapwatch.watch/1``
-object per line). Exit status: 0 (also after SIGINT/SIGTERM), 3 with ``--fail-on`` when a finding at or above
-that severity was reported, 1/2 for unreadable input / bad options.
-"""
-
-from __future__ import annotations
+"""``gapwatch watch PATH``: parse → :func:`gapwatch.watch.watch` (follows growing logs, alerts) → render each
+event (rich lines, or ``--json``: one ``gapwatch.watch/1`` object per line). Exit status: 0 (also after
+SIGINT/SIGTERM), 3 with ``--fail-on`` when a finding at or above it was reported, 1/2 bad input / options."""
 
 from pathlib import Path
 
