@@ -88,3 +88,54 @@ def test_planned_budget_sets_the_default_horizon() -> None:
     # an explicit horizon or a back-test (observed) ignores the plan
     assert forecast(_hf_run(300), horizon=25, method="ensemble").x.size == 5
     assert forecast(_hf_run(300), observed=10, method="ensemble").x[-1] == 200
+
+
+def _flat(o: object, pre: str = "") -> dict[str, object]:
+    if isinstance(o, dict):
+        return {k2: v2 for k, v in o.items() for k2, v2 in _flat(v, f"{pre}/{k}").items()}
+    if isinstance(o, list):
+        return {k2: v2 for i, v in enumerate(o) for k2, v2 in _flat(v, f"{pre}[{i}]").items()}
+    return {pre: o}
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"observed": 12, "horizon": 40}])
+def test_batched_sweep_forecast_equals_run_by_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   kwargs: dict[str, int]) -> None:
+    """The PFN's forward passes of all runs run as one padded batch; each run's forecast and its cross-run
+    forecast are answered from it (no further forward pass), with the same numbers to 1e-6."""
+    pytest.importorskip("torch")
+    from gapwatch.forecast import pfn as pfn_mod
+
+    h = load(_sweep(tmp_path))
+    one = _flat(forecast_sweep(h, batch=False, **kwargs).to_dict())
+    passes = []
+    orig = pfn_mod.LoadedPFN._forward_one
+
+    def counting(self: pfn_mod.LoadedPFN, *a: np.ndarray) -> np.ndarray:
+        passes.append(1)
+        return orig(self, *a)
+
+    monkeypatch.setattr(pfn_mod.LoadedPFN, "_forward_one", counting)
+    many = _flat(forecast_sweep(h, batch=True, **kwargs).to_dict())
+    assert not passes  # every forward pass came from the batch
+    assert one.keys() == many.keys()
+    for k, v in one.items():
+        if isinstance(v, float):
+            assert many[k] == pytest.approx(v, abs=1e-6), k
+        else:
+            assert many[k] == v, k
+    assert sum(k.endswith("/sweep/p_beat") for k in one) == 3
+    assert pfn_mod.load_pfn()._memo is None  # the memory is dropped after the sweep
+
+
+def test_padded_batch_equals_one_curve_at_a_time() -> None:
+    pytest.importorskip("torch")
+    from gapwatch.forecast.pfn import load_pfn
+
+    pfn = load_pfn()
+    rng = np.random.default_rng(0)
+    items = [(np.sort(rng.random(m)) * 0.5, rng.random(m), 0.5 + np.sort(rng.random(q)) * 0.5)
+             for m, q in ((3, 10), (40, 30), (64, 100), (12, 1))]
+    for it, probs in zip(items, pfn.predict_probs_batch(items), strict=True):
+        np.testing.assert_allclose(probs, pfn.predict_probs(*it), atol=1e-6)
+    assert pfn.predict_probs_batch([]) == []

@@ -247,13 +247,17 @@ def _choose_method(method: str, notes: list[str], weights: Path | None = None) -
     return "ensemble", None
 
 
+def _pfn_index(m: int) -> np.ndarray:
+    """Indices of the observed evaluations the PFN sees: all, or ``PFN_MAX_OBSERVED`` evenly spaced ones."""
+    if m > PFN_MAX_OBSERVED:
+        return np.unique(np.round(np.linspace(0, m - 1, PFN_MAX_OBSERVED)).astype(int))
+    return np.arange(m)
+
+
 def _predict_pfn(pfn: Any, t_obs: np.ndarray, zn: np.ndarray, t_q: np.ndarray, n_samples: int,
                  rng: np.random.Generator
                  ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    m = zn.size
-    idx = np.arange(m)
-    if m > PFN_MAX_OBSERVED:
-        idx = np.unique(np.round(np.linspace(0, m - 1, PFN_MAX_OBSERVED)).astype(int))
+    idx = _pfn_index(zn.size)
     probs = pfn.predict_probs(t_obs[idx], zn[idx], t_q)
     borders = pfn.borders
     qz = np.stack([bars.quantile(probs, borders, q) for q in QUANTILES])
@@ -280,6 +284,57 @@ def _best_position(zn: np.ndarray, samples: np.ndarray, x_all: np.ndarray, m: in
     lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
     best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
     return best, float(np.mean(arg < m))
+
+
+@dataclass
+class _Prepared:
+    """A curve ready for a forecaster: the observed arrays, future x, the transform to lower-is-better ``z``
+    and its normalisation ``zn = (z - lo) / scale``, and the normalised times of observed and future points."""
+
+    x: np.ndarray
+    y: np.ndarray
+    m: int
+    xf: np.ndarray
+    notes: list[str]
+    tr: _Transform
+    z_obs: np.ndarray
+    lo: float
+    scale: float
+    zn: np.ndarray
+    t_obs: np.ndarray
+    t_q: np.ndarray
+
+
+def _prepare(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,
+             bound: float | str | None, monitor: Monitor | None) -> _Prepared:
+    """Validate and normalise one curve as :func:`forecast_curve` does (its errors are raised here)."""
+    x, y, m = _observed_arrays(x, y, observed)
+    horizon = _resolve_horizon(horizon, y.size, m)
+    xf = _future_x(x, m, horizon)
+    notes: list[str] = []
+    upper = _checked_bound(bound, y[:m], mode, monitor, notes)
+    tr = _Transform(mode, upper)
+    z_obs = tr.fwd(y[:m])
+    lo_a, sc_a = normalise(z_obs[None])
+    lo, scale = float(lo_a[0, 0]), float(sc_a[0, 0])
+    if float(z_obs.max() - z_obs.min()) <= 1e-8 * (1 + abs(lo)):
+        notes.append("the observed values are constant; the forecast only says the curve stays flat")
+    zn = (z_obs - lo) / scale
+    x0 = min(0.0, float(x[0]))
+    span = float(xf[-1]) - x0
+    return _Prepared(x, y, m, xf, notes, tr, z_obs, lo, scale, zn, (x[:m] - x0) / span, (xf - x0) / span)
+
+
+def pfn_query(x: np.ndarray, y: np.ndarray, *, observed: float | None = None, horizon: int | None = None,
+              mode: str = "min", bound: float | str | None = "auto", monitor: Monitor | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The PFN's inputs ``(t_obs, y_obs, t_query)`` for the forecast :func:`forecast_curve` would make with
+    these arguments, so that the forward passes of many curves can be run as one batch
+    (:meth:`gapwatch.forecast.pfn.LoadedPFN.prefetched`). Raises what :func:`forecast_curve` raises."""
+    _check_options("pfn", mode, bound)
+    pr = _prepare(x, y, observed, horizon, mode, bound, monitor)
+    idx = _pfn_index(pr.m)
+    return pr.t_obs[idx], pr.zn[idx], pr.t_q
 
 
 def forecast_curve(
@@ -328,21 +383,9 @@ def forecast_curve(
         UsageError: horizon ≤ observed, unknown method/mode.
     """
     _check_options(method, mode, bound)
-    x, y, m = _observed_arrays(x, y, observed)
-    horizon = _resolve_horizon(horizon, y.size, m)
-    xf = _future_x(x, m, horizon)
-    notes: list[str] = []
-    upper = _checked_bound(bound, y[:m], mode, monitor, notes)
-    tr = _Transform(mode, upper)
-    z_obs = tr.fwd(y[:m])
-    lo_a, sc_a = normalise(z_obs[None])
-    lo, scale = float(lo_a[0, 0]), float(sc_a[0, 0])
-    if float(z_obs.max() - z_obs.min()) <= 1e-8 * (1 + abs(lo)):
-        notes.append("the observed values are constant; the forecast only says the curve stays flat")
-    zn = (z_obs - lo) / scale
-    x0 = min(0.0, float(x[0]))
-    span = float(xf[-1]) - x0
-    t_obs, t_q = (x[:m] - x0) / span, (xf - x0) / span
+    pr = _prepare(x, y, observed, horizon, mode, bound, monitor)
+    x, y, m, xf, notes, tr, z_obs = pr.x, pr.y, pr.m, pr.xf, pr.notes, pr.tr, pr.z_obs
+    lo, scale, zn, t_obs, t_q = pr.lo, pr.scale, pr.zn, pr.t_obs, pr.t_q
     rng = np.random.default_rng(seed)
 
     used, pfn = _choose_method(method, notes, pfn_weights)
@@ -453,14 +496,21 @@ def _forecast_series(history_run: History, mon: Monitor, x: np.ndarray, y: np.nd
                     horizon: int | None, method: str, bound: float | str | None, seed: int) -> Forecast:
     """Forecast one run's monitored series ``x``, ``y``; without ``observed`` and ``horizon`` it reaches the
     run's planned end of training when the log says it (:func:`planned_horizon`)."""
-    note = ""
-    if horizon is None and observed is None:
-        horizon, note = planned_horizon(history_run, mon, x)
+    horizon, note = _series_horizon(history_run, mon, x, observed, horizon)
     fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
                         name=history_run.name, monitor=mon, bound=bound)
     if note:
         fc.notes.append(note)
     return fc
+
+
+def _series_horizon(history_run: History, mon: Monitor, x: np.ndarray, observed: float | None,
+                    horizon: int | None) -> tuple[int | None, str]:
+    """The horizon :func:`_forecast_series` uses, and its note (the planned end of training when neither
+    ``observed`` nor ``horizon`` is given and the log states it)."""
+    if horizon is None and observed is None:
+        return planned_horizon(history_run, mon, x)
+    return horizon, ""
 
 
 #: a planned budget further away than this many times the logged evaluations is forecast only that far

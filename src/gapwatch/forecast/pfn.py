@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -63,8 +65,11 @@ def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: in
             self.head = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, n_bins))
             self.register_buffer("borders", torch.linspace(-1.0, 2.0, n_bins + 1))
 
-        def forward(self, t_obs: Any, y_obs: Any, t_query: Any) -> Any:
-            """``t_obs``, ``y_obs``: ``(B, m)``; ``t_query``: ``(B, q)`` → logits ``(B, q, K)``."""
+        def forward(self, t_obs: Any, y_obs: Any, t_query: Any, obs_pad: Any = None) -> Any:
+            """``t_obs``, ``y_obs``: ``(B, m)``; ``t_query``: ``(B, q)`` → logits ``(B, q, K)``.
+
+            ``obs_pad`` (optional, bool ``(B, m)``): True marks padding among the observed tokens (curves of
+            different lengths in one batch); nothing attends to them."""
             m = t_obs.shape[1]
             q = t_query.shape[1]
             tok_o = self.t_enc(_features_t(torch, t_obs, t_floor)) + self.y_enc(_features_y(torch, y_obs))
@@ -72,10 +77,21 @@ def build_model(d_model: int = 64, n_layers: int = 3, n_heads: int = 4, d_ff: in
             seq = torch.cat([tok_o, tok_q], dim=1)
             mask = torch.zeros(m + q, m + q, dtype=torch.bool)
             mask[:, m:] = True  # nobody attends to query tokens
-            h = self.encoder(seq, mask=mask)
+            if obs_pad is None:
+                h = self.encoder(seq, mask=mask)
+            else:  # one boolean mask per curve (and head): query columns and padded observed columns
+                cols = torch.cat([obs_pad, torch.ones(obs_pad.shape[0], q, dtype=torch.bool)], dim=1)
+                full = (mask[None] | cols[:, None, :]).repeat_interleave(n_heads, dim=0)
+                h = self.encoder(seq, mask=full)
             return self.head(self.norm(h[:, m:]))
 
     return ForecastPFN()
+
+
+def _memo_key(t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray) -> bytes:
+    """The exact inputs of one forward pass as bytes (shapes included)."""
+    arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (t_obs, y_obs, t_query)]
+    return repr([a.shape for a in arrs]).encode() + b"".join(a.tobytes() for a in arrs)
 
 
 @dataclass
@@ -85,9 +101,55 @@ class LoadedPFN:
     model: Any
     borders: np.ndarray
     manifest: dict[str, Any]
+    #: bucket probabilities of forward passes already made, by exact input (only inside :meth:`prefetched`)
+    _memo: dict[bytes, np.ndarray] | None = field(default=None, repr=False)
 
     def predict_probs(self, t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray) -> np.ndarray:
-        """Bucket probabilities ``(q, K)`` for one curve (normalised inputs, 1-D arrays)."""
+        """Bucket probabilities ``(q, K)`` for one curve (normalised inputs, 1-D arrays).
+
+        Inside :meth:`prefetched`, inputs already computed are answered from memory (a copy), and new ones
+        are remembered."""
+        if self._memo is not None:
+            key = _memo_key(t_obs, y_obs, t_query)
+            if key not in self._memo:
+                self._memo[key] = self._forward_one(t_obs, y_obs, t_query)
+            return self._memo[key].copy()
+        return self._forward_one(t_obs, y_obs, t_query)
+
+    def predict_probs_batch(self, items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """Bucket probabilities for many curves in one forward pass: ``items`` are ``(t_obs, y_obs, t_query)``
+        (1-D, any lengths); returns one ``(q_i, K)`` array per item. Shorter curves are padded and their
+        padding masked, so each result equals :meth:`predict_probs` of the item up to float32 rounding."""
+        torch = require("torch", "torch")
+        if not items:
+            return []
+        b = len(items)
+        m = max(len(it[0]) for it in items)
+        q = max(len(it[2]) for it in items)
+        t_o, y_o, t_q = np.zeros((b, m)), np.zeros((b, m)), np.zeros((b, q))
+        pad = np.ones((b, m), dtype=bool)
+        for i, (to, yo, tq) in enumerate(items):
+            t_o[i, : len(to)], y_o[i, : len(yo)], t_q[i, : len(tq)] = to, yo, tq
+            pad[i, : len(to)] = False
+        with torch.no_grad():
+            logits = self.model(torch.as_tensor(t_o, dtype=torch.float32), torch.as_tensor(y_o, dtype=torch.float32),
+                                torch.as_tensor(t_q, dtype=torch.float32), torch.as_tensor(pad))
+            probs = torch.softmax(logits.double(), dim=-1).numpy()
+        return [probs[i, : len(it[2])].copy() for i, it in enumerate(items)]
+
+    @contextmanager
+    def prefetched(self, items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Iterator[LoadedPFN]:
+        """Within this block, :meth:`predict_probs` answers ``items`` (computed now as one batch, see
+        :meth:`predict_probs_batch`) and any repeated input from memory: a sweep forecasts each run and then
+        its cross-run forecast on the same inputs (:func:`gapwatch.forecast.sweep.forecast_sweep`)."""
+        memo = {_memo_key(*it): p for it, p in zip(items, self.predict_probs_batch(items), strict=True)}
+        self._memo = memo
+        try:
+            yield self
+        finally:
+            self._memo = None
+
+    def _forward_one(self, t_obs: np.ndarray, y_obs: np.ndarray, t_query: np.ndarray) -> np.ndarray:
         torch = require("torch", "torch")
         with torch.no_grad():
             logits = self.model(
