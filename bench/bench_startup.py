@@ -10,8 +10,12 @@ Run:
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_startup.py --base /tmp/base/src --peer /tmp/peer/bin/runmedic \\
         --repeats 5 --out bench/results/startup.md
 
-CPU = user + system time of the process (``/usr/bin/time``-style, from ``resource.getrusage`` of the child);
-memory = its peak resident set size. Medians over ``--repeats`` interleaved runs.
+CPU = user + system time of the process (``/usr/bin/time -f "%U %S"``, from ``resource.getrusage`` of the
+child); memory = its peak resident set size (``%M``). Medians over ``--repeats`` interleaved runs.
+
+``--variant LABEL=DIR`` (repeatable) adds rows for this tree with ``DIR`` in front of it on ``PYTHONPATH``, e.g.
+another typer installed with ``pip install --no-deps --target DIR typer==0.29.2`` (the cost of a dependency's
+version, measured in the same loop).
 
 Bytecode: an installed package has its ``.pyc`` files (pip compiles them), but a source checkout run with
 ``PYTHONDONTWRITEBYTECODE=1`` (as on the shared development machine) compiles every gapwatch module on every
@@ -26,6 +30,7 @@ import argparse
 import os
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -59,8 +64,29 @@ def _shown_args(argv: list[str]) -> str:
             out.append("--note …")
             skip = True
         elif not a.startswith("--note="):
-            out.append(a)
+            out.append(shlex.quote(a))
     return " ".join(out)
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``lscpu``'s "Model name", from /proc/cpuinfo), else the platform's machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(dist: str) -> str:
+    """Installed version of a distribution (as the children see it without a ``--variant``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "absent"
 
 
 def main() -> None:
@@ -70,6 +96,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--note", action="append", default=[], help="a line to add under the table (repeatable)")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=DIR",
+                    help="also run this tree with DIR first on PYTHONPATH (repeatable)")
     ap.add_argument("--as-is", action="store_true",
                     help="keep the environment's bytecode settings (no private pyc cache, no warm-up)")
     args = ap.parse_args()
@@ -87,6 +115,14 @@ def main() -> None:
         "gapwatch analyze --no-forecast (this tree)": ([py, "-m", "gapwatch", "analyze", str(log), "--no-forecast"],
                                                        env),
     }
+    for variant in args.variant:
+        label, sep, where = variant.partition("=")
+        if not sep or not Path(where).is_dir():
+            ap.error(f"--variant: expected LABEL=DIR with an existing directory, got {variant!r}")
+        venv = {**env, "PYTHONPATH": f"{where}{os.pathsep}{env['PYTHONPATH']}"}
+        cases[f"gapwatch --help (this tree, {label})"] = ([py, "-m", "gapwatch", "--help"], venv)
+        cases[f"gapwatch analyze fixture (this tree, {label})"] = ([py, "-m", "gapwatch", "analyze", str(fixture)],
+                                                                    venv)
     if args.base:
         benv = {**env, "PYTHONPATH": args.base}
         cases["gapwatch --help (earlier commit)"] = ([py, "-m", "gapwatch", "--help"], benv)
@@ -115,7 +151,8 @@ def main() -> None:
     lines = [
         "# CLI start-up", "",
         f"Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_startup.py {_shown_args(sys.argv[1:])}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)  ",
+        f"Machine: {_cpu_model()}, {os.cpu_count()} cores (shared); Python {platform.python_version()}; "
+        f"typer {_version('typer')}, numpy {_version('numpy')}, rich {_version('rich')}  ",
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ", f"Commit: {commit} (plus the working tree)  ",
         f"Load average at the end: {os.getloadavg()[0]:.2f}  ",
         "Bytecode: " + ("as the environment has it" if args.as_is else "cached (private PYTHONPYCACHEPREFIX, "
