@@ -18,9 +18,12 @@ A History is immutable: its columns are private copies and every method returns 
 
 Storage is columnar numpy, not pandas (importing pandas costs ~0.4 s of CPU, more than a whole ``analyze`` of a
 short log): ``step``, ``epoch`` and ``value`` are float64 arrays; the repeated strings ``run``, ``split``,
-``metric`` and ``name`` are stored as int32 codes into a small table of distinct strings (a categorical), so a
-row costs 28 bytes whatever the names. :attr:`History.frame` still gives the pandas table (pandas imported on
-that first use); :meth:`History.columns` gives the same columns as numpy arrays without pandas.
+``metric`` and ``name`` are stored as integer codes into a small table of distinct strings (a categorical), the
+codes as narrow as the table allows (``uint8`` up to 256 distinct strings, ``uint16`` up to 65,536, else
+``int32``). An axis no row has (``step`` of a Keras CSV, ``epoch`` of a TensorBoard log) is stored as a
+read-only zero-stride view of one NaN (no memory). So a row costs 16–20 bytes whatever the names (issue 16,
+item 10: a 40-byte Keras CSV row holds 4 rows). :attr:`History.frame` still gives the pandas table (pandas
+imported on that first use); :meth:`History.columns` gives the same columns as numpy arrays without pandas.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ NUMBER_COLUMNS: tuple[str, ...] = ("step", "epoch", "value")
 #: ``unique`` over combined keys (same groups, same order: the dict pass is faster on short logs).
 _SMALL_INDEX_ROWS = 5000
 _CODE = np.int32
+#: Row positions in the lookup index are int32 up to this many rows (4 bytes a row instead of 8).
+_INT32_ROWS = 2**31 - 1
 _T = TypeVar("_T")
 _H = TypeVar("_H", bound="History")
 
@@ -53,6 +58,9 @@ _H = TypeVar("_H", bound="History")
 @dataclass(frozen=True)
 class Series:
     """One metric of one split of one run, ordered by its x axis.
+
+    The arrays may be read-only views of the History's columns (a series already in order is not copied):
+    derive new arrays from them, never write into them.
 
     Attributes:
         split, metric, name: what the series is (``name`` is the original logged name).
@@ -147,7 +155,8 @@ class History:
         text = {c: _encode(raw[c], n) for c in TEXT_COLUMNS if c in raw}
         if "name" not in text:
             text["name"] = _default_names(text["split"], text["metric"])
-        num = {c: _floats(raw[c], n) if c in raw else np.full(n, np.nan) for c in NUMBER_COLUMNS}
+        num = {c: _floats(raw[c], n) if c in raw else absent_axis(n) for c in NUMBER_COLUMNS}
+        num["step"], num["epoch"] = _axis(num["step"]), _axis(num["epoch"])
         _init(self, num, text, notes, sources, meta)
 
     @classmethod
@@ -170,12 +179,14 @@ class History:
         missing = [c for c in NUMBER_COLUMNS if c not in numbers] + [c for c in TEXT_COLUMNS if c not in text]
         if missing:
             raise InputError(f"History.from_columns needs columns {list(COLUMNS)}; missing {missing}")
-        num = {c: np.asarray(numbers[c], dtype=float) for c in NUMBER_COLUMNS}
+        num = {c: _axis(np.asarray(numbers[c], dtype=float)) if c != "value" else
+               np.asarray(numbers[c], dtype=float) for c in NUMBER_COLUMNS}
         txt: dict[str, Text] = {}
         for c in TEXT_COLUMNS:
             codes, labels = text[c]
             lab = np.asarray([str(x) for x in labels], dtype=object) if not _is_labels(labels) else labels
-            txt[c] = (np.asarray(codes, dtype=_CODE), lab)
+            k = np.asarray(codes)
+            txt[c] = (k if k.dtype.kind in "iu" else k.astype(_CODE), lab)
         n = num["value"].shape[0]
         for c in COLUMNS:
             arr = num[c] if c in num else txt[c][0]
@@ -203,7 +214,7 @@ class History:
 
     def _take(self, rows: np.ndarray, **kw: Any) -> History:
         """The rows at positions ``rows`` (in that order); the label tables are shared."""
-        return self._with_rows({c: a[rows] for c, a in self._num.items()},
+        return self._with_rows({c: _pick(a, rows) for c, a in self._num.items()},
                                {c: (k[rows], lab) for c, (k, lab) in self._text.items()}, **kw)
 
     # ----------------------------------------------------------------- construction
@@ -264,7 +275,7 @@ class History:
             notes.extend(h.notes)
             sources.update(h.sources)
             meta.update(h.meta)
-        num = {c: np.concatenate([h._num[c] for h in histories]) for c in NUMBER_COLUMNS}
+        num = {c: concat_axis([h._num[c] for h in histories]) for c in NUMBER_COLUMNS}
         text: dict[str, Text] = {}
         for c in TEXT_COLUMNS:
             table: dict[str, int] = {}
@@ -404,15 +415,16 @@ class History:
             rows = by_run[bounds[k]:bounds[k + 1]]  # positions in this History, increasing
             # the rows are already validated and typed: skip the constructor's checks
             h = object.__new__(Run)
-            object.__setattr__(h, "_num", {col: a[rows] for col, a in self._num.items()})
+            object.__setattr__(h, "_num", {col: _pick(a, rows) for col, a in self._num.items()})
             object.__setattr__(h, "_text", {col: (cd[rows], lab) for col, (cd, lab) in self._text.items()})
             object.__setattr__(h, "notes", tuple(notes.get(name, ())))
             object.__setattr__(h, "sources", {name: self.sources[name]} if name in self.sources else {})
             object.__setattr__(h, "meta", {name: dict(self.meta[name])} if name in self.meta else {})
             groups = {key: np.searchsorted(rows, c["groups"][key]) for key in triples.get(name, ())}
+            hn, ht = h._num, h._text
             sub = {"groups": groups, "pairs": {(sp, m) for _, sp, m in groups}, "runs": [name] if groups else [],
-                   "step": c["step"][rows], "epoch": c["epoch"][rows], "value": c["value"][rows],
-                   "name": c["name"][rows], ("memo", "runs"): [name]}
+                   "step": hn["step"], "epoch": hn["epoch"], "value": hn["value"], "name": _Names(*ht["name"]),
+                   ("memo", "runs"): [name]}
             object.__setattr__(h, "_cache", sub)
             yield h
 
@@ -454,6 +466,11 @@ class History:
                     pos.setdefault(key, []).append(j)
                 groups = {(str(rl[r]), str(sl[s]), str(ml[m])): np.asarray(v, dtype=np.intp)
                           for (r, s, m), v in pos.items()}
+            elif (runs := series_segments(rc, sc, mc)) is not None:
+                # every group one contiguous range of rows (what the readers build): no sort, no copy
+                dt = np.int32 if len(self) <= _INT32_ROWS else np.intp
+                groups = {(str(rl[r]), str(sl[s]), str(ml[m])): np.arange(a, b, dtype=dt)
+                          for (r, s, m), a, b in runs}
             else:
                 combined = (rc.astype(np.int64) * len(sl) + sc) * len(ml) + mc
                 u, first, inv = np.unique(combined, return_index=True, return_inverse=True)
@@ -470,8 +487,7 @@ class History:
             c["runs"] = list(dict.fromkeys(r for r, _, _ in groups))
             for k in NUMBER_COLUMNS:
                 c[k] = self._num[k]
-            nc, nl = self._text["name"]
-            c["name"] = nl[nc] if nl.size else np.empty(0, dtype=object)
+            c["name"] = _Names(*self._text["name"])
         return c
 
     def memo(self, key: object, compute: Callable[[], _T]) -> _T:
@@ -502,9 +518,14 @@ class History:
         if pos is None:
             have = ", ".join(f"{s}/{m}" for s, m in self.keys()) or "nothing"
             raise KeyError(f"no {split}/{metric} series; found: {have}")
-        step, epoch, values = c["step"][pos], c["epoch"][pos], c["value"][pos]
+        lo, hi = int(pos[0]), int(pos[-1]) + 1
+        sel: slice | np.ndarray = slice(lo, hi) if hi - lo == pos.size else pos  # contiguous rows: views
+        step, epoch, values = c["step"][sel], c["epoch"][sel], c["value"][sel]
         kind = x or _pick_x_arrays(epoch, step)
         first, second = (epoch, step) if kind == "epoch" else (step, epoch)
+        if _increasing(first):  # already in order (the usual log): the arrays as they are, read-only
+            return Series(split, metric, str(c["name"][int(pos[0])]), _read_only(step), _read_only(epoch),
+                          _read_only(values), kind)
         order = np.lexsort((second, first))  # stable; NaN sorts last, like sort_values(na_position="last")
         name = str(c["name"][pos[order[0]]])
         return Series(split, metric, name, step[order], epoch[order], values[order], kind)
@@ -609,7 +630,7 @@ def _as_float(val: object, source: str, line: int, key: str) -> float:
 def _init(h: History, num: dict[str, np.ndarray], text: dict[str, Text], notes: Sequence[HistoryNote],
           sources: Mapping[str, str] | None, meta: Mapping[str, Mapping[str, object]] | None) -> None:
     object.__setattr__(h, "_num", num)
-    object.__setattr__(h, "_text", text)
+    object.__setattr__(h, "_text", {c: (_narrow(k, len(lab)), lab) for c, (k, lab) in text.items()})
     object.__setattr__(h, "notes", tuple(notes))
     object.__setattr__(h, "sources", dict(sources or {}))
     object.__setattr__(h, "meta", {k: dict(v) for k, v in (meta or {}).items()})
@@ -706,3 +727,89 @@ def _duplicated_keep_last(x: np.ndarray) -> np.ndarray:
         _, last = np.unique(x[::-1], return_index=True)
         dup[x.shape[0] - 1 - last] = False
     return dup
+
+
+# ----------------------------------------------------------------------------------------- memory helpers
+def absent_axis(n: int) -> np.ndarray:
+    """An axis column no row has: ``n`` NaNs as a read-only zero-stride view of one NaN (no memory)."""
+    return np.broadcast_to(np.float64(np.nan), (n,))
+
+
+def _axis(a: np.ndarray) -> np.ndarray:
+    """A ``step``/``epoch`` column as stored: an all-NaN one becomes :func:`absent_axis` (its memory freed)."""
+    if a.ndim == 1 and a.size and a.strides != (0,) and bool(np.isnan(a).all()):
+        return absent_axis(a.shape[0])
+    return a
+
+
+def concat_axis(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Float columns concatenated; columns that are all constant zero-stride NaN views stay one (no memory)."""
+    if arrays and all(a.strides == (0,) and (a.size == 0 or np.isnan(a[0])) for a in arrays):
+        return absent_axis(sum(a.shape[0] for a in arrays))
+    return np.concatenate(arrays).astype(float, copy=False) if arrays else np.empty(0, dtype=float)
+
+
+def _pick(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]``, keeping a zero-stride (constant) column a zero-stride view."""
+    if a.strides == (0,) and a.size:
+        return np.broadcast_to(a[0], (np.asarray(rows).shape[0],))
+    return a[rows]
+
+
+def _code_dtype(n_labels: int) -> type[np.integer[Any]]:
+    """The narrowest code type for a table of ``n_labels`` distinct strings."""
+    return np.uint8 if n_labels <= 1 << 8 else np.uint16 if n_labels <= 1 << 16 else np.int32
+
+
+def _narrow(codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """``codes`` (valid indices into ``n_labels`` strings) in :func:`_code_dtype` (no copy when already so)."""
+    return codes.astype(_code_dtype(n_labels), copy=False)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (a Series may share the History's memory: nobody may write through it)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _increasing(a: np.ndarray) -> bool:
+    """Strictly increasing and NaN-free (then a stable sort by ``a`` is the identity)."""
+    return a.shape[0] < 2 or bool(np.all(a[1:] > a[:-1]))
+
+
+def series_segments(*codes: np.ndarray) -> list[tuple[tuple[int, ...], int, int]] | None:
+    """``[(key, start, stop), …]`` of the runs of equal ``codes`` tuples (row ranges), when no key appears in
+    two runs (every group contiguous), else None. Costs one byte a row (no sort)."""
+    n = codes[0].shape[0]
+    if n == 0:
+        return []
+    change = np.zeros(n - 1, dtype=bool)
+    for k in codes:
+        change |= k[1:] != k[:-1]
+    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    keys = list(zip(*(k[starts].tolist() for k in codes)))
+    if len(set(keys)) != len(keys):
+        return None
+    stops = [*starts[1:].tolist(), n]
+    return [(key, int(a), b) for key, a, b in zip(keys, starts.tolist(), stops)]
+
+
+class _Names:
+    """The ``name`` column of the lookup index: codes into the distinct names (an object array of the names
+    would cost 8 bytes a row). ``names[i]`` is a name (or an object array for an array index)."""
+
+    __slots__ = ("codes", "labels")
+
+    def __init__(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        self.codes = codes
+        self.labels = labels
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.labels[self.codes[i]]
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.labels[self.codes].tolist() if self.labels.size else [])

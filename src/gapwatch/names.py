@@ -237,9 +237,15 @@ def _role_of_tokens(toks: list[str]) -> str:
         return "schedule"
     if _is_signal(joined, rest_joined):
         return "signal"
-    if _is_counter_or_clock(toks, joined, rest_joined) or _is_run_summary(toks):
+    if _is_counter_or_clock(toks, joined, rest_joined) or _is_run_summary(toks) or _is_running_best(toks):
         return "bookkeeping"
     return "metric"
+
+
+def _is_running_best(toks: list[str]) -> bool:
+    """A running best printed beside the value (``Best Acc``, ``best_val_acc``, ``val_best_loss``): a summary of
+    another series, never a measurement of its own."""
+    return "best" in toks[:2] and len(toks) >= 2 and toks[-1] != "best"
 
 
 def _is_schedule(toks: list[str], joined: str) -> bool:
@@ -510,13 +516,19 @@ def _first_rows(h: History) -> list[tuple[int, str, str, str, str]]:
     """``(first row, run, original name, split, metric)`` of every logged name of ``h``, in order of first
     appearance — from the History's lookup index (no pass over a copy of its table: the analysis JSON asks this
     of every run of a sweep)."""
+    import numpy as np  # here: importing names (the CLI's --help) does not import numpy
+
     c = h._index()
+    codes, labels = h._text["name"]
     first: dict[tuple[str, str], tuple[int, str, str, str, str]] = {}
     for (run, split, metric), pos in c["groups"].items():
-        for p, name in zip(pos.tolist(), c["name"][pos].tolist()):
-            k = (run, str(name))
+        # the first row of each name in the group (positions increase): one pass over the name codes
+        u, at = np.unique(codes[pos], return_index=True)
+        for code, i in zip(u.tolist(), at.tolist()):
+            p, name = int(pos[i]), str(labels[code])
+            k = (run, name)
             if k not in first or p < first[k][0]:
-                first[k] = (p, run, str(name), split, metric)
+                first[k] = (p, run, name, split, metric)
     return sorted(first.values())
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..history import History, HistoryNote, Text
+from ..history import History, HistoryNote, Text, absent_axis, concat_axis, series_segments
 from ..names import normalize_columns
 
 
@@ -74,11 +74,14 @@ def _columns(blocks: list[tuple[str, Block]]) -> tuple[dict[str, np.ndarray], di
         codes = np.fromiter((table.setdefault(v, len(table)) for v in vals), dtype=np.int32, count=len(vals))
         return np.repeat(codes, sizes), np.asarray(list(table), dtype=object)
 
-    def cat(arrays: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(arrays).astype(float, copy=False) if arrays else np.empty(0, dtype=float)
+    def axis(arrays: list[np.ndarray]) -> np.ndarray:
+        """An axis column; when no block has that axis, a zero-stride NaN view (no memory)."""
+        if all(a.strides == (0,) and np.isnan(a[0]) or np.isnan(a).all() for a in arrays if a.size):
+            return concat_axis([absent_axis(a.shape[0]) for a in arrays])
+        return concat_axis(arrays)
 
-    numbers = {"step": cat([b.step for _, b in blocks]), "epoch": cat([b.epoch for _, b in blocks]),
-               "value": cat([b.value for _, b in blocks])}
+    numbers = {"step": axis([b.step for _, b in blocks]), "epoch": axis([b.epoch for _, b in blocks]),
+               "value": concat_axis([b.value for _, b in blocks])}
     text = {"run": rep([r for r, _ in blocks]), "split": rep([b.split for _, b in blocks]),
             "metric": rep([b.metric for _, b in blocks]), "name": rep([b.name for _, b in blocks])}
     return numbers, text
@@ -96,18 +99,43 @@ def needs_dedupe(frame: History | object) -> np.ndarray:
     key = "step" if not np.isnan(num["step"]).all() else "epoch"
     x = num[key]
     (rc, _), (sc, sl), (mc, ml) = text["run"], text["split"], text["metric"]
-    codes = (rc.astype(np.int64) * len(sl) + sc) * len(ml) + mc
+    if series_segments(rc, sc, mc) is not None:
+        bad_runs = _bad_runs_contiguous(x, rc, sc, mc)
+    else:
+        codes = (rc.astype(np.int64) * len(sl) + sc) * len(ml) + mc
+        has = np.isfinite(x)
+        idx = np.flatnonzero(has)
+        if idx.size < 2:
+            return np.zeros(n, dtype=bool)
+        order = idx[np.lexsort((idx, codes[idx]))]
+        same = codes[order][1:] == codes[order][:-1]
+        bad_pairs = same & (np.diff(x[order]) <= 0)
+        bad_runs = np.unique(rc[order[1:][bad_pairs]])
+    if not bad_runs.size:
+        return np.zeros(n, dtype=bool)
+    return np.isin(rc, bad_runs)
+
+
+def _bad_runs_contiguous(x: np.ndarray, rc: np.ndarray, sc: np.ndarray, mc: np.ndarray) -> np.ndarray:
+    """The run codes with a series whose finite ``x`` does not strictly increase, rows of each series
+    contiguous (:func:`gapwatch.history.series_segments`): the sort-free form of :func:`needs_dedupe`'s
+    check, the same pairs compared (consecutive finite rows of one series), at a few bytes a row."""
     has = np.isfinite(x)
+    if has.all():
+        back = x[1:] <= x[:-1]
+        back &= rc[1:] == rc[:-1]
+        back &= sc[1:] == sc[:-1]
+        back &= mc[1:] == mc[:-1]
+        return np.unique(rc[1:][back])
     idx = np.flatnonzero(has)
     if idx.size < 2:
-        return np.zeros(n, dtype=bool)
-    order = idx[np.lexsort((idx, codes[idx]))]
-    same = codes[order][1:] == codes[order][:-1]
-    bad_pairs = same & (np.diff(x[order]) <= 0)
-    if not bad_pairs.any():
-        return np.zeros(n, dtype=bool)
-    bad_runs = np.unique(rc[order[1:][bad_pairs]])
-    return np.isin(rc, bad_runs)
+        return np.empty(0, dtype=rc.dtype)
+    a, b = idx[:-1], idx[1:]
+    back = x[b] <= x[a]
+    back &= rc[b] == rc[a]
+    back &= sc[b] == sc[a]
+    back &= mc[b] == mc[a]
+    return np.unique(rc[b[back]])
 
 
 def resolve_resumed(h: History) -> History:

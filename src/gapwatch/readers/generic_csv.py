@@ -27,7 +27,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import InputError
-from ..history import HistoryNote
+from ..history import HistoryNote, absent_axis
 from ..names import SPLIT_ALIASES, is_measure, normalize, normalize_columns
 from ._parts import Parts
 from .base import FunctionReader
@@ -208,14 +208,27 @@ def _lines_binary(fh: IO[bytes], cr_only: bool) -> Iterator[bytes]:
         yield rest
 
 
+def _resume(buf: bytes, it: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines of ``buf`` (bytes read ahead of ``it``, split at ``\n`` only, as a file's lines are), then the
+    rest of ``it``; ``buf``'s unfinished last line is joined to the next line of ``it``."""
+    *full, last = buf.split(b"\n")
+    for ln in full:
+        yield ln + b"\n"
+    if last:
+        yield last + next(it, b"")
+    yield from it
+
+
 class _Source:
     """Decoded lines of a CSV file for :mod:`csv`, one at a time: UTF-8 (a BOM removed), NUL bytes refused,
     undecodable bytes named by their byte offset; ``ended`` says whether the last line read had a line end."""
 
     def __init__(self, fh: IO[bytes], path: Path) -> None:
         self.path = path
+        self.fh = fh
         head = fh.peek(1 << 16)[: 1 << 16] if hasattr(fh, "peek") else b""
-        self._it = _lines_binary(fh, b"\n" not in head and b"\r" in head)
+        self.cr_only = b"\n" not in head and b"\r" in head
+        self._it = _lines_binary(fh, self.cr_only)
         self.pos = 0
         self.ended = True
         self.first = True
@@ -223,6 +236,11 @@ class _Source:
 
     def __iter__(self) -> _Source:
         return self
+
+    def it_prepend(self, buf: bytes) -> None:
+        """Bytes read ahead from the file come before its remaining lines."""
+        if buf:
+            self._it = _resume(buf, self._it)
 
     def __next__(self) -> str:
         b = next(self._it)
@@ -275,6 +293,12 @@ class _Builder:
         grid[:] = self.rows
         lines = np.asarray(self.lines, dtype=np.int64)
         self.rows, self.lines = [], []
+        self.add_grid(grid, lines)
+
+    def add_grid(self, grid: np.ndarray, lines: np.ndarray) -> None:
+        """Rows given as an object array of cells ``(n, ncol)`` and their file lines ``(n,)`` (after any rows
+        added one by one)."""
+        self.flush()
         _grow(self.all_lines, lines)
         for j in range(len(self.columns)):
             if self.text[j]:
@@ -369,8 +393,12 @@ def read_table(path: Path) -> Table:
             dup = sorted({c for c in columns if columns.count(c) > 1})
             raise InputError(f"duplicate column name(s) {dup} in the header", path=path, line=1)
         builder = _Builder(path, columns)
+        offset = 0
+        if not src.cr_only and rdr.line_num == 1 and len(columns) > 1:
+            offset = _fast_rows(src, delim, builder) + 1  # + the header: rdr.line_num restarts at 0
+            rdr = csv.reader(src, delimiter=delim)
         try:
-            pending = _body(rdr, len(columns), path, builder)
+            pending = _body(rdr, len(columns), path, builder, offset)
         except InputError:
             if not src.failed:
                 for _ in src:  # undecodable bytes or NUL later in the file are named first (as a whole-file read)
@@ -386,20 +414,71 @@ def read_table(path: Path) -> Table:
     return builder.table(notes)
 
 
-def _body(rdr: Any, ncol: int, path: Path, builder: _Builder) -> tuple[list[str], int] | None:
+#: The fast path reads the data lines this many bytes at a time (memory: the cells of one block).
+FAST_BLOCK_BYTES = 1 << 21
+#: :mod:`csv`'s default field size limit (characters): a longer line goes to the csv module, which says so.
+_CSV_FIELD_LIMIT = 131072
+
+
+def _fast_rows(src: _Source, delim: str, builder: _Builder) -> int:
+    """Feed the data rows after the header to ``builder`` a block of :data:`FAST_BLOCK_BYTES` at a time
+    while the lines are plain (no quote, no CR, no NUL, valid UTF-8, each with exactly one cell per header
+    column and a line end): ``str.split`` then gives exactly the cells :mod:`csv` would, without a Python
+    call per row (~10x faster on a Keras CSVLogger file). The first block that is not plain, and the last
+    line when it has no line end, are handed back to ``src`` for :func:`_body`. Returns the number of lines
+    read here (header excluded)."""
+    ncol = len(builder.columns)
+    sep = ord(delim)
+    done = 0
+    buf = b""
+    while True:
+        more = src.fh.read(FAST_BLOCK_BYTES)
+        buf += more
+        cut = buf.rfind(b"\n") + 1
+        block = buf[:cut]
+        if not more or not block or not _plain(block, sep, ncol):
+            src.it_prepend(buf)
+            return done
+        buf = buf[cut:]
+        text = block.decode("utf-8")  # checked by _plain
+        cells = text[:-1].replace("\n", delim).split(delim)
+        grid = np.asarray(cells, dtype=object).reshape(-1, ncol)
+        builder.add_grid(grid, np.arange(done + 2, done + 2 + grid.shape[0], dtype=np.int64))
+        done += grid.shape[0]
+        src.pos += cut
+
+
+def _plain(block: bytes, sep: int, ncol: int) -> bool:
+    """``block`` (whole lines) can be split without :mod:`csv`: no quote, CR or NUL byte, valid UTF-8, no line
+    over the csv module's field limit, and ``ncol - 1`` separators on every line."""
+    if b'"' in block or b"\r" in block or b"\x00" in block:
+        return False
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    a = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(a == 10)
+    if int(np.diff(ends, prepend=-1).max()) > _CSV_FIELD_LIMIT:
+        return False
+    per_line = np.diff(np.searchsorted(np.flatnonzero(a == sep), ends), prepend=0)
+    return bool((per_line == ncol - 1).all())
+
+
+def _body(rdr: Any, ncol: int, path: Path, builder: _Builder, offset: int = 0) -> tuple[list[str], int] | None:
     """Feed the data rows to ``builder``, one row behind: the last row is returned (kept only if the file ends
-    with a line end)."""
+    with a line end). ``offset``: data lines read before ``rdr`` started (by :func:`_fast_rows`)."""
     pending: tuple[list[str], int] | None = None
     try:
         for row in rdr:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            row = fit_row(row, ncol, path, rdr.line_num)
+            row = fit_row(row, ncol, path, rdr.line_num + offset)
             if pending is not None:
                 builder.add(*pending)
-            pending = (row, rdr.line_num)
+            pending = (row, rdr.line_num + offset)
     except csv.Error as exc:
-        raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num) from None
+        raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num + offset) from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
     return pending
@@ -441,11 +520,12 @@ def read_parts(path: Path, run: str) -> list[Parts]:
 
 
 def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
-    """``(step, epoch)`` arrays from the table's step-like and epoch columns (NaN when absent)."""
+    """``(step, epoch)`` arrays from the table's step-like and epoch columns (NaN when absent: a read-only
+    zero-stride view, :func:`gapwatch.history.absent_axis`)."""
     lower = t.lower()
     n = len(t)
-    step = np.full(n, np.nan)
-    epoch = np.full(n, np.nan)
+    step = absent_axis(n)
+    epoch = absent_axis(n)
     for k in ("step", "global_step", "iteration", "iter"):
         if k in lower:
             step = t.numeric(lower[k])
