@@ -756,14 +756,14 @@ def _pick(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return a[rows]
 
 
-def _code_dtype(n_labels: int) -> type[np.integer[Any]]:
+def code_dtype(n_labels: int) -> type[np.integer[Any]]:
     """The narrowest code type for a table of ``n_labels`` distinct strings."""
     return np.uint8 if n_labels <= 1 << 8 else np.uint16 if n_labels <= 1 << 16 else np.int32
 
 
 def _narrow(codes: np.ndarray, n_labels: int) -> np.ndarray:
-    """``codes`` (valid indices into ``n_labels`` strings) in :func:`_code_dtype` (no copy when already so)."""
-    return codes.astype(_code_dtype(n_labels), copy=False)
+    """``codes`` (valid indices into ``n_labels`` strings) in :func:`code_dtype` (no copy when already so)."""
+    return codes.astype(code_dtype(n_labels), copy=False)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

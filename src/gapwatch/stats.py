@@ -20,7 +20,8 @@ def noise_sigma(values: np.ndarray) -> float:
     if v.size < 4:
         return 0.0
     d = np.diff(v, n=2)
-    mad = median(np.abs(d - median(d)))
+    d -= median(d)  # in place (same values as ``d - median(d)``): one temporary array fewer on long curves
+    mad = median(np.abs(d, out=d))
     return float(MAD_TO_SIGMA * mad / np.sqrt(6.0))
 
 
@@ -64,8 +65,8 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     out = np.empty(n)
     for i in range(min(window - 1, n)):  # the first windows are shorter
         out[i] = np.mean(v[: i + 1])
-    if n >= window:
-        out[window - 1:] = window_means(v, window)
+    if n >= window:  # written in place (np.mean's own arithmetic with out=: the same bits, no temporary)
+        np.mean(np.lib.stride_tricks.sliding_window_view(v, window), axis=1, out=out[window - 1:])
     return out
 
 
@@ -95,10 +96,27 @@ def sliding_median(values: np.ndarray, window: int) -> np.ndarray:
     v = np.asarray(values, dtype=float)
     if window < 1 or v.size < window:
         raise ValueError(f"sliding_median needs 1 <= window <= len(values), got window={window}, n={v.size}")
-    srt = np.sort(np.lib.stride_tricks.sliding_window_view(v, window), axis=1)  # NaN sorts last
+    out = np.empty(v.size - window + 1)
+    _sliding_median_into(v, window, out)
+    return out
+
+
+#: :func:`sliding_median` sorts the windows this many values at a time (``rows × window``: 8 MB of float64),
+#: so its memory does not grow with the curve (a 2.5-million-evaluation curve and a 21-wide window would
+#: otherwise sort a 420 MB copy).
+_SORT_CHUNK_VALUES = 1 << 20
+
+
+def _sliding_median_into(v: np.ndarray, window: int, out: np.ndarray) -> None:
+    """:func:`sliding_median` of ``v`` written into ``out`` (shape ``(n - window + 1,)``), a chunk of windows
+    at a time (each window's median depends on that window alone: chunking changes nothing)."""
+    views = np.lib.stride_tricks.sliding_window_view(v, window)
     h = window // 2
-    med = srt[:, h] if window % 2 else (srt[:, h - 1] + srt[:, h]) / 2.0
-    return np.where(np.isnan(srt[:, -1]), np.nan, med)
+    rows = max(1, _SORT_CHUNK_VALUES // window)
+    for lo in range(0, views.shape[0], rows):
+        srt = np.sort(views[lo: lo + rows], axis=1)  # NaN sorts last
+        med = srt[:, h] if window % 2 else (srt[:, h - 1] + srt[:, h]) / 2.0
+        out[lo: lo + srt.shape[0]] = np.where(np.isnan(srt[:, -1]), np.nan, med)
 
 
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
@@ -111,7 +129,7 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     out = np.empty_like(v)
     w = 2 * h + 1
     if v.size >= w:  # interior windows at once (exactly the same medians as the loop below)
-        out[h: v.size - h] = sliding_median(v, w)
+        _sliding_median_into(v, w, out[h: v.size - h])
         edges = [*range(h), *range(v.size - h, v.size)]
     else:
         edges = list(range(v.size))

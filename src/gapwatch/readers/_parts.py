@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..history import History, HistoryNote, Text, absent_axis, concat_axis, series_segments
+from ..history import History, HistoryNote, Text, absent_axis, code_dtype, concat_axis, series_segments
 from ..names import normalize_columns
 
 
@@ -72,7 +72,7 @@ def _columns(blocks: list[tuple[str, Block]]) -> tuple[dict[str, np.ndarray], di
     def rep(vals: list[str]) -> Text:
         table: dict[str, int] = {}
         codes = np.fromiter((table.setdefault(v, len(table)) for v in vals), dtype=np.int32, count=len(vals))
-        return np.repeat(codes, sizes), np.asarray(list(table), dtype=object)
+        return np.repeat(codes.astype(code_dtype(len(table))), sizes), np.asarray(list(table), dtype=object)
 
     def axis(arrays: list[np.ndarray]) -> np.ndarray:
         """An axis column; when no block has that axis, a zero-stride NaN view (no memory)."""
