@@ -224,7 +224,10 @@ reset()
 parts = readers.read_parts(rd, path, path.stem)
 out['reading'] = (status('VmRSS:'), status('VmHWM:'))
 reset()
-h = _parts.build(parts)
+try:
+    h = _parts.build(parts, consume=True)  # what readers.load does
+except TypeError:  # code before build(consume=)
+    h = _parts.build(parts)
 del parts
 out['History build'] = (status('VmRSS:'), status('VmHWM:'))
 if len(sys.argv) > 2 and sys.argv[2] == 'read-only':

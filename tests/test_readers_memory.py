@@ -73,6 +73,7 @@ def _tb(f: Path) -> None:
 def test_reading_peak_is_bounded_by_the_file_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
                                                   name: str, make: object) -> None:
     monkeypatch.setattr(generic_csv, "BATCH_ROWS", 2000)
+    monkeypatch.setattr(generic_csv, "FAST_BLOCK_BYTES", 1 << 15)  # ~2,000 rows too
     monkeypatch.setattr(_tfrecord, "READ_CHUNK_BYTES", 1 << 18)
     f = tmp_path / name
     make(f)  # type: ignore[operator]

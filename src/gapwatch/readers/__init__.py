@@ -203,7 +203,7 @@ def load_file(path: Path, run: str | None = None, *, experiment: str | None = No
             path=path,
         )
     options = _options(experiment)
-    h = build(read_parts(reader, path, run or (path.stem if path.is_file() else path.name), options))
+    h = build(read_parts(reader, path, run or (path.stem if path.is_file() else path.name), options), consume=True)
     if h.empty:
         raise InputError(f"the log holds no numeric observations ({reader.name} format): only a header, or "
                          "only bookkeeping columns such as epoch/step/learning_rate", path=path)

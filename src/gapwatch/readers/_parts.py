@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..history import History, HistoryNote, Text, absent_axis, code_dtype, concat_axis, series_segments
+from ..history import History, HistoryNote, Text, absent_axis, code_dtype, series_segments
 from ..names import normalize_columns
 
 
@@ -54,37 +54,66 @@ class Parts:
         return Parts(run, self.source, self.blocks, notes, self.meta)
 
 
-def build(parts: Sequence[Parts]) -> History:
-    """One History from the parts of one or many runs (runs keep their order)."""
+def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
+    """One History from the parts of one or many runs (runs keep their order).
+
+    ``consume``: the parts are not used again (a reader's fresh output): each block's arrays are released as
+    soon as they are copied into the History's columns, so the build holds one block's copy at a time beside
+    the columns, not every block's (issue 16, item 10). The blocks are left with empty arrays."""
     blocks = [(p.run, b) for p in parts for b in p.blocks]
     notes = [n for p in parts for n in p.notes]
     sources = {p.run: p.source for p in parts if p.source}
     meta = {p.run: p.meta for p in parts if p.meta}
-    h = History.from_columns(*_columns(blocks), notes=notes, sources=sources, meta=meta)
+    h = History.from_columns(*_columns(blocks, consume), notes=notes, sources=sources, meta=meta)
     return resolve_resumed(h) if blocks else h
 
 
-def _columns(blocks: list[tuple[str, Block]]) -> tuple[dict[str, np.ndarray], dict[str, Text]]:
-    """The long columns of ``(run, block)`` pairs: the blocks' arrays concatenated, their strings encoded
-    once per block (codes repeated over the block's rows)."""
+_RELEASED = np.empty(0, dtype=float)
+
+
+def _columns(blocks: list[tuple[str, Block]],
+             consume: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Text]]:
+    """The long columns of ``(run, block)`` pairs: the blocks' arrays copied once into preallocated columns
+    (``consume``: each block's array released once copied), their strings encoded once per block (codes
+    repeated over the block's rows)."""
     sizes = np.fromiter((b.value.shape[0] for _, b in blocks), dtype=np.int64, count=len(blocks))
+    total = int(sizes.sum())
 
     def rep(vals: list[str]) -> Text:
         table: dict[str, int] = {}
         codes = np.fromiter((table.setdefault(v, len(table)) for v in vals), dtype=np.int32, count=len(vals))
         return np.repeat(codes.astype(code_dtype(len(table))), sizes), np.asarray(list(table), dtype=object)
 
-    def axis(arrays: list[np.ndarray]) -> np.ndarray:
-        """An axis column; when no block has that axis, a zero-stride NaN view (no memory)."""
-        if all(a.strides == (0,) and np.isnan(a[0]) or np.isnan(a).all() for a in arrays if a.size):
-            return concat_axis([absent_axis(a.shape[0]) for a in arrays])
-        return concat_axis(arrays)
+    def column(attr: str, axis: bool) -> np.ndarray:
+        """One float column; an axis no block has (all NaN) is a zero-stride NaN view (no memory)."""
+        if axis and all(_all_nan(getattr(b, attr)) for _, b in blocks):
+            out = absent_axis(total)
+        else:
+            out = np.empty(total, dtype=float)
+            at = 0
+            for (_, b), k in zip(blocks, sizes.tolist(), strict=True):
+                out[at: at + k] = getattr(b, attr)
+                at += k
+                if consume:
+                    setattr(b, attr, _RELEASED)
+        if consume:
+            for _, b in blocks:
+                setattr(b, attr, _RELEASED)
+        return out
 
-    numbers = {"step": axis([b.step for _, b in blocks]), "epoch": axis([b.epoch for _, b in blocks]),
-               "value": concat_axis([b.value for _, b in blocks])}
     text = {"run": rep([r for r, _ in blocks]), "split": rep([b.split for _, b in blocks]),
             "metric": rep([b.metric for _, b in blocks]), "name": rep([b.name for _, b in blocks])}
+    numbers = {"value": column("value", False), "step": column("step", True), "epoch": column("epoch", True)}
     return numbers, text
+
+
+def _all_nan(a: np.ndarray) -> bool:
+    """Every element NaN (an empty array counts); a zero-stride view is checked by its one element."""
+    if a.size == 0:
+        return True
+    if a.strides == (0,):
+        return bool(np.isnan(a[0]))
+    return bool(np.isnan(a).all())
 
 
 def needs_dedupe(frame: History | object) -> np.ndarray:

@@ -146,7 +146,7 @@ def load_sweep(root: Path, options: Mapping[str, Any] | None = None) -> History:
     sw = _Sweep(root, options)
     for dirpath, dirnames, filenames in os.walk(root, onerror=sw.on_walk_error):
         sw.read(sw.candidates(Path(dirpath), dirnames, filenames))
-    h = build(sw.parts)
+    h = build(sw.parts, consume=True)
     if h.empty and sw.options:
         _no_experiment(sw)
     if h.empty:
