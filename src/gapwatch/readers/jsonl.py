@@ -112,18 +112,25 @@ class RecordColumns:
             return
         path, line = _where(self.source, self.place, i)
         try:
-            step, epoch = _axes(rec, path, line)
+            # a float step/epoch/value is its own number (what number() returns for it): skip the call, the
+            # per-value cost of a 2 GB log
+            sv, ev = rec.get("step", rec.get("global_step")), rec.get("epoch")
+            step, epoch = (sv, ev) if type(sv) is float and type(ev) is float else _axes(rec, path, line)
+            cols, skip = self.cols, self._skip
             for k, v in rec.items():
-                if not _is_value(v):
+                is_float = type(v) is float
+                if not is_float and not _is_value(v):
                     continue
-                key = str(k)
-                col = self.cols.get(key)
+                col = cols.get(k) if type(k) is str else None
                 if col is None:
-                    if key in self._skip or role(key) != "metric":
-                        self._skip.add(key)
-                        continue
-                    col = self.cols[key] = (array("d"), array("d"), array("d"))
-                x = number(v, path=path, line=line, key=key)
+                    key = str(k)
+                    col = cols.get(key)
+                    if col is None:
+                        if key in skip or role(key) != "metric":
+                            skip.add(key)
+                            continue
+                        col = cols[key] = (array("d"), array("d"), array("d"))
+                x = v if is_float else number(v, path=path, line=line, key=str(k))
                 col[0].append(step)
                 col[1].append(epoch)
                 col[2].append(x)
