@@ -597,7 +597,8 @@ class Run(History):
 
 
 def _pick_x_arrays(ep: np.ndarray, st: np.ndarray) -> str:
-    if np.all(np.isfinite(ep)) and (len(ep) < 2 or np.all(np.diff(np.sort(ep)) > 0)):
+    # (an increasing epoch needs no sort: its sorted differences are its differences)
+    if np.all(np.isfinite(ep)) and (len(ep) < 2 or _increasing(ep) or np.all(np.diff(np.sort(ep)) > 0)):
         return "epoch"
     if np.all(np.isfinite(st)):
         return "step"
