@@ -267,3 +267,22 @@ def test_divergence_is_judged_on_the_training_loss_parts_when_only_parts_are_log
     (r,) = analyze(load(d / "results.csv"), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence["type"] == "divergence"]
     assert r.decision is not None and r.decision.monitor.metric == "map50_95"
+
+
+def test_a_split_named_with_a_word_after_the_epoch_marker(tmp_path: Path) -> None:
+    """``Epoch [3/150]: Train Stats: Acc: … Loss: …`` and ``Epoch [3/150]: Test Stats: Acc: … Loss: … Best Acc:
+    …`` lines: the second line's measurements are the test set's (they used to overwrite the training ones), and
+    the running best printed beside them is not a series of its own."""
+    lines = ["Namespace(dataset='ROSMA', epochs=150, lr=0.001)"]
+    for e in range(1, 21):
+        lines.append(f"Epoch [{e}/150]: Train Stats: Acc: {0.5 + 0.02 * e:.6f}   Loss: {3.0 / e:.6f}")
+        lines.append(f"Epoch [{e}/150]: Test Stats: Acc: {0.4 + 0.01 * e:.6f}   Loss: {2.5 + 0.01 * e:.6f}   "
+                     "Best Acc: 0.8    Best Loss: 2.5")
+        lines.append("")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "acc").values, [0.5 + 0.02 * e for e in range(1, 21)])
+    np.testing.assert_allclose(h.series("test", "loss").values, [2.5 + 0.01 * e for e in range(1, 21)])
+    logged = h.keys()
+    assert {m for _, m in logged} == {"acc", "loss"}

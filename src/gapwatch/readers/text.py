@@ -15,8 +15,9 @@ Forms read (one record per epoch; values as printed)::
 * **Logging prefixes** are dropped first: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
   format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
 * **A split before the measurements** names them: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``,
-  ``Validation F1``; a heading such as ``📊 Evaluation Results:`` makes the indented ``Loss: 0.53`` lines after
-  it measurements of that split (until a line that is not indented).
+  ``Validation F1``, also after an epoch marker and with a word between (``Epoch [3/150]: Test Stats: Acc: 0.41
+  Loss: 2.5`` → ``Test Acc``, ``Test Loss``); a heading such as ``📊 Evaluation Results:`` makes the indented
+  ``Loss: 0.53`` lines after it measurements of that split (until a line that is not indented).
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
   ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
   A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
@@ -75,8 +76,9 @@ _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 _SEGMENTS = re.compile(r"[\r\x08]+")
-#: A tqdm bar's description, percentage and bar (``Training:  95%|█████▌   |``): not measurements.
-_TQDM_BAR = re.compile(r"(?:[A-Za-z][\w .\-]*:\s*)?\d{1,3}%\|[^|]*\|")
+#: A tqdm bar's percentage and bar (``Training:  95%|█████▌   |``): not measurements (without them the
+#: description ``Training:`` is followed by no number, so it is no pair either). Linear time on any line.
+_TQDM_BAR = re.compile(r"(?<![\d.])\d{1,3}%\|[^|]*\|")
 #: A logging timestamp inside a line (a progress bar and a log line glued by ``\r``-less output): a new segment.
 _GLUED_STAMP = re.compile(r"(?<=\S)(?=\[?\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d)")
 #: A step printed before the measurements of a line: ``Step 100, Loss: 0.0511``, ``iter 200 | loss 0.3``.
@@ -89,7 +91,8 @@ _LOG_PREFIX = re.compile(
     r"^\s*(?:\[?\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
     rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|{_LEVEL}\s*[-|:]\s*)?")
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
-_SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\s*[-:|]\s*"
+_SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)"
+                         r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|]\s*"
                          r"(?=[A-Za-z][\w ]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
 _BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\b[\w ]*:?\s*$",
@@ -286,7 +289,7 @@ class _Records:
             self.add(line, {"step": float(step.group(1)), **found} if step else found)
             return
         rest = seg[m.end():]
-        found = pairs(rest)
+        found = pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1))
         if found:
             self.marker(float(m.group(1)))
             self.add(line, found)
