@@ -286,3 +286,35 @@ def test_a_split_named_with_a_word_after_the_epoch_marker(tmp_path: Path) -> Non
     np.testing.assert_allclose(h.series("test", "loss").values, [2.5 + 0.01 * e for e in range(1, 21)])
     logged = h.keys()
     assert {m for _, m in logged} == {"acc", "loss"}
+
+
+def test_a_log_without_epoch_or_step_markers_is_one_record_per_line(tmp_path: Path) -> None:
+    """``print("Log > train_acc:", …, "- val_acc:", …, "- train_loss:", …, "- val_loss:", …)`` once per epoch:
+    no epoch is printed, so the records are numbered 1, 2, …; the first pair after ``Log >`` counts. A training
+    line followed by a validation line (no name repeated) is one record."""
+    p = tmp_path / "train.txt"
+    p.write_text("".join(f"Log > train_acc: {0.5 + 0.03 * e:.4f} - val_acc: {0.45 + 0.02 * e:.4f} - train_loss: "
+                         f"{1.0 / e:.4f} - val_loss: {1.1 / e + 0.01 * e:.4f}\n" for e in range(1, 16)))
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "acc").x, np.arange(1, 16))
+    np.testing.assert_allclose(h.series("val", "loss").values, [round(1.1 / e + 0.01 * e, 4) for e in range(1, 16)])
+    q = tmp_path / "two_lines.txt"
+    q.write_text("".join(f"train loss: {1.0 / e:.3f}\nvalid loss: {1.2 / e:.3f}, valid acc: {0.1 * e:.2f}\n"
+                         for e in range(1, 8)))
+    h = load(q)
+    assert len(h.series("train", "loss")) == 7 and len(h.series("val", "acc")) == 7
+    prose = tmp_path / "notes.txt"
+    prose.write_text("We trained for a while.\nThe final accuracy: 0.91, which is fine.\n")
+    with pytest.raises(InputError):
+        load(prose)
+
+
+def test_a_batch_index_that_restarts_every_epoch_is_not_the_step_axis(tmp_path: Path) -> None:
+    """``Epoch:  0 step:  5 loss: 11.76``: ``step`` counts batches within the epoch, so every epoch ends at the
+    same step; the records keep the epoch axis (one loss per epoch: the last printed) instead of collapsing."""
+    p = tmp_path / "train.log"
+    p.write_text("Start training...\n" + "".join(f"Epoch:  {e} step: {s:2d} loss: {11.76 - 0.1 * (e * 20 + s):.2f}\n"
+                                                 for e in range(3) for s in range(20)))
+    s = load(p).series("train", "loss")
+    np.testing.assert_allclose(s.x, [0, 1, 2])
+    np.testing.assert_allclose(s.values, [9.86, 7.86, 5.86])

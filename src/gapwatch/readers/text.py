@@ -37,6 +37,9 @@ Forms read (one record per epoch; values as printed)::
   the log is read by epochs, as above, and the step records before it are dropped.
 * **Glued lines**: a logging timestamp inside a line (a tqdm bar without a newline before a log line) starts a
   new segment; a tqdm bar's ``Training:  95%|█████|`` is not a measurement.
+* **No markers at all**: a log whose lines carry measurements but never an epoch or a step (``Log > train_acc:
+  0.80 - val_acc: 0.70 - train_loss: 0.41 - val_loss: 0.58``) is read as one record per epoch, numbered from 1;
+  a record ends where a name repeats (at least :data:`MIN_NUMBERED_RECORDS` records and one held-out measure).
 * Several trainings appended to one log (the epoch goes back to its first value) are runs ``<run>#1``,
   ``<run>#2``… with a note.
 
@@ -70,7 +73,7 @@ _COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}})\s*[:=]\s
 _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
 _SEPARATORS = re.compile(r"[\s,;|\-\[\]()%]*")
-_BOUNDARY = re.compile(r"[\-,;:\[(\t]\s*$")
+_BOUNDARY = re.compile(r"[\-,;:\[(\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
@@ -110,6 +113,8 @@ _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteratio
 NOT_LOGS_IN_SWEEPS = frozenset({".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".tex", ".sh"})
 #: Records (epochs) the sniffer must find in the first 64 KiB.
 MIN_SNIFF_RECORDS = 1
+#: Records a log without any epoch or step marker must hold to be read as one record per epoch.
+MIN_NUMBERED_RECORDS = 3
 
 
 @functools.lru_cache(maxsize=1024)
@@ -125,7 +130,7 @@ def _split_of(name: str) -> str | None:
 
 def _colon_pairs(field: str) -> list[tuple[str, str]]:
     """The ``name: value`` pairs of a field. A pair counts when the text before it (since the field's start or
-    the previous pair) is only separators or ends at a boundary (``-`` ``,`` ``;`` ``:`` ``[`` ``(`` tab), and
+    the previous pair) is only separators or ends at a boundary (``-`` ``,`` ``;`` ``:`` ``[`` ``(`` ``>`` tab), and
     the text after it is only separators or starts with one (``,`` ``;`` ``|`` tab `` - ``):
     ``Loss on the test set: 0.12`` and ``Loading data: 5000 samples`` are prose."""
     ms = list(_COLON_PAIR.finditer(field))
@@ -198,6 +203,7 @@ class _Records:
         self.records: list[tuple[int, dict[str, Any]]] = []
         self.epoch: float | None = None
         self.step: float | None = None  # the step of the last step record (logs without epoch markers)
+        self.unmarked: list[tuple[int, dict[str, float]]] = []  # measurements seen before any epoch or step
         self.open = False  # the last record belongs to the current epoch block
         self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
@@ -258,18 +264,25 @@ class _Records:
             self.records.append((line, {"epoch": self.epoch, **found}))
             self.open = True
 
-    def drop_steps_before_epochs(self) -> None:
-        """In a log with epoch records, the step records read before its first epoch marker go: their epoch is
-        unknown (a loop that prints ``Epoch 1/5 - Train Loss: …`` at the end of the epoch), and a log read by
-        epochs keeps one axis."""
+    def finish(self) -> None:
+        """After the last line. In a log with epoch records, the step records read before its first epoch marker
+        go: their epoch is unknown (a loop that prints ``Epoch 1/5 - Train Loss: …`` at the end of the epoch),
+        and a log read by epochs keeps one axis. A log with neither epoch nor step markers is read as one record
+        per epoch in order (:func:`_numbered`)."""
         first = next((k for k, (_, r) in enumerate(self.records) if "epoch" in r), None)
         if first:
             del self.records[:first]
+        if not self.records:
+            self.records = _numbered(self.unmarked)
+        _drop_batch_index(self.records)
 
     def _add_by_step(self, line: int, found: dict[str, float]) -> None:
         """A log that prints no epoch: a line with a step (``Step 100, Loss: 0.0511``) opens the record of that
         step, and the lines after it without one (``Validation - Loss: 0.1996, F1: 0.9995``) belong to it."""
         step = found.get("step")
+        if step is None and self.step is None:
+            self.unmarked.append((line, found))
+            return
         if step is not None and step != self.step:
             self.step = step
             self.records.append((line, dict(found)))
@@ -318,8 +331,34 @@ def _chunks(text_lines: Iterator[str]) -> _Records:
             for seg in _GLUED_STAMP.split(piece):
                 if seg.strip():
                     recs.segment(i, seg)
-    recs.drop_steps_before_epochs()
+    recs.finish()
     return recs
+
+
+def _drop_batch_index(records: list[tuple[int, dict[str, Any]]]) -> None:
+    """A ``step`` printed in epoch records that does not grow from one epoch to the next (``Epoch: 2 step: 19
+    loss: 11.2``: the batch index within the epoch) is no global step: it is dropped, so the records keep the
+    epoch axis (kept, it would make every epoch the same step)."""
+    steps = [r["step"] for _, r in records if "epoch" in r and "step" in r]
+    if len(steps) >= 2 and not all(b > a for a, b in zip(steps, steps[1:], strict=False)):
+        for _, r in records:
+            if "epoch" in r:
+                r.pop("step", None)
+
+
+def _numbered(lines: list[tuple[int, dict[str, float]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Records of a log that prints no epoch or step (``Log > train_acc: 0.80 - val_acc: 0.70 - train_loss: 0.41
+    - val_loss: 0.58``, one line per epoch): a record ends when a name repeats, so a training line and a
+    validation line after it make one record; records are numbered 1, 2, … as their epochs. Only when at least
+    :data:`MIN_NUMBERED_RECORDS` records and a held-out measurement are found (prose with one number is no log)."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    for line, found in lines:
+        if out and not (found.keys() & out[-1][1].keys()):
+            out[-1][1].update(found)
+        else:
+            out.append((line, {"epoch": float(len(out) + 1), **found}))
+    held = any(_series_of(k)[0] != "train" for _, r in out for k in r if k != "epoch" and is_measure(k))
+    return out if len(out) >= MIN_NUMBERED_RECORDS and held else []
 
 
 def sniff(path: Path, head: str) -> bool:
