@@ -318,3 +318,21 @@ def test_a_batch_index_that_restarts_every_epoch_is_not_the_step_axis(tmp_path: 
     s = load(p).series("train", "loss")
     np.testing.assert_allclose(s.x, [0, 1, 2])
     np.testing.assert_allclose(s.values, [9.86, 7.86, 5.86])
+
+
+def test_a_tqdm_only_log_reads_the_final_state_of_each_bar(tmp_path: Path) -> None:
+    """A log of tqdm bars and nothing else (``tqdm(loader)`` with ``set_postfix(loss=…, acc=…)`` for training and
+    ``val_loss``/``val_acc`` for validation, rewritten in place with ``\\r``): each bar's last state is one epoch's
+    values, numbered from 1 (the intermediate updates are not epochs)."""
+    lines = []
+    for e in range(1, 13):
+        lines.append("\r".join(f"{b}%|{'█' * (b // 10):<10}| {b * 4}/400 [00:{b // 5:02d}<00:20, 19.2it/s, "
+                               f"loss={1 / e + 0.01 * (100 - b) / 100:.3f}, acc={0.5 + 0.03 * e:.3f}]"
+                               for b in range(0, 101, 25)))
+        lines.append("\r".join(f"{b}%|{'█' * (b // 10):<10}| {b}/100 [00:01<00:00, 50it/s, val_loss="
+                               f"{1.1 / e + 0.02 * e:.3f}, val_acc={0.45 + 0.025 * e:.3f}]" for b in (50, 100)))
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n", newline="")
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "loss").values, [round(1 / e, 3) for e in range(1, 13)])
+    np.testing.assert_allclose(h.series("val", "acc").x, np.arange(1, 13))

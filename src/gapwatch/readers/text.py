@@ -40,6 +40,8 @@ Forms read (one record per epoch; values as printed)::
 * **No markers at all**: a log whose lines carry measurements but never an epoch or a step (``Log > train_acc:
   0.80 - val_acc: 0.70 - train_loss: 0.41 - val_loss: 0.58``) is read as one record per epoch, numbered from 1;
   a record ends where a name repeats (at least :data:`MIN_NUMBERED_RECORDS` records and one held-out measure).
+  A progress bar rewritten in place (``\\r``) counts once, with its last state: a log of tqdm bars alone
+  (``100%|████| 391/391 [00:20<00:00, loss=0.52, acc=0.81]``) is read one bar per record.
 * Several trainings appended to one log (the epoch goes back to its first value) are runs ``<run>#1``,
   ``<run>#2``… with a note.
 
@@ -204,6 +206,8 @@ class _Records:
         self.epoch: float | None = None
         self.step: float | None = None  # the step of the last step record (logs without epoch markers)
         self.unmarked: list[tuple[int, dict[str, float]]] = []  # measurements seen before any epoch or step
+        self.physical = 0  # lines ended by ``\n`` so far: the updates of a progress bar share one
+        self._bar = -1  # the physical line of the last unmarked measurements
         self.open = False  # the last record belongs to the current epoch block
         self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
@@ -281,7 +285,11 @@ class _Records:
         step, and the lines after it without one (``Validation - Loss: 0.1996, F1: 0.9995``) belong to it."""
         step = found.get("step")
         if step is None and self.step is None:
-            self.unmarked.append((line, found))
+            if self.unmarked and self._bar == self.physical:
+                self.unmarked[-1][1].update(found)  # a progress bar rewritten in place: its last state counts
+            else:
+                self.unmarked.append((line, dict(found)))
+            self._bar = self.physical
             return
         if step is not None and step != self.step:
             self.step = step
@@ -326,7 +334,10 @@ class _Records:
 
 def _chunks(text_lines: Iterator[str]) -> _Records:
     recs = _Records()
+    rewritten = False  # the line before ended with ``\r`` alone: this one rewrites it in place
     for i, line in enumerate(text_lines, start=1):
+        recs.physical += not rewritten
+        rewritten = line.endswith("\r")
         for piece in _SEGMENTS.split(line):
             for seg in _GLUED_STAMP.split(piece):
                 if seg.strip():
