@@ -336,3 +336,32 @@ def test_a_tqdm_only_log_reads_the_final_state_of_each_bar(tmp_path: Path) -> No
     h = load(p)
     np.testing.assert_allclose(h.series("train", "loss").values, [round(1 / e, 3) for e in range(1, 13)])
     np.testing.assert_allclose(h.series("val", "acc").x, np.arange(1, 13))
+
+
+@pytest.mark.parametrize("style", ["mmengine", "mmcv"])
+def test_openmmlab_logs_read_train_and_val_epochs(tmp_path: Path, style: str) -> None:
+    """OpenMMLab text logs: ``Epoch(train) [3][100/150]  lr: …  loss: …`` (mmengine, ``2023/05/01`` dates) or
+    ``Epoch [3][100/150]\\tlr: …, loss: …`` (mmcv), and ``Epoch(val) [3][500/500]  coco/bbox_mAP: …``: the val
+    line's measurements are the validation set's (they were read as training), the iterations within an epoch
+    give one record per epoch."""
+    lines = []
+    for e in range(1, 13):
+        for it in (50, 100, 150):
+            if style == "mmengine":
+                lines.append(f"2023/05/01 10:00:00 - mmengine - INFO - Epoch(train)  [{e}][{it:3d}/150]  lr: 2.0000e-02"
+                             f"  eta: 1:00:00  time: 0.5012  loss: {1.5 / e:.4f}  loss_cls: {0.5 / e:.4f}")
+            else:
+                lines.append(f"2021-05-01 10:00:00,000 - mmdet - INFO - Epoch [{e}][{it}/150]\tlr: 2.000e-02, eta: "
+                             f"0:10:00, time: 0.500, loss_cls: {0.5 / e:.4f}, loss: {1.5 / e:.4f}")
+        m = f"{0.3 + 0.01 * e:.4f}"
+        lines.append(f"2023/05/01 10:10:00 - mmengine - INFO - Epoch(val) [{e}][500/500]    coco/bbox_mAP: {m}  "
+                     "data_time: 0.01" if style == "mmengine" else
+                     f"2021-05-01 10:10:00,000 - mmdet - INFO - Epoch(val) [{e}][500]\tbbox_mAP: {m}, bbox_mAP_50: 0.5")
+    p = tmp_path / "20230501_100000.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    logged = h.keys()
+    ((split, metric),) = [k for k in logged if k[1] in ("bbox_map", "coco_bbox_map")]
+    assert split == "val"
+    np.testing.assert_allclose(h.series(split, metric).values, [0.3 + 0.01 * e for e in range(1, 13)])
+    np.testing.assert_allclose(h.series("train", "loss").x, np.arange(1, 13))

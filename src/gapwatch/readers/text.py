@@ -18,6 +18,9 @@ Forms read (one record per epoch; values as printed)::
   ``Validation F1``, also after an epoch marker and with a word between (``Epoch [3/150]: Test Stats: Acc: 0.41
   Loss: 2.5`` → ``Test Acc``, ``Test Loss``); a heading such as ``📊 Evaluation Results:`` makes the indented
   ``Loss: 0.53`` lines after it measurements of that split (until a line that is not indented).
+* **OpenMMLab** logs (mmengine ``2023/05/01 10:00:00 - mmengine - INFO - Epoch(train) [3][100/150]  lr: …  loss:
+  …`` and mmcv ``Epoch [3][100/150]\tlr: …, loss: …``): ``Epoch(val) [3][500/500]  coco/bbox_mAP: …`` measures
+  the validation set; the iteration in the second bracket is within the epoch (the last values win).
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
   ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
   A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
@@ -79,13 +82,15 @@ _BOUNDARY = re.compile(r"[\-,;:\[(\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
-    r"epoch\b\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+    r"epoch\b(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+#: The iteration after an OpenMMLab epoch marker: ``Epoch(val) [1][500/500]`` → ``[500/500]``.
+_ITER_BRACKET = re.compile(r"^\s*\[\s*\d+\s*(?:/\s*\d+\s*)?\]")
 _SEGMENTS = re.compile(r"[\r\x08]+")
 #: A tqdm bar's percentage and bar (``Training:  95%|█████▌   |``): not measurements (without them the
 #: description ``Training:`` is followed by no number, so it is no pair either). Linear time on any line.
 _TQDM_BAR = re.compile(r"(?<![\d.])\d{1,3}%\|[^|]*\|")
 #: A logging timestamp inside a line (a progress bar and a log line glued by ``\r``-less output): a new segment.
-_GLUED_STAMP = re.compile(r"(?<=\S)(?=\[?\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d)")
+_GLUED_STAMP = re.compile(r"(?<=\S)(?=\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d:\d\d)")
 #: A step printed before the measurements of a line: ``Step 100, Loss: 0.0511``, ``iter 200 | loss 0.3``.
 _STEP_MARKER = re.compile(r"(?<![\w.])(?:global[ _]step|step|iter(?:ation)?)\s*[:#=]?\s*\[?(\d+)(?:\s*/\s*\d+)?\]?"
                           r"\s*[,;|:\-]", re.IGNORECASE)
@@ -93,12 +98,12 @@ _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
 _LOG_PREFIX = re.compile(
-    r"^\s*(?:\[?\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
+    r"^\s*(?:\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
     rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|{_LEVEL}\s*[-|:]\s*)?")
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
 _SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)"
                          r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|]\s*"
-                         r"(?=[A-Za-z][\w ]*[:=]\s*[-+.\d])", re.IGNORECASE)
+                         r"(?=[A-Za-z][\w ./\-]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
 _BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\b[\w ]*:?\s*$",
                          re.IGNORECASE)
@@ -309,13 +314,15 @@ class _Records:
             step = _STEP_MARKER.search(seg) if self.epoch is None and found and "step" not in found else None
             self.add(line, {"step": float(step.group(1)), **found} if step else found)
             return
-        rest = seg[m.end():]
+        rest, epoch = seg[m.end():], float(m.group(2))
+        if m.group(1):  # OpenMMLab: ``Epoch(val) [1][500/500]  coco/bbox_mAP: 0.345`` measures that split
+            rest = f"{m.group(1)}: {_ITER_BRACKET.sub('', rest, count=1).strip()}"
         found = pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1))
         if found:
-            self.marker(float(m.group(1)))
+            self.marker(epoch)
             self.add(line, found)
         elif not re.search(r"[A-Za-z]", rest) or rest.lstrip().startswith("|"):
-            self.marker(float(m.group(1)))
+            self.marker(epoch)
             self.open = False
 
 
