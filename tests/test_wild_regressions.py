@@ -365,3 +365,22 @@ def test_openmmlab_logs_read_train_and_val_epochs(tmp_path: Path, style: str) ->
     assert split == "val"
     np.testing.assert_allclose(h.series(split, metric).values, [0.3 + 0.01 * e for e in range(1, 13)])
     np.testing.assert_allclose(h.series("train", "loss").x, np.arange(1, 13))
+
+
+def test_the_pytorch_mnist_example_log(tmp_path: Path) -> None:
+    """The PyTorch examples' print format: ``Train Epoch: 3 [12800/60000 (21%)]\\tLoss: 0.1234`` per batch and
+    ``Test set: Average loss: 0.0520, Accuracy: 9835/10000 (98%)`` per epoch. Epochs come from the ``Train
+    Epoch`` marker (not one record per batch line), the accuracy is the ratio 0.9835, and both are the test set's."""
+    lines = []
+    for e in range(1, 15):
+        lines += [f"Train Epoch: {e} [{b}/60000 ({100 * b / 60000:.0f}%)]\tLoss: {0.3 / e + 0.01 * b / 60000:.6f}"
+                  for b in range(0, 60000, 12800)]
+        correct = 9700 + 10 * min(e, 8)
+        lines += ["", f"Test set: Average loss: {0.05 + 0.03 / e:.4f}, Accuracy: {correct}/10000 "
+                  f"({correct / 100:.0f}%)", ""]
+    p = tmp_path / "mnist.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "loss").x, np.arange(1, 15))
+    np.testing.assert_allclose(h.series("test", "acc").values, [(9700 + 10 * min(e, 8)) / 10000 for e in range(1, 15)])
+    assert len(h.series("test", "loss")) == 14

@@ -22,10 +22,12 @@ Forms read (one record per epoch; values as printed)::
   …`` and mmcv ``Epoch [3][100/150]\tlr: …, loss: …``): ``Epoch(val) [3][500/500]  coco/bbox_mAP: …`` measures
   the validation set; the iteration in the second bracket is within the epoch (the last values win).
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
-  ``Epoch [3/50]``, ``Epoch: 3``. The number is taken as written (Keras and most loops print 1-based epochs).
+  ``Epoch [3/50]``, ``Epoch: 3``, with a split before it (``Train Epoch: 3 [12800/60000 (21%)]\tLoss: 0.12``, the
+  PyTorch examples; ``Valid Epoch: 3`` measures the validation set). The number is taken as written (Keras and most loops print 1-based epochs).
   A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
   an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time: 0m 53s``) is, and the
   next lines' measurements belong to it.
+* **Counts**: ``Accuracy: 9835/10000 (98%)`` is the ratio 0.9835.
 * **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``), and, in a field
   made only of them, ``name value``. A pair counts only when what follows it is a separator (``,`` ``;``
   ``|`` `` - `` brackets, ``%``) or another pair: ``Loading data: 5000 samples`` is prose.
@@ -82,7 +84,10 @@ _BOUNDARY = re.compile(r"[\-,;:\[(\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
+    r"(?:(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)\s+)?"
     r"epoch\b(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+#: ``correct/total (percent%)`` as printed by the PyTorch examples (``Accuracy: 9835/10000 (98%)``): the ratio.
+_COUNT_RATIO = re.compile(r"(?<![\w.])(\d{1,15})/(\d{1,15})\s*\(\s*\d+(?:\.\d+)?\s*%\s*\)")
 #: The iteration after an OpenMMLab epoch marker: ``Epoch(val) [1][500/500]`` → ``[500/500]``.
 _ITER_BRACKET = re.compile(r"^\s*\[\s*\d+\s*(?:/\s*\d+\s*)?\]")
 _SEGMENTS = re.compile(r"[\r\x08]+")
@@ -174,7 +179,9 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win)."""
     out: dict[str, float] = {}
-    for field in _TQDM_BAR.sub(" ", text).split("|"):
+    text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
+                            _TQDM_BAR.sub(" ", text))
+    for field in text.split("|"):
         for name, val in _field_pairs(field):
             out[name] = float(val)
     return out
@@ -314,9 +321,10 @@ class _Records:
             step = _STEP_MARKER.search(seg) if self.epoch is None and found and "step" not in found else None
             self.add(line, {"step": float(step.group(1)), **found} if step else found)
             return
-        rest, epoch = seg[m.end():], float(m.group(2))
-        if m.group(1):  # OpenMMLab: ``Epoch(val) [1][500/500]  coco/bbox_mAP: 0.345`` measures that split
-            rest = f"{m.group(1)}: {_ITER_BRACKET.sub('', rest, count=1).strip()}"
+        rest, epoch = seg[m.end():], float(m.group(3))
+        split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
+        if split and _split_of(split) != "train":
+            rest = f"{split}: {_ITER_BRACKET.sub('', rest, count=1).strip()}"
         found = pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1))
         if found:
             self.marker(epoch)
