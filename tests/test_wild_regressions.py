@@ -384,3 +384,26 @@ def test_the_pytorch_mnist_example_log(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.series("train", "loss").x, np.arange(1, 15))
     np.testing.assert_allclose(h.series("test", "acc").values, [(9700 + 10 * min(e, 8)) / 10000 for e in range(1, 15)])
     assert len(h.series("test", "loss")) == 14
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+def test_fairseq_logs_put_train_and_valid_lines_in_their_splits(tmp_path: Path, stamped: bool) -> None:
+    """fairseq: ``… | INFO | train | epoch 003 | loss 5.25 | nll_loss … | ppl … | wps … | num_updates …`` and
+    ``… | valid | epoch 003 | valid on 'valid' subset | loss 5.63 | …`` (older versions without the timestamp
+    and the split field: ``| epoch 003 | valid on 'valid' subset | …``). The valid line's values are the
+    validation set's (they overwrote the training ones); throughput and update counts are bookkeeping."""
+    lines = []
+    for e in range(1, 13):
+        head = f"2021-01-01 10:00:00 | INFO | {{}} | epoch {e:03d} |" if stamped else f"| epoch {e:03d} |"
+        lines.append(head.format("train") + f" loss {9.1 / e ** 0.5:.3f} | ppl 4.2 | wps 12345 | ups 3.2 | "
+                                            f"num_updates {1000 * e} | lr 0.0005 | gnorm 1.2 | train_wall 300")
+        lines.append(head.format("valid") + f" valid on 'valid' subset | loss {8.5 / e ** 0.4 + 0.05 * e:.3f} | "
+                                            f"ppl 5.1 | wps 30000 | num_updates {1000 * e} | best_loss 5.2")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "loss").values, [round(9.1 / e ** 0.5, 3) for e in range(1, 13)])
+    np.testing.assert_allclose(h.series("val", "loss").values,
+                               [round(8.5 / e ** 0.4 + 0.05 * e, 3) for e in range(1, 13)])
+    logged = h.keys()
+    assert {m for _, m in logged} == {"loss", "perplexity"}

@@ -120,7 +120,7 @@ NON_METRICS: frozenset[str] = frozenset(
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
      "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
-     "epochs", "steps", "iterations", "batches"}
+     "epochs", "steps", "iterations", "batches", "updates", "wps", "ups", "wpb", "bsz", "wall"}
 )
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
@@ -135,7 +135,7 @@ _SCHEDULE_TOKEN_RE = re.compile(r"^(lr\d+|pg\d+)$")
 #: Diagnostics: evidence about the optimisation, never judged as the quality of the model.
 _SIGNAL_NAMES: frozenset[str] = frozenset(
     {"grad_norm", "gradient_norm", "gradnorm", "grad", "param_norm", "weight_norm", "loss_scale", "scale",
-     "gen_len", "grad_norm_total", "total_norm", "clip", "update_ratio"}
+     "gen_len", "grad_norm_total", "total_norm", "clip", "update_ratio", "gnorm"}
 )
 
 #: Metrics for which larger is better (everything else defaults to smaller is better).

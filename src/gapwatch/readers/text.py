@@ -86,6 +86,9 @@ _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"(?:(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)\s+)?"
     r"epoch\b(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+#: A ``|`` field that is only a split: ``| valid |``, ``| valid on 'valid' subset |`` (fairseq).
+_SPLIT_FIELD = re.compile(r"(?:^|\|)\s*(train(?:ing)?|val(?:id|idation)?|dev|test)(?:\s+on\s+'?[\w.\-]+'?\s+subset)?"
+                          r"\s*(?=\||$)", re.IGNORECASE)
 #: ``correct/total (percent%)`` as printed by the PyTorch examples (``Accuracy: 9835/10000 (98%)``): the ratio.
 _COUNT_RATIO = re.compile(r"(?<![\w.])(\d{1,15})/(\d{1,15})\s*\(\s*\d+(?:\.\d+)?\s*%\s*\)")
 #: The iteration after an OpenMMLab epoch marker: ``Epoch(val) [1][500/500]`` → ``[500/500]``.
@@ -315,9 +318,14 @@ class _Records:
         if self.table_row(line, seg):
             return
         seg = self._blocks(seg)
+        seg, field_split = _split_field(seg)
         m = _MARKER.match(seg)
         if m is None:
-            found = pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1))
+            found = _in_split(pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1)), field_split)
+            if "epoch" in found:  # ``train | epoch 001 | loss 9.12 | …`` (fairseq): the epoch as a field
+                self.marker(found.pop("epoch"))
+                self.add(line, found)
+                return
             step = _STEP_MARKER.search(seg) if self.epoch is None and found and "step" not in found else None
             self.add(line, {"step": float(step.group(1)), **found} if step else found)
             return
@@ -325,7 +333,7 @@ class _Records:
         split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
         if split and _split_of(split) != "train":
             rest = f"{split}: {_ITER_BRACKET.sub('', rest, count=1).strip()}"
-        found = pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1))
+        found = _in_split(pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1)), field_split)
         if found:
             self.marker(epoch)
             self.add(line, found)
@@ -359,6 +367,22 @@ def _chunks(text_lines: Iterator[str]) -> _Records:
                     recs.segment(i, seg)
     recs.finish()
     return recs
+
+
+def _split_field(seg: str) -> tuple[str, str | None]:
+    """A ``|``-separated line with a field that is only a split (fairseq: ``valid | epoch 001 | valid on 'valid'
+    subset | loss 8.5 | …``): the line without that field and the split, else ``(seg, None)``."""
+    m = _SPLIT_FIELD.search(seg)
+    if m is None:
+        return seg, None
+    return seg[:m.start()] + "|" + seg[m.end():], m.group(1)
+
+
+def _in_split(found: dict[str, float], split: str | None) -> dict[str, float]:
+    """``found`` with every name that names no split put in ``split`` (the axes stay)."""
+    if split is None:
+        return found
+    return {k if k in ("epoch", "step") or _split_of(k) is not None else f"{split} {k}": v for k, v in found.items()}
 
 
 def _drop_batch_index(records: list[tuple[int, dict[str, Any]]]) -> None:
