@@ -23,10 +23,10 @@ Forms read (one record per epoch; values as printed)::
   the validation set; the iteration in the second bracket is within the epoch (the last values win).
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
   ``Epoch [3/50]``, ``Epoch: 3``, with a split before it (``Train Epoch: 3 [12800/60000 (21%)]\tLoss: 0.12``, the
-  PyTorch examples; ``Valid Epoch: 3`` measures the validation set). The number is taken as written (Keras and most loops print 1-based epochs).
-  A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss improved from …``) is not
-  an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time: 0m 53s``) is, and the
-  next lines' measurements belong to it.
+  PyTorch examples; ``Valid Epoch: 3`` measures the validation set). The number is taken as written (Keras and most
+  loops print 1-based epochs). A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss
+  improved from …``) is not an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time:
+  0m 53s``) is, and the next lines' measurements belong to it.
 * **Counts**: ``Accuracy: 9835/10000 (98%)`` is the ratio 0.9835.
 * **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``), and, in a field
   made only of them, ``name value``. A pair counts only when what follows it is a separator (``,`` ``;``
