@@ -19,10 +19,10 @@ Forms read (one record per epoch; values as printed)::
   Loss: 2.5`` → ``Test Acc``, ``Test Loss``); a heading such as ``📊 Evaluation Results:`` makes the indented
   ``Loss: 0.53`` lines after it measurements of that split (until a line that is not indented).
 * **OpenMMLab** logs (mmengine ``2023/05/01 10:00:00 - mmengine - INFO - Epoch(train) [3][100/150]  lr: …  loss:
-  …`` and mmcv ``Epoch [3][100/150]\tlr: …, loss: …``): ``Epoch(val) [3][500/500]  coco/bbox_mAP: …`` measures
+  …`` and mmcv ``Epoch [3][100/150]\\tlr: …, loss: …``): ``Epoch(val) [3][500/500]  coco/bbox_mAP: …`` measures
   the validation set; the iteration in the second bracket is within the epoch (the last values win).
 * **Epoch markers** start a line (after a timestamp or a ``INFO``-style prefix): ``Epoch 3``, ``epoch 3/50``,
-  ``Epoch [3/50]``, ``Epoch: 3``, with a split before it (``Train Epoch: 3 [12800/60000 (21%)]\tLoss: 0.12``, the
+  ``Epoch [3/50]``, ``Epoch: 3``, with a split before it (``Train Epoch: 3 [12800/60000 (21%)]\\tLoss: 0.12``, the
   PyTorch examples; ``Valid Epoch: 3`` measures the validation set). The number is taken as written (Keras and most
   loops print 1-based epochs). A marker followed by prose (``Epoch 00008: early stopping``, ``Epoch 3: val_loss
   improved from …``) is not an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time:
