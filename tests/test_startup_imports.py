@@ -31,11 +31,25 @@ HEAVY = ("pandas", "pyarrow", "scipy", "torch", "numpy.ma", "urllib.request")  #
 CLI_HEAVY = (*HEAVY, "pydantic")  # typer >= 0.29 imports it on every command (pyproject pins typer<0.29)
 
 
+#: Run first in the probe: notes, for each heavy module, the innermost gapwatch line whose import loaded it.
+_SPY = """import sys, traceback
+_who = {}
+class _Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name in HEAVY and name not in _who:
+            ours = [f for f in traceback.extract_stack() if "/gapwatch/" in f.filename.replace("\\\\", "/")]
+            where = ours[-1].filename.replace("\\\\", "/") if ours else "?"
+            _who[name] = f"{where[where.find('gapwatch/'):]}:{ours[-1].lineno}" if ours else "?"
+        return None
+sys.meta_path.insert(0, _Spy())
+"""
+
+
 def _loaded_after(code: str, *args: str, heavy: tuple[str, ...] = HEAVY) -> dict[str, object]:
-    """Run ``code`` in a fresh interpreter; return what it printed last (JSON) and which ``heavy`` modules it
-    loaded."""
-    probe = (f"{code}\nimport json, sys\n"
-             f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))")
+    """Run ``code`` in a fresh interpreter; return what it printed (``stdout``) and which ``heavy`` modules it
+    loaded (``loaded``: module → the gapwatch file:line whose import pulled it in, for the failure message)."""
+    probe = (f"HEAVY = {heavy!r}\n{_SPY}{code}\nimport json\n"
+             "print(json.dumps({m: _who.get(m, '?') for m in HEAVY if m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300,
                          check=False)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -49,7 +63,7 @@ def test_cli_analyze_imports_no_heavy_module(log: str, tmp_path: Path) -> None:
     code = ("import sys\nfrom gapwatch.cli import main\nsys.argv = ['gapwatch', 'analyze', sys.argv[1]]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n")
     got = _loaded_after(code, str(path), heavy=CLI_HEAVY)
-    assert got["loaded"] == [], f"gapwatch analyze {path.name} imported {got['loaded']}"
+    assert got["loaded"] == {}, f"gapwatch analyze {path.name} imported (module: by) {got['loaded']}"
     assert "overfit" in str(got["stdout"]).lower() or "forecast" in str(got["stdout"]).lower()
 
 
@@ -57,7 +71,7 @@ def test_library_analyze_with_forecast_imports_no_heavy_module(tmp_path: Path) -
     code = ("import sys, gapwatch\nres = gapwatch.analyze(gapwatch.load(sys.argv[1]))\n"
             "assert res.runs and res.runs[0].forecast is not None, 'the default forecast did not run'\n")
     got = _loaded_after(code, str(keras_csvlogger_file(tmp_path / "t.csv")))
-    assert got["loaded"] == []
+    assert got["loaded"] == {}, f"gapwatch.analyze imported (module: by) {got['loaded']}"
 
 
 def test_history_frame_still_gives_pandas() -> None:
