@@ -407,3 +407,26 @@ def test_fairseq_logs_put_train_and_valid_lines_in_their_splits(tmp_path: Path, 
                                [round(8.5 / e ** 0.4 + 0.05 * e, 3) for e in range(1, 13)])
     logged = h.keys()
     assert {m for _, m in logged} == {"loss", "perplexity"}
+
+
+def test_the_hugging_face_trainer_stdout(tmp_path: Path) -> None:
+    """``python run_glue.py … > train.log``: the ``Trainer`` prints its logs as Python dicts, glued to the tqdm bar
+    (``45%|████▌     | 90/200 [00:30<00:37,  2.9it/s]{'loss': 0.41, …, 'epoch': 0.45}``) and evaluations as
+    ``{'eval_loss': …, 'eval_accuracy': …, 'epoch': 1.0}``; the closing ``train_runtime`` dict is a summary."""
+    lines = []
+    for e in range(1, 9):
+        for k in range(4):
+            ep = e - 1 + (k + 1) / 4
+            bar = f"{int(ep * 100 / 8):3d}%|{'█' * int(ep * 10 / 8):<10}| {int(ep * 25)}/200 [00:30<00:37,  2.9it/s]"
+            lines.append(bar + str({"loss": round(1 / ep, 4), "grad_norm": 1.5, "learning_rate": 5e-05,
+                                    "epoch": round(ep, 2)}))
+        lines.append(str({"eval_loss": round(0.9 / e + 0.04 * e, 4), "eval_accuracy": round(0.6 + 0.02 * e, 4),
+                          "eval_runtime": 1.2, "eval_samples_per_second": 300.1, "epoch": float(e)}))
+    lines.append(str({"train_runtime": 100.0, "train_samples_per_second": 10.0, "train_loss": 0.4, "epoch": 8.0}))
+    p = tmp_path / "train.log"
+    p.write_text("\r".join(lines[:3]) + "\n" + "\n".join(lines[3:]) + "\n", newline="")
+    h = load(p)
+    assert len(h.series("train", "loss")) == 32
+    np.testing.assert_allclose(h.series("val", "acc").values, [round(0.6 + 0.02 * e, 4) for e in range(1, 9)])
+    logged = h.keys()
+    assert {m for _, m in logged} == {"loss", "acc"}

@@ -28,6 +28,9 @@ Forms read (one record per epoch; values as printed)::
   improved from …``) is not an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time:
   0m 53s``) is, and the next lines' measurements belong to it.
 * **Counts**: ``Accuracy: 9835/10000 (98%)`` is the ratio 0.9835.
+* **Printed dicts**: the Hugging Face ``Trainer``'s stdout (``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch':
+  0.25}``, ``{'eval_loss': 0.58, 'eval_accuracy': 0.81, 'epoch': 1.0}``, often glued to a tqdm bar) is one record
+  per dict, read as literals (:func:`ast.literal_eval`); the closing ``train_runtime`` summary is skipped.
 * **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``), and, in a field
   made only of them, ``name value``. A pair counts only when what follows it is a separator (``,`` ``;``
   ``|`` `` - `` brackets, ``%``) or another pair: ``Loading data: 5000 samples`` is prose.
@@ -58,6 +61,7 @@ they quote one; given as the path, they are.
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 from collections.abc import Iterator
@@ -86,6 +90,8 @@ _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"(?:(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)\s+)?"
     r"epoch\b(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+#: A Python dict of numbers printed on a line (no nested braces): ``{'eval_loss': 0.58, 'epoch': 1.0}``.
+_PRINTED_DICT = re.compile(r"\{\s*'[A-Za-z_][\w/.\-]*'\s*:[^{}]*\}")
 #: A ``|`` field that is only a split: ``| valid |``, ``| valid on 'valid' subset |`` (fairseq).
 _SPLIT_FIELD = re.compile(r"(?:^|\|)\s*(train(?:ing)?|val(?:id|idation)?|dev|test)(?:\s+on\s+'?[\w.\-]+'?\s+subset)?"
                           r"\s*(?=\||$)", re.IGNORECASE)
@@ -317,6 +323,12 @@ class _Records:
         seg = seg[prefix.end():] if prefix else seg
         if self.table_row(line, seg):
             return
+        printed = _printed_dict(seg)
+        if printed is not None:  # ``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch': 0.25}`` (Trainer stdout)
+            if "train_runtime" not in printed:  # the closing summary: run averages, not curve points
+                self.records.append((line, printed))
+            self.open = False
+            return
         seg = self._blocks(seg)
         seg, field_split = _split_field(seg)
         m = _MARKER.match(seg)
@@ -367,6 +379,25 @@ def _chunks(text_lines: Iterator[str]) -> _Records:
                     recs.segment(i, seg)
     recs.finish()
     return recs
+
+
+def _printed_dict(seg: str) -> dict[str, float] | None:
+    """The numbers of a Python dict printed in ``seg`` (the Hugging Face ``Trainer`` prints its logs as ``{'loss':
+    0.41, 'grad_norm': 1.5, 'learning_rate': 5e-05, 'epoch': 0.25}``, often glued to a tqdm bar), read with
+    :func:`ast.literal_eval` (literals only, never code); None when there is none or it carries no epoch, step or
+    measure."""
+    m = _PRINTED_DICT.search(seg)
+    if m is None:
+        return None
+    try:
+        d = ast.literal_eval(m.group())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(d, dict):
+        return None
+    out = {str(k): float(v) for k, v in d.items()
+           if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300}
+    return out if any(k in ("epoch", "step") or is_measure(k) for k in out) else None
 
 
 def _split_field(seg: str) -> tuple[str, str | None]:
