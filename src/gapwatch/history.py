@@ -90,8 +90,12 @@ class Series:
         return {"step": _num(self.step[i], as_int=True), "epoch": _num(self.epoch[i])}
 
     def finite(self) -> Series:
-        """The series without its non-finite values."""
+        """The series without its non-finite values (read-only views of the same arrays when all are finite:
+        no copy of a long clean curve)."""
         keep = np.isfinite(self.values)
+        if keep.all():
+            return Series(self.split, self.metric, self.name, _read_only(self.step), _read_only(self.epoch),
+                          _read_only(self.values), self.x_kind)
         return Series(self.split, self.metric, self.name, self.step[keep], self.epoch[keep],
                       self.values[keep], self.x_kind)
 
