@@ -287,8 +287,8 @@ def main() -> None:
                       f"{s['imp_le_0.3']:.2f} |")
         base_rate = classifier(sel, methods[0])["deg_behind"]
         md += ["", f"On {100 * base_rate:.0f}% of this half's degrading cuts the best is truly behind (a calibrated "
-               "forecaster's mean P there); the others recover later (grokking, a VAE, a quadratic problem, a "
-               "CIFAR-100 run).", ""]
+               "forecaster's mean P there); the others recover later (in the whole corpus: grokking runs, a VAE, a "
+               "quadratic problem, a CIFAR-100 run).", ""]
     for part in ("test", "dev"):
         for label, want in (("degrading runs", True), ("non-degrading runs", False)):
             sel = [r for r in halves[part] if r["run_degrading"] == want]
