@@ -287,3 +287,14 @@ def test_task_metric_rank_follows_framework_conventions() -> None:
     assert task_metric_rank("acc") == task_metric_rank("wer") == task_metric_rank("rougel") == 2
     assert task_metric_rank("precision") == 3
     assert task_metric_rank("loss") == 4
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Total epochs", "bookkeeping"), ("total_steps", "bookkeeping"), ("num_updates", "bookkeeping"),
+    ("num_train_epochs", "bookkeeping"), ("wps", "bookkeeping"), ("gnorm", "signal"),
+    ("Best Acc", "bookkeeping"), ("best_val_acc", "bookkeeping"),
+    # a measure plotted against a count stays a measure (Keras TensorBoard validation tags)
+    ("evaluation_loss_vs_iterations", "metric"), ("evaluation_accuracy_vs_iterations", "metric"),
+    ("val_loss", "metric"), ("best", "metric")])
+def test_counts_running_bests_and_measures_against_counts(name: str, expected: str) -> None:
+    assert role(name) == expected

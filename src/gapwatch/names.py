@@ -120,7 +120,7 @@ NON_METRICS: frozenset[str] = frozenset(
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
      "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
-     "epochs", "steps", "iterations", "batches", "updates", "wps", "ups", "wpb", "bsz", "wall"}
+     "wps", "ups", "wpb", "bsz", "wall"}
 )
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
@@ -242,6 +242,16 @@ def _role_of_tokens(toks: list[str]) -> str:
     return "metric"
 
 
+#: Plural units whose count a name can hold: ``Total epochs``, ``total_steps``, ``num_updates``.
+_COUNTED: frozenset[str] = frozenset({"epochs", "steps", "iterations", "batches", "updates"})
+
+
+def _is_count_of(toks: list[str]) -> bool:
+    """A count of epochs, steps… (``Total epochs``, ``num_updates``) — not a measure plotted against them
+    (Keras's ``evaluation_loss_vs_iterations`` names a loss)."""
+    return toks[-1] in _COUNTED and "vs" not in toks and not any("loss" in t or t in _MEASURE_WORDS for t in toks)
+
+
 def _is_running_best(toks: list[str]) -> bool:
     """A running best printed beside the value (``Best Acc``, ``best_val_acc``, ``val_best_loss``): a summary of
     another series, never a measurement of its own."""
@@ -262,6 +272,7 @@ def _is_signal(joined: str, rest_joined: str) -> bool:
 def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool:
     """Counters, clocks, throughput and memory."""
     return (rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined
+            or _is_count_of(toks)
             or any(t in ("time", "runtime", "duration") for t in toks))
 
 
