@@ -512,12 +512,23 @@ class History:
                else step).
         Raises:
             KeyError: when absent; the message lists what is present.
+
+        The Series is built once per History and arguments (detectors ask for the same series many times per
+        run); its arrays are read-only.
         """
         c = self._index()
         if run is None:
             if len(c["runs"]) > 1:
                 raise ValueError("series() on a History with several runs needs run=")
             run = c["runs"][0] if c["runs"] else ""
+        key = ("series", run, split, metric, x)
+        hit = c.get(key)
+        if hit is None:
+            hit = c[key] = self._series(c, run, split, metric, x)
+        return hit  # type: ignore[no-any-return]
+
+    def _series(self, c: dict, run: str, split: str, metric: str, x: str | None) -> Series:  # type: ignore[type-arg]
+        """:meth:`series` without the memo."""
         pos = c["groups"].get((run, split, metric))
         if pos is None:
             have = ", ".join(f"{s}/{m}" for s, m in self.keys()) or "nothing"
@@ -532,7 +543,8 @@ class History:
                           _read_only(values), kind)
         order = np.lexsort((second, first))  # stable; NaN sorts last, like sort_values(na_position="last")
         name = str(c["name"][pos[order[0]]])
-        return Series(split, metric, name, step[order], epoch[order], values[order], kind)
+        return Series(split, metric, name, _read_only(step[order]), _read_only(epoch[order]),
+                      _read_only(values[order]), kind)
 
     def aligned(self, metric: str, splits: Sequence[str] = ("train", "val")) -> pd.DataFrame:
         """Wide table of ``metric`` for ``splits`` on a common x (the x of the last split), one column
