@@ -298,3 +298,12 @@ def test_task_metric_rank_follows_framework_conventions() -> None:
     ("val_loss", "metric"), ("best", "metric")])
 def test_counts_running_bests_and_measures_against_counts(name: str, expected: str) -> None:
     assert role(name) == expected
+
+
+@pytest.mark.parametrize(("metric", "mode"), [
+    ("mean_io_u", "max"), ("binary_io_u", "max"), ("io_u", "max"), ("jaccard", "max"), ("jaccard_index", "max"),
+    ("jaccard_distance", "min"), ("dice_coef", "max"), ("dice_loss", "min")])
+def test_segmentation_metric_modes(metric: str, mode: str) -> None:
+    """Keras logs its ``MeanIoU``/``BinaryIoU`` classes as ``mean_io_u``/``binary_io_u``; a Jaccard index is a
+    similarity (larger is better), a Jaccard distance is not."""
+    assert metric_mode(metric) == mode

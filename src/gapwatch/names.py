@@ -144,7 +144,7 @@ MAX_METRICS: frozenset[str] = frozenset({"acc", "f1", "auc", "precision", "recal
 _MAX_PREFIXES: tuple[str, ...] = (
     "acc", "f1", "auc", "auroc", "precision", "prec", "recall", "map", "bleu", "rouge", "meteor", "chrf",
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
-    "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score",
+    "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
@@ -198,7 +198,9 @@ def metric_mode(metric: str) -> str:
     toks = _tokens(metric)
     if any(t in _MIN_TOKENS for t in toks):
         return "min"
-    if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) for t in toks) or "accuracy" in metric:
+    # ``mean_io_u``: Keras's snake_case of its ``MeanIoU`` metric class
+    if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) for t in toks) or "accuracy" in metric \
+            or "io_u" in metric:
         return "max"
     return "min"
 
