@@ -139,7 +139,7 @@ def needs_dedupe(frame: History | object) -> np.ndarray:
         order = idx[np.lexsort((idx, codes[idx]))]
         same = codes[order][1:] == codes[order][:-1]
         bad_pairs = same & (np.diff(x[order]) <= 0)
-        bad_runs = np.unique(rc[order[1:][bad_pairs]])
+        bad_runs = np.unique(rc[order[1:][bad_pairs]], return_index=True)[0]
     if not bad_runs.size:
         return np.zeros(n, dtype=bool)
     return np.isin(rc, bad_runs)
@@ -155,7 +155,7 @@ def _bad_runs_contiguous(x: np.ndarray, rc: np.ndarray, sc: np.ndarray, mc: np.n
         back &= rc[1:] == rc[:-1]
         back &= sc[1:] == sc[:-1]
         back &= mc[1:] == mc[:-1]
-        return np.unique(rc[1:][back])
+        return np.unique(rc[1:][back], return_index=True)[0]
     idx = np.flatnonzero(has)
     if idx.size < 2:
         return np.empty(0, dtype=rc.dtype)
@@ -164,7 +164,7 @@ def _bad_runs_contiguous(x: np.ndarray, rc: np.ndarray, sc: np.ndarray, mc: np.n
     back &= rc[b] == rc[a]
     back &= sc[b] == sc[a]
     back &= mc[b] == mc[a]
-    return np.unique(rc[b[back]])
+    return np.unique(rc[b[back]], return_index=True)[0]  # (return_index: keeps numpy.ma unimported)
 
 
 def resolve_resumed(h: History) -> History:
