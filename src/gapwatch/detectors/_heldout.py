@@ -87,11 +87,11 @@ def common_grid(series: list[Series]) -> list[np.ndarray]:
     for s, ax in zip(series, axes, strict=True):
         ok = np.isfinite(ax) & np.isfinite(s.values)
         pos = np.flatnonzero(ok)
-        # the last logged value at each shared x (a re-logged evaluation counts once)
-        last: dict[float, int] = {}
-        for j in pos:
-            last[float(ax[j])] = int(j)
-        out.append(np.array([last[float(x)] for x in common], dtype=np.intp))
+        # the last logged value at each shared x (a re-logged evaluation counts once): the first occurrence in
+        # the reversed positions, found by np.unique (return_index keeps numpy.ma out of the start-up path)
+        rev = pos[::-1]
+        u, first = np.unique(ax[rev], return_index=True)
+        out.append(rev[first][np.searchsorted(u, common)].astype(np.intp))
     return out
 
 

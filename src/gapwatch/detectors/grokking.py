@@ -112,10 +112,9 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     c = p["confirm"]
     above = g >= p["jump_generalization"]
     j = None
-    for i in range(m + 1, n - c + 1):
-        if above[i: i + c].all():
-            j = i
-            break
+    if n - (m + 1) >= c:  # the first i > m with c evaluations in a row above the jump level
+        full = np.flatnonzero(np.lib.stride_tricks.sliding_window_view(above[m + 1:], c).all(axis=1))
+        j = int(m + 1 + full[0]) if full.size else None
     return {"train": tr, "val": va, "fit_index": m, "fit_train_index": mt, "jump_index": j, "gain": gain,
             "t0": t0, "v0": v0, "g": g}
 
