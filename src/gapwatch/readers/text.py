@@ -54,7 +54,8 @@ Forms read (one record per epoch; values as printed)::
   ``<run>#2``… with a note.
 
 Lines are read at most :data:`gapwatch.guardlog.MAX_LINE_CHARS` characters at a time. Recognised (last of all
-formats) by at least one epoch record with a known measure (``loss``, ``acc``…) in the first 64 KiB. In a sweep,
+formats) by at least one record (epoch, step or numbered) with a known measure (``loss``, ``acc``…) in the first
+64 KiB. In a sweep,
 documents and code (:data:`NOT_LOGS_IN_SWEEPS`: ``README.md``, ``train.py``…) are not read as text logs even when
 they quote one; given as the path, they are.
 """
