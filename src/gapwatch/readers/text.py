@@ -55,9 +55,8 @@ Forms read (one record per epoch; values as printed)::
 
 Lines are read at most :data:`gapwatch.guardlog.MAX_LINE_CHARS` characters at a time. Recognised (last of all
 formats) by at least one record (epoch, step or numbered) with a known measure (``loss``, ``acc``…) in the first
-64 KiB. In a sweep,
-documents and code (:data:`NOT_LOGS_IN_SWEEPS`: ``README.md``, ``train.py``…) are not read as text logs even when
-they quote one; given as the path, they are.
+64 KiB. In a sweep, documents and code (:data:`NOT_LOGS_IN_SWEEPS`: ``README.md``, ``train.py``…) are not read as
+text logs even when they quote one; given as the path, they are.
 """
 
 from __future__ import annotations
