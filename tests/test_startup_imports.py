@@ -123,3 +123,18 @@ def test_nelder_mead_is_bit_identical_to_scipy() -> None:
             for xat, fat, mf in ((1e-3, 1e-3, 120), (1e-6, 1e-6, 50)):
                 want = minimize(f, x0, method="Nelder-Mead", options={"xatol": xat, "fatol": fat, "maxfev": mf}).x
                 np.testing.assert_array_equal(nelder_mead(f, x0, xatol=xat, fatol=fat, maxfev=mf), want)
+
+
+def test_ndtr_of_a_scalar_gives_the_same_bits_as_the_array_path() -> None:
+    """The scalar path (one Mann–Kendall test, one call) repeats the array path's operations on Python floats."""
+    from scipy.special import ndtr as scipy_ndtr
+
+    from gapwatch.special import ndtr
+
+    rng = np.random.default_rng(1)
+    xs = np.concatenate([rng.normal(size=3000) * s for s in (0.3, 1.0, 3.0, 10.0, 40.0)] +
+                        [np.array([0.0, -0.0, np.inf, -np.inf, 1e300, -1e300, 38.0, -38.0, 8.0, -8.0, 1.0, -1.0])])
+    scalars = np.array([float(ndtr(float(x))) for x in xs])
+    np.testing.assert_array_equal(scalars.view(np.int64), ndtr(xs).view(np.int64))
+    np.testing.assert_array_equal(scalars.view(np.int64), scipy_ndtr(xs).view(np.int64))
+    assert np.isnan(float(ndtr(float("nan")))) and np.ndim(ndtr(0.5)) == 0
