@@ -88,24 +88,38 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     sigma = noise_sigma(z)
     run_min = np.minimum.accumulate(sm)
     exc = sm - run_min
+    first_min = _prefix_argmin(sm, run_min)
     # candidate peaks in decreasing excursion order; keep the first that recovers and passes the tests
     for pk in _episode_peaks(exc):
-        found = _episode(history, mon, s, z, sm, sigma, k, pk, p)
+        found = _episode(history, mon, s, z, sm, run_min, first_min, sigma, k, pk, p)
         if found is not None:
             return [found]
     return []
 
 
-def _episode(history: History, mon: Monitor, s: Series, z: np.ndarray, sm: np.ndarray, sigma: float, k: int,
-             pk: int, p: dict[str, Any]) -> Finding | None:
-    """The double-descent finding of the rise peaking at ``pk`` when it recovers and passes the tests, else None."""
-    b = int(np.argmin(sm[: pk + 1]))
+def _prefix_argmin(sm: np.ndarray, run_min: np.ndarray) -> np.ndarray:
+    """``out[i] = argmin(sm[: i + 1])`` (the first index of the minimum, as ``np.argmin``) for every ``i`` at once:
+    the last index ≤ i where ``sm`` set a new strict minimum. Shapes ``(n,)``; ``run_min`` is
+    ``np.minimum.accumulate(sm)``."""
+    new = np.empty(sm.size, dtype=bool)
+    new[:1] = True
+    new[1:] = sm[1:] < run_min[:-1]
+    out: np.ndarray = np.maximum.accumulate(np.where(new, np.arange(sm.size), 0))
+    return out
+
+
+def _episode(history: History, mon: Monitor, s: Series, z: np.ndarray, sm: np.ndarray, run_min: np.ndarray,
+             first_min: np.ndarray, sigma: float, k: int, pk: int, p: dict[str, Any]) -> Finding | None:
+    """The double-descent finding of the rise peaking at ``pk`` when it recovers and passes the tests, else None.
+    ``run_min``/``first_min``: the running minimum of ``sm`` and its first index (:func:`_prefix_argmin`)."""
+    b = int(first_min[pk])
     rise = float(sm[pk] - sm[b])
     tol = max(p["recovery_z"] * sigma, 1e-12 * max(1.0, abs(float(sm[b]))))  # (1e-12: round-off)
-    later = np.where(sm[pk + 1:] < sm[b] - tol)[0]
-    if later.size == 0:
+    # the first evaluation after the peak below the earlier best by tol is where the running minimum first
+    # falls below it (up to pk it is sm[b] itself): a binary search on the non-increasing running minimum
+    r = int(np.searchsorted(-run_min, -(sm[b] - tol), side="right"))
+    if r >= sm.size:
         return None
-    r = pk + 1 + int(later[0])
     improvement = float(max(z[0], sm[0]) - sm[b])  # raw first value: smoothing hides a first big drop
     zrise = rise / sigma if sigma > 0 else np.inf
     if zrise < p["min_z"] or pk - b < p["min_rise_evaluations"]:
@@ -171,18 +185,9 @@ def _spike_between(history: History, mon: Monitor, x0: float, x1: float) -> bool
 
 def _episode_peaks(exc: np.ndarray) -> list[int]:
     """Peak index of every contiguous episode with a positive excursion, largest excursion first."""
-    pos = exc > 0
-    peaks: list[int] = []
-    i, n = 0, exc.size
-    while i < n:
-        if not pos[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and pos[j]:
-            j += 1
-        peaks.append(i + int(np.argmax(exc[i:j])))
-        i = j
+    pos = np.concatenate(([False], exc > 0, [False]))
+    edges = np.flatnonzero(pos[1:] != pos[:-1])  # starts and ends (exclusive) of the episodes, alternating
+    peaks = [int(i) + int(np.argmax(exc[i:j])) for i, j in zip(edges[::2], edges[1::2], strict=True)]
     return sorted(peaks, key=lambda k: -exc[k])
 
 
