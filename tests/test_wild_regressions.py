@@ -430,3 +430,22 @@ def test_the_hugging_face_trainer_stdout(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.series("val", "acc").values, [round(0.6 + 0.02 * e, 4) for e in range(1, 9)])
     logged = h.keys()
     assert {m for _, m in logged} == {"loss", "acc"}
+
+
+def test_gradient_boosting_round_logs(tmp_path: Path) -> None:
+    """LightGBM (``[10]\\ttraining's binary_logloss: 0.70\\tvalid_1's binary_logloss: 0.78``) and XGBoost
+    (``[3]\\ttrain-logloss:0.41\\teval-logloss:0.52``) print one line per boosting round: the round is the step, the
+    sets are training and validation; the validation loss turning up after round 300 is overfitting."""
+    p = tmp_path / "lgbm.log"
+    p.write_text("".join(f"[{i}]\ttraining's binary_logloss: {0.69 * 0.995 ** i + 0.05:.6f}\tvalid_1's "
+                         f"binary_logloss: {0.69 * 0.99 ** i + 0.2 + 0.0004 * max(0, i - 300):.6f}\n"
+                         for i in range(10, 1010, 10)))
+    h = load(p)
+    np.testing.assert_allclose(h.series("train", "binary_logloss").x, np.arange(10, 1010, 10))
+    (r,) = analyze(h, forecast=False).runs
+    assert r.decision is not None and r.decision.monitor.split == "val"
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    q = tmp_path / "xgb.log"
+    q.write_text("".join(f"[{i}]\ttrain-logloss:{1 / (i + 1):.5f}\teval-logloss:{1.2 / (i + 1) + 0.1:.5f}\n"
+                         for i in range(40)))
+    np.testing.assert_allclose(load(q).series("val", "logloss").x, np.arange(40))

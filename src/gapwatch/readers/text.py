@@ -28,6 +28,9 @@ Forms read (one record per epoch; values as printed)::
   improved from …``) is not an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time:
   0m 53s``) is, and the next lines' measurements belong to it.
 * **Counts**: ``Accuracy: 9835/10000 (98%)`` is the ratio 0.9835.
+* **Boosting rounds**: LightGBM's and XGBoost's ``[120]\\ttraining's binary_logloss: 0.21\\tvalid_1's
+  binary_logloss: 0.35`` / ``[120]\\ttrain-rmse:0.41\\teval-rmse:0.52`` are step records (the round in brackets
+  before a tab; a possessive ``'s`` is dropped from the set's name).
 * **Printed dicts**: the Hugging Face ``Trainer``'s stdout (``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch':
   0.25}``, ``{'eval_loss': 0.58, 'eval_accuracy': 0.81, 'epoch': 1.0}``, often glued to a tqdm bar) is one record
   per dict, read as literals (:func:`ast.literal_eval`); the closing ``train_runtime`` summary is skipped.
@@ -107,7 +110,9 @@ _TQDM_BAR = re.compile(r"(?<![\d.])\d{1,3}%\|[^|]*\|")
 _GLUED_STAMP = re.compile(r"(?<=\S)(?=\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d:\d\d)")
 #: A step printed before the measurements of a line: ``Step 100, Loss: 0.0511``, ``iter 200 | loss 0.3``.
 _STEP_MARKER = re.compile(r"(?<![\w.])(?:global[ _]step|step|iter(?:ation)?)\s*[:#=]?\s*\[?(\d+)(?:\s*/\s*\d+)?\]?"
-                          r"\s*[,;|:\-]", re.IGNORECASE)
+                          r"\s*[,;|:\-]|^\s*\[(\d+)\]\t", re.IGNORECASE)
+#: LightGBM's evaluation sets as possessives: ``training's binary_logloss: 0.51`` → ``training binary_logloss``.
+_POSSESSIVE = re.compile(r"(?<=[A-Za-z0-9_])'s\s")
 _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
@@ -188,6 +193,7 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win)."""
     out: dict[str, float] = {}
+    text = _POSSESSIVE.sub(" ", text)
     text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
                             _TQDM_BAR.sub(" ", text))
     for field in text.split("|"):
@@ -339,7 +345,7 @@ class _Records:
                 self.add(line, found)
                 return
             step = _STEP_MARKER.search(seg) if self.epoch is None and found and "step" not in found else None
-            self.add(line, {"step": float(step.group(1)), **found} if step else found)
+            self.add(line, {"step": float(step.group(1) or step.group(2)), **found} if step else found)
             return
         rest, epoch = seg[m.end():], float(m.group(3))
         split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
