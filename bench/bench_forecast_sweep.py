@@ -16,7 +16,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 
 from gapwatch.forecast.sweep import forecast_sweep  # noqa: E402
 from gapwatch.readers import load  # noqa: E402
+from gapwatch.testing.samples import flatten  # noqa: E402
 
 
 def write_sweep(d: Path, runs: int) -> None:
@@ -38,12 +38,6 @@ def write_sweep(d: Path, runs: int) -> None:
                                                    for k, x in enumerate(v)))
 
 
-def flat(o: Any, pre: str = "") -> dict[str, Any]:
-    if isinstance(o, dict):
-        return {k2: v2 for k, v in o.items() for k2, v2 in flat(v, f"{pre}/{k}").items()}
-    if isinstance(o, list):
-        return {k2: v2 for i, v in enumerate(o) for k2, v2 in flat(v, f"{pre}[{i}]").items()}
-    return {pre: o}
 
 
 def main() -> None:
@@ -61,7 +55,7 @@ def main() -> None:
             t0 = time.process_time()
             forecast_sweep(h, batch=batch)
             ms[batch].append(1000 * (time.process_time() - t0) / args.runs)
-    a, b = flat(forecast_sweep(h, batch=False).to_dict()), flat(forecast_sweep(h, batch=True).to_dict())
+    a, b = flatten(forecast_sweep(h, batch=False).to_dict()), flatten(forecast_sweep(h, batch=True).to_dict())
     diff = max((abs(a[k] - b[k]) for k in a if isinstance(a[k], float)), default=0.0)
     same_rest = all(a[k] == b[k] for k in a if not isinstance(a[k], float)) and a.keys() == b.keys()
     print(f"{args.runs} runs, CPU ms per run (min / median of {args.repeat}): run by run "

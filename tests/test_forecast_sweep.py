@@ -14,6 +14,7 @@ from gapwatch.forecast.core import PLANNED_MAX_FACTOR
 from gapwatch.forecast.sweep import forecast_sweep
 from gapwatch.history import History
 from gapwatch.readers import load
+from gapwatch.testing.samples import flatten
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "src" / "gapwatch" / "schemas" / "forecast.schema.json"
 
@@ -90,12 +91,6 @@ def test_planned_budget_sets_the_default_horizon() -> None:
     assert forecast(_hf_run(300), observed=10, method="ensemble").x[-1] == 200
 
 
-def _flat(o: object, pre: str = "") -> dict[str, object]:
-    if isinstance(o, dict):
-        return {k2: v2 for k, v in o.items() for k2, v2 in _flat(v, f"{pre}/{k}").items()}
-    if isinstance(o, list):
-        return {k2: v2 for i, v in enumerate(o) for k2, v2 in _flat(v, f"{pre}[{i}]").items()}
-    return {pre: o}
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"observed": 12, "horizon": 40}])
@@ -107,7 +102,7 @@ def test_batched_sweep_forecast_equals_run_by_run(tmp_path: Path, monkeypatch: p
     from gapwatch.forecast import pfn as pfn_mod
 
     h = load(_sweep(tmp_path))
-    one = _flat(forecast_sweep(h, batch=False, **kwargs).to_dict())
+    one = flatten(forecast_sweep(h, batch=False, **kwargs).to_dict())
     passes = []
     orig = pfn_mod.LoadedPFN._forward_one
 
@@ -116,7 +111,7 @@ def test_batched_sweep_forecast_equals_run_by_run(tmp_path: Path, monkeypatch: p
         return orig(self, *a)
 
     monkeypatch.setattr(pfn_mod.LoadedPFN, "_forward_one", counting)
-    many = _flat(forecast_sweep(h, batch=True, **kwargs).to_dict())
+    many = flatten(forecast_sweep(h, batch=True, **kwargs).to_dict())
     assert not passes  # every forward pass came from the batch
     assert one.keys() == many.keys()
     for k, v in one.items():

@@ -262,3 +262,13 @@ if __name__ == "__main__":  # pragma: no cover
     write_html(every_kind_analysis(), out / "report-every-kind.html", overwrite=True)
     write_html(single_analysis(xss=True), out / "report-xss.html", overwrite=True)
     print(out)
+
+
+def flatten(doc: object, prefix: str = "") -> dict[str, object]:
+    """A JSON-like document as ``{"/runs[0]/forecast/p_best_behind": 0.93, …}``: one entry per leaf, keyed by its
+    path (dict keys after ``/``, list positions in ``[i]``), so two documents compare leaf by leaf."""
+    if isinstance(doc, dict):
+        return {k2: v2 for k, v in doc.items() for k2, v2 in flatten(v, f"{prefix}/{k}").items()}
+    if isinstance(doc, list):
+        return {k2: v2 for i, v in enumerate(doc) for k2, v2 in flatten(v, f"{prefix}[{i}]").items()}
+    return {prefix: doc}
