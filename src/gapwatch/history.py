@@ -14,15 +14,24 @@ column            dtype     meaning
 ``name``          str       the name exactly as logged (``eval_loss``)
 ================  ========  =====================================================================
 
-A History is immutable: its columns are private copies and every method returns new objects.
+A History is immutable: nobody writes into its arrays (read-only views are handed out) and every method returns
+new objects.
 
-Storage is columnar numpy, not pandas (importing pandas costs ~0.4 s of CPU, more than a whole ``analyze`` of a
+Two storages give the same table. The readers build a **block-stored** History
+(:meth:`History.from_blocks`): one :class:`SeriesBlock` per series (or stretch of one), each with its own value
+array, the ``step``/``epoch`` arrays of the series read from one table shared (stored once), so a point costs
+its value plus its share of the axis (10 bytes in a Keras CSV of 4 series, issue 16 item 10); :meth:`series`
+of a one-block series is a view. The long columns below are built only when asked (:meth:`History.columns`,
+:attr:`History.frame`, row-level operations such as :meth:`History.dedupe`). Histories built from a table
+(the constructor, :meth:`History.from_columns`) keep the long columns.
+
+Long storage is columnar numpy, not pandas (importing pandas costs ~0.4 s of CPU, more than a whole ``analyze`` of a
 short log): ``step``, ``epoch`` and ``value`` are float64 arrays; the repeated strings ``run``, ``split``,
 ``metric`` and ``name`` are stored as integer codes into a small table of distinct strings (a categorical), the
 codes as narrow as the table allows (``uint8`` up to 256 distinct strings, ``uint16`` up to 65,536, else
 ``int32``). An axis no row has (``step`` of a Keras CSV, ``epoch`` of a TensorBoard log) is stored as a
-read-only zero-stride view of one NaN (no memory). So a row costs 16–20 bytes whatever the names (issue 16,
-item 10: a 40-byte Keras CSV row holds 4 rows). :attr:`History.frame` still gives the pandas table (pandas
+read-only zero-stride view of one NaN (no memory), in both storages. So a long row costs 16–20 bytes whatever
+the names. :attr:`History.frame` still gives the pandas table (pandas
 imported on that first use); :meth:`History.columns` gives the same columns as numpy arrays without pandas.
 """
 
@@ -123,12 +132,60 @@ Text = tuple[np.ndarray, np.ndarray]
 """A string column: ``(codes, labels)``, int32 codes of shape ``(n,)`` into an object array of distinct str."""
 
 
+class SeriesBlock:
+    """A stretch of rows of one (run, split, metric, name) in a block-stored History: float64 arrays of shape
+    ``(n,)``, ``n ≥ 1``. The ``step``/``epoch`` arrays may be the same objects in several blocks (the series
+    read from one table share its axis: stored once), or read-only zero-stride NaN views (an axis not logged).
+    Nobody writes into these arrays: the History hands out read-only views of them."""
+
+    __slots__ = ("run", "split", "metric", "name", "step", "epoch", "value")
+
+    def __init__(self, run: str, split: str, metric: str, name: str, step: np.ndarray, epoch: np.ndarray,
+                 value: np.ndarray) -> None:
+        self.run, self.split, self.metric, self.name = run, split, metric, name
+        self.step, self.epoch, self.value = step, epoch, value
+
+    def __len__(self) -> int:
+        return int(self.value.shape[0])
+
+    def relabelled(self, run: str) -> SeriesBlock:
+        """The same arrays under run name ``run``."""
+        return SeriesBlock(run, self.split, self.metric, self.name, self.step, self.epoch, self.value)
+
+
+class _LongColumns(Mapping[str, Any]):
+    """The long columns of a block-stored History, each concatenated from the blocks when asked (not kept:
+    what reads them, e.g. :meth:`History.columns`, holds the only copy)."""
+
+    __slots__ = ("_blocks", "_text")
+
+    def __init__(self, blocks: tuple[SeriesBlock, ...], text: bool) -> None:
+        self._blocks = blocks
+        self._text = text
+
+    def _keys(self) -> tuple[str, ...]:
+        return TEXT_COLUMNS if self._text else NUMBER_COLUMNS
+
+    def __getitem__(self, col: str) -> Any:
+        if col not in self._keys():
+            raise KeyError(col)
+        return _block_text(self._blocks, col) if self._text else _block_floats(self._blocks, col)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+
 class History:
     """Immutable, tidy table of training observations (see module docstring for the columns)."""
 
-    __slots__ = ("_num", "_text", "notes", "sources", "meta", "_cache")
-    _num: dict[str, np.ndarray]
-    _text: dict[str, Text]
+    __slots__ = ("_lnum", "_ltext", "_blocks", "_n", "notes", "sources", "meta", "_cache")
+    _lnum: dict[str, np.ndarray] | None
+    _ltext: dict[str, Text] | None
+    _blocks: tuple[SeriesBlock, ...] | None
+    _n: int
     notes: tuple[HistoryNote, ...]
     sources: dict[str, str]
     meta: dict[str, dict[str, object]]
@@ -207,6 +264,53 @@ class History:
     def __setattr__(self, key: str, value: object) -> None:  # immutability
         raise AttributeError("History is immutable")
 
+    @property
+    def _num(self) -> Mapping[str, np.ndarray]:
+        """The float columns ``step``, ``epoch``, ``value`` (of a block-stored History: concatenated when read)."""
+        return self._lnum if self._lnum is not None else _LongColumns(self._blocks or (), False)
+
+    @property
+    def _text(self) -> Mapping[str, Text]:
+        """The string columns as ``(codes, labels)`` (of a block-stored History: built when read)."""
+        return self._ltext if self._ltext is not None else _LongColumns(self._blocks or (), True)
+
+    @classmethod
+    def from_blocks(
+        cls: type[_H],
+        blocks: Iterable[SeriesBlock],
+        *,
+        notes: Sequence[HistoryNote] = (),
+        sources: Mapping[str, str] | None = None,
+        meta: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> _H:
+        """A block-stored History (the readers' path, :func:`gapwatch.readers._parts.build`): its rows are the
+        blocks' rows in order, exactly as :meth:`from_columns` of their concatenation, but each series keeps
+        its own arrays (no long table: :meth:`series` of a one-block series is a view) and an axis array
+        several blocks share is stored once (issue 16, item 10). The arrays are taken, not copied: nobody may
+        write into them afterwards. Empty blocks are dropped."""
+        h = object.__new__(cls)
+        _init_blocks(h, tuple(b for b in blocks if len(b)), notes, sources, meta)
+        return h
+
+    def _with_store(self, *, notes: Sequence[HistoryNote] | None = None,
+                    sources: Mapping[str, str] | None = None,
+                    meta: Mapping[str, Mapping[str, object]] | None = None) -> History:
+        """The same rows (storage shared) with this one's notes/sources/meta unless given."""
+        kw: dict[str, Any] = {"notes": self.notes if notes is None else notes,
+                              "sources": self.sources if sources is None else sources,
+                              "meta": self.meta if meta is None else meta}
+        if self._blocks is not None:
+            return History.from_blocks(self._blocks, **kw)
+        return self._with_rows(dict(self._num), dict(self._text), **kw)
+
+    def _as_long(self) -> History:
+        """This History with its long columns built (the storage the row-level operations work on)."""
+        if self._blocks is None:
+            return self
+        h = object.__new__(History)
+        _init(h, dict(self._num), dict(self._text), self.notes, self.sources, self.meta)
+        return h
+
     def _with_rows(self, num: dict[str, np.ndarray], text: dict[str, Text], *,
                    notes: Sequence[HistoryNote] | None = None, sources: Mapping[str, str] | None = None,
                    meta: Mapping[str, Mapping[str, object]] | None = None) -> History:
@@ -218,6 +322,8 @@ class History:
 
     def _take(self, rows: np.ndarray, **kw: Any) -> History:
         """The rows at positions ``rows`` (in that order); the label tables are shared."""
+        if self._blocks is not None:
+            return self._as_long()._take(rows, **kw)
         return self._with_rows({c: _pick(a, rows) for c, a in self._num.items()},
                                {c: (k[rows], lab) for c, (k, lab) in self._text.items()}, **kw)
 
@@ -279,6 +385,9 @@ class History:
             notes.extend(h.notes)
             sources.update(h.sources)
             meta.update(h.meta)
+        if any(h._blocks for h in histories) and all(h._blocks is not None or len(h) == 0 for h in histories):
+            return cls.from_blocks([b for h in histories for b in h._blocks or ()], notes=notes, sources=sources,
+                                   meta=meta)
         num = {c: concat_axis([h._num[c] for h in histories]) for c in NUMBER_COLUMNS}
         text: dict[str, Text] = {}
         for c in TEXT_COLUMNS:
@@ -294,6 +403,13 @@ class History:
 
     def with_run_name(self, name: str) -> History:
         """Same observations, every row renamed to run ``name``."""
+        if self._blocks is not None:
+            old_run = self._blocks[0].run if self._blocks else None
+            src = next(iter(self.sources.values()), "") if self.sources else ""
+            return History.from_blocks([b.relabelled(name) for b in self._blocks],
+                                       notes=[HistoryNote(name, n.message, n.source) for n in self.notes],
+                                       sources={name: src} if src else {},
+                                       meta={name: self.meta[old_run]} if old_run in self.meta else {})
         codes, labels = self._text["run"]
         old = str(labels[codes[0]]) if codes.size else None
         src = next(iter(self.sources.values()), "") if self.sources else ""
@@ -307,7 +423,7 @@ class History:
         """Attach metadata (hyperparameters, checkpoints found) to a run."""
         m = {k: dict(v) for k, v in self.meta.items()}
         m.setdefault(run, {}).update(meta)
-        return self._with_rows(self._num, self._text, meta=m)
+        return self._with_store(meta=m)
 
     def dedupe(self) -> History:
         """Resolve resumed runs: when a (run, split, metric) logs the same step twice, or steps go back,
@@ -317,6 +433,8 @@ class History:
         needed resolving is sorted by its x (NaN x last)."""
         if len(self) == 0:
             return self
+        if self._blocks is not None:
+            return self._as_long().dedupe()
         key = "step" if not np.isnan(self._num["step"]).all() else "epoch"
         x = self._num[key]
         if np.isnan(x).all():
@@ -356,16 +474,18 @@ class History:
         """Copies of the columns in :data:`COLUMNS` order: float64 arrays for ``step``, ``epoch``, ``value``
         and object arrays of ``str`` for ``run``, ``split``, ``metric``, ``name``, each of shape ``(len,)``."""
         out: dict[str, np.ndarray] = {}
+        fresh = self._blocks is not None  # a block-stored History's long columns are built fresh: no copy
         for c in COLUMNS:
             if c in self._num:
-                out[c] = self._num[c].copy()
+                a = self._num[c]
+                out[c] = a if fresh and a.strides != (0,) else a.copy()
             else:
                 codes, labels = self._text[c]
                 out[c] = labels[codes] if labels.size else np.empty(0, dtype=object)
         return out
 
     def __len__(self) -> int:
-        return int(self._num["value"].shape[0])
+        return self._n
 
     @property
     def empty(self) -> bool:
@@ -377,6 +497,8 @@ class History:
 
     def _present(self, col: str) -> list[str]:
         """The distinct strings of a text column in order of first appearance."""
+        if self._blocks is not None:
+            return list(dict.fromkeys(getattr(b, col) for b in self._blocks))
         codes, labels = self._text[col]
         if codes.size == 0:
             return []
@@ -385,6 +507,13 @@ class History:
 
     def run(self, name: str) -> Run:
         """The History of one run."""
+        if self._blocks is not None:
+            mine = [b for b in self._blocks if b.run == name]
+            if not mine:
+                raise KeyError(f"no run named {name!r}; runs: {self.runs()}")
+            return Run.from_blocks(mine, notes=[n for n in self.notes if n.run == name],
+                                   sources={name: self.sources[name]} if name in self.sources else {},
+                                   meta={name: self.meta[name]} if name in self.meta else {})
         codes, labels = self._text["run"]
         hit = np.flatnonzero(labels == name) if labels.size else np.empty(0, dtype=np.intp)
         rows = np.flatnonzero(codes == hit[0]) if hit.size else hit
@@ -406,6 +535,17 @@ class History:
         notes: dict[str, list[HistoryNote]] = {}
         for n in self.notes:
             notes.setdefault(n.run, []).append(n)
+        if self._blocks is not None:  # a run is its blocks: nothing copied
+            per_run: dict[str, list[SeriesBlock]] = {}
+            for b in self._blocks:
+                per_run.setdefault(b.run, []).append(b)
+            for name in self.runs():
+                r = Run.from_blocks(per_run[name], notes=notes.get(name, ()),
+                                    sources={name: self.sources[name]} if name in self.sources else {},
+                                    meta={name: self.meta[name]} if name in self.meta else {})
+                r._cache[("memo", "runs")] = [name]
+                yield r
+            return
         c = self._index()
         triples: dict[str, list[tuple[str, str, str]]] = {}
         for key in c["groups"]:
@@ -419,8 +559,10 @@ class History:
             rows = by_run[bounds[k]:bounds[k + 1]]  # positions in this History, increasing
             # the rows are already validated and typed: skip the constructor's checks
             h = object.__new__(Run)
-            object.__setattr__(h, "_num", {col: _pick(a, rows) for col, a in self._num.items()})
-            object.__setattr__(h, "_text", {col: (cd[rows], lab) for col, (cd, lab) in self._text.items()})
+            object.__setattr__(h, "_lnum", {col: _pick(a, rows) for col, a in self._num.items()})
+            object.__setattr__(h, "_ltext", {col: (cd[rows], lab) for col, (cd, lab) in self._text.items()})
+            object.__setattr__(h, "_blocks", None)
+            object.__setattr__(h, "_n", int(rows.shape[0]))
             object.__setattr__(h, "notes", tuple(notes.get(name, ())))
             object.__setattr__(h, "sources", {name: self.sources[name]} if name in self.sources else {})
             object.__setattr__(h, "meta", {name: dict(self.meta[name])} if name in self.meta else {})
@@ -460,6 +602,8 @@ class History:
         """Row positions of every (run, split, metric) and the numeric columns as arrays, built once: detectors
         call :meth:`series` many times per run."""
         c = self._cache
+        if "groups" not in c and self._blocks is not None:
+            _block_index(self._blocks, c)
         if "groups" not in c:  # (other lazily computed entries may share the cache: see memo())
             (rc, rl), (sc, sl), (mc, ml) = self._text["run"], self._text["split"], self._text["metric"]
             if len(self) <= _SMALL_INDEX_ROWS:
@@ -529,6 +673,8 @@ class History:
 
     def _series(self, c: dict, run: str, split: str, metric: str, x: str | None) -> Series:  # type: ignore[type-arg]
         """:meth:`series` without the memo."""
+        if self._blocks is not None:
+            return self._block_series(c, run, split, metric, x)
         pos = c["groups"].get((run, split, metric))
         if pos is None:
             have = ", ".join(f"{s}/{m}" for s, m in self.keys()) or "nothing"
@@ -543,6 +689,31 @@ class History:
                           _read_only(values), kind)
         order = np.lexsort((second, first))  # stable; NaN sorts last, like sort_values(na_position="last")
         name = str(c["name"][pos[order[0]]])
+        return Series(split, metric, name, _read_only(step[order]), _read_only(epoch[order]),
+                      _read_only(values[order]), kind)
+
+    def _block_series(self, c: dict, run: str, split: str, metric: str,  # type: ignore[type-arg]
+                      x: str | None) -> Series:
+        """:meth:`_series` of a block-stored History: the rows of the group are its blocks' rows in order (a
+        one-block series: the block's arrays, no copy), then exactly as the long table."""
+        ids = c["blocks"].get((run, split, metric))
+        if ids is None:
+            have = ", ".join(f"{s}/{m}" for s, m in self.keys()) or "nothing"
+            raise KeyError(f"no {split}/{metric} series; found: {have}")
+        blocks = [self._blocks[i] for i in ids]  # type: ignore[index]
+        if len(blocks) == 1:
+            b = blocks[0]
+            step, epoch, values = b.step, b.epoch, b.value
+        else:
+            step, epoch, values = (np.concatenate([getattr(b, a) for b in blocks]) for a in NUMBER_COLUMNS)
+        kind = x or _pick_x_arrays(epoch, step)
+        first, second = (epoch, step) if kind == "epoch" else (step, epoch)
+        if _increasing(first):
+            return Series(split, metric, blocks[0].name, _read_only(step), _read_only(epoch), _read_only(values),
+                          kind)
+        order = np.lexsort((second, first))
+        ends = np.cumsum([len(b) for b in blocks])
+        name = blocks[int(np.searchsorted(ends, order[0], side="right"))].name
         return Series(split, metric, name, _read_only(step[order]), _read_only(epoch[order]),
                       _read_only(values[order]), kind)
 
@@ -646,12 +817,96 @@ def _as_float(val: object, source: str, line: int, key: str) -> float:
 # ----------------------------------------------------------------------------------------- column helpers
 def _init(h: History, num: dict[str, np.ndarray], text: dict[str, Text], notes: Sequence[HistoryNote],
           sources: Mapping[str, str] | None, meta: Mapping[str, Mapping[str, object]] | None) -> None:
-    object.__setattr__(h, "_num", num)
-    object.__setattr__(h, "_text", {c: (_narrow(k, len(lab)), lab) for c, (k, lab) in text.items()})
+    object.__setattr__(h, "_lnum", num)
+    object.__setattr__(h, "_ltext", {c: (_narrow(k, len(lab)), lab) for c, (k, lab) in text.items()})
+    object.__setattr__(h, "_blocks", None)
+    object.__setattr__(h, "_n", int(num["value"].shape[0]))
     object.__setattr__(h, "notes", tuple(notes))
     object.__setattr__(h, "sources", dict(sources or {}))
     object.__setattr__(h, "meta", {k: dict(v) for k, v in (meta or {}).items()})
     object.__setattr__(h, "_cache", {})  # lazily built lookup index (the History is immutable)
+
+
+def _init_blocks(h: History, blocks: tuple[SeriesBlock, ...], notes: Sequence[HistoryNote],
+                 sources: Mapping[str, str] | None, meta: Mapping[str, Mapping[str, object]] | None) -> None:
+    """:func:`_init` of a block-stored History (``blocks`` non-empty each)."""
+    object.__setattr__(h, "_lnum", None)
+    object.__setattr__(h, "_ltext", None)
+    object.__setattr__(h, "_blocks", blocks)
+    object.__setattr__(h, "_n", sum(len(b) for b in blocks))
+    object.__setattr__(h, "notes", tuple(notes))
+    object.__setattr__(h, "sources", dict(sources or {}))
+    object.__setattr__(h, "meta", {k: dict(v) for k, v in (meta or {}).items()})
+    object.__setattr__(h, "_cache", {})
+
+
+def _block_index(blocks: tuple[SeriesBlock, ...], c: dict) -> None:  # type: ignore[type-arg]
+    """The lookup index of a block-stored History, in ``c``: ``blocks`` (the block numbers of every (run,
+    split, metric), in row order), and, as the long table's index has them, ``groups`` (row positions: a
+    ``range`` when the group's rows are one stretch, no memory a row), ``pairs`` and ``runs``."""
+    ids: dict[tuple[str, str, str], list[int]] = {}
+    for i, b in enumerate(blocks):
+        ids.setdefault((b.run, b.split, b.metric), []).append(i)
+    starts = np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).tolist()
+    groups: dict[tuple[str, str, str], Any] = {}
+    for key, bs in ids.items():
+        if bs[-1] - bs[0] == len(bs) - 1:  # adjacent blocks: one stretch of rows
+            groups[key] = range(starts[bs[0]], starts[bs[-1] + 1])
+        else:
+            groups[key] = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in bs])
+    c["blocks"] = ids
+    c["groups"] = groups
+    c["pairs"] = {(sp, m) for _, sp, m in ids}
+    c["runs"] = list(dict.fromkeys(r for r, _, _ in ids))
+
+
+def _block_floats(blocks: tuple[SeriesBlock, ...], col: str) -> np.ndarray:
+    """The long float column ``col`` of ``blocks`` (an axis no block has: a zero-stride NaN view)."""
+    arrays = [getattr(b, col) for b in blocks]
+    if col != "value" and all(_nan_only(a) for a in arrays):
+        return absent_axis(sum(a.shape[0] for a in arrays))
+    return np.concatenate(arrays).astype(float, copy=False) if arrays else np.empty(0, dtype=float)
+
+
+def _nan_only(a: np.ndarray) -> bool:
+    """Every element NaN (a zero-stride view checked by its one element)."""
+    if a.size and a.strides == (0,):
+        return bool(np.isnan(a[0]))
+    return bool(np.isnan(a).all())
+
+
+def _block_text(blocks: tuple[SeriesBlock, ...], col: str) -> Text:
+    """The long string column ``col`` of ``blocks``: codes (narrowest type) in order of first appearance."""
+    table: dict[str, int] = {}
+    codes = [table.setdefault(getattr(b, col), len(table)) for b in blocks]
+    sizes = [len(b) for b in blocks]
+    rep = np.repeat(np.asarray(codes, dtype=code_dtype(len(table))), sizes)
+    return rep, np.asarray(list(table), dtype=object)
+
+
+def blocks_of(h: History) -> tuple[SeriesBlock, ...]:
+    """The rows of ``h`` as blocks: a block-stored History's own; a long table cut where (run, split, metric,
+    name) changes, each block views of its columns (a long table of few stretches, e.g. :meth:`History.dedupe`'s
+    output, becomes block-stored without a copy)."""
+    if h._blocks is not None:  # noqa: SLF001
+        return h._blocks  # noqa: SLF001
+    num, text = h._num, h._text  # noqa: SLF001
+    n = len(h)
+    if n == 0:
+        return ()
+    cols = [text[c] for c in ("run", "split", "metric", "name")]
+    change = np.zeros(n - 1, dtype=bool)
+    for k, _ in cols:
+        change |= k[1:] != k[:-1]
+    starts = [0, *(np.flatnonzero(change) + 1).tolist(), n]
+    labels = [lab[k[starts[:-1]]].tolist() for k, lab in cols]
+    out = []
+    for j, (a, b) in enumerate(zip(starts[:-1], starts[1:])):
+        st, ep = (_pick(num[c], np.arange(a, b)) if num[c].strides == (0,) else num[c][a:b]
+                  for c in ("step", "epoch"))
+        out.append(SeriesBlock(str(labels[0][j]), str(labels[1][j]), str(labels[2][j]), str(labels[3][j]),
+                               st, ep, num["value"][a:b]))
+    return tuple(out)
 
 
 def _empty_columns() -> tuple[dict[str, np.ndarray], dict[str, Text]]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..history import History, HistoryNote, Text, absent_axis, code_dtype, series_segments
+from ..history import History, HistoryNote, SeriesBlock, Text, absent_axis, blocks_of, code_dtype, series_segments
 from ..names import normalize_columns
 
 
@@ -57,15 +57,72 @@ class Parts:
 def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
     """One History from the parts of one or many runs (runs keep their order).
 
-    ``consume``: the parts are not used again (a reader's fresh output): each block's arrays are released as
-    soon as they are copied into the History's columns, so the build holds one block's copy at a time beside
-    the columns, not every block's (issue 16, item 10). The blocks are left with empty arrays."""
+    The History is block-stored (:meth:`History.from_blocks`): each block one series, an axis array that
+    several blocks hold (the series of one table) or equal axes (the keys of a JSON Lines log) stored once, an
+    axis no row has as a zero-stride NaN view: a point costs its value plus its share of the axis (a Keras CSV
+    of 4 series: 10 bytes; the long table cost 24 with its index; issue 16, item 10).
+
+    ``consume``: the parts are not used again (a reader's fresh output): the History takes the blocks' arrays
+    without a copy and the blocks are left with empty arrays. Otherwise every array is copied (the parts may
+    be read again, e.g. by ``watch``)."""
     blocks = [(p.run, b) for p in parts for b in p.blocks]
     notes = [n for p in parts for n in p.notes]
     sources = {p.run: p.source for p in parts if p.source}
     meta = {p.run: p.meta for p in parts if p.meta}
-    h = History.from_columns(*_columns(blocks, consume), notes=notes, sources=sources, meta=meta)
-    return resolve_resumed(h) if blocks else h
+    if not any(b.value.shape[0] for _, b in blocks):  # no rows: the long (empty) table, as ever
+        h = History.from_columns(*_columns(blocks, consume), notes=notes, sources=sources, meta=meta)
+        return resolve_resumed(h) if blocks else h
+    h = History.from_blocks(_series_blocks(blocks, consume), notes=notes, sources=sources, meta=meta)
+    return resolve_resumed(h)
+
+
+#: How many earlier distinct axis arrays of the same length a new one is compared with (to be stored once
+#: when equal): bounds the comparisons of a sweep whose runs all have different axes.
+_AXIS_CANDIDATES = 8
+
+
+def _series_blocks(blocks: list[tuple[str, Block]], consume: bool) -> list[SeriesBlock]:
+    """The History's blocks of ``(run, block)`` pairs (empty blocks dropped): every distinct axis array once
+    (the same object, or equal values, NaN equal to NaN), all-NaN axes as zero-stride views; arrays taken
+    (``consume``) or copied, read-only."""
+    canon: dict[int, np.ndarray] = {}  # id of a reader's axis array → the array stored
+    by_len: dict[int, list[np.ndarray]] = {}
+    keep: list[object] = []  # the reader's arrays, alive while ``canon`` is keyed by their id
+
+    def axis(a: np.ndarray) -> np.ndarray:
+        got = canon.get(id(a))
+        if got is not None:
+            return got
+        keep.append(a)
+        n = a.shape[0]
+        if _all_nan(a):
+            got = absent_axis(n)
+        else:
+            same = by_len.setdefault(n, [])
+            got = next((c for c in same if np.array_equal(c, a, equal_nan=True)), None)
+            if got is None:
+                got = _stored(a, consume)
+                same.append(got)
+                del same[:-_AXIS_CANDIDATES]
+        canon[id(a)] = got
+        return got
+
+    out: list[SeriesBlock] = []
+    for run, b in blocks:
+        if b.value.shape[0]:
+            out.append(SeriesBlock(run, b.split, b.metric, b.name, axis(b.step), axis(b.epoch),
+                                   _stored(b.value, consume)))
+        if consume:
+            b.step = b.epoch = b.value = _RELEASED
+    return out
+
+
+def _stored(a: np.ndarray, consume: bool) -> np.ndarray:
+    """``a`` as a History keeps it: float64, read-only; a copy unless the parts are consumed."""
+    v = np.asarray(a, dtype=float) if consume else np.array(a, dtype=float)
+    v = v.view()
+    v.flags.writeable = False
+    return v
 
 
 _RELEASED = np.empty(0, dtype=float)
@@ -124,6 +181,9 @@ def needs_dedupe(frame: History | object) -> np.ndarray:
     n = len(h)
     if n == 0:
         return np.zeros(0, dtype=bool)
+    if h._blocks is not None:  # noqa: SLF001
+        bad = _bad_runs_blocks(h)
+        return np.concatenate([np.full(len(b), b.run in bad) for b in h._blocks])  # noqa: SLF001
     num, text = h._num, h._text  # noqa: SLF001  # the readers' half of the History's storage
     key = "step" if not np.isnan(num["step"]).all() else "epoch"
     x = num[key]
@@ -167,8 +227,44 @@ def _bad_runs_contiguous(x: np.ndarray, rc: np.ndarray, sc: np.ndarray, mc: np.n
     return np.unique(rc[b[back]], return_index=True)[0]  # (return_index: keeps numpy.ma unimported)
 
 
+def _bad_runs_blocks(h: History) -> set[str]:
+    """:func:`needs_dedupe`'s runs of a block-stored History: those with a (split, metric) series whose finite
+    x (``step``, or ``epoch`` when no row has a step) does not strictly increase, the series' rows being its
+    blocks' rows in order. An axis array several series share is checked once."""
+    blocks = h._blocks or ()  # noqa: SLF001
+    key = "step" if not all(_all_nan(b.step) for b in blocks) else "epoch"
+    checked: dict[int, bool] = {}
+    bad: set[str] = set()
+    for (run, _, _), ids in h._index()["blocks"].items():  # noqa: SLF001
+        if run in bad:
+            continue
+        if len(ids) == 1:
+            a = getattr(blocks[ids[0]], key)
+            ok = checked.get(id(a))
+            if ok is None:
+                ok = checked[id(a)] = _finite_increasing(a)
+        else:
+            ok = _finite_increasing(np.concatenate([getattr(blocks[i], key) for i in ids]))
+        if not ok:
+            bad.add(run)
+    return bad
+
+
+def _finite_increasing(x: np.ndarray) -> bool:
+    """The finite values of ``x`` strictly increase (NaN and ±inf skipped, as :func:`needs_dedupe`)."""
+    if _all_nan(x):
+        return True
+    has = np.isfinite(x)
+    f = x if has.all() else x[has]
+    return f.shape[0] < 2 or bool(np.all(f[1:] > f[:-1]))
+
+
 def resolve_resumed(h: History) -> History:
-    """``h.dedupe()``, but only on the runs that need it (a vectorised check first)."""
+    """``h.dedupe()``, but only on the runs that need it (a vectorised check first). A block-stored History
+    stays block-stored: the runs that need no resolving keep their blocks (no copy), the resolved runs become
+    blocks of the resolved table."""
+    if h._blocks is not None:  # noqa: SLF001
+        return _resolve_blocks(h)
     bad = needs_dedupe(h)
     if not bad.any():
         return h
@@ -185,6 +281,30 @@ def resolve_resumed(h: History) -> History:
     rank = np.asarray([first.get(str(s), len(first)) for s in ml], dtype=np.int64)
     order = np.argsort(rank[mc], kind="stable")
     return merged._take(order, notes=[*h.notes, *extra], sources=h.sources, meta=h.meta)  # noqa: SLF001
+
+
+def _resolve_blocks(h: History) -> History:
+    """:func:`resolve_resumed` of a block-stored History: the same rows, notes and order."""
+    bad = _bad_runs_blocks(h)
+    if not bad:
+        return h
+    runs = h.runs()
+    if len(bad) == len(runs):
+        return _reblock(h.dedupe())
+    blocks = h._blocks or ()  # noqa: SLF001
+    todo = History.from_blocks([b for b in blocks if b.run in bad], notes=(), sources=h.sources, meta=h.meta)
+    fixed = todo.dedupe()
+    extra = [n for n in fixed.notes if n not in h.notes]
+    per_run: dict[str, list[SeriesBlock]] = {}
+    for b in (*(b for b in blocks if b.run not in bad), *blocks_of(fixed)):
+        per_run.setdefault(b.run, []).append(b)
+    return History.from_blocks([b for r in runs for b in per_run[r]], notes=[*h.notes, *extra],
+                               sources=h.sources, meta=h.meta)
+
+
+def _reblock(h: History) -> History:
+    """``h`` (a long table) block-stored: its stretches of one series as views of its columns."""
+    return History.from_blocks(blocks_of(h), notes=h.notes, sources=h.sources, meta=h.meta)
 
 
 def number(val: object, *, path: object, line: int | None, key: str) -> float:
