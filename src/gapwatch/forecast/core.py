@@ -16,10 +16,10 @@ map back exactly (the transform is monotone) and densities carry its Jacobian. O
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -30,6 +30,10 @@ from ..stats import median as _median
 from . import bars, ensemble
 from .calibrate import BAND_SCALE, degradation_features, recalibrate
 from .prior import normalise
+from .schedule import MIN_SEGMENT, PLANNED_MAX_FACTOR, SEGMENT_DEFAULT, horizon_to, regime_start
+
+if TYPE_CHECKING:
+    from ..schedule import ScheduleSeries
 
 SCHEMA = "gapwatch.forecast/1"
 #: reported quantile levels
@@ -352,6 +356,11 @@ def forecast_curve(
     bound: float | str | None = "auto",
     pfn_weights: Path | None = None,
     band_scale: float | None = None,
+    planned_end: float | None = None,
+    schedule: ScheduleSeries | Sequence[ScheduleSeries] | None = None,
+    schedule_axis: str = "auto",
+    regime: bool | None = None,
+    min_segment: int = MIN_SEGMENT,
 ) -> Forecast:
     """Forecast a curve given as arrays.
 
@@ -377,12 +386,95 @@ def forecast_curve(
             width correction :data:`gapwatch.forecast.calibrate.BAND_SCALE` (1.0 where none was fitted); 1.0
             gives the forecaster's own band. The density (``logpdf``), the samples and P(best behind) are
             never rescaled.
+        planned_end: the x position where training is planned to end (``max_steps``, ``num_train_epochs``):
+            the horizon reaches it (:func:`gapwatch.forecast.schedule.horizon_to`; at most
+            ``PLANNED_MAX_FACTOR`` × the logged evaluations), so P(best behind) is about the planned run. Not
+            together with ``horizon``; ignored when the log already reaches it.
+        schedule: the run's logged learning rate(s) (:class:`gapwatch.schedule.ScheduleSeries`, e.g. from
+            :func:`gapwatch.schedule.series_of`), on the same axis as ``x`` (``schedule_axis``: ``"step"``,
+            ``"epoch"``, ``"auto"``). With ``regime`` true, a step drop or re-warm inside the observed window
+            starts a new regime and the forecast conditions on the evaluations after the last one only (at
+            least ``min_segment``, else the whole prefix; :func:`gapwatch.forecast.schedule.regime_start`);
+            the notes say which. P(best behind) still compares with the best of the whole observed run.
+        regime: apply that segment rule (default None: ``SEGMENT_DEFAULT``, off; see
+            :mod:`gapwatch.forecast.schedule` for the measurement).
 
     Raises:
         InputError: fewer than 3 observed points, non-finite observed values, bad x.
-        UsageError: horizon ≤ observed, unknown method/mode.
+        UsageError: horizon ≤ observed, horizon together with planned_end, unknown method/mode/axis.
     """
     _check_options(method, mode, bound)
+    if planned_end is not None:
+        if horizon is not None:
+            raise UsageError("give either horizon (evaluations) or planned_end (an x position), not both")
+        xa, _, m0 = _observed_arrays(x, y, observed)
+        if np.asarray(y).size > m0:
+            raise UsageError("planned_end forecasts beyond the last logged evaluation: observe all of them "
+                             f"(observed={observed!r} leaves {np.asarray(y).size - m0} logged after the cut)")
+        horizon, plan_note = horizon_to(xa[:m0], float(planned_end))
+    else:
+        plan_note = ""
+    use_regime = SEGMENT_DEFAULT if regime is None else bool(regime)
+    regime_note = ""
+    if schedule is not None and use_regime:
+        fc, regime_note = _forecast_regime(x, y, observed, horizon, mode, method, n_samples, seed, name, monitor,
+                                           bound, pfn_weights, band_scale, schedule, schedule_axis, min_segment)
+        if fc is not None:
+            if plan_note:
+                fc.notes.append(plan_note)
+            return fc
+    fc = _forecast_curve(x, y, observed, horizon, mode, method, n_samples, seed, name, monitor, bound,
+                         pfn_weights, band_scale)
+    fc.notes.extend(n for n in (regime_note, plan_note) if n)
+    return fc
+
+
+def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,
+                     method: str, n_samples: int, seed: int, name: str, monitor: Monitor | None,
+                     bound: float | str | None, pfn_weights: Path | None, band_scale: float | None,
+                     schedule: ScheduleSeries | Sequence[ScheduleSeries], axis: str, min_segment: int
+                     ) -> tuple[Forecast | None, str]:
+    """The forecast conditioned on the observed evaluations after the last schedule event, or ``(None, note)``
+    when there is no such segment (no event in the window, or fewer than ``min_segment`` evaluations after it).
+
+    The segment is forecast on its own axis, x measured from the evaluation before its first one (time since
+    the regime began), with the bound of the whole prefix; its quantiles, density and sample paths are kept.
+    P(best behind) and the best-evaluation interval compare the sample paths with the whole observed run; the
+    recalibration's degradation features are the segment's (a rise caused by a re-warm is the schedule at work,
+    not evidence of overfitting).
+    """
+    xa, ya, m = _observed_arrays(x, y, observed)
+    reg = regime_start(xa[:m], schedule, axis=axis, min_segment=min_segment)
+    if reg.start == 0:
+        return None, reg.note
+    s = reg.start
+    hz = _resolve_horizon(horizon, ya.size, m)
+    xf = _future_x(xa, m, hz)
+    origin = float(xa[s - 1])
+    upper = _resolve_bound(bound, ya[:m], mode, monitor)
+    x_seg = np.concatenate([xa[s:m], xf]) - origin
+    y_seg = np.concatenate([ya[s:m], np.full(xf.size, np.nan)])
+    inner = _forecast_curve(x_seg, y_seg, m - s, hz - s, mode, method, n_samples, seed, name, monitor, upper,
+                            pfn_weights, band_scale)
+    sign = 1.0 if mode == "min" else -1.0
+    samples = cast(np.ndarray, inner.samples)
+    z_obs = sign * ya[:m]
+    full = np.concatenate([np.broadcast_to(z_obs, (samples.shape[0], m)), sign * samples], axis=1)
+    arg = np.argmin(full, axis=1)
+    x_all = np.concatenate([xa[:m], xf])
+    lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
+    best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
+    p_model = float(np.mean(arg < m))
+    tr = _Transform(mode, upper)
+    p_behind = recalibrate(p_model, *degradation_features(tr.fwd(ya[s:m])), inner.method)
+    return Forecast(name, monitor, m, xa[:m].copy(), ya[:m].copy(), xf, inner.quantiles, best, p_behind,
+                    inner.method, [*inner.notes, reg.note], inner._logpdf, samples, p_model), reg.note
+
+
+def _forecast_curve(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,
+                    method: str, n_samples: int, seed: int, name: str, monitor: Monitor | None,
+                    bound: float | str | None, pfn_weights: Path | None, band_scale: float | None) -> Forecast:
+    """:func:`forecast_curve` without the schedule arguments (options already checked)."""
     pr = _prepare(x, y, observed, horizon, mode, bound, monitor)
     x, y, m, xf, notes, tr, z_obs = pr.x, pr.y, pr.m, pr.xf, pr.notes, pr.tr, pr.z_obs
     lo, scale, zn, t_obs, t_q = pr.lo, pr.scale, pr.zn, pr.t_obs, pr.t_q
@@ -483,22 +575,29 @@ def forecast(
     method: str = "auto",
     seed: int = 0,
     bound: float | str | None = "auto",
+    regime: bool | None = None,
 ) -> Forecast:
     """Forecast the monitored validation series of one run (see :func:`forecast_curve` for the arguments).
 
-    ``monitor`` defaults to :func:`gapwatch.monitor.decide` (the task metric, else validation loss, …).
+    ``monitor`` defaults to :func:`gapwatch.monitor.decide` (the task metric, else validation loss, …). Without
+    ``observed`` and ``horizon`` the forecast reaches the run's planned end of training when the log states it
+    (:func:`planned_horizon`). The run's logged learning rate is the schedule (:func:`schedule_of`); ``regime``
+    applies the segment rule (default ``SEGMENT_DEFAULT``).
     """
     mon, x, y = _series(history_run, monitor)
-    return _forecast_series(history_run, mon, x, y, observed, horizon, method, bound, seed)
+    return _forecast_series(history_run, mon, x, y, observed, horizon, method, bound, seed, regime)
 
 
 def _forecast_series(history_run: History, mon: Monitor, x: np.ndarray, y: np.ndarray, observed: float | None,
-                    horizon: int | None, method: str, bound: float | str | None, seed: int) -> Forecast:
+                    horizon: int | None, method: str, bound: float | str | None, seed: int,
+                    regime: bool | None = None) -> Forecast:
     """Forecast one run's monitored series ``x``, ``y``; without ``observed`` and ``horizon`` it reaches the
     run's planned end of training when the log says it (:func:`planned_horizon`)."""
     horizon, note = _series_horizon(history_run, mon, x, observed, horizon)
+    sched, axis = schedule_of(history_run, mon)
     fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
-                        name=history_run.name, monitor=mon, bound=bound)
+                        name=history_run.name, monitor=mon, bound=bound, schedule=sched or None,
+                        schedule_axis=axis, regime=regime)
     if note:
         fc.notes.append(note)
     return fc
@@ -513,38 +612,48 @@ def _series_horizon(history_run: History, mon: Monitor, x: np.ndarray, observed:
     return horizon, ""
 
 
-#: a planned budget further away than this many times the logged evaluations is forecast only that far
-PLANNED_MAX_FACTOR = 4.0
+def planned_end(history_run: History, monitor: Monitor) -> tuple[float | None, str]:
+    """The x position where the run's training is planned to end, on the monitored series' axis, and its label.
+
+    Read from the run's metadata: Hugging Face ``max_steps`` when the series is on a step axis,
+    ``num_train_epochs`` on an epoch axis (``History.meta[run]["hf"]``, see :mod:`gapwatch.readers.hf`);
+    Ultralytics ``epochs`` on an epoch axis (``History.meta[run]["ultralytics"]``, from ``args.yaml``). Returns
+    ``(None, "")`` when the log states no plan for that axis.
+    """
+    meta = history_run.meta.get(history_run.name, {}) if history_run.meta else {}
+    kind = history_run.series(monitor.split, monitor.metric).x_kind
+    sources = (("hf", "max_steps"),) if kind == "step" else (("hf", "num_train_epochs"), ("ultralytics", "epochs"))
+    for block, key in sources:
+        d = meta.get(block, {})
+        budget = d.get(key) if isinstance(d, dict) else None
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
+            continue
+        return float(budget), f"{key}={budget:g}"
+    return None, ""
 
 
 def planned_horizon(history_run: History, monitor: Monitor, x: np.ndarray) -> tuple[int | None, str]:
-    """The horizon (evaluations in total) that reaches the run's planned end of training, and a note.
+    """The horizon (evaluations in total) that reaches the run's planned end of training (:func:`planned_end`),
+    and a note.
 
-    The plan is read from the run's metadata: Hugging Face ``max_steps`` when the series is on a step axis,
-    ``num_train_epochs`` on an epoch axis (``History.meta[run]["hf"]``, see :mod:`gapwatch.readers.hf`).
     Evaluations up to it are spaced like the last logged ones, and there are at most
-    ``PLANNED_MAX_FACTOR`` × the logged evaluations. Returns ``(None, "")`` when there is no plan or the
-    log already reaches it (the default horizon then applies).
+    ``PLANNED_MAX_FACTOR`` × the logged evaluations (:func:`gapwatch.forecast.schedule.horizon_to`). Returns
+    ``(None, "")`` when there is no plan or the log already reaches it (the default horizon then applies).
     """
-    n = int(np.asarray(x).size)
-    if n < 2:
+    end, label = planned_end(history_run, monitor)
+    if end is None:
         return None, ""
-    hf = history_run.meta.get(history_run.name, {}).get("hf", {}) if history_run.meta else {}
+    return horizon_to(np.asarray(x, dtype=float), end, PLANNED_MAX_FACTOR, MIN_EXTRA, label)
+
+
+def schedule_of(history_run: History, monitor: Monitor) -> tuple[list[ScheduleSeries], str]:
+    """The run's logged learning-rate series (:func:`gapwatch.schedule.series_of`) and the axis of the monitored
+    series (``"step"`` or ``"epoch"``), ready for :func:`forecast_curve`'s ``schedule`` and ``schedule_axis``."""
+    from ..schedule import series_of
+
+    found = [s for s in series_of(history_run, history_run.name) if s.is_learning_rate]
     kind = history_run.series(monitor.split, monitor.metric).x_kind
-    key = "max_steps" if kind == "step" else "num_train_epochs"
-    budget = hf.get(key) if isinstance(hf, dict) else None
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
-        return None, ""
-    step = float(_median(np.diff(x[-6:])))
-    if not step > 0 or budget <= float(x[-1]) + 0.5 * step:
-        return None, ""
-    extra = math.ceil((float(budget) - float(x[-1])) / step - 1e-9)
-    cap = max(MIN_EXTRA, int(PLANNED_MAX_FACTOR * n))
-    note = f"forecast to the planned end of training ({key}={budget:g})"
-    if extra > cap:
-        extra = cap
-        note = f"forecast towards the planned end of training ({key}={budget:g}), capped at {cap} evaluations"
-    return n + extra, note
+    return found, ("step" if kind == "step" else "epoch")
 
 
 def forecast_for_analysis(
@@ -553,13 +662,17 @@ def forecast_for_analysis(
     *,
     method: str = "auto",
     reasons: list[str] | None = None,
+    regime: bool | None = None,
 ) -> Forecast | None:
     """The forecast of a run that :func:`gapwatch.analyze` attaches (``RunAnalysis.forecast``), or None.
 
-    Forecasts beyond the last logged evaluation: all finite evaluations are observed and the horizon is
-    ``DEFAULT_HORIZON_FACTOR`` × that (50% more evaluations, at least ``MIN_EXTRA``). Never raises: when the
-    run cannot be forecast (no monitor, fewer than 3 evaluations, non-finite values, anything unexpected) it
-    returns None and, when ``reasons`` is given, appends the reason to it.
+    Forecasts beyond the last logged evaluation: all finite evaluations are observed and the horizon is the
+    run's planned end of training when the log states it (:func:`planned_horizon`: ``max_steps``,
+    ``num_train_epochs``, Ultralytics ``epochs``), else ``DEFAULT_HORIZON_FACTOR`` × that (50% more evaluations,
+    at least ``MIN_EXTRA``). The run's logged learning rate is passed as the schedule (:func:`schedule_of`;
+    the segment rule applies when ``regime`` says so, default ``SEGMENT_DEFAULT``). Never raises: when the run
+    cannot be forecast (no monitor, fewer than 3 evaluations, non-finite values, anything unexpected) it returns
+    None and, when ``reasons`` is given, appends the reason to it.
     """
     def fail(why: str) -> None:
         if reasons is not None:
@@ -576,9 +689,16 @@ def forecast_for_analysis(
         if y.size < MIN_OBSERVED:
             fail(f"only {y.size} evaluation(s); a forecast needs at least {MIN_OBSERVED}")
             return None
-        horizon = max(math.ceil(DEFAULT_HORIZON_FACTOR * y.size), y.size + MIN_EXTRA)
-        return forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
-                              name=history_run.name, monitor=mon)
+        horizon, note = planned_horizon(history_run, mon, x)
+        if horizon is None:
+            horizon = max(math.ceil(DEFAULT_HORIZON_FACTOR * y.size), y.size + MIN_EXTRA)
+        sched, axis = schedule_of(history_run, mon)
+        fc = forecast_curve(x, y, observed=y.size, horizon=horizon, mode=mon.mode, method=method,
+                            name=history_run.name, monitor=mon, schedule=sched or None, schedule_axis=axis,
+                            regime=regime)
+        if note:
+            fc.notes.append(note)
+        return fc
     except Exception as exc:  # noqa: BLE001 - documented: never raises
         fail(f"forecast failed: {exc}")
         return None
