@@ -44,11 +44,13 @@ from typing import Any, cast
 
 import numpy as np
 
+from .. import schedule
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
 from ..names import metric_mode
 from ..params import Param, defaults, register, validate
+from ..schedule import ScheduleEvent
 from ..stats import MAD_TO_SIGMA, median, noise_sigma, sliding_median, window_means
 from . import register as register_detector
 from ._common import (
@@ -67,6 +69,10 @@ from ._common import (
 )
 
 REFERENCES = (SMALL_SCALE_PROXIES, OPPOSING_SIGNALS)
+#: The paper behind reading a loss rise right after a learning-rate re-warm as expected.
+REWARM = "Continual Pre-Training of Large Language Models: How to (re)warm your model? (2023)"
+#: Schedule events (:mod:`gapwatch.schedule`) that explain a loss spike right after them.
+EXPLAINING_EVENTS: tuple[str, ...] = ("rewarm", "augmentation")
 
 #: Parameters (:mod:`gapwatch.params`): units are evaluations, noise standard deviations ("sigma"), noise
 #: standard errors of a level difference ("standard errors") and fractions of the curve's improvement.
@@ -108,6 +114,9 @@ SPECS: tuple[Param, ...] = register("instability", (
     fraction("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
              "spike's excess: half of the excess undone.", of="excess", high=1),
 
+    evals("schedule_window", 5, "Evaluations from a deliberate schedule change (a learning-rate re-warm or an "
+          "augmentation switch read by gapwatch.schedule) within which a loss spike is read as the schedule's doing: "
+          "as long as a spike may take to recover (recovery)."),
     evals("tail_min_evaluations", 20, "Evaluations a series needs before its upper-tail noise level is used (the "
           "mini-batch noise floor of spikes): with 20 the 90% quantile rests on the two largest rises, so a "
           "single spike cannot set it."),
@@ -156,7 +165,8 @@ def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Fin
     if not series:
         return []
     div = divergence(history, mon, p, series)
-    return present(_non_finite(series), div, _spikes(series, p, div))
+    planned = [e for e in schedule.events(history) if e.kind in EXPLAINING_EVENTS]
+    return present(_non_finite(series), div, _spikes(series, p, div, planned))
 
 
 def _sign(s: Series) -> float:
@@ -350,7 +360,8 @@ def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
 _Spike = tuple[Series, int, float, float]
 
 
-def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Finding | None:
+def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None,
+            planned: list[ScheduleEvent]) -> Finding | None:
     found: list[_Spike] = []
     losses = [s for s in series if _loss_like(s.metric)]
     train = [s for s in losses if s.split == "train"]
@@ -358,7 +369,24 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None) -> Fin
         found.extend(_series_spikes(s.finite(), p, div))
     if not found:
         return None
-    return _spikes_finding(found, p)
+    explained = {(f[0].name, f[1]): e for f in found if (e := _explained_by(f[0], f[1], planned, p)) is not None}
+    return _spikes_finding(found, p, explained)
+
+
+def _explained_by(s: Series, i: int, planned: list[ScheduleEvent], p: dict[str, Any]) -> ScheduleEvent | None:
+    """The schedule event (re-warm, augmentation switch) that evaluation ``i`` of ``s`` follows within
+    ``schedule_window`` evaluations (counting from the evaluation before the event's first point), else None."""
+    for e in planned:
+        if np.isfinite(e.step) and np.isfinite(s.step).any():
+            x, at = s.step, e.step
+        elif np.isfinite(e.epoch) and np.isfinite(s.epoch).any():
+            x, at = s.epoch, e.epoch
+        else:
+            continue
+        j0 = max(int(np.searchsorted(x, at, side="left")) - 1, 0)
+        if j0 <= i < j0 + p["schedule_window"]:
+            return e
+    return None
 
 
 def _series_spikes(fs: Series, p: dict[str, Any], div: Finding | None) -> list[_Spike]:
@@ -408,17 +436,34 @@ def _accepted_spikes(fs: Series, z: np.ndarray, cand: list[int], base_all: np.nd
     return found
 
 
-def _spikes_finding(found: list[_Spike], p: dict[str, Any]) -> Finding:
-    """The spikes finding: every spike found, the earliest first."""
+def _spikes_finding(found: list[_Spike], p: dict[str, Any],
+                    explained: dict[tuple[str, int], ScheduleEvent] | None = None) -> Finding:
+    """The spikes finding: every spike found, the earliest first; ``explained`` maps ``(series name, index)`` of
+    a spike to the schedule event it follows. Only spikes that no event explains make it a warning; when every
+    spike follows a deliberate schedule change, the finding is ``info`` and says so."""
+    explained = explained or {}
     found.sort(key=lambda t: float(t[0].step[t[1]]) if np.isfinite(t[0].step[t[1]]) else float(t[0].x[t[1]]))
-    s, i, exc, zz = found[0]
-    names = sorted({f[0].name for f in found})
-    where = [{"series": f[0].name, **f[0].at(f[1]), "excess": f[2], "z": float(f[3]) if np.isfinite(f[3]) else None}
+    own = [f for f in found if (f[0].name, f[1]) not in explained]
+    s, i, exc, zz = (own or found)[0]
+    names = sorted({f[0].name for f in (own or found)})
+    where = [{"series": f[0].name, **f[0].at(f[1]), "excess": f[2], "z": float(f[3]) if np.isfinite(f[3]) else None,
+              "schedule_event": hit.to_dict() if (hit := explained.get((f[0].name, f[1]))) is not None else None}
              for f in found[:20]]
-    msg = (f"{len(found)} loss spike(s) in {', '.join(names)}, the first at {where_text(s, i)} "
-           f"(+{exc:.3g}, {min(zz, 999):.0f}x the local noise), each recovering within "
-           f"{p['recovery']} evaluations")
-    ev = {"type": "spikes", "count": len(found), "spikes": where, "series": names}
+    events = list({id(e): e for e in explained.values()}.values())
+    if own:
+        msg = (f"{len(own)} loss spike(s) in {', '.join(names)}, the first at {where_text(s, i)} "
+               f"(+{exc:.3g}, {min(zz, 999):.0f}x the local noise), each recovering within "
+               f"{p['recovery']} evaluations")
+        if events:
+            msg += f" ({len(found) - len(own)} more right after {_events_text(events)} are the schedule's doing)"
+    else:
+        msg = (f"{len(found)} loss spike(s) in {', '.join(names)}, each right after {_events_text(events)}: "
+               "expected from the schedule, not an instability")
+    ev = {"type": "spikes", "count": len(own), "spikes": where, "series": names,
+          "explained_by_schedule": len(found) - len(own), "schedule_events": [e.to_dict() for e in events]}
+    if not own:
+        return Finding(FindingKind.INSTABILITY, Severity.INFO, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
+                       evidence=ev, references=REFERENCES + (REWARM,), detector="instability")
     actions = (
         "lower the peak learning rate or lengthen warmup; clip gradients",
         ("spikes often come from small groups of outlier examples with opposing signals: look at the examples "
@@ -428,3 +473,12 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any]) -> Finding:
     )
     return Finding(FindingKind.INSTABILITY, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                    evidence=ev, actions=actions, references=REFERENCES, detector="instability")
+
+
+def _events_text(events: list[ScheduleEvent]) -> str:
+    """``"the learning-rate re-warm at step 1200"`` (the first two events named, the rest counted)."""
+    what = {"rewarm": "the learning-rate re-warm", "augmentation": "the mosaic-augmentation switch (close_mosaic)",
+            "drop": "the learning-rate drop"}
+    named = [f"{what.get(e.kind, e.kind)} at {e.where()}" for e in events[:2]]
+    more = f" and {len(events) - 2} more schedule change(s)" if len(events) > 2 else ""
+    return " and ".join(named) + more

@@ -26,9 +26,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote, absent_axis
-from ..names import SPLIT_ALIASES, is_measure, normalize, normalize_columns
+from ..names import SPLIT_ALIASES, is_measure, normalize, normalize_columns, role
 from ._parts import Parts
 from .base import FunctionReader
 
@@ -517,7 +518,33 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         order = list(dict.fromkeys(codes.tolist()))  # runs in order of first row
         out = [wide_parts(t.subset(codes == k), names[k] or run) for k in order]
         return out or [wide_parts(t, run)]
-    return [wide_parts(t, run)]
+    parts = wide_parts(t, run)
+    _ultralytics_args(Path(path), parts)
+    return [parts]
+
+
+#: Ultralytics training arguments kept in ``meta[run]["ultralytics"]`` (read by :mod:`gapwatch.schedule`).
+ULTRALYTICS_ARGS: tuple[str, ...] = ("epochs", "close_mosaic")
+
+
+def _ultralytics_args(path: Path, parts: Parts) -> None:
+    """Ultralytics writes ``args.yaml`` (its training arguments) beside ``results.csv``: they become the run's
+    hyperparameters (``meta["hparams"]``) and the planned schedule (``meta["ultralytics"]``: ``epochs``,
+    ``close_mosaic``). A damaged ``args.yaml`` is a note, never the end of the run's metrics."""
+    f = path.parent / "args.yaml"
+    if path.name != "results.csv" or not f.is_file() or f.is_symlink():
+        return
+    from .lightning_csv import _hparams  # the bounded, safe YAML reader of hparams.yaml
+
+    try:
+        args = _hparams(f)
+    except ValueError as exc:
+        parts.notes.append(HistoryNote(parts.run, f"args.yaml: {exc}; training arguments not read", str(f)))
+        return
+    parts.meta["hparams"] = args
+    kept = {k: args[k] for k in ULTRALYTICS_ARGS if type(args.get(k)) is int}
+    if kept:
+        parts.meta[schedule.ULTRALYTICS_KEY] = kept
 
 
 def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
@@ -552,7 +579,10 @@ def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset
     read = normalize_columns([c for c in t.columns if c.lower() not in _X_COLUMNS and c not in rename],
                              default_split)
     for col in t.columns:
-        if col.lower() in _X_COLUMNS or (col not in read and col not in rename):
+        if col.lower() in _X_COLUMNS:
+            continue
+        if col not in read and col not in rename:
+            _keep_schedule(t, col, step, ep, parts)
             continue
         try:
             vals = t.numeric(col)
@@ -572,6 +602,20 @@ def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset
         else:
             parts.add(step[logged], ep[logged], split, metric, vals[logged], col)
     return parts
+
+
+def _keep_schedule(t: Table, col: str, step: np.ndarray, ep: np.ndarray, parts: Parts) -> None:
+    """A learning-rate (or other schedule) column goes to ``parts.meta["schedule"]`` (:mod:`gapwatch.schedule`),
+    never into the judged series; a schedule column without numbers is left out."""
+    if role(col) != "schedule":
+        return
+    try:
+        vals = t.numeric(col)
+    except InputError:
+        return
+    logged = t.logged(col)
+    if logged.any():
+        schedule.keep(parts.meta, col, step[logged], ep[logged], vals[logged])
 
 
 def _text_only(t: Table, col: str) -> str | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import guardlog
+from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import HistoryNote
 from ..names import normalize_columns, role
@@ -104,6 +104,8 @@ class RecordColumns:
         self.place = place
         self.cols: dict[str, tuple[array[float], array[float], array[float]]] = {}
         self._skip: set[str] = set()
+        #: schedule-role keys (``learning_rate``): kept apart for ``meta["schedule"]``, never judged
+        self.schedule: dict[str, tuple[array[float], array[float], array[float]]] = {}
         self.error: InputError | None = None
 
     def add(self, i: int, rec: Mapping[str, Any]) -> None:
@@ -127,7 +129,14 @@ class RecordColumns:
                     col = cols.get(key)
                     if col is None:
                         if key in skip or role(key) != "metric":
+                            if key not in skip and role(key) == "schedule":
+                                self.schedule[key] = (array("d"), array("d"), array("d"))
                             skip.add(key)
+                            sched = self.schedule.get(key)
+                            if sched is not None and (is_float or type(v) is int):
+                                sched[0].append(step)
+                                sched[1].append(epoch)
+                                sched[2].append(float(v))
                             continue
                         col = cols[key] = (array("d"), array("d"), array("d"))
                 x = v if is_float else number(v, path=path, line=line, key=str(k))
@@ -152,6 +161,9 @@ class RecordColumns:
             raise self.error
         read = normalize_columns(list(self.cols), self.default_split)
         parts = Parts(run, self.source)
+        for k, (st, ep, va) in self.schedule.items():
+            schedule.keep(parts.meta, k, np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float),
+                          np.frombuffer(va, dtype=float))
         for k, (st, ep, va) in self.cols.items():
             if k in read and len(va):
                 split, metric = read[k]

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, is_bookkeeping, normalize
+from ..names import SPLIT_ALIASES, is_bookkeeping, normalize, role
 from ._parts import Parts
 from ._tfrecord import read_scalars
 from .base import FunctionReader
@@ -149,6 +150,12 @@ def _add_tag(parts: Parts, tag: str, sub: str | None, split_dir: str | None, ste
     if series is not None:
         st, epoch, split, metric, name = series
         parts.add(st, epoch, split, metric, vals, name)
+    elif role(tag) == "schedule":  # a learning rate: evidence of the schedule (gapwatch.schedule), not judged
+        keras_epoch = tag.startswith("epoch_")
+        ep = step + 1.0 if keras_epoch else (_epoch_at(step, epoch_map[1], epoch_map[3]) if epoch_map is not None
+                                             else np.full(step.shape, np.nan))
+        schedule.keep(parts.meta, tag if sub is None else f"{sub}/{tag}",
+                      np.full(step.shape, np.nan) if keras_epoch else step, ep, vals)
 
 
 def tag_series(tag: str, sub: str | None, split_dir: str | None, step: np.ndarray,

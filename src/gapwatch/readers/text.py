@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import guardlog
+from .. import guardlog, schedule
 from ..errors import InputError
 from ..names import SPLIT_ALIASES, is_measure, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
@@ -476,11 +476,14 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     axis = "epoch" if any("epoch" in r for _, r in records) else "step"
     spans = restarts(np.asarray([r.get(axis, np.nan) for _, r in records], dtype=float))
     if len(spans) == 1:
-        return [records_parts(records, run, str(path))]
+        one = records_parts(records, run, str(path))
+        schedule.keep_records(one.meta, records)
+        return [one]
     starts = [records[a][0] for a, _ in spans[1:]]
     out = []
     for k, (a, b) in enumerate(spans, start=1):
         p = records_parts(records[a:b], f"{run}#{k}", str(path))
+        schedule.keep_records(p.meta, records[a:b])
         p.notes.append(restart_note(p.run, str(path), starts, "line"))
         out.append(p)
     return out
