@@ -16,6 +16,11 @@ Scored per sweep and pruner:
 Ray Tune's ``AsyncHyperBandScheduler`` (ASHA) and gapwatch's ``GapwatchStopper`` run the same replays on a real
 local Ray cluster (``ray.init(num_cpus=2)``, one trial at a time) with ``--ray``.
 
+GapwatchPruner's rules (:mod:`gapwatch.forecast.sweep`): (a) the stop policy, (c) the same-step rule, (b) the
+cross-run forecast; the "rules a/c/b" column counts the trials each rule pruned (mean over the orders). The
+same-step rule and its ``same_step_warmup`` (3) were designed and chosen on ``digits-mlp`` (the dev sweep);
+``fmnist`` (the test sweep) and the live study are run once for the table.
+
 Live (``--live``): one real Optuna study (TPE, 16 trials) training digits MLPs with 30% symmetric label noise
 on CPU, run twice with the same sampler seed: NopPruner and GapwatchPruner.
 
@@ -47,6 +52,11 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 from gapwatch.integrations.optuna import GapwatchPruner  # noqa: E402
 
 CURVES = ROOT / "curves" / "cpu-runs.jsonl"
+#: the headline numbers of the previous table (before the same-step rule), for the "before" line
+BEFORE = ("before (2026-12-06 06:14 UTC, commit d84167e, rules a+b only): digits-mlp — none 1098, ASHA 218 "
+          "(one order), MedianPruner 444, gapwatch PFN 406 / ensemble 345, all at pick 95.19; fmnist — none 470, "
+          "PatientPruner 252, gapwatch PFN 144 / ensemble 141 at pick 83.45, ASHA 116 at −4.50 points; live — "
+          "none 640 (84.84), gapwatch ensemble 283 (89.97).")
 FAMILIES = {"digits-mlp": ("digits-mlp",), "fmnist": ("fmnist-mlp", "fmnist-cnn")}
 
 
@@ -68,6 +78,7 @@ def pruners(n_evals: int, confidences: tuple[float, ...] = ()) -> dict[str, Any]
         "gapwatch (policy only)": lambda: GapwatchPruner(use_forecast=False),
         "gapwatch (ensemble)": lambda: GapwatchPruner(method="ensemble"),
         "gapwatch (PFN)": lambda: GapwatchPruner(method="pfn"),
+        "gapwatch (PFN, rules a+b only)": lambda: GapwatchPruner(method="pfn", same_step_warmup=None),
         **extra,
     }
 
@@ -77,6 +88,7 @@ def replay_study(runs: list[dict[str, Any]], order: np.ndarray, make_pruner: Any
     study = optuna.create_study(direction="minimize", pruner=make_pruner(),
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     used: list[int] = []
+    rules: dict[str, int] = {"policy": 0, "same-step": 0, "forecast": 0}
 
     def objective(trial: optuna.Trial) -> float:
         r = runs[int(order[trial.number])]
@@ -87,6 +99,9 @@ def replay_study(runs: list[dict[str, Any]], order: np.ndarray, make_pruner: Any
             best = min(best, float(x))
             if trial.should_prune():
                 used.append(i + 1)
+                verdict = getattr(study.pruner, "last_verdict", None)
+                if verdict is not None:
+                    rules[verdict.rule] += 1
                 raise optuna.TrialPruned()
         used.append(len(v))
         return best
@@ -102,7 +117,8 @@ def replay_study(runs: list[dict[str, Any]], order: np.ndarray, make_pruner: Any
     r = runs[int(order[best[1]])]
     return {"epochs": int(sum(used)), "test_acc": 100.0 * float(r["metrics"]["test_acc"][best[2]]),
             "pick": f"{r['name']}@{best[2]}", "wall": wall,
-            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)}
+            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+            "rules": rules if isinstance(study.pruner, GapwatchPruner) else None}
 
 
 def _replay_fn(config: dict[str, Any]) -> None:
@@ -110,6 +126,15 @@ def _replay_fn(config: dict[str, Any]) -> None:
 
     for v in config["curve"]:
         tune.report({"val_loss": float(v)})
+
+
+def _stopper_rules(stopper: Any) -> dict[str, int]:
+    """Trials the Ray stopper stopped, per rule."""
+    rules = {"policy": 0, "same-step": 0, "forecast": 0}
+    for v in stopper.verdicts.values():
+        if v.stop:
+            rules[v.rule] += 1
+    return rules
 
 
 def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray]) -> dict[str, list[dict[str, Any]]]:
@@ -150,7 +175,8 @@ def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray]) -> dict[st
                     best = (float(vals[k]), rname, k)
             r = next(x for x in runs if x["name"] == best[1])
             out[name].append({"epochs": epochs, "test_acc": 100.0 * float(r["metrics"]["test_acc"][best[2]]),
-                              "pick": f"{best[1]}@{best[2]}", "wall": wall, "pruned": -1})
+                              "pick": f"{best[1]}@{best[2]}", "wall": wall, "pruned": -1,
+                              "rules": None if stop is None else _stopper_rules(stop)})
     ray.shutdown()
     return out
 
@@ -173,6 +199,7 @@ def live_study(pruner: Any, n_trials: int, seed: int) -> dict[str, Any]:
     ytr[flip] = (ytr[flip] + torch.tensor(rng.integers(1, 10, len(tr)))[flip]) % 10
     epochs_used: list[int] = []
     test_at: dict[tuple[int, int], float] = {}
+    rules: dict[str, int] = {"policy": 0, "same-step": 0, "forecast": 0}
 
     def objective(trial: optuna.Trial) -> float:
         lr = trial.suggest_float("lr", 1e-4, 3e-2, log=True)
@@ -197,6 +224,8 @@ def live_study(pruner: Any, n_trials: int, seed: int) -> dict[str, Any]:
             trial.report(vl, ep)
             if trial.should_prune():
                 epochs_used.append(ep + 1)
+                if isinstance(pruner, GapwatchPruner) and pruner.last_verdict is not None:
+                    rules[pruner.last_verdict.rule] += 1
                 raise optuna.TrialPruned()
         epochs_used.append(40)
         return best
@@ -208,25 +237,35 @@ def live_study(pruner: Any, n_trials: int, seed: int) -> dict[str, Any]:
     best = min(((v, t.number, s) for t in study.trials for s, v in t.intermediate_values.items()))
     return {"epochs": sum(epochs_used), "test_acc": test_at[(best[1], best[2])], "pick": f"trial {best[1]}@{best[2]}",
             "wall": time.perf_counter() - t0,
-            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)}
+            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+            "rules": rules if isinstance(pruner, GapwatchPruner) else None}
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {"epochs": float(np.mean([r["epochs"] for r in rows])),
             "test_acc": float(np.mean([r["test_acc"] for r in rows])),
+            "min_acc": float(np.min([r["test_acc"] for r in rows])),
             "wall": float(np.mean([r["wall"] for r in rows])),
             "pruned": float(np.mean([r["pruned"] for r in rows]))}
 
 
+def _rules(rows: list[dict[str, Any]]) -> str:
+    """Trials pruned by the policy / same-step / forecast rule (mean over the orders), "–" for other pruners."""
+    if any(r.get("rules") is None for r in rows):
+        return "–"
+    return " / ".join(f"{np.mean([r['rules'][k] for r in rows]):.1f}" for k in ("policy", "same-step", "forecast"))
+
+
 def table(results: dict[str, list[dict[str, Any]]], full_epochs: int) -> list[str]:
     base = summarise(results["none (NopPruner)"])
-    lines = ["| pruner | epochs (mean) | × no pruning | pruned trials | pick test acc % | Δ vs none (points) "
-             "| wall s / study |", "|---|---|---|---|---|---|---|"]
+    lines = ["| pruner | epochs (mean) | × no pruning | pruned trials | rules a / c / b | pick test acc % (worst "
+             "order) | Δ vs none (points) | wall s / study |", "|---|---|---|---|---|---|---|---|"]
     for name, rows in results.items():
         s = summarise(rows)
         pr = "–" if s["pruned"] < 0 else f"{s['pruned']:.1f}"
-        lines.append(f"| {name} | {s['epochs']:.0f} | {s['epochs'] / full_epochs:.3f} | {pr} | "
-                     f"{s['test_acc']:.2f} | {s['test_acc'] - base['test_acc']:+.2f} | {s['wall']:.2f} |")
+        lines.append(f"| {name} | {s['epochs']:.0f} | {s['epochs'] / full_epochs:.3f} | {pr} | {_rules(rows)} | "
+                     f"{s['test_acc']:.2f} ({s['min_acc']:.2f}) | {s['test_acc'] - base['test_acc']:+.2f} | "
+                     f"{s['wall']:.2f} |")
     return lines
 
 
@@ -255,8 +294,9 @@ def main() -> None:
           "Each trial replays one real CPU-trained run's validation loss (`bench/curves/cpu-runs.jsonl`); the "
           "pick is the best validation evaluation of any trial (pruned trials' best-so-far included), scored by "
           "that run's clean test accuracy at that evaluation. GapwatchPruner runs with its defaults "
-          "(confidence 0.9, n_startup_trials 1, n_warmup_steps 5, stop-policy defaults); nothing was tuned on "
-          "these sweeps.", ""]
+          "(confidence 0.9, n_startup_trials 1, n_warmup_steps 5, same_step_warmup 3, stop-policy defaults); "
+          "the same-step rule (c) and same_step_warmup were designed on digits-mlp (the dev sweep); fmnist (the "
+          "test sweep) and the live study ran once, for this table.", "", f"- {BEFORE}", ""]
     for sweep, runs in sweeps.items():
         lens = sorted({len(r["metrics"]["val_loss"]) for r in runs})
         n = lens[-1]

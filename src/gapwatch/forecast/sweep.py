@@ -11,7 +11,32 @@ evaluation of a trial, two questions:
 (b) **Cannot beat the best trial?** The trial's curve is forecast to the planned budget and the forecast is
     *conditioned on the other trials of the sweep* (:func:`cross_run_forecast`): P(this trial's best
     evaluation up to the budget beats the best evaluation of any other trial so far). When that probability
-    is below ``1 - confidence`` the trial is stopped.
+    is below ``1 - confidence`` the trial is stopped. For the trial that holds the sweep's best evaluation
+    the question becomes "will it set a new best?" (``incumbent=True``): a leader that cannot improve on
+    itself any more cannot change the sweep's pick either.
+(c) **Behind at the same step?** (:func:`same_step_evidence`, from ``same_step_warmup`` evaluations on, before
+    the forecast can run): the other trials that went on past this trial's latest step ``k`` show how much a
+    trial of this sweep still gains after step ``k``. The trial is stopped when the posterior probability that
+    it gains enough to beat the best trial is below ``1 - confidence`` — the cross-trial, same-rung comparison
+    of successive halving / Hyperband / ASHA made a probability.
+
+Same-step evidence (rule c)
+---------------------------
+Successive halving (Jamieson & Talwalkar 2016, "Non-stochastic Best Arm Identification and Hyperparameter
+Optimization"), Hyperband (Li et al. 2018, JMLR) and ASHA (Li et al. 2020, "A System for Massively Parallel
+Hyperparameter Tuning") compare trials *at the same resource* ("rung") and keep the top ``1/eta``. Here the
+same comparison is turned into evidence about this trial: with ``b`` its best evaluation up to its latest step
+``k`` and ``T`` the best evaluation of the sweep (the incumbent), every other trial ``r`` that reported
+evaluations both at or before ``k`` and after it contributes its **remaining gain after step k**,
+``g_r = (best of r up to k) − (best of r up to the budget)`` (metric units, ``>= 0``). ``r`` is a *success*
+when ``b − g_r < T``: a trial gaining as much as ``r`` did after step ``k`` would beat the best trial. With
+``n`` such trials and ``s`` successes, the posterior mean of the success rate under a Jeffreys
+``Beta(SAME_STEP_PRIOR, SAME_STEP_PRIOR)`` prior is ``P = (s + 1/2) / (n + 1)`` (the rule of succession); the
+trial is stopped when ``P < 1 − confidence`` (at confidence 0.9: five other trials past step ``k`` and none a
+success). Gains are compared in the metric's own units (the trials of one sweep share the metric), so a trial
+far behind at step ``k`` is stopped only when no trial of the sweep ever gained that much after step ``k``.
+A trial that was stopped early contributes its gain up to its stop (a lower bound of its true gain): in a
+sweep where many trials were stopped the rule leans towards stopping, as ASHA's promotions do.
 
 Cross-run forecasting (analog forecasting)
 -------------------------------------------
@@ -58,6 +83,13 @@ MIN_OBSERVED = 5
 CONFIDENCE = 0.9
 #: sample paths of the single-run forecast
 N_SAMPLES = 256
+#: evaluations a trial must report before the same-step rule (c) may stop it: the first at which a curve
+#: shows two changes (ASHA's rungs with eta = 3 are at 1, 3, 9, ... evaluations); the forecast rule (b) needs
+#: MIN_OBSERVED
+SAME_STEP_WARMUP = 3
+#: pseudo-count of each outcome in the Beta prior of the same-step rule (Jeffreys' Beta(1/2, 1/2)): with
+#: confidence 0.9 and no success it needs five other trials that went past the trial's step
+SAME_STEP_PRIOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -113,10 +145,12 @@ class Verdict:
     """The decision about one trial after its latest evaluation.
 
     Attributes:
-        stop: stop (prune) the trial now. rule: ``"policy"`` (overfit past recovery), ``"forecast"`` (cannot
+        stop: stop (prune) the trial now. rule: ``"policy"`` (overfit past recovery), ``"same-step"``
+            (behind at the same step by more than any trial of the sweep gained later), ``"forecast"`` (cannot
             beat the best trial), or ``""`` when continuing. reason: one line for people.
         best_step, best_value: the trial's best evaluation so far (what to keep / restore).
         forecast: the cross-run forecast when one was made.
+        same_step: the same-step evidence when it was weighed.
     """
 
     stop: bool
@@ -125,6 +159,31 @@ class Verdict:
     best_step: float
     best_value: float
     forecast: CrossRunForecast | None = None
+    same_step: SameStepEvidence | None = None
+
+
+@dataclass(frozen=True)
+class SameStepEvidence:
+    """What the other trials say about one trial at its latest step (rule (c), see the module docstring).
+
+    Attributes:
+        p_beat: posterior mean of P(the trial gains enough after ``step`` to beat ``target``), in (0, 1).
+        trials: other trials that reported evaluations at or before ``step`` and after it (``n``).
+        successes: those whose remaining gain after ``step`` would let this trial beat ``target`` (``s``).
+        step: the trial's latest step ``k``. target: the value to beat (trial units; the incumbent).
+        needed_gain: how much the trial must still gain to beat ``target`` (metric units, ``>= 0``).
+    """
+
+    p_beat: float
+    trials: int
+    successes: int
+    step: float
+    target: float
+    needed_gain: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"p_beat": round(self.p_beat, 4), "trials": self.trials, "successes": self.successes,
+                "step": float(self.step), "target": float(self.target), "needed_gain": float(self.needed_gain)}
 
 
 def _sign(mode: str) -> float:
@@ -203,6 +262,7 @@ def cross_run_forecast(
     method: str = "auto",
     seed: int = 0,
     n_samples: int = N_SAMPLES,
+    incumbent: bool = False,
 ) -> CrossRunForecast:
     """Forecast one trial's best evaluation up to step ``horizon``, conditioned on the other trials' curves.
 
@@ -214,10 +274,12 @@ def cross_run_forecast(
         mode: ``"min"`` or ``"max"``.
         method: the single-run forecaster, see :func:`gapwatch.forecast.forecast_curve`.
         seed, n_samples: sample paths of the single-run forecast.
+        incumbent: the target is the best evaluation of the whole sweep, this trial's included (so for the
+            trial that holds it, ``p_beat`` is P(it sets a new best)); False: of the other trials only.
 
     Returns:
-        :class:`CrossRunForecast`; ``target`` is the best evaluation of any other trial (None when no other
-        trial has one, and then ``p_beat`` is 1).
+        :class:`CrossRunForecast`; ``target`` is the best evaluation of any other trial (with ``incumbent``:
+        of any trial); None when no other trial has one, and then ``p_beat`` is 1.
 
     Raises:
         UsageError: bad mode, horizon or too short a curve.
@@ -231,9 +293,13 @@ def cross_run_forecast(
     others_z = [(o.steps, sign * o.values) for o in map(_finite, others) if len(o)]
     target_z = min((float(zr.min()) for _, zr in others_z), default=None)
     best_z = float(z.min())
+    if incumbent and target_z is not None:
+        target_z = min(target_z, best_z)
     target = None if target_z is None else sign * target_z
     if horizon <= c.steps[-1]:
         p = 1.0 if target_z is None or best_z < target_z else 0.0
+        if incumbent and target_z is not None and best_z <= target_z:
+            p = 0.0  # the budget is reached: the trial can set no new best
         return CrossRunForecast(p, sign * best_z, target, float(horizon), 0, 0.0, "observed",
                                 ["the budget is already reached: the observed best decides"])
     x_full, y_full, extra = _extend_to_budget(c, horizon)
@@ -248,6 +314,45 @@ def cross_run_forecast(
     lam, expected, p = _mix_with_analogs(model_best, analog_best, weights, target_z)
     return CrossRunForecast(p, sign * expected, target, float(horizon), int(gains.size), lam, fc.method,
                             list(fc.notes))
+
+
+def same_step_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
+                       horizon: float | None = None) -> SameStepEvidence | None:
+    """Rule (c): how often the other trials gained, after this trial's latest step, enough to beat the best.
+
+    Args:
+        curve: the trial's evaluations so far (non-finite values are skipped). others: the other trials of the
+            sweep (any state; same metric and step axis). mode: ``"min"`` or ``"max"``.
+        horizon: the budget in steps; the other trials' evaluations after it are ignored (None: all).
+
+    Returns:
+        :class:`SameStepEvidence` (see the module docstring for the estimate, after the same-rung comparison
+        of successive halving / ASHA); None when the trial has no finite evaluation or no other trial has one.
+        With ``trials == 0`` the probability is the prior mean, 1/2.
+
+    Raises:
+        UsageError: bad mode.
+    """
+    sign = _sign(mode)
+    c = _finite(curve)
+    others_z = [(o.steps, sign * o.values) for o in map(_finite, others) if len(o)]
+    if not len(c) or not others_z:
+        return None
+    k = float(c.steps[-1])
+    b = float((sign * c.values).min())
+    target = min(b, min(float(zr.min()) for _, zr in others_z))
+    n = s = 0
+    for s_r, z_r in others_z:
+        keep = s_r <= horizon if horizon is not None else np.ones(s_r.shape, dtype=bool)
+        pre, post = keep & (s_r <= k), keep & (s_r > k)
+        if not pre.any() or not post.any():
+            continue
+        best_k = float(z_r[pre].min())
+        gain = best_k - min(best_k, float(z_r[post].min()))
+        n += 1
+        s += int(b - gain < target)
+    p = (s + SAME_STEP_PRIOR) / (n + 2 * SAME_STEP_PRIOR)
+    return SameStepEvidence(p, n, s, k, sign * target, b - target)
 
 
 def _check_min_observed(min_observed: int) -> None:
@@ -285,25 +390,37 @@ def judge(
     use_forecast: bool = True,
     method: str = "auto",
     seed: int = 0,
+    same_step: bool = True,
+    same_step_warmup: int = SAME_STEP_WARMUP,
+    incumbent: bool = True,
 ) -> Verdict:
     """Decide whether to stop a trial after its latest evaluation (see the module docstring).
+
+    The rules are tried in the order (a) policy, (c) same step, (b) forecast; the first that says stop decides
+    (the cheap ones first: the forecast costs tens of milliseconds).
 
     Args:
         curve: this trial's evaluations so far. others: the other trials (any state) of the same sweep.
         mode: ``"min"`` or ``"max"``.
         horizon: the budget in steps; None = the furthest step any other trial reached (no forecast stop when
             no other trial went further than this one).
-        confidence: stop by forecast when P(beat the best other trial) < 1 - confidence; in (0, 1).
+        confidence: stop by rule (b) or (c) when P(beat the best trial) < 1 - confidence; in (0, 1).
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for rule (a).
         min_observed: evaluations before rule (b) is considered (rule (a) has its own ``warmup``).
-        use_forecast: False turns rule (b) off (policy only).
+        use_forecast: False turns the cross-run rules (b) and (c) off (policy only).
+        same_step: False turns rule (c) off. same_step_warmup: evaluations before rule (c) is considered
+            (>= 1; default :data:`SAME_STEP_WARMUP`).
+        incumbent: rule (b)'s target includes this trial's own best (the trial holding the sweep's best is
+            stopped when it will not set a new best); False: only the other trials' (the leader is never
+            stopped by rule (b)).
 
     Raises:
-        UsageError: bad mode, confidence, min_observed or policy parameters.
+        UsageError: bad mode, confidence, min_observed, same_step_warmup or policy parameters.
     """
     sign = _sign(mode)
     check_confidence(confidence)
     _check_min_observed(min_observed)
+    check_count("same_step_warmup", same_step_warmup, 1)
     params = check_policy_params(mode, policy_params)
     c = Curve(np.asarray(curve.steps, dtype=float), np.asarray(curve.values, dtype=float))
     if len(c) == 0:
@@ -316,18 +433,30 @@ def judge(
                        f"{best_value:.6g}",
                        best_step, best_value)
     fin = _finite(c)
-    if not use_forecast or len(fin) < min_observed:
+    if not use_forecast:
         return Verdict(False, "", "", best_step, best_value)
     others_f = [_finite(o) for o in others]
+    ev = None
+    if same_step and len(fin) >= same_step_warmup:
+        ev = same_step_evidence(fin, others_f, mode=mode, horizon=horizon)
+        if ev is not None and ev.p_beat < 1.0 - confidence:
+            return Verdict(True, "same-step", f"needs to gain {ev.needed_gain:.6g} more after step {ev.step:g} "
+                           f"to beat the best trial's {ev.target:.6g}; {ev.successes} of the {ev.trials} trials "
+                           f"past this step gained that much: P = {ev.p_beat:.3f} < {1 - confidence:.3f}",
+                           best_step, best_value, None, ev)
+    if len(fin) < min_observed:
+        return Verdict(False, "", "", best_step, best_value, None, ev)
     h = _forecast_budget(fin, others_f, horizon)
     if h is None:
-        return Verdict(False, "", "", best_step, best_value)
-    fc = cross_run_forecast(fin, others_f, horizon=h, mode=mode, method=method, seed=seed)
+        return Verdict(False, "", "", best_step, best_value, None, ev)
+    fc = cross_run_forecast(fin, others_f, horizon=h, mode=mode, method=method, seed=seed, incumbent=incumbent)
     if fc.p_beat < 1.0 - confidence:
-        return Verdict(True, "forecast", f"P(beats the best trial's {fc.target:.6g} by step {h:g}) = "
+        leads = fc.target is not None and sign * fc.target >= sign * best_value
+        what = "improves on its own best, the sweep's," if leads else "beats the best trial's"
+        return Verdict(True, "forecast", f"P({what} {fc.target:.6g} by step {h:g}) = "
                        f"{fc.p_beat:.3f} < {1 - confidence:.3f} (expected best {fc.expected_best:.6g}, "
-                       f"{fc.analogs} analog trials)", best_step, best_value, fc)
-    return Verdict(False, "", "", best_step, best_value, fc)
+                       f"{fc.analogs} analog trials)", best_step, best_value, fc, ev)
+    return Verdict(False, "", "", best_step, best_value, fc, ev)
 
 
 def check_confidence(confidence: float) -> float:
@@ -366,11 +495,15 @@ def check_budget(name: str, value: float | None) -> float | None:
 
 
 def check_sweep_args(owner: str, n_startup_trials: int, n_warmup_steps: int, method: str,
-                     budget_name: str | None = None, budget: float | None = None) -> None:
+                     budget_name: str | None = None, budget: float | None = None,
+                     same_step_warmup: int | None = SAME_STEP_WARMUP) -> None:
     """Validate the arguments the sweep adapters share (the errors start with ``owner``): the startup-trial and
-    warm-up counts, then the budget when ``budget_name`` is given, then the single-run ``method``."""
+    warm-up counts (``same_step_warmup``: None or >= 1), then the budget when ``budget_name`` is given, then the
+    single-run ``method``."""
     check_count(f"{owner}: n_startup_trials", n_startup_trials, 0)
     check_count(f"{owner}: n_warmup_steps", n_warmup_steps, MIN_OBSERVED)
+    if same_step_warmup is not None:
+        check_count(f"{owner}: same_step_warmup (None turns the same-step rule off)", same_step_warmup, 1)
     if budget_name is not None:
         check_budget(f"{owner}: {budget_name}", budget)
     if method not in ("auto", "pfn", "ensemble"):
@@ -390,6 +523,7 @@ class SweepRule:
         use_forecast: False keeps only rule (a). method: single-run forecaster.
         mode: ``"min"`` or ``"max"`` when known at construction (the policy parameters are checked for it).
         budget_name, budget: the adapter's budget argument (checked when ``budget_name`` is given).
+        same_step_warmup: evaluations before the same-step rule (c) applies; None turns it off.
     """
 
     owner: str
@@ -402,22 +536,24 @@ class SweepRule:
     mode: str = "min"
     budget_name: str | None = None
     budget: float | None = None
+    same_step_warmup: int | None = SAME_STEP_WARMUP
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "confidence", check_confidence(self.confidence))
         check_sweep_args(self.owner, self.n_startup_trials, self.n_warmup_steps, self.method, self.budget_name,
-                         self.budget)
+                         self.budget, self.same_step_warmup)
         object.__setattr__(self, "policy_params", check_policy_params(self.mode, self.policy_params))
         object.__setattr__(self, "use_forecast", bool(self.use_forecast))
 
     def judge(self, curve: Curve, others: list[Curve], *, mode: str, horizon: float | None, finished: int,
               seed: int = 0) -> Verdict:
-        """:func:`judge` with these settings; the forecast rule counts only once ``finished`` (other trials
-        finished) reaches ``n_startup_trials``."""
+        """:func:`judge` with these settings; the cross-run rules (b) and (c) count only once ``finished``
+        (other trials finished) reaches ``n_startup_trials``."""
         return judge(curve, others, mode=mode, horizon=horizon, confidence=self.confidence,
                      policy_params=self.policy_params, min_observed=self.n_warmup_steps,
                      use_forecast=self.use_forecast and finished >= self.n_startup_trials, method=self.method,
-                     seed=seed)
+                     seed=seed, same_step=self.same_step_warmup is not None,
+                     same_step_warmup=self.same_step_warmup or SAME_STEP_WARMUP)
 
 
 def best_evaluation(evaluations: Iterable[tuple[Any, float, float]], mode: str) -> tuple[Any, float, float] | None:

@@ -21,9 +21,11 @@ Usage::
     trial, step, value = best_checkpoint(study)    # pruned trials' best-so-far checkpoints count too
 
 A trial is pruned when (a) gapwatch's stop policy says it has overfit past recovery (or its patience cap ran
-out), or (b) its learning curve, forecast to the budget and conditioned on the curves of the other trials in
-the study, beats the best evaluation of any other trial with probability below ``1 - confidence`` (see
-:mod:`gapwatch.forecast.sweep` for both rules and the cross-run forecast). A pruned trial's best evaluation so
+out), (c) it is behind at its latest step by more than the trials of the study that went past that step ever
+gained afterwards (the same-rung comparison of successive halving / ASHA, made a posterior probability), or
+(b) its learning curve, forecast to the budget and conditioned on the curves of the other trials in the
+study, sets a new best of the study with probability below ``1 - confidence`` (see
+:mod:`gapwatch.forecast.sweep` for the rules and the cross-run forecast). A pruned trial's best evaluation so
 far is a real candidate: Optuna records a pruned trial's *last* value, so use :func:`best_checkpoint` (or
 restore that trial's best checkpoint) rather than ``study.best_trial`` when choosing the configuration.
 
@@ -38,7 +40,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MissingDependencyError, UsageError
-from ..forecast.sweep import CONFIDENCE, MIN_OBSERVED, Curve, SweepRule, Verdict, best_evaluation
+from ..forecast.sweep import (
+    CONFIDENCE,
+    MIN_OBSERVED,
+    SAME_STEP_WARMUP,
+    Curve,
+    SweepRule,
+    Verdict,
+    best_evaluation,
+)
 
 try:
     import optuna
@@ -65,15 +75,17 @@ class GapwatchPruner(BasePruner):
     """Prune trials that overfit past recovery or whose forecast cannot beat the best trial.
 
     Args:
-        confidence: prune by forecast when P(this trial beats the best other trial by the budget)
+        confidence: prune by rule (b) or (c) when P(this trial sets a new best of the study by the budget)
             < ``1 - confidence``; a probability in (0, 1). Default 0.9.
-        n_startup_trials: finished (complete or pruned) trials needed before the forecast rule applies
-            (the stop-policy rule applies from the first trial). Default 1.
-        n_warmup_steps: evaluations a trial must report before the forecast rule applies; >= 5. Default 5.
+        n_startup_trials: finished (complete or pruned) trials needed before the cross-run rules (b), (c)
+            apply (the stop-policy rule applies from the first trial). Default 1.
+        n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies; >= 5. Default 5.
+        same_step_warmup: evaluations a trial must report before the same-step rule (c) applies (>= 1);
+            None turns rule (c) off. Default 3 (chosen on the digits dev sweep of ``bench/bench_hpo.py``).
         max_resource: the budget in steps (the last step a full trial reports); None = the furthest step any
             other trial has reported.
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for the stop-policy rule.
-        use_forecast: False keeps only the stop-policy rule.
+        use_forecast: False keeps only the stop-policy rule (a).
         method: single-run forecaster (``"auto"``, ``"pfn"``, ``"ensemble"``).
 
     Raises:
@@ -90,10 +102,12 @@ class GapwatchPruner(BasePruner):
         policy_params: dict[str, Any] | None = None,
         use_forecast: bool = True,
         method: str = "auto",
+        same_step_warmup: int | None = SAME_STEP_WARMUP,
     ) -> None:
         #: the validated settings and the judging step shared with the Ray Tune stopper
         self.rule = SweepRule("GapwatchPruner", confidence, n_startup_trials, n_warmup_steps, policy_params,
-                              use_forecast, method, budget_name="max_resource", budget=max_resource)
+                              use_forecast, method, budget_name="max_resource", budget=max_resource,
+                              same_step_warmup=same_step_warmup)
         self.max_resource = None if max_resource is None else float(max_resource)
         #: the last verdict per (study name, trial number, evaluations seen): should_prune may be called twice
         self._cache: dict[tuple[str, int, int], Verdict] = {}

@@ -13,8 +13,9 @@ Usage::
 
 Each result a trial reports (``tune.report({"val_loss": ..., ...})``) is one evaluation; its position is
 ``result[time_attr]`` (default ``training_iteration``). A trial is stopped when (a) gapwatch's stop policy
-says it has overfit past recovery, or (b) its forecast, conditioned on the other trials' curves, beats the
-best evaluation of any other trial with probability below ``1 - confidence`` — the same logic as the Optuna
+says it has overfit past recovery, (c) it is behind at its latest step by more than the other trials gained
+after that step (same-rung comparison, as ASHA's), or (b) its forecast, conditioned on the other trials'
+curves, sets a new best of the sweep with probability below ``1 - confidence`` — the same logic as the Optuna
 pruner (:mod:`gapwatch.forecast.sweep`). The stopper runs in the Tune driver, which sees every trial's
 results, so it keeps the curves itself; :meth:`state_dict` / :meth:`load_state_dict` carry them across a
 driver restart.
@@ -27,7 +28,15 @@ import math
 from typing import Any
 
 from ..errors import MissingDependencyError, UsageError
-from ..forecast.sweep import CONFIDENCE, MIN_OBSERVED, Curve, SweepRule, Verdict, best_evaluation
+from ..forecast.sweep import (
+    CONFIDENCE,
+    MIN_OBSERVED,
+    SAME_STEP_WARMUP,
+    Curve,
+    SweepRule,
+    Verdict,
+    best_evaluation,
+)
 
 try:
     from ray.tune import Stopper
@@ -47,8 +56,9 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         time_attr: the result key giving the evaluation's position (steps, epochs or iterations).
         max_t: the budget in ``time_attr`` units (None = the furthest any other trial has reached).
         confidence: stop by forecast when P(beat the best other trial) < ``1 - confidence``; in (0, 1).
-        n_startup_trials: finished trials (stopped here, or at ``max_t``) before the forecast rule applies.
-        n_warmup_steps: evaluations a trial must report before the forecast rule applies (>= 5).
+        n_startup_trials: finished trials (stopped here, or at ``max_t``) before the cross-run rules (b), (c) apply.
+        n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies (>= 5).
+        same_step_warmup: evaluations before the same-step rule (c) applies (>= 1); None turns it off.
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS`. use_forecast: False = policy only.
         method: single-run forecaster (``"auto"``, ``"pfn"``, ``"ensemble"``).
 
@@ -70,6 +80,7 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         policy_params: dict[str, Any] | None = None,
         use_forecast: bool = True,
         method: str = "auto",
+        same_step_warmup: int | None = SAME_STEP_WARMUP,
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise UsageError(f"GapwatchStopper: metric must be a non-empty result key, got {metric!r}")
@@ -77,7 +88,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
             raise UsageError(f"GapwatchStopper: mode must be 'min' or 'max', got {mode!r}")
         #: the validated settings and the judging step shared with the Optuna pruner
         self.rule = SweepRule("GapwatchStopper", confidence, n_startup_trials, n_warmup_steps, policy_params,
-                              use_forecast, method, mode=mode, budget_name="max_t", budget=max_t)
+                              use_forecast, method, mode=mode, budget_name="max_t", budget=max_t,
+                              same_step_warmup=same_step_warmup)
         self.metric, self.mode, self.time_attr = metric, mode, time_attr
         self.max_t = None if max_t is None else float(max_t)
         self._steps: dict[str, list[float]] = {}
