@@ -307,3 +307,23 @@ def test_segmentation_metric_modes(metric: str, mode: str) -> None:
     """Keras logs its ``MeanIoU``/``BinaryIoU`` classes as ``mean_io_u``/``binary_io_u``; a Jaccard index is a
     similarity (larger is better), a Jaccard distance is not."""
     assert metric_mode(metric) == mode
+
+
+@pytest.mark.parametrize(("columns", "expected"), [
+    # Keras's built-in metric names: their first word is not a held-out set ("sparse", "binary", "root", "top")
+    (["loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"],
+     {"sparse_categorical_accuracy": ("train", "sparse_categorical_acc"),
+      "val_sparse_categorical_accuracy": ("val", "sparse_categorical_acc")}),
+    (["binary_accuracy", "val_binary_accuracy", "categorical_accuracy", "val_categorical_accuracy"],
+     {"binary_accuracy": ("train", "binary_acc"), "val_binary_accuracy": ("val", "binary_acc"),
+      "categorical_accuracy": ("train", "categorical_acc"), "val_categorical_accuracy": ("val", "categorical_acc")}),
+    (["root_mean_squared_error", "val_root_mean_squared_error", "top_5_accuracy", "val_top_5_accuracy",
+      "top_k_categorical_accuracy"],
+     {"root_mean_squared_error": ("train", "root_mean_squared_error"),
+      "val_root_mean_squared_error": ("val", "root_mean_squared_error"),
+      "top_5_accuracy": ("train", "top_5_acc"), "val_top_5_accuracy": ("val", "top_5_acc"),
+      "top_k_categorical_accuracy": ("train", "top_k_categorical_acc")}),
+])
+def test_keras_metric_names_are_not_held_out_sets(columns: list[str], expected: dict[str, tuple[str, str]]) -> None:
+    got = normalize_columns(columns)
+    assert {k: got[k] for k in expected} == expected

@@ -449,3 +449,22 @@ def test_gradient_boosting_round_logs(tmp_path: Path) -> None:
     q.write_text("".join(f"[{i}]\ttrain-logloss:{1 / (i + 1):.5f}\teval-logloss:{1.2 / (i + 1) + 0.1:.5f}\n"
                          for i in range(40)))
     np.testing.assert_allclose(load(q).series("val", "logloss").x, np.arange(40))
+
+
+def test_keras_sparse_categorical_accuracy_is_the_training_accuracy(tmp_path: Path) -> None:
+    """Keras CSVLogger of a model compiled with ``metrics=["sparse_categorical_accuracy"]``: the name's first word
+    was read as a held-out set called ``sparse``, so the training accuracy was judged as if held out. It is the
+    training split's accuracy, and the validation accuracy (falling from epoch 8 on) decides."""
+    lines = ["epoch,loss,sparse_categorical_accuracy,val_loss,val_sparse_categorical_accuracy"]
+    for e in range(30):
+        val_acc = 0.80 - 0.006 * max(0, e - 7) + 0.002 * ((e * 3) % 3 - 1) + 0.1 * min(e, 7) / 7
+        lines.append(f"{e},{1.5 * 0.85 ** e + 0.02:.4f},{min(0.99, 0.5 + 0.02 * e):.4f},"
+                     f"{0.9 + 0.02 * (e - 7) ** 2 / 7:.4f},{val_acc:.4f}")
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert sorted({split for split, _ in list(h.keys())}) == ["train", "val"]
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "sparse_categorical_acc")
+    assert r.monitor.mode == "max"
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

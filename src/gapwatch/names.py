@@ -158,7 +158,10 @@ _QUALIFIERS: frozenset[str] = frozenset(
     {"top1", "top5", "top3", "top10", "pgd", "fgsm", "adv", "clean", "robust", "macro", "micro", "weighted",
      "balanced", "token", "seq", "sequence", "char", "word", "mean", "avg", "total", "overall", "per",
      "class",
-     "masked", "mlm", "lm", "ce", "kl", "box", "cls", "obj", "dfl", "seg", "mask", "bbox"}
+     "masked", "mlm", "lm", "ce", "kl", "box", "cls", "obj", "dfl", "seg", "mask", "bbox",
+     # the words of Keras's built-in metric names: sparse_categorical_accuracy, binary_accuracy,
+     # top_k_categorical_accuracy, root_mean_squared_error, mean_absolute_percentage_error …
+     "sparse", "categorical", "binary", "top", "k", "root", "squared", "absolute", "percentage", "logarithmic"}
 )
 
 #: First tokens of a bare ``<part>_loss`` that name a loss term, not a held-out set (``dice_loss``).
