@@ -327,3 +327,29 @@ def test_segmentation_metric_modes(metric: str, mode: str) -> None:
 def test_keras_metric_names_are_not_held_out_sets(columns: list[str], expected: dict[str, tuple[str, str]]) -> None:
     got = normalize_columns(columns)
     assert {k: got[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    # MMDetection and detectron2 write COCO AP only for the held-out images, without a split token
+    ("coco/bbox_mAP", ("val", "coco_bbox_map")),
+    ("bbox_mAP_50", ("val", "bbox_map_50")),
+    ("bbox/AP50", ("val", "bbox_ap50")),
+    ("segm/APs", ("val", "segm_aps")),
+    ("train/map", ("train", "map")),
+    # measure variants whose first word is no held-out set
+    ("foreground_acc", ("train", "foreground_acc")),
+    ("fast_rcnn/cls_accuracy", ("train", "fast_rcnn_cls_acc")),
+    # Ray Tune's Lightning examples log under a ``ptl/`` namespace
+    ("ptl/val_loss", ("val", "loss")),
+    ("ptl/val_accuracy", ("val", "acc")),
+    # named held-out sets stay named
+    ("retention_acc", ("retention", "acc")),
+    ("ood/loss", ("ood", "loss")),
+])
+def test_normalize_framework_conventions(name: str, expected: tuple[str, str]) -> None:
+    assert normalize(name) == expected
+
+
+def test_detection_ap_is_larger_is_better_and_mfu_is_bookkeeping() -> None:
+    assert metric_mode("segm_aps") == "max" and metric_mode("bbox_ap50") == "max"
+    assert role("mfu") == "bookkeeping"

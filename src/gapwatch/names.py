@@ -120,7 +120,7 @@ NON_METRICS: frozenset[str] = frozenset(
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
      "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
-     "wps", "ups", "wpb", "bsz", "wall"}
+     "wps", "ups", "wpb", "bsz", "wall", "mfu"}
 )
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
@@ -161,8 +161,14 @@ _QUALIFIERS: frozenset[str] = frozenset(
      "masked", "mlm", "lm", "ce", "kl", "box", "cls", "obj", "dfl", "seg", "mask", "bbox",
      # the words of Keras's built-in metric names: sparse_categorical_accuracy, binary_accuracy,
      # top_k_categorical_accuracy, root_mean_squared_error, mean_absolute_percentage_error …
-     "sparse", "categorical", "binary", "top", "k", "root", "squared", "absolute", "percentage", "logarithmic"}
+     "sparse", "categorical", "binary", "top", "k", "root", "squared", "absolute", "percentage", "logarithmic",
+     # fastai's foreground_acc, detectron2's fast_rcnn/cls_accuracy and rpn/…, other measure variants
+     "foreground", "background", "fast", "rcnn", "rpn", "roi", "pixel", "exact", "multilabel", "hamming"}
 )
+#: A detection measure (COCO AP): ``map``, ``bbox_map_50``, ``bbox_ap50``, ``segm_aps``. It is only ever
+#: computed on held-out images, so a qualified name with no split token that ends in one is read as validation
+#: (MMDetection's ``coco/bbox_mAP``, detectron2's ``bbox/AP50``).
+_DETECTION_AP = re.compile(r"(^|_)(map|ap)(\d+|_\d+|_[sml]|[sml])*$")
 
 #: First tokens of a bare ``<part>_loss`` that name a loss term, not a held-out set (``dice_loss``).
 _LOSS_PARTS: frozenset[str] = frozenset(
@@ -203,7 +209,7 @@ def metric_mode(metric: str) -> str:
         return "min"
     # ``mean_io_u``: Keras's snake_case of its ``MeanIoU`` metric class
     if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) for t in toks) or "accuracy" in metric \
-            or "io_u" in metric:
+            or "io_u" in metric or _DETECTION_AP.search(metric):
         return "max"
     return "min"
 
@@ -303,7 +309,7 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``eval_<set>_loss``/``eval_<set>_accuracy`` (Hugging Face, several evaluation sets) →
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
-    low = _strip_affixes(name)
+    low = _strip_namespace(_strip_affixes(name))
     tokens = _drop_axis_tokens(_tokens(low))
     if not tokens:
         return default_split, low
@@ -314,7 +320,10 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
     split, rest = _split_and_rest(tokens)
     if not rest:
         rest = ["loss"]
-    return split or default_split, _canonical_metric(rest)
+    metric = _canonical_metric(rest)
+    if split is None and len(rest) > 1 and _DETECTION_AP.search(metric):
+        split = "val"  # bbox_mAP_50, coco/bbox_mAP; a bare ``mAP`` keeps the default (its val_mAP twin decides)
+    return split or default_split, metric
 
 
 def _strip_affixes(name: str) -> str:
@@ -329,6 +338,18 @@ def _strip_affixes(name: str) -> str:
             low = low[len(pre):]
             break
     return low
+
+
+def _strip_namespace(low: str) -> str:
+    """``ptl/val_loss`` → ``val_loss``: a leading ``/`` namespace (Ray Tune's Lightning examples write ``ptl/``)
+    that names neither a split nor a measure, in front of a name that starts with a split."""
+    head, sep, rest = low.partition("/")
+    if not sep or not rest:
+        return low
+    ht, rt = _tokens(head), _tokens(rest)
+    if not ht or not rt or rt[0] not in SPLIT_ALIASES or any(t in SPLIT_ALIASES or t in METRIC_ALIASES for t in ht):
+        return low
+    return rest
 
 
 def _drop_axis_tokens(tokens: list[str]) -> list[str]:
