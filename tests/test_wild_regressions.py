@@ -468,3 +468,58 @@ def test_keras_sparse_categorical_accuracy_is_the_training_accuracy(tmp_path: Pa
     assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "sparse_categorical_acc")
     assert r.monitor.mode == "max"
     assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+NANOGPT = """step 0: train loss 10.9882, val loss 10.9891
+iter 0: loss 10.9883, time 28211.56ms, mfu -100.00%
+iter 10: loss 9.5541, time 312.40ms, mfu 4.51%
+iter 20: loss 8.8713, time 311.94ms, mfu 4.52%
+step 30: train loss 8.1020, val loss 8.2015
+saving checkpoint to out-shakespeare
+iter 30: loss 8.0975, time 9981.21ms, mfu 4.07%
+iter 40: loss 7.5213, time 312.02ms, mfu 4.11%
+iter 50: loss 7.0102, time 311.87ms, mfu 4.15%
+step 60: train loss 6.4031, val loss 6.9112
+iter 60: loss 6.3520, time 9978.65ms, mfu 3.74%
+"""
+
+
+def test_nanogpt_stdout_is_read_with_its_two_training_losses_apart(tmp_path: Path) -> None:
+    """nanoGPT's ``train.py`` prints ``step N: train loss …, val loss …`` at each evaluation and ``iter N: loss
+    …, time …ms, mfu …%`` every ``log_interval`` iterations. It used to be "unknown log format"; the two
+    training losses must not merge into one curve with repeated steps."""
+    p = tmp_path / "train.log"
+    p.write_text(NANOGPT)
+    h = load(p)
+    assert sorted(h.keys()) == [("train", "bare_loss"), ("train", "loss"), ("val", "loss")]
+    assert h.series("val", "loss").values.tolist() == [10.9891, 8.2015, 6.9112]
+    assert h.series("train", "loss").step.tolist() == [0, 30, 60]
+    assert len(h.series("train", "bare_loss")) == 7
+    assert not h.notes  # no "resumed run?" note from interleaved steps
+
+
+def test_comma_separated_prose_is_not_read_as_measurements(tmp_path: Path) -> None:
+    p = tmp_path / "notes.log"
+    p.write_text("found 5 files, using 3 workers\nloaded 100 images, skipped 2 corrupt ones\n" * 5)
+    with pytest.raises(InputError, match="unknown log format"):
+        load(p)
+
+
+def test_detectron2_metrics_json(tmp_path: Path) -> None:
+    """detectron2's ``metrics.json``: training records every 20 iterations (``total_loss``, ``loss_cls``,
+    ``fast_rcnn/cls_accuracy``, ``lr``) and evaluation records with COCO AP (``bbox/AP``) but no split token."""
+    lines = []
+    for it in range(19, 2000, 20):
+        lines.append(json.dumps({"data_time": 0.002, "eta_seconds": 300.0, "fast_rcnn/cls_accuracy": 0.9,
+                                 "iteration": it, "loss_box_reg": 0.3, "loss_cls": 0.4, "lr": 0.00025,
+                                 "time": 0.3, "total_loss": 2.0 - it / 2000}))
+        if (it + 1) % 400 == 0:
+            ap = 30.0 + (it + 1) / 200 - (0.01 * (it - 1000) if it > 1000 else 0)
+            lines.append(json.dumps({"bbox/AP": ap, "bbox/AP50": ap + 20, "bbox/APs": ap - 10, "iteration": it}))
+    p = tmp_path / "metrics.json"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    keys = set(h.keys())
+    assert {("val", "bbox_ap"), ("val", "bbox_ap50"), ("train", "loss"), ("train", "fast_rcnn_cls_acc")} <= keys
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "bbox_ap", "max")

@@ -434,7 +434,18 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     explicit = {n for n in metric_names if _names_a_split(n)}
     if _has_train_and_val_loss(read, metric_names, explicit):
         _bare_metrics_on_val(read, metric_names, explicit, default_split)
+    _bare_twins_apart(read, explicit)
     return read
+
+
+def _bare_twins_apart(read: dict[str, tuple[str, str]], explicit: set[str]) -> None:
+    """A bare name read as the same series as a split-named one (nanoGPT prints ``loss`` every iteration and
+    ``train loss`` at each evaluation) is kept apart as ``bare_<metric>``: merged, the two would interleave into
+    one curve with repeated steps. The split-named one keeps the series. Changes ``read`` in place."""
+    named = {read[n] for n in explicit if n in read}
+    for n, (split, metric) in list(read.items()):
+        if n not in explicit and (split, metric) in named:
+            read[n] = (split, f"bare_{metric}")
 
 
 def _names_a_split(name: str) -> bool:

@@ -86,6 +86,8 @@ _WORD = r"[A-Za-z][\w.()/\-]*"
 _COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}})\s*[:=]\s*({_NUM})(?![\w.:/])")
 _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
+#: One ``name value`` item of a comma-separated field: ``train loss 2.1``, ``mfu 4.51%``.
+_SPACE_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+({_NUM})%?\s*")
 _SEPARATORS = re.compile(r"[\s,;|\-\[\]()%]*")
 _BOUNDARY = re.compile(r"[\-,;:\[(\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
@@ -171,10 +173,25 @@ def _colon_pairs(field: str) -> list[tuple[str, str]]:
     return out
 
 
+def _comma_space_pairs(field: str) -> list[tuple[str, str]]:
+    """``train loss 2.1, val loss 2.2`` (nanoGPT's ``step 250: train loss 2.1, val loss 2.2``): comma-separated
+    ``name value`` items, a name of up to three words. Read when at least half of the items are such pairs
+    (``iter 10: loss 4.2, time 31.20ms, mfu 4.51%`` → loss and mfu), so that prose stays prose."""
+    items = [t for t in re.split(r"[,;]", field) if t.strip()]
+    if items and ":" in items[0]:
+        items[0] = items[0].rsplit(":", 1)[1]  # after a marker: ``step 250: train loss 2.1``
+    found = [m for t in items if (m := _SPACE_ITEM.fullmatch(t)) is not None]
+    if len(items) < 2 or 2 * len(found) < len(items):
+        return []
+    return [(m.group(1), m.group(2)) for m in found]
+
+
 def _field_pairs(field: str) -> list[tuple[str, str]]:
     pairs = _colon_pairs(field)
     if not pairs and _SPACE_FIELD.fullmatch(field):
         pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
+    if not pairs:
+        pairs = _comma_space_pairs(field)
     split = _split_of(pairs[0][0]) if pairs else None
     out = []
     for name, val in pairs:
