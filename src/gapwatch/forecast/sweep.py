@@ -27,7 +27,10 @@ Optimization"), Hyperband (Li et al. 2018, JMLR) and ASHA (Li et al. 2020, "A Sy
 Hyperparameter Tuning") compare trials *at the same resource* ("rung") and keep the top ``1/eta``. Here the
 same comparison is turned into evidence about this trial: with ``b`` its best evaluation up to its latest step
 ``k`` and ``T`` the best evaluation of the sweep (the incumbent), every other trial ``r`` that reported
-evaluations both at or before ``k`` and after it contributes its **remaining gain after step k**,
+evaluations both at or before ``k`` and after it, and that improved at least as much as this trial over the
+steps of this trial's last ``same_step_warmup`` evaluations (it was in the same phase of training, or an
+earlier one, at step ``k``: a trial still improving steeply is not judged by trials that had levelled off),
+contributes its **remaining gain after step k**,
 ``g_r = (best of r up to k) − (best of r up to the budget)`` (metric units, ``>= 0``). ``r`` is a *success*
 when ``b − g_r < T``: a trial gaining as much as ``r`` did after step ``k`` would beat the best trial. With
 ``n`` such trials and ``s`` successes, the posterior mean of the success rate under a Jeffreys
@@ -317,13 +320,16 @@ def cross_run_forecast(
 
 
 def same_step_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
-                       horizon: float | None = None) -> SameStepEvidence | None:
+                       horizon: float | None = None, window: int = SAME_STEP_WARMUP) -> SameStepEvidence | None:
     """Rule (c): how often the other trials gained, after this trial's latest step, enough to beat the best.
 
     Args:
         curve: the trial's evaluations so far (non-finite values are skipped). others: the other trials of the
             sweep (any state; same metric and step axis). mode: ``"min"`` or ``"max"``.
         horizon: the budget in steps; the other trials' evaluations after it are ignored (None: all).
+        window: the trial's last ``window`` evaluations measure its recent gain (evaluations, >= 1); only the
+            other trials that gained at least as much over the same steps count (they were in the same, or
+            an earlier, phase of training at step ``k``).
 
     Returns:
         :class:`SameStepEvidence` (see the module docstring for the estimate, after the same-rung comparison
@@ -338,16 +344,22 @@ def same_step_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
     others_z = [(o.steps, sign * o.values) for o in map(_finite, others) if len(o)]
     if not len(c) or not others_z:
         return None
+    z = sign * c.values
     k = float(c.steps[-1])
-    b = float((sign * c.values).min())
+    b = float(z.min())
+    # the trial's recent gain: best up to the first of its last `window` evaluations minus its best now
+    k0 = float(c.steps[max(0, len(c) - window)])
+    recent = float(z[c.steps <= k0].min()) - b
     target = min(b, min(float(zr.min()) for _, zr in others_z))
     n = s = 0
     for s_r, z_r in others_z:
         keep = s_r <= horizon if horizon is not None else np.ones(s_r.shape, dtype=bool)
         pre, post = keep & (s_r <= k), keep & (s_r > k)
-        if not pre.any() or not post.any():
+        if not (keep & (s_r <= k0)).any() or not post.any():
             continue
         best_k = float(z_r[pre].min())
+        if float(z_r[keep & (s_r <= k0)].min()) - best_k < recent - 1e-12 * (1.0 + abs(recent)):
+            continue  # r was improving more slowly than this trial at step k: not comparable
         gain = best_k - min(best_k, float(z_r[post].min()))
         n += 1
         s += int(b - gain < target)
@@ -438,7 +450,7 @@ def judge(
     others_f = [_finite(o) for o in others]
     ev = None
     if same_step and len(fin) >= same_step_warmup:
-        ev = same_step_evidence(fin, others_f, mode=mode, horizon=horizon)
+        ev = same_step_evidence(fin, others_f, mode=mode, horizon=horizon, window=same_step_warmup)
         if ev is not None and ev.p_beat < 1.0 - confidence:
             return Verdict(True, "same-step", f"needs to gain {ev.needed_gain:.6g} more after step {ev.step:g} "
                            f"to beat the best trial's {ev.target:.6g}; {ev.successes} of the {ev.trials} trials "
