@@ -740,17 +740,34 @@ class History:
             if not self.has(sp, metric):
                 continue
             s = self.series(sp, metric, x=base.x_kind)
-            ok = np.isfinite(s.x)
-            rx, rv = s.x[ok], s.values[ok]
-            order = np.argsort(rx, kind="stable")
-            rx, rv = rx[order], rv[order]
-            # nearest earlier-or-equal x (numpy equivalent of merge_asof(direction="backward"), ~100x faster)
-            bx = base.x
-            i = np.searchsorted(rx, bx, side="right") - 1
-            vals = np.where(i >= 0, rv[np.clip(i, 0, None)] if rv.size else np.nan, np.nan)
-            vals[~np.isfinite(bx)] = np.nan
-            out[sp] = vals.astype(float)
+            out[sp] = _match_backward(s.x, s.values, base.x)
         return base, out
+
+
+def _match_backward(x: np.ndarray, values: np.ndarray, bx: np.ndarray) -> np.ndarray:
+    """``values`` at the nearest earlier-or-equal ``x`` of each ``bx`` (NaN before the first x and where ``bx``
+    is not finite): the numpy equivalent of ``merge_asof(direction="backward")``, ~100x faster. A fresh float
+    array ``(len(bx),)``. A series is ordered by its x, so its finite x are usually sorted already (no sort,
+    no copy); the series matched to its own strictly increasing x is its values."""
+    ok = np.isfinite(x)
+    every = bool(ok.all())
+    rx, rv = (x, values) if every else (x[ok], values[ok])
+    if not (rx.shape[0] < 2 or bool(np.all(rx[1:] >= rx[:-1]))):
+        order = np.argsort(rx, kind="stable")
+        rx, rv = rx[order], rv[order]
+    if every and rx.shape == bx.shape and _increasing(rx) and (rx is bx or np.array_equal(rx, bx)):
+        return np.array(rv, dtype=float)
+    i = np.searchsorted(rx, bx, side="right")
+    i -= 1
+    if rv.size:
+        before = i < 0
+        np.clip(i, 0, None, out=i)
+        vals = np.asarray(rv[i], dtype=float)
+        vals[before] = np.nan
+    else:
+        vals = np.full(bx.shape, np.nan)
+    vals[~np.isfinite(bx)] = np.nan
+    return vals
 
 
 class Run(History):

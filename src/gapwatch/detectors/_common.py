@@ -161,6 +161,12 @@ def heldout_series(history: History, metric: str, monitor: Monitor | None = None
     return None
 
 
+def signed(values: np.ndarray, sign: float) -> np.ndarray:
+    """``sign * values`` ("lower is better" values of a curve): the array itself when ``sign`` is 1 (the same
+    numbers without a copy of a long curve; a Series' arrays are read-only, so nobody writes into it)."""
+    return values if sign == 1 else sign * values
+
+
 def sign_of(metric: str) -> float:
     """+1 when lower is better for ``metric``, -1 when higher is better."""
     return 1.0 if metric_mode(metric) == "min" else -1.0

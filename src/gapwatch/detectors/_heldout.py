@@ -75,6 +75,12 @@ def common_grid(series: list[Series]) -> list[np.ndarray]:
     where all are finite; int arrays of equal length, in order of the axis."""
     use_step = all(np.all(np.isfinite(s.step)) for s in series)
     axes = [s.step if use_step else s.epoch for s in series]
+    fast = _increasing_grid(series, axes)
+    return fast if fast is not None else _unique_grid(series, axes)
+
+
+def _unique_grid(series: list[Series], axes: list[np.ndarray]) -> list[np.ndarray]:
+    """:func:`common_grid` of any axes (repeated or unordered x: the last logged value at each x counts)."""
     common: np.ndarray | None = None
     for s, ax in zip(series, axes, strict=True):
         ok = np.isfinite(ax) & np.isfinite(s.values)
@@ -95,13 +101,49 @@ def common_grid(series: list[Series]) -> list[np.ndarray]:
     return out
 
 
+def _increasing_grid(series: list[Series], axes: list[np.ndarray]) -> list[np.ndarray] | None:
+    """:func:`common_grid` when every series' finite evaluations have strictly increasing x (the usual log):
+    each x is then its own last occurrence, so the shared x are found by merging the sorted axes and no
+    ``np.unique`` (a sort, its permutation and copies of every axis) is needed. The same positions; ``None``
+    when some axis repeats or goes back (then the general path)."""
+    pos: list[np.ndarray] = []
+    xs: list[np.ndarray] = []
+    every: dict[int, np.ndarray] = {}  # one read-only ``arange(n)`` for every series with all n evaluations
+    for s, ax in zip(series, axes, strict=True):
+        ok = np.isfinite(ax)
+        ok &= np.isfinite(s.values)
+        if ok.all():
+            n = ax.shape[0]
+            if n not in every:
+                every[n] = np.arange(n, dtype=np.intp)
+                every[n].flags.writeable = False
+            x, p = ax, every[n]
+        else:
+            p = np.flatnonzero(ok)
+            x = ax[p]
+        if x.shape[0] > 1 and not np.all(x[1:] > x[:-1]):
+            return None
+        xs.append(x)
+        pos.append(p)
+    if all(x.shape == xs[0].shape and np.array_equal(x, xs[0]) for x in xs[1:]):
+        return pos  # one axis (the series of one table): every finite evaluation is shared
+    common = xs[0]
+    for x in xs[1:]:
+        common = np.intersect1d(common, x, assume_unique=True)
+    return [p[np.searchsorted(x, common)] for p, x in zip(pos, xs, strict=True)]
+
+
 def curve(s: Series, idx: np.ndarray, sign: float, window: int, noise_floor: float) -> Curve:
     """The :class:`Curve` of ``s`` at positions ``idx`` (see its attributes for the statistics)."""
-    z = sign * s.values[idx].astype(float)
+    if sign == 1.0 and idx.shape[0] == s.values.shape[0]:  # every evaluation, as it is: the series' own values
+        z = s.values  # (read-only)
+    else:
+        z = np.asarray(s.values[idx], dtype=float)  # a fresh array: ``sign * z`` in place, the same numbers
+        z *= sign
     w = max(1, window)
     lv = trailing_mean(z, w)
     # rounding of the trailing means: differences this small are no change (a constant curve stays constant)
-    eps = ROUNDING * float(np.max(np.abs(z))) if z.size else 0.0
+    eps = ROUNDING * float(max(abs(np.max(z)), abs(np.min(z)))) if z.size else 0.0  # max |z| without |z|
     span = float(np.max(lv) - np.min(lv)) if lv.size else 0.0
     if span <= eps:
         span = 0.0

@@ -42,6 +42,7 @@ from ._common import (
     monitored_finite,
     sigmas,
     sign_of,
+    signed,
     train_series,
     where_text,
 )
@@ -82,15 +83,14 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     mon, s = monitored
     if _grokked(history, mon):
         return []  # a validation-loss bump during memorisation followed by a jump is grokking
-    z = mon.sign * s.values
+    z = signed(s.values, mon.sign)
     k = p["smooth"] | 1
     sm = rolling_median(z, k)
     sigma = noise_sigma(z)
     run_min = np.minimum.accumulate(sm)
-    exc = sm - run_min
     first_min = _prefix_argmin(sm, run_min)
     # candidate peaks in decreasing excursion order; keep the first that recovers and passes the tests
-    for pk in _episode_peaks(exc):
+    for pk in _episode_peaks(sm - run_min):  # (the excursion is not kept: one long array fewer in memory)
         found = _episode(history, mon, s, z, sm, run_min, first_min, sigma, k, pk, p)
         if found is not None:
             return [found]
@@ -104,8 +104,9 @@ def _prefix_argmin(sm: np.ndarray, run_min: np.ndarray) -> np.ndarray:
     new = np.empty(sm.size, dtype=bool)
     new[:1] = True
     new[1:] = sm[1:] < run_min[:-1]
-    out: np.ndarray = np.maximum.accumulate(np.where(new, np.arange(sm.size), 0))
-    return out
+    out: np.ndarray = np.arange(sm.size)
+    out[~new] = 0  # (in place: the values of ``np.where(new, arange, 0)`` without a second long array)
+    return np.maximum.accumulate(out, out=out)
 
 
 def _episode(history: History, mon: Monitor, s: Series, z: np.ndarray, sm: np.ndarray, run_min: np.ndarray,

@@ -70,6 +70,7 @@ from ._common import (
     has,
     monitored_finite,
     sign_of,
+    signed,
     stays_above_from,
     std_errs,
     train_series,
@@ -135,7 +136,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         return []
     mon, s = monitored
     n = len(s)
-    z = mon.sign * s.values
+    z = signed(s.values, mon.sign)
     b = int(np.argmin(z))
     after = n - 1 - b
     if after < p["min_after_best"]:
@@ -313,7 +314,8 @@ def _gap(history: History, mon: Monitor, s: Series, b: int, max_points: int) -> 
         return {}
     if "train" not in al or np.isnan(al["train"]).all():
         return {}
-    gap = mon.sign * (al[mon.split] - al["train"])
+    gap = al[mon.split] - al["train"]
+    gap *= mon.sign  # (in place: the same numbers as ``sign * (held-out - train)``)
     idx = np.searchsorted(base.x, s.x[b])
     idx = int(min(idx, len(gap) - 1))
     out: dict[str, Any] = {
