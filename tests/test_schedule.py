@@ -210,3 +210,23 @@ def test_damaged_args_yaml_is_a_note(tmp_path: Path) -> None:
     h = gapwatch.load(tmp_path / "results.csv")
     assert any("args.yaml" in n.message for n in h.notes)
     assert schedule.events(h) == []
+
+
+def test_analysis_document_lists_schedule_events_and_names(tmp_path: Path) -> None:
+    from gapwatch.documents import clean, validate
+    from gapwatch.summary import summarize_run
+
+    h = gapwatch.load(_trainer_state(tmp_path, _restart_lr(), _spiky_loss()))
+    a = analyze(h)
+    doc = a.to_dict()
+    run = doc["runs"][0]
+    assert run["schedule_events"] == [schedule.events(h)[0].to_dict()]
+    assert {"name": "learning_rate", "role": "schedule", "split": None, "metric": None, "mode": None} in run["series"]
+    validate(clean(doc))
+    # a schedule series is evidence, never a hyperparameter of the run
+    assert not [k for k in summarize_run(a.runs[0]).meta if k.startswith("schedule")]
+
+
+def test_no_schedule_events_key_without_events(tmp_path: Path) -> None:
+    h = gapwatch.load(_trainer_state(tmp_path, np.full(100, 5e-5), _spiky_loss()))
+    assert "schedule_events" not in analyze(h).to_dict()["runs"][0]

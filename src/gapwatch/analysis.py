@@ -143,6 +143,11 @@ class RunAnalysis:
             from .names import series_table
 
             d["series"] = [{k: v for k, v in row.items() if k != "run"} for row in series_table(self.history)]
+            from .schedule import events
+
+            planned = events(self.history, self.name) if self.name in self.history.meta else []
+            if planned:
+                d["schedule_events"] = [e.to_dict() for e in planned]
         return d
 
 

@@ -605,9 +605,12 @@ def series_table(source: History | Iterable[str] | Mapping[str, object],
             seen.add((run, name))
             rows.append({"run": run, "name": name, "role": "metric", "split": split, "metric": metric,
                          "mode": metric_mode(metric)})
-        # names a reader saw but did not keep (bookkeeping, schedule, signal), when it recorded them
+        # names a reader saw but did not keep (bookkeeping, schedule, signal), when it recorded them, and the
+        # schedule series it kept aside (gapwatch.schedule)
         for run in source.runs():
-            logged = source.meta.get(run, {}).get("logged_names") or ()
+            meta = source.meta.get(run, {})
+            kept = meta.get("schedule")
+            logged = [*(meta.get("logged_names") or ()), *(kept if isinstance(kept, Mapping) else ())]
             for name in logged if isinstance(logged, (list, tuple)) else ():
                 if (run, str(name)) not in seen and role(str(name)) != "metric":
                     seen.add((run, str(name)))

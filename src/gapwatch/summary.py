@@ -44,6 +44,9 @@ NOT_HYPERPARAMETERS = frozenset({
     "is_local_process_zero", "is_hyper_param_search", "output_dir", "logging_dir", "run_name", "train_runtime",
     "train_samples_per_second", "train_steps_per_second", "train_loss", "source", "path",
 })
+#: Top-level keys of ``History.meta[run]`` that hold series or lists, never settings (the logged learning rates
+#: of :mod:`gapwatch.schedule`): left out before flattening.
+NOT_SETTINGS = frozenset({"schedule", "logged_names", "tensorboard_files"})
 
 
 @dataclass
@@ -112,7 +115,8 @@ def flatten_meta(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def summarize_run(r: RunAnalysis) -> RunSummary:
     """Compute the :class:`RunSummary` of one analysed run (its findings, monitor, best point and History)."""
-    meta = flatten_meta(r.history.meta.get(r.name, {})) if r.history is not None else {}
+    meta = flatten_meta({k: v for k, v in r.history.meta.get(r.name, {}).items() if k not in NOT_SETTINGS}
+                        ) if r.history is not None else {}
     worst = r.worst_severity
     of = next((f for f in r.findings if f.kind == FindingKind.OVERFITTING), None)
     label = r.monitor.label if r.monitor else ""
