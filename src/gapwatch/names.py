@@ -609,9 +609,10 @@ def series_table(source: History | Iterable[str] | Mapping[str, object],
         # schedule series it kept aside (gapwatch.schedule)
         for run in source.runs():
             meta = source.meta.get(run, {})
-            kept = meta.get("schedule")
-            logged = [*(meta.get("logged_names") or ()), *(kept if isinstance(kept, Mapping) else ())]
-            for name in logged if isinstance(logged, (list, tuple)) else ():
+            listed, kept = meta.get("logged_names"), meta.get("schedule")
+            logged = [*(listed if isinstance(listed, (list, tuple)) else ()),
+                      *(kept if isinstance(kept, Mapping) else ())]
+            for name in logged:
                 if (run, str(name)) not in seen and role(str(name)) != "metric":
                     seen.add((run, str(name)))
                     rows.append({"run": run, **describe(str(name))})
