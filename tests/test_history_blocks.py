@@ -144,4 +144,5 @@ def test_series_of_one_block_is_a_view_and_of_several_blocks_a_copy() -> None:
     assert np.shares_memory(h.series("train", "loss").values, blocks[0].value)
     s = h.series("val", "loss")
     assert s.name == "val_loss" and s.values.tolist() == [1.0, 1.0, 0.0, 0.0]
-    assert h._index()["groups"][("r", "val", "loss")] == range(4, 8)  # noqa: SLF001
+    np.testing.assert_array_equal(h._index()["groups"][("r", "val", "loss")], np.arange(4, 8))  # noqa: SLF001
+    assert list(h._index()["groups"]) == [("r", "train", "loss"), ("r", "val", "loss")]  # noqa: SLF001

@@ -859,22 +859,37 @@ def _init_blocks(h: History, blocks: tuple[SeriesBlock, ...], notes: Sequence[Hi
 
 def _block_index(blocks: tuple[SeriesBlock, ...], c: dict) -> None:  # type: ignore[type-arg]
     """The lookup index of a block-stored History, in ``c``: ``blocks`` (the block numbers of every (run,
-    split, metric), in row order), and, as the long table's index has them, ``groups`` (row positions: a
-    ``range`` when the group's rows are one stretch, no memory a row), ``pairs`` and ``runs``."""
+    split, metric), in row order), and, as the long table's index has them, ``groups`` (row positions, made
+    when asked: :class:`_RowGroups`), ``pairs`` and ``runs``."""
     ids: dict[tuple[str, str, str], list[int]] = {}
     for i, b in enumerate(blocks):
         ids.setdefault((b.run, b.split, b.metric), []).append(i)
-    starts = np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).tolist()
-    groups: dict[tuple[str, str, str], Any] = {}
-    for key, bs in ids.items():
-        if bs[-1] - bs[0] == len(bs) - 1:  # adjacent blocks: one stretch of rows
-            groups[key] = range(starts[bs[0]], starts[bs[-1] + 1])
-        else:
-            groups[key] = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in bs])
     c["blocks"] = ids
-    c["groups"] = groups
+    c["groups"] = _RowGroups(blocks, ids)
     c["pairs"] = {(sp, m) for _, sp, m in ids}
     c["runs"] = list(dict.fromkeys(r for r, _, _ in ids))
+
+
+class _RowGroups(Mapping[tuple[str, str, str], np.ndarray]):
+    """The ``groups`` entry of a block-stored History's index: (run, split, metric) → the group's row positions
+    in the long table (int arrays, increasing), each made when asked and not kept (a long table's index holds
+    4 bytes a row; a block-stored History holds none)."""
+
+    __slots__ = ("_ids", "_starts")
+
+    def __init__(self, blocks: tuple[SeriesBlock, ...], ids: dict[tuple[str, str, str], list[int]]) -> None:
+        self._ids = ids
+        self._starts = np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).astype(np.intp).tolist()
+
+    def __getitem__(self, key: tuple[str, str, str]) -> np.ndarray:
+        st = self._starts
+        return np.concatenate([np.arange(st[i], st[i + 1], dtype=np.intp) for i in self._ids[key]])
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 def _block_floats(blocks: tuple[SeriesBlock, ...], col: str) -> np.ndarray:
