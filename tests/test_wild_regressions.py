@@ -523,3 +523,30 @@ def test_detectron2_metrics_json(tmp_path: Path) -> None:
     assert {("val", "bbox_ap"), ("val", "bbox_ap50"), ("train", "loss"), ("train", "fast_rcnn_cls_acc")} <= keys
     (r,) = analyze(h, forecast=False).runs
     assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "bbox_ap", "max")
+
+
+_MLX_TRAIN = "Iter {}: Train loss {}, Learning Rate 1.000e-05, It/sec 0.412, Tokens/sec 368.412, Trained Tokens {}, " \
+    "Peak mem 18.204 GB\n"
+MLX_LM = ("Loading pretrained model\nLoading datasets\nTraining\nTrainable parameters: 0.071% (5.243M/7241.732M)\n"
+          "Starting training..., iters: 60\nIter 1: Val loss 2.910, Val took 12.310s\n"
+          + _MLX_TRAIN.format(10, "1.242", 9000) + _MLX_TRAIN.format(20, "0.981", 18000)
+          + "Iter 20: Val loss 1.402, Val took 12.101s\n"
+          "Iter 20: Saved adapter weights to adapters/adapters.safetensors and adapters/0000020_adapters.safetensors.\n"
+          + _MLX_TRAIN.format(30, "0.702", 27000) + _MLX_TRAIN.format(40, "0.513", 36000)
+          + "Iter 40: Val loss 1.455, Val took 12.087s\n"
+          + _MLX_TRAIN.format(50, "0.301", 45000) + _MLX_TRAIN.format(60, "0.187", 54000)
+          + "Iter 60: Val loss 1.618, Val took 12.113s\n")
+
+
+def test_mlx_lm_lora_stdout(tmp_path: Path) -> None:
+    """``mlx_lm.lora`` prints ``Iter N: Train loss …, Learning Rate …, It/sec …, Peak mem … GB`` and ``Iter N: Val
+    loss …, Val took …s``: the losses are read by iteration, the learning rate is kept aside, the throughput
+    numbers are bookkeeping."""
+    p = tmp_path / "lora.log"
+    p.write_text(MLX_LM)
+    h = load(p)
+    assert sorted(h.keys()) == [("train", "loss"), ("val", "loss")]
+    assert h.series("val", "loss").step.tolist() == [1, 20, 40, 60]
+    assert h.series("train", "loss").values[-1] == 0.187
+    (r,) = analyze(h, forecast=False).runs
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

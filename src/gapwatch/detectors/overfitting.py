@@ -29,6 +29,12 @@ Exclusions (so detectors do not contradict each other):
 * double descent is not contradicted: the best point is global, so a curve that recovered past its first best
   has its best in the second descent.
 
+Short runs. A monitored series with at least ``short_min_evaluations`` but fewer than ``min_evaluations`` finite
+evaluations (a fine-tune evaluated three or four times) has no noise estimate; it is judged by its shape: every
+evaluation after the best worse than the one before (at least two of them), at least ``short_lost_fraction`` of
+the improvement undone, and the training series of the same measure (else the training loss) better at the end
+than at the best. Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
+
 Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone),
 ``info`` when ``lost < warn_lost_fraction`` (default: a twentieth — statistically clear but too small to act on;
 on real logs a held-out loss 1–2% above its best after a long plateau is what a reader calls a plateau), else
@@ -96,6 +102,12 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              "significance): 1% of the progress undone.", of="improvement"),
     fraction("warn_lost_fraction", 0.05, "Fraction of the improvement undone below which the finding is only "
              "info (clear but too small to act on): a twentieth of the progress.", of="improvement"),
+    evals("short_min_evaluations", 3, "A monitored series with fewer than min_evaluations (but at least this many) "
+          "finite evaluations is judged by the short-run rule (see the module docstring): three is the fewest "
+          "that hold a best and two rises after it."),
+    fraction("short_lost_fraction", 0.1, "Short-run rule: share of the improvement (first value - best) the final "
+             "value must have undone: a tenth, well above what the rule's monotone rise could owe to noise "
+             "on the curves it has been checked on.", of="improvement"),
     fraction("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
              "fifth of the progress lost.", of="improvement"),
     std_errs("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
@@ -133,7 +145,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     p = _validate(params)
     monitored = monitored_finite(history, monitor, p["min_evaluations"])
     if monitored is None:
-        return []
+        short = monitored_finite(history, monitor, p["short_min_evaluations"])
+        return [] if short is None else _short_run(history, *short, p)
     mon, s = monitored
     n = len(s)
     z = signed(s.values, mon.sign)
@@ -153,6 +166,52 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if not train_ev and _diverges(history, mon):
         return []  # without a training series, a rise that undoes all progress is divergence
     return [_finding(history, mon, s, z, b, w, deg, train_ev, p)]
+
+
+def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> list[Finding]:
+    """The short-run rule: too few evaluations for a noise estimate (fine-tunes that evaluate three or four
+    times), so the evidence is the shape alone — every evaluation after the best worse than the one before it,
+    at least ``short_lost_fraction`` of the improvement undone at the end, and the training series of the same
+    measure better at the end than at the best (else the run diverges). A ``warning`` at most: never critical
+    without a noise estimate."""
+    z = signed(s.values, mon.sign)
+    n, b = len(s), int(np.argmin(z))
+    improvement, rise = float(z[0] - z[b]), float(z[-1] - z[b])
+    if n - 1 - b < 2 or improvement <= 0 or not bool(np.all(np.diff(z[b:]) > 0)):
+        return []
+    lost = rise / improvement
+    tr = train_series(history, mon.metric)
+    if lost < p["short_lost_fraction"] or tr is None or not _train_improved_since(tr, s, b):
+        return []
+    best_val, final_val = float(s.values[b]), float(s.values[-1])
+    where_best = f"{s.x_kind} {fmt_x(s.x[b])}"
+    worse = _pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else "n/a"
+    msg = (f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} ({worse} worse "
+           f"than the best, {_undone(lost, b)}), worse at each of the {n - 1 - b} evaluations after it while "
+           f"{tr.name} kept improving; only {n} evaluations, too few for a noise estimate")
+    evidence: dict[str, Any] = {
+        "short_run": True, "evaluations": n, "best_index": b, "best_value": best_val, "best_step": s.at(b)["step"],
+        "best_epoch": s.at(b)["epoch"], "onset_index": b + 1, "onset_step": s.at(b + 1)["step"],
+        "onset_epoch": s.at(b + 1)["epoch"], "final_value": final_val,
+        "degradation": float(mon.sign * rise), "lost_fraction_of_improvement": float(lost),
+        "evaluations_after_best": n - 1 - b, "train_series": tr.name,
+    }
+    return [Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=s.at(b)["step"], epoch=s.at(b)["epoch"],
+                    evidence=evidence, actions=tuple(_actions(where_best, False)), references=REFERENCES,
+                    detector="overfitting")]
+
+
+def _train_improved_since(tr: Series, s: Series, b: int) -> bool:
+    """True when the training series' last value is better (by its own direction) than its value at (or just
+    before) the x of evaluation ``b`` of ``s`` (both on the same axis)."""
+    sign = sign_of(tr.metric)
+    ft = tr.finite()
+    if len(ft) < 2 or tr.x_kind != s.x_kind:
+        return False
+    i = int(np.searchsorted(ft.x, s.x[b], side="right")) - 1
+    if i < 0 or i >= len(ft) - 1:
+        return False
+    return bool(sign * ft.values[-1] < sign * ft.values[i])
 
 
 def _diverges(history: History, mon: Monitor) -> bool:

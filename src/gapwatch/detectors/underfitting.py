@@ -15,8 +15,10 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   that gained at least ``min_acc_gain`` is never stuck (a short, noisy loss can hide learning that the accuracy
   shows: 0.15 → 0.50 over five epochs).
 * **small gap** (still falling): held-out minus training loss at the end is at most ``max_gap_fraction`` of the
-  training loss's improvement (only checked when both are logged; a stuck run's improvement is too small to
-  measure a gap against, and its low training accuracy already says the model cannot fit).
+  training loss's improvement. A held-out loss with fewer than ``min_evaluations`` evaluations (but two or more)
+  still vetoes when its last value is not its best or the gap is large (only checked when both are logged; a
+  stuck run's improvement is too small to measure a gap against, and its low training accuracy already says the
+  model cannot fit).
 
 All ratios ignore offset and scale of the loss. Not reported when the training accuracy is fitted
 (≥ ``fitted_train_acc``), when a loss is non-finite, or when the training loss diverges (that is
@@ -238,16 +240,36 @@ def _heldout_agrees(tr: Series | None, held: Series | None, mode: str, t: dict[s
         if extra is None:
             return False
         ev.update(extra)
+    elif tr is not None and held is not None and mode == "still_falling" and len(held.finite()) >= 2:
+        short = _short_heldout_check(held.finite().values, t, p)
+        if short is None:
+            return False
+        ev.update(short)
     return True
+
+
+def _short_heldout_check(hv: np.ndarray, t: dict[str, Any], p: dict[str, Any]) -> dict[str, Any] | None:
+    """A held-out loss too short for a noise estimate (a fine-tune evaluated three times) still vetoes "still
+    falling": when its last value is not its best (it rose while training fell: overfitting, not underfitting)
+    or the gap is large. Returns the evidence to add, or None (veto)."""
+    if hv[-1] > float(np.min(hv[:-1])):
+        return None
+    gap = float(hv[-1]) - t["final"]
+    scale = max(t["improvement"], 0.0)
+    if scale > 0 and gap > p["max_gap_fraction"] * scale:
+        return None
+    return {"heldout_tail_drop": None, "gap_final": gap,
+            "gap_fraction_of_improvement": gap / scale if scale > 0 else None}
 
 
 def _text(base: Series, mode: str, tail: int, t: dict[str, Any], z: np.ndarray, acc_end: float | None,
           ev: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
     """Message and actions (sets ``ev["constant"]`` for a stuck run)."""
     if mode == "still_falling":
+        gap = ("with a small train/held-out gap" if "gap_final" in ev else "and no held-out loss to compare it with")
         msg = (f"{base.name} is still falling at the end: {100 * t['share']:.0f}% of its improvement came in the "
                f"last {tail} evaluations ({t['d_tail']:.3g}, {min(t['ztail'], 999):.0f} noise standard errors), "
-               "with a small train/held-out gap: the run stopped too early")
+               f"{gap}: the run stopped too early")
         return msg, (
             "train longer (more epochs or steps); the curve has not flattened",
             ("if the learning-rate schedule decays to zero at the end, lengthen the whole schedule rather than "
