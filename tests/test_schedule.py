@@ -230,3 +230,12 @@ def test_analysis_document_lists_schedule_events_and_names(tmp_path: Path) -> No
 def test_no_schedule_events_key_without_events(tmp_path: Path) -> None:
     h = gapwatch.load(_trainer_state(tmp_path, np.full(100, 5e-5), _spiky_loss()))
     assert "schedule_events" not in analyze(h).to_dict()["runs"][0]
+
+
+def test_html_report_marks_schedule_events(tmp_path: Path) -> None:
+    from gapwatch.report.html import render_html
+
+    html = render_html(analyze(gapwatch.load(_trainer_state(tmp_path, _restart_lr(), _spiky_loss()))))
+    assert 'class="schedline"' in html
+    assert "LR re-warm at epoch 3.05 (learning_rate: 1.11e-07 → 5e-05)" in html
+    assert "schedule change" in html  # the legend

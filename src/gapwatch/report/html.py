@@ -102,6 +102,7 @@ svg .s-h3{stroke:var(--h3);fill:var(--h3)}svg polyline.s-train,svg polyline.s-va
 svg polyline.s-h0,svg polyline.s-h1,svg polyline.s-h2,svg polyline.s-h3{fill:none}
 svg .best{fill:var(--best);stroke:#fff;stroke-width:1}
 svg .onset{stroke:var(--crit);stroke-width:1.4;stroke-dasharray:5 3}svg .onset-t{fill:var(--crit);font-size:11px}
+svg .schedline{stroke:var(--mut);stroke-width:1;stroke-dasharray:1 3}svg .schedline-t{fill:var(--mut);font-size:10px}
 svg .bestline{stroke:var(--best);stroke-width:1.2;stroke-dasharray:2 3}svg .bestline-t{fill:var(--best);font-size:11px}
 svg .zone{fill:var(--crit);opacity:.07}svg .fczone{fill:var(--val);opacity:.05}
 svg .fc-band{fill:var(--val);opacity:.18;stroke:none}svg polyline.fc-med{stroke:var(--val);fill:none}
@@ -298,6 +299,7 @@ def main_chart(r: RunAnalysis, s: RunSummary, numbered: Sequence[tuple[int, Find
     if fc is not None:
         legend.append(("var(--val)", "box", "forecast 10–90%"))
     legend += _draw_best_and_onset(ch, r, s)
+    legend += _draw_schedule_events(ch, r)
     for i, f in numbered:
         ch.badge(finding_x(f, r.x), str(i), f"sev-{f.severity.value}",
                  title=f"#{i} {f.severity.value} {kind_of(f)}: {f.message}")
@@ -354,6 +356,30 @@ def _draw_best_and_onset(ch: Chart, r: RunAnalysis, s: RunSummary) -> list[tuple
                  label=f"onset {_fx(s.onset_x)}", anchor="start")
         legend.append(("var(--crit)", "dash", "overfitting onset"))
     return legend
+
+
+#: Most schedule events drawn on a run's chart (an SGDR run restarts many times; the first ones are labelled).
+MAX_DRAWN_EVENTS = 12
+_EVENT_WORDS = {"rewarm": "LR re-warm", "drop": "LR drop", "augmentation": "mosaic off"}
+
+
+def _draw_schedule_events(ch: Chart, r: RunAnalysis) -> list[tuple[str, str, str]]:
+    """Deliberate schedule changes (:mod:`gapwatch.schedule`: learning-rate re-warms and drops, ``close_mosaic``)
+    as thin grey lines on the run's axis; returns their legend item."""
+    from ..schedule import events
+
+    if r.history is None or r.name not in r.history.meta:
+        return []
+    drawn = 0
+    for e in events(r.history, r.name)[:MAX_DRAWN_EVENTS]:
+        x = e.step if r.x == "step" else e.epoch
+        if not math.isfinite(x):
+            continue
+        word = _EVENT_WORDS.get(e.kind, e.kind)
+        ch.vline(x, "schedline", title=f"{word} at {r.x} {_fx(x)} ({e.name}: {_fx(e.before)} → {_fx(e.after)})",
+                 label=word if drawn < 3 else "", anchor="start")
+        drawn += 1
+    return [("var(--mut)", "dash", "schedule change")] if drawn else []
 
 
 def _forecast_arrays(fc: Forecast | None) -> _ForecastArrays | None:
