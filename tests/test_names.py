@@ -353,3 +353,15 @@ def test_normalize_framework_conventions(name: str, expected: tuple[str, str]) -
 def test_detection_ap_is_larger_is_better_and_mfu_is_bookkeeping() -> None:
     assert metric_mode("segm_aps") == "max" and metric_mode("bbox_ap50") == "max"
     assert role("mfu") == "bookkeeping"
+
+
+@pytest.mark.parametrize(("metric", "rank", "mode"), [
+    # hand-written Keras metric functions: the measure's name then _coef/_score/_m/…; Keras's IoU classes
+    ("dice_coef", 2, "max"), ("dice_coefficient", 2, "max"), ("iou_score", 2, "max"), ("jaccard_coef", 2, "max"),
+    ("jacard_coef", 2, "max"), ("f1_score", 2, "max"), ("f1_m", 2, "max"), ("mean_io_u", 2, "max"),
+    ("binary_io_u", 2, "max"), ("dsc", 2, "max"), ("precision_m", 3, "max"), ("recall_m", 3, "max"),
+    # losses named after a measure stay losses
+    ("dice_loss", 4, "min"), ("bce_dice_loss", 4, "min"), ("loss_m", 4, "min"),
+])
+def test_task_metric_rank_of_keras_metric_functions(metric: str, rank: int, mode: str) -> None:
+    assert (task_metric_rank(metric), metric_mode(metric)) == (rank, mode)

@@ -550,3 +550,21 @@ def test_mlx_lm_lora_stdout(tmp_path: Path) -> None:
     assert h.series("train", "loss").values[-1] == 0.187
     (r,) = analyze(h, forecast=False).runs
     assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_unet_dice_coef_decides_when_the_loss_disagrees(tmp_path: Path) -> None:
+    """Keras CSVLogger of a U-Net compiled with hand-written ``dice_coef``/``iou_score`` metrics: the validation
+    loss (binary cross-entropy) doubles from epoch 10 while the validation Dice keeps improving. The Dice decides
+    (the task metric beside the loss); the loss's rise is a disagreement, never a critical overfitting."""
+    lines = ["epoch,dice_coef,iou_score,loss,val_dice_coef,val_iou_score,val_loss"]
+    for e in range(40):
+        dice = 0.9 - 0.6 * 0.9 ** e
+        vdice = 0.85 - 0.6 * 0.92 ** e
+        vloss = 0.30 * 0.85 ** min(e, 10) + (0.012 * (e - 10) if e > 10 else 0)
+        lines.append(f"{e},{dice:.4f},{dice - 0.1:.4f},{0.4 * 0.88 ** e + 0.01:.4f},{vdice:.4f},{vdice - 0.1:.4f},"
+                     f"{vloss:.4f}")
+    p = tmp_path / "training_log.csv"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val" and r.monitor.metric in ("dice_coef", "iou_score")
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.value == "critical"]

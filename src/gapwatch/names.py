@@ -145,6 +145,7 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "acc", "f1", "auc", "auroc", "precision", "prec", "recall", "map", "bleu", "rouge", "meteor", "chrf",
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
+    "jacard", "dsc",
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
@@ -506,12 +507,16 @@ def resolve_monitor_name(spec: str, logged: Iterable[str]) -> tuple[str, str] | 
 #: Task metrics by preference when a run logs several (lower decides first). Ultralytics selects its best
 #: checkpoint by fitness = 0.1 mAP50 + 0.9 mAP50-95, so mAP50-95 comes before mAP50, and both before precision
 #: and recall, which trade off against each other along the confidence threshold.
+#: Suffixes of hand-written Keras metric functions after the measure's name (``dice_coef``, ``iou_score``,
+#: ``f1_score``, ``jaccard_index``, the widespread ``precision_m``/``recall_m``/``f1_m``).
+_MEASURE_SUFFIX = r"(_(coef|coefficient|score|metric|m|index|value))?"
 _TASK_RANKS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (0, re.compile(r"^map(50_95|_0_5_0_95|_50_95)?$")),
     (1, re.compile(r"^map(50|_0_5|_50|75|_0_75)$")),
-    (2, re.compile(r"(^|_)(f1|acc|wer|cer|bleu|sacrebleu|rouge\w*|exact_match|em|dice|iou|miou|auc|mcc|"
-                   r"matthews_correlation|spearman\w*|pearson\w*|r2)$")),
-    (3, re.compile(r"(^|_)(precision|recall)$")),
+    (2, re.compile(r"(^|_)(f1|acc|wer|cer|bleu|sacrebleu|rouge\w*|exact_match|em|dice|iou|io_u|miou|m_iou|"
+                   r"jaccard|jacard|dsc|auc|mcc|matthews_correlation|spearman\w*|pearson\w*|r2)"
+                   rf"{_MEASURE_SUFFIX}$")),
+    (3, re.compile(rf"(^|_)(precision|recall){_MEASURE_SUFFIX}$")),
 )
 
 
