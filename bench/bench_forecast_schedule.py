@@ -38,7 +38,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
+sys.path.insert(0, str(ROOT))
 
+import gapwatch.forecast.schedule as fsched  # noqa: E402
 from gapwatch.forecast import forecast_curve  # noqa: E402
 from gapwatch.schedule import ScheduleSeries, learning_rate_events  # noqa: E402
 
@@ -49,6 +51,7 @@ J = (3, 4, 5, 6, 8, 10, 12, 16, 20)
 #: candidate ``min_segment`` values (the dev half picks one)
 MIN_SEGMENTS = (3, 4, 5, 6, 8, 10, 12)
 METHODS = ("pfn", "ensemble")
+SHIPPED_KINDS = fsched.REGIME_KINDS
 LL_FLOOR = -50.0
 BEGIN, END = "<!-- bench_forecast_schedule.py: begin -->", "<!-- bench_forecast_schedule.py: end -->"
 
@@ -61,12 +64,59 @@ def load(limit: int = 0) -> list[dict[str, Any]]:
         lr = np.array(r["lr"], dtype=float)
         x = np.arange(y.size, dtype=float)
         s = ScheduleSeries("lr", np.full(x.size, np.nan), x.copy(), lr)
+        evs = [e for e in learning_rate_events(s) if e.kind in ("drop", "rewarm")]
         out.append({"name": r["name"], "kind": r["config"]["schedule"], "x": x, "y": y, "schedule": s,
-                    "events": [int(e.epoch) for e in learning_rate_events(s) if e.kind in ("drop", "rewarm")]})
+                    "events": [int(e.epoch) for e in evs], "event_kinds": [e.kind for e in evs]})
     out.sort(key=lambda c: c["name"])
     for i, c in enumerate(out):
         c["split"] = "dev" if i % 2 == 0 else "test"
     return out[:limit] if limit else out
+
+
+def load_wild(cache: Path) -> list[dict[str, Any]]:
+    """Runs of the real-log corpus (bench/wild) whose logged learning rate has a drop or re-warm and whose
+    held-out loss (``loss``, else the first held-out ``*loss*`` series) has at least 12 finite evaluations; the
+    schedule on the loss's axis. Scored with the ``min_segment`` chosen on the dev half (split ``wild``)."""
+    from bench_wild import MANIFEST, entry_path
+
+    from gapwatch import load as load_log
+    from gapwatch.schedule import series_of
+
+    out = []
+    for e in json.loads(MANIFEST.read_text())["entries"]:
+        j = e["judgement"]
+        p = entry_path(e, cache)
+        if j.get("kind") != "log" or not j.get("heldout") or not p.exists():
+            continue
+        try:
+            h = load_log(p)
+        except Exception:  # noqa: BLE001 - a log gapwatch refuses has no curve
+            continue
+        for run in h.runs():
+            r = h.run(run)
+            lrs = [sc for sc in series_of(h, run) if sc.is_learning_rate]
+            keys = sorted((k for k in r.keys() if k[0] in ("val", "valid", "validation", "eval")  # noqa: SIM118
+                           and "loss" in k[1]), key=lambda k: (k[1] != "loss", k))
+            if not lrs or not keys:
+                continue
+            ser = r.series(*keys[0]).finite()
+            y = np.asarray(ser.values, dtype=float)
+            x = np.asarray(ser.x, dtype=float)
+            axis = "step" if ser.x_kind == "step" else "epoch"
+            if y.size < 12 or not np.all(np.diff(x) > 0):
+                continue
+            found: dict[int, str] = {}
+            for sc in lrs:
+                for ev in learning_rate_events(sc):
+                    v = float(ev.step if axis == "step" else ev.epoch)
+                    if ev.kind in ("drop", "rewarm") and x[0] < v <= x[-1]:
+                        found.setdefault(int(np.searchsorted(x, v, side="left")), ev.kind)
+            if not found:
+                continue
+            idx = sorted(found)
+            out.append({"name": f"wild:{e['id'][:40]}", "kind": "wild", "x": x, "y": y, "schedule": lrs,
+                        "axis": axis, "events": idx, "event_kinds": [found[i] for i in idx], "split": "wild"})
+    return out
 
 
 def score(fc: Any, y: np.ndarray, m: int) -> dict[str, float]:
@@ -92,11 +142,16 @@ def rows_for(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 behind = bool(y[:m].min() <= y[m:].min())
                 row: dict[str, Any] = {"name": c["name"], "kind": c["kind"], "split": c["split"], "j": j, "m": m,
                                        "later_event": nxt < n, "behind": behind}
+                row["event_kind"] = c["event_kinds"][k]
                 for meth in METHODS:
                     for var, reg in (("whole", False), ("segment", True)):
                         t0 = time.process_time()
-                        fc = forecast_curve(x, y, observed=m, horizon=n, method=meth, schedule=c["schedule"],
-                                            schedule_axis="epoch", regime=reg, min_segment=3)
+                        fsched.REGIME_KINDS = ("drop", "rewarm")  # both measured; pick() applies the shipped kinds
+                        try:
+                            fc = forecast_curve(x, y, observed=m, horizon=n, method=meth, schedule=c["schedule"],
+                                                schedule_axis=c.get("axis", "epoch"), regime=reg, min_segment=3)
+                        finally:
+                            fsched.REGIME_KINDS = SHIPPED_KINDS
                         row[f"{meth}_{var}_ms"] = 1e3 * (time.process_time() - t0)
                         for key, v in score(fc, y, m).items():
                             row[f"{meth}_{var}_{key}"] = v
@@ -104,19 +159,33 @@ def rows_for(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def pick(r: dict[str, Any], meth: str, min_seg: int | None, key: str) -> float:
-    """The score of the rule "segment when at least ``min_seg`` evaluations follow the event" (None: whole)."""
-    var = "segment" if min_seg is not None and r["j"] >= min_seg else "whole"
-    return float(r[f"{meth}_{var}_{key}"])
+def event_kind(r: dict[str, Any]) -> str:
+    """The kind of the event a cut follows (rows cached before the field existed: from the run's schedule)."""
+    return str(r.get("event_kind") or ("drop" if r["kind"] == "step" else "rewarm"))
 
 
-def summary(rs: list[dict[str, Any]], meth: str, min_seg: int | None) -> str:
+def pick(r: dict[str, Any], meth: str, min_seg: int | None, key: str,
+         kinds: tuple[str, ...] = SHIPPED_KINDS) -> float:
+    """The score of the rule "segment when at least ``min_seg`` evaluations follow an event of ``kinds``"
+    (None: always the whole prefix)."""
+    seg = min_seg is not None and r["j"] >= min_seg and event_kind(r) in kinds
+    return float(r[f"{meth}_{'segment' if seg else 'whole'}_{key}"])
+
+
+def brier(rs: list[dict[str, Any]], meth: str, min_seg: int | None, kinds: tuple[str, ...] = SHIPPED_KINDS
+          ) -> float:
+    p = np.array([pick(r, meth, min_seg, "p", kinds) for r in rs])
+    return float(np.mean((p - np.array([r["behind"] for r in rs], dtype=float)) ** 2))
+
+
+def summary(rs: list[dict[str, Any]], meth: str, min_seg: int | None, kinds: tuple[str, ...] = SHIPPED_KINDS
+            ) -> str:
     if not rs:
         return "— | — | — | —"
-    ll = np.mean([pick(r, meth, min_seg, "ll") for r in rs])
-    mae = np.median([pick(r, meth, min_seg, "mae") for r in rs])
-    cov = np.mean([pick(r, meth, min_seg, "cov") for r in rs])
-    p = np.array([pick(r, meth, min_seg, "p") for r in rs])
+    ll = np.mean([pick(r, meth, min_seg, "ll", kinds) for r in rs])
+    mae = np.median([pick(r, meth, min_seg, "mae", kinds) for r in rs])
+    cov = np.mean([pick(r, meth, min_seg, "cov", kinds) for r in rs])
+    p = np.array([pick(r, meth, min_seg, "p", kinds) for r in rs])
     t = np.array([r["behind"] for r in rs], dtype=float)
     return f"{ll:.2f} | {mae:.3f} | {100 * cov:.0f}% | {np.mean((p - t) ** 2):.3f}"
 
@@ -126,6 +195,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="smoke test: first N runs")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
     ap.add_argument("--reuse", action="store_true", help="reuse the forecasts cached in bench/_work")
+    ap.add_argument("--wild-cache", type=Path, default=None,
+                    help="also score the real-log corpus runs with learning-rate events (bench_wild.py's cache)")
     args = ap.parse_args()
     import torch
 
@@ -139,55 +210,73 @@ def main() -> None:
         rows = rows_for(curves)
         WORK.mkdir(exist_ok=True)
         cache.write_text(json.dumps(rows))
+    wild_runs = load_wild(args.wild_cache) if args.wild_cache else []
+    wild = rows_for(wild_runs)
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
-    chosen = {}
-    dev_ll = {}
+    both = ("drop", "rewarm")
+    # k per forecaster on dev: the highest mean LL among the k whose Brier of P(best behind) is no worse than
+    # the whole-prefix forecast's (the stop signal must not pay for the density)
+    chosen: dict[str, int] = {}
+    dev_lines = []
     for meth in METHODS:
-        cand = {ms: float(np.mean([pick(r, meth, ms, "ll") for r in dev])) for ms in MIN_SEGMENTS}
-        dev_ll[meth] = cand
-        chosen[meth] = max(cand, key=lambda k: cand[k])
+        base = brier(dev, meth, None)
+        ok = {ms: float(np.mean([pick(r, meth, ms, "ll") for r in dev])) for ms in MIN_SEGMENTS
+              if brier(dev, meth, ms) <= base + 1e-12}
+        chosen[meth] = max(ok, key=lambda k: ok[k]) if ok else max(MIN_SEGMENTS)
+        for kinds, label in ((SHIPPED_KINDS, "drops"), (both, "drops + re-warms")):
+            dev_lines.append(f"| {meth} | {label} | " + " | ".join(
+                f"{np.mean([pick(r, meth, ms, 'll', kinds) for r in dev]):.2f} / {brier(dev, meth, ms, kinds):.3f}"
+                for ms in (None, *MIN_SEGMENTS)) + " |")
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
                           cwd=ROOT).stdout.strip()
     n_runs = {k: sum(c["kind"] == k for c in curves) for k in ("step", "rewarm")}
     md = ["## Schedule-aware forecasting: the segment after the last learning-rate event", "",
           "- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_schedule.py "
-          f"{' '.join(sys.argv[1:])}` (curves: `bench/train_schedule_runs.py`)",
+          f"{' '.join(sys.argv[1:])}` (curves: `bench/train_schedule_runs.py`, 48 runs, 92 CPU s)",
           f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus working tree); "
           "machine: 2-core shared Intel Xeon (4 agents), no GPU, one torch thread; wall "
-          f"{time.time() - t_start:.0f} s, CPU {time.process_time() - c_start:.0f} s",
+          f"{time.time() - t_start:.0f} s, CPU {time.process_time() - c_start:.0f} s"
+          + (" (digits forecasts reused from bench/_work/schedule_rows.json)" if args.reuse else ""),
           f"- runs: {n_runs['step']} step-schedule runs (÷10 at two milestones) and {n_runs['rewarm']} SGDR runs "
           "(restarts every 25 epochs), digits MLPs trained here; dev / test halves alternate in name order; "
           f"cuts at {', '.join(map(str, J))} evaluations after an event: {len(dev)} dev / {len(test)} test cuts",
-          "- `whole`: conditioned on the whole observed prefix (default); `segment ≥ k`: on the evaluations after "
-          "the last event when there are at least k of them. k chosen on dev by mean LL: "
-          + "; ".join(f"{m}: k = {chosen[m]} (dev LL by k: "
-                      + ", ".join(f"{k}: {v:.2f}" for k, v in dev_ll[m].items()) + ")" for m in METHODS),
+          "- `whole`: conditioned on the whole observed prefix (the default); `segment ≥ k`: on the evaluations "
+          "after the last learning-rate drop when there are at least k of them (shipped rule, "
+          f"`REGIME_KINDS = {SHIPPED_KINDS}`); `drops + re-warms`: the same rule also after SGDR restarts",
+          "- k per forecaster, chosen on dev: the highest mean LL among the k whose Brier score of P(best behind) "
+          "is no worse than the whole-prefix forecast's: " + ", ".join(f"{m} k = {chosen[m]}" for m in METHODS),
           "- scores: mean LL per held-back evaluation (loss units, floor -50) ↑ | MAE of the median at the last "
-          "evaluation (median over cuts) ↓ | 80%-band coverage | Brier of P(best behind) ↓", ""]
+          "evaluation (median over cuts) ↓ | 80%-band coverage (the shipped band) | Brier of P(best behind) ↓", "",
+          "Dev half: mean LL / Brier by k (`—`: whole prefix)", "",
+          "| method | events | — | " + " | ".join(f"k = {k}" for k in MIN_SEGMENTS) + " |",
+          "|---|---|---|" + "---|" * len(MIN_SEGMENTS), *dev_lines, ""]
     groups = [("all test cuts", test),
-              ("step drops", [r for r in test if r["kind"] == "step"]),
-              ("re-warms (SGDR)", [r for r in test if r["kind"] == "rewarm"]),
-              ("no later event before the end", [r for r in test if not r["later_event"]]),
-              ("a later event in the future", [r for r in test if r["later_event"]]),
-              ("3–5 evaluations into the regime", [r for r in test if r["j"] <= 5]),
-              ("6–20 evaluations into the regime", [r for r in test if r["j"] >= 6])]
-    md += ["| test cuts | n | method | LL | MAE final | cov80 | Brier |", "|---|---|---|---|---|---|---|"]
+              ("after a step drop", [r for r in test if event_kind(r) == "drop"]),
+              ("after an SGDR re-warm", [r for r in test if event_kind(r) == "rewarm"]),
+              ("after a drop, no later event before the end",
+               [r for r in test if event_kind(r) == "drop" and not r["later_event"]]),
+              ("after a drop, a later event in the future",
+               [r for r in test if event_kind(r) == "drop" and r["later_event"]])]
+    md += ["Test half:", "", "| test cuts | n | method | LL | MAE final | cov80 | Brier |",
+           "|---|---|---|---|---|---|---|"]
     for title, rs in groups:
         for meth in METHODS:
-            for label, ms in (("whole", None), (f"segment ≥ {chosen[meth]}", chosen[meth]), ("segment ≥ 3", 3)):
-                md.append(f"| {title} | {len(rs)} | {meth} {label} | {summary(rs, meth, ms)} |")
-    md += ["", "Dev half, for reference:", "", "| dev cuts | n | method | LL | MAE final | cov80 | Brier |",
-           "|---|---|---|---|---|---|---|"]
-    for meth in METHODS:
-        for label, ms in (("whole", None), (f"segment ≥ {chosen[meth]}", chosen[meth])):
-            md.append(f"| all dev cuts | {len(dev)} | {meth} {label} | {summary(dev, meth, ms)} |")
-    wins = {m: float(np.mean([r[f"{m}_segment_ll"] > r[f"{m}_whole_ll"] for r in test])) for m in METHODS}
-    md += ["", "Share of test cuts where the segment forecast (≥ 3) has the higher LL: "
-           + ", ".join(f"{m} {100 * w:.0f}%" for m, w in wins.items()) + ".",
-           "CPU ms per forecast (median, whole / segment): " + ", ".join(
-               f"{m} {np.median([r[f'{m}_whole_ms'] for r in rows]):.1f} / "
-               f"{np.median([r[f'{m}_segment_ms'] for r in rows]):.1f}" for m in METHODS) + ".", ""]
+            k = chosen[meth]
+            for label, ms, kinds in (("whole", None, SHIPPED_KINDS), (f"segment ≥ {k}", k, SHIPPED_KINDS),
+                                     (f"segment ≥ {k}, drops + re-warms", k, both), ("segment ≥ 3", 3, SHIPPED_KINDS)):
+                md.append(f"| {title} | {len(rs)} | {meth} {label} | {summary(rs, meth, ms, kinds)} |")
+    if wild:
+        md += ["", f"Real-log corpus runs whose logged learning rate has a drop or re-warm ({len(wild_runs)} runs: "
+               + ", ".join(sorted({c['name'] for c in wild_runs})) + f"; {len(wild)} cuts, "
+               f"{sum(event_kind(r) == 'drop' for r in wild)} after a drop; the k chosen on dev):", "",
+               "| cuts | n | method | LL | MAE final | cov80 | Brier |", "|---|---|---|---|---|---|---|"]
+        for meth in METHODS:
+            for label, ms in (("whole", None), (f"segment ≥ {chosen[meth]}", chosen[meth])):
+                md.append(f"| real-log corpus | {len(wild)} | {meth} {label} | {summary(wild, meth, ms)} |")
+    md += ["", "CPU ms per forecast (median, whole / segment): " + ", ".join(
+        f"{m} {np.median([r[f'{m}_whole_ms'] for r in rows]):.1f} / "
+        f"{np.median([r[f'{m}_segment_ms'] for r in rows]):.1f}" for m in METHODS) + ".", ""]
     text = "\n".join(md)
     print(text)
     old = args.out.read_text() if args.out.is_file() else ""

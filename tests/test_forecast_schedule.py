@@ -65,7 +65,7 @@ def test_horizon_to_rejects_a_non_finite_plan() -> None:
     (32, lr_series(60, drops=(30,)), 0, "drop", "only 2 evaluation(s)"),  # too short: whole prefix, said so
     (20, lr_series(60, drops=(30,)), 0, None, ""),  # the drop is in the future: nothing to do
     (55, lr_series(60, drops=(20, 45)), 45, "drop", "the 45 before it"),  # the last of two drops
-    (45, lr_series(60, rewarms=(25,)), 25, "rewarm", "re-warm"),  # cosine restart: the first point under it
+    (45, lr_series(60, rewarms=(25,)), 0, None, ""),  # a re-warm is not a new regime by default (REGIME_KINDS)
     (60, lr_series(60), 0, None, ""),  # a constant rate has no events
 ])
 def test_regime_start_known_answers(m: int, schedule: ScheduleSeries, want_start: int, want_kind: str | None,
@@ -74,6 +74,12 @@ def test_regime_start_known_answers(m: int, schedule: ScheduleSeries, want_start
     assert reg.start == want_start
     assert (reg.event.kind if reg.event else None) == want_kind
     assert note_has in reg.note
+
+
+def test_a_rewarm_starts_a_regime_when_asked() -> None:
+    reg = regime_start(np.arange(45.0), lr_series(60, rewarms=(25,)), axis="epoch", min_segment=5,
+                       kinds=("drop", "rewarm"))
+    assert reg.start == 25 and reg.event is not None and reg.event.kind == "rewarm" and "re-warm" in reg.note
 
 
 def test_regime_start_ignores_non_learning_rate_series_and_bad_arguments() -> None:
@@ -111,13 +117,14 @@ def test_segment_forecast_conditions_on_the_new_regime_and_reports_the_whole_run
     assert np.mean(seg.logpdf(truth)) > np.mean(whole.logpdf(truth))
 
 
-def test_segment_p_best_behind_compares_with_the_best_before_a_rewarm() -> None:
-    # best 0.2 before a re-warm at 30; after it the loss sits flat at 0.6: no future value comes near 0.2
+def test_segment_p_best_behind_compares_with_the_whole_observed_run() -> None:
+    # best 0.2 before a drop at 30; after it the loss sits flat at 0.6: no future value comes near 0.2, so the
+    # segment's own best (0.6) must not be taken for the run's
     x = np.arange(50, dtype=float)
     y = np.where(x < 30, 0.2 + 1.0 * np.exp(-x / 4.0), 0.6 + 0.002 * np.sin(x))
-    sched = lr_series(50, rewarms=(30,))
+    sched = lr_series(50, drops=(30,))
     fc = forecast_curve(x, y, observed=45, method="ensemble", schedule=sched, schedule_axis="epoch", regime=True)
-    assert any("re-warm" in n for n in fc.notes)
+    assert any("learning-rate drop" in n for n in fc.notes)
     assert fc.p_best_behind_model is not None and fc.p_best_behind_model > 0.95
     assert fc.best["x"] < 30
 
@@ -125,8 +132,9 @@ def test_segment_p_best_behind_compares_with_the_best_before_a_rewarm() -> None:
 def test_too_short_a_segment_falls_back_and_says_so() -> None:
     x, y = step_curve()
     sched = lr_series(60, drops=(30,))
-    fc = forecast_curve(x, y, observed=32, method="ensemble", schedule=sched, schedule_axis="epoch", regime=True)
-    plain = forecast_curve(x, y, observed=32, method="ensemble")
+    fc = forecast_curve(x, y, observed=30 + MIN_SEGMENT - 1, method="ensemble", schedule=sched,
+                        schedule_axis="epoch", regime=True)
+    plain = forecast_curve(x, y, observed=30 + MIN_SEGMENT - 1, method="ensemble")
     np.testing.assert_array_equal(fc.quantiles["0.5"], plain.quantiles["0.5"])
     assert any(f"fewer than {MIN_SEGMENT}" in n for n in fc.notes)
 

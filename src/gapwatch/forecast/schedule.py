@@ -12,8 +12,9 @@ Two uses of what a log says about its schedule (issue 14, item 2):
   Restarts", Loshchilov & Hutter 2017) changes the curve's dynamics: the points before it were produced by
   another regime, and a forecaster conditioned on them extrapolates the old trend (the drop looks like the
   start of a collapse, the re-warm like a divergence). :func:`regime_start` finds the last such event inside the
-  observed window (:func:`gapwatch.schedule.learning_rate_events` on the logged learning rate) and the index of
-  the first evaluation under it; the forecast then conditions on that segment only, when it holds at least
+  observed window (:func:`gapwatch.schedule.learning_rate_events` on the logged learning rate; by default step
+  drops only, ``REGIME_KINDS``: measured, re-warms are better left in) and the index of the first evaluation
+  under it; the forecast then conditions on that segment only, when it holds at least
   ``MIN_SEGMENT`` evaluations (else on the whole prefix, and a note says so). Future events are not
   anticipated: a forecast made before a milestone does not know that the rate will drop.
 
@@ -36,17 +37,23 @@ from ..stats import median as _median
 if TYPE_CHECKING:
     from ..schedule import ScheduleEvent, ScheduleSeries
 
-#: fewest evaluations after the last schedule event that a segment forecast conditions on (evaluations); with
-#: fewer, the whole observed prefix is used and the forecast's notes say so (tuned on the dev half of
-#: bench_forecast_schedule.py; the forecasters need at least 3)
-MIN_SEGMENT = 5
+#: fewest evaluations after the last learning-rate drop that a segment forecast conditions on (evaluations);
+#: with fewer, the whole observed prefix is used and the forecast's notes say so. Chosen on the dev half of
+#: bench_forecast_schedule.py: the ensemble's best mean log-likelihood (k = 8; with 3–5 evaluations its fits are
+#: overconfident), and for the PFN the largest likelihood gain whose Brier score of P(best behind) is no worse
+#: than the whole-prefix forecast's
+MIN_SEGMENT = 8
 #: whether :func:`gapwatch.forecast.forecast_curve` applies the segment rule when it is given a schedule and
-#: no explicit ``regime`` (off: on the test half of bench_forecast_schedule.py it did not improve the forecasts
-#: enough to be the default; see bench/results/forecast.md)
+#: no explicit ``regime``. Off: on the test half of bench_forecast_schedule.py the segment forecast after a drop
+#: had a higher likelihood, a smaller error of the final value and a band coverage nearer 80% for both
+#: forecasters, but the PFN's P(best behind) got worse (Brier), and that is the number the verdicts use
+#: (bench/results/forecast.md, "Schedule-aware forecasting")
 SEGMENT_DEFAULT = False
-#: event kinds that start a new regime (Ultralytics' ``augmentation`` switch changes the training losses'
-#: level, not the held-out curve's dynamics)
-REGIME_KINDS = ("drop", "rewarm")
+#: event kinds that start a new regime: step drops only. A re-warm returns to a rate the run has already
+#: trained at, so the points before it stay informative (measured: conditioning on the segment after an SGDR
+#: restart lowered both forecasters' likelihood and P(best behind) calibration); Ultralytics' ``augmentation``
+#: switch changes the training losses' level, not the held-out curve's dynamics
+REGIME_KINDS: tuple[str, ...] = ("drop",)
 #: a planned end further away than this many times the logged evaluations is forecast only that far
 PLANNED_MAX_FACTOR = 4.0
 AXES = ("auto", "step", "epoch")
@@ -75,11 +82,12 @@ def _as_list(schedule: ScheduleSeries | Sequence[ScheduleSeries] | None) -> list
     return [schedule]
 
 
-def event_positions(schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, axis: str = "auto"
-                    ) -> list[tuple[float, ScheduleEvent]]:
-    """The regime-changing events (``REGIME_KINDS``) of the learning-rate series in ``schedule``, with their
-    position on the curve's x axis (``axis``: ``"step"``, ``"epoch"``, or ``"auto"``: the step when the event
-    has one, else the epoch), sorted by position; events without a finite position are left out."""
+def event_positions(schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, axis: str = "auto",
+                    kinds: Sequence[str] | None = None) -> list[tuple[float, ScheduleEvent]]:
+    """The regime-changing events (``kinds``, default: ``REGIME_KINDS`` at call time) of the learning-rate series in
+    ``schedule``, with their position on the curve's x axis (``axis``: ``"step"``, ``"epoch"``, or ``"auto"``:
+    the step when the event has one, else the epoch), sorted by position; events without a finite position are
+    left out."""
     if axis not in AXES:
         raise UsageError(f"schedule axis must be one of {', '.join(AXES)}; got {axis!r}")
     from ..schedule import learning_rate_events
@@ -89,7 +97,7 @@ def event_positions(schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, 
         if not s.is_learning_rate:
             continue
         for ev in learning_rate_events(s):
-            if ev.kind not in REGIME_KINDS:
+            if ev.kind not in (REGIME_KINDS if kinds is None else kinds):
                 continue
             pos = ev.epoch if axis == "epoch" or (axis == "auto" and not math.isfinite(ev.step)) else ev.step
             if math.isfinite(pos):
@@ -98,7 +106,8 @@ def event_positions(schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, 
 
 
 def regime_start(x_observed: np.ndarray, schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, *,
-                 axis: str = "auto", min_segment: int = MIN_SEGMENT) -> Regime:
+                 axis: str = "auto", min_segment: int = MIN_SEGMENT, kinds: Sequence[str] | None = None
+                 ) -> Regime:
     """The segment of the observed evaluations ``x_observed`` ``(m,)`` after the last regime-changing event.
 
     The segment starts at the first evaluation at or after the event's position (the first logged point under
@@ -109,7 +118,7 @@ def regime_start(x_observed: np.ndarray, schedule: ScheduleSeries | Sequence[Sch
     if min_segment < 3:
         raise UsageError(f"min_segment must be at least 3 evaluations (a forecast needs 3), got {min_segment}")
     x = np.asarray(x_observed, dtype=float)
-    inside = [(p, ev) for p, ev in event_positions(schedule, axis) if x[0] < p <= x[-1]]
+    inside = [(p, ev) for p, ev in event_positions(schedule, axis, kinds) if x[0] < p <= x[-1]]
     if not inside:
         return Regime(0, None, "")
     pos, ev = inside[-1]
