@@ -114,6 +114,8 @@ def test_bad_arguments() -> None:
         judge(_c(SLOW, 5), [], same_step_warmup=0)
     with pytest.raises(UsageError, match="mode"):
         same_step_evidence(_c(SLOW, 5), [], mode="down")
+    with pytest.raises(UsageError, match="window"):
+        same_step_evidence(_c(SLOW, 5), [_c(FAST[0])], window=0)
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(UsageError, match="Owner: same_step_warmup"):
             SweepRule("Owner", same_step_warmup=bad)  # type: ignore[arg-type]

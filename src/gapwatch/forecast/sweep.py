@@ -14,11 +14,11 @@ evaluation of a trial, two questions:
     is below ``1 - confidence`` the trial is stopped. For the trial that holds the sweep's best evaluation
     the question becomes "will it set a new best?" (``incumbent=True``): a leader that cannot improve on
     itself any more cannot change the sweep's pick either.
-(c) **Behind at the same step?** (:func:`same_step_evidence`, from ``same_step_warmup`` evaluations on, before
-    the forecast can run): the other trials that went on past this trial's latest step ``k`` show how much a
-    trial of this sweep still gains after step ``k``. The trial is stopped when the posterior probability that
-    it gains enough to beat the best trial is below ``1 - confidence`` — the cross-trial, same-rung comparison
-    of successive halving / Hyperband / ASHA made a probability.
+(c) **Behind at the same step?** (:func:`same_step_evidence`, from ``same_step_warmup`` evaluations on, earlier
+    than the forecast, which needs ``MIN_OBSERVED``): the other trials that went on past this trial's latest
+    step ``k`` show how much a trial of this sweep still gains after step ``k``. The trial is stopped when the
+    posterior probability that it gains enough to beat the best trial is below ``1 - confidence`` — the
+    cross-trial, same-rung comparison of successive halving / Hyperband / ASHA made a probability.
 
 Same-step evidence (rule c)
 ---------------------------
@@ -37,7 +37,7 @@ when ``b − g_r < T``: a trial gaining as much as ``r`` did after step ``k`` wo
 ``Beta(SAME_STEP_PRIOR, SAME_STEP_PRIOR)`` prior is ``P = (s + 1/2) / (n + 1)`` (the rule of succession); the
 trial is stopped when ``P < 1 − confidence`` (at confidence 0.9: five other trials past step ``k`` and none a
 success). Gains are compared in the metric's own units (the trials of one sweep share the metric), so a trial
-far behind at step ``k`` is stopped only when no trial of the sweep ever gained that much after step ``k``.
+far behind at step ``k`` is stopped only when (almost) no comparable trial gained that much after step ``k``.
 A trial that was stopped early contributes its gain up to its stop (a lower bound of its true gain): in a
 sweep where many trials were stopped the rule leans towards stopping, as ASHA's promotions do.
 
@@ -171,7 +171,8 @@ class SameStepEvidence:
 
     Attributes:
         p_beat: posterior mean of P(the trial gains enough after ``step`` to beat ``target``), in (0, 1).
-        trials: other trials that reported evaluations at or before ``step`` and after it (``n``).
+        trials: other trials that reported evaluations at or before ``step`` and after it, and improved at
+            least as much as this trial over its last ``window`` evaluations (``n``, the analogs).
         successes: those whose remaining gain after ``step`` would let this trial beat ``target`` (``s``).
         step: the trial's latest step ``k``. target: the value to beat (trial units; the incumbent).
         needed_gain: how much the trial must still gain to beat ``target`` (metric units, ``>= 0``).
@@ -300,9 +301,7 @@ def cross_run_forecast(
         target_z = min(target_z, best_z)
     target = None if target_z is None else sign * target_z
     if horizon <= c.steps[-1]:
-        p = 1.0 if target_z is None or best_z < target_z else 0.0
-        if incumbent and target_z is not None and best_z <= target_z:
-            p = 0.0  # the budget is reached: the trial can set no new best
+        p = 1.0 if target_z is None or best_z < target_z else 0.0  # with incumbent: 0, no new best can come
         return CrossRunForecast(p, sign * best_z, target, float(horizon), 0, 0.0, "observed",
                                 ["the budget is already reached: the observed best decides"])
     x_full, y_full, extra = _extend_to_budget(c, horizon)
@@ -337,9 +336,10 @@ def same_step_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
         With ``trials == 0`` the probability is the prior mean, 1/2.
 
     Raises:
-        UsageError: bad mode.
+        UsageError: bad mode or window.
     """
     sign = _sign(mode)
+    check_count("window", window, 1)
     c = _finite(curve)
     others_z = [(o.steps, sign * o.values) for o in map(_finite, others) if len(o)]
     if not len(c) or not others_z:
