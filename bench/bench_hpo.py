@@ -60,6 +60,21 @@ BEFORE = ("before (2026-12-06 06:14 UTC, commit d84167e, rules a+b only): digits
 FAMILIES = {"digits-mlp": ("digits-mlp",), "fmnist": ("fmnist-mlp", "fmnist-cnn")}
 
 
+def machine() -> str:
+    """``"<n>-core <CPU model>"`` from ``/proc/cpuinfo`` (the platform's processor name elsewhere)."""
+    import platform
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core {model}"
+
+
 def load_sweeps() -> dict[str, list[dict[str, Any]]]:
     runs = [json.loads(line) for line in CURVES.read_text().splitlines() if line.strip()]
     return {k: [r for r in runs if r["family"] in fams] for k, fams in FAMILIES.items()}
@@ -290,7 +305,7 @@ def main() -> None:
     md = ["# HPO: pruning real sweeps (GapwatchPruner vs Optuna pruners and Ray ASHA)", "",
           f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_hpo.py {' '.join(sys.argv[1:])}`",
           f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus working tree); "
-          "machine: 2-core shared AMD EPYC, no GPU, one torch thread", "",
+          f"machine: {machine()}, shared with other jobs, no GPU, one torch thread", "",
           "Each trial replays one real CPU-trained run's validation loss (`bench/curves/cpu-runs.jsonl`); the "
           "pick is the best validation evaluation of any trial (pruned trials' best-so-far included), scored by "
           "that run's clean test accuracy at that evaluation. GapwatchPruner runs with its defaults "
