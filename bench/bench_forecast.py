@@ -2,10 +2,23 @@
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast.py            # writes bench/results/forecast.md
 
-Data: the 70 real epoch-wise runs of ../shared/curves/real-runs.jsonl (held-out loss: valid_loss, or test_loss
-for DeepOBS; diverged/degenerate runs skipped) and a fixed random subset of LCDB 1.0 sample-wise curves
-(validation accuracy vs training-set size; ``pip download --no-deps lcdb==0.1.0 -d bench/_work``, CSV read
-directly). Each curve is cut after 10/20/30/50% of its evaluations and the rest is forecast.
+Data, in one run:
+
+* ``real``: the 70 real epoch-wise runs of ../shared/curves/real-runs.jsonl (Crowded Valley / DeepOBS; held-out
+  loss: valid_loss, or test_loss for DeepOBS; diverged/degenerate runs skipped);
+* ``cpu``: the validation loss of the runs trained here on CPU (bench/curves/cpu-runs.jsonl: digits /
+  Fashion-MNIST MLPs and CNNs with label noise, char-LMs on repeated text, grokking);
+* ``wild``: the held-out loss curves with at least ``WILD_MIN_EVALS`` finite evaluations of the real-log corpus
+  (bench/wild, read with ``gapwatch.load``; files not committed come from ``bench_wild.py --download``'s cache,
+  ``--wild-cache``): one series per run (``loss`` when logged, else the first held-out series whose name
+  contains ``loss``), at most ``WILD_MAX_RUNS`` runs per log file, exact duplicates dropped;
+* ``lcdb``: a fixed random subset of LCDB 1.0 sample-wise curves (validation accuracy vs training-set size;
+  ``pip download --no-deps lcdb==0.1.0 -d bench/_work``, CSV read directly);
+* ``prior``: held-out synthetic curves from the PFN's prior.
+
+Each curve is cut after 20/30/50/70% of its evaluations and the rest is forecast. The real, CPU and wild runs
+are also grouped into **degrading runs** (best at least 10 evaluations before the end and a significant rise
+since: the test of bench_forecast_degradation.py) and **non-degrading runs**.
 
 Metrics (all in the normalised units of the forecasters: the observed part spans [0, 1]):
   LL       mean log predictive density of the held-back evaluations (per-point floor -50), higher is better
@@ -15,8 +28,12 @@ Metrics (all in the normalised units of the forecasters: the observed part spans
   cov80    fraction of held-back evaluations inside the 10–90% band (goal 75–85%)
   ms       CPU time (time.process_time) per forecast
 Baselines without a distribution (last value, best so far, pow3 least squares) have no LL / coverage.
-LC-PFN: trained here by bench/bench_forecast_lcpfn_train.py (its prior and code, small CPU budget); skipped
-when bench/_work/lcpfn_small.pt is absent.
+P(best behind) is scored as a classifier of "no later evaluation beats the best observed one" (Brier, AUROC).
+Forecasters: the shipped PFN with its defaults (reported band with the conformal width factor, recalibrated
+P(best behind)), the previous PFN (``--previous-weights``, sha256 418e3aa8…, its own band and its own
+P(best behind)), the ensemble. LC-PFN: trained here by bench/bench_forecast_lcpfn_train.py (its prior and
+code, small CPU budget); skipped when ``--lcpfn`` is absent. The "no bound" ablations run on LCDB only (the
+transform only applies to bounded scores).
 """
 
 from __future__ import annotations
@@ -45,9 +62,20 @@ from gapwatch.forecast.ensemble import pow3_least_squares
 from gapwatch.forecast.prior import normalise
 
 REAL = REPO.parent / "shared" / "curves" / "real-runs.jsonl"
+CPU_RUNS = ROOT / "curves" / "cpu-runs.jsonl"
 WORK = ROOT / "_work"
-CUTS = (0.1, 0.2, 0.3, 0.5)
+CUTS = (0.2, 0.3, 0.5, 0.7)
 LL_FLOOR = -50.0
+#: real-log corpus: a held-out loss series needs at least this many finite evaluations
+WILD_MIN_EVALS = 12
+#: ... and at most this many runs of one log file are used (one file of the corpus holds 36 runs)
+WILD_MAX_RUNS = 5
+#: a run degrades when its best is at least this many evaluations back and the rise since is this many noise
+#: standard errors (the stop policy's test; bench_forecast_degradation.py)
+DEG_SINCE = 10
+DEG_Z = 3.0
+#: methods run on LCDB only (the bound transform changes nothing on unbounded loss curves)
+LCDB_ONLY = ("ensemble, no bound", "PFN, no bound")
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -65,6 +93,75 @@ def load_real() -> tuple[list[dict[str, Any]], list[str]]:
         curves.append({"name": name, "x": np.arange(y.size, dtype=float), "y": y, "mode": "min",
                        "set": "real"})
     return curves, skipped
+
+
+def load_cpu() -> list[dict[str, Any]]:
+    """Validation loss of the runs trained here on CPU (bench/curves/cpu-runs.jsonl); non-finite runs skipped."""
+    out = []
+    for line in CPU_RUNS.read_text().splitlines():
+        r = json.loads(line)
+        y = np.array([np.nan if v is None else v for v in r["metrics"]["val_loss"]], dtype=float)
+        if not np.all(np.isfinite(y)):
+            continue
+        x = np.array(r["steps"], dtype=float) if "steps" in r else np.arange(y.size, dtype=float)
+        out.append({"name": r["name"], "x": x, "y": y, "mode": "min", "set": "cpu"})
+    return out
+
+
+def load_wild(cache: Path) -> tuple[list[dict[str, Any]], int]:
+    """Held-out loss curves of the real-log corpus (see the module docstring) and the count of log files whose
+    files are missing."""
+    from bench_wild import MANIFEST, entry_path
+
+    from gapwatch import load
+
+    out: list[dict[str, Any]] = []
+    seen: set[bytes] = set()
+    missing = 0
+    for e in json.loads(MANIFEST.read_text())["entries"]:
+        j = e["judgement"]
+        if j.get("kind") != "log" or not j.get("heldout"):
+            continue
+        p = entry_path(e, cache)
+        if not p.exists():
+            missing += 1
+            continue
+        try:
+            h = load(p)
+        except Exception:  # noqa: BLE001 - a log gapwatch refuses has no curve to forecast
+            continue
+        used = 0
+        for run in h.runs():
+            if used >= WILD_MAX_RUNS:
+                break
+            r = h.run(run)
+            keys = [k for k in r.keys() if k[0] in ("val", "valid", "validation", "eval") and "loss" in k[1]]  # noqa: SIM118
+            keys.sort(key=lambda k: (k[1] != "loss", k))
+            for k in keys[:1]:
+                s = r.series(*k).finite()
+                y = np.asarray(s.values, dtype=float)
+                x = np.asarray(s.x, dtype=float)
+                if y.size < WILD_MIN_EVALS or np.ptp(y) <= 0:
+                    continue
+                if not (np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)):
+                    x = np.arange(y.size, dtype=float)
+                sig = np.round(y, 6).tobytes()
+                if sig in seen:
+                    continue
+                seen.add(sig)
+                used += 1
+                out.append({"name": f"wild{len(out):03d}:{e['id'][:40]}:{run[-24:]}:{k[1]}", "x": x, "y": y,
+                            "mode": "min", "set": "wild"})
+    return out, missing
+
+
+def is_degrading(y: np.ndarray, mode: str = "min") -> bool:
+    """Best at least ``DEG_SINCE`` evaluations before the end and a rise of at least ``DEG_Z`` noise standard
+    errors since (the stop policy's test, :func:`gapwatch.forecast.calibrate.degradation_features`)."""
+    from gapwatch.forecast.calibrate import degradation_features
+
+    rise_z, _, since_n = degradation_features(y if mode == "min" else -y)
+    return since_n >= DEG_SINCE and rise_z >= DEG_Z
 
 
 def load_lcdb(n: int, seed: int) -> list[dict[str, Any]]:
@@ -149,17 +246,22 @@ def _point_method(kind: str) -> Callable[[dict[str, Any], int], Result]:
     return run
 
 
-def _gap_method(method: str, bound: str | None = "auto") -> Callable[[dict[str, Any], int], Result]:
+def _gap_method(method: str, bound: str | None = "auto", weights: Path | None = None,
+                band_scale: float | None = None) -> Callable[[dict[str, Any], int], Result]:
     def run(c: dict[str, Any], m: int) -> Result:
         x, y, mode = c["x"], c["y"], c["mode"]
         sign = 1.0 if mode == "min" else -1.0
-        fc = forecast_curve(x, y, observed=m, horizon=y.size, mode=mode, method=method, bound=bound)
+        fc = forecast_curve(x, y, observed=m, horizon=y.size, mode=mode, method=method, bound=bound,
+                            pfn_weights=weights, band_scale=band_scale)
         qs = {k: sign * v for k, v in fc.quantiles.items()}
         lo_q, hi_q = (qs["0.1"], qs["0.9"]) if sign > 0 else (qs["0.9"], qs["0.1"])
         med = qs["0.5"]
         best_z = float(min((sign * y[:m]).min(), med.min()))
+        # a network other than the shipped one is scored with its own P(best behind) (the shipped
+        # recalibration was fitted for the shipped network)
+        p = fc.p_best_behind if weights is None else fc.p_best_behind_model
         return {"median_z": med, "lo_z": lo_q, "hi_z": hi_q, "logpdf_raw": fc.logpdf(y[m:]),
-                "best_x": fc.best["x"], "best_z": best_z, "p_behind": fc.p_best_behind}
+                "best_x": fc.best["x"], "best_z": best_z, "p_behind": p, "p_model": fc.p_best_behind_model}
     return run
 
 
@@ -248,16 +350,26 @@ def evaluate(curves: list[dict[str, Any]], methods: dict[str, Callable[[dict[str
     for c in curves:
         n = c["y"].size
         of = overfits(c["y"], c["mode"])
+        deg = is_degrading(c["y"], c["mode"])
+        z = c["y"] if c["mode"] == "min" else -c["y"]
         for cut in CUTS:
             m = max(3, math.ceil(cut * n))
             if m >= n - 1:
                 continue
+            behind = bool(z[:m].min() <= z[m:].min())
             for name, fn in methods.items():
+                if name in LCDB_ONLY and c["set"] != "lcdb":
+                    continue
                 t0 = time.process_time()
                 r = fn(c, m)
                 ms = 1e3 * (time.process_time() - t0)
-                rows.append({"curve": c["name"], "set": c["set"], "overfits": bool(of), "cut": cut, "method": name,
-                             "ms": ms, **{k: float(v) for k, v in score(c, m, r).items()}})
+                row = {"curve": c["name"], "set": c["set"], "overfits": bool(of), "degrading": deg, "cut": cut,
+                       "method": name, "ms": ms, "behind": behind,
+                       **{k: float(v) for k, v in score(c, m, r).items()}}
+                if "p_behind" in r:
+                    row["p"] = float(r["p_behind"])
+                    row["p_model"] = float(r["p_model"])
+                rows.append(row)
     return rows
 
 
@@ -287,6 +399,61 @@ def table(rows: list[dict[str, Any]], methods: list[str], title: str) -> str:
                 cells.append(f"{np.median(vals):.3f}")
         head += f"| {mth} | " + " | ".join(cells) + " |\n"
     return head
+
+
+def auroc(p: np.ndarray, t: np.ndarray) -> float:
+    """Area under the ROC curve of scores ``p`` for labels ``t`` (ties count one half); NaN without both."""
+    pos, neg = p[t], p[~t]
+    if not pos.size or not neg.size:
+        return float("nan")
+    return float((np.sum(pos[:, None] > neg[None]) + 0.5 * np.sum(pos[:, None] == neg[None])) / (pos.size * neg.size))
+
+
+def classifier_table(groups: list[tuple[str, list[dict[str, Any]]]], methods: list[str]) -> list[str]:
+    """P(best behind) as a classifier of "the best observed evaluation is never beaten", per group and method:
+    Brier score / AUROC; the shipped PFN also with its own (unrecalibrated) probability."""
+    cols = []
+    for mth in methods:
+        cols.append((mth, "p"))
+        if mth == "PFN (ours)":
+            cols.append(("PFN (ours), own P", "p_model"))
+    present = [(lbl, key, mth) for mth in methods for lbl, key in cols if lbl.startswith(mth)]
+    out = ["| group | cuts (best behind) | " + " | ".join(lbl for lbl, _, _ in present) + " |",
+           "|---|---|" + "---|" * len(present)]
+    for title, rs in groups:
+        cells = []
+        n_cuts = len({(r["curve"], r["cut"]) for r in rs})
+        n_behind = len({(r["curve"], r["cut"]) for r in rs if r["behind"]})
+        for _lbl, key, mth in present:
+            sel = [r for r in rs if r["method"] == mth and key in r]
+            if not sel:
+                cells.append("—")
+                continue
+            p = np.array([r[key] for r in sel])
+            t = np.array([r["behind"] for r in sel])
+            cells.append(f"{np.mean((p - t) ** 2):.3f} / {auroc(p, t):.3f}")
+        out.append(f"| {title} | {n_cuts} ({n_behind}) | " + " | ".join(cells) + " |")
+    return out
+
+
+def by_cut_table(rs: list[dict[str, Any]], methods: list[str]) -> list[str]:
+    """Mean LL / 80%-band coverage / median MAE of the final value per cut."""
+    out = ["| method | " + " | ".join(f"{int(100 * c)}%: LL / cov80 / MAE fin" for c in CUTS) + " |",
+           "|---|" + "---|" * len(CUTS)]
+    for mth in methods:
+        cells = []
+        for cut in CUTS:
+            sel = [r for r in rs if r["method"] == mth and r["cut"] == cut]
+            if not sel:
+                cells.append("—")
+            elif "ll" in sel[0]:
+                cells.append(f"{np.mean([r['ll'] for r in sel]):.2f} / {100 * np.mean([r['cov80'] for r in sel]):.0f}% / "
+                             f"{np.median([r['mae_final'] for r in sel]):.3f}")
+            else:
+                cells.append(f"— / — / {np.median([r['mae_final'] for r in sel]):.3f}")
+        if any(c != "—" for c in cells):
+            out.append(f"| {mth} | " + " | ".join(cells) + " |")
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- stop signal
@@ -356,6 +523,25 @@ def calibration_study(real: list[dict[str, Any]], grid: tuple[float, ...] = (0.4
     return out + [""]
 
 
+BEGIN, END = "<!-- bench_forecast.py: begin -->", "<!-- bench_forecast.py: end -->"
+DEG_BEGIN = "<!-- bench_forecast_degradation.py: begin -->"
+
+
+def write_section(out: Path, text: str) -> None:
+    """Replace this benchmark's section of ``out`` (between ``BEGIN`` and ``END``; before the degradation
+    benchmark's section when there are no markers yet), keeping everything else."""
+    old = out.read_text() if out.is_file() else ""
+    block = BEGIN + "\n" + text + END + "\n"
+    if BEGIN in old and END in old:
+        new = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) + 1:]
+    elif DEG_BEGIN in old:
+        new = block + "\n" + old[old.index(DEG_BEGIN):]
+    else:
+        new = block
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(new)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lcdb", type=int, default=120, help="LCDB curves in the subset")
@@ -369,9 +555,18 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
     ap.add_argument("--lcpfn", type=Path, default=WORK / "lcpfn_long.pt", help="LC-PFN model trained here")
     ap.add_argument("--weights", type=Path, default=None, help="PFN weights directory (default: shipped)")
+    ap.add_argument("--previous-weights", type=Path, default=None,
+                    help="weights directory of the previous PFN (default: commit 60a020b's, extracted with git show)")
+    ap.add_argument("--wild-cache", type=Path, default=None,
+                    help="cache of the real-log corpus (bench_wild.py --download; default: its default cache)")
     ap.add_argument("--calibration-study", action="store_true",
                     help="only the cross-fitted PFN band-calibration measurement (printed)")
     ap.add_argument("--methods", default="", help="comma-separated subset of method names (default: all)")
+    ap.add_argument("--sets", default="real,cpu,wild,lcdb,prior",
+                    help="comma-separated sets to forecast in this run (default: all)")
+    ap.add_argument("--merge-rows", type=Path, default=None,
+                    help="forecast_rows.json of an earlier run of this script: its rows of the sets not forecast "
+                         "in this run are reported with this run's")
     args = ap.parse_args()
     if args.weights is not None:
         import gapwatch.forecast.pfn as pfn_mod
@@ -383,8 +578,16 @@ def main() -> int:
     torch.set_num_threads(1)
     real, skipped = load_real()
     lcdb = load_lcdb(args.lcdb, args.seed)
+    cpu_runs = load_cpu()
+    from bench_wild import default_cache
+
+    wild, wild_missing = load_wild(args.wild_cache or default_cache())
+    if not wild and "wild" in args.sets:
+        raise SystemExit("no curve of the real-log corpus could be read (run bench_wild.py --download, or pass "
+                         "--wild-cache); leave it out with --sets")
     if args.limit:
-        real, lcdb = real[: args.limit], lcdb[: args.limit]
+        real, lcdb, cpu_runs, wild = (real[: args.limit], lcdb[: args.limit], cpu_runs[: args.limit],
+                                      wild[: args.limit])
     if args.calibration_study:
         print("\n".join(calibration_study(real)))
         return 0
@@ -393,12 +596,19 @@ def main() -> int:
         (WORK / "forecast_stop.md").write_text(text)
         print(text)
         return 0
+    prev = args.previous_weights
+    if prev is None:
+        from bench_forecast_degradation import old_weights
+
+        prev = old_weights()
+    prev_sha = json.loads((prev / "forecast_pfn.json").read_text()).get("sha256", "?")
     methods: dict[str, Callable[[dict[str, Any], int], Result]] = {
         "last value": _point_method("last"),
         "best so far": _point_method("best"),
         "pow3 LS": _point_method("pow3"),
         "ensemble (ours)": _gap_method("ensemble"),
         "PFN (ours)": _gap_method("pfn"),
+        "PFN (previous)": _gap_method("pfn", weights=prev, band_scale=1.0),
         # ablation: the same forecasters without the log-distance-to-bound transform (matters on LCDB only)
         "ensemble, no bound": _gap_method("ensemble", None),
         "PFN, no bound": _gap_method("pfn", None),
@@ -414,47 +624,69 @@ def main() -> int:
     for fn in list(methods.values()):  # warm-up (imports, weight loading) outside the timings
         fn(real[0], 10)
     t0 = time.time()
+    c0 = time.process_time()
     load0 = os.getloadavg()[0]
     synth = load_prior(args.prior)
     if args.limit:
         synth = synth[: args.limit]
-    rows = evaluate(real + lcdb + synth, methods)
+    curves = real + cpu_runs + wild + lcdb + synth
+    wanted = set(args.sets.split(","))
+    rows = evaluate([c for c in curves if c["set"] in wanted], methods)
+    if args.merge_rows is not None:
+        rows += [r for r in json.loads(args.merge_rows.read_text()) if r["set"] not in wanted]
     names = list(methods)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False).stdout
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
+    runs_ = [c for c in curves if c["set"] in ("real", "cpu", "wild")]
+    n_deg = sum(is_degrading(c["y"]) for c in runs_)
     md = ["# Learning-curve forecasting benchmark\n",
-          f"- command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_forecast.py "
+          f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast.py "
           f"{' '.join(sys.argv[1:])}`",
-          f"- machine: {cpu}, 2 cores, load average {load0:.1f} at start / {os.getloadavg()[0]:.1f} at end "
-          "(timings are CPU time of one thread, `time.process_time`)",
+          f"- machine: {cpu}, 2 cores shared by 4 agents, no GPU; load average {load0:.1f} at start / "
+          f"{os.getloadavg()[0]:.1f} at end (timings are CPU time of one thread, `time.process_time`)",
           f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit `{rev.strip()}` (+ uncommitted work)",
-          f"- data: {len(real)} real runs ({len(skipped)} diverged/degenerate skipped), {len(lcdb)} LCDB curves "
-          f"(seed {args.seed}), {len(synth)} synthetic prior curves (seed 123); cuts at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; evaluation wall time "
-          f"{time.time() - t0:.0f} s",
+          f"- PFN (ours): the shipped weights (sha256 "
+          f"{json.loads((REPO / 'src/gapwatch/weights/forecast_pfn.json').read_text())['sha256'][:8]}…) with "
+          "the shipped defaults (conformal band width factor, recalibrated P(best behind)); PFN (previous): "
+          f"the weights before the degradation fine-tuning (sha256 {prev_sha[:8]}…, commit 60a020b) with its own "
+          "band and its own P(best behind)",
+          f"- data: {len(real)} Crowded Valley / DeepOBS runs ({len(skipped)} diverged/degenerate skipped), "
+          f"{len(cpu_runs)} CPU-trained runs, {len(wild)} held-out loss curves of the real-log corpus "
+          f"({wild_missing} log files not in the cache), {len(lcdb)} LCDB curves (seed {args.seed}), "
+          f"{len(synth)} synthetic prior curves (seed 123); {n_deg} of the {len(runs_)} real runs degrade; cuts at "
+          f"{', '.join(f'{int(100 * c)}%' for c in CUTS)}; evaluation wall time {time.time() - t0:.0f} s, "
+          f"CPU {time.process_time() - c0:.0f} s"
+          + (f" (sets {args.sets} in this run; the others' rows from {args.merge_rows.name})"
+             if args.merge_rows is not None else ""),
           "- units: normalised (observed part spans [0, 1]); LL per held-back evaluation, floored at "
           f"{LL_FLOOR:g}; MAE columns are medians over forecasts; best-x error is a mean",
           ]
     if lc is not None:
         md.append(f"- LC-PFN trained here: {json.dumps(lc.info)}")
-    sets = [("real + LCDB", [r for r in rows if r["set"] != "prior"]), ("real runs", [r for r in rows if r["set"] == "real"]),
-            ("real runs that overfit (README definition)", [r for r in rows if r["set"] == "real" and r["overfits"]]),
-            ("real runs that do not overfit", [r for r in rows if r["set"] == "real" and not r["overfits"]]),
+    else:
+        md.append(f"- LC-PFN: no model at {lc_path.relative_to(REPO) if lc_path.is_relative_to(REPO) else lc_path} "
+                  "in this run (its rows from the earlier run are quoted below the tables, labelled as such)")
+    is_run = {"real", "cpu", "wild"}
+    deg = [r for r in rows if r["set"] in is_run and r["degrading"]]
+    nondeg = [r for r in rows if r["set"] in is_run and not r["degrading"]]
+    sets = [("real + LCDB", [r for r in rows if r["set"] in ("real", "lcdb")]),
+            ("degrading runs (Crowded Valley / DeepOBS, CPU-trained, real-log corpus)", deg),
+            ("non-degrading runs (same sets)", nondeg),
+            ("real-log corpus (bench/wild, held-out loss)", [r for r in rows if r["set"] == "wild"]),
+            ("Crowded Valley / DeepOBS runs", [r for r in rows if r["set"] == "real"]),
+            ("CPU-trained runs", [r for r in rows if r["set"] == "cpu"]),
             ("LCDB (sample-wise, validation accuracy)", [r for r in rows if r["set"] == "lcdb"]),
-            ("held-out curves from the PFN's prior (synthetic)", [r for r in rows if r["set"] == "prior"]),
-            ("... of which overfit", [r for r in rows if r["set"] == "prior" and r["overfits"]])]
+            ("held-out curves from the PFN's prior (synthetic)", [r for r in rows if r["set"] == "prior"])]
     for title, rs in sets:
         md.append(table(rs, names, title))
-    md.append("\n**by cut (real + LCDB): LL mean / cov80**\n")
-    md.append("| method | " + " | ".join(f"{int(100 * c)}%" for c in CUTS) + " |")
-    md.append("|---|" + "---|" * len(CUTS))
-    for mth in names:
-        cells = []
-        for cut in CUTS:
-            rs = [r for r in rows if r["method"] == mth and r["cut"] == cut and "ll" in r and r["set"] != "prior"]
-            cells.append(f"{np.mean([r['ll'] for r in rs]):.2f} / {100 * np.mean([r['cov80'] for r in rs]):.0f}%"
-                         if rs else "—")
-        md.append(f"| {mth} | " + " | ".join(cells) + " |")
+    for title, rs in sets[1:4] + sets[6:7]:
+        md += [f"\n**by cut, {title}**\n"] + by_cut_table(rs, names)
+    md += ["\n**P(best behind) as a classifier (Brier ↓ / AUROC ↑)** — label: no later evaluation beats the "
+           "best observed one. The shipped recalibration was fitted on half of the Crowded Valley / DeepOBS and "
+           "CPU-trained runs (bench_forecast_degradation.py): in-sample there, out of sample on the real-log "
+           "corpus and LCDB.\n"]
+    md += classifier_table(sets[1:], [m for m in names if m not in ("last value", "best so far", "pow3 LS")])
     (WORK / "forecast_rows.json").write_text(json.dumps(rows))
 
     if not args.no_stop:
@@ -462,8 +694,7 @@ def main() -> int:
     elif (WORK / "forecast_stop.md").is_file():
         md.append((WORK / "forecast_stop.md").read_text())
     text = "\n".join(md) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_section(args.out, text)
     print(text)
     return 0
 

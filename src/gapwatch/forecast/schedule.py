@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
 #: fewest evaluations after the last learning-rate drop that a segment forecast conditions on (evaluations);
 #: with fewer, the whole observed prefix is used and the forecast's notes say so. Chosen on the dev half of
-#: bench_forecast_schedule.py: the ensemble's best mean log-likelihood (k = 8; with 3–5 evaluations its fits are
-#: overconfident), and for the PFN the largest likelihood gain whose Brier score of P(best behind) is no worse
-#: than the whole-prefix forecast's
+#: bench_forecast_schedule.py as the highest mean log-likelihood among the k whose Brier score of P(best behind)
+#: is no worse than the whole-prefix forecast's: 8 for the ensemble (with 3–5 evaluations its fits are
+#: overconfident), 5 for the PFN; one constant for both, the larger
 MIN_SEGMENT = 8
 #: whether :func:`gapwatch.forecast.forecast_curve` applies the segment rule when it is given a schedule and
 #: no explicit ``regime``. Off: on the test half of bench_forecast_schedule.py the segment forecast after a drop
