@@ -111,7 +111,8 @@ def test_ultralytics_v5_metrics_are_validation_and_higher_is_better() -> None:
     by = {str(r["name"]).strip(): r for r in rows}
     for name in ("metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "metrics/precision", "metrics/recall"):
         assert by[name]["split"] == "val" and by[name]["mode"] == "max", by[name]
-    assert not any(str(r["name"]).strip().startswith("x/lr") for r in rows)  # learning rates are schedule
+    lrs = [r for r in rows if str(r["name"]).strip().startswith("x/lr")]  # learning rates: listed, never judged
+    assert lrs and all(r["role"] == "schedule" and r["split"] is None for r in lrs)
     assert metric_mode("map_0_5") == "max"
 
 
