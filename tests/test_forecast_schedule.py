@@ -92,15 +92,20 @@ def test_regime_start_ignores_non_learning_rate_series_and_bad_arguments() -> No
 
 
 # ----------------------------------------------------------------------------------------------- forecast_curve
-def test_segment_rule_is_off_by_default_and_changes_nothing_then() -> None:
+def test_segment_rule_is_on_by_default_and_never_changes_p_best_behind() -> None:
     x, y = step_curve()
     sched = lr_series(60, drops=(30,))
     plain = forecast_curve(x, y, observed=40, method="ensemble")
+    off = forecast_curve(x, y, observed=40, method="ensemble", schedule=sched, schedule_axis="epoch", regime=False)
     given = forecast_curve(x, y, observed=40, method="ensemble", schedule=sched, schedule_axis="epoch")
-    assert SEGMENT_DEFAULT is False
-    for q in plain.quantiles:
-        np.testing.assert_array_equal(plain.quantiles[q], given.quantiles[q])
-    assert plain.p_best_behind == given.p_best_behind and plain.notes == given.notes
+    assert SEGMENT_DEFAULT is True
+    for q in plain.quantiles:  # regime=False: exactly the plain forecast
+        np.testing.assert_array_equal(plain.quantiles[q], off.quantiles[q])
+    assert plain.notes == off.notes
+    # the default segment forecast: another distribution, the same P(best behind) and best interval
+    assert not np.array_equal(plain.quantiles["0.5"], given.quantiles["0.5"])
+    assert given.p_best_behind == plain.p_best_behind and given.best == plain.best
+    assert given.p_best_behind_model == plain.p_best_behind_model
 
 
 def test_segment_forecast_conditions_on_the_new_regime_and_reports_the_whole_run() -> None:
@@ -132,11 +137,16 @@ def test_segment_p_best_behind_compares_with_the_whole_observed_run() -> None:
 def test_too_short_a_segment_falls_back_and_says_so() -> None:
     x, y = step_curve()
     sched = lr_series(60, drops=(30,))
-    fc = forecast_curve(x, y, observed=30 + MIN_SEGMENT - 1, method="ensemble", schedule=sched,
-                        schedule_axis="epoch", regime=True)
-    plain = forecast_curve(x, y, observed=30 + MIN_SEGMENT - 1, method="ensemble")
+    k = MIN_SEGMENT["ensemble"]
+    fc = forecast_curve(x, y, observed=30 + k - 1, method="ensemble", schedule=sched, schedule_axis="epoch",
+                        regime=True)
+    plain = forecast_curve(x, y, observed=30 + k - 1, method="ensemble")
     np.testing.assert_array_equal(fc.quantiles["0.5"], plain.quantiles["0.5"])
-    assert any(f"fewer than {MIN_SEGMENT}" in n for n in fc.notes)
+    assert any(f"fewer than {k}" in n for n in fc.notes)
+    # an explicit min_segment overrides the forecaster's
+    short = forecast_curve(x, y, observed=30 + k - 1, method="ensemble", schedule=sched, schedule_axis="epoch",
+                           regime=True, min_segment=3)
+    assert any("after the last learning-rate drop" in n for n in short.notes)
 
 
 def test_planned_end_sets_the_horizon_and_conflicts_are_errors() -> None:

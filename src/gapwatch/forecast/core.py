@@ -360,7 +360,7 @@ def forecast_curve(
     schedule: ScheduleSeries | Sequence[ScheduleSeries] | None = None,
     schedule_axis: str = "auto",
     regime: bool | None = None,
-    min_segment: int = MIN_SEGMENT,
+    min_segment: int | None = None,
 ) -> Forecast:
     """Forecast a curve given as arrays.
 
@@ -392,11 +392,12 @@ def forecast_curve(
             together with ``horizon``; ignored when the log already reaches it.
         schedule: the run's logged learning rate(s) (:class:`gapwatch.schedule.ScheduleSeries`, e.g. from
             :func:`gapwatch.schedule.series_of`), on the same axis as ``x`` (``schedule_axis``: ``"step"``,
-            ``"epoch"``, ``"auto"``). With ``regime`` true, a step drop or re-warm inside the observed window
-            starts a new regime and the forecast conditions on the evaluations after the last one only (at
-            least ``min_segment``, else the whole prefix; :func:`gapwatch.forecast.schedule.regime_start`);
-            the notes say which. P(best behind) still compares with the best of the whole observed run.
-        regime: apply that segment rule (default None: ``SEGMENT_DEFAULT``, off; see
+            ``"epoch"``, ``"auto"``). With ``regime`` true, a step drop of the rate inside the observed window
+            starts a new regime and the forecast's distribution conditions on the evaluations after the last
+            one only (at least ``min_segment``, default ``MIN_SEGMENT[method]``, else the whole prefix;
+            :func:`gapwatch.forecast.schedule.regime_start`); the notes say which. P(best behind) and ``best``
+            are those of the whole-prefix forecast.
+        regime: apply that segment rule (default None: ``SEGMENT_DEFAULT``, on; see
             :mod:`gapwatch.forecast.schedule` for the measurement).
 
     Raises:
@@ -432,18 +433,22 @@ def forecast_curve(
 def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,
                      method: str, n_samples: int, seed: int, name: str, monitor: Monitor | None,
                      bound: float | str | None, pfn_weights: Path | None, band_scale: float | None,
-                     schedule: ScheduleSeries | Sequence[ScheduleSeries], axis: str, min_segment: int
+                     schedule: ScheduleSeries | Sequence[ScheduleSeries], axis: str, min_segment: int | None
                      ) -> tuple[Forecast | None, str]:
     """The forecast conditioned on the observed evaluations after the last schedule event, or ``(None, note)``
     when there is no such segment (no event in the window, or fewer than ``min_segment`` evaluations after it).
 
     The segment is forecast on its own axis, x measured from the evaluation before its first one (time since
-    the regime began), with the bound of the whole prefix; its quantiles, density and sample paths are kept.
-    P(best behind) and the best-evaluation interval compare the sample paths with the whole observed run; the
-    recalibration's degradation features are the segment's (a rise caused by a re-warm is the schedule at work,
-    not evidence of overfitting).
+    the regime began), with the bound of the whole prefix: its quantiles, density and sample paths are reported.
+    P(best behind) (both the recalibrated and the model's) and the best-evaluation interval are those of the
+    forecast conditioned on the whole observed run: they are about the whole run's best, and the recalibration
+    was fitted on whole prefixes (measured: the segment's own P(best behind) was worse calibrated,
+    bench_forecast_schedule.py).
     """
     xa, ya, m = _observed_arrays(x, y, observed)
+    if min_segment is None:
+        used, _ = _choose_method(method, [], pfn_weights)
+        min_segment = MIN_SEGMENT[used]
     reg = regime_start(xa[:m], schedule, axis=axis, min_segment=min_segment)
     if reg.start == 0:
         return None, reg.note
@@ -456,19 +461,13 @@ def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horiz
     y_seg = np.concatenate([ya[s:m], np.full(xf.size, np.nan)])
     inner = _forecast_curve(x_seg, y_seg, m - s, hz - s, mode, method, n_samples, seed, name, monitor, upper,
                             pfn_weights, band_scale)
-    sign = 1.0 if mode == "min" else -1.0
-    samples = cast(np.ndarray, inner.samples)
-    z_obs = sign * ya[:m]
-    full = np.concatenate([np.broadcast_to(z_obs, (samples.shape[0], m)), sign * samples], axis=1)
-    arg = np.argmin(full, axis=1)
-    x_all = np.concatenate([xa[:m], xf])
-    lo_i, med_i, hi_i = (int(np.quantile(arg, q, method="inverted_cdf")) for q in (0.1, 0.5, 0.9))
-    best = {"x": float(x_all[med_i]), "low": float(x_all[lo_i]), "high": float(x_all[hi_i])}
-    p_model = float(np.mean(arg < m))
-    tr = _Transform(mode, upper)
-    p_behind = recalibrate(p_model, *degradation_features(tr.fwd(ya[s:m])), inner.method)
-    return Forecast(name, monitor, m, xa[:m].copy(), ya[:m].copy(), xf, inner.quantiles, best, p_behind,
-                    inner.method, [*inner.notes, reg.note], inner._logpdf, samples, p_model), reg.note
+    whole = _forecast_curve(xa, ya, m, hz, mode, method, n_samples, seed, name, monitor, bound, pfn_weights,
+                            band_scale)
+    notes = [*inner.notes, reg.note,
+             "P(best behind) and the best evaluation are from the forecast of the whole observed run"]
+    return Forecast(name, monitor, m, xa[:m].copy(), ya[:m].copy(), xf, inner.quantiles, whole.best,
+                    whole.p_best_behind, inner.method, notes, inner._logpdf, inner.samples,
+                    whole.p_best_behind_model), reg.note
 
 
 def _forecast_curve(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,

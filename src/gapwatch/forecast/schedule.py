@@ -14,9 +14,10 @@ Two uses of what a log says about its schedule (issue 14, item 2):
   start of a collapse, the re-warm like a divergence). :func:`regime_start` finds the last such event inside the
   observed window (:func:`gapwatch.schedule.learning_rate_events` on the logged learning rate; by default step
   drops only, ``REGIME_KINDS``: measured, re-warms are better left in) and the index of the first evaluation
-  under it; the forecast then conditions on that segment only, when it holds at least
-  ``MIN_SEGMENT`` evaluations (else on the whole prefix, and a note says so). Future events are not
-  anticipated: a forecast made before a milestone does not know that the rate will drop.
+  under it; the forecast's distribution (quantiles, density, sample paths) then conditions on that segment only,
+  when it holds at least ``MIN_SEGMENT`` evaluations (else on the whole prefix, and a note says so), while
+  P(best behind) and the best-evaluation interval stay those of the whole-prefix forecast. Future events are
+  not anticipated: a forecast made before a milestone does not know that the rate will drop.
 
 Whether the segment rule helps was measured on real runs with step drops and re-warms
 (``bench/bench_forecast_schedule.py``, bench/results/forecast.md): see ``SEGMENT_DEFAULT``.
@@ -37,18 +38,19 @@ from ..stats import median as _median
 if TYPE_CHECKING:
     from ..schedule import ScheduleEvent, ScheduleSeries
 
-#: fewest evaluations after the last learning-rate drop that a segment forecast conditions on (evaluations);
-#: with fewer, the whole observed prefix is used and the forecast's notes say so. Chosen on the dev half of
-#: bench_forecast_schedule.py as the highest mean log-likelihood among the k whose Brier score of P(best behind)
-#: is no worse than the whole-prefix forecast's: 8 for the ensemble (with 3–5 evaluations its fits are
-#: overconfident), 5 for the PFN; one constant for both, the larger
-MIN_SEGMENT = 8
-#: whether :func:`gapwatch.forecast.forecast_curve` applies the segment rule when it is given a schedule and
-#: no explicit ``regime``. Off: on the test half of bench_forecast_schedule.py the segment forecast after a drop
-#: had a higher likelihood, a smaller error of the final value and a band coverage nearer 80% for both
-#: forecasters, but the PFN's P(best behind) got worse (Brier), and that is the number the verdicts use
+#: fewest evaluations after the last learning-rate drop that a segment forecast conditions on, per forecaster
+#: (evaluations); with fewer, the whole observed prefix is used and the forecast's notes say so. Chosen on the dev
+#: half of bench_forecast_schedule.py for the highest mean log-likelihood of the held-back evaluations (the
+#: ensemble's fits are overconfident on 3–5 evaluations; the PFN's are not)
+MIN_SEGMENT: dict[str, int] = {"pfn": 3, "ensemble": 8}
+#: ``min_segment`` of :func:`regime_start` when none is given (the larger of ``MIN_SEGMENT``)
+DEFAULT_MIN_SEGMENT = 8
+#: whether :func:`gapwatch.forecast.forecast_curve` applies the segment rule when it is given a schedule and no
+#: explicit ``regime``. On: after a step drop the segment forecast had a higher log-likelihood and a smaller error
+#: of the final value on both halves of bench_forecast_schedule.py, for both forecasters; P(best behind) is taken
+#: from the whole-prefix forecast, so it (and every verdict built on it) is the same as without the rule
 #: (bench/results/forecast.md, "Schedule-aware forecasting")
-SEGMENT_DEFAULT = False
+SEGMENT_DEFAULT = True
 #: event kinds that start a new regime: step drops only. A re-warm returns to a rate the run has already
 #: trained at, so the points before it stay informative (measured: conditioning on the segment after an SGDR
 #: restart lowered both forecasters' likelihood and P(best behind) calibration); Ultralytics' ``augmentation``
@@ -106,7 +108,7 @@ def event_positions(schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, 
 
 
 def regime_start(x_observed: np.ndarray, schedule: ScheduleSeries | Sequence[ScheduleSeries] | None, *,
-                 axis: str = "auto", min_segment: int = MIN_SEGMENT, kinds: Sequence[str] | None = None
+                 axis: str = "auto", min_segment: int = DEFAULT_MIN_SEGMENT, kinds: Sequence[str] | None = None
                  ) -> Regime:
     """The segment of the observed evaluations ``x_observed`` ``(m,)`` after the last regime-changing event.
 
