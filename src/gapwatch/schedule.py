@@ -131,9 +131,15 @@ def keep_records(meta: MutableMapping[str, Any], records: Any) -> None:
     from .names import role
 
     cols: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    roles: dict[str, str] = {}  # one role() per distinct key, not per record
     for _, rec in records:
         for k, v in rec.items():
-            if type(v) not in (int, float) or role(str(k)) != "schedule":
+            if type(v) not in (int, float):
+                continue
+            r = roles.get(k)
+            if r is None:
+                r = roles[k] = role(str(k))
+            if r != "schedule":
                 continue
             c = cols.setdefault(str(k), ([], [], []))
             c[0].append(_axis(rec, ("step", "global_step")))
