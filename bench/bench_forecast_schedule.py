@@ -120,6 +120,39 @@ def load_wild(cache: Path) -> list[dict[str, Any]]:
     return out
 
 
+def segment_band(curves: list[dict[str, Any]], meth: str, k: int) -> dict[str, float]:
+    """The segment forecasts' own 80% band (width factor 1) after step drops with at least ``k`` evaluations in
+    the new regime: its coverage on each half, and the width factor fitted on dev for 80% coverage (grid
+    0.30…4.00, step 0.01; the split-conformal correction of ``SEGMENT_BAND_SCALE``) with its coverage on each
+    half."""
+    parts: dict[str, list[tuple[np.ndarray, ...]]] = {"dev": [], "test": []}
+    for c in curves:
+        if c["kind"] != "step":
+            continue
+        x, y, n = c["x"], c["y"], c["y"].size
+        ev = c["events"]
+        for i, e in enumerate(ev):
+            nxt = ev[i + 1] if i + 1 < len(ev) else n
+            for j in (jj for jj in J if jj >= k):
+                m = e + j
+                if m > nxt or m > n - 3:
+                    continue
+                fc = forecast_curve(x, y, observed=m, horizon=n, method=meth, schedule=c["schedule"],
+                                    schedule_axis="epoch", regime=True, min_segment=k, band_scale=1.0, n_samples=16)
+                q = fc.quantiles
+                parts[c["split"]].append((y[m:], q["0.1"], q["0.5"], q["0.9"]))
+
+    def cov(rs: list[tuple[np.ndarray, ...]], f: float) -> float:
+        return float(np.mean([np.mean((fut >= med - f * (med - lo)) & (fut <= med + f * (hi - med)))
+                              for fut, lo, med, hi in rs]))
+
+    grid = np.round(np.arange(0.30, 4.001, 0.01), 2)
+    fit = float(grid[int(np.argmin([abs(cov(parts["dev"], float(g)) - 0.8) for g in grid]))])
+    return {"dev_own": cov(parts["dev"], 1.0), "test_own": cov(parts["test"], 1.0), "factor": fit,
+            "dev_fit": cov(parts["dev"], fit), "test_fit": cov(parts["test"], fit),
+            "n_dev": len(parts["dev"]), "n_test": len(parts["test"])}
+
+
 def score(fc: Any, y: np.ndarray, m: int) -> dict[str, float]:
     fut = y[m:]
     q = fc.quantiles
@@ -200,6 +233,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="smoke test: first N runs")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
     ap.add_argument("--reuse", action="store_true", help="reuse the forecasts cached in bench/_work")
+    ap.add_argument("--segment-band", action="store_true",
+                    help="also measure the segment forecasts' own band and fit its width factor on dev")
     ap.add_argument("--wild-cache", type=Path, default=None,
                     help="also score the real-log corpus runs with learning-rate events (bench_wild.py's cache)")
     args = ap.parse_args()
@@ -280,6 +315,16 @@ def main() -> None:
         for meth in METHODS:
             for label, ms in (("whole", None), (f"segment ≥ {chosen[meth]} (shipped)", chosen[meth])):
                 md.append(f"| real-log corpus | {len(wild)} | {meth} {label} | {summary(wild, meth, ms)} |")
+    if args.segment_band:
+        md += ["", "Band of the segment forecasts after a drop (own band = width factor 1; the factor fitted on dev "
+               "for 80% coverage is `SEGMENT_BAND_SCALE`; the table rows above use the whole-prefix factor, "
+               "`BAND_SCALE`):", "", "| method | k | cuts dev / test | own band: dev / test | factor fitted on dev | "
+               "coverage at it: dev / test |", "|---|---|---|---|---|---|"]
+        for meth in METHODS:
+            b = segment_band(curves, meth, chosen[meth])
+            md.append(f"| {meth} | {chosen[meth]} | {b['n_dev']} / {b['n_test']} | {100 * b['dev_own']:.1f}% / "
+                      f"{100 * b['test_own']:.1f}% | {b['factor']:.2f} | {100 * b['dev_fit']:.1f}% / "
+                      f"{100 * b['test_fit']:.1f}% |")
     md += ["", "CPU ms per forecast (median, whole / segment): " + ", ".join(
         f"{m} {np.median([r[f'{m}_whole_ms'] for r in rows]):.1f} / "
         f"{np.median([r[f'{m}_segment_ms'] for r in rows]):.1f}" for m in METHODS) + ".", ""]

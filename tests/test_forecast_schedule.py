@@ -10,7 +10,7 @@ import pytest
 
 from gapwatch.errors import UsageError
 from gapwatch.forecast import forecast, forecast_curve, forecast_for_analysis
-from gapwatch.forecast.schedule import MIN_SEGMENT, SEGMENT_DEFAULT, horizon_to, regime_start
+from gapwatch.forecast.schedule import MIN_SEGMENT, SEGMENT_BAND_SCALE, SEGMENT_DEFAULT, horizon_to, regime_start
 from gapwatch.history import History
 from gapwatch.monitor import Monitor
 from gapwatch.schedule import ScheduleSeries
@@ -181,3 +181,17 @@ def test_forecast_for_analysis_reaches_the_planned_end_and_reads_the_logged_rate
     # the direct API does the same with regime=True
     fc2 = forecast(h, mon, method="ensemble", regime=True)
     assert any("learning-rate drop" in n for n in fc2.notes)
+
+
+def test_segment_band_uses_its_own_width_factor() -> None:
+    pytest.importorskip("torch")
+    x, y = step_curve()
+    sched = lr_series(60, drops=(30,))
+    kw = {"observed": 40, "method": "pfn", "schedule": sched, "schedule_axis": "epoch", "regime": True}
+    default = forecast_curve(x, y, **kw)  # type: ignore[arg-type]
+    same = forecast_curve(x, y, band_scale=SEGMENT_BAND_SCALE["pfn"], **kw)  # type: ignore[arg-type]
+    own = forecast_curve(x, y, band_scale=1.0, **kw)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(default.quantiles["0.9"], same.quantiles["0.9"])
+    width = default.quantiles["0.9"] - default.quantiles["0.1"]
+    np.testing.assert_allclose(width, SEGMENT_BAND_SCALE["pfn"] * (own.quantiles["0.9"] - own.quantiles["0.1"]),
+                               rtol=1e-9, atol=1e-12)

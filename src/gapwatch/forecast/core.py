@@ -30,7 +30,14 @@ from ..stats import median as _median
 from . import bars, ensemble
 from .calibrate import BAND_SCALE, degradation_features, recalibrate
 from .prior import normalise
-from .schedule import MIN_SEGMENT, PLANNED_MAX_FACTOR, SEGMENT_DEFAULT, horizon_to, regime_start
+from .schedule import (
+    MIN_SEGMENT,
+    PLANNED_MAX_FACTOR,
+    SEGMENT_BAND_SCALE,
+    SEGMENT_DEFAULT,
+    horizon_to,
+    regime_start,
+)
 
 if TYPE_CHECKING:
     from ..schedule import ScheduleSeries
@@ -439,15 +446,16 @@ def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horiz
     when there is no such segment (no event in the window, or fewer than ``min_segment`` evaluations after it).
 
     The segment is forecast on its own axis, x measured from the evaluation before its first one (time since
-    the regime began), with the bound of the whole prefix: its quantiles, density and sample paths are reported.
+    the regime began), with the bound of the whole prefix: its quantiles (band width factor
+    ``SEGMENT_BAND_SCALE`` unless ``band_scale`` is given), density and sample paths are reported.
     P(best behind) (both the recalibrated and the model's) and the best-evaluation interval are those of the
     forecast conditioned on the whole observed run: they are about the whole run's best, and the recalibration
     was fitted on whole prefixes (measured: the segment's own P(best behind) was worse calibrated,
     bench_forecast_schedule.py).
     """
     xa, ya, m = _observed_arrays(x, y, observed)
+    used, _ = _choose_method(method, [], pfn_weights)
     if min_segment is None:
-        used, _ = _choose_method(method, [], pfn_weights)
         min_segment = MIN_SEGMENT[used]
     reg = regime_start(xa[:m], schedule, axis=axis, min_segment=min_segment)
     if reg.start == 0:
@@ -459,8 +467,9 @@ def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horiz
     upper = _resolve_bound(bound, ya[:m], mode, monitor)
     x_seg = np.concatenate([xa[s:m], xf]) - origin
     y_seg = np.concatenate([ya[s:m], np.full(xf.size, np.nan)])
+    seg_scale = SEGMENT_BAND_SCALE.get(used, 1.0) if band_scale is None else band_scale
     inner = _forecast_curve(x_seg, y_seg, m - s, hz - s, mode, method, n_samples, seed, name, monitor, upper,
-                            pfn_weights, band_scale)
+                            pfn_weights, seg_scale)
     whole = _forecast_curve(xa, ya, m, hz, mode, method, n_samples, seed, name, monitor, bound, pfn_weights,
                             band_scale)
     notes = [*inner.notes, reg.note,

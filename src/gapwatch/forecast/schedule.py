@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 #: half of bench_forecast_schedule.py for the highest mean log-likelihood of the held-back evaluations (the
 #: ensemble's fits are overconfident on 3–5 evaluations; the PFN's are not)
 MIN_SEGMENT: dict[str, int] = {"pfn": 3, "ensemble": 8}
+#: width factor of the reported 80% band of a segment forecast, per forecaster (the split-conformal correction of
+#: :data:`gapwatch.forecast.calibrate.BAND_SCALE`, refitted for segment forecasts: with the whole-prefix factors
+#: the band covered 66% (PFN) and 44–53% (ensemble, its own band) of the held-back future after a drop). Fitted on
+#: the dev half of bench_forecast_schedule.py's cuts after a drop for 80% coverage (test half: 81% and 88%)
+SEGMENT_BAND_SCALE: dict[str, float] = {"pfn": 0.83, "ensemble": 2.85}
 #: ``min_segment`` of :func:`regime_start` when none is given (the larger of ``MIN_SEGMENT``)
 DEFAULT_MIN_SEGMENT = 8
 #: whether :func:`gapwatch.forecast.forecast_curve` applies the segment rule when it is given a schedule and no
