@@ -273,13 +273,18 @@ def main(argv: list[str] | None = None) -> int:
                    platform.processor())
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
                          check=False).stdout.strip()
+    # the code measured: the working tree, or an exported tree on PYTHONPATH (then say so, not the checkout's HEAD)
+    where = subprocess.run([sys.executable, "-c", "import gapwatch; print(gapwatch.__file__)"], capture_output=True,
+                           text=True, check=False).stdout.strip()
+    code = (f"git {rev} (+ working tree)" if where.startswith(str(ROOT)) else
+            f"gapwatch imported from {Path(where).parent.parent} (PYTHONPATH; the checkout is at git {rev})")
     tmp = Path(tempfile.mkdtemp(prefix="gapwatch_mem_", dir=a.tmp))
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     args = " ".join(sys.argv[1:]) if argv is None else " ".join(argv)
     out = [f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_memory.py {args}`",
            f"- machine: {cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB (shared with other jobs), Python "
            f"{platform.python_version()}",
-           f"- date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; git {rev} (+ working tree)",
+           f"- date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; code: {code}",
            "- peak RSS: `/usr/bin/time -f %M` of `gapwatch analyze FILE --json --no-examples --no-forecast` "
            "in a fresh process", "",
            "| format | file MB | points | peak RSS MB | RSS / size | CPU s | wall s | forecast |",

@@ -333,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
                    platform.processor())
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                          cwd=ROOT, check=False).stdout.strip()
+    # the code measured: the working tree, or an exported tree on PYTHONPATH (then say so, not the checkout's HEAD)
+    where = subprocess.run([sys.executable, "-c", "import gapwatch; print(gapwatch.__file__)"], capture_output=True,
+                           text=True, check=False).stdout.strip()
+    code = (f"git {rev} (+ working tree)" if where.startswith(str(ROOT)) else
+            f"gapwatch imported from {Path(where).parent.parent} (PYTHONPATH; the checkout is at git {rev})")
     tmp = Path(tempfile.mkdtemp(prefix="gapwatch_scale_"))
     try:
         out = [
@@ -342,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{' '.join(sys.argv[1:]) if argv is None else ' '.join(argv)}`"),
             (f"- machine: {cpu}, {os.cpu_count()} cores (shared with other jobs), Python "
              f"{platform.python_version()}"),
-            f"- date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; git {rev} (+ working tree)",
+            f"- date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; code: {code}",
             "",
             *([] if a.no_tb else [f"## TensorBoard event log, {a.points:,} points (goal < 5 s)", "",
                                    *bench_tb(tmp, a.points, not a.no_baselines), ""]),

@@ -87,6 +87,7 @@ def _series_blocks(blocks: list[tuple[str, Block]], consume: bool) -> list[Serie
     (``consume``) or copied, read-only."""
     canon: dict[int, np.ndarray] = {}  # id of a reader's axis array → the array stored
     by_len: dict[int, list[np.ndarray]] = {}
+    absent: dict[int, np.ndarray] = {}
     keep: list[object] = []  # the reader's arrays, alive while ``canon`` is keyed by their id
 
     def axis(a: np.ndarray) -> np.ndarray:
@@ -95,8 +96,11 @@ def _series_blocks(blocks: list[tuple[str, Block]], consume: bool) -> list[Serie
             return got
         keep.append(a)
         n = a.shape[0]
-        if _all_nan(a):
-            got = absent_axis(n)
+        if _all_nan(a):  # one zero-stride NaN view per length (the reader's own when it made one)
+            if n not in absent:
+                absent[n] = a if a.strides == (0,) and a.dtype == np.float64 and not a.flags.writeable \
+                    else absent_axis(n)
+            got = absent[n]
         else:
             same = by_len.setdefault(n, [])
             got = next((c for c in same if np.array_equal(c, a, equal_nan=True)), None)
