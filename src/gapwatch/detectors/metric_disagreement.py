@@ -117,12 +117,13 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         return []
     w = effective_window(p["window"], int(grid[0].size))
     loss = curve(loss_s, grid[0], 1.0, w, p["noise_floor"])
+    rise = _loss_rise(loss, p)  # (both loss-rise patterns ask it: once, before the task curve is in memory)
     task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"])
-    out = _loss_worse_metric_better(loss, task, p)
+    out = _loss_worse_metric_better(loss, task, rise, p)
     if out is None:
         out = _metric_worse_loss_flat(loss, task, p)
     if out is None:
-        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), p)
+        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), rise, p)
     return [out] if out is not None else []
 
 
@@ -149,8 +150,9 @@ def _point(c: Curve, i: int) -> dict[str, Any]:
     return {**c.where(i), "value": c.value(i), "name": c.series.name}
 
 
-def _loss_worse_metric_better(loss: Curve, task: Curve, p: dict[str, Any]) -> Finding | None:
-    found = _loss_rise(loss, p)
+def _loss_worse_metric_better(loss: Curve, task: Curve, found: tuple[int, float] | None,
+                              p: dict[str, Any]) -> Finding | None:
+    """The first pattern; ``found``: :func:`_loss_rise` of ``loss``."""
     if found is None:
         return None
     lv_best, rise = found
@@ -238,9 +240,9 @@ def _train_drop(train: Series | None, x_best: float, axis: str, window: int, p: 
     return tc.units(float(tc.level[before[-1]] - tc.level[-1]))
 
 
-def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, p: dict[str, Any]
-                               ) -> Finding | None:
-    found = _loss_rise(loss, p)
+def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, found: tuple[int, float] | None,
+                               p: dict[str, Any]) -> Finding | None:
+    """The third pattern; ``found``: :func:`_loss_rise` of ``loss``."""
     if found is None:
         return None
     lv_best, rise = found
