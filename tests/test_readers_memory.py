@@ -88,3 +88,24 @@ def test_reading_peak_is_bounded_by_the_file_size(tmp_path: Path, monkeypatch: p
         tracemalloc.stop()
     assert sum(b.value.size for p in parts for b in p.blocks) >= ROWS // 2
     assert peak < BOUND[kind] * size, f"{kind}: peak {peak / size:.2f}x the file's {size:,} bytes"
+
+
+#: Bytes the History of a log holds per point (every distinct array it keeps, counted once): the value, plus
+#: each axis shared by the series of one table (Keras CSV: 4 series share the epoch, 8 + 8/4) or by equal axes
+#: (JSON Lines: 3 series share step and epoch, 8 + 16/3), an axis no row has counting nothing (TensorBoard's
+#: epoch).
+HELD_PER_POINT = {"csv": 10.0, "jsonl": 8 + 16 / 3, "tb": 16.0}
+
+
+@pytest.mark.parametrize("kind,name,make", [("csv", "log.csv", _keras_csv), ("jsonl", "log.jsonl", _jsonl),
+                                            ("tb", "events.out.tfevents.1.mem", _tb)])
+def test_the_loaded_history_holds_its_values_and_shared_axes(tmp_path: Path, kind: str, name: str,
+                                                             make: object) -> None:
+    f = tmp_path / name
+    make(f)  # type: ignore[operator]
+    h = readers.load(f)
+    blocks = h._blocks  # noqa: SLF001  # the storage itself: what the History keeps
+    assert blocks is not None
+    arrays = {id(a): a for b in blocks for a in (b.step, b.epoch, b.value)}
+    held = sum(0 if a.strides == (0,) else a.nbytes for a in arrays.values())
+    assert held / len(h) <= HELD_PER_POINT[kind] + 1e-9, f"{kind}: {held / len(h):.2f} bytes a point"
