@@ -146,3 +146,12 @@ def test_series_of_one_block_is_a_view_and_of_several_blocks_a_copy() -> None:
     assert s.name == "val_loss" and s.values.tolist() == [1.0, 1.0, 0.0, 0.0]
     np.testing.assert_array_equal(h._index()["groups"][("r", "val", "loss")], np.arange(4, 8))  # noqa: SLF001
     assert list(h._index()["groups"]) == [("r", "train", "loss"), ("r", "val", "loss")]  # noqa: SLF001
+
+
+def test_a_block_whose_arrays_differ_in_length_is_refused() -> None:
+    from gapwatch.errors import InputError
+
+    p = Parts("r", "r.csv")
+    p.add(np.arange(3.0), np.arange(1.0), "val", "loss", np.ones(3), "val_loss")
+    with pytest.raises(InputError, match="val_loss.*one length"):
+        build([p])

@@ -113,6 +113,10 @@ def _series_blocks(blocks: list[tuple[str, Block]], consume: bool) -> list[Serie
 
     out: list[SeriesBlock] = []
     for run, b in blocks:
+        n = b.value.shape
+        if b.step.shape != n or b.epoch.shape != n:
+            raise InputError(f"run {run!r}, series {b.name!r}: step, epoch and value must have one length, got "
+                             f"{b.step.shape}, {b.epoch.shape} and {n}")
         if b.value.shape[0]:
             out.append(SeriesBlock(run, b.split, b.metric, b.name, axis(b.step), axis(b.epoch),
                                    _stored(b.value, consume)))
