@@ -141,13 +141,13 @@ def curve(s: Series, idx: np.ndarray, sign: float, window: int, noise_floor: flo
         z = np.asarray(s.values[idx], dtype=float)  # a fresh array: ``sign * z`` in place, the same numbers
         z *= sign
     w = max(1, window)
+    sigma = noise_sigma(z)  # (first: its long temporaries come and go before the level exists)
     lv = trailing_mean(z, w)
     # rounding of the trailing means: differences this small are no change (a constant curve stays constant)
     eps = ROUNDING * float(max(abs(np.max(z)), abs(np.min(z)))) if z.size else 0.0  # max |z| without |z|
     span = float(np.max(lv) - np.min(lv)) if lv.size else 0.0
     if span <= eps:
         span = 0.0
-    sigma = noise_sigma(z)
     se = max(sigma * float(np.sqrt(2.0 / w)), noise_floor * span)
     return Curve(s, idx, z, lv, se, eps)
 

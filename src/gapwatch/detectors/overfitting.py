@@ -346,7 +346,7 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
     if len(ts) < 2:
         return {}, False
     tsign = mon.sign if tr.metric == mon.metric else sign_of(tr.metric)
-    tz = tsign * ts.values
+    tz = signed(ts.values, tsign)
     at_best = tz[ts.x <= s.x[b]]
     if at_best.size == 0:
         return {}, False
