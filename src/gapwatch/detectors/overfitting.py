@@ -230,9 +230,8 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     after = n - 1 - b
     # onset: first evaluation after the best from which the trailing level stays above best + tolerance
     tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
-    trailing = trailing_mean(z, w)
-    onset = min(stays_above_from(trailing > best_level + tol, b), n - 1)
-    tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)
+    tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)  # (before the trailing level exists)
+    onset = min(stays_above_from(trailing_mean(z, w) > best_level + tol, b), n - 1)
     gap_ev = _gap(history, mon, s, b, p["max_trajectory_points"])
     x_range = float(s.x[-1] - s.x[0]) if n > 1 else 0.0
     frac_past = float((s.x[-1] - s.x[b]) / x_range) if x_range > 0 else 0.0
@@ -352,6 +351,7 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
         return {}, False
     tw = max(1, min(w, at_best.size, tz.size))
     t_best = float(np.mean(at_best[-tw:]))
+    del at_best  # (a copy of up to the whole curve: gone before noise_sigma's temporaries)
     t_end = float(np.mean(tz[-tw:]))
     t_sigma = noise_sigma(tz)
     t_range = max(float(np.mean(tz[:tw])) - float(np.min(tz)), 0.0)
