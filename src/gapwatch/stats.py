@@ -15,14 +15,34 @@ def noise_sigma(values: np.ndarray) -> float:
     second difference of white noise is √6 σ): insensitive to linear and slowly curving trends and to a few
     spikes. Returns 0.0 for fewer than 4 finite values.
     """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = finite_values(values)
     if v.size < 4:
         return 0.0
-    d = np.diff(v, n=2)
-    d -= median(d)  # in place (same values as ``d - median(d)``): one temporary array fewer on long curves
-    mad = median(np.abs(d, out=d))
+    d = second_differences(v)
+    d -= median(d, overwrite=True)  # in place: the same values as ``d - median(d)``
+    mad = median(np.abs(d, out=d), overwrite=True)
     return float(MAD_TO_SIGMA * mad / np.sqrt(6.0))
+
+
+#: Values per chunk of the long element-wise passes below (their temporaries stay this size, not the curve's).
+_CHUNK = 1 << 16
+
+
+def finite_values(values: np.ndarray) -> np.ndarray:
+    """The finite values of a 1-D array, shape ``(m,)``: the array itself (no copy) when all are finite."""
+    v = np.asarray(values, dtype=float)
+    fin = np.isfinite(v)
+    return v if fin.all() else v[fin]
+
+
+def second_differences(v: np.ndarray) -> np.ndarray:
+    """``np.diff(v, n=2)``, shape ``(n - 2,)``, bit for bit (``(v[i+2] - v[i+1]) - (v[i+1] - v[i])``), holding one
+    array of the result's size instead of two: the first differences are made :data:`_CHUNK` values at a time."""
+    d = np.subtract(v[2:], v[1:-1])
+    for a in range(0, d.size, _CHUNK):
+        b = min(a + _CHUNK, d.size)
+        d[a:b] -= np.subtract(v[a + 1:b + 1], v[a:b])
+    return d
 
 
 #: Up to this many values :func:`median` sorts instead of calling ``np.median`` (whose fixed overhead dominates
@@ -30,13 +50,15 @@ def noise_sigma(values: np.ndarray) -> float:
 _SMALL_MEDIAN = 256
 
 
-def median(values: np.ndarray) -> float:
+def median(values: np.ndarray, *, overwrite: bool = False) -> float:
     """Median of a 1-D float array (NaN when empty or when a value is NaN): exactly ``np.median``'s value (the
-    middle order statistic, or the mean of the two middle ones), faster on short arrays."""
+    middle order statistic, or the mean of the two middle ones), faster on short arrays. ``overwrite``: the
+    caller's own scratch array may be reordered in place (``np.median(overwrite_input=True)``: no copy of a long
+    curve)."""
     v = np.asarray(values, dtype=float)
     n = v.size
     if n == 0 or n > _SMALL_MEDIAN:
-        return float(np.median(v)) if n else float("nan")
+        return float(np.median(v, overwrite_input=overwrite)) if n else float("nan")
     s = np.sort(v)  # NaN sorts last: then the median is NaN, as np.median's
     if np.isnan(s[-1]):
         return float("nan")
@@ -144,8 +166,7 @@ def mann_kendall(values: np.ndarray) -> tuple[float, float]:
     Kendall's tau between index and value; the p-value is for the alternative "values increase" under the
     normal approximation without tie correction. Returns ``(0.0, 1.0)`` for n < 3.
     """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = finite_values(values)
     n = v.size
     if n < 3:
         return 0.0, 1.0
@@ -180,11 +201,11 @@ def _mk_s(v: np.ndarray) -> float:
     if n <= _MK_PAIRWISE:
         return float(np.triu(np.sign(v[None, :] - v[:, None]), 1).sum())
     order = np.argsort(v, kind="stable")
-    sv = v[order]
     new = np.empty(n, dtype=bool)
     new[0] = True
-    np.not_equal(sv[1:], sv[:-1], out=new[1:])
-    del sv
+    for a in range(0, n - 1, _CHUNK):  # new[i] = sorted[i] != sorted[i - 1], without the sorted copy
+        b = min(a + _CHUNK, n - 1)
+        np.not_equal(v[order[a + 1:b + 1]], v[order[a:b]], out=new[a + 1:b + 1])
     starts = np.flatnonzero(new)
     c = np.diff(np.append(starts, n)).astype(np.int64)  # size of each group of tied values
     tied = int((c * (c - 1) // 2).sum())
@@ -193,19 +214,21 @@ def _mk_s(v: np.ndarray) -> float:
     ranks = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     ranks[order] = dense  # dense rank of every value (ties equal)
     del order, dense
-    return float(n * (n - 1) // 2 - tied - 2 * _inversions(ranks))
+    return float(n * (n - 1) // 2 - tied - 2 * _inversions(ranks, own=True))
 
 
-def _inversions(ranks: np.ndarray) -> int:
+def _inversions(ranks: np.ndarray, *, own: bool = False) -> int:
     """Number of pairs ``i < j`` with ``ranks[i] > ranks[j]`` (strictly), ``ranks`` integers of shape ``(n,)``.
 
     Bottom-up merge sort, one stable ``argsort`` of a ``(blocks, 2w)`` view per level: in every row the left
     half and the right half were each sorted on the previous level; the right half's ``q``-th value lands at
     merged position ``p`` with ``p - q`` left values not above it (ties: the left ones first), so the row's
-    inversions are ``w² - Σp + w(w-1)/2``. The last, shorter block is counted with one ``searchsorted``. About
-    17 bytes a value at a time (the permutation, the ranks twice, a flag)."""
+    inversions are ``w² - Σp + w(w-1)/2``. The last, shorter block is counted with one ``searchsorted``. The
+    rows are merged :data:`_CHUNK` values at a time, so beside the ranks and their merged copy (4 bytes a value
+    each) only a chunk's permutation is alive. ``own``: ``ranks`` is the caller's scratch array: it is read in place
+    instead of copied (it is never written)."""
     n = ranks.size
-    a = np.array(ranks)
+    a = ranks if own else np.array(ranks)
     total = 0
     w = 1
     while w < n:
@@ -213,10 +236,14 @@ def _inversions(ranks: np.ndarray) -> int:
         out = np.empty_like(a)
         if m:
             rows = a[:m].reshape(-1, 2 * w)
-            perm = np.argsort(rows, axis=1, kind="stable")
-            per_column = np.count_nonzero(perm >= w, axis=0)  # right-half values at each merged position
+            per_column = np.zeros(2 * w, dtype=np.int64)  # right-half values at each merged position
+            step = max(1, _CHUNK // (2 * w))
+            for r0 in range(0, rows.shape[0], step):
+                chunk = rows[r0:r0 + step]
+                perm = np.argsort(chunk, axis=1, kind="stable")
+                per_column += np.count_nonzero(perm >= w, axis=0)
+                out[r0 * 2 * w:(r0 + chunk.shape[0]) * 2 * w] = np.take_along_axis(chunk, perm, axis=1).reshape(-1)
             total += rows.shape[0] * (w * w + w * (w - 1) // 2) - int(per_column @ np.arange(2 * w))
-            out[:m] = np.take_along_axis(rows, perm, axis=1).reshape(-1)
             del perm, rows
         tail = a[m:]
         if tail.size > w:  # a full left half and a shorter right half
