@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
+from _sections import write_section  # noqa: E402
 from bench_forecast import load_real  # noqa: E402
 
 from gapwatch.forecast import forecast_curve  # noqa: E402
@@ -312,12 +313,7 @@ def main() -> None:
         md.append("")
     text = "\n".join(md)
     print(text)
-    old = args.out.read_text() if args.out.is_file() else ""
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + BEGIN + "\n" + text + "\n" + old[old.index(END):]
-    else:
-        new = old.rstrip() + "\n\n" + BEGIN + "\n" + text + "\n" + END + "\n"
-    args.out.write_text(new)
+    write_section(args.out, BEGIN, END, text)
 
 
 if __name__ == "__main__":

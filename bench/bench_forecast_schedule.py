@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
+from _sections import write_section  # noqa: E402
+
 import gapwatch.forecast.schedule as fsched  # noqa: E402
 from gapwatch.forecast import forecast_curve  # noqa: E402
 from gapwatch.schedule import ScheduleSeries, learning_rate_events  # noqa: E402
@@ -330,12 +332,7 @@ def main() -> None:
         f"{np.median([r[f'{m}_segment_ms'] for r in rows]):.1f}" for m in METHODS) + ".", ""]
     text = "\n".join(md)
     print(text)
-    old = args.out.read_text() if args.out.is_file() else ""
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + BEGIN + "\n" + text + "\n" + old[old.index(END):]
-    else:
-        new = old.rstrip() + "\n\n" + BEGIN + "\n" + text + "\n" + END + "\n"
-    args.out.write_text(new)
+    write_section(args.out, BEGIN, END, text)
 
 
 if __name__ == "__main__":

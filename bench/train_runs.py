@@ -78,6 +78,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int = 2048)
     return tot / len(x), correct / len(x)
 
 
+def log_splits(model: torch.nn.Module, data: dict[str, tuple[torch.Tensor, torch.Tensor]],
+               curves: dict[str, list[float | None]]) -> None:
+    """Append the loss and accuracy of ``model`` on each split (train, val, test) to ``curves[f"{split}_loss"]``
+    and ``curves[f"{split}_acc"]``."""
+    for s in ("train", "val", "test"):
+        loss, acc = evaluate(model, *data[s])
+        curves[f"{s}_loss"].append(_r(loss))
+        curves[f"{s}_acc"].append(_r(acc))
+
+
 def train_classifier(model: nn.Module, data: dict[str, tuple[torch.Tensor, torch.Tensor]], *, epochs: int,
                      lr: float, wd: float, bs: int, opt: str, seed: int) -> dict[str, list[float | None]]:
     torch.manual_seed(seed)
@@ -89,10 +99,7 @@ def train_classifier(model: nn.Module, data: dict[str, tuple[torch.Tensor, torch
     curves: dict[str, list[float | None]] = {f"{s}_{m}": [] for s in ("train", "val", "test") for m in ("loss", "acc")}
 
     def log() -> None:
-        for s in ("train", "val", "test"):
-            loss, acc = evaluate(model, *data[s])
-            curves[f"{s}_loss"].append(_r(loss))
-            curves[f"{s}_acc"].append(_r(acc))
+        log_splits(model, data, curves)
 
     log()
     g = torch.Generator().manual_seed(seed)

@@ -41,7 +41,7 @@ import torch.nn.functional as F  # noqa: E402
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from train_runs import _r, evaluate, mlp, split_data  # noqa: E402
+from train_runs import log_splits, mlp, split_data  # noqa: E402
 
 torch.set_num_threads(1)
 OUT = ROOT / "curves" / "schedule-runs.jsonl"
@@ -72,10 +72,7 @@ def train(kind: str, data: dict[str, tuple[torch.Tensor, torch.Tensor]], *, epoc
     lrs: list[float] = []
 
     def log() -> None:
-        for s in ("train", "val", "test"):
-            loss, acc = evaluate(model, *data[s])
-            curves[f"{s}_loss"].append(_r(loss))
-            curves[f"{s}_acc"].append(_r(acc))
+        log_splits(model, data, curves)
 
     log()
     lrs.append(lr_at(kind, 0, base, milestones))
