@@ -128,8 +128,8 @@ class RecordColumns:
                     key = str(k)
                     col = cols.get(key)
                     if col is None:
-                        if key in skip or role(key) != "metric":
-                            if key not in skip and role(key) == "schedule":
+                        if key in skip or (kind := role(key)) != "metric":
+                            if key not in skip and kind == "schedule":
                                 self.schedule[key] = (array("d"), array("d"), array("d"))
                             skip.add(key)
                             sched = self.schedule.get(key)
