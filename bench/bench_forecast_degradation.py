@@ -1,9 +1,11 @@
 """Does the forecast see degradation coming? P(best behind), coverage and log-likelihood on real runs that degrade.
 
-Curves: every validation-loss curve of ``bench/curves/cpu-runs.jsonl`` (runs trained here on CPU: digits / Fashion-
-MNIST MLPs and CNNs with label noise, char-LMs on repeated text, grokking) and of the real-log corpus
-``../shared/curves/real-runs.jsonl`` (Crowded Valley / DeepOBS; ``valid_loss``, else ``test_loss``). Each curve
-is cut at 20/30/50/70% of its evaluations and forecast to its last logged evaluation.
+Curves (``--sets``, default all three): every validation-loss curve of ``bench/curves/cpu-runs.jsonl`` (``cpu``:
+runs trained here on CPU: digits / Fashion-MNIST MLPs and CNNs with label noise, char-LMs on repeated text,
+grokking), of the real-log corpus ``../shared/curves/real-runs.jsonl`` (``real``: Crowded Valley / DeepOBS;
+``valid_loss``, else ``test_loss``) and the held-out loss curves of gapwatch's real-log corpus (``wild``:
+``bench/wild``, read as ``bench_forecast.py`` reads them; files not committed come from ``--wild-cache``). Each
+curve is cut at 20/30/50/70% of its evaluations and forecast to its last logged evaluation.
 
 Forecasters, in one run: ``pfn`` (the shipped weights), ``pfn-old`` (the weights before the prior had its
 degradation component: commit ``OLD_REV``, extracted with ``git show`` into ``bench/_work/pfn_old_weights``) and
@@ -13,24 +15,34 @@ Groups of cuts (``m`` observed evaluations, best observed at ``b``):
 
 * **degrading**: ``m - 1 - b >= 10`` and the rise since the best is significant by gapwatch's stop-policy test
   (mean of the last 3 observed minus the best >= 3 noise standard errors, noise = :func:`gapwatch.stats.
-  noise_sigma` of the prefix) — the issue's goal: P(best behind) >= 0.9;
+  noise_sigma` of the prefix) — the issue's goal: P(best behind) >= 0.9; reported on all of them and on those
+  whose best is truly behind (no later evaluation beats it: a calibrated forecaster cannot give the others
+  >= 0.9);
+* **detector-degrading**: ``m - 1 - b >= 10`` and the overfitting detector's statistic is significant
+  (``detector_z >= 3.5`` and ``lost >= 1%``, :func:`gapwatch.forecast.calibrate.evidence`): the issue's own
+  wording of the goal, a stricter group than the stop-policy test;
 * **improving**: the best is among the last 3 observed evaluations and a later evaluation beats it — goal
   P(best behind) <= 0.3.
 
 Groups of runs, for the density and the band: a **degrading run** passes the same test on its whole curve (best
 >= 10 evaluations before the end and a significant rise since); the others are **non-degrading runs**.
 
-P(best behind) is also scored as a classifier of "no later evaluation beats the observed best" (Brier, AUROC).
-The degradation-aware correction (``gapwatch.forecast.calibrate``) is a logistic recalibration of the
-forecaster's P(best behind) with the rise statistic, and the band's width correction a split-conformal factor
-(``BAND_SCALE``); both are fitted here on the **dev** half of the curves (every other curve in name order) and
-reported on the **test** half (the shipped coefficients are the dev fits printed with ``--fit``); the dev
-half's numbers come from the mirror fit on the test half (two-fold cross-fitting), so every number reported
-is out of fold. Times are CPU time (``time.process_time``, one torch thread) per forecast.
+P(best behind) is also scored as a classifier of "no later evaluation beats the observed best" (Brier, AUROC,
+log-loss). Its recalibrations (:mod:`gapwatch.forecast.calibrate`) are logistic regressions of the outcome on
+the forecaster's logit and the evidence of the observed prefix (:func:`gapwatch.forecast.calibrate.evidence`):
+``v1`` (the previous one: the stop policy's rise test and how far back the best is) and ``v2`` (the shipped one:
+also the overfitting detector's statistic and the rise as a fraction of the improvement). Both are fitted here on
+the **dev** half of the curves (every other curve in name order, all sets together) and reported on the
+**test** half (the shipped coefficients are the dev fits printed with ``--fit``); the dev half's numbers come from
+the mirror fit on the test half (two-fold cross-fitting), so every number reported is out of fold. The band's
+width correction is a split-conformal factor (``BAND_SCALE``) fitted the same way on the ``cpu`` and ``real``
+curves only (``BAND_SETS``: the shipped factor's data), so on ``wild`` it is scored out of sample in both halves.
+Times are CPU time (``time.process_time``, one torch thread) per forecast.
 
 Usage::
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_degradation.py [--fit] [--limit N]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_degradation.py [--fit] [--limit N] \
+        [--sets cpu,real,wild] [--wild-cache DIR] [--reuse]
 """
 
 from __future__ import annotations
@@ -51,23 +63,43 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
 from _sections import write_section  # noqa: E402
-from bench_forecast import load_real  # noqa: E402
+from bench_forecast import load_real, load_wild  # noqa: E402
 
 from gapwatch.forecast import forecast_curve  # noqa: E402
-from gapwatch.forecast.calibrate import BAND_SCALE, COEFFICIENTS, degradation_features, features  # noqa: E402
+from gapwatch.forecast.calibrate import (  # noqa: E402
+    BAND_SCALE,
+    COEFFICIENTS,
+    COEFFICIENTS_V1,
+    FEATURES,
+    Evidence,
+    apply,
+    evidence,
+    features,
+)
 
 CUTS = (0.2, 0.3, 0.5, 0.7)
 LL_FLOOR = -50.0
 CPU = ROOT / "curves" / "cpu-runs.jsonl"
 WORK = ROOT / "_work"
-#: the last commit whose PFN weights were trained without the degradation component, and their recalibration
+#: the last commit whose PFN weights were trained without the degradation component
 OLD_REV = "60a020b"
-OLD_PFN_COEF = (0.7588, -0.2763, 3.9384, 0.4258, -0.8118)
 OLD_WEIGHTS = WORK / "pfn_old_weights"
 #: a run (or cut) degrades when its best is at least this many evaluations back and the rise is this many
 #: noise standard errors (the stop policy's test, see the module docstring)
 DEG_SINCE = 10
 DEG_Z = 3.0
+#: the overfitting detector's significance tests (its defaults ``min_z`` and ``min_lost_fraction``): a cut is
+#: **detector-degrading** when its best is ``DEG_SINCE`` evaluations back, ``detector_z >= DET_Z`` and
+#: ``lost >= DET_LOST`` (the issue's wording of the goal: "the rise since is significant by the overfitting
+#: detector"; the detector's exclusions that need the training curve are not applied)
+DET_Z = 3.5
+DET_LOST = 0.01
+#: L2 penalty on the slopes of the recalibration's logistic regression (not on the intercept)
+L2 = 1e-2
+#: the sets the band's width factor is fitted on (the shipped factor's data)
+BAND_SETS = ("cpu", "real")
+#: the recalibration versions compared (``gapwatch.forecast.calibrate.FEATURES``)
+VERSIONS = ("v1", "v2")
 NAMED = ("digits-mlp-11", "fmnist-mlp-05")
 BEGIN, END = "<!-- bench_forecast_degradation.py: begin -->", "<!-- bench_forecast_degradation.py: end -->"
 
@@ -97,11 +129,12 @@ def old_weights() -> Path:
 
 def is_degrading(y: np.ndarray) -> bool:
     """Best at least ``DEG_SINCE`` evaluations back and a rise of at least ``DEG_Z`` noise standard errors."""
-    rise_z, _, since_n = degradation_features(y)
-    return since_n >= DEG_SINCE and rise_z >= DEG_Z
+    ev = evidence(y)
+    return ev.since_n >= DEG_SINCE and ev.rise_z >= DEG_Z
 
 
-def forecast_rows(curves: list[dict[str, Any]], methods: tuple[str, ...]) -> list[dict[str, Any]]:
+def cut_rows(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (curve, cut): the truth and the evidence of the observed prefix (no forecast yet)."""
     rows = []
     for c in curves:
         n = c["y"].size
@@ -113,24 +146,35 @@ def forecast_rows(curves: list[dict[str, Any]], methods: tuple[str, ...]) -> lis
             y, fut = c["y"], c["y"][m:]
             b = int(np.argmin(y[:m]))
             behind = bool(y[:m].min() <= fut.min())
-            rise_z, since, since_n = degradation_features(y[:m])
-            row: dict[str, Any] = {
-                "name": c["name"], "set": c["set"], "cut": cut, "behind": behind, "rise_z": rise_z,
-                "since": since, "since_n": since_n, "degrading": (m - 1 - b >= DEG_SINCE) and rise_z >= DEG_Z,
+            ev = evidence(y[:m])
+            rows.append({
+                "name": c["name"], "set": c["set"], "split": c["split"], "cut": cut, "m": m, "behind": behind,
+                "ev": ev, "degrading": (m - 1 - b >= DEG_SINCE) and ev.rise_z >= DEG_Z,
+                "det_degrading": (m - 1 - b >= DEG_SINCE) and ev.detector_z >= DET_Z and ev.lost >= DET_LOST,
                 "improving": (b >= m - 3) and not behind, "run_degrading": run_deg, "fut": fut.tolist(),
-                "truth_end": float(y[-1])}
-            for meth in methods:
+                "truth_end": float(y[-1])})
+    return rows
+
+
+def forecast_into(rows: list[dict[str, Any]], curves: dict[str, dict[str, Any]], methods: tuple[str, ...],
+                  cache: dict[str, dict[str, Any]]) -> None:
+    """Add each method's forecast summary to ``rows`` (from ``cache`` when there, keyed by name and cut)."""
+    for r in rows:
+        key = f"{r['name']}@{r['cut']}"
+        got = cache.setdefault(key, {})
+        c = curves[r["name"]]
+        for meth in methods:
+            if f"{meth}_p" not in got:
                 base, weights = ("pfn", old_weights()) if meth == "pfn-old" else (meth, None)
                 t0 = time.process_time()
-                fc = forecast_curve(c["x"], y, observed=m, horizon=n, method=base, n_samples=512,
-                                    pfn_weights=weights, band_scale=1.0)
-                row[f"{meth}_ms"] = 1000 * (time.process_time() - t0)
-                row[f"{meth}_p"] = fc.p_best_behind_model  # the forecaster's own, before recalibration
+                fc = forecast_curve(c["x"], c["y"], observed=r["m"], horizon=c["y"].size, method=base,
+                                    n_samples=512, pfn_weights=weights, band_scale=1.0, recalibration="none")
+                got[f"{meth}_ms"] = 1000 * (time.process_time() - t0)
+                got[f"{meth}_p"] = fc.p_best_behind_model  # the forecaster's own, before recalibration
                 for q in ("0.1", "0.5", "0.9"):
-                    row[f"{meth}_q{q}"] = fc.quantiles[q].tolist()
-                row[f"{meth}_ll"] = float(np.mean(np.maximum(fc.logpdf(fut), LL_FLOOR)))
-            rows.append(row)
-    return rows
+                    got[f"{meth}_q{q}"] = fc.quantiles[q].tolist()
+                got[f"{meth}_ll"] = float(np.mean(np.maximum(fc.logpdf(np.array(r["fut"])), LL_FLOOR)))
+            r.update({k: v for k, v in got.items() if k.startswith(f"{meth}_")})
 
 
 def coverage(r: dict[str, Any], meth: str, scale: float = 1.0) -> float:
@@ -154,42 +198,44 @@ def auroc(p: np.ndarray, t: np.ndarray) -> float:
     return float((np.sum(pos[:, None] > neg[None]) + 0.5 * np.sum(pos[:, None] == neg[None])) / (pos.size * neg.size))
 
 
-def fit_logistic(X: np.ndarray, t: np.ndarray, l2: float = 1e-2, iters: int = 50) -> np.ndarray:
+def fit_logistic(X: np.ndarray, t: np.ndarray, l2: float = L2, iters: int = 50) -> np.ndarray:
     """Logistic regression by Newton's method with a small L2 penalty (not on the intercept)."""
     Xb = np.column_stack([X, np.ones(len(X))])
     w = np.zeros(Xb.shape[1])
     pen = np.full(Xb.shape[1], l2)
     pen[-1] = 0.0
     for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-Xb @ w))
+        p = 1.0 / (1.0 + np.exp(-np.clip(Xb @ w, -50, 50)))
         g = Xb.T @ (p - t) + pen * w
         H = (Xb * (p * (1 - p))[:, None]).T @ Xb + np.diag(pen)
         w -= np.linalg.solve(H, g)
     return w
 
 
-def fit_coef(rows: list[dict[str, Any]], meth: str) -> tuple[float, ...]:
-    X = np.array([features(r[f"{meth}_p"], r["rise_z"], r["since"], r["since_n"])[:-1] for r in rows])
+def fit_coef(rows: list[dict[str, Any]], meth: str, version: str) -> tuple[float, ...]:
+    X = np.array([features(r[f"{meth}_p"], r["ev"], version)[:-1] for r in rows])
     w = fit_logistic(X, np.array([r["behind"] for r in rows], dtype=float))
     return tuple(round(float(v), 4) for v in w)
-
-
-def apply_coef(r: dict[str, Any], meth: str, coef: tuple[float, ...]) -> float:
-    s = float(np.dot(np.array(coef), features(r[f"{meth}_p"], r["rise_z"], r["since"], r["since_n"])))
-    return 1.0 / (1.0 + math.exp(-max(min(s, 50.0), -50.0)))
 
 
 def classifier(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
     p = np.array([r[f"{key}_p"] for r in rows])
     t = np.array([r["behind"] for r in rows])
-    deg = np.array([r["degrading"] for r in rows])
-    imp = np.array([r["improving"] for r in rows])
+    deg = np.array([r["degrading"] for r in rows], dtype=bool)
+    imp = np.array([r["improving"] for r in rows], dtype=bool)
+    dd = np.array([r["det_degrading"] for r in rows], dtype=bool)
+    pc = np.clip(p, 1e-6, 1 - 1e-6)
     nan = float("nan")
     return {"brier": float(np.mean((p - t) ** 2)), "auroc": auroc(p, t),
+            "logloss": float(-np.mean(t * np.log(pc) + (1 - t) * np.log(1 - pc))),
             "deg_n": int(deg.sum()), "deg_mean": float(p[deg].mean()) if deg.any() else nan,
             "deg_ge_0.9": float(np.mean(p[deg] >= 0.9)) if deg.any() else nan,
             "deg_behind": float(np.mean(t[deg])) if deg.any() else nan,
+            "degb_n": int((deg & t).sum()),
             "degb_ge_0.9": float(np.mean(p[deg & t] >= 0.9)) if (deg & t).any() else nan,
+            "degr_mean": float(p[deg & ~t].mean()) if (deg & ~t).any() else nan,
+            "dd_n": int(dd.sum()), "dd_ge_0.9": float(np.mean(p[dd] >= 0.9)) if dd.any() else nan,
+            "ddb_n": int((dd & t).sum()), "ddb_ge_0.9": float(np.mean(p[dd & t] >= 0.9)) if (dd & t).any() else nan,
             "imp_n": int(imp.sum()), "imp_mean": float(p[imp].mean()) if imp.any() else nan,
             "imp_le_0.3": float(np.mean(p[imp] <= 0.3)) if imp.any() else nan}
 
@@ -213,89 +259,147 @@ def density_table(rows: list[dict[str, Any]], methods: tuple[str, ...], scales: 
     return out
 
 
+def p_table(sel: list[dict[str, Any]], keys: list[str]) -> list[str]:
+    out = ["| method | Brier ↓ | AUROC ↑ | log-loss ↓ | degrading cuts: n / mean P / share ≥ 0.9 | ... best truly "
+           "behind: n / share ≥ 0.9 | ... best beaten later: mean P | detector-degrading cuts: n / share ≥ 0.9; "
+           "best truly behind: n / share ≥ 0.9 | improving cuts: n / mean P / share ≤ 0.3 |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for key in keys:
+        s = classifier(sel, key)
+        out.append(f"| {key} | {s['brier']:.3f} | {s['auroc']:.3f} | {s['logloss']:.3f} | {s['deg_n']} / "
+                   f"{s['deg_mean']:.2f} / {s['deg_ge_0.9']:.2f} | {s['degb_n']} / {s['degb_ge_0.9']:.2f} | "
+                   f"{s['degr_mean']:.2f} | {s['dd_n']} / {s['dd_ge_0.9']:.2f}; {s['ddb_n']} / {s['ddb_ge_0.9']:.2f} | "
+                   f"{s['imp_n']} / {s['imp_mean']:.2f} / {s['imp_le_0.3']:.2f} |")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fit", action="store_true", help="print the dev-half fits (the constants to ship)")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: first N curves of each set")
     ap.add_argument("--methods", default="pfn,pfn-old,ensemble")
-    ap.add_argument("--reuse", action="store_true", help="reuse the forecasts cached in bench/_work (refit only)")
+    ap.add_argument("--sets", default="cpu,real,wild", help="curve sets (cpu, real, wild)")
+    ap.add_argument("--wild-cache", type=Path, default=None,
+                    help="cache of the real-log corpus (bench_wild.py --download; default: its default cache)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the forecasts cached in bench/_work (only missing ones are made)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md",
                     help="markdown file whose degradation section (between markers) is replaced")
     args = ap.parse_args()
-    t_start = time.time()
-    real, _ = load_real()
-    cpu = load_cpu()
+    t_start, c_start = time.time(), time.process_time()
+    sets = tuple(args.sets.split(","))
+    real = load_real()[0] if "real" in sets else []
+    cpu = load_cpu() if "cpu" in sets else []
+    wild: list[dict[str, Any]] = []
+    if "wild" in sets:
+        from bench_wild import default_cache
+
+        wild, missing = load_wild(args.wild_cache or default_cache())
+        if not wild:
+            raise SystemExit("no curve of the real-log corpus could be read (run bench_wild.py --download, or pass "
+                             "--wild-cache); leave it out with --sets")
     if args.limit:
-        real, cpu = real[: args.limit], cpu[: args.limit]
-    curves = sorted(cpu + real, key=lambda c: c["name"])
+        real, cpu, wild = real[: args.limit], cpu[: args.limit], wild[: args.limit]
+    curves = sorted(cpu + real + wild, key=lambda c: c["name"])
     for i, c in enumerate(curves):
         c["split"] = "dev" if i % 2 == 0 else "test"
     methods = tuple(args.methods.split(","))
-    cache = WORK / "degradation_rows.json"
-    if args.reuse and cache.is_file():
-        rows = json.loads(cache.read_text())
-    else:
-        rows = forecast_rows(curves, methods)
-        WORK.mkdir(exist_ok=True)
-        cache.write_text(json.dumps(rows))
-    split = {c["name"]: c["split"] for c in curves}
-    for r in rows:
-        r["split"] = split[r["name"]]
+    cache_file = WORK / "degradation_forecasts.json"
+    cache = json.loads(cache_file.read_text()) if args.reuse and cache_file.is_file() else {}
+    rows = cut_rows(curves)
+    forecast_into(rows, {c["name"]: c for c in curves}, methods, cache)
+    WORK.mkdir(exist_ok=True)
+    cache_file.write_text(json.dumps(cache))
     halves = {h: [r for r in rows if r["split"] == h] for h in ("dev", "test")}
+    other = {"dev": "test", "test": "dev"}
     # two-fold cross-fitting: the fit on one half scores the other half
-    coefs = {h: {m: fit_coef(halves["test" if h == "dev" else "dev"], m) for m in methods} for h in halves}
-    scales = {h: {m: fit_band_scale(halves["test" if h == "dev" else "dev"], m) for m in methods} for h in halves}
+    coefs = {h: {(m, v): fit_coef(halves[other[h]], m, v) for m in methods for v in VERSIONS} for h in halves}
+    scales = {h: {m: fit_band_scale([r for r in halves[other[h]] if r["set"] in BAND_SETS] or halves[other[h]], m)
+                  for m in methods} for h in halves}
     for h, sel in halves.items():
         for r in sel:
             for meth in methods:
-                r[f"{meth}+corrected_p"] = apply_coef(r, meth, coefs[h][meth])
-    shipped = {"pfn": COEFFICIENTS.get("pfn"), "ensemble": COEFFICIENTS.get("ensemble"), "pfn-old": OLD_PFN_COEF}
+                for v in VERSIONS:
+                    r[f"{meth}+{v}_p"] = apply(coefs[h][(meth, v)], r[f"{meth}_p"], r["ev"], v)
+    shipped = {"v2": COEFFICIENTS, "v1": COEFFICIENTS_V1}
     if args.fit:
         for meth in methods:
-            print(f"{meth}: COEFFICIENTS (logit p, log1p rise_z, since, log1p since_n, intercept) fitted on dev = "
-                  f"{coefs['test'][meth]} (shipped: {shipped.get(meth)}); BAND_SCALE fitted on dev = "
-                  f"{scales['test'][meth]} (shipped: {BAND_SCALE.get(meth, 1.0)})")
+            for v in VERSIONS:
+                print(f"{meth} {v}: coefficients ({', '.join(FEATURES[v])}, intercept) fitted on dev = "
+                      f"{coefs['test'][(meth, v)]} (shipped: {shipped[v].get(meth)})")
+            print(f"{meth}: BAND_SCALE fitted on dev ({'+'.join(BAND_SETS)}) = {scales['test'][meth]} (shipped: "
+                  f"{BAND_SCALE.get(meth, 1.0)})")
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
                           cwd=ROOT).stdout.strip()
+    cpu_name = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                     if ln.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").is_file() else "?"
     n_deg_runs = sum(is_degrading(c["y"]) for c in curves)
+    keys = [k for meth in methods for k in (meth, *(f"{meth}+{v}" for v in VERSIONS))]
     md = ["## Forecasts of degrading runs: P(best behind), coverage, log-likelihood", "",
           f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_degradation.py "
           f"{' '.join(sys.argv[1:])}`",
           f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus working tree); "
-          "machine: 2-core shared AMD EPYC (4 agents), no GPU, one torch thread; wall "
-          f"{time.time() - t_start:.0f} s",
-          f"- curves: {len(cpu)} CPU-trained runs + {len(real)} real-log runs ({n_deg_runs} degrading runs by "
-          f"the test below, {len(curves) - n_deg_runs} non-degrading), cut at "
-          f"{', '.join(f'{int(100 * c)}%' for c in CUTS)}; {len(rows)} forecasts per method; dev/test halves "
-          "alternate in name order. `pfn`: the shipped weights; `pfn-old`: the weights of commit "
-          f"{OLD_REV} (prior without the degradation component); `+corrected`: the logistic recalibration of "
-          "P(best behind); `cov corr.`: the band with the conformal width correction. Both corrections are "
-          "cross-fitted: the test half is scored with the dev-half fit (the shipped constants) and the dev "
-          "half with the test-half fit.",
+          f"machine: 2-core shared {cpu_name} (4 agents), no GPU, one torch thread; wall "
+          f"{time.time() - t_start:.0f} s, CPU {time.process_time() - c_start:.0f} s"
+          + (" (forecasts reused from bench/_work where cached)" if args.reuse else ""),
+          f"- curves: {len(cpu)} CPU-trained runs + {len(real)} Crowded Valley / DeepOBS runs + {len(wild)} held-out "
+          f"loss curves of the real-log corpus ({n_deg_runs} degrading runs by the test below, "
+          f"{len(curves) - n_deg_runs} non-degrading), cut at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; "
+          f"{len(rows)} forecasts per method; dev/test halves alternate in name order. `pfn`: the shipped weights; "
+          f"`pfn-old`: the weights of commit {OLD_REV} (prior without the degradation component); `+v1`: the "
+          "previous logistic recalibration of P(best behind) (logit P, the stop policy's rise test, how far back "
+          "the best is); `+v2`: the shipped one (also the overfitting detector's statistic and the rise as a "
+          "fraction of the improvement); `cov corr.`: the band with the conformal width correction. Both "
+          "corrections are cross-fitted: the test half is scored with the dev-half fit (the shipped constants) "
+          "and the dev half with the test-half fit.",
           "- fitted on dev (shipped): " + "; ".join(
-              f"{m}: coefficients {coefs['test'][m]}, band scale {scales['test'][m]:.2f}" for m in methods), "",
+              f"{m} {v}: {coefs['test'][(m, v)]}" for m in methods for v in VERSIONS)
+          + "; band scale " + ", ".join(f"{m} {scales['test'][m]:.2f}" for m in methods), "",
           "Goals (issue 14): P(best behind) ≥ 0.9 on degrading cuts, ≤ 0.3 on improving cuts; 80% band "
           "coverage 75–85%; < 50 ms per curve.", ""]
     for part in ("test", "dev"):
         sel = halves[part]
-        md += [f"### P(best behind), {part} half ({len(sel)} cuts)", "",
-               "| method | Brier ↓ | AUROC ↑ | degrading cuts: n / mean P / share ≥ 0.9 | ... of which the best "
-               "is truly behind: share ≥ 0.9 | improving cuts: n / mean P / share ≤ 0.3 |", "|---|---|---|---|---|---|"]
-        for key in [m for meth in methods for m in (meth, f"{meth}+corrected")]:
-            s = classifier(sel, key)
-            md.append(f"| {key} | {s['brier']:.3f} | {s['auroc']:.3f} | {s['deg_n']} / {s['deg_mean']:.2f} / "
-                      f"{s['deg_ge_0.9']:.2f} | {s['degb_ge_0.9']:.2f} | {s['imp_n']} / {s['imp_mean']:.2f} / "
-                      f"{s['imp_le_0.3']:.2f} |")
-        base_rate = classifier(sel, methods[0])["deg_behind"]
-        md += ["", f"On {100 * base_rate:.0f}% of this half's degrading cuts the best is truly behind (a calibrated "
-               "forecaster's mean P there); the others recover later (in the whole corpus: grokking runs, a VAE, a "
-               "quadratic problem, a CIFAR-100 run).", ""]
+        md += [f"### P(best behind), {part} half ({len(sel)} cuts)", ""] + p_table(sel, keys)
+        c0 = classifier(sel, methods[0])
+        md += ["", f"On {100 * c0['deg_behind']:.0f}% of this half's degrading cuts the best is truly behind (a "
+               f"calibrated forecaster's mean P there; detector-degrading: {c0['ddb_n']} of {c0['dd_n']}); the "
+               "others recover later.", ""]
+    sub = [("CPU-trained + Crowded Valley runs (the previous section's curves)", ("cpu", "real")),
+           ("real-log corpus", ("wild",))]
+    if len({r["set"] for r in rows}) > 1:
+        md += ["### P(best behind) by corpus, both halves out of fold (degrading cuts: n / share ≥ 0.9 / share ≥ 0.9 "
+               "where the best is truly behind; detector-degrading cuts: the same; improving cuts: share ≤ 0.3)", "",
+               "| corpus | method | own | +v1 | +v2 |", "|---|---|---|---|---|"]
+        for label, sets_ in sub:
+            sel = [r for r in rows if r["set"] in sets_]
+            if not sel:
+                continue
+            for meth in methods:
+                cells = []
+                for k in (meth, f"{meth}+v1", f"{meth}+v2"):
+                    s = classifier(sel, k)
+                    cells.append(f"{s['deg_n']} / {s['deg_ge_0.9']:.2f} / {s['degb_ge_0.9']:.2f}; {s['dd_n']} / "
+                                 f"{s['dd_ge_0.9']:.2f} / {s['ddb_ge_0.9']:.2f}; {s['imp_le_0.3']:.2f}")
+                md.append(f"| {label} | {meth} | " + " | ".join(cells) + " |")
+        md.append("")
     for part in ("test", "dev"):
         for label, want in (("degrading runs", True), ("non-degrading runs", False)):
-            sel = [r for r in halves[part] if r["run_degrading"] == want]
-            md += [f"### Density and 80% band, {label}, {part} half (mean LL per held-back evaluation, "
-                   "loss units, floored at -50; coverage of the own band / the width-corrected band)", ""]
+            sel = [r for r in halves[part] if r["run_degrading"] == want and r["set"] in BAND_SETS]
+            if not sel:
+                continue
+            md += [f"### Density and 80% band, {label}, {part} half, CPU-trained + Crowded Valley runs (mean LL per "
+                   "held-back evaluation, loss units, floored at -50; coverage of the own band / the "
+                   "width-corrected band)", ""]
             md += density_table(sel, methods, scales[part]) + [""]
+    wsel = [r for r in rows if r["set"] == "wild"]
+    if wsel:
+        for label, want in (("degrading runs", True), ("non-degrading runs", False)):
+            sel = [r for r in wsel if r["run_degrading"] == want]
+            if not sel:
+                continue
+            md += [f"### Density and 80% band, real-log corpus, {label}, both halves (the band factor is fitted on "
+                   "the other corpora: out of sample here)", ""]
+            md += density_table(sel, methods, scales["test"]) + [""]
     md += ["### CPU time per forecast (ms, one thread; median / 90th percentile over all cuts)", "",
            "| " + " | ".join(methods) + " |", "|" + "---|" * len(methods),
            "| " + " | ".join(f"{np.median([r[f'{m}_ms'] for r in rows]):.1f} / "
@@ -303,17 +407,20 @@ def main() -> None:
     named = [r for r in rows if r["name"] in NAMED and r["cut"] == 0.3]
     if named:
         md += ["### The issue's named runs, cut at 30%", "",
-               "| run (half) | method | P(best behind) own / corrected | median at the last evaluation vs "
+               "| run (half) | method | P(best behind) own / v1 / v2 | median at the last evaluation vs "
                "truth | 80% band there |", "|---|---|---|---|---|"]
         for r in named:
             for meth in methods:
                 md.append(f"| {r['name']} ({r['split']}) | {meth} | {r[f'{meth}_p']:.2f} / "
-                          f"{r[f'{meth}+corrected_p']:.2f} | {r[f'{meth}_q0.5'][-1]:.2f} vs {r['truth_end']:.2f} | "
-                          f"{r[f'{meth}_q0.1'][-1]:.2f}–{r[f'{meth}_q0.9'][-1]:.2f} |")
+                          f"{r[f'{meth}+v1_p']:.2f} / {r[f'{meth}+v2_p']:.2f} | {r[f'{meth}_q0.5'][-1]:.2f} vs "
+                          f"{r['truth_end']:.2f} | {r[f'{meth}_q0.1'][-1]:.2f}–{r[f'{meth}_q0.9'][-1]:.2f} |")
         md.append("")
     text = "\n".join(md)
     print(text)
-    write_section(args.out, BEGIN, END, text)
+    if not args.limit:
+        write_section(args.out, BEGIN, END, text)
+    (WORK / "degradation_rows.json").write_text(json.dumps(
+        [{k: (v.__dict__ if isinstance(v, Evidence) else v) for k, v in r.items()} for r in rows]))
 
 
 if __name__ == "__main__":

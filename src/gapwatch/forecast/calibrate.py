@@ -1,45 +1,101 @@
-"""Degradation-aware recalibration of P(best already behind) (numpy only).
+"""Evidence-aware recalibration of P(best already behind) (numpy only).
 
-Both forecasters under-state P(best behind) on curves that have clearly turned up (issue 14: the shipped PFN's
-prior holds few long monotone degradations after an early best, so it expects a recovery). The correction
-here is a logistic recalibration in the spirit of Platt scaling ("Probabilistic Outputs for Support Vector
-Machines", Platt 1999), with two extra features that say how clearly the observed prefix has degraded:
+Both forecasters under-state P(best behind) on curves that have clearly turned up (issue 14: the PFN's prior
+holds few long monotone degradations after an early best, so it expects a recovery). The forecaster sees the
+observed values only through its own model; the evidence a reader uses — how far back the best lies and how
+significant the rise since it is — is not an input it weighs. The correction here is a logistic recalibration
+in the spirit of Platt scaling ("Probabilistic Outputs for Support Vector Machines", Platt 1999) with that
+evidence as extra features (logistic stacking of a probabilistic forecaster with summary statistics of the
+context: "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks", Adriaensen et al.
+2023, is the LC-PFN whose posterior predictive this corrects in the same way for gapwatch's own PFN)::
 
-    logit P' = a · logit P + b · log(1 + min(rise_z, RISE_CAP)) + c · since + e · log(1 + since_n) + d
+    logit P' = w · (logit P, log(1 + rise_z), log(1 + detector_z), since, log(1 + since_n), log(1 + lost)) + d
 
-* ``rise_z``: (mean of the last ``RISE_WINDOW`` observed values − the best observed) in noise standard errors,
+The evidence (:class:`Evidence`, :func:`evidence`; the observed prefix in lower-is-better form, finite values):
+
+* ``rise_z``: (mean of the last ``RISE_WINDOW`` observed values − the best observed) in noise standard errors
   ``σ·sqrt(2/w)``, σ from :func:`gapwatch.stats.noise_sigma` of the prefix — the degradation test of gapwatch's
-  stop policy (:mod:`gapwatch.policy`, rule 1);
-* ``since``: evaluations since the best, as a fraction of the observed evaluations; ``since_n``: the same
-  as a count of evaluations.
+  stop policy (:mod:`gapwatch.policy`, rule 1) and of the benchmark's "degrading cut";
+* ``detector_z``: the overfitting detector's statistic (:mod:`gapwatch.detectors.overfitting`): final level
+  minus best level, levels being means over ``w = clip(round(DETECTOR_WINDOW_FRACTION · m), DETECTOR_WINDOW,
+  DETECTOR_MAX_WINDOW)`` evaluations (at most the evaluations since the best), in the same noise standard
+  errors; its finding needs ``detector_z ≥ 3.5``;
+* ``lost``: that degradation as a fraction of the improvement (first level − best level), the detector's
+  practical significance ("the rise relative to the improvement");
+* ``since``: evaluations since the best as a fraction of the observed evaluations; ``since_n``: the same as a
+  count.
 
-The coefficients ``(a, b, c, e, d)`` per forecaster were fitted by ``bench/bench_forecast_degradation.py --fit``
-on the dev half of 96 real validation curves (36 CPU-trained runs and 60 of the Crowded Valley / DeepOBS
-corpus) at cuts of 20/30/50/70%, and are reported on the other half (bench/results/forecast.md); the PFN's
-were refitted for the weights fine-tuned on the prior with its degradation component (issue 14). Only P(best behind) is
-recalibrated; the density is the forecaster's own.
+``rise_z`` and ``detector_z`` are capped at ``RISE_CAP`` standard errors and ``lost`` at ``LOST_CAP`` (beyond
+them the evidence is saturated; a prefix without noise gets the cap when it rose). The Mann–Kendall statistic
+of the stretch after the best was tried as a feature as well and left out: it worsened the cross-fitted
+log-loss of both forecasters (``bench/results/forecast.md``).
+
+The coefficients per forecaster (:data:`COEFFICIENTS`, version ``"v2"``) were fitted by
+``bench/bench_forecast_degradation.py --fit`` (logistic regression, L2 penalty 0.01 on the slopes) on the dev
+half of real validation curves — runs trained here on CPU, the Crowded Valley / DeepOBS corpus and held-out loss
+curves of the real-log corpus — at cuts of 20/30/50/70%, and are scored on the other half and mirrored (two-fold
+cross-fitting; bench/results/forecast.md). The previous recalibration (version ``"v1"``: logit P, the rise test
+and the two ``since`` features only, :data:`COEFFICIENTS_V1`) stays available:
+``forecast_curve(..., recalibration="v1")``; ``recalibration="none"`` gives the forecaster's own probability,
+which every :class:`~gapwatch.forecast.core.Forecast` also carries as ``p_best_behind_model``. Only P(best
+behind) is recalibrated; the density is the forecaster's own.
 
 The reported 80% band (the 10% and 90% quantiles) gets a separate width correction, ``BAND_SCALE``: the factor
-by which the distance of each of the two quantiles from the median is multiplied, chosen on the same dev half so
-that the band covers 80% of the held-back evaluations there (PFN: 0.58, i.e. its own band covered 93–96%; the
-ensemble's fit, 0.99, is not applied) (split-conformal calibration of the interval width,
-after "Conformalized Quantile Regression", Romano et al. 2019, with a multiplicative instead of an additive
-correction because the curves are in per-curve normalised units). It changes the reported band only, never
-the density, the sample paths or P(best behind).
+by which the distance of each of the two quantiles from the median is multiplied, chosen on the dev half of the
+CPU-trained and Crowded Valley runs so that the band covers 80% of the held-back evaluations there (PFN: 0.58,
+i.e. its own band covered 93–96%; the ensemble's fit, 0.99, is not applied) (split-conformal calibration of the
+interval width, after "Conformalized Quantile Regression", Romano et al. 2019, with a multiplicative instead of
+an additive correction because the curves are in per-curve normalised units). It changes the reported band
+only, never the density, the sample paths or P(best behind).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-#: evaluations averaged for the current level in ``rise_z`` (the policy's window for a stable level)
+from ..errors import UsageError
+
+#: evaluations averaged for the current level in ``rise_z`` (the stop policy's window for a stable level)
 RISE_WINDOW = 3
-#: ``rise_z`` is capped at this many standard errors (beyond it the evidence is saturated)
+#: ``rise_z`` and ``detector_z`` are capped at this many noise standard errors (beyond it the evidence is saturated)
 RISE_CAP = 20.0
-#: fitted coefficients (a, b, c, e, d) per forecaster; see the module docstring
-COEFFICIENTS: dict[str, tuple[float, float, float, float, float]] = {
+#: ``lost`` (the rise as a fraction of the improvement) is capped here: five times the improvement undone
+LOST_CAP = 5.0
+#: fewest finite observed values with any evidence (a best, a rise after it and a noise estimate need four)
+MIN_POINTS = 4
+#: the overfitting detector's level window (its defaults ``window``, ``max_window``, ``window_fraction``;
+#: ``tests/test_forecast_calibrate.py`` checks they still match :data:`gapwatch.detectors.overfitting.DEFAULTS`)
+DETECTOR_WINDOW = 3
+DETECTOR_MAX_WINDOW = 10
+DETECTOR_WINDOW_FRACTION = 0.05
+#: the forecaster's probability is clipped to [P_CLIP, 1 - P_CLIP] before its logit (a Monte-Carlo share of 0 or
+#: 1 from 512 paths is not certainty)
+P_CLIP = 1e-3
+#: the recalibrated logit is clipped to ±LOGIT_CLIP before the sigmoid (keeps exp() finite)
+LOGIT_CLIP = 50.0
+
+#: feature names of each recalibration version, in the order of its coefficients (the intercept comes last)
+FEATURES: dict[str, tuple[str, ...]] = {
+    "v1": ("logit_p", "log1p_rise_z", "since", "log1p_since_n"),
+    "v2": ("logit_p", "log1p_rise_z", "log1p_detector_z", "since", "log1p_since_n", "log1p_lost"),
+}
+#: the version ``forecast_curve`` applies unless told otherwise
+DEFAULT_RECALIBRATION = "v2"
+#: every accepted ``recalibration`` value: a version, or ``"none"`` (the forecaster's own probability)
+RECALIBRATIONS = (*FEATURES, "none")
+
+#: fitted coefficients per forecaster, version ``"v2"`` (one per :data:`FEATURES` ``["v2"]`` entry, then the
+#: intercept); see the module docstring
+COEFFICIENTS: dict[str, tuple[float, ...]] = {
+    "pfn": (1.0232, -0.1096, -0.1218, 3.1114, 0.3765, 1.5086, -0.7665),
+    "ensemble": (0.4442, -1.3807, 0.7356, 2.005, 1.1629, 0.5246, -1.2914),
+}
+#: the previous recalibration (version ``"v1"``), fitted on the dev half of the CPU-trained and Crowded Valley
+#: runs only, for the shipped PFN weights (bench/results/forecast.md, 2026-12-06 11:31 UTC)
+COEFFICIENTS_V1: dict[str, tuple[float, ...]] = {
     "pfn": (0.8964, -0.4377, 4.0869, 0.4939, -0.8518),
     "ensemble": (0.6279, -1.4763, 0.2286, 1.8093, -0.4008),
 }
@@ -48,42 +104,129 @@ COEFFICIENTS: dict[str, tuple[float, float, float, float, float]] = {
 BAND_SCALE: dict[str, float] = {"pfn": 0.58}
 
 
-def degradation_features(y_obs: np.ndarray, mode: str = "min") -> tuple[float, float, int]:
-    """``(rise_z, since, since_n)`` of an observed prefix ``(m,)`` (lower is better when ``mode="min"``).
+def check_coefficients(table: dict[str, tuple[float, ...]], version: str, where: str = "COEFFICIENTS") -> None:
+    """Raise :class:`~gapwatch.errors.UsageError` unless ``table`` holds, per forecaster, one finite number per
+    feature of ``version`` plus an intercept, with a positive weight on logit P (the recalibration must keep
+    the order of the forecaster's probabilities)."""
+    if version not in FEATURES:
+        raise UsageError(f"{where}: unknown recalibration version {version!r}; expected one of {sorted(FEATURES)}")
+    want = len(FEATURES[version]) + 1
+    for method, coef in table.items():
+        if len(coef) != want:
+            raise UsageError(f"{where}[{method!r}]: expected {want} coefficients ({', '.join(FEATURES[version])}, "
+                             f"intercept), got {len(coef)}")
+        if not all(isinstance(c, (int, float)) and math.isfinite(c) for c in coef):
+            raise UsageError(f"{where}[{method!r}]: every coefficient must be a finite number, got {coef!r}")
+        if coef[0] <= 0:
+            raise UsageError(f"{where}[{method!r}]: the weight of logit P must be > 0 (order-preserving), got "
+                             f"{coef[0]!r}")
 
-    ``rise_z`` is 0 when fewer than 4 values are finite or the noise estimate is 0 and nothing rose.
+
+check_coefficients(COEFFICIENTS, "v2")
+check_coefficients(COEFFICIENTS_V1, "v1", "COEFFICIENTS_V1")
+_TABLES: dict[str, dict[str, tuple[float, ...]]] = {"v2": COEFFICIENTS, "v1": COEFFICIENTS_V1}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How clearly an observed prefix has degraded (see the module docstring; all ≥ 0, capped).
+
+    Attributes:
+        rise_z: the stop policy's rise test, noise standard errors (≤ ``RISE_CAP``).
+        detector_z: the overfitting detector's statistic, noise standard errors (≤ ``RISE_CAP``).
+        since: evaluations since the best / observed evaluations (fraction in [0, 1)).
+        since_n: evaluations since the best (count).
+        lost: the detector's degradation / the curve's improvement (fraction, ≤ ``LOST_CAP``).
     """
-    from ..stats import noise_sigma
 
-    z = np.asarray(y_obs, dtype=float) * (1.0 if mode == "min" else -1.0)
-    z = z[np.isfinite(z)]
+    rise_z: float = 0.0
+    detector_z: float = 0.0
+    since: float = 0.0
+    since_n: int = 0
+    lost: float = 0.0
+
+
+def _lower_is_better(y_obs: np.ndarray, mode: str) -> np.ndarray:
+    if mode not in ("min", "max"):
+        raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
+    z = np.asarray(y_obs, dtype=float).ravel() * (1.0 if mode == "min" else -1.0)
+    return z[np.isfinite(z)]
+
+
+def _in_se(rise: float, se: float) -> float:
+    """``rise / se`` clipped to [0, RISE_CAP] (the cap when there is no noise and the curve rose)."""
+    if se <= 0:
+        return RISE_CAP if rise > 0 else 0.0
+    return float(min(max(rise / se, 0.0), RISE_CAP))
+
+
+def evidence(y_obs: np.ndarray, mode: str = "min") -> Evidence:
+    """The :class:`Evidence` of an observed prefix ``(m,)`` (lower is better when ``mode="min"``).
+
+    Non-finite values are dropped; fewer than ``MIN_POINTS`` finite values, or the best at the last one, give
+    no evidence (all zeros, ``since`` and ``since_n`` still counted).
+    """
+    from ..stats import noise_sigma, window_means
+
+    z = _lower_is_better(y_obs, mode)
     m = z.size
-    if m < 4:
-        return 0.0, 0.0, 0
+    if m < MIN_POINTS:
+        return Evidence()
     b = int(np.argmin(z))
     since_n = m - 1 - b
     since = since_n / m
+    if since_n == 0:
+        return Evidence(since=since, since_n=0)
+    sigma = noise_sigma(z)
+    # the stop policy's rise test: the last RISE_WINDOW values against the best value
     w = min(RISE_WINDOW, since_n)
-    if w == 0:
-        return 0.0, since, since_n
-    rise = float(np.mean(z[-w:]) - z[b])
-    se = noise_sigma(z) * math.sqrt(2.0 / w)
-    if se <= 0:
-        return (RISE_CAP if rise > 0 else 0.0), since, since_n
-    return max(0.0, rise / se), since, since_n
+    rise_z = _in_se(float(np.mean(z[-w:]) - z[b]), sigma * math.sqrt(2.0 / w))
+    # the overfitting detector's statistic: final level against the best level, its window
+    wd = int(np.clip(round(DETECTOR_WINDOW_FRACTION * m), DETECTOR_WINDOW, DETECTOR_MAX_WINDOW))
+    wd = max(1, min(wd, since_n))
+    levels = window_means(z, wd)
+    best_level = float(np.min(levels[max(0, b - wd + 1): b + 1]))
+    degradation = float(np.mean(z[-wd:])) - best_level
+    improvement = max(float(np.mean(z[:wd])) - best_level, 0.0)
+    detector_z = _in_se(degradation, sigma * math.sqrt(2.0 / wd))
+    if improvement > 0:
+        lost = float(min(max(degradation / improvement, 0.0), LOST_CAP))
+    else:
+        lost = LOST_CAP if degradation > 0 else 0.0
+    return Evidence(rise_z, detector_z, since, since_n, lost)
 
 
-def features(p: float, rise_z: float, since: float, since_n: int) -> np.ndarray:
-    """The recalibration features ``(5,)``: logit P, log(1 + capped rise_z), since, log(1 + since_n), 1."""
-    q = min(max(float(p), 1e-3), 1 - 1e-3)
-    return np.array([math.log(q / (1 - q)), math.log1p(min(max(rise_z, 0.0), RISE_CAP)), since,
-                     math.log1p(max(since_n, 0)), 1.0])
+def degradation_features(y_obs: np.ndarray, mode: str = "min") -> tuple[float, float, int]:
+    """``(rise_z, since, since_n)`` of an observed prefix ``(m,)`` (the stop policy's rise test; see
+    :func:`evidence`). ``rise_z`` is 0 when fewer than ``MIN_POINTS`` values are finite."""
+    ev = evidence(y_obs, mode)
+    return ev.rise_z, ev.since, ev.since_n
 
 
-def recalibrate(p: float, rise_z: float, since: float, since_n: int, method: str) -> float:
-    """The recalibrated P(best behind) for forecaster ``method`` (``"pfn"`` or ``"ensemble"``); other
-    methods get ``p`` back unchanged."""
-    if method not in COEFFICIENTS:
+def features(p: float, ev: Evidence, version: str = DEFAULT_RECALIBRATION) -> np.ndarray:
+    """The recalibration features of ``version`` (:data:`FEATURES`), then 1 for the intercept: shape ``(k + 1,)``."""
+    q = min(max(float(p), P_CLIP), 1 - P_CLIP)
+    vals = {"logit_p": math.log(q / (1 - q)), "log1p_rise_z": math.log1p(min(max(ev.rise_z, 0.0), RISE_CAP)),
+            "log1p_detector_z": math.log1p(min(max(ev.detector_z, 0.0), RISE_CAP)), "since": float(ev.since),
+            "log1p_since_n": math.log1p(max(ev.since_n, 0)), "log1p_lost": math.log1p(min(max(ev.lost, 0.0),
+                                                                                         LOST_CAP))}
+    if version not in FEATURES:
+        raise UsageError(f"recalibration: unknown version {version!r}; expected one of {list(RECALIBRATIONS)}")
+    return np.array([vals[k] for k in FEATURES[version]] + [1.0])
+
+
+def apply(coef: tuple[float, ...], p: float, ev: Evidence, version: str) -> float:
+    """``sigmoid(coef · features(p, ev, version))`` (the logit clipped to ±``LOGIT_CLIP``)."""
+    s = float(np.dot(np.asarray(coef, dtype=float), features(p, ev, version)))
+    return 1.0 / (1.0 + math.exp(-max(min(s, LOGIT_CLIP), -LOGIT_CLIP)))
+
+
+def recalibrate(p: float, ev: Evidence, method: str, version: str = DEFAULT_RECALIBRATION) -> float:
+    """The recalibrated P(best behind) for forecaster ``method`` (``"pfn"`` or ``"ensemble"``) with the
+    coefficients of ``version`` (:data:`RECALIBRATIONS`; ``"none"``: ``p`` unchanged); methods without
+    coefficients get ``p`` back unchanged."""
+    if version not in RECALIBRATIONS:
+        raise UsageError(f"recalibration must be one of {list(RECALIBRATIONS)}, got {version!r}")
+    if version == "none" or method not in _TABLES[version]:
         return float(p)
-    s = float(np.dot(np.array(COEFFICIENTS[method]), features(p, rise_z, since, since_n)))
-    return 1.0 / (1.0 + math.exp(-max(min(s, 50.0), -50.0)))
+    return apply(_TABLES[version][method], p, ev, version)

@@ -28,7 +28,7 @@ from ..history import History
 from ..monitor import Monitor, decide
 from ..stats import median as _median
 from . import bars, ensemble
-from .calibrate import BAND_SCALE, degradation_features, recalibrate
+from .calibrate import BAND_SCALE, DEFAULT_RECALIBRATION, RECALIBRATIONS, evidence, recalibrate
 from .prior import normalise
 from .schedule import (
     MIN_SEGMENT,
@@ -77,7 +77,8 @@ class Forecast:
         best: ``{"x", "low", "high"}``: the median and 10–90% interval of the x of the best evaluation over
             observed + forecast evaluations.
         p_best_behind: probability that no future evaluation (up to the horizon) beats the best observed one,
-            after the degradation-aware recalibration of :mod:`gapwatch.forecast.calibrate` (fitted on real runs).
+            after the evidence-aware recalibration of :mod:`gapwatch.forecast.calibrate` (fitted on real runs;
+            ``forecast_curve(..., recalibration="v1")`` gives the previous one).
         p_best_behind_model: the forecaster's own probability (the share of its sample paths), before it.
         method: ``"pfn"`` or ``"ensemble"``. notes: human-readable remarks (fallbacks, degenerate input).
     """
@@ -368,6 +369,7 @@ def forecast_curve(
     schedule_axis: str = "auto",
     regime: bool | None = None,
     min_segment: int | None = None,
+    recalibration: str = DEFAULT_RECALIBRATION,
 ) -> Forecast:
     """Forecast a curve given as arrays.
 
@@ -406,12 +408,18 @@ def forecast_curve(
             are those of the whole-prefix forecast.
         regime: apply that segment rule (default None: ``SEGMENT_DEFAULT``, on; see
             :mod:`gapwatch.forecast.schedule` for the measurement).
+        recalibration: which recalibration of P(best behind) (:data:`gapwatch.forecast.calibrate.RECALIBRATIONS`):
+            ``"v2"`` (default: the forecaster's probability with how far back the best lies and how significant
+            the rise since is, the overfitting detector's statistic among them), ``"v1"`` (the previous one,
+            before 2026-12-06 15:00 UTC) or ``"none"`` (the forecaster's own, also in ``p_best_behind_model``).
 
     Raises:
         InputError: fewer than 3 observed points, non-finite observed values, bad x.
         UsageError: horizon ≤ observed, horizon together with planned_end, unknown method/mode/axis.
     """
     _check_options(method, mode, bound)
+    if recalibration not in RECALIBRATIONS:
+        raise UsageError(f"recalibration must be one of {list(RECALIBRATIONS)}, got {recalibration!r}")
     if planned_end is not None:
         if horizon is not None:
             raise UsageError("give either horizon (evaluations) or planned_end (an x position), not both")
@@ -426,13 +434,14 @@ def forecast_curve(
     regime_note = ""
     if schedule is not None and use_regime:
         fc, regime_note = _forecast_regime(x, y, observed, horizon, mode, method, n_samples, seed, name, monitor,
-                                           bound, pfn_weights, band_scale, schedule, schedule_axis, min_segment)
+                                           bound, pfn_weights, band_scale, schedule, schedule_axis, min_segment,
+                                           recalibration)
         if fc is not None:
             if plan_note:
                 fc.notes.append(plan_note)
             return fc
     fc = _forecast_curve(x, y, observed, horizon, mode, method, n_samples, seed, name, monitor, bound,
-                         pfn_weights, band_scale)
+                         pfn_weights, band_scale, recalibration)
     fc.notes.extend(n for n in (regime_note, plan_note) if n)
     return fc
 
@@ -440,8 +449,8 @@ def forecast_curve(
 def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,
                      method: str, n_samples: int, seed: int, name: str, monitor: Monitor | None,
                      bound: float | str | None, pfn_weights: Path | None, band_scale: float | None,
-                     schedule: ScheduleSeries | Sequence[ScheduleSeries], axis: str, min_segment: int | None
-                     ) -> tuple[Forecast | None, str]:
+                     schedule: ScheduleSeries | Sequence[ScheduleSeries], axis: str, min_segment: int | None,
+                     recalibration: str = DEFAULT_RECALIBRATION) -> tuple[Forecast | None, str]:
     """The forecast conditioned on the observed evaluations after the last schedule event, or ``(None, note)``
     when there is no such segment (no event in the window, or fewer than ``min_segment`` evaluations after it).
 
@@ -469,9 +478,9 @@ def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horiz
     y_seg = np.concatenate([ya[s:m], np.full(xf.size, np.nan)])
     seg_scale = SEGMENT_BAND_SCALE.get(used, 1.0) if band_scale is None else band_scale
     inner = _forecast_curve(x_seg, y_seg, m - s, hz - s, mode, method, n_samples, seed, name, monitor, upper,
-                            pfn_weights, seg_scale)
+                            pfn_weights, seg_scale, recalibration)
     whole = _forecast_curve(xa, ya, m, hz, mode, method, n_samples, seed, name, monitor, bound, pfn_weights,
-                            band_scale)
+                            band_scale, recalibration)
     notes = [*inner.notes, reg.note,
              "P(best behind) and the best evaluation are from the forecast of the whole observed run"]
     return Forecast(name, monitor, m, xa[:m].copy(), ya[:m].copy(), xf, inner.quantiles, whole.best,
@@ -481,7 +490,8 @@ def _forecast_regime(x: np.ndarray, y: np.ndarray, observed: float | None, horiz
 
 def _forecast_curve(x: np.ndarray, y: np.ndarray, observed: float | None, horizon: int | None, mode: str,
                     method: str, n_samples: int, seed: int, name: str, monitor: Monitor | None,
-                    bound: float | str | None, pfn_weights: Path | None, band_scale: float | None) -> Forecast:
+                    bound: float | str | None, pfn_weights: Path | None, band_scale: float | None,
+                    recalibration: str = DEFAULT_RECALIBRATION) -> Forecast:
     """:func:`forecast_curve` without the schedule arguments (options already checked)."""
     pr = _prepare(x, y, observed, horizon, mode, bound, monitor)
     x, y, m, xf, notes, tr, z_obs = pr.x, pr.y, pr.m, pr.xf, pr.notes, pr.tr, pr.z_obs
@@ -506,7 +516,7 @@ def _forecast_curve(x: np.ndarray, y: np.ndarray, observed: float | None, horizo
         qy = qy[::-1]
     quant = {f"{q:g}": qy[i] for i, q in enumerate(QUANTILES)}
     best, p_model = _best_position(zn, samples, np.concatenate([x[:m], xf]), m)
-    p_behind = recalibrate(p_model, *degradation_features(z_obs), used)
+    p_behind = recalibrate(p_model, evidence(z_obs), used, recalibration)
 
     def logpdf(yf: np.ndarray) -> np.ndarray:
         return cast(np.ndarray, np.asarray(lpz((tr.fwd(yf) - lo) / scale)) - math.log(scale) + tr.log_jacobian(yf))
@@ -584,6 +594,7 @@ def forecast(
     seed: int = 0,
     bound: float | str | None = "auto",
     regime: bool | None = None,
+    recalibration: str = DEFAULT_RECALIBRATION,
 ) -> Forecast:
     """Forecast the monitored validation series of one run (see :func:`forecast_curve` for the arguments).
 
@@ -593,19 +604,19 @@ def forecast(
     applies the segment rule (default ``SEGMENT_DEFAULT``).
     """
     mon, x, y = _series(history_run, monitor)
-    return _forecast_series(history_run, mon, x, y, observed, horizon, method, bound, seed, regime)
+    return _forecast_series(history_run, mon, x, y, observed, horizon, method, bound, seed, regime, recalibration)
 
 
 def _forecast_series(history_run: History, mon: Monitor, x: np.ndarray, y: np.ndarray, observed: float | None,
                     horizon: int | None, method: str, bound: float | str | None, seed: int,
-                    regime: bool | None = None) -> Forecast:
+                    regime: bool | None = None, recalibration: str = DEFAULT_RECALIBRATION) -> Forecast:
     """Forecast one run's monitored series ``x``, ``y``; without ``observed`` and ``horizon`` it reaches the
     run's planned end of training when the log says it (:func:`planned_horizon`)."""
     horizon, note = _series_horizon(history_run, mon, x, observed, horizon)
     sched, axis = schedule_of(history_run, mon)
     fc = forecast_curve(x, y, observed=observed, horizon=horizon, mode=mon.mode, method=method, seed=seed,
                         name=history_run.name, monitor=mon, bound=bound, schedule=sched or None,
-                        schedule_axis=axis, regime=regime)
+                        schedule_axis=axis, regime=regime, recalibration=recalibration)
     if note:
         fc.notes.append(note)
     return fc
