@@ -26,6 +26,9 @@ import bench_wild  # noqa: E402  (the benchmark's own scoring rule)
 
 MANIFEST: dict[str, Any] = json.loads((WILD / "manifest.json").read_text())
 COMMITTED = [e for e in MANIFEST["entries"] if e["committed"]]
+#: Committed entries the suite runs gapwatch on: batch 3's ``test`` files stay unseen (nobody runs gapwatch on a
+#: ``test`` entry of batch 3 before the single test run of ``bench_wild.py``; ``bench/wild/README.md``).
+RUN = [e for e in COMMITTED if not (e.get("batch") == 3 and e["split"] == "test")]
 #: Committed entries gapwatch must get right (their judgement and gapwatch's verdict agree today).
 MUST_BE_RIGHT = (
     "AD_Styles_gpt2_korean_finetuning_training_log_4def63",  # application log: refused
@@ -82,12 +85,12 @@ def test_committed_log_verdict_matches_judgement(entry_id: str) -> None:
 
 
 def test_quality_floor_on_committed_files() -> None:
-    right = [bench_wild.right(e["judgement"], bench_wild.gapwatch_verdict(_path(e)))[0] for e in COMMITTED]
+    right = [bench_wild.right(e["judgement"], bench_wild.gapwatch_verdict(_path(e)))[0] for e in RUN]
     assert sum(right) >= len(MUST_BE_RIGHT)
 
 
 def test_files_that_are_not_logs_are_refused_with_one_line() -> None:
-    for e in COMMITTED:
+    for e in RUN:
         if e["judgement"]["kind"] != "not_a_log":
             continue
         with pytest.raises(gapwatch.GapwatchError) as info:
