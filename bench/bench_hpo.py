@@ -16,10 +16,12 @@ Scored per sweep and pruner:
 Ray Tune's ``AsyncHyperBandScheduler`` (ASHA) and gapwatch's ``GapwatchStopper`` run the same replays on a real
 local Ray cluster (``ray.init(num_cpus=2)``, one trial at a time) with ``--ray``.
 
-GapwatchPruner's rules (:mod:`gapwatch.forecast.sweep`): (a) the stop policy, (c) the same-step rule, (b) the
-cross-run forecast; the "rules a/c/b" column counts the trials each rule pruned (mean over the orders). The
-same-step rule and its ``same_step_warmup`` (3) were designed and chosen on ``digits-mlp`` (the dev sweep);
-``fmnist`` (the test sweep) and the live study are run once for the table.
+GapwatchPruner's rules (:mod:`gapwatch.forecast.sweep`): (a) the stop policy, (d) the opt-in rung rule (ASHA's
+promotion test on the best so far, ``reduction_factor=3``), (c) the same-step rule, (b) the cross-run forecast;
+the "rules a/d/c/b" column counts the trials each rule pruned (mean over the orders). The same-step rule, its
+``same_step_warmup`` (3) and the rung rule (its comparable-trial population, η = 3, first rung 3) were designed
+and chosen on ``digits-mlp`` (the dev sweep); ``fmnist`` (the test sweep) and the live study are run once for
+the table. Optuna's ``SuccessiveHalvingPruner`` (its ASHA) runs on every order, Ray's ASHA on the first.
 
 Live (``--live``): one real Optuna study (TPE, 16 trials) training digits MLPs with 30% symmetric label noise
 on CPU, run twice with the same sampler seed: NopPruner and GapwatchPruner.
@@ -53,10 +55,11 @@ from gapwatch.integrations.optuna import GapwatchPruner  # noqa: E402
 
 CURVES = ROOT / "curves" / "cpu-runs.jsonl"
 #: the headline numbers of the previous table (before the same-step rule), for the "before" line
-BEFORE = ("before (2026-12-06 06:14 UTC, commit d84167e, rules a+b only): digits-mlp — none 1098, ASHA 218 "
-          "(one order), MedianPruner 444, gapwatch PFN 406 / ensemble 345, all at pick 95.19; fmnist — none 470, "
-          "PatientPruner 252, gapwatch PFN 144 / ensemble 141 at pick 83.45, ASHA 116 at −4.50 points; live — "
-          "none 640 (84.84), gapwatch ensemble 283 (89.97).")
+BEFORE = ("before (2026-12-06 13:18 UTC, commit 85245d9, default rules a+c+b): digits-mlp — none 1098, ASHA 218 "
+          "(one order), MedianPruner 444, gapwatch PFN 269 / ensemble 267, all at pick 95.19; fmnist — none 470, "
+          "PatientPruner 252, gapwatch PFN 124 / ensemble 127 at pick 83.45 / 83.73, ASHA 116 at −4.50 points; "
+          "live — none 640 (84.84), gapwatch ensemble 267 (89.97). Earlier (06:14 UTC, d84167e, rules a+b): "
+          "digits PFN 406, fmnist PFN 144.")
 FAMILIES = {"digits-mlp": ("digits-mlp",), "fmnist": ("fmnist-mlp", "fmnist-cnn")}
 
 
@@ -90,10 +93,14 @@ def pruners(n_evals: int, confidences: tuple[float, ...] = ()) -> dict[str, Any]
         "MedianPruner": lambda: P.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
         "HyperbandPruner": lambda: P.HyperbandPruner(min_resource=1, max_resource=n_evals - 1,
                                                      reduction_factor=3),
+        "SuccessiveHalvingPruner (Optuna's ASHA)": lambda: P.SuccessiveHalvingPruner(min_resource=1,
+                                                                                      reduction_factor=3),
         "gapwatch (policy only)": lambda: GapwatchPruner(use_forecast=False),
         "gapwatch (ensemble)": lambda: GapwatchPruner(method="ensemble"),
         "gapwatch (PFN)": lambda: GapwatchPruner(method="pfn"),
         "gapwatch (PFN, rules a+b only)": lambda: GapwatchPruner(method="pfn", same_step_warmup=None),
+        "gapwatch (PFN, + rung rule d, η=3)": lambda: GapwatchPruner(method="pfn", reduction_factor=3),
+        "gapwatch (ensemble, + rung rule d, η=3)": lambda: GapwatchPruner(method="ensemble", reduction_factor=3),
         **extra,
     }
 
@@ -103,7 +110,7 @@ def replay_study(runs: list[dict[str, Any]], order: np.ndarray, make_pruner: Any
     study = optuna.create_study(direction="minimize", pruner=make_pruner(),
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     used: list[int] = []
-    rules: dict[str, int] = {"policy": 0, "same-step": 0, "forecast": 0}
+    rules: dict[str, int] = {"policy": 0, "rung": 0, "same-step": 0, "forecast": 0}
 
     def objective(trial: optuna.Trial) -> float:
         r = runs[int(order[trial.number])]
@@ -145,7 +152,7 @@ def _replay_fn(config: dict[str, Any]) -> None:
 
 def _stopper_rules(stopper: Any) -> dict[str, int]:
     """Trials the Ray stopper stopped, per rule."""
-    rules = {"policy": 0, "same-step": 0, "forecast": 0}
+    rules = {"policy": 0, "rung": 0, "same-step": 0, "forecast": 0}
     for v in stopper.verdicts.values():
         if v.stop:
             rules[v.rule] += 1
@@ -160,7 +167,8 @@ def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray]) -> dict[st
 
     from gapwatch.integrations.ray import GapwatchStopper
 
-    out: dict[str, list[dict[str, Any]]] = {"ASHA (Ray Tune)": [], "gapwatch GapwatchStopper (Ray Tune)": []}
+    out: dict[str, list[dict[str, Any]]] = {"ASHA (Ray Tune)": [], "gapwatch GapwatchStopper (Ray Tune)": [],
+                                            "gapwatch GapwatchStopper + rung rule d, η=3 (Ray Tune)": []}
     n = len(runs[0]["metrics"]["val_loss"])
     for order in orders:
         for name in out:
@@ -172,7 +180,8 @@ def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray]) -> dict[st
                 stop: Any = None
                 tc = tune.TuneConfig(metric="val_loss", mode="min", scheduler=sched, max_concurrent_trials=1)
             else:
-                stop = GapwatchStopper("val_loss", "min", max_t=n, method="ensemble")
+                stop = GapwatchStopper("val_loss", "min", max_t=n, method="ensemble",
+                                       reduction_factor=3 if "rung" in name else None)
                 tc = tune.TuneConfig(max_concurrent_trials=1)
             t0 = time.perf_counter()
             grid = tune.Tuner(_replay_fn, param_space={"curve": tune.grid_search(curves)}, tune_config=tc,
@@ -214,7 +223,7 @@ def live_study(pruner: Any, n_trials: int, seed: int) -> dict[str, Any]:
     ytr[flip] = (ytr[flip] + torch.tensor(rng.integers(1, 10, len(tr)))[flip]) % 10
     epochs_used: list[int] = []
     test_at: dict[tuple[int, int], float] = {}
-    rules: dict[str, int] = {"policy": 0, "same-step": 0, "forecast": 0}
+    rules: dict[str, int] = {"policy": 0, "rung": 0, "same-step": 0, "forecast": 0}
 
     def objective(trial: optuna.Trial) -> float:
         lr = trial.suggest_float("lr", 1e-4, 3e-2, log=True)
@@ -265,15 +274,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def _rules(rows: list[dict[str, Any]]) -> str:
-    """Trials pruned by the policy / same-step / forecast rule (mean over the orders), "–" for other pruners."""
+    """Trials pruned by the policy / rung / same-step / forecast rule (mean over the orders), "–" for other pruners."""
     if any(r.get("rules") is None for r in rows):
         return "–"
-    return " / ".join(f"{np.mean([r['rules'][k] for r in rows]):.1f}" for k in ("policy", "same-step", "forecast"))
+    return " / ".join(f"{np.mean([r['rules'][k] for r in rows]):.1f}"
+                      for k in ("policy", "rung", "same-step", "forecast"))
 
 
 def table(results: dict[str, list[dict[str, Any]]], full_epochs: int) -> list[str]:
     base = summarise(results["none (NopPruner)"])
-    lines = ["| pruner | epochs (mean) | × no pruning | pruned trials | rules a / c / b | pick test acc % (worst "
+    lines = ["| pruner | epochs (mean) | × no pruning | pruned trials | rules a / d / c / b | pick test acc % (worst "
              "order) | Δ vs none (points) | wall s / study |", "|---|---|---|---|---|---|---|---|"]
     for name, rows in results.items():
         s = summarise(rows)
@@ -309,9 +319,10 @@ def main() -> None:
           "Each trial replays one real CPU-trained run's validation loss (`bench/curves/cpu-runs.jsonl`); the "
           "pick is the best validation evaluation of any trial (pruned trials' best-so-far included), scored by "
           "that run's clean test accuracy at that evaluation. GapwatchPruner runs with its defaults "
-          "(confidence 0.9, n_startup_trials 1, n_warmup_steps 5, same_step_warmup 3, stop-policy defaults); "
-          "the same-step rule (c) and same_step_warmup were designed on digits-mlp (the dev sweep); fmnist (the "
-          "test sweep) and the live study ran once, for this table.", "", f"- {BEFORE}", ""]
+          "(confidence 0.9, n_startup_trials 1, n_warmup_steps 5, same_step_warmup 3, stop-policy defaults, rung "
+          "rule d off); the rows marked 'rung rule d' add reduction_factor=3 (first rung 3). Rules (c), (d) and "
+          "their settings were designed on digits-mlp (the dev sweep); fmnist (the test sweep) and the live "
+          "study ran once, for this table.", "", f"- {BEFORE}", ""]
     for sweep, runs in sweeps.items():
         lens = sorted({len(r["metrics"]["val_loss"]) for r in runs})
         n = lens[-1]
@@ -334,7 +345,9 @@ def main() -> None:
     if args.live:
         rows = {}
         for name, make in (("none (NopPruner)", lambda: optuna.pruners.NopPruner()),
-                           ("gapwatch (ensemble)", lambda: GapwatchPruner(method="ensemble"))):
+                           ("gapwatch (ensemble)", lambda: GapwatchPruner(method="ensemble")),
+                           ("gapwatch (ensemble, + rung rule d, η=3)",
+                            lambda: GapwatchPruner(method="ensemble", reduction_factor=3))):
             rows[name] = [live_study(make(), args.live_trials, seed=0)]
             print("live", name, rows[name], flush=True)
         md += [f"## Live Optuna study: digits MLP, 30% label noise, TPE seed 0, {args.live_trials} trials × 40 "

@@ -19,6 +19,14 @@ evaluation of a trial, two questions:
     step ``k`` show how much a trial of this sweep still gains after step ``k``. The trial is stopped when the
     posterior probability that it gains enough to beat the best trial is below ``1 - confidence`` — the
     cross-trial, same-rung comparison of successive halving / Hyperband / ASHA made a probability.
+(d) **Out of the top 1/η at a rung?** (:func:`rung_evidence`, opt-in: ``reduction_factor``, off by default)
+    at the trial's ``first_rung``-th, ``first_rung·η``-th, ``first_rung·η²``-th, ... evaluation, ASHA's
+    promotion test on the trials' best-so-far: the trial is stopped when its best so far is worse than the
+    ``1/η`` quantile of the best-so-far of the comparable other trials at the same evaluation. Unlike (c) it
+    needs no evidence that the trial cannot catch up, only that it is behind: it prunes from the second trial
+    of a study on, and it prunes late bloomers (a trial behind at a rung that would have won later), as ASHA
+    does. The survivors are still judged by (a), (c) and (b), so they stop when they overfit instead of
+    running to the budget as ASHA's survivors do.
 
 Same-step evidence (rule c)
 ---------------------------
@@ -40,6 +48,20 @@ success). Gains are compared in the metric's own units (the trials of one sweep 
 far behind at step ``k`` is stopped only when (almost) no comparable trial gained that much after step ``k``.
 A trial that was stopped early contributes its gain up to its stop (a lower bound of its true gain): in a
 sweep where many trials were stopped the rule leans towards stopping, as ASHA's promotions do.
+
+Rung rule (d)
+-------------
+Asynchronous successive halving (ASHA; Li et al. 2020, "A System for Massively Parallel Hyperparameter
+Tuning", Algorithm 2) promotes a trial from a rung (a resource level ``r_0 η^i``) when it is in the top ``1/η``
+of the trials recorded at that rung; Ray Tune's implementation (``AsyncHyperBandScheduler``) stops a trial
+whose value at the milestone is worse than the ``1/η`` quantile (linear interpolation) of the values recorded
+there, from the first recorded trial on. :func:`rung_evidence` makes the same test with two changes: (1) it
+compares the trials' **best** evaluation up to the rung (what a checkpointed trial holds), not the last one,
+so a noisy last evaluation does not decide; (2) the population at the rung is the other trials that reached
+this many evaluations *and* improved at least as much as this trial over its last ``window`` evaluations (the
+comparable trials of rule (c)): a trial that outpaces every other trial at the rung is not judged by it (a
+late bloomer at a later rung), and a trial that is both behind and no faster than the trials it is compared
+with is stopped. Rungs count evaluations (ASHA's ``training_iteration``): ``first_rung · η^i``.
 
 Cross-run forecasting (analog forecasting)
 -------------------------------------------
@@ -93,6 +115,12 @@ SAME_STEP_WARMUP = 3
 #: pseudo-count of each outcome in the Beta prior of the same-step rule (Jeffreys' Beta(1/2, 1/2)): with
 #: confidence 0.9 and no success it needs five other trials that went past the trial's step
 SAME_STEP_PRIOR = 0.5
+#: ASHA's reduction factor η for the opt-in rung rule (d): a trial must be in the top 1/η of the comparable
+#: trials at each rung (Li et al. 2020 use η = 3 or 4; 3 was cheaper... see docs/pruners.md); None = rule (d) off
+REDUCTION_FACTOR = 3
+#: the first rung of rule (d), in evaluations (the later ones are FIRST_RUNG · η^i): the first evaluation count at
+#: which a curve shows two changes, as SAME_STEP_WARMUP
+FIRST_RUNG = 3
 
 
 @dataclass(frozen=True)
@@ -149,11 +177,13 @@ class Verdict:
 
     Attributes:
         stop: stop (prune) the trial now. rule: ``"policy"`` (overfit past recovery), ``"same-step"``
-            (behind at the same step by more than any trial of the sweep gained later), ``"forecast"`` (cannot
-            beat the best trial), or ``""`` when continuing. reason: one line for people.
+            (behind at the same step by more than any trial of the sweep gained later), ``"rung"`` (out of the
+            top 1/η at a rung, rule (d)), ``"forecast"`` (cannot beat the best trial), or ``""`` when
+            continuing. reason: one line for people.
         best_step, best_value: the trial's best evaluation so far (what to keep / restore).
         forecast: the cross-run forecast when one was made.
         same_step: the same-step evidence when it was weighed.
+        rung: the rung test (rule (d)) when the trial was at a rung and rule (d) is on.
     """
 
     stop: bool
@@ -163,6 +193,7 @@ class Verdict:
     best_value: float
     forecast: CrossRunForecast | None = None
     same_step: SameStepEvidence | None = None
+    rung: RungEvidence | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +219,32 @@ class SameStepEvidence:
     def to_dict(self) -> dict[str, Any]:
         return {"p_beat": round(self.p_beat, 4), "trials": self.trials, "successes": self.successes,
                 "step": float(self.step), "target": float(self.target), "needed_gain": float(self.needed_gain)}
+
+
+@dataclass(frozen=True)
+class RungEvidence:
+    """ASHA's promotion test at one rung (rule (d), see the module docstring).
+
+    Attributes:
+        evaluations: the rung: the trial's number of finite evaluations (``first_rung · η^i``).
+        best: the trial's best evaluation so far (trial units).
+        cutoff: the ``1/η`` quantile of the comparable trials' best over their first ``evaluations``
+            evaluations (trial units); the trial is behind when its best is worse.
+        trials: the comparable trials at the rung (the population of the quantile).
+        reduction_factor: η. behind: the trial's best is worse than ``cutoff`` in the metric's direction
+            (rule (d) stops it).
+    """
+
+    evaluations: int
+    best: float
+    cutoff: float
+    trials: int
+    reduction_factor: int
+    behind: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"evaluations": self.evaluations, "best": float(self.best), "cutoff": float(self.cutoff),
+                "trials": self.trials, "reduction_factor": self.reduction_factor, "behind": self.behind}
 
 
 def _sign(mode: str) -> float:
@@ -367,6 +424,62 @@ def same_step_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
     return SameStepEvidence(p, n, s, k, sign * target, b - target)
 
 
+def is_rung(evaluations: int, reduction_factor: int, first_rung: int = FIRST_RUNG) -> bool:
+    """True when ``evaluations`` is ``first_rung · reduction_factor^i`` for some ``i >= 0``."""
+    if evaluations < first_rung or evaluations % first_rung:
+        return False
+    q = evaluations // first_rung
+    while q % reduction_factor == 0:
+        q //= reduction_factor
+    return q == 1
+
+
+def rung_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
+                  reduction_factor: int = REDUCTION_FACTOR, first_rung: int = FIRST_RUNG,
+                  window: int = SAME_STEP_WARMUP) -> RungEvidence | None:
+    """Rule (d): ASHA's promotion test at the rung the trial has just reached (see the module docstring).
+
+    Args:
+        curve: the trial's evaluations so far (non-finite values are skipped; the rung counts the finite ones).
+        others: the other trials of the sweep (any state; same metric). mode: ``"min"`` or ``"max"``.
+        reduction_factor: η (an integer >= 2): the trial must be in the top ``1/η``.
+        first_rung: the first rung in evaluations (>= 1); the rungs are ``first_rung · η^i``.
+        window: the comparable-trial condition of rule (c): only other trials that improved at least as much
+            as this trial over its last ``window`` evaluations (counted by evaluations here) form the
+            population (evaluations, >= 1).
+
+    Returns:
+        :class:`RungEvidence`, or None when the trial is not at a rung or no comparable other trial reached it.
+
+    Raises:
+        UsageError: bad mode, reduction_factor, first_rung or window.
+    """
+    sign = _sign(mode)
+    check_count("reduction_factor", reduction_factor, 2)
+    check_count("first_rung", first_rung, 1)
+    check_count("window", window, 1)
+    z = sign * _finite(curve).values
+    k = int(z.size)
+    if not is_rung(k, reduction_factor, first_rung):
+        return None
+    b = float(z.min())
+    k0 = max(1, k - window + 1)  # evaluations up to the first of the trial's last `window`
+    recent = float(z[:k0].min()) - b
+    population = []
+    for o in map(_finite, others):
+        zr = sign * o.values
+        if zr.size < k:
+            continue
+        best_k = float(zr[:k].min())
+        if float(zr[:k0].min()) - best_k < recent - 1e-12 * (1.0 + abs(recent)):
+            continue  # r improved more slowly than this trial over the same evaluations: not comparable
+        population.append(best_k)
+    if not population:
+        return None
+    cutoff = float(np.percentile(population, 100.0 / reduction_factor))
+    return RungEvidence(k, sign * b, sign * cutoff, len(population), reduction_factor, b > cutoff)
+
+
 def _check_min_observed(min_observed: int) -> None:
     if isinstance(min_observed, bool) or not isinstance(min_observed, int) or min_observed < MIN_OBSERVED:
         raise UsageError(f"min_observed must be an integer >= {MIN_OBSERVED} (evaluations), "
@@ -405,11 +518,13 @@ def judge(
     same_step: bool = True,
     same_step_warmup: int = SAME_STEP_WARMUP,
     incumbent: bool = True,
+    reduction_factor: int | None = None,
+    first_rung: int = FIRST_RUNG,
 ) -> Verdict:
     """Decide whether to stop a trial after its latest evaluation (see the module docstring).
 
-    The rules are tried in the order (a) policy, (c) same step, (b) forecast; the first that says stop decides
-    (the cheap ones first: the forecast costs tens of milliseconds).
+    The rules are tried in the order (a) policy, (d) rung (when on), (c) same step, (b) forecast; the first that
+    says stop decides (the cheap ones first: the forecast costs tens of milliseconds).
 
     Args:
         curve: this trial's evaluations so far. others: the other trials (any state) of the same sweep.
@@ -419,20 +534,27 @@ def judge(
         confidence: stop by rule (b) or (c) when P(beat the best trial) < 1 - confidence; in (0, 1).
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for rule (a).
         min_observed: evaluations before rule (b) is considered (rule (a) has its own ``warmup``).
-        use_forecast: False turns the cross-run rules (b) and (c) off (policy only).
+        use_forecast: False turns the cross-run rules (b), (c) and (d) off (policy only).
         same_step: False turns rule (c) off. same_step_warmup: evaluations before rule (c) is considered
             (>= 1; default :data:`SAME_STEP_WARMUP`).
         incumbent: rule (b)'s target includes this trial's own best (the trial holding the sweep's best is
             stopped when it will not set a new best); False: only the other trials' (the leader is never
             stopped by rule (b)).
+        reduction_factor: η of the rung rule (d) (an integer >= 2); None (default) turns rule (d) off.
+        first_rung: the first rung of rule (d), in evaluations (>= 1; default :data:`FIRST_RUNG`); its
+            comparable-trial window is ``same_step_warmup``.
 
     Raises:
-        UsageError: bad mode, confidence, min_observed, same_step_warmup or policy parameters.
+        UsageError: bad mode, confidence, min_observed, same_step_warmup, reduction_factor, first_rung or
+            policy parameters.
     """
     sign = _sign(mode)
     check_confidence(confidence)
     _check_min_observed(min_observed)
     check_count("same_step_warmup", same_step_warmup, 1)
+    if reduction_factor is not None:
+        check_count("reduction_factor (None turns the rung rule off)", reduction_factor, 2)
+    check_count("first_rung", first_rung, 1)
     params = check_policy_params(mode, policy_params)
     c = Curve(np.asarray(curve.steps, dtype=float), np.asarray(curve.values, dtype=float))
     if len(c) == 0:
@@ -448,6 +570,14 @@ def judge(
     if not use_forecast:
         return Verdict(False, "", "", best_step, best_value)
     others_f = [_finite(o) for o in others]
+    rung = None
+    if reduction_factor is not None:
+        rung = rung_evidence(fin, others_f, mode=mode, reduction_factor=reduction_factor, first_rung=first_rung,
+                             window=same_step_warmup)
+        if rung is not None and rung.behind:
+            return Verdict(True, "rung", f"best {rung.best:.6g} after {rung.evaluations} evaluations is behind "
+                           f"the top 1/{rung.reduction_factor} of the {rung.trials} comparable trials at this "
+                           f"rung (cutoff {rung.cutoff:.6g})", best_step, best_value, None, None, rung)
     ev = None
     if same_step and len(fin) >= same_step_warmup:
         ev = same_step_evidence(fin, others_f, mode=mode, horizon=horizon, window=same_step_warmup)
@@ -455,20 +585,20 @@ def judge(
             return Verdict(True, "same-step", f"needs to gain {ev.needed_gain:.6g} more after step {ev.step:g} "
                            f"to beat the best trial's {ev.target:.6g}; {ev.successes} of the {ev.trials} trials "
                            f"past this step gained that much: P = {ev.p_beat:.3f} < {1 - confidence:.3f}",
-                           best_step, best_value, None, ev)
+                           best_step, best_value, None, ev, rung)
     if len(fin) < min_observed:
-        return Verdict(False, "", "", best_step, best_value, None, ev)
+        return Verdict(False, "", "", best_step, best_value, None, ev, rung)
     h = _forecast_budget(fin, others_f, horizon)
     if h is None:
-        return Verdict(False, "", "", best_step, best_value, None, ev)
+        return Verdict(False, "", "", best_step, best_value, None, ev, rung)
     fc = cross_run_forecast(fin, others_f, horizon=h, mode=mode, method=method, seed=seed, incumbent=incumbent)
     if fc.p_beat < 1.0 - confidence:
         leads = fc.target is not None and sign * fc.target >= sign * best_value
         what = "improves on its own best, the sweep's," if leads else "beats the best trial's"
         return Verdict(True, "forecast", f"P({what} {fc.target:.6g} by step {h:g}) = "
                        f"{fc.p_beat:.3f} < {1 - confidence:.3f} (expected best {fc.expected_best:.6g}, "
-                       f"{fc.analogs} analog trials)", best_step, best_value, fc, ev)
-    return Verdict(False, "", "", best_step, best_value, fc, ev)
+                       f"{fc.analogs} analog trials)", best_step, best_value, fc, ev, rung)
+    return Verdict(False, "", "", best_step, best_value, fc, ev, rung)
 
 
 def check_confidence(confidence: float) -> float:
@@ -508,14 +638,18 @@ def check_budget(name: str, value: float | None) -> float | None:
 
 def check_sweep_args(owner: str, n_startup_trials: int, n_warmup_steps: int, method: str,
                      budget_name: str | None = None, budget: float | None = None,
-                     same_step_warmup: int | None = SAME_STEP_WARMUP) -> None:
+                     same_step_warmup: int | None = SAME_STEP_WARMUP, reduction_factor: int | None = None,
+                     first_rung: int = FIRST_RUNG) -> None:
     """Validate the arguments the sweep adapters share (the errors start with ``owner``): the startup-trial and
-    warm-up counts (``same_step_warmup``: None or >= 1), then the budget when ``budget_name`` is given, then the
-    single-run ``method``."""
+    warm-up counts (``same_step_warmup``: None or >= 1), the rung rule's ``reduction_factor`` (None or >= 2) and
+    ``first_rung`` (>= 1), then the budget when ``budget_name`` is given, then the single-run ``method``."""
     check_count(f"{owner}: n_startup_trials", n_startup_trials, 0)
     check_count(f"{owner}: n_warmup_steps", n_warmup_steps, MIN_OBSERVED)
     if same_step_warmup is not None:
         check_count(f"{owner}: same_step_warmup (None turns the same-step rule off)", same_step_warmup, 1)
+    if reduction_factor is not None:
+        check_count(f"{owner}: reduction_factor (None turns the rung rule off)", reduction_factor, 2)
+    check_count(f"{owner}: first_rung", first_rung, 1)
     if budget_name is not None:
         check_budget(f"{owner}: {budget_name}", budget)
     if method not in ("auto", "pfn", "ensemble"):
@@ -536,6 +670,8 @@ class SweepRule:
         mode: ``"min"`` or ``"max"`` when known at construction (the policy parameters are checked for it).
         budget_name, budget: the adapter's budget argument (checked when ``budget_name`` is given).
         same_step_warmup: evaluations before the same-step rule (c) applies; None turns it off.
+        reduction_factor: η of the rung rule (d); None (default) turns it off. first_rung: its first rung
+            (evaluations).
     """
 
     owner: str
@@ -549,23 +685,26 @@ class SweepRule:
     budget_name: str | None = None
     budget: float | None = None
     same_step_warmup: int | None = SAME_STEP_WARMUP
+    reduction_factor: int | None = None
+    first_rung: int = FIRST_RUNG
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "confidence", check_confidence(self.confidence))
         check_sweep_args(self.owner, self.n_startup_trials, self.n_warmup_steps, self.method, self.budget_name,
-                         self.budget, self.same_step_warmup)
+                         self.budget, self.same_step_warmup, self.reduction_factor, self.first_rung)
         object.__setattr__(self, "policy_params", check_policy_params(self.mode, self.policy_params))
         object.__setattr__(self, "use_forecast", bool(self.use_forecast))
 
     def judge(self, curve: Curve, others: list[Curve], *, mode: str, horizon: float | None, finished: int,
               seed: int = 0) -> Verdict:
-        """:func:`judge` with these settings; the cross-run rules (b) and (c) count only once ``finished``
+        """:func:`judge` with these settings; the cross-run rules (b), (c) and (d) count only once ``finished``
         (other trials finished) reaches ``n_startup_trials``."""
         return judge(curve, others, mode=mode, horizon=horizon, confidence=self.confidence,
                      policy_params=self.policy_params, min_observed=self.n_warmup_steps,
                      use_forecast=self.use_forecast and finished >= self.n_startup_trials, method=self.method,
                      seed=seed, same_step=self.same_step_warmup is not None,
-                     same_step_warmup=self.same_step_warmup or SAME_STEP_WARMUP)
+                     same_step_warmup=self.same_step_warmup or SAME_STEP_WARMUP,
+                     reduction_factor=self.reduction_factor, first_rung=self.first_rung)
 
 
 def best_evaluation(evaluations: Iterable[tuple[Any, float, float]], mode: str) -> tuple[Any, float, float] | None:

@@ -22,7 +22,9 @@ Usage::
 
 A trial is pruned when (a) gapwatch's stop policy says it has overfit past recovery (or its patience cap ran
 out), (c) it is behind at its latest step by more than the trials of the study that went past that step ever
-gained afterwards (the same-rung comparison of successive halving / ASHA, made a posterior probability), or
+gained afterwards (the same-rung comparison of successive halving / ASHA, made a posterior probability), (d)
+(opt-in, ``reduction_factor``) it is out of the top ``1/η`` of the comparable trials at a rung (ASHA's
+promotion test on the trials' best so far), or
 (b) its learning curve, forecast to the budget and conditioned on the curves of the other trials in the
 study, sets a new best of the study with probability below ``1 - confidence`` (see
 :mod:`gapwatch.forecast.sweep` for the rules and the cross-run forecast). A pruned trial's best evaluation so
@@ -42,6 +44,7 @@ from typing import Any
 from ..errors import MissingDependencyError, UsageError
 from ..forecast.sweep import (
     CONFIDENCE,
+    FIRST_RUNG,
     MIN_OBSERVED,
     SAME_STEP_WARMUP,
     Curve,
@@ -82,6 +85,10 @@ class GapwatchPruner(BasePruner):
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies; >= 5. Default 5.
         same_step_warmup: evaluations a trial must report before the same-step rule (c) applies (>= 1);
             None turns rule (c) off. Default 3 (chosen on the digits dev sweep of ``bench/bench_hpo.py``).
+        reduction_factor: η of the opt-in rung rule (d), ASHA's promotion test on the best-so-far at the
+            ``first_rung · η^i``-th evaluations (an integer >= 2, e.g. 3); None (default) turns it off. It
+            prunes from the second trial on and can prune a late bloomer, as ASHA does.
+        first_rung: the first rung of rule (d), in evaluations (>= 1). Default 3.
         max_resource: the budget in steps (the last step a full trial reports); None = the furthest step any
             other trial has reported.
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for the stop-policy rule.
@@ -103,11 +110,14 @@ class GapwatchPruner(BasePruner):
         use_forecast: bool = True,
         method: str = "auto",
         same_step_warmup: int | None = SAME_STEP_WARMUP,
+        reduction_factor: int | None = None,
+        first_rung: int = FIRST_RUNG,
     ) -> None:
         #: the validated settings and the judging step shared with the Ray Tune stopper
         self.rule = SweepRule("GapwatchPruner", confidence, n_startup_trials, n_warmup_steps, policy_params,
                               use_forecast, method, budget_name="max_resource", budget=max_resource,
-                              same_step_warmup=same_step_warmup)
+                              same_step_warmup=same_step_warmup, reduction_factor=reduction_factor,
+                              first_rung=first_rung)
         self.max_resource = None if max_resource is None else float(max_resource)
         #: the last verdict per (study name, trial number, evaluations seen): should_prune may be called twice
         self._cache: dict[tuple[str, int, int], Verdict] = {}

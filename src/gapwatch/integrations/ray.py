@@ -14,7 +14,8 @@ Usage::
 Each result a trial reports (``tune.report({"val_loss": ..., ...})``) is one evaluation; its position is
 ``result[time_attr]`` (default ``training_iteration``). A trial is stopped when (a) gapwatch's stop policy
 says it has overfit past recovery, (c) it is behind at its latest step by more than the other trials gained
-after that step (same-rung comparison, as ASHA's), or (b) its forecast, conditioned on the other trials'
+after that step (same-rung comparison, as ASHA's), (d) (opt-in) it is out of the top 1/η at a rung, or (b)
+its forecast, conditioned on the other trials'
 curves, sets a new best of the sweep with probability below ``1 - confidence`` — the same logic as the Optuna
 pruner (:mod:`gapwatch.forecast.sweep`). The stopper runs in the Tune driver, which sees every trial's
 results, so it keeps the curves itself; :meth:`state_dict` / :meth:`load_state_dict` carry them across a
@@ -30,6 +31,7 @@ from typing import Any
 from ..errors import MissingDependencyError, UsageError
 from ..forecast.sweep import (
     CONFIDENCE,
+    FIRST_RUNG,
     MIN_OBSERVED,
     SAME_STEP_WARMUP,
     Curve,
@@ -59,6 +61,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         n_startup_trials: finished trials (stopped here, or at ``max_t``) before the cross-run rules (b), (c) apply.
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies (>= 5).
         same_step_warmup: evaluations before the same-step rule (c) applies (>= 1); None turns it off.
+        reduction_factor: η of the opt-in rung rule (d) (ASHA's promotion test on the best so far, >= 2); None
+            (default) turns it off. first_rung: its first rung in evaluations (>= 1, default 3).
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS`. use_forecast: False = policy only.
         method: single-run forecaster (``"auto"``, ``"pfn"``, ``"ensemble"``).
 
@@ -81,6 +85,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         use_forecast: bool = True,
         method: str = "auto",
         same_step_warmup: int | None = SAME_STEP_WARMUP,
+        reduction_factor: int | None = None,
+        first_rung: int = FIRST_RUNG,
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise UsageError(f"GapwatchStopper: metric must be a non-empty result key, got {metric!r}")
@@ -89,7 +95,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         #: the validated settings and the judging step shared with the Optuna pruner
         self.rule = SweepRule("GapwatchStopper", confidence, n_startup_trials, n_warmup_steps, policy_params,
                               use_forecast, method, mode=mode, budget_name="max_t", budget=max_t,
-                              same_step_warmup=same_step_warmup)
+                              same_step_warmup=same_step_warmup, reduction_factor=reduction_factor,
+                              first_rung=first_rung)
         self.metric, self.mode, self.time_attr = metric, mode, time_attr
         self.max_t = None if max_t is None else float(max_t)
         self._steps: dict[str, list[float]] = {}
