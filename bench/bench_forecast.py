@@ -457,8 +457,8 @@ def by_cut_table(rs: list[dict[str, Any]], methods: list[str]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------- stop signal
-def stop_signal(curves: list[dict[str, Any]], method: str, thresholds: tuple[float, ...], checks: int
-                ) -> list[dict[str, Any]]:
+def stop_signal(curves: list[dict[str, Any]], method: str, thresholds: tuple[float, ...], checks: int,
+                recalibration: str = "v2") -> list[dict[str, Any]]:
     """Replay each real run: at ~``checks`` evaluations from 20% on, forecast the rest of the run and stop at the
     first check with P(best behind) ≥ threshold. Returned per run and threshold: the stop evaluation, the
     regret (best value up to the stop − best value of the whole run, in units of the run's value range) and
@@ -472,7 +472,7 @@ def stop_signal(curves: list[dict[str, Any]], method: str, thresholds: tuple[flo
         ps = []
         for m in grid:
             fc = forecast_curve(c["x"], y, observed=int(m), horizon=n, mode=c["mode"], method=method,
-                                n_samples=256)
+                                n_samples=256, recalibration=recalibration)
             ps.append(fc.p_best_behind)
         for th in thresholds:
             hit = next((int(m) for m, p in zip(grid, ps) if p >= th), n)
@@ -551,6 +551,8 @@ def main() -> int:
     ap.add_argument("--stop-only", action="store_true",
                     help="only the stop-signal replay, saved to bench/_work/forecast_stop.md for a later --no-stop run")
     ap.add_argument("--checks", type=int, default=16, help="forecasts per run in the stop-signal replay")
+    ap.add_argument("--recalibration", default="v2", help="P(best behind) recalibration of the stop-signal replay "
+                    "(gapwatch.forecast.calibrate.RECALIBRATIONS; v1: the one before issue 14's evidence features)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
     ap.add_argument("--lcpfn", type=Path, default=WORK / "lcpfn_long.pt", help="LC-PFN model trained here")
@@ -592,7 +594,7 @@ def main() -> int:
         print("\n".join(calibration_study(real)))
         return 0
     if args.stop_only:
-        text = "\n".join(stop_section(real, args.checks)) + "\n"
+        text = "\n".join(stop_section(real, args.checks, args.recalibration)) + "\n"
         (WORK / "forecast_stop.md").write_text(text)
         print(text)
         return 0
@@ -690,7 +692,7 @@ def main() -> int:
     (WORK / "forecast_rows.json").write_text(json.dumps(rows))
 
     if not args.no_stop:
-        md.extend(stop_section(real, args.checks))
+        md.extend(stop_section(real, args.checks, args.recalibration))
     elif (WORK / "forecast_stop.md").is_file():
         md.append((WORK / "forecast_stop.md").read_text())
     text = "\n".join(md) + "\n"
@@ -699,8 +701,8 @@ def main() -> int:
     return 0
 
 
-def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: str | None = None, th: float = 0.0
-                           ) -> list[dict[str, Any]]:
+def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: str | None = None, th: float = 0.0,
+                           recalibration: str = "v2") -> list[dict[str, Any]]:
     """Patience (stop after ``frac`` × n evaluations without a new best). With ``method``, patience is only the
     trigger and P(best behind) the confirmation: at each evaluation where patience would stop, forecast the rest
     of the run and stop only if P(best behind) ≥ ``th``; otherwise keep training."""
@@ -720,7 +722,7 @@ def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: st
                 break
             if since >= pat and i + 1 < n - 1 and i + 1 >= 3:
                 fc = forecast_curve(c["x"], y, observed=i + 1, horizon=n, mode=c["mode"], method=method,
-                                    n_samples=256)
+                                    n_samples=256, recalibration=recalibration)
                 if fc.p_best_behind >= th:
                     stop = i + 1
                     break
@@ -730,19 +732,20 @@ def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: st
     return out
 
 
-def stop_section(real: list[dict[str, Any]], checks: int) -> list[str]:
+def stop_section(real: list[dict[str, Any]], checks: int, recalibration: str = "v2") -> list[str]:
     md = ["\n## P(best behind) as a stop signal (real runs)\n",
           f"Replay: {checks} forecasts per run from 20% of the run on (horizon = the run's end); stop at "
           "the first with P(best behind) ≥ threshold. Regret = best value up to the stop − best of the "
           "whole run, in units of the run's value range (0 = nothing lost). Baseline: patience (stop after "
           "k evaluations without a new best), k = 10% / 20% of the run, alone or confirmed by the forecast (stop "
-          "only when P(best behind) ≥ threshold at the evaluation where patience fires).\n",
+          "only when P(best behind) ≥ threshold at the evaluation where patience fires). P(best behind): "
+          f"recalibration {recalibration!r} (gapwatch.forecast.calibrate).\n",
           "| rule | runs stopped early | mean regret | median regret | runs with regret > 0.01 | "
           "mean fraction of run saved | ... on the runs that overfit |",
           "|---|---|---|---|---|---|---|"]
     ths = (0.8, 0.9, 0.95)
     for method in ("ensemble", "pfn"):
-        sr = stop_signal(real, method, ths, checks)
+        sr = stop_signal(real, method, ths, checks, recalibration)
         for th in ths:
             md.append(_stop_row(f"{method} P≥{th}", [r for r in sr if r["threshold"] == th]))
     for frac in (0.1, 0.2):
@@ -750,7 +753,7 @@ def stop_section(real: list[dict[str, Any]], checks: int) -> list[str]:
     for method in ("ensemble", "pfn"):
         for th in (0.5, 0.8):
             md.append(_stop_row(f"patience 10% confirmed by {method} P≥{th}",
-                                patience_with_forecast(real, 0.1, method, th)))
+                                patience_with_forecast(real, 0.1, method, th, recalibration)))
     return md
 
 

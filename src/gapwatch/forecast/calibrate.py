@@ -90,8 +90,8 @@ RECALIBRATIONS = (*FEATURES, "none")
 #: fitted coefficients per forecaster, version ``"v2"`` (one per :data:`FEATURES` ``["v2"]`` entry, then the
 #: intercept); see the module docstring
 COEFFICIENTS: dict[str, tuple[float, ...]] = {
-    "pfn": (1.0232, -0.1096, -0.1218, 3.1114, 0.3765, 1.5086, -0.7665),
-    "ensemble": (0.4442, -1.3807, 0.7356, 2.005, 1.1629, 0.5246, -1.2914),
+    "pfn": (1.0704, 0.0106, -0.1513, 3.2704, 0.3007, 1.5394, -0.7646),
+    "ensemble": (0.4707, -1.3371, 0.7534, 1.9799, 1.1731, 0.5288, -1.3309),
 }
 #: the previous recalibration (version ``"v1"``), fitted on the dev half of the CPU-trained and Crowded Valley
 #: runs only, for the shipped PFN weights (bench/results/forecast.md, 2026-12-06 11:31 UTC)
