@@ -72,8 +72,8 @@ def test_evidence_edge_cases() -> None:
 def test_detector_statistic_is_the_overfitting_detectors() -> None:
     """``detector_z`` and ``lost`` are the overfitting detector's ``z`` and ``lost`` (same window, same noise)."""
     d = overfitting.DEFAULTS
-    assert (calibrate.DETECTOR_WINDOW, calibrate.DETECTOR_MAX_WINDOW, calibrate.DETECTOR_WINDOW_FRACTION) == (
-        d["window"], d["max_window"], d["window_fraction"])
+    ours = (calibrate.DETECTOR_WINDOW, calibrate.DETECTOR_MAX_WINDOW, calibrate.DETECTOR_WINDOW_FRACTION)
+    assert ours == (d["window"], d["max_window"], d["window_fraction"])
     rng = np.random.default_rng(4)
     for n, slope, noise in ((30, 0.002, 0.01), (80, 0.001, 0.02), (200, 0.0005, 0.01), (12, 0.05, 0.01)):
         t = np.arange(n, dtype=float)

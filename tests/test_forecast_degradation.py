@@ -3,7 +3,8 @@
 Each curve is cut where its answer is certain by construction: a clearly degrading curve (best at least 10
 evaluations back, a rise of many noise standard errors since, and the rise goes on) must get P(best behind)
 >= 0.9; a curve still improving at the cut (and after it) must get <= 0.3. Both numbers are the shipped
-forecaster's final output (after :mod:`gapwatch.forecast.calibrate`).
+forecasters' final output (after :mod:`gapwatch.forecast.calibrate`, its default recalibration), for the PFN and
+the ensemble.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import numpy as np
 import pytest
 
 from gapwatch.forecast import forecast_curve, prior
-
-pytest.importorskip("torch")
 
 CPU_RUNS = Path(__file__).resolve().parents[1] / "bench" / "curves" / "cpu-runs.jsonl"
 T = np.arange(61, dtype=float)
@@ -52,6 +51,16 @@ def _power_law_improving() -> np.ndarray:
     return 0.3 + 2.0 * (1.0 + T / 4.0) ** -0.8 + 0.002 * NOISE
 
 
+def _long_rise_after_early_best() -> np.ndarray:
+    """Best at epoch 3, then 50 epochs of a slow steady rise (0.004 per epoch against noise 0.01)."""
+    return 0.8 + 1.0 * np.exp(-T / 1.0) + 0.004 * np.maximum(T - 3, 0) + 0.01 * NOISE
+
+
+def _short_still_falling() -> np.ndarray:
+    """A power law still falling, observed for 8 evaluations only (noise 0.005)."""
+    return 0.5 + 1.5 * (1.0 + T / 2.0) ** -0.6 + 0.005 * NOISE
+
+
 def _exponential_improving() -> np.ndarray:
     """Slow exponential improvement, time constant 40 epochs, noise 0.003."""
     return 0.4 + 1.5 * np.exp(-T / 40.0) + 0.003 * NOISE
@@ -66,18 +75,23 @@ CASES = [
     # noise there is ~0.1 against a rise of ~0.3: bench/results/forecast.md, named runs)
     ("digits-mlp-11 at 40%", _cpu_run("digits-mlp-11"), 25, 0.9, None),
     ("digits-mlp-08 at 40%", _cpu_run("digits-mlp-08"), 25, 0.9, None),
+    ("long slow rise after a best at epoch 3", _long_rise_after_early_best, 50, 0.9, None),
     ("power law still improving", _power_law_improving, 20, None, 0.3),
+    ("power law still falling, 8 evaluations seen", _short_still_falling, 8, None, 0.3),
     ("slow exponential still improving", _exponential_improving, 20, None, 0.3),
 ]
 
 
+@pytest.mark.parametrize("method", ["pfn", "ensemble"])
 @pytest.mark.parametrize(("name", "curve", "m", "low", "high"), CASES, ids=[c[0] for c in CASES])
 def test_p_best_behind_on_curves_with_known_answers(name: str, curve: Callable[[], np.ndarray], m: int,
-                                                     low: float | None, high: float | None) -> None:
+                                                     low: float | None, high: float | None, method: str) -> None:
+    if method == "pfn":
+        pytest.importorskip("torch")
     y = curve()
     truth_behind = bool(y[:m].min() <= y[m:].min())
     assert truth_behind == (low is not None), "the table itself is wrong"
-    fc = forecast_curve(np.arange(y.size, dtype=float), y, observed=m, horizon=y.size, method="pfn")
+    fc = forecast_curve(np.arange(y.size, dtype=float), y, observed=m, horizon=y.size, method=method)
     if low is not None:
         assert fc.p_best_behind >= low, (name, fc.p_best_behind, fc.p_best_behind_model)
     if high is not None:
