@@ -13,7 +13,10 @@ evaluation of a trial, two questions:
     evaluation up to the budget beats the best evaluation of any other trial so far). When that probability
     is below ``1 - confidence`` the trial is stopped. For the trial that holds the sweep's best evaluation
     the question becomes "will it set a new best?" (``incumbent=True``): a leader that cannot improve on
-    itself any more cannot change the sweep's pick either.
+    itself any more cannot change the sweep's pick either. For the leader the single-run part of that
+    probability is ``1 - P(best behind)`` of its forecast, recalibrated on real curves
+    (:mod:`gapwatch.forecast.calibrate`): the same event, where the raw share of sample paths that set a new
+    best counts noise-level minima of the simulated future as new bests.
 (c) **Behind at the same step?** (:func:`same_step_evidence`, from ``same_step_warmup`` evaluations on, earlier
     than the forecast, which needs ``MIN_OBSERVED``): the other trials that went on past this trial's latest
     step ``k`` show how much a trial of this sweep still gains after step ``k``. The trial is stopped when the
@@ -300,8 +303,9 @@ def _extend_to_budget(c: Curve, horizon: float) -> tuple[np.ndarray, np.ndarray,
 
 
 def _mix_with_analogs(model_best: np.ndarray, analog_best: np.ndarray, weights: np.ndarray,
-                      target_z: float | None) -> tuple[float, float, float]:
-    """Mix the single-run forecast with the analogs: ``(lam, expected best, P(beat target))``."""
+                      target_z: float | None, p_model: float | None = None) -> tuple[float, float, float]:
+    """Mix the single-run forecast with the analogs: ``(lam, expected best, P(beat target))``; ``p_model``: the
+    single-run forecast's P(beat target) when known otherwise (None: the share of its sample paths)."""
     wsum = float(weights.sum())
     lam = wsum / (wsum + ANALOG_PRIOR_WEIGHT) if wsum > 0 else 0.0
     exp_model = float(model_best.mean())
@@ -309,7 +313,8 @@ def _mix_with_analogs(model_best: np.ndarray, analog_best: np.ndarray, weights: 
     expected = (1 - lam) * exp_model + lam * exp_analog
     if target_z is None:
         return lam, expected, 1.0
-    p_model = float(np.mean(model_best < target_z))
+    if p_model is None:
+        p_model = float(np.mean(model_best < target_z))
     p_analog = float(np.dot(weights, analog_best < target_z) / wsum) if wsum > 0 else p_model
     return lam, expected, (1 - lam) * p_model + lam * p_analog
 
@@ -336,7 +341,9 @@ def cross_run_forecast(
         method: the single-run forecaster, see :func:`gapwatch.forecast.forecast_curve`.
         seed, n_samples: sample paths of the single-run forecast.
         incumbent: the target is the best evaluation of the whole sweep, this trial's included (so for the
-            trial that holds it, ``p_beat`` is P(it sets a new best)); False: of the other trials only.
+            trial that holds it, ``p_beat`` is P(it sets a new best), and the single-run part of it is
+            ``1 - p_best_behind`` of the forecast, the recalibrated probability of that same event, rather than
+            the share of its sample paths); False: of the other trials only.
 
     Returns:
         :class:`CrossRunForecast`; ``target`` is the best evaluation of any other trial (with ``incumbent``:
@@ -370,7 +377,11 @@ def cross_run_forecast(
     gains, weights = _analog_gains(z, c.steps, others_z, horizon)
     rng = max(float(z.max() - z.min()), 1e-12 * (1.0 + abs(best_z)))
     analog_best = np.minimum(best_z, best_z + rng * gains)
-    lam, expected, p = _mix_with_analogs(model_best, analog_best, weights, target_z)
+    # the leader (incumbent target = its own best): P(new best) is 1 - the forecast's recalibrated P(best behind),
+    # the same event, calibrated on real curves (gapwatch.forecast.calibrate), instead of the raw sample share
+    p_leader = 1.0 - float(fc.p_best_behind) if incumbent and target_z is not None and best_z <= target_z \
+        else None
+    lam, expected, p = _mix_with_analogs(model_best, analog_best, weights, target_z, p_leader)
     return CrossRunForecast(p, sign * expected, target, float(horizon), int(gains.size), lam, fc.method,
                             list(fc.notes))
 
