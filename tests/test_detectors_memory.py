@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from gapwatch.detectors._common import signed
-from gapwatch.detectors._heldout import _increasing_grid, _unique_grid, common_grid, curve
+from gapwatch.detectors._heldout import (
+    _increasing_grid,
+    _unique_grid,
+    common_grid,
+    curve,
+    grid_positions,
+    rising_p,
+)
 from gapwatch.history import Series, _match_backward
+from gapwatch.stats import noise_sigma, trailing_mean
 
 NAN = np.nan
 
@@ -74,6 +82,9 @@ def test_common_grid_of_increasing_axes_equals_the_general_grid(seed: int) -> No
             for g, w in zip(got, want, strict=True):
                 np.testing.assert_array_equal(g, w)
                 assert g.dtype == np.intp
+            lean = grid_positions(series)
+            for g, s, w in zip(lean, series, want, strict=True):  # None: every evaluation, in order
+                np.testing.assert_array_equal(np.arange(s.values.shape[0]) if g is None else g, w)
             fast = _increasing_grid(series, axes)
             increasing = all(
                 (a := x[np.isfinite(x) & np.isfinite(s.values)]).size < 2 or bool(np.all(a[1:] > a[:-1]))
@@ -88,9 +99,42 @@ def test_curve_of_every_evaluation_shares_the_values_and_equals_the_signed_copy(
     idx = np.arange(50)
     up = curve(s, idx, 1.0, 3, 0.01)
     down = curve(s, idx, -1.0, 3, 0.01)
-    assert up.z is v
+    assert up.z is v and up.idx is None and down.values is v and down.idx is None  # no copy, no index array
     np.testing.assert_array_equal(down.z, -1.0 * v)
     part = curve(s, idx[::2], 1.0, 3, 0.01)
     np.testing.assert_array_equal(part.z, v[::2])
     assert signed(v, 1) is v and signed(v, 1.0) is v
     np.testing.assert_array_equal(signed(v, -1.0), -v)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_curve_statistics_equal_those_of_the_signed_copy(seed: int, sign: float) -> None:
+    # the curve reads the values with the sign; every statistic must be bit for bit the one of sign * values
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 60))
+    v = np.round(rng.normal(size=n).cumsum(), int(rng.integers(0, 3)))  # ties at some seeds
+    s = _series(np.arange(float(n)), v)
+    for idx in (np.arange(n), np.flatnonzero(rng.random(n) < 0.7)):
+        if idx.size < 3:
+            continue
+        w = int(rng.integers(1, 5))
+        c = curve(s, idx, sign, w, 0.01)
+        z = sign * v[idx]
+        np.testing.assert_array_equal(c.z, z)
+        np.testing.assert_array_equal(c.level, trailing_mean(z, w))
+        assert c.n == idx.size and [c.pos(i) for i in range(c.n)] == idx.tolist()
+        assert c.best() == int(np.argmin(z))
+        for i in range(c.n):
+            assert c.z_at(i) == z[i] and c.value(i) == v[idx[i]]
+            assert c.rising_p(i) == rising_p(z[i:])
+        eps = 1e-9 * float(max(abs(np.max(z)), abs(np.min(z))))
+        span = float(np.max(c.level) - np.min(c.level))
+        assert c.eps == eps
+        assert c.se == max(noise_sigma(z) * float(np.sqrt(2.0 / w)), 0.01 * (span if span > eps else 0.0))
+
+
+def test_curve_sign_must_be_plus_or_minus_one() -> None:
+    s = _series(np.arange(5.0), np.arange(5.0))
+    with pytest.raises(ValueError, match="sign must be 1 or -1"):
+        curve(s, None, 0.5, 3, 0.01)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch.detectors.double_descent import _episode_peaks, _prefix_argmin
+from gapwatch.detectors.double_descent import _episode_peaks, _first_argmin
 
 curves = st.lists(st.integers(min_value=-5, max_value=5), min_size=1, max_size=40).map(
     lambda v: np.cumsum(np.asarray(v, dtype=float)) / 2.0)
@@ -15,8 +15,8 @@ curves = st.lists(st.integers(min_value=-5, max_value=5), min_size=1, max_size=4
 @settings(max_examples=300, deadline=None)
 @given(curves)
 def test_prefix_argmin_is_the_first_argmin_of_every_prefix(sm: np.ndarray) -> None:
-    out = _prefix_argmin(sm, np.minimum.accumulate(sm))
-    assert [int(v) for v in out] == [int(np.argmin(sm[: i + 1])) for i in range(sm.size)]
+    neg_min = -np.minimum.accumulate(sm)
+    assert [_first_argmin(neg_min, i) for i in range(sm.size)] == [int(np.argmin(sm[: i + 1])) for i in range(sm.size)]
 
 
 @settings(max_examples=300, deadline=None)

@@ -68,3 +68,67 @@ def test_inversions_and_s_match_pairwise_on_long_series(n: int) -> None:
 def test_mann_kendall_s_equals_pairwise(xs: list[int]) -> None:
     v = np.asarray(xs, dtype=float)
     assert stats._mk_s(v) == _s_reference(v)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-4, 4), min_size=0, max_size=300))
+def test_mann_kendall_of_negated_values_without_the_copy(xs: list[int]) -> None:
+    v = np.asarray(xs, dtype=float)
+    got, want = stats.mann_kendall(v, -1.0), stats.mann_kendall(-v)
+    assert got == want
+    assert [np.copysign(1.0, g) for g in got] == [np.copysign(1.0, w) for w in want]  # no -0.0 where 0.0
+
+
+def test_mann_kendall_sign_must_be_plus_or_minus_one() -> None:
+    with pytest.raises(ValueError, match="sign must be 1 or -1"):
+        stats.mann_kendall(np.arange(5.0), 2.0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=400))
+def test_tied_pairs_equal_the_group_counts(xs: list[int]) -> None:
+    v = np.sort(np.asarray(xs, dtype=float))
+    new = np.empty(v.size, dtype=bool)
+    new[0] = True
+    new[1:] = v[1:] != v[:-1]
+    counts = np.unique(v, return_counts=True)[1]
+    assert stats._tied_pairs(new) == int((counts * (counts - 1) // 2).sum())
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 8])
+def test_inversions_with_rows_longer_than_a_chunk(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # the long-row path (a row of 2w values counted by binary search and sorted in place) on small inputs
+    monkeypatch.setattr(stats, "_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    for n in (1, 2, 3, 31, 64, 257):
+        ranks = rng.integers(0, 9, size=n).astype(np.int32)
+        brute = int(sum(int(np.count_nonzero(ranks[i + 1:] < ranks[i])) for i in range(n)))
+        assert stats._inversions(ranks) == brute
+        v = rng.normal(size=n).round(1)
+        if n >= 3:
+            assert stats._mk_s(v) == _s_reference(v)
+
+
+def test_mann_kendall_memory_is_a_few_bytes_a_value() -> None:
+    # issue 16 (item 10): the test ran with ~35 bytes of temporaries a value (a 2.5-million-evaluation series
+    # took ~90 MB); now the sort permutation (8), a flag (1) and two int32 buffers (4 + 4) at most
+    import tracemalloc
+
+    n = 1 << 20
+    v = np.random.default_rng(0).normal(size=n).round(2)  # ties too
+    tracemalloc.start()
+    try:
+        stats.mann_kendall(v)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 16 * n, f"{peak / n:.1f} bytes a value"
+
+
+def test_sliding_median_into_a_given_array() -> None:
+    v = np.random.default_rng(1).normal(size=50)
+    out = np.full(46, np.nan)
+    assert stats.sliding_median(v, 5, out=out) is out
+    np.testing.assert_array_equal(out, [np.median(v[j:j + 5]) for j in range(46)])
+    with pytest.raises(ValueError, match="out must be float64"):
+        stats.sliding_median(v, 5, out=np.empty(45))

@@ -111,14 +111,19 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     return trailing_mean(values, window)
 
 
-def sliding_median(values: np.ndarray, window: int) -> np.ndarray:
+def sliding_median(values: np.ndarray, window: int, *, out: np.ndarray | None = None) -> np.ndarray:
     """Median of every full window of ``window`` consecutive values: shape ``(n - window + 1,)``, element ``j``
     the median of ``values[j: j + window]``; exactly ``np.median`` of each window (the middle order statistic,
-    or the mean of the two middle ones; NaN when the window holds a NaN), from one sort of a strided view."""
+    or the mean of the two middle ones; NaN when the window holds a NaN), from one sort of a strided view.
+    ``out``: a float array of that shape to write into (returned), instead of a new one."""
     v = np.asarray(values, dtype=float)
     if window < 1 or v.size < window:
         raise ValueError(f"sliding_median needs 1 <= window <= len(values), got window={window}, n={v.size}")
-    out = np.empty(v.size - window + 1)
+    if out is None:
+        out = np.empty(v.size - window + 1)
+    elif out.shape != (v.size - window + 1,) or out.dtype != np.float64:
+        raise ValueError(f"sliding_median: out must be float64 of shape ({v.size - window + 1},), got "
+                         f"{out.dtype} {out.shape}")
     _sliding_median_into(v, window, out)
     return out
 
@@ -160,17 +165,23 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def mann_kendall(values: np.ndarray) -> tuple[float, float]:
+def mann_kendall(values: np.ndarray, sign: float = 1.0) -> tuple[float, float]:
     """Mann–Kendall trend test: ``(tau, one_sided_p_increasing)`` for shape ``(n,)`` (n ≥ 3).
 
     Kendall's tau between index and value; the p-value is for the alternative "values increase" under the
-    normal approximation without tie correction. Returns ``(0.0, 1.0)`` for n < 3.
+    normal approximation without tie correction. Returns ``(0.0, 1.0)`` for n < 3. ``sign`` (±1): test
+    ``sign * values`` — exactly the same numbers as ``mann_kendall(sign * values)`` (S changes sign with the
+    values, a count of pairs), without the negated copy of a long curve.
     """
+    if sign not in (1.0, -1.0):
+        raise ValueError(f"mann_kendall: sign must be 1 or -1, got {sign!r}")
     v = finite_values(values)
     n = v.size
     if n < 3:
         return 0.0, 1.0
     s = _mk_s(v)
+    if sign == -1.0 and s:  # (no -0.0)
+        s = -s
     var = n * (n - 1) * (2 * n + 5) / 18.0
     tau = s / (n * (n - 1) / 2.0)
     if s > 0:
@@ -206,15 +217,34 @@ def _mk_s(v: np.ndarray) -> float:
     for a in range(0, n - 1, _CHUNK):  # new[i] = sorted[i] != sorted[i - 1], without the sorted copy
         b = min(a + _CHUNK, n - 1)
         np.not_equal(v[order[a + 1:b + 1]], v[order[a:b]], out=new[a + 1:b + 1])
-    starts = np.flatnonzero(new)
-    c = np.diff(np.append(starts, n)).astype(np.int64)  # size of each group of tied values
-    tied = int((c * (c - 1) // 2).sum())
-    dense = np.cumsum(new, dtype=np.int32 if n < 2**31 - 1 else np.int64) - 1
-    del new
+    tied = _tied_pairs(new)
     ranks = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
-    ranks[order] = dense  # dense rank of every value (ties equal)
-    del order, dense
+    below = -1  # the dense rank of every value (ties equal), the running count of new values carried between chunks
+    for a in range(0, n, _CHUNK):
+        dense = np.cumsum(new[a:a + _CHUNK], dtype=ranks.dtype)
+        dense += below
+        ranks[order[a:a + _CHUNK]] = dense
+        below = int(dense[-1])
+    del order, new
     return float(n * (n - 1) // 2 - tied - 2 * _inversions(ranks, own=True))
+
+
+def _tied_pairs(new: np.ndarray) -> int:
+    """Pairs of equal values, ``sum(c * (c - 1) / 2)`` over the groups of ``c`` tied values, from ``new`` (bool
+    ``(n,)``: True where a sorted value differs from the one before it, ``new[0]`` True). Each sorted value is
+    tied with the ones before it in its group: ``i - start(i)`` pairs, summed :data:`_CHUNK` values at a time
+    (the group starts as a running maximum carried between chunks), so no array of the groups' starts or
+    sizes (8 bytes a group: up to 8 bytes a value) is made."""
+    if new.all():
+        return 0
+    total, start = 0, 0
+    for a in range(0, new.size, _CHUNK):
+        pos = np.arange(a, min(a + _CHUNK, new.size), dtype=np.int64)
+        st = np.where(new[a:a + pos.size], pos, start)
+        np.maximum.accumulate(st, out=st)
+        total += int((pos - st).sum())
+        start = int(st[-1])
+    return total
 
 
 def _inversions(ranks: np.ndarray, *, own: bool = False) -> int:
@@ -225,16 +255,23 @@ def _inversions(ranks: np.ndarray, *, own: bool = False) -> int:
     merged position ``p`` with ``p - q`` left values not above it (ties: the left ones first), so the row's
     inversions are ``w² - Σp + w(w-1)/2``. The last, shorter block is counted with one ``searchsorted``. The
     rows are merged :data:`_CHUNK` values at a time, so beside the ranks and their merged copy (4 bytes a value
-    each) only a chunk's permutation is alive. ``own``: ``ranks`` is the caller's scratch array: it is read in place
-    instead of copied (it is never written)."""
+    each) only a chunk's permutation is alive. ``own``: ``ranks`` is the caller's scratch array: it is used as one of
+    the two buffers instead of a copy (its contents are lost)."""
     n = ranks.size
     a = ranks if own else np.array(ranks)
+    spare = np.empty_like(a)  # the two buffers take turns: each level merges one into the other
     total = 0
     w = 1
     while w < n:
         m = n // (2 * w) * (2 * w)
-        out = np.empty_like(a)
-        if m:
+        out = spare
+        if m and 2 * w > _CHUNK:  # long rows: one at a time, their right half counted against the left
+            for r0 in range(0, m, 2 * w):
+                total += _cross_inversions(a[r0:r0 + w], a[r0 + w:r0 + 2 * w])
+                seg = out[r0:r0 + 2 * w]
+                seg[:] = a[r0:r0 + 2 * w]
+                seg.sort()  # in place: the merge of two sorted halves
+        elif m:
             rows = a[:m].reshape(-1, 2 * w)
             per_column = np.zeros(2 * w, dtype=np.int64)  # right-half values at each merged position
             step = max(1, _CHUNK // (2 * w))
@@ -247,11 +284,21 @@ def _inversions(ranks: np.ndarray, *, own: bool = False) -> int:
             del perm, rows
         tail = a[m:]
         if tail.size > w:  # a full left half and a shorter right half
-            left = tail[:w]
-            total += int((w - np.searchsorted(left, tail[w:], side="right")).sum())
-        out[m:] = np.sort(tail)
-        a = out
+            total += _cross_inversions(tail[:w], tail[w:])
+        out[m:] = tail
+        out[m:].sort()
+        a, spare = out, a
         w *= 2
+    return total
+
+
+def _cross_inversions(left: np.ndarray, right: np.ndarray) -> int:
+    """Pairs ``(l, r)`` with ``l > r`` between a sorted ``left`` and a sorted ``right`` (integers): for each
+    right value, the left values above it, found by ``searchsorted`` :data:`_CHUNK` right values at a time."""
+    total = 0
+    for a in range(0, right.size, _CHUNK):
+        total += int(left.size * min(_CHUNK, right.size - a)
+                     - np.searchsorted(left, right[a:a + _CHUNK], side="right").sum())
     return total
 
 

@@ -22,12 +22,16 @@ ROUNDING = 1e-9
 
 @dataclass(frozen=True)
 class Curve:
-    """A held-out series on an evaluation grid, as "lower is better".
+    """A held-out series on an evaluation grid, read as "lower is better" (``z = sign * value``).
 
     Attributes:
         series: the series (original values, ``series.values``).
-        idx: positions in ``series`` of the grid's evaluations, int array ``(n,)``.
-        z: ``sign * value`` on the grid, float ``(n,)`` (lower is better).
+        idx: positions in ``series`` of the grid's evaluations, int array ``(n,)``; ``None`` when the grid is
+            every evaluation of the series (no index array the size of a long curve).
+        values: the series' values on the grid, float ``(n,)``: the series' own (read-only) array when ``idx``
+            is ``None``, else a compact copy. ``z`` is never stored: :attr:`z` makes it on demand, and the
+            statistics below read ``values`` with the sign (the same numbers, without a negated copy).
+        sign: +1 when lower is better, -1 when higher is better.
         level: trailing ``window`` mean of ``z``, float ``(n,)``.
         se: standard error of a difference of two levels (units of ``z``): ``sigma * sqrt(2 / window)`` with
             ``sigma`` the robust evaluation noise, floored at ``noise_floor * span`` (``span``: max − min of
@@ -35,11 +39,40 @@ class Curve:
     """
 
     series: Series
-    idx: np.ndarray
-    z: np.ndarray
+    idx: np.ndarray | None
+    values: np.ndarray
+    sign: float
     level: np.ndarray
     se: float
     eps: float = 0.0
+
+    @property
+    def n(self) -> int:
+        """Evaluations on the grid."""
+        return int(self.values.shape[0])
+
+    @property
+    def z(self) -> np.ndarray:
+        """``sign * values``, float ``(n,)``: the values themselves when ``sign`` is +1, else a fresh array."""
+        return self.values if self.sign == 1.0 else self.sign * self.values
+
+    def pos(self, i: int) -> int:
+        """Position in ``series`` of grid point ``i``."""
+        return int(i) if self.idx is None else int(self.idx[i])
+
+    def best(self, start: int = 0) -> int:
+        """Grid index of the lowest ``z`` from ``start`` on (the first such, as ``np.argmin(z)``)."""
+        v = self.values[start:]
+        return start + int(np.argmin(v) if self.sign == 1.0 else np.argmax(v))
+
+    def z_at(self, i: int) -> float:
+        """``z`` of grid point ``i``."""
+        return float(self.sign * self.values[i])
+
+    def rising_p(self, start: int) -> float:
+        """:func:`rising_p` of ``z[start:]``, from ``values`` with the sign (no copy)."""
+        v = self.values[start:]
+        return mann_kendall(v, self.sign)[1] if v.size >= 3 else 1.0
 
     def units(self, change: float) -> float:
         """``change`` (units of ``z``) in standard errors; 0 for changes within rounding (``eps``), ±inf for
@@ -58,10 +91,10 @@ class Curve:
 
     def where(self, i: int) -> dict[str, float | None]:
         """``{"step", "epoch"}`` of grid point ``i``."""
-        return self.series.at(int(self.idx[i]))
+        return self.series.at(self.pos(i))
 
     def value(self, i: int) -> float:
-        return float(self.series.values[self.idx[i]])
+        return float(self.values[i])
 
 
 def _axis(s: Series) -> tuple[np.ndarray, str]:
@@ -73,10 +106,17 @@ def _axis(s: Series) -> tuple[np.ndarray, str]:
 def common_grid(series: list[Series]) -> list[np.ndarray]:
     """Positions, in each series, of the evaluations that all of them share (same step, else same epoch) and
     where all are finite; int arrays of equal length, in order of the axis."""
+    return [np.arange(s.values.shape[0], dtype=np.intp) if p is None else p
+            for s, p in zip(series, grid_positions(series), strict=True)]
+
+
+def grid_positions(series: list[Series]) -> list[np.ndarray | None]:
+    """:func:`common_grid`, with ``None`` for a series whose every evaluation is on the grid, in order (what
+    :func:`curve` takes without an index array the size of the curve)."""
     use_step = all(np.all(np.isfinite(s.step)) for s in series)
     axes = [s.step if use_step else s.epoch for s in series]
-    fast = _increasing_grid(series, axes)
-    return fast if fast is not None else _unique_grid(series, axes)
+    fast = _increasing_positions(series, axes)
+    return fast if fast is not None else list(_unique_grid(series, axes))
 
 
 def _unique_grid(series: list[Series], axes: list[np.ndarray]) -> list[np.ndarray]:
@@ -106,18 +146,23 @@ def _increasing_grid(series: list[Series], axes: list[np.ndarray]) -> list[np.nd
     each x is then its own last occurrence, so the shared x are found by merging the sorted axes and no
     ``np.unique`` (a sort, its permutation and copies of every axis) is needed. The same positions; ``None``
     when some axis repeats or goes back (then the general path)."""
-    pos: list[np.ndarray] = []
+    got = _increasing_positions(series, axes)
+    if got is None:
+        return None
+    return [np.arange(s.values.shape[0], dtype=np.intp) if p is None else p
+            for s, p in zip(series, got, strict=True)]
+
+
+def _increasing_positions(series: list[Series], axes: list[np.ndarray]) -> list[np.ndarray | None] | None:
+    """:func:`_increasing_grid` with ``None`` for "every evaluation" (see :func:`grid_positions`)."""
+    pos: list[np.ndarray | None] = []
     xs: list[np.ndarray] = []
-    every: dict[int, np.ndarray] = {}  # one read-only ``arange(n)`` for every series with all n evaluations
     for s, ax in zip(series, axes, strict=True):
         ok = np.isfinite(ax)
         ok &= np.isfinite(s.values)
+        p: np.ndarray | None
         if ok.all():
-            n = ax.shape[0]
-            if n not in every:
-                every[n] = np.arange(n, dtype=np.intp)
-                every[n].flags.writeable = False
-            x, p = ax, every[n]
+            x, p = ax, None
         else:
             p = np.flatnonzero(ok)
             x = ax[p]
@@ -130,26 +175,36 @@ def _increasing_grid(series: list[Series], axes: list[np.ndarray]) -> list[np.nd
     common = xs[0]
     for x in xs[1:]:
         common = np.intersect1d(common, x, assume_unique=True)
-    return [p[np.searchsorted(x, common)] for p, x in zip(pos, xs, strict=True)]
+    out: list[np.ndarray | None] = []
+    for p, x in zip(pos, xs, strict=True):
+        at = np.searchsorted(x, common).astype(np.intp, copy=False)
+        out.append(at if p is None else p[at])
+    return out
 
 
-def curve(s: Series, idx: np.ndarray, sign: float, window: int, noise_floor: float) -> Curve:
-    """The :class:`Curve` of ``s`` at positions ``idx`` (see its attributes for the statistics)."""
-    if sign == 1.0 and idx.shape[0] == s.values.shape[0]:  # every evaluation, as it is: the series' own values
-        z = s.values  # (read-only)
-    else:
-        z = np.asarray(s.values[idx], dtype=float)  # a fresh array: ``sign * z`` in place, the same numbers
-        z *= sign
+def curve(s: Series, idx: np.ndarray | None, sign: float, window: int, noise_floor: float) -> Curve:
+    """The :class:`Curve` of ``s`` at positions ``idx`` (``None``: every evaluation; see its attributes for the
+    statistics). ``sign`` is +1 or -1. The statistics are taken on the values and turned by the sign — the
+    same numbers as on ``sign * values`` (negation is exact: medians, means and their differences only change
+    sign), without that copy."""
+    if sign not in (1.0, -1.0):
+        raise ValueError(f"curve: sign must be 1 or -1, got {sign!r}")
+    if idx is not None and idx.shape[0] == s.values.shape[0] and (
+            idx.shape[0] < 2 or (idx[0] == 0 and bool(np.all(idx[1:] > idx[:-1])))):
+        idx = None  # every evaluation, in order (n distinct increasing positions from 0)
+    v = s.values if idx is None else np.asarray(s.values[idx], dtype=float)
     w = max(1, window)
-    sigma = noise_sigma(z)  # (first: its long temporaries come and go before the level exists)
-    lv = trailing_mean(z, w)
+    sigma = noise_sigma(v)  # (first: its long temporaries come and go before the level exists; sign-free)
+    lv = trailing_mean(v, w)
+    if sign == -1.0:
+        np.negative(lv, out=lv)
     # rounding of the trailing means: differences this small are no change (a constant curve stays constant)
-    eps = ROUNDING * float(max(abs(np.max(z)), abs(np.min(z)))) if z.size else 0.0  # max |z| without |z|
+    eps = ROUNDING * float(max(abs(np.max(v)), abs(np.min(v)))) if v.size else 0.0  # max |z| without |z|
     span = float(np.max(lv) - np.min(lv)) if lv.size else 0.0
     if span <= eps:
         span = 0.0
     se = max(sigma * float(np.sqrt(2.0 / w)), noise_floor * span)
-    return Curve(s, idx, z, lv, se, eps)
+    return Curve(s, idx, v, sign, lv, se, eps)
 
 
 def rising_p(z: np.ndarray) -> float:

@@ -83,51 +83,51 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     mon, s = monitored
     if _grokked(history, mon):
         return []  # a validation-loss bump during memorisation followed by a jump is grokking
-    z = signed(s.values, mon.sign)
     k = p["smooth"] | 1
-    sm = rolling_median(z, k)
-    sigma = noise_sigma(z)
-    run_min = np.minimum.accumulate(sm)
-    first_min = _prefix_argmin(sm, run_min)
+    # the statistics of the values, turned by the sign: the same numbers as on ``sign * values`` (a median of
+    # negated values is the negated median; the noise is sign-free), without the negated copy
+    sm = rolling_median(s.values, k)
+    if mon.sign == -1.0:  # (a monitor's sign is +1 or -1)
+        np.negative(sm, out=sm)
+    sigma = noise_sigma(s.values)
+    z0 = float(signed(s.values[:1], mon.sign)[0])
+    neg_min = np.negative(sm)
+    np.maximum.accumulate(neg_min, out=neg_min)  # -(running minimum of sm): non-decreasing
+    train = _Train(history, mon.metric, k)
     # candidate peaks in decreasing excursion order; keep the first that recovers and passes the tests
-    for pk in _episode_peaks(sm - run_min):  # (the excursion is not kept: one long array fewer in memory)
-        found = _episode(history, mon, s, z, sm, run_min, first_min, sigma, k, pk, p)
+    for pk in _episode_peaks(sm + neg_min):  # (the excursion is not kept: one long array fewer in memory)
+        found = _episode(history, mon, s, z0, sm, neg_min, sigma, k, pk, train, p)
         if found is not None:
             return [found]
     return []
 
 
-def _prefix_argmin(sm: np.ndarray, run_min: np.ndarray) -> np.ndarray:
-    """``out[i] = argmin(sm[: i + 1])`` (the first index of the minimum, as ``np.argmin``) for every ``i`` at once:
-    the last index ≤ i where ``sm`` set a new strict minimum. Shapes ``(n,)``; ``run_min`` is
-    ``np.minimum.accumulate(sm)``."""
-    new = np.empty(sm.size, dtype=bool)
-    new[:1] = True
-    new[1:] = sm[1:] < run_min[:-1]
-    out: np.ndarray = np.arange(sm.size)
-    out[~new] = 0  # (in place: the values of ``np.where(new, arange, 0)`` without a second long array)
-    return np.maximum.accumulate(out, out=out)
+def _first_argmin(neg_min: np.ndarray, i: int) -> int:
+    """``argmin(sm[: i + 1])`` (the first index of the minimum, as ``np.argmin``) from ``neg_min``, the negated
+    running minimum of ``sm`` (shape ``(n,)``, non-decreasing): where the running minimum first took its value
+    at ``i``, a binary search (no prefix-argmin array the size of the curve)."""
+    return int(np.searchsorted(neg_min, neg_min[i], side="left"))
 
 
-def _episode(history: History, mon: Monitor, s: Series, z: np.ndarray, sm: np.ndarray, run_min: np.ndarray,
-             first_min: np.ndarray, sigma: float, k: int, pk: int, p: dict[str, Any]) -> Finding | None:
+def _episode(history: History, mon: Monitor, s: Series, z0: float, sm: np.ndarray, neg_min: np.ndarray,
+             sigma: float, k: int, pk: int, train: _Train, p: dict[str, Any]) -> Finding | None:
     """The double-descent finding of the rise peaking at ``pk`` when it recovers and passes the tests, else None.
-    ``run_min``/``first_min``: the running minimum of ``sm`` and its first index (:func:`_prefix_argmin`)."""
-    b = int(first_min[pk])
+    ``z0``: the first value as "lower is better"; ``neg_min``: the negated running minimum of ``sm``."""
+    b = _first_argmin(neg_min, pk)
     rise = float(sm[pk] - sm[b])
     tol = max(p["recovery_z"] * sigma, 1e-12 * max(1.0, abs(float(sm[b]))))  # (1e-12: round-off)
     # the first evaluation after the peak below the earlier best by tol is where the running minimum first
     # falls below it (up to pk it is sm[b] itself): a binary search on the non-increasing running minimum
-    r = int(np.searchsorted(-run_min, -(sm[b] - tol), side="right"))
+    r = int(np.searchsorted(neg_min, -(sm[b] - tol), side="right"))
     if r >= sm.size:
         return None
-    improvement = float(max(z[0], sm[0]) - sm[b])  # raw first value: smoothing hides a first big drop
+    improvement = float(max(z0, sm[0]) - sm[b])  # raw first value: smoothing hides a first big drop
     zrise = rise / sigma if sigma > 0 else np.inf
     if zrise < p["min_z"] or pk - b < p["min_rise_evaluations"]:
         return None
     if improvement > 0 and rise < p["min_rise_fraction"] * improvement:
         return None
-    if _train_worse(history, mon.metric, s.x[b], s.x[pk], rise, k, p):
+    if _train_worse(train, mon.metric, s.x[b], s.x[pk], rise, p):
         return None
     if _spike_between(history, mon, s.x[b], s.x[r]):
         return None
@@ -192,26 +192,50 @@ def _episode_peaks(exc: np.ndarray) -> list[int]:
     return sorted(peaks, key=lambda k: -exc[k])
 
 
-def _train_worse(history: History, metric: str, x0: float, x1: float, rise: float, k: int,
-                 p: dict[str, Any]) -> bool:
+class _Train:
+    """The training series of the monitored metric, smoothed as the held-out one: made on the first episode
+    that asks (:func:`_train_worse`) and kept for the others (one smoothing per run, not one per episode).
+
+    Attributes (after :meth:`get`): ``series`` (finite values, ordered by x), ``smooth`` (centred rolling
+    median of ``sign * values``, shape ``(n,)``), ``sigma`` (its noise, :func:`gapwatch.stats.noise_sigma`)."""
+
+    def __init__(self, history: History, metric: str, k: int) -> None:
+        self._history, self._metric, self._k = history, metric, k
+        self._done = False
+        self._got: tuple[Series, np.ndarray, float] | None = None
+
+    def get(self) -> tuple[Series, np.ndarray, float] | None:
+        if not self._done:
+            self._done = True
+            tr = train_series(self._history, self._metric)
+            ts = tr.finite() if tr is not None else None
+            if ts is not None and len(ts) >= 4:
+                # as on ``sign * values`` (negation is exact), without the negated copy
+                tsm = rolling_median(ts.values, self._k)
+                if sign_of(ts.metric) == -1.0:
+                    np.negative(tsm, out=tsm)
+                self._got = (ts, tsm, noise_sigma(ts.values))
+        return self._got
+
+
+def _train_worse(train: _Train, metric: str, x0: float, x1: float, rise: float, p: dict[str, Any]) -> bool:
     """Did training get worse between x0 and x1 (a disturbance — oscillation, spike — not double descent)?
 
     Compares the smoothed training curve over the rise with its value at x0: worse when it rose by more than
     ``train_worse_z`` noise standard deviations or by more than ``train_worse_fraction`` of the held-out rise
     (both curves are in the same units when they are the same metric)."""
-    tr = train_series(history, metric)
-    if tr is None:
+    got = train.get()
+    if got is None:
         return False
-    ts = tr.finite()
-    if len(ts) < 4:
+    ts, tsm, tsigma = got
+    sel = ts.x >= x0
+    sel &= ts.x <= x1
+    count = int(np.count_nonzero(sel))
+    if count < 2:
         return False
-    tz = sign_of(ts.metric) * ts.values
-    tsm = rolling_median(tz, k)
-    sel = np.where((ts.x >= x0) & (ts.x <= x1))[0]
-    if sel.size < 2:
-        return False
-    worse = float(np.max(tsm[sel]) - tsm[sel[0]])
-    limit = p["train_worse_z"] * noise_sigma(tz)
+    first = int(np.argmax(sel))  # the first selected evaluation
+    worse = float(np.max(tsm, where=sel, initial=-np.inf) - tsm[first])
+    limit = p["train_worse_z"] * tsigma
     if ts.metric == metric:
         frac = p["train_worse_fraction"] * rise
         limit = min(limit, frac) if limit > 0 else frac

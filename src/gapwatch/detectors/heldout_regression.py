@@ -54,7 +54,7 @@ from ..monitor import Monitor, SeriesRole, decide, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
 from ._common import AAER, SIMPLE_FINETUNE, evals, present
-from ._heldout import Curve, curve, effective_window, onset_after, rising_p, where_text
+from ._heldout import Curve, curve, effective_window, onset_after, where_text
 
 S3FT = "Selective Self-to-Supervised Fine-Tuning for Generalization in Large Language Models (2025)"
 UPSAMPLE = "Upsample or Upweight? Balanced Training on Heavily Imbalanced Datasets (2024)"
@@ -112,14 +112,17 @@ class _Judged:
 
 def _judge(history: History, r: SeriesRole, p: dict[str, Any]) -> _Judged | None:
     s = history.series(r.split, r.metric)
-    idx = np.flatnonzero(np.isfinite(s.values))
-    if idx.size < p["min_evaluations"]:
+    ok = np.isfinite(s.values)
+    idx = None if ok.all() else np.flatnonzero(ok)  # (None: every evaluation, no index array)
+    del ok
+    n = s.values.shape[0] if idx is None else idx.shape[0]
+    if n < p["min_evaluations"]:
         return None
-    c = curve(s, idx, r.monitor().sign, effective_window(p["window"], int(idx.size)), p["noise_floor"])
+    c = curve(s, idx, r.monitor().sign, effective_window(p["window"], int(n)), p["noise_floor"])
     b = int(np.argmin(c.level))
     return _Judged(r, c, b, c.units(float(c.level[-1] - c.level[b])), c.units(float(c.level[0] - c.level[-1])),
                    onset_after(c.level, b, p["min_z"] * c.se) if b < c.level.size - 1 else b,
-                   rising_p(c.z[b:]), p["alpha"])
+                   c.rising_p(b), p["alpha"])
 
 
 def _other_sets(history: History, me: SeriesRole) -> list[SeriesRole]:
@@ -159,7 +162,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 
 def _set_row(j: _Judged) -> dict[str, Any]:
     return {"name": j.name, "set": j.role.heldout_set, "degrade_z": j.degrade_z,
-            "best": {**j.c.where(j.best), "value": j.c.value(int(np.argmin(j.c.z)))},
+            "best": {**j.c.where(j.best), "value": j.c.value(j.c.best())},
             "fell_behind": j.c.where(j.onset)}
 
 
@@ -167,7 +170,9 @@ def _stop_point(target: _Judged, worst: _Judged, min_z: float) -> int | None:
     """Grid index (in ``worst``) of the evaluation to stop at: among those where the off-target set is within
     ``min_z`` standard errors of its best, the one where the target (its last evaluation at or before) is
     best; ``None`` when the target had not improved by ``min_z`` over its first evaluation there."""
-    near = np.flatnonzero(worst.c.z <= np.min(worst.c.z) + min_z * worst.c.se)
+    wz = worst.c.z
+    near = np.flatnonzero(wz <= np.min(wz) + min_z * worst.c.se)
+    del wz
     t_ax, w_ax = _axis_of(target.c), _axis_of(worst.c)
     best_j, best_i = None, None
     for i in near:
@@ -175,17 +180,18 @@ def _stop_point(target: _Judged, worst: _Judged, min_z: float) -> int | None:
         if upto.size == 0:
             continue
         j = int(upto[-1])
-        if best_j is None or target.c.z[j] < target.c.z[best_j]:
+        if best_j is None or target.c.z_at(j) < target.c.z_at(best_j):
             best_j, best_i = j, int(i)
-    if best_j is None or target.c.units(float(target.c.z[0] - target.c.z[best_j])) < min_z:
+    if best_j is None or target.c.units(target.c.z_at(0) - target.c.z_at(best_j)) < min_z:
         return None
     return best_i
 
 
 def _axis_of(c: Curve) -> np.ndarray:
     s = c.series
-    ax = s.step if np.all(np.isfinite(s.step[c.idx])) else s.epoch
-    return np.asarray(ax[c.idx], dtype=float)
+    on = s.step if c.idx is None else s.step[c.idx]
+    ax = s.step if np.all(np.isfinite(on)) else s.epoch
+    return np.asarray(ax if c.idx is None else ax[c.idx], dtype=float)
 
 
 def _off_target(target: _Judged, off: list[_Judged], p: dict[str, Any]) -> Finding | None:
@@ -222,11 +228,11 @@ def _groups(target: _Judged, groups: list[_Judged], p: dict[str, Any]) -> Findin
     bad = [j for j in groups if j.degraded(p["min_z"])]
     if not bad:
         return None
-    first = sorted(bad, key=lambda j: (float(np.nan_to_num(j.c.series.x[j.c.idx[j.onset]], nan=np.inf)),
+    first = sorted(bad, key=lambda j: (float(np.nan_to_num(j.c.series.x[j.c.pos(j.onset)], nan=np.inf)),
                                        -j.degrade_z))
     worst = max(bad, key=lambda j: j.degrade_z)
     hidden = not target.degraded(p["min_z"])
-    worst_best = where_text(worst.c, int(np.argmin(worst.c.z)))
+    worst_best = where_text(worst.c, worst.c.best())
     names = ", ".join(j.name for j in first)
     msg = (f"{len(bad)} of {len(groups) + 1} held-out sets degrade (first: {first[0].name}, from "
            f"{where_text(first[0].c, first[0].onset)}; worst: {worst.name}, {worst.degrade_z:.1f} standard "
@@ -271,7 +277,7 @@ def _never_rose(history: History, mon: Monitor, p: dict[str, Any]) -> Finding | 
     m_gain = float(multi.c.level[0] - np.min(multi.c.level))
     if single.gain_z < p["min_z"] or s_gain <= 0 or m_gain >= p["max_multi_step_share"] * s_gain:
         return None
-    mv, sv = multi.c.series.values[multi.c.idx], single.c.series.values[single.c.idx]
+    mv, sv = multi.c.values, single.c.values
     msg = (f"{multi.name} never rose ({float(np.min(mv)):.3g}-{float(np.max(mv)):.3g}) while {single.name} "
            f"climbed to {float(np.max(sv)):.3g}: catastrophic overfitting from the start — the single-step "
            "attack no longer finds adversarial examples, so the model is not robust")

@@ -63,6 +63,7 @@ from ._common import (
     present,
     series_or_none,
     sigmas,
+    signed,
     stays_above_from,
     std_errs,
     where_text,
@@ -240,11 +241,12 @@ def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | No
     n = len(fs)
     if n < p["min_evaluations"]:
         return None
-    z = _sign(fs) * fs.values
+    z = signed(fs.values, _sign(fs))  # (the values themselves for a loss: no copy)
     w = max(1, min(p["window"], n // 3))
     lv = window_means(z, w)
     b = int(np.argmin(lv))
     best_level = float(lv[b])
+    del lv  # (the log levels below need their own long arrays)
     first = float(np.mean(z[:w]))
     improvement = max(first - best_level, 0.0)
     final = float(np.mean(z[-w:]))
@@ -273,7 +275,9 @@ def _log_lost(values: np.ndarray, w: int, b: int) -> float:
     the series did not improve."""
     if values.size < w or np.any(values <= 0):
         return 0.0
-    lv = window_means(np.log(values), w)
+    logs = np.log(values)
+    lv = window_means(logs, w)
+    del logs
     first, best, final = float(np.mean(np.log(values[:w]))), float(lv[b]), float(lv[-1])
     return (final - best) / (first - best) if first > best else 0.0
 
@@ -336,8 +340,9 @@ def tail_sigma(z: np.ndarray, baseline: int, quantile: float) -> float:
     0.0 when fewer than 3 points or when the quantile is not a rise."""
     if z.size < 3:
         return 0.0
-    r = z[2:] - trailing_median(z, baseline)[2:]
-    q = float(np.quantile(r, quantile))
+    r = trailing_median(z, baseline)[2:]
+    np.subtract(z[2:], r, out=r)  # (in place: the rises, without a second long array)
+    q = float(np.quantile(r, quantile, overwrite_input=True))  # (the scratch array is partitioned in place)
     return max(q, 0.0) / NormalDist().inv_cdf(quantile)
 
 
@@ -353,7 +358,7 @@ def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
     for i in range(1, min(k, n)):  # the first windows are shorter
         out[i] = median(z[:i])
     if n > k:
-        out[k:] = sliding_median(z[:-1], k)
+        sliding_median(z[:-1], k, out=out[k:])  # (written in place)
     return out
 
 
@@ -394,7 +399,7 @@ def _series_spikes(fs: Series, p: dict[str, Any], div: Finding | None) -> list[_
     n = len(fs)
     if n < p["min_evaluations"]:
         return []
-    z = _sign(fs) * fs.values
+    z = signed(fs.values, _sign(fs))  # (the values themselves for a loss: no copy)
     end = n
     if div is not None and div.evidence.get("series") == fs.name:
         end = int(div.evidence["onset_index"])
@@ -402,6 +407,7 @@ def _series_spikes(fs: Series, p: dict[str, Any], div: Finding | None) -> list[_
     w = max(1, min(p["window"], n // 3))
     lv = window_means(z, w)
     improvement = max(float(np.mean(z[:w]) - np.min(lv)), 0.0)
+    del lv  # (one long array fewer while the baselines below are made)
     if improvement <= 0:
         return []
     if end <= 2:

@@ -52,7 +52,7 @@ from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
 from ._common import PRECHELT, train_series
-from ._heldout import Curve, common_grid, curve, effective_window, rising_p, where_text
+from ._heldout import Curve, curve, effective_window, grid_positions, where_text
 
 HYPERFITTING = ("The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text Generation "
                 "(2024)")
@@ -112,10 +112,11 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if found is None:
         return []
     loss_s, task_s = found
-    grid = common_grid([loss_s, task_s])
-    if not grid or grid[0].size < p["min_evaluations"]:
+    grid = grid_positions([loss_s, task_s])
+    n = loss_s.values.shape[0] if grid[0] is None else grid[0].shape[0]
+    if n < p["min_evaluations"]:
         return []
-    w = effective_window(p["window"], int(grid[0].size))
+    w = effective_window(p["window"], int(n))
     loss = curve(loss_s, grid[0], 1.0, w, p["noise_floor"])
     rise = _loss_rise(loss, p)  # (both loss-rise patterns ask it: once, before the task curve is in memory)
     task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"])
@@ -143,7 +144,7 @@ def _evidence(pattern: str, loss: Curve, task: Curve, b_loss: int, b_task: int, 
     task metric's best), both noise scales and the number of shared evaluations; then the pattern's own."""
     return {"pattern": pattern, "loss_best": _point(loss, b_loss), "metric_best": _point(task, b_task), **extra,
             "diverged_at": diverged_at, "restore": task.where(b_task), "loss_se": loss.se, "metric_se": task.se,
-            "evaluations": int(loss.idx.size)}
+            "evaluations": loss.n}
 
 
 def _point(c: Curve, i: int) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def _loss_worse_metric_better(loss: Curve, task: Curve, found: tuple[int, float]
     change = float(task.level[lv_best] - task.level[-1])
     gain = task.units(change)
     # the points reported and restored are evaluations, not levels: the raw bests
-    b_loss, b_task = int(np.argmin(loss.z)), int(np.argmin(task.z))
+    b_loss, b_task = loss.best(), task.best()
     if gain < p["min_z"] or b_task <= b_loss or task.share(change) < p["min_share"]:
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
@@ -189,11 +190,11 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
         return None
     drop = task.units(float(task.level[-1] - task.level[lv_best]))
     loss_change = loss.units(float(loss.level[-1] - loss.level[lv_best]))
-    if drop < p["min_z"] or loss_change >= p["flat_z"] or rising_p(task.z[lv_best:]) >= p["alpha"]:
+    if drop < p["min_z"] or loss_change >= p["flat_z"] or task.rising_p(lv_best) >= p["alpha"]:
         return None
     if task.share(float(task.level[-1] - task.level[lv_best])) < p["min_share"]:
         return None
-    b_task = int(np.argmin(task.z))
+    b_task = task.best()
     lname, tname = loss.series.name, task.series.name
     at_task = where_text(task, b_task)
     trend = "improved" if loss_change <= -p["min_z"] else "stayed flat"
@@ -204,7 +205,7 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
         "Look for what the metric measures and the loss does not: a decoding or threshold change, rare "
         "classes or groups, label noise in the evaluation set.",
     )
-    ev = _evidence("metric_worse_loss_flat", loss, task, int(np.argmin(loss.z)), b_task, task.where(b_task),
+    ev = _evidence("metric_worse_loss_flat", loss, task, loss.best(), b_task, task.where(b_task),
                    metric_drop_z=drop, loss_change_z=loss_change)
     at = task.where(b_task)
     return Finding(FindingKind.METRIC_DISAGREEMENT, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
@@ -219,7 +220,7 @@ def _loss_rise(loss: Curve, p: dict[str, Any]) -> tuple[int, float] | None:
         return None
     change = float(loss.level[-1] - loss.level[lv_best])
     rise = loss.units(change)
-    if rise < p["min_z"] or loss.share(change) < p["min_share"] or rising_p(loss.z[lv_best:]) >= p["alpha"]:
+    if rise < p["min_z"] or loss.share(change) < p["min_share"] or loss.rising_p(lv_best) >= p["alpha"]:
         return None
     return lv_best, rise
 
@@ -250,7 +251,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the loss's best
     if abs(gain) >= p["min_z"] or learned < p["min_z"]:  # a metric that declines is the overfitting detector's
         return None
-    b_loss = int(np.argmin(loss.z))
+    b_loss = loss.best()
     at_best = loss.where(b_loss)
     axis = "step" if loss.series.x_kind == "step" and at_best["step"] is not None else "epoch"
     x_best = at_best[axis]
@@ -259,7 +260,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     drop = _train_drop(train, float(x_best), axis, p["window"], p)
     if drop is None or drop < p["min_z"]:
         return None
-    b_task = int(np.argmin(task.z))
+    b_task = task.best()
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
     msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) and "
            f"the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
@@ -269,7 +270,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
         f"patience that ends the run soon after {tname} stops improving.",
     )
     ev = _evidence("loss_worse_metric_stalled", loss, task, b_loss, b_task, loss.where(b_loss),
-                   loss_final=_point(loss, int(loss.idx.size) - 1), loss_rise_z=rise, metric_gain_z=gain,
+                   loss_final=_point(loss, loss.n - 1), loss_rise_z=rise, metric_gain_z=gain,
                    metric_learned_z=learned, train_drop_z=drop)
     return Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=at_best["step"], epoch=at_best["epoch"],
                    evidence=ev, actions=actions, references=(PRECHELT,), detector=NAME)
