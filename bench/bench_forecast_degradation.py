@@ -63,19 +63,21 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
 from _sections import write_section  # noqa: E402
-from bench_forecast import load_real, load_wild  # noqa: E402
+from bench_forecast import load_lcdb, load_real, load_wild  # noqa: E402
 
 from gapwatch.forecast import forecast_curve  # noqa: E402
 from gapwatch.forecast.calibrate import (  # noqa: E402
     BAND_SCALE,
     COEFFICIENTS,
     COEFFICIENTS_V1,
+    EPOCH_WISE_ONLY,
     FEATURES,
     Evidence,
     apply,
     evidence,
     features,
 )
+from gapwatch.forecast.core import sample_wise  # noqa: E402
 
 CUTS = (0.2, 0.3, 0.5, 0.7)
 LL_FLOOR = -50.0
@@ -149,6 +151,7 @@ def cut_rows(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ev = evidence(y[:m])
             rows.append({
                 "name": c["name"], "set": c["set"], "split": c["split"], "cut": cut, "m": m, "behind": behind,
+                "sample_wise": sample_wise(c["x"][:m]),
                 "ev": ev, "degrading": (m - 1 - b >= DEG_SINCE) and ev.rise_z >= DEG_Z,
                 "det_degrading": (m - 1 - b >= DEG_SINCE) and ev.detector_z >= DET_Z and ev.lost >= DET_LOST,
                 "improving": (b >= m - 3) and not behind, "run_degrading": run_deg, "fut": fut.tolist(),
@@ -213,6 +216,8 @@ def fit_logistic(X: np.ndarray, t: np.ndarray, l2: float = L2, iters: int = 50) 
 
 
 def fit_coef(rows: list[dict[str, Any]], meth: str, version: str) -> tuple[float, ...]:
+    """The logistic fit of ``version`` on ``rows`` (sample-wise cuts left out of the versions that skip them)."""
+    rows = [r for r in rows if not (r["sample_wise"] and version in EPOCH_WISE_ONLY)]
     X = np.array([features(r[f"{meth}_p"], r["ev"], version)[:-1] for r in rows])
     w = fit_logistic(X, np.array([r["behind"] for r in rows], dtype=float))
     return tuple(round(float(v), 4) for v in w)
@@ -273,6 +278,30 @@ def p_table(sel: list[dict[str, Any]], keys: list[str]) -> list[str]:
     return out
 
 
+def lcdb_section(n: int, seed: int = 0) -> list[str]:
+    """P(best behind) of the PFN on ``n`` LCDB sample-wise curves (``bench_forecast.py``'s subset and cuts): own,
+    v1 and v2 (v2 leaves sample-wise grids alone, so it should equal the own probability there)."""
+    res: dict[str, list[tuple[float, bool]]] = {}
+    for c in load_lcdb(n, seed):
+        y, nn = c["y"], c["y"].size
+        z = y if c["mode"] == "min" else -y
+        for cut in CUTS:
+            m = max(3, math.ceil(cut * nn))
+            if m >= nn:
+                continue
+            behind = bool(z[:m].min() <= z[m:].min())
+            for v in ("none", "v1", "v2"):
+                fc = forecast_curve(c["x"], y, observed=m, horizon=nn, mode=c["mode"], method="pfn", recalibration=v)
+                res.setdefault(v, []).append((fc.p_best_behind, behind))
+    out = [f"### P(best behind) on sample-wise curves (LCDB, {n} curves of `bench_forecast.py`, seed {seed}; PFN)", "",
+           "| recalibration | cuts | Brier ↓ | AUROC ↑ |", "|---|---|---|---|"]
+    for v, pairs in res.items():
+        p = np.array([a for a, _ in pairs])
+        t = np.array([b for _, b in pairs])
+        out.append(f"| {v} | {len(pairs)} | {np.mean((p - t) ** 2):.3f} | {auroc(p, t):.3f} |")
+    return out + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fit", action="store_true", help="print the dev-half fits (the constants to ship)")
@@ -283,6 +312,8 @@ def main() -> None:
                     help="cache of the real-log corpus (bench_wild.py --download; default: its default cache)")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the forecasts cached in bench/_work (only missing ones are made)")
+    ap.add_argument("--lcdb", type=int, default=0, help="also score P(best behind) on this many LCDB curves "
+                    "(bench_forecast.py's subset; PFN; sample-wise grids, where v2 is not applied)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md",
                     help="markdown file whose degradation section (between markers) is replaced")
     args = ap.parse_args()
@@ -319,8 +350,10 @@ def main() -> None:
     for h, sel in halves.items():
         for r in sel:
             for meth in methods:
-                for v in VERSIONS:
-                    r[f"{meth}+{v}_p"] = apply(coefs[h][(meth, v)], r[f"{meth}_p"], r["ev"], v)
+                for v in VERSIONS:  # the shipped rule: EPOCH_WISE_ONLY versions leave sample-wise cuts alone
+                    skip = r["sample_wise"] and v in EPOCH_WISE_ONLY
+                    r[f"{meth}+{v}_p"] = r[f"{meth}_p"] if skip else apply(coefs[h][(meth, v)], r[f"{meth}_p"],
+                                                                           r["ev"], v)
                 if meth in COEFFICIENTS_V1:  # the constants shipped before v2 (fitted on the cpu + real dev half)
                     r[f"{meth}+v1 shipped_p"] = apply(COEFFICIENTS_V1[meth], r[f"{meth}_p"], r["ev"], "v1")
     shipped = {"v2": COEFFICIENTS, "v1": COEFFICIENTS_V1}
@@ -410,6 +443,8 @@ def main() -> None:
            "| " + " | ".join(methods) + " |", "|" + "---|" * len(methods),
            "| " + " | ".join(f"{np.median([r[f'{m}_ms'] for r in rows]):.1f} / "
                             f"{np.quantile([r[f'{m}_ms'] for r in rows], 0.9):.1f}" for m in methods) + " |", ""]
+    if args.lcdb:
+        md += lcdb_section(args.lcdb)
     named = [r for r in rows if r["name"] in NAMED and r["cut"] == 0.3]
     if named:
         md += ["### The issue's named runs, cut at 30%", "",

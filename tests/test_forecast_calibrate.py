@@ -135,6 +135,20 @@ def test_shipped_constants_pass_their_check() -> None:
     assert set(COEFFICIENTS) == set(COEFFICIENTS_V1) == {"pfn", "ensemble"}
 
 
+def test_v2_leaves_sample_wise_curves_alone() -> None:
+    """On a geometric grid of training-set sizes (LCDB-like) v2 gives the forecaster's own probability; v1, the
+    previous default, still recalibrates there (its value is kept as it was)."""
+    ev = Evidence(rise_z=6.0, detector_z=5.0, since=0.4, since_n=12, lost=0.3)
+    assert recalibrate(0.3, ev, "pfn", "v2", sample_wise=True) == 0.3
+    assert recalibrate(0.3, ev, "pfn", "v1", sample_wise=True) == recalibrate(0.3, ev, "pfn", "v1")
+    sizes = 16.0 * 2.0 ** (np.arange(12) / 2.0)  # 16, 23, 32, 45, ...
+    acc = 0.9 - 0.5 * (sizes / 16.0) ** -0.5 + np.random.default_rng(2).normal(0, 0.002, sizes.size)
+    fc = forecast_curve(sizes, acc, observed=8, mode="max", method="ensemble")
+    assert fc.p_best_behind == fc.p_best_behind_model
+    assert forecast_curve(np.arange(12.0), acc, observed=8, mode="max", method="ensemble",
+                          recalibration="v2").p_best_behind != fc.p_best_behind_model
+
+
 def test_unknown_recalibration_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="recalibration must be one of"):
         recalibrate(0.5, Evidence(), "pfn", "v9")

@@ -178,6 +178,13 @@ def _future_x(x: np.ndarray, observed: int, horizon: int) -> np.ndarray:
     return np.concatenate([logged, last + step * np.arange(1, extra + 1)])
 
 
+def sample_wise(x_observed: np.ndarray) -> bool:
+    """True when the last ``GEOMETRIC_CHECK`` observed positions form a geometric grid (training-set sizes, a
+    sample-wise learning curve) rather than epochs or steps: the grid the P(best behind) recalibration
+    :data:`gapwatch.forecast.calibrate.EPOCH_WISE_ONLY` is not applied on."""
+    return _is_geometric(np.asarray(x_observed, dtype=float)[-GEOMETRIC_CHECK:])
+
+
 def _is_geometric(x: np.ndarray) -> bool:
     """At least ``GEOMETRIC_CHECK`` positive positions whose successive ratios are > 1.05 and within 5% of each
     other, and whose spacings are not all equal (a sample-size grid rather than epochs)."""
@@ -516,7 +523,7 @@ def _forecast_curve(x: np.ndarray, y: np.ndarray, observed: float | None, horizo
         qy = qy[::-1]
     quant = {f"{q:g}": qy[i] for i, q in enumerate(QUANTILES)}
     best, p_model = _best_position(zn, samples, np.concatenate([x[:m], xf]), m)
-    p_behind = recalibrate(p_model, evidence(z_obs), used, recalibration)
+    p_behind = recalibrate(p_model, evidence(z_obs), used, recalibration, sample_wise=sample_wise(x[:m]))
 
     def logpdf(yf: np.ndarray) -> np.ndarray:
         return cast(np.ndarray, np.asarray(lpz((tr.fwd(yf) - lo) / scale)) - math.log(scale) + tr.log_jacobian(yf))
