@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test lint typecheck check bench clean
+.PHONY: demo test setup setup-test lint typecheck check bench fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,13 @@ typecheck: setup-test
 
 # what CI runs: lint, types, tests
 check: lint typecheck test
+
+# the long robustness profile (issue 16; ~15 min on 2 cores): ~5,200 mutated reader inputs, 50 SIGKILLs of a
+# real training loop under the guard, the path-safety tests; the counts go to BENCHMARKS.md
+fuzz: setup-test
+	GAPWATCH_FUZZ_LONG=1 GAPWATCH_KILLS=50 $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/test_fuzz_readers.py tests/test_io_destinations.py \
+		"tests/test_guard_torch.py::test_killed_training_loop_resumes_and_restores_the_best_it_chose"
 
 # the quick benchmarks (minutes on 2 cores); their results go to bench/results/*.md, then BENCHMARKS.md
 bench: setup-test

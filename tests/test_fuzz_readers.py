@@ -9,8 +9,8 @@ flips, truncation at every k-th offset, a duplicated line, a huge number (400 an
 deep nesting, NUL bytes, another encoding (UTF-16), an enormous line. Every fourth input is also read inside a
 sweep, beside a good log that must survive it.
 
-The default run (a few hundred inputs) takes well under 30 s on 2 cores; ``GAPWATCH_FUZZ_LONG=1 pytest -m slow
-tests/test_fuzz_readers.py`` runs :data:`LONG_FACTOR` times more variants per seed.
+The default run (a few hundred inputs) takes well under 30 s on 2 cores; ``make fuzz`` (``GAPWATCH_FUZZ_LONG=1
+pytest -m slow tests/test_fuzz_readers.py``) runs :data:`LONG_FACTOR` times more variants per seed.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ LOGS = FIX / "logs"
 #: Variants per seed and mutation kind in the default run; the long run multiplies them by LONG_FACTOR.
 DEFAULT_COUNTS = {"flip": 6, "truncate": 8, "duplicate": 2, "huge": 3, "nest": 1, "nul": 1, "encoding": 1,
                   "long_line": 1}
-LONG_FACTOR = 12
+LONG_FACTOR = 15  # ~5,200 inputs: issue 16's goal is judged on at least 5,000
 #: Characters of the "enormous line" mutation (beyond the 64 KiB sniffing window, under MAX_LINE_CHARS).
 LONG_LINE_CHARS = 300_000
 SEED = 20261206
@@ -189,7 +189,9 @@ def test_fuzz_readers_default(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("GAPWATCH_FUZZ_LONG"), reason="long fuzz profile: set GAPWATCH_FUZZ_LONG=1")
-def test_fuzz_readers_long(tmp_path: Path) -> None:
+def test_fuzz_readers_long(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ran, failures = run_fuzz(tmp_path, LONG_FACTOR)
-    assert ran >= 250 * LONG_FACTOR
+    with capsys.disabled():  # the counts `make fuzz` reports (BENCHMARKS.md)
+        print(f"\nreader fuzzing, long profile: {ran} inputs, {len(failures)} failures")
+    assert ran >= 5000
     assert not failures, f"{len(failures)} of {ran} inputs failed:\n" + "\n".join(failures[:20])

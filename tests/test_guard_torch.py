@@ -419,8 +419,9 @@ def test_killed_training_loop_resumes_and_restores_the_best_it_chose(tmp_path):
     is exactly the best the guard recorded (never a newer file written after the checkpoint)."""
     rng = np.random.default_rng(0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    epochs, kills = 60, 0
-    for _ in range(3):
+    attempts = int(os.environ.get("GAPWATCH_KILLS", "3"))  # `make fuzz`: many (the long profile)
+    epochs, kills = max(60, 8 * attempts), 0
+    for _ in range(attempts):
         proc = subprocess.Popen([sys.executable, "-c", LOOP, str(tmp_path), str(epochs)],
                                 stdout=subprocess.PIPE, env=env)
         assert proc.stdout is not None
@@ -436,7 +437,9 @@ def test_killed_training_loop_resumes_and_restores_the_best_it_chose(tmp_path):
                          env=env, check=True).stdout.decode().split("\n")
     done = next(line for line in out if line.startswith("done")).split()
     best_value, restored_value = float(done[2]), float(done[3])
-    assert kills >= 1
+    assert kills >= (1 if attempts <= 3 else attempts // 2)
+    if attempts > 3:
+        print(f"\nkill test, long profile: {kills} SIGKILLs of {attempts} attempts, resumed and restored")
     assert restored_value == pytest.approx(best_value, abs=1e-6)
     h = load(tmp_path / "run.jsonl")  # the history survived every kill
     assert len(h.series("val", "loss")) == epochs
