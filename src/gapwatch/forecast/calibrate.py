@@ -5,9 +5,9 @@ holds few long monotone degradations after an early best, so it expects a recove
 observed values only through its own model; the evidence a reader uses — how far back the best lies and how
 significant the rise since it is — is not an input it weighs. The correction here is a logistic recalibration
 in the spirit of Platt scaling ("Probabilistic Outputs for Support Vector Machines", Platt 1999) with that
-evidence as extra features (logistic stacking of a probabilistic forecaster with summary statistics of the
-context: "Efficient Bayesian Learning Curve Extrapolation using Prior-Data Fitted Networks", Adriaensen et al.
-2023, is the LC-PFN whose posterior predictive this corrects in the same way for gapwatch's own PFN)::
+evidence as extra features. A PFN's posterior predictive ("Efficient Bayesian Learning Curve Extrapolation
+using Prior-Data Fitted Networks", Adriaensen et al. 2023, the LC-PFN gapwatch's network follows) is calibrated
+only as far as its prior matches the curves it meets, so its probability is recalibrated here on real curves::
 
     logit P' = w · (logit P, log(1 + rise_z), log(1 + detector_z), since, log(1 + since_n), log(1 + lost)) + d
 
