@@ -159,8 +159,10 @@ def _stopper_rules(stopper: Any) -> dict[str, int]:
     return rules
 
 
-def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray]) -> dict[str, list[dict[str, Any]]]:
-    """ASHA and GapwatchStopper replays on a local Ray cluster; same trial orders as the Optuna replays."""
+def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray],
+                asha_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """ASHA and GapwatchStopper replays on a local Ray cluster; same trial orders as the Optuna replays
+    (``asha_only``: ASHA alone)."""
     import ray
     from ray import tune
     from ray.tune.schedulers import AsyncHyperBandScheduler
@@ -169,6 +171,8 @@ def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray]) -> dict[st
 
     out: dict[str, list[dict[str, Any]]] = {"ASHA (Ray Tune)": [], "gapwatch GapwatchStopper (Ray Tune)": [],
                                             "gapwatch GapwatchStopper + rung rule d, η=3 (Ray Tune)": []}
+    if asha_only:
+        out = {"ASHA (Ray Tune)": []}
     n = len(runs[0]["metrics"]["val_loss"])
     for order in orders:
         for name in out:
@@ -298,6 +302,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--orders", type=int, default=5, help="random trial orders per sweep")
     ap.add_argument("--ray", action="store_true", help="also run ASHA and GapwatchStopper on a local Ray cluster")
+    ap.add_argument("--ray-orders", type=int, default=1, help="trial orders of the Ray rows (the first ones)")
+    ap.add_argument("--ray-asha-only", action="store_true", help="of the Ray rows, ASHA only")
     ap.add_argument("--live", action="store_true", help="also run the live digits Optuna study")
     ap.add_argument("--live-trials", type=int, default=16)
     ap.add_argument("--confidences", default="", help="extra GapwatchPruner(method='pfn') confidences, e.g. "
@@ -336,11 +342,13 @@ def main() -> None:
             results[name] = [replay_study(runs, o, make) for o in orders]
             print(sweep, name, summarise(results[name]), flush=True)
         if args.ray:
-            results.update(ray_replays(runs, orders[:1]))
+            results.update(ray_replays(runs, orders[:args.ray_orders], args.ray_asha_only))
             print(sweep, "ray", {k: summarise(v) for k, v in results.items() if "Ray" in k}, flush=True)
         span = f"{lens[0]}–{lens[-1]}" if len(lens) > 1 else str(n)
         md += [f"## {sweep}: {len(runs)} trials × {span} evaluations ({full} epochs without pruning), "
-               f"{args.orders} trial orders" + (" (Ray rows: the first order only)" if args.ray else ""), ""]
+               f"{args.orders} trial orders" + ((" (Ray rows: the first order only)" if args.ray_orders == 1 else
+                                                f" (Ray rows: the first {args.ray_orders} orders)")
+                                               if args.ray else ""), ""]
         md += table(results, full) + [""]
     if args.live:
         rows = {}
