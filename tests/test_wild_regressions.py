@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gapwatch import analyze, load
+from gapwatch.detectors import underfitting
 from gapwatch.errors import InputError
 from gapwatch.findings import FindingKind
 
@@ -568,3 +569,74 @@ def test_unet_dice_coef_decides_when_the_loss_disagrees(tmp_path: Path) -> None:
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor is not None and r.monitor.split == "val" and r.monitor.metric in ("dice_coef", "iou_score")
     assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.value == "critical"]
+
+
+def _mae_history(tail_noise: float, level: float, n: int = 120) -> str:
+    """pandas ``DataFrame(history).to_csv()`` of a masked-autoencoder run (the shape of a public MAE log): the
+    losses fall for a dozen epochs and then sit at ``level`` with relative wiggle ``tail_noise``."""
+    lines = [",Loss,ValLoss,ReconstructRate,ValReconstructRate"]
+    for e in range(n):
+        wiggle = tail_noise * (((e * 7) % 11) - 5) / 5
+        drop = max(0.0, 1 - e / 12)
+        loss = level * (1 + wiggle) + 3.0 * drop
+        val = (level - 0.002) * (1 - wiggle) + 2.5 * drop
+        lines.append(f"{e},{loss:.6f},{val:.6f},{0.8633 + 0.0035 * (1 - drop):.6f},{0.8631 + 0.004 * (1 - drop):.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_loss_that_falls_and_then_freezes_for_half_the_run_is_stuck(tmp_path: Path) -> None:
+    """A public MAE log: training and validation loss fall from 5.9 to 2.897 (≈ ln 18: the entropy of the token
+    marginal, a collapsed model) and stay there to four digits for 480 epochs. The noise test of "stuck" cannot
+    see it (the early fall is far beyond the near-zero noise); a run that no longer changes at all is stuck."""
+    p = tmp_path / "training_history_2.csv"
+    p.write_text(_mae_history(1e-5, 2.897))
+    (r,) = analyze(load(p), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.UNDERFITTING]
+    assert f.evidence["mode"] == "stuck" and f.evidence["flatlined"]["evaluations"] == 60
+    assert f.evidence["flatlined"]["heldout"] == "ValLoss"
+    assert "stopped changing" in f.message and "2.897" in f.message
+
+
+def test_a_plateau_with_batch_noise_is_not_flatlined(tmp_path: Path) -> None:
+    """The same run with a plateau that moves by 0.4% of its level (mini-batch noise: converged, not frozen)."""
+    p = tmp_path / "training_history.csv"
+    p.write_text(_mae_history(0.004, 2.897))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING and "flatlined" in f.evidence]
+
+
+def test_a_frozen_training_loss_without_a_held_out_loss_is_not_flatlined(tmp_path: Path) -> None:
+    """Only a training loss, flat after its fall: it may be a fitted loss resting near its floor, so the
+    flatline rule needs the held-out loss to be frozen too."""
+    lines = ["epoch,loss"] + [f"{e},{2.897 + 3.0 * max(0.0, 1 - e / 12) + 1e-6 * (e % 3):.7f}" for e in range(120)]
+    p = tmp_path / "training_log.csv"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert not underfitting.check(h.run(h.runs()[0]))  # (analyze refuses a log without a held-out series)
+
+
+def test_a_held_out_set_at_chance_for_two_epochs_is_not_learning(tmp_path: Path) -> None:
+    """Keras CSVLogger of a 7-class facial-expression model, two epochs: the training accuracy rises 0.19 →
+    0.31, but val_loss stays at 1.89 ≈ ln 7 and val_accuracy at 0.075 (below 1/7). Loss and accuracy both at the
+    chance level of the same C are evidence enough for a warning even with two evaluations."""
+    p = tmp_path / "training_log.csv"
+    p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+                 "0,0.1919821798801422,1.7323673963546753,0.07500000298023224,1.8923871517181396\n"
+                 "1,0.3125,1.6072986125946045,0.0744047611951828,1.8913871049880981\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert f.severity.value == "warning" and f.evidence["mode"] == "at_chance" and f.evidence["classes"] == 7
+    assert "ln(7)" in f.message and "chance" in f.message
+
+
+@pytest.mark.parametrize("rows", [
+    # the loss sits near ln 2 but the accuracy is far above 1/2: a hard binary task that learns
+    ["0,0.70,0.69,0.68,0.690", "1,0.72,0.68,0.70,0.689"],
+    # the loss fell from ln 1000 to near ln 100 with an accuracy above 1/100 + 5 points: learning, not chance
+    ["0,0.02,6.9,0.08,4.60", "1,0.06,5.5,0.12,4.62"],
+])
+def test_a_loss_near_ln_c_with_an_accuracy_above_chance_is_not_at_chance(tmp_path: Path, rows: list[str]) -> None:
+    p = tmp_path / "training_log.csv"
+    p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n" + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]

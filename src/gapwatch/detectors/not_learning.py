@@ -16,6 +16,14 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
   the held-out set does not follow is memorising or overfitting from the start, which ``memorization``,
   ``overfitting`` and ``metric_disagreement`` judge).
 
+**At chance** (any run with ``chance_min_evaluations`` or more evaluations): the deciding set logs a loss and an
+accuracy, the loss stays within ``chance_loss_tol`` of ln C at every evaluation for one whole number C ≥ 2 (the
+cross-entropy of a model that gives every one of C classes the same probability), and the accuracy is at most
+1/C + ``chance_acc_margin`` at every evaluation. Two independent measures both at the chance level of the same C
+are evidence enough even for a run evaluated twice, and the training side does not excuse it: a training accuracy
+that rises while the held-out set stays at chance learns nothing that generalises (the issue's "a run that never
+left chance level gets at least a warning").
+
 No noise model is used: a series that never beat its first value in four or more evaluations has made no
 progress however noisy it is. Severity ``warning``; :func:`gapwatch.detectors.reconcile` drops it when
 ``underfitting`` already reports the run. The actions are the checks of "A Recipe for Training Neural
@@ -50,8 +58,18 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("max_train_drop", 0.1, "Not reported when the training loss's final value is this fraction or more "
           "below its first (the model learns the training set: overfitting, judged elsewhere): 10%.",
           unit="fraction of the first value", low=0, low_open=True),
+    Param("chance_min_evaluations", 2, "At chance: held-out evaluations needed (the loss and the accuracy must "
+          "both sit at chance at every one of them).", unit="evaluations", type=int, low=1),
+    Param("chance_loss_tol", 0.05, "At chance: largest distance of the held-out loss from ln C, as a fraction of "
+          "ln C, at every evaluation: 5% (the loss of a uniform guess over C classes is ln C; a model that "
+          "learned the class frequencies of an unbalanced set sits a little below it).",
+          unit="fraction of ln C", low=0, low_open=True, high=1),
+    Param("chance_acc_margin", 0.05, "At chance: the held-out accuracy may exceed 1/C by at most this at any "
+          "evaluation: 5 points (the majority class of an unbalanced set).", unit="accuracy", low=0, high=1),
 ))
 DEFAULTS: dict[str, Any] = defaults(SPECS)
+#: At chance: the largest class count C whose ln C is considered (a loss above ln of it is no uniform guess).
+MAX_CLASSES = 1_000_000
 
 
 def _deciding_set(history: History, monitor: Monitor | None) -> list[tuple[Series, float]]:
@@ -93,10 +111,75 @@ def _train_learns(history: History, p: dict[str, Any]) -> bool:
     return False
 
 
+def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> dict[str, Any] | None:
+    """Evidence that the deciding set's loss sits at ln C and its accuracy at or below 1/C + margin at every
+    evaluation (module docstring, "At chance"), or ``None``."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    loss_m, task_m = companions(history, mon)
+    if loss_m is None or task_m is None or loss_m.metric != "loss" or task_m.metric != "acc":
+        return None
+    loss = series_or_none(history, loss_m.split, loss_m.metric)
+    acc = series_or_none(history, task_m.split, task_m.metric)
+    if loss is None or acc is None:
+        return None
+    lv, av = loss.finite().values.astype(float), acc.finite().values.astype(float)
+    if min(lv.size, av.size) < p["chance_min_evaluations"] or np.any(av < 0) or np.any(av > 1):
+        return None
+    med = float(np.median(lv))
+    if not np.log(2) * (1 - p["chance_loss_tol"]) <= med <= np.log(MAX_CLASSES):
+        return None  # not a cross-entropy of 2 to MAX_CLASSES equally likely classes (and no overflow)
+    classes = int(round(float(np.exp(med))))
+    if classes < 2:
+        return None
+    ln_c = float(np.log(classes))
+    if np.max(np.abs(lv - ln_c)) > p["chance_loss_tol"] * ln_c or np.max(av) > 1.0 / classes + p["chance_acc_margin"]:
+        return None
+    return {"mode": "at_chance", "classes": classes, "ln_classes": ln_c, "series": [loss.name, acc.name],
+            "evaluations": int(min(lv.size, av.size)), "loss_range": [float(lv.min()), float(lv.max())],
+            "accuracy_max": float(av.max()), "loss": loss, "acc": acc}
+
+
+def _chance_finding(history: History, ev: dict[str, Any]) -> Finding:
+    """The warning for a held-out set at chance level (:func:`_at_chance`)."""
+    loss: Series = ev.pop("loss")
+    acc: Series = ev.pop("acc")
+    c = ev["classes"]
+    train_acc = series_or_none(history, "train", "acc")
+    also = ""
+    if train_acc is not None and len(train_acc.finite()) >= 2:
+        tv = train_acc.finite().values
+        if tv[-1] - tv[0] > 0:
+            also = (f"; {train_acc.name} rose {tv[0]:.3g} → {tv[-1]:.3g}, but nothing of it reaches the held-out "
+                    "set")
+    lo, hi = ev["loss_range"]
+    span = f"{lo:.4g}" if f"{lo:.4g}" == f"{hi:.4g}" else f"{lo:.4g}–{hi:.4g}"
+    msg = (f"{loss.name} stays at ln({c}) = {ev['ln_classes']:.3g} ({span}) and {acc.name} at most "
+           f"{ev['accuracy_max']:.3g} (chance: 1/{c} = {1 / c:.3g}) at all {ev['evaluations']} evaluations: the "
+           f"model predicts at chance level on the held-out set{also}")
+    actions = (
+        "check the inputs and labels reach the model as intended (labels shuffled against inputs, a class "
+        "index offset, validation preprocessing that differs from training)",
+        "check the evaluation itself: the metric's inputs, the model in eval mode, the right checkpoint",
+        "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
+    )
+    last = len(loss) - 1
+    at = loss.at(last)
+    ev["at"] = where_text(loss, last)
+    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                   evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+
+
 @register_detector(NAME)
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find a run whose held-out series never beat their first evaluation (module docstring)."""
+    """Find a run whose held-out series never beat their first evaluation, or sit at chance level (module
+    docstring)."""
     p = validate(NAME, SPECS, params)
+    chance = _at_chance(history, monitor, p)
+    if chance is not None:
+        return [_chance_finding(history, chance)]
     found = _deciding_set(history, monitor)
     if not found or any(len(s) < p["min_evaluations"] for s, _ in found):
         return []

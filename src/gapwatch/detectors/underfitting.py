@@ -14,6 +14,18 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   less than ``min_acc_gain`` since the first evaluation while the loss is no longer falling. A training accuracy
   that gained at least ``min_acc_gain`` is never stuck (a short, noisy loss can hide learning that the accuracy
   shows: 0.15 → 0.50 over five epochs).
+* **stuck, flatlined**: the training loss and the held-out loss made progress early and then stopped changing:
+  over the last ``flat_min_fraction`` of each (at least ``flat_min_evaluations`` evaluations) the range of each
+  is at most ``flat_rel_tol`` of that curve's improvement, and neither is strictly decreasing there (a noiseless
+  curve converging geometrically still learns). Mini-batch noise alone moves a learning run's loss by far more;
+  two curves this flat for half a run are a model that no longer changes — collapsed to a constant output (an
+  autoencoder or language model whose loss sits at the entropy of the label marginal, ln C for C equally likely
+  classes), a learning rate at zero, frozen weights. The noise test above cannot see it: a curve that first fell
+  and then froze has "improved" far beyond its (near-zero) noise. Both curves are required: a training loss
+  resting near zero is as flat relative to its improvement, and it is fitted, not stuck. Without an absolute scale
+  (every ratio here ignores offset and scale) a model whose training *and* held-out losses both reached their
+  floor and rest there without any noise cannot be told from a frozen one; a logged training accuracy at
+  ``fitted_train_acc`` or above excludes it.
 * **small gap** (still falling): held-out minus training loss at the end is at most ``max_gap_fraction`` of the
   training loss's improvement. A held-out loss with fewer than ``min_evaluations`` evaluations (but two or more)
   still vetoes when its last value is not its best or the gap is large (only checked when both are logged; a
@@ -78,6 +90,14 @@ SPECS: tuple[Param, ...] = register("underfitting", (
           unit="accuracy", low=0, high=1),
     Param("fitted_train_acc", 0.95, "Training accuracy at or above which a run is never underfitting.",
           unit="accuracy", low=0, high=1),
+    fraction("flat_rel_tol", 1e-4, "Flatlined: largest range (max - min) of a loss over the final stretch, as a "
+             "fraction of the whole curve's improvement (first value - best): 0.01%, far less than mini-batch "
+             "noise alone moves a learning run's loss (a frozen run on the corpus moves by 0.0001%).",
+             of="improvement"),
+    fraction("flat_min_fraction", 0.5, "Flatlined: the flat stretch is the final this-share of the run (at least "
+             "flat_min_evaluations): half of it.", of="run", high=1),
+    evals("flat_min_evaluations", 20, "Flatlined: fewest evaluations in the flat stretch (a short flat tail is a "
+          "converged run as often as a frozen one)."),
 ))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
@@ -204,12 +224,17 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     t = _tail_stats(z, tail, p)
     mode = _mode(t, acc_end, acc_gain, p)
     if mode is None:
-        return []
+        flat = _flatlined(z, held, p) if base is tr else None
+        if flat is None:
+            return []
+        mode, t["flat"] = "stuck", flat
     ev: dict[str, Any] = {"mode": mode, "series": base.name, "tail_evaluations": int(tail),
                           "tail_drop": float(t["d_tail"]), "tail_share_of_improvement": float(t["share"]),
                           "tail_z": float(t["ztail"]) if np.isfinite(t["ztail"]) else None,
                           "improvement": float(t["improvement"]), "noise_sigma": float(t["sigma"]),
                           "train_acc_final": acc_end}
+    if "flat" in t:
+        ev["flatlined"] = t["flat"]
     if not _heldout_agrees(tr, held, mode, t, p, ev):
         return []
     msg, actions = _text(base, mode, tail, t, z, acc_end, ev)
@@ -222,6 +247,41 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 def _non_finite(tr: Series | None, held: Series | None) -> bool:
     """True when the training or held-out series has a non-finite value."""
     return any(s is not None and not np.all(np.isfinite(s.values)) for s in (tr, held))
+
+
+def _flat_range(v: np.ndarray, k: int, p: dict[str, Any]) -> dict[str, float] | None:
+    """The last ``k`` values of ``v`` when they are flat: their range is at most ``flat_rel_tol`` of the whole
+    curve's improvement (first value minus best; the first value itself for a curve that never improved) and they
+    are not strictly decreasing (a noiseless curve converging geometrically still learns). ``None`` otherwise.
+    Invariant to a positive scale and an offset of ``v``."""
+    tail = v[-k:]
+    first, best = float(v[0]), float(np.min(v))
+    scale = first - best if first > best else abs(first)
+    spread = float(np.ptp(tail))
+    if not np.isfinite(scale) or scale <= 0 or spread > p["flat_rel_tol"] * scale:
+        return None
+    if bool(np.all(np.diff(tail) < 0)):
+        return None
+    return {"level": float(np.mean(tail)), "range_of_improvement": spread / scale}
+
+
+def _flatlined(z: np.ndarray, held: Series | None, p: dict[str, Any]) -> dict[str, Any] | None:
+    """Evidence of a training loss and a held-out loss that both stopped changing for the final
+    ``flat_min_fraction`` of the run (module docstring, "stuck, flatlined"), or ``None``. ``z`` is the training
+    loss; ``held`` the held-out loss (required, with enough evaluations of its own: a training loss resting near
+    zero alone is as flat relative to its improvement as a frozen one, and it is fitted, not stuck)."""
+    if held is None:
+        return None
+    hv = held.finite().values.astype(float)
+    k = max(p["flat_min_evaluations"], int(np.ceil(p["flat_min_fraction"] * z.size)))
+    hk = max(p["flat_min_evaluations"], int(np.ceil(p["flat_min_fraction"] * hv.size)))
+    if z.size <= k or hv.size <= hk:
+        return None
+    found, h_found = _flat_range(z, k, p), _flat_range(hv, hk, p)
+    if found is None or h_found is None:
+        return None
+    return {"evaluations": int(k), **found, "heldout": held.name, "heldout_evaluations": int(hk),
+            "heldout_level": h_found["level"], "heldout_range_of_improvement": h_found["range_of_improvement"]}
 
 
 def _diverges(history: History, mon: Monitor | None) -> bool:
@@ -277,7 +337,15 @@ def _text(base: Series, mode: str, tail: int, t: dict[str, Any], z: np.ndarray, 
             "do not add regularisation: the gap is small; a bigger model also helps when compute allows",
         )
     constant = bool(np.all(z == z[0]))
-    if constant:
+    flat = ev.get("flatlined")
+    if flat is not None and not constant:
+        why = (f"stopped changing: it stayed at {flat['level']:.4g} (moving by "
+               f"{100 * flat['range_of_improvement']:.2g}% of its improvement) over the last {flat['evaluations']} "
+               f"of {z.size} evaluations, and so did {flat['heldout']} ({flat['heldout_level']:.4g}), after "
+               f"falling from {z[0]:.4g} — the model "
+               "no longer learns (collapsed to a constant output, e.g. a loss at the entropy of the label "
+               "marginal; a zero learning rate; frozen weights)")
+    elif constant:
         why = (f"did not change at all over {z.size} evaluations: the model was not updated (zero learning rate, "
                "frozen weights) or the log repeats a stale value (some benchmarks store a run that hit NaN "
                "this way)")
