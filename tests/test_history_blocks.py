@@ -44,6 +44,7 @@ def assert_equivalent(blocked: History, long: History) -> None:
     assert len(blocked) == len(long)
     assert blocked.runs() == long.runs() and blocked.keys() == long.keys()
     assert blocked.names() == long.names() and blocked.splits() == long.splits()
+    assert blocked.name_first_rows() == long.name_first_rows()
     assert blocked.notes == long.notes and blocked.sources == long.sources and blocked.meta == long.meta
     _same_columns(blocked, long)
     for run in long.runs():

@@ -495,6 +495,30 @@ class History:
         """Run names in order of first appearance."""
         return list(self.memo("runs", lambda: self._present("run")))
 
+    def name_first_rows(self) -> list[tuple[int, str, str, str, str]]:
+        """``(first row, run, original name, split, metric)`` of every logged name of every run, in order of first
+        appearance (row positions in the long table). A block-stored History answers from its blocks (a
+        block's first row is where its name first appears when no earlier block holds that name: no row
+        positions are made); a long table from its lookup index, one pass over the name codes per group."""
+        first: dict[tuple[str, str], tuple[int, str, str, str, str]] = {}
+        if self._blocks is not None:
+            start = 0
+            for b in self._blocks:
+                first.setdefault((b.run, b.name), (start, b.run, b.name, b.split, b.metric))
+                start += len(b)
+            return sorted(first.values())
+        c = self._index()
+        codes, labels = self._text["name"]
+        for (run, split, metric), pos in c["groups"].items():
+            # the first row of each name in the group (positions increase): one pass over the name codes
+            u, at = np.unique(codes[pos], return_index=True)
+            for code, i in zip(u.tolist(), at.tolist()):
+                p, name = int(pos[i]), str(labels[code])
+                k = (run, name)
+                if k not in first or p < first[k][0]:
+                    first[k] = (p, run, name, split, metric)
+        return sorted(first.values())
+
     def _present(self, col: str) -> list[str]:
         """The distinct strings of a text column in order of first appearance."""
         if self._blocks is not None:

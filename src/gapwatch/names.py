@@ -567,22 +567,9 @@ def describe(name: str, default_split: str = "train") -> dict[str, str | None]:
 
 def _first_rows(h: History) -> list[tuple[int, str, str, str, str]]:
     """``(first row, run, original name, split, metric)`` of every logged name of ``h``, in order of first
-    appearance — from the History's lookup index (no pass over a copy of its table: the analysis JSON asks this
-    of every run of a sweep)."""
-    import numpy as np  # here: importing names (the CLI's --help) does not import numpy
-
-    c = h._index()
-    codes, labels = h._text["name"]
-    first: dict[tuple[str, str], tuple[int, str, str, str, str]] = {}
-    for (run, split, metric), pos in c["groups"].items():
-        # the first row of each name in the group (positions increase): one pass over the name codes
-        u, at = np.unique(codes[pos], return_index=True)
-        for code, i in zip(u.tolist(), at.tolist()):
-            p, name = int(pos[i]), str(labels[code])
-            k = (run, name)
-            if k not in first or p < first[k][0]:
-                first[k] = (p, run, name, split, metric)
-    return sorted(first.values())
+    appearance (:meth:`gapwatch.history.History.name_first_rows`: the analysis JSON asks this of every run of a
+    sweep)."""
+    return h.name_first_rows()
 
 
 def series_table(source: History | Iterable[str] | Mapping[str, object],
