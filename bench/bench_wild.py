@@ -25,6 +25,7 @@ Usage::
     python bench/bench_wild.py --split dev            # tune on this
     python bench/bench_wild.py --split test --peers   # report this
     python bench/bench_wild.py --split all --download --markdown bench/results/wild.md
+    python bench/bench_wild.py --split dev --batch 3  # only the entries of collection batch 3
 
 Files of permissively licensed repositories are committed under ``bench/wild/files/``; the others are fetched
 with ``--download`` from ``raw.githubusercontent.com`` at the recorded commit into the cache
@@ -308,6 +309,8 @@ def markdown(res: dict[str, Any], tools: list[str], split: str, argv: list[str])
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
+    ap.add_argument("--batch", type=int, help="only entries of this collection batch (the manifest's \"batch\"; "
+                    "0: the entries collected before batches were marked, batches 1 and 2)")
     ap.add_argument("--peers", action="store_true", help="also score losslint, runmedic, trainspotter")
     ap.add_argument("--cache", type=Path, default=default_cache())
     ap.add_argument("--download", action="store_true", help="fetch missing files from GitHub first")
@@ -316,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text())
-    entries = [e for e in manifest["entries"] if args.split == "all" or e["split"] == args.split]
+    entries = [e for e in manifest["entries"] if (args.split == "all" or e["split"] == args.split)
+               and (args.batch is None or e.get("batch", 0) == args.batch)]
     if args.download:
         for e in entries:
             if not e["committed"] and not entry_path(e, args.cache).exists():
