@@ -317,7 +317,7 @@ def main() -> None:
     sweeps = {k: v for k, v in load_sweeps().items() if k in args.sweeps.split(",")}
     confs = tuple(float(c) for c in args.confidences.split(",") if c)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
-                          cwd=ROOT).stdout.strip()
+                          cwd=ROOT).stdout.strip() or os.environ.get("GAPWATCH_COMMIT", "unknown (not a git checkout)")
     md = ["# HPO: pruning real sweeps (GapwatchPruner vs Optuna pruners and Ray ASHA)", "",
           f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_hpo.py {' '.join(sys.argv[1:])}`",
           f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus working tree); "

@@ -80,7 +80,7 @@ class GapwatchPruner(BasePruner):
     Args:
         confidence: prune by rule (b) or (c) when P(this trial sets a new best of the study by the budget)
             < ``1 - confidence``; a probability in (0, 1). Default 0.9.
-        n_startup_trials: finished (complete or pruned) trials needed before the cross-run rules (b), (c)
+        n_startup_trials: finished (complete or pruned) trials needed before the cross-run rules (b), (c), (d)
             apply (the stop-policy rule applies from the first trial). Default 1.
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies; >= 5. Default 5.
         same_step_warmup: evaluations a trial must report before the same-step rule (c) applies (>= 1);

@@ -58,7 +58,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         time_attr: the result key giving the evaluation's position (steps, epochs or iterations).
         max_t: the budget in ``time_attr`` units (None = the furthest any other trial has reached).
         confidence: stop by forecast when P(beat the best other trial) < ``1 - confidence``; in (0, 1).
-        n_startup_trials: finished trials (stopped here, or at ``max_t``) before the cross-run rules (b), (c) apply.
+        n_startup_trials: finished trials (stopped here, or at ``max_t``) before the cross-run rules (b), (c), (d)
+            apply.
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies (>= 5).
         same_step_warmup: evaluations before the same-step rule (c) applies (>= 1); None turns it off.
         reduction_factor: η of the opt-in rung rule (d) (ASHA's promotion test on the best so far, >= 2); None
