@@ -16,8 +16,8 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   shows: 0.15 → 0.50 over five epochs).
 * **stuck, flatlined**: the training loss and the held-out loss made progress early and then stopped changing:
   over the last ``flat_min_fraction`` of each (at least ``flat_min_evaluations`` evaluations) the range of each
-  is at most ``flat_rel_tol`` of that curve's improvement, and neither is strictly decreasing there (a noiseless
-  curve converging geometrically still learns). Mini-batch noise alone moves a learning run's loss by far more;
+  is at most ``flat_rel_tol`` of that curve's improvement, and each rises at least once there (a noiseless curve
+  converging geometrically never does: it still learns). Mini-batch noise alone moves a learning run's loss by far more;
   two curves this flat for half a run are a model that no longer changes — collapsed to a constant output (an
   autoencoder or language model whose loss sits at the entropy of the label marginal, ln C for C equally likely
   classes), a learning rate at zero, frozen weights. The noise test above cannot see it: a curve that first fell
@@ -252,7 +252,8 @@ def _non_finite(tr: Series | None, held: Series | None) -> bool:
 def _flat_range(v: np.ndarray, k: int, p: dict[str, Any]) -> dict[str, float] | None:
     """The last ``k`` values of ``v`` when they are flat: their range is at most ``flat_rel_tol`` of the whole
     curve's improvement (first value minus best; the first value itself for a curve that never improved) and they
-    are not strictly decreasing (a noiseless curve converging geometrically still learns). ``None`` otherwise.
+    rise at least once (a noiseless curve converging geometrically never does, down to float rounding).
+    ``None`` otherwise.
     Invariant to a positive scale and an offset of ``v``."""
     tail = v[-k:]
     first, best = float(v[0]), float(np.min(v))
@@ -260,8 +261,8 @@ def _flat_range(v: np.ndarray, k: int, p: dict[str, Any]) -> dict[str, float] | 
     spread = float(np.ptp(tail))
     if not np.isfinite(scale) or scale <= 0 or spread > p["flat_rel_tol"] * scale:
         return None
-    if bool(np.all(np.diff(tail) < 0)):
-        return None
+    if not bool(np.any(np.diff(tail) > 0)):
+        return None  # never rises: a curve converging (to float rounding), not one wandering around a level
     return {"level": float(np.mean(tail)), "range_of_improvement": spread / scale}
 
 
