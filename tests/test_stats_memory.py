@@ -132,3 +132,21 @@ def test_sliding_median_into_a_given_array() -> None:
     np.testing.assert_array_equal(out, [np.median(v[j:j + 5]) for j in range(46)])
     with pytest.raises(ValueError, match="out must be float64"):
         stats.sliding_median(v, 5, out=np.empty(45))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_trailing_mean_peak_above_answers_as_the_exact_means(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    # the O(n) recurrence (chunks made small so that short inputs take it) against the exact trailing means,
+    # at levels far from, near and exactly at the peak (a tie goes to the exact means)
+    monkeypatch.setattr(stats, "_CHUNK", 16)
+    monkeypatch.setattr(stats, "_EXACT_PEAK_WORK", 0)
+    rng = np.random.default_rng(seed)
+    for n in (65, 100, 257, 1000):
+        v = rng.normal(size=n).cumsum() * 10.0 ** rng.uniform(-3, 3) + rng.uniform(-1e6, 1e6) * (seed % 2)
+        for w in (1, 2, 65, n // 2, n, 3 * n):
+            exact = float(np.max(stats.trailing_mean(v, w)))
+            for level in (exact, np.nextafter(exact, -np.inf), np.nextafter(exact, np.inf), exact - 1.0,
+                          exact + 1.0, exact - 1e-9 * abs(exact)):
+                assert stats.trailing_mean_peak_above(v, w, level) == (exact > level)
+    with pytest.raises(ValueError, match="at least one value"):
+        stats.trailing_mean_peak_above(np.empty(0), 3, 0.5)

@@ -33,7 +33,7 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History
 from ..monitor import Monitor
 from ..params import Param, defaults, register, validate
-from ..stats import trailing_mean
+from ..stats import trailing_mean, trailing_mean_peak_above
 from . import register as register_detector
 from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none
 
@@ -106,8 +106,7 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     # near chance *throughout* the run up to the fit: a run that generalised first and then lost it while
     # fitting noisy labels is overfitting, not memorisation-before-grokking
     # (peak of a trailing mean over a tenth of the run, at least `window`, so one noisy evaluation cannot veto)
-    if float(np.max(trailing_mean(g[: m + 1], max(w, int(p["peak_window_fraction"] * n))))) \
-            > p["max_generalization"]:
+    if trailing_mean_peak_above(g[: m + 1], max(w, int(p["peak_window_fraction"] * n)), p["max_generalization"]):
         return None
     c = p["confirm"]
     above = g >= p["jump_generalization"]
