@@ -109,3 +109,27 @@ def test_the_loaded_history_holds_its_values_and_shared_axes(tmp_path: Path, kin
     arrays = {id(a): a for b in blocks for a in (b.step, b.epoch, b.value)}
     held = sum(0 if a.strides == (0,) else a.nbytes for a in arrays.values())
     assert held / len(h) <= HELD_PER_POINT[kind] + 1e-9, f"{kind}: {held / len(h):.2f} bytes a point"
+
+
+def _restarts_reference(epoch: np.ndarray) -> list[tuple[int, int]]:
+    """``restarts`` as it was written before its all-finite path (the reference)."""
+    n = epoch.shape[0]
+    fin = np.flatnonzero(np.isfinite(epoch))
+    if fin.size < 2:
+        return [(0, n)]
+    first, ev = epoch[fin[0]], epoch[fin]
+    bounds = [0, *fin[1:][(ev[1:] == first) & (ev[:-1] > first)].tolist(), n]
+    return [(bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_restarts_without_a_position_array_equal_the_reference(seed: int) -> None:
+    from gapwatch.readers._parts import restarts
+
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        n = int(rng.integers(0, 25))
+        epoch = rng.integers(0, 4, n).astype(float)
+        if seed % 2 and n:
+            epoch[rng.random(n) < 0.2] = np.nan
+        assert restarts(epoch) == _restarts_reference(epoch)

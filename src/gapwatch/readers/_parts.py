@@ -416,12 +416,21 @@ def restarts(epoch: np.ndarray) -> list[tuple[int, int]]:
     the same run (``fit(initial_epoch=k)``) and stays one run (resolved by :func:`build`). ``epoch`` has
     shape ``(n,)``; NaN epochs never start a run."""
     n = epoch.shape[0]
-    fin = np.flatnonzero(np.isfinite(epoch))
-    if fin.size < 2:
-        return [(0, n)]
-    first = epoch[fin[0]]
-    ev = epoch[fin]
-    starts = fin[1:][(ev[1:] == first) & (ev[:-1] > first)].tolist()
+    ok = np.isfinite(epoch)
+    if ok.all():  # (the usual log: no position array and no copy of the epochs)
+        if n < 2:
+            return [(0, n)]
+        back = epoch[1:] == epoch[0]
+        back &= epoch[:-1] > epoch[0]
+        starts = (np.flatnonzero(back) + 1).tolist()
+    else:
+        fin = np.flatnonzero(ok)
+        if fin.size < 2:
+            return [(0, n)]
+        first = epoch[fin[0]]
+        ev = epoch[fin]
+        starts = fin[1:][(ev[1:] == first) & (ev[:-1] > first)].tolist()
+    del ok
     bounds = [0, *starts, n]
     return [(bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1)]
 
