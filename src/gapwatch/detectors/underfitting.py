@@ -16,15 +16,16 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   shows: 0.15 → 0.50 over five epochs).
 * **stuck, flatlined**: the training loss and the held-out loss made progress early and then stopped changing:
   over the last ``flat_min_fraction`` of each (at least ``flat_min_evaluations`` evaluations) the range of each
-  is at most ``flat_rel_tol`` of that curve's improvement, and each rises at least once there (a noiseless curve
-  converging geometrically never does: it still learns). Mini-batch noise alone moves a learning run's loss by far more;
-  two curves this flat for half a run are a model that no longer changes — collapsed to a constant output (an
-  autoencoder or language model whose loss sits at the entropy of the label marginal, ln C for C equally likely
-  classes), a learning rate at zero, frozen weights. The noise test above cannot see it: a curve that first fell
-  and then froze has "improved" far beyond its (near-zero) noise. Both curves are required: a training loss
-  resting near zero is as flat relative to its improvement, and it is fitted, not stuck. Without an absolute scale
-  (every ratio here ignores offset and scale) a model whose training *and* held-out losses both reached their
-  floor and rest there without any noise cannot be told from a frozen one; a logged training accuracy at
+  is at most ``flat_rel_tol`` of that curve's improvement, and neither falls without ever rising there (a
+  noiseless curve converging geometrically does: it still learns; an exactly constant stretch is frozen).
+  Mini-batch noise alone moves a learning run's loss by far more; two curves this flat for half a run are a
+  model that no longer changes — collapsed to a constant output (an autoencoder or language model whose loss
+  sits at the entropy of the label marginal, ln C for C equally likely classes; a VAE stuck at the mean image), a
+  learning rate at zero, frozen weights. The noise test above cannot see it: a curve that first fell and then
+  froze has "improved" far beyond its (near-zero) noise. Both curves are required: a training loss resting near
+  zero is as flat relative to its improvement, and it is fitted, not stuck. Without an absolute scale (every
+  ratio here ignores offset and scale) a model whose training *and* held-out losses both reached their floor and
+  rest there without any noise cannot be told from a frozen one; a logged training accuracy at
   ``fitted_train_acc`` or above excludes it.
 * **small gap** (still falling): held-out minus training loss at the end is at most ``max_gap_fraction`` of the
   training loss's improvement. A held-out loss with fewer than ``min_evaluations`` evaluations (but two or more)
@@ -252,8 +253,8 @@ def _non_finite(tr: Series | None, held: Series | None) -> bool:
 def _flat_range(v: np.ndarray, k: int, p: dict[str, Any]) -> dict[str, float] | None:
     """The last ``k`` values of ``v`` when they are flat: their range is at most ``flat_rel_tol`` of the whole
     curve's improvement (first value minus best; the first value itself for a curve that never improved) and they
-    rise at least once (a noiseless curve converging geometrically never does, down to float rounding).
-    ``None`` otherwise.
+    are not a converging curve — one that falls and never rises (a noiseless geometric decay, down to float
+    rounding); an exactly constant stretch is frozen. ``None`` otherwise.
     Invariant to a positive scale and an offset of ``v``."""
     tail = v[-k:]
     first, best = float(v[0]), float(np.min(v))
@@ -261,8 +262,9 @@ def _flat_range(v: np.ndarray, k: int, p: dict[str, Any]) -> dict[str, float] | 
     spread = float(np.ptp(tail))
     if not np.isfinite(scale) or scale <= 0 or spread > p["flat_rel_tol"] * scale:
         return None
-    if not bool(np.any(np.diff(tail) > 0)):
-        return None  # never rises: a curve converging (to float rounding), not one wandering around a level
+    steps = np.diff(tail)
+    if not bool(np.any(steps > 0)) and bool(np.any(steps < 0)):
+        return None  # falls and never rises: a curve converging (to float rounding), not a frozen one
     return {"level": float(np.mean(tail)), "range_of_improvement": spread / scale}
 
 
@@ -340,8 +342,10 @@ def _text(base: Series, mode: str, tail: int, t: dict[str, Any], z: np.ndarray, 
     constant = bool(np.all(z == z[0]))
     flat = ev.get("flatlined")
     if flat is not None and not constant:
-        why = (f"stopped changing: it stayed at {flat['level']:.4g} (moving by "
-               f"{100 * flat['range_of_improvement']:.2g}% of its improvement) over the last {flat['evaluations']} "
+        level = f"{flat['level']:.4g}"
+        where = (f"exactly at {level}" if flat["range_of_improvement"] == 0 else
+                 f"at {level} (moving by {100 * flat['range_of_improvement']:.2g}% of its improvement)")
+        why = (f"stopped changing: it stayed {where} over the last {flat['evaluations']} "
                f"of {z.size} evaluations, and so did {flat['heldout']} ({flat['heldout_level']:.4g}), after "
                f"falling from {z[0]:.4g} — the model "
                "no longer learns (collapsed to a constant output, e.g. a loss at the entropy of the label "
