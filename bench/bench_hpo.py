@@ -328,7 +328,7 @@ def main() -> None:
           "(confidence 0.9, n_startup_trials 1, n_warmup_steps 5, same_step_warmup 3, stop-policy defaults, rung "
           "rule d off); the rows marked 'rung rule d' add reduction_factor=3 (first rung 3). Rules (c), (d) and "
           "their settings were designed on digits-mlp (the dev sweep); fmnist (the test sweep) and the live "
-          "study ran once, for this table.", "", f"- {BEFORE}", ""]
+          "study were not used to choose any setting.", "", f"- {BEFORE}", ""]
     for sweep, runs in sweeps.items():
         lens = sorted({len(r["metrics"]["val_loss"]) for r in runs})
         n = lens[-1]
