@@ -3,6 +3,7 @@ tables of small curves with known answers, invariances, and the decision the ana
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch import History
+from gapwatch import History, analyze, load
 from gapwatch.detectors import heldout_regression, metric_disagreement, registered, run_all
 from gapwatch.errors import UsageError
 from gapwatch.findings import FindingKind, Severity
@@ -259,3 +260,19 @@ def test_loss_worse_while_the_metric_stalls_is_overfitting(name: str, cols: dict
     assert f.epoch == float(np.argmin(U) + 1)             # the held-out loss's best
     assert f.evidence["restore"]["epoch"] == float(np.argmax(ACC_PLATEAU) + 1)  # the metric's best
     assert f.evidence["train_drop_z"] >= 3.0
+
+
+def test_a_short_keras_run_whose_loss_rises_after_a_steep_descent_while_accuracy_stalls(tmp_path: Path) -> None:
+    """Keras CSVLogger of a 10-epoch speaker-ID CNN (a public log, numbers changed): val_loss falls 7.2 -> 2.66 in
+    four epochs, then rises steadily to 2.91 (+9%) while val_acc stays at 0.62-0.64 and the training accuracy
+    climbs 0.86 -> 0.96. The steep first descent inflated the whole-curve noise (0.8 standard errors) and the span
+    (2.5%); judged in the noise after the loss's best, the rise is overfitting."""
+    p = tmp_path / "intro_training.log"
+    p.write_text("epoch,acc,loss,val_acc,val_loss\n"
+                 "0,0.005,7.77,0.042,7.24\n1,0.100,6.27,0.216,5.97\n2,0.416,3.53,0.498,3.96\n"
+                 "3,0.694,1.61,0.605,2.90\n4,0.860,0.686,0.632,2.658\n5,0.923,0.355,0.622,2.802\n"
+                 "6,0.943,0.255,0.623,2.770\n7,0.954,0.188,0.639,2.787\n8,0.960,0.162,0.624,2.874\n"
+                 "9,0.965,0.144,0.628,2.908\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.evidence["pattern"] == "loss_worse_metric_stalled" and f.severity.value == "warning"

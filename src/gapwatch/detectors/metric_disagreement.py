@@ -26,7 +26,11 @@ task metric aligned on the evaluations they share:
   counter-evidence, so the rising loss is read as what it usually is: the model fits the training set at the
   held-out set's expense (overfitting by the loss, confirmed by a metric that stopped improving — the way a
   reader of the curves judges it; Prechelt, "Early Stopping — But When?", 1998, stops on the held-out error
-  for the same reason). The restore point is still the task metric's best evaluation.
+  for the same reason). The restore point is still the task metric's best evaluation. When the whole-curve test
+  finds no rise, the rise is judged once more in the noise of the stretch after the loss's best (four or more
+  evaluations) with ``min_lost_fraction`` of the loss's improvement as its practical size: on a short run the
+  steep first descent inflates both the noise estimate and the span. A task metric with a new best at its last
+  evaluation has not stopped improving.
 
 Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
@@ -50,6 +54,7 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
+from ..stats import noise_sigma
 from . import register as register_detector
 from ._common import PRECHELT, train_series
 from ._heldout import Curve, curve, effective_window, grid_positions, where_text
@@ -85,6 +90,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("flat_z", 1.0, "In the reverse pattern the loss counts as flat (or improving) while its level "
           "rises by less than this over the metric's decline: one standard error, well inside its noise.",
           unit="standard errors", low=0),
+    Param("min_lost_fraction", 0.02, "Loss worse, metric stalled, when the rise is judged in the noise after the "
+          "loss's best: the rise must undo at least this share of the loss's improvement (first level - best "
+          "level): 2%.", unit="fraction of the improvement", low=0, high=1),
     Param("noise_floor", 0.01, "Floor of a curve's noise as a fraction of its own span (max - min of its "
           "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
           low=0, low_open=True, high=1),
@@ -124,7 +132,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if out is None:
         out = _metric_worse_loss_flat(loss, task, p)
     if out is None:
-        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), rise, p)
+        stalled_rise = rise if rise is not None else _post_best_rise(loss, w, p)
+        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), stalled_rise, p)
     return [out] if out is not None else []
 
 
@@ -212,6 +221,27 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
                    evidence=ev, actions=actions, references=(TEMPERATURE,), detector=NAME)
 
 
+def _post_best_rise(loss: Curve, w: int, p: dict[str, Any]) -> tuple[int, float] | None:
+    """The third pattern's loss rise when :func:`_loss_rise` finds none: the rise after the loss's best measured
+    in the noise of the stretch *after* the best (at least four evaluations), and its practical size against the
+    loss's improvement (first level - best level, ``min_lost_fraction``) instead of the span. On a short run the
+    steep first descent dominates both the second differences (the noise estimate) and the span, so a rise of a
+    tenth of the loss's value over five evaluations reads as 0.8 standard errors and 2.5% of the span."""
+    lv_best = int(np.argmin(loss.level))
+    post = loss.z[loss.best():]
+    if lv_best >= loss.level.size - 1 or post.size < 4:
+        return None
+    sigma = noise_sigma(post)
+    change = float(loss.level[-1] - loss.level[lv_best])
+    improvement = float(loss.level[min(w, loss.level.size) - 1] - loss.level[lv_best])
+    if sigma <= 0 or improvement <= 0 or change < p["min_lost_fraction"] * improvement:
+        return None
+    rise = change / (sigma * np.sqrt(2.0 / w))
+    if rise < p["min_z"] or loss.rising_p(lv_best) >= p["alpha"]:
+        return None
+    return lv_best, float(rise)
+
+
 def _loss_rise(loss: Curve, p: dict[str, Any]) -> tuple[int, float] | None:
     """``(level index of the loss's best, rise in standard errors)`` when the loss got significantly and
     lastingly worse after its best (``min_z``, ``min_share``, Mann–Kendall ``alpha``), else ``None``."""
@@ -250,6 +280,8 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the loss's best, to the end
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the loss's best
     if abs(gain) >= p["min_z"] or learned < p["min_z"]:  # a metric that declines is the overfitting detector's
+        return None
+    if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
         return None
     b_loss = loss.best()
     at_best = loss.where(b_loss)
