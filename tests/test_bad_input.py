@@ -177,3 +177,16 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
         p = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120, check=False)
         assert p.returncode == code, p.stderr
         assert "Traceback" not in p.stderr and p.stderr.startswith("gapwatch: error: ")
+
+
+def test_a_csv_with_git_merge_conflict_markers_is_refused_with_what_they_are(tmp_path: Path) -> None:
+    # a results.csv committed mid-merge (seen in the real-log corpus): which side to keep is the user's call
+    p = tmp_path / "results.csv"
+    p.write_text("epoch,loss,val_loss\n0,1.0,1.1\n<<<<<<< HEAD\n1,0.9,1.0\n=======\n1,0.8,1.0\n>>>>>>> 3f2a1c\n")
+    from gapwatch import load
+    from gapwatch.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        load(p)
+    msg = str(e.value)
+    assert "line 3" in msg and "merge-conflict marker" in msg and str(p) in msg

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,8 +156,8 @@ class Table:
         v = self.cells[col]
         if isinstance(v, NumColumn):
             if v.bad is not None:
-                raise InputError(f"column {col!r}: expected a number, got {v.bad[0]!r}", path=self.path,
-                                 line=v.bad[1])
+                raise InputError(f"column {col!r}: expected a number, got {v.bad[0]!r}{_conflict_hint(v.bad[0])}",
+                                 path=self.path, line=v.bad[1])
             return v.values
         return to_numeric(self.strings(col), col, self.path, self.lines)
 
@@ -343,6 +344,18 @@ class _Builder:
         return Table(self.path, self.columns, cells, np.frombuffer(self.all_lines, np.int64), notes)
 
 
+_CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)")
+
+
+def _conflict_hint(cell: str) -> str:
+    """What to add to a bad cell's message when the cell is a git merge-conflict marker (``<<<<<<< HEAD``,
+    ``=======``, ``>>>>>>> <sha>``): the file holds two versions of its rows, and which to keep is the user's
+    call, not the reader's."""
+    if _CONFLICT_MARKER.match(cell.strip()):
+        return " (a git merge-conflict marker: the file holds two versions of these rows; resolve the conflict)"
+    return ""
+
+
 def _grow(col: array[Any], x: np.ndarray) -> None:
     """Append the values of ``x`` (of ``col``'s item type) to ``col``."""
     col.frombytes(np.ascontiguousarray(x).tobytes())  # one batch: a small copy
@@ -502,7 +515,7 @@ def to_numeric(cells: np.ndarray, col: str, path: Path, lines: np.ndarray) -> np
         try:
             out[i] = float(s)
         except ValueError:
-            raise InputError(f"column {col!r}: expected a number, got {s!r}", path=path,
+            raise InputError(f"column {col!r}: expected a number, got {s!r}{_conflict_hint(s)}", path=path,
                              line=int(lines[i])) from None
     return out
 
