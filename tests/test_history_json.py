@@ -1,0 +1,75 @@
+"""The Keras history saved as JSON (``json.dump(history.history, f)``; a format met in the real-log corpus):
+read as one run with 1-based epochs, learning rates kept aside, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gapwatch import analyze, load
+from gapwatch.errors import InputError
+from gapwatch.readers import sniff
+
+FIXTURE = Path(__file__).parent / "fixtures" / "logs" / "keras" / "history.json"
+
+
+def test_the_fixture_is_read_with_one_based_epochs_and_the_schedule_aside() -> None:
+    h = load(FIXTURE)
+    assert sniff(FIXTURE) is not None and sniff(FIXTURE).name == "history-json"  # type: ignore[union-attr]
+    raw = json.loads(FIXTURE.read_text())
+    assert sorted(h.keys()) == [("train", "acc"), ("train", "loss"), ("val", "acc"), ("val", "loss")]
+    s = h.series("val", "loss")
+    assert s.epoch.tolist() == list(range(1, 31))
+    np.testing.assert_array_equal(s.values, raw["val_loss"])
+    sched = h.meta[h.runs()[0]]["schedule"]
+    assert list(sched) == ["learning_rate"] and sched["learning_rate"]["value"][-1] == 0.0001
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "acc")
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_dumped_history_in_either_layout(tmp_path: Path, indent: int | None) -> None:
+    p = tmp_path / "hist.json"
+    p.write_text(json.dumps({"val_loss": [1.0, 0.8, 0.9], "loss": [1.2, 0.7, 0.5]}, indent=indent))
+    h = load(p)
+    assert h.series("train", "loss").values.tolist() == [1.2, 0.7, 0.5]
+
+
+def test_a_shorter_list_is_read_from_epoch_one_with_a_note(tmp_path: Path) -> None:
+    p = tmp_path / "hist.json"
+    p.write_text('{"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [1.1, 0.9], "val_acc": [0.5, null, 0.7, 0.8]}')
+    h = load(p)
+    assert h.series("val", "loss").epoch.tolist() == [1.0, 2.0]
+    assert h.series("val", "acc").values.tolist() == [0.5, 0.7, 0.8]  # null: not logged
+    assert any("val_loss has fewer values than the 4 epochs" in n.message for n in h.notes)
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    ('{"loss": [1.0, 0.9], "val_loss": {"a": 1}}', "key 'val_loss': expected a list of per-epoch values, got dict"),
+    ('{"loss": [1.0, true]}', "key 'loss', epoch 2: expected a number, got true"),
+    ('{"loss": [1.0, "high"]}', "expected a number, got 'high'"),
+    ('{"loss": []}', "every list is empty"),
+    ('{"loss": [1.0, 0.9]', "not valid JSON"),
+])
+def test_bad_histories_are_refused_with_the_key(tmp_path: Path, doc: str, expected: str) -> None:
+    p = tmp_path / "hist.json"
+    p.write_text(doc)
+    with pytest.raises(InputError) as e:
+        load(p)
+    assert expected in str(e.value) and str(p) in str(e.value)
+
+
+def test_other_json_is_not_taken_for_a_history(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"layers": [64, 32], "dropout": 0.1}')
+    summary = tmp_path / "metrics.json"
+    summary.write_text('{"loss": 0.31, "accuracy": 0.9}')
+    state = tmp_path / "trainer_state.json"
+    state.write_text('{"loss": [1], "log_history": [{"loss": 1.0, "step": 1}]}')
+    for p in (cfg, summary):
+        r = sniff(p)
+        assert r is None or r.name != "history-json"
+    assert sniff(state).name == "hf-trainer"  # type: ignore[union-attr]
