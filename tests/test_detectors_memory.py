@@ -138,3 +138,26 @@ def test_curve_sign_must_be_plus_or_minus_one() -> None:
     s = _series(np.arange(5.0), np.arange(5.0))
     with pytest.raises(ValueError, match="sign must be 1 or -1"):
         curve(s, None, 0.5, 3, 0.01)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_aligned_arrays_at_positions_equal_the_whole_arrays_there(seed: int) -> None:
+    from gapwatch import History
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    recs: list[dict[str, float]] = []
+    for e in range(1, n + 1):
+        r: dict[str, float] = {"epoch": float(e)}
+        if rng.random() < 0.8:
+            r["train_loss"] = float(rng.normal())
+        if rng.random() < 0.7 or e == n:
+            r["val_loss"] = float(rng.normal()) if rng.random() < 0.9 else float("nan")
+        recs.append(r)
+    h = History.from_records(recs)
+    base, whole = h.aligned_arrays("loss", splits=("train", "val"))
+    at = np.sort(rng.choice(len(base), size=int(rng.integers(1, len(base) + 1)), replace=False))
+    _, part = h.aligned_arrays("loss", splits=("train", "val"), at=at)
+    assert part.keys() == whole.keys()
+    for k in whole:
+        np.testing.assert_array_equal(part[k], whole[k][at])

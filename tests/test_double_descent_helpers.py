@@ -45,3 +45,34 @@ def test_episode_peaks_are_the_argmax_of_each_positive_run(sm: np.ndarray) -> No
         peaks.append(i + int(np.argmax(exc[i:j])))
         i = j
     assert _episode_peaks(exc) == sorted(peaks, key=lambda k: -exc[k])
+
+
+@settings(max_examples=300, deadline=None)
+@given(curves, st.integers(min_value=1, max_value=7))
+def test_excursion_peaks_by_chunks_equal_the_whole_excursion(sm: np.ndarray, chunk: int) -> None:
+    import gapwatch.detectors.double_descent as dd
+
+    neg_min = -np.minimum.accumulate(sm)
+    old, dd._CHUNK = dd._CHUNK, chunk  # small chunks: episodes cross chunk ends
+    try:
+        got = dd._excursion_peaks(sm, neg_min)
+    finally:
+        dd._CHUNK = old
+    assert got == _episode_peaks(sm + neg_min)
+
+
+@settings(max_examples=200, deadline=None)
+@given(curves, st.integers(min_value=0, max_value=39), st.integers(min_value=0, max_value=39),
+       st.sampled_from([1, 3, 5, 7]))
+def test_smoothing_a_stretch_equals_the_stretch_of_the_whole_smoothing(sm: np.ndarray, i: int, j: int,
+                                                                      k: int) -> None:
+    from gapwatch.detectors.double_descent import _Train
+    from gapwatch.history import Series
+    from gapwatch.stats import rolling_median
+
+    lo, hi = sorted((i % sm.size, j % sm.size))
+    x = np.arange(1.0, sm.size + 1)
+    for metric, sign in (("loss", 1.0), ("acc", -1.0)):
+        ts = Series("train", metric, metric, np.full(sm.size, np.nan), x, sm, "epoch")
+        whole = sign * rolling_median(sm, k)
+        np.testing.assert_array_equal(_Train(None, metric, k).smooth(ts, lo, hi), whole[lo:hi + 1])  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from . import stats
 from .documents import ANALYSIS, clean
 from .errors import GapwatchError, InputError, UsageError
 from .findings import Finding, Severity
@@ -74,7 +75,10 @@ def best_point(run: Run, monitor: Monitor) -> BestPoint | None:
     fin = np.isfinite(s.values)
     if not fin.any():
         return None
-    b = int(np.argmin(np.where(fin, monitor.sign * s.values, np.inf)))
+    if fin.all():  # (no signed copy of a long series: the first lowest of sign * values)
+        b = stats.argmin(s.values) if monitor.sign == 1.0 else stats.argmax(s.values)  # (no copy: read-only)
+    else:
+        b = int(np.argmin(np.where(fin, monitor.sign * s.values, np.inf)))
     at = s.at(b)
     return BestPoint(step=at["step"], epoch=at["epoch"], value=float(s.values[b]))
 

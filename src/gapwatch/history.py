@@ -753,18 +753,21 @@ class History:
             out[sp] = vals
         return out
 
-    def aligned_arrays(self, metric: str,
-                       splits: Sequence[str] = ("train", "val")) -> tuple[Series, dict[str, np.ndarray]]:
+    def aligned_arrays(self, metric: str, splits: Sequence[str] = ("train", "val"), *,
+                       at: np.ndarray | None = None) -> tuple[Series, dict[str, np.ndarray]]:
         """:meth:`aligned` without the DataFrame (detectors call it once per run; building the frame costs more
         than the matching): the base series (``splits[-1]``) and, per split present, its values matched to the
-        base's x, float arrays of shape ``(len(base),)``."""
+        base's x, float arrays of shape ``(len(base),)`` — or, with ``at`` (int positions in the base), at those
+        evaluations only, shape ``(len(at),)``: the same values as the whole arrays there (each base x is matched
+        on its own), without arrays the length of a long run."""
         base = self.series(splits[-1], metric)
+        bx = base.x if at is None else base.x[at]
         out: dict[str, np.ndarray] = {}
         for sp in splits:
             if not self.has(sp, metric):
                 continue
             s = self.series(sp, metric, x=base.x_kind)
-            out[sp] = _match_backward(s.x, s.values, base.x)
+            out[sp] = _match_backward(s.x, s.values, bx)
         return base, out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 #: Consistency constant turning a median absolute deviation into a Gaussian standard deviation.
@@ -26,6 +28,35 @@ def noise_sigma(values: np.ndarray) -> float:
 
 #: Values per chunk of the long element-wise passes below (their temporaries stay this size, not the curve's).
 _CHUNK = 1 << 16
+
+
+def argmin(values: np.ndarray) -> int:
+    """``np.argmin(values)`` (the first lowest; the first NaN when there is one), shape ``(n,)`` → int, without
+    the copy numpy 2 makes of a read-only array (the History's series are read-only views: ``np.argmin`` of a
+    100 MB log's series copies it whole). A read-only long array is scanned :data:`_CHUNK` values at a time."""
+    return _arg_extreme(values, np.argmin, lambda new, best: new < best)
+
+
+def argmax(values: np.ndarray) -> int:
+    """``np.argmax(values)`` as :func:`argmin` does ``np.argmin``: the first highest (the first NaN when there is
+    one), without a copy of a read-only array."""
+    return _arg_extreme(values, np.argmax, lambda new, best: new > best)
+
+
+def _arg_extreme(values: np.ndarray, pick: Any, better: Any) -> int:
+    v = np.asarray(values)
+    if v.flags.writeable or v.shape[0] <= _CHUNK:
+        return int(pick(v))
+    best_i, best_v = -1, np.nan
+    for a in range(0, v.shape[0], _CHUNK):
+        chunk = v[a:a + _CHUNK]
+        i = int(pick(chunk))
+        x = chunk[i]
+        if x != x:  # NaN: numpy's answer is the first one, and this chunk holds it
+            return a + i
+        if best_i < 0 or better(x, best_v):
+            best_i, best_v = a + i, x
+    return best_i
 
 
 def finite_values(values: np.ndarray) -> np.ndarray:

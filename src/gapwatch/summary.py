@@ -145,13 +145,19 @@ def _cost_numbers(r: RunAnalysis) -> dict[str, float | None]:
     if r.monitor is None or r.best is None:
         return out
     ser = r.history.series(r.monitor.split, r.monitor.metric)
-    fin = np.isfinite(ser.values) & np.isfinite(ser.x)
+    fin = np.isfinite(ser.values)
+    fin &= np.isfinite(ser.x)
     if not fin.any():
         return out
-    xs, vs = ser.x[fin], ser.values[fin]
+    xs, vs = (ser.x, ser.values) if fin.all() else (ser.x[fin], ser.values[fin])  # (no copies of a clean series)
+    del fin
     # the best point is the analysis' (one owner: gapwatch.analysis.best_point); its position on this axis
     bx = r.best.at(r.x)
-    b = int(np.argmin(r.monitor.sign * vs)) if bx is None else int(np.argmin(np.abs(xs - bx)))
+    if bx is None:
+        b = int(np.argmin(r.monitor.sign * vs))
+    else:
+        dist = xs - bx
+        b = int(np.argmin(np.abs(dist, out=dist)))
     best = float(r.best.value)
     rng = float(xs[-1] - xs[0])
     out.update(best_value=best, best_x=float(xs[b]), final_value=float(vs[-1]), final_x=float(xs[-1]),

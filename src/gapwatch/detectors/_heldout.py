@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..history import Series
-from ..stats import mann_kendall, noise_sigma, trailing_mean
+from ..stats import argmax, argmin, mann_kendall, noise_sigma, trailing_mean
 
 #: Relative size (of the curve's largest magnitude) below which a difference of levels is floating-point
 #: rounding, not a change.
@@ -63,7 +63,7 @@ class Curve:
     def best(self, start: int = 0) -> int:
         """Grid index of the lowest ``z`` from ``start`` on (the first such, as ``np.argmin(z)``)."""
         v = self.values[start:]
-        return start + int(np.argmin(v) if self.sign == 1.0 else np.argmax(v))
+        return start + (argmin(v) if self.sign == 1.0 else argmax(v))  # (no copy of the read-only values)
 
     def z_at(self, i: int) -> float:
         """``z`` of grid point ``i``."""

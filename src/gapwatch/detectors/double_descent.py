@@ -83,20 +83,24 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     mon, s = monitored
     if _grokked(history, mon):
         return []  # a validation-loss bump during memorisation followed by a jump is grokking
+    # the instability detector's spikes (a bump that is a spike's recovery is not double descent), asked before
+    # the long arrays below exist: its own temporaries and these are never in memory together
+    spikes = _spike_xs(history, mon)
     k = p["smooth"] | 1
+    train = _Train(history, mon.metric, k)
+    train.get()  # (its noise estimate's temporaries too come and go before the long arrays below exist)
     # the statistics of the values, turned by the sign: the same numbers as on ``sign * values`` (a median of
     # negated values is the negated median; the noise is sign-free), without the negated copy
+    sigma = noise_sigma(s.values)
     sm = rolling_median(s.values, k)
     if mon.sign == -1.0:  # (a monitor's sign is +1 or -1)
         np.negative(sm, out=sm)
-    sigma = noise_sigma(s.values)
     z0 = float(signed(s.values[:1], mon.sign)[0])
     neg_min = np.negative(sm)
     np.maximum.accumulate(neg_min, out=neg_min)  # -(running minimum of sm): non-decreasing
-    train = _Train(history, mon.metric, k)
     # candidate peaks in decreasing excursion order; keep the first that recovers and passes the tests
-    for pk in _episode_peaks(sm + neg_min):  # (the excursion is not kept: one long array fewer in memory)
-        found = _episode(history, mon, s, z0, sm, neg_min, sigma, k, pk, train, p)
+    for pk in _excursion_peaks(sm, neg_min):  # (the excursion is made a chunk at a time, never kept)
+        found = _episode(history, mon, s, z0, sm, neg_min, sigma, k, pk, train, spikes, p)
         if found is not None:
             return [found]
     return []
@@ -110,7 +114,7 @@ def _first_argmin(neg_min: np.ndarray, i: int) -> int:
 
 
 def _episode(history: History, mon: Monitor, s: Series, z0: float, sm: np.ndarray, neg_min: np.ndarray,
-             sigma: float, k: int, pk: int, train: _Train, p: dict[str, Any]) -> Finding | None:
+             sigma: float, k: int, pk: int, train: _Train, spikes: list[float], p: dict[str, Any]) -> Finding | None:
     """The double-descent finding of the rise peaking at ``pk`` when it recovers and passes the tests, else None.
     ``z0``: the first value as "lower is better"; ``neg_min``: the negated running minimum of ``sm``."""
     b = _first_argmin(neg_min, pk)
@@ -129,7 +133,7 @@ def _episode(history: History, mon: Monitor, s: Series, z0: float, sm: np.ndarra
         return None
     if _train_worse(train, mon.metric, s.x[b], s.x[pk], rise, p):
         return None
-    if _spike_between(history, mon, s.x[b], s.x[r]):
+    if any(s.x[b] <= x <= s.x[r] for x in spikes):  # a spike between: the bump is its recovery
         return None
     return _finding(mon, s, sm, sigma, k, b, pk, r, rise, improvement, zrise)
 
@@ -172,16 +176,17 @@ def _grokked(history: History, mon: Monitor) -> bool:
     return bool(grokking_check(history, monitor=mon))
 
 
-def _spike_between(history: History, mon: Monitor, x0: float, x1: float) -> bool:
-    """Did the instability detector report a spike between x0 and x1 (then the bump is its recovery)?"""
+def _spike_xs(history: History, mon: Monitor) -> list[float]:
+    """Where the instability detector reported spikes (epoch, else step, as its evidence gives them)."""
     from .instability import check as instability_check
 
+    out: list[float] = []
     for f in instability_check(history, monitor=mon):
         for sp in f.evidence.get("spikes", []) if f.evidence.get("type") == "spikes" else []:
             x = sp.get("epoch") if sp.get("epoch") is not None else sp.get("step")
-            if x is not None and x0 <= x <= x1:
-                return True
-    return False
+            if x is not None:
+                out.append(float(x))
+    return out
 
 
 def _episode_peaks(exc: np.ndarray) -> list[int]:
@@ -192,30 +197,80 @@ def _episode_peaks(exc: np.ndarray) -> list[int]:
     return sorted(peaks, key=lambda k: -exc[k])
 
 
-class _Train:
-    """The training series of the monitored metric, smoothed as the held-out one: made on the first episode
-    that asks (:func:`_train_worse`) and kept for the others (one smoothing per run, not one per episode).
+def _excursion_peaks(sm: np.ndarray, neg_min: np.ndarray) -> list[int]:
+    """:func:`_episode_peaks` of the excursion ``sm + neg_min`` (``sm`` above its running minimum; shapes
+    ``(n,)``), made :data:`_CHUNK` evaluations at a time: an episode still open at a chunk's end is carried into
+    the next (its peak so far and that value), so the excursion never exists as one long array. The same peaks
+    in the same order (ties: the earlier evaluation first, as ``np.argmax`` and a stable sort give them)."""
+    found: list[tuple[float, int]] = []  # (excursion at the peak, peak) of every closed episode, in order
+    open_peak: tuple[float, int] | None = None  # the episode running into the current chunk
+    n = sm.shape[0]
+    for a in range(0, n, _CHUNK):
+        exc = sm[a:a + _CHUNK] + neg_min[a:a + _CHUNK]
+        if open_peak is not None and not exc[0] > 0:  # the carried episode ended with the last chunk
+            found.append(open_peak)
+            open_peak = None
+        pos = np.concatenate(([False], exc > 0, [False]))
+        edges = np.flatnonzero(pos[1:] != pos[:-1])
+        for i, j in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            m = i + int(np.argmax(exc[i:j]))
+            cand = (float(exc[m]), a + m)
+            if i == 0 and open_peak is not None:  # the carried episode goes on: keep the earlier peak on a tie
+                cand = open_peak if open_peak[0] >= cand[0] else cand
+                open_peak = None
+            if j == exc.shape[0] and a + j < n:  # still open at the chunk's end
+                open_peak = cand
+            else:
+                found.append(cand)
+    if open_peak is not None:
+        found.append(open_peak)
+    found.sort(key=lambda t: -t[0])  # (stable: equal excursions keep their order)
+    return [k for _, k in found]
 
-    Attributes (after :meth:`get`): ``series`` (finite values, ordered by x), ``smooth`` (centred rolling
-    median of ``sign * values``, shape ``(n,)``), ``sigma`` (its noise, :func:`gapwatch.stats.noise_sigma`)."""
+
+#: Evaluations per chunk of :func:`_excursion_peaks`.
+_CHUNK = 1 << 16
+
+
+class _Train:
+    """The training series of the monitored metric and its noise, found on the first episode that asks
+    (:func:`_train_worse`) and kept for the others. Its smoothing (centred rolling median of ``sign * values``,
+    the held-out curve's) is made over the stretch an episode asks about only: the same medians there, without
+    a smoothed copy of the whole curve beside the held-out one's arrays."""
 
     def __init__(self, history: History, metric: str, k: int) -> None:
-        self._history, self._metric, self._k = history, metric, k
+        self._history, self._metric, self.k = history, metric, k
         self._done = False
-        self._got: tuple[Series, np.ndarray, float] | None = None
+        self._got: tuple[Series, float] | None = None
+        self._whole: np.ndarray | None = None
 
-    def get(self) -> tuple[Series, np.ndarray, float] | None:
+    def get(self) -> tuple[Series, float] | None:
+        """``(series with finite values, ordered by x; its noise sigma)``, or None without a usable one."""
         if not self._done:
             self._done = True
             tr = train_series(self._history, self._metric)
             ts = tr.finite() if tr is not None else None
             if ts is not None and len(ts) >= 4:
-                # as on ``sign * values`` (negation is exact), without the negated copy
-                tsm = rolling_median(ts.values, self._k)
-                if sign_of(ts.metric) == -1.0:
-                    np.negative(tsm, out=tsm)
-                self._got = (ts, tsm, noise_sigma(ts.values))
+                self._got = (ts, noise_sigma(ts.values))  # (sign-free)
         return self._got
+
+    def smooth(self, ts: Series, lo: int, hi: int) -> np.ndarray:
+        """The smoothed ``sign * values`` at positions ``lo..hi`` (inclusive), from the values within half a
+        window of them: a centred median's window never reaches further, and at the curve's ends it is cut as
+        on the whole curve."""
+        h = self.k // 2
+        a = max(0, lo - h)
+        part = rolling_median(ts.values[a:hi + h + 1], self.k)[lo - a:hi - a + 1]
+        if sign_of(ts.metric) == -1.0:  # (negation is exact: the medians of the negated values)
+            np.negative(part, out=part)
+        return part
+
+    def smooth_all(self, ts: Series) -> np.ndarray:
+        """The smoothed ``sign * values`` of the whole curve (made once, for a selection that is not one
+        stretch: an x axis out of order)."""
+        if self._whole is None:
+            self._whole = self.smooth(ts, 0, len(ts) - 1)
+        return self._whole
 
 
 def _train_worse(train: _Train, metric: str, x0: float, x1: float, rise: float, p: dict[str, Any]) -> bool:
@@ -227,14 +282,20 @@ def _train_worse(train: _Train, metric: str, x0: float, x1: float, rise: float, 
     got = train.get()
     if got is None:
         return False
-    ts, tsm, tsigma = got
+    ts, tsigma = got
     sel = ts.x >= x0
     sel &= ts.x <= x1
     count = int(np.count_nonzero(sel))
     if count < 2:
         return False
     first = int(np.argmax(sel))  # the first selected evaluation
-    worse = float(np.max(tsm, where=sel, initial=-np.inf) - tsm[first])
+    last = sel.shape[0] - 1 - int(np.argmax(sel[::-1]))
+    if last - first + 1 == count:  # one stretch (an ordered axis): smooth just that
+        part = train.smooth(ts, first, last)
+        worse = float(np.max(part) - part[0])
+    else:
+        tsm = train.smooth_all(ts)
+        worse = float(np.max(tsm, where=sel, initial=-np.inf) - tsm[first])
     limit = p["train_worse_z"] * tsigma
     if ts.metric == metric:
         frac = p["train_worse_fraction"] * rise

@@ -63,7 +63,7 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
 from ..params import Param, defaults, register, validate
-from ..stats import mann_kendall, noise_sigma, trailing_mean, window_means
+from ..stats import argmin, mann_kendall, noise_sigma, trailing_mean, window_means
 from . import register as register_detector
 from ._common import (
     INFINITE_COMPUTE,
@@ -150,7 +150,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     mon, s = monitored
     n = len(s)
     z = signed(s.values, mon.sign)
-    b = int(np.argmin(z))
+    b = argmin(z)  # (z may be the read-only series itself: numpy would copy it)
     after = n - 1 - b
     if after < p["min_after_best"]:
         return []
@@ -175,7 +175,7 @@ def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> 
     measure better at the end than at the best (else the run diverges). A ``warning`` at most: never critical
     without a noise estimate."""
     z = signed(s.values, mon.sign)
-    n, b = len(s), int(np.argmin(z))
+    n, b = len(s), argmin(z)
     improvement, rise = float(z[0] - z[b]), float(z[-1] - z[b])
     if n - 1 - b < 2 or improvement <= 0 or not bool(np.all(np.diff(z[b:]) > 0)):
         return []
@@ -307,6 +307,7 @@ def _degradation(z: np.ndarray, b: int, w: int) -> tuple[float, float, float, fl
     with its raw best at ``b`` and level window ``w`` (see the module docstring)."""
     levels = window_means(z, w)  # levels[i] = mean(z[i:i+w])
     best_level = float(np.min(levels[max(0, b - w + 1): b + 1]))
+    del levels  # (gone before noise_sigma's temporaries)
     degradation = float(np.mean(z[-w:])) - best_level
     improvement = max(float(np.mean(z[:w])) - best_level, 0.0)
     sigma = noise_sigma(z)
@@ -368,26 +369,49 @@ def _gap(history: History, mon: Monitor, s: Series, b: int, max_points: int) -> 
     if not has(history, "train", mon.metric):
         return {}
     try:
-        base, al = history.aligned_arrays(mon.metric, splits=("train", mon.split))
+        base = history.series(mon.split, mon.metric)  # (the base of the aligned arrays)
+        n = len(base)
+        if not _train_matched(history, mon, n):
+            return {}
+        keep = _trajectory_index(n, max_points)
+        # the gap where it is reported only (the best, the end, the thinned trajectory): each base evaluation is
+        # matched on its own, so these are the values of the whole aligned arrays there
+        idx = int(min(np.searchsorted(base.x, s.x[b]), n - 1))
+        at = np.arange(n) if keep is None else np.union1d(keep, [idx, n - 1])
+        _, al = history.aligned_arrays(mon.metric, splits=("train", mon.split), at=at)
     except (KeyError, ValueError):
-        return {}
-    if "train" not in al or np.isnan(al["train"]).all():
         return {}
     gap = al[mon.split] - al["train"]
     gap *= mon.sign  # (in place: the same numbers as ``sign * (held-out - train)``)
-    idx = np.searchsorted(base.x, s.x[b])
-    idx = int(min(idx, len(gap) - 1))
+    j_best, j_end = int(np.searchsorted(at, idx)), at.shape[0] - 1
     out: dict[str, Any] = {
-        "gap_at_best": float(gap[idx]) if np.isfinite(gap[idx]) else None,
-        "gap_final": float(gap[-1]) if np.isfinite(gap[-1]) else None,
+        "gap_at_best": float(gap[j_best]) if np.isfinite(gap[j_best]) else None,
+        "gap_final": float(gap[j_end]) if np.isfinite(gap[j_end]) else None,
     }
-    keep = _trajectory_index(gap.size, max_points)
     if keep is not None:
-        gap = gap[keep]
+        gap = gap[np.searchsorted(at, keep)]
     out["gap_trajectory"] = [g if math.isfinite(g) else None for g in gap.tolist()]
     if keep is not None:
         out["gap_trajectory_index"] = keep.tolist()
     return out
+
+
+#: Evaluations matched at a time by :func:`_train_matched`.
+_MATCH_CHUNK = 1 << 16
+
+
+def _train_matched(history: History, mon: Monitor, n: int) -> bool:
+    """Whether some evaluation of the monitored series (``n`` of them) has a training value matched to it (the
+    aligned training array is not all NaN), matched :data:`_MATCH_CHUNK` evaluations at a time: usually the
+    first chunk answers."""
+    for a in range(0, n, _MATCH_CHUNK):
+        at = np.arange(a, min(a + _MATCH_CHUNK, n))
+        _, al = history.aligned_arrays(mon.metric, splits=("train", mon.split), at=at)
+        if "train" not in al:
+            return False
+        if not np.isnan(al["train"]).all():
+            return True
+    return False
 
 
 def _trajectory_index(n: int, max_points: int) -> np.ndarray | None:
