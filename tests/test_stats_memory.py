@@ -150,3 +150,32 @@ def test_trailing_mean_peak_above_answers_as_the_exact_means(monkeypatch: pytest
                 assert stats.trailing_mean_peak_above(v, w, level) == (exact > level)
     with pytest.raises(ValueError, match="at least one value"):
         stats.trailing_mean_peak_above(np.empty(0), 3, 0.5)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_argmin_argmax_of_read_only_arrays_equal_numpy_without_a_copy(monkeypatch: pytest.MonkeyPatch,
+                                                                     seed: int) -> None:
+    # numpy 2 copies a read-only array whole in np.argmin/np.argmax; stats scans it in chunks (made small here)
+    monkeypatch.setattr(stats, "_CHUNK", 1 + seed % 5)
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        v = rng.integers(0, 4, n).astype(float)
+        if rng.random() < 0.3:
+            v[rng.random(n) < 0.1] = np.nan
+        v.flags.writeable = False
+        assert stats.argmin(v) == int(np.argmin(v)) and stats.argmax(v) == int(np.argmax(v))
+
+
+def test_argmin_of_a_long_read_only_array_makes_no_copy() -> None:
+    import tracemalloc
+
+    v = np.random.default_rng(0).normal(size=1 << 20)
+    v.flags.writeable = False
+    tracemalloc.start()
+    try:
+        i = stats.argmin(v)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert i == int(np.argmin(v)) and peak < v.nbytes // 4
