@@ -5,6 +5,8 @@ Generates, in a temporary directory (deleted afterwards), one log per format and
 
 * **keras-csv**: a Keras ``CSVLogger`` file (``epoch,accuracy,loss,val_accuracy,val_loss``, one row per epoch,
   5 significant digits, ~39 bytes a row);
+* **narrow-csv**: a Keras ``CSVLogger`` file of the narrowest common shape, ``epoch,loss,val_loss`` (~24 bytes a
+  row: the most points per byte);
 * **jsonl**: JSON Lines records ``{"epoch": e, "step": s, "train_loss": x, "val_loss": y, "val_acc": z}``
   (~95 bytes a record), the shape :mod:`gapwatch.readers.jsonl` reads;
 * **tensorboard**: one ``events.out.tfevents.*`` file, ``train/loss`` (``simple_value``) at every step and
@@ -45,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VAL_EVERY = 10
 #: Rows generated per chunk (bounds the generator's own memory).
 CHUNK_ROWS = 500_000
-FORMATS = ("keras-csv", "jsonl", "tensorboard")
+FORMATS = ("keras-csv", "narrow-csv", "jsonl", "tensorboard")
 
 
 # ----------------------------------------------------------------------------- generators
@@ -69,6 +71,21 @@ def write_keras_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
             tr, va = _curves(a, n, rows, rng)
             acc, vacc = 1.0 - tr / 3.0, 1.0 - va / 2.0
             fh.write("".join(f"{a + k},{acc[k]:.5g},{tr[k]:.5g},{vacc[k]:.5g},{va[k]:.5g}\n" for k in range(n)))
+    return rows
+
+
+def write_narrow_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
+    """A Keras CSVLogger file of the narrowest common shape, ``epoch,loss,val_loss`` (~24 bytes a row, so the
+    most points per byte and the detectors' series-sized temporaries the largest share of the file), of about
+    ``target_bytes`` bytes; returns the rows written."""
+    rng = np.random.default_rng(seed)
+    rows = max(10, target_bytes // 24)
+    with open(path, "w") as fh:
+        fh.write("epoch,loss,val_loss\n")
+        for a in range(0, rows, CHUNK_ROWS):
+            n = min(CHUNK_ROWS, rows - a)
+            tr, va = _curves(a, n, rows, rng)
+            fh.write("".join(f"{a + k},{tr[k]:.5g},{va[k]:.5g}\n" for k in range(n)))
     return rows
 
 
@@ -153,7 +170,8 @@ def write_tensorboard(path: Path, target_bytes: int, seed: int = 0) -> int:
     return n_pts
 
 
-WRITERS = {"keras-csv": (write_keras_csv, "log.csv"), "jsonl": (write_jsonl, "log.jsonl"),
+WRITERS = {"keras-csv": (write_keras_csv, "log.csv"), "narrow-csv": (write_narrow_csv, "narrow.csv"),
+           "jsonl": (write_jsonl, "log.jsonl"),
            "tensorboard": (write_tensorboard, "events.out.tfevents.1700000000.bench")}
 
 
