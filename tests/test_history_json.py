@@ -73,3 +73,20 @@ def test_other_json_is_not_taken_for_a_history(tmp_path: Path) -> None:
         r = sniff(p)
         assert r is None or r.name != "history-json"
     assert sniff(state).name == "hf-trainer"  # type: ignore[union-attr]
+
+
+def test_values_beyond_float_range_numeric_strings_and_nan(tmp_path: Path) -> None:
+    p = tmp_path / "hist.json"
+    p.write_text('{"loss": [1.0, "0.5", NaN, ' + "9" * 400 + '], "val_loss": [1.0, 0.9, 0.8, 0.7]}')
+    v = load(p).series("train", "loss").values
+    assert v[:2].tolist() == [1.0, 0.5] and np.isnan(v[2]) and v[3] == np.inf  # NaN is evidence: kept
+
+
+def test_a_history_larger_than_the_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gapwatch.readers import history_json
+
+    monkeypatch.setattr(history_json, "MAX_BYTES", 16)
+    p = tmp_path / "hist.json"
+    p.write_text('{"loss": [1.0, 0.9, 0.8, 0.7], "val_loss": [1.0, 0.9, 0.8, 0.7]}')
+    with pytest.raises(InputError, match="larger than 16 bytes"):
+        load(p)

@@ -23,17 +23,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import METRIC_ALIASES, normalize, role
-from ._parts import Parts, records_parts
+from ..names import METRIC_ALIASES, normalize, normalize_columns, role
+from ._parts import Parts
 from .base import FunctionReader
 
 NAME = "history-json"
 
-#: Largest history JSON read, in bytes (256 MiB: tens of millions of values; a Keras history is kilobytes).
-MAX_BYTES = 1 << 28
+#: Largest history JSON read, in bytes (32 MiB: millions of values; a Keras history is kilobytes). The whole
+#: document is decoded at once (Python objects, ~30 bytes a value), so this bounds the reader's memory.
+MAX_BYTES = 1 << 25
 
 _FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*\[')
 _MEASURES = frozenset(METRIC_ALIASES.values())
@@ -75,26 +78,70 @@ def _load(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _column(key: str, val: list[Any], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One list → ``(values, logged)``, float and bool arrays of its length: ``null`` is not logged, numbers
+    (and numeric strings) are values, anything else is refused with the key and the epoch."""
+    kinds = set(map(type, val))
+    if kinds <= {int, float, type(None)}:  # the usual list: numbers, perhaps nulls (one numpy conversion)
+        logged = np.fromiter((x is not None for x in val), dtype=bool, count=len(val))
+        try:
+            return np.array(val, dtype=float), logged
+        except OverflowError:  # an integer beyond float range: the element-wise path says ±inf
+            pass
+    out = np.empty(len(val))
+    logged = np.ones(len(val), dtype=bool)
+    for i, x in enumerate(val):
+        if x is None:
+            out[i], logged[i] = np.nan, False
+            continue
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            try:
+                out[i] = float(x)
+            except OverflowError:  # an integer beyond float range
+                out[i] = np.inf if x > 0 else -np.inf
+            continue
+        try:
+            if not isinstance(x, str):
+                raise TypeError
+            t = x.strip()
+            out[i] = float(t) if t else np.nan  # (a numeric string; a blank one is not logged)
+            logged[i] = bool(t)
+        except (TypeError, ValueError):
+            shown = repr(x) if isinstance(x, str) else json.dumps(x)
+            raise InputError(f"key {key!r}, epoch {i + 1}: expected a number, got {shown[:40]}",
+                             path=path) from None
+    return out, logged
+
+
 def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
-    lists: dict[str, list[Any]] = {}
     for key, val in doc.items():
         if not isinstance(val, list):
             raise InputError(f"key {key!r}: expected a list of per-epoch values, got {type(val).__name__}",
                              path=path)
-        lists[str(key)] = val
-    n = max(len(v) for v in lists.values())
+    lengths = {str(k): len(v) for k, v in doc.items()}
+    n = max(lengths.values())
     if n == 0:
         raise InputError("every list is empty: no epochs", path=path)
-    records = [(i, {"epoch": i + 1, **{k: v[i] for k, v in lists.items() if i < len(v)}}) for i in range(n)]
-    for k, v in lists.items():
-        for i, x in enumerate(v):
-            if isinstance(x, (bool, dict, list)):
-                raise InputError(f"key {k!r}, epoch {i + 1}: expected a number, got {json.dumps(x)[:40]}",
-                                 path=path)
-    parts = records_parts(records, run, str(path), place="epoch ")
-    schedule.keep_records(parts.meta, records)  # learning rates: kept aside, never judged
-    short = sorted(k for k, v in lists.items() if 0 < len(v) < n)
+    read = normalize_columns([str(k) for k, v in doc.items() if v], "train")
+    parts = Parts(run, str(path))
+    for key in list(doc):
+        val = doc.pop(key)  # (each decoded list goes as soon as its column exists)
+        k = str(key)
+        if not val:
+            continue
+        values, logged = _column(k, val, Path(path))
+        del val
+        epoch = np.arange(1.0, values.shape[0] + 1.0)
+        if not logged.all():
+            values, epoch = values[logged], epoch[logged]
+        step = np.full(values.shape[0], np.nan)
+        if k in read:
+            split, metric = read[k]
+            parts.add(step, epoch, split, metric, values, k)
+        elif role(k) == "schedule":  # learning rates: kept aside, never judged
+            schedule.keep(parts.meta, k, step, epoch, values)
+    short = sorted(k for k, m in lengths.items() if 0 < m < n)
     if short:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(short)} {'has' if len(short) == 1 else 'have'} fewer values than the {n} epochs of "
