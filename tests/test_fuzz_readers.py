@@ -50,6 +50,7 @@ UNITS: list[tuple[Path, str, bool]] = [
     (LOGS / "lightning" / "version_0", "metrics.csv", False),
     (LOGS / "lightning" / "version_0", "hparams.yaml", False),
     (LOGS / "keras", "training.csv", True),
+    (LOGS / "keras", "history.json", True),
     (FIX / "logs_text", "keras1_stdout.log", True),
     (FIX / "logs_text", "keras_history_pandas.csv", True),
     (FIX / "logs_text", "keras2_verbose2_appended.log", True),
