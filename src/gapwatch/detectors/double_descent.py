@@ -190,7 +190,8 @@ def _spike_xs(history: History, mon: Monitor) -> list[float]:
 
 
 def _episode_peaks(exc: np.ndarray) -> list[int]:
-    """Peak index of every contiguous episode with a positive excursion, largest excursion first."""
+    """Peak index of every contiguous episode with a positive excursion, largest excursion first (on the whole
+    excursion array: the definition :func:`_excursion_peaks` computes chunk by chunk, kept as its reference)."""
     pos = np.concatenate(([False], exc > 0, [False]))
     edges = np.flatnonzero(pos[1:] != pos[:-1])  # starts and ends (exclusive) of the episodes, alternating
     peaks = [int(i) + int(np.argmax(exc[i:j])) for i, j in zip(edges[::2], edges[1::2], strict=True)]
