@@ -128,10 +128,10 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     lv, av = loss.finite().values.astype(float), acc.finite().values.astype(float)
     if min(lv.size, av.size) < p["chance_min_evaluations"] or np.any(av < 0) or np.any(av > 1):
         return None
-    med = float(np.mean(lv))
-    if not np.log(2) * (1 - p["chance_loss_tol"]) <= med <= np.log(MAX_CLASSES):
+    mean_loss = float(np.mean(lv))
+    if not np.log(2) * (1 - p["chance_loss_tol"]) <= mean_loss <= np.log(MAX_CLASSES):
         return None  # not a cross-entropy of 2 to MAX_CLASSES equally likely classes (and no overflow)
-    classes = int(round(float(np.exp(med))))  # (the mean: every value must be near ln C anyway)
+    classes = int(round(float(np.exp(mean_loss))))  # (the mean: every value must be near ln C anyway)
     if classes < 2:
         return None
     ln_c = float(np.log(classes))
