@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -313,6 +314,31 @@ def _resolve_blocks(h: History) -> History:
 def _reblock(h: History) -> History:
     """``h`` (a long table) block-stored: its stretches of one series as views of its columns."""
     return History.from_blocks(blocks_of(h), notes=h.notes, sources=h.sources, meta=h.meta)
+
+
+def read_json_document(path: Path, *, max_bytes: int, limit: str, what: str) -> Any:
+    """One whole JSON document (``trainer_state.json``, a dumped Keras history), decoded with the guard log's
+    rules (:func:`gapwatch.guardlog.decode_document`: NaN/Infinity accepted, nesting and huge numbers refused);
+    a UTF-8 byte-order mark is skipped.
+
+    Raises:
+        InputError: larger than ``max_bytes`` (named ``limit`` in the message, with ``what`` the file should have
+            been), not UTF-8, unreadable, or not valid JSON (with the line when the parser knows it).
+    """
+    from .. import guardlog
+
+    try:
+        if path.stat().st_size > max_bytes:
+            raise InputError(f"larger than {max_bytes:,} bytes ({limit}): not {what}?", path=path)
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+    try:
+        return guardlog.decode_document(text)
+    except guardlog.LineError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
 
 
 def number(val: object, *, path: object, line: int | None, key: str) -> float:

@@ -23,9 +23,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import guardlog
 from ..errors import InputError
-from ._parts import Parts
+from ._parts import Parts, read_json_document
 from .base import FunctionReader
 from .jsonl import RecordColumns
 
@@ -58,19 +57,7 @@ def sniff(path: Path, head: str) -> bool:
 
 
 def _load_state(path: Path) -> dict[str, Any]:
-    try:
-        if path.stat().st_size > MAX_STATE_BYTES:
-            raise InputError(f"larger than {MAX_STATE_BYTES:,} bytes (MAX_STATE_BYTES): not a trainer state?",
-                             path=path)
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
-    try:
-        state = guardlog.decode_document(text)
-    except guardlog.LineError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    state = read_json_document(path, max_bytes=MAX_STATE_BYTES, limit="MAX_STATE_BYTES", what="a trainer state")
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
         raise InputError("not a Hugging Face trainer_state.json: no 'log_history' list", path=path)
     return state

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import guardlog, schedule
+from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
 from ..names import METRIC_ALIASES, normalize, normalize_columns, role
-from ._parts import Parts
+from ._parts import Parts, read_json_document
 from .base import FunctionReader
 
 NAME = "history-json"
@@ -61,18 +61,7 @@ def sniff(path: Path, head: str) -> bool:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise InputError(f"larger than {MAX_BYTES:,} bytes (MAX_BYTES): not a Keras history?", path=path)
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
-    try:
-        doc = guardlog.decode_document(text)
-    except guardlog.LineError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    doc = read_json_document(path, max_bytes=MAX_BYTES, limit="MAX_BYTES", what="a Keras history")
     if not isinstance(doc, dict) or not doc:
         raise InputError("expected a JSON object of per-epoch lists (a Keras history.history)", path=path)
     return doc
