@@ -24,27 +24,14 @@ from gapwatch.forecast.sweep import (
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pruners import C as PRUNER_CURVES  # noqa: E402
 from test_pruners import N as PRUNER_N  # noqa: E402
+from test_pruners_same_step import FAST, SLOW, N, _c, _decay  # noqa: E402
 
-N = 30  # evaluations of a full trial
-T = np.arange(N, dtype=float)
-
-
-def _decay(start: float, end: float, tau: float) -> np.ndarray:
-    """A noiseless learning curve from ``start`` down to ``end`` with time constant ``tau`` (evaluations)."""
-    return end + (start - end) * np.exp(-T / tau)
-
-
-#: five finished fast starters: best so far after 3 evaluations 0.49-0.57 (0.2 + 0.02 i + (0.8 - 0.02 i) / e)
-FAST = [_decay(1.0, 0.2 + 0.02 * i, 2.0) for i in range(5)]
-#: behind all of them after 3 evaluations (2.09 vs 0.49-0.57) and improving more slowly over those evaluations
-#: (0.21 vs 0.48-0.51): the five fast trials are its comparable trials
-SLOW = _decay(2.3, 0.9, 12.0)
+# the same-step tables' trials (N evaluations on T): FAST, five finished fast starters, best so far after 3
+# evaluations 0.49-0.57 (0.2 + 0.02 i + (0.8 - 0.02 i) / e); SLOW, behind all of them after 3 evaluations (2.09)
+# and improving more slowly over those evaluations (0.21 vs 0.48-0.51): the five fast trials are its comparable
+# trials
 #: ahead of all five after 3 evaluations (0.43) while gaining less over them (0.47): in the top third
 AHEAD = _decay(0.9, 0.15, 2.0)
-
-
-def _c(y: np.ndarray, m: int = N, sign: float = 1.0) -> Curve:
-    return Curve(T[:m], sign * y[:m])
 
 
 @pytest.mark.parametrize(("k", "eta", "first", "answer"), [
