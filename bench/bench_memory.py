@@ -38,6 +38,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,33 +61,33 @@ def _curves(start: int, n: int, total: int, rng: np.random.Generator) -> tuple[n
     return train, val
 
 
-def write_keras_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
-    """A Keras CSVLogger file of about ``target_bytes`` bytes; returns the rows written."""
+def _write_csv(path: Path, target_bytes: int, bytes_per_row: int, header: str,
+               row: Callable[[int, float, float], str], seed: int) -> int:
+    """A CSV of about ``target_bytes`` bytes: ``header``, then ``row(epoch, train, val)`` for the curves of
+    :func:`_curves`, :data:`CHUNK_ROWS` rows at a time; returns the rows written."""
     rng = np.random.default_rng(seed)
-    rows = max(10, target_bytes // 39)
+    rows = max(10, target_bytes // bytes_per_row)
     with open(path, "w") as fh:
-        fh.write("epoch,accuracy,loss,val_accuracy,val_loss\n")
+        fh.write(header)
         for a in range(0, rows, CHUNK_ROWS):
             n = min(CHUNK_ROWS, rows - a)
             tr, va = _curves(a, n, rows, rng)
-            acc, vacc = 1.0 - tr / 3.0, 1.0 - va / 2.0
-            fh.write("".join(f"{a + k},{acc[k]:.5g},{tr[k]:.5g},{vacc[k]:.5g},{va[k]:.5g}\n" for k in range(n)))
+            fh.write("".join(row(a + k, float(tr[k]), float(va[k])) for k in range(n)))
     return rows
+
+
+def write_keras_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
+    """A Keras CSVLogger file of about ``target_bytes`` bytes; returns the rows written."""
+    return _write_csv(path, target_bytes, 39, "epoch,accuracy,loss,val_accuracy,val_loss\n",
+                      lambda e, tr, va: f"{e},{1.0 - tr / 3.0:.5g},{tr:.5g},{1.0 - va / 2.0:.5g},{va:.5g}\n", seed)
 
 
 def write_narrow_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
     """A Keras CSVLogger file of the narrowest common shape, ``epoch,loss,val_loss`` (~24 bytes a row, so the
     most points per byte and the detectors' series-sized temporaries the largest share of the file), of about
     ``target_bytes`` bytes; returns the rows written."""
-    rng = np.random.default_rng(seed)
-    rows = max(10, target_bytes // 24)
-    with open(path, "w") as fh:
-        fh.write("epoch,loss,val_loss\n")
-        for a in range(0, rows, CHUNK_ROWS):
-            n = min(CHUNK_ROWS, rows - a)
-            tr, va = _curves(a, n, rows, rng)
-            fh.write("".join(f"{a + k},{tr[k]:.5g},{va[k]:.5g}\n" for k in range(n)))
-    return rows
+    return _write_csv(path, target_bytes, 24, "epoch,loss,val_loss\n", lambda e, tr, va: f"{e},{tr:.5g},{va:.5g}\n",
+                      seed)
 
 
 def write_jsonl(path: Path, target_bytes: int, seed: int = 0) -> int:
