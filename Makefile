@@ -31,8 +31,8 @@ typecheck: setup-test
 # what CI runs: lint, types, tests
 check: lint typecheck test
 
-# the long robustness profile (issue 16; ~15 min on 2 cores): ~5,200 mutated reader inputs, 50 SIGKILLs of a
-# real training loop under the guard, the path-safety tests; the counts go to BENCHMARKS.md
+# the long robustness profile (issue 16; ~10 min on 2 cores): ~5,500 mutated reader inputs, 50 SIGKILLs of a real
+# training loop under the guard, the path-safety tests; the counts go to BENCHMARKS.md
 fuzz: setup-test
 	GAPWATCH_FUZZ_LONG=1 GAPWATCH_KILLS=50 $(BIN)/python -m pytest -q -s -p no:cacheprovider \
 		tests/test_fuzz_readers.py tests/test_io_destinations.py \
