@@ -302,7 +302,11 @@ def test_counts_running_bests_and_measures_against_counts(name: str, expected: s
 
 @pytest.mark.parametrize(("metric", "mode"), [
     ("mean_io_u", "max"), ("binary_io_u", "max"), ("io_u", "max"), ("jaccard", "max"), ("jaccard_index", "max"),
-    ("jaccard_distance", "min"), ("dice_coef", "max"), ("dice_loss", "min")])
+    ("jaccard_distance", "min"), ("dice_coef", "max"), ("dice_loss", "min"),
+    # MAPE is an error (not mAP); a Brier score is a loss; cosine similarity, explained variance, sensitivity and
+    # specificity are larger-is-better
+    ("mape", "min"), ("mean_absolute_percentage_error", "min"), ("brier_score", "min"),
+    ("cosine_similarity", "max"), ("explained_variance", "max"), ("sensitivity", "max"), ("specificity", "max")])
 def test_segmentation_metric_modes(metric: str, mode: str) -> None:
     """Keras logs its ``MeanIoU``/``BinaryIoU`` classes as ``mean_io_u``/``binary_io_u``; a Jaccard index is a
     similarity (larger is better), a Jaccard distance is not."""

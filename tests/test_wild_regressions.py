@@ -643,3 +643,56 @@ def test_a_loss_near_ln_c_with_an_accuracy_above_chance_is_not_at_chance(tmp_pat
     p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n" + "\n".join(rows) + "\n")
     (r,) = analyze(load(p), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+def _segmentation_csv(path: Path, metric: str) -> Path:
+    """A Keras ``CSVLogger`` file of a segmentation run (numbers changed): the training loss falls throughout,
+    the held-out loss is best at epoch 8 and then rises by more than its whole improvement, while the held-out
+    task metric (a hand-written ``dice_coef``-style function, Keras's ``MeanIoU``…) keeps improving."""
+    rows = []
+    for e in range(30):
+        tr, va = 1.0 / (e + 1), 0.5 + abs(e - 8) / 20
+        rows.append(f"{e},{tr:.5f},{0.4 + 0.5 * (1 - tr):.5f},{va:.5f},{0.4 + 0.3 * (1 - 1 / (e + 2)):.5f}\n")
+    path.write_text(f"epoch,loss,{metric},val_loss,val_{metric}\n" + "".join(rows))
+    return path
+
+
+@pytest.mark.parametrize(("column", "monitored"), [
+    ("dice_coef", "dice_coef"), ("dice_coefficient", "dice_coefficient"), ("jaccard_coef", "jaccard_coef"),
+    ("iou_score", "iou_score"), ("mean_io_u", "mean_iou"), ("f1_m", "f1_m"), ("f1_score", "f1_score"),
+    ("binary_accuracy", "binary_acc"), ("cohen_kappa", "cohen_kappa"), ("top5", "top5"),
+    ("sensitivity", "sensitivity")])
+def test_a_keras_metric_function_is_the_task_metric_not_a_held_out_set(tmp_path: Path, column: str,
+                                                                      monitored: str) -> None:
+    """``val_dice_coef`` is the Dice coefficient of the validation set — not the measure ``coef`` of a set named
+    ``dice``. Read that way the run has no task metric, its validation loss decides, and a segmentation run whose
+    Dice keeps improving got a *critical* overfitting finding. The task metric decides; the loss's rise is a
+    loss/metric disagreement."""
+    (r,) = analyze(load(_segmentation_csv(tmp_path / "training_log.csv", column)), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", monitored, "max")
+    kinds = {f.kind: f.severity.value for f in r.findings}
+    assert FindingKind.OVERFITTING not in kinds
+    assert kinds.get(FindingKind.METRIC_DISAGREEMENT) == "warning"
+
+
+def test_a_training_loss_that_turns_nan_is_divergence_not_overfitting(tmp_path: Path) -> None:
+    """A Lightning ``metrics.csv`` of a YOLOv3 run (numbers changed): the per-step training loss turns NaN in
+    epoch 4 and stays NaN; the validation class accuracy (per epoch) falls from 32% to 3.7% and stays there. The
+    held-out values after the break come from a broken model: the run diverged (instability, critical), it did
+    not overfit."""
+    lines = ["lr-Adam,step,train_loss,epoch,val_Class_Accuracy,val_No_Obj_Accuracy,val_Obj_Accuracy\n"]
+    step = 0
+    for epoch in range(20):
+        for _ in range(10):
+            step += 50
+            loss = "nan" if epoch >= 4 else f"{16 - epoch - 0.1 * (step % 7):.3f}"
+            lines.append(f",{step},{loss},{epoch},,,\n")
+        acc = [30.1, 31.9, 32.8, 32.3][epoch] if epoch < 4 else 3.6657
+        lines.append(f",{step},,{epoch},{acc},{100.0},{0.0}\n")
+    p = tmp_path / "metrics.csv"
+    p.write_text("".join(lines))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "class_acc"
+    kinds = {(f.kind, f.evidence.get("type")): f.severity.value for f in r.findings}
+    assert kinds.get((FindingKind.INSTABILITY, "non_finite")) == "critical"
+    assert not any(k == FindingKind.OVERFITTING for k, _ in kinds)

@@ -43,7 +43,7 @@ from typing import Any, Literal, cast, overload
 
 from .errors import InputError, UsageError
 from .history import History
-from .names import metric_mode, normalize, task_metric_rank
+from .names import MEASURE_SUFFIXES, QUALIFIERS, metric_mode, normalize, task_metric_rank
 
 Mode = Literal["min", "max"]
 
@@ -60,14 +60,15 @@ LOSS_MEASURES: frozenset[str] = frozenset({"loss", "perplexity", "bpb", "bpc", "
 #: accuracy: F1 is the one reported). Matched against the last token of the measure, or its prefix for the
 #: families ``rouge1``/``rougel``, ``map50``, ``pass@1``/``pass_1``, ``top5``.
 TASK_MEASURES: tuple[str, ...] = (
-    "wer", "cer", "ter", "f1", "acc", "exact_match", "em", "bleu", "sacrebleu", "chrf", "rouge", "meteor",
+    "wer", "cer", "ter", "f1", "acc", "top", "exact_match", "em", "bleu", "sacrebleu", "chrf", "rouge", "meteor",
     "map", "ap", "dice", "iou", "miou", "jaccard", "pass", "reward", "return", "success", "auc", "mcc",
-    "matthews_correlation", "pearson", "spearmanr", "spearman", "r2", "precision", "recall", "error", "mae",
-    "rmse", "mse", "mape", "psnr", "ssim", "score",
+    "matthews_correlation", "kappa", "pearson", "spearmanr", "spearman", "r2", "precision", "recall",
+    "sensitivity", "specificity", "error", "mae", "rmse", "mse", "mape", "brier", "psnr", "ssim", "score",
 )
 #: Qualifiers that refine a measure rather than name a held-out set (``overall_f1``, ``top5_acc``,
-#: ``pgd_acc``): kept in the measure.
-MEASURE_QUALIFIERS: frozenset[str] = frozenset({
+#: ``pgd_acc``, Keras's ``binary_accuracy``, ``top_k_categorical_accuracy``): kept in the measure. Every
+#: qualifier the name reader knows (:data:`gapwatch.names.QUALIFIERS`) is one.
+MEASURE_QUALIFIERS: frozenset[str] = QUALIFIERS | frozenset({
     "overall", "macro", "micro", "weighted", "samples", "mean", "avg", "average", "exact", "token", "seq",
     "word", "char", "normalized", "norm", "strict", "clean", "robust", "adv", "natural", "top1", "top5",
     "top3", "top10", "balanced",
@@ -223,8 +224,7 @@ def role_of(split: str, metric: str) -> SeriesRole:
     base, set_suffix = _dataloader_parts(metric)
     toks = [t for t in base.split("_") if t]
     k = _measure_start(toks)
-    # the measure's head: its last token that is not a number (``map_0_5_0_95`` → ``map``)
-    last = next((t for t in reversed(toks[k:]) if not t.isdigit()), toks[-1] if toks else base)
+    last = _head(toks[k:]) or (toks[-1] if toks else base)
     measure_toks, set_toks = toks[k:], toks[:k]
     measure = "_".join(measure_toks) or base
     if set_suffix:
@@ -246,12 +246,24 @@ def _dataloader_parts(metric: str) -> tuple[str, str]:
     return metric, ""
 
 
+def _head(measure_toks: list[str]) -> str | None:
+    """The measure's head: its last token that is not a number (``map_0_5_0_95`` → ``map``) nor the suffix of a
+    hand-written metric function after a known measure (``dice_coef`` → ``dice``, ``f1_m`` → ``f1``)."""
+    words = [t for t in measure_toks if not t.isdigit()]
+    if len(words) >= 2 and words[-1] in MEASURE_SUFFIXES and _measure_family(words[-2]) >= 0:
+        return words[-2]
+    return words[-1] if words else None
+
+
 def _measure_start(toks: list[str]) -> int:
-    """Index of the measure's first token: the last token (with the numbers that follow it: ``map_0_5``), plus
-    the qualifiers that refine it (overall_f1, pgd_acc, exact_match, the loss parts box_loss, kl_loss)."""
+    """Index of the measure's first token: the last token (with the numbers that follow it: ``map_0_5``; with the
+    measure before a metric function's suffix: ``dice_coef``, ``iou_score``), plus the qualifiers that refine it
+    (overall_f1, pgd_acc, exact_match, the loss parts box_loss, kl_loss)."""
     k = len(toks) - 1
     while k > 0 and toks[k].isdigit():  # numbers belong to the measure before them: map_0_5_0_95, rouge_1
         k -= 1
+    if k > 0 and toks[k] in MEASURE_SUFFIXES and _measure_family(toks[k - 1]) >= 0:
+        k -= 1  # dice_coef, f1_score, jaccard_index, precision_m: one measure, not set "dice" + measure "coef"
     while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
                      or "_".join(toks[k - 1:]) in TASK_MEASURES):
         k -= 1

@@ -70,6 +70,8 @@ METRIC_ALIASES: dict[str, str] = {
     "f1": "f1",
     "auc": "auc",
     "auroc": "auc",
+    # Keras's ``MeanIoU`` metric is logged as ``mean_io_u`` (its CamelCase name split at each capital)
+    "io_u": "iou",
 }
 #: The canonical measures (values of :data:`METRIC_ALIASES`), for :func:`is_measure`.
 _MEASURE_WORDS: frozenset[str] = frozenset(METRIC_ALIASES.values())
@@ -145,17 +147,18 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "acc", "f1", "auc", "auroc", "precision", "prec", "recall", "map", "bleu", "rouge", "meteor", "chrf",
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
-    "jacard", "dsc",
+    "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained",
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
 #: Tokens of smaller-is-better measures; they win over the prefixes above (``dice_loss``, ``exact_error``).
 _MIN_TOKENS: frozenset[str] = frozenset(
     {"loss", "error", "err", "wer", "cer", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "fid", "lpips",
-     "regret", "distance", "eer"}
+     "regret", "distance", "eer", "mape", "brier"}
 )
 #: Qualifiers that sit between a split and a measure without naming an evaluation set (``val_pgd_acc``).
-_QUALIFIERS: frozenset[str] = frozenset(
+#: :data:`gapwatch.monitor.MEASURE_QUALIFIERS` includes them all.
+QUALIFIERS: frozenset[str] = frozenset(
     {"top1", "top5", "top3", "top10", "pgd", "fgsm", "adv", "clean", "robust", "macro", "micro", "weighted",
      "balanced", "token", "seq", "sequence", "char", "word", "mean", "avg", "total", "overall", "per",
      "class",
@@ -164,7 +167,9 @@ _QUALIFIERS: frozenset[str] = frozenset(
      # top_k_categorical_accuracy, root_mean_squared_error, mean_absolute_percentage_error …
      "sparse", "categorical", "binary", "top", "k", "root", "squared", "absolute", "percentage", "logarithmic",
      # fastai's foreground_acc, detectron2's fast_rcnn/cls_accuracy and rpn/…, other measure variants
-     "foreground", "background", "fast", "rcnn", "rpn", "roi", "pixel", "exact", "multilabel", "hamming"}
+     "foreground", "background", "fast", "rcnn", "rpn", "roi", "pixel", "exact", "multilabel", "hamming",
+     # Cohen's (quadratic weighted) kappa: cohen_kappa, quadratic_weighted_kappa
+     "cohen", "quadratic"}
 )
 #: A detection measure (COCO AP): ``map``, ``bbox_map_50``, ``bbox_ap50``, ``segm_aps``. It is only ever
 #: computed on held-out images, so a qualified name with no split token that ends in one is read as validation
@@ -380,7 +385,7 @@ def _split_and_rest(tokens: list[str]) -> tuple[str | None, list[str]]:
 def _names_held_out_set(tokens: list[str]) -> bool:
     """True when the first token names a held-out set: a measure follows and it is no metric, qualifier or loss part."""
     return (len(tokens) > 1 and tokens[-1] in METRIC_ALIASES and tokens[0] not in METRIC_ALIASES
-            and tokens[0] not in _QUALIFIERS and tokens[0] not in _LOSS_PARTS)
+            and tokens[0] not in QUALIFIERS and tokens[0] not in _LOSS_PARTS)
 
 
 def _canonical_metric(rest: list[str]) -> str:
@@ -405,7 +410,7 @@ def _named_eval_set(tokens: list[str]) -> tuple[str, str] | None:
     if measure not in ("loss", "acc"):
         return None
     middle = tokens[1:-1]
-    if any(t in _QUALIFIERS or t in SPLIT_ALIASES or t in METRIC_ALIASES for t in middle):
+    if any(t in QUALIFIERS or t in SPLIT_ALIASES or t in METRIC_ALIASES for t in middle):
         return None
     return "_".join(middle), measure
 
@@ -508,8 +513,10 @@ def resolve_monitor_name(spec: str, logged: Iterable[str]) -> tuple[str, str] | 
 #: checkpoint by fitness = 0.1 mAP50 + 0.9 mAP50-95, so mAP50-95 comes before mAP50, and both before precision
 #: and recall, which trade off against each other along the confidence threshold.
 #: Suffixes of hand-written Keras metric functions after the measure's name (``dice_coef``, ``iou_score``,
-#: ``f1_score``, ``jaccard_index``, the widespread ``precision_m``/``recall_m``/``f1_m``).
-_MEASURE_SUFFIX = r"(_(coef|coefficient|score|metric|m|index|value))?"
+#: ``f1_score``, ``jaccard_index``, the widespread ``precision_m``/``recall_m``/``f1_m``): part of the measure,
+#: never a measure or an evaluation set of their own (:func:`gapwatch.monitor.role_of`).
+MEASURE_SUFFIXES: frozenset[str] = frozenset({"coef", "coefficient", "score", "metric", "m", "index", "value"})
+_MEASURE_SUFFIX = rf"(_({'|'.join(sorted(MEASURE_SUFFIXES))}))?"
 _TASK_RANKS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (0, re.compile(r"^map(50_95|_0_5_0_95|_50_95)?$")),
     (1, re.compile(r"^map(50|_0_5|_50|75|_0_75)$")),

@@ -20,9 +20,10 @@ small ``z`` per evaluation but a strong trend).
 Exclusions (so detectors do not contradict each other):
 
 * when the training series of the same metric also got worse over the same stretch (by
-  ``train_divergence_z`` noise standard errors and ``train_divergence_fraction`` of its improvement), the run is
-  diverging: that is ``instability``, not overfitting (without a training series: when the ``instability``
-  detector calls the held-out curve diverging);
+  ``train_divergence_z`` noise standard errors and ``train_divergence_fraction`` of its improvement), or ends in
+  NaN/±inf that began before the last held-out evaluation (the held-out values after it come from a broken
+  model), the run is diverging: that is ``instability``, not overfitting (without a training series: when the
+  ``instability`` detector calls the held-out curve diverging);
 * when the ``memorization`` detector reports a memorisation phase, :func:`gapwatch.detectors.run_all` downgrades
   the finding to ``info`` and points at the ``memorization`` finding (:func:`gapwatch.detectors.reconcile`, the
   one owner of that rule): grokking may still come;
@@ -342,6 +343,8 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
     tr = train_series(history, mon.metric)
     if tr is None:
         return {}, False
+    if _broke_before_end(tr, s):
+        return {}, True
     ts = tr.finite()
     if len(ts) < 2:
         return {}, False
@@ -360,6 +363,35 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
     diverging = (worse > p["train_divergence_z"] * t_sigma * np.sqrt(2.0 / tw)
                  and worse > p["train_divergence_fraction"] * t_range)
     return {"train_at_best": tsign * t_best, "train_final": tsign * t_end}, bool(diverging)
+
+
+#: Values scanned at a time from the end of a training series for its trailing non-finite stretch.
+_SCAN_CHUNK = 4096
+
+
+def _broke_before_end(tr: Series, s: Series) -> bool:
+    """True when the training series ends in NaN/±inf and turned so before the last evaluation of ``s`` (same
+    axis): the held-out values after that come from a model whose training broke — the run diverged, which the
+    ``instability`` detector reports (its ``non_finite`` finding), not overfitting. The trailing stretch is found
+    from the end, a chunk at a time (no copy of a long series). Compared on the evaluations' axis, else on the
+    other one (a training loss logged per step beside evaluations per epoch); False when neither is logged
+    for both."""
+    v = tr.values
+    n = len(v)
+    if n == 0 or np.isfinite(v[-1]):
+        return False
+    first_bad = 0
+    for hi in range(n, 0, -_SCAN_CHUNK):
+        lo = max(0, hi - _SCAN_CHUNK)
+        fin = np.flatnonzero(np.isfinite(v[lo:hi]))
+        if fin.size:
+            first_bad = lo + int(fin[-1]) + 1
+            break
+    for axis in (s.x_kind, "step" if s.x_kind == "epoch" else "epoch"):  # (a per-step training loss beside
+        at, end = float(getattr(tr, axis)[first_bad]), float(getattr(s, axis)[-1])  # per-epoch evaluations)
+        if np.isfinite(at) and np.isfinite(end):
+            return at <= end
+    return False
 
 
 def _gap(history: History, mon: Monitor, s: Series, b: int, max_points: int) -> dict[str, Any]:
