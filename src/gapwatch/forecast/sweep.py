@@ -64,7 +64,14 @@ so a noisy last evaluation does not decide; (2) the population at the rung is th
 this many evaluations *and* improved at least as much as this trial over its last ``window`` evaluations (the
 comparable trials of rule (c)): a trial that outpaces every other trial at the rung is not judged by it (a
 late bloomer at a later rung), and a trial that is both behind and no faster than the trials it is compared
-with is stopped. Rungs count evaluations (ASHA's ``training_iteration``): ``first_rung · η^i``.
+with is stopped; (3) the trial must be behind by more than the noise: its best must be worse than the cutoff by
+more than ``rung_margin`` standard errors ``σ·sqrt(2)`` of the difference of two best-so-far values, ``σ`` the
+sweep's evaluation noise (the median robust noise estimate :func:`gapwatch.stats.noise_sigma` of the comparable
+trials' curves, the same estimate as the stop policy's). ASHA's plain comparison cuts a trial that is behind by a
+noise-sized gap at an early rung, where the ranking of two near-equal trials is a coin toss (the best trial of the
+Fashion-MNIST test sweep was cut so at its 3rd evaluation, 0.666 vs 0.606); the margin keeps such a trial, and
+still cuts trials that are behind by far more than the noise (the slow starters that make most of ASHA's
+savings). Rungs count evaluations (ASHA's ``training_iteration``): ``first_rung · η^i``.
 
 Cross-run forecasting (analog forecasting)
 -------------------------------------------
@@ -98,6 +105,7 @@ import numpy as np
 from ..errors import UsageError
 from ..policy import first_stop, validate_params
 from ..stats import median as _median
+from ..stats import noise_sigma
 
 #: bandwidth of the prefix-similarity kernel, in normalised units (fraction of the observed range); an analog
 #: whose normalised prefix is this far (RMS) from the trial's gets weight exp(-1/2) ≈ 0.61
@@ -126,6 +134,12 @@ REDUCTION_FACTOR = 3
 #: which a curve shows two changes, as SAME_STEP_WARMUP (ASHA's second rung with η = 3 from one evaluation). On
 #: the digits dev sweep 2 cost less (152 vs 166 epochs, same pick) and 4 more (217); 2 judges one change only
 FIRST_RUNG = 3
+#: noise margin of the rung rule (d), in standard errors of the difference of two trials' best-so-far values
+#: (``sigma·sqrt(2)``, sigma the sweep's evaluation noise, see :func:`rung_evidence`): a trial is behind at a rung
+#: only when its best is worse than the cutoff by more than this many standard errors. 0 is ASHA's plain
+#: comparison; 2 (a one-sided 2.3% chance of calling a trial behind on noise alone, for Gaussian noise) was fixed
+#: before looking at the test sweep
+RUNG_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -236,8 +250,11 @@ class RungEvidence:
         cutoff: the ``1/η`` quantile of the comparable trials' best over their first ``evaluations``
             evaluations (trial units); the trial is behind when its best is worse.
         trials: the comparable trials at the rung (the population of the quantile).
-        reduction_factor: η. behind: the trial's best is worse than ``cutoff`` in the metric's direction
-            (rule (d) stops it).
+        reduction_factor: η. behind: the trial's best is worse than ``cutoff`` by more than ``margin`` in the
+            metric's direction (rule (d) stops it).
+        noise: the sweep's evaluation noise sigma used for the margin (metric units; 0 when no curve had the
+            four evaluations the estimate needs). margin: the margin applied, ``rung_margin · noise · sqrt(2)``
+            (metric units, >= 0).
     """
 
     evaluations: int
@@ -246,10 +263,13 @@ class RungEvidence:
     trials: int
     reduction_factor: int
     behind: bool
+    noise: float = 0.0
+    margin: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"evaluations": self.evaluations, "best": float(self.best), "cutoff": float(self.cutoff),
-                "trials": self.trials, "reduction_factor": self.reduction_factor, "behind": self.behind}
+                "trials": self.trials, "reduction_factor": self.reduction_factor, "behind": self.behind,
+                "noise": float(self.noise), "margin": float(self.margin)}
 
 
 def _sign(mode: str) -> float:
@@ -449,7 +469,7 @@ def is_rung(evaluations: int, reduction_factor: int, first_rung: int = FIRST_RUN
 
 def rung_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
                   reduction_factor: int = REDUCTION_FACTOR, first_rung: int = FIRST_RUNG,
-                  window: int = SAME_STEP_WARMUP) -> RungEvidence | None:
+                  window: int = SAME_STEP_WARMUP, margin: float = RUNG_MARGIN) -> RungEvidence | None:
     """Rule (d): ASHA's promotion test at the rung the trial has just reached (see the module docstring).
 
     Args:
@@ -460,17 +480,24 @@ def rung_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
         window: the comparable-trial condition of rule (c): only other trials that improved at least as much
             as this trial over its last ``window`` evaluations (counted by evaluations here) form the
             population (evaluations, >= 1).
+        margin: the noise margin, in standard errors ``sigma·sqrt(2)`` of the difference of two best-so-far
+            values (>= 0; default :data:`RUNG_MARGIN`): the trial is behind only when its best is worse than the
+            cutoff by more than ``margin · sigma · sqrt(2)``. ``sigma`` is the sweep's evaluation noise: the
+            median of :func:`gapwatch.stats.noise_sigma` over the curves of this trial and of its comparable
+            trials that have at least four finite evaluations (all of their evaluations so far: at the first
+            rung the trial's own three cannot give one). 0: ASHA's plain comparison.
 
     Returns:
         :class:`RungEvidence`, or None when the trial is not at a rung or no comparable other trial reached it.
 
     Raises:
-        UsageError: bad mode, reduction_factor, first_rung or window.
+        UsageError: bad mode, reduction_factor, first_rung, window or margin.
     """
     sign = _sign(mode)
     check_count("reduction_factor", reduction_factor, 2)
     check_count("first_rung", first_rung, 1)
     check_count("window", window, 1)
+    check_margin("margin", margin)
     z = sign * _finite(curve).values
     k = int(z.size)
     if not is_rung(k, reduction_factor, first_rung):
@@ -479,6 +506,7 @@ def rung_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
     k0 = max(1, k - window + 1)  # evaluations up to the first of the trial's last `window`
     recent = float(z[:k0].min()) - b
     population = []
+    noises = [noise_sigma(z)] if z.size >= 4 else []
     for o in map(_finite, others):
         zr = sign * o.values
         if zr.size < k:
@@ -487,10 +515,14 @@ def rung_evidence(curve: Curve, others: list[Curve], *, mode: str = "min",
         if float(zr[:k0].min()) - best_k < recent - 1e-12 * (1.0 + abs(recent)):
             continue  # r improved more slowly than this trial over the same evaluations: not comparable
         population.append(best_k)
+        if zr.size >= 4:
+            noises.append(noise_sigma(zr))
     if not population:
         return None
     cutoff = float(np.percentile(population, 100.0 / reduction_factor))
-    return RungEvidence(k, sign * b, sign * cutoff, len(population), reduction_factor, b > cutoff)
+    sigma = float(np.median(noises)) if noises else 0.0
+    gap = margin * sigma * math.sqrt(2.0)
+    return RungEvidence(k, sign * b, sign * cutoff, len(population), reduction_factor, b > cutoff + gap, sigma, gap)
 
 
 def _check_min_observed(min_observed: int) -> None:
@@ -533,6 +565,7 @@ def judge(
     incumbent: bool = True,
     reduction_factor: int | None = None,
     first_rung: int = FIRST_RUNG,
+    rung_margin: float = RUNG_MARGIN,
 ) -> Verdict:
     """Decide whether to stop a trial after its latest evaluation (see the module docstring).
 
@@ -556,10 +589,12 @@ def judge(
         reduction_factor: η of the rung rule (d) (an integer >= 2); None (default) turns rule (d) off.
         first_rung: the first rung of rule (d), in evaluations (>= 1; default :data:`FIRST_RUNG`); its
             comparable-trial window is ``same_step_warmup``.
+        rung_margin: the noise margin of rule (d) (:func:`rung_evidence`'s ``margin``; >= 0, default
+            :data:`RUNG_MARGIN`).
 
     Raises:
-        UsageError: bad mode, confidence, min_observed, same_step_warmup, reduction_factor, first_rung or
-            policy parameters.
+        UsageError: bad mode, confidence, min_observed, same_step_warmup, reduction_factor, first_rung,
+            rung_margin or policy parameters.
     """
     sign = _sign(mode)
     check_confidence(confidence)
@@ -568,6 +603,7 @@ def judge(
     if reduction_factor is not None:
         check_count("reduction_factor (None turns the rung rule off)", reduction_factor, 2)
     check_count("first_rung", first_rung, 1)
+    check_margin("rung_margin", rung_margin)
     params = check_policy_params(mode, policy_params)
     c = Curve(np.asarray(curve.steps, dtype=float), np.asarray(curve.values, dtype=float))
     if len(c) == 0:
@@ -586,7 +622,7 @@ def judge(
     rung = None
     if reduction_factor is not None:
         rung = rung_evidence(fin, others_f, mode=mode, reduction_factor=reduction_factor, first_rung=first_rung,
-                             window=same_step_warmup)
+                             window=same_step_warmup, margin=rung_margin)
         if rung is not None and rung.behind:
             return Verdict(True, "rung", f"best {rung.best:.6g} after {rung.evaluations} evaluations is behind "
                            f"the top 1/{rung.reduction_factor} of the {rung.trials} comparable trials at this "
@@ -639,6 +675,13 @@ def check_count(name: str, value: int, minimum: int) -> int:
     return value
 
 
+def check_margin(name: str, value: float) -> float:
+    """Validate a noise margin (a finite number ``>= 0``, in noise units); the error names it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise UsageError(f"{name} must be a finite number >= 0 (noise standard deviations), got {value!r}")
+    return float(value)
+
+
 def check_budget(name: str, value: float | None) -> float | None:
     """Validate an optional budget (None or a positive finite step); the error names it."""
     if value is None:
@@ -652,10 +695,11 @@ def check_budget(name: str, value: float | None) -> float | None:
 def check_sweep_args(owner: str, n_startup_trials: int, n_warmup_steps: int, method: str,
                      budget_name: str | None = None, budget: float | None = None,
                      same_step_warmup: int | None = SAME_STEP_WARMUP, reduction_factor: int | None = None,
-                     first_rung: int = FIRST_RUNG) -> None:
+                     first_rung: int = FIRST_RUNG, rung_margin: float = RUNG_MARGIN) -> None:
     """Validate the arguments the sweep adapters share (the errors start with ``owner``): the startup-trial and
-    warm-up counts (``same_step_warmup``: None or >= 1), the rung rule's ``reduction_factor`` (None or >= 2) and
-    ``first_rung`` (>= 1), then the budget when ``budget_name`` is given, then the single-run ``method``."""
+    warm-up counts (``same_step_warmup``: None or >= 1), the rung rule's ``reduction_factor`` (None or >= 2),
+    ``first_rung`` (>= 1) and its noise margin ``rung_margin`` (>= 0), then the budget when ``budget_name`` is
+    given, then the single-run ``method``."""
     check_count(f"{owner}: n_startup_trials", n_startup_trials, 0)
     check_count(f"{owner}: n_warmup_steps", n_warmup_steps, MIN_OBSERVED)
     if same_step_warmup is not None:
@@ -663,6 +707,7 @@ def check_sweep_args(owner: str, n_startup_trials: int, n_warmup_steps: int, met
     if reduction_factor is not None:
         check_count(f"{owner}: reduction_factor (None turns the rung rule off)", reduction_factor, 2)
     check_count(f"{owner}: first_rung", first_rung, 1)
+    check_margin(f"{owner}: rung_margin", rung_margin)
     if budget_name is not None:
         check_budget(f"{owner}: {budget_name}", budget)
     if method not in ("auto", "pfn", "ensemble"):
@@ -684,7 +729,7 @@ class SweepRule:
         budget_name, budget: the adapter's budget argument (checked when ``budget_name`` is given).
         same_step_warmup: evaluations before the same-step rule (c) applies; None turns it off.
         reduction_factor: η of the rung rule (d); None (default) turns it off. first_rung: its first rung
-            (evaluations).
+            (evaluations). rung_margin: its noise margin (see :func:`rung_evidence`).
     """
 
     owner: str
@@ -700,11 +745,13 @@ class SweepRule:
     same_step_warmup: int | None = SAME_STEP_WARMUP
     reduction_factor: int | None = None
     first_rung: int = FIRST_RUNG
+    rung_margin: float = RUNG_MARGIN
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "confidence", check_confidence(self.confidence))
         check_sweep_args(self.owner, self.n_startup_trials, self.n_warmup_steps, self.method, self.budget_name,
-                         self.budget, self.same_step_warmup, self.reduction_factor, self.first_rung)
+                         self.budget, self.same_step_warmup, self.reduction_factor, self.first_rung,
+                         self.rung_margin)
         object.__setattr__(self, "policy_params", check_policy_params(self.mode, self.policy_params))
         object.__setattr__(self, "use_forecast", bool(self.use_forecast))
 
@@ -717,7 +764,8 @@ class SweepRule:
                      use_forecast=self.use_forecast and finished >= self.n_startup_trials, method=self.method,
                      seed=seed, same_step=self.same_step_warmup is not None,
                      same_step_warmup=self.same_step_warmup or SAME_STEP_WARMUP,
-                     reduction_factor=self.reduction_factor, first_rung=self.first_rung)
+                     reduction_factor=self.reduction_factor, first_rung=self.first_rung,
+                     rung_margin=self.rung_margin)
 
 
 def best_evaluation(evaluations: Iterable[tuple[Any, float, float]], mode: str) -> tuple[Any, float, float] | None:

@@ -46,6 +46,7 @@ from ..forecast.sweep import (
     CONFIDENCE,
     FIRST_RUNG,
     MIN_OBSERVED,
+    RUNG_MARGIN,
     SAME_STEP_WARMUP,
     Curve,
     SweepRule,
@@ -89,6 +90,9 @@ class GapwatchPruner(BasePruner):
             ``first_rung · η^i``-th evaluations (an integer >= 2, e.g. 3); None (default) turns it off. It
             prunes from the second trial on and can prune a late bloomer, as ASHA does.
         first_rung: the first rung of rule (d), in evaluations (>= 1). Default 3.
+        rung_margin: rule (d)'s noise margin (>= 0): a trial is behind at a rung only when its best is worse than
+            the cutoff by more than ``rung_margin`` standard errors ``σ·sqrt(2)``, ``σ`` the sweep's evaluation
+            noise (:func:`gapwatch.forecast.sweep.rung_evidence`). Default 2; 0 is ASHA's plain comparison.
         max_resource: the budget in steps (the last step a full trial reports); None = the furthest step any
             other trial has reported.
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS` for the stop-policy rule.
@@ -112,12 +116,13 @@ class GapwatchPruner(BasePruner):
         same_step_warmup: int | None = SAME_STEP_WARMUP,
         reduction_factor: int | None = None,
         first_rung: int = FIRST_RUNG,
+        rung_margin: float = RUNG_MARGIN,
     ) -> None:
         #: the validated settings and the judging step shared with the Ray Tune stopper
         self.rule = SweepRule("GapwatchPruner", confidence, n_startup_trials, n_warmup_steps, policy_params,
                               use_forecast, method, budget_name="max_resource", budget=max_resource,
                               same_step_warmup=same_step_warmup, reduction_factor=reduction_factor,
-                              first_rung=first_rung)
+                              first_rung=first_rung, rung_margin=rung_margin)
         self.max_resource = None if max_resource is None else float(max_resource)
         #: the last verdict per (study name, trial number, evaluations seen): should_prune may be called twice
         self._cache: dict[tuple[str, int, int], Verdict] = {}

@@ -33,6 +33,7 @@ from ..forecast.sweep import (
     CONFIDENCE,
     FIRST_RUNG,
     MIN_OBSERVED,
+    RUNG_MARGIN,
     SAME_STEP_WARMUP,
     Curve,
     SweepRule,
@@ -63,7 +64,9 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies (>= 5).
         same_step_warmup: evaluations before the same-step rule (c) applies (>= 1); None turns it off.
         reduction_factor: η of the opt-in rung rule (d) (ASHA's promotion test on the best so far, >= 2); None
-            (default) turns it off. first_rung: its first rung in evaluations (>= 1, default 3).
+            (default) turns it off. first_rung: its first rung in evaluations (>= 1, default 3). rung_margin: its
+            noise margin in standard errors of a difference of two best-so-far values (>= 0, default 2; 0 is
+            ASHA's plain comparison; see :func:`gapwatch.forecast.sweep.rung_evidence`).
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS`. use_forecast: False = policy only.
         method: single-run forecaster (``"auto"``, ``"pfn"``, ``"ensemble"``).
 
@@ -88,6 +91,7 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         same_step_warmup: int | None = SAME_STEP_WARMUP,
         reduction_factor: int | None = None,
         first_rung: int = FIRST_RUNG,
+        rung_margin: float = RUNG_MARGIN,
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise UsageError(f"GapwatchStopper: metric must be a non-empty result key, got {metric!r}")
@@ -97,7 +101,7 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         self.rule = SweepRule("GapwatchStopper", confidence, n_startup_trials, n_warmup_steps, policy_params,
                               use_forecast, method, mode=mode, budget_name="max_t", budget=max_t,
                               same_step_warmup=same_step_warmup, reduction_factor=reduction_factor,
-                              first_rung=first_rung)
+                              first_rung=first_rung, rung_margin=rung_margin)
         self.metric, self.mode, self.time_attr = metric, mode, time_attr
         self.max_t = None if max_t is None else float(max_t)
         self._steps: dict[str, list[float]] = {}
