@@ -14,6 +14,7 @@ from gapwatch.detectors._common import monitor_or_none
 from gapwatch.errors import InputError, UsageError
 from gapwatch.guard import Guard
 from gapwatch.monitor import Monitor, MonitorDecision, NoMonitorError, choose_monitor, decide, parse_monitor, role_of
+from gapwatch.names import normalize
 
 
 def run(names: list[str], n: int = 6, meta: dict[str, Any] | None = None, **values: list[float]) -> History:
@@ -189,6 +190,51 @@ def test_roles(split: str, metric: str, heldout_set: str, measure: str, role: st
     r = role_of(split, metric)
     assert (r.heldout_set, r.measure, r.role) == (heldout_set, measure, role)
     assert r.off_target == (split == "retention")
+
+
+@pytest.mark.parametrize("logged,heldout_set,measure,role,mode", [
+    # a hand-written Keras metric function: the measure, then _coef/_score/_m/_index
+    ("val_dice_coef", "val", "dice_coef", "task", "max"),
+    ("val_iou_score", "val", "iou_score", "task", "max"),
+    ("val_f1_m", "val", "f1_m", "task", "max"),
+    ("val_jaccard_index", "val", "jaccard_index", "task", "max"),
+    # Keras's built-in names, Cohen's kappa, mIoU, pixAcc
+    ("val_binary_accuracy", "val", "binary_acc", "task", "max"),
+    ("val_top_k_categorical_accuracy", "val", "top_k_categorical_acc", "task", "max"),
+    ("val_mean_io_u", "val", "mean_iou", "task", "max"),
+    ("val_cohen_kappa", "val", "cohen_kappa", "task", "max"),
+    ("val_mIoU", "val", "miou", "task", "max"),
+    ("val_pixAcc", "val", "pix_acc", "task", "max"),
+    # torchmetrics' class names as a MetricCollection logs them
+    ("val_MulticlassAccuracy", "val", "multiclass_acc", "task", "max"),
+    ("val_MulticlassF1Score", "val", "multiclass_f1", "task", "max"),
+    ("val_BinaryAUROC", "val", "binary_auc", "task", "max"),
+    ("val_R2Score", "val", "r2", "task", "max"),
+    # words after the measure that refine it
+    ("eval_f1_macro", "val", "f1_macro", "task", "max"),
+    ("val_accuracy_macro", "val", "accuracy_macro", "task", "max"),
+    ("val_iou_mean", "val", "iou_mean", "task", "max"),
+    ("val_rougeL_fmeasure", "val", "rougel_fmeasure", "task", "max"),
+    ("eval_rougeLsum", "val", "rouge_lsum", "task", "max"),
+    ("val_loss_mean", "val", "loss_mean", "loss", "min"),
+    # a cut-off or k after the measure (retrieval, top-k)
+    ("val_acc@5", "val", "acc@5", "task", "max"),
+    ("val_recall@10", "val", "recall@10", "task", "max"),
+    ("val_ndcg@10", "val", "ndcg@10", "task", "max"),
+    ("val_hit@10", "val", "hit@10", "task", "max"),
+    # smaller-is-better task measures
+    ("val_hd95", "val", "hd95", "task", "min"),
+    ("val_mape", "val", "mape", "task", "min"),
+    ("val_fid", "val", "fid", "task", "min"),
+    # a set named before a measure stays a set
+    ("val_squad_f1", "val/squad", "f1", "task", "max"),
+])
+def test_logged_names_of_measures_are_read_whole(logged: str, heldout_set: str, measure: str, role: str,
+                                                 mode: str) -> None:
+    """A word of a measure's name is not a held-out set: read as one, ``val_dice_coef`` was the measure ``coef``
+    of a set ``dice`` and the run's validation loss decided over its Dice."""
+    r = role_of(*normalize(logged))
+    assert (r.heldout_set, r.measure, r.role, r.mode) == (heldout_set, measure, role, mode)
 
 
 def test_decision_is_typed() -> None:

@@ -43,7 +43,7 @@ from typing import Any, Literal, cast, overload
 
 from .errors import InputError, UsageError
 from .history import History
-from .names import MEASURE_SUFFIXES, QUALIFIERS, metric_mode, normalize, task_metric_rank
+from .names import MEASURE_SUFFIXES, METRIC_ALIASES, QUALIFIERS, metric_mode, normalize, task_metric_rank
 
 Mode = Literal["min", "max"]
 
@@ -63,8 +63,16 @@ TASK_MEASURES: tuple[str, ...] = (
     "wer", "cer", "ter", "f1", "acc", "top", "exact_match", "em", "bleu", "sacrebleu", "chrf", "rouge", "meteor",
     "map", "ap", "dice", "iou", "miou", "jaccard", "pass", "reward", "return", "success", "auc", "mcc",
     "matthews_correlation", "kappa", "pearson", "spearmanr", "spearman", "r2", "precision", "recall",
-    "sensitivity", "specificity", "error", "mae", "rmse", "mse", "mape", "brier", "psnr", "ssim", "score",
+    "sensitivity", "specificity", "ndcg", "mrr", "hit", "error", "mae", "rmse", "mse", "mape", "brier",
+    # smaller-is-better task measures of segmentation (Hausdorff distance), landmarks (normalised mean error),
+    # optical flow (end-point error), trajectories (average/final displacement), generation (FID, LPIPS)
+    "hausdorff", "hd95", "nme", "epe", "ade", "fde", "fid", "lpips", "psnr", "ssim", "score",
 )
+#: Words after a measure that refine it (``f1_macro``, ``iou_mean``, ROUGE's ``rougeL_fmeasure`` and
+#: ``rougeLsum``) or name a metric function (:data:`gapwatch.names.MEASURE_SUFFIXES`: ``dice_coef``): part of
+#: the measure, never a measure or an evaluation set of their own.
+TRAILING_WORDS: frozenset[str] = MEASURE_SUFFIXES | frozenset({
+    "macro", "micro", "weighted", "samples", "mean", "avg", "average", "fmeasure", "lsum", "sum"})
 #: Qualifiers that refine a measure rather than name a held-out set (``overall_f1``, ``top5_acc``,
 #: ``pgd_acc``, Keras's ``binary_accuracy``, ``top_k_categorical_accuracy``): kept in the measure. Every
 #: qualifier the name reader knows (:data:`gapwatch.names.QUALIFIERS`) is one.
@@ -216,6 +224,10 @@ def _measure_family(token: str) -> int:
         if t in ("rouge", "map", "pass", "bleu", "iou", "dice", "top") and token.startswith(t) and \
                 (token[len(t):].isalnum() or token[len(t):].startswith("@")):
             return i
+        # a cut-off or a k: acc5, acc@1, recall@10, ndcg@10, hit@10
+        if t in ("acc", "recall", "precision", "ndcg", "hit", "mrr") and token.startswith(t) and \
+                re.fullmatch(r"@?\d+", token[len(t):]):
+            return i
     return -1
 
 
@@ -247,12 +259,18 @@ def _dataloader_parts(metric: str) -> tuple[str, str]:
 
 
 def _head(measure_toks: list[str]) -> str | None:
-    """The measure's head: its last token that is not a number (``map_0_5_0_95`` → ``map``) nor the suffix of a
-    hand-written metric function after a known measure (``dice_coef`` → ``dice``, ``f1_m`` → ``f1``)."""
+    """The measure's head: its last token that is not a number (``map_0_5_0_95`` → ``map``) nor a trailing word
+    after a known measure (:data:`TRAILING_WORDS`: ``dice_coef`` → ``dice``, ``f1_macro`` → ``f1``)."""
     words = [t for t in measure_toks if not t.isdigit()]
-    if len(words) >= 2 and words[-1] in MEASURE_SUFFIXES and _measure_family(words[-2]) >= 0:
-        return words[-2]
+    if len(words) >= 2 and words[-1] in TRAILING_WORDS and _is_measure_word(words[-2]):
+        return METRIC_ALIASES.get(words[-2], words[-2])
     return words[-1] if words else None
+
+
+def _is_measure_word(token: str) -> bool:
+    """A loss or a task measure's word, in any of its logged spellings (``accuracy``, ``acc``, ``loss``)."""
+    t = METRIC_ALIASES.get(token, token)
+    return t in LOSS_MEASURES or _measure_family(t) >= 0
 
 
 def _measure_start(toks: list[str]) -> int:
@@ -262,8 +280,8 @@ def _measure_start(toks: list[str]) -> int:
     k = len(toks) - 1
     while k > 0 and toks[k].isdigit():  # numbers belong to the measure before them: map_0_5_0_95, rouge_1
         k -= 1
-    if k > 0 and toks[k] in MEASURE_SUFFIXES and _measure_family(toks[k - 1]) >= 0:
-        k -= 1  # dice_coef, f1_score, jaccard_index, precision_m: one measure, not set "dice" + measure "coef"
+    if k > 0 and toks[k] in TRAILING_WORDS and _is_measure_word(toks[k - 1]):
+        k -= 1  # dice_coef, f1_score, f1_macro, iou_mean: one measure, not set "dice" + measure "coef"
     while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
                      or "_".join(toks[k - 1:]) in TASK_MEASURES):
         k -= 1

@@ -70,8 +70,13 @@ METRIC_ALIASES: dict[str, str] = {
     "f1": "f1",
     "auc": "auc",
     "auroc": "auc",
-    # Keras's ``MeanIoU`` metric is logged as ``mean_io_u`` (its CamelCase name split at each capital)
+    # Keras's ``MeanIoU`` metric is logged as ``mean_io_u`` (its CamelCase name split at each capital);
+    # ``mIoU`` splits as ``m_iou``
     "io_u": "iou",
+    "m_iou": "miou",
+    # torchmetrics' ``F1Score`` and ``R2Score`` classes (``val_MulticlassF1Score``)
+    "f1score": "f1",
+    "r2score": "r2",
 }
 #: The canonical measures (values of :data:`METRIC_ALIASES`), for :func:`is_measure`.
 _MEASURE_WORDS: frozenset[str] = frozenset(METRIC_ALIASES.values())
@@ -147,7 +152,7 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "acc", "f1", "auc", "auroc", "precision", "prec", "recall", "map", "bleu", "rouge", "meteor", "chrf",
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
-    "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained",
+    "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained", "hit",
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
@@ -168,8 +173,9 @@ QUALIFIERS: frozenset[str] = frozenset(
      "sparse", "categorical", "binary", "top", "k", "root", "squared", "absolute", "percentage", "logarithmic",
      # fastai's foreground_acc, detectron2's fast_rcnn/cls_accuracy and rpn/…, other measure variants
      "foreground", "background", "fast", "rcnn", "rpn", "roi", "pixel", "exact", "multilabel", "hamming",
-     # Cohen's (quadratic weighted) kappa: cohen_kappa, quadratic_weighted_kappa
-     "cohen", "quadratic"}
+     # Cohen's (quadratic weighted) kappa: cohen_kappa, quadratic_weighted_kappa; torchmetrics' class names
+     # (MulticlassAccuracy); pixAcc (semantic segmentation)
+     "cohen", "quadratic", "multiclass", "pix"}
 )
 #: A detection measure (COCO AP): ``map``, ``bbox_map_50``, ``bbox_ap50``, ``segm_aps``. It is only ever
 #: computed on held-out images, so a qualified name with no split token that ends in one is read as validation
@@ -192,7 +198,10 @@ _TASK_MARK = re.compile(r"\([a-z]\)$")
 
 #: A lower-case letter followed by a capitalised word: the CamelCase joints of ``ValLoss``, ``TrainAcc``
 #: (``mAP50`` and ``rougeL`` have none: the capital is not followed by a lower-case letter).
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z]{2})(?=(?:F1|AUROC|AUC|R2|IoU)(?:[A-Z]|$))")
+#: (The second alternative splits torchmetrics' class names as ``MetricCollection`` logs them:
+#: ``MulticlassF1Score``, ``BinaryAUROC``, ``R2Score`` after a word, ``MulticlassJaccardIndex``; two lower-case
+#: letters before it keep ``mIoU`` whole.)
 
 
 def _tokens(name: str) -> list[str]:
