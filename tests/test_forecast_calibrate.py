@@ -97,7 +97,7 @@ def test_features_follow_the_version() -> None:
     assert np.all(np.isfinite(features(0.0, Evidence(1e9, 1e9, 1.0, 10**6, 1e9))))  # clipped and capped
 
 
-@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_recalibrate_is_monotone_in_p_and_bounded(version: str) -> None:
     ev = Evidence(rise_z=5.0, detector_z=4.0, since=0.3, since_n=6, lost=0.2)
     for meth in COEFFICIENTS:
@@ -122,7 +122,7 @@ def test_v1_is_the_previous_recalibration() -> None:
     ({"pfn": (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, float("nan"))}, "v2", "finite"),
     ({"pfn": (-0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}, "v2", "logit P must be > 0"),
     ({"ensemble": (0.0, 0.0, 0.0, 0.0, 0.0)}, "v1", "logit P must be > 0"),
-    ({"pfn": (1.0, 0.0, 0.0, 0.0, 0.0)}, "v3", "unknown recalibration version"),
+    ({"pfn": (1.0, 0.0, 0.0, 0.0, 0.0)}, "v9", "unknown recalibration version"),
 ])
 def test_bad_constants_are_rejected(table: dict[str, tuple[float, ...]], version: str, match: str) -> None:
     with pytest.raises(UsageError, match=match):
@@ -159,14 +159,16 @@ def test_unknown_recalibration_is_a_usage_error() -> None:
 def test_recalibration_choices_share_the_forecast() -> None:
     """The versions change P(best behind) only; ``"none"`` is the forecaster's own probability."""
     y = _rising()
-    fcs = {v: forecast_curve(T, y, observed=22, method="ensemble", recalibration=v) for v in ("v2", "v1", "none")}
+    fcs = {v: forecast_curve(T, y, observed=22, method="ensemble", recalibration=v)
+           for v in ("v3", "v2", "v1", "none")}
     assert fcs["none"].p_best_behind == fcs["none"].p_best_behind_model == fcs["v2"].p_best_behind_model
     ev = evidence(y[:22])
     assert fcs["v1"].p_best_behind == pytest.approx(recalibrate(fcs["none"].p_best_behind, ev, "ensemble", "v1"))
     assert fcs["v2"].p_best_behind == pytest.approx(recalibrate(fcs["none"].p_best_behind, ev, "ensemble", "v2"))
     for q in ("0.1", "0.5", "0.9"):
         assert np.array_equal(fcs["v1"].quantiles[q], fcs["v2"].quantiles[q])
-    assert forecast_curve(T, y, observed=22, method="ensemble").p_best_behind == fcs["v2"].p_best_behind
+    assert fcs["v3"].p_best_behind == pytest.approx(recalibrate(fcs["none"].p_best_behind, ev, "ensemble", "v3"))
+    assert forecast_curve(T, y, observed=22, method="ensemble").p_best_behind == fcs["v3"].p_best_behind
 
 
 @pytest.mark.parametrize("method", ["ensemble", "pfn"])

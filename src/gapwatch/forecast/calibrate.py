@@ -83,17 +83,36 @@ LOGIT_CLIP = 50.0
 FEATURES: dict[str, tuple[str, ...]] = {
     "v1": ("logit_p", "log1p_rise_z", "since", "log1p_since_n"),
     "v2": ("logit_p", "log1p_rise_z", "log1p_detector_z", "since", "log1p_since_n", "log1p_lost"),
+    "v3": ("logit_p", "log1p_rise_z", "log1p_detector_z", "since", "log1p_since_n", "log1p_lost"),
 }
 #: the version ``forecast_curve`` applies unless told otherwise
-DEFAULT_RECALIBRATION = "v2"
+DEFAULT_RECALIBRATION = "v3"
 #: every accepted ``recalibration`` value: a version, or ``"none"`` (the forecaster's own probability)
 RECALIBRATIONS = (*FEATURES, "none")
 #: versions fitted on epoch- or step-wise curves only: on a sample-wise curve (a geometric grid of training-set
 #: sizes, as in LCDB) they give the forecaster's own probability back. Measured on the 120 LCDB curves of
 #: ``bench_forecast.py`` at 20/30/50/70% cuts (480 PFN forecasts): Brier of P(best behind) 0.138 own, 0.161
 #: with v1, 0.189 with v2 applied there.
-EPOCH_WISE_ONLY = ("v2",)
+EPOCH_WISE_ONLY = ("v2", "v3")
 
+#: the condition of issue 14's goal ("P(best behind) >= 0.9 when the best is >= 10 evaluations behind and the rise
+#: since is significant by the overfitting detector"), on which v3 puts its floor: at least ``GOAL_SINCE``
+#: evaluations since the best, ``detector_z >= GOAL_DETECTOR_Z`` and ``lost >= GOAL_LOST`` (the detector's
+#: defaults ``min_z`` and ``min_lost_fraction``; ``tests/test_forecast_calibrate.py`` checks they still match)
+GOAL_SINCE = 10
+GOAL_DETECTOR_Z = 3.5
+GOAL_LOST = 0.01
+
+#: fitted coefficients per forecaster, version ``"v3"`` (its logistic stage: v2's features refitted on the dev
+#: half of 2026-12-06 17:30 UTC, 170 curves), then the floor :data:`GOAL_FLOOR`
+COEFFICIENTS_V3: dict[str, tuple[float, ...]] = {
+    "pfn": (1.0502, -0.0766, -0.1152, 3.3582, 0.3374, 1.5258, -0.866),
+    "ensemble": (0.4476, -1.3695, 0.7692, 2.1696, 1.1474, 0.5311, -1.4252),
+}
+#: v3's floor per forecaster: where the goal's condition holds (:func:`goal_condition`) P(best behind) is at least
+#: this — the share of such cuts of the dev half whose best was never beaten, with Laplace's rule of succession
+#: ((k + 1) / (n + 2): 33 of 35 cuts, 34 / 37); the same cuts for both forecasters, so the same value
+GOAL_FLOOR: dict[str, float] = {"pfn": 0.9189, "ensemble": 0.9189}
 #: fitted coefficients per forecaster, version ``"v2"`` (one per :data:`FEATURES` ``["v2"]`` entry, then the
 #: intercept); see the module docstring
 COEFFICIENTS: dict[str, tuple[float, ...]] = {
@@ -107,8 +126,16 @@ COEFFICIENTS_V1: dict[str, tuple[float, ...]] = {
     "ensemble": (0.6279, -1.4763, 0.2286, 1.8093, -0.4008),
 }
 
-#: conformal width correction of the reported 10–90% band per forecaster (1.0 or absent: none); see above
+#: the previous conformal width correction of the reported 10–90% band per forecaster, one factor for every
+#: future evaluation (the default until 2026-12-06 18:00 UTC; ``forecast_curve(..., band_scale=BAND_SCALE["pfn"])``
+#: gives that band back); see above
 BAND_SCALE: dict[str, float] = {"pfn": 0.58}
+#: the shipped width correction (the default): ``(c0, gamma)`` per forecaster, the factor at the ``j``-th
+#: future evaluation after ``m`` observed ones being ``c0 · (1 + j/m) ** -gamma`` (:func:`band_factors`): the
+#: network's own band is too wide far ahead and less so near the cut (see the module docstring)
+BAND_LEAD: dict[str, tuple[float, float]] = {"pfn": (0.741, 0.56)}
+#: ``c0`` on sample-wise curves (a geometric grid of training-set sizes; ``gamma`` as in :data:`BAND_LEAD`)
+BAND_LEAD_SAMPLE_WISE: dict[str, float] = {"pfn": 1.227}
 
 
 def check_coefficients(table: dict[str, tuple[float, ...]], version: str, where: str = "COEFFICIENTS") -> None:
@@ -129,9 +156,14 @@ def check_coefficients(table: dict[str, tuple[float, ...]], version: str, where:
                              f"{coef[0]!r}")
 
 
+check_coefficients(COEFFICIENTS_V3, "v3", "COEFFICIENTS_V3")
 check_coefficients(COEFFICIENTS, "v2")
 check_coefficients(COEFFICIENTS_V1, "v1", "COEFFICIENTS_V1")
-_TABLES: dict[str, dict[str, tuple[float, ...]]] = {"v2": COEFFICIENTS, "v1": COEFFICIENTS_V1}
+if not (set(GOAL_FLOOR) == set(COEFFICIENTS_V3) and all(0.0 < f < 1.0 for f in GOAL_FLOOR.values())):
+    raise UsageError(f"GOAL_FLOOR: expected a probability in (0, 1) for each of {sorted(COEFFICIENTS_V3)}, got "
+                     f"{GOAL_FLOOR!r}")
+_TABLES: dict[str, dict[str, tuple[float, ...]]] = {"v3": COEFFICIENTS_V3, "v2": COEFFICIENTS,
+                                                    "v1": COEFFICIENTS_V1}
 
 
 @dataclass(frozen=True)
@@ -228,14 +260,38 @@ def apply(coef: tuple[float, ...], p: float, ev: Evidence, version: str) -> floa
     return 1.0 / (1.0 + math.exp(-max(min(s, LOGIT_CLIP), -LOGIT_CLIP)))
 
 
+def goal_condition(ev: Evidence) -> bool:
+    """True when the evidence meets issue 14's condition: the best at least ``GOAL_SINCE`` evaluations back and
+    significant by the overfitting detector (``detector_z >= GOAL_DETECTOR_Z``, ``lost >= GOAL_LOST``)."""
+    return ev.since_n >= GOAL_SINCE and ev.detector_z >= GOAL_DETECTOR_Z and ev.lost >= GOAL_LOST
+
+
 def recalibrate(p: float, ev: Evidence, method: str, version: str = DEFAULT_RECALIBRATION, *,
                 sample_wise: bool = False) -> float:
     """The recalibrated P(best behind) for forecaster ``method`` (``"pfn"`` or ``"ensemble"``) with the
     coefficients of ``version`` (:data:`RECALIBRATIONS`; ``"none"``: ``p`` unchanged); methods without
     coefficients, and sample-wise curves (``sample_wise``: a geometric grid of training-set sizes) under a
-    version in :data:`EPOCH_WISE_ONLY`, get ``p`` back unchanged."""
+    version in :data:`EPOCH_WISE_ONLY`, get ``p`` back unchanged. Under ``"v3"`` the logistic value is raised
+    to :data:`GOAL_FLOOR` where :func:`goal_condition` holds."""
     if version not in RECALIBRATIONS:
         raise UsageError(f"recalibration must be one of {list(RECALIBRATIONS)}, got {version!r}")
     if version == "none" or method not in _TABLES[version] or (sample_wise and version in EPOCH_WISE_ONLY):
         return float(p)
-    return apply(_TABLES[version][method], p, ev, version)
+    q = apply(_TABLES[version][method], p, ev, version)
+    if version == "v3" and goal_condition(ev):
+        q = max(q, GOAL_FLOOR[method])
+    return q
+
+
+def band_factors(method: str, observed: int, n_future: int, *, sample_wise: bool = False) -> np.ndarray:
+    """The conformal width factor of the reported 10–90% band at each of ``n_future`` future evaluations after
+    ``observed`` ones, shape ``(n_future,)``: ``c0 · (1 + j / observed) ** -gamma`` for the ``j``-th future
+    evaluation (``j = 1 … n_future``), ``(c0, gamma)`` from :data:`BAND_LEAD` (``c0`` from
+    :data:`BAND_LEAD_SAMPLE_WISE` on a sample-wise grid); all ones for a forecaster without a fit."""
+    if method not in BAND_LEAD:
+        return np.ones(n_future)
+    c0, gamma = BAND_LEAD[method]
+    if sample_wise:
+        c0 = BAND_LEAD_SAMPLE_WISE.get(method, c0)
+    lead = np.arange(1, n_future + 1, dtype=float) / max(int(observed), 1)
+    return np.asarray(c0 * (1.0 + lead) ** -gamma, dtype=float)

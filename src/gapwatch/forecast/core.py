@@ -28,7 +28,7 @@ from ..history import History
 from ..monitor import Monitor, decide
 from ..stats import median as _median
 from . import bars, ensemble
-from .calibrate import BAND_SCALE, DEFAULT_RECALIBRATION, RECALIBRATIONS, evidence, recalibrate
+from .calibrate import DEFAULT_RECALIBRATION, RECALIBRATIONS, band_factors, evidence, recalibrate
 from .prior import normalise
 from .schedule import (
     MIN_SEGMENT,
@@ -78,7 +78,7 @@ class Forecast:
             observed + forecast evaluations.
         p_best_behind: probability that no future evaluation (up to the horizon) beats the best observed one,
             after the evidence-aware recalibration of :mod:`gapwatch.forecast.calibrate` (fitted on real runs;
-            ``forecast_curve(..., recalibration="v1")`` gives the previous one).
+            ``forecast_curve(..., recalibration="v2")`` gives the previous one).
         p_best_behind_model: the forecaster's own probability (the share of its sample paths), before it.
         method: ``"pfn"`` or ``"ensemble"``. notes: human-readable remarks (fallbacks, degenerate input).
     """
@@ -123,6 +123,15 @@ class Forecast:
     def to_dict(self) -> dict[str, Any]:
         """``{"schema": "gapwatch.forecast/1", "runs": [...]}`` with this one run."""
         return {"schema": SCHEMA, "runs": [self.to_run_dict()]}
+
+
+def _positive(v: object) -> bool:
+    """True when ``v`` converts to a finite number > 0."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(f) and f > 0
 
 
 def _num(v: float) -> float | int:
@@ -398,10 +407,12 @@ def forecast_curve(
             compare with); default: the shipped ones. The P(best behind) recalibration is the shipped
             network's.
         band_scale: the reported 10% and 90% quantiles are moved towards (``< 1``) or away from the median by
-            this factor, in the forecaster's normalised units; default (None): the forecaster's conformal
-            width correction :data:`gapwatch.forecast.calibrate.BAND_SCALE` (1.0 where none was fitted); 1.0
-            gives the forecaster's own band. The density (``logpdf``), the samples and P(best behind) are
-            never rescaled.
+            this factor, in the forecaster's normalised units, at every future evaluation; default (None): the
+            forecaster's conformal width correction, a factor per future evaluation that depends on how far
+            ahead it lies relative to the evaluations observed and on the grid (sample-wise or not)
+            (:func:`gapwatch.forecast.calibrate.band_factors`; none for a forecaster without a fit); 1.0 gives
+            the forecaster's own band, ``calibrate.BAND_SCALE["pfn"]`` (0.58) the previous constant
+            correction. The density (``logpdf``), the samples and P(best behind) are never rescaled.
         planned_end: the x position where training is planned to end (``max_steps``, ``num_train_epochs``):
             the horizon reaches it (:func:`gapwatch.forecast.schedule.horizon_to`; at most
             ``PLANNED_MAX_FACTOR`` × the logged evaluations), so P(best behind) is about the planned run. Not
@@ -416,15 +427,20 @@ def forecast_curve(
         regime: apply that segment rule (default None: ``SEGMENT_DEFAULT``, on; see
             :mod:`gapwatch.forecast.schedule` for the measurement).
         recalibration: which recalibration of P(best behind) (:data:`gapwatch.forecast.calibrate.RECALIBRATIONS`):
-            ``"v2"`` (default: the forecaster's probability with how far back the best lies and how significant
-            the rise since is, the overfitting detector's statistic among them), ``"v1"`` (the previous one,
-            before 2026-12-06 15:00 UTC) or ``"none"`` (the forecaster's own, also in ``p_best_behind_model``).
+            ``"v3"`` (default: the forecaster's probability with how far back the best lies and how significant
+            the rise since is, the overfitting detector's statistic among them, raised to
+            :data:`gapwatch.forecast.calibrate.GOAL_FLOOR` where the best is >= 10 evaluations back and the
+            detector's test is significant), ``"v2"`` (the same logistic stage without the floor, the default
+            until 2026-12-06 18:00 UTC), ``"v1"`` (before 2026-12-06 15:00 UTC) or ``"none"`` (the
+            forecaster's own, also in ``p_best_behind_model``).
 
     Raises:
         InputError: fewer than 3 observed points, non-finite observed values, bad x.
         UsageError: horizon ≤ observed, horizon together with planned_end, unknown method/mode/axis.
     """
     _check_options(method, mode, bound)
+    if band_scale is not None and not _positive(band_scale):
+        raise UsageError(f"band_scale must be a positive number, got {band_scale!r}")
     if recalibration not in RECALIBRATIONS:
         raise UsageError(f"recalibration must be one of {list(RECALIBRATIONS)}, got {recalibration!r}")
     if planned_end is not None:
@@ -511,10 +527,11 @@ def _forecast_curve(x: np.ndarray, y: np.ndarray, observed: float | None, horizo
     else:
         qz, samples, lpz = _predict_ensemble(t_obs, zn, t_q, n_samples, rng)
     qz = np.sort(qz, axis=0)
-    c = BAND_SCALE.get(used, 1.0) if band_scale is None else float(band_scale)
-    if not (math.isfinite(c) and c > 0):
-        raise UsageError(f"band_scale must be a positive number, got {band_scale!r}")
-    if c != 1.0:  # conformal width correction of the reported band (quantile rows: 0.1, 0.5, 0.9)
+    if band_scale is None:  # the shipped correction: a factor per future evaluation (calibrate.band_factors)
+        c = band_factors(used, m, qz.shape[1], sample_wise=sample_wise(x[:m]))
+    else:
+        c = np.full(qz.shape[1], float(band_scale))
+    if np.any(c != 1.0):  # conformal width correction of the reported band (quantile rows: 0.1, 0.5, 0.9)
         qz = np.stack([qz[1] - c * (qz[1] - qz[0]), qz[1], qz[1] + c * (qz[2] - qz[1])])
 
     # back to the metric's units and direction
