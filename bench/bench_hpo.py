@@ -16,12 +16,15 @@ Scored per sweep and pruner:
 Ray Tune's ``AsyncHyperBandScheduler`` (ASHA) and gapwatch's ``GapwatchStopper`` run the same replays on a real
 local Ray cluster (``ray.init(num_cpus=2)``, one trial at a time) with ``--ray``.
 
-GapwatchPruner's rules (:mod:`gapwatch.forecast.sweep`): (a) the stop policy, (d) the opt-in rung rule (ASHA's
-promotion test on the best so far, ``reduction_factor=3``), (c) the same-step rule, (b) the cross-run forecast;
-the "rules a/d/c/b" column counts the trials each rule pruned (mean over the orders). The same-step rule, its
-``same_step_warmup`` (3) and the rung rule (its comparable-trial population, η = 3, first rung 3) were designed
-and chosen on ``digits-mlp`` (the dev sweep); ``fmnist`` (the test sweep) and the live study are run once for
-the table. Optuna's ``SuccessiveHalvingPruner`` (its ASHA) runs on every order, Ray's ASHA on the first.
+GapwatchPruner's rules (:mod:`gapwatch.forecast.sweep`): (a) the stop policy, (d) the rung rule (ASHA's
+promotion test on the best so far with a noise margin, ``reduction_factor=3, rung_margin=2``: the default since
+it kept the test sweep's pick), (c) the same-step rule, (b) the cross-run forecast; the "rules a/d/c/b" column
+counts the trials each rule pruned (mean over the orders). Every gapwatch row names its rule (d) setting (off,
+without margin, with margin 2), so the table does not depend on the defaults. The same-step rule, its
+``same_step_warmup`` (3) and the rung rule (its comparable-trial population, η = 3, first rung 3, the margin)
+were designed and chosen on ``digits-mlp`` (the dev sweep); ``fmnist`` (the test sweep) and the live study are
+run once for the table. Optuna's ``SuccessiveHalvingPruner`` (its ASHA) runs on every order, Ray's ASHA on the
+first ``--ray-orders``.
 
 Live (``--live``): one real Optuna study (TPE, 16 trials) training digits MLPs with 30% symmetric label noise
 on CPU, run twice with the same sampler seed: NopPruner and GapwatchPruner.
@@ -54,12 +57,15 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 from gapwatch.integrations.optuna import GapwatchPruner  # noqa: E402
 
 CURVES = ROOT / "curves" / "cpu-runs.jsonl"
-#: the headline numbers of the previous table (before the same-step rule), for the "before" line
-BEFORE = ("before (2026-12-06 13:18 UTC, commit 85245d9, default rules a+c+b): digits-mlp — none 1098, ASHA 218 "
-          "(one order), MedianPruner 444, gapwatch PFN 269 / ensemble 267, all at pick 95.19; fmnist — none 470, "
-          "PatientPruner 252, gapwatch PFN 124 / ensemble 127 at pick 83.45 / 83.73, ASHA 116 at −4.50 points; "
-          "live — none 640 (84.84), gapwatch ensemble 267 (89.97). Earlier (06:14 UTC, d84167e, rules a+b): "
-          "digits PFN 406, fmnist PFN 144.")
+#: the headline numbers of the previous table (before the rung rule's noise margin and default), for the
+#: "before" line
+BEFORE = ("before (2026-12-06 15:33 UTC, commit 1c72044, default rules a+c+b, rule d opt-in without margin): "
+          "digits-mlp — none 1098, Ray ASHA 218 (first order) / 166 (five orders), gapwatch PFN 262 / ensemble "
+          "268, PFN + rule d 166, all at pick 95.19; fmnist — none 470, PatientPruner 252, gapwatch PFN 121 / "
+          "ensemble 126 at pick 83.45, PFN + rule d 76 at −2.70 points, Ray ASHA 116 at −4.50 (first order); "
+          "live — none 640 (84.84), gapwatch ensemble 267, + rule d 180 (both 89.97). Earlier (13:18 UTC, "
+          "85245d9): digits PFN 269, fmnist PFN 124; (06:14 UTC, d84167e, rules a+b): digits PFN 406, fmnist "
+          "PFN 144.")
 FAMILIES = {"digits-mlp": ("digits-mlp",), "fmnist": ("fmnist-mlp", "fmnist-cnn")}
 
 
@@ -87,6 +93,10 @@ def pruners(n_evals: int, confidences: tuple[float, ...] = ()) -> dict[str, Any]
     P = optuna.pruners
     extra = {f"gapwatch (PFN, confidence {c:g})": (lambda c=c: GapwatchPruner(method="pfn", confidence=c))
              for c in confidences}
+    # every gapwatch row names its rule (d) setting, so the table does not depend on the defaults
+    no_d: dict[str, Any] = {"reduction_factor": None}
+    d_plain: dict[str, Any] = {"reduction_factor": 3, "rung_margin": 0.0}
+    d_margin: dict[str, Any] = {"reduction_factor": 3, "rung_margin": 2.0}
     return {
         "none (NopPruner)": lambda: P.NopPruner(),
         "PatientPruner(patience=10)": lambda: P.PatientPruner(None, patience=10),
@@ -96,11 +106,13 @@ def pruners(n_evals: int, confidences: tuple[float, ...] = ()) -> dict[str, Any]
         "SuccessiveHalvingPruner (Optuna's ASHA)": lambda: P.SuccessiveHalvingPruner(min_resource=1,
                                                                                       reduction_factor=3),
         "gapwatch (policy only)": lambda: GapwatchPruner(use_forecast=False),
-        "gapwatch (ensemble)": lambda: GapwatchPruner(method="ensemble"),
-        "gapwatch (PFN)": lambda: GapwatchPruner(method="pfn"),
-        "gapwatch (PFN, rules a+b only)": lambda: GapwatchPruner(method="pfn", same_step_warmup=None),
-        "gapwatch (PFN, + rung rule d, η=3)": lambda: GapwatchPruner(method="pfn", reduction_factor=3),
-        "gapwatch (ensemble, + rung rule d, η=3)": lambda: GapwatchPruner(method="ensemble", reduction_factor=3),
+        "gapwatch (ensemble, rule d off)": lambda: GapwatchPruner(method="ensemble", **no_d),
+        "gapwatch (PFN, rule d off)": lambda: GapwatchPruner(method="pfn", **no_d),
+        "gapwatch (PFN, rules a+b only)": lambda: GapwatchPruner(method="pfn", same_step_warmup=None, **no_d),
+        "gapwatch (PFN, rule d without margin, η=3)": lambda: GapwatchPruner(method="pfn", **d_plain),
+        "gapwatch (PFN, default: rule d with margin 2, η=3)": lambda: GapwatchPruner(method="pfn", **d_margin),
+        "gapwatch (ensemble, default: rule d with margin 2, η=3)": lambda: GapwatchPruner(method="ensemble",
+                                                                                          **d_margin),
         **extra,
     }
 
@@ -169,8 +181,9 @@ def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray],
 
     from gapwatch.integrations.ray import GapwatchStopper
 
-    out: dict[str, list[dict[str, Any]]] = {"ASHA (Ray Tune)": [], "gapwatch GapwatchStopper (Ray Tune)": [],
-                                            "gapwatch GapwatchStopper + rung rule d, η=3 (Ray Tune)": []}
+    out: dict[str, list[dict[str, Any]]] = {
+        "ASHA (Ray Tune)": [], "gapwatch GapwatchStopper, rule d off (Ray Tune)": [],
+        "gapwatch GapwatchStopper, default: rule d with margin 2 (Ray Tune)": []}
     if asha_only:
         out = {"ASHA (Ray Tune)": []}
     n = len(runs[0]["metrics"]["val_loss"])
@@ -185,7 +198,7 @@ def ray_replays(runs: list[dict[str, Any]], orders: list[np.ndarray],
                 tc = tune.TuneConfig(metric="val_loss", mode="min", scheduler=sched, max_concurrent_trials=1)
             else:
                 stop = GapwatchStopper("val_loss", "min", max_t=n, method="ensemble",
-                                       reduction_factor=3 if "rung" in name else None)
+                                       reduction_factor=3 if "rule d with" in name else None, rung_margin=2.0)
                 tc = tune.TuneConfig(max_concurrent_trials=1)
             t0 = time.perf_counter()
             grid = tune.Tuner(_replay_fn, param_space={"curve": tune.grid_search(curves)}, tune_config=tc,
@@ -326,9 +339,10 @@ def main() -> None:
           "pick is the best validation evaluation of any trial (pruned trials' best-so-far included), scored by "
           "that run's clean test accuracy at that evaluation. GapwatchPruner runs with its defaults "
           "(confidence 0.9, n_startup_trials 1, n_warmup_steps 5, same_step_warmup 3, stop-policy defaults, rung "
-          "rule d off); the rows marked 'rung rule d' add reduction_factor=3 (first rung 3). Rules (c), (d) and "
-          "their settings were designed on digits-mlp (the dev sweep); fmnist (the test sweep) and the live "
-          "study were not used to choose any setting.", "", f"- {BEFORE}", ""]
+          "rule d with η = 3, first rung 3, rung_margin 2) except where a row says otherwise ('rule d off': "
+          "reduction_factor=None; 'rule d without margin': rung_margin=0, ASHA's plain comparison). Rules (c), "
+          "(d) and their settings were designed on digits-mlp (the dev sweep); fmnist (the test sweep) and the "
+          "live study were not used to choose any setting.", "", f"- {BEFORE}", ""]
     for sweep, runs in sweeps.items():
         lens = sorted({len(r["metrics"]["val_loss"]) for r in runs})
         n = lens[-1]
@@ -353,9 +367,10 @@ def main() -> None:
     if args.live:
         rows = {}
         for name, make in (("none (NopPruner)", lambda: optuna.pruners.NopPruner()),
-                           ("gapwatch (ensemble)", lambda: GapwatchPruner(method="ensemble")),
-                           ("gapwatch (ensemble, + rung rule d, η=3)",
-                            lambda: GapwatchPruner(method="ensemble", reduction_factor=3))):
+                           ("gapwatch (ensemble, rule d off)",
+                            lambda: GapwatchPruner(method="ensemble", reduction_factor=None)),
+                           ("gapwatch (ensemble, default: rule d with margin 2, η=3)",
+                            lambda: GapwatchPruner(method="ensemble", reduction_factor=3, rung_margin=2.0))):
             rows[name] = [live_study(make(), args.live_trials, seed=0)]
             print("live", name, rows[name], flush=True)
         md += [f"## Live Optuna study: digits MLP, 30% label noise, TPE seed 0, {args.live_trials} trials × 40 "

@@ -104,9 +104,10 @@ def _objective(order: list[str], sign: float):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_study_prunes_the_known_trials(direction: str) -> None:
+    """Rules (a), (c), (b) without the rung rule (d): the late bloomer completes and wins."""
     sign = 1.0 if direction == "minimize" else -1.0
     order = ["good", "overfit", "plateau", "close"]
-    study = optuna.create_study(direction=direction, pruner=GapwatchPruner(method="ensemble"),
+    study = optuna.create_study(direction=direction, pruner=GapwatchPruner(method="ensemble", reduction_factor=None),
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(_objective(order, sign), n_trials=4)
@@ -120,6 +121,23 @@ def test_study_prunes_the_known_trials(direction: str) -> None:
     # the pruned overfitting trial's best-so-far is still a candidate: its best checkpoint is in the study
     t1 = study.trials[1]
     assert min(sign * v for v in t1.intermediate_values.values()) == pytest.approx(C["overfit"][:N].min())
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_default_study_cuts_the_late_bloomer_at_the_first_rung(direction: str) -> None:
+    """With the defaults (rule (d) on, η = 3, first rung 3, noise margin 2) the late bloomer "close", behind the
+    trials before it after 3 evaluations by far more than their noise (sd 0.004), is pruned there — ASHA's
+    trade-off; the pick is then the best trial that ran on ("good")."""
+    sign = 1.0 if direction == "minimize" else -1.0
+    pruner = GapwatchPruner(method="ensemble")
+    assert (pruner.rule.reduction_factor, pruner.rule.first_rung, pruner.rule.rung_margin) == (3, 3, 2.0)
+    study = optuna.create_study(direction=direction, pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(_objective(["good", "overfit", "plateau", "close"], sign), n_trials=4)
+    close = study.trials[3]
+    assert close.state == optuna.trial.TrialState.PRUNED and len(close.intermediate_values) == 3
+    assert pruner.last_verdict is not None and pruner.last_verdict.rule == "rung"
+    assert best_checkpoint(study)[0].number == 0
 
 
 def test_pruner_arguments_and_multiobjective() -> None:
@@ -147,7 +165,7 @@ _WORKER = textwrap.dedent("""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kind, n_trials, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     study = optuna.load_study(study_name="s", storage={url!r},
-                              pruner=GapwatchPruner(method="ensemble"))
+                              pruner=GapwatchPruner(method="ensemble", reduction_factor=None))
     def objective(trial):
         curve = C[kind]
         for i, v in enumerate(curve):
@@ -162,7 +180,8 @@ _WORKER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_two_process_sqlite_study(tmp_path: Path) -> None:
-    """Two worker processes share one SQLite study: each prunes against the other's trials."""
+    """Two worker processes share one SQLite study: each prunes against the other's trials (rule (d) off in the
+    workers: the known answers are those of rules (a) and (b))."""
     url = f"sqlite:///{tmp_path / 'study.db'}"
     optuna.create_study(study_name="s", storage=url, direction="minimize")
     code = _WORKER.format(tests=str(Path(__file__).parent), url=url)

@@ -35,8 +35,13 @@ def test_stopper_decisions_and_state(mode: str) -> None:
     assert n_over < 30 and s.verdicts["overfit"].stop  # by the forecast here: the good trial is already done
     state = s.state_dict()
     n_plat = _feed(s, "plateau", C["plateau"], sign)
-    assert n_plat <= 12 and s.verdicts["plateau"].rule == "forecast"
+    # far behind the good trial after 3 evaluations: the rung rule (d), on by default, cuts it there
+    assert n_plat == 3 and s.verdicts["plateau"].rule == "rung"
     assert s.best_checkpoint()[0] == "good"
+    # without rule (d) the forecast stops it a few evaluations later
+    s_off = GapwatchStopper("val", mode, max_t=N, method="ensemble", reduction_factor=None)
+    s_off.load_state_dict(state)
+    assert _feed(s_off, "plateau", C["plateau"], sign) <= 12 and s_off.verdicts["plateau"].rule == "forecast"
     # a stopper restored from the state makes the same decision on the same results
     s2 = GapwatchStopper("val", mode, max_t=N, method="ensemble")
     s2.load_state_dict(state)

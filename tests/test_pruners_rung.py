@@ -1,8 +1,10 @@
-"""The opt-in rung rule (d) of the sweep judgement (ASHA's promotion test on the best so far) and the leader's
-recalibrated P(new best) of rule (b), on tables of curves with known answers (:mod:`gapwatch.forecast.sweep`)."""
+"""The rung rule (d) of the sweep judgement (ASHA's promotion test on the best so far, with a noise margin; on by
+default) and the leader's recalibrated P(new best) of rule (b), on tables of curves with known answers
+(:mod:`gapwatch.forecast.sweep`)."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from gapwatch.errors import UsageError
 from gapwatch.forecast.core import forecast_curve
 from gapwatch.forecast.sweep import (
     FIRST_RUNG,
+    REDUCTION_FACTOR,
+    RUNG_MARGIN,
     Curve,
     SweepRule,
     cross_run_forecast,
@@ -20,6 +24,7 @@ from gapwatch.forecast.sweep import (
     judge,
     rung_evidence,
 )
+from gapwatch.stats import noise_sigma
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pruners import C as PRUNER_CURVES  # noqa: E402
@@ -81,11 +86,14 @@ def test_top_trials_and_off_rung_evaluations_are_kept(mode: str) -> None:
     assert rung_evidence(_c(SLOW, 3, sign), [_c(y, 2, sign) for y in FAST], mode=mode, reduction_factor=3) is None
 
 
-def test_rule_d_is_off_by_default_and_gated_like_the_other_cross_run_rules() -> None:
+def test_rule_d_is_on_by_default_and_gated_like_the_other_cross_run_rules() -> None:
     others = [_c(y) for y in FAST[:4]]  # four: rule (c) cannot act yet
     slow = _c(SLOW, FIRST_RUNG)
+    assert (REDUCTION_FACTOR, FIRST_RUNG, RUNG_MARGIN) == (3, 3, 2.0)
     v = judge(slow, others, method="ensemble")
-    assert not v.stop and v.rung is None
+    assert v.stop and v.rule == "rung" and v.rung is not None and v.rung.reduction_factor == REDUCTION_FACTOR
+    off = judge(slow, others, method="ensemble", reduction_factor=None)
+    assert not off.stop and off.rung is None
     assert judge(slow, others, method="ensemble", reduction_factor=3, use_forecast=False).rung is None
     on = SweepRule("Owner", method="ensemble", reduction_factor=3)
     assert not on.judge(slow, others, mode="min", horizon=None, finished=0).stop  # n_startup_trials=1
@@ -97,12 +105,14 @@ def test_rule_d_is_off_by_default_and_gated_like_the_other_cross_run_rules() -> 
 def test_the_late_bloomer_trade_off() -> None:
     """The known-answer study of test_pruners (good, overfit, plateau, then the late bloomer "close", which ends
     the best): without rule (d) the late bloomer completes; with it, it is pruned after 3 evaluations, behind the
-    trials before it — what ASHA does to a slow starter, and why rule (d) is opt-in."""
+    trials before it by far more than their noise — what ASHA does to a slow starter (``reduction_factor=None``
+    turns rule (d) off for sweeps of late bloomers)."""
     others = [Curve(np.arange(PRUNER_N, dtype=float), PRUNER_CURVES[k]) for k in ("good", "overfit", "plateau")]
     close = Curve(np.arange(3, dtype=float), PRUNER_CURVES["close"][:3])
-    assert not judge(close, others, method="ensemble").stop
-    v = judge(close, others, method="ensemble", reduction_factor=3)
+    assert not judge(close, others, method="ensemble", reduction_factor=None).stop
+    v = judge(close, others, method="ensemble")
     assert v.rule == "rung" and v.rung is not None and v.rung.trials == 3
+    assert v.rung.best - v.rung.cutoff > 10 * v.rung.margin > 0
     assert PRUNER_CURVES["close"].min() < min(float(o.values.min()) for o in others)
 
 
@@ -139,7 +149,15 @@ def test_bad_arguments() -> None:
         rung_evidence(_c(SLOW, 3), [], mode="down")
     with pytest.raises(UsageError, match="window"):
         rung_evidence(_c(SLOW, 3), [], window=0)
-    assert SweepRule("Owner").reduction_factor is None
+    for bad in (-0.5, math.nan, math.inf, True, "2", None):
+        with pytest.raises(UsageError, match="rung_margin"):
+            judge(_c(SLOW, 3), [], rung_margin=bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="Owner: rung_margin"):
+            SweepRule("Owner", rung_margin=bad)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="margin"):
+            rung_evidence(_c(SLOW, 3), [], margin=bad)  # type: ignore[arg-type]
+    assert SweepRule("Owner").reduction_factor == REDUCTION_FACTOR
+    assert SweepRule("Owner", reduction_factor=None).reduction_factor is None
 
 
 def test_adapters_take_the_rung_rule() -> None:
@@ -150,6 +168,9 @@ def test_adapters_take_the_rung_rule() -> None:
         GapwatchPruner(reduction_factor=1)
     with pytest.raises(UsageError, match="GapwatchPruner: first_rung"):
         GapwatchPruner(reduction_factor=3, first_rung=0)
+    with pytest.raises(UsageError, match="GapwatchPruner: rung_margin"):
+        GapwatchPruner(rung_margin=-1)
+    assert GapwatchPruner(rung_margin=0).rule.rung_margin == 0.0
     # in a study: the slow trial after two fast ones is pruned by rule (d) after 3 evaluations (rule (c) would
     # need five analogs), in both directions
     for direction, sign in (("minimize", 1.0), ("maximize", -1.0)):
@@ -181,6 +202,9 @@ def test_ray_stopper_takes_the_rung_rule() -> None:
 
     with pytest.raises(UsageError, match="GapwatchStopper: reduction_factor"):
         GapwatchStopper("val", reduction_factor=1)
+    with pytest.raises(UsageError, match="GapwatchStopper: rung_margin"):
+        GapwatchStopper("val", rung_margin=float("nan"))
+    assert GapwatchStopper("val").rule.reduction_factor == REDUCTION_FACTOR
     s = GapwatchStopper("val", "min", max_t=N, method="ensemble", reduction_factor=3)
     for tid, y in (("a", FAST[0]), ("b", FAST[1])):
         for i, v in enumerate(y):
@@ -190,3 +214,59 @@ def test_ray_stopper_takes_the_rung_rule() -> None:
         if s("slow", {"val": float(v), "training_iteration": i + 1}):
             break
     assert i + 1 == 3 and s.verdicts["slow"].rule == "rung"
+
+
+# the noise margin of rule (d): five finished trials like FAST with seeded evaluation noise (sd 0.03)
+_RNG = np.random.default_rng(7)
+NOISY = [y + _RNG.normal(0.0, 0.03, size=y.size) for y in FAST]
+
+
+def _sweep_sigma(curves: list[np.ndarray]) -> float:
+    """The margin's noise: the median noise_sigma of the comparable trials' whole curves (>= 4 evaluations)."""
+    return float(np.median([noise_sigma(y) for y in curves]))
+
+
+def _behind_by(gap: float) -> np.ndarray:
+    """Three evaluations whose best is ``gap`` worse than the 1/3 quantile of NOISY's best after 3 (the cutoff),
+    gaining less over them than every NOISY trial (so all five are its comparable trials)."""
+    cutoff = float(np.percentile([y[:3].min() for y in NOISY], 100 / 3))
+    return np.array([cutoff + gap + 0.4, cutoff + gap + 0.2, cutoff + gap])
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_a_noise_sized_gap_at_a_rung_is_not_a_cut(mode: str) -> None:
+    """The Fashion-MNIST failure of ASHA's plain comparison: the eventual best trial is briefly behind another
+    at its 3rd evaluation by a gap of the size of the evaluation noise. With the margin (2 standard errors
+    sigma*sqrt(2) of a best-so-far difference) a trial 1 sigma behind is kept and one 4 standard errors behind is
+    cut; ``rung_margin=0`` (ASHA's comparison) cuts both."""
+    sign = 1.0 if mode == "min" else -1.0
+    others = [Curve(np.arange(y.size, dtype=float), sign * y) for y in NOISY]
+    sigma = _sweep_sigma(NOISY)
+    assert 0.015 < sigma < 0.06  # the seeded noise's sd is 0.03
+    near = Curve(np.arange(3, dtype=float), sign * _behind_by(sigma))
+    ev = rung_evidence(near, others, mode=mode)
+    assert ev is not None and not ev.behind and ev.trials == 5
+    assert ev.noise == pytest.approx(sigma) and ev.margin == pytest.approx(RUNG_MARGIN * sigma * math.sqrt(2))
+    assert sign * (ev.best - ev.cutoff) == pytest.approx(sigma)
+    plain = rung_evidence(near, others, mode=mode, margin=0.0)
+    assert plain is not None and plain.behind and plain.margin == 0.0
+    assert judge(near, others, mode=mode, method="ensemble").rule != "rung"
+    assert judge(near, others, mode=mode, method="ensemble", rung_margin=0.0).rule == "rung"
+    far = Curve(np.arange(3, dtype=float), sign * _behind_by(4 * sigma * math.sqrt(2)))
+    v = judge(far, others, mode=mode, method="ensemble")
+    assert v.rule == "rung" and v.rung is not None and v.rung.behind
+
+
+def test_the_margin_needs_curves_of_four_evaluations() -> None:
+    """Comparable trials (and the trial) with three evaluations give no noise estimate: the margin is 0 there
+    (ASHA's plain comparison); the trial's own curve counts from four evaluations on, at a later rung."""
+    near = Curve(np.arange(3, dtype=float), _behind_by(0.01))
+    short = [Curve(np.arange(3, dtype=float), y[:3]) for y in NOISY]
+    ev = rung_evidence(near, short)
+    assert ev is not None and ev.noise == 0.0 and ev.margin == 0.0 and ev.behind
+    # at the second rung (9 evaluations) the trial's own noise joins the comparable trials'
+    me = NOISY[4] + 0.3
+    others = [Curve(np.arange(y.size, dtype=float), y) for y in NOISY[:4]]
+    ev9 = rung_evidence(Curve(np.arange(9, dtype=float), me[:9]), others)
+    assert ev9 is not None and ev9.evaluations == 9
+    assert ev9.noise == pytest.approx(float(np.median([noise_sigma(me[:9])] + [noise_sigma(y) for y in NOISY[:4]])))

@@ -38,6 +38,11 @@ def _c(y: np.ndarray, m: int = N, sign: float = 1.0) -> Curve:
     return Curve(T[:m], sign * y[:m])
 
 
+#: rule (d) off: these tables test rule (c) alone (rule (d), on by default, would cut SLOW at its 3rd evaluation
+#: first; tests/test_pruners_rung.py tests it)
+NO_D = {"reduction_factor": None}
+
+
 def test_evidence_counts_and_probability() -> None:
     """Five trials past step 2, none gained the 1.8 SLOW needs: P = (0 + 1/2) / (5 + 1)."""
     ev = same_step_evidence(_c(SLOW, 3), [_c(y) for y in FAST])
@@ -62,8 +67,8 @@ def test_far_behind_is_pruned_at_the_warmup_step(mode: str) -> None:
     sign = 1.0 if mode == "min" else -1.0
     others = [_c(y, sign=sign) for y in FAST]
     for m in range(1, SAME_STEP_WARMUP):
-        assert not judge(_c(SLOW, m, sign), others, mode=mode, method="ensemble").stop
-    v = judge(_c(SLOW, SAME_STEP_WARMUP, sign), others, mode=mode, method="ensemble")
+        assert not judge(_c(SLOW, m, sign), others, mode=mode, method="ensemble", **NO_D).stop
+    v = judge(_c(SLOW, SAME_STEP_WARMUP, sign), others, mode=mode, method="ensemble", **NO_D)
     assert (v.stop, v.rule) == (True, "same-step"), v.reason
     assert v.same_step is not None and v.same_step.trials == 5 and v.same_step.successes == 0
     assert v.forecast is None  # decided before the (costlier) forecast
@@ -75,26 +80,26 @@ def test_a_trial_that_could_still_win_is_not_pruned(mode: str) -> None:
     """With a late bloomer among the finished trials, a slow starter may still win: rule (c) keeps it."""
     sign = 1.0 if mode == "min" else -1.0
     others = [_c(y, sign=sign) for y in (*FAST, BLOOMER)]
-    v = judge(_c(SLOW, SAME_STEP_WARMUP, sign), others, mode=mode, method="ensemble")
+    v = judge(_c(SLOW, SAME_STEP_WARMUP, sign), others, mode=mode, method="ensemble", **NO_D)
     assert not v.stop and v.same_step is not None and v.same_step.successes == 1
     # still improving faster at step 11 than the plateaued finished trials did: they are not its analogs
-    late = judge(_c(BLOOMER, 12, sign), [_c(y, sign=sign) for y in FAST], mode=mode, method="ensemble")
+    late = judge(_c(BLOOMER, 12, sign), [_c(y, sign=sign) for y in FAST], mode=mode, method="ensemble", **NO_D)
     assert late.rule != "same-step" and late.same_step is not None and late.same_step.trials == 0
     # the leader is not pruned by rule (c): any later gain of a comparable trial would set a new best
     leader = _decay(0.9, 0.15, 2.0)  # below every finished trial, and no steeper than them at step 19
-    lead = judge(_c(leader, 20, sign), [_c(y, sign=sign) for y in FAST], mode=mode, method="ensemble")
+    lead = judge(_c(leader, 20, sign), [_c(y, sign=sign) for y in FAST], mode=mode, method="ensemble", **NO_D)
     assert lead.rule != "same-step" and lead.same_step is not None and lead.same_step.successes >= 1
 
 
 def test_rule_c_needs_evidence_and_can_be_turned_off() -> None:
     """Four trials past the step are not enough at confidence 0.9 (P = 0.5/5 = 0.1); the switches work."""
     slow = _c(SLOW, SAME_STEP_WARMUP)
-    assert not judge(slow, [_c(y) for y in FAST[:4]], method="ensemble").stop
-    assert not judge(slow, [_c(y) for y in FAST], same_step=False, method="ensemble").stop
+    assert not judge(slow, [_c(y) for y in FAST[:4]], method="ensemble", **NO_D).stop
+    assert not judge(slow, [_c(y) for y in FAST], same_step=False, method="ensemble", **NO_D).stop
     assert not judge(slow, [_c(y) for y in FAST], use_forecast=False).stop
-    assert judge(slow, [_c(y) for y in FAST], confidence=0.8, method="ensemble").rule == "same-step"
+    assert judge(slow, [_c(y) for y in FAST], confidence=0.8, method="ensemble", **NO_D).rule == "same-step"
     # a later warm-up moves the decision
-    assert not judge(slow, [_c(y) for y in FAST], same_step_warmup=4, method="ensemble").stop
+    assert not judge(slow, [_c(y) for y in FAST], same_step_warmup=4, method="ensemble", **NO_D).stop
 
 
 def test_incumbent_target_for_the_leader() -> None:
@@ -131,7 +136,7 @@ def test_adapters_take_same_step_warmup() -> None:
     assert GapwatchPruner(same_step_warmup=None).rule.same_step_warmup is None
     # in a study: the slow trial after five fast ones is pruned by rule (c) at evaluation SAME_STEP_WARMUP
     curves = [*FAST, SLOW]
-    pruner = GapwatchPruner(method="ensemble")
+    pruner = GapwatchPruner(method="ensemble", reduction_factor=None)
     study = optuna.create_study(pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rules: list[str] = []

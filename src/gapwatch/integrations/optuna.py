@@ -23,8 +23,8 @@ Usage::
 A trial is pruned when (a) gapwatch's stop policy says it has overfit past recovery (or its patience cap ran
 out), (c) it is behind at its latest step by more than the trials of the study that went past that step ever
 gained afterwards (the same-rung comparison of successive halving / ASHA, made a posterior probability), (d)
-(opt-in, ``reduction_factor``) it is out of the top ``1/η`` of the comparable trials at a rung (ASHA's
-promotion test on the trials' best so far), or
+it is out of the top ``1/η`` of the comparable trials at a rung by more than the sweep's noise (ASHA's
+promotion test on the trials' best so far, with a noise margin; ``reduction_factor=None`` turns it off), or
 (b) its learning curve, forecast to the budget and conditioned on the curves of the other trials in the
 study, sets a new best of the study with probability below ``1 - confidence`` (see
 :mod:`gapwatch.forecast.sweep` for the rules and the cross-run forecast). A pruned trial's best evaluation so
@@ -46,6 +46,7 @@ from ..forecast.sweep import (
     CONFIDENCE,
     FIRST_RUNG,
     MIN_OBSERVED,
+    REDUCTION_FACTOR,
     RUNG_MARGIN,
     SAME_STEP_WARMUP,
     Curve,
@@ -86,8 +87,8 @@ class GapwatchPruner(BasePruner):
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies; >= 5. Default 5.
         same_step_warmup: evaluations a trial must report before the same-step rule (c) applies (>= 1);
             None turns rule (c) off. Default 3 (chosen on the digits dev sweep of ``bench/bench_hpo.py``).
-        reduction_factor: η of the opt-in rung rule (d), ASHA's promotion test on the best-so-far at the
-            ``first_rung · η^i``-th evaluations (an integer >= 2, e.g. 3); None (default) turns it off. It
+        reduction_factor: η of the rung rule (d), ASHA's promotion test on the best-so-far at the
+            ``first_rung · η^i``-th evaluations (an integer >= 2); None turns it off. Default 3. It
             prunes from the second trial on and can prune a late bloomer, as ASHA does.
         first_rung: the first rung of rule (d), in evaluations (>= 1). Default 3.
         rung_margin: rule (d)'s noise margin (>= 0): a trial is behind at a rung only when its best is worse than
@@ -114,7 +115,7 @@ class GapwatchPruner(BasePruner):
         use_forecast: bool = True,
         method: str = "auto",
         same_step_warmup: int | None = SAME_STEP_WARMUP,
-        reduction_factor: int | None = None,
+        reduction_factor: int | None = REDUCTION_FACTOR,
         first_rung: int = FIRST_RUNG,
         rung_margin: float = RUNG_MARGIN,
     ) -> None:

@@ -14,7 +14,8 @@ Usage::
 Each result a trial reports (``tune.report({"val_loss": ..., ...})``) is one evaluation; its position is
 ``result[time_attr]`` (default ``training_iteration``). A trial is stopped when (a) gapwatch's stop policy
 says it has overfit past recovery, (c) it is behind at its latest step by more than the other trials gained
-after that step (same-rung comparison, as ASHA's), (d) (opt-in) it is out of the top 1/η at a rung, or (b)
+after that step (same-rung comparison, as ASHA's), (d) it is out of the top 1/η at a rung by more than the
+noise (``reduction_factor=None`` turns it off), or (b)
 its forecast, conditioned on the other trials'
 curves, sets a new best of the sweep with probability below ``1 - confidence`` — the same logic as the Optuna
 pruner (:mod:`gapwatch.forecast.sweep`). The stopper runs in the Tune driver, which sees every trial's
@@ -33,6 +34,7 @@ from ..forecast.sweep import (
     CONFIDENCE,
     FIRST_RUNG,
     MIN_OBSERVED,
+    REDUCTION_FACTOR,
     RUNG_MARGIN,
     SAME_STEP_WARMUP,
     Curve,
@@ -63,8 +65,8 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
             apply.
         n_warmup_steps: evaluations a trial must report before the forecast rule (b) applies (>= 5).
         same_step_warmup: evaluations before the same-step rule (c) applies (>= 1); None turns it off.
-        reduction_factor: η of the opt-in rung rule (d) (ASHA's promotion test on the best so far, >= 2); None
-            (default) turns it off. first_rung: its first rung in evaluations (>= 1, default 3). rung_margin: its
+        reduction_factor: η of the rung rule (d) (ASHA's promotion test on the best so far, >= 2; default 3);
+            None turns it off. first_rung: its first rung in evaluations (>= 1, default 3). rung_margin: its
             noise margin in standard errors of a difference of two best-so-far values (>= 0, default 2; 0 is
             ASHA's plain comparison; see :func:`gapwatch.forecast.sweep.rung_evidence`).
         policy_params: overrides of :data:`gapwatch.policy.DEFAULTS`. use_forecast: False = policy only.
@@ -89,7 +91,7 @@ class GapwatchStopper(Stopper):  # type: ignore[misc, unused-ignore]  # Stopper 
         use_forecast: bool = True,
         method: str = "auto",
         same_step_warmup: int | None = SAME_STEP_WARMUP,
-        reduction_factor: int | None = None,
+        reduction_factor: int | None = REDUCTION_FACTOR,
         first_rung: int = FIRST_RUNG,
         rung_margin: float = RUNG_MARGIN,
     ) -> None:
