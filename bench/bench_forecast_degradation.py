@@ -189,6 +189,30 @@ def forecast_into(rows: list[dict[str, Any]], curves: dict[str, dict[str, Any]],
             r.update({k: v for k, v in got.items() if k.startswith(f"{meth}_")})
 
 
+def lcpfn_into(rows: list[dict[str, Any]], curves: dict[str, dict[str, Any]], path: Path,
+               cache: dict[str, dict[str, Any]]) -> None:
+    """Add LC-PFN's quantiles, mean LL and CPU time (method ``lcpfn``: the network trained here by
+    ``bench_forecast_lcpfn_train.py``, through ``bench_forecast.LCPFN``) to ``rows``; no P(best behind) (it has
+    marginals only). Cached per model file (size and modification time)."""
+    from bench_forecast import LCPFN
+
+    stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+    model = None
+    for r in rows:
+        got = cache.setdefault(f"{r['name']}@{r['cut']}", {})
+        if got.get("lcpfn_model") != stamp:
+            model = model or LCPFN(path)
+            c = curves[r["name"]]
+            t0 = time.process_time()
+            out = model({"x": c["x"], "y": c["y"], "mode": "min"}, r["m"])
+            got["lcpfn_ms"] = 1000 * (time.process_time() - t0)
+            got["lcpfn_q0.1"], got["lcpfn_q0.5"], got["lcpfn_q0.9"] = (
+                np.asarray(out[k], dtype=float).tolist() for k in ("lo_z", "median_z", "hi_z"))
+            got["lcpfn_ll"] = float(np.mean(np.maximum(np.asarray(out["logpdf_raw"], dtype=float), LL_FLOOR)))
+            got["lcpfn_model"] = stamp
+        r.update({k: v for k, v in got.items() if k.startswith("lcpfn_")})
+
+
 def coverage(r: dict[str, Any], meth: str, scale: float | tuple[float, float] = 1.0) -> float:
     """Share of the held-back evaluations inside the 10–90% band, its half-widths multiplied by ``scale``: one
     factor, or ``(c0, gamma)``: ``c0 · (1 + j/m) ** -gamma`` at the ``j``-th held-back evaluation (the shipped
@@ -445,6 +469,9 @@ def main() -> None:
                     help="reuse the forecasts cached in bench/_work (only missing ones are made)")
     ap.add_argument("--lcdb", type=int, default=0, help="also score P(best behind) on this many LCDB curves "
                     "(bench_forecast.py's subset; PFN; sample-wise grids, where v2 is not applied)")
+    ap.add_argument("--lcpfn", type=Path, default=None,
+                    help="also score LC-PFN trained here (bench_forecast_lcpfn_train.py --out PATH): density and band "
+                    "only")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md",
                     help="markdown file whose degradation section (between markers) is replaced")
     args = ap.parse_args()
@@ -470,6 +497,10 @@ def main() -> None:
     cache = json.loads(cache_file.read_text()) if args.reuse and cache_file.is_file() else {}
     rows = cut_rows(curves)
     forecast_into(rows, {c["name"]: c for c in curves}, methods, cache)
+    dens = methods
+    if args.lcpfn is not None:
+        lcpfn_into(rows, {c["name"]: c for c in curves}, args.lcpfn, cache)
+        dens = (*methods, "lcpfn")
     WORK.mkdir(exist_ok=True)
     cache_file.write_text(json.dumps(cache))
     halves = {h: [r for r in rows if r["split"] == h] for h in ("dev", "test")}
@@ -478,8 +509,8 @@ def main() -> None:
     coefs = {h: {(m, v): fit_coef(halves[other[h]], m, v) for m in methods for v in VERSIONS} for h in halves}
     floors = {h: fit_floor(halves[other[h]]) for h in halves}
     band_fit = {h: [r for r in halves[other[h]] if r["set"] in BAND_SETS] or halves[other[h]] for h in halves}
-    scales = {h: {m: fit_band_scale(band_fit[h], m) for m in methods} for h in halves}
-    leads = {h: {m: fit_band_lead([needed_factors(r, m) for r in band_fit[h]]) for m in methods} for h in halves}
+    scales = {h: {m: fit_band_scale(band_fit[h], m) for m in dens} for h in halves}
+    leads = {h: {m: fit_band_lead([needed_factors(r, m) for r in band_fit[h]]) for m in dens} for h in halves}
     for h, sel in halves.items():
         for r in sel:
             for meth in methods:
@@ -536,8 +567,8 @@ def main() -> None:
           "- fitted on dev (shipped): " + "; ".join(
               f"{m} {v}: {coefs['test'][(m, v)]}" for m in methods for v in VERSIONS)
           + f"; v3 floor {floors['test']}; band: one factor " + ", ".join(f"{m} {scales['test'][m]:.2f}"
-                                                                        for m in methods)
-          + "; lead (c0, γ) " + ", ".join(f"{m} {leads['test'][m]}" for m in methods)
+                                                                        for m in dens)
+          + "; lead (c0, γ) " + ", ".join(f"{m} {leads['test'][m]}" for m in dens)
           + (f"; sample-wise c0 (LCDB) {c0_sw['test']}" if c0_sw else ""), "",
           "Goals (issue 14): P(best behind) ≥ 0.9 on degrading cuts, ≤ 0.3 on improving cuts; 80% band "
           "coverage 75–85%; < 50 ms per curve.", ""]
@@ -568,7 +599,7 @@ def main() -> None:
                                  f"{s['dd_ge_0.9']:.2f} / {s['ddb_ge_0.9']:.2f}; {s['imp_le_0.3']:.2f}")
                 md.append(f"| {label} | {meth} | " + " | ".join(cells) + " |")
         md.append("")
-    md += coverage_summary(rows, halves, methods, scales, leads)
+    md += coverage_summary(rows, halves, dens, scales, leads)
     for part in ("test", "dev"):
         for label, want in (("degrading runs", True), ("non-degrading runs", False)):
             sel = [r for r in halves[part] if r["run_degrading"] == want and r["set"] in BAND_SETS]
@@ -577,7 +608,7 @@ def main() -> None:
             md += [f"### Density and 80% band, {label}, {part} half, CPU-trained + Crowded Valley runs (mean LL per "
                    "held-back evaluation, loss units, floored at -50; coverage of the own band / the "
                    "width-corrected band)", ""]
-            md += density_table(sel, methods, scales[part], leads[part]) + [""]
+            md += density_table(sel, dens, scales[part], leads[part]) + [""]
     wsel = [r for r in rows if r["set"] == "wild"]
     if wsel:
         for label, want in (("degrading runs", True), ("non-degrading runs", False)):
@@ -586,11 +617,11 @@ def main() -> None:
                 continue
             md += [f"### Density and 80% band, real-log corpus, {label}, both halves (the band factor is fitted on "
                    "the other corpora: out of sample here)", ""]
-            md += density_table(sel, methods, scales["test"], leads["test"]) + [""]
+            md += density_table(sel, dens, scales["test"], leads["test"]) + [""]
     md += ["### CPU time per forecast (ms, one thread; median / 90th percentile over all cuts)", "",
-           "| " + " | ".join(methods) + " |", "|" + "---|" * len(methods),
+           "| " + " | ".join(dens) + " |", "|" + "---|" * len(dens),
            "| " + " | ".join(f"{np.median([r[f'{m}_ms'] for r in rows]):.1f} / "
-                            f"{np.quantile([r[f'{m}_ms'] for r in rows], 0.9):.1f}" for m in methods) + " |", ""]
+                            f"{np.quantile([r[f'{m}_ms'] for r in rows], 0.9):.1f}" for m in dens) + " |", ""]
     if args.lcdb:
         md += lcdb_md
     named = [r for r in rows if r["name"] in NAMED and r["cut"] == 0.3]
