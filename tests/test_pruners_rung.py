@@ -248,6 +248,8 @@ def test_a_noise_sized_gap_at_a_rung_is_not_a_cut(mode: str) -> None:
     assert ev is not None and not ev.behind and ev.trials == 5
     assert ev.noise == pytest.approx(sigma) and ev.margin == pytest.approx(RUNG_MARGIN * sigma * math.sqrt(2))
     assert sign * (ev.best - ev.cutoff) == pytest.approx(sigma)
+    d = ev.to_dict()
+    assert d["noise"] == pytest.approx(sigma) and d["margin"] == pytest.approx(ev.margin) and d["behind"] is False
     plain = rung_evidence(near, others, mode=mode, margin=0.0)
     assert plain is not None and plain.behind and plain.margin == 0.0
     assert judge(near, others, mode=mode, method="ensemble").rule != "rung"
