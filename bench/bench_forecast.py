@@ -458,7 +458,7 @@ def by_cut_table(rs: list[dict[str, Any]], methods: list[str]) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- stop signal
 def stop_signal(curves: list[dict[str, Any]], method: str, thresholds: tuple[float, ...], checks: int,
-                recalibration: str = "v2") -> list[dict[str, Any]]:
+                recalibration: str = "v3") -> list[dict[str, Any]]:
     """Replay each real run: at ~``checks`` evaluations from 20% on, forecast the rest of the run and stop at the
     first check with P(best behind) ≥ threshold. Returned per run and threshold: the stop evaluation, the
     regret (best value up to the stop − best value of the whole run, in units of the run's value range) and
@@ -551,7 +551,7 @@ def main() -> int:
     ap.add_argument("--stop-only", action="store_true",
                     help="only the stop-signal replay, saved to bench/_work/forecast_stop.md for a later --no-stop run")
     ap.add_argument("--checks", type=int, default=16, help="forecasts per run in the stop-signal replay")
-    ap.add_argument("--recalibration", default="v2", help="P(best behind) recalibration of the stop-signal replay "
+    ap.add_argument("--recalibration", default="v3", help="P(best behind) recalibration of the stop-signal replay "
                     "(gapwatch.forecast.calibrate.RECALIBRATIONS; v1: the one before issue 14's evidence features)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "forecast.md")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N curves of each set")
@@ -702,7 +702,7 @@ def main() -> int:
 
 
 def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: str | None = None, th: float = 0.0,
-                           recalibration: str = "v2") -> list[dict[str, Any]]:
+                           recalibration: str = "v3") -> list[dict[str, Any]]:
     """Patience (stop after ``frac`` × n evaluations without a new best). With ``method``, patience is only the
     trigger and P(best behind) the confirmation: at each evaluation where patience would stop, forecast the rest
     of the run and stop only if P(best behind) ≥ ``th``; otherwise keep training."""
@@ -732,7 +732,7 @@ def patience_with_forecast(curves: list[dict[str, Any]], frac: float, method: st
     return out
 
 
-def stop_section(real: list[dict[str, Any]], checks: int, recalibration: str = "v2") -> list[str]:
+def stop_section(real: list[dict[str, Any]], checks: int, recalibration: str = "v3") -> list[str]:
     md = ["\n## P(best behind) as a stop signal (real runs)\n",
           f"Replay: {checks} forecasts per run from 20% of the run on (horizon = the run's end); stop at "
           "the first with P(best behind) ≥ threshold. Regret = best value up to the stop − best of the "
