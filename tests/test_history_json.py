@@ -48,7 +48,9 @@ def test_a_shorter_list_is_read_from_epoch_one_with_a_note(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("doc", "expected"), [
-    ('{"loss": [1.0, 0.9], "val_loss": {"a": 1}}', "key 'val_loss': expected a list of per-epoch values, got dict"),
+    ('{"loss": [1.0, 0.9], "val_loss": {"a": 1}}',
+     "key 'val_loss': expected a list of per-epoch values, or an object keyed by row index (0, 1, 2…, pandas "
+     "to_json), got the key 'a'"),
     ('{"loss": [1.0, true]}', "key 'loss', epoch 2: expected a number, got true"),
     ('{"loss": [1.0, "high"]}', "expected a number, got 'high'"),
     ('{"loss": []}', "every list is empty"),
@@ -60,6 +62,18 @@ def test_bad_histories_are_refused_with_the_key(tmp_path: Path, doc: str, expect
     with pytest.raises(InputError) as e:
         load(p)
     assert expected in str(e.value) and str(p) in str(e.value)
+
+
+def test_a_pandas_to_json_history_is_read_by_row_index(tmp_path: Path) -> None:
+    """``pd.DataFrame(history.history).to_json(f)`` writes each metric as an object keyed by the frame's row index
+    (as strings): row i is epoch i + 1, in index order even when the keys are not."""
+    p = tmp_path / "history.json"
+    p.write_text('{"loss":{"0":1.0,"1":0.8,"2":0.7},"val_loss":{"1":0.95,"0":1.1,"2":0.9},'
+                 '"val_accuracy":{"0":0.5,"1":0.6,"2":0.65}}')
+    h = load(p)
+    s = h.series("val", "loss")
+    assert list(s.epoch) == [1.0, 2.0, 3.0] and list(s.values) == [1.1, 0.95, 0.9]
+    assert list(h.series("val", "acc").values) == [0.5, 0.6, 0.65]
 
 
 def test_other_json_is_not_taken_for_a_history(tmp_path: Path) -> None:

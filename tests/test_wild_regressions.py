@@ -696,3 +696,56 @@ def test_a_training_loss_that_turns_nan_is_divergence_not_overfitting(tmp_path: 
     kinds = {(f.kind, f.evidence.get("type")): f.severity.value for f in r.findings}
     assert kinds.get((FindingKind.INSTABILITY, "non_finite")) == "critical"
     assert not any(k == FindingKind.OVERFITTING for k, _ in kinds)
+
+
+def test_a_pandas_history_csv_with_doubled_carriage_returns(tmp_path: Path) -> None:
+    """``pd.DataFrame(history.history).to_csv()`` on Windows into a file opened in text mode ends every row with
+    ``\\r\\r\\n``: a blank line after each row. It is still the pandas history CSV (blank first header cell)."""
+    rows = [",loss,accuracy,val_loss,val_accuracy"] + [
+        f"{i},{2.2 - 0.03 * i},{0.40 + 0.01 * i},{2.87 + 0.01 * (i % 3)},{0.25 + 0.001 * i}" for i in range(20)]
+    p = tmp_path / "history.csv"
+    p.write_bytes("".join(r + "\r\r\n" for r in rows).encode())
+    h = load(p)
+    assert len(h.series("val", "acc")) == 20 and h.series("val", "acc").epoch[0] == 1.0
+
+
+def test_a_held_out_loss_that_is_inf_at_every_evaluation_broke_nothing(tmp_path: Path) -> None:
+    """An Ultralytics ``results.csv`` (numbers changed) whose ``val/cls_loss`` is inf and ``val/box_loss`` 0 at
+    every epoch (a validation set without labels), while mAP rises: no breakdown, a note that the series never
+    measured anything."""
+    head = ("epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+            "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n")
+    rows = [f"{e},{1.6 - e / 40:.4f},{4.1 - e / 12:.4f},{1.5 - e / 50:.4f},{0.5 + e / 60:.4f},{0.6 + e / 80:.4f},"
+            f"{0.04 + 0.8 * (1 - np.exp(-e / 8)):.4f},{0.02 + 0.45 * (1 - np.exp(-e / 8)):.4f},0,inf,0,"
+            f"0.01,0.01,0.01\n" for e in range(30)]
+    p = tmp_path / "results.csv"
+    p.write_text(head + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value == "critical"]
+    (note,) = [f for f in r.findings if f.evidence.get("type") == "never_finite"]
+    assert note.kind == FindingKind.DATA and note.severity.value == "info" and "val/cls_loss" in note.message
+
+
+def test_a_held_out_loss_that_rises_after_the_metric_stalled_for_good(tmp_path: Path) -> None:
+    """An HF ``trainer_state.json`` of a 46-epoch fine-tune (numbers changed): eval_loss is best at epoch 5 and
+    rises steadily to +57%, eval_accuracy keeps improving until epoch 17 and then stays flat for the last 29
+    evaluations while the training loss falls to ~0. Judged from the metric's best: the loss got worse after the
+    metric stopped improving — overfitting, restored at the metric's best."""
+    log = []
+    for e in range(1, 46):
+        step = 98 * e
+        if e % 5 == 0:
+            log.append({"epoch": float(e), "step": step, "loss": round(0.94 * 0.5 ** (e / 5), 5),
+                        "learning_rate": 2e-5})
+        acc = 0.54 + 0.29 * (1 - np.exp(-e / 4)) if e <= 17 else 0.8223 + 0.002 * np.sin(e)
+        loss = 0.82 + 0.01 * (e - 5) ** 2 if e < 5 else 0.82 + 0.47 * (e - 5) / 40 + 0.005 * np.sin(3 * e)
+        log.append({"epoch": float(e), "step": step, "eval_loss": round(float(loss), 4),
+                    "eval_accuracy": round(float(acc), 4)})
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": log, "global_step": 98 * 45, "best_metric": None}))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "acc"
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.detector == "metric_disagreement" and f.evidence["measured_from"] == "metric_best"  # (kept over
+    # the overfitting detector's info: 1% of the improvement undone)
+    assert 15 <= f.evidence["restore"]["epoch"] <= 18

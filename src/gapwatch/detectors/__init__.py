@@ -101,6 +101,9 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
       ``overfitting`` finding is downgraded to ``info``, says so, and carries ``evidence["memorizing"]``.
     * ``not_learning`` is the catch-all for a run that never improved: when ``underfitting`` already reports
       the run (stuck, or still falling), its finding is dropped.
+    * ``metric_disagreement``'s "loss worse, metric stalled" is an ``overfitting`` verdict read from the loss;
+      when the ``overfitting`` detector also reports the deciding series past its best, the two say one thing:
+      the more severe is kept (the ``overfitting`` detector's on a tie).
     """
     from dataclasses import replace
 
@@ -108,6 +111,11 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
 
     if any(f.kind == FindingKind.UNDERFITTING for f in findings):
         findings = [f for f in findings if f.kind != FindingKind.NOT_LEARNING]
+    own = [f for f in findings if f.kind == FindingKind.OVERFITTING and f.detector == "overfitting"]
+    read = [f for f in findings if f.kind == FindingKind.OVERFITTING and f.detector == "metric_disagreement"]
+    if own and read:
+        drop = read if max(f.severity.rank for f in own) >= max(f.severity.rank for f in read) else own
+        findings = [f for f in findings if not any(f is d for d in drop)]
     if not any(f.kind == FindingKind.MEMORIZATION and f.severity.rank >= Severity.WARNING.rank for f in findings):
         return findings
     return [replace(f, severity=Severity.INFO, message=f.message + MEMORIZING_NOTE,

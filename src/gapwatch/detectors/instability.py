@@ -5,7 +5,9 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
 ``evidence["type"]`` set to ``"non_finite"``, ``"divergence"`` or ``"spikes"``.
 
 * **non_finite** (``critical``): the first NaN/±inf evaluation of any checked series; the evidence says how many
-  there are and whether the series became finite again.
+  there are and whether the series became finite again. A held-out series other than the monitored one that is
+  NaN/±inf at *every* evaluation never measured anything and nothing broke down: it gets an ``info`` note (kind
+  ``data``, ``evidence["type"] == "never_finite"``) instead.
 * **divergence** (``critical``): on the training loss, or on each of its logged parts (``train/box_loss``…; the
   held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
@@ -167,7 +169,30 @@ def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Fin
         return []
     div = divergence(history, mon, p, series)
     planned = [e for e in schedule.events(history) if e.kind in EXPLAINING_EVENTS]
-    return present(_non_finite(series), div, _spikes(series, p, div, planned))
+    never = [s for s in series if _never_measured(s, mon)]
+    judged = [s for s in series if not any(s is t for t in never)]
+    return present(_non_finite(judged), div, _spikes(series, p, div, planned), _never_finite(never))
+
+
+def _never_measured(s: Series, mon: Monitor | None) -> bool:
+    """A held-out series (not the monitored one) without a single finite value: it never measured anything (a
+    validation loss computed on images without labels is +inf at every epoch), so nothing broke down."""
+    if s.split == "train" or (mon is not None and (s.split, s.metric) == (mon.split, mon.metric)):
+        return False
+    return len(s) > 0 and not bool(np.isfinite(s.values).any())
+
+
+def _never_finite(never: list[Series]) -> Finding | None:
+    """The note for held-out series that are NaN/±inf at every evaluation (:func:`_never_measured`)."""
+    if not never:
+        return None
+    parts = [f"{s.name} ({len(s)} evaluation{'s' if len(s) != 1 else ''})" for s in never]
+    msg = (f"{', '.join(parts)} {'is' if len(never) == 1 else 'are'} NaN/inf at every evaluation: never a "
+           "measurement (a broken computation of that series, e.g. a validation loss over images without "
+           "labels); not judged")
+    return Finding(FindingKind.DATA, Severity.INFO, msg, evidence={"type": "never_finite",
+                                                                   "series": [s.name for s in never]},
+                   actions=("check how the series is computed and logged",), detector="instability")
 
 
 def _sign(s: Series) -> float:

@@ -93,6 +93,10 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("min_lost_fraction", 0.02, "Loss worse, metric stalled, when the rise is judged in the noise after the "
           "loss's best: the rise must undo at least this share of the loss's improvement (first level - best "
           "level): 2%.", unit="fraction of the improvement", low=0, high=1),
+    Param("min_stall_fraction", 0.25, "Loss worse, metric stalled since its own best: the task metric's best "
+          "lies at least this share of the evaluations before the end (it has stopped improving for a quarter of "
+          "the run or more; a metric that kept improving until near the end is over-confidence, the first "
+          "pattern).", unit="fraction of the evaluations", low=0, low_open=True, high=1),
     Param("noise_floor", 0.01, "Floor of a curve's noise as a fraction of its own span (max - min of its "
           "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
           low=0, low_open=True, high=1),
@@ -128,7 +132,9 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     loss = curve(loss_s, grid[0], 1.0, w, p["noise_floor"])
     rise = _loss_rise(loss, p)  # (both loss-rise patterns ask it: once, before the task curve is in memory)
     task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"])
-    out = _loss_worse_metric_better(loss, task, rise, p)
+    out = _stalled_since_metric_best(loss, task, train_series(history, "loss"), p)
+    if out is None:
+        out = _loss_worse_metric_better(loss, task, rise, p)
     if out is None:
         out = _metric_worse_loss_flat(loss, task, p)
     if out is None:
@@ -271,31 +277,58 @@ def _train_drop(train: Series | None, x_best: float, axis: str, window: int, p: 
     return tc.units(float(tc.level[before[-1]] - tc.level[-1]))
 
 
-def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, found: tuple[int, float] | None,
+def _stalled_since_metric_best(loss: Curve, task: Curve, train: Series | None,
                                p: dict[str, Any]) -> Finding | None:
-    """The third pattern; ``found``: :func:`_loss_rise` of ``loss``."""
+    """The third pattern measured from the task metric's best level instead of the loss's: the metric improved
+    (``min_z``) up to its best, then stopped improving for ``min_stall_fraction`` of the run or more, while over
+    that stretch the loss rose significantly and lastingly (``min_z``, ``min_share``, Mann–Kendall ``alpha``)
+    and the training loss kept falling. Checked before the first pattern: a metric that improved for a while
+    after the loss's best but has been flat since is no counter-evidence for the rest of the run (a held-out
+    loss that doubles over the last two thirds of a fine-tune whose accuracy stopped at 0.82)."""
+    m_best = int(np.argmin(task.level))
+    if task.level.size - 1 - m_best < p["min_stall_fraction"] * task.level.size:
+        return None
+    change = float(loss.level[-1] - loss.level[m_best])
+    rise = loss.units(change)
+    if rise < p["min_z"] or loss.share(change) < p["min_share"] or loss.rising_p(m_best) >= p["alpha"]:
+        return None
+    return _loss_worse_metric_stalled(loss, task, train, (m_best, rise), p, since_metric_best=True)
+
+
+def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, found: tuple[int, float] | None,
+                               p: dict[str, Any], since_metric_best: bool = False) -> Finding | None:
+    """The third pattern; ``found``: the level index the stall is measured from and the loss's rise since — the
+    loss's best (:func:`_loss_rise`), or the task metric's best with ``since_metric_best``
+    (:func:`_stalled_since_metric_best`; the training loss must then have kept falling since the metric's best,
+    and a metric below its best level at the end has stopped improving too)."""
     if found is None:
         return None
     lv_best, rise = found
-    gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the loss's best, to the end
-    learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the loss's best
-    if abs(gain) >= p["min_z"] or learned < p["min_z"]:  # a metric that declines is the overfitting detector's
-        return None
+    gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the reference, to the end
+    learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the reference
+    # a metric that declines since the loss's best is the overfitting detector's
+    if learned < p["min_z"] or (gain >= p["min_z"] if since_metric_best else abs(gain) >= p["min_z"]):
+        return None  # (a metric that never improved is not_learning's; a decline since the loss's best, overfitting's)
     if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
         return None
-    b_loss = loss.best()
+    b_loss, b_task = loss.best(), task.best()
     at_best = loss.where(b_loss)
-    axis = "step" if loss.series.x_kind == "step" and at_best["step"] is not None else "epoch"
-    x_best = at_best[axis]
-    if x_best is None:
+    at_ref = task.where(b_task) if since_metric_best else at_best
+    axis = "step" if loss.series.x_kind == "step" and at_ref["step"] is not None else "epoch"
+    x_ref = at_ref[axis]
+    if x_ref is None:
         return None
-    drop = _train_drop(train, float(x_best), axis, p["window"], p)
+    drop = _train_drop(train, float(x_ref), axis, p["window"], p)
     if drop is None or drop < p["min_z"]:
         return None
-    b_task = task.best()
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
-    msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) and "
-           f"the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
+    if since_metric_best:
+        msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} (+{rise:.1f} standard "
+               f"errors since; its own best was at {at_loss}) while the training loss kept falling: the model "
+               f"overfits; its best {tname} was at {at_task}")
+    else:
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) "
+               f"and the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
     actions = (
         f"Stop or restore at {at_task} (best {tname}); training past {at_loss} only raised the held-out loss.",
         "Regularise (weight decay, dropout, data augmentation) or get more data; with early stopping, use a "
@@ -303,6 +336,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     )
     ev = _evidence("loss_worse_metric_stalled", loss, task, b_loss, b_task, loss.where(b_loss),
                    loss_final=_point(loss, loss.n - 1), loss_rise_z=rise, metric_gain_z=gain,
-                   metric_learned_z=learned, train_drop_z=drop)
+                   metric_learned_z=learned, train_drop_z=drop,
+                   measured_from="metric_best" if since_metric_best else "loss_best")
     return Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=at_best["step"], epoch=at_best["epoch"],
                    evidence=ev, actions=actions, references=(PRECHELT,), detector=NAME)

@@ -38,7 +38,9 @@ _MEASURES = frozenset(METRIC_ALIASES.values())
 
 
 def _rows(head: str, n: int) -> list[list[str]]:
-    lines = head.splitlines()[:n]
+    """The first ``n`` non-blank rows of ``head`` (a file written with ``\\r\\r\\n`` line ends — ``to_csv`` on
+    Windows into a file opened in text mode — has a blank line after each row)."""
+    lines = [ln for ln in head.splitlines() if ln.strip()][:n]
     delim = _delimiter(lines[0]) if lines else None
     if delim is None:
         return []

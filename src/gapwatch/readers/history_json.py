@@ -5,15 +5,18 @@ The object maps each metric name to its per-epoch list, first epoch first::
     {"loss": [0.74, 0.39, 0.27], "accuracy": [0.71, 0.86, 0.91],
      "val_loss": [0.52, 0.41, 0.44], "val_accuracy": [0.80, 0.85, 0.84]}
 
-(also written by hand-made training loops: ``{"train_loss": [...], "val_loss": [...]}``). Element *i* is epoch
+(also written by hand-made training loops: ``{"train_loss": [...], "val_loss": [...]}``), or the same history as
+a pandas frame saved with ``pd.DataFrame(history.history).to_json(f)`` — each metric an object keyed by the
+frame's row index, ``{"loss": {"0": 0.74, "1": 0.39}, ...}`` (row *i* is epoch *i + 1*). Element *i* is epoch
 *i + 1*, the 1-based epoch every gapwatch reader reports, as for the pandas history CSV
 (:mod:`gapwatch.readers.history_csv`). Lists may differ in length (a metric logged only from some epoch on is
 not told apart from one logged until then, so a shorter list is read from epoch 1 and the note says so);
 ``null`` is a missing value; learning rates (``lr``) are kept aside as the schedule, as in the other readers.
 
 Recognised by its first bytes: a JSON object whose first key is a metric name a reader knows as a measure
-(``loss``, ``accuracy``, ``val_loss``… see :mod:`gapwatch.names`) and whose value is a list. Anything else
-in the object (a nested object, a list of non-numbers) is refused with the key named.
+(``loss``, ``accuracy``, ``val_loss``… see :mod:`gapwatch.names`) and whose value is a list (or an object whose
+first key is a row index). Anything else in the object (another nested object, a list of non-numbers, an index
+that is not a whole number) is refused with the key named.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ NAME = "history-json"
 #: document is decoded at once (Python objects, ~30 bytes a value), so this bounds the reader's memory.
 MAX_BYTES = 1 << 25
 
-_FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*\[')
+_FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*(?:\[|\{\s*"\d+"\s*:)')
 _MEASURES = frozenset(METRIC_ALIASES.values())
 
 
@@ -102,10 +105,26 @@ def _column(key: str, val: list[Any], path: Path) -> tuple[np.ndarray, np.ndarra
     return out, logged
 
 
+def _by_row_index(key: str, val: dict[str, Any], path: Path) -> tuple[list[Any], np.ndarray]:
+    """A pandas ``to_json`` column ``{"0": v0, "1": v1, …}`` → its values in row order and their 1-based epochs."""
+    try:
+        rows = np.array([int(k) for k in val], dtype=float)
+    except ValueError:
+        bad = next(k for k in val if not k.strip().lstrip("-").isdigit())
+        raise InputError(f"key {key!r}: expected a list of per-epoch values, or an object keyed by row index "
+                         f"(0, 1, 2…, pandas to_json), got the key {bad[:40]!r}", path=path) from None
+    order = np.argsort(rows, kind="stable")
+    values = list(val.values())
+    return [values[i] for i in order], rows[order] + 1.0
+
+
 def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
+    epochs: dict[str, np.ndarray] = {}
     for key, val in doc.items():
-        if not isinstance(val, list):
+        if isinstance(val, dict):  # pandas DataFrame.to_json(): {"loss": {"0": …, "1": …}}
+            doc[key], epochs[str(key)] = _by_row_index(str(key), val, Path(path))
+        elif not isinstance(val, list):
             raise InputError(f"key {key!r}: expected a list of per-epoch values, got {type(val).__name__}",
                              path=path)
     lengths = {str(k): len(v) for k, v in doc.items()}
@@ -121,7 +140,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             continue
         values, logged = _column(k, val, Path(path))
         del val
-        epoch = np.arange(1.0, values.shape[0] + 1.0)
+        epoch = epochs.pop(k, None)
+        if epoch is None:
+            epoch = np.arange(1.0, values.shape[0] + 1.0)
         if not logged.all():
             values, epoch = values[logged], epoch[logged]
         step = np.full(values.shape[0], np.nan)
