@@ -122,11 +122,16 @@ _steps = st.lists(st.integers(0, 30), min_size=1, max_size=40)
 @settings(max_examples=60, deadline=None)
 @given(_steps)
 def test_dedupe_property(steps: list[int]) -> None:
-    """Whatever order steps come in: one value per step, the last one logged, sorted; a note iff needed."""
+    """Whatever order steps come in: one value per step, the last one logged, sorted; a note iff needed. The one
+    exception: strictly increasing steps whose last step comes once more (a final re-evaluation) keep the run's
+    own value there."""
     recs = [{"step": s, "val_loss": float(i)} for i, s in enumerate(steps)]
     h = History.from_records(recs)
     s = h.series("val", "loss", x="step")
     last = {st_: float(i) for i, st_ in enumerate(steps)}
+    n = len(steps)
+    if n >= 3 and steps[-1] == steps[-2] and all(a < b for a, b in itertools.pairwise(steps[:-1])):
+        last[steps[-1]] = float(n - 2)
     assert list(s.step) == sorted(last)
     assert list(s.values) == [last[k] for k in sorted(last)]
     needed = any(b <= a for a, b in itertools.pairwise(steps))
@@ -233,3 +238,18 @@ def test_dedupe_regroups_rows_as_the_pandas_version_did() -> None:
     assert f["value"].tolist() == [1.0, 0.7, 0.9, 2.0, 1.5]
     (note,) = h.notes
     assert note.message.startswith("train/loss:") and "dropped 1" in note.message
+
+
+def test_a_final_re_evaluation_at_the_last_step_is_left_out() -> None:
+    """Ultralytics validates best.pt after the last epoch and writes it at the last epoch's step (HF's
+    load_best_model_at_end does the same with the restored best model): the curve ends with the run's own last
+    evaluation, not the best checkpoint's, or a decline at the end would be hidden."""
+    recs = [{"step": s, "val_acc": v} for s, v in [(1, 0.5), (2, 0.8), (3, 0.7), (4, 0.6), (4, 0.8)]]
+    h = History.from_records(recs)
+    s = h.series("val", "acc", x="step")
+    assert list(s.values) == [0.5, 0.8, 0.7, 0.6]
+    assert any("final re-evaluation" in n.message for n in h.notes)
+    # a resumed run (steps go back) keeps the last value per step, as before
+    recs = [{"step": s, "val_acc": v} for s, v in [(1, 0.5), (2, 0.6), (3, 0.7), (2, 0.65), (3, 0.75)]]
+    s = History.from_records(recs).series("val", "acc", x="step")
+    assert list(s.values) == [0.5, 0.65, 0.75]

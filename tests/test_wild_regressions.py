@@ -749,3 +749,73 @@ def test_a_held_out_loss_that_rises_after_the_metric_stalled_for_good(tmp_path: 
     assert f.detector == "metric_disagreement" and f.evidence["measured_from"] == "metric_best"  # (kept over
     # the overfitting detector's info: 1% of the improvement undone)
     assert 15 <= f.evidence["restore"]["epoch"] <= 18
+
+
+def _ultralytics(path: Path, map50_95: list[float]) -> Path:
+    head = ("epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+            "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n")
+    rows = [f"{e + 1},0,{100 / (e + 1):.4f},0,{m:.5f},{m:.5f},{2 * m:.5f},{m:.5f},0,{3.4 + e / 15:.4f},0,0.01,0.01,"
+            "0.01\n" for e, m in enumerate(map50_95)]
+    path.write_text(head + "".join(rows))
+    return path
+
+
+def test_a_detector_whose_map_never_leaves_zero_is_not_learning(tmp_path: Path) -> None:
+    """YOLOv8 ``results.csv`` of a run without training boxes (numbers changed): mAP50-95 peaks at 0.007 in epoch 8,
+    then 0 for 40 epochs. The model never did the task: not learning; the "overfitting" from 0.007 to 0 is
+    downgraded to info, never critical."""
+    maps = [0.001 * min(e, 7) for e in range(1, 9)] + [0.0] * 40
+    (r,) = analyze(load(_ultralytics(tmp_path / "results.csv", maps)), forecast=False).runs
+    kinds = {f.kind: f for f in r.findings}
+    assert kinds[FindingKind.NOT_LEARNING].evidence["mode"] == "never_above_zero"
+    assert kinds[FindingKind.NOT_LEARNING].severity.value == "warning"
+    assert all(f.severity.value == "info" for f in r.findings if f.kind == FindingKind.OVERFITTING)
+
+
+def test_a_held_out_accuracy_frozen_at_the_background_share_is_not_learning(tmp_path: Path) -> None:
+    """Keras ``CSVLogger`` of a 4-class U-Net (numbers changed): val_accuracy is 0.9866 — the background's share of
+    the pixels — at every epoch, while val_dice_coef creeps 0.26 → 0.28. Dice decides (pixel accuracy is dominated
+    by the background); the frozen accuracy says the predictions never change."""
+    rows = [f"{e},{0.98 + e / 10000:.5f},{0.2 + e / 100:.4f},{0.3 / (e + 1):.4f},0.9866,{0.26 + e / 1700:.5f},"
+            f"{0.07 - e / 10000:.5f}\n" for e in range(35)]
+    p = tmp_path / "training.log"
+    p.write_text("epoch,accuracy,dice_coef,loss,val_accuracy,val_dice_coef,val_loss\n" + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "dice_coef"
+    (f,) = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert f.evidence["mode"] == "frozen" and f.evidence["value"] == pytest.approx(0.9866)
+
+
+def test_a_measure_frozen_at_zero_beside_a_learning_one_is_no_finding(tmp_path: Path) -> None:
+    """A translation log (numbers changed): the sequence-level accuracy is 0 at every evaluation (exact matches of
+    whole sentences are rare) while the token accuracy climbs: the run learns."""
+    rows = [f"{e},{5 - e / 20:.3f},{5.2 - e / 20:.3f},{0.1 + e / 100:.3f},0\n" for e in range(30)]
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,loss,val_loss,val_token_acc,val_seq_acc\n" + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "token_acc"
+    assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+@pytest.mark.parametrize(("f1", "why"), [
+    ([0.0] * 20, "an eval_f1 that is 0 at every evaluation"),
+    ([1.0 + 0.03 * np.sin(e) for e in range(20)], "an F1 above 1 that never reaches 2: neither share nor percent"),
+])
+def test_a_broken_task_metric_does_not_decide(tmp_path: Path, f1: list[float], why: str) -> None:
+    rows = [f"{e},{1 / (e + 1):.4f},{0.8 / (e + 1) + 0.3:.4f},{0.5 + e / 50:.4f},{v:.5f}\n"
+            for e, v in enumerate(f1)]
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,loss,val_loss,val_accuracy,val_f1\n" + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "acc", why
+
+
+def test_per_epoch_aggregates_of_batch_losses_are_training_series(tmp_path: Path) -> None:
+    """A hand-written logger's ``epoch,avg_loss,min_loss,max_loss``: min and max are aggregates of the epoch's
+    batch losses, not held-out sets named "min" and "max". The log has no validation series: refused with the
+    reason."""
+    p = tmp_path / "training_log.csv"
+    p.write_text("epoch,avg_loss,min_loss,max_loss\n" + "".join(
+        f"{e},{0.15 - e / 1000:.4f},{0.02 + e / 1000:.4f},{0.31:.4f}\n" for e in range(1, 30)))
+    with pytest.raises(InputError, match="no validation series"):
+        analyze(load(p), forecast=False)

@@ -447,11 +447,24 @@ class History:
             hx = xs[has]
             went_back = bool(np.any(np.diff(hx) < 0)) if hx.size > 1 else False
             dup = _duplicated_keep_last(hx)
-            if went_back or dup.any():
+            if not went_back and hx.size > 2 and int(dup.sum()) == 1 and dup[-2] and hx[-2] > hx[-3]:
+                # one value more at the last step, after strictly increasing steps: a final re-evaluation
+                # (Ultralytics validates best.pt after the last epoch; HF's load_best_model_at_end evaluates the
+                # restored best model) — the run's own evaluation at that step is the curve's last point
+                dup = np.zeros(hx.shape[0], dtype=bool)
+                dup[-1] = True
+                notes.append(HistoryNote(run, f"{split}/{metric}: two values at the last {key} "
+                                         f"({_fmt_x(hx[-1])}): the second is read as a final re-evaluation (of the "
+                                         "best checkpoint, as Ultralytics and HF's load_best_model_at_end do) "
+                                         "and left out of the curve", self.sources.get(run, "")))
+            elif went_back or dup.any():
                 n_drop = int(dup.sum())
-                msg = (f"{split}/{metric}: {key}s go back or repeat (a resumed run?); kept the last value "
-                       f"logged for each {key}, dropped {n_drop} earlier value(s)")
+                why = (f"{key}s go back (a resumed run?)" if went_back else
+                       f"several values share a {key} (values logged per batch at the epoch's {key}?)")
+                msg = (f"{split}/{metric}: {why}; kept the last value logged for each {key}, dropped {n_drop} "
+                       "earlier value(s)")
                 notes.append(HistoryNote(run, msg, self.sources.get(run, "")))
+            if dup.any() or went_back:
                 kept = pos[has][~dup]
                 pos = np.concatenate([kept[np.argsort(x[kept], kind="stable")], pos[~has]])
             parts.append(pos)
@@ -1049,6 +1062,10 @@ def _coerce(v: object) -> float:
         return float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         return float("nan")
+
+
+def _fmt_x(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _duplicated_keep_last(x: np.ndarray) -> np.ndarray:

@@ -41,6 +41,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, overload
 
+import numpy as np
+
 from .errors import InputError, UsageError
 from .history import History
 from .names import MEASURE_SUFFIXES, METRIC_ALIASES, QUALIFIERS, metric_mode, normalize, task_metric_rank
@@ -57,11 +59,12 @@ METRIC_PREFERENCE: tuple[str, ...] = ("loss", "acc", "error", "perplexity")
 #: :func:`gapwatch.names.normalize`.
 LOSS_MEASURES: frozenset[str] = frozenset({"loss", "perplexity", "bpb", "bpc", "cross_entropy", "ce"})
 #: Task-metric measures in order of preference when several are logged (token-classification logs F1 and
-#: accuracy: F1 is the one reported). Matched against the last token of the measure, or its prefix for the
-#: families ``rouge1``/``rougel``, ``map50``, ``pass@1``/``pass_1``, ``top5``.
+#: accuracy: F1 is the one reported; a segmentation run logs Dice or IoU beside its pixel accuracy, which the
+#: background class dominates: the overlap measure is the one reported). Matched against the last token of the
+#: measure, or its prefix for the families ``rouge1``/``rougel``, ``map50``, ``pass@1``/``pass_1``, ``top5``.
 TASK_MEASURES: tuple[str, ...] = (
-    "wer", "cer", "ter", "f1", "acc", "top", "exact_match", "em", "bleu", "sacrebleu", "chrf", "rouge", "meteor",
-    "map", "ap", "dice", "iou", "miou", "jaccard", "pass", "reward", "return", "success", "auc", "mcc",
+    "wer", "cer", "ter", "f1", "dice", "iou", "miou", "jaccard", "acc", "top", "exact_match", "em", "bleu",
+    "sacrebleu", "chrf", "rouge", "meteor", "map", "ap", "pass", "reward", "return", "success", "auc", "mcc",
     "matthews_correlation", "kappa", "pearson", "spearmanr", "spearman", "r2", "precision", "recall",
     "sensitivity", "specificity", "ndcg", "mrr", "hit", "error", "mae", "rmse", "mse", "mape", "brier",
     # smaller-is-better task measures of segmentation (Hausdorff distance), landmarks (normalised mean error),
@@ -258,6 +261,14 @@ def _dataloader_parts(metric: str) -> tuple[str, str]:
     return metric, ""
 
 
+def task_family(measure: str) -> str | None:
+    """The :data:`TASK_MEASURES` word of a canonical measure (``dice_coef`` → ``dice``, ``top_k_categorical_acc``
+    → ``acc``, ``map50_95`` → ``map``, ``acc@5`` → ``acc``), or None for a measure that is no task metric."""
+    head = _head(measure.split("_"))
+    i = _measure_family(METRIC_ALIASES.get(head, head)) if head else -1
+    return TASK_MEASURES[i] if i >= 0 else None
+
+
 def _head(measure_toks: list[str]) -> str | None:
     """The measure's head: its last token that is not a number (``map_0_5_0_95`` → ``map``) nor a trailing word
     after a known measure (:data:`TRAILING_WORDS`: ``dice_coef`` → ``dice``, ``f1_macro`` → ``f1``)."""
@@ -366,13 +377,46 @@ def _decide(history: History, requested: Monitor | None, allow_test: bool) -> Mo
             mon, reason, src = found
             if allow_test or mon.split != "test":
                 return _with_evidence(history, mon, reason, src)
+    plausible = [r for r in roles if not _cannot_decide(history, r)]
     for split in _split_order(roles):
         if split == "test" and not allow_test:
             break
-        found = _by_name(roles, split)
+        found = _by_name(plausible, split) or _by_name(roles, split)
         if found is not None:
             return _with_evidence(history, found[0], found[1], found[2])
     raise _no_monitor(history, allow_test)
+
+
+#: Task measures whose values are a share (in [0, 1], or a percentage in [0, 100]): accuracy, F1, precision,
+#: recall, Dice, IoU, Jaccard, AUC, mAP/AP, sensitivity, specificity, exact match, success rate.
+BOUNDED_MEASURES: frozenset[str] = frozenset({
+    "acc", "top", "f1", "precision", "recall", "dice", "iou", "miou", "jaccard", "auc", "map", "ap", "sensitivity",
+    "specificity", "exact_match", "em", "success"})
+#: Largest value of a share that is read as a fraction; above :data:`PERCENT_MIN_MAX` it is read as a percentage.
+#: A share whose largest value lies between the two (a Keras ``F1_score`` of 1.06) is neither: a broken metric.
+FRACTION_MAX = 1.0 + 1e-6
+PERCENT_MIN_MAX = 2.0
+
+
+def _cannot_decide(history: History, r: SeriesRole) -> bool:
+    """Whether a task measure must not decide while another series can: it holds one value at every one of
+    three or more evaluations (it says nothing about the curve: an ``eval_f1`` that is 0 throughout beside an
+    accuracy that climbs is a broken metric), or it is a share (:data:`BOUNDED_MEASURES`) with values no share
+    can take — below 0, above 100, or above 1 while never above :data:`PERCENT_MIN_MAX` (a hand-written
+    batch-averaged F1 that reaches 1.06)."""
+    if r.role != "task":
+        return False
+    v = history.series(r.split, r.metric).values
+    if v.size == 0:
+        return False
+    lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # (NaN ignored; no copy of a long series)
+    if math.isnan(lo):
+        return False
+    if lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
+        return True
+    if task_family(r.measure) not in BOUNDED_MEASURES:
+        return False
+    return lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX
 
 
 def _no_monitor(history: History, allow_test: bool) -> NoMonitorError:

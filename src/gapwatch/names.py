@@ -175,7 +175,9 @@ QUALIFIERS: frozenset[str] = frozenset(
      "foreground", "background", "fast", "rcnn", "rpn", "roi", "pixel", "exact", "multilabel", "hamming",
      # Cohen's (quadratic weighted) kappa: cohen_kappa, quadratic_weighted_kappa; torchmetrics' class names
      # (MulticlassAccuracy); pixAcc (semantic segmentation)
-     "cohen", "quadratic", "multiclass", "pix"}
+     "cohen", "quadratic", "multiclass", "pix",
+     # aggregates of per-batch values a hand-written logger writes per epoch (min_loss, max_loss, std_loss)
+     "min", "max", "std", "median"}
 )
 #: A detection measure (COCO AP): ``map``, ``bbox_map_50``, ``bbox_ap50``, ``segm_aps``. It is only ever
 #: computed on held-out images, so a qualified name with no split token that ends in one is read as validation

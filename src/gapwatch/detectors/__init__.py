@@ -91,6 +91,10 @@ def run_all(
 #: Appended to an overfitting finding that :func:`reconcile` downgrades because the model is memorising.
 MEMORIZING_NOTE = "; the model is memorising (see the memorization finding): this may still turn into grokking"
 
+#: Appended to an overfitting finding that :func:`reconcile` downgrades because the model never learned the task.
+NEVER_LEARNED_NOTE = ("; the model never did the task on the held-out set (see the not_learning finding): nothing "
+                      "to overfit")
+
 
 def reconcile(findings: list[Finding]) -> list[Finding]:
     """The rules between detectors, in one place (the detectors themselves stay independent and pure).
@@ -101,6 +105,9 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
       ``overfitting`` finding is downgraded to ``info``, says so, and carries ``evidence["memorizing"]``.
     * ``not_learning`` is the catch-all for a run that never improved: when ``underfitting`` already reports
       the run (stuck, or still falling), its finding is dropped.
+    * a run whose deciding share never left zero or never changed (``not_learning``'s ``never_above_zero`` and
+      ``frozen``) did not learn the task, so it cannot have overfit it: ``overfitting`` findings become ``info``
+      and say so (``evidence["never_learned"]``).
     * ``metric_disagreement``'s "loss worse, metric stalled" is an ``overfitting`` verdict read from the loss;
       when the ``overfitting`` detector also reports the deciding series past its best, the two say one thing:
       the more severe is kept (the ``overfitting`` detector's on a tie).
@@ -116,6 +123,12 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
     if own and read:
         drop = read if max(f.severity.rank for f in own) >= max(f.severity.rank for f in read) else own
         findings = [f for f in findings if not any(f is d for d in drop)]
+    if any(f.kind == FindingKind.NOT_LEARNING and f.evidence.get("mode") in ("never_above_zero", "frozen")
+           for f in findings):
+        findings = [replace(f, severity=Severity.INFO, message=f.message + NEVER_LEARNED_NOTE,
+                            evidence={**f.evidence, "never_learned": True})
+                    if f.kind == FindingKind.OVERFITTING and f.severity.rank > Severity.INFO.rank else f
+                    for f in findings]
     if not any(f.kind == FindingKind.MEMORIZATION and f.severity.rank >= Severity.WARNING.rank for f in findings):
         return findings
     return [replace(f, severity=Severity.INFO, message=f.message + MEMORIZING_NOTE,

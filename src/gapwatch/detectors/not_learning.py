@@ -24,6 +24,18 @@ are evidence enough even for a run evaluated twice, and the training side does n
 that rises while the held-out set stays at chance learns nothing that generalises (the issue's "a run that never
 left chance level gets at least a warning").
 
+**Never above zero** (``zero_min_evaluations`` or more evaluations): the deciding series is a share (accuracy,
+F1, Dice, IoU, mAP… in [0, 1]: :data:`gapwatch.monitor.BOUNDED_MEASURES`) and it never exceeded
+``zero_max_value`` — a detector whose mAP stays near 0, a segmenter whose Dice never leaves the floor: the model
+never did the task, whatever the training side learned.
+
+**Frozen** (``frozen_min_evaluations`` or more evaluations): a held-out share of the deciding split (accuracy,
+Dice…) holds the very same value at every evaluation (to ``frozen_rtol``), and that value is neither a perfect
+score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a token accuracy that learns):
+a model whose predictions never change on the held-out set — one that predicts the majority class (accuracy =
+the class's share) or only background — is not learning, even when its loss moves. A real model's held-out
+accuracy changes by at least one example between epochs.
+
 No noise model is used: a series that never beat its first value in four or more evaluations has made no
 progress however noisy it is. Severity ``warning``; :func:`gapwatch.detectors.reconcile` drops it when
 ``underfitting`` already reports the run. The actions are the checks of "A Recipe for Training Neural
@@ -66,6 +78,16 @@ SPECS: tuple[Param, ...] = register(NAME, (
           unit="fraction of ln C", low=0, low_open=True, high=1),
     Param("chance_acc_margin", 0.05, "At chance: the held-out accuracy may exceed 1/C by at most this at any "
           "evaluation: 5 points (the majority class of an unbalanced set).", unit="accuracy", low=0, high=1),
+    Param("zero_min_evaluations", 10, "Never above zero: held-out evaluations needed (a from-scratch run may sit "
+          "near 0 for its first few).", unit="evaluations", type=int, low=2),
+    Param("zero_max_value", 0.05, "Never above zero: the largest value the deciding share (in [0, 1]) may reach at "
+          "any evaluation: 0.05 (5% mAP, Dice or accuracy).", unit="metric units", low=0, high=1),
+    Param("frozen_min_evaluations", 10, "Frozen: held-out evaluations with the same value needed (a short run's "
+          "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
+    Param("frozen_rtol", 1e-6, "Frozen: relative tolerance for 'the same value' (float32 round trips).",
+          unit="fraction of the value", low=0, high=0.01),
+    Param("frozen_perfect", 0.999, "Frozen: a share frozen at this value or above is a perfect score, not a stuck "
+          "model.", unit="metric units", low=0, high=1),
 ))
 DEFAULTS: dict[str, Any] = defaults(SPECS)
 #: At chance: the largest class count C whose ln C is considered (a loss above ln of it is no uniform guess).
@@ -172,14 +194,90 @@ def _chance_finding(history: History, ev: dict[str, Any]) -> Finding:
                    evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
 
 
+def _share(s: Series) -> bool:
+    """Whether ``s`` is a held-out share in [0, 1] (:data:`gapwatch.monitor.BOUNDED_MEASURES`)."""
+    from ..monitor import BOUNDED_MEASURES, task_family
+
+    r = role_of(s.split, s.metric)
+    if s.split == "train" or r.role != "task" or task_family(r.measure) not in BOUNDED_MEASURES:
+        return False
+    v = s.finite().values
+    return bool(v.size) and float(v.min()) >= 0.0 and float(v.max()) <= 1.0
+
+
+def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """The deciding share never exceeded ``zero_max_value`` (module docstring, "Never above zero")."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    s = series_or_none(history, mon.split, mon.metric)
+    if s is None or mon.mode != "max" or not _share(s):
+        return None
+    v = s.finite()
+    if len(v) < p["zero_min_evaluations"] or float(v.values.max()) > p["zero_max_value"]:
+        return None
+    last = len(v) - 1
+    msg = (f"{v.name} never rose above {float(v.values.max()):.3g} in {len(v)} evaluations: the model never did the "
+           "task on the held-out set")
+    actions = (
+        "check the labels reach the model (a detector with no training boxes, masks that are all background, a "
+        "class index offset)",
+        "check the evaluation itself: the metric's inputs, the model in eval mode, the right checkpoint",
+        "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
+    )
+    at = v.at(last)
+    ev = {"mode": "never_above_zero", "series": [v.name], "evaluations": len(v),
+          "max_value": float(v.values.max()), "at": where_text(v, last)}
+    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                   evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+
+
+def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """A held-out share of the deciding split with one value at every evaluation (module docstring, "Frozen")."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    for (split, _), s in series_table(history).items():
+        if split != mon.split or not _share(s):
+            continue
+        v = s.finite().values
+        if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
+            continue  # (frozen at 0: a hard measure beside the deciding one, or the never-above-zero rule's)
+        if not np.allclose(v, v[0], rtol=p["frozen_rtol"], atol=0.0):
+            continue
+        f = s.finite()
+        last = len(f) - 1
+        msg = (f"{s.name} is {float(v[0]):.4g} at every one of its {v.size} evaluations: the model's predictions on "
+               "the held-out set never change (a constant prediction: the majority class, or only background) — "
+               "it is not learning")
+        actions = (
+            "check for a constant prediction: class imbalance with an unweighted loss, a dead output layer, "
+            "a learning rate of zero or far too high",
+            "check the inputs and labels reach the model as intended (normalisation, shuffled label order)",
+            "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
+        )
+        at = f.at(last)
+        ev = {"mode": "frozen", "series": [s.name], "evaluations": int(v.size), "value": float(v[0]),
+              "at": where_text(f, last)}
+        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                       evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+    return None
+
+
 @register_detector(NAME)
 def check(history: History, *, monitor: Monitor | None = None, **params: Any) -> list[Finding]:
-    """Find a run whose held-out series never beat their first evaluation, or sit at chance level (module
-    docstring)."""
+    """Find a run whose held-out series never beat their first evaluation, sit at chance level, never left zero
+    or never change (module docstring)."""
     p = validate(NAME, SPECS, params)
     chance = _at_chance(history, monitor, p)
     if chance is not None:
         return [_chance_finding(history, chance)]
+    for rule in (_never_above_zero, _frozen):
+        hit = rule(history, monitor, p)
+        if hit is not None:
+            return [hit]
     found = _deciding_set(history, monitor)
     if not found or any(len(s) < p["min_evaluations"] for s, _ in found):
         return []

@@ -246,7 +246,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     msg = (
         f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
         f"({_pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else 'n/a'} worse than the best, "
-        f"{_undone(lost, b)}, z = {min(zstat, 999):.1f}) after {after} more evaluations "
+        f"{_undone(lost, b)}, {_z_text(zstat)}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
@@ -335,6 +335,15 @@ def _undone(lost: float, b: int) -> str:
     if b == 0 or not np.isfinite(lost) or lost > 1:
         return "worse than at the first evaluation" if b == 0 else "more than all of the improvement undone"
     return f"{100 * lost:.1f}% of the improvement undone"
+
+
+#: Largest noise statistic written as a number; above it the message says the rise is far beyond the noise (a
+#: curve that is noise-free after its best gives an infinite ``z``: "z = 999" reads as a made-up number).
+MAX_Z_SHOWN = 100.0
+
+
+def _z_text(zstat: float) -> str:
+    return f"z = {zstat:.1f}" if zstat <= MAX_Z_SHOWN else f"z > {MAX_Z_SHOWN:.0f}: far beyond the noise"
 
 
 def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
