@@ -257,6 +257,7 @@ def test_a_noise_sized_gap_at_a_rung_is_not_a_cut(mode: str) -> None:
     far = Curve(np.arange(3, dtype=float), sign * _behind_by(4 * sigma * math.sqrt(2)))
     v = judge(far, others, mode=mode, method="ensemble")
     assert v.rule == "rung" and v.rung is not None and v.rung.behind
+    assert f"noise margin {v.rung.margin:.3g}" in v.reason
 
 
 def test_the_margin_needs_curves_of_four_evaluations() -> None:

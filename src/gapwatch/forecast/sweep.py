@@ -631,7 +631,8 @@ def judge(
         if rung is not None and rung.behind:
             return Verdict(True, "rung", f"best {rung.best:.6g} after {rung.evaluations} evaluations is behind "
                            f"the top 1/{rung.reduction_factor} of the {rung.trials} comparable trials at this "
-                           f"rung (cutoff {rung.cutoff:.6g})", best_step, best_value, None, None, rung)
+                           f"rung (cutoff {rung.cutoff:.6g}) by more than the noise margin {rung.margin:.3g}",
+                           best_step, best_value, None, None, rung)
     ev = None
     if same_step and len(fin) >= same_step_warmup:
         ev = same_step_evidence(fin, others_f, mode=mode, horizon=horizon, window=same_step_warmup)
