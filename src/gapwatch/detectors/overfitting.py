@@ -10,7 +10,10 @@ last ``w`` evaluations, and the degradation ``D = final level − best level``. 
   one-sided ``p_value`` is the normal tail of ``z``; it is optimistic because the best point is selected, which
   is why ``min_z`` is 3.5, not 2);
 * the size of the curve's improvement ``R = first level − best level`` through ``lost = D / R`` — a finding needs
-  ``lost ≥ min_lost_fraction`` (practical significance).
+  ``lost ≥ min_lost_fraction`` (practical significance);
+* and it must last: the trailing level stays above the best level plus a tolerance (``min_z`` standard errors,
+  ``min_lost_fraction`` of ``R``) over the last ``min_lasting_fraction`` of the evaluations (at least one, at
+  most ``min_lasting_evaluations``; the *onset* is the first evaluation of that stretch).
 
 Both ratios are unchanged by adding a constant to the curve or rescaling it, so the verdict does not depend on
 units or offsets (a percentage of the value would). A Mann–Kendall test on the evaluations after the best is
@@ -109,6 +112,14 @@ SPECS: tuple[Param, ...] = register("overfitting", (
     fraction("short_lost_fraction", 0.1, "Short-run rule: share of the improvement (first value - best) the final "
              "value must have undone: a tenth, well above what the rule's monotone rise could owe to noise "
              "on the curves it has been checked on.", of="improvement"),
+    evals("min_lasting_evaluations", 3, "The degradation must last: the trailing level stays above the best "
+          "level plus its tolerance (min_z standard errors, min_lost_fraction of the improvement) over the last "
+          "min_lasting_fraction of the evaluations, but never more than this many. A dip in the last one or two "
+          "evaluations of a long run — a small validation set's accuracy falling by a few examples — is noise "
+          "until it lasts."),
+    fraction("min_lasting_fraction", 0.1, "... the share of the run's evaluations the degradation must last at the "
+             "end (at least one evaluation): on a 14-evaluation run one, on a 48-evaluation run three.", of="run",
+             high=1),
     fraction("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
              "fifth of the progress lost.", of="improvement"),
     std_errs("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
@@ -161,12 +172,30 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
 
+    onset = _onset(z, b, w, deg, p)
+    if n - onset < lasting_needed(n, p):
+        return []  # a dip in the last evaluation or two: not lasting (yet)
     train_ev, diverging = _train_check(history, mon, s, b, w, p)
     if diverging:
         return []
     if not train_ev and _diverges(history, mon):
         return []  # without a training series, a rise that undoes all progress is divergence
-    return [_finding(history, mon, s, z, b, w, deg, train_ev, p)]
+    return [_finding(history, mon, s, z, b, w, deg, train_ev, p, onset)]
+
+
+def lasting_needed(n: int, p: dict[str, Any]) -> int:
+    """Evaluations at the end the degradation must last on a curve of ``n`` evaluations: ``min_lasting_fraction``
+    of them (at least one), at most ``min_lasting_evaluations``."""
+    return int(min(p["min_lasting_evaluations"], max(1, math.floor(p["min_lasting_fraction"] * n))))
+
+
+def _onset(z: np.ndarray, b: int, w: int, deg: tuple[float, float, float, float, float, float, float],
+           p: dict[str, Any]) -> int:
+    """First evaluation after the best from which the trailing level stays above best + tolerance (tolerance =
+    max(``min_z`` standard errors, ``min_lost_fraction`` of the improvement))."""
+    best_level, _, improvement, _, se, _, _ = deg
+    tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
+    return min(stays_above_from(trailing_mean(z, w) > best_level + tol, b), len(z) - 1)
 
 
 def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> list[Finding]:
@@ -224,15 +253,13 @@ def _diverges(history: History, mon: Monitor) -> bool:
 
 def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w: int,
              deg: tuple[float, float, float, float, float, float, float], train_ev: dict[str, Any],
-             p: dict[str, Any]) -> Finding:
-    """The overfitting finding of ``s`` (finite values, ``z`` signed) past its best at ``b``."""
+             p: dict[str, Any], onset: int) -> Finding:
+    """The overfitting finding of ``s`` (finite values, ``z`` signed) past its best at ``b``; ``onset``:
+    :func:`_onset`."""
     best_level, degradation, improvement, sigma, se, zstat, lost = deg
     n = len(s)
     after = n - 1 - b
-    # onset: first evaluation after the best from which the trailing level stays above best + tolerance
-    tol = max(p["min_z"] * se, p["min_lost_fraction"] * improvement)
-    tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)  # (before the trailing level exists)
-    onset = min(stays_above_from(trailing_mean(z, w) > best_level + tol, b), n - 1)
+    tau, mk_p = mann_kendall(z[b + 1:]) if after >= 3 else (0.0, 1.0)
     gap_ev = _gap(history, mon, s, b, p["max_trajectory_points"])
     x_range = float(s.x[-1] - s.x[0]) if n > 1 else 0.0
     frac_past = float((s.x[-1] - s.x[b]) / x_range) if x_range > 0 else 0.0
