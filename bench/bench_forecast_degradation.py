@@ -30,19 +30,24 @@ Groups of runs, for the density and the band: a **degrading run** passes the sam
 P(best behind) is also scored as a classifier of "no later evaluation beats the observed best" (Brier, AUROC,
 log-loss). Its recalibrations (:mod:`gapwatch.forecast.calibrate`) are logistic regressions of the outcome on
 the forecaster's logit and the evidence of the observed prefix (:func:`gapwatch.forecast.calibrate.evidence`):
-``v1`` (the previous one: the stop policy's rise test and how far back the best is) and ``v2`` (the shipped one:
-also the overfitting detector's statistic and the rise as a fraction of the improvement). Both are fitted here on
-the **dev** half of the curves (every other curve in name order, all sets together) and reported on the
-**test** half (the shipped coefficients are the dev fits printed with ``--fit``); the dev half's numbers come from
-the mirror fit on the test half (two-fold cross-fitting), so every number reported is out of fold. The band's
-width correction is a split-conformal factor (``BAND_SCALE``) fitted the same way on the ``cpu`` and ``real``
-curves only (``BAND_SETS``: the shipped factor's data), so on ``wild`` it is scored out of sample in both halves.
+``v1`` (the first: the stop policy's rise test and how far back the best is), ``v2`` (also the overfitting
+detector's statistic and the rise as a fraction of the improvement) and ``v3`` (the shipped one: v2's model,
+then a floor where the goal's condition holds, :func:`gapwatch.forecast.calibrate.goal_condition`; the floor is
+the fit half's rate of "best never beaten" there, (k + 1) / (n + 2)). All are fitted here on the **dev** half of
+the curves (every other curve in name order, all sets together) and reported on the **test** half (the shipped
+constants are the dev fits printed with ``--fit``); the dev half's numbers come from the mirror fit on the test
+half (two-fold cross-fitting), so every number reported is out of fold. The band's width correction is
+split-conformal, fitted the same way on the ``cpu`` and ``real`` curves only (``BAND_SETS``), so on ``wild`` it is
+scored out of sample in both halves: one factor (``BAND_SCALE``, the previous correction) and the shipped
+lead-dependent one (``BAND_LEAD``: ``c0 · (1 + j/m)^-gamma`` at the j-th held-back evaluation, a weighted 80%
+quantile regression); with ``--lcdb N`` the sample-wise ``c0`` (``BAND_LEAD_SAMPLE_WISE``) is fitted on the LCDB
+curves' dev half. ``--lcpfn PATH`` adds LC-PFN trained here (density and band only).
 Times are CPU time (``time.process_time``, one torch thread) per forecast.
 
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_degradation.py [--fit] [--limit N] \
-        [--sets cpu,real,wild] [--wild-cache DIR] [--reuse]
+        [--sets cpu,real,wild] [--wild-cache DIR] [--reuse] [--lcdb N] [--lcpfn PATH]
 """
 
 from __future__ import annotations
