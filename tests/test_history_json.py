@@ -104,3 +104,13 @@ def test_a_history_larger_than_the_bound_is_refused(tmp_path: Path, monkeypatch:
     p.write_text('{"loss": [1.0, 0.9, 0.8, 0.7], "val_loss": [1.0, 0.9, 0.8, 0.7]}')
     with pytest.raises(InputError, match="larger than 16 bytes"):
         load(p)
+
+
+def test_a_final_score_beside_the_lists_is_left_out_with_a_note(tmp_path: Path) -> None:
+    """A Keras history saved with its final test score: ``{"loss": [...], ..., "test_accuracy": 0.92}``."""
+    p = tmp_path / "training_history.json"
+    p.write_text('{"loss": [1.0, 0.8, 0.7], "val_loss": [1.1, 0.9, 0.95], "test_accuracy": 0.92, '
+                 '"test_loss": 0.25}')
+    h = load(p)
+    assert len(h.series("val", "loss")) == 3 and not h.has("test", "acc")
+    assert any("test_accuracy, test_loss: a single value" in n.message for n in h.notes)

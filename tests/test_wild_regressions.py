@@ -819,3 +819,28 @@ def test_per_epoch_aggregates_of_batch_losses_are_training_series(tmp_path: Path
         f"{e},{0.15 - e / 1000:.4f},{0.02 + e / 1000:.4f},{0.31:.4f}\n" for e in range(1, 30)))
     with pytest.raises(InputError, match="no validation series"):
         analyze(load(p), forecast=False)
+
+
+def test_a_map_of_exactly_zero_at_every_epoch_still_decides_and_is_not_learning(tmp_path: Path) -> None:
+    """A YOLO ``results.csv`` (numbers changed) whose precision, recall and mAP are exactly 0 for all 30 epochs:
+    nothing else moves but the losses. A constant task metric yields only to another task metric that varies,
+    so mAP decides and the run never did the task."""
+    (r,) = analyze(load(_ultralytics(tmp_path / "results.csv", [0.0] * 30)), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "map50_95"
+    (f,) = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert f.evidence["mode"] == "never_above_zero"
+    assert not [f for f in r.findings if f.severity.value == "critical"]
+
+
+def test_a_per_entity_recall_that_repeats_is_not_a_frozen_model(tmp_path: Path) -> None:
+    """An HF token-classification ``trainer_state.json`` (seqeval names, numbers changed): the overall F1 climbs
+    while the recall of a rare entity (``eval_T037_recall``, two examples) is 0.5 at every evaluation. A group's
+    share may repeat; only the deciding set's own shares can show a frozen model."""
+    log = [{"epoch": float(e), "step": 50 * e, "eval_loss": 1.0 / e, "eval_overall_f1": 0.5 + e / 40,
+            "eval_overall_accuracy": 0.8 + e / 100, "eval_T037_recall": 0.5, "eval_T037_f1": 0.4 + e / 100}
+           for e in range(1, 13)]
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": log, "global_step": 600}))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "overall_f1"
+    assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]

@@ -377,7 +377,7 @@ def _decide(history: History, requested: Monitor | None, allow_test: bool) -> Mo
             mon, reason, src = found
             if allow_test or mon.split != "test":
                 return _with_evidence(history, mon, reason, src)
-    plausible = [r for r in roles if not _cannot_decide(history, r)]
+    plausible = _may_decide(history, roles)
     for split in _split_order(roles):
         if split == "test" and not allow_test:
             break
@@ -398,25 +398,31 @@ FRACTION_MAX = 1.0 + 1e-6
 PERCENT_MIN_MAX = 2.0
 
 
-def _cannot_decide(history: History, r: SeriesRole) -> bool:
-    """Whether a task measure must not decide while another series can: it holds one value at every one of
-    three or more evaluations (it says nothing about the curve: an ``eval_f1`` that is 0 throughout beside an
-    accuracy that climbs is a broken metric), or it is a share (:data:`BOUNDED_MEASURES`) with values no share
-    can take — below 0, above 100, or above 1 while never above :data:`PERCENT_MIN_MAX` (a hand-written
-    batch-averaged F1 that reaches 1.06)."""
-    if r.role != "task":
-        return False
-    v = history.series(r.split, r.metric).values
-    if v.size == 0:
-        return False
-    lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # (NaN ignored; no copy of a long series)
-    if math.isnan(lo):
-        return False
-    if lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
-        return True
-    if task_family(r.measure) not in BOUNDED_MEASURES:
-        return False
-    return lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX
+def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
+    """``roles`` without the task measures that must not decide while another can: a share
+    (:data:`BOUNDED_MEASURES`) with values no share can take — below 0, above 100, or above 1 while never above
+    :data:`PERCENT_MIN_MAX` (a hand-written batch-averaged F1 that reaches 1.06) — and, while another task measure
+    of the same split varies, one that holds a single value at every one of three or more evaluations (an
+    ``eval_f1`` of 0 throughout beside an accuracy that climbs is a broken metric; a mAP of exactly 0 beside
+    nothing else that moves is a detector that never learned, and decides)."""
+    broken: set[int] = set()
+    constant: set[int] = set()
+    for r in roles:
+        if r.role != "task":
+            continue
+        v = history.series(r.split, r.metric).values
+        if v.size == 0:
+            continue
+        lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # (NaN ignored; no copy of a long series)
+        if math.isnan(lo):
+            continue
+        if task_family(r.measure) in BOUNDED_MEASURES and (
+                lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX):
+            broken.add(id(r))
+        elif lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
+            constant.add(id(r))
+    varying = {r.split for r in roles if r.role == "task" and id(r) not in broken and id(r) not in constant}
+    return [r for r in roles if id(r) not in broken and not (id(r) in constant and r.split in varying)]
 
 
 def _no_monitor(history: History, allow_test: bool) -> NoMonitorError:

@@ -29,12 +29,12 @@ F1, Dice, IoU, mAP… in [0, 1]: :data:`gapwatch.monitor.BOUNDED_MEASURES`) and 
 ``zero_max_value`` — a detector whose mAP stays near 0, a segmenter whose Dice never leaves the floor: the model
 never did the task, whatever the training side learned.
 
-**Frozen** (``frozen_min_evaluations`` or more evaluations): a held-out share of the deciding split (accuracy,
-Dice…) holds the very same value at every evaluation (to ``frozen_rtol``), and that value is neither a perfect
-score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a token accuracy that learns):
-a model whose predictions never change on the held-out set — one that predicts the majority class (accuracy =
-the class's share) or only background — is not learning, even when its loss moves. A real model's held-out
-accuracy changes by at least one example between epochs.
+**Frozen** (``frozen_min_evaluations`` or more evaluations): a held-out share of the deciding set (accuracy,
+Dice…; not a per-entity or per-group share) holds the very same value at every evaluation (to ``frozen_rtol``),
+and that value is neither a perfect score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a
+token accuracy that learns): a model whose predictions never change on the held-out set — one that predicts the
+majority class (accuracy = the class's share) or only background — is not learning, even when its loss moves. A
+real model's held-out accuracy changes by at least one example between epochs.
 
 No noise model is used: a series that never beat its first value in four or more evaluations has made no
 progress however noisy it is. Severity ``warning``; :func:`gapwatch.detectors.reconcile` drops it when
@@ -239,8 +239,10 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
         mon = decide(history, monitor).monitor
     except InputError:
         return None
-    for (split, _), s in series_table(history).items():
-        if split != mon.split or not _share(s):
+    own_set = role_of(mon.split, mon.metric).heldout_set
+    for (split, metric), s in series_table(history).items():
+        # (the deciding set's own shares only: seqeval's per-entity recall of a rare entity may well repeat)
+        if split != mon.split or role_of(split, metric).heldout_set != own_set or not _share(s):
             continue
         v = s.finite().values
         if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:

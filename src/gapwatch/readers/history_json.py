@@ -16,7 +16,8 @@ not told apart from one logged until then, so a shorter list is read from epoch 
 Recognised by its first bytes: a JSON object whose first key is a metric name a reader knows as a measure
 (``loss``, ``accuracy``, ``val_loss``… see :mod:`gapwatch.names`) and whose value is a list (or an object whose
 first key is a row index). Anything else in the object (another nested object, a list of non-numbers, an index
-that is not a whole number) is refused with the key named.
+that is not a whole number) is refused with the key named; a single number beside the lists (a final
+``test_accuracy`` saved with the history) is left out with a note.
 """
 
 from __future__ import annotations
@@ -121,9 +122,14 @@ def _by_row_index(key: str, val: dict[str, Any], path: Path) -> tuple[list[Any],
 def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
     epochs: dict[str, np.ndarray] = {}
-    for key, val in doc.items():
+    single: list[str] = []
+    for key, val in list(doc.items()):
         if isinstance(val, dict):  # pandas DataFrame.to_json(): {"loss": {"0": …, "1": …}}
             doc[key], epochs[str(key)] = _by_row_index(str(key), val, Path(path))
+        elif isinstance(val, (int, float)) and not isinstance(val, bool) and any(
+                isinstance(v, (list, dict)) for v in doc.values()):
+            single.append(str(key))  # a final score saved beside the history ("test_accuracy": 0.92)
+            del doc[key]
         elif not isinstance(val, list):
             raise InputError(f"key {key!r}: expected a list of per-epoch values, got {type(val).__name__}",
                              path=path)
@@ -151,6 +157,10 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             parts.add(step, epoch, split, metric, values, k)
         elif role(k) == "schedule":  # learning rates: kept aside, never judged
             schedule.keep(parts.meta, k, step, epoch, values)
+    if single:
+        parts.notes.append(HistoryNote(
+            run, f"{', '.join(single)}: a single value, not one per epoch (a final score saved beside the history?); "
+            "not read as a curve", str(path)))
     short = sorted(k for k, m in lengths.items() if 0 < m < n)
     if short:
         parts.notes.append(HistoryNote(
