@@ -299,16 +299,15 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
                                p: dict[str, Any], since_metric_best: bool = False) -> Finding | None:
     """The third pattern; ``found``: the level index the stall is measured from and the loss's rise since — the
     loss's best (:func:`_loss_rise`), or the task metric's best with ``since_metric_best``
-    (:func:`_stalled_since_metric_best`; the training loss must then have kept falling since the metric's best,
-    and a metric below its best level at the end has stopped improving too)."""
+    (:func:`_stalled_since_metric_best`; the training loss must then have kept falling since the metric's best)."""
     if found is None:
         return None
     lv_best, rise = found
     gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the reference, to the end
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the reference
     # a metric that declines since the loss's best is the overfitting detector's
-    if learned < p["min_z"] or (gain >= p["min_z"] if since_metric_best else abs(gain) >= p["min_z"]):
-        return None  # (a metric that never improved is not_learning's; a decline since the loss's best, overfitting's)
+    if learned < p["min_z"] or abs(gain) >= p["min_z"]:
+        return None  # (a metric that never improved is not_learning's; one that declined, overfitting's)
     if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
         return None
     b_loss, b_task = loss.best(), task.best()
