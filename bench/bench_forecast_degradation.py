@@ -549,7 +549,7 @@ def main() -> None:
           f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_degradation.py "
           f"{' '.join(sys.argv[1:])}`",
           f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {head} (plus working tree); "
-          f"machine: 2-core shared {cpu_name} (4 agents), no GPU, one torch thread; wall "
+          f"machine: 2-core {cpu_name} shared with other agents, no GPU, one torch thread; wall "
           f"{time.time() - t_start:.0f} s, CPU {time.process_time() - c_start:.0f} s"
           + (" (forecasts reused from bench/_work where cached)" if args.reuse else ""),
           f"- curves: {len(cpu)} CPU-trained runs + {len(real)} Crowded Valley / DeepOBS runs + {len(wild)} held-out "
