@@ -844,3 +844,29 @@ def test_a_per_entity_recall_that_repeats_is_not_a_frozen_model(tmp_path: Path) 
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor is not None and r.monitor.metric == "overall_f1"
     assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+def test_a_captured_stdout_log_with_ansi_colour_codes(tmp_path: Path) -> None:
+    """A coloured ``logging`` handler captured in W&B's ``output.log`` keeps its escape sequences around the
+    timestamp, the level and the names: they are not part of the names or the numbers."""
+    lines = [f"\x1b[32m2025-10-18 21:47:{e:02d},335\x1b[0m - train - \x1b[1mINFO\x1b[0m - Epoch {e}: "
+             f"\x1b[36mTrain Loss\x1b[0m={1 / e:.4f}, \x1b[36mVal Loss\x1b[0m={1.1 / e + 0.1:.4f}, "
+             f"\x1b[36mVal Acc\x1b[0m={0.5 + e / 25:.4f}\n" for e in range(1, 9)]
+    p = tmp_path / "output.log"
+    p.write_text("".join(lines))
+    h = load(p)
+    assert len(h.series("val", "loss")) == 8 and len(h.series("val", "acc")) == 8
+
+
+def test_a_resumed_segment_on_a_plateau_does_not_diverge(tmp_path: Path) -> None:
+    """A Lightning ``metrics.csv`` of a resumed run's last 13 epochs (480–492; numbers changed): the per-epoch
+    training loss wanders 0.0396–0.0522 on a plateau. It never improved in this file, so ending at 1.1× its best
+    is noise, not divergence (that needs ``divergence_fresh_ratio``, 1.5×, when there was no improvement to
+    undo)."""
+    train = [0.0402, 0.0396, 0.0405, 0.0403, 0.0408, 0.0460, 0.0522, 0.0493, 0.0463, 0.0465, 0.0456, 0.0474, 0.0450]
+    val = [0.0419, 0.0391, 0.0453, 0.0388, 0.0427, 0.0503, 0.0452, 0.0501, 0.0457, 0.0504, 0.0443, 0.0464, 0.0436]
+    rows = [f"{480 + i},{686889 + 150 * i},{t},{v}\n" for i, (t, v) in enumerate(zip(train, val, strict=True))]
+    p = tmp_path / "metrics.csv"
+    p.write_text("epoch,step,train_loss_epoch,val_loss_epoch\n" + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.severity.value == "critical"]

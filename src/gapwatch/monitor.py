@@ -246,7 +246,7 @@ def role_of(split: str, metric: str) -> SeriesRole:
         set_toks = [*set_toks, set_suffix]
     joined = "_".join(measure_toks)
     rank = TASK_MEASURES.index(joined) if joined in TASK_MEASURES else _measure_family(last)
-    role = _role_name(last, rank)
+    role = _role_name(joined if joined in LOSS_MEASURES else last, rank)  # (cross_entropy: one loss)
     heldout_set = split + ("/" + "_".join(set_toks) if set_toks else "")
     off = _is_off_target({split, *set_toks})
     return SeriesRole(split, metric, heldout_set, measure, role, rank if rank >= 0 else len(TASK_MEASURES),
@@ -294,7 +294,7 @@ def _measure_start(toks: list[str]) -> int:
     if k > 0 and toks[k] in TRAILING_WORDS and _is_measure_word(toks[k - 1]):
         k -= 1  # dice_coef, f1_score, f1_macro, iou_mean: one measure, not set "dice" + measure "coef"
     while k > 0 and (toks[k - 1] in MEASURE_QUALIFIERS or _ATTACK.match(toks[k - 1])
-                     or "_".join(toks[k - 1:]) in TASK_MEASURES):
+                     or "_".join(toks[k - 1:]) in TASK_MEASURES or "_".join(toks[k - 1:]) in LOSS_MEASURES):
         k -= 1
     return k
 

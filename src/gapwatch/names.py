@@ -327,7 +327,7 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
     low = _strip_namespace(_strip_affixes(name))
-    tokens = _drop_axis_tokens(_tokens(low))
+    tokens = _unglue(_drop_axis_tokens(_tokens(low)))
     if not tokens:
         return default_split, low
     if tokens[0] in SPLIT_ALIASES:
@@ -341,6 +341,33 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
     if split is None and len(rest) > 1 and _DETECTION_AP.search(metric):
         split = "val"  # bbox_mAP_50, coco/bbox_mAP; a bare ``mAP`` keeps the default (its val_mAP twin decides)
     return split or default_split, metric
+
+
+#: torchmetrics' class names written in lower case without separators (Lightning Flash logs
+#: ``val_multiclassjaccardindex``, ``val_binaryf1score``): an optional task word glued to a measure.
+_GLUED = re.compile(r"^(multiclass|multilabel|binary)?(accuracy|f1score|jaccardindex|auroc|averageprecision|"
+                    r"precision|recall|specificity|dicescore|dice|meaniou|matthewscorrcoef|cohenkappa)$")
+#: The words each glued measure stands for (``jaccardindex`` → ``jaccard`` ``index``).
+_GLUED_WORDS: dict[str, tuple[str, ...]] = {
+    "f1score": ("f1",), "jaccardindex": ("jaccard", "index"), "averageprecision": ("ap",),
+    "dicescore": ("dice", "score"), "meaniou": ("mean", "iou"), "matthewscorrcoef": ("mcc",),
+    "cohenkappa": ("cohen", "kappa"),
+}
+
+
+def _unglue(tokens: list[str]) -> list[str]:
+    """Tokens with torchmetrics' glued class names split (:data:`_GLUED`); a plain measure word
+    (``accuracy``, ``precision``) stays as it is."""
+    out: list[str] = []
+    for t in tokens:
+        m = _GLUED.match(t)
+        if m is None or (m.group(1) is None and m.group(2) not in _GLUED_WORDS):
+            out.append(t)
+            continue
+        if m.group(1):
+            out.append(m.group(1))
+        out.extend(_GLUED_WORDS.get(m.group(2), (m.group(2),)))
+    return out
 
 
 def _strip_affixes(name: str) -> str:

@@ -17,7 +17,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   improvement)); for a positive loss the undone share is also measured on the log scale
   (``divergence_log_scale``: a loss read on a log axis, where a 9x rise from a 40x fall is most of the way back).
   Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
-  all) of the improvement to be called divergence.
+  all) of the improvement to be called divergence. A positive loss that never improved in the log (a resumed
+  segment on a plateau) must end at ``divergence_fresh_ratio`` times its best level or more.
 * **spikes** (``warning``): on the training loss (on held-out losses only when no training loss is logged: a
   held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an
   evaluation whose excess over the median of the ``baseline`` evaluations before it is at least ``spike_z``
@@ -100,6 +101,10 @@ SPECS: tuple[Param, ...] = register("instability", (
           "log scale (ratios, as a loss is read on a log axis): a training loss that fell 40x and then rose 9x "
           "has undone 18% of its improvement in loss units but 60% in log units — it diverges. The noise test "
           "and the stays-above onset are unchanged.", type=bool),
+    Param("divergence_fresh_ratio", 1.5, "A positive loss that never improved in the log (a resumed segment that "
+          "starts on a plateau, or a run that climbs from its first step) diverges only when its final level is at "
+          "least this multiple of its best: 1.5, half as much again. A plateau's noise makes any rise 'all of "
+          "the improvement undone' when there was none to undo.", unit="ratio", low=1.0),
     evals("baseline", 5, "Evaluations before a point whose median is its spike baseline (the median ignores an "
           "earlier spike)."),
     evals("noise_window", 21, "Evaluations around a point over which its local noise level is measured (robust "
@@ -282,6 +287,8 @@ def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | No
         return None
     zr = rise / se if se > 0 else np.inf
     lost = rise / improvement if improvement > 0 else np.inf
+    if improvement <= 0 and _sign(fs) > 0 and best_level > 0 and final < p["divergence_fresh_ratio"] * best_level:
+        return None  # never improved here: only a large relative climb is divergence
     if p["divergence_log_scale"] and lost < need_lost and _sign(fs) > 0:
         lost = max(lost, _log_lost(fs.values, w, b))
     if zr < p["divergence_z"] or lost < need_lost:

@@ -67,7 +67,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -465,10 +465,22 @@ def _numbered(lines: list[tuple[int, dict[str, float]]]) -> list[tuple[int, dict
     return out if len(out) >= MIN_NUMBERED_RECORDS and held else []
 
 
+#: ANSI escape sequences (colours, cursor moves) that terminal loggers write and stdout captures keep (W&B's
+#: ``output.log``, ``nohup.out``): removed before a line is read (ECMA-48 CSI sequences and single-character
+#: escapes).
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
+def _plain(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` without ANSI escape sequences (:data:`_ANSI`)."""
+    for ln in lines:
+        yield _ANSI.sub("", ln) if "\x1b" in ln else ln
+
+
 def sniff(path: Path, head: str) -> bool:
     if not path.is_file() or "\x00" in head or not head.strip():
         return False
-    recs = _chunks(iter(head.splitlines()))
+    recs = _chunks(_plain(head.splitlines()))
     good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch")]
     return len(good) >= MIN_SNIFF_RECORDS
 
@@ -489,7 +501,7 @@ def _lines(path: Path) -> Iterator[str]:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
-    records = _chunks(_lines(path)).records
+    records = _chunks(_plain(_lines(path))).records
     axis = "epoch" if any("epoch" in r for _, r in records) else "step"
     spans = restarts(np.asarray([r.get(axis, np.nan) for _, r in records], dtype=float))
     if len(spans) == 1:
