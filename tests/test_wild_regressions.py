@@ -870,3 +870,28 @@ def test_a_resumed_segment_on_a_plateau_does_not_diverge(tmp_path: Path) -> None
     p.write_text("epoch,step,train_loss_epoch,val_loss_epoch\n" + "".join(rows))
     (r,) = analyze(load(p), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.severity.value == "critical"]
+
+
+def test_the_swin_transformer_logger(tmp_path: Path) -> None:
+    """The Swin Transformer's ``create_logger`` (copied by many research repositories), as W&B's ``output.log``
+    captures it with its colours (numbers changed): ``Train: [e/N]`` and ``Validate:`` lines of tab-separated
+    ``name value (running mean)`` fields and a `` * Val Acc … Val Loss …`` summary per epoch."""
+    pre = "\x1b[32m[2025-10-20 20:55:{:02d} alexnet]\x1b[0m\x1b[33m(main.py {})\x1b[0m: INFO "
+    lines = [pre.format(0, 107) + "Start training\n"]
+    for e in range(12):
+        tr_loss, va_loss, va_acc = 2.2 / (e + 1) + 0.1, 1.9 / (e + 1) + 0.3 + 0.02 * max(0, e - 6), 20 + 5 * min(e, 8)
+        lines += [pre.format(e, 186) + f"Train: [{e}/12]\tlr 0.000300\ttime 0.0180 (0.0178)\tloss 1.9 ({tr_loss:.4f})"
+                  f"\tAcc@1 27.500 ({30 + 5 * e:.3f})\tMem 285MB\n",
+                  pre.format(e, 195) + f"EPOCH {e} training takes 0:00:03\n",
+                  pre.format(e, 111) + f" * Train Acc {30 + 5 * e:.3f} Train Loss {tr_loss:.3f}\n",
+                  pre.format(e, 228) + f"Validate: \tTime 0.007 (0.031)\tLoss 1.98 ({va_loss:.4f})\tAcc@1 25.000 "
+                  f"({va_acc:.3f})\tMem 285MB\n",
+                  pre.format(e, 116) + f" * Val Acc {va_acc:.3f} Val Loss {va_loss:.3f}\n",
+                  pre.format(e, 117) + f"Accuracy of the network on the 10000 val images: {va_acc:.1f}%\n"]
+    p = tmp_path / "output.log"
+    p.write_text("".join(lines))
+    h = load(p)
+    loss, acc = h.series("val", "loss"), h.series("val", "acc")
+    assert len(loss) == 12 and len(acc) == 12 and list(loss.epoch[:2]) == [0.0, 1.0]
+    assert loss.values[0] == pytest.approx(2.2) and acc.values[-1] == pytest.approx(60.0)
+    assert h.series("train", "loss").values[0] == pytest.approx(2.3)

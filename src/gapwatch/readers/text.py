@@ -12,6 +12,11 @@ Forms read (one record per epoch; values as printed)::
     |-------|------------|----------|---------|
     | 3     | 0.41       | 0.58     | 81.2%   |
 
+* **The Swin Transformer's logger** (its ``create_logger``, copied by many research repositories):
+  ``[2025-10-20 20:55:02 name](main.py 186): INFO Train: [3/50]\tlr …\tloss 1.92 (2.24)\t…`` marks epoch 3 (as
+  printed), ``Validate: \tLoss 1.98 (1.88)\tAcc@1 25.0 (23.9)`` measures the validation set, and `` * Val Acc
+  23.9 Val Loss 1.87`` summarises; of ``value (running mean)`` the running mean is read.
+* **ANSI escape sequences** (colours in a captured terminal: W&B's ``output.log``) are removed first.
 * **Logging prefixes** are dropped first: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
   format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
 * **A split before the measurements** names them: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``,
@@ -119,8 +124,24 @@ _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
 _LOG_PREFIX = re.compile(
-    r"^\s*(?:\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
-    rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|{_LEVEL}\s*[-|:]\s*)?")
+    # the Swin Transformer's ``create_logger``, copied by many research repositories:
+    # ``[2025-10-20 20:55:02 alexnet](main.py 186): INFO ``
+    # (a line is cut before a timestamp glued to text, :data:`_GLUED_STAMP`: the ``[`` may be on the piece before)
+    rf"^\s*(?:\[?\d{{4}}-\d\d-\d\d \d{{1,2}}:\d\d:\d\d [\w.\-]+\]\([\w.\-]+ \d+\):\s*{_LEVEL}\s+|"
+    r"(?:\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
+    rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|{_LEVEL}\s*[-|:]\s*)?)")
+#: The Swin logger's lines (its training script, copied by many repositories): ``Train: [3/50][100/391]\t…`` (an
+#: epoch marker, then tab-separated ``name value (running mean)`` fields), ``Validate: \tLoss 1.98 (1.88)\t…``
+#: (the same fields of the validation set), `` * Acc@1 81.2 Acc@5 95.3`` or `` * Val Acc 23.9 Val Loss 1.87``
+#: (the epoch's summary).
+_SWIN_TRAIN = re.compile(r"^\s*train(?:ing)?\s*:\s*\[\s*(\d+)\s*/\s*\d+\s*\](?:\s*\[\s*\d+\s*/\s*\d+\s*\])?\s*\t",
+                         re.IGNORECASE)
+_SWIN_EVAL = re.compile(r"^\s*(validate|test|eval(?:uate)?)\s*:\s*(?:\[\s*\d+\s*/\s*\d+\s*\])?\s*\t", re.IGNORECASE)
+_SWIN_SUMMARY = re.compile(r"^\s*\*\s+(?=[A-Za-z])")
+_NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_SWIN_FIELD = re.compile(rf"^\s*([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+({_NUMBER})%?"
+                         rf"(?:\s*\(\s*({_NUMBER})\s*\))?\s*$")
+_SWIN_PAIR = re.compile(rf"([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+({_NUMBER})%?(?=\s|$)")
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
 _SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)"
                          r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|]\s*"
@@ -205,6 +226,25 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
             name = f"{split} {name}"
         out.append((name, val))
     return out
+
+
+def _swin(seg: str) -> tuple[float | None, str | None, dict[str, float]] | None:
+    """``(epoch, split, measurements)`` of a Swin-logger line (:data:`_SWIN_TRAIN`), else None. A field's running
+    mean (in parentheses) is taken over the batch's value: the epoch's last line then holds the epoch's means."""
+    train, ev, summary = _SWIN_TRAIN.match(seg), _SWIN_EVAL.match(seg), _SWIN_SUMMARY.match(seg)
+    if train is not None or ev is not None:
+        end = train.end() if train is not None else ev.end() if ev is not None else 0
+        found: dict[str, float] = {}
+        for field in seg[end:].split("\t"):
+            f = _SWIN_FIELD.match(field)
+            if f is not None and is_measure(f.group(1)):
+                found[f.group(1)] = float(f.group(3) if f.group(3) is not None else f.group(2))
+        split = None if ev is None else ("val" if ev.group(1).lower().startswith("val") else ev.group(1).lower())
+        return (float(train.group(1)) if train is not None else None), split, found
+    if summary is not None:
+        found = {n: float(v) for n, v in _SWIN_PAIR.findall(seg[summary.end():]) if is_measure(n)}
+        return (None, None, found) if found else None
+    return None
 
 
 def pairs(text: str) -> dict[str, float]:
@@ -353,6 +393,14 @@ class _Records:
             self.open = False
             return
         seg = self._blocks(seg)
+        swin = _swin(seg)
+        if swin is not None:  # the Swin logger (:data:`_SWIN_TRAIN`)
+            epoch, split, measured = swin
+            if epoch is not None:
+                self.marker(epoch)
+            if measured:
+                self.add(line, _in_split(measured, split))
+            return
         seg, field_split = _split_field(seg)
         m = _MARKER.match(seg)
         if m is None:
