@@ -305,7 +305,6 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     lv_best, rise = found
     gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the reference, to the end
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the reference
-    # a metric that declines since the loss's best is the overfitting detector's
     if learned < p["min_z"] or abs(gain) >= p["min_z"]:
         return None  # (a metric that never improved is not_learning's; one that declined, overfitting's)
     if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
