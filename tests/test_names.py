@@ -369,3 +369,12 @@ def test_detection_ap_is_larger_is_better_and_mfu_is_bookkeeping() -> None:
 ])
 def test_task_metric_rank_of_keras_metric_functions(metric: str, rank: int, mode: str) -> None:
     assert (task_metric_rank(metric), metric_mode(metric)) == (rank, mode)
+
+
+@pytest.mark.parametrize("name", ["grad_2_norm_epoch", "grad_2.0_norm_total", "grad_2_norm_step",
+                                  "grad_inf_norm/layer1.weight", "grad_2.0_norm/layer1.weight"])
+def test_lightning_grad_norm_names_are_signals(name: str) -> None:
+    """Lightning's ``grad_norm(module, norm_type=2)`` logs ``grad_2.0_norm_total`` and per-layer norms: an
+    optimisation diagnostic, never judged as the quality of the model (a grad norm that grows 5 → 22 was read as a
+    validation metric)."""
+    assert role(name) == "signal"

@@ -291,10 +291,15 @@ def _is_schedule(toks: list[str], joined: str) -> bool:
     return any(t in _SCHEDULE_TOKENS or _SCHEDULE_TOKEN_RE.match(t) for t in toks) or "learning_rate" in joined
 
 
+#: Lightning's ``grad_norm(module, norm_type)`` names: ``grad_2.0_norm_total``, ``grad_2_norm``,
+#: ``grad_inf_norm/layer1.weight`` (after tokenising: ``grad_2_0_norm_total``…).
+_GRAD_P_NORM = re.compile(r"(^|_)grad_(\d+_)*(\d+|inf)_norm(_|$)")
+
+
 def _is_signal(joined: str, rest_joined: str) -> bool:
-    """An optimisation diagnostic: ``grad_norm``, ``loss_scale``, ``gen_len``."""
+    """An optimisation diagnostic: ``grad_norm``, ``grad_2.0_norm_total``, ``loss_scale``, ``gen_len``."""
     return (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
-            or "grad_norm" in joined or "gen_len" in joined)
+            or "grad_norm" in joined or "gen_len" in joined or _GRAD_P_NORM.search(joined) is not None)
 
 
 def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool:
