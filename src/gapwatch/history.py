@@ -427,7 +427,10 @@ class History:
 
     def dedupe(self) -> History:
         """Resolve resumed runs: when a (run, split, metric) logs the same step twice, or steps go back,
-        keep the **last** logged value per step and record a :class:`HistoryNote` saying so.
+        keep the **last** logged value per step and record a :class:`HistoryNote` saying so. One exception:
+        strictly increasing steps whose last step comes once more are a final re-evaluation (Ultralytics validates
+        best.pt after the last epoch; HF's ``load_best_model_at_end`` evaluates the restored best model), and the
+        run's own value at that step is kept.
 
         The rows come out grouped by (run, split, metric), groups in order of first appearance; a group that
         needed resolving is sorted by its x (NaN x last)."""

@@ -30,7 +30,10 @@ task metric aligned on the evaluations they share:
   finds no rise, the rise is judged once more in the noise of the stretch after the loss's best (four or more
   evaluations) with ``min_lost_fraction`` of the loss's improvement as its practical size: on a short run the
   steep first descent inflates both the noise estimate and the span. A task metric with a new best at its last
-  evaluation has not stopped improving.
+  evaluation has not stopped improving. The pattern is checked first from the task metric's best level instead
+  of the loss's, when that best lies ``min_stall_fraction`` of the run or more before the end: a metric that
+  improved for a while after the loss's best but has been flat since is no counter-evidence for the rest of the
+  run (``evidence["measured_from"]``).
 
 Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
