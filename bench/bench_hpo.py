@@ -59,13 +59,14 @@ from gapwatch.integrations.optuna import GapwatchPruner  # noqa: E402
 CURVES = ROOT / "curves" / "cpu-runs.jsonl"
 #: the headline numbers of the previous table (before the rung rule's noise margin and default), for the
 #: "before" line
-BEFORE = ("before (2026-12-06 15:33 UTC, commit 1c72044, default rules a+c+b, rule d opt-in without margin): "
-          "digits-mlp — none 1098, Ray ASHA 218 (first order) / 166 (five orders), gapwatch PFN 262 / ensemble "
-          "268, PFN + rule d 166, all at pick 95.19; fmnist — none 470, PatientPruner 252, gapwatch PFN 121 / "
-          "ensemble 126 at pick 83.45, PFN + rule d 76 at −2.70 points, Ray ASHA 116 at −4.50 (first order); "
-          "live — none 640 (84.84), gapwatch ensemble 267, + rule d 180 (both 89.97). Earlier (13:18 UTC, "
-          "85245d9): digits PFN 269, fmnist PFN 124; (06:14 UTC, d84167e, rules a+b): digits PFN 406, fmnist "
-          "PFN 144.")
+BEFORE = ("before (2026-12-06 17:38 UTC, commit 9af20eb, the same defaults on the forecast calibration v3 of "
+          "6c70870): digits-mlp — none 1098, Ray ASHA 218 (first order) / 166 (five orders), gapwatch PFN default "
+          "191 (per order 211 / 231 / 216 / 182 / 114) / ensemble 196, rule d off 262, rule d without margin 166, "
+          "all at pick 95.19; fmnist — none 470, PatientPruner 252, gapwatch PFN default 96 / ensemble 98 at pick "
+          "83.45, rule d off 122, rule d without margin 76 at −2.70 points, Ray ASHA 116 at −4.50 (first order) / "
+          "110 at −2.81 (five orders); live — none 640 (84.84), gapwatch ensemble default 199, rule d off 267 (both "
+          "89.97). Earlier (15:33 UTC, 1c72044, rule d opt-in): digits PFN 262, fmnist PFN 121; (06:14 UTC, "
+          "d84167e, rules a+b): digits PFN 406, fmnist PFN 144.")
 FAMILIES = {"digits-mlp": ("digits-mlp",), "fmnist": ("fmnist-mlp", "fmnist-cnn")}
 
 
@@ -111,6 +112,9 @@ def pruners(n_evals: int, confidences: tuple[float, ...] = ()) -> dict[str, Any]
         "gapwatch (PFN, rules a+b only)": lambda: GapwatchPruner(method="pfn", same_step_warmup=None, **no_d),
         "gapwatch (PFN, rule d without margin, η=3)": lambda: GapwatchPruner(method="pfn", **d_plain),
         "gapwatch (PFN, default: rule d with margin 2, η=3)": lambda: GapwatchPruner(method="pfn", **d_margin),
+        # opt-in, not the default: the earliest rung with information on the dev sweep (bench/hpo_floor.py)
+        "gapwatch (PFN, rule d with margin 2, η=3, first rung 2)": lambda: GapwatchPruner(method="pfn", first_rung=2,
+                                                                                          **d_margin),
         "gapwatch (ensemble, default: rule d with margin 2, η=3)": lambda: GapwatchPruner(method="ensemble",
                                                                                           **d_margin),
         **extra,
