@@ -870,6 +870,19 @@ def test_a_resumed_segment_on_a_plateau_does_not_diverge(tmp_path: Path) -> None
     p.write_text("epoch,step,train_loss_epoch,val_loss_epoch\n" + "".join(rows))
     (r,) = analyze(load(p), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.severity.value == "critical"]
+    # a log that starts at epoch 480 and spans 12 is the tail of a longer run: flat is its plateau, not stuck
+    assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING]
+
+
+def test_the_same_flat_run_from_its_first_epoch_is_stuck() -> None:
+    """The counterpart: the same flat loss logged from epoch 0 never improved — stuck."""
+    from gapwatch import History
+    train = [0.0402, 0.0396, 0.0405, 0.0403, 0.0408, 0.0460, 0.0522, 0.0493, 0.0463, 0.0465, 0.0456, 0.0474, 0.0450]
+    h = History.from_records([{"epoch": i, "train_loss": v} for i, v in enumerate(train)])
+    found = underfitting.check(h)
+    assert found and found[0].evidence["mode"] == "stuck"
+    late = History.from_records([{"epoch": 480 + i, "train_loss": v} for i, v in enumerate(train)])
+    assert underfitting.check(late) == []
 
 
 def test_the_swin_transformer_logger(tmp_path: Path) -> None:
@@ -895,3 +908,107 @@ def test_the_swin_transformer_logger(tmp_path: Path) -> None:
     assert len(loss) == 12 and len(acc) == 12 and list(loss.epoch[:2]) == [0.0, 1.0]
     assert loss.values[0] == pytest.approx(2.2) and acc.values[-1] == pytest.approx(60.0)
     assert h.series("train", "loss").values[0] == pytest.approx(2.3)
+
+
+def _yolov5_row(ep: int, last: int, box: float, m50: float, m5095: float, vbox: float) -> str:
+    p, r = 0.3 + m50 / 2, 0.2 + m50 / 3
+    return (f"{ep:>10d}/{last}     3.21G   {box:.5f}   0.05125   0.02806    {box + 0.08:.4f}        41       640"
+            f"    {p:.4f}    {r:.4f}   {m50:.5f}   {m5095:.5f}   {vbox:.5f}   0.03512   0.01874\n")
+
+
+def test_yolov5_results_txt_without_a_header(tmp_path: Path) -> None:
+    """YOLOv5 ≤ 5.0 wrote ``runs/train/exp/results.txt``: 15 space-separated fields, no header. Read with the
+    names of YOLOv5's results.csv; mAP@0.5:0.95 decides; a mAP that peaks at epoch 19 and falls for 20 epochs
+    while the training losses fall is overfitting."""
+    rows = [_yolov5_row(e, 39, 0.09 - 0.001 * e, 0.3 + 0.02 * min(e, 19) - 0.008 * max(0, e - 19),
+                        0.1 + 0.01 * min(e, 19) - 0.004 * max(0, e - 19) + 0.001 * (e % 3), 0.07 - 0.001 * e)
+            for e in range(40)]
+    p = tmp_path / "results.txt"
+    p.write_text("".join(rows))
+    h = load(p)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "map_0_5_0_95")
+    assert h.series("val", "map_0_5_0_95").epoch[0] == 0
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].epoch is not None and 17 <= over[0].epoch <= 21
+
+
+def test_yolov3_results_txt_reads_its_f1_column(tmp_path: Path) -> None:
+    """YOLOv3's results.txt has the same shape, but its fourth measure is F1 = 2PR/(P+R), not mAP@0.5:0.95."""
+    lines = []
+    for e in range(12):
+        p, r = 0.2 + 0.03 * e, 0.1 + 0.04 * e
+        f1 = 2 * p * r / (p + r)
+        lines.append(f"  {e}/11  5.1G  5.5  3.4  10.2  19.1  60  416  {p:.4f}  {r:.4f}  {0.05 * e:.4f}  {f1:.4f}"
+                     "  5.2  2.9  10.1\n")
+    path = tmp_path / "results.txt"
+    path.write_text("".join(lines))
+    h = load(path)
+    assert ("val", "f1") in set(h.keys())
+    assert ("val", "map_0_5_0_95") not in set(h.keys())
+
+
+def test_a_results_txt_row_of_another_shape_names_its_line(tmp_path: Path) -> None:
+    p = tmp_path / "results.txt"
+    p.write_text(_yolov5_row(0, 9, 0.09, 0.3, 0.1, 0.07) + "     1/9     3.21G   0.08\n"
+                 + _yolov5_row(2, 9, 0.08, 0.3, 0.1, 0.07))
+    with pytest.raises(InputError, match=r"line 2: expected 15 space-separated fields"):
+        load(p)
+
+
+def test_mmdetection_log_json_with_metadata_line_and_modes(tmp_path: Path) -> None:
+    """MMDetection 2.x ``work_dirs/<cfg>/<time>.log.json``: a first line of run metadata, then ``"mode":
+    "train"`` records every 50 iterations and one ``"mode": "val"`` record per epoch with COCO mAPs and a
+    ``bbox_mAP_copypaste`` summary string. The val records' keys are the validation set's."""
+    lines = [json.dumps({"env_info": "sys.platform: linux\nPython: 3.8", "config": "model = dict(...)", "seed": 0,
+                         "exp_name": "faster_rcnn.py", "hook_msgs": {}})]
+    for ep in range(1, 13):
+        for it in (50, 100, 150):
+            lines.append(json.dumps({"mode": "train", "epoch": ep, "iter": it, "lr": 0.02, "memory": 3300,
+                                     "data_time": 0.01, "loss_rpn_cls": 0.05 / ep, "loss_cls": 0.4 / ep,
+                                     "loss": 0.9 / ep + 0.001 * it / 50, "grad_norm": 4.1, "time": 0.31}))
+        m = 0.2 + 0.01 * min(ep, 6) - 0.008 * max(0, ep - 6)
+        lines.append(json.dumps({"mode": "val", "epoch": ep, "iter": 620, "lr": 0.02, "bbox_mAP": m,
+                                 "bbox_mAP_50": m + 0.2, "bbox_mAP_copypaste": f"{m:.3f} {m + 0.2:.3f} 0.1 0.1"}))
+    p = tmp_path / "20230101_120000.log.json"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert {("val", "bbox_map"), ("train", "loss")} <= set(h.keys())
+    assert any("metadata" in n.message for n in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "bbox_map")
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].epoch == 6
+
+
+def test_a_jsonl_log_whose_first_line_is_text_after_values_is_still_an_error(tmp_path: Path) -> None:
+    """Only the first record may be metadata: a text value later is a damaged log, named by its line."""
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"epoch": 1, "loss": 0.5}\n{"note": "hello"}\n{"epoch": 2, "loss": 0.4}\n')
+    with pytest.raises(InputError, match="line 2"):
+        load(p)
+
+
+def test_mmengine_scalars_json_reads_validation_steps_as_epochs(tmp_path: Path) -> None:
+    """MMEngine's ``vis_data/scalars.json`` (MMDetection 3): training records carry ``epoch`` and the global
+    iteration as ``step``; validation records carry no epoch and ``step`` = the epoch. Read on the epoch axis, the
+    mAP's best (epoch 5) and its decline are where they are, not at iterations 1–12."""
+    lines = []
+    for ep in range(1, 13):
+        for it in (50, 100):
+            i = (ep - 1) * 100 + it
+            lines.append(json.dumps({"lr": 0.02, "data_time": 0.01, "loss": 0.8 / ep + 0.0001 * it,
+                                     "loss_cls": 0.3 / ep, "time": 0.3, "epoch": ep, "iter": i, "memory": 3000,
+                                     "step": i}))
+        m = 0.2 + 0.02 * min(ep, 5) - 0.01 * max(0, ep - 5) + 0.002 * (ep % 2)
+        lines.append(json.dumps({"coco/bbox_mAP": m, "coco/bbox_mAP_50": m + 0.15 + 0.001 * ep,
+                                 "data_time": 0.01, "time": 0.1, "step": ep}))
+    p = tmp_path / "scalars.json"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    s = h.series("val", "coco_bbox_map")
+    assert list(s.epoch[:3]) == [1, 2, 3]
+    assert any("step = epoch" in n.message for n in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].epoch == 5

@@ -462,8 +462,10 @@ class History:
                                          "and left out of the curve", self.sources.get(run, "")))
             elif went_back or dup.any():
                 n_drop = int(dup.sum())
-                why = (f"{key}s go back (a resumed run?)" if went_back else
-                       f"several values share a {key} (values logged per batch at the epoch's {key}?)")
+                shared = ("several values share an epoch (values logged per batch, each with its epoch?)"
+                          if key == "epoch" else
+                          f"several values share a {key} (values logged per batch at the epoch's {key}?)")
+                why = f"{key}s go back (a resumed run?)" if went_back else shared
                 msg = (f"{split}/{metric}: {why}; kept the last value logged for each {key}, dropped {n_drop} "
                        "earlier value(s)")
                 notes.append(HistoryNote(run, msg, self.sources.get(run, "")))

@@ -497,9 +497,12 @@ def _bare_twins_apart(read: dict[str, tuple[str, str]], explicit: set[str]) -> N
             read[n] = (split, f"bare_{metric}")
 
 
-def _names_a_split(name: str) -> bool:
-    """True when a token of the name is a split alias."""
+def names_a_split(name: str) -> bool:
+    """True when the name's first or last token is a split alias (``val_loss``, ``loss_val``, ``eval/acc``)."""
     return bool(_tokens(name)) and _has_split_token(_tokens(name))
+
+
+_names_a_split = names_a_split
 
 
 def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: list[str],

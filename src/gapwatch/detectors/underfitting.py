@@ -33,6 +33,10 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   stuck run's improvement is too small to measure a gap against, and its low training accuracy already says the
   model cannot fit).
 
+A log that begins late in a longer run (its first epoch, or step, at least ``late_start_ratio`` times the span it
+covers: a resumed run's own log of epochs 480–492) is never called stuck: its flat loss is the plateau the run
+reached before the log began as often as a stuck run.
+
 All ratios ignore offset and scale of the loss. Not reported when the training accuracy is fitted
 (≥ ``fitted_train_acc``), when a loss is non-finite, or when the training loss diverges (that is
 ``instability``). Severity ``warning``; the finding sits at the last evaluation.
@@ -99,6 +103,10 @@ SPECS: tuple[Param, ...] = register("underfitting", (
              "flat_min_evaluations): half of it.", of="run", high=1),
     evals("flat_min_evaluations", 20, "Flatlined: fewest evaluations in the flat stretch (a short flat tail is a "
           "converged run as often as a frozen one)."),
+    Param("late_start_ratio", 1.0, "A log whose first epoch (or step) is above 0 and at least this multiple of the "
+          "epochs (steps) it spans is the late segment of a longer run (a resumed run's own log): a flat loss "
+          "there is a converged plateau as often as a stuck run, so it is never called stuck.",
+          unit="ratio", low=0),
 ))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
@@ -229,6 +237,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         if flat is None:
             return []
         mode, t["flat"] = "stuck", flat
+    if mode == "stuck" and _late_start(base, p):
+        return []
     ev: dict[str, Any] = {"mode": mode, "series": base.name, "tail_evaluations": int(tail),
                           "tail_drop": float(t["d_tail"]), "tail_share_of_improvement": float(t["share"]),
                           "tail_z": float(t["ztail"]) if np.isfinite(t["ztail"]) else None,
@@ -243,6 +253,17 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     return [Finding(FindingKind.UNDERFITTING, Severity.WARNING, msg, step=base.at(last)["step"],
                     epoch=base.at(last)["epoch"], evidence={**ev, "at": where_text(base, last)}, actions=actions,
                     references=REFERENCES, detector="underfitting")]
+
+
+def _late_start(base: Series, p: dict[str, Any]) -> bool:
+    """The log begins late in a longer run: its first epoch (the step when no epoch is logged) is above 0 and at
+    least ``late_start_ratio`` times the span it covers (epochs 480–492 of a resumed run)."""
+    for x in (base.epoch, base.step):
+        x = x[np.isfinite(x)]
+        if x.size >= 2:
+            first, span = float(x[0]), float(x[-1] - x[0])
+            return first > 0 and span > 0 and first >= p["late_start_ratio"] * span
+    return False
 
 
 def _non_finite(tr: Series | None, held: Series | None) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
-from . import generic_csv, hf, history_csv, history_json, jsonl, keras_csv, lightning_csv, tensorboard, text
+from . import generic_csv, hf, history_csv, history_json, jsonl, keras_csv, lightning_csv, tensorboard, text, yolo_txt
 from ._parts import Parts, build
 from .base import HEAD_BYTES, FunctionReader, NoSuchExperiment, Reader, check_options
 
@@ -46,6 +46,7 @@ BUILTIN_READERS: tuple[Reader, ...] = (
     jsonl.READER,
     generic_csv.READER,
     history_csv.READER,
+    yolo_txt.READER,
     text.READER,
 )
 

@@ -14,6 +14,13 @@ writer appended) is read from where the appended record starts. Any other invali
 Memory: records are read one line at a time into one growing float array per metric key (step, epoch and
 value: 24 bytes a value), never kept as Python objects (:class:`RecordColumns`).
 
+Records that say which phase they belong to (MMDetection/MMCV 2.x ``*.log.json``: ``{"mode": "train", "epoch":
+1, "iter": 50, "loss": 0.8}`` and ``{"mode": "val", "epoch": 1, "bbox_mAP": 0.21}``; hand-written loggers with
+``"phase"``, ``"split"`` or ``"stage"``): each metric key of such a record is read with the phase as its split
+prefix (``val_bbox_mAP``), unless its name already names a split; MMDetection's ``*_copypaste`` summary strings
+are skipped. A **first line of run metadata** (MMDetection's ``{"env_info": "...", "config": "...", "seed": 0}``:
+text values and no step or epoch) is skipped with a note.
+
 Recognised by its first non-empty line being a JSON object (read in full, whatever its length). A file named
 ``*.json`` holding a single JSON object (``config.json``, ``results.json``) is a document, not a log.
 """
@@ -30,7 +37,7 @@ import numpy as np
 from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import normalize_columns, role
+from ..names import SPLIT_ALIASES, names_a_split, normalize_columns, role
 from ._parts import Parts, _axes, _is_value, _where, number
 from .base import FunctionReader
 
@@ -164,12 +171,90 @@ class RecordColumns:
         for k, (st, ep, va) in self.schedule.items():
             schedule.keep(parts.meta, k, np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float),
                           np.frombuffer(va, dtype=float))
+        by_epoch = _steps_that_are_epochs(self.cols)
         for k, (st, ep, va) in self.cols.items():
             if k in read and len(va):
                 split, metric = read[k]
-                parts.add(np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float), split, metric,
-                          np.frombuffer(va, dtype=float), k)
+                step, epoch = np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float)
+                if k in by_epoch:
+                    step, epoch = np.full(step.shape, np.nan), step
+                parts.add(step, epoch, split, metric, np.frombuffer(va, dtype=float), k)
+        if by_epoch:
+            parts.notes.append(HistoryNote(run, f"{', '.join(sorted(by_epoch)[:3])}: logged without an epoch at "
+                                           "steps no larger than the log's last epoch, while the other values "
+                                           "have an epoch and steps far beyond it (MMEngine's scalars.json "
+                                           "logs validation results at step = epoch): read as epochs",
+                                           self.source))
         return parts
+
+
+#: Keys whose text value says which phase (split) a record belongs to, first match wins.
+PHASE_KEYS = ("mode", "phase", "split", "stage")
+
+#: Key endings of text summaries that are not values (MMDetection's ``bbox_mAP_copypaste``: "0.36 0.57 …").
+SUMMARY_SUFFIXES = ("_copypaste",)
+
+
+def _phased(rec: dict[str, Any]) -> dict[str, Any]:
+    """``rec`` with each metric key prefixed by the record's phase (``{"mode": "val", "bbox_mAP": 0.2}`` →
+    ``{"val_bbox_mAP": 0.2}``); the phase key and summary strings dropped. A record without a phase key whose
+    text value is a split name is returned as it is."""
+    for pk in PHASE_KEYS:
+        v = rec.get(pk)
+        if isinstance(v, str) and v.strip().lower() in SPLIT_ALIASES:
+            phase = v.strip().lower()
+            out: dict[str, Any] = {}
+            for k, x in rec.items():
+                if k == pk or (isinstance(k, str) and k.endswith(SUMMARY_SUFFIXES)):
+                    continue
+                named = isinstance(k, str) and role(k) == "metric" and not names_a_split(k)
+                out[f"{phase}_{k}" if named else k] = x
+            return out
+    return rec
+
+
+def _is_metadata(rec: Mapping[str, Any]) -> bool:
+    """A record of run metadata, not values: no step or epoch, and a text value that is not a number."""
+    if any(k in rec for k in ("step", "global_step", "epoch")):
+        return False
+    for v in rec.values():
+        if isinstance(v, str):
+            try:
+                float(v.strip())
+            except ValueError:
+                return True
+    return False
+
+
+def _steps_that_are_epochs(cols: Mapping[str, tuple[array[float], array[float], array[float]]]) -> set[str]:
+    """Keys logged with a step but never an epoch, whose steps are whole numbers within the epochs of the keys
+    that do log an epoch, while those keys' steps go far beyond their epochs (more than
+    ``STEP_EPOCH_RATIO`` times): MMEngine (MMDetection 3, MMSegmentation 1, MMPretrain) writes the training
+    records of ``vis_data/scalars.json`` with ``epoch`` and the global iteration as ``step``, and the
+    validation records with the epoch as ``step`` and no ``epoch``."""
+    max_ep, max_st = -np.inf, -np.inf
+    for st, ep, _ in cols.values():
+        e = np.frombuffer(ep, dtype=float)
+        fin = np.isfinite(e)
+        if fin.any():
+            max_ep = max(max_ep, float(e[fin].max()))
+            s = np.frombuffer(st, dtype=float)[fin]
+            if np.isfinite(s).any():
+                max_st = max(max_st, float(np.nanmax(s)))
+    if not np.isfinite(max_ep) or not np.isfinite(max_st) or max_st <= STEP_EPOCH_RATIO * (max_ep + 1):
+        return set()
+    out: set[str] = set()
+    for k, (st, ep, _) in cols.items():
+        e, s = np.frombuffer(ep, dtype=float), np.frombuffer(st, dtype=float)
+        if s.size and not np.isfinite(e).any() and np.isfinite(s).all() and s.max() <= max_ep + 1 \
+                and np.all(s == np.round(s)):
+            out.add(k)
+    return out
+
+
+#: How far (a multiple of the last epoch + 1) the steps of the epoch-bearing records must reach for steps of
+#: records without an epoch that stay within the epochs to be read as epochs.
+STEP_EPOCH_RATIO = 2.0
 
 
 def _recover(line: str) -> dict[str, Any] | None:
@@ -183,6 +268,7 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     cols = RecordColumns(str(path))
     header: dict[str, Any] | None = None
     notes: list[str] = []
+    seen = False  # a value record was read (only the first record may be metadata)
     for i, line in _lines(path):
         if not line.strip():
             continue
@@ -206,7 +292,13 @@ def read_parts(path: Path, run: str) -> list[Parts]:
                     and rec.get("monitor"):
                 header = rec  # the live guard's header (or later monitor record) names the series it monitored
             continue
-        cols.add(i, rec)
+        if not seen and _is_metadata(rec):
+            notes.append(f"line {i} holds the run's metadata ({', '.join(list(map(str, rec))[:3])}…), not logged "
+                         "values: skipped")
+            seen = True
+            continue
+        seen = True
+        cols.add(i, _phased(rec))
     parts = cols.parts(run)
     parts.notes.extend(HistoryNote(run, n, str(path)) for n in notes)
     if header is not None and parts.blocks:
