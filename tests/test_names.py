@@ -378,3 +378,15 @@ def test_lightning_grad_norm_names_are_signals(name: str) -> None:
     optimisation diagnostic, never judged as the quality of the model (a grad norm that grows 5 → 22 was read as a
     validation metric)."""
     assert role(name) == "signal"
+
+
+@pytest.mark.parametrize("name", ["iou_loss", "giou_loss", "conf_loss", "obj_loss", "wh_loss", "gan_loss",
+                                  "jaccard_loss", "lovasz_loss", "heatmap_loss"])
+def test_a_loss_term_named_first_is_no_held_out_set(name: str) -> None:
+    """YOLOX logs ``iou_loss`` and ``conf_loss``, CenterNet ``wh_loss``: terms of the training loss, not the loss
+    of held-out sets named ``iou`` or ``conf``."""
+    assert normalize(name) == ("train", name)
+
+
+def test_a_named_held_out_set_is_still_one() -> None:
+    assert normalize("ood_loss") == ("ood", "loss") and normalize("retention_acc") == ("retention", "acc")

@@ -1012,3 +1012,82 @@ def test_mmengine_scalars_json_reads_validation_steps_as_epochs(tmp_path: Path) 
     (r,) = analyze(h, forecast=False).runs
     over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert over and over[0].epoch == 5
+
+
+def test_yolox_loguru_log_with_coco_summaries(tmp_path: Path) -> None:
+    """YOLOX's ``train_log.txt``: loguru's prefix (``2021-07-20 12:00:00 | INFO | yolox.core.trainer:260 - ``),
+    ``epoch: 3/12, iter: 10/100, …, iou_loss: 4.5, conf_loss: 8.1`` per logged iteration, and pycocotools'
+    summary after each evaluation. ``iou_loss``/``conf_loss`` are loss terms (not a held-out set named ``iou``);
+    the COCO AP is the validation set's mAP and decides."""
+    lines = []
+    for ep in range(1, 13):
+        for it in (10, 20):
+            lines.append(f"2021-07-20 12:00:{it:02d} | INFO     | yolox.core.trainer:260 - epoch: {ep}/12, iter: "
+                         f"{it}/100, mem: 5000Mb, iter_time: 0.5s, data_time: 0.01s, total_loss: {15 / ep:.2f}, "
+                         f"iou_loss: {4.5 / ep:.2f}, l1_loss: 0.0, conf_loss: {8.1 / ep:.2f}, cls_loss: 2.6, "
+                         f"lr: 1.6e-03, size: 640, ETA: 1 day, 2:00:00")
+        lines.append("2021-07-20 12:00:30 | INFO     | yolox.core.trainer:340 - ")
+        lines.append("Average forward time: 5.01 ms, Average NMS time: 1.02 ms, Average inference time: 6.03 ms")
+        ap = 0.1 + 0.02 * min(ep, 6) - 0.01 * max(0, ep - 6)
+        lines.append(f" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = {ap:.3f}")
+        lines.append(f" Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ] = {ap + 0.2:.3f}")
+        lines.append(" Average Precision  (AP) @[ IoU=0.50:0.95 | area= small | maxDets=100 ] = -1.000")
+        lines.append(f" Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=  1 ] = {ap:.3f}")
+    p = tmp_path / "train_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    keys = set(h.keys())
+    assert {("train", "iou_loss"), ("train", "conf_loss"), ("val", "map"), ("val", "map50")} <= keys
+    assert not any(split in ("iou", "conf") for split, _ in keys)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "map")
+    assert list(h.series("val", "map").epoch) == list(range(1, 13))
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].epoch == 6
+
+
+def _nnunet_v2(epochs: int, dice: list[float], val_loss: list[float]) -> str:
+    lines = []
+    for ep in range(epochs):
+        t = "2023-06-01 10:00:00.000000: "
+        lines += [t, f"{t}Epoch {ep}", f"{t}Current learning rate: {0.01 * (1 - ep / epochs) ** 0.9:.5f}",
+                  f"{t}train_loss {-0.3 - 0.6 * (1 - 0.93 ** ep):.4f}", f"{t}val_loss {val_loss[ep]:.4f}",
+                  f"{t}Pseudo dice [{dice[ep] - 0.02:.4f}, {dice[ep] + 0.02:.4f}]", f"{t}Epoch time: 301.2 s"]
+    return "\n".join(lines) + "\n"
+
+
+def test_nnunet_v2_pseudo_dice_decides_over_a_rising_loss(tmp_path: Path) -> None:
+    """nnU-Net v2's ``training_log_*.txt``: the per-class ``Pseudo dice [a, b]`` is the validation Dice (its
+    mean, as nnU-Net's own EMA uses). A validation loss that creeps up while the Dice keeps improving is no
+    overfitting; a Dice that falls for half the run is."""
+    n = 40
+    rising = [-0.3 - 0.4 * (1 - 0.9 ** min(e, 12)) + 0.004 * max(0, e - 12) for e in range(n)]
+    p = tmp_path / "training_log_2023_6_1_10_00_00.txt"
+    p.write_text(_nnunet_v2(n, [0.5 + 0.4 * (1 - 0.93 ** e) for e in range(n)], rising))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "pseudo_dice")
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    falling = [0.5 + 0.3 * (1 - 0.85 ** min(e, 20)) - 0.006 * max(0, e - 20) for e in range(n)]
+    p.write_text(_nnunet_v2(n, falling, rising))
+    (r,) = analyze(load(p), forecast=False).runs
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and 18 <= (over[0].epoch or 0) <= 22
+
+
+def test_nnunet_v1_global_foreground_dice(tmp_path: Path) -> None:
+    """nnU-Net v1: ``epoch:  5`` on its own line, ``train loss : -0.75``, ``validation loss: -0.70`` and
+    ``Average global foreground Dice: [0.87, 0.90]`` (read as the validation Dice, the list's mean)."""
+    lines = []
+    for ep in range(20):
+        t = "2020-09-09 10:00:00.000000: "
+        d = 0.6 + 0.3 * (1 - 0.8 ** ep)
+        lines += [t, f"epoch:  {ep} ", f"{t}train loss : {-0.3 - 0.5 * (1 - 0.9 ** ep):.4f} ",
+                  f"{t}validation loss: {-0.3 - 0.4 * (1 - 0.9 ** ep):.4f} ",
+                  f"{t}Average global foreground Dice: [{d - 0.01:.4f}, {d + 0.01:.4f}] ",
+                  f"{t}(interpret this as an estimate for the Dice of the different classes. This is not exact.) ",
+                  f"{t}lr: 0.00995 ", f"{t}This epoch took 300.1 s", ""]
+    p = tmp_path / "training_log_2020_9_9_10_00_00.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    s = h.series("val", "global_foreground_dice")
+    assert len(s) == 20 and s.values[-1] == pytest.approx(0.6 + 0.3 * (1 - 0.8 ** 19), abs=1e-3)

@@ -78,8 +78,10 @@ METRIC_ALIASES: dict[str, str] = {
     "f1score": "f1",
     "r2score": "r2",
 }
-#: The canonical measures (values of :data:`METRIC_ALIASES`), for :func:`is_measure`.
-_MEASURE_WORDS: frozenset[str] = frozenset(METRIC_ALIASES.values())
+#: The canonical measures (values of :data:`METRIC_ALIASES`) and the segmentation and image measures, for
+#: :func:`is_measure`.
+_MEASURE_WORDS: frozenset[str] = frozenset(METRIC_ALIASES.values()) | {"dice", "iou", "miou", "jaccard", "dsc",
+                                                                        "psnr", "ssim"}
 
 #: The four roles a logged name can have (see the module docstring).
 ROLES: tuple[str, ...] = ("metric", "bookkeeping", "schedule", "signal")
@@ -187,7 +189,12 @@ _DETECTION_AP = re.compile(r"(^|_)(map|ap)(\d+|_\d+|_[sml]|[sml])*$")
 #: First tokens of a bare ``<part>_loss`` that name a loss term, not a held-out set (``dice_loss``).
 _LOSS_PARTS: frozenset[str] = frozenset(
     {"dice", "focal", "recon", "reconstruction", "kl", "ce", "bce", "mse", "l1", "l2", "aux", "contrastive",
-     "triplet", "classification", "regression", "total", "main", "lm", "mlm", "ctc", "vq", "commitment"}
+     "triplet", "classification", "regression", "total", "main", "lm", "mlm", "ctc", "vq", "commitment",
+     # detection and segmentation loss terms (YOLOX ``iou_loss``/``conf_loss``, CenterNet ``wh_loss``, Lovász)
+     "iou", "giou", "diou", "ciou", "conf", "obj", "objectness", "cls", "box", "bbox", "dfl", "rpn", "mask",
+     "kpt", "keypoint", "heatmap", "wh", "offset", "centerness", "lovasz", "tversky", "jaccard", "smooth",
+     # generative and other objectives
+     "nll", "hinge", "perceptual", "adversarial", "gan", "style", "content", "tv", "ssim", "cycle"}
 )
 
 #: Leading words that name the logging axis, not the series (``Batch loss``, ``Epoch val_loss`` in text logs).

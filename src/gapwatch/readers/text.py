@@ -33,6 +33,12 @@ Forms read (one record per epoch; values as printed)::
   improved from …``) is not an epoch; one followed by ``|`` fields without measurements (``Epoch: 01 | Epoch Time:
   0m 53s``) is, and the next lines' measurements belong to it.
 * **Counts**: ``Accuracy: 9835/10000 (98%)`` is the ratio 0.9835.
+* **Per-class lists**: ``Pseudo dice [0.8766, 0.9012]`` (nnU-Net v2), ``Average global foreground Dice: [0.87,
+  0.90]`` (nnU-Net v1) are the mean of the list, as nnU-Net averages them itself.
+* **COCO evaluation** (pycocotools' summary, printed by YOLOX, DETR, torchvision's detection references):
+  `` Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.350`` is the validation set's
+  ``mAP`` (``mAP50``, ``mAP75`` for IoU 0.50, 0.75) of the current epoch (:data:`COCO_SERIES`); the per-area and
+  recall lines, and ``-1`` (no ground truth), are not read.
 * **Boosting rounds**: LightGBM's and XGBoost's ``[120]\\ttraining's binary_logloss: 0.21\\tvalid_1's
   binary_logloss: 0.35`` / ``[120]\\ttrain-rmse:0.41\\teval-rmse:0.52`` are step records (the round in brackets
   before a tab; a possessive ``'s`` is dropped from the set's name).
@@ -122,14 +128,17 @@ _STEP_MARKER = re.compile(r"(?<![\w.])(?:global[ _]step|step|iter(?:ation)?)\s*[
 _POSSESSIVE = re.compile(r"(?<=[A-Za-z0-9_])'s\s")
 _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
-#: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``.
+#: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``,
+#: loguru's ``2021-07-20 12:00:00.123 | INFO     | module:function:260 - ``.
 _LOG_PREFIX = re.compile(
     # the Swin Transformer's ``create_logger``, copied by many research repositories:
     # ``[2025-10-20 20:55:02 alexnet](main.py 186): INFO ``
     # (a line is cut before a timestamp glued to text, :data:`_GLUED_STAMP`: the ``[`` may be on the piece before)
     rf"^\s*(?:\[?\d{{4}}-\d\d-\d\d \d{{1,2}}:\d\d:\d\d [\w.\-]+\]\([\w.\-]+ \d+\):\s*{_LEVEL}\s+|"
     r"(?:\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
-    rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|{_LEVEL}\s*[-|:]\s*)?)")
+    # loguru's default (YOLOX): ``2021-07-20 12:00:00 | INFO     | yolox.core.trainer:260 - ``
+    rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
+    rf"{_LEVEL}\s*\|\s*[\w.<>]+(?::[\w.<>]+)*:\d+\s+-\s+|{_LEVEL}\s*[-|:]\s*)?)")
 #: The Swin logger's lines (its training script, copied by many repositories): ``Train: [3/50][100/391]\t…`` (an
 #: epoch marker, then tab-separated ``name value (running mean)`` fields), ``Validate: \tLoss 1.98 (1.88)\t…``
 #: (the same fields of the validation set), `` * Acc@1 81.2 Acc@5 95.3`` or `` * Val Acc 23.9 Val Loss 1.87``
@@ -157,6 +166,13 @@ _UNITS = re.compile(r"\s*\([^)]*\)")
 _RULE = re.compile(r":?-{2,}:?|[=+\-]{2,}")
 #: Names printed by progress bars that are not measurements.
 _IGNORED = frozenset({"v_num", "eta"})
+#: pycocotools' summary lines (printed by COCO evaluation in YOLOX, DETR, torchvision's detection references,
+#: MMDetection 2): `` Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.350``.
+_COCO_LINE = re.compile(r"^\s*Average\s+Precision\s+\(AP\)\s+@\[\s*IoU=([\d.:]+)\s*\|\s*area=\s*all\s*\|"
+                        r"\s*maxDets=\s*\d+\s*\]\s*=\s*([-\d.]+)")
+#: Which COCO summary lines are read (IoU thresholds → validation series name); the per-area and recall lines
+#: are not.
+COCO_SERIES = {"0.50:0.95": "val_mAP", "0.50": "val_mAP50", "0.75": "val_mAP75"}
 _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
 #: File extensions a sweep never reads as text logs (documents and code that may quote a log).
 NOT_LOGS_IN_SWEEPS = frozenset({".md", ".rst", ".html", ".htm", ".ipynb", ".py", ".tex", ".sh"})
@@ -247,10 +263,28 @@ def _swin(seg: str) -> tuple[float | None, str | None, dict[str, float]] | None:
     return None
 
 
+#: A measure printed as a list of per-class values: ``Pseudo dice [0.8766, 0.9012]`` (nnU-Net v2),
+#: ``Average global foreground Dice: [0.87, 0.90]`` (nnU-Net v1) — read as their mean, as nnU-Net itself does.
+_MEASURE_LIST = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,3}})[ \t]*[:=]?[ \t]*"
+                           rf"\[\s*({_NUM}(?:\s*,\s*{_NUM})*)\s*\]")
+
+
+def _list_mean(m: re.Match[str]) -> str:
+    """A per-class list after a measure's name → ``name: mean`` (other bracketed lists are left alone)."""
+    name = m.group(1)
+    if not is_measure(name):
+        return m.group(0)
+    vals = [float(v) for v in m.group(2).split(",")]
+    return f"{' '.join(name.split()[-3:])}: {sum(vals) / len(vals)!r}"  # (a name of at most three words)
+
+
 def pairs(text: str) -> dict[str, float]:
-    """The measurements printed in one line segment, ``{name: value}`` (later ones win)."""
+    """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
+    list of per-class values (:data:`_MEASURE_LIST`) is their mean."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
+    if "[" in text:
+        text = _MEASURE_LIST.sub(_list_mean, text)
     text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
                             _TQDM_BAR.sub(" ", text))
     for field in text.split("|"):
@@ -391,6 +425,12 @@ class _Records:
             if "train_runtime" not in printed:  # the closing summary: run averages, not curve points
                 self.records.append((line, printed))
             self.open = False
+            return
+        coco = _COCO_LINE.match(seg)
+        if coco is not None:  # pycocotools' summary: the held-out set's COCO AP, for the current epoch or step
+            name = COCO_SERIES.get(coco.group(1))
+            if name is not None and float(coco.group(2)) >= 0:  # (-1: no ground truth in that category)
+                self.add(line, {name: float(coco.group(2))})
             return
         seg = self._blocks(seg)
         swin = _swin(seg)
