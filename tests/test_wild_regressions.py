@@ -1091,3 +1091,40 @@ def test_nnunet_v1_global_foreground_dice(tmp_path: Path) -> None:
     h = load(p)
     s = h.series("val", "global_foreground_dice")
     assert len(s) == 20 and s.values[-1] == pytest.approx(0.6 + 0.3 * (1 - 0.8 ** 19), abs=1e-3)
+
+
+def test_ms_swift_logging_jsonl_with_progress_strings(tmp_path: Path) -> None:
+    """ms-swift's ``logging.jsonl``: training and evaluation records with text progress fields
+    (``"percentage": "1.00%"``, ``"global_step/max_steps": "10/1000"``, ``"elapsed_time": "1m 2s"``) and
+    ``memory(GiB)``/``train_speed(iter/s)`` — bookkeeping, not measurements (a text value there is no error)."""
+    lines = []
+    for s in range(10, 1010, 10):
+        lines.append(json.dumps({"loss": round(2.0 / (1 + s / 200), 4), "token_acc": 0.5 + s / 4000,
+                                 "grad_norm": 1.1, "learning_rate": 5e-5, "memory(GiB)": 20.1,
+                                 "train_speed(iter/s)": 0.5, "epoch": round(s / 333, 3),
+                                 "global_step/max_steps": f"{s}/1000", "percentage": f"{s / 10:.2f}%",
+                                 "elapsed_time": "1m 2s", "remaining_time": "1h"}))
+        if s % 100 == 0:
+            lines.append(json.dumps({"eval_loss": round(1.5 / (1 + s / 300) + 0.0008 * max(0, s - 500), 4),
+                                     "eval_token_acc": 0.6 + min(s, 500) / 5000 - max(0, s - 500) / 8000,
+                                     "eval_runtime": 10.0, "eval_samples_per_second": 5.0,
+                                     "epoch": round(s / 333, 3), "global_step/max_steps": f"{s}/1000",
+                                     "percentage": f"{s / 10:.2f}%", "elapsed_time": "1m", "remaining_time": "1h"}))
+    p = tmp_path / "logging.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert set(h.keys()) == {("train", "loss"), ("train", "token_acc"), ("val", "loss"),
+                                     ("val", "token_acc")}
+    (r,) = analyze(h, forecast=False).runs
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_torchtune_step_log_memory_is_bookkeeping(tmp_path: Path) -> None:
+    """torchtune's ``log_<time>.txt``: ``Step 12 | loss:1.23 lr:2e-05 tokens_per_second_per_gpu:1500.3
+    peak_memory_active:10.2 …`` — memory figures are not series; with no held-out series the log is refused
+    with the one measurement it found named."""
+    p = tmp_path / "log_1700000000.txt"
+    p.write_text("".join(f"Step {s} | loss:{2.0 / (1 + s / 50):.4f} lr:2e-05 tokens_per_second_per_gpu:1500.3 "
+                         "peak_memory_active:10.2 peak_memory_alloc:10.2 peak_memory_reserved:12.0 \n"
+                         for s in range(1, 60)))
+    assert set(load(p).keys()) == {("train", "loss")}

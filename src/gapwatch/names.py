@@ -131,6 +131,11 @@ _BOOKKEEPING_LAST: frozenset[str] = frozenset(
      "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
      "wps", "ups", "wpb", "bsz", "wall", "mfu"}
 )
+#: Tokens that make a name bookkeeping wherever they stand: clocks, memory (torchtune's ``peak_memory_active``,
+#: ms-swift's ``memory(GiB)``), speed (``train_speed(iter/s)``) and progress (``percentage``).
+_BOOKKEEPING_ANYWHERE: frozenset[str] = frozenset(
+    {"time", "runtime", "duration", "memory", "mem", "speed", "percentage", "progress"}
+)
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
     {"epoch", "epochs", "step", "steps", "global_step", "iteration", "iter", "hp_metric", "batch", "nb_epoch"}
@@ -313,7 +318,7 @@ def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool
     """Counters, clocks, throughput and memory."""
     return (rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined
             or _is_count_of(toks)
-            or any(t in ("time", "runtime", "duration") for t in toks))
+            or any(t in _BOOKKEEPING_ANYWHERE for t in toks))
 
 
 def _is_run_summary(toks: list[str]) -> bool:
