@@ -1128,3 +1128,59 @@ def test_torchtune_step_log_memory_is_bookkeeping(tmp_path: Path) -> None:
                          "peak_memory_active:10.2 peak_memory_alloc:10.2 peak_memory_reserved:12.0 \n"
                          for s in range(1, 60)))
     assert set(load(p).keys()) == {("train", "loss")}
+
+
+def _notebook(outputs: list[list[str]]) -> str:
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# Training\n"]}]
+    for k, text in enumerate(outputs, start=1):
+        cells.append({"cell_type": "code", "execution_count": k, "metadata": {},
+                      "source": ["history = model.fit(x, y, epochs=10, validation_split=0.2)\n"],
+                      "outputs": [{"name": "stdout", "output_type": "stream", "text": text},
+                                  {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="},
+                                   "metadata": {}}]})
+    return json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4,
+                       "nbformat_minor": 5}, indent=1)
+
+
+def _keras_fit(best: int) -> list[str]:
+    out = []
+    for ep in range(1, 11):
+        va = 0.5 + 0.04 * min(ep, best) - 0.01 * max(0, ep - best)
+        out += [f"Epoch {ep}/10\n", f"100/100 [==============================] - 3s 30ms/step - loss: {1 / ep:.4f} - "
+                f"accuracy: {0.5 + ep * 0.04:.4f} - val_loss: {0.9 / ep + 0.05 * max(0, ep - best):.4f} - "
+                f"val_accuracy: {va:.4f}\n"]
+    return out
+
+
+def test_a_notebook_s_printed_keras_output(tmp_path: Path) -> None:
+    """A Jupyter notebook that ran ``model.fit`` in a cell: the printed progress lines in the cell's stream output
+    are the log (each a separate string ending in ``\\n`` inside the JSON); images and code are not read."""
+    p = tmp_path / "train.ipynb"
+    p.write_text(_notebook([_keras_fit(5)]))
+    h = load(p)
+    assert set(h.keys()) == {("train", "loss"), ("train", "acc"), ("val", "loss"), ("val", "acc")}
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "acc"
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].epoch == 5
+
+
+def test_a_notebook_with_two_fits_is_two_runs_and_one_without_output_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "train.ipynb"
+    p.write_text(_notebook([_keras_fit(5), _keras_fit(8)]))
+    assert load(p).runs() == ["train#1", "train#2"]
+    p.write_text(_notebook([["Model: sequential\n", "Total params: 1,234\n"]]))
+    with pytest.raises(InputError, match="no training measurements in the notebook"):
+        load(p)
+    p.write_text('{"cells": 3}')
+    with pytest.raises(InputError, match="expected a JSON object with a 'cells' list"):
+        load(p)
+
+
+def test_a_notebook_in_a_sweep_directory_is_not_a_run(tmp_path: Path) -> None:
+    """An analysis notebook beside the runs of a sweep is a document, as README.md and train.py are."""
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "run1" / "log.csv").write_text("epoch,loss,val_loss\n" + "".join(
+        f"{e},{1 / (e + 1):.3f},{1 / (e + 1) + 0.01:.3f}\n" for e in range(8)))
+    (tmp_path / "analysis.ipynb").write_text(_notebook([_keras_fit(5)]))
+    assert load(tmp_path).runs() == ["run1/log"]

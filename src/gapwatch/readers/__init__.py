@@ -28,7 +28,19 @@ from typing import Any
 
 from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
-from . import generic_csv, hf, history_csv, history_json, jsonl, keras_csv, lightning_csv, tensorboard, text, yolo_txt
+from . import (
+    generic_csv,
+    hf,
+    history_csv,
+    history_json,
+    jsonl,
+    keras_csv,
+    lightning_csv,
+    notebook,
+    tensorboard,
+    text,
+    yolo_txt,
+)
 from ._parts import Parts, build
 from .base import HEAD_BYTES, FunctionReader, NoSuchExperiment, Reader, check_options
 
@@ -38,6 +50,7 @@ __all__ = ["BUILTIN_READERS", "HEAD_BYTES", "URI_SCHEMES", "FunctionReader", "No
 
 #: The built-in readers in sniffing order (most specific first; the text reader, the loosest, last).
 BUILTIN_READERS: tuple[Reader, ...] = (
+    notebook.READER,
     hf.READER,
     tensorboard.READER,
     lightning_csv.READER,

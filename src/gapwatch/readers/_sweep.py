@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
-from . import UNREAD, read_parts, sniff, supported_formats, text
+from . import UNREAD, notebook, read_parts, sniff, supported_formats, text
 from ._parts import Parts, build
 from .base import OPTIONS, NoSuchExperiment, Reader, accepts
 
@@ -98,7 +98,7 @@ class _Sweep:
         except GapwatchError as exc:
             self.unread(_run_name(rel), f, str(exc))
             return None
-        if r is None or (r.name == text.NAME and f.suffix.lower() in text.NOT_LOGS_IN_SWEEPS):
+        if r is None or (r.name in (text.NAME, notebook.NAME) and f.suffix.lower() in text.NOT_LOGS_IN_SWEEPS):
             self.skipped.append(rel.as_posix())
             return None
         return f, r, _run_name(rel)

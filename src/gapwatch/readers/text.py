@@ -589,19 +589,25 @@ def _lines(path: Path) -> Iterator[str]:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
-    records = _chunks(_plain(_lines(path))).records
+    return lines_parts(_lines(path), run, str(path))
+
+
+def lines_parts(lines: Iterable[str], run: str, source: str, *, what: str = "line") -> list[Parts]:
+    """The run(s) printed in ``lines`` (a text log's lines, or the printed output of a notebook's cells);
+    ``what`` names the unit of the line numbers in notes."""
+    records = _chunks(_plain(lines)).records
     axis = "epoch" if any("epoch" in r for _, r in records) else "step"
     spans = restarts(np.asarray([r.get(axis, np.nan) for _, r in records], dtype=float))
     if len(spans) == 1:
-        one = records_parts(records, run, str(path))
+        one = records_parts(records, run, source)
         schedule.keep_records(one.meta, records)
         return [one]
     starts = [records[a][0] for a, _ in spans[1:]]
     out = []
     for k, (a, b) in enumerate(spans, start=1):
-        p = records_parts(records[a:b], f"{run}#{k}", str(path))
+        p = records_parts(records[a:b], f"{run}#{k}", source)
         schedule.keep_records(p.meta, records[a:b])
-        p.notes.append(restart_note(p.run, str(path), starts, "line"))
+        p.notes.append(restart_note(p.run, source, starts, what))
         out.append(p)
     return out
 
