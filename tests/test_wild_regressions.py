@@ -1184,3 +1184,49 @@ def test_a_notebook_in_a_sweep_directory_is_not_a_run(tmp_path: Path) -> None:
         f"{e},{1 / (e + 1):.3f},{1 / (e + 1) + 0.01:.3f}\n" for e in range(8)))
     (tmp_path / "analysis.ipynb").write_text(_notebook([_keras_fit(5)]))
     assert load(tmp_path).runs() == ["run1/log"]
+
+
+def _spiky(at: list[int], height: float) -> list[float]:
+    base = [0.5 * 0.95 ** e + 0.05 + 0.002 * ((e * 7) % 3) for e in range(60)]
+    for a in at:
+        base[a] += height
+    return base
+
+
+@pytest.mark.parametrize(("at", "height", "severity"), [
+    ([20], 0.08, "info"),             # one spike, 18% of the improvement, recovered: an unharmed run (Ultralytics)
+    ([20, 40], 0.08, "info"),         # two
+    ([25, 38, 50], 0.08, "warning"),  # recurring: the optimisation is on the edge
+    ([20], 0.3, "warning"),           # one spike that undid most of the progress
+])
+def test_transient_training_loss_spikes_are_info_unless_they_recur_or_are_large(at: list[int], height: float,
+                                                                                 severity: str) -> None:
+    """Real Ultralytics and Keras logs judged healthy show an epoch-mean training loss that jumps once (9x its
+    local noise) and is back the next epoch, the held-out measures unharmed."""
+    from gapwatch import History
+    train = _spiky(at, height)
+    h = History.from_records([{"epoch": e, "train_loss": t, "val_loss": 0.6 * 0.95 ** e + 0.1}
+                              for e, t in enumerate(train)])
+    (r,) = analyze(h, forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "spikes"]
+    assert f.severity.value == severity
+
+
+def test_a_csv_committed_mid_merge_is_one_run_per_side(tmp_path: Path) -> None:
+    """A hand-written CSV logger's file committed in the middle of a git merge: the HEAD side holds the long
+    run, the other side two rows of another. Both are read, each as a run named by its side, with a note."""
+    head = [f"{e},{0.4 * 0.9 ** e:.4f},{86 + min(e, 10):.2f},{0.06 * 0.9 ** e + 0.01:.4f},"
+            f"{97.9 + min(e, 15) / 10:.2f}\n" for e in range(40)]
+    text = ("epoch,train_loss,train_accuracy,val_loss,val_accuracy\n<<<<<<< HEAD\n" + "".join(head)
+            + "=======\n0,0.44,85.9,0.065,97.9\n1,0.13,96.1,0.024,99.2\n"
+            + ">>>>>>> d0150e4 (Reduce model size)\n")
+    p = tmp_path / "training_log.csv"
+    p.write_text(text)
+    h = load(p)
+    assert h.runs() == ["training_log#HEAD", "training_log#d0150e4"]
+    assert len(h.series("val", "acc", run="training_log#HEAD")) == 40
+    assert any("merge conflict" in n.message and "lines 3–42" in n.message for n in h.notes)
+    # an unfinished conflict (no closing marker) is still refused with the marker named
+    p.write_text(text.rsplit(">>>>>>>", 1)[0])
+    with pytest.raises(InputError, match="merge-conflict marker"):
+        load(p)

@@ -19,8 +19,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
   all) of the improvement to be called divergence. A positive loss that never improved in the log (a resumed
   segment on a plateau) must end at ``divergence_fresh_ratio`` times its best level or more.
-* **spikes** (``warning``): on the training loss (on held-out losses only when no training loss is logged: a
-  held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an
+* **spikes** (``warning``, or ``info`` — below): on the training loss (on held-out losses only when no training
+  loss is logged: a held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an
   evaluation whose excess over the median of the ``baseline`` evaluations before it is at least ``spike_z``
   times the local noise level (robust MAD of second differences over the surrounding ``noise_window``
   evaluations, never below ``min_local_noise_fraction`` of the whole curve's) **and** at least
@@ -32,7 +32,10 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   at least ``tail_min_evaluations`` evaluations the noise level is therefore never below the one implied by the
   series' own upper tail (:func:`tail_sigma`): the ``tail_quantile`` quantile of its rises above the trailing
   baseline, divided by the standard normal quantile at that level. A lone spike in a smooth curve passes; a
-  curve whose every tenth batch jumps gets no warning.
+  curve whose every tenth batch jumps gets no warning. **Severity**: a warning when ``warn_min_spikes`` or more
+  spikes (not explained by the schedule) recur, or one undoes at least ``warn_spike_fraction`` of the curve's
+  improvement; one or two smaller spikes that recovered are ``info`` (real logs judged healthy show them: an
+  epoch-mean loss that jumps once and is back within a few epochs leaves the run unharmed).
 
 References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
 growth and output-logit divergence; qk-layernorm and z-loss as remedies, learning-rate sensitivity);
@@ -121,6 +124,12 @@ SPECS: tuple[Param, ...] = register("instability", (
           "or divergence, not a spike)."),
     fraction("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
              "spike's excess: half of the excess undone.", of="excess", high=1),
+    evals("warn_min_spikes", 3, "Spikes (not explained by the schedule) that make the finding a warning: "
+          "recurring spikes say the optimisation is on the edge (a learning rate too high); one or two that "
+          "recovered are reported as info.", low=1),
+    fraction("warn_spike_fraction", 0.5, "A single spike whose excess is at least this share of the curve's "
+             "improvement makes the finding a warning however few there are: half the progress undone, even "
+             "briefly.", of="improvement"),
 
     evals("schedule_window", 5, "Evaluations from a deliberate schedule change (a learning-rate re-warm or an "
           "augmentation switch read by gapwatch.schedule) within which a loss spike is read as the schedule's doing: "
@@ -394,7 +403,9 @@ def trailing_median(z: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-_Spike = tuple[Series, int, float, float]
+#: One spike: ``(series, index, excess, excess in local noise standard deviations, excess as a share of the
+#: curve's improvement)``.
+_Spike = tuple[Series, int, float, float, float]
 
 
 def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None,
@@ -453,11 +464,11 @@ def _series_spikes(fs: Series, p: dict[str, Any], div: Finding | None) -> list[_
     # cheap tests first, on every evaluation at once; the local noise level only for candidates
     cand = np.flatnonzero((exc_all > 0) & (exc_all >= p["min_spike_fraction"] * improvement)
                           & (exc_all >= p["spike_z"] * floor_sig)) + 2
-    return _accepted_spikes(fs, z, cand.tolist(), base_all, end, floor_sig, p)
+    return _accepted_spikes(fs, z, cand.tolist(), base_all, end, floor_sig, improvement, p)
 
 
 def _accepted_spikes(fs: Series, z: np.ndarray, cand: list[int], base_all: np.ndarray, end: int,
-                     floor_sig: float, p: dict[str, Any]) -> list[_Spike]:
+                     floor_sig: float, improvement: float, p: dict[str, Any]) -> list[_Spike]:
     """The candidates that clear the local noise and recover in time; a spike's recovery is skipped."""
     found: list[_Spike] = []
     nxt = 2  # evaluations before ``nxt`` belong to the recovery of an accepted spike and are skipped
@@ -469,7 +480,7 @@ def _accepted_spikes(fs: Series, z: np.ndarray, cand: list[int], base_all: np.nd
         lsig = max(_local_sigma(z, i, p["noise_window"]), floor_sig)
         back = np.where(z[i + 1: min(end, i + 1 + p["recovery"])] < base + p["recovery_fraction"] * exc)[0]
         if exc >= p["spike_z"] * lsig and back.size:
-            found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf))
+            found.append((fs, i, exc, exc / lsig if lsig > 0 else np.inf, exc / improvement))
             nxt = i + int(back[0]) + 2
     return found
 
@@ -482,7 +493,7 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
     explained = explained or {}
     found.sort(key=lambda t: float(t[0].step[t[1]]) if np.isfinite(t[0].step[t[1]]) else float(t[0].x[t[1]]))
     own = [f for f in found if (f[0].name, f[1]) not in explained]
-    s, i, exc, zz = (own or found)[0]
+    s, i, exc, zz, _ = (own or found)[0]
     names = sorted({f[0].name for f in (own or found)})
     where = [{"series": f[0].name, **f[0].at(f[1]), "excess": f[2], "z": float(f[3]) if np.isfinite(f[3]) else None,
               "schedule_event": hit.to_dict() if (hit := explained.get((f[0].name, f[1]))) is not None else None}
@@ -502,6 +513,13 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
     if not own:
         return Finding(FindingKind.INSTABILITY, Severity.INFO, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                        evidence=ev, references=REFERENCES + (REWARM,), detector="instability")
+    largest = max(f[4] for f in own)
+    ev["largest_excess_fraction"] = largest
+    if len(own) < p["warn_min_spikes"] and largest < p["warn_spike_fraction"]:
+        msg += (f": transient (at most {100 * largest:.0f}% of the curve's improvement, and recovered) — no action "
+                f"needed unless they recur ({p['warn_min_spikes']} or more make a warning)")
+        return Finding(FindingKind.INSTABILITY, Severity.INFO, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
+                       evidence=ev, references=REFERENCES, detector="instability")
     actions = (
         "lower the peak learning rate or lengthen warmup; clip gradients",
         ("spikes often come from small groups of outlier examples with opposing signals: look at the examples "
