@@ -1230,3 +1230,79 @@ def test_a_csv_committed_mid_merge_is_one_run_per_side(tmp_path: Path) -> None:
     p.write_text(text.rsplit(">>>>>>>", 1)[0])
     with pytest.raises(InputError, match="merge-conflict marker"):
         load(p)
+
+
+def test_a_held_out_loss_inf_once_while_training_stays_finite_is_an_evaluation_glitch(tmp_path: Path) -> None:
+    """An Ultralytics results.csv (numbers changed): ``val/cls_loss`` is ``inf`` at one early epoch and finite
+    after; every training loss is finite. The evaluation failed there; training did not break down — a data
+    warning, never a critical breakdown. The same inf in the training loss is one."""
+    head = "epoch,train/box_loss,train/cls_loss,metrics/mAP50-95(B),val/box_loss,val/cls_loss\n"
+    rows = []
+    for e in range(1, 31):
+        vcls = "inf" if e == 7 else f"{2.0 * 0.93 ** e + 0.5:.4f}"
+        rows.append(f"{e},{1.5 * 0.95 ** e:.4f},{2.5 * 0.93 ** e:.4f},{0.7 * (1 - 0.9 ** e):.4f},"
+                    f"{1.4 * 0.95 ** e + 0.3:.4f},{vcls}\n")
+    p = tmp_path / "results.csv"
+    p.write_text(head + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value == "critical"]
+    (f,) = [f for f in r.findings if f.evidence.get("type") == "non_finite_heldout"]
+    assert f.kind == FindingKind.DATA and f.severity.value == "warning" and "epoch 7" in f.message
+    p.write_text(head + "".join(r.replace(",inf\n", ",1.0\n") if i != 6 else
+                                r.replace(f"{r.split(',')[2]}", "inf", 1) for i, r in enumerate(rows)))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert [f for f in r.findings if f.evidence.get("type") == "non_finite" and f.severity.value == "critical"]
+
+
+def test_an_accuracy_on_25_images_moving_by_one_or_two_is_noise(tmp_path: Path) -> None:
+    """``json.dump(history.history)`` with a 25-image validation set (float32 values: steps of 0.04): val_accuracy
+    0.96 at the first epoch, 0.92 for seven epochs, 0.88, then 0.96 again. The steady 0.92s made the epoch-to-epoch
+    noise near zero and the dip "z > 100"; the binomial standard error of an accuracy over 25 images (0.04) says a
+    change of one image is noise — and the final model is back at the best anyway."""
+    va = [0.96, 0.92, 0.92, 0.92, 0.92, 0.92, 0.92, 0.92, 0.88, 0.96]
+    hist = {"accuracy": [float(np.float32(0.81 + 0.005 * e)) for e in range(10)],
+            "loss": [0.44 - 0.01 * e for e in range(10)],
+            "val_accuracy": [float(np.float32(v)) for v in va],
+            "val_loss": [0.321 - 0.005 * e for e in range(10)]}
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(hist))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    # the same shape ending at 0.84, well below the best by several images, on 25 images: still not significant
+    # at the detector's 3.5 standard errors — but on 2000 images (steps of 0.0005) the same drop is overfitting
+    big = dict(hist, val_accuracy=[float(np.float32(v * 0.5 + 0.45 + 0.0005 * (e % 2)))
+                                   for e, v in enumerate(va[:-1] + [0.80])])
+    p.write_text(json.dumps(big))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+@pytest.mark.parametrize(("values", "n"), [
+    ([float(np.float32(v)) for v in (0.96, 0.92, 0.88, 0.92)], 25),  # float32 values (a Keras history)
+    ([0.96, 0.92, 0.88, 0.92], None),                     # two decimals: 25 cannot be told from rounding
+    ([23 / 24, 22 / 24, 21 / 24, 20 / 24], 24),
+    ([round(v, 4) for v in (23 / 24, 22 / 24, 21 / 24)], 24),
+    ([0.73, 0.74, 0.71, 0.75], None),                     # two decimals: any grid up to 100 fits by rounding alone
+    ([0.8123, 0.8301, 0.8455, 0.8512], None),
+    ([1.2, 0.5, 0.3], None),                              # not a share
+    ([0.5, 0.5, 0.5], None),                              # fewer than three distinct values
+])
+def test_share_grid_size(values: list[float], n: int | None) -> None:
+    from gapwatch.stats import share_grid_size
+    assert share_grid_size(np.asarray(values, dtype=float)) == n
+
+
+def test_share_grid_size_finds_no_grid_in_random_float32_accuracies() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gapwatch.stats import share_grid_size
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.floats(0.3, 0.99), min_size=6, max_size=30, unique=True))
+    def check(vals: list[float]) -> None:
+        v = np.asarray(vals, dtype=np.float32).astype(float)
+        n = share_grid_size(v)
+        # a grid found must explain every value to float32 precision
+        assert n is None or np.allclose(v * n, np.round(v * n), atol=n * 3e-7)
+    check()

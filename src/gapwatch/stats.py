@@ -26,6 +26,60 @@ def noise_sigma(values: np.ndarray) -> float:
     return float(MAD_TO_SIGMA * mad / np.sqrt(6.0))
 
 
+#: Largest number of examples :func:`share_grid_size` looks for (beyond it the sampling floor is negligible).
+GRID_MAX_N = 2000
+#: Distinct values :func:`share_grid_size` tries each grid on before checking them all.
+_GRID_PROBE = 64
+
+
+def _decimals(u: np.ndarray) -> int:
+    """Fewest decimals (≤ 12) at which every value of ``u`` is written exactly; 16 for full-precision floats."""
+    for d in range(1, 13):
+        if np.all(np.abs(u - np.round(u, d)) <= 1e-12):
+            return d
+    return 16
+
+
+def share_grid_size(values: np.ndarray, max_n: int = GRID_MAX_N) -> int | None:
+    """The number of examples ``N`` behind a share (an accuracy) whose every value is a multiple of ``1/N``:
+    the smallest such ``N`` ≤ ``max_n``, shape ``(n,)`` → int, or None.
+
+    A held-out accuracy on 25 images moves in steps of 0.04; the values reveal the validation set's size. Values
+    logged with ``d`` decimals fit any grid finer than ``10^-d`` by rounding alone, so only ``N ≤ 10^d / 10``
+    is accepted (full-precision float32 values — Keras histories — allow any ``N`` ≤ ``max_n``); at least three
+    distinct values in [0, 1] are needed.
+    """
+    v = finite_values(values)
+    if v.size < 3 or float(v.min()) < 0.0 or float(v.max()) > 1.0:
+        return None
+    u = np.unique(v)
+    if u.size < 3:
+        return None
+    d = _decimals(u)
+    limit = max_n if d >= 16 else min(max_n, 10 ** d // 10)
+    tol = 0.5 * 10.0 ** -d + 2e-7  # (the rounding of the printed value, and float32's ~6e-8 relative error)
+    probe = u[:_GRID_PROBE]
+    for n in range(2, limit + 1):
+        x = probe * n
+        if np.all(np.abs(x - np.round(x)) <= n * tol):
+            x = u * n
+            if np.all(np.abs(x - np.round(x)) <= n * tol):
+                return n
+    return None
+
+
+def sampling_sigma(values: np.ndarray) -> float:
+    """The binomial standard error ``sqrt(p (1 − p) / N)`` of a share measured on ``N`` examples, ``N`` from
+    :func:`share_grid_size` and ``p`` the mean of the finite values; 0.0 when no grid is found. Shape ``(n,)``
+    → float, in the units of ``values``. The floor below which a change of a held-out accuracy is the sampling
+    noise of a small validation set (one image of 25 is 0.04), whatever its epoch-to-epoch noise says."""
+    n = share_grid_size(values)
+    if n is None:
+        return 0.0
+    p = float(np.mean(finite_values(values)))
+    return float(np.sqrt(max(p * (1.0 - p), 0.0) / n))
+
+
 #: Values per chunk of the long element-wise passes below (their temporaries stay this size, not the curve's).
 _CHUNK = 1 << 16
 

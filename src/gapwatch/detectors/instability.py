@@ -7,7 +7,10 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
 * **non_finite** (``critical``): the first NaN/±inf evaluation of any checked series; the evidence says how many
   there are and whether the series became finite again. A held-out series other than the monitored one that is
   NaN/±inf at *every* evaluation never measured anything and nothing broke down: it gets an ``info`` note (kind
-  ``data``, ``evidence["type"] == "never_finite"``) instead.
+  ``data``, ``evidence["type"] == "never_finite"``) instead. When only held-out series have non-finite values,
+  each is finite again later and every training series stayed finite, the evaluation failed at those points
+  (a class without examples, a division by a zero count), not the training: a ``data`` warning
+  (``evidence["type"] == "non_finite_heldout"``).
 * **divergence** (``critical``): on the training loss, or on each of its logged parts (``train/box_loss``…; the
   held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
@@ -233,6 +236,11 @@ def _non_finite(series: list[Series]) -> Finding | None:
     _, s, i = first
     v = s.values[i]
     what = "NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")
+    bad_names = set(counts)
+    train = [t for t in series if t.split == "train"]
+    if (train and all(t.name not in bad_names for t in train) and all(recovered.values())
+            and all(t.split != "train" for t in series if t.name in bad_names)):
+        return _heldout_glitch(s, i, what, counts)
     fin = np.where(np.isfinite(s.values[:i]))[0]
     last_ok = int(fin[-1]) if fin.size else None
     msg = (f"{s.name} is {what} from {where_text(s, i)} on ({counts[s.name]} non-finite evaluation(s)"
@@ -252,6 +260,21 @@ def _non_finite(series: list[Series]) -> Finding | None:
     return Finding(FindingKind.INSTABILITY, Severity.CRITICAL, msg, step=s.at(i)["step"],
                    epoch=s.at(i)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                    detector="instability")
+
+
+def _heldout_glitch(s: Series, i: int, what: str, counts: dict[str, int]) -> Finding:
+    """Non-finite values in held-out series only, each finite again later, while every training series stayed
+    finite: the evaluation's computation failed at those points (a class without examples, a division by a zero
+    count), the training did not break down. A ``data`` warning (the log's values, not the training), with where."""
+    n = sum(counts.values())
+    msg = (f"{s.name} is {what} at {where_text(s, i)} ({n} non-finite held-out evaluation(s) in "
+           f"{', '.join(sorted(counts))}, each finite again later) while the training loss stayed finite: the "
+           "evaluation failed at those points, training did not break down")
+    ev = {"type": "non_finite_heldout", "series": s.name, "first_index": i, "value": what, "counts": counts}
+    actions = ("check how the held-out measure is computed at those evaluations (an empty class, a division by a "
+               "zero count, float16 overflow in the evaluation)",)
+    return Finding(FindingKind.DATA, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
+                   evidence=ev, actions=actions, references=REFERENCES, detector="instability")
 
 
 def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None = None,

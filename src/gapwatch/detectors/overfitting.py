@@ -13,7 +13,13 @@ last ``w`` evaluations, and the degradation ``D = final level − best level``. 
   ``lost ≥ min_lost_fraction`` (practical significance);
 * and it must last: the trailing level stays above the best level plus a tolerance (``min_z`` standard errors,
   ``min_lost_fraction`` of ``R``) over the last ``min_lasting_fraction`` of the evaluations (at least one, at
-  most ``min_lasting_evaluations``; the *onset* is the first evaluation of that stretch).
+  most ``min_lasting_evaluations``; the *onset* is the first evaluation of that stretch), and the final
+  evaluation itself is worse than the best one (a curve back at its best at the end lost nothing).
+
+For a larger-is-better share whose values all lie on a grid ``k/N`` (an accuracy over a validation set of ``N``
+examples, :func:`gapwatch.stats.share_grid_size`), σ is at least the binomial standard error ``sqrt(p(1-p)/N)``
+(``sampling_floor``): on 25 images one image is 0.04, and an accuracy that steps between three values has a
+near-zero second-difference noise but is no more certain than its sample size allows.
 
 Both ratios are unchanged by adding a constant to the curve or rescaling it, so the verdict does not depend on
 units or offsets (a percentage of the value would). A Mann–Kendall test on the evaluations after the best is
@@ -67,7 +73,7 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
 from ..params import Param, defaults, register, validate
-from ..stats import argmin, mann_kendall, noise_sigma, trailing_mean, window_means
+from ..stats import argmin, mann_kendall, noise_sigma, sampling_sigma, trailing_mean, window_means
 from . import register as register_detector
 from ._common import (
     INFINITE_COMPUTE,
@@ -130,6 +136,10 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              "advice for repeated data) when at least this share of the run lies after the best ...", of="run", high=1),
     Param("slow_trend_p", 0.01, "... and the Mann-Kendall test of a rising trend after the best has a one-sided "
           "p-value below this.", unit="probability", low=0, high=1),
+    Param("sampling_floor", True, "For a larger-is-better share (an accuracy) whose values all lie on a grid k/N "
+          "— the validation set has N examples (25 images: steps of 0.04) — the noise level is never below the "
+          "binomial standard error sqrt(p(1-p)/N): a change of one or two examples is the small set's sampling "
+          "noise, however steady the curve looks between epochs (gapwatch.stats.share_grid_size).", type=bool),
     evals("max_trajectory_points", 500, "Most points of evidence['gap_trajectory'] (longer runs are thinned "
           "evenly, first and last kept): enough for a plot, small JSON for long runs. Never used by decisions."),
 ))
@@ -167,10 +177,13 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if after < p["min_after_best"]:
         return []
     w = max(1, min(window_for(n, p), after))
-    deg = _degradation(z, b, w)
+    floor = sampling_sigma(s.values) if p["sampling_floor"] and mon.mode == "max" else 0.0
+    deg = _degradation(z, b, w, floor)
     _, degradation, _, _, _, zstat, lost = deg
     if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
+    if z[-1] <= z[b]:
+        return []  # the final evaluation is as good as the best: the final model lost nothing
 
     onset = _onset(z, b, w, deg, p)
     if n - onset < lasting_needed(n, p):
@@ -330,15 +343,17 @@ def _actions(where_best: str, slow: bool) -> list[str]:
     ]
 
 
-def _degradation(z: np.ndarray, b: int, w: int) -> tuple[float, float, float, float, float, float, float]:
+def _degradation(z: np.ndarray, b: int, w: int,
+                 sigma_floor: float = 0.0) -> tuple[float, float, float, float, float, float, float]:
     """``(best level, degradation, improvement, σ, standard error, z, lost)`` of the lower-is-better curve ``z``
-    with its raw best at ``b`` and level window ``w`` (see the module docstring)."""
+    with its raw best at ``b`` and level window ``w`` (see the module docstring); σ is at least ``sigma_floor``
+    (the sampling floor of a share on a small set, ``sampling_floor``)."""
     levels = window_means(z, w)  # levels[i] = mean(z[i:i+w])
     best_level = float(np.min(levels[max(0, b - w + 1): b + 1]))
     del levels  # (gone before noise_sigma's temporaries)
     degradation = float(np.mean(z[-w:])) - best_level
     improvement = max(float(np.mean(z[:w])) - best_level, 0.0)
-    sigma = noise_sigma(z)
+    sigma = max(noise_sigma(z), sigma_floor)
     se = sigma * np.sqrt(2.0 / w)
     zstat = degradation / se if se > 0 else (np.inf if degradation > 0 else 0.0)
     lost = degradation / improvement if improvement > 0 else (np.inf if degradation > 0 else 0.0)
