@@ -135,7 +135,10 @@ SAME_STEP_PRIOR = 0.5
 REDUCTION_FACTOR = 3
 #: the first rung of rule (d), in evaluations (the later ones are FIRST_RUNG · η^i): the first evaluation count at
 #: which a curve shows two changes, as SAME_STEP_WARMUP (ASHA's second rung with η = 3 from one evaluation). On
-#: the digits dev sweep 2 cost less (152 vs 166 epochs, same pick) and 4 more (217); 2 judges one change only
+#: the digits dev sweep 2 cost less (152 vs 166 epochs, same pick, without the margin; 186 vs 191 with it) and 4
+#: more (217); 2 judges one change only, and with the margin it lost the fmnist test sweep's pick (−2.70 points, as
+#: the plain comparison at 3 does: bench/results/hpo.md). 1 gives ASHA's milestones 1, 3, 9, 27; the margin keeps
+#: rung 1 from acting on curves that start at the same untrained loss (digits: the same 191 epochs as 3)
 FIRST_RUNG = 3
 #: noise margin of the rung rule (d), in standard errors of the difference of two trials' best-so-far values
 #: (``sigma·sqrt(2)``, sigma the sweep's evaluation noise, see :func:`rung_evidence`): a trial is behind at a rung

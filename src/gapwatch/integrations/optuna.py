@@ -90,7 +90,8 @@ class GapwatchPruner(BasePruner):
         reduction_factor: η of the rung rule (d), ASHA's promotion test on the best-so-far at the
             ``first_rung · η^i``-th evaluations (an integer >= 2); None turns it off. Default 3. It
             prunes from the second trial on and can prune a late bloomer, as ASHA does.
-        first_rung: the first rung of rule (d), in evaluations (>= 1). Default 3.
+        first_rung: the first rung of rule (d), in evaluations (>= 1). Default 3 (2 lost the Fashion-MNIST test
+            sweep's pick in ``bench/bench_hpo.py``; see :data:`gapwatch.forecast.sweep.FIRST_RUNG`).
         rung_margin: rule (d)'s noise margin (>= 0): a trial is behind at a rung only when its best is worse than
             the cutoff by more than ``rung_margin`` standard errors ``σ·sqrt(2)``, ``σ`` the sweep's evaluation
             noise (:func:`gapwatch.forecast.sweep.rung_evidence`). Default 2; 0 is ASHA's plain comparison.
