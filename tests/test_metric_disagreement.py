@@ -180,7 +180,9 @@ def test_pgd_collapse_after_a_peak_is_left_to_catastrophic_overfitting() -> None
 
 # ------------------------------------------------------------------------------------------------ invariances
 def _signature(h: History) -> list[tuple[str, str, Any]]:
-    fs = metric_disagreement.check(h) + heldout_regression.check(h)
+    # (the sampling floor reads a share's values as k/N of a set of N examples: no affine map keeps that grid,
+    # so the invariances hold with it off; tests/test_wild_regressions.py checks it)
+    fs = metric_disagreement.check(h, sampling_floor=False) + heldout_regression.check(h, sampling_floor=False)
     return sorted((str(f.kind), str(f.evidence.get("pattern")), f.epoch) for f in fs)
 
 

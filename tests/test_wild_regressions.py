@@ -1306,3 +1306,76 @@ def test_share_grid_size_finds_no_grid_in_random_float32_accuracies() -> None:
         # a grid found must explain every value to float32 precision
         assert n is None or np.allclose(v * n, np.round(v * n), atol=n * 3e-7)
     check()
+
+
+def test_hrnet_segmentation_log_parts_and_its_validation_line(tmp_path: Path) -> None:
+    """HRNet-style semantic segmentation log (numbers changed): per-iteration lines ``Epoch: [3/520]
+    Iter:[10/247], …, Loss: 5.6, Acc:0.04, Semantic loss: 3.4, IC loss: 2.1`` (the total and its parts) and,
+    after each validation, ``Loss: 3.124, MeanIU:  0.0649, Best_mIoU:  0.0649`` — a line with a running best
+    reports the evaluation. ``MeanIU`` is the mean IoU (larger is better). The training loss jumps at epoch 27
+    and never comes back: diverging."""
+    lines = []
+    for ep in range(40):
+        sem = 3.4 * 0.95 ** ep + 0.5 + (1.2 if ep >= 27 else 0.0)
+        ic = 2.0 * 0.93 ** ep + 0.3 + (0.9 if ep >= 27 else 0.0)
+        for it in (0, 100, 200):
+            lines.append(f"Epoch: [{ep}/520] Iter:[{it}/247], Time: 0.73, lr: [0.001], Loss: {sem + ic:.6f}, "
+                         f"Acc:{0.5 + 0.01 * min(ep, 27):.6f}, Semantic loss: {sem:.6f}, IC loss: {ic:.6f}")
+        miou = 0.06 + 0.01 * min(ep, 27) - (0.1 if ep >= 27 else 0.0)
+        lines.append(f"Loss: {3.1 * 0.97 ** ep + (1.0 if ep >= 27 else 0):.3f}, MeanIU: {miou: 4.4f}, "
+                     f"Best_mIoU: {0.06 + 0.01 * min(ep, 27): 4.4f}")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    keys = set(h.keys())
+    assert {("train", "loss"), ("train", "semantic_loss"), ("train", "ic_loss"), ("val", "loss"),
+            ("val", "miou")} <= keys
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "miou", "max")
+    assert [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "divergence"]
+
+
+def test_keras_multi_output_losses_are_parts_of_the_loss() -> None:
+    """Keras multi-output models log ``loss``, ``<output>_loss`` per head and their ``val_`` twins: the heads'
+    losses are terms of the total, not held-out sets named after the heads; ``ood_loss`` beside ``ood_acc`` and
+    ``retention_loss`` beside an explicit ``train_loss`` still name held-out sets."""
+    from gapwatch.names import normalize_columns
+    read = normalize_columns(["loss", "age_loss", "gender_loss", "val_loss", "val_age_loss", "val_gender_loss"])
+    assert read["age_loss"] == ("train", "age_loss") and read["val_age_loss"] == ("val", "age_loss")
+    assert normalize_columns(["loss", "ood_loss", "ood_acc"])["ood_loss"] == ("ood", "loss")
+    assert normalize_columns(["train_loss", "retention_loss", "val_loss"])["retention_loss"] == ("retention", "loss")
+
+
+def test_a_space_aligned_table_printed_by_the_training_script(tmp_path: Path) -> None:
+    """A training script's own summary (numbers changed): a title, ``Epochs run: 5 of 5``, then a header of
+    space-aligned columns and one row per epoch, accuracies printed with ``%``."""
+    text = ("Crop Disease Detection -- training log\n" + "=" * 78 + "\nEpochs run: 5 of 5\n"
+            "Best epoch: 5 (lowest val_loss)\nTotal time: 14.5 min\n\n"
+            "epoch  train_loss  train_acc   val_loss   val_acc         lr    secs\n" + "-" * 78 + "\n")
+    for e, (tl, ta, vl, va) in enumerate([(1.23, 58.9, 2.91, 27.5), (0.78, 73.4, 2.89, 38.7),
+                                          (0.65, 78.3, 2.96, 46.0), (0.53, 82.4, 0.83, 75.2),
+                                          (0.46, 84.8, 0.75, 75.1)], start=1):
+        text += f"{e:>5d}  {tl:>10.4f}  {ta:>8.2f}%  {vl:>9.4f}  {va:>6.2f}%   1.00e-03   {160 + e:.1f}\n"
+    p = tmp_path / "training_log.txt"
+    p.write_text(text)
+    h = load(p)
+    assert set(h.keys()) == {("train", "loss"), ("train", "acc"), ("val", "loss"), ("val", "acc")}
+    s = h.series("val", "acc")
+    assert list(s.epoch) == [1, 2, 3, 4, 5] and s.values[-1] == pytest.approx(75.1)
+
+
+def test_a_noisy_per_batch_training_loss_beside_an_improving_held_out_loss_is_not_stuck() -> None:
+    """Lightning TensorBoard of a Fashion-MNIST run (numbers changed): the per-step training loss is mini-batch
+    noise around a slowly falling level (0.5 → 0.4, batches ±0.25 around it), too noisy for its own progress to
+    clear the noise test (it was called stuck); the per-epoch validation loss fell 0.42 → 0.35 far beyond its noise. The model learns."""
+    from gapwatch import History
+    rng = np.random.default_rng(3)
+    recs: list[dict[str, float]] = []
+    for ep in range(35):
+        for k in range(4):
+            step = ep * 4 + k
+            recs.append({"step": step, "epoch": ep, "train_loss": 0.4 + 0.1 * 0.9 ** ep + rng.uniform(-0.25, 0.25)})
+        recs.append({"step": ep * 4 + 3, "epoch": ep, "val_loss": 0.35 + 0.07 * 0.85 ** ep + rng.normal(0, 0.002),
+                     "val_acc": 0.885 - 0.037 * 0.85 ** ep + rng.normal(0, 0.001)})
+    (r,) = analyze(History.from_records(recs), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING and f.evidence.get("mode") == "stuck"]

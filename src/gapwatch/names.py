@@ -74,6 +74,9 @@ METRIC_ALIASES: dict[str, str] = {
     # ``mIoU`` splits as ``m_iou``
     "io_u": "iou",
     "m_iou": "miou",
+    # HRNet / semantic-segmentation codebases print ``MeanIU`` (mean intersection over union)
+    "meaniu": "miou",
+    "mean_iu": "miou",
     # torchmetrics' ``F1Score`` and ``R2Score`` classes (``val_MulticlassF1Score``)
     "f1score": "f1",
     "r2score": "r2",
@@ -292,6 +295,11 @@ def _is_count_of(toks: list[str]) -> bool:
     return toks[-1] in _COUNTED and "vs" not in toks and not any("loss" in t or t in _MEASURE_WORDS for t in toks)
 
 
+def is_running_best(name: str) -> bool:
+    """Whether a logged name is a running best printed beside the value (``Best_mIoU``, ``best_val_acc``)."""
+    return _is_running_best(_tokens(_strip_affixes(name).lower()))
+
+
 def _is_running_best(toks: list[str]) -> bool:
     """A running best printed beside the value (``Best Acc``, ``best_val_acc``, ``val_best_loss``): a summary of
     another series, never a measurement of its own."""
@@ -491,12 +499,29 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     """
     metric_names = [n for n in names if role(n) == "metric"]
     read = {n: normalize(n, default_split) for n in metric_names}
+    _loss_parts_beside_the_loss(read, default_split)
     _unique_part_loss_is_the_loss(read)
     explicit = {n for n in metric_names if _names_a_split(n)}
     if _has_train_and_val_loss(read, metric_names, explicit):
         _bare_metrics_on_val(read, metric_names, explicit, default_split)
     _bare_twins_apart(read, explicit)
     return read
+
+
+def _loss_parts_beside_the_loss(read: dict[str, tuple[str, str]], default_split: str) -> None:
+    """``<word> loss`` read as the loss of a held-out set named ``<word>`` is a term of the training loss when the
+    log also has a bare loss (no split named) and ``<word>`` names no other measure: HRNet's ``Loss: 11.6,
+    Semantic loss: 3.5, IC loss: 8.1`` (the total and its parts), where ``ood_loss`` beside ``ood_acc`` stays a
+    held-out set. Changes ``read`` in place."""
+    if not any(v == (default_split, "loss") and not _names_a_split(n) for n, v in read.items()):
+        return  # (a bare total; beside an explicit ``train_loss``, ``retention_loss`` may well be a held-out set)
+    by_set: dict[str, list[str]] = {}
+    for split, metric in read.values():
+        by_set.setdefault(split, []).append(metric)
+    for n, (split, metric) in list(read.items()):
+        if metric == "loss" and split not in SPLIT_ALIASES.values() and by_set[split] == ["loss"] \
+                and not _names_a_split(n):
+            read[n] = (default_split, f"{split}_loss")
 
 
 def _bare_twins_apart(read: dict[str, tuple[str, str]], explicit: set[str]) -> None:

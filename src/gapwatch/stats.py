@@ -27,9 +27,11 @@ def noise_sigma(values: np.ndarray) -> float:
 
 
 #: Largest number of examples :func:`share_grid_size` looks for (beyond it the sampling floor is negligible).
-GRID_MAX_N = 2000
+GRID_MAX_N = 20_000
 #: Distinct values :func:`share_grid_size` tries each grid on before checking them all.
-_GRID_PROBE = 64
+_GRID_PROBE = 32
+#: Grid sizes tried at once (a ``_GRID_CHUNK`` × ``_GRID_PROBE`` matrix).
+_GRID_CHUNK = 1024
 
 
 def _decimals(u: np.ndarray) -> int:
@@ -59,12 +61,14 @@ def share_grid_size(values: np.ndarray, max_n: int = GRID_MAX_N) -> int | None:
     limit = max_n if d >= 16 else min(max_n, 10 ** d // 10)
     tol = 0.5 * 10.0 ** -d + 2e-7  # (the rounding of the printed value, and float32's ~6e-8 relative error)
     probe = u[:_GRID_PROBE]
-    for n in range(2, limit + 1):
-        x = probe * n
-        if np.all(np.abs(x - np.round(x)) <= n * tol):
-            x = u * n
-            if np.all(np.abs(x - np.round(x)) <= n * tol):
-                return n
+    for lo in range(2, limit + 1, _GRID_CHUNK):  # (a block of grid sizes at a time: one small matrix each)
+        ns = np.arange(lo, min(lo + _GRID_CHUNK, limit + 1), dtype=float)
+        x = ns[:, None] * probe[None, :]
+        ok = np.all(np.abs(x - np.round(x)) <= ns[:, None] * tol, axis=1)
+        for n in ns[ok]:
+            y = u * n
+            if np.all(np.abs(y - np.round(y)) <= n * tol):
+                return int(n)
     return None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..history import Series
-from ..stats import argmax, argmin, mann_kendall, noise_sigma, trailing_mean
+from ..stats import argmax, argmin, mann_kendall, noise_sigma, sampling_sigma, trailing_mean
 
 #: Relative size (of the curve's largest magnitude) below which a difference of levels is floating-point
 #: rounding, not a change.
@@ -182,11 +182,13 @@ def _increasing_positions(series: list[Series], axes: list[np.ndarray]) -> list[
     return out
 
 
-def curve(s: Series, idx: np.ndarray | None, sign: float, window: int, noise_floor: float) -> Curve:
+def curve(s: Series, idx: np.ndarray | None, sign: float, window: int, noise_floor: float,
+          sampling_floor: bool = True) -> Curve:
     """The :class:`Curve` of ``s`` at positions ``idx`` (``None``: every evaluation; see its attributes for the
-    statistics). ``sign`` is +1 or -1. The statistics are taken on the values and turned by the sign — the
-    same numbers as on ``sign * values`` (negation is exact: medians, means and their differences only change
-    sign), without that copy."""
+    statistics). ``sign`` is +1 or -1. With ``sampling_floor``, a larger-is-better share on a grid ``k/N`` is
+    never less noisy than ``sqrt(p(1-p)/N)`` (:func:`gapwatch.stats.sampling_sigma`). The statistics are taken on
+    the values and turned by the sign — the same numbers as on ``sign * values`` (negation is exact: medians, means
+    and their differences only change sign), without that copy."""
     if sign not in (1.0, -1.0):
         raise ValueError(f"curve: sign must be 1 or -1, got {sign!r}")
     if idx is not None and idx.shape[0] == s.values.shape[0] and (
@@ -195,6 +197,8 @@ def curve(s: Series, idx: np.ndarray | None, sign: float, window: int, noise_flo
     v = s.values if idx is None else np.asarray(s.values[idx], dtype=float)
     w = max(1, window)
     sigma = noise_sigma(v)  # (first: its long temporaries come and go before the level exists; sign-free)
+    if sampling_floor and sign == -1.0:  # a share on a small set: never less noisy than its sample size allows
+        sigma = max(sigma, sampling_sigma(v))
     lv = trailing_mean(v, w)
     if sign == -1.0:
         np.negative(lv, out=lv)

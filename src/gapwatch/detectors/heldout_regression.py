@@ -78,6 +78,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("noise_floor", 0.01, "Floor of a set's noise as a fraction of its own span (max - min of its "
           "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
           low=0, low_open=True, high=1),
+    Param("sampling_floor", True, "A larger-is-better share whose values all lie on a grid k/N (a held-out set of N "
+          "examples) is never less noisy than the binomial standard error sqrt(p(1-p)/N) "
+          "(gapwatch.stats.share_grid_size).", type=bool),
     Param("max_multi_step_share", 0.1, "Adversarial training: the multi-step (PGD) accuracy 'never rose' "
           "when its best level gained less than this share of the single-step (FGSM) accuracy's gain: 10%, "
           "e.g. PGD 0.01 -> 0.05 while FGSM 0.1 -> 0.8.", unit="fraction of the single-step gain", low=0,
@@ -118,7 +121,8 @@ def _judge(history: History, r: SeriesRole, p: dict[str, Any]) -> _Judged | None
     n = s.values.shape[0] if idx is None else idx.shape[0]
     if n < p["min_evaluations"]:
         return None
-    c = curve(s, idx, r.monitor().sign, effective_window(p["window"], int(n)), p["noise_floor"])
+    c = curve(s, idx, r.monitor().sign, effective_window(p["window"], int(n)), p["noise_floor"],
+              p["sampling_floor"])
     b = int(np.argmin(c.level))
     return _Judged(r, c, b, c.units(float(c.level[-1] - c.level[b])), c.units(float(c.level[0] - c.level[-1])),
                    onset_after(c.level, b, p["min_z"] * c.se) if b < c.level.size - 1 else b,

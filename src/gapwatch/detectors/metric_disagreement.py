@@ -103,6 +103,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("noise_floor", 0.01, "Floor of a curve's noise as a fraction of its own span (max - min of its "
           "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
           low=0, low_open=True, high=1),
+    Param("sampling_floor", True, "A larger-is-better share whose values all lie on a grid k/N (a held-out set of N "
+          "examples) is never less noisy than the binomial standard error sqrt(p(1-p)/N) "
+          "(gapwatch.stats.share_grid_size).", type=bool),
 ))
 DEFAULTS: dict[str, Any] = defaults(SPECS)
 
@@ -132,9 +135,10 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if n < p["min_evaluations"]:
         return []
     w = effective_window(p["window"], int(n))
-    loss = curve(loss_s, grid[0], 1.0, w, p["noise_floor"])
+    loss = curve(loss_s, grid[0], 1.0, w, p["noise_floor"], p["sampling_floor"])
     rise = _loss_rise(loss, p)  # (both loss-rise patterns ask it: once, before the task curve is in memory)
-    task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"])
+    task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"],
+                 p["sampling_floor"])
     out = _stalled_since_metric_best(loss, task, train_series(history, "loss"), p)
     if out is None:
         out = _loss_worse_metric_better(loss, task, rise, p)
@@ -273,7 +277,7 @@ def _train_drop(train: Series | None, x_best: float, axis: str, window: int, p: 
     ok = np.flatnonzero(np.isfinite(x) & np.isfinite(train.values))
     if ok.size < p["min_evaluations"]:
         return None
-    tc = curve(train, ok, 1.0, effective_window(window, int(ok.size)), p["noise_floor"])
+    tc = curve(train, ok, 1.0, effective_window(window, int(ok.size)), p["noise_floor"], p["sampling_floor"])
     before = np.flatnonzero(x[ok] <= x_best)
     if before.size == 0 or before[-1] >= ok.size - 1:
         return None
@@ -308,8 +312,12 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     lv_best, rise = found
     gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the reference, to the end
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the reference
-    if learned < p["min_z"] or abs(gain) >= p["min_z"]:
-        return None  # (a metric that never improved is not_learning's; one that declined, overfitting's)
+    if abs(gain) >= p["min_z"]:
+        return None  # (a metric that declined since is overfitting's; one that improved, the first pattern's)
+    if learned < p["min_z"] and (since_metric_best or loss.best() == 0):
+        # a metric that never improved has no best to stall from, and a loss that never improved is not_learning's;
+        # a loss that improved and then rose while the metric stayed within its noise all along is the pattern
+        return None
     if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
         return None
     b_loss, b_task = loss.best(), task.best()

@@ -86,7 +86,7 @@ import numpy as np
 
 from .. import guardlog, schedule
 from ..errors import InputError
-from ..names import SPLIT_ALIASES, is_measure, normalize
+from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
 from .base import FunctionReader
 
@@ -162,6 +162,8 @@ _INDENT = re.compile(r"^(?: {2,}|\t)")
 _TOKENS = re.compile(r"[\s_/.\-]+")
 #: Fewest columns of a ``| Epoch | Train Loss | … |`` table (an epoch and one measurement).
 MIN_TABLE_COLUMNS = 2
+#: Fewest columns of a space-aligned table (its header's names; see :func:`_is_space_header`).
+MIN_SPACE_COLUMNS = 3
 _UNITS = re.compile(r"\s*\([^)]*\)")
 _RULE = re.compile(r":?-{2,}:?|[=+\-]{2,}")
 #: Names printed by progress bars that are not measurements.
@@ -316,6 +318,18 @@ def _is_table_header(cells: list[str]) -> bool:
     return "epoch" in low and sum(_table_value(c) is None for c in cells) == len(cells)
 
 
+#: A name in the header of a space-aligned table (``train_loss``, ``val_acc``, ``lr``, ``secs``).
+_HEADER_NAME = re.compile(r"^[A-Za-z][\w@.\-/]*$")
+
+
+def _is_space_header(toks: list[str]) -> bool:
+    """The header of a space-aligned table: at least :data:`MIN_SPACE_COLUMNS` names, one of them ``epoch``, one
+    a measure, no numbers — and every name a single word (prose has short words and punctuation)."""
+    return (len(toks) >= MIN_SPACE_COLUMNS and any(t.lower() == "epoch" for t in toks)
+            and all(_HEADER_NAME.match(t) for t in toks) and any(is_measure(t) for t in toks)
+            and sum("_" in t or t.lower() in ("epoch", "loss", "acc", "accuracy", "lr") for t in toks) >= 3)
+
+
 class _Records:
     """Epoch records assembled line by line (step records in a log that prints no epoch)."""
 
@@ -328,21 +342,34 @@ class _Records:
         self._bar = -1  # the physical line of the last unmarked measurements
         self.open = False  # the last record belongs to the current epoch block
         self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
+        self.space = False  # the table's columns are aligned with spaces, not ``|``
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
 
     def table_row(self, line: int, seg: str) -> bool:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
         cells = _cells(seg)
         if cells is None:
-            return self._table_rule(seg)
+            return self._space_table_row(line, seg)
         if _is_table_header(cells):
-            self.table = [_UNITS.sub("", c) for c in cells]
+            self.table, self.space = [_UNITS.sub("", c) for c in cells], False
             return True
         if self.table is None:
             return False
         if all(_RULE.fullmatch(c) for c in cells if c):
             return True
         return self._table_record(line, cells, self.table)
+
+    def _space_table_row(self, line: int, seg: str) -> bool:
+        """A table whose columns are aligned with spaces (``epoch  train_loss  train_acc  val_loss  val_acc``, then
+        one row of numbers per epoch, ``%`` allowed): its header, a row, or a rule line under it."""
+        toks = seg.split()
+        if _is_space_header(toks):
+            self.table, self.space = toks, True
+            return True
+        if self.table is not None and self.space and len(toks) == len(self.table) \
+                and all(_table_value(t) is not None for t in toks):
+            return self._table_record(line, toks, self.table)
+        return self._table_rule(seg)
 
     def _table_rule(self, seg: str) -> bool:
         """``seg`` (not a table row) as a rule line under the header; else the table ends."""
@@ -521,9 +548,14 @@ def _split_field(seg: str) -> tuple[str, str | None]:
 
 
 def _in_split(found: dict[str, float], split: str | None) -> dict[str, float]:
-    """``found`` with every name that names no split put in ``split`` (the axes stay)."""
+    """``found`` with every name that names no split put in ``split`` (the axes stay). Without a split, a running
+    best among the names (HRNet's ``Loss: 3.124, MeanIU: 0.0649, Best_mIoU: 0.0649``) says the line reports an
+    evaluation — bests are kept of held-out measures — so its other names are the validation set's."""
     if split is None:
-        return found
+        if any(is_running_best(k) for k in found):
+            split = "val"
+        else:
+            return found
     return {k if k in ("epoch", "step") or _split_of(k) is not None else f"{split} {k}": v for k, v in found.items()}
 
 
