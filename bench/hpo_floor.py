@@ -24,13 +24,17 @@ what the rules of the game allow:
   untrained network's loss), so what milestone 1 keeps is chance; the shuffle measures how much of ASHA's
   cost and pick rests on it.
 
+With ``--gapwatch`` GapwatchPruner's defaults are replayed on the same orders too (its decision function,
+:meth:`gapwatch.forecast.sweep.SweepRule.judge`, called as the pruner calls it in a sequential study, PFN
+forecaster), so the floors can be read against it on more orders than ``bench/bench_hpo.py`` runs.
+
 Every number is the mean over the orders of ``bench/bench_hpo.py`` (``np.random.default_rng(0)``
 permutations). The pick is the lowest validation loss among everything the trials reported; its clean test
 accuracy is that run's at that evaluation.
 
 Usage::
 
-    .venv/bin/python bench/hpo_floor.py [--orders 5] [--sweeps digits-mlp,fmnist] [--shuffles 200]
+    .venv/bin/python bench/hpo_floor.py [--orders 5] [--sweeps digits-mlp] [--shuffles 200] [--gapwatch]
 """
 
 from __future__ import annotations
@@ -150,7 +154,28 @@ def ray_asha(curves: list[np.ndarray], milestones: Sequence[int] = ASHA_MILESTON
     return total, done
 
 
-def analyse(runs: list[dict[str, Any]], n_orders: int, shuffles: int) -> list[str]:
+def gapwatch_default(curves: list[np.ndarray]) -> tuple[int, list[np.ndarray]]:
+    """GapwatchPruner's defaults (PFN) on sequential trials: ``(epochs, reported curves)``; each trial is judged
+    after every evaluation against the earlier trials' reported curves, as the pruner does in a one-worker
+    study."""
+    from gapwatch.forecast.sweep import Curve, SweepRule
+
+    rule = SweepRule("GapwatchPruner", method="pfn")
+    done: list[Curve] = []
+    total = 0
+    for t, v in enumerate(curves):
+        end = len(v)
+        for k in range(1, len(v) + 1):
+            c = Curve(np.arange(k, dtype=float), np.asarray(v[:k], dtype=float))
+            if rule.judge(c, done, mode="min", horizon=None, finished=len(done), seed=t).stop:
+                end = k
+                break
+        total += end
+        done.append(Curve(np.arange(end, dtype=float), np.asarray(v[:end], dtype=float)))
+    return total, [d.values for d in done]
+
+
+def analyse(runs: list[dict[str, Any]], n_orders: int, shuffles: int, gapwatch: bool = False) -> list[str]:
     by_name = {r["name"]: r for r in runs}
     rng = np.random.default_rng(0)
     orders = [rng.permutation(len(runs)) for _ in range(n_orders)]
@@ -186,6 +211,9 @@ def analyse(runs: list[dict[str, Any]], n_orders: int, shuffles: int) -> list[st
                     add(f"{where}: behind the best earlier trial"
                         f"{' by > 2 s.e. of the noise' if margin else ''}; survivors stop at "
                         f"{'their own best' if stop == 'best' else 'the stop policy'}", e, rep, names)
+        if gapwatch:
+            e, rep = gapwatch_default(curves)
+            add("GapwatchPruner, defaults (PFN), replayed: not a floor, the pruner itself", e, rep, names)
         e, rep = ray_asha(curves)
         add("Ray's ASHA (milestones 1, 3, 9, 27; η = 3), re-implemented", e, rep, names)
         e, rep = ray_asha(curves, milestones=(3, 9, 27))
@@ -233,11 +261,12 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=5)
     ap.add_argument("--sweeps", default="digits-mlp")
     ap.add_argument("--shuffles", type=int, default=200)
+    ap.add_argument("--gapwatch", action="store_true", help="also replay GapwatchPruner's defaults (PFN)")
     args = ap.parse_args()
     sweeps = load_sweeps()
     for s in args.sweeps.split(","):
         print(f"## {s}\n")
-        print("\n".join(analyse(sweeps[s], args.orders, args.shuffles)))
+        print("\n".join(analyse(sweeps[s], args.orders, args.shuffles, args.gapwatch)))
         print()
 
 
