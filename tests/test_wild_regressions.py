@@ -1379,3 +1379,15 @@ def test_a_noisy_per_batch_training_loss_beside_an_improving_held_out_loss_is_no
                      "val_acc": 0.885 - 0.037 * 0.85 ** ep + rng.normal(0, 0.001)})
     (r,) = analyze(History.from_records(recs), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING and f.evidence.get("mode") == "stuck"]
+
+
+def test_an_ultralytics_map50_pinned_at_its_ceiling_is_perfect_not_frozen(tmp_path: Path) -> None:
+    """A YOLOv8-seg run on an easy set (numbers changed): box mAP50 is 0.995 at every epoch — the interpolated AP
+    Ultralytics reports for a perfect detector — while mAP50-95 keeps improving. Not a frozen model."""
+    head = "epoch,train/box_loss,train/seg_loss,metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/seg_loss\n"
+    rows = [f"{e},{1.2 * 0.96 ** e:.4f},{1.5 * 0.96 ** e:.4f},0.995,{0.6 + 0.3 * (1 - 0.93 ** e):.4f},"
+            f"{1.0 * 0.97 ** e + 0.2:.4f},{1.1 * 0.97 ** e + 0.3:.4f}\n" for e in range(1, 31)]
+    p = tmp_path / "results.csv"
+    p.write_text(head + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]

@@ -86,8 +86,9 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
     Param("frozen_rtol", 1e-6, "Frozen: relative tolerance for 'the same value' (float32 round trips).",
           unit="fraction of the value", low=0, high=0.01),
-    Param("frozen_perfect", 0.999, "Frozen: a share frozen at this value or above is a perfect score, not a stuck "
-          "model.", unit="metric units", low=0, high=1),
+    Param("frozen_perfect", 0.995, "Frozen: a share frozen at this value or above is a perfect score, not a stuck "
+          "model: 0.995, the mAP50 Ultralytics reports for a perfect detector (its interpolated AP tops out "
+          "there).", unit="metric units", low=0, high=1),
 ))
 DEFAULTS: dict[str, Any] = defaults(SPECS)
 #: At chance: the largest class count C whose ln C is considered (a loss above ln of it is no uniform guess).
