@@ -14,8 +14,9 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   less than ``min_acc_gain`` since the first evaluation while the loss is no longer falling. A training accuracy
   that gained at least ``min_acc_gain`` is never stuck (a short, noisy loss can hide learning that the accuracy
   shows: 0.15 → 0.50 over five epochs).
-  A held-out loss that improved beyond its own noise (``min_z`` standard errors) vetoes it: a training loss
-  logged per batch can be too noisy to show the progress the held-out loss shows.
+  When only the noise test says so (no low training accuracy), a held-out loss that improved beyond its own
+  noise (``min_z`` standard errors) vetoes it: a training loss logged per batch can be too noisy to show the
+  progress the held-out loss shows.
 * **stuck, flatlined**: the training loss and the held-out loss made progress early and then stopped changing:
   over the last ``flat_min_fraction`` of each (at least ``flat_min_evaluations`` evaluations) the range of each
   is at most ``flat_rel_tol`` of that curve's improvement, and neither falls without ever rising there (a
@@ -188,6 +189,7 @@ def _mode(t: dict[str, Any], acc_end: float | None, acc_gain: float | None, p: d
                and acc_gain < p["min_acc_gain"])
     # an accuracy that gained at least min_acc_gain is learning, whatever a short, noisy loss says
     acc_learned = acc_gain is not None and acc_gain >= p["min_acc_gain"]
+    t["low_acc"] = low_acc
     return "stuck" if not falling and not acc_learned and (t["no_progress"] or low_acc) else None
 
 
@@ -201,7 +203,7 @@ def _heldout_check(held: Series, mode: str, t: dict[str, Any], p: dict[str, Any]
     h_sigma = noise_sigma(hz)
     if mode == "still_falling" and h_tail_drop < -p["heldout_rise_z"] * h_sigma * np.sqrt(2.0 / hw):
         return None
-    if mode == "stuck" and "flat" not in t:
+    if mode == "stuck" and "flat" not in t and not t.get("low_acc"):
         # a training loss too noisy to show progress (per-batch values) beside a held-out loss that improved
         # beyond its own noise: the model learns; not stuck
         levels = np.convolve(hz, np.ones(hw) / hw, mode="valid")
