@@ -54,7 +54,8 @@ def share_grid_size(values: np.ndarray, max_n: int = GRID_MAX_N) -> int | None:
     v = finite_values(values)
     if v.size < 3 or float(v.min()) < 0.0 or float(v.max()) > 1.0:
         return None
-    u = np.unique(v)
+    u = np.sort(v)  # (the distinct values; np.unique would import numpy.ma, which the CLI's start-up avoids)
+    u = u[np.concatenate(([True], np.diff(u) > 0))]
     if u.size < 3:
         return None
     d = _decimals(u)
