@@ -1391,3 +1391,13 @@ def test_an_ultralytics_map50_pinned_at_its_ceiling_is_perfect_not_frozen(tmp_pa
     p.write_text(head + "".join(rows))
     (r,) = analyze(load(p), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+def test_a_first_jsonl_record_with_a_run_name_and_a_loss_is_not_metadata(tmp_path: Path) -> None:
+    """Only a first line without measures is run metadata: ``{"run": "a", "loss": 0.5, "val_loss": 0.6}`` (rows in
+    order, no step or epoch) is the first record, kept."""
+    p = tmp_path / "log.jsonl"
+    p.write_text("".join(json.dumps({"run": "a", "loss": 0.5 - 0.01 * i, "val_loss": 0.6 - 0.01 * i}) + "\n"
+                         for i in range(6)))
+    h = load(p)
+    assert len(h.series("val", "loss")) == 6 and not any("metadata" in n.message for n in h.notes)

@@ -37,7 +37,7 @@ import numpy as np
 from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, names_a_split, normalize_columns, role
+from ..names import SPLIT_ALIASES, is_measure, names_a_split, normalize_columns, role
 from ._parts import Parts, _axes, _is_value, _where, number
 from .base import FunctionReader
 
@@ -214,8 +214,11 @@ def _phased(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_metadata(rec: Mapping[str, Any]) -> bool:
-    """A record of run metadata, not values: no step or epoch, and a text value that is not a number."""
+    """A record of run metadata, not values: no step or epoch, no measure (a loss, an accuracy…) with a number,
+    and a text value that is not a number."""
     if any(k in rec for k in ("step", "global_step", "epoch")):
+        return False
+    if any(isinstance(k, str) and is_measure(k) and isinstance(v, (int, float)) for k, v in rec.items()):
         return False
     for v in rec.values():
         if isinstance(v, str):
