@@ -1367,7 +1367,8 @@ def test_a_space_aligned_table_printed_by_the_training_script(tmp_path: Path) ->
 def test_a_noisy_per_batch_training_loss_beside_an_improving_held_out_loss_is_not_stuck() -> None:
     """Lightning TensorBoard of a Fashion-MNIST run (numbers changed): the per-step training loss is mini-batch
     noise around a slowly falling level (0.5 → 0.4, batches ±0.25 around it), too noisy for its own progress to
-    clear the noise test (it was called stuck); the per-epoch validation loss fell 0.42 → 0.35 far beyond its noise. The model learns."""
+    clear the noise test (it was called stuck); the per-epoch validation loss fell 0.42 → 0.35 far beyond its
+    noise. The model learns."""
     from gapwatch import History
     rng = np.random.default_rng(3)
     recs: list[dict[str, float]] = []
@@ -1401,3 +1402,20 @@ def test_a_first_jsonl_record_with_a_run_name_and_a_loss_is_not_metadata(tmp_pat
                          for i in range(6)))
     h = load(p)
     assert len(h.series("val", "loss")) == 6 and not any("metadata" in n.message for n in h.notes)
+
+
+def test_a_divergence_from_a_tiny_improvement_says_so_in_words() -> None:
+    """A grid-search log (numbers changed): the training loss improved by 0.0005 and then rose by 0.09 — "14895% of
+    the improvement undone" is a number nobody reads; the message says the loss is worse than at the start."""
+    from gapwatch import History
+    from gapwatch.detectors import instability
+    train = [1.9725, 1.9722, 1.972, 1.972, 1.9721, 1.9722, 1.972, 1.9721] + [2.06 + 0.0003 * (i % 3) for i in range(12)]
+    h = History.from_records([{"epoch": e, "train_loss": v} for e, v in enumerate(train)])
+    msgs = [f.message for f in instability.check(h) if f.evidence.get("type") == "divergence"]
+    assert msgs and "worse than at the first evaluation" in msgs[0] and "%" not in msgs[0].split(";")[1]
+
+
+def test_undone_text() -> None:
+    from gapwatch.detectors._common import undone_text
+    assert undone_text(0.37) == "37% of the improvement undone"
+    assert undone_text(148.9) == undone_text(float("inf")) == "worse than at the first evaluation"

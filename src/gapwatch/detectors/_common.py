@@ -8,6 +8,7 @@ with its absolute value).
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -46,6 +47,15 @@ SLCA = "SLCA: Slow Learner with Classifier Alignment for Continual Learning on a
 # ------------------------------------------------------------------------------------------------ parameters
 # The detectors' thresholds come in a few kinds; each kind's unit (one spelling, as docs/detectors.md lists it)
 # and admissible range is declared here once, so two detectors cannot describe the same kind differently.
+def undone_text(lost: float) -> str:
+    """How much of a curve's improvement a rise undid, in words a person reads without doubt: ``"37% of the
+    improvement undone"``, or — above all of it, or when there was no improvement to undo — ``"worse than at the
+    first evaluation"`` (issue 12: "14895% of the improvement undone" is a number nobody reads)."""
+    if not math.isfinite(lost) or lost > 1.0:
+        return "worse than at the first evaluation"
+    return f"{100 * lost:.0f}% of the improvement undone"
+
+
 def evals(name: str, default: int, doc: str, *, low: int = 1) -> Param:
     """A count of evaluations (an integer ``>= low``, 1 unless zero evaluations is meaningful)."""
     return Param(name, default, doc, unit="evaluations", type=int, low=low)

@@ -44,6 +44,7 @@ from ._common import (
     sign_of,
     signed,
     train_series,
+    undone_text,
     where_text,
 )
 
@@ -143,8 +144,8 @@ def _finding(mon: Monitor, s: Series, sm: np.ndarray, sigma: float, k: int, b: i
     """The double-descent finding: best at ``b``, peak at ``pk``, recovery past the best at ``r``."""
     final_gain = float(sm[b] - np.min(sm[r:]))
     msg = (f"{mon.split}_{mon.metric} got worse after {where_text(s, b)} (peak at {where_text(s, pk)}, "
-           f"{rise / improvement * 100 if improvement > 0 else float('inf'):.0f}% of the earlier improvement), "
-           f"then recovered past its earlier best at {where_text(s, r)}: double descent; stopping at the "
+           + (f"{undone_text(rise / improvement)}), " if improvement > 0 else "worse than at the first evaluation), ")
+           + f"then recovered past its earlier best at {where_text(s, r)}: double descent; stopping at the "
            "first rise would have missed the better model")
     ev = {
         "first_best_index": b, "first_best_step": s.at(b)["step"], "first_best_epoch": s.at(b)["epoch"],

@@ -75,6 +75,7 @@ from ._common import (
     signed,
     stays_above_from,
     std_errs,
+    undone_text,
     where_text,
 )
 
@@ -365,7 +366,7 @@ def _divergence_finding(fs: Series, onset: int, best_index: int, best_level: flo
     """The divergence finding of ``fs`` (finite values) rising from ``onset`` on; levels in signed units."""
     msg = (f"{fs.name} diverges: from {where_text(fs, onset)} it rises and stays up (final {fs.values[-1]:.4g} "
            f"vs best {_sign(fs) * best_level:.4g}; "
-           + (f"{100 * lost:.0f}% of the improvement undone)" if np.isfinite(lost) else "no improvement left)"))
+           + (f"{undone_text(lost)})" if np.isfinite(lost) else "no improvement left)"))
     ev = {"type": "divergence", "series": fs.name, "onset_index": int(onset), "best_level": _sign(fs) * best_level,
           "final_level": _sign(fs) * final, "lost_fraction_of_improvement": float(lost) if np.isfinite(lost) else None,
           "z": float(zr) if np.isfinite(zr) else None, "noise_sigma": float(sigma),
