@@ -1419,3 +1419,12 @@ def test_undone_text() -> None:
     from gapwatch.detectors._common import undone_text
     assert undone_text(0.37) == "37% of the improvement undone"
     assert undone_text(148.9) == undone_text(float("inf")) == "worse than at the first evaluation"
+
+
+def test_long_format_json_lines(tmp_path: Path) -> None:
+    """One observation a line, as the long CSV: ``{"step": 3, "split": "val", "metric": "loss", "value": 0.58}``."""
+    p = tmp_path / "metrics.jsonl"
+    p.write_text("".join(json.dumps({"step": s, "split": sp, "metric": "loss", "value": v}) + "\n"
+                         for s in range(1, 9) for sp, v in (("train", 1 / s), ("val", 1 / s + 0.1))))
+    h = load(p)
+    assert set(h.keys()) == {("train", "loss"), ("val", "loss")} and len(h.series("val", "loss")) == 8

@@ -14,12 +14,13 @@ writer appended) is read from where the appended record starts. Any other invali
 Memory: records are read one line at a time into one growing float array per metric key (step, epoch and
 value: 24 bytes a value), never kept as Python objects (:class:`RecordColumns`).
 
-Records that say which phase they belong to (MMDetection/MMCV 2.x ``*.log.json``: ``{"mode": "train", "epoch":
-1, "iter": 50, "loss": 0.8}`` and ``{"mode": "val", "epoch": 1, "bbox_mAP": 0.21}``; hand-written loggers with
-``"phase"``, ``"split"`` or ``"stage"``): each metric key of such a record is read with the phase as its split
-prefix (``val_bbox_mAP``), unless its name already names a split; MMDetection's ``*_copypaste`` summary strings
-are skipped. A **first line of run metadata** (MMDetection's ``{"env_info": "...", "config": "...", "seed": 0}``:
-text values and no step or epoch) is skipped with a note.
+Long-format records (``{"step": 3, "split": "val", "metric": "loss", "value": 0.58}``, one observation a line, as
+the long CSV) are read as ``val_loss`` at step 3. Records that say which phase they belong to (MMDetection/MMCV 2.x
+``*.log.json``: ``{"mode": "train", "epoch": 1, "iter": 50, "loss": 0.8}`` and ``{"mode": "val", "epoch": 1,
+"bbox_mAP": 0.21}``; hand-written loggers with ``"phase"``, ``"split"`` or ``"stage"``): each metric key of such a
+record is read with the phase as its split prefix (``val_bbox_mAP``), unless its name already names a split;
+MMDetection's ``*_copypaste`` summary strings are skipped. A **first line of run metadata** (MMDetection's
+``{"env_info": "...", "config": "...", "seed": 0}``: text values and no step or epoch) is skipped with a note.
 
 Recognised by its first non-empty line being a JSON object (read in full, whatever its length). A file named
 ``*.json`` holding a single JSON object (``config.json``, ``results.json``) is a document, not a log.
@@ -198,7 +199,13 @@ SUMMARY_SUFFIXES = ("_copypaste",)
 def _phased(rec: dict[str, Any]) -> dict[str, Any]:
     """``rec`` with each metric key prefixed by the record's phase (``{"mode": "val", "bbox_mAP": 0.2}`` →
     ``{"val_bbox_mAP": 0.2}``); the phase key and summary strings dropped. A record without a phase key whose
-    text value is a split name is returned as it is."""
+    text value is a split name is returned as it is. A long-format record (``{"step": 3, "split": "val",
+    "metric": "loss", "value": 0.58}``, as the long CSV) becomes ``{"step": 3, "val_loss": 0.58}``."""
+    name, value = rec.get("metric"), rec.get("value")
+    if isinstance(name, str) and name and "value" in rec and not isinstance(value, (str, dict, list)):
+        split = rec.get("split")
+        key = f"{split}_{name}" if isinstance(split, str) and split and not names_a_split(name) else name
+        return {**{k: v for k, v in rec.items() if k not in ("split", "metric", "value")}, key: value}
     for pk in PHASE_KEYS:
         v = rec.get(pk)
         if isinstance(v, str) and v.strip().lower() in SPLIT_ALIASES:
