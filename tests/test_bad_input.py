@@ -180,12 +180,15 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
 
 
 def test_a_csv_with_git_merge_conflict_markers_is_refused_with_what_they_are(tmp_path: Path) -> None:
-    # a results.csv committed mid-merge (seen in the real-log corpus): which side to keep is the user's call
+    # a results.csv committed mid-merge (seen in the real-log corpus): a complete conflict is read as one run per
+    # side (which to keep is the user's call); one without its closing marker is refused, naming the marker
     p = tmp_path / "results.csv"
     p.write_text("epoch,loss,val_loss\n0,1.0,1.1\n<<<<<<< HEAD\n1,0.9,1.0\n=======\n1,0.8,1.0\n>>>>>>> 3f2a1c\n")
     from gapwatch import load
     from gapwatch.errors import InputError
 
+    assert load(p).runs() == ["results#HEAD", "results#3f2a1c"]
+    p.write_text("epoch,loss,val_loss\n0,1.0,1.1\n<<<<<<< HEAD\n1,0.9,1.0\n=======\n1,0.8,1.0\n")
     with pytest.raises(InputError) as e:
         load(p)
     msg = str(e.value)

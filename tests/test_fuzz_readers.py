@@ -68,6 +68,25 @@ INLINE: dict[str, str] = {
                  "a,2,val,loss,0.8\nb,2,val,acc,0.6\n"),
     "prints.log": ("Epoch 1: Train Loss=0.91, Val Loss=0.95\nEpoch 2: Train Loss=0.61, Val Loss=0.70\n"
                    "epoch 3 | loss 0.41 | val_loss 0.58\n"),
+    # the formats added for issue 12's seventh session: YOLOv5's results.txt, MMDetection's log.json, a notebook,
+    # a CSV committed mid-merge, long-format JSON Lines
+    "results.txt": ("     0/2     3.21G   0.08361   0.05125   0.02806    0.1629        41       640    0.2931"
+                    "    0.1452   0.08161   0.02483   0.06744   0.03512   0.01874\n"
+                    "     1/2     3.21G   0.07361   0.04125   0.02106    0.1359        38       640    0.3931"
+                    "    0.2452   0.12161   0.04483   0.06144   0.03012   0.01474\n"),
+    "run.log.json": ('{"env_info": "sys.platform: linux", "seed": 0}\n'
+                     '{"mode": "train", "epoch": 1, "iter": 50, "lr": 0.02, "loss": 0.83}\n'
+                     '{"mode": "val", "epoch": 1, "iter": 500, "bbox_mAP": 0.2, "bbox_mAP_copypaste": "0.2 0.4"}\n'
+                     '{"mode": "train", "epoch": 2, "iter": 50, "lr": 0.02, "loss": 0.61}\n'
+                     '{"mode": "val", "epoch": 2, "iter": 500, "bbox_mAP": 0.25, "bbox_mAP_copypaste": "0.25 0.4"}\n'),
+    "train.ipynb": ('{"cells": [{"cell_type": "code", "source": ["model.fit(x, y)\\n"], "outputs": [{"name": "stdout",'
+                    ' "output_type": "stream", "text": ["Epoch 1/2\\n", "10/10 - 1s - loss: 0.9 - val_loss: 0.8\\n",'
+                    ' "Epoch 2/2\\n", "10/10 - 1s - loss: 0.6 - val_loss: 0.7\\n"]}]}], "nbformat": 4}\n'),
+    "merged.csv": ("epoch,loss,val_loss\n0,1.0,1.1\n<<<<<<< HEAD\n1,0.9,1.0\n2,0.8,0.9\n=======\n1,0.8,1.0\n"
+                   ">>>>>>> 3f2a1c\n"),
+    "long.jsonl": ('{"step": 1, "split": "train", "metric": "loss", "value": 1.0}\n'
+                   '{"step": 1, "split": "val", "metric": "loss", "value": 0.9}\n'
+                   '{"step": 2, "split": "val", "metric": "loss", "value": 0.8}\n'),
 }
 
 

@@ -1428,3 +1428,19 @@ def test_long_format_json_lines(tmp_path: Path) -> None:
                          for s in range(1, 9) for sp, v in (("train", 1 / s), ("val", 1 / s + 0.1))))
     h = load(p)
     assert set(h.keys()) == {("train", "loss"), ("val", "loss")} and len(h.series("val", "loss")) == 8
+
+
+def test_a_keras_csvlogger_committed_mid_merge_and_a_bad_side(tmp_path: Path) -> None:
+    """The conflict rule is every reader's (``readers._conflict``): a Keras ``CSVLogger`` file committed mid-merge is
+    two runs too; a side that cannot be read is refused naming the file, never its temporary copy."""
+    p = tmp_path / "training.log"
+    rows = "".join(f"{e},{0.5 + 0.01 * e:.3f},{1 / (e + 1):.3f},{0.45 + 0.01 * e:.3f},{1.1 / (e + 1):.3f}\n"
+                   for e in range(1, 6))
+    p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.4,1.0,0.4,1.1\n<<<<<<< HEAD\n" + rows
+                 + "=======\n1,0.5,0.9,0.45,1.0\n>>>>>>> feature\n")
+    assert load(p).runs() == ["training#HEAD", "training#feature"]
+    p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.4,1.0,0.4,1.1\n<<<<<<< HEAD\n1,x,0.9,0.4,1.0\n"
+                 "=======\n1,0.5,0.9,0.45,1.0\n>>>>>>> feature\n")
+    with pytest.raises(InputError) as e:
+        load(p)
+    assert str(p) in str(e.value) and "gapwatch-merge" not in str(e.value) and "one side" in str(e.value)

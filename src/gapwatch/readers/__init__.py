@@ -21,6 +21,7 @@ Adding a format (a tracker export, a house format)::
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
 from . import (
+    _conflict,
     generic_csv,
     hf,
     history_csv,
@@ -188,11 +190,31 @@ def read_parts(reader: Reader, path: Path, run: str, options: Mapping[str, Any] 
         check_options(reader, opts, path)
     try:
         return reader.read(path, run, **opts) if opts else reader.read(path, run)
+    except InputError as exc:
+        if _conflict.CONFLICT_MARK in str(exc) and not opts and Path(path).is_file():
+            return _read_conflict(reader, Path(path), run, exc)  # committed mid-merge: a run per side
+        raise
     except GapwatchError:
         raise
     except _UNEXPECTED as exc:
         raise InputError(f"cannot be read as {reader.name} ({UNEXPECTED_MARK}: {type(exc).__name__}: "
                          f"{str(exc)[:200]})", path=path) from exc
+
+
+def _read_conflict(reader: Reader, path: Path, run: str, exc: InputError) -> list[Parts]:
+    """Each side of a file committed mid-merge read by ``reader`` (:mod:`gapwatch.readers._conflict`); a side
+    that cannot be read is an :class:`InputError` naming the file, not its temporary copy."""
+    try:
+        return _conflict.runs(reader.read, path, run, exc)
+    except InputError as side_exc:
+        if side_exc is exc:
+            raise
+        msg = re.sub(r"\S*gapwatch-merge-\S*?/\d+/", "", str(side_exc))
+        raise InputError(f"one side of its git merge conflict: {msg} (line numbers count that side's lines)",
+                         path=path) from None
+    except _UNEXPECTED as err:
+        raise InputError(f"cannot be read as {reader.name} ({UNEXPECTED_MARK}: {type(err).__name__}: "
+                         f"{str(err)[:200]})", path=path) from err
 
 
 def load_file(path: Path, run: str | None = None, *, experiment: str | None = None) -> History:

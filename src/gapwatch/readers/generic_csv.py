@@ -349,8 +349,9 @@ _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)")
 
 def _conflict_hint(cell: str) -> str:
     """What to add to a bad cell's message when the cell is a git merge-conflict marker (``<<<<<<< HEAD``,
-    ``=======``, ``>>>>>>> <sha>``): the file holds two versions of its rows, and which to keep is the user's
-    call, not the reader's."""
+    ``=======``, ``>>>>>>> <sha>``): the file holds two versions of its rows. :func:`gapwatch.readers.read_parts`
+    reads a complete conflict as one run per side (:mod:`gapwatch.readers._conflict`); an incomplete one is
+    refused with this hint."""
     if _CONFLICT_MARKER.match(cell.strip()):
         return " (a git merge-conflict marker: the file holds two versions of these rows; resolve the conflict)"
     return ""
@@ -381,13 +382,12 @@ def fit_row(row: list[str], ncol: int, path: Path, line: int) -> list[str]:
     return row
 
 
-def read_table(path: Path, data: bytes | None = None) -> Table:
+def read_table(path: Path) -> Table:
     """Read a CSV file into a :class:`Table` with clear errors (never a parser traceback), streaming: the file
     is read line by line and converted :data:`BATCH_ROWS` rows at a time, so memory grows with the numbers
     kept (about 9 bytes a cell), not with the text (UTF-8, BOM removed, CR-only line ends read as line ends,
-    NUL bytes refused). ``data``: the file's bytes, already read (one side of a merge conflict); ``path``
-    then only names it in messages."""
-    with (io.BytesIO(data) if data is not None else _open(path)) as fh:
+    NUL bytes refused)."""
+    with _open(path) as fh:
         src = _Source(fh, path)
         try:
             first = next(src)
@@ -521,77 +521,9 @@ def to_numeric(cells: np.ndarray, col: str, path: Path, lines: np.ndarray) -> np
     return out
 
 
-#: Largest CSV whose git merge conflict is resolved into one run per side (the whole file is read into memory).
-CONFLICT_MAX_BYTES = 64 * 1024 * 1024
-
-
-def _conflict_sides(path: Path) -> list[tuple[str, bytes, str]] | None:
-    """A CSV committed in the middle of a git merge (``<<<<<<< HEAD`` … ``=======`` … ``>>>>>>> <ref>``) →
-    ``[(label, bytes, where)]``, one version of the file per side: the lines outside the conflicts plus that
-    side's lines. None when the file has no complete conflict block (or is over :data:`CONFLICT_MAX_BYTES`)."""
-    try:
-        if path.stat().st_size > CONFLICT_MAX_BYTES:
-            return None
-        lines = path.read_bytes().splitlines(keepends=True)
-    except OSError:
-        return None
-    ours: list[bytes] = []
-    theirs: list[bytes] = []
-    state, head, label, n_blocks = 0, "HEAD", "", 0
-    spans: dict[str, list[int]] = {"ours": [], "theirs": []}
-    for i, ln in enumerate(lines, start=1):
-        t = ln.strip()
-        if state == 0 and t.startswith(b"<<<<<<<"):
-            state, head = 1, t[7:].strip().decode("utf-8", "replace") or "HEAD"
-            continue
-        if state == 1 and t.startswith(b"=======") and t.strip(b"=") == b"":
-            state = 2
-            continue
-        if state == 2 and t.startswith(b">>>>>>>"):
-            state, label, n_blocks = 0, t[7:].strip().decode("utf-8", "replace") or "other", n_blocks + 1
-            continue
-        if state in (0, 1):
-            ours.append(ln)
-        if state in (0, 2):
-            theirs.append(ln)
-        if state:
-            spans["ours" if state == 1 else "theirs"].append(i)
-    if state != 0 or n_blocks == 0:
-        return None
-
-    def where(side: str) -> str:
-        ls = spans[side]
-        return (f"line {ls[0]}" if ls[0] == ls[-1] else f"lines {ls[0]}–{ls[-1]}") if ls else "no lines"
-
-    return [(head, b"".join(ours), where("ours")), (label, b"".join(theirs), where("theirs"))]
-
-
-def _conflict_runs(path: Path, run: str, exc: InputError) -> list[Parts]:
-    """One run per side of a merge conflict (``<run>#HEAD``, ``<run>#<ref>``), each with a note; re-raises
-    ``exc`` when the file is not a complete conflict."""
-    sides = _conflict_sides(path)
-    if sides is None:
-        raise exc
-    out = []
-    for label, data, where in sides:
-        name = f"{run}#{re.sub(r'[^A-Za-z0-9_.-]+', '_', label.split()[0])[:40]}"  # (the ref, not its message)
-        for p in _table_runs(read_table(path, data), name, path):
-            p.notes.append(HistoryNote(p.run, f"the file holds a git merge conflict (committed mid-merge); its "
-                                              f"{label!r} side ({where} inside the conflict) is this run, the "
-                                              "other side is another", str(path)))
-            out.append(p)
-    return out
-
-
 def read_parts(path: Path, run: str) -> list[Parts]:
-    """The run(s) in a CSV file: one for a wide CSV, one per ``run`` value for a long CSV with that column; a
-    file committed in the middle of a git merge is read as one run per side (:func:`_conflict_sides`)."""
-    try:
-        return _table_runs(read_table(path), run, Path(path))
-    except InputError as exc:
-        if "merge-conflict marker" not in str(exc):
-            raise
-        return _conflict_runs(Path(path), run, exc)
+    """The run(s) in a CSV file: one for a wide CSV, one per ``run`` value for a long CSV with that column."""
+    return _table_runs(read_table(path), run, Path(path))
 
 
 def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
