@@ -173,13 +173,18 @@ def cut_rows(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def cache_key(r: dict[str, Any], c: dict[str, Any]) -> str:
+    """A cached forecast's key: the curve's name and cut, its length and the evaluations observed — a curve that
+    a reader now reads differently (more evaluations) is forecast again instead of mixing lengths."""
+    return f"{r['name']}@{r['cut']}#{c['y'].size}:{r['m']}"
+
+
 def forecast_into(rows: list[dict[str, Any]], curves: dict[str, dict[str, Any]], methods: tuple[str, ...],
                   cache: dict[str, dict[str, Any]]) -> None:
-    """Add each method's forecast summary to ``rows`` (from ``cache`` when there, keyed by name and cut)."""
+    """Add each method's forecast summary to ``rows`` (from ``cache`` when there, keyed by :func:`cache_key`)."""
     for r in rows:
-        key = f"{r['name']}@{r['cut']}"
-        got = cache.setdefault(key, {})
         c = curves[r["name"]]
+        got = cache.setdefault(cache_key(r, c), {})
         for meth in methods:
             if f"{meth}_p" not in got:
                 base, weights = ("pfn", old_weights()) if meth == "pfn-old" else (meth, None)
@@ -204,7 +209,7 @@ def lcpfn_into(rows: list[dict[str, Any]], curves: dict[str, dict[str, Any]], pa
     stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
     model = None
     for r in rows:
-        got = cache.setdefault(f"{r['name']}@{r['cut']}", {})
+        got = cache.setdefault(cache_key(r, curves[r["name"]]), {})
         if got.get("lcpfn_model") != stamp:
             model = model or LCPFN(path)
             c = curves[r["name"]]
