@@ -1444,3 +1444,36 @@ def test_a_keras_csvlogger_committed_mid_merge_and_a_bad_side(tmp_path: Path) ->
     with pytest.raises(InputError) as e:
         load(p)
     assert str(p) in str(e.value) and "gapwatch-merge" not in str(e.value) and "one side" in str(e.value)
+
+
+def test_opennmt_py_log_with_bracketed_timestamps(tmp_path: Path) -> None:
+    """OpenNMT-py's log (numbers changed): ``[2024-05-08 04:06:28,390 INFO] Step 200/100000; acc:  45.52; ppl:
+    6.11; xent: 1.81; …`` and, after each validation, ``[… INFO] Validation perplexity: 5.45`` and ``Validation
+    accuracy: 44.63``. The bracket before the timestamp is the prefix's, not a separate piece of text."""
+    lines = []
+    for k, step in enumerate(range(50, 1650, 50)):
+        lines.append(f"[2024-05-08 04:06:{k % 60:02d},390 INFO] Step {step}/100000; acc:  {40 + k * 1.5:.2f}; "
+                     f"ppl:  {6 / (1 + k / 4):.2f}; xent: {1.8 / (1 + k / 4):.2f}; lr: 1.00000; 14904/11549 tok/s;"
+                     f"     {15 + k} sec")
+        if step % 200 == 0:
+            lines.append(f"[2024-05-08 04:06:{k % 60:02d},401 INFO] number of examples: 100")
+            lines.append(f"[2024-05-08 04:06:{k % 60:02d},463 INFO] Validation perplexity: {1 + 4 / (1 + k):.5f}")
+            lines.append(f"[2024-05-08 04:06:{k % 60:02d},463 INFO] Validation accuracy: {99 - 50 / (1 + k):.4f}")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert ("val", "acc") in set(h.keys()) and len(h.series("val", "acc")) == 8
+
+
+def test_a_metrics_csv_of_a_test_call_alone_is_refused(tmp_path: Path) -> None:
+    """A Lightning ``metrics.csv`` written by ``trainer.test()`` alone: one row of test metrics, no curve — refused
+    with one line naming the file, as a summary is; a live log after its first epoch is not."""
+    from gapwatch.errors import InputError as Err
+    p = tmp_path / "metrics.csv"
+    p.write_text("epoch,step,test_acc,test_loss\n0,0,0.954,0.157\n")
+    with pytest.raises(Err, match="single value of each series.*not a training curve") as e:
+        analyze(load(p), forecast=False)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)
+    p.write_text("epoch,step,train_loss,val_loss\n0,10,0.9,0.95\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.error is None

@@ -183,6 +183,21 @@ class Analysis:
         return max((s for r in self.runs if (s := r.worst_severity)), key=lambda s: s.rank, default=None)
 
 
+def _single_evaluation(run: Run) -> str | None:
+    """The error of a run that logs neither a training nor a validation series and holds at most one finite
+    value of each series — a final score (a Lightning ``metrics.csv`` written by ``trainer.test()``), not a
+    training curve — else None. (A live log after its first epoch has a training or validation series: it gets
+    the "evaluate more often" data note instead.)"""
+    keys = run.keys()
+    if not keys or any(split in ("train", "val") for split, _ in keys) \
+            or any(len(run.series(split, metric).finite()) > 1 for split, metric in keys):
+        return None
+    names = ", ".join(run.series(split, metric).name for split, metric in keys[:4])
+    return str(InputError(f"run {run.name!r} holds a single value of each series ({names}"
+                          f"{', …' if len(keys) > 4 else ''}): a final score or summary, not a training curve; "
+                          "gapwatch judges curves of two or more evaluations", path=run.source or None))
+
+
 def analyze_run(
     run: History,
     *,
@@ -198,6 +213,9 @@ def analyze_run(
 
     run = next(iter(run)) if not isinstance(run, Run) else run
     only = list(detectors) if detectors is not None else None
+    single = _single_evaluation(run)
+    if single is not None:
+        return RunAnalysis(run.name, run.source, "epoch", None, None, [], run, error=single)
     try:
         d = decide(run, monitor)
     except InputError as exc:

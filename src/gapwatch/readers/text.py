@@ -120,7 +120,7 @@ _SEGMENTS = re.compile(r"[\r\x08]+")
 #: description ``Training:`` is followed by no number, so it is no pair either). Linear time on any line.
 _TQDM_BAR = re.compile(r"(?<![\d.])\d{1,3}%\|[^|]*\|")
 #: A logging timestamp inside a line (a progress bar and a log line glued by ``\r``-less output): a new segment.
-_GLUED_STAMP = re.compile(r"(?<=\S)(?=\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d:\d\d)")
+_GLUED_STAMP = re.compile(r"(?<=[^\s\[])(?=\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d:\d\d)")
 #: A step printed before the measurements of a line: ``Step 100, Loss: 0.0511``, ``iter 200 | loss 0.3``.
 _STEP_MARKER = re.compile(r"(?<![\w.])(?:global[ _]step|step|iter(?:ation)?)\s*[:#=]?\s*\[?(\d+)(?:\s*/\s*\d+)?\]?"
                           r"\s*[,;|:\-]|^\s*\[(\d+)\]\t", re.IGNORECASE)
@@ -129,12 +129,16 @@ _POSSESSIVE = re.compile(r"(?<=[A-Za-z0-9_])'s\s")
 _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``,
-#: loguru's ``2021-07-20 12:00:00.123 | INFO     | module:function:260 - ``.
+#: loguru's ``2021-07-20 12:00:00.123 | INFO     | module:function:260 - ``, OpenNMT-py's ``[2024-05-08 04:06:28,463
+#: INFO] ``.
 _LOG_PREFIX = re.compile(
     # the Swin Transformer's ``create_logger``, copied by many research repositories:
     # ``[2025-10-20 20:55:02 alexnet](main.py 186): INFO ``
     # (a line is cut before a timestamp glued to text, :data:`_GLUED_STAMP`: the ``[`` may be on the piece before)
     rf"^\s*(?:\[?\d{{4}}-\d\d-\d\d \d{{1,2}}:\d\d:\d\d [\w.\-]+\]\([\w.\-]+ \d+\):\s*{_LEVEL}\s+|"
+    # OpenNMT-py (``[%(asctime)s %(levelname)s]``): ``[2024-05-08 04:06:28,463 INFO] ``
+    r"\[\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\s+"
+    r"(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]\s*|"
     r"(?:\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
     # loguru's default (YOLOX): ``2021-07-20 12:00:00 | INFO     | yolox.core.trainer:260 - ``
     rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
