@@ -501,7 +501,7 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     read = {n: normalize(n, default_split) for n in metric_names}
     _loss_parts_beside_the_loss(read, default_split)
     _unique_part_loss_is_the_loss(read)
-    explicit = {n for n in metric_names if _names_a_split(n)}
+    explicit = {n for n in metric_names if names_a_split(n)}
     if _has_train_and_val_loss(read, metric_names, explicit):
         _bare_metrics_on_val(read, metric_names, explicit, default_split)
     _bare_twins_apart(read, explicit)
@@ -513,14 +513,14 @@ def _loss_parts_beside_the_loss(read: dict[str, tuple[str, str]], default_split:
     log also has a bare loss (no split named) and ``<word>`` names no other measure: HRNet's ``Loss: 11.6,
     Semantic loss: 3.5, IC loss: 8.1`` (the total and its parts), where ``ood_loss`` beside ``ood_acc`` stays a
     held-out set. Changes ``read`` in place."""
-    if not any(v == (default_split, "loss") and not _names_a_split(n) for n, v in read.items()):
+    if not any(v == (default_split, "loss") and not names_a_split(n) for n, v in read.items()):
         return  # (a bare total; beside an explicit ``train_loss``, ``retention_loss`` may well be a held-out set)
     by_set: dict[str, list[str]] = {}
     for split, metric in read.values():
         by_set.setdefault(split, []).append(metric)
     for n, (split, metric) in list(read.items()):
         if metric == "loss" and split not in SPLIT_ALIASES.values() and by_set[split] == ["loss"] \
-                and not _names_a_split(n):
+                and not names_a_split(n):
             read[n] = (default_split, f"{split}_loss")
 
 
@@ -538,8 +538,6 @@ def names_a_split(name: str) -> bool:
     """True when the name's first or last token is a split alias (``val_loss``, ``loss_val``, ``eval/acc``)."""
     return bool(_tokens(name)) and _has_split_token(_tokens(name))
 
-
-_names_a_split = names_a_split
 
 
 def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: list[str],
