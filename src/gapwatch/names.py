@@ -539,7 +539,6 @@ def names_a_split(name: str) -> bool:
     return bool(_tokens(name)) and _has_split_token(_tokens(name))
 
 
-
 def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: list[str],
                             explicit: set[str]) -> bool:
     """The log names its training loss explicitly (``train_loss``) and names a validation loss."""
