@@ -1280,6 +1280,7 @@ def test_an_accuracy_on_25_images_moving_by_one_or_two_is_noise(tmp_path: Path) 
 @pytest.mark.parametrize(("values", "n"), [
     ([float(np.float32(v)) for v in (0.96, 0.92, 0.88, 0.92)], 25),  # float32 values (a Keras history)
     ([0.96, 0.92, 0.88, 0.92], None),                     # two decimals: 25 cannot be told from rounding
+    ([float(np.float32(k / 820)) for k in (667, 698, 702, 706)] + [0.8536585], 820),  # one value at two precisions
     ([23 / 24, 22 / 24, 21 / 24, 20 / 24], 24),
     ([round(v, 4) for v in (23 / 24, 22 / 24, 21 / 24)], 24),
     ([0.73, 0.74, 0.71, 0.75], None),                     # two decimals: any grid up to 100 fits by rounding alone

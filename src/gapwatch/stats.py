@@ -30,8 +30,6 @@ def noise_sigma(values: np.ndarray) -> float:
 GRID_MAX_N = 20_000
 #: Distinct values :func:`share_grid_size` tries each grid on before checking them all.
 _GRID_PROBE = 32
-#: Grid sizes tried at once (a ``_GRID_CHUNK`` × ``_GRID_PROBE`` matrix).
-_GRID_CHUNK = 1024
 
 
 def _decimals(u: np.ndarray) -> int:
@@ -61,12 +59,22 @@ def share_grid_size(values: np.ndarray, max_n: int = GRID_MAX_N) -> int | None:
     d = _decimals(u)
     limit = max_n if d >= 16 else min(max_n, 10 ** d // 10)
     tol = 0.5 * 10.0 ** -d + 2e-7  # (the rounding of the printed value, and float32's ~6e-8 relative error)
+    # N must make the smallest gap between distinct values k/N for a whole k: only N within
+    # k / (gap ± 2 tol) are candidates, few of them, tried in increasing order
+    steps = np.diff(u)
+    steps = steps[steps > 2 * tol]  # (one value written at two precisions is one value)
+    if steps.size == 0:
+        return None
+    gap = float(np.min(steps))
+    k = np.arange(1, int(limit * (gap + 2 * tol)) + 1, dtype=float)
+    lo = np.maximum(np.ceil(k / (gap + 2 * tol)), 2.0)
+    hi = np.minimum(np.floor(k / max(gap - 2 * tol, gap * 1e-3)), float(limit))
+    cands = np.sort(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi, strict=True) if a <= b] or
+                                   [np.empty(0)]))  # (repeats are harmless: the first fit returns)
     probe = u[:_GRID_PROBE]
-    for lo in range(2, limit + 1, _GRID_CHUNK):  # (a block of grid sizes at a time: one small matrix each)
-        ns = np.arange(lo, min(lo + _GRID_CHUNK, limit + 1), dtype=float)
-        x = ns[:, None] * probe[None, :]
-        ok = np.all(np.abs(x - np.round(x)) <= ns[:, None] * tol, axis=1)
-        for n in ns[ok]:
+    for n in cands:
+        x = probe * n
+        if np.all(np.abs(x - np.round(x)) <= n * tol):
             y = u * n
             if np.all(np.abs(y - np.round(y)) <= n * tol):
                 return int(n)

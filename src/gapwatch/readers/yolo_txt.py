@@ -47,17 +47,17 @@ _COLUMNS: tuple[str | None, ...] = (
 )
 
 
-def _fields(line: str) -> list[str] | None:
-    """The fields of a row in this format, or None when the line has another shape."""
+def _fields(line: str) -> tuple[float, list[float]] | None:
+    """``(epoch, the 13 numbers after the memory field)`` of a row in this format, or None when the line has
+    another shape."""
     f = line.split()
-    if len(f) != N_FIELDS or not _EPOCH.match(f[0]) or not _MEMORY.match(f[1]):
+    m = _EPOCH.match(f[0]) if len(f) == N_FIELDS else None
+    if m is None or not _MEMORY.match(f[1]):
         return None
     try:
-        for x in f[2:]:
-            float(x)
+        return float(m.group(1)), [float(x) for x in f[2:]]
     except ValueError:
         return None
-    return f
 
 
 def sniff(path: Path, head: str) -> bool:
@@ -89,9 +89,7 @@ def read_parts(path: Path, run: str) -> list[Parts]:
                     break  # a last row cut off by a crash or a run still writing
                 raise InputError(f"expected {N_FIELDS} space-separated fields (epoch/last, GPU memory, 13 numbers) "
                                  "as in YOLOv5's results.txt", path=path, line=i)
-            m = _EPOCH.match(f[0])
-            assert m is not None
-            rows.append((i, float(m.group(1)), [float(x) for x in f[2:]]))
+            rows.append((i, *f))
     names = list(_COLUMNS)
     if rows and _is_f1([r for _, _, r in rows]):
         names[9] = "metrics/F1"
