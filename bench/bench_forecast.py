@@ -16,7 +16,9 @@ Data, in one run:
   ``pip download --no-deps lcdb==0.1.0 -d bench/_work``, CSV read directly);
 * ``prior``: held-out synthetic curves from the PFN's prior.
 
-Each curve is cut after 20/30/50/70% of its evaluations and the rest is forecast. The real, CPU and wild runs
+Each curve belongs to a fixed dev or test half (:func:`name_split`; a curve of the real-log corpus takes its
+manifest entry's ``split``), used by the cross-fitted measurements (``--calibration-study`` here,
+``bench_forecast_degradation.py``). Each curve is cut after 20/30/50/70% of its evaluations and the rest is forecast. The real, CPU and wild runs
 are also grouped into **degrading runs** (best at least 10 evaluations before the end and a significant rise
 since: the test of bench_forecast_degradation.py) and **non-degrading runs**.
 
@@ -39,6 +41,7 @@ transform only applies to bounded scores).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -76,6 +79,21 @@ DEG_SINCE = 10
 DEG_Z = 3.0
 #: methods run on LCDB only (the bound transform changes nothing on unbounded loss curves)
 LCDB_ONLY = ("ensemble, no bound", "PFN, no bound")
+#: the two halves every curve belongs to: fits (recalibrations, band corrections) are made on ``dev`` and scored
+#: on ``test``
+SPLITS = ("dev", "test")
+
+
+def name_split(name: str) -> str:
+    """The fixed half of a curve outside the real-log corpus (``cpu``, ``real``, ``lcdb``, ``prior``): ``"dev"``
+    when the first byte of the SHA-1 of its UTF-8 name is even, else ``"test"``.
+
+    The half depends on the name alone, so adding or removing other curves never moves a curve from one half to
+    the other (the split used until 2026-12-06 alternated in the name order of all curves, and every growth of
+    the real-log corpus reshuffled it). A curve of the real-log corpus takes its manifest entry's ``split``
+    instead (:func:`load_wild`: the corpus's own split by repository, whose test half is never fitted on).
+    """
+    return SPLITS[hashlib.sha1(name.encode("utf-8")).digest()[0] % 2]
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -91,7 +109,7 @@ def load_real() -> tuple[list[dict[str, Any]], list[str]]:
             skipped.append(name)
             continue
         curves.append({"name": name, "x": np.arange(y.size, dtype=float), "y": y, "mode": "min",
-                       "set": "real"})
+                       "set": "real", "split": name_split(name)})
     return curves, skipped
 
 
@@ -104,13 +122,14 @@ def load_cpu() -> list[dict[str, Any]]:
         if not np.all(np.isfinite(y)):
             continue
         x = np.array(r["steps"], dtype=float) if "steps" in r else np.arange(y.size, dtype=float)
-        out.append({"name": r["name"], "x": x, "y": y, "mode": "min", "set": "cpu"})
+        out.append({"name": r["name"], "x": x, "y": y, "mode": "min", "set": "cpu", "split": name_split(r["name"])})
     return out
 
 
 def load_wild(cache: Path) -> tuple[list[dict[str, Any]], int]:
     """Held-out loss curves of the real-log corpus (see the module docstring) and the count of log files whose
-    files are missing."""
+    files are missing. Each curve carries its manifest entry's ``split`` (``"dev"`` or ``"test"``: the corpus's
+    own split, whose test half is never fitted on) and ``entry`` (the entry's id)."""
     from bench_wild import MANIFEST, entry_path
 
     from gapwatch import load
@@ -122,6 +141,9 @@ def load_wild(cache: Path) -> tuple[list[dict[str, Any]], int]:
         j = e["judgement"]
         if j.get("kind") != "log" or not j.get("heldout"):
             continue
+        split = e.get("split")
+        if split not in SPLITS:
+            raise SystemExit(f"{MANIFEST}: entry {e.get('id')!r} has split {split!r}; expected one of {SPLITS}")
         p = entry_path(e, cache)
         if not p.exists():
             missing += 1
@@ -151,7 +173,7 @@ def load_wild(cache: Path) -> tuple[list[dict[str, Any]], int]:
                 seen.add(sig)
                 used += 1
                 out.append({"name": f"wild{len(out):03d}:{e['id'][:40]}:{run[-24:]}:{k[1]}", "x": x, "y": y,
-                            "mode": "min", "set": "wild"})
+                            "mode": "min", "set": "wild", "split": split, "entry": e["id"]})
     return out, missing
 
 
@@ -193,7 +215,7 @@ def load_lcdb(n: int, seed: int) -> list[dict[str, Any]]:
     out = []
     for c in json.loads(cache.read_text()):
         out.append({"name": c["name"], "x": np.array(c["x"], float), "y": np.array(c["y"], float), "mode": "max",
-                    "set": "lcdb"})
+                    "set": "lcdb", "split": name_split(c["name"])})
     return out
 
 
@@ -207,7 +229,8 @@ def load_prior(n: int, seed: int = 123) -> list[dict[str, Any]]:
         k = int(rng.integers(20, prior.N_MAX + 1))
         t = prior.sample_positions(rng, k)
         y = prior.sample_curves(rng, t, 1)[0]
-        out.append({"name": f"prior{i:03d}", "x": 100.0 * t, "y": y, "mode": "min", "set": "prior"})
+        out.append({"name": f"prior{i:03d}", "x": 100.0 * t, "y": y, "mode": "min", "set": "prior",
+                    "split": name_split(f"prior{i:03d}")})
     return out
 
 
@@ -487,10 +510,10 @@ def calibration_study(real: list[dict[str, Any]], grid: tuple[float, ...] = (0.4
     """Two-fold cross-fit of a band-sharpening factor for the PFN on the real runs (measurement only).
 
     The predictive is scaled around its median by ``c`` (quantiles ``med ± c·(med − q)``, density
-    ``p(med + (y − med)/c)/c``); ``c`` is chosen on one half of the runs (odd / even index) for 80% coverage
-    and scored on the other half."""
+    ``p(med + (y − med)/c)/c``); ``c`` is chosen on one half of the runs (their fixed ``split``,
+    :func:`name_split`) for 80% coverage and scored on the other half."""
     rows = []
-    for i, c in enumerate(real):
+    for c in real:
         x, y = c["x"], c["y"]
         n = y.size
         for cut in CUTS:
@@ -498,7 +521,7 @@ def calibration_study(real: list[dict[str, Any]], grid: tuple[float, ...] = (0.4
             if m >= n - 1:
                 continue
             fc = forecast_curve(x, y, observed=m, horizon=n, method="pfn", n_samples=16)
-            rows.append({"run": i, "fc": fc, "yf": y[m:], "sc": float(np.ptp(y[:m]))})
+            rows.append({"split": c["split"], "fc": fc, "yf": y[m:], "sc": float(np.ptp(y[:m]))})
 
     def ev(rs: list[dict[str, Any]], c: float) -> tuple[float, float]:
         cov, ll = [], []
@@ -513,12 +536,12 @@ def calibration_study(real: list[dict[str, Any]], grid: tuple[float, ...] = (0.4
 
     out = ["## Band calibration of the PFN on the real runs (two-fold cross-fit; measurement only)", "",
            "| fitted on | c | held-out coverage at c / at 1 | held-out mean LL at c / at 1 |", "|---|---|---|---|"]
-    for a, b in ((0, 1), (1, 0)):
-        fit = [r for r in rows if r["run"] % 2 == a]
-        test = [r for r in rows if r["run"] % 2 == b]
+    for a, b in (SPLITS, SPLITS[::-1]):
+        fit = [r for r in rows if r["split"] == a]
+        test = [r for r in rows if r["split"] == b]
         c = min(grid, key=lambda g: abs(ev(fit, g)[0] - 0.8))
         (cv, lc), (cv1, l1) = ev(test, c), ev(test, 1.0)
-        out.append(f"| {'even' if a == 0 else 'odd'}-indexed runs | {c} | {100 * cv:.1f}% / {100 * cv1:.1f}% "
+        out.append(f"| {a} half | {c} | {100 * cv:.1f}% / {100 * cv1:.1f}% "
                    f"| {lc:.2f} / {l1:.2f} |")
     return out + [""]
 

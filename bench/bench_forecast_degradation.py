@@ -34,9 +34,16 @@ the forecaster's logit and the evidence of the observed prefix (:func:`gapwatch.
 detector's statistic and the rise as a fraction of the improvement) and ``v3`` (the shipped one: v2's model,
 then a floor where the goal's condition holds, :func:`gapwatch.forecast.calibrate.goal_condition`; the floor is
 the fit half's rate of "best never beaten" there, (k + 1) / (n + 2)). All are fitted here on the **dev** half of
-the curves (every other curve in name order, all sets together) and reported on the **test** half (the shipped
-constants are the dev fits printed with ``--fit``); the dev half's numbers come from the mirror fit on the test
-half (two-fold cross-fitting), so every number reported is out of fold. The band's width correction is
+the curves (all sets together) and reported on the **test** half (the shipped constants are the dev fits printed
+with ``--fit``); the dev half's numbers come from the mirror fit on the test half's ``cpu`` and ``real`` curves
+(two-fold cross-fitting; :func:`fit_pools`), so every number reported is out of fold.
+
+The halves are fixed per curve, whatever other curves exist: a ``wild`` curve is in its manifest entry's
+``split`` (``bench/wild/manifest.json``: the corpus's own dev/test split by repository; its test split is never
+fitted on, not even for the mirror fit: issue 12's rule), every other curve (``cpu``, ``real``, ``lcdb``) in the
+half given by the parity of the first byte of the SHA-1 of its name (:func:`bench_forecast.name_split`). Until
+2026-12-06 21:40 UTC the halves alternated in the name order of all curves, so each growth of the real-log corpus
+reshuffled them and put part of the shipped constants' fit half into the test half. The band's width correction is
 split-conformal, fitted the same way on the ``cpu`` and ``real`` curves only (``BAND_SETS``), so on ``wild`` it is
 scored out of sample in both halves: one factor (``BAND_SCALE``, the previous correction) and the shipped
 lead-dependent one (``BAND_LEAD``: ``c0 · (1 + j/m)^-gamma`` at the j-th held-back evaluation, a weighted 80%
@@ -68,7 +75,7 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
 from _sections import write_section  # noqa: E402
-from bench_forecast import load_lcdb, load_real, load_wild  # noqa: E402
+from bench_forecast import SPLITS, load_lcdb, load_real, load_wild, name_split  # noqa: E402
 
 from gapwatch.forecast import forecast_curve  # noqa: E402
 from gapwatch.forecast.calibrate import (  # noqa: E402
@@ -128,7 +135,7 @@ def load_cpu() -> list[dict[str, Any]]:
         if not np.all(np.isfinite(y)):
             continue
         x = np.array(r["steps"], dtype=float) if "steps" in r else np.arange(y.size, dtype=float)
-        out.append({"name": r["name"], "x": x, "y": y, "set": "cpu"})
+        out.append({"name": r["name"], "x": x, "y": y, "set": "cpu", "split": name_split(r["name"])})
     return out
 
 
@@ -141,6 +148,25 @@ def old_weights() -> Path:
                                   check=True, cwd=ROOT).stdout
             (OLD_WEIGHTS / f).write_bytes(blob)
     return OLD_WEIGHTS
+
+
+def fit_pools(halves: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows whose fit scores each half (two-fold cross-fitting): the test half is scored with the dev half's
+    fit (the shipped constants), the dev half with the fit on the test half's curves outside the real-log corpus
+    (the corpus's test split is never fitted on: issue 12's rule)."""
+    pools = {"test": halves["dev"], "dev": [r for r in halves["test"] if r["set"] != "wild"]}
+    for h, pool in pools.items():
+        if not pool:
+            raise SystemExit(f"nothing to fit the {h} half's scoring on (the real-log corpus's test split is never "
+                             "fitted on): add the cpu or real set with --sets")
+    return pools
+
+
+def manifest_entries() -> int:
+    """Entries of the real-log corpus's manifest (``bench/wild/manifest.json``) when this runs."""
+    from bench_wild import MANIFEST
+
+    return len(json.loads(MANIFEST.read_text())["entries"])
 
 
 def is_degrading(y: np.ndarray) -> bool:
@@ -411,16 +437,17 @@ def p_table(sel: list[dict[str, Any]], keys: list[str]) -> list[str]:
 
 def lcdb_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
     """The PFN on ``n`` LCDB sample-wise curves (``bench_forecast.py``'s subset and cuts): P(best behind) under
-    each recalibration and the network's own band (``band_scale=1.0``); curves alternate dev / test by index."""
+    each recalibration and the network's own band (``band_scale=1.0``); each curve in its fixed half
+    (:func:`bench_forecast.name_split` of its name)."""
     rows = []
-    for i, c in enumerate(load_lcdb(n, seed)):
+    for c in load_lcdb(n, seed):
         y, nn = c["y"], c["y"].size
         z = y if c["mode"] == "min" else -y
         for cut in CUTS:
             m = max(3, math.ceil(cut * nn))
             if m >= nn:
                 continue
-            r: dict[str, Any] = {"split": "dev" if i % 2 == 0 else "test", "cut": cut, "m": m, "fut": y[m:].tolist(),
+            r: dict[str, Any] = {"split": c["split"], "cut": cut, "m": m, "fut": y[m:].tolist(),
                                  "behind": bool(z[:m].min() <= z[m:].min()), "sample_wise": sample_wise(c["x"][:m])}
             for v in ("none", *VERSIONS):
                 fc = forecast_curve(c["x"], y, observed=m, horizon=nn, mode=c["mode"], method="pfn", recalibration=v,
@@ -500,8 +527,9 @@ def main() -> None:
     if args.limit:
         real, cpu, wild = real[: args.limit], cpu[: args.limit], wild[: args.limit]
     curves = sorted(cpu + real + wild, key=lambda c: c["name"])
-    for i, c in enumerate(curves):
-        c["split"] = "dev" if i % 2 == 0 else "test"
+    bad = next((c["name"] for c in curves if c.get("split") not in SPLITS), None)
+    if bad is not None:
+        raise SystemExit(f"curve {bad!r} has no dev/test split; expected one of {SPLITS}")
     methods = tuple(args.methods.split(","))
     cache_file = WORK / "degradation_forecasts.json"
     cache = json.loads(cache_file.read_text()) if args.reuse and cache_file.is_file() else {}
@@ -513,12 +541,12 @@ def main() -> None:
         dens = (*methods, "lcpfn")
     WORK.mkdir(exist_ok=True)
     cache_file.write_text(json.dumps(cache))
-    halves = {h: [r for r in rows if r["split"] == h] for h in ("dev", "test")}
-    other = {"dev": "test", "test": "dev"}
-    # two-fold cross-fitting: the fit on one half scores the other half
-    coefs = {h: {(m, v): fit_coef(halves[other[h]], m, v) for m in methods for v in VERSIONS} for h in halves}
-    floors = {h: fit_floor(halves[other[h]]) for h in halves}
-    band_fit = {h: [r for r in halves[other[h]] if r["set"] in BAND_SETS] or halves[other[h]] for h in halves}
+    halves = {h: [r for r in rows if r["split"] == h] for h in SPLITS}
+    # two-fold cross-fitting: the fit on one half scores the other half (never on the corpus's test split)
+    pools = fit_pools(halves)
+    coefs = {h: {(m, v): fit_coef(pools[h], m, v) for m in methods for v in VERSIONS} for h in halves}
+    floors = {h: fit_floor(pools[h]) for h in halves}
+    band_fit = {h: [r for r in pools[h] if r["set"] in BAND_SETS] or pools[h] for h in halves}
     scales = {h: {m: fit_band_scale(band_fit[h], m) for m in dens} for h in halves}
     leads = {h: {m: fit_band_lead([needed_factors(r, m) for r in band_fit[h]]) for m in dens} for h in halves}
     for h, sel in halves.items():
@@ -528,6 +556,8 @@ def main() -> None:
                     r[f"{meth}+{v}_p"] = recal(coefs[h][(meth, v)], floors[h], r, meth, v)
                 if meth in COEFFICIENTS:  # the v2 constants shipped before v3 (the previous default)
                     r[f"{meth}+v2 shipped_p"] = recal(COEFFICIENTS[meth], 0.0, r, meth, "v2")
+                if meth in COEFFICIENTS_V3:  # the v3 constants shipped before this run
+                    r[f"{meth}+v3 shipped_p"] = recal(COEFFICIENTS_V3[meth], GOAL_FLOOR[meth], r, meth, "v3")
     shipped = {"v3": COEFFICIENTS_V3, "v2": COEFFICIENTS, "v1": COEFFICIENTS_V1}
     lcdb = lcdb_rows(args.lcdb) if args.lcdb else []
     lcdb_md, c0_sw = lcdb_section(lcdb, args.lcdb, 0, scales, leads) if lcdb else ([], {})
@@ -549,6 +579,14 @@ def main() -> None:
     cpu_name = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                      if ln.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").is_file() else "?"
     n_deg_runs = sum(is_degrading(c["y"]) for c in curves)
+    per_split = "; ".join(f"{name} {sum(c['set'] == st and c['split'] == 'dev' for c in curves)} dev / "
+                          f"{sum(c['set'] == st and c['split'] == 'test' for c in curves)} test"
+                          for st, name in (("cpu", "CPU-trained"), ("real", "Crowded Valley"), ("wild", "real-log corpus"))
+                          if st in sets)
+    if lcdb:
+        per_split += (f"; LCDB {len({r['name'] for r in lcdb if r['split'] == 'dev'})} dev / "
+                      f"{len({r['name'] for r in lcdb if r['split'] == 'test'})} test")
+    wild_entries = len({c["entry"] for c in wild})
     keys = [k for meth in methods for k in (meth, *(f"{meth}+{v}" for v in VERSIONS))]
     md = ["## Forecasts of degrading runs: P(best behind), coverage, log-likelihood", "",
           f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_forecast_degradation.py "
@@ -558,17 +596,20 @@ def main() -> None:
           f"{time.time() - t_start:.0f} s, CPU {time.process_time() - c_start:.0f} s"
           + (" (forecasts reused from bench/_work where cached)" if args.reuse else ""),
           f"- curves: {len(cpu)} CPU-trained runs + {len(real)} Crowded Valley / DeepOBS runs + {len(wild)} held-out "
-          f"loss curves of the real-log corpus ({n_deg_runs} degrading runs by the test below, "
-          f"{len(curves) - n_deg_runs} non-degrading), cut at {', '.join(f'{int(100 * c)}%' for c in CUTS)}; "
-          f"{len(rows)} forecasts per method; dev/test halves alternate in name order. `pfn`: the shipped weights; "
+          f"loss curves of the real-log corpus (from {wild_entries} of the manifest's {manifest_entries()} entries; "
+          f"{n_deg_runs} degrading runs by the test below, {len(curves) - n_deg_runs} non-degrading), cut at "
+          f"{', '.join(f'{int(100 * c)}%' for c in CUTS)}; {len(rows)} forecasts per method. Halves (curves): "
+          f"{per_split}; fixed per curve (a real-log curve in its manifest entry's split, any other curve by the "
+          "parity of the first byte of the SHA-1 of its name), the corpus's test split never fitted on (the dev "
+          "half is scored with the fit on the test half's CPU-trained and Crowded Valley curves). `pfn`: the shipped weights; "
           f"`pfn-old`: the weights of commit {OLD_REV} (prior without the degradation component); `+v1`: the "
           "first logistic recalibration of P(best behind) (logit P, the stop policy's rise test, how far back "
           "the best is); `+v2`: the previous one (also the overfitting detector's statistic and the rise as a "
           "fraction of the improvement); `+v3`: the shipped one (v2's logistic stage, then a floor where the goal's "
           "condition holds: best ≥ 10 back, detector z ≥ 3.5, ≥ 1% of the improvement undone; the floor is the "
-          "fit half's share of such cuts whose best is never beaten, (k + 1) / (n + 2)); `+v2 shipped` (test half): "
-          "the v2 constants as shipped before (the previous default; fitted at 15:16 UTC on a dev half that "
-          "differed from this one in 6 curves of the real-log corpus, so not strictly out of sample). Bands: "
+          "fit half's share of such cuts whose best is never beaten, (k + 1) / (n + 2)); `+v2 shipped` / `+v3 "
+          "shipped` (test half): the constants in calibrate.py when this ran (fitted on an earlier dev half that "
+          "alternated in name order, so part of this test half was in their fit: not out of sample). Bands: "
           "`own`: the forecaster's 10–90% band; `const`: one width factor (the previous correction, refitted "
           "here); `lead`: the shipped lead-dependent factor c0 · (1 + j/m)^-γ at the j-th held-back evaluation "
           "(a weighted 80% quantile regression of the factor each held-back evaluation needs). Every correction "
@@ -585,7 +626,8 @@ def main() -> None:
     for part in ("test", "dev"):
         sel = halves[part]
         # the constants shipped before (v1, fitted on the dev half of cpu + real) are out of sample on the test half
-        extra = [f"{m}+v2 shipped" for m in methods if m in COEFFICIENTS] if part == "test" else []
+        extra = ([f"{m}+v{v} shipped" for m in methods for v in (2, 3) if m in COEFFICIENTS]
+                 if part == "test" else [])
         md += [f"### P(best behind), {part} half ({len(sel)} cuts)", ""] + p_table(sel, keys + extra)
         c0 = classifier(sel, methods[0])
         md += ["", f"On {100 * c0['deg_behind']:.0f}% of this half's degrading cuts the best is truly behind (a "
