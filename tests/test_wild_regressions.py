@@ -12,7 +12,7 @@ import pytest
 from gapwatch import analyze, load
 from gapwatch.detectors import underfitting
 from gapwatch.errors import InputError
-from gapwatch.findings import FindingKind
+from gapwatch.findings import FindingKind, Severity
 
 KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
 
@@ -1478,3 +1478,28 @@ def test_a_metrics_csv_of_a_test_call_alone_is_refused(tmp_path: Path) -> None:
     p.write_text("epoch,step,train_loss,val_loss\n0,10,0.9,0.95\n")
     (r,) = analyze(load(p), forecast=False).runs
     assert r.error is None
+
+
+def test_a_held_out_loss_that_rises_from_its_first_epoch_while_accuracy_stays_put_is_overfitting(
+        tmp_path: Path) -> None:
+    """``pd.DataFrame(history.history).to_csv()`` of a sentiment classifier (the shape of a batch-8 dev log,
+    not redistributable): val_loss is best at epoch 0 and rises six-fold while val_accuracy stays within
+    0.943-0.953 and the training loss falls to 0.003. Before, nothing was reported: the loss-worse-metric-stalled
+    pattern required the loss to improve first, and not_learning steps aside when the training loss falls."""
+    rng = np.random.default_rng(3)
+    n = 60
+    t = np.arange(n, dtype=float)
+    rows = [",loss,accuracy,val_loss,val_accuracy"]
+    for i in range(n):
+        loss = 0.17 * np.exp(-t[i] / 12) + 0.003
+        val_loss = 0.111 + 0.55 * (1 - np.exp(-t[i] / 40)) + 0.01 * rng.standard_normal()
+        val_acc = 0.948 + 0.002 * rng.standard_normal()
+        rows.append(f"{i},{loss:.6f},{min(0.999, 0.93 + 0.07 * (1 - np.exp(-t[i] / 12))):.6f},"
+                    f"{max(val_loss, 0.111):.6f},{val_acc:.6f}")
+    p = tmp_path / "model_history.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False, examples=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.WARNING and f.epoch is not None and f.epoch <= 5  # (the loss best, in noise)
+    assert "never moved beyond its noise" in f.message
+    assert "never moved beyond its noise" in r.summary.headline

@@ -201,7 +201,9 @@ def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: 
                     and lb["value"] > 0:
                 rise = f" ({_rel_pct((lf['value'] - lb['value']) / lb['value'])} worse by the end)"
             return (f"Overfitting since {r.x} {_fx(lb.get(r.x, best_x))}: {lb.get('name', 'the held-out loss')} "
-                    f"rose{rise} while {name} stopped improving", of.severity.value)
+                    f"rose{rise} while {name} "
+                    f"{'stopped improving' if ev.get('metric_improved', True) else 'never moved beyond its noise'}",
+                    of.severity.value)
         # "since" is the onset (the first evaluation from which it stays significantly worse), not the best point
         bx = ev.get(f"onset_{r.x}", ev.get(f"best_{r.x}", best_x))
         rel = cost if cost is not None else (ev.get("relative_degradation") or 0.0)

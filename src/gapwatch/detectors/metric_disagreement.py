@@ -20,9 +20,11 @@ task metric aligned on the evaluations they share:
   loss level over the same stretch rises by less than ``flat_z`` standard errors (flat or improving).
 * **loss worse, metric stalled** (kind ``overfitting``): the loss rises after its best exactly as in the first
   pattern, but the task metric changed by less than ``min_z`` standard errors since the loss's best (it
-  plateaued; a significant decline is the ``overfitting`` detector's, on the deciding metric) after it had
-  improved by ``min_z`` or more before, while the training loss kept falling by ``min_z`` of its own standard
-  errors or more. The metric has nothing left to gain and offers no
+  plateaued; a significant decline is the ``overfitting`` detector's, on the deciding metric) — whether or not
+  it had improved before (a held-out loss that rises from its very first evaluation while the metric never
+  leaves its noise is the same pattern: a model that fits the training set from the start) — while the training
+  loss kept falling by ``min_z`` of its own standard errors or more (a run whose training loss did not move
+  either is ``not_learning``'s). The metric has nothing left to gain and offers no
   counter-evidence, so the rising loss is read as what it usually is: the model fits the training set at the
   held-out set's expense (overfitting by the loss, confirmed by a metric that stopped improving — the way a
   reader of the curves judges it; Prechelt, "Early Stopping — But When?", 1998, stops on the held-out error
@@ -314,9 +316,10 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the reference
     if abs(gain) >= p["min_z"]:
         return None  # (a metric that declined since is overfitting's; one that improved, the first pattern's)
-    if learned < p["min_z"] and (since_metric_best or loss.best() == 0):
-        # a metric that never improved has no best to stall from, and a loss that never improved is not_learning's;
-        # a loss that improved and then rose while the metric stayed within its noise all along is the pattern
+    if learned < p["min_z"] and since_metric_best:
+        # a metric that never improved has no best to stall from; a loss that rose from its first evaluation (or
+        # improved and then rose) while the metric stayed within its noise all along is the pattern, when the
+        # training loss kept falling (checked below: a run whose training loss did not move is not_learning's)
         return None
     if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
         return None
@@ -335,6 +338,10 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
         msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} (+{rise:.1f} standard "
                f"errors since; its own best was at {at_loss}) while the training loss kept falling: the model "
                f"overfits; its best {tname} was at {at_task}")
+    elif learned < p["min_z"]:
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} never moved beyond its noise and the training loss "
+               f"kept falling: the model fits the training set at the held-out set's expense (overfits); its best "
+               f"{tname} was at {at_task}")
     else:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) "
                f"and the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
@@ -345,7 +352,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     )
     ev = _evidence("loss_worse_metric_stalled", loss, task, b_loss, b_task, loss.where(b_loss),
                    loss_final=_point(loss, loss.n - 1), loss_rise_z=rise, metric_gain_z=gain,
-                   metric_learned_z=learned, train_drop_z=drop,
+                   metric_learned_z=learned, metric_improved=bool(learned >= p["min_z"]), train_drop_z=drop,
                    measured_from="metric_best" if since_metric_best else "loss_best")
     return Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=at_best["step"], epoch=at_best["epoch"],
                    evidence=ev, actions=actions, references=(PRECHELT,), detector=NAME)

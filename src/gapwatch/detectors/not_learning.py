@@ -5,9 +5,14 @@ The catch-all for runs that fall between the other detectors because they are sh
 that predicts one class, a loss stuck at ln(C), a broken input pipeline. Judged on the deciding series and its
 companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gapwatch.monitor.companions`):
 
-* every one of them is, at its best, no better than at its first evaluation — for a loss (or any unbounded
-  measure) its best value *is* the first, for a bounded task metric (accuracy, F1… in [0, 1]) it never gained
-  more than ``max_metric_gain`` over the first;
+* every one of them is, at its best, no better than at its first evaluation — a held-out loss never fell more
+  than ``flat_loss_gain`` below its first value when a bounded task metric of the set made no progress either (a
+  model that only learned the class frequencies moves its loss a few percent; alone, a loss is held to its first
+  value, since an offset would change "a few percent"), another unbounded measure never beat its first value, a
+  bounded task metric (accuracy, F1… in [0, 1]) never gained more than ``max_metric_gain`` or ``sampling_z``
+  binomial standard errors of its grid (:func:`gapwatch.stats.sampling_sigma`; 4 images of a 47-image validation
+  set are sampling noise), whichever is larger, over the first — unless that metric started at
+  ``saturated_share`` or above (converged before its first evaluation);
 * and at the end none is better than at its first evaluation (by more than ``max_metric_gain`` for a bounded
   task metric);
 * over at least ``min_evaluations`` evaluations;
@@ -54,6 +59,7 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
+from ..stats import sampling_sigma
 from . import register as register_detector
 from ._common import series_or_none, series_table, where_text
 
@@ -70,6 +76,17 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("max_train_drop", 0.1, "Not reported when the training loss's final value is this fraction or more "
           "below its first (the model learns the training set: overfitting, judged elsewhere): 10%.",
           unit="fraction of the first value", low=0, low_open=True),
+    Param("flat_loss_gain", 0.05, "A held-out loss whose best is no more than this fraction below its first "
+          "value made no progress when a bounded task metric of the same set made none either (a model that "
+          "only learned the class frequencies moves its loss a few percent and its accuracy not at all): 5%.",
+          unit="fraction of the first value", low=0, high=0.5),
+    Param("sampling_z", 2.0, "A bounded held-out metric on a small set (its values on a grid k/N) made no "
+          "progress while its gain stays within this many binomial standard errors sqrt(p(1-p)/N).",
+          unit="standard errors", low=0),
+    Param("saturated_share", 0.95, "A bounded held-out metric (accuracy, F1… in [0, 1], higher is better) at or "
+          "above this at its first evaluation was learned before it (a fine-tune that converged in its first "
+          "epoch): its flat curve is convergence, not a model that does not learn.", unit="metric units", low=0,
+          high=1),
     Param("chance_min_evaluations", 2, "At chance: held-out evaluations needed (the loss and the accuracy must "
           "both sit at chance at every one of them).", unit="evaluations", type=int, low=1),
     Param("chance_loss_tol", 0.05, "At chance: largest distance of the held-out loss from ln C, as a fraction of "
@@ -110,11 +127,26 @@ def _deciding_set(history: History, monitor: Monitor | None) -> list[tuple[Serie
     return out
 
 
-def _no_progress(s: Series, sign: float, p: dict[str, Any]) -> bool:
+def _bounded(s: Series, sign: float) -> bool:
+    """Whether ``s`` is a higher-is-better measure with every value in [0, 1] (accuracy, F1…)."""
+    return bool(np.all((s.values >= 0) & (s.values <= 1))) and sign < 0
+
+
+def _no_progress(s: Series, sign: float, p: dict[str, Any], beside_share: bool = False) -> bool:
+    """Whether ``s`` (``sign`` +1: lower is better) never got better than its first value by more than its
+    tolerance: for a bounded task metric ``max_metric_gain`` or ``sampling_z`` binomial standard errors of its
+    grid (:func:`gapwatch.stats.sampling_sigma`: 4 images of a 47-image set are sampling noise), whichever is
+    larger; for a positive loss ``flat_loss_gain`` of its first value when ``beside_share`` (a bounded task metric
+    of the same set made no progress: the loss alone is no scale for "a few percent", an offset would change
+    it); else nothing."""
     z = sign * s.values.astype(float)
     first, best, final = float(z[0]), float(np.min(z)), float(z[-1])
-    bounded = bool(np.all((s.values >= 0) & (s.values <= 1))) and sign < 0
-    tol = p["max_metric_gain"] if bounded else 0.0
+    if _bounded(s, sign):
+        tol = max(p["max_metric_gain"], p["sampling_z"] * sampling_sigma(s.values))
+    elif beside_share and sign > 0 and first > 0 and s.metric == "loss":
+        tol = p["flat_loss_gain"] * first
+    else:
+        tol = 0.0
     return first - best <= tol and first - final <= tol
 
 
@@ -142,10 +174,11 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     except InputError:
         return None
     loss_m, task_m = companions(history, mon)
-    if loss_m is None or task_m is None or loss_m.metric != "loss" or task_m.metric != "acc":
+    if loss_m is None or loss_m.metric != "loss":
         return None
     loss = series_or_none(history, loss_m.split, loss_m.metric)
-    acc = series_or_none(history, task_m.split, task_m.metric)
+    # the set's accuracy, also when another task metric (F1…) decides: chance level is an accuracy's
+    acc = series_or_none(history, loss_m.split, "acc")
     if loss is None or acc is None:
         return None
     lv, av = loss.finite().values.astype(float), acc.finite().values.astype(float)
@@ -284,13 +317,19 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     found = _deciding_set(history, monitor)
     if not found or any(len(s) < p["min_evaluations"] for s, _ in found):
         return []
-    if not all(_no_progress(s, sign, p) for s, sign in found) or _train_learns(history, p):
+    share = any(_bounded(s, sign) and _no_progress(s, sign, p) for s, sign in found)
+    if not all(_no_progress(s, sign, p, share) for s, sign in found) or _train_learns(history, p):
         return []
+    if any(sign < 0 and float(s.values[0]) >= p["saturated_share"] and float(np.max(s.values)) <= 1.0
+           for s, sign in found):
+        return []  # (converged before its first evaluation)
     parts = [f"{s.name} {s.values[0]:.4g} → {s.values[-1]:.4g}" for s, _ in found]
     main = found[0][0]
     last = len(main) - 1
-    msg = (f"no held-out series got better than at its first evaluation in {len(main)} evaluations "
-           f"({', '.join(parts)}): the model is not learning")
+    tr = series_or_none(history, "train", "loss")
+    also = ", and the training loss did not fall either" if tr is not None and len(tr.finite()) >= 2 else ""
+    msg = (f"no held-out series got better than at its first evaluation by more than its noise in {len(main)} "
+           f"evaluations ({', '.join(parts)}){also}: the model is not learning")
     actions = (
         "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
         "check the inputs and labels reach the model as intended (normalisation, shuffled label order, a "
