@@ -1503,3 +1503,63 @@ def test_a_held_out_loss_that_rises_from_its_first_epoch_while_accuracy_stays_pu
     assert f.severity == Severity.WARNING and f.epoch is not None and f.epoch <= 5  # (the loss best, in noise)
     assert "never moved beyond its noise" in f.message
     assert "never moved beyond its noise" in r.summary.headline
+
+
+def test_a_printed_split_measure_value_line_is_read(tmp_path: Path) -> None:
+    """W&B's ``output.log`` of ``print('-- "test accuracy', acc)`` under `` epoch N`` headers, between tqdm bars
+    (the shape of a batch-8 dev log): one ``split measure value`` item on a line is a measurement, while prose
+    with a number (``nr. of training examples 6250``) stays prose."""
+    lines = ["- nr. of training examples 6250", "- nr. of test examples 6250"]
+    for e, acc in enumerate([0.642, 0.700, 0.747, 0.767, 0.782, 0.784]):
+        lines += [f" epoch {e}", "100%|████████| 6250/6250 [03:46<00:00, 27.65it/s]", f'-- "test accuracy {acc}']
+    p = tmp_path / "output.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    (run,) = h.runs()
+    s = h.series("test", "acc")
+    assert s.values.tolist() == [0.642, 0.700, 0.747, 0.767, 0.782, 0.784]
+    assert s.epoch.tolist() == [0, 1, 2, 3, 4, 5]
+    assert {n for n in h.names()} == {"test accuracy"}
+
+
+def test_accuracy_spelled_out_is_a_measure() -> None:
+    from gapwatch.names import is_measure
+
+    assert is_measure("accuracy") and is_measure("test accuracy") and is_measure("val_accuracy")
+    assert not is_measure("batch size") and not is_measure("epoch")
+
+
+@pytest.mark.parametrize("style", ["mmsr", "basicsr"])
+def test_basicsr_logs_are_read_with_psnr_as_the_validation_measure(tmp_path: Path, style: str) -> None:
+    """BasicSR / mmsr logs (super-resolution: ESRGAN, SwinIR, HDRUNet…), the shape of a batch-8 dev log:
+    ``23-05-05 21:26:52.413 - INFO: [epoch:  0, iter:     100, lr:(2.000e-04,)] l_pix: 2.9e-02`` (a two-digit
+    year), then ``# Validation # PSNR: 3.0e+01`` (mmsr) or a ``Validation Set5`` heading with tab-indented
+    ``# psnr: 30.06\\tBest: 30.06 @ 5000 iter`` lines (BasicSR 1.x). One validation per epoch here: the text
+    reader keeps one record per epoch, so two validations within one epoch keep the last (a known limit)."""
+    lines = ["23-05-05 21:25:37.738 - INFO:   name: HDRUNet_v1", "  use_tb_logger: True", "  model: sr"]
+    it = 0
+    for v in range(6):
+        for _ in range(5):
+            it += 200
+            loss = 0.05 * np.exp(-it / 1000) + 0.01
+            if style == "mmsr":
+                lines.append(f"23-05-05 21:26:52.413 - INFO: [epoch:  {it // 1000}, iter: {it:7,d}, "
+                             f"lr:(2.000e-04,)] l_pix: {loss:.4e} ")
+            else:
+                lines.append(f"2022-08-30 10:47:46,171 INFO: [train..][epoch:  {it // 1000}, iter: {it:7,d}, "
+                             f"lr:(1.000e-04,)] [eta: 1 day, 3:51:35, time (data): 0.361 (0.004)] l_pix: {loss:.4e}")
+        psnr = 30 + 0.5 * v
+        if style == "mmsr":
+            lines.append(f"23-05-05 23:19:59.153 - INFO: # Validation # PSNR: {psnr:.4e}")
+        else:
+            lines += ["2022-08-30 10:49:46,171 INFO: Validation Set5",
+                      f"\t # psnr: {psnr:.4f}\tBest: {psnr:.4f} @ {it} iter",
+                      f"\t # ssim: {0.8 + 0.01 * v:.4f}\tBest: {0.8 + 0.01 * v:.4f} @ {it} iter", ""]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "psnr").values, [30, 30.5, 31, 31.5, 32, 32.5], rtol=1e-4)
+    assert h.series("train", "l_pix").values[0] > h.series("train", "l_pix").values[-1]
+    (r,) = analyze(h, forecast=False, examples=False).runs
+    assert (r.monitor.split, r.monitor.metric) == ("val", "psnr")
+    assert not [f for f in r.findings if f.severity != Severity.INFO and f.kind != FindingKind.DATA]

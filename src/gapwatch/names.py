@@ -81,10 +81,10 @@ METRIC_ALIASES: dict[str, str] = {
     "f1score": "f1",
     "r2score": "r2",
 }
-#: The canonical measures (values of :data:`METRIC_ALIASES`) and the segmentation and image measures, for
-#: :func:`is_measure`.
-_MEASURE_WORDS: frozenset[str] = frozenset(METRIC_ALIASES.values()) | {"dice", "iou", "miou", "jaccard", "dsc",
-                                                                        "psnr", "ssim"}
+#: The measures (keys and values of :data:`METRIC_ALIASES`: ``accuracy`` as well as ``acc``) and the segmentation
+#: and image measures, for :func:`is_measure`.
+_MEASURE_WORDS: frozenset[str] = (frozenset(METRIC_ALIASES.values()) | frozenset(METRIC_ALIASES)
+                                   | {"dice", "iou", "miou", "jaccard", "dsc", "psnr", "ssim"})
 
 #: The four roles a logged name can have (see the module docstring).
 ROLES: tuple[str, ...] = ("metric", "bookkeeping", "schedule", "signal")
@@ -634,10 +634,14 @@ def logged_name_key(history: History, spec: str) -> tuple[str, str] | None:
 
 
 def is_measure(name: str) -> bool:
-    """Whether a logged name names a measure of the model (a loss, or a metric of :data:`METRIC_ALIASES`:
-    accuracy, F1, WER…), as opposed to any other number a log may hold."""
+    """Whether a logged name names a measure of the model (a loss — also BasicSR's ``l_pix``, ``l_g_gan`` — or a
+    metric of :data:`METRIC_ALIASES`: accuracy, F1, WER…), as opposed to any other number a log may hold."""
     low = name.lower()
-    return "loss" in low or any(t in _MEASURE_WORDS for t in re.split(r"[\s_/.\-]+", low) if t)
+    toks = [t for t in re.split(r"[\s_/.\-]+", low) if t]
+    if toks and toks[0] in SPLIT_ALIASES:
+        toks = toks[1:]
+    # (BasicSR's loss terms: ``l_pix``, ``l_g_percep``, ``l_d_real``)
+    return "loss" in low or any(t in _MEASURE_WORDS for t in toks) or (len(toks) >= 2 and toks[0] == "l")
 
 
 def describe(name: str, default_split: str = "train") -> dict[str, str | None]:

@@ -99,8 +99,8 @@ _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
 #: One ``name value`` item of a comma-separated field: ``train loss 2.1``, ``mfu 4.51%``.
 _SPACE_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+({_NUM})%?\s*")
-_SEPARATORS = re.compile(r"[\s,;|\-\[\]()%]*")
-_BOUNDARY = re.compile(r"[\-,;:\[(\t>]\s*$")
+_SEPARATORS = re.compile(r"[\s,;|\-\[\]()%#]*")
+_BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
@@ -139,7 +139,8 @@ _LOG_PREFIX = re.compile(
     # OpenNMT-py (``[%(asctime)s %(levelname)s]``): ``[2024-05-08 04:06:28,463 INFO] ``
     r"\[\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\s+"
     r"(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]\s*|"
-    r"(?:\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
+    # (BasicSR's ``%y-%m-%d``: ``23-05-05 21:25:37.738 - INFO: ``)
+    r"(?:\[?(?:\d{4}|\d\d)[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
     # loguru's default (YOLOX): ``2021-07-20 12:00:00 | INFO     | yolox.core.trainer:260 - ``
     rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
     rf"{_LEVEL}\s*\|\s*[\w.<>]+(?::[\w.<>]+)*:\d+\s+-\s+|{_LEVEL}\s*[-|:]\s*)?)")
@@ -157,7 +158,7 @@ _SWIN_FIELD = re.compile(rf"^\s*([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+(
 _SWIN_PAIR = re.compile(rf"([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+({_NUMBER})%?(?=\s|$)")
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
 _SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)"
-                         r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|]\s*"
+                         r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|#]\s*"
                          r"(?=[A-Za-z][\w ./\-]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
 _BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\b[\w ]*:?\s*$",
@@ -229,12 +230,28 @@ def _comma_space_pairs(field: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in found]
 
 
+#: Punctuation a printed line may start with before its one measurement (``-- "test accuracy 0.642``).
+_LEAD_PUNCT = re.compile(r"^[\s\-\"'*>#=~:]*")
+
+
+def _lone_split_pair(field: str) -> list[tuple[str, str]]:
+    """A field that is one ``split measure value`` item and nothing else — ``test accuracy 0.642``, ``val loss
+    0.51`` (``print("test accuracy", acc)``), after leading punctuation: a name of up to three words whose first
+    word is a split and that names a measure, so that prose (``epoch 3``, ``batch size 32``) stays prose."""
+    m = _SPACE_ITEM.fullmatch(_LEAD_PUNCT.sub("", field))
+    if m is None or _split_of(m.group(1)) is None or not is_measure(m.group(1)):
+        return []
+    return [(m.group(1), m.group(2))]
+
+
 def _field_pairs(field: str) -> list[tuple[str, str]]:
     pairs = _colon_pairs(field)
     if not pairs and _SPACE_FIELD.fullmatch(field):
         pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
     if not pairs:
         pairs = _comma_space_pairs(field)
+    if not pairs:
+        pairs = _lone_split_pair(field)
     split = _split_of(pairs[0][0]) if pairs else None
     out = []
     for name, val in pairs:
@@ -448,7 +465,10 @@ class _Records:
 
     def segment(self, line: int, seg: str) -> None:
         prefix = _LOG_PREFIX.match(seg)  # (every string matches: the prefix may be empty)
-        seg = seg[prefix.end():] if prefix else seg
+        if prefix and seg[:prefix.end()].strip():
+            seg = seg[prefix.end():]
+        elif self.block is None:
+            seg = seg.lstrip()  # (leading white space alone is no prefix: it may indent a block's measurements)
         if self.table_row(line, seg):
             return
         printed = _printed_dict(seg)
