@@ -447,7 +447,7 @@ def lcdb_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
             m = max(3, math.ceil(cut * nn))
             if m >= nn:
                 continue
-            r: dict[str, Any] = {"split": c["split"], "cut": cut, "m": m, "fut": y[m:].tolist(),
+            r: dict[str, Any] = {"name": c["name"], "split": c["split"], "cut": cut, "m": m, "fut": y[m:].tolist(),
                                  "behind": bool(z[:m].min() <= z[m:].min()), "sample_wise": sample_wise(c["x"][:m])}
             for v in ("none", *VERSIONS):
                 fc = forecast_curve(c["x"], y, observed=m, horizon=nn, mode=c["mode"], method="pfn", recalibration=v,
