@@ -1563,3 +1563,22 @@ def test_basicsr_logs_are_read_with_psnr_as_the_validation_measure(tmp_path: Pat
     (r,) = analyze(h, forecast=False, examples=False).runs
     assert (r.monitor.split, r.monitor.metric) == ("val", "psnr")
     assert not [f for f in r.findings if f.severity != Severity.INFO and f.kind != FindingKind.DATA]
+
+
+def test_an_epoch_counter_inside_a_line_marks_the_epoch_and_appended_runs(tmp_path: Path) -> None:
+    """``Date: …, Time_Cost: 98s, Epoch: [k/100],Val_PSNR: x, Val_SSIM: y`` (the shape of a batch-8 dev log):
+    the bracketed counter in mid-line is the epoch, so six trainings appended to one file (the counter back at 1)
+    are six runs. Before, the lines were numbered 1…600 as one curve and the restarts read as a critical
+    collapse."""
+    lines = []
+    for run in range(3):
+        for e in range(1, 21):
+            lines.append(f"Date: 2023-10-29 11:25:34s, Time_Cost: 98s, Epoch: [{e}/20],"
+                         f"Val_PSNR: {28 + 2 * e - 0.03 * e * e + 0.1 * run:.2f}, Val_SSIM: {0.94 + 0.002 * e:.4f}")
+    p = tmp_path / "train_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    a = analyze(load(p), forecast=False, examples=False)
+    assert [r.name for r in a.runs] == ["train_log#1", "train_log#2", "train_log#3"]
+    for r in a.runs:
+        assert r.history.series("val", "psnr").epoch.tolist() == list(range(1, 21))
+        assert not [f for f in r.findings if f.severity == Severity.CRITICAL]

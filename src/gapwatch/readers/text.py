@@ -301,11 +301,17 @@ def _list_mean(m: re.Match[str]) -> str:
     return f"{' '.join(name.split()[-3:])}: {sum(vals) / len(vals)!r}"  # (a name of at most three words)
 
 
+#: An epoch counter inside a line: ``…, Epoch: [3/100],Val_PSNR: 28.9`` → ``Epoch: 3,``.
+_EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
+
+
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
-    list of per-class values (:data:`_MEASURE_LIST`) is their mean."""
+    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` counter is the epoch."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
+    if "[" in text:
+        text = _EPOCH_OF.sub(r"epoch: \1", text)
     if "[" in text:
         text = _MEASURE_LIST.sub(_list_mean, text)
     text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
