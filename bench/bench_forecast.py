@@ -126,10 +126,11 @@ def load_cpu() -> list[dict[str, Any]]:
     return out
 
 
-def load_wild(cache: Path) -> tuple[list[dict[str, Any]], int]:
+def load_wild(cache: Path, manifest: Path | None = None) -> tuple[list[dict[str, Any]], int]:
     """Held-out loss curves of the real-log corpus (see the module docstring) and the count of log files whose
     files are missing. Each curve carries its manifest entry's ``split`` (``"dev"`` or ``"test"``: the corpus's
-    own split, whose test half is never fitted on) and ``entry`` (the entry's id)."""
+    own split, whose test half is never fitted on) and ``entry`` (the entry's id). ``manifest``: the corpus's
+    manifest to read (default ``bench/wild/manifest.json``; an earlier version reproduces an earlier run)."""
     from bench_wild import MANIFEST, entry_path
 
     from gapwatch import load
@@ -137,13 +138,14 @@ def load_wild(cache: Path) -> tuple[list[dict[str, Any]], int]:
     out: list[dict[str, Any]] = []
     seen: set[bytes] = set()
     missing = 0
-    for e in json.loads(MANIFEST.read_text())["entries"]:
+    manifest = manifest or MANIFEST
+    for e in json.loads(manifest.read_text())["entries"]:
         j = e["judgement"]
         if j.get("kind") != "log" or not j.get("heldout"):
             continue
         split = e.get("split")
         if split not in SPLITS:
-            raise SystemExit(f"{MANIFEST}: entry {e.get('id')!r} has split {split!r}; expected one of {SPLITS}")
+            raise SystemExit(f"{manifest}: entry {e.get('id')!r} has split {split!r}; expected one of {SPLITS}")
         p = entry_path(e, cache)
         if not p.exists():
             missing += 1

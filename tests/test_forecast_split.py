@@ -66,14 +66,12 @@ def _committed_log_entries() -> list[dict[str, Any]]:
             and e["judgement"].get("heldout")]
 
 
-def _load(entries: list[dict[str, Any]], tmp: Path,
-          monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, bytes]]:
+def _load(entries: list[dict[str, Any]], tmp: Path) -> dict[str, tuple[str, bytes]]:
     """``load_wild`` on a manifest holding ``entries``: curve (entry id, name without its running index) → its
     split and its values rounded as load_wild compares them (bytes)."""
     manifest = tmp / f"manifest_{len(entries)}.json"
     manifest.write_text(json.dumps({"entries": entries}))
-    monkeypatch.setattr(bench_wild, "MANIFEST", manifest)
-    curves, missing = bench_forecast.load_wild(tmp / "no_cache")
+    curves, missing = bench_forecast.load_wild(tmp / "no_cache", manifest)
     assert missing == 0
     by_entry = {e["id"]: e["split"] for e in entries}
     for c in curves:
@@ -81,11 +79,10 @@ def _load(entries: list[dict[str, Any]], tmp: Path,
     return {f"{c['entry']}|{c['name'].split(':', 1)[1]}": (c["split"], np.round(c["y"], 6).tobytes()) for c in curves}
 
 
-def test_real_log_curves_keep_their_manifest_split_when_the_corpus_grows(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_log_curves_keep_their_manifest_split_when_the_corpus_grows(tmp_path: Path) -> None:
     entries = _committed_log_entries()[:24]
-    small = _load(entries[1::2], tmp_path, monkeypatch)
-    grown = _load(entries, tmp_path, monkeypatch)  # an entry added before each of the small corpus's
+    small = _load(entries[1::2], tmp_path)
+    grown = _load(entries, tmp_path)  # an entry added before each of the small corpus's
     assert {split for split, _ in small.values()} == set(bench_forecast.SPLITS)
     assert len(grown) > len(small)
     for key, (split, values) in small.items():
@@ -96,13 +93,12 @@ def test_real_log_curves_keep_their_manifest_split_when_the_corpus_grows(tmp_pat
     assert sum(key in grown for key in small) >= len(small) - 1
 
 
-def test_a_manifest_entry_without_a_valid_split_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_manifest_entry_without_a_valid_split_is_refused(tmp_path: Path) -> None:
     entry = dict(_committed_log_entries()[0], split="train")
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"entries": [entry]}))
-    monkeypatch.setattr(bench_wild, "MANIFEST", manifest)
     with pytest.raises(SystemExit, match=f"{entry['id']}.*split 'train'"):
-        bench_forecast.load_wild(tmp_path)
+        bench_forecast.load_wild(tmp_path, manifest)
 
 
 def _row(name: str, set_: str, split: str) -> dict[str, Any]:
