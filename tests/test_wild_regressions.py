@@ -1582,3 +1582,69 @@ def test_an_epoch_counter_inside_a_line_marks_the_epoch_and_appended_runs(tmp_pa
     for r in a.runs:
         assert r.history.series("val", "psnr").epoch.tolist() == list(range(1, 21))
         assert not [f for f in r.findings if f.severity == Severity.CRITICAL]
+
+
+def test_a_chinese_log_is_read_in_english(tmp_path: Path) -> None:
+    """``Epoch 16 完成 | 训练损失: 4.6130 | 验证损失: 6.0073 | 时间: 385.8s`` (the shape of a batch-9 dev log):
+    训练 (training), 验证 (validation), 损失 (loss), 准确率 (accuracy) and full-width colons are read."""
+    lines = [f"Epoch {e} 完成 | 训练损失: {4.6 - 0.02 * e:.4f} | 验证损失：{6.0 - 0.01 * e:.4f} | 验证准确率: "
+             f"{0.3 + 0.01 * e:.3f} | 时间: 385.8s" for e in range(1, 9)]
+    p = tmp_path / "training_log.txt"
+    p.write_text("示例翻译:\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "loss").values, [6.0 - 0.01 * e for e in range(1, 9)], atol=1e-4)
+    np.testing.assert_allclose(h.series("val", "acc").values[-1], 0.38)
+    assert h.series("train", "loss").values[0] == pytest.approx(4.58)
+
+
+def test_a_utf16_log_from_a_powershell_redirect_is_read(tmp_path: Path) -> None:
+    """``python train.py > log.txt`` in Windows PowerShell writes UTF-16 LE with a byte order mark (the shape of a
+    batch-9 log): read like any text log, not refused as binary."""
+    lines = [f"Epoch {e}/10 - loss: {1.0 - 0.05 * e:.4f} - val_loss: {1.1 - 0.04 * e:.4f}" for e in range(1, 11)]
+    p = tmp_path / "log.txt"
+    p.write_bytes(("\n".join(lines) + "\n").encode("utf-16"))
+    h = load(p)
+    assert len(h.series("val", "loss")) == 10
+
+
+def test_split_tags_progress_counters_and_course_template_lines_are_read(tmp_path: Path) -> None:
+    """``[train] epoch:1 iter:0/18 0.00% lr:0.000753 loss:0.608553 ETA:0.0min`` and ``[val] epoch:1 miou:0.48``
+    (UNet++ log), and ``[ Valid | 001/100 ] loss = 1.65302, acc = 0.37931`` (a widely copied course template),
+    shapes of batch-9 dev logs."""
+    a = tmp_path / "train_log.txt"
+    a.write_text("".join(f"[train] epoch:{e} iter:0/18 0.00% lr:0.001000 loss:{1.3 - 0.1 * e:.6f} ETA:0.0min\n"
+                         f"[val] epoch:{e} miou:{0.2 + 0.05 * e:.2f}\n" for e in range(6)))
+    h = load(a)
+    np.testing.assert_allclose(h.series("val", "miou").values, [0.2, 0.25, 0.3, 0.35, 0.4, 0.45])
+    np.testing.assert_allclose(h.series("train", "loss").values[-1], 0.8)
+    b = tmp_path / "output.log"
+    b.write_text("".join(f"[ Train | {e:03d}/100 ] loss = {1.9 - 0.1 * e:.5f}, acc = {0.3 + 0.02 * e:.5f}\n"
+                         f"[ Valid | {e:03d}/100 ] loss = {1.7 - 0.05 * e:.5f}, acc = {0.35 + 0.02 * e:.5f}\n"
+                         for e in range(1, 7)))
+    h = load(b)
+    assert h.series("val", "acc").epoch.tolist() == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(h.series("val", "loss").values[0], 1.65)
+    np.testing.assert_allclose(h.series("train", "acc").values[-1], 0.42)
+
+
+def test_a_history_json_that_lists_its_epochs_first_is_read(tmp_path: Path) -> None:
+    """``{"epochs": [1, 2, …], "loss": […], "val_loss": […], "val_acc": […]}`` (the shape of a batch-9 dev log)."""
+    n = 12
+    doc = {"epochs": list(range(1, n + 1)), "loss": [0.7 - 0.02 * i for i in range(n)],
+           "val_loss": [0.69 - 0.01 * i for i in range(n)], "val_acc": [0.5 + 0.02 * i for i in range(n)]}
+    p = tmp_path / "training_history.json"
+    p.write_text(json.dumps(doc, indent=2))
+    h = load(p)
+    assert h.series("val", "acc").epoch.tolist()[0] in (0, 1) and len(h.series("val", "acc")) == n
+
+
+def test_a_held_out_measure_worse_than_its_first_evaluation_is_never_critical(tmp_path: Path) -> None:
+    """With its best at the first evaluation there is no improvement to undo: a perplexity 6% above it is at most
+    a warning, not a critical finding that fails a CI gate (a batch-9 dev log's appended run)."""
+    val = [1166, 1171, 1226, 1266, 1230, 1229, 1240, 1230, 1237, 1232]
+    train = [1026, 859, 808, 817, 815, 817, 818, 815, 818, 819]
+    p = tmp_path / "metrics.csv"
+    p.write_text("epoch,train_perplexity,val_perplexity\n"
+                 + "".join(f"{e + 1},{t},{v}\n" for e, (t, v) in enumerate(zip(train, val))))
+    (r,) = analyze(load(p), forecast=False, examples=False).runs
+    assert not [f for f in r.findings if f.severity == Severity.CRITICAL]

@@ -45,7 +45,8 @@ evaluation after the best worse than the one before (at least two of them), at l
 the improvement undone, and the training series of the same measure (else the training loss) better at the end
 than at the best. Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
 
-Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone),
+Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone) and
+there was an improvement to undo (a series whose best is its first evaluation is a ``warning`` at most),
 ``info`` when ``lost < warn_lost_fraction`` (default: a twentieth — statistically clear but too small to act on;
 on real logs a held-out loss 1–2% above its best after a long plateau is what a reader calls a plateau), else
 ``warning``.
@@ -279,7 +280,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     best_val = float(s.values[b])
     final_val = float(s.values[-1])
     rel_value = degradation / abs(best_val) if best_val != 0 else float("inf")
-    sev = (Severity.CRITICAL if lost >= p["critical_lost_fraction"]
+    sev = (Severity.CRITICAL if lost >= p["critical_lost_fraction"] and improvement > 0
            else Severity.WARNING if lost >= p["warn_lost_fraction"] else Severity.INFO)
     unit = s.x_kind
     where_best = f"{unit} {fmt_x(s.x[b])}"

@@ -114,8 +114,8 @@ def unregister_reader(name: str) -> None:
 
 
 def read_head(path: Path) -> str:
-    """The first :data:`HEAD_BYTES` bytes of a file as text (UTF-8 with replacement, BOM removed; '' for a
-    directory)."""
+    """The first :data:`HEAD_BYTES` bytes of a file as text (UTF-8 with replacement, or UTF-16 after its byte
+    order mark; BOM removed; '' for a directory)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(HEAD_BYTES)
@@ -123,6 +123,8 @@ def read_head(path: Path) -> str:
         return ""
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its BOM (PowerShell's ``>`` redirect on Windows)
+        return raw[: len(raw) // 2 * 2].decode("utf-16", errors="replace").lstrip("\ufeff")
     return raw.decode("utf-8", errors="replace").lstrip("\ufeff")
 
 

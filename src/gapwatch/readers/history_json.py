@@ -44,6 +44,9 @@ MAX_BYTES = 1 << 25
 
 _FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*(?:\[|\{\s*"\d+"\s*:)')
 _MEASURES = frozenset(METRIC_ALIASES.values())
+#: First keys that are an axis, not a measure (a hand-written history that lists its epochs first).
+_AXIS_KEYS = frozenset({"epoch", "epochs", "step", "steps", "iteration", "iterations"})
+_LIST_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:\s*\[')
 
 
 def _measure(name: str) -> bool:
@@ -61,6 +64,8 @@ def sniff(path: Path, head: str) -> bool:
         key = json.loads(f'"{m.group(1)}"')
     except ValueError:
         return False
+    if key.lower() in _AXIS_KEYS:  # ``{"epochs": [1, 2, …], "loss": [...], …}``: a measure's list must follow
+        return any(_measure(k) for k in _LIST_KEY.findall(head[m.end():]))
     return _measure(key)
 
 

@@ -104,7 +104,7 @@ _BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
-    r"(?:(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)\s+)?"
+    r"(?:(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)[\])]?\s+)?"
     r"epoch\b(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 #: A Python dict of numbers printed on a line (no nested braces): ``{'eval_loss': 0.58, 'epoch': 1.0}``.
 _PRINTED_DICT = re.compile(r"\{\s*'[A-Za-z_][\w/.\-]*'\s*:[^{}]*\}")
@@ -301,6 +301,16 @@ def _list_mean(m: re.Match[str]) -> str:
     return f"{' '.join(name.split()[-3:])}: {sum(vals) / len(vals)!r}"  # (a name of at most three words)
 
 
+#: Progress printed after an epoch marker, not measurements: ``iter:0/18`` (the batch within the epoch), a bare
+#: ``0.00%`` (not one after ``name:``), ``ETA:0.0min``; removed so that the measurements around them are read
+#: (``[train] epoch:1 iter:0/18 0.00% lr:0.000753 loss:0.608553 ETA:0.0min``).
+_PROGRESS = re.compile(r"(?<![\w.])(?:(?:iter(?:ation)?|batch|it)\s*[:=]?\s*\d+\s*/\s*\d+"
+                       r"|(?:eta|elapsed|remaining)\s*[:=]\s*[\d:.]+\s*(?:min|s|sec|h|ms)?(?![\w.])"
+                       r"|(?<![:=]\s)(?<![:=]\s\s)(?<=\s)\d{1,3}(?:\.\d+)?%(?=\s|$))", re.IGNORECASE)
+#: A bracketed split and epoch counter opening a line: ``[ Train | 001/100 ] loss = 1.65, acc = 0.38`` (the
+#: homework template of a widely taught deep-learning course, copied by many repositories) → ``Train epoch 001``.
+_SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)\s*\|\s*"
+                            r"(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
 #: An epoch counter inside a line: ``…, Epoch: [3/100],Val_PSNR: 28.9`` → ``Epoch: 3,``.
 _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
 
@@ -499,6 +509,7 @@ class _Records:
                 self.add(line, _in_split(measured, split))
             return
         seg, field_split = _split_field(seg)
+        seg = _SPLIT_COUNTER.sub(r"\1 epoch \2 ", seg, count=1)
         m = _MARKER.match(seg)
         if m is None:
             found = _in_split(pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1)), field_split)
@@ -509,7 +520,7 @@ class _Records:
             step = _STEP_MARKER.search(seg) if self.epoch is None and found and "step" not in found else None
             self.add(line, {"step": float(step.group(1) or step.group(2)), **found} if step else found)
             return
-        rest, epoch = seg[m.end():], float(m.group(3))
+        rest, epoch = _PROGRESS.sub(" ", seg[m.end():]), float(m.group(3))
         split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
         if split and _split_of(split) != "train":
             rest = f"{split}: {_ITER_BRACKET.sub('', rest, count=1).strip()}"
@@ -621,10 +632,33 @@ def _numbered(lines: list[tuple[int, dict[str, float]]]) -> list[tuple[int, dict
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 
+#: Chinese words of training logs and their English reading (``训练损失: 4.61 | 验证损失: 6.01`` → ``train loss: 4.61
+#: | val loss: 6.01``), longest first; full-width punctuation becomes ASCII.
+_CJK_TERMS: tuple[tuple[str, str], ...] = (
+    ("准确率", " accuracy "), ("正确率", " accuracy "), ("准确度", " accuracy "), ("精确率", " precision "),
+    ("召回率", " recall "), ("精度", " accuracy "), ("损失", " loss "), ("训练集", " train "), ("验证集", " val "),
+    ("测试集", " test "), ("训练", " train "), ("验证", " val "), ("测试", " test "), ("：", ": "), ("，", ", "),
+    ("；", "; "), ("｜", "|"),
+)
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def _english(line: str) -> str:
+    """``line`` with the Chinese words of :data:`_CJK_TERMS` read in English (a line without CJK characters is
+    returned as is)."""
+    if _CJK.search(line) is None:
+        return line
+    for zh, en in _CJK_TERMS:
+        line = line.replace(zh, en)
+    return re.sub(r"(?<=[A-Za-z]) {2,}(?=[A-Za-z:])", " ", line)
+
+
 def _plain(lines: Iterable[str]) -> Iterator[str]:
-    """``lines`` without ANSI escape sequences (:data:`_ANSI`)."""
+    """``lines`` without ANSI escape sequences (:data:`_ANSI`), Chinese log words read in English
+    (:func:`_english`)."""
     for ln in lines:
-        yield _ANSI.sub("", ln) if "\x1b" in ln else ln
+        ln = _ANSI.sub("", ln) if "\x1b" in ln else ln
+        yield _english(ln) if not ln.isascii() else ln
 
 
 def sniff(path: Path, head: str) -> bool:
@@ -635,9 +669,16 @@ def sniff(path: Path, head: str) -> bool:
     return len(good) >= MIN_SNIFF_RECORDS
 
 
+def _encoding(path: Path) -> str:
+    """``utf-16`` for a file that starts with a UTF-16 byte order mark (a log redirected by Windows PowerShell's
+    ``>``), else ``utf-8``."""
+    with open(path, "rb") as fh:
+        return "utf-16" if fh.read(2) in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
 def _lines(path: Path) -> Iterator[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        with open(path, encoding=_encoding(path), errors="replace", newline="") as fh:
             while True:
                 chunk = fh.readline(guardlog.MAX_LINE_CHARS)
                 if not chunk:
