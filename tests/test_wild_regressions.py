@@ -1648,3 +1648,29 @@ def test_a_held_out_measure_worse_than_its_first_evaluation_is_never_critical(tm
                  + "".join(f"{e + 1},{t},{v}\n" for e, (t, v) in enumerate(zip(train, val))))
     (r,) = analyze(load(p), forecast=False, examples=False).runs
     assert not [f for f in r.findings if f.severity == Severity.CRITICAL]
+
+
+def test_step_and_epoch_twins_stay_apart_in_every_reader() -> None:
+    """Lightning's ``on_step=True, on_epoch=True`` logs ``val_loss_step`` and ``val_loss_epoch``; TensorBoard
+    files hold both (a batch-9 dev log). The epoch means are the curve; the per-step values keep their own series
+    (before, in TensorBoard, they were merged into one curve and the curve was judged on per-batch values)."""
+    from gapwatch.names import normalize_columns, step_twins
+
+    names = ["val_loss_step", "val_loss_epoch", "train_loss_step", "train_loss_epoch", "val_f1", "loss/step"]
+    assert step_twins(names) == {"val_loss_step", "train_loss_step"}
+    read = normalize_columns(names)
+    assert read["val_loss_epoch"] == ("val", "loss") and read["val_loss_step"] == ("val", "loss_step")
+    assert read["train_loss_step"] == ("train", "loss_step")
+
+
+def test_several_re_evaluations_at_the_last_step_are_left_out_of_the_curve() -> None:
+    """``trainer.validate()`` called several times after ``fit`` (another event file each) adds values at the last
+    step: the fit's own evaluation stays the curve's last point, the others are re-evaluations (a note says so)."""
+    from gapwatch import History
+
+    rows = [{"step": 100 * (i + 1), "val_f1": 0.5 + 0.01 * i} for i in range(10)]
+    rows += [{"step": 1000, "val_f1": v} for v in (0.85, 0.86, 0.87)]
+    h = History.from_records(rows, run="r").dedupe()
+    s = h.series("val", "f1")
+    assert len(s) == 10 and s.values[-1] == pytest.approx(0.59)
+    assert any("the 3 after the first are read as final re-evaluations" in n.message for n in h.notes)

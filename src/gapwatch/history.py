@@ -428,9 +428,9 @@ class History:
     def dedupe(self) -> History:
         """Resolve resumed runs: when a (run, split, metric) logs the same step twice, or steps go back,
         keep the **last** logged value per step and record a :class:`HistoryNote` saying so. One exception:
-        strictly increasing steps whose last step comes once more are a final re-evaluation (Ultralytics validates
-        best.pt after the last epoch; HF's ``load_best_model_at_end`` evaluates the restored best model), and the
-        run's own value at that step is kept.
+        strictly increasing steps whose last step comes once or more again are final re-evaluations (Ultralytics
+        validates best.pt after the last epoch; HF's ``load_best_model_at_end`` evaluates the restored best model;
+        Lightning's ``trainer.validate()`` after fit), and the run's own value at that step is kept.
 
         The rows come out grouped by (run, split, metric), groups in order of first appearance; a group that
         needed resolving is sorted by its x (NaN x last)."""
@@ -450,16 +450,22 @@ class History:
             hx = xs[has]
             went_back = bool(np.any(np.diff(hx) < 0)) if hx.size > 1 else False
             dup = _duplicated_keep_last(hx)
-            if not went_back and hx.size > 2 and int(dup.sum()) == 1 and dup[-2] and hx[-2] > hx[-3]:
-                # one value more at the last step, after strictly increasing steps: a final re-evaluation
+            k_last = int(dup.sum())
+            if not went_back and hx.size > k_last + 1 and k_last >= 1 and bool(np.all(hx[-k_last - 1:] == hx[-1])) \
+                    and hx[-k_last - 1] > hx[-k_last - 2]:
+                # values more at the last step only, after strictly increasing steps: final re-evaluations
                 # (Ultralytics validates best.pt after the last epoch; HF's load_best_model_at_end evaluates the
-                # restored best model) — the run's own evaluation at that step is the curve's last point
+                # restored best model; Lightning's trainer.validate() after fit) — the run's own evaluation at that
+                # step is the curve's last point
                 dup = np.zeros(hx.shape[0], dtype=bool)
-                dup[-1] = True
-                notes.append(HistoryNote(run, f"{split}/{metric}: two values at the last {key} "
-                                         f"({_fmt_x(hx[-1])}): the second is read as a final re-evaluation (of the "
-                                         "best checkpoint, as Ultralytics and HF's load_best_model_at_end do) "
-                                         "and left out of the curve", self.sources.get(run, "")))
+                dup[-k_last:] = True
+                what = ("two values at the last {k} ({x}): the second is read as a final re-evaluation" if k_last == 1
+                        else f"{k_last + 1} values at the last {{k}} ({{x}}): the {k_last} after the first are read "
+                             "as final re-evaluations")
+                notes.append(HistoryNote(run, f"{split}/{metric}: {what.format(k=key, x=_fmt_x(hx[-1]))} (of the "
+                                         "best checkpoint, as Ultralytics and HF's load_best_model_at_end do, or "
+                                         "trainer.validate() after fit) and left out of the curve",
+                                         self.sources.get(run, "")))
             elif went_back or dup.any():
                 n_drop = int(dup.sum())
                 shared = ("several values share an epoch (values logged per batch, each with its epoch?)"

@@ -505,7 +505,32 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     if _has_train_and_val_loss(read, metric_names, explicit):
         _bare_metrics_on_val(read, metric_names, explicit, default_split)
     _bare_twins_apart(read, explicit)
+    _step_twins_apart(read)
     return read
+
+
+def step_twins(names: Iterable[str]) -> set[str]:
+    """The names among ``names`` that are the per-step twin of a logged epoch mean: Lightning's ``self.log(...,
+    on_step=True, on_epoch=True)`` logs ``<name>_step`` (every batch) and ``<name>_epoch`` (the epoch mean) — in
+    its CSVLogger, TensorBoard and every other logger. Both read as the same series and would interleave into one
+    curve; the readers keep such a ``_step`` (or ``/step``) name apart as ``<metric>_step`` and the epoch means
+    are the curve."""
+    names = list(names)
+    low = {n.lower() for n in names}
+    out = set()
+    for n in names:
+        ln = n.lower()
+        for step_suffix, epoch_suffix in (("_step", "_epoch"), ("/step", "/epoch")):
+            if ln.endswith(step_suffix) and ln[: -len(step_suffix)] + epoch_suffix in low:
+                out.add(n)
+    return out
+
+
+def _step_twins_apart(read: dict[str, tuple[str, str]]) -> None:
+    """:func:`step_twins` read as ``<metric>_step``. Changes ``read`` in place."""
+    for n in step_twins(read):
+        split, metric = read[n]
+        read[n] = (split, f"{metric}_step")
 
 
 def _loss_parts_beside_the_loss(read: dict[str, tuple[str, str]], default_split: str) -> None:

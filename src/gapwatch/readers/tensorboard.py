@@ -26,7 +26,7 @@ import numpy as np
 from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, is_bookkeeping, normalize, role
+from ..names import SPLIT_ALIASES, is_bookkeeping, normalize, role, step_twins
 from ._parts import Parts
 from ._tfrecord import read_scalars
 from .base import FunctionReader
@@ -127,6 +127,10 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         for tag, (_, step, _, vals) in sc.tags.items():
             _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
         del sc, epoch_map  # record indices and wall times are not kept: free them before the next file
+    twins = step_twins(b.name for b in parts.blocks)
+    for b in parts.blocks:
+        if b.name in twins:  # (Lightning's ``val_loss_step`` beside ``val_loss_epoch``)
+            b.metric = f"{b.metric}_step"
     parts.meta["tensorboard_files"] = [str(f.relative_to(root)) for f in files]
     return [parts]
 
