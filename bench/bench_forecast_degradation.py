@@ -42,7 +42,7 @@ The halves are fixed per curve, whatever other curves exist: a ``wild`` curve is
 ``split`` (``bench/wild/manifest.json``: the corpus's own dev/test split by repository; its test split is never
 fitted on, not even for the mirror fit: issue 12's rule), every other curve (``cpu``, ``real``, ``lcdb``) in the
 half given by the parity of the first byte of the SHA-1 of its name (:func:`bench_forecast.name_split`). Until
-2026-12-06 21:40 UTC the halves alternated in the name order of all curves, so each growth of the real-log corpus
+commit cf1f50b (2026-12-06) the halves alternated in the name order of all curves, so each growth of the real-log corpus
 reshuffled them and put part of the shipped constants' fit half into the test half. The band's width correction is
 split-conformal, fitted the same way on the ``cpu`` and ``real`` curves only (``BAND_SETS``), so on ``wild`` it is
 scored out of sample in both halves: one factor (``BAND_SCALE``, the previous correction) and the shipped
