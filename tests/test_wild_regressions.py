@@ -1674,3 +1674,70 @@ def test_several_re_evaluations_at_the_last_step_are_left_out_of_the_curve() -> 
     s = h.series("val", "f1")
     assert len(s) == 10 and s.values[-1] == pytest.approx(0.59)
     assert any("the 3 after the first are read as final re-evaluations" in n.message for n in h.notes)
+
+
+def _yolo8_console(epochs: int, maps: list[float], seg: bool) -> str:
+    """Ultralytics 8.x ``train`` stdout in the exact shape people commit (progress rewritten with ``\\r``, ANSI
+    erase codes, the validation header and ``all`` row per epoch, best.pt validated after training)."""
+    cols = "box_loss   seg_loss   cls_loss   dfl_loss" if seg else "box_loss   cls_loss   dfl_loss"
+    val = ("Box(P          R      mAP50  mAP50-95)     Mask(P          R      mAP50  mAP50-95)" if seg
+           else "Box(P          R      mAP50  mAP50-95)")
+    out = ["Ultralytics 8.3.235 🚀 Python-3.12.10 torch-2.9.1+cu128 CUDA:0", "Starting training for "
+           f"{epochs} epochs..."]
+    for e in range(1, epochs + 1):
+        losses = [1.2 - 0.02 * e, 2.8 - 0.05 * e, 1.5 - 0.01 * e] + ([1.4 - 0.01 * e] if seg else [])
+        out.append("")
+        out.append(f"      Epoch    GPU_mem   {cols}  Instances       Size")
+        bars = []
+        for k, pct in ((0, 0), (25, 50), (50, 100)):
+            nums = "  ".join(f"{x + 0.01 * (50 - k) / 50:9.4g}" for x in losses)
+            bars.append(f"\x1b[K      {e}/{epochs}      1.27G  {nums}         73        640: {pct}% ━━━━ {k}/50 9.3s")
+        out.append("\r".join(bars))
+        m = maps[e - 1]
+        row = f"{0.6:10.3g} {0.5:10.3g} {m + 0.1:10.3g} {m:10.3g}"
+        out.append(f"                 Class     Images  Instances      {val}: 100% ━━━━ 1/1 3.1it/s")
+        out.append(f"                   all         18         18 {row}" + (f" {row}" if seg else ""))
+    out += ["", f"{epochs} epochs completed in 0.1 hours.", "Validating runs/segment/train/weights/best.pt...",
+            f"                 Class     Images  Instances      {val}: 100% ━━━━ 1/1 3.1it/s",
+            f"                   all         18         18 {0.9:10.3g} {0.9:10.3g} {0.99:10.3g} {0.98:10.3g}"
+            + (f" {0.9:10.3g} {0.9:10.3g} {0.99:10.3g} {0.98:10.3g}" if seg else "")]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("seg", [False, True])
+def test_ultralytics_console_output_is_read_like_its_results_csv(tmp_path: Path, seg: bool) -> None:
+    """YOLOv8/11 stdout saved as a log (the shape of a batch-8 dev log, a segmenter): per-epoch mean losses from
+    the last state of the progress line, mAP from the ``all`` row (the mask group for a segmenter, the box group
+    apart), and the validation of best.pt after training left out of the curve."""
+    maps = [0.1, 0.3, 0.36, 0.37, 0.33, 0.30, 0.28, 0.27]
+    p = tmp_path / "training.log"
+    p.write_text(_yolo8_console(len(maps), maps, seg), encoding="utf-8")
+    h = load(p)
+    s = h.series("val", "map50_95")
+    assert s.epoch.tolist() == list(range(1, 9))
+    np.testing.assert_allclose(s.values, maps, atol=1e-3)
+    box = h.series("train", "box_loss").values
+    np.testing.assert_allclose(box, [1.2 - 0.02 * e for e in range(1, 9)], atol=1e-3)
+    if seg:
+        np.testing.assert_allclose(h.series("val", "box_map50_95").values, maps, atol=1e-3)
+    (r,) = analyze(h, forecast=False, examples=False).runs
+    assert (r.monitor.split, r.monitor.metric) == ("val", "map50_95")
+
+
+def test_yolov5_console_output_is_read(tmp_path: Path) -> None:
+    """YOLOv5's older stdout: ``Epoch gpu_mem box obj cls total labels img_size`` (0-based ``0/5``; ``total`` is
+    the training loss) and ``Class Images Labels P R mAP@.5 mAP@.5:.95`` with its ``all`` row."""
+    lines = []
+    for e in range(6):
+        lines += ["     Epoch   gpu_mem       box       obj       cls     total    labels  img_size",
+                  f"       {e}/5     3.23G   {0.05 - 0.004 * e:.5f}   {0.03 - 0.002 * e:.5f}  0.00000   "
+                  f"{0.08 - 0.006 * e:.5f}        12       640: 100% 2000/2000 [10:00<00:00,  3.33it/s]",
+                  "               Class      Images      Labels           P           R      mAP@.5  mAP@.5:.95: "
+                  "100% 100/100 [00:20<00:00,  5.00it/s]",
+                  f"                 all         500        1200       0.6       0.5    {0.5 + 0.02 * e:.3f}"
+                  f"    {0.3 + 0.01 * e:.3f}"]
+    p = tmp_path / "output.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert h.series("val", "map_0_5_0_95").epoch.tolist() == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_allclose(h.series("train", "loss").values, [0.08 - 0.006 * e for e in range(6)], atol=1e-6)

@@ -88,6 +88,7 @@ from .. import guardlog, schedule
 from ..errors import InputError
 from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
+from ._ultralytics_console import UltralyticsConsole
 from .base import FunctionReader
 
 NAME = "text"
@@ -381,6 +382,7 @@ class _Records:
         self.table: list[str] | None = None  # the header of the Markdown/ASCII table being read
         self.space = False  # the table's columns are aligned with spaces, not ``|``
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
+        self.ultra = UltralyticsConsole()  # the state of an Ultralytics console log (its headers)
 
     def table_row(self, line: int, seg: str) -> bool:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
@@ -485,6 +487,13 @@ class _Records:
             seg = seg[prefix.end():]
         elif self.block is None:
             seg = seg.lstrip()  # (leading white space alone is no prefix: it may indent a block's measurements)
+        ultra = self.ultra.segment(seg)
+        if ultra is not None:  # Ultralytics' console (:mod:`._ultralytics_console`)
+            kind, epoch, found = ultra
+            if kind == "epoch" and epoch is not None:
+                self.marker(epoch)
+            self.add(line, found)
+            return
         if self.table_row(line, seg):
             return
         printed = _printed_dict(seg)
