@@ -117,6 +117,12 @@ DET_LOST = 0.01
 L2 = 1e-2
 #: the sets the band's width factor is fitted on (the shipped factor's data)
 BAND_SETS = ("cpu", "real")
+#: the v3 constants shipped from 2026-12-06 18:05 UTC until the refit on fixed halves (coefficients per forecaster,
+#: floor): fitted on a dev half that alternated in name order, so part of today's test half was in their fit
+PREVIOUS_V3: dict[str, tuple[tuple[float, ...], float]] = {
+    "pfn": ((1.0792, 0.3162, -0.2392, 3.4325, -0.0054, 1.5042, -0.6223), 0.9286),
+    "ensemble": ((0.4986, -0.9973, 0.6503, 1.8653, 0.9644, 0.4407, -1.3087), 0.9286),
+}
 #: the recalibration versions compared (``gapwatch.forecast.calibrate.FEATURES``)
 VERSIONS = ("v1", "v2", "v3")
 #: the grid of the band factor's lead exponent ``gamma`` (``calibrate.BAND_LEAD``)
@@ -590,8 +596,8 @@ def main() -> None:
                     r[f"{meth}+{v}_p"] = recal(coefs[h][(meth, v)], floors[h], r, meth, v)
                 if meth in COEFFICIENTS:  # the v2 constants shipped before v3 (the previous default)
                     r[f"{meth}+v2 shipped_p"] = recal(COEFFICIENTS[meth], 0.0, r, meth, "v2")
-                if meth in COEFFICIENTS_V3:  # the v3 constants shipped before this run
-                    r[f"{meth}+v3 shipped_p"] = recal(COEFFICIENTS_V3[meth], GOAL_FLOOR[meth], r, meth, "v3")
+                if meth in PREVIOUS_V3:  # the v3 constants shipped before the refit on fixed halves
+                    r[f"{meth}+v3 previous_p"] = recal(*PREVIOUS_V3[meth], r, meth, "v3")
     shipped = {"v3": COEFFICIENTS_V3, "v2": COEFFICIENTS, "v1": COEFFICIENTS_V1}
     lcdb = lcdb_rows(args.lcdb) if args.lcdb else []
     lcdb_md, c0_sw = lcdb_section(lcdb, args.lcdb, 0, scales, leads) if lcdb else ([], {})
@@ -641,9 +647,10 @@ def main() -> None:
           "the best is); `+v2`: the previous one (also the overfitting detector's statistic and the rise as a "
           "fraction of the improvement); `+v3`: the shipped one (v2's logistic stage, then a floor where the goal's "
           "condition holds: best ≥ 10 back, detector z ≥ 3.5, ≥ 1% of the improvement undone; the floor is the "
-          "fit half's share of such cuts whose best is never beaten, (k + 1) / (n + 2)); `+v2 shipped` / `+v3 "
-          "shipped` (test half): the constants in calibrate.py when this ran (fitted on an earlier dev half that "
-          "alternated in name order, so part of this test half was in their fit: not out of sample). Bands: "
+          "fit half's share of such cuts whose best is never beaten, (k + 1) / (n + 2)); `+v2 shipped` (test half): "
+          "calibrate.py's v2 constants; `+v3 previous` (test half): the v3 constants shipped from 18:05 UTC until "
+          "the refit on fixed halves (both fitted on an earlier dev half that alternated in name order, so part "
+          "of this test half was in their fit: not out of sample). Bands: "
           "`own`: the forecaster's 10–90% band; `const`: one width factor (the previous correction, refitted "
           "here); `lead`: the lead-dependent factor c0 · (1 + j/m)^-γ at the j-th held-back evaluation (the "
           "form of the shipped `BAND_LEAD`, refitted here: a weighted 80% quantile regression of the factor each "
@@ -661,7 +668,7 @@ def main() -> None:
     for part in ("test", "dev"):
         sel = halves[part]
         # the constants shipped before (v1, fitted on the dev half of cpu + real) are out of sample on the test half
-        extra = ([f"{m}+v{v} shipped" for m in methods for v in (2, 3) if m in COEFFICIENTS]
+        extra = ([k for m in methods for k in (f"{m}+v2 shipped", f"{m}+v3 previous") if m in COEFFICIENTS]
                  if part == "test" else [])
         md += [f"### P(best behind), {part} half ({len(sel)} cuts)", ""] + p_table(sel, keys + extra)
         c0 = classifier(sel, methods[0])
