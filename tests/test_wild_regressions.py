@@ -1193,20 +1193,23 @@ def _spiky(at: list[int], height: float) -> list[float]:
     return base
 
 
-@pytest.mark.parametrize(("at", "height", "severity"), [
-    ([20], 0.08, "info"),             # one spike, 18% of the improvement, recovered: an unharmed run (Ultralytics)
-    ([20, 40], 0.08, "info"),         # two
-    ([25, 38, 50], 0.08, "warning"),  # recurring: the optimisation is on the edge
-    ([20], 0.3, "warning"),           # one spike that undid most of the progress
+@pytest.mark.parametrize(("at", "height", "val_trace", "severity"), [
+    ([20], 0.08, False, "info"),             # one spike, 18% of the improvement, recovered: unharmed (Ultralytics)
+    ([20, 40], 0.08, False, "info"),         # two
+    ([25, 38, 50], 0.08, False, "warning"),  # recurring: the optimisation is on the edge
+    ([20], 0.3, True, "warning"),            # one spike that undid most of the progress, the validation loss too
+    ([20], 0.3, False, "info"),              # the same spike, the validation loss unmoved: no harm done
 ])
 def test_transient_training_loss_spikes_are_info_unless_they_recur_or_are_large(at: list[int], height: float,
+                                                                                 val_trace: bool,
                                                                                  severity: str) -> None:
     """Real Ultralytics and Keras logs judged healthy show an epoch-mean training loss that jumps once (9x its
     local noise) and is back the next epoch, the held-out measures unharmed."""
     from gapwatch import History
     train = _spiky(at, height)
-    h = History.from_records([{"epoch": e, "train_loss": t, "val_loss": 0.6 * 0.95 ** e + 0.1}
-                              for e, t in enumerate(train)])
+    val = [0.6 * 0.95 ** e + 0.1 + (height if val_trace and e in at else 0.0) for e in range(len(train))]
+    h = History.from_records([{"epoch": e, "train_loss": t, "val_loss": v}
+                              for e, (t, v) in enumerate(zip(train, val, strict=True))])
     (r,) = analyze(h, forecast=False).runs
     (f,) = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "spikes"]
     assert f.severity.value == severity
@@ -1741,3 +1744,25 @@ def test_yolov5_console_output_is_read(tmp_path: Path) -> None:
     h = load(p)
     assert h.series("val", "map_0_5_0_95").epoch.tolist() == [0, 1, 2, 3, 4, 5]
     np.testing.assert_allclose(h.series("train", "loss").values, [0.08 - 0.006 * e for e in range(6)], atol=1e-6)
+
+
+def test_a_large_training_spike_that_left_no_trace_on_validation_is_info(tmp_path: Path) -> None:
+    """A hand-written history CSV (the shape of a batch-8 dev log): the training loss jumps 500-fold once and is
+    back the next epoch while val_loss and val_f1 do not move: transient, ``info``. The same spike with the
+    validation loss jumping with it stays a warning."""
+    rng = np.random.default_rng(0)
+    n = 40
+    train = 0.07 * np.exp(-np.arange(n) / 4) + 0.004 + 0.001 * rng.random(n)
+    val = 0.012 * np.exp(-np.arange(n) / 6) + 0.003 + 0.0005 * rng.random(n)
+    train[10] = 6.33
+    for jump, expected in ((False, Severity.INFO), (True, Severity.WARNING)):
+        v = val.copy()
+        if jump:
+            v[10] = 0.5
+        p = tmp_path / f"history_{jump}.csv"
+        p.write_text("epoch,train_loss,val_loss,val_f1\n" + "".join(
+            f"{e + 1},{train[e]:.6g},{v[e]:.6g},{0.996 + 0.003 * (1 - np.exp(-e / 8)):.6f}\n" for e in range(n)))
+        (r,) = analyze(load(p), forecast=False, examples=False).runs
+        (f,) = [f for f in r.findings if f.kind == FindingKind.INSTABILITY]
+        assert f.severity == expected, f.message
+        assert f.evidence["heldout_trace"] is jump

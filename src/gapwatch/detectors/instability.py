@@ -38,7 +38,9 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   curve whose every tenth batch jumps gets no warning. **Severity**: a warning when ``warn_min_spikes`` or more
   spikes (not explained by the schedule) recur, or one undoes at least ``warn_spike_fraction`` of the curve's
   improvement; one or two smaller spikes that recovered are ``info`` (real logs judged healthy show them: an
-  epoch-mean loss that jumps once and is back within a few epochs leaves the run unharmed).
+  epoch-mean loss that jumps once and is back within a few epochs leaves the run unharmed), and so are one or two
+  larger ones that left no trace on any held-out loss (none of its evaluations from the spike to the end of the
+  recovery exceeds the median of the ``baseline`` before by ``spike_z`` of its local noise levels).
 
 References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
 growth and output-logit divergence; qk-layernorm and z-loss as remedies, learning-rate sensitivity);
@@ -442,7 +444,35 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None,
     if not found:
         return None
     explained = {(f[0].name, f[1]): e for f in found if (e := _explained_by(f[0], f[1], planned, p)) is not None}
-    return _spikes_finding(found, p, explained)
+    held = [s.finite() for s in losses if s.split != "train"] if train else []
+    traceless = bool(held) and all(_heldout_trace(f[0], f[1], held, p) is False for f in found)
+    return _spikes_finding(found, p, explained, traceless=traceless)
+
+
+def _heldout_trace(s: Series, i: int, held: list[Series], p: dict[str, Any]) -> bool | None:
+    """Whether the training spike at evaluation ``i`` of ``s`` shows on a held-out loss: at the held-out
+    evaluations from the spike to the end of its recovery (``recovery`` evaluations of ``s``), one exceeds the
+    median of the ``baseline`` held-out values before them by ``spike_z`` noise levels or more (the robust noise of
+    the held-out series). None when no held-out loss shares the spike's axis or has values before and at it."""
+    axis = "step" if np.isfinite(s.step[i]) else "epoch"
+    x = s.step if axis == "step" else s.epoch
+    x0 = float(x[i])
+    x1 = float(x[min(i + p["recovery"], len(s) - 1)])
+    verdicts: list[bool] = []
+    for h in held:
+        hx = h.step if axis == "step" else h.epoch
+        if not np.isfinite(hx).any():
+            continue
+        at = np.flatnonzero((hx >= x0) & (hx <= x1))
+        before = np.flatnonzero(hx < x0)[-p["baseline"]:]
+        if at.size == 0 or before.size < 2:
+            continue
+        z = signed(h.values, _sign(h))
+        sigma = max(_local_sigma(z, int(at[0]), p["noise_window"]),
+                    p["min_local_noise_fraction"] * noise_sigma(z), 1e-12)
+        base = float(np.median(z[before]))
+        verdicts.append(bool(float(np.max(z[at])) - base >= p["spike_z"] * sigma))
+    return None if not verdicts else any(verdicts)
 
 
 def _explained_by(s: Series, i: int, planned: list[ScheduleEvent], p: dict[str, Any]) -> ScheduleEvent | None:
@@ -510,7 +540,7 @@ def _accepted_spikes(fs: Series, z: np.ndarray, cand: list[int], base_all: np.nd
 
 
 def _spikes_finding(found: list[_Spike], p: dict[str, Any],
-                    explained: dict[tuple[str, int], ScheduleEvent] | None = None) -> Finding:
+                    explained: dict[tuple[str, int], ScheduleEvent] | None = None, traceless: bool = False) -> Finding:
     """The spikes finding: every spike found, the earliest first; ``explained`` maps ``(series name, index)`` of
     a spike to the schedule event it follows. Only spikes that no event explains make it a warning; when every
     spike follows a deliberate schedule change, the finding is ``info`` and says so."""
@@ -539,9 +569,12 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
                        evidence=ev, references=REFERENCES + (REWARM,), detector="instability")
     largest = max(f[4] for f in own)
     ev["largest_excess_fraction"] = largest
-    if len(own) < p["warn_min_spikes"] and largest < p["warn_spike_fraction"]:
-        msg += (f": transient (at most {100 * largest:.0f}% of the curve's improvement, and recovered) — no action "
-                f"needed unless they recur ({p['warn_min_spikes']} or more make a warning)")
+    ev["heldout_trace"] = not traceless
+    if len(own) < p["warn_min_spikes"] and (largest < p["warn_spike_fraction"] or traceless):
+        what = (f"at most {_share_text(largest)} of the curve's improvement, and recovered" if not traceless else
+                "recovered, and the held-out loss did not move with them")
+        msg += (f": transient ({what}) — no action needed unless they recur ({p['warn_min_spikes']} or more make "
+                "a warning)")
         return Finding(FindingKind.INSTABILITY, Severity.INFO, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                        evidence=ev, references=REFERENCES, detector="instability")
     actions = (
@@ -553,6 +586,11 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
     )
     return Finding(FindingKind.INSTABILITY, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                    evidence=ev, actions=actions, references=REFERENCES, detector="instability")
+
+
+def _share_text(x: float) -> str:
+    """A share of the improvement in words: ``"40%"``; ``"more than all"`` past 100% (no absurd percentages)."""
+    return f"{100 * x:.0f}%" if x <= 1.0 else "more than all"
 
 
 def _events_text(events: list[ScheduleEvent]) -> str:
