@@ -1766,3 +1766,18 @@ def test_a_large_training_spike_that_left_no_trace_on_validation_is_info(tmp_pat
         (f,) = [f for f in r.findings if f.kind == FindingKind.INSTABILITY]
         assert f.severity == expected, f.message
         assert f.evidence["heldout_trace"] is jump
+
+
+def test_a_json_array_of_per_epoch_records_is_read(tmp_path: Path) -> None:
+    """``json.dump(history, f)`` of a list of per-epoch dicts (the shape of a batch-10 dev log), with and without an
+    ``epoch`` key: read record by record; learning rates are the schedule."""
+    recs = [{"epoch": e, "loss": 1.45 - 0.07 * e, "val_loss": 1.3 - 0.05 * e, "val_accuracy": 0.6 + 0.02 * e,
+             "lr": 0.001} for e in range(1, 11)]
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(recs, indent=2))
+    h = load(p)
+    assert h.series("val", "acc").epoch.tolist() == list(range(1, 11))
+    assert "lr" in h.meta["history"]["schedule"]
+    q = tmp_path / "records.json"
+    q.write_text(json.dumps([{k: v for k, v in r.items() if k != "epoch"} for r in recs]))
+    assert load(q).series("val", "loss").epoch.tolist() == list(range(1, 11))

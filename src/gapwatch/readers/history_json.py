@@ -13,6 +13,10 @@ frame's row index, ``{"loss": {"0": 0.74, "1": 0.39}, ...}`` (row *i* is epoch *
 not told apart from one logged until then, so a shorter list is read from epoch 1 and the note says so);
 ``null`` is a missing value; learning rates (``lr``) are kept aside as the schedule, as in the other readers.
 
+A JSON array of per-epoch records, ``[{"epoch": 1, "loss": 1.45, "val_accuracy": 0.60}, …]`` (a hand-written loop's
+``json.dump(history, f)``), is read record by record: record *i* is epoch *i + 1* unless the records carry an
+``epoch`` or ``step``; it is recognised by a first record that names a measure.
+
 Recognised by its first bytes: a JSON object whose first key is a metric name a reader knows as a measure
 (``loss``, ``accuracy``, ``val_loss``… see :mod:`gapwatch.names`) and whose value is a list (or an object whose
 first key is a row index). Anything else in the object (another nested object, a list of non-numbers, an index
@@ -33,7 +37,7 @@ from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
 from ..names import METRIC_ALIASES, normalize, normalize_columns, role
-from ._parts import Parts, read_json_document
+from ._parts import Parts, read_json_document, records_parts
 from .base import FunctionReader
 
 NAME = "history-json"
@@ -42,6 +46,9 @@ NAME = "history-json"
 #: document is decoded at once (Python objects, ~30 bytes a value), so this bounds the reader's memory.
 MAX_BYTES = 1 << 25
 
+#: A JSON array of per-epoch records: ``[{"epoch": 1, "loss": 1.45, "val_accuracy": 0.60}, …]`` (its first key).
+_RECORDS_HEAD = re.compile(r'\A\s*\[\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:')
+_OBJECT_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:')
 _FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*(?:\[|\{\s*"\d+"\s*:)')
 _MEASURES = frozenset(METRIC_ALIASES.values())
 #: First keys that are an axis, not a measure (a hand-written history that lists its epochs first).
@@ -57,6 +64,10 @@ def _measure(name: str) -> bool:
 def sniff(path: Path, head: str) -> bool:
     if not path.is_file() or '"log_history"' in head:
         return False
+    r = _RECORDS_HEAD.match(head)
+    if r is not None:  # ``[{"epoch": 1, "loss": …}, …]``: the first record names a measure
+        keys = _OBJECT_KEY.findall(head[r.start(1) - 1: head.find("}", r.end()) + 1 or len(head)])
+        return any(_measure(k) for k in keys)
     m = _FIRST_KEY.match(head)
     if m is None:
         return False
@@ -69,11 +80,24 @@ def sniff(path: Path, head: str) -> bool:
     return _measure(key)
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path) -> dict[str, Any] | list[Any]:
     doc = read_json_document(path, max_bytes=MAX_BYTES, limit="MAX_BYTES", what="a Keras history")
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+        return doc
     if not isinstance(doc, dict) or not doc:
-        raise InputError("expected a JSON object of per-epoch lists (a Keras history.history)", path=path)
+        raise InputError("expected a JSON object of per-epoch lists (a Keras history.history) or a JSON array of "
+                         "per-epoch records", path=path)
     return doc
+
+
+def _records_parts(records: list[dict[str, Any]], path: Path, run: str) -> list[Parts]:
+    """A JSON array of per-epoch records (``json.dump(history, f)`` of a list of dicts): record *i* is epoch
+    *i + 1* unless it names its own ``epoch`` or ``step``."""
+    numbered = not any("epoch" in r or "step" in r or "global_step" in r for r in records)
+    rows = [(i, {"epoch": float(i), **r} if numbered else r) for i, r in enumerate(records, start=1)]
+    parts = records_parts(rows, run, str(path), place="record #")
+    schedule.keep_records(parts.meta, rows)  # (learning rates aside, as every reader keeps them)
+    return [parts]
 
 
 def _column(key: str, val: list[Any], path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +150,8 @@ def _by_row_index(key: str, val: dict[str, Any], path: Path) -> tuple[list[Any],
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
+    if isinstance(doc, list):
+        return _records_parts(doc, Path(path), run)
     epochs: dict[str, np.ndarray] = {}
     single: list[str] = []
     for key, val in list(doc.items()):
