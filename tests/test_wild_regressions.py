@@ -1781,3 +1781,32 @@ def test_a_json_array_of_per_epoch_records_is_read(tmp_path: Path) -> None:
     q = tmp_path / "records.json"
     q.write_text(json.dumps([{k: v for k, v in r.items() if k != "epoch"} for r in recs]))
     assert load(q).series("val", "loss").epoch.tolist() == list(range(1, 11))
+
+
+def test_split_headings_and_split_words_before_the_epoch(tmp_path: Path) -> None:
+    """Shapes of batch-10 dev logs: a ``Test on Epoch 1`` / ``Evaluation`` heading whose unindented ``mAP: 0.86``
+    lines (between progress bars) measure that split (PaddlePaddle CSRA); ``TRAIN in epoch 0 , step 50, loss = …``
+    beside ``TEST in epoch0, loss = …, acc = 44.1%``; ``Validating Epoch: 1, accuracy: 0.94``."""
+    a = tmp_path / "csra.log"
+    lines = []
+    for e in range(1, 6):
+        lines += [f"Epoch {e}[16/5011]: loss:{0.7 / e:.5f}, lr:0.00100, batch time:0.4156, data time:1.6631",
+                  f"Epoch {e} training ends, total 98.49s", f"Test on Epoch {e}",
+                  "100%|██████████| 310/310 [00:32<00:00,  9.54it/s]", "Evaluation",
+                  "100%|██████████| 20/20 [00:00<00:00, 224.92it/s]", f"mAP: {0.86 + 0.01 * e:.6f}"]
+    a.write_text("\n".join(lines) + "\n")
+    np.testing.assert_allclose(load(a).series("val", "map").values, [0.87, 0.88, 0.89, 0.90, 0.91])
+    b = tmp_path / "train.out"
+    lines = []
+    for e in range(5):
+        lines += [f"TRAIN in epoch {e} , step {s}, loss = {2.5 - 0.3 * e - 0.001 * s:.5f}" for s in (0, 50)]
+        lines.append(f"TEST in epoch{e}, loss = {2.2 - 0.05 * e:.5f}, acc = {44.1 + e:.4f}%")
+    b.write_text("\n".join(lines) + "\n")
+    h = load(b)
+    np.testing.assert_allclose(h.series("test", "acc").values, [44.1, 45.1, 46.1, 47.1, 48.1])
+    np.testing.assert_allclose(h.series("train", "loss").values[0], 2.45)
+    c = tmp_path / "seg.log"
+    c.write_text("".join(f"2020-11-08 16:35:15,207 - INFO - Training Epoch: {e}, Loss: {0.5 - 0.05 * e:.4f}\n"
+                         f"2020-11-08 16:35:15,207 - INFO - Validating Epoch: {e}, accuracy: {0.90 + 0.01 * e:.4f}, "
+                         f"Pk: 0.3352, F1: 0.5 . \n" for e in range(1, 5)))
+    np.testing.assert_allclose(load(c).series("val", "acc").values, [0.91, 0.92, 0.93, 0.94])

@@ -42,6 +42,8 @@ SPLIT_ALIASES: dict[str, str] = {
     "validation": "val",
     "eval": "val",
     "evaluation": "val",
+    "validating": "val",  # (``Validating Epoch: 3, accuracy: …`` in text logs)
+    "evaluating": "val",
     "dev": "val",
     "test": "test",
     "testing": "test",

@@ -105,12 +105,14 @@ _BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
-    r"(?:(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)[\])]?\s+)?"
-    r"epoch\b(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
+    r"(?:(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)[\])]?\s+"
+    r"(?:(?:in|on|at)\s+)?)?"
+    r"epoch(?![A-Za-z_])(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 #: A Python dict of numbers printed on a line (no nested braces): ``{'eval_loss': 0.58, 'epoch': 1.0}``.
 _PRINTED_DICT = re.compile(r"\{\s*'[A-Za-z_][\w/.\-]*'\s*:[^{}]*\}")
 #: A ``|`` field that is only a split: ``| valid |``, ``| valid on 'valid' subset |`` (fairseq).
-_SPLIT_FIELD = re.compile(r"(?:^|\|)\s*(train(?:ing)?|val(?:id|idation)?|dev|test)(?:\s+on\s+'?[\w.\-]+'?\s+subset)?"
+_SPLIT_FIELD = re.compile(r"(?:^|\|)\s*(train(?:ing)?|val(?:id|idation|idating)?|dev|test)"
+                          r"(?:\s+on\s+'?[\w.\-]+'?\s+subset)?"
                           r"\s*(?=\||$)", re.IGNORECASE)
 #: ``correct/total (percent%)`` as printed by the PyTorch examples (``Accuracy: 9835/10000 (98%)``): the ratio.
 _COUNT_RATIO = re.compile(r"(?<![\w.])(\d{1,15})/(\d{1,15})\s*\(\s*\d+(?:\.\d+)?\s*%\s*\)")
@@ -158,11 +160,12 @@ _SWIN_FIELD = re.compile(rf"^\s*([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+(
                          rf"(?:\s*\(\s*({_NUMBER})\s*\))?\s*$")
 _SWIN_PAIR = re.compile(rf"([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+({_NUMBER})%?(?=\s|$)")
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
-_SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)"
+_SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
                          r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|#]\s*"
                          r"(?=[A-Za-z][\w ./\-]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
-_BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\b[\w ]*:?\s*$",
+_BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
+                         r"\b[\w ]*:?\s*$",
                          re.IGNORECASE)
 _INDENT = re.compile(r"^(?: {2,}|\t)")
 _TOKENS = re.compile(r"[\s_/.\-]+")
@@ -310,7 +313,8 @@ _PROGRESS = re.compile(r"(?<![\w.])(?:(?:iter(?:ation)?|batch|it)\s*[:=]?\s*\d+\
                        r"|(?<![:=]\s)(?<![:=]\s\s)(?<=\s)\d{1,3}(?:\.\d+)?%(?=\s|$))", re.IGNORECASE)
 #: A bracketed split and epoch counter opening a line: ``[ Train | 001/100 ] loss = 1.65, acc = 0.38`` (the
 #: homework template of a widely taught deep-learning course, copied by many repositories) → ``Train epoch 001``.
-_SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?)\s*\|\s*"
+_SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)"
+                            r"\s*\|\s*"
                             r"(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
 #: An epoch counter inside a line: ``…, Epoch: [3/100],Val_PSNR: 28.9`` → ``Epoch: 3,``.
 _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
@@ -532,7 +536,7 @@ class _Records:
         rest, epoch = _PROGRESS.sub(" ", seg[m.end():]), float(m.group(3))
         split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
         if split and _split_of(split) != "train":
-            rest = f"{split}: {_ITER_BRACKET.sub('', rest, count=1).strip()}"
+            rest = f"{split}: {_ITER_BRACKET.sub('', rest, count=1).strip().lstrip(',;:|- ')}"
         found = _in_split(pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1)), field_split)
         if found:
             self.marker(epoch)
@@ -544,13 +548,25 @@ class _Records:
 
     def _blocks(self, seg: str) -> str:
         """Track ``Evaluation Results:`` headings: the indented lines after one are measurements of its split
-        (``   Loss: 0.53`` → ``Evaluation Loss: 0.53``); any other line ends the block."""
+        (``   Loss: 0.53`` → ``Evaluation Loss: 0.53``), and so are unindented ``name: value`` lines that name no
+        split (``Test on Epoch 1``, a progress bar, ``Evaluation``, ``mAP: 0.86``); a line with an epoch or step
+        marker, or one that names a split, ends the block, and so does any other line that is not a progress
+        bar."""
         head = _BLOCK_HEAD.match(seg)
         if head is not None:
             self.block = head.group(1)
             return seg
-        if self.block is not None and _INDENT.match(seg) and _split_of(seg.strip()) is None:
-            return f"{self.block} {seg.strip()}"
+        if self.block is None:
+            return seg
+        body = seg.strip()
+        if _INDENT.match(seg) and _split_of(body) is None:
+            return f"{self.block} {body}"
+        if _MARKER.match(seg) is None and _STEP_MARKER.search(seg) is None and _split_of(body) is None \
+                and _SPLIT_LEAD.match(seg) is None:
+            if _colon_pairs(body) and not any(_split_of(n) for n, _ in _colon_pairs(body)):
+                return f"{self.block} {body}"  # (an unindented measurement of the block's split)
+            if _TQDM_BAR.search(seg) is not None or not re.search(r"[A-Za-z]{2}", _TQDM_BAR.sub("", seg)):
+                return seg  # a progress bar inside the block
         self.block = None
         return seg
 
