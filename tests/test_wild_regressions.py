@@ -1810,3 +1810,32 @@ def test_split_headings_and_split_words_before_the_epoch(tmp_path: Path) -> None
                          f"2020-11-08 16:35:15,207 - INFO - Validating Epoch: {e}, accuracy: {0.90 + 0.01 * e:.4f}, "
                          f"Pk: 0.3352, F1: 0.5 . \n" for e in range(1, 5)))
     np.testing.assert_allclose(load(c).series("val", "acc").values, [0.91, 0.92, 0.93, 0.94])
+
+
+def test_a_five_epoch_lightning_run_whose_val_loss_rises_after_epoch_1_overfits(tmp_path: Path) -> None:
+    """Lightning CSV (the shape of a batch-10 dev log): a per-step train_loss every 50 steps beside five epoch-end
+    val_loss values, best at epoch 1 and worse at each evaluation after it (+7.8%) while training keeps falling.
+    Five points give the noise-based test nothing to work with; the short-run rule's shape applies, and the
+    per-batch training loss is compared by its means over the steps between two evaluations. A val_loss that is
+    flat from the start (0.5105, 0.5101, 0.5128, 0.5171: four evaluations, the short-run rule alone) has no best to
+    fall from."""
+    rng = np.random.default_rng(1)
+    rows = ["epoch,step,train_loss,val_loss"]
+    val = [0.2386, 0.2304, 0.2326, 0.2404, 0.2484]
+    step = 0
+    for e in range(5):
+        for _ in range(9):
+            step += 50
+            rows.append(f"{e},{step},{0.32 - 0.035 * e + 0.08 * rng.standard_normal():.4f},")
+        rows.append(f"{e},{step},,{val[e]}")
+    p = tmp_path / "metrics.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False, examples=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.evidence["short_run"] and f.severity == Severity.WARNING
+    flat = tmp_path / "flat" / "metrics.csv"
+    flat.parent.mkdir()
+    flat.write_text(p.read_text().replace("0.2386", "0.5105").replace("0.2304", "0.5101")
+                    .replace("0.2326", "0.5128").replace("0.2404", "0.5171").replace(",0.2484", ","))
+    (r,) = analyze(load(flat), forecast=False, examples=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

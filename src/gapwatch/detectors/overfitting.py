@@ -40,7 +40,9 @@ Exclusions (so detectors do not contradict each other):
   has its best in the second descent.
 
 Short runs. A monitored series with at least ``short_min_evaluations`` but fewer than ``min_evaluations`` finite
-evaluations (a fine-tune evaluated three or four times) has no noise estimate; it is judged by its shape: every
+evaluations (a fine-tune evaluated three or four times) has no noise estimate, and one with fewer than
+``short_max_evaluations`` that the noise-based test leaves alone has only a weak one; it is judged by its shape
+(its best at least ``short_min_improvement`` of the first value better than the first): every
 evaluation after the best worse than the one before (at least two of them), at least ``short_lost_fraction`` of
 the improvement undone, and the training series of the same measure (else the training loss) better at the end
 than at the best. Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
@@ -119,6 +121,12 @@ SPECS: tuple[Param, ...] = register("overfitting", (
     fraction("short_lost_fraction", 0.1, "Short-run rule: share of the improvement (first value - best) the final "
              "value must have undone: a tenth, well above what the rule's monotone rise could owe to noise "
              "on the curves it has been checked on.", of="improvement"),
+    fraction("short_min_improvement", 0.01, "Short-run rule: the best must improve on the first value by at least "
+             "this share of the first value's magnitude (a series flat from the start has no best to fall from).",
+             of="the first value"),
+    evals("short_max_evaluations", 8, "A series with fewer evaluations than this that the noise-based test does "
+          "not find is also judged by the short-run rule's shape (a noise estimate from five to seven points is "
+          "as weak as none)."),
     evals("min_lasting_evaluations", 3, "The degradation must last: the trailing level stays above the best "
           "level plus its tolerance (min_z standard errors, min_lost_fraction of the improvement) over the last "
           "min_lasting_fraction of the evaluations, but never more than this many. A dip in the last one or two "
@@ -170,7 +178,14 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if monitored is None:
         short = monitored_finite(history, monitor, p["short_min_evaluations"])
         return [] if short is None else _short_run(history, *short, p)
-    mon, s = monitored
+    found = _judged(history, *monitored, p)
+    if not found and len(monitored[1]) < p["short_max_evaluations"]:
+        return _short_run(history, *monitored, p)  # (a noise estimate from so few points proves little)
+    return found
+
+
+def _judged(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> list[Finding]:
+    """The noise-based test of a series with ``min_evaluations`` or more finite evaluations."""
     n = len(s)
     z = signed(s.values, mon.sign)
     b = argmin(z)  # (z may be the read-only series itself: numpy would copy it)
@@ -223,6 +238,8 @@ def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> 
     improvement, rise = float(z[0] - z[b]), float(z[-1] - z[b])
     if n - 1 - b < 2 or improvement <= 0 or not bool(np.all(np.diff(z[b:]) > 0)):
         return []
+    if improvement < p["short_min_improvement"] * abs(float(z[0])):
+        return []  # (a curve flat from the start has no best to fall from: any wobble undoes "all" of nothing)
     lost = rise / improvement
     tr = train_series(history, mon.metric)
     if lost < p["short_lost_fraction"] or tr is None or not _train_improved_since(tr, s, b):
@@ -247,15 +264,28 @@ def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> 
 
 def _train_improved_since(tr: Series, s: Series, b: int) -> bool:
     """True when the training series' last value is better (by its own direction) than its value at (or just
-    before) the x of evaluation ``b`` of ``s`` (both on the same axis)."""
+    before) the x of evaluation ``b`` of ``s`` (both on the same axis); a series logged more often than ``s`` is
+    compared by its means over as many values as it logs between two evaluations."""
     sign = sign_of(tr.metric)
     ft = tr.finite()
-    if len(ft) < 2 or tr.x_kind != s.x_kind:
+    if len(ft) < 2:
         return False
-    i = int(np.searchsorted(ft.x, s.x[b], side="right")) - 1
+    if tr.x_kind == s.x_kind:
+        tx, at = ft.x, float(s.x[b])
+    elif np.isfinite(ft.step).all() and np.isfinite(s.step[b]):  # (per-step training beside per-epoch evaluations)
+        tx, at = ft.step, float(s.step[b])
+    else:
+        return False
+    i = int(np.searchsorted(tx, at, side="right")) - 1
     if i < 0 or i >= len(ft) - 1:
         return False
-    return bool(sign * ft.values[-1] < sign * ft.values[i])
+    # a training loss logged per batch is compared by its means over the values logged between two evaluations
+    # (one value per evaluation: the values themselves)
+    per_eval = max(1, (len(ft) - 1 - i) // max(1, len(s) - 1 - b))
+    w = min(per_eval, i + 1)
+    before = float(np.mean(ft.values[i + 1 - w: i + 1]))
+    last = float(np.mean(ft.values[len(ft) - w:]))
+    return bool(sign * last < sign * before)
 
 
 def _diverges(history: History, mon: Monitor) -> bool:
