@@ -1839,3 +1839,17 @@ def test_a_five_epoch_lightning_run_whose_val_loss_rises_after_epoch_1_overfits(
                     .replace("0.2326", "0.5128").replace("0.2404", "0.5171").replace(",0.2484", ","))
     (r,) = analyze(load(flat), forecast=False, examples=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_the_undone_share_in_a_message_is_computed_from_the_values_it_shows(tmp_path: Path) -> None:
+    """A held-out accuracy 44.1 → best 49.6 → final 45.5 (still above its first value): the message says which
+    share of first → best the final value took back (73.9%), never "more than all of the improvement undone" (which
+    trailing levels can give when the first evaluations are already near the best)."""
+    acc = [44.1, 46.5, 48.0, 49.35, 48.85, 49.58, 49.0, 48.4, 48.0, 47.6, 47.3, 47.0, 46.7, 46.5, 46.3, 46.1, 46.0,
+           45.9, 45.8, 45.7, 45.6, 45.55, 45.53]
+    rows = "".join(f"{e},{2.7 * 0.9 ** e:.4f},{a}\n" for e, a in enumerate(acc))
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,train_loss,val_acc\n" + rows)
+    (r,) = analyze(load(p), forecast=False, examples=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert "73.9% of the improvement undone" in f.message and "more than all" not in f.message

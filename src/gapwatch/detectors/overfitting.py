@@ -248,7 +248,7 @@ def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> 
     where_best = f"{s.x_kind} {fmt_x(s.x[b])}"
     worse = _pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else "n/a"
     msg = (f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} ({worse} worse "
-           f"than the best, {_undone(lost, b)}), worse at each of the {n - 1 - b} evaluations after it while "
+           f"than the best, {_undone(z, b)}), worse at each of the {n - 1 - b} evaluations after it while "
            f"{tr.name} kept improving; only {n} evaluations, too few for a noise estimate")
     evidence: dict[str, Any] = {
         "short_run": True, "evaluations": n, "best_index": b, "best_value": best_val, "best_step": s.at(b)["step"],
@@ -317,7 +317,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     msg = (
         f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
         f"({_pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else 'n/a'} worse than the best, "
-        f"{_undone(lost, b)}, {_z_text(zstat)}) after {after} more evaluations "
+        f"{_undone(z, b)}, {_z_text(zstat)}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
@@ -403,11 +403,15 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _undone(lost: float, b: int) -> str:
-    """How much of the improvement the rise undid, in words a person reads without doubt."""
-    if b == 0 or not np.isfinite(lost) or lost > 1:
-        return "worse than at the first evaluation" if b == 0 else "more than all of the improvement undone"
-    return f"{100 * lost:.1f}% of the improvement undone"
+def _undone(z: np.ndarray, b: int) -> str:
+    """How much of the improvement the rise undid, in words a person reads without doubt, from the values the
+    message shows (``z``: lower is better, best at ``b``): the share of first → best that best → final took back,
+    or "worse than at the first evaluation" (the decision's ``lost`` uses trailing levels, which a reader of the
+    printed values cannot check: "more than all undone" beside a final value better than the first misleads)."""
+    first, best, final = float(z[0]), float(z[b]), float(z[-1])
+    if b == 0 or not final < first or not first > best:
+        return "worse than at the first evaluation"
+    return f"{100 * (final - best) / (first - best):.1f}% of the improvement undone"
 
 
 #: Largest noise statistic written as a number; above it the message says the rise is far beyond the noise (a
