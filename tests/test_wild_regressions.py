@@ -1853,3 +1853,38 @@ def test_the_undone_share_in_a_message_is_computed_from_the_values_it_shows(tmp_
     (r,) = analyze(load(p), forecast=False, examples=False).runs
     (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert "73.9% of the improvement undone" in f.message and "more than all" not in f.message
+
+
+def test_paddle_hapi_mxnet_and_tagged_lines_of_batch_11_dev_logs(tmp_path: Path) -> None:
+    """Shapes of batch-11 dev logs: PaddlePaddle ``Model.fit`` stdout (``Epoch 1/10``, ``step 10/614 - loss: …``,
+    ``Eval begin...``, the evaluation loop's own ``step 10/88 - loss: … - AUROC_avg: …``, ``Eval samples: N``); an
+    MXNet script's ``2020-08-31 14:53:06,644 - train_net.py[line:175] - INFO: [Epoch 0][Batch 0], …, val_AP=0.136``;
+    a ``[SeqAR-Diffusion] Epoch 1/400 Train Loss: 0.16 | Val Loss: 0.05`` line; ``Valid acc: 0.84 | loss: 0.51``."""
+    a = tmp_path / "paddle.log"
+    lines = []
+    for e in range(1, 6):
+        lines.append(f"Epoch {e}/5")
+        lines += [f"step {s:3d}/614 - loss: {0.2 - 0.01 * e:.4f} - AUROC_avg: {0.7 + 0.02 * e:.4f} - 1s/step"
+                  for s in (10, 20)]
+        lines += ["Eval begin...", f"step 10/88 - loss: {0.18 - 0.005 * e:.4f} - AUROC_avg: {0.77 + 0.01 * e:.4f}"
+                  " - 1s/step", "Eval samples: 11219"]
+    a.write_text("\n".join(lines) + "\n")
+    h = load(a)
+    np.testing.assert_allclose(h.series("val", "auroc_avg").values, [0.78, 0.79, 0.80, 0.81, 0.82])
+    np.testing.assert_allclose(h.series("train", "loss").values, [0.19, 0.18, 0.17, 0.16, 0.15])
+    b = tmp_path / "train.log"
+    b.write_text("".join(f"2020-08-31 14:53:06,644 - train_net.py[line:175] - INFO: [Epoch {e}][Batch {k}], "
+                         f"Speed: 0.926 samples/sec, CrossEntropy={1.8 / (e + 1):.2e}, SmoothL1=3.00e-03, "
+                         f"val_AP={0.1 + 0.05 * e:.3f}\n" for e in range(5) for k in (0, 50)))
+    np.testing.assert_allclose(load(b).series("val", "ap").values, [0.1, 0.15, 0.2, 0.25, 0.3])
+    c = tmp_path / "diffusion.log"
+    c.write_text("".join(f"[SeqAR-Diffusion] Epoch {e}/400 Train Loss: {0.16 - 0.01 * e:.4f} | Val Loss: "
+                         f"{0.05 + 0.001 * e:.4f}\n" for e in range(1, 7)))
+    h = load(c)
+    assert h.series("train", "loss").epoch.tolist() == [1, 2, 3, 4, 5, 6] and len(h.series("val", "loss")) == 6
+    from gapwatch.readers.text import pairs
+    assert pairs("Valid acc: 0.84 | loss: 0.51") == {"Valid acc": 0.84, "Valid loss": 0.51}
+    assert pairs("loss: 0.4 | val_loss: 0.5 | lr: 0.001") == {"loss": 0.4, "val_loss": 0.5, "lr": 0.001}
+    from gapwatch.names import is_measure
+    assert all(is_measure(n) for n in ("mAP", "val_AP", "MAE", "CrossEntropy", "ndcg@10"))
+    assert not any(is_measure(n) for n in ("Speed", "samples", "apple", "lr", "batch size"))

@@ -168,6 +168,11 @@ _MAX_PREFIXES: tuple[str, ...] = (
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
+#: The prefixes of :data:`_MAX_PREFIXES` that name a measure whatever follows (for :func:`is_measure`; ``top``,
+#: ``score``, ``hit``, ``return``… also start other words).
+_MEASURE_PREFIXES: tuple[str, ...] = ("acc", "f1", "auc", "auroc", "map", "bleu", "rouge", "iou", "miou", "dice",
+                                      "psnr", "ssim", "precision", "recall", "ndcg", "mrr", "mcc", "kappa",
+                                      "jaccard")
 #: Tokens of smaller-is-better measures; they win over the prefixes above (``dice_loss``, ``exact_error``).
 _MIN_TOKENS: frozenset[str] = frozenset(
     {"loss", "error", "err", "wer", "cer", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "fid", "lpips",
@@ -668,7 +673,11 @@ def is_measure(name: str) -> bool:
     if toks and toks[0] in SPLIT_ALIASES:
         toks = toks[1:]
     # (BasicSR's loss terms: ``l_pix``, ``l_g_percep``, ``l_d_real``)
-    return "loss" in low or any(t in _MEASURE_WORDS for t in toks) or (len(toks) >= 2 and toks[0] == "l")
+    if "loss" in low or any(t in _MEASURE_WORDS for t in toks) or (len(toks) >= 2 and toks[0] == "l"):
+        return True
+    # the measures of the direction table (``mAP``, ``val_AP``, ``MAE``, ``ndcg@10``; ``CrossEntropy``)
+    return any(t in _MIN_TOKENS or _MAX_TOKEN_RE.match(t) is not None or t.startswith(_MEASURE_PREFIXES)
+               or t in ("crossentropy", "xent") for t in toks) or ("cross" in toks and "entropy" in toks)
 
 
 def describe(name: str, default_split: str = "train") -> dict[str, str | None]:

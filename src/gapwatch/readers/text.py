@@ -145,7 +145,7 @@ _LOG_PREFIX = re.compile(
     # (BasicSR's ``%y-%m-%d``: ``23-05-05 21:25:37.738 - INFO: ``)
     r"(?:\[?(?:\d{4}|\d\d)[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
     # loguru's default (YOLOX): ``2021-07-20 12:00:00 | INFO     | yolox.core.trainer:260 - ``
-    rf"(?:[\w.<>]+\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
+    rf"(?:[\w.<>]+(?:\[[\w:]+\])?\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
     rf"{_LEVEL}\s*\|\s*[\w.<>]+(?::[\w.<>]+)*:\d+\s+-\s+|{_LEVEL}\s*[-|:]\s*)?)")
 #: The Swin logger's lines (its training script, copied by many repositories): ``Train: [3/50][100/391]\t…`` (an
 #: epoch marker, then tab-separated ``name value (running mean)`` fields), ``Validate: \tLoss 1.98 (1.88)\t…``
@@ -165,9 +165,16 @@ _SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation|idating)?|eval(
                          r"(?=[A-Za-z][\w ./\-]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
 _BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
-                         r"\b[\w ]*:?\s*$",
+                         r"\b[\w ]*(?:\.{3}|…+)?:?\s*$",
                          re.IGNORECASE)
 _INDENT = re.compile(r"^(?: {2,}|\t)")
+#: The progress counter of an evaluation loop inside a block (PaddlePaddle's ``Model.fit``: ``Eval begin...``, then
+#: ``step 10/20 - loss: 0.21 - acc: 0.81``): the block's measurements follow it.
+_BLOCK_PROGRESS = re.compile(r"^(?:step|iter|batch)\s+\d+\s*/\s*\d+\s*-\s*", re.IGNORECASE)
+#: A bracketed tag before a line's epoch marker or measurements (``[SeqAR-Diffusion] Epoch 1/400 Train Loss: …``),
+#: not a split (``[val]``) and not an epoch or step counter itself.
+_TAG = re.compile(r"^\s*\[(?![^\]]*\b(?:train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?|dev|epoch|step|"
+                  r"iter)\b)[A-Za-z][^\]\[]{0,40}\]\s*(?=[A-Za-z])", re.IGNORECASE)
 _TOKENS = re.compile(r"[\s_/.\-]+")
 #: Fewest columns of a ``| Epoch | Train Loss | … |`` table (an epoch and one measurement).
 MIN_TABLE_COLUMNS = 2
@@ -322,7 +329,9 @@ _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", 
 
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
-    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` counter is the epoch."""
+    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` counter is the epoch. A
+    ``|``-field whose names name no split takes the held-out split the field before it named (``Valid acc: 0.84 |
+    loss: 0.51`` → ``Valid loss``)."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
     if "[" in text:
@@ -331,8 +340,14 @@ def pairs(text: str) -> dict[str, float]:
         text = _MEASURE_LIST.sub(_list_mean, text)
     text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
                             _TQDM_BAR.sub(" ", text))
+    carry: str | None = None  # the split named by the previous field (``Valid acc: 0.84 | loss: 0.51``)
     for field in text.split("|"):
-        for name, val in _field_pairs(field):
+        found = _field_pairs(field)
+        if found and _split_of(found[0][0]) is not None:
+            carry = next(t for t in _TOKENS.split(found[0][0]) if t)
+        elif found and carry is not None and _split_of(carry) != "train":
+            found = [(f"{carry} {n}" if _split_of(n) is None and is_measure(n) else n, v) for n, v in found]
+        for name, val in found:
             out[name] = float(val)
     return out
 
@@ -491,6 +506,7 @@ class _Records:
             seg = seg[prefix.end():]
         elif self.block is None:
             seg = seg.lstrip()  # (leading white space alone is no prefix: it may indent a block's measurements)
+        seg = _TAG.sub("", seg, count=1)
         ultra = self.ultra.segment(seg)
         if ultra is not None:  # Ultralytics' console (:mod:`._ultralytics_console`)
             kind, epoch, found = ultra
@@ -559,6 +575,9 @@ class _Records:
         if self.block is None:
             return seg
         body = seg.strip()
+        prog = _BLOCK_PROGRESS.match(body)
+        if prog is not None and _colon_pairs(body[prog.end():]):
+            return f"{self.block} {body[prog.end():]}"  # (``step 10/20 - loss: …`` of the block's own loop)
         if _INDENT.match(seg) and _split_of(body) is None:
             return f"{self.block} {body}"
         if _MARKER.match(seg) is None and _STEP_MARKER.search(seg) is None and _split_of(body) is None \
