@@ -1888,3 +1888,21 @@ def test_paddle_hapi_mxnet_and_tagged_lines_of_batch_11_dev_logs(tmp_path: Path)
     from gapwatch.names import is_measure
     assert all(is_measure(n) for n in ("mAP", "val_AP", "MAE", "CrossEntropy", "ndcg@10"))
     assert not any(is_measure(n) for n in ("Speed", "samples", "apple", "lr", "batch size"))
+
+
+def test_a_line_tagged_as_the_best_models_metrics_is_a_running_best(tmp_path: Path) -> None:
+    """``[Best Model Metrics] Epoch 1 | MAE: 221.06 | RMSE: 352.36`` (the shape of a batch-11 dev log) is printed
+    only when a new best model is saved: a running best, not a curve; the epoch lines' losses decide."""
+    lines = []
+    for e in range(1, 31):
+        val = 0.05 + 0.002 * max(0, e - 10)
+        lines.append(f"[SeqAR-Diffusion] Epoch {e}/400 Train Loss: {0.16 * 0.95 ** e:.4f} | Val Loss: {val:.4f}")
+        if e <= 10:
+            lines.append(f"[Best Model Metrics] Epoch {e} | MAE: {221 - 3 * e:.2f} | RMSE: {352 - 4 * e:.2f}")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert "MAE" not in h.names() and "RMSE" not in h.names()
+    (r,) = analyze(h, forecast=False, examples=False).runs
+    assert (r.monitor.split, r.monitor.metric) == ("val", "loss")
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

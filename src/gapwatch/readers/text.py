@@ -171,6 +171,8 @@ _INDENT = re.compile(r"^(?: {2,}|\t)")
 #: The progress counter of an evaluation loop inside a block (PaddlePaddle's ``Model.fit``: ``Eval begin...``, then
 #: ``step 10/20 - loss: 0.21 - acc: 0.81``): the block's measurements follow it.
 _BLOCK_PROGRESS = re.compile(r"^(?:step|iter|batch)\s+\d+\s*/\s*\d+\s*-\s*", re.IGNORECASE)
+#: A bracketed tag that says the line reports the best model so far (its values are a running best, not a curve).
+_BEST_TAG = re.compile(r"^\s*\[[^\]]*\bbest\b[^\]]*\]", re.IGNORECASE)
 #: A bracketed tag before a line's epoch marker or measurements (``[SeqAR-Diffusion] Epoch 1/400 Train Loss: …``),
 #: not a split (``[val]``) and not an epoch or step counter itself.
 _TAG = re.compile(r"^\s*\[(?![^\]]*\b(?:train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?|dev|epoch|step|"
@@ -506,6 +508,8 @@ class _Records:
             seg = seg[prefix.end():]
         elif self.block is None:
             seg = seg.lstrip()  # (leading white space alone is no prefix: it may indent a block's measurements)
+        if _BEST_TAG.match(seg) is not None:
+            return  # (``[Best Model Metrics] Epoch 1 | MAE: 221.1``: the saved best model's scores, a running best)
         seg = _TAG.sub("", seg, count=1)
         ultra = self.ultra.segment(seg)
         if ultra is not None:  # Ultralytics' console (:mod:`._ultralytics_console`)
