@@ -666,8 +666,9 @@ def logged_name_key(history: History, spec: str) -> tuple[str, str] | None:
 
 
 def is_measure(name: str) -> bool:
-    """Whether a logged name names a measure of the model (a loss — also BasicSR's ``l_pix``, ``l_g_gan`` — or a
-    metric of :data:`METRIC_ALIASES`: accuracy, F1, WER…), as opposed to any other number a log may hold."""
+    """Whether a logged name names a measure of the model (a loss — also BasicSR's ``l_pix``, ``l_g_gan`` — a
+    metric of :data:`METRIC_ALIASES`: accuracy, F1, WER…, or a measure of the direction table: ``mAP``, ``MAE``,
+    ``ndcg@10``), as opposed to any other number a log may hold (``Speed``, ``samples``, ``lr``)."""
     low = name.lower()
     toks = [t for t in re.split(r"[\s_/.\-]+", low) if t]
     if toks and toks[0] in SPLIT_ALIASES:

@@ -14,8 +14,8 @@ not told apart from one logged until then, so a shorter list is read from epoch 
 ``null`` is a missing value; learning rates (``lr``) are kept aside as the schedule, as in the other readers.
 
 A JSON array of per-epoch records, ``[{"epoch": 1, "loss": 1.45, "val_accuracy": 0.60}, …]`` (a hand-written loop's
-``json.dump(history, f)``), is read record by record: record *i* is epoch *i + 1* unless the records carry an
-``epoch`` or ``step``; it is recognised by a first record that names a measure.
+``json.dump(history, f)``), is read record by record: the k-th record (counting from 1) is epoch k unless the
+records carry an ``epoch`` or ``step``; it is recognised by a first record that names a measure.
 
 Recognised by its first bytes: a JSON object whose first key is a metric name a reader knows as a measure
 (``loss``, ``accuracy``, ``val_loss``… see :mod:`gapwatch.names`) and whose value is a list (or an object whose
@@ -91,8 +91,8 @@ def _load(path: Path) -> dict[str, Any] | list[Any]:
 
 
 def _records_parts(records: list[dict[str, Any]], path: Path, run: str) -> list[Parts]:
-    """A JSON array of per-epoch records (``json.dump(history, f)`` of a list of dicts): record *i* is epoch
-    *i + 1* unless it names its own ``epoch`` or ``step``."""
+    """A JSON array of per-epoch records (``json.dump(history, f)`` of a list of dicts): the k-th record (counting
+    from 1) is epoch k unless the records name their own ``epoch`` or ``step``."""
     numbered = not any("epoch" in r or "step" in r or "global_step" in r for r in records)
     rows = [(i, {"epoch": float(i), **r} if numbered else r) for i, r in enumerate(records, start=1)]
     parts = records_parts(rows, run, str(path), place="record #")
