@@ -327,7 +327,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     main = found[0][0]
     last = len(main) - 1
     tr = series_or_none(history, "train", "loss")
-    also = ", and the training loss did not fall either" if tr is not None and len(tr.finite()) >= 2 else ""
+    also = (f", and the training loss fell by less than {100 * p['max_train_drop']:.0f}% of its first value"
+            if tr is not None and len(tr.finite()) >= 2 else "")
     msg = (f"no held-out series got better than at its first evaluation by more than its noise in {len(main)} "
            f"evaluations ({', '.join(parts)}){also}: the model is not learning")
     actions = (
