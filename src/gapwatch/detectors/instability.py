@@ -452,8 +452,9 @@ def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None,
 def _heldout_trace(s: Series, i: int, held: list[Series], p: dict[str, Any]) -> bool | None:
     """Whether the training spike at evaluation ``i`` of ``s`` shows on a held-out loss: at the held-out
     evaluations from the spike to the end of its recovery (``recovery`` evaluations of ``s``), one exceeds the
-    median of the ``baseline`` held-out values before them by ``spike_z`` noise levels or more (the robust noise of
-    the held-out series). None when no held-out loss shares the spike's axis or has values before and at it."""
+    median of the ``baseline`` held-out values before them by ``spike_z`` noise levels or more (the held-out series'
+    local noise around the spike, as for the training spike). None when no held-out loss shares the spike's axis or
+    has values before and at it."""
     axis = "step" if np.isfinite(s.step[i]) else "epoch"
     x = s.step if axis == "step" else s.epoch
     x0 = float(x[i])
