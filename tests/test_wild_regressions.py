@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,14 @@ from gapwatch.errors import InputError
 from gapwatch.findings import FindingKind, Severity
 
 KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
+
+
+def _run_without_critical(p: Path, text: str) -> Any:
+    """Write ``text`` to ``p``, analyse its one run (no forecast) and check no finding is critical; the run."""
+    p.write_text(text)
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value == "critical"]
+    return r
 
 
 def test_short_run_whose_accuracy_climbs_is_not_stuck(tmp_path: Path) -> None:
@@ -718,10 +727,7 @@ def test_a_held_out_loss_that_is_inf_at_every_evaluation_broke_nothing(tmp_path:
     rows = [f"{e},{1.6 - e / 40:.4f},{4.1 - e / 12:.4f},{1.5 - e / 50:.4f},{0.5 + e / 60:.4f},{0.6 + e / 80:.4f},"
             f"{0.04 + 0.8 * (1 - np.exp(-e / 8)):.4f},{0.02 + 0.45 * (1 - np.exp(-e / 8)):.4f},0,inf,0,"
             f"0.01,0.01,0.01\n" for e in range(30)]
-    p = tmp_path / "results.csv"
-    p.write_text(head + "".join(rows))
-    (r,) = analyze(load(p), forecast=False).runs
-    assert not [f for f in r.findings if f.severity.value == "critical"]
+    r = _run_without_critical(tmp_path / "results.csv", head + "".join(rows))
     (note,) = [f for f in r.findings if f.evidence.get("type") == "never_finite"]
     assert note.kind == FindingKind.DATA and note.severity.value == "info" and "val/cls_loss" in note.message
 
@@ -1246,9 +1252,7 @@ def test_a_held_out_loss_inf_once_while_training_stays_finite_is_an_evaluation_g
         rows.append(f"{e},{1.5 * 0.95 ** e:.4f},{2.5 * 0.93 ** e:.4f},{0.7 * (1 - 0.9 ** e):.4f},"
                     f"{1.4 * 0.95 ** e + 0.3:.4f},{vcls}\n")
     p = tmp_path / "results.csv"
-    p.write_text(head + "".join(rows))
-    (r,) = analyze(load(p), forecast=False).runs
-    assert not [f for f in r.findings if f.severity.value == "critical"]
+    r = _run_without_critical(p, head + "".join(rows))
     (f,) = [f for f in r.findings if f.evidence.get("type") == "non_finite_heldout"]
     assert f.kind == FindingKind.DATA and f.severity.value == "warning" and "epoch 7" in f.message
     p.write_text(head + "".join(r.replace(",inf\n", ",1.0\n") if i != 6 else

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from ..history import HistoryNote
-from ..names import normalize, step_twins
 from ._parts import Parts
 from .base import FunctionReader
 from .generic_csv import Table, _header, read_table, wide_parts
@@ -85,11 +84,7 @@ def _plain(v: Any, depth: int, budget: list[int] | None = None) -> Any:
 def table_parts(t: Table, run: str) -> Parts:
     """A CSVLogger table (or a chunk of one: ``watch`` tails it) → Parts. ``<name>_step`` columns that have an
     ``<name>_epoch`` twin are the per-step logs of the same metric and keep their own name."""
-    rename: dict[str, tuple[str, str]] = {}
-    for c in step_twins(t.columns):  # (the rule's owner: gapwatch.names.step_twins)
-        split, metric = normalize(c[:-5], "train")
-        rename[c] = (split, f"{metric}_step")
-    return wide_parts(t, run, epoch_offset=EPOCH_OFFSET, rename=rename)
+    return wide_parts(t, run, epoch_offset=EPOCH_OFFSET)  # (the twins: gapwatch.names.normalize_columns)
 
 
 def read_parts(path: Path, run: str) -> list[Parts]:

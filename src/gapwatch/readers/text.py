@@ -586,7 +586,8 @@ class _Records:
             return f"{self.block} {body}"
         if _MARKER.match(seg) is None and _STEP_MARKER.search(seg) is None and _split_of(body) is None \
                 and _SPLIT_LEAD.match(seg) is None:
-            if _colon_pairs(body) and not any(_split_of(n) for n, _ in _colon_pairs(body)):
+            found = _colon_pairs(body)
+            if found and not any(_split_of(n) for n, _ in found):
                 return f"{self.block} {body}"  # (an unindented measurement of the block's split)
             if _TQDM_BAR.search(seg) is not None or not re.search(r"[A-Za-z]{2}", _TQDM_BAR.sub("", seg)):
                 return seg  # a progress bar inside the block
