@@ -280,3 +280,23 @@ def test_every_kind_is_public() -> None:
     kinds_ = {k.value for k in FindingKind}
     for name in registered():
         assert name in kinds_
+
+
+def test_a_falling_f1_beside_an_improving_loss_is_a_warning_not_critical() -> None:
+    """The wild corpus's shape (a Lightning 1D-CNN, dev split): the held-out F1 peaks at epoch 10 and settles
+    10% lower while the same set's loss keeps improving to the end (a decision-threshold effect on an imbalanced
+    set). The decline is reported, but not as critical; with a loss that rose too it stays critical."""
+    n = 40
+    rng = np.random.default_rng(3)
+    f1 = [0.40 + 0.02 * i if i <= 10 else 0.60 - 0.06 * (1 - math.exp(-(i - 10) / 3)) for i in range(n)]
+    f1 = [v + 0.003 * e for v, e in zip(f1, rng.standard_normal(n), strict=True)]
+    falling = [0.70 - 0.35 * (1 - math.exp(-i / 12)) + 0.002 * e for i, e in enumerate(rng.standard_normal(n))]
+    rising = [0.70 - 0.3 * (1 - math.exp(-i / 4)) + (0.004 * (i - 10) if i > 10 else 0.0) for i in range(n)]
+    train = [0.6 * math.exp(-i / 15) + 0.1 for i in range(n)]
+    (f,) = [g for g in run_all(make({"val_f1": f1, "val_loss": falling, "train_loss": train}))
+            if g.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.WARNING and f.evidence["loss_improving_z"] >= 3.0
+    assert "kept improving" in f.message
+    (g,) = [g for g in run_all(make({"val_f1": f1, "val_loss": rising, "train_loss": train}))
+            if g.kind == FindingKind.OVERFITTING]
+    assert g.severity == Severity.CRITICAL

@@ -20,7 +20,8 @@ task metric aligned on the evaluations they share:
   loss level over the same stretch rises by less than ``flat_z`` standard errors (flat or improving).
 * **loss worse, metric stalled** (kind ``overfitting``): the loss rises after its best exactly as in the first
   pattern, but the task metric changed by less than ``min_z`` standard errors since the loss's best (it
-  plateaued; a significant decline is the ``overfitting`` detector's, on the deciding metric) — whether or not
+  plateaued, or slipped by more: a decline the ``overfitting`` detector's own test on the deciding metric
+  misses, a small one of a saturated F1, still leaves the loss's rise to decide) — whether or not
   it had improved before (a held-out loss that rises from its very first evaluation while the metric never
   leaves its noise is the same pattern: a model that fits the training set from the start) — while the training
   loss kept falling by ``min_z`` of its own standard errors or more (a run whose training loss did not move
@@ -314,8 +315,12 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     lv_best, rise = found
     gain = task.units(float(task.level[lv_best] - task.level[-1]))  # since the reference, to the end
     learned = task.units(float(task.level[0] - task.level[lv_best]))  # before the reference
-    if abs(gain) >= p["min_z"]:
-        return None  # (a metric that declined since is overfitting's; one that improved, the first pattern's)
+    if gain >= p["min_z"]:
+        return None  # (a metric that improved since is the first pattern's)
+    # a metric that declined since is the overfitting detector's when its own test finds the decline; when it
+    # does not (a small, noisy decline of a saturated F1), the rise of the loss beside it still decides, and
+    # ``reconcile`` keeps one of the two overfitting findings when both fire
+    declined = gain <= -p["min_z"]
     if learned < p["min_z"] and since_metric_best:
         # a metric that never improved has no best to stall from; a loss that rose from its first evaluation (or
         # improved and then rose) while the metric stayed within its noise all along is the pattern, when the
@@ -335,13 +340,18 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
     if since_metric_best:
+        slipped = f" ({tname} has slipped since)" if declined else ""
         msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} (+{rise:.1f} standard "
-               f"errors since; its own best was at {at_loss}) while the training loss kept falling: the model "
-               f"overfits; its best {tname} was at {at_task}")
+               f"errors since; its own best was at {at_loss}) while the training loss kept falling{slipped}: the "
+               f"model overfits; its best {tname} was at {at_task}")
     elif learned < p["min_z"]:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} never moved beyond its noise and the training loss "
                f"kept falling: the model fits the training set at the held-out set's expense (overfits); its best "
                f"{tname} was at {at_task}")
+    elif declined:
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving and slipped ({gain:+.1f} standard "
+               f"errors since) and the training loss kept falling: the model overfits; its best {tname} was at "
+               f"{at_task}")
     else:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) "
                f"and the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
@@ -352,7 +362,8 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     )
     ev = _evidence("loss_worse_metric_stalled", loss, task, b_loss, b_task, loss.where(b_loss),
                    loss_final=_point(loss, loss.n - 1), loss_rise_z=rise, metric_gain_z=gain,
-                   metric_learned_z=learned, metric_improved=bool(learned >= p["min_z"]), train_drop_z=drop,
+                   metric_learned_z=learned, metric_improved=bool(learned >= p["min_z"]),
+                   metric_declined=bool(declined), train_drop_z=drop,
                    measured_from="metric_best" if since_metric_best else "loss_best")
     return Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=at_best["step"], epoch=at_best["epoch"],
                    evidence=ev, actions=actions, references=(PRECHELT,), detector=NAME)
