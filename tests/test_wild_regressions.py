@@ -1910,3 +1910,19 @@ def test_a_line_tagged_as_the_best_models_metrics_is_a_running_best(tmp_path: Pa
     (r,) = analyze(h, forecast=False, examples=False).runs
     assert (r.monitor.split, r.monitor.metric) == ("val", "loss")
     assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_a_fine_tune_whose_held_out_metric_climbs_is_not_stuck(tmp_path: Path) -> None:
+    """PaddlePaddle Model.fit stdout of a multi-label fine-tune (a public log from the wild corpus, numbers
+    changed): the training loss is the current batch's (noisy), so it shows no progress beyond its noise, while the
+    held-out AUROC climbs 0.77 -> 0.83 over ten epochs. The deciding metric learned: no "training is stuck"."""
+    auc = [0.771, 0.790, 0.801, 0.777, 0.812, 0.818, 0.822, 0.829, 0.826, 0.827]
+    noise = [0.21, 0.05, 0.12, 0.03, 0.17, 0.08, 0.14, 0.04, 0.11, 0.06]
+    lines = []
+    for e, (a, ls) in enumerate(zip(auc, noise, strict=True), start=1):
+        lines += [f"Epoch {e}/10", f"step 614/614 - loss: {ls:.4f} - AUROC_avg: {0.70 + 0.015 * e:.4f}",
+                  "Eval begin...", f"step 88/88 - loss: {0.147 - 0.001 * e:.4f} - AUROC_avg: {a:.4f}",
+                  "Eval samples: 11212"]
+    r = _run_without_critical(tmp_path / "train.log", "\n".join(lines) + "\n")
+    assert r.monitor.metric == "auroc_avg"
+    assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING]

@@ -16,7 +16,9 @@ Statistic. ``z`` is the training loss (the held-out loss when no training loss i
   shows: 0.15 → 0.50 over five epochs).
   When only the noise test says so (no low training accuracy), a held-out loss that improved beyond its own
   noise (``min_z`` standard errors) vetoes it: a training loss logged per batch can be too noisy to show the
-  progress the held-out loss shows.
+  progress the held-out loss shows. So does a deciding held-out task metric (accuracy, AUROC, F1…) that
+  improved beyond its own noise (``min_z``): a fine-tune at a tiny learning rate barely moves its training loss
+  while its held-out accuracy climbs.
 * **stuck, flatlined**: the training loss and the held-out loss made progress early and then stopped changing:
   over the last ``flat_min_fraction`` of each (at least ``flat_min_evaluations`` evaluations) the range of each
   is at most ``flat_rel_tol`` of that curve's improvement, and neither falls without ever rising there (a
@@ -249,6 +251,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         mode, t["flat"] = "stuck", flat
     if mode == "stuck" and _late_start(base, p):
         return []
+    if mode == "stuck" and "flat" not in t and not t.get("low_acc") and _task_metric_learned(history, mon, p):
+        return []  # the deciding held-out metric improved beyond its noise: the model learns the task
     ev: dict[str, Any] = {"mode": mode, "series": base.name, "tail_evaluations": int(tail),
                           "tail_drop": float(t["d_tail"]), "tail_share_of_improvement": float(t["share"]),
                           "tail_z": float(t["ztail"]) if np.isfinite(t["ztail"]) else None,
@@ -263,6 +267,26 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     return [Finding(FindingKind.UNDERFITTING, Severity.WARNING, msg, step=base.at(last)["step"],
                     epoch=base.at(last)["epoch"], evidence={**ev, "at": where_text(base, last)}, actions=actions,
                     references=REFERENCES, detector="underfitting")]
+
+
+def _task_metric_learned(history: History, mon: Monitor | None, p: dict[str, Any]) -> bool:
+    """True when the deciding held-out series is a task metric (not a loss) with ``min_evaluations`` or more
+    finite values whose best level (``window`` trailing means, at most ``window_run_fraction`` of the run) is
+    better than its first by ``min_z`` standard errors of a level difference of its own robust noise: a model
+    whose held-out accuracy (or AUROC, F1…) clearly improved is learning, whatever a per-batch or barely moving
+    training loss (a fine-tune at a tiny learning rate) says."""
+    if mon is None or mon.metric in ("loss", "perplexity"):
+        return False
+    s = series_or_none(history, mon.split, mon.metric)
+    if s is None:
+        return False
+    v = s.finite().values.astype(float) * mon.sign
+    if v.size < p["min_evaluations"]:
+        return False
+    w = max(1, min(p["window"], int(p["window_run_fraction"] * v.size)))
+    levels = np.convolve(v, np.ones(w) / w, mode="valid")
+    se = noise_sigma(v) * np.sqrt(2.0 / w)
+    return bool(se > 0 and levels[0] - float(np.min(levels)) >= p["min_z"] * se)
 
 
 def _late_start(base: Series, p: dict[str, Any]) -> bool:
