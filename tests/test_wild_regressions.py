@@ -1926,3 +1926,45 @@ def test_a_fine_tune_whose_held_out_metric_climbs_is_not_stuck(tmp_path: Path) -
     r = _run_without_critical(tmp_path / "train.log", "\n".join(lines) + "\n")
     assert r.monitor.metric == "auroc_avg"
     assert not [f for f in r.findings if f.kind == FindingKind.UNDERFITTING]
+
+
+def test_a_pipeline_log_whose_first_epoch_comes_after_a_long_preamble(tmp_path: Path) -> None:
+    """A pipeline log (``date | LEVEL | msg``, a public log from the wild corpus, numbers changed) prints its
+    configuration and ~1,600 duplicate-image warnings (300 KB) before its first epoch line, ``F1 Ep  k/N | Tr
+    loss= acc= f1= | Va loss= acc= f1= | LR= best=``: the sniffer looks past the first 64 KiB of a ``.log``, ``Ep
+    k/N`` is the epoch, ``Tr``/``Va`` are the splits. A ``Va loss=nan`` at the last epoch of an aborted start,
+    beside a finite validation accuracy, is a failed loss computation (a data warning), not a critical breakdown."""
+    pre = "".join(f"2026-04-25 23:12:42 | WARNING | Duplicate found: C:\\data\\train\\a\\img{i}.jpeg  (original: "
+                  f"C:\\data\\train\\a\\img{i + 7}.jpeg)\n" for i in range(1700))
+    assert len(pre) > 65536
+    rows = [(0.20, 0.932, 0.10, 0.967), (0.16, 0.939, 0.06, 0.978), (0.11, 0.958, 0.05, 0.979),
+            (0.09, 0.967, 0.04, 0.985), (0.08, 0.971, 0.035, 0.986), (0.07, 0.975, 0.03, 0.988),
+            (0.06, 0.979, 0.028, 0.989), (0.05, 0.982, 0.027, 0.990)]
+    lines = [f"2026-04-26 12:{20 + e}:02 | INFO |   F1 Ep {e:2d}/50 | Tr loss={a:.4f} acc={b:.3f} f1={b:.3f} | "
+             f"Va loss={c:.4f}  acc={d:.3f}  f1={d:.3f} | LR=1.0e-04 best={d:.3f} [105s]"
+             for e, (a, b, c, d) in enumerate(rows, start=1)]
+    p = tmp_path / "training.log"
+    p.write_text(pre + "\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor.split == "val" and r.monitor.metric in ("f1", "acc")
+    assert len(r.history.series("val", "loss")) == len(rows)
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+    aborted = "\n".join(lines[:1] + [lines[1].replace("Va loss=0.0600", "Va loss=nan")]) + "\n"
+    q = tmp_path / "aborted.log"
+    q.write_text(pre + aborted)
+    (r,) = analyze(load(q), forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value == "critical"]
+    assert [f for f in r.findings if f.evidence.get("type") == "non_finite_heldout"]
+
+
+def test_a_correlation_named_r_is_larger_is_better(tmp_path: Path) -> None:
+    """``ft ep  k/50  train=…  val_r=…`` (an MRI regression fine-tune from the wild corpus, numbers changed): the
+    validation Pearson correlation climbs 0.28 -> 0.86 and then holds: no overfitting (read as smaller-is-better it
+    was a critical one)."""
+    vr = [0.28, 0.50, 0.13, 0.23, 0.28, 0.45, 0.29, 0.38, 0.36, 0.48, 0.49, 0.65, 0.60, 0.58, 0.62, 0.68, 0.75,
+          0.75, 0.80, 0.84, 0.86, 0.84, 0.85, 0.87, 0.85, 0.83, 0.82, 0.86, 0.85, 0.84, 0.86, 0.87, 0.85, 0.86]
+    text = "".join(f"  ft ep {e:2d}/50  train={0.024 * 0.93 ** e:.5f}  val_r={v:.3f}\n"
+                   for e, v in enumerate(vr, start=1))
+    r = _run_without_critical(tmp_path / "dino_headline_run.log", text)
+    assert r.monitor.metric == "r" and r.monitor.mode == "max"
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

@@ -40,6 +40,7 @@ SPLIT_ALIASES: dict[str, str] = {
     "val": "val",
     "valid": "val",
     "validation": "val",
+    "va": "val",  # (``Tr loss=0.20 acc=0.93 | Va loss=0.10 acc=0.97`` in hand-written prints, beside ``tr``)
     "eval": "val",
     "evaluation": "val",
     "validating": "val",  # (``Validating Epoch: 3, accuracy: …`` in text logs)
@@ -164,10 +165,11 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "acc", "f1", "auc", "auroc", "precision", "prec", "recall", "map", "bleu", "rouge", "meteor", "chrf",
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
-    "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained", "hit",
+    "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained", "hit", "corr",
 )
-#: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``.
-_MAX_TOKEN_RE = re.compile(r"^(em|ap\d*)$")
+#: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``,
+#: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so).
+_MAX_TOKEN_RE = re.compile(r"^(em|ap\d*|r)$")
 #: The prefixes of :data:`_MAX_PREFIXES` that name a measure whatever follows (for :func:`is_measure`; ``top``,
 #: ``score``, ``hit``, ``return``… also start other words).
 _MEASURE_PREFIXES: tuple[str, ...] = ("acc", "f1", "auc", "auroc", "map", "bleu", "rouge", "iou", "miou", "dice",
@@ -633,7 +635,8 @@ _TASK_RANKS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (0, re.compile(r"^map(50_95|_0_5_0_95|_50_95)?$")),
     (1, re.compile(r"^map(50|_0_5|_50|75|_0_75)$")),
     (2, re.compile(r"(^|_)(f1|acc|wer|cer|bleu|sacrebleu|rouge\w*|exact_match|em|dice|iou|io_u|miou|m_iou|"
-                   r"jaccard|jacard|dsc|auc|mcc|matthews_correlation|spearman\w*|pearson\w*|r2)"
+                   r"jaccard|jacard|dsc|auc|mcc|matthews_correlation|spearman\w*|pearson\w*|r2|r|corr|corrcoef|"
+                   r"correlation)"
                    rf"{_MEASURE_SUFFIX}$")),
     (3, re.compile(rf"(^|_)(precision|recall){_MEASURE_SUFFIX}$")),
 )

@@ -188,6 +188,14 @@ def _deciding_name(r: RunAnalysis) -> str:
     return r.monitor.label
 
 
+def _stall_words(ev: dict[str, object]) -> str:
+    """How the task metric behaved beside a rising held-out loss (``metric_disagreement``'s stalled pattern)."""
+    improved, declined = ev.get("metric_improved", True), ev.get("metric_declined", False)
+    if declined:
+        return "stopped improving and slipped" if improved else "never improved beyond its noise and slipped"
+    return "stopped improving" if improved else "never moved beyond its noise"
+
+
 def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: float | None,
               best_x: float | None) -> tuple[str, str]:
     """The verdict in one line, naming the deciding series (issue 13: the reader sees which series judged)."""
@@ -202,7 +210,7 @@ def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: 
                 rise = f" ({_rel_pct((lf['value'] - lb['value']) / lb['value'])} worse by the end)"
             return (f"Overfitting since {r.x} {_fx(lb.get(r.x, best_x))}: {lb.get('name', 'the held-out loss')} "
                     f"rose{rise} while {name} "
-                    f"{'stopped improving' if ev.get('metric_improved', True) else 'never moved beyond its noise'}",
+                    f"{_stall_words(ev)}",
                     of.severity.value)
         # "since" is the onset (the first evaluation from which it stays significantly worse), not the best point
         bx = ev.get(f"onset_{r.x}", ev.get(f"best_{r.x}", best_x))

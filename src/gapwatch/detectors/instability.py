@@ -10,7 +10,10 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   ``data``, ``evidence["type"] == "never_finite"``) instead. When only held-out series have non-finite values,
   each is finite again later and every training series stayed finite, the evaluation failed at those points
   (a class without examples, a division by a zero count), not the training: a ``data`` warning
-  (``evidence["type"] == "non_finite_heldout"``).
+  (``evidence["type"] == "non_finite_heldout"``). The same holds for a held-out loss that is not finite again
+  later (the last evaluation of an aborted run) when a task metric of its set (the monitored accuracy, F1…) was
+  measured, finite, at each of its non-finite evaluations: the model was evaluated, only the loss's computation
+  failed.
 * **divergence** (``critical``): on the training loss, or on each of its logged parts (``train/box_loss``…; the
   held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
@@ -241,7 +244,8 @@ def _non_finite(series: list[Series]) -> Finding | None:
     what = "NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")
     bad_names = set(counts)
     train = [t for t in series if t.split == "train"]
-    if (train and all(t.name not in bad_names for t in train) and all(recovered.values())
+    if (train and all(t.name not in bad_names for t in train)
+            and all(recovered[t.name] or _measured_beside(t, series) for t in series if t.name in bad_names)
             and all(t.split != "train" for t in series if t.name in bad_names)):
         return _heldout_glitch(s, i, what, counts)
     fin = np.where(np.isfinite(s.values[:i]))[0]
@@ -265,13 +269,28 @@ def _non_finite(series: list[Series]) -> Finding | None:
                    detector="instability")
 
 
+def _measured_beside(bad: Series, series: list[Series]) -> bool:
+    """True when a task metric of the same held-out split (a checked series that is not loss-like: the monitored
+    accuracy, F1…) has a finite value at every x where ``bad`` is NaN/±inf: the evaluation ran and measured the
+    model; only the loss's computation failed (``Va loss=nan acc=0.978`` in the last epoch of an aborted run)."""
+    xs = bad.x[~np.isfinite(bad.values)]
+    for t in series:
+        if t.split != bad.split or _loss_like(t.metric) or t.x_kind != bad.x_kind:
+            continue
+        ok = t.x[np.isfinite(t.values)]
+        if xs.size and bool(np.isin(xs, ok).all()):
+            return True
+    return False
+
+
 def _heldout_glitch(s: Series, i: int, what: str, counts: dict[str, int]) -> Finding:
-    """Non-finite values in held-out series only, each finite again later, while every training series stayed
-    finite: the evaluation's computation failed at those points (a class without examples, a division by a zero
-    count), the training did not break down. A ``data`` warning (the log's values, not the training), with where."""
+    """Non-finite values in held-out series only, each finite again later or measured beside a finite task metric
+    (:func:`_measured_beside`), while every training series stayed finite: the evaluation's computation failed at
+    those points (a class without examples, a division by a zero count), the training did not break down. A
+    ``data`` warning (the log's values, not the training), with where."""
     n = sum(counts.values())
     msg = (f"{s.name} is {what} at {where_text(s, i)} ({n} non-finite held-out evaluation(s) in "
-           f"{', '.join(sorted(counts))}, each finite again later) while the training loss stayed finite: the "
+           f"{', '.join(sorted(counts))}) while the training loss stayed finite: the "
            "evaluation failed at those points, training did not break down")
     ev = {"type": "non_finite_heldout", "series": s.name, "first_index": i, "value": what, "counts": counts}
     actions = ("check how the held-out measure is computed at those evaluations (an empty class, a division by a "

@@ -319,8 +319,12 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
         return None  # (a metric that improved since is the first pattern's)
     # a metric that declined since is the overfitting detector's when its own test finds the decline; when it
     # does not (a small, noisy decline of a saturated F1), the rise of the loss beside it still decides, and
-    # ``reconcile`` keeps one of the two overfitting findings when both fire
+    # ``reconcile`` keeps one of the two overfitting findings when both fire. Only from the loss's best, the
+    # last pattern tried: measured from the metric's best (tried first) a decline would pre-empt the first
+    # pattern's disagreement (a loss rising from the first evaluation while WER improves for a while, then slips)
     declined = gain <= -p["min_z"]
+    if declined and since_metric_best:
+        return None
     if learned < p["min_z"] and since_metric_best:
         # a metric that never improved has no best to stall from; a loss that rose from its first evaluation (or
         # improved and then rose) while the metric stayed within its noise all along is the pattern, when the
@@ -340,10 +344,13 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
     if since_metric_best:
-        slipped = f" ({tname} has slipped since)" if declined else ""
         msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} (+{rise:.1f} standard "
-               f"errors since; its own best was at {at_loss}) while the training loss kept falling{slipped}: the "
-               f"model overfits; its best {tname} was at {at_task}")
+               f"errors since; its own best was at {at_loss}) while the training loss kept falling: the model "
+               f"overfits; its best {tname} was at {at_task}")
+    elif learned < p["min_z"] and declined:
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} never improved beyond its noise and slipped "
+               f"({gain:+.1f} standard errors since) and the training loss kept falling: the model fits the training "
+               f"set at the held-out set's expense (overfits); its best {tname} was at {at_task}")
     elif learned < p["min_z"]:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} never moved beyond its noise and the training loss "
                f"kept falling: the model fits the training set at the held-out set's expense (overfits); its best "

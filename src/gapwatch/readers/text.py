@@ -327,17 +327,23 @@ _SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation|idating)?
                             r"(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
 #: An epoch counter inside a line: ``…, Epoch: [3/100],Val_PSNR: 28.9`` → ``Epoch: 3,``.
 _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
+#: The abbreviated epoch counter of hand-written prints, always with its total: ``F1 Ep  3/50 | Tr loss=…`` →
+#: ``epoch: 3``.
+_EP_OF = re.compile(r"(?<![\w.])ep\.?\s*[:#]?\s*(\d+)\s*/\s*\d+(?![\w.])", re.IGNORECASE)
 
 
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
-    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` counter is the epoch. A
+    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` or ``Ep 3/100`` counter is the
+    epoch. A
     ``|``-field whose names name no split takes the held-out split the field before it named (``Valid acc: 0.84 |
     loss: 0.51`` → ``Valid loss``)."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
     if "[" in text:
         text = _EPOCH_OF.sub(r"epoch: \1", text)
+    if "/" in text:
+        text = _EP_OF.sub(r"| epoch: \1 |", text)  # (a field of its own: ``F1 Ep 3/50`` names fold 1's epoch 3)
     if "[" in text:
         text = _MEASURE_LIST.sub(_list_mean, text)
     text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
@@ -710,12 +716,30 @@ def _plain(lines: Iterable[str]) -> Iterator[str]:
         yield _english(ln) if not ln.isascii() else ln
 
 
+#: A file with one of these extensions (or none) whose first 64 KiB hold no measurement is searched further, up to
+#: :data:`DEEP_SNIFF_BYTES`: a pipeline log may print its configuration and thousands of data-loading warnings
+#: before its first epoch line (a histopathology run's first measurement sat at byte 298,926).
+DEEP_SNIFF_SUFFIXES = frozenset({".log", ".txt", ".out", ".err", ".stdout", ".stderr", ""})
+#: How far into such a file the sniffer looks for a first measurement: 4 MiB.
+DEEP_SNIFF_BYTES = 4 * 1024 * 1024
+
+
+def _has_records(text: str) -> bool:
+    recs = _chunks(_plain(text.splitlines()))
+    good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch")]
+    return len(good) >= MIN_SNIFF_RECORDS
+
+
 def sniff(path: Path, head: str) -> bool:
     if not path.is_file() or "\x00" in head or not head.strip():
         return False
-    recs = _chunks(_plain(head.splitlines()))
-    good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch")]
-    return len(good) >= MIN_SNIFF_RECORDS
+    if _has_records(head):
+        return True
+    if path.suffix.lower() not in DEEP_SNIFF_SUFFIXES or path.stat().st_size <= len(head.encode("utf-8")):
+        return False
+    with open(path, encoding=_encoding(path), errors="replace", newline="") as fh:
+        more = fh.read(DEEP_SNIFF_BYTES)
+    return "\x00" not in more and _has_records(more)
 
 
 def _encoding(path: Path) -> str:
