@@ -1968,3 +1968,50 @@ def test_a_correlation_named_r_is_larger_is_better(tmp_path: Path) -> None:
     r = _run_without_critical(tmp_path / "dino_headline_run.log", text)
     assert r.monitor.metric == "r" and r.monitor.mode == "max"
     assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_text_phrasings_of_held_out_lines(tmp_path: Path) -> None:
+    """Three held-out phrasings from the wild corpus's text logs (numbers changed): a split tagged after the epoch
+    (``Epoch 1/200 [Val]   loss: …``), a split field before rank cut-off measures (``Validation | R@1: … | R@5:
+    …``) and a measure named for its epoch (``Test loss for epoch 3: 0.15, Acc = 0.72``)."""
+    tagged = []
+    for e in range(1, 13):
+        tagged += [f"2026-03-06 13:07:09,323 INFO: Epoch {e}/200 [Train] loss: {0.7 * 0.85 ** e:.6f}, lr: 0.000026",
+                   f"2026-03-06 13:08:15,988 INFO: Epoch {e}/200 [Val]   loss: {0.36 * 0.9 ** e + 0.1:.6f}"]
+    (tmp_path / "train0.log").write_text("\n".join(tagged) + "\n")
+    h = load(tmp_path / "train0.log")
+    assert len(h.series("val", "loss")) == 12 and len(h.series("train", "loss")) == 12
+    recall = []
+    for e, r1 in enumerate([0.825, 0.91, 0.95, 0.97, 0.982, 0.981], start=1):
+        recall += [f"Epoch {e}/50 | Loss: {0.98 * 0.6 ** e:.4f} | Time: 13635.27s",
+                   f"Validation | R@1: {r1:.4f} | R@5: {min(1.0, r1 + 0.1):.4f} | R@10: {min(1.0, r1 + 0.14):.4f}"]
+    (tmp_path / "training.log").write_text("\n".join(recall) + "\n")
+    d = analyze(load(tmp_path / "training.log"), forecast=False).runs[0]
+    assert d.monitor.split == "val" and d.monitor.metric == "r@1" and d.monitor.mode == "max"
+    named = []
+    for e in range(8):
+        named += [f"Loss for Iter {50 * e + 1}: {0.5 * 0.8 ** e:.6f}, acc = {0.1 + 0.1 * e:.6f}", "-" * 20,
+                  f"Test loss for epoch {e}: {0.22 * 0.85 ** e:.6f}, Acc = {0.61 + 0.03 * e:.6f}"]
+    (tmp_path / "log_train.txt").write_text("\n".join(named) + "\n")
+    h = load(tmp_path / "log_train.txt")
+    assert len(h.series("test", "loss")) == 8 and len(h.series("test", "acc")) == 8
+
+
+def test_csv_with_a_phase_column_and_a_file_named_for_its_split(tmp_path: Path) -> None:
+    """``Epoch,Phase,Loss,Accuracy`` with a train and a test row per epoch (a hand-written logger from the wild
+    corpus), and a ``valid.log`` headed ``epoch,loss,ppl,accuracy`` whose name is its only split (the
+    attention-is-all-you-need-pytorch trainer writes train.log and valid.log): both are held-out curves."""
+    rows = ["Epoch,Phase,Loss,Accuracy"]
+    for e in range(1, 11):
+        rows += [f"{e},train,{0.47 - 0.01 * e:.4f},{0.85 + 0.01 * e:.4f}",
+                 f"{e},test,{0.47 - 0.005 * e:.4f},{0.84 + 0.006 * e:.4f}"]
+    (tmp_path / "training_log.csv").write_text("\n".join(rows) + "\n")
+    h = load(tmp_path / "training_log.csv")
+    assert len(h.series("test", "acc")) == 10 and len(h.series("train", "loss")) == 10
+    valid = ["epoch,loss,ppl,accuracy"] + [f"{e}, {9.1 * 0.8 ** e:.5f}, {2.0 ** (9.1 * 0.8 ** e):.5f},"
+                                           f"{min(60.0, 12.0 * e):.3f}" for e in range(12)]
+    (tmp_path / "valid.log").write_text("\n".join(valid) + "\n")
+    h = load(tmp_path / "valid.log")
+    assert set(h.splits()) == {"val"}
+    (tmp_path / "metrics.csv").write_text("epoch,loss,step\n0,2.37,49\n0,2.23,99\n0,2.1,149\n")
+    assert set(load(tmp_path / "metrics.csv").splits()) == {"train"}

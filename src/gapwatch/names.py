@@ -170,6 +170,10 @@ _MAX_PREFIXES: tuple[str, ...] = (
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``,
 #: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so).
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*|r)$")
+#: A measure at a rank cut-off, ``<measure>@<k>``: ``Acc@1``, ``Prec@5``, ``R@1``, ``recall@10``, ``hit@5``,
+#: ``ndcg@10`` (ImageNet recipes, retrieval and recommender logs): a measure whatever its base, larger is better
+#: unless the base is a smaller-is-better token (``loss@k``, ``error@5``).
+_AT_K = re.compile(r"^[a-z][a-z0-9]*@\d+$")
 #: The prefixes of :data:`_MAX_PREFIXES` that name a measure whatever follows (for :func:`is_measure`; ``top``,
 #: ``score``, ``hit``, ``return``… also start other words).
 _MEASURE_PREFIXES: tuple[str, ...] = ("acc", "f1", "auc", "auroc", "map", "bleu", "rouge", "iou", "miou", "dice",
@@ -246,10 +250,11 @@ def metric_mode(metric: str) -> str:
     if metric in MAX_METRICS:
         return "max"
     toks = _tokens(metric)
-    if any(t in _MIN_TOKENS for t in toks):
+    if any(t.split("@", 1)[0] in _MIN_TOKENS for t in toks):
         return "min"
     # ``mean_io_u``: Keras's snake_case of its ``MeanIoU`` metric class
-    if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) for t in toks) or "accuracy" in metric \
+    if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) or _AT_K.match(t) for t in toks) \
+            or "accuracy" in metric \
             or "io_u" in metric or _DETECTION_AP.search(metric):
         return "max"
     return "min"
@@ -681,7 +686,8 @@ def is_measure(name: str) -> bool:
         return True
     # the measures of the direction table (``mAP``, ``val_AP``, ``MAE``, ``ndcg@10``; ``CrossEntropy``)
     return any(t in _MIN_TOKENS or _MAX_TOKEN_RE.match(t) is not None or t.startswith(_MEASURE_PREFIXES)
-               or t in ("crossentropy", "xent") for t in toks) or ("cross" in toks and "entropy" in toks)
+               or _AT_K.match(t) is not None or t in ("crossentropy", "xent") for t in toks) \
+        or ("cross" in toks and "entropy" in toks)
 
 
 def describe(name: str, default_split: str = "train") -> dict[str, str | None]:

@@ -79,7 +79,10 @@ def sniff(path: Path, head: str) -> bool:
 #: size; each numeric cell is then kept as 9 bytes, a float64 and a "logged" flag).
 BATCH_ROWS = 65536
 #: Columns kept as text (interned: one integer code per row) rather than numbers: they name runs and series.
-TEXT_COLUMNS = frozenset({"run", "split", "metric"})
+#: Columns that may say which split a row measures (a long table: ``Epoch,Phase,Loss,Accuracy`` with one train and
+#: one test row per epoch; :func:`phase_parts`).
+PHASE_COLUMNS = frozenset({"phase", "split", "mode", "stage", "subset", "set"})
+TEXT_COLUMNS = frozenset({"run", "split", "metric"} | PHASE_COLUMNS)
 
 
 class NumColumn:
@@ -536,9 +539,55 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
         order = list(dict.fromkeys(codes.tolist()))  # runs in order of first row
         out = [wide_parts(t.subset(codes == k), names[k] or run) for k in order]
         return out or [wide_parts(t, run)]
-    parts = wide_parts(t, run)
+    phased = phase_parts(t, run)
+    if phased is not None:
+        return [phased]
+    parts = wide_parts(t, run, default_split=stem_split(Path(path), t.columns))
     _ultralytics_args(Path(path), parts)
     return [parts]
+
+
+def phase_parts(t: Table, run: str, *, epoch_offset: float = 0.0) -> Parts | None:
+    """A table whose phase column (:data:`PHASE_COLUMNS`) holds split names only (two or more of them: ``train``,
+    ``test``…): each split's rows are read as that split's measurements of one run (``Loss`` on a ``test`` row is
+    the test loss); else None."""
+    lower = t.lower()
+    col = next((lower[c] for c in sorted(PHASE_COLUMNS) if c in lower), None)
+    if col is None or len(t) == 0:
+        return None
+    codes, names = t.text(col)
+    splits = [SPLIT_ALIASES.get(str(n).strip().lower()) for n in names]
+    if any(sp is None for sp in splits) or len({sp for sp in splits}) < 2:
+        return None
+    out = Parts(run, str(t.path), notes=t.part_notes(run))
+    for k, sp in enumerate(splits):
+        rows = codes == k
+        if rows.any():
+            one = wide_parts(t.subset(rows), run, default_split=str(sp), epoch_offset=epoch_offset)
+            out.blocks += [b for b in one.blocks if b.name != col]
+            out.meta.update(one.meta)
+    return out
+
+
+#: Words of a file name that name a held-out split (not ``metrics``, which Ultralytics uses for its validation
+#: measures but every logger uses as a file name: ``metrics.csv``).
+STEM_SPLITS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"})
+
+
+def stem_split(path: Path, columns: list[str]) -> str:
+    """The split a file's name gives its unsplit columns: ``valid.log``, ``val_history.csv``, ``test_log.csv`` hold
+    a held-out set's measurements when no column names a split (the attention-is-all-you-need-pytorch trainer
+    writes ``train.log`` and ``valid.log`` with the same ``epoch,loss,ppl,accuracy`` header); ``"train"`` (the
+    default) otherwise."""
+    toks = [w for w in re.split(r"[\W_]+", path.stem.lower()) if w]
+    held = {SPLIT_ALIASES[w] for w in toks if w in STEM_SPLITS}
+    if len(held) != 1 or any(w in SPLIT_ALIASES and SPLIT_ALIASES[w] == "train" for w in toks):
+        return "train"
+    named = normalize_columns([c for c in columns if c.lower() not in _X_COLUMNS], "train")
+    if any(sp != "train" for sp, _ in named.values()) or any(
+            re.split(r"[\W_]+", c.lower())[0] in SPLIT_ALIASES for c in columns if c):
+        return "train"
+    return held.pop()
 
 
 #: Ultralytics training arguments kept in ``meta[run]["ultralytics"]`` (read by :mod:`gapwatch.schedule`).

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._parts import Parts, restart_note, restarts
 from .base import FunctionReader
-from .generic_csv import file_header, read_table, wide_parts, x_columns
+from .generic_csv import file_header, phase_parts, read_table, stem_split, wide_parts, x_columns
 
 NAME = "keras-csv"
 
@@ -42,16 +42,20 @@ def sniff(path: Path, head: str) -> bool:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     t = read_table(Path(path))
+    phased = phase_parts(t, run, epoch_offset=EPOCH_OFFSET)
+    if phased is not None:  # ``epoch,phase,loss,accuracy``: a train and a test row per epoch
+        return [phased]
+    split = stem_split(Path(path), t.columns)  # ``valid.log`` of a trainer that writes train.log beside it
     _, epoch = x_columns(t)
     spans = restarts(epoch)
     if len(spans) == 1:
-        return [wide_parts(t, run, epoch_offset=EPOCH_OFFSET)]
+        return [wide_parts(t, run, epoch_offset=EPOCH_OFFSET, default_split=split)]
     starts = [int(t.lines[a]) for a, _ in spans[1:]]
     rows = np.arange(len(t))
     out = []
     for k, (a, b) in enumerate(spans, start=1):
         name = f"{run}#{k}"
-        p = wide_parts(t.subset((rows >= a) & (rows < b)), name, epoch_offset=EPOCH_OFFSET)
+        p = wide_parts(t.subset((rows >= a) & (rows < b)), name, epoch_offset=EPOCH_OFFSET, default_split=split)
         p.notes.append(restart_note(name, str(path), starts, "line"))
         out.append(p)
     return out

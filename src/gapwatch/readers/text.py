@@ -94,7 +94,7 @@ from .base import FunctionReader
 NAME = "text"
 
 _NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|Infinity)"
-_WORD = r"[A-Za-z][\w.()/\-]*"
+_WORD = r"[A-Za-z][\w.()/\-]*(?:@\d+)?"  # (``Acc@1``, ``R@10``: a measure at a rank cut-off)
 _COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}})\s*[:=]\s*({_NUM})(?![\w.:/])")
 _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
@@ -162,7 +162,7 @@ _SWIN_PAIR = re.compile(rf"([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+({_NUM
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
 _SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
                          r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|#]\s*"
-                         r"(?=[A-Za-z][\w ./\-]*[:=]\s*[-+.\d])", re.IGNORECASE)
+                         r"(?=[A-Za-z][\w ./\-@]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
 _BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
                          r"\b[\w ]*(?:\.{3}|…+)?:?\s*$",
@@ -325,6 +325,13 @@ _PROGRESS = re.compile(r"(?<![\w.])(?:(?:iter(?:ation)?|batch|it)\s*[:=]?\s*\d+\
 _SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)"
                             r"\s*\|\s*"
                             r"(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
+#: A measure named "for" its epoch or iteration: ``Test loss for epoch 3: 0.15, Acc = 0.72``, ``Loss for Iter 51:
+#: 0.39`` → ``Epoch 3: Test loss: 0.15, …``, ``Iter 51: Loss: 0.39``.
+_FOR_COUNTER = re.compile(r"^(\s*)([A-Za-z][A-Za-z0-9_ ]{0,40}?)\s+(?:for|at|of|in|after)\s+"
+                          r"(epoch|iter(?:ation)?|step)\s*[:#]?\s*(\d+)\s*[:=]\s*(?=[-+.\d])", re.IGNORECASE)
+#: A split tagged in brackets after a line's epoch marker: ``Epoch 1/200 [Val]   loss: 0.36``.
+_SPLIT_TAG = re.compile(r"^\s*[\[(]\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\s*[\])]\s*",
+                        re.IGNORECASE)
 #: An epoch counter inside a line: ``…, Epoch: [3/100],Val_PSNR: 28.9`` → ``Epoch: 3,``.
 _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
 #: The abbreviated epoch counter of hand-written prints, always with its total: ``F1 Ep  3/50 | Tr loss=…`` →
@@ -549,6 +556,9 @@ class _Records:
             return
         seg, field_split = _split_field(seg)
         seg = _SPLIT_COUNTER.sub(r"\1 epoch \2 ", seg, count=1)
+        named = _FOR_COUNTER.match(seg)
+        if named is not None and is_measure(named.group(2)):
+            seg = f"{named.group(1)}{named.group(3)} {named.group(4)}: {named.group(2)}: {seg[named.end():]}"
         m = _MARKER.match(seg)
         if m is None:
             found = _in_split(pairs(_SPLIT_LEAD.sub(r"\1\2 ", seg, count=1)), field_split)
@@ -561,6 +571,9 @@ class _Records:
             return
         rest, epoch = _PROGRESS.sub(" ", seg[m.end():]), float(m.group(3))
         split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
+        tag = _SPLIT_TAG.match(rest) if split is None else None
+        if tag is not None:  # ``Epoch 1/200 [Val]   loss: 0.36`` (the split tagged after the epoch)
+            split, rest = tag.group(1), rest[tag.end():]
         if split and _split_of(split) != "train":
             rest = f"{split}: {_ITER_BRACKET.sub('', rest, count=1).strip().lstrip(',;:|- ')}"
         found = _in_split(pairs(_SPLIT_LEAD.sub(r"\1\2 ", rest, count=1)), field_split)
