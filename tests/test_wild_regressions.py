@@ -2015,3 +2015,55 @@ def test_csv_with_a_phase_column_and_a_file_named_for_its_split(tmp_path: Path) 
     assert set(h.splits()) == {"val"}
     (tmp_path / "metrics.csv").write_text("epoch,loss,step\n0,2.37,49\n0,2.23,99\n0,2.1,149\n")
     assert set(load(tmp_path / "metrics.csv").splits()) == {"train"}
+
+
+def test_bare_bracketed_counters_are_epochs_and_appended_runs_split(tmp_path: Path) -> None:
+    """Python logging of many trainings appended (a per-target classifier from the wild corpus, numbers changed):
+    ``INFO:root:[e/1000]: train_auc: …, train_loss: …, test_auc: …, test_loss: …`` — the bare counter is the epoch,
+    so each restart at ``[1/1000]`` starts a run (it used to be one run of thousands of "epochs", called
+    diverging)."""
+    lines = []
+    for k in range(3):
+        lines += ["INFO:root:=================================", f"INFO:root:{k}: TARGET_{k}"]
+        for e in range(1, 13):
+            lines.append(f"INFO:root:[{e}/1000]: train_auc: {80 + 1.5 * e:.2f}, train_loss: {0.67 * 0.85 ** e:.4f}, "
+                         f"test_auc: {90 + 0.6 * e:.2f}, test_loss: {0.64 * 0.88 ** e + 0.1:.4f}")
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    runs = analyze(load(p), forecast=False).runs
+    assert len(runs) == 3 and all(len(r.history.series("test", "auc")) == 12 for r in runs)
+    assert not [f for r in runs for f in r.findings if f.severity.value == "critical"]
+
+
+def test_an_eval_loss_nan_at_every_evaluation_of_a_healthy_run_is_no_breakdown(tmp_path: Path) -> None:
+    """HF trainer_state.json of a fine-tune whose ``eval_loss`` is NaN at all its evaluations (float16 overflow in
+    the evaluation) while the training loss falls: nothing was measured, nothing broke down — no critical."""
+    logs = []
+    for i in range(1, 8):
+        logs.append({"step": 500 * i, "epoch": i - 0.5, "loss": 5.9 - 0.1 * i, "grad_norm": 4.0 + i})
+        logs.append({"step": 500 * i + 250, "epoch": float(i), "eval_loss": float("nan")})
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": logs, "global_step": 3750}))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value == "critical"]
+    assert [f for f in r.findings if f.evidence.get("type") == "never_finite"]
+
+
+def test_a_measure_that_drifts_while_another_of_its_set_improves_is_not_critical(tmp_path: Path) -> None:
+    """One line per epoch of a hyperspectral reconstruction network (from the wild corpus, numbers changed): val
+    RMSE best at epoch 41 and 30% higher at the end while val PSNR of the same set keeps improving to epoch 154.
+    The RMSE's decline is reported as a warning that names the PSNR, not as critical."""
+    rng = np.random.default_rng(5)
+    lines = []
+    for e in range(1, 181):
+        rmse = 0.0089 + (0.008 * np.exp(-e / 8) if e < 41 else 0.00002 * (e - 41)) + rng.normal(0, 0.00008)
+        psnr = 37.3 + 7.5 * (1 - np.exp(-e / 40)) + rng.normal(0, 0.05)
+        lines.append(f"2024-01-01 00:00:00 - Epoch[{e}] Iter[{e * 100}] Time:1.2, main_loss: "
+                     f"{0.0295 * 0.987 ** e + 0.003:.5f}, val_rmse: {rmse:.6f}, val psnr: {psnr:.3f}, lr: 0.0001")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert r.monitor.metric == "rmse"
+    assert over and all(f.severity == Severity.WARNING for f in over)
+    assert any((f.evidence.get("loss_improving_z") or 0) >= 3.0 for f in over)

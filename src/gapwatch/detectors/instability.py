@@ -7,13 +7,14 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
 * **non_finite** (``critical``): the first NaN/±inf evaluation of any checked series; the evidence says how many
   there are and whether the series became finite again. A held-out series other than the monitored one that is
   NaN/±inf at *every* evaluation never measured anything and nothing broke down: it gets an ``info`` note (kind
-  ``data``, ``evidence["type"] == "never_finite"``) instead. When only held-out series have non-finite values,
-  each is finite again later and every training series stayed finite, the evaluation failed at those points
-  (a class without examples, a division by a zero count), not the training: a ``data`` warning
-  (``evidence["type"] == "non_finite_heldout"``). The same holds for a held-out loss that is not finite again
-  later (the last evaluation of an aborted run) when a task metric of its set (the monitored accuracy, F1…) was
-  measured, finite, at each of its non-finite evaluations: the model was evaluated, only the loss's computation
-  failed.
+  ``data``, ``evidence["type"] == "never_finite"``) instead; so does the monitored series itself when a training
+  series is logged and finite throughout (an ``eval_loss`` NaN at all seven evaluations of a healthy fine-tune).
+  When only held-out series have non-finite values, each is finite again later and every training series stayed
+  finite, the evaluation failed at those points (a class without examples, a division by a zero count), not the
+  training: a ``data`` warning (``evidence["type"] == "non_finite_heldout"``). The same holds for a held-out loss
+  that is not finite again later (the last evaluation of an aborted run) when a task metric of its set (the
+  monitored accuracy, F1…) was measured, finite, at each of its non-finite evaluations: the model was evaluated,
+  only the loss's computation failed.
 * **divergence** (``critical``): on the training loss, or on each of its logged parts (``train/box_loss``…; the
   held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
@@ -192,15 +193,19 @@ def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Fin
         return []
     div = divergence(history, mon, p, series)
     planned = [e for e in schedule.events(history) if e.kind in EXPLAINING_EVENTS]
-    never = [s for s in series if _never_measured(s, mon)]
+    train_fine = any(s.split == "train" for s in series) and all(
+        bool(np.isfinite(s.values).all()) for s in series if s.split == "train")
+    never = [s for s in series if _never_measured(s, mon, train_fine)]
     judged = [s for s in series if not any(s is t for t in never)]
     return present(_non_finite(judged), div, _spikes(series, p, div, planned), _never_finite(never))
 
 
-def _never_measured(s: Series, mon: Monitor | None) -> bool:
-    """A held-out series (not the monitored one) without a single finite value: it never measured anything (a
-    validation loss computed on images without labels is +inf at every epoch), so nothing broke down."""
-    if s.split == "train" or (mon is not None and (s.split, s.metric) == (mon.split, mon.metric)):
+def _never_measured(s: Series, mon: Monitor | None, train_fine: bool = False) -> bool:
+    """A held-out series without a single finite value: it never measured anything (a validation loss computed on
+    images without labels is +inf at every epoch; an HF ``eval_loss`` NaN at every evaluation of a float16 run), so
+    nothing broke down. The monitored series counts only when a training series is logged and finite throughout
+    (``train_fine``): without one, a monitor that is never finite may be the breakdown itself."""
+    if s.split == "train" or (not train_fine and mon is not None and (s.split, s.metric) == (mon.split, mon.metric)):
         return False
     return len(s) > 0 and not bool(np.isfinite(s.values).any())
 

@@ -51,10 +51,11 @@ Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fift
 there was an improvement to undo (a series whose best is its first evaluation is a ``warning`` at most),
 ``info`` when ``lost < warn_lost_fraction`` (default: a twentieth — statistically clear but too small to act on;
 on real logs a held-out loss 1–2% above its best after a long plateau is what a reader calls a plateau), else
-``warning``. A task metric's finding is a ``warning`` at most while the same held-out set's loss kept improving
-after the metric's best (``loss_improving_z`` standard errors of the loss's own noise, ``evidence
-["loss_improving_z"]``): an F1 or accuracy that falls while the loss (and AUC) keep improving is often a
-decision-threshold or class-balance effect — a reader would not stop a CI job on it without a look.
+``warning``. A finding is a ``warning`` at most while another measure of the same held-out set — its loss, or
+another task metric — kept improving after the monitored series' best (``loss_improving_z`` standard errors of
+that measure's own noise, ``evidence["loss_improving_z"]``): an F1 or accuracy that falls while the loss and AUC
+keep improving is often a decision-threshold or class-balance effect, an RMSE that drifts up while PSNR improves a
+disagreement between measures — a reader would not stop a CI job on it without a look.
 
 Evidence ``gap_trajectory`` is the held-out minus training gap at each evaluation of the monitored series; a run
 with more than ``max_trajectory_points`` evaluations (default 500, enough for a plot) gets every k-th of them,
@@ -77,7 +78,7 @@ import numpy as np
 from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor, companions
+from ..monitor import Monitor, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from ..stats import argmin, mann_kendall, noise_sigma, sampling_sigma, trailing_mean, window_means
 from . import register as register_detector
@@ -140,11 +141,12 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              high=1),
     fraction("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
              "fifth of the progress lost.", of="improvement"),
-    std_errs("loss_improving_z", 3.0, "A task metric's decline is critical only when the same held-out set's loss "
-             "did not keep improving after the metric's best: a loss whose trailing level at the end is this many "
-             "noise standard errors below its level at the metric's best caps the finding at warning (a F1 or "
-             "accuracy that falls while the loss and AUC keep improving is often a decision-threshold effect, not "
-             "a model that got worse)."),
+    std_errs("loss_improving_z", 3.0, "A decline is critical only when no other measure of the same held-out set "
+             "(its loss, or another task metric) kept improving after the monitored series' best: one whose trailing "
+             "level at the end is this many of its noise standard errors better than at that best caps the finding "
+             "at warning (an F1 that falls while the loss and AUC keep improving is often a decision-threshold "
+             "effect; an RMSE that drifts up while PSNR improves, a disagreement between measures, not a model "
+             "that got worse)."),
     std_errs("train_divergence_z", 3.0, "The run is diverging (instability, not overfitting) when the training "
              "level at the end is worse than at the best point by this many noise standard errors ..."),
     fraction("train_divergence_fraction", 0.05, "... and by this fraction of the training curve's improvement (both "
@@ -331,8 +333,9 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     loss_gain = _loss_kept_improving(history, mon, s, b, w) if sev == Severity.CRITICAL else None
     if loss_gain is not None and loss_gain[1] >= p["loss_improving_z"]:
         sev = Severity.WARNING
-        msg += (f"; {loss_gain[0]} kept improving after it ({loss_gain[1]:.1f} standard errors better by the end), "
-                f"so the decline may be a decision-threshold effect rather than a worse model")
+        msg += (f"; {loss_gain[0]} of the same set kept improving after it ({loss_gain[1]:.1f} standard errors "
+                f"better by the end), so the measures disagree (a decision threshold, a measure's own bias) rather "
+                f"than the model getting worse on every count")
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
     actions = _actions(where_best, slow)
     evidence: dict[str, Any] = {
@@ -373,27 +376,37 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
 
 
 def _loss_kept_improving(history: History, mon: Monitor, s: Series, b: int, w: int) -> tuple[str, float] | None:
-    """``(name, z)`` of the same held-out set's loss when ``mon`` is a task metric: how far the loss's trailing
-    level (``w`` evaluations) at the end lies below its level at the metric's best ``b`` (the loss's values up to
-    that x), in standard errors of a level difference of the loss's own robust noise; ``None`` when ``mon`` is
-    itself a loss or the set logs none with at least ``2 w`` finite values on the metric's axis."""
-    loss_mon = companions(history, mon)[0]
-    if loss_mon is None or loss_mon == mon:
+    """``(name, z)`` of the same held-out set's series that improved most after the monitored series' best at ``b``
+    — the set's loss, or another of its task metrics (PSNR beside RMSE, AUC beside F1) — in standard errors of a
+    level difference of that series' own robust noise: its trailing level (``w`` evaluations) at the end against
+    its level at ``b``'s x (its values up to that x); ``None`` when the set logs no such series with at least
+    ``2 w`` finite values on the monitored series' axis."""
+    me = role_of(mon.split, mon.metric)
+    best: tuple[str, float] | None = None
+    for r in heldout_roles(history):
+        if r.heldout_set != me.heldout_set or r.role not in ("loss", "task") or r.qualified \
+                or (r.split, r.metric) == (mon.split, mon.metric):
+            continue
+        z = _improved_since(history.series(r.split, r.metric).finite(), r.mode, s, b, w)
+        if z is not None and (best is None or z[1] > best[1]):
+            best = z
+    return best
+
+
+def _improved_since(ls: Series, mode: str, s: Series, b: int, w: int) -> tuple[str, float] | None:
+    """``(name, z)``: how far ``ls``'s trailing level at the end is better (by ``mode``) than its level at the x
+    of ``s``'s evaluation ``b``, in standard errors of a level difference of its own noise; ``None`` when it has
+    fewer than ``w`` values on either side of that x or no noise estimate."""
+    if ls.x_kind != s.x_kind or len(ls) < 2 * w:
         return None
-    try:
-        ls = history.series(loss_mon.split, loss_mon.metric).finite()
-    except KeyError:
-        return None
-    lx = ls.x if ls.x_kind == s.x_kind else None
-    if lx is None or len(ls) < 2 * w:
-        return None
-    upto = int(np.searchsorted(lx, float(s.x[b]), side="right"))
+    upto = int(np.searchsorted(ls.x, float(s.x[b]), side="right"))
     if upto < w or len(ls) - upto < w:
         return None
     sigma = noise_sigma(ls.values)
     if not sigma > 0:
         return None
-    gain = float(np.mean(ls.values[upto - w: upto]) - np.mean(ls.values[-w:]))
+    sign = 1.0 if mode == "min" else -1.0
+    gain = sign * float(np.mean(ls.values[upto - w: upto]) - np.mean(ls.values[-w:]))
     return ls.name, gain / (sigma * float(np.sqrt(2.0 / w)))
 
 

@@ -329,6 +329,9 @@ _SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation|idating)?
 #: 0.39`` → ``Epoch 3: Test loss: 0.15, …``, ``Iter 51: Loss: 0.39``.
 _FOR_COUNTER = re.compile(r"^(\s*)([A-Za-z][A-Za-z0-9_ ]{0,40}?)\s+(?:for|at|of|in|after)\s+"
                           r"(epoch|iter(?:ation)?|step)\s*[:#]?\s*(\d+)\s*[:=]\s*(?=[-+.\d])", re.IGNORECASE)
+#: A bare bracketed counter opening a line's measurements, ``[3/1000]: train_auc: 95.0, …`` (the epoch of a log that
+#: prints no word for it); read as the epoch only in a log that has shown no other epoch marker.
+_COUNTER_LEAD = re.compile(r"^\s*\[\s*(\d+)\s*/\s*\d+\s*\]\s*[:|\-]?\s*(?=[A-Za-z][\w ./\-]*\s*[:=]\s*[-+.\d])")
 #: A split tagged in brackets after a line's epoch marker: ``Epoch 1/200 [Val]   loss: 0.36``.
 _SPLIT_TAG = re.compile(r"^\s*[\[(]\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test(?:ing)?)\s*[\])]\s*",
                         re.IGNORECASE)
@@ -417,6 +420,7 @@ class _Records:
         self.space = False  # the table's columns are aligned with spaces, not ``|``
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
         self.ultra = UltralyticsConsole()  # the state of an Ultralytics console log (its headers)
+        self.counted = False  # epochs come from bare ``[k/N]:`` counters (:data:`_COUNTER_LEAD`)
 
     def table_row(self, line: int, seg: str) -> bool:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
@@ -556,6 +560,10 @@ class _Records:
             return
         seg, field_split = _split_field(seg)
         seg = _SPLIT_COUNTER.sub(r"\1 epoch \2 ", seg, count=1)
+        counter = _COUNTER_LEAD.match(seg) if self.epoch is None or self.counted else None
+        if counter is not None:
+            self.counted = True
+            seg = f"epoch {counter.group(1)}: {seg[counter.end():]}"
         named = _FOR_COUNTER.match(seg)
         if named is not None and is_measure(named.group(2)):
             seg = f"{named.group(1)}{named.group(3)} {named.group(4)}: {named.group(2)}: {seg[named.end():]}"
