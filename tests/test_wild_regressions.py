@@ -2067,3 +2067,43 @@ def test_a_measure_that_drifts_while_another_of_its_set_improves_is_not_critical
     assert r.monitor.metric == "rmse"
     assert over and all(f.severity == Severity.WARNING for f in over)
     assert any((f.evidence.get("loss_improving_z") or 0) >= 3.0 for f in over)
+
+
+@pytest.mark.parametrize("auc,expected", [
+    ([0.512, 0.487, 0.536, 0.503, 0.521, 0.494, 0.509, 0.515], True),   # chance at every evaluation
+    ([0.52, 0.58, 0.63, 0.66, 0.70, 0.71, 0.73, 0.74], False),          # learns to rank
+    ([0.51, 0.49, 0.50, 0.52], False),                                  # too few evaluations
+    ([0.50, 0.51, 0.52, 0.54, 0.56, 0.58, 0.60, 0.61], False),          # leaves the band
+])
+def test_a_held_out_auc_at_chance_is_not_learning(tmp_path: Path, auc: list[float], expected: bool) -> None:
+    """An epoch-wise text detector from the wild corpus (numbers changed): training and validation loss fall
+    together, the thresholded F1 jumps as the threshold flips, but the validation AUC never leaves 0.5 ± 0.05 —
+    the classifier never separates the classes."""
+    lines = [f"2025-01-01 00:00:00 | INFO | Epoch {e}/25 | train_loss={2.2 * 0.3 ** e + 0.7:.4f} | "
+             f"val_loss={2.2 * 0.3 ** e + 0.72:.4f} | train_f1=0.6 | val_f1={0.24 if e % 2 else 0.67} | val_auc={a}"
+             for e, a in enumerate(auc, start=1)]
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    hit = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING and f.evidence.get("mode") == "auc_at_chance"]
+    assert bool(hit) == expected
+
+
+def test_a_single_final_test_value_is_no_training_curve(tmp_path: Path) -> None:
+    """An ASR fine-tune's stdout (from the wild corpus, numbers changed): HF dicts with the eval loss, a per-epoch
+    ``[epoch e.00] eval_wer=x%`` callback line and, at the very end, ``cv22_test: WER=5.28%`` — one number read as
+    the training split's WER. The short-run rule compares the held-out WER with the training loss, not with that
+    one number: the WER that rose at each of the last three evaluations is overfitting."""
+    wer = [4.67, 4.37, 4.42, 4.63, 4.68]
+    lines = []
+    for e in range(1, 6):
+        for k in range(1, 9):
+            lines.append(f"{{'loss': {0.18 * 0.6 ** (e - 1 + k / 8) + 0.015:.4f}, 'epoch': {e - 1 + k / 8:.2f}}}")
+        lines += [f"{{'eval_loss': {0.07 + 0.002 * (e - 2) ** 2:.4f}, 'eval_runtime': 240.1, 'epoch': {e:.2f}}}",
+                  f"  [epoch {e}.00] eval_wer={wer[e - 1]:.2f}%  eval_cer=1.46%  (n=12032)"]
+    lines.append("  cv22_test: WER=5.28%  CER=1.68%  (12033 samples)")
+    p = tmp_path / "training_nl.log"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor.metric == "wer"
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

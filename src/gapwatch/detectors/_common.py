@@ -153,10 +153,12 @@ def series_or_none(history: History, split: str, metric: str) -> Series | None:
 
 
 def train_series(history: History, metric: str) -> Series | None:
-    """The training series of ``metric`` (falls back to training ``loss`` when ``metric`` is absent)."""
+    """The training series of ``metric`` (falls back to training ``loss`` when ``metric`` is absent, or logged with
+    fewer than two finite values: one number — a final ``WER=5.28%`` line read as the training split's — is no
+    curve to compare with)."""
     for m in (metric, "loss"):
         s = series_or_none(history, "train", m)
-        if s is not None:
+        if s is not None and (m == "loss" or int(np.isfinite(s.values).sum()) >= 2):
             return s
     return None
 

@@ -34,6 +34,11 @@ F1, Dice, IoU, mAP… in [0, 1]: :data:`gapwatch.monitor.BOUNDED_MEASURES`) and 
 ``zero_max_value`` — a detector whose mAP stays near 0, a segmenter whose Dice never leaves the floor: the model
 never did the task, whatever the training side learned.
 
+**AUC at chance** (``auc_min_evaluations`` or more evaluations): a held-out ROC-AUC of the deciding split stays
+within ``auc_chance_margin`` of 0.5 at every evaluation. Unlike accuracy, whose chance level depends on the class
+balance, an AUC of 0.5 is chance for any balance: the model never ranked positives above negatives, however its
+loss or a thresholded F1 moved (a TF-IDF detector whose loss fell while its AUC stayed at 0.49–0.54).
+
 **Frozen** (``frozen_min_evaluations`` or more evaluations): a held-out share of the deciding set (accuracy,
 Dice…; not a per-entity or per-group share) holds the very same value at every evaluation (to ``frozen_rtol``),
 and that value is neither a perfect score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a
@@ -99,6 +104,11 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "near 0 for its first few).", unit="evaluations", type=int, low=2),
     Param("zero_max_value", 0.05, "Never above zero: the largest value the deciding share (in [0, 1]) may reach at "
           "any evaluation: 0.05 (5% mAP, Dice or accuracy).", unit="metric units", low=0, high=1),
+    Param("auc_min_evaluations", 5, "AUC at chance: held-out ROC-AUC evaluations needed (fewer may sit near 0.5 "
+          "while a model warms up).", unit="evaluations", type=int, low=2),
+    Param("auc_chance_margin", 0.05, "AUC at chance: the held-out ROC-AUC may differ from 0.5 by at most this at "
+          "every evaluation: 0.05 (0.45-0.55, where a classifier ranks positives above negatives about as often "
+          "as a coin).", unit="AUC", low=0, high=0.5),
     Param("frozen_min_evaluations", 10, "Frozen: held-out evaluations with the same value needed (a short run's "
           "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
     Param("frozen_rtol", 1e-6, "Frozen: relative tolerance for 'the same value' (float32 round trips).",
@@ -267,6 +277,41 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
                    evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
 
 
+def _auc_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """A held-out ROC-AUC of the deciding split within ``auc_chance_margin`` of 0.5 at every one of its
+    ``auc_min_evaluations`` or more evaluations (module docstring, "AUC at chance")."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    for (split, metric), s in series_table(history).items():
+        r = role_of(split, metric)
+        if split != mon.split or r.role != "task" or not r.measure.replace("_", "").startswith(("auc", "auroc",
+                                                                                                 "rocauc")):
+            continue
+        f = s.finite()
+        v = f.values
+        if v.size < p["auc_min_evaluations"] or float(np.max(np.abs(v - 0.5))) > p["auc_chance_margin"]:
+            continue
+        last = len(f) - 1
+        msg = (f"{s.name} stayed between {float(v.min()):.3g} and {float(v.max()):.3g} in all {v.size} evaluations: "
+               "an AUC of 0.5 is chance whatever the class balance — the model never ranked the held-out positives "
+               "above the negatives; it is not learning the task")
+        actions = (
+            "check the inputs and labels reach the model as intended (features computed, labels aligned with "
+            "their examples, not shuffled separately)",
+            "check the scores given to the AUC are the model's positive-class scores, not hard labels or the "
+            "other class's",
+            "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
+        )
+        at = f.at(last)
+        ev = {"mode": "auc_at_chance", "series": [s.name], "evaluations": int(v.size), "min": float(v.min()),
+              "max": float(v.max()), "at": where_text(f, last)}
+        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                       evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+    return None
+
+
 def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
     """A held-out share of the deciding split with one value at every evaluation (module docstring, "Frozen")."""
     try:
@@ -310,7 +355,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     chance = _at_chance(history, monitor, p)
     if chance is not None:
         return [_chance_finding(history, chance)]
-    for rule in (_never_above_zero, _frozen):
+    for rule in (_never_above_zero, _auc_at_chance, _frozen):
         hit = rule(history, monitor, p)
         if hit is not None:
             return [hit]
