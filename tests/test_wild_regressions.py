@@ -2107,3 +2107,34 @@ def test_a_single_final_test_value_is_no_training_curve(tmp_path: Path) -> None:
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor.metric == "wer"
     assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_a_log_of_task_metrics_only_is_an_evaluation(tmp_path: Path) -> None:
+    """``epoch:e<TAB>Accuracy:…<TAB>Average precision:…<TAB>Average recall:…`` (a ResNet-50 digit classifier from
+    the wild corpus; its training loss is in another file): no split named, no loss — the measurements are the
+    evaluation's, judged as held-out (a converged plateau: clean). A spread printed after a value (``Dice = 0.60
+    ± 0.08``) is read as the value."""
+    acc = [71.0, 83.5, 92.6, 95.0, 96.4, 97.1, 97.7, 98.1, 98.4, 98.6, 98.7, 98.6, 98.8, 98.7, 98.9, 98.8]
+    lines = [f"epoch:{e}\tAccuracy:{a}\tAverage precision:{a + 0.5}\tAverage recall:{a - 0.7}"
+             for e, a in enumerate(acc, start=1)]
+    r = _run_without_critical(tmp_path / "log.txt", "\n".join(lines) + "\n")
+    assert r.monitor.split == "val" and r.monitor.metric == "acc"
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+    p = tmp_path / "eval.txt"
+    p.write_text("".join(f"Epoch {e}: Dice = {0.6 + 0.01 * e:.4f} ± 0.0759 | HD95 = 3.1\n" for e in range(1, 9)))
+    assert len(load(p).series("val", "dice")) == 8
+
+
+def test_split_and_value_fields_are_the_splits_losses(tmp_path: Path) -> None:
+    """``epoch 201 | train 1.1132 (seg 0.0766, thick 1.0367) | val 1.3223 (seg 0.0771, thick 1.2452) | lr … |
+    epoch time 12m 44s`` (a resumed emulator run from the wild corpus, numbers changed): a field that is a split
+    and one number is that split's loss (the parts in parentheses are its terms). The log used to be refused."""
+    lines = ["nohup: ignoring input", "Train samples: 72470 | Val samples: 9082"]
+    for e in range(201, 221):
+        tr, va = 1.1132 - 0.0003 * (e - 201), 1.3223 + 0.0002 * ((e * 7) % 5 - 2)
+        lines.append(f"epoch {e} | train {tr:.4f} (seg 0.0766, thick {tr - 0.0766:.4f}) | val {va:.4f} (seg 0.0771, "
+                     f"thick {va - 0.0771:.4f}) | lr 3.91e-06 | epoch time 12m 44s | elapsed 12m 44s")
+    p = tmp_path / "training_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert len(h.series("val", "loss")) == 20 and len(h.series("train", "loss")) == 20

@@ -502,7 +502,8 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     those metrics on the validation set only. Keras writes bare names for *training* values (``loss``,
     ``accuracy``) next to their ``val_`` twins. So a bare metric is put on ``val`` when the log names its
     training loss explicitly (``train_loss``), names a validation loss, and logs no split-prefixed twin of the
-    bare metric; otherwise it keeps ``default_split``.
+    bare metric; otherwise it keeps ``default_split``. A log that names no split and no loss, with a task
+    metric among its measures (accuracy, precision, recall, Dice…), is an evaluation's: all on ``val``.
 
     Args:
         names: the metric names of one log (bookkeeping names are skipped).
@@ -518,6 +519,7 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     explicit = {n for n in metric_names if names_a_split(n)}
     if _has_train_and_val_loss(read, metric_names, explicit):
         _bare_metrics_on_val(read, metric_names, explicit, default_split)
+    _evaluation_only(read, explicit, default_split)
     _bare_twins_apart(read, explicit)
     _step_twins_apart(read)
     return read
@@ -584,6 +586,23 @@ def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: l
     has_train_loss = any(read[n] == ("train", "loss") and n in explicit for n in metric_names)
     has_val_loss = any(read[n] == ("val", "loss") for n in metric_names)
     return has_train_loss and has_val_loss
+
+
+def _evaluation_only(read: dict[str, tuple[str, str]], explicit: set[str], default_split: str) -> None:
+    """Put every metric on ``val`` (in place) when no name says a split, none is a loss and one is a task metric
+    (:func:`task_metric_rank`): a log of accuracy, precision and recall (``epoch:1
+    Accuracy:71.0  Average precision:74.8  Average recall:69.3``) or of a Dice per checkpoint, without a loss, is
+    an evaluation's — a training loop logs its loss. Only for the training default (a reader that knows the
+    split, such as a ``valid.log``, has said it)."""
+    if explicit or not read or default_split != "train":
+        return
+    if any(m == "loss" or m.endswith("_loss") or m.startswith("loss_") or m in ("perplexity", "nll")
+           for _, m in read.values()):
+        return
+    if not any(task_metric_rank(m) < 4 for _, m in read.values()):
+        return
+    for n, (_, m) in list(read.items()):
+        read[n] = ("val", m)
 
 
 def _bare_metrics_on_val(read: dict[str, tuple[str, str]], metric_names: list[str], explicit: set[str],

@@ -342,6 +342,14 @@ _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", 
 _EP_OF = re.compile(r"(?<![\w.])ep\.?\s*[:#]?\s*(\d+)\s*/\s*\d+(?![\w.])", re.IGNORECASE)
 
 
+#: A ``|`` field that is a split and one number, its parts in parentheses after it: ``| train 1.1132 (seg 0.0766,
+#: thick 1.0367) | val 1.3223 (…) |`` — the split's loss (its objective, the sum of the parts).
+_SPLIT_VALUE_FIELD = re.compile(rf"^\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test)\s*[:=]?\s+({_NUM})"
+                                r"\s*(?:\([^()]*\))?\s*$", re.IGNORECASE)
+#: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
+_PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
     list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` or ``Ep 3/100`` counter is the
@@ -350,6 +358,8 @@ def pairs(text: str) -> dict[str, float]:
     loss: 0.51`` → ``Valid loss``)."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
+    if "±" in text or "+/-" in text or "+-" in text:
+        text = _PLUS_MINUS.sub("", text)
     if "[" in text:
         text = _EPOCH_OF.sub(r"epoch: \1", text)
     if "/" in text:
@@ -359,8 +369,10 @@ def pairs(text: str) -> dict[str, float]:
     text = _COUNT_RATIO.sub(lambda m: repr(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else "nan",
                             _TQDM_BAR.sub(" ", text))
     carry: str | None = None  # the split named by the previous field (``Valid acc: 0.84 | loss: 0.51``)
-    for field in text.split("|"):
-        found = _field_pairs(field)
+    fields = text.split("|")
+    for field in fields:
+        bare = _SPLIT_VALUE_FIELD.match(field) if len(fields) > 2 else None
+        found = [(f"{bare.group(1)} loss", bare.group(2))] if bare is not None else _field_pairs(field)
         if found and _split_of(found[0][0]) is not None:
             carry = next(t for t in _TOKENS.split(found[0][0]) if t)
         elif found and carry is not None and _split_of(carry) != "train":
