@@ -2138,3 +2138,24 @@ def test_split_and_value_fields_are_the_splits_losses(tmp_path: Path) -> None:
     p.write_text("\n".join(lines) + "\n")
     h = load(p)
     assert len(h.series("val", "loss")) == 20 and len(h.series("train", "loss")) == 20
+
+
+def test_a_history_printed_as_lists(tmp_path: Path) -> None:
+    """A Keras History written as text, one series a line (``val_loss: [0.66, 0.56, …]``, a Mask R-CNN run from
+    the wild corpus, numbers changed), or printed whole (``print(history.history)``): one record per epoch. A
+    per-class list printed on its own line every epoch stays a per-epoch mean."""
+    names = ["loss", "rpn_class_loss", "mrcnn_mask_loss", "val_loss", "val_rpn_class_loss", "val_mrcnn_mask_loss"]
+    rows = {n: [round(1.0 * 0.8 ** e + (0.3 if n.startswith("val") else 0.0), 4) for e in range(10)] for n in names}
+    p = tmp_path / "training_logs.txt"
+    p.write_text("".join(f"{n}: {rows[n]}\n" for n in names))
+    h = load(p)
+    assert len(h.series("val", "loss")) == 10 and len(h.series("train", "loss")) == 10
+    q = tmp_path / "history.txt"
+    q.write_text(repr({"loss": rows["loss"], "accuracy": [0.5 + 0.04 * e for e in range(10)],
+                       "val_loss": rows["val_loss"], "val_accuracy": [0.5 + 0.03 * e for e in range(10)]}) + "\n")
+    assert len(load(q).series("val", "acc")) == 10
+    per_class = "".join(f"Epoch {e}: loss: {0.9 * 0.9 ** e:.3f}, val_loss: {0.8 * 0.9 ** e:.3f}\nval IoU: "
+                        f"[{0.2 + 0.01 * e:.2f}, {0.3 + 0.01 * e:.2f}, {0.4 + 0.01 * e:.2f}]\n" for e in range(1, 7))
+    (tmp_path / "seg.log").write_text(per_class)
+    s = load(tmp_path / "seg.log").series("val", "iou")
+    assert len(s) == 6 and abs(float(s.values[0]) - 0.31) < 1e-9

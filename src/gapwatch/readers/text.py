@@ -346,6 +346,10 @@ _EP_OF = re.compile(r"(?<![\w.])ep\.?\s*[:#]?\s*(\d+)\s*/\s*\d+(?![\w.])", re.IG
 #: thick 1.0367) | val 1.3223 (…) |`` — the split's loss (its objective, the sum of the parts).
 _SPLIT_VALUE_FIELD = re.compile(rf"^\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test)\s*[:=]?\s+({_NUM})"
                                 r"\s*(?:\([^()]*\))?\s*$", re.IGNORECASE)
+#: A whole history printed one series a line, ``val_loss: [0.66, 0.56, 0.64, …]`` (``for k, v in
+#: history.history.items(): print(f"{k}: {v}")``), or as a dict of lists on one line (``print(history.history)``).
+_HISTORY_LINE = re.compile(rf"^\s*['\"]?({_WORD})['\"]?\s*:\s*\[\s*({_NUM}(?:\s*,\s*{_NUM})+)\s*\]\s*,?\s*$")
+_HISTORY_DICT = re.compile(rf"^\s*\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
 #: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -433,6 +437,7 @@ class _Records:
         self.block: str | None = None  # the split of an ``Evaluation Results:`` block of indented lines
         self.ultra = UltralyticsConsole()  # the state of an Ultralytics console log (its headers)
         self.counted = False  # epochs come from bare ``[k/N]:`` counters (:data:`_COUNTER_LEAD`)
+        self.lists: list[tuple[str, list[float], int]] = []  # a history printed as lists (:data:`_HISTORY_LINE`)
 
     def table_row(self, line: int, seg: str) -> bool:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
@@ -511,8 +516,40 @@ class _Records:
         if first:
             del self.records[:first]
         if not self.records:
-            self.records = _numbered(self.unmarked)
+            self.records = self._history_lists() or _numbered(self.unmarked)
         _drop_batch_index(self.records)
+
+    def _history_lists(self) -> list[tuple[int, dict[str, Any]]]:
+        """Epoch records of a history printed as lists (:data:`_HISTORY_LINE`): two or more names, each printed
+        once, whose lists have one common length of two or more, one of them a measure; else ``[]`` (a per-class
+        list on its own line each epoch is a name printed more than once: the mean rule of :func:`pairs`)."""
+        names = [n for n, _, _ in self.lists]
+        if len(names) < 2 or len(set(names)) != len(names) or not any(is_measure(n) for n in names):
+            return []
+        lengths = {len(v) for _, v, _ in self.lists}
+        if len(lengths) != 1 or min(lengths) < 2:
+            return []
+        line = self.lists[0][2]
+        return [(line, {"epoch": float(i + 1), **{n: v[i] for n, v, _ in self.lists}})
+                for i in range(lengths.pop())]
+
+    def _history_segment(self, line: int, seg: str) -> None:
+        """Keep the lists of a history printed as lists (:meth:`_history_lists` decides at the end)."""
+        one = _HISTORY_LINE.match(seg)
+        if one is not None:
+            self.lists.append((one.group(1), [float(x) for x in one.group(2).split(",")], line))
+            return
+        if _HISTORY_DICT.match(seg) is None:
+            return
+        try:
+            d = ast.literal_eval(seg.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return
+        if isinstance(d, dict):
+            for k, v in d.items():
+                if isinstance(k, str) and isinstance(v, list) and v and all(
+                        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                    self.lists.append((k, [float(x) for x in v], line))
 
     def _add_by_step(self, line: int, found: dict[str, float]) -> None:
         """A log that prints no epoch: a line with a step (``Step 100, Loss: 0.0511``) opens the record of that
@@ -532,6 +569,8 @@ class _Records:
             self.records[-1][1].update(found)
 
     def segment(self, line: int, seg: str) -> None:
+        if "[" in seg and ":" in seg:
+            self._history_segment(line, seg)
         prefix = _LOG_PREFIX.match(seg)  # (every string matches: the prefix may be empty)
         if prefix and seg[:prefix.end()].strip():
             seg = seg[prefix.end():]
