@@ -60,7 +60,7 @@ def test_supported_formats_listed() -> None:
     # the tracker stores (gapwatch.trackers) register themselves before the log formats they resemble
     assert supported_formats() == ["mlflow", "trackio", "notebook", "hf-trainer", "tensorboard", "lightning-csv",
                                    "keras-csv", "history-json", "jsonl", "wandb", "csv", "history-csv", "yolo-txt",
-                                   "text"]
+                                   "torch7-logger", "text"]
 
 
 # ----------------------------------------------------------------------------- Hugging Face

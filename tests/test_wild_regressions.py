@@ -2159,3 +2159,19 @@ def test_a_history_printed_as_lists(tmp_path: Path) -> None:
     (tmp_path / "seg.log").write_text(per_class)
     s = load(tmp_path / "seg.log").series("val", "iou")
     assert len(s) == 6 and abs(float(s.values[0]) - 0.31) < 1e-9
+
+
+def test_a_torch7_optim_logger_file(tmp_path: Path) -> None:
+    """Lua Torch7's ``optim.Logger`` (two repositories of the wild corpus commit ``logs/test.log``): a ``%`` header
+    naming the column and its set, one tab-terminated number per epoch. Read as the test set's accuracy; a row of
+    another shape is an error naming its line."""
+    vals = [70.91, 86.07, 89.71, 92.82, 94.21, 94.65, 95.54, 95.7, 95.8, 95.8, 95.81, 95.8]
+    p = tmp_path / "test.log"
+    p.write_text("% mean class accuracy (test set)\t\n" + "".join(f" {v:.4e}\t\n" for v in vals))
+    r = _run_without_critical(p, p.read_text())
+    assert (r.monitor.split, r.monitor.mode) == ("test", "max")
+    assert len(r.history.series("test", r.monitor.metric)) == 12
+    q = tmp_path / "train.log"
+    q.write_text("% mean class accuracy (train set)\t\n 7.1e+01\t\n 8.2e+01\t\n oops\t\n 9.0e+01\t\n")
+    with pytest.raises(InputError, match=r"train\.log.*line 4"):
+        load(q)

@@ -41,6 +41,7 @@ from . import (
     notebook,
     tensorboard,
     text,
+    torch7_logger,
     yolo_txt,
 )
 from ._parts import Parts, build
@@ -62,6 +63,7 @@ BUILTIN_READERS: tuple[Reader, ...] = (
     generic_csv.READER,
     history_csv.READER,
     yolo_txt.READER,
+    torch7_logger.READER,
     text.READER,
 )
 
