@@ -2107,6 +2107,7 @@ def test_a_single_final_test_value_is_no_training_curve(tmp_path: Path) -> None:
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor.metric == "wer"
     assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert "test" in load(p).splits()  # (``cv22_test: WER=…``: a set's label before the split)
 
 
 def test_a_log_of_task_metrics_only_is_an_evaluation(tmp_path: Path) -> None:

@@ -160,7 +160,8 @@ _SWIN_FIELD = re.compile(rf"^\s*([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+(
                          rf"(?:\s*\(\s*({_NUMBER})\s*\))?\s*$")
 _SWIN_PAIR = re.compile(rf"([A-Za-z][\w@]*(?:\s+[A-Za-z][\w@]*){{0,2}})\s+({_NUMBER})%?(?=\s|$)")
 #: A split named before the measurements of a line: ``Validation - Loss: 0.69, F1: 0.28`` → ``Validation Loss``…
-_SPLIT_LEAD = re.compile(r"^(\W*)(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
+_SPLIT_LEAD = re.compile(r"^(\W*)((?:[A-Za-z][A-Za-z0-9]*[_\-])?"  # (a set's label before it: ``cv22_test: WER=…``)
+                         r"(?:train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?))"
                          r"(?:\s+(?:stats|statistics|metrics|results|scores|set|performance))?\s*[-:|#]\s*"
                          r"(?=[A-Za-z][\w ./\-@]*[:=]\s*[-+.\d])", re.IGNORECASE)
 #: A heading that opens a block of indented measurements of one split: ``📊 Evaluation Results:``.
