@@ -2176,3 +2176,17 @@ def test_a_torch7_optim_logger_file(tmp_path: Path) -> None:
     q.write_text("% mean class accuracy (train set)\t\n 7.1e+01\t\n 8.2e+01\t\n oops\t\n 9.0e+01\t\n")
     with pytest.raises(InputError, match=r"train\.log.*line 4"):
         load(q)
+
+
+def test_double_spaced_fields_and_ranking_measures_of_a_recommender(tmp_path: Path) -> None:
+    """``Epoch   45/200  loss=0.1252  time=20.7s  HR@10: 0.6978  HR@20: 0.8520  NDCG@10: 0.4106`` (a LightGCN
+    recommender from the wild corpus, numbers changed): fields separated by two spaces are fields (a value with a
+    unit, ``20.7s``, no longer hides the pairs after it), and bare ranking measures at a cut-off are the held-out
+    evaluation's; the loss stays the training split's."""
+    lines = [f"Epoch {e:4d}/200  loss={0.28 * 0.97 ** e:.4f}  time=20.7s  HR@10: {0.5 + 0.2 * (1 - 0.95 ** e):.4f}  "
+             f"HR@20: {0.7 + 0.15 * (1 - 0.95 ** e):.4f}  NDCG@10: {0.28 + 0.15 * (1 - 0.95 ** e):.4f}"
+             for e in range(5, 205, 5)]
+    r = _run_without_critical(tmp_path / "train_log.txt", "\n".join(lines) + "\n")
+    assert (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "ndcg@10", "max")
+    assert len(r.history.series("train", "loss")) == 40
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

@@ -520,6 +520,7 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     if _has_train_and_val_loss(read, metric_names, explicit):
         _bare_metrics_on_val(read, metric_names, explicit, default_split)
     _evaluation_only(read, explicit, default_split)
+    _ranking_on_val(read, explicit, default_split)
     _bare_twins_apart(read, explicit)
     _step_twins_apart(read)
     return read
@@ -586,6 +587,23 @@ def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: l
     has_train_loss = any(read[n] == ("train", "loss") and n in explicit for n in metric_names)
     has_val_loss = any(read[n] == ("val", "loss") for n in metric_names)
     return has_train_loss and has_val_loss
+
+
+#: Ranking measures at a cut-off (``HR@10``, ``NDCG@20``, ``Recall@50``, ``MRR@10``): a recommender's or a
+#: retriever's evaluation of held-out interactions, never of its training pairs.
+_RANKING_AT_K = re.compile(r"^(?:hr|hit|hits|ndcg|recall|mrr|map|r)@\d+$")
+
+
+def _ranking_on_val(read: dict[str, tuple[str, str]], explicit: set[str], default_split: str) -> None:
+    """Put bare ranking measures at a cut-off (:data:`_RANKING_AT_K`) on ``val`` (in place) when the log names no
+    split-prefixed twin of them: ``Epoch 45/200  loss=0.1252  HR@10: 0.6978  NDCG@10: 0.4106`` evaluates on
+    held-out interactions (the training loss stays the training split's)."""
+    if default_split != "train":
+        return
+    twins = {read[n][1] for n in explicit if n in read}
+    for n, (sp, m) in list(read.items()):
+        if n not in explicit and sp == default_split and _RANKING_AT_K.match(m) and m not in twins:
+            read[n] = ("val", m)
 
 
 def _evaluation_only(read: dict[str, tuple[str, str]], explicit: set[str], default_split: str) -> None:

@@ -101,8 +101,9 @@ _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
 #: One ``name value`` item of a comma-separated field: ``train loss 2.1``, ``mfu 4.51%``.
 _SPACE_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+({_NUM})%?\s*")
 _SEPARATORS = re.compile(r"[\s,;|\-\[\]()%#]*")
-_BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$")
-_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s")
+# (two or more spaces between fields count as a separator: ``loss=0.1252  time=20.7s  HR@10: 0.6978``)
+_BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$|\S {2,}$")
+_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s|[%)\]]* {2,}(?=[A-Za-z])")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"(?:(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)[\])]?\s+"
