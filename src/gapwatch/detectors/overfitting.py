@@ -330,10 +330,10 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
         f"{_undone(z, b)}, {_z_text(zstat)}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
-    loss_gain = _loss_kept_improving(history, mon, s, b, w) if sev == Severity.CRITICAL else None
-    if loss_gain is not None and loss_gain[1] >= p["loss_improving_z"]:
+    other = _other_measure_improving(history, mon, s, b, w) if sev == Severity.CRITICAL else None
+    if other is not None and other[1] >= p["loss_improving_z"]:
         sev = Severity.WARNING
-        msg += (f"; {loss_gain[0]} of the same set kept improving after it ({loss_gain[1]:.1f} standard errors "
+        msg += (f"; {other[0]} of the same set kept improving after it ({other[1]:.1f} standard errors "
                 f"better by the end), so the measures disagree (a decision threshold, a measure's own bias) rather "
                 f"than the model getting worse on every count")
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]
@@ -358,7 +358,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
         "p_value": 0.5 * math.erfc(zstat / math.sqrt(2.0)) if np.isfinite(zstat) else 0.0,
         "mann_kendall_tau": tau,
         "mann_kendall_p": mk_p,
-        "loss_improving_z": loss_gain[1] if loss_gain is not None else None,
+        "loss_improving_z": other[1] if other is not None else None,
         **train_ev,
         **gap_ev,
     }
@@ -375,7 +375,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     )
 
 
-def _loss_kept_improving(history: History, mon: Monitor, s: Series, b: int, w: int) -> tuple[str, float] | None:
+def _other_measure_improving(history: History, mon: Monitor, s: Series, b: int, w: int) -> tuple[str, float] | None:
     """``(name, z)`` of the same held-out set's series that improved most after the monitored series' best at ``b``
     — the set's loss, or another of its task metrics (PSNR beside RMSE, AUC beside F1) — in standard errors of a
     level difference of that series' own robust noise: its trailing level (``w`` evaluations) at the end against

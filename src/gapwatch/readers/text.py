@@ -358,10 +358,10 @@ _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+
 
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
-    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` or ``Ep 3/100`` counter is the
-    epoch. A
-    ``|``-field whose names name no split takes the held-out split the field before it named (``Valid acc: 0.84 |
-    loss: 0.51`` → ``Valid loss``)."""
+    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` or ``Ep 3/100`` counter
+    is the epoch; a spread after a value (``± 0.08``) is dropped. A ``|``-field whose names name no split takes the
+    held-out split the field before it named (``Valid acc: 0.84 | loss: 0.51`` → ``Valid loss``); a ``|``-field
+    that is a split and one number is that split's loss (:data:`_SPLIT_VALUE_FIELD`)."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
     if "±" in text or "+/-" in text or "+-" in text:
