@@ -72,6 +72,13 @@ def test_metric_disagreement_table(name: str, cols: dict[str, np.ndarray], expec
     assert f.evidence["metric_best"]["value"] == pytest.approx(float(np.max(acc)))
 
 
+def _assert_one_stalled_overfitting(p: Path) -> None:
+    """``p``'s one run has exactly one overfitting finding, a warning read from the loss while the metric stalled."""
+    (r,) = analyze(load(p), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.WARNING and f.evidence["pattern"] == "loss_worse_metric_stalled"
+
+
 def test_both_degrading_is_one_overfitting_finding_after_reconcile() -> None:
     """Loss and metric both worse after epoch 8 (plain overfitting): this detector reads it from the loss (pattern
     ``loss_worse_metric_stalled`` with ``metric_declined``), never as a disagreement, and the analysis shows one
@@ -112,9 +119,7 @@ def test_a_saturated_f1_that_slips_while_the_loss_climbs_is_overfitting(tmp_path
                  "18,0.0027,0.9988,0.9965,0.104,0.9783,0.9791\n"
                  "19,0.0049,0.9987,0.998,0.0932,0.9798,0.9824\n"
                  "20,0.0039,0.999,0.9986,0.0815,0.9818,0.9849\n")
-    (r,) = analyze(load(p), forecast=False).runs
-    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
-    assert f.severity == Severity.WARNING and f.evidence["pattern"] == "loss_worse_metric_stalled"
+    _assert_one_stalled_overfitting(p)
 
 
 def test_whisper_like_run_restores_by_wer_not_by_the_loss() -> None:
@@ -323,6 +328,4 @@ def test_a_short_keras_run_whose_loss_rises_after_a_steep_descent_while_accuracy
                  "3,0.694,1.61,0.605,2.90\n4,0.860,0.686,0.632,2.658\n5,0.923,0.355,0.622,2.802\n"
                  "6,0.943,0.255,0.623,2.770\n7,0.954,0.188,0.639,2.787\n8,0.960,0.162,0.624,2.874\n"
                  "9,0.965,0.144,0.628,2.908\n")
-    (r,) = analyze(load(p), forecast=False).runs
-    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
-    assert f.evidence["pattern"] == "loss_worse_metric_stalled" and f.severity.value == "warning"
+    _assert_one_stalled_overfitting(p)
