@@ -64,6 +64,10 @@ Forms read (one record per epoch; values as printed)::
   a record ends where a name repeats (at least :data:`MIN_NUMBERED_RECORDS` records and one held-out measure).
   A progress bar rewritten in place (``\\r``) counts once, with its last state: a log of tqdm bars alone
   (``100%|████| 391/391 [00:20<00:00, loss=0.52, acc=0.81]``) is read one bar per record.
+* **Any other phrasing**: when these rules find no held-out series, the file's own repeated line layouts are read
+  (:mod:`._templates`: ``  VAL step 4000: PSNR 27.5  SSIM 0.74`` printed every 1000 steps is a template whose
+  slots are named by the words before them), and used when they hold a held-out series; the run gets a note that
+  says so and lists the series read.
 * Several trainings appended to one log (the epoch goes back to its first value) are runs ``<run>#1``,
   ``<run>#2``… with a note.
 
@@ -86,8 +90,10 @@ import numpy as np
 
 from .. import guardlog, schedule
 from ..errors import InputError
+from ..history import HistoryNote
 from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
+from ._templates import template_records
 from ._ultralytics_console import UltralyticsConsole
 from .base import FunctionReader
 
@@ -799,9 +805,17 @@ DEEP_SNIFF_BYTES = 4 * 1024 * 1024
 
 
 def _has_records(text: str) -> bool:
-    recs = _chunks(_plain(text.splitlines()))
+    lines = list(_plain(text.splitlines()))
+    recs = _chunks(iter(lines))
     good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch")]
-    return len(good) >= MIN_SNIFF_RECORDS
+    return len(good) >= MIN_SNIFF_RECORDS or bool(template_records(lines))
+
+
+def _held_out(records: list[tuple[int, dict[str, Any]]]) -> bool:
+    """Whether ``records`` hold a measurement named for any split but training (the rules read the log's
+    evaluations, or a series of its own they name: ``Average loss``)."""
+    return any(k not in ("epoch", "step") and is_measure(k) and _series_of(k)[0] != "train"
+               for _, r in records for k in r)
 
 
 def sniff(path: Path, head: str) -> bool:
@@ -845,19 +859,23 @@ def read_parts(path: Path, run: str) -> list[Parts]:
 def lines_parts(lines: Iterable[str], run: str, source: str, *, what: str = "line") -> list[Parts]:
     """The run(s) printed in ``lines`` (a text log's lines, or the printed output of a notebook's cells);
     ``what`` names the unit of the line numbers in notes."""
-    records = _chunks(_plain(lines)).records
+    plain = list(_plain(lines))
+    records = _chunks(iter(plain)).records
+    templated = [] if _held_out(records) else template_records(plain)
+    if templated:  # a phrasing no rule reads: the file's own repeated line layouts (:mod:`._templates`)
+        records = templated
     axis = "epoch" if any("epoch" in r for _, r in records) else "step"
     spans = restarts(np.asarray([r.get(axis, np.nan) for _, r in records], dtype=float))
-    if len(spans) == 1:
-        one = records_parts(records, run, source)
-        schedule.keep_records(one.meta, records)
-        return [one]
-    starts = [records[a][0] for a, _ in spans[1:]]
     out = []
+    starts = [records[a][0] for a, _ in spans[1:]]
     for k, (a, b) in enumerate(spans, start=1):
-        p = records_parts(records[a:b], f"{run}#{k}", source)
+        p = records_parts(records[a:b], f"{run}#{k}" if len(spans) > 1 else run, source)
         schedule.keep_records(p.meta, records[a:b])
-        p.notes.append(restart_note(p.run, source, starts, what))
+        if len(spans) > 1:
+            p.notes.append(restart_note(p.run, source, starts, what))
+        if templated:
+            p.notes.append(HistoryNote(p.run, "no known phrasing found; read by the file's repeated line layouts "
+                                              f"(series: {', '.join(sorted({b.name for b in p.blocks}))})", source))
         out.append(p)
     return out
 

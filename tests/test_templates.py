@@ -1,0 +1,147 @@
+"""The text reader's last way of reading a log: the file's own repeated line layouts (:mod:`gapwatch.readers._templates`).
+
+Fixtures are in the shape of real logs of the corpus (bench/wild) that no phrasing rule read, with the numbers
+changed; each was refused ("no validation series" or "unknown log format") before templates were read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gapwatch import analyze, load
+from gapwatch.errors import InputError
+from gapwatch.findings import FindingKind
+from gapwatch.readers._templates import MIN_TEMPLATE_EVALS, template_records
+
+
+def _cifar_prose_log(n: int = 50, every: int = 5) -> str:
+    """A ResNet on CIFAR-10: each epoch ``\\tepoch e: train acc: x%, loss: y``; every ``every`` epochs a prose
+    summary ``The result of … is test acc: x%, loss: y`` and ten per-class lines."""
+    out = []
+    for e in range(1, n + 1):
+        acc = 95.0 - 45.0 * 0.9 ** e
+        out.append(f"\tepoch {e}: train acc: {acc:.3f}%, loss: {1.5 * 0.93 ** e + 0.1:.6f}\n")
+        if e % every == 0:
+            test = 88.0 - 30.0 * 0.85 ** e
+            out.append(f"The result of BN_Relu_ResNet18 with Adam is test acc: {test:.2f}%, loss: "
+                       f"{0.35 + 0.6 * 0.9 ** e:.6f}\n")
+            out.extend(f"\t test acc for class{c} is {test - 3 + c * 0.5:.4f}%\n" for c in range(10))
+    return "".join(out)
+
+
+def test_prose_summary_line_gives_the_test_series(tmp_path: Path) -> None:
+    p = tmp_path / "log_train.txt"
+    p.write_text(_cifar_prose_log())
+    h = load(p)
+    s = h.series("test", "acc")
+    assert list(s.x) == [float(e) for e in range(5, 51, 5)]
+    assert s.values[-1] == pytest.approx(88.0 - 30.0 * 0.85 ** 50, abs=0.01)
+    assert h.has("test", "loss") and h.has("train", "acc") and h.has("train", "loss")
+    assert any("repeated line layouts" in n.message for n in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def _restoration_log(steps: int = 9000) -> str:
+    """A restoration model: a configuration preamble, ``  step   k/15000  loss …  charb …  lr …`` every 100 steps,
+    ``  VAL step k: PSNR …  SSIM …`` and ``  saved best.pt (PSNR …)`` every 1000; PSNR peaks at step 4000."""
+    out = ["device   : NVIDIA GeForce RTX 4050 Laptop GPU | 6.44 GB | sm_89 | torch 2.12.0+cu126 | cuda 12.6\n",
+           "model    : nafnet_sr  4.02 M params  stride 8\n", "\n"]
+    best = 0.0
+    for k in range(100, steps + 1, 100):
+        loss = 0.05 * 0.9998 ** k
+        out.append(f"  step {k:6d}/15000  loss {loss:.5f}  charb {loss * 0.8:.5f}  lr {1.7e-4:.2e}\n")
+        if k % 1000 == 0:
+            psnr = 27.5 - 0.25 * ((k - 4000) / 1000) ** 2 if k <= 4000 else 27.5 - 0.2 * (k - 4000) / 1000
+            out.append(f"  VAL step {k}: PSNR {psnr:.4f}  SSIM {psnr / 37:.4f}\n")
+            if psnr > best:
+                best = psnr
+                out.append(f"  saved best.pt (PSNR {psnr:.4f})\n")
+    return "".join(out)
+
+
+def test_split_tagged_step_line_is_read_and_running_best_is_not(tmp_path: Path) -> None:
+    p = tmp_path / "train_log.txt"
+    p.write_text(_restoration_log())
+    h = load(p)
+    s = h.series("val", "psnr")
+    assert list(s.x) == [float(k) for k in range(1000, 9001, 1000)]
+    assert not h.has("train", "psnr")  # (``saved best.pt (PSNR …)`` is a running best)
+    (r,) = analyze(h, forecast=False).runs
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].step == 4000
+
+
+def test_bare_bracket_counter_and_value_before_an_arrow(tmp_path: Path) -> None:
+    """MAML: ``[k/100000] batch loss : x | time : 4.45s`` every 100 and ``[k/100000] mean test loss : a -> b by 1
+    grad steps`` every 1000 (the test loss before adaptation is the slot named ``mean test loss``)."""
+    lines = []
+    for k in range(0, 20001, 100):
+        lines.append(f"[{k}/100000] batch loss : {2.5 * 0.9999 ** k:.4f} | time : 4.45s\n")
+        if k % 1000 == 0:
+            lines.append(f"[{k}/100000] mean test loss : {6.3 * 0.9999 ** k:.4f} -> {0.2 + k * 1e-6:.4f} by 1 "
+                         "grad steps\n")
+    p = tmp_path / "train_log.txt"
+    p.write_text("tf-docker ~/MAML > python main.py\n" + "".join(lines))
+    h = load(p)
+    assert len(h.series("test", "loss").values) == 21
+    assert len(h.series("train", "loss").values) == 201
+
+
+def test_training_only_log_is_still_refused(tmp_path: Path) -> None:
+    """Templates add no held-out series a log does not print: a one-off ``train=…, val=…, test=…`` line (data
+    sizes) is no evaluation, and a log of training lines stays refused with the reason."""
+    text = "Data ready: train=2034, val=436, test=437\n" + "".join(
+        f"  Ep {e:4d}/200 | reward={-600 + e:.4f} | loss={1 / e:.4f}\n" for e in range(1, 60))
+    p = tmp_path / "train_log.txt"
+    p.write_text(text)
+    with pytest.raises(InputError, match="no validation series"):
+        analyze(load(p), forecast=False)
+
+
+def _with_evals(n_evals: int) -> list[str]:
+    lines = []
+    for e in range(1, 31):
+        lines.append(f"epoch {e}: loss {1 / e:.3f}")
+        if e % 10 == 0 and e // 10 <= n_evals:
+            lines.append(f"after all: valid acc {0.5 + e / 100:.2f}")
+    return lines
+
+
+def test_too_few_evaluations_give_no_records() -> None:
+    assert template_records(_with_evals(MIN_TEMPLATE_EVALS - 1)) == []
+    recs = template_records(_with_evals(MIN_TEMPLATE_EVALS))
+    assert [r["epoch"] for _, r in recs if "valid acc" in r] == [10.0, 20.0, 30.0][:MIN_TEMPLATE_EVALS]
+
+
+def test_rule_read_log_is_read_as_before(tmp_path: Path) -> None:
+    """A log the phrasing rules read with a held-out series never goes through templates (no note)."""
+    p = tmp_path / "train.log"
+    p.write_text("".join(f"Epoch {e}: Train Loss={1 / e:.3f}, Val Loss={1.2 / e + 0.1:.3f}\n" for e in range(1, 9)))
+    h = load(p)
+    assert h.has("val", "loss") and not any("line layouts" in n.message for n in h.notes)
+
+
+def test_value_before_its_name() -> None:
+    """``Epoch 3 : 0.52 C.E. Loss, 81% Accuracy`` on a test split: the names follow the values."""
+    lines = [f"Test epoch {e} : {1 / e:.3f} C.E. Loss, {50 + e}% Accuracy" for e in range(1, 8)]
+    recs = template_records(lines)
+    assert [r["epoch"] for _, r in recs] == [float(e) for e in range(1, 8)]
+    assert recs[2][1] == {"epoch": 3.0, "test CE Loss": pytest.approx(1 / 3, abs=1e-3), "test Accuracy": 53.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.001, 50, allow_nan=False), st.floats(0, 100, allow_nan=False)),
+                min_size=MIN_TEMPLATE_EVALS, max_size=30))
+def test_values_are_read_as_printed(vals: list[tuple[float, float]]) -> None:
+    lines = []
+    for e, (loss, acc) in enumerate(vals, start=1):
+        lines.append(f"[train] ep {e} :: loss is {loss:.4f}")
+        lines.append(f"  -> dev acc is {acc:.2f} %")
+    recs = template_records(lines)
+    assert [r["epoch"] for _, r in recs] == [float(e) for e in range(1, len(vals) + 1)]
+    assert [r["dev acc"] for _, r in recs] == [float(f"{a:.2f}") for _, a in vals]
+    assert [r["train loss"] for _, r in recs] == [float(f"{v:.4f}") for v, _ in vals]
