@@ -1,4 +1,5 @@
-"""The text reader's last way of reading a log: the file's own repeated line layouts (:mod:`gapwatch.readers._templates`).
+"""The text reader's last way of reading a log: the file's own repeated line layouts
+(:mod:`gapwatch.readers._templates`).
 
 Fixtures are in the shape of real logs of the corpus (bench/wild) that no phrasing rule read, with the numbers
 changed; each was refused ("no validation series" or "unknown log format") before templates were read."""
@@ -145,3 +146,39 @@ def test_values_are_read_as_printed(vals: list[tuple[float, float]]) -> None:
     assert [r["epoch"] for _, r in recs] == [float(e) for e in range(1, len(vals) + 1)]
     assert [r["dev acc"] for _, r in recs] == [float(f"{a:.2f}") for _, a in vals]
     assert [r["train loss"] for _, r in recs] == [float(f"{v:.4f}") for v, _ in vals]
+
+
+def test_table_after_a_preamble(tmp_path: Path) -> None:
+    """The tab-separated ``Logger`` of the widely copied pytorch-classification code (every field followed by a
+    tab), after a block of ``==>Arguments:`` lines: the header names the columns, each row is an epoch."""
+    lines = ["==>Arguments:\n", "arch:resnet18\n", "epochs:30\n", "schedule:[20, 40]\n", "==>Training log:\n",
+             "Learning Rate\tTrain Loss\tValid Loss\tTrain Acc\tValid Acc\t\n"]
+    for e in range(1, 31):
+        val = 1.2 * 0.9 ** e + 0.3 + (0.02 * (e - 12) if e > 12 else 0.0)
+        lines.append(f"{0.1:.6f}\t{2.0 * 0.88 ** e:.6f}\t{val:.6f}\t{95 - 70 * 0.85 ** e:.6f}\t"
+                     f"{80 - 50 * 0.8 ** e:.6f}\t\n")
+    p = tmp_path / "log.txt"
+    p.write_text("".join(lines))
+    h = load(p)
+    assert sorted(h.keys()) == [("train", "acc"), ("train", "loss"), ("val", "acc"), ("val", "loss")]
+    assert list(h.series("val", "loss").x) == [float(e) for e in range(1, 31)]
+
+
+def test_bracketed_split_tags_and_a_running_best_line(tmp_path: Path) -> None:
+    """``[Train] loss: …, score: …`` / ``[Dev] loss: …`` after ``epoch: k, iteration: i, step: s`` lines, with a
+    closing ``best validation accuracy`` (a running best, which does not count as an evaluation), two runs
+    appended: the dev loss is read per epoch and the runs apart."""
+    out = []
+    for run in range(2):
+        out.append("=" * 40 + f"\nStart training: model{run}\n")
+        for e in range(5):
+            for it in range(0, 300, 100):
+                out.append(f"epoch: {e}, iteration: {it}, step: {e * 300 + it}\n")
+                out.append(f"[Train] loss: {2 / (e + 1 + it / 300):.6f}, score: {0.5 + e / 20:.6f}\n")
+                out.append(f"[Dev] loss: {2.2 / (e + 1 + it / 300):.6f}, score: {0.45 + e / 20:.6f}\n")
+        out.append(f"best validation accuracy: {0.7:.5f}\n")
+    p = tmp_path / "train_log.txt"
+    p.write_text("".join(out))
+    h = load(p)
+    assert h.runs() == ["train_log#1", "train_log#2"]
+    assert list(h.series("val", "loss", run="train_log#2").x) == [0.0, 1.0, 2.0, 3.0, 4.0]

@@ -2190,3 +2190,49 @@ def test_double_spaced_fields_and_ranking_measures_of_a_recommender(tmp_path: Pa
     assert (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "ndcg@10", "max")
     assert len(r.history.series("train", "loss")) == 40
     assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_segmenter_box_group_is_kept_apart_from_the_mask_group(tmp_path: Path) -> None:
+    """A YOLOv8-seg ``results.csv`` logs every measure for the box group ``(B)`` and the mask group ``(M)``: both
+    were read as one series (and a false "epochs go back (a resumed run?)" note); the box group is ``box_*``."""
+    cols = ["epoch", "train/box_loss", "train/seg_loss", "metrics/precision(B)", "metrics/mAP50-95(B)",
+            "metrics/precision(M)", "metrics/mAP50-95(M)", "val/box_loss", "val/seg_loss"]
+    rows = [",".join(cols)]
+    for e in range(1, 21):
+        m = 0.9 - 0.5 * 0.8 ** e
+        rows.append(",".join(str(v) for v in (e, 1.5 * 0.9 ** e, 2.0 * 0.9 ** e, m + 0.02, m + 0.03, m, m - 0.05,
+                                               0.5 + 0.2 * 0.9 ** e, 0.8 + 0.2 * 0.9 ** e)))
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(rows) + "\n")
+    h = load(p)
+    assert h.has("val", "box_map50_95") and h.has("val", "map50_95") and h.has("val", "box_precision")
+    assert not any("go back" in n.message for n in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor.metric == "map50_95"
+
+
+def test_a_lone_named_loss_is_the_training_loss(tmp_path: Path) -> None:
+    """``co-RMS-loss: 719.5`` once an epoch and nothing else: a loop that names its objective, not a held-out set
+    named ``co`` (which was judged for overfitting, critical, against nothing)."""
+    p = tmp_path / "train.log"
+    p.write_text("".join(f"2021-03-02 00:29:42,827:INFO: co-RMS-loss: {1218 * 0.97 ** e + 170:.2f}\n"
+                         for e in range(40)))
+    with pytest.raises(InputError, match="no validation series"):
+        analyze(load(p), forecast=False)
+
+
+def test_unnamed_measure_after_a_validation_pair_is_the_validation_sets(tmp_path: Path) -> None:
+    """``train loss: 3.52, val loss: 2.93, accuracy: 55.02`` (the accuracy is the validation set's: it was read as
+    the training split's), and a closing report's single ``Macro F1 Score`` does not decide over it."""
+    lines = []
+    for e in range(1, 21):
+        lines.append(f"Epoch {e}/20; Current learning rate 3e-05\n")
+        lines.append(f"train loss: {3.5 * 0.85 ** e:.6f}, val loss: {2.9 * 0.9 ** e + 0.6:.6f}, accuracy: "
+                     f"{75 - 20 * 0.8 ** e:.2f}\n")
+    lines.append("Overall Test Accuracy: 0.7521\nMacro F1 Score: 0.7321\n")
+    p = tmp_path / "training_logs.txt"
+    p.write_text("".join(lines))
+    h = load(p)
+    assert len(h.series("val", "acc").values) == 20
+    (r,) = analyze(h, forecast=False).runs
+    assert (r.monitor.split, r.monitor.metric) == ("val", "acc")

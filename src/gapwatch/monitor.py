@@ -398,21 +398,29 @@ FRACTION_MAX = 1.0 + 1e-6
 PERCENT_MIN_MAX = 2.0
 
 
+#: Evaluations a task measure needs for a one-off measure of the same split (a final ``Macro F1 Score: 0.73`` line
+#: after a run that printed its accuracy every epoch) to give way to it.
+MIN_CURVE_EVALUATIONS = 3
+
+
 def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
     """``roles`` without the task measures that must not decide while another can: a share
     (:data:`BOUNDED_MEASURES`) with values no share can take — below 0, above 100, or above 1 while never above
     :data:`PERCENT_MIN_MAX` (a hand-written batch-averaged F1 that reaches 1.06) — and, while another task measure
     of the same split varies, one that holds a single value at every one of three or more evaluations (an
     ``eval_f1`` of 0 throughout beside an accuracy that climbs is a broken metric; a mAP of exactly 0 beside
-    nothing else that moves is a detector that never learned, and decides)."""
+    nothing else that moves is a detector that never learned, and decides), and one measured once while another
+    of the same split has :data:`MIN_CURVE_EVALUATIONS` evaluations or more (a closing report's ``Macro F1``)."""
     broken: set[int] = set()
     constant: set[int] = set()
+    counts: dict[int, int] = {}
     for r in roles:
         if r.role != "task":
             continue
         v = history.series(r.split, r.metric).values
         if v.size == 0:
             continue
+        counts[id(r)] = int(np.count_nonzero(np.isfinite(v)))
         lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # (NaN ignored; no copy of a long series)
         if math.isnan(lo):
             continue
@@ -422,6 +430,8 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
         elif lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
             constant.add(id(r))
     varying = {r.split for r in roles if r.role == "task" and id(r) not in broken and id(r) not in constant}
+    curves = {r.split for r in roles if r.role == "task" and counts.get(id(r), 0) >= MIN_CURVE_EVALUATIONS}
+    broken |= {id(r) for r in roles if r.role == "task" and counts.get(id(r), 0) == 1 and r.split in curves}
     return [r for r in roles if id(r) not in broken and not (id(r) in constant and r.split in varying)]
 
 

@@ -523,7 +523,34 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     _ranking_on_val(read, explicit, default_split)
     _bare_twins_apart(read, explicit)
     _step_twins_apart(read)
+    _box_group_apart(read)
+    _set_losses_without_splits(read, default_split)
     return read
+
+
+def _set_losses_without_splits(read: dict[str, tuple[str, str]], default_split: str) -> None:
+    """A loss read as a named held-out set's (``co-RMS-loss`` → set ``co``, ``semantic_loss``) in a log with no
+    training series and no validation or test series at all is the training loss of a loop that names its
+    objective, not a held-out set beside nothing. Changes ``read`` in place."""
+    canonical = set(SPLIT_ALIASES.values())
+    if any(sp in canonical or sp == default_split for sp, _ in read.values()):
+        return
+    for n, (_, metric) in read.items():
+        if "loss" in metric.split("_"):
+            read[n] = (default_split, metric)
+
+
+def _box_group_apart(read: dict[str, tuple[str, str]]) -> None:
+    """A segmenter's or pose model's Ultralytics ``results.csv`` logs each measure twice, for its box group
+    (``metrics/mAP50-95(B)``) and for its task (``(M)`` mask, ``(P)`` pose): both read as the same series would
+    interleave into one curve, so the box group's is read as ``box_<metric>`` (as the console reader names it) and
+    the task's keeps the name. Changes ``read`` in place."""
+    marked = {n: n.strip()[:-3] for n in read if _TASK_MARK.search(n.strip().lower())}
+    tasks = {base for n, base in marked.items() if not n.strip().lower().endswith("(b)")}
+    for n, base in marked.items():
+        if n.strip().lower().endswith("(b)") and base in tasks:
+            split, metric = read[n]
+            read[n] = (split, f"box_{metric}")
 
 
 def step_twins(names: Iterable[str]) -> set[str]:

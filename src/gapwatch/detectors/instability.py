@@ -156,7 +156,8 @@ DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
 def _loss_like(metric: str) -> bool:
-    return metric in ("loss", "perplexity") or metric.endswith("_loss")
+    """A loss, a loss term (``box_loss``, and ``loss_ce``, ``loss_total`` written loss-first) or a perplexity."""
+    return metric in ("loss", "perplexity") or metric.endswith("_loss") or metric.startswith("loss_")
 
 
 def checked_series(history: History, mon: Monitor | None) -> list[Series]:

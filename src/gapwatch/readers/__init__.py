@@ -31,6 +31,7 @@ from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
 from . import (
     _conflict,
+    catboost_json,
     generic_csv,
     hf,
     history_csv,
@@ -59,6 +60,7 @@ BUILTIN_READERS: tuple[Reader, ...] = (
     lightning_csv.READER,
     keras_csv.READER,
     history_json.READER,
+    catboost_json.READER,
     jsonl.READER,
     generic_csv.READER,
     history_csv.READER,

@@ -161,7 +161,7 @@ def template_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
         if counts[key] >= MIN_TEMPLATE_LINES and key not in templates:
             templates[key] = _Template(line, spans)
     kept = {k: t for k, t in templates.items() if any(n is not None for n in t.names)}
-    axis = "epoch" if any(t.counter is not None and t.kind == "epoch" for t in kept.values()) else "step"
+    axis = "epoch" if any(t.counter is not None and t.kind == "epoch" for t in templates.values()) else "step"
     records: list[tuple[int, dict[str, Any]]] = []
     unmarked: list[tuple[int, dict[str, float]]] = []
     for i, line, key, spans in parsed:
@@ -188,5 +188,52 @@ def template_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
                 unmarked.append((i, dict(found)))
     if not records:
         records = [(i, {"epoch": float(k), **f}) for k, (i, f) in enumerate(unmarked, start=1)]
+    table = table_records(lines)
+    return table if _evaluated(table) else records if _evaluated(records) else []
+
+
+def _evaluated(records: list[tuple[int, dict[str, Any]]]) -> bool:
+    """Whether ``records`` hold a held-out measurement with :data:`MIN_TEMPLATE_EVALS` values or more."""
     held = Counter(n for _, r in records for n in r if n not in ("epoch", "step") and is_held_out(n))
-    return records if held and max(held.values()) >= MIN_TEMPLATE_EVALS else []
+    return bool(held) and max(held.values()) >= MIN_TEMPLATE_EVALS
+
+
+#: The cells of a table line: fields separated by a tab, two or more spaces, or a comma.
+_CELL = re.compile(r"\t| {2,}|,\s*")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in _CELL.split(line.strip()) if c.strip()]
+
+
+def table_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Records of tables printed inside a text log: a header line of two or more names (no numbers), then rows of
+    numbers alone with one cell per name (``Learning Rate\tTrain Loss\tValid Loss\tTrain Acc\tValid Acc`` then
+    ``0.100000\t2.167975\t1.558900\t23.820250\t46.957588``, the tab-separated ``Logger`` of the widely copied
+    ``pytorch-classification`` code, here after a block of arguments). A header's ``epoch``/``step`` column is
+    the counter; without one its rows are epochs 1, 2, … (a header printed again starts again: a new run). Only
+    measure columns are kept."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    head: list[str] | None = None
+    row = 0
+    for i, line in enumerate(lines, start=1):
+        cells = _cells(line)
+        if len(cells) < 2:
+            continue
+        if all(re.search(r"[A-Za-z]", c) and _NUMBER.search(c) is None for c in cells):
+            head, row = cells, 0
+            continue
+        if head is None or len(cells) != len(head):
+            continue
+        try:
+            values = [float(c.rstrip("%")) for c in cells]
+        except ValueError:
+            continue
+        row += 1
+        low = [h.lower() for h in head]
+        at = next(((w, values[k]) for k, w in enumerate(low) if w in ("epoch", "step", "iter", "iteration")),
+                  ("epoch", float(row)))
+        axis = "step" if at[0] != "epoch" else "epoch"
+        out.append((i, {axis: at[1], **{h: v for h, v in zip(head, values, strict=True)
+                                        if h.lower() != at[0] and is_measure(h) and not is_running_best(h)}}))
+    return out

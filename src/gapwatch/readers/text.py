@@ -280,9 +280,12 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
         low = name.lower()
         if low in _IGNORED:
             continue
+        own = _split_of(name)
+        if own is not None and split is not None and SPLIT_ALIASES.get(split) == "train":
+            split = own  # (``train loss: 3.52, val loss: 2.93, accuracy: 55.0``: the accuracy is the validation set's)
         if low in _STEP_NAMES:
             name = "step"
-        elif split is not None and _split_of(name) is None:
+        elif split is not None and own is None:
             name = f"{split} {name}"
         out.append((name, val))
     return out
@@ -815,7 +818,7 @@ def _held_out(records: list[tuple[int, dict[str, Any]]]) -> bool:
     """Whether ``records`` hold a measurement named for any split but training (the rules read the log's
     evaluations, or a series of its own they name: ``Average loss``)."""
     return any(k not in ("epoch", "step") and is_measure(k) and _series_of(k)[0] != "train"
-               for _, r in records for k in r)
+               and not is_running_best(k) for _, r in records for k in r)
 
 
 def sniff(path: Path, head: str) -> bool:
