@@ -182,3 +182,27 @@ def test_bracketed_split_tags_and_a_running_best_line(tmp_path: Path) -> None:
     h = load(p)
     assert h.runs() == ["train_log#1", "train_log#2"]
     assert list(h.series("val", "loss", run="train_log#2").x) == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_timm_running_means_and_epoch(tmp_path: Path) -> None:
+    """timm's ``train.py`` logging (``Train: 3 [ 200/390 ( 51%)]  Loss: 4.21 (4.35)`` and ``Test: [  78/78]  Loss:
+    … (…)  Acc@1: … (…)``, behind a logger named ``train``): the epoch comes from ``Train: 3 [``, the running
+    means in parentheses are read, and the test lines are the test split's (not the logger's name's)."""
+    out = []
+    for e in range(12):
+        for b in (0, 200, 389):
+            loss = 6.0 * 0.85 ** e
+            out.append(f"2024-03-06 19:40:31,330 -                train: [    INFO] - Train: {e} [ {b:3d}/390 "
+                       f"({b * 100 // 390:3d}%)]  Loss: {loss + 0.4:.4f} ({loss:.3f})  LR: 1.000e-04\n")
+        for b in (0, 78):
+            acc = 60 - 50 * 0.8 ** e
+            out.append(f"2024-03-06 19:56:18,442 -                train: [    INFO] - Test: [  {b}/78]  Time: 0.209 "
+                       f"(0.167)  Loss:  {2.0 * 0.9 ** e + 1:.4f} ({2.0 * 0.9 ** e + 1.01:.4f})  Acc@1: "
+                       f"{acc + 3:.4f} ({acc:.4f})\n")
+    p = tmp_path / "train.log"
+    p.write_text("".join(out))
+    h = load(p)
+    s = h.series("test", "acc@1")
+    assert list(s.x) == [float(e) for e in range(12)]
+    assert s.values[-1] == pytest.approx(60 - 50 * 0.8 ** 11, abs=1e-3)
+    assert h.series("train", "loss").values[0] == pytest.approx(6.0, abs=1e-3)

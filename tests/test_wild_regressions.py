@@ -2236,3 +2236,53 @@ def test_unnamed_measure_after_a_validation_pair_is_the_validation_sets(tmp_path
     assert len(h.series("val", "acc").values) == 20
     (r,) = analyze(h, forecast=False).runs
     assert (r.monitor.split, r.monitor.metric) == ("val", "acc")
+
+
+def test_pipeline_stages_in_a_phase_column_are_runs(tmp_path: Path) -> None:
+    """A hand-written CSV ``timestamp,phase,epoch,…,train_loss,val_loss,…`` whose phase column names the stages of
+    a pipeline (``phase1_event``, ``phase2_tactical``), each its own model: one run per stage (they were one
+    curve with "epochs go back" notes and a critical divergence)."""
+    rows = ["timestamp,phase,epoch,total_epochs,train_loss,val_loss,notes"]
+    for e in range(1, 41):
+        val = 1.9 - 0.5 * (1 - 0.9 ** e) + (0.012 * (e - 20) if e > 20 else 0.0)
+        rows.append(f"2026-04-23 11:09:34,phase1_event,{e},40,{1.97 * 0.985 ** e:.6f},{val:.6f},run1 saved")
+    for e in range(1, 16):
+        rows.append(f"2026-04-23 12:09:34,phase2_tactical,{e},15,{2.302 + 0.003 * (-1) ** e:.6f},"
+                    f"{2.300 + 0.002 * (-1) ** e:.6f},run1")
+    p = tmp_path / "training_log.csv"
+    p.write_text("\n".join(rows) + "\n")
+    res = analyze(load(p), forecast=False)
+    by = {r.name: r for r in res.runs}
+    assert set(by) == {"training_log/phase1_event", "training_log/phase2_tactical"}
+    assert any(f.kind == FindingKind.OVERFITTING for f in by["training_log/phase1_event"].findings)
+    assert not any(f.severity == Severity.CRITICAL for f in by["training_log/phase2_tactical"].findings)
+
+
+@pytest.mark.parametrize("names", [["D_Loss", "G_Loss", "D_Real", "D_Fake"],
+                                   ["policy_loss", "value_loss", "entropy_loss"],
+                                   ["actor_loss", "critic_loss"]])
+def test_gan_and_rl_loss_terms_are_no_held_out_sets(tmp_path: Path, names: list[str]) -> None:
+    """A GAN's ``D_Loss``/``G_Loss`` and PPO's ``policy_loss``/``value_loss`` are training objectives, not the
+    losses of held-out sets named ``D``, ``G``, ``policy`` (a GAN log got a held-out regression warning)."""
+    p = tmp_path / "training_log.csv"
+    p.write_text("epoch," + ",".join(names) + "\n" + "".join(
+        f"{e}," + ",".join(f"{1.0 / (e + k + 1):.4f}" for k in range(len(names))) + "\n" for e in range(30)))
+    with pytest.raises(InputError, match="no validation series"):
+        analyze(load(p), forecast=False)
+
+
+def test_training_loss_jump_while_the_monitored_metric_holds_is_a_warning(tmp_path: Path) -> None:
+    """A video classifier whose script reloads its best weights when ReduceLROnPlateau halves the learning rate:
+    the training loss jumps 0.14 → 1.2 and stays up while validation accuracy holds its best. The divergence is
+    reported, as a warning (it was critical: the model being evaluated is not broken)."""
+    lines = []
+    for e in range(1, 31):
+        tr = 3.5 * 0.8 ** e + 0.1 if e < 21 else 1.2 + 0.01 * ((e * 7) % 3)
+        va = 77.0 - 22.0 * 0.75 ** e + 0.3 * ((e * 5) % 3 - 1)
+        lines.append(f"Epoch {e}/30; Current learning rate 3e-05\n")
+        lines.append(f"train loss: {tr:.6f}, val loss: {0.9 + 2 * 0.8 ** e:.6f}, accuracy: {va:.2f}\n")
+    p = tmp_path / "training_logs.txt"
+    p.write_text("".join(lines))
+    (r,) = analyze(load(p), forecast=False).runs
+    div = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "divergence"]
+    assert div and div[0].severity == Severity.WARNING and div[0].evidence["monitor_held"]

@@ -215,7 +215,11 @@ _LOSS_PARTS: frozenset[str] = frozenset(
      "iou", "giou", "diou", "ciou", "conf", "obj", "objectness", "cls", "box", "bbox", "dfl", "rpn", "mask",
      "kpt", "keypoint", "heatmap", "wh", "offset", "centerness", "lovasz", "tversky", "jaccard", "smooth",
      # generative and other objectives
-     "nll", "hinge", "perceptual", "adversarial", "gan", "style", "content", "tv", "ssim", "cycle"}
+     "nll", "hinge", "perceptual", "adversarial", "gan", "style", "content", "tv", "ssim", "cycle",
+     # a GAN's two players (``D_Loss``, ``G_Loss``) and a reinforcement learner's heads (PPO ``policy_loss``,
+     # ``value_loss``, ``entropy_loss``; actor-critic ``actor_loss``, ``critic_loss``; DQN ``q_loss``, ``td_loss``)
+     "d", "g", "disc", "gen", "discriminator", "generator", "critic", "actor", "policy", "value", "vf", "pi",
+     "entropy", "q", "td"}
 )
 
 #: Leading words that name the logging axis, not the series (``Batch loss``, ``Epoch val_loss`` in text logs).

@@ -54,6 +54,7 @@ oscillations driven by small groups of outlier examples).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from statistics import NormalDist
 from typing import Any, cast
 
@@ -149,15 +150,33 @@ SPECS: tuple[Param, ...] = register("instability", (
           "single spike cannot set it."),
     Param("tail_quantile", 0.9, "Quantile of a series' rises above its trailing baseline that sets its upper-tail "
           "noise level, read as a Gaussian quantile: spikes rarer than one evaluation in ten leave it at the "
-          "noise, right-skewed mini-batch noise raises it.", unit="quantile", low=0.5, high=1, high_open=True),))
+          "noise, right-skewed mini-batch noise raises it.", unit="quantile", low=0.5, high=1, high_open=True),
+    std_errs("monitor_held_z", 2.0, "A training loss that diverges while the monitored held-out series ends no "
+             "worse than at the divergence onset (by at most this many noise standard errors of a level "
+             "difference) is a warning, not critical: the model being evaluated is not broken (a loss that jumps "
+             "when a script reloads its best weights at a learning-rate drop)."),))
 
 #: Default parameters, ``{name: default}`` (from :data:`SPECS`).
 DEFAULTS: dict[str, Any] = defaults(SPECS)
 
 
+#: Last words of a ``loss_…`` name that make it no loss term: a weight of the objective (``loss_rmse_coeff``) or
+#: Lightning's per-step twin of a logged epoch mean (``loss_step``).
+_NOT_TERMS = frozenset({"coeff", "coef", "weight", "weights", "scale", "lambda", "factor", "ratio", "step"})
+#: First words of the losses of a GAN's two players: each rises whenever the other one wins, by design.
+_ADVERSARIAL = frozenset({"d", "g", "disc", "gen", "discriminator", "generator", "adversarial", "gan", "adv"})
+
+
+def _player(metric: str) -> bool:
+    """A GAN player's loss: ``d_loss``, ``g_loss``, ``loss_D``, ``generator_loss``."""
+    toks = metric.split("_")
+    return toks[0] in _ADVERSARIAL or (len(toks) == 2 and toks[0] == "loss" and toks[1] in _ADVERSARIAL)
+
+
 def _loss_like(metric: str) -> bool:
     """A loss, a loss term (``box_loss``, and ``loss_ce``, ``loss_total`` written loss-first) or a perplexity."""
-    return metric in ("loss", "perplexity") or metric.endswith("_loss") or metric.startswith("loss_")
+    return metric in ("loss", "perplexity") or metric.endswith("_loss") or (
+        metric.startswith("loss_") and metric.rsplit("_", 1)[-1] not in _NOT_TERMS)
 
 
 def checked_series(history: History, mon: Monitor | None) -> list[Series]:
@@ -321,8 +340,35 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
     for s, need_lost in _divergence_series(series, mon, p):
         found = _diverges_at(s, need_lost, p)
         if found is not None:
-            return found
+            return _held_beside(history, mon, s, found, p)
     return None
+
+
+def _held_beside(history: History, mon: Monitor | None, s: Series, found: Finding, p: dict[str, Any]) -> Finding:
+    """``found`` (the divergence of training series ``s``) as a warning when the monitored held-out series ends
+    no worse than it was at the divergence onset (:data:`SPECS` ``monitor_held_z``); else unchanged."""
+    if mon is None or s.split != "train" or mon.split == "train":
+        return found
+    held = series_or_none(history, mon.split, mon.metric)
+    if held is None:
+        return found
+    hs = held.finite()
+    onset = found.epoch if hs.x_kind == "epoch" else found.step
+    if onset is None or not np.isfinite(onset) or len(hs) < 2 * p["window"]:
+        return found
+    z = mon.sign * hs.values
+    before = z[hs.x <= onset]
+    after = z[hs.x > onset]
+    w = p["window"]
+    if before.size == 0 or after.size < w:
+        return found
+    level, final = float(np.mean(before[-w:])), float(np.mean(after[-w:]))
+    if final - level > p["monitor_held_z"] * noise_sigma(z) * np.sqrt(2.0 / w):
+        return found
+    msg = (f"{found.message}; the monitored {held.name} ended no worse than it was then, so the model being "
+           "evaluated is not broken")
+    return replace(found, severity=Severity.WARNING, message=msg,
+                   evidence={**found.evidence, "monitor_held": True})
 
 
 def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | None:
@@ -377,9 +423,11 @@ def _log_lost(values: np.ndarray, w: int, b: int) -> float:
 def _divergence_series(series: list[Series], mon: Monitor | None,
                        p: dict[str, Any]) -> list[tuple[Series, float]]:
     """The series judged for divergence, each with the share of the improvement its rise must undo: the
-    training loss-like series (``loss`` first, then parts such as Ultralytics' ``train/box_loss``), else the
+    training loss-like series (``loss`` first, then parts such as Ultralytics' ``train/box_loss``; not a GAN
+    player's ``d_loss``/``g_loss``, which rises whenever the other player wins), else the
     monitored split's first loss-like series (which must undo more); empty without either."""
-    train = sorted((s for s in series if s.split == "train" and _loss_like(s.metric)), key=lambda s: s.metric != "loss")
+    train = sorted((s for s in series if s.split == "train" and _loss_like(s.metric) and not _player(s.metric)),
+                   key=lambda s: s.metric != "loss")
     if train:
         return [(s, p["divergence_lost_fraction"]) for s in train]
     held = [s for s in series if mon is not None and s.split == mon.split and _loss_like(s.metric)]

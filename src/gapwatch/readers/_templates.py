@@ -14,7 +14,9 @@ words just after it (``# C.E. Loss, #% Accuracy``). A value after the word ``bes
 ``[k/N]`` opening the line) is the template's counter; its other slots are measurements, of the split the template
 names before its first measurement when the slot's own name names none (``VAL step #: PSNR #`` → ``VAL PSNR``). A
 template without a counter belongs to the last counter printed before it (the evaluation printed after its epoch's
-training line). Only measures (:func:`gapwatch.names.is_measure`) are kept, never a running best.
+training line). Of a value followed by another in parentheses (``Loss 1.93 (2.24)``, the ``AverageMeter`` of the
+PyTorch ImageNet example and of timm) the one in parentheses, the running mean, is read; timm's ``Train: 3 [ 200/390
+( 51%)]`` gives the epoch. Only measures (:func:`gapwatch.names.is_measure`) are kept, never a running best.
 
 The text reader asks for these records only when its rules found no held-out series, and takes them only when
 they hold one with at least :data:`MIN_TEMPLATE_EVALS` values (:func:`template_records`): every log its rules read
@@ -57,6 +59,13 @@ _SPLITS = frozenset(SPLIT_ALIASES) - {"metrics"}
 _HELD_OUT = frozenset(SPLIT_ALIASES.values()) - {"train"}
 #: A bare ``[k/N]`` counter opening a line (after any prefix the reader removed).
 _LEAD_COUNTER = re.compile(r"^\s*\[\s*$")
+#: The training split's words: ``Train: 3 [`` opens timm's training lines with the epoch.
+_TRAIN_WORDS = frozenset(w for w, sp in SPLIT_ALIASES.items() if sp == "train")
+_COUNTER_BRACKET = re.compile(r"\s*\[")
+#: A value followed by another in parentheses, ``Loss 1.9273 (2.2421)`` (the ``AverageMeter`` of the PyTorch
+#: ImageNet example, timm, Swin, DeiT…): the one in parentheses is the running mean, which is read.
+_RUNNING_MEAN = re.compile(r"\s*\(\s*")
+_CLOSE = re.compile(r"\s*\)")
 #: A value printed after the word "best" (since the value before it) is a running best.
 _BEST = re.compile(r"(?<![A-Za-z])best", re.IGNORECASE)
 
@@ -114,9 +123,18 @@ class _Template:
             elif self.counter is None and j == 0 and _LEAD_COUNTER.match(before) and line[b:b + 1] == "/":
                 self.counter, self.kind = j, "step"
                 name = None
+            elif self.counter is None and name is not None and name.lower() in _TRAIN_WORDS \
+                    and _COUNTER_BRACKET.match(line, b):
+                self.counter, name = j, None  # (timm's ``Train: 3 [ 200/390 ( 51%)]``: the epoch, then the batch)
             self.names.append(name)
+        for j in range(len(spans) - 1):
+            if self.names[j] is not None and self.names[j + 1] is None \
+                    and _RUNNING_MEAN.fullmatch(line[spans[j][1]:spans[j + 1][0]]) \
+                    and _CLOSE.match(line, spans[j + 1][1]):
+                self.names[j + 1], self.names[j] = self.names[j], None  # (``Loss 1.93 (2.24)``: the running mean)
         first = next((a for j, (a, _) in enumerate(spans) if self._measure(j)), len(line))
-        self.split = next((w for w in re.split(r"[^A-Za-z]+", line[:first].lower()) if w in _SPLITS), None)
+        words = [w for w in re.split(r"[^A-Za-z]+", line[:first].lower()) if w in _SPLITS]
+        self.split = words[-1] if words else None  # (the split word nearest the measures, not a logger's name)
         carry = self.split
         for j, name in enumerate(self.names):
             if name is None:

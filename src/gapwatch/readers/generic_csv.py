@@ -542,6 +542,9 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     phased = phase_parts(t, run)
     if phased is not None:
         return [phased]
+    staged = stage_runs(t, run)
+    if staged:
+        return staged
     parts = wide_parts(t, run, default_split=stem_split(Path(path), t.columns))
     _ultralytics_args(Path(path), parts)
     return [parts]
@@ -566,6 +569,26 @@ def phase_parts(t: Table, run: str, *, epoch_offset: float = 0.0) -> Parts | Non
             one = wide_parts(t.subset(rows), run, default_split=str(sp), epoch_offset=epoch_offset)
             out.blocks += [b for b in one.blocks if b.name != col]
             out.meta.update(one.meta)
+    return out
+
+
+def stage_runs(t: Table, run: str) -> list[Parts]:
+    """A table whose phase column (:data:`PHASE_COLUMNS`) names two or more stages none of which is a split
+    (``phase1_event``, ``phase2_tactical``: the stages of a pipeline, each its own model): one run per stage,
+    ``<run>/<stage>``, in order of first row; ``[]`` otherwise."""
+    lower = t.lower()
+    col = next((lower[c] for c in sorted(PHASE_COLUMNS) if c in lower), None)
+    if col is None or len(t) == 0:
+        return []
+    codes, names = t.text(col)
+    if len(names) < 2 or any(SPLIT_ALIASES.get(str(n).strip().lower()) is not None for n in names):
+        return []
+    order = list(dict.fromkeys(codes.tolist()))
+    out = []
+    for k in order:
+        one = wide_parts(t.subset(codes == k), f"{run}/{str(names[k]).strip() or k}")
+        one.blocks = [b for b in one.blocks if b.name != col]
+        out.append(one)
     return out
 
 
