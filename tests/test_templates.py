@@ -206,3 +206,33 @@ def test_timm_running_means_and_epoch(tmp_path: Path) -> None:
     assert list(s.x) == [float(e) for e in range(12)]
     assert s.values[-1] == pytest.approx(60 - 50 * 0.8 ** 11, abs=1e-3)
     assert h.series("train", "loss").values[0] == pytest.approx(6.0, abs=1e-3)
+
+
+def test_a_repeated_heading_names_the_split_of_the_lines_after_it(tmp_path: Path) -> None:
+    """An ST-GCN processor log: ``Training epoch: k`` then ``\\tmean_loss: …``, and every 5 epochs ``Eval epoch: k``
+    then ``\\tmean_loss: …`` and ``\\tTop1: …%`` — the same ``mean_loss`` layout, told apart by the heading printed
+    before it."""
+    out = []
+    for e in range(30):
+        out.append(f"[03.24.23|09:57:10] Training epoch: {e}\n[03.24.23|09:57:31] \tmean_loss: {3 * 0.9 ** e:.6f}\n"
+                   "[03.24.23|09:57:31] Done.\n")
+        if e % 5 == 4:
+            out.append(f"[03.24.23|09:57:51] Eval epoch: {e}\n[03.24.23|09:58:13] \tmean_loss: {2 + 0.9 ** e:.6f}\n"
+                       f"[03.24.23|09:58:13] \tTop1: {60 - 40 * 0.9 ** e:.2f}%\n[03.24.23|09:58:13] Done.\n")
+    p = tmp_path / "log.txt"
+    p.write_text("".join(out))
+    h = load(p)
+    assert list(h.series("val", "loss").x) == [4.0, 9.0, 14.0, 19.0, 24.0, 29.0]
+    assert len(h.series("train", "loss").values) == 30
+    assert h.has("val", "top1") or h.has("val", "acc")
+
+
+def test_a_list_of_names_then_values() -> None:
+    """``Epoch 5  IS, FID: 1.666, 341.353``: each name takes its value in order (``FID`` was given the IS)."""
+    lines = []
+    for e in range(5, 40, 5):
+        lines.append(f"10-03 16:07:23: utils.py[151]: Epoch {e}  loss: {1 / e:.4f}")
+        lines.append(f"10-03 16:07:23: utils.py[151]: Epoch {e}  test IS, FID: {1 + e / 10:.3f}, {300 / e:.3f}")
+    recs = template_records(lines)
+    fid = [r["test FID"] for _, r in recs if "test FID" in r]
+    assert fid == [float(f"{300 / e:.3f}") for e in range(5, 40, 5)]

@@ -14,9 +14,11 @@ words just after it (``# C.E. Loss, #% Accuracy``). A value after the word ``bes
 ``[k/N]`` opening the line) is the template's counter; its other slots are measurements, of the split the template
 names before its first measurement when the slot's own name names none (``VAL step #: PSNR #`` → ``VAL PSNR``). A
 template without a counter belongs to the last counter printed before it (the evaluation printed after its epoch's
-training line). Of a value followed by another in parentheses (``Loss 1.93 (2.24)``, the ``AverageMeter`` of the
-PyTorch ImageNet example and of timm) the one in parentheses, the running mean, is read; timm's ``Train: 3 [ 200/390
-( 51%)]`` gives the epoch. Only measures (:func:`gapwatch.names.is_measure`) are kept, never a running best.
+training line); a layout that names no split takes the split of a repeated heading printed shortly before its
+line (``Eval epoch: 4`` then ``mean_loss: 5.99``). Of a value followed by another in parentheses (``Loss 1.93
+(2.24)``, the ``AverageMeter`` of the PyTorch ImageNet example and of timm) the one in parentheses, the running
+mean, is read; timm's ``Train: 3 [ 200/390 ( 51%)]`` gives the epoch. Only measures
+(:func:`gapwatch.names.is_measure`) are kept, never a running best.
 
 The text reader asks for these records only when its rules found no held-out series, and takes them only when
 they hold one with at least :data:`MIN_TEMPLATE_EVALS` values (:func:`template_records`): every log its rules read
@@ -37,6 +39,12 @@ MIN_TEMPLATE_LINES = 3
 #: Fewest values a held-out measurement of the templates must have for the records to be used (an evaluation
 #: curve, not a one-off).
 MIN_TEMPLATE_EVALS = 3
+#: Most lines between a repeated heading that names a split (``Eval epoch: 4``, ``Dev Results``) and a measurement
+#: line that names none for the heading to name its split.
+MAX_HEADING_LINES = 30
+#: A line without numbers that names a split: a heading, if it repeats (``Dev Results``, ``Validation:``).
+_HEADING_LINE = re.compile(r"^\W*(?:[A-Za-z]+\W+){0,3}?(?:train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|"
+                           r"uating)?|dev|test(?:ing)?)\b[\w .:…-]*$", re.IGNORECASE)
 #: Most words of a slot's name (``mean test loss``).
 MAX_NAME_WORDS = 3
 
@@ -59,6 +67,9 @@ _SPLITS = frozenset(SPLIT_ALIASES) - {"metrics"}
 _HELD_OUT = frozenset(SPLIT_ALIASES.values()) - {"train"}
 #: A bare ``[k/N]`` counter opening a line (after any prefix the reader removed).
 _LEAD_COUNTER = re.compile(r"^\s*\[\s*$")
+#: Two or more names, then as many values: ``IS, FID: 1.666, 341.353``.
+_NAME_LIST = re.compile(r"([A-Za-z][\w@\-]*(?:\s*,\s*[A-Za-z][\w@\-]*)+)\s*[:=]\s*"
+                        r"([-+]?\d[\d.eE+\-]*(?:\s*,\s*[-+]?\d[\d.eE+\-]*)+)")
 #: The training split's words: ``Train: 3 [`` opens timm's training lines with the epoch.
 _TRAIN_WORDS = frozenset(w for w, sp in SPLIT_ALIASES.items() if sp == "train")
 _COUNTER_BRACKET = re.compile(r"\s*\[")
@@ -127,6 +138,12 @@ class _Template:
                     and _COUNTER_BRACKET.match(line, b):
                 self.counter, name = j, None  # (timm's ``Train: 3 [ 200/390 ( 51%)]``: the epoch, then the batch)
             self.names.append(name)
+        for m in _NAME_LIST.finditer(line):  # ``IS, FID: 1.666, 341.353``: the names in order, then the values
+            names = [n.strip() for n in m.group(1).split(",")]
+            at = [j for j, (a, _) in enumerate(spans) if m.start(2) <= a < m.end(2)]
+            if len(at) == len(names):
+                for j, n in zip(at, names, strict=True):
+                    self.names[j] = n
         for j in range(len(spans) - 1):
             if self.names[j] is not None and self.names[j + 1] is None \
                     and _RUNNING_MEAN.fullmatch(line[spans[j][1]:spans[j + 1][0]]) \
@@ -145,13 +162,23 @@ class _Template:
             elif carry is not None:
                 self.names[j] = f"{carry} {name}"
         self.names = [n if n is not None and is_measure(n) and not is_running_best(n) else None for n in self.names]
+        #: the layout names no split: the heading printed before its line may (``Eval epoch: 4`` then ``mean_loss:
+        #: 5.99``)
+        self.unsplit = all(n is None or n.split()[0].lower() not in _SPLITS for n in self.names)
+        #: the layout names a split and no measure (nor a running best): a heading (``Eval epoch: 4``, ``Dev
+        #: Results``)
+        self.heading = (words[-1] if words and all(n is None for n in self.names) and not _BEST.search(line)
+                        else None)
 
     def _measure(self, j: int) -> bool:
         name = self.names[j]
         return name is not None and is_measure(name)
 
-    def measures(self, values: Sequence[float]) -> dict[str, float]:
-        return {n: v for n, v in zip(self.names, values, strict=True) if n is not None}
+    def measures(self, values: Sequence[float], heading: str | None = None) -> dict[str, float]:
+        """The named values of one line; ``heading``: the split of the heading printed before it, for a layout
+        that names none."""
+        pre = f"{heading} " if heading is not None and self.unsplit else ""
+        return {pre + n: v for n, v in zip(self.names, values, strict=True) if n is not None}
 
 
 def _key(line: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -171,13 +198,14 @@ def template_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
     parsed: list[tuple[int, str, str, list[tuple[int, int]]]] = []
     for i, line in enumerate(lines, start=1):
         spans = [m.span() for m in _NUMBER.finditer(line)]
-        if spans and re.search(r"[A-Za-z]", line):
+        if re.search(r"[A-Za-z]", line) and (spans or _HEADING_LINE.match(line)):
             parsed.append((i, line, _key(line, spans), spans))
     counts = Counter(k for _, _, k, _ in parsed)
     templates: dict[str, _Template] = {}
     for _, line, key, spans in parsed:
         if counts[key] >= MIN_TEMPLATE_LINES and key not in templates:
             templates[key] = _Template(line, spans)
+    heading: tuple[str, int] | None = None  # the split of the last repeated heading, and its line
     kept = {k: t for k, t in templates.items() if any(n is not None for n in t.names)}
     axis = "epoch" if any(t.counter is not None and t.kind == "epoch" for t in templates.values()) else "step"
     records: list[tuple[int, dict[str, Any]]] = []
@@ -187,10 +215,14 @@ def template_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
         if t is None and key in templates and templates[key].counter is not None \
                 and templates[key].kind == axis:
             t = templates[key]  # a counter line without measures (``Epoch 3/50``) opens its epoch
+        h = templates.get(key)
+        if h is not None and h.heading is not None:
+            heading = (h.heading, i)
         if t is None:
             continue
         values = [float(line[a:b]) for a, b in spans]
-        found = t.measures(values)
+        near = heading[0] if heading is not None and i - heading[1] <= MAX_HEADING_LINES else None
+        found = t.measures(values, near)
         if t.counter is not None and t.kind == axis:
             at = values[t.counter]
             if records and records[-1][1][axis] == at:
