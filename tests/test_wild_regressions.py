@@ -2286,3 +2286,32 @@ def test_training_loss_jump_while_the_monitored_metric_holds_is_a_warning(tmp_pa
     (r,) = analyze(load(p), forecast=False).runs
     div = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "divergence"]
     assert div and div[0].severity == Severity.WARNING and div[0].evidence["monitor_held"]
+
+
+def test_loss_at_ln2_throughout_is_chance_whatever_a_small_validation_accuracy_does(tmp_path: Path) -> None:
+    """Keras CSVLogger of a binary deepfake detector, 7 epochs: val_loss 0.6957 → 0.6845 never leaves ln 2, while
+    the accuracy of a small validation set wanders 0.41–0.60 (above 1/2 + 5 points by sampling noise alone)."""
+    rows = [(0, 0.51, 1e-4, 0.6931, 0.41, 0.6957), (1, 0.53, 1e-4, 0.688, 0.50, 0.6921),
+            (2, 0.55, 1e-4, 0.676, 0.58, 0.6902), (3, 0.58, 1e-4, 0.664, 0.55, 0.6899),
+            (4, 0.60, 1e-4, 0.650, 0.57, 0.6871), (5, 0.63, 1e-4, 0.637, 0.52, 0.6866),
+            (6, 0.65, 1e-4, 0.622, 0.60, 0.6845)]
+    p = tmp_path / "training_log.csv"
+    p.write_text(KERAS_HEADER + "".join(",".join(str(v) for v in r) + "\n" for r in rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    chance = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING and f.evidence.get("mode") == "at_chance"]
+    assert chance and chance[0].evidence["classes"] == 2
+
+
+def test_a_bare_split_before_a_percentage_is_its_accuracy(tmp_path: Path) -> None:
+    """``Epoch: 001/010 | Train: 90.36% | Validation: 92.77%`` (the per-epoch line of a widely copied PyTorch
+    classifier template): the validation accuracy, which was read as a validation *loss* and its rise called
+    overfitting."""
+    lines = []
+    for e in range(1, 11):
+        lines.append(f"Epoch: {e:03d}/010 | Batch 0050/0422 | Loss: {1.5 * 0.8 ** e:.4f}\n")
+        lines.append(f"Epoch: {e:03d}/010 | Train: {97 - 7 * 0.7 ** e:.2f}% | Validation: {97 - 5 * 0.7 ** e:.2f}%\n")
+    p = tmp_path / "training.log"
+    p.write_text("".join(lines))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert (r.monitor.split, r.monitor.metric) == ("val", "acc")
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]

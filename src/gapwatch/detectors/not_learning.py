@@ -24,10 +24,12 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 **At chance** (any run with ``chance_min_evaluations`` or more evaluations): the deciding set logs a loss and an
 accuracy, the loss stays within ``chance_loss_tol`` of ln C at every evaluation for one whole number C ≥ 2 (the
 cross-entropy of a model that gives every one of C classes the same probability), and the accuracy is at most
-1/C + ``chance_acc_margin`` at every evaluation. Two independent measures both at the chance level of the same C
-are evidence enough even for a run evaluated twice, and the training side does not excuse it: a training accuracy
-that rises while the held-out set stays at chance learns nothing that generalises (the issue's "a run that never
-left chance level gets at least a warning").
+1/C + ``chance_acc_margin`` at every evaluation — or, the accuracy of a small validation set wandering by sampling
+noise up to 1/C + ``chance_noisy_acc_margin``, the loss stays within the tighter ``chance_loss_tight_tol`` of ln C.
+Two independent measures both at the chance level of the same C are evidence enough even for a run evaluated
+twice, and the training side does not excuse it: a training accuracy that rises while the held-out set stays at
+chance learns nothing that generalises (the issue's "a run that never left chance level gets at least a
+warning").
 
 **Never above zero** (``zero_min_evaluations`` or more evaluations): the deciding series is a share (accuracy,
 F1, Dice, IoU, mAP… in [0, 1]: :data:`gapwatch.monitor.BOUNDED_MEASURES`) and it never exceeded
@@ -100,6 +102,13 @@ SPECS: tuple[Param, ...] = register(NAME, (
           unit="fraction of ln C", low=0, low_open=True, high=1),
     Param("chance_acc_margin", 0.05, "At chance: the held-out accuracy may exceed 1/C by at most this at any "
           "evaluation: 5 points (the majority class of an unbalanced set).", unit="accuracy", low=0, high=1),
+    Param("chance_loss_tight_tol", 0.025, "At chance with a noisy accuracy: a held-out loss within this fraction "
+          "of ln C at every evaluation is a uniform guess even when the accuracy of a small validation set "
+          "wanders above 1/C + chance_acc_margin by sampling noise (a deepfake detector at val_loss 0.684-0.696 "
+          "beside a val_accuracy of 0.41-0.60): 2.5%.", unit="fraction of ln C", low=0, high=1),
+    Param("chance_noisy_acc_margin", 0.15, "... as long as the accuracy stays within this of 1/C at every "
+          "evaluation: 15 points (an accuracy well above chance is learning, whatever the loss).",
+          unit="accuracy", low=0, high=1),
     Param("zero_min_evaluations", 10, "Never above zero: held-out evaluations needed (a from-scratch run may sit "
           "near 0 for its first few).", unit="evaluations", type=int, low=2),
     Param("zero_max_value", 0.05, "Never above zero: the largest value the deciding share (in [0, 1]) may reach at "
@@ -201,7 +210,9 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     if classes < 2:
         return None
     ln_c = float(np.log(classes))
-    if np.max(np.abs(lv - ln_c)) > p["chance_loss_tol"] * ln_c or np.max(av) > 1.0 / classes + p["chance_acc_margin"]:
+    off, top = float(np.max(np.abs(lv - ln_c))), float(np.max(av))
+    tight = off <= p["chance_loss_tight_tol"] * ln_c and top <= 1.0 / classes + p["chance_noisy_acc_margin"]
+    if off > p["chance_loss_tol"] * ln_c or (top > 1.0 / classes + p["chance_acc_margin"] and not tight):
         return None
     return {"mode": "at_chance", "classes": classes, "ln_classes": ln_c, "series": [loss.name, acc.name],
             "evaluations": int(min(lv.size, av.size)), "loss_range": [float(lv.min()), float(lv.max())],

@@ -361,18 +361,25 @@ _SPLIT_VALUE_FIELD = re.compile(rf"^\s*(train(?:ing)?|val(?:id|idation)?|eval(?:
 #: history.history.items(): print(f"{k}: {v}")``), or as a dict of lists on one line (``print(history.history)``).
 _HISTORY_LINE = re.compile(rf"^\s*['\"]?({_WORD})['\"]?\s*:\s*\[\s*({_NUM}(?:\s*,\s*{_NUM})+)\s*\]\s*,?\s*$")
 _HISTORY_DICT = re.compile(rf"^\s*\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
+#: A split's bare name before a percentage, ``Train: 90.36% | Validation: 92.77%``: its accuracy (a bare split
+#: name before a plain number is its loss, :func:`gapwatch.names.normalize`; no loss is printed as a percentage).
+_SPLIT_PERCENT = re.compile(r"(?<![\w.])(train(?:ing)?|val(?:id|idation)?|test(?:ing)?|dev|eval(?:uation)?)\s*[:=]\s*"
+                            r"([-+]?\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
 #: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def pairs(text: str) -> dict[str, float]:
-    """The measurements printed in one line segment, ``{name: value}`` (later ones win); a measure printed as a
-    list of per-class values (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` or ``Ep 3/100`` counter
+    """The measurements printed in one line segment, ``{name: value}`` (later ones win); a split's bare name before
+    a percentage is its accuracy (:data:`_SPLIT_PERCENT`); a measure printed as a list of per-class values
+    (:data:`_MEASURE_LIST`) is their mean; an ``Epoch: [3/100]`` or ``Ep 3/100`` counter
     is the epoch; a spread after a value (``± 0.08``) is dropped. A ``|``-field whose names name no split takes the
     held-out split the field before it named (``Valid acc: 0.84 | loss: 0.51`` → ``Valid loss``); a ``|``-field
     that is a split and one number is that split's loss (:data:`_SPLIT_VALUE_FIELD`)."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
+    if "%" in text:
+        text = _SPLIT_PERCENT.sub(r"\1 accuracy: \2%", text)
     if "±" in text or "+/-" in text or "+-" in text:
         text = _PLUS_MINUS.sub("", text)
     if "[" in text:
