@@ -1244,7 +1244,9 @@ def test_a_csv_committed_mid_merge_is_one_run_per_side(tmp_path: Path) -> None:
 def test_a_held_out_loss_inf_once_while_training_stays_finite_is_an_evaluation_glitch(tmp_path: Path) -> None:
     """An Ultralytics results.csv (numbers changed): ``val/cls_loss`` is ``inf`` at one early epoch and finite
     after; every training loss is finite. The evaluation failed there; training did not break down — a data
-    warning, never a critical breakdown. The same inf in the training loss is one."""
+    warning, never a critical breakdown. The same inf in the training loss, isolated (finite before, after and at
+    the end), is an instability warning (tenth session: an overflowing batch, the run went on); two in a row are a
+    critical breakdown."""
     head = "epoch,train/box_loss,train/cls_loss,metrics/mAP50-95(B),val/box_loss,val/cls_loss\n"
     rows = []
     for e in range(1, 31):
@@ -1256,6 +1258,11 @@ def test_a_held_out_loss_inf_once_while_training_stays_finite_is_an_evaluation_g
     (f,) = [f for f in r.findings if f.evidence.get("type") == "non_finite_heldout"]
     assert f.kind == FindingKind.DATA and f.severity.value == "warning" and "epoch 7" in f.message
     p.write_text(head + "".join(r.replace(",inf\n", ",1.0\n") if i != 6 else
+                                r.replace(f"{r.split(',')[2]}", "inf", 1) for i, r in enumerate(rows)))
+    (r,) = analyze(load(p), forecast=False).runs
+    (nf,) = [f for f in r.findings if f.evidence.get("type") == "non_finite"]
+    assert nf.severity.value == "warning" and nf.evidence["isolated"]
+    p.write_text(head + "".join(r.replace(",inf\n", ",1.0\n") if i not in (6, 7) else
                                 r.replace(f"{r.split(',')[2]}", "inf", 1) for i, r in enumerate(rows)))
     (r,) = analyze(load(p), forecast=False).runs
     assert [f for f in r.findings if f.evidence.get("type") == "non_finite" and f.severity.value == "critical"]
@@ -2315,3 +2322,28 @@ def test_a_bare_split_before_a_percentage_is_its_accuracy(tmp_path: Path) -> Non
     (r,) = analyze(load(p), forecast=False).runs
     assert (r.monitor.split, r.monitor.metric) == ("val", "acc")
     assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+
+
+def test_one_isolated_inf_training_loss_is_a_warning(tmp_path: Path) -> None:
+    """A history CSV whose training loss is ``inf`` at one epoch (an overflowing batch under a mixed-precision loss
+    scaler) and finite before and after it: a warning, not a critical breakdown."""
+    rows = ["epoch,loss,accuracy,val_loss,val_accuracy"]
+    for e in range(1, 41):
+        loss = "inf" if e == 22 else f"{0.9 * 0.92 ** e + 0.02:.5f}"
+        acc, val_loss, val_acc = 0.99 - 0.4 * 0.9 ** e, 0.5 * 0.93 ** e + 0.05, 0.995 - 0.3 * 0.85 ** e
+        rows.append(f"{e},{loss},{acc:.4f},{val_loss:.5f},{val_acc:.4f}")
+    p = tmp_path / "training_history.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    nf = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "non_finite"]
+    assert nf and nf[0].severity == Severity.WARNING and nf[0].evidence["isolated"]
+
+
+def test_a_flat_loss_at_ln_c_wandering_by_a_percent_is_not_divergence() -> None:
+    """An EstraNet run whose training loss sits at ln 256 = 5.545 for 400k steps, wandering 5.52–5.57 (a model that
+    never learned): a final level 1% above the best is no blow-up (it was a critical divergence)."""
+    from gapwatch import History
+    from gapwatch.detectors import instability
+    train = [5.60, 5.56, 5.54, 5.53, 5.523, 5.524] + [5.57 + 0.002 * ((i * 7) % 3) for i in range(30)]
+    h = History.from_records([{"epoch": e, "train_loss": v} for e, v in enumerate(train)])
+    assert not [f for f in instability.check(h) if f.evidence.get("type") == "divergence"]

@@ -135,7 +135,9 @@ NON_METRICS: frozenset[str] = frozenset(
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
      "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
-     "wps", "ups", "wpb", "bsz", "wall", "mfu"}
+     "wps", "ups", "wpb", "bsz", "wall", "mfu",
+     # settings printed with the run's configuration (``--eval_interval=500``, ``val_check_interval``, ``patience``)
+     "interval", "freq", "frequency", "patience"}
 )
 #: Tokens that make a name bookkeeping wherever they stand: clocks, memory (torchtune's ``peak_memory_active``,
 #: ms-swift's ``memory(GiB)``), speed (``train_speed(iter/s)``) and progress (``percentage``).
@@ -144,7 +146,9 @@ _BOOKKEEPING_ANYWHERE: frozenset[str] = frozenset(
 )
 #: Whole names (after split tokens are removed) that are counters.
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
-    {"epoch", "epochs", "step", "steps", "global_step", "iteration", "iter", "hp_metric", "batch", "nb_epoch"}
+    {"epoch", "epochs", "step", "steps", "global_step", "iteration", "iter", "hp_metric", "batch", "nb_epoch",
+     # configuration flags of an evaluation (absl's ``--max_eval_batch=100``, ``num_eval``, ``eval_every``)
+     "max_batch", "num", "every"}
 )
 #: Tokens that name an optimiser setting: its schedule, not the model.
 _SCHEDULE_TOKENS: frozenset[str] = frozenset(
@@ -308,9 +312,11 @@ _COUNTED: frozenset[str] = frozenset({"epochs", "steps", "iterations", "batches"
 
 
 def _is_count_of(toks: list[str]) -> bool:
-    """A count of epochs, steps… (``Total epochs``, ``num_updates``) — not a measure plotted against them
-    (Keras's ``evaluation_loss_vs_iterations`` names a loss)."""
-    return toks[-1] in _COUNTED and "vs" not in toks and not any("loss" in t or t in _MEASURE_WORDS for t in toks)
+    """A count of epochs, steps… (``Total epochs``, ``num_updates``) or a batch setting (absl's
+    ``max_eval_batch``) — not a measure plotted against them (Keras's ``evaluation_loss_vs_iterations`` names a
+    loss, ``val_loss_batch`` a loss per batch)."""
+    return (toks[-1] in _COUNTED or toks[-1] == "batch") and "vs" not in toks and not any(
+        "loss" in t or t in _MEASURE_WORDS for t in toks)
 
 
 def is_running_best(name: str) -> bool:

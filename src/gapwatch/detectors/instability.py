@@ -119,6 +119,9 @@ SPECS: tuple[Param, ...] = register("instability", (
           "starts on a plateau, or a run that climbs from its first step) diverges only when its final level is at "
           "least this multiple of its best: 1.5, half as much again. A plateau's noise makes any rise 'all of "
           "the improvement undone' when there was none to undo.", unit="ratio", low=1.0),
+    Param("divergence_min_ratio", 1.03, "A positive loss diverges only when its final level is at least this "
+          "multiple of its best level: 1.03, so a loss that sits at ln C and wanders by a percent (a model that never "
+          "learned) is not called a blow-up, however small its improvement was.", unit="ratio", low=1.0),
     evals("baseline", 5, "Evaluations before a point whose median is its spike baseline (the median ignores an "
           "earlier spike)."),
     evals("noise_window", 21, "Evaluations around a point over which its local noise level is measured (robust "
@@ -151,6 +154,10 @@ SPECS: tuple[Param, ...] = register("instability", (
     Param("tail_quantile", 0.9, "Quantile of a series' rises above its trailing baseline that sets its upper-tail "
           "noise level, read as a Gaussian quantile: spikes rarer than one evaluation in ten leave it at the "
           "noise, right-skewed mini-batch noise raises it.", unit="quantile", low=0.5, high=1, high_open=True),
+    Param("glitch_max_fraction", 0.05, "Non-finite values that are isolated — finite values on both sides of each, "
+          "the first and last values finite — and at most this share of a series (at least one) are a warning, "
+          "not a critical breakdown: a mixed-precision loss scaler skips an overflowing batch and the run goes "
+          "on. 5%.", unit="fraction", low=0, high=1),
     std_errs("monitor_held_z", 2.0, "A training loss that diverges while the monitored held-out series ends no "
              "worse than at the divergence onset (by at most this many noise standard errors of a level "
              "difference) is a warning, not critical: the model being evaluated is not broken (a loss that jumps "
@@ -217,7 +224,7 @@ def _check(history: History, mon: Monitor | None, p: dict[str, Any]) -> list[Fin
         bool(np.isfinite(s.values).all()) for s in series if s.split == "train")
     never = [s for s in series if _never_measured(s, mon, train_fine)]
     judged = [s for s in series if not any(s is t for t in never)]
-    return present(_non_finite(judged), div, _spikes(series, p, div, planned), _never_finite(never))
+    return present(_non_finite(judged, p), div, _spikes(series, p, div, planned), _never_finite(never))
 
 
 def _never_measured(s: Series, mon: Monitor | None, train_fine: bool = False) -> bool:
@@ -248,7 +255,29 @@ def _sign(s: Series) -> float:
     return 1.0 if metric_mode(s.metric) == "min" else -1.0
 
 
-def _non_finite(series: list[Series]) -> Finding | None:
+def _isolated(s: Series, count: int, p: dict[str, Any]) -> bool:
+    """Whether the non-finite values of ``s`` are isolated glitches: at most ``glitch_max_fraction`` of its values
+    (at least one), its last value finite, and finite values on both sides of each."""
+    v = s.values
+    if count > max(1, int(p["glitch_max_fraction"] * v.size)) or not np.isfinite(v[-1]) or not np.isfinite(v[0]):
+        return False
+    bad = np.where(~np.isfinite(v))[0]
+    return bool(np.all(np.isfinite(v[bad - 1])) and np.all(np.isfinite(v[bad + 1])))
+
+
+def _training_glitch(s: Series, i: int, what: str, counts: dict[str, int]) -> Finding:
+    """The warning for isolated non-finite values (``_isolated``): finite before, after and at the end."""
+    msg = (f"{s.name} is {what} at {where_text(s, i)} ({sum(counts.values())} isolated non-finite value(s), finite "
+           "before and after each and at the end): an overflowing batch skipped by a mixed-precision loss scaler "
+           "or a logging glitch, not a numerical breakdown of the run")
+    ev = {"type": "non_finite", "series": s.name, "first_index": i, "value": what, "counts": counts,
+          "isolated": True}
+    return Finding(FindingKind.INSTABILITY, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
+                   evidence=ev, actions=("if it recurs, lower the learning rate or clip gradients; check the loss "
+                                         "scaler's skipped steps",), references=REFERENCES, detector="instability")
+
+
+def _non_finite(series: list[Series], p: dict[str, Any]) -> Finding | None:
     first: tuple[float, Series, int] | None = None
     counts: dict[str, int] = {}
     recovered: dict[str, bool] = {}
@@ -275,6 +304,8 @@ def _non_finite(series: list[Series]) -> Finding | None:
         return _heldout_glitch(s, i, what, counts)
     fin = np.where(np.isfinite(s.values[:i]))[0]
     last_ok = int(fin[-1]) if fin.size else None
+    if all(_isolated(t, counts[t.name], p) for t in series if t.name in bad_names):
+        return _training_glitch(s, i, what, counts)
     msg = (f"{s.name} is {what} from {where_text(s, i)} on ({counts[s.name]} non-finite evaluation(s)"
            + (", finite again later" if recovered[s.name] else "") + "): the run broke down numerically")
     ev = {"type": "non_finite", "series": s.name, "first_index": i, "value": what,
@@ -395,6 +426,8 @@ def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | No
     lost = rise / improvement if improvement > 0 else np.inf
     if improvement <= 0 and _sign(fs) > 0 and best_level > 0 and final < p["divergence_fresh_ratio"] * best_level:
         return None  # never improved here: only a large relative climb is divergence
+    if _sign(fs) > 0 and best_level > 0 and final < p["divergence_min_ratio"] * best_level:
+        return None  # a positive loss a few percent above its best (a flat loss at ln C wandering) is no blow-up
     if p["divergence_log_scale"] and lost < need_lost and _sign(fs) > 0:
         lost = max(lost, _log_lost(fs.values, w, b))
     if zr < p["divergence_z"] or lost < need_lost:

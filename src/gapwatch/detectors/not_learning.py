@@ -25,7 +25,7 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 accuracy, the loss stays within ``chance_loss_tol`` of ln C at every evaluation for one whole number C ≥ 2 (the
 cross-entropy of a model that gives every one of C classes the same probability), and the accuracy is at most
 1/C + ``chance_acc_margin`` at every evaluation — or, the accuracy of a small validation set wandering by sampling
-noise up to 1/C + ``chance_noisy_acc_margin``, the loss stays within the tighter ``chance_loss_tight_tol`` of ln C.
+noise up to ``chance_noisy_acc_ratio`` / C, the loss stays within the tighter ``chance_loss_tight_tol`` of ln C.
 Two independent measures both at the chance level of the same C are evidence enough even for a run evaluated
 twice, and the training side does not excuse it: a training accuracy that rises while the held-out set stays at
 chance learns nothing that generalises (the issue's "a run that never left chance level gets at least a
@@ -106,9 +106,10 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "of ln C at every evaluation is a uniform guess even when the accuracy of a small validation set "
           "wanders above 1/C + chance_acc_margin by sampling noise (a deepfake detector at val_loss 0.684-0.696 "
           "beside a val_accuracy of 0.41-0.60): 2.5%.", unit="fraction of ln C", low=0, high=1),
-    Param("chance_noisy_acc_margin", 0.15, "... as long as the accuracy stays within this of 1/C at every "
-          "evaluation: 15 points (an accuracy well above chance is learning, whatever the loss).",
-          unit="accuracy", low=0, high=1),
+    Param("chance_noisy_acc_ratio", 1.3, "... as long as the accuracy stays at most this multiple of 1/C (or 1/C + "
+          "chance_acc_margin, if larger) at every evaluation: 1.3, 0.65 for two classes (an accuracy well above "
+          "chance is learning, whatever the loss; for many classes 1/C is small and so is the slack).",
+          unit="ratio", low=1),
     Param("zero_min_evaluations", 10, "Never above zero: held-out evaluations needed (a from-scratch run may sit "
           "near 0 for its first few).", unit="evaluations", type=int, low=2),
     Param("zero_max_value", 0.05, "Never above zero: the largest value the deciding share (in [0, 1]) may reach at "
@@ -211,7 +212,8 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
         return None
     ln_c = float(np.log(classes))
     off, top = float(np.max(np.abs(lv - ln_c))), float(np.max(av))
-    tight = off <= p["chance_loss_tight_tol"] * ln_c and top <= 1.0 / classes + p["chance_noisy_acc_margin"]
+    noisy_top = max(1.0 / classes + p["chance_acc_margin"], p["chance_noisy_acc_ratio"] / classes)
+    tight = off <= p["chance_loss_tight_tol"] * ln_c and top <= noisy_top
     if off > p["chance_loss_tol"] * ln_c or (top > 1.0 / classes + p["chance_acc_margin"] and not tight):
         return None
     return {"mode": "at_chance", "classes": classes, "ln_classes": ln_c, "series": [loss.name, acc.name],

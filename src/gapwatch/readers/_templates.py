@@ -252,6 +252,10 @@ def _evaluated(records: list[tuple[int, dict[str, Any]]]) -> bool:
 _CELL = re.compile(r"\t| {2,}|,\s*")
 
 
+#: The cells of a row of numbers: any white space, comma, semicolon or bar between them.
+_ROW_CELL = re.compile(r"[\s,;|]+")
+
+
 def _cells(line: str) -> list[str]:
     return [c.strip() for c in _CELL.split(line.strip()) if c.strip()]
 
@@ -273,6 +277,8 @@ def table_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
         if all(re.search(r"[A-Za-z]", c) and _NUMBER.search(c) is None for c in cells):
             head, row = cells, 0
             continue
+        if head is not None and len(cells) != len(head):
+            cells = [c for c in _ROW_CELL.split(line.strip()) if c]  # (numbers a single space apart)
         if head is None or len(cells) != len(head):
             continue
         try:
@@ -281,9 +287,9 @@ def table_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
             continue
         row += 1
         low = [h.lower() for h in head]
-        at = next(((w, values[k]) for k, w in enumerate(low) if w in ("epoch", "step", "iter", "iteration")),
+        at = next(((w, values[k]) for k, w in enumerate(low) if w in ("epoch", "ep", "step", "iter", "iteration")),
                   ("epoch", float(row)))
-        axis = "step" if at[0] != "epoch" else "epoch"
+        axis = "epoch" if at[0] in ("epoch", "ep") else "step"
         out.append((i, {axis: at[1], **{h: v for h, v in zip(head, values, strict=True)
                                         if h.lower() != at[0] and is_measure(h) and not is_running_best(h)}}))
     return out

@@ -529,8 +529,34 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     return _table_runs(read_table(path), run, Path(path))
 
 
+#: Most rows at the end of a CSV whose epoch/step cell is text that are read as a closing summary (``Final
+#: Metrics,Accuracy: 0.97,…`` after the last epoch) and left out with a note, rather than refusing the file.
+MAX_CLOSING_ROWS = 2
+
+
+def closing_rows_dropped(t: Table) -> Table:
+    """``t`` without a closing summary: up to :data:`MAX_CLOSING_ROWS` last rows whose epoch (or step) cell is text
+    after rows where it is a number (``Final Metrics,Accuracy: 0.9679,…``), with a note naming the first of them;
+    ``t`` itself otherwise (an epoch cell of text anywhere else stays an error naming its line)."""
+    lower = t.lower()
+    x = next((lower[c] for c in _X_COLUMNS if c in lower), None)
+    col = t.cells.get(x) if x is not None else None
+    if not isinstance(col, NumColumn) or col.bad is None or len(t) < 2:
+        return t
+    text, line = col.bad
+    keep = t.lines < line
+    if int((~keep).sum()) > MAX_CLOSING_ROWS or not keep.any() or not np.isfinite(col.values[keep]).any():
+        return t
+    cells = {c: (NumColumn(v.values[keep], v.logged[keep], v.bad if v.bad is None or v.bad[1] < line else None)
+                 if isinstance(v, NumColumn) else v[keep]) for c, v in t.cells.items()}
+    note = (f"line {line}: a closing summary row ({text[:40]!r} where {x!r} holds a number), not a logged "
+            f"{x}; left out")
+    return Table(t.path, t.columns, cells, t.lines[keep], [*t.notes, note])
+
+
 def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     """The run(s) of a table read from ``path``."""
+    t = closing_rows_dropped(t)
     lower = t.lower()
     if {"split", "metric", "value"} <= set(lower):
         return _long_parts(t, run)
