@@ -82,7 +82,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -863,15 +863,20 @@ def _lines(path: Path) -> Iterator[str]:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
-    return lines_parts(_lines(path), run, str(path))
+    return lines_parts(_lines(path), run, str(path), again=lambda: _lines(path))
 
 
-def lines_parts(lines: Iterable[str], run: str, source: str, *, what: str = "line") -> list[Parts]:
+def lines_parts(lines: Iterable[str], run: str, source: str, *, what: str = "line",
+                again: Callable[[], Iterable[str]] | None = None) -> list[Parts]:
     """The run(s) printed in ``lines`` (a text log's lines, or the printed output of a notebook's cells);
-    ``what`` names the unit of the line numbers in notes."""
-    plain = list(_plain(lines))
-    records = _chunks(iter(plain)).records
-    templated = [] if _held_out(records) else template_records(plain)
+    ``what`` names the unit of the line numbers in notes. ``again`` gives the lines once more (a file is read a
+    second time, line by line, only when the line layouts are needed: the first pass keeps no line); without it
+    the lines are kept for that second pass."""
+    kept = None if again is not None else list(_plain(lines))
+    records = _chunks(iter(kept) if kept is not None else _plain(lines)).records
+    templated: list[tuple[int, dict[str, Any]]] = []
+    if not _held_out(records):
+        templated = template_records(kept if kept is not None else list(_plain(again() if again else ())))
     if templated:  # a phrasing no rule reads: the file's own repeated line layouts (:mod:`._templates`)
         records = templated
     axis = "epoch" if any("epoch" in r for _, r in records) else "step"
