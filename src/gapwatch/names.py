@@ -211,6 +211,9 @@ QUALIFIERS: frozenset[str] = frozenset(
 #: (MMDetection's ``coco/bbox_mAP``, detectron2's ``bbox/AP50``).
 _DETECTION_AP = re.compile(r"(^|_)(map|ap)(\d+|_\d+|_[sml]|[sml])*$")
 
+#: The words that name a GAN's two players in their losses (``D_Loss``, ``G_Loss``, ``loss_D``,
+#: ``generator_loss``): training objectives, each rising whenever the other player wins.
+GAN_PLAYERS: frozenset[str] = frozenset({"d", "g", "disc", "gen", "discriminator", "generator", "adversarial", "gan"})
 #: First tokens of a bare ``<part>_loss`` that name a loss term, not a held-out set (``dice_loss``).
 _LOSS_PARTS: frozenset[str] = frozenset(
     {"dice", "focal", "recon", "reconstruction", "kl", "ce", "bce", "mse", "l1", "l2", "aux", "contrastive",
@@ -220,11 +223,10 @@ _LOSS_PARTS: frozenset[str] = frozenset(
      "kpt", "keypoint", "heatmap", "wh", "offset", "centerness", "lovasz", "tversky", "jaccard", "smooth",
      # generative and other objectives
      "nll", "hinge", "perceptual", "adversarial", "gan", "style", "content", "tv", "ssim", "cycle",
-     # a GAN's two players (``D_Loss``, ``G_Loss``) and a reinforcement learner's heads (PPO ``policy_loss``,
-     # ``value_loss``, ``entropy_loss``; actor-critic ``actor_loss``, ``critic_loss``; DQN ``q_loss``, ``td_loss``)
-     "d", "g", "disc", "gen", "discriminator", "generator", "critic", "actor", "policy", "value", "vf", "pi",
-     "entropy", "q", "td"}
-)
+     # a reinforcement learner's heads (PPO ``policy_loss``, ``value_loss``, ``entropy_loss``; actor-critic
+     # ``actor_loss``, ``critic_loss``; DQN ``q_loss``, ``td_loss``) and a GAN's players (:data:`GAN_PLAYERS`)
+     "critic", "actor", "policy", "value", "vf", "pi", "entropy", "q", "td"}
+) | GAN_PLAYERS
 
 #: Leading words that name the logging axis, not the series (``Batch loss``, ``Epoch val_loss`` in text logs).
 _AXIS_TOKENS: frozenset[str] = frozenset({"batch", "epoch", "step", "iter", "iteration"})

@@ -64,7 +64,7 @@ from .. import schedule
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import Monitor
-from ..names import metric_mode
+from ..names import GAN_PLAYERS, metric_mode
 from ..params import Param, defaults, register, validate
 from ..schedule import ScheduleEvent
 from ..stats import MAD_TO_SIGMA, median, noise_sigma, sliding_median, window_means
@@ -170,14 +170,12 @@ DEFAULTS: dict[str, Any] = defaults(SPECS)
 #: Last words of a ``loss_…`` name that make it no loss term: a weight of the objective (``loss_rmse_coeff``) or
 #: Lightning's per-step twin of a logged epoch mean (``loss_step``).
 _NOT_TERMS = frozenset({"coeff", "coef", "weight", "weights", "scale", "lambda", "factor", "ratio", "step"})
-#: First words of the losses of a GAN's two players: each rises whenever the other one wins, by design.
-_ADVERSARIAL = frozenset({"d", "g", "disc", "gen", "discriminator", "generator", "adversarial", "gan", "adv"})
 
 
 def _player(metric: str) -> bool:
     """A GAN player's loss: ``d_loss``, ``g_loss``, ``loss_D``, ``generator_loss``."""
     toks = metric.split("_")
-    return toks[0] in _ADVERSARIAL or (len(toks) == 2 and toks[0] == "loss" and toks[1] in _ADVERSARIAL)
+    return toks[0] in GAN_PLAYERS or (len(toks) == 2 and toks[0] == "loss" and toks[1] in GAN_PLAYERS)
 
 
 def _loss_like(metric: str) -> bool:

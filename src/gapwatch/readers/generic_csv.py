@@ -576,15 +576,25 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     return [parts]
 
 
-def phase_parts(t: Table, run: str, *, epoch_offset: float = 0.0) -> Parts | None:
-    """A table whose phase column (:data:`PHASE_COLUMNS`) holds split names only (two or more of them: ``train``,
-    ``test``…): each split's rows are read as that split's measurements of one run (``Loss`` on a ``test`` row is
-    the test loss); else None."""
+def _phase_column(t: Table) -> tuple[str, np.ndarray, list[Any]] | None:
+    """The phase column of a non-empty table (:data:`PHASE_COLUMNS`): its name, each row's code and the labels the
+    codes index; None without one."""
     lower = t.lower()
     col = next((lower[c] for c in sorted(PHASE_COLUMNS) if c in lower), None)
     if col is None or len(t) == 0:
         return None
     codes, names = t.text(col)
+    return col, codes, list(names)
+
+
+def phase_parts(t: Table, run: str, *, epoch_offset: float = 0.0) -> Parts | None:
+    """A table whose phase column (:data:`PHASE_COLUMNS`) holds split names only (two or more of them: ``train``,
+    ``test``…): each split's rows are read as that split's measurements of one run (``Loss`` on a ``test`` row is
+    the test loss); else None."""
+    phase = _phase_column(t)
+    if phase is None:
+        return None
+    col, codes, names = phase
     splits = [SPLIT_ALIASES.get(str(n).strip().lower()) for n in names]
     if any(sp is None for sp in splits) or len({sp for sp in splits}) < 2:
         return None
@@ -602,11 +612,10 @@ def stage_runs(t: Table, run: str) -> list[Parts]:
     """A table whose phase column (:data:`PHASE_COLUMNS`) names two or more stages none of which is a split
     (``phase1_event``, ``phase2_tactical``: the stages of a pipeline, each its own model): one run per stage,
     ``<run>/<stage>``, in order of first row; ``[]`` otherwise."""
-    lower = t.lower()
-    col = next((lower[c] for c in sorted(PHASE_COLUMNS) if c in lower), None)
-    if col is None or len(t) == 0:
+    phase = _phase_column(t)
+    if phase is None:
         return []
-    codes, names = t.text(col)
+    col, codes, names = phase
     if len(names) < 2 or any(SPLIT_ALIASES.get(str(n).strip().lower()) is not None for n in names):
         return []
     order = list(dict.fromkeys(codes.tolist()))
