@@ -2347,3 +2347,142 @@ def test_a_flat_loss_at_ln_c_wandering_by_a_percent_is_not_divergence() -> None:
     train = [5.60, 5.56, 5.54, 5.53, 5.523, 5.524] + [5.57 + 0.002 * ((i * 7) % 3) for i in range(30)]
     h = History.from_records([{"epoch": e, "train_loss": v} for e, v in enumerate(train)])
     assert not [f for f in instability.check(h) if f.evidence.get("type") == "divergence"]
+
+
+def test_a_timing_in_parentheses_after_the_last_pair_keeps_it(tmp_path: Path) -> None:
+    """``epoch 6/30  train_loss=0.03718  val_loss=0.03926  (223.5s)`` (batch 15): the epoch's time in parentheses
+    after the last ``name=value`` pair used to make the pair prose, and the run had no validation series."""
+    lines = ["=== Final training: up to 30 epochs, patience=8 ==="]
+    vals = [0.151, 0.061, 0.063, 0.049, 0.046, 0.039, 0.045, 0.047, 0.043, 0.052]
+    lines += [f"epoch {e}/30  train_loss={0.38 / e:.5f}  val_loss={v:.5f}  (22{e}.3s)" for e, v in enumerate(vals, 1)]
+    p = tmp_path / "training_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "loss")
+    assert r.best is not None and r.best.epoch == 6
+
+
+def test_a_named_percentage_after_the_epoch_marker_is_a_measure(tmp_path: Path) -> None:
+    """`` epoch 10: loss 0.0440; validation agreement 98.302%`` (batch 15): a percentage right after a measure's
+    name is its value (only a bare percentage is a progress counter), and ``agreement`` is larger-is-better."""
+    rows = [(1, 0.4864, 84.992), (10, 0.0440, 98.302), (20, 0.0209, 99.005), (30, 0.0147, 99.252)]
+    p = tmp_path / "training.log"
+    p.write_text("connectome 11\n" + "".join(f" epoch {e}: loss {lo:.4f}; validation agreement {a}%\n"
+                                             for e, lo, a in rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "agreement" and r.monitor.mode == "max"
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+
+
+def test_ragged_closing_rows_of_a_csv_are_left_out_with_a_note(tmp_path: Path) -> None:
+    """A hand-written CSV whose last two rows come from other runs with one more column (batch 15): they are left
+    out with a note naming the first; a row with more cells before the end stays an error naming its line."""
+    head = "epoch,train_loss,val_loss,train_wer,val_wer\n"
+    body = "".join(f"{e},{1 / e:.4f},{1.1 / e + 0.01:.4f},{90 / e:.2f},{95 / e:.2f}\n" for e in range(1, 9))
+    tail = "51,7259933,0.046,0.124,8.23,11.74\n31,7259933,0.323,0.314,27.3,33.4\n"
+    p = tmp_path / "training_log.csv"
+    p.write_text(head + body + tail)
+    (r,) = analyze(load(p), forecast=False).runs
+    notes = [n.message for n in load(p).notes]
+    assert any("line 10: 2 closing row(s) with 6 cells" in n for n in notes)
+    assert r.best is not None and r.best.epoch == 8
+    rows = body.splitlines(keepends=True)
+    p.write_text(head + "".join(rows[:4]) + tail + "".join(rows[4:]))
+    with pytest.raises(InputError, match=r"line 6: 6 cells but the header has 5 columns"):
+        load(p)
+
+
+def test_a_per_epoch_change_column_is_not_a_measure(tmp_path: Path) -> None:
+    """``train_loss_delta_%`` (the change of the loss from the epoch before, in percent) is a derived signal: its
+    jumps are no divergence of the training loss (batch 15)."""
+    head = "epoch,train_loss,val_loss,train_loss_delta_%,val_loss_delta_%\n"
+    loss = [2.98 * 0.8 ** e for e in range(20)]
+    val = [2.2 * 0.82 ** e + 0.2 for e in range(20)]
+    rows = [f"{e + 1},{loss[e]:.5f},{val[e]:.5f},{'' if e == 0 else f'{100 * (loss[e] / loss[e - 1] - 1):.2f}'},"
+            f"{'' if e == 0 else f'{100 * (val[e] / val[e - 1] - 1):.2f}'}\n" for e in range(20)]
+    p = tmp_path / "training_log.csv"
+    p.write_text(head + "".join(rows))
+    h = load(p)
+    assert not h.has("train", "loss_delta") and not h.has("val", "loss_delta")
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+    from gapwatch.names import role
+    assert role("train_loss_delta_%") == "signal" and role("val_loss") == "metric"
+
+
+def test_a_history_json_with_a_stage_label_list_is_read(tmp_path: Path) -> None:
+    """``json.dump`` of a history dict whose first list holds a text label per epoch (``"stage": ["warm-up", …]``,
+    batch 15): the labels are left out with a note and the measures are read."""
+    n = 12
+    doc = {"stage": ["warm-up"] * 3 + ["fine-tune"] * (n - 3),
+           "train_loss": [1.7 * 0.85 ** e for e in range(n)], "train_acc": [0.3 + 0.05 * e for e in range(n)],
+           "val_loss": [1.4 * 0.9 ** e for e in range(n)], "val_acc": [0.4 + 0.04 * e for e in range(n)]}
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(doc, indent=2))
+    h = load(p)
+    assert h.has("val", "acc")
+    assert any("stage: text labels" in n.message for n in h.notes)
+    doc["stage"][4] = 3  # a list of labels and numbers is neither: refused with the key and the epoch
+    p.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="key 'stage', epoch 1: expected a number"):
+        load(p)
+
+
+def test_one_early_training_spike_is_info_whatever_its_size(tmp_path: Path) -> None:
+    """YOLOv5-style epoch means (batch 12): the training loss jumps once at the third epoch, by more than half of
+    its later improvement, and is back two epochs later (the early large-learning-rate phase); the run is healthy."""
+    lines = ["epoch,train_loss,val_loss,val_acc"]
+    for e in range(1, 41):
+        tl = 0.25 * 0.97 ** e + (0.25 if e == 3 else 0.0) + 0.002 * ((e * 7) % 3)
+        vl = 0.3 * 0.97 ** e + 0.1 + 0.002 * ((e * 5) % 3) + (0.2 if e == 3 else 0.0)  # (it shows on val too)
+        lines.append(f"{e},{tl:.5f},{vl:.5f},{0.5 + 0.01 * e - 0.002 * ((e * 3) % 2):.4f}")
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    spikes = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "spikes"]
+    assert spikes and all(f.severity == Severity.INFO for f in spikes)
+    assert "early large-learning-rate phase" in spikes[0].message
+
+
+def test_held_out_loss_rising_while_accuracy_ties_its_plateau_at_the_end_is_overfitting(tmp_path: Path) -> None:
+    """``epoch,train_loss_total,train_loss_ce,val_loss,train_acc,val_acc`` (batch 14): val_loss best at epoch 3
+    then +33%, val_acc flat after epoch 3 and its last value a new best by less than its noise; the summed
+    training objective (``train_loss_total``) is the training loss. Overfitting since epoch 3."""
+    rows = [(1, 1.80, 1.68, 1.342, 0.42, 0.527), (2, 1.30, 1.20, 1.2245, 0.55, 0.583),
+            (3, 1.00, 0.92, 1.1731, 0.64, 0.636), (4, 0.80, 0.71, 1.2156, 0.71, 0.620),
+            (5, 0.62, 0.55, 1.3122, 0.77, 0.626), (6, 0.50, 0.43, 1.456, 0.82, 0.642),
+            (7, 0.41, 0.35, 1.4809, 0.86, 0.623), (8, 0.34, 0.29, 1.432, 0.89, 0.639),
+            (9, 0.29, 0.24, 1.5625, 0.92, 0.6524)]
+    p = tmp_path / "training_history.csv"
+    p.write_text("epoch,train_loss_total,train_loss_ce,val_loss,train_acc,val_acc\n"
+                 + "".join(",".join(str(v) for v in r) + "\n" for r in rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and over[0].evidence["pattern"] == "loss_worse_metric_stalled" and over[0].epoch == 3
+
+
+def test_a_one_off_task_measure_after_a_loss_curve_does_not_decide(tmp_path: Path) -> None:
+    """A forecaster's log prints ``val_loss`` every epoch, then a closing ``MAE: 0.39`` block (batch 15): one number
+    is no curve; the validation loss decides."""
+    lines = [f"epoch {e}/30  train_loss={0.4 / e:.5f}  val_loss={0.15 / e + 0.01 * e:.5f}" for e in range(1, 12)]
+    lines += ["best val_loss=0.0392", "=== Validation metrics ===", "RMSE: 0.5919", "MAE:  0.3909"]
+    p = tmp_path / "training_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "loss"
+
+
+def test_an_airflow_style_logging_prefix_is_read(tmp_path: Path) -> None:
+    """``[{3667621017.py:45} INFO - Epoch    1, trlast = 0.3412, val = 0.4798`` (a notebook's logger in Airflow's
+    ``{%(filename)s:%(lineno)d} %(levelname)s - `` format, batch 14): the prefix is no part of the message, and the
+    bare ``val = x`` is the validation loss."""
+    vals = [0.4798, 0.4776, 0.4745, 0.4745, 0.4712, 0.4698, 0.4660, 0.4671, 0.4650, 0.4652]
+    lines = []
+    for e, v in enumerate(vals, 1):
+        lines.append(f"[{{3667621017.py:45}} INFO - Epoch {e:>4}, trlast = {0.34 - 0.01 * e:.4f}, val = {v}")
+        lines.append("[{3667621017.py:54} INFO - saved intermediate checkpoint")
+    lines += ["[{1225016807.py:7} INFO - Train: 0.4493", "[{1225016807.py:8} INFO - TimeNLL:0.4493 Acc:1.0000"]
+    p = tmp_path / "log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val" and r.best is not None and r.best.epoch == 9

@@ -398,8 +398,8 @@ FRACTION_MAX = 1.0 + 1e-6
 PERCENT_MIN_MAX = 2.0
 
 
-#: Evaluations a task measure needs for a one-off measure of the same split (a final ``Macro F1 Score: 0.73`` line
-#: after a run that printed its accuracy every epoch) to give way to it.
+#: Evaluations a task measure or a loss needs for a one-off task measure of the same split (a final ``Macro F1
+#: Score: 0.73`` line after a run that printed its accuracy, or its loss, every epoch) to give way to it.
 MIN_CURVE_EVALUATIONS = 3
 
 
@@ -410,7 +410,8 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
     of the same split varies, one that holds a single value at every one of three or more evaluations (an
     ``eval_f1`` of 0 throughout beside an accuracy that climbs is a broken metric; a mAP of exactly 0 beside
     nothing else that moves is a detector that never learned, and decides), and one measured once while another
-    of the same split has :data:`MIN_CURVE_EVALUATIONS` evaluations or more (a closing report's ``Macro F1``)."""
+    task measure or the loss of the same split has :data:`MIN_CURVE_EVALUATIONS` evaluations or more (a closing
+    report's ``Macro F1``, ``MAE``: one number is no curve, the loss's curve decides)."""
     broken: set[int] = set()
     constant: set[int] = set()
     counts: dict[int, int] = {}
@@ -431,6 +432,8 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
             constant.add(id(r))
     varying = {r.split for r in roles if r.role == "task" and id(r) not in broken and id(r) not in constant}
     curves = {r.split for r in roles if r.role == "task" and counts.get(id(r), 0) >= MIN_CURVE_EVALUATIONS}
+    curves |= {r.split for r in roles if r.role == "loss" and int(np.count_nonzero(np.isfinite(
+        history.series(r.split, r.metric).values))) >= MIN_CURVE_EVALUATIONS}
     broken |= {id(r) for r in roles if r.role == "task" and counts.get(id(r), 0) == 1 and r.split in curves}
     return [r for r in roles if id(r) not in broken and not (id(r) in constant and r.split in varying)]
 

@@ -170,6 +170,7 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
     "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained", "hit", "corr",
+    "agreement",
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``,
 #: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so).
@@ -342,10 +343,16 @@ def _is_schedule(toks: list[str], joined: str) -> bool:
 _GRAD_P_NORM = re.compile(r"(^|_)grad_(\d+_)*(\d+|inf)_norm(_|$)")
 
 
+#: Tokens that make a name the change of a measure between evaluations (``val_loss_delta_%``), not the measure.
+_CHANGE_TOKENS: frozenset[str] = frozenset({"delta"})
+
+
 def _is_signal(joined: str, rest_joined: str) -> bool:
-    """An optimisation diagnostic: ``grad_norm``, ``grad_2.0_norm_total``, ``loss_scale``, ``gen_len``."""
+    """An optimisation diagnostic: ``grad_norm``, ``grad_2.0_norm_total``, ``loss_scale``, ``gen_len``; or the
+    change of a measure from one evaluation to the next (``train_loss_delta_%``)."""
     return (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
-            or "grad_norm" in joined or "gen_len" in joined or _GRAD_P_NORM.search(joined) is not None)
+            or "grad_norm" in joined or "gen_len" in joined or _GRAD_P_NORM.search(joined) is not None
+            or any(t in _CHANGE_TOKENS for t in joined.split("_")))
 
 
 def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool:

@@ -152,13 +152,18 @@ def series_or_none(history: History, split: str, metric: str) -> Series | None:
     return series_table(history).get((split, metric))
 
 
+#: Names of a training objective summed from several terms (``train_loss_total``, ``total_loss``): the training
+#: loss when no plain ``loss`` is logged beside its terms (``train_loss_ce``).
+TOTAL_LOSSES: tuple[str, ...] = ("total_loss", "loss_total")
+
+
 def train_series(history: History, metric: str) -> Series | None:
     """The training series of ``metric`` (falls back to training ``loss`` when ``metric`` is absent, or logged with
     fewer than two finite values: one number — a final ``WER=5.28%`` line read as the training split's — is no
-    curve to compare with)."""
-    for m in (metric, "loss"):
+    curve to compare with; then to the summed objective, :data:`TOTAL_LOSSES`)."""
+    for m in (metric, "loss", *TOTAL_LOSSES):
         s = series_or_none(history, "train", m)
-        if s is not None and (m == "loss" or int(np.isfinite(s.values).sum()) >= 2):
+        if s is not None and (m in ("loss", *TOTAL_LOSSES) or int(np.isfinite(s.values).sum()) >= 2):
             return s
     return None
 

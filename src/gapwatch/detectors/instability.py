@@ -44,7 +44,10 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   improvement; one or two smaller spikes that recovered are ``info`` (real logs judged healthy show them: an
   epoch-mean loss that jumps once and is back within a few epochs leaves the run unharmed), and so are one or two
   larger ones that left no trace on any held-out loss (none of its evaluations from the spike to the end of the
-  recovery exceeds the median of the ``baseline`` before by ``spike_z`` of its local noise levels).
+  recovery exceeds the median of the ``baseline`` before by ``spike_z`` of its local noise levels), and one or two
+  in the first ``early_evaluations`` evaluations (the early large-learning-rate phase: "The large learning rate
+  phase of deep learning: the catapult mechanism", Lewkowycz et al. 2020, where the loss jumps once and then
+  settles lower).
 
 References: "Small-scale proxies for large-scale Transformer training instabilities" (2023: attention-logit
 growth and output-logit divergence; qk-layernorm and z-loss as remedies, learning-rate sensitivity);
@@ -138,6 +141,9 @@ SPECS: tuple[Param, ...] = register("instability", (
           "or divergence, not a spike)."),
     fraction("recovery_fraction", 0.5, "Coming back down means falling below baseline + recovery_fraction x the "
              "spike's excess: half of the excess undone.", of="excess", high=1),
+    evals("early_evaluations", 5, "Evaluations at the start of a curve whose spikes, one or two that recovered, "
+          "are the early large-learning-rate phase (the catapult of Lewkowycz et al. 2020: the loss jumps once "
+          "and settles lower) and so info whatever their size."),
     evals("warn_min_spikes", 3, "Spikes (not explained by the schedule) that make the finding a warning: "
           "recurring spikes say the optimisation is on the edge (a learning rate too high); one or two that "
           "recovered are reported as info.", low=1),
@@ -675,9 +681,13 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
     largest = max(f[4] for f in own)
     ev["largest_excess_fraction"] = largest
     ev["heldout_trace"] = not traceless
-    if len(own) < p["warn_min_spikes"] and (largest < p["warn_spike_fraction"] or traceless):
-        what = (f"at most {_share_text(largest)} of the curve's improvement, and recovered" if not traceless else
-                "recovered, and the held-out loss did not move with them")
+    early = all(f[1] < p["early_evaluations"] for f in own)
+    if len(own) < p["warn_min_spikes"] and (largest < p["warn_spike_fraction"] or traceless or early):
+        what = (f"at most {_share_text(largest)} of the curve's improvement, and recovered"
+                if largest < p["warn_spike_fraction"] else
+                "recovered, and the held-out loss did not move with them" if traceless else
+                f"in the first {p['early_evaluations']} evaluations, the early large-learning-rate phase, and "
+                "recovered")
         msg += (f": transient ({what}) — no action needed unless they recur ({p['warn_min_spikes']} or more make "
                 "a warning)")
         return Finding(FindingKind.INSTABILITY, Severity.INFO, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],

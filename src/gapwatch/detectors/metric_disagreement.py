@@ -33,10 +33,11 @@ task metric aligned on the evaluations they share:
   finds no rise, the rise is judged once more in the noise of the stretch after the loss's best (four or more
   evaluations) with ``min_lost_fraction`` of the loss's improvement as its practical size: on a short run the
   steep first descent inflates both the noise estimate and the span. A task metric with a new best at its last
-  evaluation has not stopped improving. The pattern is checked first from the task metric's best level instead
-  of the loss's, when that best lies ``min_stall_fraction`` of the run or more before the end: a metric that
-  improved for a while after the loss's best but has been flat since is no counter-evidence for the rest of the
-  run (``evidence["measured_from"]``).
+  evaluation has not stopped improving (when the loss's rise passed the whole-curve test, only a new best by
+  ``last_best_se`` standard errors or more counts). The pattern is checked first from the task metric's best
+  level instead of the loss's, when that best lies ``min_stall_fraction`` of the run or more before the end: a
+  metric that improved for a while after the loss's best but has been flat since is no counter-evidence for the
+  rest of the run (``evidence["measured_from"]``).
 
 Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
@@ -103,6 +104,10 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "lies at least this share of the evaluations before the end (it has stopped improving for a quarter of "
           "the run or more; a metric that kept improving until near the end is over-confidence, the first "
           "pattern).", unit="fraction of the evaluations", low=0, low_open=True, high=1),
+    Param("last_best_se", 1.0, "Loss worse, metric stalled, with a loss rise that passed the whole-curve test: "
+          "a task metric whose last evaluation is its best has not stopped improving only when that best beats the "
+          "earlier best by this many standard errors of a level difference; a smaller new best is a tie within the "
+          "plateau's noise: 1.", unit="standard errors", low=0),
     Param("noise_floor", 0.01, "Floor of a curve's noise as a fraction of its own span (max - min of its "
           "level), so noise-free or rounded curves get a finite scale: 1%.", unit="fraction of the span",
           low=0, low_open=True, high=1),
@@ -149,7 +154,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         out = _metric_worse_loss_flat(loss, task, p)
     if out is None:
         stalled_rise = rise if rise is not None else _post_best_rise(loss, w, p)
-        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), stalled_rise, p)
+        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), stalled_rise, p,
+                                         clear_rise=rise is not None)
     return [out] if out is not None else []
 
 
@@ -305,11 +311,25 @@ def _stalled_since_metric_best(loss: Curve, task: Curve, train: Series | None,
     return _loss_worse_metric_stalled(loss, task, train, (m_best, rise), p, since_metric_best=True)
 
 
+def _new_best_at_end(task: Curve, p: dict[str, Any]) -> bool:
+    """Whether the task metric's last evaluation is its best by a real margin: ``last_best_se`` standard errors
+    or more beyond the best before it (a last value that ties the plateau within its noise — 0.652 after 0.642 on
+    a 187-example set — is no sign that the metric is still improving)."""
+    z = task.z
+    if task.best() < task.n - 1 or task.n < 2:
+        return False
+    return float(np.min(z[:-1]) - z[-1]) >= p["last_best_se"] * task.se
+
+
 def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, found: tuple[int, float] | None,
-                               p: dict[str, Any], since_metric_best: bool = False) -> Finding | None:
+                               p: dict[str, Any], since_metric_best: bool = False,
+                               clear_rise: bool = False) -> Finding | None:
     """The third pattern; ``found``: the level index the stall is measured from and the loss's rise since — the
     loss's best (:func:`_loss_rise`), or the task metric's best with ``since_metric_best``
-    (:func:`_stalled_since_metric_best`; the training loss must then have kept falling since the metric's best)."""
+    (:func:`_stalled_since_metric_best`; the training loss must then have kept falling since the metric's best).
+    ``clear_rise``: the loss's rise passed the whole-curve test (:func:`_loss_rise`), so a new best of the metric
+    at its last evaluation within its noise (:func:`_new_best_at_end`) does not outweigh it; a rise found only in
+    the quieter stretch after the loss's best (:func:`_post_best_rise`) gives way to any new best at the end."""
     if found is None:
         return None
     lv_best, rise = found
@@ -330,8 +350,8 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
         # improved and then rose) while the metric stayed within its noise all along is the pattern, when the
         # training loss kept falling (checked below: a run whose training loss did not move is not_learning's)
         return None
-    if task.best() >= task.n - 1:  # a new best at the last evaluation has not stopped improving
-        return None
+    if task.best() >= task.n - 1 and (not clear_rise or _new_best_at_end(task, p)):
+        return None  # a metric still setting new bests has not stopped improving
     b_loss, b_task = loss.best(), task.best()
     at_best = loss.where(b_loss)
     at_ref = task.where(b_task) if since_metric_best else at_best

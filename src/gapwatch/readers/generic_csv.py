@@ -415,14 +415,14 @@ def read_table(path: Path) -> Table:
         if not src.cr_only and rdr.line_num == 1 and len(columns) > 1:
             offset = _fast_rows(src, delim, builder) + 1  # + the header: rdr.line_num restarts at 0
             rdr = csv.reader(src, delimiter=delim)
+        notes: list[str] = []
         try:
-            pending = _body(rdr, len(columns), path, builder, offset)
+            pending = _body(rdr, len(columns), path, builder, offset, notes)
         except InputError:
             if not src.failed:
                 for _ in src:  # undecodable bytes or NUL later in the file are named first (as a whole-file read)
                     pass
             raise
-    notes: list[str] = []
     if pending is not None:
         if src.ended:
             builder.add(*pending)
@@ -484,22 +484,38 @@ def _plain(block: bytes, sep: int, ncol: int) -> bool:
     return bool((per_line == ncol - 1).all())
 
 
-def _body(rdr: Any, ncol: int, path: Path, builder: _Builder, offset: int = 0) -> tuple[list[str], int] | None:
+def _body(rdr: Any, ncol: int, path: Path, builder: _Builder, offset: int = 0,
+          notes: list[str] | None = None) -> tuple[list[str], int] | None:
     """Feed the data rows to ``builder``, one row behind: the last row is returned (kept only if the file ends
-    with a line end). ``offset``: data lines read before ``rdr`` started (by :func:`_fast_rows`)."""
+    with a line end). ``offset``: data lines read before ``rdr`` started (by :func:`_fast_rows`). Up to
+    :data:`MAX_CLOSING_ROWS` rows at the very end with more cells than the header (rows of another run appended
+    with other columns) are left out with a note in ``notes``; a row with more cells anywhere else is an error
+    naming its line."""
     pending: tuple[list[str], int] | None = None
+    long_rows: list[tuple[int, int]] = []  # (line, cells) of rows with more cells than the header, in order
     try:
         for row in rdr:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            row = fit_row(row, ncol, path, rdr.line_num + offset)
+            line = rdr.line_num + offset
+            if long_rows or (len(row) > ncol and any(c.strip() for c in row[ncol:])):
+                long_rows.append((line, len(row)))
+                if len(long_rows) > MAX_CLOSING_ROWS or len(row) <= ncol or pending is None:
+                    fit_row(row, ncol, path, line)  # (raises for a long row)
+                    raise InputError(f"{long_rows[0][1]} cells but the header has {ncol} columns", path=path,
+                                     line=long_rows[0][0])
+                continue
+            row = fit_row(row, ncol, path, line)
             if pending is not None:
                 builder.add(*pending)
-            pending = (row, rdr.line_num + offset)
+            pending = (row, line)
     except csv.Error as exc:
         raise InputError(f"malformed CSV ({exc})", path=path, line=rdr.line_num + offset) from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from None
+    if long_rows and notes is not None:
+        notes.append(f"line {long_rows[0][0]}: {len(long_rows)} closing row(s) with {long_rows[0][1]} cells where "
+                     f"the header has {ncol} columns (rows of another run appended?); left out")
     return pending
 
 

@@ -51,9 +51,13 @@ _RECORDS_HEAD = re.compile(r'\A\s*\[\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:')
 _OBJECT_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:')
 _FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*(?:\[|\{\s*"\d+"\s*:)')
 _MEASURES = frozenset(METRIC_ALIASES.values())
+#: A numeric string (``"0.93"``, ``" 1e-3"``): such a list is values, not labels.
+_NUMERIC = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$|^\s*$")
 #: First keys that are an axis, not a measure (a hand-written history that lists its epochs first).
 _AXIS_KEYS = frozenset({"epoch", "epochs", "step", "steps", "iteration", "iterations"})
 _LIST_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:\s*\[')
+#: A list of text labels opening the document (a ``stage`` or ``phase`` per epoch), seen after the first key.
+_TEXT_LIST = re.compile(r'\s*"')
 
 
 def _measure(name: str) -> bool:
@@ -75,7 +79,9 @@ def sniff(path: Path, head: str) -> bool:
         key = json.loads(f'"{m.group(1)}"')
     except ValueError:
         return False
-    if key.lower() in _AXIS_KEYS:  # ``{"epochs": [1, 2, …], "loss": [...], …}``: a measure's list must follow
+    if key.lower() in _AXIS_KEYS or _TEXT_LIST.match(head, m.end()):
+        # ``{"epochs": [1, 2, …], "loss": [...], …}`` or ``{"stage": ["warm-up", …], "loss": [...]}``: a measure's
+        # list must follow
         return any(_measure(k) for k in _LIST_KEY.findall(head[m.end():]))
     return _measure(key)
 
@@ -170,10 +176,14 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         raise InputError("every list is empty: no epochs", path=path)
     read = normalize_columns([str(k) for k, v in doc.items() if v], "train")
     parts = Parts(run, str(path))
+    labels: list[str] = []
     for key in list(doc):
         val = doc.pop(key)  # (each decoded list goes as soon as its column exists)
         k = str(key)
         if not val:
+            continue
+        if all(isinstance(x, str) for x in val) and not any(_NUMERIC.match(x) for x in val):
+            labels.append(k)  # (``"stage": ["warm-up", "fine-tune", …]``: a label per epoch, not a measure)
             continue
         values, logged = _column(k, val, Path(path))
         del val
@@ -188,6 +198,10 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             parts.add(step, epoch, split, metric, values, k)
         elif role(k) == "schedule":  # learning rates: kept aside, never judged
             schedule.keep(parts.meta, k, step, epoch, values)
+    if labels:
+        parts.notes.append(HistoryNote(
+            run, f"{', '.join(labels)}: text labels, one per epoch (a stage or phase?), not a curve; not read",
+            str(path)))
     if single:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(single)}: a single value, not one per epoch (a final score saved beside the history?); "

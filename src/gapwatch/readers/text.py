@@ -109,7 +109,7 @@ _SPACE_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+({_NUM})%?
 _SEPARATORS = re.compile(r"[\s,;|\-\[\]()%#]*")
 # (two or more spaces between fields count as a separator: ``loss=0.1252  time=20.7s  HR@10: 0.6978``)
 _BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$|\S {2,}$")
-_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s|[%)\]]* {2,}(?=[A-Za-z])")
+_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s|[%)\]]* {2,}(?=[A-Za-z(])")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"(?:(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)[\])]?\s+"
@@ -140,7 +140,7 @@ _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``,
 #: loguru's ``2021-07-20 12:00:00.123 | INFO     | module:function:260 - ``, OpenNMT-py's ``[2024-05-08 04:06:28,463
-#: INFO] ``.
+#: INFO] ``, Airflow's ``[2022-03-01 10:00:00,123] {train.py:45} INFO - ``.
 _LOG_PREFIX = re.compile(
     # the Swin Transformer's ``create_logger``, copied by many research repositories:
     # ``[2025-10-20 20:55:02 alexnet](main.py 186): INFO ``
@@ -152,7 +152,10 @@ _LOG_PREFIX = re.compile(
     # (BasicSR's ``%y-%m-%d``: ``23-05-05 21:25:37.738 - INFO: ``)
     r"(?:\[?(?:\d{4}|\d\d)[-/]\d\d[-/]\d\d[T ]\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?\]?\s*(?:[-|:]\s*)?)?"
     # loguru's default (YOLOX): ``2021-07-20 12:00:00 | INFO     | yolox.core.trainer:260 - ``
-    rf"(?:[\w.<>]+(?:\[[\w:]+\])?\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
+    # Airflow's ``[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - ``: ``[2022-03-01 10:00:00,123]
+    # {train.py:45} INFO - `` (a notebook's logger: ``[{3667621017.py:45} INFO - ``)
+    rf"(?:\[?\{{[\w.<>\-]+:\d+\}}\s*{_LEVEL}\s*-\s*|"
+    rf"[\w.<>]+(?:\[[\w:]+\])?\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
     rf"{_LEVEL}\s*\|\s*[\w.<>]+(?::[\w.<>]+)*:\d+\s+-\s+|{_LEVEL}\s*[-|:]\s*)?)")
 #: The Swin logger's lines (its training script, copied by many repositories): ``Train: [3/50][100/391]\t…`` (an
 #: epoch marker, then tab-separated ``name value (running mean)`` fields), ``Validate: \tLoss 1.98 (1.88)\t…``
@@ -330,7 +333,7 @@ def _list_mean(m: re.Match[str]) -> str:
 #: (``[train] epoch:1 iter:0/18 0.00% lr:0.000753 loss:0.608553 ETA:0.0min``).
 _PROGRESS = re.compile(r"(?<![\w.])(?:(?:iter(?:ation)?|batch|it)\s*[:=]?\s*\d+\s*/\s*\d+"
                        r"|(?:eta|elapsed|remaining)\s*[:=]\s*[\d:.]+\s*(?:min|s|sec|h|ms)?(?![\w.])"
-                       r"|(?<![:=]\s)(?<![:=]\s\s)(?<=\s)\d{1,3}(?:\.\d+)?%(?=\s|$))", re.IGNORECASE)
+                       r"|(?<![:=]\s)(?<![:=]\s\s)(?<![A-Za-z]\s)(?<=\s)\d{1,3}(?:\.\d+)?%(?=\s|$))", re.IGNORECASE)
 #: A bracketed split and epoch counter opening a line: ``[ Train | 001/100 ] loss = 1.65, acc = 0.38`` (the
 #: homework template of a widely taught deep-learning course, copied by many repositories) → ``Train epoch 001``.
 _SPLIT_COUNTER = re.compile(r"^\s*\[\s*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)"
