@@ -2486,3 +2486,152 @@ def test_an_airflow_style_logging_prefix_is_read(tmp_path: Path) -> None:
     p.write_text("\n".join(lines) + "\n")
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor is not None and r.monitor.split == "val" and r.best is not None and r.best.epoch == 9
+
+
+def test_a_time_of_day_logging_prefix_is_read(tmp_path: Path) -> None:
+    """``23:37:06 | INFO     | Epoch 001/120  …`` (a logging format with the time of day alone, batch 16): the prefix
+    is no part of the message; a time at the start of a line without a level stays text."""
+    from gapwatch.readers.text import _LOG_PREFIX
+    m = _LOG_PREFIX.match("23:37:06 | INFO     | Epoch 001/120  val_loss=0.2041  (62s)")
+    assert m is not None and m.group(0) == "23:37:06 | INFO     | "
+    m = _LOG_PREFIX.match("12:00:01 loss 0.5")
+    assert m is not None and m.group(0) == ""
+    lines = [f"23:{36 + e // 60:02d}:{e % 60:02d} | INFO     | Epoch {e:03d}/20  train_loss={1 / e:.4f}  "
+             f"val_loss={1.2 / e + 0.1:.4f}  (62s)" for e in range(1, 21)]
+    p = tmp_path / "training_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val" and r.best is not None and r.best.epoch == 20
+
+
+def test_a_ray_tune_progress_csv_is_read(tmp_path: Path) -> None:
+    """Ray Tune's per-trial ``progress.csv`` (batch 16): ``training_iteration`` counts the reports, Ray's
+    bookkeeping (``pid``, ``hostname``, ``done``, ``time_this_iter_s``…) is no measure, a set-valued cell is text."""
+    head = ("val_accuracy,val_loss,train_accuracy,train_loss,used_classes,timestamp,checkpoint_dir_name,"
+            "should_checkpoint,done,training_iteration,trial_id,date,time_this_iter_s,time_total_s,pid,hostname,"
+            "node_ip,time_since_restore,iterations_since_restore\n")
+    rows = [f"{60 + 2 * i},{2.0 / i:.4f},{0.5 + 0.01 * i:.3f},{1.4 / i:.4f},\"{{'a', 'b'}}\",{1700000000 + i},"
+            f"checkpoint_{i:06d},True,False,{i},3f2a1_00000,2024-05-01_10-00-{i:02d},{12.5 + i % 3},{12.5 * i},"
+            f"4242,node-1,10.0.0.1,{12.5 * i},{i}\n" for i in range(1, 13)]
+    p = tmp_path / "progress.csv"
+    p.write_text(head + "".join(rows))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "acc")
+    assert r.best is not None and r.best.step == 12
+    names = {n for n in load(p).names()}
+    assert not names & {"pid", "done", "time_this_iter_s", "training_iteration", "iterations_since_restore"}
+
+
+def test_stray_nul_characters_in_a_text_log_are_dropped(tmp_path: Path) -> None:
+    """A crashed data-loader worker wrote ``\\x00ERROR: Unexpected segmentation fault`` into a 1 MB stdout
+    (batch 16): a few NULs are dropped and the log read; a file full of them is still binary data."""
+    lines = [f"step {100 * e} | Validation loss {1.0 / e + 0.5:.4f}" for e in range(1, 30)]
+    lines.insert(10, "\x00ERROR: Unexpected segmentation fault encountered in worker.")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val"
+    p.write_text("\n".join(lines[:5]) + "\n" + "\x00" * 200 + "\n" + "\n".join(lines[5:]) + "\n")
+    with pytest.raises(InputError, match="binary data|unknown log format"):
+        load(p)
+
+
+def test_a_gan_players_loss_jumps_are_no_spikes(tmp_path: Path) -> None:
+    """A generator's loss (``loss_G``) jumps whenever the discriminator gains (batch 16): no spike finding on it."""
+    rows = []
+    for i in range(1, 120):
+        g = 2.0 - i / 100 + (6.0 if i % 17 == 0 else 0.0) + 0.05 * ((i * 7) % 5)
+        rows.append(f"{i * 100},{g:.4f},{0.7 + 0.01 * ((i * 3) % 4):.4f},{1.0 / i + 0.9:.4f}")
+    p = tmp_path / "metrics.csv"
+    p.write_text("step,train_loss_G,train_loss_D,val_loss\n" + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "spikes"]
+
+
+def test_a_history_json_opening_with_its_settings_is_read(tmp_path: Path) -> None:
+    """``{"config": {"batch_size": 128, …}, "epochs": [...], "train_loss": [...], "val_wer": [...], "test_wer":
+    0.14}`` (batch 16): the settings object and the single test values are notes, the lists are the curves."""
+    n = 20
+    doc = {"config": {"batch_size": 128, "learning_rate": 3e-4, "epochs": n},
+           "epochs": list(range(1, n + 1)), "train_loss": [2.0 * 0.9 ** e for e in range(n)],
+           "val_loss": [2.1 * 0.92 ** e for e in range(n)], "val_wer": [1.0 * 0.93 ** e for e in range(n)],
+           "test_wer": 0.14}
+    p = tmp_path / "training_history.json"
+    p.write_text(json.dumps(doc, indent=2))
+    h = load(p)
+    assert h.has("val", "wer") and any("config: an object of settings" in x.message for x in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "wer"
+
+
+def test_unsplit_scores_beside_a_training_loss_are_the_evaluations(tmp_path: Path) -> None:
+    """``epoch,lr,train_loss,mAP50,precision,recall`` (a hand-written YOLO summary, batch 16): the loss is named for
+    the training set and nothing else for any split, so the detector's scores are the validation set's. A table
+    that names a held-out column keeps its unsplit names as they are."""
+    rows = [f"{e},0.001,{80 / e + 30:.3f},{min(0.9, 0.1 * e):.3f},{min(0.88, 0.1 * e):.3f},{min(0.9, 0.09 * e):.3f}"
+            for e in range(1, 25)]
+    p = tmp_path / "training_log.csv"
+    p.write_text("epoch,lr,train_loss,mAP50,precision,recall\n" + "\n".join(rows) + "\n")
+    h = load(p)
+    assert h.has("val", "map50") and not h.has("train", "map50")
+    from gapwatch.readers.generic_csv import eval_measures
+    assert eval_measures(["epoch", "train_loss", "val_loss", "precision"]) == {}  # (a held-out column)
+    assert eval_measures(["epoch", "loss", "accuracy"]) == {}  # (no loss named for the training set)
+    assert eval_measures(["epoch", "train_loss", "mAP50", "lr"]) == {"mAP50": ("val", "map50")}
+
+
+def test_printed_scalar_tensors_are_their_numbers(tmp_path: Path) -> None:
+    """``Training loss average: tensor(9.2500, device='cuda:0', grad_fn=<DivBackward0>)`` (a loss printed without
+    ``.item()``, batch 16)."""
+    lines = []
+    for e in range(12):
+        lines += [f"Epoch number: {e}",
+                  f"Training loss average: tensor({9.25 - 0.3 * e:.4f}, device='cuda:0', grad_fn=<DivBackward0>)",
+                  f"Dev loss average: tensor({6451.3672 - 50 * e:.4f}, device='cuda:0')"]
+    p = tmp_path / "5-shotlog.txt"
+    p.write_text("\n" + "\n".join(lines) + "\n")
+    h = load(p)
+    assert h.has("val", "loss_average") and h.has("train", "loss_average")
+
+
+def test_confusion_counts_are_no_held_out_groups() -> None:
+    """Keras' ``true_positives``/``false_negatives`` and a hand-named ``val_TP_Score`` (batch 16) are counts, not
+    measures or held-out groups: a count that falls with a threshold's drift is no regression of a group."""
+    from gapwatch.names import role
+    for n in ("val_TP_Score", "val_false_positives", "true_negatives", "val_fn"):
+        assert role(n) == "signal", n
+    for n in ("val_tpr", "tn_rate", "val_f1", "fn_loss"):
+        assert role(n) == "metric", n
+
+
+def test_named_loss_terms_beside_a_training_loss_are_training_terms() -> None:
+    """A physics-informed network's Lightning CSV: ``train_loss`` beside ``dynamics_loss`` and
+    ``initial_omega_loss`` and no validation (batch 16): the named losses are terms of the objective, not held-out
+    sets; an off-target set's loss (``retention_loss``) stays a set, and so does any set beside a validation series."""
+    from gapwatch.names import normalize_columns
+    read = normalize_columns(["train_loss_epoch", "dynamics_loss_epoch", "initial_omega_loss_epoch"], "train")
+    assert read["dynamics_loss_epoch"] == ("train", "dynamics_loss")
+    assert read["initial_omega_loss_epoch"][0] == "train" and read["initial_omega_loss_epoch"][1].startswith("initial")
+    assert normalize_columns(["train_loss", "retention_loss"], "train")["retention_loss"] == ("retention", "loss")
+    assert normalize_columns(["train_loss", "val_loss", "ood_loss"], "train")["ood_loss"] == ("ood", "loss")
+
+
+def test_a_chinese_ner_trainer_log_is_read(tmp_path: Path) -> None:
+    """The ChineseNER trainer (copied by many repositories; batch 16): a logger named by a path,
+    ``iteration:N step:k/M, NER loss:x`` (the iteration is the epoch, the step the batch within it), then
+    ``evaluate:dev`` and conlleval's ``accuracy: …; precision: …; recall: …; FB1: …`` with per-tag lines."""
+    pre = "2018-09-03 22:30:34,880 - /Users/me/ner/log/train.log - INFO - "
+    lines = [pre + "model_type     :\tidcnn", pre + "start training"]
+    f1 = [60.0, 70.5, 75.2, 78.1, 79.0, 80.2, 80.9, 81.5, 81.7, 82.0, 82.3]
+    for it, f in enumerate(f1, 1):
+        lines += [pre + f"iteration:{it} step:{k}/3, NER loss:{30 / (it + k):9.6f}" for k in range(3)]
+        lines += [pre + "evaluate:dev",
+                  pre + f"processed 109870 tokens with 3819 phrases; found: 3588 phrases; correct: {2700 + it}.",
+                  pre + f"accuracy:  {96 + it / 10:.2f}%; precision:  {f - 1:.2f}%; recall:  {f + 1:.2f}%; "
+                        f"FB1:  {f:.2f}",
+                  pre + f"              LOC: precision:  75.85%; recall:  77.45%; FB1:  {f - 20:.2f}  1992"]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "f1", "max")
+    assert r.best is not None and r.best.epoch == 11

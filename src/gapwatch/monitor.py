@@ -45,7 +45,15 @@ import numpy as np
 
 from .errors import InputError, UsageError
 from .history import History
-from .names import MEASURE_SUFFIXES, METRIC_ALIASES, QUALIFIERS, metric_mode, normalize, task_metric_rank
+from .names import (
+    MEASURE_SUFFIXES,
+    METRIC_ALIASES,
+    OFF_TARGET_WORDS,
+    QUALIFIERS,
+    metric_mode,
+    normalize,
+    task_metric_rank,
+)
 
 Mode = Literal["min", "max"]
 
@@ -93,12 +101,6 @@ MEASURE_QUALIFIERS: frozenset[str] = QUALIFIERS | frozenset({
 _ATTACK = re.compile(r"^(pgd|apgd|autoattack|aa|cw|fgsm|fgm|bim|mim|square)\d*$")
 #: Lightning's suffix for metrics of the N-th validation dataloader (``val_loss/dataloader_idx_1``).
 _DATALOADER = re.compile(r"^(.*?)_?dataloader_idx_(\d+)$")
-#: Names of held-out sets that measure something other than the fine-tuning target (off-target sets).
-OFF_TARGET_WORDS: frozenset[str] = frozenset({
-    "retention", "retain", "ood", "general", "generic", "benchmark", "bench", "old", "prev", "previous",
-    "pretrain", "pretraining", "source", "upstream", "base", "control", "forget", "holdout_general",
-    "mmlu", "hellaswag", "arc", "gsm8k", "wikitext",
-})
 #: Tolerance (relative) when matching HF ``best_metric`` to a logged value (both are float32 → JSON).
 BEST_METRIC_RTOL = 1e-6
 

@@ -82,6 +82,7 @@ METRIC_ALIASES: dict[str, str] = {
     "mean_iu": "miou",
     # torchmetrics' ``F1Score`` and ``R2Score`` classes (``val_MulticlassF1Score``)
     "f1score": "f1",
+    "fb1": "f1",  # (conlleval's F-beta with beta 1)
     "r2score": "r2",
 }
 #: The measures (keys and values of :data:`METRIC_ALIASES`: ``accuracy`` as well as ``acc``) and the segmentation
@@ -128,6 +129,23 @@ NON_METRICS: frozenset[str] = frozenset(
         "hp_metric",
         "index",
         "unnamed: 0",
+        # Ray Tune's bookkeeping in a trial's progress.csv / result.json
+        "training_iteration",
+        "iterations_since_restore",
+        "time_this_iter_s",
+        "time_total_s",
+        "time_since_restore",
+        "timesteps_total",
+        "timesteps_since_restore",
+        "episodes_total",
+        "pid",
+        "hostname",
+        "node_ip",
+        "trial_id",
+        "date",
+        "done",
+        "should_checkpoint",
+        "checkpoint_dir_name",
     }
 )
 
@@ -170,7 +188,7 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "bertscore", "iou", "miou", "dice", "psnr", "ssim", "r2", "exact", "spearman", "pearson",
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
     "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained", "hit", "corr",
-    "agreement",
+    "agreement", "fb1",
 )
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``,
 #: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so).
@@ -347,12 +365,21 @@ _GRAD_P_NORM = re.compile(r"(^|_)grad_(\d+_)*(\d+|inf)_norm(_|$)")
 _CHANGE_TOKENS: frozenset[str] = frozenset({"delta"})
 
 
+#: Counts of a confusion matrix (Keras' ``tf.keras.metrics.TruePositives`` logs ``true_positives``; ``TP_Score``):
+#: they grow with the set's size and the threshold, a quality measure only through a ratio of them.
+_CONFUSION_COUNTS: frozenset[str] = frozenset(
+    {"true_positives", "false_positives", "true_negatives", "false_negatives", "tp", "fp", "tn", "fn"})
+
+
 def _is_signal(joined: str, rest_joined: str) -> bool:
-    """An optimisation diagnostic: ``grad_norm``, ``grad_2.0_norm_total``, ``loss_scale``, ``gen_len``; or the
-    change of a measure from one evaluation to the next (``train_loss_delta_%``)."""
+    """An optimisation diagnostic: ``grad_norm``, ``grad_2.0_norm_total``, ``loss_scale``, ``gen_len``; the
+    change of a measure from one evaluation to the next (``train_loss_delta_%``); a confusion-matrix count
+    (:data:`_CONFUSION_COUNTS`: ``val_false_positives``, ``TP_Score``)."""
     return (rest_joined in _SIGNAL_NAMES or joined in _SIGNAL_NAMES
             or "grad_norm" in joined or "gen_len" in joined or _GRAD_P_NORM.search(joined) is not None
-            or any(t in _CHANGE_TOKENS for t in joined.split("_")))
+            or any(t in _CHANGE_TOKENS for t in joined.split("_"))
+            or rest_joined in _CONFUSION_COUNTS or (rest_joined.split("_")[0] in _CONFUSION_COUNTS and set(
+                rest_joined.split("_")[1:]) <= {"score", "count", "counts"}))
 
 
 def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool:
@@ -547,16 +574,38 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     return read
 
 
+#: Names of held-out sets that measure something other than the fine-tuning target (off-target sets).
+OFF_TARGET_WORDS: frozenset[str] = frozenset({
+    "retention", "retain", "ood", "general", "generic", "benchmark", "bench", "old", "prev", "previous",
+    "pretrain", "pretraining", "source", "upstream", "base", "control", "forget", "holdout_general",
+    "mmlu", "hellaswag", "arc", "gsm8k", "wikitext",
+})
+
+
 def _set_losses_without_splits(read: dict[str, tuple[str, str]], default_split: str) -> None:
     """A loss read as a named held-out set's (``co-RMS-loss`` → set ``co``, ``semantic_loss``) in a log with no
     training series and no validation or test series at all is the training loss of a loop that names its
-    objective, not a held-out set beside nothing. Changes ``read`` in place."""
+    objective, not a held-out set beside nothing. So are the named sets' losses of a log with a training series
+    but no validation or test series, when those sets log nothing but losses and none names an off-target
+    evaluation (:data:`OFF_TARGET_WORDS`: ``retention``, ``ood``…) (a physics-informed network's
+    ``train_loss`` beside ``dynamics_loss`` and ``initial_omega_loss``: the terms of its objective), read as the
+    training set's ``dynamics_loss``. Changes ``read`` in place."""
     canonical = set(SPLIT_ALIASES.values())
-    if any(sp in canonical or sp == default_split for sp, _ in read.values()):
+    held = {sp for sp, _ in read.values() if sp in canonical and sp != "train" and sp != default_split}
+    named = {sp for sp, _ in read.values() if sp not in canonical and sp != default_split}
+    has_train = any(sp == "train" or sp == default_split for sp, _ in read.values())
+    if held or not named:
         return
-    for n, (_, metric) in read.items():
-        if "loss" in metric.split("_"):
-            read[n] = (default_split, metric)
+    if not has_train:
+        for n, (_, metric) in read.items():
+            if "loss" in metric.split("_"):
+                read[n] = (default_split, metric)
+        return
+    if not named & OFF_TARGET_WORDS and all("loss" in metric.split("_") for sp, metric in read.values()
+                                            if sp in named):
+        for n, (sp, metric) in read.items():
+            if sp in named:
+                read[n] = (default_split, f"{sp}_{metric}")
 
 
 def _box_group_apart(read: dict[str, tuple[str, str]]) -> None:

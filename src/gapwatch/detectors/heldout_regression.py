@@ -6,7 +6,7 @@ Which sets. Every held-out set other than the deciding one (:func:`gapwatch.moni
 or per-class series (``val_<group>_acc``, seqeval's ``eval_LOC_f1``). Per set one series is judged: the
 deciding series' measure when the set logs it, else the set's task metric, else its loss
 (:class:`gapwatch.monitor.SeriesRole`). Sets whose name says they measure something other than the target
-(:data:`gapwatch.monitor.OFF_TARGET_WORDS`: retention, ood, general, a named benchmark…) are *off-target*; the
+(:data:`gapwatch.names.OFF_TARGET_WORDS`: retention, ood, general, a named benchmark…) are *off-target*; the
 others are *groups* of the target.
 
 Statistic (per set, as "lower is better"). The level is the trailing mean of ``window`` evaluations; a set

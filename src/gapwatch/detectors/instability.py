@@ -27,7 +27,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   all) of the improvement to be called divergence. A positive loss that never improved in the log (a resumed
   segment on a plateau) must end at ``divergence_fresh_ratio`` times its best level or more.
 * **spikes** (``warning``, or ``info`` — below): on the training loss (on held-out losses only when no training
-  loss is logged: a held-out spike with a smooth training loss is an evaluation glitch, not a training instability), an
+  loss is logged: a held-out spike with a smooth training loss is an evaluation glitch, not a training instability;
+  never on a GAN player's loss, ``loss_G``, ``d_loss``, which jumps whenever the other player gains), an
   evaluation whose excess over the median of the ``baseline`` evaluations before it is at least ``spike_z``
   times the local noise level (robust MAD of second differences over the surrounding ``noise_window``
   evaluations, never below ``min_local_noise_fraction`` of the whole curve's) **and** at least
@@ -547,8 +548,8 @@ _Spike = tuple[Series, int, float, float, float]
 def _spikes(series: list[Series], p: dict[str, Any], div: Finding | None,
             planned: list[ScheduleEvent]) -> Finding | None:
     found: list[_Spike] = []
-    losses = [s for s in series if _loss_like(s.metric)]
-    train = [s for s in losses if s.split == "train"]
+    losses = [s for s in series if _loss_like(s.metric) and not _player(s.metric)]  # (a GAN player's loss jumps
+    train = [s for s in losses if s.split == "train"]  # whenever the other player gains: no instability)
     for s in (train or losses):
         found.extend(_series_spikes(s.finite(), p, div))
     if not found:

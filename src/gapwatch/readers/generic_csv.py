@@ -30,13 +30,14 @@ import numpy as np
 from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote, absent_axis
-from ..names import SPLIT_ALIASES, is_measure, normalize, normalize_columns, role
+from ..names import SPLIT_ALIASES, is_measure, metric_mode, normalize, normalize_columns, role
 from ._parts import Parts
 from .base import FunctionReader
 
 NAME = "csv"
 
-_X_COLUMNS = ("epoch", "step", "global_step", "iteration", "iter")
+#: Columns that count the evaluations (``training_iteration``: Ray Tune's count of a trial's reports).
+_X_COLUMNS = ("epoch", "step", "global_step", "iteration", "iter", "training_iteration")
 _BLANK = frozenset({"", "none", "null"})
 
 
@@ -587,7 +588,12 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     staged = stage_runs(t, run)
     if staged:
         return staged
-    parts = wide_parts(t, run, default_split=stem_split(Path(path), t.columns))
+    rename = eval_measures(t.columns)
+    parts = wide_parts(t, run, default_split=stem_split(Path(path), t.columns), rename=rename)
+    if rename:
+        parts.notes.append(HistoryNote(run, f"{', '.join(rename)}: named for no split beside a loss named for the "
+                                            "training set, and no held-out column: read as the evaluation's "
+                                            "(validation) measures", str(path)))
     _ultralytics_args(Path(path), parts)
     return [parts]
 
@@ -648,6 +654,22 @@ def stage_runs(t: Table, run: str) -> list[Parts]:
 STEM_SPLITS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"})
 
 
+def eval_measures(columns: list[str]) -> dict[str, tuple[str, str]]:
+    """Column → ``("val", metric)`` for the larger-is-better measures named for no split (``mAP50``,
+    ``precision``, ``accuracy``) of a hand-written table whose loss is named for the training set
+    (``epoch,lr,train_loss,mAP50,precision,recall``) and that has no held-out column: the writer told the training
+    loss apart from the rest, and a detector's mAP is measured on held-out images. Empty when any column names a
+    held-out split, no loss names the training set, or no such measure exists."""
+    named = {c: normalize(c, "train") for c in columns if c.lower() not in _X_COLUMNS and role(c) == "metric"}
+    if any(sp != "train" for sp, _ in named.values()):
+        return {}
+    explicit = {c for c in named if normalize(c, "val")[0] == "train"}  # (named for the training set itself)
+    if not any("loss" in named[c][1] for c in explicit):
+        return {}
+    return {c: ("val", m) for c, (_, m) in named.items()
+            if c not in explicit and is_measure(c) and metric_mode(m) == "max"}
+
+
 def stem_split(path: Path, columns: list[str]) -> str:
     """The split a file's name gives its unsplit columns: ``valid.log``, ``val_history.csv``, ``test_log.csv`` hold
     a held-out set's measurements when no column names a split (the attention-is-all-you-need-pytorch trainer
@@ -695,7 +717,7 @@ def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
     n = len(t)
     step = absent_axis(n)
     epoch = absent_axis(n)
-    for k in ("step", "global_step", "iteration", "iter"):
+    for k in ("step", "global_step", "iteration", "iter", "training_iteration"):
         if k in lower:
             step = t.numeric(lower[k])
             break

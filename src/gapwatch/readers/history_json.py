@@ -56,6 +56,12 @@ _NUMERIC = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$|^\s*$"
 #: First keys that are an axis, not a measure (a hand-written history that lists its epochs first).
 _AXIS_KEYS = frozenset({"epoch", "epochs", "step", "steps", "iteration", "iterations"})
 _LIST_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:\s*\[')
+#: A document that opens with an object of settings (``{"config": {"batch_size": …``), not pandas' row index.
+_SETTINGS_FIRST = re.compile(r'\A\s*\{\s*"(?:[^"\\]|\\.){1,200}"\s*:\s*\{\s*"(?!\d+")')
+#: A key whose value is a list of numbers (``"val_wer": [0.98, …``), not of records or names.
+_NUMBER_LIST_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:\s*\[\s*(?:[-+]?[\d.]|null\b|NaN\b)')
+#: A key whose value is a list of objects (records: another format's).
+_RECORD_LIST = re.compile(r'"(?:[^"\\]|\\.){1,200}"\s*:\s*\[\s*\{')
 #: A list of text labels opening the document (a ``stage`` or ``phase`` per epoch), seen after the first key.
 _TEXT_LIST = re.compile(r'\s*"')
 
@@ -74,7 +80,11 @@ def sniff(path: Path, head: str) -> bool:
         return any(_measure(k) for k in keys)
     m = _FIRST_KEY.match(head)
     if m is None:
-        return False
+        # ``{"config": {"batch_size": 128, …}, "epochs": [...], "train_loss": [...], …}``: the run's settings first,
+        # then the per-epoch lists; a measure's list must follow
+        # (not CatBoost's ``{"meta": {…}, "iterations": [{"learn": [0.63], …}, …]}``: lists of records)
+        return (_SETTINGS_FIRST.match(head) is not None and _RECORD_LIST.search(head) is None
+                and any(_measure(k) for k in _NUMBER_LIST_KEY.findall(head)))
     try:
         key = json.loads(f'"{m.group(1)}"')
     except ValueError:
@@ -160,8 +170,12 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         return _records_parts(doc, Path(path), run)
     epochs: dict[str, np.ndarray] = {}
     single: list[str] = []
+    settings: list[str] = []
     for key, val in list(doc.items()):
-        if isinstance(val, dict):  # pandas DataFrame.to_json(): {"loss": {"0": …, "1": …}}
+        if isinstance(val, dict) and val and not all(str(k).strip().lstrip("-").isdigit() for k in val):
+            settings.append(str(key))  # the run's settings (``"config": {"batch_size": 128, …}``), not a curve
+            del doc[key]
+        elif isinstance(val, dict):  # pandas DataFrame.to_json(): {"loss": {"0": …, "1": …}}
             doc[key], epochs[str(key)] = _by_row_index(str(key), val, Path(path))
         elif isinstance(val, (int, float)) and not isinstance(val, bool) and any(
                 isinstance(v, (list, dict)) for v in doc.values()):
@@ -198,6 +212,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             parts.add(step, epoch, split, metric, values, k)
         elif role(k) == "schedule":  # learning rates: kept aside, never judged
             schedule.keep(parts.meta, k, step, epoch, values)
+    if settings:
+        parts.notes.append(HistoryNote(
+            run, f"{', '.join(settings)}: an object of settings, not per-epoch values; not read", str(path)))
     if labels:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(labels)}: text labels, one per epoch (a stage or phase?), not a curve; not read",
