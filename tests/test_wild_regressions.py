@@ -2635,3 +2635,39 @@ def test_a_chinese_ner_trainer_log_is_read(tmp_path: Path) -> None:
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "f1", "max")
     assert r.best is not None and r.best.epoch == 11
+
+
+def test_a_step_column_that_restarts_each_epoch_is_made_global(tmp_path: Path) -> None:
+    """``epoch,step,…`` with two rows per epoch at steps 299 and 599 of each epoch (batch 16): the step counts
+    batches within the epoch, so the rows of later epochs follow on (no "steps go back" and no lost rows); a step
+    that goes back within an epoch is left as it is."""
+    from gapwatch.readers.generic_csv import _global_steps
+    step = np.array([299.0, 599, 299, 599, 299, 599])
+    epoch = np.array([1.0, 1, 2, 2, 3, 3])
+    assert _global_steps(step, epoch).tolist() == [299, 599, 898, 1198, 1497, 1797]
+    assert _global_steps(np.array([10.0, 20, 5, 30]), np.array([1.0, 1, 1, 2])).tolist() == [10, 20, 5, 30]
+    rows = []
+    for e in range(1, 21):
+        for k, s in enumerate((299, 599)):
+            t = 2 * e + k
+            rows.append(f"{e},{s},{1.7 * 0.9 ** t:.4f},{1.5 * 0.93 ** t + 0.004 * max(0, t - 16) ** 2:.4f},"
+                        f"{min(0.73, 0.3 + 0.03 * t):.4f}")
+    p = tmp_path / "training_log_baseline.csv"
+    p.write_text("epoch,step,train_loss,val_loss,val_acc\n" + "\n".join(rows) + "\n")
+    h = load(p)
+    assert len(h.series("val", "acc").values) == 40
+    assert not [n for n in h.notes if "go back" in n.message]
+
+
+def test_cost_is_the_loss_and_paired_split_prefixes_make_a_log(tmp_path: Path) -> None:
+    """A Theano captioner prints ``Epoch 3 Update 100 Cost 277.85`` (``cost``: the objective's old name) beside
+    ``validation loss: x``; a denoiser prints ``tr_ssl=0.31  va_full=0.14`` (measures named for no known metric,
+    but for the training and a held-out set): both are training logs (batch 16)."""
+    from gapwatch.names import normalize
+    assert normalize("Cost") == ("train", "loss") and normalize("val_cost") == ("val", "loss")
+    lines = [f"23:{e // 60:02d}:{e % 60:02d} | INFO     | Epoch {e:03d}/30  tr_ssl={0.3 / e:.4f}  "
+             f"va_full={0.2 / e + 0.05:.4f}  (62s)" for e in range(1, 31)]
+    p = tmp_path / "training_log.txt"
+    p.write_text("23:00:00 | INFO     | ══════════════\n" + "\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val" and r.best is not None and r.best.epoch == 30

@@ -58,6 +58,7 @@ METRIC_ALIASES: dict[str, str] = {
     "loss": "loss",
     "losses": "loss",
     "nll": "loss",
+    "cost": "loss",  # (Theano / TensorFlow 1 tutorials' name for the objective: ``Cost 277.85``)
     "acc": "acc",
     "accs": "acc",
     "accuracy": "acc",

@@ -92,6 +92,8 @@ def run_all(
 MEMORIZING_NOTE = "; the model is memorising (see the memorization finding): this may still turn into grokking"
 
 #: Appended to an overfitting finding that :func:`reconcile` downgrades because the model never learned the task.
+#: ``not_learning`` modes that stand beside ``underfitting``'s "still falling" (see :func:`reconcile`).
+SPECIFIC_NOT_LEARNING = frozenset({"frozen", "never_above_zero", "at_chance", "auc_at_chance"})
 NEVER_LEARNED_NOTE = ("; the model never did the task on the held-out set (see the not_learning finding): nothing "
                       "to overfit")
 
@@ -104,7 +106,9 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
       of Numerical Stability"; "Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data"). The
       ``overfitting`` finding is downgraded to ``info``, says so, and carries ``evidence["memorizing"]``.
     * ``not_learning`` is the catch-all for a run that never improved: when ``underfitting`` already reports
-      the run (stuck, or still falling), its finding is dropped.
+      the run (stuck, or still falling), its finding is dropped — except its specific modes
+      (:data:`SPECIFIC_NOT_LEARNING`: a held-out share frozen at one value, never above zero, or at chance) beside
+      a loss that is still falling, which is no evidence of learning the task.
     * a run whose deciding share never left zero or never changed (``not_learning``'s ``never_above_zero`` and
       ``frozen``) did not learn the task, so it cannot have overfit it: ``overfitting`` findings become ``info``
       and say so (``evidence["never_learned"]``).
@@ -116,8 +120,13 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
 
     from ..findings import FindingKind, Severity
 
-    if any(f.kind == FindingKind.UNDERFITTING for f in findings):
-        findings = [f for f in findings if f.kind != FindingKind.NOT_LEARNING]
+    under = [f for f in findings if f.kind == FindingKind.UNDERFITTING]
+    if under:
+        # (a held-out share frozen at one value, never above zero or at chance is news beside a loss that is
+        # still falling — the loss can fall while the model learns only the class frequencies)
+        still = all(f.evidence.get("mode") == "still_falling" for f in under)
+        findings = [f for f in findings if f.kind != FindingKind.NOT_LEARNING
+                    or (still and f.evidence.get("mode") in SPECIFIC_NOT_LEARNING)]
     own = [f for f in findings if f.kind == FindingKind.OVERFITTING and f.detector == "overfitting"]
     read = [f for f in findings if f.kind == FindingKind.OVERFITTING and f.detector == "metric_disagreement"]
     if own and read:

@@ -723,7 +723,29 @@ def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
             break
     if "epoch" in lower:
         epoch = t.numeric(lower["epoch"])
+        step = _global_steps(step, epoch)
     return step, epoch
+
+
+def _global_steps(step: np.ndarray, epoch: np.ndarray) -> np.ndarray:
+    """A step column that starts again with every new epoch (``epoch,step`` = ``1,299 / 1,599 / 2,299 / …``: the
+    batch within the epoch) made global: each epoch's steps follow the last step of the epoch before. ``step``
+    itself when it never goes back, or goes back anywhere the epoch does not advance (a resumed run, said
+    elsewhere)."""
+    ok = np.isfinite(step) & np.isfinite(epoch)
+    if int(ok.sum()) < 2 or not ok.all():
+        return step
+    ds, de = np.diff(step), np.diff(epoch)
+    back = ds < 0
+    if not back.any() or (de < 0).any() or (back & (de <= 0)).any():
+        return step
+    out = step.astype(float, copy=True)
+    offset = 0.0
+    for i in range(1, out.size):
+        if back[i - 1]:
+            offset = out[i - 1]  # (the last global step of the epoch before)
+        out[i] = step[i] + offset
+    return out
 
 
 def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset: float = 0.0,

@@ -837,10 +837,17 @@ DEEP_SNIFF_SUFFIXES = frozenset({".log", ".txt", ".out", ".err", ".stdout", ".st
 DEEP_SNIFF_BYTES = 4 * 1024 * 1024
 
 
+def _paired_splits(r: dict[str, Any]) -> bool:
+    """A record that names the training set and a held-out set (``tr_ssl=0.31  va_full=0.14``): a training log's
+    line whatever its measures are called."""
+    splits = {SPLIT_ALIASES[sp] for k in r if (sp := _split_of(k)) is not None}
+    return "train" in splits and len(splits) >= 2
+
+
 def _has_records(text: str) -> bool:
     lines = list(_plain(text.splitlines()))
     recs = _chunks(iter(lines))
-    good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch")]
+    good = [r for _, r in recs.records if any(is_measure(k) for k in r if k != "epoch") or _paired_splits(r)]
     return len(good) >= MIN_SNIFF_RECORDS or bool(template_records(lines))
 
 
