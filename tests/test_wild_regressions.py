@@ -2671,3 +2671,26 @@ def test_cost_is_the_loss_and_paired_split_prefixes_make_a_log(tmp_path: Path) -
     p.write_text("23:00:00 | INFO     | ══════════════\n" + "\n".join(lines) + "\n")
     (r,) = analyze(load(p), forecast=False).runs
     assert r.monitor is not None and r.monitor.split == "val" and r.best is not None and r.best.epoch == 30
+
+
+def test_epoch_headings_and_a_trend_remark_after_a_value(tmp_path: Path) -> None:
+    """Python logging of an LSTM forecaster (batch 16): ``Epoch 3/100 - Training Phase`` and ``Epoch 3/100
+    Complete:`` head each epoch, its measurements follow on their own lines, and ``Val Loss:   2.46 (↓+inf)``
+    carries a remark in parentheses; two runs are appended. Keras's ``Epoch 00008: early stopping`` (no total) is
+    still no heading."""
+    pre = "2025-08-29 17:40:05,371 - src.training.train - INFO - "
+    lines = []
+    for run in range(2):
+        lines.append(pre + "Max epochs: 100")
+        for e in range(1, 13):
+            v = 2.0 / e + 0.3
+            lines += [pre + f"Epoch {e}/100 - Training Phase",
+                      pre + f"    Batch   0/ 19 | Loss: {4.0 / e:.6f} | Avg Loss: {2.0 / e:.6f} | Progress:   0.0%",
+                      pre + f"Epoch {e}/100 - Validation Phase", pre + f"Epoch {e}/100 Complete:",
+                      pre + f"  Train Loss: {2.5 / e:.6f}", pre + f"  Val Loss:   {v:.6f} (↓{0.1 / e:+.6f})"]
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert len(h.runs()) == 2
+    v = h.series("val", "loss", run=h.runs()[1])
+    np.testing.assert_array_equal(v.epoch, np.arange(1, 13))

@@ -109,7 +109,7 @@ _SPACE_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+({_NUM})%?
 _SEPARATORS = re.compile(r"[\s,;|\-\[\]()%#]*")
 # (two or more spaces between fields count as a separator: ``loss=0.1252  time=20.7s  HR@10: 0.6978``)
 _BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$|\S {2,}$")
-_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s|[%)\]]* {2,}(?=[A-Za-z(])")
+_FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s|[%)\]]* {2,}(?=[A-Za-z(])|\s+\([^()]*\)\s*$")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
     r"(?:(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)[\])]?\s+"
@@ -182,6 +182,9 @@ _SPLIT_LEAD = re.compile(r"^(\W*)((?:[A-Za-z][A-Za-z0-9]*[_\-])?"  # (a set's la
 _BLOCK_HEAD = re.compile(r"^\W*(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|dev|test(?:ing)?)"
                          r"\b[\w ]*(?:\.{3}|…+)?:?\s*$",
                          re.IGNORECASE)
+#: Words after an epoch marker that make the line the epoch's heading (no measurement, no number): ``- Training
+#: Phase``, ``Complete:``, ``started``.
+_PHASE_WORDS = re.compile(r"[\s\-:|,.()\[\]A-Za-z]*")
 #: A heading that names the evaluated split after the verb: ``evaluate:dev`` (the conlleval-style NER trainers
 #: copied by many repositories print it before ``accuracy: 96.79%; precision: 76.20%; … FB1: 73.82``).
 _EVALUATE_ON = re.compile(r"^\W*evaluat(?:e|ing)\s*(?:on\s+)?[:\-]?\s*(dev|test(?:ing)?|val(?:id|idation)?)"
@@ -674,7 +677,10 @@ class _Records:
         if found:
             self.marker(epoch)
             self.add(line, found)
-        elif not re.search(r"[A-Za-z]", rest) or rest.lstrip().startswith("|"):
+        elif not re.search(r"[A-Za-z]", rest) or rest.lstrip().startswith("|") or (
+                "/" in seg[:m.end()] and _PHASE_WORDS.fullmatch(rest)):
+            # (``Epoch 3/100 - Training Phase``, ``Epoch 3/100 Complete:``: the epoch's heading, its total given —
+            # not Keras's ``Epoch 00008: early stopping``, printed after epoch 8's marker and before its metrics)
             self.marker(epoch)
             self.open = False
 
