@@ -2680,7 +2680,7 @@ def test_epoch_headings_and_a_trend_remark_after_a_value(tmp_path: Path) -> None
     still no heading."""
     pre = "2025-08-29 17:40:05,371 - src.training.train - INFO - "
     lines = []
-    for run in range(2):
+    for _run in range(2):
         lines.append(pre + "Max epochs: 100")
         for e in range(1, 13):
             v = 2.0 / e + 0.3
