@@ -46,7 +46,7 @@ from . import (
     yolo_txt,
 )
 from ._parts import Parts, build
-from .base import HEAD_BYTES, FunctionReader, NoSuchExperiment, Reader, check_options
+from .base import HEAD_BYTES, FunctionReader, NoSuchExperiment, Reader, check_options, text_encoding
 
 __all__ = ["BUILTIN_READERS", "HEAD_BYTES", "URI_SCHEMES", "FunctionReader", "NoSuchExperiment", "Reader", "load",
            "load_file", "read_head", "readers", "register_reader", "sniff", "supported_formats", "unread",
@@ -118,8 +118,8 @@ def unregister_reader(name: str) -> None:
 
 
 def read_head(path: Path) -> str:
-    """The first :data:`HEAD_BYTES` bytes of a file as text (UTF-8 with replacement, or UTF-16 after its byte
-    order mark; BOM removed; '' for a directory)."""
+    """The first :data:`HEAD_BYTES` bytes of a file as text (UTF-8 with replacement, UTF-16 after its byte order
+    mark, or GB 18030: :func:`gapwatch.readers.base.text_encoding`; BOM removed; '' for a directory)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(HEAD_BYTES)
@@ -127,9 +127,10 @@ def read_head(path: Path) -> str:
         return ""
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its BOM (PowerShell's ``>`` redirect on Windows)
+    enc = text_encoding(raw)
+    if enc == "utf-16":  # UTF-16 with its BOM (PowerShell's ``>`` redirect on Windows)
         return raw[: len(raw) // 2 * 2].decode("utf-16", errors="replace").lstrip("\ufeff")
-    return raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return raw.decode(enc, errors="replace").lstrip("\ufeff")
 
 
 def sniff(path: Path) -> Reader | None:

@@ -37,6 +37,34 @@ from ._parts import Parts
 #: Bytes of a file given to every sniffer (64 KiB: a CSV header or the first JSON Lines record of a log with a
 #: few hundred per-class metrics fits; a longer first line is read in full by the JSON Lines sniffer itself).
 HEAD_BYTES = 65536
+#: Share of a file's non-ASCII characters that must be CJK ideographs for the file to be read as GB 18030 (the
+#: encoding of Chinese Windows, where a Python ``print`` redirected to a file writes GBK).
+CJK_MIN_SHARE = 0.5
+
+
+def text_encoding(raw: bytes) -> str:
+    """The encoding of a text file from its first bytes ``raw``: ``utf-16`` after a UTF-16 byte order mark (a log
+    redirected by Windows PowerShell's ``>``); ``gb18030`` when the bytes are not UTF-8 but decode strictly as
+    GB 18030 into text whose non-ASCII characters are mostly CJK ideographs (:data:`CJK_MIN_SHARE`: a log written
+    on Chinese Windows); else ``utf-8`` (read with replacement characters where bytes are invalid)."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8"  # (a multi-byte character cut at the end of the head)
+    for cut in range(4):  # (a GB 18030 character cut at the end of the head: up to 3 bytes)
+        try:
+            text = raw[: len(raw) - cut].decode("gb18030")
+        except UnicodeDecodeError:
+            continue
+        wide = [c for c in text if ord(c) > 127]
+        cjk = sum(1 for c in wide if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f"
+                  or "\uff00" <= c <= "\uffef")  # (ideographs, CJK punctuation, full-width forms)
+        return "gb18030" if wide and cjk >= CJK_MIN_SHARE * len(wide) else "utf-8"
+    return "utf-8"
 
 #: The reader options :func:`gapwatch.readers.load` knows, with what each selects (named in error messages).
 OPTIONS: dict[str, str] = {

@@ -95,7 +95,7 @@ from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
 from ._templates import template_records
 from ._ultralytics_console import UltralyticsConsole
-from .base import FunctionReader
+from .base import HEAD_BYTES, FunctionReader, text_encoding
 
 NAME = "text"
 
@@ -806,16 +806,20 @@ _CJK_TERMS: tuple[tuple[str, str], ...] = (
     ("准确率", " accuracy "), ("正确率", " accuracy "), ("准确度", " accuracy "), ("精确率", " precision "),
     ("召回率", " recall "), ("精度", " accuracy "), ("损失", " loss "), ("训练集", " train "), ("验证集", " val "),
     ("测试集", " test "), ("训练", " train "), ("验证", " val "), ("测试", " test "), ("：", ": "), ("，", ", "),
-    ("；", "; "), ("｜", "|"),
+    ("；", "; "), ("｜", "|"), ("耗时", " time "),
 )
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+#: The Chinese ordinal of an epoch (``第3轮``, ``第3个epoch``, ``第3代``: "the 3rd round"), which opens the epoch's
+#: measurements; a log that prints no line ends (``…耗时6.7秒第2轮：训练损失：0.71…``) gets one before each.
+_CJK_EPOCH = re.compile(r"第\s*(\d+)\s*(?:轮|个?\s*[Ee]poch|代)")
 
 
 def _english(line: str) -> str:
-    """``line`` with the Chinese words of :data:`_CJK_TERMS` read in English (a line without CJK characters is
-    returned as is)."""
+    """``line`` with the Chinese words of :data:`_CJK_TERMS` read in English and an epoch ordinal
+    (:data:`_CJK_EPOCH`) as ``epoch N`` on a line of its own (a line without CJK characters is returned as is)."""
     if _CJK.search(line) is None:
         return line
+    line = _CJK_EPOCH.sub(r"\nepoch \1 ", line).lstrip("\n")
     for zh, en in _CJK_TERMS:
         line = line.replace(zh, en)
     return re.sub(r"(?<=[A-Za-z]) {2,}(?=[A-Za-z:])", " ", line)
@@ -832,7 +836,14 @@ def _plain(lines: Iterable[str]) -> Iterator[str]:
     for ln in lines:
         ln = _ANSI.sub("", ln) if "\x1b" in ln else ln
         ln = _TENSOR.sub(r"\1", ln) if "tensor(" in ln else ln
-        yield _english(ln) if not ln.isascii() else ln
+        if ln.isascii():
+            yield ln
+            continue
+        ln = _english(ln)
+        if "\n" in ln.rstrip("\r\n"):  # (epochs glued in one line: one line each, :data:`_CJK_EPOCH`)
+            yield from ln.splitlines(keepends=True)
+        else:
+            yield ln
 
 
 #: A file with one of these extensions (or none) whose first 64 KiB hold no measurement is searched further, up to
@@ -877,10 +888,10 @@ def sniff(path: Path, head: str) -> bool:
 
 
 def _encoding(path: Path) -> str:
-    """``utf-16`` for a file that starts with a UTF-16 byte order mark (a log redirected by Windows PowerShell's
-    ``>``), else ``utf-8``."""
+    """The file's encoding from its first bytes (:func:`gapwatch.readers.base.text_encoding`: UTF-8, UTF-16 after
+    its byte order mark, or GB 18030 for a log written on Chinese Windows)."""
     with open(path, "rb") as fh:
-        return "utf-16" if fh.read(2) in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+        return text_encoding(fh.read(HEAD_BYTES))
 
 
 #: Most NUL characters a text log may hold, each in a line that is otherwise text, before it is refused as binary
