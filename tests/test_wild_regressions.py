@@ -2697,9 +2697,10 @@ def test_epoch_headings_and_a_trend_remark_after_a_value(tmp_path: Path) -> None
 
 
 def test_a_gbk_log_written_on_chinese_windows_is_read(tmp_path: Path) -> None:
-    """A GBK-encoded log with no line ends (``第1轮：训练损失：0.78, 训练准确率:0.51, 验证准确率:0.6, 耗时6.7秒第2轮：…``,
-    batch 14): decoded as GB 18030 (its non-ASCII characters are CJK), one epoch per ``第N轮``. A Cyrillic
-    Windows-1251 file is not mistaken for it."""
+    """A GBK-encoded log with no line ends (``第1轮：训练损失：0.78, 训练准确率:0.51,
+    验证准确率:0.6, 耗时6.7秒第2轮：…``, batch 14): decoded as GB 18030 (its
+    non-ASCII characters are CJK), one epoch per ``第N轮``. A Cyrillic Windows-1251 file is not mistaken
+    for it."""
     from gapwatch.readers.base import text_encoding
     text = "".join(f"第{e}轮：训练损失：{0.8 / e:.4f}, 训练准确率:{0.5 + e / 50:.3f}, 验证准确率:{0.5 + e / 40:.3f}, "
                    f"耗时{6.7 - e / 10:.2f}秒" for e in range(1, 13))
