@@ -739,13 +739,11 @@ def _global_steps(step: np.ndarray, epoch: np.ndarray) -> np.ndarray:
     back = ds < 0
     if not back.any() or (de < 0).any() or (back & (de <= 0)).any():
         return step
-    out = step.astype(float, copy=True)
-    offset = 0.0
-    for i in range(1, out.size):
-        if back[i - 1]:
-            offset = out[i - 1]  # (the last global step of the epoch before)
-        out[i] = step[i] + offset
-    return out
+    # each epoch's steps follow the last global step of the epoch before: offsets are the running sum of the
+    # epochs' last steps
+    segment = np.concatenate([[0], np.cumsum(back)])
+    offsets = np.concatenate([[0.0], np.cumsum(step[:-1][back])])
+    return np.asarray(step, dtype=float) + offsets[segment]
 
 
 def wide_parts(t: Table, run: str, *, default_split: str = "train", epoch_offset: float = 0.0,
