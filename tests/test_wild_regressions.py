@@ -2712,3 +2712,16 @@ def test_a_gbk_log_written_on_chinese_windows_is_read(tmp_path: Path) -> None:
     assert r.best is not None and r.best.epoch == 12
     assert text_encoding("Эпоха: 100 | loss 0.5".encode("cp1251")) == "utf-8"
     assert text_encoding("训练损失".encode()) == "utf-8"
+
+
+def test_a_ragged_closing_row_after_too_few_rows_and_a_measure_named_object_are_still_errors(tmp_path: Path) -> None:
+    """The closing-row and settings-object allowances keep damaged files errors: ragged rows after fewer than
+    ``MIN_BODY_ROWS`` well-formed rows, and an object (not a list) under a measure's name."""
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,val_loss\n1,0.5\n2,0.4,0.3,9\n")
+    with pytest.raises(InputError, match=r"line 3: 4 cells but the header has 2 columns"):
+        load(p)
+    q = tmp_path / "history.json"
+    q.write_text('{"config": {"lr": 0.1}, "loss": [1.0, 0.9], "val_loss": {"a": 1}}')
+    with pytest.raises(InputError, match="key 'val_loss'"):
+        load(q)

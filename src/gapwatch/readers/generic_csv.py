@@ -490,10 +490,11 @@ def _body(rdr: Any, ncol: int, path: Path, builder: _Builder, offset: int = 0,
     """Feed the data rows to ``builder``, one row behind: the last row is returned (kept only if the file ends
     with a line end). ``offset``: data lines read before ``rdr`` started (by :func:`_fast_rows`). Up to
     :data:`MAX_CLOSING_ROWS` rows at the very end with more cells than the header (rows of another run appended
-    with other columns) are left out with a note in ``notes``; a row with more cells anywhere else is an error
-    naming its line."""
+    with other columns) are left out with a note in ``notes``, after at least :data:`MIN_BODY_ROWS` well-formed
+    rows; a row with more cells anywhere else (or after fewer rows) is an error naming its line."""
     pending: tuple[list[str], int] | None = None
     long_rows: list[tuple[int, int]] = []  # (line, cells) of rows with more cells than the header, in order
+    good = max(offset - 1, 0)  # well-formed data rows so far (those of the fast path included; not the header)
     try:
         for row in rdr:
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -501,12 +502,13 @@ def _body(rdr: Any, ncol: int, path: Path, builder: _Builder, offset: int = 0,
             line = rdr.line_num + offset
             if long_rows or (len(row) > ncol and any(c.strip() for c in row[ncol:])):
                 long_rows.append((line, len(row)))
-                if len(long_rows) > MAX_CLOSING_ROWS or len(row) <= ncol or pending is None:
+                if len(long_rows) > MAX_CLOSING_ROWS or len(row) <= ncol or good < MIN_BODY_ROWS:
                     fit_row(row, ncol, path, line)  # (raises for a long row)
                     raise InputError(f"{long_rows[0][1]} cells but the header has {ncol} columns", path=path,
                                      line=long_rows[0][0])
                 continue
             row = fit_row(row, ncol, path, line)
+            good += 1
             if pending is not None:
                 builder.add(*pending)
             pending = (row, line)
@@ -549,6 +551,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
 #: Most rows at the end of a CSV whose epoch/step cell is text that are read as a closing summary (``Final
 #: Metrics,Accuracy: 0.97,…`` after the last epoch) and left out with a note, rather than refusing the file.
 MAX_CLOSING_ROWS = 2
+#: Well-formed data rows a CSV must hold before its closing rows with more cells than the header are left out
+#: rather than refused (a table of one good row and one ragged row is a damaged file, not a run with an appendix).
+MIN_BODY_ROWS = 5
 
 
 def closing_rows_dropped(t: Table) -> Table:

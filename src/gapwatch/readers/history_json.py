@@ -172,7 +172,8 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     single: list[str] = []
     settings: list[str] = []
     for key, val in list(doc.items()):
-        if isinstance(val, dict) and val and not all(str(k).strip().lstrip("-").isdigit() for k in val):
+        if isinstance(val, dict) and val and not _measure(str(key)) and not all(
+                str(k).strip().lstrip("-").isdigit() for k in val):
             settings.append(str(key))  # the run's settings (``"config": {"batch_size": 128, …}``), not a curve
             del doc[key]
         elif isinstance(val, dict):  # pandas DataFrame.to_json(): {"loss": {"0": …, "1": …}}
