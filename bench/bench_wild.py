@@ -251,7 +251,8 @@ def score(entries: list[dict[str, Any]], tools: list[str], cache: Path,
         if not p.exists():
             missing.append(e["id"])
             continue
-        row: dict[str, Any] = {"id": e["id"], "format": e["format"], "split": e["split"]}
+        row: dict[str, Any] = {"id": e["id"], "format": e["format"], "split": e["split"],
+                               "batch": int(e.get("batch") or 0)}
         for t in tools:
             v = gapwatch_verdict(p) if t == "gapwatch" else peer_verdict(t, p)
             ok, cls = right(e["judgement"], v)
@@ -277,6 +278,24 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def by_batch(rows: list[dict[str, Any]], tools: list[str]) -> list[str]:
+    """Markdown lines of a table of logs right per collection batch (the manifest's ``batch``; 0: the entries
+    collected before batches were marked) and tool: the newest batch's column is the measure on logs nothing here
+    had seen before. Empty when the rows hold one batch only."""
+    batches = sorted({int(r.get("batch", 0)) for r in rows})
+    if len(batches) < 2:
+        return []
+    out = ["## Right by collection batch", "", "| tool | " + " | ".join(f"batch {b}" for b in batches) + " |",
+           "|---|" + "---|" * len(batches)]
+    for t in tools:
+        cells = []
+        for b in batches:
+            got = [r[t]["right"] for r in rows if int(r.get("batch", 0)) == b and t in r]
+            cells.append(f"{sum(got)}/{len(got)}" if got else "–")
+        out.append(f"| {t} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def markdown(res: dict[str, Any], tools: list[str], split: str, argv: list[str]) -> str:
     classes = sorted({c for t in tools for c in res["per_tool"][t] if c not in ("all", "critical_on_clean")})
     lines = [f"# Real logs from the wild — split `{split}`", "",
@@ -295,6 +314,7 @@ def markdown(res: dict[str, Any], tools: list[str], split: str, argv: list[str])
     lines += ["", "Class of a log: its judgement (`overfits`, `stuck`, `clean`, `ambiguous` = overfitting "
               "either way, `no_heldout`, `not_a_log`); `refused` = a log with a held-out series that was not "
               "read; `crash` = an exception other than gapwatch's own errors.", ""]
+    lines += by_batch(res["rows"], tools)
     wrong = [r for r in res["rows"] if "gapwatch" in r and not r["gapwatch"]["right"]]
     if wrong:
         lines += ["## gapwatch: the logs it got wrong", "", "| log | format | class | what it said |",

@@ -183,3 +183,14 @@ def test_a_real_spike_in_the_same_run_is_still_found(tmp_path: Path) -> None:
     found = _spikes(tmp_path, _hf_state(list(losses), evals))
     assert len(found) == 1 and found[0].evidence["count"] == 1
     assert found[0].step == 9100
+
+
+def test_the_by_batch_table_counts_each_batch_and_tool() -> None:
+    """``bench_wild.by_batch``: one column per collection batch, right/total per tool; nothing for one batch."""
+    rows = [{"batch": 0, "gapwatch": {"right": True}, "losslint": {"right": False}},
+            {"batch": 16, "gapwatch": {"right": True}, "losslint": {"right": True}},
+            {"batch": 16, "gapwatch": {"right": False}, "losslint": {"right": True}}]
+    table = bench_wild.by_batch(rows, ["gapwatch", "losslint"])
+    assert table[2] == "| tool | batch 0 | batch 16 |"
+    assert table[4] == "| gapwatch | 1/1 | 1/2 |" and table[5] == "| losslint | 0/1 | 2/2 |"
+    assert bench_wild.by_batch(rows[1:], ["gapwatch"]) == []
