@@ -12,7 +12,7 @@ import pytest
 
 from gapwatch import analyze, load
 from gapwatch.detectors import underfitting
-from gapwatch.errors import InputError
+from gapwatch.errors import InputError, UsageError
 from gapwatch.findings import FindingKind, Severity
 
 KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
@@ -2725,3 +2725,157 @@ def test_a_ragged_closing_row_after_too_few_rows_and_a_measure_named_object_are_
     q.write_text('{"config": {"lr": 0.1}, "loss": [1.0, 0.9], "val_loss": {"a": 1}}')
     with pytest.raises(InputError, match="key 'val_loss'"):
         load(q)
+
+
+def test_an_accuracy_toggling_between_two_neighbouring_shares_is_sampling_noise(tmp_path: Path) -> None:
+    """YOLOv8-cls on a 44-image validation set (batch 15): top-1 accuracy 42/44 in 9 of 10 epochs and 43/44 once.
+    Two distinct values over ten evaluations still reveal the grid (N = 44), so the one-image drop from the blip
+    is within the binomial noise: no overfitting, and never a critical one."""
+    from gapwatch.stats import share_grid_size
+    acc = [42 / 44] * 4 + [43 / 44] + [42 / 44] * 5
+    assert share_grid_size(np.round(np.array(acc), 5)) == 44
+    assert share_grid_size(np.array([0.5, 0.75, 0.5])) is None  # (three values: too few to read two as a grid)
+    rows = [f"{e},{700 * e:.3f},{0.49 - 0.02 * e:.5f},{a:.5f},1,{0.39 - 0.002 * (e % 3):.5f},0.0002,0.0002,0.0002"
+            for e, a in enumerate(acc, 1)]
+    p = tmp_path / "results.csv"
+    p.write_text("epoch,time,train/loss,metrics/accuracy_top1,metrics/accuracy_top5,val/loss,lr/pg0,lr/pg1,lr/pg2\n"
+                 + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]
+
+
+def test_a_held_out_accuracy_that_wanders_while_training_is_stuck_is_not_overfitting(tmp_path: Path) -> None:
+    """A 7-class emotion CNN whose training accuracy stays at chance (0.09-0.14) and training loss at ln 7 (batch
+    16): one lucky validation epoch followed by chance again is not overfitting — training never got better. The
+    stuck underfitting finding stands; overfitting is info and says why."""
+    # validation shares on a 1,292-image set: chance-level wandering, one lucky epoch (13), then a little lower
+    val_acc = np.array([221, 198, 157, 205, 191, 172, 174, 172, 220, 185, 185, 181, 319, 175, 178, 157, 172, 169,
+                        175, 168, 174]) / 1292
+    train_acc = [0.114, 0.140, 0.125, 0.125, 0.132, 0.095, 0.124, 0.125, 0.130, 0.109, 0.111, 0.102, 0.100,
+                 0.108, 0.089, 0.104, 0.111, 0.112, 0.107, 0.100, 0.106]
+    loss = [2.04, 2.0, 2.01, 2.02, 2.02, 2.01, 2.0, 2.01, 1.99, 1.99, 1.99, 1.97, 1.98, 1.98, 2.01, 1.99, 1.99,
+            1.98, 2.0, 1.98, 1.98]
+    val_loss = [8.4, 4.7, 8.7, 8.5, 4.3, 7.2, 3.8, 5.5, 6.8, 6.8, 6.1, 7.3, 3.0, 4.8, 3.8, 7.4, 7.8, 5.5, 4.8, 6.1,
+                4.1]
+    rows = [f"{t:.6f},{lo:.6f},{a:.6f},{v:.6f},0.0005"
+            for t, lo, a, v in zip(train_acc, loss, val_acc, val_loss, strict=True)]
+    p = tmp_path / "training_history.csv"
+    p.write_text("accuracy,loss,val_accuracy,val_loss,learning_rate\n" + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert any(f.kind == FindingKind.UNDERFITTING and f.evidence.get("mode") == "stuck" for f in r.findings)
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and all(f.severity == Severity.INFO and f.evidence.get("train_stuck") for f in over)
+
+
+def test_the_latest_of_the_launches_appended_to_one_log_decides(tmp_path: Path) -> None:
+    """A ``logging`` file that every launch of the script appends to (batch 12's grapheme-to-phoneme log holds 30):
+    an early launch that stopped on a noisy rise and an aborted start after the real run. The latest launch with
+    five or more evaluations decides; the earlier launch's overfitting finding stays, as info naming the deciding
+    launch, and ``launches.latest_decides=False`` restores every launch's own severities."""
+    def launch(n: int, rise: bool) -> list[str]:
+        return [f"Epoch {e:02d} | Train Loss: {1.0 / e:.4f} | Val Loss: "
+                f"{(0.5 / e + 0.3 + (0.08 * (e - 8) if rise and e > 8 else 0.0)):.4f}" for e in range(1, n + 1)]
+    lines = ["Training started", *launch(20, rise=True), "Training started", *launch(30, rise=False),
+             "Training started", *launch(2, rise=False)]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    a = analyze(load(p), forecast=False)
+    assert [r.name for r in a.runs] == ["train#1", "train#2", "train#3"]
+    first = [f for f in a.runs[0].findings if f.kind == FindingKind.OVERFITTING]
+    assert first and all(f.severity == Severity.INFO and f.evidence["deciding_launch"] == "train#2" for f in first)
+    assert a.worst_severity is None or a.worst_severity.rank <= Severity.INFO.rank
+    b = analyze(load(p), forecast=False, params={"launches": {"latest_decides": False}})
+    assert any(f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank
+               for f in b.runs[0].findings)
+    with pytest.raises(UsageError, match="launches: unknown parameter"):
+        analyze(load(p), forecast=False, params={"launches": {"latest": True}})
+
+
+def test_an_average_or_running_loss_is_the_training_loss() -> None:
+    """``Average loss for epoch 12: 0.2038`` beside ``Test accuracy after epoch 12: 88.80%`` (batch 16): "average"
+    and "running" qualify the training loss; they name no held-out set."""
+    from gapwatch.names import normalize
+    assert normalize("Average loss") == ("train", "average_loss")
+    assert normalize("running_loss") == ("train", "running_loss")
+    assert normalize("val_average_precision") == ("val", "average_precision")
+
+
+def test_paddleclas_logs_read_the_epoch_averages_of_train_and_eval(tmp_path: Path) -> None:
+    """PaddleClas (``ppcls``) logs, batch 17: ``[2022/10/07 21:47:28] ppcls INFO: [Train][Epoch 1/400][Avg]CELoss:
+    6.92, loss: 6.92`` and ``[Eval][Epoch 1][Avg]CELoss: 6.90, loss: 6.90, top1: 0.0015, top5: 0.0061``: the
+    logger's name before the level is a prefix, ``[Eval][Epoch 1]`` the held-out split's epoch marker, ``[Avg]`` the
+    epoch's mean (the per-iteration lines before it are overwritten by it)."""
+    lines = ["[2022/10/07 21:40:32] ppcls INFO: Arch : ", "[2022/10/07 21:40:32] ppcls INFO:     class_num : 1000"]
+    for e in range(1, 13):
+        lo = 6.9 / e ** 0.3
+        lines += [f"[2022/10/07 21:47:00] ppcls INFO: [Train][Epoch {e}/400][Iter: 40/98]lr(LinearWarmup): "
+                  f"0.00008, CELoss: {lo + 0.1:.5f}, loss: {lo + 0.1:.5f}, batch_cost: 0.49s, ips: 260.1 samples/s",
+                  f"[2022/10/07 21:47:28] ppcls INFO: [Train][Epoch {e}/400][Avg]CELoss: {lo:.5f}, loss: {lo:.5f}",
+                  f"[2022/10/07 21:47:33] ppcls INFO: [Eval][Epoch {e}][Iter: 0/25]CELoss: 9.1, loss: 9.1, "
+                  "top1: 0.00000, top5: 0.00049, batch_cost: 4.8s",
+                  f"[2022/10/07 21:47:50] ppcls INFO: [Eval][Epoch {e}][Avg]CELoss: {lo + 0.05:.5f}, loss: "
+                  f"{lo + 0.05:.5f}, top1: {0.02 * e:.5f}, top5: {0.05 * e:.5f}",
+                  f"[2022/10/07 21:47:50] ppcls INFO: [Eval][Epoch {e}][best metric: {0.02 * e}]"]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "acc").values, [round(0.02 * e, 5) for e in range(1, 13)])
+    np.testing.assert_allclose(h.series("train", "loss").values, [round(6.9 / e ** 0.3, 5) for e in range(1, 13)])
+
+
+def test_histories_nested_by_split_are_read(tmp_path: Path) -> None:
+    """Batch 17: a history JSON of ``{"loc_loss": {"train": [...], "validation": [...]}, "metrics": [{…}, …]}`` (each
+    measure's lists under the split names; a list of nested objects is left out with a note), and a JSON Lines
+    history of ``{"epoch": 0, "train": {"loss": 5.26}, "val": {"loss": 4.94, "top1": 3.3}, "sched": "cosine"}``
+    (an object of numbers per split; a setting's name on every record is no measure)."""
+    doc = {"loc_loss": {"train": [69.6, 47.5, 32.1, 30.0], "validation": [32.0, 87.6, 72.4, 70.0]},
+           "class_loss": {"train": [10.7, 6.2, 3.7, 3.0], "validation": [6.5, 27.4, 33.3, 30.0]},
+           "metrics": [{"AR": {"f1": [[0.0, 0.1]]}}] * 4}
+    p = tmp_path / "train_history.json"
+    p.write_text(json.dumps(doc, indent=4))
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "loc_loss").values, [32.0, 87.6, 72.4, 70.0])
+    assert any("metrics: lists of nested objects" in n.message for n in h.notes)
+    q = tmp_path / "log.jsonl"
+    q.write_text("".join(json.dumps({"epoch": e, "train": {"loss": 5.3 - 0.1 * e}, "val": {"loss": 4.9 - 0.1 * e,
+                                     "top1": 3.3 + e}, "aug": {"mixup": 0.2}, "sched": "cosine"}) + "\n"
+                         for e in range(10)))
+    h = load(q)
+    assert h.has("val", "acc") and h.has("train", "loss") and len(h.series("val", "loss")) == 10
+
+
+def test_mixed_name_value_items_and_spelled_out_map(tmp_path: Path) -> None:
+    """``Train Loss: 3288.4 Validate Loss 3408.8`` (one item with a colon, one without; ``Validate`` names the
+    validation set) and ``Mean Average Precision = 21.55%`` (mAP spelled out: a held-out measure), batch 17."""
+    from gapwatch.names import normalize
+    from gapwatch.readers.text import pairs
+    assert pairs("Train Loss: 3288.4 Validate Loss 3408.8") == {"Train Loss": 3288.4, "Validate Loss": 3408.8}
+    assert pairs("We trained 3 models 5 times") == {}
+    assert normalize("Validate Loss") == ("val", "loss")
+    assert normalize("Mean Average Precision") == ("val", "map")
+    p = tmp_path / "output.log"
+    p.write_text("Time to play:\n" + "".join(f"Epoch: {10 * e}  Train Loss: {9e4 / e:.3f}  Validate Loss "
+                                              f"{7e4 / e + 100:.3f}\n" for e in range(1, 15)))
+    assert load(p).has("val", "loss")
+
+
+def test_practical_size_floors_of_overfitting_and_a_last_nan_evaluation(tmp_path: Path) -> None:
+    """Batch 17: an AUC that converged before its first evaluation and drifts 0.976 → 0.971 (60% of a 0.008
+    improvement undone, under one point) and a positive loss that ends 0.4% above its best are not overfitting
+    (``min_share_drop``, ``min_relative_rise``); a final validation row of NaN after the epoch's last finite training
+    losses is an evaluation that failed (a data warning), not a run that broke down (never critical)."""
+    rows = [f"{e},{0.037 * 0.99 ** e:.5f},{0.0205 + 0.0003 * ((e * 7) % 5):.5f},"
+            f"{min(0.9757, 0.9683 + 0.0015 * e) - (0.005 if e > 20 else 0) + 0.0004 * ((e * 3) % 4):.4f}"
+            for e in range(1, 62)]
+    p = tmp_path / "training_history.csv"
+    p.write_text("epoch,train_loss,val_loss,val_auc\n" + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "auc"
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]
+    q = tmp_path / "metrics.csv"
+    body = [f"{e},{50 * (e + 1)},{1e3 / (e + 1) + 4:.4f}," for e in range(30)]
+    body += [f"{e},{50 * (e + 1) + 25},,{1e3 / (e + 1) + 6:.4f}" for e in range(29)] + ["29,1525,,nan"]
+    q.write_text("epoch,step,train_loss,val_loss\n" + "\n".join(body) + "\n")
+    (r,) = analyze(load(q), forecast=False).runs
+    assert not [f for f in r.findings if f.severity == Severity.CRITICAL]
+    assert any(f.evidence.get("type") == "non_finite_heldout" for f in r.findings)

@@ -265,7 +265,9 @@ def analyze(
     Args:
         monitor: the series to monitor in every run (default: :mod:`gapwatch.monitor` decides per run).
         detectors: run only these registered detectors (default: all; the ``data`` checks always run).
-        params: per-detector parameters, ``{"overfitting": {"min_z": 4}}`` (validated by each detector).
+        params: per-detector parameters, ``{"overfitting": {"min_z": 4}}`` (validated by each detector), and
+            ``{"launches": {...}}`` for the rule that the latest of the launches appended to one log decides
+            (:mod:`gapwatch.launches`).
         forecast: forecast each run's monitored curve past its end; ``None`` (default) does so when there are
             at most :data:`FORECAST_MAX_RUNS` runs.
         forecast_method: ``"ensemble"`` (parametric, no torch), ``"pfn"`` (needs torch) or ``"auto"``.
@@ -275,9 +277,17 @@ def analyze(
         InputError: when no run has a usable held-out series (the message of the first run says what to log).
         UsageError: unknown detector names or bad parameters.
     """
+    from . import launches
+
     params = params if params is not None else detector_params
+    launch_params = (params or {}).get(launches.OWNER)
+    params = {k: v for k, v in params.items() if k != launches.OWNER} if params else params
     detectors = _check_options(detectors, params, forecast_method)
     runs = [analyze_run(r, monitor=monitor, detectors=detectors, params=params) for r in history]
+    demoted = set(launches.apply(runs, launch_params))
+    for r in runs:
+        if r.name in demoted and r.summary is not None:
+            r.summary = summarize_run(r)
     runs += _unread_runs(history)
     if runs and all(r.error for r in runs):
         raise InputError(runs[0].error or "no run could be analysed")

@@ -44,6 +44,7 @@ SPLIT_ALIASES: dict[str, str] = {
     "eval": "val",
     "evaluation": "val",
     "validating": "val",  # (``Validating Epoch: 3, accuracy: …`` in text logs)
+    "validate": "val",  # (``Train Loss: 3.2 Validate Loss 3.4``)
     "evaluating": "val",
     "dev": "val",
     "test": "test",
@@ -214,6 +215,8 @@ QUALIFIERS: frozenset[str] = frozenset(
     {"top1", "top5", "top3", "top10", "pgd", "fgsm", "adv", "clean", "robust", "macro", "micro", "weighted",
      "balanced", "token", "seq", "sequence", "char", "word", "mean", "avg", "total", "overall", "per",
      "class",
+     # aggregates over an epoch's batches: "Average loss for epoch 12", running_loss, a smoothed curve
+     "average", "running", "moving", "smoothed",
      "masked", "mlm", "lm", "ce", "kl", "box", "cls", "obj", "dfl", "seg", "mask", "bbox",
      # the words of Keras's built-in metric names: sparse_categorical_accuracy, binary_accuracy,
      # top_k_categorical_accuracy, root_mean_squared_error, mean_absolute_percentage_error …
@@ -519,6 +522,8 @@ def _canonical_metric(rest: list[str]) -> str:
     if len(rest) >= 2 and "_".join(rest[-2:]) in METRIC_ALIASES:
         last = METRIC_ALIASES["_".join(rest[-2:])]
         qual = rest[:-2]
+    if rest[-3:] == ["mean", "average", "precision"]:  # (``Mean Average Precision = 21.55%``: mAP spelled out)
+        last, qual = "map", rest[:-3]
     return "_".join([*qual, last])
 
 

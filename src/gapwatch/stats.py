@@ -30,6 +30,10 @@ def noise_sigma(values: np.ndarray) -> float:
 GRID_MAX_N = 20_000
 #: Distinct values :func:`share_grid_size` tries each grid on before checking them all.
 _GRID_PROBE = 32
+#: Values a share that takes only two distinct values must have for :func:`share_grid_size` to read a grid from
+#: them: an accuracy that toggles between two neighbours k/N and (k+1)/N over this many evaluations is a small
+#: validation set seen through one example (42/44 and 43/44 on a 44-image set), not a two-value coincidence.
+GRID_TWO_VALUES_MIN_N = 5
 
 
 def _decimals(u: np.ndarray) -> int:
@@ -47,14 +51,14 @@ def share_grid_size(values: np.ndarray, max_n: int = GRID_MAX_N) -> int | None:
     A held-out accuracy on 25 images moves in steps of 0.04; the values reveal the validation set's size. Values
     logged with ``d`` decimals fit any grid finer than ``10^-d`` by rounding alone, so only ``N ≤ 10^d / 10``
     is accepted (full-precision float32 values — Keras histories — allow any ``N`` ≤ ``max_n``); at least three
-    distinct values in [0, 1] are needed.
+    distinct values in [0, 1] are needed, or two over :data:`GRID_TWO_VALUES_MIN_N` or more values.
     """
     v = finite_values(values)
     if v.size < 3 or float(v.min()) < 0.0 or float(v.max()) > 1.0:
         return None
     u = np.sort(v)  # (the distinct values; np.unique would import numpy.ma, which the CLI's start-up avoids)
     u = u[np.concatenate(([True], np.diff(u) > 0))]
-    if u.size < 3:
+    if u.size < (2 if v.size >= GRID_TWO_VALUES_MIN_N else 3):
         return None
     d = _decimals(u)
     limit = max_n if d >= 16 else min(max_n, 10 ** d // 10)

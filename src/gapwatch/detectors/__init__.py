@@ -96,6 +96,9 @@ MEMORIZING_NOTE = "; the model is memorising (see the memorization finding): thi
 SPECIFIC_NOT_LEARNING = frozenset({"frozen", "never_above_zero", "at_chance", "auc_at_chance"})
 NEVER_LEARNED_NOTE = ("; the model never did the task on the held-out set (see the not_learning finding): nothing "
                       "to overfit")
+#: Appended to an overfitting finding that :func:`reconcile` downgrades because training itself is stuck.
+TRAIN_STUCK_NOTE = ("; training itself never got better (see the underfitting finding): a held-out measure that "
+                    "moves while the model learns nothing is noise, not overfitting")
 
 
 def reconcile(findings: list[Finding]) -> list[Finding]:
@@ -112,6 +115,10 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
     * a run whose deciding share never left zero or never changed (``not_learning``'s ``never_above_zero`` and
       ``frozen``) did not learn the task, so it cannot have overfit it: ``overfitting`` findings become ``info``
       and say so (``evidence["never_learned"]``).
+    * a run whose training is stuck (``underfitting``'s ``stuck`` mode: the training loss never improved beyond
+      its noise, or the training accuracy stayed low) learned nothing it could overfit: ``overfitting`` findings
+      become ``info`` and say so (``evidence["train_stuck"]``) — overfitting is the held-out measure getting
+      worse *while training improves* (Prechelt, "Early Stopping — But When?").
     * ``metric_disagreement``'s "loss worse, metric stalled" is an ``overfitting`` verdict read from the loss;
       when the ``overfitting`` detector also reports the deciding series past its best, the two say one thing:
       the more severe is kept (the ``overfitting`` detector's on a tie).
@@ -132,6 +139,11 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
     if own and read:
         drop = read if max(f.severity.rank for f in own) >= max(f.severity.rank for f in read) else own
         findings = [f for f in findings if not any(f is d for d in drop)]
+    if any(f.evidence.get("mode") == "stuck" for f in under):
+        findings = [replace(f, severity=Severity.INFO, message=f.message + TRAIN_STUCK_NOTE,
+                            evidence={**f.evidence, "train_stuck": True})
+                    if f.kind == FindingKind.OVERFITTING and f.severity.rank > Severity.INFO.rank else f
+                    for f in findings]
     if any(f.kind == FindingKind.NOT_LEARNING and f.evidence.get("mode") in ("never_above_zero", "frozen")
            for f in findings):
         findings = [replace(f, severity=Severity.INFO, message=f.message + NEVER_LEARNED_NOTE,

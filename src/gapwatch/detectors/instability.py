@@ -14,7 +14,8 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   training: a ``data`` warning (``evidence["type"] == "non_finite_heldout"``). The same holds for a held-out loss
   that is not finite again later (the last evaluation of an aborted run) when a task metric of its set (the
   monitored accuracy, F1…) was measured, finite, at each of its non-finite evaluations: the model was evaluated,
-  only the loss's computation failed.
+  only the loss's computation failed — or when a training series logged a finite value at or after the held-out
+  series' first non-finite evaluation (training went on with finite numbers; the evaluation failed).
 * **divergence** (``critical``): on the training loss, or on each of its logged parts (``train/box_loss``…; the
   held-out loss only when no training loss is logged —
   a held-out loss that rises while training falls is ``overfitting``), the trailing level at the end is above
@@ -304,7 +305,8 @@ def _non_finite(series: list[Series], p: dict[str, Any]) -> Finding | None:
     bad_names = set(counts)
     train = [t for t in series if t.split == "train"]
     if (train and all(t.name not in bad_names for t in train)
-            and all(recovered[t.name] or _measured_beside(t, series) for t in series if t.name in bad_names)
+            and all(recovered[t.name] or _measured_beside(t, series) or _trained_on(t, train)
+                    for t in series if t.name in bad_names)
             and all(t.split != "train" for t in series if t.name in bad_names)):
         return _heldout_glitch(s, i, what, counts)
     fin = np.where(np.isfinite(s.values[:i]))[0]
@@ -328,6 +330,22 @@ def _non_finite(series: list[Series], p: dict[str, Any]) -> Finding | None:
     return Finding(FindingKind.INSTABILITY, Severity.CRITICAL, msg, step=s.at(i)["step"],
                    epoch=s.at(i)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                    detector="instability")
+
+
+def _trained_on(bad: Series, train: list[Series]) -> bool:
+    """True when a training series has a finite value at or after the first NaN/±inf evaluation of the held-out
+    series ``bad`` (on the step or the epoch axis: a last validation row logged after the epoch's last training
+    step belongs to that epoch): training went on with finite numbers, so
+    what failed was the evaluation (a final validation row of NaN after a finite last training loss), not the
+    training."""
+    i = int(np.argmax(~np.isfinite(bad.values)))
+    for t in train:
+        fin = np.isfinite(t.values)
+        for axis in ("step", "epoch"):
+            at, xs = float(getattr(bad, axis)[i]), getattr(t, axis)[fin]
+            if np.isfinite(at) and bool(np.any(xs >= at)):
+                return True
+    return False
 
 
 def _measured_beside(bad: Series, series: list[Series]) -> bool:

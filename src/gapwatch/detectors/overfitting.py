@@ -78,7 +78,7 @@ import numpy as np
 from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor, heldout_roles, role_of
+from ..monitor import BOUNDED_MEASURES, PERCENT_MIN_MAX, Monitor, heldout_roles, role_of, task_family
 from ..params import Param, defaults, register, validate
 from ..stats import argmin, mann_kendall, noise_sigma, sampling_sigma, trailing_mean, window_means
 from . import register as register_detector
@@ -155,6 +155,15 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              "advice for repeated data) when at least this share of the run lies after the best ...", of="run", high=1),
     Param("slow_trend_p", 0.01, "... and the Mann-Kendall test of a rising trend after the best has a one-sided "
           "p-value below this.", unit="probability", low=0, high=1),
+    fraction("min_share_drop", 0.01, "Smallest fall of a bounded share (accuracy, AUC, F1, mAP…: values in [0, 1], "
+             "or percentages) from its best level to its final level that counts (practical size, in units of "
+             "the share's scale): one point. An AUC that drifts from 0.976 to 0.971 after converging before its "
+             "first evaluation has undone 60% of a tiny improvement, and no reader calls it overfitting.",
+             of="share's scale (1, or 100 for a percentage)"),
+    fraction("min_relative_rise", 0.01, "Smallest rise of a positive smaller-is-better series (a loss, an error, a "
+             "perplexity) from its best level to its final level, as a share of that best level (practical size): "
+             "1%. A regression loss of 3.3e7 that ends 0.4% above its best after improving by 2% in all has undone "
+             "a fifth of nothing.", of="best level"),
     Param("sampling_floor", True, "For a larger-is-better share (an accuracy) whose values all lie on a grid k/N "
           "— the validation set has N examples (25 images: steps of 0.04) — the noise level is never below the "
           "binomial standard error sqrt(p(1-p)/N): a change of one or two examples is the small set's sampling "
@@ -208,6 +217,13 @@ def _judged(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> lis
     _, degradation, _, _, _, zstat, lost = deg
     if degradation <= 0 or zstat < p["min_z"] or lost < p["min_lost_fraction"]:
         return []
+    scale = share_scale(mon, s)
+    if scale is not None and degradation < p["min_share_drop"] * scale:
+        return []  # (a bounded share that fell by less than a point: too small to matter)
+    best_level = deg[0]
+    if mon.sign > 0 and best_level > 0 and float(np.min(s.values)) > 0 \
+            and degradation < p["min_relative_rise"] * best_level:
+        return []  # (a positive loss that rose by less than 1% of itself)
     if z[-1] <= z[b]:
         return []  # the final evaluation is as good as the best: the final model lost nothing
 
@@ -220,6 +236,18 @@ def _judged(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> lis
     if not train_ev and _diverges(history, mon):
         return []  # without a training series, a rise that undoes all progress is divergence
     return [_finding(history, mon, s, z, b, w, deg, train_ev, p, onset)]
+
+
+def share_scale(mon: Monitor, s: Series) -> float | None:
+    """1.0 for a larger-is-better bounded share (:data:`gapwatch.monitor.BOUNDED_MEASURES`) logged as a fraction,
+    100.0 for one logged as a percentage, None for any other series (a loss, a perplexity…)."""
+    if mon.mode != "max" or task_family(mon.metric) not in BOUNDED_MEASURES:
+        return None
+    v = s.values
+    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    if lo < 0:
+        return None
+    return 1.0 if hi <= 1.0 + 1e-6 else (100.0 if PERCENT_MIN_MAX < hi <= 100.0 + 1e-6 else None)
 
 
 def lasting_needed(n: int, p: dict[str, Any]) -> int:

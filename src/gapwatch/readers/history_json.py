@@ -36,7 +36,7 @@ import numpy as np
 from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import METRIC_ALIASES, normalize, normalize_columns, role
+from ..names import METRIC_ALIASES, SPLIT_ALIASES, normalize, normalize_columns, role
 from ._parts import Parts, read_json_document, records_parts
 from .base import FunctionReader
 
@@ -50,6 +50,8 @@ MAX_BYTES = 1 << 25
 _RECORDS_HEAD = re.compile(r'\A\s*\[\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:')
 _OBJECT_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:')
 _FIRST_KEY = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*(?:\[|\{\s*"\d+"\s*:)')
+#: A measure's object of per-split lists opening the document: ``{"loc_loss": {"train": [...], "validation": [...]}``.
+_SPLITS_FIRST = re.compile(r'\A\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*\{\s*"([A-Za-z_]{1,20})"\s*:\s*\[')
 _MEASURES = frozenset(METRIC_ALIASES.values())
 #: A numeric string (``"0.93"``, ``" 1e-3"``): such a list is values, not labels.
 _NUMERIC = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$|^\s*$")
@@ -79,6 +81,13 @@ def sniff(path: Path, head: str) -> bool:
         keys = _OBJECT_KEY.findall(head[r.start(1) - 1: head.find("}", r.end()) + 1 or len(head)])
         return any(_measure(k) for k in keys)
     m = _FIRST_KEY.match(head)
+    by_split = _SPLITS_FIRST.match(head)
+    if m is None and by_split is not None:  # ``{"loc_loss": {"train": [...], "validation": [...]}, …}``
+        try:
+            key, split = json.loads(f'"{by_split.group(1)}"'), by_split.group(2).lower()
+        except ValueError:
+            return False
+        return split in SPLIT_ALIASES and _measure(key)
     if m is None:
         # ``{"config": {"batch_size": 128, …}, "epochs": [...], "train_loss": [...], …}``: the run's settings first,
         # then the per-epoch lists; a measure's list must follow
@@ -164,10 +173,29 @@ def _by_row_index(key: str, val: dict[str, Any], path: Path) -> tuple[list[Any],
     return [values[i] for i in order], rows[order] + 1.0
 
 
+def _split_objects(doc: dict[str, Any]) -> dict[str, Any]:
+    """``{"loc_loss": {"train": [...], "validation": [...]}}`` (a measure's lists under the split names) →
+    ``{"train_loc_loss": [...], "validation_loc_loss": [...]}``; other keys as they are, in order."""
+    out: dict[str, Any] = {}
+    for key, val in doc.items():
+        if (isinstance(val, dict) and val and all(str(k).lower() in SPLIT_ALIASES for k in val)
+                and all(isinstance(v, list) for v in val.values())):
+            for split, values in val.items():
+                out[f"{split}_{key}"] = values
+        else:
+            out[key] = val
+    return out
+
+
 def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
     if isinstance(doc, list):
         return _records_parts(doc, Path(path), run)
+    doc = _split_objects(doc)
+    nested = [str(k) for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, (dict, list))
+                                                                                  for x in v)]
+    for k in nested:
+        del doc[k]  # (``"metrics": [{"AR": {"f1": [...]}}, …]``: per-epoch objects of their own, not one measure)
     epochs: dict[str, np.ndarray] = {}
     single: list[str] = []
     settings: list[str] = []
@@ -213,6 +241,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             parts.add(step, epoch, split, metric, values, k)
         elif role(k) == "schedule":  # learning rates: kept aside, never judged
             schedule.keep(parts.meta, k, step, epoch, values)
+    if nested:
+        parts.notes.append(HistoryNote(
+            run, f"{', '.join(nested)}: lists of nested objects, not per-epoch numbers; not read", str(path)))
     if settings:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(settings)}: an object of settings, not per-epoch values; not read", str(path)))

@@ -146,6 +146,9 @@ class RecordColumns:
                                 sched[1].append(epoch)
                                 sched[2].append(float(v))
                             continue
+                        if isinstance(v, str) and _label(v):
+                            skip.add(key)  # (``"sched": "cosine"``: a setting's name on every record, not a measure)
+                            continue
                         col = cols[key] = (array("d"), array("d"), array("d"))
                 x = v if is_float else number(v, path=path, line=line, key=str(k))
                 col[0].append(step)
@@ -196,11 +199,27 @@ PHASE_KEYS = ("mode", "phase", "split", "stage")
 SUMMARY_SUFFIXES = ("_copypaste",)
 
 
+def _split_objects(rec: dict[str, Any]) -> dict[str, Any]:
+    """``{"epoch": 3, "train": {"loss": 5.2}, "val": {"loss": 4.9, "top1": 3.3}}`` (a record with one object of
+    numbers per split) → ``{"epoch": 3, "train_loss": 5.2, "val_loss": 4.9, "val_top1": 3.3}``; an object under a
+    key that names no split (a settings object) is left as it is (and skipped as no number)."""
+    out: dict[str, Any] = {}
+    for k, v in rec.items():
+        if isinstance(v, dict) and isinstance(k, str) and k.strip().lower() in SPLIT_ALIASES:
+            out.update({f"{k}_{m}": x for m, x in v.items() if not isinstance(x, (dict, list))})
+        else:
+            out[k] = v
+    return out
+
+
 def _phased(rec: dict[str, Any]) -> dict[str, Any]:
-    """``rec`` with each metric key prefixed by the record's phase (``{"mode": "val", "bbox_mAP": 0.2}`` →
+    """``rec`` with each split's object of numbers flattened (:func:`_split_objects`) and each metric key prefixed
+    by the record's phase (``{"mode": "val", "bbox_mAP": 0.2}`` →
     ``{"val_bbox_mAP": 0.2}``); the phase key and summary strings dropped. A record without a phase key whose
     text value is a split name is returned as it is. A long-format record (``{"step": 3, "split": "val",
     "metric": "loss", "value": 0.58}``, as the long CSV) becomes ``{"step": 3, "val_loss": 0.58}``."""
+    if any(isinstance(v, dict) for v in rec.values()):
+        rec = _split_objects(rec)
     name, value = rec.get("metric"), rec.get("value")
     if isinstance(name, str) and name and "value" in rec and not isinstance(value, (str, dict, list)):
         split = rec.get("split")
@@ -218,6 +237,18 @@ def _phased(rec: dict[str, Any]) -> dict[str, Any]:
                 out[f"{phase}_{k}" if named else k] = x
             return out
     return rec
+
+
+def _label(v: str) -> bool:
+    """A text that is no number (``"cosine"``; not ``"0.5"``, ``"nan"`` or a blank)."""
+    t = v.strip().lower()
+    if t in ("", "none", "null", "nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
+        return False
+    try:
+        float(t)
+    except ValueError:
+        return True
+    return False
 
 
 def _is_metadata(rec: Mapping[str, Any]) -> bool:

@@ -112,7 +112,7 @@ _BOUNDARY = re.compile(r"[\-,;:\[\](\t>]\s*$|\S {2,}$")
 _FOLLOWED = re.compile(r"[%)\]]*\s*[,;|\t]|\s+-\s|[%)\]]* {2,}(?=[A-Za-z(])|\s+\([^()]*\)\s*$")
 _MARKER = re.compile(
     r"^[^A-Za-z\r\n]*(?:(?:INFO|DEBUG|WARNING|WARN|NOTICE)\b[^A-Za-z]*(?:[\w.]+\s*[:\-]+\s*)?)?"
-    r"(?:(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)[\])]?\s+"
+    r"(?:(train(?:ing)?|val(?:id|idation|idating)?|eval(?:uation|uating)?|test(?:ing)?)(?:[\])]?\s+|[\])]\s*[\[(])"
     r"(?:(?:in|on|at)\s+)?)?"
     r"epoch(?![A-Za-z_])(?:\((train|val|test)\))?\s*[:#]?\s*[\[(]?\s*(\d+)\s*(?:/\s*\d+\s*)?[\])]?", re.IGNORECASE)
 #: A Python dict of numbers printed on a line (no nested braces): ``{'eval_loss': 0.58, 'epoch': 1.0}``.
@@ -140,7 +140,8 @@ _LEVEL = r"\[?(?:INFO|DEBUG|WARNING|WARN|NOTICE|ERROR|CRITICAL)\]?"
 #: A logging prefix before the message: ``2025-10-18 21:47:28,335 - src.train - INFO - `` (the ``logging``
 #: format ``%(asctime)s - %(name)s - %(levelname)s - ``), ``[2025-10-18 21:47:28] INFO: ``, ``INFO:__main__:``,
 #: loguru's ``2021-07-20 12:00:00.123 | INFO     | module:function:260 - ``, OpenNMT-py's ``[2024-05-08 04:06:28,463
-#: INFO] ``, Airflow's ``[2022-03-01 10:00:00,123] {train.py:45} INFO - ``.
+#: INFO] ``, Airflow's ``[2022-03-01 10:00:00,123] {train.py:45} INFO - ``, PaddleClas's ``[2022/10/07 21:47:28] ppcls
+#: INFO: ``.
 _LOG_PREFIX = re.compile(
     # the Swin Transformer's ``create_logger``, copied by many research repositories:
     # ``[2025-10-20 20:55:02 alexnet](main.py 186): INFO ``
@@ -160,6 +161,8 @@ _LOG_PREFIX = re.compile(
     rf"(?:\[?\{{[\w.<>\-]+:\d+\}}\s*{_LEVEL}\s*-\s*|"
     # (a logger named by a path: ``- /Users/me/ner/log/train.log - INFO - ``, ``- log\\train.log - INFO - ``)
     rf"[\w.<>/\\:~\-]+(?:\[[\w:]+\])?\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
+    # (PaddlePaddle's loggers, a name and the level: ``[2022/10/07 21:47:28] ppcls INFO: ``)
+    rf"[\w.]+\s+{_LEVEL}:\s+|"
     rf"{_LEVEL}\s*\|\s*[\w.<>]+(?::[\w.<>]+)*:\d+\s+-\s+|{_LEVEL}\s*[-|:]\s*)?)")
 #: The Swin logger's lines (its training script, copied by many repositories): ``Train: [3/50][100/391]\t…`` (an
 #: epoch marker, then tab-separated ``name value (running mean)`` fields), ``Validate: \tLoss 1.98 (1.88)\t…``
@@ -200,6 +203,8 @@ _BEST_TAG = re.compile(r"^\s*\[[^\]]*\bbest\b[^\]]*\]", re.IGNORECASE)
 _TAG = re.compile(r"^\s*\[(?![^\]]*\b(?:train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|test(?:ing)?|dev|epoch|step|"
                   r"iter)\b)[A-Za-z][^\]\[]{0,40}\]\s*(?=[A-Za-z])", re.IGNORECASE)
 _TOKENS = re.compile(r"[\s_/.\-]+")
+#: Brackets left empty at the start of a line's rest once its progress counter is taken out (``[Iter: 0/25]``).
+_EMPTY_BRACKETS = re.compile(r"^\s*\[\s*\]")
 #: Fewest columns of a ``| Epoch | Train Loss | … |`` table (an epoch and one measurement).
 MIN_TABLE_COLUMNS = 2
 #: Fewest columns of a space-aligned table (its header's names; see :func:`_is_space_header`).
@@ -265,6 +270,24 @@ def _comma_space_pairs(field: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in found]
 
 
+#: One ``name value`` or ``name: value`` item of a field of such items (:func:`_mixed_pairs`).
+_MIXED_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]*:?[ \t]*({_NUM})%?(?![\w.:/])")
+
+
+def _mixed_pairs(field: str) -> list[tuple[str, str]]:
+    """A field that is two or more measurement items and nothing else, some written ``name: value`` and some
+    ``name value`` (``Train Loss: 3288.4 Validate Loss 3408.8``), each name (up to three words) a measure."""
+    out, pos = [], 0
+    for m in _MIXED_ITEM.finditer(field):
+        if field[pos:m.start()].strip():
+            return []
+        out.append((m.group(1), m.group(2)))
+        pos = m.end()
+    if field[pos:].strip() or len(out) < 2 or not all(is_measure(n) for n, _ in out):
+        return []
+    return out
+
+
 #: Punctuation a printed line may start with before its one measurement (``-- "test accuracy 0.642``).
 _LEAD_PUNCT = re.compile(r"^[\s\-\"'*>#=~:]*")
 
@@ -285,6 +308,8 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
         pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
     if not pairs:
         pairs = _comma_space_pairs(field)
+    if not pairs:
+        pairs = _mixed_pairs(field)
     if not pairs:
         pairs = _lone_split_pair(field)
     split = _split_of(pairs[0][0]) if pairs else None
@@ -667,6 +692,8 @@ class _Records:
             self.add(line, {"step": float(step.group(1) or step.group(2)), **found} if step else found)
             return
         rest, epoch = _PROGRESS.sub(" ", seg[m.end():]), float(m.group(3))
+        # (``[Eval][Epoch 1][Avg]CELoss: …``, PaddleClas: the epoch's mean; ``[Iter: 0/25]`` left as ``[ ]``)
+        rest = _TAG.sub("", _EMPTY_BRACKETS.sub("", rest, count=1), count=1)
         split = m.group(2) or m.group(1)  # ``Epoch(val) [1][500/500]`` (OpenMMLab), ``Valid Epoch: 3 …``
         tag = _SPLIT_TAG.match(rest) if split is None else None
         if tag is not None:  # ``Epoch 1/200 [Val]   loss: 0.36`` (the split tagged after the epoch)
