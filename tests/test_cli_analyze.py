@@ -256,3 +256,19 @@ def test_bad_detector_options_exit_2(overfit_log: Path, args: list[str], msg: st
                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", str(overfit_log), *args]) == 2
     assert msg in capsys.readouterr().err
+
+
+def test_param_options_work_in_a_fresh_process(overfit_log: Path) -> None:
+    """``--param`` is checked against the registered specs before any work; in a fresh interpreter the detectors
+    (and :mod:`gapwatch.launches`) have not registered theirs yet, which once made every ``--param`` an "unknown
+    parameter owner" error."""
+    import subprocess
+    import sys
+    for arg in ("overfitting.min_z=1000", "launches.latest_decides=false"):
+        p = subprocess.run([sys.executable, "-m", "gapwatch", "analyze", str(overfit_log), "--json", "--param", arg],
+                           capture_output=True, text=True, check=False)
+        assert p.returncode == 0, p.stderr
+        json.loads(p.stdout)
+    p = subprocess.run([sys.executable, "-m", "gapwatch", "analyze", str(overfit_log), "--param", "launches.nope=1"],
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 2 and "launches: unknown parameter 'nope'" in p.stderr

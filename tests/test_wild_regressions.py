@@ -2879,3 +2879,29 @@ def test_practical_size_floors_of_overfitting_and_a_last_nan_evaluation(tmp_path
     (r,) = analyze(load(q), forecast=False).runs
     assert not [f for f in r.findings if f.severity == Severity.CRITICAL]
     assert any(f.evidence.get("type") == "non_finite_heldout" for f in r.findings)
+
+
+def test_rare_spikes_in_a_long_run_and_an_auc_learned_before_its_first_evaluation(tmp_path: Path) -> None:
+    """Batch 12/17: five blips of a classification loss in a 600-epoch YOLOv5 run are rarer than one in a hundred
+    evaluations (``warn_spike_rate``): info, not a warning; a clinical model's validation AUROC at 0.899 on its first
+    evaluation and 0.903 at its best is not "not learning" (``auc_learned``): it ranks far above chance."""
+    rows = []
+    for e in range(600):
+        cls = 0.02 + 0.03 * 0.99 ** e + 0.0004 * ((e * 7) % 5) + (0.02 if e in (150, 260, 330, 420, 555) else 0.0)
+        rows.append(f"{e},{0.05 + 0.1 * 0.99 ** e:.5f},{cls:.5f},{min(0.9, 0.3 + e / 200):.4f},"
+                    f"{0.04 + 0.08 * 0.99 ** e:.5f}")
+    p = tmp_path / "results.csv"
+    p.write_text("epoch,train/box_loss,train/cls_loss,metrics/mAP_0.5,val/box_loss\n" + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    spikes = [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "spikes"]
+    assert spikes and all(f.severity == Severity.INFO for f in spikes)
+    assert spikes[0].evidence["count"] >= 3
+    (r,) = analyze(load(p), forecast=False, params={"instability": {"warn_spike_rate": 0}}).runs
+    assert any(f.severity == Severity.WARNING and f.evidence.get("type") == "spikes" for f in r.findings)
+    d = tmp_path / "lightning_logs" / "version_0"
+    d.mkdir(parents=True)
+    auc = [0.8990, 0.9001, 0.8995, 0.9012, 0.9020, 0.9026, 0.9018]
+    (d / "metrics.csv").write_text("epoch,step,val_loss,val_auroc_mean\n" + "".join(
+        f"{e},{10 * e},{0.5497 + 0.001 * ((e * 3) % 4):.4f},{a}\n" for e, a in enumerate(auc)))
+    (r,) = analyze(load(d / "metrics.csv"), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: Modules whose import registers parameter specs (the detectors register on first use of their registry).
 MODULES = ("gapwatch.policy", "gapwatch.policy_forecast", "gapwatch.averaging", "gapwatch.guard",
-           "gapwatch.keeper", "gapwatch.integrations", "gapwatch.schedule")
+           "gapwatch.keeper", "gapwatch.integrations", "gapwatch.schedule", "gapwatch.launches")
 _BLOCK = re.compile(r"(?P<mark><!-- generated from the specs: "
                     r"gapwatch\.params\.markdown_table\('(?P<owner>[\w.]+)'\) -->\n)(?P<table>(?:\|.*\n)*)")
 

@@ -273,8 +273,19 @@ def parse_cli_param(text: str) -> tuple[str, str, Any]:
     owner, dot, name = key.strip().rpartition(".")
     if not eq or not dot or not owner or not name:
         raise UsageError(f"--param expects OWNER.NAME=VALUE (e.g. overfitting.min_z=4), got {text!r}")
+    if owner not in REGISTRY:
+        _register_analysis_owners()
     p = spec(owner, name)
     return owner, name, p.check(_parse_raw(p, raw.strip(), owner), owner)
+
+
+def _register_analysis_owners() -> None:
+    """Register the specs of every owner ``analyze`` takes parameters for (the detectors register on first use
+    of their registry; :mod:`gapwatch.launches` on import), so that ``--param`` is checked before any work."""
+    from . import launches  # noqa: F401  (registers its specs)
+    from .detectors import registered
+
+    registered()
 
 
 def _parse_raw(p: Param, raw: str, owner: str) -> Any:

@@ -64,7 +64,7 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor, companions, decide, role_of
+from ..monitor import Monitor, companions, decide, role_of, task_family
 from ..params import Param, defaults, register, validate
 from ..stats import sampling_sigma
 from . import register as register_detector
@@ -94,6 +94,10 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "above this at its first evaluation was learned before it (a fine-tune that converged in its first "
           "epoch): its flat curve is convergence, not a model that does not learn.", unit="metric units", low=0,
           high=1),
+    Param("auc_learned", 0.7, "A held-out ROC-AUC (or PR-AUC family member named ``auc``/``auroc``) at or above this "
+          "at its first evaluation ranks far better than chance (0.5, for any class balance): the model learned "
+          "before it, and a flat curve after it is convergence (a clinical model at AUROC 0.90 → 0.903 over seven "
+          "epochs), not a model that does not learn.", unit="metric units", low=0.5, high=1),
     Param("chance_min_evaluations", 2, "At chance: held-out evaluations needed (the loss and the accuracy must "
           "both sit at chance at every one of them).", unit="evaluations", type=int, low=1),
     Param("chance_loss_tol", 0.05, "At chance: largest distance of the held-out loss from ln C, as a fraction of "
@@ -253,7 +257,7 @@ def _chance_finding(history: History, ev: dict[str, Any]) -> Finding:
 
 def _share(s: Series) -> bool:
     """Whether ``s`` is a held-out share in [0, 1] (:data:`gapwatch.monitor.BOUNDED_MEASURES`)."""
-    from ..monitor import BOUNDED_MEASURES, task_family
+    from ..monitor import BOUNDED_MEASURES
 
     r = role_of(s.split, s.metric)
     if s.split == "train" or r.role != "task" or task_family(r.measure) not in BOUNDED_MEASURES:
@@ -381,6 +385,9 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if any(sign < 0 and float(s.values[0]) >= p["saturated_share"] and float(np.max(s.values)) <= 1.0
            for s, sign in found):
         return []  # (converged before its first evaluation)
+    if any(sign < 0 and task_family(s.metric) == "auc" and p["auc_learned"] <= float(s.values[0]) <= 1.0
+           for s, sign in found):
+        return []  # (an AUC far above chance at its first evaluation: learned before it)
     parts = [f"{s.name} {s.values[0]:.4g} → {s.values[-1]:.4g}" for s, _ in found]
     main = found[0][0]
     last = len(main) - 1

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..history import History, HistoryNote, SeriesBlock, Text, absent_axis, blocks_of, code_dtype, series_segments
-from ..names import normalize_columns
+from ..names import is_measure, normalize_columns
 
 
 @dataclass
@@ -393,6 +393,9 @@ def records_parts(records: Sequence[tuple[int, Mapping[str, Any]]], run: str, so
             col = cols.get(str(k))
             if col is None or not _is_value(v):
                 continue
+            if not col[2] and text_setting(str(k), v, rec):
+                del cols[str(k)]  # (a setting's name beside the numbers, not a measure: dropped for good)
+                continue
             col[0].append(step)
             col[1].append(epoch)
             col[2].append(number(v, path=path, line=line, key=str(k)))
@@ -402,6 +405,22 @@ def records_parts(records: Sequence[tuple[int, Mapping[str, Any]]], run: str, so
             split, metric = read[k]
             parts.add(np.asarray(st), np.asarray(ep), split, metric, np.asarray(va), k)
     return parts
+
+
+def text_setting(key: str, v: object, rec: Mapping[str, Any]) -> bool:
+    """A record's text value that names a setting (``"sched": "cosine"`` on every record of a JSON Lines log): a
+    string that is no number, under a key that names no measure, in a record that holds numbers too. A text value
+    under a measure's name, or in a record of text alone, stays an error (a damaged line)."""
+    if not isinstance(v, str) or is_measure(key) or not any(type(x) in (int, float) for x in rec.values()):
+        return False
+    t = v.strip().lower()
+    if t in ("", "none", "null", "nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
+        return False
+    try:
+        float(t)
+    except ValueError:
+        return True
+    return False
 
 
 def _is_value(v: object) -> bool:

@@ -39,7 +39,7 @@ from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import HistoryNote
 from ..names import SPLIT_ALIASES, is_measure, names_a_split, normalize_columns, role
-from ._parts import Parts, _axes, _is_value, _where, number
+from ._parts import Parts, _axes, _is_value, _where, number, text_setting
 from .base import FunctionReader
 
 NAME = "jsonl"
@@ -146,8 +146,8 @@ class RecordColumns:
                                 sched[1].append(epoch)
                                 sched[2].append(float(v))
                             continue
-                        if isinstance(v, str) and _label(v):
-                            skip.add(key)  # (``"sched": "cosine"``: a setting's name on every record, not a measure)
+                        if text_setting(key, v, rec):  # (``"sched": "cosine"``: a setting's name)
+                            skip.add(key)
                             continue
                         col = cols[key] = (array("d"), array("d"), array("d"))
                 x = v if is_float else number(v, path=path, line=line, key=str(k))
@@ -237,18 +237,6 @@ def _phased(rec: dict[str, Any]) -> dict[str, Any]:
                 out[f"{phase}_{k}" if named else k] = x
             return out
     return rec
-
-
-def _label(v: str) -> bool:
-    """A text that is no number (``"cosine"``; not ``"0.5"``, ``"nan"`` or a blank)."""
-    t = v.strip().lower()
-    if t in ("", "none", "null", "nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-        return False
-    try:
-        float(t)
-    except ValueError:
-        return True
-    return False
 
 
 def _is_metadata(rec: Mapping[str, Any]) -> bool:

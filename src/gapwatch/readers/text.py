@@ -270,22 +270,38 @@ def _comma_space_pairs(field: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in found]
 
 
-#: One ``name value`` or ``name: value`` item of a field of such items (:func:`_mixed_pairs`).
-_MIXED_ITEM = re.compile(rf"\s*({_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]*:?[ \t]*({_NUM})%?(?![\w.:/])")
+#: A word of a measure's name (:func:`_mixed_pairs`), and a value (with an optional percent sign).
+_NAME_WORD = re.compile(rf"{_WORD}")
+_VALUE = re.compile(rf"{_NUM}%?")
+#: Longest field :func:`_mixed_pairs` reads (a field of measurement items is short; anything longer is prose).
+_MIXED_MAX_CHARS = 400
 
 
 def _mixed_pairs(field: str) -> list[tuple[str, str]]:
     """A field that is two or more measurement items and nothing else, some written ``name: value`` and some
-    ``name value`` (``Train Loss: 3288.4 Validate Loss 3408.8``), each name (up to three words) a measure."""
-    out, pos = [], 0
-    for m in _MIXED_ITEM.finditer(field):
-        if field[pos:m.start()].strip():
-            return []
-        out.append((m.group(1), m.group(2)))
-        pos = m.end()
-    if field[pos:].strip() or len(out) < 2 or not all(is_measure(n) for n, _ in out):
+    ``name value`` (``Train Loss: 3288.4 Validate Loss 3408.8``), each name (up to three words) a measure. Read
+    token by token (linear in the field's length: a regular expression over such items backtracks without end on
+    long runs of word characters)."""
+    if len(field) > _MIXED_MAX_CHARS:
         return []
-    return out
+    out: list[tuple[str, str]] = []
+    words: list[str] = []
+    for tok in field.split():
+        colon = tok.endswith(":") and len(tok) > 1
+        word = tok[:-1] if colon else tok
+        if _VALUE.fullmatch(tok):
+            if not words:
+                return []
+            out.append((" ".join(words), tok.rstrip("%")))
+            words = []
+        elif _NAME_WORD.fullmatch(word) and len(words) < 3 and not (words and words[-1].endswith(":")):
+            words.append(tok)
+        else:
+            return []
+    if words or len(out) < 2:
+        return []
+    out = [(n.rstrip(":"), v) for n, v in out]
+    return out if all(is_measure(n) for n, _ in out) else []
 
 
 #: Punctuation a printed line may start with before its one measurement (``-- "test accuracy 0.642``).
