@@ -2905,3 +2905,22 @@ def test_rare_spikes_in_a_long_run_and_an_auc_learned_before_its_first_evaluatio
         f"{e},{10 * e},{0.5497 + 0.001 * ((e * 3) % 4):.4f},{a}\n" for e, a in enumerate(auc)))
     (r,) = analyze(load(d / "metrics.csv"), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+def test_a_short_run_that_ends_clearly_above_its_best_is_overfitting(tmp_path: Path) -> None:
+    """A 7-epoch regression run from a C framework (batch 17): the held-out MSE is best at the second epoch and every
+    later one is worse, though not each worse than the one before (0.649 → 0.684, 0.733, 0.742, 0.747, 0.714), while
+    the training loss halves: overfitting by the short-run rule. A 10-evaluation run that slips at its last two
+    evaluations only (two points after the best, fewer than a quarter of the run) is not."""
+    val = [0.718, 0.649, 0.684, 0.733, 0.742, 0.747, 0.714]
+    p = tmp_path / "training_history.csv"
+    p.write_text("epoch,train_loss,val_mse\n" + "".join(f"{e},{0.80 * 0.87 ** e:.6f},{v}\n"
+                                                        for e, v in enumerate(val)))
+    (r,) = analyze(load(p), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.WARNING and f.evidence["short_run"] and f.evidence["best_epoch"] == 1
+    f1 = [0.19, 0.17, 0.20, 0.21, 0.22, 0.23, 0.235, 0.2461, 0.240, 0.2347]
+    q = tmp_path / "log.csv"
+    q.write_text("epoch,train_loss,val_f1\n" + "".join(f"{e},{1.5 - 0.03 * e:.4f},{v}\n" for e, v in enumerate(f1)))
+    (r,) = analyze(load(q), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]

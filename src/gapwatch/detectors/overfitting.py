@@ -128,9 +128,20 @@ SPECS: tuple[Param, ...] = register("overfitting", (
     fraction("short_min_improvement", 0.01, "Short-run rule: the best must improve on the first value by at least "
              "this share of the first value's magnitude (a series flat from the start has no best to fall from).",
              of="the first value"),
-    evals("short_max_evaluations", 8, "A series with fewer evaluations than this that the noise-based test does "
-          "not find is also judged by the short-run rule's shape (a noise estimate from five to seven points is "
-          "as weak as none)."),
+    evals("short_max_evaluations", 14, "A series with fewer evaluations than this that the noise-based test does "
+          "not find is also judged by the short-run rule's shape (a noise estimate from five to thirteen points "
+          "is weak: the 7- to 13-evaluation fine-tunes of the real-log corpus whose held-out loss ends clearly "
+          "above its best were missed by it)."),
+    fraction("short_after_fraction", 0.25, "Short-run rule: evaluations after the best needed, as a share of the "
+             "run (and at least two): a quarter, so that a 10-evaluation run needs three worse evaluations after "
+             "its best, not a two-point wobble at the end.", of="run", high=1),
+    std_errs("short_sampling_z", 2.0, "Short-run rule: a share on a small set (values on a grid k/N, "
+             "``sampling_floor``) must fall by at least this many binomial standard errors: one image of a "
+             "44-image set is sampling noise, however neat the drop looks."),
+    fraction("short_final_share", 0.5, "Short-run rule: every evaluation after the best is worse than the best, "
+             "and either each is worse than the one before or the final rise is at least this share of the "
+             "largest rise after the best (the run ends near its worst, not back near its best).", of="rise",
+             high=1),
     evals("min_lasting_evaluations", 3, "The degradation must last: the trailing level stays above the best "
           "level plus its tolerance (min_z standard errors, min_lost_fraction of the improvement) over the last "
           "min_lasting_fraction of the evaluations, but never more than this many. A dip in the last one or two "
@@ -266,28 +277,39 @@ def _onset(z: np.ndarray, b: int, w: int, deg: tuple[float, float, float, float,
 
 
 def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> list[Finding]:
-    """The short-run rule: too few evaluations for a noise estimate (fine-tunes that evaluate three or four
-    times), so the evidence is the shape alone — every evaluation after the best worse than the one before it,
-    at least ``short_lost_fraction`` of the improvement undone at the end, and the training series of the same
-    measure better at the end than at the best (else the run diverges). A ``warning`` at most: never critical
-    without a noise estimate."""
+    """The short-run rule: too few evaluations for a noise estimate (fine-tunes that evaluate three to thirteen
+    times), so the evidence is the shape alone — ``short_after_fraction`` of the run (two or more evaluations)
+    after the best, every one worse than the best and either each worse than the one before or the last near the
+    worst (``short_final_share``), at least ``short_lost_fraction`` of the improvement undone at the end, and the
+    training series of the same measure better at the end than at the best (else the run diverges). A ``warning``
+    at most: never critical without a noise estimate."""
     z = signed(s.values, mon.sign)
     n, b = len(s), argmin(z)
     improvement, rise = float(z[0] - z[b]), float(z[-1] - z[b])
-    if n - 1 - b < 2 or improvement <= 0 or not bool(np.all(np.diff(z[b:]) > 0)):
+    if n - 1 - b < max(2, math.ceil(p["short_after_fraction"] * n)) or improvement <= 0 \
+            or not bool(np.all(z[b + 1:] > z[b])):
         return []
+    if not bool(np.all(np.diff(z[b:]) > 0)) and \
+            z[-1] - z[b] < p["short_final_share"] * float(np.max(z[b + 1:]) - z[b]):
+        return []  # (not rising to the end: the final value fell back well below the worst after the best)
     if improvement < p["short_min_improvement"] * abs(float(z[0])):
         return []  # (a curve flat from the start has no best to fall from: any wobble undoes "all" of nothing)
     lost = rise / improvement
+    scale = share_scale(mon, s)
+    if scale is not None and (rise < p["min_share_drop"] * scale or (
+            p["sampling_floor"] and rise < p["short_sampling_z"] * sampling_sigma(s.values))):
+        return []  # (a share that fell by less than a point, or by its small set's sampling noise)
+    if mon.sign > 0 and float(np.min(s.values)) > 0 and rise < p["min_relative_rise"] * float(z[b]):
+        return []  # (a positive loss that rose by less than 1% of its best)
     tr = train_series(history, mon.metric)
     if lost < p["short_lost_fraction"] or tr is None or not _train_improved_since(tr, s, b):
         return []
     best_val, final_val = float(s.values[b]), float(s.values[-1])
     where_best = f"{s.x_kind} {fmt_x(s.x[b])}"
-    worse = _pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else "n/a"
-    msg = (f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} ({worse} worse "
-           f"than the best, {_undone(z, b)}), worse at each of the {n - 1 - b} evaluations after it while "
-           f"{tr.name} kept improving; only {n} evaluations, too few for a noise estimate")
+    msg = (f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
+           f"({_worse_text(best_val, final_val)}, {_undone(z, b)}), worse than the best at each of the {n - 1 - b} "
+           f"evaluations after it while {tr.name} kept improving; only {n} evaluations, too few for a noise "
+           "estimate")
     evidence: dict[str, Any] = {
         "short_run": True, "evaluations": n, "best_index": b, "best_value": best_val, "best_step": s.at(b)["step"],
         "best_epoch": s.at(b)["epoch"], "onset_index": b + 1, "onset_step": s.at(b + 1)["step"],
@@ -354,7 +376,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     where_best = f"{unit} {fmt_x(s.x[b])}"
     msg = (
         f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
-        f"({_pct(abs(final_val - best_val) / abs(best_val)) if best_val != 0 else 'n/a'} worse than the best, "
+        f"({_worse_text(best_val, final_val)}, "
         f"{_undone(z, b)}, {_z_text(zstat)}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
@@ -481,6 +503,14 @@ def _pct(x: float) -> str:
     if not np.isfinite(x) or x > MAX_PERCENT_SHOWN:
         return f"more than {MAX_PERCENT_SHOWN:g} times"
     return f"{100 * x:.1f}%"
+
+
+def _worse_text(best: float, final: float) -> str:
+    """How much worse the final value is than the best, in words: a percentage of the best, or — for a best of
+    exactly 0, where a percentage is meaningless — the change itself."""
+    if best == 0:
+        return f"{abs(final - best):.3g} worse than a best of 0"
+    return f"{_pct(abs(final - best) / abs(best))} worse than the best"
 
 
 def _undone(z: np.ndarray, b: int) -> str:
