@@ -26,11 +26,14 @@ Usage::
     python bench/bench_wild.py --split test --peers   # report this
     python bench/bench_wild.py --split all --download --markdown bench/results/wild.md
     python bench/bench_wild.py --split dev --batch 3  # only the entries of collection batch 3
+    python bench/bench_wild.py --from-git owner/name path/to/repo.git   # rebuild one repository's cache files
 
 Files of permissively licensed repositories are committed under ``bench/wild/files/``; the others are fetched
 with ``--download`` from ``raw.githubusercontent.com`` at the recorded commit into the cache
 (``--cache``, default ``$GAPWATCH_WILD_CACHE`` or ``~/.cache/gapwatch/wild``). Entries whose files are missing
-are counted as *not available* and left out of the shares.
+are counted as *not available* and left out of the shares. Without network access, ``--from-git`` rebuilds a
+repository's files from a local git directory of it (a clone, or a snapshot the tool library's ``fetch`` brings),
+at the recorded commit.
 """
 
 from __future__ import annotations
@@ -105,6 +108,41 @@ def download(e: dict[str, Any], cache: Path) -> None:
                f"{urllib.parse.quote(p)}")
         with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310 (fixed https host)
             target.write_bytes(r.read())
+
+
+def from_git(entries: list[dict[str, Any]], repo: str, gitdir: Path, cache: Path) -> dict[str, str]:
+    """Rebuild ``cache/<id>/`` for every uncommitted entry of ``repo`` from a local git directory of that
+    repository (a clone, or the snapshot the tool library's ``fetch`` brings): each file at the entry's recorded
+    commit, else at ``HEAD`` (said in the status). Returns ``{id: "ok" | "HEAD" | "missing"}``; a file of the
+    same base name twice in one entry keeps its path below the entry's common directory (Keras's ``train/`` and
+    ``validation/`` event files)."""
+    out: dict[str, str] = {}
+    for e in entries:
+        if e["repo"].lower() != repo.lower() or e["committed"]:
+            continue
+        names = [Path(p).name for p in e["files"]]
+        common = os.path.commonpath([str(Path(p).parent) for p in e["files"]]) if len(set(names)) < len(names) else ""
+        got: dict[Path, bytes] = {}
+        status = "ok"
+        for p in e["files"]:
+            data = None
+            for rev in (e["commit"], "HEAD"):
+                r = subprocess.run(["git", "--git-dir", str(gitdir), "show", f"{rev}:{p}"], capture_output=True,
+                                   check=False)
+                if r.returncode == 0:
+                    data, status = r.stdout, status if rev == e["commit"] else "HEAD"
+                    break
+            if data is None:
+                status = "missing"
+                break
+            got[Path(os.path.relpath(p, common)) if common else Path(Path(p).name)] = data
+        if status != "missing":
+            for rel, data in got.items():
+                target = cache / e["id"] / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        out[e["id"]] = status
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- gapwatch
@@ -334,11 +372,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers", action="store_true", help="also score losslint, runmedic, trainspotter")
     ap.add_argument("--cache", type=Path, default=default_cache())
     ap.add_argument("--download", action="store_true", help="fetch missing files from GitHub first")
+    ap.add_argument("--from-git", nargs=2, metavar=("OWNER/NAME", "GITDIR"),
+                    help="rebuild the cache files of one repository's entries from a local git directory of it "
+                    "(a clone or a fetched snapshot), then exit")
     ap.add_argument("--markdown", type=Path, help="write the result table here")
     ap.add_argument("--json", type=Path, help="write per-log verdicts here")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text())
+    if args.from_git:
+        for eid, status in from_git(manifest["entries"], args.from_git[0], Path(args.from_git[1]),
+                                    args.cache).items():
+            print(f"{status}\t{eid}")
+        return 0
     entries = [e for e in manifest["entries"] if (args.split == "all" or e["split"] == args.split)
                and (args.batch is None or e.get("batch", 0) == args.batch)]
     if args.download:

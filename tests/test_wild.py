@@ -194,3 +194,43 @@ def test_the_by_batch_table_counts_each_batch_and_tool() -> None:
     assert table[2] == "| tool | batch 0 | batch 16 |"
     assert table[4] == "| gapwatch | 1/1 | 1/2 |" and table[5] == "| losslint | 0/1 | 2/2 |"
     assert bench_wild.by_batch(rows[1:], ["gapwatch"]) == []
+
+
+def test_cache_files_are_rebuilt_from_a_local_git_directory(tmp_path: Path) -> None:
+    """``bench_wild.py --from-git``: an entry's files at its recorded commit (else HEAD, said), the two event files
+    of a Keras run under their own subdirectories; committed entries and other repositories untouched."""
+    import subprocess
+    work = tmp_path / "repo"
+    (work / "logs" / "train").mkdir(parents=True)
+    (work / "logs" / "validation").mkdir(parents=True)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(work), *args], check=True, capture_output=True, text=True,
+                              env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                                   "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path)}).stdout.strip()
+    git("init", "-q")
+    (work / "train.log").write_text("epoch 1 loss 0.5\n")
+    (work / "logs" / "train" / "events.out").write_bytes(b"T")
+    (work / "logs" / "validation" / "events.out").write_bytes(b"V")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    first = git("rev-parse", "HEAD")
+    (work / "train.log").write_text("epoch 1 loss 0.4\n")
+    git("commit", "-q", "-am", "two")
+    entries = [
+        {"id": "a", "repo": "Me/Repo", "committed": False, "commit": first, "files": ["train.log"]},
+        {"id": "b", "repo": "me/repo", "committed": False, "commit": "0" * 40, "files": ["train.log"]},
+        {"id": "c", "repo": "me/repo", "committed": False, "commit": first,
+         "files": ["logs/train/events.out", "logs/validation/events.out"]},
+        {"id": "d", "repo": "me/repo", "committed": False, "commit": first, "files": ["gone.log"]},
+        {"id": "e", "repo": "me/repo", "committed": True, "commit": first, "files": ["train.log"]},
+        {"id": "f", "repo": "other/repo", "committed": False, "commit": first, "files": ["train.log"]},
+    ]
+    cache = tmp_path / "cache"
+    got = bench_wild.from_git(entries, "me/repo", work / ".git", cache)
+    assert got == {"a": "ok", "b": "HEAD", "c": "ok", "d": "missing"}
+    assert (cache / "a" / "train.log").read_text() == "epoch 1 loss 0.5\n"
+    assert (cache / "b" / "train.log").read_text() == "epoch 1 loss 0.4\n"
+    assert (cache / "c" / "train" / "events.out").read_bytes() == b"T"
+    assert (cache / "c" / "validation" / "events.out").read_bytes() == b"V"
+    assert not (cache / "d").exists() and not (cache / "e").exists() and not (cache / "f").exists()

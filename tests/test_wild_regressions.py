@@ -2924,3 +2924,30 @@ def test_a_short_run_that_ends_clearly_above_its_best_is_overfitting(tmp_path: P
     q.write_text("epoch,train_loss,val_f1\n" + "".join(f"{e},{1.5 - 0.03 * e:.4f},{v}\n" for e, v in enumerate(f1)))
     (r,) = analyze(load(q), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]
+
+
+def test_watch_judges_appended_launches_as_analyze_does(tmp_path: Path) -> None:
+    """``gapwatch watch --once`` on a finished log of appended launches reports what ``analyze`` reports: the
+    earlier launch's overfitting at info, naming the deciding launch (the watcher used to warn on it); with
+    ``launches.latest_decides=False`` it warns (critical here), and a bad ``launches`` parameter is a usage error."""
+    from gapwatch.watch import Watcher, WatchOptions
+
+    def launch(n: int, rise: bool) -> list[str]:
+        return [f"Epoch {e:02d} | Train Loss: {1.0 / e:.4f} | Val Loss: "
+                f"{(0.5 / e + 0.3 + (0.08 * (e - 8) if rise and e > 8 else 0.0)):.4f}" for e in range(1, n + 1)]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(["Training started", *launch(20, rise=True), "Training started",
+                            *launch(30, rise=False)]) + "\n")
+
+    def findings(**kw: Any) -> list[dict[str, Any]]:
+        evs: list[dict[str, Any]] = []
+        Watcher(p, WatchOptions(**kw), emit=evs.append).run(once=True)
+        return [e["finding"] for e in evs if e["event"] == "finding" and e["run"] == "train#1"]
+    first = [f for f in findings() if f["kind"] == "overfitting"]
+    assert first and all(f["severity"] == "info" and f["evidence"]["deciding_launch"] == "train#2" for f in first)
+    lib = analyze(load(p), forecast=False)
+    assert {f.severity.value for f in lib.runs[0].findings if f.kind == FindingKind.OVERFITTING} == {"info"}
+    every = findings(detector_params={"launches": {"latest_decides": False}})
+    assert any(f["kind"] == "overfitting" and f["severity"] in ("warning", "critical") for f in every)
+    with pytest.raises(UsageError, match="launches"):
+        Watcher(p, WatchOptions(detector_params={"launches": {"latest": 1}}))

@@ -12,9 +12,10 @@ aborted start with a NaN). The findings of every launch before the deciding one 
 each saying which launch decides (``evidence["earlier_launch"]``, ``evidence["deciding_launch"]``).
 
 The deciding launch is the last one whose deciding series holds at least ``min_evaluations`` finite
-evaluations (an aborted start after it does not decide), else the last launch. Measured on the real-log corpus's
-``dev`` logs that hold two or more appended launches (``bench/bench_wild.py``; BENCHMARKS.md): judging every
-launch was right on 9 of 26, the latest launch on 19.
+evaluations (an aborted start after it does not decide), else the last one with any, else the last launch.
+Measured on the real-log corpus's ``dev`` logs that hold two or more appended launches (``bench/bench_wild.py``;
+BENCHMARKS.md): judging every launch was right on 9 of 26, the latest launch on 19. ``gapwatch analyze`` and
+``gapwatch watch`` apply the same rule (:func:`deciding`, :func:`deciding_by_counts`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .params import Param, register, validate
 
 if TYPE_CHECKING:
     from .analysis import RunAnalysis
+    from .findings import Finding
 
 #: A launch's name: the run's name, ``#`` and the launch's number (1, 2, …) in the file.
 LAUNCH_NAME = re.compile(r"^(?P<base>.+)#(?P<k>\d+)$")
@@ -51,20 +53,42 @@ EARLIER_NOTE = "; from an earlier launch appended to the same log (the latest la
 def deciding(runs: list[RunAnalysis], min_evaluations: int) -> dict[str, str]:
     """``{launch name: deciding launch name}`` for every launch of a file holding two or more appended launches
     (runs named ``<run>#<k>`` with the same ``<run>`` and source); runs that are not launches are absent."""
-    groups: dict[tuple[str, str], list[RunAnalysis]] = {}
-    for r in runs:
-        m = LAUNCH_NAME.match(r.name)
+    return deciding_by_counts([(r.name, r.source, _evaluations(r)) for r in runs], min_evaluations)
+
+
+def deciding_by_counts(runs: list[tuple[str, str, int]], min_evaluations: int) -> dict[str, str]:
+    """:func:`deciding` from ``(name, source, finite evaluations of its deciding series)`` of each run (what a
+    follower of growing logs, :mod:`gapwatch.watch`, knows without the analyses)."""
+    groups: dict[tuple[str, str], list[tuple[int, str, int]]] = {}
+    for name, source, n in runs:
+        m = LAUNCH_NAME.match(name)
         if m is not None:
-            groups.setdefault((m.group("base"), r.source), []).append(r)
+            groups.setdefault((m.group("base"), source), []).append((int(m.group("k")), name, n))
     out: dict[str, str] = {}
     for members in groups.values():
         if len(members) < 2:
             continue
-        ordered = sorted(members, key=lambda r: int(LAUNCH_NAME.match(r.name).group("k")))  # type: ignore[union-attr]
-        judged = [r for r in ordered if _evaluations(r) >= min_evaluations]
-        chosen = (judged or [r for r in ordered if r.monitor is not None] or ordered)[-1]
-        out.update({r.name: chosen.name for r in ordered})
+        ordered = sorted(members)
+        judged = [name for _, name, n in ordered if n >= min_evaluations]
+        chosen = (judged or [name for _, name, n in ordered if n > 0] or [name for _, name, _ in ordered])[-1]
+        out.update({name: chosen for _, name, _ in ordered})
     return out
+
+
+def earlier(findings: list[Finding], chosen: str) -> list[Finding]:
+    """``findings`` of a launch that does not decide: every one above ``info`` becomes ``info``, says which launch
+    decides and carries ``evidence["earlier_launch"]``, ``evidence["deciding_launch"]``."""
+    from .findings import Severity
+
+    return [replace(f, severity=Severity.INFO, message=f.message + EARLIER_NOTE.format(name=chosen),
+                    evidence={**f.evidence, "earlier_launch": True, "deciding_launch": chosen})
+            if f.severity.rank > Severity.INFO.rank else f for f in findings]
+
+
+def options(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The validated ``launches`` parameters (defaults filled in); :class:`~gapwatch.errors.UsageError` for an
+    unknown name or a bad value."""
+    return validate(OWNER, SPECS, params or {})
 
 
 def _evaluations(r: RunAnalysis) -> int:
@@ -84,7 +108,7 @@ def apply(runs: list[RunAnalysis], params: dict[str, Any] | None = None) -> list
     must be made again)."""
     from .findings import Severity
 
-    p = validate(OWNER, SPECS, params or {})
+    p = options(params)
     if not p["latest_decides"]:
         return []
     decides = deciding(runs, p["min_evaluations"])
@@ -95,8 +119,6 @@ def apply(runs: list[RunAnalysis], params: dict[str, Any] | None = None) -> list
             continue
         if not any(f.severity.rank > Severity.INFO.rank for f in r.findings):
             continue
-        r.findings = [replace(f, severity=Severity.INFO, message=f.message + EARLIER_NOTE.format(name=chosen),
-                              evidence={**f.evidence, "earlier_launch": True, "deciding_launch": chosen})
-                      if f.severity.rank > Severity.INFO.rank else f for f in r.findings]
+        r.findings = earlier(r.findings, chosen)
         changed.append(r.name)
     return changed

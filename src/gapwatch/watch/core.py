@@ -6,7 +6,9 @@ On start every run is read whole and its monitored series is fed, one evaluation
 therefore reports ``analyze``'s findings and ``replay``'s stop decision. After that each poll reads only what
 is new (see :mod:`gapwatch.watch.tail`), feeds the new evaluations to the policy and re-runs the detectors on
 the runs that changed. A finding is emitted once per run and key (detector, kind, severity — an escalation
-from warning to critical is a new finding); the online policy's first "stop" is emitted once.
+from warning to critical is a new finding); the online policy's first "stop" is emitted once. Launches appended
+to one log are judged as ``analyze`` judges them (:mod:`gapwatch.launches`): the findings of a launch before the
+deciding one are reported at info; a finding emitted before a later launch appeared is not taken back.
 
 Discovery: ``PATH`` is a log file, a run directory, or a directory of runs; below a directory of runs every
 log and run directory a reader recognises is a run (as :func:`gapwatch.readers.load` names them), and new ones
@@ -31,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import analyze_run
+from .. import launches
+from ..analysis import RunAnalysis, analyze_run
 from ..errors import InputError, UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
@@ -96,6 +99,7 @@ class WatchOptions:
             StopPolicy("min", dict(self.policy_params))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        launches.options((self.detector_params or {}).get(launches.OWNER))
 
 
 @dataclass
@@ -110,6 +114,7 @@ class _Run:
     stopped: bool = False
     emitted: set[str] = field(default_factory=set)
     ended: bool = False
+    evaluations: int = 0  # finite evaluations of the monitored series (which launch of a log decides)
 
 
 @dataclass
@@ -329,10 +334,24 @@ class Watcher:
         if h.empty:
             return
         hs = list(h)
+        analysed = []
         for rh in hs:
             # several runs in one file (a long CSV with a run column) are named as readers.load names them
             name = src.name if len(hs) == 1 else rh.name if self.single else f"{src.name}/{rh.name}"
-            self._update_run(src, name, rh)
+            analysed.append((name, self._analyse_run(src, name, rh)))
+        decides = self._deciding_launches(src)
+        for name, ra in analysed:
+            chosen = decides.get(name)
+            self._report(name, ra.findings if chosen in (None, name) else launches.earlier(ra.findings, chosen))
+
+    def _deciding_launches(self, src: _Source) -> dict[str, str]:
+        """The launch that decides for each launch appended to the source's log (:mod:`gapwatch.launches`, as
+        ``analyze`` judges them): the latest with enough evaluations seen so far."""
+        opts = launches.options((self.options.detector_params or {}).get(launches.OWNER))
+        if not opts["latest_decides"]:
+            return {}
+        seen = [(n, self.runs[n].source, self.runs[n].evaluations) for n in src.runs if n in self.runs]
+        return launches.deciding_by_counts(seen, opts["min_evaluations"])
 
     def _check_idle(self, src: _Source, now: float) -> None:
         idle = self.options.idle_end
@@ -344,7 +363,9 @@ class Watcher:
                 run.ended = True
                 self.emit(event("run_ended", r, reason="idle"))
 
-    def _update_run(self, src: _Source, name: str, h: History) -> None:
+    def _analyse_run(self, src: _Source, name: str, h: History) -> RunAnalysis:
+        """Register the run (``run_started`` the first time), analyse it and feed its new evaluations to its stop
+        policy; the findings are reported by :meth:`_report` once every run of the source is analysed."""
         run = self.runs.get(name)
         if run is None or run.ended:
             if run is None:
@@ -353,11 +374,18 @@ class Watcher:
             run.ended = False
             self.emit(event("run_started", name, source=str(src.path), format=src.tailer.format))
         mon = run.monitor or self.options.monitor
-        ra = analyze_run(h, monitor=mon, params=self.options.detector_params)
+        params = {k: v for k, v in (self.options.detector_params or {}).items() if k != launches.OWNER}
+        ra = analyze_run(h, monitor=mon, params=params or None)
         if ra.monitor is not None:
             run.monitor = ra.monitor
+            run.evaluations = int(np.count_nonzero(np.isfinite(h.series(ra.monitor.split, ra.monitor.metric).values)))
             self._feed(run, h)
-        for f in ra.findings:
+        return ra
+
+    def _report(self, name: str, findings: list[Finding]) -> None:
+        """Emit the run's findings not emitted before (and alert on those at or above ``alert_on``)."""
+        run = self.runs[name]
+        for f in findings:
             if not self.once and _live_only(f):
                 continue
             key = finding_key(f)
