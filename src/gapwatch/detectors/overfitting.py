@@ -10,7 +10,8 @@ last ``w`` evaluations, and the degradation ``D = final level − best level``. 
   one-sided ``p_value`` is the normal tail of ``z``; it is optimistic because the best point is selected, which
   is why ``min_z`` is 3.5, not 2);
 * the size of the curve's improvement ``R = first level − best level`` through ``lost = D / R`` — a finding needs
-  ``lost ≥ min_lost_fraction`` (practical significance);
+  ``lost ≥ min_lost_fraction`` (practical significance), and ``D`` itself must be of a practical size: a point
+  of a bounded share (``min_share_drop``) or 1% of a positive loss's best level (``min_relative_rise``);
 * and it must last: the trailing level stays above the best level plus a tolerance (``min_z`` standard errors,
   ``min_lost_fraction`` of ``R``) over the last ``min_lasting_fraction`` of the evaluations (at least one, at
   most ``min_lasting_evaluations``; the *onset* is the first evaluation of that stretch), and the final
@@ -42,10 +43,12 @@ Exclusions (so detectors do not contradict each other):
 Short runs. A monitored series with at least ``short_min_evaluations`` but fewer than ``min_evaluations`` finite
 evaluations (a fine-tune evaluated three or four times) has no noise estimate, and one with fewer than
 ``short_max_evaluations`` that the noise-based test leaves alone has only a weak one; it is judged by its shape
-(its best at least ``short_min_improvement`` of the first value better than the first): every
-evaluation after the best worse than the one before (at least two of them), at least ``short_lost_fraction`` of
-the improvement undone, and the training series of the same measure (else the training loss) better at the end
-than at the best. Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
+(its best at least ``short_min_improvement`` of the first value better than the first): ``short_after_fraction``
+of the run after the best (at least two evaluations), every one worse than the best and either each worse than
+the one before or the run ending near its worst (``short_final_share``), at least ``short_lost_fraction`` of the
+improvement undone, the same practical floors (and, for a share on a small set, a fall of ``short_sampling_z``
+binomial standard errors), and the training series of the same measure (else the training loss) better at the
+end than at the best. Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
 
 Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone) and
 there was an improvement to undo (a series whose best is its first evaluation is a ``warning`` at most),
