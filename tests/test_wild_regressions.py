@@ -2951,3 +2951,25 @@ def test_watch_judges_appended_launches_as_analyze_does(tmp_path: Path) -> None:
     assert any(f["kind"] == "overfitting" and f["severity"] in ("warning", "critical") for f in every)
     with pytest.raises(UsageError, match="launches"):
         Watcher(p, WatchOptions(detector_params={"launches": {"latest": 1}}))
+
+
+def test_an_earlier_launch_that_overfit_says_so_in_its_headline_and_the_sweep_table(tmp_path: Path) -> None:
+    """The headline and the sweep table of an earlier launch that overfit say it is an earlier launch and which
+    launch decides (they said "Overfitting since …" and "overfits" as for the deciding run)."""
+    from rich.console import Console
+
+    from gapwatch.report.terminal import sweep_table
+
+    def launch(n: int, rise: bool) -> list[str]:
+        return [f"Epoch {e:02d} | Train Loss: {1.0 / e:.4f} | Val Loss: "
+                f"{(0.5 / e + 0.3 + (0.08 * (e - 8) if rise and e > 8 else 0.0)):.4f}" for e in range(1, n + 1)]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(["Training started", *launch(20, rise=True), "Training started",
+                            *launch(30, rise=False)]) + "\n")
+    a = analyze(load(p), forecast=False)
+    first = a.runs[0].summary
+    assert first is not None and "earlier launch appended to this log" in first.headline and "train#2" in first.headline
+    assert first.level == "info"
+    console = Console(width=200, record=True)
+    console.print(sweep_table(a))
+    assert "overfits (earlier launch)" in console.export_text()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -200,6 +200,11 @@ def _headline(r: RunAnalysis, of: Finding | None, worst: Severity | None, cost: 
               best_x: float | None) -> tuple[str, str]:
     """The verdict in one line, naming the deciding series (issue 13: the reader sees which series judged)."""
     name = _deciding_name(r)
+    if of is not None and of.evidence.get("earlier_launch"):
+        head, level = _headline(r, replace(of, evidence={k: v for k, v in of.evidence.items()
+                                                          if k != "earlier_launch"}), worst, cost, best_x)
+        return (f"{head} — in an earlier launch appended to this log (the latest, "
+                f"{of.evidence.get('deciding_launch')}, decides)", level)
     if of is not None:
         ev = of.evidence
         if ev.get("pattern") == "loss_worse_metric_stalled":  # judged by the loss, the metric had stalled

@@ -194,7 +194,9 @@ def sweep_table(analysis: Analysis, summaries: list[RunSummary] | None = None) -
         return (0, (1.0 if s.mode == "min" else -1.0) * s.best_value)
 
     for i, (r, s) in enumerate(sorted(zip(analysis.runs, summaries), key=lambda t: key(t[1])), 1):
-        verdict = ("overfits" if s.overfitting is not None else
+        verdict = ("overfits (earlier launch)" if s.overfitting is not None
+                   and s.overfitting.evidence.get("earlier_launch") else
+                   "overfits" if s.overfitting is not None else
                    "error" if s.level == "error" else
                    (s.worst.value if s.worst and s.worst != Severity.INFO else "ok"))
         t.add_row(str(i), Text(r.name), Text(s.label), _fmt(s.best_value), _fmt(s.best_x),
