@@ -53,7 +53,7 @@ EARLIER_NOTE = "; from an earlier launch appended to the same log (the latest la
 def deciding(runs: list[RunAnalysis], min_evaluations: int) -> dict[str, str]:
     """``{launch name: deciding launch name}`` for every launch of a file holding two or more appended launches
     (runs named ``<run>#<k>`` with the same ``<run>`` and source); runs that are not launches are absent."""
-    return deciding_by_counts([(r.name, r.source, _evaluations(r)) for r in runs], min_evaluations)
+    return deciding_by_counts([(r.name, r.source, evaluations(r)) for r in runs], min_evaluations)
 
 
 def deciding_by_counts(runs: list[tuple[str, str, int]], min_evaluations: int) -> dict[str, str]:
@@ -91,7 +91,7 @@ def options(params: dict[str, Any] | None) -> dict[str, Any]:
     return validate(OWNER, SPECS, params or {})
 
 
-def _evaluations(r: RunAnalysis) -> int:
+def evaluations(r: RunAnalysis) -> int:
     """Finite evaluations of the run's deciding series (0 without one)."""
     if r.monitor is None or r.error:
         return 0

@@ -413,12 +413,9 @@ def text_setting(key: str, v: object, rec: Mapping[str, Any]) -> bool:
     under a measure's name, or in a record of text alone, stays an error (a damaged line)."""
     if not isinstance(v, str) or is_measure(key) or not any(type(x) in (int, float) for x in rec.values()):
         return False
-    t = v.strip().lower()
-    if t in ("", "none", "null", "nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-        return False
     try:
-        float(t)
-    except ValueError:
+        number(v, path=None, line=None, key=key)  # (blank, "none", "nan", "1e-3": values, as number reads them)
+    except InputError:
         return True
     return False
 

@@ -378,7 +378,7 @@ class Watcher:
         ra = analyze_run(h, monitor=mon, params=params or None)
         if ra.monitor is not None:
             run.monitor = ra.monitor
-            run.evaluations = int(np.count_nonzero(np.isfinite(h.series(ra.monitor.split, ra.monitor.metric).values)))
+            run.evaluations = launches.evaluations(ra)
             self._feed(run, h)
         return ra
 
