@@ -2764,7 +2764,8 @@ def test_a_held_out_accuracy_that_wanders_while_training_is_stuck_is_not_overfit
     (r,) = analyze(load(p), forecast=False).runs
     assert any(f.kind == FindingKind.UNDERFITTING and f.evidence.get("mode") == "stuck" for f in r.findings)
     over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
-    assert over and all(f.severity == Severity.INFO and f.evidence.get("train_stuck") for f in over)
+    assert over and all(f.severity == Severity.INFO and (f.evidence.get("train_stuck") or f.evidence["train_plateau"])
+                        for f in over)  # (training never got better: info by the stuck rule or the plateau rule)
 
 
 def test_the_latest_of_the_launches_appended_to_one_log_decides(tmp_path: Path) -> None:
@@ -2973,3 +2974,61 @@ def test_an_earlier_launch_that_overfit_says_so_in_its_headline_and_the_sweep_ta
     console = Console(width=200, record=True)
     console.print(sweep_table(a))
     assert "overfits (earlier launch)" in console.export_text()
+
+
+def test_a_gbk_plus_minus_between_a_mean_and_its_spread_is_read(tmp_path: Path) -> None:
+    """A Python-logging file written on Chinese Windows whose only non-ASCII character is the ``±`` of
+    ``val_dice=0.666235 ± 0.278383`` (GBK bytes ``a1 c0``, batch 14): decoded as GB 18030 so every epoch's
+    validation Dice is read (as UTF-8 with replacement characters, 2 of 20 were, from the "Saved new best" lines);
+    a Latin-1 ``±`` (one byte ``b1``) stays UTF-8."""
+    from gapwatch.readers.base import text_encoding
+    dice = [0.666, 0.723, 0.693, 0.669, 0.605, 0.622, 0.663, 0.669, 0.693, 0.663, 0.568, 0.61, 0.64, 0.62, 0.531,
+            0.6, 0.63, 0.61, 0.64, 0.625]
+    lines = ["2026-01-15 15:19:36,869 - INFO - Training samples: 2200; Validation samples: 394"]
+    best = 0.0
+    for e, d in enumerate(dice, 1):
+        lines += [f"2026-01-15 15:21:43,750 - INFO - Epoch {e}/20",
+                  f"2026-01-15 15:21:43,750 - INFO - Epoch {e}: train_loss={0.72 / e ** 0.35:.6f}, "
+                  f"val_dice={d:.6f} ± {0.27 + e / 1000:.6f}"]
+        if d > best:
+            best = d
+            lines.append(f"2026-01-15 15:21:43,817 - INFO - Saved new best model to ./outputs/unet\\best.pth "
+                         f"(val_dice={d:.6f})")
+    p = tmp_path / "train.log"
+    p.write_bytes("\n".join(lines).encode("gbk") + b"\n")
+    assert text_encoding(p.read_bytes()) == "gb18030"
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "dice").values, dice)
+    assert text_encoding("val_dice=0.66 ± 0.27".encode("latin-1")) == "utf-8"
+
+
+def test_a_held_out_loss_that_drifts_up_while_training_plateaus_too_is_info(tmp_path: Path) -> None:
+    """A Lightning CSV (EEG model, batch 18): ``train_loss`` every 50 steps (about six per epoch, per-batch noise
+    0.10-0.15), ``val_loss`` per epoch, smooth: best 0.1218 at epoch 11, 0.1235 at epoch 29 (+1.4%, z 8.8) — but the
+    training loss is as flat after epoch 11 as the held-out one (per-epoch means 0.12 ± 0.005). Both plateaued:
+    info, with ``train_plateau`` (compared on the step axis, which the per-step training loss and the per-epoch
+    evaluations share; before, the comparison found no training values "at the best epoch" and was skipped).
+    The same file with a training loss that keeps falling stays a warning."""
+    rng = np.random.default_rng(3)
+    val = [0.1339, 0.1288, 0.127, 0.1257, 0.1251, 0.1241, 0.1234, 0.1228, 0.1225, 0.1224, 0.1222, 0.1218, 0.1218,
+           0.1218, 0.1219, 0.1218, 0.1219, 0.1219, 0.1221, 0.1221, 0.1225, 0.1223, 0.1225, 0.1222, 0.1225, 0.1225,
+           0.1228, 0.1228, 0.1234, 0.1235]
+
+    def write(falling: bool) -> Path:
+        rows, step = [], 0
+        for e, v in enumerate(val):
+            for _ in range(6):
+                step += 50
+                level = 0.16 * np.exp(-step / 800) + (0.12 if not falling else 0.125 - 0.0035 * e)
+                rows.append(f"{e},,{step - 1},{level + rng.normal(0, 0.012):.6f},")
+            rows.append(f"{e},,{step},,{v}")
+        p = tmp_path / ("falling" if falling else "flat") / "metrics.csv"
+        p.parent.mkdir()
+        p.write_text("epoch,lr-Adam,step,train_loss,val_loss\n" + "\n".join(rows) + "\n")
+        return p
+    (r,) = analyze(load(write(falling=False)), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.INFO and f.evidence["train_plateau"] and "both plateaued" in f.message
+    (r,) = analyze(load(write(falling=True)), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.WARNING and not f.evidence["train_plateau"]

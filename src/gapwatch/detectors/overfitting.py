@@ -60,6 +60,13 @@ that measure's own noise, ``evidence["loss_improving_z"]``): an F1 or accuracy t
 keep improving is often a decision-threshold or class-balance effect, an RMSE that drifts up while PSNR improves a
 disagreement between measures — a reader would not stop a CI job on it without a look.
 
+A finding is ``info`` when the training series (the same measure, else the training loss) did not improve after
+the held-out best by ``train_plateau_z`` of its noise standard errors (``train_plateau_info``;
+``evidence["train_plateau"]``): both curves plateaued, and a held-out loss 1.4% above its best after a long
+plateau beside an equally flat training loss is a plateau, not a model fitting the training set at the held-out
+set's expense. A training loss logged per batch beside per-epoch evaluations is compared on the step axis, by
+means over as many values as it logs per evaluation.
+
 Evidence ``gap_trajectory`` is the held-out minus training gap at each evaluation of the monitored series; a run
 with more than ``max_trajectory_points`` evaluations (default 500, enough for a plot) gets every k-th of them,
 first and last included, and ``gap_trajectory_index`` lists which (so the JSON of a 24,000-evaluation run stays
@@ -178,6 +185,13 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              "perplexity) from its best level to its final level, as a share of that best level (practical size): "
              "1%. A regression loss of 3.3e7 that ends 0.4% above its best after improving by 2% in all has undone "
              "a fifth of nothing.", of="best level"),
+    Param("train_plateau_info", True, "A finding is info when the training series (the same measure, else the "
+          "training loss) did not improve after the held-out best by train_plateau_z noise standard errors "
+          "(trailing means over the detector's window; a per-batch series over as many values as it logs per "
+          "evaluation): held-out and training curves that plateau together are a plateau, not a model fitting "
+          "the training set at the held-out set's expense.", type=bool),
+    std_errs("train_plateau_z", 2.0, "... the training improvement after the best, in its noise standard errors, "
+             "below which the training curve counts as plateaued."),
     Param("sampling_floor", True, "For a larger-is-better share (an accuracy) whose values all lie on a grid k/N "
           "— the validation set has N examples (25 images: steps of 0.04) — the noise level is never below the "
           "binomial standard error sqrt(p(1-p)/N): a change of one or two examples is the small set's sampling "
@@ -249,7 +263,19 @@ def _judged(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> lis
         return []
     if not train_ev and _diverges(history, mon):
         return []  # without a training series, a rise that undoes all progress is divergence
-    return [_finding(history, mon, s, z, b, w, deg, train_ev, p, onset)]
+    found = _finding(history, mon, s, z, b, w, deg, train_ev, p, onset)
+    if p["train_plateau_info"] and train_ev.get("train_plateau") and found.severity != Severity.INFO:
+        found = _plateau_info(found)
+    return [found]
+
+
+def _plateau_info(f: Finding) -> Finding:
+    """``f`` as info: the training series plateaued with the held-out one (``train_plateau_info``)."""
+    from dataclasses import replace
+
+    return replace(f, severity=Severity.INFO, message=f.message + "; the training curve is no better at the end "
+                   "than at that best either, so both plateaued (not a model fitting the training set at the "
+                   "held-out set's expense)")
 
 
 def share_scale(mon: Monitor, s: Series) -> float | None:
@@ -549,10 +575,16 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
         return {}, False
     tsign = mon.sign if tr.metric == mon.metric else sign_of(tr.metric)
     tz = signed(ts.values, tsign)
-    at_best = tz[ts.x <= s.x[b]]
+    if tr.x_kind == s.x_kind:
+        at_best = tz[ts.x <= s.x[b]]
+    elif np.isfinite(ts.step).all() and np.isfinite(s.step[b]):  # (a training loss per step beside
+        at_best = tz[ts.step <= s.step[b]]  # evaluations per epoch: compared on the step axis)
+    else:
+        return {}, False
     if at_best.size == 0:
         return {}, False
-    tw = max(1, min(w, at_best.size, tz.size))
+    per_eval = max(1, round(tz.size / max(1, len(s))))  # (a training loss logged per batch: its means over
+    tw = max(1, min(w * per_eval, at_best.size, tz.size))  # as many values as it logs per evaluation)
     t_best = float(np.mean(at_best[-tw:]))
     del at_best  # (a copy of up to the whole curve: gone before noise_sigma's temporaries)
     t_end = float(np.mean(tz[-tw:]))
@@ -561,7 +593,9 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
     worse = t_end - t_best
     diverging = (worse > p["train_divergence_z"] * t_sigma * np.sqrt(2.0 / tw)
                  and worse > p["train_divergence_fraction"] * t_range)
-    return {"train_at_best": tsign * t_best, "train_final": tsign * t_end}, bool(diverging)
+    plateau = -worse < p["train_plateau_z"] * t_sigma * np.sqrt(2.0 / tw)
+    return {"train_at_best": tsign * t_best, "train_final": tsign * t_end, "train_plateau": bool(plateau)}, \
+        bool(diverging)
 
 
 #: Values scanned at a time from the end of a training series for its trailing non-finite stretch.

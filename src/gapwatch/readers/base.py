@@ -41,12 +41,17 @@ HEAD_BYTES = 65536
 #: encoding of Chinese Windows, where a Python ``print`` redirected to a file writes GBK).
 CJK_MIN_SHARE = 0.5
 
+#: Non-ASCII symbols a GBK-encoded log prints beside numbers (``val_dice=0.666 ± 0.278`` written on Chinese Windows
+#: is ``0.666 \xa1\xc0 0.278``): they count towards :data:`CJK_MIN_SHARE` like ideographs do.
+GB_SYMBOLS = frozenset("±×÷°·—…‘’“”→←↑↓√≤≥≈∞§№")
+
 
 def text_encoding(raw: bytes) -> str:
     """The encoding of a text file from its first bytes ``raw``: ``utf-16`` after a UTF-16 byte order mark (a log
     redirected by Windows PowerShell's ``>``); ``gb18030`` when the bytes are not UTF-8 but decode strictly as
-    GB 18030 into text whose non-ASCII characters are mostly CJK ideographs (:data:`CJK_MIN_SHARE`: a log written
-    on Chinese Windows); else ``utf-8`` (read with replacement characters where bytes are invalid)."""
+    GB 18030 into text whose non-ASCII characters are mostly CJK ideographs or :data:`GB_SYMBOLS`
+    (:data:`CJK_MIN_SHARE`: a log written on Chinese Windows); else ``utf-8`` (read with replacement characters
+    where bytes are invalid)."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "utf-16"
     try:
@@ -62,7 +67,8 @@ def text_encoding(raw: bytes) -> str:
             continue
         wide = [c for c in text if ord(c) > 127]
         cjk = sum(1 for c in wide if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f"
-                  or "\uff00" <= c <= "\uffef")  # (ideographs, CJK punctuation, full-width forms)
+                  or "\uff00" <= c <= "\uffef" or c in GB_SYMBOLS)  # (ideographs, CJK punctuation, full-width
+        # forms, the symbols GBK logs print beside numbers)
         return "gb18030" if wide and cjk >= CJK_MIN_SHARE * len(wide) else "utf-8"
     return "utf-8"
 
