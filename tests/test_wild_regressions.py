@@ -13,7 +13,7 @@ import pytest
 from gapwatch import analyze, load
 from gapwatch.detectors import underfitting
 from gapwatch.errors import InputError, UsageError
-from gapwatch.findings import FindingKind, Severity
+from gapwatch.findings import Finding, FindingKind, Severity
 
 KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
 
@@ -3032,3 +3032,27 @@ def test_a_held_out_loss_that_drifts_up_while_training_plateaus_too_is_info(tmp_
     (r,) = analyze(load(write(falling=True)), forecast=False).runs
     (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert f.severity == Severity.WARNING and not f.evidence["train_plateau"]
+
+
+def test_a_short_run_whose_held_out_loss_rises_from_its_first_evaluation_overfits(tmp_path: Path) -> None:
+    """A Lightning CSV of a streamflow forecaster (batch 12), four epochs: ``val_loss`` 0.320 at epoch 0, then
+    0.329, 0.333, 0.341 while the training loss falls 0.282 -> 0.207 — worse than its first evaluation at every
+    later one: a short-run overfitting warning with ``from_first`` (the short-run rule needed an improvement before
+    the best). Not when the rise is under ``short_first_min_rise`` (2%), when the training loss does not fall, or
+    with only two evaluations after the first."""
+    def run(val: list[float], train: list[float]) -> list[Finding]:
+        rows = []
+        for e, (v, t) in enumerate(zip(val, train, strict=True)):
+            rows += [f"{e},{50 * e + 49},{t:.4f},,{t:.4f},", f"{e},{50 * e + 49},,{v:.4f},,{v:.4f}"]
+        p = tmp_path / f"m{len(list(tmp_path.iterdir()))}" / "metrics.csv"
+        p.parent.mkdir()
+        p.write_text("epoch,step,train_loss,val_loss,train_mse,val_mse\n" + "\n".join(rows) + "\n")
+        (r,) = analyze(load(p), forecast=False).runs
+        return [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]
+    train = [0.282, 0.229, 0.216, 0.207]
+    (f,) = run([0.320, 0.329, 0.333, 0.341], train)
+    assert f.evidence["short_run"] and f.evidence["from_first"] and f.severity == Severity.WARNING
+    assert "best at its first evaluation" in f.message and f.evidence["lost_fraction_of_improvement"] is None
+    assert not run([0.320, 0.322, 0.3215, 0.323], train)  # (under 2%)
+    assert not run([0.320, 0.329, 0.333, 0.341], [0.282, 0.283, 0.284, 0.285])  # (training not improving)
+    assert not run([0.320, 0.329, 0.341], train[:3])  # (two evaluations after the first)

@@ -48,7 +48,11 @@ of the run after the best (at least two evaluations), every one worse than the b
 the one before or the run ending near its worst (``short_final_share``), at least ``short_lost_fraction`` of the
 improvement undone, the same practical floors (and, for a share on a small set, a fall of ``short_sampling_z``
 binomial standard errors), and the training series of the same measure (else the training loss) better at the
-end than at the best. Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
+end than at the best. A series whose best is its first evaluation has no improvement to undo: it is judged by
+the same shape over ``short_first_min_after`` or more later evaluations, a positive loss ending at least
+``short_first_min_rise`` above its first value (``short_from_first``; ``evidence["from_first"]``: a streamflow
+model whose validation MSE rises at each of its four evaluations from 0.320 to 0.341 while the training loss
+falls). Such a finding is a ``warning`` at most, with ``evidence["short_run"]``.
 
 Severity: ``critical`` when ``lost ≥ critical_lost_fraction`` (default: a fifth of the improvement undone) and
 there was an improvement to undo (a series whose best is its first evaluation is a ``warning`` at most),
@@ -135,6 +139,17 @@ SPECS: tuple[Param, ...] = register("overfitting", (
     fraction("short_lost_fraction", 0.1, "Short-run rule: share of the improvement (first value - best) the final "
              "value must have undone: a tenth, well above what the rule's monotone rise could owe to noise "
              "on the curves it has been checked on.", of="improvement"),
+    Param("short_from_first", True, "Short-run rule for a series whose best is its first evaluation (no "
+          "improvement to undo): it fires when every later evaluation is worse than the first, rising to the end "
+          "(short_final_share), over short_first_min_after evaluations or more, by the practical floors (a share: "
+          "min_share_drop and short_sampling_z; a positive loss: short_first_min_rise) while the training series "
+          "kept improving — a held-out loss that rises at every evaluation of a short fine-tune from its first.",
+          type=bool),
+    evals("short_first_min_after", 3, "Short-run rule from the first evaluation: evaluations after it needed "
+          "(two rising points after the first are a wobble as often as a trend)."),
+    fraction("short_first_min_rise", 0.02, "Short-run rule from the first evaluation: a positive loss must end at "
+             "least this share of its first value above it: 2% (there is no improvement to weigh the rise "
+             "against).", of="best level"),
     fraction("short_min_improvement", 0.01, "Short-run rule: the best must improve on the first value by at least "
              "this share of the first value's magnitude (a series flat from the start has no best to fall from).",
              of="the first value"),
@@ -315,15 +330,18 @@ def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> 
     z = signed(s.values, mon.sign)
     n, b = len(s), argmin(z)
     improvement, rise = float(z[0] - z[b]), float(z[-1] - z[b])
-    if n - 1 - b < max(2, math.ceil(p["short_after_fraction"] * n)) or improvement <= 0 \
-            or not bool(np.all(z[b + 1:] > z[b])):
+    from_first = b == 0 and p["short_from_first"]  # (worse than its first evaluation at every one after it)
+    if n - 1 - b < max(2, math.ceil(p["short_after_fraction"] * n), p["short_first_min_after"] if from_first else 0) \
+            or (improvement <= 0 and not from_first) or not bool(np.all(z[b + 1:] > z[b])):
         return []
     if not bool(np.all(np.diff(z[b:]) > 0)) and \
             z[-1] - z[b] < p["short_final_share"] * float(np.max(z[b + 1:]) - z[b]):
         return []  # (not rising to the end: the final value fell back well below the worst after the best)
-    if improvement < p["short_min_improvement"] * abs(float(z[0])):
+    if not from_first and improvement < p["short_min_improvement"] * abs(float(z[0])):
         return []  # (a curve flat from the start has no best to fall from: any wobble undoes "all" of nothing)
-    lost = rise / improvement
+    if from_first and mon.sign > 0 and float(np.min(s.values)) > 0 and rise < p["short_first_min_rise"] * float(z[b]):
+        return []  # (worse than the first evaluation by too little to call: no improvement to weigh it against)
+    lost = rise / improvement if improvement > 0 else float("inf")
     scale = share_scale(mon, s)
     if scale is not None and (rise < p["min_share_drop"] * scale or (
             p["sampling_floor"] and rise < p["short_sampling_z"] * sampling_sigma(s.values))):
@@ -335,16 +353,23 @@ def _short_run(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> 
         return []
     best_val, final_val = float(s.values[b]), float(s.values[-1])
     where_best = f"{s.x_kind} {fmt_x(s.x[b])}"
-    msg = (f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
-           f"({_worse_text(best_val, final_val)}, {_undone(z, b)}), worse than the best at each of the {n - 1 - b} "
-           f"evaluations after it while {tr.name} kept improving; only {n} evaluations, too few for a noise "
-           "estimate")
+    if from_first:
+        msg = (f"{mon.split}_{mon.metric} was best at its first evaluation ({best_val:.4g} at {where_best}) and worse "
+               f"at each of the {n - 1} after it, final {final_val:.4g} ({_worse_text(best_val, final_val)}), while "
+               f"{tr.name} kept improving: the model fits the training set from the start; only {n} evaluations, "
+               "too few for a noise estimate")
+    else:
+        msg = (f"{mon.split}_{mon.metric} best {best_val:.4g} at {where_best}, final {final_val:.4g} "
+               f"({_worse_text(best_val, final_val)}, {_undone(z, b)}), worse than the best at each of the "
+               f"{n - 1 - b} evaluations after it while {tr.name} kept improving; only {n} evaluations, too few for "
+               "a noise estimate")
     evidence: dict[str, Any] = {
         "short_run": True, "evaluations": n, "best_index": b, "best_value": best_val, "best_step": s.at(b)["step"],
         "best_epoch": s.at(b)["epoch"], "onset_index": b + 1, "onset_step": s.at(b + 1)["step"],
         "onset_epoch": s.at(b + 1)["epoch"], "final_value": final_val,
-        "degradation": float(mon.sign * rise), "lost_fraction_of_improvement": float(lost),
-        "evaluations_after_best": n - 1 - b, "train_series": tr.name,
+        "degradation": float(mon.sign * rise),
+        "lost_fraction_of_improvement": float(lost) if math.isfinite(lost) else None,
+        "evaluations_after_best": n - 1 - b, "train_series": tr.name, "from_first": bool(from_first),
     }
     return [Finding(FindingKind.OVERFITTING, Severity.WARNING, msg, step=s.at(b)["step"], epoch=s.at(b)["epoch"],
                     evidence=evidence, actions=tuple(_actions(where_best, False)), references=REFERENCES,
