@@ -3056,3 +3056,62 @@ def test_a_short_run_whose_held_out_loss_rises_from_its_first_evaluation_overfit
     assert not run([0.320, 0.322, 0.3215, 0.323], train)  # (under 2%)
     assert not run([0.320, 0.329, 0.333, 0.341], [0.282, 0.283, 0.284, 0.285])  # (training not improving)
     assert not run([0.320, 0.329, 0.341], train[:3])  # (two evaluations after the first)
+
+
+_POSE_COLUMNS = ("epoch,train/box_loss,train/pose_loss,train/kobj_loss,train/cls_loss,train/dfl_loss,"
+                 "metrics/precision(B),metrics/recall(B),metrics/mAP50(B),metrics/mAP50-95(B),metrics/precision(P),"
+                 "metrics/recall(P),metrics/mAP50(P),metrics/mAP50-95(P),val/box_loss,val/pose_loss,val/kobj_loss,"
+                 "val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2")
+
+
+def _pose_results(tmp_path: Path, pose_learns: bool, n: int = 50) -> Path:
+    rows = []
+    for e in range(1, n + 1):
+        box = 0.6 * (1 - np.exp(-e / 12))
+        pose = 0.5 * (1 - np.exp(-e / 15)) if pose_learns else 0.0
+        rows.append(",".join(f"{v:.5g}" for v in (
+            e, 2.7 / e ** 0.4, 10.8 - 2.6 * e / n, 0.73 / e ** 0.3, 8.6 / e ** 0.8, 2.3 / e ** 0.25,
+            0.2 + box, 0.3 + box / 2, box + 0.1, box, pose, pose, pose, pose * 0.8,
+            2.3 / e ** 0.2, 10.9 - 1.6 * e / n, 0.68 / e ** 0.2, 9.2 / e ** 0.6, 2.1 / e ** 0.15, 0.01, 0.01, 0.01)))
+    p = tmp_path / ("learns" if pose_learns else "dead") / "results.csv"
+    p.parent.mkdir()
+    p.write_text(_POSE_COLUMNS + "\n" + "\n".join(rows) + "\n")
+    return p
+
+
+def test_a_pose_model_whose_keypoint_head_never_left_zero_is_not_learning(tmp_path: Path) -> None:
+    """YOLOv8-pose ``results.csv`` (batches 17 and 19: three runs): every pose metric ``(P)`` is exactly 0 at all
+    50 epochs while the box metrics ``(B)`` learn (mAP50-95(B) 0.01 -> 0.6). The box group decides (the pose
+    shares hold one value), and it learned — so nothing was said; now ``not_learning`` says the keypoint head
+    never did its task. A pose head that learns gets no such finding."""
+    (r,) = analyze(load(_pose_results(tmp_path, pose_learns=False)), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric.startswith("box_")
+    (f,) = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert f.severity == Severity.WARNING and f.evidence["mode"] == "head_never_above_zero"
+    assert f.evidence["head"] == "pose (keypoint)" and "metrics/mAP50(P)" in f.message
+    (r,) = analyze(load(_pose_results(tmp_path, pose_learns=True)), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+def test_tensorboard_box_and_pose_groups_are_read_apart(tmp_path: Path) -> None:
+    """Ultralytics writes the same ``metrics/mAP50(B)`` and ``metrics/mAP50(P)`` tags to TensorBoard as to its
+    CSV: read as one series each per group (``box_map50`` and ``map50``), by the reader and by ``watch``'s
+    tailer alike. Before, both read as ``val/map50``: the two interleaved and one of each epoch's pair was dropped
+    as a resumed run's duplicate (a silent wrong curve)."""
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
+    from gapwatch.readers._tfrecord import read_scalars
+    from gapwatch.watch.tail import scalar_frames
+
+    w = SummaryWriter(str(tmp_path / "run"))
+    for e in range(12):
+        w.add_scalar("metrics/mAP50(B)", 0.05 * e, e)
+        w.add_scalar("metrics/mAP50(P)", 0.0, e)
+        w.add_scalar("val/pose_loss", 11.0 - 0.01 * e, e)
+    w.close()
+    h = load(tmp_path / "run")
+    np.testing.assert_allclose(h.series("val", "box_map50", x="step").values, 0.05 * np.arange(12), atol=1e-6)
+    np.testing.assert_array_equal(h.series("val", "map50", x="step").values, np.zeros(12))
+    assert not [n for n in h.notes if "go back" in n.message]
+    (ev,) = (tmp_path / "run").glob("events*")
+    frames = scalar_frames(read_scalars(ev), None, "run")
+    assert set().union(*(f.keys() for f in frames)) >= {("val", "box_map50"), ("val", "map50")}

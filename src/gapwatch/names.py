@@ -575,7 +575,7 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     _ranking_on_val(read, explicit, default_split)
     _bare_twins_apart(read, explicit)
     _step_twins_apart(read)
-    _box_group_apart(read)
+    box_group_apart(read)
     _set_losses_without_splits(read, default_split)
     return read
 
@@ -614,7 +614,7 @@ def _set_losses_without_splits(read: dict[str, tuple[str, str]], default_split: 
                 read[n] = (default_split, f"{sp}_{metric}")
 
 
-def _box_group_apart(read: dict[str, tuple[str, str]]) -> None:
+def box_group_apart(read: dict[str, tuple[str, str]]) -> None:
     """A segmenter's or pose model's Ultralytics ``results.csv`` logs each measure twice, for its box group
     (``metrics/mAP50-95(B)``) and for its task (``(M)`` mask, ``(P)`` pose): both read as the same series would
     interleave into one curve, so the box group's is read as ``box_<metric>`` (as the console reader names it) and

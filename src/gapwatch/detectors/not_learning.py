@@ -36,6 +36,11 @@ F1, Dice, IoU, mAP… in [0, 1]: :data:`gapwatch.monitor.BOUNDED_MEASURES`) and 
 ``zero_max_value`` — a detector whose mAP stays near 0, a segmenter whose Dice never leaves the floor: the model
 never did the task, whatever the training side learned.
 
+The same holds for the task head of an Ultralytics segmenter or pose model (``mode`` ``head_never_above_zero``):
+when the box head's share decides (``box_map50``: the task head's shares held one value, so they could not) and
+the task head's ``map50``/``map50_95`` never exceeded ``zero_max_value`` in ``zero_min_evaluations`` or more
+evaluations, the mask or keypoint head never learned, however well the boxes did.
+
 **AUC at chance** (``auc_min_evaluations`` or more evaluations): a held-out ROC-AUC of the deciding split stays
 within ``auc_chance_margin`` of 0.5 at every evaluation. Unlike accuracy, whose chance level depends on the class
 balance, an AUC of 0.5 is chance for any balance: the model never ranked positives above negatives, however its
@@ -294,6 +299,49 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
                    evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
 
 
+#: The task heads an Ultralytics segmenter or pose model trains beside its box head, by the held-out loss that
+#: names them (:func:`gapwatch.names` reads ``metrics/mAP50(B)`` as ``box_map50`` beside the task's ``map50``).
+_HEADS: tuple[tuple[str, str], ...] = (("pose_loss", "pose (keypoint)"), ("seg_loss", "mask"))
+
+
+def _head_never_above_zero(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """The task head beside a box head never left zero (module docstring, "Never above zero"): the deciding
+    series is the box head's share (``box_<metric>``) and the task head's own shares of the same split
+    (``<metric>`` and the head's other mAP) never exceeded ``zero_max_value`` in ``zero_min_evaluations`` or more
+    evaluations — a pose model whose keypoint mAP is 0 at every epoch while its boxes learn."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    if not mon.metric.startswith("box_") or mon.mode != "max":
+        return None
+    heads = [s for m in dict.fromkeys((mon.metric[4:], "map50", "map50_95"))
+             if (s := series_or_none(history, mon.split, m)) is not None and _share(s)]
+    if not heads or any(len(s.finite()) < p["zero_min_evaluations"] for s in heads):
+        return None
+    top = max(float(s.finite().values.max()) for s in heads)
+    if top > p["zero_max_value"]:
+        return None
+    head = next((name for loss, name in _HEADS if series_or_none(history, mon.split, loss) is not None
+                 or series_or_none(history, "train", loss) is not None), "task")
+    v = heads[0].finite()
+    last = len(v) - 1
+    names = " and ".join(s.name for s in heads)
+    msg = (f"{names} never rose above {top:.3g} in {len(v)} evaluations while {mon.split}_{mon.metric} learned: "
+           f"the {head} head never did its task on the held-out set (judged here by the box head's metric)")
+    actions = (
+        f"check the {head} labels reach the model (keypoints or masks present in the label files, the right "
+        "number of keypoints / the dataset YAML's kpt_shape, no empty label files)",
+        f"check the {head} loss weight and that the model is the {head} variant of the architecture",
+        "overfit a single batch first: a head that cannot drive one batch's loss down has a bug",
+    )
+    at = v.at(last)
+    ev = {"mode": "head_never_above_zero", "series": [s.name for s in heads], "evaluations": len(v),
+          "max_value": top, "head": head, "beside": f"{mon.split}_{mon.metric}", "at": where_text(v, last)}
+    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                   evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+
+
 def _auc_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
     """A held-out ROC-AUC of the deciding split within ``auc_chance_margin`` of 0.5 at every one of its
     ``auc_min_evaluations`` or more evaluations (module docstring, "AUC at chance")."""
@@ -372,7 +420,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     chance = _at_chance(history, monitor, p)
     if chance is not None:
         return [_chance_finding(history, chance)]
-    for rule in (_never_above_zero, _auc_at_chance, _frozen):
+    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen):
         hit = rule(history, monitor, p)
         if hit is not None:
             return [hit]

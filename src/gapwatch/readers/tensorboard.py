@@ -26,7 +26,7 @@ import numpy as np
 from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, is_bookkeeping, normalize, role, step_twins
+from ..names import SPLIT_ALIASES, box_group_apart, is_bookkeeping, normalize, role, step_twins
 from ._parts import Parts
 from ._tfrecord import read_scalars
 from .base import FunctionReader
@@ -127,16 +127,31 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         for tag, (_, step, _, vals) in sc.tags.items():
             _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
         del sc, epoch_map  # record indices and wall times are not kept: free them before the next file
-    twins = step_twins(b.name for b in parts.blocks)
+    read = apart({b.name: (b.split, b.metric) for b in parts.blocks})
     for b in parts.blocks:
-        if b.name in twins:  # (Lightning's ``val_loss_step`` beside ``val_loss_epoch``)
-            b.metric = f"{b.metric}_step"
+        b.split, b.metric = read[b.name]
     parts.meta["tensorboard_files"] = [str(f.relative_to(root)) for f in files]
     return [parts]
 
 
 #: Byte offsets of damaged records listed in a note (the count is always given).
 MAX_LISTED_OFFSETS = 5
+
+
+def apart(read: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """``{tag: (split, metric)}`` of one run's tags with the twins that would read as one series kept apart (the
+    one owner of the rule; the reader and ``watch``'s tailer both use it): Lightning's ``val_loss_step`` beside
+    ``val_loss_epoch`` (``<metric>_step``) and an Ultralytics segmenter's or pose model's box group
+    ``metrics/mAP50(B)`` beside its task's ``metrics/mAP50(P)`` (``box_<metric>``,
+    :func:`gapwatch.names.box_group_apart`; read as one series, the two interleaved and one was dropped at each
+    epoch as a "resumed" duplicate)."""
+    out = dict(read)
+    twins = step_twins(out)
+    for name in twins:
+        split, metric = out[name]
+        out[name] = (split, f"{metric}_step")
+    box_group_apart(out)
+    return out
 
 
 def _crc_note(run: str, f: Path, offsets: list[int]) -> HistoryNote:

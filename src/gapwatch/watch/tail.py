@@ -233,16 +233,19 @@ def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[History]:
     """Rows of one event file's scalars, named as :func:`gapwatch.readers.tensorboard.read` names them
     (Keras ``epoch_*`` tags, split sub-directories, a logged ``epoch`` scalar); ``sub`` is the file's
     sub-directory in the run (None: the run directory itself)."""
-    from ..readers.tensorboard import tag_series
+    from ..readers.tensorboard import apart, tag_series
 
-    out: list[History] = []
+    found = []
     epoch_map = sc.tags.get("epoch")
     split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
     for tag, (_, step, _, vals) in sc.tags.items():
         series = tag_series(tag, sub, split_dir, step, epoch_map)
-        if series is None:
-            continue
-        st, epoch, split, metric, name = series
+        if series is not None:
+            found.append((series, vals))
+    read = apart({name: (split, metric) for (_, _, split, metric, name), _ in found})
+    out: list[History] = []
+    for (st, epoch, _, _, name), vals in found:
+        split, metric = read[name]
         out.append(History({"run": run, "step": st, "epoch": epoch, "split": split, "metric": metric,
                             "value": vals, "name": name}))
     return out
