@@ -3115,3 +3115,36 @@ def test_tensorboard_box_and_pose_groups_are_read_apart(tmp_path: Path) -> None:
     (ev,) = (tmp_path / "run").glob("events*")
     frames = scalar_frames(read_scalars(ev), None, "run")
     assert set().union(*(f.keys() for f in frames)) >= {("val", "box_map50"), ("val", "map50")}
+
+
+def test_a_json_lines_file_of_a_sweeps_final_results_is_refused(tmp_path: Path) -> None:
+    """A sweep's results file (batch 19): 72 JSON lines, each ``{"config": {...}, "accuracy": …, "f1_score": …}``
+    of one configuration, no step or epoch. Read as a curve, its rows (ordered by dataset and learning rate) were
+    72 "evaluations" and a sweep over learning rates "overfitted" critically at "epoch ?". Refused with a clear
+    error; the same records with an epoch are a curve."""
+    lines = [json.dumps({"config": {"dataset": d, "lr": lr, "num_epochs": ne, "crossmax_k": k},
+                         "accuracy": 0.85 - lr, "f1_score": 0.84 - lr})
+             for d in ("cifar10", "cifar100") for lr in (0.1, 0.01, 0.5) for ne in (4, 8, 16) for k in (2, 3)]
+    p = tmp_path / "hyperparams.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"own configuration under 'config' \(36 lines, 36 configurations\).*sweep"):
+        load(p)
+    q = tmp_path / "log.jsonl"
+    q.write_text("\n".join(json.dumps({"epoch": e, "config": {"lr": 0.1}, "val_acc": 0.5 + e / 100})
+                           for e in range(1, 6)) + "\n")
+    assert len(load(q).series("val", "acc")) == 5
+
+
+def test_a_json_lines_log_without_an_axis_counts_epochs(tmp_path: Path) -> None:
+    """One record per epoch with no ``step`` or ``epoch`` key: each key's k-th value is its epoch k (as the JSON
+    list of the same records is read), with a note. Before, the values had no place on either axis and the
+    verdict said "Overfitting since epoch ?" and "0% of the run"."""
+    p = tmp_path / "log.jsonl"
+    val = [0.5 / e + 0.3 + (0.02 * (e - 10) if e > 10 else 0.0) for e in range(1, 31)]
+    p.write_text("\n".join(json.dumps({"loss": 1.0 / e, "val_loss": v}) for e, v in enumerate(val, 1)) + "\n")
+    h = load(p)
+    np.testing.assert_array_equal(h.series("val", "loss").epoch, np.arange(1, 31))
+    assert any("epochs 1, 2, 3" in n.message for n in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.epoch == 10 and "?" not in f.message and "(0% of the run)" not in f.message

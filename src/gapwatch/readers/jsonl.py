@@ -28,6 +28,7 @@ Recognised by its first non-empty line being a JSON object (read in full, whatev
 
 from __future__ import annotations
 
+import json
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -106,10 +107,14 @@ class RecordColumns:
     file was decoded before its numbers were read.
     """
 
-    def __init__(self, source: str, *, default_split: str = "train", place: str = "line") -> None:
+    def __init__(self, source: str, *, default_split: str = "train", place: str = "line",
+                 order_is_epoch: bool = False) -> None:
         self.source = source
         self.default_split = default_split
         self.place = place
+        #: when no record logs a step or an epoch, read each key's k-th value as epoch k (a JSON Lines file of
+        #: one record per epoch); else such values have no place on either axis ("epoch ?" in messages)
+        self.order_is_epoch = order_is_epoch
         self.cols: dict[str, tuple[array[float], array[float], array[float]]] = {}
         self._skip: set[str] = set()
         #: schedule-role keys (``learning_rate``): kept apart for ``meta["schedule"]``, never judged
@@ -176,13 +181,20 @@ class RecordColumns:
             schedule.keep(parts.meta, k, np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float),
                           np.frombuffer(va, dtype=float))
         by_epoch = _steps_that_are_epochs(self.cols)
+        unplaced = self.order_is_epoch and not any(
+            np.isfinite(np.frombuffer(a, dtype=float)).any() for st, ep, _ in self.cols.values() for a in (st, ep))
         for k, (st, ep, va) in self.cols.items():
             if k in read and len(va):
                 split, metric = read[k]
                 step, epoch = np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float)
                 if k in by_epoch:
                     step, epoch = np.full(step.shape, np.nan), step
+                elif unplaced:  # (the k-th value of a key is its k-th epoch, as in a Keras history)
+                    epoch = np.arange(1.0, len(va) + 1.0)
                 parts.add(step, epoch, split, metric, np.frombuffer(va, dtype=float), k)
+        if unplaced and parts.blocks:
+            parts.notes.append(HistoryNote(run, "no record logs a step or an epoch: each key's values are read as "
+                                           "its epochs 1, 2, 3… in the order they were logged", self.source))
         if by_epoch:
             parts.notes.append(HistoryNote(run, f"{', '.join(sorted(by_epoch)[:3])}: logged without an epoch at "
                                            "steps no larger than the log's last epoch, while the other values "
@@ -286,6 +298,52 @@ def _steps_that_are_epochs(cols: Mapping[str, tuple[array[float], array[float], 
 STEP_EPOCH_RATIO = 2.0
 
 
+#: Keys under which a record holds the configuration it was run with (a sweep's results file: one line per
+#: configuration, ``{"config": {"lr": 0.1, "num_epochs": 4}, "accuracy": 0.85}``).
+CONFIG_KEYS = ("config", "hparams", "hyperparameters", "params", "args")
+#: Share of a file's value records with a configuration of their own (distinct from every other record's) above
+#: which, with no step or epoch anywhere, the file is a sweep's results and not a curve.
+SWEEP_DISTINCT_SHARE = 0.5
+
+
+class _Configs:
+    """Counts the configurations the records of a JSON Lines file hold (:data:`CONFIG_KEYS`) and whether any
+    record logs a step or an epoch: a file whose every record holds its own configuration and none an axis is the
+    final results of a sweep, one line per configuration — read as a curve, its rows ordered by configuration
+    became "evaluations" and a sweep over learning rates "overfitted"."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.with_config = 0
+        self.key = ""
+        self.distinct: set[str] = set()
+        self.axis = False
+
+    def add(self, rec: Mapping[str, Any]) -> None:
+        self.records += 1
+        if not self.axis and any(k in rec for k in ("step", "global_step", "epoch", "iteration", "iter")):
+            self.axis = True
+        if self.axis:
+            return
+        for k in CONFIG_KEYS:
+            v = rec.get(k)
+            if isinstance(v, dict):
+                self.with_config += 1
+                self.key = self.key or k
+                self.distinct.add(json.dumps(v, sort_keys=True, default=str))
+                return
+
+    def check(self, path: Path) -> None:
+        """Raise :class:`InputError` when the file is a sweep's results (see the class docstring)."""
+        if self.axis or self.records < 2 or self.with_config < self.records \
+                or len(self.distinct) <= SWEEP_DISTINCT_SHARE * self.records:
+            return
+        raise InputError(f"every line holds its own configuration under {self.key!r} ({self.records} lines, "
+                         f"{len(self.distinct)} configurations) and none a step or an epoch: the final results of a "
+                         "sweep, one line per configuration, not a training curve; point gapwatch at each run's "
+                         "own log (or a directory of them)", path=path)
+
+
 def _recover(line: str) -> dict[str, Any] | None:
     """The record appended onto a cut-off line (starts at a later ``{"``), or None."""
     start = line.find('{"', 1)
@@ -294,10 +352,11 @@ def _recover(line: str) -> dict[str, Any] | None:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
-    cols = RecordColumns(str(path))
+    cols = RecordColumns(str(path), order_is_epoch=True)
     header: dict[str, Any] | None = None
     notes: list[str] = []
     seen = False  # a value record was read (only the first record may be metadata)
+    configs = _Configs()
     for i, line in _lines(path):
         if not line.strip():
             continue
@@ -327,7 +386,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             seen = True
             continue
         seen = True
+        configs.add(rec)
         cols.add(i, _phased(rec))
+    configs.check(path)
     parts = cols.parts(run)
     parts.notes.extend(HistoryNote(run, n, str(path)) for n in notes)
     if header is not None and parts.blocks:
