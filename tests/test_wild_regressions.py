@@ -3148,3 +3148,41 @@ def test_a_json_lines_log_without_an_axis_counts_epochs(tmp_path: Path) -> None:
     (r,) = analyze(h, forecast=False).runs
     (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert f.epoch == 10 and "?" not in f.message and "(0% of the run)" not in f.message
+
+
+def test_a_detectron2_stdout_log_is_judged_by_its_bbox_ap(tmp_path: Path) -> None:
+    """detectron2's ``log.txt`` (batch 19): ``d2.utils.events`` lines every 20 iterations and, every 1,000, an
+    evaluation whose summary it prints as ``copypaste: Task: bbox`` / ``copypaste: AP,AP50,…`` / ``copypaste:
+    10.9699,…``, after progress lines ``Inference done 1842/3334. Dataloading: 0.0016 s/iter. … Eval: 0.0002
+    s/iter.`` The AP decides (``val_bbox_AP``); the timings are no measures (they read as ``val/s_iter``, which
+    made a flat total_loss "stuck")."""
+    rng = np.random.default_rng(5)
+    lines, ap = [], [10.97, 12.52, 13.1, 13.6, 13.9, 14.2, 14.5, 14.4, 14.8, 14.97, 14.6, 14.9]
+    for it in range(19, 12000, 20):
+        if (it + 1) % 1000 == 0:
+            k = (it + 1) // 1000 - 1
+            lines += [
+                "[11/18 14:33:11] d2.evaluation.evaluator INFO: Inference done 1842/3334. Dataloading: 0.0016 s/iter. "
+                "Inference: 0.0392 s/iter. Eval: 0.0002 s/iter. Total: 0.0411 s/iter. ETA=0:01:01",
+                "[11/18 14:34:12] d2.evaluation.evaluator INFO: Total inference time: 0:02:16.411997 (0.040977 s / "
+                "iter per device, on 6 devices)",
+                "[11/18 14:34:44] d2.evaluation.coco_evaluation INFO: Evaluation results for bbox: ",
+                "|   AP   |  AP50  |  AP75  |  APs  |  APm  |  APl   |",
+                "|:------:|:------:|:------:|:-----:|:-----:|:------:|",
+                f"| {ap[k]:.3f} | 22.437 | 9.255  | 1.123 | 4.881 | 13.617 |",
+                "[11/18 14:34:46] d2.engine.defaults INFO: Evaluation results for nyu_val in csv format:",
+                "[11/18 14:34:46] d2.evaluation.testing INFO: copypaste: Task: bbox",
+                "[11/18 14:34:46] d2.evaluation.testing INFO: copypaste: AP,AP50,AP75,APs,APm,APl",
+                f"[11/18 14:34:46] d2.evaluation.testing INFO: copypaste: {ap[k]:.4f},22.4369,9.2552,1.1235,4.8808,"
+                "13.6171"]
+        lines.append(f"[11/18 14:34:46] d2.utils.events INFO:  eta: 20:49:44  iter: {it}  total_loss: "
+                     f"{0.17 + rng.normal(0, 0.01):.4f}  loss_cls: 0.07874  loss_box_reg: 0.07092  time: 0.6834  "
+                     "data_time: 0.0639  lr: 0.01999  max_mem: 4213M")
+    p = tmp_path / "log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "bbox_ap", x="step").values, ap, atol=1e-4)
+    assert not [metric for _, metric in h.keys() if "iter" in metric]  # noqa: SIM118 (History.keys() is a method)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "bbox_ap"
+    assert not [f for f in r.findings if f.severity.rank >= Severity.WARNING.rank]

@@ -39,6 +39,10 @@ Forms read (one record per epoch; values as printed)::
   `` Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.350`` is the validation set's
   ``mAP`` (``mAP50``, ``mAP75`` for IoU 0.50, 0.75) of the current epoch (:data:`COCO_SERIES`); the per-area and
   recall lines, and ``-1`` (no ground truth), are not read.
+* **detectron2** (``[11/18 14:34:46] d2.utils.events INFO:  eta: …  iter: 999  total_loss: 0.17 …`` step records):
+  its evaluation summary ``copypaste: Task: bbox`` / ``copypaste: AP,AP50,…`` / ``copypaste: 10.97,22.44,…`` is
+  the validation set's ``bbox_AP``, ``bbox_AP50``… (:data:`_COPYPASTE`); its inference timings (``0.0392 s/iter``,
+  like every value printed with a rate unit) are not measures.
 * **Boosting rounds**: LightGBM's and XGBoost's ``[120]\\ttraining's binary_logloss: 0.21\\tvalid_1's
   binary_logloss: 0.35`` / ``[120]\\ttrain-rmse:0.41\\teval-rmse:0.52`` are step records (the round in brackets
   before a tab; a possessive ``'s`` is dropped from the set's name).
@@ -219,6 +223,9 @@ _COCO_LINE = re.compile(r"^\s*Average\s+Precision\s+\(AP\)\s+@\[\s*IoU=([\d.:]+)
                         r"\s*maxDets=\s*\d+\s*\]\s*=\s*([-\d.]+)")
 #: Which COCO summary lines are read (IoU thresholds → validation series name); the per-area and recall lines
 #: are not.
+#: detectron2's evaluation summary (``d2.evaluation.testing INFO: copypaste: AP,AP50,AP75,APs,APm,APl`` then
+#: ``copypaste: 10.9699,22.4369,…``, after ``copypaste: Task: bbox``): the held-out set's ``bbox_AP``….
+_COPYPASTE = re.compile(r"(?:^|\s)copypaste:\s*(.*?)\s*$")
 COCO_SERIES = {"0.50:0.95": "val_mAP", "0.50": "val_mAP50", "0.75": "val_mAP75"}
 _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
 #: File extensions a sweep never reads as text logs (documents and code that may quote a log).
@@ -426,6 +433,13 @@ _HISTORY_DICT = re.compile(rf"^\s*\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
 _SPLIT_PERCENT = re.compile(r"(?<![\w.])(train(?:ing)?|val(?:id|idation)?|test(?:ing)?|dev|eval(?:uation)?)\s*[:=]\s*"
                             r"([-+]?\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
 #: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
+#: A timing or throughput printed with its unit, ``0.0392 s/iter``, ``41.0 it/s``, ``850 samples/s`` (detectron2's
+#: ``Inference done 1842/3334. Dataloading: 0.0016 s/iter. Eval: 0.0002 s/iter.``): not a measure, dropped
+#: before the pairs are read (else ``s/iter. Eval`` read as a validation measure).
+_RATE = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*"
+                   r"(?:(?:m?s|secs?|seconds?)\s*/\s*(?:iter|it|step|batch|img|image|sample)s?"
+                   r"|(?:it|iters?|steps?|batch(?:es)?|img|images?|samples?|tokens?|tok)\s*/\s*(?:s|sec|second))"
+                   r"(?![\w/])\.?")
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -442,6 +456,8 @@ def pairs(text: str) -> dict[str, float]:
         text = _SPLIT_PERCENT.sub(r"\1 accuracy: \2%", text)
     if "±" in text or "+/-" in text or "+-" in text:
         text = _PLUS_MINUS.sub("", text)
+    if "/s" in text or "/i" in text or "/b" in text:
+        text = _RATE.sub(" | ", text)
     if "[" in text:
         text = _EPOCH_OF.sub(r"epoch: \1", text)
     if "/" in text:
@@ -517,6 +533,8 @@ class _Records:
         self.ultra = UltralyticsConsole()  # the state of an Ultralytics console log (its headers)
         self.counted = False  # epochs come from bare ``[k/N]:`` counters (:data:`_COUNTER_LEAD`)
         self.lists: list[tuple[str, list[float], int]] = []  # a history printed as lists (:data:`_HISTORY_LINE`)
+        self.d2_task = ""  # detectron2's ``copypaste: Task: bbox`` (:data:`_COPYPASTE`)
+        self.d2_names: list[str] | None = None  # … and its ``copypaste: AP,AP50,…`` header
 
     def table_row(self, line: int, seg: str) -> bool:
         """Read ``seg`` as a table header, separator or row; False when it is none of them."""
@@ -673,6 +691,10 @@ class _Records:
                 self.records.append((line, printed))
             self.open = False
             return
+        paste = _COPYPASTE.search(seg) if "copypaste:" in seg else None
+        if paste is not None:  # detectron2's evaluation summary in CSV form
+            self._copypaste(line, paste.group(1))
+            return
         coco = _COCO_LINE.match(seg)
         if coco is not None:  # pycocotools' summary: the held-out set's COCO AP, for the current epoch or step
             name = COCO_SERIES.get(coco.group(1))
@@ -727,6 +749,26 @@ class _Records:
             self.marker(epoch)
             self.open = False
 
+
+    def _copypaste(self, line: int, text: str) -> None:
+        """detectron2's ``print_csv_format`` (:data:`_COPYPASTE`): ``Task: bbox``, then the names ``AP,AP50,…``,
+        then their values ``10.97,22.44,…`` — the held-out set's ``val_<task>_<name>`` at the current step (the
+        last ``iter:`` line before it: detectron2 evaluates after iteration ``k·EVAL_PERIOD − 1`` and prints that
+        iteration's events line after the summary, so the step shown is up to one ``log_period`` early)."""
+        if text.startswith("Task:"):
+            self.d2_task, self.d2_names = text[5:].strip(), None
+            return
+        cells = [c.strip() for c in text.split(",")]
+        try:
+            values = [float(c) for c in cells]
+        except ValueError:
+            if all(re.fullmatch(r"[A-Za-z][\w\-]*", c) for c in cells):
+                self.d2_names = cells
+            return
+        if self.d2_names is not None and len(values) == len(self.d2_names):
+            task = f"{self.d2_task}_" if self.d2_task else ""
+            self.add(line, {f"val_{task}{n}": v for n, v in zip(self.d2_names, values, strict=True)})
+        self.d2_names = None
 
     def _blocks(self, seg: str) -> str:
         """Track ``Evaluation Results:`` headings: the indented lines after one are measurements of its split
