@@ -3186,3 +3186,23 @@ def test_a_detectron2_stdout_log_is_judged_by_its_bbox_ap(tmp_path: Path) -> Non
     (r,) = analyze(h, forecast=False).runs
     assert r.monitor is not None and r.monitor.metric == "bbox_ap"
     assert not [f for f in r.findings if f.severity.rank >= Severity.WARNING.rank]
+
+
+def test_an_accuracy_printed_as_zero_throughout_by_a_regression_script_is_no_measure(tmp_path: Path) -> None:
+    """A regression MLP whose script prints ``Train Acc: 0.00% | Val Acc: 0.00%`` every epoch (batch 17): the
+    accuracy decided (exactly 0 at all 30 epochs) and ``underfitting`` called the run stuck "with training accuracy
+    0" while the loss fell 0.34 -> 0.03. An accuracy of exactly 0 throughout is no classifier's: the loss decides
+    and nothing is said. An accuracy that is 0 only at first still decides."""
+    val = [0.266 * 0.8 ** e + 0.04 for e in range(30)]
+    lines = [f"2025-08-19 11:34:{e:02d},101 - INFO - Epoch [{e + 1}/30] Train Loss: {0.335 * 0.92 ** e:.4f}, "
+             f"Train Acc: 0.00% | Val Loss: {v:.4f}, Val Acc: 0.00%" for e, v in enumerate(val)]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "loss")
+    assert not [f for f in r.findings if f.severity.rank >= Severity.WARNING.rank]
+    q = tmp_path / "learns.log"
+    q.write_text("\n".join(line.replace("Val Acc: 0.00%", f"Val Acc: {min(90.0, 10.0 * e):.2f}%")
+                           for e, line in enumerate(lines)) + "\n")
+    (r,) = analyze(load(q), forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "acc")

@@ -405,6 +405,17 @@ PERCENT_MIN_MAX = 2.0
 MIN_CURVE_EVALUATIONS = 3
 
 
+def zero_accuracy(metric: str, values: np.ndarray) -> bool:
+    """Whether ``values`` of the accuracy-family measure ``metric`` are exactly 0 at every one of three or more
+    finite evaluations: no classifier scores 0 on every example (even a random guess is right sometimes), so it
+    is a regression script's printed ``Train Acc: 0.00% | Val Acc: 0.00%`` — a broken measure that neither
+    decides (:func:`_may_decide`) nor says a run is stuck (``underfitting``)."""
+    if task_family(metric) != "acc":
+        return False
+    fin = values[np.isfinite(values)]
+    return fin.size >= 3 and not np.any(fin)
+
+
 def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
     """``roles`` without the task measures that must not decide while another can: a share
     (:data:`BOUNDED_MEASURES`) with values no share can take — below 0, above 100, or above 1 while never above
@@ -413,7 +424,9 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
     ``eval_f1`` of 0 throughout beside an accuracy that climbs is a broken metric; a mAP of exactly 0 beside
     nothing else that moves is a detector that never learned, and decides), and one measured once while another
     task measure or the loss of the same split has :data:`MIN_CURVE_EVALUATIONS` evaluations or more (a closing
-    report's ``Macro F1``, ``MAE``: one number is no curve, the loss's curve decides)."""
+    report's ``Macro F1``, ``MAE``: one number is no curve, the loss's curve decides). An accuracy of exactly 0 at
+    every one of three or more evaluations never decides, even alone: no classifier scores 0 on every example, so
+    it is a regression script's ``Train Acc: 0.00% | Val Acc: 0.00%`` (the loss decides)."""
     broken: set[int] = set()
     constant: set[int] = set()
     counts: dict[int, int] = {}
@@ -427,8 +440,9 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
         lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # (NaN ignored; no copy of a long series)
         if math.isnan(lo):
             continue
-        if task_family(r.measure) in BOUNDED_MEASURES and (
-                lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX):
+        impossible = task_family(r.measure) in BOUNDED_MEASURES and (
+            lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX)
+        if impossible or zero_accuracy(r.measure, v):
             broken.add(id(r))
         elif lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
             constant.add(id(r))

@@ -59,7 +59,7 @@ import numpy as np
 
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor
+from ..monitor import Monitor, zero_accuracy
 from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma, window_means
 from . import register as register_detector
@@ -153,6 +153,8 @@ def _train_acc(history: History, p: dict[str, Any]) -> tuple[float | None, float
     means), or ``None``."""
     # training accuracy, else training F1 (both in [0, 1], higher is better: "fitted" means the same)
     acc = series_or_none(history, "train", "acc")
+    if acc is not None and zero_accuracy(acc.metric, acc.values):
+        acc = None  # (exactly 0 throughout: a regression script's printed accuracy, not a measure)
     if acc is None:
         acc = series_or_none(history, "train", "f1")
     if acc is None or not len(acc.finite()):
