@@ -410,10 +410,9 @@ def zero_accuracy(metric: str, values: np.ndarray) -> bool:
     finite evaluations: no classifier scores 0 on every example (even a random guess is right sometimes), so it
     is a regression script's printed ``Train Acc: 0.00% | Val Acc: 0.00%`` — a broken measure that neither
     decides (:func:`_may_decide`) nor says a run is stuck (``underfitting``)."""
-    if task_family(metric) != "acc":
+    if task_family(metric) != "acc" or int(np.count_nonzero(np.isfinite(values))) < 3:
         return False
-    fin = values[np.isfinite(values)]
-    return fin.size >= 3 and not np.any(fin)
+    return float(np.fmin.reduce(values)) == float(np.fmax.reduce(values)) == 0.0  # (NaN ignored; no copy)
 
 
 def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
@@ -442,7 +441,7 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
             continue
         impossible = task_family(r.measure) in BOUNDED_MEASURES and (
             lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX)
-        if impossible or zero_accuracy(r.measure, v):
+        if impossible or (lo == hi == 0.0 and zero_accuracy(r.measure, v)):
             broken.add(id(r))
         elif lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
             constant.add(id(r))

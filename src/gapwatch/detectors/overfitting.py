@@ -85,6 +85,7 @@ decay when data is repeated; "Model soups" (2022) for weight averaging instead o
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -286,8 +287,6 @@ def _judged(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> lis
 
 def _plateau_info(f: Finding) -> Finding:
     """``f`` as info: the training series plateaued with the held-out one (``train_plateau_info``)."""
-    from dataclasses import replace
-
     return replace(f, severity=Severity.INFO, message=f.message + "; the training curve is no better at the end "
                    "than at that best either, so both plateaued (not a model fitting the training set at the "
                    "held-out set's expense)")

@@ -221,11 +221,11 @@ _IGNORED = frozenset({"v_num", "eta"})
 #: MMDetection 2): `` Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.350``.
 _COCO_LINE = re.compile(r"^\s*Average\s+Precision\s+\(AP\)\s+@\[\s*IoU=([\d.:]+)\s*\|\s*area=\s*all\s*\|"
                         r"\s*maxDets=\s*\d+\s*\]\s*=\s*([-\d.]+)")
-#: Which COCO summary lines are read (IoU thresholds → validation series name); the per-area and recall lines
-#: are not.
 #: detectron2's evaluation summary (``d2.evaluation.testing INFO: copypaste: AP,AP50,AP75,APs,APm,APl`` then
 #: ``copypaste: 10.9699,22.4369,…``, after ``copypaste: Task: bbox``): the held-out set's ``bbox_AP``….
 _COPYPASTE = re.compile(r"(?:^|\s)copypaste:\s*(.*?)\s*$")
+#: Which COCO summary lines are read (IoU thresholds → validation series name); the per-area and recall lines
+#: are not.
 COCO_SERIES = {"0.50:0.95": "val_mAP", "0.50": "val_mAP50", "0.75": "val_mAP75"}
 _STEP_NAMES = frozenset({"step", "global_step", "global step", "iter", "iteration"})
 #: File extensions a sweep never reads as text logs (documents and code that may quote a log).
@@ -432,7 +432,6 @@ _HISTORY_DICT = re.compile(rf"^\s*\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
 #: name before a plain number is its loss, :func:`gapwatch.names.normalize`; no loss is printed as a percentage).
 _SPLIT_PERCENT = re.compile(r"(?<![\w.])(train(?:ing)?|val(?:id|idation)?|test(?:ing)?|dev|eval(?:uation)?)\s*[:=]\s*"
                             r"([-+]?\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
-#: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
 #: A timing or throughput printed with its unit, ``0.0392 s/iter``, ``41.0 it/s``, ``850 samples/s`` (detectron2's
 #: ``Inference done 1842/3334. Dataloading: 0.0016 s/iter. Eval: 0.0002 s/iter.``): not a measure, dropped
 #: before the pairs are read (else ``s/iter. Eval`` read as a validation measure).
@@ -440,6 +439,7 @@ _RATE = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*"
                    r"(?:(?:m?s|secs?|seconds?)\s*/\s*(?:iter|it|step|batch|img|image|sample)s?"
                    r"|(?:it|iters?|steps?|batch(?:es)?|img|images?|samples?|tokens?|tok)\s*/\s*(?:s|sec|second))"
                    r"(?![\w/])\.?")
+#: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
