@@ -3148,6 +3148,17 @@ def test_a_json_lines_log_without_an_axis_counts_epochs(tmp_path: Path) -> None:
     (r,) = analyze(h, forecast=False).runs
     (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert f.epoch == 10 and "?" not in f.message and "(0% of the run)" not in f.message
+    # ``watch`` reads JSON Lines through History.from_records, the Python API's record reader: the same rule
+    from gapwatch.history import History
+    from gapwatch.watch.tail import LineTailer
+    tailed = LineTailer(p, "log", "jsonl").poll()
+    assert tailed is not None
+    np.testing.assert_array_equal(tailed.series("val", "loss").epoch, np.arange(1, 31))
+    records = History.from_records([{"loss": 1.0 / e, "val_loss": v} for e, v in enumerate(val, 1)])
+    np.testing.assert_array_equal(records.series("val", "loss").epoch, np.arange(1, 31))
+    assert any("epochs 1, 2, 3" in n.message for n in records.notes)
+    placed = History.from_records([{"step": 10 * e, "val_loss": v} for e, v in enumerate(val, 1)])
+    assert np.isnan(placed.series("val", "loss").epoch).all() and not placed.notes
 
 
 def test_a_detectron2_stdout_log_is_judged_by_its_bbox_ap(tmp_path: Path) -> None:

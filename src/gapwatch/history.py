@@ -37,6 +37,7 @@ imported on that first use); :meth:`History.columns` gives the same columns as n
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -341,8 +342,11 @@ class History:
         """Build from wide records such as ``{"epoch": 3, "step": 120, "train_loss": 0.4, "val_acc": 0.8}``.
 
         Every key that is not bookkeeping (``epoch``, ``step``, ``learning_rate``…) becomes an observation,
-        its name normalised with :func:`gapwatch.names.normalize`. Non-numeric values raise
-        :class:`InputError` naming the record (1-based, or ``lines[i]`` when given) and key.
+        its name normalised with :func:`gapwatch.names.normalize`. When no record has a step or an epoch and every
+        key was logged equally often, each key's k-th value is its epoch k (one record per epoch, as the JSON Lines
+        reader reads such a file), with a note; keys logged at different rates (a training loss every 50 steps
+        beside a validation loss per epoch) stay without an axis rather than be misaligned. Non-numeric values
+        raise :class:`InputError` naming the record (1-based, or ``lines[i]`` when given) and key.
         """
         steps: list[float] = []
         epochs: list[float] = []
@@ -362,6 +366,15 @@ class History:
                 epochs.append(epoch)
                 values.append(v)
                 keys.append(str(key))
+        notes: list[HistoryNote] = []
+        counts = Counter(keys)
+        if keys and len(set(counts.values())) == 1 and not np.isfinite(steps).any() \
+                and not np.isfinite(epochs).any():
+            seen: dict[str, int] = {}  # (no record places its values and every key was logged as often: the k-th
+            for j, key in enumerate(keys):  # value of a key is its epoch k)
+                epochs[j] = seen[key] = seen.get(key, 0) + 1
+            notes.append(HistoryNote(run, "no record logs a step or an epoch: each key's values are read as its "
+                                          "epochs 1, 2, 3… in the order they were logged", source))
         name = _encode_list(keys)
         split_of: dict[str, str] = {}
         metric_of: dict[str, str] = {}
@@ -371,7 +384,7 @@ class History:
                 "split": _relabel(name, split_of), "metric": _relabel(name, metric_of)}
         num = {"step": np.asarray(steps, dtype=float), "epoch": np.asarray(epochs, dtype=float),
                "value": np.asarray(values, dtype=float)}
-        return cls.from_columns(num, text, sources={run: source} if source else None).dedupe()
+        return cls.from_columns(num, text, notes=notes, sources={run: source} if source else None).dedupe()
 
     @classmethod
     def concat(cls, histories: Sequence[History]) -> History:

@@ -112,8 +112,9 @@ class RecordColumns:
         self.source = source
         self.default_split = default_split
         self.place = place
-        #: when no record logs a step or an epoch, read each key's k-th value as epoch k (a JSON Lines file of
-        #: one record per epoch); else such values have no place on either axis ("epoch ?" in messages)
+        #: when no record logs a step or an epoch and every key was logged equally often, read each key's k-th
+        #: value as epoch k (a JSON Lines file of one record per epoch; else such values have no place on either
+        #: axis: "epoch ?" in messages); keys logged at different rates are left so rather than misaligned
         self.order_is_epoch = order_is_epoch
         self.cols: dict[str, tuple[array[float], array[float], array[float]]] = {}
         self._skip: set[str] = set()
@@ -181,7 +182,7 @@ class RecordColumns:
             schedule.keep(parts.meta, k, np.frombuffer(st, dtype=float), np.frombuffer(ep, dtype=float),
                           np.frombuffer(va, dtype=float))
         by_epoch = _steps_that_are_epochs(self.cols)
-        unplaced = self.order_is_epoch and not any(
+        unplaced = self.order_is_epoch and len({len(va) for _, _, va in self.cols.values()}) == 1 and not any(
             np.isfinite(np.frombuffer(a, dtype=float)).any() for st, ep, _ in self.cols.values() for a in (st, ep))
         for k, (st, ep, va) in self.cols.items():
             if k in read and len(va):
