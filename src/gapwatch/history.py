@@ -130,6 +130,11 @@ class HistoryNote:
 
 
 Text = tuple[np.ndarray, np.ndarray]
+
+#: The note on records of which none logs a step or an epoch, read in order as epochs 1, 2, 3… (one owner of the
+#: words: :meth:`History.from_records` and the JSON Lines reader).
+NO_AXIS_NOTE = "no record logs a step or an epoch: each key's values are read as its epochs 1, 2, 3… in the order " \
+    "they were logged"
 """A string column: ``(codes, labels)``, int32 codes of shape ``(n,)`` into an object array of distinct str."""
 
 
@@ -373,8 +378,7 @@ class History:
             seen: dict[str, int] = {}  # (no record places its values and every key was logged as often: the k-th
             for j, key in enumerate(keys):  # value of a key is its epoch k)
                 epochs[j] = seen[key] = seen.get(key, 0) + 1
-            notes.append(HistoryNote(run, "no record logs a step or an epoch: each key's values are read as its "
-                                          "epochs 1, 2, 3… in the order they were logged", source))
+            notes.append(HistoryNote(run, NO_AXIS_NOTE, source))
         name = _encode_list(keys)
         split_of: dict[str, str] = {}
         metric_of: dict[str, str] = {}

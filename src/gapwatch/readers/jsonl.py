@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import guardlog, schedule
 from ..errors import InputError
-from ..history import HistoryNote
+from ..history import NO_AXIS_NOTE, HistoryNote
 from ..names import SPLIT_ALIASES, is_measure, names_a_split, normalize_columns, role
 from ._parts import Parts, _axes, _is_value, _where, number, text_setting
 from .base import FunctionReader
@@ -194,8 +194,7 @@ class RecordColumns:
                     epoch = np.arange(1.0, len(va) + 1.0)
                 parts.add(step, epoch, split, metric, np.frombuffer(va, dtype=float), k)
         if unplaced and parts.blocks:
-            parts.notes.append(HistoryNote(run, "no record logs a step or an epoch: each key's values are read as "
-                                           "its epochs 1, 2, 3… in the order they were logged", self.source))
+            parts.notes.append(HistoryNote(run, NO_AXIS_NOTE, self.source))
         if by_epoch:
             parts.notes.append(HistoryNote(run, f"{', '.join(sorted(by_epoch)[:3])}: logged without an epoch at "
                                            "steps no larger than the log's last epoch, while the other values "

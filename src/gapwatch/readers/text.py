@@ -456,11 +456,10 @@ def pairs(text: str) -> dict[str, float]:
         text = _SPLIT_PERCENT.sub(r"\1 accuracy: \2%", text)
     if "±" in text or "+/-" in text or "+-" in text:
         text = _PLUS_MINUS.sub("", text)
-    if "/s" in text or "/i" in text or "/b" in text:
-        text = _RATE.sub(" | ", text)
     if "[" in text:
         text = _EPOCH_OF.sub(r"epoch: \1", text)
     if "/" in text:
+        text = _RATE.sub(" | ", text)
         text = _OUTER_INNER.sub(r"| epoch: \1 |", text)
         text = _EP_OF.sub(r"| epoch: \1 |", text)  # (a field of its own: ``F1 Ep 3/50`` names fold 1's epoch 3)
     if "[" in text:
