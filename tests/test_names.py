@@ -390,3 +390,26 @@ def test_a_loss_term_named_first_is_no_held_out_set(name: str) -> None:
 
 def test_a_named_held_out_set_is_still_one() -> None:
     assert normalize("ood_loss") == ("ood", "loss") and normalize("retention_acc") == ("retention", "acc")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    # a printed sentence: ``validation mAP is: 0.85`` (Deep-MIML), ``Accuracy was 0.91``: the verb is no part of
+    # the name
+    ("validation mAP is", ("val", "map")),
+    ("validation loss is", ("val", "loss")),
+    ("test accuracy is", ("test", "acc")),
+    ("Accuracy was", ("train", "acc")),
+])
+def test_a_verb_after_the_name_is_dropped(name: str, expected: tuple[str, str]) -> None:
+    assert normalize(name) == expected
+    assert role(name) == "metric"
+
+
+@pytest.mark.parametrize("name", ["#validation images", "val_images", "train imgs", "num_images"])
+def test_image_counts_are_bookkeeping(name: str) -> None:
+    # ``#validation images = 7`` printed at each start is a dataset size, never a measure to monitor
+    assert role(name) == "bookkeeping"
+
+
+def test_a_lone_verb_stays_a_name() -> None:
+    assert normalize("is") == ("train", "is")

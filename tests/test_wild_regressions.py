@@ -3217,3 +3217,23 @@ def test_an_accuracy_printed_as_zero_throughout_by_a_regression_script_is_no_mea
                            for e, line in enumerate(lines)) + "\n")
     (r,) = analyze(load(q), forecast=False).runs
     assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "acc")
+
+
+def test_a_printed_sentence_names_the_measure_and_a_dataset_size_is_no_measure(tmp_path: Path) -> None:
+    """Deep-MIML's log (the shape of the real file, numbers changed): ``#validation images = 7`` at each start and
+    ``validation mAP is: 0.85`` blocks. The run used to be monitored by the image count ('val images', lower is
+    better) and its mAP read as a measure named 'map_is'."""
+    lines = ["#training images = 15", "#validation images = 7", ""]
+    for e in range(1, 21):
+        lines += [f"Display training progress at (epoch {e}, total_steps {e * 320})",
+                  f"loss: {0.9 - 0.03 * e:.4f}", f"mAP: {0.2 + 0.03 * e:.4f}", "end of display", ""]
+        if e % 2 == 0:
+            lines += [f"Display validation results at (epoch {e}, total_steps {e * 320})",
+                      f"validation mAP is: {0.33 + 0.025 * e:.4f}", f"validation loss is: {0.7 - 0.02 * e:.4f}",
+                      "end of display", ""]
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "map", "max")
+    assert ("val", "images") not in set(h.keys())

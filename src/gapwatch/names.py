@@ -154,7 +154,7 @@ NON_METRICS: frozenset[str] = frozenset(
 #: Last tokens that make a name bookkeeping: clocks, throughput, counters, memory.
 _BOOKKEEPING_LAST: frozenset[str] = frozenset(
     {"runtime", "flos", "time", "timestamp", "seconds", "secs", "sec", "duration", "elapsed", "mem", "memory",
-     "instances", "seen", "tokens", "samples", "examples", "size", "count", "throughput", "taken",
+     "instances", "seen", "tokens", "samples", "examples", "images", "imgs", "size", "count", "throughput", "taken",
      "wps", "ups", "wpb", "bsz", "wall", "mfu",
      # settings printed with the run's configuration (``--eval_interval=500``, ``val_check_interval``, ``patience``)
      "interval", "freq", "frequency", "patience"}
@@ -267,10 +267,15 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[a-z]{2})(?=(?:F1|AUROC|AUC|R
 #: letters before it keep ``mIoU`` whole.)
 
 
+#: A verb that ends a printed name: ``validation mAP is: 0.85``, ``Accuracy was 0.91`` (the name is what precedes it).
+_COPULAS: frozenset[str] = frozenset({"is", "was", "are", "were", "equals"})
+
+
 def _tokens(name: str) -> list[str]:
     low = _TASK_MARK.sub("", _CAMEL.sub("_", name.strip()).lower())
     low = low.replace("(", "_").replace(")", "_")
-    return [t for t in _SEP.split(low) if t]
+    toks = [t for t in _SEP.split(low) if t]
+    return toks[:-1] if len(toks) > 1 and toks[-1] in _COPULAS else toks
 
 
 def metric_mode(metric: str) -> str:
