@@ -74,6 +74,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--second", type=Path, default=SECOND, help="the second judgements (default: %(default)s)")
     ap.add_argument("--peers", action="store_true", help="also score losslint, runmedic, trainspotter")
+    ap.add_argument("--judges-only", action="store_true", help="only the judges' agreement: run no tool (running "
+                    "gapwatch on test logs is a look at the test split)")
     ap.add_argument("--cache", type=Path, default=bw.default_cache())
     ap.add_argument("--markdown", type=Path, help="write the tables here")
     ap.add_argument("--json", type=Path, help="write per-log rows here")
@@ -81,7 +83,7 @@ def main() -> int:
     first = {e["id"]: e for e in json.loads(bw.MANIFEST.read_text())["entries"]}
     doc = json.loads(a.second.read_text())
     second = {i: j for i, j in doc["judgements"].items() if i in first and valid(j)}
-    tools = ["gapwatch"] + (list(bw.PEERS) if a.peers else [])
+    tools = [] if a.judges_only else ["gapwatch"] + (list(bw.PEERS) if a.peers else [])
     rows: list[dict[str, Any]] = []
     missing = []
     for i, j2 in sorted(second.items()):
@@ -126,9 +128,10 @@ def main() -> int:
         out.append(f"| {c1} | " + " | ".join(str(conf.get((c1, c2), 0)) for c2 in present) + " |")
     out.append("")
     consensus = [r for r in rows if r["j2_right_by_j1"] and r["j1_right_by_j2"]]
-    out.append("| tool | right by the first judge | right by the second judge | right by both | "
-               f"on the {len(consensus)} logs the judges agree on |")
-    out.append("|---|---|---|---|---|")
+    if tools:
+        out.append("| tool | right by the first judge | right by the second judge | right by both | "
+                   f"on the {len(consensus)} logs the judges agree on |")
+        out.append("|---|---|---|---|---|")
     for t in tools:
         out.append(f"| {t} | {pct(sum(r[t]['by_j1'] for r in rows), n)} | {pct(sum(r[t]['by_j2'] for r in rows), n)}"
                    f" | {pct(sum(r[t]['by_j1'] and r[t]['by_j2'] for r in rows), n)}"

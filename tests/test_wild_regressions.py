@@ -3237,3 +3237,51 @@ def test_a_printed_sentence_names_the_measure_and_a_dataset_size_is_no_measure(t
     (r,) = analyze(h, forecast=False).runs
     assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "map", "max")
     assert ("val", "images") not in set(h.keys())
+
+
+SEG_COLS = ["epoch", "train/box_loss", "train/seg_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
+            "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "metrics/precision(M)",
+            "metrics/recall(M)", "metrics/mAP50(M)", "metrics/mAP50-95(M)", "val/box_loss", "val/seg_loss",
+            "val/cls_loss", "val/dfl_loss", "lr/pg0", "lr/pg1", "lr/pg2"]
+
+
+def _seg_results(n: int, seg_rise: float) -> str:
+    """An Ultralytics YOLOv8-seg ``results.csv`` (padded columns): every training loss falls; the mask mAP
+    climbs to a plateau by a third of the run (small wobble); the box losses and metrics improve throughout;
+    ``val/seg_loss`` is lowest at a third of the run and rises by ``seg_rise`` of its value by the end."""
+    lines = [",".join(f"{c:>23}" for c in SEG_COLS)]
+    for e in range(1, n + 1):
+        up = 0.5 * (1 - 0.93 ** e) + 0.5 * e / n  # the training losses fall to the end
+        k = n / 3
+        seg = 2.8 + 2.7 * 0.9 ** e + (seg_rise * 2.8 * (e - k) / (n - k) if e > k else 0.0) \
+            + 0.01 * ((e * 7) % 5 - 2)
+        mask = 0.2 * min(1.0, e / k) + 0.004 * ((e * 3) % 5 - 2)
+        row = [e, 2.1 - 1.2 * up, 4.2 - 2.6 * up, 3.3 - 2.8 * up, 1.7 - 0.8 * up, 0.6 + 0.2 * up, 0.4 + 0.1 * up,
+               0.3 + 0.2 * up, 0.1 + 0.15 * up, 0.6 + 0.2 * up, 0.35 + 0.003 * ((e * 2) % 3),
+               0.2 + 0.25 * min(1.0, e / k), mask, 2.3 - 0.4 * up, seg, 3.9 - 2.0 * up, 2.0 - 0.5 * up,
+               4e-4, 4e-4, 4e-4]
+        lines.append(",".join(f"{round(v, 5):>23}" for v in row))
+    return "\n".join(lines) + "\n"
+
+
+def test_a_mask_map_is_judged_with_the_mask_loss_and_its_training_side(tmp_path: Path) -> None:
+    """YOLOv8-seg (the shape of a real results.csv, numbers changed): the mask mAP plateaus from a third of the
+    run while ``val/seg_loss`` rises by a fifth and every training loss keeps falling. The mask metric decides, so
+    its loss is the mask head's ``seg_loss`` (not the box loss, which keeps improving) and "the training loss
+    kept falling" is ``train/seg_loss`` (Ultralytics logs no plain training ``loss``): overfitting by the loss,
+    confirmed by a metric that stopped improving. With a flat ``val/seg_loss`` nothing is said."""
+    from gapwatch.monitor import companions, decide
+
+    p = tmp_path / "results.csv"
+    p.write_text(_seg_results(150, 0.2))
+    h = load(p)
+    mon = decide(h, None).monitor
+    assert mon.metric == "map50_95"
+    loss, task = companions(h, mon)
+    assert loss is not None and loss.metric == "seg_loss" and task == mon
+    assert companions(h, type(mon)("val", "box_map50_95", "max"))[0] == type(mon)("val", "box_loss", "min")
+    (r,) = analyze(h, forecast=False).runs
+    assert [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity == Severity.WARNING]
+    p.write_text(_seg_results(150, 0.0))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]

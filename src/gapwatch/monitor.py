@@ -699,16 +699,27 @@ def _from_lightning(history: History, meta: Mapping[str, Any], roles: list[Serie
     return None
 
 
+#: The losses of the task heads an Ultralytics segmenter or pose model trains beside its box head (its
+#: ``val/seg_loss``, ``val/pose_loss``), by the head they train: the mask or keypoint head's metrics are the
+#: unprefixed ``map50``/``map50_95`` beside the box head's ``box_map50``… (:mod:`gapwatch.names`).
+HEAD_LOSSES: tuple[tuple[str, str], ...] = (("pose_loss", "pose (keypoint)"), ("seg_loss", "mask"))
+
+
 def companions(history: History, monitor: Monitor) -> tuple[Monitor | None, Monitor | None]:
-    """``(loss, task metric)`` of ``monitor``'s held-out set: the set's loss (plain ``loss`` first) and its task
-    metric (``monitor`` itself when it is one, else the set's first by :data:`TASK_MEASURES`); ``None`` for
-    what the set does not log."""
+    """``(loss, task metric)`` of ``monitor``'s held-out set: the set's loss (plain ``loss`` first; the task
+    head's own loss, :data:`HEAD_LOSSES`, when the task head's metric decides beside a box head's: a mask
+    mAP is judged with the mask loss, not the box loss) and its task metric (``monitor`` itself when it is one,
+    else the set's first by :data:`TASK_MEASURES`); ``None`` for what the set does not log."""
     me = role_of(monitor.split, monitor.metric)
     same = [r for r in heldout_roles(history) if r.heldout_set == me.heldout_set]
-    losses = sorted((r for r in same if r.role == "loss"), key=lambda r: r.measure != "loss")
     tasks = [r for r in same if r.role == "task"]
     task = me if me.role == "task" else min(tasks, key=lambda r: (_preference(r), r.rank, r.qualified),
                                             default=None)
+    head = task is not None and not task.measure.startswith("box_") \
+        and any(r.measure == f"box_{task.measure}" for r in tasks)
+    heads = {loss for loss, _ in HEAD_LOSSES} if head else set()
+    losses = sorted((r for r in same if r.role == "loss"), key=lambda r: (r.measure != "loss",
+                                                                           r.measure not in heads))
     loss = me if me.role == "loss" else (losses[0] if losses else None)
     return (loss.monitor() if loss is not None else None,
             (monitor if task is me else task.monitor()) if task is not None else None)

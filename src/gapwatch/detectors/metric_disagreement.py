@@ -147,14 +147,16 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     rise = _loss_rise(loss, p)  # (both loss-rise patterns ask it: once, before the task curve is in memory)
     task = curve(task_s, grid[1], role_of(task_s.split, task_s.metric).monitor().sign, w, p["noise_floor"],
                  p["sampling_floor"])
-    out = _stalled_since_metric_best(loss, task, train_series(history, "loss"), p)
+    # the training side of the same loss (``train/seg_loss`` beside ``val/seg_loss``), else the training loss
+    train = train_series(history, loss_s.metric)
+    out = _stalled_since_metric_best(loss, task, train, p)
     if out is None:
         out = _loss_worse_metric_better(loss, task, rise, p)
     if out is None:
         out = _metric_worse_loss_flat(loss, task, p)
     if out is None:
         stalled_rise = rise if rise is not None else _post_best_rise(loss, w, p)
-        out = _loss_worse_metric_stalled(loss, task, train_series(history, "loss"), stalled_rise, p,
+        out = _loss_worse_metric_stalled(loss, task, train, stalled_rise, p,
                                          clear_rise=rise is not None)
     return [out] if out is not None else []
 

@@ -69,7 +69,7 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import Monitor, companions, decide, role_of, task_family
+from ..monitor import HEAD_LOSSES, Monitor, companions, decide, role_of, task_family
 from ..params import Param, defaults, register, validate
 from ..stats import sampling_sigma
 from . import register as register_detector
@@ -299,11 +299,6 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
                    evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
 
 
-#: The task heads an Ultralytics segmenter or pose model trains beside its box head, by the held-out loss that
-#: names them (:func:`gapwatch.names` reads ``metrics/mAP50(B)`` as ``box_map50`` beside the task's ``map50``).
-_HEADS: tuple[tuple[str, str], ...] = (("pose_loss", "pose (keypoint)"), ("seg_loss", "mask"))
-
-
 def _head_never_above_zero(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
     """The task head beside a box head never left zero (module docstring, "Never above zero"): the deciding
     series is the box head's share (``box_<metric>``) and the task head's own shares of the same split
@@ -322,7 +317,7 @@ def _head_never_above_zero(history: History, monitor: Monitor | None, p: dict[st
     top = max(float(s.finite().values.max()) for s in heads)
     if top > p["zero_max_value"]:
         return None
-    head = next((name for loss, name in _HEADS if series_or_none(history, mon.split, loss) is not None
+    head = next((name for loss, name in HEAD_LOSSES if series_or_none(history, mon.split, loss) is not None
                  or series_or_none(history, "train", loss) is not None), "task")
     v = heads[0].finite()
     last = len(v) - 1

@@ -178,6 +178,11 @@ SPECS: tuple[Param, ...] = register("overfitting", (
              high=1),
     fraction("critical_lost_fraction", 0.2, "Fraction of the improvement undone that makes the finding critical: a "
              "fifth of the progress lost.", of="improvement"),
+    fraction("critical_max_recovered", 0.33, "A decline is critical only while it stands: when the final level has "
+             "won back this share or more of the largest fall of the level after the best (worst level after the "
+             "best - final level, over worst level - best level), the finding is a warning at most — a curve on its "
+             "way back (a mid-run dip, an annealing phase, an instability it recovers from) is worth a look, not a "
+             "failed CI gate: a third (0.33).", of="fall after the best", high=1),
     std_errs("loss_improving_z", 3.0, "A decline is critical only when no other measure of the same held-out set "
              "(its loss, or another task metric) kept improving after the monitored series' best: one whose trailing "
              "level at the end is this many of its noise standard errors better than at that best caps the finding "
@@ -433,6 +438,11 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
         f"{_undone(z, b)}, {_z_text(zstat)}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
+    recovered = _recovered(z, b, w) if sev == Severity.CRITICAL else 0.0
+    if recovered >= p["critical_max_recovered"]:
+        sev = Severity.WARNING
+        msg += (f"; it has since won back {100 * recovered:.0f}% of its worst fall after the best, so the decline "
+                "may not last")
     other = _other_measure_improving(history, mon, s, b, w) if sev == Severity.CRITICAL else None
     if other is not None and other[1] >= p["loss_improving_z"]:
         sev = Severity.WARNING
@@ -462,6 +472,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
         "mann_kendall_tau": tau,
         "mann_kendall_p": mk_p,
         "loss_improving_z": other[1] if other is not None else None,
+        "recovered_fraction": float(recovered),
         **train_ev,
         **gap_ev,
     }
@@ -527,6 +538,22 @@ def _actions(where_best: str, slow: bool) -> list[str]:
         "increase weight decay (much larger values than the usual default pay off when data is repeated)",
         "check the training labels for noise: the network may be memorising wrong labels (gapwatch examples)",
     ]
+
+
+def _recovered(z: np.ndarray, b: int, w: int) -> float:
+    """Share of the largest fall after the best that the final level has won back, in [0, 1]: ``(worst - final)
+    / (worst - best)`` over the levels (means of ``w`` evaluations, :func:`gapwatch.stats.window_means`) of the
+    lower-is-better curve ``z`` whose raw best is at ``b``; the best level as in :func:`_degradation`, the worst
+    the largest level of a window wholly after ``b``, the final the last window's. 0 when no window lies wholly
+    after the best or nothing fell."""
+    levels = window_means(z, w)
+    after = levels[b + 1:]
+    if after.size == 0:
+        return 0.0
+    best_level = float(np.min(levels[max(0, b - w + 1): b + 1]))
+    worst, final = float(np.max(after)), float(levels[-1])
+    fall = worst - best_level
+    return float(np.clip((worst - final) / fall, 0.0, 1.0)) if fall > 0 else 0.0
 
 
 def _degradation(z: np.ndarray, b: int, w: int,
