@@ -351,3 +351,20 @@ def test_watchdog_events_wake_the_watch_before_the_interval(tmp_path: Path) -> N
         th.join(10)
     assert not th.is_alive()  # a stop from another thread ends the watch without waiting out the 600 s interval
     assert {e["run"] for e in evs if e["event"] == "stop"} == {"grow", "new"}  # long before the 600 s poll
+
+
+def test_jsonl_tail_skips_comments_and_watches_the_latest_of_appended_fits(tmp_path: Path) -> None:
+    """A JSON Lines log that several fits append to, with ``//`` comments between them: the tailer skips the
+    comments and watches the fit being trained now (the epoch went back to its first value), as the reader's
+    latest launch decides in ``analyze``."""
+    rows = u_rows()
+    first = [dict(r, epoch=e) for e, r in enumerate(rows[:6])]
+    second = [dict(r, epoch=e) for e, r in enumerate(rows)]
+    p = tmp_path / "log.jsonl"
+    p.write_text("// fit 1\n" + "".join(json.dumps(r) + "\n" for r in first) + "# fit 2\n"
+                 + "".join(json.dumps(r) + "\n" for r in second))
+    h = LineTailer(p, "log", "jsonl").poll()
+    assert h is not None and len(h.series("val", "loss")) == len(rows)
+    runs = load(p)
+    assert sorted(runs.runs()) == ["log#1", "log#2"]
+    assert np.array_equal(h.series("val", "loss").values, runs.series("val", "loss", run="log#2").values)

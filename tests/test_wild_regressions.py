@@ -3317,3 +3317,30 @@ def test_a_loss_flat_on_both_sides_with_no_task_metric_is_not_learning(tmp_path:
     p.write_text(_flat_lightning(8, 0.965))
     (r,) = analyze(load(p), forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
+def _keras_json_line(epoch: int, acc: float, val_acc: float, loss: float, val_loss: float) -> str:
+    return json.dumps({"epoch": epoch, "loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc,
+                       "batch_size": 16, "model_type": "FNet", "lr": 3e-4}) + "\n"
+
+
+def test_json_lines_with_comment_lines_and_appended_fits_are_read_as_launches(tmp_path: Path) -> None:
+    """A Keras JSON-lines log (the shape of a real file, numbers changed): one record per epoch written by a
+    callback, several fits appended with ``// 4-layer FNet``-style comments between them. The comments are
+    skipped with a note (they used to make the file an error at their line), each fit is a launch (the epoch goes
+    back to 0), and the latest launch decides: its validation accuracy is best at epoch 0 and falls while the
+    training accuracy climbs."""
+    text = "// baseline FNet\n"
+    text += "".join(_keras_json_line(e, 0.5 + 0.01 * e, 0.51 + 0.004 * (e % 2), 0.69, 0.69) for e in range(3))
+    text += "\n# 4-layer FNet, lr 3e-4\n"
+    text += "".join(_keras_json_line(e, 0.80 + 0.02 * e, 0.878 - 0.004 * e, 0.40 - 0.03 * e, 0.30 + 0.06 * e)
+                    for e in range(10))
+    p = tmp_path / "training_log.json"
+    p.write_text(text)
+    h = load(p)
+    assert sorted(h.runs()) == ["training_log#1", "training_log#2"]
+    notes = " ".join(n.message for n in h.notes)
+    assert "2 comment line(s)" in notes and "read as 2 runs" in notes
+    a = analyze(h, forecast=False)
+    last = next(r for r in a.runs if r.name == "training_log#2")
+    assert [f for f in last.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]

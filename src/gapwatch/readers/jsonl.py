@@ -5,7 +5,8 @@ metadata (``monitor``, ``monitor_mode``); decision, finding and resume records a
 normalised with :func:`gapwatch.names.normalize_columns`; bookkeeping keys (``epoch``, ``step``, ``lr``…) are
 not metrics; booleans and nested values are skipped.
 
-Damage it tolerates, each with a note: a **last line cut off** by a crash (no line end, not valid JSON) is
+Damage it tolerates, each with a note: **comment lines** a person wrote between the records (``// 4-layer FNet``,
+``# run 2``: :data:`COMMENT_MARKS`) are skipped; a **last line cut off** by a crash (no line end, not valid JSON) is
 ignored; a **cut-off line with a resumed run's record appended to it** (the kill left no line end, the resumed
 writer appended) is read from where the appended record starts. Any other invalid line is an
 :class:`InputError` naming the line. Lines are read one at a time, each at most
@@ -22,13 +23,15 @@ record is read with the phase as its split prefix (``val_bbox_mAP``), unless its
 MMDetection's ``*_copypaste`` summary strings are skipped. A **first line of run metadata** (MMDetection's
 ``{"env_info": "...", "config": "...", "seed": 0}``: text values and no step or epoch) is skipped with a note.
 
-Recognised by its first non-empty line being a JSON object (read in full, whatever its length). A file named
+Recognised by its first non-empty line that is no comment being a JSON object (read in full, whatever its
+length). A file named
 ``*.json`` holding a single JSON object (``config.json``, ``results.json``) is a document, not a log.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -40,7 +43,7 @@ from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import NO_AXIS_NOTE, HistoryNote
 from ..names import SPLIT_ALIASES, is_measure, names_a_split, normalize_columns, role
-from ._parts import Parts, _axes, _is_value, _where, number, text_setting
+from ._parts import Parts, _axes, _is_value, _where, number, restart_note, text_setting
 from .base import FunctionReader
 
 NAME = "jsonl"
@@ -50,6 +53,11 @@ NAME = "jsonl"
 SNIFF_LINES = 2
 
 
+#: A line starting (after blanks) with one of these is a comment a person wrote between the records (``// 4-layer
+#: FNet`` before the next run's lines), not a record: skipped, with a note.
+COMMENT_MARKS: tuple[str, ...] = ("//", "#")
+
+
 def _first_lines(path: Path, n: int) -> list[str]:
     out: list[str] = []
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -57,15 +65,18 @@ def _first_lines(path: Path, n: int) -> list[str]:
             line = fh.readline(guardlog.MAX_LINE_CHARS + 1)
             if not line:
                 break
-            if line.strip():
+            if line.strip() and not line.lstrip("\ufeff \t").startswith(COMMENT_MARKS):
                 out.append(line.lstrip("\ufeff"))
     return out
 
 
 def sniff(path: Path, head: str) -> bool:
-    if not path.is_file() or not head.lstrip("\ufeff \t\r\n").startswith("{"):
+    start = head.lstrip("\ufeff \t\r\n")
+    if not path.is_file() or not start.startswith(("{", *COMMENT_MARKS)):
         return False
-    lines = _first_lines(path, SNIFF_LINES)
+    lines = _first_lines(path, SNIFF_LINES)  # (comment lines skipped)
+    if not lines or not lines[0].lstrip().startswith("{"):
+        return False
     try:
         first = guardlog.decode(lines[0]) if lines else None
     except guardlog.LineError:
@@ -353,12 +364,19 @@ def _recover(line: str) -> dict[str, Any] | None:
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
     cols = RecordColumns(str(path), order_is_epoch=True)
+    launches = [cols]  # a new one where the epoch goes back to the file's first epoch (:func:`_parts.restarts`)
+    starts: list[int] = []
+    first_epoch = last_epoch = math.nan
     header: dict[str, Any] | None = None
     notes: list[str] = []
     seen = False  # a value record was read (only the first record may be metadata)
     configs = _Configs()
+    comments = 0
     for i, line in _lines(path):
         if not line.strip():
+            continue
+        if line.lstrip().startswith(COMMENT_MARKS):
+            comments += 1
             continue
         try:
             rec = guardlog.decode(line)
@@ -387,13 +405,30 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             continue
         seen = True
         configs.add(rec)
+        ev = rec.get("epoch")
+        if isinstance(ev, (int, float)) and not isinstance(ev, bool) and math.isfinite(ev):
+            if ev == first_epoch and last_epoch > first_epoch:  # (several fits appended to one file)
+                cols = RecordColumns(str(path), order_is_epoch=True)
+                launches.append(cols)
+                starts.append(i)
+            if math.isnan(first_epoch):
+                first_epoch = float(ev)
+            last_epoch = float(ev)
         cols.add(i, _phased(rec))
     configs.check(path)
-    parts = cols.parts(run)
-    parts.notes.extend(HistoryNote(run, n, str(path)) for n in notes)
-    if header is not None and parts.blocks:
-        parts.meta.update(monitor=str(header["monitor"]), monitor_mode=header.get("mode"))
-    return [parts]
+    if comments:
+        notes.append(f"{comments} comment line(s) (starting with // or #) between the records were skipped")
+    out = []
+    for k, launch in enumerate(launches, start=1):
+        name = run if len(launches) == 1 else f"{run}#{k}"
+        parts = launch.parts(name)
+        parts.notes.extend(HistoryNote(name, n, str(path)) for n in notes)
+        if len(launches) > 1:
+            parts.notes.append(restart_note(name, str(path), starts, "line"))
+        if header is not None and parts.blocks:
+            parts.meta.update(monitor=str(header["monitor"]), monitor_mode=header.get("mode"))
+        out.append(parts)
+    return out
 
 
 READER = FunctionReader(NAME, sniff, read_parts, "JSON Lines, one object per logged line (and guard logs)")

@@ -38,7 +38,7 @@ from ..errors import InputError
 from ..history import History, HistoryNote, Run
 from ..names import SPLIT_ALIASES
 from ..readers import load_file
-from ..readers._parts import Parts, build
+from ..readers._parts import Parts, build, restarts
 from ..readers._tfrecord import (
     MAX_RECORD_BYTES,
     Scalars,
@@ -50,6 +50,7 @@ from ..readers._tfrecord import (
 )
 from ..readers.base import NoSuchExperiment
 from ..readers.generic_csv import Table, _delimiter, _long_parts, fit_row, wide_parts
+from ..readers.jsonl import COMMENT_MARKS
 
 #: Reader names (``readers.sniff(...).NAME``) tailed by byte offset; any other format is re-read on change.
 LINE_FORMATS = ("csv", "keras-csv", "lightning-csv", "jsonl")
@@ -301,7 +302,7 @@ class LineTailer(Tailer):
 
     def _jsonl(self, text: str, first: int) -> None:
         for i, line in enumerate(text.split("\n")[:-1], start=first):
-            if not line.strip():
+            if not line.strip() or line.lstrip().startswith(COMMENT_MARKS):
                 continue
             try:
                 rec = json.loads(line, parse_constant=lambda c: float(c))
@@ -350,8 +351,14 @@ class LineTailer(Tailer):
 
     def history(self) -> History:
         if self.format == "jsonl":
-            h = History.from_records([r for _, r in self.records], run=self.run, source=str(self.file),
-                                     lines=[ln for ln, _ in self.records])
+            # several fits appended to the file (the epoch goes back to its first value): the latest decides, as
+            # in the JSON Lines reader (its launches) and gapwatch.launches
+            epochs = np.asarray([r["epoch"] if isinstance(r.get("epoch"), (int, float))
+                                 and not isinstance(r.get("epoch"), bool) else np.nan for _, r in self.records],
+                                dtype=float)
+            latest = self.records[restarts(epochs)[-1][0]:]
+            h = History.from_records([r for _, r in latest], run=self.run, source=str(self.file),
+                                     lines=[ln for ln, _ in latest])
             if self.header is not None and not h.empty:
                 hd = self.header
                 h = h.with_meta(h.name, monitor=str(hd["monitor"]), monitor_mode=hd.get("mode"))
