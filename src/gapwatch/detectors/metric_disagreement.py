@@ -24,7 +24,7 @@ task metric aligned on the evaluations they share:
   misses, a small one of a saturated F1, still leaves the loss's rise to decide) — whether or not
   it had improved before (a held-out loss that rises from its very first evaluation while the metric never
   leaves its noise is the same pattern: a model that fits the training set from the start) — while the training
-  loss kept falling by ``min_z`` of its own standard errors or more (a run whose training loss did not move
+  loss kept falling by ``train_drop_z`` of its own standard errors or more (a run whose training loss did not move
   either is ``not_learning``'s). The metric has nothing left to gain and offers no
   counter-evidence, so the rising loss is read as what it usually is: the model fits the training set at the
   held-out set's expense (overfitting by the loss, confirmed by a metric that stopped improving — the way a
@@ -104,6 +104,12 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "lies at least this share of the evaluations before the end (it has stopped improving for a quarter of "
           "the run or more; a metric that kept improving until near the end is over-confidence, the first "
           "pattern).", unit="fraction of the evaluations", low=0, low_open=True, high=1),
+    Param("train_drop_z", 5.0, "Loss worse, metric stalled: the training loss must have kept falling since the "
+          "reference point by this many of its own standard errors of a level difference. A training curve is "
+          "smoother than a held-out one (its noise, and so its standard error, is small), and a fall of three of "
+          "them is a plateau's drift: five (on the corpus's dev logs, 3 → 5 cleared three runs judged clean — a "
+          "segmentation model's IoU plateau, a 300-epoch classifier still creeping up, a detector's last twenty "
+          "epochs — and lost no run judged overfitting).", unit="standard errors", low=0),
     Param("last_best_se", 1.0, "Loss worse, metric stalled, with a loss rise that passed the whole-curve test: "
           "a task metric whose last evaluation is its best has not stopped improving only when that best beats the "
           "earlier best by this many standard errors of a level difference; a smaller new best is a tie within the "
@@ -362,7 +368,7 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     if x_ref is None:
         return None
     drop = _train_drop(train, float(x_ref), axis, p["window"], p)
-    if drop is None or drop < p["min_z"]:
+    if drop is None or drop < p["train_drop_z"]:
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
     if since_metric_best:
