@@ -218,6 +218,35 @@ def test_tb_add_scalars_layout(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.series("val", "loss", x="step").values, [0.51, 0.52, 0.53, 0.54], rtol=1e-6)
 
 
+def test_tb_split_named_run_dir_pointed_at_alone(tmp_path: Path) -> None:
+    """A TF1 script's ``log/train`` and ``log/test`` writers log bare ``loss``/``accuracy`` tags: read from
+    ``log/`` the sub-directory names the split; pointed at ``log/test`` (or its event file) alone, the directory's
+    own name does the same, so the held-out series is not read as the training loss."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    def events(d: Path, scale: float) -> Path:
+        d.mkdir(parents=True)
+        f = d / "events.out.tfevents.1578275509.host"
+        recs = [tfr.frame(event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString())]
+        for s in range(1, 6):
+            vals = [summary_pb2.Summary.Value(tag="loss", simple_value=scale / s),
+                    summary_pb2.Summary.Value(tag="accuracy", simple_value=1 - scale / (2 * s))]
+            recs.append(tfr.frame(event_pb2.Event(wall_time=1.0 + s, step=100 * s,
+                                                  summary=summary_pb2.Summary(value=vals)).SerializeToString()))
+        f.write_bytes(b"".join(recs))
+        return f
+
+    events(tmp_path / "log" / "train", 0.8)
+    f = events(tmp_path / "log" / "test", 0.5)
+    assert sorted(load(tmp_path / "log").keys()) == [("test", "acc"), ("test", "loss"), ("train", "acc"),
+                                                     ("train", "loss")]
+    for p in (tmp_path / "log" / "test", f):
+        h = load(p)
+        assert sorted(h.keys()) == [("test", "acc"), ("test", "loss")]
+        np.testing.assert_allclose(h.series("test", "loss", x="step").values, [0.5 / s for s in range(1, 6)],
+                                   rtol=1e-6)
+
+
 def test_tb_sweep_of_run_dirs(tmp_path: Path) -> None:
     shutil.copytree(TB_TORCH, tmp_path / "sweep" / "lr1")
     shutil.copytree(TB_KERAS, tmp_path / "sweep" / "nested" / "lr2")

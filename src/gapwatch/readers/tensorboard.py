@@ -8,7 +8,9 @@ A **run directory** is a directory with event files directly in it (its immediat
 files belong to it too: ``SummaryWriter.add_scalars`` writes ``<tag>_<key>/`` sub-directories), or one whose
 event files all sit in split-named sub-directories (``train/``, ``validation/``: the layout of Keras's
 ``TensorBoard`` callback). The sub-directory names the split of tags that carry none: ``epoch_loss`` in
-``validation/`` becomes ``val``/``loss``.
+``validation/`` becomes ``val``/``loss``. So does a split-named run directory pointed at by itself (a TF1
+script's ``log/test/`` writer, or the event file in it): its ``loss`` is the test split's, as when its parent
+``log/`` is read.
 
 Axes: the event ``step`` is the step, except for Keras's ``epoch_*`` tags whose step is the 0-based epoch
 index: they get ``epoch = step + 1`` (1-based, like every gapwatch reader) and no step. A scalar tag named
@@ -109,6 +111,14 @@ def _files(path: Path) -> tuple[list[Path], Path]:
     return files, path
 
 
+def dir_split(sub: str | None, root: Path) -> str | None:
+    """The split a directory names for the tags in it that name none (the one owner of the rule; the reader and
+    ``watch``'s tailer both use it): the file's split-named sub-directory of the run (``validation/``), or, for a
+    file directly in the run directory, the run directory's own name (``log/test`` pointed at alone reads as
+    ``log`` reads its ``test/``)."""
+    return SPLIT_ALIASES.get(sub.lower() if sub else root.name.lower())
+
+
 def read_parts(path: Path, run: str) -> list[Parts]:
     path = Path(path)
     files, root = _files(path)
@@ -123,7 +133,7 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         if sc.bad_crc:
             parts.notes.append(_crc_note(run, f, sc.bad_crc))
         epoch_map = sc.tags.get("epoch")
-        split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
+        split_dir = dir_split(sub, root)
         for tag, (_, step, _, vals) in sc.tags.items():
             _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
         del sc, epoch_map  # record indices and wall times are not kept: free them before the next file

@@ -36,7 +36,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..history import History, HistoryNote, Run
-from ..names import SPLIT_ALIASES
 from ..readers import load_file
 from ..readers._parts import Parts, build, restarts
 from ..readers._tfrecord import (
@@ -221,7 +220,7 @@ class TensorBoardTailer(Tailer):
         for f in files:
             rel = f.parent.relative_to(root)
             sub = None if str(rel) in ("", ".") else rel.as_posix()
-            frames.extend(scalar_frames(self.files[f].scalars(), sub, self.run))
+            frames.extend(scalar_frames(self.files[f].scalars(), sub, self.run, root))
         notes = [HistoryNote(self.run, f"{f.name}: a record at byte {off} failed its data checksum (CRC-32C); "
                                        "skipped", str(f)) for f in files for off in self.files[f].bad_crc]
         if notes:
@@ -230,15 +229,15 @@ class TensorBoardTailer(Tailer):
         return h.with_meta(self.run, tensorboard_files=[str(f.relative_to(root)) for f in files])
 
 
-def scalar_frames(sc: Scalars, sub: str | None, run: str) -> list[History]:
+def scalar_frames(sc: Scalars, sub: str | None, run: str, root: Path) -> list[History]:
     """Rows of one event file's scalars, named as :func:`gapwatch.readers.tensorboard.read` names them
-    (Keras ``epoch_*`` tags, split sub-directories, a logged ``epoch`` scalar); ``sub`` is the file's
-    sub-directory in the run (None: the run directory itself)."""
-    from ..readers.tensorboard import apart, tag_series
+    (Keras ``epoch_*`` tags, split sub-directories or a split-named run directory ``root``, a logged ``epoch``
+    scalar); ``sub`` is the file's sub-directory in the run (None: the run directory itself)."""
+    from ..readers.tensorboard import apart, dir_split, tag_series
 
     found = []
     epoch_map = sc.tags.get("epoch")
-    split_dir = SPLIT_ALIASES.get(sub.lower()) if sub else None
+    split_dir = dir_split(sub, root)
     for tag, (_, step, _, vals) in sc.tags.items():
         series = tag_series(tag, sub, split_dir, step, epoch_map)
         if series is not None:
