@@ -8,9 +8,7 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 * every one of them is, at its best, no better than at its first evaluation — a held-out loss never fell more
   than ``flat_loss_gain`` below its first value when a bounded task metric of the set made no progress either (a
   model that only learned the class frequencies moves its loss a few percent; alone, a loss is held to its first
-  value, since an offset would change "a few percent" — unless the training loss too never fell
-  ``flat_loss_gain`` below its first level in a run of ``flat_loss_min_evaluations`` or more evaluations: both sides
-  flat is the scale), another unbounded measure never beat its first value, a
+  value, since an offset would change "a few percent"), another unbounded measure never beat its first value, a
   bounded task metric (accuracy, F1… in [0, 1]) never gained more than ``max_metric_gain`` or ``sampling_z``
   binomial standard errors of its grid (:func:`gapwatch.stats.sampling_sigma`; 4 images of a 47-image validation
   set are sampling noise), whichever is larger, over the first — unless that metric started at
@@ -73,7 +71,7 @@ from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
 from ..monitor import HEAD_LOSSES, Monitor, companions, decide, role_of, task_family
 from ..params import Param, defaults, register, validate
-from ..stats import sampling_sigma, window_means
+from ..stats import sampling_sigma
 from . import register as register_detector
 from ._common import series_or_none, series_table, where_text
 
@@ -94,11 +92,6 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "value made no progress when a bounded task metric of the same set made none either (a model that "
           "only learned the class frequencies moves its loss a few percent and its accuracy not at all): 5%.",
           unit="fraction of the first value", low=0, high=0.5),
-    Param("flat_loss_min_evaluations", 10, "A held-out loss with no bounded task metric beside it is held to "
-          "flat_loss_gain of its first value (not to its first value) when the training loss too never fell "
-          "flat_loss_gain below its first level, in a run of this many held-out evaluations or more: both sides "
-          "flat for ten evaluations (a diffusion model whose noise-prediction MSE sits at 0.98-1.00 on both sets "
-          "for 46 epochs) is a model that does not learn, not a slow one.", unit="evaluations", type=int, low=2),
     Param("sampling_z", 2.0, "A bounded held-out metric on a small set (its values on a grid k/N) made no "
           "progress while its gain stays within this many binomial standard errors sqrt(p(1-p)/N).",
           unit="standard errors", low=0),
@@ -200,19 +193,6 @@ def _train_learns(history: History, p: dict[str, Any]) -> bool:
                 and not _no_progress(s.finite(), role.monitor().sign, p):
             return True
     return False
-
-
-def _train_loss_flat(history: History, evaluations: int, p: dict[str, Any]) -> bool:
-    """Whether the training loss never fell ``flat_loss_gain`` below its first level in a run of
-    ``flat_loss_min_evaluations`` or more held-out evaluations (levels: means over as many values as it logs per
-    evaluation, so a per-batch loss is judged by its epoch means, not its noisiest batch) — the scale that lets a
-    held-out loss with no task metric beside it be held to "a few percent" too (module docstring)."""
-    tr = series_or_none(history, "train", "loss")
-    if evaluations < p["flat_loss_min_evaluations"] or tr is None or len(tr.finite()) < 2:
-        return False
-    tv = tr.finite().values.astype(float)
-    levels = window_means(tv, min(max(1, round(tv.size / evaluations)), tv.size))
-    return bool(levels[0] > 0 and levels[0] - float(np.min(levels)) < p["flat_loss_gain"] * levels[0])
 
 
 def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> dict[str, Any] | None:
@@ -442,8 +422,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     found = _deciding_set(history, monitor)
     if not found or any(len(s) < p["min_evaluations"] for s, _ in found):
         return []
-    share = any(_bounded(s, sign) and _no_progress(s, sign, p) for s, sign in found) \
-        or (not any(_bounded(s, sign) for s, sign in found) and _train_loss_flat(history, len(found[0][0]), p))
+    share = any(_bounded(s, sign) and _no_progress(s, sign, p) for s, sign in found)
     if not all(_no_progress(s, sign, p, share) for s, sign in found) or _train_learns(history, p):
         return []
     if any(sign < 0 and float(s.values[0]) >= p["saturated_share"] and float(np.max(s.values)) <= 1.0
