@@ -245,6 +245,20 @@ def test_tb_split_named_run_dir_pointed_at_alone(tmp_path: Path) -> None:
         assert sorted(h.keys()) == [("test", "acc"), ("test", "loss")]
         np.testing.assert_allclose(h.series("test", "loss", x="step").values, [0.5 / s for s in range(1, 6)],
                                    rtol=1e-6)
+    # Ultralytics writes its TensorBoard file into ``runs/detect/train`` (its default run name) or a run named by
+    # the user (``test``): tags with their own namespace keep their reading, the directory names nothing
+    for name in ("train", "test"):
+        d = tmp_path / "runs" / "detect" / name
+        d.mkdir(parents=True)
+        recs = [tfr.frame(event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString())]
+        for s in range(1, 6):
+            vals = [summary_pb2.Summary.Value(tag="metrics/mAP50-95(B)", simple_value=0.1 * s),
+                    summary_pb2.Summary.Value(tag="val/box_loss", simple_value=1.0 / s),
+                    summary_pb2.Summary.Value(tag="train/box_loss", simple_value=1.2 / s)]
+            recs.append(tfr.frame(event_pb2.Event(wall_time=1.0 + s, step=s,
+                                                  summary=summary_pb2.Summary(value=vals)).SerializeToString()))
+        (d / "events.out.tfevents.1.host").write_bytes(b"".join(recs))
+        assert sorted(load(d).keys()) == [("train", "box_loss"), ("val", "box_loss"), ("val", "map50_95")], name
 
 
 def test_tb_sweep_of_run_dirs(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ A **run directory** is a directory with event files directly in it (its immediat
 files belong to it too: ``SummaryWriter.add_scalars`` writes ``<tag>_<key>/`` sub-directories), or one whose
 event files all sit in split-named sub-directories (``train/``, ``validation/``: the layout of Keras's
 ``TensorBoard`` callback). The sub-directory names the split of tags that carry none: ``epoch_loss`` in
-``validation/`` becomes ``val``/``loss``. So does a split-named run directory pointed at by itself (a TF1
-script's ``log/test/`` writer, or the event file in it): its ``loss`` is the test split's, as when its parent
-``log/`` is read.
+``validation/`` becomes ``val``/``loss``. So does a run directory with a held-out name pointed at by itself (a
+TF1 script's ``log/test/`` writer, or the event file in it) for its bare tags: its ``loss`` is the test split's,
+as when its parent ``log/`` is read (:func:`dir_split`).
 
 Axes: the event ``step`` is the step, except for Keras's ``epoch_*`` tags whose step is the 0-based epoch
 index: they get ``epoch = step + 1`` (1-based, like every gapwatch reader) and no step. A scalar tag named
@@ -111,12 +111,17 @@ def _files(path: Path) -> tuple[list[Path], Path]:
     return files, path
 
 
-def dir_split(sub: str | None, root: Path) -> str | None:
-    """The split a directory names for the tags in it that name none (the one owner of the rule; the reader and
+def dir_split(sub: str | None, root: Path, tag: str) -> str | None:
+    """The split a directory names for ``tag`` when the tag names none (the one owner of the rule; the reader and
     ``watch``'s tailer both use it): the file's split-named sub-directory of the run (``validation/``), or, for a
-    file directly in the run directory, the run directory's own name (``log/test`` pointed at alone reads as
-    ``log`` reads its ``test/``)."""
-    return SPLIT_ALIASES.get(sub.lower() if sub else root.name.lower())
+    bare tag (no ``/``: a TF1 writer's ``loss``, Keras's ``epoch_loss``) directly in the run directory, the run
+    directory's own held-out name (``log/test`` pointed at alone reads as ``log`` reads its ``test/``). A run
+    directory named ``train`` names nothing — it is Ultralytics' default run name (``runs/detect/train``), whose
+    ``metrics/mAP50(B)`` is a validation metric — and neither do tags with a namespace of their own."""
+    if sub:
+        return SPLIT_ALIASES.get(sub.lower())
+    split = SPLIT_ALIASES.get(root.name.lower())
+    return split if split is not None and split != "train" and "/" not in tag else None
 
 
 def read_parts(path: Path, run: str) -> list[Parts]:
@@ -133,9 +138,8 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         if sc.bad_crc:
             parts.notes.append(_crc_note(run, f, sc.bad_crc))
         epoch_map = sc.tags.get("epoch")
-        split_dir = dir_split(sub, root)
         for tag, (_, step, _, vals) in sc.tags.items():
-            _add_tag(parts, tag, sub, split_dir, step, vals, epoch_map)
+            _add_tag(parts, tag, sub, dir_split(sub, root, tag), step, vals, epoch_map)
         del sc, epoch_map  # record indices and wall times are not kept: free them before the next file
     read = apart({b.name: (b.split, b.metric) for b in parts.blocks})
     for b in parts.blocks:

@@ -237,9 +237,8 @@ def scalar_frames(sc: Scalars, sub: str | None, run: str, root: Path) -> list[Hi
 
     found = []
     epoch_map = sc.tags.get("epoch")
-    split_dir = dir_split(sub, root)
     for tag, (_, step, _, vals) in sc.tags.items():
-        series = tag_series(tag, sub, split_dir, step, epoch_map)
+        series = tag_series(tag, sub, dir_split(sub, root, tag), step, epoch_map)
         if series is not None:
             found.append((series, vals))
     read = apart({name: (split, metric) for (_, _, split, metric, name), _ in found})
