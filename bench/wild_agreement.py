@@ -83,6 +83,7 @@ def main() -> int:
     first = {e["id"]: e for e in json.loads(bw.MANIFEST.read_text())["entries"]}
     doc = json.loads(a.second.read_text())
     second = {i: j for i, j in doc["judgements"].items() if i in first and valid(j)}
+    skipped = len(doc["judgements"]) - len(second)  # (ids not in the manifest, or judgements missing a field)
     tools = [] if a.judges_only else ["gapwatch"] + (list(bw.PEERS) if a.peers else [])
     rows: list[dict[str, Any]] = []
     missing = []
@@ -90,7 +91,7 @@ def main() -> int:
         e = first[i]
         j1 = e["judgement"]
         p = bw.entry_path(e, a.cache)
-        if not p.exists():
+        if tools and not p.exists():  # (the judges' agreement needs no file)
             missing.append(i)
             continue
         row: dict[str, Any] = {"id": i, "split": e["split"], "c1": judge_class(j1), "c2": judge_class(j2),
@@ -104,8 +105,9 @@ def main() -> int:
         rows.append(row)
     n = len(rows)
     out: list[str] = []
-    out.append(f"Logs with a second judgement: {len(second)} ({n} with their files here"
-               + (f"; {len(missing)} missing" if missing else "") + ").")
+    out.append(f"Logs with a second judgement: {len(second)}"
+               + (f" ({n} with their files here; {len(missing)} missing)" if missing else "")
+               + (f"; {skipped} skipped (not in the manifest, or a field missing)" if skipped else "") + ".")
     out.append("")
     both = sum(r["j2_right_by_j1"] and r["j1_right_by_j2"] for r in rows)
     out.append("| agreement | logs |")

@@ -234,3 +234,39 @@ def test_cache_files_are_rebuilt_from_a_local_git_directory(tmp_path: Path) -> N
     assert (cache / "c" / "train" / "events.out").read_bytes() == b"T"
     assert (cache / "c" / "validation" / "events.out").read_bytes() == b"V"
     assert not (cache / "d").exists() and not (cache / "e").exists() and not (cache / "f").exists()
+
+
+def test_second_judgements_are_valid_and_scored_both_ways() -> None:
+    """The second judgements (bench/wild/second_judgements*.json) name manifest entries and carry every field the
+    scoring needs; a judge scored against itself is always right, and "either" agrees with both answers."""
+    import wild_agreement as wa
+
+    first = {e["id"]: e["judgement"] for e in MANIFEST["entries"]}
+    for name in ("second_judgements.json", "second_judgements_dev.json"):
+        doc = json.loads((WILD / name).read_text())
+        assert doc["judgements"], name
+        for i, j in doc["judgements"].items():
+            assert i in first and wa.valid(j), (name, i)
+    j = {"kind": "log", "overfits": True, "stuck": False, "diverging": False, "heldout": True, "clean": False,
+         "n_heldout_evals": 20}
+    assert bench_wild.right(j, wa.as_verdict(j, j))[0]
+    either = dict(j, overfits="either")
+    clean = dict(j, overfits=False, clean=True)
+    assert bench_wild.right(j, wa.as_verdict(either, j))[0] and bench_wild.right(clean, wa.as_verdict(either, clean))[0]
+    assert not bench_wild.right(j, wa.as_verdict(clean, j))[0]
+    assert wa.judge_class(either) == "ambiguous" and wa.judge_class(dict(j, heldout=False)) == "no_heldout"
+    assert wa.judge_class(dict(j, kind="not_a_log")) == "not_a_log"
+
+
+def test_the_judges_agreement_runs_without_the_files(tmp_path: Path) -> None:
+    """``wild_agreement.py --judges-only`` scores the judges against each other and runs no tool (running gapwatch
+    on test logs is a look), so it needs none of the corpus's files."""
+    import subprocess
+
+    out = tmp_path / "agree.md"
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "wild_agreement.py"), "--judges-only", "--cache",
+                        str(tmp_path / "empty"), "--markdown", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    n = len(json.loads((WILD / "second_judgements.json").read_text())["judgements"])
+    assert f"Logs with a second judgement: {n}." in text and "| both ways |" in text and "| tool |" not in text
