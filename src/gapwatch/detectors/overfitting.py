@@ -438,7 +438,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
         f"{_undone(z, b)}, {_z_text(zstat)}) after {after} more evaluations "
         f"({100 * frac_past:.0f}% of the run)"
     )
-    recovered = _recovered(z, b, w) if sev == Severity.CRITICAL else 0.0
+    recovered = _recovered(z, b, w, best_level) if sev == Severity.CRITICAL else 0.0
     if recovered >= p["critical_max_recovered"]:
         sev = Severity.WARNING
         msg += (f"; it has since won back {100 * recovered:.0f}% of its worst fall after the best, so the decline "
@@ -540,17 +540,16 @@ def _actions(where_best: str, slow: bool) -> list[str]:
     ]
 
 
-def _recovered(z: np.ndarray, b: int, w: int) -> float:
+def _recovered(z: np.ndarray, b: int, w: int, best_level: float) -> float:
     """Share of the largest fall after the best that the final level has won back, in [0, 1]: ``(worst - final)
     / (worst - best)`` over the levels (means of ``w`` evaluations, :func:`gapwatch.stats.window_means`) of the
-    lower-is-better curve ``z`` whose raw best is at ``b``; the best level as in :func:`_degradation`, the worst
+    lower-is-better curve ``z`` whose raw best is at ``b``; ``best_level`` is :func:`_degradation`'s, the worst
     the largest level of a window wholly after ``b``, the final the last window's. 0 when no window lies wholly
     after the best or nothing fell."""
     levels = window_means(z, w)
     after = levels[b + 1:]
     if after.size == 0:
         return 0.0
-    best_level = float(np.min(levels[max(0, b - w + 1): b + 1]))
     worst, final = float(np.max(after)), float(levels[-1])
     fall = worst - best_level
     return float(np.clip((worst - final) / fall, 0.0, 1.0)) if fall > 0 else 0.0

@@ -78,7 +78,7 @@ def sniff(path: Path, head: str) -> bool:
     if not lines or not lines[0].lstrip().startswith("{"):
         return False
     try:
-        first = guardlog.decode(lines[0]) if lines else None
+        first = guardlog.decode(lines[0])
     except guardlog.LineError:
         return False
     if not isinstance(first, dict) or not first:
