@@ -90,10 +90,40 @@ def default_cache() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "gapwatch" / "wild"
 
 
+#: Where a TensorBoard entry's files are laid out as they sit in their repository (see :func:`entry_path`).
+LAYOUT = Path(tempfile.gettempdir()) / "gapwatch-wild-layout"
+
+
 def entry_path(e: dict[str, Any], cache: Path) -> Path:
-    """Where the entry's load target lives (committed files first, then the cache)."""
+    """What a user would point the tool at: the entry's load file (committed files first, then the cache), or, for
+    a TensorBoard run (``load`` empty), its directory as it sits in the repository.
+
+    The corpus keeps an entry's files flat in ``<id>/`` (a base name given twice keeps its path below the entry's
+    common directory). A TensorBoard run's directory names carry meaning a user's directory has and the flat copy
+    loses: ``add_scalars`` writes each curve to a ``<tag>_<name>/`` sub-directory, a TF1 test writer's
+    directory is called ``test``. So the run is laid out under :data:`LAYOUT` as ``<id>/<last part of the
+    files' common directory>/<path below it>`` (copies, made once) and that directory is returned."""
     base = (FILES if e["committed"] else cache) / e["id"]
-    return base / e["load"] if e["load"] else base
+    if e["load"]:
+        return base / e["load"]
+    files = [Path(f) for f in e.get("files") or []]
+    if not files or not base.is_dir():
+        return base
+    common = Path(os.path.commonpath([str(f.parent) for f in files])) if len(files) > 1 else files[0].parent
+    rels = [f.relative_to(common) for f in files]
+    sources = [base / r if (base / r).is_file() else base / r.name for r in rels]
+    if not all(s.is_file() for s in sources):
+        return base
+    view = LAYOUT / e["id"] / (common.name or "run")
+    for src, rel in zip(sources, rels, strict=True):
+        target = view / rel
+        if target.is_file() and target.stat().st_size == src.stat().st_size:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(src.read_bytes())
+        os.replace(tmp, target)
+    return view
 
 
 def download(e: dict[str, Any], cache: Path) -> None:

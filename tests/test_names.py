@@ -59,6 +59,11 @@ TABLE = [
     ("retention_acc", ("retention", "acc")),
     ("ood/loss", ("ood", "loss")),
     ("task0_acc", ("task0", "acc")),
+    # add_scalars' comparison title (PyTorch's tutorial): the sub-directory names the split
+    ("Validation/Training vs. Validation Loss", ("val", "loss")),
+    ("Training/Training vs. Validation Loss", ("train", "loss")),
+    ("Train vs Val Accuracy", ("train", "acc")),
+    ("train vs val", ("train", "vs_val")),  # nothing left but the title: kept as it is
 ]
 
 
@@ -413,3 +418,16 @@ def test_image_counts_are_bookkeeping(name: str) -> None:
 
 def test_a_lone_verb_stays_a_name() -> None:
     assert normalize("is") == ("train", "is")
+
+
+def test_a_comparison_title_is_a_metric_and_its_twin_is_kept_apart() -> None:
+    from gapwatch.names import comparison_twins_apart
+
+    assert role("Training/Training vs. Validation Loss") == "metric"
+    read = normalize_columns(["Loss/train", "Training/Training vs. Validation Loss",
+                              "Validation/Training vs. Validation Loss"])
+    assert read == {"Loss/train": ("train", "other_loss"), "Training/Training vs. Validation Loss": ("train", "loss"),
+                    "Validation/Training vs. Validation Loss": ("val", "loss")}
+    alone = {"Loss/train": ("train", "loss"), "Loss/val": ("val", "loss")}
+    comparison_twins_apart(alone)
+    assert alone == {"Loss/train": ("train", "loss"), "Loss/val": ("val", "loss")}

@@ -218,6 +218,26 @@ def test_tb_add_scalars_layout(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.series("val", "loss", x="step").values, [0.51, 0.52, 0.53, 0.54], rtol=1e-6)
 
 
+def test_tb_pytorch_tutorial_comparison_title(tmp_path: Path) -> None:
+    """PyTorch's "Training with PyTorch" tutorial logs ``Loss/train`` every 1,000 batches and, once an epoch,
+    ``add_scalars("Training vs. Validation Loss", {"Training": …, "Validation": …})``: the epoch curves are the
+    training and validation loss, the per-batch one is kept apart (merged, its steps went back)."""
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
+
+    w = SummaryWriter(str(tmp_path / "fashion_trainer_20240520_141927"))
+    for epoch in range(4):
+        for i in range(1, 4):
+            w.add_scalar("Loss/train", 1.0 / (epoch + 1) + 0.01 * i, epoch * 3000 + i * 1000)
+        w.add_scalars("Training vs. Validation Loss", {"Training": 1.0 / (epoch + 1), "Validation": 0.9 - 0.1 * epoch},
+                      epoch + 1)
+    w.close()
+    h = load(tmp_path / "fashion_trainer_20240520_141927")
+    assert sorted(h.keys()) == [("train", "loss"), ("train", "other_loss"), ("val", "loss")]
+    np.testing.assert_allclose(h.series("val", "loss", x="step").values, [0.9, 0.8, 0.7, 0.6], rtol=1e-6)
+    assert len(h.series("train", "loss", x="step")) == 4
+    assert not any("go back" in n.message for n in h.notes)
+
+
 def test_tb_split_named_run_dir_pointed_at_alone(tmp_path: Path) -> None:
     """A TF1 script's ``log/train`` and ``log/test`` writers log bare ``loss``/``accuracy`` tags: read from
     ``log/`` the sub-directory names the split; pointed at ``log/test`` (or its event file) alone, the directory's

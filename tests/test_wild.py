@@ -41,6 +41,12 @@ MUST_BE_RIGHT = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _layout_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorBoard runs are laid out in a temporary directory of the test session, not the shared one."""
+    monkeypatch.setattr(bench_wild, "LAYOUT", tmp_path_factory.getbasetemp() / "wild-layout")
+
+
 def _entry(prefix: str) -> dict[str, Any]:
     found = [e for e in COMMITTED if e["id"].startswith(prefix)]
     assert len(found) == 1, prefix
@@ -270,3 +276,17 @@ def test_the_judges_agreement_runs_without_the_files(tmp_path: Path) -> None:
     text = out.read_text()
     n = len(json.loads((WILD / "second_judgements.json").read_text())["judgements"])
     assert f"Logs with a second judgement: {n}." in text and "| both ways |" in text and "| tool |" not in text
+
+
+def test_a_tensorboard_run_is_laid_out_as_in_its_repository() -> None:
+    """``add_scalars`` (the PyTorch tutorial's "Training vs. Validation Loss") writes each curve to a
+    ``<tag>_<name>/`` sub-directory; the flat copy loses the split, the repository's layout keeps it."""
+    e = _entry("MedAmineGhamgui_prepapartion_code_train_X3D_Pytorch__ru_e205fd")
+    p = _path(e)
+    assert p.name == "fashion_trainer_20240520_141927"
+    assert (p / "Training vs. Validation Loss_Validation").is_dir()
+    h = gapwatch.load(p)
+    assert "val" in h.splits()
+    assert bench_wild.right(e["judgement"], bench_wild.gapwatch_verdict(p))[0]
+    # laid out once: a second call reuses the copies
+    assert _path(e) == p

@@ -318,7 +318,7 @@ def role(name: str) -> str:
         return "bookkeeping"
     if n in NON_METRICS and n not in ("learning_rate", "lr", "grad_norm"):
         return "bookkeeping"
-    toks = _tokens(n)
+    toks = _drop_comparison(_tokens(n))
     if not toks:
         return "bookkeeping"
     return _role_of_tokens(toks)
@@ -421,7 +421,7 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
     low = _strip_namespace(_strip_affixes(name))
-    tokens = _unglue(_drop_axis_tokens(_tokens(low)))
+    tokens = _drop_comparison(_unglue(_drop_axis_tokens(_tokens(low))))
     if not tokens:
         return default_split, low
     if tokens[0] in SPLIT_ALIASES:
@@ -488,6 +488,21 @@ def _strip_namespace(low: str) -> str:
     if not ht or not rt or rt[0] not in SPLIT_ALIASES or any(t in SPLIT_ALIASES or t in METRIC_ALIASES for t in ht):
         return low
     return rest
+
+
+#: Words that join the two splits of a comparison title: ``Training vs. Validation Loss``.
+_VERSUS: frozenset[str] = frozenset({"vs", "versus", "v"})
+
+
+def _drop_comparison(tokens: list[str]) -> list[str]:
+    """Tokens without a "<split> vs <split>" comparison title — the main tag PyTorch's tutorial gives
+    ``SummaryWriter.add_scalars("Training vs. Validation Loss", {"Training": …, "Validation": …})``, whose
+    ``<main tag>_<key>/`` sub-directory names the split — when a measure is left."""
+    for i in range(1, len(tokens) - 1):
+        if tokens[i] in _VERSUS and tokens[i - 1] in SPLIT_ALIASES and tokens[i + 1] in SPLIT_ALIASES:
+            rest = tokens[: i - 1] + tokens[i + 2:]
+            return rest if rest else tokens
+    return tokens
 
 
 def _drop_axis_tokens(tokens: list[str]) -> list[str]:
@@ -579,6 +594,7 @@ def normalize_columns(names: Iterable[str], default_split: str = "train") -> dic
     _evaluation_only(read, explicit, default_split)
     _ranking_on_val(read, explicit, default_split)
     _bare_twins_apart(read, explicit)
+    comparison_twins_apart(read)
     _step_twins_apart(read)
     box_group_apart(read)
     _set_losses_without_splits(read, default_split)
@@ -670,6 +686,23 @@ def _loss_parts_beside_the_loss(read: dict[str, tuple[str, str]], default_split:
         if metric == "loss" and split not in SPLIT_ALIASES.values() and by_set[split] == ["loss"] \
                 and not names_a_split(n):
             read[n] = (default_split, f"{split}_loss")
+
+
+def _is_comparison(name: str) -> bool:
+    """The name holds a "<split> vs <split>" comparison title (:func:`_drop_comparison`)."""
+    toks = _tokens(name)
+    return _drop_comparison(toks) != toks
+
+
+def comparison_twins_apart(read: dict[str, tuple[str, str]]) -> None:
+    """A name read as the same series as an ``add_scalars`` comparison title's curve (PyTorch's tutorial logs
+    ``Loss/train`` every 1,000 batches beside ``Training vs. Validation Loss`` once an epoch) is kept apart as
+    ``other_<metric>``: the comparison's curves share the epochs of its held-out curve, and merged, the two would
+    interleave into one curve with repeated steps. Changes ``read`` in place."""
+    titled = {read[n] for n in read if _is_comparison(n)}
+    for n, (split, metric) in list(read.items()):
+        if (split, metric) in titled and not _is_comparison(n):
+            read[n] = (split, f"other_{metric}")
 
 
 def _bare_twins_apart(read: dict[str, tuple[str, str]], explicit: set[str]) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, box_group_apart, is_bookkeeping, normalize, role, step_twins
+from ..names import SPLIT_ALIASES, box_group_apart, comparison_twins_apart, is_bookkeeping, normalize, role, step_twins
 from ._parts import Parts
 from ._tfrecord import read_scalars
 from .base import FunctionReader
@@ -158,13 +158,15 @@ def apart(read: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     ``val_loss_epoch`` (``<metric>_step``) and an Ultralytics segmenter's or pose model's box group
     ``metrics/mAP50(B)`` beside its task's ``metrics/mAP50(P)`` (``box_<metric>``,
     :func:`gapwatch.names.box_group_apart`; read as one series, the two interleaved and one was dropped at each
-    epoch as a "resumed" duplicate)."""
+    epoch as a "resumed" duplicate), and a ``Loss/train`` beside ``add_scalars``' ``Training vs. Validation Loss``
+    training curve (``other_<metric>``, :func:`gapwatch.names.comparison_twins_apart`)."""
     out = dict(read)
     twins = step_twins(out)
     for name in twins:
         split, metric = out[name]
         out[name] = (split, f"{metric}_step")
     box_group_apart(out)
+    comparison_twins_apart(out)
     return out
 
 
