@@ -3312,3 +3312,22 @@ def test_json_lines_with_comment_lines_and_appended_fits_are_read_as_launches(tm
     a = analyze(h, forecast=False)
     last = next(r for r in a.runs if r.name == "training_log#2")
     assert [f for f in last.findings if f.kind == FindingKind.OVERFITTING and f.severity.rank >= Severity.WARNING.rank]
+
+
+def test_a_two_epoch_blip_at_the_end_of_a_fast_rise_is_no_critical_overfit(tmp_path: Path) -> None:
+    """Hand-written CSV (epoch, train_loss, val_loss, val_dice) of a U-Net, 25 epochs: the Dice rises fast, sits
+    at 0.90-0.92 and ends after a two-epoch blip (the training loss jumps too) at 0.86. The message says 10% of
+    the improvement undone; the trailing levels (whose first window averages the fast rise) said 24% and made it
+    critical. Critical needs both."""
+    dice = [0.348, 0.727, 0.810, 0.819, 0.841, 0.864, 0.875, 0.877, 0.886, 0.889, 0.895, 0.896, 0.902, 0.877,
+            0.886, 0.889, 0.919, 0.915, 0.917, 0.903, 0.902, 0.912, 0.900, 0.777, 0.863]
+    val = [0.264, 0.155, 0.113, 0.081, 0.064, 0.051, 0.045, 0.040, 0.034, 0.031, 0.030, 0.027, 0.026, 0.029,
+           0.026, 0.022, 0.0187, 0.0183, 0.0179, 0.0167, 0.0158, 0.0165, 0.0168, 0.0278, 0.0236]
+    train = [0.376, 0.201, 0.132, 0.093, 0.071, 0.056, 0.046, 0.037, 0.030, 0.026, 0.023, 0.020, 0.018, 0.017,
+             0.018, 0.014, 0.0119, 0.0105, 0.0096, 0.0091, 0.0083, 0.0077, 0.0072, 0.0088, 0.0245]
+    text = "epoch,train_loss,val_loss,val_dice\n" + "".join(
+        f"{i + 1},{t},{v},{d}\n" for i, (t, v, d) in enumerate(zip(train, val, dice, strict=True)))
+    r = _run_without_critical(tmp_path / "training_history.csv", text)
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == Severity.WARNING
+    assert "of the improvement undone" in f.message
