@@ -3331,3 +3331,31 @@ def test_a_two_epoch_blip_at_the_end_of_a_fast_rise_is_no_critical_overfit(tmp_p
     (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert f.severity == Severity.WARNING
     assert "of the improvement undone" in f.message
+
+
+def test_tab_separated_logging_and_a_printed_model_are_read(tmp_path: Path) -> None:
+    """Python logging with tab-separated fields (``%(asctime)s\\t%(name)s\\t%(levelname)s\\t%(message)s``) of an
+    audio classifier, the model printed before training: the logger's name and level are a prefix, not part of
+    the measures' names, so ``====> Epoch: N`` marks the epochs and a restart is a new launch; the module's
+    settings (``stride=2``, ``in_features=16``) are no measurements."""
+    stamp = "2023-07-27 16:01:49,869\troot\tINFO\t"
+    model = ["CNNLSTM(", "  (conv1): Conv1d(1, 64, kernel_size=(3,), stride=(1,))",
+             "  (pool): MaxPool1d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)",
+             "  (fc1): Linear(in_features=16, out_features=8, bias=True)",
+             "  (dropout): Dropout(p=0.5, inplace=False)", ")"]
+    lines: list[str] = []
+    for launch, n in ((0, 12), (1, 6)):
+        lines += [stamp + m for m in model]
+        for e in range(1, n + 1):
+            lines.append(f"{stamp}====> Epoch: {e}")
+            lines.append(f"{stamp}loss: {0.7 / e:.6f}  accuracy: {50 + 3 * e:.6f} [   50/66045]")
+            lines.append(f"{stamp}Train  Loss: {0.6 / e:.6f} accuracy: {60 + 3 * e:.6f}% ")
+            lines.append(f"{stamp}Val loss: {0.35 / e + 0.02 * launch:.6f} Val accuracy: {80 + e:.6f}%")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert not [n for n in h.names() if any(w in n.lower() for w in ("stride", "features", "padding", "info"))]
+    runs = analyze(h, forecast=False).runs
+    assert len(runs) == 2
+    assert all(r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "acc") for r in runs)
+    assert not [f for r in runs for f in r.findings if f.severity.value in ("warning", "critical")]

@@ -167,6 +167,8 @@ _LOG_PREFIX = re.compile(
     rf"[\w.<>/\\:~\-]+(?:\[[\w:]+\])?\s+-\s+{_LEVEL}\s*[-|:]\s*|{_LEVEL}\s*:\s*[\w.<>]+\s*:|"
     # (PaddlePaddle's loggers, a name and the level: ``[2022/10/07 21:47:28] ppcls INFO: ``)
     rf"[\w.]+\s+{_LEVEL}:\s+|"
+    # (tab-separated fields, ``%(asctime)s\t%(name)s\t%(levelname)s\t%(message)s``: ``… 16:01:49,869\troot\tINFO\t``)
+    rf"(?:[\w.<>]+\t+)?{_LEVEL}\t+|"
     rf"{_LEVEL}\s*\|\s*[\w.<>]+(?::[\w.<>]+)*:\d+\s+-\s+|{_LEVEL}\s*[-|:]\s*)?)")
 #: The Swin logger's lines (its training script, copied by many repositories): ``Train: [3/50][100/391]\t…`` (an
 #: epoch marker, then tab-separated ``name value (running mean)`` fields), ``Validate: \tLoss 1.98 (1.88)\t…``
@@ -200,6 +202,12 @@ _INDENT = re.compile(r"^(?: {2,}|\t)")
 #: The progress counter of an evaluation loop inside a block (PaddlePaddle's ``Model.fit``: ``Eval begin...``, then
 #: ``step 10/20 - loss: 0.21 - acc: 0.81``): the block's measurements follow it.
 _BLOCK_PROGRESS = re.compile(r"^(?:step|iter|batch)\s+\d+\s*/\s*\d+\s*-\s*", re.IGNORECASE)
+#: A line of a printed PyTorch module (``print(model)``): a child ``(fc1): Linear(in_features=16, out_features=8,
+#: bias=True)``, or a layer whose settings are torch's keyword names (``Dropout(p=0.5, inplace=False)``,
+#: ``MaxPool1d(kernel_size=2, stride=2, padding=0)``) — settings, not measurements.
+_MODULE_REPR = re.compile(r"^\s*(?:\([\w.\-]+\):\s*[A-Z]\w*\(|[A-Z]\w*\((?:.*?\b)?(?:in_features|out_features|"
+                          r"in_channels|out_channels|kernel_size|stride|padding|inplace|p|dim|start_dim|eps|momentum|"
+                          r"affine|num_embeddings|embedding_dim|batch_first|negative_slope|elementwise_affine)=)")
 #: A bracketed tag that says the line reports the best model so far (its values are a running best, not a curve).
 _BEST_TAG = re.compile(r"^\s*\[[^\]]*\bbest\b[^\]]*\]", re.IGNORECASE)
 #: A bracketed tag before a line's epoch marker or measurements (``[SeqAR-Diffusion] Epoch 1/400 Train Loss: …``),
@@ -674,6 +682,8 @@ class _Records:
             seg = seg.lstrip()  # (leading white space alone is no prefix: it may indent a block's measurements)
         if _BEST_TAG.match(seg) is not None:
             return  # (``[Best Model Metrics] Epoch 1 | MAE: 221.1``: the saved best model's scores, a running best)
+        if _MODULE_REPR.match(seg) is not None:
+            return
         seg = _TAG.sub("", seg, count=1)
         ultra = self.ultra.segment(seg)
         if ultra is not None:  # Ultralytics' console (:mod:`._ultralytics_console`)
