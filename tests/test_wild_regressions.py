@@ -954,6 +954,31 @@ def test_yolov3_results_txt_reads_its_f1_column(tmp_path: Path) -> None:
     assert ("val", "map_0_5_0_95") not in set(h.keys())
 
 
+@pytest.mark.parametrize("val_total", [True, False])
+def test_a_yolov5_fork_results_txt_with_a_fourth_loss_part(tmp_path: Path, val_total: bool) -> None:
+    """Forks of YOLOv5 write more loss columns in the same order: YOLOv5-OBB's angle loss (four training parts
+    and their total; four validation parts and their total: 18 fields), a table-detection fork's fourth training
+    part with three validation parts (16 fields). The layout is found by the total that follows the parts."""
+    lines = []
+    for e in range(30):
+        parts = [0.12 - 0.002 * e, 0.028 + 0.0001 * e, 0.057 - 0.001 * e, 0.56 - 0.01 * e]
+        m5095 = 0.05 + 0.01 * e
+        vparts = [0.10 - 0.001 * e, 0.031, 0.042 - 0.0005 * e] + ([0.22 - 0.002 * e] if val_total else [])
+        tail = vparts + ([sum(vparts)] if val_total else [])
+        nums = [*parts, sum(parts), 20, 416, 0.4 + 0.01 * e, 0.1 + 0.01 * e, 0.1 + 0.015 * e, m5095, *tail]
+        lines.append(f"    {e:>2d}/29     0.47G" + "".join(f" {v:>10.4g}" for v in nums) + "\n")
+    p = tmp_path / "results.txt"
+    p.write_text("".join(lines))
+    h = load(p)
+    keys = set(h.keys())
+    assert {("train", "loss_part4"), ("val", "map_0_5_0_95"), ("val", "box_loss"), ("val", "cls_loss")} <= keys
+    assert (("val", "loss_part4") in keys) is val_total
+    np.testing.assert_allclose(h.series("val", "map_0_5_0_95").values[:3], [0.05, 0.06, 0.07], rtol=1e-3)
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "map_0_5_0_95")
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+
+
 def test_a_results_txt_row_of_another_shape_names_its_line(tmp_path: Path) -> None:
     p = tmp_path / "results.txt"
     p.write_text(_yolov5_row(0, 9, 0.09, 0.3, 0.1, 0.07) + "     1/9     3.21G   0.08\n"
@@ -3359,3 +3384,42 @@ def test_tab_separated_logging_and_a_printed_model_are_read(tmp_path: Path) -> N
     assert len(runs) == 2
     assert all(r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "acc") for r in runs)
     assert not [f for r in runs for f in r.findings if f.severity.value in ("warning", "critical")]
+
+
+def test_a_tqdm_description_without_a_total_and_recall_at_k(tmp_path: Path) -> None:
+    """W&B ``output.log`` of Proxy-Anchor metric learning: a tqdm bar over a loader of unknown length carries the
+    loss in its description (``Loss: 12.06: : 65it [00:16,  3.93it/s]``), and each evaluation prints retrieval
+    recall ``R@1 : 50.388`` on its own line: the loss is the training loss, R@1 the held-out measure."""
+    lines = ["", "Random Sampling"]
+    for e in range(12):
+        for it in (2, 59, 65):
+            lines.append(f"Train Epoch: {e} [{it}/65 ({int(100 * it / 66)}%)] Loss: {12.0 - 0.5 * e + 0.01 * it:.6f}: "
+                         f": {it}it [00:16,  3.93it/s]")
+        lines += ["", " 89%|████████▉ | 42/47 [00:05<00:00,  8.01it/s]"]
+        for k, base in ((1, 50.0), (2, 64.0), (4, 76.0)):
+            lines.append(f"R@{k} : {base + 1.5 * e - 0.08 * e * e:.3f}")
+    p = tmp_path / "output.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert ("train", "loss") in set(h.keys()) and ("val", "r@1") in set(h.keys())
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "r@1")
+
+
+def test_ultralytics_trained_with_val_off_has_one_evaluation_not_a_hundred(tmp_path: Path) -> None:
+    """Ultralytics ``results.csv`` of a run trained with ``val=False``: precision, recall, mAP and the validation
+    losses are 0 at every epoch but the last, where the final validation ran. The 0s are no evaluations: a rise
+    from 0 to 0.81 is no curve, and none of it may read as a failed evaluation."""
+    head = ("epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+            "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n")
+    rows = [f"{e},{2.8 * e:.5g},{1.43 - 0.007 * e:.5g},{3.9 - 0.034 * e:.5g},{1.38 - 0.0044 * e:.5g},0,0,0,0,0,0,0,"
+            "0.00024,0.00024,0.00024\n" for e in range(1, 100)]
+    rows.append("100,280.1,0.7041,0.4558,0.9346,0.9889,0.964,0.9839,0.8076,0.6705,0.3986,0.947,2e-05,2e-05,2e-05\n")
+    p = tmp_path / "results.csv"
+    p.write_text(head + "".join(rows))
+    h = load(p)
+    assert len(h.series("val", "map50_95").finite()) == 1
+    assert any("did not run" in n.message for n in h.notes)
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.kind in (FindingKind.OVERFITTING, FindingKind.UNDERFITTING)
+                or "failed" in f.message]

@@ -55,6 +55,32 @@ class Parts:
         return Parts(run, self.source, self.blocks, notes, self.meta)
 
 
+def zero_placeholders(parts: Parts) -> None:
+    """Rows of a wide table where every held-out column is exactly 0, a loss among them, are evaluations that did
+    not run: Ultralytics trained with ``val=False`` writes 0 for its precision, recall, mAP and validation losses
+    at every epoch but the last. A loss of exactly 0 is no measurement, so those rows are left out of the held-out
+    series (not failed evaluations: none ran) with a note. Changes ``parts`` in place; nothing when every row (or
+    none) is such a row, or when the held-out columns differ in length (not one table)."""
+    held = [b for b in parts.blocks if b.split != "train"]
+    if not held or not any("loss" in b.metric.split("_") for b in held):
+        return
+    n = len(held[0].value)
+    if any(len(b.value) != n for b in held):
+        return
+    zero = np.ones(n, dtype=bool)
+    for b in held:
+        zero &= b.value == 0
+    k = int(zero.sum())
+    if k == 0 or k == n:
+        return
+    keep = ~zero
+    for b in held:
+        b.step, b.epoch, b.value = b.step[keep], b.epoch[keep], b.value[keep]
+    parts.notes.append(HistoryNote(parts.run, f"{k} of {n} rows have every held-out column at exactly 0 (a loss "
+                                              "too): evaluations that did not run (Ultralytics' val=False writes "
+                                              "0s); left out", parts.source))
+
+
 def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
     """One History from the parts of one or many runs (runs keep their order).
 

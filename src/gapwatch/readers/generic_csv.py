@@ -31,7 +31,7 @@ from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote, absent_axis
 from ..names import SPLIT_ALIASES, is_measure, metric_mode, normalize, normalize_columns, role
-from ._parts import Parts
+from ._parts import Parts, zero_placeholders
 from .base import FunctionReader
 
 NAME = "csv"
@@ -599,6 +599,7 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
         parts.notes.append(HistoryNote(run, f"{', '.join(rename)}: named for no split beside a loss named for the "
                                             "training set, and no held-out column: read as the evaluation's "
                                             "(validation) measures", str(path)))
+    zero_placeholders(parts)
     _ultralytics_args(Path(path), parts)
     return [parts]
 

@@ -447,6 +447,9 @@ _RATE = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*"
                    r"(?:(?:m?s|secs?|seconds?)\s*/\s*(?:iter|it|step|batch|img|image|sample)s?"
                    r"|(?:it|iters?|steps?|batch(?:es)?|img|images?|samples?|tokens?|tok)\s*/\s*(?:s|sec|second))"
                    r"(?![\w/])\.?")
+#: A tqdm bar's counter and timing without a total, after its description (``Loss: 12.06: : 65it [00:16,
+#: 3.93it/s]``, ``set_description`` of a bar over a loader of unknown length; the colons end the description).
+_TQDM_COUNT = re.compile(r"(?:\s*:)*\s*\d+it\s*\[[\d:]+(?:<[\d:?]+)?,\s*[\d.?]+\s*(?:it/s|s/it)\]")
 #: A spread printed after a value, ``Dice = 0.6026 ± 0.0759``, ``acc: 91.2 +/- 0.4``: the value is the mean.
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -466,6 +469,8 @@ def pairs(text: str) -> dict[str, float]:
         text = _PLUS_MINUS.sub("", text)
     if "[" in text:
         text = _EPOCH_OF.sub(r"epoch: \1", text)
+    if "it [" in text:
+        text = _TQDM_COUNT.sub(" | ", text)
     if "/" in text:
         text = _RATE.sub(" | ", text)
         text = _OUTER_INNER.sub(r"| epoch: \1 |", text)

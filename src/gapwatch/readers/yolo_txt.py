@@ -14,8 +14,16 @@ every row (to ``F1_TOLERANCE``), else as mAP@0.5:0.95. The series get the names 
 gives them (``train/box_loss``, ``metrics/mAP_0.5``, ``val/cls_loss``…), so both files are judged alike. The
 epoch is the number before the slash (0-based, as written).
 
-Recognised by its first non-empty line: 15 fields, the first ``N/M``, the second a memory size (``3.21G``,
-``0``), the rest numbers. A row with another shape is an :class:`InputError` naming its line.
+Forks that add a loss term write more columns in the same order: YOLOv5-OBB's rotated boxes add an angle loss
+(four training loss parts, then the total; the validation parts and their total at the end), a table-detection
+fork adds a fourth training part but validates three. Such a row's layout is found by the sum rule: the first
+``k`` loss parts are followed by their total (to :data:`SUM_TOLERANCE`), then two whole numbers (labels, image
+size), the four validation measures and the validation parts (with their total when the last one is their sum).
+Parts beyond YOLOv5's three are named ``train/loss_part<i>``.
+
+Recognised by its first non-empty line: the first field ``N/M``, the second a memory size (``3.21G``, ``0``), the
+rest numbers in one of these layouts (15 fields: YOLOv5's own). A row with another shape is an
+:class:`InputError` naming its line.
 """
 
 from __future__ import annotations
@@ -30,8 +38,13 @@ from .base import FunctionReader
 
 NAME = "yolo-txt"
 
-#: Fields of a row.
+#: Fields of a row of YOLOv5's own layout (three loss parts).
 N_FIELDS = 15
+#: Most training loss parts a fork's row is searched for (:func:`_layout`).
+MAX_PARTS = 6
+#: Largest ``|total − sum of the parts|``, relative to the total (plus 1e-4 absolute: the file rounds each
+#: number to 4 significant digits), for a column to be read as the parts' total.
+SUM_TOLERANCE = 2e-3
 
 #: Largest ``|F1 − 2PR/(P+R)|`` on every row for the fourth measure to be read as YOLOv3's F1.
 F1_TOLERANCE = 2e-3
@@ -39,19 +52,11 @@ F1_TOLERANCE = 2e-3
 _EPOCH = re.compile(r"^(\d+)/(\d+)$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?[KMG]?$")
 
-#: Column names of fields 3–15 (field 8, the image size, and 7, the label count, are not metrics), YOLOv5's.
-_COLUMNS: tuple[str | None, ...] = (
-    "train/box_loss", "train/obj_loss", "train/cls_loss", None, None, None,
-    "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
-    "val/box_loss", "val/obj_loss", "val/cls_loss",
-)
-
-
 def _fields(line: str) -> tuple[float, list[float]] | None:
-    """``(epoch, the 13 numbers after the memory field)`` of a row in this format, or None when the line has
-    another shape."""
+    """``(epoch, the numbers after the memory field)`` of a row in this format (any layout), or None when the
+    line has another shape."""
     f = line.split()
-    m = _EPOCH.match(f[0]) if len(f) == N_FIELDS else None
+    m = _EPOCH.match(f[0]) if len(f) >= 12 else None
     if m is None or not _MEMORY.match(f[1]):
         return None
     try:
@@ -60,17 +65,52 @@ def _fields(line: str) -> tuple[float, list[float]] | None:
         return None
 
 
+def _is_total(total: float, parts: list[float]) -> bool:
+    return bool(parts) and abs(total - sum(parts)) <= SUM_TOLERANCE * abs(total) + 1e-4
+
+
+def _layout(vals: list[float]) -> tuple[int, int, bool] | None:
+    """``(training parts, validation parts, validation total logged)`` of a row's numbers after the memory
+    field, or None when no layout fits: ``k`` parts and their total, two whole numbers (labels, image size), four
+    measures, then the validation parts (and their total when the last is their sum). YOLOv5's own row (13
+    numbers) is ``(3, 3, False)`` whatever its values."""
+    if len(vals) == N_FIELDS - 2:
+        return 3, 3, False
+    for k in range(1, MAX_PARTS + 1):
+        rest = len(vals) - (k + 3 + 4)
+        if rest < 1 or not _is_total(vals[k], vals[:k]):
+            continue
+        if not (vals[k + 1].is_integer() and vals[k + 2].is_integer() and vals[k + 2] >= 32):
+            continue
+        val = vals[k + 7:]
+        total = len(val) >= 3 and _is_total(val[-1], val[:-1]) and any(val[:-1])
+        return k, len(val) - (1 if total else 0), total
+    return None
+
+
+def _names(k: int, m: int, total: bool, f1: bool) -> list[str | None]:
+    """Series names of a row's numbers in layout ``(k, m, total)`` (:func:`_layout`); ``f1``: the fourth
+    measure is YOLOv3's F1."""
+    parts = ["box_loss", "obj_loss", "cls_loss"]
+    train = [f"train/{parts[i]}" if i < 3 else f"train/loss_part{i + 1}" for i in range(k)]
+    val = [f"val/{parts[i]}" if i < 3 else f"val/loss_part{i + 1}" for i in range(m)]
+    fourth = "metrics/F1" if f1 else "metrics/mAP_0.5:0.95"
+    return [*train, None, None, None, "metrics/precision", "metrics/recall", "metrics/mAP_0.5", fourth, *val,
+            *([None] if total else [])]
+
+
 def sniff(path: Path, head: str) -> bool:
     if not path.is_file():
         return False
     first = next((ln for ln in head.splitlines() if ln.strip()), "")
-    return _fields(first) is not None
+    f = _fields(first)
+    return f is not None and _layout(f[1]) is not None
 
 
-def _is_f1(rows: list[list[float]]) -> bool:
-    """The fourth measure equals 2PR/(P+R) on every row (YOLOv3's F1)."""
+def _is_f1(rows: list[list[float]], k: int) -> bool:
+    """The fourth measure equals 2PR/(P+R) on every row (YOLOv3's F1); ``k`` training loss parts."""
     for r in rows:
-        p, rc, fourth = r[6], r[7], r[9]
+        p, rc, fourth = r[k + 3], r[k + 4], r[k + 6]
         f1 = 2 * p * rc / (p + rc) if p + rc > 0 else 0.0
         if abs(fourth - f1) > F1_TOLERANCE:
             return False
@@ -79,20 +119,26 @@ def _is_f1(rows: list[list[float]]) -> bool:
 
 def read_parts(path: Path, run: str) -> list[Parts]:
     rows: list[tuple[int, float, list[float]]] = []
+    width = 0
     with open(path, encoding="utf-8", errors="replace") as fh:
         for i, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             f = _fields(line)
-            if f is None:
+            if f is None or (rows and len(f[1]) != width):
                 if not line.endswith(("\n", "\r")) and rows:
                     break  # a last row cut off by a crash or a run still writing
-                raise InputError(f"expected {N_FIELDS} space-separated fields (epoch/last, GPU memory, 13 numbers) "
+                want = f"{width + 2}" if rows else f"{N_FIELDS} (or a fork's more)"
+                raise InputError(f"expected {want} space-separated fields (epoch/last, GPU memory, then numbers) "
                                  "as in YOLOv5's results.txt", path=path, line=i)
+            width = len(f[1])
             rows.append((i, *f))
-    names = list(_COLUMNS)
-    if rows and _is_f1([r for _, _, r in rows]):
-        names[9] = "metrics/F1"
+    layouts = [lay for _, _, v in rows if (lay := _layout(v)) is not None]
+    if not layouts:
+        raise InputError("no row splits into loss parts and their total as in YOLOv5's results.txt", path=path)
+    # (a row whose parts are all 0 fits several layouts: the most common one across rows decides)
+    k, m, total = max(set(layouts), key=layouts.count)
+    names = _names(k, m, total, bool(rows) and _is_f1([r for _, _, r in rows], k))
     records: list[tuple[int, dict[str, Any]]] = []
     for i, epoch, vals in rows:
         rec: dict[str, Any] = {"epoch": epoch}
