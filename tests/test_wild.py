@@ -99,6 +99,9 @@ def test_quality_floor_on_committed_files() -> None:
 #: look that first ran them measured (``bench/results/wild.md``); never tuned on, so they stay misses here.
 KNOWN_MISREAD = frozenset({
     "MichaelShpyl_AI_Text_Detection_Tool_logs_training_log_69a7be",  # batch 15 test: pipeline lines + one eval dict
+    # batch 21 dev: a Keras-style history of one value per list, a final summary; a fit of one epoch writes the
+    # same file, and a run after its first evaluation gets the "evaluate more often" data note, not an error
+    "A_SHOJAEI_adaptive_gating_network_for_heterogeneous_tab_2be2d9",
 })
 
 

@@ -12,7 +12,8 @@ others are *groups* of the target.
 Statistic (per set, as "lower is better"). The level is the trailing mean of ``window`` evaluations; a set
 *degrades* when its final level is ``min_z`` or more standard errors of a level difference worse than its best
 level (noise: :func:`gapwatch.stats.noise_sigma`, floored at ``noise_floor`` × the set's span) with a worsening
-trend after the best (Mann–Kendall, one-sided ``alpha``), and it *falls
+trend after the best (Mann–Kendall, one-sided ``alpha``) and by a practical amount (the overfitting detector's
+floors: ``min_relative_rise`` of a positive loss's best level, ``min_share_drop`` of a share's scale), and it *falls
 behind* from the first evaluation after its best from which its level stays ``min_z`` standard errors or more
 below its best. The target
 *improves* when its final level is ``min_z`` or more better than its first and it does not degrade.
@@ -49,12 +50,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
-from ..history import History
+from ..history import History, Series
 from ..monitor import Monitor, SeriesRole, decide, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
-from ._common import AAER, SIMPLE_FINETUNE, evals, present
+from ._common import AAER, SIMPLE_FINETUNE, evals, fraction, present
 from ._heldout import Curve, curve, effective_window, onset_after, where_text
+from .overfitting import share_scale
 
 S3FT = "Selective Self-to-Supervised Fine-Tuning for Generalization in Large Language Models (2025)"
 UPSAMPLE = "Upsample or Upweight? Balanced Training on Heavily Imbalanced Datasets (2024)"
@@ -81,6 +83,13 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("sampling_floor", True, "A larger-is-better share whose values all lie on a grid k/N (a held-out set of N "
           "examples) is never less noisy than the binomial standard error sqrt(p(1-p)/N) "
           "(gapwatch.stats.share_grid_size).", type=bool),
+    fraction("min_relative_rise", 0.01, "Practical floor: a positive smaller-is-better series (a loss, an error) "
+             "degrades only when its level rose by at least this share of its best level — 1%, as for "
+             "overfitting (a validation loss sitting at ln C that drifts from 4.657 to 4.662 is no regression, "
+             "however smooth).", of="best level"),
+    fraction("min_share_drop", 0.01, "Practical floor: a bounded share (accuracy, F1, mAP…) degrades only when "
+             "its level fell by at least this much of its scale — a point of accuracy, as for overfitting.",
+             of="scale"),
     Param("max_multi_step_share", 0.1, "Adversarial training: the multi-step (PGD) accuracy 'never rose' "
           "when its best level gained less than this share of the single-step (FGSM) accuracy's gain: 10%, "
           "e.g. PGD 0.01 -> 0.05 while FGSM 0.1 -> 0.8.", unit="fraction of the single-step gain", low=0,
@@ -104,9 +113,11 @@ class _Judged:
     onset: int           # grid index from which it stays min_z standard errors below its best
     trend_p: float       # Mann-Kendall p that it keeps worsening after its best
     alpha: float
+    practical: bool      # the fall passes the practical floors (min_relative_rise, min_share_drop)
 
     def degraded(self, min_z: float) -> bool:
-        return (self.degrade_z >= min_z and self.best < self.c.level.size - 1 and self.trend_p < self.alpha)
+        return (self.degrade_z >= min_z and self.best < self.c.level.size - 1 and self.trend_p < self.alpha
+                and self.practical)
 
     @property
     def name(self) -> str:
@@ -126,7 +137,20 @@ def _judge(history: History, r: SeriesRole, p: dict[str, Any]) -> _Judged | None
     b = int(np.argmin(c.level))
     return _Judged(r, c, b, c.units(float(c.level[-1] - c.level[b])), c.units(float(c.level[0] - c.level[-1])),
                    onset_after(c.level, b, p["min_z"] * c.se) if b < c.level.size - 1 else b,
-                   c.rising_p(b), p["alpha"])
+                   c.rising_p(b), p["alpha"], _practical(s, r.monitor(), float(c.level[-1] - c.level[b]),
+                                                         float(c.level[b]), p))
+
+
+def _practical(s: Series, mon: Monitor, fall: float, best_level: float, p: dict[str, Any]) -> bool:
+    """The fall of a set's level (``fall``, units of ``sign * value``, from ``best_level``) passes the practical
+    floors: a bounded share fell by ``min_share_drop`` of its scale, a positive loss rose by ``min_relative_rise``
+    of its best level; any other series by any amount."""
+    scale = share_scale(mon, s)
+    if scale is not None:
+        return fall >= p["min_share_drop"] * scale
+    if mon.sign > 0 and best_level > 0 and float(np.nanmin(s.values)) > 0:
+        return fall >= p["min_relative_rise"] * best_level
+    return True
 
 
 def _other_sets(history: History, me: SeriesRole) -> list[SeriesRole]:
