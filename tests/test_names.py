@@ -431,3 +431,15 @@ def test_a_comparison_title_is_a_metric_and_its_twin_is_kept_apart() -> None:
     alone = {"Loss/train": ("train", "loss"), "Loss/val": ("val", "loss")}
     comparison_twins_apart(alone)
     assert alone == {"Loss/train": ("train", "loss"), "Loss/val": ("val", "loss")}
+
+
+@pytest.mark.parametrize("name", ["Final Train Accuracy", "final_val_loss", "Final Test Accuracy", "final/loss"])
+def test_a_final_value_is_a_summary_not_a_point(name: str) -> None:
+    """A sweep's closing printout (``Final Train Accuracy: 98.0, Final Test Accuracy: 89.5``) holds one number a
+    run: a summary of a curve, like a running best."""
+    assert role(name) == "bookkeeping"
+
+
+@pytest.mark.parametrize("name", ["final", "val_final_acc_step"])
+def test_final_alone_or_inside_a_name_is_still_a_metric(name: str) -> None:
+    assert role(name) == "metric"

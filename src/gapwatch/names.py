@@ -332,7 +332,8 @@ def _role_of_tokens(toks: list[str]) -> str:
         return "schedule"
     if _is_signal(joined, rest_joined):
         return "signal"
-    if _is_counter_or_clock(toks, joined, rest_joined) or _is_run_summary(toks) or _is_running_best(toks):
+    if _is_counter_or_clock(toks, joined, rest_joined) or _is_run_summary(toks) or _is_running_best(toks) \
+            or _is_final_value(toks):
         return "bookkeeping"
     return "metric"
 
@@ -358,6 +359,12 @@ def _is_running_best(toks: list[str]) -> bool:
     """A running best printed beside the value (``Best Acc``, ``best_val_acc``, ``val_best_loss``): a summary of
     another series, never a measurement of its own."""
     return "best" in toks[:2] and len(toks) >= 2 and toks[-1] != "best"
+
+
+def _is_final_value(toks: list[str]) -> bool:
+    """A run's closing value (``Final Train Accuracy``, ``final_val_loss``): one number printed once the run ended,
+    a summary of a curve, never a point of one."""
+    return len(toks) >= 2 and toks[0] == "final"
 
 
 def _is_schedule(toks: list[str], joined: str) -> bool:
