@@ -337,3 +337,14 @@ def test_a_decline_that_has_won_back_a_third_of_its_fall_is_a_warning_not_critic
                                params={"overfitting": {"critical_max_recovered": 1.0}})
             if g.kind == FindingKind.OVERFITTING]
     assert h.severity == Severity.CRITICAL
+
+
+@pytest.mark.parametrize("z,signed,text", [(4.46, False, "4.5"), (4.46, True, "+4.5"), (-2.4, True, "-2.4"),
+                                           (187118398115487.7, True, "over +100"), (math.inf, False, "over 100"),
+                                           (-1e9, True, "below -100"), (100.0, False, "100.0")])
+def test_a_count_of_standard_errors_is_never_an_absurd_number(z: float, signed: bool, text: str) -> None:
+    """A nearly noise-free curve makes counts such as 187118398115487.7 standard errors (issue 12: no number in a
+    message a person would call absurd)."""
+    from gapwatch.detectors._common import se_count
+
+    assert se_count(z, signed=signed) == text

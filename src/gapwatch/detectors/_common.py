@@ -22,6 +22,21 @@ from ..params import Param
 from ..stats import noise_sigma, trailing_mean
 
 # ------------------------------------------------------------------------------------------------ references
+#: Largest count of standard errors written as a number in a message; beyond it the message says "over 100"
+#: (a curve that is nearly noise-free makes counts such as 187118398115487.7, which read as made up).
+MAX_SE_SHOWN = 100.0
+
+
+def se_count(z: float, *, signed: bool = False) -> str:
+    """A count of standard errors as a message writes it: ``"4.5"`` (``"+4.5"`` with ``signed``), or
+    ``"over 100"`` / ``"below -100"`` beyond :data:`MAX_SE_SHOWN` (and for an infinite count)."""
+    if z > MAX_SE_SHOWN:
+        return "over +100" if signed else "over 100"
+    if z < -MAX_SE_SHOWN:
+        return "below -100"
+    return f"{z:+.1f}" if signed else f"{z:.1f}"
+
+
 PRECHELT = "Prechelt, Early Stopping - But When? (1998)"
 REPEAT = "To Repeat or Not To Repeat: Insights from Scaling LLM under Token-Crisis (2023)"
 REPEATED_DATA = "Scaling Laws and Interpretability of Learning from Repeated Data (2022)"

@@ -54,7 +54,7 @@ from ..history import History, Series
 from ..monitor import Monitor, SeriesRole, decide, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
-from ._common import AAER, SIMPLE_FINETUNE, evals, fraction, present
+from ._common import AAER, SIMPLE_FINETUNE, evals, fraction, present, se_count
 from ._heldout import Curve, curve, effective_window, onset_after, where_text
 from .overfitting import share_scale
 
@@ -237,7 +237,7 @@ def _off_target(target: _Judged, off: list[_Judged], p: dict[str, Any]) -> Findi
         stop = (f"No evaluation keeps both: {worst.name} fell before {tname} improved; mix in general data "
                 "or lower the learning rate and re-run.")
     msg = (f"off-target regression: {tname} improves while {worst.name} fell behind from {fell} "
-           f"({worst.degrade_z:.1f} standard errors below its best); the fine-tuning is costing what "
+           f"({se_count(worst.degrade_z)} standard errors below its best); the fine-tuning is costing what "
            f"{worst.role.heldout_set} measures")
     actions = (
         "Mix general or retention data into the fine-tuning set (replay), or fine-tune fewer parameters.",
@@ -263,7 +263,7 @@ def _groups(target: _Judged, groups: list[_Judged], p: dict[str, Any]) -> Findin
     worst_best = where_text(worst.c, worst.c.best())
     names = ", ".join(j.name for j in first)
     msg = (f"{len(bad)} of {len(groups) + 1} held-out sets degrade (first: {first[0].name}, from "
-           f"{where_text(first[0].c, first[0].onset)}; worst: {worst.name}, {worst.degrade_z:.1f} standard "
+           f"{where_text(first[0].c, first[0].onset)}; worst: {worst.name}, {se_count(worst.degrade_z)} standard "
            f"errors below its best)")
     if hidden:
         msg += f" while {target.name} does not: the aggregate hides it"

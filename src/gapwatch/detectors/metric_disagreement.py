@@ -63,7 +63,7 @@ from ..monitor import Monitor, companions, decide, role_of
 from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma
 from . import register as register_detector
-from ._common import PRECHELT, train_series
+from ._common import PRECHELT, se_count, train_series
 from ._heldout import Curve, curve, effective_window, grid_positions, where_text
 
 HYPERFITTING = ("The Hyperfitting Phenomenon: Sharpening and Stabilizing LLMs for Open-Ended Text Generation "
@@ -169,7 +169,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
 
 def _rose(lname: str, at_loss: str, rise: float) -> str:
     """How the loss got worse, as both loss-rise patterns say it."""
-    return f"{lname} got worse after {at_loss} (+{rise:.1f} standard errors by the end)"
+    return f"{lname} got worse after {at_loss} ({se_count(rise, signed=True)} standard errors by the end)"
 
 
 def _labels(loss: Curve, task: Curve, b_loss: int, b_task: int) -> tuple[str, str, str, str]:
@@ -204,9 +204,9 @@ def _loss_worse_metric_better(loss: Curve, task: Curve, found: tuple[int, float]
     if gain < p["min_z"] or b_task <= b_loss or task.share(change) < p["min_share"]:
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
-    msg = (f"{_rose(lname, at_loss, rise)} while {tname} kept improving until {at_task} ({gain:.1f} standard errors "
-           f"better by the end): the loss and the task metric disagree (over-confidence); select checkpoints by "
-           f"{tname}")
+    msg = (f"{_rose(lname, at_loss, rise)} while {tname} kept improving until {at_task} ({se_count(gain)} "
+           f"standard errors better by the end): the loss and the task metric disagree (over-confidence); select "
+           f"checkpoints by {tname}")
     actions = (
         f"Do not stop or restore by {lname}: select the checkpoint by {tname} (best at {at_task}).",
         "Keep the loss calibrated if you need it: label smoothing, temperature scaling after training, mixup "
@@ -237,7 +237,7 @@ def _metric_worse_loss_flat(loss: Curve, task: Curve, p: dict[str, Any]) -> Find
     lname, tname = loss.series.name, task.series.name
     at_task = where_text(task, b_task)
     trend = "improved" if loss_change <= -p["min_z"] else "stayed flat"
-    msg = (f"{tname} got worse after {at_task} ({drop:.1f} standard errors by the end) while {lname} "
+    msg = (f"{tname} got worse after {at_task} ({se_count(drop)} standard errors by the end) while {lname} "
            f"{trend}: the loss does not see it; judge and select checkpoints by {tname}")
     actions = (
         f"Stop or restore by {tname} (best at {at_task}), not by {lname}.",
@@ -371,24 +371,26 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     if drop is None or drop < p["train_drop_z"]:
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
+    gain_se = se_count(gain, signed=True)
     if since_metric_best:
-        msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} (+{rise:.1f} standard "
-               f"errors since; its own best was at {at_loss}) while the training loss kept falling: the model "
+        msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} "
+               f"({se_count(rise, signed=True)} standard errors since; its own best was at {at_loss}) while the "
+               f"training loss kept falling: the model "
                f"overfits; its best {tname} was at {at_task}")
     elif learned < p["min_z"] and declined:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} never improved beyond its noise and slipped "
-               f"({gain:+.1f} standard errors since) and the training loss kept falling: the model fits the training "
+               f"({gain_se} standard errors since) and the training loss kept falling: the model fits the training "
                f"set at the held-out set's expense (overfits); its best {tname} was at {at_task}")
     elif learned < p["min_z"]:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} never moved beyond its noise and the training loss "
                f"kept falling: the model fits the training set at the held-out set's expense (overfits); its best "
                f"{tname} was at {at_task}")
     elif declined:
-        msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving and slipped ({gain:+.1f} standard "
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving and slipped ({gain_se} standard "
                f"errors since) and the training loss kept falling: the model overfits; its best {tname} was at "
                f"{at_task}")
     else:
-        msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain:+.1f} standard errors since) "
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain_se} standard errors since) "
                f"and the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
     actions = (
         f"Stop or restore at {at_task} (best {tname}); training past {at_loss} only raised the held-out loss.",

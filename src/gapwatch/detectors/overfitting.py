@@ -110,6 +110,7 @@ from ._common import (
     fraction,
     has,
     monitored_finite,
+    se_count,
     sign_of,
     signed,
     stays_above_from,
@@ -453,7 +454,7 @@ def _finding(history: History, mon: Monitor, s: Series, z: np.ndarray, b: int, w
     other = _other_measure_improving(history, mon, s, b, w) if sev == Severity.CRITICAL else None
     if other is not None and other[1] >= p["loss_improving_z"]:
         sev = Severity.WARNING
-        msg += (f"; {other[0]} of the same set kept improving after it ({other[1]:.1f} standard errors "
+        msg += (f"; {other[0]} of the same set kept improving after it ({se_count(other[1])} standard errors "
                 f"better by the end), so the measures disagree (a decision threshold, a measure's own bias) rather "
                 f"than the model getting worse on every count")
     slow = frac_past >= p["slow_fraction_past_best"] and mk_p < p["slow_trend_p"]

@@ -63,7 +63,17 @@ from ..monitor import Monitor, zero_accuracy
 from ..params import Param, defaults, register, validate
 from ..stats import noise_sigma, window_means
 from . import register as register_detector
-from ._common import ONE_EPOCH, TRAIN_LONGER, evals, fraction, monitor_or_none, series_or_none, std_errs, where_text
+from ._common import (
+    ONE_EPOCH,
+    TRAIN_LONGER,
+    evals,
+    fraction,
+    monitor_or_none,
+    se_count,
+    series_or_none,
+    std_errs,
+    where_text,
+)
 
 REFERENCES = (TRAIN_LONGER, ONE_EPOCH)
 
@@ -388,7 +398,7 @@ def _text(base: Series, mode: str, tail: int, t: dict[str, Any], z: np.ndarray, 
     if mode == "still_falling":
         gap = ("with a small train/held-out gap" if "gap_final" in ev else "and no held-out loss to compare it with")
         msg = (f"{base.name} is still falling at the end: {100 * t['share']:.0f}% of its improvement came in the "
-               f"last {tail} evaluations ({t['d_tail']:.3g}, {min(t['ztail'], 999):.0f} noise standard errors), "
+               f"last {tail} evaluations ({t['d_tail']:.3g}, {se_count(t['ztail'])} noise standard errors), "
                f"{gap}: the run stopped too early")
         return msg, (
             "train longer (more epochs or steps); the curve has not flattened",
