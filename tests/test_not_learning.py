@@ -86,3 +86,24 @@ def test_invariant_to_scale_and_offset_of_a_loss(scale: float, offset: float) ->
 def test_bad_parameters_name_the_value(bad: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match=r"^not_learning: "):
         not_learning.check(run(val_loss=[1.0, 1.1, 1.2, 1.3]), **bad)
+
+
+@pytest.mark.parametrize("values,frozen", [
+    ([0.02913092, 0.02912889, 0.02912889, 0.02912889, 0.02912889], True),   # weights stopped changing
+    ([0.02913, 0.02913, 0.02913, 0.02913, 0.02913, 0.02913], True),          # every evaluation
+    ([0.69, 0.69, 0.69, 0.69, 0.69], False),                                 # printed to two decimals
+    ([0.512, 0.431, 0.40213, 0.40213, 0.40213], False),                      # 3 of 5: no longer than half
+    ([0.9, 0.7, 0.5, 0.41, 0.38, 0.3631, 0.3631, 0.3631], False),            # too short a repeat
+    ([0.5, 0.4, 0.35, 0.3221, 0.3221, 0.3221, 0.3221, 0.3221], False),        # learned, then froze: flatlined
+    ([0.3301, 0.3322, 0.3221, 0.3321, 0.3321, 0.3321, 0.3321, 0.3321], True),
+])
+def test_a_held_out_loss_that_repeats_to_the_digit_is_frozen(values: list[float], frozen: bool) -> None:
+    """A loss is continuous: a learning model's held-out loss never repeats to the digit. A StepLR run blown up at
+    LR 10 and decayed to 1e-22 logs the same test loss (0.02912889) at every evaluation after the first."""
+    n = len(values)
+    train = [2.3 - 0.01 * i for i in range(n)]
+    h = run(train_loss=train, val_loss=values)
+    fs = [f for f in not_learning.check(h) if f.evidence.get("mode") == "frozen"]
+    assert bool(fs) is frozen
+    if fs:
+        assert fs[0].severity == Severity.WARNING and fs[0].evidence["frozen_evaluations"] >= 4

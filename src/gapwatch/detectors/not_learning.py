@@ -46,6 +46,13 @@ within ``auc_chance_margin`` of 0.5 at every evaluation. Unlike accuracy, whose 
 balance, an AUC of 0.5 is chance for any balance: the model never ranked positives above negatives, however its
 loss or a thresholded F1 moved (a TF-IDF detector whose loss fell while its AUC stayed at 0.49–0.54).
 
+**Frozen loss**: the deciding set's held-out loss holds one value (to ``frozen_rtol``, a value of
+``frozen_loss_min_digits`` or more significant digits) at each of its last ``frozen_loss_min_evaluations`` or more
+evaluations, at least half of them, no better than its first by more than ``frozen_loss_max_gain``. A loss is
+continuous: a learning model's never repeats to the digit, so a repeat this long is weights that stopped changing
+(a step-decayed learning rate that reached 1e-22 after a blow-up at LR 10: the test loss 0.02912889 at four
+evaluations running).
+
 **Frozen** (``frozen_min_evaluations`` or more evaluations): a held-out share of the deciding set (accuracy,
 Dice…; not a per-entity or per-group share) holds the very same value at every evaluation (to ``frozen_rtol``),
 and that value is neither a perfect score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a
@@ -132,6 +139,16 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
     Param("frozen_rtol", 1e-6, "Frozen: relative tolerance for 'the same value' (float32 round trips).",
           unit="fraction of the value", low=0, high=0.01),
+    Param("frozen_loss_min_evaluations", 4, "Frozen: held-out evaluations with the same loss value needed. A loss is "
+          "a continuous quantity: a learning model's held-out loss never repeats to the digit, so fewer repeats "
+          "than a share needs (which moves in steps of one example) say the model never changed.",
+          unit="evaluations", type=int, low=3),
+    Param("frozen_loss_min_digits", 4, "Frozen: a loss counts as repeating only when its value needs at least this "
+          "many significant digits (0.02913 does; 0.69 printed with two decimals may repeat while a model learns "
+          "below the print's resolution).", unit="significant digits", type=int, low=1),
+    Param("frozen_loss_max_gain", 0.01, "Frozen loss: the repeated value may be at most this share of the first "
+          "evaluation's value below it — the model never learned before it froze (a loss that fell and then froze "
+          "is underfitting's 'flatlined' pattern): 1%.", unit="fraction of the first value", low=0, high=1),
     Param("frozen_perfect", 0.995, "Frozen: a share frozen at this value or above is a perfect score, not a stuck "
           "model: 0.995, the mAP50 Ultralytics reports for a perfect detector (its interpolated AP tops out "
           "there).", unit="metric units", low=0, high=1),
@@ -381,18 +398,26 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
     own_set = role_of(mon.split, mon.metric).heldout_set
     for (split, metric), s in series_table(history).items():
         # (the deciding set's own shares only: seqeval's per-entity recall of a rare entity may well repeat)
-        if split != mon.split or role_of(split, metric).heldout_set != own_set or not _share(s):
+        if split != mon.split or role_of(split, metric).heldout_set != own_set:
             continue
         v = s.finite().values
-        if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
-            continue  # (frozen at 0: a hard measure beside the deciding one, or the never-above-zero rule's)
-        if not np.allclose(v, v[0], rtol=p["frozen_rtol"], atol=0.0):
-            continue
+        if _share(s):
+            if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
+                continue  # (frozen at 0: a hard measure beside the deciding one, or the never-above-zero rule's)
+            if not np.allclose(v, v[0], rtol=p["frozen_rtol"], atol=0.0):
+                continue
+            held = int(v.size)
+        else:
+            held = _frozen_tail(v, p) if role_of(split, metric).role == "loss" else 0
+            if held == 0:
+                continue
         f = s.finite()
         last = len(f) - 1
-        msg = (f"{s.name} is {float(v[0]):.4g} at every one of its {v.size} evaluations: the model's predictions on "
-               "the held-out set never change (a constant prediction: the majority class, or only background) — "
-               "it is not learning")
+        every = (f"at every one of its {v.size} evaluations" if held == v.size
+                 else f"at each of its last {held} of {v.size} evaluations")
+        msg = (f"{s.name} is {float(v[-1]):.4g} {every}: the model's predictions on the held-out set never "
+               "change (a constant prediction: the majority class, or only background; weights no longer updated) "
+               "— it is not learning")
         actions = (
             "check for a constant prediction: class imbalance with an unweighted loss, a dead output layer, "
             "a learning rate of zero or far too high",
@@ -400,11 +425,38 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
             "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
         )
         at = f.at(last)
-        ev = {"mode": "frozen", "series": [s.name], "evaluations": int(v.size), "value": float(v[0]),
+        ev = {"mode": "frozen", "series": [s.name], "evaluations": int(v.size), "value": float(v[-1]),
+              "frozen_evaluations": held,
               "at": where_text(f, last)}
         return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
                        evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
     return None
+
+
+def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
+    """How many of a held-out loss's last evaluations (finite values ``v``, shape ``(n,)``) hold one value (to
+    ``frozen_rtol``) when that is ``frozen_loss_min_evaluations`` or more and at least half of them, and the
+    value needs ``frozen_loss_min_digits`` significant digits; else 0. A learning model's loss never repeats to
+    the digit; weights that stopped changing (a learning rate decayed to nothing after a blow-up) repeat it at
+    every evaluation from then on."""
+    if v.size < p["frozen_loss_min_evaluations"] or _digits(float(v[-1])) < p["frozen_loss_min_digits"]:
+        return 0
+    last = float(v[-1])
+    if last < float(v[0]) - p["frozen_loss_max_gain"] * abs(float(v[0])):
+        return 0  # (it learned, then stopped changing: underfitting's "flatlined" judges that)
+    same = np.isclose(v, last, rtol=p["frozen_rtol"], atol=0.0)
+    held = int(v.size) if same.all() else int(v.size - 1 - np.flatnonzero(~same)[-1])
+    return held if held >= p["frozen_loss_min_evaluations"] and 2 * held >= v.size else 0
+
+
+def _digits(x: float) -> int:
+    """Significant digits ``x`` needs (at most 15): 0.02913 → 4, 0.69 → 2, 0.0 → 0."""
+    if x == 0 or not np.isfinite(x):
+        return 0
+    for k in range(1, 16):
+        if float(f"{x:.{k}g}") == x:
+            return k
+    return 15
 
 
 @register_detector(NAME)
