@@ -1763,15 +1763,17 @@ def test_ultralytics_console_output_is_read_like_its_results_csv(tmp_path: Path,
     assert (r.monitor.split, r.monitor.metric) == ("val", "map50_95")
 
 
-def test_yolov5_console_output_is_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("counted", ["Labels", "Targets"])
+def test_yolov5_console_output_is_read(tmp_path: Path, counted: str) -> None:
     """YOLOv5's older stdout: ``Epoch gpu_mem box obj cls total labels img_size`` (0-based ``0/5``; ``total`` is
-    the training loss) and ``Class Images Labels P R mAP@.5 mAP@.5:.95`` with its ``all`` row."""
+    the training loss) and ``Class Images Labels P R mAP@.5 mAP@.5:.95`` with its ``all`` row (``Targets`` in the
+    2020 releases, as a W&B ``output.log`` of one captured it)."""
     lines = []
     for e in range(6):
         lines += ["     Epoch   gpu_mem       box       obj       cls     total    labels  img_size",
                   f"       {e}/5     3.23G   {0.05 - 0.004 * e:.5f}   {0.03 - 0.002 * e:.5f}  0.00000   "
                   f"{0.08 - 0.006 * e:.5f}        12       640: 100% 2000/2000 [10:00<00:00,  3.33it/s]",
-                  "               Class      Images      Labels           P           R      mAP@.5  mAP@.5:.95: "
+                  f"               Class      Images     {counted:>7}           P           R      mAP@.5  mAP@.5:.95: "
                   "100% 100/100 [00:20<00:00,  5.00it/s]",
                   f"                 all         500        1200       0.6       0.5    {0.5 + 0.02 * e:.3f}"
                   f"    {0.3 + 0.01 * e:.3f}"]

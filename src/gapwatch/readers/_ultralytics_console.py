@@ -28,8 +28,9 @@ _HEAD = re.compile(r"^\s*Epoch\s+(?:GPU_mem|gpu_mem)\s+(.+?)\s*$")
 _ROW = re.compile(r"^\s*(\d+)/\d+\s+(?:[\d.]+[GMK]?|N/A)\s+((?:[-+]?[\d.]+(?:e[-+]?\d+)?\s+)*[-+]?[\d.]+(?:e[-+]?\d+)?)"
                   r"\s*(?::|$)")
 #: The validation header: ``Class  Images  Instances  Box(P  R  mAP50  mAP50-95)  Mask(P …)``, YOLOv5's ``Class
-#: Images Labels P R mAP@.5 mAP@.5:.95`` or the classifier's ``classes top1_acc top5_acc``.
-_VAL_HEAD = re.compile(r"^\s*(?:Class\s+Images\s+(?:Instances|Labels)\s+(.+?)|classes\s+(top1_acc\s+top5_acc))"
+#: Images Labels P R mAP@.5 mAP@.5:.95`` (``Targets`` in its 2020 releases) or the classifier's ``classes top1_acc
+#: top5_acc``.
+_VAL_HEAD = re.compile(r"^\s*(?:Class\s+Images\s+(?:Instances|Labels|Targets)\s+(.+?)|classes\s+(top1_acc\s+top5_acc))"
                        r"\s*(?::|$)")
 #: The validation row of all classes: ``all  18  18  0.00296  0.889 …`` (the classifier: ``all  0.78  1``).
 _ALL = re.compile(r"^\s*all\s+((?:[-+]?[\d.]+(?:e[-+]?\d+)?\s*)+)$")
