@@ -3444,3 +3444,19 @@ def test_a_validation_loss_at_ln_c_drifting_a_tenth_of_a_percent_is_no_regressio
     kinds = {f.kind for f in r.findings if f.severity.value in ("warning", "critical")}
     assert FindingKind.HELDOUT_REGRESSION not in kinds and FindingKind.OVERFITTING not in kinds
     assert FindingKind.NOT_LEARNING in kinds or FindingKind.UNDERFITTING in kinds
+
+
+@pytest.mark.parametrize("split,where", [("val", "the val images"), ("test", "the 10000 test images")])
+def test_pytorch_tutorials_accuracy_of_the_network_is_a_split_accuracy(tmp_path: Path, split: str,
+                                                                       where: str) -> None:
+    """PyTorch's CIFAR-10 tutorial prints ``Accuracy of the network on the 10000 test images: 54 %``; training
+    scripts copy it per epoch (``… on the val images: 96 %`` after ``[3] loss: 0.309``): the split's accuracy."""
+    lines = ["Start training..."]
+    for e in range(12):
+        lines += [f"Training at epoch {e + 1}/12", f"epoch: {e} lr: 0.0005", f"[{e}] loss: {0.7 / (e + 1):.5f}",
+                  f"Accuracy of the network on {where}: {60 + 3 * e} %"]
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert (split, "acc") in set(h.keys())
+    np.testing.assert_allclose(h.series(split, "acc").values[:3], [60, 63, 66])

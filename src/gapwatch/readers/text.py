@@ -438,6 +438,11 @@ _HISTORY_LINE = re.compile(rf"^\s*['\"]?({_WORD})['\"]?\s*:\s*\[\s*({_NUM}(?:\s*
 _HISTORY_DICT = re.compile(rf"^\s*\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
 #: A split's bare name before a percentage, ``Train: 90.36% | Validation: 92.77%``: its accuracy (a bare split
 #: name before a plain number is its loss, :func:`gapwatch.names.normalize`; no loss is printed as a percentage).
+#: PyTorch's CIFAR-10 tutorial's print, copied into many training scripts: ``Accuracy of the network on the 10000
+#: test images: 54 %`` (``… on the val images: 96 %``) — the split's accuracy.
+_NETWORK_ON = re.compile(r"\baccuracy of the (?:network|model|net) on (?:the )?(?:\d+ )?"
+                         r"(train(?:ing)?|val(?:id|idation)?|test(?:ing)?|dev|eval(?:uation)?)"
+                         r"(?: set)?(?: images| samples| data| examples)?\s*:", re.IGNORECASE)
 _SPLIT_PERCENT = re.compile(r"(?<![\w.])(train(?:ing)?|val(?:id|idation)?|test(?:ing)?|dev|eval(?:uation)?)\s*[:=]\s*"
                             r"([-+]?\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
 #: A timing or throughput printed with its unit, ``0.0392 s/iter``, ``41.0 it/s``, ``850 samples/s`` (detectron2's
@@ -464,6 +469,8 @@ def pairs(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
     if "%" in text:
+        if "of the" in text:
+            text = _NETWORK_ON.sub(r"\1 accuracy:", text)
         text = _SPLIT_PERCENT.sub(r"\1 accuracy: \2%", text)
     if "±" in text or "+/-" in text or "+-" in text:
         text = _PLUS_MINUS.sub("", text)
