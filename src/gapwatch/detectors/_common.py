@@ -16,12 +16,25 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding
 from ..history import History, Series
-from ..monitor import Monitor, decide
+from ..monitor import BOUNDED_MEASURES, PERCENT_MIN_MAX, Monitor, decide, task_family
 from ..names import metric_mode
 from ..params import Param
 from ..stats import noise_sigma, trailing_mean
 
+
 # ------------------------------------------------------------------------------------------------ references
+def share_scale(mon: Monitor, s: Series) -> float | None:
+    """1.0 for a larger-is-better bounded share (:data:`gapwatch.monitor.BOUNDED_MEASURES`) logged as a fraction,
+    100.0 for one logged as a percentage, None for any other series (a loss, a perplexity…)."""
+    if mon.mode != "max" or task_family(mon.metric) not in BOUNDED_MEASURES:
+        return None
+    v = s.values
+    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    if lo < 0:
+        return None
+    return 1.0 if hi <= 1.0 + 1e-6 else (100.0 if PERCENT_MIN_MAX < hi <= 100.0 + 1e-6 else None)
+
+
 #: Largest count of standard errors written as a number in a message; beyond it the message says "over 100"
 #: (a curve that is nearly noise-free makes counts such as 187118398115487.7, which read as made up).
 MAX_SE_SHOWN = 100.0

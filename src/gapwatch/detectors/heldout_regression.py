@@ -54,9 +54,8 @@ from ..history import History, Series
 from ..monitor import Monitor, SeriesRole, decide, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from . import register as register_detector
-from ._common import AAER, SIMPLE_FINETUNE, evals, fraction, present, se_count
+from ._common import AAER, SIMPLE_FINETUNE, evals, fraction, present, se_count, share_scale
 from ._heldout import Curve, curve, effective_window, onset_after, where_text
-from .overfitting import share_scale
 
 S3FT = "Selective Self-to-Supervised Fine-Tuning for Generalization in Large Language Models (2025)"
 UPSAMPLE = "Upsample or Upweight? Balanced Training on Heavily Imbalanced Datasets (2024)"

@@ -96,7 +96,7 @@ import numpy as np
 from ..errors import UsageError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import BOUNDED_MEASURES, PERCENT_MIN_MAX, Monitor, heldout_roles, role_of, task_family
+from ..monitor import Monitor, heldout_roles, role_of
 from ..params import Param, defaults, register, validate
 from ..stats import argmin, mann_kendall, noise_sigma, sampling_sigma, trailing_mean, window_means
 from . import register as register_detector
@@ -111,6 +111,7 @@ from ._common import (
     has,
     monitored_finite,
     se_count,
+    share_scale,
     sign_of,
     signed,
     stays_above_from,
@@ -300,18 +301,6 @@ def _plateau_info(f: Finding) -> Finding:
     return replace(f, severity=Severity.INFO, message=f.message + "; the training curve is no better at the end "
                    "than at that best either, so both plateaued (not a model fitting the training set at the "
                    "held-out set's expense)")
-
-
-def share_scale(mon: Monitor, s: Series) -> float | None:
-    """1.0 for a larger-is-better bounded share (:data:`gapwatch.monitor.BOUNDED_MEASURES`) logged as a fraction,
-    100.0 for one logged as a percentage, None for any other series (a loss, a perplexity…)."""
-    if mon.mode != "max" or task_family(mon.metric) not in BOUNDED_MEASURES:
-        return None
-    v = s.values
-    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
-    if lo < 0:
-        return None
-    return 1.0 if hi <= 1.0 + 1e-6 else (100.0 if PERCENT_MIN_MAX < hi <= 100.0 + 1e-6 else None)
 
 
 def lasting_needed(n: int, p: dict[str, Any]) -> int:
@@ -615,10 +604,10 @@ def _undone(z: np.ndarray, b: int) -> str:
     message shows (``z``: lower is better, best at ``b``): the share of first → best that best → final took back,
     or "worse than at the first evaluation" (the decision's ``lost`` uses trailing levels, which a reader of the
     printed values cannot check: "more than all undone" beside a final value better than the first misleads)."""
-    first, best, final = float(z[0]), float(z[b]), float(z[-1])
-    if b == 0 or not final < first or not first > best:
+    lost = _shown_lost(z, b)
+    if not lost < 1:
         return "worse than at the first evaluation"
-    return f"{100 * (final - best) / (first - best):.1f}% of the improvement undone"
+    return f"{100 * lost:.1f}% of the improvement undone"
 
 
 #: Largest noise statistic written as a number; above it the message says the rise is far beyond the noise (a
