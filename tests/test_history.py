@@ -257,3 +257,17 @@ def test_a_final_re_evaluation_at_the_last_step_is_left_out() -> None:
     recs = [{"step": s, "val_acc": v} for s, v in [(1, 0.5), (2, 0.6), (3, 0.7), (2, 0.65), (3, 0.75)]]
     s = History.from_records(recs).series("val", "acc", x="step")
     assert list(s.values) == [0.5, 0.65, 0.75]
+
+
+def test_with_split_moves_one_series_and_keeps_its_logged_name() -> None:
+    h = History.from_records([{"epoch": e, "loss": 1.0 / e, "acc": 0.5 + e / 100, "val_loss": 1.2 / e}
+                              for e in range(1, 5)], run="r")
+    moved = h.with_split("train", "acc", "test", note="acc: the user says it is held out")
+    assert moved.has("test", "acc") and not moved.has("train", "acc")
+    assert moved.series("test", "acc").name == "acc"
+    assert list(moved.series("test", "acc").values) == list(h.series("train", "acc").values)
+    assert moved.has("train", "loss") and moved.has("val", "loss") and len(moved) == len(h)
+    assert [n.message for n in moved.notes] == ["acc: the user says it is held out"]
+    # nothing to move, or a series already there: the same History
+    assert h.with_split("train", "f1", "val") is h
+    assert h.with_split("train", "loss", "val") is h

@@ -228,6 +228,12 @@ def test_roles(split: str, metric: str, heldout_set: str, measure: str, role: st
     ("val_fid", "val", "fid", "task", "min"),
     # a set named before a measure stays a set
     ("val_squad_f1", "val/squad", "f1", "task", "max"),
+    # a unit after the measure (hand-written logs: accuracy_percent, acc_pct, Acc(%)) is no measure of its own
+    ("val_accuracy_percent", "val", "accuracy_percent", "task", "max"),
+    ("val_acc_pct", "val", "acc_pct", "task", "max"),
+    ("val_accuracy(%)", "val", "accuracy_%", "task", "max"),
+    ("val_f1_percent", "val", "f1_percent", "task", "max"),
+    ("val_error_pct", "val", "error_pct", "task", "min"),
 ])
 def test_logged_names_of_measures_are_read_whole(logged: str, heldout_set: str, measure: str, role: str,
                                                  mode: str) -> None:
@@ -272,3 +278,32 @@ def test_continual_learning_log_of_the_issue_one_story() -> None:
         decide(h)
     assert monitor_or_none(h, None) is None
     assert [str(f.kind) for f in run_all(h)] == ["stability_gap"]
+
+
+def test_a_name_without_a_split_is_held_out_when_the_monitor_names_it(tmp_path: Any) -> None:
+    """A hand-written ``json.dump`` of per-epoch records whose only accuracy is the test set's, named without a
+    split (``accuracy_percent``): refused for want of a held-out series, the refusal says to pass ``--monitor``,
+    and ``--monitor accuracy_percent`` then judges that series (higher is better), with a note."""
+    from gapwatch import analyze, load
+
+    acc = [60.1, 66.5, 70.2, 72.9, 74.4, 76.0, 77.3, 78.1, 78.7, 79.0]
+    rows = [{"epoch": e, "loss": round(1.5 / e ** 0.5, 4), "accuracy_percent": a, "sparsity_percent": 0.0}
+            for e, a in enumerate(acc, start=1)]
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    h = load(path)
+    with pytest.raises(InputError, match="--monitor NAME"):
+        analyze(h, forecast=False, examples=False)
+    a = analyze(h, monitor=parse_monitor("accuracy_percent"), forecast=False, examples=False)
+    r = a.runs[0]
+    assert r.error is None and r.monitor == V("val", "accuracy_percent", "max")
+    assert r.best is not None and r.best.value == pytest.approx(79.0)
+    assert not [f for f in r.findings if f.kind == "overfitting"]
+    assert any("accuracy_percent: read as the val series" in f.message for f in r.findings)
+    # the training loss stays the training loss; a name that carries a split is never moved
+    assert r.history.has("train", "loss") and not r.history.has("train", "accuracy_percent")
+    with pytest.raises(InputError, match="was not logged"):
+        analyze(run(["train_acc", "train_loss"]), monitor=parse_monitor("acc"), forecast=False, examples=False)
+    # a training series named as the monitor is refused with the way out
+    with pytest.raises(InputError, match=r"training series.*--monitor accuracy_percent"):
+        analyze(h, monitor=parse_monitor("train/accuracy_percent"), forecast=False, examples=False)

@@ -198,6 +198,27 @@ def _single_evaluation(run: Run) -> str | None:
                           "gapwatch judges curves of two or more evaluations", path=run.source or None))
 
 
+def declared_heldout(run: Run, monitor: Monitor) -> Run:
+    """``run`` with the series ``monitor`` names read as held out when the log names it without a split.
+
+    By the naming convention an unprefixed name (``accuracy``, ``accuracy_percent``) is a training series, so a
+    hand-written log whose only accuracy is the test set's is refused for want of a held-out series; the refusal
+    tells the user to name the series with ``--monitor``. A monitor such as ``val/accuracy_percent`` that is not
+    logged, while ``accuracy_percent`` is logged with no split word, is that user's declaration: the series is
+    moved to ``monitor.split`` (a note says so). A series whose name carries a split (``train_acc``) is never
+    moved."""
+    if run.has(monitor.split, monitor.metric) or not run.has("train", monitor.metric) or monitor.split == "train":
+        return run
+    from .names import normalize
+
+    logged = run.series("train", monitor.metric).name
+    if normalize(logged, default_split="\x00")[0] != "\x00":
+        return run
+    note = (f"{logged}: read as the {monitor.split} series, as the monitor asks (a name without a split word is "
+            "otherwise read as a training series)")
+    return Run._share(run.with_split("train", monitor.metric, monitor.split, note=note))
+
+
 def analyze_run(
     run: History,
     *,
@@ -216,6 +237,8 @@ def analyze_run(
     single = _single_evaluation(run)
     if single is not None:
         return RunAnalysis(run.name, run.source, "epoch", None, None, [], run, error=single)
+    if monitor is not None:
+        run = declared_heldout(run, monitor)
     try:
         d = decide(run, monitor)
     except InputError as exc:

@@ -442,6 +442,33 @@ class History:
         m.setdefault(run, {}).update(meta)
         return self._with_store(meta=m)
 
+    def with_split(self, split: str, metric: str, to: str, *, note: str = "") -> History:
+        """The same observations with series ``split``/``metric`` moved to split ``to`` (its logged ``name``
+        kept): a user who says an unprefixed series is held out (``--monitor accuracy`` on a log whose
+        ``accuracy`` column is read as a training series by the naming convention). ``note``, when given, is
+        added to every run the move touched. Unchanged when the series is not logged or ``to`` already holds
+        ``metric`` (nothing is merged)."""
+        if split == to or not self.has(split, metric) or self.has(to, metric):
+            return self
+        h = self._as_long()
+        num, text = dict(h._num), dict(h._text)
+        s_codes, s_labels = text["split"]
+        m_codes, m_labels = text["metric"]
+        s_hit, m_hit = np.flatnonzero(s_labels == split), np.flatnonzero(m_labels == metric)
+        rows = (s_codes == s_hit[0]) & (m_codes == m_hit[0])
+        t_hit = np.flatnonzero(s_labels == to)
+        if t_hit.size:
+            code, labels = int(t_hit[0]), s_labels
+        else:
+            code, labels = len(s_labels), np.asarray([*s_labels, to], dtype=object)
+        codes = s_codes.astype(_CODE, copy=True)
+        codes[rows] = code
+        text["split"] = (codes, labels)
+        r_codes, r_labels = text["run"]
+        touched = [str(r_labels[c]) for c in np.unique(r_codes[rows])]
+        notes = [*self.notes, *(HistoryNote(r, note, self.sources.get(r, "")) for r in touched if note)]
+        return h._with_rows(num, text, notes=notes)
+
     def dedupe(self) -> History:
         """Resolve resumed runs: when a (run, split, metric) logs the same step twice, or steps go back,
         keep the **last** logged value per step and record a :class:`HistoryNote` saying so. One exception:

@@ -81,8 +81,10 @@ TASK_MEASURES: tuple[str, ...] = (
 )
 #: Words after a measure that refine it (``f1_macro``, ``iou_mean``, ROUGE's ``rougeL_fmeasure`` and
 #: ``rougeLsum``) or name a metric function (:data:`gapwatch.names.MEASURE_SUFFIXES`: ``dice_coef``): part of
-#: the measure, never a measure or an evaluation set of their own.
-TRAILING_WORDS: frozenset[str] = MEASURE_SUFFIXES | frozenset({
+#: the measure, never a measure or an evaluation set of their own. A unit after a measure (``accuracy_percent``,
+#: ``acc_pct``, ``Acc(%)``: :data:`UNIT_WORDS`) is one of them too: the measure is the accuracy, not "percent".
+UNIT_WORDS: frozenset[str] = frozenset({"percent", "percentage", "pct", "perc", "%"})
+TRAILING_WORDS: frozenset[str] = MEASURE_SUFFIXES | UNIT_WORDS | frozenset({
     "macro", "micro", "weighted", "samples", "mean", "avg", "average", "fmeasure", "lsum", "sum"})
 #: Qualifiers that refine a measure rather than name a held-out set (``overall_f1``, ``top5_acc``,
 #: ``pgd_acc``, Keras's ``binary_accuracy``, ``top_k_categorical_accuracy``): kept in the measure. Every
@@ -363,6 +365,13 @@ def decide(history_run: History, requested: Monitor | None = None, *,
 
 def _decide(history: History, requested: Monitor | None, allow_test: bool) -> MonitorDecision:
     if requested is not None:
+        if requested.split == "train":
+            raise InputError(
+                f"monitor {requested.split}/{requested.metric} is a training series: overfitting is judged on a "
+                "held-out one (validation or test). To read a series the log names without a split word as "
+                f"held out, name it without one (--monitor {requested.metric})",
+                path=history.source or None,
+            )
         if not history.has(requested.split, requested.metric):
             have = ", ".join(history.names()) or "none"
             raise InputError(
