@@ -570,6 +570,11 @@ TEXT_FORMS = {
                         "Epoch  2 | Train Loss: 0.1498 Acc: 0.9547 | Test Loss: 0.1011 Acc: 0.9693\n",
                         {("train", "acc"): [0.8898, 0.9547], ("test", "acc"): [0.9547, 0.9693],
                          ("test", "loss"): [0.1511, 0.1011]}),
+    # Altaheri/EEG-ATCNet results/log.txt: a time with its unit before the next name ('1.5 m   valid_acc'), which
+    # read as a measure 'm_acc' of the validation set
+    "unit-before-name": ("Epoch: 1   seed 1   time: 1.5 m   valid_acc: 0.8448   valid_loss: 0.609\n"
+                         "Epoch: 2   seed 1   time: 1.4 m   valid_acc: 0.7759   valid_loss: 0.703\n",
+                         {("val", "acc"): [0.8448, 0.7759], ("val", "loss"): [0.609, 0.703]}),
 }
 
 

@@ -261,6 +261,7 @@ def _colon_pairs(field: str) -> list[tuple[str, str]]:
     the text after it is only separators or starts with one (``,`` ``;`` ``|`` tab `` - ``):
     ``Loss on the test set: 0.12`` and ``Loading data: 5000 samples`` are prose."""
     ms = list(_COLON_PAIR.finditer(field))
+    names = [_without_unit(field, m) for m in ms]
     out = []
     for j, m in enumerate(ms):
         start = ms[j - 1].end() if j else 0
@@ -268,8 +269,26 @@ def _colon_pairs(field: str) -> list[tuple[str, str]]:
         before, after = field[start:m.start()], field[m.end():end]
         if ((_SEPARATORS.fullmatch(before) or _BOUNDARY.search(before))
                 and (_SEPARATORS.fullmatch(after) or _FOLLOWED.match(after))):
-            out.append((m.group(1), m.group(2)))
+            out.append((names[j][0], m.group(2)))
     return out
+
+
+#: Units printed after a value (``time: 1.5 m   valid_acc: 0.84``): a word that follows a number and opens a
+#: several-word name is the number's unit, not a word of the next name (``m valid_acc`` read as a measure of a set
+#: ``m``).
+_UNIT_WORDS = frozenset({"s", "ms", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs"})
+_AFTER_NUMBER = re.compile(r"\d\s+$")
+
+
+def _without_unit(field: str, m: re.Match[str]) -> tuple[str, str]:
+    """The name of pair ``m`` without a leading unit of the value before it, and the unit with the spaces after
+    it (``("valid_acc", "m   ")``; ``(name, "")`` when the name opens with no unit)."""
+    name = m.group(1)
+    first, _, rest = name.partition(" ") if " " in name else name.partition("\t")
+    if not rest or first.lower() not in _UNIT_WORDS or not _AFTER_NUMBER.search(field, 0, m.start()):
+        return name, ""
+    rest = rest.lstrip(" \t")
+    return rest, name[: len(name) - len(rest)]
 
 
 def _comma_space_pairs(field: str) -> list[tuple[str, str]]:
