@@ -265,7 +265,8 @@ def test_bad_parameters_name_the_value(det: str, bad: dict[str, Any]) -> None:
 
 
 def test_a_higher_bar_silences_the_finding() -> None:
-    h = run(val_loss=noisy(U, 0.002, 1), val_acc=noisy(ACC_UP, 0.002, 2))
+    # (a flat training loss: without any training series, a metric gain just under the bar reads as a stall)
+    h = run(val_loss=noisy(U, 0.002, 1), val_acc=noisy(ACC_UP, 0.002, 2), train_loss=np.full(T.size, 0.4))
     z = metric_disagreement.check(h)[0].evidence["metric_gain_z"]
     assert metric_disagreement.check(h, min_z=z * 1.01) == []
 
@@ -293,7 +294,13 @@ ACC_PLATEAU = np.minimum(0.5 + 0.05 * T, 0.8) + 0.002 * np.sin(T)   # improves u
 @pytest.mark.parametrize("name,cols,expected", [
     ("U loss, metric plateaued, training falls", {"val_loss": U, "val_acc": ACC_PLATEAU,
                                                   "train_loss": FALLING}, True),
-    ("U loss, metric plateaued, no training loss", {"val_loss": U, "val_acc": ACC_PLATEAU}, False),
+    # a log of evaluations only (an eval callback's own file: no training series at all) cannot show training
+    # falling; the held-out curves alone decide (a CPT classifier's eval log: eval_loss 0.59 -> 2.95 while
+    # eval_acc stalls at 0.69-0.72, batch 23 dev)
+    ("U loss, metric plateaued, evaluations only", {"val_loss": U, "val_acc": ACC_PLATEAU}, True),
+    # a log with a training series, but no training loss to confirm the rise: not called
+    ("U loss, metric plateaued, training accuracy only", {"val_loss": U, "val_acc": ACC_PLATEAU,
+                                                          "train_acc": ACC_PLATEAU + 0.1}, False),
     ("U loss, metric plateaued, training flat", {"val_loss": U, "val_acc": ACC_PLATEAU,
                                                  "train_loss": FLAT}, False),
     # a metric that never left its noise offers no counter-evidence either (the wild corpus's reading of a loss
@@ -314,7 +321,10 @@ def test_loss_worse_while_the_metric_stalls_is_overfitting(name: str, cols: dict
     assert f.severity == Severity.WARNING
     assert f.epoch == float(np.argmin(U) + 1)             # the held-out loss's best
     assert f.evidence["restore"]["epoch"] == float(np.argmax(cols["val_acc"]) + 1)  # the metric's best
-    assert f.evidence["train_drop_z"] >= 5.0
+    if "train_loss" in cols:
+        assert f.evidence["train_drop_z"] >= 5.0
+    else:
+        assert f.evidence["train_drop_z"] is None and "the log holds no training series" in f.message
 
 
 def test_a_training_loss_that_only_drifts_down_does_not_confirm_the_loss_rise() -> None:
@@ -343,3 +353,21 @@ def test_a_short_keras_run_whose_loss_rises_after_a_steep_descent_while_accuracy
                  "6,0.943,0.255,0.623,2.770\n7,0.954,0.188,0.639,2.787\n8,0.960,0.162,0.624,2.874\n"
                  "9,0.965,0.144,0.628,2.908\n")
     _assert_one_stalled_overfitting(p)
+
+
+def test_an_eval_only_loss_that_climbs_beside_a_learned_accuracy_is_no_divergence() -> None:
+    """Without a training series the held-out loss is checked for divergence; one that climbs past its first
+    value while the monitored accuracy of the same set keeps what it learned is a model growing over-confident
+    (overfitting, by the loss-worse-metric-stalled pattern), not a training run that broke down."""
+    from gapwatch.detectors import instability
+
+    loss = np.concatenate([np.linspace(0.70, 0.59, 8), np.linspace(0.62, 2.9, 16)])
+    acc = np.concatenate([np.linspace(0.48, 0.71, 8), 0.70 + 0.004 * np.sin(T[8:])])
+    h = run(x="step", val_loss=loss, val_acc=acc)
+    assert not [f for f in instability.check(h) if f.evidence.get("type") == "divergence"]
+    kinds = {f.kind for f in run_all(h)}
+    assert FindingKind.OVERFITTING in kinds and FindingKind.INSTABILITY not in kinds
+    # the same loss beside an accuracy that fell back to its start: the run broke down
+    fell = np.concatenate([np.linspace(0.48, 0.71, 8), np.linspace(0.7, 0.45, 16)])
+    broke = run(x="step", val_loss=loss, val_acc=fell)
+    assert [f for f in instability.check(broke) if f.evidence.get("type") == "divergence"]

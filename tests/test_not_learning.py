@@ -107,3 +107,14 @@ def test_a_held_out_loss_that_repeats_to_the_digit_is_frozen(values: list[float]
     assert bool(fs) is frozen
     if fs:
         assert fs[0].severity == Severity.WARNING and fs[0].evidence["frozen_evaluations"] >= 4
+
+
+def test_a_noiseless_loss_still_converging_below_frozen_rtol_is_not_frozen() -> None:
+    """Hypothesis's counter-example to the strictly-improving property (geometric decrements of ratio 0.3125 from
+    a loss near 46): the last eight values differ by less than ``frozen_rtol`` but fall at every evaluation — a
+    curve converging, not a model whose predictions stopped changing."""
+    d = np.minimum.accumulate(np.array([0.3125 ** i for i in range(16)]) * 1.01)
+    val = 47.0 - np.cumsum(d)
+    h = History.from_records([{"epoch": e + 1, "train_loss": float(v - 0.1), "val_loss": float(v)}
+                              for e, v in enumerate(val)], run="r")
+    assert not_learning.check(h) == []

@@ -575,6 +575,12 @@ TEXT_FORMS = {
     "unit-before-name": ("Epoch: 1   seed 1   time: 1.5 m   valid_acc: 0.8448   valid_loss: 0.609\n"
                          "Epoch: 2   seed 1   time: 1.4 m   valid_acc: 0.7759   valid_loss: 0.703\n",
                          {("val", "acc"): [0.8448, 0.7759], ("val", "loss"): [0.609, 0.703]}),
+    # KbsdJames/query_classification logs/*/metric.log: a prefix, a tab, then a JSON object whose numbers sit one
+    # level down ({"metric": {...}})
+    "prefixed-json": ('Step:200\t{"metric": {"eval_acc": 0.4843, "eval_loss": 0.7075}, "step": 200}\n'
+                      'Step:400\t{"metric": {"eval_acc": 0.5821, "eval_loss": 0.6801}, "step": 400}\n'
+                      'Step:600\t{"metric": {"eval_acc": 0.5935, "eval_loss": 0.6773}, "step": 600}\n',
+                      {("val", "acc"): [0.4843, 0.5821, 0.5935], ("val", "loss"): [0.7075, 0.6801, 0.6773]}),
 }
 
 

@@ -396,10 +396,32 @@ def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
                 series: list[Series] | None) -> Finding | None:
     series = series if series is not None else checked_series(history, mon)
     for s, need_lost in _divergence_series(series, mon, p):
+        if s.split != "train" and _task_metric_learned(history, mon, s, p):
+            continue
         found = _diverges_at(s, need_lost, p)
         if found is not None:
             return _held_beside(history, mon, s, found, p)
     return None
+
+
+def _task_metric_learned(history: History, mon: Monitor | None, s: Series, p: dict[str, Any]) -> bool:
+    """Whether the monitored task metric of held-out loss ``s``'s set (accuracy, F1… — not a loss) ends better
+    than it began by ``monitor_held_z`` noise standard errors (trailing means over the detector's window): a log of
+    evaluations only whose held-out loss climbs while its accuracy keeps what it learned (an eval-only log where
+    eval_loss rises 0.60 → 2.95 beside an eval_acc of 0.48 → 0.69) shows a model growing over-confident — judged by
+    ``overfitting`` and ``metric_disagreement`` — not a training run that broke down."""
+    if mon is None or mon.split != s.split or _loss_like(mon.metric):
+        return False
+    held = series_or_none(history, mon.split, mon.metric)
+    if held is None:
+        return False
+    z = mon.sign * held.finite().values
+    n = z.size
+    if n < p["min_evaluations"]:
+        return False
+    w = max(1, min(p["window"], n // 3))
+    first, final = float(np.mean(z[:w])), float(np.mean(z[-w:]))
+    return first - final > p["monitor_held_z"] * noise_sigma(z) * np.sqrt(2.0 / w)
 
 
 def _held_beside(history: History, mon: Monitor | None, s: Series, found: Finding, p: dict[str, Any]) -> Finding:

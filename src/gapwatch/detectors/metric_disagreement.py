@@ -155,7 +155,10 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
                  p["sampling_floor"])
     # the training side of the same loss (``train/seg_loss`` beside ``val/seg_loss``), else the training loss
     train = train_series(history, loss_s.metric)
-    out = _stalled_since_metric_best(loss, task, train, p)
+    # a log of evaluations only (no training series at all: an eval callback's own file) cannot show the training
+    # loss falling; its held-out loss rising beside a stalled metric is judged on the held-out curves alone
+    eval_only = train is None and "train" not in history.splits()
+    out = _stalled_since_metric_best(loss, task, train, p, eval_only)
     if out is None:
         out = _loss_worse_metric_better(loss, task, rise, p)
     if out is None:
@@ -163,7 +166,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     if out is None:
         stalled_rise = rise if rise is not None else _post_best_rise(loss, w, p)
         out = _loss_worse_metric_stalled(loss, task, train, stalled_rise, p,
-                                         clear_rise=rise is not None)
+                                         clear_rise=rise is not None, eval_only=eval_only)
     return [out] if out is not None else []
 
 
@@ -302,7 +305,7 @@ def _train_drop(train: Series | None, x_best: float, axis: str, window: int, p: 
 
 
 def _stalled_since_metric_best(loss: Curve, task: Curve, train: Series | None,
-                               p: dict[str, Any]) -> Finding | None:
+                               p: dict[str, Any], eval_only: bool = False) -> Finding | None:
     """The third pattern measured from the task metric's best level instead of the loss's: the metric improved
     (``min_z``) up to its best, then stopped improving for ``min_stall_fraction`` of the run or more, while over
     that stretch the loss rose significantly and lastingly (``min_z``, ``min_share``, Mann–Kendall ``alpha``)
@@ -316,7 +319,8 @@ def _stalled_since_metric_best(loss: Curve, task: Curve, train: Series | None,
     rise = loss.units(change)
     if rise < p["min_z"] or loss.share(change) < p["min_share"] or loss.rising_p(m_best) >= p["alpha"]:
         return None
-    return _loss_worse_metric_stalled(loss, task, train, (m_best, rise), p, since_metric_best=True)
+    return _loss_worse_metric_stalled(loss, task, train, (m_best, rise), p, since_metric_best=True,
+                                      eval_only=eval_only)
 
 
 def _new_best_at_end(task: Curve, p: dict[str, Any]) -> bool:
@@ -331,13 +335,14 @@ def _new_best_at_end(task: Curve, p: dict[str, Any]) -> bool:
 
 def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, found: tuple[int, float] | None,
                                p: dict[str, Any], since_metric_best: bool = False,
-                               clear_rise: bool = False) -> Finding | None:
+                               clear_rise: bool = False, eval_only: bool = False) -> Finding | None:
     """The third pattern; ``found``: the level index the stall is measured from and the loss's rise since — the
     loss's best (:func:`_loss_rise`), or the task metric's best with ``since_metric_best``
     (:func:`_stalled_since_metric_best`; the training loss must then have kept falling since the metric's best).
     ``clear_rise``: the loss's rise passed the whole-curve test (:func:`_loss_rise`), so a new best of the metric
     at its last evaluation within its noise (:func:`_new_best_at_end`) does not outweigh it; a rise found only in
-    the quieter stretch after the loss's best (:func:`_post_best_rise`) gives way to any new best at the end."""
+    the quieter stretch after the loss's best (:func:`_post_best_rise`) gives way to any new best at the end.
+    ``eval_only``: the log holds no training series at all, so the training loss's fall is not asked for."""
     if found is None:
         return None
     lv_best, rise = found
@@ -367,31 +372,33 @@ def _loss_worse_metric_stalled(loss: Curve, task: Curve, train: Series | None, f
     x_ref = at_ref[axis]
     if x_ref is None:
         return None
-    drop = _train_drop(train, float(x_ref), axis, p["window"], p)
-    if drop is None or drop < p["train_drop_z"]:
+    if eval_only and learned < p["min_z"]:
+        return None  # (without training curves, a metric that never improved has no stall to show: stuck, or noise)
+    drop = None if eval_only else _train_drop(train, float(x_ref), axis, p["window"], p)
+    if not eval_only and (drop is None or drop < p["train_drop_z"]):
         return None
     lname, tname, at_loss, at_task = _labels(loss, task, b_loss, b_task)
+    fell = "the log holds no training series" if eval_only else "the training loss kept falling"
     gain_se = se_count(gain, signed=True)
     if since_metric_best:
         msg = (f"{lname} kept getting worse after {tname} stopped improving at {at_task} "
-               f"({se_count(rise, signed=True)} standard errors since; its own best was at {at_loss}) while the "
-               f"training loss kept falling: the model "
+               f"({se_count(rise, signed=True)} standard errors since; its own best was at {at_loss}) while "
+               f"{fell}: the model "
                f"overfits; its best {tname} was at {at_task}")
     elif learned < p["min_z"] and declined:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} never improved beyond its noise and slipped "
-               f"({gain_se} standard errors since) and the training loss kept falling: the model fits the training "
+               f"({gain_se} standard errors since) and {fell}: the model fits the training "
                f"set at the held-out set's expense (overfits); its best {tname} was at {at_task}")
     elif learned < p["min_z"]:
-        msg = (f"{_rose(lname, at_loss, rise)} while {tname} never moved beyond its noise and the training loss "
-               f"kept falling: the model fits the training set at the held-out set's expense (overfits); its best "
-               f"{tname} was at {at_task}")
+        msg = (f"{_rose(lname, at_loss, rise)} while {tname} never moved beyond its noise and {fell}: the model "
+               f"fits the training set at the held-out set's expense (overfits); its best {tname} was at {at_task}")
     elif declined:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving and slipped ({gain_se} standard "
-               f"errors since) and the training loss kept falling: the model overfits; its best {tname} was at "
+               f"errors since) and {fell}: the model overfits; its best {tname} was at "
                f"{at_task}")
     else:
         msg = (f"{_rose(lname, at_loss, rise)} while {tname} stopped improving ({gain_se} standard errors since) "
-               f"and the training loss kept falling: the model overfits; its best {tname} was at {at_task}")
+               f"and {fell}: the model overfits; its best {tname} was at {at_task}")
     actions = (
         f"Stop or restore at {at_task} (best {tname}); training past {at_loss} only raised the held-out loss.",
         "Regularise (weight decay, dropout, data augmentation) or get more data; with early stopping, use a "

@@ -438,7 +438,8 @@ def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
     ``frozen_rtol``) when that is ``frozen_loss_min_evaluations`` or more and at least half of them, and the
     value needs ``frozen_loss_min_digits`` significant digits; else 0. A learning model's loss never repeats to
     the digit; weights that stopped changing (a learning rate decayed to nothing after a blow-up) repeat it at
-    every evaluation from then on."""
+    every evaluation from then on. A tail that still falls at every evaluation, however little, is a noiseless
+    curve converging (a property test's geometric decrements), not a frozen one."""
     if v.size < p["frozen_loss_min_evaluations"] or _digits(float(v[-1])) < p["frozen_loss_min_digits"]:
         return 0
     last = float(v[-1])
@@ -446,6 +447,8 @@ def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
         return 0  # (it learned, then stopped changing: underfitting's "flatlined" judges that)
     same = np.isclose(v, last, rtol=p["frozen_rtol"], atol=0.0)
     held = int(v.size) if same.all() else int(v.size - 1 - np.flatnonzero(~same)[-1])
+    if held >= 2 and bool(np.all(np.diff(v[-held:]) < 0)):
+        return 0  # (still falling at every evaluation, by less than frozen_rtol: converging, not frozen)
     return held if held >= p["frozen_loss_min_evaluations"] and 2 * held >= v.size else 0
 
 

@@ -85,6 +85,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -859,17 +860,38 @@ def _printed_dict(seg: str) -> dict[str, float] | None:
     :func:`ast.literal_eval` (literals only, never code); None when there is none or it carries no epoch, step or
     measure."""
     m = _PRINTED_DICT.search(seg)
-    if m is None:
-        return None
-    try:
-        d = ast.literal_eval(m.group())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
+    if m is not None:
+        try:
+            d = ast.literal_eval(m.group())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+    else:
+        j = _JSON_OBJECT.search(seg)
+        if j is None or not seg[:j.start()].strip():
+            return None  # (a line that is only a JSON object is JSON Lines', or a document's: not a text record)
+        try:  # a JSON object after a prefix: ``Step:200\t{"metric": {"eval_acc": 0.48}, "step": 200}``
+            d = json.loads(seg[j.start():].rstrip())
+        except (ValueError, RecursionError):
+            return None
     if not isinstance(d, dict):
         return None
-    out = {str(k): float(v) for k, v in d.items()
-           if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300}
+    out = _numbers(d)
+    for key, inner in d.items():  # one level of nesting: ``{"metric": {...}}``, ``{"val": {"loss": 0.4}}``
+        if isinstance(inner, dict):
+            split = str(key) if str(key).lower() in SPLIT_ALIASES else None
+            for k, v in _numbers(inner).items():
+                out.setdefault(f"{split}_{k}" if split else k, v)
     return out if any(k in ("epoch", "step") or is_measure(k) for k in out) else None
+
+
+#: A JSON object printed on a line after a prefix (its first key double-quoted), read to the end of the line.
+_JSON_OBJECT = re.compile(r'\{\s*"[A-Za-z_][\w/.\-]*"\s*:')
+
+
+def _numbers(d: dict[Any, Any]) -> dict[str, float]:
+    """The finite-magnitude numbers of a dict (booleans and nested values left out)."""
+    return {str(k): float(v) for k, v in d.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300}
 
 
 def _split_field(seg: str) -> tuple[str, str | None]:
