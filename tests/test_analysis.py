@@ -91,6 +91,19 @@ def test_single_evaluation_is_a_data_finding() -> None:
     assert any("1 finite evaluation" in m and "one.jsonl" in m for m in msgs)
 
 
+def test_one_record_at_a_late_epoch_is_a_snapshot_not_a_live_log() -> None:
+    """``[{"epoch": 10, "train_loss": 0.0114, "val_loss": 0.1267, "val_mae": 0.327}]`` (a surrogate model's
+    training_history.json, batch 23 dev): one record, written at the end of a 10-epoch fit — refused like a final
+    score; the same record at epoch 1 is a live log after its first evaluation (the data note)."""
+    late = History.from_records([{"epoch": 10, "train_loss": 0.0114, "val_loss": 0.1267, "val_mae": 0.327}],
+                                source="training_history.json")
+    with pytest.raises(InputError, match="holds a single value of each series"):
+        analyze(late, forecast=False, examples=False)
+    first = History.from_records([{"epoch": 1, "train_loss": 0.0114, "val_loss": 0.1267}], source="h.json")
+    r = analyze(first, forecast=False, examples=False).runs[0]
+    assert r.error is None and any(f.kind == "data" and "1 finite evaluation" in f.message for f in r.findings)
+
+
 def test_monitor_on_test_split_warns() -> None:
     rows = [{"epoch": e, "train_loss": 1 / e, "test_loss": 1 / e} for e in range(1, 6)]
     r = analyze(History.from_records(rows)).runs[0]

@@ -581,6 +581,12 @@ TEXT_FORMS = {
                       'Step:400\t{"metric": {"eval_acc": 0.5821, "eval_loss": 0.6801}, "step": 400}\n'
                       'Step:600\t{"metric": {"eval_acc": 0.5935, "eval_loss": 0.6773}, "step": 600}\n',
                       {("val", "acc"): [0.4843, 0.5821, 0.5935], ("val", "loss"): [0.7075, 0.6801, 0.6773]}),
+    # HoChengYun/TRY_voxelmorph train_oasis.log: a script that tests saved checkpoints one by one, the epoch's
+    # heading naming the checkpoint file
+    "checkpoint-heading": ("  Epoch 0001 : models\\0001.pt\n           Dice = 0.6026 ± 0.0759  |  Neg-Jac = 0.000%\n"
+                           "  Epoch 0002 : models\\0002.pt\n           Dice = 0.6027 ± 0.0759  |  Neg-Jac = 0.000%\n"
+                           "  Epoch 0003 : models\\0003.pt\n           Dice = 0.6329 ± 0.0758  |  Neg-Jac = 0.000%\n",
+                           {("val", "dice"): [0.6026, 0.6027, 0.6329]}),
 }
 
 

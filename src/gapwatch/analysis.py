@@ -187,15 +187,25 @@ def _single_evaluation(run: Run) -> str | None:
     """The error of a run that logs neither a training nor a validation series and holds at most one finite
     value of each series — a final score (a Lightning ``metrics.csv`` written by ``trainer.test()``), not a
     training curve — else None. (A live log after its first epoch has a training or validation series: it gets
-    the "evaluate more often" data note instead.)"""
+    the "evaluate more often" data note instead; a training or validation series whose one value is logged at a
+    later epoch, the same for all, is a snapshot of the end of a fit and gets the error.)"""
     keys = run.keys()
-    if not keys or any(split in ("train", "val") for split, _ in keys) \
-            or any(len(run.series(split, metric).finite()) > 1 for split, metric in keys):
+    if not keys or any(len(run.series(split, metric).finite()) > 1 for split, metric in keys):
+        return None
+    if any(split in ("train", "val") for split, _ in keys) and not _late_snapshot(run, keys):
         return None
     names = ", ".join(run.series(split, metric).name for split, metric in keys[:4])
     return str(InputError(f"run {run.name!r} holds a single value of each series ({names}"
                           f"{', …' if len(keys) > 4 else ''}): a final score or summary, not a training curve; "
                           "gapwatch judges curves of two or more evaluations", path=run.source or None))
+
+
+def _late_snapshot(run: Run, keys: list[tuple[str, str]]) -> bool:
+    """Whether every series' one value sits at one epoch after the first (a ``[{"epoch": 10, "train_loss": …,
+    "val_loss": …}]`` written once at the end of a 10-epoch fit): a snapshot of the end, not a live log after its
+    first evaluation (which is at epoch 0 or 1)."""
+    epochs = {float(e) for split, metric in keys for e in run.series(split, metric).finite().epoch}
+    return len(epochs) == 1 and all(np.isfinite(e) and e > 1 for e in epochs)
 
 
 def declared_heldout(run: Run, monitor: Monitor) -> Run:

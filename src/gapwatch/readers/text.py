@@ -479,6 +479,12 @@ _TQDM_COUNT = re.compile(r"(?:\s*:)*\s*\d+it\s*\[[\d:]+(?:<[\d:?]+)?,\s*[\d.?]+\
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
+#: The rest of an epoch marker line that is only a checkpoint's path (``Epoch 0001 : models\\0001.pt``, a script
+#: that evaluates saved checkpoints one by one): the heading of that epoch's evaluation lines.
+_CHECKPOINT_REST = re.compile(r"\s*[:\-]?\s*\S+\.(?:pt|pth|ckpt|h5|hdf5|keras|pkl|bin|safetensors|onnx|tar)\s*",
+                              re.IGNORECASE)
+
+
 def pairs(text: str) -> dict[str, float]:
     """The measurements printed in one line segment, ``{name: value}`` (later ones win); a split's bare name before
     a percentage is its accuracy (:data:`_SPLIT_PERCENT`); a measure printed as a list of per-class values
@@ -784,7 +790,7 @@ class _Records:
             self.marker(epoch)
             self.add(line, found)
         elif not re.search(r"[A-Za-z]", rest) or rest.lstrip().startswith("|") or (
-                "/" in seg[:m.end()] and _PHASE_WORDS.fullmatch(rest)):
+                "/" in seg[:m.end()] and _PHASE_WORDS.fullmatch(rest)) or _CHECKPOINT_REST.fullmatch(rest):
             # (``Epoch 3/100 - Training Phase``, ``Epoch 3/100 Complete:``: the epoch's heading, its total given —
             # not Keras's ``Epoch 00008: early stopping``, printed after epoch 8's marker and before its metrics)
             self.marker(epoch)
