@@ -64,6 +64,10 @@ TABLE = [
     ("Training/Training vs. Validation Loss", ("train", "loss")),
     ("Train vs Val Accuracy", ("train", "acc")),
     ("train vs val", ("train", "vs_val")),  # nothing left but the title: kept as it is
+    # TRL's preference trainers: the batch's rewards and log-probabilities, never a held-out set "rewards"
+    ("rewards/accuracies", ("train", "rewards_acc")),
+    ("eval_rewards/accuracies", ("val", "rewards_acc")),
+    ("logps/chosen", ("train", "logps_chosen")),
 ]
 
 

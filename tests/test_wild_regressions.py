@@ -3460,3 +3460,34 @@ def test_pytorch_tutorials_accuracy_of_the_network_is_a_split_accuracy(tmp_path:
     h = load(p)
     assert (split, "acc") in set(h.keys())
     np.testing.assert_allclose(h.series(split, "acc").values[:3], [60, 63, 66])
+
+
+def test_a_float16_trainer_whose_loss_reads_zero_beside_nan_evaluations_broke_down(tmp_path: Path) -> None:
+    """Derinhelm/syntax_finetuning (batch 23 dev, numbers changed): the Hugging Face Trainer's stdout of a float16
+    LoRA fine-tune. Once the weights are NaN it prints ``{'loss': 0.0, 'grad_norm': nan, …}`` and
+    ``{'eval_loss': nan, …}`` — Python's ``nan``, no literal, so those dicts were dropped and the run read as
+    healthy. Read, the exactly-zero training loss beside NaN evaluations is no sign that training went on: a
+    critical breakdown, not an evaluation glitch."""
+    lines = []
+    for k in range(1, 41):
+        ep = round(k * 0.05, 2)
+        broken = k > 24
+        loss = "0.0" if broken else f"{0.9 * 0.93 ** k + 0.02:.4f}"
+        gn = "nan" if broken else f"{1.5 - 0.02 * k:.3f}"
+        lines.append(f"{{'loss': {loss}, 'grad_norm': {gn}, 'learning_rate': 0.0002, 'epoch': {ep}}}")
+        if k % 4 == 0:
+            ev = "nan" if broken else f"{0.5 * 0.9 ** k + 0.03:.5f}"
+            lines.append(f"{{'eval_loss': {ev}, 'eval_runtime': 513.4, 'eval_samples_per_second': 9.7, "
+                         f"'epoch': {ep}}}")
+    p = tmp_path / "out.txt"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = load(p)
+    assert int(np.isnan(h.series("val", "loss").values).sum()) == 4
+    (r,) = analyze(h, forecast=False, examples=False).runs
+    (nf,) = [f for f in r.findings if f.evidence.get("type") == "non_finite"]
+    assert nf.severity.value == "critical" and nf.evidence["series"] == "eval_loss"
+    # the same evaluations beside a training loss that went on with real values: the evaluation failed
+    p.write_text("\n".join(ln.replace("'loss': 0.0,", "'loss': 0.0412,") for ln in lines) + "\n", encoding="utf-8")
+    (r,) = analyze(load(p), forecast=False, examples=False).runs
+    assert not [f for f in r.findings if f.evidence.get("type") == "non_finite"]
+    assert [f for f in r.findings if f.evidence.get("type") == "non_finite_heldout"]

@@ -227,7 +227,10 @@ QUALIFIERS: frozenset[str] = frozenset(
      # (MulticlassAccuracy); pixAcc (semantic segmentation)
      "cohen", "quadratic", "multiclass", "pix",
      # aggregates of per-batch values a hand-written logger writes per epoch (min_loss, max_loss, std_loss)
-     "min", "max", "std", "median"}
+     "min", "max", "std", "median",
+     # TRL's preference trainers (DPO, KTO, ORPO): rewards/accuracies, rewards/margins, logps/chosen, logits/rejected
+     # are the training batch's (eval_rewards/accuracies the evaluation's), never a held-out set "rewards"
+     "rewards", "logps", "logits"}
 )
 #: A detection measure (COCO AP): ``map``, ``bbox_map_50``, ``bbox_ap50``, ``segm_aps``. It is only ever
 #: computed on held-out images, so a qualified name with no split token that ends in one is read as validation

@@ -309,6 +309,7 @@ def _non_finite(series: list[Series], p: dict[str, Any]) -> Finding | None:
     bad_names = set(counts)
     train = [t for t in series if t.split == "train"]
     if (train and all(t.name not in bad_names for t in train)
+            and not any(_zero_since(t, s, i) for t in train)
             and all(recovered[t.name] or _measured_beside(t, series) or _trained_on(t, train)
                     for t in series if t.name in bad_names)
             and all(t.split != "train" for t in series if t.name in bad_names)):
@@ -334,6 +335,20 @@ def _non_finite(series: list[Series], p: dict[str, Any]) -> Finding | None:
     return Finding(FindingKind.INSTABILITY, Severity.CRITICAL, msg, step=s.at(i)["step"],
                    epoch=s.at(i)["epoch"], evidence=ev, actions=actions, references=REFERENCES,
                    detector="instability")
+
+
+def _zero_since(t: Series, bad: Series, i: int) -> bool:
+    """True when training series ``t`` logged a nonzero value before ``bad``'s first non-finite evaluation (index
+    ``i``) and exactly 0.0 at each of two or more logs from then on: a NaN the logger masks — the Hugging Face
+    ``Trainer`` in float16 prints ``{'loss': 0.0, 'grad_norm': nan}`` once the weights are NaN, while its
+    evaluation loss reads NaN. A training loss that is exactly zero is no evidence that training went on."""
+    axis = "step" if np.isfinite(bad.step[i]) and np.isfinite(t.step).any() else "epoch"
+    at = float(getattr(bad, axis)[i])
+    x = getattr(t, axis)
+    if not np.isfinite(at):
+        return False
+    after, before = t.values[x >= at], t.values[x < at]
+    return after.size >= 2 and bool(np.all(after == 0.0)) and bool(np.any(before[np.isfinite(before)] != 0.0))
 
 
 def _trained_on(bad: Series, train: list[Series]) -> bool:

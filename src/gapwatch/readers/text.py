@@ -867,8 +867,11 @@ def _printed_dict(seg: str) -> dict[str, float] | None:
     measure."""
     m = _PRINTED_DICT.search(seg)
     if m is not None:
+        text = m.group()
+        if "nan" in text or "inf" in text:  # (``{'grad_norm': nan}``: no Python literal; quoted, read below)
+            text = _BARE_NONFINITE.sub(r' "\1\2"', text)
         try:
-            d = ast.literal_eval(m.group())
+            d = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return None
     else:
@@ -894,10 +897,22 @@ def _printed_dict(seg: str) -> dict[str, float] | None:
 _JSON_OBJECT = re.compile(r'\{\s*"[A-Za-z_][\w/.\-]*"\s*:')
 
 
+#: A bare ``nan``/``inf`` value in a printed dict (Python prints ``float('nan')`` so): the Trainer's ``{'loss': 0.0,
+#: 'grad_norm': nan, …}`` and ``{'eval_loss': nan, …}`` of a run that blew up.
+_BARE_NONFINITE = re.compile(r"(?<=:)\s*(-?)(nan|inf)(?=\s*[,}])")
+_NONFINITE_TEXT = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+
 def _numbers(d: dict[Any, Any]) -> dict[str, float]:
-    """The finite-magnitude numbers of a dict (booleans and nested values left out)."""
-    return {str(k): float(v) for k, v in d.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300}
+    """The numbers of a dict, NaN and ±inf (quoted by :data:`_BARE_NONFINITE`) included, overflowing magnitudes,
+    booleans and nested values left out."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        if isinstance(v, str) and v in _NONFINITE_TEXT:
+            out[str(k)] = _NONFINITE_TEXT[v]
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and (abs(v) < 1e300 or not np.isfinite(v)):
+            out[str(k)] = float(v)
+    return out
 
 
 def _split_field(seg: str) -> tuple[str, str | None]:
