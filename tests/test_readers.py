@@ -587,6 +587,12 @@ TEXT_FORMS = {
                            "  Epoch 0002 : models\\0002.pt\n           Dice = 0.6027 ± 0.0759  |  Neg-Jac = 0.000%\n"
                            "  Epoch 0003 : models\\0003.pt\n           Dice = 0.6329 ± 0.0758  |  Neg-Jac = 0.000%\n",
                            {("val", "dice"): [0.6026, 0.6027, 0.6329]}),
+    # roythera/afterimage results/train_log.txt: name-value pairs two spaces apart, a timing with its unit and a
+    # new-best mark at the end of the line
+    "timing-and-best-mark": ("tag=baseline  aug=none  exclude=-  device=mps\n"
+                             "  epoch  0  train_loss 0.2584  val_acc 0.9222  val_loss 0.2058  144s *\n"
+                             "  epoch  1  train_loss 0.1754  val_acc 0.8926  val_loss 0.2810  119s\n",
+                             {("val", "acc"): [0.9222, 0.8926], ("val", "loss"): [0.2058, 0.2810]}),
 }
 
 

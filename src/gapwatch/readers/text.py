@@ -353,8 +353,18 @@ def _lone_split_pair(field: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2))]
 
 
+#: What a ``name value`` line prints beside its measures and that is none: a timing with its unit (``144s``,
+#: ``0.8ms``), a trailing new-best mark (``*``), a parenthesised note between a name and its value without digits
+#: (``val PR-AUC (cb+ff) 0.003``).
+_SPACE_NOISE = re.compile(r"(?<=\s)\d+(?:\.\d+)?(?:s|ms|sec|min)(?=\s|$)|\s\*+(?=\s*$)|(?<=\s)\([^()\d]{1,20}\)(?=\s)")
+
+
 def _field_pairs(field: str) -> list[tuple[str, str]]:
     pairs = _colon_pairs(field)
+    if not pairs and not _SPACE_FIELD.fullmatch(field) and ("*" in field or "(" in field or "s" in field):
+        quiet = _SPACE_NOISE.sub(" ", field)
+        if quiet != field and _SPACE_FIELD.fullmatch(quiet):
+            field = quiet  # (``epoch  0  train_loss 0.2584  val_acc 0.9222  144s *``)
     if not pairs and _SPACE_FIELD.fullmatch(field):
         pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
     if not pairs:
