@@ -114,3 +114,41 @@ def test_a_final_score_beside_the_lists_is_left_out_with_a_note(tmp_path: Path) 
     h = load(p)
     assert len(h.series("val", "loss")) == 3 and not h.has("test", "acc")
     assert any("test_accuracy, test_loss: a single value" in n.message for n in h.notes)
+
+
+def test_a_history_nested_in_a_run_summary_is_read(tmp_path: Path) -> None:
+    """matt-balda/fewshot_bert_ensemble (batch 24 dev, numbers changed): a meta JSON whose per-epoch lists sit under
+    ``history`` beside the model's name, its hyper-parameters and its best epoch — read like a history at the top,
+    the rest left out; under a split's name each list takes the split."""
+    p = tmp_path / "bert-base-uncased_training_meta.json"
+    p.write_text(json.dumps({"model_key": "bert-base-uncased", "hyperparams": {"seed": 42, "batch_size": 16},
+                             "best_epoch": 3, "history": {"train_loss": [0.40, 0.30, 0.20, 0.10],
+                                                          "val_loss": [0.50, 0.45, 0.60, 0.90],
+                                                          "val_f1_macro": [0.70, 0.78, 0.76, 0.74]},
+                             "training_time_min": 38.8}, indent=2))
+    assert sniff(p).name == "history-json"  # type: ignore[union-attr]
+    h = load(p)
+    assert sorted(h.keys()) == [("train", "loss"), ("val", "f1_macro"), ("val", "loss")]
+    assert list(h.series("val", "f1_macro").values) == [0.70, 0.78, 0.76, 0.74]
+    by_split = tmp_path / "split.json"
+    by_split.write_text('{"name": "cnn", "train": {"loss": [0.9, 0.7, 0.5]}, "val": {"loss": [1.0, 0.8, 0.85]}}')
+    h = load(by_split)
+    assert list(h.series("val", "loss").values) == [1.0, 0.8, 0.85] and h.has("train", "loss")
+
+
+def test_facts_beside_the_lists_and_one_element_lists_per_record(tmp_path: Path) -> None:
+    """DevKhampariya/OceanEmbed (a ``"training_complete": true`` beside the lists: refused before) and
+    AliBavarchee/LOCP_i (a loop that calls ``fit`` one epoch at a time and appends each history:
+    ``[{"loss": [0.34], "val_loss": [0.22]}, …]``, read as holding no numbers before), batch 24 dev."""
+    p = tmp_path / "training_history.json"
+    p.write_text('{"train_losses": [0.39, 0.2, 0.1], "val_losses": [0.19, 0.1, 0.09], "test_loss": 0.0217, '
+                 '"training_complete": true, "model": "mlp", "note": null}')
+    h = load(p)
+    assert list(h.series("val", "loss").values) == [0.19, 0.1, 0.09]
+    assert any("training_complete, model, note: a text, a true/false or a null" in n.message for n in h.notes)
+    q = tmp_path / "history_records.json"
+    q.write_text(json.dumps([{"loss": [0.34], "val_loss": [0.22]}, {"loss": [0.18], "val_loss": [0.15]},
+                             {"loss": [0.14], "val_loss": [0.13]}]))
+    h = load(q)
+    assert list(h.series("val", "loss").values) == [0.22, 0.15, 0.13]
+    assert list(h.series("val", "loss").epoch) == [1.0, 2.0, 3.0]

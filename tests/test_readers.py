@@ -745,3 +745,15 @@ def test_bom_and_cr_line_ends(tmp_path: Path) -> None:
     f.write_bytes(b"\xef\xbb\xbfepoch,loss,val_loss\r0,0.9,0.8\r1,0.7,0.6\r")
     assert sniff(f).name == "keras-csv"
     np.testing.assert_allclose(load(f).series("val", "loss").values, [0.8, 0.6])
+
+
+def test_a_csv_whose_header_repeats_holds_runs_appended(tmp_path: Path) -> None:
+    """Olba147/DrlPpoTransformer logs/train_log.csv (batch 24 dev): ``to_csv(mode="a")`` writes its header with every
+    run appended, which stopped the reader at line 4 ("column 'epoch': expected a number, got 'epoch'"). The
+    repeated header lines are skipped with a note."""
+    f = tmp_path / "train_log.csv"
+    f.write_text("epoch,train_loss,val_loss\n0,0.0618,0.0663\n1,0.0543,0.0670\nepoch,train_loss,val_loss\n"
+                 "0,0.0598,0.0630\n1,0.0500,0.0610\n2,0.0450,0.0600\n")
+    h = load(f)
+    assert any("the header repeats (1 time)" in n.message and "line 4" in n.message for n in h.notes)
+    assert len(h.series("val", "loss")) == 3

@@ -285,6 +285,8 @@ class _Builder:
         self.bad: list[tuple[str, int] | None] = [None] * len(columns)
         self.codes = [array("q") for _ in columns]
         self.index: list[dict[str, int]] = [{} for _ in columns]
+        self.header_lines: list[int] = []  # lines that repeat the header (runs appended by to_csv(mode="a"))
+        self._header = np.asarray([c.strip() for c in columns], dtype=object)
 
     def add(self, row: list[str], line: int) -> None:
         self.rows.append(row)
@@ -305,6 +307,17 @@ class _Builder:
         """Rows given as an object array of cells ``(n, ncol)`` and their file lines ``(n,)`` (after any rows
         added one by one)."""
         self.flush()
+        if grid.shape[0] and len(self.columns) > 1:
+            first = grid[:, 0]
+            maybe = np.flatnonzero(np.fromiter((isinstance(v, str) and v.strip() == self._header[0] for v in first),
+                                               dtype=bool, count=first.shape[0]))
+            if maybe.size:
+                again = [int(i) for i in maybe if [str(v).strip() for v in grid[i]] == list(self._header)]
+                if again:
+                    self.header_lines.extend(int(lines[i]) for i in again)
+                    keep = np.ones(grid.shape[0], dtype=bool)
+                    keep[again] = False
+                    grid, lines = grid[keep], lines[keep]
         _grow(self.all_lines, lines)
         for j in range(len(self.columns)):
             if self.text[j]:
@@ -337,6 +350,11 @@ class _Builder:
 
     def table(self, notes: list[str]) -> Table:
         self.flush()
+        if self.header_lines:
+            k = len(self.header_lines)
+            notes.append(f"line {self.header_lines[0]}: the header repeats ({k} time{'s' if k > 1 else ''}): runs "
+                         "appended to one file (pandas to_csv(mode='a') writes its header each time); those lines "
+                         "were skipped")
         cells: dict[str, Any] = {}
         for j, c in enumerate(self.columns):  # numpy views of the grown columns (no copy)
             if self.text[j]:

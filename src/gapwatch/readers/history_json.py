@@ -64,6 +64,11 @@ _SETTINGS_FIRST = re.compile(r'\A\s*\{\s*"(?:[^"\\]|\\.){1,200}"\s*:\s*\{\s*"(?!
 _NUMBER_LIST_KEY = re.compile(r'"((?:[^"\\]|\\.){1,200})"\s*:\s*\[\s*(?:[-+]?[\d.]|null\b|NaN\b)')
 #: A key whose value is a list of objects (records: another format's).
 _RECORD_LIST = re.compile(r'"(?:[^"\\]|\\.){1,200}"\s*:\s*\[\s*\{')
+#: An object of per-epoch lists nested under a key: ``"history": {"train_loss": [0.39`` (its first list's name).
+_NESTED_LISTS = re.compile(r'"(?:[^"\\]|\\.){1,200}"\s*:\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*\[\s*'
+                           r'(?:[-+]?[\d.]|null\b|NaN\b)')
+#: Keys that name another JSON format (CatBoost's, the Trainer's): never read here by the nested rule.
+_OTHER_FORMATS = ('"learn_metrics"', '"test_metrics"', '"iterations"', '"log_history"')
 #: A list of text labels opening the document (a ``stage`` or ``phase`` per epoch), seen after the first key.
 _TEXT_LIST = re.compile(r'\s*"')
 
@@ -80,6 +85,15 @@ def sniff(path: Path, head: str) -> bool:
     if r is not None:  # ``[{"epoch": 1, "loss": …}, …]``: the first record names a measure
         keys = _OBJECT_KEY.findall(head[r.start(1) - 1: head.find("}", r.end()) + 1 or len(head)])
         return any(_measure(k) for k in keys)
+    if head.lstrip().startswith("{") and not any(k in head for k in _OTHER_FORMATS):
+        nested = _NESTED_LISTS.search(head)  # ``{"model": "bert", …, "history": {"train_loss": [0.39, …``
+        if nested is not None:
+            try:
+                inner = json.loads(f'"{nested.group(1)}"')
+            except ValueError:
+                inner = ""
+            if _measure(inner):
+                return True
     m = _FIRST_KEY.match(head)
     by_split = _SPLITS_FIRST.match(head)
     if m is None and by_split is not None:  # ``{"loc_loss": {"train": [...], "validation": [...]}, …}``
@@ -119,10 +133,37 @@ def _records_parts(records: list[dict[str, Any]], path: Path, run: str) -> list[
     """A JSON array of per-epoch records (``json.dump(history, f)`` of a list of dicts): the k-th record (counting
     from 1) is epoch k unless the records name their own ``epoch`` or ``step``."""
     numbered = not any("epoch" in r or "step" in r or "global_step" in r for r in records)
+    records = [{k: _unwrap(v) for k, v in r.items()} for r in records]
     rows = [(i, {"epoch": float(i), **r} if numbered else r) for i, r in enumerate(records, start=1)]
     parts = records_parts(rows, run, str(path), place="record #")
     schedule.keep_records(parts.meta, rows)  # (learning rates aside, as every reader keeps them)
     return [parts]
+
+
+def _unwrap(value: Any) -> Any:
+    """A one-element list of a number is that number: a loop that calls Keras ``fit`` one epoch at a time and
+    appends each ``history.history`` (``[{"loss": [0.34], "val_loss": [0.22]}, …]``)."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (int, float)) \
+            and not isinstance(value[0], bool):
+        return value[0]
+    return value
+
+
+def _lift_histories(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with an object of per-epoch lists nested under a key lifted to the top (``{"model": "bert",
+    "hyperparams": {…}, "history": {"train_loss": [...], "val_loss": [...]}}``: a run's metadata file that keeps
+    its history inside); under a split's name (``{"train": {"loss": [...]}, "val": {"loss": [...]}}``) each name
+    takes the split. Names already at the top are not replaced."""
+    out: dict[str, Any] = {}
+    for key, val in doc.items():
+        if (isinstance(val, dict) and val and all(isinstance(v, list) for v in val.values())
+                and any(_measure(str(k)) for k in val)):
+            split = str(key).lower() in SPLIT_ALIASES
+            for k, v in val.items():
+                out.setdefault(f"{key}_{k}" if split else str(k), v)
+        else:
+            out.setdefault(str(key), val)
+    return out
 
 
 def _column(key: str, val: list[Any], path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -191,13 +232,14 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
     if isinstance(doc, list):
         return _records_parts(doc, Path(path), run)
-    doc = _split_objects(doc)
+    doc = _lift_histories(_split_objects(doc))
     nested = [str(k) for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, (dict, list))
                                                                                   for x in v)]
     for k in nested:
         del doc[k]  # (``"metrics": [{"AR": {"f1": [...]}}, …]``: per-epoch objects of their own, not one measure)
     epochs: dict[str, np.ndarray] = {}
     single: list[str] = []
+    facts: list[str] = []
     settings: list[str] = []
     for key, val in list(doc.items()):
         if isinstance(val, dict) and val and not _measure(str(key)) and not all(
@@ -209,6 +251,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         elif isinstance(val, (int, float)) and not isinstance(val, bool) and any(
                 isinstance(v, (list, dict)) for v in doc.values()):
             single.append(str(key))  # a final score saved beside the history ("test_accuracy": 0.92)
+            del doc[key]
+        elif (isinstance(val, (bool, str)) or val is None) and any(isinstance(v, list) for v in doc.values()):
+            facts.append(str(key))  # a fact about the run beside the history ("training_complete": true)
             del doc[key]
         elif not isinstance(val, list):
             raise InputError(f"key {key!r}: expected a list of per-epoch values, got {type(val).__name__}",
@@ -251,6 +296,10 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(labels)}: text labels, one per epoch (a stage or phase?), not a curve; not read",
             str(path)))
+    if facts:
+        parts.notes.append(HistoryNote(
+            run, f"{', '.join(facts)}: a text, a true/false or a null beside the per-epoch lists (a fact about the "
+            "run), not a curve; not read", str(path)))
     if single:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(single)}: a single value, not one per epoch (a final score saved beside the history?); "
