@@ -308,9 +308,7 @@ class _Builder:
         added one by one)."""
         self.flush()
         if grid.shape[0] and len(self.columns) > 1:
-            first = grid[:, 0]
-            maybe = np.flatnonzero(np.fromiter((isinstance(v, str) and v.strip() == self._header[0] for v in first),
-                                               dtype=bool, count=first.shape[0]))
+            maybe = np.flatnonzero(grid[:, 0] == self._header[0])  # (elementwise, in C: no Python loop per row)
             if maybe.size:
                 again = [int(i) for i in maybe if [str(v).strip() for v in grid[i]] == list(self._header)]
                 if again:
