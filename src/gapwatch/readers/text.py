@@ -361,12 +361,14 @@ _SPACE_NOISE = re.compile(r"(?<=\s)\d+(?:\.\d+)?(?:s|ms|sec|min)(?=\s|$)|\s\*+(?
 
 def _field_pairs(field: str) -> list[tuple[str, str]]:
     pairs = _colon_pairs(field)
-    if not pairs and not _SPACE_FIELD.fullmatch(field) and ("*" in field or "(" in field or "s" in field):
-        quiet = _SPACE_NOISE.sub(" ", field)
-        if quiet != field and _SPACE_FIELD.fullmatch(quiet):
-            field = quiet  # (``epoch  0  train_loss 0.2584  val_acc 0.9222  144s *``)
-    if not pairs and _SPACE_FIELD.fullmatch(field):
-        pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
+    if not pairs:
+        spaced = _SPACE_FIELD.fullmatch(field) is not None
+        if not spaced:
+            quiet = _SPACE_NOISE.sub(" ", field)
+            if quiet != field and _SPACE_FIELD.fullmatch(quiet):
+                field, spaced = quiet, True  # (``epoch  0  train_loss 0.2584  val_acc 0.9222  144s *``)
+        if spaced:
+            pairs = [(m.group(1), m.group(2)) for m in _SPACE_PAIR.finditer(field)]
     if not pairs:
         pairs = _comma_space_pairs(field)
     if not pairs:
