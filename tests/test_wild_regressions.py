@@ -419,6 +419,34 @@ def test_fairseq_logs_put_train_and_valid_lines_in_their_splits(tmp_path: Path, 
     assert {m for _, m in logged} == {"loss", "perplexity"}
 
 
+def test_fairseq_json_log_format_quotes_its_numbers(tmp_path: Path) -> None:
+    """fairseq with ``--log-format json``: ``… | INFO | train_inner | {"epoch": 2, "update": 1.002, "loss": "2.474",
+    …}`` every ``--log-interval`` updates and per epoch ``… | INFO | valid | {"epoch": 2, "valid_loss": "2.253", …}``
+    and ``… | INFO | train | {"epoch": 2, "train_loss": "3.001", …}``, every number written as a JSON string. The
+    quoted numbers are read (they were not: the whole log was refused as an unknown format); ``update`` (the
+    epoch's progress) and ``gb_free`` are bookkeeping, not measures."""
+    lines = ["2025-05-29 21:53:44 | INFO | fairseq_cli.train | Namespace(activation_dropout=0.0, arch='transformer')"]
+    for e in range(1, 9):
+        for k in range(1, 4):
+            lines.append(f'2025-05-29 22:{e:02d}:{k:02d} | INFO | train_inner | {{"epoch": {e}, "update": '
+                         f'"{e - 1 + k / 4:.3f}", "loss": "{3 / e + 0.01 * k:.3f}", "ppl": "2.5", "wps": "9334.2", '
+                         f'"num_updates": "{100 * (4 * (e - 1) + k)}", "lr": "0.0002", "gnorm": "0.7", '
+                         f'"gb_free": "9.8"}}')
+        lines.append(f'2025-05-29 22:{e:02d}:50 | INFO | valid | {{"epoch": {e}, "valid_loss": '
+                     f'"{2.4 - 0.05 * e:.3f}", "valid_nll_loss": "0.411", "valid_ppl": "1.33", "valid_wps": '
+                     f'"27890.1", "valid_num_updates": "{400 * e}", "valid_best_loss": "{2.4 - 0.05 * e:.3f}"}}')
+        lines.append(f'2025-05-29 22:{e:02d}:51 | INFO | train | {{"epoch": {e}, "train_loss": "{3 / e:.3f}", '
+                     f'"train_ppl": "2.54", "train_wps": "9334.2", "train_num_updates": "{400 * e}", '
+                     f'"train_lr": "0.000219894", "train_gb_free": "9.8", "train_wall": "6286"}}')
+    p = tmp_path / "training.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "loss").values, [round(2.4 - 0.05 * e, 3) for e in range(1, 9)])
+    np.testing.assert_allclose(h.series("train", "loss").values, [round(3 / e, 3) for e in range(1, 9)])
+    logged = h.keys()
+    assert not {m for _, m in logged} & {"update", "gb_free", "wps", "num_updates", "best_loss"}
+
+
 def test_the_hugging_face_trainer_stdout(tmp_path: Path) -> None:
     """``python run_glue.py … > train.log``: the ``Trainer`` prints its logs as Python dicts, glued to the tqdm bar
     (``45%|████▌     | 90/200 [00:30<00:37,  2.9it/s]{'loss': 0.41, …, 'epoch': 0.45}``) and evaluations as

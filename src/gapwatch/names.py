@@ -168,7 +168,9 @@ _BOOKKEEPING_ANYWHERE: frozenset[str] = frozenset(
 _BOOKKEEPING_REST: frozenset[str] = frozenset(
     {"epoch", "epochs", "step", "steps", "global_step", "iteration", "iter", "hp_metric", "batch", "nb_epoch",
      # configuration flags of an evaluation (absl's ``--max_eval_batch=100``, ``num_eval``, ``eval_every``)
-     "max_batch", "num", "every"}
+     "max_batch", "num", "every",
+     # fairseq's JSON records: ``update`` is the epoch's progress (``1.002``), ``gb_free`` the free GPU memory
+     "update", "updates", "gb_free"}
 )
 #: Tokens that name an optimiser setting: its schedule, not the model.
 _SCHEDULE_TOKENS: frozenset[str] = frozenset(

@@ -913,6 +913,8 @@ _JSON_OBJECT = re.compile(r'\{\s*"[A-Za-z_][\w/.\-]*"\s*:')
 #: 'grad_norm': nan, …}`` and ``{'eval_loss': nan, …}`` of a run that blew up.
 _BARE_NONFINITE = re.compile(r"(?<=:)\s*(-?)(nan|inf)(?=\s*[,}])")
 _NONFINITE_TEXT = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+#: A number written as a JSON string (fairseq's JSON log format: ``{"epoch": 2, "valid_loss": "2.253", …}``).
+_QUOTED_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def _numbers(d: dict[Any, Any]) -> dict[str, float]:
@@ -922,6 +924,8 @@ def _numbers(d: dict[Any, Any]) -> dict[str, float]:
     for k, v in d.items():
         if isinstance(v, str) and v in _NONFINITE_TEXT:
             out[str(k)] = _NONFINITE_TEXT[v]
+        elif isinstance(v, str) and _QUOTED_NUMBER.fullmatch(v) is not None and abs(float(v)) < 1e300:
+            out[str(k)] = float(v)  # (fairseq's ``--log-format json`` quotes every number: ``"loss": "2.474"``)
         elif isinstance(v, (int, float)) and not isinstance(v, bool) and (abs(v) < 1e300 or not np.isfinite(v)):
             out[str(k)] = float(v)
     return out
