@@ -16,7 +16,7 @@ from gapwatch.cli import main
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 # the tracker stores register themselves as readers (gapwatch.trackers), before the log formats they resemble
 FORMATS = ("supported: mlflow, trackio, notebook, hf-trainer, tensorboard, lightning-csv, keras-csv, history-json, "
-           "catboost-json, jsonl, wandb, csv, history-csv, yolo-txt, torch7-logger, text")
+           "catboost-json, jsonl, bare-series, wandb, csv, history-csv, yolo-txt, torch7-logger, text")
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -87,6 +87,10 @@ INLINE: dict[str, str] = {
     "long.jsonl": ('{"step": 1, "split": "train", "metric": "loss", "value": 1.0}\n'
                    '{"step": 1, "split": "val", "metric": "loss", "value": 0.9}\n'
                    '{"step": 2, "split": "val", "metric": "loss", "value": 0.8}\n'),
+    # bare-number curves named by the file (the seventeenth session's bare-series reader)
+    "val_loss.txt": "1_2.0713\n2_1.5481\n3_1.3495\n4_1.2326\n1_2.1\n2_1.9\n",
+    "Val_Acc.txt": "[0.1731 0.1783 0.2031   0.2174\n 0.2265  0.2434]\n",
+    "loss_history.csv": "1.028987765312194824e-01\n3.494403883814811707e-02\nnan\n2.1e-02\n",
 }
 
 

@@ -59,7 +59,8 @@ def test_sniff_by_content_not_extension(tmp_path: Path) -> None:
 def test_supported_formats_listed() -> None:
     # the tracker stores (gapwatch.trackers) register themselves before the log formats they resemble
     assert supported_formats() == ["mlflow", "trackio", "notebook", "hf-trainer", "tensorboard", "lightning-csv",
-                                   "keras-csv", "history-json", "catboost-json", "jsonl", "wandb", "csv", "history-csv",
+                                   "keras-csv", "history-json", "catboost-json", "jsonl", "bare-series", "wandb", "csv",
+                                   "history-csv",
                                    "yolo-txt", "torch7-logger", "text"]
 
 

@@ -31,6 +31,7 @@ from ..errors import GapwatchError, InputError, UsageError
 from ..history import History, HistoryNote
 from . import (
     _conflict,
+    bare_series,
     catboost_json,
     generic_csv,
     hf,
@@ -62,6 +63,7 @@ BUILTIN_READERS: tuple[Reader, ...] = (
     history_json.READER,
     catboost_json.READER,
     jsonl.READER,
+    bare_series.READER,
     generic_csv.READER,
     history_csv.READER,
     yolo_txt.READER,
