@@ -447,6 +447,19 @@ def test_fairseq_json_log_format_quotes_its_numbers(tmp_path: Path) -> None:
     assert not {m for _, m in logged} & {"update", "gb_free", "wps", "num_updates", "best_loss"}
 
 
+def test_printed_dicts_without_an_epoch_are_evaluations_in_order(tmp_path: Path) -> None:
+    """``print({'train_loss': …, 'val_loss': …})`` once an epoch, no epoch or step in the dict: the records are
+    numbered 1, 2, … (as any log that prints no marker). They had no place on any axis before, and a finding on
+    them read "best … at epoch ?" and "after 395 more evaluations (0% of the run)"."""
+    lines = [str({"train_loss": round(1 / e, 4), "val_loss": round(0.5 + 0.02 * (e - 6) ** 2, 4)})
+             for e in range(1, 13)]
+    p = tmp_path / "out.log"
+    p.write_text("\n".join(lines) + "\n")
+    s = load(p).series("val", "loss")
+    np.testing.assert_allclose(s.x, np.arange(1, 13))
+    assert np.isfinite(s.x).all()
+
+
 def test_the_hugging_face_trainer_stdout(tmp_path: Path) -> None:
     """``python run_glue.py … > train.log``: the ``Trainer`` prints its logs as Python dicts, glued to the tqdm bar
     (``45%|████▌     | 90/200 [00:30<00:37,  2.9it/s]{'loss': 0.41, …, 'epoch': 0.45}``) and evaluations as

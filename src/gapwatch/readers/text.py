@@ -1123,6 +1123,11 @@ def lines_parts(lines: Iterable[str], run: str, source: str, *, what: str = "lin
         templated = template_records(kept if kept is not None else list(_plain(again() if again else ())))
     if templated:  # a phrasing no rule reads: the file's own repeated line layouts (:mod:`._templates`)
         records = templated
+    if records and not any("epoch" in r or "step" in r for _, r in records):
+        # (printed dicts without an epoch or a step — ``{'loss': 0.41, 'val_loss': 0.58}`` a line — are
+        # evaluations in order, like any log that prints no marker; without this they had no place on any axis
+        # and a finding read "at epoch ?")
+        records = [(line, {"epoch": float(k), **r}) for k, (line, r) in enumerate(records, start=1)]
     axis = "epoch" if any("epoch" in r for _, r in records) else "step"
     spans = restarts(np.asarray([r.get(axis, np.nan) for _, r in records], dtype=float))
     out = []
