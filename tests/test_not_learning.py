@@ -118,3 +118,33 @@ def test_a_noiseless_loss_still_converging_below_frozen_rtol_is_not_frozen() -> 
     h = History.from_records([{"epoch": e + 1, "train_loss": float(v - 0.1), "val_loss": float(v)}
                               for e, v in enumerate(val)], run="r")
     assert not_learning.check(h) == []
+
+
+@pytest.mark.parametrize("name,cols,expected", [
+    ("Keras regression on a standardised target, MSE pinned at 1.0",
+     {"loss": [1.0007, 1.0001, 1.0000, 1.0000], "val_loss": [1.0013, 1.0003, 1.0000, 1.00005],
+      "val_mse": [1.0013, 1.0003, 1.0000, 1.00005]}, True),
+    ("diffusion model predicting zero noise for 12 epochs",
+     {"train_loss": [1.007, 0.99, 0.995, 0.988, 0.99, 0.992, 0.989, 0.99, 0.991, 0.99, 0.989, 0.991],
+      "val_loss": [1.003, 0.99, 0.987, 0.994, 0.986, 0.99, 0.988, 0.991, 0.989, 0.99, 0.987, 0.989]}, True),
+    ("a loss that reaches 1.0 from above learned", {"train_loss": [1.6, 1.3, 1.1, 1.0, 1.0],
+                                                     "val_loss": [1.5, 1.2, 1.05, 1.01, 1.0]}, False),
+    ("training loss falls far below 1.0 (overfitting, not a constant)",
+     {"train_loss": [1.01, 0.8, 0.5, 0.3, 0.2], "val_loss": [1.0, 0.99, 1.0, 1.01, 1.02]}, False),
+    ("held-out loss leaves the band once", {"train_loss": [1.0, 1.0, 0.99, 1.0, 1.0],
+                                             "val_loss": [1.0, 0.99, 0.9, 1.0, 1.0]}, False),
+    ("too short (3 evaluations)", {"train_loss": [1.0, 1.0, 1.0], "val_loss": [1.0, 1.01, 0.99]}, False),
+])
+def test_unit_variance_loss(name: str, cols: dict[str, list[float]], expected: bool) -> None:
+    found = [f for f in not_learning.check(run(**cols)) if f.evidence.get("mode") == "unit_loss"]
+    assert bool(found) == expected, name
+    if found:
+        assert "1.0 ± 0.03" in found[0].message and found[0].severity == Severity.WARNING
+
+
+def test_unit_variance_loss_tolerance_is_a_validated_parameter() -> None:
+    h = run(train_loss=[1.0, 1.0, 1.0, 1.0, 1.0], val_loss=[1.0, 1.05, 1.04, 1.05, 1.05])
+    assert not [f for f in not_learning.check(h) if f.evidence.get("mode") == "unit_loss"]
+    assert [f for f in not_learning.check(h, unit_loss_tol=0.06) if f.evidence.get("mode") == "unit_loss"]
+    with pytest.raises(UsageError):
+        not_learning.check(h, unit_loss_tol=0.0)

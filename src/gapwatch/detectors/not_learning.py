@@ -60,6 +60,14 @@ token accuracy that learns): a model whose predictions never change on the held-
 majority class (accuracy = the class's share) or only background — is not learning, even when its loss moves. A
 real model's held-out accuracy changes by at least one example between epochs.
 
+**Unit-variance loss** (``unit_loss_min_evaluations`` or more evaluations): the deciding set's held-out loss stays
+within ``unit_loss_tol`` of 1.0 at every evaluation, and the training loss starts and ends there too. A
+mean-squared error of 1.0 is what predicting the mean scores on a standardised target (unit variance), and what a
+diffusion model's noise prediction scores when it predicts zero noise (the noise is unit Gaussian, as in Ho et al.,
+"Denoising Diffusion Probabilistic Models", 2020): a model whose loss never leaves 1.0, on either set, learned
+nothing beyond that constant (a Keras regression at ``val_mse`` 1.0013 → 1.0000; a DDPM whose losses sat at
+0.98–1.00 for 50 epochs). A loss that reaches 1.0 from above is not this rule's: it starts elsewhere.
+
 No noise model is used: a series that never beat its first value in four or more evaluations has made no
 progress however noisy it is. Severity ``warning``; :func:`gapwatch.detectors.reconcile` drops it when
 ``underfitting`` already reports the run. The actions are the checks of "A Recipe for Training Neural
@@ -84,6 +92,7 @@ from ._common import series_or_none, series_table, where_text
 
 NAME = "not_learning"
 RECIPE = "A Recipe for Training Neural Networks (Karpathy, 2019)"
+DDPM = "Denoising Diffusion Probabilistic Models (Ho, Jain & Abbeel, 2020)"
 
 #: Parameters (:mod:`gapwatch.params`). Units: evaluations; metric units; fraction of the first value.
 SPECS: tuple[Param, ...] = register(NAME, (
@@ -149,6 +158,11 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("frozen_loss_max_gain", 0.01, "Frozen loss: the repeated value may be at most this share of the first "
           "evaluation's value below it — the model never learned before it froze (a loss that fell and then froze "
           "is underfitting's 'flatlined' pattern): 1%.", unit="fraction of the first value", low=0, high=1),
+    Param("unit_loss_min_evaluations", 4, "Unit-variance loss: held-out evaluations needed, every one within "
+          "unit_loss_tol of 1.0.", unit="evaluations", type=int, low=2),
+    Param("unit_loss_tol", 0.03, "Unit-variance loss: largest distance from 1.0 of the held-out loss at any "
+          "evaluation, and of the training loss's first and last values: 3% (a learning model's standardised MSE "
+          "leaves 1.0 by more within a few epochs).", unit="loss units", low=0, low_open=True, high=0.5),
     Param("frozen_perfect", 0.995, "Frozen: a share frozen at this value or above is a perfect score, not a stuck "
           "model: 0.995, the mAP50 Ultralytics reports for a perfect detector (its interpolated AP tops out "
           "there).", unit="metric units", low=0, high=1),
@@ -433,6 +447,48 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
     return None
 
 
+def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """The deciding set's held-out loss within ``unit_loss_tol`` of 1.0 at every one of its
+    ``unit_loss_min_evaluations`` or more evaluations, the training loss's first and last values too (module
+    docstring, "Unit-variance loss")."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    tol = p["unit_loss_tol"]
+    tr = series_or_none(history, "train", "loss")
+    t = tr.finite().values if tr is not None else np.empty(0)
+    if t.size < 2 or abs(float(t[0]) - 1.0) > tol or abs(float(t[-1]) - 1.0) > tol:
+        return None
+    own_set = role_of(mon.split, mon.metric).heldout_set
+    for (split, metric), s in series_table(history).items():
+        r = role_of(split, metric)
+        if split != mon.split or r.heldout_set != own_set or r.role != "loss":
+            continue
+        f = s.finite()
+        v = f.values
+        if v.size < p["unit_loss_min_evaluations"] or float(np.max(np.abs(v - 1.0))) > tol:
+            continue
+        last = len(f) - 1
+        msg = (f"{s.name} stayed at 1.0 ± {tol:g} at all {v.size} evaluations ({float(v.min()):.4g}–"
+               f"{float(v.max()):.4g}), the training loss too ({float(t[0]):.4g} → {float(t[-1]):.4g}): the "
+               "mean-squared error of predicting the mean of a standardised target (or zero noise, in a diffusion "
+               "model) — the model learned nothing beyond that constant")
+        actions = (
+            "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
+            "check the targets and inputs reach the model as intended (a target standardised but the inputs "
+            "constant or shuffled apart from it; a diffusion model given no timestep or no data)",
+            "check the learning rate and that the model's parameters are the ones the optimiser updates",
+        )
+        at = f.at(last)
+        ev = {"mode": "unit_loss", "series": [s.name], "evaluations": int(v.size), "min": float(v.min()),
+              "max": float(v.max()), "train_first": float(t[0]), "train_last": float(t[-1]),
+              "at": where_text(f, last)}
+        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                       evidence=ev, actions=actions, references=(RECIPE, DDPM), detector=NAME)
+    return None
+
+
 def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
     """How many of a held-out loss's last evaluations (finite values ``v``, shape ``(n,)``) hold one value (to
     ``frozen_rtol``) when that is ``frozen_loss_min_evaluations`` or more and at least half of them, and the
@@ -470,7 +526,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     chance = _at_chance(history, monitor, p)
     if chance is not None:
         return [_chance_finding(history, chance)]
-    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen):
+    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen, _unit_loss):
         hit = rule(history, monitor, p)
         if hit is not None:
             return [hit]
