@@ -105,3 +105,11 @@ def test_round_trip(tmp_path_factory: pytest.TempPathFactory, vals: list[float],
         text = "[" + ", ".join(repr(v) for v in vals) + "]\n"
     s = load(_write(d, "test_mae.txt", text)).series("test", "mae")
     np.testing.assert_array_equal(s.values, vals)
+
+
+def test_an_index_that_does_not_count_evaluations_past_the_head_is_an_error(tmp_path: Path) -> None:
+    body = "".join(f"{k} {0.5 + 1e-6 * k:.12f}\n" for k in range(1, 8000)) + "5 0.4\n"
+    p = _write(tmp_path, "val_loss.txt", body)
+    with pytest.raises(InputError) as err:
+        bare_series.read_parts(p, "run")
+    assert "first column" in str(err.value) and "val_loss" in str(err.value)

@@ -110,6 +110,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     if vals is None:
         bad = next((i for i, ln in enumerate(text.splitlines(), 1)
                     if ln.strip() and not (_ONE.fullmatch(ln) or _INDEXED.fullmatch(ln))), None)
+        if bad is None:  # (every line an index and a number, but the index neither grows nor starts again)
+            raise InputError(f"expected the first column of a file named after the measure '{name}' to count "
+                             "evaluations (growing, or starting again for an appended training)", path=path)
         raise InputError(f"expected only numbers (one a line, an index and a number a line, or one list) in a "
                          f"file named after the measure '{name}'", path=path, line=bad)
     records: list[tuple[int, dict[str, Any]]] = [
