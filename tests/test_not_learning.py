@@ -148,3 +148,22 @@ def test_unit_variance_loss_tolerance_is_a_validated_parameter() -> None:
     assert [f for f in not_learning.check(h, unit_loss_tol=0.06) if f.evidence.get("mode") == "unit_loss"]
     with pytest.raises(UsageError):
         not_learning.check(h, unit_loss_tol=0.0)
+
+
+@pytest.mark.parametrize("name,cols,expected", [
+    ("wav2vec2 CTC collapse: WER exactly 1.0, CER 0.9993",
+     {"train_loss": [32.3, 5.0, 5.0, 4.99, 5.0, 4.98], "eval_loss": [5.02, 4.98, 4.97, 4.98, 4.97, 4.98],
+      "eval_wer": [1.0] * 6, "eval_cer": [0.9993] * 6}, True),
+    ("WER logged as a percentage, 100 throughout", {"train_loss": [3.0, 2.9, 2.9, 2.9],
+                                                     "val_wer": [100.0, 100.0, 100.0, 100.0]}, True),
+    ("a WER that learns from 1.0", {"train_loss": [3.0, 2.0, 1.5, 1.2], "val_wer": [1.0, 0.8, 0.5, 0.4]}, False),
+    ("a CER of 1.3-1.5 percent is a good model, not a fraction above 1",
+     {"train_loss": [0.17, 0.1, 0.05, 0.03, 0.02], "val_wer": [4.67, 4.37, 4.5, 4.6, 4.68],
+      "val_cer": [1.46, 1.32, 1.4, 1.45, 1.5]}, False),
+    ("too short (2 evaluations)", {"train_loss": [3.0, 2.9], "val_wer": [1.0, 1.0]}, False),
+])
+def test_error_rate_at_its_worst(name: str, cols: dict[str, list[float]], expected: bool) -> None:
+    found = [f for f in not_learning.check(run(**cols)) if f.evidence.get("mode") == "worst_error"]
+    assert bool(found) == expected, name
+    if found:
+        assert "never produced an answer" in found[0].message

@@ -60,6 +60,12 @@ token accuracy that learns): a model whose predictions never change on the held-
 majority class (accuracy = the class's share) or only background — is not learning, even when its loss moves. A
 real model's held-out accuracy changes by at least one example between epochs.
 
+**Error rate at its worst** (``worst_error_min_evaluations`` or more evaluations): a held-out error rate of the
+deciding set (WER, CER, TER, a classification error) is within ``worst_error_margin`` of 100% (1.0, or 100 when
+logged as a percentage), on either side, at every evaluation: every word, character or example wrong, every time. A
+speech model fine-tuned with CTC whose outputs collapsed to blanks logs exactly this (``eval_wer`` 1.0 at all six
+evaluations of a wav2vec2 fine-tune while its loss sat flat): however its loss moves, it never produced an answer.
+
 **Unit-variance loss** (``unit_loss_min_evaluations`` or more evaluations): the deciding set's held-out loss stays
 within ``unit_loss_tol`` of 1.0 at every evaluation, and the training loss starts and ends there too. A
 mean-squared error of 1.0 is what predicting the mean scores on a standardised target (unit variance), and what a
@@ -158,6 +164,11 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("frozen_loss_max_gain", 0.01, "Frozen loss: the repeated value may be at most this share of the first "
           "evaluation's value below it — the model never learned before it froze (a loss that fell and then froze "
           "is underfitting's 'flatlined' pattern): 1%.", unit="fraction of the first value", low=0, high=1),
+    Param("worst_error_min_evaluations", 3, "Error rate at its worst: held-out evaluations needed, every one "
+          "within worst_error_margin of 100%.", unit="evaluations", type=int, low=2),
+    Param("worst_error_margin", 0.01, "Error rate at its worst: largest distance from 100% (as a fraction of it, "
+          "either side) at any evaluation: 1% (a WER of 0.99-1.01: at most one word in a hundred right).",
+          unit="fraction of 100%", low=0, high=0.5),
     Param("unit_loss_min_evaluations", 4, "Unit-variance loss: held-out evaluations needed, every one within "
           "unit_loss_tol of 1.0.", unit="evaluations", type=int, low=2),
     Param("unit_loss_tol", 0.03, "Unit-variance loss: largest distance from 1.0 of the held-out loss at any "
@@ -447,6 +458,48 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
     return None
 
 
+#: Task families of held-out error rates (lower is better, 100% = every unit wrong).
+ERROR_RATES = frozenset({"wer", "cer", "ter", "error"})
+
+
+def _worst_error(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """A held-out error rate of the deciding set within ``worst_error_margin`` of 100% at every one of its
+    ``worst_error_min_evaluations`` or more evaluations (module docstring, "Error rate at its worst")."""
+    try:
+        mon = decide(history, monitor).monitor
+    except InputError:
+        return None
+    own_set = role_of(mon.split, mon.metric).heldout_set
+    for (split, metric), s in series_table(history).items():
+        r = role_of(split, metric)
+        if split != mon.split or r.heldout_set != own_set or r.role != "task" \
+                or task_family(r.measure) not in ERROR_RATES:
+            continue
+        f = s.finite()
+        v = f.values
+        if v.size < p["worst_error_min_evaluations"]:
+            continue
+        full = 100.0 if float(np.max(v)) > 1.5 else 1.0  # (a percentage, or a fraction)
+        if float(np.max(np.abs(v / full - 1.0))) > p["worst_error_margin"]:
+            continue  # (only 100% itself: a CER of 1.3–1.5 *percent* is no fraction above 1)
+        last = len(f) - 1
+        msg = (f"{s.name} was {float(np.min(v)):.4g}–{float(np.max(v)):.4g} at all {v.size} evaluations: every "
+               "word, character or example wrong at every evaluation — the model never produced an answer (a "
+               "speech model trained with CTC whose outputs collapsed to blanks logs this) — it is not learning")
+        actions = (
+            "look at a few decoded predictions: empty strings or one repeated token mean a collapsed output",
+            "CTC: check the vocabulary and the blank/pad token id, the input lengths against the label lengths, "
+            "and a learning rate that is not far too high for the pretrained encoder",
+            "overfit a single batch first: a model that cannot drive one batch's error down has a bug",
+        )
+        at = f.at(last)
+        ev = {"mode": "worst_error", "series": [s.name], "evaluations": int(v.size), "min": float(np.min(v)),
+              "max": float(np.max(v)), "at": where_text(f, last)}
+        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                       evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+    return None
+
+
 def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
     """The deciding set's held-out loss within ``unit_loss_tol`` of 1.0 at every one of its
     ``unit_loss_min_evaluations`` or more evaluations, the training loss's first and last values too (module
@@ -526,7 +579,7 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     chance = _at_chance(history, monitor, p)
     if chance is not None:
         return [_chance_finding(history, chance)]
-    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen, _unit_loss):
+    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen, _worst_error, _unit_loss):
         hit = rule(history, monitor, p)
         if hit is not None:
             return [hit]
