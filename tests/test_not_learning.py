@@ -167,3 +167,4 @@ def test_error_rate_at_its_worst(name: str, cols: dict[str, list[float]], expect
     assert bool(found) == expected, name
     if found:
         assert "never produced an answer" in found[0].message
+        assert "1–1 " not in found[0].message and "100–100" not in found[0].message  # (one value: said once)

@@ -483,7 +483,8 @@ def _worst_error(history: History, monitor: Monitor | None, p: dict[str, Any]) -
         if float(np.max(np.abs(v / full - 1.0))) > p["worst_error_margin"]:
             continue  # (only 100% itself: a CER of 1.3–1.5 *percent* is no fraction above 1)
         last = len(f) - 1
-        msg = (f"{s.name} was {float(np.min(v)):.4g}–{float(np.max(v)):.4g} at all {v.size} evaluations: every "
+        lo, hi = f"{float(np.min(v)):.4g}", f"{float(np.max(v)):.4g}"
+        msg = (f"{s.name} was {lo if lo == hi else f'{lo}–{hi}'} at all {v.size} evaluations: every "
                "word, character or example wrong at every evaluation — the model never produced an answer (a "
                "speech model trained with CTC whose outputs collapsed to blanks logs this) — it is not learning")
         actions = (
