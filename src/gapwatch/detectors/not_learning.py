@@ -90,7 +90,7 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import HEAD_LOSSES, Monitor, companions, decide, role_of, task_family
+from ..monitor import HEAD_LOSSES, Monitor, SeriesRole, companions, decide, role_of, task_family
 from ..params import Param, defaults, register, validate
 from ..stats import sampling_sigma
 from . import register as register_detector
@@ -414,17 +414,22 @@ def _auc_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any])
     return None
 
 
-def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
-    """A held-out share of the deciding split with one value at every evaluation (module docstring, "Frozen")."""
+def _own_set(history: History, monitor: Monitor | None) -> list[tuple[SeriesRole, Series]]:
+    """``(role, series)`` of every series of the deciding split's own held-out set (not another set evaluated
+    beside it), in logged order; empty when no series decides."""
     try:
         mon = decide(history, monitor).monitor
     except InputError:
-        return None
-    own_set = role_of(mon.split, mon.metric).heldout_set
-    for (split, metric), s in series_table(history).items():
-        # (the deciding set's own shares only: seqeval's per-entity recall of a rare entity may well repeat)
-        if split != mon.split or role_of(split, metric).heldout_set != own_set:
-            continue
+        return []
+    own = role_of(mon.split, mon.metric).heldout_set
+    return [(r, s) for (split, metric), s in series_table(history).items()
+            if split == mon.split and (r := role_of(split, metric)).heldout_set == own]
+
+
+def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """A held-out share of the deciding split with one value at every evaluation (module docstring, "Frozen")."""
+    # (the deciding set's own shares only: seqeval's per-entity recall of a rare entity may well repeat)
+    for r, s in _own_set(history, monitor):
         v = s.finite().values
         if _share(s):
             if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
@@ -433,7 +438,7 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
                 continue
             held = int(v.size)
         else:
-            held = _frozen_tail(v, p) if role_of(split, metric).role == "loss" else 0
+            held = _frozen_tail(v, p) if r.role == "loss" else 0
             if held == 0:
                 continue
         f = s.finite()
@@ -465,15 +470,8 @@ ERROR_RATES = frozenset({"wer", "cer", "ter", "error"})
 def _worst_error(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
     """A held-out error rate of the deciding set within ``worst_error_margin`` of 100% at every one of its
     ``worst_error_min_evaluations`` or more evaluations (module docstring, "Error rate at its worst")."""
-    try:
-        mon = decide(history, monitor).monitor
-    except InputError:
-        return None
-    own_set = role_of(mon.split, mon.metric).heldout_set
-    for (split, metric), s in series_table(history).items():
-        r = role_of(split, metric)
-        if split != mon.split or r.heldout_set != own_set or r.role != "task" \
-                or task_family(r.measure) not in ERROR_RATES:
+    for r, s in _own_set(history, monitor):
+        if r.role != "task" or task_family(r.measure) not in ERROR_RATES:
             continue
         f = s.finite()
         v = f.values
@@ -505,19 +503,13 @@ def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     """The deciding set's held-out loss within ``unit_loss_tol`` of 1.0 at every one of its
     ``unit_loss_min_evaluations`` or more evaluations, the training loss's first and last values too (module
     docstring, "Unit-variance loss")."""
-    try:
-        mon = decide(history, monitor).monitor
-    except InputError:
-        return None
     tol = p["unit_loss_tol"]
     tr = series_or_none(history, "train", "loss")
     t = tr.finite().values if tr is not None else np.empty(0)
     if t.size < 2 or abs(float(t[0]) - 1.0) > tol or abs(float(t[-1]) - 1.0) > tol:
         return None
-    own_set = role_of(mon.split, mon.metric).heldout_set
-    for (split, metric), s in series_table(history).items():
-        r = role_of(split, metric)
-        if split != mon.split or r.heldout_set != own_set or r.role != "loss":
+    for r, s in _own_set(history, monitor):
+        if r.role != "loss":
             continue
         f = s.finite()
         v = f.values
