@@ -447,6 +447,46 @@ def test_fairseq_json_log_format_quotes_its_numbers(tmp_path: Path) -> None:
     assert not {m for _, m in logged} & {"update", "gb_free", "wps", "num_updates", "best_loss"}
 
 
+
+@pytest.mark.parametrize("form", ["paren", "letters", "bracket"])
+def test_split_groups_keep_each_splits_measurements(tmp_path: Path, form: str) -> None:
+    """A split's measurements grouped in brackets after its name: ``Epoch 3 | Train(loss=0.41, acc=0.80) |
+    Valid(loss=0.48, acc=0.75)`` and a fingerprint-matching script's ``12 \tTrain(L=0.408 | A=0.804) \tValid(L=0.481
+    | A=0.745) \tTest(L=0.612 | A=0.696) \t> Best`` (L, A: loss, accuracy). The second group's bare ``acc`` used to
+    overwrite the first's (one accuracy series, the validation set's values, named the training set's) and the
+    lettered form was refused as an unknown format; each group's values now go to its split."""
+    lines = ["", " " + "#" * 50, "TRAIN \ton Dataset: FVC1 \ttag: 28-new-fc", "Data Prepared:"]
+    tr_loss = [0.69 - 0.04 * e for e in range(1, 13)]
+    va_acc = [0.5 + 0.03 * e for e in range(1, 13)]
+    for e in range(1, 13):
+        tl, ta, vl, va = tr_loss[e - 1], 0.5 + 0.04 * e, 0.70 - 0.02 * e, va_acc[e - 1]
+        if form == "paren":
+            lines.append(f"Epoch {e} | Train(loss={tl:.3f}, acc={ta:.3f}) | Valid(loss={vl:.3f}, acc={va:.3f})")
+        elif form == "letters":
+            lines.append(f"{e} \tTrain(L={tl:.3f}  | A={ta:.3f}) \tValid(L={vl:.3f}  | A={va:.3f}) \t"
+                         f"Test(L={vl + 0.1:.3f}  | A={va - 0.05:.3f}) \t> Best")
+        else:
+            lines.append(f"epoch {e}: train[loss: {tl:.3f}, acc: {100 * ta:.1f}%] val[loss: {vl:.3f}, "
+                         f"acc: {100 * va:.1f}%]")
+    p = tmp_path / "log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    scale = 100.0 if form == "bracket" else 1.0
+    np.testing.assert_allclose(h.series("train", "loss").values, np.round(tr_loss, 3))
+    np.testing.assert_allclose(h.series("val", "acc").values, np.round(np.array(va_acc) * scale, 3), rtol=1e-3)
+    np.testing.assert_allclose(h.series("train", "acc").values[-1], round((0.5 + 0.48) * scale, 3), rtol=1e-3)
+    if form == "letters":
+        np.testing.assert_allclose(h.series("test", "loss").values[0], 0.78, rtol=1e-3)
+
+
+def test_a_split_group_without_measurements_is_prose(tmp_path: Path) -> None:
+    """``train (5000 samples)`` and OpenMMLab's ``Epoch(val) [1][500/500]`` are not split groups: nothing in them
+    is read as a measurement of that split."""
+    from gapwatch.readers.text import pairs
+
+    assert pairs("Data: train (5000 samples) val (500 samples)") == {}
+    assert pairs("Epoch(val) [1][500/500]    loss: 0.52") == {"loss": 0.52}
+
 def test_printed_dicts_without_an_epoch_are_evaluations_in_order(tmp_path: Path) -> None:
     """``print({'train_loss': …, 'val_loss': …})`` once an epoch, no epoch or step in the dict: the records are
     numbered 1, 2, … (as any log that prints no marker). They had no place on any axis before, and a finding on

@@ -491,6 +491,28 @@ _TQDM_COUNT = re.compile(r"(?:\s*:)*\s*\d+it\s*\[[\d:]+(?:<[\d:?]+)?,\s*[\d.?]+\
 _PLUS_MINUS = re.compile(r"(?<=\d)%?\s*(?:±|\+/-|\+-)\s*\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
+#: A split's measurements grouped in brackets after its name, ``Train(loss=0.41, acc=0.80)  Valid(L=0.48 | A=0.75)``
+#: (``[…]`` and ``{…}`` too): each inner ``name=value`` / ``name: value`` belongs to that split. Read as
+#: ``Train loss=0.41, Train acc=0.80``; without it the second group's bare ``acc`` overwrote the first's.
+_SPLIT_GROUP = re.compile(r"(?<![\w.])(train(?:ing)?|val(?:id|idation)?|test(?:ing)?|dev|eval(?:uation)?)\s?"
+                          r"[(\[{]([^()\[\]{}]*)[)\]}]", re.IGNORECASE)
+#: One ``name=value`` / ``name: value`` inside a split group (:data:`_SPLIT_GROUP`).
+_GROUP_PAIR = re.compile(r"(?<![\w@./\-])([A-Za-z][\w@./\-]{0,40}(?: [A-Za-z][\w@./\-]{0,40}){0,3})\s*[:=]\s*"
+                         r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?)")
+#: Single-letter names inside a split group: ``Valid(L=0.48 | A=0.75)`` (loss, accuracy).
+_GROUP_LETTERS = {"L": "loss", "A": "acc"}
+
+
+def _expand_group(m: re.Match[str]) -> str:
+    """``Train(loss=0.41, acc=0.80)`` → ``Train loss=0.41, Train acc=0.80`` (:data:`_SPLIT_GROUP`); a group
+    without a ``name=value`` pair is left as it is."""
+    split, inner = m.group(1), m.group(2)
+    found = _GROUP_PAIR.findall(inner)
+    if not found:
+        return m.group(0)
+    return ", ".join(f"{split} {_GROUP_LETTERS.get(n.strip(), n.strip())}={v}" for n, v in found) + " "
+
+
 #: The rest of an epoch marker line that is only a checkpoint's path (``Epoch 0001 : models\\0001.pt``, a script
 #: that evaluates saved checkpoints one by one): the heading of that epoch's evaluation lines.
 _CHECKPOINT_REST = re.compile(r"\s*[:\-]?\s*\S+\.(?:pt|pth|ckpt|h5|hdf5|keras|pkl|bin|safetensors|onnx|tar)\s*",
@@ -506,6 +528,8 @@ def pairs(text: str) -> dict[str, float]:
     that is a split and one number is that split's loss (:data:`_SPLIT_VALUE_FIELD`)."""
     out: dict[str, float] = {}
     text = _POSSESSIVE.sub(" ", text)
+    if "(" in text or "[" in text or "{" in text:
+        text = _SPLIT_GROUP.sub(_expand_group, text)
     if "%" in text:
         if "of the" in text:
             text = _NETWORK_ON.sub(r"\1 accuracy:", text)
