@@ -3572,3 +3572,66 @@ def test_a_float16_trainer_whose_loss_reads_zero_beside_nan_evaluations_broke_do
     (r,) = analyze(load(p), forecast=False, examples=False).runs
     assert not [f for f in r.findings if f.evidence.get("type") == "non_finite"]
     assert [f for f in r.findings if f.evidence.get("type") == "non_finite_heldout"]
+
+
+def test_ultralytics_classify_top_k_accuracies_are_the_validation_sets_accuracy(tmp_path: Path) -> None:
+    """YOLOv8-cls ``results.csv``: ``metrics/accuracy_top1`` is the validation set's (top-1) accuracy and
+    ``metrics/accuracy_top5`` its top-5 accuracy, measured on the same set as ``val/loss``. The names read
+    ``accuracy_acc`` / ``accuracy_top5`` (the measure's own name taken for a held-out set's), so a rising
+    ``val/loss`` beside a plateaued top-1 was "1 of 2 held-out sets degrading"; it is one set, whose loss and
+    accuracy disagree."""
+    from gapwatch.names import normalize
+
+    assert normalize("metrics/accuracy_top1") == ("val", "acc")
+    assert normalize("metrics/accuracy_top5") == ("val", "top5_acc")
+    assert normalize("val_pgd_acc") == ("val", "pgd_acc")
+    rows = [f"{e},{1.5 / e:.4f},{min(0.9, 0.5 + 0.05 * e):.4f},{min(1.0, 0.8 + 0.02 * e):.4f},"
+            f"{0.6 + 0.02 * max(0, e - 5):.4f},0.001,0.001,0.001" for e in range(1, 13)]
+    p = tmp_path / "results.csv"
+    p.write_text("epoch,train/loss,metrics/accuracy_top1,metrics/accuracy_top5,val/loss,lr/pg0,lr/pg1,lr/pg2\n"
+                 + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.HELDOUT_REGRESSION]
+    assert "accuracy_acc" not in " ".join(f.message for f in r.findings)
+
+
+def test_a_frozen_validation_loss_beside_a_perfect_accuracy_is_not_a_model_that_does_not_learn(
+        tmp_path: Path) -> None:
+    """YOLOv8-cls on an easy task (batch 14): top-1 0.998 at the first epoch and 1.0 from epoch 8, while
+    ``val/loss`` sits at 2.844 for the last 16 of 30 epochs (Ultralytics' classify loss on a tiny set). The frozen
+    loss rule said the model was not learning; a share that started saturated was learned before the first
+    evaluation, so the frozen loss is not news."""
+    rows = []
+    for e in range(1, 31):
+        top1 = 0.99833 if e < 8 else 1.0
+        vloss = 2.849 - 0.0003 * e if e < 15 else 2.844
+        rows.append(f"{e},{0.97 * 0.87 ** e + 0.016:.5f},{top1:.5f},1,{vloss:.4f},0.0002,0.0002,0.0002")
+    p = tmp_path / "results.csv"
+    p.write_text("epoch,train/loss,metrics/accuracy_top1,metrics/accuracy_top5,val/loss,lr/pg0,lr/pg1,lr/pg2\n"
+                 + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    assert not [f for f in r.findings if f.severity.rank >= Severity.WARNING.rank]
+
+
+def test_overfitting_beside_a_held_out_set_at_chance_is_downgraded(tmp_path: Path) -> None:
+    """YOLOv8-cls over ~106 classes (batch 16): ``val/loss`` within 4.657–4.662 (ln 106 = 4.663) and top-1 at
+    0.002–0.010 (chance) for 65 epochs while the training loss falls. Its loss's drift of a tenth of a percent
+    after top-1's best read as overfitting beside the at-chance finding; a model that never left chance did not
+    learn the task it could overfit: the overfitting finding is info and says so."""
+    from gapwatch.detectors import NEVER_LEARNED_NOTE
+
+    rows = []
+    for e in range(1, 66):
+        top1 = [0.00195, 0.00389, 0.0058, 0.0078][e % 4] if e != 24 else 0.01038
+        vloss = 4.657 + 0.005 * max(0, e - 15) / 50 + 0.0004 * (e % 2)
+        rows.append(f"{e},{3.58 - 2.7 * (1 - 0.96 ** e):.5f},{top1:.5f},{0.02 + 0.004 * (e % 4):.5f},{vloss:.5f},"
+                    "0.0002,0.0002,0.0002")
+    p = tmp_path / "results.csv"
+    p.write_text("epoch,train/loss,metrics/accuracy_top1,metrics/accuracy_top5,val/loss,lr/pg0,lr/pg1,lr/pg2\n"
+                 + "\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    chance = [f for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert chance and chance[0].evidence["mode"] == "at_chance"
+    over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert over and all(f.severity == Severity.INFO and NEVER_LEARNED_NOTE in f.message and f.evidence["never_learned"]
+               for f in over)

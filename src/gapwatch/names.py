@@ -547,8 +547,16 @@ def _names_held_out_set(tokens: list[str]) -> bool:
             and tokens[0] not in QUALIFIERS and tokens[0] not in _LOSS_PARTS)
 
 
+#: Top-k qualifiers of an accuracy (:func:`_canonical_metric`).
+_TOP_K: frozenset[str] = frozenset({"top1", "top3", "top5", "top10"})
+
+
 def _canonical_metric(rest: list[str]) -> str:
-    """Canonicalise the last token (the measure), keep qualifiers before it: pgd_acc, top5_acc."""
+    """Canonicalise the last token (the measure), keep qualifiers before it: pgd_acc, top5_acc. A measure named
+    before its top-k qualifier, Ultralytics classify's ``accuracy_top1`` / ``accuracy_top5``, is ``acc`` /
+    ``top5_acc`` (it read ``accuracy_acc``, the measure's own name taken for a held-out set's)."""
+    if len(rest) == 2 and METRIC_ALIASES.get(rest[0]) == "acc" and rest[1] in _TOP_K:
+        return "acc" if rest[1] == "top1" else f"{rest[1]}_acc"
     last = METRIC_ALIASES.get(rest[-1], rest[-1])
     qual = rest[:-1]
     if len(rest) >= 2 and "_".join(rest[-2:]) in METRIC_ALIASES:

@@ -94,6 +94,8 @@ MEMORIZING_NOTE = "; the model is memorising (see the memorization finding): thi
 #: Appended to an overfitting finding that :func:`reconcile` downgrades because the model never learned the task.
 #: ``not_learning`` modes that stand beside ``underfitting``'s "still falling" (see :func:`reconcile`).
 SPECIFIC_NOT_LEARNING = frozenset({"frozen", "never_above_zero", "at_chance", "auc_at_chance"})
+#: ``not_learning`` modes that say the model never did the task: an ``overfitting`` finding beside one is downgraded.
+NEVER_LEARNED_MODES: frozenset[str] = frozenset({"never_above_zero", "frozen", "at_chance"})
 NEVER_LEARNED_NOTE = ("; the model never did the task on the held-out set (see the not_learning finding): nothing "
                       "to overfit")
 #: Appended to an overfitting finding that :func:`reconcile` downgrades because training itself is stuck.
@@ -112,9 +114,11 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
       the run (stuck, or still falling), its finding is dropped — except its specific modes
       (:data:`SPECIFIC_NOT_LEARNING`: a held-out share frozen at one value, never above zero, or at chance) beside
       a loss that is still falling, which is no evidence of learning the task.
-    * a run whose deciding share never left zero or never changed (``not_learning``'s ``never_above_zero`` and
-      ``frozen``) did not learn the task, so it cannot have overfit it: ``overfitting`` findings become ``info``
-      and say so (``evidence["never_learned"]``).
+    * a run whose deciding share never left zero or never changed, or whose held-out loss and accuracy sat at
+      chance level at every evaluation (``not_learning``'s ``never_above_zero``, ``frozen`` and ``at_chance``),
+      did not learn the task, so it cannot have overfit it: ``overfitting`` findings become ``info`` and say so
+      (``evidence["never_learned"]``) — a loss that wanders inside its chance band (4.657–4.662 beside ln 106)
+      has no best to overfit past.
     * a run whose training is stuck (``underfitting``'s ``stuck`` mode: the training loss never improved beyond
       its noise, or the training accuracy stayed low) learned nothing it could overfit: ``overfitting`` findings
       become ``info`` and say so (``evidence["train_stuck"]``) — overfitting is the held-out measure getting
@@ -144,7 +148,7 @@ def reconcile(findings: list[Finding]) -> list[Finding]:
                             evidence={**f.evidence, "train_stuck": True})
                     if f.kind == FindingKind.OVERFITTING and f.severity.rank > Severity.INFO.rank else f
                     for f in findings]
-    if any(f.kind == FindingKind.NOT_LEARNING and f.evidence.get("mode") in ("never_above_zero", "frozen")
+    if any(f.kind == FindingKind.NOT_LEARNING and f.evidence.get("mode") in NEVER_LEARNED_MODES
            for f in findings):
         findings = [replace(f, severity=Severity.INFO, message=f.message + NEVER_LEARNED_NOTE,
                             evidence={**f.evidence, "never_learned": True})

@@ -48,7 +48,9 @@ loss or a thresholded F1 moved (a TF-IDF detector whose loss fell while its AUC 
 
 **Frozen loss**: the deciding set's held-out loss holds one value (to ``frozen_rtol``, a value of
 ``frozen_loss_min_digits`` or more significant digits) at each of its last ``frozen_loss_min_evaluations`` or more
-evaluations, at least half of them, no better than its first by more than ``frozen_loss_max_gain``. A loss is
+evaluations, at least half of them, no better than its first by more than ``frozen_loss_max_gain`` — unless a share
+of the same set (accuracy…) was at ``saturated_share`` or above at its first evaluation (learned before it: an
+Ultralytics classifier at top-1 0.998 → 1.0 whose ``val/loss`` sits at 2.844). A loss is
 continuous: a learning model's never repeats to the digit, so a repeat this long is weights that stopped changing
 (a step-decayed learning rate that reached 1e-22 after a blow-up at LR 10: the test loss 0.02912889 at four
 evaluations running).
@@ -429,7 +431,9 @@ def _own_set(history: History, monitor: Monitor | None) -> list[tuple[SeriesRole
 def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
     """A held-out share of the deciding split with one value at every evaluation (module docstring, "Frozen")."""
     # (the deciding set's own shares only: seqeval's per-entity recall of a rare entity may well repeat)
-    for r, s in _own_set(history, monitor):
+    own = _own_set(history, monitor)
+    learned = any(_share(s) and float(s.finite().values[0]) >= p["saturated_share"] for _, s in own)
+    for r, s in own:
         v = s.finite().values
         if _share(s):
             if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
@@ -438,7 +442,8 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
                 continue
             held = int(v.size)
         else:
-            held = _frozen_tail(v, p) if r.role == "loss" else 0
+            # (a loss frozen beside a share that started at saturated_share: learned before the first evaluation)
+            held = _frozen_tail(v, p) if r.role == "loss" and not learned else 0
             if held == 0:
                 continue
         f = s.finite()
