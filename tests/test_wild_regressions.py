@@ -3635,3 +3635,34 @@ def test_overfitting_beside_a_held_out_set_at_chance_is_downgraded(tmp_path: Pat
     over = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
     assert over and all(f.severity == Severity.INFO and NEVER_LEARNED_NOTE in f.message and f.evidence["never_learned"]
                for f in over)
+
+
+def test_a_keras_history_saved_as_a_json_string_of_its_print(tmp_path: Path) -> None:
+    """``json.dump(str(history.history), f)`` (batch 26): the file is one JSON string holding the printed dict,
+    ``"{'loss': [7.12, …], 'accuracy': […], 'val_loss': […], 'val_accuracy': […]}"``. It was refused as an
+    unknown format; it is the history."""
+    hist = {"loss": [7.12, 5.12, 3.89, 3.90, 3.52], "accuracy": [0.05, 0.12, 0.2, 0.26, 0.31],
+            "val_loss": [4.1, 3.2, 2.9, 2.7, 2.75], "val_accuracy": [0.3, 0.41, 0.52, 0.6, 0.62]}
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(str(hist)))
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "acc").values, hist["val_accuracy"])
+    np.testing.assert_allclose(h.series("train", "loss").values, hist["loss"])
+
+
+def test_a_capital_e_glued_to_the_epoch_counter_marks_the_epoch(tmp_path: Path) -> None:
+    """``[Fold 0] Head E1/6: train_loss=4055.3845 val_sumMSE=390.1324 (SBP=281.1146, DBP=109.0178)`` (a 5-fold
+    regression log, batch 26): ``E1/6`` is epoch 1 of 6, as ``Ep 1/6`` is; the log was refused as an unknown
+    format. A number in scientific notation before a slash (``1e3/5``) is no epoch."""
+    from gapwatch.readers.text import pairs
+
+    lines = ["=== Training fold 0 ==="]
+    for e in range(1, 7):
+        lines.append(f"[Fold 0] Head E{e}/6: train_loss={4000 / e:.4f} val_sumMSE={400 - 10 * e:.4f} "
+                     f"(SBP={280 - 7 * e:.4f}, DBP={120 - 3 * e:.4f})")
+    p = tmp_path / "train_history.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "summse").values, [400 - 10 * e for e in range(1, 7)])
+    np.testing.assert_allclose(h.series("train", "loss").values, [round(4000 / e, 4) for e in range(1, 7)])
+    assert "epoch" not in pairs("lr 1e3/5 loss 0.2")

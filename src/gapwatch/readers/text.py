@@ -451,8 +451,8 @@ _SPLIT_TAG = re.compile(r"^\s*[\[(]\s*(train(?:ing)?|val(?:id|idation)?|eval(?:u
 #: An epoch counter inside a line: ``…, Epoch: [3/100],Val_PSNR: 28.9`` → ``Epoch: 3,``.
 _EPOCH_OF = re.compile(r"(?<![\w.])epoch\s*[:=#]?\s*\[\s*(\d+)\s*/\s*\d+\s*\]", re.IGNORECASE)
 #: The abbreviated epoch counter of hand-written prints, always with its total: ``F1 Ep  3/50 | Tr loss=…`` →
-#: ``epoch: 3``.
-_EP_OF = re.compile(r"(?<![\w.])ep\.?\s*[:#]?\s*(\d+)\s*/\s*\d+(?![\w.])", re.IGNORECASE)
+#: ``epoch: 3``; a capital ``E`` glued to it too (``[Fold 0] Head E1/6: train_loss=…``).
+_EP_OF = re.compile(r"(?<![\w.])(?:[Ee][Pp]\.?\s*[:#]?\s*|E)(\d+)\s*/\s*\d+(?![\w.])")
 #: An outer loop's counter followed by the batch within it: ``iteration:51 step:0/2, NER loss:75.5`` (the
 #: ChineseNER trainer copied by many repositories counts epochs as iterations) → ``epoch: 51``; the inner
 #: ``step k/M`` is progress, not a global step.
@@ -465,9 +465,10 @@ _OUTER_INNER = re.compile(r"(?<![\w.])(?:iter(?:ation)?|epoch)\s*[:=#]?\s*(\d+)\
 _SPLIT_VALUE_FIELD = re.compile(rf"^\s*(train(?:ing)?|val(?:id|idation)?|eval(?:uation)?|dev|test)\s*[:=]?\s+({_NUM})"
                                 r"\s*(?:\([^()]*\))?\s*$", re.IGNORECASE)
 #: A whole history printed one series a line, ``val_loss: [0.66, 0.56, 0.64, …]`` (``for k, v in
-#: history.history.items(): print(f"{k}: {v}")``), or as a dict of lists on one line (``print(history.history)``).
+#: history.history.items(): print(f"{k}: {v}")``), or as a dict of lists on one line (``print(history.history)``;
+#: also saved as a JSON string of that print, ``json.dump(str(history.history), f)``: ``"{'loss': [7.12, …]}"``).
 _HISTORY_LINE = re.compile(rf"^\s*['\"]?({_WORD})['\"]?\s*:\s*\[\s*({_NUM}(?:\s*,\s*{_NUM})+)\s*\]\s*,?\s*$")
-_HISTORY_DICT = re.compile(rf"^\s*\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
+_HISTORY_DICT = re.compile(rf"^\s*\"?\{{\s*'[A-Za-z_][\w/.\-]*'\s*:\s*\[\s*{_NUM}")
 #: A split's bare name before a percentage, ``Train: 90.36% | Validation: 92.77%``: its accuracy (a bare split
 #: name before a plain number is its loss, :func:`gapwatch.names.normalize`; no loss is printed as a percentage).
 #: PyTorch's CIFAR-10 tutorial's print, copied into many training scripts: ``Accuracy of the network on the 10000
@@ -719,8 +720,11 @@ class _Records:
             return
         if _HISTORY_DICT.match(seg) is None:
             return
+        text = seg.strip()
+        if text.startswith('"') and text.endswith('"') and len(text) > 1:
+            text = text[1:-1]  # (a JSON string holding the printed dict: its single quotes need no unescaping)
         try:
-            d = ast.literal_eval(seg.strip())
+            d = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             return
         if isinstance(d, dict):
