@@ -3666,3 +3666,35 @@ def test_a_capital_e_glued_to_the_epoch_counter_marks_the_epoch(tmp_path: Path) 
     np.testing.assert_allclose(h.series("val", "summse").values, [400 - 10 * e for e in range(1, 7)])
     np.testing.assert_allclose(h.series("train", "loss").values, [round(4000 / e, 4) for e in range(1, 7)])
     assert "epoch" not in pairs("lr 1e3/5 loss 0.2")
+
+
+@pytest.mark.parametrize("names", [("valid_acc", "valid_loss"), ("Test_acc", "Val_loss_min")])
+def test_one_result_line_per_subject_is_not_a_training_curve(tmp_path: Path, names: tuple[str, str]) -> None:
+    """An EEG toolkit's results log (batch 20 and 26): ``Training on subject 3`` then ``Subject: 3   seed 1   time:
+    1.5 m   valid_acc: 0.8966   valid_loss: 0.476`` for nine subjects and a summary table — each line one
+    subject's final result. Read in order they made a nine-"epoch" curve (an underfitting warning, a test loss
+    "best at epoch 3"); a subject, fold, participant or patient counter without an epoch or step is a results
+    table: refused as not a log."""
+    accs = [0.8448, 0.7759, 0.8966, 0.8103, 0.8793, 0.7759, 0.91, 0.88, 0.86]
+    lines = [""]
+    for k, a in enumerate(accs, 1):
+        lines += [f"Training on subject {k}",
+                  f"Subject: {k}   seed 1   time: 1.5 m   {names[0]}: {a:.4f}   {names[1]}: {1.2 - a:.3f}", ""]
+    lines += ["---------------------------------", "Test performance (acc %):", "---------------------------------",
+              "         sub_1   sub_2   sub_3     average", "Seed 1:  81.25   59.38   87.85     76.16"]
+    p = tmp_path / "log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError):
+        load(p)
+
+
+def test_a_fold_counter_beside_an_epoch_counter_is_still_a_curve(tmp_path: Path) -> None:
+    """The per-entity rule only drops lines without an epoch or step: ``Fold 2 | Epoch 3 | val_loss: …`` is a
+    k-fold training log, one run per fold."""
+    lines = [f"Fold {f} | Epoch {e} | train_loss: {1 / e:.3f} | val_loss: {1.1 / e + 0.01 * f:.3f}"
+             for f in (1, 2) for e in range(1, 7)]
+    p = tmp_path / "log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    logged = list(h.keys())
+    assert ("val", "loss") in logged

@@ -63,6 +63,11 @@ _FILLER = frozenset({"is", "was", "are", "of", "at", "equals", "now", "="})
 _EPOCH_WORDS = frozenset({"epoch", "ep", "episode", "round"})
 #: … or the step.
 _STEP_WORDS = frozenset({"step", "steps", "iter", "iters", "iteration", "it", "global_step", "batch_idx"})
+#: Counters that index the lines of a results table, not a training curve: one line per subject, fold,
+#: participant or patient (``Subject: 3   seed 1   time: 1.5 m   valid_acc: 0.8966   valid_loss: 0.476``, the
+#: per-subject summary an EEG toolkit prints after training each subject's model). A layout with such a slot and no
+#: epoch or step counter is no print of the training loop.
+ENTITY_COUNTERS = frozenset({"subject", "sub", "fold", "participant", "patient"})
 _SPLITS = frozenset(SPLIT_ALIASES) - {"metrics"}
 _HELD_OUT = frozenset(SPLIT_ALIASES.values()) - {"train"}
 #: A bare ``[k/N]`` counter opening a line (after any prefix the reader removed).
@@ -115,6 +120,7 @@ class _Template:
 
     def __init__(self, line: str, spans: Sequence[tuple[int, int]]) -> None:
         self.counter: int | None = None
+        self.entity = False  # a slot counts subjects, folds… (:data:`ENTITY_COUNTERS`)
         self.kind = "epoch"
         self.names: list[str | None] = []
         ends = [0] + [b for _, b in spans]
@@ -128,6 +134,7 @@ class _Template:
             if name is None and not re.search(r"[A-Za-z]", _SEP.split(before)[-1]):
                 name = _name_after(line[b:starts[j + 1]])
             last = name.split()[-1].lower() if name else ""
+            self.entity |= last in ENTITY_COUNTERS
             if self.counter is None and (last in _EPOCH_WORDS or last in _STEP_WORDS):
                 self.counter, self.kind = j, ("epoch" if last in _EPOCH_WORDS else "step")
                 name = None
@@ -218,8 +225,8 @@ def template_records(lines: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
         h = templates.get(key)
         if h is not None and h.heading is not None:
             heading = (h.heading, i)
-        if t is None:
-            continue
+        if t is None or (t.entity and t.counter is None):
+            continue  # (``Subject: 3 … valid_acc: 0.89``: one subject's final result, not an evaluation)
         values = [float(line[a:b]) for a, b in spans]
         near = heading[0] if heading is not None and i - heading[1] <= MAX_HEADING_LINES else None
         found = t.measures(values, near)

@@ -98,7 +98,7 @@ from ..errors import InputError
 from ..history import HistoryNote
 from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize
 from ._parts import Parts, records_parts, restart_note, restarts
-from ._templates import template_records
+from ._templates import ENTITY_COUNTERS, template_records
 from ._ultralytics_console import UltralyticsConsole
 from .base import HEAD_BYTES, FunctionReader, text_encoding
 
@@ -1004,7 +1004,22 @@ def _numbered(lines: list[tuple[int, dict[str, float]]]) -> list[tuple[int, dict
         else:
             out.append((line, {"epoch": float(len(out) + 1), **found}))
     held = any(_series_of(k)[0] != "train" for _, r in out for k in r if k != "epoch" and is_measure(k))
+    if _per_entity(out):
+        return []
     return out if len(out) >= MIN_NUMBERED_RECORDS and held else []
+
+
+def _per_entity(records: list[tuple[int, dict[str, Any]]]) -> bool:
+    """Whether records numbered in order (:func:`_numbered`) each carry one counter of
+    :data:`gapwatch.readers._templates.ENTITY_COUNTERS` that rises by one from record to record: a table of final
+    results, one per subject or fold (``Subject: 3   seed 1   time: 1.5 m   valid_acc: 0.8966``), whose order is
+    no time axis."""
+    for name in {k for _, r in records[:1] for k in r if k.strip().lower() in ENTITY_COUNTERS}:
+        values = [r.get(name) for _, r in records]
+        if all(v is not None for v in values) and len(values) >= 2 \
+                and all(b == a + 1 for a, b in zip(values, values[1:])):
+            return True
+    return False
 
 
 #: ANSI escape sequences (colours, cursor moves) that terminal loggers write and stdout captures keep (W&B's
