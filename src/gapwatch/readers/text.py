@@ -1016,8 +1016,8 @@ def _per_entity(records: list[tuple[int, dict[str, Any]]]) -> bool:
     no time axis."""
     for name in {k for _, r in records[:1] for k in r if k.strip().lower() in ENTITY_COUNTERS}:
         values = [r.get(name) for _, r in records]
-        if all(v is not None for v in values) and len(values) >= 2 \
-                and all(b == a + 1 for a, b in zip(values, values[1:])):
+        counts = [float(v) for v in values if v is not None]
+        if len(counts) == len(values) >= 2 and all(b == a + 1 for a, b in zip(counts, counts[1:])):
             return True
     return False
 
