@@ -39,8 +39,9 @@ LN200 = math.log(200)
     ("too short (3 evaluations)", {"val_acc": [0.29, 0.16, 0.15], "val_loss": [1.58, 1.79, 1.80]}, False),
     ("overfitting from the start: training learns", {"val_loss": [0.5, 0.55, 0.6, 0.7, 0.8],
                                                      "train_loss": [1.0, 0.6, 0.3, 0.1, 0.05]}, False),
-    ("memorising: training accuracy fitted", {"val_acc": [0.1] * 8, "train_acc": [0.1, 0.3, 0.6, 0.9, 1, 1, 1, 1]},
-     False),
+    # (a held-out accuracy that moves a little: one at one value for 5+ evaluations is the frozen rule's)
+    ("memorising: training accuracy fitted", {"val_acc": [0.1, 0.11, 0.1, 0.09, 0.1, 0.11, 0.1, 0.1],
+                                              "train_acc": [0.1, 0.3, 0.6, 0.9, 1, 1, 1, 1]}, False),
     ("accuracy gained 6 points", {"val_acc": [0.20, 0.26, 0.22, 0.20], "val_loss": [1.6, 1.7, 1.7, 1.8]}, False),
     ("ends better than it started", {"val_loss": [1.0, 1.2, 1.1, 0.90]}, False),
     ("at chance over 3 classes while F1 decides (surely_zoe trainer_state-like, 2 evaluations)",

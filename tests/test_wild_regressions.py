@@ -3698,3 +3698,21 @@ def test_a_fold_counter_beside_an_epoch_counter_is_still_a_curve(tmp_path: Path)
     h = load(p)
     logged = list(h.keys())
     assert ("val", "loss") in logged
+
+
+@pytest.mark.parametrize("epochs,frozen", [(5, True), (4, False)])
+def test_a_validation_accuracy_frozen_for_five_epochs_is_not_learning(tmp_path: Path, epochs: int,
+                                                                      frozen: bool) -> None:
+    """Lightning ``metrics.csv`` of an EEG classifier on a tiny subset (batch 17): ``val_acc`` 0.2857 (2 of 7) at
+    every one of 5 epochs while the training accuracy rises 0.46 → 0.65 — a constant prediction on the held-out
+    set. ``frozen_min_evaluations`` is 5 (it was 10, and this run was missed); four repeats are still too few."""
+    rows = ["epoch,step,train_acc,train_loss,val_acc,val_loss"]
+    val_loss = [1.70, 1.86, 1.45, 1.43, 1.57]
+    for e in range(epochs):
+        rows.append(f"{e},{10 * (e + 1) - 1},{0.46 + 0.05 * e:.3f},{1.08 - 0.07 * e:.3f},0.2857142984867096,"
+                    f"{val_loss[e]:.3f}")
+    p = tmp_path / "metrics.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert ("frozen" in modes) is frozen

@@ -152,7 +152,7 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("auc_chance_margin", 0.05, "AUC at chance: the held-out ROC-AUC may differ from 0.5 by at most this at "
           "every evaluation: 0.05 (0.45-0.55, where a classifier ranks positives above negatives about as often "
           "as a coin).", unit="AUC", low=0, high=0.5),
-    Param("frozen_min_evaluations", 10, "Frozen: held-out evaluations with the same value needed (a short run's "
+    Param("frozen_min_evaluations", 5, "Frozen: held-out evaluations with the same value needed (a short run's "
           "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
     Param("frozen_rtol", 1e-6, "Frozen: relative tolerance for 'the same value' (float32 round trips).",
           unit="fraction of the value", low=0, high=0.01),
