@@ -3716,3 +3716,13 @@ def test_a_validation_accuracy_frozen_for_five_epochs_is_not_learning(tmp_path: 
     (r,) = analyze(load(p), forecast=False).runs
     modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
     assert ("frozen" in modes) is frozen
+
+
+def test_an_unknown_utf16_file_is_described_by_its_first_line(tmp_path: Path) -> None:
+    """A PowerShell ``>`` redirect writes UTF-16 with a byte order mark (batch 25: an Italian pre-training log
+    without a held-out series). Refused, the message called it "binary data (first bytes ff fe 54 00 …)"; it
+    quotes its first line, as for any other text file."""
+    p = tmp_path / "training.log"
+    p.write_bytes("Tile di pre-training: 10984 da 2746 immagini\r\nStep per epoca: 85\r\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"first line 'Tile di pre-training: 10984 da 2746 immagini' \(UTF-16\)"):
+        load(p)

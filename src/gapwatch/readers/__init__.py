@@ -160,6 +160,9 @@ def _describe(path: Path) -> str:
         return f"an unreadable file ({exc.strerror or exc})"
     if not raw:
         return "an empty file"
+    if text_encoding(raw) == "utf-16":  # (its NUL bytes are text: the UTF-16 of PowerShell's ``>``)
+        text = raw[: len(raw) // 2 * 2].decode("utf-16", errors="replace").lstrip("\ufeff")
+        return f"first line {(text.splitlines() or [''])[0][:80]!r} (UTF-16)"
     if b"\x00" in raw or sum(b < 9 or 13 < b < 32 for b in raw) > len(raw) // 10:
         return f"binary data (first bytes {raw[:8].hex(' ')})"
     first = raw.decode("utf-8", errors="replace").splitlines()[0] if raw.strip() else ""
