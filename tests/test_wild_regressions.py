@@ -3726,3 +3726,19 @@ def test_an_unknown_utf16_file_is_described_by_its_first_line(tmp_path: Path) ->
     p.write_bytes("Tile di pre-training: 10984 da 2746 immagini\r\nStep per epoca: 85\r\n".encode("utf-16"))
     with pytest.raises(InputError, match=r"first line 'Tile di pre-training: 10984 da 2746 immagini' \(UTF-16\)"):
         load(p)
+
+
+def test_a_log_of_fid_alone_is_an_evaluations(tmp_path: Path) -> None:
+    """A DDPM's ``fid_log.txt`` (batch 27): ``Epoch: 5, iter: 7590, FID: 361.9117`` every 5 epochs, nothing else.
+    The Fréchet Inception Distance is computed against a reference set by an evaluation, never on training
+    batches: without a split name or a loss, the log is an evaluation's (it was refused: "no validation
+    series"). ``ndcg``/``mrr``/``kid`` likewise; a log with a loss beside them keeps its training default."""
+    from gapwatch.names import normalize_columns
+
+    fid = [361.9, 254.2, 186.7, 134.5, 104.7, 93.8, 85.3, 77.3, 76.5, 75.9, 77.0, 75.0, 77.9]
+    p = tmp_path / "fid_log.txt"
+    p.write_text("".join(f"Epoch: {5 * k}, iter: {1518 * 5 * k}, FID: {v:.4f}\n" for k, v in enumerate(fid, 1)))
+    h = load(p)
+    np.testing.assert_allclose(h.series("val", "fid").values, fid)
+    assert normalize_columns(["KID", "FID"]) == {"KID": ("val", "kid"), "FID": ("val", "fid")}
+    assert normalize_columns(["loss", "fid"])["fid"][0] == "train"

@@ -767,19 +767,26 @@ def _ranking_on_val(read: dict[str, tuple[str, str]], explicit: set[str], defaul
 
 def _evaluation_only(read: dict[str, tuple[str, str]], explicit: set[str], default_split: str) -> None:
     """Put every metric on ``val`` (in place) when no name says a split, none is a loss and one is a task metric
-    (:func:`task_metric_rank`): a log of accuracy, precision and recall (``epoch:1
-    Accuracy:71.0  Average precision:74.8  Average recall:69.3``) or of a Dice per checkpoint, without a loss, is
-    an evaluation's — a training loop logs its loss. Only for the training default (a reader that knows the
+    (:func:`task_metric_rank`) or a measure only an evaluation computes (:data:`EVALUATION_MEASURES`: FID…): a
+    log of accuracy, precision and recall (``epoch:1 Accuracy:71.0  Average precision:74.8  Average
+    recall:69.3``), of a Dice per checkpoint or of a DDPM's FID, without a loss, is an evaluation's — a training
+    loop logs its loss. Only for the training default (a reader that knows the
     split, such as a ``valid.log``, has said it)."""
     if explicit or not read or default_split != "train":
         return
     if any(m == "loss" or m.endswith("_loss") or m.startswith("loss_") or m in ("perplexity", "nll")
            for _, m in read.values()):
         return
-    if not any(task_metric_rank(m) < 4 for _, m in read.values()):
+    if not any(task_metric_rank(m) < 4 or EVALUATION_MEASURES & set(m.split("_")) for _, m in read.values()):
         return
     for n, (_, m) in list(read.items()):
         read[n] = ("val", m)
+
+
+#: Measures only an evaluation computes: a generative model's Fréchet Inception Distance and Kernel Inception
+#: Distance against a reference set (``Epoch: 5, iter: 7590, FID: 361.9``), a recommender's ranking measures over
+#: held-out interactions. A log of them without a split name or a loss is an evaluation's (:func:`_evaluation_only`).
+EVALUATION_MEASURES: frozenset[str] = frozenset({"fid", "kid", "ndcg", "mrr"})
 
 
 def _bare_metrics_on_val(read: dict[str, tuple[str, str]], metric_names: list[str], explicit: set[str],
