@@ -3742,3 +3742,23 @@ def test_a_log_of_fid_alone_is_an_evaluations(tmp_path: Path) -> None:
     np.testing.assert_allclose(h.series("val", "fid").values, fid)
     assert normalize_columns(["KID", "FID"]) == {"KID": ("val", "kid"), "FID": ("val", "fid")}
     assert normalize_columns(["loss", "fid"])["fid"][0] == "train"
+
+
+def test_a_fold_column_tells_the_runs_of_a_cross_validation_apart(tmp_path: Path) -> None:
+    """A hand-written CSV of a 5-fold cross-validation plus a final run on all the data (batch 27): ``fold,epoch,
+    cls,box,total,avg_batch_iou,val_f1`` with the epochs restarting per fold and ``Final`` in the fold column of
+    the last run. It was refused ("column 'fold': expected a number, got 'Final'"); with numbers only, the folds
+    were one run whose restarting epochs kept only the last fold's values and ``fold`` was read as a measure.
+    Each fold is a run, as a ``run`` column's values are."""
+    rows = ["fold,epoch,cls,box,total,avg_batch_iou,val_f1"]
+    for fold in ("1", "2", "Final"):
+        for e in range(1, 9):
+            rows.append(f"{fold},{e},{2.5 / e:.4f},{0.2 / e:.4f},{3 / e:.4f},{0.05 * e:.3f},"
+                        f"{min(0.86, 0.12 * e):.3f}")
+    p = tmp_path / "train_metrics.csv"
+    p.write_text("\n".join(rows) + "\n")
+    h = load(p)
+    assert h.runs() == ["train_metrics#fold 1", "train_metrics#fold 2", "train_metrics#fold Final"]
+    for r in h.runs():
+        assert len(h.series("val", "f1", run=r)) == 8
+    assert ("train", "fold") not in list(h.keys())

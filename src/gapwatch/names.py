@@ -125,6 +125,7 @@ NON_METRICS: frozenset[str] = frozenset(
         "lr",
         "grad_norm",
         "run",
+        "fold",  # (a cross-validation fold's number: the run it belongs to, never a measure)
         "split",
         "metric",
         "value",

@@ -83,7 +83,10 @@ BATCH_ROWS = 65536
 #: Columns that may say which split a row measures (a long table: ``Epoch,Phase,Loss,Accuracy`` with one train and
 #: one test row per epoch; :func:`phase_parts`).
 PHASE_COLUMNS = frozenset({"phase", "split", "mode", "stage", "subset", "set"})
-TEXT_COLUMNS = frozenset({"run", "split", "metric"} | PHASE_COLUMNS)
+#: Columns that tell apart runs held in one wide table: a run's name, or the fold of a cross-validation
+#: (``fold,epoch,cls,box,val_f1`` with the epochs restarting per fold, and a ``Final`` run on all the data).
+RUN_COLUMNS = ("run", "fold")
+TEXT_COLUMNS = frozenset({"split", "metric", *RUN_COLUMNS} | PHASE_COLUMNS)
 
 
 class NumColumn:
@@ -598,10 +601,12 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     lower = t.lower()
     if {"split", "metric", "value"} <= set(lower):
         return _long_parts(t, run)
-    if "run" in lower:  # a wide CSV holding several runs, told apart by a run column
-        codes, names = t.text(lower["run"])
+    by = next((c for c in RUN_COLUMNS if c in lower), None)
+    if by is not None:  # a wide CSV holding several runs, told apart by a run (or fold) column
+        codes, names = t.text(lower[by])
         order = list(dict.fromkeys(codes.tolist()))  # runs in order of first row
-        out = [wide_parts(t.subset(codes == k), names[k] or run) for k in order]
+        label = (lambda k: names[k] or run) if by == "run" else (lambda k: f"{run}#{by} {names[k]}")
+        out = [wide_parts(t.subset(codes == k), label(k)) for k in order]
         return out or [wide_parts(t, run)]
     phased = phase_parts(t, run)
     if phased is not None:
