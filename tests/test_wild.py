@@ -102,9 +102,10 @@ KNOWN_MISREAD = frozenset({
     # batch 21 dev: a Keras-style history of one value per list, a final summary; a fit of one epoch writes the
     # same file, and a run after its first evaluation gets the "evaluate more often" data note, not an error
     "A_SHOJAEI_adaptive_gating_network_for_heterogeneous_tab_2be2d9",
-    # batch 23 dev: one validation line per EEG subject ('Subject: 3   seed 1   time: 1.5 m   valid_acc: 0.8966'), nine
-    # final results read as nine evaluations of one run
-    "Altaheri_EEG_ATCNet_results_log_txt_5a1cc5",
+    # batch 27 dev: a debug print of one training step, then thousands of printed tensors (read as a run)
+    "UreMine02_DQN_MedSAM2_cuong_txt_dab474",
+    # batch 27 test (seen only through this suite; not looked into, not tuned on): read as a log
+    "GeorgePearse_rf_detr_mask_training_logs_training_log_20_aac35d",
 })
 
 

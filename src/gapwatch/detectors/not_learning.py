@@ -55,7 +55,9 @@ continuous: a learning model's never repeats to the digit, so a repeat this long
 (a step-decayed learning rate that reached 1e-22 after a blow-up at LR 10: the test loss 0.02912889 at four
 evaluations running).
 
-**Frozen** (``frozen_min_evaluations`` or more evaluations): a held-out share of the deciding set (accuracy,
+**Frozen** (``frozen_min_evaluations`` or more evaluations; ``frozen_coarse_min_evaluations`` for a value printed
+with fewer than ``frozen_min_digits`` significant digits, ``AUC: 0.99``, which a learning model may repeat below
+the print's resolution): a held-out share of the deciding set (accuracy,
 Dice…; not a per-entity or per-group share) holds the very same value at every evaluation (to ``frozen_rtol``),
 and that value is neither a perfect score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a
 token accuracy that learns): a model whose predictions never change on the held-out set — one that predicts the
@@ -154,6 +156,12 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "as a coin).", unit="AUC", low=0, high=0.5),
     Param("frozen_min_evaluations", 5, "Frozen: held-out evaluations with the same value needed (a short run's "
           "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
+    Param("frozen_min_digits", 3, "Frozen: a share printed with fewer significant digits than this (0.99, 0.5) "
+          "may repeat while a model learns below the print's resolution, so it must hold its value at "
+          "frozen_coarse_min_evaluations evaluations, not frozen_min_evaluations (0.2857 = 2 of 7 needs no more).",
+          unit="significant digits", type=int, low=1),
+    Param("frozen_coarse_min_evaluations", 10, "Frozen: evaluations with the same value needed for a share printed "
+          "with fewer than frozen_min_digits significant digits.", unit="evaluations", type=int, low=3),
     Param("frozen_rtol", 1e-6, "Frozen: relative tolerance for 'the same value' (float32 round trips).",
           unit="fraction of the value", low=0, high=0.01),
     Param("frozen_loss_min_evaluations", 4, "Frozen: held-out evaluations with the same loss value needed. A loss is "
@@ -438,6 +446,8 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
         if _share(s):
             if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
                 continue  # (frozen at 0: a hard measure beside the deciding one, or the never-above-zero rule's)
+            if v.size < p["frozen_coarse_min_evaluations"] and _digits(float(v[0])) < p["frozen_min_digits"]:
+                continue  # (``AUC: 0.99`` printed with two decimals: a learning model may repeat it)
             if not np.allclose(v, v[0], rtol=p["frozen_rtol"], atol=0.0):
                 continue
             held = int(v.size)
