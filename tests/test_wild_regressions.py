@@ -3762,3 +3762,26 @@ def test_a_fold_column_tells_the_runs_of_a_cross_validation_apart(tmp_path: Path
     for r in h.runs():
         assert len(h.series("val", "f1", run=r)) == 8
     assert ("train", "fold") not in list(h.keys())
+
+
+def test_per_example_predictions_beside_a_history_are_not_curves(tmp_path: Path) -> None:
+    """A training report JSON (batch 27): ``train_losses``/``val_losses``/``train_accs``/``val_accs`` of 14
+    epochs beside ``predictions`` and ``targets`` of the 10,000 test images. Those were read as 10,000-"epoch"
+    validation series, and every real list was "shorter than the longest list"; one value per example is no curve:
+    left out, with a note that says so."""
+    from gapwatch.names import per_example, role
+
+    doc = {"train_losses": [1.6 / e for e in range(1, 15)], "val_losses": [1.3 / e + 0.05 * e for e in range(1, 15)],
+           "train_accs": [40 + 4 * e for e in range(1, 15)], "val_accs": [53 + 2 * min(e, 9) for e in range(1, 15)],
+           "epoch_times": [], "total_time": 0.0,
+           "predictions": [k % 10 for k in range(10000)], "targets": [(k * 7) % 10 for k in range(10000)]}
+    p = tmp_path / "metrics_data.json"
+    p.write_text(json.dumps(doc))
+    h = load(p)
+    assert len(h.series("val", "acc")) == 14 and len(h.series("val", "loss")) == 14
+    logged = list(h.keys())
+    assert not [k for k in logged if k[1] in ("predictions", "targets")]
+    notes = " ".join(n.message for n in h.notes)
+    assert "predictions, targets: one value per example" in notes and "fewer values" not in notes
+    assert per_example("val_predictions") and per_example("y_true") and not per_example("pred_loss")
+    assert role("test_labels") == "bookkeeping" and role("labels_acc") == "metric"

@@ -173,6 +173,12 @@ _BOOKKEEPING_REST: frozenset[str] = frozenset(
      # fairseq's JSON records: ``update`` is the epoch's progress (``1.002``), ``gb_free`` the free GPU memory
      "update", "updates", "gb_free"}
 )
+#: Per-example arrays saved beside a history (a training report's ``predictions``/``targets`` of 10,000 test
+#: images): one value per example, not per evaluation — bookkeeping (:func:`per_example`).
+PER_EXAMPLE: frozenset[str] = frozenset(
+    {"predictions", "prediction", "preds", "pred", "targets", "labels", "y_true", "y_pred", "y_score",
+     "probabilities", "probs", "logits", "outputs", "ground_truth"}
+)
 #: Tokens that name an optimiser setting: its schedule, not the model.
 _SCHEDULE_TOKENS: frozenset[str] = frozenset(
     {"lr", "learning_rate", "learningrate", "momentum", "weight_decay", "wd", "beta1", "beta2", "warmup"}
@@ -312,6 +318,13 @@ def _rest_after_split(tokens: list[str]) -> list[str]:
     return rest
 
 
+def per_example(name: str) -> bool:
+    """Whether ``name`` (after its split) names a per-example array (:data:`PER_EXAMPLE`: ``val_predictions``,
+    ``targets``, ``y_true``): one value per example, never a curve."""
+    toks = _drop_comparison(_tokens(name.strip().lower()))
+    return bool(toks) and "_".join(_rest_after_split(toks)) in PER_EXAMPLE
+
+
 def role(name: str) -> str:
     """The role of a logged name: ``"metric"``, ``"bookkeeping"``, ``"schedule"`` or ``"signal"``.
 
@@ -406,7 +419,8 @@ def _is_signal(joined: str, rest_joined: str) -> bool:
 
 def _is_counter_or_clock(toks: list[str], joined: str, rest_joined: str) -> bool:
     """Counters, clocks, throughput and memory."""
-    return (rest_joined in _BOOKKEEPING_REST or toks[-1] in _BOOKKEEPING_LAST or "per_second" in joined
+    return (rest_joined in _BOOKKEEPING_REST or rest_joined in PER_EXAMPLE or toks[-1] in _BOOKKEEPING_LAST
+            or "per_second" in joined
             or _is_count_of(toks)
             or any(t in _BOOKKEEPING_ANYWHERE for t in toks))
 

@@ -37,6 +37,7 @@ from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote
 from ..names import METRIC_ALIASES, SPLIT_ALIASES, normalize, normalize_columns, role
+from ..names import per_example as is_per_example
 from ._parts import Parts, read_json_document, records_parts
 from .base import FunctionReader
 
@@ -259,10 +260,12 @@ def read_parts(path: Path, run: str) -> list[Parts]:
             raise InputError(f"key {key!r}: expected a list of per-epoch values, got {type(val).__name__}",
                              path=path)
     lengths = {str(k): len(v) for k, v in doc.items()}
-    n = max(lengths.values())
-    if n == 0:
+    if max(lengths.values()) == 0:
         raise InputError("every list is empty: no epochs", path=path)
     read = normalize_columns([str(k) for k, v in doc.items() if v], "train")
+    per_example = sorted(k for k in lengths if is_per_example(k))
+    kept = [m for k, m in lengths.items() if k not in per_example]
+    n = max(kept) if kept else 0  # (the epochs: per-example lists, ``predictions`` of 10,000 images, are not)
     parts = Parts(run, str(path))
     labels: list[str] = []
     for key in list(doc):
@@ -304,7 +307,11 @@ def read_parts(path: Path, run: str) -> list[Parts]:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(single)}: a single value, not one per epoch (a final score saved beside the history?); "
             "not read as a curve", str(path)))
-    short = sorted(k for k, m in lengths.items() if 0 < m < n)
+    if per_example:
+        parts.notes.append(HistoryNote(
+            run, f"{', '.join(per_example)}: one value per example (predictions, targets…), not per epoch; not read",
+            str(path)))
+    short = sorted(k for k, m in lengths.items() if 0 < m < n and k not in per_example)
     if short:
         parts.notes.append(HistoryNote(
             run, f"{', '.join(short)} {'has' if len(short) == 1 else 'have'} fewer values than the {n} epochs of "
