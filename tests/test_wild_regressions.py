@@ -3785,3 +3785,26 @@ def test_per_example_predictions_beside_a_history_are_not_curves(tmp_path: Path)
     assert "predictions, targets: one value per example" in notes and "fewer values" not in notes
     assert per_example("val_predictions") and per_example("y_true") and not per_example("pred_loss")
     assert role("test_labels") == "bookkeeping" and role("labels_acc") == "metric"
+
+
+def test_a_recommenders_ranking_cut_offs_after_the_training_loss_are_held_out(tmp_path: Path) -> None:
+    """A SASRec log (batch 27): ``Training arguments: Namespace(…, embed_dim=64, …, eval_k=10)``, then per epoch
+    ``Epoch 3/30 - Train Loss: 8.43, Recall@5: 0.0185, NDCG@5: 0.0114, Recall@10: 0.0316, NDCG@10: 0.0156`` and,
+    after early stopping, one ``Test Recall@5: …, NDCG@10: …`` line. The argparse dump's settings were read as
+    measurements (the run was "decided" by ``val k`` = 10), the cut-offs took the training split from ``Train
+    Loss`` and the test line kept them there: they are the held-out interactions' ranking (``val``), and the
+    Namespace is settings."""
+    lines = ["2026-04-24 14:09:09,007 - INFO - Training arguments: Namespace(dataset='beauty', embed_dim=64, "
+             "num_heads=2, dropout=0.2, lr=0.001, eval_k=10)"]
+    ndcg = [0.0087, 0.0156, 0.021, 0.026, 0.03, 0.033, 0.035, 0.036, 0.0355, 0.035, 0.034, 0.0335]
+    for e, v in enumerate(ndcg, 1):
+        lines.append(f"2026-04-24 14:09:{10 + e:02d},596 - INFO - Epoch {e}/30 - Train Loss: {8.9 - 0.25 * e:.4f}, "
+                     f"Recall@5: {1.6 * v:.4f}, NDCG@5: {0.7 * v:.4f}, Recall@10: {2 * v:.4f}, NDCG@10: {v:.4f}")
+    lines.append("2026-04-24 14:10:30,001 - INFO - Test Recall@5: 0.0657, NDCG@5: 0.0403, Recall@10: 0.0966, "
+                 "NDCG@10: 0.0503")
+    p = tmp_path / "train.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    keys = set(h.keys())
+    np.testing.assert_allclose(h.series("val", "ndcg@10").values, ndcg)
+    assert ("train", "loss") in keys and not {("val", "k"), ("train", "embed_dim"), ("train", "ndcg@10")} & keys

@@ -768,13 +768,20 @@ def _has_train_and_val_loss(read: Mapping[str, tuple[str, str]], metric_names: l
 _RANKING_AT_K = re.compile(r"^(?:hr|hit|hits|ndcg|recall|mrr|map|r)@\d+$")
 
 
+def ranking_at_k(metric: str) -> bool:
+    """Whether ``metric`` (lower case, no split) is a ranking measure at a cut-off: ``ndcg@10``, ``hr@5``,
+    ``recall@20`` — what a recommender computes on held-out interactions (:func:`_ranking_on_val`)."""
+    return _RANKING_AT_K.match(metric.strip()) is not None
+
+
 def _ranking_on_val(read: dict[str, tuple[str, str]], explicit: set[str], default_split: str) -> None:
     """Put bare ranking measures at a cut-off (:data:`_RANKING_AT_K`) on ``val`` (in place) when the log names no
-    split-prefixed twin of them: ``Epoch 45/200  loss=0.1252  HR@10: 0.6978  NDCG@10: 0.4106`` evaluates on
-    held-out interactions (the training loss stays the training split's)."""
+    validation twin of them: ``Epoch 45/200  loss=0.1252  HR@10: 0.6978  NDCG@10: 0.4106`` evaluates on
+    held-out interactions (the training loss stays the training split's); a test twin (``Test NDCG@10: 0.0503``
+    printed once after training) does not stop it."""
     if default_split != "train":
         return
-    twins = {read[n][1] for n in explicit if n in read}
+    twins = {read[n][1] for n in explicit if n in read and read[n][0] == "val"}
     for n, (sp, m) in list(read.items()):
         if n not in explicit and sp == default_split and _RANKING_AT_K.match(m) and m not in twins:
             read[n] = ("val", m)

@@ -96,7 +96,7 @@ import numpy as np
 from .. import guardlog, schedule
 from ..errors import InputError
 from ..history import HistoryNote
-from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize
+from ..names import SPLIT_ALIASES, is_measure, is_running_best, normalize, ranking_at_k
 from ._parts import Parts, records_parts, restart_note, restarts
 from ._templates import ENTITY_COUNTERS, template_records
 from ._ultralytics_console import UltralyticsConsole
@@ -387,9 +387,10 @@ def _field_pairs(field: str) -> list[tuple[str, str]]:
             split = own  # (``train loss: 3.52, val loss: 2.93, accuracy: 55.0``: the accuracy is the validation set's)
         if low in _STEP_NAMES:
             name = "step"
-        elif split is not None and own is None:
-            name = f"{split} {name}"
-        out.append((name, val))
+        elif split is not None and own is None and not (SPLIT_ALIASES.get(split.lower()) == "train"
+                                                        and ranking_at_k(low)):
+            name = f"{split} {name}"  # (not a ranking cut-off after ``Train Loss``: ``Train Loss: 8.92, NDCG@10:
+        out.append((name, val))  # 0.0087`` — a recommender evaluates its ranking on held-out interactions)
     return out
 
 
@@ -762,6 +763,8 @@ class _Records:
             return  # (``[Best Model Metrics] Epoch 1 | MAE: 221.1``: the saved best model's scores, a running best)
         if _MODULE_REPR.match(seg) is not None:
             return
+        if "Namespace(" in seg:  # (``Training arguments: Namespace(embed_dim=64, …, eval_k=10)``: argparse's
+            seg = seg[:seg.index("Namespace(")]  # settings, never measurements)
         seg = _TAG.sub("", seg, count=1)
         ultra = self.ultra.segment(seg)
         if ultra is not None:  # Ultralytics' console (:mod:`._ultralytics_console`)
