@@ -3808,3 +3808,26 @@ def test_a_recommenders_ranking_cut_offs_after_the_training_loss_are_held_out(tm
     keys = set(h.keys())
     np.testing.assert_allclose(h.series("val", "ndcg@10").values, ndcg)
     assert ("train", "loss") in keys and not {("val", "k"), ("train", "embed_dim"), ("train", "ndcg@10")} & keys
+
+
+@pytest.mark.parametrize("vals,reported", [
+    # a next-token accuracy over a large vocabulary (batch 21): doubling over 18 epochs, its best at the end
+    ([0.0188, 0.0221, 0.0254, 0.0264, 0.0297, 0.0251, 0.0274, 0.034, 0.0297, 0.0347, 0.035, 0.031, 0.0317, 0.032,
+      0.032, 0.0343, 0.0307, 0.0386], False),
+    # a segmenter's mask mAP leaving 0 over its last four epochs of ten (batch 14)
+    ([0.0, 0.0, 0.0004, 0.0, 0.0, 0.0, 0.0004, 0.0042, 0.013, 0.035], False),
+    # a detector at mAP ~0 all along, a blip in the middle: still never above zero
+    ([0.0, 0.0002, 0.0, 0.0011, 0.0003, 0.0, 0.0001, 0.0, 0.0002, 0.0001, 0.0, 0.0], True),
+])
+def test_a_share_rising_at_the_end_has_started_learning(tmp_path: Path, vals: list[float], reported: bool) -> None:
+    """``never_above_zero`` says a model never did the task when its deciding share stays under 0.05; a share
+    clearly rising at the end (last value its best, a significant Mann-Kendall trend) has started learning,
+    however low it still is — no warning."""
+    rows = ["epoch,loss,val_loss,val_accuracy"]
+    for e, v in enumerate(vals, 1):
+        rows.append(f"{e},{1.3 - 0.04 * e:.3f},{0.9 - 0.01 * min(e, 4):.3f},{v}")
+    p = tmp_path / "training_log.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert ("never_above_zero" in modes) is reported
