@@ -3831,3 +3831,23 @@ def test_a_share_rising_at_the_end_has_started_learning(tmp_path: Path, vals: li
     (r,) = analyze(load(p), forecast=False).runs
     modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
     assert ("never_above_zero" in modes) is reported
+
+
+def test_chainer_logreport_names_the_main_link_not_a_held_out_set(tmp_path: Path) -> None:
+    """Chainer's ``LogReport`` (``result/log``, batch 28: 55 of them): a JSON list of records with ``main/loss``,
+    ``main/accuracy``, ``validation/main/loss``, ``validation/main/accuracy``, ``epoch``, ``iteration``,
+    ``elapsed_time``. ``main`` is the link the optimizer trains, not a qualifier: ``validation/main/accuracy`` read
+    as ``main_acc`` made a held-out set of its own beside the loss, and a rising validation loss beside it was "1
+    of 2 held-out sets degrading". It is the validation accuracy."""
+    from gapwatch.names import normalize
+
+    recs = [{"main/loss": 0.19 / e, "validation/main/loss": 0.066 + 0.002 * abs(e - 3), "iteration": 600 * e,
+             "elapsed_time": 15.6 * e, "epoch": e, "main/accuracy": 0.94 + 0.006 * e,
+             "validation/main/accuracy": 0.975 + 0.001 * min(e, 7)} for e in range(1, 9)]
+    p = tmp_path / "log"
+    p.write_text(json.dumps(recs, indent=4))
+    h = load(p)
+    assert set(h.keys()) == {("train", "loss"), ("val", "loss"), ("train", "acc"), ("val", "acc")}
+    assert normalize("validation/main/accuracy") == ("val", "acc") and normalize("main_loss")[1] == "main_loss"
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.kind == FindingKind.HELDOUT_REGRESSION]

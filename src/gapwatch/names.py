@@ -447,7 +447,7 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``eval_<set>_loss``/``eval_<set>_accuracy`` (Hugging Face, several evaluation sets) →
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
-    low = _strip_namespace(_strip_affixes(name))
+    low = _CHAINER_MAIN.sub(r"\1", _strip_namespace(_strip_affixes(name)))
     tokens = _drop_comparison(_unglue(_drop_axis_tokens(_tokens(low))))
     if not tokens:
         return default_split, low
@@ -503,6 +503,12 @@ def _strip_affixes(name: str) -> str:
             low = low[len(pre):]
             break
     return low
+
+
+#: Chainer's reporter names each value after the link that reported it, ``main`` for the model the optimizer
+#: trains (``LogReport``'s ``main/loss``, ``main/accuracy``, ``validation/main/accuracy``): the link's name is no
+#: qualifier of the measure (``main_acc`` read as a held-out set of its own beside the loss).
+_CHAINER_MAIN = re.compile(r"^((?:validation|val|test|train|eval)/)?main/(?=[a-z])")
 
 
 def _strip_namespace(low: str) -> str:
