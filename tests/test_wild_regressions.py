@@ -3851,3 +3851,24 @@ def test_chainer_logreport_names_the_main_link_not_a_held_out_set(tmp_path: Path
     assert normalize("validation/main/accuracy") == ("val", "acc") and normalize("main_loss")[1] == "main_loss"
     (r,) = analyze(h, forecast=False).runs
     assert not [f for f in r.findings if f.kind == FindingKind.HELDOUT_REGRESSION]
+
+
+@pytest.mark.parametrize("rising,reported", [(False, True), (True, False)])
+def test_a_loss_at_exactly_ln_c_is_chance_whatever_the_accuracy(tmp_path: Path, rising: bool,
+                                                                 reported: bool) -> None:
+    """A Chainer 5-class classifier (batch 28): ``validation/main/loss`` 1.6094 → 1.607 = ln 5 for 100 epochs
+    while the validation accuracy wanders 0.26–0.40 (the majority class's share on a small set). A loss within
+    0.5% of ln C over 10+ evaluations is a uniform output whatever its argmax scores — at chance; unless the
+    accuracy clearly rises (an Ultralytics classifier whose top-1 climbs 0.005 → 0.06 while its loss has not yet
+    left ln C)."""
+    recs = []
+    for e in range(1, 41):
+        acc = 0.05 + 0.02 * e if rising else [0.26, 0.33, 0.40, 0.29, 0.35, 0.31, 0.38, 0.27][e % 8]
+        recs.append({"epoch": e, "iteration": 50 * e, "main/loss": 1.6094 - 0.00005 * e,
+                     "main/accuracy": 0.30 + 0.001 * (e % 3), "validation/main/loss": 1.6094 - 0.00006 * e,
+                     "validation/main/accuracy": min(acc, 0.9), "elapsed_time": 3.0 * e})
+    p = tmp_path / "log"
+    p.write_text(json.dumps(recs, indent=4))
+    (r,) = analyze(load(p), forecast=False).runs
+    modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    assert ("at_chance" in modes) is reported

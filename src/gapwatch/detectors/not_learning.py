@@ -25,7 +25,11 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 accuracy, the loss stays within ``chance_loss_tol`` of ln C at every evaluation for one whole number C ≥ 2 (the
 cross-entropy of a model that gives every one of C classes the same probability), and the accuracy is at most
 1/C + ``chance_acc_margin`` at every evaluation — or, the accuracy of a small validation set wandering by sampling
-noise up to ``chance_noisy_acc_ratio`` / C, the loss stays within the tighter ``chance_loss_tight_tol`` of ln C.
+noise up to ``chance_noisy_acc_ratio`` / C, the loss stays within the tighter ``chance_loss_tight_tol`` of ln C — or,
+over ``chance_exact_min_evaluations`` or more evaluations, within ``chance_loss_exact_tol`` of ln C whatever the
+accuracy (a uniform output's argmax is decided by tiny differences: its accuracy is the share of whichever class it
+picks), unless that accuracy rises with a Mann-Kendall trend significant at ``chance_rising_p`` (learning while the
+loss has not moved yet).
 Two independent measures both at the chance level of the same C are evidence enough even for a run evaluated
 twice, and the training side does not excuse it: a training accuracy that rises while the held-out set stays at
 chance learns nothing that generalises (the issue's "a run that never left chance level gets at least a
@@ -147,6 +151,17 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "chance_acc_margin, if larger) at every evaluation: 1.3, 0.65 for two classes (an accuracy well above "
           "chance is learning, whatever the loss; for many classes 1/C is small and so is the slack).",
           unit="ratio", low=1),
+    Param("chance_loss_exact_tol", 0.005, "At chance whatever the accuracy: a held-out loss within this fraction of "
+          "ln C at every one of chance_exact_min_evaluations or more evaluations is a uniform output — its argmax, "
+          "and so its accuracy, is decided by tiny differences (the majority class's share, or wandering on a "
+          "small set: a 5-class classifier at 1.6094 → 1.607 for 100 epochs beside an accuracy of 0.26–0.40): "
+          "0.5%.", unit="fraction of ln C", low=0, high=1),
+    Param("chance_exact_min_evaluations", 10, "At chance whatever the accuracy: held-out evaluations needed.",
+          unit="evaluations", type=int, low=2),
+    Param("chance_rising_p", 0.01, "At chance whatever the accuracy — unless the accuracy rises with a Mann-Kendall "
+          "increasing trend significant at this level: a model learning while its loss has not moved yet "
+          "(Ultralytics classify's val/loss 5.338 → 5.318 beside a top-1 climbing 0.005 → 0.061 over 10 epochs).",
+          unit="p-value", low=0, high=1),
     Param("zero_min_evaluations", 10, "Never above zero: held-out evaluations needed (a from-scratch run may sit "
           "near 0 for its first few).", unit="evaluations", type=int, low=2),
     Param("zero_max_value", 0.05, "Never above zero: the largest value the deciding share (in [0, 1]) may reach at "
@@ -281,7 +296,10 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     off, top = float(np.max(np.abs(lv - ln_c))), float(np.max(av))
     noisy_top = max(1.0 / classes + p["chance_acc_margin"], p["chance_noisy_acc_ratio"] / classes)
     tight = off <= p["chance_loss_tight_tol"] * ln_c and top <= noisy_top
-    if off > p["chance_loss_tol"] * ln_c or (top > 1.0 / classes + p["chance_acc_margin"] and not tight):
+    exact = (off <= p["chance_loss_exact_tol"] * ln_c and lv.size >= p["chance_exact_min_evaluations"]
+             and mann_kendall(av)[1] > p["chance_rising_p"])
+    if off > p["chance_loss_tol"] * ln_c or (top > 1.0 / classes + p["chance_acc_margin"] and not tight
+                                              and not exact):
         return None
     return {"mode": "at_chance", "classes": classes, "ln_classes": ln_c, "series": [loss.name, acc.name],
             "evaluations": int(min(lv.size, av.size)), "loss_range": [float(lv.min()), float(lv.max())],
