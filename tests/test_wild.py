@@ -104,6 +104,8 @@ KNOWN_MISREAD = frozenset({
     "A_SHOJAEI_adaptive_gating_network_for_heterogeneous_tab_2be2d9",
     # batch 27 dev: a debug print of one training step, then thousands of printed tensors (read as a run)
     "UreMine02_DQN_MedSAM2_cuong_txt_dab474",
+    # batch 28 dev: final accuracy for each of 100 pruning rates (a pandas table, one row per setting) read as a curve
+    "YusukeKanai_LTHLearning_experiments_accuracy_of_various_4f1ae9",
     # batch 27 test (seen only through this suite; not looked into, not tuned on): read as a log
     "GeorgePearse_rf_detr_mask_training_logs_training_log_20_aac35d",
 })
