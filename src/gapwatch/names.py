@@ -789,7 +789,7 @@ def _ranking_on_val(read: dict[str, tuple[str, str]], explicit: set[str], defaul
         return
     twins = {read[n][1] for n in explicit if n in read and read[n][0] == "val"}
     for n, (sp, m) in list(read.items()):
-        if n not in explicit and sp == default_split and _RANKING_AT_K.match(m) and m not in twins:
+        if n not in explicit and sp == default_split and ranking_at_k(m) and m not in twins:
             read[n] = ("val", m)
 
 
