@@ -68,6 +68,11 @@ INLINE: dict[str, str] = {
                  "a,2,val,loss,0.8\nb,2,val,acc,0.6\n"),
     "prints.log": ("Epoch 1: Train Loss=0.91, Val Loss=0.95\nEpoch 2: Train Loss=0.61, Val Loss=0.70\n"
                    "epoch 3 | loss 0.41 | val_loss 0.58\n"),
+    # the eighteenth session's text forms: split groups in brackets, a glued ``E1/6`` counter, a results table
+    "groups.log": ("1 \tTrain(L=0.693  | A=0.493) \tValid(L=0.693  | A=0.500) \t> Best\n"
+                   "[Fold 0] Head E2/6: train_loss=481.52 val_sumMSE=401.05 (SBP=294.2, DBP=106.8)\n"
+                   "Epoch 3 | Train(loss=0.61, acc=0.59) | val[loss: 0.68, acc: 51.0%]\n"
+                   "Subject: 4   seed 1   time: 1.5 m   valid_acc: 0.8103   valid_loss: 0.699\n"),
     # the formats added for issue 12's seventh session: YOLOv5's results.txt, MMDetection's log.json, a notebook,
     # a CSV committed mid-merge, long-format JSON Lines
     "results.txt": ("     0/2     3.21G   0.08361   0.05125   0.02806    0.1629        41       640    0.2931"
