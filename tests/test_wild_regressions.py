@@ -26,6 +26,13 @@ def _run_without_critical(p: Path, text: str) -> Any:
     return r
 
 
+def _not_learning_modes(p: Path, text: str) -> list[Any]:
+    """Write ``text`` to ``p``, analyse its one run (no forecast); the modes of its ``not_learning`` findings."""
+    p.write_text(text)
+    (r,) = analyze(load(p), forecast=False).runs
+    return [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+
+
 def test_short_run_whose_accuracy_climbs_is_not_stuck(tmp_path: Path) -> None:
     """Keras CSVLogger, 5 epochs: training accuracy 0.35 → 0.49 while the loss falls every epoch. The first and
     final accuracy windows used to overlap on a run this short, which halved the gain and called it stuck."""
@@ -3711,10 +3718,7 @@ def test_a_validation_accuracy_frozen_for_five_epochs_is_not_learning(tmp_path: 
     for e in range(epochs):
         rows.append(f"{e},{10 * (e + 1) - 1},{0.46 + 0.05 * e:.3f},{1.08 - 0.07 * e:.3f},0.2857142984867096,"
                     f"{val_loss[e]:.3f}")
-    p = tmp_path / "metrics.csv"
-    p.write_text("\n".join(rows) + "\n")
-    (r,) = analyze(load(p), forecast=False).runs
-    modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    modes = _not_learning_modes(tmp_path / "metrics.csv", "\n".join(rows) + "\n")
     assert ("frozen" in modes) is frozen
 
 
@@ -3826,10 +3830,7 @@ def test_a_share_rising_at_the_end_has_started_learning(tmp_path: Path, vals: li
     rows = ["epoch,loss,val_loss,val_accuracy"]
     for e, v in enumerate(vals, 1):
         rows.append(f"{e},{1.3 - 0.04 * e:.3f},{0.9 - 0.01 * min(e, 4):.3f},{v}")
-    p = tmp_path / "training_log.csv"
-    p.write_text("\n".join(rows) + "\n")
-    (r,) = analyze(load(p), forecast=False).runs
-    modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    modes = _not_learning_modes(tmp_path / "training_log.csv", "\n".join(rows) + "\n")
     assert ("never_above_zero" in modes) is reported
 
 
@@ -3867,8 +3868,5 @@ def test_a_loss_at_exactly_ln_c_is_chance_whatever_the_accuracy(tmp_path: Path, 
         recs.append({"epoch": e, "iteration": 50 * e, "main/loss": 1.6094 - 0.00005 * e,
                      "main/accuracy": 0.30 + 0.001 * (e % 3), "validation/main/loss": 1.6094 - 0.00006 * e,
                      "validation/main/accuracy": min(acc, 0.9), "elapsed_time": 3.0 * e})
-    p = tmp_path / "log"
-    p.write_text(json.dumps(recs, indent=4))
-    (r,) = analyze(load(p), forecast=False).runs
-    modes = [f.evidence.get("mode") for f in r.findings if f.kind == FindingKind.NOT_LEARNING]
+    modes = _not_learning_modes(tmp_path / "log", json.dumps(recs, indent=4))
     assert ("at_chance" in modes) is reported

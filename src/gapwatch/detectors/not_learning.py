@@ -306,6 +306,17 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
             "accuracy_max": float(av.max()), "loss": loss, "acc": acc}
 
 
+def _warning(s: Series, msg: str, ev: dict[str, Any], actions: tuple[str, ...],
+             references: tuple[str, ...] = (RECIPE,)) -> Finding:
+    """The ``not_learning`` warning about series ``s`` (its finite values), placed at its last evaluation;
+    ``ev`` gains ``at``, where that is in words."""
+    last = len(s) - 1
+    at = s.at(last)
+    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
+                   evidence={**ev, "at": where_text(s, last)}, actions=actions, references=references,
+                   detector=NAME)
+
+
 def _chance_finding(history: History, ev: dict[str, Any]) -> Finding:
     """The warning for a held-out set at chance level (:func:`_at_chance`)."""
     loss: Series = ev.pop("loss")
@@ -329,11 +340,7 @@ def _chance_finding(history: History, ev: dict[str, Any]) -> Finding:
         "check the evaluation itself: the metric's inputs, the model in eval mode, the right checkpoint",
         "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
     )
-    last = len(loss) - 1
-    at = loss.at(last)
-    ev["at"] = where_text(loss, last)
-    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                   evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+    return _warning(loss, msg, ev, actions)
 
 
 def _share(s: Series) -> bool:
@@ -359,7 +366,6 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
     v = s.finite()
     if len(v) < p["zero_min_evaluations"] or float(v.values.max()) > p["zero_max_value"] or _rising(v.values, p):
         return None
-    last = len(v) - 1
     msg = (f"{v.name} never rose above {float(v.values.max()):.3g} in {len(v)} evaluations: the model never did the "
            "task on the held-out set")
     actions = (
@@ -368,11 +374,9 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
         "check the evaluation itself: the metric's inputs, the model in eval mode, the right checkpoint",
         "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
     )
-    at = v.at(last)
     ev = {"mode": "never_above_zero", "series": [v.name], "evaluations": len(v),
-          "max_value": float(v.values.max()), "at": where_text(v, last)}
-    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                   evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+          "max_value": float(v.values.max())}
+    return _warning(v, msg, ev, actions)
 
 
 def _rising(v: np.ndarray, p: dict[str, Any]) -> bool:
@@ -405,7 +409,6 @@ def _head_never_above_zero(history: History, monitor: Monitor | None, p: dict[st
     head = next((name for loss, name in HEAD_LOSSES if series_or_none(history, mon.split, loss) is not None
                  or series_or_none(history, "train", loss) is not None), "task")
     v = heads[0].finite()
-    last = len(v) - 1
     names = " and ".join(s.name for s in heads)
     msg = (f"{names} never rose above {top:.3g} in {len(v)} evaluations while {mon.split}_{mon.metric} learned: "
            f"the {head} head never did its task on the held-out set (judged here by the box head's metric)")
@@ -415,11 +418,9 @@ def _head_never_above_zero(history: History, monitor: Monitor | None, p: dict[st
         f"check the {head} loss weight and that the model is the {head} variant of the architecture",
         "overfit a single batch first: a head that cannot drive one batch's loss down has a bug",
     )
-    at = v.at(last)
     ev = {"mode": "head_never_above_zero", "series": [s.name for s in heads], "evaluations": len(v),
-          "max_value": top, "head": head, "beside": f"{mon.split}_{mon.metric}", "at": where_text(v, last)}
-    return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                   evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+          "max_value": top, "head": head, "beside": f"{mon.split}_{mon.metric}"}
+    return _warning(v, msg, ev, actions)
 
 
 def _auc_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
@@ -438,7 +439,6 @@ def _auc_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any])
         v = f.values
         if v.size < p["auc_min_evaluations"] or float(np.max(np.abs(v - 0.5))) > p["auc_chance_margin"]:
             continue
-        last = len(f) - 1
         msg = (f"{s.name} stayed between {float(v.min()):.3g} and {float(v.max()):.3g} in all {v.size} evaluations: "
                "an AUC of 0.5 is chance whatever the class balance — the model never ranked the held-out positives "
                "above the negatives; it is not learning the task")
@@ -449,11 +449,9 @@ def _auc_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any])
             "other class's",
             "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
         )
-        at = f.at(last)
         ev = {"mode": "auc_at_chance", "series": [s.name], "evaluations": int(v.size), "min": float(v.min()),
-              "max": float(v.max()), "at": where_text(f, last)}
-        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                       evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+              "max": float(v.max())}
+        return _warning(f, msg, ev, actions)
     return None
 
 
@@ -490,7 +488,6 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
             if held == 0:
                 continue
         f = s.finite()
-        last = len(f) - 1
         every = (f"at every one of its {v.size} evaluations" if held == v.size
                  else f"at each of its last {held} of {v.size} evaluations")
         msg = (f"{s.name} is {float(v[-1]):.4g} {every}: the model's predictions on the held-out set never "
@@ -502,12 +499,9 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
             "check the inputs and labels reach the model as intended (normalisation, shuffled label order)",
             "overfit a single batch first: a model that cannot drive one batch's loss to zero has a bug",
         )
-        at = f.at(last)
         ev = {"mode": "frozen", "series": [s.name], "evaluations": int(v.size), "value": float(v[-1]),
-              "frozen_evaluations": held,
-              "at": where_text(f, last)}
-        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                       evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+              "frozen_evaluations": held}
+        return _warning(f, msg, ev, actions)
     return None
 
 
@@ -528,7 +522,6 @@ def _worst_error(history: History, monitor: Monitor | None, p: dict[str, Any]) -
         full = 100.0 if float(np.max(v)) > 1.5 else 1.0  # (a percentage, or a fraction)
         if float(np.max(np.abs(v / full - 1.0))) > p["worst_error_margin"]:
             continue  # (only 100% itself: a CER of 1.3–1.5 *percent* is no fraction above 1)
-        last = len(f) - 1
         lo, hi = f"{float(np.min(v)):.4g}", f"{float(np.max(v)):.4g}"
         msg = (f"{s.name} was {lo if lo == hi else f'{lo}–{hi}'} at all {v.size} evaluations: every "
                "word, character or example wrong at every evaluation — the model never produced an answer (a "
@@ -539,11 +532,9 @@ def _worst_error(history: History, monitor: Monitor | None, p: dict[str, Any]) -
             "and a learning rate that is not far too high for the pretrained encoder",
             "overfit a single batch first: a model that cannot drive one batch's error down has a bug",
         )
-        at = f.at(last)
         ev = {"mode": "worst_error", "series": [s.name], "evaluations": int(v.size), "min": float(np.min(v)),
-              "max": float(np.max(v)), "at": where_text(f, last)}
-        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                       evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)
+              "max": float(np.max(v))}
+        return _warning(f, msg, ev, actions)
     return None
 
 
@@ -563,7 +554,6 @@ def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
         v = f.values
         if v.size < p["unit_loss_min_evaluations"] or float(np.max(np.abs(v - 1.0))) > tol:
             continue
-        last = len(f) - 1
         msg = (f"{s.name} stayed at 1.0 ± {tol:g} at all {v.size} evaluations ({float(v.min()):.4g}–"
                f"{float(v.max()):.4g}), the training loss too ({float(t[0]):.4g} → {float(t[-1]):.4g}): the "
                "mean-squared error of predicting the mean of a standardised target (or zero noise, in a diffusion "
@@ -574,12 +564,9 @@ def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
             "constant or shuffled apart from it; a diffusion model given no timestep or no data)",
             "check the learning rate and that the model's parameters are the ones the optimiser updates",
         )
-        at = f.at(last)
         ev = {"mode": "unit_loss", "series": [s.name], "evaluations": int(v.size), "min": float(v.min()),
-              "max": float(v.max()), "train_first": float(t[0]), "train_last": float(t[-1]),
-              "at": where_text(f, last)}
-        return Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                       evidence=ev, actions=actions, references=(RECIPE, DDPM), detector=NAME)
+              "max": float(v.max()), "train_first": float(t[0]), "train_last": float(t[-1])}
+        return _warning(f, msg, ev, actions, references=(RECIPE, DDPM))
     return None
 
 
@@ -638,7 +625,6 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         return []  # (an AUC far above chance at its first evaluation: learned before it)
     parts = [f"{s.name} {s.values[0]:.4g} → {s.values[-1]:.4g}" for s, _ in found]
     main = found[0][0]
-    last = len(main) - 1
     tr = series_or_none(history, "train", "loss")
     also = (f", and the training loss fell by less than {100 * p['max_train_drop']:.0f}% of its first value"
             if tr is not None and len(tr.finite()) >= 2 else "")
@@ -651,8 +637,5 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
         "check the evaluation itself: the metric's inputs, the model in eval mode, the right checkpoint",
     )
     ev = {"mode": "not_learning", "series": [s.name for s, _ in found], "evaluations": len(main),
-          "first": [float(s.values[0]) for s, _ in found], "final": [float(s.values[-1]) for s, _ in found],
-          "at": where_text(main, last)}
-    at = main.at(last)
-    return [Finding(FindingKind.NOT_LEARNING, Severity.WARNING, msg, step=at["step"], epoch=at["epoch"],
-                    evidence=ev, actions=actions, references=(RECIPE,), detector=NAME)]
+          "first": [float(s.values[0]) for s, _ in found], "final": [float(s.values[-1]) for s, _ in found]}
+    return [_warning(main, msg, ev, actions)]
