@@ -114,6 +114,9 @@ SPECS: tuple[Param, ...] = register("instability", (
     sigmas("divergence_tolerance_z", 4.0, "Divergence onset: first evaluation from which every value stays above "
            "best level + max(divergence_tolerance_z x noise, divergence_tolerance_fraction x improvement); 4 "
            "noise standard deviations are out of reach of Gaussian noise."),
+    evals("divergence_min_tail", 3, "Evaluations the divergence must have stayed up for (capped at the level "
+          "window): a rise at the last evaluation alone cannot be told from a spike the log stops in the middle of "
+          "(non-finite values are judged on their own, from the first one)."),
     fraction("divergence_tolerance_fraction", 0.05, "Second floor of that tolerance, for nearly noise-free curves: "
              "5% of the improvement.", of="improvement"),
     Param("divergence_log_scale", True, "Also measure the undone share of a positive loss's improvement on the "
@@ -146,9 +149,10 @@ SPECS: tuple[Param, ...] = register("instability", (
     evals("early_evaluations", 5, "Evaluations at the start of a curve whose spikes, one or two that recovered, "
           "are the early large-learning-rate phase (the catapult of Lewkowycz et al. 2020: the loss jumps once "
           "and settles lower) and so info whatever their size."),
-    evals("warn_min_spikes", 3, "Spikes (not explained by the schedule) that make the finding a warning: "
-          "recurring spikes say the optimisation is on the edge (a learning rate too high); one or two that "
-          "recovered are reported as info.", low=1),
+    evals("warn_min_spikes", 3, "Spikes (not explained by the schedule) that make the finding a warning, "
+          "counted as moments (loss terms that spike together count once): recurring spikes say the "
+          "optimisation is on the edge (a learning rate too high); one or two that recovered are reported as "
+          "info.", low=1),
     fraction("warn_spike_rate", 0.01, "... and recur only when they are also at least this share of the "
              "evaluations of the series they are in: one in a hundred. Five blips in a 2,354-epoch YOLO run "
              "(a classification loss that jumps by 0.008 and falls back) are rare events of a long healthy run, "
@@ -498,7 +502,7 @@ def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | No
         return None
     tol = max(p["divergence_tolerance_z"] * sigma, p["divergence_tolerance_fraction"] * improvement)
     onset = stays_above_from(z > best_level + tol, b + w - 1)
-    if onset >= n:
+    if onset >= n or n - onset < min(p["divergence_min_tail"], w):
         return None
     return _divergence_finding(fs, onset, b + w - 1, best_level, final, lost, zr, sigma)
 
@@ -743,8 +747,12 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
     ev["heldout_trace"] = not traceless
     early = all(f[1] < p["early_evaluations"] for f in own)
     longest = max(len(f[0]) for f in own)
-    recurring = len(own) >= p["warn_min_spikes"] and len(own) >= p["warn_spike_rate"] * longest
+    n_events = _spike_events(own, p)
+    recurring = n_events >= p["warn_min_spikes"] and n_events >= p["warn_spike_rate"] * longest
     ev["evaluations"] = longest
+    ev["events"] = n_events
+    if n_events < len(own):
+        msg += f" ({n_events} moment{'s' if n_events != 1 else ''} at which several loss terms spike together)"
     if not recurring and (largest < p["warn_spike_fraction"] or traceless or early):
         what = (f"at most {_share_text(largest)} of the curve's improvement, and recovered"
                 if largest < p["warn_spike_fraction"] else
@@ -765,6 +773,32 @@ def _spikes_finding(found: list[_Spike], p: dict[str, Any],
     )
     return Finding(FindingKind.INSTABILITY, Severity.WARNING, msg, step=s.at(i)["step"], epoch=s.at(i)["epoch"],
                    evidence=ev, actions=actions, references=REFERENCES, detector="instability")
+
+
+def _spike_position(s: Series, i: int) -> float:
+    """Where evaluation ``i`` of ``s`` lies on the axis spikes are compared on: its step when logged, else its
+    epoch or x."""
+    return float(s.step[i]) if np.isfinite(s.step[i]) else float(s.x[i])
+
+
+def _spike_events(spikes: list[_Spike], p: dict[str, Any]) -> int:
+    """The number of distinct moments among ``spikes`` (sorted by position): a spike of another series that
+    starts within the recovery of an earlier spike (``recovery`` evaluations of that spike's series) is the same
+    event, a second spike of the same series is not. The terms of one loss (YOLO's box/cls/dfl losses, a total
+    and its parts) jump together at one bad step, and recurrence (``warn_min_spikes``, ``warn_spike_rate``)
+    counts events, not series."""
+    events = 0
+    end = -np.inf
+    members: set[str] = set()
+    for s, i, *_ in spikes:
+        x = _spike_position(s, i)
+        if x <= end and s.name not in members:
+            members.add(s.name)
+            continue
+        events += 1
+        end = _spike_position(s, min(i + p["recovery"], len(s) - 1))
+        members = {s.name}
+    return events
 
 
 def _share_text(x: float) -> str:

@@ -1,0 +1,77 @@
+"""Instability regressions found on the corpus of real logs (bench/wild, batch 29): fixtures in the shape of the
+real files, numbers changed, with the verdict a reader of the raw curves gave them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gapwatch import analyze, load
+from gapwatch.findings import FindingKind, Severity
+
+#: An Ultralytics YOLOv8-pose results.csv header (space-padded, as the trainer writes it).
+POSE_COLUMNS = ("epoch", "train/box_loss", "train/pose_loss", "train/kobj_loss", "train/cls_loss", "train/dfl_loss",
+                "metrics/mAP50-95(B)", "metrics/mAP50-95(P)", "val/box_loss", "val/pose_loss", "val/kobj_loss",
+                "val/cls_loss", "val/dfl_loss")
+#: Epoch-1 value of each term, train and val; the curve decays from it with a little deterministic wobble.
+_START = {"box": 1.08, "pose": 3.8, "kobj": 0.34, "cls": 0.96, "dfl": 1.22}
+
+
+def _pose_results(tmp_path: Path, spikes_at: set[int], epochs: int = 100) -> Path:
+    """A results.csv whose five training loss terms all jump together at each epoch of ``spikes_at`` (by about
+    20% of their level) and are back the next epoch; the held-out losses move with them, the mAPs climb."""
+    rows = []
+    for e in range(1, epochs + 1):
+        decay = 0.7 + 0.3 * 0.97 ** e
+        wob = 0.004 * ((e * 7) % 3 - 1)
+        bump = 1.2 if e in spikes_at else 1.0
+        train = [v * (decay + wob) * bump for v in _START.values()]
+        val = [v * 1.1 * (decay - wob) * (1.05 if e in spikes_at else 1.0) for v in _START.values()]
+        maps = [0.45 + 0.13 * (1 - 0.95 ** e) - 0.002 * (e % 2), 0.19 + 0.15 * (1 - 0.95 ** e) - 0.002 * (e % 3)]
+        rows.append([e] + train + maps + val)
+    lines = [",".join(f"{c:>24}" for c in POSE_COLUMNS)]
+    lines += [",".join([f"{r[0]:>24d}"] + [f"{v:>24.5g}" for v in r[1:]]) for r in rows]
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def _spikes(p: Path) -> list:
+    (r,) = analyze(load(p), forecast=False).runs
+    return [f for f in r.findings if f.kind == FindingKind.INSTABILITY and f.evidence.get("type") == "spikes"]
+
+
+def test_loss_terms_that_spike_together_in_the_warm_up_are_one_early_event(tmp_path: Path) -> None:
+    """YOLOv8-pose (batch 29, judged clean): at epoch 4, the end of the warm-up, box/pose/kobj/cls/dfl losses jump
+    together and recover. Five spikes of one moment used to count as 'recurring' (three or more) and warn."""
+    (f,) = _spikes(_pose_results(tmp_path, {4}))
+    assert f.severity == Severity.INFO
+    assert f.evidence["count"] == 5 and f.evidence["events"] == 1
+    assert "1 moment at which several loss terms spike together" in f.message
+
+
+def test_loss_terms_spiking_together_at_three_moments_still_recur(tmp_path: Path) -> None:
+    """The same terms jumping together at epochs 30, 60 and 90: three events, a recurring instability."""
+    (f,) = _spikes(_pose_results(tmp_path, {30, 60, 90}))
+    assert f.severity == Severity.WARNING
+    assert f.evidence["events"] == 3
+
+
+@pytest.mark.parametrize("tail, diverges", [(1, False), (2, False), (3, True), (8, True)])
+def test_divergence_needs_the_rise_to_have_stayed_up(tmp_path: Path, tail: int, diverges: bool) -> None:
+    """A training loss that falls 1.36 → 0.70 and, over its last ``tail`` evaluations, sits at 1.8 (batch 29: a
+    YOLOv8-pose ``train/cls_loss`` whose one final value was called a divergence 'from epoch 54'). One or two
+    high values at the end of the log cannot be told from a spike the log stops in; three can."""
+    n = 54
+    train = [0.70 + 0.66 * 0.85 ** e + 0.004 * ((e * 5) % 3) for e in range(n - tail)] + [1.8 + 0.01 * k
+                                                                                        for k in range(tail)]
+    val = [0.5 + 0.5 * 0.9 ** e + 0.003 * ((e * 7) % 3) for e in range(n)]
+    p = tmp_path / "metrics.csv"
+    p.write_text("epoch,train_loss,val_loss\n" + "".join(f"{e},{t:.5f},{v:.5f}\n"
+                                                          for e, (t, v) in enumerate(zip(train, val, strict=True))))
+    (r,) = analyze(load(p), forecast=False).runs
+    found = [f for f in r.findings if f.evidence.get("type") == "divergence"]
+    assert bool(found) == diverges
+    if found:
+        assert found[0].evidence["onset_index"] == n - tail
