@@ -751,10 +751,12 @@ def test_bom_and_cr_line_ends(tmp_path: Path) -> None:
 def test_a_csv_whose_header_repeats_holds_runs_appended(tmp_path: Path) -> None:
     """Olba147/DrlPpoTransformer logs/train_log.csv (batch 24 dev): ``to_csv(mode="a")`` writes its header with every
     run appended, which stopped the reader at line 4 ("column 'epoch': expected a number, got 'epoch'"). The
-    repeated header lines are skipped with a note."""
+    repeated header lines are skipped with a note, and the epoch going back to its first value starts a run of its
+    own (batch 29: one run made of the last value of each epoch from whichever launch wrote it was no run at all)."""
     f = tmp_path / "train_log.csv"
     f.write_text("epoch,train_loss,val_loss\n0,0.0618,0.0663\n1,0.0543,0.0670\nepoch,train_loss,val_loss\n"
                  "0,0.0598,0.0630\n1,0.0500,0.0610\n2,0.0450,0.0600\n")
     h = load(f)
     assert any("the header repeats (1 time)" in n.message and "line 4" in n.message for n in h.notes)
-    assert len(h.series("val", "loss")) == 3
+    assert h.runs() == ["train_log#1", "train_log#2"]
+    assert len(h.series("val", "loss", run="train_log#2")) == 3

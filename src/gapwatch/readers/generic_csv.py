@@ -31,7 +31,7 @@ from .. import schedule
 from ..errors import InputError
 from ..history import HistoryNote, absent_axis
 from ..names import SPLIT_ALIASES, is_measure, metric_mode, normalize, normalize_columns, role
-from ._parts import Parts, zero_placeholders
+from ._parts import Parts, restart_note, restarts, zero_placeholders
 from .base import FunctionReader
 
 NAME = "csv"
@@ -615,14 +615,51 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     if staged:
         return staged
     rename = eval_measures(t.columns)
-    parts = wide_parts(t, run, default_split=stem_split(Path(path), t.columns), rename=rename)
-    if rename:
-        parts.notes.append(HistoryNote(run, f"{', '.join(rename)}: named for no split beside a loss named for the "
-                                            "training set, and no held-out column: read as the evaluation's "
-                                            "(validation) measures", str(path)))
+    split = stem_split(Path(path), t.columns)
+    _, epoch = x_columns(t)
+    spans = _same_kind_restarts(t, restarts(epoch))
+    if len(spans) > 1:  # runs appended to one file: a new one wherever the epoch goes back to its first value
+        starts = [int(t.lines[a]) for a, _ in spans[1:]]
+        rows = np.arange(len(t))
+        out = []
+        for k, (a, b) in enumerate(spans, start=1):
+            name = f"{run}#{k}"
+            part = wide_parts(t.subset((rows >= a) & (rows < b)), name, default_split=split, rename=rename)
+            part.notes.append(restart_note(name, str(path), starts, "line"))
+            _eval_note(part, rename)
+            zero_placeholders(part)
+            out.append(part)
+        return out
+    parts = wide_parts(t, run, default_split=split, rename=rename)
+    _eval_note(parts, rename)
     zero_placeholders(parts)
     _ultralytics_args(Path(path), parts)
     return [parts]
+
+
+def _same_kind_restarts(t: Table, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (:func:`restarts`) merged back where the row that starts a span logs a column the span before it
+    never logged: that is the next block of one run's rows (a validation row per epoch written after all the
+    training rows, epochs 0…29 twice), not a new run that starts again from its first epoch."""
+    if len(spans) < 2:
+        return spans
+    cols = [c for c in t.cells.values() if isinstance(c, NumColumn)]
+    out = [spans[0]]
+    for a, b in spans[1:]:
+        a0 = out[-1][0]
+        if all(bool(c.logged[a0:a].any()) for c in cols if c.logged[a]):
+            out.append((a, b))
+        else:
+            out[-1] = (a0, b)
+    return out
+
+
+def _eval_note(parts: Parts, rename: dict[str, tuple[str, str]]) -> None:
+    """Say which columns named for no split were read as the evaluation's (:func:`eval_measures`)."""
+    if rename:
+        parts.notes.append(HistoryNote(parts.run, f"{', '.join(rename)}: named for no split beside a loss named "
+                                                  "for the training set, and no held-out column: read as the "
+                                                  "evaluation's (validation) measures", parts.source))
 
 
 def _phase_column(t: Table) -> tuple[str, np.ndarray, list[Any]] | None:
