@@ -75,3 +75,47 @@ def test_divergence_needs_the_rise_to_have_stayed_up(tmp_path: Path, tail: int, 
     assert bool(found) == diverges
     if found:
         assert found[0].evidence["onset_index"] == n - tail
+
+
+def _results_with_box_loss(tmp_path: Path, box: list[float]) -> Path:
+    """A YOLOv8-seg-shaped results.csv (columns cut down) whose ``train/box_loss`` is ``box``; mAP falls to 0."""
+    n = len(box)
+    lines = ["epoch,train/box_loss,train/seg_loss,metrics/mAP50-95(M),val/box_loss"]
+    for e in range(n):
+        lines.append(f"{e + 1},{box[e]:.5f},{2.0 + 0.01 * ((e * 3) % 4):.5f},{max(0.07 - 0.01 * e, 0.0):.4f},"
+                     f"{0.45 + 0.05 * e:.4f}")
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_a_noisy_level_shift_that_stays_up_is_divergence(tmp_path: Path) -> None:
+    """YOLOv8-seg (batch 30, judged diverging): ``train/box_loss`` falls 1.84 → 0.87 by epoch 3, jumps at epoch 7
+    and stays at 1.5–2.6 (noisy) to epoch 50. No single value stays 4 noise levels above the best from some point
+    on, so it used to be missed (or called from epoch 49 by luck); its level — means of three — does."""
+    wobble = [0.0, 0.31, -0.12, 0.18, -0.2, 0.05, 0.27, -0.15, 0.1, -0.05]
+    box = [1.84, 1.44, 0.87, 0.94, 1.22, 1.0] + [1.9 + 0.6 * wobble[e % 10] for e in range(44)]
+    (r,) = analyze(load(_results_with_box_loss(tmp_path, box)), forecast=False).runs
+    (f,) = [f for f in r.findings if f.evidence.get("type") == "divergence"]
+    assert f.evidence["series"] == "train/box_loss" and f.epoch is not None and 6 <= f.epoch <= 9
+
+
+def test_a_loss_printed_as_zero_at_its_best_is_not_judged_for_divergence(tmp_path: Path) -> None:
+    """PointNet++ stdout (``mean loss: 0.000000``, batch 12): a fine-tune resumed at 100% accuracy whose training
+    loss reads 0.000000–0.000023 at six decimals. The last values' rise from 0.000000 is not a measured rise: it was
+    called a divergence ('final 0 vs best 0; 100% of the improvement undone')."""
+    vals = [0.000002, 0.0, 0.000001] + [0.0] * 60 + [0.000001, 0.000023, 0.000012, 0.000009, 0.000015, 0.00001]
+    box = [0.000158] + vals
+    (r,) = analyze(load(_results_with_box_loss(tmp_path, box)), forecast=False).runs
+    assert not [f for f in r.findings if f.evidence.get("type") == "divergence"]
+
+
+@pytest.mark.parametrize("values, quantum", [
+    ([0.000158, 0.000001, 0.0], 1e-6), ([0.5, 1.25], 0.01), ([2.0, 3.0], 1.0), ([0.0], 1.0),
+    ([1234.5678, 0.0001], 1e-4), ([0.123456789123], 0.0), ([1 / 3, 0.2], 0.0), ([1e-13], 0.0),
+    ([float("nan"), 0.25], 0.01), ([float("nan")], 0.0)])
+def test_print_quantum(values: list[float], quantum: float) -> None:
+    import numpy as np
+
+    from gapwatch.detectors.instability import print_quantum
+    assert print_quantum(np.asarray(values)) == pytest.approx(quantum)

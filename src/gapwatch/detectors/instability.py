@@ -22,7 +22,10 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   the best level by at least ``divergence_lost_fraction`` of the improvement made so far, by ``divergence_z`` noise
   standard errors, and every evaluation from the onset on stays above ``best + tolerance`` (tolerance =
   max(``divergence_tolerance_z`` noise standard deviations, ``divergence_tolerance_fraction`` of the
-  improvement)); for a positive loss the undone share is also measured on the log scale
+  improvement)) — or, for a noisy level shift, every trailing level (mean of ``window`` evaluations) stays above
+  best + the same tolerance with the noise term divided by √window — for at least ``divergence_min_tail``
+  evaluations; a positive loss printed as zero at its best (under ``divergence_floor_quanta`` steps of its printed
+  precision) is not judged; for a positive loss the undone share is also measured on the log scale
   (``divergence_log_scale``: a loss read on a log axis, where a 9x rise from a 40x fall is most of the way back).
   Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
   all) of the improvement to be called divergence. A positive loss that never improved in the log (a resumed
@@ -117,6 +120,10 @@ SPECS: tuple[Param, ...] = register("instability", (
     evals("divergence_min_tail", 3, "Evaluations the divergence must have stayed up for (capped at the level "
           "window): a rise at the last evaluation alone cannot be told from a spike the log stops in the middle of "
           "(non-finite values are judged on their own, from the first one)."),
+    Param("divergence_floor_quanta", 2.0, "A positive loss whose best level is under this many steps of the "
+          "precision it was printed with (0.000001 for 'mean loss: 0.000001') was printed as zero at its best: its "
+          "rise (0.000000 → 0.000023) is not measured by ratios or shares of the improvement, so it is not judged "
+          "for divergence.", unit="printed steps", low=0.0),
     fraction("divergence_tolerance_fraction", 0.05, "Second floor of that tolerance, for nearly noise-free curves: "
              "5% of the improvement.", of="improvement"),
     Param("divergence_log_scale", True, "Also measure the undone share of a positive loss's improvement on the "
@@ -496,15 +503,41 @@ def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | No
         return None  # never improved here: only a large relative climb is divergence
     if _sign(fs) > 0 and best_level > 0 and final < p["divergence_min_ratio"] * best_level:
         return None  # a positive loss a few percent above its best (a flat loss at ln C wandering) is no blow-up
+    if _sign(fs) > 0 and 0.0 <= best_level < p["divergence_floor_quanta"] * print_quantum(fs.values):
+        return None  # a loss printed as 0.000000 / 0.000001 at its best: its rise is not measured
     if p["divergence_log_scale"] and lost < need_lost and _sign(fs) > 0:
         lost = max(lost, _log_lost(fs.values, w, b))
     if zr < p["divergence_z"] or lost < need_lost:
         return None
     tol = max(p["divergence_tolerance_z"] * sigma, p["divergence_tolerance_fraction"] * improvement)
+    tail = min(p["divergence_min_tail"], w)
     onset = stays_above_from(z > best_level + tol, b + w - 1)
-    if onset >= n or n - onset < min(p["divergence_min_tail"], w):
+    if n - onset < tail and w > 1:  # a noisy level shift: the level (means of w) stays up, if not each value
+        lv = window_means(z, w)
+        tol_level = max(p["divergence_tolerance_z"] * sigma / np.sqrt(w),
+                        p["divergence_tolerance_fraction"] * improvement)
+        onset = min(onset, stays_above_from(lv > best_level + tol_level, b + w - 1))
+    if n - onset < tail:
         return None
     return _divergence_finding(fs, onset, b + w - 1, best_level, final, lost, zr, sigma)
+
+
+def print_quantum(values: np.ndarray) -> float:
+    """The step of the decimal precision ``values`` were printed with: the largest power of ten (1e-12 … 1)
+    that every finite value is a whole multiple of (0.000158, 0.000001 and 0.0 → 1e-6); 0.0 when none is (values
+    written at full float precision)."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return 0.0
+    for k in range(0, 13):
+        q = 10.0 ** -k
+        r = v / q
+        if float(np.max(np.abs(r))) > 1e9:
+            return 0.0  # (more than nine significant digits: written at full precision)
+        whole = np.round(r)
+        if np.all((np.abs(r - whole) <= 1e-5) & ((whole != 0) | (v == 0))):
+            return q
+    return 0.0
 
 
 def _log_lost(values: np.ndarray, w: int, b: int) -> float:
