@@ -16,9 +16,9 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 * and at the end none is better than at its first evaluation (by more than ``max_metric_gain`` for a bounded
   task metric);
 * over at least ``min_evaluations`` evaluations;
-* while the training loss, when logged, did not fall by ``max_train_drop`` or more of its first value, and no
-  training task metric (accuracy…) made progress by the rule above (a model that fits the training set while
-  the held-out set does not follow is memorising or overfitting from the start, which ``memorization``,
+* while the training loss, when logged (else each logged term of the objective: ``train/box_loss``,
+  ``train/cls_loss``…), did not fall by ``max_train_drop`` or more of its first value, and no training task metric
+  (accuracy…) made progress by the rule above (a model that fits the training set while the held-out set does not follow is memorising or overfitting from the start, which ``memorization``,
   ``overfitting`` and ``metric_disagreement`` judge).
 
 **At chance** (any run with ``chance_min_evaluations`` or more evaluations): the deciding set logs a loss and an
@@ -253,14 +253,19 @@ def _no_progress(s: Series, sign: float, p: dict[str, Any], beside_share: bool =
 
 
 def _train_learns(history: History, p: dict[str, Any]) -> bool:
-    """Whether the model learns the training set: its loss fell by ``max_train_drop`` of its first value, or a
+    """Whether the model learns the training set: its loss (without a logged total, one of the terms of its
+    objective: ``train/box_loss``, ``train/cls_loss``…) fell by ``max_train_drop`` of its first value, or a
     bounded training task metric (accuracy…) gained more than ``max_metric_gain``."""
     tr = series_or_none(history, "train", "loss")
-    if tr is not None and len(tr.finite()) >= 2:
-        v = tr.finite().values.astype(float)
-        if v[0] > 0 and (v[0] - v[-1]) >= p["max_train_drop"] * v[0]:
+    table = series_table(history)
+    # without a logged total, the terms of the objective (Ultralytics' train/box_loss, cls_loss, dfl_loss…)
+    terms = [tr] if tr is not None else [s for (split, metric), s in table.items()
+                                         if split == "train" and metric.endswith("_loss")]
+    for t in terms:
+        v = t.finite().values.astype(float)
+        if v.size >= 2 and v[0] > 0 and (v[0] - v[-1]) >= p["max_train_drop"] * v[0]:
             return True
-    for (split, metric), s in series_table(history).items():
+    for (split, metric), s in table.items():
         role = role_of(split, metric)
         if split == "train" and role.role == "task" and len(s.finite()) >= 2 \
                 and not _no_progress(s.finite(), role.monitor().sign, p):
