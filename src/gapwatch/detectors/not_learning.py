@@ -18,8 +18,9 @@ companions of the same held-out set (:func:`gapwatch.monitor.decide`, :func:`gap
 * over at least ``min_evaluations`` evaluations;
 * while the training loss, when logged (else each logged term of the objective: ``train/box_loss``,
   ``train/cls_loss``…), did not fall by ``max_train_drop`` or more of its first value, and no training task metric
-  (accuracy…) made progress by the rule above (a model that fits the training set while the held-out set does not follow is memorising or overfitting from the start, which ``memorization``,
-  ``overfitting`` and ``metric_disagreement`` judge).
+  (accuracy…) made progress by the rule above (a model that fits the training set while the held-out set does
+  not follow is memorising or overfitting from the start, which ``memorization``, ``overfitting`` and
+  ``metric_disagreement`` judge).
 
 **At chance** (any run with ``chance_min_evaluations`` or more evaluations): the deciding set logs a loss and an
 accuracy, the loss stays within ``chance_loss_tol`` of ln C at every evaluation for one whole number C ≥ 2 (the
