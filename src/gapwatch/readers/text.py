@@ -106,7 +106,12 @@ NAME = "text"
 
 _NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|Infinity)"
 _WORD = r"[A-Za-z][\w.()/\-]*(?:@\d+)?"  # (``Acc@1``, ``R@10``: a measure at a rank cut-off)
-_COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}})\s*[:=]\s*({_NUM})(?![\w.:/])")
+#: A parenthesised qualifier closing a name: ``Eval Acc (total): 0.88``, ``Error (MPJPE): 45.1``.
+_QUALIFIER = r"(?:[ \t]*\([A-Za-z][\w.@\-]{0,30}\))"
+_COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}}{_QUALIFIER}?)\s*[:=]\s*({_NUM})(?![\w.:/])")
+#: Qualifiers that say which summary of the measure is printed, not which measure: ``Eval Acc (total)`` is the
+#: evaluation's accuracy.
+_SUMMARY_QUALIFIER = re.compile(r"[ \t]*\((?:total|overall|all|avg|average|mean)\)$", re.IGNORECASE)
 _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
 #: One ``name value`` item of a comma-separated field: ``train loss 2.1``, ``mfu 4.51%``.
@@ -270,7 +275,7 @@ def _colon_pairs(field: str) -> list[tuple[str, str]]:
         before, after = field[start:m.start()], field[m.end():end]
         if ((_SEPARATORS.fullmatch(before) or _BOUNDARY.search(before))
                 and (_SEPARATORS.fullmatch(after) or _FOLLOWED.match(after))):
-            out.append((names[j][0], m.group(2)))
+            out.append((_SUMMARY_QUALIFIER.sub("", names[j][0]), m.group(2)))
     return out
 
 

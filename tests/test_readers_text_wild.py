@@ -1,0 +1,39 @@
+"""Text-log shapes found in bench/wild batches 29–30: fixtures in the shape of the real files, numbers changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gapwatch import load
+
+
+def test_a_parenthesised_summary_qualifier_keeps_the_measure_and_its_split(tmp_path: Path) -> None:
+    """Chinese dev notes quoting a segmentation log (batch 30): ``Eval Acc (total): 0.8812`` after each epoch's
+    batch lines. The qualifier ``(total)`` was read as a training measure named ``total`` — the evaluation's
+    accuracy was lost and the run had 'no validation series'."""
+    lines = []
+    for e in range(1, 7):
+        lines += [f"epoch:  {e}/10 batch   {b}/23 Train loss: {0.7 - 0.02 * e - 0.001 * b:.6f}, Acc: "
+                  f"{0.80 + 0.01 * e:.6f}" for b in (1, 2)]
+        lines += [f"Eval Acc (total): {0.8812 + 0.001 * e:.10f}", "best epoch num: 1"]
+    p = tmp_path / "dev_records.md"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert h.has("val", "acc") and not h.has("train", "total")
+    assert len(h.series("val", "acc")) == 6
+
+
+@pytest.mark.parametrize("printed, key", [
+    ("Val Loss (avg): 0.41", ("val", "loss")),
+    ("valid accuracy (overall): 0.91", ("val", "acc")),
+    ("Error (MPJPE): 45.1", ("train", "error_mpjpe")),
+])
+def test_qualifiers_after_a_name(tmp_path: Path, printed: str, key: tuple[str, str]) -> None:
+    """A summary qualifier (total, overall, avg, mean…) is dropped; any other stays part of the name."""
+    name, value = printed.split(": ")
+    p = tmp_path / "train.log"
+    p.write_text("".join(f"Epoch {e}: train_loss: {1.0 - 0.05 * e:.3f} | {name}: {float(value) + 0.01 * e:.3f}\n"
+                         for e in range(1, 8)))
+    assert load(p).has(*key)
