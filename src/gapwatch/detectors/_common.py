@@ -196,6 +196,25 @@ def train_series(history: History, metric: str) -> Series | None:
     return None
 
 
+def summed_train_terms(history: History) -> Series | None:
+    """The training objective as the sum of its logged terms when no total is logged: Ultralytics writes
+    ``train/box_loss``, ``train/cls_loss``, ``train/dfl_loss`` (each already multiplied by its gain, so their sum is
+    the loss the optimiser minimises) and no ``train/loss``. Two or more ``*_loss`` training series logged at the
+    same evaluations (same steps and epochs), summed where all are finite; None otherwise. Named
+    ``train/loss`` with the terms in its display name."""
+    terms = [s for (split, m), s in series_table(history).items() if split == "train" and m.endswith("_loss")]
+    if len(terms) < 2:
+        return None
+    first = terms[0]
+    for t in terms[1:]:
+        if len(t) != len(first) or not (np.array_equal(t.step, first.step, equal_nan=True)
+                                         and np.array_equal(t.epoch, first.epoch, equal_nan=True)):
+            return None
+    total = np.sum([t.values for t in terms], axis=0)
+    name = " + ".join(t.name for t in terms)
+    return Series("train", "loss", name, first.step, first.epoch, total, first.x_kind)
+
+
 def heldout_series(history: History, metric: str, monitor: Monitor | None = None) -> Series | None:
     """Held-out ``metric``: the monitor's split first, then ``val``, then ``test``."""
     splits = [monitor.split] if monitor is not None else []

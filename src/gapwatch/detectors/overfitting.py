@@ -67,7 +67,8 @@ that measure's own noise, ``evidence["loss_improving_z"]``): an F1 or accuracy t
 keep improving is often a decision-threshold or class-balance effect, an RMSE that drifts up while PSNR improves a
 disagreement between measures — a reader would not stop a CI job on it without a look.
 
-A finding is ``info`` when the training series (the same measure, else the training loss) did not improve after
+A finding is ``info`` when the training series (the same measure, else the training loss, else the sum of the
+objective's logged terms: Ultralytics' ``train/box_loss`` + ``cls_loss`` + …) did not improve after
 the held-out best by ``train_plateau_z`` of its noise standard errors (``train_plateau_info``;
 ``evidence["train_plateau"]``): both curves plateaued, and a held-out loss 1.4% above its best after a long
 plateau beside an equally flat training loss is a plateau, not a model fitting the training set at the held-out
@@ -116,6 +117,7 @@ from ._common import (
     signed,
     stays_above_from,
     std_errs,
+    summed_train_terms,
     train_series,
 )
 
@@ -288,8 +290,8 @@ def _judged(history: History, mon: Monitor, s: Series, p: dict[str, Any]) -> lis
     train_ev, diverging = _train_check(history, mon, s, b, w, p)
     if diverging:
         return []
-    if not train_ev and _diverges(history, mon):
-        return []  # without a training series, a rise that undoes all progress is divergence
+    if (not train_ev or train_series(history, mon.metric) is None) and _diverges(history, mon):
+        return []  # without a training series (or beside the sum of its terms), a diverging run is divergence
     found = _finding(history, mon, s, z, b, w, deg, train_ev, p, onset)
     if p["train_plateau_info"] and train_ev.get("train_plateau") and found.severity != Severity.INFO:
         found = _plateau_info(found)
@@ -621,8 +623,11 @@ def _z_text(zstat: float) -> str:
 
 def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
                  p: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Training level at the best point and at the end; ``diverging`` when it got significantly worse."""
-    tr = train_series(history, mon.metric)
+    """Training level at the best point and at the end; ``diverging`` when it got significantly worse. Without a
+    training series of the measure or a training loss, the sum of the objective's logged terms
+    (:func:`summed_train_terms`: Ultralytics' ``train/box_loss`` + ``cls_loss`` + …) says whether training still
+    improved after the held-out best."""
+    tr = train_series(history, mon.metric) or summed_train_terms(history)
     if tr is None:
         return {}, False
     if _broke_before_end(tr, s):

@@ -1,5 +1,5 @@
-"""Instability regressions found on the corpus of real logs (bench/wild, batch 29): fixtures in the shape of the
-real files, numbers changed, with the verdict a reader of the raw curves gave them."""
+"""Instability and overfitting regressions found on the corpus of real logs (bench/wild, batches 29–30): fixtures in
+the shape of the real files, numbers changed, with the verdict a reader of the raw curves gave them."""
 
 from __future__ import annotations
 
@@ -119,3 +119,23 @@ def test_print_quantum(values: list[float], quantum: float) -> None:
 
     from gapwatch.detectors.instability import print_quantum
     assert print_quantum(np.asarray(values)) == pytest.approx(quantum)
+
+
+@pytest.mark.parametrize("train_falls, severity", [(False, Severity.INFO), (True, Severity.WARNING)])
+def test_the_sum_of_the_loss_terms_says_whether_training_still_improved(tmp_path: Path, train_falls: bool,
+                                                                       severity: Severity) -> None:
+    """YOLO segmentation (batch 30, judged clean): mask mAP50-95 best 0.263 at epoch 37, 0.220 at epoch 50, while
+    the training terms (no ``train/loss`` is logged) stop improving at the same time — both curves plateaued, an
+    ``info`` finding. The same held-out curve beside terms that keep falling is a warning."""
+    lines = ["epoch,train/box_loss,train/seg_loss,train/cls_loss,metrics/mAP50-95(M),val/seg_loss"]
+    for e in range(1, 51):
+        t = e if train_falls else min(e, 36)
+        wob = 0.004 * ((e * 7) % 3)
+        m = 0.263 * (1 - 0.93 ** e) / (1 - 0.93 ** 37) if e <= 37 else 0.263 - 0.0033 * (e - 37)
+        lines.append(f"{e},{1.9 * 0.985 ** t + wob:.4f},{3.0 * 0.985 ** t + wob:.4f},{2.5 * 0.985 ** t + wob:.4f},"
+                     f"{m - 0.001 * (e % 2):.4f},{1.6 + 0.004 * abs(e - 36) + wob:.4f}")
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    (f,) = [f for f in r.findings if f.kind == FindingKind.OVERFITTING]
+    assert f.severity == severity
