@@ -200,7 +200,7 @@ def summed_train_terms(history: History) -> Series | None:
     """The training objective as the sum of its logged terms when no total is logged: Ultralytics writes
     ``train/box_loss``, ``train/cls_loss``, ``train/dfl_loss`` (each already multiplied by its gain, so their sum is
     the loss the optimiser minimises) and no ``train/loss``. Two or more ``*_loss`` training series logged at the
-    same evaluations (same steps and epochs), summed where all are finite; None otherwise. Named
+    same evaluations (same steps and epochs), summed (NaN where a term is not finite); None otherwise. Named
     ``train/loss`` with the terms in its display name."""
     terms = [s for (split, m), s in series_table(history).items() if split == "train" and m.endswith("_loss")]
     if len(terms) < 2:
@@ -211,6 +211,7 @@ def summed_train_terms(history: History) -> Series | None:
                                          and np.array_equal(t.epoch, first.epoch, equal_nan=True)):
             return None
     total = np.sum([t.values for t in terms], axis=0)
+    total.setflags(write=False)  # (a Series' arrays are read-only)
     name = " + ".join(t.name for t in terms)
     return Series("train", "loss", name, first.step, first.epoch, total, first.x_kind)
 

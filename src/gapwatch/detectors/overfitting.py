@@ -627,7 +627,9 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
     training series of the measure or a training loss, the sum of the objective's logged terms
     (:func:`summed_train_terms`: Ultralytics' ``train/box_loss`` + ``cls_loss`` + …) says whether training still
     improved after the held-out best."""
-    tr = train_series(history, mon.metric) or summed_train_terms(history)
+    tr = train_series(history, mon.metric)
+    if tr is None:
+        tr = summed_train_terms(history)
     if tr is None:
         return {}, False
     if _broke_before_end(tr, s):
