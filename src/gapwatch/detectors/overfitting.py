@@ -72,8 +72,10 @@ objective's logged terms: Ultralytics' ``train/box_loss`` + ``cls_loss`` + …) 
 the held-out best by ``train_plateau_z`` of its noise standard errors (``train_plateau_info``;
 ``evidence["train_plateau"]``): both curves plateaued, and a held-out loss 1.4% above its best after a long
 plateau beside an equally flat training loss is a plateau, not a model fitting the training set at the held-out
-set's expense. A training loss logged per batch beside per-epoch evaluations is compared on the step axis, by
-means over as many values as it logs per evaluation.
+set's expense — unless the training values after the best fall with a significant Mann–Kendall trend
+(``train_trend_p``): the means of a spiky, right-skewed per-batch loss can sit level while its typical value
+halves. A training loss logged per batch beside per-epoch evaluations is compared on the step axis, by means over
+as many values as it logs per evaluation.
 
 Evidence ``gap_trajectory`` is the held-out minus training gap at each evaluation of the monitored series; a run
 with more than ``max_trajectory_points`` evaluations (default 500, enough for a plot) gets every k-th of them,
@@ -221,6 +223,10 @@ SPECS: tuple[Param, ...] = register("overfitting", (
           "the training set at the held-out set's expense.", type=bool),
     std_errs("train_plateau_z", 2.0, "... the training improvement after the best, in its noise standard errors, "
              "below which the training curve counts as plateaued."),
+    Param("train_trend_p", 0.01, "... unless the training values after the best fall with a Mann-Kendall trend "
+          "significant at this level (one-sided): the means of a right-skewed, spiky training loss can sit level "
+          "while its typical value halves (0 turns the trend test off).", unit="probability", low=0, high=1),
+    evals("train_trend_min_evaluations", 10, "Training values after the held-out best the trend test needs."),
     Param("sampling_floor", True, "For a larger-is-better share (an accuracy) whose values all lie on a grid k/N "
           "— the validation set has N examples (25 images: steps of 0.04) — the noise level is never below the "
           "binomial standard error sqrt(p(1-p)/N): a change of one or two examples is the small set's sampling "
@@ -658,6 +664,10 @@ def _train_check(history: History, mon: Monitor, s: Series, b: int, w: int,
     diverging = (worse > p["train_divergence_z"] * t_sigma * np.sqrt(2.0 / tw)
                  and worse > p["train_divergence_fraction"] * t_range)
     plateau = -worse < p["train_plateau_z"] * t_sigma * np.sqrt(2.0 / tw)
+    if plateau and p["train_trend_p"] > 0:  # (means of a spiky per-batch loss hide a steady fall: its trend)
+        after = tz[ts.x > s.x[b]] if tr.x_kind == s.x_kind else tz[ts.step > s.step[b]]
+        plateau = not (after.size >= p["train_trend_min_evaluations"]
+                       and mann_kendall(after, sign=-1.0)[1] <= p["train_trend_p"])
     return {"train_at_best": tsign * t_best, "train_final": tsign * t_end, "train_plateau": bool(plateau)}, \
         bool(diverging)
 
