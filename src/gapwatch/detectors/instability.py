@@ -503,12 +503,13 @@ def _diverges_at(s: Series, need_lost: float, p: dict[str, Any]) -> Finding | No
         return None  # never improved here: only a large relative climb is divergence
     if _sign(fs) > 0 and best_level > 0 and final < p["divergence_min_ratio"] * best_level:
         return None  # a positive loss a few percent above its best (a flat loss at ln C wandering) is no blow-up
-    if _sign(fs) > 0 and 0.0 <= best_level < p["divergence_floor_quanta"] * print_quantum(fs.values):
-        return None  # a loss printed as 0.000000 / 0.000001 at its best: its rise is not measured
     if p["divergence_log_scale"] and lost < need_lost and _sign(fs) > 0:
         lost = max(lost, _log_lost(fs.values, w, b))
     if zr < p["divergence_z"] or lost < need_lost:
         return None
+    # (after the cheap tests: the printed precision is a pass over the values per power of ten)
+    if _sign(fs) > 0 and 0.0 <= best_level < p["divergence_floor_quanta"] * print_quantum(fs.values):
+        return None  # a loss printed as 0.000000 / 0.000001 at its best: its rise is not measured
     tol = max(p["divergence_tolerance_z"] * sigma, p["divergence_tolerance_fraction"] * improvement)
     tail = min(p["divergence_min_tail"], w)
     onset = stays_above_from(z > best_level + tol, b + w - 1)

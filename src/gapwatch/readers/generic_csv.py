@@ -21,7 +21,7 @@ import io
 import itertools
 import re
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -619,22 +619,32 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     _, epoch = x_columns(t)
     spans = _same_kind_restarts(t, restarts(epoch))
     if len(spans) > 1:  # runs appended to one file: a new one wherever the epoch goes back to its first value
-        starts = [int(t.lines[a]) for a, _ in spans[1:]]
-        rows = np.arange(len(t))
-        out = []
-        for k, (a, b) in enumerate(spans, start=1):
-            name = f"{run}#{k}"
-            part = wide_parts(t.subset((rows >= a) & (rows < b)), name, default_split=split, rename=rename)
-            part.notes.append(restart_note(name, str(path), starts, "line"))
+        out = launch_parts(t, spans, run, lambda sub, name: wide_parts(sub, name, default_split=split, rename=rename))
+        for part in out:
             _eval_note(part, rename)
             zero_placeholders(part)
-            out.append(part)
         return out
     parts = wide_parts(t, run, default_split=split, rename=rename)
     _eval_note(parts, rename)
     zero_placeholders(parts)
     _ultralytics_args(Path(path), parts)
     return [parts]
+
+
+def launch_parts(t: Table, spans: list[tuple[int, int]], run: str,
+                 make: Callable[[Table, str], Parts]) -> list[Parts]:
+    """One :class:`Parts` per launch of a table that several runs appended to: ``spans`` are their row ranges
+    (:func:`gapwatch.readers._parts.restarts`), ``make(rows, name)`` reads one launch's rows as run ``<run>#k``, and
+    each launch gets the note that names the lines where the others start."""
+    starts = [int(t.lines[a]) for a, _ in spans[1:]]
+    rows = np.arange(len(t))
+    out = []
+    for k, (a, b) in enumerate(spans, start=1):
+        name = f"{run}#{k}"
+        part = make(t.subset((rows >= a) & (rows < b)), name)
+        part.notes.append(restart_note(name, str(t.path), starts, "line"))
+        out.append(part)
+    return out
 
 
 def _same_kind_restarts(t: Table, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

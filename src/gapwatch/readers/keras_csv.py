@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from ._parts import Parts, restart_note, restarts
+from ._parts import Parts, restarts
 from .base import FunctionReader
-from .generic_csv import file_header, phase_parts, read_table, stem_split, wide_parts, x_columns
+from .generic_csv import file_header, launch_parts, phase_parts, read_table, stem_split, wide_parts, x_columns
 
 NAME = "keras-csv"
 
@@ -50,15 +48,8 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     spans = restarts(epoch)
     if len(spans) == 1:
         return [wide_parts(t, run, epoch_offset=EPOCH_OFFSET, default_split=split)]
-    starts = [int(t.lines[a]) for a, _ in spans[1:]]
-    rows = np.arange(len(t))
-    out = []
-    for k, (a, b) in enumerate(spans, start=1):
-        name = f"{run}#{k}"
-        p = wide_parts(t.subset((rows >= a) & (rows < b)), name, epoch_offset=EPOCH_OFFSET, default_split=split)
-        p.notes.append(restart_note(name, str(path), starts, "line"))
-        out.append(p)
-    return out
+    return launch_parts(t, spans, run,
+                        lambda rows, name: wide_parts(rows, name, epoch_offset=EPOCH_OFFSET, default_split=split))
 
 
 READER = FunctionReader(NAME, sniff, read_parts, "Keras CSVLogger")
