@@ -243,3 +243,46 @@ def test_html_report_marks_schedule_events(tmp_path: Path) -> None:
     assert 'class="schedline"' in html
     assert "LR re-warm at epoch 3.05 (learning_rate: 1.11e-07 → 5e-05)" in html
     assert "schedule change" in html  # the legend
+
+
+def _results_csv(tmp_path: Path, columns: tuple[str, ...], epochs: range) -> Path:
+    """A space-padded results.csv with the given columns (loss-like falling, metric-like rising)."""
+    rows = []
+    for e in epochs:
+        cells = [f"{e:>23}"] + [f"{(0.3 + e * 0.01 if c.startswith('metrics/') else 1.5 - e * 0.02):>23.5f}"
+                                for c in columns[1:]]
+        rows.append(",".join(cells) + "\n")
+    p = tmp_path / "results.csv"
+    p.write_text(",".join(f"{c:>23}" for c in columns) + "\n" + "".join(rows))
+    return p
+
+
+@pytest.mark.parametrize(("first", "switch"), [(1, 21.0), (0, 20.0)])
+def test_ultralytics_without_args_yaml_assumes_the_default_close_mosaic(tmp_path: Path, first: int,
+                                                                       switch: float) -> None:
+    """Most committed run folders keep results.csv without args.yaml: the run is read as finished at its last
+    logged epoch, with Ultralytics' default close_mosaic 10 — epochs 1..30 switch at 21, older 0..29 at 20."""
+    cols = ("epoch", "train/box_loss", "train/cls_loss", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss")
+    h = gapwatch.load(_results_csv(tmp_path, cols, range(first, first + 30)))
+    assert h.meta[h.name]["ultralytics"]["assumed"] is True
+    [e] = schedule.events(h)
+    assert (e.kind, e.name, e.epoch) == ("augmentation", "close_mosaic (default)", switch)
+
+
+@pytest.mark.parametrize("cols", [
+    # YOLOv5 never switches mosaic off
+    ("epoch", "train/box_loss", "train/obj_loss", "metrics/precision", "metrics/mAP_0.5", "val/box_loss"),
+    # a hand-written table, not Ultralytics'
+    ("epoch", "train_loss", "val_loss", "val_acc"),
+])
+def test_no_assumed_close_mosaic_outside_ultralytics_v8(tmp_path: Path, cols: tuple[str, ...]) -> None:
+    h = gapwatch.load(_results_csv(tmp_path, cols, range(1, 31)))
+    assert "ultralytics" not in h.meta.get(h.name, {})
+    assert schedule.events(h) == []
+
+
+def test_no_assumed_close_mosaic_when_args_yaml_says_otherwise(tmp_path: Path) -> None:
+    cols = ("epoch", "train/box_loss", "metrics/mAP50(B)", "val/box_loss")
+    p = _results_csv(tmp_path, cols, range(1, 31))
+    (tmp_path / "args.yaml").write_text("epochs: 50\nclose_mosaic: 0\n")
+    assert schedule.events(gapwatch.load(p)) == []

@@ -53,8 +53,10 @@ def test_loss_terms_that_spike_together_in_the_warm_up_are_one_early_event(tmp_p
 
 
 def test_loss_terms_spiking_together_at_three_moments_still_recur(tmp_path: Path) -> None:
-    """The same terms jumping together at epochs 30, 60 and 90: three events, a recurring instability."""
-    (f,) = _spikes(_pose_results(tmp_path, {30, 60, 90}))
+    """The same terms jumping together at epochs 30, 60 and 80: three events, a recurring instability. (Not at 90:
+    a results.csv without args.yaml switches mosaic off, by Ultralytics' default, at epoch 91 of 100, and a jump
+    right there is the switch's doing.)"""
+    (f,) = _spikes(_pose_results(tmp_path, {30, 60, 80}))
     assert f.severity == Severity.WARNING
     assert f.evidence["events"] == 3
 

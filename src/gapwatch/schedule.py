@@ -9,8 +9,9 @@ Where the series live: the readers keep every schedule-role series of a run in `
 as ``{logged name: {"step": array, "epoch": array, "value": array}}`` (float64 arrays of one shape ``(n,)``, NaN
 where the log had no step or epoch). Ultralytics runs whose ``args.yaml`` sits beside ``results.csv`` also carry
 ``meta[run]["ultralytics"]`` with the planned ``epochs`` and ``close_mosaic`` (the number of final epochs trained
-without mosaic augmentation). :func:`series_of` gives the former as :class:`ScheduleSeries`; :func:`events` reads
-both into :class:`ScheduleEvent` s:
+without mosaic augmentation); an Ultralytics ``results.csv`` without ``args.yaml`` carries Ultralytics' default
+(``close_mosaic`` 10, the last logged epoch read as the planned last, ``"assumed": True``). :func:`series_of`
+gives the former as :class:`ScheduleSeries`; :func:`events` reads both into :class:`ScheduleEvent` s:
 
 * ``rewarm`` — a learning rate that had fallen to at most ``1 / rewarm_ratio`` of its earlier peak rises again by at
   least ``rewarm_ratio`` (a restart of SGDR, "SGDR: Stochastic Gradient Descent with Warm Restarts", 2017; the
@@ -245,10 +246,13 @@ def _event(kind: str, s: ScheduleSeries, at: int, before: int) -> ScheduleEvent:
 def _augmentation(args: object) -> list[ScheduleEvent]:
     """Ultralytics' ``close_mosaic``: mosaic off for the last ``close_mosaic`` of ``epochs`` epochs (Ultralytics
     counts epochs from 0 inside the trainer and writes them 1-based in ``results.csv``: the first epoch without
-    mosaic is written as ``epochs - close_mosaic + 1``)."""
+    mosaic is written as ``epochs - close_mosaic + 1``; older versions wrote them 0-based, ``first_epoch`` 0).
+    ``assumed`` (no ``args.yaml``: Ultralytics' default ``close_mosaic`` on a run read as finished) names the
+    event ``close_mosaic (default)``."""
     if not isinstance(args, Mapping):
         return []
-    epochs, close = args.get("epochs"), args.get("close_mosaic")
-    if type(epochs) is not int or type(close) is not int or not 0 < close < epochs:
+    epochs, close, first = args.get("epochs"), args.get("close_mosaic"), args.get("first_epoch", 1)
+    if type(epochs) is not int or type(close) is not int or not 0 < close < epochs or first not in (0, 1):
         return []
-    return [ScheduleEvent("augmentation", "close_mosaic", math.nan, float(epochs - close + 1), 1.0, 0.0)]
+    name = "close_mosaic (default)" if args.get("assumed") is True else "close_mosaic"
+    return [ScheduleEvent("augmentation", name, math.nan, float(epochs - close + first), 1.0, 0.0)]

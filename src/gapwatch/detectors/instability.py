@@ -29,7 +29,9 @@ Which series are checked: every loss-like series (metric ``loss``, ``perplexity`
   (``divergence_log_scale``: a loss read on a log axis, where a 9x rise from a 40x fall is most of the way back).
   Without a training series the rise must undo ``heldout_divergence_lost_fraction`` (default:
   all) of the improvement to be called divergence. A positive loss that never improved in the log (a resumed
-  segment on a plateau) must end at ``divergence_fresh_ratio`` times its best level or more.
+  segment on a plateau) must end at ``divergence_fresh_ratio`` times its best level or more. A training series
+  whose rise starts at an augmentation switch (Ultralytics' ``close_mosaic``, :mod:`gapwatch.schedule`; within
+  ``schedule_window`` evaluations) is not divergence: from there on its loss is measured on other inputs.
 * **spikes** (``warning``, or ``info`` — below): on the training loss (on held-out losses only when no training
   loss is logged: a held-out spike with a smooth training loss is an evaluation glitch, not a training instability;
   never on a GAN player's loss, ``loss_G``, ``d_loss``, which jumps whenever the other player gains), an
@@ -421,13 +423,31 @@ def divergence(history: History, mon: Monitor | None, p: dict[str, Any] | None =
 def _divergence(history: History, mon: Monitor | None, p: dict[str, Any],
                 series: list[Series] | None) -> Finding | None:
     series = series if series is not None else checked_series(history, mon)
+    switches = [e for e in schedule.events(history) if e.kind == "augmentation"]
     for s, need_lost in _divergence_series(series, mon, p):
         if s.split != "train" and _task_metric_learned(history, mon, s, p):
             continue
         found = _diverges_at(s, need_lost, p)
+        if _at_switch(s, found, switches, p):
+            continue
         if found is not None:
             return _held_beside(history, mon, s, found, p)
     return None
+
+
+def _at_switch(s: Series, found: Finding | None, switches: list[ScheduleEvent], p: dict[str, Any]) -> bool:
+    """Whether divergence ``found`` of training series ``s`` starts at an augmentation switch (Ultralytics'
+    ``close_mosaic``, :mod:`gapwatch.schedule`): within ``schedule_window`` evaluations of the evaluation before
+    it. From the switch on the training loss is measured on other inputs (no mosaic), so a loss term that steps
+    up there has changed its data, not diverged."""
+    if found is None or s.split != "train" or not switches:
+        return False
+    onset = found.epoch
+    if onset is None or not np.isfinite(onset) or not np.isfinite(s.epoch).any():
+        return False
+    fs = s.finite()
+    i = int(np.searchsorted(fs.epoch, onset, side="left"))
+    return _explained_by(fs, i, switches, p) is not None
 
 
 def _task_metric_learned(history: History, mon: Monitor | None, s: Series, p: dict[str, Any]) -> bool:

@@ -627,7 +627,7 @@ def _table_runs(t: Table, run: str, path: Path) -> list[Parts]:
     parts = wide_parts(t, run, default_split=split, rename=rename)
     _eval_note(parts, rename)
     zero_placeholders(parts)
-    _ultralytics_args(Path(path), parts)
+    _ultralytics_args(Path(path), parts, t.columns, epoch)
     return [parts]
 
 
@@ -762,14 +762,30 @@ def stem_split(path: Path, columns: list[str]) -> str:
 
 #: Ultralytics training arguments kept in ``meta[run]["ultralytics"]`` (read by :mod:`gapwatch.schedule`).
 ULTRALYTICS_ARGS: tuple[str, ...] = ("epochs", "close_mosaic")
+#: Ultralytics' default ``close_mosaic`` (``ultralytics/cfg/default.yaml``: mosaic augmentation off for the last
+#: 10 epochs), assumed for a ``results.csv`` committed without its ``args.yaml``.
+ULTRALYTICS_DEFAULT_CLOSE_MOSAIC = 10
+#: Columns only Ultralytics' own ``results.csv`` (YOLOv8 on) writes beside ``train/…`` losses: ``metrics/mAP50(B)``,
+#: ``metrics/accuracy_top1`` (YOLOv5's ``metrics/mAP_0.5`` run never switches mosaic off).
+_ULTRALYTICS_METRIC = re.compile(r"^metrics/(mAP50|accuracy_top)")
 
 
-def _ultralytics_args(path: Path, parts: Parts) -> None:
+def _ultralytics_args(path: Path, parts: Parts, columns: list[str] | None = None,
+                      epoch: np.ndarray | None = None) -> None:
     """Ultralytics writes ``args.yaml`` (its training arguments) beside ``results.csv``: they become the run's
     hyperparameters (``meta["hparams"]``) and the planned schedule (``meta["ultralytics"]``: ``epochs``,
-    ``close_mosaic``). A damaged ``args.yaml`` is a note, never the end of the run's metrics."""
+    ``close_mosaic``). A damaged ``args.yaml`` is a note, never the end of the run's metrics.
+
+    Without ``args.yaml`` (most committed run folders keep only ``results.csv``), an Ultralytics table
+    (``train/…`` losses beside ``metrics/mAP50…``/``metrics/accuracy_top1`` columns; ``columns``) is read as a
+    finished run with the default ``close_mosaic`` (:data:`ULTRALYTICS_DEFAULT_CLOSE_MOSAIC`): its last logged
+    epoch (``epoch``, the table's epoch column, 0- or 1-based) is its planned last, so the switch is placed
+    ``close_mosaic - 1`` epochs before it, with ``"assumed": True`` in the meta."""
     f = path.parent / "args.yaml"
-    if path.name != "results.csv" or not f.is_file() or f.is_symlink():
+    if path.name != "results.csv" or f.is_symlink():
+        return
+    if not f.is_file():
+        _assumed_close_mosaic(parts, columns or [], epoch)
         return
     from .lightning_csv import _hparams  # the bounded, safe YAML reader of hparams.yaml
 
@@ -782,6 +798,24 @@ def _ultralytics_args(path: Path, parts: Parts) -> None:
     kept = {k: args[k] for k in ULTRALYTICS_ARGS if type(args.get(k)) is int}
     if kept:
         parts.meta[schedule.ULTRALYTICS_KEY] = kept
+
+
+def _assumed_close_mosaic(parts: Parts, columns: list[str], epoch: np.ndarray | None) -> None:
+    """``meta["ultralytics"]`` of an Ultralytics ``results.csv`` without ``args.yaml`` (see
+    :func:`_ultralytics_args`); nothing for another table or one without whole epochs."""
+    names = [c.strip() for c in columns]
+    if not (any(c.lower().startswith("train/") for c in names) and any(_ULTRALYTICS_METRIC.match(c) for c in names)):
+        return
+    if epoch is None or not np.isfinite(epoch).any():
+        return
+    last = float(np.nanmax(epoch))
+    if not last.is_integer():
+        return
+    # 0-based epochs (older Ultralytics) end at epochs - 1 and switch at epochs - close_mosaic: one less on both
+    based = 1 - int(np.nanmin(epoch) == 0)
+    parts.meta[schedule.ULTRALYTICS_KEY] = {"epochs": int(last) + 1 - based,
+                                           "close_mosaic": ULTRALYTICS_DEFAULT_CLOSE_MOSAIC, "assumed": True,
+                                           "first_epoch": based}
 
 
 def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
