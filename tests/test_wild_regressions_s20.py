@@ -58,3 +58,37 @@ def test_an_args_yaml_that_keeps_mosaic_on_leaves_the_step_judged(tmp_path: Path
     p = _obb(tmp_path, 91)
     (tmp_path / "args.yaml").write_text("task: obb\nepochs: 100\nclose_mosaic: 0\n")
     assert "instability:divergence" in _kinds(p)
+
+
+def _short_detector(tmp_path: Path, maps: list[float]) -> Path:
+    """An old-style (space-padded) YOLOv8 results.csv of len(maps) epochs: training losses wander, validation
+    losses do not move, precision/recall/mAP as given."""
+    cols = ("epoch", "train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
+            "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss",
+            "val/dfl_loss")
+    lines = [",".join(f"{c:>23}" for c in cols)]
+    for e, m in enumerate(maps, start=1):
+        row = [3.38 + 0.1 * (e % 3), 5.71 + 0.01 * (e % 2), 4.3 - 0.01 * e, m, m, m, m / 2,
+               3.4884 - 0.0002 * e, 5.7608 + 0.0003 * e, 4.159 - 0.001 * e]
+        lines.append(",".join([f"{e:>23}"] + [f"{v:>23.5g}" for v in row]))
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_a_short_detector_run_with_every_metric_exactly_zero_never_learned(tmp_path: Path) -> None:
+    """A 5-epoch YOLOv8 run (batch 31, judged stuck): precision, recall, mAP50 and mAP50-95 are exactly 0 at every
+    epoch — not one object detected. Fewer than the 10 evaluations 'never above zero' asks of a share near 0, but
+    exactly 0 each time is enough."""
+    found = _kinds(_short_detector(tmp_path, [0.0] * 5))
+    assert found.get("not_learning:") == "warning"
+
+
+def test_a_short_run_whose_map_has_left_zero_is_not_called_stuck(tmp_path: Path) -> None:
+    """The same five epochs with a mAP that has left the floor (0.001 → 0.02): too few evaluations to say."""
+    found = _kinds(_short_detector(tmp_path, [0.001, 0.004, 0.008, 0.012, 0.02]))
+    assert "not_learning:" not in found
+
+
+def test_two_evaluations_of_zero_are_too_few(tmp_path: Path) -> None:
+    assert "not_learning:" not in _kinds(_short_detector(tmp_path, [0.0, 0.0]))

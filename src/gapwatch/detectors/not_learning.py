@@ -36,7 +36,8 @@ twice, and the training side does not excuse it: a training accuracy that rises 
 chance learns nothing that generalises (the issue's "a run that never left chance level gets at least a
 warning").
 
-**Never above zero** (``zero_min_evaluations`` or more evaluations): the deciding series is a share (accuracy,
+**Never above zero** (``zero_min_evaluations`` or more evaluations; ``zero_exact_min_evaluations`` when the share
+is exactly 0 at every one — not one object detected, not one pixel right): the deciding series is a share (accuracy,
 F1, Dice, IoU, mAP… in [0, 1]: :data:`gapwatch.monitor.BOUNDED_MEASURES`) and it never exceeded
 ``zero_max_value`` — a detector whose mAP stays near 0, a segmenter whose Dice never leaves the floor: the model
 never did the task, whatever the training side learned. Not while the share is clearly rising at the end (its
@@ -165,6 +166,11 @@ SPECS: tuple[Param, ...] = register(NAME, (
           unit="p-value", low=0, high=1),
     Param("zero_min_evaluations", 10, "Never above zero: held-out evaluations needed (a from-scratch run may sit "
           "near 0 for its first few).", unit="evaluations", type=int, low=2),
+    Param("zero_exact_min_evaluations", 3, "Never above zero, exactly: a deciding share that is exactly 0 at every "
+          "one of this many evaluations or more is reported even when there are fewer than zero_min_evaluations (a "
+          "5-epoch YOLO run whose precision, recall and mAP are 0 at each epoch has not detected a single object; a "
+          "from-scratch run leaving the floor shows some value above 0, however small).", unit="evaluations",
+          type=int, low=2),
     Param("zero_max_value", 0.05, "Never above zero: the largest value the deciding share (in [0, 1]) may reach at "
           "any evaluation: 0.05 (5% mAP, Dice or accuracy).", unit="metric units", low=0, high=1),
     Param("zero_rising_p", 0.01, "Never above zero: not reported while the share is clearly rising at the end — its "
@@ -370,7 +376,7 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
     if s is None or mon.mode != "max" or not _share(s):
         return None
     v = s.finite()
-    if len(v) < p["zero_min_evaluations"] or float(v.values.max()) > p["zero_max_value"] or _rising(v.values, p):
+    if not _enough_zero(v.values, p) or float(v.values.max()) > p["zero_max_value"] or _rising(v.values, p):
         return None
     msg = (f"{v.name} never rose above {float(v.values.max()):.3g} in {len(v)} evaluations: the model never did the "
            "task on the held-out set")
@@ -383,6 +389,12 @@ def _never_above_zero(history: History, monitor: Monitor | None, p: dict[str, An
     ev = {"mode": "never_above_zero", "series": [v.name], "evaluations": len(v),
           "max_value": float(v.values.max())}
     return _warning(v, msg, ev, actions)
+
+
+def _enough_zero(v: np.ndarray, p: dict[str, Any]) -> bool:
+    """Whether share values ``v`` (finite, shape ``(n,)``) are enough evaluations to say "never above zero":
+    ``zero_min_evaluations``, or ``zero_exact_min_evaluations`` when every one is exactly 0."""
+    return v.size >= p["zero_min_evaluations"] or (v.size >= p["zero_exact_min_evaluations"] and not v.any())
 
 
 def _rising(v: np.ndarray, p: dict[str, Any]) -> bool:
@@ -406,7 +418,7 @@ def _head_never_above_zero(history: History, monitor: Monitor | None, p: dict[st
         return None
     heads = [s for m in dict.fromkeys((mon.metric[4:], "map50", "map50_95"))
              if (s := series_or_none(history, mon.split, m)) is not None and _share(s)]
-    if not heads or any(len(s.finite()) < p["zero_min_evaluations"] for s in heads) \
+    if not heads or any(not _enough_zero(s.finite().values, p) for s in heads) \
             or any(_rising(s.finite().values, p) for s in heads):
         return None
     top = max(float(s.finite().values.max()) for s in heads)
