@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gapwatch import analyze
 from gapwatch.cli import main
+from gapwatch.monitor import Monitor
 from gapwatch.readers import _tfrecord as tfr
 from gapwatch.readers import load, sniff, supported_formats
 
@@ -525,10 +527,15 @@ def test_logging_prefixed_text_log() -> None:
 
 
 def test_results_pasted_in_a_readme() -> None:
-    """ak2k2/ECE-472-Deep-Learning: per-epoch prints pasted into a README; ``Loss on the test set: 0.1276`` is
-    prose, not a value of epoch 4. A sweep does not read README.md as a run; given as the path, it is read."""
+    """ak2k2/ECE-472-Deep-Learning: per-epoch prints pasted into a README; ``Loss on the test set: 0.1276`` after
+    them is the test set's loss (one evaluation, of the epoch-4 model), never a value of the validation or training
+    series, and the validation accuracy still decides. A sweep does not read README.md as a run; given as the
+    path, it is read."""
     h = load(TEXT / "mnist_results.md")
-    assert sorted(h.keys()) == [("train", "acc"), ("train", "loss"), ("val", "acc"), ("val", "loss")]
+    assert sorted(h.keys()) == [("test", "acc"), ("test", "loss"), ("train", "acc"), ("train", "loss"),
+                                ("val", "acc"), ("val", "loss")]
+    np.testing.assert_allclose(h.series("test", "loss").values, [0.1276])
+    assert analyze(h, forecast=False).runs[0].monitor == Monitor("val", "acc", "max")
     np.testing.assert_allclose(h.series("val", "loss").values, [0.2372, 0.1642, 0.1363, 0.1326])
     np.testing.assert_allclose(h.series("val", "acc").values, [93.4785, 95.3790, 95.9109, 95.9719])
     assert "mnist_results" not in load(TEXT).runs()

@@ -37,3 +37,33 @@ def test_qualifiers_after_a_name(tmp_path: Path, printed: str, key: tuple[str, s
     p.write_text("".join(f"Epoch {e}: train_loss: {1.0 - 0.05 * e:.3f} | {name}: {float(value) + 0.01 * e:.3f}\n"
                          for e in range(1, 8)))
     assert load(p).has(*key)
+
+
+def test_a_measure_named_on_its_set_after_it(tmp_path: Path) -> None:
+    """A grid search over a query-cost model (batch 32): ``Validation Loss: …, Median Qerror on Validation Set:
+    …`` each epoch. The q-error, the metric the run early-stopped on, was not read (a name that puts its set after
+    ``on``), so the unnormalised validation loss decided alone and its late rise was a critical overfitting."""
+    lines = []
+    for e in range(1, 13):
+        lines += [f"Epoch {e}/1000, Training Loss: {8.6e18 - 1e17 * e:.4f}",
+                  f"Validation Loss: {1.7e18 - 5e16 * e:.4f}, Median Qerror on Validation Set: {3.2 + 40 / e:.4f}",
+                  f"Improved validation q-error to {3.2 + 40 / e:.4f}"]
+    p = tmp_path / "gridsearch.txt"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert h.has("val", "median_error") and h.has("val", "loss")
+    assert len(h.series("val", "median_error")) == 12
+
+
+@pytest.mark.parametrize("printed, key", [
+    ("Accuracy on validation set: 0.81", ("val", "acc")),
+    ("accuracy on the test set = 0.77", ("test", "acc")),
+    ("Loss on training data: 0.52", ("train", "loss")),
+])
+def test_on_the_set_phrasings(tmp_path: Path, printed: str, key: tuple[str, str]) -> None:
+    sep = ": " if ": " in printed else " = "
+    name, value = printed.split(sep)
+    p = tmp_path / "train.log"
+    p.write_text("".join(f"Epoch {e}: train_loss: {1.0 - 0.05 * e:.3f} | {name}{sep}{float(value) + 0.01 * e:.3f}\n"
+                         for e in range(1, 8)))
+    assert load(p).has(*key)

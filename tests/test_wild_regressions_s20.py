@@ -92,3 +92,35 @@ def test_a_short_run_whose_map_has_left_zero_is_not_called_stuck(tmp_path: Path)
 
 def test_two_evaluations_of_zero_are_too_few(tmp_path: Path) -> None:
     assert "not_learning:" not in _kinds(_short_detector(tmp_path, [0.0, 0.0]))
+
+
+def test_chainer_reports_several_times_an_epoch_keep_every_point(tmp_path: Path) -> None:
+    """Chainer's LogReport with a trigger in iterations (batch 28): 104 reports over 15 epochs, each with its
+    ``epoch`` and a global ``iteration``. They were read by epoch and deduplicated to each epoch's last report
+    (89 of 104 dropped); the iteration is the step, so every report stays a point of the curve."""
+    import json
+
+    recs = []
+    for k in range(1, 41):
+        recs.append({"main/loss": 1.5 / k, "main/accuracy": 1 - 0.5 / k, "validation/main/loss": 0.5 + abs(k - 20) / 40,
+                     "validation/main/accuracy": 0.8 - abs(k - 20) / 400, "epoch": (k * 150) // 400,
+                     "iteration": k * 150, "elapsed_time": 31.3 * k})
+    p = tmp_path / "log"
+    p.write_text(json.dumps(recs, indent=4))
+    h = load(p)
+    s = h.series("val", "loss")
+    assert len(s) == 40 and s.step[0] == 150 and s.step[-1] == 6000
+    assert not any("share an epoch" in n.message for n in h.notes)
+
+
+def test_an_iteration_that_restarts_each_epoch_is_not_a_step(tmp_path: Path) -> None:
+    """``iteration`` counting batches within the epoch (0, 100, 200, 0, 100, 200 …) is no global step: the
+    records stay read by epoch."""
+    import json
+
+    recs = [{"loss": 1.0 / (e + 1) + i / 1000, "val_loss": 1.2 / (e + 1), "epoch": e, "iteration": i}
+            for e in range(6) for i in (0, 100, 200)]
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(recs))
+    h = load(p)
+    assert bool(np.isnan(h.series("val", "loss").step).all())

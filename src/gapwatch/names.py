@@ -70,6 +70,7 @@ METRIC_ALIASES: dict[str, str] = {
     "err": "error",
     "error": "error",
     "error_rate": "error",
+    "qerror": "error",  # (cardinality/cost estimation's q-error, max(estimate/true, true/estimate): lower is better)
     "ppl": "perplexity",
     "perplexity": "perplexity",
     "f1": "f1",

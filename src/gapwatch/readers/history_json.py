@@ -135,10 +135,26 @@ def _records_parts(records: list[dict[str, Any]], path: Path, run: str) -> list[
     from 1) is epoch k unless the records name their own ``epoch`` or ``step``."""
     numbered = not any("epoch" in r or "step" in r or "global_step" in r for r in records)
     records = [{k: _unwrap(v) for k, v in r.items()} for r in records]
+    if _global_iterations(records):  # (Chainer's LogReport: reports every N iterations, several an epoch)
+        records = [{**r, "step": r["iteration"]} for r in records]
     rows = [(i, {"epoch": float(i), **r} if numbered else r) for i, r in enumerate(records, start=1)]
     parts = records_parts(rows, run, str(path), place="record #")
     schedule.keep_records(parts.meta, rows)  # (learning rates aside, as every reader keeps them)
     return [parts]
+
+
+def _global_iterations(records: list[dict[str, Any]]) -> bool:
+    """Whether the records count their place by a global ``iteration`` and name no ``step``: every record has a
+    numeric ``iteration``, strictly increasing (Chainer's ``LogReport``, ``result/log``: ``{"epoch": 0,
+    "iteration": 150, …}`` reported every 150 iterations, several records per epoch). Such a log's step is its
+    iteration, so the records that share an epoch stay points of the curve instead of being deduplicated to the
+    epoch's last one. An ``iteration`` that starts again with each epoch (the batch within the epoch) is not one."""
+    if len(records) < 2 or any("step" in r or "global_step" in r for r in records):
+        return False
+    its = [r.get("iteration") for r in records]
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in its):
+        return False
+    return all(b > a for a, b in zip(its, its[1:]))
 
 
 def _unwrap(value: Any) -> Any:
