@@ -151,9 +151,12 @@ def _global_iterations(records: list[dict[str, Any]]) -> bool:
     epoch's last one. An ``iteration`` that starts again with each epoch (the batch within the epoch) is not one."""
     if len(records) < 2 or any("step" in r or "global_step" in r for r in records):
         return False
-    its = [r.get("iteration") for r in records]
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in its):
-        return False
+    its: list[float] = []
+    for r in records:
+        x = r.get("iteration")
+        if not isinstance(x, (int, float)) or isinstance(x, bool):
+            return False
+        its.append(float(x))
     return all(b > a for a, b in zip(its, its[1:]))
 
 
