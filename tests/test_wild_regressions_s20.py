@@ -124,3 +124,33 @@ def test_an_iteration_that_restarts_each_epoch_is_not_a_step(tmp_path: Path) -> 
     p.write_text(json.dumps(recs))
     h = load(p)
     assert bool(np.isnan(h.series("val", "loss").step).all())
+
+
+def test_a_classifier_whose_top1_is_exactly_zero_beside_its_top5_never_learned(tmp_path: Path) -> None:
+    """YOLO classify, 3 epochs (batch 25, judged stuck): ``metrics/accuracy_top1`` is 0 at every epoch,
+    ``accuracy_top5`` trivially 1 (fewer than five classes). An accuracy of exactly 0 throughout is read as a
+    regression script's placeholder and never decides — but beside a top-5 accuracy it is a classifier's
+    measurement: every validation image wrong."""
+    from gapwatch.monitor import decide
+
+    cols = ("epoch", "train/loss", "metrics/accuracy_top1", "metrics/accuracy_top5", "val/loss", "lr/pg0")
+    rows = [(1, 0.49555, 0, 1, 1.1919, 0.00023333), (2, 0.18358, 0, 1, 1.3047, 0.000448),
+            (3, 0.11071, 0, 1, 1.3125, 0.00063911)]
+    lines = [",".join(f"{c:>23}" for c in cols)] + [",".join(f"{v:>23}" for v in r) for r in rows]
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert decide(h).monitor.metric == "acc"
+    assert _kinds(p).get("not_learning:") == "warning"
+
+
+def test_a_zero_accuracy_without_a_top_k_beside_it_still_does_not_decide(tmp_path: Path) -> None:
+    """A regression script's ``Val Acc: 0.00%`` at every epoch stays a placeholder: the loss decides."""
+    from gapwatch.monitor import decide
+
+    p = tmp_path / "train.log"
+    p.write_text("".join(f"Epoch {e}: Train Loss: {1 / e:.4f} | Val Loss: {1.2 / e:.4f} | Val Acc: 0.00%\n"
+                         for e in range(1, 8)))
+    h = load(p)
+    assert h.has("val", "acc") and len(h.series("val", "acc")) == 7
+    assert decide(load(p)).monitor.metric == "loss"

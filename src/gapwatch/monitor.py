@@ -424,6 +424,10 @@ def zero_accuracy(metric: str, values: np.ndarray) -> bool:
     return float(np.fmin.reduce(values)) == float(np.fmax.reduce(values)) == 0.0  # (NaN ignored; no copy)
 
 
+#: A top-k accuracy with k ≥ 2 (``top5_acc``, ``top3_acc``): only a classifier's evaluation logs one.
+_TOP_K_ACC = re.compile(r"^top(?:[2-9]|[1-9]\d)_acc")
+
+
 def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
     """``roles`` without the task measures that must not decide while another can: a share
     (:data:`BOUNDED_MEASURES`) with values no share can take — below 0, above 100, or above 1 while never above
@@ -434,10 +438,15 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
     task measure or the loss of the same split has :data:`MIN_CURVE_EVALUATIONS` evaluations or more (a closing
     report's ``Macro F1``, ``MAE``: one number is no curve, the loss's curve decides). An accuracy of exactly 0 at
     every one of three or more evaluations never decides, even alone: no classifier scores 0 on every example, so
-    it is a regression script's ``Train Acc: 0.00% | Val Acc: 0.00%`` (the loss decides)."""
+    it is a regression script's ``Train Acc: 0.00% | Val Acc: 0.00%`` (the loss decides) — unless the same split
+    logs a top-k accuracy (k ≥ 2: Ultralytics classify's ``metrics/accuracy_top5``), which only a classifier's
+    evaluation has: there 0 is every example wrong, and it decides."""
     broken: set[int] = set()
     constant: set[int] = set()
     counts: dict[int, int] = {}
+    # a split that logs a top-k accuracy (Ultralytics classify's accuracy_top5) evaluates a classifier: its top-1
+    # accuracy of exactly 0 is a measurement (every image wrong), not a regression script's placeholder
+    classified = {r.split for r in roles if r.role == "task" and _TOP_K_ACC.match(r.measure)}
     for r in roles:
         if r.role != "task":
             continue
@@ -450,7 +459,7 @@ def _may_decide(history: History, roles: list[SeriesRole]) -> list[SeriesRole]:
             continue
         impossible = task_family(r.measure) in BOUNDED_MEASURES and (
             lo < 0 or hi > 100 + 1e-6 or FRACTION_MAX < hi <= PERCENT_MIN_MAX)
-        if impossible or (lo == hi == 0.0 and zero_accuracy(r.measure, v)):
+        if impossible or (lo == hi == 0.0 and r.split not in classified and zero_accuracy(r.measure, v)):
             broken.add(id(r))
         elif lo == hi and int(np.count_nonzero(np.isfinite(v))) >= 3:
             constant.add(id(r))
