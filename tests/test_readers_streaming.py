@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from gapwatch.errors import InputError
 from gapwatch.readers import _parts, generic_csv, load
-from gapwatch.readers.jsonl import RecordColumns
+from gapwatch.readers.jsonl import RecordColumns, _steps_that_are_epochs
 
 
 def _series(h: Any) -> dict[tuple[str, str, str], tuple[list[float], list[float], list[float]]]:
@@ -150,6 +150,7 @@ _val = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floa
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.dictionaries(_key, _val, max_size=6), max_size=25), st.sampled_from(["train", "val"]))
+@example([{"epoch": None, "step": -1.0, "loss": 0}, {"epoch": -2.0, "step": 0, "train_loss": 0}], "train")
 def test_record_columns_equal_records_parts(recs: list[dict[str, Any]], split: str) -> None:
     """The one-record-at-a-time accumulator gives what records_parts gives on the whole list, errors too."""
     numbered = list(enumerate(recs, start=1))
@@ -157,8 +158,12 @@ def test_record_columns_equal_records_parts(recs: list[dict[str, Any]], split: s
         want: Any = _parts.records_parts(numbered, "r", "f.jsonl", default_split=split)
     except InputError as exc:
         want = str(exc)
+    cols = RecordColumns("f.jsonl", default_split=split).extend(numbered)
+    # (MMEngine's validation records, logged at step = epoch without an epoch, are read as epochs by the JSON
+    # Lines reader alone: records_parts has no such rule, so such draws are not comparable)
+    assume(cols.error is not None or not _steps_that_are_epochs(cols.cols))
     try:
-        got: Any = RecordColumns("f.jsonl", default_split=split).extend(numbered).parts("r")
+        got: Any = cols.parts("r")
     except InputError as exc:
         got = str(exc)
     if isinstance(want, str) or isinstance(got, str):

@@ -293,13 +293,13 @@ def _steps_that_are_epochs(cols: Mapping[str, tuple[array[float], array[float], 
             s = np.frombuffer(st, dtype=float)[fin]
             if np.isfinite(s).any():
                 max_st = max(max_st, float(np.nanmax(s)))
-    if not np.isfinite(max_ep) or not np.isfinite(max_st) or max_st <= STEP_EPOCH_RATIO * (max_ep + 1):
-        return set()
+    if not np.isfinite(max_ep) or not np.isfinite(max_st) or max_ep < 0 or max_st <= STEP_EPOCH_RATIO * (max_ep + 1):
+        return set()  # (negative epochs are no MMEngine log's)
     out: set[str] = set()
     for k, (st, ep, _) in cols.items():
         e, s = np.frombuffer(ep, dtype=float), np.frombuffer(st, dtype=float)
         if s.size and not np.isfinite(e).any() and np.isfinite(s).all() and s.max() <= max_ep + 1 \
-                and np.all(s == np.round(s)):
+                and s.min() >= 0 and np.all(s == np.round(s)):
             out.add(k)
     return out
 
