@@ -286,3 +286,17 @@ def test_no_assumed_close_mosaic_when_args_yaml_says_otherwise(tmp_path: Path) -
     p = _results_csv(tmp_path, cols, range(1, 31))
     (tmp_path / "args.yaml").write_text("epochs: 50\nclose_mosaic: 0\n")
     assert schedule.events(gapwatch.load(p)) == []
+
+
+def test_the_assumed_close_mosaic_is_no_planned_end_for_the_forecast(tmp_path: Path) -> None:
+    """The default the reader assumes without args.yaml is the last logged epoch, not a plan the log states: the
+    forecast's planned end stays unknown (an older 0-based file would otherwise end one epoch after its last)."""
+    from gapwatch.forecast.core import planned_end
+    from gapwatch.monitor import Monitor
+
+    cols = ("epoch", "train/box_loss", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss")
+    p = _results_csv(tmp_path, cols, range(0, 30))
+    mon = Monitor("val", "map50_95", "max")
+    assert planned_end(gapwatch.load(p), mon) == (None, "")
+    (tmp_path / "args.yaml").write_text("epochs: 60\nclose_mosaic: 10\n")
+    assert planned_end(gapwatch.load(p), mon) == (60.0, "epochs=60")

@@ -660,7 +660,8 @@ def planned_end(history_run: History, monitor: Monitor) -> tuple[float | None, s
 
     Read from the run's metadata: Hugging Face ``max_steps`` when the series is on a step axis,
     ``num_train_epochs`` on an epoch axis (``History.meta[run]["hf"]``, see :mod:`gapwatch.readers.hf`);
-    Ultralytics ``epochs`` on an epoch axis (``History.meta[run]["ultralytics"]``, from ``args.yaml``). Returns
+    Ultralytics ``epochs`` on an epoch axis (``History.meta[run]["ultralytics"]``, from ``args.yaml``; not the
+    default the CSV reader assumes without one, ``"assumed": True``, which is the last logged epoch). Returns
     ``(None, "")`` when the log states no plan for that axis.
     """
     meta = history_run.meta.get(history_run.name, {}) if history_run.meta else {}
@@ -668,6 +669,8 @@ def planned_end(history_run: History, monitor: Monitor) -> tuple[float | None, s
     sources = (("hf", "max_steps"),) if kind == "step" else (("hf", "num_train_epochs"), ("ultralytics", "epochs"))
     for block, key in sources:
         d = meta.get(block, {})
+        if isinstance(d, dict) and d.get("assumed") is True:
+            continue  # (no args.yaml: the reader's assumption, no plan the log states)
         budget = d.get(key) if isinstance(d, dict) else None
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
             continue

@@ -811,11 +811,12 @@ def _assumed_close_mosaic(parts: Parts, columns: list[str], epoch: np.ndarray | 
     last = float(np.nanmax(epoch))
     if not last.is_integer():
         return
-    # 0-based epochs (older Ultralytics) end at epochs - 1 and switch at epochs - close_mosaic: one less on both
-    based = 1 - int(np.nanmin(epoch) == 0)
-    parts.meta[schedule.ULTRALYTICS_KEY] = {"epochs": int(last) + 1 - based,
+    # the first epoch as written: 1 (current Ultralytics) or 0 (older versions); the planned epochs are then the
+    # last one written plus 1 - first, and the switch falls close_mosaic - 1 epochs before the last either way
+    first = 0 if float(np.nanmin(epoch)) == 0.0 else 1
+    parts.meta[schedule.ULTRALYTICS_KEY] = {"epochs": int(last) + 1 - first,
                                            "close_mosaic": ULTRALYTICS_DEFAULT_CLOSE_MOSAIC, "assumed": True,
-                                           "first_epoch": based}
+                                           "first_epoch": first}
 
 
 def x_columns(t: Table) -> tuple[np.ndarray, np.ndarray]:
