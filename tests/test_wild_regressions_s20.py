@@ -154,3 +154,40 @@ def test_a_zero_accuracy_without_a_top_k_beside_it_still_does_not_decide(tmp_pat
     h = load(p)
     assert h.has("val", "acc") and len(h.series("val", "acc")) == 7
     assert decide(load(p)).monitor.metric == "loss"
+
+
+def test_a_run_summary_that_keeps_its_history_as_records_under_a_key(tmp_path: Path) -> None:
+    """A course assignment's ``training_log.json`` (batch 34): the run's id, seed and config, then ``"history":
+    [{"epoch": 1, "train_loss": 2.02, "val_accuracy": 0.28, "epoch_time_sec": 14.8}, …]`` and a final accuracy. It
+    was taken for a text log and refused ("no numeric observations")."""
+    import json
+
+    doc = {"student_id": 50628150, "seed": 325931515,
+           "config": {"patch_size": 4, "embed_dim": 64, "lr": 0.001, "batch_size": 64, "epochs": 20},
+           "history": [{"epoch": e, "train_loss": round(2.0 - 0.06 * e, 4),
+                        "val_accuracy": round(0.28 + 0.01 * e - 0.0004 * e * e, 4), "epoch_time_sec": 14.8}
+                       for e in range(1, 21)],
+           "final_val_accuracy": 0.4507, "total_params": 209354}
+    p = tmp_path / "training_log.json"
+    p.write_text(json.dumps(doc, indent=2))
+    h = load(p)
+    assert len(h.series("val", "acc")) == 20 and len(h.series("train", "loss")) == 20
+    assert h.series("val", "acc").epoch[-1] == 20
+
+
+def test_records_without_an_axis_under_a_key_are_not_a_history(tmp_path: Path) -> None:
+    """A list of per-model results under a key (no epoch or step in them) is no training curve: the history reader
+    leaves it alone, and the file is refused with its format named unknown."""
+    import json
+
+    import pytest
+
+    from gapwatch.errors import InputError
+    from gapwatch.readers.history_json import sniff
+
+    doc = {"experiment": "compare", "results": [{"model": f"m{i}", "accuracy": 0.8 + 0.01 * i} for i in range(5)]}
+    p = tmp_path / "results.json"
+    p.write_text(json.dumps(doc, indent=2))
+    assert not sniff(p, p.read_text())
+    with pytest.raises(InputError, match="unknown log format"):
+        load(p)

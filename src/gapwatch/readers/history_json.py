@@ -68,6 +68,11 @@ _RECORD_LIST = re.compile(r'"(?:[^"\\]|\\.){1,200}"\s*:\s*\[\s*\{')
 #: An object of per-epoch lists nested under a key: ``"history": {"train_loss": [0.39`` (its first list's name).
 _NESTED_LISTS = re.compile(r'"(?:[^"\\]|\\.){1,200}"\s*:\s*\{\s*"((?:[^"\\]|\\.){1,200})"\s*:\s*\[\s*'
                            r'(?:[-+]?[\d.]|null\b|NaN\b)')
+#: A list of records nested under a key of the document: ``"history": [{"epoch": 1, "train_loss": 2.02, …}`` (the
+#: first record's body, up to its first nested bracket).
+_NESTED_RECORDS = re.compile(r'"(?:[^"\\]|\\.){1,200}"\s*:\s*\[\s*\{([^{}\[\]]{0,1000})\}')
+#: Keys that place a record on the run's axis.
+_RECORD_AXES = frozenset({"epoch", "step", "global_step", "iteration"})
 #: Keys that name another JSON format (CatBoost's, the Trainer's): never read here by the nested rule.
 _OTHER_FORMATS = ('"learn_metrics"', '"test_metrics"', '"iterations"', '"log_history"')
 #: A list of text labels opening the document (a ``stage`` or ``phase`` per epoch), seen after the first key.
@@ -87,6 +92,9 @@ def sniff(path: Path, head: str) -> bool:
         keys = _OBJECT_KEY.findall(head[r.start(1) - 1: head.find("}", r.end()) + 1 or len(head)])
         return any(_measure(k) for k in keys)
     if head.lstrip().startswith("{") and not any(k in head for k in _OTHER_FORMATS):
+        records = _NESTED_RECORDS.search(head)  # ``{"config": {…}, "history": [{"epoch": 1, "train_loss": …}, …]``
+        if records is not None and _axis_and_measure(_OBJECT_KEY.findall(records.group(1))):
+            return True
         nested = _NESTED_LISTS.search(head)  # ``{"model": "bert", …, "history": {"train_loss": [0.39, …``
         if nested is not None:
             try:
@@ -118,6 +126,32 @@ def sniff(path: Path, head: str) -> bool:
         # list must follow
         return any(_measure(k) for k in _LIST_KEY.findall(head[m.end():]))
     return _measure(key)
+
+
+def _axis_and_measure(keys: list[str]) -> bool:
+    """Whether a record's keys (as written, JSON-escaped) hold an axis (``epoch``, ``step``…) and a measure."""
+    names = []
+    for k in keys:
+        try:
+            names.append(json.loads(f'"{k}"'))
+        except ValueError:
+            continue
+    return any(n.lower() in _RECORD_AXES for n in names) and any(_measure(n) for n in names)
+
+
+def _nested_records(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The per-epoch records a run's summary keeps under one of its keys (``{"student_id": …, "config": {…},
+    "history": [{"epoch": 1, "train_loss": 2.02, "val_accuracy": 0.28}, …], "final_val_accuracy": 0.45}``): the
+    first list of objects whose first object names an axis (``epoch``, ``step``…) and a measure; None when there is
+    none, or when the document also holds a measure's own list of numbers at the top (a history of its own)."""
+    if any(_measure(str(k)) and isinstance(v, list) and v and not isinstance(v[0], (dict, list))
+           for k, v in doc.items()):
+        return None
+    for v in doc.values():
+        if isinstance(v, list) and v and all(isinstance(r, dict) for r in v) and _axis_and_measure(
+                [json.dumps(str(k))[1:-1] for k in v[0]]):
+            return v
+    return None
 
 
 def _load(path: Path) -> dict[str, Any] | list[Any]:
@@ -252,6 +286,9 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     doc = _load(Path(path))
     if isinstance(doc, list):
         return _records_parts(doc, Path(path), run)
+    records = _nested_records(doc)
+    if records is not None:
+        return _records_parts(records, Path(path), run)
     doc = _lift_histories(_split_objects(doc))
     nested = [str(k) for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, (dict, list))
                                                                                   for x in v)]
