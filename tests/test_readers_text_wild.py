@@ -32,11 +32,17 @@ def test_a_parenthesised_summary_qualifier_keeps_the_measure_and_its_split(tmp_p
 ])
 def test_qualifiers_after_a_name(tmp_path: Path, printed: str, key: tuple[str, str]) -> None:
     """A summary qualifier (total, overall, avg, mean…) is dropped; any other stays part of the name."""
-    name, value = printed.split(": ")
+    assert load(_epoch_log(tmp_path, printed, ": ")).has(*key)
+
+
+def _epoch_log(tmp_path: Path, printed: str, sep: str) -> Path:
+    """``train.log`` of 7 epochs, each ``Epoch e: train_loss: … | <name><sep><value + 0.01 e>`` (``printed`` is
+    ``<name><sep><value>``)."""
+    name, value = printed.split(sep)
     p = tmp_path / "train.log"
-    p.write_text("".join(f"Epoch {e}: train_loss: {1.0 - 0.05 * e:.3f} | {name}: {float(value) + 0.01 * e:.3f}\n"
+    p.write_text("".join(f"Epoch {e}: train_loss: {1.0 - 0.05 * e:.3f} | {name}{sep}{float(value) + 0.01 * e:.3f}\n"
                          for e in range(1, 8)))
-    assert load(p).has(*key)
+    return p
 
 
 def test_a_measure_named_on_its_set_after_it(tmp_path: Path) -> None:
@@ -61,9 +67,4 @@ def test_a_measure_named_on_its_set_after_it(tmp_path: Path) -> None:
     ("Loss on training data: 0.52", ("train", "loss")),
 ])
 def test_on_the_set_phrasings(tmp_path: Path, printed: str, key: tuple[str, str]) -> None:
-    sep = ": " if ": " in printed else " = "
-    name, value = printed.split(sep)
-    p = tmp_path / "train.log"
-    p.write_text("".join(f"Epoch {e}: train_loss: {1.0 - 0.05 * e:.3f} | {name}{sep}{float(value) + 0.01 * e:.3f}\n"
-                         for e in range(1, 8)))
-    assert load(p).has(*key)
+    assert load(_epoch_log(tmp_path, printed, ": " if ": " in printed else " = ")).has(*key)

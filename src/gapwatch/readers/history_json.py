@@ -93,7 +93,7 @@ def sniff(path: Path, head: str) -> bool:
         return any(_measure(k) for k in keys)
     if head.lstrip().startswith("{") and not any(k in head for k in _OTHER_FORMATS):
         records = _NESTED_RECORDS.search(head)  # ``{"config": {…}, "history": [{"epoch": 1, "train_loss": …}, …]``
-        if records is not None and _axis_and_measure(_OBJECT_KEY.findall(records.group(1))):
+        if records is not None and _axis_and_measure(_decoded(_OBJECT_KEY.findall(records.group(1)))):
             return True
         nested = _NESTED_LISTS.search(head)  # ``{"model": "bert", …, "history": {"train_loss": [0.39, …``
         if nested is not None:
@@ -128,15 +128,20 @@ def sniff(path: Path, head: str) -> bool:
     return _measure(key)
 
 
-def _axis_and_measure(keys: list[str]) -> bool:
-    """Whether a record's keys (as written, JSON-escaped) hold an axis (``epoch``, ``step``…) and a measure."""
-    names = []
+def _axis_and_measure(names: list[str]) -> bool:
+    """Whether a record's key names hold an axis (``epoch``, ``step``…) and a measure."""
+    return any(n.lower() in _RECORD_AXES for n in names) and any(_measure(n) for n in names)
+
+
+def _decoded(keys: list[str]) -> list[str]:
+    """Keys as written in JSON (escapes and all) as their names; a key that does not decode is left out."""
+    out = []
     for k in keys:
         try:
-            names.append(json.loads(f'"{k}"'))
+            out.append(json.loads(f'"{k}"'))
         except ValueError:
             continue
-    return any(n.lower() in _RECORD_AXES for n in names) and any(_measure(n) for n in names)
+    return out
 
 
 def _nested_records(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -149,7 +154,7 @@ def _nested_records(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
         return None
     for v in doc.values():
         if isinstance(v, list) and v and all(isinstance(r, dict) for r in v) and _axis_and_measure(
-                [json.dumps(str(k))[1:-1] for k in v[0]]):
+                [str(k) for k in v[0]]):
             return v
     return None
 
