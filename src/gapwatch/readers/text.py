@@ -49,7 +49,8 @@ Forms read (one record per epoch; values as printed)::
 * **Printed dicts**: the Hugging Face ``Trainer``'s stdout (``{'loss': 0.41, 'learning_rate': 5e-05, 'epoch':
   0.25}``, ``{'eval_loss': 0.58, 'eval_accuracy': 0.81, 'epoch': 1.0}``, often glued to a tqdm bar) is one record
   per dict, read as literals (:func:`ast.literal_eval`); the closing ``train_runtime`` summary is skipped.
-* **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``), and, in a field
+* **Pairs**: ``name: value`` / ``name=value`` (a name of up to three words: ``Train Loss``; a closing unit or
+  summary in parentheses is dropped: ``Val Acc (%): 71.2`` is ``Val Acc``), and, in a field
   made only of them, ``name value``. A pair counts only when what follows it is a separator (``,`` ``;``
   ``|`` `` - `` brackets, ``%``) or another pair: ``Loading data: 5000 samples`` is prose.
 * **Progress bars** rewritten in place (``\\r`` and backspaces in a captured terminal, or updates glued on one
@@ -106,12 +107,13 @@ NAME = "text"
 
 _NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|Infinity)"
 _WORD = r"[A-Za-z][\w.()/\-]*(?:@\d+)?"  # (``Acc@1``, ``R@10``: a measure at a rank cut-off)
-#: A parenthesised qualifier closing a name: ``Eval Acc (total): 0.88``, ``Error (MPJPE): 45.1``.
-_QUALIFIER = r"(?:[ \t]*\([A-Za-z][\w.@\-]{0,30}\))"
+#: A parenthesised qualifier closing a name: ``Eval Acc (total): 0.88``, ``Error (MPJPE): 45.1``, the unit of a
+#: percentage ``Val Acc (%): 71.2``.
+_QUALIFIER = r"(?:[ \t]*\((?:%|[A-Za-z][\w.@+\-]{0,30})\))"
 _COLON_PAIR = re.compile(rf"(?<![\w.])({_WORD}(?:[ \t]+{_WORD}){{0,2}}{_QUALIFIER}?)\s*[:=]\s*({_NUM})(?![\w.:/])")
-#: Qualifiers that say which summary of the measure is printed, not which measure: ``Eval Acc (total)`` is the
-#: evaluation's accuracy.
-_SUMMARY_QUALIFIER = re.compile(r"[ \t]*\((?:total|overall|all|avg|average|mean)\)$", re.IGNORECASE)
+#: Qualifiers that say which summary of the measure is printed, or its unit, not which measure: ``Eval Acc
+#: (total)`` and ``Eval Acc (%)`` are the evaluation's accuracy.
+_SUMMARY_QUALIFIER = re.compile(r"[ \t]*\((?:total|overall|all|avg|average|mean|%)\)$", re.IGNORECASE)
 _SPACE_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(?![\w.:/])")
 _SPACE_FIELD = re.compile(rf"(?:\s*{_WORD}\s+{_NUM}(?![\w.:/])%?)+\s*")
 #: One ``name value`` item of a comma-separated field: ``train loss 2.1``, ``mfu 4.51%``.
