@@ -37,3 +37,44 @@ def test_the_run_is_judged_by_its_percent_accuracy_not_its_rising_loss(tmp_path:
     (r,) = analyze(load(_percent_log(tmp_path)), forecast=False).runs
     assert r.monitor is not None and r.monitor.metric == "acc"
     assert not [f for f in r.findings if f.kind.value == "overfitting"]
+
+
+def test_speech_quality_measures_are_larger_is_better_and_their_negation_is_a_loss() -> None:
+    """SI-SDR, SDR, SI-SNR (dB), PESQ and STOI are larger-is-better; a separation model's loss is the negated
+    ratio, printed as ``-SISDR`` or named ``neg_sisdr`` (an unknown measure was read smaller-is-better, so an
+    improving SI-SDR looked like a model getting worse)."""
+    from gapwatch.names import is_measure, metric_mode, normalize
+
+    for name in ("val_si_sdr", "SI-SDR", "SISDRi", "val_sisnr", "sdr", "PESQ", "STOI", "eSTOI", "snr_db"):
+        assert is_measure(name), name
+        assert metric_mode(normalize(name)[1]) == "max", name
+    for name in ("-SISDR", "-si-sdr", "neg_sisdr", "neg_si_sdr", "val_neg_sisdr", "sisdr_loss"):
+        assert metric_mode(normalize(name)[1]) == "min", name
+    assert normalize("val_neg_sisdr") == ("val", "neg_sisdr")
+    assert normalize("-loss") == normalize("loss")  # a minus before any other name is not a negation
+    assert metric_mode(normalize("val_acc_neg")[1]) == "max"  # (accuracy on the negatives)
+
+
+def _separation_log(tmp_path: Path, epochs: int = 40) -> Path:
+    """A speech-separation printout in the shape of a real one (batch 34): each epoch a training and a validation
+    line ``Valid  -SISDR: -12.78, SISDRi: 12.38`` (the negated SI-SDR, the loss, glued to its minus sign); the
+    validation SI-SDRi climbs from 7.4 to 15.4 dB and holds."""
+    rng = np.random.default_rng(8)
+    lines = ["Best SISDRi：-inf", ""]
+    for e in range(1, epochs + 1):
+        tr = 23.0 - 15.0 * 0.93 ** e + 0.05 * rng.standard_normal()
+        va = 15.4 - 8.0 * 0.85 ** e + 0.08 * rng.standard_normal()
+        lines += [f"Epoch {e}/{epochs}", f"Train  -SISDR: {-(tr + 0.35):.4f}, SISDRi: {tr:.4f}",
+                  f"Valid  -SISDR: {-(va + 0.4):.4f}, SISDRi: {va:.4f}", ""]
+    p = tmp_path / "train_logs.txt"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def test_a_separation_log_is_judged_by_its_validation_sisdri(tmp_path: Path) -> None:
+    h = load(_separation_log(tmp_path))
+    assert {("train", "neg_sisdr"), ("train", "sisdri"), ("val", "neg_sisdr"), ("val", "sisdri")} <= set(h.keys())
+    assert h.series("val", "neg_sisdr").values[0] < 0
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "sisdri", "max")
+    assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]

@@ -201,7 +201,17 @@ _MAX_PREFIXES: tuple[str, ...] = (
     "matthews", "mcc", "reward", "return", "top", "ndcg", "mrr", "kappa", "sacrebleu", "score", "jaccard",
     "jacard", "dsc", "specificity", "sensitivity", "tpr", "tnr", "similarity", "explained", "hit", "corr",
     "agreement", "fb1",
+    # speech enhancement and separation: (scale-invariant) signal-to-distortion and signal-to-noise ratios in dB
+    # (``SI-SDR``, ``SISDRi``, ``si_snr``, ``SDR``), perceptual quality (``PESQ``) and intelligibility (``STOI``)
+    "sdr", "sisdr", "sisnr", "snr", "pesq", "stoi", "estoi",
 )
+#: A signal ratio in dB (``SI-SDR``, ``SDR``, ``SI-SNR``), larger is better; negated (``neg_sisdr``, ``-SISDR``) it is
+#: the loss a speech separation or enhancement model minimises ("SDR — Half-baked or Well Done?", Le Roux et al.,
+#: ICASSP 2019, defines SI-SDR; Conv-TasNet, Luo & Mesgarani 2019, trains on its negative).
+_SIGNAL_RATIO = re.compile(r"^(si)?(sdr|snr|sisdr|sisnr)i?$")
+_NEG_TOKENS: frozenset[str] = frozenset({"neg", "negative"})
+#: A minus sign glued to the front of a signal ratio's name: ``-SISDR`` (a loss printed as the negated metric).
+_NEGATED = re.compile(r"^-(?=(?:si[-_]?)?(?:sdr|snr)(?:i?$|[_/\s]))")
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``,
 #: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so).
 _MAX_TOKEN_RE = re.compile(r"^(em|ap\d*|r)$")
@@ -213,7 +223,7 @@ _AT_K = re.compile(r"^[a-z][a-z0-9]*@\d+$")
 #: ``score``, ``hit``, ``return``… also start other words).
 _MEASURE_PREFIXES: tuple[str, ...] = ("acc", "f1", "auc", "auroc", "map", "bleu", "rouge", "iou", "miou", "dice",
                                       "psnr", "ssim", "precision", "recall", "ndcg", "mrr", "mcc", "kappa",
-                                      "jaccard")
+                                      "jaccard", "sdr", "sisdr", "sisnr", "snr", "pesq", "stoi", "estoi")
 #: Tokens of smaller-is-better measures; they win over the prefixes above (``dice_loss``, ``exact_error``).
 _MIN_TOKENS: frozenset[str] = frozenset(
     {"loss", "error", "err", "wer", "cer", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "fid", "lpips",
@@ -261,7 +271,9 @@ _LOSS_PARTS: frozenset[str] = frozenset(
      "nll", "hinge", "perceptual", "adversarial", "gan", "style", "content", "tv", "ssim", "cycle",
      # a reinforcement learner's heads (PPO ``policy_loss``, ``value_loss``, ``entropy_loss``; actor-critic
      # ``actor_loss``, ``critic_loss``; DQN ``q_loss``, ``td_loss``) and a GAN's players (:data:`GAN_PLAYERS`)
-     "critic", "actor", "policy", "value", "vf", "pi", "entropy", "q", "td"}
+     "critic", "actor", "policy", "value", "vf", "pi", "entropy", "q", "td",
+     # a speech model's signal-ratio objectives (``sisdr_loss``, ``snr_loss``)
+     "sdr", "sisdr", "sisnr", "snr"}
 ) | GAN_PLAYERS
 
 #: Leading words that name the logging axis, not the series (``Batch loss``, ``Epoch val_loss`` in text logs).
@@ -303,6 +315,8 @@ def metric_mode(metric: str) -> str:
     toks = _tokens(metric)
     if any(t.split("@", 1)[0] in _MIN_TOKENS for t in toks):
         return "min"
+    if len(toks) > 1 and toks[0] in _NEG_TOKENS and all(_SIGNAL_RATIO.match(t) or t == "si" for t in toks[1:]):
+        return "min"  # neg_sisdr, neg_si_sdr: the negated ratio, a loss
     # ``mean_io_u``: Keras's snake_case of its ``MeanIoU`` metric class
     if any(t.startswith(_MAX_PREFIXES) or _MAX_TOKEN_RE.match(t) or _AT_K.match(t) for t in toks) \
             or "accuracy" in metric \
@@ -449,6 +463,8 @@ def normalize(name: str, default_split: str = "train") -> tuple[str, str]:
         ``(<set>, "loss")``/``(<set>, "acc")``; ``metrics/mAP50(B)`` (Ultralytics) → ``("val", "map50")``.
     """
     low = _CHAINER_MAIN.sub(r"\1", _strip_namespace(_strip_affixes(name)))
+    if _NEGATED.match(low):
+        low = "neg_" + low[1:]  # ``-SISDR``: the negated ratio a separation model minimises (its loss)
     tokens = _drop_comparison(_unglue(_drop_axis_tokens(_tokens(low))))
     if not tokens:
         return default_split, low

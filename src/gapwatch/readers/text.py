@@ -1076,12 +1076,20 @@ def _english(line: str) -> str:
 _TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)\s*(?:,[^()]*)?\)")
 
 
+#: A minus sign glued to a signal ratio's name (``Valid  -SISDR: -7.80``, ``[-sisdr=-10.8]``): the negated SI-SDR a
+#: separation model minimises (its loss), read as ``neg_SISDR`` (:func:`gapwatch.names.metric_mode`: smaller is
+#: better) — the minus is not a separator, and ``SISDR`` alone would be read as the larger-is-better ratio.
+_NEG_RATIO = re.compile(r"(?<![\w.\-])-(?=(?:si[-_]?)?s[dn]ri?\s*[:=])", re.IGNORECASE)
+
+
 def _plain(lines: Iterable[str]) -> Iterator[str]:
     """``lines`` without ANSI escape sequences (:data:`_ANSI`), scalar tensors as their numbers
-    (:data:`_TENSOR`), Chinese log words read in English (:func:`_english`)."""
+    (:data:`_TENSOR`), a negated signal ratio's minus as ``neg_`` (:data:`_NEG_RATIO`), Chinese log words read in
+    English (:func:`_english`)."""
     for ln in lines:
         ln = _ANSI.sub("", ln) if "\x1b" in ln else ln
         ln = _TENSOR.sub(r"\1", ln) if "tensor(" in ln else ln
+        ln = _NEG_RATIO.sub("neg_", ln) if "-" in ln and ("dr" in ln or "DR" in ln or "nr" in ln or "NR" in ln) else ln
         if ln.isascii():
             yield ln
             continue
