@@ -78,3 +78,43 @@ def test_a_separation_log_is_judged_by_its_validation_sisdri(tmp_path: Path) -> 
     (r,) = analyze(h, forecast=False).runs
     assert r.monitor is not None and (r.monitor.split, r.monitor.metric, r.monitor.mode) == ("val", "sisdri", "max")
     assert not [f for f in r.findings if f.severity.value in ("warning", "critical")]
+
+
+def _split_record_lists(tmp_path: Path, epochs: int = 30) -> Path:
+    """``json.dump({"train": [...], "val": [...]})`` of a loop that appends each epoch's loss terms as an object (a
+    pose-estimation run of batch 35): the validation total falls to epoch 12 and rises after it."""
+    import json
+
+    rng = np.random.default_rng(4)
+    doc: dict[str, list[dict[str, float]]] = {"train": [], "val": []}
+    for e in range(1, epochs + 1):
+        tr = 3.9 * 0.8 ** e + 0.05
+        va = 0.6 + 0.004 * (e - 12) ** 2 + 0.01 * rng.standard_normal()
+        doc["train"].append({"total": tr, "bbox": tr / 50, "rotation": tr / 10})
+        doc["val"].append({"total": va, "bbox": va / 50, "rotation": va / 10})
+    p = tmp_path / "loss_history.json"
+    p.write_text(json.dumps(doc, indent=2))
+    return p
+
+
+def test_lists_of_per_epoch_objects_under_split_names_are_read(tmp_path: Path) -> None:
+    """They were dropped as nested objects, leaving nothing, and the reader failed (``max() arg is an empty
+    sequence``) instead of reading them or saying what it saw."""
+    h = load(_split_record_lists(tmp_path))
+    assert {("train", "total"), ("val", "total"), ("val", "bbox"), ("train", "rotation")} <= set(h.keys())
+    assert len(h.series("val", "total").values) == 30
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and (r.monitor.split, r.monitor.metric) == ("val", "total")
+    assert [f for f in r.findings if f.kind.value == "overfitting"]
+
+
+def test_a_json_of_nested_objects_only_is_refused_with_the_keys_it_saw(tmp_path: Path) -> None:
+    import pytest
+
+    from gapwatch.errors import InputError
+
+    p = tmp_path / "history.json"
+    p.write_text('{"folds": [{"train": {"loss": [1, 2]}}, {"train": {"loss": [3, 4]}}]}')
+    with pytest.raises(InputError, match="'folds'") as exc:
+        load(p)
+    assert "reader failure" not in str(exc.value)

@@ -225,6 +225,27 @@ def _lift_histories(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _split_records(doc: dict[str, Any]) -> dict[str, Any]:
+    """``{"train": [{"total": 3.9, "bbox": 0.02}, …], "val": [{…}, …]}`` (a loop that appends each epoch's losses
+    to a list per split and dumps the dict) → ``{"train_total": [3.9, …], "train_bbox": […], "val_total": […]}``:
+    the records of a split's list are its epochs, in order; a name an epoch lacks is not logged there (``null``).
+    Only a split's list of flat objects (numbers or ``null`` for values) is read so; other keys as they are."""
+    out: dict[str, Any] = {}
+    for key, val in doc.items():
+        if (str(key).lower() in SPLIT_ALIASES and isinstance(val, list) and val
+                and all(isinstance(r, dict) and r and all(_scalar(x) for x in r.values()) for r in val)):
+            names = list(dict.fromkeys(str(k) for r in val for k in r))
+            for name in names:
+                out.setdefault(f"{key}_{name}", [r.get(name) for r in val])
+        else:
+            out.setdefault(str(key), val)
+    return out
+
+
+def _scalar(x: Any) -> bool:
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
 def _column(key: str, val: list[Any], path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One list → ``(values, logged)``, float and bool arrays of its length: ``null`` is not logged, numbers
     (and numeric strings) are values, anything else is refused with the key and the epoch."""
@@ -294,11 +315,14 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     records = _nested_records(doc)
     if records is not None:
         return _records_parts(records, Path(path), run)
-    doc = _lift_histories(_split_objects(doc))
+    doc = _lift_histories(_split_objects(_split_records(doc)))
     nested = [str(k) for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, (dict, list))
                                                                                   for x in v)]
     for k in nested:
         del doc[k]  # (``"metrics": [{"AR": {"f1": [...]}}, …]``: per-epoch objects of their own, not one measure)
+    if not doc:
+        raise InputError(f"no per-epoch list of values: the key(s) {', '.join(repr(k[:40]) for k in nested[:5])} "
+                         "hold lists of nested objects, which are not read", path=path)
     epochs: dict[str, np.ndarray] = {}
     single: list[str] = []
     facts: list[str] = []
