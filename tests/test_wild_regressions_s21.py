@@ -118,3 +118,39 @@ def test_a_json_of_nested_objects_only_is_refused_with_the_keys_it_saw(tmp_path:
     with pytest.raises(InputError, match="'folds'") as exc:
         load(p)
     assert "reader failure" not in str(exc.value)
+
+
+def test_a_split_glued_to_its_measure_or_abbreviated_to_a_letter_is_read() -> None:
+    """Hand-written prints abbreviate the split: ``VAcc:46.25% VF1:46.25%`` beside ``TrF1`` (a graph classifier of
+    batch 35, refused for want of a validation series), ``T_Loss 11.06 | T_acc 0.11 | V_Loss nan | V_acc. nan``
+    (``T`` was read as a held-out set named ``t``). CamelCase ``ValAcc`` was normalised but not taken for a
+    measure, so the text reader dropped it."""
+    from gapwatch.names import is_measure, normalize
+
+    table = {"VAcc": ("val", "acc"), "VF1": ("val", "f1"), "TrF1": ("train", "f1"), "vloss": ("val", "loss"),
+             "valacc": ("val", "acc"), "testacc": ("test", "acc"), "V_Loss": ("val", "loss"),
+             "V_acc.": ("val", "acc"), "T_Loss": ("train", "loss"), "T_acc": ("train", "acc"),
+             "ValAcc": ("val", "acc"), "TrAcc": ("train", "acc")}
+    for name, want in table.items():
+        assert normalize(name) == want, name
+        assert is_measure(name), name
+    # a letter that is no split: Lightning's version number, a PDE solution's component, a lone glued ``t``
+    assert not is_measure("v_num")
+    assert normalize("Loss_v") == ("train", "loss_v")
+    assert normalize("tacc") == ("train", "tacc")
+
+
+def test_a_log_that_abbreviates_its_splits_is_judged_by_its_validation_accuracy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    lines = []
+    for e in range(1, 61):
+        tr = 100 - 55 * 0.9 ** e
+        va = 88 - 40 * 0.85 ** e + 1.5 * rng.standard_normal()
+        lines.append(f"E{e:3d}/60 | Loss:{0.7 * 0.93 ** e:.4f} | TrA:{tr:.2f}% TrF1:{tr:.2f}% | VAcc:{va:.2f}% "
+                     f"VF1:{va:.2f}% | ETA:{200 - 3 * e:.1f}min")
+    p = tmp_path / "training_output.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert {("val", "acc"), ("val", "f1"), ("train", "f1")} <= set(h.keys())
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val" and r.monitor.mode == "max"

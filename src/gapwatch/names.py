@@ -493,11 +493,26 @@ _GLUED_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A split glued to a measure in one word, as hand-written prints abbreviate it: ``vloss``, ``VAcc`` (read
+#: ``vacc``), ``VF1``, ``trloss``, ``valacc``, ``testacc`` (``v`` is the validation set; a lone ``t`` is not read,
+#: as it may be either training or test).
+_GLUED_SPLIT = re.compile(r"^(v|va|val|valid|tr|trn|train|test|tst|dev|eval)"
+                          r"(loss|acc|accuracy|f1|auc|err|error|dice|iou|miou|mae|mse|rmse|ppl|bleu|wer|cer|map)$")
+#: Single letters that open a name for its split: ``V_Loss``, ``V_acc`` (validation), ``T_Loss`` (the training
+#: set beside them; a set called ``t`` is never a held-out one) — only before a measure (``v_num`` is Lightning's
+#: version number, ``Loss_v`` a component of a solution).
+_LETTER_SPLITS: dict[str, str] = {"v": "val", "t": "train"}
+
+
 def _unglue(tokens: list[str]) -> list[str]:
-    """Tokens with torchmetrics' glued class names split (:data:`_GLUED`); a plain measure word
-    (``accuracy``, ``precision``) stays as it is."""
+    """Tokens with torchmetrics' glued class names split (:data:`_GLUED`) and a split glued to its measure split
+    off (:data:`_GLUED_SPLIT`); a plain measure word (``accuracy``, ``precision``) stays as it is."""
     out: list[str] = []
     for t in tokens:
+        g = _GLUED_SPLIT.match(t) if not out else None
+        if g is not None:
+            out.extend(("val" if g.group(1) == "v" else g.group(1), g.group(2)))
+            continue
         m = _GLUED.match(t)
         if m is None or (m.group(1) is None and m.group(2) not in _GLUED_WORDS):
             out.append(t)
@@ -566,6 +581,8 @@ def _split_and_rest(tokens: list[str]) -> tuple[str | None, list[str]]:
     """The split a name's (non-empty) tokens name, or None, and the tokens left for the metric."""
     if tokens[0] in SPLIT_ALIASES:
         return SPLIT_ALIASES[tokens[0]], tokens[1:]
+    if tokens[0] in _LETTER_SPLITS and len(tokens) > 1 and tokens[1] in METRIC_ALIASES:
+        return _LETTER_SPLITS[tokens[0]], tokens[1:]  # ``V_Loss``, ``T_acc``
     if tokens[-1] in SPLIT_ALIASES and len(tokens) > 1:
         # "loss_val", "accuracy/validation"
         return SPLIT_ALIASES[tokens[-1]], tokens[:-1]
@@ -926,7 +943,7 @@ def is_measure(name: str) -> bool:
     metric of :data:`METRIC_ALIASES`: accuracy, F1, WER…, or a measure of the direction table: ``mAP``, ``MAE``,
     ``ndcg@10``), as opposed to any other number a log may hold (``Speed``, ``samples``, ``lr``)."""
     low = name.lower()
-    toks = [t for t in re.split(r"[\s_/.\-]+", low) if t]
+    toks = _unglue([t for t in re.split(r"[\s_/.\-]+", _CAMEL.sub("_", name.strip()).lower()) if t])
     if toks and toks[0] in SPLIT_ALIASES:
         toks = toks[1:]
     # (BasicSR's loss terms: ``l_pix``, ``l_g_percep``, ``l_d_real``)
