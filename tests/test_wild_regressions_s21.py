@@ -154,3 +154,29 @@ def test_a_log_that_abbreviates_its_splits_is_judged_by_its_validation_accuracy(
     assert {("val", "acc"), ("val", "f1"), ("train", "f1")} <= set(h.keys())
     (r,) = analyze(h, forecast=False).runs
     assert r.monitor is not None and r.monitor.split == "val" and r.monitor.mode == "max"
+
+
+def test_histories_of_several_models_in_one_json_are_a_run_each(tmp_path: Path) -> None:
+    """``json.dump({"LSTM": h1.history, "GRU": h2.history, "Transformer": h3.history})`` (three stock-price models
+    of batch 36): the first model's lists were lifted and the other two silently dropped."""
+    import json
+
+    doc = {name: {"loss": [0.01 * 0.8 ** e + 0.002 for e in range(n)],
+                  "val_loss": [0.004 * 0.85 ** e + 0.0015 + 0.00001 * (e % 2) for e in range(n)]}
+           for name, n in (("LSTM", 6), ("GRU", 9), ("Transformer", 15))}
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(doc))
+    a = analyze(load(p), forecast=False)
+    assert [r.name for r in a.runs] == ["history/LSTM", "history/GRU", "history/Transformer"]
+    assert [len(load(p).series("val", "loss", run=r.name).values) for r in a.runs] == [6, 9, 15]
+
+
+def test_one_model_history_beside_settings_is_still_one_run(tmp_path: Path) -> None:
+    """A run's metadata with one history object nested in it stays one run (the settings are not a model)."""
+    import json
+
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps({"config": {"lr": 0.001, "batch_size": 32},
+                             "history": {"loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.8, 0.79]}}))
+    (r,) = analyze(load(p), forecast=False).runs
+    assert r.name == "history"

@@ -315,6 +315,28 @@ def read_parts(path: Path, run: str) -> list[Parts]:
     records = _nested_records(doc)
     if records is not None:
         return _records_parts(records, Path(path), run)
+    models = _model_histories(doc)
+    if models is not None:
+        return [p for key, sub in models.items() for p in _doc_parts(dict(sub), Path(path), f"{run}/{key}")]
+    return _doc_parts(doc, Path(path), run)
+
+
+def _model_histories(doc: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """``{"LSTM": {"loss": [...], "val_loss": [...]}, "GRU": {…}, "Transformer": {…}}`` (the histories of several
+    models compared in one script, saved together): each model's history under its key, a run each
+    (``<run>/<key>``); ``None`` unless two or more keys hold such a history, none of them a split's name, and no
+    per-epoch list sits at the top beside them."""
+    models = {str(k): v for k, v in doc.items()
+              if isinstance(v, dict) and v and all(isinstance(x, list) for x in v.values())
+              and any(_measure(str(n)) for n in v)}
+    if len(models) < 2 or any(k.lower() in SPLIT_ALIASES for k in models) \
+            or any(isinstance(v, list) for v in doc.values()):
+        return None
+    return models
+
+
+def _doc_parts(doc: dict[str, Any], path: Path, run: str) -> list[Parts]:
+    """The run of one history object (its per-epoch lists, possibly nested one level: :func:`_lift_histories`)."""
     doc = _lift_histories(_split_objects(_split_records(doc)))
     nested = [str(k) for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, (dict, list))
                                                                                   for x in v)]
