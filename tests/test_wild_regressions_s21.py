@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gapwatch import analyze, load
 
@@ -180,3 +181,21 @@ def test_one_model_history_beside_settings_is_still_one_run(tmp_path: Path) -> N
                              "history": {"loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.8, 0.79]}}))
     (r,) = analyze(load(p), forecast=False).runs
     assert r.name == "history"
+
+
+@pytest.mark.parametrize("value,frozen", [(0.7334801554679871, True), (0.2857142984867096, False),
+                                          (0.7335, False)])
+def test_four_repeats_of_a_fine_grained_share_are_a_frozen_model(tmp_path: Path, value: float, frozen: bool) -> None:
+    """Keras CSVLogger of a glaucoma classifier (batch 35): val_accuracy 0.7334801554679871 (333 of 454, the
+    majority class) at all 4 epochs, training accuracy stuck too. Four repeats of a share no set under 50 examples
+    can give are a constant prediction; four of 2/7 or of a value rounded to four decimals may be chance."""
+    rows = ["epoch,accuracy,loss,val_accuracy,val_loss",
+            f"0,0.6836734414100647,0.8095113039016724,{value},0.5972844362258911"]
+    for e, loss, vl in ((1, 0.5848897695541382, 0.6074375510215759), (2, 0.5685385465621948, 0.5851501822471619),
+                        (3, 0.5320382714271545, 0.5856376886367798)):
+        rows.append(f"{e},0.7602040767669678,{loss},{value},{vl}")
+    p = tmp_path / "epoch_log.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (r,) = analyze(load(p), forecast=False).runs
+    modes = {f.evidence.get("mode") for f in r.findings if f.kind.value == "not_learning"}
+    assert ("frozen" in modes) is frozen

@@ -65,7 +65,9 @@ evaluations running).
 
 **Frozen** (``frozen_min_evaluations`` or more evaluations; ``frozen_coarse_min_evaluations`` for a value printed
 with fewer than ``frozen_min_digits`` significant digits, ``AUC: 0.99``, which a learning model may repeat below
-the print's resolution): a held-out share of the deciding set (accuracy,
+the print's resolution; ``frozen_fine_min_evaluations`` for a share printed at full precision that is k/N for no
+set smaller than ``frozen_fine_grid`` examples — one example more or fewer right changes it): a held-out share of
+the deciding set (accuracy,
 Dice…; not a per-entity or per-group share) holds the very same value at every evaluation (to ``frozen_rtol``),
 and that value is neither a perfect score nor at most ``zero_max_value`` (a sequence-level accuracy of 0 beside a
 token accuracy that learns): a model whose predictions never change on the held-out set — one that predicts the
@@ -184,6 +186,16 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "as a coin).", unit="AUC", low=0, high=0.5),
     Param("frozen_min_evaluations", 5, "Frozen: held-out evaluations with the same value needed (a short run's "
           "share may repeat by chance on a small set).", unit="evaluations", type=int, low=3),
+    Param("frozen_fine_min_evaluations", 4, "Frozen, on a large set: evaluations with the same value needed for a "
+          "share printed at full precision (frozen_fine_digits) that is k/N for no N below frozen_fine_grid — one "
+          "example more or fewer right would change it, so four repeats are a constant prediction, where 2 of 7 "
+          "may repeat by chance (on the corpus's dev logs: a 4-epoch glaucoma classifier at its majority-class "
+          "share 0.7334801554679871 = 333/454 at every epoch; no run lost).", unit="evaluations", type=int, low=3),
+    Param("frozen_fine_grid", 50, "Frozen, on a large set: the smallest held-out set size N (the share's grid k/N) "
+          "for which frozen_fine_min_evaluations suffice.", unit="examples", type=int, low=2),
+    Param("frozen_fine_digits", 7, "Frozen, on a large set: significant digits the repeated share must be printed "
+          "with for its grid to be read (a float32 printed whole has 7 or more; a value rounded to four decimals "
+          "fits many grids).", unit="significant digits", type=int, low=1),
     Param("frozen_min_digits", 3, "Frozen: a share printed with fewer significant digits than this (0.99, 0.5) "
           "may repeat while a model learns below the print's resolution, so it must hold its value at "
           "frozen_coarse_min_evaluations evaluations, not frozen_min_evaluations (0.2857 = 2 of 7 needs no more).",
@@ -493,8 +505,11 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
     for r, s in own:
         v = s.finite().values
         if _share(s):
-            if v.size < p["frozen_min_evaluations"] or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
+            if v.size < min(p["frozen_min_evaluations"], p["frozen_fine_min_evaluations"]) \
+                    or not p["zero_max_value"] < float(v[0]) < p["frozen_perfect"]:
                 continue  # (frozen at 0: a hard measure beside the deciding one, or the never-above-zero rule's)
+            if v.size < p["frozen_min_evaluations"] and not _fine_share(float(v[0]), p):
+                continue  # (four repeats of 2/7: a tiny set's share may repeat by chance)
             if v.size < p["frozen_coarse_min_evaluations"] and _digits(float(v[0])) < p["frozen_min_digits"]:
                 continue  # (``AUC: 0.99`` printed with two decimals: a learning model may repeat it)
             if not np.allclose(v, v[0], rtol=p["frozen_rtol"], atol=0.0):
@@ -586,6 +601,15 @@ def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
               "max": float(v.max()), "train_first": float(t[0]), "train_last": float(t[-1])}
         return _warning(f, msg, ev, actions, references=(RECIPE, DDPM))
     return None
+
+
+def _fine_share(x: float, p: dict[str, Any]) -> bool:
+    """Whether share ``x`` (in (0, 1)), printed with ``frozen_fine_digits`` significant digits or more, is k/N for
+    no N below ``frozen_fine_grid`` (to float32's precision): the share of a set of that many examples or more."""
+    if _digits(x) < p["frozen_fine_digits"]:
+        return False
+    n = np.arange(1, int(p["frozen_fine_grid"]))
+    return not bool(np.any(np.abs(x * n - np.round(x * n)) <= n * 2e-7))
 
 
 def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
