@@ -199,3 +199,39 @@ def test_four_repeats_of_a_fine_grained_share_are_a_frozen_model(tmp_path: Path,
     (r,) = analyze(load(p), forecast=False).runs
     modes = {f.evidence.get("mode") for f in r.findings if f.kind.value == "not_learning"}
     assert ("frozen" in modes) is frozen
+
+
+def test_per_epoch_objects_under_a_splits_metrics_key_are_that_splits(tmp_path: Path) -> None:
+    """``{"train_loss": [...], "epochs": [...], "lr": [...], "val_metrics": [{"P2M_Acc@1": …, "Avg_Acc": …}, …]}``
+    (a retrieval model of batch 37): refused for want of a validation series, the validation records being
+    nested objects."""
+    import json
+
+    n = 10
+    doc = {"train_loss": [3.2 * 0.7 ** e + 1.4 for e in range(n)], "epochs": list(range(1, n + 1)),
+           "lr": [3e-5 * (1 - e / n) for e in range(n)],
+           "val_metrics": [{"P2M_Acc@1": 0.87 + 0.006 * e, "M2P_Acc@1": 0.75 + 0.01 * e, "Avg_Acc": 0.81 + 0.008 * e}
+                           for e in range(n)]}
+    p = tmp_path / "history.json"
+    p.write_text(json.dumps(doc, indent=2))
+    h = load(p)
+    assert {("train", "loss"), ("val", "avg_acc"), ("val", "p2m_acc@1")} <= set(h.keys())
+    (r,) = analyze(h, forecast=False).runs
+    assert r.monitor is not None and r.monitor.split == "val"
+
+
+def test_a_space_aligned_table_with_two_word_column_names(tmp_path: Path) -> None:
+    """``Epoch    Train Loss   Train Acc    Test Loss    Test Acc     Time`` then one row every 10 epochs with the
+    time's unit apart (``0.55    s``): a GCN on ENZYMES (batch 37), refused as an unknown format (the header was
+    split into one-word columns that no row matched)."""
+    lines = ["=" * 70, " ENZYME GCN CLASSIFIER - TRAINING", "=" * 70, "",
+             f"{'Epoch':<9}{'Train Loss':<13}{'Train Acc':<13}{'Test Loss':<13}{'Test Acc':<13}{'Time':<8}", "-" * 70]
+    for e in (1, *range(10, 201, 10)):
+        lines.append(f"{e:<9}{2.4 - 0.005 * e:<13.4f}{0.27 + 0.0012 * e:<13.4f}{1.75 - 0.001 * e:<13.4f}"
+                     f"{0.27 + 0.001 * e:<13.4f}{0.5:<8.2f}s")
+    p = tmp_path / "training_output.log"
+    p.write_text("\n".join(lines) + "\n")
+    h = load(p)
+    assert {("train", "loss"), ("train", "acc"), ("test", "loss"), ("test", "acc")} <= set(h.keys())
+    assert len(h.series("test", "acc").values) == 21
+    assert h.series("test", "acc").values[-1] == pytest.approx(0.47)

@@ -227,19 +227,34 @@ def _lift_histories(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _split_records(doc: dict[str, Any]) -> dict[str, Any]:
     """``{"train": [{"total": 3.9, "bbox": 0.02}, …], "val": [{…}, …]}`` (a loop that appends each epoch's losses
-    to a list per split and dumps the dict) → ``{"train_total": [3.9, …], "train_bbox": […], "val_total": […]}``:
+    to a list per split and dumps the dict; also under ``val_metrics``, ``eval_results``: :func:`_records_split`) →
+    ``{"train_total": [3.9, …], "train_bbox": […], "val_total": […]}``:
     the records of a split's list are its epochs, in order; a name an epoch lacks is not logged there (``null``).
     Only a split's list of flat objects (numbers or ``null`` for values) is read so; other keys as they are."""
     out: dict[str, Any] = {}
     for key, val in doc.items():
-        if (str(key).lower() in SPLIT_ALIASES and isinstance(val, list) and val
+        split = _records_split(str(key))
+        if (split is not None and isinstance(val, list) and val
                 and all(isinstance(r, dict) and r and all(_scalar(x) for x in r.values()) for r in val)):
             names = list(dict.fromkeys(str(k) for r in val for k in r))
             for name in names:
-                out.setdefault(f"{key}_{name}", [r.get(name) for r in val])
+                out.setdefault(f"{split}_{name}", [r.get(name) for r in val])
         else:
             out.setdefault(str(key), val)
     return out
+
+
+#: Words after a split's name that say its list holds that split's measurements (``val_metrics``, ``eval_results``).
+_RECORDS_WORDS = frozenset({"metrics", "results", "scores", "stats", "history", "logs", "log"})
+
+
+def _records_split(key: str) -> str | None:
+    """The split a key of per-epoch records names: ``val``, ``train``, ``val_metrics``, ``eval_results`` → the
+    split's own word (``val``, ``eval``); None for any other key."""
+    toks = [t for t in re.split(r"[_/\-\s]+", key) if t]
+    if toks and toks[0].lower() in SPLIT_ALIASES and all(t.lower() in _RECORDS_WORDS for t in toks[1:]):
+        return toks[0]
+    return None
 
 
 def _scalar(x: Any) -> bool:

@@ -614,6 +614,27 @@ def _is_space_header(toks: list[str]) -> bool:
             and sum("_" in t or t.lower() in ("epoch", "loss", "acc", "accuracy", "lr") for t in toks) >= 3)
 
 
+#: Columns of a space-aligned table whose names have several words: two or more spaces between them.
+_WIDE_GAP = re.compile(r"\s{2,}")
+#: Most words of a column name in such a table (``Train Loss``, ``Val Top1 Acc``).
+MAX_COLUMN_WORDS = 3
+
+
+def _wide_space_header(seg: str) -> list[str] | None:
+    """The columns of a space-aligned table header whose names have several words and are two or more spaces apart
+    (``Epoch    Train Loss   Train Acc    Test Loss    Test Acc     Time``, a ``print(f"{'Epoch':<9}…")`` table),
+    or None: at least :data:`MIN_SPACE_COLUMNS` columns, the first an epoch or step, two measures, one name of
+    two or more words, every name of at most :data:`MAX_COLUMN_WORDS` words."""
+    cells = _WIDE_GAP.split(seg.strip())
+    if len(cells) < MIN_SPACE_COLUMNS or cells[0].lower() not in ("epoch", "ep", "step", "iter", "iteration"):
+        return None
+    words = [c.split() for c in cells]
+    if not all(len(w) <= MAX_COLUMN_WORDS and all(_HEADER_NAME.match(t) for t in w) for w in words) \
+            or not any(len(w) > 1 for w in words) or sum(is_measure(c) for c in cells) < 2:
+        return None
+    return cells
+
+
 class _Records:
     """Epoch records assembled line by line (step records in a log that prints no epoch)."""
 
@@ -652,9 +673,13 @@ class _Records:
         """A table whose columns are aligned with spaces (``epoch  train_loss  train_acc  val_loss  val_acc``, then
         one row of numbers per epoch, ``%`` allowed): its header, a row, or a rule line under it."""
         toks = seg.split()
-        if _is_space_header(toks):
-            self.table, self.space = toks, True
+        wide = _wide_space_header(seg) if "  " in seg else None
+        if wide is not None or _is_space_header(toks):
+            self.table, self.space = wide or toks, True
             return True
+        if self.table is not None and self.space and len(toks) == len(self.table) + 1 \
+                and toks[-1].lower() in _UNIT_WORDS:
+            toks = toks[:-1]  # (``0.55    s``: a time column's unit printed apart)
         if self.table is not None and self.space and len(toks) == len(self.table) \
                 and all(_table_value(t) is not None for t in toks):
             return self._table_record(line, toks, self.table)
