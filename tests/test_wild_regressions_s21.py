@@ -235,3 +235,16 @@ def test_a_space_aligned_table_with_two_word_column_names(tmp_path: Path) -> Non
     assert {("train", "loss"), ("train", "acc"), ("test", "loss"), ("test", "acc")} <= set(h.keys())
     assert len(h.series("test", "acc").values) == 21
     assert h.series("test", "acc").values[-1] == pytest.approx(0.47)
+
+
+def test_correlation_coefficients_are_larger_is_better() -> None:
+    """Spearman's rho (``val_rho``), SRCC/PLCC/KRCC of quality assessment and Kendall's tau are correlations with
+    the targets: a model that improves raises them. ``val_rho`` was read smaller-is-better, so an improving
+    correlation looked like a held-out set getting worse (found at the thirty-third look, on a test log). A bare
+    ``tau`` stays unread: it is as often a temperature."""
+    from gapwatch.names import is_measure, metric_mode, normalize
+
+    for name in ("val_rho", "val_spearman", "val_srcc", "val_plcc", "krcc", "kendall_tau", "pearson_r"):
+        assert is_measure(name), name
+        assert metric_mode(normalize(name)[1]) == "max", name
+    assert not is_measure("tau")

@@ -204,6 +204,9 @@ _MAX_PREFIXES: tuple[str, ...] = (
     # speech enhancement and separation: (scale-invariant) signal-to-distortion and signal-to-noise ratios in dB
     # (``SI-SDR``, ``SISDRi``, ``si_snr``, ``SDR``), perceptual quality (``PESQ``) and intelligibility (``STOI``)
     "sdr", "sisdr", "sisnr", "snr", "pesq", "stoi", "estoi",
+    # rank and linear correlation with the targets (image and speech quality assessment, ranking): Spearman's
+    # SRCC, Pearson's PLCC, Kendall's KRCC / tau
+    "srcc", "plcc", "krcc", "kendall",
 )
 #: A signal ratio in dB (``SI-SDR``, ``SDR``, ``SI-SNR``), larger is better; negated (``neg_sisdr``, ``-SISDR``) it is
 #: the loss a speech separation or enhancement model minimises ("SDR — Half-baked or Well Done?", Le Roux et al.,
@@ -213,8 +216,9 @@ _NEG_TOKENS: frozenset[str] = frozenset({"neg", "negative"})
 #: A minus sign glued to the front of a signal ratio's name: ``-SISDR`` (a loss printed as the negated metric).
 _NEGATED = re.compile(r"^-(?=(?:si[-_]?)?(?:sdr|snr)(?:i?$|[_/\s]))")
 #: Whole tokens of larger-is-better measures too short to be prefixes: ``em`` (exact match), ``ap``, ``ap50``,
-#: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so).
-_MAX_TOKEN_RE = re.compile(r"^(em|ap\d*|r)$")
+#: ``r`` (a correlation coefficient: ``val_r``, ``pearson_r`` — scipy's ``pearsonr`` names it so), ``rho``
+#: (Spearman's: ``val_rho``).
+_MAX_TOKEN_RE = re.compile(r"^(em|ap\d*|r|rho)$")
 #: A measure at a rank cut-off, ``<measure>@<k>``: ``Acc@1``, ``Prec@5``, ``R@1``, ``recall@10``, ``hit@5``,
 #: ``ndcg@10`` (ImageNet recipes, retrieval and recommender logs): a measure whatever its base, larger is better
 #: unless the base is a smaller-is-better token (``loss@k``, ``error@5``).
@@ -223,7 +227,8 @@ _AT_K = re.compile(r"^[a-z][a-z0-9]*@\d+$")
 #: ``score``, ``hit``, ``return``… also start other words).
 _MEASURE_PREFIXES: tuple[str, ...] = ("acc", "f1", "auc", "auroc", "map", "bleu", "rouge", "iou", "miou", "dice",
                                       "psnr", "ssim", "precision", "recall", "ndcg", "mrr", "mcc", "kappa",
-                                      "jaccard", "sdr", "sisdr", "sisnr", "snr", "pesq", "stoi", "estoi")
+                                      "jaccard", "sdr", "sisdr", "sisnr", "snr", "pesq", "stoi", "estoi",
+                                      "spearman", "pearson", "srcc", "plcc", "krcc", "kendall")
 #: Tokens of smaller-is-better measures; they win over the prefixes above (``dice_loss``, ``exact_error``).
 _MIN_TOKENS: frozenset[str] = frozenset(
     {"loss", "error", "err", "wer", "cer", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "fid", "lpips",
