@@ -248,3 +248,23 @@ def test_correlation_coefficients_are_larger_is_better() -> None:
         assert is_measure(name), name
         assert metric_mode(normalize(name)[1]) == "max", name
     assert not is_measure("tau")
+
+
+def test_records_after_a_long_per_step_list_are_found_beyond_the_head(tmp_path: Path) -> None:
+    """``{"config": {…}, "steps": [9,500 per-step losses], "epochs": [{"epoch": 1, "train_loss_avg": …,
+    "valid_loss": …, "valid_acc": …}, …], "total_time_seconds": …}`` (a course assignment, batch 20): the records
+    start some 190 KB in, past the 64 KiB the sniffer reads, so the file was an unknown format."""
+    import json
+
+    rng = np.random.default_rng(1)
+    doc = {"config": {"lr": 0.001, "batch_size": 64, "epochs": 10, "optimizer": "adam", "model": "cnn"},
+           "steps": [float(2.3 * 0.9997 ** i + 0.05 * rng.standard_normal()) for i in range(9500)],
+           "epochs": [{"epoch": e, "train_loss_avg": 2.0 * 0.8 ** e, "valid_loss": 1.9 * 0.85 ** e + 0.2,
+                       "valid_acc": 0.9 - 0.5 * 0.7 ** e} for e in range(1, 11)],
+           "total_time_seconds": 812.4}
+    p = tmp_path / "training_log.json"
+    p.write_text(json.dumps(doc, indent=2))
+    assert p.stat().st_size > 1 << 16
+    h = load(p)
+    assert {("val", "loss"), ("val", "acc")} <= set(h.keys())
+    assert len(h.series("val", "acc").values) == 10

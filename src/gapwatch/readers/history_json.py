@@ -84,9 +84,53 @@ def _measure(name: str) -> bool:
     return role(name) == "metric" and ("loss" in name.lower() or normalize(name)[1] in _MEASURES)
 
 
+#: Largest ``.json`` file whose whole document the sniffer decodes when its first 64 KiB decide nothing (a run's
+#: summary whose per-epoch records follow a long per-step list: ``{"config": …, "steps": [9,500 losses], "epochs":
+#: [{"epoch": 1, "valid_loss": …}, …]}``): 8 MiB.
+DEEP_SNIFF_MAX_BYTES = 8 << 20
+
+
 def sniff(path: Path, head: str) -> bool:
     if not path.is_file() or '"log_history"' in head:
         return False
+    if _head_sniff(head):
+        return True
+    return (path.suffix.lower() == ".json" and head.lstrip()[:1] in ("{", "[")
+            and len(head.encode("utf-8")) < path.stat().st_size <= DEEP_SNIFF_MAX_BYTES and _deep_sniff(path))
+
+
+def _deep_sniff(path: Path) -> bool:
+    """Whether the whole JSON document holds a history this reader reads (:func:`_readable`), for a file too long
+    for its first 64 KiB to show it; never a document that names another JSON format (:data:`_OTHER_FORMATS`)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if any(k in text for k in _OTHER_FORMATS):
+        return False
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return _readable(doc)
+
+
+def _readable(doc: Any) -> bool:
+    """A decoded document in a shape :func:`read_parts` reads: per-epoch records whose first names a measure, or an
+    object with records nested under a key, several models' histories, or a measure's list of numbers (at the top,
+    under a split's records or one level down)."""
+    if isinstance(doc, list):
+        return bool(doc) and isinstance(doc[0], dict) and any(_measure(str(k)) for k in doc[0])
+    if not isinstance(doc, dict) or not doc:
+        return False
+    if _nested_records(doc) is not None or _model_histories(doc) is not None:
+        return True
+    flat = _lift_histories(_split_objects(_split_records(doc)))
+    return any(isinstance(v, list) and v and all(_scalar(x) for x in v[:100]) and _measure(str(k))
+               for k, v in flat.items())
+
+
+def _head_sniff(head: str) -> bool:
     r = _RECORDS_HEAD.match(head)
     if r is not None:  # ``[{"epoch": 1, "loss": …}, …]``: the first record names a measure
         keys = _OBJECT_KEY.findall(head[r.start(1) - 1: head.find("}", r.end()) + 1 or len(head)])
