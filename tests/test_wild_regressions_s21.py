@@ -268,3 +268,39 @@ def test_records_after_a_long_per_step_list_are_found_beyond_the_head(tmp_path: 
     h = load(p)
     assert {("val", "loss"), ("val", "acc")} <= set(h.keys())
     assert len(h.series("val", "acc").values) == 10
+
+
+def _wgan_log(tmp_path: Path) -> Path:
+    """A WGAN's logging output in the shape of a real one (batch 36, judged clean): every 15 epochs the critic and
+    generator losses, the critic's Wasserstein estimate ``W`` and its value on held-out windows ``val_W`` — which
+    falls to -0.83 at epoch 15 and climbs back to about 0.17."""
+    lines = ["2026-05-08 02:24:23  INFO      Training on device: mps"]
+    val_w = [0.42, -0.81, -0.15, -0.08, -0.28, -0.33, -0.27, 0.06, 0.03, 0.02, 0.13, 0.16, 0.02, 0.14, -0.02,
+             -0.11, -0.01, 0.01, -0.12, 0.18, 0.17]
+    d_loss = [1.9, -3.7, -4.3, -4.6, -4.8, -4.7, -4.5, -4.4, -4.1, -3.8, -3.5, -3.3, -3.1, -3.0, -2.8, -2.7, -2.7,
+              -2.6, -2.6, -2.6, -2.5]
+    for k, v in enumerate(val_w):
+        e = 1 if k == 0 else 15 * k
+        w = 5.3 - 0.14 * abs(k - 4) if k else 1.4
+        lines.append(f"2026-05-08 02:{24 + k:02d}:34  INFO      Epoch {e:4d}/300 | L_D={d_loss[k]:.4f} | "
+                     f"L_G={-0.4 - 0.56 * k:.4f} | W={w:.4f} | val_W={v:.4f} | 5.3s")
+    p = tmp_path / "train_log.txt"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_a_deciding_series_whose_name_is_no_known_measure_is_never_critical(tmp_path: Path) -> None:
+    """``val_W`` decided for want of any other held-out series and its direction was assumed (lower is better): its
+    rise was a critical overfitting finding on a log judged clean. It stays a warning that says what was assumed."""
+    (r,) = analyze(load(_wgan_log(tmp_path)), forecast=False).runs
+    assert r.monitor is not None and r.monitor.metric == "w"
+    over = [f for f in r.findings if f.kind.value == "overfitting"]
+    assert over and all(f.severity.value == "warning" for f in over)
+    assert "no measure gapwatch knows" in over[0].message and "--mode max" in over[0].message
+
+
+def test_a_requested_unknown_series_keeps_its_severity(tmp_path: Path) -> None:
+    from gapwatch.monitor import Monitor
+
+    (r,) = analyze(load(_wgan_log(tmp_path)), monitor=Monitor("val", "w", "min"), forecast=False).runs
+    assert [f.severity.value for f in r.findings if f.kind.value == "overfitting"] == ["critical"]

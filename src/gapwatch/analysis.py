@@ -19,7 +19,7 @@ Results stay typed (:class:`RunAnalysis`, :class:`~gapwatch.forecast.core.Foreca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -27,9 +27,10 @@ import numpy as np
 from . import stats
 from .documents import ANALYSIS, clean
 from .errors import GapwatchError, InputError, UsageError
-from .findings import Finding, Severity
+from .findings import Finding, FindingKind, Severity
 from .history import History, Run
 from .monitor import Monitor, MonitorDecision, NoMonitorError, decide
+from .names import is_measure
 from .summary import Effect, RunSummary, hyperparameter_effects, summarize_run
 
 if TYPE_CHECKING:
@@ -259,6 +260,8 @@ def analyze_run(
         return RunAnalysis(run.name, run.source, "epoch", None, None, findings, run, error=str(exc))
     mon = d.monitor
     findings = run_all(run, monitor=mon, params=params, only=only)
+    if d.source != "requested" and not (is_measure(mon.label) or is_measure(mon.metric)):
+        findings = [_direction_assumed(f, mon) for f in findings]
     ra = RunAnalysis(run.name, run.source, run.series(mon.split, mon.metric).x_kind, mon, best_point(run, mon),
                      findings, run, decision=d)
     ra.summary = summarize_run(ra)
@@ -280,6 +283,20 @@ def _check_options(detectors: Sequence[str] | None, params: dict[str, dict[str, 
             raise UsageError(f"{label}: unknown detector(s) {', '.join(map(repr, bad))}; known: "
                              f"{', '.join(sorted(known))}")
     return None if detectors is None else list(dict.fromkeys([*detectors, "data"]))
+
+
+
+def _direction_assumed(f: Finding, mon: Monitor) -> Finding:
+    """``f`` at most a warning when it judges a deciding series that was chosen for want of any other and whose name
+    is no measure gapwatch knows (a GAN critic's ``val_W``): whether larger or smaller is better was assumed from the
+    name (:func:`gapwatch.names.metric_mode`), so its overfitting is never certain enough to be critical; the message
+    says which direction was assumed and how to say otherwise."""
+    if f.kind != FindingKind.OVERFITTING or f.severity != Severity.CRITICAL:
+        return f
+    better, other = ("lower", "max") if mon.mode == "min" else ("higher", "min")
+    return replace(f, severity=Severity.WARNING,
+                   message=f"{f.message}; {mon.label} is no measure gapwatch knows, so {better} was assumed to be "
+                   f"better (--monitor {mon.label} --mode {other} says otherwise)")
 
 
 def analyze(
