@@ -285,7 +285,6 @@ def _check_options(detectors: Sequence[str] | None, params: dict[str, dict[str, 
     return None if detectors is None else list(dict.fromkeys([*detectors, "data"]))
 
 
-
 def _direction_assumed(f: Finding, mon: Monitor) -> Finding:
     """``f`` at most a warning when it judges a deciding series that was chosen for want of any other and whose name
     is no measure gapwatch knows (a GAN critic's ``val_W``): whether larger or smaller is better was assumed from the
