@@ -252,6 +252,12 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _is_history(val: Any) -> bool:
+    """Whether ``val`` is a history object: a non-empty object of lists, one of them a measure's."""
+    return (isinstance(val, dict) and bool(val) and all(isinstance(v, list) for v in val.values())
+            and any(_measure(str(k)) for k in val))
+
+
 def _lift_histories(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` with an object of per-epoch lists nested under a key lifted to the top (``{"model": "bert",
     "hyperparams": {…}, "history": {"train_loss": [...], "val_loss": [...]}}``: a run's metadata file that keeps
@@ -259,8 +265,7 @@ def _lift_histories(doc: dict[str, Any]) -> dict[str, Any]:
     takes the split. Names already at the top are not replaced."""
     out: dict[str, Any] = {}
     for key, val in doc.items():
-        if (isinstance(val, dict) and val and all(isinstance(v, list) for v in val.values())
-                and any(_measure(str(k)) for k in val)):
+        if _is_history(val):
             split = str(key).lower() in SPLIT_ALIASES
             for k, v in val.items():
                 out.setdefault(f"{key}_{k}" if split else str(k), v)
@@ -385,9 +390,7 @@ def _model_histories(doc: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     models compared in one script, saved together): each model's history under its key, a run each
     (``<run>/<key>``); ``None`` unless two or more keys hold such a history, none of them a split's name, and no
     per-epoch list sits at the top beside them."""
-    models = {str(k): v for k, v in doc.items()
-              if isinstance(v, dict) and v and all(isinstance(x, list) for x in v.values())
-              and any(_measure(str(n)) for n in v)}
+    models = {str(k): v for k, v in doc.items() if _is_history(v)}
     if len(models) < 2 or any(k.lower() in SPLIT_ALIASES for k in models) \
             or any(isinstance(v, list) for v in doc.values()):
         return None
