@@ -30,14 +30,15 @@ task metric aligned on the evaluations they share:
   held-out set's expense (overfitting by the loss, confirmed by a metric that stopped improving — the way a
   reader of the curves judges it; Prechelt, "Early Stopping — But When?", 1998, stops on the held-out error
   for the same reason). The restore point is still the task metric's best evaluation. When the whole-curve test
-  finds no rise, the rise is judged once more in the noise of the stretch after the loss's best (four or more
-  evaluations) with ``min_lost_fraction`` of the loss's improvement as its practical size: on a short run the
-  steep first descent inflates both the noise estimate and the span. A task metric with a new best at its last
-  evaluation has not stopped improving (when the loss's rise passed the whole-curve test, only a new best by
-  ``last_best_se`` standard errors or more counts). The pattern is checked first from the task metric's best
-  level instead of the loss's, when that best lies ``min_stall_fraction`` of the run or more before the end: a
-  metric that improved for a while after the loss's best but has been flat since is no counter-evidence for the
-  rest of the run (``evidence["measured_from"]``).
+  finds no rise on a short run (fewer than ``post_best_max_evaluations``), the rise is judged once more in the
+  noise of the stretch after the loss's best (four or more evaluations) with ``min_lost_fraction`` of the loss's
+  improvement as its practical size: on a short run the steep first descent inflates both the noise estimate and
+  the span; on a long one the whole-curve estimate is sound and the quiet stretch after a minimum understates the
+  noise. A task metric with a new best at its last evaluation has not stopped improving (when the loss's rise
+  passed the whole-curve test, only a new best by ``last_best_se`` standard errors or more counts). The pattern
+  is checked first from the task metric's best level instead of the loss's, when that best lies
+  ``min_stall_fraction`` of the run or more before the end: a metric that improved for a while after the loss's
+  best but has been flat since is no counter-evidence for the rest of the run (``evidence["measured_from"]``).
 
 Statistic. Each curve is turned into "lower is better" (its mode), its level is the trailing mean of
 ``window`` evaluations (capped at a third of the evaluations), and a change of level is measured in standard
@@ -100,6 +101,12 @@ SPECS: tuple[Param, ...] = register(NAME, (
     Param("min_lost_fraction", 0.02, "Loss worse, metric stalled, when the rise is judged in the noise after the "
           "loss's best: the rise must undo at least this share of the loss's improvement (first level - best "
           "level): 2%.", unit="fraction of the improvement", low=0, high=1),
+    Param("post_best_max_evaluations", 20, "Loss worse, metric stalled: the rise is judged in the noise after the "
+          "loss's best only on a run of fewer evaluations than this. On a short run the first descent dominates the "
+          "whole-curve noise estimate; on a longer one that estimate is sound, and the stretch after the best — "
+          "chosen because it follows the minimum, and often one smooth drift — understates the noise (a YOLO "
+          "segmenter's loss over its last nine epochs read as 42 standard errors against about 3 in the whole "
+          "curve's noise).", unit="evaluations", type=int, low=5),
     Param("min_stall_fraction", 0.25, "Loss worse, metric stalled since its own best: the task metric's best "
           "lies at least this share of the evaluations before the end (it has stopped improving for a quarter of "
           "the run or more; a metric that kept improving until near the end is over-confidence, the first "
@@ -262,7 +269,7 @@ def _post_best_rise(loss: Curve, w: int, p: dict[str, Any]) -> tuple[int, float]
     tenth of the loss's value over five evaluations reads as 0.8 standard errors and 2.5% of the span."""
     lv_best = int(np.argmin(loss.level))
     post = loss.z[loss.best():]
-    if lv_best >= loss.level.size - 1 or post.size < 4:
+    if lv_best >= loss.level.size - 1 or post.size < 4 or loss.n >= p["post_best_max_evaluations"]:
         return None
     sigma = noise_sigma(post)
     change = float(loss.level[-1] - loss.level[lv_best])

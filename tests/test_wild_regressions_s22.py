@@ -1,0 +1,48 @@
+"""Regressions from the twenty-second session's work on real logs (issue 12): each test holds the shape of a public
+log (numbers from a permissively licensed run of the corpus, or changed) that gapwatch misjudged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gapwatch import analyze, load
+from gapwatch.detectors import metric_disagreement
+
+# An Ultralytics YOLOv8-seg run (bench/wild, MIT): 50 epochs of a lane-marking segmenter. The mask mAP climbs to
+# 0.574 at epoch 44 and ends at 0.549 (a noisy plateau); val/seg_loss is at its lowest at epoch 41 and drifts up
+# over the last nine epochs (+9%) after swinging between 1.56 and 1.80 over the ten before.
+_TRAIN_SEG = ("3.89477 2.74846 2.44294 2.14219 2.02743 1.9064 1.85769 1.83034 1.67402 1.78409 1.78638 1.7214 1.65482 "
+              "1.62069 1.4764 1.54629 1.59347 1.52578 1.52885 1.45659 1.46456 1.47943 1.45342 1.39235 1.39684 "
+              "1.34654 1.33312 1.29332 1.29515 1.30146 1.33498 1.26436 1.25611 1.25834 1.3245 1.27854 1.21486 "
+              "1.20771 1.21686 1.23234 1.06743 1.11967 1.03195 1.03375 1.07925 1.06813 1.07896 1.01577 1.0046 "
+              "1.02627")
+_VAL_SEG = ("2.87951 2.61272 2.32356 2.31939 2.22077 2.18492 2.31449 2.24384 2.08661 2.31106 2.28125 2.41476 1.96899 "
+            "2.0233 1.92319 1.83953 1.93067 1.73168 1.69175 1.61533 1.74691 1.74049 1.9947 1.76785 1.71775 1.58753 "
+            "1.61721 1.56706 1.56355 1.61221 1.67174 1.70934 1.71015 1.66656 1.73479 1.78472 1.79941 1.74585 "
+            "1.65561 1.56427 1.54861 1.57648 1.5956 1.61542 1.62185 1.61848 1.62154 1.65213 1.67665 1.68925")
+_MAP = ("0.01868 0.13812 0.25099 0.3289 0.38695 0.38058 0.40245 0.38709 0.43393 0.36601 0.38624 0.3654 0.47174 "
+        "0.4856 0.5081 0.5003 0.47355 0.50654 0.50622 0.52469 0.49667 0.49311 0.47256 0.48938 0.48513 0.53819 "
+        "0.55034 0.5662 0.55168 0.56941 0.53707 0.52825 0.53589 0.49543 0.50554 0.50689 0.51933 0.53498 0.52863 "
+        "0.55503 0.568 0.55757 0.56171 0.57385 0.57026 0.56734 0.55492 0.5485 0.54537 0.54875")
+
+
+def _yolo_seg(tmp_path: Path, last: int = 50) -> Path:
+    cols = [c.split()[:last] for c in (_TRAIN_SEG, _VAL_SEG, _MAP)]
+    rows = ["                  epoch,         train/seg_loss,    metrics/mAP50-95(M),           val/seg_loss"]
+    rows += [f"{i + 1:>23},{t:>23},{m:>23},{v:>23}" for i, (t, v, m) in enumerate(zip(*cols, strict=True))]
+    p = tmp_path / "results.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def test_a_long_runs_loss_drift_after_its_minimum_is_judged_in_the_whole_curves_noise(tmp_path: Path) -> None:
+    """Judged in the noise of the nine evaluations after its minimum (one smooth drift), the loss's rise read as
+    42 standard errors and the plateaued mAP made it overfitting; in the whole curve's noise it is about three, no
+    more than the swings just before the minimum. A 50-evaluation run is not short: no overfitting."""
+    h = load(_yolo_seg(tmp_path))
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.kind.value == "overfitting"]
+    # judged in the stretch after the minimum (the rule for short runs, stretched to this one) it is "overfitting"
+    (long,) = analyze(h, forecast=False, params={"metric_disagreement": {"post_best_max_evaluations": 60}}).runs
+    (f,) = [f for f in long.findings if f.kind.value == "overfitting"]
+    assert f.evidence["loss_rise_z"] > 30 and metric_disagreement.DEFAULTS["post_best_max_evaluations"] == 20
