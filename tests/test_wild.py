@@ -108,6 +108,9 @@ KNOWN_MISREAD = frozenset({
     "YusukeKanai_LTHLearning_experiments_accuracy_of_various_4f1ae9",
     # batch 27 test (seen only through this suite; not looked into, not tuned on): read as a log
     "GeorgePearse_rf_detr_mask_training_logs_training_log_20_aac35d",
+    # batch 38 dev: one JSON line of final numbers stored as strings, read as a run evaluated once (the "evaluate
+    # more often" data note, as for the one-value history above: a logger's first record looks the same)
+    "SaschaMet_melanoma_classification_results_metrics_txt_c53205",
 })
 
 
