@@ -46,3 +46,33 @@ def test_a_long_runs_loss_drift_after_its_minimum_is_judged_in_the_whole_curves_
     (long,) = analyze(h, forecast=False, params={"metric_disagreement": {"post_best_max_evaluations": 60}}).runs
     (f,) = [f for f in long.findings if f.kind.value == "overfitting"]
     assert f.evidence["loss_rise_z"] > 30 and metric_disagreement.DEFAULTS["post_best_max_evaluations"] == 20
+
+
+def _lightning_best_reevaluated(tmp_path: Path, gap: int = 1) -> Path:
+    """A Lightning ``metrics.csv`` (the shape of an NER fine-tune of the corpus, numbers changed): three epochs of
+    validation rows and training-loss rows, then ``trainer.validate(ckpt_path="best")`` after fit, which logs the
+    first epoch's validation metrics once more, one step after the last."""
+    p = tmp_path / "metrics.csv"
+    rows = ["val_precision,val_recall,val_f1,val_avg_loss,epoch,step,avg_train_loss",
+            "0.7772255539894104,0.8338903188705444,0.8045614361763,0.23364639282226562,0,212,",
+            ",,,,0,212,0.20429657399654388",
+            "0.7709923386573792,0.8165175914764404,0.7931022047996521,0.2652324438095093,1,425,",
+            ",,,,1,425,0.07848907262086868",
+            "0.7618445754051208,0.8001278042793274,0.780517041683197,0.2864700257778168,2,638,",
+            ",,,,2,638,0.05081803724169731",
+            f"0.7772255539894104,0.8338903188705444,0.8045614361763,0.23364639282226562,3,{638 + gap},"]
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def test_a_final_reevaluation_of_the_best_checkpoint_is_not_a_point_of_the_curve(tmp_path: Path) -> None:
+    """Read as a fourth evaluation, the repeat made the run end at its best (no cost, nothing past the best); it
+    is the best checkpoint validated again after training, and the curve ends at epoch 2, 3.0% below its best."""
+    h = load(_lightning_best_reevaluated(tmp_path))
+    f1 = h.series("val", "f1")
+    assert f1.values.tolist() == [0.8045614361763, 0.7931022047996521, 0.780517041683197]
+    assert any("re-evaluation of that checkpoint" in n.message for n in h.notes)
+    # an epoch's worth of steps later the same numbers are a point of the curve (a converged model can repeat)
+    later = load(_lightning_best_reevaluated(tmp_path, gap=213))
+    assert len(later.series("val", "f1").values) == 4
+    assert not any("re-evaluation of that checkpoint" in n.message for n in later.notes)

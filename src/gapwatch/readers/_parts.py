@@ -81,6 +81,62 @@ def zero_placeholders(parts: Parts) -> None:
                                               "0s); left out", parts.source))
 
 
+#: Fewest significant digits one of a repeated final evaluation's values must carry for the repeat to be read as a
+#: re-evaluation of the same checkpoint (:func:`final_reevaluation`): a model that is still learning never gives
+#: every held-out measure back to this many digits, while coarse values (an accuracy of 0.5 on a small set) can.
+REEVALUATION_MIN_DIGITS = 6
+
+
+#: Largest step gap before a repeated final evaluation, as a share of the median gap between the evaluations before
+#: it: a re-evaluation after training is logged at the next global step (one step after the last epoch's
+#: evaluation, not an epoch's worth of steps later).
+REEVALUATION_MAX_GAP = 0.25
+
+
+def _digits(v: float) -> int:
+    """Significant digits of ``v`` as Python prints it (``0.2336463928`` → 10, ``0.5`` → 1)."""
+    mant = repr(abs(float(v))).split("e")[0].replace(".", "").lstrip("0")
+    return len(mant.rstrip("0")) if mant else 0
+
+
+def final_reevaluation(parts: Parts) -> None:
+    """A held-out split whose last evaluation repeats an earlier one exactly in every one of its series (two or
+    more) — and not the one just before it — at a step closer to the one before than :data:`REEVALUATION_MAX_GAP`
+    of the usual gap, logged a re-evaluation of that earlier checkpoint after training: Lightning's
+    ``trainer.validate(ckpt_path="best")`` or ``trainer.test`` after fit writes the best epoch's metrics once more,
+    one step after the last evaluation (at the same step it is :meth:`History.dedupe`'s case). Not a point of the
+    curve: left out, with a note. One of the repeated values must carry :data:`REEVALUATION_MIN_DIGITS` significant
+    digits or more. A converged model on a fixed set can give an earlier epoch's numbers back exactly (a test
+    accuracy of k/2100 with its precision and recall, two epochs apart): an epoch's worth of steps later, that is
+    a point of the curve. Changes ``parts`` in place."""
+    splits: dict[str, list[Block]] = {}
+    for b in parts.blocks:
+        if b.split != "train":
+            splits.setdefault(b.split, []).append(b)
+    for split, held in splits.items():
+        n = held[0].value.shape[0]
+        if len(held) < 2 or n < 4 or any(b.value.shape[0] != n for b in held):
+            continue
+        rows = np.stack([b.value for b in held])  # (series, evaluations)
+        last = rows[:, -1]
+        if not np.isfinite(last).all() or bool(np.all(rows[:, -2] == last)):
+            continue
+        same = np.flatnonzero(np.all(rows[:, :-2] == last[:, None], axis=0))
+        if same.size == 0 or max(_digits(v) for v in last) < REEVALUATION_MIN_DIGITS:
+            continue
+        x = held[0].step
+        gaps = np.diff(x)
+        if not (np.isfinite(gaps).all() and gaps[-1] > 0 and gaps[-1] <= REEVALUATION_MAX_GAP * np.median(gaps[:-1])):
+            continue
+        for b in held:
+            b.step, b.epoch, b.value = b.step[:-1], b.epoch[:-1], b.value[:-1]
+        parts.notes.append(HistoryNote(parts.run, f"{split}: the last evaluation (step {x[-1]:g}) repeats evaluation "
+                                                  f"{int(same[-1]) + 1} exactly in all {len(held)} series: a "
+                                                  "re-evaluation of that checkpoint after training (Lightning's "
+                                                  "trainer.validate/test with the best checkpoint), left out of the "
+                                                  "curve", parts.source))
+
+
 def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
     """One History from the parts of one or many runs (runs keep their order).
 
@@ -92,6 +148,8 @@ def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
     ``consume``: the parts are not used again (a reader's fresh output): the History takes the blocks' arrays
     without a copy and the blocks are left with empty arrays. Otherwise every array is copied (the parts may
     be read again, e.g. by ``watch``)."""
+    for p in parts:
+        final_reevaluation(p)
     blocks = [(p.run, b) for p in parts for b in p.blocks]
     notes = [n for p in parts for n in p.notes]
     sources = {p.run: p.source for p in parts if p.source}
