@@ -76,3 +76,35 @@ def test_a_final_reevaluation_of_the_best_checkpoint_is_not_a_point_of_the_curve
     later = load(_lightning_best_reevaluated(tmp_path, gap=213))
     assert len(later.series("val", "f1").values) == 4
     assert not any("re-evaluation of that checkpoint" in n.message for n in later.notes)
+
+
+def test_an_accuracy_logged_in_percent_is_not_memorisation_at_98_percent(tmp_path: Path) -> None:
+    """A column-wise JSON history of a text classifier (the shape of a batch-38 dev log, numbers changed): the
+    held-out accuracy is 98.9% from the first epoch and stays there, the training accuracy reaches 100%, and the
+    held-out loss doubles after epoch 2. Read as fractions, the memorisation test's thresholds (fitted at 0.95,
+    a gain of 0.5) took a training accuracy of 97.6% → 100% for a fit from chance and 98.9% for no
+    generalisation: "memorising" — which also downgraded the overfitting finding to info."""
+    import json
+
+    import numpy as np
+
+    from gapwatch.detectors import memorization
+
+    e = np.arange(1, 16)
+    train_acc = np.minimum(100.0, 97.6 + 0.8 * (e - 1))
+    val_acc = np.array([98.93, 98.99, 99.02, 99.05, 99.08, 99.0, 98.96, 98.93, 98.95, 98.93, 98.9, 98.93, 98.96,
+                        98.93, 98.93])
+    val_loss = np.concatenate([[0.061, 0.052, 0.050], np.linspace(0.056, 0.097, 12)])
+    train_loss = 0.08 * np.exp(-0.9 * (e - 1)) + 6e-6
+    doc = {"epochs": e.tolist(), "train_loss": train_loss.tolist(), "val_loss": val_loss.tolist(),
+           "train_acc": train_acc.tolist(), "val_acc": val_acc.tolist()}
+    p = tmp_path / "training_history.json"
+    p.write_text(json.dumps(doc))
+    h = load(p)
+    assert memorization.check(h) == []
+    (r,) = analyze(h, forecast=False).runs
+    assert not [f for f in r.findings if f.kind.value == "memorization"]
+    # the same run logged as fractions was never memorisation either
+    frac = {**doc, "train_acc": (train_acc / 100).tolist(), "val_acc": (val_acc / 100).tolist()}
+    p.write_text(json.dumps(frac))
+    assert memorization.check(load(p)) == []

@@ -1,8 +1,9 @@
 """Grokking: training accuracy saturated while held-out accuracy stayed near its starting value (chance) for a
 long stretch, then held-out accuracy jumped.
 
-Statistic (accuracy units, so no scale question arises). With ``t0``/``v0`` the first training / held-out
-accuracy (or ``chance`` for both when given):
+Statistic (accuracy as a fraction: an accuracy logged in percent is divided by 100 first, so ``train_fit`` 0.95
+does not read 0.95% as fitted). With ``t0``/``v0`` the first training / held-out accuracy (or ``chance`` for both
+when given):
 
 * *fit point* ``m``: first evaluation whose trailing ``window``-mean training accuracy is ≥ ``train_fit``, after a
   training gain ``G = train level − t0 ≥ min_train_gain`` (the log starts before the fit);
@@ -31,7 +32,7 @@ import numpy as np
 
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
-from ..monitor import Monitor
+from ..monitor import PERCENT_MIN_MAX, Monitor
 from ..params import Param, defaults, register, validate
 from ..stats import trailing_mean, trailing_mean_peak_above
 from . import register as register_detector
@@ -88,11 +89,15 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     n = len(va)
     if n < p["min_evaluations"] or len(tr) < p["min_evaluations"]:
         return None
+    # the thresholds are fractions: an accuracy logged in percent (98.9, 100.0) is read as one
+    ts, vs = _fraction_scale(tr.values), _fraction_scale(va.values)
+    if ts is None or vs is None:
+        return None
     chance = p["chance"]
-    t0 = float(tr.values[0]) if chance is None else float(chance)
-    v0 = float(va.values[0]) if chance is None else float(chance)
+    t0 = float(tr.values[0]) / ts if chance is None else float(chance)
+    v0 = float(va.values[0]) / vs if chance is None else float(chance)
     w = p["window"]
-    tl = trailing_mean(tr.values, w)  # trailing mean, shorter at the start
+    tl = trailing_mean(tr.values / ts, w)  # trailing mean, shorter at the start
     fitted = np.where((tl >= p["train_fit"]) & (tl - t0 >= p["min_train_gain"]))[0]
     if fitted.size == 0:
         return None
@@ -102,7 +107,7 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     # held-out evaluation at (or just before) the fit point
     m = int(np.searchsorted(va.x, x_fit, side="right")) - 1
     m = max(m, 0)
-    g = (va.values - v0) / gain
+    g = (va.values / vs - v0) / gain
     # near chance *throughout* the run up to the fit: a run that generalised first and then lost it while
     # fitting noisy labels is overfitting, not memorisation-before-grokking
     # (peak of a trailing mean over a tenth of the run, at least `window`, so one noisy evaluation cannot veto)
@@ -115,7 +120,16 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
         full = np.flatnonzero(np.lib.stride_tricks.sliding_window_view(above[m + 1:], c).all(axis=1))
         j = int(m + 1 + full[0]) if full.size else None
     return {"train": tr, "val": va, "fit_index": m, "fit_train_index": mt, "jump_index": j, "gain": gain,
-            "t0": t0, "v0": v0, "g": g}
+            "t0": t0 * ts, "v0": v0 * vs, "g": g}
+
+
+def _fraction_scale(v: np.ndarray) -> float | None:
+    """1.0 for an accuracy logged as a fraction, 100.0 for one logged in percent (largest value above
+    :data:`gapwatch.monitor.PERCENT_MIN_MAX`, none above 100), None for values that are neither."""
+    lo, hi = float(np.min(v)), float(np.max(v))
+    if lo < 0 or hi > 100.0 + 1e-6:
+        return None
+    return 100.0 if hi > PERCENT_MIN_MAX else 1.0
 
 
 @register_detector("grokking")
