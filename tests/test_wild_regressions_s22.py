@@ -108,3 +108,39 @@ def test_an_accuracy_logged_in_percent_is_not_memorisation_at_98_percent(tmp_pat
     frac = {**doc, "train_acc": (train_acc / 100).tolist(), "val_acc": (val_acc / 100).tolist()}
     p.write_text(json.dumps(frac))
     assert memorization.check(load(p)) == []
+
+
+def _settled_csv(tmp_path: Path, level: float, acc: list[float] | None = None) -> Path:
+    """A hand-written per-epoch CSV (the shape of a batch-33 dev log, numbers changed): train and test losses fall
+    from 1.04 / 0.90 and, from epoch 7, sit within a few thousandths of ``level`` for 33 more epochs."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    e = np.arange(1, 41)
+    train = np.where(e < 7, 1.04 - (1.04 - level) * (e - 1) / 6, level - 0.007 + 0.002 * rng.standard_normal(40))
+    test = np.where(e < 7, 0.90 - (0.90 - level) * (e - 1) / 6, level - 0.004 + 0.001 * rng.standard_normal(40))
+    head = "epoch,train_loss,test_loss" + (",test_acc" if acc else "")
+    rows = [f"{i},{a:.4f},{b:.4f}" + (f",{acc[i - 1]:.4f}" if acc else "") for i, a, b in zip(e, train, test,
+                                                                                              strict=True)]
+    p = tmp_path / "losses.csv"
+    p.write_text("\n".join([head, *rows]) + "\n")
+    return p
+
+
+def test_losses_that_settle_at_ln_2_are_a_model_at_chance(tmp_path: Path) -> None:
+    """Both losses went to the cross-entropy of a 50/50 guess and stayed there: nothing said before ("at chance"
+    needs an accuracy and every evaluation near ln C; the first ones are above it)."""
+    import numpy as np
+
+    from gapwatch.detectors import not_learning
+
+    (f,) = not_learning.check(load(_settled_csv(tmp_path, float(np.log(2)))))
+    assert f.evidence["mode"] == "settled_at_chance" and f.evidence["classes"] == 2
+    assert "ln 2" in f.message
+    # the same losses beside a held-out accuracy that keeps rising: learning while the loss has not moved yet
+    rising = list(np.linspace(0.5, 0.8, 40))
+    assert not_learning.check(load(_settled_csv(tmp_path, float(np.log(2)), acc=rising))) == []
+    # a flat loss between ln 2 and ln 3 (0.9) is no uniform guess; one near ln 50 is too close to its neighbours
+    for level in (0.9, float(np.log(50))):
+        found = not_learning.check(load(_settled_csv(tmp_path, level)))
+        assert not [f for f in found if f.evidence["mode"] == "settled_at_chance"]

@@ -93,9 +93,9 @@ MEMORIZING_NOTE = "; the model is memorising (see the memorization finding): thi
 
 #: Appended to an overfitting finding that :func:`reconcile` downgrades because the model never learned the task.
 #: ``not_learning`` modes that stand beside ``underfitting``'s "still falling" (see :func:`reconcile`).
-SPECIFIC_NOT_LEARNING = frozenset({"frozen", "never_above_zero", "at_chance", "auc_at_chance"})
+SPECIFIC_NOT_LEARNING = frozenset({"frozen", "never_above_zero", "at_chance", "auc_at_chance", "settled_at_chance"})
 #: ``not_learning`` modes that say the model never did the task: an ``overfitting`` finding beside one is downgraded.
-NEVER_LEARNED_MODES: frozenset[str] = frozenset({"never_above_zero", "frozen", "at_chance"})
+NEVER_LEARNED_MODES: frozenset[str] = frozenset({"never_above_zero", "frozen", "at_chance", "settled_at_chance"})
 NEVER_LEARNED_NOTE = ("; the model never did the task on the held-out set (see the not_learning finding): nothing "
                       "to overfit")
 #: Appended to an overfitting finding that :func:`reconcile` downgrades because training itself is stuck.

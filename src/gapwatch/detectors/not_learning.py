@@ -80,6 +80,16 @@ logged as a percentage), on either side, at every evaluation: every word, charac
 speech model fine-tuned with CTC whose outputs collapsed to blanks logs exactly this (``eval_wer`` 1.0 at all six
 evaluations of a wav2vec2 fine-tune while its loss sat flat): however its loss moves, it never produced an answer.
 
+**Settled at chance** (``chance_settled_min_evaluations`` or more evaluations): over the second half of the run
+the deciding set's held-out loss stays within ``chance_settled_tol`` of ln C, for one whole C from 2 to
+``chance_settled_max_classes``, and the training loss within ``chance_settled_train_tol`` of the same ln C, while
+the set's accuracy, when logged, does not rise (Mann-Kendall, ``chance_rising_p``). Both losses went to the
+cross-entropy of a uniform guess over C classes and stayed: a binary model whose train and test losses fall from
+1.04 and 0.90 to 0.685–0.690 by epoch 7 and sit there for 33 more; an SVHN classifier at 2.302 (ln 10) for 95
+epochs whose accuracy is the majority digit's share. The losses may start anywhere (a random initialisation's
+confident errors put them above ln C); no accuracy is needed, and one that is logged may sit at the majority share.
+Only small C: above about twenty classes the values ln C lie so close together that any flat loss is near one.
+
 **Unit-variance loss** (``unit_loss_min_evaluations`` or more evaluations): the deciding set's held-out loss stays
 within ``unit_loss_tol`` of 1.0 at every evaluation, and the training loss starts and ends there too. A
 mean-squared error of 1.0 is what predicting the mean scores on a standardised target (unit variance), and what a
@@ -166,6 +176,16 @@ SPECS: tuple[Param, ...] = register(NAME, (
           "increasing trend significant at this level: a model learning while its loss has not moved yet "
           "(Ultralytics classify's val/loss 5.338 → 5.318 beside a top-1 climbing 0.005 → 0.061 over 10 epochs).",
           unit="p-value", low=0, high=1),
+    Param("chance_settled_min_evaluations", 10, "Settled at chance: held-out evaluations needed; the second half of "
+          "them is judged.", unit="evaluations", type=int, low=4),
+    Param("chance_settled_tol", 0.01, "Settled at chance: largest distance of the held-out loss from ln C over the "
+          "second half of its evaluations, as a fraction of ln C: 1%, under a quarter of the gap between ln C and "
+          "ln (C + 1) for every C up to chance_settled_max_classes.", unit="fraction of ln C", low=0, high=1),
+    Param("chance_settled_train_tol", 0.02, "Settled at chance: the same for the training loss over the second half "
+          "of its values (a training mean over batches wanders more): 2%.", unit="fraction of ln C", low=0, high=1),
+    Param("chance_settled_max_classes", 20, "Settled at chance: the largest C considered. Above about twenty classes "
+          "the values ln C lie so close together that any flat loss is near one of them.", unit="classes",
+          type=int, low=2),
     Param("zero_min_evaluations", 10, "Never above zero: held-out evaluations needed (a from-scratch run may sit "
           "near 0 for its first few).", unit="evaluations", type=int, low=2),
     Param("zero_exact_min_evaluations", 3, "Never above zero, exactly: a deciding share that is exactly 0 at every "
@@ -603,6 +623,56 @@ def _unit_loss(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     return None
 
 
+def _settled_at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Finding | None:
+    """The deciding set's held-out loss over the second half of its ``chance_settled_min_evaluations`` or more
+    evaluations within ``chance_settled_tol`` of ln C for one whole C from 2 to ``chance_settled_max_classes``, the
+    training loss over the second half of its values within ``chance_settled_train_tol`` of the same ln C, and the
+    set's accuracy (when logged) not rising over that stretch (Mann-Kendall, ``chance_rising_p``): both losses went
+    to the cross-entropy of a uniform guess over C classes and stayed there (module docstring, "Settled at
+    chance"). Unlike "At chance", the losses may start anywhere: a model that first unlearns its random
+    initialisation's confident errors settles at ln C from above."""
+    tr = series_or_none(history, "train", "loss")
+    if tr is None:
+        return None
+    t = tr.finite().values
+    for r, s in _own_set(history, monitor):
+        if r.role != "loss" or s.metric != "loss":
+            continue
+        f = s.finite()
+        v = f.values
+        if v.size < p["chance_settled_min_evaluations"] or t.size < 4:
+            continue
+        half, t_half = v[v.size // 2:], t[t.size // 2:]
+        level = float(np.mean(half))
+        if not np.log(1.5) < level < np.log(p["chance_settled_max_classes"] + 0.5):
+            continue
+        classes = int(round(float(np.exp(level))))
+        ln_c = float(np.log(classes))
+        off, t_off = float(np.max(np.abs(half - ln_c))), float(np.max(np.abs(t_half - ln_c)))
+        if off > p["chance_settled_tol"] * ln_c or t_off > p["chance_settled_train_tol"] * ln_c:
+            continue
+        acc = series_or_none(history, s.split, "acc")
+        if acc is not None:
+            a = acc.finite().values
+            if a.size >= 4 and mann_kendall(a[a.size // 2:])[1] <= p["chance_rising_p"]:
+                continue  # (learning while the loss has not moved yet)
+        msg = (f"{s.name} settled at ln {classes} = {ln_c:.4f} (the cross-entropy of a uniform guess over {classes} "
+               f"classes) for the last {half.size} of its {v.size} evaluations ({float(half.min()):.4g}–"
+               f"{float(half.max()):.4g}), the training loss too ({float(t_half.min()):.4g}–"
+               f"{float(t_half.max()):.4g}): the model predicts no better than chance")
+        actions = (
+            "overfit a single batch first: a model that cannot drive one batch's loss below ln C has a bug",
+            "check the inputs and labels reach the model as intended (inputs that carry no signal, labels shuffled "
+            "apart from the inputs, a frozen or detached model)",
+            "check the learning rate: too high collapses the output to the class prior, too low never leaves it",
+        )
+        ev = {"mode": "settled_at_chance", "classes": classes, "ln_classes": ln_c, "series": [s.name, tr.name],
+              "evaluations": int(v.size), "judged": int(half.size), "loss_range": [float(half.min()),
+                                                                                  float(half.max())]}
+        return _warning(f, msg, ev, actions)
+    return None
+
+
 def _fine_share(x: float, p: dict[str, Any]) -> bool:
     """Whether share ``x`` (in (0, 1)), printed with ``frozen_fine_digits`` significant digits or more, is k/N for
     no N below ``frozen_fine_grid`` (to float32's precision): the share of a set of that many examples or more."""
@@ -649,7 +719,8 @@ def check(history: History, *, monitor: Monitor | None = None, **params: Any) ->
     chance = _at_chance(history, monitor, p)
     if chance is not None:
         return [_chance_finding(history, chance)]
-    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen, _worst_error, _unit_loss):
+    for rule in (_never_above_zero, _head_never_above_zero, _auc_at_chance, _frozen, _worst_error, _unit_loss,
+                 _settled_at_chance):
         hit = rule(history, monitor, p)
         if hit is not None:
             return [hit]
