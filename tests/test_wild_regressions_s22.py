@@ -144,3 +144,21 @@ def test_losses_that_settle_at_ln_2_are_a_model_at_chance(tmp_path: Path) -> Non
     for level in (0.9, float(np.log(50))):
         found = not_learning.check(load(_settled_csv(tmp_path, level)))
         assert not [f for f in found if f.evidence["mode"] == "settled_at_chance"]
+
+
+def test_a_run_at_chance_whose_accuracy_is_logged_in_percent(tmp_path: Path) -> None:
+    """A loss at ln 10 at every evaluation beside an accuracy of 9–11 *percent*: at chance, as it is when the
+    accuracy is logged as a fraction (the values above 1 made the rule give up)."""
+    import numpy as np
+
+    from gapwatch.detectors import not_learning
+
+    rng = np.random.default_rng(3)
+    loss = np.log(10) + 0.004 * rng.standard_normal(12)
+    for scale in (1.0, 100.0):
+        acc = scale * (0.1 + 0.008 * rng.standard_normal(12))
+        rows = [f"{i},{2.31 - 0.001 * i:.4f},{v:.4f},{a:.4f}" for i, (v, a) in enumerate(zip(loss, acc, strict=True))]
+        p = tmp_path / "log.csv"
+        p.write_text("epoch,loss,val_loss,val_acc\n" + "\n".join(rows) + "\n")
+        (f,) = not_learning.check(load(p))
+        assert f.evidence["mode"] == "at_chance" and f.evidence["classes"] == 10

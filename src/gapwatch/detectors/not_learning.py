@@ -114,7 +114,7 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import HEAD_LOSSES, Monitor, SeriesRole, companions, decide, role_of, task_family
+from ..monitor import HEAD_LOSSES, PERCENT_MIN_MAX, Monitor, SeriesRole, companions, decide, role_of, task_family
 from ..params import Param, defaults, register, validate
 from ..stats import mann_kendall, sampling_sigma
 from . import register as register_detector
@@ -328,6 +328,8 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     if loss is None or acc is None:
         return None
     lv, av = loss.finite().values.astype(float), acc.finite().values.astype(float)
+    if av.size and PERCENT_MIN_MAX < float(np.max(av)) <= 100.0:
+        av = av / 100.0  # (an accuracy logged in percent: 1/C is a fraction)
     if min(lv.size, av.size) < p["chance_min_evaluations"] or np.any(av < 0) or np.any(av > 1):
         return None
     mean_loss = float(np.mean(lv))
