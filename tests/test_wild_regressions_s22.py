@@ -162,3 +162,17 @@ def test_a_run_at_chance_whose_accuracy_is_logged_in_percent(tmp_path: Path) -> 
         p.write_text("epoch,loss,val_loss,val_acc\n" + "\n".join(rows) + "\n")
         (f,) = not_learning.check(load(p))
         assert f.evidence["mode"] == "at_chance" and f.evidence["classes"] == 10
+
+
+def test_leaving_out_a_final_reevaluation_does_not_change_the_parts_read_again(tmp_path: Path) -> None:
+    """``watch`` builds a History from the same parts at every poll: leaving the re-evaluation out must not cut a
+    row from those parts (the next poll would lose a real evaluation) nor add its note twice."""
+    from gapwatch.readers import lightning_csv
+    from gapwatch.readers._parts import build
+
+    parts = lightning_csv.read_parts(_lightning_best_reevaluated(tmp_path), "metrics")
+    sizes = [b.value.shape[0] for p in parts for b in p.blocks]
+    first, second = build(parts), build(parts)
+    assert [b.value.shape[0] for p in parts for b in p.blocks] == sizes
+    assert len(first.series("val", "f1").values) == len(second.series("val", "f1").values) == 3
+    assert sum("re-evaluation" in n.message for n in second.notes) == 1

@@ -99,20 +99,23 @@ def _digits(v: float) -> int:
     return len(mant.rstrip("0")) if mant else 0
 
 
-def final_reevaluation(parts: Parts) -> None:
-    """A held-out split whose last evaluation repeats an earlier one exactly in every one of its series (two or
-    more) — and not the one just before it — at a step closer to the one before than :data:`REEVALUATION_MAX_GAP`
-    of the usual gap, logged a re-evaluation of that earlier checkpoint after training: Lightning's
+def final_reevaluation(parts: Parts) -> Parts:
+    """``parts`` without a held-out split's final re-evaluation: a last evaluation that repeats an earlier one
+    exactly in every one of the split's series (two or more) — and not the one just before it — at a step closer to
+    the one before than :data:`REEVALUATION_MAX_GAP` of the usual gap. Lightning's
     ``trainer.validate(ckpt_path="best")`` or ``trainer.test`` after fit writes the best epoch's metrics once more,
-    one step after the last evaluation (at the same step it is :meth:`History.dedupe`'s case). Not a point of the
-    curve: left out, with a note. One of the repeated values must carry :data:`REEVALUATION_MIN_DIGITS` significant
-    digits or more. A converged model on a fixed set can give an earlier epoch's numbers back exactly (a test
-    accuracy of k/2100 with its precision and recall, two epochs apart): an epoch's worth of steps later, that is
-    a point of the curve. Changes ``parts`` in place."""
+    one step after the last evaluation (at the same step it is :meth:`History.dedupe`'s case): not a point of the
+    curve, so it is left out, with a note. One of the repeated values must carry :data:`REEVALUATION_MIN_DIGITS`
+    significant digits or more. A converged model on a fixed set can give an earlier epoch's numbers back exactly
+    (a test accuracy of k/2100 with its precision and recall, two epochs apart): an epoch's worth of steps later,
+    that is a point of the curve. ``parts`` is not changed (``watch`` reads its parts again at every poll): a new
+    :class:`Parts` with new blocks is returned when a split loses its last row, else ``parts`` itself."""
     splits: dict[str, list[Block]] = {}
     for b in parts.blocks:
         if b.split != "train":
             splits.setdefault(b.split, []).append(b)
+    drop: dict[int, None] = {}
+    notes: list[HistoryNote] = []
     for split, held in splits.items():
         n = held[0].value.shape[0]
         if len(held) < 2 or n < 4 or any(b.value.shape[0] != n for b in held):
@@ -126,15 +129,18 @@ def final_reevaluation(parts: Parts) -> None:
             continue
         x = held[0].step
         gaps = np.diff(x)
-        if not (np.isfinite(gaps).all() and gaps[-1] > 0 and gaps[-1] <= REEVALUATION_MAX_GAP * np.median(gaps[:-1])):
+        if not (np.isfinite(gaps).all() and 0 < gaps[-1] <= REEVALUATION_MAX_GAP * np.median(gaps[:-1])):
             continue
-        for b in held:
-            b.step, b.epoch, b.value = b.step[:-1], b.epoch[:-1], b.value[:-1]
-        parts.notes.append(HistoryNote(parts.run, f"{split}: the last evaluation (step {x[-1]:g}) repeats evaluation "
-                                                  f"{int(same[-1]) + 1} exactly in all {len(held)} series: a "
-                                                  "re-evaluation of that checkpoint after training (Lightning's "
-                                                  "trainer.validate/test with the best checkpoint), left out of the "
-                                                  "curve", parts.source))
+        drop.update((id(b), None) for b in held)
+        notes.append(HistoryNote(parts.run, f"{split}: the last evaluation (step {x[-1]:g}) repeats evaluation "
+                                            f"{int(same[-1]) + 1} exactly in all {len(held)} series: a re-evaluation "
+                                            "of that checkpoint after training (Lightning's trainer.validate/test "
+                                            "with the best checkpoint), left out of the curve", parts.source))
+    if not drop:
+        return parts
+    blocks = [Block(b.step[:-1], b.epoch[:-1], b.split, b.metric, b.value[:-1], b.name) if id(b) in drop else b
+              for b in parts.blocks]
+    return Parts(parts.run, parts.source, blocks, [*parts.notes, *notes], parts.meta)
 
 
 def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
@@ -148,8 +154,7 @@ def build(parts: Sequence[Parts], *, consume: bool = False) -> History:
     ``consume``: the parts are not used again (a reader's fresh output): the History takes the blocks' arrays
     without a copy and the blocks are left with empty arrays. Otherwise every array is copied (the parts may
     be read again, e.g. by ``watch``)."""
-    for p in parts:
-        final_reevaluation(p)
+    parts = [final_reevaluation(p) for p in parts]
     blocks = [(p.run, b) for p in parts for b in p.blocks]
     notes = [n for p in parts for n in p.notes]
     sources = {p.run: p.source for p in parts if p.source}
