@@ -175,6 +175,17 @@ def from_git(entries: list[dict[str, Any]], repo: str, gitdir: Path, cache: Path
     return out
 
 
+def missing_repositories(entries: list[dict[str, Any]], cache: Path) -> list[tuple[str, int]]:
+    """``[(owner/name, entries), …]`` of the repositories whose uncommitted entries have no files in ``cache``, most
+    entries first (ties by name): the order in which to rebuild a lost cache with ``--from-git`` (one snapshot a
+    repository), so that a limited number of snapshots restores the most entries."""
+    count: dict[str, int] = defaultdict(int)
+    for e in entries:
+        if not e["committed"] and not entry_path(e, cache).exists():
+            count[e["repo"]] += 1
+    return sorted(count.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+
+
 # ----------------------------------------------------------------------------------------------- gapwatch
 def gapwatch_verdict(path: Path) -> Verdict:
     """gapwatch's verdict: ``gapwatch.analyze(gapwatch.load(path))`` mapped onto the four verdicts."""
@@ -405,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-git", nargs=2, metavar=("OWNER/NAME", "GITDIR"),
                     help="rebuild the cache files of one repository's entries from a local git directory of it "
                     "(a clone or a fetched snapshot), then exit")
+    ap.add_argument("--missing", action="store_true", help="list the repositories whose uncommitted entries (of the "
+                    "chosen split and batch) have no files in the cache, most entries first, then exit")
     ap.add_argument("--markdown", type=Path, help="write the result table here")
     ap.add_argument("--json", type=Path, help="write per-log verdicts here")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -417,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     entries = [e for e in manifest["entries"] if (args.split == "all" or e["split"] == args.split)
                and (args.batch is None or e.get("batch", 0) == args.batch)]
+    if args.missing:
+        for repo, n in missing_repositories(entries, args.cache):
+            print(f"{repo}\t{n}")
+        return 0
     if args.download:
         for e in entries:
             if not e["committed"] and not entry_path(e, args.cache).exists():

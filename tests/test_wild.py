@@ -302,3 +302,16 @@ def test_a_tensorboard_run_is_laid_out_as_in_its_repository() -> None:
     assert bench_wild.right(e["judgement"], bench_wild.gapwatch_verdict(p))[0]
     # laid out once: a second call reuses the copies
     assert _path(e) == p
+
+
+def test_missing_repositories_lists_the_lost_cache_most_entries_first(tmp_path: Path) -> None:
+    """``bench_wild.py --missing``: the repositories to rebuild after the cache of uncommitted files is lost (a new
+    machine), most entries first; committed entries and entries whose files are in the cache are not listed."""
+    def e(i: str, repo: str, committed: bool = False) -> dict[str, Any]:
+        return {"id": i, "repo": repo, "committed": committed, "load": "log.csv", "files": ["log.csv"]}
+
+    (tmp_path / "b1").mkdir()
+    (tmp_path / "b1" / "log.csv").write_text("epoch,loss\n")
+    entries = [e("a1", "o/a"), e("b1", "o/b"), e("b2", "o/b"), e("c1", "O/c"), e("c2", "O/c"), e("c3", "O/c"),
+               e("d1", "o/d", committed=True)]
+    assert bench_wild.missing_repositories(entries, tmp_path) == [("O/c", 3), ("o/a", 1), ("o/b", 1)]
