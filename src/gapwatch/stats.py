@@ -448,3 +448,14 @@ def _cross_inversions(left: np.ndarray, right: np.ndarray) -> int:
 
 #: Up to this many values :func:`_mk_s` sums the pairwise signs directly (an ``n × n`` matrix: 32 MB at 2,000).
 _MK_PAIRWISE = 2000
+
+
+def significant_digits(x: float) -> int:
+    """Significant digits ``x`` needs to be written exactly (at most 15): 0.02913 → 4, 0.69 → 2, 0.0 → 0. A value
+    printed with many digits is a measurement at full precision; a repeat of it is no rounding coincidence."""
+    if x == 0 or not np.isfinite(x):
+        return 0
+    for k in range(1, 16):
+        if float(f"{x:.{k}g}") == x:
+            return k
+    return 15

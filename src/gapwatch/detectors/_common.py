@@ -28,7 +28,12 @@ def share_scale(mon: Monitor, s: Series) -> float | None:
     100.0 for one logged as a percentage, None for any other series (a loss, a perplexity…)."""
     if mon.mode != "max" or task_family(mon.metric) not in BOUNDED_MEASURES:
         return None
-    v = s.values
+    return value_scale(s.values)
+
+
+def value_scale(v: np.ndarray) -> float | None:
+    """1.0 for shares logged as fractions (all in [0, 1]), 100.0 for a percentage (the largest above
+    :data:`gapwatch.monitor.PERCENT_MIN_MAX`, none above 100), None for values that are neither."""
     lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
     if lo < 0:
         return None

@@ -32,11 +32,11 @@ import numpy as np
 
 from ..findings import Finding, FindingKind, Severity
 from ..history import History
-from ..monitor import PERCENT_MIN_MAX, Monitor
+from ..monitor import Monitor
 from ..params import Param, defaults, register, validate
 from ..stats import trailing_mean, trailing_mean_peak_above
 from . import register as register_detector
-from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none
+from ._common import GROK_NUMERICAL, GROK_XOR, heldout_series, monitor_or_none, series_or_none, value_scale
 
 REFERENCES = (GROK_NUMERICAL, GROK_XOR)
 
@@ -90,7 +90,7 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     if n < p["min_evaluations"] or len(tr) < p["min_evaluations"]:
         return None
     # the thresholds are fractions: an accuracy logged in percent (98.9, 100.0) is read as one
-    ts, vs = _fraction_scale(tr.values), _fraction_scale(va.values)
+    ts, vs = value_scale(tr.values), value_scale(va.values)
     if ts is None or vs is None:
         return None
     chance = p["chance"]
@@ -122,14 +122,6 @@ def fit_and_jump(history: History, monitor: Monitor | None, p: dict[str, Any]) -
     return {"train": tr, "val": va, "fit_index": m, "fit_train_index": mt, "jump_index": j, "gain": gain,
             "t0": t0 * ts, "v0": v0 * vs, "g": g}
 
-
-def _fraction_scale(v: np.ndarray) -> float | None:
-    """1.0 for an accuracy logged as a fraction, 100.0 for one logged in percent (largest value above
-    :data:`gapwatch.monitor.PERCENT_MIN_MAX`, none above 100), None for values that are neither."""
-    lo, hi = float(np.min(v)), float(np.max(v))
-    if lo < 0 or hi > 100.0 + 1e-6:
-        return None
-    return 100.0 if hi > PERCENT_MIN_MAX else 1.0
 
 
 @register_detector("grokking")

@@ -114,11 +114,11 @@ import numpy as np
 from ..errors import InputError
 from ..findings import Finding, FindingKind, Severity
 from ..history import History, Series
-from ..monitor import HEAD_LOSSES, PERCENT_MIN_MAX, Monitor, SeriesRole, companions, decide, role_of, task_family
+from ..monitor import HEAD_LOSSES, Monitor, SeriesRole, companions, decide, role_of, task_family
 from ..params import Param, defaults, register, validate
-from ..stats import mann_kendall, sampling_sigma
+from ..stats import mann_kendall, sampling_sigma, significant_digits
 from . import register as register_detector
-from ._common import series_or_none, series_table, where_text
+from ._common import series_or_none, series_table, value_scale, where_text
 
 NAME = "not_learning"
 RECIPE = "A Recipe for Training Neural Networks (Karpathy, 2019)"
@@ -328,7 +328,7 @@ def _at_chance(history: History, monitor: Monitor | None, p: dict[str, Any]) -> 
     if loss is None or acc is None:
         return None
     lv, av = loss.finite().values.astype(float), acc.finite().values.astype(float)
-    if av.size and PERCENT_MIN_MAX < float(np.max(av)) <= 100.0:
+    if av.size and value_scale(av) == 100.0:
         av = av / 100.0  # (an accuracy logged in percent: 1/C is a fraction)
     if min(lv.size, av.size) < p["chance_min_evaluations"] or np.any(av < 0) or np.any(av > 1):
         return None
@@ -532,7 +532,7 @@ def _frozen(history: History, monitor: Monitor | None, p: dict[str, Any]) -> Fin
                 continue  # (frozen at 0: a hard measure beside the deciding one, or the never-above-zero rule's)
             if v.size < p["frozen_min_evaluations"] and not _fine_share(float(v[0]), p):
                 continue  # (four repeats of 2/7: a tiny set's share may repeat by chance)
-            if v.size < p["frozen_coarse_min_evaluations"] and _digits(float(v[0])) < p["frozen_min_digits"]:
+            if v.size < p["frozen_coarse_min_evaluations"] and significant_digits(float(v[0])) < p["frozen_min_digits"]:
                 continue  # (``AUC: 0.99`` printed with two decimals: a learning model may repeat it)
             if not np.allclose(v, v[0], rtol=p["frozen_rtol"], atol=0.0):
                 continue
@@ -678,7 +678,7 @@ def _settled_at_chance(history: History, monitor: Monitor | None, p: dict[str, A
 def _fine_share(x: float, p: dict[str, Any]) -> bool:
     """Whether share ``x`` (in (0, 1)), printed with ``frozen_fine_digits`` significant digits or more, is k/N for
     no N below ``frozen_fine_grid`` (to float32's precision): the share of a set of that many examples or more."""
-    if _digits(x) < p["frozen_fine_digits"]:
+    if significant_digits(x) < p["frozen_fine_digits"]:
         return False
     n = np.arange(1, int(p["frozen_fine_grid"]))
     return not bool(np.any(np.abs(x * n - np.round(x * n)) <= n * 2e-7))
@@ -691,7 +691,7 @@ def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
     the digit; weights that stopped changing (a learning rate decayed to nothing after a blow-up) repeat it at
     every evaluation from then on. A tail that still falls at every evaluation, however little, is a noiseless
     curve converging (a property test's geometric decrements), not a frozen one."""
-    if v.size < p["frozen_loss_min_evaluations"] or _digits(float(v[-1])) < p["frozen_loss_min_digits"]:
+    if v.size < p["frozen_loss_min_evaluations"] or significant_digits(float(v[-1])) < p["frozen_loss_min_digits"]:
         return 0
     last = float(v[-1])
     if last < float(v[0]) - p["frozen_loss_max_gain"] * abs(float(v[0])):
@@ -701,16 +701,6 @@ def _frozen_tail(v: np.ndarray, p: dict[str, Any]) -> int:
     if held >= 2 and bool(np.all(np.diff(v[-held:]) < 0)):
         return 0  # (still falling at every evaluation, by less than frozen_rtol: converging, not frozen)
     return held if held >= p["frozen_loss_min_evaluations"] and 2 * held >= v.size else 0
-
-
-def _digits(x: float) -> int:
-    """Significant digits ``x`` needs (at most 15): 0.02913 → 4, 0.69 → 2, 0.0 → 0."""
-    if x == 0 or not np.isfinite(x):
-        return 0
-    for k in range(1, 16):
-        if float(f"{x:.{k}g}") == x:
-            return k
-    return 15
 
 
 @register_detector(NAME)

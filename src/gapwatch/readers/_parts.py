@@ -93,12 +93,6 @@ REEVALUATION_MIN_DIGITS = 6
 REEVALUATION_MAX_GAP = 0.25
 
 
-def _digits(v: float) -> int:
-    """Significant digits of ``v`` as Python prints it (``0.2336463928`` → 10, ``0.5`` → 1)."""
-    mant = repr(abs(float(v))).split("e")[0].replace(".", "").lstrip("0")
-    return len(mant.rstrip("0")) if mant else 0
-
-
 def final_reevaluation(parts: Parts) -> Parts:
     """``parts`` without a held-out split's final re-evaluation: a last evaluation that repeats an earlier one
     exactly in every one of the split's series (two or more) — and not the one just before it — at a step closer to
@@ -125,7 +119,11 @@ def final_reevaluation(parts: Parts) -> Parts:
         if not np.isfinite(last).all() or bool(np.all(rows[:, -2] == last)):
             continue
         same = np.flatnonzero(np.all(rows[:, :-2] == last[:, None], axis=0))
-        if same.size == 0 or max(_digits(v) for v in last) < REEVALUATION_MIN_DIGITS:
+        if same.size == 0:
+            continue
+        from ..stats import significant_digits  # (only here: reading alone does not import the statistics)
+
+        if max(significant_digits(float(v)) for v in last) < REEVALUATION_MIN_DIGITS:
             continue
         x = held[0].step
         gaps = np.diff(x)
